@@ -1,0 +1,79 @@
+/* store.h -- the storage interface every core module uses: named tables of byte keys to byte
+ * values, read transactions (snapshots) and write transactions. Backends implement
+ * store_backend_t; LMDB (store_lmdb.c) is the embedded default. Modules above never see the
+ * backend. Invariants: a write transaction is durable once store_commit returns 0; a read
+ * transaction sees one consistent snapshot; at most one write transaction at a time (the
+ * caller serialises writers; the daemon has one writer thread). */
+#ifndef PATRON_STORE_H
+#define PATRON_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perr.h"
+
+/* Tables. Keys are byte strings; values are records encoded by the owning module. */
+#define STORE_TABLE_MAP(XX)                                                     \
+  XX(META, "meta")                   /* schema version, settings, snapshots */ \
+  XX(PRODUCTS, "products")           /* product_id -> product record */        \
+  XX(CUSTOMERS, "customers")         /* customer_id -> customer record */      \
+  XX(ORDERS, "orders")               /* order_id -> order record */            \
+  XX(REFUNDS, "refunds")             /* refund_id -> refund record */          \
+  XX(CUSTOMER_ORDERS, "cust_orders") /* customer_id \0 be64(ts) order_id -> "" */ \
+  XX(FEEDBACK, "feedback")           /* feedback_id -> feedback record */      \
+  XX(MODELS, "models")               /* model name -> persisted snapshot */    \
+  XX(AUX, "aux")                     /* module-owned extra indexes */
+
+typedef enum {
+#define XX(name, str) STORE_T_##name,
+  STORE_TABLE_MAP(XX)
+#undef XX
+  STORE_T__COUNT
+} store_table_t;
+
+typedef struct store_s store_t;
+typedef struct store_txn_s store_txn_t;
+typedef struct store_cursor_s store_cursor_t;
+
+typedef struct store_options_s {
+  uint64_t map_size;  /* bytes of address space for the data file (LMDB mapsize) */
+  int max_readers;    /* concurrent read transactions */
+  int no_sync;        /* tests/benchmarks only: skip fsync (NOT durable) */
+} store_options_t;
+
+void store_options_default(store_options_t *o);
+
+/* Open (creating if needed, mode 0700 directory) the store in dir. On failure returns a
+ * negative perr code and a human message in err. */
+int store_open(const char *dir, const store_options_t *opt, store_t **out, perr_info_t *err);
+void store_close(store_t *s);
+
+/* Transactions. write=1 for the (single) writer. */
+int store_txn_begin(store_t *s, int write, store_txn_t **out);
+/* Commit: durable on return 0. Frees the txn either way. */
+int store_commit(store_txn_t *t);
+void store_abort(store_txn_t *t);
+
+/* Get: *val points into the snapshot, valid until the txn ends. PERR_NOT_FOUND if absent. */
+int store_get(store_txn_t *t, store_table_t tb, const void *key, size_t klen,
+              const void **val, size_t *vlen);
+int store_put(store_txn_t *t, store_table_t tb, const void *key, size_t klen,
+              const void *val, size_t vlen);
+/* PERR_NOT_FOUND if absent. */
+int store_del(store_txn_t *t, store_table_t tb, const void *key, size_t klen);
+
+/* Iterate keys >= start in key order. store_cursor_next returns 1 with key/val set, 0 at the
+ * end, negative on error. */
+int store_cursor_open(store_txn_t *t, store_table_t tb, const void *start, size_t slen,
+                      store_cursor_t **out);
+int store_cursor_next(store_cursor_t *c, const void **key, size_t *klen, const void **val,
+                      size_t *vlen);
+void store_cursor_close(store_cursor_t *c);
+
+/* Number of entries in a table as of this txn. */
+uint64_t store_count(store_txn_t *t, store_table_t tb);
+const char *store_table_name(store_table_t tb);
+/* Bytes on disk used by the data file. */
+uint64_t store_size_bytes(store_t *s);
+
+#endif
