@@ -35,10 +35,16 @@ typedef struct store_s store_t;
 typedef struct store_txn_s store_txn_t;
 typedef struct store_cursor_s store_cursor_t;
 
+/* Schema version this build writes; META key "schema_version" holds it as 4 bytes
+ * big-endian. Opening a store written by a newer schema fails with PERR_UNAVAILABLE. */
+#define STORE_SCHEMA_VERSION 1
+#define STORE_META_SCHEMA_KEY "schema_version"
+
 typedef struct store_options_s {
   uint64_t map_size;  /* bytes of address space for the data file (LMDB mapsize) */
   int max_readers;    /* concurrent read transactions */
   int no_sync;        /* tests/benchmarks only: skip fsync (NOT durable) */
+  /* defaults: map_size 8 GiB (1 GiB on 32-bit), max_readers 256, no_sync 0 */
 } store_options_t;
 
 void store_options_default(store_options_t *o);
@@ -53,6 +59,15 @@ int store_txn_begin(store_t *s, int write, store_txn_t **out);
 /* Commit: durable on return 0. Frees the txn either way. */
 int store_commit(store_txn_t *t);
 void store_abort(store_txn_t *t);
+/* Added: store_commit that also fills *err (message + code) on failure. */
+int store_commit_err(store_txn_t *t, perr_info_t *err);
+/* Added: human message of the last failed call on t ("" if none), e.g. "data store full
+ * (raise map_size)" with PERR_UNAVAILABLE. Valid until the txn ends. */
+const char *store_txn_errmsg(const store_txn_t *t);
+/* Read transactions are cheap: ending one (store_abort or store_commit) parks it in a
+ * per-store pool of reset snapshots, and store_txn_begin(s, 0) renews a parked one (no
+ * malloc, no reader-slot registration). Any thread may end or begin one. Cursors must be
+ * closed before their txn ends. */
 
 /* Get: *val points into the snapshot, valid until the txn ends. PERR_NOT_FOUND if absent. */
 int store_get(store_txn_t *t, store_table_t tb, const void *key, size_t klen,

@@ -1,0 +1,192 @@
+/* record.c -- the varint/string record codec of record.h and the small helpers shared by the
+ * core modules (id/text validation, store error mapping, pstr copies). No state. */
+#include "record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void rec_buf_init(rec_buf_t *b) {
+  b->p = NULL;
+  b->n = b->cap = 0;
+  b->oom = 0;
+}
+
+void rec_buf_free(rec_buf_t *b) {
+  free(b->p);
+  rec_buf_init(b);
+}
+
+static int grow(rec_buf_t *b, size_t need) {
+  if (b->oom) return 0;
+  if (b->cap - b->n >= need) return 1;
+  size_t cap = b->cap ? b->cap : 128;
+  while (cap - b->n < need) {
+    if (cap > SIZE_MAX / 2) {
+      b->oom = 1;
+      return 0;
+    }
+    cap *= 2;
+  }
+  unsigned char *p = realloc(b->p, cap);
+  if (!p) {
+    b->oom = 1;
+    return 0;
+  }
+  b->p = p;
+  b->cap = cap;
+  return 1;
+}
+
+void rec_put_u8(rec_buf_t *b, unsigned v) {
+  if (grow(b, 1)) b->p[b->n++] = (unsigned char)v;
+}
+
+void rec_put_uv(rec_buf_t *b, uint64_t v) {
+  if (!grow(b, 10)) return;
+  while (v >= 0x80) {
+    b->p[b->n++] = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  b->p[b->n++] = (unsigned char)v;
+}
+
+void rec_put_sv(rec_buf_t *b, int64_t v) {
+  uint64_t u = (uint64_t)v;
+  rec_put_uv(b, (u << 1) ^ (v < 0 ? ~UINT64_C(0) : 0));
+}
+
+void rec_put_raw(rec_buf_t *b, const void *p, size_t n) {
+  if (n && grow(b, n)) {
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+  }
+}
+
+void rec_put_str(rec_buf_t *b, pstr_t s) {
+  rec_put_uv(b, s.n);
+  rec_put_raw(b, s.p, s.n);
+}
+
+void rec_put_optstr(rec_buf_t *b, pstr_t s) {
+  if (!s.p) {
+    rec_put_uv(b, 0);
+    return;
+  }
+  rec_put_uv(b, (uint64_t)s.n + 1);
+  rec_put_raw(b, s.p, s.n);
+}
+
+void rec_rd_init(rec_rd_t *r, const void *p, size_t n) {
+  r->p = p;
+  r->end = r->p + n;
+  r->bad = (p == NULL && n != 0);
+}
+
+unsigned rec_get_u8(rec_rd_t *r) {
+  if (r->bad || r->p >= r->end) {
+    r->bad = 1;
+    return 0;
+  }
+  return *r->p++;
+}
+
+uint64_t rec_get_uv(rec_rd_t *r) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (r->bad || r->p >= r->end) break;
+    unsigned c = *r->p++;
+    if (shift == 63 && c > 1) break; /* overlong / > 64 bits */
+    v |= (uint64_t)(c & 0x7f) << shift;
+    if (!(c & 0x80)) return v;
+  }
+  r->bad = 1;
+  return 0;
+}
+
+int64_t rec_get_sv(rec_rd_t *r) {
+  uint64_t u = rec_get_uv(r);
+  return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+
+static pstr_t get_bytes(rec_rd_t *r, uint64_t n) {
+  pstr_t s = {NULL, 0};
+  if (r->bad || n > (uint64_t)(r->end - r->p)) {
+    r->bad = 1;
+    return s;
+  }
+  s.p = (const char *)r->p;
+  s.n = (size_t)n;
+  r->p += n;
+  return s;
+}
+
+pstr_t rec_get_str(rec_rd_t *r) {
+  uint64_t n = rec_get_uv(r);
+  pstr_t s = get_bytes(r, n);
+  if (!s.p && !r->bad) s.p = "";
+  return s;
+}
+
+pstr_t rec_get_optstr(rec_rd_t *r) {
+  uint64_t n = rec_get_uv(r);
+  pstr_t none = {NULL, 0};
+  if (r->bad || n == 0) return none;
+  return get_bytes(r, n - 1);
+}
+
+size_t rec_get_count(rec_rd_t *r, size_t max) {
+  uint64_t n = rec_get_uv(r);
+  /* every counted item takes at least one byte */
+  if (r->bad || n > max || n > (uint64_t)(r->end - r->p)) {
+    r->bad = 1;
+    return 0;
+  }
+  return (size_t)n;
+}
+
+int rec_rd_done(const rec_rd_t *r) { return !r->bad && r->p == r->end; }
+
+/* ---- shared core helpers ---------------------------------------------------------- */
+
+int core_check_id(pstr_t id, const char *field, perr_info_t *e) {
+  if (id.n == 0 || !id.p) return perr_set(e, PERR_INVALID_PARAMS, field, "%s is required", field);
+  if (id.n > CORE_ID_MAX)
+    return perr_set(e, PERR_INVALID_PARAMS, field, "%s longer than %d bytes", field, CORE_ID_MAX);
+  if (memchr(id.p, 0, id.n))
+    return perr_set(e, PERR_INVALID_PARAMS, field, "%s contains a NUL byte", field);
+  return 0;
+}
+
+int core_check_text(pstr_t s, size_t max, const char *field, perr_info_t *e) {
+  if (s.p && s.n > max)
+    return perr_set(e, PERR_INVALID_PARAMS, field, "%s longer than %zu bytes", field, max);
+  if (!s.p && s.n)
+    return perr_set(e, PERR_INVALID_PARAMS, field, "%s: NULL with non-zero length", field);
+  return 0;
+}
+
+int core_store_err(store_txn_t *t, int rc, perr_info_t *e) {
+  const char *m = store_txn_errmsg(t);
+  return perr_set(e, rc, NULL, "%s", (m && *m) ? m : perr_message(rc));
+}
+
+int core_corrupt(const char *what, perr_info_t *e) {
+  return perr_set(e, PERR_INTERNAL, NULL, "corrupt %s record in the data store", what);
+}
+
+int core_pstr_dup(arena_t *a, pstr_t in, pstr_t *out) {
+  if (!in.p) {
+    out->p = NULL;
+    out->n = 0;
+    return 0;
+  }
+  char *p = arena_strndup(a, in.p, in.n);
+  if (!p) return -1;
+  out->p = p;
+  out->n = in.n;
+  return 0;
+}
+
+int core_pstr_eq(pstr_t a, pstr_t b) {
+  return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}

@@ -1,0 +1,106 @@
+/* record.h -- Patron's compact binary record encoding and the helpers the core modules
+ * (catalog.c, customers.c, orders.c) share. Private to src/: the protocol layer never sees it.
+ *
+ * Encoding: unsigned LEB128 varints (at most 10 bytes, no overlong 10th byte), signed values
+ * zigzag-encoded, strings as varint length + bytes, optional strings as varint (len + 1) with
+ * 0 = absent. Every record starts with a type tag byte and a version byte.
+ * Invariants: writers never fail midway (an allocation failure is sticky in rec_buf_t.oom and
+ * checked once at the end); readers never read past the end (errors are sticky in
+ * rec_rd_t.bad, and every getter returns 0/empty once bad). */
+#ifndef PATRON_RECORD_H
+#define PATRON_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "core.h"
+
+typedef struct rec_buf_s {
+  unsigned char *p;
+  size_t n, cap;
+  int oom;
+} rec_buf_t;
+
+void rec_buf_init(rec_buf_t *b);
+void rec_buf_free(rec_buf_t *b);
+void rec_put_u8(rec_buf_t *b, unsigned v);
+void rec_put_uv(rec_buf_t *b, uint64_t v);
+void rec_put_sv(rec_buf_t *b, int64_t v);
+void rec_put_raw(rec_buf_t *b, const void *p, size_t n);
+void rec_put_str(rec_buf_t *b, pstr_t s);
+void rec_put_optstr(rec_buf_t *b, pstr_t s); /* absent when s.p == NULL */
+
+typedef struct rec_rd_s {
+  const unsigned char *p, *end;
+  int bad;
+} rec_rd_t;
+
+void rec_rd_init(rec_rd_t *r, const void *p, size_t n);
+unsigned rec_get_u8(rec_rd_t *r);
+uint64_t rec_get_uv(rec_rd_t *r);
+int64_t rec_get_sv(rec_rd_t *r);
+/* Strings point into the record buffer (not NUL-terminated). */
+pstr_t rec_get_str(rec_rd_t *r);
+pstr_t rec_get_optstr(rec_rd_t *r);
+/* A count that must be <= max (and plausible for the bytes left); bad otherwise. */
+size_t rec_get_count(rec_rd_t *r, size_t max);
+/* 1 when everything was read and nothing is left over. */
+int rec_rd_done(const rec_rd_t *r);
+
+/* ---- shared core helpers ---------------------------------------------------------- */
+
+/* id: 1..CORE_ID_MAX bytes, no NUL byte (NUL separates key parts). */
+int core_check_id(pstr_t id, const char *field, perr_info_t *e);
+/* optional text: absent (p == NULL) or at most max bytes. */
+int core_check_text(pstr_t s, size_t max, const char *field, perr_info_t *e);
+/* The static NUL-terminated copy of an active ISO-4217 code, or NULL. */
+const char *core_currency_static(pstr_t code);
+/* Turn a failed store call into a structured error (message from the txn). */
+int core_store_err(store_txn_t *t, int rc, perr_info_t *e);
+int core_corrupt(const char *what, perr_info_t *e);
+/* Copy into the arena (NULL-pointer pstr stays absent). 0 on success, -1 out of memory. */
+int core_pstr_dup(arena_t *a, pstr_t in, pstr_t *out);
+int core_pstr_eq(pstr_t a, pstr_t b);
+static inline pstr_t core_pstr(const char *s, size_t n) {
+  pstr_t r = {s, n};
+  return r;
+}
+
+/* Overflow-checked int64 arithmetic: 1 ok, 0 overflow. */
+static inline int ck_add(int64_t a, int64_t b, int64_t *r) {
+  return !__builtin_add_overflow(a, b, r);
+}
+static inline int ck_sub(int64_t a, int64_t b, int64_t *r) {
+  return !__builtin_sub_overflow(a, b, r);
+}
+static inline int ck_mul(int64_t a, int64_t b, int64_t *r) {
+  return !__builtin_mul_overflow(a, b, r);
+}
+
+/* ---- the customer record (customers.c), shared with orders.c ------------------------ */
+
+typedef struct cust_totals_s {
+  char currency[4];
+  int64_t orders, gross, refunded;
+} cust_totals_t;
+
+typedef struct cust_rec_s {
+  int known;
+  pstr_t email, name; /* optional */
+  int64_t created_at, updated_at;
+  int64_t first_order_at, last_order_at, order_count, refund_count;
+  size_t ntotals;
+  cust_totals_t totals[CORE_MAX_CURRENCIES];
+  size_t nlast;
+  pstr_t last[CORE_LAST_PRODUCTS]; /* most recent first, distinct */
+  int64_t last_ts[CORE_LAST_PRODUCTS]; /* newest order ts that contained last[i] */
+} cust_rec_t;
+
+/* Load the customer row; strings copied into a. PERR_NOT_FOUND (e not set) if absent. */
+int cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_info_t *e);
+void cust_encode(rec_buf_t *b, const cust_rec_t *c);
+/* Index of currency cur in c->totals, or -1. */
+int cust_find_currency(const cust_rec_t *c, const char *cur);
+
+#endif

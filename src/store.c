@@ -1,0 +1,77 @@
+/* store.c -- the backend-neutral half of store.h: options, table names, and dispatch of
+ * every public call through the backend vtable (store_backend.h). Owns no state.
+ * Invariant: public functions never touch backend internals; adding a backend (e.g.
+ * PostgreSQL) means one new store_<name>.c plus a choice in store_open. */
+#include "store_backend.h"
+
+#include <stdint.h>
+
+void store_options_default(store_options_t *o) {
+  o->map_size = (SIZE_MAX > 0xFFFFFFFFu) ? (UINT64_C(8) << 30) : (UINT64_C(1) << 30);
+  o->max_readers = 256;
+  o->no_sync = 0;
+}
+
+const char *store_table_name(store_table_t tb) {
+  switch (tb) {
+#define XX(name, str) case STORE_T_##name: return str;
+    STORE_TABLE_MAP(XX)
+#undef XX
+    case STORE_T__COUNT: break;
+  }
+  return "?";
+}
+
+int store_open(const char *dir, const store_options_t *opt, store_t **out, perr_info_t *err) {
+  return store_lmdb_open(dir, opt, out, err);
+}
+
+void store_close(store_t *s) {
+  if (s) s->be->close(s);
+}
+
+int store_txn_begin(store_t *s, int write, store_txn_t **out) {
+  return s->be->txn_begin(s, write, out);
+}
+
+int store_commit(store_txn_t *t) { return t->s->be->commit(t, NULL); }
+
+int store_commit_err(store_txn_t *t, perr_info_t *err) { return t->s->be->commit(t, err); }
+
+void store_abort(store_txn_t *t) {
+  if (t) t->s->be->abort(t);
+}
+
+const char *store_txn_errmsg(const store_txn_t *t) { return t->err; }
+
+int store_get(store_txn_t *t, store_table_t tb, const void *key, size_t klen, const void **val,
+              size_t *vlen) {
+  return t->s->be->get(t, tb, key, klen, val, vlen);
+}
+
+int store_put(store_txn_t *t, store_table_t tb, const void *key, size_t klen, const void *val,
+              size_t vlen) {
+  return t->s->be->put(t, tb, key, klen, val, vlen);
+}
+
+int store_del(store_txn_t *t, store_table_t tb, const void *key, size_t klen) {
+  return t->s->be->del(t, tb, key, klen);
+}
+
+int store_cursor_open(store_txn_t *t, store_table_t tb, const void *start, size_t slen,
+                      store_cursor_t **out) {
+  return t->s->be->cursor_open(t, tb, start, slen, out);
+}
+
+int store_cursor_next(store_cursor_t *c, const void **key, size_t *klen, const void **val,
+                      size_t *vlen) {
+  return c->t->s->be->cursor_next(c, key, klen, val, vlen);
+}
+
+void store_cursor_close(store_cursor_t *c) {
+  if (c) c->t->s->be->cursor_close(c);
+}
+
+uint64_t store_count(store_txn_t *t, store_table_t tb) { return t->s->be->count(t, tb); }
+
+uint64_t store_size_bytes(store_t *s) { return s->be->size_bytes(s); }

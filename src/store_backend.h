@@ -1,0 +1,51 @@
+/* store_backend.h -- the vtable a storage backend implements (private to store.c and the
+ * backends; modules above include store.h only). Every backend's store, txn and cursor
+ * object begins with the matching *_base struct below, so store.c can dispatch on it.
+ * Invariants: the vtable is immutable static data; a txn's `s` points at its store; `err`
+ * holds the message of the last failed call on that txn ("" if none). */
+#ifndef PATRON_STORE_BACKEND_H
+#define PATRON_STORE_BACKEND_H
+
+#include "store.h"
+
+typedef struct store_backend_s store_backend_t;
+
+struct store_s {
+  const store_backend_t *be;
+};
+
+struct store_txn_s {
+  store_t *s;
+  int write;
+  char err[160];
+};
+
+struct store_cursor_s {
+  store_txn_t *t;
+};
+
+struct store_backend_s {
+  const char *name;
+  void (*close)(store_t *s);
+  int (*txn_begin)(store_t *s, int write, store_txn_t **out);
+  int (*commit)(store_txn_t *t, perr_info_t *err); /* fills err (if non-NULL) on failure */
+  void (*abort)(store_txn_t *t);
+  int (*get)(store_txn_t *t, store_table_t tb, const void *key, size_t klen, const void **val,
+             size_t *vlen);
+  int (*put)(store_txn_t *t, store_table_t tb, const void *key, size_t klen, const void *val,
+             size_t vlen);
+  int (*del)(store_txn_t *t, store_table_t tb, const void *key, size_t klen);
+  int (*cursor_open)(store_txn_t *t, store_table_t tb, const void *start, size_t slen,
+                     store_cursor_t **out);
+  int (*cursor_next)(store_cursor_t *c, const void **key, size_t *klen, const void **val,
+                     size_t *vlen);
+  void (*cursor_close)(store_cursor_t *c);
+  uint64_t (*count)(store_txn_t *t, store_table_t tb);
+  uint64_t (*size_bytes)(store_t *s);
+};
+
+/* Backends' open functions (store_open picks one). */
+int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
+                    perr_info_t *err);
+
+#endif

@@ -1,0 +1,410 @@
+/* store_lmdb.c -- the embedded LMDB backend of store.h. Owns the MDB_env in the data
+ * directory (created mode 0700, files 0600), one named sub-DB per STORE_TABLE_MAP entry, the
+ * META schema version check, and the pool of parked read transactions.
+ *
+ * Cheap reads: the env is opened with MDB_NOTLS, so a read MDB_txn is not bound to a thread.
+ * Ending a read txn (store_abort/store_commit) calls mdb_txn_reset and parks the whole
+ * store_txn_t object in a fixed array of atomic slots inside store_t (no lock: a slot is
+ * claimed with atomic_exchange and filled with compare_exchange, so there is no ABA). The
+ * next store_txn_begin(s, 0) on any thread takes a parked one and mdb_txn_renew()s it: no
+ * malloc and no reader-table registration on the hot path. A parked txn keeps its LMDB reader
+ * slot, so the pool holds at most max_readers/2 (<= 64) of them; the rest are freed.
+ *
+ * Invariants: writes are serialised by the caller (one writer thread); a write txn whose put
+ * failed is poisoned and its commit aborts and reports the first error; MDB_MAP_FULL maps to
+ * PERR_UNAVAILABLE "data store full (raise map_size)", other LMDB errors to PERR_INTERNAL
+ * with mdb_strerror; the store holds no global state. */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_backend.h"
+
+#define READER_POOL_MAX 64
+
+typedef struct lmdb_txn_s lmdb_txn_t;
+
+typedef struct lmdb_store_s {
+  store_t base;
+  MDB_env *env;
+  MDB_dbi dbi[STORE_T__COUNT];
+  char *dir;
+  int pool_cap;
+  _Atomic(lmdb_txn_t *) pool[READER_POOL_MAX];
+} lmdb_store_t;
+
+struct lmdb_txn_s {
+  store_txn_t base;
+  MDB_txn *txn;
+  int failed; /* write txn: first failing perr code, 0 if none */
+  int ncursors;
+};
+
+typedef struct lmdb_cursor_s {
+  store_cursor_t base;
+  MDB_cursor *c;
+  int pending; /* 1: the positioned entry (pending_rc) has not been returned yet */
+  int pending_rc;
+  MDB_val k, v;
+} lmdb_cursor_t;
+
+static const store_backend_t lmdb_backend;
+
+static lmdb_store_t *LS(store_t *s) { return (lmdb_store_t *)s; }
+static lmdb_txn_t *LT(store_txn_t *t) { return (lmdb_txn_t *)t; }
+
+/* Map an LMDB return code to a perr code, recording the message in msg (size 160). */
+static int map_rc(int rc, const char *what, char *msg, size_t msz) {
+  if (rc == MDB_SUCCESS) return 0;
+  if (rc == MDB_NOTFOUND) return PERR_NOT_FOUND;
+  if (rc == MDB_MAP_FULL) {
+    snprintf(msg, msz, "data store full (raise map_size)");
+    return PERR_UNAVAILABLE;
+  }
+  snprintf(msg, msz, "%s: %s", what, mdb_strerror(rc));
+  return PERR_INTERNAL;
+}
+
+static int txn_fail(lmdb_txn_t *t, int rc, const char *what) {
+  int code = map_rc(rc, what, t->base.err, sizeof t->base.err);
+  if (code != PERR_NOT_FOUND && t->base.write && !t->failed) t->failed = code;
+  return code;
+}
+
+/* ---- open / close ---------------------------------------------------------------- */
+
+static int open_fail(perr_info_t *err, int code, const char *fmt, const char *a,
+                     const char *b) {
+  return perr_set(err, code, NULL, fmt, a, b);
+}
+
+static int check_schema(lmdb_store_t *s, MDB_txn *txn, perr_info_t *err) {
+  MDB_val k = {sizeof STORE_META_SCHEMA_KEY - 1, (void *)STORE_META_SCHEMA_KEY}, v;
+  int rc = mdb_get(txn, s->dbi[STORE_T_META], &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    unsigned char be[4] = {(STORE_SCHEMA_VERSION >> 24) & 0xff,
+                           (STORE_SCHEMA_VERSION >> 16) & 0xff,
+                           (STORE_SCHEMA_VERSION >> 8) & 0xff, STORE_SCHEMA_VERSION & 0xff};
+    v.mv_size = 4;
+    v.mv_data = be;
+    rc = mdb_put(txn, s->dbi[STORE_T_META], &k, &v, 0);
+  }
+  if (rc != MDB_SUCCESS) {
+    char m[160];
+    int code = map_rc(rc, "writing the schema version", m, sizeof m);
+    return perr_set(err, code, NULL, "%s", m);
+  }
+  if (v.mv_size != 4)
+    return perr_set(err, PERR_INTERNAL, NULL, "data store META schema_version is corrupt");
+  const unsigned char *p = v.mv_data;
+  uint32_t ver = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+  if (ver > STORE_SCHEMA_VERSION)
+    return perr_set(err, PERR_UNAVAILABLE, NULL,
+                    "data store schema version %u is newer than this build supports (%u): "
+                    "upgrade patrond",
+                    (unsigned)ver, (unsigned)STORE_SCHEMA_VERSION);
+  /* ver < current: future migrations go here (none yet; version 1 is the first). */
+  return 0;
+}
+
+int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
+                    perr_info_t *err) {
+  store_options_t o;
+  store_options_default(&o);
+  if (opt) {
+    if (opt->map_size) o.map_size = opt->map_size;
+    if (opt->max_readers > 0) o.max_readers = opt->max_readers;
+    o.no_sync = opt->no_sync;
+  }
+  *out = NULL;
+  if (!dir || !*dir) return perr_set(err, PERR_INVALID_PARAMS, "data_dir", "empty data directory");
+  if (o.map_size > SIZE_MAX)
+    return perr_set(err, PERR_INVALID_PARAMS, "map_size", "map_size too large for this platform");
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    return open_fail(err, PERR_INTERNAL, "cannot create data directory %s: %s", dir,
+                     strerror(errno));
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return open_fail(err, PERR_INTERNAL, "data directory %s: %s", dir,
+                     errno ? strerror(errno) : "not a directory");
+
+  lmdb_store_t *s = calloc(1, sizeof *s);
+  if (!s || !(s->dir = strdup(dir))) {
+    free(s);
+    return perr_set(err, PERR_INTERNAL, NULL, "out of memory");
+  }
+  s->base.be = &lmdb_backend;
+  s->pool_cap = o.max_readers / 2;
+  if (s->pool_cap > READER_POOL_MAX) s->pool_cap = READER_POOL_MAX;
+  for (int i = 0; i < READER_POOL_MAX; i++) atomic_init(&s->pool[i], NULL);
+
+  const char *what = "mdb_env_create";
+  int rc = mdb_env_create(&s->env);
+  if (rc == 0) {
+    what = "mdb_env_set_maxdbs";
+    rc = mdb_env_set_maxdbs(s->env, STORE_T__COUNT + 4);
+  }
+  if (rc == 0) {
+    what = "mdb_env_set_maxreaders";
+    rc = mdb_env_set_maxreaders(s->env, (unsigned)o.max_readers);
+  }
+  if (rc == 0) {
+    what = "mdb_env_set_mapsize";
+    rc = mdb_env_set_mapsize(s->env, (size_t)o.map_size);
+  }
+  if (rc == 0) {
+    what = "mdb_env_open";
+    rc = mdb_env_open(s->env, dir, MDB_NOTLS | (o.no_sync ? MDB_NOSYNC : 0), 0600);
+  }
+  if (rc == 0) {
+    int dead = 0;
+    mdb_reader_check(s->env, &dead); /* clear reader slots of crashed processes */
+  }
+  MDB_txn *txn = NULL;
+  if (rc == 0) {
+    what = "mdb_txn_begin";
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+  }
+  for (int i = 0; rc == 0 && i < STORE_T__COUNT; i++) {
+    what = "mdb_dbi_open";
+    rc = mdb_dbi_open(txn, store_table_name((store_table_t)i), MDB_CREATE, &s->dbi[i]);
+  }
+  if (rc == 0) {
+    rc = check_schema(s, txn, err);
+    if (rc != 0) goto fail;
+    what = "mdb_txn_commit";
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+  }
+  if (rc != 0) {
+    char m[160];
+    rc = perr_set(err, map_rc(rc, what, m, sizeof m), NULL, "cannot open data store in %s: %s",
+                  dir, m);
+    goto fail;
+  }
+  *out = &s->base;
+  return 0;
+
+fail:
+  if (txn) mdb_txn_abort(txn);
+  if (s->env) mdb_env_close(s->env);
+  free(s->dir);
+  free(s);
+  return rc;
+}
+
+static void lmdb_close(store_t *base) {
+  lmdb_store_t *s = LS(base);
+  for (int i = 0; i < READER_POOL_MAX; i++) {
+    lmdb_txn_t *t = atomic_exchange(&s->pool[i], NULL);
+    if (t) {
+      mdb_txn_abort(t->txn);
+      free(t);
+    }
+  }
+  mdb_env_close(s->env);
+  free(s->dir);
+  free(s);
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+static lmdb_txn_t *pool_take(lmdb_store_t *s) {
+  for (int i = 0; i < s->pool_cap; i++) {
+    if (atomic_load_explicit(&s->pool[i], memory_order_relaxed) == NULL) continue;
+    lmdb_txn_t *t = atomic_exchange(&s->pool[i], NULL);
+    if (t) return t;
+  }
+  return NULL;
+}
+
+/* Park a reset read txn; 0 if the pool is full (caller frees it). */
+static int pool_park(lmdb_store_t *s, lmdb_txn_t *t) {
+  for (int i = 0; i < s->pool_cap; i++) {
+    lmdb_txn_t *expect = NULL;
+    if (atomic_compare_exchange_strong(&s->pool[i], &expect, t)) return 1;
+  }
+  return 0;
+}
+
+static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
+  lmdb_store_t *s = LS(base);
+  *out = NULL;
+  if (!write) {
+    lmdb_txn_t *t = pool_take(s);
+    if (t) {
+      if (mdb_txn_renew(t->txn) == MDB_SUCCESS) {
+        t->base.err[0] = 0;
+        *out = &t->base;
+        return 0;
+      }
+      mdb_txn_abort(t->txn);
+      free(t);
+    }
+  }
+  lmdb_txn_t *t = calloc(1, sizeof *t);
+  if (!t) return PERR_INTERNAL;
+  t->base.s = base;
+  t->base.write = write ? 1 : 0;
+  int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+  if (rc != MDB_SUCCESS) {
+    char m[160];
+    free(t);
+    return map_rc(rc, "mdb_txn_begin", m, sizeof m);
+  }
+  *out = &t->base;
+  return 0;
+}
+
+static void lmdb_abort(store_txn_t *base) {
+  lmdb_txn_t *t = LT(base);
+  if (!t->base.write) {
+    mdb_txn_reset(t->txn);
+    t->ncursors = 0;
+    if (pool_park(LS(t->base.s), t)) return;
+  }
+  mdb_txn_abort(t->txn);
+  free(t);
+}
+
+static int lmdb_commit(store_txn_t *base, perr_info_t *err) {
+  lmdb_txn_t *t = LT(base);
+  if (!t->base.write) {
+    lmdb_abort(base);
+    return 0;
+  }
+  int code;
+  if (t->failed) {
+    code = t->failed;
+    perr_set(err, code, NULL, "%s", t->base.err);
+    mdb_txn_abort(t->txn);
+  } else {
+    int rc = mdb_txn_commit(t->txn);
+    code = map_rc(rc, "mdb_txn_commit", t->base.err, sizeof t->base.err);
+    if (code) perr_set(err, code, NULL, "%s", t->base.err);
+  }
+  free(t);
+  return code;
+}
+
+/* ---- data ---------------------------------------------------------------------------- */
+
+static int lmdb_get(store_txn_t *base, store_table_t tb, const void *key, size_t klen,
+                    const void **val, size_t *vlen) {
+  lmdb_txn_t *t = LT(base);
+  MDB_val k = {klen, (void *)key}, v;
+  int rc = mdb_get(t->txn, LS(base->s)->dbi[tb], &k, &v);
+  if (rc != MDB_SUCCESS) return txn_fail(t, rc, "mdb_get");
+  *val = v.mv_data;
+  *vlen = v.mv_size;
+  return 0;
+}
+
+static int lmdb_put(store_txn_t *base, store_table_t tb, const void *key, size_t klen,
+                    const void *val, size_t vlen) {
+  lmdb_txn_t *t = LT(base);
+  if (!t->base.write) {
+    snprintf(t->base.err, sizeof t->base.err, "store_put on a read transaction");
+    return PERR_INTERNAL;
+  }
+  MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+  int rc = mdb_put(t->txn, LS(base->s)->dbi[tb], &k, &v, 0);
+  return rc == MDB_SUCCESS ? 0 : txn_fail(t, rc, "mdb_put");
+}
+
+static int lmdb_del(store_txn_t *base, store_table_t tb, const void *key, size_t klen) {
+  lmdb_txn_t *t = LT(base);
+  if (!t->base.write) {
+    snprintf(t->base.err, sizeof t->base.err, "store_del on a read transaction");
+    return PERR_INTERNAL;
+  }
+  MDB_val k = {klen, (void *)key};
+  int rc = mdb_del(t->txn, LS(base->s)->dbi[tb], &k, NULL);
+  return rc == MDB_SUCCESS ? 0 : txn_fail(t, rc, "mdb_del");
+}
+
+static int lmdb_cursor_open(store_txn_t *base, store_table_t tb, const void *start,
+                            size_t slen, store_cursor_t **out) {
+  lmdb_txn_t *t = LT(base);
+  *out = NULL;
+  lmdb_cursor_t *c = calloc(1, sizeof *c);
+  if (!c) return PERR_INTERNAL;
+  c->base.t = base;
+  int rc = mdb_cursor_open(t->txn, LS(base->s)->dbi[tb], &c->c);
+  if (rc != MDB_SUCCESS) {
+    free(c);
+    return txn_fail(t, rc, "mdb_cursor_open");
+  }
+  if (slen) {
+    c->k.mv_size = slen;
+    c->k.mv_data = (void *)start;
+    c->pending_rc = mdb_cursor_get(c->c, &c->k, &c->v, MDB_SET_RANGE);
+  } else {
+    c->pending_rc = mdb_cursor_get(c->c, &c->k, &c->v, MDB_FIRST);
+  }
+  c->pending = 1;
+  t->ncursors++;
+  *out = &c->base;
+  return 0;
+}
+
+static int lmdb_cursor_next(store_cursor_t *base, const void **key, size_t *klen,
+                            const void **val, size_t *vlen) {
+  lmdb_cursor_t *c = (lmdb_cursor_t *)base;
+  int rc;
+  if (c->pending) {
+    c->pending = 0;
+    rc = c->pending_rc;
+  } else {
+    rc = mdb_cursor_get(c->c, &c->k, &c->v, MDB_NEXT);
+  }
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc != MDB_SUCCESS) return txn_fail(LT(base->t), rc, "mdb_cursor_get");
+  *key = c->k.mv_data;
+  *klen = c->k.mv_size;
+  if (val) *val = c->v.mv_data;
+  if (vlen) *vlen = c->v.mv_size;
+  return 1;
+}
+
+static void lmdb_cursor_close(store_cursor_t *base) {
+  lmdb_cursor_t *c = (lmdb_cursor_t *)base;
+  LT(base->t)->ncursors--;
+  mdb_cursor_close(c->c);
+  free(c);
+}
+
+static uint64_t lmdb_count(store_txn_t *base, store_table_t tb) {
+  MDB_stat st;
+  if (mdb_stat(LT(base)->txn, LS(base->s)->dbi[tb], &st) != MDB_SUCCESS) return 0;
+  return st.ms_entries;
+}
+
+static uint64_t lmdb_size_bytes(store_t *base) {
+  lmdb_store_t *s = LS(base);
+  char path[4096];
+  struct stat st;
+  if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", s->dir) >= sizeof path) return 0;
+  if (stat(path, &st) != 0) return 0;
+  return (uint64_t)st.st_size;
+}
+
+static const store_backend_t lmdb_backend = {
+    .name = "lmdb",
+    .close = lmdb_close,
+    .txn_begin = lmdb_txn_begin,
+    .commit = lmdb_commit,
+    .abort = lmdb_abort,
+    .get = lmdb_get,
+    .put = lmdb_put,
+    .del = lmdb_del,
+    .cursor_open = lmdb_cursor_open,
+    .cursor_next = lmdb_cursor_next,
+    .cursor_close = lmdb_cursor_close,
+    .count = lmdb_count,
+    .size_bytes = lmdb_size_bytes,
+};
