@@ -1,0 +1,202 @@
+/* patronctl.c -- command-line client for patrond, built on libpatronclient.
+ *
+ * Owns: argument parsing, output formatting and exit codes. Invariants: results go to
+ * stdout as pretty JSON; errors go to stderr (the daemon's error object as JSON);
+ * exit 0 ok, 1 error answered by the daemon (or a malformed reply), 2 unavailable
+ * (no daemon / timed out), 64 usage (bad arguments or params JSON).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "patronclient.h"
+
+enum { EXIT_OKAY = 0, EXIT_REMOTE = 1, EXIT_UNAVAIL = 2, EXIT_USAGE = 64 };
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: patronctl [-s SOCKET] [-t TIMEOUT_MS] [-c] COMMAND\n"
+          "\n"
+          "Commands:\n"
+          "  call METHOD ['JSON']   call METHOD with params JSON (an object; default {};\n"
+          "                         '-' reads it from standard input)\n"
+          "  ping                   same as: call ping\n"
+          "  health                 same as: call health\n"
+          "  stats                  same as: call stats\n"
+          "\n"
+          "Options:\n"
+          "  -s, --socket PATH      daemon socket (default $PATRON_SOCKET, else %s)\n"
+          "  -t, --timeout MS       per-call timeout in milliseconds (default %d)\n"
+          "  -c, --compact          print compact JSON instead of indented\n"
+          "  -h, --help             show this help\n"
+          "  -V, --version          show the version\n"
+          "\n"
+          "Exit status: 0 ok, 1 the daemon answered with an error (printed as JSON on\n"
+          "stderr), 2 daemon unavailable or timed out, 64 usage error.\n",
+          PATRON_DEFAULT_SOCKET, PATRON_DEFAULT_TIMEOUT_MS);
+}
+
+static char *read_stdin(void) {
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) return NULL;
+  size_t n;
+  while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+    len += n;
+    if (cap - len - 1 == 0) {
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        return NULL;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  buf[len] = '\0';
+  return buf;
+}
+
+static void print_error(const patron_error_t *e) {
+  /* The error object as JSON, rendered by the library's own converter from a small
+   * msgpack map {code, message, field?} (every field is under 256 bytes: str8). */
+  fprintf(stderr, "patronctl: %s\n", patron_strerror(e->status));
+  unsigned char mp[sizeof e->code + sizeof e->message + sizeof e->field + 64];
+  size_t off = 0;
+  int nkeys = e->field[0] ? 3 : 2;
+  mp[off++] = (unsigned char)(0x80 | nkeys);
+  const char *keys[3] = {"code", "message", "field"};
+  const char *vals[3] = {e->code, e->message, e->field};
+  for (int i = 0; i < nkeys; i++) {
+    const char *s[2] = {keys[i], vals[i]};
+    for (int k = 0; k < 2; k++) {
+      size_t n = strlen(s[k]);
+      mp[off++] = 0xd9; /* str8: every field is shorter than 256 bytes */
+      mp[off++] = (unsigned char)n;
+      memcpy(mp + off, s[k], n);
+      off += n;
+    }
+  }
+  char *txt = patron_msgpack_to_json(mp, off, 2);
+  fprintf(stderr, "%s\n", txt ? txt : "{}");
+  patron_free(txt);
+}
+
+int main(int argc, char **argv) {
+  const char *sock = getenv("PATRON_SOCKET");
+  int timeout = PATRON_DEFAULT_TIMEOUT_MS;
+  int indent = 2;
+  static const struct option opts[] = {
+      {"socket", required_argument, NULL, 's'}, {"timeout", required_argument, NULL, 't'},
+      {"compact", no_argument, NULL, 'c'},      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+  int ch;
+  while ((ch = getopt_long(argc, argv, "+s:t:chV", opts, NULL)) != -1) {
+    switch (ch) {
+    case 's': sock = optarg; break;
+    case 't': {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*optarg == '\0' || *end != '\0' || v <= 0 || v > 86400000) {
+        fprintf(stderr, "patronctl: invalid timeout '%s' (milliseconds, > 0)\n", optarg);
+        return EXIT_USAGE;
+      }
+      timeout = (int)v;
+      break;
+    }
+    case 'c': indent = 0; break;
+    case 'h': usage(stdout); return EXIT_OKAY;
+    case 'V': printf("patronctl %s\n", patron_version()); return EXIT_OKAY;
+    default: usage(stderr); return EXIT_USAGE;
+    }
+  }
+  if (optind >= argc) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[optind++];
+  const char *method = NULL, *params = NULL;
+  if (!strcmp(cmd, "call")) {
+    if (optind >= argc || argc - optind > 2) {
+      fprintf(stderr, "patronctl: usage: patronctl call METHOD ['JSON']\n");
+      return EXIT_USAGE;
+    }
+    method = argv[optind];
+    params = optind + 1 < argc ? argv[optind + 1] : NULL;
+  } else if (!strcmp(cmd, "ping") || !strcmp(cmd, "stats") || !strcmp(cmd, "health")) {
+    if (optind < argc) {
+      fprintf(stderr, "patronctl: %s takes no arguments\n", cmd);
+      return EXIT_USAGE;
+    }
+    method = cmd;
+  } else {
+    fprintf(stderr, "patronctl: unknown command '%s' (try --help)\n", cmd);
+    return EXIT_USAGE;
+  }
+
+  char *stdin_buf = NULL;
+  if (params && !strcmp(params, "-")) {
+    stdin_buf = read_stdin();
+    if (!stdin_buf) {
+      fprintf(stderr, "patronctl: cannot read standard input\n");
+      return EXIT_USAGE;
+    }
+    params = stdin_buf;
+  }
+
+  patron_error_t err;
+  void *mp = NULL;
+  size_t mplen = 0;
+  if (params && *params) {
+    int r = patron_json_to_msgpack(params, strlen(params), &mp, &mplen, &err);
+    unsigned char b0 = mplen ? ((unsigned char *)mp)[0] : 0;
+    int is_map = (b0 >= 0x80 && b0 <= 0x8f) || b0 == 0xde || b0 == 0xdf;
+    if (r == PATRON_OK && !is_map) {
+      snprintf(err.message, sizeof err.message, "params JSON must be an object");
+      r = PATRON_E_INVALID;
+    }
+    if (r != PATRON_OK) {
+      fprintf(stderr, "patronctl: %s\n", err.message);
+      patron_free(mp);
+      free(stdin_buf);
+      return EXIT_USAGE;
+    }
+  }
+
+  patron_client_t *c = patron_open(sock, timeout);
+  if (!c) {
+    fprintf(stderr, "patronctl: invalid socket path '%s' (too long?)\n",
+            sock ? sock : PATRON_DEFAULT_SOCKET);
+    patron_free(mp);
+    free(stdin_buf);
+    return EXIT_USAGE;
+  }
+  void *res = NULL;
+  size_t reslen = 0;
+  int r = patron_call(c, method, mp, mplen, &res, &reslen, &err);
+  int rc;
+  if (r == PATRON_OK) {
+    char *txt = patron_msgpack_to_json(res, reslen, indent);
+    if (txt) {
+      printf("%s\n", txt);
+      rc = EXIT_OKAY;
+    } else {
+      fprintf(stderr, "patronctl: cannot render the result as JSON\n");
+      rc = EXIT_REMOTE;
+    }
+    patron_free(txt);
+  } else {
+    print_error(&err);
+    rc = r == PATRON_E_UNAVAILABLE ? EXIT_UNAVAIL : r == PATRON_E_INVALID ? EXIT_USAGE
+                                                                          : EXIT_REMOTE;
+  }
+  patron_free(res);
+  patron_free(mp);
+  free(stdin_buf);
+  patron_close(c);
+  return rc;
+}
