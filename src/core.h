@@ -33,7 +33,7 @@ typedef struct product_s {
   int64_t price;    /* minor units, >= 0 */
   int64_t stock;    /* units on hand; -1 = not tracked (always available) */
   int64_t margin;   /* minor units per unit, may be negative; valid when has_margin */
-  int has_price, has_margin;
+  int has_price, has_margin, has_stock; /* has_stock=0 on upsert: keep the stored stock */
   int active;       /* 0 = hidden from recommendations */
   int64_t updated_at; /* set by the core */
 } product_t;

@@ -4,6 +4,8 @@
 #ifndef PATRON_PERR_H
 #define PATRON_PERR_H
 
+#include <stddef.h>
+
 #define PERR_MAP(XX)                                                                 \
   XX(INVALID_REQUEST, -1, "invalid_request", "malformed msgpack-RPC message")       \
   XX(UNKNOWN_METHOD, -2, "unknown_method", "no such method")                        \

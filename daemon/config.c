@@ -1,0 +1,257 @@
+/* config.c -- the settings table and its INI/command-line parsing. See config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "log.h"
+
+typedef enum { T_STR, T_UINT, T_MODE, T_BOOL, T_LEVEL } ctype_t;
+
+typedef struct cdef_s {
+  const char *section, *key;
+  ctype_t type;
+  size_t off, size;   /* size: buffer size for T_STR */
+  uint64_t min, max;
+  int reloadable;
+  const char *def;    /* default, as text */
+  const char *doc;
+} cdef_t;
+
+#define STR(f) offsetof(settings_t, f), sizeof(((settings_t *)0)->f)
+#define NUM(f) offsetof(settings_t, f), 0
+
+static const cdef_t defs[] = {
+  {"server", "socket", T_STR, STR(socket_path), 0, 0, 0, "/run/patron/patron.sock",
+   "Shop-facing Unix socket (msgpack-RPC). Must fit in 107 bytes."},
+  {"server", "socket_mode", T_MODE, NUM(socket_mode), 0, 0777, 0, "0660",
+   "Permissions of the shop socket (octal)."},
+  {"server", "socket_group", T_STR, STR(socket_group), 0, 0, 0, "",
+   "Group owning the shop socket (e.g. www-data); empty keeps the daemon's group."},
+  {"server", "admin_socket", T_STR, STR(admin_socket_path), 0, 0, 0, "/run/patron/admin.sock",
+   "Admin Unix socket: the only one that accepts admin methods. Empty disables it."},
+  {"server", "admin_socket_mode", T_MODE, NUM(admin_socket_mode), 0, 0777, 0, "0600",
+   "Permissions of the admin socket (octal)."},
+  {"server", "admin_socket_group", T_STR, STR(admin_socket_group), 0, 0, 0, "",
+   "Group owning the admin socket; empty keeps the daemon's group."},
+  {"limits", "max_connections", T_UINT, NUM(max_connections), 1, 1000000, 1, "1024",
+   "Connections at once; more are accepted and closed at once (counted in stats)."},
+  {"limits", "max_message_bytes", T_UINT, NUM(max_message_bytes), 1024, 268435456, 1, "1048576",
+   "Largest request in bytes; a larger one gets too_large and the connection closes."},
+  {"limits", "max_depth", T_UINT, NUM(max_depth), 2, 24, 1, "16",
+   "Deepest nesting of arrays/maps in a request."},
+  {"limits", "max_container_elems", T_UINT, NUM(max_container_elems), 16, 16777216, 1, "65536",
+   "Most elements in one array or map of a request."},
+  {"limits", "max_output_bytes", T_UINT, NUM(max_output_bytes), 65536, 1073741824, 1, "8388608",
+   "Unsent answers buffered per connection; past it the daemon stops reading that client "
+   "until it reads its answers."},
+  {"limits", "max_inflight_writes", T_UINT, NUM(max_inflight_writes), 1, 1000000, 1, "4096",
+   "Writes awaiting commit per connection; past it reading pauses."},
+  {"limits", "idle_timeout_ms", T_UINT, NUM(idle_timeout_ms), 0, 86400000, 1, "300000",
+   "Close a connection idle this long (0 = never)."},
+  {"limits", "read_timeout_ms", T_UINT, NUM(read_timeout_ms), 100, 3600000, 1, "10000",
+   "A started request must arrive whole within this time, else the connection closes."},
+  {"store", "data_dir", T_STR, STR(data_dir), 0, 0, 0, "/var/lib/patron",
+   "Data directory (LMDB files), created 0700."},
+  {"store", "map_size_mb", T_UINT, NUM(map_size_mb), 16, 16777216, 0, "8192",
+   "Address space reserved for the data file, MiB (sparse: disk use grows with data)."},
+  {"store", "sync", T_BOOL, NUM(sync), 0, 1, 0, "true",
+   "fsync every commit. false loses acknowledged writes on power loss: tests only."},
+  {"store", "group_commit_max", T_UINT, NUM(group_commit_max), 1, 1000000, 1, "8192",
+   "Most writes committed in one transaction."},
+  {"store", "max_write_queue", T_UINT, NUM(max_write_queue), 1, 10000000, 1, "262144",
+   "Writes waiting for the writer thread; past it new writes get 'unavailable'."},
+  {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
+   "error, warning, notice, info or debug."},
+};
+#define NDEFS (sizeof defs / sizeof defs[0])
+
+static int set_one(settings_t *s, const cdef_t *d, const char *v, char *err, size_t errlen) {
+  char *base = (char *)s + d->off;
+  char *end;
+  uint64_t u;
+  switch (d->type) {
+    case T_STR:
+      if (strlen(v) >= d->size) {
+        snprintf(err, errlen, "%s.%s: value too long (max %zu bytes)", d->section, d->key, d->size - 1);
+        return -1;
+      }
+      strcpy(base, v);
+      return 0;
+    case T_BOOL:
+      if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1")) u = 1;
+      else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0")) u = 0;
+      else {
+        snprintf(err, errlen, "%s.%s: expected true or false, got '%s'", d->section, d->key, v);
+        return -1;
+      }
+      *(uint64_t *)base = u;
+      return 0;
+    case T_LEVEL: {
+      int l = log_level_parse(v);
+      if (l < 0) {
+        snprintf(err, errlen, "%s.%s: unknown level '%s' (error, warning, notice, info, debug)",
+                 d->section, d->key, v);
+        return -1;
+      }
+      *(uint64_t *)base = (uint64_t)l;
+      return 0;
+    }
+    case T_UINT:
+    case T_MODE:
+      errno = 0;
+      if (!*v || *v == '-') goto bad;
+      u = strtoull(v, &end, d->type == T_MODE ? 8 : 10);
+      if (errno || *end) goto bad;
+      if (u < d->min || u > d->max) {
+        snprintf(err, errlen, d->type == T_MODE ? "%s.%s: %llo is out of range (%llo..%llo)"
+                                                : "%s.%s: %llu is out of range (%llu..%llu)",
+                 d->section, d->key, (unsigned long long)u, (unsigned long long)d->min,
+                 (unsigned long long)d->max);
+        return -1;
+      }
+      *(uint64_t *)base = u;
+      return 0;
+  }
+bad:
+  snprintf(err, errlen, "%s.%s: expected %s, got '%s'", d->section, d->key,
+           d->type == T_MODE ? "an octal mode" : "a non-negative integer", v);
+  return -1;
+}
+
+static const cdef_t *find(const char *section, const char *key) {
+  for (size_t i = 0; i < NDEFS; i++)
+    if (!strcmp(defs[i].section, section) && !strcmp(defs[i].key, key)) return &defs[i];
+  return NULL;
+}
+
+void config_defaults(settings_t *s) {
+  char err[256];
+  memset(s, 0, sizeof *s);
+  for (size_t i = 0; i < NDEFS; i++)
+    if (set_one(s, &defs[i], defs[i].def, err, sizeof err)) abort(); /* table bug */
+}
+
+typedef struct load_ctx_s {
+  settings_t *s;
+  char *err;
+  size_t errlen;
+  const char *path;
+  int failed;
+} load_ctx_t;
+
+/* inih reports the line of the first handler failure as its return value; the message is
+ * kept here and prefixed with file:line by config_load. */
+static int on_ini(void *user, const char *section, const char *key, const char *value) {
+  load_ctx_t *c = user;
+  if (c->failed) return 1; /* report the first problem only */
+  const cdef_t *d = find(section, key);
+  if (!d) {
+    snprintf(c->err, c->errlen, "unknown setting '%s' in section [%s]", key, section);
+    c->failed = 1;
+    return 0;
+  }
+  if (set_one(c->s, d, value, c->err, c->errlen)) {
+    c->failed = 1;
+    return 0;
+  }
+  return 1;
+}
+
+int config_load(settings_t *s, const char *path, char *err, size_t errlen) {
+  load_ctx_t c = {s, err, errlen, path, 0};
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  char msg[512] = "";
+  c.err = msg;
+  c.errlen = sizeof msg;
+  int rc = ini_parse_file(f, on_ini, &c);
+  fclose(f);
+  if (c.failed) {
+    snprintf(err, errlen, "%s:%d: %s", path, rc, msg);
+    return -1;
+  }
+  if (rc != 0) {
+    snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
+    return -1;
+  }
+  return config_validate(s, err, errlen);
+}
+
+int config_set(settings_t *s, const char *dotted, const char *value, char *err, size_t errlen) {
+  char section[64];
+  const char *dot = strchr(dotted, '.');
+  if (!dot || (size_t)(dot - dotted) >= sizeof section) {
+    snprintf(err, errlen, "'%s': expected section.key", dotted);
+    return -1;
+  }
+  memcpy(section, dotted, (size_t)(dot - dotted));
+  section[dot - dotted] = 0;
+  const cdef_t *d = find(section, dot + 1);
+  if (!d) {
+    snprintf(err, errlen, "unknown setting '%s'", dotted);
+    return -1;
+  }
+  return set_one(s, d, value, err, errlen);
+}
+
+int config_validate(const settings_t *s, char *err, size_t errlen) {
+  struct sockaddr_un sa;
+  if (!s->socket_path[0]) {
+    snprintf(err, errlen, "server.socket must be set");
+    return -1;
+  }
+  if (strlen(s->socket_path) >= sizeof sa.sun_path ||
+      strlen(s->admin_socket_path) >= sizeof sa.sun_path) {
+    snprintf(err, errlen, "socket path longer than %zu bytes (the Unix socket limit)",
+             sizeof sa.sun_path - 1);
+    return -1;
+  }
+  if (!strcmp(s->socket_path, s->admin_socket_path)) {
+    snprintf(err, errlen, "server.socket and server.admin_socket must differ");
+    return -1;
+  }
+  if (!s->data_dir[0]) {
+    snprintf(err, errlen, "store.data_dir must be set");
+    return -1;
+  }
+  return 0;
+}
+
+void config_print(const settings_t *s, FILE *f, int with_docs) {
+  const char *section = "";
+  for (size_t i = 0; i < NDEFS; i++) {
+    const cdef_t *d = &defs[i];
+    if (strcmp(section, d->section)) {
+      fprintf(f, "%s[%s]\n", i ? "\n" : "", d->section);
+      section = d->section;
+    }
+    if (with_docs)
+      fprintf(f, "# %s\n# default: %s%s\n", d->doc, d->def[0] ? d->def : "(empty)",
+              d->reloadable ? "; reloaded on SIGHUP" : "; needs a restart");
+    const char *base = (const char *)s + d->off;
+    uint64_t u = 0;
+    if (d->type != T_STR) memcpy(&u, base, sizeof u);
+    switch (d->type) {
+      case T_STR: fprintf(f, "%s = %s\n", d->key, base); break;
+      case T_UINT: fprintf(f, "%s = %llu\n", d->key, (unsigned long long)u); break;
+      case T_MODE: fprintf(f, "%s = 0%llo\n", d->key, (unsigned long long)u); break;
+      case T_BOOL: fprintf(f, "%s = %s\n", d->key, u ? "true" : "false"); break;
+      case T_LEVEL: fprintf(f, "%s = %s\n", d->key, log_level_name((int)u)); break;
+    }
+  }
+}
+
+void config_apply_reloadable(settings_t *dst, const settings_t *src) {
+  for (size_t i = 0; i < NDEFS; i++) {
+    const cdef_t *d = &defs[i];
+    if (!d->reloadable) continue;
+    memcpy((char *)dst + d->off, (const char *)src + d->off, d->type == T_STR ? d->size : sizeof(uint64_t));
+  }
+}

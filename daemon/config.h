@@ -1,0 +1,54 @@
+/* config.h -- patrond's settings: one struct, defaults in one table (config.c), loaded from an
+ * INI file (libinih) and overridden from the command line. The same table drives parsing,
+ * bounds checks, `patrond --print-config` and the shipped packaging/patrond.conf.
+ * Invariant: a settings_t that config_load/config_set accepted is within every bound. */
+#ifndef PATRON_CONFIG_H
+#define PATRON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_PATH_MAX 4096
+#define CONFIG_DEFAULT_FILE "/etc/patron/patrond.conf"
+
+typedef struct settings_s {
+  /* [server] */
+  char socket_path[CONFIG_PATH_MAX];
+  uint64_t socket_mode;
+  char socket_group[64];
+  char admin_socket_path[CONFIG_PATH_MAX]; /* "" = no admin socket */
+  uint64_t admin_socket_mode;
+  char admin_socket_group[64];
+  /* [limits] */
+  uint64_t max_connections;
+  uint64_t max_message_bytes;
+  uint64_t max_depth;
+  uint64_t max_container_elems;
+  uint64_t max_output_bytes;
+  uint64_t max_inflight_writes;
+  uint64_t idle_timeout_ms;
+  uint64_t read_timeout_ms;
+  /* [store] */
+  char data_dir[CONFIG_PATH_MAX];
+  uint64_t map_size_mb;
+  uint64_t sync;             /* 1 = fsync every commit (durable); 0 = tests/benchmarks only */
+  uint64_t group_commit_max; /* writes per transaction at most */
+  uint64_t max_write_queue;  /* writes waiting for the writer, all connections */
+  /* [log] */
+  uint64_t log_level;
+} settings_t;
+
+void config_defaults(settings_t *s);
+/* Load an INI file over *s. On error returns -1 with "file:line: message" in err. */
+int config_load(settings_t *s, const char *path, char *err, size_t errlen);
+/* Set "section.key" = value (command-line overrides). -1 with a message on error. */
+int config_set(settings_t *s, const char *dotted, const char *value, char *err, size_t errlen);
+/* Cross-field checks (paths fit sun_path, ...). */
+int config_validate(const settings_t *s, char *err, size_t errlen);
+/* Write every setting as INI, with its documentation as comments. */
+void config_print(const settings_t *s, FILE *f, int with_docs);
+/* Copy the settings marked reloadable from src into dst. */
+void config_apply_reloadable(settings_t *dst, const settings_t *src);
+
+#endif

@@ -1,0 +1,134 @@
+/* daemon.h -- patrond's process-wide state and the types shared by its files:
+ * server.c (listeners, connections, dispatch), writer.c (group commit), handlers.c (the
+ * handler column of the method table), main.c (start-up, signals, shutdown).
+ * Threads: the libuv loop thread owns everything here except the writer's queue (mutex) and
+ * the atomic counters the writer bumps. */
+#ifndef PATRON_DAEMON_H
+#define PATRON_DAEMON_H
+
+#include <msgpack.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "arena.h"
+#include "config.h"
+#include "guard.h"
+#include "methods.h"
+#include "perr.h"
+#include "store.h"
+
+#define PATRON_VERSION_STR "0.1.0"
+
+typedef struct daemon_s daemon_t;
+typedef struct conn_s conn_t;
+typedef struct writer_s writer_t;
+
+/* Connection lifetime: READING -> (PAUSED <-> READING) -> DRAINING -> CLOSED.
+ * PAUSED: reading stopped because answers are not being read (output cap) or too many writes
+ * await commit. DRAINING: a fatal protocol error was answered; close once output is flushed.
+ * CLOSED: uv_close called; the struct lives until its last reference (in-flight writes) goes. */
+typedef enum { CONN_READING, CONN_PAUSED, CONN_DRAINING, CONN_CLOSED, CONN__MAX } conn_state_t;
+
+struct conn_s {
+  uv_pipe_t pipe;
+  daemon_t *d;
+  conn_t *prev, *next;
+  conn_state_t state;
+  int admin;                  /* accepted on the admin socket */
+  int refs;                   /* 1 for the handle + 1 per write in flight */
+  msgpack_unpacker up;
+  msgpack_unpacked msg;
+  guard_t guard;
+  msgpack_sbuffer out;        /* answers built but not yet handed to the socket */
+  msgpack_packer pk;
+  size_t out_queued;          /* bytes in uv_write requests not yet completed */
+  uint32_t inflight;          /* writes awaiting commit */
+  uint64_t last_active_ms;    /* last read */
+  uint64_t partial_since_ms;  /* when the pending partial message started, 0 = none */
+};
+
+/* A write request on its way through the writer thread and back. */
+typedef struct wjob_s {
+  struct wjob_s *next;
+  conn_t *conn;
+  int method;
+  int reply;                  /* 0 for notifications */
+  uint32_t msgid;
+  msgpack_zone *zone;         /* keeps the request's strings alive */
+  arena_t arena;
+  void *params, *result;
+  int rc;
+  perr_info_t err;
+} wjob_t;
+
+/* What a handler gets. txn: the writer's write txn, or a read txn opened on first use. */
+typedef struct exec_ctx_s {
+  daemon_t *d;
+  store_t *store;
+  store_txn_t *txn;
+  int write;
+  arena_t *arena;
+  int64_t now;
+  int64_t now_ms;
+} exec_ctx_t;
+
+typedef int (*method_exec_fn)(exec_ctx_t *x, const void *params, void *result, perr_info_t *e);
+extern const method_exec_fn handler_table[METHOD__COUNT];
+/* The transaction for a handler (opens a read txn lazily); NULL on failure with e set. */
+store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e);
+
+typedef struct listener_s {
+  uv_pipe_t pipe;
+  int active, admin;
+  char path[CONFIG_PATH_MAX];
+} listener_t;
+
+typedef struct counters_s {
+  uint64_t conns_total, conns_rejected, conns_closed_limit;
+  uint64_t protocol_errors, requests, errors, bytes_in, bytes_out;
+  method_counters_t by_method[METHOD__COUNT];
+} counters_t;
+
+struct daemon_s {
+  uv_loop_t *loop;
+  settings_t cfg;
+  const char *config_file;    /* NULL when running on defaults + flags */
+  store_t *store;
+  writer_t *writer;
+  listener_t listeners[2];
+  conn_t *conns;
+  uint64_t nconns;
+  counters_t c;
+  atomic_uint_fast64_t writes_committed, write_batches, write_failures, write_queue;
+  uint64_t started_ms;
+  int stopping;
+  int exit_code;
+  arena_t read_arena;         /* reused by every read request */
+  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_timer_t sweep, watchdog, drain;
+  uv_async_t done_async;
+};
+
+uint64_t now_ms(void);
+
+/* server.c */
+int server_listen(daemon_t *d, listener_t *l, const char *path, unsigned mode,
+                  const char *group, int admin);
+void server_close_listeners(daemon_t *d);
+void server_start_timers(daemon_t *d);
+void server_stop_reading_all(daemon_t *d);
+int server_idle(daemon_t *d);  /* no writes in flight and all answers flushed */
+void server_close_all(daemon_t *d);
+/* The writer thread's finished jobs: answer them (loop thread). */
+void server_write_done(daemon_t *d, wjob_t *jobs);
+
+/* writer.c */
+writer_t *writer_start(daemon_t *d);
+/* 0, or PERR_UNAVAILABLE when the queue is full or stopping. */
+int writer_submit(writer_t *w, wjob_t *job);
+/* Finish the queue, commit, join the thread. */
+void writer_stop(writer_t *w);
+void writer_free(wjob_t *job);
+
+#endif

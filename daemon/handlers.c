@@ -1,0 +1,127 @@
+/* handlers.c -- the handler column of the method table (methods.def): one function a method,
+ * turning decoded params into a result through the core. Writes run on the writer thread
+ * inside the batch transaction; reads run on the loop thread on a read snapshot. Strings in
+ * results must outlive the transaction: write handlers copy them into the job's arena. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "daemon.h"
+
+static int h_ping(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  (void)p; (void)e;
+  ((ping_result_t *)r)->time = x->now;
+  return 0;
+}
+
+static int h_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  health_result_t *h = r;
+  perr_info_t ignore;
+  (void)p; (void)e;
+  h->ok = exec_txn(x, &ignore) != NULL && x->d->writer != NULL;
+  h->status = x->d->stopping ? "stopping" : h->ok ? "ok" : "degraded";
+  h->uptime_s = (int64_t)((now_ms() - x->d->started_ms) / 1000);
+  h->write_queue = atomic_load(&x->d->write_queue);
+  h->version = PATRON_VERSION_STR;
+  return 0;
+}
+
+static uint64_t rss_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static int h_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  daemon_t *d = x->d;
+  stats_result_t *s = r;
+  struct rusage ru;
+  (void)p;
+  store_txn_t *t = exec_txn(x, e);
+  if (!t) return e->code;
+  s->version = PATRON_VERSION_STR;
+  s->uptime_s = (int64_t)((now_ms() - d->started_ms) / 1000);
+  s->conns_current = d->nconns;
+  s->conns_total = d->c.conns_total;
+  s->conns_rejected = d->c.conns_rejected;
+  s->conns_closed_limit = d->c.conns_closed_limit;
+  s->protocol_errors = d->c.protocol_errors;
+  s->requests = d->c.requests;
+  s->errors = d->c.errors;
+  s->bytes_in = d->c.bytes_in;
+  s->bytes_out = d->c.bytes_out;
+  s->writes_committed = atomic_load(&d->writes_committed);
+  s->write_batches = atomic_load(&d->write_batches);
+  s->write_failures = atomic_load(&d->write_failures);
+  s->write_queue = atomic_load(&d->write_queue);
+  s->rss_bytes = rss_bytes();
+  getrusage(RUSAGE_SELF, &ru);
+  s->peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
+  s->store_bytes = store_size_bytes(d->store);
+  core_counts(t, &s->counts);
+  memcpy(s->by_method, d->c.by_method, sizeof s->by_method);
+  return 0;
+}
+
+static int h_product_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  const product_t *prod = p;
+  upsert_result_t *u = r;
+  int rc = core_product_upsert(x->txn, prod, x->now, e);
+  if (rc) return rc;
+  u->id = prod->id;
+  u->updated_at = x->now;
+  return 0;
+}
+
+static int h_customer_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  const customer_t *c = p;
+  upsert_result_t *u = r;
+  int rc = core_customer_upsert(x->txn, c, x->now, e);
+  if (rc) return rc;
+  u->id = c->id;
+  u->updated_at = x->now;
+  return 0;
+}
+
+static int h_product_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  store_txn_t *t = exec_txn(x, e);
+  return t ? core_product_get(t, ((const id_params_t *)p)->id, x->arena, r, e) : e->code;
+}
+
+static int h_customer_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  store_txn_t *t = exec_txn(x, e);
+  return t ? core_customer_get(t, ((const id_params_t *)p)->id, x->arena, r, e) : e->code;
+}
+
+static int h_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  order_view_t *v = r;
+  store_txn_t *t = exec_txn(x, e);
+  return t ? core_order_get(t, ((const id_params_t *)p)->id, x->arena, &v->order, &v->refunded, e)
+           : e->code;
+}
+
+static int h_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  return core_order_record(x->txn, p, x->now, r, e);
+}
+
+static int h_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  refund_result_t *rr = r;
+  int rc = core_order_refund(x->txn, p, x->now, rr, e);
+  if (rc == 0) { /* the currency points into the transaction: keep a copy */
+    rr->currency.p = arena_strndup(x->arena, rr->currency.p, rr->currency.n);
+    if (!rr->currency.p) rr->currency.n = 0;
+  }
+  return rc;
+}
+
+const method_exec_fn handler_table[METHOD__COUNT] = {
+#define XX(id, name, pt, rt, flags, summary) [METHOD_##id] = h_##id,
+#include "methods.def"
+#undef XX
+};

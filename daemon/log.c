@@ -1,0 +1,53 @@
+/* log.c -- see log.h. One write(2) per line so concurrent threads never interleave. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int g_level = LOG_LVL_INFO;
+
+void log_set_level(int level) { g_level = level; }
+int log_get_level(void) { return g_level; }
+
+static const char *const names[] = {"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"};
+
+int log_level_parse(const char *s) {
+  for (int i = LOG_LVL_ERR; i <= LOG_LVL_DEBUG; i++)
+    if (strcmp(s, names[i]) == 0) return i;
+  if (strcmp(s, "warn") == 0) return LOG_LVL_WARN;
+  return -1;
+}
+
+const char *log_level_name(int level) {
+  return level >= 0 && level <= 7 ? names[level] : "?";
+}
+
+void log_msg(int level, const char *fmt, ...) {
+  if (level > g_level) return;
+  char line[1024];
+  int n;
+  if (getenv("JOURNAL_STREAM")) {
+    n = snprintf(line, sizeof line, "<%d>", level);
+  } else {
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ patrond[%d] %s: ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 ts.tv_nsec / 1000000, (int)getpid(), log_level_name(level));
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+  va_end(ap);
+  size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+  if (len > sizeof line - 2) len = sizeof line - 2;
+  line[len++] = '\n';
+  ssize_t w = write(STDERR_FILENO, line, len);
+  (void)w;
+}

@@ -1,0 +1,247 @@
+/* main.c -- patrond's start-up, signals and shutdown.
+ * Start: settings (defaults < config file < flags) -> store -> writer thread -> listeners ->
+ * READY=1. SIGTERM/SIGINT: stop accepting and reading, let in-flight writes commit and their
+ * answers go out (at most 10 s), close, exit 0. SIGHUP: re-read the config file and apply the
+ * reloadable settings (limits, log level); the rest needs a restart and is said so. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "notify.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: patrond [options]\n"
+          "Patron's daemon: msgpack-RPC on a Unix socket, data in LMDB.\n\n"
+          "  -c, --config FILE       config file (default %s if it exists)\n"
+          "  -s, --socket PATH       shop socket (server.socket)\n"
+          "  -a, --admin-socket PATH admin socket (server.admin_socket; '' disables)\n"
+          "  -d, --data-dir DIR      data directory (store.data_dir)\n"
+          "      --set SECTION.KEY=VALUE  override any setting (repeatable)\n"
+          "  -f, --foreground        run in the foreground (always; for scripts and units)\n"
+          "      --check-config      validate the settings and exit (0 = valid)\n"
+          "      --print-config      print the effective settings as INI and exit\n"
+          "  -h, --help              this help\n"
+          "  -V, --version           print the version\n",
+          CONFIG_DEFAULT_FILE);
+}
+
+typedef struct opts_s {
+  const char *config;
+  int check, print, explicit_config;
+} opts_t;
+
+/* Apply flags over s; the config file (if any) is loaded first by the caller. */
+static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass) {
+  static const struct option lo[] = {
+      {"config", required_argument, 0, 'c'}, {"socket", required_argument, 0, 's'},
+      {"admin-socket", required_argument, 0, 'a'}, {"data-dir", required_argument, 0, 'd'},
+      {"set", required_argument, 0, 'S'}, {"foreground", no_argument, 0, 'f'},
+      {"check-config", no_argument, 0, 'C'}, {"print-config", no_argument, 0, 'P'},
+      {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+  char err[512];
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "c:s:a:d:fhV", lo, NULL)) != -1) {
+    const char *key = NULL;
+    char kv[CONFIG_PATH_MAX + 64];
+    switch (ch) {
+      case 'c': o->config = optarg; o->explicit_config = 1; continue;
+      case 's': key = "server.socket"; break;
+      case 'a': key = "server.admin_socket"; break;
+      case 'd': key = "store.data_dir"; break;
+      case 'S': {
+        snprintf(kv, sizeof kv, "%s", optarg);
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+          fprintf(stderr, "patrond: --set expects SECTION.KEY=VALUE, got '%s'\n", optarg);
+          return 64;
+        }
+        *eq = 0;
+        if (pass == 1 && config_set(s, kv, eq + 1, err, sizeof err)) {
+          fprintf(stderr, "patrond: --set: %s\n", err);
+          return 64;
+        }
+        continue;
+      }
+      case 'f': continue;
+      case 'C': o->check = 1; continue;
+      case 'P': o->print = 1; continue;
+      case 'h': usage(stdout); exit(0);
+      case 'V': printf("patrond %s\n", PATRON_VERSION_STR); exit(0);
+      default: usage(stderr); return 64;
+    }
+    if (pass == 1 && config_set(s, key, optarg, err, sizeof err)) {
+      fprintf(stderr, "patrond: %s\n", err);
+      return 64;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "patrond: unexpected argument '%s'\n", argv[optind]);
+    return 64;
+  }
+  return 0;
+}
+
+/* defaults -> file -> flags. Returns 0 or an exit code. */
+static int load_settings(int argc, char **argv, settings_t *s, opts_t *o) {
+  char err[600];
+  int rc;
+  config_defaults(s);
+  memset(o, 0, sizeof *o);
+  if ((rc = apply_flags(argc, argv, s, o, 0))) return rc;
+  if (!o->config && access(CONFIG_DEFAULT_FILE, F_OK) == 0) o->config = CONFIG_DEFAULT_FILE;
+  if (o->config && config_load(s, o->config, err, sizeof err)) {
+    fprintf(stderr, "patrond: %s\n", err);
+    return 78; /* EX_CONFIG */
+  }
+  if ((rc = apply_flags(argc, argv, s, o, 1))) return rc;
+  if (config_validate(s, err, sizeof err)) {
+    fprintf(stderr, "patrond: %s\n", err);
+    return 78;
+  }
+  return 0;
+}
+
+static char **g_argv;
+static int g_argc;
+
+static void begin_shutdown(daemon_t *d);
+
+static void on_drain_check(uv_timer_t *t) {
+  daemon_t *d = t->data;
+  static int ticks;
+  if (server_idle(d) || ++ticks > 1000) { /* 1000 x 10 ms: give up after 10 s */
+    if (!server_idle(d)) log_warn("shutdown: answers still pending after 10 s; closing");
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, NULL);
+    server_close_all(d);
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+    uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    if (uv_is_active((uv_handle_t *)&d->watchdog)) uv_close((uv_handle_t *)&d->watchdog, NULL);
+  }
+}
+
+static void begin_shutdown(daemon_t *d) {
+  if (d->stopping) return;
+  d->stopping = 1;
+  notify_send("STOPPING=1");
+  log_notice("shutting down: finishing in-flight requests");
+  server_close_listeners(d);
+  server_stop_reading_all(d);
+  uv_timer_init(d->loop, &d->drain);
+  d->drain.data = d;
+  uv_timer_start(&d->drain, on_drain_check, 0, 10);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  daemon_t *d = s->data;
+  if (signum == SIGHUP) {
+    settings_t fresh;
+    opts_t o;
+    notify_send("RELOADING=1");
+    if (load_settings(g_argc, g_argv, &fresh, &o) == 0) {
+      config_apply_reloadable(&d->cfg, &fresh);
+      log_set_level((int)d->cfg.log_level);
+      if (strcmp(fresh.socket_path, d->cfg.socket_path) || strcmp(fresh.data_dir, d->cfg.data_dir))
+        log_warn("reload: socket and data_dir changes need a restart");
+      log_notice("configuration reloaded");
+    } else {
+      log_err("reload failed; keeping the running configuration");
+    }
+    notify_send("READY=1");
+    return;
+  }
+  begin_shutdown(d);
+}
+
+static void on_watchdog(uv_timer_t *t) {
+  (void)t;
+  notify_send("WATCHDOG=1");
+}
+
+int main(int argc, char **argv) {
+  daemon_t d;
+  opts_t o;
+  perr_info_t e;
+  int rc;
+  memset(&d, 0, sizeof d);
+  g_argc = argc;
+  g_argv = argv;
+  if ((rc = load_settings(argc, argv, &d.cfg, &o))) return rc;
+  if (o.print) {
+    config_print(&d.cfg, stdout, 1);
+    return 0;
+  }
+  if (o.check) {
+    printf("patrond: configuration OK%s%s\n", o.config ? " (" : "", o.config ? o.config : "");
+    if (o.config) printf(")\n");
+    return 0;
+  }
+  log_set_level((int)d.cfg.log_level);
+  signal(SIGPIPE, SIG_IGN);
+
+  store_options_t so;
+  store_options_default(&so);
+  so.map_size = d.cfg.map_size_mb << 20;
+  so.no_sync = !d.cfg.sync;
+  if (!d.cfg.sync) log_warn("store.sync is off: acknowledged writes can be lost on power failure");
+  if (store_open(d.cfg.data_dir, &so, &d.store, &e)) {
+    log_err("cannot open the store in %s: %s", d.cfg.data_dir, e.message);
+    return 1;
+  }
+  d.loop = uv_default_loop();
+  d.loop->data = &d;
+  d.started_ms = now_ms();
+  arena_init(&d.read_arena, 0);
+  d.writer = writer_start(&d);
+  if (!d.writer) {
+    log_err("cannot start the writer thread");
+    store_close(d.store);
+    return 1;
+  }
+  if (server_listen(&d, &d.listeners[0], d.cfg.socket_path, (unsigned)d.cfg.socket_mode,
+                    d.cfg.socket_group, 0) ||
+      (d.cfg.admin_socket_path[0] &&
+       server_listen(&d, &d.listeners[1], d.cfg.admin_socket_path,
+                     (unsigned)d.cfg.admin_socket_mode, d.cfg.admin_socket_group, 1))) {
+    server_close_listeners(&d);
+    writer_stop(d.writer);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    store_close(d.store);
+    return 1;
+  }
+  uv_signal_init(d.loop, &d.sig_term);
+  uv_signal_init(d.loop, &d.sig_int);
+  uv_signal_init(d.loop, &d.sig_hup);
+  d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+  uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+  uv_signal_start(&d.sig_int, on_signal, SIGINT);
+  uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+  server_start_timers(&d);
+  uint64_t wd = notify_watchdog_usec();
+  if (wd) {
+    uv_timer_init(d.loop, &d.watchdog);
+    uv_timer_start(&d.watchdog, on_watchdog, 0, wd / 2000 ? wd / 2000 : 1);
+  }
+  log_notice("patrond %s ready (data %s)", PATRON_VERSION_STR, d.cfg.data_dir);
+  notify_send("READY=1\nSTATUS=serving");
+
+  uv_run(d.loop, UV_RUN_DEFAULT);
+
+  writer_stop(d.writer); /* commits anything still queued */
+  d.writer = NULL;
+  uv_run(d.loop, UV_RUN_DEFAULT); /* close callbacks */
+  arena_free(&d.read_arena);
+  store_close(d.store);
+  uv_loop_close(d.loop);
+  log_notice("stopped");
+  return 0;
+}

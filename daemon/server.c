@@ -1,0 +1,514 @@
+/* server.c -- listeners, connections and dispatch on the libuv loop thread.
+ * Bytes -> guard (limits) -> msgpack-c unpacker -> rpc_parse -> method table -> decode ->
+ * handler (reads: here, on a read snapshot; writes: queued to the writer) -> encode into the
+ * connection's output buffer -> one write per read batch.
+ * Invariants: reads on a connection are answered in arrival order; writes are answered after
+ * their commit (msgid lets clients match); a connection's memory is freed only when its
+ * handle is closed and no write is in flight for it; every limit violation is confined to
+ * its connection. */
+#include <errno.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "rpc.h"
+
+#define READ_CHUNK (64 * 1024)
+
+uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---------- connection lifetime ---------- */
+
+static void conn_unref(conn_t *c) {
+  if (--c->refs > 0) return;
+  msgpack_unpacked_destroy(&c->msg);
+  msgpack_unpacker_destroy(&c->up);
+  msgpack_sbuffer_destroy(&c->out);
+  free(c);
+}
+
+static void on_conn_closed(uv_handle_t *h) { conn_unref(h->data); }
+/* For a connection refused before its buffers were set up. */
+static void on_refused_closed(uv_handle_t *h) { free(h->data); }
+
+static void conn_close(conn_t *c) {
+  if (c->state == CONN_CLOSED) return;
+  daemon_t *d = c->d;
+  c->state = CONN_CLOSED;
+  if (c->prev) c->prev->next = c->next;
+  else d->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  d->nconns--;
+  uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void conn_pause(conn_t *c) {
+  if (c->state != CONN_READING) return;
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  c->state = CONN_PAUSED;
+}
+
+static void conn_maybe_resume(conn_t *c) {
+  if (c->state != CONN_PAUSED || c->d->stopping) return;
+  if (c->out_queued > c->d->cfg.max_output_bytes / 2) return;
+  if (c->inflight >= c->d->cfg.max_inflight_writes) return;
+  c->state = CONN_READING;
+  uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* ---------- output ---------- */
+
+typedef struct wbuf_s {
+  uv_write_t req;
+  conn_t *conn;
+  size_t len;
+  char data[];
+} wbuf_t;
+
+static void on_written(uv_write_t *req, int status) {
+  wbuf_t *wb = (wbuf_t *)req;
+  conn_t *c = wb->conn;
+  c->out_queued -= wb->len;
+  free(wb);
+  if (status < 0) {
+    conn_close(c);
+  } else if (c->state == CONN_DRAINING && c->out_queued == 0) {
+    conn_close(c);
+  } else {
+    conn_maybe_resume(c);
+  }
+  conn_unref(c);
+}
+
+/* Hand everything in c->out to the socket: try_write first, queue the rest. */
+static void conn_flush(conn_t *c) {
+  if (c->state == CONN_CLOSED || c->out.size == 0) {
+    c->out.size = 0;
+    return;
+  }
+  size_t len = c->out.size, off = 0;
+  c->d->c.bytes_out += len;
+  if (c->out_queued == 0) {
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+    if (n > 0) off = (size_t)n;
+    else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+      c->out.size = 0;
+      conn_close(c);
+      return;
+    }
+  }
+  if (off < len) {
+    size_t rest = len - off;
+    wbuf_t *wb = malloc(sizeof *wb + rest);
+    if (!wb) {
+      c->out.size = 0;
+      conn_close(c);
+      return;
+    }
+    memcpy(wb->data, c->out.data + off, rest);
+    wb->conn = c;
+    wb->len = rest;
+    uv_buf_t b = uv_buf_init(wb->data, (unsigned)rest);
+    if (uv_write(&wb->req, (uv_stream_t *)&c->pipe, &b, 1, on_written)) {
+      free(wb);
+      c->out.size = 0;
+      conn_close(c);
+      return;
+    }
+    c->refs++;
+    c->out_queued += rest;
+    if (c->out_queued > c->d->cfg.max_output_bytes) conn_pause(c);
+  }
+  c->out.size = 0;
+  if (c->state == CONN_DRAINING && c->out_queued == 0) conn_close(c);
+}
+
+static void reply_error(conn_t *c, uint32_t msgid, const perr_info_t *e) {
+  rpc_pack_error(&c->pk, msgid, e);
+}
+
+/* A violation that leaves the stream unusable: answer if we can, then close. */
+static void conn_fail(conn_t *c, int has_msgid, uint32_t msgid, int code, const char *msg) {
+  perr_info_t e;
+  perr_set(&e, code, NULL, "%s", msg);
+  c->d->c.protocol_errors++;
+  log_info("closing a connection: %s", msg);
+  if (has_msgid) reply_error(c, msgid, &e);
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  c->state = CONN_DRAINING;
+}
+
+/* ---------- dispatch ---------- */
+
+store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e) {
+  if (!x->txn && store_txn_begin(x->store, 0, &x->txn)) {
+    x->txn = NULL;
+    perr_set(e, PERR_UNAVAILABLE, NULL, "store unavailable");
+  }
+  return x->txn;
+}
+
+static void count_error(daemon_t *d, int mi) {
+  d->c.errors++;
+  if (mi >= 0) d->c.by_method[mi].errors++;
+}
+
+static void dispatch_write(conn_t *c, const rpc_msg_t *m, int mi) {
+  daemon_t *d = c->d;
+  const method_desc_t *md = &method_table[mi];
+  perr_info_t e;
+  wjob_t *j = calloc(1, sizeof *j);
+  if (!j) {
+    perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
+    goto fail;
+  }
+  arena_init(&j->arena, (size_t)d->cfg.max_message_bytes * 4 + 65536);
+  j->params = arena_alloc(&j->arena, md->params_size);
+  j->result = arena_alloc(&j->arena, md->result_size);
+  if (!j->params || !j->result) {
+    perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
+    goto fail;
+  }
+  if (md->decode(m->params, &j->arena, j->params, &e)) goto fail;
+  j->conn = c;
+  j->method = mi;
+  j->reply = m->type == RPC_REQUEST;
+  j->msgid = m->msgid;
+  j->zone = msgpack_unpacked_release_zone(&c->msg);
+  if (writer_submit(d->writer, j)) {
+    perr_set(&e, PERR_UNAVAILABLE, NULL, "write queue full; retry later");
+    goto fail;
+  }
+  c->refs++;
+  if (++c->inflight >= d->cfg.max_inflight_writes) conn_pause(c);
+  return;
+fail:
+  count_error(d, mi);
+  if (m->type == RPC_REQUEST) reply_error(c, m->msgid, &e);
+  if (j) writer_free(j);
+}
+
+static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
+  daemon_t *d = c->d;
+  const method_desc_t *md = &method_table[mi];
+  perr_info_t e;
+  arena_t *a = &d->read_arena;
+  arena_reset(a);
+  void *params = arena_alloc(a, md->params_size);
+  void *result = arena_alloc(a, md->result_size);
+  int rc;
+  exec_ctx_t x = {d, d->store, NULL, 0, a, 0, 0};
+  if (!params || !result) rc = perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
+  else if (!(rc = md->decode(m->params, a, params, &e))) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    x.now = ts.tv_sec;
+    x.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    rc = handler_table[mi](&x, params, result, &e);
+  }
+  if (rc) {
+    count_error(d, mi);
+    if (m->type == RPC_REQUEST) reply_error(c, m->msgid, &e);
+  } else if (m->type == RPC_REQUEST) {
+    rpc_pack_result_head(&c->pk, m->msgid);
+    md->encode(&c->pk, result);
+  }
+  if (x.txn) store_abort(x.txn);
+}
+
+static void dispatch(conn_t *c) {
+  daemon_t *d = c->d;
+  rpc_msg_t m;
+  perr_info_t e;
+  d->c.requests++;
+  if (rpc_parse(&c->msg.data, &m, &e)) {
+    d->c.protocol_errors++;
+    count_error(d, -1);
+    if (m.has_msgid) reply_error(c, m.msgid, &e);
+    return;
+  }
+  int mi = method_lookup(m.method, m.method_len);
+  if (mi < 0) {
+    count_error(d, -1);
+    if (m.type == RPC_REQUEST) {
+      perr_set(&e, PERR_UNKNOWN_METHOD, NULL, "unknown method '%.*s'", (int)m.method_len, m.method);
+      reply_error(c, m.msgid, &e);
+    }
+    return;
+  }
+  d->c.by_method[mi].calls++;
+  if ((method_table[mi].flags & M_ADMIN) && !c->admin) {
+    count_error(d, mi);
+    if (m.type == RPC_REQUEST) {
+      perr_set(&e, PERR_FORBIDDEN, NULL, "%s is an admin method: use the admin socket",
+               method_table[mi].name);
+      reply_error(c, m.msgid, &e);
+    }
+    return;
+  }
+  if (method_table[mi].flags & M_WRITE) dispatch_write(c, &m, mi);
+  else dispatch_read(c, &m, mi);
+}
+
+/* ---------- reading ---------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  conn_t *c = h->data;
+  (void)suggested;
+  if (!msgpack_unpacker_reserve_buffer(&c->up, READ_CHUNK)) {
+    buf->base = NULL;
+    buf->len = 0;
+    return;
+  }
+  buf->base = msgpack_unpacker_buffer(&c->up);
+  size_t cap = msgpack_unpacker_buffer_capacity(&c->up);
+  buf->len = cap;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  conn_t *c = s->data;
+  daemon_t *d = c->d;
+  (void)buf;
+  if (nread < 0) {
+    if (nread != UV_EOF) log_debug("read error: %s", uv_strerror((int)nread));
+    if (nread == UV_ENOBUFS) log_warn("out of memory reading a request; closing the connection");
+    conn_close(c);
+    return;
+  }
+  if (nread == 0) return;
+  d->c.bytes_in += (uint64_t)nread;
+  c->last_active_ms = uv_now(d->loop);
+
+  size_t good_end;
+  guard_status_t gs = guard_feed(&c->guard, (const uint8_t *)buf->base, (size_t)nread, &good_end);
+  int has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
+  uint32_t msgid = has_msgid ? (uint32_t)c->guard.msgid : 0;
+  msgpack_unpacker_buffer_consumed(&c->up, gs == GUARD_OK ? (size_t)nread : good_end);
+
+  for (;;) {
+    msgpack_unpack_return r = msgpack_unpacker_next(&c->up, &c->msg);
+    if (r == MSGPACK_UNPACK_SUCCESS || r == MSGPACK_UNPACK_EXTRA_BYTES) {
+      dispatch(c);
+      if (c->state == CONN_CLOSED) return;
+      continue;
+    }
+    if (r == MSGPACK_UNPACK_CONTINUE) break;
+    /* the guard admits only well-formed, bounded input: this is not expected */
+    conn_fail(c, 0, 0, PERR_INVALID_REQUEST, "undecodable message");
+    conn_flush(c);
+    return;
+  }
+  if (gs != GUARD_OK) {
+    conn_fail(c, has_msgid, msgid,
+              gs == GUARD_MALFORMED ? PERR_INVALID_REQUEST : PERR_TOO_LARGE,
+              guard_status_str(gs));
+    if (gs != GUARD_MALFORMED) d->c.conns_closed_limit++;
+  } else if (!guard_idle(&c->guard)) {
+    if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
+  } else {
+    c->partial_since_ms = 0;
+  }
+  conn_flush(c);
+}
+
+/* ---------- accepting ---------- */
+
+static void on_connection(uv_stream_t *server, int status) {
+  listener_t *l = server->data;
+  daemon_t *d = l->pipe.loop->data;
+  if (status < 0) {
+    log_warn("accept failed: %s", uv_strerror(status));
+    return;
+  }
+  conn_t *c = calloc(1, sizeof *c);
+  if (!c) return;
+  uv_pipe_init(d->loop, &c->pipe, 0);
+  c->pipe.data = c;
+  c->d = d;
+  c->refs = 1;
+  int refuse = uv_accept(server, (uv_stream_t *)&c->pipe) != 0;
+  if (!refuse && (d->nconns >= d->cfg.max_connections || d->stopping)) {
+    d->c.conns_rejected++;
+    refuse = 1;
+  }
+  if (!refuse && !msgpack_unpacker_init(&c->up, READ_CHUNK)) refuse = 1;
+  if (refuse) {
+    c->state = CONN_CLOSED;
+    uv_close((uv_handle_t *)&c->pipe, on_refused_closed);
+    return;
+  }
+  guard_limits_t lim = {(uint32_t)d->cfg.max_message_bytes, (uint32_t)d->cfg.max_depth,
+                        (uint32_t)d->cfg.max_container_elems};
+  guard_init(&c->guard, &lim);
+  msgpack_unpacked_init(&c->msg);
+  msgpack_sbuffer_init(&c->out);
+  msgpack_packer_init(&c->pk, &c->out, msgpack_sbuffer_write);
+  c->admin = l->admin;
+  c->state = CONN_READING;
+  c->last_active_ms = uv_now(d->loop);
+  c->next = d->conns;
+  if (d->conns) d->conns->prev = c;
+  d->conns = c;
+  d->nconns++;
+  d->c.conns_total++;
+  uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* Refuse to start over a live daemon; remove a stale socket file; never remove a non-socket. */
+static int clear_stale_socket(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+  if (!S_ISSOCK(st.st_mode)) {
+    log_err("%s exists and is not a socket; refusing to remove it", path);
+    return -1;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+  int live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+  close(fd);
+  if (live) {
+    log_err("another process is serving %s (is patrond already running?)", path);
+    return -1;
+  }
+  log_notice("removing stale socket %s", path);
+  return unlink(path);
+}
+
+int server_listen(daemon_t *d, listener_t *l, const char *path, unsigned mode, const char *group,
+                  int admin) {
+  struct sockaddr_un sa;
+  if (strlen(path) >= sizeof sa.sun_path) {
+    log_err("socket path %s is longer than %zu bytes", path, sizeof sa.sun_path - 1);
+    return -1;
+  }
+  if (clear_stale_socket(path)) return -1;
+  snprintf(l->path, sizeof l->path, "%s", path);
+  l->admin = admin;
+  uv_pipe_init(d->loop, &l->pipe, 0);
+  l->pipe.data = l;
+  mode_t old = umask(0177);
+  int rc = uv_pipe_bind(&l->pipe, path);
+  umask(old);
+  if (rc == 0 && group[0]) {
+    struct group *g = getgrnam(group);
+    if (!g) {
+      log_err("socket group '%s' does not exist", group);
+      rc = -1;
+    } else if (chown(path, (uid_t)-1, g->gr_gid)) {
+      log_err("cannot give %s to group %s: %s", path, group, strerror(errno));
+      rc = -1;
+    }
+  }
+  if (rc == 0 && chmod(path, mode)) rc = -1;
+  if (rc == 0) rc = uv_listen((uv_stream_t *)&l->pipe, 511, on_connection);
+  if (rc) {
+    log_err("cannot listen on %s: %s", path, rc < 0 ? uv_strerror(rc) : "setup failed");
+    uv_close((uv_handle_t *)&l->pipe, NULL);
+    unlink(path);
+    return -1;
+  }
+  l->active = 1;
+  log_notice("listening on %s (%s, mode %03o)", path, admin ? "admin" : "shop", mode);
+  return 0;
+}
+
+void server_close_listeners(daemon_t *d) {
+  for (int i = 0; i < 2; i++) {
+    listener_t *l = &d->listeners[i];
+    if (!l->active) continue;
+    l->active = 0;
+    uv_close((uv_handle_t *)&l->pipe, NULL);
+    unlink(l->path);
+  }
+}
+
+/* ---------- writes coming back ---------- */
+
+void server_write_done(daemon_t *d, wjob_t *jobs) {
+  conn_t *touched = NULL;
+  while (jobs) {
+    wjob_t *j = jobs;
+    jobs = j->next;
+    conn_t *c = j->conn;
+    if (j->rc) count_error(d, j->method);
+    if (c->state != CONN_CLOSED && j->reply) {
+      if (j->rc) reply_error(c, j->msgid, &j->err);
+      else {
+        rpc_pack_result_head(&c->pk, j->msgid);
+        method_table[j->method].encode(&c->pk, j->result);
+      }
+    }
+    c->inflight--;
+    writer_free(j);
+    if (c->state != CONN_CLOSED) {
+      /* flush each connection once: group consecutive jobs, flush on change */
+      if (touched && touched != c) conn_flush(touched);
+      touched = c;
+    }
+    if (c->state == CONN_PAUSED) conn_maybe_resume(c);
+    conn_unref(c);
+  }
+  if (touched && touched->state != CONN_CLOSED) conn_flush(touched);
+}
+
+/* ---------- timers ---------- */
+
+static void on_sweep(uv_timer_t *t) {
+  daemon_t *d = t->data;
+  uint64_t now = uv_now(d->loop);
+  conn_t *c = d->conns;
+  while (c) {
+    conn_t *n = c->next;
+    if (c->partial_since_ms && now - c->partial_since_ms > d->cfg.read_timeout_ms) {
+      log_info("closing a connection: request not completed within %llu ms",
+               (unsigned long long)d->cfg.read_timeout_ms);
+      d->c.conns_closed_limit++;
+      conn_close(c);
+    } else if (d->cfg.idle_timeout_ms && c->inflight == 0 && c->out_queued == 0 &&
+               now - c->last_active_ms > d->cfg.idle_timeout_ms) {
+      log_debug("closing an idle connection");
+      conn_close(c);
+    }
+    c = n;
+  }
+}
+
+void server_start_timers(daemon_t *d) {
+  uv_timer_init(d->loop, &d->sweep);
+  d->sweep.data = d;
+  uv_timer_start(&d->sweep, on_sweep, 250, 250);
+  uv_unref((uv_handle_t *)&d->sweep);
+}
+
+void server_stop_reading_all(daemon_t *d) {
+  for (conn_t *c = d->conns; c; c = c->next)
+    if (c->state == CONN_READING) conn_pause(c);
+}
+
+int server_idle(daemon_t *d) {
+  for (conn_t *c = d->conns; c; c = c->next)
+    if (c->inflight || c->out_queued) return 0;
+  return 1;
+}
+
+void server_close_all(daemon_t *d) {
+  while (d->conns) conn_close(d->conns);
+  if (!uv_is_closing((uv_handle_t *)&d->sweep)) uv_close((uv_handle_t *)&d->sweep, NULL);
+}

@@ -1,0 +1,82 @@
+/* methods.h -- the method table's C side: per-method param/result types that are not core
+ * types, the method descriptor, and lookup by wire name. The rows are in methods.def.
+ * Invariant: method ids are dense 0..METHOD__COUNT-1 in methods.def order. */
+#ifndef PATRON_METHODS_H
+#define PATRON_METHODS_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "core.h"
+#include "perr.h"
+
+#define M_WRITE 1u
+#define M_ADMIN 2u
+
+typedef enum {
+#define XX(id, name, pt, rt, flags, summary) METHOD_##id,
+#include "methods.def"
+#undef XX
+  METHOD__COUNT
+} method_id_t;
+
+typedef struct empty_params_s { int unused; } empty_params_t;
+typedef struct id_params_s { pstr_t id; } id_params_t;
+
+typedef struct ping_result_s { int64_t time; } ping_result_t;
+
+typedef struct health_result_s {
+  int ok;               /* store readable and writer alive */
+  const char *status;   /* "ok", "degraded", "stopping" */
+  int64_t uptime_s;
+  uint64_t write_queue;
+  const char *version;
+} health_result_t;
+
+typedef struct method_counters_s { uint64_t calls, errors; } method_counters_t;
+
+typedef struct stats_result_s {
+  const char *version;
+  int64_t uptime_s;
+  uint64_t conns_current, conns_total, conns_rejected, conns_closed_limit;
+  uint64_t protocol_errors, requests, errors;
+  uint64_t bytes_in, bytes_out;
+  uint64_t writes_committed, write_batches, write_failures, write_queue;
+  uint64_t rss_bytes, peak_rss_bytes, store_bytes;
+  core_counts_t counts;
+  method_counters_t by_method[METHOD__COUNT];
+} stats_result_t;
+
+typedef struct upsert_result_s { pstr_t id; int64_t updated_at; } upsert_result_t;
+
+typedef struct order_view_s { order_t order; int64_t refunded; } order_view_t;
+
+typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *out,
+                                perr_info_t *e);
+typedef void (*method_encode_fn)(msgpack_packer *pk, const void *result);
+
+typedef struct method_desc_s {
+  const char *name;
+  size_t name_len;
+  unsigned flags;
+  size_t params_size, result_size;
+  method_decode_fn decode;
+  method_encode_fn encode;
+  const char *summary;
+} method_desc_t;
+
+extern const method_desc_t method_table[METHOD__COUNT];
+
+/* Index of the method, or -1. */
+int method_lookup(const char *name, size_t len);
+
+/* Declarations of every decoder and encoder. */
+#define XX(id, name, pt, rt, flags, summary)                                            \
+  int dec_##id(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e); \
+  void enc_##id(msgpack_packer *pk, const void *result);
+#include "methods.def"
+#undef XX
+
+#endif

@@ -1,0 +1,196 @@
+/* params.c -- see params.h. */
+#include "params.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *pmap_field(const pmap_t *m, const char *key, char *buf, size_t len) {
+  if (m->path && m->path[0]) snprintf(buf, len, "%s.%s", m->path, key);
+  else snprintf(buf, len, "%s", key);
+  return buf;
+}
+
+int pmap_from(const msgpack_object *obj, const char *path, pmap_t *out, perr_info_t *e) {
+  out->path = path;
+  out->map = NULL;
+  if (!obj || obj->type == MSGPACK_OBJECT_NIL) return 0;
+  if (obj->type != MSGPACK_OBJECT_MAP)
+    return perr_set(e, PERR_INVALID_PARAMS, path, "%s must be a map of named fields",
+                    path && path[0] ? path : "params");
+  out->map = &obj->via.map;
+  return 0;
+}
+
+static int key_is(const msgpack_object *k, const char *key) {
+  size_t n = strlen(key);
+  return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0;
+}
+
+int pmap_check_keys(const pmap_t *m, const char *const *allowed, perr_info_t *e) {
+  if (!m->map) return 0;
+  for (uint32_t i = 0; i < m->map->size; i++) {
+    const msgpack_object *k = &m->map->ptr[i].key;
+    if (k->type != MSGPACK_OBJECT_STR)
+      return perr_set(e, PERR_INVALID_PARAMS, m->path, "field names must be strings");
+    int ok = 0;
+    for (const char *const *a = allowed; *a; a++)
+      if (key_is(k, *a)) { ok = 1; break; }
+    if (!ok) {
+      char name[48], buf[64];
+      size_t n = k->via.str.size < sizeof name - 1 ? k->via.str.size : sizeof name - 1;
+      memcpy(name, k->via.str.ptr, n);
+      name[n] = 0;
+      for (size_t j = 0; j < n; j++)
+        if ((unsigned char)name[j] < 0x20 || (unsigned char)name[j] > 0x7e) name[j] = '?';
+      return perr_set(e, PERR_INVALID_PARAMS, pmap_field(m, name, buf, sizeof buf),
+                      "unknown field '%s'", name);
+    }
+  }
+  return 0;
+}
+
+const msgpack_object *pmap_find(const pmap_t *m, const char *key) {
+  if (!m->map) return NULL;
+  for (uint32_t i = 0; i < m->map->size; i++)
+    if (key_is(&m->map->ptr[i].key, key)) return &m->map->ptr[i].val;
+  return NULL;
+}
+
+/* Common prologue: look up the key; absent/nil handling. Returns 1 when a value is there. */
+static int lookup(const pmap_t *m, const char *key, int required, int *present,
+                  const msgpack_object **o, int *rc, perr_info_t *e) {
+  char buf[96];
+  *o = pmap_find(m, key);
+  *rc = 0;
+  if (present) *present = 0;
+  if (!*o || (*o)->type == MSGPACK_OBJECT_NIL) {
+    if (required)
+      *rc = perr_set(e, PERR_INVALID_PARAMS, pmap_field(m, key, buf, sizeof buf),
+                     "%s is required", pmap_field(m, key, buf, sizeof buf));
+    return 0;
+  }
+  if (present) *present = 1;
+  return 1;
+}
+
+static int type_error(const pmap_t *m, const char *key, const char *what, perr_info_t *e) {
+  char buf[96];
+  pmap_field(m, key, buf, sizeof buf);
+  return perr_set(e, PERR_INVALID_PARAMS, buf, "%s must be %s", buf, what);
+}
+
+int pmap_str(const pmap_t *m, const char *key, int required, size_t min, size_t max, pstr_t *out,
+             int *present, perr_info_t *e) {
+  const msgpack_object *o;
+  int rc;
+  out->p = NULL;
+  out->n = 0;
+  if (!lookup(m, key, required, present, &o, &rc, e)) return rc;
+  if (o->type != MSGPACK_OBJECT_STR) return type_error(m, key, "a string", e);
+  if (o->via.str.size < min || o->via.str.size > max) {
+    char buf[96];
+    pmap_field(m, key, buf, sizeof buf);
+    return perr_set(e, PERR_INVALID_PARAMS, buf, "%s must be %zu to %zu bytes long", buf, min, max);
+  }
+  out->p = o->via.str.ptr;
+  out->n = o->via.str.size;
+  return 0;
+}
+
+int pmap_int(const pmap_t *m, const char *key, int required, int64_t min, int64_t max,
+             int64_t *out, int *present, perr_info_t *e) {
+  const msgpack_object *o;
+  int rc;
+  int64_t v;
+  if (!lookup(m, key, required, present, &o, &rc, e)) return rc;
+  if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+    if (max < 0 || o->via.u64 > (uint64_t)max) goto range;
+    v = (int64_t)o->via.u64;
+  } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+    v = o->via.i64;
+  } else {
+    return type_error(m, key, "an integer", e);
+  }
+  if (v < min || v > max) goto range;
+  *out = v;
+  return 0;
+range: {
+    char buf[96];
+    pmap_field(m, key, buf, sizeof buf);
+    return perr_set(e, PERR_INVALID_PARAMS, buf, "%s must be between %lld and %lld", buf,
+                    (long long)min, (long long)max);
+  }
+}
+
+int pmap_double(const pmap_t *m, const char *key, int required, double min, double max,
+                double *out, int *present, perr_info_t *e) {
+  const msgpack_object *o;
+  int rc;
+  double v;
+  if (!lookup(m, key, required, present, &o, &rc, e)) return rc;
+  switch (o->type) {
+    case MSGPACK_OBJECT_FLOAT32: case MSGPACK_OBJECT_FLOAT64: v = o->via.f64; break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: v = (double)o->via.u64; break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: v = (double)o->via.i64; break;
+    default: return type_error(m, key, "a number", e);
+  }
+  if (!(v >= min && v <= max)) {
+    char buf[96];
+    pmap_field(m, key, buf, sizeof buf);
+    return perr_set(e, PERR_INVALID_PARAMS, buf, "%s must be between %g and %g", buf, min, max);
+  }
+  *out = v;
+  return 0;
+}
+
+int pmap_bool(const pmap_t *m, const char *key, int required, int *out, int *present,
+              perr_info_t *e) {
+  const msgpack_object *o;
+  int rc;
+  if (!lookup(m, key, required, present, &o, &rc, e)) return rc;
+  if (o->type != MSGPACK_OBJECT_BOOLEAN) return type_error(m, key, "true or false", e);
+  *out = o->via.boolean ? 1 : 0;
+  return 0;
+}
+
+int pmap_array(const pmap_t *m, const char *key, int required, size_t min, size_t max,
+               const msgpack_object_array **out, int *present, perr_info_t *e) {
+  const msgpack_object *o;
+  int rc;
+  *out = NULL;
+  if (!lookup(m, key, required, present, &o, &rc, e)) return rc;
+  if (o->type != MSGPACK_OBJECT_ARRAY) return type_error(m, key, "an array", e);
+  if (o->via.array.size < min || o->via.array.size > max) {
+    char buf[96];
+    pmap_field(m, key, buf, sizeof buf);
+    return perr_set(e, PERR_INVALID_PARAMS, buf, "%s must have %zu to %zu items", buf, min, max);
+  }
+  *out = &o->via.array;
+  return 0;
+}
+
+int pmap_str_list(const pmap_t *m, const char *key, int required, size_t max_items,
+                  size_t max_len, arena_t *a, pstr_t **out, size_t *n, perr_info_t *e) {
+  const msgpack_object_array *arr;
+  int present, rc;
+  *out = NULL;
+  *n = 0;
+  if ((rc = pmap_array(m, key, required, 0, max_items, &arr, &present, e)) || !present) return rc;
+  pstr_t *v = arena_alloc(a, sizeof *v * (arr->size ? arr->size : 1));
+  if (!v) return perr_set(e, PERR_TOO_LARGE, key, "request too large");
+  for (uint32_t i = 0; i < arr->size; i++) {
+    const msgpack_object *o = &arr->ptr[i];
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max_len) {
+      char buf[96], f[64];
+      snprintf(f, sizeof f, "%s[%u]", key, i);
+      pmap_field(m, f, buf, sizeof buf);
+      return perr_set(e, PERR_INVALID_PARAMS, buf, "%s must be a string of 1 to %zu bytes", buf,
+                      max_len);
+    }
+    v[i].p = o->via.str.ptr;
+    v[i].n = o->via.str.size;
+  }
+  *out = v;
+  *n = arr->size;
+  return 0;
+}
