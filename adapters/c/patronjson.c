@@ -86,7 +86,7 @@ static int pack_json(msgpack_packer *pk, const json_t *j) {
 int pc_json_pack(const char *json, size_t len, int require_object, msgpack_packer *pk,
                  patron_error_t *err) {
   json_error_t je;
-  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
   if (!root)
     return pc_seterr(err, PATRON_E_INVALID, "invalid_params", NULL,
                      "params JSON: %s (line %d, column %d)", je.text, je.line, je.column);
