@@ -1,0 +1,341 @@
+/* recs_eval.c -- EVALUATION.md implemented exactly: cleaning (CustomerID present, InvoiceNo
+ * not starting 'C', Quantity > 0, UnitPrice > 0, StockCode starting with 5 digits), baskets =
+ * distinct StockCodes per InvoiceNo, invoices ordered by (InvoiceDate, InvoiceNo); per
+ * customer with >= 2 invoices whose last has >= 2 items, hide sorted(items)[crc32(InvoiceNo)
+ * % len] of the last invoice; training = all other invoices; metrics over top-k answers.
+ * Invariants: item strings are interned in training order (so the popularity tie-break is
+ * first appearance); an invoice's date is its first row's date. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "recs_eval.h"
+#include "recs_internal.h"
+
+typedef struct inv_s {
+  uint32_t name;     /* id in invoices interner */
+  uint32_t cust;     /* id in customers interner */
+  int64_t ts;
+  uint32_t *items;   /* ids in the all-items interner, distinct, file order */
+  uint32_t n, cap;
+  int test;
+} inv_t;
+
+typedef struct ecase_s { uint32_t inv; uint32_t hidden; } ecase_t; /* hidden: all-items id */
+
+struct recs_eval_data_s {
+  recs_interner_t *items, *invnames, *custs;
+  inv_t *inv;
+  uint32_t ninv;
+  uint32_t *order;       /* invoices sorted by (ts, name) */
+  uint32_t *cust_off, *cust_inv; /* per customer: invoice indices in order */
+  ecase_t *cases;
+  size_t ncases, rows, kept;
+};
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int parse_ts(const char *s, int64_t *out) {
+  int Y, M, D, h, mi, sec = 0;
+  if (sscanf(s, "%d-%d-%d %d:%d:%d", &Y, &M, &D, &h, &mi, &sec) < 5) return 0;
+  *out = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + mi * 60 + sec;
+  return 1;
+}
+
+/* Splits a CSV line in place (quotes, doubled quotes); returns the field count. */
+static int split_csv(char *line, char **f, int maxf) {
+  int n = 0;
+  char *p = line;
+  for (;;) {
+    if (n == maxf) return n;
+    char *w = p;
+    f[n++] = w;
+    if (*p == '"') {
+      p++;
+      for (;;) {
+        if (*p == 0) break;
+        if (*p == '"' && p[1] == '"') { *w++ = '"'; p += 2; continue; }
+        if (*p == '"') { p++; break; }
+        *w++ = *p++;
+      }
+      while (*p && *p != ',') p++;
+    } else {
+      while (*p && *p != ',') *w++ = *p++;
+    }
+    int end = *p == 0;
+    *w = 0;
+    if (end) return n;
+    p++;
+  }
+}
+
+enum { C_INV, C_CODE, C_QTY, C_DATE, C_PRICE, C_CUST, C_N };
+
+static int inv_push(inv_t *v, uint32_t it) {
+  for (uint32_t i = 0; i < v->n; i++)
+    if (v->items[i] == it) return 1;
+  if (v->n == v->cap) {
+    uint32_t nc = v->cap ? v->cap * 2 : 8;
+    uint32_t *ni = realloc(v->items, nc * sizeof(uint32_t));
+    if (!ni) return 0;
+    v->items = ni;
+    v->cap = nc;
+  }
+  v->items[v->n++] = it;
+  return 1;
+}
+
+typedef struct { const recs_eval_data_t *d; uint32_t i; } sortref_t;
+
+static int inv_cmp(const void *pa, const void *pb) {
+  const sortref_t *a = pa, *b = pb;
+  const inv_t *x = &a->d->inv[a->i], *y = &b->d->inv[b->i];
+  if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+  size_t lx, ly;
+  const char *sx = recs_interner_name(a->d->invnames, x->name, &lx);
+  const char *sy = recs_interner_name(a->d->invnames, y->name, &ly);
+  int c = memcmp(sx, sy, lx < ly ? lx : ly);
+  if (c) return c;
+  return (lx > ly) - (lx < ly);
+}
+
+typedef struct { const recs_interner_t *in; uint32_t id; } strref_t;
+static int str_cmp(const void *pa, const void *pb) {
+  const strref_t *a = pa, *b = pb;
+  size_t la, lb;
+  const char *sa = recs_interner_name(a->in, a->id, &la);
+  const char *sb = recs_interner_name(b->in, b->id, &lb);
+  int c = memcmp(sa, sb, la < lb ? la : lb);
+  return c ? c : (la > lb) - (la < lb);
+}
+
+void recs_eval_free(recs_eval_data_t *d) {
+  if (!d) return;
+  for (uint32_t i = 0; i < d->ninv; i++) free(d->inv[i].items);
+  free(d->inv);
+  recs_interner_free(d->items);
+  recs_interner_free(d->invnames);
+  recs_interner_free(d->custs);
+  free(d->order); free(d->cust_off); free(d->cust_inv); free(d->cases);
+  free(d);
+}
+
+int recs_eval_load(FILE *csv, recs_eval_data_t **out, perr_info_t *e) {
+  *out = NULL;
+  recs_eval_data_t *d = calloc(1, sizeof(*d));
+  char *line = NULL;
+  size_t lcap = 0;
+  int col[C_N], rc = PERR_INTERNAL;
+  uint32_t invcap = 0;
+  sortref_t *sr = NULL;
+  if (!d || !(d->items = recs_interner_new()) || !(d->invnames = recs_interner_new()) ||
+      !(d->custs = recs_interner_new()))
+    goto fail;
+  if (getline(&line, &lcap, csv) < 0) {
+    rc = perr_set(e, PERR_INVALID_PARAMS, "csv", "empty input");
+    goto fail;
+  }
+  {
+    static const char *const names[C_N] = {"InvoiceNo", "StockCode", "Quantity",
+                                           "InvoiceDate", "UnitPrice", "CustomerID"};
+    char *f[64];
+    line[strcspn(line, "\r\n")] = 0;
+    int nf = split_csv(line[0] == '\xef' ? line + 3 : line, f, 64); /* skip a UTF-8 BOM */
+    for (int c = 0; c < C_N; c++) {
+      col[c] = -1;
+      for (int i = 0; i < nf; i++)
+        if (strcmp(f[i], names[c]) == 0) col[c] = i;
+      if (col[c] < 0) {
+        rc = perr_set(e, PERR_INVALID_PARAMS, "csv", "missing column %s", names[c]);
+        goto fail;
+      }
+    }
+  }
+  ssize_t len;
+  while ((len = getline(&line, &lcap, csv)) >= 0) {
+    char *f[64];
+    line[strcspn(line, "\r\n")] = 0;
+    if (!line[0]) continue;
+    d->rows++;
+    int nf = split_csv(line, f, 64);
+    int ok = 1;
+    for (int c = 0; c < C_N; c++) ok = ok && col[c] < nf;
+    if (!ok) continue;
+    const char *inv = f[col[C_INV]], *code = f[col[C_CODE]], *cust = f[col[C_CUST]];
+    if (!cust[0] || !inv[0] || inv[0] == 'C') continue;
+    if (strtol(f[col[C_QTY]], NULL, 10) <= 0 || !(strtod(f[col[C_PRICE]], NULL) > 0)) continue;
+    for (int i = 0; i < 5 && ok; i++) ok = code[i] >= '0' && code[i] <= '9';
+    int64_t ts;
+    if (!ok || !parse_ts(f[col[C_DATE]], &ts)) continue;
+    d->kept++;
+    uint32_t vi, ii, ci;
+    if (recs_intern(d->invnames, inv, strlen(inv), &vi) || recs_intern(d->items, code, strlen(code), &ii) ||
+        recs_intern(d->custs, cust, strlen(cust), &ci))
+      goto fail;
+    if (vi == d->ninv) {
+      if (d->ninv == invcap) {
+        invcap = invcap ? invcap * 2 : 1024;
+        inv_t *ni = realloc(d->inv, invcap * sizeof(inv_t));
+        if (!ni) goto fail;
+        d->inv = ni;
+      }
+      d->inv[d->ninv++] = (inv_t){vi, ci, ts, NULL, 0, 0, 0};
+    }
+    if (!inv_push(&d->inv[vi], ii)) goto fail;
+  }
+  /* order invoices, group by customer */
+  uint32_t n = d->ninv, nc = recs_interner_count(d->custs);
+  sr = malloc((n + 1) * sizeof(sortref_t));
+  d->order = malloc((n + 1) * sizeof(uint32_t));
+  d->cust_off = calloc(nc + 2, sizeof(uint32_t));
+  d->cust_inv = malloc((n + 1) * sizeof(uint32_t));
+  d->cases = malloc((nc + 1) * sizeof(ecase_t));
+  if (!sr || !d->order || !d->cust_off || !d->cust_inv || !d->cases) goto fail;
+  for (uint32_t i = 0; i < n; i++) sr[i] = (sortref_t){d, i};
+  qsort(sr, n, sizeof(sortref_t), inv_cmp);
+  for (uint32_t i = 0; i < n; i++) d->order[i] = sr[i].i;
+  for (uint32_t i = 0; i < n; i++) d->cust_off[d->inv[i].cust + 2]++;
+  for (uint32_t c = 0; c < nc; c++) d->cust_off[c + 2] += d->cust_off[c + 1];
+  for (uint32_t r = 0; r < n; r++) {
+    uint32_t i = d->order[r];
+    d->cust_inv[d->cust_off[d->inv[i].cust + 1]++] = i;
+  }
+  for (uint32_t c = 0; c < nc; c++) {
+    uint32_t a = d->cust_off[c], b = d->cust_off[c + 1];
+    if (b - a < 2) continue;
+    inv_t *last = &d->inv[d->cust_inv[b - 1]];
+    if (last->n < 2) continue;
+    strref_t tmp[1024], *sorted = last->n <= 1024 ? tmp : malloc(last->n * sizeof(strref_t));
+    if (!sorted) goto fail;
+    for (uint32_t k = 0; k < last->n; k++) sorted[k] = (strref_t){d->items, last->items[k]};
+    qsort(sorted, last->n, sizeof(strref_t), str_cmp);
+    size_t ln;
+    const char *nm = recs_interner_name(d->invnames, last->name, &ln);
+    uint32_t pick = recs_crc32(0, nm, ln) % last->n;
+    d->cases[d->ncases++] = (ecase_t){d->cust_inv[b - 1], sorted[pick].id};
+    if (sorted != tmp) free(sorted);
+    last->test = 1;
+  }
+  free(sr);
+  free(line);
+  *out = d;
+  return PERR_OK;
+fail:
+  free(sr);
+  free(line);
+  recs_eval_free(d);
+  return rc == PERR_INTERNAL ? perr_set(e, rc, NULL, "evaluation data load failed") : rc;
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const recs_params_t *p,
+                  size_t k, recs_eval_metrics_t *m, perr_info_t *e) {
+  memset(m, 0, sizeof(*m));
+  m->rows = d->rows;
+  m->kept_rows = d->kept;
+  m->invoices = d->ninv;
+  m->customers = recs_interner_count(d->custs);
+  m->cases = d->ncases;
+  if (k == 0 || k > 1000) return perr_set(e, PERR_INVALID_PARAMS, "k", "k must be 1..1000");
+  int rc = PERR_INTERNAL, built_err = 0;
+  recs_builder_t *b = recs_builder_new(cfg, NULL);
+  recs_snapshot_t *s = NULL;
+  recs_scratch_t *sc = recs_scratch_new();
+  const char **names = malloc(4096 * sizeof(char *));
+  size_t *lens = malloc(4096 * sizeof(size_t));
+  uint32_t *map = malloc((recs_interner_count(d->items) + 1) * sizeof(uint32_t));
+  uint32_t *cart = NULL, *hist = NULL;
+  size_t histcap = 0;
+  recs_result_t *res = malloc(k * sizeof(recs_result_t));
+  uint8_t *seen = NULL;
+  if (!b || !sc || !names || !lens || !map || !res) goto out;
+  double t0 = now_s();
+  for (uint32_t r = 0; r < d->ninv; r++) {
+    const inv_t *v = &d->inv[d->order[r]];
+    if (v->test) continue;
+    if (v->n > 4096) goto out;
+    for (uint32_t j = 0; j < v->n; j++) names[j] = recs_interner_name(d->items, v->items[j], &lens[j]);
+    size_t cl;
+    const char *cn = recs_interner_name(d->custs, v->cust, &cl);
+    if ((rc = recs_builder_add_basket(b, cn, cl, v->ts, names, lens, v->n))) goto out;
+    m->train_baskets++;
+  }
+  if ((rc = recs_builder_build(b, &s, e))) { built_err = 1; goto out; }
+  m->build_seconds = now_s() - t0;
+  rc = PERR_INTERNAL;
+  recs_snapshot_stats_t st;
+  recs_snapshot_stats(s, &st);
+  m->train_items = st.items;
+  for (uint32_t i = 0; i < recs_interner_count(d->items); i++) {
+    size_t l;
+    const char *nm = recs_interner_name(d->items, i, &l);
+    map[i] = recs_snapshot_lookup(s, nm, l);
+  }
+  if (!(seen = calloc(st.items + 1, 1))) goto out;
+  size_t covered = 0;
+  double tscore = 0;
+  for (size_t c = 0; c < d->ncases; c++) {
+    const inv_t *v = &d->inv[d->cases[c].inv];
+    uint32_t hid = map[d->cases[c].hidden];
+    uint32_t nc = 0, nh = 0;
+    free(cart);
+    if (!(cart = malloc(v->n * sizeof(uint32_t)))) goto out;
+    for (uint32_t j = 0; j < v->n; j++)
+      if (v->items[j] != d->cases[c].hidden) cart[nc++] = map[v->items[j]];
+    uint32_t a = d->cust_off[v->cust], z = d->cust_off[v->cust + 1];
+    for (uint32_t q = a; q + 1 < z; q++) { /* earlier invoices (the last is the test) */
+      const inv_t *hv = &d->inv[d->cust_inv[q]];
+      if (nh + hv->n > histcap) {
+        histcap = (nh + hv->n) * 2;
+        uint32_t *nhst = realloc(hist, histcap * sizeof(uint32_t));
+        if (!nhst) goto out;
+        hist = nhst;
+      }
+      for (uint32_t j = 0; j < hv->n; j++) hist[nh++] = map[hv->items[j]];
+    }
+    recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh, .params = p};
+    recs_answer_t ans;
+    double t1 = now_s();
+    int got = recs_cart(s, sc, &q, res, k, &ans);
+    tscore += now_s() - t1;
+    if (got < 0) { rc = got; goto out; }
+    m->fallback_slots += ans.from_fallback;
+    if (hid == RECS_NO_ITEM) m->hidden_unseen++;
+    for (int r = 0; r < got; r++) {
+      if (!seen[res[r].item]) { seen[res[r].item] = 1; covered++; }
+      if (res[r].item == hid) {
+        m->hr += 1;
+        m->ndcg += 1.0 / log2(r + 2.0);
+        m->mrr += 1.0 / (r + 1.0);
+      }
+    }
+  }
+  if (d->ncases) {
+    m->hr /= d->ncases;
+    m->ndcg /= d->ncases;
+    m->mrr /= d->ncases;
+    m->score_us_mean = tscore * 1e6 / d->ncases;
+  }
+  m->coverage = st.items ? (double)covered / st.items : 0;
+  rc = PERR_OK;
+out:
+  recs_builder_free(b);
+  recs_snapshot_unref(s);
+  recs_scratch_free(sc);
+  free(names); free(lens); free(map); free(cart); free(hist); free(res); free(seen);
+  if (rc != PERR_OK && !built_err) perr_set(e, rc, NULL, "evaluation failed");
+  return rc;
+}

@@ -1,0 +1,95 @@
+/* recs_internal.h -- private layout shared by the src/recs .c files: the snapshot blob's header
+ * and sections, the frozen string table lookup, and small helpers.
+ * Invariant: a recs_snapshot_t's pointers all point into its own blob, which never changes
+ * after recs_snap_finish (or a successful load). */
+#ifndef PATRON_RECS_INTERNAL_H
+#define PATRON_RECS_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "recs.h"
+
+#define RECS_SNAP_MAGIC "PATRECS"
+#define RECS_SNAP_VERSION 1u
+#define RECS_SNAP_ENDIAN 0x01020304u
+
+enum {
+  RS_STR_OFF,   /* uint32[n+1] */
+  RS_STR,       /* bytes */
+  RS_HASH,      /* uint32[hash_cap], RECS_NO_ITEM = empty */
+  RS_POP,       /* uint32[n] baskets holding the item */
+  RS_POP_RANK,  /* uint32[n] items by popularity desc, id asc */
+  RS_TREND_RANK,/* uint32[n_trend] */
+  RS_G0_OFF,    /* uint32[n+1] */
+  RS_G0_NBR,    /* uint32[e0] */
+  RS_G0_SC,     /* float[e0] */
+  RS_G1_OFF,
+  RS_G1_NBR,
+  RS_G1_SC,
+  RS_NSEC
+};
+
+/* Fixed-layout model parameters as persisted (recs_config_t is rebuilt from it). */
+typedef struct recs_snap_cfg_s {
+  uint32_t sim, row_norm, top_k, min_support, max_basket, customer_graph, max_history,
+      threads;
+  double alpha, shrink, pop_damp, power, half_life_days, trend_days;
+} recs_snap_cfg_t;
+
+typedef struct recs_snap_hdr_s {
+  char magic[8];
+  uint32_t version, endian;
+  uint64_t total_bytes;
+  uint32_t n_items, hash_cap, n_trend, has_g1;
+  uint64_t str_bytes, e[2];
+  uint64_t baskets, customers;
+  int64_t built_at;
+  recs_snap_cfg_t cfg;
+  uint64_t off[RS_NSEC];
+  uint32_t crc;  /* CRC-32 of bytes [sizeof(hdr), total_bytes) */
+  uint32_t pad;
+} recs_snap_hdr_t;
+
+struct recs_snapshot_s {
+  atomic_uint_fast32_t refs;
+  unsigned char *blob;
+  size_t len;
+  const recs_snap_hdr_t *h;
+  recs_config_t cfg;
+  const uint32_t *str_off, *hash, *pop, *pop_rank, *trend_rank;
+  const char *str;
+  const uint32_t *g_off[2], *g_nbr[2];
+  const float *g_sc[2];
+};
+
+/* Sizes of each section for given counts; fills off[] and returns the total blob size. */
+size_t recs_snap_layout(recs_snap_hdr_t *h);
+/* Points the snapshot's fields into its blob (after layout or load). */
+void recs_snap_bind(recs_snapshot_t *s);
+/* Computes the CRC into the header. */
+void recs_snap_seal(recs_snapshot_t *s);
+
+static inline uint64_t recs_hash_bytes(const char *s, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a final mix */
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 32;
+  return h;
+}
+
+static inline uint32_t recs_hash_u32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+/* Interner internals the builder and snapshot writer read. */
+const uint32_t *recs_interner_offsets(const recs_interner_t *in);
+const char *recs_interner_bytes(const recs_interner_t *in, size_t *n);
+
+#endif
