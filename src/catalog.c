@@ -2,9 +2,10 @@
  *
  * Upsert semantics (merge): the optional fields name, category and currency overwrite the
  * stored value when given (pstr.p != NULL; an empty string clears to "") and keep it when
- * absent (p == NULL); price and margin likewise follow has_price / has_margin. stock and
- * active carry no presence flag in product_t, so they are always replaced (stock -1 =
- * untracked). updated_at is set to `now`. Error fields: product_id, name, category, currency,
+ * absent (p == NULL); price, margin and stock likewise follow has_price / has_margin /
+ * has_stock (a new product without stock is untracked, -1). active carries no presence flag
+ * in product_t, so it is always replaced. updated_at is set to `now`. Reads return
+ * has_stock = 1. Error fields: product_id, name, category, currency,
  * price, stock.
  * Invariants: a stored product with a price always has a currency; price >= 0; stock >= -1;
  * all validation happens before the single store_put.
@@ -47,6 +48,7 @@ static int product_decode(const void *v, size_t n, product_t *p) {
   p->stock = rec_get_sv(&r);
   p->margin = rec_get_sv(&r);
   p->updated_at = rec_get_sv(&r);
+  p->has_stock = 1;
   return rec_rd_done(&r) ? 0 : -1;
 }
 
@@ -61,7 +63,7 @@ static int validate(const product_t *p, perr_info_t *e) {
     return perr_set(e, PERR_INVALID_PARAMS, "price", "price must be >= 0");
   if (p->has_price && !p->currency.p)
     return perr_set(e, PERR_INVALID_PARAMS, "currency", "currency is required with a price");
-  if (p->stock < -1)
+  if (p->has_stock && p->stock < -1)
     return perr_set(e, PERR_INVALID_PARAMS, "stock", "stock must be >= 0 (or -1: untracked)");
   return 0;
 }
@@ -86,6 +88,10 @@ int core_product_upsert(store_txn_t *t, const product_t *in, int64_t now, perr_i
       p.has_price = 1;
       p.price = old.price;
     }
+    if (!p.has_stock) {
+      p.has_stock = 1;
+      p.stock = old.stock;
+    }
     if (!p.has_margin && old.has_margin) {
       p.has_margin = 1;
       p.margin = old.margin;
@@ -93,6 +99,7 @@ int core_product_upsert(store_txn_t *t, const product_t *in, int64_t now, perr_i
   } else if (rc != PERR_NOT_FOUND) {
     return core_store_err(t, rc, e);
   }
+  if (!p.has_stock) p.stock = -1;
   if (!p.has_price) p.price = 0;
   if (!p.has_margin) p.margin = 0;
   p.updated_at = now;

@@ -70,7 +70,8 @@ static void order_encode(rec_buf_t *b, const ord_rec_t *r) {
   for (size_t i = 0; i < r->o.nlines; i++) rec_put_sv(b, r->line_refunded[i]);
 }
 
-/* Decode an order record; every string and array is copied into a. 0, -1 corrupt, -2 oom. */
+/* Decode an order record; every string (NUL-terminated) and array is copied into a.
+ * 0, -1 corrupt, -2 out of memory. */
 static int order_decode(const void *v, size_t n, arena_t *a, ord_rec_t *r) {
   rec_rd_t rd, c;
   memset(r, 0, sizeof *r);
@@ -98,6 +99,12 @@ static int order_decode(const void *v, size_t n, arena_t *a, ord_rec_t *r) {
     r->o.lines[i].unit_price = rec_get_sv(&c);
   }
   if (!rec_rd_done(&c)) return -1;
+  /* NUL-terminated copies for readers */
+  if (core_pstr_dup(a, r->o.customer_id, &r->o.customer_id) ||
+      core_pstr_dup(a, r->o.currency, &r->o.currency))
+    return -2;
+  for (size_t i = 0; i < r->o.nlines; i++)
+    if (core_pstr_dup(a, r->o.lines[i].product_id, &r->o.lines[i].product_id)) return -2;
   r->o.ts = rec_get_sv(&rd);
   r->recorded_at = rec_get_sv(&rd);
   r->subtotal = rec_get_sv(&rd);
@@ -263,7 +270,7 @@ static int put_all(store_txn_t *t, const store_table_t *tb, const pstr_t *k, con
 
 int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_result_t *res,
                       perr_info_t *e) {
-  int64_t subtotal, total;
+  int64_t subtotal = 0, total = 0;
   int rc = validate_order(o, &subtotal, &total, e);
   if (rc) return rc;
 

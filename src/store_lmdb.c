@@ -84,11 +84,10 @@ static int open_fail(perr_info_t *err, int code, const char *fmt, const char *a,
 
 static int check_schema(lmdb_store_t *s, MDB_txn *txn, perr_info_t *err) {
   MDB_val k = {sizeof STORE_META_SCHEMA_KEY - 1, (void *)STORE_META_SCHEMA_KEY}, v;
+  unsigned char be[4] = {(STORE_SCHEMA_VERSION >> 24) & 0xff, (STORE_SCHEMA_VERSION >> 16) & 0xff,
+                         (STORE_SCHEMA_VERSION >> 8) & 0xff, STORE_SCHEMA_VERSION & 0xff};
   int rc = mdb_get(txn, s->dbi[STORE_T_META], &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    unsigned char be[4] = {(STORE_SCHEMA_VERSION >> 24) & 0xff,
-                           (STORE_SCHEMA_VERSION >> 16) & 0xff,
-                           (STORE_SCHEMA_VERSION >> 8) & 0xff, STORE_SCHEMA_VERSION & 0xff};
+  if (rc == MDB_NOTFOUND) { /* new store: write our version (v then points at be) */
     v.mv_size = 4;
     v.mv_data = be;
     rc = mdb_put(txn, s->dbi[STORE_T_META], &k, &v, 0);

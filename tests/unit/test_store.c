@@ -1,0 +1,311 @@
+/* test_store.c -- cmocka tests of store.h on the LMDB backend: directory creation and mode,
+ * get/put/del, cursor order, counts, persistence across reopen, the schema-version guard,
+ * MDB_MAP_FULL mapping, read-txn snapshot isolation and reuse (also across threads). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+typedef struct fx_s {
+  char root[64];
+  char dir[96];
+  store_t *s;
+} fx_t;
+
+static void rm_store_dir(const char *dir) {
+  char p[160];
+  snprintf(p, sizeof p, "%s/data.mdb", dir);
+  unlink(p);
+  snprintf(p, sizeof p, "%s/lock.mdb", dir);
+  unlink(p);
+  rmdir(dir);
+}
+
+static int setup(void **state) {
+  fx_t *f = calloc(1, sizeof *f);
+  snprintf(f->root, sizeof f->root, "/tmp/patron-store-XXXXXX");
+  assert_non_null(mkdtemp(f->root));
+  snprintf(f->dir, sizeof f->dir, "%s/data", f->root);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx_t *f = *state;
+  if (f->s) store_close(f->s);
+  rm_store_dir(f->dir);
+  rmdir(f->root);
+  free(f);
+  return 0;
+}
+
+static store_t *open_store(fx_t *f, uint64_t map_size) {
+  store_options_t o;
+  store_options_default(&o);
+  o.no_sync = 1;
+  if (map_size) o.map_size = map_size;
+  perr_info_t e = {0};
+  int rc = store_open(f->dir, &o, &f->s, &e);
+  if (rc) fprintf(stderr, "store_open: %s\n", e.message);
+  assert_int_equal(rc, 0);
+  return f->s;
+}
+
+static void put1(store_t *s, store_table_t tb, const char *k, const char *v) {
+  store_txn_t *t;
+  assert_int_equal(store_txn_begin(s, 1, &t), 0);
+  assert_int_equal(store_put(t, tb, k, strlen(k), v, strlen(v)), 0);
+  assert_int_equal(store_commit(t), 0);
+}
+
+static void test_defaults_and_dir_mode(void **state) {
+  fx_t *f = *state;
+  store_options_t o;
+  store_options_default(&o);
+  assert_true(o.map_size == (UINT64_C(8) << 30));
+  assert_int_equal(o.no_sync, 0);
+  open_store(f, 0);
+  struct stat st;
+  assert_int_equal(stat(f->dir, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0700);
+  assert_string_equal(store_table_name(STORE_T_CUSTOMER_ORDERS), "cust_orders");
+  assert_true(store_size_bytes(f->s) > 0);
+}
+
+static void test_put_get_del(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  put1(s, STORE_T_PRODUCTS, "p1", "hello");
+  store_txn_t *t;
+  const void *v;
+  size_t n;
+  assert_int_equal(store_txn_begin(s, 0, &t), 0);
+  assert_int_equal(store_get(t, STORE_T_PRODUCTS, "p1", 2, &v, &n), 0);
+  assert_int_equal(n, 5);
+  assert_memory_equal(v, "hello", 5);
+  assert_int_equal(store_get(t, STORE_T_PRODUCTS, "p2", 2, &v, &n), PERR_NOT_FOUND);
+  assert_int_equal(store_get(t, STORE_T_CUSTOMERS, "p1", 2, &v, &n), PERR_NOT_FOUND);
+  /* writes on a read txn are refused */
+  assert_int_equal(store_put(t, STORE_T_PRODUCTS, "x", 1, "y", 1), PERR_INTERNAL);
+  store_abort(t);
+
+  assert_int_equal(store_txn_begin(s, 1, &t), 0);
+  assert_int_equal(store_del(t, STORE_T_PRODUCTS, "p1", 2), 0);
+  assert_int_equal(store_del(t, STORE_T_PRODUCTS, "p1", 2), PERR_NOT_FOUND);
+  assert_int_equal(store_get(t, STORE_T_PRODUCTS, "p1", 2, &v, &n), PERR_NOT_FOUND);
+  assert_int_equal(store_put(t, STORE_T_AUX, "empty", 5, "", 0), 0);
+  assert_int_equal(store_commit(t), 0);
+
+  assert_int_equal(store_txn_begin(s, 0, &t), 0);
+  assert_int_equal(store_get(t, STORE_T_PRODUCTS, "p1", 2, &v, &n), PERR_NOT_FOUND);
+  assert_int_equal(store_get(t, STORE_T_AUX, "empty", 5, &v, &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(store_commit(t), 0); /* committing a read txn just ends it */
+}
+
+static void expect_keys(store_t *s, const char *start, const char *const *want, size_t nwant) {
+  store_txn_t *t;
+  store_cursor_t *c;
+  assert_int_equal(store_txn_begin(s, 0, &t), 0);
+  assert_int_equal(store_cursor_open(t, STORE_T_AUX, start, start ? strlen(start) : 0, &c), 0);
+  const void *k, *v;
+  size_t kn, vn, i = 0;
+  int rc;
+  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
+    assert_true(i < nwant);
+    assert_int_equal(kn, strlen(want[i]));
+    assert_memory_equal(k, want[i], kn);
+    i++;
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(i, nwant);
+  assert_int_equal(store_cursor_next(c, &k, &kn, &v, &vn), 0);
+  store_cursor_close(c);
+  store_abort(t);
+}
+
+static void test_cursor_order_and_counts(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  expect_keys(s, NULL, NULL, 0);
+  const char *ins[] = {"b", "a", "c", "ab", "a\x01", "b\xff"};
+  for (size_t i = 0; i < 6; i++) put1(s, STORE_T_AUX, ins[i], "v");
+  const char *all[] = {"a", "a\x01", "ab", "b", "b\xff", "c"};
+  expect_keys(s, NULL, all, 6);
+  expect_keys(s, "ab", all + 2, 4);
+  expect_keys(s, "aa", all + 2, 4);
+  expect_keys(s, "bz", all + 4, 2); /* 0xff sorts after z */
+  expect_keys(s, "c", all + 5, 1);
+  expect_keys(s, "d", NULL, 0);
+  store_txn_t *t;
+  assert_int_equal(store_txn_begin(s, 0, &t), 0);
+  assert_int_equal(store_count(t, STORE_T_AUX), 6);
+  assert_int_equal(store_count(t, STORE_T_ORDERS), 0);
+  assert_int_equal(store_count(t, STORE_T_META), 1); /* schema version */
+  store_abort(t);
+}
+
+static void test_reopen_persists(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  put1(s, STORE_T_ORDERS, "o1", "one");
+  store_close(s);
+  f->s = NULL;
+  s = open_store(f, 0);
+  store_txn_t *t;
+  const void *v;
+  size_t n;
+  assert_int_equal(store_txn_begin(s, 0, &t), 0);
+  assert_int_equal(store_get(t, STORE_T_ORDERS, "o1", 2, &v, &n), 0);
+  assert_memory_equal(v, "one", 3);
+  store_abort(t);
+}
+
+static void test_newer_schema_refused(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  store_txn_t *t;
+  const void *v;
+  size_t n;
+  assert_int_equal(store_txn_begin(s, 1, &t), 0);
+  assert_int_equal(store_get(t, STORE_T_META, STORE_META_SCHEMA_KEY,
+                             strlen(STORE_META_SCHEMA_KEY), &v, &n), 0);
+  assert_int_equal(n, 4);
+  assert_memory_equal(v, "\0\0\0\1", 4);
+  assert_int_equal(store_put(t, STORE_T_META, STORE_META_SCHEMA_KEY,
+                             strlen(STORE_META_SCHEMA_KEY), "\0\0\0\2", 4), 0);
+  assert_int_equal(store_commit(t), 0);
+  store_close(s);
+  f->s = NULL;
+  perr_info_t e = {0};
+  store_t *s2 = NULL;
+  assert_int_equal(store_open(f->dir, NULL, &s2, &e), PERR_UNAVAILABLE);
+  assert_null(s2);
+  assert_non_null(strstr(e.message, "newer"));
+}
+
+static void test_map_full(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 1u << 20);
+  store_txn_t *t;
+  char val[4000], key[16];
+  memset(val, 'x', sizeof val);
+  int rc = 0;
+  assert_int_equal(store_txn_begin(s, 1, &t), 0);
+  for (int i = 0; i < 1000 && rc == 0; i++) {
+    snprintf(key, sizeof key, "k%05d", i);
+    rc = store_put(t, STORE_T_AUX, key, strlen(key), val, sizeof val);
+  }
+  assert_int_equal(rc, PERR_UNAVAILABLE);
+  assert_string_equal(store_txn_errmsg(t), "data store full (raise map_size)");
+  perr_info_t e = {0};
+  assert_int_equal(store_commit_err(t, &e), PERR_UNAVAILABLE);
+  assert_string_equal(e.message, "data store full (raise map_size)");
+  /* the store stays usable */
+  put1(s, STORE_T_AUX, "small", "ok");
+}
+
+static void test_read_snapshot_and_reuse(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  put1(s, STORE_T_AUX, "k", "v1");
+  store_txn_t *r1, *r2, *w;
+  const void *v;
+  size_t n;
+  assert_int_equal(store_txn_begin(s, 0, &r1), 0);
+  assert_int_equal(store_txn_begin(s, 1, &w), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "k", 1, "v2", 2), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "k2", 2, "x", 1), 0);
+  assert_int_equal(store_commit(w), 0);
+  assert_int_equal(store_get(r1, STORE_T_AUX, "k", 1, &v, &n), 0);
+  assert_memory_equal(v, "v1", 2);
+  assert_int_equal(store_get(r1, STORE_T_AUX, "k2", 2, &v, &n), PERR_NOT_FOUND);
+  store_abort(r1);
+  /* a parked txn is renewed onto the newest snapshot */
+  assert_int_equal(store_txn_begin(s, 0, &r2), 0);
+  assert_ptr_equal(r2, r1);
+  assert_int_equal(store_get(r2, STORE_T_AUX, "k", 1, &v, &n), 0);
+  assert_memory_equal(v, "v2", 2);
+  store_abort(r2);
+  for (int i = 0; i < 100000; i++) {
+    assert_int_equal(store_txn_begin(s, 0, &r1), 0);
+    assert_int_equal(store_get(r1, STORE_T_AUX, "k2", 2, &v, &n), 0);
+    store_abort(r1);
+  }
+}
+
+typedef struct thr_s {
+  store_t *s;
+  int fails;
+} thr_t;
+
+static void *reader(void *arg) {
+  thr_t *th = arg;
+  for (int i = 0; i < 50000; i++) {
+    store_txn_t *t;
+    const void *v;
+    size_t n;
+    if (store_txn_begin(th->s, 0, &t) != 0) {
+      th->fails++;
+      continue;
+    }
+    int rc = store_get(t, STORE_T_AUX, "k", 1, &v, &n);
+    if (rc != 0 || n != 8) th->fails++;
+    store_abort(t);
+  }
+  return NULL;
+}
+
+static void test_readers_across_threads(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  put1(s, STORE_T_AUX, "k", "00000000");
+  pthread_t th[3];
+  thr_t a[3] = {{s, 0}, {s, 0}, {s, 0}};
+  for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&th[i], NULL, reader, &a[i]), 0);
+  for (int i = 0; i < 200; i++) {
+    char v[16];
+    snprintf(v, sizeof v, "%08d", i);
+    put1(s, STORE_T_AUX, "k", v);
+  }
+  for (int i = 0; i < 3; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(a[i].fails, 0);
+  }
+}
+
+static void test_open_errors(void **state) {
+  fx_t *f = *state;
+  perr_info_t e = {0};
+  store_t *s = NULL;
+  assert_int_equal(store_open("", NULL, &s, &e), PERR_INVALID_PARAMS);
+  char p[128];
+  snprintf(p, sizeof p, "%s/missing/deeper", f->root);
+  assert_int_equal(store_open(p, NULL, &s, &e), PERR_INTERNAL);
+  assert_non_null(strstr(e.message, "cannot create data directory"));
+  assert_null(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_defaults_and_dir_mode, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cursor_order_and_counts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_snapshot_and_reuse, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_readers_across_threads, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
