@@ -44,8 +44,8 @@ void recs_config_default(recs_config_t *c) {
   c->alpha = 0.5;
   c->shrink = 0;
   c->pop_damp = 0;
-  c->power = 1;
-  c->row_norm = 1;
+  c->power = 2;
+  c->row_norm = 0;
   c->top_k = 100;
   c->min_support = 1;
   c->half_life_days = 0;
@@ -58,7 +58,7 @@ void recs_config_default(recs_config_t *c) {
 
 void recs_config_baseline_cosine(recs_config_t *c) {
   recs_config_default(c);
-  c->row_norm = 0;
+  c->power = 1;
   c->top_k = 0;
   c->max_basket = 0;
   c->customer_graph = 0;

@@ -13,6 +13,7 @@
 
 struct recs_scratch_s {
   uint32_t *key, *stamp, gen, cap, used;
+  uint32_t *slot; /* the used slots, in insertion order (used entries) */
   float *val;
   uint32_t *hkey, *hstamp, hgen, hcap, hused; /* history item -> count */
   uint32_t *hcnt;
@@ -23,7 +24,7 @@ struct recs_scratch_s {
 void recs_params_default(recs_params_t *p) {
   memset(p, 0, sizeof(*p));
   p->history_weight = 0;
-  p->repurchase_weight = 0.02;
+  p->repurchase_weight = 0.1;
   p->delta_weight = 1.0;
   p->upsell_max_ratio = 2.0;
   p->fallback_trending = 0;
@@ -44,6 +45,7 @@ recs_scratch_t *recs_scratch_new(void) {
   if (!sc) return NULL;
   sc->cap = sc->hcap = 1024;
   sc->key = malloc(sc->cap * sizeof(uint32_t));
+  sc->slot = malloc(sc->cap / 2 * sizeof(uint32_t));
   sc->stamp = calloc(sc->cap, sizeof(uint32_t));
   sc->val = malloc(sc->cap * sizeof(float));
   sc->hkey = malloc(sc->hcap * sizeof(uint32_t));
@@ -51,7 +53,7 @@ recs_scratch_t *recs_scratch_new(void) {
   sc->hcnt = malloc(sc->hcap * sizeof(uint32_t));
   sc->ccap = 512;
   sc->c = malloc(sc->ccap * sizeof(*sc->c));
-  if (!sc->key || !sc->stamp || !sc->val || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->c) {
+  if (!sc->key || !sc->slot || !sc->stamp || !sc->val || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->c) {
     recs_scratch_free(sc);
     return NULL;
   }
@@ -60,7 +62,7 @@ recs_scratch_t *recs_scratch_new(void) {
 
 void recs_scratch_free(recs_scratch_t *sc) {
   if (!sc) return;
-  free(sc->key); free(sc->stamp); free(sc->val);
+  free(sc->key); free(sc->slot); free(sc->stamp); free(sc->val);
   free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->c);
   free(sc);
 }
@@ -71,18 +73,20 @@ static void map_reset(recs_scratch_t *sc) {
 }
 
 static int map_grow(recs_scratch_t *sc) {
-  uint32_t oc = sc->cap, nc = oc * 2;
+  uint32_t nc = sc->cap * 2;
   uint32_t *k = malloc(nc * sizeof(uint32_t)), *st = calloc(nc, sizeof(uint32_t));
   float *v = malloc(nc * sizeof(float));
-  if (!k || !st || !v) { free(k); free(st); free(v); return 0; }
-  for (uint32_t i = 0; i < oc; i++) {
-    if (sc->stamp[i] != sc->gen) continue;
+  uint32_t *sl = malloc(nc / 2 * sizeof(uint32_t));
+  if (!k || !st || !v || !sl) { free(k); free(st); free(v); free(sl); return 0; }
+  for (uint32_t u = 0; u < sc->used; u++) {
+    uint32_t i = sc->slot[u];
     uint32_t x = recs_hash_u32(sc->key[i]) & (nc - 1);
     while (st[x] == 1) x = (x + 1) & (nc - 1);
     st[x] = 1; k[x] = sc->key[i]; v[x] = sc->val[i];
+    sl[u] = x;
   }
-  free(sc->key); free(sc->stamp); free(sc->val);
-  sc->key = k; sc->stamp = st; sc->val = v; sc->cap = nc; sc->gen = 1;
+  free(sc->key); free(sc->stamp); free(sc->val); free(sc->slot);
+  sc->key = k; sc->stamp = st; sc->val = v; sc->slot = sl; sc->cap = nc; sc->gen = 1;
   return 1;
 }
 
@@ -97,7 +101,7 @@ static int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
     if (!map_grow(sc)) return 0;
     return acc_add(sc, item, v);
   }
-  sc->stamp[x] = sc->gen; sc->key[x] = item; sc->val[x] = v; sc->used++;
+  sc->stamp[x] = sc->gen; sc->key[x] = item; sc->val[x] = v; sc->slot[sc->used++] = x;
   return 1;
 }
 
@@ -244,8 +248,9 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
   if (!cats) return PERR_INTERNAL;
   size_t m = 0, k = 0;
-  for (uint32_t x = 0; x < sc->cap; x++) {
-    if (sc->stamp[x] != sc->gen || !(sc->val[x] > 0)) continue;
+  for (uint32_t u = 0; u < sc->used; u++) {
+    uint32_t x = sc->slot[u];
+    if (!(sc->val[x] > 0)) continue;
     uint32_t id = sc->key[x];
     recs_item_info_t inf;
     if (!allowed(c, id, &inf)) continue;
