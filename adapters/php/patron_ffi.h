@@ -1,0 +1,15 @@
+/* patron_ffi.h -- libpatronclient declarations for PHP's ffi.preload (not a C header).
+ * Owns: the FFI scope "PATRON" that Patron\Client::ffi() picks up with FFI::scope().
+ * Invariant: the declarations match Patron\Client::CDEF and adapters/c/patronclient.h.
+ * FFI_LIB is the installed SONAME; for a library elsewhere, generate a header with
+ * Patron\Client::ffiHeader('/path/libpatronclient.so.0') or use preload.php. */
+#define FFI_SCOPE "PATRON"
+#define FFI_LIB "libpatronclient.so.0"
+typedef struct patron_client patron_client_t;
+const char *patron_version(void);
+const char *patron_strerror(int status);
+patron_client_t *patron_open(const char *socket_path, int timeout_ms);
+void patron_close(patron_client_t *c);
+int patron_set_timeout(patron_client_t *c, int timeout_ms);
+char *patron_call_json(patron_client_t *c, const char *method, const char *params_json, int *status);
+void patron_free(void *p);

@@ -1,0 +1,67 @@
+// adapter_test.js -- integration test of adapters/node/index.js against the real patrond.
+// Owns: the Node half of tests/adapters/run.sh (PATRON_SOCKET, PATRON_CLIENT_LIB and
+// PATRON_TEST_PID come from it). Invariant: ends by stopping, then killing the daemon,
+// checking that call() rejects with unavailable === true within the timeout.
+'use strict';
+const path = require('path');
+const { Client, PatronError, Status } = require(path.join(__dirname, '..', '..', 'adapters', 'node'));
+
+let pass = 0;
+let fail = 0;
+function check(name, ok, detail) {
+  if (ok) { pass++; console.log(`ok   node: ${name}`); } else { fail++; console.log(`FAIL node: ${name}`, JSON.stringify(detail)); }
+}
+async function expectError(p) {
+  try { await p; } catch (e) { return e; }
+  throw new Error('no error');
+}
+
+(async () => {
+  const tag = `node${process.pid}`;
+  const c = new Client({ timeoutMs: 2000 });
+  let r = await c.call('ping');
+  check('ping', r.pong === true, r);
+  check('callSync ping', c.callSync('ping').pong === true);
+  r = await c.call('product.upsert', { product_id: `${tag}-mug`, name: 'Mug', price: 1299, currency: 'EUR' });
+  check('product.upsert', r.product_id === `${tag}-mug`, r);
+  r = await c.call('product.get', { product_id: `${tag}-mug` });
+  check('product.get price', r.price === 1299, r);
+  const order = { order_id: `${tag}-o1`, customer_id: `${tag}-c1`, ts: 1700000000, currency: 'EUR',
+    lines: [{ product_id: `${tag}-mug`, quantity: 2, unit_price: 1299 }] };
+  r = await c.call('order.record', order);
+  check('order.record', r.total === 2598, r);
+  // calls issued together are serialised on the one handle and all answered
+  const many = await Promise.all([c.call('order.record', order), c.call('customer.get', { customer_id: `${tag}-c1` }), c.call('ping')]);
+  check('concurrent calls on one client', many[2].pong === true && many[1].order_count === 1, many);
+  r = many[1];
+  check('customer.get net spend', r.totals && r.totals[0].net === 2598, r);
+  let e = await expectError(c.call('product.upsert', { product_id: 5 }));
+  check('invalid_params error', e instanceof PatronError && e.code === 'invalid_params' && e.field === 'product_id'
+    && !e.unavailable && e.status === Status.REMOTE, e);
+  e = await expectError(c.call('no.such.method'));
+  check('unknown_method error', e.code === 'unknown_method', e);
+
+  const pid = Number(process.env.PATRON_TEST_PID);
+  process.kill(pid, 'SIGSTOP');
+  let t0 = Date.now();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 20);
+  e = await expectError(c.call('ping', {}, 300));
+  clearInterval(timer);
+  let ms = Date.now() - t0;
+  check(`hung daemon -> unavailable within the timeout (${ms} ms)`, e.unavailable === true && ms >= 250 && ms < 1000, e);
+  check(`event loop kept running during the call (${ticks} ticks)`, ticks >= 5, ticks);
+  process.kill(pid, 'SIGKILL');
+  process.kill(pid, 'SIGCONT');
+  await new Promise((res) => setTimeout(res, 100));
+  t0 = Date.now();
+  e = await expectError(c.call('ping', {}, 300));
+  ms = Date.now() - t0;
+  check(`dead daemon -> unavailable at once (${ms} ms)`, e.unavailable === true && e.code === 'unavailable' && ms < 300, e);
+  let se;
+  try { c.callSync('ping'); } catch (x) { se = x; }
+  check('callSync dead daemon -> unavailable', se && se.unavailable === true, se);
+  await c.close();
+  console.log(`node: ${pass} passed, ${fail} failed`);
+  process.exit(fail ? 1 : 0);
+})().catch((err) => { console.error(err); process.exit(1); });
