@@ -1,0 +1,61 @@
+/* clv_internal.h -- helpers shared by the src/clv C files (not part of the public API):
+ * special functions, the row grouping hash, and a tiny parallel-for over row ranges.
+ * Invariants: every helper is pure or works only on memory it is handed. */
+#ifndef PATRON_CLV_INTERNAL_H
+#define PATRON_CLV_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clv.h"
+
+/* log Gamma(x) for x > 0 (thread-safe: lgamma_r, the sign is discarded). */
+double clv_lgamma(double x);
+/* digamma psi(x) for x > 0: recurrence to x >= 6, then the asymptotic series. */
+double clv_digamma(double x);
+/* log(1 + exp(a)) and the logistic 1/(1+exp(-a)) without overflow. */
+double clv_log1pexp(double a);
+double clv_sigmoid(double a);
+/* Gauss 2F1(a, b; c; z) for 0 <= z < 1 by its power series (a, b, c > 0). Returns 1 and
+ * sets *ok = 0 if the series did not converge in max_terms terms. */
+double clv_hyp2f1(double a, double b, double c, double z, int *ok);
+
+/* Grouped rows: distinct (x, t_x, T) (or (x, m_x)) with integer weights.
+ * grp[i] indexes the per-x constants table; xs[g] is the x of group g. */
+typedef struct clv_rows_s {
+  size_t n;          /* distinct rows */
+  double *tx;        /* t_x, or the spend m_x for Gamma-Gamma */
+  double *T;         /* T (unused, NULL, for Gamma-Gamma) */
+  uint32_t *w;       /* multiplicity */
+  uint32_t *grp;     /* index into xs */
+  size_t ngroups;
+  uint32_t *xs;      /* distinct x values */
+  double *xw;        /* total weight per x group */
+  size_t bytes;      /* heap bytes held (for work_bytes) */
+  size_t peak_bytes; /* peak heap bytes while grouping */
+} clv_rows_t;
+
+/* Groups rows. mode 0: key (x, t_x, T) from every row (x = 0 rows get t_x = 0);
+ * mode 1 (spend): key (x, mean_spend) over rows with x > 0 and mean_spend > 0.
+ * Returns CLV_OK or CLV_NOMEM. */
+int clv_rows_build(clv_rows_t *r, const clv_summary_t *s, size_t n, int mode);
+void clv_rows_free(clv_rows_t *r);
+
+/* Runs fn(ctx, i, lo, hi) for `threads` (<= 16) contiguous slices of [0, n); i = slice
+ * index; slice 0 runs on the calling thread. Runs everything inline when threads <= 1 or
+ * n < min_n. Returns 0. */
+typedef void (*clv_slice_fn)(void *ctx, unsigned i, size_t lo, size_t hi);
+int clv_parallel(unsigned threads, size_t n, size_t min_n, clv_slice_fn fn, void *ctx);
+
+/* predict.c internals shared with score.c:
+ * F(t; r, alpha, a, b), the expected purchases of a fresh process (0 for t <= 0);
+ * one month in model units (0 if unknown);
+ * sum_{k=1..H} (F(kL) - F((k-1)L)) / (1+d)^k. */
+double clv__fresh(double t, double r, double al, double a, double b);
+double clv__month_units(const clv_tx_model_t *m, const clv_value_opts_t *o);
+double clv__discounted(double r, double al, double a, double b, unsigned H, double L, double d);
+
+/* Status helper: sets status and a reason. */
+void clv_set_reason(char *dst, const char *msg);
+
+#endif
