@@ -351,6 +351,7 @@ static int build_graph(const recs_config_t *cfg, uint32_t n, const uint64_t *tof
   for (uint32_t i = 0; i < n; i++) {
     g->off[i] = (uint32_t)e;
     uint32_t w = J->row_owner[i];
+    if (!J->row_len[i]) continue;
     memcpy(g->nbr + e, J->out[w].nbr + J->row_start[i], J->row_len[i] * sizeof(uint32_t));
     memcpy(g->sc + e, J->out[w].sc + J->row_start[i], J->row_len[i] * sizeof(float));
     e += J->row_len[i];
@@ -524,8 +525,10 @@ int recs_builder_build(recs_builder_t *b, recs_snapshot_t **out, perr_info_t *e)
   for (int gi = 0; gi < 1 + (int)h.has_g1; gi++) {
     int base = gi ? RS_G1_OFF : RS_G0_OFF;
     memcpy(B + h.off[base], g[gi].off, 4ull * (n + 1));
-    memcpy(B + h.off[base + 1], g[gi].nbr, 4ull * g[gi].e);
-    memcpy(B + h.off[base + 2], g[gi].sc, 4ull * g[gi].e);
+    if (g[gi].e) {
+      memcpy(B + h.off[base + 1], g[gi].nbr, 4ull * g[gi].e);
+      memcpy(B + h.off[base + 2], g[gi].sc, 4ull * g[gi].e);
+    }
   }
   recs_snap_seal(s);
   *out = s;
