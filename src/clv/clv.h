@@ -9,7 +9,8 @@
  *  - Fitted models (clv_tx_model_t, clv_spend_model_t) are plain old data: fixed size, no
  *    pointers, a version field first, so they can be persisted and reloaded byte-wise.
  *  - No result is ever NaN: a fit that cannot be trusted says so in its status + reason,
- *    and predictions on a model whose status is not CLV_OK return 0.
+ *    and predictions on a model that is not usable (version != CLV_MODEL_VERSION, status
+ *    not CLV_OK, e.g. a zeroed struct) return 0.
  *
  * Units. Times inside a summary and a model are in the model's time unit (a parameter of
  * the summary builder; weeks for CDNOW, recorded in the model as time_unit_s seconds).

@@ -51,6 +51,8 @@ int clv_parallel(unsigned threads, size_t n, size_t min_n, clv_slice_fn fn, void
  * F(t; r, alpha, a, b), the expected purchases of a fresh process (0 for t <= 0);
  * one month in model units (0 if unknown);
  * sum_{k=1..H} (F(kL) - F((k-1)L)) / (1+d)^k. */
+/* 1 if m is a usable model: right version, status CLV_OK, finite positive parameters. */
+int clv__tx_ok(const clv_tx_model_t *m);
 double clv__fresh(double t, double r, double al, double a, double b);
 double clv__month_units(const clv_tx_model_t *m, const clv_value_opts_t *o);
 double clv__discounted(double r, double al, double a, double b, unsigned H, double L, double d);

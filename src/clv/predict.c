@@ -14,9 +14,12 @@
 
 #include "clv_internal.h"
 
-static int tx_ok(const clv_tx_model_t *m) {
-  return m && m->status == CLV_OK && m->r > 0 && m->alpha > 0 && m->a > 0 && m->b > 0;
+int clv__tx_ok(const clv_tx_model_t *m) {
+  return m && m->version == CLV_MODEL_VERSION && m->status == CLV_OK &&
+         (m->kind == CLV_KIND_BGNBD || m->kind == CLV_KIND_MBGNBD) && m->r > 0 &&
+         m->alpha > 0 && m->a > 0 && m->b > 0 && isfinite(m->r + m->alpha + m->a + m->b);
 }
+#define tx_ok clv__tx_ok
 
 static double fresh_raw(double t, double r, double al, double a, double b) {
   const double z = t / (al + t);
@@ -89,7 +92,7 @@ double clv_prob_purchases(const clv_tx_model_t *m, double t, uint32_t k) {
 }
 
 double clv_expected_spend(const clv_spend_model_t *g, uint32_t x, double mean_spend) {
-  if (!g || g->status != CLV_OK || !(g->p > 0) || !(g->q > 0) || !(g->gamma > 0)) return 0.0;
+  if (!g || g->version != CLV_MODEL_VERSION || g->status != CLV_OK || !(g->p > 0) || !(g->q > 0) || !(g->gamma > 0)) return 0.0;
   if (x == 0 || !(mean_spend > 0) || !isfinite(mean_spend)) return g->mean_spend;
   const double den = g->p * x + g->q - 1.0;
   if (!(den > 0)) return 0.0;
