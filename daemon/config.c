@@ -31,8 +31,9 @@ static const cdef_t defs[] = {
    "Permissions of the shop socket (octal)."},
   {"server", "socket_group", T_STR, STR(socket_group), 0, 0, 0, "",
    "Group owning the shop socket (e.g. www-data); empty keeps the daemon's group."},
-  {"server", "admin_socket", T_STR, STR(admin_socket_path), 0, 0, 0, "/run/patron/admin.sock",
-   "Admin Unix socket: the only one that accepts admin methods. Empty disables it."},
+  {"server", "admin_socket", T_STR, STR(admin_socket_path), 0, 0, 0, "auto",
+   "Admin Unix socket: the only one that accepts admin methods. 'auto' = admin.sock beside "
+   "the shop socket; empty or 'none' disables it."},
   {"server", "admin_socket_mode", T_MODE, NUM(admin_socket_mode), 0, 0777, 0, "0600",
    "Permissions of the admin socket (octal)."},
   {"server", "admin_socket_group", T_STR, STR(admin_socket_group), 0, 0, 0, "",
@@ -181,7 +182,7 @@ int config_load(settings_t *s, const char *path, char *err, size_t errlen) {
     snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
     return -1;
   }
-  return config_validate(s, err, errlen);
+  return 0; /* cross-field checks run once flags are applied: config_validate */
 }
 
 int config_set(settings_t *s, const char *dotted, const char *value, char *err, size_t errlen) {
@@ -199,6 +200,17 @@ int config_set(settings_t *s, const char *dotted, const char *value, char *err, 
     return -1;
   }
   return set_one(s, d, value, err, errlen);
+}
+
+void config_resolve(settings_t *s) {
+  if (!strcmp(s->admin_socket_path, "none")) {
+    s->admin_socket_path[0] = 0;
+  } else if (!strcmp(s->admin_socket_path, "auto")) {
+    const char *slash = strrchr(s->socket_path, '/');
+    int dirlen = slash ? (int)(slash - s->socket_path) + 1 : 0; /* keeps the '/' */
+    snprintf(s->admin_socket_path, sizeof s->admin_socket_path, "%.*sadmin.sock", dirlen,
+             s->socket_path);
+  }
 }
 
 int config_validate(const settings_t *s, char *err, size_t errlen) {

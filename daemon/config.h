@@ -44,6 +44,8 @@ void config_defaults(settings_t *s);
 int config_load(settings_t *s, const char *path, char *err, size_t errlen);
 /* Set "section.key" = value (command-line overrides). -1 with a message on error. */
 int config_set(settings_t *s, const char *dotted, const char *value, char *err, size_t errlen);
+/* Turn admin_socket "auto"/"none" into a path or "". Call before config_validate. */
+void config_resolve(settings_t *s);
 /* Cross-field checks (paths fit sun_path, ...). */
 int config_validate(const settings_t *s, char *err, size_t errlen);
 /* Write every setting as INI, with its documentation as comments. */

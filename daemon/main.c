@@ -97,11 +97,12 @@ static int load_settings(int argc, char **argv, settings_t *s, opts_t *o) {
   memset(o, 0, sizeof *o);
   if ((rc = apply_flags(argc, argv, s, o, 0))) return rc;
   if (!o->config && access(CONFIG_DEFAULT_FILE, F_OK) == 0) o->config = CONFIG_DEFAULT_FILE;
-  if (o->config && config_load(s, o->config, err, sizeof err)) {
+  if (o->config && config_load(s, o->config, err, sizeof err)) {  /* validated after flags */
     fprintf(stderr, "patrond: %s\n", err);
     return 78; /* EX_CONFIG */
   }
   if ((rc = apply_flags(argc, argv, s, o, 1))) return rc;
+  config_resolve(s);
   if (config_validate(s, err, sizeof err)) {
     fprintf(stderr, "patrond: %s\n", err);
     return 78;
@@ -126,6 +127,7 @@ static void on_drain_check(uv_timer_t *t) {
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
     if (uv_is_active((uv_handle_t *)&d->watchdog)) uv_close((uv_handle_t *)&d->watchdog, NULL);
+    uv_unref((uv_handle_t *)&d->done_async); /* the writer's handle: closed by writer_stop */
   }
 }
 

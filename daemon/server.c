@@ -98,6 +98,7 @@ static void on_written(uv_write_t *req, int status) {
 static void conn_flush(conn_t *c) {
   if (c->state == CONN_CLOSED || c->out.size == 0) {
     c->out.size = 0;
+    if (c->state == CONN_DRAINING && c->out_queued == 0) conn_close(c);
     return;
   }
   size_t len = c->out.size, off = 0;

@@ -1,0 +1,142 @@
+"""patrontest.py -- helpers for integration tests: start the real patrond on a temporary
+socket and data directory, and a raw msgpack-RPC client built on Debian's python3-msgpack
+(an independent, third-party implementation of the wire protocol)."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import msgpack
+
+
+class Daemon:
+    def __init__(self, binary, extra=(), data_dir=None, sync=True):
+        self.binary = binary
+        self.tmp = tempfile.mkdtemp(prefix="patron-it-")
+        self.sock = os.path.join(self.tmp, "p.sock")
+        self.admin = os.path.join(self.tmp, "a.sock")
+        self.data = data_dir or os.path.join(self.tmp, "data")
+        self.extra = list(extra)
+        self.sync = sync
+        self.proc = None
+        self.log = os.path.join(self.tmp, "patrond.log")
+
+    def start(self, extra=()):
+        args = [self.binary, "--socket", self.sock, "--admin-socket", self.admin,
+                "--data-dir", self.data, "--foreground"]
+        if not self.sync:
+            args += ["--set", "store.sync=false"]
+        args += self.extra + list(extra)
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("patrond exited early: " + self.read_log())
+            try:
+                c = Client(self.sock)
+                c.call("ping")
+                c.close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("patrond did not come up: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if not self.proc:
+            return None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def cleanup(self):
+        if self.proc:
+            self.stop(signal.SIGKILL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class RpcError(Exception):
+    def __init__(self, err):
+        super().__init__("%s: %s (%s)" % (err.get("code"), err.get("message"), err.get("field")))
+        self.code = err.get("code")
+        self.field = err.get("field")
+        self.err = err
+
+
+class Client:
+    def __init__(self, path, timeout=10):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.u = msgpack.Unpacker(raw=False, max_buffer_size=64 << 20)
+        self.msgid = 0
+        self.pending = {}
+
+    def close(self):
+        self.s.close()
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def request_bytes(self, method, params=None, msgid=None):
+        if msgid is None:
+            self.msgid += 1
+            msgid = self.msgid
+        return msgid, msgpack.packb([0, msgid, method, [] if params is None else [params]])
+
+    def read_message(self):
+        while True:
+            for obj in self.u:
+                return obj
+            data = self.s.recv(1 << 16)
+            if not data:
+                raise EOFError("connection closed by patrond")
+            self.u.feed(data)
+
+    def read_reply(self, msgid):
+        while msgid not in self.pending:
+            m = self.read_message()
+            assert m[0] == 1, m
+            self.pending[m[1]] = m
+        return self.pending.pop(msgid)
+
+    def call_raw(self, method, params=None):
+        msgid, data = self.request_bytes(method, params)
+        self.s.sendall(data)
+        return self.read_reply(msgid)
+
+    def call(self, method, params=None):
+        r = self.call_raw(method, params)
+        if r[2] is not None:
+            raise RpcError(r[2])
+        return r[3]
+
+    def closed_by_peer(self, wait=3.0):
+        """True if the daemon closes the connection within wait seconds."""
+        self.s.settimeout(wait)
+        try:
+            while True:
+                data = self.s.recv(1 << 16)
+                if not data:
+                    return True
+                self.u.feed(data)
+        except (socket.timeout, TimeoutError):
+            return False
+        except ConnectionResetError:
+            return True
+
+
+def order(oid, cust="c1", ts=1700000000, cur="EUR", lines=None, **kw):
+    o = {"order_id": oid, "customer_id": cust, "ts": ts, "currency": cur,
+         "lines": lines or [{"product_id": "p1", "quantity": 1, "unit_price": 1000}]}
+    o.update(kw)
+    return o

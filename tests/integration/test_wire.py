@@ -1,0 +1,379 @@
+"""test_wire.py -- the real patrond driven by an independent msgpack-RPC peer (Debian's
+python3-msgpack over a raw Unix socket): every method's happy path and bad inputs,
+idempotency, pipelining and stream splits, the input limits, slow and greedy clients, and
+durability across SIGTERM and SIGKILL.
+usage: python3 test_wire.py PATH/TO/patrond"""
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+import msgpack
+
+from patrontest import Client, Daemon, RpcError, order
+
+PATROND = None
+
+
+class WireTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(PATROND, extra=["--set", "limits.read_timeout_ms=400",
+                                       "--set", "limits.max_message_bytes=65536"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.d.stop()
+        cls.d.cleanup()
+        assert rc == 0, rc
+
+    def setUp(self):
+        self.c = Client(self.d.sock)
+
+    def tearDown(self):
+        self.c.close()
+
+    def assertRpcError(self, code, field, method, params):
+        with self.assertRaises(RpcError) as cm:
+            self.c.call(method, params)
+        self.assertEqual(cm.exception.code, code, cm.exception.err)
+        if field is not None:
+            self.assertEqual(cm.exception.field, field, cm.exception.err)
+        return cm.exception
+
+    # ---- happy paths ----
+    def test_ping_health_stats(self):
+        self.assertTrue(self.c.call("ping")["pong"])
+        h = self.c.call("health")
+        self.assertTrue(h["ok"])
+        self.assertEqual(h["status"], "ok")
+        s = self.c.call("stats")
+        self.assertGreaterEqual(s["connections"]["current"], 1)
+        self.assertGreaterEqual(s["requests"]["by_method"]["ping"]["calls"], 1)
+
+    def test_product_roundtrip_and_partial_update(self):
+        self.c.call("product.upsert", {"product_id": "mug", "name": "Mug", "category": "kitchen",
+                                       "price": 1200, "currency": "EUR", "stock": 5, "margin": 400})
+        p = self.c.call("product.get", {"product_id": "mug"})
+        self.assertEqual((p["name"], p["price"], p["currency"], p["stock"], p["margin"]),
+                         ("Mug", 1200, "EUR", 5, 400))
+        self.c.call("product.upsert", {"product_id": "mug", "stock": 0})
+        p = self.c.call("product.get", {"product_id": "mug"})
+        self.assertEqual((p["name"], p["price"], p["stock"], p["in_stock"]), ("Mug", 1200, 0, False))
+        self.assertRpcError("not_found", None, "product.get", {"product_id": "nope"})
+
+    def test_customer_profile(self):
+        self.c.call("customer.upsert", {"customer_id": "prof", "email": "a@example.com", "name": "A"})
+        self.c.call("order.record", order("prof-1", "prof", ts=1000, lines=[
+            {"product_id": "a", "quantity": 2, "unit_price": 500},
+            {"product_id": "b", "quantity": 1, "unit_price": 300}], discount=100, shipping=50))
+        self.c.call("order.record", order("prof-2", "prof", ts=3000, lines=[
+            {"product_id": "c", "quantity": 1, "unit_price": 999}]))
+        self.c.call("order.record", order("prof-3", "prof", ts=2000, cur="USD"))
+        p = self.c.call("customer.get", {"customer_id": "prof"})
+        self.assertTrue(p["known"])
+        self.assertEqual(p["email"], "a@example.com")
+        self.assertEqual((p["first_order_at"], p["last_order_at"], p["order_count"]), (1000, 3000, 3))
+        eur = [t for t in p["totals"] if t["currency"] == "EUR"][0]
+        self.assertEqual((eur["orders"], eur["gross"], eur["net"]), (2, 1250 + 999, 1250 + 999))
+        self.assertEqual(eur["aov"], 1125)  # (1250 + 999) / 2 = 1124.5, half up
+        self.assertEqual(p["last_products"][0], "c")
+        self.assertEqual(set(p["last_products"]), {"a", "b", "c", "p1"})
+        self.assertRpcError("not_found", None, "customer.get", {"customer_id": "ghost"})
+
+    def test_order_idempotency_and_conflict(self):
+        o = order("idem-1", "idem")
+        r1 = self.c.call("order.record", o)
+        r2 = self.c.call("order.record", o)
+        self.assertEqual((r1["created"], r2["created"]), (True, False))
+        self.assertEqual(r1["total"], r2["total"])
+        changed = dict(o, lines=[{"product_id": "p1", "quantity": 2, "unit_price": 1000}])
+        self.assertRpcError("conflict", "order_id", "order.record", changed)
+        p = self.c.call("customer.get", {"customer_id": "idem"})
+        self.assertEqual(p["order_count"], 1)
+
+    def test_refunds(self):
+        self.c.call("order.record", order("rf-1", "rf", lines=[
+            {"product_id": "x", "quantity": 3, "unit_price": 1000}], shipping=500))
+        r = self.c.call("order.refund", {"refund_id": "rf-1-a", "order_id": "rf-1",
+                                         "lines": [{"product_id": "x", "quantity": 2}]})
+        self.assertEqual((r["amount"], r["refunded"], r["refundable"]), (2000, 2000, 1500))
+        # replay: no-op; same id, other content: conflict
+        self.assertFalse(self.c.call("order.refund", {"refund_id": "rf-1-a", "order_id": "rf-1",
+                                     "lines": [{"product_id": "x", "quantity": 2}]})["created"])
+        self.assertRpcError("conflict", "refund_id", "order.refund",
+                            {"refund_id": "rf-1-a", "order_id": "rf-1", "amount": 5})
+        # more than left: refused, nothing changes
+        self.assertRpcError("invalid_params", "lines[0].quantity", "order.refund",
+                            {"refund_id": "rf-1-b", "order_id": "rf-1",
+                             "lines": [{"product_id": "x", "quantity": 2}]})
+        self.assertRpcError("invalid_params", "amount", "order.refund",
+                            {"refund_id": "rf-1-c", "order_id": "rf-1", "amount": 1501})
+        self.assertRpcError("not_found", "order_id", "order.refund",
+                            {"refund_id": "rf-9", "order_id": "nope", "amount": 1})
+        r = self.c.call("order.refund", {"refund_id": "rf-1-d", "order_id": "rf-1", "amount": 1500})
+        self.assertEqual(r["refundable"], 0)
+        g = self.c.call("order.get", {"order_id": "rf-1"})
+        self.assertEqual(g["refunded"], 3500)
+        p = self.c.call("customer.get", {"customer_id": "rf"})
+        self.assertEqual((p["totals"][0]["refunded"], p["totals"][0]["net"], p["refund_count"]),
+                         (3500, 0, 2))
+
+    # ---- bad input: structured errors, nothing changes ----
+    def test_bad_inputs(self):
+        cases = [
+            ("order.record", order("bad-1", lines=[{"product_id": "p", "quantity": -2, "unit_price": 1}]), "lines[0].quantity"),
+            ("order.record", order("bad-2", lines=[{"product_id": "p", "quantity": 1, "unit_price": 9.99}]), "lines[0].unit_price"),
+            ("order.record", order("bad-3", cur="XYZ"), "currency"),
+            ("order.record", order("bad-4", cur="eur"), "currency"),
+            ("order.record", order("bad-5", ts="yesterday"), "ts"),
+            ("order.record", dict(order("bad-6"), lines=[]), "lines"),
+            ("order.record", order("bad-7", discount=5000), "discount"),
+            ("order.record", order("bad-8", totl=1), "totl"),
+            ("order.record", {"order_id": "bad-9"}, "customer_id"),
+            ("order.record", order("", "c"), "order_id"),
+            ("order.record", order("bad-10", "c" * 129), "customer_id"),
+            ("order.record", order("bad-11", lines=[{"product_id": "p", "quantity": 10**9, "unit_price": 10**15}] * 20), None),
+            ("product.upsert", {"product_id": "p", "price": 5}, "currency"),
+            ("product.upsert", {"product_id": "p", "price": -5, "currency": "EUR"}, "price"),
+            ("product.upsert", {"product_id": 12}, "product_id"),
+            ("customer.upsert", {"customer_id": "c", "email": ["x"]}, "email"),
+            ("customer.get", {}, "customer_id"),
+        ]
+        before = self.c.call("stats")["counts"]
+        for method, params, field in cases:
+            with self.subTest(method=method, field=field):
+                self.assertRpcError("invalid_params", field, method, params)
+        # params that are not a map, and an unknown method
+        r = self.c.call_raw("ping", 5)
+        self.assertEqual(r[2]["code"], "invalid_params")
+        self.assertRpcError("unknown_method", None, "order.delete", {})
+        self.assertEqual(self.c.call("stats")["counts"], before)
+        for oid in ("bad-1", "bad-3", "bad-7", "bad-11"):
+            self.assertRpcError("not_found", None, "order.get", {"order_id": oid})
+
+    def test_wrong_message_shapes_keep_connection(self):
+        # a response sent to the daemon, params not an array: answered, connection stays
+        self.c.send_raw(msgpack.packb([1, 77, None, None]))
+        m = self.c.read_message()
+        self.assertEqual((m[1], m[2]["code"]), (77, "invalid_request"))
+        self.c.send_raw(msgpack.packb([0, 78, "ping", {"a": 1}]))
+        m = self.c.read_message()
+        self.assertEqual((m[1], m[2]["code"]), (78, "invalid_request"))
+        self.assertTrue(self.c.call("ping")["pong"])
+
+    # ---- streams ----
+    def test_pipelined_mixed_reads_and_writes(self):
+        reqs = []
+        for i in range(300):
+            if i % 3 == 0:
+                reqs.append(self.c.request_bytes("order.record", order("pipe-%d" % i, "pipe")))
+            else:
+                reqs.append(self.c.request_bytes("ping"))
+        self.c.send_raw(b"".join(d for _, d in reqs))
+        got = [self.c.read_message() for _ in reqs]
+        self.assertEqual(sorted(m[1] for m in got), sorted(i for i, _ in reqs))
+        self.assertTrue(all(m[2] is None for m in got))
+        # reads come back in the order sent
+        read_ids = [i for k, (i, _) in enumerate(reqs) if k % 3]
+        self.assertEqual([m[1] for m in got if m[1] in set(read_ids)], read_ids)
+        self.assertEqual(self.c.call("customer.get", {"customer_id": "pipe"})["order_count"], 100)
+
+    def test_one_byte_at_a_time(self):
+        data = b"".join(self.c.request_bytes("ping", msgid=i)[1] for i in (1, 2, 3))
+        data += self.c.request_bytes("order.record", order("byte-1", "byte"), msgid=4)[1]
+        for b in data:
+            self.c.send_raw(bytes([b]))
+        got = sorted(self.c.read_message()[1] for _ in range(4))
+        self.assertEqual(got, [1, 2, 3, 4])
+
+    def test_notification_executes_without_answer(self):
+        self.c.send_raw(msgpack.packb([2, "order.record", [order("notif-1", "notif")]]))
+        self.assertTrue(self.c.call("ping")["pong"])
+        for _ in range(100):
+            try:
+                self.c.call("order.get", {"order_id": "notif-1"})
+                break
+            except RpcError:
+                time.sleep(0.01)
+        self.assertEqual(self.c.call("order.get", {"order_id": "notif-1"})["customer_id"], "notif")
+
+    # ---- limits: per connection, never process-wide ----
+    def assertClosedWith(self, c, code, msgid):
+        m = c.read_message()
+        self.assertEqual((m[1], m[2]["code"]), (msgid, code))
+        self.assertTrue(c.closed_by_peer())
+        self.assertTrue(self.c.call("ping")["pong"])  # everyone else is fine
+
+    def test_oversize_frame(self):
+        c = Client(self.d.sock)
+        c.send_raw(msgpack.packb([0, 9, "order.record", [{"order_id": "x" * 70000}]]))
+        self.assertClosedWith(c, "too_large", 9)
+
+    def test_str32_announcing_a_gigabyte(self):
+        c = Client(self.d.sock)
+        c.send_raw(bytes([0x94, 0x00, 0x0b, 0xdb, 0x40, 0, 0, 0]))
+        self.assertClosedWith(c, "too_large", 11)
+
+    def test_array32_header_amplification(self):
+        rss0 = self.c.call("stats")["memory"]["rss_bytes"]
+        c = Client(self.d.sock)
+        c.send_raw(bytes([0x94, 0x00, 0x0c, 0xa1, 0x70, 0xdd, 0x0f, 0xff, 0xff, 0xff]))
+        self.assertClosedWith(c, "too_large", 12)
+        self.assertLess(self.c.call("stats")["memory"]["rss_bytes"], rss0 + (64 << 20))
+
+    def test_deep_nesting(self):
+        c = Client(self.d.sock)
+        c.send_raw(bytes([0x94, 0x00, 0x0d, 0xa4]) + b"ping" + bytes([0x91]) * 40 + bytes([0xc0]))
+        self.assertClosedWith(c, "too_large", 13)
+
+    def test_garbage_bytes(self):
+        for junk in (b"GET / HTTP/1.1\r\n\r\n", bytes([0xc1]), bytes(range(256))):
+            c = Client(self.d.sock)
+            c.send_raw(junk)
+            self.assertTrue(c.closed_by_peer())
+        self.assertTrue(self.c.call("ping")["pong"])
+        self.assertGreater(self.c.call("stats")["requests"]["protocol_errors"], 0)
+
+    def test_slow_partial_request_times_out(self):
+        c = Client(self.d.sock)
+        c.send_raw(msgpack.packb([0, 1, "ping", []])[:3])
+        self.assertTrue(c.closed_by_peer(wait=5))
+
+    def test_client_that_never_reads(self):
+        # floods requests without reading answers: the daemon stops reading it, memory bounded
+        c = Client(self.d.sock)
+        c.s.setblocking(False)
+        req = msgpack.packb([0, 1, "stats", []])
+        sent = 0
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            try:
+                sent += c.s.send(req * 256)
+            except BlockingIOError:
+                time.sleep(0.05)
+        rss = self.c.call("stats")["memory"]["rss_bytes"]
+        self.assertLess(rss, 512 << 20)
+        self.assertTrue(self.c.call("ping")["pong"])
+        c.close()
+
+
+class ConnLimitTest(unittest.TestCase):
+    def test_max_connections(self):
+        d = Daemon(PATROND, extra=["--set", "limits.max_connections=4"]).start()
+        try:
+            keep = [Client(d.sock) for _ in range(4)]
+            for k in keep:
+                k.call("ping")
+            extra = Client(d.sock)
+            self.assertTrue(extra.closed_by_peer())
+            keep[0].close()
+            time.sleep(0.1)
+            again = Client(d.sock)
+            self.assertTrue(again.call("ping")["pong"])
+            self.assertGreaterEqual(again.call("stats")["connections"]["rejected"], 1)
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+
+class DurabilityTest(unittest.TestCase):
+    def run_writers(self, d, n_threads=4, per=150):
+        acked = []
+        lock = threading.Lock()
+
+        def writer(t):
+            c = Client(d.sock)
+            for i in range(per):
+                oid = "dur-%d-%d" % (t, i)
+                r = c.call("order.record", order(oid, "dur-%d" % (i % 17), ts=1700000000 + i))
+                if r["created"]:
+                    with lock:
+                        acked.append(oid)
+            c.close()
+
+        ts = [threading.Thread(target=writer, args=(t,)) for t in range(n_threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return acked
+
+    def check_all_present(self, d, acked):
+        c = Client(d.sock)
+        for oid in acked:
+            self.assertEqual(c.call("order.get", {"order_id": oid})["order_id"], oid)
+        self.assertEqual(c.call("stats")["counts"]["orders"], len(acked))
+        total = sum(c.call("customer.get", {"customer_id": "dur-%d" % k})["order_count"] for k in range(17))
+        self.assertEqual(total, len(acked))
+        c.close()
+
+    def test_sigterm_then_restart(self):
+        d = Daemon(PATROND).start()
+        try:
+            acked = self.run_writers(d)
+            self.assertEqual(len(acked), 600)
+            self.assertEqual(d.stop(signal.SIGTERM), 0)
+            self.assertFalse(os.path.exists(d.sock))
+            d.start()
+            self.check_all_present(d, acked)
+        finally:
+            d.stop()
+            d.cleanup()
+
+    def test_sigkill_loses_no_acknowledged_write(self):
+        d = Daemon(PATROND).start()
+        try:
+            acked = []
+            stop = threading.Event()
+
+            def writer():
+                c = Client(d.sock)
+                i = 0
+                try:
+                    while not stop.is_set():
+                        oid = "kill-%d" % i
+                        c.call("order.record", order(oid, "dur-%d" % (i % 17)))
+                        acked.append(oid)
+                        i += 1
+                except (EOFError, OSError):
+                    pass
+
+            t = threading.Thread(target=writer)
+            t.start()
+            time.sleep(0.7)
+            d.stop(signal.SIGKILL)
+            stop.set()
+            t.join()
+            self.assertGreater(len(acked), 10)
+            d.start()  # stale socket from the killed daemon is removed
+            c = Client(d.sock)
+            for oid in acked:
+                c.call("order.get", {"order_id": oid})
+            c.close()
+        finally:
+            d.stop()
+            d.cleanup()
+
+    def test_refuses_second_daemon_on_live_socket(self):
+        d = Daemon(PATROND).start()
+        try:
+            other = os.path.join(d.tmp, "other")
+            r = subprocess.run([PATROND, "--socket", d.sock, "--admin-socket", "",
+                                "--data-dir", other], capture_output=True, timeout=10)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(b"already running", r.stderr)
+            self.assertTrue(Client(d.sock).call("ping")["pong"])
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    PATROND = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
