@@ -12,9 +12,9 @@
 #include "recs_delta_internal.h"
 
 struct recs_scratch_s {
-  uint32_t *key, *stamp, gen, cap, used;
+  struct mslot { uint32_t key, stamp; float val; } *m; /* accumulator, open addressing */
+  uint32_t gen, cap, used, shift;
   uint32_t *slot; /* the used slots, in insertion order (used entries) */
-  float *val;
   uint32_t *hkey, *hstamp, hgen, hcap, hused; /* history item -> count */
   uint32_t *hcnt;
   struct cand { uint32_t id, pop; float s; } *c;
@@ -44,16 +44,15 @@ recs_scratch_t *recs_scratch_new(void) {
   recs_scratch_t *sc = calloc(1, sizeof(*sc));
   if (!sc) return NULL;
   sc->cap = sc->hcap = 1024;
-  sc->key = malloc(sc->cap * sizeof(uint32_t));
+  sc->shift = 32 - 10;
+  sc->m = calloc(sc->cap, sizeof(*sc->m));
   sc->slot = malloc(sc->cap / 2 * sizeof(uint32_t));
-  sc->stamp = calloc(sc->cap, sizeof(uint32_t));
-  sc->val = malloc(sc->cap * sizeof(float));
   sc->hkey = malloc(sc->hcap * sizeof(uint32_t));
   sc->hstamp = calloc(sc->hcap, sizeof(uint32_t));
   sc->hcnt = malloc(sc->hcap * sizeof(uint32_t));
   sc->ccap = 512;
   sc->c = malloc(sc->ccap * sizeof(*sc->c));
-  if (!sc->key || !sc->slot || !sc->stamp || !sc->val || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->c) {
+  if (!sc->m || !sc->slot || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->c) {
     recs_scratch_free(sc);
     return NULL;
   }
@@ -62,47 +61,66 @@ recs_scratch_t *recs_scratch_new(void) {
 
 void recs_scratch_free(recs_scratch_t *sc) {
   if (!sc) return;
-  free(sc->key); free(sc->slot); free(sc->stamp); free(sc->val);
+  free(sc->m); free(sc->slot);
   free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->c);
   free(sc);
 }
 
 static void map_reset(recs_scratch_t *sc) {
-  if (++sc->gen == 0) { memset(sc->stamp, 0, sc->cap * sizeof(uint32_t)); sc->gen = 1; }
+  if (++sc->gen == 0) {
+    for (uint32_t i = 0; i < sc->cap; i++) sc->m[i].stamp = 0;
+    sc->gen = 1;
+  }
   sc->used = 0;
+}
+
+static inline uint32_t mhash(const recs_scratch_t *sc, uint32_t item) {
+  return (item * 0x9e3779b1u) >> sc->shift; /* Fibonacci hashing */
 }
 
 static int map_grow(recs_scratch_t *sc) {
   uint32_t nc = sc->cap * 2;
-  uint32_t *k = malloc(nc * sizeof(uint32_t)), *st = calloc(nc, sizeof(uint32_t));
-  float *v = malloc(nc * sizeof(float));
+  struct mslot *nm = calloc(nc, sizeof(*nm));
   uint32_t *sl = malloc(nc / 2 * sizeof(uint32_t));
-  if (!k || !st || !v || !sl) { free(k); free(st); free(v); free(sl); return 0; }
+  if (!nm || !sl) { free(nm); free(sl); return 0; }
+  uint32_t shift = sc->shift - 1;
   for (uint32_t u = 0; u < sc->used; u++) {
-    uint32_t i = sc->slot[u];
-    uint32_t x = recs_hash_u32(sc->key[i]) & (nc - 1);
-    while (st[x] == 1) x = (x + 1) & (nc - 1);
-    st[x] = 1; k[x] = sc->key[i]; v[x] = sc->val[i];
+    const struct mslot *o = &sc->m[sc->slot[u]];
+    uint32_t x = (o->key * 0x9e3779b1u) >> shift;
+    while (nm[x].stamp == 1) x = (x + 1) & (nc - 1);
+    nm[x] = (struct mslot){o->key, 1, o->val};
     sl[u] = x;
   }
-  free(sc->key); free(sc->stamp); free(sc->val); free(sc->slot);
-  sc->key = k; sc->stamp = st; sc->val = v; sc->slot = sl; sc->cap = nc; sc->gen = 1;
+  free(sc->m); free(sc->slot);
+  sc->m = nm; sc->slot = sl; sc->cap = nc; sc->shift = shift; sc->gen = 1;
   return 1;
 }
 
 /* Adds v to item's score; returns 0 on allocation failure. */
-static int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
-  uint32_t m = sc->cap - 1, x = recs_hash_u32(item) & m;
-  while (sc->stamp[x] == sc->gen) {
-    if (sc->key[x] == item) { sc->val[x] += v; return 1; }
-    x = (x + 1) & m;
+static inline int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
+  uint32_t mask = sc->cap - 1, x = mhash(sc, item);
+  struct mslot *e;
+  while ((e = &sc->m[x])->stamp == sc->gen) {
+    if (e->key == item) { e->val += v; return 1; }
+    x = (x + 1) & mask;
   }
   if ((sc->used + 1) * 2 > sc->cap) {
     if (!map_grow(sc)) return 0;
     return acc_add(sc, item, v);
   }
-  sc->stamp[x] = sc->gen; sc->key[x] = item; sc->val[x] = v; sc->slot[sc->used++] = x;
+  *e = (struct mslot){item, sc->gen, v};
+  sc->slot[sc->used++] = x;
   return 1;
+}
+
+/* Current score of item, 0 when absent. */
+static float acc_get(const recs_scratch_t *sc, uint32_t item) {
+  uint32_t mask = sc->cap - 1, x = mhash(sc, item);
+  while (sc->m[x].stamp == sc->gen) {
+    if (sc->m[x].key == item) return sc->m[x].val;
+    x = (x + 1) & mask;
+  }
+  return 0;
 }
 
 /* History multiset -> distinct items with counts (separate map). Returns max count. */
@@ -211,15 +229,20 @@ static int cand_better(const struct cand *a, const struct cand *b) {
   return a->id < b->id;
 }
 
-static void sift(struct cand *h, size_t n, size_t i) {
+/* Min-heap on "better": the root is the worst kept candidate. */
+static void sift_worst(struct cand *h, size_t n, size_t i) {
   for (;;) {
     size_t l = 2 * i + 1, m = i;
-    if (l < n && cand_better(&h[l], &h[m])) m = l;
-    if (l + 1 < n && cand_better(&h[l + 1], &h[m])) m = l + 1;
+    if (l < n && cand_better(&h[m], &h[l])) m = l;
+    if (l + 1 < n && cand_better(&h[m], &h[l + 1])) m = l + 1;
     if (m == i) return;
     struct cand t = h[i]; h[i] = h[m]; h[m] = t;
     i = m;
   }
+}
+
+static int cand_cmp(const void *a, const void *b) {
+  return cand_better(a, b) ? -1 : cand_better(b, a) ? 1 : 0;
 }
 
 static int cat_full(const ctx_t *c, const uint32_t *cats, size_t k, uint32_t cat) {
@@ -247,29 +270,50 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   }
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
   if (!cats) return PERR_INTERNAL;
-  size_t m = 0, k = 0;
-  for (uint32_t u = 0; u < sc->used; u++) {
-    uint32_t x = sc->slot[u];
-    if (!(sc->val[x] > 0)) continue;
-    uint32_t id = sc->key[x];
-    recs_item_info_t inf;
-    if (!allowed(c, id, &inf)) continue;
-    float s = sc->val[x];
-    if (c->f.margin_boost != 0 && inf.margin != RECS_PRICE_UNKNOWN && inf.price > 0)
-      s *= (float)(1 + c->f.margin_boost * (double)inf.margin / (double)inf.price);
-    if (!(s > 0)) continue;
-    sc->c[m++] = (struct cand){id, id < c->n ? c->s->pop[id] : 0, s};
-  }
-  for (size_t i = m / 2 + 1; i-- > 0;) if (m) sift(sc->c, m, i);
-  while (m > 0 && k < nout) {
-    struct cand top = sc->c[0];
-    sc->c[0] = sc->c[--m];
-    sift(sc->c, m, 0);
-    recs_item_info_t inf;
-    item_info(c->q->catalog, top.id, &inf);
-    if (cat_full(c, cats, k, inf.category)) continue;
-    cats[k] = inf.category;
-    out[k++] = (recs_result_t){top.id, top.s, (uint8_t)c->reason};
+  size_t k = 0;
+  /* Bounded selection: keep the best lim candidates in a heap whose root is the worst kept
+   * one (most candidates lose one comparison against the root). With a per-category cap,
+   * lim = 8 * nout, and a full pass (lim = all) if the caps leave slots empty. */
+  for (int attempt = 0; attempt < 2 && k < nout; attempt++) {
+    size_t lim = !c->f.max_per_category ? nout : attempt ? sc->used : nout * 8;
+    size_t m = 0, dropped = 0;
+    k = 0;
+    for (uint32_t u = 0; u < sc->used; u++) {
+      const struct mslot *ms = &sc->m[sc->slot[u]];
+      if (!(ms->val > 0)) continue;
+      float s = ms->val;
+      if (m == lim && s < sc->c[0].s && c->f.margin_boost == 0) { dropped++; continue; }
+      uint32_t id = ms->key;
+      recs_item_info_t inf;
+      if (!allowed(c, id, &inf)) continue;
+      if (c->f.margin_boost != 0 && inf.margin != RECS_PRICE_UNKNOWN && inf.price > 0)
+        s *= (float)(1 + c->f.margin_boost * (double)inf.margin / (double)inf.price);
+      if (!(s > 0)) continue;
+      struct cand cd = {id, id < c->n ? c->s->pop[id] : 0, s};
+      if (m < lim) {
+        size_t i = m++;
+        while (i > 0 && cand_better(&sc->c[(i - 1) / 2], &cd)) {
+          sc->c[i] = sc->c[(i - 1) / 2];
+          i = (i - 1) / 2;
+        }
+        sc->c[i] = cd;
+      } else if (cand_better(&cd, &sc->c[0])) {
+        sc->c[0] = cd;
+        sift_worst(sc->c, m, 0);
+        dropped++;
+      } else {
+        dropped++;
+      }
+    }
+    qsort(sc->c, m, sizeof(*sc->c), cand_cmp);
+    for (size_t i = 0; i < m && k < nout; i++) {
+      recs_item_info_t inf;
+      item_info(c->q->catalog, sc->c[i].id, &inf);
+      if (cat_full(c, cats, k, inf.category)) continue;
+      cats[k] = inf.category;
+      out[k++] = (recs_result_t){sc->c[i].id, sc->c[i].s, (uint8_t)c->reason};
+    }
+    if (!dropped) break;
   }
   ans->fallback = RECS_FALLBACK_NONE;
   ans->from_fallback = 0;
@@ -413,15 +457,7 @@ int recs_upsell(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request
     size_t nc = q->ncandidates;
     float stackv[256], *v = nc <= 256 ? stackv : malloc(nc * sizeof(float));
     if (!v) return PERR_INTERNAL;
-    uint32_t m = sc->cap - 1;
-    for (size_t i = 0; i < nc; i++) {
-      uint32_t x = recs_hash_u32(q->candidates[i]) & m;
-      v[i] = 0;
-      while (sc->stamp[x] == sc->gen) {
-        if (sc->key[x] == q->candidates[i]) { v[i] = sc->val[x]; break; }
-        x = (x + 1) & m;
-      }
-    }
+    for (size_t i = 0; i < nc; i++) v[i] = acc_get(sc, q->candidates[i]);
     map_reset(sc);
     int ok = 1;
     for (size_t i = 0; i < nc && ok; i++)
