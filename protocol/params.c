@@ -90,6 +90,8 @@ int pmap_str(const pmap_t *m, const char *key, int required, size_t min, size_t 
   if (o->via.str.size < min || o->via.str.size > max) {
     char buf[96];
     pmap_field(m, key, buf, sizeof buf);
+    if (min == max)
+      return perr_set(e, PERR_INVALID_PARAMS, buf, "%s must be exactly %zu bytes long", buf, min);
     return perr_set(e, PERR_INVALID_PARAMS, buf, "%s must be %zu to %zu bytes long", buf, min, max);
   }
   out->p = o->via.str.ptr;

@@ -1,0 +1,99 @@
+"""demo_shop.py -- load a small demo shop into a running patrond through the real client
+library (adapters/python/patron.py -> libpatronclient.so), then print real answers.
+The shop is generated from a fixed seed: 48 products in 6 categories, 150 customers, about
+600 orders over a year with realistic repeat behaviour, and a few refunds.
+usage: python3 demo_shop.py SOCKET"""
+import json
+import random
+import sys
+import os
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "adapters", "python"))
+import patron  # noqa: E402
+
+CATEGORIES = {
+    "coffee": ["Espresso beans 1kg", "Filter roast 500g", "Decaf 250g", "Single origin Kenya",
+               "Cold brew pack", "Moka blend", "Organic house blend", "Sample box"],
+    "brewing": ["Pour-over cone", "French press", "Moka pot", "Gooseneck kettle",
+                "Hand grinder", "Electric grinder", "Scale", "Paper filters x100"],
+    "cups": ["Espresso cup", "Cappuccino cup", "Travel mug", "Glass mug", "Double-wall glass",
+             "Latte bowl", "Cup set x4", "Saucer"],
+    "tea": ["Green tea", "Earl grey", "Rooibos", "Chai mix", "Matcha 30g", "Teapot",
+            "Tea infuser", "Herbal sampler"],
+    "sweets": ["Dark chocolate", "Biscotti", "Caramel syrup", "Vanilla syrup", "Stroopwafels",
+               "Almond cookies", "Honey jar", "Sugar cubes"],
+    "gifts": ["Gift card 25", "Gift card 50", "Barista course", "Tasting set", "Tote bag",
+              "Apron", "Coffee book", "Subscription month"],
+}
+
+
+def main(sock):
+    rnd = random.Random(20261123)
+    c = patron.Client(sock, timeout_ms=2000)
+    products = []
+    for cat, names in CATEGORIES.items():
+        for i, name in enumerate(names):
+            pid = "%s-%d" % (cat, i + 1)
+            price = rnd.choice([290, 450, 690, 990, 1490, 1990, 2990, 4990, 8990])
+            c.call("product.upsert", {"product_id": pid, "name": name, "category": cat,
+                                      "price": price, "currency": "EUR",
+                                      "stock": rnd.choice([0, 3, 12, 40, 100, -1]),
+                                      "margin": price * rnd.randint(15, 45) // 100})
+            products.append((pid, cat, price))
+    # customers: a few loyal regulars, many occasional, some one-off
+    t0 = 1763856000 - 365 * 86400  # a year before 2025-11-23
+    n_orders = 0
+    for k in range(150):
+        cid = "cust-%03d" % k
+        if k % 3 == 0:
+            c.call("customer.upsert", {"customer_id": cid, "email": "%s@demo.example" % cid,
+                                       "name": "Demo customer %d" % k, "created_at": t0})
+        kind = rnd.random()
+        visits = 1 if kind < 0.35 else rnd.randint(2, 4) if kind < 0.8 else rnd.randint(5, 14)
+        fav = rnd.choice(list(CATEGORIES))
+        ts = t0 + rnd.randint(0, 200) * 86400
+        for v in range(visits):
+            lines = {}
+            for _ in range(rnd.randint(1, 4)):
+                pid, cat, price = rnd.choice([p for p in products if p[1] == fav]
+                                             if rnd.random() < 0.6 else products)
+                lines[pid] = (lines.get(pid, (0, price))[0] + 1, price)
+            oid = "ord-%05d" % n_orders
+            c.call("order.record", {"order_id": oid, "customer_id": cid, "ts": ts,
+                                    "currency": "EUR", "shipping": 495,
+                                    "lines": [{"product_id": p, "quantity": q, "unit_price": pr}
+                                              for p, (q, pr) in sorted(lines.items())]})
+            if rnd.random() < 0.04:
+                c.call("order.refund", {"refund_id": "ref-%05d" % n_orders, "order_id": oid,
+                                        "amount": 495})
+            n_orders += 1
+            ts += rnd.randint(7, 60) * 86400
+            if ts > t0 + 365 * 86400:
+                break
+    print("loaded %d products, 150 customers, %d orders through libpatronclient\n"
+          % (len(products), n_orders))
+
+    def show(title, method, params=None):
+        print("$ patronctl call %s '%s'   # %s" % (method, json.dumps(params or {}), title))
+        print(json.dumps(c.call(method, params), indent=2))
+        print()
+
+    show("a regular's profile", "customer.get", {"customer_id": "cust-000"})
+    show("an order with its refunds", "order.get", {"order_id": "ord-00003"})
+    show("a product", "product.get", {"product_id": "coffee-1"})
+    s = c.call("stats")
+    print("$ patronctl stats   # (excerpt)")
+    print(json.dumps({"counts": s["counts"], "writes": s["writes"],
+                      "requests": {"total": s["requests"]["total"]}}, indent=2))
+    try:
+        c.call("order.record", {"order_id": "ord-bad", "customer_id": "cust-001", "ts": t0,
+                                "currency": "EURO", "lines": [{"product_id": "coffee-1",
+                                                               "quantity": 1, "unit_price": 990}]})
+    except patron.PatronError as e:
+        print("\nbad input is refused with a structured error: code=%s field=%s message=%r"
+              % (e.code, e.field, e.message))
+    c.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
