@@ -12,9 +12,18 @@
 
 #include "recs/recs_eval.h"
 
-#ifndef PATRON_SHARED_DATA
-#define PATRON_SHARED_DATA "../shared/data"
+/* Default data: PATRON_SHARED_DATA if defined, else ../shared/data beside the source tree. */
+static void default_path(char *buf, size_t cap) {
+#ifdef PATRON_SHARED_DATA
+  snprintf(buf, cap, "%s", PATRON_SHARED_DATA);
+#else
+  const char *src = __FILE__, *slash = strrchr(src, '/');
+  int n = slash ? (int)(slash - src) : 1;
+  snprintf(buf, cap, "%.*s/../../shared/data", n, slash ? src : ".");
 #endif
+  size_t l = strlen(buf);
+  snprintf(buf + l, cap - l, "/online_retail/online_retail_2010-12_2011-10.csv.gz");
+}
 
 static void print_row(const char *name, const recs_eval_metrics_t *m) {
   printf("| %-9s | %.4f | %.4f | %.4f | %.4f | %6.2f | %7.2f |\n", name, m->hr, m->ndcg, m->mrr,
@@ -22,7 +31,9 @@ static void print_row(const char *name, const recs_eval_metrics_t *m) {
 }
 
 int main(int argc, char **argv) {
-  const char *path = PATRON_SHARED_DATA "/online_retail/online_retail_2010-12_2011-10.csv.gz";
+  char defpath[1024];
+  default_path(defpath, sizeof defpath);
+  const char *path = defpath;
   const char *only = NULL;
   size_t k = 10;
   recs_config_t cus;
