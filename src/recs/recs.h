@@ -235,7 +235,24 @@ typedef struct recs_scratch_s recs_scratch_t;
 recs_scratch_t *recs_scratch_new(void);
 void recs_scratch_free(recs_scratch_t *sc);
 
-/* Each returns the number of results written to out (<= nout) or a negative perr code. */
+/* Each returns the number of results written to out (<= nout) or a negative perr code, and
+ * fills *ans. Common to all: results never include the request's items, excluded ids, or
+ * anything failing the filter; ranking is score desc, then popularity, then id; slots the
+ * model cannot fill come from trending (if params.fallback_trending) then popularity, with
+ * score 0, reason popular/trending (upsell keeps reason upsell) and ans->fallback set.
+ * Unknown items (RECS_NO_ITEM or ids the model lacks) are counted in ans->unknown.
+ *   recs_cart: sum of basket-graph rows of ALL cart items (+ history_weight x rows of the
+ *     distinct history items, + repurchase_weight x history basket share); co_purchase.
+ *   recs_similar: the customer-graph row of items[0] ("bought by the same customers";
+ *     basket graph when the snapshot has no customer graph); co_purchase.
+ *   recs_for_customer: customer-graph rows of the distinct history items (+ basket rows of an
+ *     optional cart in items); history items are excluded unless the catalog marks them
+ *     consumable (then they also get the repurchase term); personal; cold start = fallback.
+ *   recs_upsell: items[0]'s price and category from the catalog; candidates must share the
+ *     category (when known) and cost more, at most upsell_max_ratio times (when the price is
+ *     known); ranked by co-consideration (the customer-graph row of items[0]) times the
+ *     filter's margin boost; with q->candidates only those are considered (unseen ones rank
+ *     by popularity); upsell. */
 int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t *q,
               recs_result_t *out, size_t nout, recs_answer_t *ans);
 int recs_similar(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t *q,

@@ -180,7 +180,7 @@ typedef struct graph_job_s {
   atomic_uint next;
   uint32_t *row_len, *row_owner; uint64_t *row_start;
   struct { uint32_t *nbr; float *sc; size_t n, cap; } out[64];
-  int failed;
+  atomic_int failed;
 } graph_job_t;
 
 typedef struct { uint32_t id; float s; } cand_t;
@@ -392,11 +392,9 @@ static int customer_tx(const recs_builder_t *b, uint32_t n, const float *bw, uin
   for (uint32_t c = 0; c < nc; c++) {
     float wc = 0;
     uint32_t kept = 0;
-    /* newest basket first (ties: later insertion first) */
+    /* newest basket first: baskets are expected in time order, so walk them backwards */
     for (uint64_t p = coff[c + 1]; p-- > coff[c];) {
-      uint32_t best = (uint32_t)p; /* selection by ts among the remaining is O(k^2); baskets
-                                      are usually added in time order, so scan backwards */
-      uint32_t k = cb[best];
+      uint32_t k = cb[p];
       if (bw[k] > wc) wc = bw[k];
       for (uint64_t q = b->boff.v[k]; q < b->boff.v[k + 1]; q++) {
         uint32_t j = b->bitems.v[q];
