@@ -22,7 +22,7 @@
 
 typedef struct daemon_s daemon_t;
 typedef struct conn_s conn_t;
-typedef struct writer_s writer_t;
+typedef struct jobq_s jobq_t;
 
 /* Connection lifetime: READING -> (PAUSED <-> READING) -> DRAINING -> CLOSED.
  * PAUSED: reading stopped because answers are not being read (output cap) or too many writes
@@ -44,14 +44,15 @@ struct conn_s {
   msgpack_packer pk;
   size_t out_queued;          /* bytes in uv_write requests not yet completed */
   uint32_t inflight;          /* writes awaiting commit */
+  int subscribed;             /* receives customer.changed notifications */
   uint64_t last_active_ms;    /* last read */
   uint64_t partial_since_ms;  /* when the pending partial message started, 0 = none */
 };
 
-/* A write request on its way through the writer thread and back. */
+/* A request on its way through a background thread (writer or worker) and back. */
 typedef struct wjob_s {
   struct wjob_s *next;
-  conn_t *conn;
+  conn_t *conn;               /* NULL for internal jobs (scheduled model rebuilds) */
   int method;
   int reply;                  /* 0 for notifications */
   uint32_t msgid;
@@ -60,11 +61,18 @@ typedef struct wjob_s {
   void *params, *result;
   int rc;
   perr_info_t err;
+  /* Optional, set by the handler: runs on the loop thread before the answer is encoded
+   * (e.g. to swap in a model snapshot the worker built). */
+  void (*on_loop)(daemon_t *d, struct wjob_s *job);
 } wjob_t;
 
-/* What a handler gets. txn: the writer's write txn, or a read txn opened on first use. */
+/* What a handler gets. txn: the writer's write txn, or a read txn opened on first use.
+ * conn: the requesting connection for loop-thread reads (NULL on the writer/worker).
+ * job: the background job being run (NULL for loop-thread reads). */
 typedef struct exec_ctx_s {
   daemon_t *d;
+  conn_t *conn;
+  struct wjob_s *job;
   store_t *store;
   store_txn_t *txn;
   int write;
@@ -75,6 +83,11 @@ typedef struct exec_ctx_s {
 
 typedef int (*method_exec_fn)(exec_ctx_t *x, const void *params, void *result, perr_info_t *e);
 extern const method_exec_fn handler_table[METHOD__COUNT];
+/* Every handler: handle_<id>, defined in handlers*.c or the model_*.c that owns the method. */
+#define XX(id, name, pt, rt, flags, summary) \
+  int handle_##id(exec_ctx_t *x, const void *params, void *result, perr_info_t *e);
+#include "methods.def"
+#undef XX
 /* The transaction for a handler (opens a read txn lazily); NULL on failure with e set. */
 store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e);
 
@@ -95,19 +108,20 @@ struct daemon_s {
   settings_t cfg;
   const char *config_file;    /* NULL when running on defaults + flags */
   store_t *store;
-  writer_t *writer;
+  jobq_t *writer;             /* write transactions, group commit */
+  jobq_t *worker;             /* slow reads and model rebuilds */
+  struct models_s *models;    /* model snapshots (models.h) */
   listener_t listeners[2];
   conn_t *conns;
   uint64_t nconns;
   counters_t c;
-  atomic_uint_fast64_t writes_committed, write_batches, write_failures, write_queue;
+  atomic_uint_fast64_t writes_committed, write_batches, write_failures, write_queue, work_queue;
   uint64_t started_ms;
   int stopping;
   int exit_code;
   arena_t read_arena;         /* reused by every read request */
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t sweep, watchdog, drain;
-  uv_async_t done_async;
 };
 
 uint64_t now_ms(void);
@@ -120,15 +134,23 @@ void server_start_timers(daemon_t *d);
 void server_stop_reading_all(daemon_t *d);
 int server_idle(daemon_t *d);  /* no writes in flight and all answers flushed */
 void server_close_all(daemon_t *d);
-/* The writer thread's finished jobs: answer them (loop thread). */
-void server_write_done(daemon_t *d, wjob_t *jobs);
+/* Finished background jobs: run their on_loop hooks and answer them (loop thread). */
+void server_jobs_done(daemon_t *d, wjob_t *jobs);
+/* Send a notification [2, method, [params]] to one connection; the packer callback writes
+ * the params map. Returns 0, or -1 if the connection is gone or over its output cap. */
+int server_notify(conn_t *c, const char *method, void (*pack)(msgpack_packer *pk, const void *arg),
+                  const void *arg);
 
-/* writer.c */
-writer_t *writer_start(daemon_t *d);
+/* jobs.c: write=1 the writer (group commit), write=0 the worker (slow reads, rebuilds). */
+jobq_t *jobq_start(daemon_t *d, int write);
 /* 0, or PERR_UNAVAILABLE when the queue is full or stopping. */
-int writer_submit(writer_t *w, wjob_t *job);
-/* Finish the queue, commit, join the thread. */
-void writer_stop(writer_t *w);
-void writer_free(wjob_t *job);
+int jobq_submit(jobq_t *q, wjob_t *job);
+/* Let the loop exit while the queue's async handle is still open. */
+void jobq_unref(jobq_t *q);
+/* Finish the queue, join the thread, hand back what finished. */
+void jobq_stop(jobq_t *q);
+/* A job with its own arena (limit bytes), params and result of the method's sizes. */
+wjob_t *job_new(int method, size_t arena_limit);
+void job_free(wjob_t *job);
 
 #endif

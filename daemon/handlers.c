@@ -10,17 +10,17 @@
 #include "core.h"
 #include "daemon.h"
 
-static int h_ping(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_ping(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   (void)p; (void)e;
   ((ping_result_t *)r)->time = x->now;
   return 0;
 }
 
-static int h_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   health_result_t *h = r;
   perr_info_t ignore;
   (void)p; (void)e;
-  h->ok = exec_txn(x, &ignore) != NULL && x->d->writer != NULL;
+  h->ok = exec_txn(x, &ignore) != NULL && x->d->writer != NULL && x->d->worker != NULL;
   h->status = x->d->stopping ? "stopping" : h->ok ? "ok" : "degraded";
   h->uptime_s = (int64_t)((now_ms() - x->d->started_ms) / 1000);
   h->write_queue = atomic_load(&x->d->write_queue);
@@ -38,7 +38,7 @@ static uint64_t rss_bytes(void) {
   return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static int h_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   daemon_t *d = x->d;
   stats_result_t *s = r;
   struct rusage ru;
@@ -69,7 +69,7 @@ static int h_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   return 0;
 }
 
-static int h_product_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_product_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   const product_t *prod = p;
   upsert_result_t *u = r;
   int rc = core_product_upsert(x->txn, prod, x->now, e);
@@ -79,7 +79,7 @@ static int h_product_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *
   return 0;
 }
 
-static int h_customer_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_customer_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   const customer_t *c = p;
   upsert_result_t *u = r;
   int rc = core_customer_upsert(x->txn, c, x->now, e);
@@ -89,28 +89,28 @@ static int h_customer_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t 
   return 0;
 }
 
-static int h_product_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_product_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   store_txn_t *t = exec_txn(x, e);
   return t ? core_product_get(t, ((const id_params_t *)p)->id, x->arena, r, e) : e->code;
 }
 
-static int h_customer_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_customer_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   store_txn_t *t = exec_txn(x, e);
   return t ? core_customer_get(t, ((const id_params_t *)p)->id, x->arena, r, e) : e->code;
 }
 
-static int h_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   order_view_t *v = r;
   store_txn_t *t = exec_txn(x, e);
   return t ? core_order_get(t, ((const id_params_t *)p)->id, x->arena, &v->order, &v->refunded, e)
            : e->code;
 }
 
-static int h_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   return core_order_record(x->txn, p, x->now, r, e);
 }
 
-static int h_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   refund_result_t *rr = r;
   int rc = core_order_refund(x->txn, p, x->now, rr, e);
   if (rc == 0) { /* the currency points into the transaction: keep a copy */
@@ -121,7 +121,7 @@ static int h_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e)
 }
 
 const method_exec_fn handler_table[METHOD__COUNT] = {
-#define XX(id, name, pt, rt, flags, summary) [METHOD_##id] = h_##id,
+#define XX(id, name, pt, rt, flags, summary) [METHOD_##id] = handle_##id,
 #include "methods.def"
 #undef XX
 };

@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "models.h"
 #include "notify.h"
 
 static void usage(FILE *f) {
@@ -127,7 +128,9 @@ static void on_drain_check(uv_timer_t *t) {
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
     if (uv_is_active((uv_handle_t *)&d->watchdog)) uv_close((uv_handle_t *)&d->watchdog, NULL);
-    uv_unref((uv_handle_t *)&d->done_async); /* the writer's handle: closed by writer_stop */
+    models_stop_timer(d);
+    jobq_unref(d->writer); /* their handles are closed by jobq_stop after the loop */
+    jobq_unref(d->worker);
   }
 }
 
@@ -203,10 +206,14 @@ int main(int argc, char **argv) {
   d.loop->data = &d;
   d.started_ms = now_ms();
   arena_init(&d.read_arena, 0);
-  d.writer = writer_start(&d);
-  if (!d.writer) {
-    log_err("cannot start the writer thread");
-    store_close(d.store);
+  d.writer = jobq_start(&d, 1);
+  d.worker = jobq_start(&d, 0);
+  if (!d.writer || !d.worker) {
+    log_err("cannot start the writer and worker threads");
+    return 1;
+  }
+  if (models_init(&d)) {
+    log_err("cannot initialise the models");
     return 1;
   }
   if (server_listen(&d, &d.listeners[0], d.cfg.socket_path, (unsigned)d.cfg.socket_mode,
@@ -215,7 +222,8 @@ int main(int argc, char **argv) {
        server_listen(&d, &d.listeners[1], d.cfg.admin_socket_path,
                      (unsigned)d.cfg.admin_socket_mode, d.cfg.admin_socket_group, 1))) {
     server_close_listeners(&d);
-    writer_stop(d.writer);
+    jobq_stop(d.writer);
+    jobq_stop(d.worker);
     uv_run(d.loop, UV_RUN_DEFAULT);
     store_close(d.store);
     return 1;
@@ -238,10 +246,12 @@ int main(int argc, char **argv) {
 
   uv_run(d.loop, UV_RUN_DEFAULT);
 
-  writer_stop(d.writer); /* commits anything still queued */
-  d.writer = NULL;
+  jobq_stop(d.worker);
+  jobq_stop(d.writer); /* commits anything still queued */
+  d.writer = d.worker = NULL;
   uv_run(d.loop, UV_RUN_DEFAULT); /* close callbacks */
   arena_free(&d.read_arena);
+  models_destroy(&d);
   store_close(d.store);
   uv_loop_close(d.loop);
   log_notice("stopped");

@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "models.h"
 #include "rpc.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -169,30 +170,39 @@ static void count_error(daemon_t *d, int mi) {
   if (mi >= 0) d->c.by_method[mi].errors++;
 }
 
-static void dispatch_write(conn_t *c, const rpc_msg_t *m, int mi) {
-  daemon_t *d = c->d;
-  const method_desc_t *md = &method_table[mi];
-  perr_info_t e;
+wjob_t *job_new(int method, size_t arena_limit) {
+  const method_desc_t *md = &method_table[method];
   wjob_t *j = calloc(1, sizeof *j);
-  if (!j) {
-    perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
-    goto fail;
-  }
-  arena_init(&j->arena, (size_t)d->cfg.max_message_bytes * 4 + 65536);
+  if (!j) return NULL;
+  arena_init(&j->arena, arena_limit);
+  j->method = method;
   j->params = arena_alloc(&j->arena, md->params_size);
   j->result = arena_alloc(&j->arena, md->result_size);
   if (!j->params || !j->result) {
+    job_free(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* A write (to the writer) or a slow read (to the worker). */
+static void dispatch_job(conn_t *c, const rpc_msg_t *m, int mi) {
+  daemon_t *d = c->d;
+  const method_desc_t *md = &method_table[mi];
+  int write = (md->flags & M_WRITE) != 0;
+  perr_info_t e;
+  wjob_t *j = job_new(mi, (size_t)d->cfg.max_message_bytes * 4 + (write ? 65536 : 64u << 20));
+  if (!j) {
     perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
     goto fail;
   }
   if (md->decode(m->params, &j->arena, j->params, &e)) goto fail;
   j->conn = c;
-  j->method = mi;
   j->reply = m->type == RPC_REQUEST;
   j->msgid = m->msgid;
   j->zone = msgpack_unpacked_release_zone(&c->msg);
-  if (writer_submit(d->writer, j)) {
-    perr_set(&e, PERR_UNAVAILABLE, NULL, "write queue full; retry later");
+  if (jobq_submit(write ? d->writer : d->worker, j)) {
+    perr_set(&e, PERR_UNAVAILABLE, NULL, "%s queue full; retry later", write ? "write" : "work");
     goto fail;
   }
   c->refs++;
@@ -201,7 +211,7 @@ static void dispatch_write(conn_t *c, const rpc_msg_t *m, int mi) {
 fail:
   count_error(d, mi);
   if (m->type == RPC_REQUEST) reply_error(c, m->msgid, &e);
-  if (j) writer_free(j);
+  if (j) job_free(j);
 }
 
 static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
@@ -213,7 +223,7 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   void *params = arena_alloc(a, md->params_size);
   void *result = arena_alloc(a, md->result_size);
   int rc;
-  exec_ctx_t x = {d, d->store, NULL, 0, a, 0, 0};
+  exec_ctx_t x = {.d = d, .conn = c, .store = d->store, .arena = a};
   if (!params || !result) rc = perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
   else if (!(rc = md->decode(m->params, a, params, &e))) {
     struct timespec ts;
@@ -262,7 +272,7 @@ static void dispatch(conn_t *c) {
     }
     return;
   }
-  if (method_table[mi].flags & M_WRITE) dispatch_write(c, &m, mi);
+  if (method_table[mi].flags & (M_WRITE | M_SLOW)) dispatch_job(c, &m, mi);
   else dispatch_read(c, &m, mi);
 }
 
@@ -442,12 +452,19 @@ void server_close_listeners(daemon_t *d) {
 
 /* ---------- writes coming back ---------- */
 
-void server_write_done(daemon_t *d, wjob_t *jobs) {
+void server_jobs_done(daemon_t *d, wjob_t *jobs) {
   conn_t *touched = NULL;
   while (jobs) {
     wjob_t *j = jobs;
     jobs = j->next;
     conn_t *c = j->conn;
+    if (j->on_loop) j->on_loop(d, j);
+    if (method_table[j->method].flags & M_WRITE) models_after_write(d, j);
+    if (!c) { /* internal job */
+      if (j->rc) log_warn("%s failed: %s", method_table[j->method].name, j->err.message);
+      job_free(j);
+      continue;
+    }
     if (j->rc) count_error(d, j->method);
     if (c->state != CONN_CLOSED && j->reply) {
       if (j->rc) reply_error(c, j->msgid, &j->err);
@@ -457,7 +474,7 @@ void server_write_done(daemon_t *d, wjob_t *jobs) {
       }
     }
     c->inflight--;
-    writer_free(j);
+    job_free(j);
     if (c->state != CONN_CLOSED) {
       /* flush each connection once: group consecutive jobs, flush on change */
       if (touched && touched != c) conn_flush(touched);
@@ -467,6 +484,16 @@ void server_write_done(daemon_t *d, wjob_t *jobs) {
     conn_unref(c);
   }
   if (touched && touched->state != CONN_CLOSED) conn_flush(touched);
+}
+
+int server_notify(conn_t *c, const char *method, void (*pack)(msgpack_packer *pk, const void *arg),
+                  const void *arg) {
+  if (c->state == CONN_CLOSED || c->state == CONN_DRAINING) return -1;
+  if (c->out_queued > c->d->cfg.max_output_bytes) return -1; /* a subscriber not reading */
+  rpc_pack_notification_head(&c->pk, method);
+  pack(&c->pk, arg);
+  conn_flush(c);
+  return 0;
 }
 
 /* ---------- timers ---------- */

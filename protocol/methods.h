@@ -14,6 +14,7 @@
 
 #define M_WRITE 1u
 #define M_ADMIN 2u
+#define M_SLOW 4u /* runs on the worker thread (reports, refits), answered when done */
 
 typedef enum {
 #define XX(id, name, pt, rt, flags, summary) METHOD_##id,
@@ -52,6 +53,30 @@ typedef struct stats_result_s {
 typedef struct upsert_result_s { pstr_t id; int64_t updated_at; } upsert_result_t;
 
 typedef struct order_view_s { order_t order; int64_t refunded; } order_view_t;
+
+/* model.status / model.refit */
+typedef struct model_info_s {
+  const char *status;     /* "ready", "empty", "building", "insufficient_data", ... */
+  char reason[160];       /* why not ready, or "" */
+  uint64_t version;       /* increments on every install; 0 = none yet */
+  int64_t built_at;       /* seconds */
+  uint64_t build_ms;      /* how long the last build took */
+  uint64_t items;         /* customers scored, items in the graph, ... */
+  uint64_t bytes;         /* memory held by the served model */
+} model_info_t;
+typedef struct model_status_entry_s {
+  const char *name;
+  model_info_t info;
+  uint64_t took_ms;       /* model.refit: this build */
+} model_status_entry_t;
+#define MODELS_MAX 8
+typedef struct refit_params_s { pstr_t *names; size_t n; unsigned mask; } refit_params_t;
+typedef struct refit_result_s {
+  size_t n;
+  model_status_entry_t models[MODELS_MAX];
+  unsigned mask;          /* kinds this refit built */
+  void *opaque;           /* the built models, between the worker and the loop */
+} refit_result_t;
 
 typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *out,
                                 perr_info_t *e);
