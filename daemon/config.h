@@ -35,6 +35,16 @@ typedef struct settings_s {
   uint64_t sync;             /* 1 = fsync every commit (durable); 0 = tests/benchmarks only */
   uint64_t group_commit_max; /* writes per transaction at most */
   uint64_t max_write_queue;  /* writes waiting for the writer, all connections */
+  /* [models] */
+  uint64_t clv_refit_interval_s;
+  uint64_t recs_rebuild_interval_s;
+  /* [clv] */
+  uint64_t clv_horizon_months;
+  uint64_t clv_discount_monthly_bp; /* basis points per month */
+  uint64_t rfm_bins;
+  /* [recs] */
+  uint64_t recs_upsell_max_ratio_pct;
+  uint64_t recs_max_results;
   /* [log] */
   uint64_t log_level;
 } settings_t;
