@@ -131,9 +131,10 @@ static int rows_group_x(clv_rows_t *r) {
     qsort(tmp, r->n, sizeof *tmp, cmp_u32);
     for (size_t i = 0; i < r->n; i++)
       if (i == 0 || tmp[i] != tmp[i - 1]) tmp[ng++] = tmp[i];
-    r->xs = realloc(tmp, (ng ? ng : 1) * sizeof *tmp);
+    uint32_t *shrunk = realloc(tmp, (ng ? ng : 1) * sizeof *tmp);
+    r->xs = shrunk ? shrunk : tmp; /* a failed shrink keeps the larger block */
     r->xw = calloc(ng ? ng : 1, sizeof *r->xw);
-    if (!r->xs || !r->xw) { if (!r->xs) free(tmp); return CLV_NOMEM; }
+    if (!r->xw) return CLV_NOMEM;
     for (size_t i = 0; i < r->n; i++) {
       uint32_t *hit = bsearch(&r->grp[i], r->xs, ng, sizeof *r->xs, cmp_u32);
       r->grp[i] = (uint32_t)(hit - r->xs);
