@@ -38,7 +38,7 @@ struct conn_s {
   int admin;                  /* accepted on the admin socket */
   int refs;                   /* 1 for the handle + 1 per write in flight */
   msgpack_unpacker up;
-  msgpack_unpacked msg;
+  msgpack_object msg;          /* the message being dispatched (lives in up's zone) */
   guard_t guard;
   msgpack_sbuffer out;        /* answers built but not yet handed to the socket */
   msgpack_packer pk;

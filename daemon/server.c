@@ -33,7 +33,6 @@ uint64_t now_ms(void) {
 
 static void conn_unref(conn_t *c) {
   if (--c->refs > 0) return;
-  msgpack_unpacked_destroy(&c->msg);
   msgpack_unpacker_destroy(&c->up);
   msgpack_sbuffer_destroy(&c->out);
   free(c);
@@ -200,7 +199,7 @@ static void dispatch_job(conn_t *c, const rpc_msg_t *m, int mi) {
   j->conn = c;
   j->reply = m->type == RPC_REQUEST;
   j->msgid = m->msgid;
-  j->zone = msgpack_unpacked_release_zone(&c->msg);
+  j->zone = msgpack_unpacker_release_zone(&c->up); /* the job keeps the strings alive */
   if (jobq_submit(write ? d->writer : d->worker, j)) {
     perr_set(&e, PERR_UNAVAILABLE, NULL, "%s queue full; retry later", write ? "write" : "work");
     goto fail;
@@ -247,7 +246,7 @@ static void dispatch(conn_t *c) {
   rpc_msg_t m;
   perr_info_t e;
   d->c.requests++;
-  if (rpc_parse(&c->msg.data, &m, &e)) {
+  if (rpc_parse(&c->msg, &m, &e)) {
     d->c.protocol_errors++;
     count_error(d, -1);
     if (m.has_msgid) reply_error(c, m.msgid, &e);
@@ -311,19 +310,27 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   uint32_t msgid = has_msgid ? (uint32_t)c->guard.msgid : 0;
   msgpack_unpacker_buffer_consumed(&c->up, gs == GUARD_OK ? (size_t)nread : good_end);
 
+  /* Decode with the unpacker's own zone (msgpack_unpacker_next would allocate a zone per
+   * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
+   * the zone is cleared once no partial message is pending. */
   for (;;) {
-    msgpack_unpack_return r = msgpack_unpacker_next(&c->up, &c->msg);
-    if (r == MSGPACK_UNPACK_SUCCESS || r == MSGPACK_UNPACK_EXTRA_BYTES) {
+    int r = msgpack_unpacker_execute(&c->up);
+    if (r > 0) {
+      c->msg = msgpack_unpacker_data(&c->up);
+      msgpack_unpacker_reset(&c->up);
       dispatch(c);
       if (c->state == CONN_CLOSED) return;
       continue;
     }
-    if (r == MSGPACK_UNPACK_CONTINUE) break;
+    if (r == 0) break;
     /* the guard admits only well-formed, bounded input: this is not expected */
     conn_fail(c, 0, 0, PERR_INVALID_REQUEST, "undecodable message");
     conn_flush(c);
     return;
   }
+  /* (after a write took the zone, msgpack-c creates the next one lazily: z may be NULL) */
+  if (c->up.z && guard_idle(&c->guard) && msgpack_unpacker_flush_zone(&c->up))
+    msgpack_unpacker_reset_zone(&c->up);
   if (gs != GUARD_OK) {
     conn_fail(c, has_msgid, msgid,
               gs == GUARD_MALFORMED ? PERR_INVALID_REQUEST : PERR_TOO_LARGE,
@@ -366,7 +373,6 @@ static void on_connection(uv_stream_t *server, int status) {
   guard_limits_t lim = {(uint32_t)d->cfg.max_message_bytes, (uint32_t)d->cfg.max_depth,
                         (uint32_t)d->cfg.max_container_elems};
   guard_init(&c->guard, &lim);
-  msgpack_unpacked_init(&c->msg);
   msgpack_sbuffer_init(&c->out);
   msgpack_packer_init(&c->pk, &c->out, msgpack_sbuffer_write);
   c->admin = l->admin;
