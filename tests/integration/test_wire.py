@@ -374,6 +374,64 @@ class DurabilityTest(unittest.TestCase):
             d.cleanup()
 
 
+class ConfigTest(unittest.TestCase):
+    def test_sighup_reloads_limits_and_keeps_running_config_on_error(self):
+        d = Daemon(PATROND)
+        conf = os.path.join(d.tmp, "patrond.conf")
+        with open(conf, "w") as f:
+            f.write("[limits]\nmax_message_bytes = 65536\n")
+        d.extra = ["-c", conf]
+        d.start()
+        try:
+            c = Client(d.sock)
+            big = {"customer_id": "big", "name": "n" * 500, "email": "e" * 500}
+            self.assertEqual(c.call("customer.upsert", big)["customer_id"], "big")
+            with open(conf, "w") as f:
+                f.write("[limits]\nmax_message_bytes = 1024\n")
+            d.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+            c2 = Client(d.sock)
+            c2.send_raw(msgpack.packb([0, 5, "customer.upsert", [big]]))
+            m = c2.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (5, "too_large"))
+            # a broken file on reload: logged, the running settings stay
+            with open(conf, "w") as f:
+                f.write("[limits]\nmax_message_bytez = 1\n")
+            d.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+            self.assertTrue(Client(d.sock).call("ping")["pong"])
+            self.assertIn("reload failed", d.read_log())
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+    def test_startup_errors_are_clear(self):
+        scratch = Daemon(PATROND)
+        self.addCleanup(scratch.cleanup)
+        tmp = scratch.tmp
+        long_path = os.path.join(tmp, "s" * 120 + ".sock")
+        r = subprocess.run([PATROND, "--socket", long_path, "--data-dir", tmp + "/d"],
+                           capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 78)
+        self.assertIn(b"longer than 107 bytes", r.stderr)
+        conf = os.path.join(tmp, "bad.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\nsocket = /tmp/x.sock\n\n[limits]\nmax_connections = lots\n")
+        r = subprocess.run([PATROND, "-c", conf, "--check-config"], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 78)
+        self.assertIn((conf + ":5:").encode(), r.stderr)
+        r = subprocess.run([PATROND, "--set", "limits.nope=1", "--check-config"],
+                           capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 64)
+        # a regular file where the socket should be is never removed
+        regular = os.path.join(tmp, "not-a-socket")
+        open(regular, "w").close()
+        r = subprocess.run([PATROND, "--socket", regular, "--admin-socket", "none",
+                            "--data-dir", tmp + "/d"], capture_output=True, timeout=10)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertTrue(os.path.isfile(regular))
+
+
 if __name__ == "__main__":
     PATROND = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
