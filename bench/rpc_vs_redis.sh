@@ -29,6 +29,7 @@ CG_DEPTHS=${CG_DEPTHS:-"16 1"}
 CG_N1=${CG_N1:-10000}
 CG_N2=${CG_N2:-30000}
 KEEP=${KEEP:-0}
+QUIET_WAIT=${QUIET_WAIT:-10}
 CLK_TCK=$(getconf CLK_TCK)
 RUN_LIMIT=$((DUR + WARM + 30))
 
@@ -56,6 +57,15 @@ wait_sock() { # PATH PID [tries of 0.1 s]
   return 1
 }
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; } # utime+stime
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; } # all cores, not idle/iowait
+quiet_wait() { # wait up to QUIET_WAIT s until foreign load (all cores busy, 0.5 s sample) < 0.25 cores
+  local end=$(( $(date +%s) + QUIET_WAIT )) a b
+  while :; do
+    a=$(busy_ticks); sleep 0.5; b=$(busy_ticks)
+    awk -v d=$((b - a)) -v hz="$CLK_TCK" 'BEGIN {exit !(d / hz / 0.5 < 0.25)}' && return 0
+    [ "$(date +%s)" -ge "$end" ] && { log "foreign load still present after ${QUIET_WAIT}s; measuring anyway"; return 0; }
+  done
+}
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # ---- build: the daemon + ingest_bench, and the reference rpcbench in a temp dir ----
@@ -93,7 +103,7 @@ start_redis() { # [valgrind args...] -> sets RPID
 start_patrond() { # [valgrind args...] -> sets PPID_
   rm -f "$W/p.sock"
   "$@" "$PATROND" --socket "$W/p.sock" --admin-socket none --data-dir "$W/data" --foreground \
-    --set store.sync=false --set log.level=warning >>"$W/patrond.out" 2>&1 &
+    --set store.sync=false --set log.level=notice >>"$W/patrond.out" 2>&1 &
   PPID_=$!
   PIDS+=("$PPID_")
   wait_sock "$W/p.sock" "$PPID_" 600 || { log "patrond did not start"; exit 1; }
@@ -121,23 +131,33 @@ start_redis
 
 # ---- throughput / latency / CPU: A B A B ... ----
 RES=$W/results.tsv
-printf 'method\tdepth\tpair\tserver\trps\tp50_us\tp99_us\tp999_us\tcpu_us_per_req\tserver_cores\tclient_cores\terrors\tloadavg\n' > "$RES"
+printf 'method\tdepth\tpair\tserver\trps\tp50_us\tp99_us\tp999_us\tcpu_us_per_req\tserver_cores\tclient_cores\terrors\tloadavg\tother_cores\n' > "$RES"
 one_run() { # METHOD DEPTH PAIR SERVER
   local m=$1 d=$2 k=$3 s=$4 pid sock args out t0 t1 c0 c1
   if [ "$s" = redis ]; then pid=$RPID; sock=$W/redis.sock; args=(-R "GET key:000000000000")
   else pid=$PPID_; sock=$W/p.sock; args=(-M "$m" -p "$(params_for "$m")"); fi
+  quiet_wait
   local la; la=$(cut -d' ' -f1 /proc/loadavg)
+  local b0 b1; b0=$(busy_ticks)
   c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   out=$(timeout "$RUN_LIMIT" "$RPCBENCH" -s "$sock" -c "$CONNS" -P "$d" -d "$DUR" -w "$WARM" -T $((RUN_LIMIT - 5)) "${args[@]}" 2>&1)
-  c1=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
+  if ! c1=$(cpu_ticks "$pid" 2>/dev/null); then # the server went away: say how, restart, redo once
+    wait "$pid"; log "$s (pid $pid) exited with status $? during $m P=$d pair $k; restarting it (see $W/$s.out)"
+    forget_pid "$pid"
+    [ "${RETRIED:-0}" = 1 ] && { log "second failure: giving up"; exit 1; }
+    if [ "$s" = redis ]; then start_redis; else start_patrond; fi
+    RETRIED=1 one_run "$m" "$d" "$k" "$s"; return
+  fi
+  t1=$(date +%s.%N); b1=$(busy_ticks)
   printf '%s\n' "$out" >> "$W/rpcbench.log"
   local total; total=$(printf '%s\n' "$out" | sed -n 's/^replies=\([0-9]*\).*/\1/p')
   local ccores; ccores=$(printf '%s\n' "$out" | sed -n 's/^client_cpu=\([0-9.]*\).*/\1/p')
   printf '%s\n' "$out" | tail -1 | awk -v m="$m" -v d="$d" -v k="$k" -v s="$s" -v dt=$((c1 - c0)) \
-    -v hz="$CLK_TCK" -v n="${total:-0}" -v wall="$(echo "$t1 - $t0" | bc)" -v cc="${ccores:-0}" -v la="$la" '
+    -v hz="$CLK_TCK" -v n="${total:-0}" -v wall="$(echo "$t1 - $t0" | bc)" -v cc="${ccores:-0}" -v la="$la" -v bd=$((b1 - b0)) '
     { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
-    END { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.2f\t%s\t%s\t%s\n", m, d, k, s, v["rps"], v["p50_us"],
-          v["p99_us"], v["p999_us"], (n > 0 ? dt * 1e6 / hz / n : 0), (wall > 0 ? dt / hz / wall : 0), cc, v["errors"], la }' >> "$RES"
+    END { other = (wall > 0 ? (bd - dt) / hz / wall - cc : 0); if (other < 0) other = 0
+          printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.2f\t%s\t%s\t%s\t%.2f\n", m, d, k, s, v["rps"], v["p50_us"],
+          v["p99_us"], v["p999_us"], (n > 0 ? dt * 1e6 / hz / n : 0), (wall > 0 ? dt / hz / wall : 0), cc, v["errors"], la, other }' >> "$RES"
   tail -1 "$RES" >&2
 }
 for m in $METHODS; do
@@ -171,7 +191,7 @@ for m in $METHODS; do
   done
 done
 echo
-echo "per-run rows (loadavg = 1-min load before the run):"
+echo "per-run rows (loadavg: 1-min load before the run; other_cores: CPU used by everything but server and client during it):"
 column -t -s $'\t' "$RES"
 
 # ---- instructions per request under callgrind ----
