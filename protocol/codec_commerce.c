@@ -18,31 +18,26 @@ static int begin(const msgpack_object *params, const char *const *keys, pmap_t *
   return rc ? rc : pmap_check_keys(m, keys, e);
 }
 
+/* The *.get methods: one required id field. */
+static int dec_one_id(const msgpack_object *params, const char *key, void *out, perr_info_t *e) {
+  const char *const keys[] = {key, NULL};
+  id_params_t *p = out;
+  pmap_t m;
+  int rc = begin(params, keys, &m, e);
+  return rc ? rc : pmap_str(&m, key, 1, 1, CORE_ID_MAX, &p->id, NULL, e);
+}
+
 int dec_product_get(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"product_id", NULL};
-  id_params_t *p = out;
-  pmap_t m;
   (void)a;
-  int rc = begin(params, keys, &m, e);
-  return rc ? rc : pmap_str(&m, "product_id", 1, 1, CORE_ID_MAX, &p->id, NULL, e);
+  return dec_one_id(params, "product_id", out, e);
 }
-
 int dec_customer_get(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"customer_id", NULL};
-  id_params_t *p = out;
-  pmap_t m;
   (void)a;
-  int rc = begin(params, keys, &m, e);
-  return rc ? rc : pmap_str(&m, "customer_id", 1, 1, CORE_ID_MAX, &p->id, NULL, e);
+  return dec_one_id(params, "customer_id", out, e);
 }
-
 int dec_order_get(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"order_id", NULL};
-  id_params_t *p = out;
-  pmap_t m;
   (void)a;
-  int rc = begin(params, keys, &m, e);
-  return rc ? rc : pmap_str(&m, "order_id", 1, 1, CORE_ID_MAX, &p->id, NULL, e);
+  return dec_one_id(params, "order_id", out, e);
 }
 
 int dec_product_upsert(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
