@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <unistd.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,15 @@ static const cdef_t defs[] = {
    "recs.upsell: alternatives cost more than the product, at most this percentage of its price."},
   {"recs", "max_results", T_UINT, NUM(recs_max_results), 1, 1000, 1, "50",
    "Most items one recommendation call may ask for."},
+  {"recs", "similarity", T_STR, STR(recs_similarity), 0, 0, 0, "default",
+   "Item-item model: 'default' (cosine^2, top 100 neighbours, repurchase term; see "
+   "docs/benchmarks/recs.md) or 'cosine' (plain c_ij/sqrt(n_i n_j), every neighbour, the "
+   "published baseline). Used by the next rebuild."},
+  {"recs", "consumable_categories", T_STR, STR(recs_consumable_categories), 0, 0, 1, "",
+   "Comma-separated categories whose products recs.for_customer may recommend again to "
+   "customers who bought them (consumables); others are left out once bought."},
+  {"recs", "history_max_orders", T_UINT, NUM(recs_history_max_orders), 0, 100000, 1, "1000",
+   "Newest orders of a customer read as history by the recommendation calls (0 = none)."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
 };
@@ -218,14 +229,40 @@ int config_set(settings_t *s, const char *dotted, const char *value, char *err, 
 }
 
 void config_resolve(settings_t *s) {
+  char *run = s->admin_socket_run;
   if (!strcmp(s->admin_socket_path, "none")) {
-    s->admin_socket_path[0] = 0;
+    run[0] = 0;
   } else if (!strcmp(s->admin_socket_path, "auto")) {
     const char *slash = strrchr(s->socket_path, '/');
     int dirlen = slash ? (int)(slash - s->socket_path) + 1 : 0; /* keeps the '/' */
-    snprintf(s->admin_socket_path, sizeof s->admin_socket_path, "%.*sadmin.sock", dirlen,
-             s->socket_path);
+    snprintf(run, sizeof s->admin_socket_run, "%.*sadmin.sock", dirlen, s->socket_path);
+  } else {
+    memcpy(run, s->admin_socket_path, sizeof s->admin_socket_run);
   }
+}
+
+int config_check_environment(const settings_t *s, char *err, size_t errlen) {
+  const char *groups[2] = {s->socket_group, s->admin_socket_group};
+  for (int i = 0; i < 2; i++)
+    if (groups[i][0] && !getgrnam(groups[i])) {
+      snprintf(err, errlen, "server.%s: group '%s' does not exist",
+               i ? "admin_socket_group" : "socket_group", groups[i]);
+      return -1;
+    }
+  /* the data directory, or the directory that will hold it, must be writable */
+  char dir[CONFIG_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", s->data_dir);
+  while (access(dir, F_OK) != 0) {
+    char *slash = strrchr(dir, '/');
+    if (!slash) { snprintf(dir, sizeof dir, "."); break; }
+    if (slash == dir) { dir[1] = 0; break; }
+    *slash = 0;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    snprintf(err, errlen, "store.data_dir: %s is not writable by this user (%s)", dir, strerror(errno));
+    return -1;
+  }
+  return 0;
 }
 
 int config_validate(const settings_t *s, char *err, size_t errlen) {
@@ -235,12 +272,12 @@ int config_validate(const settings_t *s, char *err, size_t errlen) {
     return -1;
   }
   if (strlen(s->socket_path) >= sizeof sa.sun_path ||
-      strlen(s->admin_socket_path) >= sizeof sa.sun_path) {
+      strlen(s->admin_socket_run) >= sizeof sa.sun_path) {
     snprintf(err, errlen, "socket path longer than %zu bytes (the Unix socket limit)",
              sizeof sa.sun_path - 1);
     return -1;
   }
-  if (!strcmp(s->socket_path, s->admin_socket_path)) {
+  if (!strcmp(s->socket_path, s->admin_socket_run)) {
     snprintf(err, errlen, "server.socket and server.admin_socket must differ");
     return -1;
   }

@@ -17,7 +17,8 @@ typedef struct settings_s {
   char socket_path[CONFIG_PATH_MAX];
   uint64_t socket_mode;
   char socket_group[64];
-  char admin_socket_path[CONFIG_PATH_MAX]; /* "" = no admin socket */
+  char admin_socket_path[CONFIG_PATH_MAX]; /* as configured: a path, "auto", "none" or "" */
+  char admin_socket_run[CONFIG_PATH_MAX];  /* resolved by config_resolve; "" = none */
   uint64_t admin_socket_mode;
   char admin_socket_group[64];
   /* [limits] */
@@ -45,6 +46,9 @@ typedef struct settings_s {
   /* [recs] */
   uint64_t recs_upsell_max_ratio_pct;
   uint64_t recs_max_results;
+  char recs_similarity[16];          /* "default" or "cosine" (the published baseline) */
+  char recs_consumable_categories[512]; /* comma-separated categories bought again and again */
+  uint64_t recs_history_max_orders;  /* newest orders of a customer read as history */
   /* [log] */
   uint64_t log_level;
 } settings_t;
@@ -54,10 +58,13 @@ void config_defaults(settings_t *s);
 int config_load(settings_t *s, const char *path, char *err, size_t errlen);
 /* Set "section.key" = value (command-line overrides). -1 with a message on error. */
 int config_set(settings_t *s, const char *dotted, const char *value, char *err, size_t errlen);
-/* Turn admin_socket "auto"/"none" into a path or "". Call before config_validate. */
+/* Resolve admin_socket ("auto" = admin.sock beside the shop socket, "none"/"" = off) into
+ * admin_socket_run. Call before config_validate. */
 void config_resolve(settings_t *s);
 /* Cross-field checks (paths fit sun_path, ...). */
 int config_validate(const settings_t *s, char *err, size_t errlen);
+/* What --check-config adds: socket groups exist, the data directory is writable. */
+int config_check_environment(const settings_t *s, char *err, size_t errlen);
 /* Write every setting as INI, with its documentation as comments. */
 void config_print(const settings_t *s, FILE *f, int with_docs);
 /* Copy the settings marked reloadable from src into dst. */

@@ -91,6 +91,14 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
 }
 
 /* defaults -> file -> flags. Returns 0 or an exit code. */
+/* Report a settings error: on stderr at start-up, through the log (with its priority) on
+ * a SIGHUP reload. */
+static int g_running;
+static void settings_error(const char *msg) {
+  if (g_running) log_err("reload failed: %s; keeping the running configuration", msg);
+  else fprintf(stderr, "patrond: %s\n", msg);
+}
+
 static int load_settings(int argc, char **argv, settings_t *s, opts_t *o) {
   char err[600];
   int rc;
@@ -99,13 +107,13 @@ static int load_settings(int argc, char **argv, settings_t *s, opts_t *o) {
   if ((rc = apply_flags(argc, argv, s, o, 0))) return rc;
   if (!o->config && access(CONFIG_DEFAULT_FILE, F_OK) == 0) o->config = CONFIG_DEFAULT_FILE;
   if (o->config && config_load(s, o->config, err, sizeof err)) {  /* validated after flags */
-    fprintf(stderr, "patrond: %s\n", err);
+    settings_error(err);
     return 78; /* EX_CONFIG */
   }
   if ((rc = apply_flags(argc, argv, s, o, 1))) return rc;
   config_resolve(s);
   if (config_validate(s, err, sizeof err)) {
-    fprintf(stderr, "patrond: %s\n", err);
+    settings_error(err);
     return 78;
   }
   return 0;
@@ -158,8 +166,6 @@ static void on_signal(uv_signal_t *s, int signum) {
       if (strcmp(fresh.socket_path, d->cfg.socket_path) || strcmp(fresh.data_dir, d->cfg.data_dir))
         log_warn("reload: socket and data_dir changes need a restart");
       log_notice("configuration reloaded");
-    } else {
-      log_err("reload failed; keeping the running configuration");
     }
     notify_send("READY=1");
     return;
@@ -186,12 +192,18 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (o.check) {
-    printf("patrond: configuration OK%s%s\n", o.config ? " (" : "", o.config ? o.config : "");
-    if (o.config) printf(")\n");
+    char err[600];
+    if (config_check_environment(&d.cfg, err, sizeof err)) {
+      fprintf(stderr, "patrond: %s\n", err);
+      return 78;
+    }
+    if (o.config) printf("patrond: configuration OK (%s)\n", o.config);
+    else printf("patrond: configuration OK (defaults and flags)\n");
     return 0;
   }
   log_set_level((int)d.cfg.log_level);
   signal(SIGPIPE, SIG_IGN);
+  g_running = 1;
 
   store_options_t so;
   store_options_default(&so);
@@ -212,14 +224,15 @@ int main(int argc, char **argv) {
     log_err("cannot start the writer and worker threads");
     return 1;
   }
+  notify_send("WATCHDOG=1\nSTATUS=loading models"); /* loading can take a while */
   if (models_init(&d)) {
     log_err("cannot initialise the models");
     return 1;
   }
   if (server_listen(&d, &d.listeners[0], d.cfg.socket_path, (unsigned)d.cfg.socket_mode,
                     d.cfg.socket_group, 0) ||
-      (d.cfg.admin_socket_path[0] &&
-       server_listen(&d, &d.listeners[1], d.cfg.admin_socket_path,
+      (d.cfg.admin_socket_run[0] &&
+       server_listen(&d, &d.listeners[1], d.cfg.admin_socket_run,
                      (unsigned)d.cfg.admin_socket_mode, d.cfg.admin_socket_group, 1))) {
     server_close_listeners(&d);
     jobq_stop(d.writer);

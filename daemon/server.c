@@ -67,6 +67,7 @@ static void conn_maybe_resume(conn_t *c) {
   if (c->out_queued > c->d->cfg.max_output_bytes / 2) return;
   if (c->inflight >= c->d->cfg.max_inflight_writes) return;
   c->state = CONN_READING;
+  if (c->partial_since_ms) c->partial_since_ms = uv_now(c->d->loop); /* its clock restarts */
   uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
@@ -510,7 +511,9 @@ static void on_sweep(uv_timer_t *t) {
   conn_t *c = d->conns;
   while (c) {
     conn_t *n = c->next;
-    if (c->partial_since_ms && now - c->partial_since_ms > d->cfg.read_timeout_ms) {
+    /* a paused client is waiting on us, not the other way round */
+    if (c->state == CONN_READING && c->partial_since_ms &&
+        now - c->partial_since_ms > d->cfg.read_timeout_ms) {
       log_info("closing a connection: request not completed within %llu ms",
                (unsigned long long)d->cfg.read_timeout_ms);
       d->c.conns_closed_limit++;
