@@ -83,12 +83,10 @@ static const cdef_t defs[] = {
   {"recs", "max_results", T_UINT, NUM(recs_max_results), 1, 1000, 1, "50",
    "Most items one recommendation call may ask for."},
   {"recs", "similarity", T_STR, STR(recs_similarity), 0, 0, 0, "default",
-   "Item-item model: 'default' (cosine^2, top 100 neighbours, repurchase term; see "
-   "docs/benchmarks/recs.md) or 'cosine' (plain c_ij/sqrt(n_i n_j), every neighbour, the "
-   "published baseline). Used by the next rebuild."},
+   "Item-item model: default (cosine^2, top 100, repurchase term) or cosine (the published "
+   "plain-cosine baseline). Applies from the next rebuild."},
   {"recs", "consumable_categories", T_STR, STR(recs_consumable_categories), 0, 0, 1, "",
-   "Comma-separated categories whose products recs.for_customer may recommend again to "
-   "customers who bought them (consumables); others are left out once bought."},
+   "Comma-separated categories that recs.for_customer may recommend again to their buyers."},
   {"recs", "history_max_orders", T_UINT, NUM(recs_history_max_orders), 0, 100000, 1, "1000",
    "Newest orders of a customer read as history by the recommendation calls (0 = none)."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",

@@ -1,29 +1,557 @@
-/* model_recs.c -- the recommendations model kind (issue 4). Being wired: builds nothing yet. */
+/* model_recs.c -- the recommendations model kind (issue 4): lifecycle of the co-purchase
+ * snapshot served by the recs.* methods.
+ *   init (loop, start): model configuration from [recs] similarity; the persisted snapshot
+ *     (models/recs.snap) or an empty one; the catalogue from PRODUCTS; an empty delta.
+ *   build (worker): every order (ORDERS) becomes a basket with its customer and time; the
+ *     baskets go to recs_builder in time order, seeded with the served snapshot so item ids
+ *     stay stable; the snapshot is saved (tmp + fsync + rename) with its version.
+ *   install (loop): swap the holder, start a new delta, replay the orders recorded during the
+ *     build that the build did not see, and remap the catalogue to the new ids.
+ *   after_write (loop): a new order goes into the delta at once (recs.cart changes before any
+ *     rebuild); product.upsert re-reads the product into the catalogue (stock 0 hides it).
+ * Invariant: no order is lost between the build's read snapshot and the install: logging
+ * starts before the build opens its own read transaction, every logged order the build's
+ * transaction does not hold is replayed into the new delta (an order logged after that check
+ * is replayed too; it may then count twice until the next rebuild, never zero times). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "log.h"
+#include "model_recs.h"
 #include "models.h"
+#include "recs_scan.h"
 
-typedef struct recs_state_s { int unused; } recs_state_t;
+#define SNAP_MAGIC "PATRRSV1"
+#define SNAP_HDR 32 /* magic[8] | u64 version | u64 build_ms | i64 saved_at */
+
+recs_state_t *recs_state(daemon_t *d) { return models_state(d, "recs"); }
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- persistence ---- */
+
+static int save_snapshot(daemon_t *d, const recs_snapshot_t *s, uint64_t version, uint64_t build_ms,
+                         perr_info_t *e) {
+  char path[CONFIG_PATH_MAX + 32], tmp[CONFIG_PATH_MAX + 40], dir[CONFIG_PATH_MAX + 16];
+  models_path(d, "recs", "snap", path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  snprintf(dir, sizeof dir, "%s/models", d->cfg.data_dir);
+  size_t len;
+  const unsigned char *bytes = recs_snapshot_bytes(s, &len);
+  unsigned char hdr[SNAP_HDR];
+  int64_t now = (int64_t)time(NULL);
+  memcpy(hdr, SNAP_MAGIC, 8);
+  memcpy(hdr + 8, &version, 8);
+  memcpy(hdr + 16, &build_ms, 8);
+  memcpy(hdr + 24, &now, 8);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return perr_set(e, PERR_UNAVAILABLE, NULL, "cannot write %s: %s", tmp, strerror(errno));
+  int ok = 1;
+  const unsigned char *parts[2] = {hdr, bytes};
+  size_t lens[2] = {SNAP_HDR, len};
+  for (int i = 0; i < 2 && ok; i++)
+    for (size_t off = 0; off < lens[i] && ok;) {
+      ssize_t w = write(fd, parts[i] + off, lens[i] - off);
+      if (w < 0 && errno == EINTR) continue;
+      ok = w > 0;
+      if (ok) off += (size_t)w;
+    }
+  ok = ok && fsync(fd) == 0;
+  ok = (close(fd) == 0) && ok;
+  ok = ok && rename(tmp, path) == 0;
+  if (!ok) {
+    int err = errno;
+    unlink(tmp);
+    return perr_set(e, PERR_UNAVAILABLE, NULL, "cannot save the recs snapshot: %s", strerror(err));
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    if (fsync(dfd)) log_warn("fsync %s: %s", dir, strerror(errno));
+    close(dfd);
+  }
+  return 0;
+}
+
+static int load_snapshot(daemon_t *d, recs_snapshot_t **out, uint64_t *version, uint64_t *build_ms,
+                         perr_info_t *e) {
+  char path[CONFIG_PATH_MAX + 32];
+  models_path(d, "recs", "snap", path, sizeof path);
+  FILE *f = fopen(path, "rb");
+  if (!f) return perr_set(e, PERR_NOT_FOUND, NULL, "no snapshot");
+  unsigned char *buf = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 1 << 20;
+      unsigned char *nb = realloc(buf, cap);
+      if (!nb) break;
+      buf = nb;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  int bad = ferror(f) || n < SNAP_HDR || memcmp(buf, SNAP_MAGIC, 8) != 0;
+  fclose(f);
+  int rc = bad ? perr_set(e, PERR_INTERNAL, NULL, "%s: not a recs snapshot", path)
+               : recs_snapshot_load(buf + SNAP_HDR, n - SNAP_HDR, out, e);
+  if (rc == 0) {
+    memcpy(version, buf + 8, 8);
+    memcpy(build_ms, buf + 16, 8);
+  }
+  free(buf);
+  return rc;
+}
+
+/* ---- replay log (log_mu) ---- */
+
+static void log_put(recs_state_t *st, const void *p, size_t n) {
+  memcpy(st->log + st->log_n, p, n);
+  st->log_n += n;
+}
+
+static void log_order(recs_state_t *st, const order_t *o) {
+  size_t need = 4 + 1 + 8 + 2 + o->order_id.n + 2;
+  for (size_t i = 0; i < o->nlines; i++) need += 2 + o->lines[i].product_id.n;
+  pthread_mutex_lock(&st->log_mu);
+  if (st->logging && !st->log_overflow) {
+    if (st->log_n + need > st->log_cap) {
+      size_t nc = st->log_cap ? st->log_cap * 2 : 1 << 16;
+      while (nc < st->log_n + need) nc *= 2;
+      unsigned char *nl = nc <= RECS_LOG_MAX_BYTES ? realloc(st->log, nc) : NULL;
+      if (nl) {
+        st->log = nl;
+        st->log_cap = nc;
+      } else {
+        st->log_overflow = 1;
+      }
+    }
+    if (!st->log_overflow) {
+      uint32_t len = (uint32_t)need;
+      uint8_t seen = 0;
+      uint16_t on = (uint16_t)o->order_id.n, nl = (uint16_t)o->nlines;
+      log_put(st, &len, 4);
+      log_put(st, &seen, 1);
+      log_put(st, &o->ts, 8);
+      log_put(st, &on, 2);
+      log_put(st, o->order_id.p, on);
+      log_put(st, &nl, 2);
+      for (size_t i = 0; i < o->nlines; i++) {
+        uint16_t l = (uint16_t)o->lines[i].product_id.n;
+        log_put(st, &l, 2);
+        log_put(st, o->lines[i].product_id.p, l);
+      }
+    }
+  }
+  pthread_mutex_unlock(&st->log_mu);
+}
+
+static void log_stop(recs_state_t *st) {
+  pthread_mutex_lock(&st->log_mu);
+  st->logging = 0;
+  st->log_overflow = 0;
+  st->log_n = 0;
+  pthread_mutex_unlock(&st->log_mu);
+}
+
+/* Worker, end of build: mark the logged orders that t holds. */
+static void log_mark_seen(recs_state_t *st, store_txn_t *t) {
+  pthread_mutex_lock(&st->log_mu);
+  for (size_t off = 0; off + 4 <= st->log_n;) {
+    uint32_t len;
+    uint16_t on;
+    memcpy(&len, st->log + off, 4);
+    memcpy(&on, st->log + off + 13, 2);
+    const void *v;
+    size_t vn;
+    if (store_get(t, STORE_T_ORDERS, st->log + off + 15, on, &v, &vn) == 0) st->log[off + 4] = 1;
+    off += len;
+  }
+  pthread_mutex_unlock(&st->log_mu);
+}
+
+/* Loop, install: replay the unseen orders into the (new) delta; stop logging. */
+static int delta_add_order(recs_state_t *st, const pstr_t *ids, size_t n, int64_t ts);
+
+static int log_replay(recs_state_t *st) {
+  pstr_t ids[CORE_MAX_LINES];
+  pthread_mutex_lock(&st->log_mu);
+  int overflow = st->log_overflow;
+  size_t replayed = 0;
+  for (size_t off = 0; off + 4 <= st->log_n;) {
+    uint32_t len;
+    uint16_t on, nl;
+    int64_t ts;
+    memcpy(&len, st->log + off, 4);
+    memcpy(&ts, st->log + off + 5, 8);
+    memcpy(&on, st->log + off + 13, 2);
+    if (!st->log[off + 4]) {
+      size_t q = off + 15 + on;
+      memcpy(&nl, st->log + q, 2);
+      q += 2;
+      for (uint16_t i = 0; i < nl && i < CORE_MAX_LINES; i++) {
+        uint16_t l;
+        memcpy(&l, st->log + q, 2);
+        ids[i].p = (const char *)st->log + q + 2;
+        ids[i].n = l;
+        q += 2u + l;
+      }
+      delta_add_order(st, ids, nl, ts);
+      replayed++;
+    }
+    off += len;
+  }
+  st->logging = 0;
+  st->log_overflow = 0;
+  st->log_n = 0;
+  pthread_mutex_unlock(&st->log_mu);
+  if (replayed) log_info("recs: %zu orders recorded during the build replayed into the delta", replayed);
+  return overflow;
+}
+
+/* ---- incremental updates (loop) ---- */
+
+static int delta_add_order(recs_state_t *st, const pstr_t *ids, size_t n, int64_t ts) {
+  uint32_t items[CORE_MAX_LINES];
+  size_t k = 0;
+  for (size_t i = 0; i < n && k < CORE_MAX_LINES; i++) {
+    uint32_t id;
+    if (recs_delta_intern(st->delta, ids[i].p, ids[i].n, &id) != PERR_OK) continue;
+    items[k++] = id;
+  }
+  if (!k) return 0;
+  int rc = recs_delta_add_basket(st->delta, items, k, ts);
+  if (rc == PERR_TOO_LARGE) recs_request_rebuild(st, "incremental delta full");
+  return rc;
+}
+
+void recs_request_rebuild(recs_state_t *st, const char *why) {
+  if (st->rebuild_queued || st->d->stopping) return;
+  pstr_t name = {"recs", 4};
+  unsigned mask;
+  perr_info_t e;
+  if (models_parse_names(&name, 1, &mask, &e)) return;
+  wjob_t *j = job_new(METHOD_model_refit, 0);
+  if (!j) return;
+  ((refit_params_t *)j->params)->mask = mask;
+  if (jobq_submit(st->d->worker, j)) {
+    job_free(j);
+    return;
+  }
+  st->rebuild_queued = 1;
+  log_notice("recs: full rebuild queued (%s)", why);
+}
+
+static void recs_after_write(daemon_t *d, void *state, int method, const void *params,
+                             const void *result) {
+  recs_state_t *st = state;
+  (void)d;
+  if (method == METHOD_order_record) {
+    const order_t *o = params;
+    const order_result_t *r = result;
+    if (!r->created) return;
+    pstr_t ids[CORE_MAX_LINES];
+    size_t n = 0;
+    for (size_t i = 0; i < o->nlines && n < CORE_MAX_LINES; i++) ids[n++] = o->lines[i].product_id;
+    delta_add_order(st, ids, n, o->ts);
+    log_order(st, o);
+  } else if (method == METHOD_product_upsert) {
+    const product_t *in = params;
+    store_txn_t *t;
+    perr_info_t e;
+    arena_t a;
+    product_t p;
+    if (store_txn_begin(st->d->store, 0, &t)) return;
+    arena_init(&a, 0);
+    if (core_product_get(t, in->id, &a, &p, &e) == 0 && recs_catalog_put(st, &p))
+      log_warn("recs: catalogue update failed (out of memory)");
+    store_abort(t);
+    arena_free(&a);
+  }
+}
+
+/* ---- init / destroy ---- */
+
+static int empty_snapshot(const recs_config_t *cfg, recs_snapshot_t **out) {
+  perr_info_t e;
+  recs_builder_t *b = recs_builder_new(cfg, NULL);
+  int rc = b ? recs_builder_build(b, out, &e) : PERR_INTERNAL;
+  recs_builder_free(b);
+  return rc;
+}
+
+static int load_catalog_cb(void *ctx, const product_t *p) { return recs_catalog_put(ctx, p) ? PERR_INTERNAL : 0; }
+
+static void recs_destroy(void *state);
 
 static int recs_init(daemon_t *d, void **state) {
-  (void)d;
-  *state = calloc(1, sizeof(recs_state_t));
-  return *state ? 0 : -1;
-}
-static void recs_destroy(void *state) { free(state); }
-static void *recs_build(daemon_t *d, void *state, store_txn_t *t, perr_info_t *e) {
-  (void)d; (void)state; (void)t;
-  perr_set(e, PERR_INSUFFICIENT_DATA, NULL, "not built yet");
-  return NULL;
-}
-static void recs_install(daemon_t *d, void *state, void *built) { (void)d; (void)state; free(built); }
-static void recs_discard(void *built) { free(built); }
-static void recs_info(void *state, model_info_t *out) {
-  (void)state;
-  memset(out, 0, sizeof *out);
-  out->status = "empty";
+  recs_state_t *st = calloc(1, sizeof *st);
+  *state = st;
+  if (!st) return -1;
+  st->d = d;
+  pthread_mutex_init(&st->log_mu, NULL);
+  st->cosine = strcmp(d->cfg.recs_similarity, "cosine") == 0;
+  if (!st->cosine && strcmp(d->cfg.recs_similarity, "default") != 0) {
+    log_err("recs.similarity: expected 'default' or 'cosine', got '%s'", d->cfg.recs_similarity);
+    return -1;
+  }
+  if (st->cosine) recs_config_baseline_cosine(&st->mcfg);
+  else recs_config_default(&st->mcfg);
+  st->holder = recs_holder_new();
+  st->scratch = recs_scratch_new();
+  if (!st->holder || !st->scratch || recs_catalog_init(st)) return -1;
+  snprintf(st->consumable_csv, sizeof st->consumable_csv, "%s", d->cfg.recs_consumable_categories);
+
+  perr_info_t e;
+  recs_snapshot_t *s = NULL;
+  uint64_t version = 0;
+  int rc = load_snapshot(d, &s, &version, &st->build_ms, &e);
+  if (rc == 0) {
+    recs_snapshot_stats_t ss;
+    recs_snapshot_stats(s, &ss);
+    st->built_at = ss.built_at;
+    log_info("recs: snapshot version %llu loaded (%u items, %llu baskets)",
+             (unsigned long long)version, ss.items, (unsigned long long)ss.baskets);
+    const recs_config_t *sc = recs_snapshot_config(s);
+    if ((sc->power == 1 && sc->top_k == 0) != st->cosine)
+      log_notice("recs: the persisted model was built with another recs.similarity; the next "
+                 "rebuild applies '%s'", d->cfg.recs_similarity);
+  } else {
+    if (rc != PERR_NOT_FOUND) log_warn("recs: persisted model not loaded: %s", e.message);
+    version = 0;
+    if (empty_snapshot(&st->mcfg, &s)) return -1;
+  }
+  atomic_store(&st->version, version);
+  st->snap = s;
+  recs_holder_swap(st->holder, s); /* the holder owns the reference */
+  if (!(st->delta = recs_delta_new(s, RECS_DELTA_MAX_PAIRS))) return -1;
+
+  store_txn_t *t;
+  if (store_txn_begin(d->store, 0, &t)) return -1;
+  rc = core_scan_products(t, load_catalog_cb, st, &e);
+  store_abort(t);
+  if (rc) {
+    log_err("recs: cannot load the catalogue: %s", e.message);
+    return -1;
+  }
+  return 0;
 }
 
+static void recs_destroy(void *state) {
+  recs_state_t *st = state;
+  if (!st) return;
+  recs_delta_free(st->delta);
+  recs_holder_free(st->holder);
+  recs_scratch_free(st->scratch);
+  recs_catalog_free(st);
+  free(st->ids);
+  free(st->hist);
+  free(st->hist_orders);
+  free(st->log);
+  pthread_mutex_destroy(&st->log_mu);
+  free(st);
+}
+
+/* ---- build (worker) ---- */
+
+typedef struct built_s {
+  recs_snapshot_t *snap;
+  uint64_t version, build_ms;
+} built_t;
+
+typedef struct bscan_s {
+  recs_builder_t *b;
+  uint32_t *items;
+  uint64_t *off;
+  int64_t *ts;
+  uint32_t *cust;
+  size_t nitems, capitems, nb, capb;
+} bscan_t;
+
+static int bgrow(void **p, size_t *cap, size_t need, size_t el) {
+  if (need <= *cap) return 0;
+  size_t nc = *cap ? *cap * 2 : 4096;
+  while (nc < need) nc *= 2;
+  void *np = realloc(*p, nc * el);
+  if (!np) return -1;
+  *p = np;
+  *cap = nc;
+  return 0;
+}
+
+static int scan_cb(void *ctx, const core_basket_t *bk) {
+  bscan_t *S = ctx;
+  if (bk->n == 0) return 0;
+  size_t cb = S->capb;
+  if (bgrow((void **)&S->items, &S->capitems, S->nitems + bk->n, sizeof(uint32_t)) ||
+      bgrow((void **)&S->off, &cb, S->nb + 2, sizeof(uint64_t)))
+    return PERR_INTERNAL;
+  cb = S->capb;
+  if (bgrow((void **)&S->ts, &cb, S->nb + 2, sizeof(int64_t))) return PERR_INTERNAL;
+  cb = S->capb;
+  if (bgrow((void **)&S->cust, &cb, S->nb + 2, sizeof(uint32_t))) return PERR_INTERNAL;
+  S->capb = cb;
+  for (size_t i = 0; i < bk->n; i++)
+    if (recs_builder_intern(S->b, bk->products[i].p, bk->products[i].n, &S->items[S->nitems++]))
+      return PERR_INTERNAL;
+  if (recs_builder_intern_customer(S->b, bk->customer_id.p, bk->customer_id.n, &S->cust[S->nb]))
+    return PERR_INTERNAL;
+  S->ts[S->nb] = bk->ts;
+  S->off[++S->nb] = S->nitems;
+  return 0;
+}
+
+static const int64_t *sort_ts;
+static int cmp_basket(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  if (sort_ts[x] != sort_ts[y]) return sort_ts[x] < sort_ts[y] ? -1 : 1;
+  return (x > y) - (x < y);
+}
+
+static void *recs_build(daemon_t *d, void *state, store_txn_t *unused, perr_info_t *e) {
+  recs_state_t *st = state;
+  (void)unused;
+  uint64_t t0 = mono_ms();
+  pthread_mutex_lock(&st->log_mu); /* start logging before our own read snapshot begins */
+  st->logging = 1;
+  st->log_overflow = 0;
+  st->log_n = 0;
+  pthread_mutex_unlock(&st->log_mu);
+  store_txn_t *t = NULL;
+  recs_snapshot_t *prev = recs_holder_acquire(st->holder), *snap = NULL;
+  bscan_t S = {0};
+  uint32_t *order = NULL;
+  built_t *out = NULL;
+  int rc;
+  if (store_txn_begin(d->store, 0, &t)) {
+    t = NULL;
+    rc = perr_set(e, PERR_UNAVAILABLE, NULL, "store unavailable");
+    goto done;
+  }
+  S.b = recs_builder_new(&st->mcfg, atomic_load(&st->version) ? prev : NULL);
+  S.capb = 4096;
+  S.off = malloc(S.capb * sizeof(uint64_t));
+  S.ts = malloc(S.capb * sizeof(int64_t));
+  S.cust = malloc(S.capb * sizeof(uint32_t));
+  if (!S.b || !S.off || !S.ts || !S.cust) {
+    rc = perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
+    goto done;
+  }
+  S.off[0] = 0;
+  if ((rc = core_scan_orders(t, scan_cb, &S, e))) {
+    if (rc == PERR_INTERNAL && !e->message[0]) perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
+    goto done;
+  }
+  if (S.nb == 0) {
+    rc = perr_set(e, PERR_INSUFFICIENT_DATA, NULL, "no orders recorded yet");
+    goto done;
+  }
+  if (!(order = malloc(S.nb * sizeof(uint32_t)))) {
+    rc = perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < S.nb; i++) order[i] = (uint32_t)i;
+  sort_ts = S.ts; /* the worker is the only builder */
+  qsort(order, S.nb, sizeof(uint32_t), cmp_basket);
+  for (size_t r = 0; r < S.nb; r++) {
+    uint32_t k = order[r];
+    rc = recs_builder_add_basket_ids(S.b, S.cust[k], S.ts[k], S.items + S.off[k],
+                                     (size_t)(S.off[k + 1] - S.off[k]));
+    if (rc) {
+      perr_set(e, rc, NULL, "recs: cannot add a basket");
+      goto done;
+    }
+  }
+  free(S.items);
+  S.items = NULL;
+  if ((rc = recs_builder_build(S.b, &snap, e))) goto done;
+  log_mark_seen(st, t);
+  store_abort(t);
+  t = NULL;
+  out = calloc(1, sizeof *out);
+  if (!out) {
+    rc = perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
+    goto done;
+  }
+  out->snap = snap;
+  out->version = atomic_load(&st->version) + 1;
+  out->build_ms = mono_ms() - t0;
+  if ((rc = save_snapshot(d, snap, out->version, out->build_ms, e))) {
+    free(out);
+    out = NULL;
+    goto done;
+  }
+  snap = NULL;
+done:
+  if (t) store_abort(t);
+  if (!out) log_stop(st);
+  recs_snapshot_unref(snap);
+  recs_snapshot_unref(prev);
+  recs_builder_free(S.b);
+  free(S.items); free(S.off); free(S.ts); free(S.cust); free(order);
+  return out;
+}
+
+static void recs_discard(void *built) {
+  built_t *b = built;
+  if (!b) return;
+  recs_snapshot_unref(b->snap);
+  free(b);
+}
+
+static void recs_install(daemon_t *d, void *state, void *built) {
+  recs_state_t *st = state;
+  built_t *b = built;
+  (void)d;
+  recs_delta_t *nd = recs_delta_new(b->snap, RECS_DELTA_MAX_PAIRS);
+  if (!nd) {
+    log_err("recs: out of memory installing the model; keeping the previous one");
+    log_stop(st);
+    recs_discard(b);
+    return;
+  }
+  recs_delta_t *old = st->delta;
+  st->snap = b->snap;
+  recs_holder_swap(st->holder, b->snap);
+  st->delta = nd;
+  recs_delta_free(old);
+  atomic_store(&st->version, b->version);
+  st->build_ms = b->build_ms;
+  recs_snapshot_stats_t ss;
+  recs_snapshot_stats(st->snap, &ss);
+  st->built_at = ss.built_at;
+  st->rebuild_queued = 0;
+  st->reason[0] = 0;
+  free(b);
+  int overflow = log_replay(st);
+  if (recs_catalog_remap(st)) log_err("recs: catalogue remap failed (out of memory)");
+  if (overflow) recs_request_rebuild(st, "too many orders recorded during the build");
+}
+
+static void recs_info(void *state, model_info_t *out) {
+  recs_state_t *st = state;
+  memset(out, 0, sizeof *out);
+  out->version = atomic_load(&st->version);
+  out->status = out->version ? "ready" : "empty";
+  snprintf(out->reason, sizeof out->reason, "%s", st->reason);
+  out->built_at = st->built_at;
+  out->build_ms = st->build_ms;
+  recs_snapshot_stats_t ss;
+  recs_snapshot_stats(st->snap, &ss);
+  out->items = ss.items;
+  out->bytes = ss.bytes;
+}
+
+static uint64_t recs_interval(const settings_t *cfg) { return cfg->recs_rebuild_interval_s; }
+
 const model_kind_t model_kind_recs = {"recs", recs_init, recs_destroy, recs_build, recs_install,
-                                     recs_discard, recs_info, NULL, NULL};
+                                     recs_discard, recs_info, recs_after_write, recs_interval};

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "core.h"
 #include "perr.h"
+#include "recs_types.h"
 
 #define M_WRITE 1u
 #define M_ADMIN 2u
