@@ -9,6 +9,7 @@
 
 #include "core.h"
 #include "daemon.h"
+#include "model_clv.h"
 
 int handle_ping(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   (void)p; (void)e;
@@ -94,9 +95,18 @@ int handle_product_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   return t ? core_product_get(t, ((const id_params_t *)p)->id, x->arena, r, e) : e->code;
 }
 
+/* The profile from the store, the analytics from the one installed CLV snapshot (a lookup:
+ * the scores were computed when the model was built, as of its as_of). */
 int handle_customer_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  customer_view_t *v = r;
+  pstr_t id = ((const id_params_t *)p)->id;
   store_txn_t *t = exec_txn(x, e);
-  return t ? core_customer_get(t, ((const id_params_t *)p)->id, x->arena, r, e) : e->code;
+  if (!t) return e->code;
+  int rc = core_customer_get(t, id, x->arena, &v->profile, e);
+  if (rc) return rc;
+  const clv_snap_t *s = clv_model_current(x->d);
+  clv_snap_analytics(s, s ? clv_snap_find(s, id.p, id.n) : NULL, &v->an);
+  return 0;
 }
 
 int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {

@@ -94,6 +94,10 @@ static uint64_t mono_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The as_of of the refit being built on this (worker) thread; see models_build_as_of. */
+static _Thread_local int64_t build_as_of;
+int64_t models_build_as_of(void) { return build_as_of; }
+
 /* Worker thread. */
 int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   const refit_params_t *p = params;
@@ -104,6 +108,7 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
   if (!b) return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
   r->opaque = b;
   x->job->on_loop = refit_install;
+  build_as_of = p->as_of;
   for (size_t i = 0; i < NKINDS; i++) {
     if (!(r->mask & (1u << i))) continue;
     uint64_t t0 = mono_ms();
@@ -118,6 +123,7 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
     if (b->ok[i]) log_info("model %s built in %llu ms", kinds[i]->name, (unsigned long long)b->took_ms[i]);
     else log_notice("model %s not built: %s", kinds[i]->name, b->err[i].message);
   }
+  build_as_of = 0;
   return 0;
 }
 

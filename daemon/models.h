@@ -42,6 +42,9 @@ void *models_state(daemon_t *d, const char *name);
 void models_after_write(daemon_t *d, wjob_t *job);
 /* Close the schedule timer (shutdown). */
 void models_stop_timer(daemon_t *d);
+/* Worker thread, inside a build: the as_of (seconds) model.refit was given, 0 = none (use
+ * the current time). Scheduled rebuilds have none. */
+int64_t models_build_as_of(void);
 /* Path of a kind's persisted file in the data directory (models/<name>.<ext>). */
 void models_path(const daemon_t *d, const char *name, const char *ext, char *buf, size_t len);
 

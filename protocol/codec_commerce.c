@@ -172,9 +172,10 @@ void enc_product_upsert(msgpack_packer *pk, const void *r) { enc_upsert(pk, "pro
 void enc_customer_upsert(msgpack_packer *pk, const void *r) { enc_upsert(pk, "customer_id", r); }
 
 void enc_customer_get(msgpack_packer *pk, const void *result) {
-  const customer_profile_t *p = result;
+  const customer_view_t *v = result; /* the profile + analytics (codec_analytics.c) */
+  const customer_profile_t *p = &v->profile;
   const customer_t *c = &p->customer;
-  msgpack_pack_map(pk, 12);
+  msgpack_pack_map(pk, 12 + CUST_ANALYTICS_FIELDS);
   kv_pstr(pk, "customer_id", c->id);
   pk_kv_bool(pk, "known", p->known);
   kv_pstr(pk, "email", c->email);
@@ -200,6 +201,7 @@ void enc_customer_get(msgpack_packer *pk, const void *result) {
   msgpack_pack_array(pk, p->nlast);
   for (size_t i = 0; i < p->nlast; i++) pk_strn(pk, p->last_products[i].p, p->last_products[i].n);
   pk_kv_int(pk, "updated_at", c->updated_at);
+  enc_customer_analytics(pk, &v->an);
 }
 
 void enc_order_record(msgpack_packer *pk, const void *result) {

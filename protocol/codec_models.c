@@ -12,12 +12,14 @@ int dec_model_status(const msgpack_object *params, arena_t *a, void *out, perr_i
 }
 
 int dec_model_refit(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"models", NULL};
+  static const char *const keys[] = {"models", "as_of", NULL};
   refit_params_t *p = out;
   pmap_t m;
   int rc = pmap_from(params, "", &m, e);
   if (!rc) rc = pmap_check_keys(&m, keys, e);
   if (!rc) rc = pmap_str_list(&m, "models", 0, MODELS_MAX, 32, a, &p->names, &p->n, e);
+  /* as_of: the CLV model's "now" (issue 3), e.g. a calibration end; 0/absent = now */
+  if (!rc) rc = pmap_int(&m, "as_of", 0, 1, 32503680000LL, &p->as_of, NULL, e);
   return rc;
 }
 

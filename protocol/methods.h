@@ -71,13 +71,18 @@ typedef struct model_status_entry_s {
   uint64_t took_ms;       /* model.refit: this build */
 } model_status_entry_t;
 #define MODELS_MAX 8
-typedef struct refit_params_s { pstr_t *names; size_t n; unsigned mask; } refit_params_t;
+typedef struct refit_params_s {
+  pstr_t *names; size_t n; unsigned mask;
+  int64_t as_of;          /* the CLV model's "now" (0 = the current time), seconds */
+} refit_params_t;
 typedef struct refit_result_s {
   size_t n;
   model_status_entry_t models[MODELS_MAX];
   unsigned mask;          /* kinds this refit built */
   void *opaque;           /* the built models, between the worker and the loop */
 } refit_result_t;
+
+#include "analytics_types.h" /* customer analytics (issue 3) */
 
 typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *out,
                                 perr_info_t *e);
