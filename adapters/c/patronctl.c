@@ -27,6 +27,9 @@ static void usage(FILE *f) {
           "  ping                   same as: call ping\n"
           "  health                 same as: call health\n"
           "  stats                  same as: call stats\n"
+          "  report [--from T] [--to T] [--currency XXX] [--format table|json]\n"
+          "                         KPI report (kpi.report) for [from, to): T is seconds or\n"
+          "                         YYYY-MM-DD (UTC); default the last 30 days, main currency\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH      daemon socket (default $PATRON_SOCKET, else %s)\n"
@@ -60,6 +63,10 @@ static char *read_stdin(void) {
   buf[len] = '\0';
   return buf;
 }
+
+/* patronctl_report.c */
+int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
+                     void (*print_error)(const patron_error_t *e));
 
 static void print_error(const patron_error_t *e) {
   /* The error object as JSON, rendered by the library's own converter from a small
@@ -120,6 +127,18 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[optind++];
   const char *method = NULL, *params = NULL;
+  if (!strcmp(cmd, "report")) {
+    patron_client_t *rc_c = patron_open(sock, timeout);
+    if (!rc_c) {
+      fprintf(stderr, "patronctl: invalid socket path '%s' (too long?)\n",
+              sock ? sock : PATRON_DEFAULT_SOCKET);
+      return EXIT_USAGE;
+    }
+    int rrc = patronctl_report(rc_c, argc - optind + 1, argv + optind - 1, indent ? indent : 0,
+                               print_error);
+    patron_close(rc_c);
+    return rrc;
+  }
   if (!strcmp(cmd, "call")) {
     if (optind >= argc || argc - optind > 2) {
       fprintf(stderr, "patronctl: usage: patronctl call METHOD ['JSON']\n");

@@ -354,6 +354,33 @@ class ShopTest(unittest.TestCase):
         self.assertEqual([(x["month"], x["size"], x["retention"]) for x in z["cohorts"]],
                          [("2024-01", 0, [0.0, 0.0]), ("2024-02", 0, [0.0])])
 
+    def test_patronctl_report(self):
+        ctl = os.environ.get("PATRONCTL")
+        if not ctl:
+            self.skipTest("PATRONCTL not set")
+        import json
+        import subprocess
+        base = [ctl, "-s", self.d.sock, "report", "--from", "2024-01-01", "--to", "2024-03-01"]
+        out = subprocess.run(base + ["--currency", "EUR", "--format", "json"], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        j = json.loads(out.stdout)
+        k = self.c.call("kpi.report", {"from": T0, "to": T1, "currency": "EUR"})
+        for key in ("revenue", "orders", "aov", "retention", "cohorts", "nps", "csat"):
+            self.assertEqual(j[key], k[key], key)
+        out = subprocess.run(base, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for text in ("KPI report  2024-01-01 00:00 .. 2024-03-01 00:00 UTC  (EUR)",
+                     "gross 95.00   refunded 10.00   net 85.00", "AOV 23.75", "NPS", "25.0",
+                     "66.7 %", "2024-01", "Retention"):
+            self.assertIn(text, out.stdout)
+        bad = subprocess.run(base + ["--currency", "EU"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("currency", bad.stderr)
+        bad = subprocess.run([ctl, "-s", self.d.sock, "report", "--from", "yesterday"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(bad.returncode, 64)
+
     def test_segments_paging_and_model_fields(self):
         r = self.admin.call("model.refit", {"models": ["clv"]})
         m = r["models"][0]
