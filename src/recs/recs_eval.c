@@ -339,3 +339,65 @@ out:
   if (rc != PERR_OK && !built_err) perr_set(e, rc, NULL, "evaluation failed");
   return rc;
 }
+
+/* ---- access for tools that answer the cases elsewhere (recs_eval.h) ---- */
+
+size_t recs_eval_ninvoices(const recs_eval_data_t *d) { return d->ninv; }
+
+size_t recs_eval_invoice_rank(const recs_eval_data_t *d, size_t r) { return d->order[r]; }
+
+void recs_eval_invoice(const recs_eval_data_t *d, size_t i, recs_eval_invoice_t *out) {
+  const inv_t *v = &d->inv[i];
+  out->name = recs_interner_name(d->invnames, v->name, &out->name_len);
+  out->customer = recs_interner_name(d->custs, v->cust, &out->customer_len);
+  out->ts = v->ts;
+  out->test = v->test;
+  out->nitems = v->n;
+}
+
+const char *recs_eval_invoice_item(const recs_eval_data_t *d, size_t i, size_t j, size_t *len) {
+  return recs_interner_name(d->items, d->inv[i].items[j], len);
+}
+
+size_t recs_eval_ncases(const recs_eval_data_t *d) { return d->ncases; }
+
+void recs_eval_case(const recs_eval_data_t *d, size_t c, size_t *invoice, const char **hidden,
+                    size_t *hidden_len) {
+  *invoice = d->cases[c].inv;
+  *hidden = recs_interner_name(d->items, d->cases[c].hidden, hidden_len);
+}
+
+void recs_eval_counts(const recs_eval_data_t *d, recs_eval_metrics_t *m) {
+  memset(m, 0, sizeof(*m));
+  m->rows = d->rows;
+  m->kept_rows = d->kept;
+  m->invoices = d->ninv;
+  m->customers = recs_interner_count(d->custs);
+  m->cases = d->ncases;
+  uint32_t ni = recs_interner_count(d->items);
+  uint8_t *in_train = calloc(ni + 1, 1);
+  for (uint32_t i = 0; i < d->ninv; i++) {
+    if (d->inv[i].test) continue;
+    m->train_baskets++;
+    for (uint32_t j = 0; j < d->inv[i].n && in_train; j++) in_train[d->inv[i].items[j]] = 1;
+  }
+  for (uint32_t i = 0; i < ni && in_train; i++) m->train_items += in_train[i];
+  for (size_t c = 0; c < d->ncases && in_train; c++) m->hidden_unseen += !in_train[d->cases[c].hidden];
+  free(in_train);
+}
+
+void recs_eval_add_case(recs_eval_metrics_t *m, int rank) {
+  if (rank < 0) return;
+  m->hr += 1;
+  m->ndcg += 1.0 / log2(rank + 2.0);
+  m->mrr += 1.0 / (rank + 1.0);
+}
+
+void recs_eval_finish(recs_eval_metrics_t *m, size_t covered) {
+  if (m->cases) {
+    m->hr /= (double)m->cases;
+    m->ndcg /= (double)m->cases;
+    m->mrr /= (double)m->cases;
+  }
+  m->coverage = m->train_items ? (double)covered / (double)m->train_items : 0;
+}

@@ -29,4 +29,30 @@ void recs_eval_free(recs_eval_data_t *d);
 int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const recs_params_t *p,
                   size_t k, recs_eval_metrics_t *m, perr_info_t *e);
 
+/* ---- access for tools that answer the cases elsewhere (bench/recs_eval_socket.c asks a
+ * real patrond over its socket): the same cleaned invoices, test cases and metrics. ---- */
+typedef struct recs_eval_invoice_s {
+  const char *name, *customer;  /* InvoiceNo, CustomerID (not NUL-terminated) */
+  size_t name_len, customer_len;
+  int64_t ts;                   /* InvoiceDate, seconds (UTC as written) */
+  int test;                     /* 1: a test invoice (not in training) */
+  size_t nitems;                /* distinct StockCodes, file order */
+} recs_eval_invoice_t;
+size_t recs_eval_ninvoices(const recs_eval_data_t *d);
+/* Index of the r-th invoice in protocol order (InvoiceDate, then InvoiceNo). */
+size_t recs_eval_invoice_rank(const recs_eval_data_t *d, size_t r);
+void recs_eval_invoice(const recs_eval_data_t *d, size_t i, recs_eval_invoice_t *out);
+const char *recs_eval_invoice_item(const recs_eval_data_t *d, size_t i, size_t j, size_t *len);
+size_t recs_eval_ncases(const recs_eval_data_t *d);
+/* Case c: its (test) invoice index and hidden item; the cart is the invoice's other items;
+ * the history is the customer's training invoices. */
+void recs_eval_case(const recs_eval_data_t *d, size_t c, size_t *invoice, const char **hidden,
+                    size_t *hidden_len);
+/* Input counts (rows, kept_rows, invoices, customers, cases, train_baskets, train_items). */
+void recs_eval_counts(const recs_eval_data_t *d, recs_eval_metrics_t *m);
+/* Metrics: add one case whose hidden item came at rank (0-based; -1 = not in the top k);
+ * then divide by the cases and set coverage = covered / train_items. */
+void recs_eval_add_case(recs_eval_metrics_t *m, int rank);
+void recs_eval_finish(recs_eval_metrics_t *m, size_t covered);
+
 #endif

@@ -1,0 +1,337 @@
+"""test_recs.py -- the recommendation methods of the real patrond over the wire (issue 4):
+recs.cart / recs.upsell / recs.similar / recs.for_customer / recs.rules on a small hand-built
+shop whose expected answers are computed here from the documented formulas (default model:
+cosine squared = c_ij^2 / (n_i n_j); ties by popularity, then first appearance), the business
+filters, stock and active flags acting at once, unknown products/customers as marked
+fallbacks, incremental updates before any rebuild, orders recorded during a rebuild, refit
+persistence across a restart, admin-only recs.rules, and bad inputs with field paths.
+usage: python3 test_recs.py PATH/TO/patrond"""
+import sys
+import threading
+import unittest
+from collections import Counter
+from itertools import combinations
+
+from patrontest import Client, Daemon, RpcError, order
+
+PATROND = None
+
+PRODUCTS = [  # id, category, price (EUR cents), stock, margin
+    ("mug", "kitchen", 1000, 10, 300), ("mug_xl", "kitchen", 1500, 10, 900),
+    ("mug_big", "kitchen", 2500, 10, None), ("mug_gold", "kitchen", 5000, 10, None),
+    ("plate", "kitchen", 800, 10, None), ("spoon", "kitchen", 200, 10, None),
+    ("tea", "food", 500, 10, 100), ("coffee", "food", 700, 10, 400),
+]
+ORDERS = [  # order id, customer, products (time order = key order)
+    ("o1", "c1", ["mug", "tea", "spoon"]), ("o2", "c2", ["mug", "tea"]),
+    ("o3", "c3", ["mug", "coffee"]), ("o4", "c4", ["tea", "coffee"]),
+    ("o5", "c1", ["mug_xl", "tea"]), ("o6", "c5", ["plate", "spoon"]),
+    ("o7", "c6", ["mug", "mug_xl"]),
+]
+
+
+def first_seen():
+    seen = []
+    for _, _, items in ORDERS:
+        for p in items:
+            if p not in seen:
+                seen.append(p)
+    return seen
+
+
+def graph(transactions):
+    n, c = Counter(), Counter()
+    for t in transactions:
+        t = sorted(set(t))
+        n.update(t)
+        for a, b in combinations(t, 2):
+            c[a, b] += 1
+            c[b, a] += 1
+    return n, c
+
+
+def score_rows(sources, n, c, exclude):
+    s = Counter()
+    for i in sources:
+        for (a, b), cab in c.items():
+            if a == i and b not in exclude:
+                s[b] += cab * cab / (n[a] * n[b])
+    return s
+
+
+def ranked(scores):
+    pop, _ = graph([o[2] for o in ORDERS])
+    order = first_seen()
+    return sorted(scores, key=lambda j: (-round(scores[j], 6), -pop[j], order.index(j)))
+
+
+def ids(ans):
+    return [x["product_id"] for x in ans["items"]]
+
+
+class ShopTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(PATROND, extra=["--set", "recs.consumable_categories=food",
+                                       "--set", "models.recs_rebuild_interval_s=0"],
+                       sync=False).start()
+        cls.c = Client(cls.d.sock)
+        cls.a = Client(cls.d.admin)
+        for pid, cat, price, stock, margin in PRODUCTS:
+            p = {"product_id": pid, "category": cat, "price": price, "currency": "EUR",
+                 "stock": stock}
+            if margin is not None:
+                p["margin"] = margin
+            cls.c.call("product.upsert", p)
+        for oid, cust, items in ORDERS:
+            cls.c.call("order.record", order(oid, cust, ts=1700000000 + int(oid[1:]) * 60, lines=[
+                {"product_id": p, "quantity": 1, "unit_price": 100} for p in items]))
+        r = cls.a.call("model.refit", {"models": ["recs"]})
+        assert r["models"][0]["status"] == "ready", r
+        cls.version = r["models"][0]["version"]
+        cls.bn, cls.bc = graph([o[2] for o in ORDERS])
+        per_cust = {}
+        for _, cust, items in ORDERS:
+            per_cust.setdefault(cust, set()).update(items)
+        cls.cn, cls.cc = graph(list(per_cust.values()))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+        cls.a.close()
+        rc = cls.d.stop()
+        cls.d.cleanup()
+        assert rc == 0, rc
+
+    def cart(self, items, **kw):
+        p = {"items": items}
+        p.update(kw)
+        return self.c.call("recs.cart", p)
+
+    def assertRpcError(self, code, field, method, params, client=None):
+        with self.assertRaises(RpcError) as cm:
+            (client or self.c).call(method, params)
+        self.assertEqual(cm.exception.code, code, cm.exception.err)
+        if field is not None:
+            self.assertEqual(cm.exception.field, field, cm.exception.err)
+
+    # ---- recs.cart ----
+    def test_cart_scores_every_cart_item(self):
+        for cart in (["mug"], ["tea", "spoon"], ["mug", "coffee"], ["plate", "mug_xl"]):
+            exp = score_rows(cart, self.bn, self.bc, set(cart))
+            ans = self.cart(cart, limit=len(exp))
+            self.assertEqual(ids(ans), ranked(exp), cart)
+            for x in ans["items"]:
+                self.assertAlmostEqual(x["score"], exp[x["product_id"]], places=5)
+                self.assertEqual(x["reason"], "co_purchase")
+            self.assertEqual(ans["fallback"], "none")
+            self.assertEqual(ans["model_version"], self.version)
+            self.assertEqual(ans["unknown_items"], 0)
+
+    def test_cart_fills_with_popular_and_says_so(self):
+        ans = self.cart(["mug"], limit=10)
+        self.assertEqual(ids(ans), ["tea", "spoon", "coffee", "mug_xl", "plate"])
+        self.assertEqual(ans["items"][-1]["reason"], "popular")
+        self.assertEqual(ans["items"][-1]["score"], 0)
+        self.assertEqual(ans["fallback"], "popular")
+
+    def test_cart_customer_history_adds_repurchase(self):
+        # c1 bought mug, tea, spoon (o1) and mug_xl, tea (o5): tea in 2 of 2 orders
+        ans = self.cart(["coffee"], customer_id="c1", limit=3)
+        exp = score_rows(["coffee"], self.bn, self.bc, {"coffee"})
+        for item, cnt in {"mug": 1, "tea": 2, "spoon": 1, "mug_xl": 1}.items():
+            exp[item] += 0.1 * cnt / 2
+        self.assertEqual(ids(ans), ranked(exp)[:3])
+        self.assertEqual(ans["history_orders"], 2)
+        self.assertTrue(ans["customer_known"])
+
+    def test_unknown_products_get_marked_fallback(self):
+        ans = self.cart(["nope-1", "nope-2"], limit=3)
+        self.assertEqual(ans["fallback"], "popular")
+        self.assertEqual(ans["unknown_items"], 2)
+        self.assertEqual(ids(ans), ["mug", "tea", "spoon"])  # most orders, then first seen
+        self.assertTrue(all(x["reason"] == "popular" for x in ans["items"]))
+        ans = self.cart(["mug", "nope"], customer_id="nobody", limit=1)
+        self.assertEqual(ans["unknown_items"], 1)
+        self.assertFalse(ans["customer_known"])
+        self.assertEqual(ids(ans), ["tea"])
+
+    # ---- filters ----
+    def test_filters(self):
+        base = ["tea", "spoon", "coffee", "mug_xl", "plate"]
+        self.assertEqual(ids(self.cart(["mug"], filters={"exclude_categories": ["food", "toys"]})),
+                         ["spoon", "mug_xl", "plate"])
+        self.assertEqual(ids(self.cart(["mug"], filters={"exclude_products": ["tea", "zzz"]})),
+                         [x for x in base if x != "tea"])
+        self.assertEqual(ids(self.cart(["mug"], filters={"min_price": 600, "max_price": 1600})),
+                         ["coffee", "mug_xl", "plate"])
+        self.assertEqual(ids(self.cart(["mug"], filters={"max_price": 600, "currency": "USD"})), [])
+        self.assertEqual(ids(self.cart(["mug"], filters={"max_per_category": 1})), ["tea", "spoon"])
+        boosted = self.cart(["mug"], limit=4, filters={"boost_margin": 10})
+        exp = {"mug_xl": 0.125 * 7, "coffee": 0.125 * (1 + 10 * 400 / 700), "tea": 0.25 * 3,
+               "spoon": 0.125}
+        self.assertEqual(ids(boosted), sorted(exp, key=lambda k: -exp[k]))
+        for x in boosted["items"]:
+            self.assertAlmostEqual(x["score"], exp[x["product_id"]], places=4)
+
+    def test_out_of_stock_and_inactive_disappear_at_once(self):
+        try:
+            self.c.call("product.upsert", {"product_id": "tea", "stock": 0})
+            self.assertNotIn("tea", ids(self.cart(["mug"])))
+            self.assertIn("tea", ids(self.cart(["mug"], filters={"in_stock_only": False})))
+            self.c.call("product.upsert", {"product_id": "coffee", "active": False})
+            for f in ({}, {"in_stock_only": False}):
+                self.assertNotIn("coffee", ids(self.cart(["mug"], filters=f)))
+        finally:
+            self.c.call("product.upsert", {"product_id": "tea", "stock": 10})
+            self.c.call("product.upsert", {"product_id": "coffee", "active": True})
+        self.assertEqual(ids(self.cart(["mug"], limit=3)), ["tea", "spoon", "coffee"])
+
+    # ---- recs.similar ----
+    def test_similar_uses_customers(self):
+        exp = score_rows(["mug"], self.cn, self.cc, {"mug"})
+        ans = self.c.call("recs.similar", {"product_id": "mug", "limit": 5})
+        self.assertEqual(ids(ans), ranked(exp) + ["plate"])
+        self.assertEqual(ids(ans)[:2], ["mug_xl", "tea"])
+        self.assertAlmostEqual(ans["items"][0]["score"], 0.5, places=5)
+        self.assertEqual(ans["fallback"], "popular")
+        unk = self.c.call("recs.similar", {"product_id": "ghost", "limit": 2})
+        self.assertEqual((unk["fallback"], unk["unknown_items"], ids(unk)), ("popular", 1, ["mug", "tea"]))
+
+    # ---- recs.upsell ----
+    def test_upsell_same_category_pricier_within_ratio(self):
+        ans = self.c.call("recs.upsell", {"product_id": "mug"})
+        # kitchen, price in (1000, 3000]: mug_xl (bought by mug buyers), then mug_big (never sold)
+        self.assertEqual(ids(ans), ["mug_xl", "mug_big"])
+        self.assertTrue(all(x["reason"] == "upsell" for x in ans["items"]))
+        self.assertAlmostEqual(ans["items"][0]["score"], 0.5, places=5)
+        self.assertEqual(ans["fallback"], "none")
+        # c6 already owns mug_xl; a cart item is never offered
+        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "customer_id": "c6"})),
+                         ["mug_big"])
+        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "items": ["mug_big"]})),
+                         ["mug_xl"])
+        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "tea"})), ["coffee"])
+        unk = self.c.call("recs.upsell", {"product_id": "ghost", "limit": 1})
+        self.assertEqual((unk["fallback"], unk["unknown_items"]), ("popular", 1))
+
+    # ---- recs.for_customer ----
+    def test_for_customer_excludes_bought_unless_consumable(self):
+        # c2 bought mug and tea; food is consumable here, kitchen is not
+        exp = score_rows(["mug", "tea"], self.cn, self.cc, {"mug"})
+        exp["tea"] += 0.1
+        ans = self.c.call("recs.for_customer", {"customer_id": "c2", "limit": 5})
+        self.assertEqual(ids(ans), ranked(exp) + ["plate"])
+        self.assertNotIn("mug", ids(ans))
+        self.assertEqual(ans["items"][0]["reason"], "personal")
+        self.assertTrue(ans["customer_known"])
+        self.assertEqual(ans["history_orders"], 1)
+
+    def test_for_customer_cold_start(self):
+        ans = self.c.call("recs.for_customer", {"customer_id": "newcomer", "limit": 3})
+        self.assertFalse(ans["customer_known"])
+        self.assertIn(ans["fallback"], ("trending", "popular"))
+        self.assertEqual(len(ans["items"]), 3)
+        self.assertTrue(all(x["reason"] in ("trending", "popular") for x in ans["items"]))
+
+    # ---- recs.rules ----
+    def test_rules_admin_only_and_exact(self):
+        self.assertRpcError("forbidden", None, "recs.rules", {})
+        r = self.a.call("recs.rules", {"min_support": 0.2, "min_confidence": 0.5})
+        self.assertEqual((r["baskets"], r["total"]), (7, 2))
+        got = sorted((x["lhs"], x["rhs"]) for x in r["rules"])
+        self.assertEqual(got, [(["mug"], "tea"), (["tea"], "mug")])
+        for x in r["rules"]:
+            self.assertAlmostEqual(x["support"], 2 / 7, places=6)
+            self.assertAlmostEqual(x["confidence"], 0.5, places=6)
+            self.assertAlmostEqual(x["lift"], 0.5 / (4 / 7), places=6)
+            self.assertEqual(x["count"], 2)
+        only = self.a.call("recs.rules", {"min_support": 0.1, "product_id": "coffee", "limit": 100})
+        self.assertTrue(only["rules"])
+        self.assertTrue(all("coffee" in x["lhs"] or x["rhs"] == "coffee" for x in only["rules"]))
+
+    # ---- bad inputs ----
+    def test_bad_inputs(self):
+        E = self.assertRpcError
+        E("invalid_params", "items", "recs.cart", {})
+        E("invalid_params", "items", "recs.cart", {"items": []})
+        E("invalid_params", "items[1]", "recs.cart", {"items": ["a", 7]})
+        E("invalid_params", "limit", "recs.cart", {"items": ["a"], "limit": 0})
+        E("invalid_params", "limit", "recs.cart", {"items": ["a"], "limit": 51})  # max_results 50
+        E("invalid_params", "filters.max_price", "recs.cart",
+          {"items": ["a"], "filters": {"min_price": 10, "max_price": 5}})
+        E("invalid_params", "filters.colour", "recs.cart", {"items": ["a"], "filters": {"colour": 1}})
+        E("invalid_params", "filters", "recs.cart", {"items": ["a"], "filters": [1]})
+        E("invalid_params", "filters.boost_margin", "recs.cart",
+          {"items": ["a"], "filters": {"boost_margin": -1}})
+        E("invalid_params", "filters.currency", "recs.cart",
+          {"items": ["a"], "filters": {"currency": "XYZ"}})
+        E("invalid_params", "customer_id", "recs.cart", {"items": ["a"], "customer_id": ""})
+        E("invalid_params", "product_id", "recs.similar", {})
+        E("invalid_params", "customer_id", "recs.for_customer", {})
+        E("invalid_params", "items", "recs.similar", {"product_id": "a", "items": ["b"]})
+        E("invalid_params", "min_support", "recs.rules", {"min_support": 0}, client=self.a)
+        E("invalid_params", "max_len", "recs.rules", {"max_len": 9}, client=self.a)
+
+
+class LifecycleTest(unittest.TestCase):
+    def setUp(self):
+        self.d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False)
+        self.d.start()
+
+    def tearDown(self):
+        rc = self.d.stop()
+        self.d.cleanup()
+        self.assertEqual(rc, 0)
+
+    def test_incremental_then_refit_then_restart(self):
+        c, a = Client(self.d.sock), Client(self.d.admin)
+        for oid, cust, items in ORDERS:
+            c.call("order.record", order(oid, cust, ts=1700000000 + int(oid[1:]), lines=[
+                {"product_id": p, "quantity": 1, "unit_price": 100} for p in items]))
+        v0 = c.call("model.status")
+        # before any rebuild, new orders already drive recs.cart
+        ans = c.call("recs.cart", {"items": ["mug"], "limit": 1})
+        self.assertEqual(ids(ans), ["tea"])
+        r = a.call("model.refit", {"models": ["recs"]})["models"][0]
+        self.assertEqual(r["status"], "ready")
+        v = r["version"]
+        self.assertGreaterEqual(v, 1)
+        self.assertEqual(r["items"], 6)
+        before = c.call("recs.cart", {"items": ["kettle"], "limit": 2})
+        self.assertEqual(before["fallback"], "popular")
+        c.call("order.record", order("o8", "c7", ts=1700000100, lines=[
+            {"product_id": "kettle", "quantity": 1, "unit_price": 100},
+            {"product_id": "teapot", "quantity": 1, "unit_price": 100}]))
+        ans = c.call("recs.cart", {"items": ["kettle"], "limit": 1})
+        self.assertEqual(ids(ans), ["teapot"])
+        self.assertEqual(ans["items"][0]["reason"], "co_purchase")
+        self.assertEqual(ans["model_version"], v)  # no rebuild happened
+        # an order recorded while a rebuild runs is never lost
+        result = {}
+        t = threading.Thread(target=lambda: result.update(a.call("model.refit", {"models": ["recs"]})))
+        t.start()
+        c.call("order.record", order("o9", "c8", ts=1700000200, lines=[
+            {"product_id": "fork", "quantity": 1, "unit_price": 100},
+            {"product_id": "knife", "quantity": 1, "unit_price": 100}]))
+        t.join()
+        self.assertEqual(result["models"][0]["version"], v + 1)
+        self.assertEqual(ids(c.call("recs.cart", {"items": ["fork"], "limit": 1})), ["knife"])
+        self.assertEqual(ids(c.call("recs.cart", {"items": ["kettle"], "limit": 1})), ["teapot"])
+        snap = c.call("recs.cart", {"items": ["mug", "tea"], "limit": 5})
+        c.close()
+        a.close()
+        # the persisted model serves at once after a restart, same version, same answers
+        self.assertEqual(self.d.stop(), 0)
+        self.d.start()
+        c = Client(self.d.sock)
+        st = [m for m in c.call("model.status")["models"] if m["name"] == "recs"][0]
+        self.assertEqual((st["status"], st["version"]), ("ready", v + 1))
+        self.assertEqual(c.call("recs.cart", {"items": ["mug", "tea"], "limit": 5}), snap)
+        c.close()
+        self.assertIsNotNone(v0)
+
+
+if __name__ == "__main__":
+    PATROND = sys.argv.pop(1)
+    unittest.main(verbosity=2)
