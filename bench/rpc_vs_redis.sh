@@ -84,7 +84,8 @@ RPCBENCH=$W/rpcbench/rpcbench
 printf '\x90' > "$W/ping.mp"                                   # []
 CUST=$(printf 'c-%06d' $((NCUST / 2)))
 printf '\x91\x81\xabcustomer_id\xa8%s' "$CUST" > "$W/customer_get.mp" # [{customer_id: CUST}]
-params_for() { case $1 in ping) echo "$W/ping.mp" ;; customer.get) echo "$W/customer_get.mp" ;; esac; }
+params_for() { # other methods: $W/<method with dots as underscores>.mp, written by PRELOAD_HOOK
+  case $1 in ping) echo "$W/ping.mp" ;; customer.get) echo "$W/customer_get.mp" ;; *) echo "$W/${1//./_}.mp" ;; esac; }
 
 start_redis() { # [valgrind args...] -> sets RPID
   printf 'port 0\nunixsocket %s/redis.sock\nunixsocketperm 700\nsave ""\nappendonly no\nio-threads 1\ndir %s\nlogfile %s/redis.log\n' \
@@ -102,7 +103,7 @@ start_redis() { # [valgrind args...] -> sets RPID
 }
 start_patrond() { # [valgrind args...] -> sets PPID_
   rm -f "$W/p.sock"
-  "$@" "$PATROND" --socket "$W/p.sock" --admin-socket none --data-dir "$W/data" --foreground \
+  "$@" "$PATROND" --socket "$W/p.sock" --admin-socket "$W/a.sock" --data-dir "$W/data" --foreground \
     --set store.sync=false --set log.level=notice >>"$W/patrond.out" 2>&1 &
   PPID_=$!
   PIDS+=("$PPID_")
@@ -124,6 +125,15 @@ mkdir -p "$W/data"
 start_patrond
 timeout 120 "$INGEST" -s "$W/p.sock" -k customer -c 1 -W 256 -n "$NCUST" -C "$NCUST" -q >/dev/null || { log "preload customers failed"; exit 1; }
 timeout 300 "$INGEST" -s "$W/p.sock" -k order -c 8 -W 256 -n $((NCUST * ORDERS_PER_CUST)) -C "$NCUST" -x pre -q >/dev/null || { log "preload orders failed"; exit 1; }
+# CLV/segments model over the preloaded orders, so customer.get answers with its analytics
+# fields (issue 3); REFIT=0 benchmarks the profile alone.
+if [ "${REFIT:-1}" = 1 ]; then
+  REFIT_OUT=$(timeout 300 "$BUILD/adapters/c/patronctl" -s "$W/a.sock" -c call model.refit '{"models":["clv"]}' 2>&1)
+  echo "# model.refit clv: $REFIT_OUT"
+fi
+# PRELOAD_HOOK: a file sourced here (after the preload, patrond up on $W/p.sock and $W/a.sock)
+# that loads more data and writes params files, e.g. bench/recs_preload.hook for recs.cart.
+if [ -n "${PRELOAD_HOOK:-}" ]; then . "$PRELOAD_HOOK"; fi
 PROFILE=$(timeout 10 "$BUILD/adapters/c/patronctl" -s "$W/p.sock" -c call customer.get "{\"customer_id\":\"$CUST\"}" 2>&1)
 echo "# preloaded $NCUST customers x $ORDERS_PER_CUST orders; customer.get $CUST answers $(printf '%s' "$PROFILE" | wc -c) JSON bytes:"
 echo "#   $PROFILE"
