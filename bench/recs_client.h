@@ -142,7 +142,7 @@ static int64_t rc_int(const msgpack_object *o) {
 /* ---- a patrond started here (temp data dir, sockets inside it), stopped by PID ---- */
 typedef struct rc_daemon_s {
   pid_t pid;
-  char dir[256], sock[300], admin[300];
+  char dir[200], sock[300], admin[300];
 } rc_daemon_t;
 
 /* extra: NULL-terminated "--set" values ("recs.similarity=cosine", ...). */
@@ -152,7 +152,7 @@ static int rc_daemon_start(rc_daemon_t *d, const char *binary, const char *const
   if (!mkdtemp(d->dir)) return -1;
   snprintf(d->sock, sizeof d->sock, "%s/p.sock", d->dir);
   snprintf(d->admin, sizeof d->admin, "%s/a.sock", d->dir);
-  char data[300], logf[300];
+  char data[320], logf[320];
   snprintf(data, sizeof data, "%s/data", d->dir);
   snprintf(logf, sizeof logf, "%s/patrond.log", d->dir);
   const char *argv[64];
@@ -211,7 +211,7 @@ static int rc_daemon_stop(rc_daemon_t *d) {
 static int64_t rc_refit(const char *admin, char *err, size_t errlen) {
   rc_conn_t c;
   if (rc_connect(&c, admin)) {
-    snprintf(err, errlen, "cannot connect to %s", admin);
+    snprintf(err, errlen, "cannot connect to the admin socket");
     return -1;
   }
   rc_request(&c, "model.refit");

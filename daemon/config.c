@@ -89,6 +89,8 @@ static const cdef_t defs[] = {
    "Comma-separated categories that recs.for_customer may recommend again to their buyers."},
   {"recs", "history_max_orders", T_UINT, NUM(recs_history_max_orders), 0, 100000, 1, "1000",
    "Newest orders of a customer read as history by the recommendation calls (0 = none)."},
+  {"recs", "cache_entries", T_UINT, NUM(recs_cache_entries), 0, 1048576, 0, "4096",
+   "Recommendation answers cached until the next write (identical requests); 0 = no cache."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
 };

@@ -276,7 +276,9 @@ class ShopTest(unittest.TestCase):
 
 class LifecycleTest(unittest.TestCase):
     def setUp(self):
-        self.d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False)
+        # without the answer cache: every answer here is computed (ShopTest runs with it)
+        self.d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0",
+                                        "--set", "recs.cache_entries=0"], sync=False)
         self.d.start()
 
     def tearDown(self):
