@@ -50,14 +50,14 @@ async function expectError(p) {
   clearInterval(timer);
   let ms = Date.now() - t0;
   check(`hung daemon -> unavailable within the timeout (${ms} ms)`, e.unavailable === true && ms >= 250 && ms < 1000, e);
-  check(`event loop kept running during the call (${ticks} ticks)`, ticks >= 5, ticks);
+  check(`event loop kept running during the call (${ticks} ticks)`, ticks >= 3, ticks);
   process.kill(pid, 'SIGKILL');
   process.kill(pid, 'SIGCONT');
   await new Promise((res) => setTimeout(res, 100));
   t0 = Date.now();
-  e = await expectError(c.call('ping', {}, 300));
+  e = await expectError(c.call('ping', {}, 3000));
   ms = Date.now() - t0;
-  check(`dead daemon -> unavailable at once (${ms} ms)`, e.unavailable === true && e.code === 'unavailable' && ms < 300, e);
+  check(`dead daemon -> unavailable at once, well before the 3 s timeout (${ms} ms)`, e.unavailable === true && e.code === 'unavailable' && ms < 1000, e);
   let se;
   try { c.callSync('ping'); } catch (x) { se = x; }
   check('callSync dead daemon -> unavailable', se && se.unavailable === true, se);

@@ -87,10 +87,10 @@ posix_kill($pid, SIGKILL);
 posix_kill($pid, SIGCONT);
 usleep(100000);
 $t0 = hrtime(true);
-$e = expect_error(fn() => $c->call('ping', [], 300));
+$e = expect_error(fn() => $c->call('ping', [], 3000));
 $ms = (hrtime(true) - $t0) / 1e6;
-check(sprintf('dead daemon -> UnavailableException at once (%.0f ms)', $ms),
-    $e instanceof UnavailableException && $e->errorCode === 'unavailable' && $ms < 300, $e->errorCode);
+check(sprintf('dead daemon -> UnavailableException at once, well before the 3 s timeout (%.0f ms)', $ms),
+    $e instanceof UnavailableException && $e->errorCode === 'unavailable' && $ms < 1000, $e->errorCode);
 $c->close();
 echo "php: $pass passed, $fail failed\n";
 exit($fail ? 1 : 0);
