@@ -10,8 +10,7 @@
 #
 # usage: bench/rpc_vs_redis.sh            (env: DUR=5 WARM=1 PAIRS=3 CONNS=50 DEPTHS="1 16"
 #        METHODS="ping customer.get" NCUST=3000 ORDERS_PER_CUST=5 CALLGRIND=1
-#        CG_DEPTHS="16 1" CG_N1=10000 CG_N2=30000 BUILD=<repo>/build-bench KEEP=0
-#        PATROND_ARGS="--set section.key=value ..." PRELOAD_HOOK=file)
+#        CG_DEPTHS="16 1" CG_N1=10000 CG_N2=30000 BUILD=<repo>/build-bench KEEP=0)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -105,7 +104,7 @@ start_redis() { # [valgrind args...] -> sets RPID
 start_patrond() { # [valgrind args...] -> sets PPID_
   rm -f "$W/p.sock"
   "$@" "$PATROND" --socket "$W/p.sock" --admin-socket "$W/a.sock" --data-dir "$W/data" --foreground \
-    --set store.sync=false --set log.level=notice ${PATROND_ARGS:-} >>"$W/patrond.out" 2>&1 &
+    --set store.sync=false --set log.level=notice >>"$W/patrond.out" 2>&1 &
   PPID_=$!
   PIDS+=("$PPID_")
   wait_sock "$W/p.sock" "$PPID_" 600 || { log "patrond did not start"; exit 1; }
@@ -211,21 +210,24 @@ if [ "$CALLGRIND" = 1 ]; then
   stop_pid "$RPID"; forget_pid "$RPID"
   cg_total() { # SERVER METHOD DEPTH N -> total Ir of the server process
     local s=$1 m=$2 d=$3 n=$4 out=$W/cg.$1.$2.$3.$4.out pid sock args
-    rm -f "$out"
+    rm -f "$out"*
+    # --separate-threads: count the thread serving requests (thread 1: redis' main thread,
+    # patrond's event loop); background threads (model rebuilds, writer) run on their own
+    # schedule and would not cancel out between the two runs.
     if [ "$s" = redis ]; then
-      start_redis valgrind --tool=callgrind --callgrind-out-file="$out"
+      start_redis valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out"
       pid=$RPID; sock=$W/redis.sock; args=(-R "GET key:000000000000")
     else
-      start_patrond valgrind --tool=callgrind --callgrind-out-file="$out"
+      start_patrond valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out"
       pid=$PPID_; sock=$W/p.sock; args=(-M "$m" -p "$(params_for "$m")")
     fi
     timeout 300 "$RPCBENCH" -s "$sock" -c "$CONNS" -P "$d" -n "$n" -T 280 -q "${args[@]}" >/dev/null 2>>"$W/cg.err" ||
       log "callgrind run $s $m P=$d n=$n had errors"
     stop_pid "$pid"; forget_pid "$pid"
-    awk '/^totals:/ {print $2}' "$out"
+    awk '/^totals:/ {print $2}' "$out-01"
   }
   echo
-  echo "## server instructions per request under callgrind: (Ir(n=$CG_N2) - Ir(n=$CG_N1)) / $((CG_N2 - CG_N1)), -c $CONNS"
+  echo "## server instructions per request under callgrind (request-serving thread): (Ir(n=$CG_N2) - Ir(n=$CG_N1)) / $((CG_N2 - CG_N1)), -c $CONNS"
   printf '| depth | server | instructions/request | ratio to redis GET |\n|---|---|---|---|\n'
   for d in $CG_DEPTHS; do
     a=$(cg_total redis GET "$d" "$CG_N1"); b=$(cg_total redis GET "$d" "$CG_N2")
