@@ -93,6 +93,9 @@ if [ "$STRACE" = 1 ]; then
   cfg=${CONFIGS%% *}; c=${cfg%x*}; win=${cfg#*x}
   start_patrond strace -f -c -e trace=fsync,fdatasync,msync,pwrite64,pwritev,write -o "$W/strace.txt"
   out=$(timeout 120 "$INGEST" -s "$W/p.sock" -c "$c" -W "$win" -d 3 -w 0 -L "$LINES" -C "$CUSTOMERS" -T 100 2>&1)
+  # stop patrond (strace's child) so strace prints its summary, then strace itself
+  for child in $(cat "/proc/$PID/task/$PID/children" 2>/dev/null); do kill -TERM "$child"; done
+  for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
   stop_pid "$PID"; PID=
   echo
   echo "## sync calls per group commit under strace ($cfg, 3 s; throughput under strace not comparable)"
