@@ -10,7 +10,8 @@
 #
 # usage: bench/rpc_vs_redis.sh            (env: DUR=5 WARM=1 PAIRS=3 CONNS=50 DEPTHS="1 16"
 #        METHODS="ping customer.get" NCUST=3000 ORDERS_PER_CUST=5 CALLGRIND=1
-#        CG_DEPTHS="16 1" CG_N1=10000 CG_N2=30000 BUILD=<repo>/build-bench KEEP=0)
+#        CG_DEPTHS="16 1" CG_N1=10000 CG_N2=30000 BUILD=<repo>/build-bench KEEP=0
+#        PATROND_ARGS="--set section.key=value ..." PRELOAD_HOOK=file)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -104,7 +105,7 @@ start_redis() { # [valgrind args...] -> sets RPID
 start_patrond() { # [valgrind args...] -> sets PPID_
   rm -f "$W/p.sock"
   "$@" "$PATROND" --socket "$W/p.sock" --admin-socket "$W/a.sock" --data-dir "$W/data" --foreground \
-    --set store.sync=false --set log.level=notice >>"$W/patrond.out" 2>&1 &
+    --set store.sync=false --set log.level=notice ${PATROND_ARGS:-} >>"$W/patrond.out" 2>&1 &
   PPID_=$!
   PIDS+=("$PPID_")
   wait_sock "$W/p.sock" "$PPID_" 600 || { log "patrond did not start"; exit 1; }
