@@ -67,6 +67,11 @@ static const cdef_t defs[] = {
    "Most writes committed in one transaction."},
   {"store", "max_write_queue", T_UINT, NUM(max_write_queue), 1, 10000000, 1, "262144",
    "Writes waiting for the writer thread; past it new writes get 'unavailable'."},
+  {"cache", "read_cache_mb", T_UINT, NUM(read_cache_mb), 0, 65536, 1, "64",
+   "Memory for encoded customer.get/product.get answers, MiB (0 = off). A committed write "
+   "drops the answers it changes; a new model drops all."},
+  {"cache", "read_cache_ttl_ms", T_UINT, NUM(read_cache_ttl_ms), 0, 86400000, 1, "60000",
+   "A cached answer is recomputed after this long (p_alive and CLV move with time)."},
   {"models", "clv_refit_interval_s", T_UINT, NUM(clv_refit_interval_s), 0, 31536000, 1, "86400",
    "Refit the CLV models and segments this often, seconds (0 = only on model.refit)."},
   {"models", "recs_rebuild_interval_s", T_UINT, NUM(recs_rebuild_interval_s), 0, 31536000, 1, "3600",

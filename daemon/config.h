@@ -36,6 +36,9 @@ typedef struct settings_s {
   uint64_t sync;             /* 1 = fsync every commit (durable); 0 = tests/benchmarks only */
   uint64_t group_commit_max; /* writes per transaction at most */
   uint64_t max_write_queue;  /* writes waiting for the writer, all connections */
+  /* [cache] */
+  uint64_t read_cache_mb;
+  uint64_t read_cache_ttl_ms;
   /* [models] */
   uint64_t clv_refit_interval_s;
   uint64_t recs_rebuild_interval_s;

@@ -111,6 +111,7 @@ struct daemon_s {
   jobq_t *writer;             /* write transactions, group commit */
   jobq_t *worker;             /* slow reads and model rebuilds */
   struct models_s *models;    /* model snapshots (models.h) */
+  struct rcache_s *rcache;    /* encoded answers of M_CACHED methods (src/readcache.h) */
   listener_t listeners[2];
   conn_t *conns;
   uint64_t nconns;

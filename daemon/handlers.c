@@ -9,6 +9,7 @@
 
 #include "core.h"
 #include "daemon.h"
+#include "readcache.h"
 #include "model_clv.h"
 
 int handle_ping(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
@@ -67,6 +68,15 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->store_bytes = store_size_bytes(d->store);
   core_counts(t, &s->counts);
   memcpy(s->by_method, d->c.by_method, sizeof s->by_method);
+  if (d->rcache) {
+    rcache_stats_t cs;
+    rcache_stats(d->rcache, &cs);
+    s->cache_hits = cs.hits;
+    s->cache_misses = cs.misses;
+    s->cache_entries = cs.entries;
+    s->cache_bytes = cs.bytes;
+    s->cache_evictions = cs.evictions;
+  }
   return 0;
 }
 
@@ -126,6 +136,12 @@ int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   if (rc == 0) { /* the currency points into the transaction: keep a copy */
     rr->currency.p = arena_strndup(x->arena, rr->currency.p, rr->currency.n);
     if (!rr->currency.p) rr->currency.n = 0;
+    /* whose profile changed (the read cache drops it); the order is in this transaction */
+    order_t o;
+    int64_t refunded;
+    perr_info_t ignore;
+    if (core_order_get(x->txn, ((const refund_t *)p)->order_id, x->arena, &o, &refunded, &ignore) == 0)
+      rr->customer_id = o.customer_id;
   }
   return rc;
 }

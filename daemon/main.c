@@ -15,6 +15,7 @@
 #include "log.h"
 #include "models.h"
 #include "notify.h"
+#include "readcache.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -163,6 +164,10 @@ static void on_signal(uv_signal_t *s, int signum) {
     if (load_settings(g_argc, g_argv, &fresh, &o) == 0) {
       config_apply_reloadable(&d->cfg, &fresh);
       log_set_level((int)d->cfg.log_level);
+      if (d->rcache) {
+        rcache_configure(d->rcache, (size_t)d->cfg.read_cache_mb << 20, d->cfg.read_cache_ttl_ms);
+        rcache_clear(d->rcache); /* settings (e.g. CLV horizon) may change answers */
+      }
       if (strcmp(fresh.socket_path, d->cfg.socket_path) || strcmp(fresh.data_dir, d->cfg.data_dir))
         log_warn("reload: socket and data_dir changes need a restart");
       log_notice("configuration reloaded");
@@ -225,6 +230,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   notify_send("WATCHDOG=1\nSTATUS=loading models"); /* loading can take a while */
+  d.rcache = rcache_new((size_t)d.cfg.read_cache_mb << 20, d.cfg.read_cache_ttl_ms);
   if (models_init(&d)) {
     log_err("cannot initialise the models");
     return 1;
@@ -265,6 +271,7 @@ int main(int argc, char **argv) {
   uv_run(d.loop, UV_RUN_DEFAULT); /* close callbacks */
   arena_free(&d.read_arena);
   models_destroy(&d);
+  rcache_free(d.rcache);
   store_close(d.store);
   uv_loop_close(d.loop);
   log_notice("stopped");

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "readcache.h"
 
 /* The kinds. Each lives in its own model_<name>.c. */
 #define MODEL_KINDS(XX) XX(clv) XX(recs)
@@ -73,6 +74,7 @@ static void refit_install(daemon_t *d, wjob_t *j) {
       else kinds[i]->install(d, m->state[i], b->built[i]);
     }
   }
+  rcache_clear(d->rcache); /* cached answers may carry the old model's figures */
   /* report the installed state */
   r->n = 0;
   for (size_t i = 0; i < NKINDS && r->n < MODELS_MAX; i++) {

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "models.h"
+#include "readcache.h"
 #include "rpc.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -224,8 +225,19 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   void *result = arena_alloc(a, md->result_size);
   int rc;
   exec_ctx_t x = {.d = d, .conn = c, .store = d->store, .arena = a};
+  const pstr_t *key = NULL; /* M_CACHED: the id the answer is cached under */
   if (!params || !result) rc = perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
   else if (!(rc = md->decode(m->params, a, params, &e))) {
+    if ((md->flags & M_CACHED) && d->rcache && m->type == RPC_REQUEST) {
+      const char *bytes;
+      size_t n;
+      key = &((const id_params_t *)params)->id;
+      if (rcache_get(d->rcache, mi, key->p, key->n, uv_now(d->loop), &bytes, &n)) {
+        rpc_pack_result_head(&c->pk, m->msgid);
+        msgpack_sbuffer_write(&c->out, bytes, n);
+        return;
+      }
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     x.now = ts.tv_sec;
@@ -237,9 +249,56 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
     if (m->type == RPC_REQUEST) reply_error(c, m->msgid, &e);
   } else if (m->type == RPC_REQUEST) {
     rpc_pack_result_head(&c->pk, m->msgid);
+    size_t start = c->out.size;
     md->encode(&c->pk, result);
+    if (key)
+      rcache_put(d->rcache, mi, key->p, key->n, c->out.data + start, c->out.size - start,
+                 uv_now(d->loop));
   }
   if (x.txn) store_abort(x.txn);
+}
+
+/* After a committed write: drop the cached answers it may have changed. Every write method
+ * has a rule here; one without a rule clears the whole cache (never a stale answer). */
+static void rcache_after_write(daemon_t *d, const wjob_t *j) {
+  rcache_t *rc = d->rcache;
+  if (!rc || j->rc) return;
+  switch (j->method) {
+    case METHOD_product_upsert: {
+      pstr_t id = ((const product_t *)j->params)->id;
+      rcache_del(rc, METHOD_product_get, id.p, id.n);
+      return;
+    }
+    case METHOD_customer_upsert: {
+      pstr_t id = ((const customer_t *)j->params)->id;
+      rcache_del(rc, METHOD_customer_get, id.p, id.n);
+      return;
+    }
+    case METHOD_order_record: {
+      pstr_t id = ((const order_t *)j->params)->customer_id;
+      rcache_del(rc, METHOD_customer_get, id.p, id.n);
+      return;
+    }
+    case METHOD_order_refund: {
+      pstr_t id = ((const refund_result_t *)j->result)->customer_id;
+      if (id.p) rcache_del(rc, METHOD_customer_get, id.p, id.n);
+      else rcache_clear(rc);
+      return;
+    }
+    case METHOD_feedback_record: {
+      pstr_t id = ((const feedback_t *)j->params)->customer_id;
+      rcache_del(rc, METHOD_customer_get, id.p, id.n);
+      return;
+    }
+    case METHOD_customer_merge: {
+      const merge_t *mg = j->params;
+      rcache_del(rc, METHOD_customer_get, mg->guest_id.p, mg->guest_id.n);
+      rcache_del(rc, METHOD_customer_get, mg->customer_id.p, mg->customer_id.n);
+      return;
+    }
+    default:
+      rcache_clear(rc);
+  }
 }
 
 static void dispatch(conn_t *c) {
@@ -466,7 +525,10 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
     jobs = j->next;
     conn_t *c = j->conn;
     if (j->on_loop) j->on_loop(d, j);
-    if (method_table[j->method].flags & M_WRITE) models_after_write(d, j);
+    if (method_table[j->method].flags & M_WRITE) {
+      rcache_after_write(d, j);
+      models_after_write(d, j);
+    }
     if (!c) { /* internal job */
       if (j->rc) log_warn("%s failed: %s", method_table[j->method].name, j->err.message);
       job_free(j);

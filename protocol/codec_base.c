@@ -45,7 +45,7 @@ void enc_health(msgpack_packer *pk, const void *result) {
 
 void enc_stats(msgpack_packer *pk, const void *result) {
   const stats_result_t *r = result;
-  msgpack_pack_map(pk, 9);
+  msgpack_pack_map(pk, 10);
   pk_kv_str(pk, "version", r->version);
   pk_kv_int(pk, "uptime_s", r->uptime_s);
   pk_str(pk, "connections");
@@ -91,4 +91,11 @@ void enc_stats(msgpack_packer *pk, const void *result) {
   pk_str(pk, "store");
   msgpack_pack_map(pk, 1);
   pk_kv_uint(pk, "bytes", r->store_bytes);
+  pk_str(pk, "read_cache");
+  msgpack_pack_map(pk, 5);
+  pk_kv_uint(pk, "hits", r->cache_hits);
+  pk_kv_uint(pk, "misses", r->cache_misses);
+  pk_kv_uint(pk, "entries", r->cache_entries);
+  pk_kv_uint(pk, "bytes", r->cache_bytes);
+  pk_kv_uint(pk, "evictions", r->cache_evictions);
 }

@@ -15,6 +15,7 @@
 
 #define M_WRITE 1u
 #define M_ADMIN 2u
+#define M_CACHED 8u /* params are id_params_t; answers kept in the daemon's read cache */
 #define M_SLOW 4u /* runs on the worker thread (reports, refits), answered when done */
 
 typedef enum {
@@ -47,6 +48,7 @@ typedef struct stats_result_s {
   uint64_t bytes_in, bytes_out;
   uint64_t writes_committed, write_batches, write_failures, write_queue;
   uint64_t rss_bytes, peak_rss_bytes, store_bytes;
+  uint64_t cache_hits, cache_misses, cache_entries, cache_bytes, cache_evictions;
   core_counts_t counts;
   method_counters_t by_method[METHOD__COUNT];
 } stats_result_t;

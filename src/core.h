@@ -85,6 +85,7 @@ typedef struct refund_result_s {
   int64_t refunded;     /* order's refunded total after it */
   int64_t refundable;   /* what is left to refund on the order */
   pstr_t currency;
+  pstr_t customer_id;   /* the order's customer (set by the daemon's handler) */
 } refund_result_t;
 
 typedef struct currency_totals_s {

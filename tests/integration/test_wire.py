@@ -124,6 +124,24 @@ class WireTest(unittest.TestCase):
         self.assertEqual((p["totals"][0]["refunded"], p["totals"][0]["net"], p["refund_count"]),
                          (3500, 0, 2))
 
+    def test_read_cache_never_serves_a_stale_answer(self):
+        self.c.call("order.record", order("rc-1", "rc", lines=[{"product_id": "m", "quantity": 1, "unit_price": 700}]))
+        first = self.c.call("customer.get", {"customer_id": "rc"})
+        hits0 = self.c.call("stats")["read_cache"]["hits"]
+        self.assertEqual(self.c.call("customer.get", {"customer_id": "rc"}), first)
+        self.assertGreater(self.c.call("stats")["read_cache"]["hits"], hits0)
+        # every kind of write that changes the profile is visible at once
+        self.c.call("order.record", order("rc-2", "rc", ts=1700001000))
+        self.assertEqual(self.c.call("customer.get", {"customer_id": "rc"})["order_count"], 2)
+        self.c.call("order.refund", {"refund_id": "rc-r", "order_id": "rc-1", "amount": 200})
+        self.assertEqual(self.c.call("customer.get", {"customer_id": "rc"})["totals"][0]["refunded"], 200)
+        self.c.call("customer.upsert", {"customer_id": "rc", "name": "Cached"})
+        self.assertEqual(self.c.call("customer.get", {"customer_id": "rc"})["name"], "Cached")
+        self.c.call("product.upsert", {"product_id": "m", "stock": 4})
+        self.assertEqual(self.c.call("product.get", {"product_id": "m"})["stock"], 4)
+        self.c.call("product.upsert", {"product_id": "m", "stock": 0})
+        self.assertEqual(self.c.call("product.get", {"product_id": "m"})["stock"], 0)
+
     # ---- bad input: structured errors, nothing changes ----
     def test_bad_inputs(self):
         cases = [
