@@ -13,6 +13,7 @@
  * (1 has_price, 2 has_margin, 4 active) | sv price | sv stock | sv margin | sv updated_at. */
 #include "core.h"
 #include "record.h"
+#include "recs_scan.h"
 
 #define PF_PRICE 1u
 #define PF_MARGIN 2u
@@ -32,8 +33,9 @@ static void product_encode(rec_buf_t *b, const product_t *p) {
   rec_put_sv(b, p->updated_at);
 }
 
-/* Decode; strings point into the buffer. 0 or -1 when corrupt. */
-static int product_decode(const void *v, size_t n, product_t *p) {
+/* Decode; strings point into the buffer. 0 or -1 when corrupt. The one reader of the
+ * format: recs_scan_products.c uses it too (declared in recs_scan.h). */
+int core_product_record_decode(const void *v, size_t n, product_t *p) {
   rec_rd_t r;
   rec_rd_init(&r, v, n);
   if (rec_get_u8(&r) != 'P' || rec_get_u8(&r) != 1) return -1;
@@ -77,7 +79,7 @@ int core_product_upsert(store_txn_t *t, const product_t *in, int64_t now, perr_i
   size_t vn;
   rc = store_get(t, STORE_T_PRODUCTS, in->id.p, in->id.n, &v, &vn);
   if (rc == 0) {
-    if (product_decode(v, vn, &old) != 0) return core_corrupt("product", e);
+    if (core_product_record_decode(v, vn, &old) != 0) return core_corrupt("product", e);
     if (!p.name.p) p.name = old.name;
     if (!p.category.p) p.category = old.category;
     if (!p.currency.p) p.currency = old.currency;
@@ -126,7 +128,7 @@ int core_product_get(store_txn_t *t, pstr_t id, arena_t *a, product_t *out, perr
   if (rc == PERR_NOT_FOUND) return perr_set(e, rc, "product_id", "unknown product");
   if (rc) return core_store_err(t, rc, e);
   product_t p = {0};
-  if (product_decode(v, vn, &p) != 0) return core_corrupt("product", e);
+  if (core_product_record_decode(v, vn, &p) != 0) return core_corrupt("product", e);
   if (core_pstr_dup(a, id, &p.id) || core_pstr_dup(a, p.name, &p.name) ||
       core_pstr_dup(a, p.category, &p.category) || core_pstr_dup(a, p.currency, &p.currency))
     return perr_set(e, PERR_INTERNAL, NULL, "out of memory");

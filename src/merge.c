@@ -44,12 +44,8 @@ static int dup_buf(arena_t *a, const void *p, size_t n, pstr_t *out) {
 /* The order record v with its canon's customer_id replaced. */
 static int order_rewrite(const void *v, size_t n, pstr_t cust, rec_buf_t *out) {
   rec_rd_t rd, c;
-  rec_rd_init(&rd, v, n);
-  if (rec_get_u8(&rd) != 'O' || rec_get_u8(&rd) != 1) return -1;
-  pstr_t canon = rec_get_str(&rd);
-  if (rd.bad) return -1;
-  rec_rd_init(&c, canon.p, canon.n);
-  if (rec_get_u8(&c) != 'o' || rec_get_u8(&c) != 1) return -1;
+  pstr_t canon;
+  if (ord_rec_open(v, n, &rd, &canon) || ord_canon_open(canon, &c)) return -1;
   (void)rec_get_str(&c);
   if (c.bad) return -1;
   rec_buf_t nc;

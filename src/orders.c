@@ -72,16 +72,26 @@ static void order_encode(rec_buf_t *b, const ord_rec_t *r) {
 
 /* Decode an order record; every string (NUL-terminated) and array is copied into a.
  * 0, -1 corrupt, -2 out of memory. */
+int ord_rec_open(const void *v, size_t n, rec_rd_t *rd, pstr_t *canon) {
+  rec_rd_init(rd, v, n);
+  if (rec_get_u8(rd) != 'O' || rec_get_u8(rd) != 1) return -1;
+  *canon = rec_get_str(rd);
+  return rd->bad ? -1 : 0;
+}
+
+int ord_canon_open(pstr_t canon, rec_rd_t *c) {
+  rec_rd_init(c, canon.p, canon.n);
+  if (rec_get_u8(c) != 'o' || rec_get_u8(c) != 1) return -1;
+  return c->bad ? -1 : 0;
+}
+
 static int order_decode(const void *v, size_t n, arena_t *a, ord_rec_t *r) {
   rec_rd_t rd, c;
+  pstr_t canon;
   memset(r, 0, sizeof *r);
-  rec_rd_init(&rd, v, n);
-  if (rec_get_u8(&rd) != 'O' || rec_get_u8(&rd) != 1) return -1;
-  pstr_t canon = rec_get_str(&rd);
-  if (rd.bad) return -1;
+  if (ord_rec_open(v, n, &rd, &canon)) return -1;
   if (core_pstr_dup(a, canon, &r->canon)) return -2;
-  rec_rd_init(&c, r->canon.p, r->canon.n);
-  if (rec_get_u8(&c) != 'o' || rec_get_u8(&c) != 1) return -1;
+  if (ord_canon_open(r->canon, &c)) return -1;
   r->o.customer_id = rec_get_str(&c);
   r->o.currency = rec_get_str(&c);
   r->ts_sent = rec_get_sv(&c);

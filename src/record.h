@@ -103,4 +103,10 @@ void cust_encode(rec_buf_t *b, const cust_rec_t *c);
 /* Index of currency cur in c->totals, or -1. */
 int cust_find_currency(const cust_rec_t *c, const char *cur);
 
+/* Order records (orders.c owns the format; scanners read it too). ord_rec_open checks the
+ * tags, sets *canon to the canonical order and leaves rd just after it (at ts);
+ * ord_canon_open positions c at the canonical order's customer_id. -1 when corrupt. */
+int ord_rec_open(const void *v, size_t n, rec_rd_t *rd, pstr_t *canon);
+int ord_canon_open(pstr_t canon, rec_rd_t *c);
+
 #endif

@@ -16,12 +16,8 @@
 int core_basket_decode(pstr_t order_id, const void *v, size_t n, pstr_t *lines, core_basket_t *b) {
   rec_rd_t rd, c;
   int64_t qty[CORE_MAX_LINES];
-  rec_rd_init(&rd, v, n);
-  if (rec_get_u8(&rd) != 'O' || rec_get_u8(&rd) != 1) return -1;
-  pstr_t canon = rec_get_str(&rd);
-  if (rd.bad) return -1;
-  rec_rd_init(&c, canon.p, canon.n);
-  if (rec_get_u8(&c) != 'o' || rec_get_u8(&c) != 1) return -1;
+  pstr_t canon;
+  if (ord_rec_open(v, n, &rd, &canon) || ord_canon_open(canon, &c)) return -1;
   b->order_id = order_id;
   b->customer_id = rec_get_str(&c);
   rec_get_str(&c); /* currency */

@@ -1,31 +1,12 @@
-/* recs_scan_products.c -- core_scan_products / core_product_record_decode (recs_scan.h): a read-only,
+/* recs_scan_products.c -- core_scan_products (recs_scan.h): a read-only,
  * zero-copy walk over PRODUCTS. Record: 'P' 1 | optstr name | optstr category |
  * optstr currency | u8 flags (1 has_price, 2 has_margin, 4 active) | sv price | sv stock |
- * sv margin | sv updated_at (catalog.c writes it; this file only reads).
+ * sv margin | sv updated_at (catalog.c writes and decodes it: core_product_record_decode).
  * Invariant: a corrupt record stops the scan with PERR_INTERNAL; nothing is written. */
 #include <string.h>
 
 #include "record.h"
 #include "recs_scan.h"
-
-int core_product_record_decode(const void *v, size_t n, product_t *p) {
-  rec_rd_t r;
-  rec_rd_init(&r, v, n);
-  if (rec_get_u8(&r) != 'P' || rec_get_u8(&r) != 1) return -1;
-  p->name = rec_get_optstr(&r);
-  p->category = rec_get_optstr(&r);
-  p->currency = rec_get_optstr(&r);
-  unsigned f = rec_get_u8(&r);
-  p->has_price = (f & 1u) != 0;
-  p->has_margin = (f & 2u) != 0;
-  p->active = (f & 4u) != 0;
-  p->price = rec_get_sv(&r);
-  p->stock = rec_get_sv(&r);
-  p->margin = rec_get_sv(&r);
-  p->updated_at = rec_get_sv(&r);
-  p->has_stock = 1;
-  return rec_rd_done(&r) ? 0 : -1;
-}
 
 int core_scan_products(store_txn_t *t, core_product_fn fn, void *ctx, perr_info_t *e) {
   store_cursor_t *c;
