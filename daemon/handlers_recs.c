@@ -15,6 +15,7 @@
 
 #include "model_recs.h"
 #include "recs_scan.h"
+#include "vec.h"
 
 #define DEFAULT_LIMIT 10
 
@@ -399,17 +400,6 @@ static int cmp_u32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int rgrow(void **p, size_t *cap, size_t need, size_t el) {
-  if (need <= *cap) return 0;
-  size_t nc = *cap ? *cap * 2 : 4096;
-  while (nc < need) nc *= 2;
-  void *np = realloc(*p, nc * el);
-  if (!np) return -1;
-  *p = np;
-  *cap = nc;
-  return 0;
-}
-
 static int rules_cb(void *ctx, const core_basket_t *b) {
   rscan_t *S = ctx;
   size_t k = 0;
@@ -420,12 +410,12 @@ static int rules_cb(void *ctx, const core_basket_t *b) {
   for (size_t i = 0; i < k; i++)
     if (m == 0 || S->tmp[m - 1] != S->tmp[i]) S->tmp[m++] = S->tmp[i];
   size_t ni = recs_interner_count(S->in);
-  if (rgrow((void **)&S->items, &S->capitems, S->nitems + m, sizeof(uint32_t)) ||
-      rgrow((void **)&S->off, &S->capb, S->nb + 2, sizeof(uint64_t)))
+  if (vec_reserve((void **)&S->items, &S->capitems, S->nitems + m, sizeof(uint32_t)) ||
+      vec_reserve((void **)&S->off, &S->capb, S->nb + 2, sizeof(uint64_t)))
     return PERR_INTERNAL;
   if (ni > S->capcount) {
     size_t old = S->capcount;
-    if (rgrow((void **)&S->count, &S->capcount, ni, sizeof(uint32_t))) return PERR_INTERNAL;
+    if (vec_reserve((void **)&S->count, &S->capcount, ni, sizeof(uint32_t))) return PERR_INTERNAL;
     memset(S->count + old, 0, (S->capcount - old) * sizeof(uint32_t));
   }
   if (S->nb == 0) S->off[0] = 0;

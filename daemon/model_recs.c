@@ -25,6 +25,7 @@
 #include "model_recs.h"
 #include "models.h"
 #include "recs_scan.h"
+#include "vec.h"
 
 #define SNAP_MAGIC "PATRRSV1"
 #define SNAP_HDR 32 /* magic[8] | u64 version | u64 build_ms | i64 saved_at */
@@ -388,28 +389,17 @@ typedef struct bscan_s {
   size_t nitems, capitems, nb, capb;
 } bscan_t;
 
-static int bgrow(void **p, size_t *cap, size_t need, size_t el) {
-  if (need <= *cap) return 0;
-  size_t nc = *cap ? *cap * 2 : 4096;
-  while (nc < need) nc *= 2;
-  void *np = realloc(*p, nc * el);
-  if (!np) return -1;
-  *p = np;
-  *cap = nc;
-  return 0;
-}
-
 static int scan_cb(void *ctx, const core_basket_t *bk) {
   bscan_t *S = ctx;
   if (bk->n == 0) return 0;
   size_t cb = S->capb;
-  if (bgrow((void **)&S->items, &S->capitems, S->nitems + bk->n, sizeof(uint32_t)) ||
-      bgrow((void **)&S->off, &cb, S->nb + 2, sizeof(uint64_t)))
+  if (vec_reserve((void **)&S->items, &S->capitems, S->nitems + bk->n, sizeof(uint32_t)) ||
+      vec_reserve((void **)&S->off, &cb, S->nb + 2, sizeof(uint64_t)))
     return PERR_INTERNAL;
   cb = S->capb;
-  if (bgrow((void **)&S->ts, &cb, S->nb + 2, sizeof(int64_t))) return PERR_INTERNAL;
+  if (vec_reserve((void **)&S->ts, &cb, S->nb + 2, sizeof(int64_t))) return PERR_INTERNAL;
   cb = S->capb;
-  if (bgrow((void **)&S->cust, &cb, S->nb + 2, sizeof(uint32_t))) return PERR_INTERNAL;
+  if (vec_reserve((void **)&S->cust, &cb, S->nb + 2, sizeof(uint32_t))) return PERR_INTERNAL;
   S->capb = cb;
   for (size_t i = 0; i < bk->n; i++)
     if (recs_builder_intern(S->b, bk->products[i].p, bk->products[i].n, &S->items[S->nitems++]))

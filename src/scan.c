@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "vec.h"
 
 int scan_order_brief(const void *v, size_t n, pstr_t *customer, pstr_t *currency, int64_t *ts,
                      int64_t *total, int64_t *refunded) {
@@ -52,25 +53,14 @@ int scan_main_currency(const scan_t *s) {
   return best;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t nc = *cap ? *cap : 1024;
-  while (nc < need) nc *= 2;
-  void *np = realloc(*p, nc * elem);
-  if (!np) return -1;
-  *p = np;
-  *cap = nc;
-  return 0;
-}
-
 /* Start customer id (n bytes) as a new customer. */
 static int add_customer(scan_t *s, const char *id, size_t n) {
   size_t cc = s->ccap;
-  if (grow((void **)&s->id_off, &cc, s->ncustomers + 2, sizeof *s->id_off)) return -1;
+  if (vec_reserve((void **)&s->id_off, &cc, s->ncustomers + 2, sizeof *s->id_off)) return -1;
   cc = s->ccap;
-  if (grow((void **)&s->first, &cc, s->ncustomers + 2, sizeof *s->first)) return -1;
+  if (vec_reserve((void **)&s->first, &cc, s->ncustomers + 2, sizeof *s->first)) return -1;
   s->ccap = cc;
-  if (grow((void **)&s->pool, &s->pool_cap, s->pool_n + n, 1)) return -1;
+  if (vec_reserve((void **)&s->pool, &s->pool_cap, s->pool_n + n, 1)) return -1;
   memcpy(s->pool + s->pool_n, id, n);
   s->id_off[s->ncustomers] = s->pool_n;
   s->first[s->ncustomers] = s->norders;
@@ -135,7 +125,7 @@ int scan_orders(store_txn_t *t, scan_t *s, perr_info_t *e) {
     s->count[ci]++;
     so.customer = (uint32_t)(s->ncustomers - 1);
     so.currency = (uint16_t)ci;
-    if (grow((void **)&s->orders, &s->ocap, s->norders + 1, sizeof *s->orders)) goto nomem;
+    if (vec_reserve((void **)&s->orders, &s->ocap, s->norders + 1, sizeof *s->orders)) goto nomem;
     s->orders[s->norders++] = so;
     s->first[s->ncustomers] = s->norders;
   }
