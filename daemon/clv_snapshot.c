@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "scan.h"
+#include "fileio.h"
 
 #define FILE_MAGIC "PTRNCLV"
 #define FILE_FORMAT 1u
@@ -326,29 +327,7 @@ typedef struct file_head_s {
   uint64_t n, pool_n;
 } file_head_t;
 
-static int write_all(int fd, const void *p, size_t n, uint64_t *h) {
-  const char *b = p;
-  *h = fnv1a(*h, p, n);
-  while (n) {
-    ssize_t w = write(fd, b, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    b += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 int clv_snap_save(const clv_snap_t *s, const char *path, char *msg, size_t msglen) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    snprintf(msg, msglen, "cannot create %s: %s", tmp, strerror(errno));
-    return -1;
-  }
   file_head_t h;
   memset(&h, 0, sizeof h);
   memcpy(h.magic, FILE_MAGIC, 8);
@@ -368,25 +347,17 @@ int clv_snap_save(const clv_snap_t *s, const char *path, char *msg, size_t msgle
   memcpy(h.reason, s->reason, sizeof h.reason);
   h.n = s->n;
   h.pool_n = s->pool_n;
+  /* header | tx | spend | rows | pool | FNV-1a of all of it */
+  const void *parts[6] = {&h, &s->tx, &s->spend, s->rows, s->pool, NULL};
+  size_t lens[6] = {sizeof h, sizeof s->tx, sizeof s->spend, s->n * sizeof *s->rows, s->pool_n,
+                    sizeof(uint64_t)};
   uint64_t sum = FNV_INIT;
-  int bad = write_all(fd, &h, sizeof h, &sum) || write_all(fd, &s->tx, sizeof s->tx, &sum) ||
-            write_all(fd, &s->spend, sizeof s->spend, &sum) ||
-            write_all(fd, s->rows, s->n * sizeof *s->rows, &sum) ||
-            write_all(fd, s->pool, s->pool_n, &sum);
-  uint64_t dummy = 0;
-  bad = bad || write_all(fd, &sum, sizeof sum, &dummy) || fsync(fd) != 0;
-  if (close(fd) != 0) bad = 1;
-  if (bad || rename(tmp, path) != 0) {
-    snprintf(msg, msglen, "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
+  for (int i = 0; i < 5; i++) sum = fnv1a(sum, parts[i], lens[i]);
+  parts[5] = &sum;
+  perr_info_t e;
+  if (file_write_atomic(path, parts, lens, 6, &e)) {
+    snprintf(msg, msglen, "%s", e.message);
     return -1;
-  }
-  char dir[4200];
-  snprintf(dir, sizeof dir, "%s", path);
-  int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)fsync(dfd);
-    close(dfd);
   }
   return 0;
 }

@@ -26,6 +26,7 @@
 #include "models.h"
 #include "recs_scan.h"
 #include "vec.h"
+#include "fileio.h"
 
 #define SNAP_MAGIC "PATRRSV1"
 #define SNAP_HDR 32 /* magic[8] | u64 version | u64 build_ms | i64 saved_at */
@@ -42,10 +43,8 @@ static uint64_t mono_ms(void) {
 
 static int save_snapshot(daemon_t *d, const recs_snapshot_t *s, uint64_t version, uint64_t build_ms,
                          perr_info_t *e) {
-  char path[CONFIG_PATH_MAX + 32], tmp[CONFIG_PATH_MAX + 40], dir[CONFIG_PATH_MAX + 16];
+  char path[CONFIG_PATH_MAX + 32];
   models_path(d, "recs", "snap", path, sizeof path);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  snprintf(dir, sizeof dir, "%s/models", d->cfg.data_dir);
   size_t len;
   const unsigned char *bytes = recs_snapshot_bytes(s, &len);
   unsigned char hdr[SNAP_HDR];
@@ -54,57 +53,22 @@ static int save_snapshot(daemon_t *d, const recs_snapshot_t *s, uint64_t version
   memcpy(hdr + 8, &version, 8);
   memcpy(hdr + 16, &build_ms, 8);
   memcpy(hdr + 24, &now, 8);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return perr_set(e, PERR_UNAVAILABLE, NULL, "cannot write %s: %s", tmp, strerror(errno));
-  int ok = 1;
-  const unsigned char *parts[2] = {hdr, bytes};
+  const void *parts[2] = {hdr, bytes};
   size_t lens[2] = {SNAP_HDR, len};
-  for (int i = 0; i < 2 && ok; i++)
-    for (size_t off = 0; off < lens[i] && ok;) {
-      ssize_t w = write(fd, parts[i] + off, lens[i] - off);
-      if (w < 0 && errno == EINTR) continue;
-      ok = w > 0;
-      if (ok) off += (size_t)w;
-    }
-  ok = ok && fsync(fd) == 0;
-  ok = (close(fd) == 0) && ok;
-  ok = ok && rename(tmp, path) == 0;
-  if (!ok) {
-    int err = errno;
-    unlink(tmp);
-    return perr_set(e, PERR_UNAVAILABLE, NULL, "cannot save the recs snapshot: %s", strerror(err));
-  }
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    if (fsync(dfd)) log_warn("fsync %s: %s", dir, strerror(errno));
-    close(dfd);
-  }
-  return 0;
+  return file_write_atomic(path, parts, lens, 2, e);
 }
 
 static int load_snapshot(daemon_t *d, recs_snapshot_t **out, uint64_t *version, uint64_t *build_ms,
                          perr_info_t *e) {
   char path[CONFIG_PATH_MAX + 32];
+  unsigned char *buf;
+  size_t n;
   models_path(d, "recs", "snap", path, sizeof path);
-  FILE *f = fopen(path, "rb");
-  if (!f) return perr_set(e, PERR_NOT_FOUND, NULL, "no snapshot");
-  unsigned char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 1 << 20;
-      unsigned char *nb = realloc(buf, cap);
-      if (!nb) break;
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) break;
-  }
-  int bad = ferror(f) || n < SNAP_HDR || memcmp(buf, SNAP_MAGIC, 8) != 0;
-  fclose(f);
-  int rc = bad ? perr_set(e, PERR_INTERNAL, NULL, "%s: not a recs snapshot", path)
-               : recs_snapshot_load(buf + SNAP_HDR, n - SNAP_HDR, out, e);
+  int rc = file_read_all(path, &buf, &n, e);
+  if (rc) return rc;
+  rc = n < SNAP_HDR || memcmp(buf, SNAP_MAGIC, 8) != 0
+           ? perr_set(e, PERR_INTERNAL, NULL, "%s: not a recs snapshot", path)
+           : recs_snapshot_load(buf + SNAP_HDR, n - SNAP_HDR, out, e);
   if (rc == 0) {
     memcpy(version, buf + 8, 8);
     memcpy(build_ms, buf + 16, 8);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "recs_internal.h"
+#include "fileio.h"
 
 static size_t al8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
@@ -211,47 +212,18 @@ int recs_snapshot_load(const void *buf, size_t len, recs_snapshot_t **out, perr_
 }
 
 int recs_snapshot_save_file(const recs_snapshot_t *s, const char *path, perr_info_t *e) {
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 8);
-  if (!tmp) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", 5);
-  FILE *f = fopen(tmp, "wb");
-  int ok = f && fwrite(s->blob, 1, s->len, f) == s->len;
-  if (f) ok = (fflush(f) == 0) && ok;
-  if (f) ok = (fclose(f) == 0) && ok;
-  if (ok) ok = rename(tmp, path) == 0;
-  if (!ok) remove(tmp);
-  free(tmp);
-  return ok ? PERR_OK
-            : perr_set(e, PERR_INTERNAL, NULL, "cannot write snapshot: %s", strerror(errno));
+  const void *parts[1] = {s->blob};
+  size_t lens[1] = {s->len};
+  return file_write_atomic(path, parts, lens, 1, e);
 }
 
 int recs_snapshot_load_file(const char *path, recs_snapshot_t **out, perr_info_t *e) {
+  unsigned char *buf;
+  size_t n;
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return perr_set(e, PERR_NOT_FOUND, NULL, "cannot open snapshot: %s", strerror(errno));
-  unsigned char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 1 << 16;
-      unsigned char *nb = realloc(buf, cap);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-      }
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) break;
-  }
-  int err = ferror(f);
-  fclose(f);
-  int rc = err ? perr_set(e, PERR_INTERNAL, NULL, "read error")
-               : recs_snapshot_load(buf, n, out, e);
+  int rc = file_read_all(path, &buf, &n, e);
+  if (rc) return rc;
+  rc = recs_snapshot_load(buf, n, out, e);
   free(buf);
   return rc;
 }
