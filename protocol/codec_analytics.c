@@ -101,6 +101,18 @@ static void month_name(int32_t mi, char buf[16]) {
   snprintf(buf, 16, "%04d-%02d", (int)(mi / 12) % 10000, (int)(mi % 12) + 1);
 }
 
+
+/* "churn_bands": {band: count} when the model has CLV figures, else nil. */
+static void pk_churn_bands(msgpack_packer *pk, int ok, const uint64_t *bands) {
+  pk_str(pk, "churn_bands");
+  if (!ok) {
+    msgpack_pack_nil(pk);
+    return;
+  }
+  msgpack_pack_map(pk, CLV_NBANDS);
+  for (int b = 0; b < CLV_NBANDS; b++) pk_kv_uint(pk, clv_band_name((clv_band_t)b), bands[b]);
+}
+
 void enc_kpi_report(msgpack_packer *pk, const void *result) {
   const kpi_result_t *r = result;
   const kpi_report_t *k = &r->report;
@@ -187,13 +199,7 @@ void enc_kpi_report(msgpack_packer *pk, const void *result) {
   } else {
     msgpack_pack_nil(pk);
   }
-  pk_str(pk, "churn_bands");
-  if (r->model_version && r->has_clv) {
-    msgpack_pack_map(pk, CLV_NBANDS);
-    for (int b = 0; b < CLV_NBANDS; b++) pk_kv_uint(pk, clv_band_name((clv_band_t)b), r->bands[b]);
-  } else {
-    msgpack_pack_nil(pk);
-  }
+  pk_churn_bands(pk, r->model_version && r->has_clv, r->bands);
 }
 
 /* ---- segment.list / segment.customers ---- */
@@ -221,13 +227,7 @@ void enc_segment_list(msgpack_packer *pk, const void *result) {
     pk_kv_str(pk, "segment", rfm_segment_name((rfm_segment_t)s));
     pk_kv_uint(pk, "count", r->counts[s]);
   }
-  pk_str(pk, "churn_bands");
-  if (r->model_version && r->has_clv) {
-    msgpack_pack_map(pk, CLV_NBANDS);
-    for (int b = 0; b < CLV_NBANDS; b++) pk_kv_uint(pk, clv_band_name((clv_band_t)b), r->bands[b]);
-  } else {
-    msgpack_pack_nil(pk);
-  }
+  pk_churn_bands(pk, r->model_version && r->has_clv, r->bands);
 }
 
 int dec_segment_customers(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
