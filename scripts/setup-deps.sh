@@ -17,10 +17,11 @@ PKGS=(
   libcmocka-dev       # unit tests
   python3 python3-msgpack  # integration tests' independent msgpack-RPC peer; Python adapter
   php8.2-cli          # PHP adapter tests (FFI is part of php8.2-common)
-  systemd dpkg-dev    # systemd-analyze verify; dpkg-shlibdeps for the .deb
+  systemd dpkg-dev file binutils  # systemd-analyze verify; dpkg-shlibdeps, file, readelf for the .deb
+  strace              # packaging test: every system call patrond makes passes the unit's filter
 )
 if [ "${1:-}" = "--bench" ]; then
-  PKGS+=(redis-server redis-tools valgrind)
+  PKGS+=(redis-server redis-tools valgrind bc bsdextrautils)
 fi
 # Node.js for the Node adapter: Debian's nodejs + npm unless a node is already installed.
 if ! command -v node >/dev/null 2>&1; then
