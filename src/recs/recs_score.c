@@ -1,24 +1,52 @@
 /* recs_score.c -- answering requests against an immutable snapshot (+ optional delta):
- * accumulate neighbour scores of the request's items in the per-thread scratch map, drop
- * what the business filters and the request exclude, rank (score desc, popularity desc, id
- * asc: popularity breaks ties), honour max-per-category, then fill empty slots from the
+ * accumulate neighbour scores of the request's items in the per-thread scratch, drop what the
+ * business filters and the request exclude, rank (score desc, popularity desc, id asc:
+ * popularity breaks ties), honour max-per-category, then fill empty slots from the
  * trending/popular lists (reported in recs_answer_t).
- * Invariants: the scratch map is cleared by bumping a generation stamp (O(1)); nothing here
- * writes to the snapshot; the only lock taken is the delta's read lock. */
+ * Accumulator: dense {score, stamp} slots indexed by item id (ids below the snapshot's item
+ * count, up to RECS_DENSE_MAX) plus a list of the ids touched by this request; a new request
+ * bumps the generation stamp, so nothing is cleared per entry. Other ids (delta-only items,
+ * unknown ids) go to a small open-addressing map. Every item's sum is formed by the same
+ * additions in the same order as in the plain hash-map scorer this replaced (history items in
+ * slot order of the history map), so scores are bit-identical.
+ * Ranking: candidates are taken in rank order batch by batch (one pass keeps the best T in a
+ * small sorted array, rejecting with one float compare against its worst; a further batch,
+ * rare, takes the next 4T below it), and the filters and the catalogue are consulted only for
+ * the candidates walked, until the answer is full. This equals filtering every candidate,
+ * sorting them all and walking the sorted list with the category cap. With a margin boost
+ * the score depends on the catalogue, so every candidate is checked first.
+ * Invariants: a dense slot holds a score only when its stamp is the current generation (a
+ * first touch overwrites it); nothing here writes to the snapshot; the only lock taken is the
+ * delta's read lock; the catalogue callback must be a pure function of the item id (it is
+ * called for fewer items, in a different order, than a filter-everything scorer would). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "recs_delta_internal.h"
 
+/* Items with ids below this many get dense accumulator slots (12 bytes per item per scratch
+ * with the touched list); bigger catalogues use the map for the rest. */
+#define RECS_DENSE_MAX (1u << 22)
+
+struct cand { uint32_t id; float s; uint32_t cat; };
+
 struct recs_scratch_s {
-  struct mslot { uint32_t key, stamp; float val; } *m; /* accumulator, open addressing */
+  struct dslot { float v; uint32_t stamp; } *d; /* dense accumulator, ids < dcap; an entry
+                                                 holds a score only when stamp == dgen */
+  uint32_t dcap, dgen;
+  uint32_t *touched;  /* this request's dense ids, first-touch order */
+  uint32_t ntouched, tcap;
+  struct mslot { uint32_t key, stamp; float val; } *m; /* overflow map, open addressing */
   uint32_t gen, cap, used, shift;
   uint32_t *slot; /* the used slots, in insertion order (used entries) */
   uint32_t *hkey, *hstamp, hgen, hcap, hused; /* history item -> count */
   uint32_t *hcnt;
-  struct cand { uint32_t id, pop; float s; } *c;
+  uint32_t *hslot;    /* the used history slots, ascending after hist_load */
+  struct cand *c;     /* boosted candidates (margin boost) or the overflow map's */
   size_t ccap;
+  struct cand *heap;  /* the selection batch */
+  size_t heapcap;
 };
 
 void recs_params_default(recs_params_t *p) {
@@ -50,9 +78,15 @@ recs_scratch_t *recs_scratch_new(void) {
   sc->hkey = malloc(sc->hcap * sizeof(uint32_t));
   sc->hstamp = calloc(sc->hcap, sizeof(uint32_t));
   sc->hcnt = malloc(sc->hcap * sizeof(uint32_t));
+  sc->hslot = malloc(sc->hcap * sizeof(uint32_t));
+  sc->tcap = 1024;
+  sc->touched = malloc(sc->tcap * sizeof(uint32_t));
   sc->ccap = 512;
   sc->c = malloc(sc->ccap * sizeof(*sc->c));
-  if (!sc->m || !sc->slot || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->c) {
+  sc->heapcap = 64;
+  sc->heap = malloc(sc->heapcap * sizeof(*sc->heap));
+  if (!sc->m || !sc->slot || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->hslot ||
+      !sc->touched || !sc->c || !sc->heap) {
     recs_scratch_free(sc);
     return NULL;
   }
@@ -61,17 +95,38 @@ recs_scratch_t *recs_scratch_new(void) {
 
 void recs_scratch_free(recs_scratch_t *sc) {
   if (!sc) return;
+  free(sc->d); free(sc->touched);
   free(sc->m); free(sc->slot);
-  free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->c);
+  free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->hslot);
+  free(sc->c); free(sc->heap);
   free(sc);
 }
 
+/* Empties the accumulator (dense part and overflow map) in O(1) by new generations. */
 static void map_reset(recs_scratch_t *sc) {
+  sc->ntouched = 0;
+  if (++sc->dgen == 0) {
+    for (uint32_t i = 0; i < sc->dcap; i++) sc->d[i].stamp = 0;
+    sc->dgen = 1;
+  }
   if (++sc->gen == 0) {
     for (uint32_t i = 0; i < sc->cap; i++) sc->m[i].stamp = 0;
     sc->gen = 1;
   }
   sc->used = 0;
+}
+
+/* Dense slots for ids < n (capped); keeps the old size if memory is short. Call when empty. */
+static void dense_reserve(recs_scratch_t *sc, uint32_t n) {
+  if (n > RECS_DENSE_MAX) n = RECS_DENSE_MAX;
+  if (n <= sc->dcap) return;
+  uint32_t nc = sc->dcap ? sc->dcap : 1024;
+  while (nc < n) nc = nc > RECS_DENSE_MAX / 2 ? RECS_DENSE_MAX : nc * 2;
+  struct dslot *d = realloc(sc->d, (size_t)nc * sizeof(*d));
+  if (!d) return;
+  memset(d + sc->dcap, 0, (size_t)(nc - sc->dcap) * sizeof(*d)); /* stamp 0 != dgen */
+  sc->d = d;
+  sc->dcap = nc;
 }
 
 static inline uint32_t mhash(const recs_scratch_t *sc, uint32_t item) {
@@ -96,8 +151,7 @@ static int map_grow(recs_scratch_t *sc) {
   return 1;
 }
 
-/* Adds v to item's score; returns 0 on allocation failure. */
-static inline int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
+static int map_add(recs_scratch_t *sc, uint32_t item, float v) {
   uint32_t mask = sc->cap - 1, x = mhash(sc, item);
   struct mslot *e;
   while ((e = &sc->m[x])->stamp == sc->gen) {
@@ -106,15 +160,42 @@ static inline int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
   }
   if ((sc->used + 1) * 2 > sc->cap) {
     if (!map_grow(sc)) return 0;
-    return acc_add(sc, item, v);
+    return map_add(sc, item, v);
   }
   *e = (struct mslot){item, sc->gen, v};
   sc->slot[sc->used++] = x;
   return 1;
 }
 
+static int touched_grow(recs_scratch_t *sc) {
+  uint32_t nc = sc->tcap * 2;
+  uint32_t *t = realloc(sc->touched, (size_t)nc * sizeof(uint32_t));
+  if (!t) return 0;
+  sc->touched = t;
+  sc->tcap = nc;
+  return 1;
+}
+
+/* Adds v to item's score; returns 0 on allocation failure. A new entry starts at v exactly. */
+static inline int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
+  if (item < sc->dcap) {
+    struct dslot *e = &sc->d[item];
+    if (e->stamp == sc->dgen) {
+      e->v += v;
+      return 1;
+    }
+    if (sc->ntouched == sc->tcap && !touched_grow(sc)) return 0;
+    e->stamp = sc->dgen;
+    e->v = v;
+    sc->touched[sc->ntouched++] = item;
+    return 1;
+  }
+  return map_add(sc, item, v);
+}
+
 /* Current score of item, 0 when absent. */
 static float acc_get(const recs_scratch_t *sc, uint32_t item) {
+  if (item < sc->dcap) return sc->d[item].stamp == sc->dgen ? sc->d[item].v : 0;
   uint32_t mask = sc->cap - 1, x = mhash(sc, item);
   while (sc->m[x].stamp == sc->gen) {
     if (sc->m[x].key == item) return sc->m[x].val;
@@ -123,14 +204,30 @@ static float acc_get(const recs_scratch_t *sc, uint32_t item) {
   return 0;
 }
 
-/* History multiset -> distinct items with counts (separate map). Returns max count. */
+static void sort_u32(uint32_t *v, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    uint32_t x = v[i];
+    size_t j = i;
+    while (j > 0 && v[j - 1] > x) { v[j] = v[j - 1]; j--; }
+    v[j] = x;
+  }
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* History multiset -> distinct items with counts (separate map) and the list of used slots in
+ * slot order (the order every pass over the history follows). Returns max count. */
 static uint32_t hist_load(recs_scratch_t *sc, const uint32_t *h, size_t n) {
   while (n * 2 > sc->hcap) {
     uint32_t nc = sc->hcap * 2;
-    uint32_t *k = realloc(sc->hkey, nc * sizeof(uint32_t)), *c = NULL, *st = NULL;
+    uint32_t *k = realloc(sc->hkey, nc * sizeof(uint32_t)), *c = NULL, *st = NULL, *sl = NULL;
     if (k) sc->hkey = k;
     if (k && (c = realloc(sc->hcnt, nc * sizeof(uint32_t)))) sc->hcnt = c;
-    if (c && (st = calloc(nc, sizeof(uint32_t)))) { free(sc->hstamp); sc->hstamp = st; }
+    if (c && (sl = realloc(sc->hslot, nc * sizeof(uint32_t)))) sc->hslot = sl;
+    if (sl && (st = calloc(nc, sizeof(uint32_t)))) { free(sc->hstamp); sc->hstamp = st; }
     if (!st) { n = sc->hcap / 2; break; } /* out of memory: use a prefix of the history */
     sc->hcap = nc;
     sc->hgen = 0;
@@ -146,10 +243,12 @@ static uint32_t hist_load(recs_scratch_t *sc, const uint32_t *h, size_t n) {
       sc->hstamp[x] = sc->hgen;
       sc->hkey[x] = h[i];
       sc->hcnt[x] = 0;
-      sc->hused++;
+      sc->hslot[sc->hused++] = x;
     }
     if (++sc->hcnt[x] > mx) mx = sc->hcnt[x];
   }
+  if (sc->hused <= 64) sort_u32(sc->hslot, sc->hused);
+  else qsort(sc->hslot, sc->hused, sizeof(uint32_t), cmp_u32);
   return mx;
 }
 
@@ -175,9 +274,10 @@ typedef struct ctx_s {
   int upsell;              /* upsell: same category, price in (pp, pp * ratio] */
   uint32_t ucat;
   int64_t uprice;
+  uint32_t hmax;           /* largest history count */
 } ctx_t;
 
-static void item_info(const recs_catalog_t *cat, uint32_t id, recs_item_info_t *o) {
+static inline void item_info(const recs_catalog_t *cat, uint32_t id, recs_item_info_t *o) {
   o->in_stock = 1; o->consumable = 0; o->category = RECS_NO_CATEGORY;
   o->price = o->margin = RECS_PRICE_UNKNOWN;
   if (!cat) return;
@@ -194,25 +294,18 @@ static void item_info(const recs_catalog_t *cat, uint32_t id, recs_item_info_t *
   if (cat->margin) o->margin = cat->margin[id];
 }
 
-static int in_list(const uint32_t *v, size_t n, uint32_t x) {
+static inline int in_list(const uint32_t *v, size_t n, uint32_t x) {
   for (size_t i = 0; i < n; i++)
     if (v[i] == x) return 1;
   return 0;
 }
 
-/* Whether item may be shown at all; fills *inf. */
+/* Whether item may be shown at all; fills *inf (the catalogue is asked once per call). */
 static int allowed(const ctx_t *c, uint32_t id, recs_item_info_t *inf) {
   if (in_list(c->q->items, c->q->nitems, id)) return 0;
   if (in_list(c->f.exclude_items, c->f.n_exclude_items, id)) return 0;
   item_info(c->q->catalog, id, inf);
-  if (c->exclude_history && !inf->consumable && hist_count(c->sc, id)) return 0;
   if (c->f.in_stock_only && !inf->in_stock) return 0;
-  if (inf->category != RECS_NO_CATEGORY &&
-      in_list(c->f.exclude_categories, c->f.n_exclude_categories, inf->category))
-    return 0;
-  if (c->f.price_max > 0 &&
-      (inf->price == RECS_PRICE_UNKNOWN || inf->price < c->f.price_min || inf->price > c->f.price_max))
-    return 0;
   if (c->upsell) {
     if (c->ucat != RECS_NO_CATEGORY && inf->category != c->ucat) return 0;
     if (c->uprice != RECS_PRICE_UNKNOWN &&
@@ -220,29 +313,39 @@ static int allowed(const ctx_t *c, uint32_t id, recs_item_info_t *inf) {
          (double)inf->price > (double)c->uprice * c->p.upsell_max_ratio))
       return 0;
   }
+  if (c->f.price_max > 0 &&
+      (inf->price == RECS_PRICE_UNKNOWN || inf->price < c->f.price_min || inf->price > c->f.price_max))
+    return 0;
+  if (inf->category != RECS_NO_CATEGORY &&
+      in_list(c->f.exclude_categories, c->f.n_exclude_categories, inf->category))
+    return 0;
+  if (c->exclude_history && !inf->consumable && hist_count(c->sc, id)) return 0;
   return 1;
 }
 
-static int cand_better(const struct cand *a, const struct cand *b) {
+static inline uint32_t pop_of(const ctx_t *c, uint32_t id) {
+  return id < c->n ? c->s->pop[id] : 0;
+}
+
+/* Rank order: score desc, popularity desc, id asc (a strict total order on distinct ids).
+ * Popularity is read only on equal scores. */
+static inline int better(const ctx_t *c, const struct cand *a, const struct cand *b) {
   if (a->s != b->s) return a->s > b->s;
-  if (a->pop != b->pop) return a->pop > b->pop;
+  uint32_t pa = pop_of(c, a->id), pb = pop_of(c, b->id);
+  if (pa != pb) return pa > pb;
   return a->id < b->id;
 }
 
 /* Min-heap on "better": the root is the worst kept candidate. */
-static void sift_worst(struct cand *h, size_t n, size_t i) {
+static void sift_worst(const ctx_t *c, struct cand *h, size_t n, size_t i) {
   for (;;) {
     size_t l = 2 * i + 1, m = i;
-    if (l < n && cand_better(&h[m], &h[l])) m = l;
-    if (l + 1 < n && cand_better(&h[m], &h[l + 1])) m = l + 1;
+    if (l < n && better(c, &h[m], &h[l])) m = l;
+    if (l + 1 < n && better(c, &h[m], &h[l + 1])) m = l + 1;
     if (m == i) return;
     struct cand t = h[i]; h[i] = h[m]; h[m] = t;
     i = m;
   }
-}
-
-static int cand_cmp(const void *a, const void *b) {
-  return cand_better(a, b) ? -1 : cand_better(b, a) ? 1 : 0;
 }
 
 static int cat_full(const ctx_t *c, const uint32_t *cats, size_t k, uint32_t cat) {
@@ -258,74 +361,203 @@ static int chosen(const recs_result_t *out, size_t k, uint32_t id) {
   return 0;
 }
 
+/* Cheap rejections from catalogue arrays, a subset of what allowed() rejects (so skipping the
+ * full check for them changes nothing): used where many candidates fail, the fallback walk. */
+static inline int quick_reject(const ctx_t *c, uint32_t id) {
+  const recs_catalog_t *cat = c->q->catalog;
+  if (!cat || cat->info) return 0;
+  if (c->upsell && c->ucat != RECS_NO_CATEGORY &&
+      (!cat->category || id >= cat->n || cat->category[id] != c->ucat))
+    return 1; /* no data = no category, which differs from ucat */
+  if (c->f.in_stock_only && cat->in_stock_bits && id < cat->n &&
+      !((cat->in_stock_bits[id >> 6] >> (id & 63)) & 1))
+    return 1;
+  return 0;
+}
+
+/* Batches up to this size are kept sorted (insertion from the worst end);
+ * bigger ones are heaps (root = worst kept), sorted at the end. */
+#define SEL_SORTED_MAX 256
+
+/* Puts candidate x into the batch h[0..m) of capacity lim. Returns the new m. */
+static size_t sel_put(const ctx_t *c, struct cand *h, size_t m, size_t lim,
+                      const struct cand *x) {
+  if (lim > SEL_SORTED_MAX) {
+    if (m == lim) {
+      if (!better(c, x, &h[0])) return m;
+      h[0] = *x;
+      sift_worst(c, h, m, 0);
+      return m;
+    }
+    size_t j = m++;
+    while (j > 0 && better(c, &h[(j - 1) / 2], x)) { h[j] = h[(j - 1) / 2]; j = (j - 1) / 2; }
+    h[j] = *x;
+    return m;
+  }
+  if (m == lim) {
+    if (!better(c, x, &h[m - 1])) return m;
+    m--; /* the worst leaves */
+  }
+  size_t pos = m; /* walk up past everything x beats (scores first: ties are rare) */
+  float s = x->s;
+  while (pos > 0 && (s > h[pos - 1].s || (s == h[pos - 1].s && better(c, x, &h[pos - 1])))) {
+    h[pos] = h[pos - 1];
+    pos--;
+  }
+  h[pos] = *x;
+  return m + 1;
+}
+
+/* The worst kept score of a full batch. */
+static inline float sel_worst(const struct cand *h, size_t lim) {
+  return lim > SEL_SORTED_MAX ? h[0].s : h[lim - 1].s;
+}
+
+/* A heap batch -> best first (move the worst to the back repeatedly). */
+static void sel_sort(const ctx_t *c, struct cand *h, size_t m, size_t lim) {
+  if (lim <= SEL_SORTED_MAX) return;
+  for (size_t j = m; j > 1; j--) {
+    struct cand t = h[0]; h[0] = h[j - 1]; h[j - 1] = t;
+    sift_worst(c, h, j - 1, 0);
+  }
+}
+
 /* Ranks the accumulated scores, then fills from the fallback lists. */
 static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans) {
   recs_scratch_t *sc = c->sc;
-  if (sc->used > sc->ccap) {
-    size_t nc = sc->ccap;
-    while (nc < sc->used) nc *= 2;
-    struct cand *nv = realloc(sc->c, nc * sizeof(*nv));
+  ans->fallback = RECS_FALLBACK_NONE;
+  ans->from_fallback = 0;
+  if (nout == 0) return 0;
+  struct dslot *d = sc->d;
+  const uint32_t *t = sc->touched;
+  uint32_t dcap = sc->dcap;
+  /* The request's items and excluded ids never rank (allowed() rejects them whatever the
+   * catalogue says): zero them so that they take no batch slot. */
+  for (size_t i = 0; i < c->q->nitems; i++)
+    if (c->q->items[i] < dcap) d[c->q->items[i]].v = 0;
+  for (size_t i = 0; i < c->f.n_exclude_items; i++)
+    if (c->f.exclude_items[i] < dcap) d[c->f.exclude_items[i]].v = 0;
+  /* With a margin boost the score depends on the catalogue: check and boost every candidate
+   * first (into sc->c). Otherwise the candidates are the touched dense entries plus the
+   * overflow map's (copied to sc->c), and the checks run on the walked ones only. */
+  int checked = c->f.margin_boost != 0;
+  size_t need = (checked ? (size_t)sc->ntouched : 0) + sc->used;
+  if (need > sc->ccap) {
+    size_t cc = sc->ccap;
+    while (cc < need) cc *= 2;
+    struct cand *nv = realloc(sc->c, cc * sizeof(*nv));
     if (!nv) return PERR_INTERNAL;
-    sc->c = nv; sc->ccap = nc;
+    sc->c = nv; sc->ccap = cc;
   }
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
   if (!cats) return PERR_INTERNAL;
-  size_t k = 0;
-  /* Bounded selection: keep the best lim candidates in a heap whose root is the worst kept
-   * one (most candidates lose one comparison against the root). With a per-category cap,
-   * lim = 8 * nout, and a full pass (lim = all) if the caps leave slots empty. */
-  for (int attempt = 0; attempt < 2 && k < nout; attempt++) {
-    size_t lim = !c->f.max_per_category ? nout : attempt ? sc->used : nout * 8;
-    size_t m = 0, dropped = 0;
-    k = 0;
-    for (uint32_t u = 0; u < sc->used; u++) {
-      const struct mslot *ms = &sc->m[sc->slot[u]];
-      if (!(ms->val > 0)) continue;
-      float s = ms->val;
-      if (m == lim && s < sc->c[0].s && c->f.margin_boost == 0) { dropped++; continue; }
-      uint32_t id = ms->key;
+  uint32_t nt = checked ? 0 : sc->ntouched;
+  size_t nc = 0, k = 0;
+  if (checked) {
+    for (size_t u = 0; u < (size_t)sc->ntouched + sc->used; u++) {
+      uint32_t id;
+      float s;
+      if (u < sc->ntouched) {
+        id = t[u];
+        s = d[id].v;
+      } else {
+        const struct mslot *ms = &sc->m[sc->slot[u - sc->ntouched]];
+        id = ms->key;
+        s = ms->val;
+      }
+      if (!(s > 0)) continue;
       recs_item_info_t inf;
       if (!allowed(c, id, &inf)) continue;
-      if (c->f.margin_boost != 0 && inf.margin != RECS_PRICE_UNKNOWN && inf.price > 0)
+      if (inf.margin != RECS_PRICE_UNKNOWN && inf.price > 0)
         s *= (float)(1 + c->f.margin_boost * (double)inf.margin / (double)inf.price);
       if (!(s > 0)) continue;
-      struct cand cd = {id, id < c->n ? c->s->pop[id] : 0, s};
-      if (m < lim) {
-        size_t i = m++;
-        while (i > 0 && cand_better(&sc->c[(i - 1) / 2], &cd)) {
-          sc->c[i] = sc->c[(i - 1) / 2];
-          i = (i - 1) / 2;
+      sc->c[nc++] = (struct cand){id, s, inf.category};
+    }
+  } else {
+    for (uint32_t u = 0; u < sc->used; u++) {
+      const struct mslot *ms = &sc->m[sc->slot[u]];
+      if (ms->val > 0) sc->c[nc++] = (struct cand){ms->key, ms->val, RECS_NO_CATEGORY};
+    }
+  }
+  const struct cand *C = sc->c;
+  /* Batch size: the answer, plus what the catalogue checks may reject; each further batch
+   * (rare) takes the next candidates in rank order, 4 times as many. */
+  size_t lim = nout;
+  if (!checked) {
+    if (c->q->catalog || c->q->filter) lim += nout + 4;
+    if (c->exclude_history) lim += sc->hused < 64 ? sc->hused : 64;
+  }
+  struct cand bound = {0, 0, 0};
+  for (int first = 1;; first = 0) {
+    if (lim > (size_t)nt + nc) lim = (size_t)nt + nc;
+    if (lim == 0) break;
+    if (lim > sc->heapcap) {
+      size_t hc = sc->heapcap;
+      while (hc < lim) hc *= 2;
+      struct cand *nh = realloc(sc->heap, hc * sizeof(*nh));
+      if (!nh) { if (cats != cats_stack) free(cats); return PERR_INTERNAL; }
+      sc->heap = nh; sc->heapcap = hc;
+    }
+    struct cand *h = sc->heap;
+    size_t m = 0;
+    if (first) { /* everything: fill the batch, then only what beats its worst */
+      size_t u = 0, i = 0;
+      for (; u < nt && m < lim; u++) {
+        struct cand x = {t[u], d[t[u]].v, RECS_NO_CATEGORY};
+        if (x.s > 0) m = sel_put(c, h, m, lim, &x);
+      }
+      for (; i < nc && m < lim; i++)
+        if (C[i].s > 0) m = sel_put(c, h, m, lim, &C[i]);
+      if (m == lim) {
+        float worst = sel_worst(h, lim);
+        for (; u < nt; u++) {
+          uint32_t id = t[u];
+          float s = d[id].v;
+          if (!(s >= worst)) continue; /* also NaN */
+          struct cand x = {id, s, RECS_NO_CATEGORY};
+          m = sel_put(c, h, m, lim, &x);
+          worst = sel_worst(h, lim);
         }
-        sc->c[i] = cd;
-      } else if (cand_better(&cd, &sc->c[0])) {
-        sc->c[0] = cd;
-        sift_worst(sc->c, m, 0);
-        dropped++;
-      } else {
-        dropped++;
+        for (; i < nc; i++) {
+          if (!(C[i].s >= worst)) continue;
+          m = sel_put(c, h, m, lim, &C[i]);
+          worst = sel_worst(h, lim);
+        }
+      }
+    } else { /* only what ranks below the previous batch */
+      for (size_t u = 0; u < (size_t)nt + nc; u++) {
+        struct cand x = u < nt ? (struct cand){t[u], d[t[u]].v, RECS_NO_CATEGORY} : C[u - nt];
+        if (!(x.s > 0) || x.s > bound.s || !better(c, &bound, &x)) continue;
+        if (m == lim && !(x.s >= sel_worst(h, lim))) continue;
+        m = sel_put(c, h, m, lim, &x);
       }
     }
-    qsort(sc->c, m, sizeof(*sc->c), cand_cmp);
-    for (size_t i = 0; i < m && k < nout; i++) {
-      recs_item_info_t inf;
-      item_info(c->q->catalog, sc->c[i].id, &inf);
-      if (cat_full(c, cats, k, inf.category)) continue;
-      cats[k] = inf.category;
-      out[k++] = (recs_result_t){sc->c[i].id, sc->c[i].s, (uint8_t)c->reason};
+    sel_sort(c, h, m, lim);
+    for (size_t j = 0; j < m && k < nout; j++) {
+      uint32_t cat = h[j].cat;
+      if (!checked) {
+        recs_item_info_t inf;
+        if (!allowed(c, h[j].id, &inf)) continue;
+        cat = inf.category;
+      }
+      if (cat_full(c, cats, k, cat)) continue;
+      cats[k] = cat;
+      out[k++] = (recs_result_t){h[j].id, h[j].s, (uint8_t)c->reason};
     }
-    if (!dropped) break;
+    if (k == nout || m < lim) break;
+    bound = h[m - 1];
+    lim *= 4;
   }
-  ans->fallback = RECS_FALLBACK_NONE;
-  ans->from_fallback = 0;
   for (int pass = 0; pass < 2 && k < nout; pass++) {
     int trend = pass == 0;
     if (trend && !c->p.fallback_trending) continue;
     const uint32_t *list = trend ? c->s->trend_rank : c->s->pop_rank;
-    uint32_t len = trend ? c->s->h->n_trend : c->n, lim = len < 200000 ? len : 200000;
-    for (uint32_t r = 0; r < lim && k < nout; r++) {
+    uint32_t len = trend ? c->s->h->n_trend : c->n, lim2 = len < 200000 ? len : 200000;
+    for (uint32_t r = 0; r < lim2 && k < nout; r++) {
       uint32_t id = list[r];
       recs_item_info_t inf;
-      if (chosen(out, k, id) || !allowed(c, id, &inf) || cat_full(c, cats, k, inf.category))
+      if (quick_reject(c, id) || !allowed(c, id, &inf) || chosen(out, k, id) ||
+          cat_full(c, cats, k, inf.category))
         continue;
       cats[k] = inf.category;
       /* fallback scores sit below every model score: 0 */
@@ -355,7 +587,8 @@ static int begin(ctx_t *c, const recs_snapshot_t *s, recs_scratch_t *sc, const r
   c->ucat = RECS_NO_CATEGORY;
   c->uprice = RECS_PRICE_UNKNOWN;
   map_reset(sc);
-  hist_load(sc, q->history, q->nhistory);
+  dense_reserve(sc, c->n);
+  c->hmax = hist_load(sc, q->history, q->nhistory);
   for (size_t i = 0; i < q->nitems; i++)
     ans->unknown += q->items[i] >= c->n && !recs_delta_known(q->delta, q->items[i]);
   for (size_t i = 0; i < q->nhistory; i++)
@@ -368,11 +601,32 @@ static int acc_cb(void *sc, uint32_t item, float v) { return acc_add(sc, item, v
 /* Adds w * row(item) of graph g, plus the delta's pairs of item. */
 static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
   if (item < c->n) {
-    const uint32_t *ids;
-    const float *sc;
-    size_t n = recs_snapshot_neighbours(c->s, g, item, &ids, &sc);
-    for (size_t k = 0; k < n; k++)
-      if (!acc_add(c->sc, ids[k], w * sc[k])) return PERR_INTERNAL;
+    recs_scratch_t *sc = c->sc;
+    int gi = (g == RECS_GRAPH_CUSTOMER && c->s->g_off[1]) ? 1 : 0;
+    uint32_t a = c->s->g_off[gi][item], b = c->s->g_off[gi][item + 1];
+    const uint32_t *ids = c->s->g_nbr[gi];
+    const float *scs = c->s->g_sc[gi];
+    if (c->n <= sc->dcap) { /* every neighbour has a dense slot */
+      while (sc->tcap - sc->ntouched < b - a)
+        if (!touched_grow(sc)) return PERR_INTERNAL;
+      struct dslot *d = sc->d;
+      uint32_t *t = sc->touched, nt = sc->ntouched, gen = sc->dgen;
+      for (uint32_t k = a; k < b; k++) {
+        uint32_t j = ids[k];
+        float v = w * scs[k];
+        if (d[j].stamp == gen) {
+          d[j].v += v;
+        } else {
+          d[j].stamp = gen;
+          d[j].v = v;
+          t[nt++] = j;
+        }
+      }
+      sc->ntouched = nt;
+    } else {
+      for (uint32_t k = a; k < b; k++)
+        if (!acc_add(sc, ids[k], w * scs[k])) return PERR_INTERNAL;
+    }
   }
   if (c->q->delta && c->p.delta_weight > 0)
     if (!recs_delta_accumulate(c->q->delta, item, (float)(w * c->p.delta_weight),
@@ -383,18 +637,13 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
 
 static int add_repurchase(ctx_t *c, uint32_t mx) {
   if (!(c->p.repurchase_weight > 0) || mx == 0) return PERR_OK;
-  for (uint32_t x = 0; x < c->sc->hcap; x++)
-    if (c->sc->hstamp[x] == c->sc->hgen &&
-        !acc_add(c->sc, c->sc->hkey[x], (float)(c->p.repurchase_weight * c->sc->hcnt[x] / mx)))
+  const recs_scratch_t *sc = c->sc;
+  for (uint32_t u = 0; u < sc->hused; u++) {
+    uint32_t x = sc->hslot[u];
+    if (!acc_add(c->sc, sc->hkey[x], (float)(c->p.repurchase_weight * sc->hcnt[x] / mx)))
       return PERR_INTERNAL;
+  }
   return PERR_OK;
-}
-
-static uint32_t hist_max(const recs_scratch_t *sc) {
-  uint32_t mx = 0;
-  for (uint32_t x = 0; x < sc->hcap; x++)
-    if (sc->hstamp[x] == sc->hgen && sc->hcnt[x] > mx) mx = sc->hcnt[x];
-  return mx;
 }
 
 int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t *q,
@@ -406,11 +655,11 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
     if ((rc = add_row(&c, RECS_GRAPH_BASKET, q->items[i], 1.0f))) return rc;
   if (q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0)) {
     if (c.p.history_weight > 0)
-      for (uint32_t x = 0; x < sc->hcap; x++)
-        if (sc->hstamp[x] == sc->hgen &&
-            (rc = add_row(&c, RECS_GRAPH_BASKET, sc->hkey[x], (float)c.p.history_weight)))
+      for (uint32_t u = 0; u < sc->hused; u++)
+        if ((rc = add_row(&c, RECS_GRAPH_BASKET, sc->hkey[sc->hslot[u]],
+                          (float)c.p.history_weight)))
           return rc;
-    if ((rc = add_repurchase(&c, hist_max(sc)))) return rc;
+    if ((rc = add_repurchase(&c, c.hmax))) return rc;
   }
   return finish(&c, out, nout, ans);
 }
@@ -430,12 +679,11 @@ int recs_for_customer(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_r
   int rc = begin(&c, s, sc, q, ans, RECS_REASON_PERSONAL);
   if (rc) return rc;
   c.exclude_history = 1;
-  for (uint32_t x = 0; x < sc->hcap; x++)
-    if (sc->hstamp[x] == sc->hgen && (rc = add_row(&c, RECS_GRAPH_CUSTOMER, sc->hkey[x], 1.0f)))
-      return rc;
+  for (uint32_t u = 0; u < sc->hused; u++)
+    if ((rc = add_row(&c, RECS_GRAPH_CUSTOMER, sc->hkey[sc->hslot[u]], 1.0f))) return rc;
   for (size_t i = 0; i < q->nitems; i++) /* an optional current cart adds context */
     if ((rc = add_row(&c, RECS_GRAPH_BASKET, q->items[i], 1.0f))) return rc;
-  if ((rc = add_repurchase(&c, hist_max(sc)))) return rc; /* consumables only survive */
+  if ((rc = add_repurchase(&c, c.hmax))) return rc; /* consumables only survive */
   return finish(&c, out, nout, ans);
 }
 
@@ -453,7 +701,7 @@ int recs_upsell(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request
   /* co-consideration: the product's customer-level neighbours (bought by the same people) */
   if ((rc = add_row(&c, RECS_GRAPH_CUSTOMER, q->items[0], 1.0f))) return rc;
   if (q->candidates) {
-    /* keep only the given candidates: copy their scores, then rebuild the map */
+    /* keep only the given candidates: copy their scores, then rebuild the accumulator */
     size_t nc = q->ncandidates;
     float stackv[256], *v = nc <= 256 ? stackv : malloc(nc * sizeof(float));
     if (!v) return PERR_INTERNAL;
