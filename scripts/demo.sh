@@ -14,7 +14,7 @@ mkdir -p "$DEMO"
 SOCK=$DEMO/patron.sock
 rm -rf "$DEMO/data"
 build/daemon/patrond --socket "$SOCK" --data-dir "$DEMO/data" --foreground \
-  --set log.level=notice 2>"$DEMO/patrond.log" &
+  --set log.level=notice >"$DEMO/patrond.log" 2>&1 &
 PID=$!
 trap '[ "${PATRON_DEMO_KEEP:-0}" = 1 ] || { kill $PID 2>/dev/null; wait $PID 2>/dev/null; }' EXIT
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
@@ -22,6 +22,9 @@ for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
 echo "patrond $(build/daemon/patrond --version | cut -d' ' -f2) is serving $SOCK (data: $DEMO/data)"
 export PATRON_CLIENT_LIB=$PWD/build/adapters/c/libpatronclient.so
 /usr/bin/python3 scripts/demo_shop.py "$SOCK"
+echo
+echo "$ patronctl report --from 2024-11-23 --to 2025-11-23"
+build/adapters/c/patronctl -s "$SOCK" report --from 2024-11-23 --to 2025-11-23
 echo
 echo "$ patronctl ping"
 build/adapters/c/patronctl -s "$SOCK" ping

@@ -78,7 +78,20 @@ def main(sock):
         print(json.dumps(c.call(method, params), indent=2))
         print()
 
-    show("a regular's profile", "customer.get", {"customer_id": "cust-000"})
+    # build the models now (they are also built on a schedule): CLV + segments, recommendations
+    admin = patron.Client(os.path.join(os.path.dirname(sock), "admin.sock"), timeout_ms=60000)
+    built = admin.call("model.refit", {"as_of": t0 + 365 * 86400})
+    print("$ patronctl -s admin.sock call model.refit   # built: %s\n" % ", ".join(
+        "%s %s (%d ms)" % (m["name"], m["status"], m["took_ms"]) for m in built["models"]))
+    admin.close()
+
+    show("a regular's profile, with CLV, churn risk and segment", "customer.get",
+         {"customer_id": "cust-000"})
+    show("cross-sell for a cart", "recs.cart",
+         {"items": ["coffee-1", "brewing-3"], "customer_id": "cust-003", "limit": 5})
+    show("upsell for a product", "recs.upsell", {"product_id": "brewing-1", "limit": 3})
+    show("personal picks", "recs.for_customer", {"customer_id": "cust-009", "limit": 5})
+    show("customers per segment", "segment.list")
     show("an order with its refunds", "order.get", {"order_id": "ord-00003"})
     show("a product", "product.get", {"product_id": "coffee-1"})
     s = c.call("stats")

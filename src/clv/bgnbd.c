@@ -155,8 +155,9 @@ static double nlopt_obj(unsigned n, const double *th, double *grad, void *data) 
   return -ll / o->W;
 }
 
-static int run_lbfgs(obj_t *o, double th[4], const clv_fit_opts_t *op, double *fmin) {
-  nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, 4);
+static int run_opt(nlopt_algorithm alg, obj_t *o, double th[4], const clv_fit_opts_t *op,
+                   double *fmin) {
+  nlopt_opt opt = nlopt_create(alg, 4);
   if (!opt) return NLOPT_OUT_OF_MEMORY;
   double lo[4] = {LOG_LO, LOG_LO, LOG_LO, LOG_LO}, hi[4] = {LOG_HI, LOG_HI, LOG_HI, LOG_HI};
   nlopt_set_lower_bounds(opt, lo);
@@ -165,10 +166,23 @@ static int run_lbfgs(obj_t *o, double th[4], const clv_fit_opts_t *op, double *f
   nlopt_set_xtol_rel(opt, op->xtol_rel);
   nlopt_set_ftol_rel(opt, 1e-15);
   nlopt_set_maxeval(opt, (int)op->max_eval);
-  nlopt_set_vector_storage(opt, 8);
+  if (alg == NLOPT_LD_LBFGS) nlopt_set_vector_storage(opt, 8);
+  else nlopt_set_initial_step1(opt, 0.1);
   int rc = nlopt_optimize(opt, th, fmin);
   nlopt_destroy(opt);
   return rc;
+}
+
+/* L-BFGS with analytic gradients; if its line search gives up (NLOPT_FAILURE, seen on small
+ * or lumpy data), finish from where it stopped with derivative-free BOBYQA. */
+static int run_lbfgs(obj_t *o, double th[4], const clv_fit_opts_t *op, double *fmin) {
+  double start[4];
+  memcpy(start, th, sizeof start);
+  int rc = run_opt(NLOPT_LD_LBFGS, o, th, op, fmin);
+  if (rc != NLOPT_FAILURE) return rc;
+  for (int k = 0; k < 4; k++)
+    if (!isfinite(th[k]) || th[k] <= LOG_LO || th[k] >= LOG_HI) th[k] = start[k];
+  return run_opt(NLOPT_LN_BOBYQA, o, th, op, fmin);
 }
 
 clv_fit_opts_t clv_fit_opts_default(void) {

@@ -405,7 +405,7 @@ static int customer_tx(const recs_builder_t *b, uint32_t n, const float *bw, uin
         if (!VEC_PUSH(it, j)) goto out;
       }
     }
-    qsort(it.v + o[c], it.n - o[c], sizeof(uint32_t), cmp_u32);
+    if (it.n > o[c] + 1) qsort(it.v + o[c], it.n - o[c], sizeof(uint32_t), cmp_u32);
     o[c + 1] = it.n;
     w[c] = wc;
   }
