@@ -68,8 +68,8 @@ static const cdef_t defs[] = {
   {"store", "max_write_queue", T_UINT, NUM(max_write_queue), 1, 10000000, 1, "262144",
    "Writes waiting for the writer thread; past it new writes get 'unavailable'."},
   {"cache", "read_cache_mb", T_UINT, NUM(read_cache_mb), 0, 65536, 1, "64",
-   "Memory for encoded customer.get/product.get answers, MiB (0 = off). A committed write "
-   "drops the answers it changes; a new model drops all."},
+   "Memory for encoded answers of customer.get, product.get and recs.* (0 = off), MiB each "
+   "cache. A committed write drops the answers it may change; a new model drops all."},
   {"cache", "read_cache_ttl_ms", T_UINT, NUM(read_cache_ttl_ms), 0, 86400000, 1, "60000",
    "A cached answer is recomputed after this long (p_alive and CLV move with time)."},
   {"models", "clv_refit_interval_s", T_UINT, NUM(clv_refit_interval_s), 0, 31536000, 1, "86400",
@@ -94,8 +94,6 @@ static const cdef_t defs[] = {
    "Comma-separated categories that recs.for_customer may recommend again to their buyers."},
   {"recs", "history_max_orders", T_UINT, NUM(recs_history_max_orders), 0, 100000, 1, "1000",
    "Newest orders of a customer read as history by the recommendation calls (0 = none)."},
-  {"recs", "cache_entries", T_UINT, NUM(recs_cache_entries), 0, 1048576, 0, "4096",
-   "Recommendation answers cached until the next write (identical requests); 0 = no cache."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
 };

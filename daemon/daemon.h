@@ -112,6 +112,9 @@ struct daemon_s {
   jobq_t *worker;             /* slow reads and model rebuilds */
   struct models_s *models;    /* model snapshots (models.h) */
   struct rcache_s *rcache;    /* encoded answers of M_CACHED methods (src/readcache.h) */
+  struct rcache_s *qcache;    /* encoded answers of M_CACHED_QUERY methods */
+  msgpack_sbuffer qkey;       /* a request's params, packed: the qcache key */
+  msgpack_packer qkey_pk;
   listener_t listeners[2];
   conn_t *conns;
   uint64_t nconns;

@@ -68,14 +68,16 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->store_bytes = store_size_bytes(d->store);
   core_counts(t, &s->counts);
   memcpy(s->by_method, d->c.by_method, sizeof s->by_method);
-  if (d->rcache) {
+  rcache_t *caches[2] = {d->rcache, d->qcache}; /* by id, by query: reported together */
+  for (int i = 0; i < 2; i++) {
     rcache_stats_t cs;
-    rcache_stats(d->rcache, &cs);
-    s->cache_hits = cs.hits;
-    s->cache_misses = cs.misses;
-    s->cache_entries = cs.entries;
-    s->cache_bytes = cs.bytes;
-    s->cache_evictions = cs.evictions;
+    if (!caches[i]) continue;
+    rcache_stats(caches[i], &cs);
+    s->cache_hits += cs.hits;
+    s->cache_misses += cs.misses;
+    s->cache_entries += cs.entries;
+    s->cache_bytes += cs.bytes;
+    s->cache_evictions += cs.evictions;
   }
   return 0;
 }

@@ -28,10 +28,6 @@ typedef struct req_s {
   recs_catalog_t cat;
   size_t limit;
   recs_list_result_t *r;
-  recs_cache_entry_t *slot;   /* where to store this answer (cache miss), or NULL */
-  uint64_t hash;
-  uint16_t keylen;
-  unsigned char key[RECS_CACHE_KEY_MAX];
 } req_t;
 
 static pstr_t mkpstr(const char *p, size_t n) {
@@ -165,29 +161,6 @@ static int req_history(exec_ctx_t *x, req_t *R, pstr_t customer, perr_info_t *e)
 }
 
 
-/* ---- answer cache: the canonical request (method, settings that shape answers, every
- * param) is the key; an entry is valid while st->gen has not moved (every committed write,
- * install and consumables change bumps it). Requests whose key exceeds the slot are not
- * cached. ---- */
-
-typedef struct kbuf_s { unsigned char *p; size_t n; int over; } kbuf_t;
-
-static void kput(kbuf_t *k, const void *v, size_t n) {
-  if (k->over || k->n + n > RECS_CACHE_KEY_MAX) { k->over = 1; return; }
-  memcpy(k->p + k->n, v, n);
-  k->n += n;
-}
-static void kstr(kbuf_t *k, pstr_t s) {
-  uint8_t l = (uint8_t)(s.p ? (s.n < 255 ? s.n + 1 : 255) : 0);
-  kput(k, &l, 1);
-  if (s.p) kput(k, s.p, s.n);
-}
-static void klist(kbuf_t *k, const pstr_t *v, size_t n) {
-  uint16_t c = (uint16_t)n;
-  kput(k, &c, 2);
-  for (size_t i = 0; i < n; i++) kstr(k, v[i]);
-}
-
 static void name_items(exec_ctx_t *x, const recs_state_t *st, recs_wire_item_t *w, uint32_t id,
                        int *oom_flag) {
   if (id < st->nsnap) {
@@ -197,84 +170,6 @@ static void name_items(exec_ctx_t *x, const recs_state_t *st, recs_wire_item_t *
     w->id_len = recs_delta_name(st->delta, id, buf, sizeof buf);
     w->id = arena_strndup(x->arena, buf, w->id_len);
     if (!w->id) *oom_flag = 1;
-  }
-}
-
-/* 1 when the answer came from the cache (r filled). */
-static int cache_get(exec_ctx_t *x, req_t *R, int method, const recs_query_t *q) {
-  recs_state_t *st = R->st;
-  if (!st->ncache || R->limit > RECS_CACHE_ITEMS) return 0;
-  const recs_wire_filter_t *f = &q->filters;
-  kbuf_t k = {R->key, 0, 0};
-  uint8_t m = (uint8_t)method, b = (uint8_t)(f->in_stock_only | f->has_min_price << 1 |
-                                             f->has_max_price << 2);
-  uint32_t lim = (uint32_t)R->limit, mpc = f->max_per_category;
-  uint64_t ratio = x->d->cfg.recs_upsell_max_ratio_pct, hmax = x->d->cfg.recs_history_max_orders;
-  kput(&k, &m, 1);
-  kput(&k, &b, 1);
-  kput(&k, &lim, 4);
-  kput(&k, &mpc, 4);
-  kput(&k, &ratio, 8);
-  kput(&k, &hmax, 8);
-  if (f->has_min_price) kput(&k, &f->min_price, 8);
-  if (f->has_max_price) kput(&k, &f->max_price, 8);
-  kput(&k, &f->boost_margin, sizeof f->boost_margin);
-  kstr(&k, f->currency);
-  klist(&k, f->exclude_products, f->n_exclude_products);
-  klist(&k, f->exclude_categories, f->n_exclude_categories);
-  kstr(&k, q->product_id);
-  kstr(&k, q->customer_id);
-  klist(&k, q->items, q->nitems);
-  if (k.over) return 0;
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < k.n; i++) h = (h ^ R->key[i]) * 0x100000001b3ull;
-  h ^= h >> 31;
-  R->hash = h;
-  R->keylen = (uint16_t)k.n;
-  recs_cache_entry_t *c = &st->cache[h & (st->ncache - 1)];
-  if (c->gen == st->gen && c->hash == h && c->keylen == k.n && !memcmp(c->key, R->key, k.n)) {
-    recs_list_result_t *r = R->r;
-    int bad = 0;
-    r->items = arena_alloc(x->arena, ((size_t)c->n + 1) * sizeof(recs_wire_item_t));
-    if (!r->items) return 0;
-    for (uint8_t i = 0; i < c->n; i++) {
-      name_items(x, st, &r->items[i], c->item[i], &bad);
-      r->items[i].score = c->score[i];
-      r->items[i].reason = recs_reason_name((recs_reason_t)c->reason[i]);
-    }
-    if (bad) return 0;
-    r->n = c->n;
-    r->fallback = recs_fallback_name((recs_fallback_t)c->fallback);
-    r->unknown_items = c->unknown;
-    r->history_orders = c->history_orders;
-    r->customer_known = c->customer_known;
-    r->has_customer = c->has_customer;
-    st->cache_hits++;
-    return 1;
-  }
-  st->cache_misses++;
-  R->slot = c;
-  return 0;
-}
-
-static void cache_put(req_t *R, const recs_answer_t *ans, int n) {
-  recs_cache_entry_t *c = R->slot;
-  if (!c || n > RECS_CACHE_ITEMS) return;
-  const recs_list_result_t *r = R->r;
-  c->gen = R->st->gen;
-  c->hash = R->hash;
-  c->keylen = R->keylen;
-  memcpy(c->key, R->key, R->keylen);
-  c->n = (uint8_t)n;
-  c->fallback = (uint8_t)ans->fallback;
-  c->unknown = r->unknown_items;
-  c->history_orders = r->history_orders;
-  c->customer_known = (uint8_t)r->customer_known;
-  c->has_customer = (uint8_t)r->has_customer;
-  for (int i = 0; i < n; i++) {
-    c->item[i] = R->st->out[i].item;
-    c->score[i] = R->st->out[i].score;
-    c->reason[i] = R->st->out[i].reason;
   }
 }
 
@@ -304,7 +199,6 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
     w->reason = recs_reason_name((recs_reason_t)st->out[i].reason);
   }
   if (bad) return oom(e);
-  cache_put(R, &ans, n);
   r->n = (size_t)n;
   return 0;
 }
@@ -313,7 +207,6 @@ int handle_recs_cart(exec_ctx_t *x, const void *params, void *result, perr_info_
   const recs_query_t *q = params;
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
-  if (!rc && cache_get(x, &R, METHOD_recs_cart, q)) return 0;
   if (!rc) rc = req_items(x, &R, NULL, q->items, q->nitems, e);
   if (!rc) rc = req_history(x, &R, q->customer_id, e);
   return rc ? rc : req_run(x, &R, recs_cart, e);
@@ -323,7 +216,6 @@ int handle_recs_similar(exec_ctx_t *x, const void *params, void *result, perr_in
   const recs_query_t *q = params;
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
-  if (!rc && cache_get(x, &R, METHOD_recs_similar, q)) return 0;
   if (!rc) rc = req_items(x, &R, &q->product_id, NULL, 0, e);
   return rc ? rc : req_run(x, &R, recs_similar, e);
 }
@@ -334,7 +226,6 @@ int handle_recs_for_customer(exec_ctx_t *x, const void *params, void *result, pe
   int rc = req_begin(x, q, result, &R, e);
   if (rc) return rc;
   R.p.fallback_trending = 1; /* cold start: what sells now, then best-sellers */
-  if (cache_get(x, &R, METHOD_recs_for_customer, q)) return 0;
   if (!rc) rc = req_items(x, &R, NULL, q->items, q->nitems, e);
   if (!rc) rc = req_history(x, &R, q->customer_id, e);
   return rc ? rc : req_run(x, &R, recs_for_customer, e);
@@ -344,7 +235,6 @@ int handle_recs_upsell(exec_ctx_t *x, const void *params, void *result, perr_inf
   const recs_query_t *q = params;
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
-  if (!rc && cache_get(x, &R, METHOD_recs_upsell, q)) return 0;
   if (!rc) rc = req_items(x, &R, &q->product_id, q->items, q->nitems, e);
   if (!rc) rc = req_history(x, &R, q->customer_id, e);
   if (rc) return rc;

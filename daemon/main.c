@@ -164,9 +164,11 @@ static void on_signal(uv_signal_t *s, int signum) {
     if (load_settings(g_argc, g_argv, &fresh, &o) == 0) {
       config_apply_reloadable(&d->cfg, &fresh);
       log_set_level((int)d->cfg.log_level);
-      if (d->rcache) {
-        rcache_configure(d->rcache, (size_t)d->cfg.read_cache_mb << 20, d->cfg.read_cache_ttl_ms);
-        rcache_clear(d->rcache); /* settings (e.g. CLV horizon) may change answers */
+      /* settings (CLV horizon, consumable categories, ...) may change answers */
+      rcache_t *caches[2] = {d->rcache, d->qcache};
+      for (int i = 0; i < 2; i++) {
+        rcache_configure(caches[i], (size_t)d->cfg.read_cache_mb << 20, d->cfg.read_cache_ttl_ms);
+        rcache_bump(caches[i]);
       }
       if (strcmp(fresh.socket_path, d->cfg.socket_path) || strcmp(fresh.data_dir, d->cfg.data_dir))
         log_warn("reload: socket and data_dir changes need a restart");
@@ -231,6 +233,13 @@ int main(int argc, char **argv) {
   }
   notify_send("WATCHDOG=1\nSTATUS=loading models"); /* loading can take a while */
   d.rcache = rcache_new((size_t)d.cfg.read_cache_mb << 20, d.cfg.read_cache_ttl_ms);
+  d.qcache = rcache_new((size_t)d.cfg.read_cache_mb << 20, d.cfg.read_cache_ttl_ms);
+  if (!d.rcache || !d.qcache) {
+    log_err("out of memory");
+    return 1;
+  }
+  msgpack_sbuffer_init(&d.qkey);
+  msgpack_packer_init(&d.qkey_pk, &d.qkey, msgpack_sbuffer_write);
   if (models_init(&d)) {
     log_err("cannot initialise the models");
     return 1;
@@ -272,6 +281,8 @@ int main(int argc, char **argv) {
   arena_free(&d.read_arena);
   models_destroy(&d);
   rcache_free(d.rcache);
+  rcache_free(d.qcache);
+  msgpack_sbuffer_destroy(&d.qkey);
   store_close(d.store);
   uv_loop_close(d.loop);
   log_notice("stopped");

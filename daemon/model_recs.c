@@ -220,7 +220,6 @@ static void recs_after_write(daemon_t *d, void *state, int method, const void *p
                              const void *result) {
   recs_state_t *st = state;
   (void)d;
-  st->gen++; /* any committed write may change an answer: drop the cached ones */
   if (method == METHOD_order_record) {
     const order_t *o = params;
     const order_result_t *r = result;
@@ -274,10 +273,6 @@ static int recs_init(daemon_t *d, void **state) {
   else recs_config_default(&st->mcfg);
   st->holder = recs_holder_new();
   st->scratch = recs_scratch_new();
-  st->gen = 1;
-  for (st->ncache = 1; st->ncache * 2 <= d->cfg.recs_cache_entries; st->ncache *= 2) {}
-  if (!d->cfg.recs_cache_entries) st->ncache = 0;
-  if (st->ncache && !(st->cache = calloc(st->ncache, sizeof *st->cache))) return -1;
   if (!st->holder || !st->scratch || recs_catalog_init(st)) return -1;
   snprintf(st->consumable_csv, sizeof st->consumable_csv, "%s", d->cfg.recs_consumable_categories);
 
@@ -332,7 +327,6 @@ static void recs_destroy(void *state) {
   free(st->hist);
   free(st->hist_orders);
   free(st->log);
-  free(st->cache);
   pthread_mutex_destroy(&st->log_mu);
   free(st);
 }
@@ -497,7 +491,6 @@ static void recs_install(daemon_t *d, void *state, void *built) {
   st->nsnap = ss.items;
   st->rebuild_queued = 0;
   st->reason[0] = 0;
-  st->gen++;
   free(b);
   int overflow = log_replay(st);
   if (recs_catalog_remap(st)) log_err("recs: catalogue remap failed (out of memory)");

@@ -57,12 +57,6 @@ typedef struct recs_state_s {
   uint8_t *cat_consumable;
   uint32_t capcats;
   char consumable_csv[512];   /* the setting the flags were computed from */
-  /* answer cache: identical requests between two writes get the same answer (every
-   * committed write, install or setting change bumps gen, which invalidates all entries) */
-  struct recs_cache_entry_s *cache;
-  uint32_t ncache;            /* power of two; 0 = off */
-  uint64_t gen;
-  uint64_t cache_hits, cache_misses;
   /* request scratch (loop thread; grown once, reused: no malloc per request) */
   recs_scratch_t *scratch;
   uint32_t *ids;              /* cart, exclusions, candidates */
@@ -80,18 +74,6 @@ typedef struct recs_state_s {
   size_t log_n, log_cap;
 } recs_state_t;
 
-#define RECS_CACHE_KEY_MAX 240
-#define RECS_CACHE_ITEMS 50
-typedef struct recs_cache_entry_s {
-  uint64_t gen, hash;         /* gen 0 = empty */
-  uint16_t keylen;
-  uint8_t n, fallback, customer_known, has_customer;
-  uint32_t unknown, history_orders;
-  uint32_t item[RECS_CACHE_ITEMS];
-  float score[RECS_CACHE_ITEMS];
-  uint8_t reason[RECS_CACHE_ITEMS];
-  unsigned char key[RECS_CACHE_KEY_MAX];
-} recs_cache_entry_t;
 
 recs_state_t *recs_state(daemon_t *d);
 

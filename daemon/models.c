@@ -74,7 +74,8 @@ static void refit_install(daemon_t *d, wjob_t *j) {
       else kinds[i]->install(d, m->state[i], b->built[i]);
     }
   }
-  rcache_clear(d->rcache); /* cached answers may carry the old model's figures */
+  rcache_bump(d->rcache); /* cached answers may carry the old model's figures */
+  rcache_bump(d->qcache);
   /* report the installed state */
   r->n = 0;
   for (size_t i = 0; i < NKINDS && r->n < MODELS_MAX; i++) {

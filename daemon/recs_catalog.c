@@ -78,7 +78,6 @@ static int csv_has(const char *csv, const char *s, size_t n) {
 void recs_catalog_consumables(recs_state_t *st, const char *csv) {
   if (strcmp(st->consumable_csv, csv) == 0) return;
   snprintf(st->consumable_csv, sizeof st->consumable_csv, "%s", csv);
-  st->gen++; /* cached answers used the old flags */
   uint32_t n = recs_interner_count(st->categories);
   for (uint32_t c = 0; c < n && c < st->capcats; c++) {
     size_t l;

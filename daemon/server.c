@@ -225,18 +225,26 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   void *result = arena_alloc(a, md->result_size);
   int rc;
   exec_ctx_t x = {.d = d, .conn = c, .store = d->store, .arena = a};
-  const pstr_t *key = NULL; /* M_CACHED: the id the answer is cached under */
+  rcache_t *cache = NULL; /* where the answer is cached, under key */
+  pstr_t key = {NULL, 0};
   if (!params || !result) rc = perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
   else if (!(rc = md->decode(m->params, a, params, &e))) {
-    if ((md->flags & M_CACHED) && d->rcache && m->type == RPC_REQUEST) {
-      const char *bytes;
-      size_t n;
-      key = &((const id_params_t *)params)->id;
-      if (rcache_get(d->rcache, mi, key->p, key->n, uv_now(d->loop), &bytes, &n)) {
-        rpc_pack_result_head(&c->pk, m->msgid);
-        msgpack_sbuffer_write(&c->out, bytes, n);
-        return;
-      }
+    if (m->type == RPC_REQUEST && (md->flags & M_CACHED)) {
+      cache = d->rcache;
+      key = ((const id_params_t *)params)->id;
+    } else if (m->type == RPC_REQUEST && (md->flags & M_CACHED_QUERY)) {
+      cache = d->qcache;
+      d->qkey.size = 0;
+      if (m->params) msgpack_pack_object(&d->qkey_pk, *m->params);
+      key.p = d->qkey.data;
+      key.n = d->qkey.size;
+    }
+    const char *bytes;
+    size_t n;
+    if (cache && rcache_get(cache, mi, key.p, key.n, uv_now(d->loop), &bytes, &n)) {
+      rpc_pack_result_head(&c->pk, m->msgid);
+      msgpack_sbuffer_write(&c->out, bytes, n);
+      return;
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -251,8 +259,8 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
     rpc_pack_result_head(&c->pk, m->msgid);
     size_t start = c->out.size;
     md->encode(&c->pk, result);
-    if (key)
-      rcache_put(d->rcache, mi, key->p, key->n, c->out.data + start, c->out.size - start,
+    if (cache)
+      rcache_put(cache, mi, key.p ? key.p : "", key.n, c->out.data + start, c->out.size - start,
                  uv_now(d->loop));
   }
   if (x.txn) store_abort(x.txn);
@@ -263,6 +271,10 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
 static void rcache_after_write(daemon_t *d, const wjob_t *j) {
   rcache_t *rc = d->rcache;
   if (!rc || j->rc) return;
+  /* recommendations read orders, the catalogue and histories: only profile-only writes keep
+   * their cached answers */
+  if (j->method != METHOD_customer_upsert && j->method != METHOD_feedback_record)
+    rcache_bump(d->qcache);
   switch (j->method) {
     case METHOD_product_upsert: {
       pstr_t id = ((const product_t *)j->params)->id;

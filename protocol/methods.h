@@ -15,7 +15,8 @@
 
 #define M_WRITE 1u
 #define M_ADMIN 2u
-#define M_CACHED 8u /* params are id_params_t; answers kept in the daemon's read cache */
+#define M_CACHED 8u  /* params are id_params_t; answers cached by id, dropped by the writes to it */
+#define M_CACHED_QUERY 16u /* answers cached by the whole params map, dropped by any relevant write */
 #define M_SLOW 4u /* runs on the worker thread (reports, refits), answered when done */
 
 typedef enum {

@@ -1,6 +1,7 @@
 /* readcache.c -- see readcache.h. Open addressing with linear probing and backward-shift
  * deletion; each entry is one allocation (header, key, value). Eviction: a clock hand walks
- * the slots and drops entries until the cache is under 90 % of its budget. */
+ * the slots and drops entries until the cache is under 90 % of its budget. rcache_bump makes
+ * every entry stale by moving the generation; stale entries go when met or evicted. */
 #include "readcache.h"
 
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 typedef struct entry_s {
   uint64_t hash;
   uint64_t expires_ms;
+  uint64_t gen;      /* the cache's generation when stored */
   uint32_t klen, vlen;
   int method;
   char data[];  /* key, then value */
@@ -20,6 +22,7 @@ struct rcache_s {
   size_t n;
   size_t bytes, max_bytes;
   uint64_t ttl_ms;
+  uint64_t gen;
   size_t hand;
   rcache_stats_t st;
 };
@@ -85,7 +88,7 @@ int rcache_get(rcache_t *c, int method, const char *key, size_t klen, uint64_t n
   uint64_t h = hash_key(method, key, klen);
   size_t i = find(c, h, method, key, klen);
   entry_t *e = c->slots[i];
-  if (!e || e->expires_ms <= now_ms) {
+  if (!e || e->expires_ms <= now_ms || e->gen != c->gen) {
     if (e) remove_at(c, i);
     c->st.misses++;
     return 0;
@@ -131,6 +134,7 @@ void rcache_put(rcache_t *c, int method, const char *key, size_t klen, const cha
   if (!e) return;
   e->hash = hash_key(method, key, klen);
   e->expires_ms = now_ms + c->ttl_ms;
+  e->gen = c->gen;
   e->klen = (uint32_t)klen;
   e->vlen = (uint32_t)vlen;
   e->method = method;
@@ -157,6 +161,8 @@ void rcache_clear(rcache_t *c) {
   c->n = 0;
   c->bytes = 0;
 }
+
+void rcache_bump(rcache_t *c) { c->gen++; }
 
 void rcache_free(rcache_t *c) {
   if (!c) return;

@@ -23,6 +23,8 @@ void rcache_put(rcache_t *c, int method, const char *key, size_t klen, const cha
                 size_t vlen, uint64_t now_ms);
 void rcache_del(rcache_t *c, int method, const char *key, size_t klen);
 void rcache_clear(rcache_t *c);
+/* Invalidate every entry at once, O(1): stale entries are dropped as they are met. */
+void rcache_bump(rcache_t *c);
 
 typedef struct rcache_stats_s { uint64_t hits, misses, entries, bytes, evictions; } rcache_stats_t;
 void rcache_stats(const rcache_t *c, rcache_stats_t *out);

@@ -278,7 +278,7 @@ class LifecycleTest(unittest.TestCase):
     def setUp(self):
         # without the answer cache: every answer here is computed (ShopTest runs with it)
         self.d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0",
-                                        "--set", "recs.cache_entries=0"], sync=False)
+                                        "--set", "cache.read_cache_mb=0"], sync=False)
         self.d.start()
 
     def tearDown(self):

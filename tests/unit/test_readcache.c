@@ -57,8 +57,15 @@ static void test_many_and_deletes(void **state) {
       assert_memory_equal(v, val, n);
     }
   }
-  rcache_clear(c);
+  assert_int_equal(rcache_get(c, 1, "cust-1", 6, 1, &v, &n), 1);
+  rcache_bump(c); /* everything stale at once */
   assert_int_equal(rcache_get(c, 1, "cust-1", 6, 1, &v, &n), 0);
+  assert_int_equal(rcache_get(c, 1, "cust-2", 6, 1, &v, &n), 0);
+  rcache_put(c, 1, "cust-2", 6, "new", 3, 1);
+  assert_int_equal(rcache_get(c, 1, "cust-2", 6, 1, &v, &n), 1);
+  assert_memory_equal(v, "new", 3);
+  rcache_clear(c);
+  assert_int_equal(rcache_get(c, 1, "cust-2", 6, 1, &v, &n), 0);
   rcache_free(c);
 }
 
