@@ -73,7 +73,7 @@ typedef struct recs_config_s {
   int threads;           /* build workers, >= 1 */
 } recs_config_t;
 
-/* Shipped defaults (chosen on the offline protocol, see docs/benchmarks/recs.md). */
+/* Shipped defaults (chosen on the offline protocol, see docs/BENCHMARKS.md). */
 void recs_config_default(recs_config_t *c);
 /* The published "plain cosine item-item" baseline: COSINE alpha 0.5, all neighbours. */
 void recs_config_baseline_cosine(recs_config_t *c);
