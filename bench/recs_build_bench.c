@@ -13,30 +13,8 @@
 #include <time.h>
 
 #include "recs/recs.h"
+#include "bench_rand.h"
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static uint64_t rnd(uint64_t *s) {
-  uint64_t x = *s;
-  x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-  return *s = x;
-}
-
-static double unif(uint64_t *s) { return (rnd(s) >> 11) * (1.0 / 9007199254740992.0); }
-
-static uint32_t zipf(const double *cdf, uint32_t n, uint64_t *s) {
-  double u = unif(s);
-  uint32_t lo = 0, hi = n - 1;
-  while (lo < hi) {
-    uint32_t mid = (lo + hi) / 2;
-    if (cdf[mid] < u) lo = mid + 1; else hi = mid;
-  }
-  return lo;
-}
 
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
