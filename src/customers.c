@@ -169,3 +169,39 @@ int core_customer_get(store_txn_t *t, pstr_t id, arena_t *a, customer_profile_t 
   for (size_t i = 0; i < c.nlast; i++) out->last_products[i] = c.last[i];
   return 0;
 }
+
+void last_acc_add(last_acc_t *l, pstr_t id, int64_t ts) {
+  size_t k = 0;
+  while (k < l->n && !core_pstr_eq(l->ids[k], id)) k++;
+  if (k < l->n) {
+    if (ts > l->ts[k]) l->ts[k] = ts;
+    return;
+  }
+  if (l->n == 3 * CORE_LAST_PRODUCTS) return; /* callers add at most this many */
+  l->ids[l->n] = id;
+  l->ts[l->n++] = ts;
+}
+
+int last_acc_store(last_acc_t *l, cust_rec_t *c, arena_t *a) {
+  for (size_t i = 1; i < l->n; i++) { /* stable insertion sort, newest first */
+    pstr_t id = l->ids[i];
+    int64_t v = l->ts[i];
+    size_t k = i;
+    for (; k > 0 && l->ts[k - 1] < v; k--) {
+      l->ids[k] = l->ids[k - 1];
+      l->ts[k] = l->ts[k - 1];
+    }
+    l->ids[k] = id;
+    l->ts[k] = v;
+  }
+  c->nlast = l->n < CORE_LAST_PRODUCTS ? l->n : CORE_LAST_PRODUCTS;
+  for (size_t i = 0; i < c->nlast; i++) {
+    if (a) {
+      if (core_pstr_dup(a, l->ids[i], &c->last[i])) return -1;
+    } else {
+      c->last[i] = l->ids[i];
+    }
+    c->last_ts[i] = l->ts[i];
+  }
+  return 0;
+}

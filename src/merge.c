@@ -120,38 +120,12 @@ static int collect(store_txn_t *t, arena_t *a, store_table_t idx, const rec_buf_
 
 /* Merge the guest's last products into c's (distinct, newest ts first, top N). */
 static void merge_last(cust_rec_t *c, const cust_rec_t *g) {
-  enum { CAP = 2 * CORE_LAST_PRODUCTS };
-  pstr_t ids[CAP];
-  int64_t ts[CAP];
-  size_t n = 0;
+  last_acc_t l;
+  l.n = 0;
   const cust_rec_t *src[2] = {c, g};
   for (int s = 0; s < 2; s++)
-    for (size_t i = 0; i < src[s]->nlast; i++) {
-      size_t k = 0;
-      while (k < n && !core_pstr_eq(ids[k], src[s]->last[i])) k++;
-      if (k < n) {
-        if (src[s]->last_ts[i] > ts[k]) ts[k] = src[s]->last_ts[i];
-        continue;
-      }
-      ids[n] = src[s]->last[i];
-      ts[n++] = src[s]->last_ts[i];
-    }
-  for (size_t i = 1; i < n; i++) { /* stable insertion sort, newest first */
-    pstr_t id = ids[i];
-    int64_t v = ts[i];
-    size_t k = i;
-    for (; k > 0 && ts[k - 1] < v; k--) {
-      ids[k] = ids[k - 1];
-      ts[k] = ts[k - 1];
-    }
-    ids[k] = id;
-    ts[k] = v;
-  }
-  c->nlast = n < CORE_LAST_PRODUCTS ? n : CORE_LAST_PRODUCTS;
-  for (size_t i = 0; i < c->nlast; i++) {
-    c->last[i] = ids[i];
-    c->last_ts[i] = ts[i];
-  }
+    for (size_t i = 0; i < src[s]->nlast; i++) last_acc_add(&l, src[s]->last[i], src[s]->last_ts[i]);
+  (void)last_acc_store(&l, c, NULL); /* cannot fail without an arena */
 }
 
 static int merge_rows(cust_rec_t *c, const cust_rec_t *g, int64_t now, perr_info_t *e) {

@@ -224,47 +224,14 @@ static int validate_refund(const refund_t *rf, perr_info_t *e) {
 
 /* Merge the order's products (ts) into c's last-products list; strings must outlive c. */
 static int merge_last(cust_rec_t *c, const order_t *o, int64_t ts, arena_t *a) {
-  enum { CAP = 3 * CORE_LAST_PRODUCTS };
-  pstr_t ids[CAP];
-  int64_t tss[CAP];
-  size_t n = 0;
+  last_acc_t l;
+  l.n = 0;
   /* the order's first 2N distinct products: any later one has ts <= these and is never in
    * the top N unless it is in the old list (then it comes in below with its own ts) */
-  for (size_t i = 0; i < o->nlines && n < 2 * CORE_LAST_PRODUCTS; i++) {
-    size_t k = 0;
-    while (k < n && !core_pstr_eq(ids[k], o->lines[i].product_id)) k++;
-    if (k < n) continue;
-    ids[n] = o->lines[i].product_id;
-    tss[n++] = ts;
-  }
-  for (size_t j = 0; j < c->nlast; j++) {
-    size_t k = 0;
-    while (k < n && !core_pstr_eq(ids[k], c->last[j])) k++;
-    if (k < n) {
-      if (c->last_ts[j] > tss[k]) tss[k] = c->last_ts[j];
-      continue;
-    }
-    ids[n] = c->last[j];
-    tss[n++] = c->last_ts[j];
-  }
-  /* stable insertion sort, newest first */
-  for (size_t i = 1; i < n; i++) {
-    pstr_t id = ids[i];
-    int64_t v = tss[i];
-    size_t k = i;
-    for (; k > 0 && tss[k - 1] < v; k--) {
-      ids[k] = ids[k - 1];
-      tss[k] = tss[k - 1];
-    }
-    ids[k] = id;
-    tss[k] = v;
-  }
-  c->nlast = n < CORE_LAST_PRODUCTS ? n : CORE_LAST_PRODUCTS;
-  for (size_t i = 0; i < c->nlast; i++) {
-    if (core_pstr_dup(a, ids[i], &c->last[i])) return -1;
-    c->last_ts[i] = tss[i];
-  }
-  return 0;
+  for (size_t i = 0; i < o->nlines && l.n < 2 * CORE_LAST_PRODUCTS; i++)
+    last_acc_add(&l, o->lines[i].product_id, ts);
+  for (size_t j = 0; j < c->nlast; j++) last_acc_add(&l, c->last[j], c->last_ts[j]);
+  return last_acc_store(&l, c, a);
 }
 
 /* ---- order.record ----------------------------------------------------------------------- */

@@ -103,6 +103,17 @@ void cust_encode(rec_buf_t *b, const cust_rec_t *c);
 /* Index of currency cur in c->totals, or -1. */
 int cust_find_currency(const cust_rec_t *c, const char *cur);
 
+/* Building a customer's last-products list: add candidates (distinct ids, each keeps its
+ * newest ts), then store the CORE_LAST_PRODUCTS newest into c (ties keep insertion order);
+ * strings are copied into a when a is not NULL, else they must outlive c. */
+typedef struct last_acc_s {
+  pstr_t ids[3 * CORE_LAST_PRODUCTS];
+  int64_t ts[3 * CORE_LAST_PRODUCTS];
+  size_t n;
+} last_acc_t;
+void last_acc_add(last_acc_t *l, pstr_t id, int64_t ts);
+int last_acc_store(last_acc_t *l, cust_rec_t *c, arena_t *a);
+
 /* Order records (orders.c owns the format; scanners read it too). ord_rec_open checks the
  * tags, sets *canon to the canonical order and leaves rd just after it (at ts);
  * ord_canon_open positions c at the canonical order's customer_id. -1 when corrupt. */
