@@ -65,17 +65,16 @@ final class Client
     public const DEFAULT_LIBRARY = 'libpatronclient.so.0';
     public const FFI_SCOPE = 'PATRON';
 
-    /** The C declarations this adapter uses (same text as patron_ffi.h, minus the defines). */
-    public const CDEF = <<<'CDEF'
-typedef struct patron_client patron_client_t;
-const char *patron_version(void);
-const char *patron_strerror(int status);
-patron_client_t *patron_open(const char *socket_path, int timeout_ms);
-void patron_close(patron_client_t *c);
-int patron_set_timeout(patron_client_t *c, int timeout_ms);
-char *patron_call_json(patron_client_t *c, const char *method, const char *params_json, int *status);
-void patron_free(void *p);
-CDEF;
+    /** The C declarations this adapter uses: patron_ffi.h (the one copy, also what
+     *  ffi.preload loads) without its comment and #define lines, which FFI::cdef() refuses. */
+    public static function cdef(): string
+    {
+        $h = file_get_contents(__DIR__ . '/patron_ffi.h');
+        if ($h === false) {
+            throw new \RuntimeException('patron_ffi.h is missing beside Patron.php');
+        }
+        return trim(preg_replace(['~/\*.*?\*/~s', '/^#.*$/m'], '', $h));
+    }
 
     private static ?\FFI $ffi = null;
     private ?\FFI\CData $h;
@@ -89,7 +88,7 @@ CDEF;
                 self::$ffi = \FFI::scope(self::FFI_SCOPE);
             } catch (\Throwable $e) {
                 $lib = getenv('PATRON_CLIENT_LIB') ?: self::DEFAULT_LIBRARY;
-                self::$ffi = \FFI::cdef(self::CDEF, $lib);
+                self::$ffi = \FFI::cdef(self::cdef(), $lib);
             }
         }
         return self::$ffi;
@@ -99,7 +98,7 @@ CDEF;
     public static function ffiHeader(string $lib): string
     {
         return "#define FFI_SCOPE \"" . self::FFI_SCOPE . "\"\n#define FFI_LIB \"" .
-            addcslashes($lib, "\"\\") . "\"\n" . self::CDEF . "\n";
+            addcslashes($lib, "\"\\") . "\"\n" . self::cdef() . "\n";
     }
 
     public function __construct(?string $socketPath = null, int $timeoutMs = 1000)

@@ -1,6 +1,7 @@
 /* patron_ffi.h -- libpatronclient declarations for PHP's ffi.preload (not a C header).
  * Owns: the FFI scope "PATRON" that Patron\Client::ffi() picks up with FFI::scope().
- * Invariant: the declarations match Patron\Client::CDEF and adapters/c/patronclient.h.
+ * Invariant: the declarations match adapters/c/patronclient.h; Patron.php reads this file
+ * for FFI::cdef() too, so it is the only copy.
  * FFI_LIB is the installed SONAME; for a library elsewhere, generate a header with
  * Patron\Client::ffiHeader('/path/libpatronclient.so.0') or use preload.php. */
 #define FFI_SCOPE "PATRON"
