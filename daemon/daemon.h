@@ -140,10 +140,13 @@ int server_idle(daemon_t *d);  /* no writes in flight and all answers flushed */
 void server_close_all(daemon_t *d);
 /* Finished background jobs: run their on_loop hooks and answer them (loop thread). */
 void server_jobs_done(daemon_t *d, wjob_t *jobs);
-/* Send a notification [2, method, [params]] to one connection; the packer callback writes
- * the params map. Returns 0, or -1 if the connection is gone or over its output cap. */
+/* Queue a notification [2, method, [params]] on one connection; the packer callback writes
+ * the params map; call server_flush after the last one. Returns 0, or -1 if the connection
+ * is gone or over its output cap. */
 int server_notify(conn_t *c, const char *method, void (*pack)(msgpack_packer *pk, const void *arg),
                   const void *arg);
+/* Send what server_notify buffered (notifications are written in batches). */
+void server_flush(conn_t *c);
 
 /* jobs.c: write=1 the writer (group commit), write=0 the worker (slow reads, rebuilds). */
 jobq_t *jobq_start(daemon_t *d, int write);

@@ -116,6 +116,7 @@ static void notify(daemon_t *d, clv_state_t *st, const clv_snap_t *s) {
       }
       st->notified++;
     }
+    server_flush(c);
   }
 }
 

@@ -570,12 +570,14 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
 int server_notify(conn_t *c, const char *method, void (*pack)(msgpack_packer *pk, const void *arg),
                   const void *arg) {
   if (c->state == CONN_CLOSED || c->state == CONN_DRAINING) return -1;
-  if (c->out_queued > c->d->cfg.max_output_bytes) return -1; /* a subscriber not reading */
+  if (c->out_queued + c->out.size > c->d->cfg.max_output_bytes) return -1; /* not reading */
   rpc_pack_notification_head(&c->pk, method);
   pack(&c->pk, arg);
-  conn_flush(c);
+  if (c->out.size >= READ_CHUNK) conn_flush(c); /* batches: one write per 64 KiB */
   return 0;
 }
+
+void server_flush(conn_t *c) { conn_flush(c); }
 
 /* ---------- timers ---------- */
 
