@@ -15,87 +15,13 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "store_fixture.h"
 
 #define S(lit) ((pstr_t){(lit), sizeof(lit) - 1})
 #define NOW 1700000000
 
-typedef struct fx_s {
-  char dir[64];
-  store_t *s;
-  store_txn_t *w; /* current write txn */
-  arena_t a;
-} fx_t;
-
-static void open_store(fx_t *f) {
-  store_options_t o;
-  store_options_default(&o);
-  o.no_sync = 1;
-  perr_info_t e = {0};
-  assert_int_equal(store_open(f->dir, &o, &f->s, &e), 0);
-}
-
-static int setup(void **state) {
-  fx_t *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/patron-core-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  open_store(f);
-  assert_int_equal(store_txn_begin(f->s, 1, &f->w), 0);
-  arena_init(&f->a, 0);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx_t *f = *state;
-  if (f->w) store_abort(f->w);
-  store_close(f->s);
-  char p[128];
-  snprintf(p, sizeof p, "%s/data.mdb", f->dir);
-  unlink(p);
-  snprintf(p, sizeof p, "%s/lock.mdb", f->dir);
-  unlink(p);
-  rmdir(f->dir);
-  arena_free(&f->a);
-  free(f);
-  return 0;
-}
-
-/* Every table's keys and values, concatenated. */
-typedef struct dump_s {
-  unsigned char *p;
-  size_t n;
-} dump_t;
-
-static void dump_add(dump_t *d, const void *p, size_t n) {
-  d->p = realloc(d->p, d->n + n + sizeof n);
-  memcpy(d->p + d->n, &n, sizeof n);
-  memcpy(d->p + d->n + sizeof n, p, n);
-  d->n += n + sizeof n;
-}
-
-static dump_t dump(store_txn_t *t) {
-  dump_t d = {NULL, 0};
-  for (int tb = 0; tb < STORE_T__COUNT; tb++) {
-    store_cursor_t *c;
-    assert_int_equal(store_cursor_open(t, (store_table_t)tb, NULL, 0, &c), 0);
-    const void *k, *v;
-    size_t kn, vn;
-    dump_add(&d, "T", 1);
-    while (store_cursor_next(c, &k, &kn, &v, &vn) == 1) {
-      dump_add(&d, k, kn);
-      dump_add(&d, v, vn);
-    }
-    store_cursor_close(c);
-  }
-  return d;
-}
-
-static void assert_same_dump(dump_t *a, dump_t *b) {
-  assert_int_equal(a->n, b->n);
-  assert_memory_equal(a->p, b->p, a->n);
-  free(a->p);
-  free(b->p);
-}
+static int setup(void **state) { return fx_setup(state, "/tmp/patron-core-XXXXXX"); }
+static int teardown(void **state) { return fx_teardown(state); }
 
 static order_t mk_order(const char *id, const char *cust, const char *cur, int64_t ts,
                         order_line_t *lines, size_t n) {
@@ -134,7 +60,7 @@ static const currency_totals_t *totals(const customer_profile_t *p, const char *
     assert_int_equal(e.code, (want_code));                   \
     assert_string_equal(e.field, (want_field));              \
     dump_t after_ = dump((f)->w);                       \
-    assert_same_dump(&before_, &after_);                \
+    assert_same_dump(before_, after_);                \
   } while (0)
 
 static void test_currency(void **state) {
@@ -353,7 +279,7 @@ static void test_order_replays(void **state) {
   assert_int_equal(r.total, 700);
   assert_int_equal(r.subtotal, 700);
   dump_t after = dump(f->w);
-  assert_same_dump(&before, &after);
+  assert_same_dump(before, after);
 
   order_line_t l2[] = {LINE("p1", 1, 100), LINE("p2", 3, 201)};
   order_t c = mk_order("o1", "c", "USD", 0, l2, 2);
@@ -368,7 +294,7 @@ static void test_order_replays(void **state) {
   /* survives commit + reopen */
   assert_int_equal(store_commit(f->w), 0);
   store_close(f->s);
-  open_store(f);
+  fx_open_store(f);
   assert_int_equal(store_txn_begin(f->s, 1, &f->w), 0);
   assert_int_equal(core_order_record(f->w, &o, NOW + 99, &r, &e), 0);
   assert_int_equal(r.created, 0);
@@ -576,7 +502,7 @@ static void test_refunds(void **state) {
   assert_int_equal(r.amount, 150);
   assert_int_equal(r.refundable, 370);
   dump_t after = dump(f->w);
-  assert_same_dump(&before, &after);
+  assert_same_dump(before, after);
   order_line_t rl3[] = {LINE("p1", 1, 0)};
   refund_t c = mk_refund("r1", "o1", rl3, 1, 0);
   EXPECT_FAIL_UNCHANGED(f, PERR_CONFLICT, "refund_id", core_order_refund(f->w, &c, NOW, &r, &e));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "store_fixture.h"
 #include "feedback.h"
 #include "merge.h"
 #include "scan.h"
@@ -22,71 +23,8 @@
 #define S(lit) ((pstr_t){(lit), sizeof(lit) - 1})
 #define NOW 1700000000
 
-typedef struct fx_s {
-  char dir[64];
-  store_t *s;
-  store_txn_t *w;
-  arena_t a;
-} fx_t;
-
-static int setup(void **state) {
-  fx_t *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/patron-an-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  store_options_t o;
-  store_options_default(&o);
-  o.no_sync = 1;
-  perr_info_t e = {0};
-  assert_int_equal(store_open(f->dir, &o, &f->s, &e), 0);
-  assert_int_equal(store_txn_begin(f->s, 1, &f->w), 0);
-  arena_init(&f->a, 0);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx_t *f = *state;
-  if (f->w) store_abort(f->w);
-  store_close(f->s);
-  char p[128];
-  snprintf(p, sizeof p, "%s/data.mdb", f->dir);
-  unlink(p);
-  snprintf(p, sizeof p, "%s/lock.mdb", f->dir);
-  unlink(p);
-  rmdir(f->dir);
-  arena_free(&f->a);
-  free(f);
-  return 0;
-}
-
-typedef struct dump_s { unsigned char *p; size_t n; } dump_t;
-static void dump_add(dump_t *d, const void *p, size_t n) {
-  d->p = realloc(d->p, d->n + n + sizeof n);
-  memcpy(d->p + d->n, &n, sizeof n);
-  if (n) memcpy(d->p + d->n + sizeof n, p, n);
-  d->n += n + sizeof n;
-}
-static dump_t dump(store_txn_t *t) {
-  dump_t d = {NULL, 0};
-  for (int tb = 0; tb < STORE_T__COUNT; tb++) {
-    store_cursor_t *c;
-    assert_int_equal(store_cursor_open(t, (store_table_t)tb, NULL, 0, &c), 0);
-    const void *k, *v;
-    size_t kn, vn;
-    while (store_cursor_next(c, &k, &kn, &v, &vn) > 0) {
-      dump_add(&d, k, kn);
-      dump_add(&d, v, vn);
-    }
-    store_cursor_close(c);
-  }
-  return d;
-}
-static void assert_same(dump_t a, dump_t b) {
-  assert_int_equal(a.n, b.n);
-  assert_memory_equal(a.p, b.p, a.n);
-  free(a.p);
-  free(b.p);
-}
+static int setup(void **state) { return fx_setup(state, "/tmp/patron-an-XXXXXX"); }
+static int teardown(void **state) { return fx_teardown(state); }
 
 static void order(fx_t *f, const char *oid, const char *cust, int64_t ts, const char *cur,
                   const char *prod, int64_t price) {
@@ -132,7 +70,7 @@ static void test_feedback_idempotent(void **state) {
   assert_string_equal(e.field, "feedback_id");
   assert_int_equal(fb(f, "f2", "c1", FEEDBACK_CSAT, 3, -1, &r, &e), PERR_INVALID_PARAMS);
   assert_string_equal(e.field, "ts");
-  assert_same(before, dump(f->w));
+  assert_same_dump(before, dump(f->w));
   /* ts 0 = now; listing */
   assert_int_equal(fb(f, "f2", "c1", FEEDBACK_CSAT, 5, 0, &r, &e), 0);
   feedback_row_t *rows;
@@ -227,7 +165,7 @@ static void test_merge_moves_everything(void **state) {
   assert_int_equal(core_customer_merge(f->w, &m, NOW + 9, &r, &e), 0);
   assert_int_equal(r.merged, 0);
   assert_int_equal(r.orders, 0);
-  assert_same(before, dump(f->w));
+  assert_same_dump(before, dump(f->w));
   /* one scan sees the merged history under one customer */
   scan_t sc;
   assert_int_equal(scan_orders(f->w, &sc, &e), 0);
@@ -266,7 +204,7 @@ static void test_merge_errors_change_nothing(void **state) {
   merge_t m4 = {S(""), S("reg")};
   assert_int_equal(core_customer_merge(f->w, &m4, NOW, &r, &e), PERR_INVALID_PARAMS);
   assert_string_equal(e.field, "guest_id");
-  assert_same(before, dump(f->w));
+  assert_same_dump(before, dump(f->w));
 }
 
 /* Committed in one transaction: after abort nothing is visible, after commit everything. */
