@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "scan.h"
-#include "fileio.h"
+#include "commerce/scan.h"
+#include "store/fileio.h"
 
 #define FILE_MAGIC "PTRNCLV"
 #define FILE_FORMAT 1u

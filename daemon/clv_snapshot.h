@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "methods.h"
-#include "store.h"
+#include "store/store.h"
 
 /* One scored customer. */
 typedef struct clv_row_s {

@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "arena.h"
+#include "base/arena.h"
 #include "config.h"
 #include "guard.h"
 #include "methods.h"
-#include "perr.h"
-#include "store.h"
+#include "base/perr.h"
+#include "store/store.h"
 
 #define PATRON_VERSION_STR "0.1.0"
 

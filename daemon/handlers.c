@@ -7,9 +7,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "commerce/commerce.h"
 #include "daemon.h"
-#include "readcache.h"
+#include "base/readcache.h"
 #include "model_clv.h"
 
 int handle_ping(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {

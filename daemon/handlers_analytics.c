@@ -8,7 +8,7 @@
 
 #include "daemon.h"
 #include "model_clv.h"
-#include "scan.h"
+#include "commerce/scan.h"
 
 #define KPI_DEFAULT_SPAN (30 * 86400)
 

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "model_recs.h"
-#include "recs_scan.h"
-#include "vec.h"
+#include "commerce/baskets.h"
+#include "base/vec.h"
 
 #define DEFAULT_LIMIT 10
 

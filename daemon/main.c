@@ -15,7 +15,7 @@
 #include "log.h"
 #include "models.h"
 #include "notify.h"
-#include "readcache.h"
+#include "base/readcache.h"
 
 static void usage(FILE *f) {
   fprintf(f,

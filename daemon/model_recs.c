@@ -24,9 +24,9 @@
 #include "log.h"
 #include "model_recs.h"
 #include "models.h"
-#include "recs_scan.h"
-#include "vec.h"
-#include "fileio.h"
+#include "commerce/baskets.h"
+#include "base/vec.h"
+#include "store/fileio.h"
 
 #define SNAP_MAGIC "PATRRSV1"
 #define SNAP_HDR 32 /* magic[8] | u64 version | u64 build_ms | i64 saved_at */

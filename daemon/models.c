@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "readcache.h"
+#include "base/readcache.h"
 
 /* The kinds. Each lives in its own model_<name>.c. */
 #define MODEL_KINDS(XX) XX(clv) XX(recs)

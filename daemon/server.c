@@ -19,7 +19,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "models.h"
-#include "readcache.h"
+#include "base/readcache.h"
 #include "rpc.h"
 
 #define READ_CHUNK (64 * 1024)

@@ -12,9 +12,9 @@
 #include "analytics/kpi.h"
 #include "analytics/rfm.h"
 #include "clv/clv.h"
-#include "core.h"
-#include "feedback.h"
-#include "merge.h"
+#include "commerce/commerce.h"
+#include "commerce/feedback.h"
+#include "commerce/merge.h"
 
 /* Per-customer analytics served with customer.get (see PROTOCOL.md). */
 typedef struct cust_analytics_s {

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "core.h"
-#include "perr.h"
+#include "base/arena.h"
+#include "commerce/commerce.h"
+#include "base/perr.h"
 #include "recs_types.h"
 
 #define M_WRITE 1u

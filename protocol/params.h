@@ -10,8 +10,8 @@
 #include <msgpack.h>
 #include <stdint.h>
 
-#include "core.h"
-#include "perr.h"
+#include "commerce/commerce.h"
+#include "base/perr.h"
 
 typedef struct pmap_s {
   const msgpack_object_map *map; /* NULL = empty map */

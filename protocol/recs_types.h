@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core.h"
+#include "commerce/commerce.h"
 
 #define RECS_WIRE_MAX_IDS 1000    /* cart items, exclusion lists */
 #define RECS_WIRE_MAX_LIMIT 1000  /* answers per call (the daemon caps it at recs.max_results) */

@@ -11,7 +11,7 @@
 #include <msgpack.h>
 #include <stdint.h>
 
-#include "perr.h"
+#include "base/perr.h"
 
 #define RPC_REQUEST 0
 #define RPC_RESPONSE 1

@@ -35,7 +35,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "perr.h"
+#include "base/perr.h"
 
 #define RECS_NO_ITEM UINT32_MAX
 #define RECS_NO_CATEGORY UINT32_MAX

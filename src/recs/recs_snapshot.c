@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "recs_internal.h"
-#include "fileio.h"
+#include "store/fileio.h"
 
 static size_t al8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 

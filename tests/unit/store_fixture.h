@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "commerce/commerce.h"
 
 typedef struct fx_s {
   char dir[64];

@@ -1,4 +1,4 @@
-/* test_core_orders.c -- cmocka tests of core.h over a real LMDB store in a temp dir:
+/* test_core_orders.c -- cmocka tests of commerce/commerce.h over a real LMDB store in a temp dir:
  * product/customer round trips and merges, order.record (aggregates, index row, idempotent
  * and conflicting replays, validation fields, overflow, currencies, last products),
  * order.refund (by lines, by amount, over-refund, replays), order get, counts, reopen.
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "commerce/commerce.h"
 #include "store_fixture.h"
 
 #define S(lit) ((pstr_t){(lit), sizeof(lit) - 1})

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "commerce/commerce.h"
 #include "store_fixture.h"
-#include "feedback.h"
-#include "merge.h"
-#include "scan.h"
+#include "commerce/feedback.h"
+#include "commerce/merge.h"
+#include "commerce/scan.h"
 
 #define S(lit) ((pstr_t){(lit), sizeof(lit) - 1})
 #define NOW 1700000000

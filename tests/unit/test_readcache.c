@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "readcache.h"
+#include "base/readcache.h"
 
 static void test_get_put_ttl(void **state) {
   (void)state;

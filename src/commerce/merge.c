@@ -4,12 +4,12 @@
  * original order.record under the guest id is then a conflict, see PROTOCOL.md); for each of
  * the guest's feedback rows: the record's customer_id and its AUX index row; and replaces the
  * customer row by the sum of both rows, deleting the guest row. */
-#include "merge.h"
+#include "commerce/merge.h"
 
 #include <string.h>
 
-#include "feedback.h"
-#include "record.h"
+#include "commerce/feedback.h"
+#include "store/record.h"
 
 typedef struct move_s {
   pstr_t old_key, new_key; /* index rows */

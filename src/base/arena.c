@@ -1,5 +1,5 @@
 /* arena.c -- see arena.h. Blocks grow geometrically (4 KiB .. 1 MiB, or the request size). */
-#include "arena.h"
+#include "base/arena.h"
 
 #include <stdint.h>
 #include <stdlib.h>

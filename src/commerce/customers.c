@@ -13,8 +13,8 @@
  * { raw[3] currency | sv orders | sv gross | sv refunded } | uv nlast { str id | sv ts }. */
 #include <string.h>
 
-#include "core.h"
-#include "record.h"
+#include "commerce/commerce.h"
+#include "store/record.h"
 
 void cust_encode(rec_buf_t *b, const cust_rec_t *c) {
   rec_put_u8(b, 'C');

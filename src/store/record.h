@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "core.h"
+#include "base/arena.h"
+#include "commerce/commerce.h"
 
 typedef struct rec_buf_s {
   unsigned char *p;

@@ -1,6 +1,6 @@
 /* record.c -- the varint/string record codec of record.h and the small helpers shared by the
  * core modules (id/text validation, store error mapping, pstr copies). No state. */
-#include "record.h"
+#include "store/record.h"
 
 #include <stdlib.h>
 #include <string.h>

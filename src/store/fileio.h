@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "perr.h"
+#include "base/perr.h"
 
 /* Write the concatenation of nparts buffers to path: path.tmp, fsync, rename, fsync of the
  * directory. PERR_UNAVAILABLE with the reason on failure (the old file is untouched). */

@@ -1,5 +1,5 @@
 /* perr.c -- names and messages for the codes in perr.h. */
-#include "perr.h"
+#include "base/perr.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* recs_scan_orders.c -- core_scan_orders / core_scan_customer_orders / core_basket_decode
- * (recs_scan.h): read-only, zero-copy walks over ORDERS and CUSTOMER_ORDERS for model builds and
+/* baskets_orders.c -- core_scan_orders / core_scan_customer_orders / core_basket_decode
+ * (baskets.h): read-only, zero-copy walks over ORDERS and CUSTOMER_ORDERS for model builds and
  * request-time histories. Layouts (orders.c writes them; this file only reads):
  *   ORDERS value: 'O' 1 | uv len | canon | sv ts | sv recorded_at | sv subtotal | sv total |
  *                 sv refunded | sv refund_count | uv nlines { sv refunded_qty }
@@ -10,8 +10,8 @@
  * Invariant: strings point into the snapshot; corrupt records stop with PERR_INTERNAL. */
 #include <string.h>
 
-#include "record.h"
-#include "recs_scan.h"
+#include "store/record.h"
+#include "commerce/baskets.h"
 
 int core_basket_decode(pstr_t order_id, const void *v, size_t n, pstr_t *lines, core_basket_t *b) {
   rec_rd_t rd, c;

@@ -1,8 +1,8 @@
 /* store.c -- the backend-neutral half of store.h: options, table names, and dispatch of
- * every public call through the backend vtable (store_backend.h). Owns no state.
+ * every public call through the backend vtable (store_internal.h). Owns no state.
  * Invariant: public functions never touch backend internals; adding a backend (e.g.
  * PostgreSQL) means one new store_<name>.c plus a choice in store_open. */
-#include "store_backend.h"
+#include "store_internal.h"
 
 #include <stdint.h>
 

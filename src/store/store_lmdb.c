@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store_backend.h"
+#include "store_internal.h"
 
 #define READER_POOL_MAX 64
 

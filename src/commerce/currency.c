@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
-#include "record.h"
+#include "commerce/commerce.h"
+#include "store/record.h"
 
 typedef struct currency_s {
   char code[4];

@@ -1,18 +1,18 @@
-/* core.h -- the domain types and operations of issue 2's methods: products, customers,
+/* commerce.h -- the domain types and operations of issue 2's methods: products, customers,
  * orders, refunds and the customer profile. Pure functions over a store transaction; no I/O
  * besides the store. Conventions: money is int64 minor units + ISO-4217 code; times are int64
  * seconds since the Unix epoch (UTC); ids are byte strings of 1..128 bytes.
  * Invariant: every write function validates everything (against the input and the stored
  * state) before its first store_put, so an error leaves the store unchanged. */
-#ifndef PATRON_CORE_H
-#define PATRON_CORE_H
+#ifndef PATRON_COMMERCE_H
+#define PATRON_COMMERCE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "perr.h"
-#include "store.h"
+#include "base/arena.h"
+#include "base/perr.h"
+#include "store/store.h"
 
 #define CORE_ID_MAX 128
 #define CORE_NAME_MAX 512

@@ -1,12 +1,12 @@
-/* recs_scan_products.c -- core_scan_products (recs_scan.h): a read-only,
+/* baskets_products.c -- core_scan_products (baskets.h): a read-only,
  * zero-copy walk over PRODUCTS. Record: 'P' 1 | optstr name | optstr category |
  * optstr currency | u8 flags (1 has_price, 2 has_margin, 4 active) | sv price | sv stock |
  * sv margin | sv updated_at (catalog.c writes and decodes it: core_product_record_decode).
  * Invariant: a corrupt record stops the scan with PERR_INTERNAL; nothing is written. */
 #include <string.h>
 
-#include "record.h"
-#include "recs_scan.h"
+#include "store/record.h"
+#include "commerce/baskets.h"
 
 int core_scan_products(store_txn_t *t, core_product_fn fn, void *ctx, perr_info_t *e) {
   store_cursor_t *c;

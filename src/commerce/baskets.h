@@ -1,16 +1,16 @@
-/* recs_scan.h -- bulk, zero-copy reads of the PRODUCTS and ORDERS tables for background model
+/* baskets.h -- bulk, zero-copy reads of the PRODUCTS and ORDERS tables for background model
  * builds and per-request histories (recommendations, issue 4). Decoders follow the record
  * layouts documented in catalog.c and orders.c; the write paths there stay the only writers.
  * Invariant: every pstr handed to a callback points into the store's snapshot and is valid
  * until the transaction ends (never after); nothing here writes or allocates per record. */
-#ifndef PATRON_RECS_SCAN_H
-#define PATRON_RECS_SCAN_H
+#ifndef PATRON_COMMERCE_BASKETS_H
+#define PATRON_COMMERCE_BASKETS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core.h"
-#include "store.h"
+#include "commerce/commerce.h"
+#include "store/store.h"
 
 /* Callbacks return 0 to go on; any other value stops the scan and is returned. */
 typedef int (*core_product_fn)(void *ctx, const product_t *p);

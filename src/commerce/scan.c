@@ -3,13 +3,13 @@
  * the top of that file): 'O' 1 | str canon | sv ts | sv recorded_at | sv subtotal | sv total |
  * sv refunded | ...; canon: 'o' 1 | str customer_id | str currency | ...
  * Only those leading fields are read here, with record.h's bounded readers. */
-#include "scan.h"
+#include "commerce/scan.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
-#include "vec.h"
+#include "store/record.h"
+#include "base/vec.h"
 
 int scan_order_brief(const void *v, size_t n, pstr_t *customer, pstr_t *currency, int64_t *ts,
                      int64_t *total, int64_t *refunded) {

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core.h"
-#include "perr.h"
-#include "store.h"
+#include "commerce/commerce.h"
+#include "base/perr.h"
+#include "store/store.h"
 
 typedef enum { FEEDBACK_NPS = 0, FEEDBACK_CSAT = 1 } feedback_kind_t;
 

@@ -2,7 +2,7 @@
  * deletion; each entry is one allocation (header, key, value). Eviction: a clock hand walks
  * the slots and drops entries until the cache is under 90 % of its budget. rcache_bump makes
  * every entry stale by moving the generation; stale entries go when met or evicted. */
-#include "readcache.h"
+#include "base/readcache.h"
 
 #include <stdlib.h>
 #include <string.h>

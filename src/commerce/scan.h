@@ -1,7 +1,7 @@
 /* scan.h -- bulk reads of the order store for the analytics builders (the CLV/RFM model and
  * the KPI report): every order of every customer, grouped by customer (key order of the
  * CUSTOMER_ORDERS index) and by time within a customer, plus gross revenue per currency.
- * (The recommendations' scanner is a different module: recs_scan.h.)
+ * (The recommendations' scanner is a different module: baskets.h.)
  * Invariants: read-only; the scan holds its own copies (nothing points into the txn);
  * customer c owns orders[first[c] .. first[c+1]), in ascending ts order; its id is
  * pool[id_off[c] .. id_off[c+1]); customers appear once each. */
@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core.h"
-#include "perr.h"
-#include "store.h"
+#include "commerce/commerce.h"
+#include "base/perr.h"
+#include "store/store.h"
 
 #define SCAN_MAX_CURRENCIES 256
 

@@ -10,9 +10,9 @@
 
 #include <stdint.h>
 
-#include "core.h"
-#include "perr.h"
-#include "store.h"
+#include "commerce/commerce.h"
+#include "base/perr.h"
+#include "store/store.h"
 
 typedef struct merge_s {
   pstr_t guest_id;     /* the id the guest's orders/feedback were recorded under */

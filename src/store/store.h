@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "perr.h"
+#include "base/perr.h"
 
 /* Tables. Keys are byte strings; values are records encoded by the owning module. */
 #define STORE_TABLE_MAP(XX)                                                     \

@@ -11,9 +11,9 @@
  * all validation happens before the single store_put.
  * Record: 'P' 1 | optstr name | optstr category | optstr currency | u8 flags
  * (1 has_price, 2 has_margin, 4 active) | sv price | sv stock | sv margin | sv updated_at. */
-#include "core.h"
-#include "record.h"
-#include "recs_scan.h"
+#include "commerce/commerce.h"
+#include "store/record.h"
+#include "commerce/baskets.h"
 
 #define PF_PRICE 1u
 #define PF_MARGIN 2u
@@ -34,7 +34,7 @@ static void product_encode(rec_buf_t *b, const product_t *p) {
 }
 
 /* Decode; strings point into the buffer. 0 or -1 when corrupt. The one reader of the
- * format: recs_scan_products.c uses it too (declared in recs_scan.h). */
+ * format: baskets_products.c uses it too (declared in baskets.h). */
 int core_product_record_decode(const void *v, size_t n, product_t *p) {
   rec_rd_t r;
   rec_rd_init(&r, v, n);

@@ -1,4 +1,4 @@
-/* store_backend.h -- the vtable a storage backend implements (private to store.c and the
+/* store_internal.h -- the vtable a storage backend implements (private to store.c and the
  * backends; modules above include store.h only). Every backend's store, txn and cursor
  * object begins with the matching *_base struct below, so store.c can dispatch on it.
  * Invariants: the vtable is immutable static data; a txn's `s` points at its store; `err`
@@ -6,7 +6,7 @@
 #ifndef PATRON_STORE_BACKEND_H
 #define PATRON_STORE_BACKEND_H
 
-#include "store.h"
+#include "store/store.h"
 
 typedef struct store_backend_s store_backend_t;
 

@@ -2,12 +2,12 @@
  * Record: 'F' 1 | str canon | sv ts (effective) | sv recorded_at
  * canon:  'f' 1 | str customer_id | u8 kind | sv score | sv ts_sent
  * Index:  AUX "fb/c" \0 customer_id \0 feedback_id -> "" */
-#include "feedback.h"
+#include "commerce/feedback.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "store/record.h"
 
 int feedback_kind_from_name(const char *s, size_t n) {
   if (n == 3 && memcmp(s, "nps", 3) == 0) return FEEDBACK_NPS;

@@ -25,8 +25,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
-#include "record.h"
+#include "commerce/commerce.h"
+#include "store/record.h"
 
 typedef struct ord_rec_s {
   pstr_t canon;
