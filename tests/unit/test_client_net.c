@@ -10,6 +10,7 @@
  * by the method name of each request. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +32,7 @@
 static char sock_path[108];
 static int listen_fd = -1;
 static volatile int accepts; /* connections accepted by the peer */
+static volatile int closes;  /* connections the peer has closed */
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -180,6 +182,7 @@ static void *peer_main(void *arg) {
     __atomic_add_fetch(&accepts, 1, __ATOMIC_SEQ_CST);
     serve(fd);
     close(fd);
+    __atomic_add_fetch(&closes, 1, __ATOMIC_SEQ_CST);
   }
 }
 
@@ -359,14 +362,21 @@ static void test_bad_replies(void **state) {
 static void test_peer_hung_up_between_calls(void **state) {
   (void)state;
   patron_client_t *c = patron_open(sock_path, 1000);
-  int st;
+  int st, closed = __atomic_load_n(&closes, __ATOMIC_SEQ_CST);
   char *out = patron_call_json(c, "hangup", NULL, &st);
   assert_int_equal(st, PATRON_OK);
   patron_free(out);
-  usleep(20000);
+  /* wait for the peer's close (the event), not for a fixed time */
+  int64_t end = now_ms() + 5000;
+  while (__atomic_load_n(&closes, __ATOMIC_SEQ_CST) == closed) {
+    assert_true(now_ms() < end);
+    sched_yield();
+  }
+  int before = accepted();
   /* the kept connection is dead: the call must go through on a new one */
   out = patron_call_json(c, "ok", "{\"a\": [1, 2.5, \"x\"]}", &st);
   assert_int_equal(st, PATRON_OK);
+  assert_int_equal(accepted(), before + 1);
   assert_string_equal(out, "[{\"a\":[1,2.5,\"x\"]}]");
   patron_free(out);
   patron_close(c);
