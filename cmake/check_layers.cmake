@@ -5,7 +5,8 @@
 #   3. adapters/ includes nothing from src/ or daemon/ (the client library speaks the wire);
 #   4. a domain's *_internal.h (src/<domain>/x_internal.h) is included only by files of that
 #      folder (exceptions: PATRON_INTERNAL_HEADER_EXCEPTIONS below, each with its reason);
-#   5. every src/<domain>/ folder says what it owns: a README.md of 2 to 5 lines.
+#   5. every src/<domain>/ folder says what it owns: a README.md of 2 to 5 lines (or, without
+#      one, each public header opens with "/* name.h -- what it owns" over two lines or more).
 # Which folder a quoted include comes from is resolved the way the build finds it: the
 # including file's own folder first, then src/ (the core's include root), protocol/,
 # daemon/, adapters/c/. So the forbidden names are derived from the files in those folders
@@ -84,28 +85,43 @@ function(patron_check_layers root)
     endforeach()
   endforeach()
 
-  # Every domain folder says what it owns.
+  # Every domain folder says what it owns: a README.md of 2 to 5 lines or, without one, each
+  # public header opens with a "/* name.h -- what it owns" comment of at least two lines.
   file(GLOB domains LIST_DIRECTORIES true RELATIVE ${root} ${root}/src/*)
   foreach(domain IN LISTS domains)
     if(NOT IS_DIRECTORY ${root}/${domain})
       continue()
     endif()
-    if(NOT EXISTS ${root}/${domain}/README.md)
-      string(APPEND problems "\n  ${domain}/: no README.md saying what the folder owns")
+    if(EXISTS ${root}/${domain}/README.md)
+      file(STRINGS ${root}/${domain}/README.md readme)
+      list(LENGTH readme n)
+      if(n LESS 2 OR n GREATER 5)
+        string(APPEND problems "\n  ${domain}/README.md: ${n} lines (2 to 5: what the folder owns)")
+      endif()
       continue()
     endif()
-    file(STRINGS ${root}/${domain}/README.md readme)
-    list(LENGTH readme n)
-    if(n LESS 2 OR n GREATER 5)
-      string(APPEND problems "\n  ${domain}/README.md: ${n} lines (2 to 5: what the folder owns)")
+    file(GLOB headers RELATIVE ${root}/${domain} ${root}/${domain}/*.h)
+    list(FILTER headers EXCLUDE REGEX "_internal\\.h$")
+    if(NOT headers)
+      string(APPEND problems "\n  ${domain}/: no README.md and no public header saying what it owns")
     endif()
+    foreach(h IN LISTS headers)
+      file(STRINGS ${root}/${domain}/${h} top LIMIT_COUNT 2)
+      list(GET top 0 first)
+      list(LENGTH top ntop)
+      string(REPLACE "." "\\." hre "${h}")
+      if(NOT first MATCHES "^/\\* ${hre} -- ." OR ntop LESS 2)
+        string(APPEND problems "\n  ${domain}/${h}: no README.md, and the header does not open with "
+                               "'/* ${h} -- what it owns' (two lines at least)")
+      endif()
+    endforeach()
   endforeach()
 
   list(LENGTH files nfiles)
   if(problems)
     message(FATAL_ERROR "layer rules broken (cmake/check_layers.cmake):${problems}")
   endif()
-  message(STATUS "layers: ${nfiles} files follow the include rules; every src/ domain has a README")
+  message(STATUS "layers: ${nfiles} files follow the include rules; every src/ domain says what it owns")
 endfunction()
 
 if(CMAKE_SCRIPT_MODE_FILE)
