@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
-JOBS=$(nproc)
+JOBS=${JOBS:-$(nproc)}
 
 echo "== build (-Wall -Wextra -Werror) =="
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATRON_WERROR=ON >/dev/null
