@@ -130,14 +130,19 @@ static int cmp_d(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The rules at this minimum support, confidence >= 0.5, at most 10 items a rule (arules). */
+static void mine(const groc_t *g, double support, recs_rules_t *r) {
+  perr_info_t e;
+  assert_int_equal(recs_rules_mine(g->off, g->items, g->nb, recs_interner_count(g->in), support,
+                                   0.5, 10, r, &e), PERR_OK);
+}
+
 static void test_groceries_rules_0001(void **st) {
   (void)st;
   groc_t g;
   NEED_GROCERIES(&g);
   recs_rules_t r;
-  perr_info_t e;
-  assert_int_equal(recs_rules_mine(g.off, g.items, g.nb, recs_interner_count(g.in), 0.001, 0.5,
-                                   10, &r, &e), PERR_OK);
+  mine(&g, 0.001, &r);
   fprintf(stderr, "groceries support 0.001 confidence 0.5: %zu rules, %zu frequent itemsets\n",
           r.n, r.itemsets);
   assert_int_equal(r.n, 5668);
@@ -182,9 +187,7 @@ static void test_groceries_rules_0005(void **st) {
   groc_t g;
   NEED_GROCERIES(&g);
   recs_rules_t r;
-  perr_info_t e;
-  assert_int_equal(recs_rules_mine(g.off, g.items, g.nb, recs_interner_count(g.in), 0.005, 0.5,
-                                   10, &r, &e), PERR_OK);
+  mine(&g, 0.005, &r);
   fprintf(stderr, "groceries support 0.005 confidence 0.5: %zu rules\n", r.n);
   assert_int_equal(r.n, 120);
   recs_rules_free(&r);
