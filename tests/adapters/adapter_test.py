@@ -37,7 +37,8 @@ def expect_error(fn, code):
 
 
 tag = "py%d" % os.getpid()
-c = patron.Client(timeout_ms=2000)
+# cooldown 0: every call after a failure probes, so each failure below is seen as is
+c = patron.Client(timeout_ms=2000, breaker=patron.Breaker(failures=1000, cooldown_ms=0))
 r = c.ping()
 check("ping", r.get("pong") is True, r)
 r = c.call("product.upsert", {"product_id": tag + "-mug", "name": "Mug", "price": 1299,
