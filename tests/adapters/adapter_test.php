@@ -51,7 +51,8 @@ if (in_array('--expect-preload', $argv, true)) {
 }
 
 $tag = 'php' . getmypid();
-$c = new Client(null, 2000);
+// cooldown 0: every call after a failure probes, so each failure below is seen as is
+$c = new Client(null, 2000, new Patron\Breaker(1000, 0));
 $r = $c->ping();
 check('ping', ($r['pong'] ?? null) === true, $r);
 $r = $c->call('product.upsert', ['product_id' => "$tag-mug", 'name' => 'Mug', 'price' => 1299, 'currency' => 'EUR']);

@@ -79,16 +79,19 @@ for a in "${adapters[@]}"; do
     patronctl) cmd=(bash "$here/patronctl_test.sh" "$patronctl") ;;
     python) cmd=("$python" "$here/adapter_test.py") ;;
     python-failopen) cmd=("$python" "$here/failopen_test.py") ;;
-    php|php-preload)
+    php|php-preload|php-failopen)
       if ! command -v php >/dev/null; then echo "skip $a: php not installed"; nskip=$((nskip+1)); continue; fi
       if [ "$a" = php ]; then
         cmd=(php -d ffi.enable=1 "$here/adapter_test.php")
+      elif [ "$a" = php-failopen ]; then
+        cmd=(php -d ffi.enable=1 "$here/failopen_test.php")
       else
-        # The PHP-FPM way: the scope comes from ffi.preload, the class from opcache.preload,
-        # ffi.enable stays at its default "preload".
-        hdr="$tmp/patron_ffi.h"
-        php -d ffi.enable=1 -r "require '$root/adapters/php/Patron.php'; echo Patron\Client::ffiHeader('$lib');" >"$hdr"
-        cmd=(php -d ffi.enable=preload -d "ffi.preload=$hdr" -d opcache.enable=1
+        # The PHP-FPM way with the SHIPPED files: the scope comes from ffi.preload of
+        # adapters/php/patron_ffi.h (FFI_LIB is the SONAME, found here through
+        # LD_LIBRARY_PATH as the installed one is through the loader's path), the class
+        # from opcache.preload, ffi.enable stays at its default "preload".
+        cmd=(env "LD_LIBRARY_PATH=$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+             php -d ffi.enable=preload -d "ffi.preload=$root/adapters/php/patron_ffi.h" -d opcache.enable=1
              -d opcache.enable_cli=1 -d "opcache.preload=$root/adapters/php/preload.php"
              -d "opcache.preload_user=$(id -un)" "$here/adapter_test.php" --expect-preload)
       fi ;;
