@@ -79,6 +79,7 @@ for a in "${adapters[@]}"; do
     patronctl) cmd=(bash "$here/patronctl_test.sh" "$patronctl") ;;
     python) cmd=("$python" "$here/adapter_test.py") ;;
     python-failopen) cmd=("$python" "$here/failopen_test.py") ;;
+    php-fpm) cmd=(bash "$here/fpm_test.sh") ;;
     php|php-preload|php-failopen)
       if ! command -v php >/dev/null; then echo "skip $a: php not installed"; nskip=$((nskip+1)); continue; fi
       if [ "$a" = php ]; then
