@@ -96,13 +96,14 @@ for a in "${adapters[@]}"; do
              -d opcache.enable_cli=1 -d "opcache.preload=$root/adapters/php/preload.php"
              -d "opcache.preload_user=$(id -un)" "$here/adapter_test.php" --expect-preload)
       fi ;;
-    node)
+    node|node-failopen)
       if ! command -v node >/dev/null; then echo "skip node: node not installed"; nskip=$((nskip+1)); continue; fi
       if [ ! -d "$root/adapters/node/node_modules/koffi" ]; then
         (cd "$root/adapters/node" && timeout 300 npm ci --no-audit --no-fund >/dev/null 2>&1) ||
           { echo "skip node: koffi not installed (npm ci failed in adapters/node)"; nskip=$((nskip+1)); continue; }
       fi
-      cmd=(node "$here/adapter_test.js") ;;
+      cmd=(node "$here/adapter_test.js")
+      [ "$a" = node-failopen ] && cmd=(node "$here/failopen_test.js") ;;
     *) echo "run.sh: unknown adapter '$a'" >&2; exit 64 ;;
   esac
   echo "== $a"
