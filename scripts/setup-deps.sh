@@ -17,6 +17,7 @@ PKGS=(
   libcmocka-dev       # unit tests
   python3 python3-msgpack  # integration tests' independent msgpack-RPC peer; Python adapter
   php8.2-cli          # PHP adapter tests (FFI is part of php8.2-common)
+  php8.2-fpm libfcgi-bin  # the PHP-FPM preload set-up tested for real (php-fpm8.2 driven by cgi-fcgi)
   systemd dpkg-dev file binutils  # systemd-analyze verify; dpkg-shlibdeps, file, readelf for the .deb
   strace              # packaging test: every system call patrond makes passes the unit's filter
 )
