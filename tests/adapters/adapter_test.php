@@ -50,6 +50,12 @@ if (in_array('--expect-preload', $argv, true)) {
         opcache_get_status(false)['preload_statistics'] ?? null);
 }
 
+// composer.json: valid, and what it autoloads exists (composer itself is not installed here)
+$composer = json_decode((string)file_get_contents(__DIR__ . '/../../adapters/php/composer.json'), true);
+check('composer.json autoloads Patron.php', is_array($composer) && ($composer['name'] ?? '') === 'patron/patron-client'
+    && array_filter($composer['autoload']['files'] ?? [], fn($f) => is_file(__DIR__ . "/../../adapters/php/$f")) === ['Patron.php'],
+    $composer['autoload'] ?? null);
+
 $tag = 'php' . getmypid();
 // cooldown 0: every call after a failure probes, so each failure below is seen as is
 $c = new Client(null, 2000, new Patron\Breaker(1000, 0));

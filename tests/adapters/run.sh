@@ -4,7 +4,8 @@
 # Usage: tests/adapters/run.sh PATROND LIBPATRONCLIENT [ADAPTER...]
 #   PATROND          path to the patrond binary (e.g. build/daemon/patrond)
 #   LIBPATRONCLIENT  path to libpatronclient.so (e.g. build/adapters/c/libpatronclient.so)
-#   ADAPTER          any of: patronctl python php php-preload node (default: all)
+#   ADAPTER          any of: patronctl python php php-preload node (default: these five),
+#                    python-failopen php-failopen node-failopen php-fpm npm-pack pip-install
 # Env: PATRONCTL (default: patronctl next to the library), PYTHON (default /usr/bin/python3).
 #
 # Owns: starting one fresh patrond per adapter on a temporary socket and data directory,
@@ -17,7 +18,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ $# -lt 2 ]; then
-  sed -n '4,9p' "$0" >&2
+  sed -n '4,10p' "$0" >&2
   exit 64
 fi
 patrond=$(realpath "$1")
@@ -80,6 +81,8 @@ for a in "${adapters[@]}"; do
     python) cmd=("$python" "$here/adapter_test.py") ;;
     python-failopen) cmd=("$python" "$here/failopen_test.py") ;;
     php-fpm) cmd=(bash "$here/fpm_test.sh") ;;
+    npm-pack) cmd=(bash "$here/npm_pack_test.sh") ;;
+    pip-install) cmd=(bash "$here/pip_install_test.sh") ;;
     php|php-preload|php-failopen)
       if ! command -v php >/dev/null; then echo "skip $a: php not installed"; nskip=$((nskip+1)); continue; fi
       if [ "$a" = php ]; then
