@@ -2,6 +2,7 @@
 # npm_pack_test.sh -- patron-client as npm users get it: `npm pack` of adapters/node, the
 # tarball installed into a fresh temporary project (from npm's cache when it has koffi, so
 # it works offline after one `npm ci`), required by name and calling ping on the patrond
+# (the same for $PATRON_NPM_TGZ, the tarball the build makes for the .deb, when set)
 # run.sh started; its TypeScript types compiled (tsc --strict) against a user of every export.
 # Owns: its temp project. Invariant: exit 77 when npm/node or adapters/node's dev tools are missing.
 set -u
@@ -20,17 +21,25 @@ for f in package/index.js package/binding.js package/worker.js package/index.d.t
   grep -qx "$f" "$tmp/files" || fail "$f missing from $tgz"
 done
 echo "ok   npm-pack: $tgz holds $(wc -l <"$tmp/files") files incl. the types"
-mkdir "$tmp/shop" && echo '{"name":"shop","version":"1.0.0","private":true}' >"$tmp/shop/package.json"
-(cd "$tmp/shop" && { npm install --offline --no-audit --no-fund "$tmp/$tgz" >"$tmp/npm.log" 2>&1 ||
-  npm install --prefer-offline --no-audit --no-fund "$tmp/$tgz" >>"$tmp/npm.log" 2>&1; }) ||
-  { cat "$tmp/npm.log"; fail "npm install of the tarball"; }
-echo "ok   npm-pack: installed into a fresh project"
-out=$(cd "$tmp/shop" && node -e "
+install_and_ping() { # $1 = project dir, $2 = tarball, $3 = what it is
+  mkdir "$1" && echo '{"name":"shop","version":"1.0.0","private":true}' >"$1/package.json"
+  (cd "$1" && { npm install --offline --no-audit --no-fund "$2" >"$1.log" 2>&1 ||
+    npm install --prefer-offline --no-audit --no-fund "$2" >>"$1.log" 2>&1; }) ||
+    { cat "$1.log"; fail "npm install of $3"; }
+  echo "ok   npm-pack: $3 installed into a fresh project"
+  out=$(cd "$1" && node -e "
 const { Client } = require('patron-client');
 const c = new Client();
 c.ping().then((r) => { console.log(JSON.stringify(r)); return c.close(); }, (e) => { console.log('ERR', e.message); process.exit(1); });
 ") || fail "require + ping: $out"
-case "$out" in *'"pong":true'*) echo "ok   npm-pack: require('patron-client') and ping: $out" ;; *) fail "ping: $out" ;; esac
+  case "$out" in *'"pong":true'*) echo "ok   npm-pack: require('patron-client') from $3 and ping: $out" ;; *) fail "ping: $out" ;; esac
+}
+install_and_ping "$tmp/shop" "$tmp/$tgz" "npm pack's tarball"
+# the tarball the build makes and the .deb installs (share/patron/node), when given
+if [ -n "${PATRON_NPM_TGZ:-}" ]; then
+  [ -f "$PATRON_NPM_TGZ" ] || fail "no $PATRON_NPM_TGZ"
+  install_and_ping "$tmp/shop2" "$PATRON_NPM_TGZ" "the packaged $(basename "$PATRON_NPM_TGZ")"
+fi
 cat >"$tmp/shop/user.ts" <<'TS'
 import { Client, Budget, Breaker, PatronError, Status, RecItem } from 'patron-client';
 async function page(): Promise<number> {
