@@ -3,9 +3,9 @@
  *
  * Owns: binding the library with FFI (preloaded scope "PATRON" when present, else
  * FFI::cdef), turning its JSON convenience call into PHP values and exceptions, and the
- * fail-open policy shared by all adapters: a circuit breaker per socket path (per PHP
- * process, so it outlives a request in a PHP-FPM worker), a per-page time Budget, typed
- * helpers with documented fallbacks.
+ * fail-open policy shared by all adapters: a circuit breaker per socket path (its state in a
+ * small temp file, so it outlives the request and is shared by all PHP-FPM workers), a
+ * per-page time Budget, typed helpers with documented fallbacks.
  * Invariants: protocol, per-call deadlines and reconnects live in the C library; every
  * failure that is not the caller's bad input (FFI or library missing, socket missing or
  * refused, timeout, daemon restarting, circuit open, budget spent) is a
@@ -85,32 +85,70 @@ final class Budget
 }
 
 /**
- * Circuit breaker of one socket path, shared by the Clients of a PHP process (an FPM worker
- * keeps it across requests). Closed: calls go through; $failures consecutive unavailable
- * results open it, and so does one full timeout (a hung daemon costs one timeout, not one
- * per call). Open: calls fail at once ('circuit_open') for $cooldownMs; then the next call is
- * the single probe: an answer closes it, a failure reopens it.
+ * Circuit breaker of one socket path. Closed: calls go through; $failures consecutive
+ * unavailable results open it, and so does one full timeout (a hung daemon costs one timeout,
+ * not one per call). Open: calls fail at once ('circuit_open') for $cooldownMs; then the next
+ * call is the single probe (others keep failing at once): an answer closes it, a failure
+ * reopens it.
+ * PHP forgets static state at the end of every request, so the breakers of forSocket() keep
+ * their state in a small file ($stateFile, in the temp dir, per socket path and user) that
+ * every request of every PHP-FPM worker of the host reads: the healthy path costs one failed
+ * open() (the file exists only while there are failures). A Breaker made with new and no
+ * state file lives for the request (tests, CLI scripts).
  */
 final class Breaker
 {
     private int $fails = 0;
-    private ?float $openUntil = null;
-    private bool $probing = false;
+    private ?float $openUntil = null; // hrtime ms (CLOCK_MONOTONIC: one clock for all processes)
+    private bool $probing = false;     // this process holds the probe
     /** @var array<string, Breaker> */
     private static array $bySocket = [];
 
-    public function __construct(public readonly int $failures = 3, public readonly int $cooldownMs = 5000)
+    public function __construct(public readonly int $failures = 3, public readonly int $cooldownMs = 5000,
+                                public readonly ?string $stateFile = null)
     {
     }
 
-    /** The process-wide breaker of a socket path (created with the defaults). */
-    public static function forSocket(string $path): self
+    /** The breaker of a socket path shared by all requests of the host (see above). */
+    public static function forSocket(string $path, int $failures = 3, int $cooldownMs = 5000): self
     {
-        return self::$bySocket[$path] ??= new self();
+        $file = sys_get_temp_dir() . '/patron-breaker-' . md5($path) . '-' .
+            (function_exists('posix_geteuid') ? posix_geteuid() : getmyuid());
+        return self::$bySocket["$path|$failures|$cooldownMs"] ??= new self($failures, $cooldownMs, $file);
+    }
+
+    private function load(): void
+    {
+        if ($this->stateFile === null || $this->probing) {
+            return;
+        }
+        $t = @file_get_contents($this->stateFile);
+        if ($t === false || !preg_match('/^(\d+) (\d+(?:\.\d+)?|-)$/', $t, $m)) {
+            [$this->fails, $this->openUntil] = [0, null];
+            return;
+        }
+        $this->fails = (int)$m[1];
+        $this->openUntil = $m[2] === '-' ? null : (float)$m[2];
+    }
+
+    private function save(): void
+    {
+        if ($this->stateFile === null) {
+            return;
+        }
+        if ($this->fails === 0 && $this->openUntil === null) {
+            @unlink($this->stateFile);
+            return;
+        }
+        $tmp = $this->stateFile . '.' . getmypid();
+        if (@file_put_contents($tmp, $this->fails . ' ' . ($this->openUntil === null ? '-' : sprintf('%.3f', $this->openUntil))) !== false) {
+            @rename($tmp, $this->stateFile); // atomic: readers see the old or the new state
+        }
     }
 
     public function state(): string
     {
+        $this->load();
         if ($this->openUntil === null) {
             return 'closed';
         }
@@ -120,6 +158,7 @@ final class Breaker
     /** Throws UnavailableException if no call may go out now. */
     public function admit(): void
     {
+        $this->load();
         if ($this->openUntil === null) {
             return;
         }
@@ -127,25 +166,32 @@ final class Breaker
             throw new UnavailableException('circuit_open',
                 'Patron circuit open after repeated failures; retried after the cool-down');
         }
+        // this call is the probe; other processes see the circuit open until it reports
         $this->probing = true;
+        $this->openUntil = now_ms() + max(0, $this->cooldownMs);
+        $this->save();
     }
 
     /** $reached: the daemon answered (even with an error). $timedOut: a full timeout. */
     public function record(bool $reached, bool $timedOut = false): void
     {
-        if ($reached) {
-            $this->fails = 0;
-            $this->openUntil = null;
-        } else {
-            $this->fails++;
-            if ($this->probing || $timedOut || $this->fails >= max(1, $this->failures)) {
-                $this->openUntil = now_ms() + max(0, $this->cooldownMs);
-            }
-        }
+        $wasProbe = $this->probing;
         $this->probing = false;
+        $this->load();
+        if ($reached) {
+            if ($this->fails !== 0 || $this->openUntil !== null) {
+                [$this->fails, $this->openUntil] = [0, null];
+                $this->save();
+            }
+            return;
+        }
+        $this->fails++;
+        if ($wasProbe || $timedOut || $this->fails >= max(1, $this->failures)) {
+            $this->openUntil = now_ms() + max(0, $this->cooldownMs);
+        }
+        $this->save();
     }
 }
-
 
 final class Client
 {

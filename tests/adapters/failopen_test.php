@@ -90,6 +90,21 @@ for ($end = hrtime(true) + 5e9; $br->state() === 'open' && hrtime(true) < $end;)
 check('probe after the cool-down reaches the daemon and closes the breaker',
     is_array($r) && ($r['pong'] ?? null) === true && $br->state() === 'closed', [$r, $br->state()]);
 
+// 2b. forSocket() breakers outlive the request: another PHP process sees the circuit open
+$gone = "$tmp/gone.sock";
+$c = new Client($gone, 1000, Breaker::forSocket($gone, 2, 60000));
+timed(fn() => $c->call('ping'));
+timed(fn() => $c->call('ping'));
+$php = escapeshellarg(PHP_BINARY);
+$src = escapeshellarg(__DIR__ . '/../../adapters/php/Patron.php');
+$other = shell_exec("$php -d ffi.enable=1 -r " . escapeshellarg(
+    "require $src; \$c = new Patron\\Client('$gone', 1000, Patron\\Breaker::forSocket('$gone', 2, 60000));" .
+    " try { \$c->call('ping'); echo 'answered'; } catch (Patron\\PatronException \$e) { echo \$e->errorCode; }"));
+check('breaker state shared with another PHP process (next request, other FPM worker)',
+    $other === 'circuit_open', $other);
+$c->breaker->record(true); // closes it: its state file is removed
+check('closing the breaker removes its state file', !is_file($c->breaker->stateFile), $c->breaker->stateFile);
+
 // 3. a SIGSTOPped daemon costs one timeout per page, not one per call
 $c = new Client($sock, 150, new Breaker(3, 60000));
 check('live daemon answers', ($c->ping()['pong'] ?? null) === true);
