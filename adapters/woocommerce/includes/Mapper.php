@@ -36,6 +36,19 @@ final class Mapper
         return (float)$amount < 0 ? -$v : $v;
     }
 
+    /** At most $bytes bytes of UTF-8 text, never ending inside a character (no mbstring needed). */
+    public static function cut(string $s, int $bytes): string
+    {
+        if (strlen($s) <= $bytes) {
+            return $s;
+        }
+        $s = substr($s, 0, $bytes);
+        for ($i = 0; $i < 3 && $s !== '' && !preg_match('//u', $s); $i++) {
+            $s = substr($s, 0, -1);
+        }
+        return $s;
+    }
+
     public static function guestId(string $email): string
     {
         return 'guest:' . hash('sha256', strtolower(trim($email)));
@@ -124,11 +137,11 @@ final class Mapper
     {
         $p = [
             'product_id' => (string)$product->get_id(),
-            'name' => mb_strcut((string)$product->get_name(), 0, 512, 'UTF-8'),
+            'name' => self::cut((string)$product->get_name(), 512),
             'active' => $product->get_status() === 'publish',
         ];
         if ($category !== '') {
-            $p['category'] = mb_strcut($category, 0, 128, 'UTF-8');
+            $p['category'] = self::cut($category, 128);
         }
         $price = $product->get_price();
         if ($price !== '' && $price !== null) {

@@ -12,6 +12,7 @@ declare(strict_types=1);
 
 namespace Patron\WooCommerce;
 
+use Patron\Breaker;
 use Patron\Budget;
 use Patron\Client;
 use Patron\PatronException;
@@ -27,6 +28,7 @@ final class Plugin
         'socket' => '/run/patron/patron.sock',
         'timeout_ms' => 150,          // one call
         'budget_ms' => 300,           // all Patron calls of one page together
+        'cooldown_ms' => 5000,        // circuit open this long after repeated failures
         'show_cross_sells' => true,   // cart: woocommerce_cart_crosssell_ids
         'show_upsells' => true,       // product page: woocommerce_product_get_upsell_ids
         'show_related' => true,       // product page: woocommerce_related_products
@@ -72,7 +74,8 @@ final class Plugin
                 return null; // Patron.php not loaded: the plugin stays inert (admin notice)
             }
             $s = self::settings();
-            self::$client = new Client((string)$s['socket'], (int)$s['timeout_ms']);
+            self::$client = new Client((string)$s['socket'], (int)$s['timeout_ms'],
+                Breaker::forSocket((string)$s['socket'], 3, (int)$s['cooldown_ms']));
         }
         return self::$client;
     }

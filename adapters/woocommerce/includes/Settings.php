@@ -28,6 +28,7 @@ final class Settings
         $out['socket'] = sanitize_text_field((string)($in['socket'] ?? $out['socket']));
         $out['timeout_ms'] = max(10, min(5000, (int)($in['timeout_ms'] ?? $out['timeout_ms'])));
         $out['budget_ms'] = max(10, min(5000, (int)($in['budget_ms'] ?? $out['budget_ms'])));
+        $out['cooldown_ms'] = max(0, min(600000, (int)($in['cooldown_ms'] ?? $out['cooldown_ms'])));
         $out['limit'] = max(1, min(20, (int)($in['limit'] ?? $out['limit'])));
         foreach (['show_cross_sells', 'show_upsells', 'show_related', 'show_tier', 'apply_offers'] as $k) {
             $out[$k] = !empty($in[$k]);
@@ -44,7 +45,8 @@ final class Settings
         echo '<table class="form-table">';
         printf('<tr><th>Socket</th><td><input name="%s[socket]" value="%s" class="regular-text"></td></tr>',
             esc_attr($name), esc_attr($s['socket']));
-        foreach (['timeout_ms' => 'Timeout per call (ms)', 'budget_ms' => 'Budget per page (ms)', 'limit' => 'Items shown'] as $k => $label) {
+        foreach (['timeout_ms' => 'Timeout per call (ms)', 'budget_ms' => 'Budget per page (ms)',
+                     'cooldown_ms' => 'Circuit cool-down (ms)', 'limit' => 'Items shown'] as $k => $label) {
             printf('<tr><th>%s</th><td><input type="number" name="%s[%s]" value="%d"></td></tr>',
                 esc_html($label), esc_attr($name), $k, (int)$s[$k]);
         }
