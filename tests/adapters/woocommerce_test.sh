@@ -113,5 +113,20 @@ done
 p=$(call order.get '{"order_id":"wc:1005"}')
 [ "$(jq_py "$out" "r['queue']")" = 0 ] && [ "$(jq_py "$p" "($total, r['customer_id'])")" = "(499, '$uid')" ] &&
   ok "Patron back: the WP-Cron hook replays the queued order" || bad "drain: $out / $p"
+# 4. wp patron backfill (WP-CLI test double, php-cli): progress, cursor, resume, stop when down
+bf() { php -d ffi.enable=1 "$wc/backfill.php" "$@" 2>>"$tmp/backfill.err"; }
+out=$(bf 1)
+[ "$(jq_py "$out" "(r['total'], r['ticks'], r['cursor'], r['log'][-1].startswith('success: 3 orders sent'))")" = "(3, 3, 2003, True)" ] &&
+  ok "backfill: 3 paid orders in batches of 2, progress 3/3, cursor at #2003" || bad "backfill 1: $out"
+out=$(bf 2)
+[ "$(jq_py "$out" "(r['total'], r['ticks'], r['cursor'])")" = "(1, 1, 2004)" ] &&
+  ok "backfill again: resumes after #2003 (only #2004 sent; pending #2005 skipped)" || bad "backfill 2: $out"
+p=$(call order.get '{"order_id":"wc:2005"}')
+case "$p" in *not_found*) ok "pending order never sent" ;; *) bad "order 2005: $p" ;; esac
+kill -STOP "$PATRON_TEST_PID"
+out=$(bf 2 --restart)
+kill -CONT "$PATRON_TEST_PID"
+[ "$(jq_py "$out" "(r['cursor'], r['ticks'], r['log'][-1].startswith('error: Patron unavailable at order #2001'))")" = "(0, 0, True)" ] &&
+  ok "backfill --restart while patrond is stopped: stops at #2001, cursor not moved" || bad "backfill down: $out"
 echo "woocommerce: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 [ $fails -eq 0 ]

@@ -4,7 +4,7 @@
  * WordPress as a must-use plugin of the test site, so WordPress, its database, users, hooks
  * (do_action/apply_filters) and plugin activation are real; only these objects are stand-ins.
  * Owns: WC_Order, WC_Order_Item_Product, WC_Order_Refund, WC_Product, WC_Cart with exactly
- * the methods adapters/woocommerce calls, and wc_get_order / wc_get_product /
+ * the methods adapters/woocommerce calls, and wc_get_order / wc_get_product / wc_get_orders /
  * get_woocommerce_currency over an in-memory registry. Invariant: method names, argument
  * and return types follow WooCommerce's documented API (prices as decimal strings, dates as
  * WC_DateTime, here DateTimeImmutable which has the getTimestamp() the plugin uses). */
@@ -51,6 +51,10 @@ class WC_Order_Item_Product
 
 class WC_Order
 {
+    private string $status = 'completed';
+    public function get_status(): string { return $this->status; }
+    public function set_status(string $s): void { $this->status = $s; }
+
     /** @param WC_Order_Item_Product[] $items */
     public function __construct(protected int $id, private int $customerId, private string $email,
                                 private string $currency, private array $items, private int $ts,
@@ -102,6 +106,24 @@ function wc_get_order(int $id): WC_Order|WC_Order_Refund|false
 function wc_get_product(int $id): WC_Product|false
 {
     return Patron_Test_Registry::$products[$id] ?? false;
+}
+
+/** wc_get_orders() for the arguments the backfill passes: status, type, limit, orderby ID ASC,
+ *  return ids, paginate, and the plugin's own patron_after_id (which the real plugin turns
+ *  into SQL through woocommerce_order_data_store_cpt_get_orders_query: that part is NOT
+ *  exercised here). */
+function wc_get_orders(array $a): array|object
+{
+    $ids = [];
+    foreach (Patron_Test_Registry::$orders as $id => $o) {
+        if ($o instanceof WC_Order && in_array('wc-' . $o->get_status(), $a['status'] ?? [], true)
+            && $id > (int)($a['patron_after_id'] ?? 0)) {
+            $ids[] = $id;
+        }
+    }
+    sort($ids);
+    $page = array_slice($ids, 0, (int)($a['limit'] ?? 10));
+    return empty($a['paginate']) ? $page : (object)['total' => count($ids), 'orders' => $page];
 }
 
 function get_woocommerce_currency(): string
