@@ -6,10 +6,11 @@
  *  - the WORKER runs slow reads and model rebuilds (reports, refits) one at a time, each on
  *    its own read snapshot, so the loop keeps answering checkouts meanwhile.
  * Finished jobs return to the loop through one uv_async per queue (server_jobs_done).
- * Invariants: a write job's success is reported only if its batch committed; if the
- * transaction fails (store error, commit error) every job of the batch gets 'unavailable'
- * and nothing of it is visible. Validation errors (invalid_params, conflict, not_found)
- * change nothing because core write functions validate before their first store_put. */
+ * Invariants: a write job's success is reported only if its batch committed; each job runs
+ * in its own savepoint (src/store/store_batch.h), so a job that fails (invalid_params,
+ * conflict, not_found), even after some puts, changes nothing and the rest of the batch
+ * commits; a store-level failure (store error, commit error) fails every job of the batch
+ * and nothing of it is visible. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "store/store_batch.h"
 
 struct jobq_s {
   daemon_t *d;
@@ -45,41 +47,34 @@ static void clock_now(exec_ctx_t *x) {
   x->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* One write job inside its savepoint t (store_batch_job_fn). */
+static int apply_write_job(store_txn_t *t, void *arg, perr_info_t *e) {
+  exec_ctx_t *x = arg;
+  x->txn = t;
+  int rc = handler_table[x->job->method](x, x->job->params, x->job->result, e);
+  x->txn = NULL;
+  return rc;
+}
+
 static void run_write_batch(jobq_t *q, wjob_t *batch) {
   daemon_t *d = q->d;
-  store_txn_t *txn = NULL;
   exec_ctx_t x = {.d = d, .store = d->store, .write = 1};
   clock_now(&x);
-  perr_info_t fail;
-  int broken = store_txn_begin(d->store, 1, &txn) != 0;
-  if (broken) perr_set(&fail, PERR_UNAVAILABLE, NULL, "store unavailable: cannot begin a write");
+  store_batch_t b;
+  store_batch_begin(d->store, &b);
   uint64_t n = 0;
   for (wjob_t *j = batch; j; j = j->next) {
     n++;
-    if (broken) continue;
-    x.txn = txn;
     x.arena = &j->arena;
     x.job = j;
-    j->rc = handler_table[j->method](&x, j->params, j->result, &j->err);
-    if (j->rc == PERR_INTERNAL || j->rc == PERR_UNAVAILABLE) {
-      broken = 1;
-      fail = j->err;
-    }
+    j->rc = store_batch_apply(&b, apply_write_job, &x, &j->err);
   }
-  if (!broken) {
-    if (store_commit_err(txn, &fail)) {
-      broken = 1;
-      if (fail.code != PERR_UNAVAILABLE) fail.code = PERR_UNAVAILABLE;
-    }
-  } else if (txn) {
-    store_abort(txn);
-  }
-  if (broken) {
-    log_err("write batch of %llu failed: %s", (unsigned long long)n, fail.message);
+  if (store_batch_commit(&b)) {
+    log_err("write batch of %llu failed: %s", (unsigned long long)n, b.fail.message);
     atomic_fetch_add(&d->write_failures, n);
     for (wjob_t *j = batch; j; j = j->next) {
-      j->rc = fail.code;
-      j->err = fail;
+      j->rc = b.fail.code;
+      j->err = b.fail;
     }
   } else {
     atomic_fetch_add(&d->writes_committed, n);
