@@ -152,6 +152,8 @@ void server_flush(conn_t *c);
 jobq_t *jobq_start(daemon_t *d, int write);
 /* 0, or PERR_UNAVAILABLE when the queue is full or stopping. */
 int jobq_submit(jobq_t *q, wjob_t *job);
+/* The writer's batch limit (store.group_commit_max), e.g. after a reload; loop thread. */
+void jobq_set_batch_max(jobq_t *q, uint64_t max);
 /* Let the loop exit while the queue's async handle is still open. */
 void jobq_unref(jobq_t *q);
 /* Finish the queue, join the thread, hand back what finished. */

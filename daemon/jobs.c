@@ -29,6 +29,9 @@ struct jobq_s {
   wjob_t *head, **tail;   /* queued, in arrival order */
   wjob_t *done, **done_tail;
   uint64_t queued, max_queued;
+  /* jobs a writer batch takes at most: set by the loop thread (start, SIGHUP reload), read by
+   * the writer; an atomic so a reload never tears it (the writer never reads d->cfg) */
+  atomic_uint_fast64_t batch_max;
   atomic_uint_fast64_t *queued_gauge;
   uv_async_t async;
   int stop;
@@ -100,7 +103,7 @@ static void *jobq_main(void *arg) {
     }
     /* the writer takes up to group_commit_max jobs; the worker one */
     wjob_t *batch = q->head, *last = batch;
-    uint64_t n = 1, max = q->write ? q->d->cfg.group_commit_max : 1;
+    uint64_t n = 1, max = atomic_load_explicit(&q->batch_max, memory_order_relaxed);
     while (last->next && n < max) last = last->next, n++;
     q->head = last->next;
     if (!q->head) q->tail = &q->head;
@@ -139,6 +142,7 @@ jobq_t *jobq_start(daemon_t *d, int write) {
   q->tail = &q->head;
   q->done_tail = &q->done;
   q->max_queued = write ? d->cfg.max_write_queue : 1024;
+  atomic_init(&q->batch_max, write ? d->cfg.group_commit_max : 1);
   q->queued_gauge = write ? &d->write_queue : &d->work_queue;
   pthread_mutex_init(&q->mu, NULL);
   pthread_cond_init(&q->cv, NULL);
@@ -154,6 +158,10 @@ fail:
   pthread_cond_destroy(&q->cv);
   free(q);
   return NULL;
+}
+
+void jobq_set_batch_max(jobq_t *q, uint64_t max) {
+  if (q && q->write && max) atomic_store_explicit(&q->batch_max, max, memory_order_relaxed);
 }
 
 static void on_async_closed(uv_handle_t *h) { free(h->data); }

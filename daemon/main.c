@@ -164,6 +164,8 @@ static void on_signal(uv_signal_t *s, int signum) {
     if (load_settings(g_argc, g_argv, &fresh, &o) == 0) {
       config_apply_reloadable(&d->cfg, &fresh);
       log_set_level((int)d->cfg.log_level);
+      /* other threads never read d->cfg: what they use is handed over explicitly */
+      jobq_set_batch_max(d->writer, d->cfg.group_commit_max);
       /* settings (CLV horizon, consumable categories, ...) may change answers */
       rcache_t *caches[2] = {d->rcache, d->qcache};
       for (int i = 0; i < 2; i++) {
