@@ -1,8 +1,11 @@
 /* daemon.h -- patrond's process-wide state and the types shared by its files:
- * server.c (listeners, connections, dispatch), writer.c (group commit), handlers.c (the
- * handler column of the method table), main.c (start-up, signals, shutdown).
- * Threads: the libuv loop thread owns everything here except the writer's queue (mutex) and
- * the atomic counters the writer bumps. */
+ * server.c (listeners, connections, dispatch), jobs.c (the writer's group commit and the
+ * worker), handlers.c (the handler column of the method table), main.c (start-up, signals,
+ * shutdown).
+ * Threads: the libuv loop thread owns everything here (cfg included: a SIGHUP rewrites it)
+ * except the job queues (mutex) and the atomic counters; the writer and the worker never read
+ * cfg, they get what they need handed over (jobq_set_batch_max). contract.h checks in debug
+ * builds which thread runs what. */
 #ifndef PATRON_DAEMON_H
 #define PATRON_DAEMON_H
 

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "contract.h"
 #include "log.h"
 #include "store/store_batch.h"
 
@@ -60,6 +61,7 @@ static int apply_write_job(store_txn_t *t, void *arg, perr_info_t *e) {
 }
 
 static void run_write_batch(jobq_t *q, wjob_t *batch) {
+  CONTRACT_THREAD(THREAD_WRITER);
   daemon_t *d = q->d;
   exec_ctx_t x = {.d = d, .store = d->store, .write = 1};
   clock_now(&x);
@@ -86,6 +88,7 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
 }
 
 static void run_read_job(jobq_t *q, wjob_t *j) {
+  CONTRACT_THREAD(THREAD_WORKER);
   exec_ctx_t x = {.d = q->d, .store = q->d->store, .arena = &j->arena, .job = j};
   clock_now(&x);
   j->rc = handler_table[j->method](&x, j->params, j->result, &j->err);
@@ -94,6 +97,7 @@ static void run_read_job(jobq_t *q, wjob_t *j) {
 
 static void *jobq_main(void *arg) {
   jobq_t *q = arg;
+  contract_set_thread(q->write ? THREAD_WRITER : THREAD_WORKER);
   for (;;) {
     pthread_mutex_lock(&q->mu);
     while (!q->head && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
@@ -126,6 +130,7 @@ static void *jobq_main(void *arg) {
 
 static void on_done(uv_async_t *a) {
   jobq_t *q = a->data;
+  CONTRACT_THREAD(THREAD_LOOP);
   pthread_mutex_lock(&q->mu);
   wjob_t *jobs = q->done;
   q->done = NULL;
@@ -135,6 +140,7 @@ static void on_done(uv_async_t *a) {
 }
 
 jobq_t *jobq_start(daemon_t *d, int write) {
+  CONTRACT_THREAD(THREAD_LOOP);
   jobq_t *q = calloc(1, sizeof *q);
   if (!q) return NULL;
   q->d = d;
@@ -161,12 +167,14 @@ fail:
 }
 
 void jobq_set_batch_max(jobq_t *q, uint64_t max) {
+  CONTRACT_THREAD(THREAD_LOOP);
   if (q && q->write && max) atomic_store_explicit(&q->batch_max, max, memory_order_relaxed);
 }
 
 static void on_async_closed(uv_handle_t *h) { free(h->data); }
 
 int jobq_submit(jobq_t *q, wjob_t *job) {
+  CONTRACT_THREAD(THREAD_LOOP);
   pthread_mutex_lock(&q->mu);
   if (q->stop || q->queued >= q->max_queued) {
     pthread_mutex_unlock(&q->mu);
@@ -186,6 +194,7 @@ void jobq_unref(jobq_t *q) { uv_unref((uv_handle_t *)&q->async); }
 
 void jobq_stop(jobq_t *q) {
   if (!q) return;
+  CONTRACT_THREAD(THREAD_LOOP);
   pthread_mutex_lock(&q->mu);
   q->stop = 1;
   pthread_cond_signal(&q->cv);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "contract.h"
 #include "daemon.h"
 #include "log.h"
 #include "models.h"
@@ -157,6 +158,7 @@ static void begin_shutdown(daemon_t *d) {
 
 static void on_signal(uv_signal_t *s, int signum) {
   daemon_t *d = s->data;
+  CONTRACT_THREAD(THREAD_LOOP); /* d->cfg belongs to the loop thread */
   if (signum == SIGHUP) {
     settings_t fresh;
     opts_t o;
@@ -193,6 +195,7 @@ int main(int argc, char **argv) {
   perr_info_t e;
   int rc;
   memset(&d, 0, sizeof d);
+  contract_set_thread(THREAD_LOOP); /* this thread runs the libuv loop */
   g_argc = argc;
   g_argv = argv;
   if ((rc = load_settings(argc, argv, &d.cfg, &o))) return rc;
