@@ -19,6 +19,7 @@
  * commit also poisons its parent, so a lost savepoint can never commit silently); MDB_MAP_FULL maps to
  * PERR_UNAVAILABLE "data store full (raise map_size)", other LMDB errors to PERR_INTERNAL
  * with mdb_strerror; the store holds no global state. */
+#include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <stdatomic.h>
@@ -48,6 +49,7 @@ struct lmdb_txn_s {
   int failed; /* write txn: first failing perr code, 0 if none */
   int ncursors;
   lmdb_txn_t *parent; /* a savepoint's parent, NULL for a top-level txn */
+  lmdb_txn_t *child;  /* the open savepoint in this txn, NULL if none */
 };
 
 typedef struct lmdb_cursor_s {
@@ -281,12 +283,20 @@ static int lmdb_txn_begin_nested(store_txn_t *pbase, store_txn_t **out) {
     free(t);
     return txn_fail(parent, rc, "mdb_txn_begin (savepoint)");
   }
+  parent->child = t;
   *out = &t->base;
   return 0;
 }
 
+/* A txn whose savepoint is open must not end (LMDB would end the child under its owner). */
+static void end_txn_checks(lmdb_txn_t *t) {
+  assert(!t->child && "a transaction ended while its savepoint is open");
+  if (t->parent) t->parent->child = NULL;
+}
+
 static void lmdb_abort(store_txn_t *base) {
   lmdb_txn_t *t = LT(base);
+  end_txn_checks(t);
   if (!t->base.write) {
     mdb_txn_reset(t->txn);
     t->ncursors = 0;
@@ -298,6 +308,7 @@ static void lmdb_abort(store_txn_t *base) {
 
 static int lmdb_commit(store_txn_t *base, perr_info_t *err) {
   lmdb_txn_t *t = LT(base);
+  end_txn_checks(t);
   if (!t->base.write) {
     lmdb_abort(base);
     return 0;

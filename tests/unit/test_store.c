@@ -263,6 +263,23 @@ static void test_savepoints(void **state) {
   store_abort(r);
 }
 
+/* Using a parent while its savepoint is open is refused and poisons the parent. */
+static void test_parent_used_under_savepoint(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  store_txn_t *w, *c, *r;
+  assert_int_equal(store_txn_begin(s, 1, &w), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "a", 1, "1", 1), 0);
+  assert_int_equal(store_txn_begin_nested(w, &c), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "b", 1, "2", 1), PERR_INTERNAL);
+  assert_int_equal(store_put(c, STORE_T_AUX, "c", 1, "3", 1), 0);
+  assert_int_equal(store_commit(c), 0);
+  assert_int_equal(store_commit(w), PERR_INTERNAL);
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  assert_false(has(r, "a") || has(r, "b") || has(r, "c"));
+  store_abort(r);
+}
+
 /* A savepoint that hit MDB_MAP_FULL: aborting it keeps the parent usable; committing it
  * poisons the parent, so the batch cannot commit without the savepoint's writes. */
 static void test_savepoint_store_failure(void **state) {
@@ -390,6 +407,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
       cmocka_unit_test_setup_teardown(test_savepoints, setup, teardown),
       cmocka_unit_test_setup_teardown(test_savepoint_store_failure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parent_used_under_savepoint, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_snapshot_and_reuse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_readers_across_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
