@@ -192,7 +192,10 @@ static int compile_obj(compiler_t *k, const json_t *j, cobj_t **out, int depth) 
       rc = compile_obj(k, v, &en->sub, depth + 1);
     } else {
       en->kind = E_PATH;
-      rc = split_path(k, key, en);
+      /* a '$' key is an attribute path for the SDK; stored rules accept only $groups so that a
+       * misspelt logical operator ("$Or") is an error, not an always-null attribute */
+      if (key[0] == '$' && strcmp(key, "$groups")) rc = bad(k, "unknown logical operator");
+      if (!rc) rc = split_path(k, key, en);
       if (!rc) rc = compile_val(k, v, &en->val, false, depth + 1);
     }
     path_pop(k, old);

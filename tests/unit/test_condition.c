@@ -121,6 +121,81 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"a\": {\"$gt\": 1, \"b\": 2}}", "rule.a");
   expect_error("{\"a\": {\"$all\": [1, {\"$nope\": 2}]}}", "rule.a.$all[1].$nope");
   expect_error("[1]", "rule");
+  expect_error("{\"$Or\": [{\"a\": 1}]}", "rule.$Or");
+  /* nesting is bounded */
+  char deep[2048] = "";
+  for (int i = 0; i < 100; i++) strcat(deep, "{\"$not\": ");
+  strcat(deep, "{}");
+  for (int i = 0; i < 100; i++) strcat(deep, "}");
+  json_t *c = parse(deep);
+  condition_t *cc;
+  perr_info_t e;
+  assert_int_equal(condition_compile_ex(c, CONDITION_SDK_COMPAT, &cc, &e), PERR_INVALID_PARAMS);
+  assert_non_null(strstr(e.message, "deeply"));
+  json_decref(c);
+}
+
+/* Random JSON shapes: compiling never crashes in either mode, and whatever compiles
+ * evaluates against random attributes (ASan/UBSan watch the memory). */
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return rng;
+}
+
+static json_t *random_json(int depth) {
+  static const char *const keys[] = {"$and", "$or", "$nor", "$not", "$in", "$gt", "$regex",
+                                     "$size", "$elemMatch", "$all", "$exists", "$type",
+                                     "$vgt", "a", "a.b", "c", "$eq", "$alli", "$inGroup"};
+  static const char *const strs[] = {"x", "1.2.3", "(", "^a", "number", "", "10", "g"};
+  switch (depth > 4 ? next() % 4 : next() % 7) {
+  case 0: return json_integer((json_int_t)(next() % 7) - 3);
+  case 1: return json_string(strs[next() % 8]);
+  case 2: return next() % 2 ? json_true() : json_null();
+  case 3: return json_real((double)(next() % 100) / 7);
+  case 4: {
+    json_t *a = json_array();
+    for (int i = (int)(next() % 4); i > 0; i--) json_array_append_new(a, random_json(depth + 1));
+    return a;
+  }
+  default: {
+    json_t *o = json_object();
+    for (int i = (int)(next() % 4); i > 0; i--)
+      json_object_set_new(o, keys[next() % 19], random_json(depth + 1));
+    return o;
+  }
+  }
+}
+
+static void test_random_conditions(void **st) {
+  (void)st;
+  json_t *groups = parse("{\"g\": [1, \"x\"]}");
+  int compiled = 0;
+  for (int i = 0; i < 3000; i++) {
+    json_t *cond = json_object(), *attrs = json_object();
+    for (int k = (int)(next() % 3) + 1; k > 0; k--) {
+      json_t *r = random_json(0);
+      json_object_set_new(cond, next() % 2 ? "a" : "$or", r);
+    }
+    json_object_set_new(attrs, "a", random_json(1));
+    json_object_set_new(attrs, "c", random_json(1));
+    for (int flags = 0; flags < 2; flags++) {
+      condition_t *c;
+      perr_info_t e;
+      if (condition_compile_ex(cond, flags, &c, &e) == 0) {
+        compiled++;
+        (void)condition_eval_groups(c, attrs, groups);
+        condition_free(c);
+      } else {
+        assert_int_equal(e.code, PERR_INVALID_PARAMS);
+        assert_true(strncmp(e.field, "rule", 4) == 0);
+      }
+    }
+    json_decref(cond);
+    json_decref(attrs);
+  }
+  assert_true(compiled > 100);
+  json_decref(groups);
 }
 
 static void test_js_semantics(void **st) {
@@ -208,7 +283,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_eval_condition_cases), cmocka_unit_test(test_strict_mode_on_cases),
       cmocka_unit_test(test_errors_name_the_path), cmocka_unit_test(test_js_semantics),
-      cmocka_unit_test(test_regex_choices),
+      cmocka_unit_test(test_regex_choices), cmocka_unit_test(test_random_conditions),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   json_decref(cases);

@@ -112,19 +112,19 @@ static void test_beta_chance_to_beat(void **st) {
  * control 2000 exposed, customers 0..99 convert with revenue 1500 + (37 i mod 1000);
  * treatment 2000 exposed, customers 0..129 convert with 1400 + (53 i mod 1200), discount
  * cost 26000 in the treatment, 0 in the control. */
+static void add_converters(stats_arm_t *a, int count, int64_t base, int64_t step, int64_t mod) {
+  for (int64_t i = 0; i < count; i++) {
+    int64_t r = base + (i * step) % mod;
+    a->revenue += r;
+    a->revenue_sumsq += (double)(r * r);
+  }
+}
+
 static void make_arms(stats_arm_t *c, stats_arm_t *t) {
   *c = (stats_arm_t){.exposures = 2000, .conversions = 100};
   *t = (stats_arm_t){.exposures = 2000, .conversions = 130, .discount_cost = 26000};
-  for (int i = 0; i < 100; i++) {
-    int64_t r = 1500 + (i * 37) % 1000;
-    c->revenue += r;
-    c->revenue_sumsq += (double)(r * r);
-  }
-  for (int i = 0; i < 130; i++) {
-    int64_t r = 1400 + (i * 53) % 1200;
-    t->revenue += r;
-    t->revenue_sumsq += (double)(r * r);
-  }
+  add_converters(c, 100, 1500, 37, 1000);
+  add_converters(t, 130, 1400, 53, 1200);
 }
 
 static void effect_is(const stats_effect_t *e, const double want[5], const char *what) {
