@@ -35,9 +35,11 @@ int experiment_hash(const char *seed, const char *value, int version, double *ou
   if (version == 2) {
     uint32_t h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, seed, strlen(seed));
     h = experiment_fnv1a32(h, value, strlen(value));
-    char dec[16];
-    int n = snprintf(dec, sizeof dec, "%u", (unsigned)h);
-    h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, dec, (size_t)n);
+    char dec[10]; /* the decimal text of h, hashed again */
+    int n = 0;
+    do dec[sizeof dec - 1 - n++] = (char)('0' + h % 10), h /= 10;
+    while (h);
+    h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, dec + sizeof dec - n, (size_t)n);
     *out = (double)(h % 10000u) / 10000.0;
     return 0;
   }
