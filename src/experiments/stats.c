@@ -150,7 +150,8 @@ int stats_compare(const stats_arm_t *c, const stats_arm_t *t, stats_comparison_t
       (long double)t->discount_cost - (long double)c->discount_cost * t->exposures / c->exposures;
   out->net_incremental = round_minor((long double)t->revenue - expected - added_cost);
   out->has_roi = added_cost > 0;
-  if (out->has_roi) out->roi = (double)(((long double)t->revenue - expected - added_cost) / added_cost);
+  if (out->has_roi)
+    out->roi = (double)(((long double)t->revenue - expected - added_cost) / added_cost);
   return 0;
 }
 

@@ -69,9 +69,11 @@ static void test_pick_matches_chance_to_beat(void **st) {
 
 static void test_revenue_explores_new_arms(void **st) {
   (void)st;
+  /* 500 customers each, revenue mean 1000 vs 1200, standard deviation 500 */
+  const double var = 250000;
   stats_arm_t arms[3] = {
-      {.exposures = 500, .revenue = 500 * 1000, .revenue_sumsq = 500.0 * 1000 * 1000 + 500.0 * 250000},
-      {.exposures = 500, .revenue = 500 * 1200, .revenue_sumsq = 500.0 * 1200 * 1200 + 500.0 * 250000},
+      {.exposures = 500, .revenue = 500 * 1000, .revenue_sumsq = 500 * (1000.0 * 1000 + var)},
+      {.exposures = 500, .revenue = 500 * 1200, .revenue_sumsq = 500 * (1200.0 * 1200 + var)},
       {.exposures = 0}};
   bandit_rng_t r;
   bandit_rng_seed(&r, 99);

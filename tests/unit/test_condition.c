@@ -115,7 +115,8 @@ static void test_errors_name_the_path(void **st) {
   expect_error("{\"cart.items\": {\"$elemMatch\": {\"sku\": {\"$regex\": \"(\"}}}}",
                "rule.cart.items.$elemMatch.sku.$regex");
   expect_error("{\"$or\": {\"a\": 1}}", "rule.$or");
-  expect_error("{\"$nor\": [{\"a\": {\"$size\": {\"$bogus\": 1}}}]}", "rule.$nor[0].a.$size.$bogus");
+  expect_error("{\"$nor\": [{\"a\": {\"$size\": {\"$bogus\": 1}}}]}",
+               "rule.$nor[0].a.$size.$bogus");
   expect_error("{\"a\": {\"$exists\": 1}}", "rule.a.$exists");
   expect_error("{\"a\": {\"$type\": \"float\"}}", "rule.a.$type");
   expect_error("{\"a\": {\"$gt\": 1, \"b\": 2}}", "rule.a");
@@ -233,7 +234,8 @@ static void test_js_semantics(void **st) {
   /* $exists false on explicit null */
   assert_true(eval_text("{\"a\": {\"$exists\": false}}", "{\"a\": null}", S));
   /* $size with an operator */
-  assert_true(eval_text("{\"c\": {\"$size\": {\"$gte\": 2, \"$lt\": 4}}}", "{\"c\": [1, 2, 3]}", S));
+  assert_true(
+      eval_text("{\"c\": {\"$size\": {\"$gte\": 2, \"$lt\": 4}}}", "{\"c\": [1, 2, 3]}", S));
   /* $alli, $nini with non-strings fall back to === */
   assert_true(eval_text("{\"t\": {\"$alli\": [\"SALE\", 3]}}", "{\"t\": [\"sale\", 3]}", S));
   assert_true(eval_text("{\"t\": {\"$nini\": [1]}}", "{\"t\": \"1\"}", S));
@@ -252,7 +254,8 @@ static void test_regex_choices(void **st) {
   /* $ is end-only, as in JavaScript (PCRE2 would otherwise match before a final newline) */
   assert_false(eval_text("{\"s\": {\"$regex\": \"c$\"}}", "{\"s\": \"abc\\n\"}", S));
   /* \u escapes and the empty classes JavaScript allows */
-  assert_true(eval_text("{\"s\": {\"$regex\": \"^\\\\u00e9t\\\\u00e9$\"}}", "{\"s\": \"\\u00e9t\\u00e9\"}", S));
+  assert_true(eval_text("{\"s\": {\"$regex\": \"^\\\\u00e9t\\\\u00e9$\"}}",
+                        "{\"s\": \"\\u00e9t\\u00e9\"}", S));
   assert_false(eval_text("{\"s\": {\"$regex\": \"a[]\"}}", "{\"s\": \"a\"}", S));
   assert_true(eval_text("{\"s\": {\"$regex\": \"a[^]c\"}}", "{\"s\": \"a\\nc\"}", S));
   /* subject is String(value) */

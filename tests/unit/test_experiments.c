@@ -214,7 +214,8 @@ static void test_run_cases(void **st) {
     }
     experiment_range_t ranges[EXPERIMENT_MAX_VARIATIONS];
     if (json_object_get(xj, "ranges")) {
-      x.nranges = ranges_from_json(json_object_get(xj, "ranges"), ranges, EXPERIMENT_MAX_VARIATIONS);
+      x.nranges =
+          ranges_from_json(json_object_get(xj, "ranges"), ranges, EXPERIMENT_MAX_VARIATIONS);
       x.ranges = ranges;
     }
     experiment_namespace_t ns;
