@@ -12,12 +12,11 @@
 #include "clv/clv_snapshot.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commerce/scan.h"
@@ -383,6 +382,15 @@ clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
     perr_set(e, PERR_INTERNAL, NULL, "%s: not a CLV model file of this build", path);
     goto fail;
   }
+  struct stat fs;
+  memset(&fs, 0, sizeof fs);
+  uint64_t want = sizeof h + sizeof s->tx + sizeof s->spend + h.n * sizeof *s->rows + h.pool_n +
+                  sizeof stored;
+  if (fstat(fileno(f), &fs) || (uint64_t)fs.st_size != want) {
+    perr_set(e, PERR_INTERNAL, NULL, "%s: %lld bytes where its header says %llu (truncated or corrupted)",
+             path, (long long)fs.st_size, (unsigned long long)want);
+    goto fail;
+  }
   sum = fnv1a(sum, &h, sizeof h);
   s->rows = malloc(h.n ? h.n * sizeof *s->rows : 1);
   s->pool = malloc(h.pool_n ? h.pool_n : 1);
@@ -398,10 +406,6 @@ clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
   sum = fnv1a(sum, &s->spend, sizeof s->spend);
   sum = fnv1a(sum, s->rows, h.n * sizeof *s->rows);
   sum = fnv1a(sum, s->pool, h.pool_n);
-  if (fgetc(f) != EOF) {
-    perr_set(e, PERR_INTERNAL, NULL, "%s: trailing bytes after the checksum", path);
-    goto fail;
-  }
   if (sum != stored) {
     perr_set(e, PERR_INTERNAL, NULL, "%s: checksum mismatch", path);
     goto fail;

@@ -1,6 +1,8 @@
-/* clv_snapshot.h -- the CLV/segments model: an immutable snapshot built from the order store (BG/NBD + Gamma-Gamma fits, per-customer scores, RFM segments),
- * its checksummed file format (the daemon keeps it in models/clv.bin), and the read-only
- * queries run on it (customer lookup, segment pages and counts, KPI/model figures).
+/* clv_snapshot.h -- the CLV/segments model: an immutable snapshot built from the order store
+ * (BG/NBD + Gamma-Gamma fits, per-customer scores, RFM segments), its checksummed file format
+ * (the daemon keeps it in models/clv.bin), and the read-only queries run on it (customer
+ * lookup, segment pages and counts, KPI/model figures). No logging: errors come back as
+ * perr_info_t for the caller to report.
  * Invariants: a snapshot is never modified after clv_snap_build/clv_snap_load return (the
  * refcount aside); every query is a pure function of one snapshot, so a request that reads
  * one pointer sees one consistent model version. */

@@ -1,7 +1,7 @@
 /* recs_model.c -- see recs_model.h.
- * File: magic[8] "PATRRSV2" | u64 version | u64 build_ms | i64 saved_at | u32 crc | u32 0 |
- * snapshot bytes (recs_snapshot_bytes); crc = CRC-32 of the first 32 header bytes, then of
- * the snapshot bytes. Native byte order (the snapshot's own header checks it). */
+ * File: magic[8] "PATRRSV2" | u64 version | u64 build_ms | i64 saved_at | u32 0 | u32 crc |
+ * snapshot bytes (recs_snapshot_bytes); crc = CRC-32 of the header bytes before it, then of
+ * the snapshot bytes, so every byte but the crc's own is covered. Native byte order (the snapshot's own header checks it). */
 #include "recs/recs_model.h"
 
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 
 #define FILE_MAGIC "PATRRSV2"
 #define FILE_HDR 40
-#define FILE_CRC_AT 32
+#define FILE_CRC_AT 36
 
 /* ---- build ---- */
 

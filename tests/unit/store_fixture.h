@@ -54,6 +54,54 @@ static inline int fx_teardown(void **state) {
   return 0;
 }
 
+/* Record an order in the open write txn: one line per product (quantity 1 at price), and
+ * commit it so that read transactions see it (the fixture reopens its write txn). */
+static inline void fx_order(fx_t *f, const char *id, const char *cust, const char *cur, int64_t ts,
+                            const char *const *products, size_t n, int64_t price) {
+  order_line_t lines[16];
+  assert_true(n >= 1 && n <= 16);
+  for (size_t i = 0; i < n; i++)
+    lines[i] = (order_line_t){{products[i], strlen(products[i])}, 1, price};
+  order_t o = {0};
+  o.order_id = (pstr_t){id, strlen(id)};
+  o.customer_id = (pstr_t){cust, strlen(cust)};
+  o.currency = (pstr_t){cur, strlen(cur)};
+  o.ts = ts;
+  o.lines = lines;
+  o.nlines = n;
+  order_result_t r;
+  perr_info_t e = {0};
+  assert_int_equal(core_order_record(f->w, &o, ts, &r, &e), 0);
+}
+
+/* Commit the write txn and open a new one. */
+static inline void fx_commit(fx_t *f) {
+  perr_info_t e = {0};
+  assert_int_equal(store_commit_err(f->w, &e), 0);
+  assert_int_equal(store_txn_begin(f->s, 1, &f->w), 0);
+}
+
+/* A file's bytes (malloc'd) and length. */
+static inline unsigned char *fx_read_file(const char *path, size_t *n) {
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  long len = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  unsigned char *b = malloc(len > 0 ? (size_t)len : 1);
+  assert_int_equal(fread(b, 1, (size_t)len, fp), (size_t)len);
+  fclose(fp);
+  *n = (size_t)len;
+  return b;
+}
+
+static inline void fx_write_file(const char *path, const unsigned char *b, size_t n) {
+  FILE *fp = fopen(path, "wb");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(b, 1, n, fp), n);
+  fclose(fp);
+}
+
 /* Every table's keys and values, length-prefixed and concatenated. */
 typedef struct dump_s {
   unsigned char *p;
