@@ -3,9 +3,10 @@
  * worker), exec.c (jobs and the handler's transaction), handlers*.c (the handler column of
  * the method table), models.c + model_*.c (background-built models), main.c (start-up,
  * signals, shutdown; wires the files together with callbacks).
- * Calls among daemon files go one way (no cycles): main -> server, jobs, models, model_*;
- * server -> handlers -> models, model_* -> exec; jobs -> exec. Whatever goes back (finished
- * jobs, committed writes, notifications) goes through a callback main.c hands over.
+ * Calls among daemon files go one way (no cycles; scripts/check_daemon_deps.sh checks it):
+ * main -> server -> handlers* -> model_* -> models -> jobs -> exec (and each may call those
+ * further down, plus log.c). Whatever goes back up (finished jobs, committed writes,
+ * notifications) goes through a callback main.c hands over.
  * Threads: the libuv loop thread owns everything here except the queues (their mutexes) and
  * the atomic counters the writer and worker bump. */
 #ifndef PATRON_DAEMON_H
