@@ -8,7 +8,9 @@
  * If BG/NBD cannot be fitted the snapshot still serves segments, with the reason.
  * File (native byte order, checked by a marker): "PTRNCLV\0" | u32 0x01020304 | u32 format |
  * u32 sizeof tx | u32 sizeof spend | u32 sizeof row | header fields | tx | spend | u64 n |
- * u64 pool_n | rows | pool | u64 FNV-1a of everything before. */
+ * u64 pool_n | rows | pool | u64 FNV-1a of everything before. Load refuses a file whose
+ * marker, format, struct sizes or counts differ, whose size is not what its header implies,
+ * whose checksum does not match (any single changed byte), or with a row outside the pool. */
 #include "clv/clv_snapshot.h"
 
 #include <errno.h>
