@@ -5,7 +5,8 @@
  *    waits on fsync, and an answer is sent only after its transaction is durable.
  *  - the WORKER runs slow reads and model rebuilds (reports, refits) one at a time, each on
  *    its own read snapshot, so the loop keeps answering checkouts meanwhile.
- * Finished jobs return to the loop through one uv_async per queue (server_jobs_done).
+ * Finished jobs return to the loop through one uv_async per queue, to the on_done callback
+ * given at jobq_start (jobs.c calls no other daemon file but exec.c, log.c, contract.c).
  * Invariants: a write job's success is reported only if its batch committed; each job runs
  * in its own savepoint (src/store/store_batch.h), so a job that fails (invalid_params,
  * conflict, not_found), even after some puts, changes nothing and the rest of the batch
@@ -14,8 +15,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "daemon.h"
 #include "contract.h"
 #include "log.h"
@@ -34,28 +35,29 @@ struct jobq_s {
    * the writer; an atomic so a reload never tears it (the writer never reads d->cfg) */
   atomic_uint_fast64_t batch_max;
   atomic_uint_fast64_t *queued_gauge;
+  const method_exec_fn *handlers;
+  jobq_done_fn on_done;
   uv_async_t async;
   int stop;
 };
 
-void job_free(wjob_t *job) {
-  if (job->zone) msgpack_zone_free(job->zone);
-  arena_free(&job->arena);
-  free(job);
+static void clock_now(exec_ctx_t *x) {
+  x->now_ms = clock_wall_ms();
+  x->now = x->now_ms / 1000;
 }
 
-static void clock_now(exec_ctx_t *x) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  x->now = ts.tv_sec;
-  x->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* A write job on its way through store_batch_apply. */
+typedef struct write_call_s {
+  exec_ctx_t *x;
+  const method_exec_fn *handlers;
+} write_call_t;
 
 /* One write job inside its savepoint t (store_batch_job_fn). */
 static int apply_write_job(store_txn_t *t, void *arg, perr_info_t *e) {
-  exec_ctx_t *x = arg;
+  write_call_t *w = arg;
+  exec_ctx_t *x = w->x;
   x->txn = t;
-  int rc = handler_table[x->job->method](x, x->job->params, x->job->result, e);
+  int rc = w->handlers[x->job->method](x, x->job->params, x->job->result, e);
   x->txn = NULL;
   return rc;
 }
@@ -72,7 +74,8 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
     n++;
     x.arena = &j->arena;
     x.job = j;
-    j->rc = store_batch_apply(&b, apply_write_job, &x, &j->err);
+    write_call_t w = {&x, q->handlers};
+    j->rc = store_batch_apply(&b, apply_write_job, &w, &j->err);
   }
   if (store_batch_commit(&b)) {
     log_err("write batch of %llu failed: %s", (unsigned long long)n, b.fail.message);
@@ -91,7 +94,7 @@ static void run_read_job(jobq_t *q, wjob_t *j) {
   CONTRACT_THREAD(THREAD_WORKER);
   exec_ctx_t x = {.d = q->d, .store = q->d->store, .arena = &j->arena, .job = j};
   clock_now(&x);
-  j->rc = handler_table[j->method](&x, j->params, j->result, &j->err);
+  j->rc = q->handlers[j->method](&x, j->params, j->result, &j->err);
   if (x.txn) store_abort(x.txn);
 }
 
@@ -128,7 +131,7 @@ static void *jobq_main(void *arg) {
   return NULL;
 }
 
-static void on_done(uv_async_t *a) {
+static void on_async(uv_async_t *a) {
   jobq_t *q = a->data;
   CONTRACT_THREAD(THREAD_LOOP);
   pthread_mutex_lock(&q->mu);
@@ -136,15 +139,17 @@ static void on_done(uv_async_t *a) {
   q->done = NULL;
   q->done_tail = &q->done;
   pthread_mutex_unlock(&q->mu);
-  if (jobs) server_jobs_done(q->d, jobs);
+  if (jobs) q->on_done(q->d, jobs);
 }
 
-jobq_t *jobq_start(daemon_t *d, int write) {
+jobq_t *jobq_start(daemon_t *d, int write, const method_exec_fn *handlers, jobq_done_fn on_done) {
   CONTRACT_THREAD(THREAD_LOOP);
   jobq_t *q = calloc(1, sizeof *q);
   if (!q) return NULL;
   q->d = d;
   q->write = write;
+  q->handlers = handlers;
+  q->on_done = on_done;
   q->tail = &q->head;
   q->done_tail = &q->done;
   q->max_queued = write ? d->cfg.max_write_queue : 1024;
@@ -153,7 +158,7 @@ jobq_t *jobq_start(daemon_t *d, int write) {
   pthread_mutex_init(&q->mu, NULL);
   pthread_cond_init(&q->cv, NULL);
   q->async.data = q;
-  if (uv_async_init(d->loop, &q->async, on_done)) goto fail;
+  if (uv_async_init(d->loop, &q->async, on_async)) goto fail;
   if (pthread_create(&q->thread, NULL, jobq_main, q)) {
     uv_close((uv_handle_t *)&q->async, NULL);
     goto fail;
@@ -201,7 +206,7 @@ void jobq_stop(jobq_t *q) {
   pthread_mutex_unlock(&q->mu);
   pthread_join(q->thread, NULL);
   /* hand back what finished after the loop stopped waiting (releases connection refs) */
-  if (q->done) server_jobs_done(q->d, q->done);
+  if (q->done) q->on_done(q->d, q->done);
   pthread_mutex_destroy(&q->mu);
   pthread_cond_destroy(&q->cv);
   uv_close((uv_handle_t *)&q->async, on_async_closed); /* frees q */

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 /* Set on the loop thread (start-up, SIGHUP), read by every thread: atomic, relaxed (a line
  * logged at the old level during a reload is fine; a torn read is not). */
 static atomic_int g_level = LOG_LVL_INFO;
@@ -36,13 +38,13 @@ void log_msg(int level, const char *fmt, ...) {
   if (getenv("JOURNAL_STREAM")) {
     n = snprintf(line, sizeof line, "<%d>", level);
   } else {
-    struct timespec ts;
+    int64_t ms = clock_wall_ms();
+    time_t secs = (time_t)(ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ patrond[%d] %s: ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 ts.tv_nsec / 1000000, (int)getpid(), log_level_name(level));
+                 (long)(ms % 1000), (int)getpid(), log_level_name(level));
   }
   va_list ap;
   va_start(ap, fmt);
