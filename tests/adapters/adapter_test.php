@@ -6,27 +6,13 @@
  * Invariant: ends by stopping, then killing the daemon, checking UnavailableException. */
 declare(strict_types=1);
 
-if (!class_exists(\Patron\Client::class, false)) {
-    require __DIR__ . '/../../adapters/php/Patron.php';
-}
+$TEST_LABEL = 'php';
+require __DIR__ . '/testlib.php';
 
 use Patron\Client;
 use Patron\PatronException;
 use Patron\UnavailableException;
 
-$pass = 0;
-$fail = 0;
-function check(string $name, bool $ok, mixed $detail = ''): void
-{
-    global $pass, $fail;
-    if ($ok) {
-        $pass++;
-        echo "ok   php: $name\n";
-    } else {
-        $fail++;
-        echo "FAIL php: $name ", json_encode($detail), "\n";
-    }
-}
 function expect_error(callable $fn): PatronException
 {
     try {
@@ -105,5 +91,4 @@ $ms = (hrtime(true) - $t0) / 1e6;
 check(sprintf('dead daemon -> UnavailableException at once, well before the 3 s timeout (%.0f ms)', $ms),
     $e instanceof UnavailableException && $e->errorCode === 'unavailable' && $ms < 1000, $e->errorCode);
 $c->close();
-echo "php: $pass passed, $fail failed\n";
-exit($fail ? 1 : 0);
+test_summary();

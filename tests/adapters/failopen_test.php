@@ -9,9 +9,8 @@
  * timing bounds are relative to the timeout under test. */
 declare(strict_types=1);
 
-if (!class_exists(\Patron\Client::class, false)) {
-    require __DIR__ . '/../../adapters/php/Patron.php';
-}
+$TEST_LABEL = 'php-failopen';
+require __DIR__ . '/testlib.php';
 
 use Patron\Breaker;
 use Patron\Budget;
@@ -19,19 +18,6 @@ use Patron\Client;
 use Patron\PatronException;
 use Patron\UnavailableException;
 
-$pass = 0;
-$fail = 0;
-function check(string $name, bool $ok, mixed $detail = ''): void
-{
-    global $pass, $fail;
-    if ($ok) {
-        $pass++;
-        echo "ok   php-failopen: $name\n";
-    } else {
-        $fail++;
-        echo "FAIL php-failopen: $name ", json_encode($detail), "\n";
-    }
-}
 /** [result or exception, elapsed ms] */
 function timed(callable $fn): array
 {
@@ -135,5 +121,4 @@ try {
 }
 unlink($link);
 @rmdir($tmp);
-echo "php-failopen: $pass passed, $fail failed\n";
-exit($fail ? 1 : 0);
+test_summary();

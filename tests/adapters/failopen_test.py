@@ -15,23 +15,14 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                "adapters", "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402  (also puts adapters/python on the path)
 import patron  # noqa: E402
 
-passed = failed = 0
+check = testlib.Checks("python-failopen")
 SOCK = os.environ["PATRON_SOCKET"]
 PID = int(os.environ["PATRON_TEST_PID"])
 
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   python-failopen:", name)
-    else:
-        failed += 1
-        print("FAIL python-failopen:", name, detail)
 
 
 def timed(fn):
@@ -140,5 +131,4 @@ check("asyncio live: ping and recs_cart", pong.get("pong") is True and isinstanc
 
 os.unlink(link)
 os.rmdir(tmp)
-print("python-failopen: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+check.summary()
