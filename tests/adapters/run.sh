@@ -5,7 +5,7 @@
 #   PATROND          path to the patrond binary (e.g. build/daemon/patrond)
 #   LIBPATRONCLIENT  path to libpatronclient.so (e.g. build/adapters/c/libpatronclient.so)
 #   ADAPTER          any of: patronctl python php php-preload node (default: these five),
-#                    python-failopen php-failopen node-failopen php-fpm npm-pack pip-install woocommerce
+#                    python-failopen php-failopen node-failopen php-fpm npm-pack pip-install woocommerce medusa
 # Env: PATRONCTL (default: patronctl next to the library), PYTHON (default /usr/bin/python3).
 #
 # Owns: starting one fresh patrond per adapter on a temporary socket and data directory,
@@ -82,6 +82,7 @@ for a in "${adapters[@]}"; do
     python-failopen) cmd=("$python" "$here/failopen_test.py") ;;
     php-fpm) cmd=(bash "$here/fpm_test.sh") ;;
     woocommerce) cmd=(bash "$here/woocommerce_test.sh") ;;
+    medusa) cmd=(bash "$here/medusa/medusa_test.sh") ;;
     npm-pack) cmd=(bash "$here/npm_pack_test.sh") ;;
     pip-install) cmd=(bash "$here/pip_install_test.sh") ;;
     php|php-preload|php-failopen)
