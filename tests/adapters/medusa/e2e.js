@@ -2,7 +2,8 @@
 // plugin installed from its packed tarball) through Medusa's own admin and store HTTP APIs:
 // sales channel, publishable key, region, shipping, products, a registered customer, two
 // carts completed into orders; then checks Patron's side with patron-client (customer.get,
-// order.get) and that the plugin's store route /store/patron/recommendations changed.
+// order.get) and that the plugin's store route /store/patron/recommendations changed; then
+// with patrond SIGSTOPped (PATRON_TEST_PID) the route's fallback and the plugin's write queue.
 // Env: MEDUSA_URL, PATRON_SOCKET, PATRON_CLIENT_LIB, PATRON_CLIENT (path of patron-client).
 // Invariant: waits are bounded polls on Patron's state (subscribers run after the response).
 'use strict';
@@ -111,6 +112,24 @@ const until = async (fn, ms = 15000) => {
     after.some((i) => i.product_id === vTea) && JSON.stringify(after) !== JSON.stringify(before), after);
   const tier = await http('GET', `/store/patron/tier?customer_id=${customer.id}`, undefined, P);
   check('store route /store/patron/tier answers (unknown until loyalty lands in patrond)', typeof tier.tier === 'string', tier);
+
+  // patrond hung: the store route answers the fallback within its budget; an order placed
+  // meanwhile is queued by the plugin and reaches Patron once patrond is back
+  const pid = Number(process.env.PATRON_TEST_PID);
+  process.kill(pid, 'SIGSTOP');
+  let o3;
+  try {
+    const t1 = Date.now();
+    const down = await http('GET', `/store/patron/recommendations?items=${vMug}`, undefined, P);
+    const ms = Date.now() - t1;
+    check(`patrond stopped: recommendations route answers [] in ${ms} ms (timeout 150, budget 300)`,
+      Array.isArray(down.items) && down.items.length === 0 && ms < 1000, [down, ms]);
+    o3 = await buy([vSpoon]);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  const three = await until(async () => { const c = await patron.call('customer.get', { customer_id: customer.id }); return c.order_count === 3 ? c : null; }, 20000);
+  check('order placed while patrond was stopped: queued by the plugin, recorded once it is back', !!three && !!o3, three);
   await patron.close();
   console.log(`medusa: ${pass} passed, ${fail} failed (${Date.now() - t0} ms)`);
   process.exit(fail ? 1 : 0);
