@@ -10,8 +10,10 @@ async function orderCanceled({ event: { data }, container }) {
     const total = o.lines.reduce((s, l) => s + l.quantity * l.unit_price, 0) - o.discount + o.shipping + o.tax;
     left = total - o.refunded;
   } catch (e) {
-    if (e.unavailable) { patron.enqueue('order.get', { order_id: orderId }); }
-    return; // not in Patron (never placed there) or unavailable: nothing to take back now
+    // not in Patron (never recorded): nothing to take back; unavailable: the amount left is
+    // unknown, so it cannot be queued: logged for a later backfill
+    if (e.unavailable) patron.logger.warn(`patron: order ${data.id} canceled while Patron is unavailable; not refunded there`);
+    return;
   }
   if (left > 0) await patron.write('order.refund', { refund_id: `medusa:cancel:${data.id}`, order_id: orderId, amount: left });
 }
