@@ -38,7 +38,7 @@ int pmap_check_keys(const pmap_t *m, const char *const *allowed, perr_info_t *e)
     if (!ok) {
       char name[48], buf[64];
       size_t n = k->via.str.size < sizeof name - 1 ? k->via.str.size : sizeof name - 1;
-      memcpy(name, k->via.str.ptr, n);
+      if (n) memcpy(name, k->via.str.ptr, n); /* an empty key may have a NULL ptr */
       name[n] = 0;
       for (size_t j = 0; j < n; j++)
         if ((unsigned char)name[j] < 0x20 || (unsigned char)name[j] > 0x7e) name[j] = '?';
