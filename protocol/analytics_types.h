@@ -36,8 +36,7 @@ typedef struct customer_view_s {
   cust_analytics_t an;
 } customer_view_t;
 
-#define CUST_ANALYTICS_FIELDS 10
-/* Packs the CUST_ANALYTICS_FIELDS key/value pairs of customer.get's analytics. */
+/* Packs the key/value pairs of customer.get's analytics into the open map (PK_MAP). */
 void enc_customer_analytics(msgpack_packer *pk, const cust_analytics_t *a);
 
 /* ---- kpi.report ---- */

@@ -148,25 +148,27 @@ static void kv_pstr(msgpack_packer *pk, const char *k, pstr_t s) { pk_kv_strn(pk
 
 void enc_product_get(msgpack_packer *pk, const void *result) {
   const product_t *p = result;
-  msgpack_pack_map(pk, 7 + (p->has_price ? 2 : 0) + (p->has_margin ? 1 : 0));
-  kv_pstr(pk, "product_id", p->id);
-  kv_pstr(pk, "name", p->name);
-  kv_pstr(pk, "category", p->category);
-  if (p->has_price) {
-    pk_kv_int(pk, "price", p->price);
-    kv_pstr(pk, "currency", p->currency);
+  PK_MAP(pk) {
+    kv_pstr(pk, "product_id", p->id);
+    kv_pstr(pk, "name", p->name);
+    kv_pstr(pk, "category", p->category);
+    if (p->has_price) {
+      pk_kv_int(pk, "price", p->price);
+      kv_pstr(pk, "currency", p->currency);
+    }
+    pk_kv_int(pk, "stock", p->stock);
+    pk_kv_bool(pk, "in_stock", p->stock != 0);
+    if (p->has_margin) pk_kv_int(pk, "margin", p->margin);
+    pk_kv_bool(pk, "active", p->active);
+    pk_kv_int(pk, "updated_at", p->updated_at);
   }
-  pk_kv_int(pk, "stock", p->stock);
-  pk_kv_bool(pk, "in_stock", p->stock != 0);
-  if (p->has_margin) pk_kv_int(pk, "margin", p->margin);
-  pk_kv_bool(pk, "active", p->active);
-  pk_kv_int(pk, "updated_at", p->updated_at);
 }
 
 static void enc_upsert(msgpack_packer *pk, const char *idkey, const upsert_result_t *r) {
-  msgpack_pack_map(pk, 2);
-  kv_pstr(pk, idkey, r->id);
-  pk_kv_int(pk, "updated_at", r->updated_at);
+  PK_MAP(pk) {
+    kv_pstr(pk, idkey, r->id);
+    pk_kv_int(pk, "updated_at", r->updated_at);
+  }
 }
 void enc_product_upsert(msgpack_packer *pk, const void *r) { enc_upsert(pk, "product_id", r); }
 void enc_customer_upsert(msgpack_packer *pk, const void *r) { enc_upsert(pk, "customer_id", r); }
@@ -175,71 +177,77 @@ void enc_customer_get(msgpack_packer *pk, const void *result) {
   const customer_view_t *v = result; /* the profile + analytics (codec_analytics.c) */
   const customer_profile_t *p = &v->profile;
   const customer_t *c = &p->customer;
-  msgpack_pack_map(pk, 12 + CUST_ANALYTICS_FIELDS);
-  kv_pstr(pk, "customer_id", c->id);
-  pk_kv_bool(pk, "known", p->known);
-  kv_pstr(pk, "email", c->email);
-  kv_pstr(pk, "name", c->name);
-  pk_kv_int(pk, "created_at", c->created_at);
-  pk_kv_int(pk, "first_order_at", p->first_order_at);
-  pk_kv_int(pk, "last_order_at", p->last_order_at);
-  pk_kv_int(pk, "order_count", p->order_count);
-  pk_kv_int(pk, "refund_count", p->refund_count);
-  pk_str(pk, "totals");
-  msgpack_pack_array(pk, p->ntotals);
-  for (size_t i = 0; i < p->ntotals; i++) {
-    const currency_totals_t *t = &p->totals[i];
-    msgpack_pack_map(pk, 6);
-    pk_kv_str(pk, "currency", t->currency);
-    pk_kv_int(pk, "orders", t->orders);
-    pk_kv_int(pk, "gross", t->gross);
-    pk_kv_int(pk, "refunded", t->refunded);
-    pk_kv_int(pk, "net", t->net);
-    pk_kv_int(pk, "aov", t->aov);
+  PK_MAP(pk) {
+    kv_pstr(pk, "customer_id", c->id);
+    pk_kv_bool(pk, "known", p->known);
+    kv_pstr(pk, "email", c->email);
+    kv_pstr(pk, "name", c->name);
+    pk_kv_int(pk, "created_at", c->created_at);
+    pk_kv_int(pk, "first_order_at", p->first_order_at);
+    pk_kv_int(pk, "last_order_at", p->last_order_at);
+    pk_kv_int(pk, "order_count", p->order_count);
+    pk_kv_int(pk, "refund_count", p->refund_count);
+    pk_str(pk, "totals");
+    msgpack_pack_array(pk, p->ntotals);
+    for (size_t i = 0; i < p->ntotals; i++) {
+      const currency_totals_t *t = &p->totals[i];
+      PK_MAP(pk) {
+        pk_kv_str(pk, "currency", t->currency);
+        pk_kv_int(pk, "orders", t->orders);
+        pk_kv_int(pk, "gross", t->gross);
+        pk_kv_int(pk, "refunded", t->refunded);
+        pk_kv_int(pk, "net", t->net);
+        pk_kv_int(pk, "aov", t->aov);
+      }
+    }
+    pk_str(pk, "last_products");
+    msgpack_pack_array(pk, p->nlast);
+    for (size_t i = 0; i < p->nlast; i++) pk_strn(pk, p->last_products[i].p, p->last_products[i].n);
+    pk_kv_int(pk, "updated_at", c->updated_at);
+    enc_customer_analytics(pk, &v->an); /* more fields of this map */
   }
-  pk_str(pk, "last_products");
-  msgpack_pack_array(pk, p->nlast);
-  for (size_t i = 0; i < p->nlast; i++) pk_strn(pk, p->last_products[i].p, p->last_products[i].n);
-  pk_kv_int(pk, "updated_at", c->updated_at);
-  enc_customer_analytics(pk, &v->an);
 }
 
 void enc_order_record(msgpack_packer *pk, const void *result) {
   const order_result_t *r = result;
-  msgpack_pack_map(pk, 3);
-  pk_kv_bool(pk, "created", r->created);
-  pk_kv_int(pk, "subtotal", r->subtotal);
-  pk_kv_int(pk, "total", r->total);
+  PK_MAP(pk) {
+    pk_kv_bool(pk, "created", r->created);
+    pk_kv_int(pk, "subtotal", r->subtotal);
+    pk_kv_int(pk, "total", r->total);
+  }
 }
 
 void enc_order_refund(msgpack_packer *pk, const void *result) {
   const refund_result_t *r = result;
-  msgpack_pack_map(pk, 5);
-  pk_kv_bool(pk, "created", r->created);
-  pk_kv_int(pk, "amount", r->amount);
-  pk_kv_int(pk, "refunded", r->refunded);
-  pk_kv_int(pk, "refundable", r->refundable);
-  kv_pstr(pk, "currency", r->currency);
+  PK_MAP(pk) {
+    pk_kv_bool(pk, "created", r->created);
+    pk_kv_int(pk, "amount", r->amount);
+    pk_kv_int(pk, "refunded", r->refunded);
+    pk_kv_int(pk, "refundable", r->refundable);
+    kv_pstr(pk, "currency", r->currency);
+  }
 }
 
 void enc_order_get(msgpack_packer *pk, const void *result) {
   const order_view_t *v = result;
   const order_t *o = &v->order;
-  msgpack_pack_map(pk, 9);
-  kv_pstr(pk, "order_id", o->order_id);
-  kv_pstr(pk, "customer_id", o->customer_id);
-  pk_kv_int(pk, "ts", o->ts);
-  kv_pstr(pk, "currency", o->currency);
-  pk_str(pk, "lines");
-  msgpack_pack_array(pk, o->nlines);
-  for (size_t i = 0; i < o->nlines; i++) {
-    msgpack_pack_map(pk, 3);
-    kv_pstr(pk, "product_id", o->lines[i].product_id);
-    pk_kv_int(pk, "quantity", o->lines[i].quantity);
-    pk_kv_int(pk, "unit_price", o->lines[i].unit_price);
+  PK_MAP(pk) {
+    kv_pstr(pk, "order_id", o->order_id);
+    kv_pstr(pk, "customer_id", o->customer_id);
+    pk_kv_int(pk, "ts", o->ts);
+    kv_pstr(pk, "currency", o->currency);
+    pk_str(pk, "lines");
+    msgpack_pack_array(pk, o->nlines);
+    for (size_t i = 0; i < o->nlines; i++) {
+      PK_MAP(pk) {
+        kv_pstr(pk, "product_id", o->lines[i].product_id);
+        pk_kv_int(pk, "quantity", o->lines[i].quantity);
+        pk_kv_int(pk, "unit_price", o->lines[i].unit_price);
+      }
+    }
+    pk_kv_int(pk, "discount", o->discount);
+    pk_kv_int(pk, "shipping", o->shipping);
+    pk_kv_int(pk, "tax", o->tax);
+    pk_kv_int(pk, "refunded", v->refunded);
   }
-  pk_kv_int(pk, "discount", o->discount);
-  pk_kv_int(pk, "shipping", o->shipping);
-  pk_kv_int(pk, "tax", o->tax);
-  pk_kv_int(pk, "refunded", v->refunded);
 }

@@ -24,21 +24,23 @@ int dec_model_refit(const msgpack_object *params, arena_t *a, void *out, perr_in
 }
 
 static void enc_models(msgpack_packer *pk, const refit_result_t *r, int with_took) {
-  msgpack_pack_map(pk, 1);
-  pk_str(pk, "models");
-  msgpack_pack_array(pk, r->n);
-  for (size_t i = 0; i < r->n; i++) {
-    const model_status_entry_t *m = &r->models[i];
-    msgpack_pack_map(pk, 8 + (with_took ? 1 : 0));
-    pk_kv_str(pk, "name", m->name);
-    pk_kv_str(pk, "status", m->info.status ? m->info.status : "empty");
-    pk_kv_str(pk, "reason", m->info.reason);
-    pk_kv_uint(pk, "version", m->info.version);
-    pk_kv_int(pk, "built_at", m->info.built_at);
-    pk_kv_uint(pk, "build_ms", m->info.build_ms);
-    pk_kv_uint(pk, "items", m->info.items);
-    pk_kv_uint(pk, "bytes", m->info.bytes);
-    if (with_took) pk_kv_uint(pk, "took_ms", m->took_ms);
+  PK_MAP(pk) {
+    pk_str(pk, "models");
+    msgpack_pack_array(pk, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+      const model_status_entry_t *m = &r->models[i];
+      PK_MAP(pk) {
+        pk_kv_str(pk, "name", m->name);
+        pk_kv_str(pk, "status", m->info.status ? m->info.status : "empty");
+        pk_kv_str(pk, "reason", m->info.reason);
+        pk_kv_uint(pk, "version", m->info.version);
+        pk_kv_int(pk, "built_at", m->info.built_at);
+        pk_kv_uint(pk, "build_ms", m->info.build_ms);
+        pk_kv_uint(pk, "items", m->info.items);
+        pk_kv_uint(pk, "bytes", m->info.bytes);
+        if (with_took) pk_kv_uint(pk, "took_ms", m->took_ms);
+      }
+    }
   }
 }
 

@@ -120,12 +120,14 @@ static void put_item(msgpack_packer *pk, const recs_wire_item_t *it) {
   unsigned char b[64 + CORE_ID_MAX];
   size_t rl = strlen(it->reason), n = 0;
   if (it->id_len > CORE_ID_MAX || rl > 31) {
-    msgpack_pack_map(pk, 3);
-    pk_kv_strn(pk, "product_id", it->id, it->id_len);
-    pk_kv_double(pk, "score", it->score);
-    pk_kv_str(pk, "reason", it->reason);
+    PK_MAP(pk) {
+      pk_kv_strn(pk, "product_id", it->id, it->id_len);
+      pk_kv_double(pk, "score", it->score);
+      pk_kv_str(pk, "reason", it->reason);
+    }
     return;
   }
+  /* the same three fields, packed by hand (test_method_table decodes both forms) */
   b[n++] = 0x83;
   b[n++] = 0xaa;
   memcpy(b + n, "product_id", 10);
@@ -156,15 +158,16 @@ static void put_item(msgpack_packer *pk, const recs_wire_item_t *it) {
 
 static void enc_list(msgpack_packer *pk, const void *result) {
   const recs_list_result_t *r = result;
-  msgpack_pack_map(pk, 5 + (r->has_customer ? 1 : 0));
-  pk_str(pk, "items");
-  msgpack_pack_array(pk, r->n);
-  for (size_t i = 0; i < r->n; i++) put_item(pk, &r->items[i]);
-  pk_kv_str(pk, "fallback", r->fallback ? r->fallback : "none");
-  pk_kv_uint(pk, "model_version", r->model_version);
-  pk_kv_uint(pk, "unknown_items", r->unknown_items);
-  pk_kv_uint(pk, "history_orders", r->history_orders);
-  if (r->has_customer) pk_kv_bool(pk, "customer_known", r->customer_known);
+  PK_MAP(pk) {
+    pk_str(pk, "items");
+    msgpack_pack_array(pk, r->n);
+    for (size_t i = 0; i < r->n; i++) put_item(pk, &r->items[i]);
+    pk_kv_str(pk, "fallback", r->fallback ? r->fallback : "none");
+    pk_kv_uint(pk, "model_version", r->model_version);
+    pk_kv_uint(pk, "unknown_items", r->unknown_items);
+    pk_kv_uint(pk, "history_orders", r->history_orders);
+    if (r->has_customer) pk_kv_bool(pk, "customer_known", r->customer_known);
+  }
 }
 
 void enc_recs_cart(msgpack_packer *pk, const void *r) { enc_list(pk, r); }
@@ -174,25 +177,27 @@ void enc_recs_for_customer(msgpack_packer *pk, const void *r) { enc_list(pk, r);
 
 void enc_recs_rules(msgpack_packer *pk, const void *result) {
   const recs_rules_result_t *r = result;
-  msgpack_pack_map(pk, 7);
-  pk_str(pk, "rules");
-  msgpack_pack_array(pk, r->n);
-  for (size_t i = 0; i < r->n; i++) {
-    const recs_wire_rule_t *x = &r->rules[i];
-    msgpack_pack_map(pk, 6);
-    pk_str(pk, "lhs");
-    msgpack_pack_array(pk, x->nlhs);
-    for (size_t k = 0; k < x->nlhs; k++) pk_strn(pk, x->lhs[k].p, x->lhs[k].n);
-    pk_kv_strn(pk, "rhs", x->rhs.p, x->rhs.n);
-    pk_kv_double(pk, "support", x->support);
-    pk_kv_double(pk, "confidence", x->confidence);
-    pk_kv_double(pk, "lift", x->lift);
-    pk_kv_uint(pk, "count", x->count);
+  PK_MAP(pk) {
+    pk_str(pk, "rules");
+    msgpack_pack_array(pk, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+      const recs_wire_rule_t *x = &r->rules[i];
+      PK_MAP(pk) {
+        pk_str(pk, "lhs");
+        msgpack_pack_array(pk, x->nlhs);
+        for (size_t k = 0; k < x->nlhs; k++) pk_strn(pk, x->lhs[k].p, x->lhs[k].n);
+        pk_kv_strn(pk, "rhs", x->rhs.p, x->rhs.n);
+        pk_kv_double(pk, "support", x->support);
+        pk_kv_double(pk, "confidence", x->confidence);
+        pk_kv_double(pk, "lift", x->lift);
+        pk_kv_uint(pk, "count", x->count);
+      }
+    }
+    pk_kv_uint(pk, "total", r->total);
+    pk_kv_uint(pk, "baskets", r->baskets);
+    pk_kv_uint(pk, "itemsets", r->itemsets);
+    pk_kv_double(pk, "min_support", r->min_support);
+    pk_kv_double(pk, "min_confidence", r->min_confidence);
+    pk_kv_uint(pk, "max_len", r->max_len);
   }
-  pk_kv_uint(pk, "total", r->total);
-  pk_kv_uint(pk, "baskets", r->baskets);
-  pk_kv_uint(pk, "itemsets", r->itemsets);
-  pk_kv_double(pk, "min_support", r->min_support);
-  pk_kv_double(pk, "min_confidence", r->min_confidence);
-  pk_kv_uint(pk, "max_len", r->max_len);
 }
