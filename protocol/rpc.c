@@ -102,7 +102,7 @@ void pk_strn(msgpack_packer *pk, const char *s, size_t n) {
   msgpack_pack_str(pk, n);
   msgpack_pack_str_body(pk, s, n);
 }
-void pk_str(msgpack_packer *pk, const char *s) { pk_strn(pk, s, strlen(s)); }
+void pk_str(msgpack_packer *pk, const char *s) { pk_strn(pk, s ? s : "", s ? strlen(s) : 0); }
 void pk_kv_str(msgpack_packer *pk, const char *k, const char *s) { pk_str(pk, k); pk_str(pk, s); }
 void pk_kv_strn(msgpack_packer *pk, const char *k, const char *s, size_t n) {
   pk_str(pk, k);

@@ -57,7 +57,7 @@ void pk_map_end(msgpack_packer *pk, pk_map_t *m);
   for (pk_map_t PK_MAP_VAR_(__LINE__) = pk_map_begin(pk); PK_MAP_VAR_(__LINE__).open; \
        pk_map_end((pk), &PK_MAP_VAR_(__LINE__)))
 
-/* Packing shorthands for result maps. */
+/* Packing shorthands for result maps. A NULL C string packs as "". */
 void pk_str(msgpack_packer *pk, const char *s);
 void pk_strn(msgpack_packer *pk, const char *s, size_t n);
 void pk_kv_str(msgpack_packer *pk, const char *k, const char *s);
