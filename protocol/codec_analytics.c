@@ -14,11 +14,7 @@
 #define TS_MAX 32503680000LL /* year 3000 */
 #define KPI_SPAN_MAX (20LL * 366 * 86400) /* cohort matrix: at most 240 months */
 
-static int begin(const msgpack_object *params, const char *const *keys, pmap_t *m,
-                 perr_info_t *e) {
-  int rc = pmap_from(params, "", m, e);
-  return rc ? rc : pmap_check_keys(m, keys, e);
-}
+static const pspec_t no_fields = {NULL, 0};
 
 static void kv_strn_or_nil(msgpack_packer *pk, const char *k, const char *s) {
   if (s) pk_kv_str(pk, k, s);
@@ -74,16 +70,10 @@ void enc_customer_analytics(msgpack_packer *pk, const cust_analytics_t *a) {
 
 /* ---- kpi.report ---- */
 
-int dec_kpi_report(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"from", "to", "currency", NULL};
-  kpi_params_t *p = out;
-  pmap_t m;
-  int rc;
-  (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_int(&m, "from", 0, 0, TS_MAX, &p->from, &p->has_from, e))) return rc;
-  if ((rc = pmap_int(&m, "to", 0, 0, TS_MAX, &p->to, &p->has_to, e))) return rc;
-  if ((rc = pmap_str(&m, "currency", 0, 3, 3, &p->currency, NULL, e))) return rc;
+static int kpi_period_ok(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                         perr_info_t *e) {
+  const kpi_params_t *p = out;
+  (void)m; (void)f; (void)a;
   if (p->has_from && p->has_to) {
     if (p->from >= p->to) return perr_set(e, PERR_INVALID_PARAMS, "to", "to must be after from");
     if (p->to - p->from > KPI_SPAN_MAX)
@@ -91,6 +81,15 @@ int dec_kpi_report(const msgpack_object *params, arena_t *a, void *out, perr_inf
   }
   return 0;
 }
+
+static const pfield_t kpi_report_fields[] = {
+    P_INT(kpi_params_t, "from", from, 0, 0, TS_MAX, .present = PF_PRESENT(kpi_params_t, has_from)),
+    P_INT(kpi_params_t, "to", to, 0, 0, TS_MAX, .present = PF_PRESENT(kpi_params_t, has_to)),
+    P_STR(kpi_params_t, "currency", currency, 0, 3, 3, .check = kpi_period_ok),
+};
+static const pspec_t kpi_report_spec = PSPEC(kpi_report_fields);
+
+PARAMS_DECODER(kpi_report)
 
 static void pack_period(msgpack_packer *pk, const char *k, kpi_period_t p) {
   pk_str(pk, k);
@@ -219,10 +218,7 @@ void enc_kpi_report(msgpack_packer *pk, const void *result) {
 /* ---- segment.list / segment.customers ---- */
 
 int dec_segment_list(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {NULL};
-  pmap_t m;
-  (void)a; (void)out;
-  return begin(params, keys, &m, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 
 void enc_segment_list(msgpack_packer *pk, const void *result) {
@@ -246,26 +242,31 @@ void enc_segment_list(msgpack_packer *pk, const void *result) {
   }
 }
 
-int dec_segment_customers(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"segment", "cursor", "limit", NULL};
+/* "segment": a segment's name, into its rfm_segment_t. */
+static int segment_by_name(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                           perr_info_t *e) {
   segment_page_params_t *p = out;
-  pmap_t m;
   pstr_t seg;
-  int rc, has_limit;
   char name[32];
+  int rc;
   (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_str(&m, "segment", 1, 1, sizeof name - 1, &seg, NULL, e))) return rc;
+  if ((rc = pmap_str(m, f->name, 1, 1, sizeof name - 1, &seg, NULL, e))) return rc;
   memcpy(name, seg.p, seg.n);
   name[seg.n] = 0;
   p->segment = (int)rfm_segment_from_name(name);
   if (p->segment == RFM_NSEGMENTS)
     return perr_set(e, PERR_INVALID_PARAMS, "segment", "unknown segment '%s'", name);
-  if ((rc = pmap_str(&m, "cursor", 0, 1, CORE_ID_MAX, &p->cursor, NULL, e))) return rc;
-  if ((rc = pmap_int(&m, "limit", 0, 1, SEGMENT_PAGE_MAX, &p->limit, &has_limit, e))) return rc;
-  if (!has_limit) p->limit = 100;
   return 0;
 }
+
+static const pfield_t segment_customers_fields[] = {
+    P_CUSTOM("segment", segment_by_name),
+    P_STR(segment_page_params_t, "cursor", cursor, 0, 1, CORE_ID_MAX),
+    P_INT(segment_page_params_t, "limit", limit, 0, 1, SEGMENT_PAGE_MAX, .def = 100),
+};
+static const pspec_t segment_customers_spec = PSPEC(segment_customers_fields);
+
+PARAMS_DECODER(segment_customers)
 
 void enc_segment_customers(msgpack_packer *pk, const void *result) {
   const segment_page_t *r = result;
@@ -301,24 +302,37 @@ void enc_segment_customers(msgpack_packer *pk, const void *result) {
 
 /* ---- feedback.record ---- */
 
-int dec_feedback_record(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"feedback_id", "customer_id", "kind", "score", "ts", NULL};
-  feedback_t *f = out;
-  pmap_t m;
+/* "kind": "nps" or "csat"; "score": its scale (NPS 0..10, CSAT 1..5). */
+static int feedback_kind(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                         perr_info_t *e) {
+  feedback_t *fb = out;
   pstr_t kind;
   int rc;
   (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_str(&m, "feedback_id", 1, 1, CORE_ID_MAX, &f->feedback_id, NULL, e))) return rc;
-  if ((rc = pmap_str(&m, "customer_id", 1, 1, CORE_ID_MAX, &f->customer_id, NULL, e))) return rc;
-  if ((rc = pmap_str(&m, "kind", 1, 1, 16, &kind, NULL, e))) return rc;
-  f->kind = feedback_kind_from_name(kind.p, kind.n);
-  if (f->kind < 0) return perr_set(e, PERR_INVALID_PARAMS, "kind", "kind must be \"nps\" or \"csat\"");
-  if ((rc = pmap_int(&m, "score", 1, f->kind == FEEDBACK_NPS ? 0 : 1,
-                     f->kind == FEEDBACK_NPS ? 10 : 5, &f->score, NULL, e)))
-    return rc;
-  return pmap_int(&m, "ts", 0, 0, TS_MAX, &f->ts, NULL, e);
+  if ((rc = pmap_str(m, f->name, 1, 1, 16, &kind, NULL, e))) return rc;
+  fb->kind = feedback_kind_from_name(kind.p, kind.n);
+  if (fb->kind < 0)
+    return perr_set(e, PERR_INVALID_PARAMS, "kind", "kind must be \"nps\" or \"csat\"");
+  return 0;
 }
+static int feedback_score(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                          perr_info_t *e) {
+  feedback_t *fb = out;
+  (void)a;
+  return pmap_int(m, f->name, 1, fb->kind == FEEDBACK_NPS ? 0 : 1,
+                  fb->kind == FEEDBACK_NPS ? 10 : 5, &fb->score, NULL, e);
+}
+
+static const pfield_t feedback_record_fields[] = {
+    P_STR(feedback_t, "feedback_id", feedback_id, 1, 1, CORE_ID_MAX),
+    P_STR(feedback_t, "customer_id", customer_id, 1, 1, CORE_ID_MAX),
+    P_CUSTOM("kind", feedback_kind),
+    P_CUSTOM("score", feedback_score),
+    P_INT(feedback_t, "ts", ts, 0, 0, TS_MAX),
+};
+static const pspec_t feedback_record_spec = PSPEC(feedback_record_fields);
+
+PARAMS_DECODER(feedback_record)
 
 void enc_feedback_record(msgpack_packer *pk, const void *result) {
   const feedback_result_t *r = result;
@@ -327,16 +341,13 @@ void enc_feedback_record(msgpack_packer *pk, const void *result) {
 
 /* ---- customer.merge ---- */
 
-int dec_customer_merge(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"guest_id", "customer_id", NULL};
-  merge_t *g = out;
-  pmap_t m;
-  int rc;
-  (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_str(&m, "guest_id", 1, 1, CORE_ID_MAX, &g->guest_id, NULL, e))) return rc;
-  return pmap_str(&m, "customer_id", 1, 1, CORE_ID_MAX, &g->customer_id, NULL, e);
-}
+static const pfield_t customer_merge_fields[] = {
+    P_STR(merge_t, "guest_id", guest_id, 1, 1, CORE_ID_MAX),
+    P_STR(merge_t, "customer_id", customer_id, 1, 1, CORE_ID_MAX),
+};
+static const pspec_t customer_merge_spec = PSPEC(customer_merge_fields);
+
+PARAMS_DECODER(customer_merge)
 
 void enc_customer_merge(msgpack_packer *pk, const void *result) {
   const merge_result_t *r = result;
@@ -349,17 +360,12 @@ void enc_customer_merge(msgpack_packer *pk, const void *result) {
 
 /* ---- customer.subscribe ---- */
 
-int dec_customer_subscribe(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"subscribed", NULL};
-  subscribe_params_t *p = out;
-  pmap_t m;
-  int rc, present;
-  (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_bool(&m, "subscribed", 0, &p->subscribed, &present, e))) return rc;
-  if (!present) p->subscribed = 1;
-  return 0;
-}
+static const pfield_t customer_subscribe_fields[] = {
+    P_BOOL(subscribe_params_t, "subscribed", subscribed, .def = 1),
+};
+static const pspec_t customer_subscribe_spec = PSPEC(customer_subscribe_fields);
+
+PARAMS_DECODER(customer_subscribe)
 
 void enc_customer_subscribe(msgpack_packer *pk, const void *result) {
   const subscribe_result_t *r = result;
@@ -381,7 +387,7 @@ void enc_customer_changed(msgpack_packer *pk, const void *change) {
 /* ---- model.params ---- */
 
 int dec_model_params(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  return dec_segment_list(params, a, out, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 
 void enc_model_params(msgpack_packer *pk, const void *result) {

@@ -3,27 +3,18 @@
 #include "params.h"
 #include "rpc.h"
 
-static const char *const no_keys[] = {NULL};
-
-static int dec_empty(const msgpack_object *params, perr_info_t *e) {
-  pmap_t m;
-  int rc;
-  if ((rc = pmap_from(params, "", &m, e))) return rc;
-  return pmap_check_keys(&m, no_keys, e);
-}
+/* No fields: any key is unknown. */
+static const pspec_t no_fields = {NULL, 0};
 
 int dec_ping(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  (void)a; (void)out;
   if (!params) return 0; /* the fast path: [] */
-  return dec_empty(params, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 int dec_health(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  (void)a; (void)out;
-  return dec_empty(params, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 int dec_stats(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  (void)a; (void)out;
-  return dec_empty(params, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 
 void enc_ping(msgpack_packer *pk, const void *result) {
