@@ -17,33 +17,22 @@ static int one_id(pstr_t id, pstr_t ids[METHOD_AFFECTS_MAX]) {
   return 1;
 }
 
-static int affects_product_upsert(const void *params, const void *result, cache_kind_t kind,
-                                  pstr_t ids[METHOD_AFFECTS_MAX]) {
-  (void)result;
-  return kind == KEY_PRODUCT ? one_id(((const product_t *)params)->id, ids) : -1;
-}
-static int affects_customer_upsert(const void *params, const void *result, cache_kind_t kind,
-                                   pstr_t ids[METHOD_AFFECTS_MAX]) {
-  (void)result;
-  return kind == KEY_CUSTOMER ? one_id(((const customer_t *)params)->id, ids) : -1;
-}
-static int affects_order_record(const void *params, const void *result, cache_kind_t kind,
-                                pstr_t ids[METHOD_AFFECTS_MAX]) {
-  (void)result;
-  return kind == KEY_CUSTOMER ? one_id(((const order_t *)params)->customer_id, ids) : -1;
-}
+/* A write that changes the one id of kind key_kind that id_expr reads from params/result. */
+#define AFFECTS_ONE(name, key_kind, id_expr)                                 \
+  static int name(const void *params, const void *result, cache_kind_t kind, \
+                  pstr_t ids[METHOD_AFFECTS_MAX]) {                          \
+    (void)params;                                                            \
+    (void)result;                                                            \
+    return kind == key_kind ? one_id(id_expr, ids) : -1;                     \
+  }
+AFFECTS_ONE(affects_product_upsert, KEY_PRODUCT, ((const product_t *)params)->id)
+AFFECTS_ONE(affects_customer_upsert, KEY_CUSTOMER, ((const customer_t *)params)->id)
+AFFECTS_ONE(affects_order_record, KEY_CUSTOMER, ((const order_t *)params)->customer_id)
 /* The refund names only the order; the handler puts the order's customer in the result
  * (absent when the order could not be read: every customer's answer is dropped). */
-static int affects_order_refund(const void *params, const void *result, cache_kind_t kind,
-                                pstr_t ids[METHOD_AFFECTS_MAX]) {
-  (void)params;
-  return kind == KEY_CUSTOMER ? one_id(((const refund_result_t *)result)->customer_id, ids) : -1;
-}
-static int affects_feedback_record(const void *params, const void *result, cache_kind_t kind,
-                                   pstr_t ids[METHOD_AFFECTS_MAX]) {
-  (void)result;
-  return kind == KEY_CUSTOMER ? one_id(((const feedback_t *)params)->customer_id, ids) : -1;
-}
+AFFECTS_ONE(affects_order_refund, KEY_CUSTOMER, ((const refund_result_t *)result)->customer_id)
+AFFECTS_ONE(affects_feedback_record, KEY_CUSTOMER, ((const feedback_t *)params)->customer_id)
+
 static int affects_customer_merge(const void *params, const void *result, cache_kind_t kind,
                                   pstr_t ids[METHOD_AFFECTS_MAX]) {
   const merge_t *m = params;
@@ -65,13 +54,13 @@ static int affects_customer_merge(const void *params, const void *result, cache_
 #define CACHE_KEY_BY_PRODUCT_ID(pt, p) ID_KEY_OF(pt, p)
 #define CACHE_KEY_BY_CUSTOMER_ID(pt, p) ID_KEY_OF(pt, p)
 
-#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum)                              \
-  static pstr_t cache_key_##id(const void *p) { return CACHE_KEY_##cache_col(pt, p); }     \
-  _Static_assert(!((fl) & M_WRITE) || (data_col) != D_NONE,                                \
+#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum)                 \
+  static pstr_t cache_key_##id(const void *p) { return CACHE_KEY_##cache_col(pt, p); }   \
+  _Static_assert(!((fl) & M_WRITE) || (data_col) != D_NONE,                              \
                  "write method " #id " must declare the data it changes (methods.def)"); \
-  _Static_assert(((fl) & (M_CACHED | M_CACHED_QUERY)) == 0,                            \
-                 #id ": caching is the cache column, not a flag");                      \
-  _Static_assert(CACHE_KIND_##cache_col == CACHE_NONE || !((fl) & (M_WRITE | M_SLOW)),     \
+  _Static_assert(((fl) & (M_CACHED | M_CACHED_QUERY)) == 0,                              \
+                 #id ": caching is the cache column, not a flag");                       \
+  _Static_assert(CACHE_KIND_##cache_col == CACHE_NONE || !((fl) & (M_WRITE | M_SLOW)),   \
                  #id ": only loop-thread reads are cached");
 #include "methods.def"
 #undef XX
@@ -81,21 +70,21 @@ static int affects_customer_merge(const void *params, const void *result, cache_
   ((kind) == CACHE_QUERY ? M_CACHED_QUERY : (kind) != CACHE_NONE ? M_CACHED : 0u)
 
 const method_desc_t method_table[METHOD__COUNT] = {
-#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum)                                \
-  [METHOD_##id] = {.name = wname,                                                        \
-                   .name_len = sizeof(wname) - 1,                                        \
-                   .flags = (fl) | CACHE_FLAGS(CACHE_KIND_##cache_col),                      \
-                   .thread = THREAD_OF(fl),                                              \
-                   .cache = CACHE_KIND_##cache_col,                                          \
-                   .data = (data_col),                                                       \
+#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum)                       \
+  [METHOD_##id] = {.name = wname,                                                              \
+                   .name_len = sizeof(wname) - 1,                                              \
+                   .flags = (fl) | CACHE_FLAGS(CACHE_KIND_##cache_col),                        \
+                   .thread = THREAD_OF(fl),                                                    \
+                   .cache = CACHE_KIND_##cache_col,                                            \
+                   .data = (data_col),                                                         \
                    .cache_key = CACHE_KIND_##cache_col >= KEY_PRODUCT ? cache_key_##id : NULL, \
-                   .affects = affects_col,                                                   \
-                   .params_size = sizeof(pt),                                            \
-                   .result_size = sizeof(rt),                                            \
-                   .decode = dec_##id,                                                   \
-                   .encode = enc_##id,                                                   \
-                   .summary = sum,                                                       \
-                   .params_type = #pt,                                                   \
+                   .affects = affects_col,                                                     \
+                   .params_size = sizeof(pt),                                                  \
+                   .result_size = sizeof(rt),                                                  \
+                   .decode = dec_##id,                                                         \
+                   .encode = enc_##id,                                                         \
+                   .summary = sum,                                                             \
+                   .params_type = #pt,                                                         \
                    .result_type = #rt},
 #include "methods.def"
 #undef XX
@@ -112,7 +101,7 @@ int method_lookup(const char *name, size_t len) {
 #define IS_TYPE(pt, t) _Generic((pt *)0, t *: 1, default: 0)
 
 static const unsigned char params_is_order[METHOD__COUNT] = {
-#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum) \
+#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum)                 \
   [METHOD_##id] = ((fl) & M_WRITE) && ((data_col) & D_ORDERS) && IS_TYPE(pt, order_t) && \
                   IS_TYPE(rt, order_result_t),
 #include "methods.def"

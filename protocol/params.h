@@ -98,34 +98,34 @@ typedef struct pfield_s {
 #define PF_OFF(T, fld, ty) _Generic(((T *)0)->fld, ty: offsetof(T, fld))
 #define PF_PRESENT(T, flag) (PF_OFF(T, flag, int) + 1)
 /* Table rows; trailing arguments add designated initializers (.present, .def, .check). */
-#define P_STR(T, k, fld, req, lo, hi, ...)                                                 \
+#define P_STR(T, k, fld, req, lo, hi, ...)                                               \
   {.name = k, .type = PF_STR, .required = req, .off = PF_OFF(T, fld, pstr_t), .min = lo, \
    .max = hi, __VA_ARGS__}
-#define P_INT(T, k, fld, req, lo, hi, ...)                                                  \
+#define P_INT(T, k, fld, req, lo, hi, ...)                                                \
   {.name = k, .type = PF_INT, .required = req, .off = PF_OFF(T, fld, int64_t), .min = lo, \
    .max = hi, __VA_ARGS__}
 #define P_U32(T, k, fld, lo, hi, ...) \
   {.name = k, .type = PF_U32, .off = PF_OFF(T, fld, uint32_t), .min = lo, .max = hi, __VA_ARGS__}
 #define P_BOOL(T, k, fld, ...) \
   {.name = k, .type = PF_BOOL, .off = PF_OFF(T, fld, int), __VA_ARGS__}
-#define P_DOUBLE(T, k, fld, lo, hi, ...)                                                   \
+#define P_DOUBLE(T, k, fld, lo, hi, ...)                                                \
   {.name = k, .type = PF_DOUBLE, .off = PF_OFF(T, fld, double), .dmin = lo, .dmax = hi, \
    __VA_ARGS__}
-#define P_STRS(T, k, fld, cnt, req, max_items, max_len, ...)                      \
+#define P_STRS(T, k, fld, cnt, req, max_items, max_len, ...)                     \
   {.name = k, .type = PF_STRS, .required = req, .off = PF_OFF(T, fld, pstr_t *), \
    .count = PF_OFF(T, cnt, size_t), .max = max_items, .item_max = max_len, __VA_ARGS__}
 #define P_MAP(T, k, fld, sub_t, spec) \
   {.name = k, .type = PF_MAP, .off = PF_OFF(T, fld, sub_t), .sub = spec}
-#define P_MAPS(T, k, fld, cnt, elem_t, req, lo, hi, spec)                                \
-  {.name = k, .type = PF_MAPS, .required = req, .off = PF_OFF(T, fld, elem_t *),      \
+#define P_MAPS(T, k, fld, cnt, elem_t, req, lo, hi, spec)                              \
+  {.name = k, .type = PF_MAPS, .required = req, .off = PF_OFF(T, fld, elem_t *),       \
    .count = PF_OFF(T, cnt, size_t), .min = lo, .max = hi, .elem_size = sizeof(elem_t), \
    .sub = spec}
 #define P_CUSTOM(k, fn) {.name = k, .type = PF_CUSTOM, .check = fn}
 
 /* The decoder dec_<id> of a method whose params are decoded by the table <id>_spec. */
-#define PARAMS_DECODER(id)                                                              \
+#define PARAMS_DECODER(id)                                                            \
   int dec_##id(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) { \
-    return params_decode(params, &id##_spec, out, a, e);                               \
+    return params_decode(params, &id##_spec, out, a, e);                              \
   }
 
 /* Check m's keys against spec's names, then extract every field into out. */

@@ -53,7 +53,7 @@ pk_map_t pk_map_begin(msgpack_packer *pk);
 void pk_map_end(msgpack_packer *pk, pk_map_t *m);
 #define PK_MAP_CAT_(a, b) a##b
 #define PK_MAP_VAR_(line) PK_MAP_CAT_(pk_map_at_, line)
-#define PK_MAP(pk)                                                                \
+#define PK_MAP(pk)                                                                    \
   for (pk_map_t PK_MAP_VAR_(__LINE__) = pk_map_begin(pk); PK_MAP_VAR_(__LINE__).open; \
        pk_map_end((pk), &PK_MAP_VAR_(__LINE__)))
 
