@@ -58,7 +58,8 @@ static int cart_not_empty(const pmap_t *m, const pfield_t *f, void *out, arena_t
 }
 
 /* The fields of the four list methods, in the order they are checked. */
-#define Q_ITEMS(req) P_STRS(recs_query_t, "items", items, nitems, req, RECS_WIRE_MAX_IDS, CORE_ID_MAX)
+#define Q_ITEMS(req) \
+  P_STRS(recs_query_t, "items", items, nitems, req, RECS_WIRE_MAX_IDS, CORE_ID_MAX)
 #define Q_PRODUCT P_STR(recs_query_t, "product_id", product_id, 1, 1, CORE_ID_MAX)
 #define Q_CUSTOMER(req) P_STR(recs_query_t, "customer_id", customer_id, req, 1, CORE_ID_MAX)
 #define Q_LIMIT P_U32(recs_query_t, "limit", limit, 1, RECS_WIRE_MAX_LIMIT)

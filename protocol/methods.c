@@ -48,7 +48,8 @@ static int affects_customer_merge(const void *params, const void *result, cache_
 
 /* Only id_params_t has an id key: any other params type has no association here, which is
  * a compile error (C11 6.5.1.1). */
-#define ID_KEY_OF(pt, p) _Generic((const pt *)0, const id_params_t *: ((const id_params_t *)(p))->id)
+#define ID_KEY_OF(pt, p) \
+  _Generic((const pt *)0, const id_params_t *: ((const id_params_t *)(p))->id)
 #define CACHE_KEY_NOCACHE(pt, p) ((void)(p), (pstr_t){NULL, 0})
 #define CACHE_KEY_BY_QUERY(pt, p) ((void)(p), (pstr_t){NULL, 0})
 #define CACHE_KEY_BY_PRODUCT_ID(pt, p) ID_KEY_OF(pt, p)

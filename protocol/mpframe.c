@@ -27,23 +27,24 @@ static uint64_t be(const uint8_t *p, int n) {
 void mpframe_header(const uint8_t *h, mpframe_item_t *it) {
   uint8_t b = h[0];
   int len = 1 + mpframe_header_extra(b);
-  it->kind = MPFRAME_SCALAR;
-  it->body = 0;
-  it->children = 0;
-  if (b >= 0x80 && b <= 0x8f) { it->kind = MPFRAME_MAP; it->children = 2u * (b & 0x0f); }
-  else if (b >= 0x90 && b <= 0x9f) { it->kind = MPFRAME_ARRAY; it->children = b & 0x0f; }
-  else if (b >= 0xa0 && b <= 0xbf) { it->kind = MPFRAME_BODY; it->body = b & 0x1f; }
-  else if (b == 0xdc || b == 0xdd) { it->kind = MPFRAME_ARRAY; it->children = be(h + 1, len - 1); }
-  else if (b == 0xde || b == 0xdf) { it->kind = MPFRAME_MAP; it->children = 2 * be(h + 1, len - 1); }
-  else if (b == 0xc4 || b == 0xc5 || b == 0xc6 || b == 0xd9 || b == 0xda || b == 0xdb) {
-    it->kind = MPFRAME_BODY;
-    it->body = be(h + 1, len - 1);
+  uint64_t n = len > 1 ? be(h + 1, len - 1) : 0; /* the length field, when there is one */
+  *it = (mpframe_item_t){MPFRAME_SCALAR, 0, 0};
+  if (b >= 0x80 && b <= 0x8f) {
+    *it = (mpframe_item_t){MPFRAME_MAP, 0, 2u * (b & 0x0fu)};
+  } else if (b >= 0x90 && b <= 0x9f) {
+    *it = (mpframe_item_t){MPFRAME_ARRAY, 0, b & 0x0fu};
+  } else if (b >= 0xa0 && b <= 0xbf) {
+    *it = (mpframe_item_t){MPFRAME_BODY, b & 0x1fu, 0};
+  } else if (b == 0xdc || b == 0xdd) {
+    *it = (mpframe_item_t){MPFRAME_ARRAY, 0, n};
+  } else if (b == 0xde || b == 0xdf) {
+    *it = (mpframe_item_t){MPFRAME_MAP, 0, 2 * n};
+  } else if (b == 0xc4 || b == 0xc5 || b == 0xc6 || b == 0xd9 || b == 0xda || b == 0xdb) {
+    *it = (mpframe_item_t){MPFRAME_BODY, n, 0};                     /* bin, str */
   } else if (b >= 0xc7 && b <= 0xc9) {
-    it->kind = MPFRAME_BODY;
-    it->body = be(h + 1, len - 2);
+    *it = (mpframe_item_t){MPFRAME_BODY, be(h + 1, len - 2), 0};    /* ext: len, then type */
   } else if (b >= 0xd4 && b <= 0xd8) {
-    it->kind = MPFRAME_BODY;
-    it->body = 1u << (b - 0xd4);
+    *it = (mpframe_item_t){MPFRAME_BODY, 1u << (b - 0xd4), 0};      /* fixext: type, data */
   }
 }
 

@@ -165,7 +165,8 @@ static void fill_result(const char *type, void *out, arena_t *a) {
     order_view_t *v = out;
     order_line_t *l = arena_alloc(a, 3 * sizeof *l);
     assert_non_null(l);
-    for (int i = 0; i < 3; i++) l[i] = (order_line_t){.product_id = X, .quantity = 1, .unit_price = 2};
+    for (int i = 0; i < 3; i++)
+      l[i] = (order_line_t){.product_id = X, .quantity = 1, .unit_price = 2};
     v->order = (order_t){.order_id = X, .customer_id = X, .ts = 1, .currency = EUR,
                          .lines = l, .nlines = 3, .discount = 1, .shipping = 2, .tax = 3};
     v->refunded = 4;
