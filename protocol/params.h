@@ -42,6 +42,10 @@ int pmap_double(const pmap_t *m, const char *key, int required, double min, doub
 /* An array of strings (ids), each 1..max_len bytes, into an arena array. */
 int pmap_str_list(const pmap_t *m, const char *key, int required, size_t max_items,
                   size_t max_len, arena_t *a, pstr_t **out, size_t *n, perr_info_t *e);
+/* The same with at least min_items (a violation says "KEY must have MIN to MAX items"). */
+int pmap_str_list_min(const pmap_t *m, const char *key, int required, size_t min_items,
+                      size_t max_items, size_t max_len, arena_t *a, pstr_t **out, size_t *n,
+                      perr_info_t *e);
 
 /* Format "path.key" or "key" into buf. */
 const char *pmap_field(const pmap_t *m, const char *key, char *buf, size_t len);
@@ -60,7 +64,7 @@ typedef enum {
   PF_U32,     /* uint32_t, from an integer in min..max */
   PF_BOOL,    /* int 0/1 */
   PF_DOUBLE,  /* double; dmin..dmax; integers accepted */
-  PF_STRS,    /* pstr_t * + size_t count (.count): up to max strings of 1..item_max bytes */
+  PF_STRS,    /* pstr_t * + size_t count (.count): min..max strings of 1..item_max bytes */
   PF_MAP,     /* a nested struct decoded by .sub; path "key.field" */
   PF_MAPS,    /* an array of min..max maps into an arena array of .elem_size structs decoded
                  by .sub (pointer at .off, size_t count at .count); path "key[i].field" */
