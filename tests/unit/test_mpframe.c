@@ -95,21 +95,15 @@ static void test_headers_agree_with_msgpack_c(void **state) {
         assert_int_equal(it.kind, MPFRAME_MAP);
         assert_int_equal(it.children, 2u * o.via.map.size);
         break;
-      case MSGPACK_OBJECT_STR:
+      case MSGPACK_OBJECT_STR: case MSGPACK_OBJECT_BIN: case MSGPACK_OBJECT_EXT: {
+        uint32_t body = o.type == MSGPACK_OBJECT_STR   ? o.via.str.size
+                        : o.type == MSGPACK_OBJECT_BIN ? o.via.bin.size
+                                                       : o.via.ext.size;
         assert_int_equal(it.kind, MPFRAME_BODY);
-        assert_int_equal(it.body, o.via.str.size);
+        assert_int_equal(it.body, body);
         assert_int_equal(1 + extra + it.body, sb.size);
         break;
-      case MSGPACK_OBJECT_BIN:
-        assert_int_equal(it.kind, MPFRAME_BODY);
-        assert_int_equal(it.body, o.via.bin.size);
-        assert_int_equal(1 + extra + it.body, sb.size);
-        break;
-      case MSGPACK_OBJECT_EXT:
-        assert_int_equal(it.kind, MPFRAME_BODY);
-        assert_int_equal(it.body, o.via.ext.size);
-        assert_int_equal(1 + extra + it.body, sb.size);
-        break;
+      }
       default: /* scalars: the header is the whole object */
         assert_int_equal(it.kind, MPFRAME_SCALAR);
         assert_int_equal(1 + extra, sb.size);
