@@ -177,6 +177,7 @@ int loyalty_on_order(store_txn_t *w, const loy_order_t *o, int64_t now, loy_earn
     return 0;
   }
   if (rc != PERR_NOT_FOUND) return rc;
+  rc = 0;
   op_t *op = op_new(e);
   if (!op) return PERR_INTERNAL;
   int64_t *line_net = malloc((o->nlines ? o->nlines : 1) * sizeof *line_net);
@@ -296,7 +297,6 @@ int loyalty_on_refund(store_txn_t *w, const loy_refund_t *rf, int64_t now,
   if (rc != PERR_NOT_FOUND) return rc;
   rc = loy_keys_get(w, 'o', rf->order_id, &v, &vn, e);
   if (rc == PERR_NOT_FOUND) {
-    if (rf->nlines == 0 && rf->amount <= 0) return 0;
     r->unknown_order = 1;
     return 0;
   }
