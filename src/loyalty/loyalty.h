@@ -229,7 +229,7 @@ typedef struct loy_tier_info_s {
   loy_tier_t tier;           /* benefits of the current tier */
   int64_t tier_since;
   int64_t qualifying;        /* value in the current window */
-  const char *unit;          /* "points", "orders" or the tier currency code */
+  char unit[8];              /* "points", "orders" or the tier currency code */
   int has_next;
   char next_tier[LOY_NAME_MAX + 1];
   int64_t missing;           /* unit amount still needed for next_tier */

@@ -2,6 +2,7 @@
  * pending, expiring soon, paged history), preview of a cart, tier history, members by tier
  * and the ledger check. Reads never write: they load the member and move a copy forward to
  * `now` with the same rules a write would apply, so a read and the next write agree. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +35,10 @@ int loyalty_tier(store_txn_t *t, pstr_t customer_id, int64_t now, loy_tier_info_
   int rc = load(t, customer_id, now, p, &m, e);
   if (rc || !m.exists) goto done;
   out->member = 1;
-  out->unit = p->basis == LOY_BASIS_POINTS ? "points" : p->basis == LOY_BASIS_ORDERS ? "orders"
-                                                                                    : p->tier_currency;
+  snprintf(out->unit, sizeof out->unit, "%s",
+           p->basis == LOY_BASIS_POINTS   ? "points"
+           : p->basis == LOY_BASIS_ORDERS ? "orders"
+                                          : p->tier_currency);
   out->qualifying = loy_window_value(p, &m, now);
   int cur = loy_tier_index(p, m.tier);
   if (cur >= 0) {
@@ -92,7 +95,7 @@ static void expiring(const loy_program_t *p, const loy_member_t *m, int64_t now,
   size_t n = m->credits.n;
   loy_lot_t *lots = malloc((n ? n : 1) * sizeof *lots);
   if (!lots) return;
-  memcpy(lots, m->credits.p, n * sizeof *lots);
+  if (n) memcpy(lots, m->credits.p, n * sizeof *lots);
   for (size_t i = 1; i < n; i++) /* by date (insertion sort: lots arrive nearly sorted) */
     for (size_t j = i; j > 0 && lots[j - 1].at > lots[j].at; j--) {
       loy_lot_t x = lots[j];
