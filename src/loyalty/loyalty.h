@@ -311,6 +311,7 @@ typedef struct loy_check_diff_s {
 typedef struct loy_check_s {
   uint64_t members, entries;
   uint64_t ndiffs;           /* members whose summary differs from their entries */
+  uint64_t orphans;          /* ledger entries of customers without a summary */
   size_t nlisted;
   loy_check_diff_t diffs[16];/* the first ones, ids in the arena */
 } loy_check_t;

@@ -59,6 +59,7 @@ typedef struct loy_fx_s {
   LOY_VEC(loy_entry_t) entries;
   LOY_VEC(loy_tier_change_t) changes;
   uint64_t cancel_seq;           /* redeem entry to mark cancelled (0 = none) */
+  int oom;                       /* a push failed: loy_flush refuses to write anything */
 } loy_fx_t;
 
 void loy_member_free(loy_member_t *m);

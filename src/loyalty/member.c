@@ -40,6 +40,7 @@ void loy_fx_reset(loy_fx_t *fx) {
   fx->entries.n = 0;
   fx->changes.n = 0;
   fx->cancel_seq = 0;
+  fx->oom = 0;
 }
 
 void loy_fx_free(loy_fx_t *fx) {
@@ -327,6 +328,7 @@ static int mark_cancelled(store_txn_t *w, const loy_member_t *m, uint64_t seq, r
 }
 
 int loy_flush(store_txn_t *w, loy_member_t *m, const loy_fx_t *fx, perr_info_t *e) {
+  if (fx->oom) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   rec_buf_t b;
   rec_buf_init(&b);
   int rc = 0;

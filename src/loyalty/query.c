@@ -326,6 +326,7 @@ int loyalty_check(store_txn_t *t, arena_t *a, loy_check_t *out, perr_info_t *e) 
       int cmp = memcmp(lk, k, pre < kn ? pre : kn);
       if (cmp == 0) cmp = pre < kn ? -1 : pre > kn ? 1 : 0;
       if (cmp > 0) break;
+      if (cmp < 0) out->orphans++;
       if (cmp == 0) {
         loy_entry_t x;
         if (loy_entry_decode(lv, lvn, &x)) {
@@ -350,6 +351,10 @@ int loyalty_check(store_txn_t *t, arena_t *a, loy_check_t *out, perr_info_t *e) 
       }
       out->ndiffs++;
     }
+  }
+  while (rc == 0 && lrc == 1) { /* entries after the last member */
+    out->orphans++;
+    lrc = store_cursor_next(lc, &lk, &lkn, &lv, &lvn);
   }
   store_cursor_close(lc);
   store_cursor_close(mc);

@@ -12,7 +12,7 @@
 
 static void push_lot(void *vec, int64_t at, int64_t amount, uint64_t seq) {
   loy_lot_t l = {at, amount, seq};
-  (void)loy_vec_push(vec, sizeof l, &l); /* out of memory: the lot is lost, check reports it */
+  (void)loy_vec_push(vec, sizeof l, &l); /* out of memory: the lot is not tracked for expiry */
 }
 
 static loy_lot_t *find_lot(loy_lot_t *l, size_t n, uint64_t seq) {
@@ -67,7 +67,7 @@ void loy_add_entry(const loy_program_t *p, loy_member_t *m, loy_fx_t *fx, int ty
     default:
       break;
   }
-  if (fx) (void)loy_vec_push(&fx->entries, sizeof x, &x);
+  if (fx && loy_vec_push(&fx->entries, sizeof x, &x)) fx->oom = 1;
 }
 
 static loy_bucket_t *bucket_at(loy_member_t *m, int64_t month) {
@@ -143,7 +143,7 @@ void loy_set_tier(loy_member_t *m, const char *to, int64_t at, const char *reaso
   memcpy(c.from, m->tier, sizeof c.from);
   snprintf(c.to, sizeof c.to, "%s", to);
   snprintf(c.reason, sizeof c.reason, "%s", reason);
-  if (fx) (void)loy_vec_push(&fx->changes, sizeof c, &c);
+  if (fx && loy_vec_push(&fx->changes, sizeof c, &c)) fx->oom = 1;
   memcpy(m->tier, c.to, sizeof m->tier);
   m->tier_since = at;
 }

@@ -754,6 +754,95 @@ static void test_award_adjust_and_history_paging(void **state) {
   assert_check_clean(f);
 }
 
+/* loyalty_check finds a summary that disagrees with its entries, and orphan entries. */
+static void test_check_detects_differences(void **state) {
+  fx_t *f = *state;
+  loy_program_t p;
+  base_program(&p);
+  set_program(f, &p);
+  award(f, "c1", 100, "k1", T0);
+  award(f, "c2", 100, "k2", T0);
+  assert_check_clean(f);
+  /* copy c1's only entry under seq 99: the ledger now sums to 200, the summary says 100 */
+  char k[16] = "c1";
+  k[2] = 0;
+  memset(k + 3, 0, 8);
+  k[10] = 1;
+  const void *v;
+  size_t vn;
+  assert_int_equal(store_get(f->w, STORE_T_LOY_LEDGER, k, 11, &v, &vn), 0);
+  void *copy = malloc(vn);
+  memcpy(copy, v, vn);
+  k[10] = 99;
+  assert_int_equal(store_put(f->w, STORE_T_LOY_LEDGER, k, 11, copy, vn), 0);
+  /* and an entry for a customer without a summary */
+  char o[16] = "c0";
+  o[2] = 0;
+  memset(o + 3, 0, 8);
+  o[10] = 1;
+  assert_int_equal(store_put(f->w, STORE_T_LOY_LEDGER, o, 11, copy, vn), 0);
+  free(copy);
+  loy_check_t c;
+  perr_info_t e = {0};
+  assert_int_equal(loyalty_check(f->w, &f->a, &c, &e), 0);
+  assert_int_equal(c.members, 2);
+  assert_int_equal(c.ndiffs, 1);
+  assert_int_equal(c.orphans, 1);
+  assert_int_equal(c.nlisted, 1);
+  assert_int_equal(c.diffs[0].customer_id.n, 2);
+  assert_memory_equal(c.diffs[0].customer_id.p, "c1", 2);
+  assert_int_equal(c.diffs[0].summary_total, 100);
+  assert_int_equal(c.diffs[0].ledger_total, 200);
+}
+
+/* Bad refunds, awards and adjustments: structured errors, nothing written. */
+static void test_errors_change_nothing(void **state) {
+  fx_t *f = *state;
+  loy_program_t p;
+  base_program(&p);
+  set_program(f, &p);
+  order(f, "c1", "o1", 10000, T0);
+  dump_t before = dump(f->w);
+  perr_info_t e = {0};
+  loy_line_t l = {S("zzz"), S(""), 1, 0};
+  loy_refund_t rf = {S("o1"), S("rf1"), 0, &l, 1};
+  loy_refund_result_t rr;
+  assert_int_equal(loyalty_on_refund(f->w, &rf, T0, &rr, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "lines.product_id");
+  l = (loy_line_t){S("p1"), S(""), 2, 0};
+  assert_int_equal(loyalty_on_refund(f->w, &rf, T0, &rr, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "lines.quantity");
+  rf = (loy_refund_t){S("o1"), S("rf1"), 0, NULL, 0};
+  assert_int_equal(loyalty_on_refund(f->w, &rf, T0, &rr, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "amount");
+  loy_credit_result_t cr;
+  assert_int_equal(loyalty_award(f->w, S("c1"), 10, 9, S("k"), T0, &cr, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "kind");
+  assert_int_equal(loyalty_award(f->w, S("c1"), 0, 0, S("k"), T0, &cr, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "points");
+  assert_int_equal(loyalty_award(f->w, S(""), 5, 0, S("k"), T0, &cr, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "customer_id");
+  assert_int_equal(loyalty_award(f->w, S("c1"), 5, 0, S(""), T0, &cr, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "key");
+  loy_redeem_t rq = {S("c1"), S("r1"), S(""), S("EUR"), 0};
+  loy_redeem_result_t rd;
+  assert_int_equal(loyalty_redeem(f->w, &rq, T0, &rd, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "points");
+  /* an order replayed for another customer */
+  loy_line_t ol = {S("p1"), S(""), 1, 100};
+  loy_order_t o = {S("c2"), S("o1"), S("EUR"), T0, &ol, 1, 0, 0};
+  loy_earn_result_t er;
+  assert_int_equal(loyalty_on_order(f->w, &o, T0, &er, &e), PERR_CONFLICT);
+  assert_string_equal(e.field, "order_id");
+  assert_same_dump(before, dump(f->w));
+  /* a refund of an order the program never saw is a no-op, not an error */
+  before = dump(f->w);
+  rf = (loy_refund_t){S("o-unknown"), S("rf9"), 100, NULL, 0};
+  assert_int_equal(loyalty_on_refund(f->w, &rf, T0, &rr, &e), 0);
+  assert_int_equal(rr.unknown_order, 1);
+  assert_same_dump(before, dump(f->w));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_program_validation, setup, teardown),
@@ -773,6 +862,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tier_progress_spend_basis, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reevaluate_and_members, setup, teardown),
       cmocka_unit_test_setup_teardown(test_award_adjust_and_history_paging, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_check_detects_differences, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_errors_change_nothing, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
