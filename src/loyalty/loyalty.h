@@ -5,7 +5,9 @@
  * Invariants: every write validates before its first store_put (an error changes nothing);
  * every write is idempotent on its key (order id, refund id, redemption id, award/adjust key)
  * and a replay returns the first answer; a member's summary total always equals the sum of
- * its ledger entries (loyalty_check proves it). Rules are documented in docs/LOYALTY.md. */
+ * its ledger entries (loyalty_check proves it). A store failure after validation can leave
+ * part of an operation written: the caller then aborts the txn (or its savepoint), as for
+ * every core write. Rules are documented in docs/LOYALTY.md. */
 #ifndef PATRON_LOYALTY_H
 #define PATRON_LOYALTY_H
 
