@@ -172,7 +172,7 @@ typedef struct loy_redeem_result_s {
   int64_t points;
   int64_t value;             /* money value in currency (minor units), when accepted */
   char currency[4];
-  int64_t balance_after;     /* spendable balance after this redemption */
+  int64_t balance_after;     /* spendable balance after this redemption (0 when inactive) */
 } loy_redeem_result_t;
 int loyalty_redeem(store_txn_t *w, const loy_redeem_t *rq, int64_t now, loy_redeem_result_t *r,
                    perr_info_t *e);

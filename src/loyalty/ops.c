@@ -466,12 +466,12 @@ int loyalty_redeem(store_txn_t *w, const loy_redeem_t *rq, int64_t now, loy_rede
   } else if (!rate) {
     rc = perr_set(e, PERR_INVALID_PARAMS, "currency", "no redemption value for this currency");
     goto done;
-  } else if (rq->points < op->p.redeem_min_points) {
-    d.status = LOY_REDEEM_BELOW_MINIMUM;
   } else {
     if ((rc = op_member(w, op, rq->customer_id, now, e))) goto done;
     loy_member_t *m = &op->m;
-    if (!m->exists || balance(m, now) < rq->points) {
+    if (rq->points < op->p.redeem_min_points) {
+      d.status = LOY_REDEEM_BELOW_MINIMUM;
+    } else if (!m->exists || balance(m, now) < rq->points) {
       d.status = LOY_REDEEM_INSUFFICIENT_POINTS;
     } else {
       d.status = LOY_REDEEM_ACCEPTED;
