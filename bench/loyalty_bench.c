@@ -3,7 +3,7 @@
  * members moves tier, and times loyalty_reevaluate over all of them (chunks of 250,000
  * members per write txn, each commit durable); then times the redeem write path: one
  * redemption per commit and 256 per commit (a group commit), with fsync (durable) and with
- * no_sync. Prints figures and the command. Usage:
+ * no_sync; and the reads loyalty_tier / loyalty_points. Prints figures and the command. Usage:
  *   loyalty_bench [members (1000000)] [redemptions (20000)] [dir (mkdtemp in /tmp)]
  * The temp store is removed at the end unless a dir was given. */
 #include <stdio.h>
@@ -135,6 +135,39 @@ static void redeem_path(store_t *s, long n, int per_commit, const char *label, l
   printf("redeem %-28s %6ld in %.2f s: %8.0f/s (%ld accepted)\n", label, n, el, n / el, accepted);
 }
 
+/* loyalty_tier and loyalty_points (no history) in one read txn, members in turn. */
+static void reads(store_t *s, long n, long members) {
+  store_txn_t *t;
+  if (store_txn_begin(s, 0, &t)) exit(1);
+  char cid[32];
+  perr_info_t e = {0};
+  uint64_t st = clock_mono_ns();
+  long tiers = 0;
+  for (long i = 0; i < n; i++) {
+    snprintf(cid, sizeof cid, "cust-%08ld", (i * 7919) % members);
+    loy_tier_info_t ti;
+    if (loyalty_tier(t, (pstr_t){cid, strlen(cid)}, T0 + 2 * 86400, &ti, &e)) die("tier", &e);
+    tiers += ti.has_tier;
+  }
+  double el = clock_elapsed_s(st);
+  printf("read loyalty_tier:  %ld in %.2f s: %.0f/s (%.2f us each)\n", n, el, n / el, el * 1e6 / n);
+  arena_t a;
+  arena_init(&a, 0);
+  st = clock_mono_ns();
+  for (long i = 0; i < n; i++) {
+    snprintf(cid, sizeof cid, "cust-%08ld", (i * 7919) % members);
+    loy_points_info_t pi;
+    if (loyalty_points(t, (pstr_t){cid, strlen(cid)}, T0 + 2 * 86400, 30 * 86400, 0, 0, &a, &pi, &e))
+      die("points", &e);
+    arena_reset(&a);
+  }
+  el = clock_elapsed_s(st);
+  printf("read loyalty_points: %ld in %.2f s: %.0f/s (%.2f us each)\n", n, el, n / el, el * 1e6 / n);
+  arena_free(&a);
+  store_abort(t);
+  (void)tiers;
+}
+
 int main(int argc, char **argv) {
   long members = argc > 1 ? atol(argv[1]) : 1000000;
   long reds = argc > 2 ? atol(argv[2]) : 20000;
@@ -150,6 +183,7 @@ int main(int argc, char **argv) {
   store_close(s);
   s = open_store(dir, 0);
   reevaluate(s, members);
+  reads(s, 200000, members);
   long idbase = 0;
   long per_op = reds / 10 > 2000 ? 2000 : reds / 10;
   redeem_path(s, per_op, 1, "durable, 1 per commit:", &idbase, members);
