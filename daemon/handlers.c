@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "commerce/commerce.h"
 #include "daemon.h"
 #include "base/readcache.h"
@@ -24,7 +25,7 @@ int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   (void)p; (void)e;
   h->ok = exec_txn(x, &ignore) != NULL && x->d->writer != NULL && x->d->worker != NULL;
   h->status = x->d->stopping ? "stopping" : h->ok ? "ok" : "degraded";
-  h->uptime_s = (int64_t)((now_ms() - x->d->started_ms) / 1000);
+  h->uptime_s = (int64_t)((clock_mono_ms() - x->d->started_ms) / 1000);
   h->write_queue = atomic_load(&x->d->write_queue);
   h->version = PATRON_VERSION_STR;
   return 0;
@@ -48,7 +49,7 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   store_txn_t *t = exec_txn(x, e);
   if (!t) return e->code;
   s->version = PATRON_VERSION_STR;
-  s->uptime_s = (int64_t)((now_ms() - d->started_ms) / 1000);
+  s->uptime_s = (int64_t)((clock_mono_ms() - d->started_ms) / 1000);
   s->conns_current = d->nconns;
   s->conns_total = d->c.conns_total;
   s->conns_rejected = d->c.conns_rejected;

@@ -5,7 +5,8 @@
  *    waits on fsync, and an answer is sent only after its transaction is durable.
  *  - the WORKER runs slow reads and model rebuilds (reports, refits) one at a time, each on
  *    its own read snapshot, so the loop keeps answering checkouts meanwhile.
- * Finished jobs return to the loop through one uv_async per queue (server_jobs_done).
+ * Finished jobs return to the loop through one uv_async per queue, to the on_done callback
+ * given at jobq_start (jobs.c calls no other daemon file but exec.c and log.c).
  * Invariants: a write job's success is reported only if its batch committed; if the
  * transaction fails (store error, commit error) every job of the batch gets 'unavailable'
  * and nothing of it is visible. Validation errors (invalid_params, conflict, not_found)
@@ -13,8 +14,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -28,21 +29,15 @@ struct jobq_s {
   wjob_t *done, **done_tail;
   uint64_t queued, max_queued;
   atomic_uint_fast64_t *queued_gauge;
+  const method_exec_fn *handlers;
+  jobq_done_fn on_done;
   uv_async_t async;
   int stop;
 };
 
-void job_free(wjob_t *job) {
-  if (job->zone) msgpack_zone_free(job->zone);
-  arena_free(&job->arena);
-  free(job);
-}
-
 static void clock_now(exec_ctx_t *x) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  x->now = ts.tv_sec;
-  x->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  x->now_ms = clock_wall_ms();
+  x->now = x->now_ms / 1000;
 }
 
 static void run_write_batch(jobq_t *q, wjob_t *batch) {
@@ -60,7 +55,7 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
     x.txn = txn;
     x.arena = &j->arena;
     x.job = j;
-    j->rc = handler_table[j->method](&x, j->params, j->result, &j->err);
+    j->rc = q->handlers[j->method](&x, j->params, j->result, &j->err);
     if (j->rc == PERR_INTERNAL || j->rc == PERR_UNAVAILABLE) {
       broken = 1;
       fail = j->err;
@@ -90,7 +85,7 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
 static void run_read_job(jobq_t *q, wjob_t *j) {
   exec_ctx_t x = {.d = q->d, .store = q->d->store, .arena = &j->arena, .job = j};
   clock_now(&x);
-  j->rc = handler_table[j->method](&x, j->params, j->result, &j->err);
+  j->rc = q->handlers[j->method](&x, j->params, j->result, &j->err);
   if (x.txn) store_abort(x.txn);
 }
 
@@ -126,21 +121,23 @@ static void *jobq_main(void *arg) {
   return NULL;
 }
 
-static void on_done(uv_async_t *a) {
+static void on_async(uv_async_t *a) {
   jobq_t *q = a->data;
   pthread_mutex_lock(&q->mu);
   wjob_t *jobs = q->done;
   q->done = NULL;
   q->done_tail = &q->done;
   pthread_mutex_unlock(&q->mu);
-  if (jobs) server_jobs_done(q->d, jobs);
+  if (jobs) q->on_done(q->d, jobs);
 }
 
-jobq_t *jobq_start(daemon_t *d, int write) {
+jobq_t *jobq_start(daemon_t *d, int write, const method_exec_fn *handlers, jobq_done_fn on_done) {
   jobq_t *q = calloc(1, sizeof *q);
   if (!q) return NULL;
   q->d = d;
   q->write = write;
+  q->handlers = handlers;
+  q->on_done = on_done;
   q->tail = &q->head;
   q->done_tail = &q->done;
   q->max_queued = write ? d->cfg.max_write_queue : 1024;
@@ -148,7 +145,7 @@ jobq_t *jobq_start(daemon_t *d, int write) {
   pthread_mutex_init(&q->mu, NULL);
   pthread_cond_init(&q->cv, NULL);
   q->async.data = q;
-  if (uv_async_init(d->loop, &q->async, on_done)) goto fail;
+  if (uv_async_init(d->loop, &q->async, on_async)) goto fail;
   if (pthread_create(&q->thread, NULL, jobq_main, q)) {
     uv_close((uv_handle_t *)&q->async, NULL);
     goto fail;
@@ -189,7 +186,7 @@ void jobq_stop(jobq_t *q) {
   pthread_mutex_unlock(&q->mu);
   pthread_join(q->thread, NULL);
   /* hand back what finished after the loop stopped waiting (releases connection refs) */
-  if (q->done) server_jobs_done(q->d, q->done);
+  if (q->done) q->on_done(q->d, q->done);
   pthread_mutex_destroy(&q->mu);
   pthread_cond_destroy(&q->cv);
   uv_close((uv_handle_t *)&q->async, on_async_closed); /* frees q */

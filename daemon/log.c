@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 static int g_level = LOG_LVL_INFO;
 
 void log_set_level(int level) { g_level = level; }
@@ -33,13 +35,13 @@ void log_msg(int level, const char *fmt, ...) {
   if (getenv("JOURNAL_STREAM")) {
     n = snprintf(line, sizeof line, "<%d>", level);
   } else {
-    struct timespec ts;
+    int64_t ms = clock_wall_ms();
+    time_t secs = (time_t)(ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ patrond[%d] %s: ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 ts.tv_nsec / 1000000, (int)getpid(), log_level_name(level));
+                 (long)(ms % 1000), (int)getpid(), log_level_name(level));
   }
   va_list ap;
   va_start(ap, fmt);

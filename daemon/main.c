@@ -11,8 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "daemon.h"
 #include "log.h"
+#include "model_clv.h"
+#include "model_recs.h"
 #include "models.h"
 #include "notify.h"
 #include "base/readcache.h"
@@ -172,6 +175,7 @@ static void on_signal(uv_signal_t *s, int signum) {
     if (load_settings(g_argc, g_argv, &fresh, &o) == 0) {
       config_apply_reloadable(&d->cfg, &fresh);
       log_set_level((int)d->cfg.log_level);
+      models_configure(d); /* the builders' copies of their settings */
       /* settings (CLV horizon, consumable categories, ...) may change answers */
       rcache_t *caches[2] = {d->rcache, d->qcache};
       for (int i = 0; i < 2; i++) {
@@ -231,10 +235,11 @@ int main(int argc, char **argv) {
   }
   d.loop = uv_default_loop();
   d.loop->data = &d;
-  d.started_ms = now_ms();
+  d.started_ms = clock_mono_ms();
   arena_init(&d.read_arena, 0);
-  d.writer = jobq_start(&d, 1);
-  d.worker = jobq_start(&d, 0);
+  d.after_write = models_after_write;
+  d.writer = jobq_start(&d, 1, handler_table, server_jobs_done);
+  d.worker = jobq_start(&d, 0, handler_table, server_jobs_done);
   if (!d.writer || !d.worker) {
     log_err("cannot start the writer and worker threads");
     return 1;
@@ -248,7 +253,9 @@ int main(int argc, char **argv) {
   }
   msgpack_sbuffer_init(&d.qkey);
   msgpack_packer_init(&d.qkey_pk, &d.qkey, msgpack_sbuffer_write);
-  if (models_init(&d)) {
+  static const model_kind_t *const kinds[] = {&model_kind_clv, &model_kind_recs};
+  static const models_hooks_t hooks = {.publish = server_publish};
+  if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {
     log_err("cannot initialise the models");
     return 1;
   }
