@@ -7,6 +7,8 @@
 #ifndef PATRON_LOYALTY_INTERNAL_H
 #define PATRON_LOYALTY_INTERNAL_H
 
+#include <string.h>
+
 #include "loyalty/loyalty.h"
 #include "store/record.h"
 
@@ -115,6 +117,11 @@ void loy_qualify(loy_member_t *m, int64_t ts, int64_t points, int64_t spend, int
 /* Earning: validates the order/cart; per-line net in line_net (nlines) when non-NULL. */
 int loy_earn_compute(const loy_program_t *p, const loy_order_t *o, int tier_idx,
                      int64_t *net, int64_t *points, int64_t *line_net, perr_info_t *e);
+
+/* A C string as a pstr_t (for rec_put_str). */
+static inline pstr_t loy_cstr(const char *s) { return core_pstr(s, strlen(s)); }
+/* Read a string of at most max bytes into out (NUL-terminated); longer marks r bad. */
+void loy_get_cstr(rec_rd_t *r, char *out, size_t max);
 
 /* Entry record (strings point into v). 0 ok, -1 corrupt. */
 int loy_entry_decode(const void *v, size_t n, loy_entry_t *x);

@@ -100,7 +100,6 @@ int64_t loy_add_months(int64_t ts, int months) {
 
 /* ---- codec ------------------------------------------------------------------------- */
 
-static pstr_t cstr(const char *s) { return core_pstr(s, strlen(s)); }
 
 static void put_lots(rec_buf_t *b, const loy_lot_t *l, size_t n) {
   rec_put_uv(b, n);
@@ -117,7 +116,7 @@ void loy_member_encode(rec_buf_t *b, const loy_member_t *m) {
   rec_put_uv(b, m->next_seq);
   rec_put_uv(b, m->next_hist);
   rec_put_sv(b, m->total);
-  rec_put_str(b, cstr(m->tier));
+  rec_put_str(b, loy_cstr(m->tier));
   rec_put_sv(b, m->tier_since);
   rec_put_sv(b, m->reviewed_to);
   rec_put_sv(b, m->first_seen);
@@ -130,7 +129,7 @@ void loy_member_encode(rec_buf_t *b, const loy_member_t *m) {
   rec_put_sv(b, m->life_orders);
   rec_put_uv(b, m->nbonus);
   for (size_t i = 0; i < m->nbonus; i++) {
-    rec_put_str(b, cstr(m->bonus[i].tier));
+    rec_put_str(b, loy_cstr(m->bonus[i].tier));
     rec_put_sv(b, m->bonus[i].at);
   }
   put_lots(b, m->pending.p, m->pending.n);
@@ -145,9 +144,9 @@ void loy_member_encode(rec_buf_t *b, const loy_member_t *m) {
   }
 }
 
-static void get_name(rec_rd_t *r, char *out) {
+void loy_get_cstr(rec_rd_t *r, char *out, size_t max) {
   pstr_t s = rec_get_str(r);
-  if (s.n > LOY_NAME_MAX) {
+  if (s.n > max) {
     r->bad = 1;
     s.n = 0;
   }
@@ -177,7 +176,7 @@ int loy_member_decode(const void *v, size_t n, loy_member_t *m) {
   m->next_seq = rec_get_uv(&r);
   m->next_hist = rec_get_uv(&r);
   m->total = rec_get_sv(&r);
-  get_name(&r, m->tier);
+  loy_get_cstr(&r, m->tier, LOY_NAME_MAX);
   memcpy(m->loaded_tier, m->tier, sizeof m->tier);
   m->tier_since = rec_get_sv(&r);
   m->reviewed_to = rec_get_sv(&r);
@@ -191,7 +190,7 @@ int loy_member_decode(const void *v, size_t n, loy_member_t *m) {
   m->life_orders = rec_get_sv(&r);
   m->nbonus = rec_get_count(&r, LOY_MAX_TIERS);
   for (size_t i = 0; i < m->nbonus && !r.bad; i++) {
-    get_name(&r, m->bonus[i].tier);
+    loy_get_cstr(&r, m->bonus[i].tier, LOY_NAME_MAX);
     m->bonus[i].at = rec_get_sv(&r);
   }
   if (get_lots(&r, &m->pending) || get_lots(&r, &m->credits)) return -1;
@@ -347,9 +346,9 @@ int loy_flush(store_txn_t *w, loy_member_t *m, const loy_fx_t *fx, perr_info_t *
     rec_put_u8(&b, 'H');
     rec_put_u8(&b, 1);
     rec_put_sv(&b, c->at);
-    rec_put_str(&b, cstr(c->from));
-    rec_put_str(&b, cstr(c->to));
-    rec_put_str(&b, cstr(c->reason));
+    rec_put_str(&b, loy_cstr(c->from));
+    rec_put_str(&b, loy_cstr(c->to));
+    rec_put_str(&b, loy_cstr(c->reason));
     size_t kn = loy_ledger_key(k, id, m->next_hist++);
     rc = put_buf(w, STORE_T_LOY_TIER_HIST, k, kn, &b, e);
   }

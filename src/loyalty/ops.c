@@ -65,29 +65,17 @@ static int op_member(store_txn_t *w, op_t *op, pstr_t customer, int64_t now, per
 
 static int64_t balance(const loy_member_t *m, int64_t now) { return m->total - loy_pending(m, now); }
 
-static pstr_t cstr(const char *s) { return core_pstr(s, strlen(s)); }
-
 static void put_move(rec_buf_t *b, const loy_tier_move_t *mv) {
   rec_put_u8(b, mv->changed ? 1 : 0);
-  rec_put_str(b, cstr(mv->from));
-  rec_put_str(b, cstr(mv->to));
+  rec_put_str(b, loy_cstr(mv->from));
+  rec_put_str(b, loy_cstr(mv->to));
   rec_put_sv(b, mv->bonus);
-}
-
-static void get_name(rec_rd_t *r, char *out, size_t max) {
-  pstr_t s = rec_get_str(r);
-  if (s.n > max) {
-    r->bad = 1;
-    s.n = 0;
-  }
-  if (s.n) memcpy(out, s.p, s.n);
-  out[s.n] = 0;
 }
 
 static void get_move(rec_rd_t *r, loy_tier_move_t *mv) {
   mv->changed = rec_get_u8(r);
-  get_name(r, mv->from, LOY_NAME_MAX);
-  get_name(r, mv->to, LOY_NAME_MAX);
+  loy_get_cstr(r, mv->from, LOY_NAME_MAX);
+  loy_get_cstr(r, mv->to, LOY_NAME_MAX);
   mv->bonus = rec_get_sv(r);
 }
 

@@ -103,8 +103,6 @@ int loyalty_program_validate(const loy_program_t *p, perr_info_t *e) {
   return 0;
 }
 
-static pstr_t cstr(const char *s) { return core_pstr(s, strlen(s)); }
-
 static void put_rates(rec_buf_t *b, const loy_rate_t *r, size_t n) {
   rec_put_uv(b, n);
   for (size_t i = 0; i < n; i++) {
@@ -132,7 +130,7 @@ static void program_encode(rec_buf_t *b, const loy_program_t *p) {
   rec_put_uv(b, p->ntiers);
   for (size_t i = 0; i < p->ntiers; i++) {
     const loy_tier_t *t = &p->tiers[i];
-    rec_put_str(b, cstr(t->name));
+    rec_put_str(b, loy_cstr(t->name));
     rec_put_sv(b, t->entry_threshold);
     rec_put_sv(b, t->retention_threshold);
     rec_put_sv(b, t->earn_mult_bp);
@@ -140,26 +138,16 @@ static void program_encode(rec_buf_t *b, const loy_program_t *p) {
     rec_put_u8(b, t->free_shipping ? 1 : 0);
     rec_put_sv(b, t->entry_bonus);
     rec_put_uv(b, t->nlabels);
-    for (size_t k = 0; k < t->nlabels; k++) rec_put_str(b, cstr(t->labels[k]));
+    for (size_t k = 0; k < t->nlabels; k++) rec_put_str(b, loy_cstr(t->labels[k]));
   }
   put_rates(b, p->earn, p->nearn);
   put_rates(b, p->redeem, p->nredeem);
   rec_put_uv(b, p->nmults);
   for (size_t i = 0; i < p->nmults; i++) {
     rec_put_u8(b, p->mults[i].is_category ? 1 : 0);
-    rec_put_str(b, cstr(p->mults[i].id));
+    rec_put_str(b, loy_cstr(p->mults[i].id));
     rec_put_sv(b, p->mults[i].mult_bp);
   }
-}
-
-static void get_cstr(rec_rd_t *r, char *out, size_t max) {
-  pstr_t s = rec_get_str(r);
-  if (s.n > max) {
-    r->bad = 1;
-    s.n = 0;
-  }
-  if (s.n) memcpy(out, s.p, s.n);
-  out[s.n] = 0;
 }
 
 static size_t get_rates(rec_rd_t *r, loy_rate_t *out) {
@@ -193,7 +181,7 @@ static int program_decode(const void *v, size_t n, loy_program_t *p) {
   p->ntiers = rec_get_count(&r, LOY_MAX_TIERS);
   for (size_t i = 0; i < p->ntiers && !r.bad; i++) {
     loy_tier_t *t = &p->tiers[i];
-    get_cstr(&r, t->name, LOY_NAME_MAX);
+    loy_get_cstr(&r, t->name, LOY_NAME_MAX);
     t->entry_threshold = rec_get_sv(&r);
     t->retention_threshold = rec_get_sv(&r);
     t->earn_mult_bp = rec_get_sv(&r);
@@ -201,14 +189,14 @@ static int program_decode(const void *v, size_t n, loy_program_t *p) {
     t->free_shipping = rec_get_u8(&r);
     t->entry_bonus = rec_get_sv(&r);
     t->nlabels = rec_get_count(&r, LOY_MAX_LABELS);
-    for (size_t k = 0; k < t->nlabels && !r.bad; k++) get_cstr(&r, t->labels[k], LOY_NAME_MAX);
+    for (size_t k = 0; k < t->nlabels && !r.bad; k++) loy_get_cstr(&r, t->labels[k], LOY_NAME_MAX);
   }
   p->nearn = get_rates(&r, p->earn);
   p->nredeem = get_rates(&r, p->redeem);
   p->nmults = rec_get_count(&r, LOY_MAX_MULTS);
   for (size_t i = 0; i < p->nmults && !r.bad; i++) {
     p->mults[i].is_category = rec_get_u8(&r);
-    get_cstr(&r, p->mults[i].id, CORE_ID_MAX);
+    loy_get_cstr(&r, p->mults[i].id, CORE_ID_MAX);
     p->mults[i].mult_bp = rec_get_sv(&r);
   }
   return rec_rd_done(&r) ? 0 : -1;

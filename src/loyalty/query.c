@@ -8,43 +8,61 @@
 
 #include "loyalty/loyalty_internal.h"
 
-/* Program (or an inactive default) and the member moved to now. */
-static int load(store_txn_t *t, pstr_t customer, int64_t now, loy_program_t *p,
-                loy_member_t *m, perr_info_t *e) {
+/* What a read looks at: the program (or an inactive default) and the member moved to now. */
+typedef struct view_s {
+  loy_program_t p;
+  loy_member_t m;
+} view_t;
+
+static void view_close(view_t *v) {
+  if (!v) return;
+  loy_member_free(&v->m);
+  free(v);
+}
+
+/* *out is NULL after an error. */
+static int view_open(store_txn_t *t, pstr_t customer, int64_t now, view_t **out, perr_info_t *e) {
+  *out = NULL;
   int rc = core_check_id(customer, "customer_id", e);
   if (rc) return rc;
-  rc = loy_program_load(t, p, e);
+  view_t *v = calloc(1, sizeof *v);
+  if (!v) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  rc = loy_program_load(t, &v->p, e);
   if (rc == PERR_NOT_FOUND) {
-    loyalty_program_default(p);
-    p->active = 0;
-  } else if (rc) {
+    loyalty_program_default(&v->p);
+    v->p.active = 0;
+    rc = 0;
+  }
+  if (!rc) rc = loy_member_load(t, customer, now, &v->m, e);
+  if (rc) {
+    view_close(v);
     return rc;
   }
-  if ((rc = loy_member_load(t, customer, now, m, e))) return rc;
-  if (m->exists) loy_advance(p, m, now, NULL);
+  if (v->m.exists) loy_advance(&v->p, &v->m, now, NULL);
+  *out = v;
   return 0;
 }
 
 int loyalty_tier(store_txn_t *t, pstr_t customer_id, int64_t now, loy_tier_info_t *out,
                  perr_info_t *e) {
   memset(out, 0, sizeof *out);
-  loy_program_t *p = malloc(sizeof *p);
-  loy_member_t m;
-  memset(&m, 0, sizeof m);
-  if (!p) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  int rc = load(t, customer_id, now, p, &m, e);
-  if (rc || !m.exists) goto done;
+  view_t *v;
+  int rc = view_open(t, customer_id, now, &v, e);
+  if (rc) return rc;
+  loy_program_t *p = &v->p;
+  loy_member_t *m = &v->m;
+  if (rc || !m->exists) goto done;
   out->member = 1;
   snprintf(out->unit, sizeof out->unit, "%s",
            p->basis == LOY_BASIS_POINTS   ? "points"
            : p->basis == LOY_BASIS_ORDERS ? "orders"
                                           : p->tier_currency);
-  out->qualifying = loy_window_value(p, &m, now);
-  int cur = loy_tier_index(p, m.tier);
+  out->qualifying = loy_window_value(p, m, now);
+  int cur = loy_tier_index(p, m->tier);
   if (cur >= 0) {
     out->has_tier = 1;
     out->tier = p->tiers[cur];
-    out->tier_since = m.tier_since;
+    out->tier_since = m->tier_since;
   }
   if ((size_t)(cur + 1) < p->ntiers) {
     out->has_next = 1;
@@ -53,7 +71,7 @@ int loyalty_tier(store_txn_t *t, pstr_t customer_id, int64_t now, loy_tier_info_
     out->missing = miss > 0 ? miss : 0;
   }
   if (cur >= 0) {
-    int64_t from = m.tier_since > m.reviewed_to ? m.tier_since : m.reviewed_to;
+    int64_t from = m->tier_since > m->reviewed_to ? m->tier_since : m->reviewed_to;
     int64_t end = loy_next_period_end(p, from);
     if (end) {
       out->kept_until = end + (int64_t)p->grace_days * LOY_DAY;
@@ -61,7 +79,7 @@ int loyalty_tier(store_txn_t *t, pstr_t customer_id, int64_t now, loy_tier_info_
       int64_t start = p->window == LOY_WINDOW_CALENDAR_YEAR
                           ? loy_month_start(loy_month_of(end) - 12)
                           : loy_month_start(loy_month_of(end) - p->window_months);
-      int64_t so_far = loy_review_value(p, &m, end);
+      int64_t so_far = loy_review_value(p, m, end);
       int64_t elapsed = now - start, len = end - start;
       __int128 projected = so_far;
       if (elapsed > 0 && elapsed < len) projected = (__int128)so_far * len / elapsed;
@@ -71,8 +89,7 @@ int loyalty_tier(store_txn_t *t, pstr_t customer_id, int64_t now, loy_tier_info_
     }
   }
 done:
-  loy_member_free(&m);
-  free(p);
+  view_close(v);
   return rc;
 }
 
@@ -121,19 +138,19 @@ int loyalty_points(store_txn_t *t, pstr_t customer_id, int64_t now, int64_t hori
                    uint64_t before_seq, size_t limit, arena_t *a, loy_points_info_t *out,
                    perr_info_t *e) {
   memset(out, 0, sizeof *out);
-  loy_program_t *p = malloc(sizeof *p);
-  loy_member_t m;
-  memset(&m, 0, sizeof m);
-  if (!p) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  int rc = load(t, customer_id, now, p, &m, e);
-  if (rc || !m.exists) goto done;
+  view_t *v;
+  int rc = view_open(t, customer_id, now, &v, e);
+  if (rc) return rc;
+  loy_program_t *p = &v->p;
+  loy_member_t *m = &v->m;
+  if (rc || !m->exists) goto done;
   out->member = 1;
-  out->total = m.total;
-  out->pending = loy_pending(&m, now);
-  out->balance = m.total - out->pending;
-  expiring(p, &m, now, now + (horizon_s > 0 ? horizon_s : 0), out);
+  out->total = m->total;
+  out->pending = loy_pending(m, now);
+  out->balance = m->total - out->pending;
+  expiring(p, m, now, now + (horizon_s > 0 ? horizon_s : 0), out);
   /* history: seqs [lo, hi] of the stored entries, newest first */
-  uint64_t stored_next = m.next_seq; /* the read's copy may have queued nothing (fx NULL) */
+  uint64_t stored_next = m->next_seq; /* the read's copy may have queued nothing (fx NULL) */
   uint64_t hi = before_seq && before_seq <= stored_next ? before_seq - 1 : stored_next - 1;
   if (limit == 0 || hi == 0) goto done;
   uint64_t lo = hi >= limit ? hi - limit + 1 : 1;
@@ -149,13 +166,13 @@ int loyalty_points(store_txn_t *t, pstr_t customer_id, int64_t now, int64_t hori
     rc = core_store_err(t, rc, e);
     goto done;
   }
-  const void *kk, *v;
+  const void *kk, *val;
   size_t kkn, vn;
   size_t got = 0;
-  while ((rc = store_cursor_next(c, &kk, &kkn, &v, &vn)) == 1) {
+  while ((rc = store_cursor_next(c, &kk, &kkn, &val, &vn)) == 1) {
     if (kkn != customer_id.n + 9 || memcmp(kk, k, customer_id.n + 1) != 0) break;
     loy_entry_t x;
-    if (loy_entry_decode(v, vn, &x)) {
+    if (loy_entry_decode(val, vn, &x)) {
       rc = core_corrupt("loyalty entry", e);
       break;
     }
@@ -179,38 +196,36 @@ int loyalty_points(store_txn_t *t, pstr_t customer_id, int64_t now, int64_t hori
   out->nhistory = got;
   out->next_before = lo > 1 ? lo : 0;
 done:
-  loy_member_free(&m);
-  free(p);
+  view_close(v);
   return rc;
 }
 
 int loyalty_preview(store_txn_t *t, const loy_order_t *cart, int64_t now, loy_preview_t *out,
                     perr_info_t *e) {
   memset(out, 0, sizeof *out);
-  loy_program_t *p = malloc(sizeof *p);
-  loy_member_t m;
-  memset(&m, 0, sizeof m);
-  if (!p) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  int rc = load(t, cart->customer_id, now, p, &m, e);
+  view_t *v;
+  int rc = view_open(t, cart->customer_id, now, &v, e);
+  if (rc) return rc;
+  loy_program_t *p = &v->p;
+  loy_member_t *m = &v->m;
   if (rc) goto done;
   if (!p->active) {
     out->inactive = 1;
     goto done;
   }
-  rc = loy_earn_compute(p, cart, loy_tier_index(p, m.tier), &out->net_spend, &out->points, NULL, e);
+  rc = loy_earn_compute(p, cart, loy_tier_index(p, m->tier), &out->net_spend, &out->points, NULL, e);
   if (rc) goto done;
   int64_t spend = p->basis == LOY_BASIS_SPEND && memcmp(p->tier_currency, cart->currency.p, 3) == 0
                       ? out->net_spend : 0;
-  loy_qualify(&m, cart->ts ? cart->ts : now, out->points, spend, 1);
+  loy_qualify(m, cart->ts ? cart->ts : now, out->points, spend, 1);
   loy_tier_move_t mv;
   memset(&mv, 0, sizeof mv);
-  loy_upgrade(p, &m, now, !cart->import, NULL, &mv);
+  loy_upgrade(p, m, now, !cart->import, NULL, &mv);
   out->upgrades = mv.changed;
-  memcpy(out->tier_after, m.tier, sizeof out->tier_after);
+  memcpy(out->tier_after, m->tier, sizeof out->tier_after);
   out->bonus = mv.bonus;
 done:
-  loy_member_free(&m);
-  free(p);
+  view_close(v);
   return rc;
 }
 
