@@ -157,12 +157,14 @@ static void reads(store_t *s, long n, long members) {
   for (long i = 0; i < n; i++) {
     snprintf(cid, sizeof cid, "cust-%08ld", (i * 7919) % members);
     loy_points_info_t pi;
-    if (loyalty_points(t, (pstr_t){cid, strlen(cid)}, T0 + 2 * 86400, 30 * 86400, 0, 0, &a, &pi, &e))
+    if (loyalty_points(t, (pstr_t){cid, strlen(cid)}, T0 + 2 * 86400, 30 * 86400, 0, 0, &a, &pi,
+                       &e))
       die("points", &e);
     arena_reset(&a);
   }
   el = clock_elapsed_s(st);
-  printf("read loyalty_points: %ld in %.2f s: %.0f/s (%.2f us each)\n", n, el, n / el, el * 1e6 / n);
+  printf("read loyalty_points: %ld in %.2f s: %.0f/s (%.2f us each)\n", n, el, n / el,
+         el * 1e6 / n);
   arena_free(&a);
   store_abort(t);
   (void)tiers;

@@ -12,9 +12,9 @@
 #define LOY_CHUNK 4096
 
 typedef struct chunk_s {
-  unsigned char *buf;  /* keys and values, back to back */
+  unsigned char *buf; /* keys and values, back to back */
   size_t n, cap;
-  size_t *off;         /* per member: key offset, key len, value offset, value len */
+  size_t *off; /* per member: key offset, key len, value offset, value len */
   size_t count;
 } chunk_t;
 

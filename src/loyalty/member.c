@@ -16,7 +16,10 @@
 #include "loyalty/loyalty_internal.h"
 
 int loy_vec_push(void *vec, size_t el, const void *item) {
-  struct { void *p; size_t n, cap; } *v = vec;
+  struct {
+    void *p;
+    size_t n, cap;
+  } *v = vec;
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 8;
     void *np = realloc(v->p, cap * el);
@@ -51,7 +54,9 @@ void loy_fx_free(loy_fx_t *fx) {
 
 /* ---- calendar (proleptic Gregorian, UTC) ------------------------------------------- */
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+static int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
   y -= m <= 2;
@@ -99,7 +104,6 @@ int64_t loy_add_months(int64_t ts, int months) {
 }
 
 /* ---- codec ------------------------------------------------------------------------- */
-
 
 static void put_lots(rec_buf_t *b, const loy_lot_t *l, size_t n) {
   rec_put_uv(b, n);
@@ -248,8 +252,7 @@ size_t loy_ledger_key(char *buf, pstr_t customer, uint64_t seq) {
   return customer.n + 9;
 }
 
-int loy_keys_get(store_txn_t *t, char kind, pstr_t id, const void **v, size_t *vn,
-                 perr_info_t *e) {
+int loy_keys_get(store_txn_t *t, char kind, pstr_t id, const void **v, size_t *vn, perr_info_t *e) {
   char k[CORE_ID_MAX + 1];
   k[0] = kind;
   memcpy(k + 1, id.p, id.n);

@@ -63,7 +63,9 @@ static int op_member(store_txn_t *w, op_t *op, pstr_t customer, int64_t now, per
   return 0;
 }
 
-static int64_t balance(const loy_member_t *m, int64_t now) { return m->total - loy_pending(m, now); }
+static int64_t balance(const loy_member_t *m, int64_t now) {
+  return m->total - loy_pending(m, now);
+}
 
 static void put_move(rec_buf_t *b, const loy_tier_move_t *mv) {
   rec_put_u8(b, mv->changed ? 1 : 0);
@@ -79,7 +81,9 @@ static void get_move(rec_rd_t *r, loy_tier_move_t *mv) {
   mv->bonus = rec_get_sv(r);
 }
 
-static int same(pstr_t a, pstr_t b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
+static int same(pstr_t a, pstr_t b) {
+  return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
 
 static int conflict(perr_info_t *e, const char *field, const char *what) {
   return perr_set(e, PERR_CONFLICT, field, "%s was already used with different parameters", what);
@@ -190,8 +194,8 @@ int loyalty_on_order(store_txn_t *w, const loy_order_t *o, int64_t now, loy_earn
   rec.net = net;
   rec.points = points;
   rec.available_at = ts + (int64_t)op->p.pending_days * LOY_DAY;
-  rec.spend = op->p.basis == LOY_BASIS_SPEND && memcmp(op->p.tier_currency, rec.currency, 3) == 0
-                  ? net : 0;
+  rec.spend =
+      op->p.basis == LOY_BASIS_SPEND && memcmp(op->p.tier_currency, rec.currency, 3) == 0 ? net : 0;
   rec.counted = 1;
   if (points > 0) {
     rec.seq = m->next_seq;
@@ -262,15 +266,16 @@ static void refund_answer(rec_rd_t *r, loy_refund_result_t *out) {
   get_move(r, &out->move);
 }
 
-int loyalty_on_refund(store_txn_t *w, const loy_refund_t *rf, int64_t now,
-                      loy_refund_result_t *r, perr_info_t *e) {
+int loyalty_on_refund(store_txn_t *w, const loy_refund_t *rf, int64_t now, loy_refund_result_t *r,
+                      perr_info_t *e) {
   memset(r, 0, sizeof *r);
   int rc;
   if ((rc = core_check_id(rf->refund_id, "refund_id", e))) return rc;
   if ((rc = core_check_id(rf->order_id, "order_id", e))) return rc;
   if (rf->nlines == 0 && rf->amount <= 0)
     return perr_set(e, PERR_INVALID_PARAMS, "amount", "amount must be > 0 (or give lines)");
-  if (rf->nlines > CORE_MAX_LINES) return perr_set(e, PERR_INVALID_PARAMS, "lines", "too many lines");
+  if (rf->nlines > CORE_MAX_LINES)
+    return perr_set(e, PERR_INVALID_PARAMS, "lines", "too many lines");
   const void *v;
   size_t vn;
   rc = loy_keys_get(w, 'r', rf->refund_id, &v, &vn, e);
@@ -306,8 +311,9 @@ int loyalty_on_refund(store_txn_t *w, const loy_refund_t *rf, int64_t now,
   int64_t left = rec.net - rec.refunded;
   if (amount > left) amount = left; /* shipping/tax refunds carry no points */
   rec.refunded += amount;
-  int64_t target = rec.refunded >= rec.net ? rec.points
-                                           : (int64_t)((__int128)rec.points * rec.refunded / rec.net);
+  int64_t target = rec.refunded >= rec.net
+                       ? rec.points
+                       : (int64_t)((__int128)rec.points * rec.refunded / rec.net);
   int64_t rev = target - rec.reversed;
   rec.reversed = target;
   if (rev > 0)
@@ -465,8 +471,8 @@ int loyalty_redeem(store_txn_t *w, const loy_redeem_t *rq, int64_t now, loy_rede
       d.status = LOY_REDEEM_ACCEPTED;
       d.seq = m->next_seq;
       d.value = (int64_t)((__int128)rq->points * rate->per_minor / rate->points);
-      loy_add_entry(&op->p, m, &op->fx, LOY_E_REDEEM, -rq->points, now, now, 0,
-                    rq->redemption_id, rq->cart_ref.n ? rq->cart_ref : rq->redemption_id);
+      loy_add_entry(&op->p, m, &op->fx, LOY_E_REDEEM, -rq->points, now, now, 0, rq->redemption_id,
+                    rq->cart_ref.n ? rq->cart_ref : rq->redemption_id);
     }
     d.balance_after = balance(m, now);
     if (m->exists) rc = loy_flush(w, m, &op->fx, e); /* expiry written even on a refusal */
@@ -481,23 +487,23 @@ done:
   return rc;
 }
 
-int loyalty_redeem_cancel(store_txn_t *w, pstr_t redemption_id, int64_t now,
-                          loy_cancel_result_t *r, perr_info_t *e) {
+int loyalty_redeem_cancel(store_txn_t *w, pstr_t redemption_id, int64_t now, loy_cancel_result_t *r,
+                          perr_info_t *e) {
   memset(r, 0, sizeof *r);
   int rc;
   if ((rc = core_check_id(redemption_id, "redemption_id", e))) return rc;
   const void *v;
   size_t vn;
   rc = loy_keys_get(w, 'd', redemption_id, &v, &vn, e);
-  if (rc == PERR_NOT_FOUND)
-    return perr_set(e, rc, "redemption_id", "no such redemption");
+  if (rc == PERR_NOT_FOUND) return perr_set(e, rc, "redemption_id", "no such redemption");
   if (rc) return rc;
   void *copy = malloc(vn);
   if (!copy) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   memcpy(copy, v, vn);
   red_rec_t d;
   op_t *op = NULL;
-  if (red_decode(copy, vn, &d)) rc = core_corrupt("loyalty redemption", e);
+  if (red_decode(copy, vn, &d))
+    rc = core_corrupt("loyalty redemption", e);
   else if (d.status != LOY_REDEEM_ACCEPTED)
     rc = perr_set(e, PERR_CONFLICT, "redemption_id", "that redemption was not accepted");
   else if (d.cancelled) {
@@ -536,8 +542,7 @@ const char *loyalty_award_kind_name(int kind) {
 
 /* Shared by award ('a') and adjust ('j'). */
 static int credit(store_txn_t *w, char kind, pstr_t customer, int64_t points, int award_kind,
-                  pstr_t source, pstr_t key, int64_t now, loy_credit_result_t *r,
-                  perr_info_t *e) {
+                  pstr_t source, pstr_t key, int64_t now, loy_credit_result_t *r, perr_info_t *e) {
   memset(r, 0, sizeof *r);
   int rc;
   if ((rc = core_check_id(customer, "customer_id", e))) return rc;
@@ -597,7 +602,8 @@ int loyalty_award(store_txn_t *w, pstr_t customer_id, int64_t points, int kind, 
   if (points <= 0 || points > 1000000000)
     return perr_set(e, PERR_INVALID_PARAMS, "points", "points must be 1..1e9");
   if (kind < LOY_AWARD_SIGNUP || kind > LOY_AWARD_CUSTOM)
-    return perr_set(e, PERR_INVALID_PARAMS, "kind", "kind must be signup, birthday, review or custom");
+    return perr_set(e, PERR_INVALID_PARAMS, "kind",
+                    "kind must be signup, birthday, review or custom");
   const char *name = loyalty_award_kind_name(kind);
   return credit(w, 'a', customer_id, points, kind, core_pstr(name, strlen(name)), key, now, r, e);
 }
@@ -606,7 +612,8 @@ int loyalty_adjust(store_txn_t *w, pstr_t customer_id, int64_t delta, pstr_t rea
                    int64_t now, loy_credit_result_t *r, perr_info_t *e) {
   if (delta == 0 || delta > LOY_MAX_POINTS || delta < -LOY_MAX_POINTS)
     return perr_set(e, PERR_INVALID_PARAMS, "delta", "delta must be non-zero, |delta| <= 1e12");
-  if (!reason.p || reason.n == 0) return perr_set(e, PERR_INVALID_PARAMS, "reason", "reason is required");
+  if (!reason.p || reason.n == 0)
+    return perr_set(e, PERR_INVALID_PARAMS, "reason", "reason is required");
   int rc = core_check_text(reason, 256, "reason", e);
   if (rc) return rc;
   return credit(w, 'j', customer_id, delta, 0, reason, key, now, r, e);

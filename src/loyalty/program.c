@@ -76,7 +76,8 @@ int loyalty_program_validate(const loy_program_t *p, perr_info_t *e) {
       !core_currency_static(core_pstr(p->tier_currency, strnlen(p->tier_currency, 4))))
     return bad(e, "tier_currency", "net spend basis needs a currency code");
   if (p->window > LOY_WINDOW_ROLLING) return bad(e, "window", "unknown window");
-  if (p->window == LOY_WINDOW_ROLLING && (p->window_months < 1 || p->window_months > LOY_MAX_ROLLING))
+  if (p->window == LOY_WINDOW_ROLLING &&
+      (p->window_months < 1 || p->window_months > LOY_MAX_ROLLING))
     return bad(e, "window_months", "rolling window must be 1..24 months");
   if (p->downgrade > LOY_DOWN_ONE_TIER) return bad(e, "downgrade", "unknown downgrade policy");
   if (p->grace_days < 0 || p->grace_days > 365) return bad(e, "grace_days", "grace must be 0..365");
@@ -218,15 +219,15 @@ int loyalty_program_get(store_txn_t *t, loy_program_t *out, perr_info_t *e) {
   return rc;
 }
 
-int loyalty_program_set(store_txn_t *w, const loy_program_t *p, uint32_t *version,
-                        perr_info_t *e) {
+int loyalty_program_set(store_txn_t *w, const loy_program_t *p, uint32_t *version, perr_info_t *e) {
   int rc = loyalty_program_validate(p, e);
   if (rc) return rc;
   loy_program_t *copy = malloc(sizeof *copy); /* large: not on the stack */
   if (!copy) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   uint32_t prev = 0;
   rc = loy_program_load(w, copy, e);
-  if (rc == 0) prev = copy->version;
+  if (rc == 0)
+    prev = copy->version;
   else if (rc != PERR_NOT_FOUND) {
     free(copy);
     return rc;

@@ -213,10 +213,12 @@ int loyalty_preview(store_txn_t *t, const loy_order_t *cart, int64_t now, loy_pr
     out->inactive = 1;
     goto done;
   }
-  rc = loy_earn_compute(p, cart, loy_tier_index(p, m->tier), &out->net_spend, &out->points, NULL, e);
+  rc =
+      loy_earn_compute(p, cart, loy_tier_index(p, m->tier), &out->net_spend, &out->points, NULL, e);
   if (rc) goto done;
   int64_t spend = p->basis == LOY_BASIS_SPEND && memcmp(p->tier_currency, cart->currency.p, 3) == 0
-                      ? out->net_spend : 0;
+                      ? out->net_spend
+                      : 0;
   loy_qualify(m, cart->ts ? cart->ts : now, out->points, spend, 1);
   loy_tier_move_t mv;
   memset(&mv, 0, sizeof mv);
@@ -244,7 +246,8 @@ int loyalty_tier_history(store_txn_t *t, pstr_t customer_id, loy_tier_change_t *
   char k[CORE_ID_MAX + 9];
   size_t kn = loy_ledger_key(k, customer_id, 0);
   store_cursor_t *c;
-  if ((rc = store_cursor_open(t, STORE_T_LOY_TIER_HIST, k, kn, &c))) return core_store_err(t, rc, e);
+  if ((rc = store_cursor_open(t, STORE_T_LOY_TIER_HIST, k, kn, &c)))
+    return core_store_err(t, rc, e);
   const void *kk, *v;
   size_t kkn, vn;
   while ((rc = store_cursor_next(c, &kk, &kkn, &v, &vn)) == 1) {
@@ -280,7 +283,8 @@ int loyalty_members(store_txn_t *t, pstr_t tier, pstr_t after, size_t limit, are
   *ids = NULL;
   if (tier.n > LOY_NAME_MAX) return perr_set(e, PERR_INVALID_PARAMS, "tier", "no such tier");
   if (after.n > CORE_ID_MAX) return perr_set(e, PERR_INVALID_PARAMS, "after", "after too long");
-  if (limit == 0 || limit > 10000) return perr_set(e, PERR_INVALID_PARAMS, "limit", "limit must be 1..10000");
+  if (limit == 0 || limit > 10000)
+    return perr_set(e, PERR_INVALID_PARAMS, "limit", "limit must be 1..10000");
   char k[LOY_NAME_MAX + 2 + CORE_ID_MAX];
   if (tier.n) memcpy(k, tier.p, tier.n);
   k[tier.n] = 0;

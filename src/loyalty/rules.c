@@ -21,9 +21,8 @@ static loy_lot_t *find_lot(loy_lot_t *l, size_t n, uint64_t seq) {
   return NULL;
 }
 
-void loy_add_entry(const loy_program_t *p, loy_member_t *m, loy_fx_t *fx, int type,
-                   int64_t amount, int64_t now, int64_t available_at, uint64_t ref_seq,
-                   pstr_t key, pstr_t source) {
+void loy_add_entry(const loy_program_t *p, loy_member_t *m, loy_fx_t *fx, int type, int64_t amount,
+                   int64_t now, int64_t available_at, uint64_t ref_seq, pstr_t key, pstr_t source) {
   loy_entry_t x;
   memset(&x, 0, sizeof x);
   x.seq = m->next_seq++;
@@ -37,8 +36,8 @@ void loy_add_entry(const loy_program_t *p, loy_member_t *m, loy_fx_t *fx, int ty
   x.state = type == LOY_E_EARN && available_at > now ? LOY_S_PENDING
             : type == LOY_E_EXPIRE                   ? LOY_S_EXPIRED
                                                      : LOY_S_ACTIVE;
-  int credit = amount > 0 && (type == LOY_E_EARN || type == LOY_E_AWARD ||
-                              type == LOY_E_BONUS || type == LOY_E_ADJUST);
+  int credit = amount > 0 && (type == LOY_E_EARN || type == LOY_E_AWARD || type == LOY_E_BONUS ||
+                              type == LOY_E_ADJUST);
   if (credit && p->expiry == LOY_EXPIRY_ENTRY) {
     x.expires_at = loy_add_months(available_at > now ? available_at : now, p->expiry_months);
     push_lot(&m->credits, x.expires_at, amount, x.seq);
@@ -60,8 +59,10 @@ void loy_add_entry(const loy_program_t *p, loy_member_t *m, loy_fx_t *fx, int ty
       loy_lot_t *l = find_lot(m->pending.p, m->pending.n, ref_seq);
       if (l) l->amount += amount;
       l = find_lot(m->credits.p, m->credits.n, ref_seq);
-      if (l) l->amount += amount;
-      else m->debits -= amount; /* the lot already reached its date (or never had one) */
+      if (l)
+        l->amount += amount;
+      else
+        m->debits -= amount; /* the lot already reached its date (or never had one) */
       break;
     }
     default:
@@ -114,7 +115,8 @@ static int64_t months_value(const loy_program_t *p, const loy_member_t *m, int64
 }
 
 int64_t loy_window_value(const loy_program_t *p, const loy_member_t *m, int64_t now) {
-  if (p->window == LOY_WINDOW_LIFETIME) return pick(p, m->life_points, m->life_spend, m->life_orders);
+  if (p->window == LOY_WINDOW_LIFETIME)
+    return pick(p, m->life_points, m->life_spend, m->life_orders);
   int64_t mon = loy_month_of(now);
   if (p->window == LOY_WINDOW_CALENDAR_YEAR) {
     int64_t y = loy_year_of(now);
@@ -153,8 +155,10 @@ static void expire(const loy_program_t *p, loy_member_t *m, int64_t now, loy_fx_
   if (p->expiry == LOY_EXPIRY_ENTRY) {
     size_t j = 0;
     for (size_t i = 0; i < m->credits.n; i++) {
-      if (m->credits.p[i].at <= now) m->credits_due += m->credits.p[i].amount;
-      else m->credits.p[j++] = m->credits.p[i];
+      if (m->credits.p[i].at <= now)
+        m->credits_due += m->credits.p[i].amount;
+      else
+        m->credits.p[j++] = m->credits.p[i];
     }
     m->credits.n = j;
     need = m->credits_due - m->debits - m->expired;
@@ -163,8 +167,9 @@ static void expire(const loy_program_t *p, loy_member_t *m, int64_t now, loy_fx_
     if (now >= loy_add_months(base, p->expiry_months)) need = m->total - loy_pending(m, now);
   }
   if (need > 0)
-    loy_add_entry(p, m, fx, LOY_E_EXPIRE, -need, now, now, 0, core_pstr("expiry", 6),
-                  p->expiry == LOY_EXPIRY_ENTRY ? core_pstr("entry", 5) : core_pstr("inactivity", 10));
+    loy_add_entry(
+        p, m, fx, LOY_E_EXPIRE, -need, now, now, 0, core_pstr("expiry", 6),
+        p->expiry == LOY_EXPIRY_ENTRY ? core_pstr("entry", 5) : core_pstr("inactivity", 10));
 }
 
 static void review(const loy_program_t *p, loy_member_t *m, int64_t now, loy_fx_t *fx) {
@@ -179,7 +184,8 @@ static void review(const loy_program_t *p, loy_member_t *m, int64_t now, loy_fx_
     int64_t v = loy_review_value(p, m, end);
     if (v >= loy_keep_threshold(&p->tiers[cur])) continue;
     int to = -1;
-    if (p->downgrade == LOY_DOWN_ONE_TIER) to = cur - 1;
+    if (p->downgrade == LOY_DOWN_ONE_TIER)
+      to = cur - 1;
     else
       for (int i = 0; i < cur; i++)
         if (loy_keep_threshold(&p->tiers[i]) <= v) to = i;
@@ -299,8 +305,8 @@ static int64_t mult_of(const loy_program_t *p, int is_category, pstr_t id) {
 
 #define LOY_MAX_NET 1000000000000000LL /* 1e15 minor units per order */
 
-int loy_earn_compute(const loy_program_t *p, const loy_order_t *o, int tier_idx,
-                     int64_t *net, int64_t *points, int64_t *line_net, perr_info_t *e) {
+int loy_earn_compute(const loy_program_t *p, const loy_order_t *o, int tier_idx, int64_t *net,
+                     int64_t *points, int64_t *line_net, perr_info_t *e) {
   int rc;
   if (!core_currency_static(o->currency))
     return perr_set(e, PERR_INVALID_PARAMS, "currency", "unknown currency code");

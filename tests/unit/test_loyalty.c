@@ -523,10 +523,10 @@ static void test_expiry_per_entry(void **state) {
   p.expiry = LOY_EXPIRY_ENTRY;
   p.expiry_months = 12;
   set_program(f, &p);
-  award(f, "c1", 100, "k1", T0);                 /* expires 2025-03-01 */
-  award(f, "c1", 40, "k2", T0 + 60 * DAY);       /* expires 2025-04-30 */
-  redeem(f, "c1", "r1", 30, T0 + 61 * DAY);      /* spends the oldest first */
-  int64_t exp1 = 1740787200;                     /* 2025-03-01 */
+  award(f, "c1", 100, "k1", T0);            /* expires 2025-03-01 */
+  award(f, "c1", 40, "k2", T0 + 60 * DAY);  /* expires 2025-04-30 */
+  redeem(f, "c1", "r1", 30, T0 + 61 * DAY); /* spends the oldest first */
+  int64_t exp1 = 1740787200;                /* 2025-03-01 */
   loy_points_info_t pi = points(f, "c1", exp1 - 30 * DAY);
   assert_int_equal(pi.nexpiring, 2);
   assert_int_equal(pi.expiring[0].at, exp1);
@@ -562,9 +562,9 @@ static void test_expiry_inactivity(void **state) {
   p.expiry = LOY_EXPIRY_INACTIVITY;
   p.expiry_months = 6;
   set_program(f, &p);
-  order(f, "c1", "o1", 10000, T0);                        /* deadline 2024-09-01 */
-  order(f, "c1", "o2", 20000, T0 + 100 * DAY);            /* clock restarts: 2024-12-09 */
-  int64_t deadline = 1733702400;                          /* 2024-12-09 00:00 */
+  order(f, "c1", "o1", 10000, T0);             /* deadline 2024-09-01 */
+  order(f, "c1", "o2", 20000, T0 + 100 * DAY); /* clock restarts: 2024-12-09 */
+  int64_t deadline = 1733702400;               /* 2024-12-09 00:00 */
   assert_int_equal(points(f, "c1", deadline - DAY).balance, 300);
   loy_points_info_t pi = points(f, "c1", deadline - 10 * DAY);
   assert_int_equal(pi.nexpiring, 1);
@@ -728,9 +728,11 @@ static void test_award_adjust_and_history_paging(void **state) {
                    PERR_CONFLICT);
   assert_int_equal(loyalty_adjust(f->w, S("c1"), -300, S("fraud"), S("adj1"), T0 + 200, &r, &e), 0);
   assert_int_equal(r.balance_after, -50);
-  assert_int_equal(loyalty_adjust(f->w, S("c1"), 0, S("x"), S("adj2"), T0, &r, &e), PERR_INVALID_PARAMS);
+  assert_int_equal(loyalty_adjust(f->w, S("c1"), 0, S("x"), S("adj2"), T0, &r, &e),
+                   PERR_INVALID_PARAMS);
   assert_string_equal(e.field, "delta");
-  assert_int_equal(loyalty_adjust(f->w, S("c1"), 5, S(""), S("adj2"), T0, &r, &e), PERR_INVALID_PARAMS);
+  assert_int_equal(loyalty_adjust(f->w, S("c1"), 5, S(""), S("adj2"), T0, &r, &e),
+                   PERR_INVALID_PARAMS);
   assert_string_equal(e.field, "reason");
   /* 26 entries, pages of 10, newest first, summing to the total */
   loy_points_info_t pi;

@@ -37,7 +37,9 @@ static uint64_t rnd(void) { /* splitmix64 */
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
 }
-static int64_t rr(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1)); }
+static int64_t rr(int64_t lo, int64_t hi) {
+  return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
 
 /* ---- model calendar (libc) ---------------------------------------------------------- */
 static int64_t m_month(int64_t ts) {
@@ -61,7 +63,8 @@ static int64_t m_add_months(int64_t ts, int n) {
   int64_t mon = (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon + n;
   int64_t dim = (m_month_start(mon + 1) - m_month_start(mon)) / DAY;
   int mday = tm.tm_mday > dim ? (int)dim : tm.tm_mday;
-  return m_month_start(mon) + (int64_t)(mday - 1) * DAY + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+  return m_month_start(mon) + (int64_t)(mday - 1) * DAY + tm.tm_hour * 3600 + tm.tm_min * 60 +
+         tm.tm_sec;
 }
 
 /* ---- model -------------------------------------------------------------------------- */
@@ -153,7 +156,8 @@ static void m_advance(int c, int64_t now) {
   if (prog.expiry == LOY_EXPIRY_ENTRY) {
     int64_t due = 0;
     for (int i = 0; i < nords; i++)
-      if (ords[i].cust == c && ords[i].exp && ords[i].exp <= now) due += ords[i].points - ords[i].rev_open;
+      if (ords[i].cust == c && ords[i].exp && ords[i].exp <= now)
+        due += ords[i].points - ords[i].rev_open;
     for (int i = 0; i < ncreds; i++)
       if (creds[i].cust == c && creds[i].exp && creds[i].exp <= now) due += creds[i].amount;
     need = due - m->debits - m->expired;
@@ -174,10 +178,13 @@ static void m_advance(int c, int64_t now) {
     if (end + grace > now) break;
     m->reviewed = end;
     int64_t v = value(c, end, 1);
-    if (getenv("LOYDBG")) fprintf(stderr, "model review c%d end %lld v %lld keep %lld tier %d now %lld\n", c, (long long)end, (long long)v, (long long)keep(m->tier), m->tier, (long long)now);
+    if (getenv("LOYDBG"))
+      fprintf(stderr, "model review c%d end %lld v %lld keep %lld tier %d now %lld\n", c,
+              (long long)end, (long long)v, (long long)keep(m->tier), m->tier, (long long)now);
     if (v >= keep(m->tier)) continue;
     int to = -1;
-    if (prog.downgrade == LOY_DOWN_ONE_TIER) to = m->tier - 1;
+    if (prog.downgrade == LOY_DOWN_ONE_TIER)
+      to = m->tier - 1;
     else
       for (int i = 0; i < m->tier; i++)
         if (keep(i) <= v) to = i;
@@ -210,8 +217,9 @@ static int64_t m_upgrade(int c, int64_t now, int allow_bonus) {
   set_tier(c, target, now, "qualified");
   int64_t b = prog.tiers[target].entry_bonus, at = m->bonus_at[target];
   int paid = at && (prog.window == LOY_WINDOW_LIFETIME ||
-                    (prog.window == LOY_WINDOW_CALENDAR_YEAR ? m_year(at) == m_year(now)
-                                                             : at > m_add_months(now, -prog.window_months)));
+                    (prog.window == LOY_WINDOW_CALENDAR_YEAR
+                         ? m_year(at) == m_year(now)
+                         : at > m_add_months(now, -prog.window_months)));
   if (!allow_bonus || b <= 0 || paid) return 0;
   m->bonus_at[target] = now;
   add_credit(c, now, b, 0);
@@ -245,8 +253,8 @@ static void compare_at(fx_t *f, int c, int64_t now) {
   assert_int_equal(loyalty_tier(f->w, C(c), now, &t, &e), 0);
   const char *want = cs[c].tier < 0 ? "" : TN[cs[c].tier];
   if (strcmp(t.has_tier ? t.tier.name : "", want) != 0)
-    fail_msg("cust %d at %lld: tier %s, model %s", c, (long long)now, t.has_tier ? t.tier.name : "-",
-             want);
+    fail_msg("cust %d at %lld: tier %s, model %s", c, (long long)now,
+             t.has_tier ? t.tier.name : "-", want);
   assert_int_equal(t.qualifying, value(c, now, 0));
 }
 
@@ -260,8 +268,8 @@ static void compare_history(fx_t *f, int c) {
     const m_hist_t *m = &cs[c].h[i];
     if (strcmp(h[i].reason, m->reason) != 0 || h[i].at != m->at)
       for (size_t k = 0; k < n; k++)
-        fprintf(stderr, "  c%d %zu: core %s->%s %s @%lld | model %d->%d %s @%lld\n", c, k, h[k].from,
-                h[k].to, h[k].reason, (long long)h[k].at, cs[c].h[k].from, cs[c].h[k].to,
+        fprintf(stderr, "  c%d %zu: core %s->%s %s @%lld | model %d->%d %s @%lld\n", c, k,
+                h[k].from, h[k].to, h[k].reason, (long long)h[k].at, cs[c].h[k].from, cs[c].h[k].to,
                 cs[c].h[k].reason, (long long)cs[c].h[k].at);
     assert_string_equal(h[i].from, m->from < 0 ? "" : TN[m->from]);
     assert_string_equal(h[i].to, m->to < 0 ? "" : TN[m->to]);
@@ -307,9 +315,10 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
   make_program(family);
   perr_info_t e = {0};
   assert_int_equal(loyalty_program_set(f->w, &prog, NULL, &e), 0);
-  for (int c = 0; c < NCUST; c++) snprintf(cid[c], sizeof cid[c], "s%llu-%d", (unsigned long long)(seed % 1000), c);
+  for (int c = 0; c < NCUST; c++)
+    snprintf(cid[c], sizeof cid[c], "s%llu-%d", (unsigned long long)(seed % 1000), c);
   int64_t now = 1704067200 - 20 * DAY + rr(0, 10 * DAY); /* mid-December 2023 */
-  int64_t credited = 0, debited = 0; /* over the whole run, from the answers */
+  int64_t credited = 0, debited = 0;                     /* over the whole run, from the answers */
   char id[48];
   for (int step = 0; step < STEPS; step++) {
     int c = (int)(rnd() % NCUST);
@@ -332,8 +341,8 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
       assert_int_equal(r.points, pts);
       assert_true(nords < MAXO);
       int64_t avail = now + (int64_t)prog.pending_days * DAY;
-      ords[nords++] = (m_order_t){c, now, avail, pts ? entry_exp(avail > now ? avail : now) : 0,
-                                  cents, pts, 0, 0, 0, 1};
+      ords[nords++] = (m_order_t){
+          c, now, avail, pts ? entry_exp(avail > now ? avail : now) : 0, cents, pts, 0, 0, 0, 1};
       cs[c].total += pts;
       credited += pts;
       if (now > cs[c].last_order) cs[c].last_order = now;
@@ -380,7 +389,8 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
       if (nreds && rnd() % 5 == 0) {
         int ri = (int)(rnd() % nreds);
         snprintf(id, sizeof id, "s%llu-d%d", (unsigned long long)seed, ri);
-        loy_redeem_t rq = {C(reds[ri].cust), {id, strlen(id)}, {NULL, 0}, {"EUR", 3}, reds[ri].points};
+        loy_redeem_t rq = {
+            C(reds[ri].cust), {id, strlen(id)}, {NULL, 0}, {"EUR", 3}, reds[ri].points};
         loy_redeem_result_t r;
         assert_int_equal(loyalty_redeem(f->w, &rq, now, &r, &e), 0);
         assert_int_equal(r.created, 0);
@@ -437,7 +447,9 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
       int64_t b = m_upgrade(c, now, 1);
       credited += b;
       loy_credit_result_t r;
-      assert_int_equal(loyalty_award(f->w, C(c), pts, LOY_AWARD_REVIEW, (pstr_t){id, strlen(id)}, now, &r, &e), 0);
+      assert_int_equal(
+          loyalty_award(f->w, C(c), pts, LOY_AWARD_REVIEW, (pstr_t){id, strlen(id)}, now, &r, &e),
+          0);
       assert_int_equal(r.move.bonus, b);
     } else if (op < 90) { /* adjust */
       snprintf(id, sizeof id, "s%llu-j%d", (unsigned long long)seed, step);
@@ -454,7 +466,9 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
         debited -= d;
       }
       loy_credit_result_t r;
-      assert_int_equal(loyalty_adjust(f->w, C(c), d, (pstr_t){"test", 4}, (pstr_t){id, strlen(id)}, now, &r, &e), 0);
+      assert_int_equal(
+          loyalty_adjust(f->w, C(c), d, (pstr_t){"test", 4}, (pstr_t){id, strlen(id)}, now, &r, &e),
+          0);
     } else if (op < 94) { /* expiry run */
       loy_batch_result_t b;
       assert_int_equal(loyalty_expire_run(f->w, now, (pstr_t){NULL, 0}, 0, &b, &e), 0);
@@ -463,7 +477,8 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
       int64_t s = rr(200, 800), g = s + rr(200, 1500);
       prog.tiers[1].entry_threshold = s;
       prog.tiers[2].entry_threshold = g;
-      if (prog.tiers[2].retention_threshold >= 0) prog.tiers[2].retention_threshold = g - rr(0, g - s);
+      if (prog.tiers[2].retention_threshold >= 0)
+        prog.tiers[2].retention_threshold = g - rr(0, g - s);
       assert_int_equal(loyalty_program_set(f->w, &prog, NULL, &e), 0);
       loy_batch_result_t b;
       assert_int_equal(loyalty_reevaluate(f->w, now, (pstr_t){NULL, 0}, 0, &b, &e), 0);
@@ -476,7 +491,8 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
         for (int i = 0; i < 3; i++)
           if (prog.tiers[i].entry_threshold <= v) target = i;
         if (m->tier > target && keep(m->tier) <= v) target = m->tier;
-        if (m->tier > target && prog.downgrade == LOY_DOWN_NEVER && prog.window != LOY_WINDOW_LIFETIME)
+        if (m->tier > target && prog.downgrade == LOY_DOWN_NEVER &&
+            prog.window != LOY_WINDOW_LIFETIME)
           target = m->tier;
         if (target != m->tier) {
           set_tier(k, target, now, "program_change");
@@ -509,10 +525,14 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
   for (int c = 0; c < NCUST; c++)
     for (int i = 0; i < cs[c].nh; i++) {
       const char *r = cs[c].h[i].reason;
-      if (r[0] == 'q') stat_up++;
-      else if (strcmp(r, "review") == 0) stat_review++;
-      else if (strcmp(r, "refund") == 0) stat_refund++;
-      else stat_program++;
+      if (r[0] == 'q')
+        stat_up++;
+      else if (strcmp(r, "review") == 0)
+        stat_review++;
+      else if (strcmp(r, "refund") == 0)
+        stat_refund++;
+      else
+        stat_program++;
     }
   stat_expired += expired;
   stat_redeemed += nreds;
