@@ -51,7 +51,7 @@ int loyalty_tier(store_txn_t *t, pstr_t customer_id, int64_t now, loy_tier_info_
   if (rc) return rc;
   loy_program_t *p = &v->p;
   loy_member_t *m = &v->m;
-  if (rc || !m->exists) goto done;
+  if (!m->exists) goto done;
   out->member = 1;
   snprintf(out->unit, sizeof out->unit, "%s",
            p->basis == LOY_BASIS_POINTS   ? "points"
@@ -143,7 +143,7 @@ int loyalty_points(store_txn_t *t, pstr_t customer_id, int64_t now, int64_t hori
   if (rc) return rc;
   loy_program_t *p = &v->p;
   loy_member_t *m = &v->m;
-  if (rc || !m->exists) goto done;
+  if (!m->exists) goto done;
   out->member = 1;
   out->total = m->total;
   out->pending = loy_pending(m, now);
