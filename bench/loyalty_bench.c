@@ -151,6 +151,14 @@ static void reads(store_t *s, long n, long members) {
   }
   double el = clock_elapsed_s(st);
   printf("read loyalty_tier:  %ld in %.2f s: %.0f/s (%.2f us each)\n", n, el, n / el, el * 1e6 / n);
+  loy_program_t *prog = malloc(sizeof *prog);
+  st = clock_mono_ns();
+  for (long i = 0; i < n; i++)
+    if (loyalty_program_get(t, prog, &e)) die("program_get", &e);
+  el = clock_elapsed_s(st);
+  printf("read loyalty_program_get: %ld in %.2f s: %.2f us each (part of every call)\n", n, el,
+         el * 1e6 / n);
+  free(prog);
   arena_t a;
   arena_init(&a, 0);
   st = clock_mono_ns();
