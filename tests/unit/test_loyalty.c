@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "loyalty/loyalty.h"
+#include "store/store_batch.h"
 #include "store_fixture.h"
 
 #define S(lit) ((pstr_t){(lit), sizeof(lit) - 1})
@@ -397,6 +398,46 @@ static void test_two_redemptions_one_txn(void **state) {
   assert_int_equal(store_commit(f->w), 0);
   assert_int_equal(store_txn_begin(f->s, 1, &f->w), 0);
   assert_int_equal(points(f, "c1", T0 + 2).balance, 0);
+  assert_check_clean(f);
+}
+
+/* The daemon's group commit: each job in its own savepoint of one write txn. */
+typedef struct redeem_job_s {
+  loy_redeem_t rq;
+  loy_redeem_result_t r;
+} redeem_job_t;
+
+static int redeem_job(store_txn_t *t, void *arg, perr_info_t *e) {
+  redeem_job_t *j = arg;
+  return loyalty_redeem(t, &j->rq, T0 + 1, &j->r, e);
+}
+
+static void test_two_redemptions_one_batch(void **state) {
+  fx_t *f = *state;
+  loy_program_t p;
+  base_program(&p);
+  p.tiers[1].entry_bonus = 0;
+  set_program(f, &p);
+  award(f, "c1", 100, "k1", T0);
+  assert_int_equal(store_commit(f->w), 0);
+  f->w = NULL;
+  store_batch_t b;
+  assert_int_equal(store_batch_begin(f->s, &b), 0);
+  redeem_job_t j[3] = {{{S("c1"), S("r1"), S(""), S("EUR"), 70}, {0}},
+                       {{S("c1"), S("r2"), S(""), S("EUR"), 70}, {0}},
+                       {{S("c1"), S("r3"), S(""), S("JPY"), 10}, {0}}}; /* invalid: rolled back */
+  perr_info_t e = {0};
+  assert_int_equal(store_batch_apply(&b, redeem_job, &j[0], &e), 0);
+  assert_int_equal(store_batch_apply(&b, redeem_job, &j[1], &e), 0);
+  assert_int_equal(store_batch_apply(&b, redeem_job, &j[2], &e), PERR_INVALID_PARAMS);
+  assert_int_equal(store_batch_commit(&b), 0);
+  assert_int_equal(j[0].r.status, LOY_REDEEM_ACCEPTED);
+  assert_int_equal(j[1].r.status, LOY_REDEEM_INSUFFICIENT_POINTS);
+  assert_int_equal(store_txn_begin(f->s, 1, &f->w), 0);
+  assert_int_equal(points(f, "c1", T0 + 2).balance, 30);
+  /* both answers were stored: replays return them */
+  assert_int_equal(redeem(f, "c1", "r2", 70, T0 + 3).status, LOY_REDEEM_INSUFFICIENT_POINTS);
+  assert_int_equal(redeem(f, "c1", "r1", 70, T0 + 3).created, 0);
   assert_check_clean(f);
 }
 
@@ -855,6 +896,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_partial_refund_pro_rata_drops_lifetime_tier, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_two_redemptions_one_txn, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_two_redemptions_one_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_redemption_replay_and_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refund_after_spend_goes_negative, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pending_points, setup, teardown),
