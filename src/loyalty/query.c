@@ -381,3 +381,14 @@ int loyalty_check(store_txn_t *t, arena_t *a, loy_check_t *out, perr_info_t *e) 
   if (rc == PERR_INTERNAL) return rc;
   return rc < 0 ? (e && e->code ? rc : core_store_err(t, rc, e)) : 0;
 }
+
+const char *loyalty_entry_type_name(int type) {
+  static const char *names[] = {"unknown", "earn",   "reverse", "redeem", "redeem_cancel",
+                                "award",   "expire", "adjust",  "bonus"};
+  return type >= LOY_E_EARN && type <= LOY_E_BONUS ? names[type] : "unknown";
+}
+
+const char *loyalty_entry_state_name(int state) {
+  static const char *names[] = {"active", "pending", "expired", "cancelled"};
+  return state >= LOY_S_ACTIVE && state <= LOY_S_CANCELLED ? names[state] : "unknown";
+}

@@ -489,6 +489,10 @@ static void test_redemption_replay_and_cancel(void **state) {
   assert_int_equal(points(f, "c1", T0 + 8).balance, bal + 200);
   assert_int_equal(loyalty_redeem_cancel(f->w, S("r2"), T0 + 8, &cr, &e), PERR_CONFLICT);
   assert_int_equal(loyalty_redeem_cancel(f->w, S("nope"), T0 + 8, &cr, &e), PERR_NOT_FOUND);
+  assert_string_equal(loyalty_entry_type_name(LOY_E_REDEEM_CANCEL), "redeem_cancel");
+  assert_string_equal(loyalty_entry_state_name(LOY_S_CANCELLED), "cancelled");
+  assert_string_equal(loyalty_redeem_status_name(LOY_REDEEM_BELOW_MINIMUM), "below_minimum");
+  assert_string_equal(loyalty_award_kind_name(LOY_AWARD_BIRTHDAY), "birthday");
   /* the redeem entry shows cancelled, the cancel entry refers to it */
   loy_points_info_t pi = points(f, "c1", T0 + 8);
   int seen = 0;
