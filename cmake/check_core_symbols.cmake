@@ -36,7 +36,7 @@ endif()
 # Exported names: one prefix per domain or shared helper (see src/*/README.md).
 set(prefixes arena_ vec_ perr_ rcache_ clock_ utf8_ utf16_ store_ rec_ file_ core_ scan_
     feedback_ merge_ clv_ rfm_ kpi_ analytics_ recs_ experiment_ stats_ bandit_ condition_
-    loyalty_ offers_ offer_)
+    loyalty_ loy_ offers_ offer_)
 string(REPLACE ";" "|" prefix_re "${prefixes}")
 execute_process(COMMAND ${NM} -g --defined-only ${LIB} OUTPUT_VARIABLE defs RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
