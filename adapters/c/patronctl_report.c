@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "patronclient.h"
+#include "patronctl_util.h"
 
 int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
                      void (*print_error)(const patron_error_t *e));
@@ -34,18 +35,6 @@ static int parse_time(const char *s, long long *out) {
   return 0;
 }
 
-static int exponent(const char *cur) {
-  static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
-                                     "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
-                                     "XPF", NULL};
-  static const char *const three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", NULL};
-  for (int i = 0; zero[i]; i++)
-    if (!strcmp(cur, zero[i])) return 0;
-  for (int i = 0; three[i]; i++)
-    if (!strcmp(cur, three[i])) return 3;
-  return 2;
-}
-
 /* minor units -> "1234.56" */
 static const char *money(json_t *v, int exp, char *buf, size_t n) {
   if (!json_is_integer(v)) return "-";
@@ -54,7 +43,8 @@ static const char *money(json_t *v, int exp, char *buf, size_t n) {
     snprintf(buf, n, "%lld", m);
     return buf;
   }
-  long long div = exp == 3 ? 1000 : 100;
+  long long div = 1;
+  for (int i = 0; i < exp; i++) div *= 10;
   unsigned long long a = m < 0 ? 0ULL - (unsigned long long)m : (unsigned long long)m;
   snprintf(buf, n, "%s%llu.%0*llu", m < 0 ? "-" : "", a / div, exp, a % div);
   return buf;
@@ -82,7 +72,7 @@ static const char *day(long long ts, char *buf, size_t n) {
 static void print_table(json_t *r) {
   char b1[64], b2[64], b3[64], b4[64];
   const char *cur = json_string_value(json_object_get(r, "currency"));
-  int ex = exponent(cur ? cur : "");
+  int ex = currency_exponent(cur ? cur : "");
   json_t *per = json_object_get(r, "period"), *rev = json_object_get(r, "revenue");
   printf("KPI report  %s .. %s UTC  (%s)\n\n", day(ival(per, "from"), b1, sizeof b1),
          day(ival(per, "to"), b2, sizeof b2), cur ? cur : "-");
@@ -116,7 +106,7 @@ static void print_table(json_t *r) {
   json_t *clv = json_object_get(r, "clv");
   if (json_is_object(clv)) {
     const char *cc = json_string_value(json_object_get(clv, "currency"));
-    int ce = exponent(cc ? cc : "");
+    int ce = currency_exponent(cc ? cc : "");
     printf("%-20s model v%lld, %lld customers, %s, as of %s\n", "CLV", ival(r, "model_version"),
            ival(clv, "customers"), cc ? cc : "-", day(ival(clv, "as_of"), b1, sizeof b1));
     printf("%-20s mean %s  p10 %s  p50 %s  p90 %s", "",
