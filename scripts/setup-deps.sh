@@ -20,6 +20,8 @@ PKGS=(
   php8.2-cli          # PHP adapter tests (FFI is part of php8.2-common)
   systemd dpkg-dev file binutils  # systemd-analyze verify; dpkg-shlibdeps, file, readelf for the .deb
   strace              # packaging test: every system call patrond makes passes the unit's filter
+  chromium            # renders `patronctl report --html` headless in its test (screenshot, DOM)
+  lintian fakeroot    # the .deb test: lintian on the built packages
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(redis-server redis-tools valgrind bc bsdextrautils)

@@ -69,7 +69,7 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
 int patronctl_backup(const char *cmd, const char *sock, int json_out, int argc, char **argv);
 
 /* patronctl_report.c */
-int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
+int patronctl_report(patron_client_t *c, int argc, char **argv, int indent, int json_out,
                      void (*print_error)(const patron_error_t *e));
 
 static void print_error(const patron_error_t *e) {
@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
       return EXIT_USAGE;
     }
     int rrc = patronctl_report(rc_c, argc - optind + 1, argv + optind - 1, indent ? indent : 0,
-                               print_error);
+                               json_out, print_error);
     patron_close(rc_c);
     return rrc;
   }

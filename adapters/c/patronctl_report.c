@@ -17,8 +17,10 @@
 #include "patronclient.h"
 #include "patronctl_util.h"
 
-int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
+int patronctl_report(patron_client_t *c, int argc, char **argv, int indent, int json_out,
                      void (*print_error)(const patron_error_t *e));
+int patronctl_report_html(patron_client_t *c, const char *file, long long from, long long to,
+                          const char *currency, void (*print_error)(const patron_error_t *e));
 
 static int parse_time(const char *s, long long *out) {
   char *end;
@@ -158,16 +160,18 @@ static void print_table(json_t *r) {
   }
 }
 
-int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
+int patronctl_report(patron_client_t *c, int argc, char **argv, int indent, int json_out,
                      void (*print_error)(const patron_error_t *e)) {
   static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
                                        {"to", required_argument, NULL, 't'},
                                        {"currency", required_argument, NULL, 'c'},
                                        {"format", required_argument, NULL, 'F'},
+                                       {"html", required_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
+  const char *html = NULL;
   long long from = -1, to = -1;
   const char *currency = NULL;
-  int json = 0, ch;
+  int json = json_out, ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (ch) {
@@ -180,6 +184,7 @@ int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
       }
       break;
     case 'c': currency = optarg; break;
+    case 'H': html = optarg; break;
     case 'F':
       if (!strcmp(optarg, "json")) json = 1;
       else if (!strcmp(optarg, "table")) json = 0;
@@ -190,7 +195,7 @@ int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
       break;
     default:
       fprintf(stderr, "usage: patronctl report [--from T] [--to T] [--currency XXX] "
-                      "[--format table|json]\n");
+                      "[--format table|json] [--html FILE]\n");
       return 64;
     }
   }
@@ -198,6 +203,7 @@ int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
     fprintf(stderr, "patronctl: report: unexpected argument '%s'\n", argv[optind]);
     return 64;
   }
+  if (html) return patronctl_report_html(c, html, from, to, currency, print_error);
   json_t *p = json_object();
   if (from >= 0) json_object_set_new(p, "from", json_integer(from));
   if (to >= 0) json_object_set_new(p, "to", json_integer(to));
