@@ -19,27 +19,33 @@ enum { EXIT_OKAY = 0, EXIT_REMOTE = 1, EXIT_UNAVAIL = 2, EXIT_USAGE = 64 };
 
 static void usage(FILE *f) {
   fprintf(f,
-          "Usage: patronctl [-s SOCKET] [-t TIMEOUT_MS] [-c] COMMAND\n"
+          "Usage: patronctl [OPTIONS] COMMAND [ARGS]   (options may come anywhere)\n"
           "\n"
           "Commands:\n"
           "  call METHOD ['JSON']   call METHOD with params JSON (an object; default {};\n"
           "                         '-' reads it from standard input)\n"
-          "  ping                   same as: call ping\n"
-          "  health                 same as: call health\n"
-          "  stats                  same as: call stats\n"
-          "  report [--from T] [--to T] [--currency XXX] [--format table|json]\n"
+          "  ping | health | stats  same as: call ping / health / stats\n"
+          "  report [--from T] [--to T] [--currency XXX] [--format table|json] [--html FILE]\n"
           "                         KPI report (kpi.report) for [from, to): T is seconds or\n"
-          "                         YYYY-MM-DD (UTC); default the last 30 days, main currency\n"
+          "                         YYYY-MM-DD (UTC); default the last 30 days, main currency;\n"
+          "                         --html writes a self-contained page with charts\n"
+          "  import orders|customers|products FILE [--format csv|ndjson] [--currency XXX]\n"
+          "         [--window N] [--max-errors N] [--no-progress]\n"
+          "                         bulk load a CSV (header row) or NDJSON file, pipelined;\n"
+          "                         bad rows reported as FILE:LINE: field; re-run to resume\n"
+          "  backup DIR [--data-dir D]           consistent copy of the store + models + SHA256SUMS\n"
+          "  restore DIR [--data-dir D] [--force] verify and restore (patrond must be stopped)\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH      daemon socket (default $PATRON_SOCKET, else %s)\n"
           "  -t, --timeout MS       per-call timeout in milliseconds (default %d)\n"
           "  -c, --compact          print compact JSON instead of indented\n"
+          "      --json             machine-readable output (summaries as JSON)\n"
           "  -h, --help             show this help\n"
           "  -V, --version          show the version\n"
           "\n"
           "Exit status: 0 ok, 1 the daemon answered with an error (printed as JSON on\n"
-          "stderr), 2 daemon unavailable or timed out, 64 usage error.\n",
+          "stderr) or an import had bad rows, 2 daemon unavailable or timed out, 64 usage.\n",
           PATRON_DEFAULT_SOCKET, PATRON_DEFAULT_TIMEOUT_MS);
 }
 
