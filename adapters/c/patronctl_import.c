@@ -15,6 +15,7 @@
 #endif
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <msgpack.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -679,18 +680,26 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
   else if (too_many_errors(&im))
     fprintf(stderr, "patronctl: stopped at %s:%ld after more than %ld errors\n", im.file, im.line,
             im.max_errors);
-  const char *fmt = json_out
-      ? "{\"file\": \"%s\", \"method\": \"%s\", \"rows\": %ld, \"sent\": %ld, \"created\": %ld, "
-        "\"unchanged\": %ld, \"bad_rows\": %ld, \"rejected\": %ld, \"seconds\": %.3f, "
-        "\"rows_per_s\": %.0f, \"writes_per_s\": %.0f, \"complete\": %s}\n"
-      : "%s: %s: %ld rows, %ld sent, %ld created, %ld unchanged, %ld bad rows, %ld rejected, "
-        "%.3f s, %.0f rows/s, %.0f writes/s%s\n";
-  printf(fmt, im.file, im.method, im.rows, im.sent, im.created, im.unchanged, im.bad_rows,
-         im.rejected, el, el > 0 ? (double)im.rows / el : 0.0,
-         el > 0 ? (double)(im.created + im.unchanged) / el : 0.0,
-         json_out ? (exit_code == 0 || (exit_code == 1 && !interrupted && !too_many_errors(&im))
-                         ? "true" : "false")
-                  : "");
+  int complete = !interrupted && !too_many_errors(&im) && (exit_code == 0 || exit_code == 1);
+  double rps = el > 0 ? (double)im.rows / el : 0.0;
+  double wps = el > 0 ? (double)(im.created + im.unchanged) / el : 0.0;
+  if (json_out) {
+    json_t *j = json_pack("{ss ss sI sI sI sI sI sI sf sf sf sb}", "file", im.file, "method",
+                          im.method, "rows", (json_int_t)im.rows, "sent", (json_int_t)im.sent,
+                          "created", (json_int_t)im.created, "unchanged",
+                          (json_int_t)im.unchanged, "bad_rows", (json_int_t)im.bad_rows,
+                          "rejected", (json_int_t)im.rejected, "seconds", el, "rows_per_s",
+                          rps, "writes_per_s", wps, "complete", complete);
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    printf("%s\n", txt ? txt : "{}");
+    free(txt);
+    json_decref(j);
+  } else {
+    printf("%s: %s: %ld rows, %ld sent, %ld created, %ld unchanged, %ld bad rows, %ld rejected, "
+           "%.3f s, %.0f rows/s, %.0f writes/s\n",
+           im.file, im.method, im.rows, im.sent, im.created, im.unchanged, im.bad_rows,
+           im.rejected, el, rps, wps);
+  }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   msgpack_sbuffer_destroy(&im.req);

@@ -25,8 +25,8 @@ CSV
 out=$("$ctl" -s "$tmp/s.sock" import orders "$tmp/orders.csv" --currency GBP --json 2>"$tmp/err")
 rc=$?
 [ $rc -eq 1 ] && ok "bad rows give exit 1" || fail "exit $rc (want 1)"
-echo "$out" | grep -q '"sent": 3,' && echo "$out" | grep -q '"created": 3,' &&
-    echo "$out" | grep -q '"bad_rows": 4,' && ok "3 orders stored, 4 bad rows: $out" ||
+echo "$out" | grep -q '"sent":3,' && echo "$out" | grep -q '"created":3,' &&
+    echo "$out" | grep -q '"bad_rows":4,' && ok "3 orders stored, 4 bad rows: $out" ||
     fail "summary: $out"
 for want in "orders.csv:4: customer_id: empty" "orders.csv:5: quantity: '-1'" \
             "orders.csv:7: ts: 'not a date'" "orders.csv:9: unit_price: '0.001': more decimals"; do
@@ -42,7 +42,7 @@ echo "$got" | grep -q '"customer_id":"17850"' && echo "$got" | grep -q '"unit_pr
 
 # Resume: the same command again changes nothing (every row idempotent on its key).
 out=$("$ctl" --json import orders "$tmp/orders.csv" -s "$tmp/s.sock" --currency GBP 2>/dev/null)
-echo "$out" | grep -q '"created": 0,' && echo "$out" | grep -q '"unchanged": 3,' &&
+echo "$out" | grep -q '"created":0,' && echo "$out" | grep -q '"unchanged":3,' &&
     ok "re-run: 0 created, 3 unchanged (options after the command too)" || fail "re-run: $out"
 "$ctl" -s "$tmp/s.sock" -c stats | grep -q '"orders":3,' && ok "still 3 orders" || fail "count"
 
@@ -69,5 +69,38 @@ grep -q 'c.ndjson:3: customer_id' "$tmp/err3" && ok "NDJSON: daemon's error keep
     ok "NDJSON customer stored" || fail "ndjson customer"
 grep -q '^import: ' "$tmp/err3" && ok "plain progress lines when stderr is not a tty" ||
     fail "no progress line"
+# Interrupted and resumed: SIGINT mid-import stops cleanly (every answered row stored); the
+# same command again stores the rest, and nothing twice.
+awk 'BEGIN { print "order_id,customer_id,ts,currency,product_id,quantity,unit_price"
+  for (i = 0; i < 30000; i++) printf "r%d,c%d,%d,EUR,p%d,1,1.%02d\n", i, i % 700, 1700000000 + i, i % 50, i % 100 }' \
+    >"$tmp/big.csv"
+"$ctl" -s "$tmp/s.sock" --json import orders "$tmp/big.csv" --no-progress >"$tmp/first" 2>"$tmp/ierr" &
+imp=$!
+i=0
+while [ "$("$ctl" -s "$tmp/s.sock" -c stats | sed -n 's/.*"orders":\([0-9]*\).*/\1/p')" -lt 1000 ] && [ $i -lt 400 ]; do
+    sleep 0.02; i=$((i + 1)); done
+kill -INT $imp; wait $imp; rc=$?
+first_created=$(sed -n 's/.*"created":\([0-9]*\).*/\1/p' "$tmp/first")
+if grep -q '"complete":false' "$tmp/first"; then
+    [ $rc -eq 1 ] && grep -q "rerun the same command to resume" "$tmp/ierr" &&
+        ok "SIGINT after $first_created orders: exit 1, says how to resume" || fail "interrupt: rc $rc $(cat "$tmp/ierr")"
+else
+    echo "note: the import finished before SIGINT arrived ($(cat "$tmp/first"))"
+fi
+out=$("$ctl" -s "$tmp/s.sock" --json import orders "$tmp/big.csv" --no-progress 2>/dev/null)
+second_created=$(echo "$out" | sed -n 's/.*"created":\([0-9]*\).*/\1/p')
+second_unchanged=$(echo "$out" | sed -n 's/.*"unchanged":\([0-9]*\).*/\1/p')
+[ $((first_created + second_created)) -eq 30000 ] && [ "$second_unchanged" -eq "$first_created" ] &&
+    ok "resumed: $first_created + $second_created created = 30000, $second_unchanged unchanged" ||
+    fail "resume: first $first_created, then $out"
+"$ctl" -s "$tmp/s.sock" -c stats | grep -q '"orders":30004,' && ok "30000 + 4 orders stored once each" ||
+    fail "count after resume: $("$ctl" -s "$tmp/s.sock" -c stats | grep -o '"orders":[0-9]*')"
+
+# On a terminal: a progress bar redrawn in place (script(1) gives a pty).
+if command -v script >/dev/null 2>&1; then
+    script -qec "\"$ctl\" -s \"$tmp/s.sock\" import orders \"$tmp/big.csv\"" /dev/null >"$tmp/tty" 2>&1
+    grep -q "$(printf '\r')" "$tmp/tty" && grep -q 'rows/s  ETA' "$tmp/tty" && grep -q '\[##' "$tmp/tty" &&
+        ok "terminal: progress bar with rows/s and ETA" || fail "no progress bar: $(head -c 300 "$tmp/tty")"
+fi
 stop
 finish
