@@ -176,6 +176,40 @@ class WireTest(unittest.TestCase):
         for oid in ("bad-1", "bad-3", "bad-7", "bad-11"):
             self.assertRpcError("not_found", None, "order.get", {"order_id": oid})
 
+    def test_empty_key_at_the_start_of_a_second_read(self):
+        # issue 12 item 4: a request split so that an empty field name starts the second
+        # read (msgpack-c then hands a zero-length key with a NULL pointer); the sanitizer
+        # build aborted on memcpy(name, NULL, 0)
+        first, second = bytes.fromhex("940001a470696e67"), bytes.fromhex("9181a001")
+        in0 = self.c.call("stats")["bytes"]["in"]
+        c = Client(self.d.sock)
+        try:
+            c.send_raw(first)
+            # wait until patrond has read the first part (its byte counter moves), so the
+            # second part is a second read
+            polls = 0
+            while True:
+                polls += 1
+                seen = self.c.call("stats")["bytes"]["in"]
+                if seen - in0 - polls * len(self.c.request_bytes("stats", msgid=0)[1]) >= len(first):
+                    break
+            c.send_raw(second)
+            m = c.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (1, "invalid_params"))
+            self.assertEqual(m[2]["message"], "unknown field ''")
+            self.assertTrue(c.call("ping")["pong"])
+        finally:
+            c.close()
+
+    def test_error_messages_are_valid_utf8(self):
+        # issue 12 item 6: client bytes that are not UTF-8 are escaped in error messages, so
+        # this strict (raw=False) client can decode them; valid UTF-8 is kept as it is
+        for raw, shown in ((b"\xff", "\\xFF"), (b"caf\xc3\xa9\xc3", "caf\u00e9\\xC3")):
+            self.c.send_raw(msgpack.packb([0, 90, raw, []], use_bin_type=False))
+            m = self.c.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (90, "unknown_method"))
+            self.assertEqual(m[2]["message"], "unknown method '%s'" % shown)
+
     def test_wrong_message_shapes_keep_connection(self):
         # a response sent to the daemon, params not an array: answered, connection stays
         self.c.send_raw(msgpack.packb([1, 77, None, None]))
@@ -202,6 +236,46 @@ class WireTest(unittest.TestCase):
         read_ids = [i for k, (i, _) in enumerate(reqs) if k % 3]
         self.assertEqual([m[1] for m in got if m[1] in set(read_ids)], read_ids)
         self.assertEqual(self.c.call("customer.get", {"customer_id": "pipe"})["order_count"], 100)
+
+    def test_pipelined_writes_with_rejections(self):
+        """Writes the core rejects (conflicts, over-refunds) pipelined between valid ones from
+        two connections: the writer batches them together (one savepoint a job), each gets
+        its own answer, and every valid write is stored."""
+        self.c.call("order.record", order("rej-base", "rej", lines=[
+            {"product_id": "p1", "quantity": 1, "unit_price": 1000}]))
+        before = self.c.call("stats")["writes"]
+        conns = [self.c, Client(self.d.sock)]
+        sent, valid = [], []
+        for i in range(400):
+            c = conns[i % 2]
+            if i % 4 == 0:   # same order id, other content
+                req = ("order.record", order("rej-base", "rej", lines=[
+                    {"product_id": "p2", "quantity": 3, "unit_price": 10}]), "conflict")
+            elif i % 4 == 1:  # more than the order's total
+                req = ("order.refund", {"refund_id": "rej-r%d" % i, "order_id": "rej-base",
+                                        "amount": 10**6}, "invalid_params")
+            else:
+                req = ("order.record", order("rej-%d" % i, "rej"), None)
+                valid.append("rej-%d" % i)
+            msgid, data = c.request_bytes(req[0], req[1])
+            sent.append((c, msgid, data, req[2]))
+        for c in conns:
+            c.send_raw(b"".join(d for cc, _, d, _ in sent if cc is c))
+        for c, msgid, _, want in sent:
+            m = c.read_reply(msgid)
+            self.assertEqual(m[2] and m[2]["code"], want, (msgid, m))
+        conns[1].close()
+        self.assertEqual(self.c.call("customer.get", {"customer_id": "rej"})["order_count"],
+                         len(valid) + 1)
+        for oid in valid:
+            self.assertEqual(self.c.call("order.get", {"order_id": oid})["customer_id"], "rej")
+        base = self.c.call("order.get", {"order_id": "rej-base"})
+        self.assertEqual((base["refunded"], base["lines"][0]["product_id"]), (0, "p1"))
+        after = self.c.call("stats")["writes"]
+        self.assertEqual(after["failed"], before["failed"])
+        # the rejections shared batches with accepted writes
+        self.assertLess(after["batches"] - before["batches"],
+                        after["committed"] - before["committed"])
 
     def test_one_byte_at_a_time(self):
         data = b"".join(self.c.request_bytes("ping", msgid=i)[1] for i in (1, 2, 3))
