@@ -609,11 +609,13 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
     case 'w':
     case 'm':
       v = strtol(optarg, &end, 10);
-      if (!*optarg || *end || v < (ch == 'w' ? 1 : 0) || v > (ch == 'w' ? 65536 : 1L << 40)) {
-        fprintf(stderr, "patronctl: --%s: bad number '%s'\n", ch == 'w' ? "window" : "max-errors",
-                optarg);
+      if (!*optarg || *end || v < (ch == 'w' ? 1 : 0) || v > (ch == 'w' ? 4096 : 1L << 40)) {
+        fprintf(stderr, "patronctl: --%s: bad number '%s' (window: 1..4096)\n",
+                ch == 'w' ? "window" : "max-errors", optarg);
         return 64;
       }
+      /* at most the daemon's default limits.max_inflight_writes: past it patrond stops
+       * reading while this side still writes, and the answers pile up unread */
       if (ch == 'w') im.window = (unsigned)v;
       else im.max_errors = v;
       break;
