@@ -447,7 +447,8 @@ static int product_row(importer_t *im) {
   }
   int rc;
   if (price.n && ((rc = decimal_to_minor(price.p, price.n, exp, &pv)) != 0 || pv < 0)) {
-    bad_row(im, ln, "price", "'%.*s': %s", (int)price.n, price.p, rc ? money_error(rc) : "negative");
+    bad_row(im, ln, "price", "'%.*s': %s", (int)price.n, price.p,
+            rc ? money_error(rc) : "negative");
     return 0;
   }
   if (margin.n && (rc = decimal_to_minor(margin.p, margin.n, exp, &mv)) != 0) {
