@@ -72,12 +72,12 @@ grep -q '^import: ' "$tmp/err3" && ok "plain progress lines when stderr is not a
 # Interrupted and resumed: SIGINT mid-import stops cleanly (every answered row stored); the
 # same command again stores the rest, and nothing twice.
 awk 'BEGIN { print "order_id,customer_id,ts,currency,product_id,quantity,unit_price"
-  for (i = 0; i < 30000; i++) printf "r%d,c%d,%d,EUR,p%d,1,1.%02d\n", i, i % 700, 1700000000 + i, i % 50, i % 100 }' \
+  for (i = 0; i < 6000; i++) printf "r%d,c%d,%d,EUR,p%d,1,1.%02d\n", i, i % 700, 1700000000 + i, i % 50, i % 100 }' \
     >"$tmp/big.csv"
 "$ctl" -s "$tmp/s.sock" --json import orders "$tmp/big.csv" --no-progress >"$tmp/first" 2>"$tmp/ierr" &
 imp=$!
 i=0
-while [ "$("$ctl" -s "$tmp/s.sock" -c stats | sed -n 's/.*"orders":\([0-9]*\).*/\1/p')" -lt 1000 ] && [ $i -lt 400 ]; do
+while [ "$("$ctl" -s "$tmp/s.sock" -c stats | sed -n 's/.*"orders":\([0-9]*\).*/\1/p')" -lt 300 ] && [ $i -lt 1000 ]; do
     sleep 0.02; i=$((i + 1)); done
 kill -INT $imp; wait $imp; rc=$?
 first_created=$(sed -n 's/.*"created":\([0-9]*\).*/\1/p' "$tmp/first")
@@ -90,15 +90,16 @@ fi
 out=$("$ctl" -s "$tmp/s.sock" --json import orders "$tmp/big.csv" --no-progress 2>/dev/null)
 second_created=$(echo "$out" | sed -n 's/.*"created":\([0-9]*\).*/\1/p')
 second_unchanged=$(echo "$out" | sed -n 's/.*"unchanged":\([0-9]*\).*/\1/p')
-[ $((first_created + second_created)) -eq 30000 ] && [ "$second_unchanged" -eq "$first_created" ] &&
-    ok "resumed: $first_created + $second_created created = 30000, $second_unchanged unchanged" ||
+[ $((first_created + second_created)) -eq 6000 ] && [ "$second_unchanged" -eq "$first_created" ] &&
+    ok "resumed: $first_created + $second_created created = 6000, $second_unchanged unchanged" ||
     fail "resume: first $first_created, then $out"
-"$ctl" -s "$tmp/s.sock" -c stats | grep -q '"orders":30004,' && ok "30000 + 4 orders stored once each" ||
+"$ctl" -s "$tmp/s.sock" -c stats | grep -q '"orders":6004,' && ok "6000 + 4 orders stored once each" ||
     fail "count after resume: $("$ctl" -s "$tmp/s.sock" -c stats | grep -o '"orders":[0-9]*')"
 
 # On a terminal: a progress bar redrawn in place (script(1) gives a pty).
 if command -v script >/dev/null 2>&1; then
-    script -qec "\"$ctl\" -s \"$tmp/s.sock\" import orders \"$tmp/big.csv\"" /dev/null >"$tmp/tty" 2>&1
+    head -n 2001 "$tmp/big.csv" >"$tmp/tty.csv"
+    script -qec "\"$ctl\" -s \"$tmp/s.sock\" import orders \"$tmp/tty.csv\"" /dev/null >"$tmp/tty" 2>&1
     grep -q "$(printf '\r')" "$tmp/tty" && grep -q 'rows/s  ETA' "$tmp/tty" && grep -q '\[##' "$tmp/tty" &&
         ok "terminal: progress bar with rows/s and ETA" || fail "no progress bar: $(head -c 300 "$tmp/tty")"
 fi
