@@ -43,7 +43,7 @@ typedef struct file_sum {
   long long size;
 } file_sum_t;
 
-/* snprintf for paths: a path that does not fit is cut, then fails to open (never overflows). */
+/* snprintf for paths: a path that does not fit becomes "" and then fails to open. */
 static void jp(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void jp(char *out, size_t n, const char *fmt, ...) {
   va_list ap;

@@ -1,6 +1,6 @@
 /* patronctl_import.c -- `patronctl import orders|customers|products FILE`: bulk load.
  *
- * Owns: reading a CSV (header row, RFC 4180 quoting) or NDJSON file, mapping columns by
+ * Owns: reading NDJSON and the CSV records of patronctl_csv.c, mapping CSV columns by
  * name to the write methods' params (docs/OPERATIONS.md "Bulk import" lists the mapping),
  * pipelining the writes over one connection with a bounded window, the progress display,
  * and the bad-row report. Invariants: a bad row is reported as FILE:LINE: field: message
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "patronclient.h"
+#include "patronctl_csv.h"
 #include "patronctl_pipe.h"
 #include "patronctl_util.h"
 
@@ -34,7 +35,7 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
 
 enum { KIND_ORDERS, KIND_CUSTOMERS, KIND_PRODUCTS };
 enum { FMT_CSV, FMT_NDJSON };
-enum { MAX_FIELDS = 64, MAX_LINES = 1000 };
+enum { MAX_LINES = 1000 };
 
 /* Columns, by the name in the header (case-insensitive; the second name is an alias, the
  * Online Retail file's). */
@@ -51,11 +52,6 @@ static const char *const col_names[C__N][2] = {
     {"created_at", NULL},       {"category", NULL},            {"price", NULL},
     {"stock", NULL},            {"margin", NULL},              {"active", NULL}};
 
-typedef struct fld {
-  const char *p;
-  size_t n;
-} fld_t;
-
 typedef struct line_item {
   fld_t product;
   int64_t qty, price;
@@ -69,13 +65,8 @@ typedef struct pending {
 typedef struct importer {
   const char *file, *method;
   int kind, fmt, json_out, progress_tty, quiet;
-  char *buf;
-  size_t len, pos;
-  long line; /* line number of buf[pos] */
+  csv_t in; /* the whole file and the current record */
   int col[C__N];
-  fld_t f[MAX_FIELDS];
-  int nf;
-  long rec_line;
   const char *def_currency;
   /* the order being assembled */
   int have_order, order_bad;
@@ -127,77 +118,6 @@ static void bad_row(importer_t *im, long line, const char *field, const char *fm
 
 /* ---- input ------------------------------------------------------------------------ */
 
-static char *read_all(const char *path, size_t *len) {
-  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-  if (!f) return NULL;
-  size_t cap = 1 << 20, n = 0;
-  char *b = malloc(cap + 1);
-  size_t r;
-  while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
-    n += r;
-    if (n == cap) {
-      char *nb = realloc(b, cap * 2 + 1);
-      if (!nb) {
-        free(b);
-        b = NULL;
-        break;
-      }
-      b = nb;
-      cap *= 2;
-    }
-  }
-  if (f != stdin) fclose(f);
-  if (b) b[n] = '\0';
-  *len = n;
-  return b;
-}
-
-/* Parse one CSV record at im->pos into im->f (unquoting in place). 0 = a record, 1 = end. */
-static int csv_next(importer_t *im) {
-  char *b = im->buf;
-  while (im->pos < im->len && (b[im->pos] == '\n' || b[im->pos] == '\r')) {
-    if (b[im->pos] == '\n') im->line++;
-    im->pos++;
-  }
-  if (im->pos >= im->len) return 1;
-  im->rec_line = im->line;
-  im->nf = 0;
-  size_t i = im->pos;
-  for (;;) {
-    char *start = b + i, *w = start;
-    if (i < im->len && b[i] == '"') {
-      i++;
-      while (i < im->len) {
-        if (b[i] == '"') {
-          if (i + 1 < im->len && b[i + 1] == '"') {
-            *w++ = '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        if (b[i] == '\n') im->line++;
-        *w++ = b[i++];
-      }
-      while (i < im->len && b[i] != ',' && b[i] != '\n') i++; /* junk after the quote */
-    } else {
-      while (i < im->len && b[i] != ',' && b[i] != '\n') i++;
-      w = b + i;
-      if (w > start && w[-1] == '\r') w--;
-    }
-    if (im->nf < MAX_FIELDS) im->f[im->nf++] = (fld_t){start, (size_t)(w - start)};
-    if (i >= im->len || b[i] == '\n') break;
-    i++; /* the comma */
-  }
-  if (i < im->len) {
-    im->line++;
-    i++;
-  }
-  im->pos = i;
-  return 0;
-}
-
 static int fld_eq(fld_t f, const char *s) {
   return f.n == strlen(s) && !strncasecmp(f.p, s, f.n);
 }
@@ -205,16 +125,16 @@ static int fld_eq(fld_t f, const char *s) {
 static void map_header(importer_t *im) {
   for (int c = 0; c < C__N; c++) {
     im->col[c] = -1;
-    for (int i = 0; i < im->nf && im->col[c] < 0; i++)
+    for (int i = 0; i < im->in.nf && im->col[c] < 0; i++)
       for (int a = 0; a < 2; a++)
-        if (col_names[c][a] && fld_eq(im->f[i], col_names[c][a])) im->col[c] = i;
+        if (col_names[c][a] && fld_eq(im->in.f[i], col_names[c][a])) im->col[c] = i;
   }
 }
 
 static fld_t get(const importer_t *im, int c) {
   int i = im->col[c];
-  if (i < 0 || i >= im->nf) return (fld_t){"", 0};
-  fld_t f = im->f[i];
+  if (i < 0 || i >= im->in.nf) return (fld_t){"", 0};
+  fld_t f = im->in.f[i];
   while (f.n && (f.p[0] == ' ' || f.p[0] == '\t')) f.p++, f.n--;
   while (f.n && (f.p[f.n - 1] == ' ' || f.p[f.n - 1] == '\t')) f.n--;
   return f;
@@ -360,7 +280,7 @@ static int currency_of(importer_t *im, char out[4]) {
 }
 
 static int order_row(importer_t *im) {
-  long ln = im->rec_line;
+  long ln = im->in.rec_line;
   fld_t oid = get(im, C_ORDER_ID);
   if (!oid.n) {
     bad_row(im, ln, "order_id", "empty");
@@ -404,7 +324,7 @@ static int order_row(importer_t *im) {
 }
 
 static int customer_row(importer_t *im) {
-  long ln = im->rec_line;
+  long ln = im->in.rec_line;
   fld_t id = id_field(get(im, C_CUSTOMER_ID)), email = get(im, C_EMAIL), name = get(im, C_NAME),
         ca = get(im, C_CREATED_AT);
   if (!id.n) {
@@ -427,7 +347,7 @@ static int customer_row(importer_t *im) {
 }
 
 static int product_row(importer_t *im) {
-  long ln = im->rec_line;
+  long ln = im->in.rec_line;
   fld_t id = get(im, C_PRODUCT_ID), name = get(im, C_NAME), cat = get(im, C_CATEGORY);
   fld_t price = get(im, C_PRICE).n ? get(im, C_PRICE) : get(im, C_UNIT_PRICE);
   fld_t stock = get(im, C_STOCK), margin = get(im, C_MARGIN), active = get(im, C_ACTIVE);
@@ -495,7 +415,7 @@ static int ndjson_row(importer_t *im, const char *s, size_t n) {
   patron_error_t err;
   if (patron_json_to_msgpack(s, n, &mp, &mplen, &err) != PATRON_OK || !mplen ||
       !((((unsigned char *)mp)[0] & 0xf0) == 0x80 || ((unsigned char *)mp)[0] == 0xde)) {
-    bad_row(im, im->rec_line, "-", "not a JSON object%s%s", mplen ? "" : ": ",
+    bad_row(im, im->in.rec_line, "-", "not a JSON object%s%s", mplen ? "" : ": ",
             mplen ? "" : err.message);
     patron_free(mp);
     return 0;
@@ -509,7 +429,7 @@ static int ndjson_row(importer_t *im, const char *s, size_t n) {
     const char *e = memchr(k + 1, '"', (size_t)(s + n - k - 1));
     if (e) key = (fld_t){k + 1, (size_t)(e - k - 1)};
   }
-  return submit(im, im->rec_line, key);
+  return submit(im, im->in.rec_line, key);
 }
 
 /* ---- progress --------------------------------------------------------------------- */
@@ -545,12 +465,12 @@ static void usage_import(void) {
 
 static int run(importer_t *im) {
   if (im->fmt == FMT_CSV) {
-    if (csv_next(im) != 0) return 0; /* empty file */
+    if (csv_next(&im->in) != 0) return 0; /* empty file */
     map_header(im);
     int need = im->kind == KIND_ORDERS ? C_ORDER_ID : im->kind == KIND_CUSTOMERS ? C_CUSTOMER_ID
                                                                                  : C_PRODUCT_ID;
     if (im->col[need] < 0) {
-      fprintf(stderr, "%s:%ld: header: no %s (or %s) column\n", im->file, im->rec_line,
+      fprintf(stderr, "%s:%ld: header: no %s (or %s) column\n", im->file, im->in.rec_line,
               col_names[need][0], col_names[need][1] ? col_names[need][1] : "alias");
       return 64;
     }
@@ -558,18 +478,18 @@ static int run(importer_t *im) {
   int rc = 0;
   while (!interrupted && !too_many_errors(im)) {
     if (im->fmt == FMT_CSV) {
-      if (csv_next(im) != 0) break;
+      if (csv_next(&im->in) != 0) break;
       rc = im->kind == KIND_ORDERS ? order_row(im) : im->kind == KIND_CUSTOMERS ? customer_row(im)
                                                                                : product_row(im);
     } else {
-      while (im->pos < im->len && (im->buf[im->pos] == '\n' || im->buf[im->pos] == '\r' ||
-                                   im->buf[im->pos] == ' '))
-        im->line += im->buf[im->pos++] == '\n';
-      if (im->pos >= im->len) break;
-      char *s = im->buf + im->pos, *e = memchr(s, '\n', im->len - im->pos);
-      size_t n = e ? (size_t)(e - s) : im->len - im->pos;
-      im->rec_line = im->line;
-      im->pos += n;
+      while (im->in.pos < im->in.len && (im->in.buf[im->in.pos] == '\n' || im->in.buf[im->in.pos] == '\r' ||
+                                   im->in.buf[im->in.pos] == ' '))
+        im->in.line += im->in.buf[im->in.pos++] == '\n';
+      if (im->in.pos >= im->in.len) break;
+      char *s = im->in.buf + im->in.pos, *e = memchr(s, '\n', im->in.len - im->in.pos);
+      size_t n = e ? (size_t)(e - s) : im->in.len - im->in.pos;
+      im->in.rec_line = im->in.line;
+      im->in.pos += n;
       rc = ndjson_row(im, s, n);
     }
     if (rc != 0) break;
@@ -635,21 +555,21 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
     const char *dot = strrchr(im.file, '.');
     im.fmt = dot && (!strcmp(dot, ".ndjson") || !strcmp(dot, ".jsonl")) ? FMT_NDJSON : FMT_CSV;
   }
-  im.buf = read_all(im.file, &im.len);
-  if (!im.buf) {
+  im.in.buf = csv_read_all(im.file, &im.in.len);
+  if (!im.in.buf) {
     fprintf(stderr, "patronctl: cannot read %s: %s\n", im.file, strerror(errno));
     return 64;
   }
-  for (const char *p = im.buf; (p = memchr(p, '\n', im.len - (size_t)(p - im.buf))); p++)
+  for (const char *p = im.in.buf; (p = memchr(p, '\n', im.in.len - (size_t)(p - im.in.buf))); p++)
     im.rows_total++;
-  if (im.len && im.buf[im.len - 1] != '\n') im.rows_total++;
+  if (im.in.len && im.in.buf[im.in.len - 1] != '\n') im.rows_total++;
   if (im.fmt == FMT_CSV && im.rows_total) im.rows_total--; /* the header */
-  im.line = 1;
+  im.in.line = 1;
   char errbuf[300];
   im.pc = pipe_open(sock ? sock : PATRON_DEFAULT_SOCKET, timeout_ms, errbuf, sizeof errbuf);
   if (!im.pc) {
     fprintf(stderr, "patronctl: %s\n", errbuf);
-    free(im.buf);
+    free(im.in.buf);
     return 2;
   }
   im.pend = calloc(im.window, sizeof *im.pend);
@@ -679,9 +599,9 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
   }
   if (interrupted)
     fprintf(stderr, "patronctl: interrupted at %s:%ld; every answered row is stored, rerun the "
-                    "same command to resume\n", im.file, im.line);
+                    "same command to resume\n", im.file, im.in.line);
   else if (too_many_errors(&im))
-    fprintf(stderr, "patronctl: stopped at %s:%ld after more than %ld errors\n", im.file, im.line,
+    fprintf(stderr, "patronctl: stopped at %s:%ld after more than %ld errors\n", im.file, im.in.line,
             im.max_errors);
   int complete = !interrupted && !too_many_errors(&im) && (exit_code == 0 || exit_code == 1);
   double rps = el > 0 ? (double)im.rows / el : 0.0;
@@ -708,6 +628,6 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
   msgpack_sbuffer_destroy(&im.req);
   free(im.pend);
   pipe_close(im.pc);
-  free(im.buf);
+  free(im.in.buf);
   return exit_code;
 }
