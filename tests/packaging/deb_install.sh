@@ -22,6 +22,11 @@ else
     echo "skip lintian (apt-get install lintian)"
 fi
 
+# One install test per machine at a time (other checkouts may run theirs): a busy lock skips.
+if [ "$(id -u)" -eq 0 ] && command -v flock >/dev/null 2>&1; then
+    exec 9>/run/lock/patron-deb-install.lock
+    flock -n 9 || { echo "skip install test: another one is running"; [ $fails -eq 0 ] || exit 1; exit 77; }
+fi
 if [ "$(id -u)" -ne 0 ] || [ -d /run/systemd/system ] || dpkg -s patron >/dev/null 2>&1; then
     echo "skip install test (needs root, no systemd init, no patron package installed)"
     [ $fails -eq 0 ] || exit 1
