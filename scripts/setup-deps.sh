@@ -23,6 +23,8 @@ PKGS=(
   postgresql-15 curl  # the Medusa v2 plugin tested on a live Medusa (temp PostgreSQL cluster)
   systemd dpkg-dev file binutils  # systemd-analyze verify; dpkg-shlibdeps, file, readelf for the .deb
   strace              # packaging test: every system call patrond makes passes the unit's filter
+  chromium            # renders `patronctl report --html` headless in its test (screenshot, DOM)
+  lintian fakeroot    # the .deb test: lintian on the built packages
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(redis-server redis-tools valgrind bc bsdextrautils)
