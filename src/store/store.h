@@ -22,7 +22,12 @@
   XX(CUSTOMER_ORDERS, "cust_orders") /* customer_id \0 be64(ts) order_id -> "" */ \
   XX(FEEDBACK, "feedback")           /* feedback_id -> feedback record */      \
   XX(MODELS, "models")               /* model name -> persisted snapshot */    \
-  XX(AUX, "aux")                     /* module-owned extra indexes */
+  XX(AUX, "aux")                     /* module-owned extra indexes */             \
+  /* offers (src/offers/offers_internal.h owns the key layouts) */              \
+  XX(OFFERS, "offers")               /* offer_id -> offer definition record */  \
+  XX(OFFER_COUNTS, "offer_counts")   /* budgets used, per-customer caps, arms */ \
+  XX(OFFER_SEEN, "offer_seen")       /* customer \0 offer_id -> sticky arm, exposure */ \
+  XX(OFFER_IDEM, "offer_idem")       /* idempotency keys of redeem/event/attribution */
 
 typedef enum {
 #define XX(name, str) STORE_T_##name,
