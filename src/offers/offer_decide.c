@@ -87,7 +87,7 @@ typedef struct cand_s {
 
 /* Why an offer is not eligible (NULL: eligible). */
 static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
-                              int *rc) {
+                              int64_t *money_used, int *rc) {
   const offers_cart_t *cart = in->cart;
   *rc = 0;
   if (o->archived) return "archived";
@@ -98,6 +98,7 @@ static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_de
   if (o->rule && !condition_eval(o->rule, in->attrs)) return "rule";
   int64_t used_r, used_m, n;
   if ((*rc = offer_budget_load(rd, o->id, &used_r, &used_m))) return "error";
+  *money_used = used_m;
   if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
   if (o->budget_money && used_m >= o->budget_money) return "budget";
   if (o->cap_shown) {
@@ -218,7 +219,7 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
     snprintf(d->reason, sizeof d->reason, "holdout: control arm, not shown");
     return 0;
   }
-  snprintf(d->reason, sizeof d->reason, "eligible; %s arm '%.40s'; value %.0f = uplift %.4f",
+  snprintf(d->reason, sizeof d->reason, "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f",
            o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab", d->variant,
            c->ev, c->uplift);
   if (!in->keys) return 0;
@@ -255,12 +256,14 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
-    if (ineligible(o, rd, in, &rc)) continue;
+    int64_t money_used = 0;
+    if (ineligible(o, rd, in, &money_used, &rc)) continue;
     cand_t *k = &cs[n];
     if ((rc = pick_arm(o, rd, in->customer, &rng, &k->arm))) break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
     k->discount = offers_discount(o, k->value, cart);
+    if (o->budget_money && money_used > o->budget_money - k->discount) continue; /* can't pay */
     if ((rc = expected_value(o, rd, in, k))) break;
     n++;
   }
@@ -268,7 +271,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     free(cs);
     return offer_store_err(rd, rc, e);
   }
-  qsort(cs, n, sizeof *cs, cmp_cand);
+  if (n > 1) qsort(cs, n, sizeof *cs, cmp_cand);
   /* Selection: a held-out candidate takes its slot exactly as if shown (the control sees
    * what the customer would see without that offer: nothing in its place). */
   size_t max = in->max_offers > 0 && in->max_offers < OFFERS_DECIDE_MAX ? (size_t)in->max_offers
