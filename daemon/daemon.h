@@ -7,8 +7,11 @@
  * main -> server -> handlers* -> model_* -> models -> jobs -> exec (and each may call those
  * further down, plus log.c). Whatever goes back up (finished jobs, committed writes,
  * notifications) goes through a callback main.c hands over.
- * Threads: the libuv loop thread owns everything here except the queues (their mutexes) and
- * the atomic counters the writer and worker bump. */
+ * Threads: the libuv loop thread owns everything here (cfg included: a SIGHUP rewrites it)
+ * except the queues (their mutexes) and the atomic counters the writer and worker bump; the
+ * writer and the worker never read cfg, they get what they need handed over
+ * (jobq_set_batch_max, the model build settings). contract.h checks in debug builds which
+ * thread runs what. */
 #ifndef PATRON_DAEMON_H
 #define PATRON_DAEMON_H
 
@@ -161,6 +164,8 @@ typedef void (*jobq_done_fn)(daemon_t *d, wjob_t *jobs);
 jobq_t *jobq_start(daemon_t *d, int write, const method_exec_fn *handlers, jobq_done_fn on_done);
 /* 0, or PERR_UNAVAILABLE when the queue is full or stopping. */
 int jobq_submit(jobq_t *q, wjob_t *job);
+/* The writer's batch limit (store.group_commit_max), e.g. after a reload; loop thread. */
+void jobq_set_batch_max(jobq_t *q, uint64_t max);
 /* Let the loop exit while the queue's async handle is still open. */
 void jobq_unref(jobq_t *q);
 /* Finish the queue, join the thread, hand back what finished. */

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "commerce/commerce.h"
+#include "contract.h"
 #include "daemon.h"
 #include "base/readcache.h"
 #include "model_clv.h"
@@ -84,6 +85,7 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 }
 
 int handle_product_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   const product_t *prod = p;
   upsert_result_t *u = r;
   int rc = core_product_upsert(x->txn, prod, x->now, e);
@@ -94,6 +96,7 @@ int handle_product_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e)
 }
 
 int handle_customer_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   const customer_t *c = p;
   upsert_result_t *u = r;
   int rc = core_customer_upsert(x->txn, c, x->now, e);
@@ -130,10 +133,12 @@ int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 }
 
 int handle_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   return core_order_record(x->txn, p, x->now, r, e);
 }
 
 int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   refund_result_t *rr = r;
   int rc = core_order_refund(x->txn, p, x->now, rr, e);
   if (rc == 0) { /* the currency points into the transaction: keep a copy */

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,12 @@
 
 #include "base/clock.h"
 
-static int g_level = LOG_LVL_INFO;
+/* Set on the loop thread (start-up, SIGHUP), read by every thread: atomic, relaxed (a line
+ * logged at the old level during a reload is fine; a torn read is not). */
+static atomic_int g_level = LOG_LVL_INFO;
 
-void log_set_level(int level) { g_level = level; }
-int log_get_level(void) { return g_level; }
+void log_set_level(int level) { atomic_store_explicit(&g_level, level, memory_order_relaxed); }
+int log_get_level(void) { return atomic_load_explicit(&g_level, memory_order_relaxed); }
 
 static const char *const names[] = {"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"};
 
@@ -29,7 +32,7 @@ const char *log_level_name(int level) {
 }
 
 void log_msg(int level, const char *fmt, ...) {
-  if (level > g_level) return;
+  if (level > log_get_level()) return;
   char line[1024];
   int n;
   if (getenv("JOURNAL_STREAM")) {

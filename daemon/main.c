@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "contract.h"
 #include "daemon.h"
 #include "log.h"
 #include "model_clv.h"
@@ -168,6 +169,7 @@ static void begin_shutdown(daemon_t *d) {
 
 static void on_signal(uv_signal_t *s, int signum) {
   daemon_t *d = s->data;
+  CONTRACT_THREAD(THREAD_LOOP); /* d->cfg belongs to the loop thread */
   if (signum == SIGHUP) {
     settings_t fresh;
     opts_t o;
@@ -176,6 +178,8 @@ static void on_signal(uv_signal_t *s, int signum) {
       config_apply_reloadable(&d->cfg, &fresh);
       log_set_level((int)d->cfg.log_level);
       models_configure(d); /* the builders' copies of their settings */
+      /* other threads never read d->cfg: what they use is handed over explicitly */
+      jobq_set_batch_max(d->writer, d->cfg.group_commit_max);
       /* settings (CLV horizon, consumable categories, ...) may change answers */
       rcache_t *caches[2] = {d->rcache, d->qcache};
       for (int i = 0; i < 2; i++) {
@@ -203,6 +207,7 @@ int main(int argc, char **argv) {
   perr_info_t e;
   int rc;
   memset(&d, 0, sizeof d);
+  contract_set_thread(THREAD_LOOP); /* this thread runs the libuv loop */
   g_argc = argc;
   g_argv = argv;
   if ((rc = load_settings(argc, argv, &d.cfg, &o))) return rc;

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/readcache.h"
+#include "contract.h"
 #include "log.h"
 
 struct models_s {
@@ -37,6 +38,7 @@ void *models_state(daemon_t *d, const char *name) {
 }
 
 void models_after_write(daemon_t *d, wjob_t *job) {
+  CONTRACT_THREAD(THREAD_LOOP);
   models_t *m = d->models;
   if (!m || job->rc) return;
   for (size_t i = 0; i < m->nkinds; i++)
@@ -51,6 +53,7 @@ void models_publish(daemon_t *d, const char *method, models_pack_fn pack, const 
 }
 
 void models_configure(daemon_t *d) {
+  CONTRACT_THREAD(THREAD_LOOP);
   models_t *m = d->models;
   for (size_t i = 0; m && i < m->nkinds; i++)
     if (m->kinds[i]->configure) m->kinds[i]->configure(m->state[i], &d->cfg);
@@ -66,6 +69,7 @@ typedef struct refit_built_s {
 } refit_built_t;
 
 static void refit_install(daemon_t *d, wjob_t *j) {
+  CONTRACT_THREAD(THREAD_LOOP);
   refit_result_t *r = j->result;
   refit_built_t *b = r->opaque;
   models_t *m = d->models;
@@ -98,6 +102,7 @@ static void refit_install(daemon_t *d, wjob_t *j) {
 
 /* Worker thread. */
 int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
+  CONTRACT_THREAD(THREAD_WORKER);
   const refit_params_t *p = params;
   refit_result_t *r = result;
   models_t *m = x->d->models;
@@ -127,6 +132,7 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
 
 /* Loop thread. */
 int handle_model_status(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
+  CONTRACT_THREAD(THREAD_LOOP);
   refit_result_t *r = result;
   (void)params; (void)e;
   const models_t *m = x->d->models;

@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "base/readcache.h"
+#include "contract.h"
 #include "daemon.h"
 #include "log.h"
 #include "rpc.h"
@@ -37,8 +38,10 @@ static void on_conn_closed(uv_handle_t *h) { conn_unref(h->data); }
 static void on_refused_closed(uv_handle_t *h) { free(h->data); }
 
 static void conn_close(conn_t *c) {
+  CONTRACT_THREAD(THREAD_LOOP);
   if (c->state == CONN_CLOSED) return;
   daemon_t *d = c->d;
+  CONTRACT_CONN_TRANSITION(c->state, CONN_CLOSED);
   c->state = CONN_CLOSED;
   if (c->prev) c->prev->next = c->next;
   else d->conns = c->next;
@@ -53,6 +56,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_pause(conn_t *c) {
   if (c->state != CONN_READING) return;
   uv_read_stop((uv_stream_t *)&c->pipe);
+  CONTRACT_CONN_TRANSITION(c->state, CONN_PAUSED);
   c->state = CONN_PAUSED;
 }
 
@@ -60,6 +64,7 @@ static void conn_maybe_resume(conn_t *c) {
   if (c->state != CONN_PAUSED || c->d->stopping) return;
   if (c->out_queued > c->d->cfg.max_output_bytes / 2) return;
   if (c->inflight >= c->d->cfg.max_inflight_writes) return;
+  CONTRACT_CONN_TRANSITION(c->state, CONN_READING);
   c->state = CONN_READING;
   if (c->partial_since_ms) c->partial_since_ms = uv_now(c->d->loop); /* its clock restarts */
   uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
@@ -146,6 +151,7 @@ static void conn_fail(conn_t *c, int has_msgid, uint32_t msgid, int code, const 
   log_info("closing a connection: %s", msg);
   if (has_msgid) reply_error(c, msgid, &e);
   uv_read_stop((uv_stream_t *)&c->pipe);
+  CONTRACT_CONN_TRANSITION(c->state, CONN_DRAINING);
   c->state = CONN_DRAINING;
 }
 
@@ -282,6 +288,7 @@ static void rcache_after_write(daemon_t *d, const wjob_t *j) {
 }
 
 static void dispatch(conn_t *c) {
+  CONTRACT_THREAD(THREAD_LOOP);
   daemon_t *d = c->d;
   rpc_msg_t m;
   perr_info_t e;
@@ -499,6 +506,7 @@ void server_close_listeners(daemon_t *d) {
 /* ---------- writes coming back ---------- */
 
 void server_jobs_done(daemon_t *d, wjob_t *jobs) {
+  CONTRACT_THREAD(THREAD_LOOP);
   conn_t *touched = NULL;
   while (jobs) {
     wjob_t *j = jobs;
@@ -538,6 +546,7 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
 void server_publish(daemon_t *d, const char *method,
                     void (*pack)(msgpack_packer *pk, const void *ctx, size_t i), const void *ctx,
                     size_t n, uint64_t *sent, uint64_t *dropped) {
+  CONTRACT_THREAD(THREAD_LOOP);
   for (conn_t *c = d->conns; c; c = c->next) {
     if (!c->subscribed) continue;
     for (size_t i = 0; i < n; i++) {
