@@ -170,7 +170,9 @@ field:
   return rc;
 }
 
-int offers_parse(const json_t *in, offer_t *o, perr_info_t *e) {
+/* with_rule false: the rule is validated by the caller's earlier set, not compiled (readers
+ * that only need the numbers: redeem, events, attribution). */
+static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   static const char *const allowed[] = {
       "id", "kind", "value", "point_value", "currency", "valid_from", "valid_until", "rule",
       "priority", "exclusive_group", "budget", "caps", "min_cart", "products", "categories",
@@ -262,12 +264,16 @@ int offers_parse(const json_t *in, offer_t *o, perr_info_t *e) {
     goto fail;
   if ((rc = get_obj(def, "experiment", &x, e)) || (rc = parse_experiment(x, o, e))) goto fail;
   x = json_object_get(def, "rule");
-  if (x && !json_is_null(x) && (rc = condition_compile((json_t *)x, &o->rule, e))) goto fail;
+  if (with_rule && x && !json_is_null(x) &&
+      (rc = condition_compile((json_t *)x, &o->rule, e)))
+    goto fail;
   return 0;
 fail:
   offers_clear(o);
   return rc;
 }
+
+int offers_parse(const json_t *in, offer_t *o, perr_info_t *e) { return parse(in, true, o, e); }
 
 void offers_clear(offer_t *o) {
   if (!o) return;
@@ -291,7 +297,7 @@ static int encode(const offer_t *o, bool archived, int64_t now, rec_buf_t *b) {
   return b->oom ? -1 : 0;
 }
 
-static int decode(const void *v, size_t n, offer_t *out, perr_info_t *e) {
+static int decode(const void *v, size_t n, bool with_rule, offer_t *out, perr_info_t *e) {
   rec_rd_t rd;
   rec_rd_init(&rd, v, n);
   if (rec_get_u8(&rd) != REC_TAG || rec_get_u8(&rd) != REC_VERSION)
@@ -302,7 +308,7 @@ static int decode(const void *v, size_t n, offer_t *out, perr_info_t *e) {
   if (!rec_rd_done(&rd)) return perr_set(e, PERR_INTERNAL, NULL, "offer record: corrupt");
   json_t *def = json_loadb(text.p, text.n, 0, NULL);
   if (!def) return perr_set(e, PERR_INTERNAL, NULL, "offer record: corrupt JSON");
-  int rc = offers_parse(def, out, e);
+  int rc = parse(def, with_rule, out, e);
   json_decref(def);
   if (rc) return perr_set(e, PERR_INTERNAL, NULL, "offer record no longer valid: %s",
                           e ? e->message : "");
@@ -311,7 +317,8 @@ static int decode(const void *v, size_t n, offer_t *out, perr_info_t *e) {
   return 0;
 }
 
-static int read_offer(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e) {
+static int read_offer(store_txn_t *t, const char *id, bool with_rule, offer_t *out,
+                      perr_info_t *e) {
   const void *v;
   size_t vn;
   int rc = check_id(id, "id", e);
@@ -319,12 +326,17 @@ static int read_offer(store_txn_t *t, const char *id, offer_t *out, perr_info_t 
   rc = store_get(t, STORE_T_OFFERS, id, strlen(id), &v, &vn);
   if (rc == PERR_NOT_FOUND) return perr_set(e, rc, "id", "unknown offer");
   if (rc) return offer_store_err(t, rc, e);
-  return decode(v, vn, out, e);
+  return decode(v, vn, with_rule, out, e);
 }
 
 int offers_get(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e) {
   memset(out, 0, sizeof *out);
-  return read_offer(t, id, out, e);
+  return read_offer(t, id, true, out, e);
+}
+
+int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e) {
+  memset(out, 0, sizeof *out);
+  return read_offer(t, id, false, out, e);
 }
 
 static int write_offer(store_txn_t *t, const offer_t *o, bool archived, int64_t now,
@@ -345,7 +357,7 @@ int offers_set(store_txn_t *t, const json_t *def, int64_t now, perr_info_t *e) {
   if (rc) return rc;
   bool archived = false;
   perr_info_t e2;
-  rc = read_offer(t, o.id, &old, &e2);
+  rc = read_offer(t, o.id, false, &old, &e2);
   if (rc == 0) {
     archived = old.archived;
     offers_clear(&old);
@@ -361,7 +373,7 @@ int offers_set(store_txn_t *t, const json_t *def, int64_t now, perr_info_t *e) {
 
 int offers_archive(store_txn_t *t, const char *id, bool archived, int64_t now, perr_info_t *e) {
   offer_t o;
-  int rc = offers_get(t, id, &o, e);
+  int rc = offer_load(t, id, &o, e);
   if (rc) return rc;
   rc = write_offer(t, &o, archived, now, e);
   offers_clear(&o);
@@ -380,7 +392,7 @@ static int walk(store_txn_t *t, const char *after, bool include_archived,
   while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
     if (after && kn == an && !memcmp(k, after, an)) continue;
     offer_t o;
-    if ((rc = decode(v, vn, &o, e))) break;
+    if ((rc = decode(v, vn, true, &o, e))) break;
     if (o.archived && !include_archived) {
       offers_clear(&o);
       continue;

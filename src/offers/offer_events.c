@@ -76,7 +76,7 @@ int offers_event(store_txn_t *w, const offers_event_t *ev, bool *replay, perr_in
     return rc == 1 ? 0 : rc;
   }
   offer_t o;
-  if ((rc = offers_get(w, ev->offer_id, &o, e))) {
+  if ((rc = offer_load(w, ev->offer_id, &o, e))) {
     if (rc == PERR_NOT_FOUND && e) snprintf(e->field, sizeof e->field, "offer_id");
     return rc;
   }
@@ -171,7 +171,7 @@ int offers_attribute_order(store_txn_t *w, const char *order_id, const char *cus
     offer_t o;
     offer_seen_t s;
     perr_info_t ge;
-    if (offers_get(w, ids[i], &o, &ge)) continue; /* deleted offer: nothing to credit */
+    if (offer_load(w, ids[i], &o, &ge)) continue; /* deleted offer: nothing to credit */
     rc = offer_seen_load(w, customer, o.id, &s);
     if (!rc && currency && !strcmp(currency, o.currency) && ts >= s.first_ts &&
         ts <= s.last_ts + o.window_s) {

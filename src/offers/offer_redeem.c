@@ -125,7 +125,7 @@ int offers_redeem(store_txn_t *w, const offers_keyring_t *ring, const offers_red
 
   offer_t o;
   perr_info_t ge;
-  if ((rc = offers_get(w, tk.offer_id, &o, &ge))) {
+  if ((rc = offer_load(w, tk.offer_id, &o, &ge))) {
     if (rc != PERR_NOT_FOUND) {
       if (e) *e = ge;
       return rc;

@@ -60,6 +60,9 @@ int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char 
 int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,
                     int64_t ts, int64_t count);
 
+/* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
+int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);
+
 /* A store error as a structured error. */
 int offer_store_err(store_txn_t *t, int rc, perr_info_t *e);
 /* SHA-256 of the concatenation of n NUL-terminated parts (each followed by a 0 byte). */
