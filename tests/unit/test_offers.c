@@ -171,7 +171,7 @@ typedef struct decide_case_s {
   const char *currency;
   int64_t cart_value;
   int64_t now;
-  const char *attrs;
+  const char *attrs; /* JSON, or "cart": offers_cart_attributes of the cart */
   void (*setup)(fx_t *f);
   const char *want; /* shown offer ids, comma-separated, in rank order */
 } decide_case_t;
@@ -208,6 +208,21 @@ static const decide_case_t DECIDE_CASES[] = {
      setup_shown_cap, ""},
     {"shown cap next day", {O1(",\"caps\":{\"shown\":1,\"period\":\"day\"}")}, "EUR", 10000,
      OFX_NOW + 86400, NULL, setup_shown_cap, "o1"},
+    /* OFX_NOW is Tuesday 2023-11-14 22:13 UTC: weeks start on Monday, months on the 1st */
+    {"week cap: Sunday", {O1(",\"caps\":{\"shown\":1,\"period\":\"week\"}")}, "EUR", 10000,
+     INT64_C(1700438399), NULL, setup_shown_cap, ""},
+    {"week cap: Monday", {O1(",\"caps\":{\"shown\":1,\"period\":\"week\"}")}, "EUR", 10000,
+     INT64_C(1700438400), NULL, setup_shown_cap, "o1"},
+    {"month cap: 30th", {O1(",\"caps\":{\"shown\":1,\"period\":\"month\"}")}, "EUR", 10000,
+     INT64_C(1701388799), NULL, setup_shown_cap, ""},
+    {"month cap: 1st", {O1(",\"caps\":{\"shown\":1,\"period\":\"month\"}")}, "EUR", 10000,
+     INT64_C(1701388800), NULL, setup_shown_cap, "o1"},
+    {"lifetime cap", {O1(",\"caps\":{\"shown\":1}")}, "EUR", 10000, INT64_C(1800000000), NULL,
+     setup_shown_cap, ""},
+    {"cart attributes in the rule", {O1(",\"rule\":{\"cart_categories\":\"shoes\","
+     "\"cart_value\":{\"$gte\":10000}}")}, "EUR", 10000, OFX_NOW, "cart", NULL, "o1"},
+    {"cart attributes: rule false", {O1(",\"rule\":{\"cart_categories\":\"hats\"}")}, "EUR",
+     10000, OFX_NOW, "cart", NULL, ""},
     {"redeemed cap", {O1(",\"caps\":{\"redeemed\":1}")}, "EUR", 10000, OFX_NOW, NULL,
      setup_redeemed_cap, ""},
     {"archived", {O1("")}, "EUR", 10000, OFX_NOW, NULL, setup_archive, ""},
@@ -234,9 +249,11 @@ static void test_decide_constraints(void **state) {
     for (int j = 0; j < 3 && k->offers[j]; j++) ofx_set(f, k->offers[j]);
     if (k->setup) k->setup(f);
     offers_catalog_t *c = ofx_catalog(f);
-    json_t *attrs = k->attrs ? json_loads(k->attrs, 0, NULL) : json_object();
+    bool cart_attrs = k->attrs && !strcmp(k->attrs, "cart");
+    json_t *attrs = k->attrs && !cart_attrs ? json_loads(k->attrs, 0, NULL) : json_object();
     ofx_cart_t cart;
     ofx_cart(&cart, k->currency, k->cart_value);
+    if (cart_attrs) assert_int_equal(offers_cart_attributes(attrs, &cart.cart), 0);
     offers_decision_t d;
     ofx_decide(f, c, "c1", attrs, &cart.cart, k->now, 7, NULL, &d);
     char got[256] = "";
