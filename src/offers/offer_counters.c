@@ -18,7 +18,7 @@ void okey_str(okey_t *k, const char *s) {
     k->bad = 1;
     return;
   }
-  memcpy(k->b + k->n, s, n);
+  for (size_t i = 0; i < n; i++) k->b[k->n + i] = (unsigned char)s[i]; /* short: no rep movs */
   k->n += n;
 }
 

@@ -132,18 +132,15 @@ static int pick_arm(const offer_t *o, store_txn_t *rd, const char *customer, ban
   int rc = offer_seen_load(rd, customer, o->id, &seen);
   if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0; /* sticky */
   if (rc && rc != PERR_NOT_FOUND) return rc;
-  char seed[OFFERS_ID_MAX + 16];
   if (o->holdout > 0) {
     double w[2] = {o->holdout, 1 - o->holdout};
-    snprintf(seed, sizeof seed, "%s/holdout", o->seed);
-    if (assign(o->seed, seed, w, 2, customer) == 0) return *arm = 0, 0;
+    if (assign(o->seed, o->seed_holdout, w, 2, customer) == 0) return *arm = 0, 0;
   }
   if (o->nvariants == 1) return *arm = 1, 0;
   if (o->mode == OFFER_MODE_AB) {
     double w[OFFERS_MAX_VARIANTS];
     for (int i = 0; i < o->nvariants; i++) w[i] = o->variants[i].weight;
-    snprintf(seed, sizeof seed, "%s/variant", o->seed);
-    int v = assign(o->seed, seed, w, o->nvariants, customer);
+    int v = assign(o->seed, o->seed_variant, w, o->nvariants, customer);
     *arm = 1 + (v < 0 ? 0 : v);
     return 0;
   }
@@ -187,6 +184,7 @@ static int cmp_cand(const void *a, const void *b) {
 
 static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
                           char out[33]) {
+  static const char hex[] = "0123456789abcdef";
   unsigned char h[32];
   if (in->random_ids) {
     for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
@@ -196,7 +194,8 @@ static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit
     const char *parts[3] = {in->customer, o->id, bucket};
     offer_sha256(parts, 3, h);
   }
-  for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+  for (int i = 0; i < 16; i++) out[2 * i] = hex[h[i] >> 4], out[2 * i + 1] = hex[h[i] & 15];
+  out[32] = 0;
 }
 
 static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,

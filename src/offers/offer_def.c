@@ -126,6 +126,7 @@ static int parse_experiment(const json_t *x, offer_t *o, perr_info_t *e) {
   if ((rc = get_enum(x, "reward", rewards, 2, 0, &o->reward, e))) goto field;
   if ((rc = get_str(x, "seed", "experiment.seed", false, &o->seed, e))) return rc;
   if (!o->seed || !*o->seed) o->seed = o->id;
+  if (strlen(o->seed) > OFFERS_ID_MAX) return bad(e, "experiment.seed", "at most 128 bytes");
   const json_t *vs = json_object_get(x, "variants");
   if (!vs || json_is_null(vs)) return 0;
   if (!json_is_array(vs) || json_array_size(vs) < 1 || json_array_size(vs) > OFFERS_MAX_VARIANTS)
@@ -263,6 +264,8 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
                     OFFERS_DEFAULT_TOKEN_TTL_S, &o->token_ttl_s, e)))
     goto fail;
   if ((rc = get_obj(def, "experiment", &x, e)) || (rc = parse_experiment(x, o, e))) goto fail;
+  snprintf(o->seed_holdout, sizeof o->seed_holdout, "%s/holdout", o->seed);
+  snprintf(o->seed_variant, sizeof o->seed_variant, "%s/variant", o->seed);
   x = json_object_get(def, "rule");
   if (with_rule && x && !json_is_null(x) &&
       (rc = condition_compile((json_t *)x, &o->rule, e)))

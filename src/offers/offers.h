@@ -76,6 +76,8 @@ typedef struct offer_s {
   offer_mode_t mode;
   int reward;                  /* bandit_reward_t */
   const char *seed;            /* hashing seed (default: the offer id) */
+  char seed_holdout[OFFERS_ID_MAX + 16]; /* seed + "/holdout": the holdout split's seed */
+  char seed_variant[OFFERS_ID_MAX + 16]; /* seed + "/variant": the A/B split's seed */
   int nvariants;               /* >= 1 (an offer without variants has one: "default") */
   offer_variant_t variants[OFFERS_MAX_VARIANTS];
   int64_t updated_at;
