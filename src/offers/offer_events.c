@@ -1,5 +1,6 @@
 /* offer_events.c -- experiment measurement: offers.event (impression, click, order), order
- * attribution and offers_report (experiments.report for an offer).
+ * attribution, offers_report (experiments.report for an offer) and the global holdout's
+ * exposure and report (a pseudo-offer per currency, "\x01global/EUR").
  * Counters per offer per arm (offers_internal.h): exposures = distinct customers with an
  * impression (the first impression fixes the customer's arm: sticky), conversions =
  * distinct exposed customers with an attributed order, revenue and the sum over customers of
@@ -10,6 +11,18 @@
 #include <stdlib.h>
 
 #include "offers/offers_internal.h"
+
+/* The pseudo-offer id of the global holdout in a currency: "\x01global/EUR" (an offer id
+ * can never start with byte 1 in practice; attribution recognises the prefix). */
+#define GLOBAL_PREFIX "\x01global/"
+#define GLOBAL_PREFIX_LEN 8
+
+static int global_id(const char *currency, char out[16], perr_info_t *e) {
+  if (!currency || !core_currency_static(core_pstr(currency, strlen(currency))))
+    return perr_set(e, PERR_INVALID_PARAMS, "currency", "unknown currency code");
+  snprintf(out, 16, "%s%s", GLOBAL_PREFIX, currency);
+  return 0;
+}
 
 static int check_key(const char *s, const char *field, perr_info_t *e) {
   size_t n = s ? strlen(s) : 0;
@@ -168,6 +181,14 @@ int offers_attribute_order(store_txn_t *w, const char *order_id, const char *cus
   }
   store_cursor_close(c);
   for (size_t i = 0; rc >= 0 && i < n; i++) {
+    if (!strncmp(ids[i], GLOBAL_PREFIX, GLOBAL_PREFIX_LEN)) { /* the global holdout */
+      offer_seen_t s;
+      rc = offer_seen_load(w, customer, ids[i], &s);
+      if (!rc && currency && !strcmp(currency, ids[i] + GLOBAL_PREFIX_LEN) && ts >= s.first_ts &&
+          ts <= s.last_ts + OFFERS_DEFAULT_WINDOW_S && !(rc = credit(w, ids[i], customer, &s, total)))
+        ++*linked;
+      continue;
+    }
     offer_t o;
     offer_seen_t s;
     perr_info_t ge;
@@ -187,20 +208,35 @@ int offers_attribute_order(store_txn_t *w, const char *order_id, const char *cus
   return 0;
 }
 
-int offers_report(store_txn_t *t, const offer_t *o, offers_report_t *out, perr_info_t *e) {
-  memset(out, 0, sizeof *out);
-  out->narms = 1 + o->nvariants;
-  out->arm_names[0] = "holdout";
-  int rc;
-  for (int i = 0; i < out->narms; i++) {
+/* Arms 0..narms-1 of id, and each arm >= 1 against arm 0. */
+static int load_arms(store_txn_t *t, const char *id, int narms, offers_report_t *out,
+                     perr_info_t *e) {
+  for (int i = 0; i < narms; i++) {
     offer_arm_t a;
-    if ((rc = offer_arm_load(t, o->id, i, &a))) return offer_store_err(t, rc, e);
+    int rc = offer_arm_load(t, id, i, &a);
+    if (rc) return offer_store_err(t, rc, e);
     out->arms[i] = a.s;
     out->clicks[i] = a.clicks;
-    if (i) out->arm_names[i] = o->variants[i - 1].id;
   }
-  for (int i = 1; i < out->narms; i++)
+  out->narms = narms;
+  for (int i = 1; i < narms; i++)
     out->has_compare[i] = stats_compare(&out->arms[0], &out->arms[i], &out->compare[i]) == 0;
+  return 0;
+}
+
+static void srm(offers_report_t *out, const int64_t *obs, const double *w, int k) {
+  if (k >= 2 && stats_srm(obs, w, k, &out->srm_chi2, &out->srm_p) == 0) {
+    out->has_srm = true;
+    out->srm_flag = out->srm_p < STATS_SRM_THRESHOLD;
+  }
+}
+
+int offers_report(store_txn_t *t, const offer_t *o, offers_report_t *out, perr_info_t *e) {
+  memset(out, 0, sizeof *out);
+  int rc = load_arms(t, o->id, 1 + o->nvariants, out, e);
+  if (rc) return rc;
+  out->arm_names[0] = "holdout";
+  for (int i = 1; i < out->narms; i++) out->arm_names[i] = o->variants[i - 1].id;
   /* Sample ratio: planned shares (ab: holdout and each variant; bandit: holdout vs treated). */
   int64_t obs[OFFERS_MAX_ARMS];
   double w[OFFERS_MAX_ARMS];
@@ -214,11 +250,46 @@ int offers_report(store_txn_t *t, const offer_t *o, offers_report_t *out, perr_i
     for (int i = 1; i < out->narms; i++)
       obs[k] = out->arms[i].exposures, w[k++] = (1 - o->holdout) * o->variants[i - 1].weight;
   }
-  if (k >= 2 && stats_srm(obs, w, k, &out->srm_chi2, &out->srm_p) == 0) {
-    out->has_srm = true;
-    out->srm_flag = out->srm_p < STATS_SRM_THRESHOLD;
-  }
+  srm(out, obs, w, k);
   if ((rc = offer_budget_load(t, o->id, &out->redemptions, &out->money_spent)))
     return offer_store_err(t, rc, e);
+  return 0;
+}
+
+int offers_global_exposure(store_txn_t *w, const char *customer, bool held_out,
+                           const char *currency, int64_t ts, perr_info_t *e) {
+  char id[16];
+  int rc = check_key(customer, "customer_id", e);
+  if (rc || (rc = global_id(currency, id, e))) return rc;
+  offer_seen_t s;
+  offer_arm_t a;
+  rc = offer_seen_load(w, customer, id, &s);
+  if (rc == PERR_NOT_FOUND) { /* first pass: the arm sticks */
+    s = (offer_seen_t){held_out ? 0 : 1, ts, ts, 0, 0};
+    if (!(rc = offer_arm_load(w, id, s.arm, &a))) {
+      a.s.exposures++;
+      rc = offer_arm_store(w, id, s.arm, &a);
+    }
+  } else if (!rc) {
+    if (ts < s.first_ts) s.first_ts = ts;
+    if (ts > s.last_ts) s.last_ts = ts;
+  }
+  if (!rc) rc = offer_seen_store(w, customer, id, &s);
+  return rc ? offer_store_err(w, rc, e) : 0;
+}
+
+int offers_global_report(store_txn_t *t, const char *currency, double global_holdout,
+                         offers_report_t *out, perr_info_t *e) {
+  char id[16];
+  memset(out, 0, sizeof *out);
+  int rc = global_id(currency, id, e);
+  if (rc || (rc = load_arms(t, id, 2, out, e))) return rc;
+  out->arm_names[0] = "global_holdout";
+  out->arm_names[1] = "engine";
+  if (global_holdout > 0 && global_holdout < 1) {
+    int64_t obs[2] = {out->arms[0].exposures, out->arms[1].exposures};
+    double w[2] = {global_holdout, 1 - global_holdout};
+    srm(out, obs, w, 2);
+  }
   return 0;
 }

@@ -285,4 +285,16 @@ typedef struct offers_report_s {
 /* Report for an offer (o as read by offers_get: arm names point into it). */
 int offers_report(store_txn_t *t, const offer_t *o, offers_report_t *out, perr_info_t *e);
 
+/* The global holdout (docs/OFFERS.md section 6): record that a customer passed through
+ * offers.decide, in the global holdout (held_out) or not, with a cart in currency. The first
+ * call fixes the customer's arm (0 global holdout, 1 engine) and counts one exposure; later
+ * calls extend the attribution window. Orders are then credited by offers_attribute_order
+ * like an offer's (same window rule, orders in that currency only). */
+int offers_global_exposure(store_txn_t *w, const char *customer, bool held_out,
+                           const char *currency, int64_t ts, perr_info_t *e);
+/* Engine (arm 1) against the global holdout (arm 0) for one currency; SRM against
+ * [global_holdout, 1 - global_holdout] when global_holdout > 0. */
+int offers_global_report(store_txn_t *t, const char *currency, double global_holdout,
+                         offers_report_t *out, perr_info_t *e);
+
 #endif

@@ -611,6 +611,58 @@ static void test_attribution_idempotent(void **state) {
   assert_string_equal(e.field, "arm");
 }
 
+/* The global holdout: customers who never see an offer against those who pass through the
+ * engine, with a known effect of the engine (conversion 0.10 -> 0.30). */
+static void test_global_holdout(void **state) {
+  fx_t *f = *state;
+  ofx_set(f, O1(""));
+  offers_catalog_t *c = ofx_catalog(f);
+  ofx_cart_t cart;
+  ofx_cart(&cart, "EUR", 10000);
+  uint64_t rs = 3;
+  perr_info_t e = {0};
+  int n = 3000, held = 0;
+  for (int i = 0; i < n; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "g%d", i);
+    offers_decide_in_t in = {0};
+    in.customer = id;
+    in.cart = &cart.cart;
+    in.now = OFX_NOW;
+    in.global_holdout = 0.2;
+    offers_decision_t d;
+    assert_int_equal(offers_decide(c, f->w, &in, &d, &e), 0);
+    assert_int_equal(offers_global_exposure(f->w, id, d.global_holdout, "EUR", OFX_NOW, &e), 0);
+    assert_int_equal(offers_global_exposure(f->w, id, !d.global_holdout, "EUR", OFX_NOW + 5, &e),
+                     0); /* sticky: the first arm stays, no second exposure */
+    held += d.global_holdout;
+    if (!d.global_holdout) {
+      assert_int_equal(d.n, 1);
+      ofx_impression(f, id, "o1", id, 1, OFX_NOW);
+    }
+    if (ofx_unif(&rs) < (d.global_holdout ? 0.10 : 0.30)) {
+      int linked;
+      bool replay;
+      assert_int_equal(offers_attribute_order(f->w, id, id, OFX_NOW + 60, 5000, "EUR", &linked,
+                                              &replay, &e), 0);
+      assert_int_equal(linked, d.global_holdout ? 1 : 2); /* the engine arm and the offer */
+    }
+  }
+  offers_report_t r;
+  assert_int_equal(offers_global_report(f->w, "EUR", 0.2, &r, &e), 0);
+  assert_int_equal(r.arms[0].exposures, held);
+  assert_int_equal(r.arms[0].exposures + r.arms[1].exposures, n);
+  assert_true(r.has_compare[1]);
+  const stats_effect_t *ce = &r.compare[1].conv_abs;
+  assert_true(ce->lower > 0.10 && ce->upper < 0.30); /* true effect 0.20 */
+  assert_true(ce->lower <= 0.20 && 0.20 <= ce->upper);
+  assert_true(r.has_srm);
+  assert_false(r.srm_flag);
+  assert_int_equal(offers_global_report(f->w, "EUX", 0.2, &r, &e), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "currency");
+  offers_catalog_free(c);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -618,6 +670,7 @@ int main(void) {
       T(test_decide_constraints),       T(test_decide_holdouts),
       T(test_tokens),                   T(test_redeem_property),
       T(test_redeem_last_unit_and_refusals), T(test_attribution_idempotent),
+      T(test_global_holdout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
