@@ -6,13 +6,13 @@
 
 #include "offers/offers_internal.h"
 
-void okey_init(okey_t *k, char tag) {
+void offer_key_init(offer_key_t *k, char tag) {
   k->n = 0;
   k->bad = 0;
   if (tag) k->b[k->n++] = (unsigned char)tag;
 }
 
-void okey_str(okey_t *k, const char *s) {
+void offer_key_str(offer_key_t *k, const char *s) {
   size_t n = s ? strlen(s) : 0;
   if (n > OFFERS_ID_MAX || k->n + n > sizeof k->b) {
     k->bad = 1;
@@ -22,9 +22,9 @@ void okey_str(okey_t *k, const char *s) {
   k->n += n;
 }
 
-void okey_sep(okey_t *k) { okey_u8(k, 0); }
+void offer_key_sep(offer_key_t *k) { offer_key_u8(k, 0); }
 
-void okey_u8(okey_t *k, unsigned v) {
+void offer_key_u8(offer_key_t *k, unsigned v) {
   if (k->n + 1 > sizeof k->b) {
     k->bad = 1;
     return;
@@ -32,9 +32,9 @@ void okey_u8(okey_t *k, unsigned v) {
   k->b[k->n++] = (unsigned char)v;
 }
 
-void okey_be64(okey_t *k, int64_t v) {
+void offer_key_be64(offer_key_t *k, int64_t v) {
   uint64_t u = (uint64_t)v ^ (1ull << 63); /* order-preserving for negatives */
-  for (int i = 7; i >= 0; i--) okey_u8(k, (unsigned)(u >> (8 * i)) & 0xff);
+  for (int i = 7; i >= 0; i--) offer_key_u8(k, (unsigned)(u >> (8 * i)) & 0xff);
 }
 
 int64_t offer_period_index(offer_period_t p, int64_t ts) {
@@ -73,7 +73,7 @@ void offer_sha256(const char *const *parts, int n, unsigned char out[32]) {
 }
 
 /* Load a record whose value starts with tag, version 1; *found 0 when absent. */
-static int load(store_txn_t *t, store_table_t tb, const okey_t *k, char tag, rec_rd_t *rd,
+static int load(store_txn_t *t, store_table_t tb, const offer_key_t *k, char tag, rec_rd_t *rd,
                 int *found) {
   const void *v;
   size_t vn;
@@ -88,22 +88,22 @@ static int load(store_txn_t *t, store_table_t tb, const okey_t *k, char tag, rec
   return 0;
 }
 
-static int save(store_txn_t *t, store_table_t tb, const okey_t *k, rec_buf_t *b) {
+static int save(store_txn_t *t, store_table_t tb, const offer_key_t *k, rec_buf_t *b) {
   int rc = k->bad ? PERR_INVALID_PARAMS : b->oom ? PERR_INTERNAL : 0;
   if (!rc) rc = store_put(t, tb, k->b, k->n, b->p, b->n);
   rec_buf_free(b);
   return rc;
 }
 
-static void arm_key(okey_t *k, const char *offer, int arm) {
-  okey_init(k, 'a');
-  okey_str(k, offer);
-  okey_sep(k);
-  okey_u8(k, (unsigned)arm);
+static void arm_key(offer_key_t *k, const char *offer, int arm) {
+  offer_key_init(k, 'a');
+  offer_key_str(k, offer);
+  offer_key_sep(k);
+  offer_key_u8(k, (unsigned)arm);
 }
 
 int offer_arm_load(store_txn_t *t, const char *offer, int arm, offer_arm_t *out) {
-  okey_t k;
+  offer_key_t k;
   rec_rd_t rd;
   int found;
   memset(out, 0, sizeof *out);
@@ -121,7 +121,7 @@ int offer_arm_load(store_txn_t *t, const char *offer, int arm, offer_arm_t *out)
 }
 
 int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_t *a) {
-  okey_t k;
+  offer_key_t k;
   rec_buf_t b;
   arm_key(&k, offer, arm);
   rec_buf_init(&b);
@@ -138,15 +138,15 @@ int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_
   return save(t, STORE_T_OFFER_COUNTS, &k, &b);
 }
 
-static void seen_key(okey_t *k, const char *customer, const char *offer) {
-  okey_init(k, 0);
-  okey_str(k, customer);
-  okey_sep(k);
-  okey_str(k, offer);
+static void seen_key(offer_key_t *k, const char *customer, const char *offer) {
+  offer_key_init(k, 0);
+  offer_key_str(k, customer);
+  offer_key_sep(k);
+  offer_key_str(k, offer);
 }
 
 int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, offer_seen_t *out) {
-  okey_t k;
+  offer_key_t k;
   rec_rd_t rd;
   int found;
   memset(out, 0, sizeof *out);
@@ -164,7 +164,7 @@ int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, off
 
 int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
                      const offer_seen_t *s) {
-  okey_t k;
+  offer_key_t k;
   rec_buf_t b;
   seen_key(&k, customer, offer);
   rec_buf_init(&b);
@@ -179,12 +179,12 @@ int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
 }
 
 int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, int64_t *money) {
-  okey_t k;
+  offer_key_t k;
   rec_rd_t rd;
   int found;
   *redemptions = *money = 0;
-  okey_init(&k, 'b');
-  okey_str(&k, offer);
+  offer_key_init(&k, 'b');
+  offer_key_str(&k, offer);
   int rc = load(t, STORE_T_OFFER_COUNTS, &k, 'B', &rd, &found);
   if (rc || !found) return rc;
   *redemptions = rec_get_sv(&rd);
@@ -193,10 +193,10 @@ int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, i
 }
 
 int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, int64_t money) {
-  okey_t k;
+  offer_key_t k;
   rec_buf_t b;
-  okey_init(&k, 'b');
-  okey_str(&k, offer);
+  offer_key_init(&k, 'b');
+  offer_key_str(&k, offer);
   rec_buf_init(&b);
   rec_put_u8(&b, 'B');
   rec_put_u8(&b, 1);
@@ -205,20 +205,20 @@ int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, i
   return save(t, STORE_T_OFFER_COUNTS, &k, &b);
 }
 
-static void cap_key(okey_t *k, const offer_t *o, const char *customer, char kind, int64_t ts) {
-  okey_init(k, 'c');
-  okey_str(k, o->id);
-  okey_sep(k);
-  okey_str(k, customer);
-  okey_sep(k);
-  okey_u8(k, (unsigned char)kind);
-  okey_sep(k);
-  okey_be64(k, offer_period_index(o->cap_period, ts));
+static void cap_key(offer_key_t *k, const offer_t *o, const char *customer, char kind, int64_t ts) {
+  offer_key_init(k, 'c');
+  offer_key_str(k, o->id);
+  offer_key_sep(k);
+  offer_key_str(k, customer);
+  offer_key_sep(k);
+  offer_key_u8(k, (unsigned char)kind);
+  offer_key_sep(k);
+  offer_key_be64(k, offer_period_index(o->cap_period, ts));
 }
 
 int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
                    int64_t *count) {
-  okey_t k;
+  offer_key_t k;
   rec_rd_t rd;
   int found;
   *count = 0;
@@ -231,7 +231,7 @@ int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char 
 
 int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,
                     int64_t ts, int64_t count) {
-  okey_t k;
+  offer_key_t k;
   rec_buf_t b;
   cap_key(&k, o, customer, kind, ts);
   rec_buf_init(&b);

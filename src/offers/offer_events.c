@@ -32,7 +32,7 @@ static int check_key(const char *s, const char *field, perr_info_t *e) {
 }
 
 /* Look up an idempotency record: 1 seen with the same fingerprint, 0 new, or an error. */
-static int idem_check(store_txn_t *w, const okey_t *k, const unsigned char fp[32],
+static int idem_check(store_txn_t *w, const offer_key_t *k, const unsigned char fp[32],
                       perr_info_t *e) {
   const void *v;
   size_t vn;
@@ -45,7 +45,7 @@ static int idem_check(store_txn_t *w, const okey_t *k, const unsigned char fp[32
   return 1;
 }
 
-static int idem_store(store_txn_t *w, const okey_t *k, const unsigned char fp[32]) {
+static int idem_store(store_txn_t *w, const offer_key_t *k, const unsigned char fp[32]) {
   unsigned char v[34] = {'E', 1};
   memcpy(v + 2, fp, 32);
   return store_put(w, STORE_T_OFFER_IDEM, k->b, k->n, v, sizeof v);
@@ -81,9 +81,9 @@ int offers_event(store_txn_t *w, const offers_event_t *ev, bool *replay, perr_in
   const char *parts[4] = {ev->offer_id, ev->customer, num, ""};
   unsigned char fp[32];
   offer_sha256(parts, 3, fp);
-  okey_t k;
-  okey_init(&k, 'e');
-  okey_str(&k, ev->idempotency_key);
+  offer_key_t k;
+  offer_key_init(&k, 'e');
+  offer_key_str(&k, ev->idempotency_key);
   if ((rc = idem_check(w, &k, fp, e)) != 0) {
     if (rc == 1) *replay = true;
     return rc == 1 ? 0 : rc;
@@ -147,18 +147,18 @@ int offers_attribute_order(store_txn_t *w, const char *order_id, const char *cus
   if ((rc = check_key(order_id, "order_id", e)) || (rc = check_key(customer, "customer_id", e)))
     return rc;
   if (total < 0) return perr_set(e, PERR_INVALID_PARAMS, "total", "must be >= 0");
-  okey_t k, pre;
-  okey_init(&k, 'o');
-  okey_str(&k, order_id);
+  offer_key_t k, pre;
+  offer_key_init(&k, 'o');
+  offer_key_str(&k, order_id);
   const void *v, *kk;
   size_t vn, kn;
   rc = store_get(w, STORE_T_OFFER_IDEM, k.b, k.n, &v, &vn);
   if (rc == 0) return *replay = true, 0;
   if (rc != PERR_NOT_FOUND) return offer_store_err(w, rc, e);
   /* The offers this customer saw (collected first: no writes under an open cursor). */
-  okey_init(&pre, 0);
-  okey_str(&pre, customer);
-  okey_sep(&pre);
+  offer_key_init(&pre, 0);
+  offer_key_str(&pre, customer);
+  offer_key_sep(&pre);
   char (*ids)[OFFERS_ID_MAX + 1] = NULL;
   size_t n = 0, cap = 0;
   store_cursor_t *c;

@@ -92,9 +92,9 @@ int offers_redeem(store_txn_t *w, const offers_keyring_t *ring, const offers_red
   unsigned char fp[32], seen_fp[32];
   const char *parts[2] = {in->token, in->customer};
   offer_sha256(parts, 2, fp);
-  okey_t ik, tkk;
-  okey_init(&ik, 'r');
-  okey_str(&ik, in->idempotency_key);
+  offer_key_t ik, tkk;
+  offer_key_init(&ik, 'r');
+  offer_key_str(&ik, in->idempotency_key);
   const void *v;
   size_t vn;
   rc = store_get(w, STORE_T_OFFER_IDEM, ik.b, ik.n, &v, &vn);
@@ -115,8 +115,8 @@ int offers_redeem(store_txn_t *w, const offers_keyring_t *ring, const offers_red
   const char *tparts[1] = {in->token};
   unsigned char th[32];
   offer_sha256(tparts, 1, th);
-  okey_init(&tkk, 't');
-  for (int i = 0; i < 32; i++) okey_u8(&tkk, th[i]);
+  offer_key_init(&tkk, 't');
+  for (int i = 0; i < 32; i++) offer_key_u8(&tkk, th[i]);
   rc = store_get(w, STORE_T_OFFER_IDEM, tkk.b, tkk.n, &v, &vn);
   if (rc == 0)
     return refuse(OFFERS_TOKEN_USED, why, e, PERR_CONFLICT, "token",

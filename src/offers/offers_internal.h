@@ -18,17 +18,17 @@
 #include "offers/offers.h"
 #include "store/record.h"
 
-typedef struct okey_s {
+typedef struct offer_key_s {
   unsigned char b[3 * OFFERS_ID_MAX + 64];
   size_t n;
   int bad; /* a part was too long */
-} okey_t;
+} offer_key_t;
 
-void okey_init(okey_t *k, char tag); /* tag 0: no tag byte */
-void okey_str(okey_t *k, const char *s); /* appends s (no separator) */
-void okey_sep(okey_t *k);
-void okey_u8(okey_t *k, unsigned v);
-void okey_be64(okey_t *k, int64_t v);
+void offer_key_init(offer_key_t *k, char tag); /* tag 0: no tag byte */
+void offer_key_str(offer_key_t *k, const char *s); /* appends s (no separator) */
+void offer_key_sep(offer_key_t *k);
+void offer_key_u8(offer_key_t *k, unsigned v);
+void offer_key_be64(offer_key_t *k, int64_t v);
 
 /* The period index holding ts: day number, ISO week number (weeks start Monday), months
  * since 1970-01, or 0 for lifetime. */
