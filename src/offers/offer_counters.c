@@ -55,6 +55,13 @@ int64_t offer_period_index(offer_period_t p, int64_t ts) {
   }
 }
 
+int offer_check_id(const char *s, const char *field, perr_info_t *e) {
+  size_t n = s ? strlen(s) : 0;
+  if (n < 1 || n > OFFERS_ID_MAX)
+    return perr_set(e, PERR_INVALID_PARAMS, field, "must be a string of 1..128 bytes");
+  return 0;
+}
+
 int offer_store_err(store_txn_t *t, int rc, perr_info_t *e) {
   const char *m = t ? store_txn_errmsg(t) : "";
   return perr_set(e, rc, NULL, "%s", m && *m ? m : perr_message(rc));

@@ -161,7 +161,8 @@ static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide
   int rc = offer_arm_load(rd, o->id, 0, &ctl);
   if (!rc) rc = offer_arm_load(rd, o->id, c->arm ? c->arm : 1, &trt);
   if (rc) return rc;
-  double pc = ((double)ctl.s.conversions + PRIOR_N * PRIOR_BASE) / ((double)ctl.s.exposures + PRIOR_N);
+  double pc = ((double)ctl.s.conversions + PRIOR_N * PRIOR_BASE) /
+              ((double)ctl.s.exposures + PRIOR_N);
   double pt = ((double)trt.s.conversions + PRIOR_N * (PRIOR_BASE + PRIOR_UPLIFT)) /
               ((double)trt.s.exposures + PRIOR_N);
   double margin = attr_num(in->attrs, "margin_rate", 0, 1, DEFAULT_MARGIN_RATE);
@@ -218,7 +219,8 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
     snprintf(d->reason, sizeof d->reason, "holdout: control arm, not shown");
     return 0;
   }
-  snprintf(d->reason, sizeof d->reason, "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f",
+  snprintf(d->reason, sizeof d->reason,
+           "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f",
            o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab", d->variant,
            c->ev, c->uplift);
   if (!in->keys) return 0;

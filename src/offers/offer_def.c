@@ -18,12 +18,6 @@ static int bad(perr_info_t *e, const char *field, const char *msg) {
   return perr_set(e, PERR_INVALID_PARAMS, field, "%s", msg);
 }
 
-static int check_id(const char *s, const char *field, perr_info_t *e) {
-  size_t n = s ? strlen(s) : 0;
-  if (n < 1 || n > OFFERS_ID_MAX) return bad(e, field, "must be a string of 1..128 bytes");
-  return 0;
-}
-
 /* Integer member in [lo, hi]; absent -> def. */
 static int get_int(const json_t *obj, const char *name, const char *field, int64_t lo,
                    int64_t hi, int64_t def, int64_t *out, perr_info_t *e) {
@@ -98,7 +92,7 @@ static int get_targets(const json_t *def, const char *name, const json_t **out, 
     char f[64];
     snprintf(f, sizeof f, "%s[%zu]", name, i);
     const json_t *x = json_array_get(v, i);
-    int rc = check_id(json_is_string(x) ? json_string_value(x) : NULL, f, e);
+    int rc = offer_check_id(json_is_string(x) ? json_string_value(x) : NULL, f, e);
     if (rc) return rc;
   }
   *out = json_array_size(v) ? v : NULL;
@@ -144,7 +138,8 @@ static int parse_experiment(const json_t *x, offer_t *o, perr_info_t *e) {
     if ((rc = only_named(v, vallowed, pre, e))) return rc;
     offer_variant_t *ov = &o->variants[i];
     snprintf(f, sizeof f, "experiment.variants[%d].id", i);
-    if ((rc = get_str(v, "id", f, true, &ov->id, e)) || (rc = check_id(ov->id, f, e))) return rc;
+    if ((rc = get_str(v, "id", f, true, &ov->id, e)) || (rc = offer_check_id(ov->id, f, e)))
+      return rc;
     for (int j = 0; j < i; j++)
       if (!strcmp(o->variants[j].id, ov->id)) return bad(e, f, "duplicate variant id");
     const json_t *w = json_object_get(v, "weight");
@@ -194,7 +189,7 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   const json_t *budget, *caps, *x;
   int kind, period;
   int64_t lo = 1, hi = MONEY_MAX;
-  if ((rc = get_str(def, "id", "id", true, &o->id, e)) || (rc = check_id(o->id, "id", e)) ||
+  if ((rc = get_str(def, "id", "id", true, &o->id, e)) || (rc = offer_check_id(o->id, "id", e)) ||
       (rc = get_enum(def, "kind", KINDS, 5, -1, &kind, e)))
     goto fail;
   if (kind < 0) {
@@ -227,7 +222,8 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   if ((rc = get_int(def, "priority", "priority", -1000000, 1000000, 0, &o->priority, e)) ||
       (rc = get_str(def, "exclusive_group", "exclusive_group", false, &o->exclusive_group, e)))
     goto fail;
-  if (o->exclusive_group && (rc = check_id(o->exclusive_group, "exclusive_group", e))) goto fail;
+  if (o->exclusive_group && (rc = offer_check_id(o->exclusive_group, "exclusive_group", e)))
+    goto fail;
   if ((rc = get_obj(def, "budget", &budget, e))) goto fail;
   if (budget && ((rc = only_named(budget, ballowed, "budget.", e)) ||
                  (rc = get_int(budget, "money", "budget.money", 0, MONEY_MAX, 0,
@@ -324,7 +320,7 @@ static int read_offer(store_txn_t *t, const char *id, bool with_rule, offer_t *o
                       perr_info_t *e) {
   const void *v;
   size_t vn;
-  int rc = check_id(id, "id", e);
+  int rc = offer_check_id(id, "id", e);
   if (rc) return rc;
   rc = store_get(t, STORE_T_OFFERS, id, strlen(id), &v, &vn);
   if (rc == PERR_NOT_FOUND) return perr_set(e, rc, "id", "unknown offer");

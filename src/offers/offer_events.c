@@ -24,13 +24,6 @@ static int global_id(const char *currency, char out[16], perr_info_t *e) {
   return 0;
 }
 
-static int check_key(const char *s, const char *field, perr_info_t *e) {
-  size_t n = s ? strlen(s) : 0;
-  if (n < 1 || n > OFFERS_ID_MAX)
-    return perr_set(e, PERR_INVALID_PARAMS, field, "must be a string of 1..128 bytes");
-  return 0;
-}
-
 /* Look up an idempotency record: 1 seen with the same fingerprint, 0 new, or an error. */
 static int idem_check(store_txn_t *w, const offer_key_t *k, const unsigned char fp[32],
                       perr_info_t *e) {
@@ -70,9 +63,9 @@ static int credit(store_txn_t *w, const char *offer, const char *customer, offer
 int offers_event(store_txn_t *w, const offers_event_t *ev, bool *replay, perr_info_t *e) {
   *replay = false;
   int rc;
-  if ((rc = check_key(ev->idempotency_key, "idempotency_key", e)) ||
-      (rc = check_key(ev->offer_id, "offer_id", e)) ||
-      (rc = check_key(ev->customer, "customer_id", e)))
+  if ((rc = offer_check_id(ev->idempotency_key, "idempotency_key", e)) ||
+      (rc = offer_check_id(ev->offer_id, "offer_id", e)) ||
+      (rc = offer_check_id(ev->customer, "customer_id", e)))
     return rc;
   if (ev->type > OFFERS_EV_ORDER) return perr_set(e, PERR_INVALID_PARAMS, "type", "unknown type");
   if (ev->revenue < 0) return perr_set(e, PERR_INVALID_PARAMS, "revenue", "must be >= 0");
@@ -144,7 +137,8 @@ int offers_attribute_order(store_txn_t *w, const char *order_id, const char *cus
   *linked = 0;
   *replay = false;
   int rc;
-  if ((rc = check_key(order_id, "order_id", e)) || (rc = check_key(customer, "customer_id", e)))
+  if ((rc = offer_check_id(order_id, "order_id", e)) ||
+      (rc = offer_check_id(customer, "customer_id", e)))
     return rc;
   if (total < 0) return perr_set(e, PERR_INVALID_PARAMS, "total", "must be >= 0");
   offer_key_t k, pre;
@@ -185,7 +179,8 @@ int offers_attribute_order(store_txn_t *w, const char *order_id, const char *cus
       offer_seen_t s;
       rc = offer_seen_load(w, customer, ids[i], &s);
       if (!rc && currency && !strcmp(currency, ids[i] + GLOBAL_PREFIX_LEN) && ts >= s.first_ts &&
-          ts <= s.last_ts + OFFERS_DEFAULT_WINDOW_S && !(rc = credit(w, ids[i], customer, &s, total)))
+          ts <= s.last_ts + OFFERS_DEFAULT_WINDOW_S &&
+          !(rc = credit(w, ids[i], customer, &s, total)))
         ++*linked;
       continue;
     }
@@ -259,7 +254,7 @@ int offers_report(store_txn_t *t, const offer_t *o, offers_report_t *out, perr_i
 int offers_global_exposure(store_txn_t *w, const char *customer, bool held_out,
                            const char *currency, int64_t ts, perr_info_t *e) {
   char id[16];
-  int rc = check_key(customer, "customer_id", e);
+  int rc = offer_check_id(customer, "customer_id", e);
   if (rc || (rc = global_id(currency, id, e))) return rc;
   offer_seen_t s;
   offer_arm_t a;

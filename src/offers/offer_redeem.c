@@ -14,13 +14,6 @@ static int refuse(offers_refusal_t r, offers_refusal_t *why, perr_info_t *e, int
   return perr_set(e, code, field, "%s: %s", offers_refusal_name(r), msg);
 }
 
-static int check_key(const char *s, const char *field, perr_info_t *e) {
-  size_t n = s ? strlen(s) : 0;
-  if (n < 1 || n > OFFERS_ID_MAX)
-    return perr_set(e, PERR_INVALID_PARAMS, field, "must be a string of 1..128 bytes");
-  return 0;
-}
-
 static void encode_answer(rec_buf_t *b, const unsigned char fp[32],
                           const offers_redeem_out_t *o) {
   rec_buf_init(b);
@@ -84,8 +77,8 @@ int offers_redeem(store_txn_t *w, const offers_keyring_t *ring, const offers_red
   memset(out, 0, sizeof *out);
   if (why) *why = OFFERS_OK;
   int rc;
-  if ((rc = check_key(in->idempotency_key, "idempotency_key", e)) ||
-      (rc = check_key(in->customer, "customer_id", e)))
+  if ((rc = offer_check_id(in->idempotency_key, "idempotency_key", e)) ||
+      (rc = offer_check_id(in->customer, "customer_id", e)))
     return rc;
   if (in->cart_ref && strlen(in->cart_ref) > OFFERS_ID_MAX)
     return perr_set(e, PERR_INVALID_PARAMS, "cart_ref", "must be at most 128 bytes");

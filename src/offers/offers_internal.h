@@ -1,15 +1,18 @@
 /* offers_internal.h -- what the offers files share (src/offers only): the key layouts of the
  * offers tables and the counter records kept in them.
  *
- * OFFERS        offer_id                                  -> 'O' 1 uv(updated_at) u8(archived) str(json)
+ * OFFERS        offer_id -> 'O' 1 uv(updated_at) u8(archived) str(json)
  * OFFER_COUNTS  'b' offer_id                              -> 'B' 1 sv(redemptions) sv(money)
  *               'c' offer_id \0 customer \0 kind \0 be64(period) -> 'C' 1 sv(count)
  *                   (kind 's' shown, 'r' redeemed; period from offer_period_index)
  *               'a' offer_id \0 u8(arm)                   -> 'A' 1 arm counters (offer_arm_t)
  * OFFER_SEEN    customer \0 offer_id                      -> 'S' 1 seen record (offer_seen_t)
  * OFFER_IDEM    'r' key -> 'R' 1 raw32(sha256 token) redeem answer
- *               'e' key -> 'E' 1 raw32(sha256 event)    'o' order_id -> 'L' 1 sv(linked)
- * Invariant: ids never contain NUL (offers_parse and the callers' checks), so \0 separates. */
+ *               'e' key -> 'E' 1 raw32(sha256 event)    'o' order_id -> 'L' 1 u8(linked)
+ *               't' raw32(sha256 token) -> the redeem idempotency key (a token is used once)
+ * The global holdout is the pseudo-offer "\x01global/<currency>" in OFFER_COUNTS ('a' arms)
+ * and OFFER_SEEN (offer_events.c).
+ * Invariant: ids are C strings (no NUL inside), so \0 separates key parts. */
 #ifndef PATRON_OFFERS_INTERNAL_H
 #define PATRON_OFFERS_INTERNAL_H
 
@@ -62,6 +65,9 @@ int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char
 
 /* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
 int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);
+
+/* An id or key: a string of 1..OFFERS_ID_MAX bytes, else invalid_params naming field. */
+int offer_check_id(const char *s, const char *field, perr_info_t *e);
 
 /* A store error as a structured error. */
 int offer_store_err(store_txn_t *t, int rc, perr_info_t *e);

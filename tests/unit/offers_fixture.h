@@ -69,6 +69,8 @@ static inline uint64_t ofx_rand(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-static inline double ofx_unif(uint64_t *s) { return (double)(ofx_rand(s) >> 11) / 9007199254740992.0; }
+static inline double ofx_unif(uint64_t *s) {
+  return (double)(ofx_rand(s) >> 11) / 9007199254740992.0; /* 53 bits in [0, 1) */
+}
 
 #endif

@@ -44,7 +44,8 @@ static void test_validation_names_field(void **state) {
       {"{\"id\":\"a\"," BASE ",\"products\":[\"p1\",7]}", "products[1]"},
       {"{\"id\":\"a\"," BASE ",\"stackable\":1}", "stackable"},
       {"{\"id\":\"a\"," BASE ",\"colour\":\"red\"}", "colour"},
-      {"{\"id\":\"a\"," BASE ",\"rule\":{\"$and\":[{\"age\":{\"$gt\":[1]}}]}}", "rule.$and[0].age.$gt"},
+      {"{\"id\":\"a\"," BASE ",\"rule\":{\"$and\":[{\"age\":{\"$gt\":[1]}}]}}",
+       "rule.$and[0].age.$gt"},
       {"{\"id\":\"a\"," BASE ",\"rule\":{\"name\":{\"$regex\":\"(\"}}}", "rule.name.$regex"},
       {"{\"id\":\"a\"," BASE ",\"experiment\":{\"holdout\":0.95}}", "experiment.holdout"},
       {"{\"id\":\"a\"," BASE ",\"experiment\":{\"mode\":\"mab\"}}", "experiment.mode"},
@@ -177,7 +178,8 @@ typedef struct decide_case_s {
 } decide_case_t;
 
 #define O1(extra) "{\"id\":\"o1\"," BASE extra "}"
-#define O2(extra) "{\"id\":\"o2\",\"kind\":\"percent_off\",\"value\":20,\"currency\":\"EUR\"" extra "}"
+#define O2(extra) \
+  "{\"id\":\"o2\",\"kind\":\"percent_off\",\"value\":20,\"currency\":\"EUR\"" extra "}"
 
 static const decide_case_t DECIDE_CASES[] = {
     {"eligible", {O1("")}, "EUR", 10000, OFX_NOW, NULL, NULL, "o1"},
@@ -228,7 +230,8 @@ static const decide_case_t DECIDE_CASES[] = {
     {"archived", {O1("")}, "EUR", 10000, OFX_NOW, NULL, setup_archive, ""},
     {"exclusive group: the larger value wins", {O1(",\"exclusive_group\":\"g\",\"stackable\":true"),
      O2(",\"exclusive_group\":\"g\",\"stackable\":true")}, "EUR", 10000, OFX_NOW, NULL, NULL, "o1"},
-    {"stackable both", {O1(",\"stackable\":true"), O2(",\"stackable\":true")}, "EUR", 10000, OFX_NOW,
+    {"stackable both", {O1(",\"stackable\":true"), O2(",\"stackable\":true")}, "EUR", 10000,
+     OFX_NOW,
      NULL, NULL, "o1,o2"},
     {"not stackable", {O1(""), O2(",\"stackable\":true")}, "EUR", 10000, OFX_NOW, NULL, NULL, "o1"},
     {"stackable after an exclusive", {O1(",\"stackable\":true"), O2("")}, "EUR", 10000, OFX_NOW,

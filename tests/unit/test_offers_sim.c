@@ -49,7 +49,8 @@ static void fresh_txn(fx_t *f) {
 
 /* One simulated customer: decide, log the exposure, maybe buy. p_of_arm gives the
  * conversion probability for the customer's arm. Returns the arm (-1: no decision). */
-static int simulate_customer(fx_t *f, const offers_catalog_t *c, const char *id, const json_t *attrs,
+static int simulate_customer(fx_t *f, const offers_catalog_t *c, const char *id,
+                             const json_t *attrs,
                              uint64_t *rs, double p_no_offer, const double *p_of_arm,
                              uint64_t seed) {
   ofx_cart_t cart;
