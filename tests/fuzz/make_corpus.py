@@ -20,16 +20,16 @@ FILTERS = {"in_stock_only": True, "exclude_products": ["p9"], "min_price": 100,
 PARAMS = {
     "product.upsert": {"product_id": "p1", "name": "Mug", "category": "kitchen", "price": 1299,
                        "currency": "EUR", "stock": 5, "margin": 0.4, "active": True},
-    "product.get": {"id": "p1"},
+    "product.get": {"product_id": "p1"},
     "customer.upsert": {"customer_id": "c1", "email": "a@example.org", "name": "A",
                         "created_at": 1700000000},
-    "customer.get": {"id": "c1"},
+    "customer.get": {"customer_id": "c1"},
     "order.record": {"order_id": "o1", "customer_id": "c1", "ts": 1700000000,
                      "currency": "EUR", "lines": LINES, "discount": 100, "shipping": 490,
                      "tax": 0},
     "order.refund": {"refund_id": "r1", "order_id": "o1", "ts": 1700000100,
                      "lines": [{"product_id": "p1", "quantity": 1}]},
-    "order.get": {"id": "o1"},
+    "order.get": {"order_id": "o1"},
     "model.refit": {"models": ["clv", "recs"], "as_of": 1700000000},
     "kpi.report": {"from": 1690000000, "to": 1700000000, "currency": "EUR"},
     "segment.customers": {"segment": "champions", "cursor": "", "limit": 10},
@@ -75,6 +75,9 @@ def main():
     write("fuzz_stream", "all_methods_7_byte_reads", b"\x07" + stream_all)
     write("fuzz_stream", "notification", b"\x03" + msgpack.packb([2, "ping", []]))
     write("fuzz_stream", "empty_key_split", b"\x08" + bytes.fromhex("940001a470696e679181a001"))
+    # found by fuzz_stream: a partial ext32 header announcing 0xffffffff bytes reaches
+    # msgpack-c before the guard has the whole header (msgpack-c fails; the daemon closes)
+    write("fuzz_stream", "ext32_max_partial_header", bytes.fromhex("039326cfcf4fcf6d61726769c9ffffffff"))
     write("fuzz_stream", "bin_method_nil_params", b"\x00" + msgpack.packb([0, 5, b"order.get", [None]]))
     # fuzz_config: the shipped configuration plus overrides
     conf = os.path.join(ROOT, "packaging", "patrond.conf")
