@@ -11,9 +11,11 @@
  * and nothing of it is visible. Validation errors (invalid_params, conflict, not_found)
  * change nothing because core write functions validate before their first store_put. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -76,6 +78,13 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
   }
   if (broken) {
     log_err("write batch of %llu failed: %s", (unsigned long long)n, fail.message);
+    if (store_fatal(d->store) && atomic_exchange(&d->exit_status, 75) == 0) {
+      /* the store refuses every transaction until reopened: stop (answering what is
+       * queued with 'unavailable') and exit 75 so that the service manager restarts us */
+      log_err("the data store cannot be used after a failed commit; stopping (exit 75) so "
+              "that a restart reopens it (acknowledged writes are on disk)");
+      kill(getpid(), SIGTERM);
+    }
     atomic_fetch_add(&d->write_failures, n);
     for (wjob_t *j = batch; j; j = j->next) {
       j->rc = fail.code;
