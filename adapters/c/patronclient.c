@@ -326,7 +326,7 @@ static int key_is(const msgpack_object *k, const char *name) {
 
 /* Turn the wire error object into err. Returns the status. */
 static int remote_error(const msgpack_object *e, patron_error_t *err) {
-  patron_error_t tmp;
+  patron_error_t tmp = {0};
   patron_error_t *x = err ? err : &tmp;
   pc_seterr(x, PATRON_E_REMOTE, "internal", NULL, NULL);
   if (e->type == MSGPACK_OBJECT_MAP) {
