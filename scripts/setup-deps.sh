@@ -19,6 +19,9 @@ PKGS=(
   php8.2-cli          # PHP adapter tests (FFI is part of php8.2-common)
   systemd dpkg-dev file binutils  # systemd-analyze verify; dpkg-shlibdeps, file, readelf for the .deb
   strace              # packaging test: every system call patrond makes passes the unit's filter
+  clang libclang-rt-14-dev  # libFuzzer targets (tests/fuzz, scripts/fuzz.sh)
+  fiu-utils libfiu0   # fault injection: fsync/pwrite failures in a real patrond (test_faults.py)
+  cppcheck            # static analysis (scripts/cppcheck.sh)
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(redis-server redis-tools valgrind bc bsdextrautils)
