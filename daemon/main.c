@@ -24,6 +24,7 @@ static void usage(FILE *f) {
           "Usage: patrond [options]\n"
           "Patron's daemon: msgpack-RPC on a Unix socket, data in LMDB.\n\n"
           "  -c, --config FILE       config file (default %s if it exists)\n"
+          "      --no-config         read no config file, not even the default (tests, benchmarks)\n"
           "  -s, --socket PATH       shop socket (server.socket)\n"
           "  -a, --admin-socket PATH admin socket (server.admin_socket; '' disables)\n"
           "  -d, --data-dir DIR      data directory (store.data_dir)\n"
@@ -38,7 +39,7 @@ static void usage(FILE *f) {
 
 typedef struct opts_s {
   const char *config;
-  int check, print, explicit_config;
+  int check, print, explicit_config, no_config;
 } opts_t;
 
 /* Apply flags over s; the config file (if any) is loaded first by the caller. */
@@ -48,7 +49,8 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
       {"admin-socket", required_argument, 0, 'a'}, {"data-dir", required_argument, 0, 'd'},
       {"set", required_argument, 0, 'S'}, {"foreground", no_argument, 0, 'f'},
       {"check-config", no_argument, 0, 'C'}, {"print-config", no_argument, 0, 'P'},
-      {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+      {"no-config", no_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
+      {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
   char err[512];
   int ch;
   optind = 1;
@@ -75,6 +77,7 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
         continue;
       }
       case 'f': continue;
+      case 'N': o->no_config = 1; continue;
       case 'C': o->check = 1; continue;
       case 'P': o->print = 1; continue;
       case 'h': usage(stdout); exit(0);
@@ -108,7 +111,12 @@ static int load_settings(int argc, char **argv, settings_t *s, opts_t *o) {
   config_defaults(s);
   memset(o, 0, sizeof *o);
   if ((rc = apply_flags(argc, argv, s, o, 0))) return rc;
-  if (!o->config && access(CONFIG_DEFAULT_FILE, F_OK) == 0) o->config = CONFIG_DEFAULT_FILE;
+  if (o->config && o->no_config) {
+    fprintf(stderr, "patrond: --config and --no-config exclude each other\n");
+    return 64;
+  }
+  if (!o->config && !o->no_config && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+    o->config = CONFIG_DEFAULT_FILE;
   if (o->config && config_load(s, o->config, err, sizeof err)) {  /* validated after flags */
     settings_error(err);
     return 78; /* EX_CONFIG */

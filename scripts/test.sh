@@ -3,16 +3,40 @@
 # errors, run every test (ctest), then build again with ASan + UBSan and run the suite there,
 # then run each libFuzzer target for a bounded time and cppcheck (scripts/fuzz.sh, cppcheck.sh).
 # Exits non-zero on any failure. CI runs exactly this (.ci/run).
+# Tests labelled `shared-data` read ../shared/data and exit 77 (ctest: skipped) without it;
+# with CI=true a skipped shared-data test fails the run (CI must have the data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
-JOBS=$(nproc)
+JOBS=${JOBS:-$(nproc)}
 
 echo "== build (-Wall -Wextra -Werror) =="
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATRON_WERROR=ON >/dev/null
 cmake --build build-ci -j"$JOBS"
+# run_ctest BUILD_DIR CTEST_ARGS...: ctest, then (CI=true) fail if a shared-data test skipped.
+run_ctest() {
+  local dir=$1 log rc=0
+  shift
+  log=$(mktemp)
+  ctest --test-dir "$dir" --output-on-failure "$@" 2>&1 | tee "$log" || rc=$?
+  [ "$rc" -eq 0 ] || { rm -f "$log"; return "$rc"; }
+  local shared skipped missing
+  shared=$(ctest --test-dir "$dir" -N -L shared-data | sed -n 's/^ *Test *#[0-9]*: //p')
+  skipped=$(sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$log")
+  rm -f "$log"
+  missing=$(comm -12 <(printf '%s\n' "$shared" | sort) <(printf '%s\n' "$skipped" | sort) | sed '/^$/d')
+  if [ -n "$missing" ]; then
+    echo "test.sh: shared-data tests skipped (reference data absent: PATRON_SHARED_DATA):" >&2
+    printf '  %s\n' $missing >&2
+    if [ "${CI:-}" = "true" ]; then
+      echo "test.sh: CI=true needs ../shared/data: a skipped shared-data test is a failure" >&2
+      return 1
+    fi
+  fi
+}
+
 echo "== tests =="
-ctest --test-dir build-ci --output-on-failure -j"$JOBS" --timeout 600
+run_ctest build-ci -j"$JOBS" --timeout 600
 
 if [ "${PATRON_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== build (ASan + UBSan) =="
@@ -20,7 +44,7 @@ if [ "${PATRON_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake --build build-asan -j"$JOBS"
   echo "== tests under ASan + UBSan =="
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$JOBS" --timeout 900 -LE no-sanitizer
+    run_ctest build-asan -j"$JOBS" --timeout 900 -LE no-sanitizer
 fi
 # --- fuzzing and static analysis (issue 12): each libFuzzer target for a bounded time (a
 # crash, leak or sanitizer report fails), then cppcheck over the C sources.

@@ -1,6 +1,7 @@
 """patrontest.py -- helpers for integration tests: start the real patrond on a temporary
-socket and data directory, and a raw msgpack-RPC client built on Debian's python3-msgpack
-(an independent, third-party implementation of the wire protocol)."""
+socket and data directory (with --no-config unless the test passes its own -c), and a raw
+msgpack-RPC client built on Debian's python3-msgpack (an independent, third-party
+implementation of the wire protocol)."""
 import os
 import shutil
 import signal
@@ -30,6 +31,8 @@ class Daemon:
         if not self.sync:
             args += ["--set", "store.sync=false"]
         args += self.extra + list(extra)
+        if "-c" not in args and "--config" not in args:
+            args.append("--no-config")  # hermetic: never the host's /etc/patron/patrond.conf
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
         deadline = time.time() + 10
@@ -49,6 +52,15 @@ class Daemon:
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def log_count(self, needle):
+        return self.read_log().count(needle)
+
+    def wait_for_log(self, needle, before, timeout=10):
+        """Wait until the log holds more than `before` lines with needle (count taken before
+        the action that logs it, e.g. a SIGHUP)."""
+        wait_until(lambda: self.log_count(needle) > before, timeout,
+                   "patrond never logged %r; log:\n%s" % (needle, self.read_log()))
+
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if not self.proc:
             return None
@@ -62,6 +74,19 @@ class Daemon:
         if self.proc:
             self.stop(signal.SIGKILL)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def wait_until(cond, timeout=10, what="condition"):
+    """Poll cond() until it is true (returns its value) or fail with `what` after timeout
+    seconds: the tests wait for an event, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for: %s" % (timeout, what))
+        time.sleep(0.005)
 
 
 class RpcError(Exception):

@@ -5,6 +5,7 @@ durability across SIGTERM and SIGKILL.
 usage: python3 test_wire.py PATH/TO/patrond"""
 import os
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import unittest
 
 import msgpack
 
-from patrontest import Client, Daemon, RpcError, order
+from patrontest import Client, Daemon, RpcError, order, wait_until
 
 PATROND = None
 
@@ -213,12 +214,13 @@ class WireTest(unittest.TestCase):
     def test_notification_executes_without_answer(self):
         self.c.send_raw(msgpack.packb([2, "order.record", [order("notif-1", "notif")]]))
         self.assertTrue(self.c.call("ping")["pong"])
-        for _ in range(100):
+
+        def recorded():
             try:
-                self.c.call("order.get", {"order_id": "notif-1"})
-                break
+                return self.c.call("order.get", {"order_id": "notif-1"})
             except RpcError:
-                time.sleep(0.01)
+                return None
+        wait_until(recorded, 5, "the notified order.record to commit")
         self.assertEqual(self.c.call("order.get", {"order_id": "notif-1"})["customer_id"], "notif")
 
     # ---- limits: per connection, never process-wide ----
@@ -274,7 +276,7 @@ class WireTest(unittest.TestCase):
             try:
                 sent += c.s.send(req * 256)
             except BlockingIOError:
-                time.sleep(0.05)
+                select.select([], [c.s], [], 0.05)  # until writable again (or the 3 s end)
         rss = self.c.call("stats")["memory"]["rss_bytes"]
         self.assertLess(rss, 512 << 20)
         self.assertTrue(self.c.call("ping")["pong"])
@@ -291,7 +293,8 @@ class ConnLimitTest(unittest.TestCase):
             extra = Client(d.sock)
             self.assertTrue(extra.closed_by_peer())
             keep[0].close()
-            time.sleep(0.1)
+            wait_until(lambda: keep[1].call("stats")["connections"]["current"] == 3, 5,
+                       "the daemon to see the closed connection")
             again = Client(d.sock)
             self.assertTrue(again.call("ping")["pong"])
             self.assertGreaterEqual(again.call("stats")["connections"]["rejected"], 1)
@@ -364,7 +367,7 @@ class DurabilityTest(unittest.TestCase):
 
             t = threading.Thread(target=writer)
             t.start()
-            time.sleep(0.7)
+            wait_until(lambda: len(acked) >= 50, 30, "50 acknowledged writes")
             d.stop(signal.SIGKILL)
             stop.set()
             t.join()
@@ -382,7 +385,7 @@ class DurabilityTest(unittest.TestCase):
         d = Daemon(PATROND).start()
         try:
             other = os.path.join(d.tmp, "other")
-            r = subprocess.run([PATROND, "--socket", d.sock, "--admin-socket", "",
+            r = subprocess.run([PATROND, "--no-config", "--socket", d.sock, "--admin-socket", "",
                                 "--data-dir", other], capture_output=True, timeout=10)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn(b"already running", r.stderr)
@@ -406,8 +409,9 @@ class ConfigTest(unittest.TestCase):
             self.assertEqual(c.call("customer.upsert", big)["customer_id"], "big")
             with open(conf, "w") as f:
                 f.write("[limits]\nmax_message_bytes = 1024\n")
+            reloads = d.log_count("configuration reloaded")
             d.proc.send_signal(signal.SIGHUP)
-            time.sleep(0.3)
+            d.wait_for_log("configuration reloaded", reloads)
             c2 = Client(d.sock)
             c2.send_raw(msgpack.packb([0, 5, "customer.upsert", [big]]))
             m = c2.read_message()
@@ -415,20 +419,42 @@ class ConfigTest(unittest.TestCase):
             # a broken file on reload: logged, the running settings stay
             with open(conf, "w") as f:
                 f.write("[limits]\nmax_message_bytez = 1\n")
+            failed = d.log_count("reload failed")
             d.proc.send_signal(signal.SIGHUP)
-            time.sleep(0.3)
+            d.wait_for_log("reload failed", failed)
             self.assertTrue(Client(d.sock).call("ping")["pong"])
-            self.assertIn("reload failed", d.read_log())
+            c3 = Client(d.sock)  # still the reloaded limit, not the broken file's
+            c3.send_raw(msgpack.packb([0, 6, "customer.upsert", [big]]))
+            m = c3.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (6, "too_large"))
         finally:
             self.assertEqual(d.stop(), 0)
             d.cleanup()
+
+    def test_no_config_reads_no_file(self):
+        # --no-config: the built-in defaults, exactly as with an empty file; never with -c
+        scratch = Daemon(PATROND)
+        self.addCleanup(scratch.cleanup)
+        empty = os.path.join(scratch.tmp, "empty.conf")
+        open(empty, "w").close()
+        none = subprocess.run([PATROND, "--no-config", "--print-config"], capture_output=True,
+                              timeout=10)
+        base = subprocess.run([PATROND, "-c", empty, "--print-config"], capture_output=True,
+                              timeout=10)
+        self.assertEqual((none.returncode, none.stdout), (0, base.stdout))
+        r = subprocess.run([PATROND, "--no-config", "-c", empty, "--check-config"],
+                           capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 64)
+        self.assertIn(b"--no-config", r.stderr)
+        self.assertIn(b"--no-config", subprocess.run([PATROND, "--help"], capture_output=True,
+                                                     timeout=10).stdout)
 
     def test_startup_errors_are_clear(self):
         scratch = Daemon(PATROND)
         self.addCleanup(scratch.cleanup)
         tmp = scratch.tmp
         long_path = os.path.join(tmp, "s" * 120 + ".sock")
-        r = subprocess.run([PATROND, "--socket", long_path, "--data-dir", tmp + "/d"],
+        r = subprocess.run([PATROND, "--no-config", "--socket", long_path, "--data-dir", tmp + "/d"],
                            capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 78)
         self.assertIn(b"longer than 107 bytes", r.stderr)
@@ -438,13 +464,13 @@ class ConfigTest(unittest.TestCase):
         r = subprocess.run([PATROND, "-c", conf, "--check-config"], capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 78)
         self.assertIn((conf + ":5:").encode(), r.stderr)
-        r = subprocess.run([PATROND, "--set", "limits.nope=1", "--check-config"],
+        r = subprocess.run([PATROND, "--no-config", "--set", "limits.nope=1", "--check-config"],
                            capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 64)
         # a regular file where the socket should be is never removed
         regular = os.path.join(tmp, "not-a-socket")
         open(regular, "w").close()
-        r = subprocess.run([PATROND, "--socket", regular, "--admin-socket", "none",
+        r = subprocess.run([PATROND, "--no-config", "--socket", regular, "--admin-socket", "none",
                             "--data-dir", tmp + "/d"], capture_output=True, timeout=10)
         self.assertNotEqual(r.returncode, 0)
         self.assertTrue(os.path.isfile(regular))
