@@ -10,7 +10,7 @@ command -v cppcheck >/dev/null || { echo "cppcheck.sh: install cppcheck (scripts
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 cppcheck --enable=warning,portability,performance --std=c11 --inline-suppr --quiet \
-  -j"$(nproc)" -D_GNU_SOURCE -Isrc -Iprotocol -Idaemon -Iadapters/c \
+  -j"${JOBS:-$(nproc)}" -D_GNU_SOURCE -Isrc -Iprotocol -Idaemon -Iadapters/c \
   --library=.cppcheck/jansson.cfg --suppressions-list=.cppcheck/suppressions.txt \
   --error-exitcode=1 --template='{file}:{line}: {severity}: {id}: {message}' \
   src protocol daemon adapters/c 2>"$out" || { cat "$out" >&2; echo "cppcheck: findings above" >&2; exit 1; }

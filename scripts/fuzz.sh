@@ -2,14 +2,14 @@
 # fuzz.sh -- build the libFuzzer targets (tests/fuzz) with clang and run each one for a
 # bounded time or number of runs; exits non-zero if any target finds a crash, a leak, a
 # sanitizer report or a timeout (the reproducer is left in build-fuzz/crashes/<target>/).
-#   scripts/fuzz.sh                      every target for 15 s (scripts/test.sh, CI)
+#   scripts/fuzz.sh                      every target for 10 s (scripts/test.sh, CI)
 #   scripts/fuzz.sh -t 60 fuzz_stream    one target for 60 s
 #   scripts/fuzz.sh -r 10000000          every target for 10 M executions (docs/BENCHMARKS.md)
 # The checked-in seeds (tests/fuzz/corpus/<target>) are read only; what the fuzzer learns
 # goes to build-fuzz/corpus/<target>, kept between runs on the same machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_EACH=15
+SECONDS_EACH=10
 RUNS=""
 while getopts "t:r:" o; do
   case $o in
@@ -24,7 +24,7 @@ TARGETS=("$@")
 B=build-fuzz
 cmake -S . -B $B -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATRON_FUZZ=ON \
   -DPATRON_TESTS=OFF -DPATRON_WERROR=ON >/dev/null
-cmake --build $B -j"$(nproc)" --target fuzz_targets >/dev/null
+cmake --build $B -j"${JOBS:-$(nproc)}" --target fuzz_targets >/dev/null
 limit=(-max_total_time="$SECONDS_EACH")
 [ -z "$RUNS" ] || limit=(-runs="$RUNS")
 failed=0

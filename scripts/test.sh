@@ -49,9 +49,9 @@ fi
 # --- fuzzing and static analysis (issue 12): each libFuzzer target for a bounded time (a
 # crash, leak or sanitizer report fails), then cppcheck over the C sources.
 if [ "${PATRON_SKIP_FUZZ:-0}" != "1" ]; then
-  echo "== fuzz (libFuzzer, ${PATRON_FUZZ_SECONDS:-15} s a target) =="
-  scripts/fuzz.sh -t "${PATRON_FUZZ_SECONDS:-15}"
+  echo "== fuzz (libFuzzer, ${PATRON_FUZZ_SECONDS:-10} s a target) =="
+  JOBS=$JOBS scripts/fuzz.sh -t "${PATRON_FUZZ_SECONDS:-10}"
 fi
 echo "== static analysis (cppcheck) =="
-scripts/cppcheck.sh
+JOBS=$JOBS scripts/cppcheck.sh
 echo "test.sh: all tests passed"
