@@ -5,17 +5,18 @@
 #   scripts/fuzz.sh                      every target for 10 s (scripts/test.sh, CI)
 #   scripts/fuzz.sh -t 60 fuzz_stream    one target for 60 s
 #   scripts/fuzz.sh -r 10000000          every target for 10 M executions (docs/BENCHMARKS.md)
+#   scripts/fuzz.sh -r 10000000 -t 2700  whichever comes first
 # The checked-in seeds (tests/fuzz/corpus/<target>) are read only; what the fuzzer learns
 # goes to build-fuzz/corpus/<target>, kept between runs on the same machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_EACH=10
+SECONDS_EACH=""
 RUNS=""
 while getopts "t:r:" o; do
   case $o in
     t) SECONDS_EACH=$OPTARG ;;
     r) RUNS=$OPTARG ;;
-    *) echo "usage: $0 [-t seconds | -r runs] [target...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-t seconds] [-r runs] [target...]" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -25,8 +26,10 @@ B=build-fuzz
 cmake -S . -B $B -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATRON_FUZZ=ON \
   -DPATRON_TESTS=OFF -DPATRON_WERROR=ON >/dev/null
 cmake --build $B -j"${JOBS:-$(nproc)}" --target fuzz_targets >/dev/null
-limit=(-max_total_time="$SECONDS_EACH")
-[ -z "$RUNS" ] || limit=(-runs="$RUNS")
+[ -n "$RUNS$SECONDS_EACH" ] || SECONDS_EACH=10
+limit=()
+[ -z "$RUNS" ] || limit+=(-runs="$RUNS")
+[ -z "$SECONDS_EACH" ] || limit+=(-max_total_time="$SECONDS_EACH")
 failed=0
 for t in "${TARGETS[@]}"; do
   mkdir -p $B/corpus/$t $B/crashes/$t
