@@ -10,8 +10,9 @@
  * transaction fails (store error, commit error) every job of the batch gets 'unavailable'
  * and nothing of it is visible; if the store then refuses every transaction (store_fatal:
  * LMDB's meta-page write failed), the writer stops the daemon, which exits 75 so that the
- * service manager restarts it on the last good commit. Validation errors (invalid_params, conflict, not_found)
- * change nothing because core write functions validate before their first store_put. */
+ * service manager restarts it on the last good commit. Validation errors (invalid_params,
+ * conflict, not_found) change nothing because core write functions validate before their
+ * first store_put. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
