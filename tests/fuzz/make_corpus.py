@@ -100,6 +100,14 @@ def main():
     write("fuzz_client", "error_json", b"\x01" + err)
     write("fuzz_client", "notify_late_then_reply", b"\x08" + note + late + ok)
     write("fuzz_client", "array_error_small_cap", b"\x02" + msgpack.packb([1, 1, ["unavailable", "busy"], None]))
+    # found by fuzz_client: map keys nested in map keys made the JSON rendering double per
+    # level (seconds of CPU; 31 levels would need gigabytes)
+    write("fuzz_client", "nested_map_keys", bytes.fromhex(
+        "01940101c086abf0b9f0f086abaf2100006a00000000000000909081818181818181818181818181"
+        "818181818181818101000000000000008181818108931d656874b10163af6f7200ffffffffffffff"
+        "00ffffffffffffffffffffffffffffffffffffffffffffffffcbcb21cacbcbcb24cbcb00cbcbcbcb"
+        "cbd1940101bf86ab63757374ab63756e75f09090f09490f090940101c086ab63a7dd9301dd937273"
+        "ffffff"))
     write("fuzz_client", "json_text", b"\x05" + b'{"a":[1,2.5,"x",null,true],"b":{"c":-1}}')
 
 
