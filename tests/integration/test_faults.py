@@ -49,25 +49,36 @@ def start_under_fiu(d):
         d.binary = real
 
 
+FATAL_LINE = "cannot be used after a failed commit"
+
+
+def fiu_ctrl_quiet(pid, cmd, points):
+    """fiu_ctrl for a daemon that may be stopping: failures and hangs are ignored."""
+    for p in points:
+        try:
+            subprocess.run(["fiu-ctrl", "-c", "%s name=%s" % (cmd, p), str(pid)], timeout=10,
+                           capture_output=True)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 def pwrite_window(d, changed, w, load=True):
     """pwrite fails until the writer sees a failure (or patrond exits), then works again.
-    Returns "stopped" (patrond exited 75 on its own) or "recovered" (writes acknowledged
-    again). The failing writes must all be answered unavailable."""
+    Returns "stopped" (patrond logged the fatal store and exited 75 on its own) or
+    "recovered" (writes acknowledged again). The failing writes must all be answered
+    unavailable. The writer thread logs the fatal line before it hands the failed batch
+    back, so a client that saw the failure can already read it in the log."""
     if load:
         fiu_ctrl(d.proc.pid, "enable", META_POINTS)
         wait_for(changed, lambda: len(w.errors) >= 1 or d.proc.poll() is not None, 20,
                  "a write failing under pwrite errors")
-    try:
-        rc = d.proc.wait(timeout=2 if load else 15)  # a fatal store stops within the drain
-    except subprocess.TimeoutExpired:
-        rc = None
-    if rc is None:
-        fiu_ctrl(d.proc.pid, "disable", META_POINTS)
+    if FATAL_LINE not in d.read_log() and d.proc.poll() is None:
+        fiu_ctrl_quiet(d.proc.pid, "disable", META_POINTS)
         if load:
             resumed = len(w.acked)
             wait_for(changed, lambda: len(w.acked) >= resumed + 20 or d.proc.poll() is not None,
                      20, "writes acknowledged again after pwrite errors")
-        if d.proc.poll() is None:
+        if FATAL_LINE not in d.read_log() and d.proc.poll() is None:
             if load:
                 w.stop.set()
                 w.join(20)
@@ -77,13 +88,13 @@ def pwrite_window(d, changed, w, load=True):
                 c.close()
             unavailable_only(w)
             return "recovered"
-        rc = d.proc.wait()
+    rc = d.proc.wait(timeout=30)  # the drain takes at most 10 s
     d.proc = None
     d.logf.close()
     w.join(30)
     assert rc == 75, "patrond exited %r after a failed meta-page write, expected 75: %s" % (
         rc, d.read_log()[-2000:])
-    assert "cannot be used after a failed commit" in d.read_log(), d.read_log()[-2000:]
+    assert FATAL_LINE in d.read_log(), d.read_log()[-2000:]
     assert w.errors, "no write was answered unavailable: %s" % d.read_log()[-2000:]
     unavailable_only(w)
     return "stopped"
