@@ -13,8 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "contract.h"
 #include "daemon.h"
 #include "log.h"
+#include "model_clv.h"
+#include "model_recs.h"
 #include "models.h"
 #include "notify.h"
 #include "base/readcache.h"
@@ -167,6 +171,7 @@ static void begin_shutdown(daemon_t *d) {
 
 static void on_signal(uv_signal_t *s, int signum) {
   daemon_t *d = s->data;
+  CONTRACT_THREAD(THREAD_LOOP); /* d->cfg belongs to the loop thread */
   if (signum == SIGHUP) {
     settings_t fresh;
     opts_t o;
@@ -174,6 +179,9 @@ static void on_signal(uv_signal_t *s, int signum) {
     if (load_settings(g_argc, g_argv, &fresh, &o) == 0) {
       config_apply_reloadable(&d->cfg, &fresh);
       log_set_level((int)d->cfg.log_level);
+      models_configure(d); /* the builders' copies of their settings */
+      /* other threads never read d->cfg: what they use is handed over explicitly */
+      jobq_set_batch_max(d->writer, d->cfg.group_commit_max);
       /* settings (CLV horizon, consumable categories, ...) may change answers */
       rcache_t *caches[2] = {d->rcache, d->qcache};
       for (int i = 0; i < 2; i++) {
@@ -201,6 +209,7 @@ int main(int argc, char **argv) {
   perr_info_t e;
   int rc;
   memset(&d, 0, sizeof d);
+  contract_set_thread(THREAD_LOOP); /* this thread runs the libuv loop */
   g_argc = argc;
   g_argv = argv;
   if ((rc = load_settings(argc, argv, &d.cfg, &o))) return rc;
@@ -233,10 +242,11 @@ int main(int argc, char **argv) {
   }
   d.loop = uv_default_loop();
   d.loop->data = &d;
-  d.started_ms = now_ms();
+  d.started_ms = clock_mono_ms();
   arena_init(&d.read_arena, 0);
-  d.writer = jobq_start(&d, 1);
-  d.worker = jobq_start(&d, 0);
+  d.after_write = models_after_write;
+  d.writer = jobq_start(&d, 1, handler_table, server_jobs_done);
+  d.worker = jobq_start(&d, 0, handler_table, server_jobs_done);
   if (!d.writer || !d.worker) {
     log_err("cannot start the writer and worker threads");
     return 1;
@@ -250,7 +260,9 @@ int main(int argc, char **argv) {
   }
   msgpack_sbuffer_init(&d.qkey);
   msgpack_packer_init(&d.qkey_pk, &d.qkey, msgpack_sbuffer_write);
-  if (models_init(&d)) {
+  static const model_kind_t *const kinds[] = {&model_kind_clv, &model_kind_recs};
+  static const models_hooks_t hooks = {.publish = server_publish};
+  if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {
     log_err("cannot initialise the models");
     return 1;
   }

@@ -13,22 +13,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/readcache.h"
+#include "contract.h"
 #include "daemon.h"
 #include "log.h"
-#include "models.h"
-#include "base/readcache.h"
 #include "rpc.h"
 
 #define READ_CHUNK (64 * 1024)
-
-uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---------- connection lifetime ---------- */
 
@@ -44,8 +38,10 @@ static void on_conn_closed(uv_handle_t *h) { conn_unref(h->data); }
 static void on_refused_closed(uv_handle_t *h) { free(h->data); }
 
 static void conn_close(conn_t *c) {
+  CONTRACT_THREAD(THREAD_LOOP);
   if (c->state == CONN_CLOSED) return;
   daemon_t *d = c->d;
+  CONTRACT_CONN_TRANSITION(c->state, CONN_CLOSED);
   c->state = CONN_CLOSED;
   if (c->prev) c->prev->next = c->next;
   else d->conns = c->next;
@@ -60,6 +56,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_pause(conn_t *c) {
   if (c->state != CONN_READING) return;
   uv_read_stop((uv_stream_t *)&c->pipe);
+  CONTRACT_CONN_TRANSITION(c->state, CONN_PAUSED);
   c->state = CONN_PAUSED;
 }
 
@@ -67,6 +64,7 @@ static void conn_maybe_resume(conn_t *c) {
   if (c->state != CONN_PAUSED || c->d->stopping) return;
   if (c->out_queued > c->d->cfg.max_output_bytes / 2) return;
   if (c->inflight >= c->d->cfg.max_inflight_writes) return;
+  CONTRACT_CONN_TRANSITION(c->state, CONN_READING);
   c->state = CONN_READING;
   if (c->partial_since_ms) c->partial_since_ms = uv_now(c->d->loop); /* its clock restarts */
   uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
@@ -153,37 +151,15 @@ static void conn_fail(conn_t *c, int has_msgid, uint32_t msgid, int code, const 
   log_info("closing a connection: %s", msg);
   if (has_msgid) reply_error(c, msgid, &e);
   uv_read_stop((uv_stream_t *)&c->pipe);
+  CONTRACT_CONN_TRANSITION(c->state, CONN_DRAINING);
   c->state = CONN_DRAINING;
 }
 
 /* ---------- dispatch ---------- */
 
-store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e) {
-  if (!x->txn && store_txn_begin(x->store, 0, &x->txn)) {
-    x->txn = NULL;
-    perr_set(e, PERR_UNAVAILABLE, NULL, "store unavailable");
-  }
-  return x->txn;
-}
-
 static void count_error(daemon_t *d, int mi) {
   d->c.errors++;
   if (mi >= 0) d->c.by_method[mi].errors++;
-}
-
-wjob_t *job_new(int method, size_t arena_limit) {
-  const method_desc_t *md = &method_table[method];
-  wjob_t *j = calloc(1, sizeof *j);
-  if (!j) return NULL;
-  arena_init(&j->arena, arena_limit);
-  j->method = method;
-  j->params = arena_alloc(&j->arena, md->params_size);
-  j->result = arena_alloc(&j->arena, md->result_size);
-  if (!j->params || !j->result) {
-    job_free(j);
-    return NULL;
-  }
-  return j;
 }
 
 /* A write (to the writer) or a slow read (to the worker). */
@@ -246,10 +222,8 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
       msgpack_sbuffer_write(&c->out, bytes, n);
       return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    x.now = ts.tv_sec;
-    x.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    x.now_ms = clock_wall_ms();
+    x.now = x.now_ms / 1000;
     rc = handler_table[mi](&x, params, result, &e);
   }
   if (rc) {
@@ -314,6 +288,7 @@ static void rcache_after_write(daemon_t *d, const wjob_t *j) {
 }
 
 static void dispatch(conn_t *c) {
+  CONTRACT_THREAD(THREAD_LOOP);
   daemon_t *d = c->d;
   rpc_msg_t m;
   perr_info_t e;
@@ -531,6 +506,7 @@ void server_close_listeners(daemon_t *d) {
 /* ---------- writes coming back ---------- */
 
 void server_jobs_done(daemon_t *d, wjob_t *jobs) {
+  CONTRACT_THREAD(THREAD_LOOP);
   conn_t *touched = NULL;
   while (jobs) {
     wjob_t *j = jobs;
@@ -539,7 +515,7 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
     if (j->on_loop) j->on_loop(d, j);
     if (method_table[j->method].flags & M_WRITE) {
       rcache_after_write(d, j);
-      models_after_write(d, j);
+      if (d->after_write) d->after_write(d, j);
     }
     if (!c) { /* internal job */
       if (j->rc) log_warn("%s failed: %s", method_table[j->method].name, j->err.message);
@@ -567,17 +543,26 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
   if (touched && touched->state != CONN_CLOSED) conn_flush(touched);
 }
 
-int server_notify(conn_t *c, const char *method, void (*pack)(msgpack_packer *pk, const void *arg),
-                  const void *arg) {
-  if (c->state == CONN_CLOSED || c->state == CONN_DRAINING) return -1;
-  if (c->out_queued + c->out.size > c->d->cfg.max_output_bytes) return -1; /* not reading */
-  rpc_pack_notification_head(&c->pk, method);
-  pack(&c->pk, arg);
-  if (c->out.size >= READ_CHUNK) conn_flush(c); /* batches: one write per 64 KiB */
-  return 0;
+void server_publish(daemon_t *d, const char *method,
+                    void (*pack)(msgpack_packer *pk, const void *ctx, size_t i), const void *ctx,
+                    size_t n, uint64_t *sent, uint64_t *dropped) {
+  CONTRACT_THREAD(THREAD_LOOP);
+  for (conn_t *c = d->conns; c; c = c->next) {
+    if (!c->subscribed) continue;
+    for (size_t i = 0; i < n; i++) {
+      if (c->state == CONN_CLOSED || c->state == CONN_DRAINING ||
+          c->out_queued + c->out.size > d->cfg.max_output_bytes) { /* not reading */
+        *dropped += n - i;
+        break;
+      }
+      rpc_pack_notification_head(&c->pk, method);
+      pack(&c->pk, ctx, i);
+      if (c->out.size >= READ_CHUNK) conn_flush(c); /* batches: one write per 64 KiB */
+      (*sent)++;
+    }
+    conn_flush(c);
+  }
 }
-
-void server_flush(conn_t *c) { conn_flush(c); }
 
 /* ---------- timers ---------- */
 

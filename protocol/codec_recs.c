@@ -1,5 +1,5 @@
 /* codec_recs.c -- decoders/encoders of the recommendation methods (recs.cart, recs.upsell,
- * recs.similar, recs.for_customer, recs.rules); types in recs_types.h, semantics in
+ * recs.similar, recs.for_customer, recs.rules); types in recs/recs_types.h, semantics in
  * PROTOCOL.md. Decoders check types and bounds and name the field by path
  * ("filters.max_price", "items[3]"); the handler checks what needs the daemon's settings
  * (limit <= recs.max_results). Invariant: params strings borrow from the request (zero copy). */

@@ -11,7 +11,7 @@
 #include "base/arena.h"
 #include "commerce/commerce.h"
 #include "base/perr.h"
-#include "recs_types.h"
+#include "recs/recs_types.h"
 
 #define M_WRITE 1u
 #define M_ADMIN 2u

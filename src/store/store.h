@@ -56,7 +56,15 @@ void store_close(store_t *s);
 
 /* Transactions. write=1 for the (single) writer. */
 int store_txn_begin(store_t *s, int write, store_txn_t **out);
-/* Commit: durable on return 0. Frees the txn either way. */
+/* Savepoint: a write transaction nested in the write transaction parent (LMDB: a child
+ * txn). store_commit merges the child's changes into the parent (not durable by itself: the
+ * parent's commit is); store_abort drops them and leaves the parent as it was before the
+ * child began. A parent must not be used (get/put/cursor/commit/abort) while its child is
+ * open; a child may itself have a child. If merging fails, the parent is poisoned (its
+ * commit fails with the child's error). PERR_INTERNAL if parent is a read txn. */
+int store_txn_begin_nested(store_txn_t *parent, store_txn_t **child);
+/* Commit: durable on return 0 (a nested txn: merged into its parent). Frees the txn either
+ * way. */
 int store_commit(store_txn_t *t);
 void store_abort(store_txn_t *t);
 /* 1 once the store cannot be used again until it is closed and reopened (LMDB: a failed

@@ -12,6 +12,10 @@ import time
 
 import msgpack
 
+# How much slower than a plain build the daemon runs (ThreadSanitizer: several times): scales
+# the waits for answers, never what a test asserts. scripts/test.sh sets it for the TSan run.
+SLOWDOWN = float(os.environ.get("PATRON_TEST_SLOWDOWN", "1"))
+
 
 class Daemon:
     def __init__(self, binary, extra=(), data_dir=None, sync=True):
@@ -35,7 +39,7 @@ class Daemon:
             args.append("--no-config")  # hermetic: never the host's /etc/patron/patrond.conf
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
-        deadline = time.time() + 10
+        deadline = time.time() + 10 * SLOWDOWN
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("patrond exited early: " + self.read_log())
@@ -61,7 +65,7 @@ class Daemon:
         wait_until(lambda: self.log_count(needle) > before, timeout,
                    "patrond never logged %r; log:\n%s" % (needle, self.read_log()))
 
-    def stop(self, sig=signal.SIGTERM, timeout=15):
+    def stop(self, sig=signal.SIGTERM, timeout=15 * SLOWDOWN):
         if not self.proc:
             return None
         self.proc.send_signal(sig)
@@ -79,7 +83,7 @@ class Daemon:
 def wait_until(cond, timeout=10, what="condition"):
     """Poll cond() until it is true (returns its value) or fail with `what` after timeout
     seconds: the tests wait for an event, never for a fixed time."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * SLOWDOWN
     while True:
         v = cond()
         if v:
@@ -100,7 +104,7 @@ class RpcError(Exception):
 class Client:
     def __init__(self, path, timeout=10):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
+        self.s.settimeout(timeout * SLOWDOWN)
         self.s.connect(path)
         self.u = msgpack.Unpacker(raw=False, max_buffer_size=64 << 20)
         self.msgid = 0

@@ -203,6 +203,46 @@ class WireTest(unittest.TestCase):
         self.assertEqual([m[1] for m in got if m[1] in set(read_ids)], read_ids)
         self.assertEqual(self.c.call("customer.get", {"customer_id": "pipe"})["order_count"], 100)
 
+    def test_pipelined_writes_with_rejections(self):
+        """Writes the core rejects (conflicts, over-refunds) pipelined between valid ones from
+        two connections: the writer batches them together (one savepoint a job), each gets
+        its own answer, and every valid write is stored."""
+        self.c.call("order.record", order("rej-base", "rej", lines=[
+            {"product_id": "p1", "quantity": 1, "unit_price": 1000}]))
+        before = self.c.call("stats")["writes"]
+        conns = [self.c, Client(self.d.sock)]
+        sent, valid = [], []
+        for i in range(400):
+            c = conns[i % 2]
+            if i % 4 == 0:   # same order id, other content
+                req = ("order.record", order("rej-base", "rej", lines=[
+                    {"product_id": "p2", "quantity": 3, "unit_price": 10}]), "conflict")
+            elif i % 4 == 1:  # more than the order's total
+                req = ("order.refund", {"refund_id": "rej-r%d" % i, "order_id": "rej-base",
+                                        "amount": 10**6}, "invalid_params")
+            else:
+                req = ("order.record", order("rej-%d" % i, "rej"), None)
+                valid.append("rej-%d" % i)
+            msgid, data = c.request_bytes(req[0], req[1])
+            sent.append((c, msgid, data, req[2]))
+        for c in conns:
+            c.send_raw(b"".join(d for cc, _, d, _ in sent if cc is c))
+        for c, msgid, _, want in sent:
+            m = c.read_reply(msgid)
+            self.assertEqual(m[2] and m[2]["code"], want, (msgid, m))
+        conns[1].close()
+        self.assertEqual(self.c.call("customer.get", {"customer_id": "rej"})["order_count"],
+                         len(valid) + 1)
+        for oid in valid:
+            self.assertEqual(self.c.call("order.get", {"order_id": oid})["customer_id"], "rej")
+        base = self.c.call("order.get", {"order_id": "rej-base"})
+        self.assertEqual((base["refunded"], base["lines"][0]["product_id"]), (0, "p1"))
+        after = self.c.call("stats")["writes"]
+        self.assertEqual(after["failed"], before["failed"])
+        # the rejections shared batches with accepted writes
+        self.assertLess(after["batches"] - before["batches"],
+                        after["committed"] - before["committed"])
+
     def test_one_byte_at_a_time(self):
         data = b"".join(self.c.request_bytes("ping", msgid=i)[1] for i in (1, 2, 3))
         data += self.c.request_bytes("order.record", order("byte-1", "byte"), msgid=4)[1]
