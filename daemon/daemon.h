@@ -133,6 +133,7 @@ struct daemon_s {
   atomic_uint_fast64_t writes_committed, write_batches, write_failures, write_queue, work_queue;
   uint64_t started_ms;
   int stopping;
+  atomic_int exit_status; /* non-zero: main returns it (75 after a fatal store error) */
   int exit_code;
   arena_t read_arena;         /* reused by every read request */
   uv_signal_t sig_term, sig_int, sig_hup;

@@ -1,8 +1,10 @@
 /* main.c -- patrond's start-up, signals and shutdown.
  * Start: settings (defaults < config file < flags) -> store -> writer thread -> listeners ->
  * READY=1. SIGTERM/SIGINT: stop accepting and reading, let in-flight writes commit and their
- * answers go out (at most 10 s), close, exit 0. SIGHUP: re-read the config file and apply the
- * reloadable settings (limits, log level); the rest needs a restart and is said so. */
+ * answers go out (at most 10 s), close, exit 0 (75 when the writer stopped us because the
+ * store became unusable after a failed commit: see jobs.c). SIGHUP: re-read the config file
+ * and apply the reloadable settings (limits, log level); the rest needs a restart and is said
+ * so. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -329,6 +331,8 @@ int main(int argc, char **argv) {
   msgpack_sbuffer_destroy(&d.qkey);
   store_close(d.store);
   uv_loop_close(d.loop);
-  log_notice("stopped");
-  return 0;
+  int status = atomic_load(&d.exit_status);
+  if (status) log_notice("stopped after a fatal store error (exit %d)", status);
+  else log_notice("stopped");
+  return status;
 }

@@ -255,6 +255,7 @@ static void score_slice(void *v, unsigned ti, size_t lo, size_t hi) {
     if (nb == 0) continue;
     const double *cf[BLK];
     for (int q = 0; q < nb; q++) cf[q] = p->coef + (size_t)cx->s[idx[q]].x * NCH * NF_MAX;
+    /* cppcheck-suppress uninitvar ; nb >= 1 here (nb == 0 continued above): cf[0] is set */
     for (int q = nb; q < BLK; q++) { cf[q] = cf[0]; y[q] = y[0]; }
     double res[BLK][NF_MAX];
     clenshaw_blk(cf, y, res);

@@ -85,3 +85,5 @@ void store_cursor_close(store_cursor_t *c) {
 uint64_t store_count(store_txn_t *t, store_table_t tb) { return t->s->be->count(t, tb); }
 
 uint64_t store_size_bytes(store_t *s) { return s->be->size_bytes(s); }
+
+int store_fatal(store_t *s) { return s->be->fatal ? s->be->fatal(s) : 0; }

@@ -78,6 +78,11 @@ int store_txn_begin_nested(store_txn_t *parent, store_txn_t **child);
  * way. */
 int store_commit(store_txn_t *t);
 void store_abort(store_txn_t *t);
+/* 1 once the store cannot be used again until it is closed and reopened (LMDB: a failed
+ * meta-page write during a commit sets MDB_PANIC; every later transaction, read or write,
+ * fails). Acknowledged commits are intact on disk; reopening recovers. Cheap: call it after
+ * a failed commit. */
+int store_fatal(store_t *s);
 /* Added: store_commit that also fills *err (message + code) on failure. */
 int store_commit_err(store_txn_t *t, perr_info_t *err);
 /* Added: human message of the last failed call on t ("" if none), e.g. "data store full

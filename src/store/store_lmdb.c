@@ -433,6 +433,15 @@ static uint64_t lmdb_size_bytes(store_t *base) {
   return (uint64_t)st.st_size;
 }
 
+/* LMDB marks the environment fatal (MDB_FATAL_ERROR) when a commit fails to write its meta
+ * page; from then on mdb_txn_begin answers MDB_PANIC to readers and writers alike. */
+static int lmdb_fatal(store_t *base) {
+  MDB_txn *t;
+  int rc = mdb_txn_begin(LS(base)->env, NULL, MDB_RDONLY, &t);
+  if (rc == MDB_SUCCESS) mdb_txn_abort(t);
+  return rc == MDB_PANIC;
+}
+
 static const store_backend_t lmdb_backend = {
     .name = "lmdb",
     .close = lmdb_close,
@@ -448,4 +457,5 @@ static const store_backend_t lmdb_backend = {
     .cursor_close = lmdb_cursor_close,
     .count = lmdb_count,
     .size_bytes = lmdb_size_bytes,
+    .fatal = lmdb_fatal,
 };
