@@ -5,12 +5,20 @@
  * Invariants: reads on a connection are answered in arrival order; writes are answered after
  * their commit (msgid lets clients match); a connection's memory is freed only when its
  * handle is closed and no write is in flight for it; every limit violation is confined to
- * its connection. */
+ * its connection.
+ * Memory bounds: a connection stops executing its pipelined requests once its pending output
+ * reaches limits.max_output_bytes (the rest of its input waits in the unpacker, unexecuted,
+ * until the output drains); its input buffer shrinks back after a large message; output that
+ * does not move for limits.write_timeout_ms closes it; all connections' buffers together stay
+ * under limits.max_buffer_memory_mb by closing the largest first. A connection that failed a
+ * limit is closed only after everything it had already executed (committed writes included)
+ * is answered and flushed. */
 #include <errno.h>
 #include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -23,6 +31,8 @@
 #include "rpc.h"
 
 #define READ_CHUNK (64 * 1024)
+/* An input buffer grown past this by a large message is given back once it is idle. */
+#define INPUT_SHRINK_BYTES (4 * READ_CHUNK)
 
 uint64_t now_ms(void) {
   struct timespec ts;
@@ -51,11 +61,13 @@ static void conn_close(conn_t *c) {
   else d->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   d->nconns--;
+  if (c->admin) d->nconns_admin--;
   uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_execute(conn_t *c);
 
 static void conn_pause(conn_t *c) {
   if (c->state != CONN_READING) return;
@@ -63,10 +75,19 @@ static void conn_pause(conn_t *c) {
   c->state = CONN_PAUSED;
 }
 
+/* A failed connection closes once nothing it executed is still owed to it. */
+static int conn_drained(const conn_t *c) {
+  return c->state == CONN_DRAINING && c->out_queued == 0 && c->inflight == 0 && c->out.size == 0;
+}
+
 static void conn_maybe_resume(conn_t *c) {
   if (c->state != CONN_PAUSED || c->d->stopping) return;
   if (c->out_queued > c->d->cfg.max_output_bytes / 2) return;
   if (c->inflight >= c->d->cfg.max_inflight_writes) return;
+  if (c->backlog) {
+    conn_execute(c); /* the requests already read come first */
+    if (c->state != CONN_PAUSED || c->backlog) return;
+  }
   c->state = CONN_READING;
   if (c->partial_since_ms) c->partial_since_ms = uv_now(c->d->loop); /* its clock restarts */
   uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
@@ -85,10 +106,11 @@ static void on_written(uv_write_t *req, int status) {
   wbuf_t *wb = (wbuf_t *)req;
   conn_t *c = wb->conn;
   c->out_queued -= wb->len;
+  c->out_moved_ms = uv_now(c->d->loop);
   free(wb);
   if (status < 0) {
     conn_close(c);
-  } else if (c->state == CONN_DRAINING && c->out_queued == 0) {
+  } else if (conn_drained(c)) {
     conn_close(c);
   } else {
     conn_maybe_resume(c);
@@ -100,7 +122,7 @@ static void on_written(uv_write_t *req, int status) {
 static void conn_flush(conn_t *c) {
   if (c->state == CONN_CLOSED || c->out.size == 0) {
     c->out.size = 0;
-    if (c->state == CONN_DRAINING && c->out_queued == 0) conn_close(c);
+    if (conn_drained(c)) conn_close(c);
     return;
   }
   size_t len = c->out.size, off = 0;
@@ -134,11 +156,17 @@ static void conn_flush(conn_t *c) {
       return;
     }
     c->refs++;
+    if (c->out_queued == 0) c->out_moved_ms = uv_now(c->d->loop);
     c->out_queued += rest;
     if (c->out_queued > c->d->cfg.max_output_bytes) conn_pause(c);
   }
   c->out.size = 0;
-  if (c->state == CONN_DRAINING && c->out_queued == 0) conn_close(c);
+  if (c->out.alloc > INPUT_SHRINK_BYTES) { /* a large answer went out: give its buffer back */
+    free(c->out.data);
+    c->out.data = NULL;
+    c->out.alloc = 0;
+  }
+  if (conn_drained(c)) conn_close(c);
 }
 
 static void reply_error(conn_t *c, uint32_t msgid, const perr_info_t *e) {
@@ -150,7 +178,8 @@ static void conn_fail(conn_t *c, int has_msgid, uint32_t msgid, int code, const 
   perr_info_t e;
   perr_set(&e, code, NULL, "%s", msg);
   c->d->c.protocol_errors++;
-  log_info("closing a connection: %s", msg);
+  if (log_limit_allow(&c->d->close_log, LOG_LVL_INFO, uv_now(c->d->loop)))
+    log_info("closing a connection: %s", msg);
   if (has_msgid) reply_error(c, msgid, &e);
   uv_read_stop((uv_stream_t *)&c->pipe);
   c->state = CONN_DRAINING;
@@ -362,6 +391,97 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = cap;
 }
 
+/* Bytes held for a connection: its input buffer, unsent and queued output. */
+static size_t conn_memory(const conn_t *c) {
+  return c->up.used + c->up.free + c->out.alloc + c->out_queued;
+}
+
+/* Keep all connections' buffers under limits.max_buffer_memory_mb: close the connections
+ * holding the most first. Returns the number closed. */
+static int enforce_memory_budget(daemon_t *d) {
+  size_t budget = (size_t)d->cfg.max_buffer_memory_mb << 20, total = 0;
+  for (conn_t *c = d->conns; c; c = c->next) total += conn_memory(c);
+  int closed = 0;
+  while (total > budget) {
+    conn_t *worst = NULL;
+    for (conn_t *c = d->conns; c; c = c->next)
+      if (!worst || conn_memory(c) > conn_memory(worst)) worst = c;
+    if (!worst) break;
+    total -= conn_memory(worst);
+    d->c.conns_closed_memory++;
+    d->c.conns_closed_limit++;
+    conn_close(worst);
+    closed++;
+  }
+  if (closed)
+    log_warn("connection buffers over limits.max_buffer_memory_mb (%llu MiB): closed the %d "
+             "largest connection(s)", (unsigned long long)d->cfg.max_buffer_memory_mb, closed);
+  return closed;
+}
+
+/* Give back an input buffer a large message grew, once no input is pending in it. The zones
+ * handed to write jobs hold their own reference to the old buffer (msgpack-c refcounts it). */
+static void conn_shrink_input(conn_t *c) {
+  if (c->up.used + c->up.free <= INPUT_SHRINK_BYTES || !guard_idle(&c->guard)) return;
+  if (msgpack_unpacker_message_size(&c->up) || c->up.used != c->up.off) return;
+  msgpack_unpacker fresh;
+  if (!msgpack_unpacker_init(&fresh, READ_CHUNK)) return;
+  msgpack_unpacker_destroy(&c->up);
+  c->up = fresh;
+}
+
+/* Execute the complete messages in the unpacker, in order, while the connection's pending
+ * output is under limits.max_output_bytes and its writes in flight under their limit. What is
+ * left stays in the unpacker (c->backlog) and runs when the output drains (conn_maybe_resume);
+ * reading stays stopped meanwhile. A guard violation noted by on_read is acted on only after
+ * everything before it was executed. */
+static void conn_execute(conn_t *c) {
+  daemon_t *d = c->d;
+  c->backlog = 0;
+  /* Decode with the unpacker's own zone (msgpack_unpacker_next would allocate a zone per
+   * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
+   * the zone is cleared once no partial message is pending. */
+  for (;;) {
+    if (c->out.size + c->out_queued >= d->cfg.max_output_bytes && c->up.used > c->up.off) {
+      conn_flush(c); /* the socket may take it at once: then go on */
+      if (c->state == CONN_CLOSED) return;
+    }
+    if ((c->out_queued >= d->cfg.max_output_bytes || c->inflight >= d->cfg.max_inflight_writes) &&
+        c->up.used > c->up.off) {
+      c->backlog = 1; /* resumed by on_written or server_jobs_done */
+      if (c->state == CONN_READING) conn_pause(c);
+      return;
+    }
+    int r = msgpack_unpacker_execute(&c->up);
+    if (r > 0) {
+      c->msg = msgpack_unpacker_data(&c->up);
+      msgpack_unpacker_reset(&c->up);
+      dispatch(c);
+      if (c->state == CONN_CLOSED) return;
+      if (c->out.size >= READ_CHUNK) conn_flush(c); /* bounded: one write per 64 KiB */
+      if (c->state == CONN_CLOSED) return;
+      continue;
+    }
+    if (r == 0) break;
+    /* the guard admits only well-formed, bounded input: this is not expected */
+    conn_fail(c, 0, 0, PERR_INVALID_REQUEST, "undecodable message");
+    conn_flush(c);
+    return;
+  }
+  /* (after a write took the zone, msgpack-c creates the next one lazily: z may be NULL) */
+  if (c->up.z && guard_idle(&c->guard) && msgpack_unpacker_flush_zone(&c->up))
+    msgpack_unpacker_reset_zone(&c->up);
+  conn_shrink_input(c);
+  if (c->fail_status != GUARD_OK) {
+    guard_status_t gs = (guard_status_t)c->fail_status;
+    c->fail_status = GUARD_OK;
+    conn_fail(c, c->fail_has_msgid, c->fail_msgid,
+              gs == GUARD_MALFORMED ? PERR_INVALID_REQUEST : PERR_TOO_LARGE, guard_status_str(gs));
+    if (gs != GUARD_MALFORMED) d->c.conns_closed_limit++;
+  }
+  conn_flush(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   conn_t *c = s->data;
   daemon_t *d = c->d;
@@ -378,45 +498,73 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
   size_t good_end;
   guard_status_t gs = guard_feed(&c->guard, (const uint8_t *)buf->base, (size_t)nread, &good_end);
-  int has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
-  uint32_t msgid = has_msgid ? (uint32_t)c->guard.msgid : 0;
   msgpack_unpacker_buffer_consumed(&c->up, gs == GUARD_OK ? (size_t)nread : good_end);
-
-  /* Decode with the unpacker's own zone (msgpack_unpacker_next would allocate a zone per
-   * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
-   * the zone is cleared once no partial message is pending. */
-  for (;;) {
-    int r = msgpack_unpacker_execute(&c->up);
-    if (r > 0) {
-      c->msg = msgpack_unpacker_data(&c->up);
-      msgpack_unpacker_reset(&c->up);
-      dispatch(c);
-      if (c->state == CONN_CLOSED) return;
-      continue;
-    }
-    if (r == 0) break;
-    /* the guard admits only well-formed, bounded input: this is not expected */
-    conn_fail(c, 0, 0, PERR_INVALID_REQUEST, "undecodable message");
-    conn_flush(c);
-    return;
-  }
-  /* (after a write took the zone, msgpack-c creates the next one lazily: z may be NULL) */
-  if (c->up.z && guard_idle(&c->guard) && msgpack_unpacker_flush_zone(&c->up))
-    msgpack_unpacker_reset_zone(&c->up);
-  if (gs != GUARD_OK) {
-    conn_fail(c, has_msgid, msgid,
-              gs == GUARD_MALFORMED ? PERR_INVALID_REQUEST : PERR_TOO_LARGE,
-              guard_status_str(gs));
-    if (gs != GUARD_MALFORMED) d->c.conns_closed_limit++;
+  if (gs != GUARD_OK) { /* after the complete messages before it are executed and answered */
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    c->fail_status = gs;
+    c->fail_has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
+    c->fail_msgid = c->fail_has_msgid ? (uint32_t)c->guard.msgid : 0;
   } else if (!guard_idle(&c->guard)) {
     if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
   } else {
     c->partial_since_ms = 0;
   }
-  conn_flush(c);
+  conn_execute(c);
+  if (c->state != CONN_CLOSED && c->out_queued)
+    enforce_memory_budget(d); /* output piling up: check the sum now, not at the next sweep */
 }
 
 /* ---------- accepting ---------- */
+
+/* The peer's user id (SO_PEERCRED), -1 when unknown. */
+static int64_t peer_uid(conn_t *c) {
+  uv_os_fd_t fd;
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  if (uv_fileno((uv_handle_t *)&c->pipe, &fd) || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+    return -1;
+  return (int64_t)cr.uid;
+}
+
+/* The shop connection (of uid, or any when uid < 0) idle the longest with nothing owed to it
+ * (no write in flight, no output queued), or NULL. */
+static conn_t *longest_idle(daemon_t *d, int64_t uid, uint64_t *count) {
+  conn_t *best = NULL;
+  *count = 0;
+  for (conn_t *c = d->conns; c; c = c->next) {
+    if (c->admin || (uid >= 0 && c->uid != uid)) continue;
+    ++*count;
+    if (c->inflight || c->out_queued || c->backlog || c->state == CONN_DRAINING) continue;
+    if (!best || c->last_active_ms < best->last_active_ms) best = c;
+  }
+  return best;
+}
+
+/* Admission of a new connection on listener l: 0 = admit (after evicting the longest-idle
+ * shop connection if the shop socket or the peer's uid is at its limit), -1 = refuse. The
+ * admin socket has its own slots, so a flood on the shop socket never locks out the operator. */
+static int admit(daemon_t *d, const listener_t *l, conn_t *nc) {
+  if (d->stopping) return -1;
+  if (l->admin) return d->nconns_admin < d->cfg.admin_connections ? 0 : -1;
+  uint64_t n;
+  if (d->cfg.max_connections_per_uid && nc->uid >= 0) {
+    conn_t *victim = longest_idle(d, nc->uid, &n);
+    if (n >= d->cfg.max_connections_per_uid) {
+      if (!victim) return -1;
+      d->c.conns_evicted_idle++;
+      conn_close(victim);
+    }
+  }
+  if (d->nconns - d->nconns_admin < d->cfg.max_connections) return 0;
+  conn_t *victim = longest_idle(d, -1, &n);
+  if (!victim) return -1;
+  d->c.conns_evicted_idle++;
+  if (log_limit_allow(&d->close_log, LOG_LVL_INFO, uv_now(d->loop)))
+    log_info("closing a connection: idle %llu ms, its slot goes to a new connection",
+             (unsigned long long)(uv_now(d->loop) - victim->last_active_ms));
+  conn_close(victim);
+  return 0;
+}
 
 static void on_connection(uv_stream_t *server, int status) {
   listener_t *l = server->data;
@@ -432,7 +580,8 @@ static void on_connection(uv_stream_t *server, int status) {
   c->d = d;
   c->refs = 1;
   int refuse = uv_accept(server, (uv_stream_t *)&c->pipe) != 0;
-  if (!refuse && (d->nconns >= d->cfg.max_connections || d->stopping)) {
+  if (!refuse) c->uid = peer_uid(c);
+  if (!refuse && admit(d, l, c)) {
     d->c.conns_rejected++;
     refuse = 1;
   }
@@ -454,6 +603,7 @@ static void on_connection(uv_stream_t *server, int status) {
   if (d->conns) d->conns->prev = c;
   d->conns = c;
   d->nconns++;
+  if (c->admin) d->nconns_admin++;
   d->c.conns_total++;
   uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
@@ -506,7 +656,7 @@ int server_listen(daemon_t *d, listener_t *l, const char *path, unsigned mode, c
     }
   }
   if (rc == 0 && chmod(path, mode)) rc = -1;
-  if (rc == 0) rc = uv_listen((uv_stream_t *)&l->pipe, 511, on_connection);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)&l->pipe, (int)d->cfg.listen_backlog, on_connection);
   if (rc) {
     log_err("cannot listen on %s: %s", path, rc < 0 ? uv_strerror(rc) : "setup failed");
     uv_close((uv_handle_t *)&l->pipe, NULL);
@@ -581,19 +731,30 @@ void server_flush(conn_t *c) { conn_flush(c); }
 
 /* ---------- timers ---------- */
 
+static void close_for(conn_t *c, const char *why, uint64_t ms) {
+  daemon_t *d = c->d;
+  if (log_limit_allow(&d->close_log, LOG_LVL_INFO, uv_now(d->loop)))
+    log_info("closing a connection: %s within %llu ms", why, (unsigned long long)ms);
+  d->c.conns_closed_limit++;
+  conn_close(c);
+}
+
 static void on_sweep(uv_timer_t *t) {
   daemon_t *d = t->data;
   uint64_t now = uv_now(d->loop);
+  log_limit_tick(&d->close_log, LOG_LVL_INFO, now);
+  enforce_memory_budget(d);
   conn_t *c = d->conns;
   while (c) {
     conn_t *n = c->next;
-    /* a paused client is waiting on us, not the other way round */
+    /* a client paused for its writes is waiting on us, not the other way round; one that
+     * does not read its answers is not */
     if (c->state == CONN_READING && c->partial_since_ms &&
         now - c->partial_since_ms > d->cfg.read_timeout_ms) {
-      log_info("closing a connection: request not completed within %llu ms",
-               (unsigned long long)d->cfg.read_timeout_ms);
-      d->c.conns_closed_limit++;
-      conn_close(c);
+      close_for(c, "request not completed", d->cfg.read_timeout_ms);
+    } else if (c->out_queued && now - c->out_moved_ms > d->cfg.write_timeout_ms) {
+      d->c.conns_closed_write_timeout++;
+      close_for(c, "answers not read", d->cfg.write_timeout_ms);
     } else if (d->cfg.idle_timeout_ms && c->inflight == 0 && c->out_queued == 0 &&
                now - c->last_active_ms > d->cfg.idle_timeout_ms) {
       log_debug("closing an idle connection");
@@ -606,6 +767,7 @@ static void on_sweep(uv_timer_t *t) {
 void server_start_timers(daemon_t *d) {
   uv_timer_init(d->loop, &d->sweep);
   d->sweep.data = d;
+  d->close_log = (log_limit_t){.what = "connection-close", .burst = 10, .window_ms = 10000};
   uv_timer_start(&d->sweep, on_sweep, 250, 250);
   uv_unref((uv_handle_t *)&d->sweep);
 }
