@@ -54,6 +54,7 @@ struct conn_s {
   int fail_has_msgid;
   uint32_t fail_msgid;
   int64_t uid;                /* peer user id (SO_PEERCRED), -1 unknown */
+  int has_sent;               /* has sent bytes: connections that never did are evicted first */
 };
 
 /* A request on its way through a background thread (writer or worker) and back. */

@@ -495,6 +495,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0) return;
   d->c.bytes_in += (uint64_t)nread;
   c->last_active_ms = uv_now(d->loop);
+  c->has_sent = 1;
 
   size_t good_end;
   guard_status_t gs = guard_feed(&c->guard, (const uint8_t *)buf->base, (size_t)nread, &good_end);
@@ -526,8 +527,10 @@ static int64_t peer_uid(conn_t *c) {
   return (int64_t)cr.uid;
 }
 
-/* The shop connection (of uid, or any when uid < 0) idle the longest with nothing owed to it
- * (no write in flight, no output queued), or NULL. */
+/* The shop connection (of uid, or any when uid < 0) to evict for a newcomer, or NULL: among
+ * those owed nothing (no write in flight, no output queued), one that never sent a byte if
+ * any (a connect flood's), else the one idle the longest (the oldest on a tie: the list
+ * runs newest first). */
 static conn_t *longest_idle(daemon_t *d, int64_t uid, uint64_t *count) {
   conn_t *best = NULL;
   *count = 0;
@@ -535,7 +538,9 @@ static conn_t *longest_idle(daemon_t *d, int64_t uid, uint64_t *count) {
     if (c->admin || (uid >= 0 && c->uid != uid)) continue;
     ++*count;
     if (c->inflight || c->out_queued || c->backlog || c->state == CONN_DRAINING) continue;
-    if (!best || c->last_active_ms < best->last_active_ms) best = c;
+    if (!best || c->has_sent < best->has_sent ||
+        (c->has_sent == best->has_sent && c->last_active_ms <= best->last_active_ms))
+      best = c;
   }
   return best;
 }
