@@ -41,8 +41,8 @@ static const cdef_t defs[] = {
   {"server", "admin_socket_group", T_STR, STR(admin_socket_group), 0, 0, 0, "",
    "Group owning the admin socket; empty keeps the daemon's group."},
   {"limits", "max_connections", T_UINT, NUM(max_connections), 1, 1000000, 1, "1024",
-   "Shop-socket connections at once. At the limit a new connection closes the longest-idle "
-   "one (counted in stats as rejected); if every connection is busy the new one is closed."},
+   "Shop-socket connections at once. At the limit a newcomer takes the longest-idle "
+   "one's slot; if every connection is owed answers, it is closed (stats: rejected)."},
   {"limits", "admin_connections", T_UINT, NUM(admin_connections), 1, 10000, 1, "16",
    "Admin-socket connections at once, reserved apart from max_connections (a flood of shop "
    "connections never locks the operator out)."},
@@ -58,9 +58,8 @@ static const cdef_t defs[] = {
   {"limits", "max_container_elems", T_UINT, NUM(max_container_elems), 16, 16777216, 1, "65536",
    "Most elements in one array or map of a request."},
   {"limits", "max_output_bytes", T_UINT, NUM(max_output_bytes), 65536, 1073741824, 1, "8388608",
-   "Unsent answers buffered per connection: the daemon stops executing that client's "
-   "pipelined requests when its pending answers reach this, and resumes (then reads again) "
-   "once they drain below half."},
+   "Unsent answers buffered per connection: at this the daemon stops executing that "
+   "client's pipelined requests, and resumes once they drain below half."},
   {"limits", "max_inflight_writes", T_UINT, NUM(max_inflight_writes), 1, 1000000, 1, "4096",
    "Writes awaiting commit per connection; past it reading pauses."},
   {"limits", "idle_timeout_ms", T_UINT, NUM(idle_timeout_ms), 0, 86400000, 1, "300000",

@@ -137,6 +137,8 @@ struct daemon_s {
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t sweep, watchdog, drain;
   log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
+  char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
+                               * health says degraded with this reason meanwhile */
 };
 
 uint64_t now_ms(void);

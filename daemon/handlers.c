@@ -22,8 +22,14 @@ int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   health_result_t *h = r;
   perr_info_t ignore;
   (void)p; (void)e;
-  h->ok = exec_txn(x, &ignore) != NULL && x->d->writer != NULL && x->d->worker != NULL;
+  int store_ok = exec_txn(x, &ignore) != NULL;
+  int threads_ok = x->d->writer != NULL && x->d->worker != NULL;
+  h->ok = store_ok && threads_ok && !x->d->write_fault[0];
   h->status = x->d->stopping ? "stopping" : h->ok ? "ok" : "degraded";
+  h->reason = h->ok ? NULL
+              : !store_ok ? "store unreadable"
+              : !threads_ok ? "writer or worker thread not running"
+              : x->d->write_fault; /* writes fail: disk full, map full, I/O error */
   h->uptime_s = (int64_t)((now_ms() - x->d->started_ms) / 1000);
   h->write_queue = atomic_load(&x->d->write_queue);
   h->version = PATRON_VERSION_STR;

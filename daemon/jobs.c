@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "base/clock.h"
 #include "log.h"
 
 struct jobq_s {
@@ -75,7 +76,10 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
     store_abort(txn);
   }
   if (broken) {
-    log_err("write batch of %llu failed: %s", (unsigned long long)n, fail.message);
+    /* writer thread only: a full disk fails every batch; log a few a minute, count the rest */
+    static log_limit_t batch_log = {.what = "write-batch-failure", .burst = 5, .window_ms = 60000};
+    if (log_limit_allow(&batch_log, LOG_LVL_ERR, clock_mono_ms()))
+      log_err("write batch of %llu failed: %s", (unsigned long long)n, fail.message);
     atomic_fetch_add(&d->write_failures, n);
     for (wjob_t *j = batch; j; j = j->next) {
       j->rc = fail.code;

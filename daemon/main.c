@@ -217,6 +217,7 @@ int main(int argc, char **argv) {
   store_options_default(&so);
   so.map_size = d.cfg.map_size_mb << 20;
   so.no_sync = !d.cfg.sync;
+  so.map_size_max = d.cfg.map_size_max_mb ? d.cfg.map_size_max_mb << 20 : so.map_size * 2;
   if (!d.cfg.sync) log_warn("store.sync is off: acknowledged writes can be lost on power failure");
   char lock_err[4400];
   if (datadir_lock(d.cfg.data_dir, lock_err, sizeof lock_err) < 0) { /* held until exit */

@@ -685,6 +685,18 @@ void server_close_listeners(daemon_t *d) {
 
 /* ---------- writes coming back ---------- */
 
+/* Health follows the writes: a failed batch (every job of it gets unavailable) makes it
+ * degraded with the reason; the next committed one makes it ok again. */
+static void note_write_outcome(daemon_t *d, const wjob_t *j) {
+  if (j->rc == PERR_UNAVAILABLE || j->rc == PERR_INTERNAL) {
+    if (!d->write_fault[0]) log_warn("health degraded: writes fail: %s", j->err.message);
+    snprintf(d->write_fault, sizeof d->write_fault, "%s", j->err.message);
+  } else if (d->write_fault[0]) {
+    log_notice("health ok: writes commit again");
+    d->write_fault[0] = 0;
+  }
+}
+
 void server_jobs_done(daemon_t *d, wjob_t *jobs) {
   conn_t *touched = NULL;
   while (jobs) {
@@ -695,6 +707,7 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
     if (method_table[j->method].flags & M_WRITE) {
       rcache_after_write(d, j);
       models_after_write(d, j);
+      note_write_outcome(d, j);
     }
     if (!c) { /* internal job */
       if (j->rc) log_warn("%s failed: %s", method_table[j->method].name, j->err.message);

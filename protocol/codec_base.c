@@ -35,12 +35,13 @@ void enc_ping(msgpack_packer *pk, const void *result) {
 
 void enc_health(msgpack_packer *pk, const void *result) {
   const health_result_t *r = result;
-  msgpack_pack_map(pk, 5);
+  msgpack_pack_map(pk, r->reason ? 6 : 5);
   pk_kv_bool(pk, "ok", r->ok);
   pk_kv_str(pk, "status", r->status);
   pk_kv_int(pk, "uptime_s", r->uptime_s);
   pk_kv_uint(pk, "write_queue", r->write_queue);
   pk_kv_str(pk, "version", r->version);
+  if (r->reason) pk_kv_str(pk, "reason", r->reason);
 }
 
 void enc_stats(msgpack_packer *pk, const void *result) {

@@ -37,6 +37,7 @@ typedef struct health_result_s {
   int64_t uptime_s;
   uint64_t write_queue;
   const char *version;
+  const char *reason;   /* why degraded (e.g. "disk full: ..."), NULL when ok */
 } health_result_t;
 
 typedef struct method_counters_s { uint64_t calls, errors; } method_counters_t;

@@ -240,6 +240,61 @@ class AttackTest(unittest.TestCase):
         self.assertEqual(other.call("order.get", {"order_id": "pipelined-w"})["order_id"], "pipelined-w")
 
 
+class StoreFullTest(unittest.TestCase):
+    @staticmethod
+    def profile(cid):
+        return {"customer_id": cid + "-" + "k" * 100, "email": "e" * 500, "name": "n" * 500}
+
+    def fill_until_unavailable(self, c, prefix, limit=200000):
+        """Pipelined customer profiles (~1.2 KB each) until one is refused; returns that error
+        (after reading every reply of its pipeline)."""
+        i = 0
+        while i < limit:
+            ids = []
+            data = b""
+            for _ in range(200):
+                msgid, req = c.request_bytes("customer.upsert", self.profile("%s-%06d" % (prefix, i)))
+                ids.append(msgid)
+                data += req
+                i += 1
+            c.send_raw(data)
+            errs = [r[2] for r in (c.read_reply(m) for m in ids) if r[2] is not None]
+            if errs:
+                return errs[0]
+        raise AssertionError("the store never filled")
+
+    def test_map_full_reported_then_grown_without_restart(self):
+        d = Daemon(PATROND, extra=["--set", "store.map_size_mb=16", "--set", "store.map_size_max_mb=32"],
+                   sync=False).start()
+        self.addCleanup(d.cleanup)
+        c = Client(d.sock)
+        self.assertEqual(c.call("health")["status"], "ok")
+        err = self.fill_until_unavailable(c, "a")
+        self.assertEqual(err["code"], "unavailable")
+        self.assertIn("data store full", err["message"])
+        self.assertIn("grows", err["message"])
+        self.assertIn("health degraded: writes fail: data store full", d.read_log())
+        self.assertTrue(c.call("ping")["pong"])  # reads keep being served
+        # the map grew before the next write: it commits, health is ok again
+        self.assertTrue(c.call("order.record", order("after-grow", "g"))["created"])
+        h = c.call("health")
+        self.assertEqual((h["ok"], h["status"]), (True, "ok"))
+        self.assertNotIn("reason", h)
+        # at store.map_size_max_mb the message says what to do
+        err = self.fill_until_unavailable(c, "b")
+        self.assertIn("raise it and restart", err["message"])
+        # one write at a time until one fails: health then says why, reads still work
+        for i in range(2000):
+            r = c.call_raw("customer.upsert", self.profile("c-%d" % i))
+            if r[2] is not None:
+                break
+        self.assertEqual(r[2]["code"], "unavailable")
+        h = c.call("health")
+        self.assertEqual((h["ok"], h["status"]), (False, "degraded"))
+        self.assertIn("data store full", h["reason"])
+        self.assertEqual(c.call("order.get", {"order_id": "after-grow"})["order_id"], "after-grow")
+
+
 if __name__ == "__main__":
     PATROND = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
