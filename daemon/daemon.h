@@ -102,6 +102,8 @@ store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e);
 typedef struct listener_s {
   uv_pipe_t pipe;
   int active, admin;
+  unsigned accepts;           /* since the last deferral: see ACCEPT_BURST in server.c */
+  int deferred;               /* a pending connection waits for the check phase */
   char path[CONFIG_PATH_MAX];
 } listener_t;
 
@@ -136,6 +138,7 @@ struct daemon_s {
   arena_t read_arena;         /* reused by every read request */
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t sweep, watchdog, drain;
+  uv_check_t accept_check;    /* resumes deferred accepts after the loop's I/O phase */
   log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
   char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
                                * health says degraded with this reason meanwhile */

@@ -571,6 +571,25 @@ static int admit(daemon_t *d, const listener_t *l, conn_t *nc) {
   return 0;
 }
 
+/* libuv accepts in a loop while the backlog has connections: a connect flood would keep the
+ * loop there, starving the clients already connected. After ACCEPT_BURST accepts, the next
+ * one is left pending (libuv then stops watching the listener) and taken in the check phase,
+ * after the other connections' I/O of this loop iteration. */
+#define ACCEPT_BURST 32
+
+static void accept_one(listener_t *l);
+
+static void on_accept_check(uv_check_t *h) {
+  daemon_t *d = h->data;
+  uv_check_stop(h);
+  for (int i = 0; i < 2; i++) {
+    listener_t *l = &d->listeners[i];
+    if (!l->deferred) continue;
+    l->deferred = 0;
+    if (l->active) accept_one(l); /* uv_accept watches the listener again */
+  }
+}
+
 static void on_connection(uv_stream_t *server, int status) {
   listener_t *l = server->data;
   daemon_t *d = l->pipe.loop->data;
@@ -578,8 +597,24 @@ static void on_connection(uv_stream_t *server, int status) {
     log_warn("accept failed: %s", uv_strerror(status));
     return;
   }
+  if (++l->accepts >= ACCEPT_BURST) {
+    l->accepts = 0;
+    l->deferred = 1;
+    uv_check_start(&d->accept_check, on_accept_check);
+    return;
+  }
+  accept_one(l);
+}
+
+static void accept_one(listener_t *l) {
+  daemon_t *d = l->pipe.loop->data;
+  uv_stream_t *server = (uv_stream_t *)&l->pipe;
   conn_t *c = calloc(1, sizeof *c);
-  if (!c) return;
+  if (!c) { /* left pending (libuv stops watching the listener): retry after this iteration */
+    l->deferred = 1;
+    uv_check_start(&d->accept_check, on_accept_check);
+    return;
+  }
   uv_pipe_init(d->loop, &c->pipe, 0);
   c->pipe.data = c;
   c->d = d;
@@ -788,6 +823,9 @@ void server_start_timers(daemon_t *d) {
   d->close_log = (log_limit_t){.what = "connection-close", .burst = 10, .window_ms = 10000};
   uv_timer_start(&d->sweep, on_sweep, 250, 250);
   uv_unref((uv_handle_t *)&d->sweep);
+  uv_check_init(d->loop, &d->accept_check);
+  d->accept_check.data = d;
+  uv_unref((uv_handle_t *)&d->accept_check);
 }
 
 void server_stop_reading_all(daemon_t *d) {
@@ -804,4 +842,6 @@ int server_idle(daemon_t *d) {
 void server_close_all(daemon_t *d) {
   while (d->conns) conn_close(d->conns);
   if (!uv_is_closing((uv_handle_t *)&d->sweep)) uv_close((uv_handle_t *)&d->sweep, NULL);
+  if (!uv_is_closing((uv_handle_t *)&d->accept_check))
+    uv_close((uv_handle_t *)&d->accept_check, NULL);
 }
