@@ -680,27 +680,47 @@ int server_listen(daemon_t *d, listener_t *l, const char *path, unsigned mode, c
   if (clear_stale_socket(path)) return -1;
   snprintf(l->path, sizeof l->path, "%s", path);
   l->admin = admin;
+  if (mode & 0007)
+    log_warn("%s socket mode %03o lets every local user connect%s: prefer 0660 and a group",
+             admin ? "admin" : "shop", mode, admin ? " and run admin methods" : "");
   uv_pipe_init(d->loop, &l->pipe, 0);
   l->pipe.data = l;
-  mode_t old = umask(0177);
-  int rc = uv_pipe_bind(&l->pipe, path);
-  umask(old);
+  /* The mode is set on the socket before bind (Linux creates the file with the socket
+   * inode's mode, less the umask), so no chmod by path follows a symlink swapped in after
+   * bind; the group is set with lchown, which does not follow one either. */
+  int rc = 0, bound = 0;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sa = (struct sockaddr_un){.sun_family = AF_UNIX};
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  if (fd < 0 || fchmod(fd, mode)) {
+    rc = -1;
+  } else {
+    mode_t old = umask(~mode & 0777);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa)) rc = -1;
+    else bound = 1;
+    umask(old);
+    if (rc) log_err("cannot bind %s: %s", path, strerror(errno));
+  }
   if (rc == 0 && group[0]) {
     struct group *g = getgrnam(group);
     if (!g) {
       log_err("socket group '%s' does not exist", group);
       rc = -1;
-    } else if (chown(path, (uid_t)-1, g->gr_gid)) {
+    } else if (lchown(path, (uid_t)-1, g->gr_gid)) {
       log_err("cannot give %s to group %s: %s", path, group, strerror(errno));
       rc = -1;
     }
   }
-  if (rc == 0 && chmod(path, mode)) rc = -1;
+  if (rc == 0) {
+    rc = uv_pipe_open(&l->pipe, fd);
+    if (rc == 0) fd = -1; /* the handle owns it */
+  }
+  if (fd >= 0) close(fd);
   if (rc == 0) rc = uv_listen((uv_stream_t *)&l->pipe, (int)d->cfg.listen_backlog, on_connection);
   if (rc) {
     log_err("cannot listen on %s: %s", path, rc < 0 ? uv_strerror(rc) : "setup failed");
     uv_close((uv_handle_t *)&l->pipe, NULL);
-    unlink(path);
+    if (bound) unlink(path); /* never a file this call did not create */
     return -1;
   }
   l->active = 1;

@@ -53,8 +53,10 @@ static int dec_query(const msgpack_object *params, arena_t *a, recs_query_t *q, 
   int64_t lim = 0;
   if ((rc = pmap_from(params, "", &m, e)) || (rc = pmap_check_keys(&m, keys, e))) return rc;
   if (what & Q_ITEMS) {
-    if ((rc = pmap_str_list(&m, "items", (what & Q_ITEMS_REQ) != 0, RECS_WIRE_MAX_IDS,
-                            CORE_ID_MAX, a, &q->items, &q->nitems, e)))
+    /* a cart needs at least one item: "items must have 1 to 1000 items" */
+    if ((rc = pmap_str_list_min(&m, "items", (what & Q_ITEMS_REQ) != 0,
+                                (what & Q_ITEMS_REQ) ? 1 : 0, RECS_WIRE_MAX_IDS, CORE_ID_MAX, a,
+                                &q->items, &q->nitems, e)))
       return rc;
     if ((what & Q_ITEMS_REQ) && q->nitems == 0)
       return perr_set(e, PERR_INVALID_PARAMS, "items", "a cart needs at least one item");

@@ -173,11 +173,18 @@ int pmap_array(const pmap_t *m, const char *key, int required, size_t min, size_
 
 int pmap_str_list(const pmap_t *m, const char *key, int required, size_t max_items,
                   size_t max_len, arena_t *a, pstr_t **out, size_t *n, perr_info_t *e) {
+  return pmap_str_list_min(m, key, required, 0, max_items, max_len, a, out, n, e);
+}
+
+int pmap_str_list_min(const pmap_t *m, const char *key, int required, size_t min_items,
+                      size_t max_items, size_t max_len, arena_t *a, pstr_t **out, size_t *n,
+                      perr_info_t *e) {
   const msgpack_object_array *arr;
   int present, rc;
   *out = NULL;
   *n = 0;
-  if ((rc = pmap_array(m, key, required, 0, max_items, &arr, &present, e)) || !present) return rc;
+  if ((rc = pmap_array(m, key, required, min_items, max_items, &arr, &present, e)) || !present)
+    return rc;
   pstr_t *v = arena_alloc(a, sizeof *v * (arr->size ? arr->size : 1));
   if (!v) return perr_set(e, PERR_TOO_LARGE, key, "request too large");
   for (uint32_t i = 0; i < arr->size; i++) {

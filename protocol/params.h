@@ -39,6 +39,10 @@ int pmap_double(const pmap_t *m, const char *key, int required, double min, doub
 /* An array of strings (ids), each 1..max_len bytes, into an arena array. */
 int pmap_str_list(const pmap_t *m, const char *key, int required, size_t max_items,
                   size_t max_len, arena_t *a, pstr_t **out, size_t *n, perr_info_t *e);
+/* The same with at least min_items (a violation says "KEY must have MIN to MAX items"). */
+int pmap_str_list_min(const pmap_t *m, const char *key, int required, size_t min_items,
+                      size_t max_items, size_t max_len, arena_t *a, pstr_t **out, size_t *n,
+                      perr_info_t *e);
 
 /* Format "path.key" or "key" into buf. */
 const char *pmap_field(const pmap_t *m, const char *key, char *buf, size_t len);

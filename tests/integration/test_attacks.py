@@ -298,6 +298,47 @@ class StoreFullTest(unittest.TestCase):
         self.assertEqual(c.call("order.get", {"order_id": "after-grow"})["order_id"], "after-grow")
 
 
+class HardeningTest(unittest.TestCase):
+    def test_socket_modes_and_world_writable_warning(self):
+        d = Daemon(PATROND, sync=False).start()
+        self.addCleanup(d.cleanup)
+        self.assertEqual(os.stat(d.sock).st_mode & 0o777, 0o660)
+        self.assertEqual(os.stat(d.admin).st_mode & 0o777, 0o600)
+        self.assertNotIn("lets every local user", d.read_log())
+        self.assertEqual(d.stop(), 0)
+        d.start(extra=["--set", "server.socket_mode=0666"])
+        self.assertEqual(os.stat(d.sock).st_mode & 0o777, 0o666)
+        self.assertIn("shop socket mode 666 lets every local user connect", d.read_log())
+
+    def test_messages(self):
+        d = Daemon(PATROND, sync=False).start()
+        self.addCleanup(d.cleanup)
+        c = Client(d.sock)
+        for items in ([], ["p%d" % i for i in range(1001)]):
+            with self.assertRaises(RpcError) as cm:
+                c.call("recs.cart", {"items": items})
+            self.assertEqual((cm.exception.code, cm.exception.field), ("invalid_params", "items"))
+            self.assertIn("1 to 1000 items", cm.exception.err["message"])
+        with self.assertRaises(RpcError) as cm:
+            c.call("customer.get", {"customer_id": "a\x00b"})
+        self.assertEqual((cm.exception.code, cm.exception.field), ("invalid_params", "customer_id"))
+        self.assertIn("NUL", cm.exception.err["message"])
+
+    def test_close_log_lines_are_rate_limited(self):
+        d = Daemon(PATROND, sync=False).start()
+        self.addCleanup(d.cleanup)
+        for _ in range(60):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.sock)
+            s.sendall(bytes([0xc1]))
+            s.settimeout(5)
+            self.assertEqual(s.recv(10), b"")  # closed: a framing error
+            s.close()
+        self.assertTrue(Client(d.sock).call("ping")["pong"])
+        self.assertLessEqual(d.read_log().count("closing a connection"), 10)
+        self.assertEqual(Client(d.sock).call("stats")["requests"]["protocol_errors"], 60)
+
+
 if __name__ == "__main__":
     PATROND = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
