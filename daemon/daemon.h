@@ -55,6 +55,8 @@ struct conn_s {
   uint32_t fail_msgid;
   int64_t uid;                /* peer user id (SO_PEERCRED), -1 unknown */
   int has_sent;               /* has sent bytes: connections that never did are evicted first */
+  int in_turns;               /* queued for another turn (d->turn_head list, holds a ref) */
+  conn_t *turn_next;
 };
 
 /* A request on its way through a background thread (writer or worker) and back. */
@@ -139,6 +141,8 @@ struct daemon_s {
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t sweep, watchdog, drain;
   uv_check_t accept_check;    /* resumes deferred accepts after the loop's I/O phase */
+  uv_idle_t turns;            /* runs the next turn of connections with a backlog */
+  conn_t *turn_head, *turn_tail;
   log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
   char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
                                * health says degraded with this reason meanwhile */

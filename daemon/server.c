@@ -12,7 +12,11 @@
  * does not move for limits.write_timeout_ms closes it; all connections' buffers together stay
  * under limits.max_buffer_memory_mb by closing the largest first. A connection that failed a
  * limit is closed only after everything it had already executed (committed writes included)
- * is answered and flushed. */
+ * is answered and flushed.
+ * Fairness: one read executes at most TURN_REQUESTS requests / TURN_OUTPUT_BYTES of answers of
+ * a connection; the rest of its pipeline runs in later loop iterations (on_turns), after the
+ * other connections' I/O, so a deep pipeline delays another client by one turn, not all of it;
+ * likewise at most ACCEPT_BURST accepts run per iteration. */
 #include <errno.h>
 #include <grp.h>
 #include <stdlib.h>
@@ -33,6 +37,15 @@
 #define READ_CHUNK (64 * 1024)
 /* An input buffer grown past this by a large message is given back once it is idle. */
 #define INPUT_SHRINK_BYTES (4 * READ_CHUNK)
+/* One connection's turn: at most this many requests, bytes of answers or nanoseconds, then
+ * the rest of its pipeline waits for a later loop iteration, after the other connections'
+ * I/O; the turns of all connections together take at most TURNS_NS_PER_ITERATION per loop
+ * iteration (the rest keep their place in the queue), so a client with one request waits
+ * for at most that, whatever the pipelines of the others. */
+#define TURN_REQUESTS 64
+#define TURN_OUTPUT_BYTES (64 * 1024)
+#define TURN_NS 100000
+#define TURNS_NS_PER_ITERATION 500000
 
 uint64_t now_ms(void) {
   struct timespec ts;
@@ -430,14 +443,57 @@ static void conn_shrink_input(conn_t *c) {
   c->up = fresh;
 }
 
+/* Connections whose turn ended with requests left run again here, once per loop iteration
+ * (an active idle handle also keeps the loop's poll from blocking meanwhile). */
+static void on_turns(uv_idle_t *h) {
+  daemon_t *d = h->data;
+  conn_t *list = d->turn_head;
+  d->turn_head = d->turn_tail = NULL;
+  uv_idle_stop(h);
+  uint64_t start = uv_hrtime();
+  while (list) {
+    if (uv_hrtime() - start >= TURNS_NS_PER_ITERATION) { /* the rest go first next time */
+      conn_t *last = list;
+      while (last->turn_next) last = last->turn_next;
+      last->turn_next = d->turn_head;
+      if (!d->turn_head) d->turn_tail = last;
+      d->turn_head = list;
+      uv_idle_start(h, on_turns);
+      return;
+    }
+    conn_t *c = list;
+    list = c->turn_next;
+    c->turn_next = NULL;
+    c->in_turns = 0;
+    if (c->state == CONN_PAUSED && c->backlog) conn_maybe_resume(c);
+    conn_unref(c);
+  }
+}
+
+static void conn_queue_turn(conn_t *c) {
+  daemon_t *d = c->d;
+  if (c->in_turns) return;
+  c->in_turns = 1;
+  c->refs++;
+  if (d->turn_tail) d->turn_tail->turn_next = c;
+  else d->turn_head = c;
+  d->turn_tail = c;
+  uv_idle_start(&d->turns, on_turns);
+}
+
 /* Execute the complete messages in the unpacker, in order, while the connection's pending
  * output is under limits.max_output_bytes and its writes in flight under their limit. What is
  * left stays in the unpacker (c->backlog) and runs when the output drains (conn_maybe_resume);
  * reading stays stopped meanwhile. A guard violation noted by on_read is acted on only after
  * everything before it was executed. */
+static void conn_queue_turn(conn_t *c);
+
 static void conn_execute(conn_t *c) {
   daemon_t *d = c->d;
   c->backlog = 0;
+  unsigned turn_requests = 0;
+  uint64_t turn_out = d->c.bytes_out + c->out.size; /* answers produced so far */
+  uint64_t turn_start = uv_hrtime();
   /* Decode with the unpacker's own zone (msgpack_unpacker_next would allocate a zone per
    * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
    * the zone is cleared once no partial message is pending. */
@@ -452,6 +508,18 @@ static void conn_execute(conn_t *c) {
       if (c->state == CONN_READING) conn_pause(c);
       return;
     }
+    if (turn_requests &&
+        (turn_requests >= TURN_REQUESTS ||
+         d->c.bytes_out + c->out.size - turn_out >= TURN_OUTPUT_BYTES ||
+         uv_hrtime() - turn_start >= TURN_NS) &&
+        c->up.used > c->up.off) {
+      c->backlog = 1; /* fairness: the next turn comes after everyone else's I/O */
+      if (c->state == CONN_READING) conn_pause(c);
+      conn_flush(c);
+      if (c->state != CONN_CLOSED) conn_queue_turn(c);
+      return;
+    }
+    turn_requests++;
     int r = msgpack_unpacker_execute(&c->up);
     if (r > 0) {
       c->msg = msgpack_unpacker_data(&c->up);
@@ -846,6 +914,9 @@ void server_start_timers(daemon_t *d) {
   uv_check_init(d->loop, &d->accept_check);
   d->accept_check.data = d;
   uv_unref((uv_handle_t *)&d->accept_check);
+  uv_idle_init(d->loop, &d->turns);
+  d->turns.data = d;
+  uv_unref((uv_handle_t *)&d->turns);
 }
 
 void server_stop_reading_all(daemon_t *d) {
@@ -864,4 +935,12 @@ void server_close_all(daemon_t *d) {
   if (!uv_is_closing((uv_handle_t *)&d->sweep)) uv_close((uv_handle_t *)&d->sweep, NULL);
   if (!uv_is_closing((uv_handle_t *)&d->accept_check))
     uv_close((uv_handle_t *)&d->accept_check, NULL);
+  while (d->turn_head) { /* their turns will not come: drop the references they hold */
+    conn_t *c = d->turn_head;
+    d->turn_head = c->turn_next;
+    c->in_turns = 0;
+    conn_unref(c);
+  }
+  d->turn_tail = NULL;
+  if (!uv_is_closing((uv_handle_t *)&d->turns)) uv_close((uv_handle_t *)&d->turns, NULL);
 }
