@@ -59,6 +59,9 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->conns_total = d->c.conns_total;
   s->conns_rejected = d->c.conns_rejected;
   s->conns_closed_limit = d->c.conns_closed_limit;
+  s->conns_evicted_idle = d->c.conns_evicted_idle;
+  s->conns_closed_write_timeout = d->c.conns_closed_write_timeout;
+  s->conns_closed_memory = d->c.conns_closed_memory;
   s->protocol_errors = d->c.protocol_errors;
   s->requests = d->c.requests;
   s->errors = d->c.errors;

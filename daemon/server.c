@@ -925,8 +925,9 @@ void server_stop_reading_all(daemon_t *d) {
 }
 
 int server_idle(daemon_t *d) {
-  for (conn_t *c = d->conns; c; c = c->next)
-    if (c->inflight || c->out_queued) return 0;
+  uint64_t now = uv_now(d->loop);
+  for (conn_t *c = d->conns; c; c = c->next) /* a client not reading is not waited for */
+    if (c->inflight || (c->out_queued && now - c->out_moved_ms < 1000)) return 0;
   return 1;
 }
 

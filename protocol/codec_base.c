@@ -50,11 +50,14 @@ void enc_stats(msgpack_packer *pk, const void *result) {
   pk_kv_str(pk, "version", r->version);
   pk_kv_int(pk, "uptime_s", r->uptime_s);
   pk_str(pk, "connections");
-  msgpack_pack_map(pk, 4);
+  msgpack_pack_map(pk, 7);
   pk_kv_uint(pk, "current", r->conns_current);
   pk_kv_uint(pk, "total", r->conns_total);
   pk_kv_uint(pk, "rejected", r->conns_rejected);
   pk_kv_uint(pk, "closed_by_limit", r->conns_closed_limit);
+  pk_kv_uint(pk, "evicted_idle", r->conns_evicted_idle);
+  pk_kv_uint(pk, "closed_write_timeout", r->conns_closed_write_timeout);
+  pk_kv_uint(pk, "closed_memory", r->conns_closed_memory);
   pk_str(pk, "counts");
   msgpack_pack_map(pk, 5);
   pk_kv_uint(pk, "customers", r->counts.customers);

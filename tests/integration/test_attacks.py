@@ -125,6 +125,7 @@ class AttackTest(unittest.TestCase):
         wait_for(lambda: good.call("stats")["connections"]["current"] == 1, 10,
                  "the non-reading connections to be closed")
         self.assertIn("answers not read", d.read_log())
+        self.assertEqual(good.call("stats")["connections"]["closed_write_timeout"], 20)
         for s in socks:
             s.close()
 
@@ -136,6 +137,7 @@ class AttackTest(unittest.TestCase):
         wait_for(lambda: "connection buffers over limits.max_buffer_memory_mb" in d.read_log(),
                  10, "the memory budget to close a connection")
         self.assertEqual(good.call("customer.get", {"customer_id": "good"})["customer_id"], "good")
+        self.assertGreaterEqual(good.call("stats")["connections"]["closed_memory"], 1)
         for s in socks:
             s.close()
 
@@ -149,7 +151,8 @@ class AttackTest(unittest.TestCase):
         new = Client(d.sock)
         self.assertTrue(new.call("ping")["pong"])
         self.assertTrue(hoard[0].closed_by_peer(wait=5))
-        self.assertEqual(new.call("stats")["connections"]["current"], 8)
+        st = new.call("stats")["connections"]
+        self.assertEqual((st["current"], st["evicted_idle"], st["rejected"]), (8, 1, 0))
         # the admin socket has its own slots
         admin = Client(d.admin)
         self.assertTrue(admin.call("ping")["pong"])
