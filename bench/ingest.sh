@@ -46,7 +46,7 @@ INGEST=$BUILD/bench/ingest_bench
 
 start_patrond() { # fresh data dir each time: every run starts from the same state
   rm -rf "$W/data" "$W/p.sock"; mkdir -p "$W/data"
-  "$@" "$BUILD/daemon/patrond" --socket "$W/p.sock" --admin-socket none --data-dir "$W/data" \
+  "$@" "$BUILD/daemon/patrond" --no-config --socket "$W/p.sock" --admin-socket none --data-dir "$W/data" \
     --foreground --set log.level=notice >>"$W/patrond.out" 2>&1 &
   PID=$!
   for _ in $(seq 300); do [ -S "$W/p.sock" ] && return 0; kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done

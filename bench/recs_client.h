@@ -162,6 +162,7 @@ static int rc_daemon_start(rc_daemon_t *d, const char *binary, const char *const
   argv[n++] = "--admin-socket"; argv[n++] = d->admin;
   argv[n++] = "--data-dir"; argv[n++] = data;
   argv[n++] = "--foreground";
+  argv[n++] = "--no-config"; /* benchmarks never read the host's /etc/patron/patrond.conf */
   for (int i = 0; extra && extra[i] && n < 60; i++) {
     argv[n++] = "--set";
     argv[n++] = extra[i];

@@ -104,7 +104,7 @@ start_redis() { # [valgrind args...] -> sets RPID
 }
 start_patrond() { # [valgrind args...] -> sets PPID_
   rm -f "$W/p.sock"
-  "$@" "$PATROND" --socket "$W/p.sock" --admin-socket "$W/a.sock" --data-dir "$W/data" --foreground \
+  "$@" "$PATROND" --no-config --socket "$W/p.sock" --admin-socket "$W/a.sock" --data-dir "$W/data" --foreground \
     --set store.sync=false --set log.level=notice ${PATROND_ARGS:-} >>"$W/patrond.out" 2>&1 &
   PPID_=$!
   PIDS+=("$PPID_")

@@ -1,8 +1,17 @@
 /* daemon.h -- patrond's process-wide state and the types shared by its files:
- * server.c (listeners, connections, dispatch), writer.c (group commit), handlers.c (the
- * handler column of the method table), main.c (start-up, signals, shutdown).
- * Threads: the libuv loop thread owns everything here except the writer's queue (mutex) and
- * the atomic counters the writer bumps. */
+ * server.c (listeners, connections, dispatch), jobs.c (the writer's group commit and the
+ * worker), exec.c (jobs and the handler's transaction), handlers*.c (the handler column of
+ * the method table), models.c + model_*.c (background-built models), main.c (start-up,
+ * signals, shutdown; wires the files together with callbacks).
+ * Calls among daemon files go one way (no cycles; scripts/check_daemon_deps.sh checks it):
+ * main -> server -> handlers* -> model_* -> models -> jobs -> exec (and each may call those
+ * further down, plus log.c). Whatever goes back up (finished jobs, committed writes,
+ * notifications) goes through a callback main.c hands over.
+ * Threads: the libuv loop thread owns everything here (cfg included: a SIGHUP rewrites it)
+ * except the queues (their mutexes) and the atomic counters the writer and worker bump; the
+ * writer and the worker never read cfg, they get what they need handed over
+ * (jobq_set_batch_max, the model build settings). contract.h checks in debug builds which
+ * thread runs what. */
 #ifndef PATRON_DAEMON_H
 #define PATRON_DAEMON_H
 
@@ -94,11 +103,11 @@ typedef struct exec_ctx_s {
 typedef int (*method_exec_fn)(exec_ctx_t *x, const void *params, void *result, perr_info_t *e);
 extern const method_exec_fn handler_table[METHOD__COUNT];
 /* Every handler: handle_<id>, defined in handlers*.c or the model_*.c that owns the method. */
-#define XX(id, name, pt, rt, flags, summary) \
+#define XX(id, name, pt, rt, flags, cache, data, affects, summary) \
   int handle_##id(exec_ctx_t *x, const void *params, void *result, perr_info_t *e);
 #include "methods.def"
 #undef XX
-/* The transaction for a handler (opens a read txn lazily); NULL on failure with e set. */
+/* exec.c: the transaction for a handler (opens a read txn lazily); NULL on failure, e set. */
 store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e);
 
 typedef struct listener_s {
@@ -124,6 +133,8 @@ struct daemon_s {
   jobq_t *writer;             /* write transactions, group commit */
   jobq_t *worker;             /* slow reads and model rebuilds */
   struct models_s *models;    /* model snapshots (models.h) */
+  /* Loop thread, after a write job committed (main.c: models_after_write). */
+  void (*after_write)(daemon_t *d, wjob_t *job);
   struct rcache_s *rcache;    /* encoded answers of M_CACHED methods (src/readcache.h) */
   struct rcache_s *qcache;    /* encoded answers of M_CACHED_QUERY methods */
   msgpack_sbuffer qkey;       /* a request's params, packed: the qcache key */
@@ -148,8 +159,6 @@ struct daemon_s {
                                * health says degraded with this reason meanwhile */
 };
 
-uint64_t now_ms(void);
-
 /* server.c */
 int server_listen(daemon_t *d, listener_t *l, const char *path, unsigned mode,
                   const char *group, int admin);
@@ -160,23 +169,28 @@ int server_idle(daemon_t *d);  /* no writes in flight and all answers flushed */
 void server_close_all(daemon_t *d);
 /* Finished background jobs: run their on_loop hooks and answer them (loop thread). */
 void server_jobs_done(daemon_t *d, wjob_t *jobs);
-/* Queue a notification [2, method, [params]] on one connection; the packer callback writes
- * the params map; call server_flush after the last one. Returns 0, or -1 if the connection
- * is gone or over its output cap. */
-int server_notify(conn_t *c, const char *method, void (*pack)(msgpack_packer *pk, const void *arg),
-                  const void *arg);
-/* Send what server_notify buffered (notifications are written in batches). */
-void server_flush(conn_t *c);
+/* Send notifications [2, method, [params]] 0..n-1 to every subscribed connection, in order;
+ * pack writes notification i's params map. Written in 64 KiB batches, each connection
+ * flushed once at the end; a connection that is closing or over its output cap gets none of
+ * the rest. Adds to *sent and *dropped. */
+void server_publish(daemon_t *d, const char *method,
+                    void (*pack)(msgpack_packer *pk, const void *ctx, size_t i), const void *ctx,
+                    size_t n, uint64_t *sent, uint64_t *dropped);
 
-/* jobs.c: write=1 the writer (group commit), write=0 the worker (slow reads, rebuilds). */
-jobq_t *jobq_start(daemon_t *d, int write);
+/* jobs.c: write=1 the writer (group commit), write=0 the worker (slow reads, rebuilds).
+ * handlers: the method table's handlers; on_done: gets finished jobs on the loop thread
+ * (main.c: server_jobs_done), also from jobq_stop. */
+typedef void (*jobq_done_fn)(daemon_t *d, wjob_t *jobs);
+jobq_t *jobq_start(daemon_t *d, int write, const method_exec_fn *handlers, jobq_done_fn on_done);
 /* 0, or PERR_UNAVAILABLE when the queue is full or stopping. */
 int jobq_submit(jobq_t *q, wjob_t *job);
+/* The writer's batch limit (store.group_commit_max), e.g. after a reload; loop thread. */
+void jobq_set_batch_max(jobq_t *q, uint64_t max);
 /* Let the loop exit while the queue's async handle is still open. */
 void jobq_unref(jobq_t *q);
 /* Finish the queue, join the thread, hand back what finished. */
 void jobq_stop(jobq_t *q);
-/* A job with its own arena (limit bytes), params and result of the method's sizes. */
+/* exec.c: a job with its own arena (limit bytes), params and result of the method's sizes. */
 wjob_t *job_new(int method, size_t arena_limit);
 void job_free(wjob_t *job);
 

@@ -7,7 +7,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "commerce/commerce.h"
+#include "contract.h"
 #include "daemon.h"
 #include "base/readcache.h"
 #include "model_clv.h"
@@ -30,7 +32,7 @@ int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
               : !store_ok ? "store unreadable"
               : !threads_ok ? "writer or worker thread not running"
               : x->d->write_fault; /* writes fail: disk full, map full, I/O error */
-  h->uptime_s = (int64_t)((now_ms() - x->d->started_ms) / 1000);
+  h->uptime_s = (int64_t)((clock_mono_ms() - x->d->started_ms) / 1000);
   h->write_queue = atomic_load(&x->d->write_queue);
   h->version = PATRON_VERSION_STR;
   return 0;
@@ -54,7 +56,7 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   store_txn_t *t = exec_txn(x, e);
   if (!t) return e->code;
   s->version = PATRON_VERSION_STR;
-  s->uptime_s = (int64_t)((now_ms() - d->started_ms) / 1000);
+  s->uptime_s = (int64_t)((clock_mono_ms() - d->started_ms) / 1000);
   s->conns_current = d->nconns;
   s->conns_total = d->c.conns_total;
   s->conns_rejected = d->c.conns_rejected;
@@ -92,6 +94,7 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 }
 
 int handle_product_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   const product_t *prod = p;
   upsert_result_t *u = r;
   int rc = core_product_upsert(x->txn, prod, x->now, e);
@@ -102,6 +105,7 @@ int handle_product_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e)
 }
 
 int handle_customer_upsert(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   const customer_t *c = p;
   upsert_result_t *u = r;
   int rc = core_customer_upsert(x->txn, c, x->now, e);
@@ -138,10 +142,12 @@ int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 }
 
 int handle_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   return core_order_record(x->txn, p, x->now, r, e);
 }
 
 int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   refund_result_t *rr = r;
   int rc = core_order_refund(x->txn, p, x->now, rr, e);
   if (rc == 0) { /* the currency points into the transaction: keep a copy */
@@ -158,7 +164,7 @@ int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 }
 
 const method_exec_fn handler_table[METHOD__COUNT] = {
-#define XX(id, name, pt, rt, flags, summary) [METHOD_##id] = handle_##id,
+#define XX(id, name, pt, rt, flags, cache, data, affects, summary) [METHOD_##id] = handle_##id,
 #include "methods.def"
 #undef XX
 };

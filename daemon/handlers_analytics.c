@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "daemon.h"
 #include "model_clv.h"
 #include "commerce/scan.h"
@@ -137,9 +138,11 @@ int handle_customer_subscribe(exec_ctx_t *x, const void *params, void *result, p
 /* ---- writes (writer thread) ---- */
 
 int handle_feedback_record(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   return core_feedback_record(x->txn, params, x->now, result, e);
 }
 
 int handle_customer_merge(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
   return core_customer_merge(x->txn, params, x->now, result, e);
 }

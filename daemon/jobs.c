@@ -5,19 +5,23 @@
  *    waits on fsync, and an answer is sent only after its transaction is durable.
  *  - the WORKER runs slow reads and model rebuilds (reports, refits) one at a time, each on
  *    its own read snapshot, so the loop keeps answering checkouts meanwhile.
- * Finished jobs return to the loop through one uv_async per queue (server_jobs_done).
- * Invariants: a write job's success is reported only if its batch committed; if the
- * transaction fails (store error, commit error) every job of the batch gets 'unavailable'
- * and nothing of it is visible. Validation errors (invalid_params, conflict, not_found)
- * change nothing because core write functions validate before their first store_put. */
+ * Finished jobs return to the loop through one uv_async per queue, to the on_done callback
+ * given at jobq_start (jobs.c calls no other daemon file but exec.c, log.c, contract.c).
+ * Invariants: a write job's success is reported only if its batch committed; each job runs
+ * in its own savepoint (src/store/store_batch.h), so a job that fails (invalid_params,
+ * conflict, not_found), even after some puts, changes nothing and the rest of the batch
+ * commits; a store-level failure (store error, commit error) fails every job of the batch
+ * and nothing of it is visible. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "daemon.h"
 #include "base/clock.h"
+#include "contract.h"
 #include "log.h"
+#include "store/store_batch.h"
 
 struct jobq_s {
   daemon_t *d;
@@ -28,62 +32,61 @@ struct jobq_s {
   wjob_t *head, **tail;   /* queued, in arrival order */
   wjob_t *done, **done_tail;
   uint64_t queued, max_queued;
+  /* jobs a writer batch takes at most: set by the loop thread (start, SIGHUP reload), read by
+   * the writer; an atomic so a reload never tears it (the writer never reads d->cfg) */
+  atomic_uint_fast64_t batch_max;
   atomic_uint_fast64_t *queued_gauge;
+  const method_exec_fn *handlers;
+  jobq_done_fn on_done;
   uv_async_t async;
   int stop;
 };
 
-void job_free(wjob_t *job) {
-  if (job->zone) msgpack_zone_free(job->zone);
-  arena_free(&job->arena);
-  free(job);
+static void clock_now(exec_ctx_t *x) {
+  x->now_ms = clock_wall_ms();
+  x->now = x->now_ms / 1000;
 }
 
-static void clock_now(exec_ctx_t *x) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  x->now = ts.tv_sec;
-  x->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* A write job on its way through store_batch_apply. */
+typedef struct write_call_s {
+  exec_ctx_t *x;
+  const method_exec_fn *handlers;
+} write_call_t;
+
+/* One write job inside its savepoint t (store_batch_job_fn). */
+static int apply_write_job(store_txn_t *t, void *arg, perr_info_t *e) {
+  write_call_t *w = arg;
+  exec_ctx_t *x = w->x;
+  x->txn = t;
+  int rc = w->handlers[x->job->method](x, x->job->params, x->job->result, e);
+  x->txn = NULL;
+  return rc;
 }
 
 static void run_write_batch(jobq_t *q, wjob_t *batch) {
+  CONTRACT_THREAD(THREAD_WRITER);
   daemon_t *d = q->d;
-  store_txn_t *txn = NULL;
   exec_ctx_t x = {.d = d, .store = d->store, .write = 1};
   clock_now(&x);
-  perr_info_t fail;
-  int broken = store_txn_begin(d->store, 1, &txn) != 0;
-  if (broken) perr_set(&fail, PERR_UNAVAILABLE, NULL, "store unavailable: cannot begin a write");
+  store_batch_t b;
+  store_batch_begin(d->store, &b);
   uint64_t n = 0;
   for (wjob_t *j = batch; j; j = j->next) {
     n++;
-    if (broken) continue;
-    x.txn = txn;
     x.arena = &j->arena;
     x.job = j;
-    j->rc = handler_table[j->method](&x, j->params, j->result, &j->err);
-    if (j->rc == PERR_INTERNAL || j->rc == PERR_UNAVAILABLE) {
-      broken = 1;
-      fail = j->err;
-    }
+    write_call_t w = {&x, q->handlers};
+    j->rc = store_batch_apply(&b, apply_write_job, &w, &j->err);
   }
-  if (!broken) {
-    if (store_commit_err(txn, &fail)) {
-      broken = 1;
-      if (fail.code != PERR_UNAVAILABLE) fail.code = PERR_UNAVAILABLE;
-    }
-  } else if (txn) {
-    store_abort(txn);
-  }
-  if (broken) {
+  if (store_batch_commit(&b)) {
     /* writer thread only: a full disk fails every batch; log a few a minute, count the rest */
     static log_limit_t batch_log = {.what = "write-batch-failure", .burst = 5, .window_ms = 60000};
     if (log_limit_allow(&batch_log, LOG_LVL_ERR, clock_mono_ms()))
-      log_err("write batch of %llu failed: %s", (unsigned long long)n, fail.message);
+      log_err("write batch of %llu failed: %s", (unsigned long long)n, b.fail.message);
     atomic_fetch_add(&d->write_failures, n);
     for (wjob_t *j = batch; j; j = j->next) {
-      j->rc = fail.code;
-      j->err = fail;
+      j->rc = b.fail.code;
+      j->err = b.fail;
     }
   } else {
     atomic_fetch_add(&d->writes_committed, n);
@@ -92,14 +95,16 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
 }
 
 static void run_read_job(jobq_t *q, wjob_t *j) {
+  CONTRACT_THREAD(THREAD_WORKER);
   exec_ctx_t x = {.d = q->d, .store = q->d->store, .arena = &j->arena, .job = j};
   clock_now(&x);
-  j->rc = handler_table[j->method](&x, j->params, j->result, &j->err);
+  j->rc = q->handlers[j->method](&x, j->params, j->result, &j->err);
   if (x.txn) store_abort(x.txn);
 }
 
 static void *jobq_main(void *arg) {
   jobq_t *q = arg;
+  contract_set_thread(q->write ? THREAD_WRITER : THREAD_WORKER);
   for (;;) {
     pthread_mutex_lock(&q->mu);
     while (!q->head && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
@@ -109,7 +114,7 @@ static void *jobq_main(void *arg) {
     }
     /* the writer takes up to group_commit_max jobs; the worker one */
     wjob_t *batch = q->head, *last = batch;
-    uint64_t n = 1, max = q->write ? q->d->cfg.group_commit_max : 1;
+    uint64_t n = 1, max = atomic_load_explicit(&q->batch_max, memory_order_relaxed);
     while (last->next && n < max) last = last->next, n++;
     q->head = last->next;
     if (!q->head) q->tail = &q->head;
@@ -130,29 +135,34 @@ static void *jobq_main(void *arg) {
   return NULL;
 }
 
-static void on_done(uv_async_t *a) {
+static void on_async(uv_async_t *a) {
   jobq_t *q = a->data;
+  CONTRACT_THREAD(THREAD_LOOP);
   pthread_mutex_lock(&q->mu);
   wjob_t *jobs = q->done;
   q->done = NULL;
   q->done_tail = &q->done;
   pthread_mutex_unlock(&q->mu);
-  if (jobs) server_jobs_done(q->d, jobs);
+  if (jobs) q->on_done(q->d, jobs);
 }
 
-jobq_t *jobq_start(daemon_t *d, int write) {
+jobq_t *jobq_start(daemon_t *d, int write, const method_exec_fn *handlers, jobq_done_fn on_done) {
+  CONTRACT_THREAD(THREAD_LOOP);
   jobq_t *q = calloc(1, sizeof *q);
   if (!q) return NULL;
   q->d = d;
   q->write = write;
+  q->handlers = handlers;
+  q->on_done = on_done;
   q->tail = &q->head;
   q->done_tail = &q->done;
   q->max_queued = write ? d->cfg.max_write_queue : 1024;
+  atomic_init(&q->batch_max, write ? d->cfg.group_commit_max : 1);
   q->queued_gauge = write ? &d->write_queue : &d->work_queue;
   pthread_mutex_init(&q->mu, NULL);
   pthread_cond_init(&q->cv, NULL);
   q->async.data = q;
-  if (uv_async_init(d->loop, &q->async, on_done)) goto fail;
+  if (uv_async_init(d->loop, &q->async, on_async)) goto fail;
   if (pthread_create(&q->thread, NULL, jobq_main, q)) {
     uv_close((uv_handle_t *)&q->async, NULL);
     goto fail;
@@ -165,9 +175,15 @@ fail:
   return NULL;
 }
 
+void jobq_set_batch_max(jobq_t *q, uint64_t max) {
+  CONTRACT_THREAD(THREAD_LOOP);
+  if (q && q->write && max) atomic_store_explicit(&q->batch_max, max, memory_order_relaxed);
+}
+
 static void on_async_closed(uv_handle_t *h) { free(h->data); }
 
 int jobq_submit(jobq_t *q, wjob_t *job) {
+  CONTRACT_THREAD(THREAD_LOOP);
   pthread_mutex_lock(&q->mu);
   if (q->stop || q->queued >= q->max_queued) {
     pthread_mutex_unlock(&q->mu);
@@ -187,13 +203,14 @@ void jobq_unref(jobq_t *q) { uv_unref((uv_handle_t *)&q->async); }
 
 void jobq_stop(jobq_t *q) {
   if (!q) return;
+  CONTRACT_THREAD(THREAD_LOOP);
   pthread_mutex_lock(&q->mu);
   q->stop = 1;
   pthread_cond_signal(&q->cv);
   pthread_mutex_unlock(&q->mu);
   pthread_join(q->thread, NULL);
   /* hand back what finished after the loop stopped waiting (releases connection refs) */
-  if (q->done) server_jobs_done(q->d, q->done);
+  if (q->done) q->on_done(q->d, q->done);
   pthread_mutex_destroy(&q->mu);
   pthread_cond_destroy(&q->cv);
   uv_close((uv_handle_t *)&q->async, on_async_closed); /* frees q */

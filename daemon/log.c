@@ -2,16 +2,21 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static int g_level = LOG_LVL_INFO;
+#include "base/clock.h"
 
-void log_set_level(int level) { g_level = level; }
-int log_get_level(void) { return g_level; }
+/* Set on the loop thread (start-up, SIGHUP), read by every thread: atomic, relaxed (a line
+ * logged at the old level during a reload is fine; a torn read is not). */
+static atomic_int g_level = LOG_LVL_INFO;
+
+void log_set_level(int level) { atomic_store_explicit(&g_level, level, memory_order_relaxed); }
+int log_get_level(void) { return atomic_load_explicit(&g_level, memory_order_relaxed); }
 
 static const char *const names[] = {"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"};
 
@@ -27,19 +32,19 @@ const char *log_level_name(int level) {
 }
 
 void log_msg(int level, const char *fmt, ...) {
-  if (level > g_level) return;
+  if (level > log_get_level()) return;
   char line[1024];
   int n;
   if (getenv("JOURNAL_STREAM")) {
     n = snprintf(line, sizeof line, "<%d>", level);
   } else {
-    struct timespec ts;
+    int64_t ms = clock_wall_ms();
+    time_t secs = (time_t)(ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ patrond[%d] %s: ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 ts.tv_nsec / 1000000, (int)getpid(), log_level_name(level));
+                 (long)(ms % 1000), (int)getpid(), log_level_name(level));
   }
   va_list ap;
   va_start(ap, fmt);

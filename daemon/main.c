@@ -11,9 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "contract.h"
 #include "daemon.h"
 #include "datadir_lock.h"
 #include "log.h"
+#include "model_clv.h"
+#include "model_recs.h"
 #include "models.h"
 #include "notify.h"
 #include "base/readcache.h"
@@ -23,6 +27,7 @@ static void usage(FILE *f) {
           "Usage: patrond [options]\n"
           "Patron's daemon: msgpack-RPC on a Unix socket, data in LMDB.\n\n"
           "  -c, --config FILE       config file (default %s if it exists)\n"
+          "      --no-config         read no config file, not even the default (tests, benchmarks)\n"
           "  -s, --socket PATH       shop socket (server.socket)\n"
           "  -a, --admin-socket PATH admin socket (server.admin_socket; '' disables)\n"
           "  -d, --data-dir DIR      data directory (store.data_dir)\n"
@@ -37,7 +42,7 @@ static void usage(FILE *f) {
 
 typedef struct opts_s {
   const char *config;
-  int check, print, explicit_config;
+  int check, print, explicit_config, no_config;
 } opts_t;
 
 /* Apply flags over s; the config file (if any) is loaded first by the caller. */
@@ -47,7 +52,8 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
       {"admin-socket", required_argument, 0, 'a'}, {"data-dir", required_argument, 0, 'd'},
       {"set", required_argument, 0, 'S'}, {"foreground", no_argument, 0, 'f'},
       {"check-config", no_argument, 0, 'C'}, {"print-config", no_argument, 0, 'P'},
-      {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+      {"no-config", no_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
+      {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
   char err[512];
   int ch;
   optind = 1;
@@ -74,6 +80,7 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
         continue;
       }
       case 'f': continue;
+      case 'N': o->no_config = 1; continue;
       case 'C': o->check = 1; continue;
       case 'P': o->print = 1; continue;
       case 'h': usage(stdout); exit(0);
@@ -107,7 +114,12 @@ static int load_settings(int argc, char **argv, settings_t *s, opts_t *o) {
   config_defaults(s);
   memset(o, 0, sizeof *o);
   if ((rc = apply_flags(argc, argv, s, o, 0))) return rc;
-  if (!o->config && access(CONFIG_DEFAULT_FILE, F_OK) == 0) o->config = CONFIG_DEFAULT_FILE;
+  if (o->config && o->no_config) {
+    fprintf(stderr, "patrond: --config and --no-config exclude each other\n");
+    return 64;
+  }
+  if (!o->config && !o->no_config && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+    o->config = CONFIG_DEFAULT_FILE;
   if (o->config && config_load(s, o->config, err, sizeof err)) {  /* validated after flags */
     settings_error(err);
     return 78; /* EX_CONFIG */
@@ -158,6 +170,7 @@ static void begin_shutdown(daemon_t *d) {
 
 static void on_signal(uv_signal_t *s, int signum) {
   daemon_t *d = s->data;
+  CONTRACT_THREAD(THREAD_LOOP); /* d->cfg belongs to the loop thread */
   if (signum == SIGHUP) {
     settings_t fresh;
     opts_t o;
@@ -165,6 +178,9 @@ static void on_signal(uv_signal_t *s, int signum) {
     if (load_settings(g_argc, g_argv, &fresh, &o) == 0) {
       config_apply_reloadable(&d->cfg, &fresh);
       log_set_level((int)d->cfg.log_level);
+      models_configure(d); /* the builders' copies of their settings */
+      /* other threads never read d->cfg: what they use is handed over explicitly */
+      jobq_set_batch_max(d->writer, d->cfg.group_commit_max);
       /* settings (CLV horizon, consumable categories, ...) may change answers */
       rcache_t *caches[2] = {d->rcache, d->qcache};
       for (int i = 0; i < 2; i++) {
@@ -192,6 +208,7 @@ int main(int argc, char **argv) {
   perr_info_t e;
   int rc;
   memset(&d, 0, sizeof d);
+  contract_set_thread(THREAD_LOOP); /* this thread runs the libuv loop */
   g_argc = argc;
   g_argv = argv;
   if ((rc = load_settings(argc, argv, &d.cfg, &o))) return rc;
@@ -230,10 +247,11 @@ int main(int argc, char **argv) {
   }
   d.loop = uv_default_loop();
   d.loop->data = &d;
-  d.started_ms = now_ms();
+  d.started_ms = clock_mono_ms();
   arena_init(&d.read_arena, 0);
-  d.writer = jobq_start(&d, 1);
-  d.worker = jobq_start(&d, 0);
+  d.after_write = models_after_write;
+  d.writer = jobq_start(&d, 1, handler_table, server_jobs_done);
+  d.worker = jobq_start(&d, 0, handler_table, server_jobs_done);
   if (!d.writer || !d.worker) {
     log_err("cannot start the writer and worker threads");
     return 1;
@@ -247,7 +265,9 @@ int main(int argc, char **argv) {
   }
   msgpack_sbuffer_init(&d.qkey);
   msgpack_packer_init(&d.qkey_pk, &d.qkey, msgpack_sbuffer_write);
-  if (models_init(&d)) {
+  static const model_kind_t *const kinds[] = {&model_kind_clv, &model_kind_recs};
+  static const models_hooks_t hooks = {.publish = server_publish};
+  if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {
     log_err("cannot initialise the models");
     return 1;
   }

@@ -1,19 +1,23 @@
 /* model_clv.c -- the CLV/segments model kind (issue 3), registered in models.c:
- *  init     loop, at start: load models/clv.bin (a restart serves at once).
- *  build    worker: clv_snap_build on a read snapshot (as_of = model.refit's as_of or now),
- *           diffed against the installed model (held by a reference), then persisted.
+ *  init     loop, at start: load models/clv.bin (a restart serves at once); a file that
+ *           fails its checks is logged and ignored: nothing is served from it and the
+ *           model is rebuilt (the registry builds kinds that have no model).
+ *  configure loop, at start and on reload: copy the [clv] settings the build uses.
+ *  build    worker: clv_snap_build (src/clv) on a read snapshot with the configured options
+ *           and the refit's as_of, diffed against the installed model (held by a
+ *           reference), then persisted.
  *  install  loop: swap the pointer (under the mutex the worker takes to acquire a
  *           reference), release the old one, then send customer.changed notifications
  *           (segment or churn band moved) to every subscribed connection.
  * Invariants: only the loop thread changes `cur` and reads it without the mutex; the worker
- * only reads snapshots it holds a reference to; versions only grow (also across restarts:
+ * only reads snapshots it holds a reference to and the options copied under the mutex; versions only grow (also across restarts:
  * the file carries the version). Notifications are capped at CLV_MAX_CHANGES per refit;
  * the rest, and those to subscribers over their output cap, are counted as dropped. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "log.h"
 #include "model_clv.h"
 #include "models.h"
@@ -23,6 +27,8 @@ typedef struct clv_state_s {
   clv_snap_t *cur;
   uint64_t max_version;       /* highest version built or loaded (worker reads under mu) */
   uint64_t notified, dropped; /* loop thread */
+  clv_build_opts_t opts;      /* configured build options (as_of unset; worker reads under mu) */
+  char path[CONFIG_PATH_MAX + 32]; /* models/clv.bin: fixed at init */
 } clv_state_t;
 
 const clv_snap_t *clv_model_current(daemon_t *d) {
@@ -30,21 +36,19 @@ const clv_snap_t *clv_model_current(daemon_t *d) {
   return st ? st->cur : NULL;
 }
 
-static void file_path(daemon_t *d, char *buf, size_t n) { models_path(d, "clv", "bin", buf, n); }
-
 static int clv_init(daemon_t *d, void **state) {
   clv_state_t *st = calloc(1, sizeof *st);
   if (!st) return -1;
   pthread_mutex_init(&st->mu, NULL);
-  char path[CONFIG_PATH_MAX + 32], msg[256] = "";
-  file_path(d, path, sizeof path);
-  st->cur = clv_snap_load(path, msg, sizeof msg);
+  models_path(d, "clv", "bin", st->path, sizeof st->path);
+  perr_info_t e;
+  st->cur = clv_snap_load(st->path, &e);
   if (st->cur) {
     st->max_version = st->cur->version;
     log_notice("model clv: loaded version %llu (%zu customers, as of %lld)",
                (unsigned long long)st->cur->version, st->cur->n, (long long)st->cur->as_of);
-  } else if (msg[0]) {
-    log_warn("model clv: not loaded (%s); it will be rebuilt", msg);
+  } else if (e.code != PERR_NOT_FOUND) {
+    log_warn("model clv: persisted model refused (%s); it will be rebuilt", e.message);
   }
   *state = st;
   return 0;
@@ -57,39 +61,56 @@ static void clv_destroy(void *state) {
   free(st);
 }
 
-static void *clv_build(daemon_t *d, void *state, store_txn_t *t, perr_info_t *e) {
+static void clv_configure(void *state, const settings_t *cfg) {
   clv_state_t *st = state;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  clv_build_opts_t o = {0};
-  o.as_of = models_build_as_of();
-  if (!o.as_of) o.as_of = (int64_t)time(NULL);
-  o.horizon_months = (unsigned)d->cfg.clv_horizon_months;
-  o.discount_monthly = (double)d->cfg.clv_discount_monthly_bp / 10000.0;
-  o.rfm_bins = (unsigned)d->cfg.rfm_bins;
-  o.threads = 2;
   pthread_mutex_lock(&st->mu);
+  st->opts.horizon_months = (unsigned)cfg->clv_horizon_months;
+  st->opts.discount_monthly = (double)cfg->clv_discount_monthly_bp / 10000.0;
+  st->opts.rfm_bins = (unsigned)cfg->rfm_bins;
+  st->opts.threads = 2;
+  pthread_mutex_unlock(&st->mu);
+}
+
+static void *clv_build(void *state, const model_build_t *b, store_txn_t *t, perr_info_t *e) {
+  clv_state_t *st = state;
+  uint64_t t0 = clock_mono_ms();
+  pthread_mutex_lock(&st->mu);
+  clv_build_opts_t o = st->opts;
   clv_snap_t *prev = st->cur;
   if (prev) atomic_fetch_add(&prev->refs, 1);
   uint64_t minv = st->max_version + 1;
   pthread_mutex_unlock(&st->mu);
+  o.as_of = b->as_of;
   clv_snap_t *s = clv_snap_build(t, &o, prev, minv, e);
   clv_snap_release(prev);
   if (!s) return NULL;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  s->built_at = (int64_t)time(NULL);
-  s->build_ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+  s->built_at = clock_wall_s();
+  s->build_ms = clock_mono_ms() - t0;
   pthread_mutex_lock(&st->mu);
   if (s->version > st->max_version) st->max_version = s->version;
   pthread_mutex_unlock(&st->mu);
-  char path[CONFIG_PATH_MAX + 32], msg[256];
-  file_path(d, path, sizeof path);
-  if (clv_snap_save(s, path, msg, sizeof msg))
-    log_warn("model clv: not persisted (%s); served from memory", msg);
+  perr_info_t se;
+  if (clv_snap_save(s, st->path, &se))
+    log_warn("model clv: not persisted (%s); served from memory", se.message);
   return s;
 }
 
 /* ---- notifications ---- */
+
+static void pack_change(msgpack_packer *pk, const void *ctx, size_t i) {
+  const clv_snap_t *s = ctx;
+  const clv_change_t *ch = &s->changes[i];
+  const clv_row_t *r = &s->rows[ch->row];
+  customer_change_t m;
+  m.customer_id.p = s->pool + r->id_off;
+  m.customer_id.n = r->id_len;
+  m.segment = rfm_segment_name((rfm_segment_t)r->segment);
+  m.previous_segment = ch->prev_segment >= 0 ? rfm_segment_name((rfm_segment_t)ch->prev_segment) : NULL;
+  m.churn_band = clv_snap_has_clv(s) ? clv_band_name((clv_band_t)r->band) : NULL;
+  m.previous_churn_band = ch->prev_band >= 0 ? clv_band_name((clv_band_t)ch->prev_band) : NULL;
+  m.model_version = s->version;
+  enc_customer_changed(pk, &m);
+}
 
 static void notify(daemon_t *d, clv_state_t *st, const clv_snap_t *s) {
   if (s->changes_dropped)
@@ -97,27 +118,7 @@ static void notify(daemon_t *d, clv_state_t *st, const clv_snap_t *s) {
                (unsigned long long)s->changes_dropped, CLV_MAX_CHANGES);
   st->dropped += s->changes_dropped;
   if (!s->nchanges) return;
-  for (conn_t *c = d->conns; c; c = c->next) {
-    if (!c->subscribed) continue;
-    for (size_t i = 0; i < s->nchanges; i++) {
-      const clv_change_t *ch = &s->changes[i];
-      const clv_row_t *r = &s->rows[ch->row];
-      customer_change_t m;
-      m.customer_id.p = s->pool + r->id_off;
-      m.customer_id.n = r->id_len;
-      m.segment = rfm_segment_name((rfm_segment_t)r->segment);
-      m.previous_segment = ch->prev_segment >= 0 ? rfm_segment_name((rfm_segment_t)ch->prev_segment) : NULL;
-      m.churn_band = clv_snap_has_clv(s) ? clv_band_name((clv_band_t)r->band) : NULL;
-      m.previous_churn_band = ch->prev_band >= 0 ? clv_band_name((clv_band_t)ch->prev_band) : NULL;
-      m.model_version = s->version;
-      if (server_notify(c, "customer.changed", enc_customer_changed, &m)) {
-        st->dropped += s->nchanges - i;
-        break;
-      }
-      st->notified++;
-    }
-    server_flush(c);
-  }
+  models_publish(d, "customer.changed", pack_change, s, s->nchanges, &st->notified, &st->dropped);
 }
 
 static void clv_install(daemon_t *d, void *state, void *built) {
@@ -159,5 +160,7 @@ static void clv_info(void *state, model_info_t *out) {
 
 static uint64_t clv_interval(const settings_t *cfg) { return cfg->clv_refit_interval_s; }
 
-const model_kind_t model_kind_clv = {"clv", clv_init, clv_destroy, clv_build, clv_install,
-                                     clv_discard, clv_info, NULL, clv_interval};
+const model_kind_t model_kind_clv = {
+    .name = "clv", .init = clv_init, .destroy = clv_destroy, .configure = clv_configure,
+    .build = clv_build, .install = clv_install, .discard = clv_discard, .info = clv_info,
+    .interval_s = clv_interval};

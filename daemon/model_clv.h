@@ -4,8 +4,11 @@
 #ifndef PATRON_MODEL_CLV_H
 #define PATRON_MODEL_CLV_H
 
-#include "clv_snapshot.h"
+#include "clv/clv_snapshot.h"
 #include "daemon.h"
+#include "models.h"
+
+extern const model_kind_t model_kind_clv;
 
 /* The installed snapshot, or NULL (no model yet). Loop thread. */
 const clv_snap_t *clv_model_current(daemon_t *d);

@@ -2,9 +2,10 @@
  * snapshot served by the recs.* methods.
  *   init (loop, start): model configuration from [recs] similarity; the persisted snapshot
  *     (models/recs.snap) or an empty one; the catalogue from PRODUCTS; an empty delta.
- *   build (worker): every order (ORDERS) becomes a basket with its customer and time; the
- *     baskets go to recs_builder in time order, seeded with the served snapshot so item ids
- *     stay stable; the snapshot is saved (tmp + fsync + rename) with its version.
+ *   build (worker): recs_model_build (src/recs/recs_model.h) on its own read snapshot,
+ *     seeded with the served snapshot so item ids stay stable; recs_model_save persists it
+ *     with its version. A persisted file that fails its checks at start is logged and
+ *     ignored: the empty model is served (no answers from the file) and rebuilt at once.
  *   install (loop): swap the holder, start a new delta, replay the orders recorded during the
  *     build that the build did not see, and remap the catalogue to the new ids.
  *   after_write (loop): a new order goes into the delta at once (recs.cart changes before any
@@ -13,69 +14,18 @@
  * starts before the build opens its own read transaction, every logged order the build's
  * transaction does not hold is replayed into the new delta (an order logged after that check
  * is replayed too; it may then count twice until the next rebuild, never zero times). */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "base/clock.h"
 #include "log.h"
 #include "model_recs.h"
 #include "models.h"
 #include "commerce/baskets.h"
-#include "base/vec.h"
-#include "store/fileio.h"
-
-#define SNAP_MAGIC "PATRRSV1"
-#define SNAP_HDR 32 /* magic[8] | u64 version | u64 build_ms | i64 saved_at */
+#include "recs/recs_model.h"
 
 recs_state_t *recs_state(daemon_t *d) { return models_state(d, "recs"); }
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* ---- persistence ---- */
-
-static int save_snapshot(daemon_t *d, const recs_snapshot_t *s, uint64_t version, uint64_t build_ms,
-                         perr_info_t *e) {
-  char path[CONFIG_PATH_MAX + 32];
-  models_path(d, "recs", "snap", path, sizeof path);
-  size_t len;
-  const unsigned char *bytes = recs_snapshot_bytes(s, &len);
-  unsigned char hdr[SNAP_HDR];
-  int64_t now = (int64_t)time(NULL);
-  memcpy(hdr, SNAP_MAGIC, 8);
-  memcpy(hdr + 8, &version, 8);
-  memcpy(hdr + 16, &build_ms, 8);
-  memcpy(hdr + 24, &now, 8);
-  const void *parts[2] = {hdr, bytes};
-  size_t lens[2] = {SNAP_HDR, len};
-  return file_write_atomic(path, parts, lens, 2, e);
-}
-
-static int load_snapshot(daemon_t *d, recs_snapshot_t **out, uint64_t *version, uint64_t *build_ms,
-                         perr_info_t *e) {
-  char path[CONFIG_PATH_MAX + 32];
-  unsigned char *buf;
-  size_t n;
-  models_path(d, "recs", "snap", path, sizeof path);
-  int rc = file_read_all(path, &buf, &n, e);
-  if (rc) return rc;
-  rc = n < SNAP_HDR || memcmp(buf, SNAP_MAGIC, 8) != 0
-           ? perr_set(e, PERR_INTERNAL, NULL, "%s: not a recs snapshot", path)
-           : recs_snapshot_load(buf + SNAP_HDR, n - SNAP_HDR, out, e);
-  if (rc == 0) {
-    memcpy(version, buf + 8, 8);
-    memcpy(build_ms, buf + 16, 8);
-  }
-  free(buf);
-  return rc;
-}
 
 /* ---- replay log (log_mu) ---- */
 
@@ -201,17 +151,7 @@ static int delta_add_order(recs_state_t *st, const pstr_t *ids, size_t n, int64_
 
 void recs_request_rebuild(recs_state_t *st, const char *why) {
   if (st->rebuild_queued || st->d->stopping) return;
-  pstr_t name = {"recs", 4};
-  unsigned mask;
-  perr_info_t e;
-  if (models_parse_names(&name, 1, &mask, &e)) return;
-  wjob_t *j = job_new(METHOD_model_refit, 0);
-  if (!j) return;
-  ((refit_params_t *)j->params)->mask = mask;
-  if (jobq_submit(st->d->worker, j)) {
-    job_free(j);
-    return;
-  }
+  if (models_request_refit(st->d, "recs")) return;
   st->rebuild_queued = 1;
   log_notice("recs: full rebuild queued (%s)", why);
 }
@@ -219,9 +159,10 @@ void recs_request_rebuild(recs_state_t *st, const char *why) {
 static void recs_after_write(daemon_t *d, void *state, int method, const void *params,
                              const void *result) {
   recs_state_t *st = state;
+  const order_t *o = method_recorded_order(method, params);
+  const product_t *in = method_upserted_product(method, params);
   (void)d;
-  if (method == METHOD_order_record) {
-    const order_t *o = params;
+  if (o) {
     const order_result_t *r = result;
     if (!r->created) return;
     pstr_t ids[CORE_MAX_LINES];
@@ -229,8 +170,7 @@ static void recs_after_write(daemon_t *d, void *state, int method, const void *p
     for (size_t i = 0; i < o->nlines && n < CORE_MAX_LINES; i++) ids[n++] = o->lines[i].product_id;
     delta_add_order(st, ids, n, o->ts);
     log_order(st, o);
-  } else if (method == METHOD_product_upsert) {
-    const product_t *in = params;
+  } else if (in) {
     store_txn_t *t;
     perr_info_t e;
     arena_t a;
@@ -275,11 +215,14 @@ static int recs_init(daemon_t *d, void **state) {
   st->scratch = recs_scratch_new();
   if (!st->holder || !st->scratch || recs_catalog_init(st)) return -1;
   snprintf(st->consumable_csv, sizeof st->consumable_csv, "%s", d->cfg.recs_consumable_categories);
+  models_path(d, "recs", "snap", st->path, sizeof st->path);
 
   perr_info_t e;
   recs_snapshot_t *s = NULL;
-  uint64_t version = 0;
-  int rc = load_snapshot(d, &s, &version, &st->build_ms, &e);
+  recs_model_meta_t meta = {0};
+  int rc = recs_model_load(st->path, &s, &meta, &e);
+  uint64_t version = meta.version;
+  st->build_ms = meta.build_ms;
   if (rc == 0) {
     recs_snapshot_stats_t ss;
     recs_snapshot_stats(s, &ss);
@@ -291,8 +234,10 @@ static int recs_init(daemon_t *d, void **state) {
       log_notice("recs: the persisted model was built with another recs.similarity; the next "
                  "rebuild applies '%s'", d->cfg.recs_similarity);
   } else {
-    if (rc != PERR_NOT_FOUND) log_warn("recs: persisted model not loaded: %s", e.message);
+    if (rc != PERR_NOT_FOUND)
+      log_warn("recs: persisted model refused (%s); it will be rebuilt", e.message);
     version = 0;
+    st->build_ms = 0;
     if (empty_snapshot(&st->mcfg, &s)) return -1;
   }
   atomic_store(&st->version, version);
@@ -338,48 +283,11 @@ typedef struct built_s {
   uint64_t version, build_ms;
 } built_t;
 
-typedef struct bscan_s {
-  recs_builder_t *b;
-  uint32_t *items;
-  uint64_t *off;
-  int64_t *ts;
-  uint32_t *cust;
-  size_t nitems, capitems, nb, capb;
-} bscan_t;
-
-static int scan_cb(void *ctx, const core_basket_t *bk) {
-  bscan_t *S = ctx;
-  if (bk->n == 0) return 0;
-  size_t cb = S->capb;
-  if (vec_reserve((void **)&S->items, &S->capitems, S->nitems + bk->n, sizeof(uint32_t)) ||
-      vec_reserve((void **)&S->off, &cb, S->nb + 2, sizeof(uint64_t)))
-    return PERR_INTERNAL;
-  cb = S->capb;
-  if (vec_reserve((void **)&S->ts, &cb, S->nb + 2, sizeof(int64_t))) return PERR_INTERNAL;
-  cb = S->capb;
-  if (vec_reserve((void **)&S->cust, &cb, S->nb + 2, sizeof(uint32_t))) return PERR_INTERNAL;
-  S->capb = cb;
-  for (size_t i = 0; i < bk->n; i++)
-    if (recs_builder_intern(S->b, bk->products[i].p, bk->products[i].n, &S->items[S->nitems++]))
-      return PERR_INTERNAL;
-  if (recs_builder_intern_customer(S->b, bk->customer_id.p, bk->customer_id.n, &S->cust[S->nb]))
-    return PERR_INTERNAL;
-  S->ts[S->nb] = bk->ts;
-  S->off[++S->nb] = S->nitems;
-  return 0;
-}
-
-static const int64_t *sort_ts;
-static int cmp_basket(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  if (sort_ts[x] != sort_ts[y]) return sort_ts[x] < sort_ts[y] ? -1 : 1;
-  return (x > y) - (x < y);
-}
-
-static void *recs_build(daemon_t *d, void *state, store_txn_t *unused, perr_info_t *e) {
+static void *recs_build(void *state, const model_build_t *mb, store_txn_t *unused,
+                        perr_info_t *e) {
   recs_state_t *st = state;
   (void)unused;
-  uint64_t t0 = mono_ms();
+  uint64_t t0 = clock_mono_ms();
   pthread_mutex_lock(&st->log_mu); /* start logging before our own read snapshot begins */
   st->logging = 1;
   st->log_overflow = 0;
@@ -387,64 +295,27 @@ static void *recs_build(daemon_t *d, void *state, store_txn_t *unused, perr_info
   pthread_mutex_unlock(&st->log_mu);
   store_txn_t *t = NULL;
   recs_snapshot_t *prev = recs_holder_acquire(st->holder), *snap = NULL;
-  bscan_t S = {0};
-  uint32_t *order = NULL;
   built_t *out = NULL;
-  int rc;
-  if (store_txn_begin(d->store, 0, &t)) {
+  if (store_txn_begin(mb->store, 0, &t)) {
     t = NULL;
-    rc = perr_set(e, PERR_UNAVAILABLE, NULL, "store unavailable");
+    perr_set(e, PERR_UNAVAILABLE, NULL, "store unavailable");
     goto done;
   }
-  S.b = recs_builder_new(&st->mcfg, atomic_load(&st->version) ? prev : NULL);
-  S.capb = 4096;
-  S.off = malloc(S.capb * sizeof(uint64_t));
-  S.ts = malloc(S.capb * sizeof(int64_t));
-  S.cust = malloc(S.capb * sizeof(uint32_t));
-  if (!S.b || !S.off || !S.ts || !S.cust) {
-    rc = perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
-    goto done;
-  }
-  S.off[0] = 0;
-  if ((rc = core_scan_orders(t, scan_cb, &S, e))) {
-    if (rc == PERR_INTERNAL && !e->message[0]) perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
-    goto done;
-  }
-  if (S.nb == 0) {
-    rc = perr_set(e, PERR_INSUFFICIENT_DATA, NULL, "no orders recorded yet");
-    goto done;
-  }
-  if (!(order = malloc(S.nb * sizeof(uint32_t)))) {
-    rc = perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
-    goto done;
-  }
-  for (size_t i = 0; i < S.nb; i++) order[i] = (uint32_t)i;
-  sort_ts = S.ts; /* the worker is the only builder */
-  qsort(order, S.nb, sizeof(uint32_t), cmp_basket);
-  for (size_t r = 0; r < S.nb; r++) {
-    uint32_t k = order[r];
-    rc = recs_builder_add_basket_ids(S.b, S.cust[k], S.ts[k], S.items + S.off[k],
-                                     (size_t)(S.off[k + 1] - S.off[k]));
-    if (rc) {
-      perr_set(e, rc, NULL, "recs: cannot add a basket");
-      goto done;
-    }
-  }
-  free(S.items);
-  S.items = NULL;
-  if ((rc = recs_builder_build(S.b, &snap, e))) goto done;
+  /* st->version is atomic; mcfg is fixed at init */
+  if (recs_model_build(t, &st->mcfg, atomic_load(&st->version) ? prev : NULL, &snap, e)) goto done;
   log_mark_seen(st, t);
   store_abort(t);
   t = NULL;
   out = calloc(1, sizeof *out);
   if (!out) {
-    rc = perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
+    perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
     goto done;
   }
   out->snap = snap;
   out->version = atomic_load(&st->version) + 1;
-  out->build_ms = mono_ms() - t0;
-  if ((rc = save_snapshot(d, snap, out->version, out->build_ms, e))) {
+  out->build_ms = clock_mono_ms() - t0;
+  recs_model_meta_t meta = {out->version, out->build_ms, clock_wall_s()};
+  if (recs_model_save(st->path, snap, &meta, e)) {
     free(out);
     out = NULL;
     goto done;
@@ -455,8 +326,6 @@ done:
   if (!out) log_stop(st);
   recs_snapshot_unref(snap);
   recs_snapshot_unref(prev);
-  recs_builder_free(S.b);
-  free(S.items); free(S.off); free(S.ts); free(S.cust); free(order);
   return out;
 }
 
@@ -513,5 +382,7 @@ static void recs_info(void *state, model_info_t *out) {
 
 static uint64_t recs_interval(const settings_t *cfg) { return cfg->recs_rebuild_interval_s; }
 
-const model_kind_t model_kind_recs = {"recs", recs_init, recs_destroy, recs_build, recs_install,
-                                     recs_discard, recs_info, recs_after_write, recs_interval};
+const model_kind_t model_kind_recs = {
+    .name = "recs", .init = recs_init, .destroy = recs_destroy, .build = recs_build,
+    .install = recs_install, .discard = recs_discard, .info = recs_info,
+    .after_write = recs_after_write, .interval_s = recs_interval};

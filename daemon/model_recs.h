@@ -16,7 +16,10 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "models.h"
 #include "recs/recs.h"
+
+extern const model_kind_t model_kind_recs;
 
 #define RECS_CAT_HIDDEN (RECS_NO_CATEGORY - 1u) /* inactive products: always excluded */
 #define RECS_NONE UINT32_MAX
@@ -57,6 +60,7 @@ typedef struct recs_state_s {
   uint8_t *cat_consumable;
   uint32_t capcats;
   char consumable_csv[512];   /* the setting the flags were computed from */
+  char path[CONFIG_PATH_MAX + 32]; /* models/recs.snap: fixed at init */
   /* request scratch (loop thread; grown once, reused: no malloc per request) */
   recs_scratch_t *scratch;
   uint32_t *ids;              /* cart, exclusions, candidates */

@@ -25,13 +25,13 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/readcache.h"
+#include "contract.h"
 #include "daemon.h"
 #include "log.h"
-#include "models.h"
-#include "base/readcache.h"
 #include "rpc.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -47,12 +47,6 @@
 #define TURN_NS 100000
 #define TURNS_NS_PER_ITERATION 500000
 
-uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---------- connection lifetime ---------- */
 
 static void conn_unref(conn_t *c) {
@@ -67,8 +61,10 @@ static void on_conn_closed(uv_handle_t *h) { conn_unref(h->data); }
 static void on_refused_closed(uv_handle_t *h) { free(h->data); }
 
 static void conn_close(conn_t *c) {
+  CONTRACT_THREAD(THREAD_LOOP);
   if (c->state == CONN_CLOSED) return;
   daemon_t *d = c->d;
+  CONTRACT_CONN_TRANSITION(c->state, CONN_CLOSED);
   c->state = CONN_CLOSED;
   if (c->prev) c->prev->next = c->next;
   else d->conns = c->next;
@@ -85,6 +81,7 @@ static void conn_execute(conn_t *c);
 static void conn_pause(conn_t *c) {
   if (c->state != CONN_READING) return;
   uv_read_stop((uv_stream_t *)&c->pipe);
+  CONTRACT_CONN_TRANSITION(c->state, CONN_PAUSED);
   c->state = CONN_PAUSED;
 }
 
@@ -101,6 +98,7 @@ static void conn_maybe_resume(conn_t *c) {
     conn_execute(c); /* the requests already read come first */
     if (c->state != CONN_PAUSED || c->backlog) return;
   }
+  CONTRACT_CONN_TRANSITION(c->state, CONN_READING);
   c->state = CONN_READING;
   if (c->partial_since_ms) c->partial_since_ms = uv_now(c->d->loop); /* its clock restarts */
   uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
@@ -195,44 +193,22 @@ static void conn_fail(conn_t *c, int has_msgid, uint32_t msgid, int code, const 
     log_info("closing a connection: %s", msg);
   if (has_msgid) reply_error(c, msgid, &e);
   uv_read_stop((uv_stream_t *)&c->pipe);
+  CONTRACT_CONN_TRANSITION(c->state, CONN_DRAINING);
   c->state = CONN_DRAINING;
 }
 
 /* ---------- dispatch ---------- */
-
-store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e) {
-  if (!x->txn && store_txn_begin(x->store, 0, &x->txn)) {
-    x->txn = NULL;
-    perr_set(e, PERR_UNAVAILABLE, NULL, "store unavailable");
-  }
-  return x->txn;
-}
 
 static void count_error(daemon_t *d, int mi) {
   d->c.errors++;
   if (mi >= 0) d->c.by_method[mi].errors++;
 }
 
-wjob_t *job_new(int method, size_t arena_limit) {
-  const method_desc_t *md = &method_table[method];
-  wjob_t *j = calloc(1, sizeof *j);
-  if (!j) return NULL;
-  arena_init(&j->arena, arena_limit);
-  j->method = method;
-  j->params = arena_alloc(&j->arena, md->params_size);
-  j->result = arena_alloc(&j->arena, md->result_size);
-  if (!j->params || !j->result) {
-    job_free(j);
-    return NULL;
-  }
-  return j;
-}
-
 /* A write (to the writer) or a slow read (to the worker). */
 static void dispatch_job(conn_t *c, const rpc_msg_t *m, int mi) {
   daemon_t *d = c->d;
   const method_desc_t *md = &method_table[mi];
-  int write = (md->flags & M_WRITE) != 0;
+  int write = md->thread == RUN_ON_WRITER; /* else the worker */
   perr_info_t e;
   wjob_t *j = job_new(mi, (size_t)d->cfg.max_message_bytes * 4 + (write ? 65536 : 64u << 20));
   if (!j) {
@@ -271,10 +247,10 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   pstr_t key = {NULL, 0};
   if (!params || !result) rc = perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
   else if (!(rc = md->decode(m->params, a, params, &e))) {
-    if (m->type == RPC_REQUEST && (md->flags & M_CACHED)) {
+    if (m->type == RPC_REQUEST && md->cache_key) { /* cached by id (methods.def) */
       cache = d->rcache;
-      key = ((const id_params_t *)params)->id;
-    } else if (m->type == RPC_REQUEST && (md->flags & M_CACHED_QUERY)) {
+      key = md->cache_key(params);
+    } else if (m->type == RPC_REQUEST && md->cache == CACHE_QUERY) {
       cache = d->qcache;
       d->qkey.size = 0;
       if (m->params) msgpack_pack_object(&d->qkey_pk, *m->params);
@@ -288,10 +264,8 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
       msgpack_sbuffer_write(&c->out, bytes, n);
       return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    x.now = ts.tv_sec;
-    x.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    x.now_ms = clock_wall_ms();
+    x.now = x.now_ms / 1000;
     rc = handler_table[mi](&x, params, result, &e);
   }
   if (rc) {
@@ -308,54 +282,30 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   if (x.txn) store_abort(x.txn);
 }
 
-/* After a committed write: drop the cached answers it may have changed. Every write method
- * has a rule here; one without a rule clears the whole cache (never a stale answer). */
+/* After a committed write: drop the cached answers it may have changed. The policy is the
+ * table's (methods.def): a cached method's answers are dropped when the write's data column
+ * meets the cached method's; by the ids the write's affects function names (all of that kind
+ * when it cannot say), or all of them for answers cached by query. */
 static void rcache_after_write(daemon_t *d, const wjob_t *j) {
-  rcache_t *rc = d->rcache;
-  if (!rc || j->rc) return;
-  /* recommendations read orders, the catalogue and histories: only profile-only writes keep
-   * their cached answers */
-  if (j->method != METHOD_customer_upsert && j->method != METHOD_feedback_record)
-    rcache_bump(d->qcache);
-  switch (j->method) {
-    case METHOD_product_upsert: {
-      pstr_t id = ((const product_t *)j->params)->id;
-      rcache_del(rc, METHOD_product_get, id.p, id.n);
-      return;
+  const method_desc_t *w = &method_table[j->method];
+  int bumped = 0;
+  if (!d->rcache || j->rc) return;
+  for (int r = 0; r < METHOD__COUNT; r++) {
+    const method_desc_t *rd = &method_table[r];
+    if (rd->cache == CACHE_NONE || !(rd->data & w->data)) continue;
+    if (rd->cache == CACHE_QUERY) {
+      if (!bumped++) rcache_bump(d->qcache);
+      continue;
     }
-    case METHOD_customer_upsert: {
-      pstr_t id = ((const customer_t *)j->params)->id;
-      rcache_del(rc, METHOD_customer_get, id.p, id.n);
-      return;
-    }
-    case METHOD_order_record: {
-      pstr_t id = ((const order_t *)j->params)->customer_id;
-      rcache_del(rc, METHOD_customer_get, id.p, id.n);
-      return;
-    }
-    case METHOD_order_refund: {
-      pstr_t id = ((const refund_result_t *)j->result)->customer_id;
-      if (id.p) rcache_del(rc, METHOD_customer_get, id.p, id.n);
-      else rcache_clear(rc);
-      return;
-    }
-    case METHOD_feedback_record: {
-      pstr_t id = ((const feedback_t *)j->params)->customer_id;
-      rcache_del(rc, METHOD_customer_get, id.p, id.n);
-      return;
-    }
-    case METHOD_customer_merge: {
-      const merge_t *mg = j->params;
-      rcache_del(rc, METHOD_customer_get, mg->guest_id.p, mg->guest_id.n);
-      rcache_del(rc, METHOD_customer_get, mg->customer_id.p, mg->customer_id.n);
-      return;
-    }
-    default:
-      rcache_clear(rc);
+    pstr_t ids[METHOD_AFFECTS_MAX];
+    int n = w->affects ? w->affects(j->params, j->result, rd->cache, ids) : -1;
+    if (n < 0) rcache_clear(d->rcache);
+    for (int i = 0; i < n; i++) rcache_del(d->rcache, r, ids[i].p, ids[i].n);
   }
 }
 
 static void dispatch(conn_t *c) {
+  CONTRACT_THREAD(THREAD_LOOP);
   daemon_t *d = c->d;
   rpc_msg_t m;
   perr_info_t e;
@@ -385,7 +335,7 @@ static void dispatch(conn_t *c) {
     }
     return;
   }
-  if (method_table[mi].flags & (M_WRITE | M_SLOW)) dispatch_job(c, &m, mi);
+  if (method_table[mi].thread != RUN_ON_LOOP) dispatch_job(c, &m, mi);
   else dispatch_read(c, &m, mi);
 }
 
@@ -821,6 +771,7 @@ static void note_write_outcome(daemon_t *d, const wjob_t *j) {
 }
 
 void server_jobs_done(daemon_t *d, wjob_t *jobs) {
+  CONTRACT_THREAD(THREAD_LOOP);
   conn_t *touched = NULL;
   while (jobs) {
     wjob_t *j = jobs;
@@ -829,7 +780,7 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
     if (j->on_loop) j->on_loop(d, j);
     if (method_table[j->method].flags & M_WRITE) {
       rcache_after_write(d, j);
-      models_after_write(d, j);
+      if (d->after_write) d->after_write(d, j);
       note_write_outcome(d, j);
     }
     if (!c) { /* internal job */
@@ -858,17 +809,26 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
   if (touched && touched->state != CONN_CLOSED) conn_flush(touched);
 }
 
-int server_notify(conn_t *c, const char *method, void (*pack)(msgpack_packer *pk, const void *arg),
-                  const void *arg) {
-  if (c->state == CONN_CLOSED || c->state == CONN_DRAINING) return -1;
-  if (c->out_queued + c->out.size > c->d->cfg.max_output_bytes) return -1; /* not reading */
-  rpc_pack_notification_head(&c->pk, method);
-  pack(&c->pk, arg);
-  if (c->out.size >= READ_CHUNK) conn_flush(c); /* batches: one write per 64 KiB */
-  return 0;
+void server_publish(daemon_t *d, const char *method,
+                    void (*pack)(msgpack_packer *pk, const void *ctx, size_t i), const void *ctx,
+                    size_t n, uint64_t *sent, uint64_t *dropped) {
+  CONTRACT_THREAD(THREAD_LOOP);
+  for (conn_t *c = d->conns; c; c = c->next) {
+    if (!c->subscribed) continue;
+    for (size_t i = 0; i < n; i++) {
+      if (c->state == CONN_CLOSED || c->state == CONN_DRAINING ||
+          c->out_queued + c->out.size > d->cfg.max_output_bytes) { /* not reading */
+        *dropped += n - i;
+        break;
+      }
+      rpc_pack_notification_head(&c->pk, method);
+      pack(&c->pk, ctx, i);
+      if (c->out.size >= READ_CHUNK) conn_flush(c); /* batches: one write per 64 KiB */
+      (*sent)++;
+    }
+    conn_flush(c);
+  }
 }
-
-void server_flush(conn_t *c) { conn_flush(c); }
 
 /* ---------- timers ---------- */
 

@@ -1,135 +1,29 @@
-/* analytics_types.h -- param/result types of the customer-analytics methods (issue 3):
+/* analytics_types.h -- the wire side of the customer-analytics methods (issue 3):
  * customer.get's analytics fields, kpi.report, segment.list, segment.customers,
  * feedback.record, customer.merge, customer.subscribe, model.params. Included by methods.h.
+ * The result structs are the core's (analytics/analytics_types.h, clv/clv_snapshot.h); this
+ * header adds the wire-only params and the encoders that need msgpack.
  * Invariant: plain structs; strings point into the request's zone / the job's arena / static
  * storage, never into a store transaction or a model that may be swapped before encoding. */
-#ifndef PATRON_ANALYTICS_TYPES_H
-#define PATRON_ANALYTICS_TYPES_H
+#ifndef PATRON_PROTOCOL_ANALYTICS_TYPES_H
+#define PATRON_PROTOCOL_ANALYTICS_TYPES_H
 
 #include <msgpack.h>
 #include <stdint.h>
 
-#include "analytics/kpi.h"
-#include "analytics/rfm.h"
-#include "clv/clv.h"
-#include "commerce/commerce.h"
+#include "analytics/analytics_types.h"
+#include "clv/clv_snapshot.h"
 #include "commerce/feedback.h"
 #include "commerce/merge.h"
 
-/* Per-customer analytics served with customer.get (see PROTOCOL.md). */
-typedef struct cust_analytics_s {
-  uint64_t model_version;    /* 0 = no model installed yet: every field below is nil */
-  int scored;                /* 1 if the customer is in the installed model */
-  int64_t as_of;             /* the model's "now" */
-  uint8_t r, f, m;           /* RFM scores 1..bins */
-  const char *segment;
-  int has_clv;               /* BG/NBD fitted: p_alive, expected, churn */
-  double p_alive, churn_risk, expected[3]; /* expected purchases in 30 / 90 / 365 days */
-  const char *churn_band;
-  int has_value;             /* Gamma-Gamma fitted too: predicted_clv */
-  int64_t predicted_clv;     /* minor units of currency */
-  char currency[4];
-} cust_analytics_t;
-
-typedef struct customer_view_s {
-  customer_profile_t profile;
-  cust_analytics_t an;
-} customer_view_t;
-
-#define CUST_ANALYTICS_FIELDS 10
-/* Packs the CUST_ANALYTICS_FIELDS key/value pairs of customer.get's analytics. */
+/* Packs the key/value pairs of customer.get's analytics into the open map (PK_MAP). */
 void enc_customer_analytics(msgpack_packer *pk, const cust_analytics_t *a);
-
-/* ---- kpi.report ---- */
-typedef struct kpi_params_s {
-  int64_t from, to;
-  int has_from, has_to;
-  pstr_t currency;           /* p NULL = the shop's main currency */
-} kpi_params_t;
-
-#define KPI_NQUANTILES 6 /* p10 p25 p50 p75 p90 p99 */
-#define CLV_NBANDS 4
-typedef struct kpi_result_s {
-  char currency[4];
-  kpi_report_t report;
-  kpi_period_t prev;         /* the period before, same length (retention base) */
-  kpi_retention_t retention;
-  kpi_cohorts_t cohorts;     /* arrays in the job's arena */
-  /* from the installed model, filled on the loop thread */
-  uint64_t model_version;
-  int64_t model_as_of;
-  char model_currency[4];
-  uint64_t model_customers;
-  uint64_t segments[RFM_NSEGMENTS];
-  int has_clv, has_value;
-  uint64_t bands[CLV_NBANDS];
-  uint64_t clv_n;
-  double clv_mean, clv_q[KPI_NQUANTILES];
-} kpi_result_t;
-
-/* ---- segment.list / segment.customers ---- */
-typedef struct segment_list_s {
-  uint64_t model_version;
-  int64_t as_of;
-  char currency[4];
-  uint64_t total;
-  uint64_t counts[RFM_NSEGMENTS];
-  int has_clv;
-  uint64_t bands[CLV_NBANDS];
-} segment_list_t;
-
-#define SEGMENT_PAGE_MAX 1000
-typedef struct segment_page_params_s {
-  int segment;               /* rfm_segment_t */
-  pstr_t cursor;             /* p NULL = from the start */
-  int64_t limit;             /* 1..SEGMENT_PAGE_MAX, default 100 */
-} segment_page_params_t;
-
-typedef struct segment_member_s {
-  pstr_t id;
-  uint8_t r, f, m;
-  uint8_t band;
-  double p_alive;
-  int64_t clv;
-} segment_member_t;
-
-typedef struct segment_page_s {
-  const char *segment;
-  uint64_t model_version;
-  uint64_t total;            /* members of the segment */
-  int has_clv, has_value;
-  char currency[4];
-  segment_member_t *items;
-  size_t n;
-  pstr_t next_cursor;        /* p NULL = no more */
-} segment_page_t;
 
 /* ---- customer.subscribe ---- */
 typedef struct subscribe_params_s { int subscribed; } subscribe_params_t;
 typedef struct subscribe_result_s { int subscribed; } subscribe_result_t;
 
-/* ---- model.params ---- */
-typedef struct model_params_result_s {
-  uint64_t version;          /* 0 = no model */
-  int64_t built_at, as_of;
-  char currency[4];
-  uint64_t customers;
-  const char *status;        /* "ready", "insufficient_data", "empty" */
-  char reason[160];
-  clv_tx_model_t tx;
-  clv_spend_model_t spend;
-  unsigned horizon_months;
-  double discount_monthly;
-  unsigned rfm_bins;
-} model_params_result_t;
-
 /* ---- customer.changed notification ---- */
-typedef struct customer_change_s {
-  pstr_t customer_id;
-  const char *segment, *previous_segment;      /* NULL = nil */
-  const char *churn_band, *previous_churn_band;
-  uint64_t model_version;
-} customer_change_t;
 void enc_customer_changed(msgpack_packer *pk, const void *change);
 
 #endif

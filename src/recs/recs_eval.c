@@ -8,8 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "recs_eval.h"
 #include "recs_internal.h"
 
@@ -235,12 +235,6 @@ fail:
   return rc == PERR_INTERNAL ? perr_set(e, rc, NULL, "evaluation data load failed") : rc;
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const recs_params_t *p,
                   size_t k, recs_eval_metrics_t *m, perr_info_t *e) {
   memset(m, 0, sizeof(*m));
@@ -262,7 +256,7 @@ int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const rec
   recs_result_t *res = malloc(k * sizeof(recs_result_t));
   uint8_t *seen = NULL;
   if (!b || !sc || !names || !lens || !map || !res) goto out;
-  double t0 = now_s();
+  uint64_t t0 = clock_mono_ns();
   for (uint32_t r = 0; r < d->ninv; r++) {
     const inv_t *v = &d->inv[d->order[r]];
     if (v->test) continue;
@@ -274,7 +268,7 @@ int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const rec
     m->train_baskets++;
   }
   if ((rc = recs_builder_build(b, &s, e))) { built_err = 1; goto out; }
-  m->build_seconds = now_s() - t0;
+  m->build_seconds = clock_elapsed_s(t0);
   rc = PERR_INTERNAL;
   recs_snapshot_stats_t st;
   recs_snapshot_stats(s, &st);
@@ -308,9 +302,9 @@ int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const rec
     }
     recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh, .params = p};
     recs_answer_t ans;
-    double t1 = now_s();
+    uint64_t t1 = clock_mono_ns();
     int got = recs_cart(s, sc, &q, res, k, &ans);
-    tscore += now_s() - t1;
+    tscore += clock_elapsed_s(t1);
     if (got < 0) { rc = got; goto out; }
     m->fallback_slots += ans.from_fallback;
     if (hid == RECS_NO_ITEM) m->hidden_unseen++;

@@ -5,6 +5,7 @@
 #include "store_internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 void store_options_default(store_options_t *o) {
   o->map_size = (SIZE_MAX > 0xFFFFFFFFu) ? (UINT64_C(8) << 30) : (UINT64_C(1) << 30);
@@ -33,6 +34,15 @@ void store_close(store_t *s) {
 
 int store_txn_begin(store_t *s, int write, store_txn_t **out) {
   return s->be->txn_begin(s, write, out);
+}
+
+int store_txn_begin_nested(store_txn_t *parent, store_txn_t **child) {
+  *child = NULL;
+  if (!parent->write) {
+    snprintf(parent->err, sizeof parent->err, "a savepoint needs a write transaction");
+    return PERR_INTERNAL;
+  }
+  return parent->s->be->txn_begin_nested(parent, child);
 }
 
 int store_commit(store_txn_t *t) { return t->s->be->commit(t, NULL); }

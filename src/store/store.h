@@ -22,7 +22,13 @@
   XX(CUSTOMER_ORDERS, "cust_orders") /* customer_id \0 be64(ts) order_id -> "" */ \
   XX(FEEDBACK, "feedback")           /* feedback_id -> feedback record */      \
   XX(MODELS, "models")               /* model name -> persisted snapshot */    \
-  XX(AUX, "aux")                     /* module-owned extra indexes */
+  XX(AUX, "aux")                     /* module-owned extra indexes */        \
+  /* loyalty (src/loyalty/): program in META "loyalty_program" */                \
+  XX(LOY_MEMBERS, "loy_members")     /* customer_id -> member summary */       \
+  XX(LOY_LEDGER, "loy_ledger")       /* customer_id \0 be64(seq) -> entry */   \
+  XX(LOY_KEYS, "loy_keys")           /* kind byte + idempotency key -> answer */ \
+  XX(LOY_TIER_HIST, "loy_tierhist")  /* customer_id \0 be64(n) -> tier change */ \
+  XX(LOY_TIER_IDX, "loy_tieridx")    /* tier \0 customer_id -> "" */
 
 typedef enum {
 #define XX(name, str) STORE_T_##name,
@@ -58,7 +64,15 @@ void store_close(store_t *s);
 
 /* Transactions. write=1 for the (single) writer. */
 int store_txn_begin(store_t *s, int write, store_txn_t **out);
-/* Commit: durable on return 0. Frees the txn either way. */
+/* Savepoint: a write transaction nested in the write transaction parent (LMDB: a child
+ * txn). store_commit merges the child's changes into the parent (not durable by itself: the
+ * parent's commit is); store_abort drops them and leaves the parent as it was before the
+ * child began. A parent must not be used (get/put/cursor/commit/abort) while its child is
+ * open; a child may itself have a child. If merging fails, the parent is poisoned (its
+ * commit fails with the child's error). PERR_INTERNAL if parent is a read txn. */
+int store_txn_begin_nested(store_txn_t *parent, store_txn_t **child);
+/* Commit: durable on return 0 (a nested txn: merged into its parent). Frees the txn either
+ * way. */
 int store_commit(store_txn_t *t);
 void store_abort(store_txn_t *t);
 /* Added: store_commit that also fills *err (message + code) on failure. */

@@ -28,6 +28,7 @@ struct store_backend_s {
   const char *name;
   void (*close)(store_t *s);
   int (*txn_begin)(store_t *s, int write, store_txn_t **out);
+  int (*txn_begin_nested)(store_txn_t *parent, store_txn_t **out); /* a write savepoint */
   int (*commit)(store_txn_t *t, perr_info_t *err); /* fills err (if non-NULL) on failure */
   void (*abort)(store_txn_t *t);
   int (*get)(store_txn_t *t, store_table_t tb, const void *key, size_t klen, const void **val,

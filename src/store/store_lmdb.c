@@ -18,10 +18,16 @@
  * growth to a later write txn. Disk full at commit (ENOSPC, EDQUOT, or EIO with the device
  * out of space) is reported as such, PERR_UNAVAILABLE.
  *
+ * Savepoints: store_txn_begin_nested opens an LMDB child txn (mdb_txn_begin with a parent);
+ * its commit merges into the parent, its abort restores the parent. Child txns are write
+ * txns and never enter the read pool (nor the reader count).
+ *
  * Invariants: writes are serialised by the caller (one writer thread); a write txn whose put
- * failed is poisoned and its commit aborts and reports the first error; MDB_MAP_FULL and a
- * failed commit map to PERR_UNAVAILABLE, other LMDB errors to PERR_INTERNAL with
- * mdb_strerror; the store holds no global state. */
+ * failed is poisoned and its commit aborts and reports the first error (a child's failed
+ * commit also poisons its parent, so a lost savepoint can never commit silently);
+ * MDB_MAP_FULL and a failed commit map to PERR_UNAVAILABLE, other LMDB errors to
+ * PERR_INTERNAL with mdb_strerror; the store holds no global state. */
+#include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <stdatomic.h>
@@ -57,6 +63,8 @@ struct lmdb_txn_s {
   MDB_txn *txn;
   int failed; /* write txn: first failing perr code, 0 if none */
   int ncursors;
+  lmdb_txn_t *parent; /* a savepoint's parent, NULL for a top-level txn */
+  lmdb_txn_t *child;  /* the open savepoint in this txn, NULL if none */
 };
 
 typedef struct lmdb_cursor_s {
@@ -334,9 +342,37 @@ static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
   return 0;
 }
 
+static int lmdb_txn_begin_nested(store_txn_t *pbase, store_txn_t **out) {
+  lmdb_txn_t *parent = LT(pbase);
+  *out = NULL;
+  if (parent->failed) { /* the parent will not commit: a savepoint in it is pointless */
+    return parent->failed;
+  }
+  lmdb_txn_t *t = calloc(1, sizeof *t);
+  if (!t) return txn_fail(parent, ENOMEM, "savepoint");
+  t->base.s = pbase->s;
+  t->base.write = 1;
+  t->parent = parent;
+  int rc = mdb_txn_begin(LS(pbase->s)->env, parent->txn, 0, &t->txn);
+  if (rc != MDB_SUCCESS) {
+    free(t);
+    return txn_fail(parent, rc, "mdb_txn_begin (savepoint)");
+  }
+  parent->child = t;
+  *out = &t->base;
+  return 0;
+}
+
+/* A txn whose savepoint is open must not end (LMDB would end the child under its owner). */
+static void end_txn_checks(lmdb_txn_t *t) {
+  assert(!t->child && "a transaction ended while its savepoint is open");
+  if (t->parent) t->parent->child = NULL;
+}
+
 static void lmdb_abort(store_txn_t *base) {
   lmdb_txn_t *t = LT(base);
   lmdb_store_t *s = LS(t->base.s);
+  end_txn_checks(t);
   if (!t->base.write) {
     mdb_txn_reset(t->txn);
     t->ncursors = 0;
@@ -362,6 +398,7 @@ static void commit_failed(lmdb_txn_t *t, int rc) {
 
 static int lmdb_commit(store_txn_t *base, perr_info_t *err) {
   lmdb_txn_t *t = LT(base);
+  end_txn_checks(t);
   if (!t->base.write) {
     lmdb_abort(base);
     return 0;
@@ -380,6 +417,10 @@ static int lmdb_commit(store_txn_t *base, perr_info_t *err) {
       code = PERR_UNAVAILABLE;
     }
     if (code) perr_set(err, code, NULL, "%s", t->base.err);
+  }
+  if (code && t->parent && !t->parent->failed) { /* the savepoint's writes are lost */
+    t->parent->failed = code;
+    snprintf(t->parent->base.err, sizeof t->parent->base.err, "savepoint: %.140s", t->base.err);
   }
   free(t);
   return code;
@@ -491,6 +532,7 @@ static const store_backend_t lmdb_backend = {
     .name = "lmdb",
     .close = lmdb_close,
     .txn_begin = lmdb_txn_begin,
+    .txn_begin_nested = lmdb_txn_begin_nested,
     .commit = lmdb_commit,
     .abort = lmdb_abort,
     .get = lmdb_get,

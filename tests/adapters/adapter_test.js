@@ -3,6 +3,7 @@
 // PATRON_TEST_PID come from it). Invariant: ends by stopping, then killing the daemon,
 // checking that call() rejects with unavailable === true within the timeout.
 'use strict';
+const net = require('net');
 const path = require('path');
 const { Client, PatronError, Status } = require(path.join(__dirname, '..', '..', 'adapters', 'node'));
 
@@ -53,7 +54,16 @@ async function expectError(p) {
   check(`event loop kept running during the call (${ticks} ticks)`, ticks >= 3, ticks);
   process.kill(pid, 'SIGKILL');
   try { process.kill(pid, 'SIGCONT'); } catch (_) { /* already reaped */ }
-  await new Promise((res) => setTimeout(res, 100));
+  // wait for the death (its socket refuses connections), not for a fixed time
+  const refuses = () => new Promise((res) => {
+    const s = net.createConnection(process.env.PATRON_SOCKET);
+    s.on('connect', () => { s.destroy(); res(false); });
+    s.on('error', () => res(true));
+  });
+  for (const end = Date.now() + 5000; !(await refuses());) {
+    if (Date.now() > end) throw new Error('patrond still accepts 5 s after SIGKILL');
+    await new Promise((res) => setTimeout(res, 5));
+  }
   t0 = Date.now();
   e = await expectError(c.call('ping', {}, 3000));
   ms = Date.now() - t0;

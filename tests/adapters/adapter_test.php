@@ -85,7 +85,13 @@ check(sprintf('hung daemon -> UnavailableException within the timeout (%.0f ms)'
     $e instanceof UnavailableException && $e->isUnavailable() && $ms >= 250 && $ms < 1000, $e->errorCode);
 posix_kill($pid, SIGKILL);
 posix_kill($pid, SIGCONT);
-usleep(100000);
+// wait for the death (its socket refuses connections), not for a fixed time
+$deadline = hrtime(true) + 5e9;
+while (($probe = @stream_socket_client('unix://' . getenv('PATRON_SOCKET'), $errno, $errstr, 1)) !== false) {
+    fclose($probe);
+    if (hrtime(true) > $deadline) { fwrite(STDERR, "patrond still accepts 5 s after SIGKILL\n"); exit(1); }
+    usleep(5000);
+}
 $t0 = hrtime(true);
 $e = expect_error(fn() => $c->call('ping', [], 3000));
 $ms = (hrtime(true) - $t0) / 1e6;

@@ -7,6 +7,7 @@ through patron.py -> libpatronclient; ends by stopping (SIGSTOP) and then killin
 daemon, checking that both give the unavailable indication within the timeout."""
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -78,7 +79,23 @@ try:  # the killed daemon may already be reaped
     os.kill(pid, signal.SIGCONT)
 except ProcessLookupError:
     pass
-time.sleep(0.1)
+
+
+def socket_refuses(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return False
+    except (ConnectionRefusedError, FileNotFoundError):
+        return True
+    finally:
+        s.close()
+
+
+deadline = time.monotonic() + 5  # wait for the death (its socket refuses), not a fixed time
+while not socket_refuses(os.environ["PATRON_SOCKET"]):
+    assert time.monotonic() < deadline, "patrond still accepts 5 s after SIGKILL"
+    time.sleep(0.005)
 t0 = time.monotonic()
 e = expect_error(lambda: c.call("ping", timeout_ms=3000), "unavailable")
 el = (time.monotonic() - t0) * 1000

@@ -31,7 +31,10 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 kill -KILL "$PATRON_TEST_PID"; kill -CONT "$PATRON_TEST_PID" 2>/dev/null
 check "hung daemon is exit 2" 2 $rc
 [ $ms -lt 1000 ]; check "within the timeout (${ms} ms)" 0 $?
-sleep 0.1
+# wait for the death (gone or a zombie), not for a fixed time
+dead() { local s; s=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null); [ -z "$s" ] || [ "$s" = Z ]; }
+for _ in $(seq 1000); do dead "$PATRON_TEST_PID" && break; sleep 0.005; done
+dead "$PATRON_TEST_PID"; check "patrond died after SIGKILL" 0 $?
 PATRON_SOCKET=$PATRON_SOCKET "$ctl" ping >/dev/null 2>&1; check "dead daemon is exit 2" 2 $?
 echo "patronctl: $p passed, $f failed"
 [ $f -eq 0 ]

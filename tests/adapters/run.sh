@@ -9,7 +9,8 @@
 #
 # Owns: starting one fresh patrond per adapter on a temporary socket and data directory,
 # running that adapter's test (which ends by stopping and killing the daemon to check the
-# unavailable path), and cleaning up. Invariants: never touches /run or the user's data;
+# unavailable path), and cleaning up. Invariants: never touches /run or the user's data,
+# never reads the host's /etc/patron/patrond.conf (--no-config);
 # every daemon it starts is killed by pid; exit 0 only if every selected adapter passed
 # (an adapter whose runtime is missing is reported as skipped; exit 77 if all skipped).
 set -u
@@ -46,7 +47,7 @@ start_daemon() { # $1 = name
   local dir="$tmp/$1"
   mkdir -p "$dir/data"
   export PATRON_SOCKET="$dir/patron.sock"
-  "$patrond" --socket "$PATRON_SOCKET" --data-dir "$dir/data" --foreground "${admin_opt[@]}" \
+  "$patrond" --no-config --socket "$PATRON_SOCKET" --data-dir "$dir/data" --foreground "${admin_opt[@]}" \
     >"$dir/patrond.log" 2>&1 &
   pid=$!
   disown "$pid"  # killed on purpose by the tests: no job-status noise

@@ -1,6 +1,7 @@
 """patrontest.py -- helpers for integration tests: start the real patrond on a temporary
-socket and data directory, and a raw msgpack-RPC client built on Debian's python3-msgpack
-(an independent, third-party implementation of the wire protocol)."""
+socket and data directory (with --no-config unless the test passes its own -c), and a raw
+msgpack-RPC client built on Debian's python3-msgpack (an independent, third-party
+implementation of the wire protocol)."""
 import os
 import shutil
 import signal
@@ -10,6 +11,10 @@ import tempfile
 import time
 
 import msgpack
+
+# How much slower than a plain build the daemon runs (ThreadSanitizer: several times): scales
+# the waits for answers, never what a test asserts. scripts/test.sh sets it for the TSan run.
+SLOWDOWN = float(os.environ.get("PATRON_TEST_SLOWDOWN", "1"))
 
 
 class Daemon:
@@ -30,9 +35,11 @@ class Daemon:
         if not self.sync:
             args += ["--set", "store.sync=false"]
         args += self.extra + list(extra)
+        if "-c" not in args and "--config" not in args:
+            args.append("--no-config")  # hermetic: never the host's /etc/patron/patrond.conf
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
-        deadline = time.time() + 10
+        deadline = time.time() + 10 * SLOWDOWN
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("patrond exited early: " + self.read_log())
@@ -49,7 +56,16 @@ class Daemon:
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def stop(self, sig=signal.SIGTERM, timeout=15):
+    def log_count(self, needle):
+        return self.read_log().count(needle)
+
+    def wait_for_log(self, needle, before, timeout=10):
+        """Wait until the log holds more than `before` lines with needle (count taken before
+        the action that logs it, e.g. a SIGHUP)."""
+        wait_until(lambda: self.log_count(needle) > before, timeout,
+                   "patrond never logged %r; log:\n%s" % (needle, self.read_log()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=15 * SLOWDOWN):
         if not self.proc:
             return None
         self.proc.send_signal(sig)
@@ -64,6 +80,19 @@ class Daemon:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def wait_until(cond, timeout=10, what="condition"):
+    """Poll cond() until it is true (returns its value) or fail with `what` after timeout
+    seconds: the tests wait for an event, never for a fixed time."""
+    deadline = time.monotonic() + timeout * SLOWDOWN
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for: %s" % (timeout, what))
+        time.sleep(0.005)
+
+
 class RpcError(Exception):
     def __init__(self, err):
         super().__init__("%s: %s (%s)" % (err.get("code"), err.get("message"), err.get("field")))
@@ -75,7 +104,7 @@ class RpcError(Exception):
 class Client:
     def __init__(self, path, timeout=10):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
+        self.s.settimeout(timeout * SLOWDOWN)
         self.s.connect(path)
         self.u = msgpack.Unpacker(raw=False, max_buffer_size=64 << 20)
         self.msgid = 0

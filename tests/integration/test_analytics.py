@@ -10,10 +10,13 @@ independent msgpack-RPC peer (Debian's python3-msgpack):
 - A hand-built shop: kpi.report figures computed by hand here, NPS/CSAT from
   feedback.record, segment.list / segment.customers paging, customer.merge effects,
   forbidden admin methods on the shop socket, bad inputs named by field.
+- [clv] settings changed by SIGHUP apply to the next refit (the builder's copy is taken on
+  the loop thread at reload, never read by the worker from the live settings).
 usage: python3 test_analytics.py PATH/TO/patrond"""
 import calendar
 import math
 import os
+import signal
 import socket
 import sys
 import time
@@ -492,6 +495,36 @@ class ShopTest(unittest.TestCase):
                 ("customer.merge", {"customer_id": "reg"}, "guest_id"),
                 ("model.refit", {"models": ["clv"], "as_of": -1}, "as_of")]:
             self.assertRpcError(self.admin, "invalid_params", field, method, params)
+
+
+class ReloadTest(unittest.TestCase):
+    def test_sighup_clv_settings_apply_to_the_next_refit(self):
+        d = Daemon(PATROND, sync=False)
+        self.addCleanup(d.cleanup)
+        conf = os.path.join(d.tmp, "patrond.conf")
+        with open(conf, "w") as f:
+            f.write("[clv]\nhorizon_months = 12\nrfm_bins = 5\n")
+        d.extra = ["-c", conf]
+        d.start()
+        c, a = Client(d.sock), Client(d.admin, timeout=60)
+        for i in range(12):
+            c.call("order.record", order("o%d" % i, "c%d" % (i % 4), ts=T0 + i * DAY))
+        a.call("model.refit", {"models": ["clv"], "as_of": T1})
+        p = c.call("model.params")
+        self.assertEqual((p["settings"]["horizon_months"], p["settings"]["rfm_bins"]), (12, 5))
+        with open(conf, "w") as f:
+            f.write("[clv]\nhorizon_months = 6\nrfm_bins = 3\n")
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10  # the reload is logged once applied
+        while d.read_log().count("configuration reloaded") < 1:
+            self.assertLess(time.time(), deadline, d.read_log())
+            time.sleep(0.02)
+        a.call("model.refit", {"models": ["clv"], "as_of": T1})
+        p = c.call("model.params")
+        self.assertEqual((p["settings"]["horizon_months"], p["settings"]["rfm_bins"]), (6, 3))
+        c.close()
+        a.close()
+        self.assertEqual(d.stop(), 0)
 
 
 if __name__ == "__main__":

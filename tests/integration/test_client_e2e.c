@@ -67,7 +67,7 @@ static int daemon_start(void) {
       dup2(fd, 2);
     }
     execl(g_patrond, g_patrond, "--socket", g_sock, "--admin-socket", g_admin, "--data-dir",
-          g_data, "--foreground", "--set", "log.level=warning", (char *)NULL);
+          g_data, "--no-config", "--foreground", "--set", "log.level=warning", (char *)NULL);
     _exit(127);
   }
   g_pid = pid;

@@ -4,10 +4,13 @@ shop whose expected answers are computed here from the documented formulas (defa
 cosine squared = c_ij^2 / (n_i n_j); ties by popularity, then first appearance), the business
 filters, stock and active flags acting at once, unknown products/customers as marked
 fallbacks, incremental updates before any rebuild, orders recorded during a rebuild, refit
-persistence across a restart, admin-only recs.rules, and bad inputs with field paths.
+persistence across a restart, damaged model files (models/clv.bin, models/recs.snap) refused
+at start with a log line and rebuilt, admin-only recs.rules, and bad inputs with field paths.
 usage: python3 test_recs.py PATH/TO/patrond"""
+import os
 import sys
 import threading
+import time
 import unittest
 from collections import Counter
 from itertools import combinations
@@ -332,6 +335,56 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(c.call("recs.cart", {"items": ["mug", "tea"], "limit": 5}), snap)
         c.close()
         self.assertIsNotNone(v0)
+
+    def test_damaged_model_files_refused_and_rebuilt(self):
+        c, a = Client(self.d.sock), Client(self.d.admin)
+        for oid, cust, items in ORDERS:
+            c.call("order.record", order(oid, cust, ts=1700000000 + int(oid[1:]), lines=[
+                {"product_id": p, "quantity": 1, "unit_price": 100} for p in items]))
+        for _ in range(2):  # versions 2+: a model served from the file would keep counting
+            built = {m["name"]: m for m in a.call("model.refit", {"models": ["clv", "recs"]})["models"]}
+        self.assertGreaterEqual(built["recs"]["version"], 2)
+        self.assertGreaterEqual(built["clv"]["version"], 2)
+        cart = c.call("recs.cart", {"items": ["mug"], "limit": 3})
+        cust = c.call("customer.get", {"customer_id": "c1"})
+        c.close()
+        a.close()
+        self.assertEqual(self.d.stop(), 0)
+        for name in ("clv.bin", "recs.snap"):  # one bit flipped in the middle of each
+            path = os.path.join(self.d.data, "models", name)
+            with open(path, "r+b") as f:
+                f.seek(os.path.getsize(path) // 2)
+                b = f.read(1)[0]
+                f.seek(-1, os.SEEK_CUR)
+                f.write(bytes([b ^ 0x20]))
+        self.d.start()
+        log = self.d.read_log()  # models load before the socket answers
+        self.assertRegex(log, r"model clv: persisted model refused \(.*clv\.bin: checksum mismatch\); "
+                              r"it will be rebuilt")
+        self.assertRegex(log, r"recs: persisted model refused \(.*recs\.snap: checksum mismatch.*\); "
+                              r"it will be rebuilt")
+        c = Client(self.d.sock)
+        deadline = time.time() + 60  # the rebuild queued at start
+        while True:
+            st = {m["name"]: m for m in c.call("model.status")["models"]}
+            if all(st[k]["status"] in ("ready", "insufficient_data") and st[k]["version"] >= 1
+                   for k in ("clv", "recs")):
+                break
+            self.assertLess(time.time(), deadline, st)
+            time.sleep(0.05)
+        # rebuilt from the store, not read from the damaged files: a new version sequence
+        self.assertEqual((st["clv"]["version"], st["recs"]["version"]), (1, 1))
+        again = c.call("recs.cart", {"items": ["mug"], "limit": 3})
+        self.assertEqual(again["model_version"], 1)
+        self.assertEqual(again["items"], cart["items"])
+        got = c.call("customer.get", {"customer_id": "c1"})
+        self.assertEqual(got["model_version"], 1)
+        self.assertIn(got["segment"], ("champions", "loyal", "potential_loyalists", "new", "promising",
+                                       "need_attention", "at_risk", "cannot_lose", "hibernating",
+                                       "lost"))
+        for k in ("segment", "rfm", "p_alive", "expected_purchases", "predicted_clv"):
+            self.assertEqual(got.get(k), cust.get(k), k)
+        c.close()
 
 
 if __name__ == "__main__":

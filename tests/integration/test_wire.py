@@ -5,6 +5,7 @@ durability across SIGTERM and SIGKILL.
 usage: python3 test_wire.py PATH/TO/patrond"""
 import os
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import unittest
 
 import msgpack
 
-from patrontest import Client, Daemon, RpcError, order
+from patrontest import Client, Daemon, RpcError, order, wait_until
 
 PATROND = None
 
@@ -175,6 +176,40 @@ class WireTest(unittest.TestCase):
         for oid in ("bad-1", "bad-3", "bad-7", "bad-11"):
             self.assertRpcError("not_found", None, "order.get", {"order_id": oid})
 
+    def test_empty_key_at_the_start_of_a_second_read(self):
+        # issue 12 item 4: a request split so that an empty field name starts the second
+        # read (msgpack-c then hands a zero-length key with a NULL pointer); the sanitizer
+        # build aborted on memcpy(name, NULL, 0)
+        first, second = bytes.fromhex("940001a470696e67"), bytes.fromhex("9181a001")
+        in0 = self.c.call("stats")["bytes"]["in"]
+        c = Client(self.d.sock)
+        try:
+            c.send_raw(first)
+            # wait until patrond has read the first part (its byte counter moves), so the
+            # second part is a second read
+            polls = 0
+            while True:
+                polls += 1
+                seen = self.c.call("stats")["bytes"]["in"]
+                if seen - in0 - polls * len(self.c.request_bytes("stats", msgid=0)[1]) >= len(first):
+                    break
+            c.send_raw(second)
+            m = c.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (1, "invalid_params"))
+            self.assertEqual(m[2]["message"], "unknown field ''")
+            self.assertTrue(c.call("ping")["pong"])
+        finally:
+            c.close()
+
+    def test_error_messages_are_valid_utf8(self):
+        # issue 12 item 6: client bytes that are not UTF-8 are escaped in error messages, so
+        # this strict (raw=False) client can decode them; valid UTF-8 is kept as it is
+        for raw, shown in ((b"\xff", "\\xFF"), (b"caf\xc3\xa9\xc3", "caf\u00e9\\xC3")):
+            self.c.send_raw(msgpack.packb([0, 90, raw, []], use_bin_type=False))
+            m = self.c.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (90, "unknown_method"))
+            self.assertEqual(m[2]["message"], "unknown method '%s'" % shown)
+
     def test_wrong_message_shapes_keep_connection(self):
         # a response sent to the daemon, params not an array: answered, connection stays
         self.c.send_raw(msgpack.packb([1, 77, None, None]))
@@ -202,6 +237,46 @@ class WireTest(unittest.TestCase):
         self.assertEqual([m[1] for m in got if m[1] in set(read_ids)], read_ids)
         self.assertEqual(self.c.call("customer.get", {"customer_id": "pipe"})["order_count"], 100)
 
+    def test_pipelined_writes_with_rejections(self):
+        """Writes the core rejects (conflicts, over-refunds) pipelined between valid ones from
+        two connections: the writer batches them together (one savepoint a job), each gets
+        its own answer, and every valid write is stored."""
+        self.c.call("order.record", order("rej-base", "rej", lines=[
+            {"product_id": "p1", "quantity": 1, "unit_price": 1000}]))
+        before = self.c.call("stats")["writes"]
+        conns = [self.c, Client(self.d.sock)]
+        sent, valid = [], []
+        for i in range(400):
+            c = conns[i % 2]
+            if i % 4 == 0:   # same order id, other content
+                req = ("order.record", order("rej-base", "rej", lines=[
+                    {"product_id": "p2", "quantity": 3, "unit_price": 10}]), "conflict")
+            elif i % 4 == 1:  # more than the order's total
+                req = ("order.refund", {"refund_id": "rej-r%d" % i, "order_id": "rej-base",
+                                        "amount": 10**6}, "invalid_params")
+            else:
+                req = ("order.record", order("rej-%d" % i, "rej"), None)
+                valid.append("rej-%d" % i)
+            msgid, data = c.request_bytes(req[0], req[1])
+            sent.append((c, msgid, data, req[2]))
+        for c in conns:
+            c.send_raw(b"".join(d for cc, _, d, _ in sent if cc is c))
+        for c, msgid, _, want in sent:
+            m = c.read_reply(msgid)
+            self.assertEqual(m[2] and m[2]["code"], want, (msgid, m))
+        conns[1].close()
+        self.assertEqual(self.c.call("customer.get", {"customer_id": "rej"})["order_count"],
+                         len(valid) + 1)
+        for oid in valid:
+            self.assertEqual(self.c.call("order.get", {"order_id": oid})["customer_id"], "rej")
+        base = self.c.call("order.get", {"order_id": "rej-base"})
+        self.assertEqual((base["refunded"], base["lines"][0]["product_id"]), (0, "p1"))
+        after = self.c.call("stats")["writes"]
+        self.assertEqual(after["failed"], before["failed"])
+        # the rejections shared batches with accepted writes
+        self.assertLess(after["batches"] - before["batches"],
+                        after["committed"] - before["committed"])
+
     def test_one_byte_at_a_time(self):
         data = b"".join(self.c.request_bytes("ping", msgid=i)[1] for i in (1, 2, 3))
         data += self.c.request_bytes("order.record", order("byte-1", "byte"), msgid=4)[1]
@@ -213,12 +288,13 @@ class WireTest(unittest.TestCase):
     def test_notification_executes_without_answer(self):
         self.c.send_raw(msgpack.packb([2, "order.record", [order("notif-1", "notif")]]))
         self.assertTrue(self.c.call("ping")["pong"])
-        for _ in range(100):
+
+        def recorded():
             try:
-                self.c.call("order.get", {"order_id": "notif-1"})
-                break
+                return self.c.call("order.get", {"order_id": "notif-1"})
             except RpcError:
-                time.sleep(0.01)
+                return None
+        wait_until(recorded, 5, "the notified order.record to commit")
         self.assertEqual(self.c.call("order.get", {"order_id": "notif-1"})["customer_id"], "notif")
 
     # ---- limits: per connection, never process-wide ----
@@ -274,7 +350,7 @@ class WireTest(unittest.TestCase):
             try:
                 sent += c.s.send(req * 256)
             except BlockingIOError:
-                time.sleep(0.05)
+                select.select([], [c.s], [], 0.05)  # until writable again (or the 3 s end)
         rss = self.c.call("stats")["memory"]["rss_bytes"]
         self.assertLess(rss, 512 << 20)
         self.assertTrue(self.c.call("ping")["pong"])
@@ -362,7 +438,7 @@ class DurabilityTest(unittest.TestCase):
 
             t = threading.Thread(target=writer)
             t.start()
-            time.sleep(0.7)
+            wait_until(lambda: len(acked) >= 50, 30, "50 acknowledged writes")
             d.stop(signal.SIGKILL)
             stop.set()
             t.join()
@@ -380,7 +456,7 @@ class DurabilityTest(unittest.TestCase):
         d = Daemon(PATROND).start()
         try:
             other = os.path.join(d.tmp, "other")
-            r = subprocess.run([PATROND, "--socket", d.sock, "--admin-socket", "",
+            r = subprocess.run([PATROND, "--no-config", "--socket", d.sock, "--admin-socket", "",
                                 "--data-dir", other], capture_output=True, timeout=10)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn(b"already running", r.stderr)
@@ -404,8 +480,9 @@ class ConfigTest(unittest.TestCase):
             self.assertEqual(c.call("customer.upsert", big)["customer_id"], "big")
             with open(conf, "w") as f:
                 f.write("[limits]\nmax_message_bytes = 1024\n")
+            reloads = d.log_count("configuration reloaded")
             d.proc.send_signal(signal.SIGHUP)
-            time.sleep(0.3)
+            d.wait_for_log("configuration reloaded", reloads)
             c2 = Client(d.sock)
             c2.send_raw(msgpack.packb([0, 5, "customer.upsert", [big]]))
             m = c2.read_message()
@@ -413,20 +490,42 @@ class ConfigTest(unittest.TestCase):
             # a broken file on reload: logged, the running settings stay
             with open(conf, "w") as f:
                 f.write("[limits]\nmax_message_bytez = 1\n")
+            failed = d.log_count("reload failed")
             d.proc.send_signal(signal.SIGHUP)
-            time.sleep(0.3)
+            d.wait_for_log("reload failed", failed)
             self.assertTrue(Client(d.sock).call("ping")["pong"])
-            self.assertIn("reload failed", d.read_log())
+            c3 = Client(d.sock)  # still the reloaded limit, not the broken file's
+            c3.send_raw(msgpack.packb([0, 6, "customer.upsert", [big]]))
+            m = c3.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (6, "too_large"))
         finally:
             self.assertEqual(d.stop(), 0)
             d.cleanup()
+
+    def test_no_config_reads_no_file(self):
+        # --no-config: the built-in defaults, exactly as with an empty file; never with -c
+        scratch = Daemon(PATROND)
+        self.addCleanup(scratch.cleanup)
+        empty = os.path.join(scratch.tmp, "empty.conf")
+        open(empty, "w").close()
+        none = subprocess.run([PATROND, "--no-config", "--print-config"], capture_output=True,
+                              timeout=10)
+        base = subprocess.run([PATROND, "-c", empty, "--print-config"], capture_output=True,
+                              timeout=10)
+        self.assertEqual((none.returncode, none.stdout), (0, base.stdout))
+        r = subprocess.run([PATROND, "--no-config", "-c", empty, "--check-config"],
+                           capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 64)
+        self.assertIn(b"--no-config", r.stderr)
+        self.assertIn(b"--no-config", subprocess.run([PATROND, "--help"], capture_output=True,
+                                                     timeout=10).stdout)
 
     def test_startup_errors_are_clear(self):
         scratch = Daemon(PATROND)
         self.addCleanup(scratch.cleanup)
         tmp = scratch.tmp
         long_path = os.path.join(tmp, "s" * 120 + ".sock")
-        r = subprocess.run([PATROND, "--socket", long_path, "--data-dir", tmp + "/d"],
+        r = subprocess.run([PATROND, "--no-config", "--socket", long_path, "--data-dir", tmp + "/d"],
                            capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 78)
         self.assertIn(b"longer than 107 bytes", r.stderr)
@@ -436,13 +535,13 @@ class ConfigTest(unittest.TestCase):
         r = subprocess.run([PATROND, "-c", conf, "--check-config"], capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 78)
         self.assertIn((conf + ":5:").encode(), r.stderr)
-        r = subprocess.run([PATROND, "--set", "limits.nope=1", "--check-config"],
+        r = subprocess.run([PATROND, "--no-config", "--set", "limits.nope=1", "--check-config"],
                            capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 64)
         # a regular file where the socket should be is never removed
         regular = os.path.join(tmp, "not-a-socket")
         open(regular, "w").close()
-        r = subprocess.run([PATROND, "--socket", regular, "--admin-socket", "none",
+        r = subprocess.run([PATROND, "--no-config", "--socket", regular, "--admin-socket", "none",
                             "--data-dir", tmp + "/d"], capture_output=True, timeout=10)
         self.assertNotEqual(r.returncode, 0)
         self.assertTrue(os.path.isfile(regular))

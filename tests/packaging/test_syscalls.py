@@ -76,14 +76,21 @@ with tempfile.TemporaryDirectory() as tmp:
     empty, trace = os.path.join(tmp, "empty.conf"), os.path.join(tmp, "trace")
     open(empty, "w").close()
     shop, admin = os.path.join(tmp, "shop.sock"), os.path.join(tmp, "admin.sock")
+    logpath = os.path.join(tmp, "patrond.log")
+    logf = open(logpath, "w")
     p = subprocess.Popen([strace, "-f", "-qq", "-o", trace, patrond, "-c", empty, "--socket", shop,
                           "--data-dir", os.path.join(tmp, "data"), "--foreground"],
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=logf, text=True)
+
+    def wait_for(cond, what, timeout=20):  # poll for the event, never a fixed sleep
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert p.poll() is None, "patrond exited: " + open(logpath).read()
+            assert time.monotonic() < deadline, "timed out waiting for " + what
+            time.sleep(0.01)
+
     try:
-        for _ in range(200):
-            if os.path.exists(admin):
-                break
-            time.sleep(0.05)
+        wait_for(lambda: os.path.exists(admin), "the admin socket")
         rc = 0
         for i in range(20):
             rc |= ctl(shop, "call", "order.record",
@@ -96,17 +103,18 @@ with tempfile.TemporaryDirectory() as tmp:
         if rc:
             print("FAIL: some calls failed")
             sys.exit(1)
-        time.sleep(0.3)
+        # model.refit answers once the new models are installed: no wait needed here
         child = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
         assert child, "no patrond under strace"
         os.kill(int(child[0]), signal.SIGHUP)
-        time.sleep(0.3)
+        wait_for(lambda: "configuration reloaded" in open(logpath).read(), "the SIGHUP reload")
         os.kill(int(child[0]), signal.SIGTERM)
         p.wait(30)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
+        logf.close()
     used = set()
     for line in open(trace):
         m = re.match(r"\d+\s+([a-z0-9_]+)\(", line)

@@ -10,6 +10,7 @@
  * by the method name of each request. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +32,7 @@
 static char sock_path[108];
 static int listen_fd = -1;
 static volatile int accepts; /* connections accepted by the peer */
+static volatile int hangups; /* connections the peer closed after answering "hangup" */
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -95,8 +97,9 @@ static void reply(int fd, uint64_t msgid, packfn err, packfn res, int drip) {
   msgpack_sbuffer_destroy(&sb);
 }
 
-/* Serve one connection until EOF. Returns when the client hangs up or we do. */
-static void serve(int fd) {
+/* Serve one connection until EOF. Returns when the client hangs up or we do: 0 on EOF or a
+ * read error, 1 when the peer closes on purpose, 2 after answering "hangup". */
+static int serve(int fd) {
   unsigned char buf[65536];
   size_t len = 0;
   for (;;) {
@@ -105,7 +108,7 @@ static void serve(int fd) {
     mpscan_init(&s);
     while (mpscan_feed(&s, buf, len, sizeof buf, &fl) != MPSCAN_DONE) {
       ssize_t n = recv(fd, buf + len, sizeof buf - len, 0);
-      if (n <= 0) return;
+      if (n <= 0) return 0;
       len += (size_t)n;
     }
     msgpack_unpacked up;
@@ -158,14 +161,14 @@ static void serve(int fd) {
       close_after = 1;
     } else if (!strcmp(method, "hangup")) {
       reply(fd, id, pack_nil, pack_fresh, 0);
-      close_after = 1;
+      close_after = 2;
     } else {
       reply(fd, id, pack_err, pack_nil, 0);
     }
     msgpack_unpacked_destroy(&up);
     memmove(buf, buf + fl, len - fl);
     len -= fl;
-    if (close_after) return;
+    if (close_after) return close_after;
   }
 }
 
@@ -178,8 +181,9 @@ static void *peer_main(void *arg) {
       return NULL;
     }
     __atomic_add_fetch(&accepts, 1, __ATOMIC_SEQ_CST);
-    serve(fd);
+    int why = serve(fd);
     close(fd);
+    if (why == 2) __atomic_add_fetch(&hangups, 1, __ATOMIC_SEQ_CST);
   }
 }
 
@@ -359,14 +363,21 @@ static void test_bad_replies(void **state) {
 static void test_peer_hung_up_between_calls(void **state) {
   (void)state;
   patron_client_t *c = patron_open(sock_path, 1000);
-  int st;
+  int st, closed = __atomic_load_n(&hangups, __ATOMIC_SEQ_CST);
   char *out = patron_call_json(c, "hangup", NULL, &st);
   assert_int_equal(st, PATRON_OK);
   patron_free(out);
-  usleep(20000);
+  /* wait for the peer's close (the event), not for a fixed time */
+  int64_t end = now_ms() + 5000;
+  while (__atomic_load_n(&hangups, __ATOMIC_SEQ_CST) == closed) {
+    assert_true(now_ms() < end);
+    sched_yield();
+  }
+  int before = accepted();
   /* the kept connection is dead: the call must go through on a new one */
   out = patron_call_json(c, "ok", "{\"a\": [1, 2.5, \"x\"]}", &st);
   assert_int_equal(st, PATRON_OK);
+  assert_int_equal(accepted(), before + 1);
   assert_string_equal(out, "[{\"a\":[1,2.5,\"x\"]}]");
   patron_free(out);
   patron_close(c);

@@ -23,17 +23,7 @@
 static int setup(void **state) { return fx_setup(state, "/tmp/patron-core-XXXXXX"); }
 static int teardown(void **state) { return fx_teardown(state); }
 
-static order_t mk_order(const char *id, const char *cust, const char *cur, int64_t ts,
-                        order_line_t *lines, size_t n) {
-  order_t o = {0};
-  o.order_id = (pstr_t){id, strlen(id)};
-  o.customer_id = (pstr_t){cust, strlen(cust)};
-  o.currency = (pstr_t){cur, strlen(cur)};
-  o.ts = ts;
-  o.lines = lines;
-  o.nlines = n;
-  return o;
-}
+#define mk_order fx_mk_order
 
 #define LINE(pid, q, price) ((order_line_t){S(pid), (q), (price)})
 

@@ -1,7 +1,8 @@
 /* test_recs_eval.c -- the offline protocol of ../shared/data/online_retail/EVALUATION.md on
  * the shared data: the plain cosine baseline must reproduce the published HR@10 0.315 +-
  * 0.005 (and the published data counts), the shipped default must beat it (HR@10 > 0.315,
- * NDCG@10 > 0.198) with coverage@10 >= 0.5. Skips with a message when the data is absent. */
+ * NDCG@10 > 0.198) with coverage@10 >= 0.5. Exits 77 (skipped, label shared-data) when the
+ * data is absent: see shared_data.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,15 +14,11 @@
 
 #include "recs/recs_eval.h"
 
-#ifndef PATRON_SHARED_DATA
-#define PATRON_SHARED_DATA "../shared/data"
-#endif
+#include "shared_data.h"
+
 #define RETAIL PATRON_SHARED_DATA "/online_retail/online_retail_2010-12_2011-10.csv.gz"
 
 static recs_eval_data_t *load(void) {
-  FILE *probe = fopen(RETAIL, "rb");
-  if (!probe) return NULL;
-  fclose(probe);
   FILE *f = popen("gzip -dc -- '" RETAIL "'", "r");
   assert_non_null(f);
   recs_eval_data_t *d = NULL;
@@ -40,10 +37,6 @@ static void print(const char *name, const recs_eval_metrics_t *m) {
 static void test_protocol(void **st) {
   (void)st;
   recs_eval_data_t *d = load();
-  if (!d) {
-    fprintf(stderr, "SKIP: %s not found (shared Online Retail data absent)\n", RETAIL);
-    skip();
-  }
   recs_config_t cfg;
   recs_params_t p;
   recs_eval_metrics_t base, def;
@@ -71,6 +64,7 @@ static void test_protocol(void **st) {
 }
 
 int main(void) {
+  if (!shared_data_present(RETAIL, NULL)) return SHARED_DATA_SKIP;
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_protocol)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

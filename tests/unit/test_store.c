@@ -1,6 +1,7 @@
 /* test_store.c -- cmocka tests of store.h on the LMDB backend: directory creation and mode,
  * get/put/del, cursor order, counts, persistence across reopen, the schema-version guard,
- * MDB_MAP_FULL mapping, read-txn snapshot isolation and reuse (also across threads). */
+ * MDB_MAP_FULL mapping, read-txn snapshot isolation and reuse (also across threads), and
+ * savepoints (nested write txns: commit merges into the parent, abort restores it). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -216,6 +217,107 @@ static void test_map_full(void **state) {
   put1(s, STORE_T_AUX, "small", "ok");
 }
 
+static int has(store_txn_t *t, const char *k) {
+  const void *v;
+  size_t n;
+  return store_get(t, STORE_T_AUX, k, strlen(k), &v, &n) == 0;
+}
+
+static void test_savepoints(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  put1(s, STORE_T_AUX, "old", "1");
+  store_txn_t *w, *c1, *c2, *c3, *r;
+  assert_int_equal(store_txn_begin(s, 1, &w), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "a", 1, "1", 1), 0);
+  /* aborted savepoint: its put and del are gone, the parent is as before it */
+  assert_int_equal(store_txn_begin_nested(w, &c1), 0);
+  assert_int_equal(store_put(c1, STORE_T_AUX, "b", 1, "2", 1), 0);
+  assert_int_equal(store_del(c1, STORE_T_AUX, "a", 1), 0);
+  assert_int_equal(store_del(c1, STORE_T_AUX, "old", 3), 0);
+  assert_true(has(c1, "b"));
+  assert_false(has(c1, "a"));
+  store_abort(c1);
+  assert_true(has(w, "a"));
+  assert_true(has(w, "old"));
+  assert_false(has(w, "b"));
+  /* committed savepoints, two deep: merged into the parent, not yet visible to readers */
+  assert_int_equal(store_txn_begin_nested(w, &c2), 0);
+  assert_int_equal(store_put(c2, STORE_T_AUX, "c", 1, "3", 1), 0);
+  assert_int_equal(store_txn_begin_nested(c2, &c3), 0);
+  assert_int_equal(store_put(c3, STORE_T_AUX, "d", 1, "4", 1), 0);
+  assert_int_equal(store_commit(c3), 0);
+  assert_true(has(c2, "d"));
+  assert_int_equal(store_commit(c2), 0);
+  assert_true(has(w, "c"));
+  assert_true(has(w, "d"));
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  assert_false(has(r, "c"));
+  assert_false(has(r, "a"));
+  store_abort(r);
+  assert_int_equal(store_commit(w), 0);
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  assert_true(has(r, "old") && has(r, "a") && has(r, "c") && has(r, "d"));
+  assert_false(has(r, "b"));
+  /* a read txn has no savepoints */
+  assert_int_equal(store_txn_begin_nested(r, &c1), PERR_INTERNAL);
+  assert_null(c1);
+  store_abort(r);
+}
+
+/* Using a parent while its savepoint is open is refused and poisons the parent. */
+static void test_parent_used_under_savepoint(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  store_txn_t *w, *c, *r;
+  assert_int_equal(store_txn_begin(s, 1, &w), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "a", 1, "1", 1), 0);
+  assert_int_equal(store_txn_begin_nested(w, &c), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "b", 1, "2", 1), PERR_INTERNAL);
+  assert_int_equal(store_put(c, STORE_T_AUX, "c", 1, "3", 1), 0);
+  assert_int_equal(store_commit(c), 0);
+  assert_int_equal(store_commit(w), PERR_INTERNAL);
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  assert_false(has(r, "a") || has(r, "b") || has(r, "c"));
+  store_abort(r);
+}
+
+/* A savepoint that hit MDB_MAP_FULL: aborting it keeps the parent usable; committing it
+ * poisons the parent, so the batch cannot commit without the savepoint's writes. */
+static void test_savepoint_store_failure(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 1u << 20);
+  char val[4000], key[16];
+  memset(val, 'x', sizeof val);
+  for (int commit_child = 0; commit_child < 2; commit_child++) {
+    store_txn_t *w, *c;
+    int rc = 0;
+    assert_int_equal(store_txn_begin(s, 1, &w), 0);
+    const char *mine = commit_child ? "mine1" : "mine0";
+    assert_int_equal(store_put(w, STORE_T_AUX, mine, 5, "x", 1), 0);
+    assert_int_equal(store_txn_begin_nested(w, &c), 0);
+    for (int i = 0; i < 1000 && rc == 0; i++) {
+      snprintf(key, sizeof key, "k%05d", i);
+      rc = store_put(c, STORE_T_AUX, key, strlen(key), val, sizeof val);
+    }
+    assert_int_equal(rc, PERR_UNAVAILABLE);
+    perr_info_t e = {0};
+    if (commit_child) {
+      assert_int_equal(store_commit_err(c, &e), PERR_UNAVAILABLE);
+      assert_int_equal(store_commit_err(w, &e), PERR_UNAVAILABLE);
+      assert_non_null(strstr(e.message, "data store full"));
+    } else {
+      store_abort(c);
+      assert_int_equal(store_commit_err(w, &e), 0);
+    }
+    store_txn_t *r;
+    assert_int_equal(store_txn_begin(s, 0, &r), 0);
+    assert_int_equal(has(r, mine), !commit_child);
+    assert_false(has(r, "k00000"));
+    store_abort(r);
+  }
+}
+
 /* Fill a write txn with 4000-byte values from key index *next until a put fails or
  * limit values are in; commit it. Returns the number of values put (committed if rc 0). */
 static int fill(store_t *s, int *next, int limit, int *commit_rc) {
@@ -365,6 +467,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_savepoints, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_savepoint_store_failure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parent_used_under_savepoint, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_snapshot_and_reuse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_readers_across_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),

@@ -1,7 +1,8 @@
-/* recs_types.h -- wire-side param/result types of the recommendation methods (issue 4):
- * recs.cart, recs.upsell, recs.similar, recs.for_customer (loop thread) and recs.rules
- * (admin, worker). Decoders (codec_recs.c) fill the params; handlers (daemon/
- * handlers_recs.c) fill the results. Included from methods.h.
+/* recs_types.h -- param/result types of the recommendation methods (issue 4), owned by the
+ * core: recs.cart, recs.upsell, recs.similar, recs.for_customer (loop thread) and recs.rules
+ * (admin, worker). Decoders (protocol/codec_recs.c) fill the params; the daemon's handlers
+ * (daemon/handlers_recs.c) fill the results from the core's snapshot. No msgpack here;
+ * protocol/methods.h includes it.
  * Invariant: result strings borrow from the served model snapshot or the request's arena
  * and stay valid until the answer is encoded on the same thread. */
 #ifndef PATRON_RECS_TYPES_H

@@ -1,5 +1,5 @@
 /* clv_snapshot.c -- see clv_snapshot.h.
- * Build: scan every order (src/scan.c); keep the shop's main currency (most gross revenue;
+ * Build: scan every order (commerce/scan.h); keep the shop's main currency (most gross revenue;
  * other currencies are not mixed in); per customer, orders net of refunds with ts <= as_of
  * become CDNOW-convention transactions (same UTC day merged, weeks) -> (x, t_x, T, mean
  * repeat spend); fit BG/NBD, then Gamma-Gamma; score P(alive), E[purchases] over 30/90/365
@@ -8,16 +8,17 @@
  * If BG/NBD cannot be fitted the snapshot still serves segments, with the reason.
  * File (native byte order, checked by a marker): "PTRNCLV\0" | u32 0x01020304 | u32 format |
  * u32 sizeof tx | u32 sizeof spend | u32 sizeof row | header fields | tx | spend | u64 n |
- * u64 pool_n | rows | pool | u64 FNV-1a of everything before. */
-#include "clv_snapshot.h"
+ * u64 pool_n | rows | pool | u64 FNV-1a of everything before. Load refuses a file whose
+ * marker, format, struct sizes or counts differ, whose size is not what its header implies,
+ * whose checksum does not match (any single changed byte), or with a row outside the pool. */
+#include "clv/clv_snapshot.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commerce/scan.h"
@@ -327,7 +328,7 @@ typedef struct file_head_s {
   uint64_t n, pool_n;
 } file_head_t;
 
-int clv_snap_save(const clv_snap_t *s, const char *path, char *msg, size_t msglen) {
+int clv_snap_save(const clv_snap_t *s, const char *path, perr_info_t *e) {
   file_head_t h;
   memset(&h, 0, sizeof h);
   memcpy(h.magic, FILE_MAGIC, 8);
@@ -354,29 +355,42 @@ int clv_snap_save(const clv_snap_t *s, const char *path, char *msg, size_t msgle
   uint64_t sum = FNV_INIT;
   for (int i = 0; i < 5; i++) sum = fnv1a(sum, parts[i], lens[i]);
   parts[5] = &sum;
-  perr_info_t e;
-  if (file_write_atomic(path, parts, lens, 6, &e)) {
-    snprintf(msg, msglen, "%s", e.message);
-    return -1;
-  }
-  return 0;
+  return file_write_atomic(path, parts, lens, 6, e);
 }
 
-clv_snap_t *clv_snap_load(const char *path, char *msg, size_t msglen) {
+clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    snprintf(msg, msglen, "%s", errno == ENOENT ? "" : strerror(errno));
+    if (errno == ENOENT) perr_set(e, PERR_NOT_FOUND, NULL, "%s: no such file", path);
+    else perr_set(e, PERR_INTERNAL, NULL, "%s: %s", path, strerror(errno));
     return NULL;
   }
   clv_snap_t *s = calloc(1, sizeof *s);
   file_head_t h;
   uint64_t sum = FNV_INIT, stored;
-  if (!s || fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, FILE_MAGIC, 8) != 0 ||
+  if (!s) {
+    perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory loading %s", path);
+    goto fail;
+  }
+  if (fread(&h, sizeof h, 1, f) != 1) {
+    perr_set(e, PERR_INTERNAL, NULL, "%s: truncated", path);
+    goto fail;
+  }
+  if (memcmp(h.magic, FILE_MAGIC, 8) != 0 ||
       h.endian != ENDIAN_MARK || h.format != FILE_FORMAT || h.tx_size != sizeof s->tx ||
       h.spend_size != sizeof s->spend || h.row_size != sizeof(clv_row_t) ||
       h.n > UINT32_MAX - 1 || h.pool_n > ((uint64_t)1 << 40) || h.rfm_bins < 2 ||
       h.rfm_bins > RFM_MAX_BINS) {
-    snprintf(msg, msglen, "%s: not a CLV model file of this build", path);
+    perr_set(e, PERR_INTERNAL, NULL, "%s: not a CLV model file of this build", path);
+    goto fail;
+  }
+  struct stat fs;
+  memset(&fs, 0, sizeof fs);
+  uint64_t want = sizeof h + sizeof s->tx + sizeof s->spend + h.n * sizeof *s->rows + h.pool_n +
+                  sizeof stored;
+  if (fstat(fileno(f), &fs) || (uint64_t)fs.st_size != want) {
+    perr_set(e, PERR_INTERNAL, NULL, "%s: %lld bytes where its header says %llu (truncated or corrupted)",
+             path, (long long)fs.st_size, (unsigned long long)want);
     goto fail;
   }
   sum = fnv1a(sum, &h, sizeof h);
@@ -387,7 +401,7 @@ clv_snap_t *clv_snap_load(const char *path, char *msg, size_t msglen) {
       (h.n && fread(s->rows, sizeof *s->rows, h.n, f) != h.n) ||
       (h.pool_n && fread(s->pool, 1, h.pool_n, f) != h.pool_n) ||
       fread(&stored, sizeof stored, 1, f) != 1) {
-    snprintf(msg, msglen, "%s: truncated", path);
+    perr_set(e, PERR_INTERNAL, NULL, "%s: truncated", path);
     goto fail;
   }
   sum = fnv1a(sum, &s->tx, sizeof s->tx);
@@ -395,13 +409,13 @@ clv_snap_t *clv_snap_load(const char *path, char *msg, size_t msglen) {
   sum = fnv1a(sum, s->rows, h.n * sizeof *s->rows);
   sum = fnv1a(sum, s->pool, h.pool_n);
   if (sum != stored) {
-    snprintf(msg, msglen, "%s: checksum mismatch", path);
+    perr_set(e, PERR_INTERNAL, NULL, "%s: checksum mismatch", path);
     goto fail;
   }
   for (uint64_t i = 0; i < h.n; i++) {
     const clv_row_t *r = &s->rows[i];
     if (r->id_off > h.pool_n || r->id_len > h.pool_n - r->id_off || r->segment >= RFM_NSEGMENTS) {
-      snprintf(msg, msglen, "%s: bad row %llu", path, (unsigned long long)i);
+      perr_set(e, PERR_INTERNAL, NULL, "%s: bad row %llu", path, (unsigned long long)i);
       goto fail;
     }
   }
@@ -421,7 +435,7 @@ clv_snap_t *clv_snap_load(const char *path, char *msg, size_t msglen) {
   s->n = h.n;
   s->pool_n = h.pool_n;
   if (derive(s)) {
-    snprintf(msg, msglen, "out of memory loading %s", path);
+    perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory loading %s", path);
     goto fail;
   }
   return s;

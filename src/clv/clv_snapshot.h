@@ -1,7 +1,8 @@
-/* clv_snapshot.h -- the served CLV/segments model: an immutable snapshot built on the worker
- * from the order store (BG/NBD + Gamma-Gamma fits, per-customer scores, RFM segments),
- * persisted to models/clv.bin and loaded at start, and the read-only queries the handlers
- * run on it (customer lookup, segment pages and counts, KPI/model figures).
+/* clv_snapshot.h -- the CLV/segments model: an immutable snapshot built from the order store
+ * (BG/NBD + Gamma-Gamma fits, per-customer scores, RFM segments), its checksummed file format
+ * (the daemon keeps it in models/clv.bin), and the read-only queries run on it (customer
+ * lookup, segment pages and counts, KPI/model figures). No logging: errors come back as
+ * perr_info_t for the caller to report.
  * Invariants: a snapshot is never modified after clv_snap_build/clv_snap_load return (the
  * refcount aside); every query is a pure function of one snapshot, so a request that reads
  * one pointer sees one consistent model version. */
@@ -11,8 +12,26 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "methods.h"
+#include "analytics/analytics_types.h"
+#include "base/arena.h"
+#include "base/perr.h"
+#include "clv/clv.h"
 #include "store/store.h"
+
+/* ---- model.params: the installed snapshot's figures ---- */
+typedef struct model_params_result_s {
+  uint64_t version;          /* 0 = no model */
+  int64_t built_at, as_of;
+  char currency[4];
+  uint64_t customers;
+  const char *status;        /* "ready", "insufficient_data", "empty" */
+  char reason[160];
+  clv_tx_model_t tx;
+  clv_spend_model_t spend;
+  unsigned horizon_months;
+  double discount_monthly;
+  unsigned rfm_bins;
+} model_params_result_t;
 
 /* One scored customer. */
 typedef struct clv_row_s {
@@ -72,7 +91,7 @@ typedef struct clv_build_opts_s {
   unsigned threads;
 } clv_build_opts_t;
 
-/* Worker: build from the store. prev (may be NULL) is the installed model: the new version
+/* Build from the store (any thread; reads only t, o and prev). prev (may be NULL) is the installed model: the new version
  * is prev's + 1 and changes are computed against it. NULL with e set (insufficient_data
  * when there are no orders at all). */
 clv_snap_t *clv_snap_build(store_txn_t *t, const clv_build_opts_t *o, const clv_snap_t *prev,
@@ -82,9 +101,12 @@ void clv_snap_diff(clv_snap_t *s, const clv_snap_t *base);
 void clv_snap_free(clv_snap_t *s);
 void clv_snap_release(clv_snap_t *s); /* refs-- and free at 0 */
 
-/* Persist (tmp + fsync + rename + fsync dir) / load. 0 or -1 with msg. */
-int clv_snap_save(const clv_snap_t *s, const char *path, char *msg, size_t msglen);
-clv_snap_t *clv_snap_load(const char *path, char *msg, size_t msglen);
+/* Persist (tmp + fsync + rename + fsync dir): 0, or an error code with e set. */
+int clv_snap_save(const clv_snap_t *s, const char *path, perr_info_t *e);
+/* Load a file clv_snap_save wrote. NULL with e set: PERR_NOT_FOUND when there is no file;
+ * otherwise PERR_INTERNAL with a message naming the path and what is wrong (not a CLV
+ * model file of this build, truncated, checksum mismatch, bad row). */
+clv_snap_t *clv_snap_load(const char *path, perr_info_t *e);
 
 /* Queries. */
 const clv_row_t *clv_snap_find(const clv_snap_t *s, const char *id, size_t n);

@@ -1,0 +1,158 @@
+/* experiments.c -- GrowthBook-identical hashing, bucket ranges, namespaces, filters and the
+ * run() decision (see experiments.h for the rules). Invariants: no allocation; strings are
+ * hashed as UTF-16 code units decoded from UTF-8 on the fly. */
+#include "experiments/experiments.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/utf8.h"
+#include "offers/condition.h"
+
+#define FNV_PRIME 16777619u
+
+static uint32_t fnv_unit(uint32_t h, uint32_t unit) {
+  h ^= unit;
+  return h * FNV_PRIME;
+}
+
+uint32_t experiment_fnv1a32(uint32_t h, const char *str, size_t len) {
+  utf16_iter_t it;
+  utf16_iter_init(&it, str, len);
+  for (int32_t unit; (unit = utf16_iter_next(&it)) >= 0;) h = fnv_unit(h, (uint32_t)unit);
+  return h;
+}
+
+int experiment_hash(const char *seed, const char *value, int version, double *out) {
+  if (!seed) seed = "";
+  if (!value) value = "";
+  if (version == 1) {
+    uint32_t h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, value, strlen(value));
+    h = experiment_fnv1a32(h, seed, strlen(seed));
+    *out = (double)(h % 1000u) / 1000.0;
+    return 0;
+  }
+  if (version == 2) {
+    uint32_t h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, seed, strlen(seed));
+    h = experiment_fnv1a32(h, value, strlen(value));
+    char dec[10]; /* the decimal text of h, hashed again */
+    int n = 0;
+    do dec[sizeof dec - 1 - n++] = (char)('0' + h % 10), h /= 10;
+    while (h);
+    h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, dec + sizeof dec - n, (size_t)n);
+    *out = (double)(h % 10000u) / 10000.0;
+    return 0;
+  }
+  return -1;
+}
+
+int experiment_equal_weights(int n, double *out) {
+  if (n <= 0) return 0;
+  for (int i = 0; i < n; i++) out[i] = 1.0 / n;
+  return n;
+}
+
+int experiment_bucket_ranges(int n, double coverage, const double *weights, int nweights,
+                             experiment_range_t *out) {
+  if (n <= 0 || n > EXPERIMENT_MAX_VARIATIONS) return 0;
+  if (!(coverage >= 0)) coverage = 0; /* also NaN */
+  if (coverage > 1) coverage = 1;
+  double equal[EXPERIMENT_MAX_VARIATIONS];
+  experiment_equal_weights(n, equal);
+  const double *w = equal;
+  if (weights && nweights == n) {
+    double total = 0;
+    for (int i = 0; i < n; i++) total += weights[i];
+    if (total >= 0.99 && total <= 1.01) w = weights;
+  }
+  double cumulative = 0;
+  for (int i = 0; i < n; i++) {
+    double start = cumulative;
+    cumulative += w[i];
+    out[i].start = start;
+    out[i].end = start + coverage * w[i];
+  }
+  return n;
+}
+
+static bool in_range(double n, const experiment_range_t *r) {
+  return n >= r->start && n < r->end;
+}
+
+int experiment_choose_variation(double n, const experiment_range_t *ranges, int count) {
+  for (int i = 0; i < count; i++)
+    if (in_range(n, &ranges[i])) return i;
+  return -1;
+}
+
+bool experiment_in_namespace(const char *hash_value, const experiment_namespace_t *ns) {
+  char seed[256];
+  int len = snprintf(seed, sizeof seed, "__%s", ns->id ? ns->id : "");
+  if (len < 0 || (size_t)len >= sizeof seed) return false; /* absurd namespace name */
+  double n;
+  if (experiment_hash(seed, hash_value, 1, &n) != 0) return false;
+  return n >= ns->start && n < ns->end;
+}
+
+static bool filtered_out(const experiment_filter_t *filters, int count) {
+  for (int i = 0; i < count; i++) {
+    const experiment_filter_t *f = &filters[i];
+    if (!f->hash_value || !f->hash_value[0]) return true;
+    double n;
+    if (experiment_hash(f->seed, f->hash_value, f->hash_version ? f->hash_version : 2, &n) != 0)
+      return true;
+    bool any = false;
+    for (int k = 0; k < f->nranges && !any; k++) any = in_range(n, &f->ranges[k]);
+    if (!any) return true;
+  }
+  return false;
+}
+
+void experiment_defaults(experiment_t *x) {
+  memset(x, 0, sizeof *x);
+  x->hash_version = 1;
+  x->coverage = 1.0;
+  x->force = -1;
+}
+
+static void result(experiment_assignment_t *out, const experiment_t *x, int variation,
+                   bool hash_used, double hash) {
+  out->in_experiment = variation >= 0 && variation < x->variations;
+  out->variation = out->in_experiment ? variation : 0;
+  out->hash_used = out->in_experiment && hash_used;
+  out->hash = hash;
+}
+
+int experiment_assign(const experiment_t *x, const char *id, const json_t *attrs,
+                      const json_t *saved_groups, experiment_assignment_t *out) {
+  if (!x || !out || !x->key) return -1;
+  result(out, x, -1, false, -1);
+  if (x->variations < 2 || x->variations > EXPERIMENT_MAX_VARIATIONS) return 0;
+  if (x->inactive) return 0;
+  if (!id || !id[0]) return 0;
+  if (x->filters && x->nfilters > 0) {
+    if (filtered_out(x->filters, x->nfilters)) return 0;
+  } else if (x->ns && !experiment_in_namespace(id, x->ns)) {
+    return 0;
+  }
+  if (x->condition && !condition_eval_groups(x->condition, attrs, saved_groups)) return 0;
+  double n;
+  const char *seed = x->seed && x->seed[0] ? x->seed : x->key;
+  if (experiment_hash(seed, id, x->hash_version, &n) != 0) return 0;
+  int assigned;
+  if (x->ranges) {
+    assigned = experiment_choose_variation(n, x->ranges, x->nranges);
+  } else {
+    experiment_range_t ranges[EXPERIMENT_MAX_VARIATIONS];
+    int count = experiment_bucket_ranges(x->variations, x->coverage, x->weights, x->nweights,
+                                         ranges);
+    assigned = experiment_choose_variation(n, ranges, count);
+  }
+  if (assigned < 0) return 0;
+  if (x->has_force) {
+    result(out, x, x->force, false, -1);
+    return 0;
+  }
+  result(out, x, assigned, true, n);
+  return 0;
+}

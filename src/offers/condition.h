@@ -1,0 +1,60 @@
+/* condition.h -- GrowthBook's MongoDB-style targeting conditions, compiled once and evaluated
+ * against JSON attributes exactly as the GrowthBook JavaScript SDK does (all 248
+ * evalCondition cases of GrowthBook's cases.json pass; docs/EXPERIMENTS.md lists the rules).
+ *
+ * Operators: $and $or $nor $not (logical); $eq $ne $gt $gte $lt $lte (JS === and JS
+ * relational comparison: two strings compare by UTF-16 code units, otherwise both sides are
+ * converted to numbers, null -> 0); $in $nin $ini $nini (membership, intersection when the
+ * attribute is an array; the *i forms ignore ASCII case); $all $alli $size $elemMatch
+ * (arrays; $elemMatch skips falsy elements like the SDK); $exists $type; $regex $regexi
+ * (PCRE2, see below); $vgt $vgte $vlt $vlte $veq $vne (versions compared as GrowthBook's
+ * padded version strings); $inGroup $notInGroup (saved groups). A plain value means
+ * equality (string: String(attr) === s; number: Number(attr) === n; boolean: attr not null
+ * and truthy == b; null: attr is null or missing; array or non-operator object: equal
+ * JSON.stringify). Paths are dotted ("father.age"); a missing path reads as null.
+ *
+ * Regexes: PCRE2 with the options closest to a JavaScript RegExp without flags: UTF,
+ * DOLLAR_ENDONLY ($ only at the very end), ALT_BSUX (\uhhhh, \xhh), ALLOW_EMPTY_CLASS ([]
+ * and [^]), MATCH_UNSET_BACKREF, invalid UTF-8 in subjects tolerated; $regexi adds CASELESS.
+ * The subject is String(attr) (null -> "null"). Known differences from JS: PCRE2 accepts some
+ * syntax JS rejects (possessive quantifiers, atomic groups, \A \Z, inline (?i)), "." and
+ * character classes work on code points, not UTF-16 units, and matching is bounded by a
+ * match limit (a runaway pattern does not match instead of hanging).
+ *
+ * Compile modes: condition_compile() is strict, for data Patron stores (offer eligibility):
+ * an unknown operator, an operand of the wrong type or an invalid regex is an
+ * invalid_params error whose field names the bad path ("rule.$and[1].age.$gt").
+ * CONDITION_SDK_COMPAT compiles what the SDK would evaluate instead (an unknown operator or
+ * an invalid regex is simply false), for conformance with GrowthBook payloads.
+ *
+ * Invariants: a compiled condition is immutable, shares nothing mutable, and may be
+ * evaluated from many threads at once; it keeps a reference to the JSON it was built from. */
+#ifndef PATRON_CONDITION_H
+#define PATRON_CONDITION_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "base/perr.h"
+
+typedef struct condition_s condition_t;
+
+enum {
+  CONDITION_STRICT = 0,
+  CONDITION_SDK_COMPAT = 1, /* evaluate invalid parts as the SDK does instead of refusing */
+};
+
+/* Strict compile (see above). On error returns a negative perr code, *out = NULL, and fills
+ * e (code, message, field). cond must be a JSON object. */
+int condition_compile(json_t *cond, condition_t **out, perr_info_t *e);
+int condition_compile_ex(json_t *cond, int flags, condition_t **out, perr_info_t *e);
+
+/* Whether attrs (a JSON object; NULL = {}) satisfy the condition. */
+bool condition_eval(const condition_t *c, const json_t *attrs);
+/* Same, with saved groups for $inGroup / $notInGroup ({"group": [values...]}; may be NULL). */
+bool condition_eval_groups(const condition_t *c, const json_t *attrs, const json_t *groups);
+
+void condition_free(condition_t *c);
+
+#endif
