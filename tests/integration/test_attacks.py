@@ -181,7 +181,9 @@ class AttackTest(unittest.TestCase):
             for f in flooders:
                 f.kill()
                 f.wait()
-        self.assertLess(loud, max(250.0, 20 * quiet), "p99 %.1f ms (quiet %.1f ms)" % (loud, quiet))
+        # the flooders spin on the CPU (2 cores in CI): the bound catches loop stalls of
+        # seconds (the unbounded accept loop), not the scheduler's share (docs/BENCHMARKS.md 8b)
+        self.assertLess(loud, max(1000.0, 50 * quiet), "p99 %.1f ms (quiet %.1f ms)" % (loud, quiet))
         self.assertTrue(good.call("ping")["pong"])
         self.assertGreater(good.call("stats")["connections"]["total"], 200)
 
