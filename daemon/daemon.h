@@ -64,6 +64,7 @@ struct conn_s {
   uint32_t fail_msgid;
   int64_t uid;                /* peer user id (SO_PEERCRED), -1 unknown */
   int has_sent;               /* has sent bytes: connections that never did are evicted first */
+  int up_gone;                /* `up` was destroyed and could not be re-initialised (closed) */
   int in_turns;               /* queued for another turn (d->turn_head list, holds a ref) */
   conn_t *turn_next;
 };

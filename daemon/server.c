@@ -51,7 +51,7 @@
 
 static void conn_unref(conn_t *c) {
   if (--c->refs > 0) return;
-  msgpack_unpacker_destroy(&c->up);
+  if (!c->up_gone) msgpack_unpacker_destroy(&c->up);
   msgpack_sbuffer_destroy(&c->out);
   free(c);
 }
@@ -383,14 +383,17 @@ static int enforce_memory_budget(daemon_t *d) {
 }
 
 /* Give back an input buffer a large message grew, once no input is pending in it. The zones
- * handed to write jobs hold their own reference to the old buffer (msgpack-c refcounts it). */
+ * handed to write jobs hold their own reference to the old buffer (msgpack-c refcounts it).
+ * The unpacker is re-initialised in place: it points into itself (its context keeps the
+ * address of its zone pointer), so it must never be copied. */
 static void conn_shrink_input(conn_t *c) {
   if (c->up.used + c->up.free <= INPUT_SHRINK_BYTES || !guard_idle(&c->guard)) return;
   if (msgpack_unpacker_message_size(&c->up) || c->up.used != c->up.off) return;
-  msgpack_unpacker fresh;
-  if (!msgpack_unpacker_init(&fresh, READ_CHUNK)) return;
   msgpack_unpacker_destroy(&c->up);
-  c->up = fresh;
+  if (!msgpack_unpacker_init(&c->up, READ_CHUNK)) { /* out of memory: give up this client */
+    c->up_gone = 1;
+    conn_close(c);
+  }
 }
 
 /* Connections whose turn ended with requests left run again here, once per loop iteration
@@ -490,6 +493,7 @@ static void conn_execute(conn_t *c) {
   if (c->up.z && guard_idle(&c->guard) && msgpack_unpacker_flush_zone(&c->up))
     msgpack_unpacker_reset_zone(&c->up);
   conn_shrink_input(c);
+  if (c->state == CONN_CLOSED) return;
   if (c->fail_status != GUARD_OK) {
     guard_status_t gs = (guard_status_t)c->fail_status;
     c->fail_status = GUARD_OK;

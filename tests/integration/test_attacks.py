@@ -141,6 +141,21 @@ class AttackTest(unittest.TestCase):
         for s in socks:
             s.close()
 
+    def test_large_requests_then_small_ones(self):
+        # a message near max_message_bytes grows the connection's input buffer; it is given
+        # back afterwards, and the connection (and the answers' order) is unaffected
+        d = self.start()
+        c = self.seed_customer(d)
+        for round_ in range(3):
+            big = msgpack.packb([0, 100 + round_, "customer.upsert",
+                                 [{"customer_id": "big", "name": "n" * 900000}]])
+            small = msgpack.packb([0, 200 + round_, "customer.get", [{"customer_id": "good"}]])
+            c.send_raw(big + small)
+            m1, m2 = c.read_message(), c.read_message()
+            self.assertEqual((m1[1], m1[2]["code"], m1[2]["field"]), (100 + round_, "invalid_params", "name"))
+            self.assertEqual((m2[1], m2[2], m2[3]["customer_id"]), (200 + round_, None, "good"))
+        self.assertEqual(c.call("customer.get", {"customer_id": "good"})["customer_id"], "good")
+
     def test_idle_hoarding_and_admin_slots(self):
         d = self.start("limits.max_connections=8", "limits.admin_connections=2")
         hoard = [Client(d.sock) for _ in range(8)]
