@@ -57,7 +57,7 @@ class Daemon:
         self.sock = os.path.join(self.tmp, "p.sock")
         self.log = open(os.path.join(self.tmp, "patrond.log"), "wb")
         args = [binary, "--socket", self.sock, "--admin-socket", "", "--data-dir",
-                os.path.join(self.tmp, "data"), "--set", "store.sync=false"] + extra
+                os.path.join(self.tmp, "data"), "--no-config", "--set", "store.sync=false"] + extra
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         deadline = time.time() + 10
         while True:

@@ -244,7 +244,7 @@ class AttackTest(unittest.TestCase):
     def test_second_daemon_on_same_data_dir(self):
         d = self.start()
         r = subprocess.run([PATROND, "--socket", os.path.join(d.tmp, "other.sock"),
-                            "--admin-socket", "", "--data-dir", d.data],
+                            "--admin-socket", "", "--data-dir", d.data, "--no-config"],
                            capture_output=True, timeout=10)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(("data directory %s is in use by another patrond (pid %d)"
