@@ -22,6 +22,7 @@
 
 #include "base/clock.h"
 #include "daemon.h"
+#include "base/clock.h"
 #include "contract.h"
 #include "log.h"
 #include "store/store_batch.h"
@@ -82,7 +83,10 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
     j->rc = store_batch_apply(&b, apply_write_job, &w, &j->err);
   }
   if (store_batch_commit(&b)) {
-    log_err("write batch of %llu failed: %s", (unsigned long long)n, b.fail.message);
+    /* writer thread only: a full disk fails every batch; log a few a minute, count the rest */
+    static log_limit_t batch_log = {.what = "write-batch-failure", .burst = 5, .window_ms = 60000};
+    if (log_limit_allow(&batch_log, LOG_LVL_ERR, clock_mono_ms()))
+      log_err("write batch of %llu failed: %s", (unsigned long long)n, b.fail.message);
     if (store_fatal(d->store) && atomic_exchange(&d->exit_status, 75) == 0) {
       /* the store refuses every transaction until reopened: stop (answering what is
        * queued with 'unavailable') and exit 75 so that the service manager restarts us */

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "contract.h"
 #include "daemon.h"
+#include "datadir_lock.h"
 #include "log.h"
 #include "model_clv.h"
 #include "model_recs.h"
@@ -259,7 +260,13 @@ int main(int argc, char **argv) {
   store_options_default(&so);
   so.map_size = d.cfg.map_size_mb << 20;
   so.no_sync = !d.cfg.sync;
+  so.map_size_max = d.cfg.map_size_max_mb ? d.cfg.map_size_max_mb << 20 : so.map_size * 2;
   if (!d.cfg.sync) log_warn("store.sync is off: acknowledged writes can be lost on power failure");
+  char lock_err[4400];
+  if (datadir_lock(d.cfg.data_dir, lock_err, sizeof lock_err) < 0) { /* held until exit */
+    log_err("%s", lock_err);
+    return 1;
+  }
   if (store_open(d.cfg.data_dir, &so, &d.store, &e)) {
     log_err("cannot open the store in %s: %s", d.cfg.data_dir, e.message);
     return 1;

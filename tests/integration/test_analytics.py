@@ -458,6 +458,13 @@ class ShopTest(unittest.TestCase):
         self.assertEqual(r, {"merged": False, "orders_moved": 0, "feedback_moved": 0})
         self.assertRpcError(self.admin, "not_found", "customer_id", "customer.merge",
                             {"guest_id": "x", "customer_id": "nobody"})
+        # a guest never seen is not_found (not a silent success); one merged into someone
+        # else is a conflict
+        self.assertRpcError(self.admin, "not_found", "guest_id", "customer.merge",
+                            {"guest_id": "never-seen", "customer_id": "reg"})
+        c.call("customer.upsert", {"customer_id": "reg2"})
+        self.assertRpcError(self.admin, "conflict", "guest_id", "customer.merge",
+                            {"guest_id": "guest-9", "customer_id": "reg2"})
         self.assertRpcError(self.admin, "invalid_params", "guest_id", "customer.merge",
                             {"guest_id": "reg", "customer_id": "reg"})
 
