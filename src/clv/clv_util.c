@@ -20,6 +20,15 @@ const char *clv_status_name(int status) {
   }
 }
 
+const char *clv_kind_name(int kind) {
+  switch (kind) {
+  case CLV_KIND_BGNBD: return "bgnbd";
+  case CLV_KIND_MBGNBD: return "mbgnbd";
+  case CLV_KIND_PNBD: return "pnbd";
+  default: return "none";
+  }
+}
+
 void clv_set_reason(char *dst, const char *msg) {
   size_t n = strlen(msg);
   if (n >= CLV_REASON_MAX) n = CLV_REASON_MAX - 1;
