@@ -192,7 +192,7 @@ static int run_lbfgs(obj_t *o, double th[4], const clv_fit_opts_t *op, double *f
 }
 
 clv_fit_opts_t clv_fit_opts_default(void) {
-  clv_fit_opts_t o = {2, 10, 3, 1e-10, 2000, 1};
+  clv_fit_opts_t o = {2, 10, 3, 1e-10, 2000, 1, 0};
   return o;
 }
 
@@ -336,7 +336,7 @@ int clv_tx_fit(clv_kind_t kind, const clv_summary_t *s, size_t n, double time_un
   for (int k = 0; k < 4; k++) o.par[k] = exp(th[k]);
   double ll = eval_ll(&o, NULL);
   const double best[4] = {o.par[0], o.par[1], o.par[2], o.par[3]};
-  if (isfinite(ll)) clv__std_errors(ll_at, &o, best, ll, m->se);
+  if (isfinite(ll) && op.std_errors) clv__std_errors(ll_at, &o, best, ll, m->se);
   memcpy(o.par, best, sizeof o.par);
   free(xc);
   clv_rows_free(&rows);

@@ -157,6 +157,8 @@ typedef struct clv_fit_opts_s {
   unsigned max_eval;         /* default 2000 */
   int warm_start;            /* 1: pre-fit on a subsample of rows when there are many
                                 distinct rows, then polish on all rows; default 1 */
+  int std_errors;            /* 1: fill m->se (33 more likelihood evaluations: about the cost
+                                of the BG/NBD fit itself); default 0 */
 } clv_fit_opts_t;
 
 clv_fit_opts_t clv_fit_opts_default(void);
@@ -168,6 +170,20 @@ clv_fit_opts_t clv_fit_opts_default(void);
  * opts may be NULL (defaults). Always fills *m (status + reason); returns m->status. */
 int clv_tx_fit(clv_kind_t kind, const clv_summary_t *s, size_t n, double time_unit_s,
                const clv_fit_opts_t *opts, clv_tx_model_t *m);
+
+/* The served-model rule ([clv] model): CLV_MODEL_AUTO fits BG/NBD, MBG/NBD and Pareto/NBD
+ * and serves the one with the lowest AIC = 2k - 2 LL. All three have k = 4 parameters, so
+ * this is the highest log-likelihood; ties go to the earlier kind (BG/NBD first). A kind
+ * fits and serves that model only. */
+#define CLV_MODEL_AUTO 0
+/* "auto", "bgnbd", "mbgnbd", "pnbd" -> CLV_MODEL_AUTO or a clv_kind_t; -1 if unknown. */
+int clv_model_rule_parse(const char *s);
+const char *clv_model_rule_name(int rule); /* inverse of the above */
+/* AIC of a fitted model (2 * 4 - 2 ll); HUGE_VAL unless it is a fitted model (version
+ * CLV_MODEL_VERSION, a kind, status CLV_OK: a zeroed struct is not). */
+double clv_tx_aic(const clv_tx_model_t *m);
+/* Index of the lowest-AIC model with status CLV_OK among m[0..n); -1 if none. */
+int clv_tx_select(const clv_tx_model_t *m, size_t n);
 
 /* Log-likelihood and its gradient w.r.t. (r, alpha, a, b) at the given parameters
  * (grad may be NULL; Pareto/NBD: central differences). For tests and diagnostics;

@@ -167,7 +167,7 @@ int clv__pnbd_fit(const clv_rows_t *rows, double W, double mean_T, const clv_fit
     m->a = p[2];
     m->b = p[3];
     m->ll = ll;
-    clv__std_errors(ll_at, &o, p, ll, m->se);
+    if (op->std_errors) clv__std_errors(ll_at, &o, p, ll, m->se);
   }
   free(o.lgx);
   return status;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -136,7 +137,9 @@ static void test_pnbd_vs_integration(void **state) {
 static void test_pnbd_published(void **state) {
   (void)state;
   clv_tx_model_t m;
-  assert_int_equal(clv_tx_fit(CLV_KIND_PNBD, g_sum, g_n, CLV_SECONDS_PER_WEEK, NULL, &m), CLV_OK);
+  clv_fit_opts_t fo = clv_fit_opts_default();
+  fo.std_errors = 1;
+  assert_int_equal(clv_tx_fit(CLV_KIND_PNBD, g_sum, g_n, CLV_SECONDS_PER_WEEK, &fo, &m), CLV_OK);
   assert_string_equal(clv_kind_name(m.kind), "pnbd");
   /* paper: r 0.553, alpha 10.58, s 0.606, beta 11.67, LL -9594.98 (BTYD -9594.976); beta is
    * flat in the likelihood (BTYD 11.656, lifetimes 11.669), so it gets 0.02 */
@@ -181,10 +184,40 @@ static void test_pnbd_btyd_params(void **state) {
 static void test_bgnbd_std_errors(void **state) {
   (void)state;
   clv_tx_model_t m;
-  assert_int_equal(clv_tx_fit(CLV_KIND_BGNBD, g_sum, g_n, CLV_SECONDS_PER_WEEK, NULL, &m), CLV_OK);
+  clv_fit_opts_t fo = clv_fit_opts_default();
+  assert_int_equal(clv_tx_fit(CLV_KIND_BGNBD, g_sum, g_n, CLV_SECONDS_PER_WEEK, &fo, &m), CLV_OK);
+  for (int k = 0; k < 4; k++) assert_true(m.se[k] == 0); /* not asked for */
+  fo.std_errors = 1;
+  assert_int_equal(clv_tx_fit(CLV_KIND_BGNBD, g_sum, g_n, CLV_SECONDS_PER_WEEK, &fo, &m), CLV_OK);
   printf("bgnbd se=%g %g %g %g\n", m.se[0], m.se[1], m.se[2], m.se[3]);
   const double pub[] = {0.012557, 0.378221, 0.185719, 0.705345};
   for (int k = 0; k < 4; k++) ASSERT_NEAR(m.se[k] / pub[k], 1, 0.01);
+}
+
+/* The served-model rule: on CDNOW, BG/NBD (LL -9582.4) beats Pareto/NBD (LL -9595.0), as
+ * Fader, Hardie & Lee report; AIC = 8 - 2 LL. */
+static void test_select_rule(void **state) {
+  (void)state;
+  clv_tx_model_t m[3];
+  for (int k = 0; k < 3; k++)
+    clv_tx_fit((clv_kind_t)(k + 1), g_sum, g_n, CLV_SECONDS_PER_WEEK, NULL, &m[k]);
+  printf("ll bgnbd %.4f mbgnbd %.4f pnbd %.4f\n", m[0].ll, m[1].ll, m[2].ll);
+  ASSERT_NEAR(clv_tx_aic(&m[0]), 8 + 2 * 9582.4256, 0.01);
+  const int best = clv_tx_select(m, 3);
+  assert_true(best >= 0 && best < 2); /* not Pareto/NBD */
+  for (int k = 0; k < 3; k++) assert_true(m[best].ll >= m[k].ll);
+  m[best].status = CLV_NOT_CONVERGED;
+  assert_int_not_equal(clv_tx_select(m, 3), best);
+  memset(&m[1], 0, sizeof m[1]); /* zeroed = not fitted, though status 0 is CLV_OK */
+  for (int k = 0; k < 3; k++)
+    if (k != 1) m[k].status = CLV_NOT_FITTED;
+  assert_int_equal(clv_tx_select(m, 3), -1);
+  assert_int_equal(clv_model_rule_parse("auto"), CLV_MODEL_AUTO);
+  assert_int_equal(clv_model_rule_parse("pnbd"), CLV_KIND_PNBD);
+  assert_int_equal(clv_model_rule_parse("mbgnbd"), CLV_KIND_MBGNBD);
+  assert_int_equal(clv_model_rule_parse("bgnbd"), CLV_KIND_BGNBD);
+  assert_int_equal(clv_model_rule_parse("nbd"), -1);
+  assert_string_equal(clv_model_rule_name(CLV_KIND_PNBD), "pnbd");
 }
 
 int main(void) {
@@ -194,6 +227,7 @@ int main(void) {
       cmocka_unit_test(test_pnbd_published),
       cmocka_unit_test(test_pnbd_btyd_params),
       cmocka_unit_test(test_bgnbd_std_errors),
+      cmocka_unit_test(test_select_rule),
   };
   return cmocka_run_group_tests(tests, load_summary, NULL);
 }
