@@ -3,6 +3,8 @@
 # Run as a ctest test (core_symbols):
 #   cmake -DNM=/usr/bin/nm -DLIB=path/libpatron_core.a -P cmake/check_core_symbols.cmake
 # Fails (FATAL_ERROR) listing each offending object file and symbol from `nm -u`.
+# Also: every symbol the core exports (nm -g --defined-only) starts with one of the domain
+# prefixes below, so core names never collide with the daemon's, a library's or a shop's.
 if(NOT NM OR NOT LIB)
   message(FATAL_ERROR "usage: cmake -DNM=<nm> -DLIB=<static library> -P check_core_symbols.cmake")
 endif()
@@ -31,4 +33,35 @@ endif()
 if(bad)
   message(FATAL_ERROR "the core library must not reference libuv or msgpack-c:${bad}")
 endif()
+# Exported names: one prefix per domain or shared helper (see src/*/README.md).
+set(prefixes arena_ vec_ perr_ rcache_ clock_ utf8_ utf16_ store_ rec_ file_ core_ scan_
+    feedback_ merge_ clv_ rfm_ kpi_ analytics_ recs_ experiment_ stats_ bandit_ condition_
+    loyalty_ loy_ offers_ offer_)
+string(REPLACE ";" "|" prefix_re "${prefixes}")
+execute_process(COMMAND ${NM} -g --defined-only ${LIB} OUTPUT_VARIABLE defs RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} -g --defined-only ${LIB} failed (${rc})")
+endif()
+string(REPLACE "\n" ";" lines "${defs}")
+set(object "")
+set(unprefixed "")
+set(ndef 0)
+foreach(line IN LISTS lines)
+  if(line MATCHES "^(.+\\.o):$")
+    set(object "${CMAKE_MATCH_1}")
+  elseif(line MATCHES "^[0-9a-f]+ +[TDBR] +([A-Za-z_][A-Za-z0-9_]*)")
+    set(symbol "${CMAKE_MATCH_1}")
+    math(EXPR ndef "${ndef} + 1")
+    if(NOT symbol MATCHES "^(${prefix_re})")
+      string(APPEND unprefixed "\n  ${object}: ${symbol}")
+    endif()
+  endif()
+endforeach()
+if(ndef EQUAL 0)
+  message(FATAL_ERROR "${NM} -g --defined-only ${LIB} listed no symbol: not a real check")
+endif()
+if(unprefixed)
+  message(FATAL_ERROR "core symbols without a domain prefix (${prefixes}):${unprefixed}")
+endif()
+message(STATUS "core_symbols: ${ndef} exported symbols, all prefixed")
 message(STATUS "core_symbols: ${nundef} undefined references in ${LIB}, none to uv_/msgpack_")

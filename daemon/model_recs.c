@@ -159,9 +159,10 @@ void recs_request_rebuild(recs_state_t *st, const char *why) {
 static void recs_after_write(daemon_t *d, void *state, int method, const void *params,
                              const void *result) {
   recs_state_t *st = state;
+  const order_t *o = method_recorded_order(method, params);
+  const product_t *in = method_upserted_product(method, params);
   (void)d;
-  if (method == METHOD_order_record) {
-    const order_t *o = params;
+  if (o) {
     const order_result_t *r = result;
     if (!r->created) return;
     pstr_t ids[CORE_MAX_LINES];
@@ -169,8 +170,7 @@ static void recs_after_write(daemon_t *d, void *state, int method, const void *p
     for (size_t i = 0; i < o->nlines && n < CORE_MAX_LINES; i++) ids[n++] = o->lines[i].product_id;
     delta_add_order(st, ids, n, o->ts);
     log_order(st, o);
-  } else if (method == METHOD_product_upsert) {
-    const product_t *in = params;
+  } else if (in) {
     store_txn_t *t;
     perr_info_t e;
     arena_t a;

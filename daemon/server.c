@@ -166,7 +166,7 @@ static void count_error(daemon_t *d, int mi) {
 static void dispatch_job(conn_t *c, const rpc_msg_t *m, int mi) {
   daemon_t *d = c->d;
   const method_desc_t *md = &method_table[mi];
-  int write = (md->flags & M_WRITE) != 0;
+  int write = md->thread == RUN_ON_WRITER; /* else the worker */
   perr_info_t e;
   wjob_t *j = job_new(mi, (size_t)d->cfg.max_message_bytes * 4 + (write ? 65536 : 64u << 20));
   if (!j) {
@@ -205,10 +205,10 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   pstr_t key = {NULL, 0};
   if (!params || !result) rc = perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
   else if (!(rc = md->decode(m->params, a, params, &e))) {
-    if (m->type == RPC_REQUEST && (md->flags & M_CACHED)) {
+    if (m->type == RPC_REQUEST && md->cache_key) { /* cached by id (methods.def) */
       cache = d->rcache;
-      key = ((const id_params_t *)params)->id;
-    } else if (m->type == RPC_REQUEST && (md->flags & M_CACHED_QUERY)) {
+      key = md->cache_key(params);
+    } else if (m->type == RPC_REQUEST && md->cache == CACHE_QUERY) {
       cache = d->qcache;
       d->qkey.size = 0;
       if (m->params) msgpack_pack_object(&d->qkey_pk, *m->params);
@@ -240,50 +240,25 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   if (x.txn) store_abort(x.txn);
 }
 
-/* After a committed write: drop the cached answers it may have changed. Every write method
- * has a rule here; one without a rule clears the whole cache (never a stale answer). */
+/* After a committed write: drop the cached answers it may have changed. The policy is the
+ * table's (methods.def): a cached method's answers are dropped when the write's data column
+ * meets the cached method's; by the ids the write's affects function names (all of that kind
+ * when it cannot say), or all of them for answers cached by query. */
 static void rcache_after_write(daemon_t *d, const wjob_t *j) {
-  rcache_t *rc = d->rcache;
-  if (!rc || j->rc) return;
-  /* recommendations read orders, the catalogue and histories: only profile-only writes keep
-   * their cached answers */
-  if (j->method != METHOD_customer_upsert && j->method != METHOD_feedback_record)
-    rcache_bump(d->qcache);
-  switch (j->method) {
-    case METHOD_product_upsert: {
-      pstr_t id = ((const product_t *)j->params)->id;
-      rcache_del(rc, METHOD_product_get, id.p, id.n);
-      return;
+  const method_desc_t *w = &method_table[j->method];
+  int bumped = 0;
+  if (!d->rcache || j->rc) return;
+  for (int r = 0; r < METHOD__COUNT; r++) {
+    const method_desc_t *rd = &method_table[r];
+    if (rd->cache == CACHE_NONE || !(rd->data & w->data)) continue;
+    if (rd->cache == CACHE_QUERY) {
+      if (!bumped++) rcache_bump(d->qcache);
+      continue;
     }
-    case METHOD_customer_upsert: {
-      pstr_t id = ((const customer_t *)j->params)->id;
-      rcache_del(rc, METHOD_customer_get, id.p, id.n);
-      return;
-    }
-    case METHOD_order_record: {
-      pstr_t id = ((const order_t *)j->params)->customer_id;
-      rcache_del(rc, METHOD_customer_get, id.p, id.n);
-      return;
-    }
-    case METHOD_order_refund: {
-      pstr_t id = ((const refund_result_t *)j->result)->customer_id;
-      if (id.p) rcache_del(rc, METHOD_customer_get, id.p, id.n);
-      else rcache_clear(rc);
-      return;
-    }
-    case METHOD_feedback_record: {
-      pstr_t id = ((const feedback_t *)j->params)->customer_id;
-      rcache_del(rc, METHOD_customer_get, id.p, id.n);
-      return;
-    }
-    case METHOD_customer_merge: {
-      const merge_t *mg = j->params;
-      rcache_del(rc, METHOD_customer_get, mg->guest_id.p, mg->guest_id.n);
-      rcache_del(rc, METHOD_customer_get, mg->customer_id.p, mg->customer_id.n);
-      return;
-    }
-    default:
-      rcache_clear(rc);
+    pstr_t ids[METHOD_AFFECTS_MAX];
+    int n = w->affects ? w->affects(j->params, j->result, rd->cache, ids) : -1;
+    if (n < 0) rcache_clear(d->rcache);
+    for (int i = 0; i < n; i++) rcache_del(d->rcache, r, ids[i].p, ids[i].n);
   }
 }
 
@@ -318,7 +293,7 @@ static void dispatch(conn_t *c) {
     }
     return;
   }
-  if (method_table[mi].flags & (M_WRITE | M_SLOW)) dispatch_job(c, &m, mi);
+  if (method_table[mi].thread != RUN_ON_LOOP) dispatch_job(c, &m, mi);
   else dispatch_read(c, &m, mi);
 }
 

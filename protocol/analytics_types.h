@@ -16,8 +16,7 @@
 #include "commerce/feedback.h"
 #include "commerce/merge.h"
 
-#define CUST_ANALYTICS_FIELDS 10
-/* Packs the CUST_ANALYTICS_FIELDS key/value pairs of customer.get's analytics. */
+/* Packs the key/value pairs of customer.get's analytics into the open map (PK_MAP). */
 void enc_customer_analytics(msgpack_packer *pk, const cust_analytics_t *a);
 
 /* ---- customer.subscribe ---- */

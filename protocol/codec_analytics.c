@@ -14,11 +14,7 @@
 #define TS_MAX 32503680000LL /* year 3000 */
 #define KPI_SPAN_MAX (20LL * 366 * 86400) /* cohort matrix: at most 240 months */
 
-static int begin(const msgpack_object *params, const char *const *keys, pmap_t *m,
-                 perr_info_t *e) {
-  int rc = pmap_from(params, "", m, e);
-  return rc ? rc : pmap_check_keys(m, keys, e);
-}
+static const pspec_t no_fields = {NULL, 0};
 
 static void kv_strn_or_nil(msgpack_packer *pk, const char *k, const char *s) {
   if (s) pk_kv_str(pk, k, s);
@@ -39,10 +35,11 @@ void enc_customer_analytics(msgpack_packer *pk, const cust_analytics_t *a) {
   int clv = ok && a->has_clv, val = clv && a->has_value;
   if (ok) {
     pk_str(pk, "rfm");
-    msgpack_pack_map(pk, 3);
-    pk_kv_uint(pk, "recency", a->r);
-    pk_kv_uint(pk, "frequency", a->f);
-    pk_kv_uint(pk, "monetary", a->m);
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "recency", a->r);
+      pk_kv_uint(pk, "frequency", a->f);
+      pk_kv_uint(pk, "monetary", a->m);
+    }
   } else {
     pk_kv_nil(pk, "rfm");
   }
@@ -51,10 +48,11 @@ void enc_customer_analytics(msgpack_packer *pk, const cust_analytics_t *a) {
   else pk_kv_nil(pk, "p_alive");
   if (clv) {
     pk_str(pk, "expected_purchases");
-    msgpack_pack_map(pk, 3);
-    pk_kv_double(pk, "30d", a->expected[0]);
-    pk_kv_double(pk, "90d", a->expected[1]);
-    pk_kv_double(pk, "365d", a->expected[2]);
+    PK_MAP(pk) {
+      pk_kv_double(pk, "30d", a->expected[0]);
+      pk_kv_double(pk, "90d", a->expected[1]);
+      pk_kv_double(pk, "365d", a->expected[2]);
+    }
   } else {
     pk_kv_nil(pk, "expected_purchases");
   }
@@ -72,16 +70,10 @@ void enc_customer_analytics(msgpack_packer *pk, const cust_analytics_t *a) {
 
 /* ---- kpi.report ---- */
 
-int dec_kpi_report(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"from", "to", "currency", NULL};
-  kpi_params_t *p = out;
-  pmap_t m;
-  int rc;
-  (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_int(&m, "from", 0, 0, TS_MAX, &p->from, &p->has_from, e))) return rc;
-  if ((rc = pmap_int(&m, "to", 0, 0, TS_MAX, &p->to, &p->has_to, e))) return rc;
-  if ((rc = pmap_str(&m, "currency", 0, 3, 3, &p->currency, NULL, e))) return rc;
+static int kpi_period_ok(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                         perr_info_t *e) {
+  const kpi_params_t *p = out;
+  (void)m; (void)f; (void)a;
   if (p->has_from && p->has_to) {
     if (p->from >= p->to) return perr_set(e, PERR_INVALID_PARAMS, "to", "to must be after from");
     if (p->to - p->from > KPI_SPAN_MAX)
@@ -90,11 +82,21 @@ int dec_kpi_report(const msgpack_object *params, arena_t *a, void *out, perr_inf
   return 0;
 }
 
+static const pfield_t kpi_report_fields[] = {
+    P_INT(kpi_params_t, "from", from, 0, 0, TS_MAX, .present = PF_PRESENT(kpi_params_t, has_from)),
+    P_INT(kpi_params_t, "to", to, 0, 0, TS_MAX, .present = PF_PRESENT(kpi_params_t, has_to)),
+    P_STR(kpi_params_t, "currency", currency, 0, 3, 3, .check = kpi_period_ok),
+};
+static const pspec_t kpi_report_spec = PSPEC(kpi_report_fields);
+
+PARAMS_DECODER(kpi_report)
+
 static void pack_period(msgpack_packer *pk, const char *k, kpi_period_t p) {
   pk_str(pk, k);
-  msgpack_pack_map(pk, 2);
-  pk_kv_int(pk, "from", p.from);
-  pk_kv_int(pk, "to", p.to);
+  PK_MAP(pk) {
+    pk_kv_int(pk, "from", p.from);
+    pk_kv_int(pk, "to", p.to);
+  }
 }
 
 static void month_name(int32_t mi, char buf[16]) {
@@ -109,8 +111,9 @@ static void pk_churn_bands(msgpack_packer *pk, int ok, const uint64_t *bands) {
     msgpack_pack_nil(pk);
     return;
   }
-  msgpack_pack_map(pk, CLV_NBANDS);
-  for (int b = 0; b < CLV_NBANDS; b++) pk_kv_uint(pk, clv_band_name((clv_band_t)b), bands[b]);
+  PK_MAP(pk) {
+    for (int b = 0; b < CLV_NBANDS; b++) pk_kv_uint(pk, clv_band_name((clv_band_t)b), bands[b]);
+  }
 }
 
 void enc_kpi_report(msgpack_packer *pk, const void *result) {
@@ -119,299 +122,326 @@ void enc_kpi_report(msgpack_packer *pk, const void *result) {
   static const double probs[KPI_NQUANTILES] = {0.10, 0.25, 0.50, 0.75, 0.90, 0.99};
   static const char *const qn[KPI_NQUANTILES] = {"p10", "p25", "p50", "p75", "p90", "p99"};
   (void)probs;
-  msgpack_pack_map(pk, 22);
-  pack_period(pk, "period", k->period);
-  pk_kv_str(pk, "currency", r->currency);
-  pk_str(pk, "revenue");
-  msgpack_pack_map(pk, 3);
-  pk_kv_int(pk, "gross", k->revenue_gross);
-  pk_kv_int(pk, "refunded", k->refunded);
-  pk_kv_int(pk, "net", k->revenue_net);
-  pk_kv_uint(pk, "orders", k->orders);
-  pk_kv_int(pk, "aov", round_money(k->aov));
-  pk_kv_uint(pk, "customers", k->customers);
-  pk_kv_uint(pk, "new_customers", k->new_customers);
-  pk_kv_uint(pk, "repeat_customers", k->repeat_customers);
-  pk_kv_double(pk, "purchase_frequency", k->purchase_freq);
-  pk_kv_double(pk, "repeat_rate", k->repeat_rate);
-  pk_kv_double(pk, "refund_rate", k->refund_rate);
-  pk_kv_uint(pk, "refunded_orders", k->refunded_orders);
-  pk_kv_double(pk, "refund_order_rate", k->refund_order_rate);
-  pk_str(pk, "retention");
-  msgpack_pack_map(pk, 5);
-  pack_period(pk, "previous_period", r->prev);
-  pk_kv_uint(pk, "base", r->retention.base);
-  pk_kv_uint(pk, "retained", r->retention.retained);
-  pk_kv_double(pk, "retention", r->retention.retention);
-  pk_kv_double(pk, "churn", r->retention.churn);
-  pk_str(pk, "cohorts");
-  msgpack_pack_array(pk, r->cohorts.ncohorts);
-  for (size_t c = 0; c < r->cohorts.ncohorts; c++) {
-    char mb[16];
-    month_name(r->cohorts.first_month + (int32_t)c, mb);
-    const double *row = r->cohorts.rate + c * r->cohorts.ncohorts;
-    size_t cols = 0;
-    while (cols + c < r->cohorts.ncohorts && row[cols] >= 0) cols++;
-    msgpack_pack_map(pk, 4);
-    pk_kv_str(pk, "month", mb);
-    pk_kv_uint(pk, "size", r->cohorts.size[c]);
-    pk_str(pk, "active");
-    msgpack_pack_array(pk, cols);
-    for (size_t j = 0; j < cols; j++) msgpack_pack_uint64(pk, r->cohorts.active[c * r->cohorts.ncohorts + j]);
+  PK_MAP(pk) {
+    pack_period(pk, "period", k->period);
+    pk_kv_str(pk, "currency", r->currency);
+    pk_str(pk, "revenue");
+    PK_MAP(pk) {
+      pk_kv_int(pk, "gross", k->revenue_gross);
+      pk_kv_int(pk, "refunded", k->refunded);
+      pk_kv_int(pk, "net", k->revenue_net);
+    }
+    pk_kv_uint(pk, "orders", k->orders);
+    pk_kv_int(pk, "aov", round_money(k->aov));
+    pk_kv_uint(pk, "customers", k->customers);
+    pk_kv_uint(pk, "new_customers", k->new_customers);
+    pk_kv_uint(pk, "repeat_customers", k->repeat_customers);
+    pk_kv_double(pk, "purchase_frequency", k->purchase_freq);
+    pk_kv_double(pk, "repeat_rate", k->repeat_rate);
+    pk_kv_double(pk, "refund_rate", k->refund_rate);
+    pk_kv_uint(pk, "refunded_orders", k->refunded_orders);
+    pk_kv_double(pk, "refund_order_rate", k->refund_order_rate);
     pk_str(pk, "retention");
-    msgpack_pack_array(pk, cols);
-    for (size_t j = 0; j < cols; j++) msgpack_pack_double(pk, row[j]);
+    PK_MAP(pk) {
+      pack_period(pk, "previous_period", r->prev);
+      pk_kv_uint(pk, "base", r->retention.base);
+      pk_kv_uint(pk, "retained", r->retention.retained);
+      pk_kv_double(pk, "retention", r->retention.retention);
+      pk_kv_double(pk, "churn", r->retention.churn);
+    }
+    pk_str(pk, "cohorts");
+    msgpack_pack_array(pk, r->cohorts.ncohorts);
+    for (size_t c = 0; c < r->cohorts.ncohorts; c++) {
+      char mb[16];
+      month_name(r->cohorts.first_month + (int32_t)c, mb);
+      const double *row = r->cohorts.rate + c * r->cohorts.ncohorts;
+      size_t cols = 0;
+      while (cols + c < r->cohorts.ncohorts && row[cols] >= 0) cols++;
+      PK_MAP(pk) {
+        pk_kv_str(pk, "month", mb);
+        pk_kv_uint(pk, "size", r->cohorts.size[c]);
+        pk_str(pk, "active");
+        msgpack_pack_array(pk, cols);
+        for (size_t j = 0; j < cols; j++)
+          msgpack_pack_uint64(pk, r->cohorts.active[c * r->cohorts.ncohorts + j]);
+        pk_str(pk, "retention");
+        msgpack_pack_array(pk, cols);
+        for (size_t j = 0; j < cols; j++) msgpack_pack_double(pk, row[j]);
+      }
+    }
+    pk_str(pk, "nps");
+    PK_MAP(pk) {
+      if (k->nps_responses) pk_kv_double(pk, "score", k->nps);
+      else pk_kv_nil(pk, "score");
+      pk_kv_uint(pk, "responses", k->nps_responses);
+      pk_kv_uint(pk, "promoters", k->promoters);
+      pk_kv_uint(pk, "passives", k->passives);
+      pk_kv_uint(pk, "detractors", k->detractors);
+    }
+    pk_str(pk, "csat");
+    PK_MAP(pk) {
+      if (k->csat_responses) pk_kv_double(pk, "score", k->csat);
+      else pk_kv_nil(pk, "score");
+      pk_kv_uint(pk, "responses", k->csat_responses);
+      pk_kv_uint(pk, "satisfied", k->csat_satisfied);
+    }
+    pk_kv_uint(pk, "invalid_feedback", k->invalid_feedback);
+    /* from the installed model */
+    if (r->model_version) pk_kv_uint(pk, "model_version", r->model_version);
+    else pk_kv_nil(pk, "model_version");
+    pk_str(pk, "clv");
+    if (r->model_version && r->has_value) {
+      PK_MAP(pk) {
+        pk_kv_str(pk, "currency", r->model_currency);
+        pk_kv_int(pk, "as_of", r->model_as_of);
+        pk_kv_uint(pk, "customers", r->clv_n);
+        pk_kv_int(pk, "mean", round_money(r->clv_mean));
+        pk_kv_int(pk, "total", round_money(r->clv_mean * (double)r->clv_n));
+        for (int i = 0; i < KPI_NQUANTILES; i++) pk_kv_int(pk, qn[i], round_money(r->clv_q[i]));
+      }
+    } else {
+      msgpack_pack_nil(pk);
+    }
+    pk_str(pk, "segments");
+    if (r->model_version) {
+      PK_MAP(pk) {
+        for (int s = 0; s < RFM_NSEGMENTS; s++)
+          pk_kv_uint(pk, rfm_segment_name((rfm_segment_t)s), r->segments[s]);
+      }
+    } else {
+      msgpack_pack_nil(pk);
+    }
+    pk_churn_bands(pk, r->model_version && r->has_clv, r->bands);
   }
-  pk_str(pk, "nps");
-  msgpack_pack_map(pk, 5);
-  if (k->nps_responses) pk_kv_double(pk, "score", k->nps);
-  else pk_kv_nil(pk, "score");
-  pk_kv_uint(pk, "responses", k->nps_responses);
-  pk_kv_uint(pk, "promoters", k->promoters);
-  pk_kv_uint(pk, "passives", k->passives);
-  pk_kv_uint(pk, "detractors", k->detractors);
-  pk_str(pk, "csat");
-  msgpack_pack_map(pk, 3);
-  if (k->csat_responses) pk_kv_double(pk, "score", k->csat);
-  else pk_kv_nil(pk, "score");
-  pk_kv_uint(pk, "responses", k->csat_responses);
-  pk_kv_uint(pk, "satisfied", k->csat_satisfied);
-  pk_kv_uint(pk, "invalid_feedback", k->invalid_feedback);
-  /* from the installed model */
-  if (r->model_version) pk_kv_uint(pk, "model_version", r->model_version);
-  else pk_kv_nil(pk, "model_version");
-  pk_str(pk, "clv");
-  if (r->model_version && r->has_value) {
-    msgpack_pack_map(pk, 5 + KPI_NQUANTILES);
-    pk_kv_str(pk, "currency", r->model_currency);
-    pk_kv_int(pk, "as_of", r->model_as_of);
-    pk_kv_uint(pk, "customers", r->clv_n);
-    pk_kv_int(pk, "mean", round_money(r->clv_mean));
-    pk_kv_int(pk, "total", round_money(r->clv_mean * (double)r->clv_n));
-    for (int i = 0; i < KPI_NQUANTILES; i++) pk_kv_int(pk, qn[i], round_money(r->clv_q[i]));
-  } else {
-    msgpack_pack_nil(pk);
-  }
-  pk_str(pk, "segments");
-  if (r->model_version) {
-    msgpack_pack_map(pk, RFM_NSEGMENTS);
-    for (int s = 0; s < RFM_NSEGMENTS; s++) pk_kv_uint(pk, rfm_segment_name((rfm_segment_t)s), r->segments[s]);
-  } else {
-    msgpack_pack_nil(pk);
-  }
-  pk_churn_bands(pk, r->model_version && r->has_clv, r->bands);
 }
 
 /* ---- segment.list / segment.customers ---- */
 
 int dec_segment_list(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {NULL};
-  pmap_t m;
-  (void)a; (void)out;
-  return begin(params, keys, &m, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 
 void enc_segment_list(msgpack_packer *pk, const void *result) {
   const segment_list_t *r = result;
-  msgpack_pack_map(pk, 6);
-  if (r->model_version) pk_kv_uint(pk, "model_version", r->model_version);
-  else pk_kv_nil(pk, "model_version");
-  if (r->model_version) pk_kv_int(pk, "as_of", r->as_of);
-  else pk_kv_nil(pk, "as_of");
-  kv_strn_or_nil(pk, "currency", r->model_version ? r->currency : NULL);
-  pk_kv_uint(pk, "total", r->total);
-  pk_str(pk, "segments");
-  msgpack_pack_array(pk, RFM_NSEGMENTS);
-  for (int s = 0; s < RFM_NSEGMENTS; s++) {
-    msgpack_pack_map(pk, 2);
-    pk_kv_str(pk, "segment", rfm_segment_name((rfm_segment_t)s));
-    pk_kv_uint(pk, "count", r->counts[s]);
+  PK_MAP(pk) {
+    if (r->model_version) pk_kv_uint(pk, "model_version", r->model_version);
+    else pk_kv_nil(pk, "model_version");
+    if (r->model_version) pk_kv_int(pk, "as_of", r->as_of);
+    else pk_kv_nil(pk, "as_of");
+    kv_strn_or_nil(pk, "currency", r->model_version ? r->currency : NULL);
+    pk_kv_uint(pk, "total", r->total);
+    pk_str(pk, "segments");
+    msgpack_pack_array(pk, RFM_NSEGMENTS);
+    for (int s = 0; s < RFM_NSEGMENTS; s++) {
+      PK_MAP(pk) {
+        pk_kv_str(pk, "segment", rfm_segment_name((rfm_segment_t)s));
+        pk_kv_uint(pk, "count", r->counts[s]);
+      }
+    }
+    pk_churn_bands(pk, r->model_version && r->has_clv, r->bands);
   }
-  pk_churn_bands(pk, r->model_version && r->has_clv, r->bands);
 }
 
-int dec_segment_customers(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"segment", "cursor", "limit", NULL};
+/* "segment": a segment's name, into its rfm_segment_t. */
+static int segment_by_name(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                           perr_info_t *e) {
   segment_page_params_t *p = out;
-  pmap_t m;
   pstr_t seg;
-  int rc, has_limit;
   char name[32];
+  int rc;
   (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_str(&m, "segment", 1, 1, sizeof name - 1, &seg, NULL, e))) return rc;
+  if ((rc = pmap_str(m, f->name, 1, 1, sizeof name - 1, &seg, NULL, e))) return rc;
   memcpy(name, seg.p, seg.n);
   name[seg.n] = 0;
   p->segment = (int)rfm_segment_from_name(name);
   if (p->segment == RFM_NSEGMENTS)
     return perr_set(e, PERR_INVALID_PARAMS, "segment", "unknown segment '%s'", name);
-  if ((rc = pmap_str(&m, "cursor", 0, 1, CORE_ID_MAX, &p->cursor, NULL, e))) return rc;
-  if ((rc = pmap_int(&m, "limit", 0, 1, SEGMENT_PAGE_MAX, &p->limit, &has_limit, e))) return rc;
-  if (!has_limit) p->limit = 100;
   return 0;
 }
 
+static const pfield_t segment_customers_fields[] = {
+    P_CUSTOM("segment", segment_by_name),
+    P_STR(segment_page_params_t, "cursor", cursor, 0, 1, CORE_ID_MAX),
+    P_INT(segment_page_params_t, "limit", limit, 0, 1, SEGMENT_PAGE_MAX, .def = 100),
+};
+static const pspec_t segment_customers_spec = PSPEC(segment_customers_fields);
+
+PARAMS_DECODER(segment_customers)
+
 void enc_segment_customers(msgpack_packer *pk, const void *result) {
   const segment_page_t *r = result;
-  msgpack_pack_map(pk, 5);
-  pk_kv_str(pk, "segment", r->segment);
-  if (r->model_version) pk_kv_uint(pk, "model_version", r->model_version);
-  else pk_kv_nil(pk, "model_version");
-  pk_kv_uint(pk, "total", r->total);
-  pk_str(pk, "customers");
-  msgpack_pack_array(pk, r->n);
-  for (size_t i = 0; i < r->n; i++) {
-    const segment_member_t *s = &r->items[i];
-    msgpack_pack_map(pk, 6);
-    pk_kv_strn(pk, "customer_id", s->id.p, s->id.n);
-    pk_str(pk, "rfm");
-    msgpack_pack_map(pk, 3);
-    pk_kv_uint(pk, "recency", s->r);
-    pk_kv_uint(pk, "frequency", s->f);
-    pk_kv_uint(pk, "monetary", s->m);
-    if (r->has_clv) pk_kv_double(pk, "p_alive", s->p_alive);
-    else pk_kv_nil(pk, "p_alive");
-    kv_strn_or_nil(pk, "churn_band", r->has_clv ? clv_band_name((clv_band_t)s->band) : NULL);
-    if (r->has_value) pk_kv_int(pk, "predicted_clv", s->clv);
-    else pk_kv_nil(pk, "predicted_clv");
-    kv_strn_or_nil(pk, "clv_currency", r->has_value ? r->currency : NULL);
+  PK_MAP(pk) {
+    pk_kv_str(pk, "segment", r->segment);
+    if (r->model_version) pk_kv_uint(pk, "model_version", r->model_version);
+    else pk_kv_nil(pk, "model_version");
+    pk_kv_uint(pk, "total", r->total);
+    pk_str(pk, "customers");
+    msgpack_pack_array(pk, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+      const segment_member_t *s = &r->items[i];
+      PK_MAP(pk) {
+        pk_kv_strn(pk, "customer_id", s->id.p, s->id.n);
+        pk_str(pk, "rfm");
+        PK_MAP(pk) {
+          pk_kv_uint(pk, "recency", s->r);
+          pk_kv_uint(pk, "frequency", s->f);
+          pk_kv_uint(pk, "monetary", s->m);
+        }
+        if (r->has_clv) pk_kv_double(pk, "p_alive", s->p_alive);
+        else pk_kv_nil(pk, "p_alive");
+        kv_strn_or_nil(pk, "churn_band", r->has_clv ? clv_band_name((clv_band_t)s->band) : NULL);
+        if (r->has_value) pk_kv_int(pk, "predicted_clv", s->clv);
+        else pk_kv_nil(pk, "predicted_clv");
+        kv_strn_or_nil(pk, "clv_currency", r->has_value ? r->currency : NULL);
+      }
+    }
+    if (r->next_cursor.p) pk_kv_strn(pk, "next_cursor", r->next_cursor.p, r->next_cursor.n);
+    else pk_kv_nil(pk, "next_cursor");
   }
-  if (r->next_cursor.p) pk_kv_strn(pk, "next_cursor", r->next_cursor.p, r->next_cursor.n);
-  else pk_kv_nil(pk, "next_cursor");
 }
 
 /* ---- feedback.record ---- */
 
-int dec_feedback_record(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"feedback_id", "customer_id", "kind", "score", "ts", NULL};
-  feedback_t *f = out;
-  pmap_t m;
+/* "kind": "nps" or "csat"; "score": its scale (NPS 0..10, CSAT 1..5). */
+static int feedback_kind(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                         perr_info_t *e) {
+  feedback_t *fb = out;
   pstr_t kind;
   int rc;
   (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_str(&m, "feedback_id", 1, 1, CORE_ID_MAX, &f->feedback_id, NULL, e))) return rc;
-  if ((rc = pmap_str(&m, "customer_id", 1, 1, CORE_ID_MAX, &f->customer_id, NULL, e))) return rc;
-  if ((rc = pmap_str(&m, "kind", 1, 1, 16, &kind, NULL, e))) return rc;
-  f->kind = feedback_kind_from_name(kind.p, kind.n);
-  if (f->kind < 0) return perr_set(e, PERR_INVALID_PARAMS, "kind", "kind must be \"nps\" or \"csat\"");
-  if ((rc = pmap_int(&m, "score", 1, f->kind == FEEDBACK_NPS ? 0 : 1,
-                     f->kind == FEEDBACK_NPS ? 10 : 5, &f->score, NULL, e)))
-    return rc;
-  return pmap_int(&m, "ts", 0, 0, TS_MAX, &f->ts, NULL, e);
+  if ((rc = pmap_str(m, f->name, 1, 1, 16, &kind, NULL, e))) return rc;
+  fb->kind = feedback_kind_from_name(kind.p, kind.n);
+  if (fb->kind < 0)
+    return perr_set(e, PERR_INVALID_PARAMS, "kind", "kind must be \"nps\" or \"csat\"");
+  return 0;
 }
+static int feedback_score(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                          perr_info_t *e) {
+  feedback_t *fb = out;
+  (void)a;
+  return pmap_int(m, f->name, 1, fb->kind == FEEDBACK_NPS ? 0 : 1,
+                  fb->kind == FEEDBACK_NPS ? 10 : 5, &fb->score, NULL, e);
+}
+
+static const pfield_t feedback_record_fields[] = {
+    P_STR(feedback_t, "feedback_id", feedback_id, 1, 1, CORE_ID_MAX),
+    P_STR(feedback_t, "customer_id", customer_id, 1, 1, CORE_ID_MAX),
+    P_CUSTOM("kind", feedback_kind),
+    P_CUSTOM("score", feedback_score),
+    P_INT(feedback_t, "ts", ts, 0, 0, TS_MAX),
+};
+static const pspec_t feedback_record_spec = PSPEC(feedback_record_fields);
+
+PARAMS_DECODER(feedback_record)
 
 void enc_feedback_record(msgpack_packer *pk, const void *result) {
   const feedback_result_t *r = result;
-  msgpack_pack_map(pk, 1);
-  pk_kv_bool(pk, "created", r->created);
+  PK_MAP(pk) pk_kv_bool(pk, "created", r->created);
 }
 
 /* ---- customer.merge ---- */
 
-int dec_customer_merge(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"guest_id", "customer_id", NULL};
-  merge_t *g = out;
-  pmap_t m;
-  int rc;
-  (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_str(&m, "guest_id", 1, 1, CORE_ID_MAX, &g->guest_id, NULL, e))) return rc;
-  return pmap_str(&m, "customer_id", 1, 1, CORE_ID_MAX, &g->customer_id, NULL, e);
-}
+static const pfield_t customer_merge_fields[] = {
+    P_STR(merge_t, "guest_id", guest_id, 1, 1, CORE_ID_MAX),
+    P_STR(merge_t, "customer_id", customer_id, 1, 1, CORE_ID_MAX),
+};
+static const pspec_t customer_merge_spec = PSPEC(customer_merge_fields);
+
+PARAMS_DECODER(customer_merge)
 
 void enc_customer_merge(msgpack_packer *pk, const void *result) {
   const merge_result_t *r = result;
-  msgpack_pack_map(pk, 3);
-  pk_kv_bool(pk, "merged", r->merged);
-  pk_kv_uint(pk, "orders_moved", r->orders);
-  pk_kv_uint(pk, "feedback_moved", r->feedback);
+  PK_MAP(pk) {
+    pk_kv_bool(pk, "merged", r->merged);
+    pk_kv_uint(pk, "orders_moved", r->orders);
+    pk_kv_uint(pk, "feedback_moved", r->feedback);
+  }
 }
 
 /* ---- customer.subscribe ---- */
 
-int dec_customer_subscribe(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"subscribed", NULL};
-  subscribe_params_t *p = out;
-  pmap_t m;
-  int rc, present;
-  (void)a;
-  if ((rc = begin(params, keys, &m, e))) return rc;
-  if ((rc = pmap_bool(&m, "subscribed", 0, &p->subscribed, &present, e))) return rc;
-  if (!present) p->subscribed = 1;
-  return 0;
-}
+static const pfield_t customer_subscribe_fields[] = {
+    P_BOOL(subscribe_params_t, "subscribed", subscribed, .def = 1),
+};
+static const pspec_t customer_subscribe_spec = PSPEC(customer_subscribe_fields);
+
+PARAMS_DECODER(customer_subscribe)
 
 void enc_customer_subscribe(msgpack_packer *pk, const void *result) {
   const subscribe_result_t *r = result;
-  msgpack_pack_map(pk, 1);
-  pk_kv_bool(pk, "subscribed", r->subscribed);
+  PK_MAP(pk) pk_kv_bool(pk, "subscribed", r->subscribed);
 }
 
 void enc_customer_changed(msgpack_packer *pk, const void *change) {
   const customer_change_t *c = change;
-  msgpack_pack_map(pk, 6);
-  pk_kv_strn(pk, "customer_id", c->customer_id.p, c->customer_id.n);
-  kv_strn_or_nil(pk, "segment", c->segment);
-  kv_strn_or_nil(pk, "previous_segment", c->previous_segment);
-  kv_strn_or_nil(pk, "churn_band", c->churn_band);
-  kv_strn_or_nil(pk, "previous_churn_band", c->previous_churn_band);
-  pk_kv_uint(pk, "model_version", c->model_version);
+  PK_MAP(pk) {
+    pk_kv_strn(pk, "customer_id", c->customer_id.p, c->customer_id.n);
+    kv_strn_or_nil(pk, "segment", c->segment);
+    kv_strn_or_nil(pk, "previous_segment", c->previous_segment);
+    kv_strn_or_nil(pk, "churn_band", c->churn_band);
+    kv_strn_or_nil(pk, "previous_churn_band", c->previous_churn_band);
+    pk_kv_uint(pk, "model_version", c->model_version);
+  }
 }
 
 /* ---- model.params ---- */
 
 int dec_model_params(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  return dec_segment_list(params, a, out, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 
 void enc_model_params(msgpack_packer *pk, const void *result) {
   const model_params_result_t *r = result;
   int tx = r->version && r->tx.status == CLV_OK, sp = tx && r->spend.status == CLV_OK;
-  msgpack_pack_map(pk, 12);
-  pk_kv_str(pk, "name", "clv");
-  pk_kv_str(pk, "status", r->status ? r->status : "empty");
-  pk_kv_str(pk, "reason", r->reason);
-  pk_kv_uint(pk, "version", r->version);
-  pk_kv_int(pk, "built_at", r->built_at);
-  if (r->version) pk_kv_int(pk, "as_of", r->as_of);
-  else pk_kv_nil(pk, "as_of");
-  kv_strn_or_nil(pk, "currency", r->version ? r->currency : NULL);
-  pk_kv_uint(pk, "customers", r->customers);
-  pk_str(pk, "bgnbd");
-  if (tx) {
-    msgpack_pack_map(pk, 9);
-    pk_kv_double(pk, "r", r->tx.r);
-    pk_kv_double(pk, "alpha", r->tx.alpha);
-    pk_kv_double(pk, "a", r->tx.a);
-    pk_kv_double(pk, "b", r->tx.b);
-    pk_kv_double(pk, "ll", r->tx.ll);
-    pk_kv_str(pk, "time_unit", "week");
-    pk_kv_uint(pk, "customers", r->tx.n_customers);
-    pk_kv_uint(pk, "repeat_customers", r->tx.n_repeat);
-    pk_kv_uint(pk, "distinct_rows", r->tx.n_distinct);
-  } else {
-    msgpack_pack_nil(pk);
+  PK_MAP(pk) {
+    pk_kv_str(pk, "name", "clv");
+    pk_kv_str(pk, "status", r->status ? r->status : "empty");
+    pk_kv_str(pk, "reason", r->reason);
+    pk_kv_uint(pk, "version", r->version);
+    pk_kv_int(pk, "built_at", r->built_at);
+    if (r->version) pk_kv_int(pk, "as_of", r->as_of);
+    else pk_kv_nil(pk, "as_of");
+    kv_strn_or_nil(pk, "currency", r->version ? r->currency : NULL);
+    pk_kv_uint(pk, "customers", r->customers);
+    pk_str(pk, "bgnbd");
+    if (tx) {
+      PK_MAP(pk) {
+        pk_kv_double(pk, "r", r->tx.r);
+        pk_kv_double(pk, "alpha", r->tx.alpha);
+        pk_kv_double(pk, "a", r->tx.a);
+        pk_kv_double(pk, "b", r->tx.b);
+        pk_kv_double(pk, "ll", r->tx.ll);
+        pk_kv_str(pk, "time_unit", "week");
+        pk_kv_uint(pk, "customers", r->tx.n_customers);
+        pk_kv_uint(pk, "repeat_customers", r->tx.n_repeat);
+        pk_kv_uint(pk, "distinct_rows", r->tx.n_distinct);
+      }
+    } else {
+      msgpack_pack_nil(pk);
+    }
+    pk_str(pk, "gamma_gamma");
+    if (sp) {
+      PK_MAP(pk) {
+        pk_kv_double(pk, "p", r->spend.p);
+        pk_kv_double(pk, "q", r->spend.q);
+        pk_kv_double(pk, "gamma", r->spend.gamma);
+        pk_kv_double(pk, "ll", r->spend.ll);
+        pk_kv_str(pk, "money_unit", "minor");
+        pk_kv_uint(pk, "customers", r->spend.n_customers);
+      }
+    } else {
+      msgpack_pack_nil(pk);
+    }
+    pk_str(pk, "settings");
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "horizon_months", r->horizon_months);
+      pk_kv_double(pk, "discount_monthly", r->discount_monthly);
+      pk_kv_uint(pk, "rfm_bins", r->rfm_bins);
+    }
+    pk_str(pk, "fit_status");
+    PK_MAP(pk) {
+      kv_strn_or_nil(pk, "bgnbd", r->version ? clv_status_name(r->tx.status) : NULL);
+      kv_strn_or_nil(pk, "gamma_gamma", r->version ? clv_status_name(r->spend.status) : NULL);
+    }
   }
-  pk_str(pk, "gamma_gamma");
-  if (sp) {
-    msgpack_pack_map(pk, 6);
-    pk_kv_double(pk, "p", r->spend.p);
-    pk_kv_double(pk, "q", r->spend.q);
-    pk_kv_double(pk, "gamma", r->spend.gamma);
-    pk_kv_double(pk, "ll", r->spend.ll);
-    pk_kv_str(pk, "money_unit", "minor");
-    pk_kv_uint(pk, "customers", r->spend.n_customers);
-  } else {
-    msgpack_pack_nil(pk);
-  }
-  pk_str(pk, "settings");
-  msgpack_pack_map(pk, 3);
-  pk_kv_uint(pk, "horizon_months", r->horizon_months);
-  pk_kv_double(pk, "discount_monthly", r->discount_monthly);
-  pk_kv_uint(pk, "rfm_bins", r->rfm_bins);
-  pk_str(pk, "fit_status");
-  msgpack_pack_map(pk, 2);
-  kv_strn_or_nil(pk, "bgnbd", r->version ? clv_status_name(r->tx.status) : NULL);
-  kv_strn_or_nil(pk, "gamma_gamma", r->version ? clv_status_name(r->spend.status) : NULL);
 }

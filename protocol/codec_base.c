@@ -3,99 +3,101 @@
 #include "params.h"
 #include "rpc.h"
 
-static const char *const no_keys[] = {NULL};
-
-static int dec_empty(const msgpack_object *params, perr_info_t *e) {
-  pmap_t m;
-  int rc;
-  if ((rc = pmap_from(params, "", &m, e))) return rc;
-  return pmap_check_keys(&m, no_keys, e);
-}
+/* No fields: any key is unknown. */
+static const pspec_t no_fields = {NULL, 0};
 
 int dec_ping(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  (void)a; (void)out;
   if (!params) return 0; /* the fast path: [] */
-  return dec_empty(params, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 int dec_health(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  (void)a; (void)out;
-  return dec_empty(params, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 int dec_stats(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  (void)a; (void)out;
-  return dec_empty(params, e);
+  return params_decode(params, &no_fields, out, a, e);
 }
 
 void enc_ping(msgpack_packer *pk, const void *result) {
   const ping_result_t *r = result;
-  msgpack_pack_map(pk, 2);
-  pk_kv_bool(pk, "pong", 1);
-  pk_kv_int(pk, "time", r->time);
+  PK_MAP(pk) {
+    pk_kv_bool(pk, "pong", 1);
+    pk_kv_int(pk, "time", r->time);
+  }
 }
 
 void enc_health(msgpack_packer *pk, const void *result) {
   const health_result_t *r = result;
-  msgpack_pack_map(pk, 5);
-  pk_kv_bool(pk, "ok", r->ok);
-  pk_kv_str(pk, "status", r->status);
-  pk_kv_int(pk, "uptime_s", r->uptime_s);
-  pk_kv_uint(pk, "write_queue", r->write_queue);
-  pk_kv_str(pk, "version", r->version);
+  PK_MAP(pk) {
+    pk_kv_bool(pk, "ok", r->ok);
+    pk_kv_str(pk, "status", r->status);
+    pk_kv_int(pk, "uptime_s", r->uptime_s);
+    pk_kv_uint(pk, "write_queue", r->write_queue);
+    pk_kv_str(pk, "version", r->version);
+  }
 }
 
 void enc_stats(msgpack_packer *pk, const void *result) {
   const stats_result_t *r = result;
-  msgpack_pack_map(pk, 10);
-  pk_kv_str(pk, "version", r->version);
-  pk_kv_int(pk, "uptime_s", r->uptime_s);
-  pk_str(pk, "connections");
-  msgpack_pack_map(pk, 4);
-  pk_kv_uint(pk, "current", r->conns_current);
-  pk_kv_uint(pk, "total", r->conns_total);
-  pk_kv_uint(pk, "rejected", r->conns_rejected);
-  pk_kv_uint(pk, "closed_by_limit", r->conns_closed_limit);
-  pk_str(pk, "counts");
-  msgpack_pack_map(pk, 5);
-  pk_kv_uint(pk, "customers", r->counts.customers);
-  pk_kv_uint(pk, "products", r->counts.products);
-  pk_kv_uint(pk, "orders", r->counts.orders);
-  pk_kv_uint(pk, "refunds", r->counts.refunds);
-  pk_kv_uint(pk, "feedback", r->counts.feedback);
-  pk_str(pk, "requests");
-  msgpack_pack_map(pk, 4);
-  pk_kv_uint(pk, "total", r->requests);
-  pk_kv_uint(pk, "errors", r->errors);
-  pk_kv_uint(pk, "protocol_errors", r->protocol_errors);
-  pk_str(pk, "by_method");
-  msgpack_pack_map(pk, METHOD__COUNT);
-  for (int i = 0; i < METHOD__COUNT; i++) {
-    pk_str(pk, method_table[i].name);
-    msgpack_pack_map(pk, 2);
-    pk_kv_uint(pk, "calls", r->by_method[i].calls);
-    pk_kv_uint(pk, "errors", r->by_method[i].errors);
+  PK_MAP(pk) {
+    pk_kv_str(pk, "version", r->version);
+    pk_kv_int(pk, "uptime_s", r->uptime_s);
+    pk_str(pk, "connections");
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "current", r->conns_current);
+      pk_kv_uint(pk, "total", r->conns_total);
+      pk_kv_uint(pk, "rejected", r->conns_rejected);
+      pk_kv_uint(pk, "closed_by_limit", r->conns_closed_limit);
+    }
+    pk_str(pk, "counts");
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "customers", r->counts.customers);
+      pk_kv_uint(pk, "products", r->counts.products);
+      pk_kv_uint(pk, "orders", r->counts.orders);
+      pk_kv_uint(pk, "refunds", r->counts.refunds);
+      pk_kv_uint(pk, "feedback", r->counts.feedback);
+    }
+    pk_str(pk, "requests");
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "total", r->requests);
+      pk_kv_uint(pk, "errors", r->errors);
+      pk_kv_uint(pk, "protocol_errors", r->protocol_errors);
+      pk_str(pk, "by_method");
+      PK_MAP(pk) {
+        for (int i = 0; i < METHOD__COUNT; i++) {
+          pk_str(pk, method_table[i].name);
+          PK_MAP(pk) {
+            pk_kv_uint(pk, "calls", r->by_method[i].calls);
+            pk_kv_uint(pk, "errors", r->by_method[i].errors);
+          }
+        }
+      }
+    }
+    pk_str(pk, "bytes");
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "in", r->bytes_in);
+      pk_kv_uint(pk, "out", r->bytes_out);
+    }
+    pk_str(pk, "writes");
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "committed", r->writes_committed);
+      pk_kv_uint(pk, "batches", r->write_batches);
+      pk_kv_uint(pk, "failed", r->write_failures);
+      pk_kv_uint(pk, "queued", r->write_queue);
+    }
+    pk_str(pk, "memory");
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "rss_bytes", r->rss_bytes);
+      pk_kv_uint(pk, "peak_rss_bytes", r->peak_rss_bytes);
+    }
+    pk_str(pk, "store");
+    PK_MAP(pk) pk_kv_uint(pk, "bytes", r->store_bytes);
+    pk_str(pk, "read_cache");
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "hits", r->cache_hits);
+      pk_kv_uint(pk, "misses", r->cache_misses);
+      pk_kv_uint(pk, "entries", r->cache_entries);
+      pk_kv_uint(pk, "bytes", r->cache_bytes);
+      pk_kv_uint(pk, "evictions", r->cache_evictions);
+    }
   }
-  pk_str(pk, "bytes");
-  msgpack_pack_map(pk, 2);
-  pk_kv_uint(pk, "in", r->bytes_in);
-  pk_kv_uint(pk, "out", r->bytes_out);
-  pk_str(pk, "writes");
-  msgpack_pack_map(pk, 4);
-  pk_kv_uint(pk, "committed", r->writes_committed);
-  pk_kv_uint(pk, "batches", r->write_batches);
-  pk_kv_uint(pk, "failed", r->write_failures);
-  pk_kv_uint(pk, "queued", r->write_queue);
-  pk_str(pk, "memory");
-  msgpack_pack_map(pk, 2);
-  pk_kv_uint(pk, "rss_bytes", r->rss_bytes);
-  pk_kv_uint(pk, "peak_rss_bytes", r->peak_rss_bytes);
-  pk_str(pk, "store");
-  msgpack_pack_map(pk, 1);
-  pk_kv_uint(pk, "bytes", r->store_bytes);
-  pk_str(pk, "read_cache");
-  msgpack_pack_map(pk, 5);
-  pk_kv_uint(pk, "hits", r->cache_hits);
-  pk_kv_uint(pk, "misses", r->cache_misses);
-  pk_kv_uint(pk, "entries", r->cache_entries);
-  pk_kv_uint(pk, "bytes", r->cache_bytes);
-  pk_kv_uint(pk, "evictions", r->cache_evictions);
 }

@@ -12,106 +12,87 @@
 
 #define MONEY_MAX 1000000000000000LL /* 10^15 minor units */
 
-static int dec_filters(const pmap_t *top, arena_t *a, recs_wire_filter_t *f, perr_info_t *e) {
-  static const char *const keys[] = {"in_stock_only", "exclude_products", "exclude_categories",
-                                     "min_price", "max_price", "currency", "max_per_category",
-                                     "boost_margin", NULL};
-  pmap_t m;
-  int rc;
-  int64_t v = 0;
-  f->in_stock_only = 1;
-  const msgpack_object *o = pmap_find(top, "filters");
-  if ((rc = pmap_from(o, "filters", &m, e)) || (rc = pmap_check_keys(&m, keys, e))) return rc;
-  if ((rc = pmap_bool(&m, "in_stock_only", 0, &f->in_stock_only, NULL, e))) return rc;
-  if ((rc = pmap_str_list(&m, "exclude_products", 0, RECS_WIRE_MAX_IDS, CORE_ID_MAX, a,
-                          &f->exclude_products, &f->n_exclude_products, e)))
-    return rc;
-  if ((rc = pmap_str_list(&m, "exclude_categories", 0, RECS_WIRE_MAX_IDS, CORE_ID_MAX, a,
-                          &f->exclude_categories, &f->n_exclude_categories, e)))
-    return rc;
-  if ((rc = pmap_int(&m, "min_price", 0, 0, MONEY_MAX, &f->min_price, &f->has_min_price, e)))
-    return rc;
-  if ((rc = pmap_int(&m, "max_price", 0, 1, MONEY_MAX, &f->max_price, &f->has_max_price, e)))
-    return rc;
-  if (f->has_min_price && f->has_max_price && f->min_price > f->max_price)
+/* ---- field tables (params.h) ---- */
+
+static int price_band_ok(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                         perr_info_t *e) {
+  const recs_wire_filter_t *fl = out;
+  (void)m; (void)f; (void)a;
+  if (fl->has_min_price && fl->has_max_price && fl->min_price > fl->max_price)
     return perr_set(e, PERR_INVALID_PARAMS, "filters.max_price", "max_price is below min_price");
-  if ((rc = pmap_str(&m, "currency", 0, 3, 3, &f->currency, NULL, e))) return rc;
-  if (f->currency.p && !core_currency_valid(f->currency, NULL))
+  return 0;
+}
+static int currency_known(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                          perr_info_t *e) {
+  const recs_wire_filter_t *fl = out;
+  (void)m; (void)f; (void)a;
+  if (fl->currency.p && !core_currency_valid(fl->currency, NULL))
     return perr_set(e, PERR_INVALID_PARAMS, "filters.currency", "unknown currency code");
-  if ((rc = pmap_int(&m, "max_per_category", 0, 0, RECS_WIRE_MAX_LIMIT, &v, NULL, e))) return rc;
-  f->max_per_category = (uint32_t)v;
-  return pmap_double(&m, "boost_margin", 0, 0, 100, &f->boost_margin, NULL, e);
+  return 0;
 }
 
-/* what: which fields the method takes (bit set below). */
-enum { Q_ITEMS = 1, Q_ITEMS_REQ = 2, Q_PRODUCT = 4, Q_CUSTOMER = 8, Q_CUSTOMER_REQ = 16 };
+/* Business filters, common to every method ("filters" map). */
+static const pfield_t filter_fields[] = {
+    P_BOOL(recs_wire_filter_t, "in_stock_only", in_stock_only, .def = 1),
+    P_STRS(recs_wire_filter_t, "exclude_products", exclude_products, n_exclude_products, 0,
+           RECS_WIRE_MAX_IDS, CORE_ID_MAX),
+    P_STRS(recs_wire_filter_t, "exclude_categories", exclude_categories, n_exclude_categories, 0,
+           RECS_WIRE_MAX_IDS, CORE_ID_MAX),
+    P_INT(recs_wire_filter_t, "min_price", min_price, 0, 0, MONEY_MAX,
+          .present = PF_PRESENT(recs_wire_filter_t, has_min_price)),
+    P_INT(recs_wire_filter_t, "max_price", max_price, 0, 1, MONEY_MAX,
+          .present = PF_PRESENT(recs_wire_filter_t, has_max_price), .check = price_band_ok),
+    P_STR(recs_wire_filter_t, "currency", currency, 0, 3, 3, .check = currency_known),
+    P_U32(recs_wire_filter_t, "max_per_category", max_per_category, 0, RECS_WIRE_MAX_LIMIT),
+    P_DOUBLE(recs_wire_filter_t, "boost_margin", boost_margin, 0, 100),
+};
+static const pspec_t filter_spec = PSPEC(filter_fields);
 
-static int dec_query(const msgpack_object *params, arena_t *a, recs_query_t *q, unsigned what,
-                     const char *const *keys, perr_info_t *e) {
-  pmap_t m;
-  int rc;
-  int64_t lim = 0;
-  if ((rc = pmap_from(params, "", &m, e)) || (rc = pmap_check_keys(&m, keys, e))) return rc;
-  if (what & Q_ITEMS) {
-    if ((rc = pmap_str_list(&m, "items", (what & Q_ITEMS_REQ) != 0, RECS_WIRE_MAX_IDS,
-                            CORE_ID_MAX, a, &q->items, &q->nitems, e)))
-      return rc;
-    if ((what & Q_ITEMS_REQ) && q->nitems == 0)
-      return perr_set(e, PERR_INVALID_PARAMS, "items", "a cart needs at least one item");
-  }
-  if ((what & Q_PRODUCT) &&
-      (rc = pmap_str(&m, "product_id", 1, 1, CORE_ID_MAX, &q->product_id, NULL, e)))
-    return rc;
-  if ((what & Q_CUSTOMER) && (rc = pmap_str(&m, "customer_id", (what & Q_CUSTOMER_REQ) != 0, 1,
-                                            CORE_ID_MAX, &q->customer_id, NULL, e)))
-    return rc;
-  if ((rc = pmap_int(&m, "limit", 0, 1, RECS_WIRE_MAX_LIMIT, &lim, NULL, e))) return rc;
-  q->limit = (uint32_t)lim;
-  return dec_filters(&m, a, &q->filters, e);
+static int cart_not_empty(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
+                          perr_info_t *e) {
+  const recs_query_t *q = out;
+  (void)m; (void)f; (void)a;
+  if (q->nitems == 0)
+    return perr_set(e, PERR_INVALID_PARAMS, "items", "a cart needs at least one item");
+  return 0;
 }
 
-int dec_recs_cart(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"items", "customer_id", "limit", "filters", NULL};
-  return dec_query(params, a, out, Q_ITEMS | Q_ITEMS_REQ | Q_CUSTOMER, keys, e);
-}
+/* The fields of the four list methods, in the order they are checked. */
+#define Q_ITEMS(req) \
+  P_STRS(recs_query_t, "items", items, nitems, req, RECS_WIRE_MAX_IDS, CORE_ID_MAX)
+#define Q_PRODUCT P_STR(recs_query_t, "product_id", product_id, 1, 1, CORE_ID_MAX)
+#define Q_CUSTOMER(req) P_STR(recs_query_t, "customer_id", customer_id, req, 1, CORE_ID_MAX)
+#define Q_LIMIT P_U32(recs_query_t, "limit", limit, 1, RECS_WIRE_MAX_LIMIT)
+#define Q_FILTERS P_MAP(recs_query_t, "filters", filters, recs_wire_filter_t, &filter_spec)
 
-int dec_recs_upsell(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"product_id", "customer_id", "items", "limit", "filters",
-                                     NULL};
-  return dec_query(params, a, out, Q_PRODUCT | Q_CUSTOMER | Q_ITEMS, keys, e);
-}
+static const pfield_t recs_cart_fields[] = {
+    P_STRS(recs_query_t, "items", items, nitems, 1, RECS_WIRE_MAX_IDS, CORE_ID_MAX,
+           .check = cart_not_empty),
+    Q_CUSTOMER(0), Q_LIMIT, Q_FILTERS};
+static const pfield_t recs_upsell_fields[] = {Q_ITEMS(0), Q_PRODUCT, Q_CUSTOMER(0), Q_LIMIT,
+                                              Q_FILTERS};
+static const pfield_t recs_similar_fields[] = {Q_PRODUCT, Q_LIMIT, Q_FILTERS};
+static const pfield_t recs_for_customer_fields[] = {Q_ITEMS(0), Q_CUSTOMER(1), Q_LIMIT,
+                                                    Q_FILTERS};
+static const pspec_t recs_cart_spec = PSPEC(recs_cart_fields);
+static const pspec_t recs_upsell_spec = PSPEC(recs_upsell_fields);
+static const pspec_t recs_similar_spec = PSPEC(recs_similar_fields);
+static const pspec_t recs_for_customer_spec = PSPEC(recs_for_customer_fields);
 
-int dec_recs_similar(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"product_id", "limit", "filters", NULL};
-  return dec_query(params, a, out, Q_PRODUCT, keys, e);
-}
+static const pfield_t recs_rules_fields[] = {
+    P_DOUBLE(recs_rules_params_t, "min_support", min_support, 0.0001, 1, .def_d = 0.01),
+    P_DOUBLE(recs_rules_params_t, "min_confidence", min_confidence, 0, 1, .def_d = 0.5),
+    P_U32(recs_rules_params_t, "max_len", max_len, 2, 5, .def = 3),
+    P_U32(recs_rules_params_t, "limit", limit, 1, RECS_WIRE_MAX_LIMIT, .def = 50),
+    P_STR(recs_rules_params_t, "product_id", product_id, 0, 1, CORE_ID_MAX),
+};
+static const pspec_t recs_rules_spec = PSPEC(recs_rules_fields);
 
-int dec_recs_for_customer(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"customer_id", "items", "limit", "filters", NULL};
-  return dec_query(params, a, out, Q_CUSTOMER | Q_CUSTOMER_REQ | Q_ITEMS, keys, e);
-}
-
-int dec_recs_rules(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
-  static const char *const keys[] = {"min_support", "min_confidence", "max_len", "limit",
-                                     "product_id", NULL};
-  recs_rules_params_t *p = out;
-  pmap_t m;
-  int rc;
-  int64_t v;
-  (void)a;
-  if ((rc = pmap_from(params, "", &m, e)) || (rc = pmap_check_keys(&m, keys, e))) return rc;
-  p->min_support = 0.01;
-  p->min_confidence = 0.5;
-  if ((rc = pmap_double(&m, "min_support", 0, 0.0001, 1, &p->min_support, NULL, e))) return rc;
-  if ((rc = pmap_double(&m, "min_confidence", 0, 0, 1, &p->min_confidence, NULL, e))) return rc;
-  v = 3;
-  if ((rc = pmap_int(&m, "max_len", 0, 2, 5, &v, NULL, e))) return rc;
-  p->max_len = (uint32_t)v;
-  v = 50;
-  if ((rc = pmap_int(&m, "limit", 0, 1, RECS_WIRE_MAX_LIMIT, &v, NULL, e))) return rc;
-  p->limit = (uint32_t)v;
-  return pmap_str(&m, "product_id", 0, 1, CORE_ID_MAX, &p->product_id, NULL, e);
-}
+PARAMS_DECODER(recs_cart)
+PARAMS_DECODER(recs_upsell)
+PARAMS_DECODER(recs_similar)
+PARAMS_DECODER(recs_for_customer)
+PARAMS_DECODER(recs_rules)
 
 /* ---- encoders ---- */
 
@@ -120,12 +101,14 @@ static void put_item(msgpack_packer *pk, const recs_wire_item_t *it) {
   unsigned char b[64 + CORE_ID_MAX];
   size_t rl = strlen(it->reason), n = 0;
   if (it->id_len > CORE_ID_MAX || rl > 31) {
-    msgpack_pack_map(pk, 3);
-    pk_kv_strn(pk, "product_id", it->id, it->id_len);
-    pk_kv_double(pk, "score", it->score);
-    pk_kv_str(pk, "reason", it->reason);
+    PK_MAP(pk) {
+      pk_kv_strn(pk, "product_id", it->id, it->id_len);
+      pk_kv_double(pk, "score", it->score);
+      pk_kv_str(pk, "reason", it->reason);
+    }
     return;
   }
+  /* the same three fields, packed by hand (test_method_table decodes both forms) */
   b[n++] = 0x83;
   b[n++] = 0xaa;
   memcpy(b + n, "product_id", 10);
@@ -156,15 +139,16 @@ static void put_item(msgpack_packer *pk, const recs_wire_item_t *it) {
 
 static void enc_list(msgpack_packer *pk, const void *result) {
   const recs_list_result_t *r = result;
-  msgpack_pack_map(pk, 5 + (r->has_customer ? 1 : 0));
-  pk_str(pk, "items");
-  msgpack_pack_array(pk, r->n);
-  for (size_t i = 0; i < r->n; i++) put_item(pk, &r->items[i]);
-  pk_kv_str(pk, "fallback", r->fallback ? r->fallback : "none");
-  pk_kv_uint(pk, "model_version", r->model_version);
-  pk_kv_uint(pk, "unknown_items", r->unknown_items);
-  pk_kv_uint(pk, "history_orders", r->history_orders);
-  if (r->has_customer) pk_kv_bool(pk, "customer_known", r->customer_known);
+  PK_MAP(pk) {
+    pk_str(pk, "items");
+    msgpack_pack_array(pk, r->n);
+    for (size_t i = 0; i < r->n; i++) put_item(pk, &r->items[i]);
+    pk_kv_str(pk, "fallback", r->fallback ? r->fallback : "none");
+    pk_kv_uint(pk, "model_version", r->model_version);
+    pk_kv_uint(pk, "unknown_items", r->unknown_items);
+    pk_kv_uint(pk, "history_orders", r->history_orders);
+    if (r->has_customer) pk_kv_bool(pk, "customer_known", r->customer_known);
+  }
 }
 
 void enc_recs_cart(msgpack_packer *pk, const void *r) { enc_list(pk, r); }
@@ -174,25 +158,27 @@ void enc_recs_for_customer(msgpack_packer *pk, const void *r) { enc_list(pk, r);
 
 void enc_recs_rules(msgpack_packer *pk, const void *result) {
   const recs_rules_result_t *r = result;
-  msgpack_pack_map(pk, 7);
-  pk_str(pk, "rules");
-  msgpack_pack_array(pk, r->n);
-  for (size_t i = 0; i < r->n; i++) {
-    const recs_wire_rule_t *x = &r->rules[i];
-    msgpack_pack_map(pk, 6);
-    pk_str(pk, "lhs");
-    msgpack_pack_array(pk, x->nlhs);
-    for (size_t k = 0; k < x->nlhs; k++) pk_strn(pk, x->lhs[k].p, x->lhs[k].n);
-    pk_kv_strn(pk, "rhs", x->rhs.p, x->rhs.n);
-    pk_kv_double(pk, "support", x->support);
-    pk_kv_double(pk, "confidence", x->confidence);
-    pk_kv_double(pk, "lift", x->lift);
-    pk_kv_uint(pk, "count", x->count);
+  PK_MAP(pk) {
+    pk_str(pk, "rules");
+    msgpack_pack_array(pk, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+      const recs_wire_rule_t *x = &r->rules[i];
+      PK_MAP(pk) {
+        pk_str(pk, "lhs");
+        msgpack_pack_array(pk, x->nlhs);
+        for (size_t k = 0; k < x->nlhs; k++) pk_strn(pk, x->lhs[k].p, x->lhs[k].n);
+        pk_kv_strn(pk, "rhs", x->rhs.p, x->rhs.n);
+        pk_kv_double(pk, "support", x->support);
+        pk_kv_double(pk, "confidence", x->confidence);
+        pk_kv_double(pk, "lift", x->lift);
+        pk_kv_uint(pk, "count", x->count);
+      }
+    }
+    pk_kv_uint(pk, "total", r->total);
+    pk_kv_uint(pk, "baskets", r->baskets);
+    pk_kv_uint(pk, "itemsets", r->itemsets);
+    pk_kv_double(pk, "min_support", r->min_support);
+    pk_kv_double(pk, "min_confidence", r->min_confidence);
+    pk_kv_uint(pk, "max_len", r->max_len);
   }
-  pk_kv_uint(pk, "total", r->total);
-  pk_kv_uint(pk, "baskets", r->baskets);
-  pk_kv_uint(pk, "itemsets", r->itemsets);
-  pk_kv_double(pk, "min_support", r->min_support);
-  pk_kv_double(pk, "min_confidence", r->min_confidence);
-  pk_kv_uint(pk, "max_len", r->max_len);
 }

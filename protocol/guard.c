@@ -1,4 +1,5 @@
-/* guard.c -- see guard.h for the grammar and the limits. One pass, byte-exact, resumable. */
+/* guard.c -- see guard.h for the grammar and the limits. One pass, byte-exact, resumable.
+ * What a msgpack header is (the first-byte table) is protocol/mpframe.c's. */
 #include "guard.h"
 
 #include <string.h>
@@ -23,24 +24,6 @@ const char *guard_status_str(guard_status_t s) {
     case GUARD_MALFORMED: return "not a msgpack-RPC message";
   }
   return "?";
-}
-
-/* Bytes that follow the first byte of a header (the header's own length, not the body). */
-static int header_extra(uint8_t b) {
-  if (b <= 0xbf || b >= 0xe0) return 0; /* fixint, fixmap, fixarray, fixstr, negative fixint */
-  switch (b) {
-    case 0xc0: case 0xc2: case 0xc3: return 0;
-    case 0xc1: return -1;
-    case 0xc4: return 1; case 0xc5: return 2; case 0xc6: return 4;          /* bin */
-    case 0xc7: return 2; case 0xc8: return 3; case 0xc9: return 5;          /* ext: len + type */
-    case 0xca: return 4; case 0xcb: return 8;                               /* float */
-    case 0xcc: return 1; case 0xcd: return 2; case 0xce: return 4; case 0xcf: return 8;
-    case 0xd0: return 1; case 0xd1: return 2; case 0xd2: return 4; case 0xd3: return 8;
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: return 1;        /* fixext: type */
-    case 0xd9: return 1; case 0xda: return 2; case 0xdb: return 4;          /* str */
-    case 0xdc: return 2; case 0xdd: return 4; case 0xde: return 2; case 0xdf: return 4;
-  }
-  return -1;
 }
 
 static uint64_t be(const uint8_t *p, int n) {
@@ -86,22 +69,15 @@ static void capture(guard_t *g, const uint8_t *h) {
 /* Process one complete header h of len bytes. Returns GUARD_OK and sets *complete when the
  * message ended with this element. */
 static guard_status_t on_header(guard_t *g, const uint8_t *h, int len, int *complete) {
-  uint8_t b = h[0];
-  uint64_t body = 0, elems = 0;
-  int container = 0, is_map = 0;
+  mpframe_item_t it;
   *complete = 0;
   g->msg_bytes += (uint64_t)len;
   if (g->msg_bytes > g->lim.max_message) return GUARD_TOO_LARGE;
 
-  if (b >= 0x80 && b <= 0x8f) { container = is_map = 1; elems = 2u * (b & 0x0f); }
-  else if (b >= 0x90 && b <= 0x9f) { container = 1; elems = b & 0x0f; }
-  else if (b >= 0xa0 && b <= 0xbf) body = b & 0x1f;
-  else if (b == 0xdc || b == 0xdd) { container = 1; elems = be(h + 1, len - 1); }
-  else if (b == 0xde || b == 0xdf) { container = is_map = 1; elems = 2 * be(h + 1, len - 1); }
-  else if (b == 0xc4 || b == 0xc5 || b == 0xc6 || b == 0xd9 || b == 0xda || b == 0xdb)
-    body = be(h + 1, len - 1);
-  else if (b >= 0xc7 && b <= 0xc9) body = be(h + 1, len - 2);
-  else if (b >= 0xd4 && b <= 0xd8) body = 1u << (b - 0xd4);
+  mpframe_header(h, &it);
+  int container = it.kind == MPFRAME_ARRAY || it.kind == MPFRAME_MAP;
+  int is_map = it.kind == MPFRAME_MAP;
+  uint64_t body = it.body, elems = it.children;
 
   if (g->depth == 0) {
     /* the outer array of a new message */
@@ -151,7 +127,7 @@ guard_status_t guard_feed(guard_t *g, const uint8_t *p, size_t n, size_t *good_e
       continue;
     }
     if (g->hdr_need == 0) {
-      int extra = header_extra(p[i]);
+      int extra = mpframe_header_extra(p[i]);
       if (extra < 0) return g->status = GUARD_MALFORMED;
       if (g->depth == 0 && !((p[i] >= 0x90 && p[i] <= 0x9f) || p[i] == 0xdc || p[i] == 0xdd))
         return g->status = GUARD_MALFORMED;

@@ -20,7 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GUARD_MAX_DEPTH 24 /* hard ceiling, below msgpack-c's 32-level stack */
+#include "mpframe.h"
+
+#define GUARD_MAX_DEPTH MPFRAME_MAX_DEPTH /* hard ceiling: the one depth limit (mpframe.h) */
 
 typedef enum {
   GUARD_OK = 0,

@@ -13,14 +13,38 @@
 #include "base/perr.h"
 #include "recs/recs_types.h"
 
+/* flags column */
 #define M_WRITE 1u
 #define M_ADMIN 2u
-#define M_CACHED 8u  /* params are id_params_t; answers cached by id, dropped by the writes to it */
-#define M_CACHED_QUERY 16u /* answers cached by the whole params map, dropped by any relevant write */
 #define M_SLOW 4u /* runs on the worker thread (reports, refits), answered when done */
+/* derived from the cache column (methods.c sets them; never written in methods.def) */
+#define M_CACHED 8u        /* answers cached by an id (cache_kind is a KEY_*) */
+#define M_CACHED_QUERY 16u /* answers cached by the whole params map */
+
+/* cache column: the kind of key the answers are cached under */
+typedef enum {
+  CACHE_NONE = 0,
+  CACHE_QUERY = 1,  /* the request's whole params map */
+  KEY_PRODUCT = 2,  /* a product id */
+  KEY_CUSTOMER = 3, /* a customer id */
+} cache_kind_t;
+#define CACHE_KIND_NOCACHE CACHE_NONE
+#define CACHE_KIND_BY_QUERY CACHE_QUERY
+#define CACHE_KIND_BY_PRODUCT_ID KEY_PRODUCT
+#define CACHE_KIND_BY_CUSTOMER_ID KEY_CUSTOMER
+
+/* data column: what a write changes / what a cached read's answer depends on */
+#define D_NONE 0u
+#define D_PRODUCTS 1u
+#define D_CUSTOMERS 2u /* profiles (customer.upsert) */
+#define D_ORDERS 4u    /* orders and refunds */
+#define D_FEEDBACK 8u
+
+/* Which thread runs a method: derived from the flags column. */
+typedef enum { RUN_ON_LOOP = 0, RUN_ON_WRITER = 1, RUN_ON_WORKER = 2 } method_thread_t;
 
 typedef enum {
-#define XX(id, name, pt, rt, flags, summary) METHOD_##id,
+#define XX(id, name, pt, rt, flags, cache, data, affects, summary) METHOD_##id,
 #include "methods.def"
 #undef XX
   METHOD__COUNT
@@ -91,14 +115,31 @@ typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *
                                 perr_info_t *e);
 typedef void (*method_encode_fn)(msgpack_packer *pk, const void *result);
 
+/* The affects column: a write's committed params and result -> the ids of kind (a KEY_*)
+ * whose cached answers it may have changed, at most METHOD_AFFECTS_MAX into ids. Returns
+ * how many, or -1 when it cannot say (then every answer of that kind is dropped). */
+#define METHOD_AFFECTS_MAX 4
+typedef int (*method_affects_fn)(const void *params, const void *result, cache_kind_t kind,
+                                 pstr_t ids[METHOD_AFFECTS_MAX]);
+/* The cache key of a params struct of a method cached by id (derived from the cache column
+ * and the params type, which must be id_params_t). */
+typedef pstr_t (*method_key_fn)(const void *params);
+
 typedef struct method_desc_s {
   const char *name;
   size_t name_len;
-  unsigned flags;
+  unsigned flags;            /* the flags column, plus M_CACHED / M_CACHED_QUERY */
+  method_thread_t thread;
+  cache_kind_t cache;
+  unsigned data;             /* D_* */
+  method_key_fn cache_key;   /* non-NULL when cache is a KEY_* */
+  method_affects_fn affects; /* non-NULL for every write */
   size_t params_size, result_size;
   method_decode_fn decode;
   method_encode_fn encode;
   const char *summary;
+  const char *params_type;   /* the type names, for tests and messages */
+  const char *result_type;
 } method_desc_t;
 
 extern const method_desc_t method_table[METHOD__COUNT];
@@ -106,8 +147,14 @@ extern const method_desc_t method_table[METHOD__COUNT];
 /* Index of the method, or -1. */
 int method_lookup(const char *name, size_t len);
 
-/* Declarations of every decoder and encoder. */
-#define XX(id, name, pt, rt, flags, summary)                                            \
+/* Typed views of a committed write, derived from the table (data column and params type),
+ * for code that follows writes (the recs model) without naming methods: the order a write
+ * recorded (its result is an order_result_t) / the product it upserted, or NULL when the method is not such a write. */
+const order_t *method_recorded_order(int method, const void *params);
+const product_t *method_upserted_product(int method, const void *params);
+
+/* Declarations of every decoder, encoder and affects function. */
+#define XX(id, name, pt, rt, flags, cache, data, affects, summary)                     \
   int dec_##id(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e); \
   void enc_##id(msgpack_packer *pk, const void *result);
 #include "methods.def"

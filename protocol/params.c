@@ -26,19 +26,26 @@ static int key_is(const msgpack_object *k, const char *key) {
   return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0;
 }
 
-int pmap_check_keys(const pmap_t *m, const char *const *allowed, perr_info_t *e) {
+/* The unknown-field check, against a NULL-terminated list or a spec's names. */
+static int check_keys(const pmap_t *m, const char *const *allowed, const pspec_t *spec,
+                      perr_info_t *e) {
   if (!m->map) return 0;
   for (uint32_t i = 0; i < m->map->size; i++) {
     const msgpack_object *k = &m->map->ptr[i].key;
     if (k->type != MSGPACK_OBJECT_STR)
       return perr_set(e, PERR_INVALID_PARAMS, m->path, "field names must be strings");
     int ok = 0;
-    for (const char *const *a = allowed; *a; a++)
-      if (key_is(k, *a)) { ok = 1; break; }
+    if (allowed) {
+      for (const char *const *a = allowed; *a; a++)
+        if (key_is(k, *a)) { ok = 1; break; }
+    } else {
+      for (size_t f = 0; f < spec->n; f++)
+        if (key_is(k, spec->fields[f].name)) { ok = 1; break; }
+    }
     if (!ok) {
       char name[48], buf[64];
       size_t n = k->via.str.size < sizeof name - 1 ? k->via.str.size : sizeof name - 1;
-      memcpy(name, k->via.str.ptr, n);
+      if (n) memcpy(name, k->via.str.ptr, n); /* an empty key may have a NULL ptr */
       name[n] = 0;
       for (size_t j = 0; j < n; j++)
         if ((unsigned char)name[j] < 0x20 || (unsigned char)name[j] > 0x7e) name[j] = '?';
@@ -47,6 +54,10 @@ int pmap_check_keys(const pmap_t *m, const char *const *allowed, perr_info_t *e)
     }
   }
   return 0;
+}
+
+int pmap_check_keys(const pmap_t *m, const char *const *allowed, perr_info_t *e) {
+  return check_keys(m, allowed, NULL, e);
 }
 
 const msgpack_object *pmap_find(const pmap_t *m, const char *key) {
@@ -173,11 +184,18 @@ int pmap_array(const pmap_t *m, const char *key, int required, size_t min, size_
 
 int pmap_str_list(const pmap_t *m, const char *key, int required, size_t max_items,
                   size_t max_len, arena_t *a, pstr_t **out, size_t *n, perr_info_t *e) {
+  return pmap_str_list_min(m, key, required, 0, max_items, max_len, a, out, n, e);
+}
+
+int pmap_str_list_min(const pmap_t *m, const char *key, int required, size_t min_items,
+                      size_t max_items, size_t max_len, arena_t *a, pstr_t **out, size_t *n,
+                      perr_info_t *e) {
   const msgpack_object_array *arr;
   int present, rc;
   *out = NULL;
   *n = 0;
-  if ((rc = pmap_array(m, key, required, 0, max_items, &arr, &present, e)) || !present) return rc;
+  if ((rc = pmap_array(m, key, required, min_items, max_items, &arr, &present, e)) || !present)
+    return rc;
   pstr_t *v = arena_alloc(a, sizeof *v * (arr->size ? arr->size : 1));
   if (!v) return perr_set(e, PERR_TOO_LARGE, key, "request too large");
   for (uint32_t i = 0; i < arr->size; i++) {
@@ -195,4 +213,91 @@ int pmap_str_list(const pmap_t *m, const char *key, int required, size_t max_ite
   *out = v;
   *n = arr->size;
   return 0;
+}
+
+/* ---- declarative decoding ---- */
+
+/* An array of maps (PF_MAPS): each element decoded by f->sub into an arena array. */
+static int decode_maps(const pmap_t *m, const pfield_t *f, char *out, arena_t *a, perr_info_t *e) {
+  const msgpack_object_array *arr;
+  int present, rc;
+  *(void **)(out + f->off) = NULL;
+  *(size_t *)(out + f->count) = 0;
+  if ((rc = pmap_array(m, f->name, f->required, (size_t)f->min, (size_t)f->max, &arr, &present,
+                       e)) ||
+      !present)
+    return rc;
+  char *elems = arena_alloc(a, f->elem_size * (arr->size ? arr->size : 1));
+  if (!elems) return perr_set(e, PERR_TOO_LARGE, f->name, "too many %s", f->name);
+  for (uint32_t i = 0; i < arr->size; i++) {
+    char key[64], path[96];
+    pmap_t em;
+    snprintf(key, sizeof key, "%s[%u]", f->name, i);
+    pmap_field(m, key, path, sizeof path);
+    if ((rc = pmap_from(&arr->ptr[i], path, &em, e))) return rc;
+    if (!em.map) return perr_set(e, PERR_INVALID_PARAMS, path, "%s must be a map", path);
+    if ((rc = pmap_decode(&em, f->sub, elems + f->elem_size * i, a, e))) return rc;
+  }
+  *(void **)(out + f->off) = elems;
+  *(size_t *)(out + f->count) = arr->size;
+  return 0;
+}
+
+static int decode_field(const pmap_t *m, const pfield_t *f, char *out, arena_t *a,
+                        perr_info_t *e) {
+  int *present = f->present ? (int *)(out + f->present - 1) : NULL;
+  switch (f->type) {
+    case PF_STR:
+      return pmap_str(m, f->name, f->required, (size_t)f->min, (size_t)f->max,
+                      (pstr_t *)(out + f->off), present, e);
+    case PF_INT:
+      *(int64_t *)(out + f->off) = f->def;
+      return pmap_int(m, f->name, f->required, f->min, f->max, (int64_t *)(out + f->off),
+                      present, e);
+    case PF_U32: {
+      int64_t v = f->def;
+      int rc = pmap_int(m, f->name, f->required, f->min, f->max, &v, present, e);
+      if (!rc) *(uint32_t *)(out + f->off) = (uint32_t)v;
+      return rc;
+    }
+    case PF_BOOL:
+      *(int *)(out + f->off) = (int)f->def;
+      return pmap_bool(m, f->name, f->required, (int *)(out + f->off), present, e);
+    case PF_DOUBLE:
+      *(double *)(out + f->off) = f->def_d;
+      return pmap_double(m, f->name, f->required, f->dmin, f->dmax, (double *)(out + f->off),
+                         present, e);
+    case PF_STRS:
+      return pmap_str_list_min(m, f->name, f->required, (size_t)f->min, (size_t)f->max,
+                               f->item_max, a, (pstr_t **)(out + f->off),
+                               (size_t *)(out + f->count), e);
+    case PF_MAP: {
+      char path[96];
+      pmap_t sm;
+      int rc = pmap_from(pmap_find(m, f->name), pmap_field(m, f->name, path, sizeof path), &sm, e);
+      return rc ? rc : pmap_decode(&sm, f->sub, out + f->off, a, e);
+    }
+    case PF_MAPS:
+      return decode_maps(m, f, out, a, e);
+    case PF_CUSTOM:
+      return f->check(m, f, out, a, e);
+  }
+  return perr_set(e, PERR_INTERNAL, f->name, "bad field table");
+}
+
+int pmap_decode(const pmap_t *m, const pspec_t *spec, void *out, arena_t *a, perr_info_t *e) {
+  int rc = check_keys(m, NULL, spec, e);
+  for (size_t i = 0; !rc && i < spec->n; i++) {
+    const pfield_t *f = &spec->fields[i];
+    rc = decode_field(m, f, out, a, e);
+    if (!rc && f->check && f->type != PF_CUSTOM) rc = f->check(m, f, out, a, e);
+  }
+  return rc;
+}
+
+int params_decode(const msgpack_object *params, const pspec_t *spec, void *out, arena_t *a,
+                  perr_info_t *e) {
+  pmap_t m;
+  int rc = pmap_from(params, "", &m, e);
+  return rc ? rc : pmap_decode(&m, spec, out, a, e);
 }

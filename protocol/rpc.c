@@ -2,7 +2,10 @@
  * problem is the one reported. */
 #include "rpc.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "mpframe.h"
 
 int rpc_parse(const msgpack_object *o, rpc_msg_t *m, perr_info_t *e) {
   memset(m, 0, sizeof *m);
@@ -61,11 +64,45 @@ int rpc_parse(const msgpack_object *o, rpc_msg_t *m, perr_info_t *e) {
   return 0;
 }
 
+pk_map_t pk_map_begin(msgpack_packer *pk) {
+  /* (msgpack_sbuffer_write is static inline: its address differs per file, so the packer's
+   * callback cannot be checked here; every packer that reaches an encoder is an sbuffer's) */
+  return (pk_map_t){((const msgpack_sbuffer *)pk->data)->size, 1};
+}
+
+void pk_map_end(msgpack_packer *pk, pk_map_t *m) {
+  msgpack_sbuffer *sb = pk->data;
+  size_t body = sb->size - m->start;
+  size_t elems = mpframe_count((const uint8_t *)sb->data + m->start, body);
+  uint32_t n = (uint32_t)(elems / 2);
+  unsigned char h[5];
+  size_t hl;
+  m->open = 0;
+  if (elems % 2) abort(); /* a key without a value: a programming error */
+  if (n < 16) {
+    h[0] = (unsigned char)(0x80 | n);
+    hl = 1;
+  } else if (n < 65536) {
+    h[0] = 0xde;
+    h[1] = (unsigned char)(n >> 8);
+    h[2] = (unsigned char)n;
+    hl = 3;
+  } else {
+    h[0] = 0xdf;
+    for (int i = 0; i < 4; i++) h[1 + i] = (unsigned char)(n >> (24 - 8 * i));
+    hl = 5;
+  }
+  /* grow by the header, then slide the fields after it */
+  if (msgpack_sbuffer_write(sb, (const char *)h, hl)) return;
+  memmove(sb->data + m->start + hl, sb->data + m->start, body);
+  memcpy(sb->data + m->start, h, hl);
+}
+
 void pk_strn(msgpack_packer *pk, const char *s, size_t n) {
   msgpack_pack_str(pk, n);
   msgpack_pack_str_body(pk, s, n);
 }
-void pk_str(msgpack_packer *pk, const char *s) { pk_strn(pk, s, strlen(s)); }
+void pk_str(msgpack_packer *pk, const char *s) { pk_strn(pk, s ? s : "", s ? strlen(s) : 0); }
 void pk_kv_str(msgpack_packer *pk, const char *k, const char *s) { pk_str(pk, k); pk_str(pk, s); }
 void pk_kv_strn(msgpack_packer *pk, const char *k, const char *s, size_t n) {
   pk_str(pk, k);
@@ -84,11 +121,11 @@ void rpc_pack_error(msgpack_packer *pk, uint32_t msgid, const perr_info_t *e) {
   msgpack_pack_array(pk, 4);
   msgpack_pack_uint8(pk, RPC_RESPONSE);
   msgpack_pack_uint32(pk, msgid);
-  int has_field = e->field[0] != 0;
-  msgpack_pack_map(pk, has_field ? 3 : 2);
-  pk_kv_str(pk, "code", perr_name(e->code));
-  pk_kv_str(pk, "message", e->message[0] ? e->message : perr_message(e->code));
-  if (has_field) pk_kv_str(pk, "field", e->field);
+  PK_MAP(pk) {
+    pk_kv_str(pk, "code", perr_name(e->code));
+    pk_kv_str(pk, "message", e->message[0] ? e->message : perr_message(e->code));
+    if (e->field[0]) pk_kv_str(pk, "field", e->field);
+  }
   msgpack_pack_nil(pk);
 }
 

@@ -38,7 +38,26 @@ void rpc_pack_result_head(msgpack_packer *pk, uint32_t msgid);
 /* [2, method, [ -- the caller packs exactly one params object next */
 void rpc_pack_notification_head(msgpack_packer *pk, const char *method);
 
-/* Packing shorthands for result maps. */
+/* A map whose header counts the fields actually written, so an encoder cannot miscount:
+ *   PK_MAP(pk) { pk_kv_int(pk, "a", 1); if (x) pk_kv_str(pk, "b", s); }
+ * packs the fields, then counts the complete elements written since the block began
+ * (protocol/mpframe.c) and inserts the smallest map header before them, exactly the bytes
+ * msgpack_pack_map(pk, n) would have written. The packer must write into a msgpack_sbuffer
+ * (msgpack_packer_init(pk, &sbuffer, msgpack_sbuffer_write)). Never leave the block with return, goto or
+ * break: the header would be missing. */
+typedef struct pk_map_s {
+  size_t start; /* offset of the first field in the sbuffer */
+  int open;
+} pk_map_t;
+pk_map_t pk_map_begin(msgpack_packer *pk);
+void pk_map_end(msgpack_packer *pk, pk_map_t *m);
+#define PK_MAP_CAT_(a, b) a##b
+#define PK_MAP_VAR_(line) PK_MAP_CAT_(pk_map_at_, line)
+#define PK_MAP(pk)                                                                    \
+  for (pk_map_t PK_MAP_VAR_(__LINE__) = pk_map_begin(pk); PK_MAP_VAR_(__LINE__).open; \
+       pk_map_end((pk), &PK_MAP_VAR_(__LINE__)))
+
+/* Packing shorthands for result maps. A NULL C string packs as "". */
 void pk_str(msgpack_packer *pk, const char *s);
 void pk_strn(msgpack_packer *pk, const char *s, size_t n);
 void pk_kv_str(msgpack_packer *pk, const char *k, const char *s);

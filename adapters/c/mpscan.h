@@ -17,7 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MPSCAN_MAX_DEPTH 32
+#include "mpframe.h" /* protocol/: the msgpack first-byte table and the one depth limit */
+
+#define MPSCAN_MAX_DEPTH MPFRAME_MAX_DEPTH
 
 enum {
   MPSCAN_MORE = 0,       /* need more bytes */

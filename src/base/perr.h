@@ -40,7 +40,13 @@ typedef struct perr_info_s {
   char field[64];
 } perr_info_t;
 
-/* Fill *e (if non-NULL) and return code. fmt may be NULL (default message). */
+/* Copy n bytes of src into dst (cap bytes, NUL-terminated) as valid UTF-8: each byte that does
+ * not start a valid UTF-8 character becomes the 4 characters "\xHH"; stops before a
+ * character that would not fit. Returns the bytes written (without the NUL). */
+size_t perr_utf8_copy(char *dst, size_t cap, const char *src, size_t n);
+
+/* Fill *e (if non-NULL) and return code. fmt may be NULL (default message). The message and
+ * field are made valid UTF-8 with perr_utf8_copy (client bytes may be in them). */
 int perr_set(perr_info_t *e, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -17,7 +17,7 @@ int core_basket_decode(pstr_t order_id, const void *v, size_t n, pstr_t *lines, 
   rec_rd_t rd, c;
   int64_t qty[CORE_MAX_LINES];
   pstr_t canon;
-  if (ord_rec_open(v, n, &rd, &canon) || ord_canon_open(canon, &c)) return -1;
+  if (core_ord_rec_open(v, n, &rd, &canon) || core_ord_canon_open(canon, &c)) return -1;
   b->order_id = order_id;
   b->customer_id = rec_get_str(&c);
   rec_get_str(&c); /* currency */

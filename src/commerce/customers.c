@@ -16,7 +16,7 @@
 #include "commerce/commerce.h"
 #include "store/record.h"
 
-void cust_encode(rec_buf_t *b, const cust_rec_t *c) {
+void core_cust_encode(rec_buf_t *b, const cust_rec_t *c) {
   rec_put_u8(b, 'C');
   rec_put_u8(b, 1);
   rec_put_u8(b, c->known ? 1 : 0);
@@ -71,7 +71,7 @@ static int cust_decode(const void *v, size_t n, cust_rec_t *c) {
   return rec_rd_done(&r) ? 0 : -1;
 }
 
-int cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_info_t *e) {
+int core_cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_info_t *e) {
   const void *v;
   size_t vn;
   int rc = store_get(t, STORE_T_CUSTOMERS, id.p, id.n, &v, &vn);
@@ -83,7 +83,7 @@ int cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_info_t 
   return bad ? perr_set(e, PERR_INTERNAL, NULL, "out of memory") : 0;
 }
 
-int cust_find_currency(const cust_rec_t *c, const char *cur) {
+int core_cust_find_currency(const cust_rec_t *c, const char *cur) {
   for (size_t i = 0; i < c->ntotals; i++)
     if (memcmp(c->totals[i].currency, cur, 3) == 0) return (int)i;
   return -1;
@@ -100,7 +100,7 @@ int core_customer_upsert(store_txn_t *t, const customer_t *in, int64_t now, perr
   arena_t a;
   arena_init(&a, 0);
   cust_rec_t c;
-  rc = cust_load(t, in->id, &a, &c, e);
+  rc = core_cust_load(t, in->id, &a, &c, e);
   if (rc == PERR_NOT_FOUND) {
     memset(&c, 0, sizeof c);
   } else if (rc) {
@@ -115,7 +115,7 @@ int core_customer_upsert(store_txn_t *t, const customer_t *in, int64_t now, perr
 
   rec_buf_t b;
   rec_buf_init(&b);
-  cust_encode(&b, &c);
+  core_cust_encode(&b, &c);
   if (b.oom) {
     rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   } else {
@@ -139,7 +139,7 @@ int core_customer_get(store_txn_t *t, pstr_t id, arena_t *a, customer_profile_t 
   int rc = core_check_id(id, "customer_id", e);
   if (rc) return rc;
   cust_rec_t c;
-  rc = cust_load(t, id, a, &c, e);
+  rc = core_cust_load(t, id, a, &c, e);
   if (rc == PERR_NOT_FOUND) return perr_set(e, rc, "customer_id", "unknown customer");
   if (rc) return rc;
   memset(out, 0, sizeof *out);
@@ -170,7 +170,7 @@ int core_customer_get(store_txn_t *t, pstr_t id, arena_t *a, customer_profile_t 
   return 0;
 }
 
-void last_acc_add(last_acc_t *l, pstr_t id, int64_t ts) {
+void core_last_acc_add(core_last_acc_t *l, pstr_t id, int64_t ts) {
   size_t k = 0;
   while (k < l->n && !core_pstr_eq(l->ids[k], id)) k++;
   if (k < l->n) {
@@ -182,7 +182,7 @@ void last_acc_add(last_acc_t *l, pstr_t id, int64_t ts) {
   l->ts[l->n++] = ts;
 }
 
-int last_acc_store(last_acc_t *l, cust_rec_t *c, arena_t *a) {
+int core_last_acc_store(core_last_acc_t *l, cust_rec_t *c, arena_t *a) {
   for (size_t i = 1; i < l->n; i++) { /* stable insertion sort, newest first */
     pstr_t id = l->ids[i];
     int64_t v = l->ts[i];

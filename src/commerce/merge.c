@@ -45,7 +45,7 @@ static int dup_buf(arena_t *a, const void *p, size_t n, pstr_t *out) {
 static int order_rewrite(const void *v, size_t n, pstr_t cust, rec_buf_t *out) {
   rec_rd_t rd, c;
   pstr_t canon;
-  if (ord_rec_open(v, n, &rd, &canon) || ord_canon_open(canon, &c)) return -1;
+  if (core_ord_rec_open(v, n, &rd, &canon) || core_ord_canon_open(canon, &c)) return -1;
   (void)rec_get_str(&c);
   if (c.bad) return -1;
   rec_buf_t nc;
@@ -120,18 +120,18 @@ static int collect(store_txn_t *t, arena_t *a, store_table_t idx, const rec_buf_
 
 /* Merge the guest's last products into c's (distinct, newest ts first, top N). */
 static void merge_last(cust_rec_t *c, const cust_rec_t *g) {
-  last_acc_t l;
+  core_last_acc_t l;
   l.n = 0;
   const cust_rec_t *src[2] = {c, g};
   for (int s = 0; s < 2; s++)
-    for (size_t i = 0; i < src[s]->nlast; i++) last_acc_add(&l, src[s]->last[i], src[s]->last_ts[i]);
-  (void)last_acc_store(&l, c, NULL); /* cannot fail without an arena */
+    for (size_t i = 0; i < src[s]->nlast; i++) core_last_acc_add(&l, src[s]->last[i], src[s]->last_ts[i]);
+  (void)core_last_acc_store(&l, c, NULL); /* cannot fail without an arena */
 }
 
 static int merge_rows(cust_rec_t *c, const cust_rec_t *g, int64_t now, perr_info_t *e) {
   for (size_t i = 0; i < g->ntotals; i++) {
     const cust_totals_t *gt = &g->totals[i];
-    int ci = cust_find_currency(c, gt->currency);
+    int ci = core_cust_find_currency(c, gt->currency);
     if (ci < 0) {
       if (c->ntotals >= CORE_MAX_CURRENCIES)
         return perr_set(e, PERR_INVALID_PARAMS, "guest_id",
@@ -191,10 +191,10 @@ int core_customer_merge(store_txn_t *t, const merge_t *m, int64_t now, merge_res
   rec_buf_init(&fp);
   rec_buf_init(&fnp);
   moves_t om = {0}, fm = {0};
-  rc = cust_load(t, m->customer_id, &a, &c, e);
+  rc = core_cust_load(t, m->customer_id, &a, &c, e);
   if (rc == PERR_NOT_FOUND) rc = perr_set(e, rc, "customer_id", "unknown customer");
   if (rc) goto out;
-  rc = cust_load(t, m->guest_id, &a, &g, e);
+  rc = core_cust_load(t, m->guest_id, &a, &g, e);
   if (rc == PERR_NOT_FOUND) { /* merged before (or never seen): nothing to move */
     rc = 0;
     goto out;
@@ -211,7 +211,7 @@ int core_customer_merge(store_txn_t *t, const merge_t *m, int64_t now, merge_res
   rec_put_raw(&fp, op.p, op.n);
   rec_put_raw(&fnp, FEEDBACK_INDEX_PREFIX, sizeof FEEDBACK_INDEX_PREFIX);
   rec_put_raw(&fnp, onp.p, onp.n);
-  cust_encode(&cb, &c);
+  core_cust_encode(&cb, &c);
   if (op.oom || onp.oom || fp.oom || fnp.oom || cb.oom) {
     rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
     goto out;

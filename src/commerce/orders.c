@@ -72,14 +72,14 @@ static void order_encode(rec_buf_t *b, const ord_rec_t *r) {
 
 /* Decode an order record; every string (NUL-terminated) and array is copied into a.
  * 0, -1 corrupt, -2 out of memory. */
-int ord_rec_open(const void *v, size_t n, rec_rd_t *rd, pstr_t *canon) {
+int core_ord_rec_open(const void *v, size_t n, rec_rd_t *rd, pstr_t *canon) {
   rec_rd_init(rd, v, n);
   if (rec_get_u8(rd) != 'O' || rec_get_u8(rd) != 1) return -1;
   *canon = rec_get_str(rd);
   return rd->bad ? -1 : 0;
 }
 
-int ord_canon_open(pstr_t canon, rec_rd_t *c) {
+int core_ord_canon_open(pstr_t canon, rec_rd_t *c) {
   rec_rd_init(c, canon.p, canon.n);
   if (rec_get_u8(c) != 'o' || rec_get_u8(c) != 1) return -1;
   return c->bad ? -1 : 0;
@@ -89,9 +89,9 @@ static int order_decode(const void *v, size_t n, arena_t *a, ord_rec_t *r) {
   rec_rd_t rd, c;
   pstr_t canon;
   memset(r, 0, sizeof *r);
-  if (ord_rec_open(v, n, &rd, &canon)) return -1;
+  if (core_ord_rec_open(v, n, &rd, &canon)) return -1;
   if (core_pstr_dup(a, canon, &r->canon)) return -2;
-  if (ord_canon_open(r->canon, &c)) return -1;
+  if (core_ord_canon_open(r->canon, &c)) return -1;
   r->o.customer_id = rec_get_str(&c);
   r->o.currency = rec_get_str(&c);
   r->ts_sent = rec_get_sv(&c);
@@ -224,14 +224,14 @@ static int validate_refund(const refund_t *rf, perr_info_t *e) {
 
 /* Merge the order's products (ts) into c's last-products list; strings must outlive c. */
 static int merge_last(cust_rec_t *c, const order_t *o, int64_t ts, arena_t *a) {
-  last_acc_t l;
+  core_last_acc_t l;
   l.n = 0;
   /* the order's first 2N distinct products: any later one has ts <= these and is never in
    * the top N unless it is in the old list (then it comes in below with its own ts) */
   for (size_t i = 0; i < o->nlines && l.n < 2 * CORE_LAST_PRODUCTS; i++)
-    last_acc_add(&l, o->lines[i].product_id, ts);
-  for (size_t j = 0; j < c->nlast; j++) last_acc_add(&l, c->last[j], c->last_ts[j]);
-  return last_acc_store(&l, c, a);
+    core_last_acc_add(&l, o->lines[i].product_id, ts);
+  for (size_t j = 0; j < c->nlast; j++) core_last_acc_add(&l, c->last[j], c->last_ts[j]);
+  return core_last_acc_store(&l, c, a);
 }
 
 /* ---- order.record ----------------------------------------------------------------------- */
@@ -289,7 +289,7 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
 
   int64_t ts = o->ts ? o->ts : now;
   cust_rec_t c;
-  rc = cust_load(t, o->customer_id, &a, &c, e);
+  rc = core_cust_load(t, o->customer_id, &a, &c, e);
   if (rc == PERR_NOT_FOUND) {
     memset(&c, 0, sizeof c);
     c.updated_at = now;
@@ -297,7 +297,7 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
     goto out;
   }
   const char *cur = core_currency_static(o->currency);
-  int ci = cust_find_currency(&c, cur);
+  int ci = core_cust_find_currency(&c, cur);
   if (ci < 0) {
     if (c.ntotals >= CORE_MAX_CURRENCIES) {
       rc = perr_set(e, PERR_INVALID_PARAMS, "currency",
@@ -337,7 +337,7 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
     goto out;
   }
   order_encode(&ob, &r);
-  cust_encode(&cb, &c);
+  core_cust_encode(&cb, &c);
   /* CUSTOMER_ORDERS key: customer_id \0 be64(ts) order_id */
   rec_put_raw(&ib, o->customer_id.p, o->customer_id.n);
   rec_put_u8(&ib, 0);
@@ -478,8 +478,8 @@ int core_order_refund(store_txn_t *t, const refund_t *rf, int64_t now, refund_re
     goto out;
   }
   cust_rec_t c;
-  rc = cust_load(t, r.o.customer_id, &a, &c, e);
-  int ci = rc == 0 ? cust_find_currency(&c, cur) : -1;
+  rc = core_cust_load(t, r.o.customer_id, &a, &c, e);
+  int ci = rc == 0 ? core_cust_find_currency(&c, cur) : -1;
   if (rc == PERR_NOT_FOUND || (rc == 0 && ci < 0)) rc = core_corrupt("customer", e);
   if (rc) goto out;
   /* refunded <= gross and the order's refunds <= its total, so these cannot overflow */
@@ -497,7 +497,7 @@ int core_order_refund(store_txn_t *t, const refund_t *rf, int64_t now, refund_re
   rec_put_raw(&rb, cur, 3);
   rec_put_sv(&rb, now);
   order_encode(&ob, &r);
-  cust_encode(&cb, &c);
+  core_cust_encode(&cb, &c);
   if (rb.oom || ob.oom || cb.oom) {
     rc = oom(e);
     goto out;

@@ -15,14 +15,14 @@ int scan_order_brief(const void *v, size_t n, pstr_t *customer, pstr_t *currency
                      int64_t *total, int64_t *refunded) {
   rec_rd_t rd, c;
   pstr_t canon;
-  if (ord_rec_open(v, n, &rd, &canon)) return -1;
+  if (core_ord_rec_open(v, n, &rd, &canon)) return -1;
   *ts = rec_get_sv(&rd);
   (void)rec_get_sv(&rd); /* recorded_at */
   (void)rec_get_sv(&rd); /* subtotal */
   *total = rec_get_sv(&rd);
   *refunded = rec_get_sv(&rd);
   if (rd.bad) return -1;
-  if (ord_canon_open(canon, &c)) return -1;
+  if (core_ord_canon_open(canon, &c)) return -1;
   *customer = rec_get_str(&c);
   *currency = rec_get_str(&c);
   return c.bad || currency->n != 3 ? -1 : 0;

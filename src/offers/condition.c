@@ -139,16 +139,16 @@ static int compile_regex(compiler_t *k, op_t *op, const json_t *arg, bool casele
     int rc = bad(k, "a regular expression must be a string");
     if (rc) return rc;
   }
-  js_str_t pat;
-  js_str_init(&pat);
-  js_to_string(arg, &pat); /* SDK: new RegExp(String(arg)) */
+  condition_js_str_t pat;
+  condition_js_str_init(&pat);
+  condition_js_to_string(arg, &pat); /* SDK: new RegExp(String(arg)) */
   uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX |
                   PCRE2_ALLOW_EMPTY_CLASS | PCRE2_MATCH_UNSET_BACKREF;
   if (caseless) opts |= PCRE2_CASELESS;
   int err;
   PCRE2_SIZE off;
   pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.p, pat.len, opts, &err, &off, NULL);
-  js_str_free(&pat);
+  condition_js_str_free(&pat);
   if (!re) {
     if (k->flags & CONDITION_SDK_COMPAT) {
       op->op = OP_FALSE; /* SDK: an invalid regex throws, caught as false */
@@ -215,15 +215,15 @@ static int compile_op(compiler_t *k, const char *name, const json_t *arg, op_t *
       int rc = bad(k, "expected a version string");
       if (rc) return rc;
     }
-    js_str_t v;
-    js_str_init(&v);
-    js_padded_version(arg, &v);
+    condition_js_str_t v;
+    condition_js_str_init(&v);
+    condition_js_padded_version(arg, &v);
     op->version = arena_strndup(&k->c->arena, v.p, v.len);
-    js_str_free(&v);
+    condition_js_str_free(&v);
     return op->version ? 0 : OOM(k);
   }
   case OP_EXISTS:
-    op->flag = js_truthy(arg);
+    op->flag = condition_js_truthy(arg);
     return json_is_boolean(arg) ? 0 : bad(k, "$exists takes true or false");
   case OP_IN:
   case OP_NIN:

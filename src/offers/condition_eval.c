@@ -61,9 +61,9 @@ static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj) {
 
 static bool same_value(const json_t *a, const json_t *b, bool caseless) {
   if (caseless && json_is_string(a) && json_is_string(b))
-    return js_equal_caseless(json_string_value(a), json_string_length(a), json_string_value(b),
+    return condition_js_equal_caseless(json_string_value(a), json_string_length(a), json_string_value(b),
                              json_string_length(b));
-  return js_strict_equal(a, b);
+  return condition_js_strict_equal(a, b);
 }
 
 static bool includes(const json_t *arr, const json_t *v, bool caseless) {
@@ -84,37 +84,37 @@ static bool is_in(const json_t *actual, const json_t *expected, bool caseless) {
 }
 
 static bool regex_test(const evalctx_t *x, const pcre2_code *re, const json_t *value) {
-  js_str_t s;
-  js_str_init(&s);
-  js_to_string(value, &s);
+  condition_js_str_t s;
+  condition_js_str_init(&s);
+  condition_js_to_string(value, &s);
   pcre2_match_data *md = pcre2_match_data_create(1, NULL);
   int rc = md ? pcre2_match(re, (PCRE2_SPTR)s.p, s.len, 0, 0, md, x->c->mctx) : -1;
   pcre2_match_data_free(md);
-  js_str_free(&s);
+  condition_js_str_free(&s);
   return rc >= 0;
 }
 
 static int version_cmp(const json_t *value, const char *expected) {
-  js_str_t v;
-  js_str_init(&v);
-  js_padded_version(value, &v);
+  condition_js_str_t v;
+  condition_js_str_init(&v);
+  condition_js_padded_version(value, &v);
   int c = utf16_compare(v.p, v.len, expected, strlen(expected));
-  js_str_free(&v);
+  condition_js_str_free(&v);
   return c;
 }
 
 static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
   switch (op->op) {
-  case OP_EQ: return js_strict_equal(v, op->arg);
-  case OP_NE: return !js_strict_equal(v, op->arg);
-  case OP_LT: return js_compare(v, op->arg) == -1;
+  case OP_EQ: return condition_js_strict_equal(v, op->arg);
+  case OP_NE: return !condition_js_strict_equal(v, op->arg);
+  case OP_LT: return condition_js_compare(v, op->arg) == -1;
   case OP_LTE: {
-    int c = js_compare(v, op->arg);
+    int c = condition_js_compare(v, op->arg);
     return c == -1 || c == 0;
   }
-  case OP_GT: return js_compare(v, op->arg) == 1;
+  case OP_GT: return condition_js_compare(v, op->arg) == 1;
   case OP_GTE: {
-    int c = js_compare(v, op->arg);
+    int c = condition_js_compare(v, op->arg);
     return c == 1 || c == 0;
   }
   case OP_VEQ: return version_cmp(v, op->version) == 0;
@@ -146,7 +146,7 @@ static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
     if (!json_is_array(v)) return false;
     for (size_t i = 0; i < json_array_size(v); i++) {
       const json_t *el = json_array_get(v, i);
-      if (!js_truthy(el)) continue; /* the SDK skips falsy elements */
+      if (!condition_js_truthy(el)) continue; /* the SDK skips falsy elements */
       if (op->val ? eval_val(x, op->val, el) : eval_obj(x, op->obj, el)) return true;
     }
     return false;
@@ -163,7 +163,7 @@ static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
   case OP_REGEX: return regex_test(x, op->re, v);
   case OP_TYPE: {
     const char *want = json_string_value(op->arg); /* NULL for a non-string (compat mode) */
-    return want && !strcmp(js_type_name(v), want);
+    return want && !strcmp(condition_js_type_name(v), want);
   }
   case OP_FALSE: return false;
   }
@@ -173,20 +173,20 @@ static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
 static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v) {
   switch (cv->kind) {
   case V_STR: {
-    js_str_t s;
-    js_str_init(&s);
-    js_to_string(v, &s);
+    condition_js_str_t s;
+    condition_js_str_init(&s);
+    condition_js_to_string(v, &s);
     const char *want = json_string_value(cv->json);
     size_t wlen = json_string_length(cv->json);
-    bool eq = cv->caseless ? js_equal_caseless(s.p, s.len, want, wlen)
+    bool eq = cv->caseless ? condition_js_equal_caseless(s.p, s.len, want, wlen)
                            : s.len == wlen && memcmp(s.p, want, wlen) == 0;
-    js_str_free(&s);
+    condition_js_str_free(&s);
     return eq;
   }
-  case V_NUM: return js_to_number(v) == cv->num;
-  case V_BOOL: return v && !json_is_null(v) && js_truthy(v) == cv->b;
+  case V_NUM: return condition_js_to_number(v) == cv->num;
+  case V_BOOL: return v && !json_is_null(v) && condition_js_truthy(v) == cv->b;
   case V_NULL: return !v || json_is_null(v);
-  case V_DEEP: return js_stringify_equal(v, cv->json);
+  case V_DEEP: return condition_js_stringify_equal(v, cv->json);
   case V_OPS:
     for (size_t i = 0; i < cv->nops; i++)
       if (!eval_op(x, &cv->ops[i], v)) return false;

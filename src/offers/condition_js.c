@@ -1,6 +1,6 @@
 /* condition_js.c -- the JavaScript value semantics GrowthBook's condition evaluator relies
  * on (String(), Number(), truthiness, ===, JSON.stringify equality, relational comparison,
- * padded version strings), over jansson values. Invariant: pure; only js_str_t allocates. */
+ * padded version strings), over jansson values. Invariant: pure; only condition_js_str_t allocates. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,19 +10,19 @@
 #include "base/utf8.h"
 #include "offers/condition_internal.h"
 
-void js_str_init(js_str_t *s) {
+void condition_js_str_init(condition_js_str_t *s) {
   s->p = s->buf;
   s->len = 0;
   s->cap = sizeof s->buf;
   s->buf[0] = 0;
 }
 
-void js_str_free(js_str_t *s) {
+void condition_js_str_free(condition_js_str_t *s) {
   if (s->p != s->buf) free(s->p);
-  js_str_init(s);
+  condition_js_str_init(s);
 }
 
-static void js_str_add(js_str_t *s, const char *p, size_t n) {
+static void condition_js_str_add(condition_js_str_t *s, const char *p, size_t n) {
   if (s->len + n + 1 > s->cap) {
     size_t cap = s->cap * 2;
     while (cap < s->len + n + 1) cap *= 2;
@@ -38,17 +38,17 @@ static void js_str_add(js_str_t *s, const char *p, size_t n) {
   s->p[s->len] = 0;
 }
 
-static void js_str_cat(js_str_t *s, const char *p) { js_str_add(s, p, strlen(p)); }
+static void condition_js_str_cat(condition_js_str_t *s, const char *p) { condition_js_str_add(s, p, strlen(p)); }
 
 /* ECMAScript Number::toString(x) for a finite or infinite double. */
-static void number_to_string(double x, js_str_t *out) {
-  if (isnan(x)) return js_str_cat(out, "NaN");
-  if (x == 0) return js_str_cat(out, "0");
+static void number_to_string(double x, condition_js_str_t *out) {
+  if (isnan(x)) return condition_js_str_cat(out, "NaN");
+  if (x == 0) return condition_js_str_cat(out, "0");
   if (x < 0) {
-    js_str_cat(out, "-");
+    condition_js_str_cat(out, "-");
     x = -x;
   }
-  if (isinf(x)) return js_str_cat(out, "Infinity");
+  if (isinf(x)) return condition_js_str_cat(out, "Infinity");
   char tmp[40];
   int p = 1;
   for (; p <= 17; p++) { /* shortest digit string that reads back as x */
@@ -90,21 +90,21 @@ static void number_to_string(double x, js_str_t *out) {
     len += snprintf(buf + len, sizeof buf - (size_t)len, "e%c%d", n - 1 >= 0 ? '+' : '-',
                     abs(n - 1));
   }
-  js_str_add(out, buf, (size_t)len);
+  condition_js_str_add(out, buf, (size_t)len);
 }
 
-static void to_string_into(const json_t *v, js_str_t *out, int depth) {
+static void to_string_into(const json_t *v, condition_js_str_t *out, int depth) {
   switch (v ? json_typeof(v) : JSON_NULL) {
-  case JSON_NULL: return js_str_cat(out, "null");
-  case JSON_TRUE: return js_str_cat(out, "true");
-  case JSON_FALSE: return js_str_cat(out, "false");
-  case JSON_STRING: return js_str_add(out, json_string_value(v), json_string_length(v));
+  case JSON_NULL: return condition_js_str_cat(out, "null");
+  case JSON_TRUE: return condition_js_str_cat(out, "true");
+  case JSON_FALSE: return condition_js_str_cat(out, "false");
+  case JSON_STRING: return condition_js_str_add(out, json_string_value(v), json_string_length(v));
   case JSON_INTEGER: {
     json_int_t i = json_integer_value(v);
     if (i > -(1LL << 53) && i < (1LL << 53)) {
       char b[24];
       int n = snprintf(b, sizeof b, "%lld", (long long)i);
-      return js_str_add(out, b, (size_t)n);
+      return condition_js_str_add(out, b, (size_t)n);
     }
     return number_to_string((double)i, out);
   }
@@ -112,18 +112,18 @@ static void to_string_into(const json_t *v, js_str_t *out, int depth) {
   case JSON_ARRAY:
     if (depth > 32) return; /* cyclic-safe bound; JSON from the wire is a tree anyway */
     for (size_t i = 0; i < json_array_size(v); i++) {
-      if (i) js_str_cat(out, ",");
+      if (i) condition_js_str_cat(out, ",");
       const json_t *el = json_array_get(v, i);
       if (!json_is_null(el)) to_string_into(el, out, depth + 1);
     }
     return;
-  case JSON_OBJECT: return js_str_cat(out, "[object Object]");
+  case JSON_OBJECT: return condition_js_str_cat(out, "[object Object]");
   }
 }
 
-void js_to_string(const json_t *v, js_str_t *out) { to_string_into(v, out, 0); }
+void condition_js_to_string(const json_t *v, condition_js_str_t *out) { to_string_into(v, out, 0); }
 
-static bool js_space(uint32_t c) {
+static bool condition_js_space(uint32_t c) {
   return c == 9 || c == 10 || c == 11 || c == 12 || c == 13 || c == 32 || c == 0xA0 ||
          c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
          c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
@@ -135,14 +135,14 @@ static double string_to_number(const char *s, size_t len) {
   size_t a = 0, b = len;
   while (a < b) { /* trim leading */
     size_t j = a;
-    if (!js_space(utf8_next(u, len, &j))) break;
+    if (!condition_js_space(utf8_next(u, len, &j))) break;
     a = j;
   }
   while (b > a) { /* trim trailing: step back over one code point */
     size_t start = b - 1;
     while (start > a && (u[start] & 0xC0) == 0x80) start--;
     size_t j = start;
-    if (!js_space(utf8_next(u, len, &j)) || j != b) break;
+    if (!condition_js_space(utf8_next(u, len, &j)) || j != b) break;
     b = start;
   }
   if (a == b) return 0;
@@ -186,7 +186,7 @@ static double string_to_number(const char *s, size_t len) {
   return strtod(p, NULL);
 }
 
-double js_to_number(const json_t *v) {
+double condition_js_to_number(const json_t *v) {
   switch (v ? json_typeof(v) : JSON_NULL) {
   case JSON_NULL: return 0;
   case JSON_TRUE: return 1;
@@ -195,11 +195,11 @@ double js_to_number(const json_t *v) {
   case JSON_REAL: return json_real_value(v);
   case JSON_STRING: return string_to_number(json_string_value(v), json_string_length(v));
   case JSON_ARRAY: {
-    js_str_t s;
-    js_str_init(&s);
-    js_to_string(v, &s);
+    condition_js_str_t s;
+    condition_js_str_init(&s);
+    condition_js_to_string(v, &s);
     double d = string_to_number(s.p, s.len);
-    js_str_free(&s);
+    condition_js_str_free(&s);
     return d;
   }
   case JSON_OBJECT: return NAN;
@@ -207,7 +207,7 @@ double js_to_number(const json_t *v) {
   return NAN;
 }
 
-bool js_truthy(const json_t *v) {
+bool condition_js_truthy(const json_t *v) {
   switch (v ? json_typeof(v) : JSON_NULL) {
   case JSON_NULL:
   case JSON_FALSE: return false;
@@ -222,7 +222,7 @@ bool js_truthy(const json_t *v) {
   }
 }
 
-bool js_strict_equal(const json_t *a, const json_t *b) {
+bool condition_js_strict_equal(const json_t *a, const json_t *b) {
   if (!a) a = json_null();
   if (!b) b = json_null();
   if (json_is_number(a) && json_is_number(b)) {
@@ -283,7 +283,7 @@ static bool stringify_equal(const json_t *a, const json_t *b, int depth) {
   if (!a) a = json_null();
   if (!b) b = json_null();
   if (depth > 64) return false;
-  if (json_is_number(a) && json_is_number(b)) return js_strict_equal(a, b);
+  if (json_is_number(a) && json_is_number(b)) return condition_js_strict_equal(a, b);
   if (json_typeof(a) != json_typeof(b)) return false;
   if (json_is_array(a)) {
     if (json_array_size(a) != json_array_size(b)) return false;
@@ -309,34 +309,34 @@ static bool stringify_equal(const json_t *a, const json_t *b, int depth) {
     if (kb != stack_b) free(kb);
     return eq;
   }
-  return js_strict_equal(a, b);
+  return condition_js_strict_equal(a, b);
 }
 
-bool js_stringify_equal(const json_t *a, const json_t *b) { return stringify_equal(a, b, 0); }
+bool condition_js_stringify_equal(const json_t *a, const json_t *b) { return stringify_equal(a, b, 0); }
 
 /* ToPrimitive: arrays and objects become their strings. */
 static bool primitive_is_string(const json_t *v) {
   return v && (json_is_string(v) || json_is_array(v) || json_is_object(v));
 }
 
-int js_compare(const json_t *a, const json_t *b) {
+int condition_js_compare(const json_t *a, const json_t *b) {
   if (primitive_is_string(a) && primitive_is_string(b)) {
-    js_str_t x, y;
-    js_str_init(&x);
-    js_str_init(&y);
-    js_to_string(a, &x);
-    js_to_string(b, &y);
+    condition_js_str_t x, y;
+    condition_js_str_init(&x);
+    condition_js_str_init(&y);
+    condition_js_to_string(a, &x);
+    condition_js_to_string(b, &y);
     int c = utf16_compare(x.p, x.len, y.p, y.len);
-    js_str_free(&x);
-    js_str_free(&y);
+    condition_js_str_free(&x);
+    condition_js_str_free(&y);
     return c < 0 ? -1 : c > 0;
   }
-  double x = js_to_number(a), y = js_to_number(b);
+  double x = condition_js_to_number(a), y = condition_js_to_number(b);
   if (isnan(x) || isnan(y)) return 2;
   return x < y ? -1 : x > y;
 }
 
-const char *js_type_name(const json_t *v) {
+const char *condition_js_type_name(const json_t *v) {
   switch (v ? json_typeof(v) : JSON_NULL) {
   case JSON_NULL: return "null";
   case JSON_ARRAY: return "array";
@@ -348,13 +348,13 @@ const char *js_type_name(const json_t *v) {
   }
 }
 
-void js_padded_version(const json_t *v, js_str_t *out) {
-  js_str_t in;
-  js_str_init(&in);
+void condition_js_padded_version(const json_t *v, condition_js_str_t *out) {
+  condition_js_str_t in;
+  condition_js_str_init(&in);
   if (json_is_number(v) || (json_is_string(v) && json_string_length(v) > 0))
-    js_to_string(v, &in);
+    condition_js_to_string(v, &in);
   else
-    js_str_cat(&in, "0");
+    condition_js_str_cat(&in, "0");
   const char *s = in.p, *end = in.p + in.len;
   if (*s == 'v') s++;
   const char *plus = memchr(s, '+', (size_t)(end - s));
@@ -367,18 +367,18 @@ void js_padded_version(const json_t *v, js_str_t *out) {
       size_t n = (size_t)(c - part);
       bool numeric = n > 0;
       for (const char *d = part; d < c; d++) numeric = numeric && *d >= '0' && *d <= '9';
-      if (part != s) js_str_cat(out, "-");
-      for (size_t pad = n; numeric && pad < 5; pad++) js_str_cat(out, " ");
-      js_str_add(out, part, n);
+      if (part != s) condition_js_str_cat(out, "-");
+      for (size_t pad = n; numeric && pad < 5; pad++) condition_js_str_cat(out, " ");
+      condition_js_str_add(out, part, n);
       if (c == end) break;
       part = c + 1;
     }
   }
-  if (parts == 3) js_str_cat(out, "-~");
-  js_str_free(&in);
+  if (parts == 3) condition_js_str_cat(out, "-~");
+  condition_js_str_free(&in);
 }
 
-bool js_equal_caseless(const char *a, size_t alen, const char *b, size_t blen) {
+bool condition_js_equal_caseless(const char *a, size_t alen, const char *b, size_t blen) {
   if (alen != blen) return false;
   for (size_t i = 0; i < alen; i++) {
     unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];

@@ -98,26 +98,26 @@ typedef struct cust_rec_s {
 } cust_rec_t;
 
 /* Load the customer row; strings copied into a. PERR_NOT_FOUND (e not set) if absent. */
-int cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_info_t *e);
-void cust_encode(rec_buf_t *b, const cust_rec_t *c);
+int core_cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_info_t *e);
+void core_cust_encode(rec_buf_t *b, const cust_rec_t *c);
 /* Index of currency cur in c->totals, or -1. */
-int cust_find_currency(const cust_rec_t *c, const char *cur);
+int core_cust_find_currency(const cust_rec_t *c, const char *cur);
 
 /* Building a customer's last-products list: add candidates (distinct ids, each keeps its
  * newest ts), then store the CORE_LAST_PRODUCTS newest into c (ties keep insertion order);
  * strings are copied into a when a is not NULL, else they must outlive c. */
-typedef struct last_acc_s {
+typedef struct core_last_acc_s {
   pstr_t ids[3 * CORE_LAST_PRODUCTS];
   int64_t ts[3 * CORE_LAST_PRODUCTS];
   size_t n;
-} last_acc_t;
-void last_acc_add(last_acc_t *l, pstr_t id, int64_t ts);
-int last_acc_store(last_acc_t *l, cust_rec_t *c, arena_t *a);
+} core_last_acc_t;
+void core_last_acc_add(core_last_acc_t *l, pstr_t id, int64_t ts);
+int core_last_acc_store(core_last_acc_t *l, cust_rec_t *c, arena_t *a);
 
-/* Order records (orders.c owns the format; scanners read it too). ord_rec_open checks the
+/* Order records (orders.c owns the format; scanners read it too). core_ord_rec_open checks the
  * tags, sets *canon to the canonical order and leaves rd just after it (at ts);
- * ord_canon_open positions c at the canonical order's customer_id. -1 when corrupt. */
-int ord_rec_open(const void *v, size_t n, rec_rd_t *rd, pstr_t *canon);
-int ord_canon_open(pstr_t canon, rec_rd_t *c);
+ * core_ord_canon_open positions c at the canonical order's customer_id. -1 when corrupt. */
+int core_ord_rec_open(const void *v, size_t n, rec_rd_t *rd, pstr_t *canon);
+int core_ord_canon_open(pstr_t canon, rec_rd_t *c);
 
 #endif

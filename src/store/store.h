@@ -22,7 +22,13 @@
   XX(CUSTOMER_ORDERS, "cust_orders") /* customer_id \0 be64(ts) order_id -> "" */ \
   XX(FEEDBACK, "feedback")           /* feedback_id -> feedback record */      \
   XX(MODELS, "models")               /* model name -> persisted snapshot */    \
-  XX(AUX, "aux")                     /* module-owned extra indexes */
+  XX(AUX, "aux")                     /* module-owned extra indexes */        \
+  /* loyalty (src/loyalty/): program in META "loyalty_program" */                \
+  XX(LOY_MEMBERS, "loy_members")     /* customer_id -> member summary */       \
+  XX(LOY_LEDGER, "loy_ledger")       /* customer_id \0 be64(seq) -> entry */   \
+  XX(LOY_KEYS, "loy_keys")           /* kind byte + idempotency key -> answer */ \
+  XX(LOY_TIER_HIST, "loy_tierhist")  /* customer_id \0 be64(n) -> tier change */ \
+  XX(LOY_TIER_IDX, "loy_tieridx")    /* tier \0 customer_id -> "" */
 
 typedef enum {
 #define XX(name, str) STORE_T_##name,

@@ -176,6 +176,40 @@ class WireTest(unittest.TestCase):
         for oid in ("bad-1", "bad-3", "bad-7", "bad-11"):
             self.assertRpcError("not_found", None, "order.get", {"order_id": oid})
 
+    def test_empty_key_at_the_start_of_a_second_read(self):
+        # issue 12 item 4: a request split so that an empty field name starts the second
+        # read (msgpack-c then hands a zero-length key with a NULL pointer); the sanitizer
+        # build aborted on memcpy(name, NULL, 0)
+        first, second = bytes.fromhex("940001a470696e67"), bytes.fromhex("9181a001")
+        in0 = self.c.call("stats")["bytes"]["in"]
+        c = Client(self.d.sock)
+        try:
+            c.send_raw(first)
+            # wait until patrond has read the first part (its byte counter moves), so the
+            # second part is a second read
+            polls = 0
+            while True:
+                polls += 1
+                seen = self.c.call("stats")["bytes"]["in"]
+                if seen - in0 - polls * len(self.c.request_bytes("stats", msgid=0)[1]) >= len(first):
+                    break
+            c.send_raw(second)
+            m = c.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (1, "invalid_params"))
+            self.assertEqual(m[2]["message"], "unknown field ''")
+            self.assertTrue(c.call("ping")["pong"])
+        finally:
+            c.close()
+
+    def test_error_messages_are_valid_utf8(self):
+        # issue 12 item 6: client bytes that are not UTF-8 are escaped in error messages, so
+        # this strict (raw=False) client can decode them; valid UTF-8 is kept as it is
+        for raw, shown in ((b"\xff", "\\xFF"), (b"caf\xc3\xa9\xc3", "caf\u00e9\\xC3")):
+            self.c.send_raw(msgpack.packb([0, 90, raw, []], use_bin_type=False))
+            m = self.c.read_message()
+            self.assertEqual((m[1], m[2]["code"]), (90, "unknown_method"))
+            self.assertEqual(m[2]["message"], "unknown method '%s'" % shown)
+
     def test_wrong_message_shapes_keep_connection(self):
         # a response sent to the daemon, params not an array: answered, connection stays
         self.c.send_raw(msgpack.packb([1, 77, None, None]))
