@@ -17,6 +17,9 @@ double clv_digamma(double x);
 double clv_log1pexp(double a);
 double clv_sigmoid(double a);
 
+/* clv_hyp2f1 with a term budget (clv.h): *ok = 0 when max_terms did not converge. */
+double clv__hyp2f1_n(double a, double b, double c, double z, long max_terms, int *ok);
+
 /* Grouped rows: distinct (x, t_x, T) (or (x, m_x)) with integer weights.
  * grp[i] indexes the per-x constants table; xs[g] is the x of group g. */
 typedef struct clv_rows_s {

@@ -93,8 +93,11 @@ double clv_sigmoid(double a) {
 }
 
 double clv_hyp2f1(double a, double b, double c, double z, int *ok) {
+  return clv__hyp2f1_n(a, b, c, z, 2000000, ok);
+}
+
+double clv__hyp2f1_n(double a, double b, double c, double z, long max_terms, int *ok) {
   double term = 1.0, sum = 1.0;
-  const long max_terms = 2000000;
   if (ok) *ok = 1;
   if (z == 0.0) return 1.0;
   for (long k = 0; k < max_terms; k++) {
