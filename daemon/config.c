@@ -9,9 +9,10 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "clv/clv.h"
 #include "log.h"
 
-typedef enum { T_STR, T_UINT, T_MODE, T_BOOL, T_LEVEL } ctype_t;
+typedef enum { T_STR, T_UINT, T_MODE, T_BOOL, T_LEVEL, T_CLV_MODEL } ctype_t;
 
 typedef struct cdef_s {
   const char *section, *key;
@@ -99,6 +100,10 @@ static const cdef_t defs[] = {
    "Horizon of predicted CLV, months."},
   {"clv", "discount_monthly_bp", T_UINT, NUM(clv_discount_monthly_bp), 0, 5000, 1, "100",
    "Monthly discount rate for CLV in basis points (100 = 1 % a month)."},
+  {"clv", "model", T_CLV_MODEL, NUM(clv_model), 0, 0, 1, "bgnbd",
+   "Purchase model served for P(alive), expected purchases and CLV: bgnbd, mbgnbd or pnbd "
+   "(fit and serve that one), or auto (fit all three, serve the lowest AIC = 8 - 2 LL, i.e. the "
+   "best log-likelihood; ties to bgnbd, then mbgnbd). Applies from the next refit."},
   {"clv", "rfm_bins", T_UINT, NUM(rfm_bins), 2, 10, 1, "5",
    "Score bins for recency, frequency and monetary value (5 = quintiles)."},
   {"recs", "upsell_max_ratio_pct", T_UINT, NUM(recs_upsell_max_ratio_pct), 101, 10000, 1, "300",
@@ -146,6 +151,16 @@ static int set_one(settings_t *s, const cdef_t *d, const char *v, char *err, siz
         return -1;
       }
       *(uint64_t *)base = (uint64_t)l;
+      return 0;
+    }
+    case T_CLV_MODEL: {
+      int m = clv_model_rule_parse(v);
+      if (m < 0) {
+        snprintf(err, errlen, "%s.%s: expected auto, bgnbd, mbgnbd or pnbd, got '%s'",
+                 d->section, d->key, v);
+        return -1;
+      }
+      *(uint64_t *)base = (uint64_t)m;
       return 0;
     }
     case T_UINT:
@@ -329,6 +344,7 @@ void config_print(const settings_t *s, FILE *f, int with_docs) {
       case T_MODE: fprintf(f, "%s = 0%llo\n", d->key, (unsigned long long)u); break;
       case T_BOOL: fprintf(f, "%s = %s\n", d->key, u ? "true" : "false"); break;
       case T_LEVEL: fprintf(f, "%s = %s\n", d->key, log_level_name((int)u)); break;
+      case T_CLV_MODEL: fprintf(f, "%s = %s\n", d->key, clv_model_rule_name((int)u)); break;
     }
   }
 }

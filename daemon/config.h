@@ -52,6 +52,7 @@ typedef struct settings_s {
   uint64_t clv_horizon_months;
   uint64_t clv_discount_monthly_bp; /* basis points per month */
   uint64_t rfm_bins;
+  uint64_t clv_model;               /* CLV_MODEL_AUTO or a clv_kind_t (clv/clv.h) */
   /* [recs] */
   uint64_t recs_upsell_max_ratio_pct;
   uint64_t recs_max_results;
