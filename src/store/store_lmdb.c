@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_internal.h"
 
@@ -537,6 +538,83 @@ static int lmdb_fatal(store_t *base) {
   return rc == MDB_PANIC;
 }
 
+/* ---- store_scrub_free_pages: zero the free pages no snapshot can read ---------------- */
+
+/* mdb_reader_list line "pid thread txnid" ("-" for a reset slot): the smallest txnid. */
+static int oldest_reader(const char *msg, void *ctx) {
+  unsigned long long *oldest = ctx, id;
+  int pid;
+  size_t tid;
+  if (sscanf(msg, "%d %zx %llu", &pid, &tid, &id) == 3 && id < *oldest) *oldest = id;
+  return 0;
+}
+
+/* A write txn that changes one META key: txnids advance, so the pages freed by the last
+ * real write become reclaimable (LMDB reuses pages freed by txn N from txn N+2 on). */
+static int bump_txn(MDB_env *env, MDB_dbi meta, uint64_t n) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(env, NULL, 0, &txn);
+  if (rc) return rc;
+  MDB_val k = {sizeof "scrub" - 1, (void *)"scrub"}, v = {sizeof n, &n};
+  rc = mdb_put(txn, meta, &k, &v, 0);
+  if (rc) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  return mdb_txn_commit(txn);
+}
+
+static int lmdb_scrub_free(store_t *base, uint64_t *zeroed, perr_info_t *err) {
+  lmdb_store_t *s = LS(base);
+  *zeroed = 0;
+  int rc = 0;
+  for (uint64_t i = 0; i < 2 && !rc; i++) rc = bump_txn(s->env, s->dbi[STORE_T_META], i);
+  MDB_txn *txn = NULL;
+  MDB_cursor *c = NULL;
+  if (!rc) rc = mdb_txn_begin(s->env, NULL, 0, &txn); /* holds the writer lock: no allocs */
+  MDB_stat st;
+  mdb_filehandle_t fd;
+  if (!rc) rc = mdb_env_stat(s->env, &st);
+  if (!rc) rc = mdb_env_get_fd(s->env, &fd);
+  if (!rc) rc = mdb_cursor_open(txn, 0 /* FREE_DBI */, &c);
+  if (rc) goto out;
+  unsigned long long oldest = (unsigned long long)mdb_txn_id(txn) - 1;
+  mdb_reader_list(s->env, oldest_reader, &oldest);
+  unsigned char *zero = calloc(1, st.ms_psize);
+  if (!zero) {
+    rc = ENOMEM;
+    goto out;
+  }
+  MDB_val k, v;
+  int g;
+  while ((g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0 && !rc) {
+    size_t freed_by;
+    if (k.mv_size != sizeof freed_by || v.mv_size < sizeof(size_t)) continue;
+    memcpy(&freed_by, k.mv_data, sizeof freed_by);
+    if (freed_by >= oldest) break; /* keys ascend: the rest may still be read */
+    const size_t *idl = v.mv_data; /* [count, pgno...] */
+    size_t n = idl[0];
+    if ((n + 1) * sizeof(size_t) > v.mv_size) continue;
+    for (size_t i = 1; i <= n; i++) {
+      if (pwrite(fd, zero, st.ms_psize, (off_t)(idl[i] * st.ms_psize)) != (ssize_t)st.ms_psize) {
+        rc = errno ? errno : EIO;
+        break;
+      }
+      (*zeroed)++;
+    }
+  }
+  free(zero);
+  if (!rc && g && g != MDB_NOTFOUND) rc = g;
+  if (!rc && fdatasync(fd)) rc = errno;
+out:
+  if (c) mdb_cursor_close(c);
+  if (txn) mdb_txn_abort(txn);
+  if (rc)
+    return perr_set(err, PERR_INTERNAL, NULL, "scrubbing free pages: %s",
+                    rc > 0 && rc < 1000 ? strerror(rc) : mdb_strerror(rc));
+  return 0;
+}
+
 static const store_backend_t lmdb_backend = {
     .name = "lmdb",
     .close = lmdb_close,
@@ -553,4 +631,5 @@ static const store_backend_t lmdb_backend = {
     .count = lmdb_count,
     .size_bytes = lmdb_size_bytes,
     .fatal = lmdb_fatal,
+    .scrub_free = lmdb_scrub_free,
 };
