@@ -153,7 +153,8 @@ int handle_customer_merge(exec_ctx_t *x, const void *params, void *result, perr_
  * erased bytes are zeroed by the writer after the commit (store_scrub_free_pages). */
 int handle_customer_export(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   const id_params_t *p = params;
-  return core_customer_export(x->txn, p->id, x->arena, result, e);
+  store_txn_t *t = exec_txn(x, e);
+  return t ? core_customer_export(t, p->id, x->arena, result, e) : e->code;
 }
 
 int handle_customer_forget(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {

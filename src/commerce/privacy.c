@@ -50,27 +50,37 @@ static int drop_tombstones(store_txn_t *t, pstr_t id, arena_t *a, perr_info_t *e
   }
   pstr_t *del = NULL;
   size_t nd = 0, cap = 0;
+  int oom = 0;
   const void *kk, *v;
   size_t kn, vn;
   while ((rc = store_cursor_next(c, &kk, &kn, &v, &vn)) > 0) {
-    if (kn < pn || memcmp(kk, k.p, pn)) break;
+    if (kn < pn || memcmp(kk, k.p, pn)) {
+      rc = 0;
+      break;
+    }
     if (vn != id.n || memcmp(v, id.p, vn)) continue;
     if (nd == cap) {
       size_t nc = cap ? cap * 2 : 8;
       pstr_t *nv = arena_alloc(a, nc * sizeof *nv);
-      if (!nv) break;
+      if (!nv) {
+        oom = 1;
+        break;
+      }
       if (nd) memcpy(nv, del, nd * sizeof *nv);
       del = nv;
       cap = nc;
     }
     del[nd].p = arena_memdup(a, kk, kn);
     del[nd].n = kn;
-    if (!del[nd].p) break;
+    if (!del[nd].p) {
+      oom = 1;
+      break;
+    }
     nd++;
   }
   store_cursor_close(c);
   rec_buf_free(&k);
-  if (rc > 0) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  if (oom) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   if (rc < 0) return core_store_err(t, rc, e);
   for (size_t i = 0; i < nd; i++)
     if ((rc = store_del(t, STORE_T_AUX, del[i].p, del[i].n))) return core_store_err(t, rc, e);
@@ -170,7 +180,10 @@ int core_customer_export(store_txn_t *t, pstr_t id, arena_t *a, export_result_t 
   /* orders: CUSTOMER_ORDERS id \0 be64(ts) order_id */
   if ((rc = store_cursor_open(t, STORE_T_CUSTOMER_ORDERS, pre.p, pre.n, &c))) goto store_fail;
   while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) > 0) {
-    if (kn < pre.n + 8 || memcmp(k, pre.p, pre.n)) break;
+    if (kn < pre.n + 8 || memcmp(k, pre.p, pre.n)) {
+      rc = 0;
+      break;
+    }
     if (out->norders == cap) {
       size_t nc = cap ? cap * 2 : 16;
       export_order_t *nv = arena_alloc(a, nc * sizeof *nv);
@@ -204,7 +217,10 @@ int core_customer_export(store_txn_t *t, pstr_t id, arena_t *a, export_result_t 
   }
   cap = 0;
   while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) > 0) {
-    if (kn < fp.n || memcmp(k, fp.p, fp.n)) break;
+    if (kn < fp.n || memcmp(k, fp.p, fp.n)) {
+      rc = 0;
+      break;
+    }
     if (out->nfeedback == cap) {
       size_t nc = cap ? cap * 2 : 16;
       feedback_t *nv = arena_alloc(a, nc * sizeof *nv);
