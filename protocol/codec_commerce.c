@@ -269,5 +269,6 @@ void enc_customer_forget(msgpack_packer *pk, const void *result) {
     pk_kv_str(pk, "pseudonym", r->pseudonym);
     pk_kv_uint(pk, "orders", r->orders);
     pk_kv_uint(pk, "feedback", r->feedback);
+    pk_kv_uint(pk, "loyalty", r->loyalty);
   }
 }

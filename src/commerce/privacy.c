@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commerce/merge.h"
+#include "loyalty/loyalty.h"
 #include "store/record.h"
 
 static int make_pseudonym(pstr_t id, char out[PRIVACY_PSEUDONYM_MAX]) {
@@ -123,6 +124,7 @@ int core_customer_forget(store_txn_t *t, const forget_t *f, int64_t now, forget_
   if ((rc = core_customer_merge(t, &m, now, &mr, e))) goto out;
   r->orders = mr.orders;
   r->feedback = mr.feedback;
+  if ((rc = loy_customer_rekey(t, f->customer_id, pseudo, &r->loyalty, e))) goto out;
   /* the merged row took the customer's email/name (the pseudonym had none): erase them */
   if ((rc = core_cust_load(t, pseudo, &a, &p, e))) {
     if (rc == PERR_NOT_FOUND) rc = core_corrupt("pseudonym row", e);

@@ -8,8 +8,8 @@
  * index, nor merge tombstone names the id; the pseudonym's row holds the same aggregates
  * (totals, counts, first/last order, last products) with email and name erased; an audit row
  * (AUX "pv/f" \0 pseudonym -> be64(time) uv(orders) uv(feedback)) holds no personal data.
- * Not rekeyed (documented in PROTOCOL.md): loyalty (LOY_*) and offers (OFFER_*) rows, which
- * hold the id but no email/name; refund records (keyed by refund_id, naming the order only).
+ * Loyalty: the member's rows are rekeyed too (loy_customer_rekey). Not rekeyed (PROTOCOL.md):
+ * LOY_KEYS answer rows and offers (OFFER_*) rows, which hold the id but no email/name.
  * LMDB keeps stale page copies in free pages: store_scrub_free_pages (store.h) zeroes them. */
 #ifndef PATRON_PRIVACY_H
 #define PATRON_PRIVACY_H
@@ -33,6 +33,7 @@ typedef struct forget_result_s {
   char pseudonym[PRIVACY_PSEUDONYM_MAX];
   uint64_t orders;   /* orders rekeyed */
   uint64_t feedback; /* feedback rows rekeyed */
+  uint64_t loyalty;  /* loyalty rows rekeyed (member, ledger, tier history) */
 } forget_result_t;
 
 /* Errors: invalid_params (customer_id), not_found (customer_id). */

@@ -235,6 +235,7 @@ static void fill_result(const char *type, void *out, arena_t *a) {
     memcpy(r->pseudonym, "anon-0123", 10);
     r->orders = 2;
     r->feedback = 3;
+    r->loyalty = 4;
   } else if (!strcmp(type, "merge_result_t")) {
     *(merge_result_t *)out = (merge_result_t){1, 2, 3};
   } else if (!strcmp(type, "subscribe_result_t")) {

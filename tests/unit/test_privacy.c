@@ -21,6 +21,7 @@
 #include "commerce/feedback.h"
 #include "commerce/merge.h"
 #include "commerce/privacy.h"
+#include "loyalty/loyalty.h"
 
 #define S(lit) ((pstr_t){(lit), sizeof(lit) - 1})
 #define NOW 1700000000
@@ -174,6 +175,54 @@ static void test_export(void **state) {
   assert_int_equal(core_customer_export(f->w, S(""), &f->a, &x, &e), PERR_INVALID_PARAMS);
 }
 
+/* Loyalty: the member's summary, ledger, tier history and tier index follow the pseudonym. */
+static void test_forget_moves_loyalty(void **state) {
+  fx_t *f = *state;
+  perr_info_t e = {0};
+  loy_program_t p;
+  loyalty_program_default(&p);
+  p.ntiers = 2;
+  snprintf(p.tiers[0].name, sizeof p.tiers[0].name, "Bronze");
+  snprintf(p.tiers[1].name, sizeof p.tiers[1].name, "Gold");
+  p.tiers[1].entry_threshold = 10;
+  for (int i = 0; i < 2; i++) {
+    p.tiers[i].retention_threshold = -1;
+    p.tiers[i].earn_mult_bp = LOY_BP;
+  }
+  p.nearn = 1;
+  memcpy(p.earn[0].currency, "EUR", 4);
+  p.earn[0].points = 1;
+  p.earn[0].per_minor = 100;
+  assert_int_equal(loyalty_program_set(f->w, &p, NULL, &e), 0);
+  customer_t c = {.id = S(ID), .email = S(EMAIL)};
+  assert_int_equal(core_customer_upsert(f->w, &c, NOW, &e), 0);
+  loy_line_t l = {S("p1"), S("cat"), 1, 5000};
+  loy_order_t o = {S(ID), S("lo1"), S("EUR"), NOW, &l, 1, 0, 0};
+  loy_earn_result_t er;
+  assert_int_equal(loyalty_on_order(f->w, &o, NOW, &er, &e), 0);
+  loy_points_info_t before, after;
+  assert_int_equal(loyalty_points(f->w, S(ID), NOW, 0, 0, 10, &f->a, &before, &e), 0);
+  assert_int_equal(before.member, 1);
+  assert_true(before.total > 0);
+  forget_t fg = {S(ID)};
+  forget_result_t r;
+  assert_int_equal(core_customer_forget(f->w, &fg, NOW, &r, &e), 0);
+  assert_true(r.loyalty >= 2); /* the summary and at least one ledger entry */
+  pstr_t ps = {r.pseudonym, strlen(r.pseudonym)};
+  assert_int_equal(loyalty_points(f->w, ps, NOW, 0, 0, 10, &f->a, &after, &e), 0);
+  assert_int_equal(after.member, 1);
+  assert_int_equal(after.total, before.total);
+  assert_int_equal(loyalty_points(f->w, S(ID), NOW, 0, 0, 10, &f->a, &after, &e), 0);
+  assert_int_equal(after.member, 0);
+  loy_tier_info_t t;
+  assert_int_equal(loyalty_tier(f->w, ps, NOW, &t, &e), 0);
+  loy_check_t chk;
+  assert_int_equal(loyalty_check(f->w, &f->a, &chk, &e), 0);
+  assert_int_equal(chk.members, 1);
+  assert_int_equal(chk.ndiffs, 0);
+  assert_int_equal(chk.orphans, 0);
+}
+
 static unsigned char *read_all(const char *path, size_t *n) {
   FILE *fp = fopen(path, "rb");
   assert_non_null(fp);
@@ -236,6 +285,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pseudonyms_are_salted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_export, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forget_moves_loyalty, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scrub_leaves_no_byte, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,130 @@
+/* rekey.c -- loy_customer_rekey (loyalty.h): a member's rows move from one customer id to
+ * another in the caller's write txn, for customer.forget. Rows keyed by the id: LOY_MEMBERS
+ * (id), LOY_LEDGER and LOY_TIER_HIST (id \0 be64), LOY_TIER_IDX (tier \0 id). Values are
+ * copied unchanged (none of them holds the id). LOY_KEYS answer rows (keyed by order,
+ * redemption or award id) still name the old id inside their value: not rewritten here. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "loyalty/loyalty_internal.h"
+
+typedef struct kv_s {
+  rec_buf_t old_k, new_k, v;
+} kv_t;
+
+/* Move every row of tb whose key starts with from \0 to to \0 + the same suffix. */
+static int move_prefix(store_txn_t *w, store_table_t tb, pstr_t from, pstr_t to, uint64_t *moved,
+                       perr_info_t *e) {
+  rec_buf_t pre;
+  rec_buf_init(&pre);
+  rec_put_raw(&pre, from.p, from.n);
+  rec_put_u8(&pre, 0);
+  if (pre.oom) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  store_cursor_t *c;
+  int rc = store_cursor_open(w, tb, pre.p, pre.n, &c);
+  if (rc) {
+    rec_buf_free(&pre);
+    return core_store_err(w, rc, e);
+  }
+  kv_t *rows = NULL;
+  size_t n = 0, cap = 0;
+  int oom = 0;
+  const void *k, *v;
+  size_t kn, vn;
+  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) > 0) {
+    if (kn < pre.n || memcmp(k, pre.p, pre.n)) {
+      rc = 0;
+      break;
+    }
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      kv_t *nr = realloc(rows, nc * sizeof *nr);
+      if (!nr) {
+        oom = 1;
+        break;
+      }
+      rows = nr;
+      cap = nc;
+    }
+    kv_t *r = &rows[n++];
+    rec_buf_init(&r->old_k);
+    rec_buf_init(&r->new_k);
+    rec_buf_init(&r->v);
+    rec_put_raw(&r->old_k, k, kn);
+    rec_put_raw(&r->new_k, to.p, to.n);
+    rec_put_u8(&r->new_k, 0);
+    rec_put_raw(&r->new_k, (const char *)k + pre.n, kn - pre.n);
+    rec_put_raw(&r->v, v, vn);
+    if (r->old_k.oom || r->new_k.oom || r->v.oom) oom = 1;
+  }
+  store_cursor_close(c);
+  int err = oom ? perr_set(e, PERR_INTERNAL, NULL, "out of memory")
+                : rc < 0 ? core_store_err(w, rc, e) : 0;
+  for (size_t i = 0; i < n; i++) {
+    kv_t *r = &rows[i];
+    if (!err) {
+      int s = store_del(w, tb, r->old_k.p, r->old_k.n);
+      if (!s) s = store_put(w, tb, r->new_k.p, r->new_k.n, r->v.p, r->v.n);
+      if (s) err = core_store_err(w, s, e);
+      else (*moved)++;
+    }
+    rec_buf_free(&r->old_k);
+    rec_buf_free(&r->new_k);
+    rec_buf_free(&r->v);
+  }
+  free(rows);
+  rec_buf_free(&pre);
+  return err;
+}
+
+int loy_customer_rekey(store_txn_t *w, pstr_t from, pstr_t to, uint64_t *moved, perr_info_t *e) {
+  *moved = 0;
+  const void *v;
+  size_t vn;
+  int rc = store_get(w, STORE_T_LOY_MEMBERS, from.p, from.n, &v, &vn);
+  if (rc == PERR_NOT_FOUND) return 0; /* not a member */
+  if (rc) return core_store_err(w, rc, e);
+  loy_member_t m;
+  memset(&m, 0, sizeof m);
+  if (loy_member_decode(v, vn, &m)) {
+    loy_member_free(&m);
+    return core_corrupt("loyalty member", e);
+  }
+  char tier[LOY_NAME_MAX + 1];
+  memcpy(tier, m.tier, sizeof tier);
+  loy_member_free(&m);
+  rec_buf_t val, ok, nk;
+  rec_buf_init(&val);
+  rec_buf_init(&ok);
+  rec_buf_init(&nk);
+  rec_put_raw(&val, v, vn);
+  size_t tn = strlen(tier);
+  rec_put_raw(&ok, tier, tn);
+  rec_put_u8(&ok, 0);
+  rec_put_raw(&nk, ok.p, ok.n);
+  rec_put_raw(&ok, from.p, from.n);
+  rec_put_raw(&nk, to.p, to.n);
+  if (val.oom || ok.oom || nk.oom) {
+    rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+    goto out;
+  }
+  if ((rc = store_del(w, STORE_T_LOY_MEMBERS, from.p, from.n)) ||
+      (rc = store_put(w, STORE_T_LOY_MEMBERS, to.p, to.n, val.p, val.n))) {
+    rc = core_store_err(w, rc, e);
+    goto out;
+  }
+  (*moved)++;
+  rc = store_del(w, STORE_T_LOY_TIER_IDX, ok.p, ok.n);
+  if (!rc || rc == PERR_NOT_FOUND) rc = store_put(w, STORE_T_LOY_TIER_IDX, nk.p, nk.n, "", 0);
+  if (rc) {
+    rc = core_store_err(w, rc, e);
+    goto out;
+  }
+  rc = move_prefix(w, STORE_T_LOY_LEDGER, from, to, moved, e);
+  if (!rc) rc = move_prefix(w, STORE_T_LOY_TIER_HIST, from, to, moved, e);
+out:
+  rec_buf_free(&val);
+  rec_buf_free(&ok);
+  rec_buf_free(&nk);
+  return rc;
+}
