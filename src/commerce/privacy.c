@@ -29,6 +29,18 @@ static int make_pseudonym(pstr_t id, char out[PRIVACY_PSEUDONYM_MAX]) {
   return 0;
 }
 
+/* Room for one more element of size el in the arena array *v (n used, *cap allocated). */
+static int grow(arena_t *a, void **v, size_t n, size_t *cap, size_t el) {
+  if (n < *cap) return 0;
+  size_t nc = *cap ? *cap * 2 : 16;
+  void *nv = arena_alloc(a, nc * el);
+  if (!nv) return -1;
+  if (n) memcpy(nv, *v, n * el);
+  *v = nv;
+  *cap = nc;
+  return 0;
+}
+
 /* Delete the merge tombstones naming id: its own (id was a guest) and those of guests merged
  * into it (value == id). */
 static int drop_tombstones(store_txn_t *t, pstr_t id, arena_t *a, perr_info_t *e) {
@@ -60,16 +72,9 @@ static int drop_tombstones(store_txn_t *t, pstr_t id, arena_t *a, perr_info_t *e
       break;
     }
     if (vn != id.n || memcmp(v, id.p, vn)) continue;
-    if (nd == cap) {
-      size_t nc = cap ? cap * 2 : 8;
-      pstr_t *nv = arena_alloc(a, nc * sizeof *nv);
-      if (!nv) {
-        oom = 1;
-        break;
-      }
-      if (nd) memcpy(nv, del, nd * sizeof *nv);
-      del = nv;
-      cap = nc;
+    if (grow(a, (void **)&del, nd, &cap, sizeof *del)) {
+      oom = 1;
+      break;
     }
     del[nd].p = arena_memdup(a, kk, kn);
     del[nd].n = kn;
@@ -165,6 +170,7 @@ out:
 
 /* ---- export ---- */
 
+
 int core_customer_export(store_txn_t *t, pstr_t id, arena_t *a, export_result_t *out,
                          perr_info_t *e) {
   int rc;
@@ -186,14 +192,7 @@ int core_customer_export(store_txn_t *t, pstr_t id, arena_t *a, export_result_t 
       rc = 0;
       break;
     }
-    if (out->norders == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      export_order_t *nv = arena_alloc(a, nc * sizeof *nv);
-      if (!nv) break;
-      if (out->norders) memcpy(nv, out->orders, out->norders * sizeof *nv);
-      out->orders = nv;
-      cap = nc;
-    }
+    if (grow(a, (void **)&out->orders, out->norders, &cap, sizeof *out->orders)) break;
     pstr_t oid = core_pstr((const char *)k + pre.n + 8, kn - pre.n - 8);
     export_order_t *o = &out->orders[out->norders];
     int g = core_order_get(t, oid, a, &o->order, &o->refunded, e);
@@ -223,14 +222,7 @@ int core_customer_export(store_txn_t *t, pstr_t id, arena_t *a, export_result_t 
       rc = 0;
       break;
     }
-    if (out->nfeedback == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      feedback_t *nv = arena_alloc(a, nc * sizeof *nv);
-      if (!nv) break;
-      if (out->nfeedback) memcpy(nv, out->feedback, out->nfeedback * sizeof *nv);
-      out->feedback = nv;
-      cap = nc;
-    }
+    if (grow(a, (void **)&out->feedback, out->nfeedback, &cap, sizeof *out->feedback)) break;
     pstr_t fid = core_pstr((const char *)k + fp.n, kn - fp.n);
     int g = core_feedback_get(t, fid, a, &out->feedback[out->nfeedback], e);
     if (g) {
