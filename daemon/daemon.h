@@ -99,6 +99,19 @@ extern const method_exec_fn handler_table[METHOD__COUNT];
 #undef XX
 /* exec.c: the transaction for a handler (opens a read txn lazily); NULL on failure, e set. */
 store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e);
+/* exec.c: x->now / x->now_ms from the daemon's clock (wall clock + the test offset). */
+void exec_clock(exec_ctx_t *x);
+
+/* handlers_loyalty.c: the periodic expiry pass (a timer on the loop submitting chunks to the
+ * writer) and its shutdown; loyalty_follow_order / _refund run inside order.record /
+ * order.refund's savepoint (handlers.c). */
+int loyalty_start(daemon_t *d);
+void loyalty_stop(daemon_t *d);
+int loyalty_follow_order(exec_ctx_t *x, const order_t *o, perr_info_t *e);
+int loyalty_follow_refund(exec_ctx_t *x, const refund_t *rf, perr_info_t *e);
+/* customer.get's loyalty fields (program = 0 when no program was ever set). */
+int loyalty_customer_fields(exec_ctx_t *x, store_txn_t *t, pstr_t id, cust_loyalty_t *out,
+                            perr_info_t *e);
 
 typedef struct listener_s {
   uv_pipe_t pipe;
@@ -137,6 +150,11 @@ struct daemon_s {
   arena_t read_arena;         /* reused by every read request */
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t sweep, watchdog, drain;
+  /* The daemon's clock = wall clock + this offset (seconds); only debug.clock changes it,
+   * and only when started with --test-clock (test_clock = 1). Read by every thread. */
+  int test_clock;
+  atomic_int_fast64_t clock_offset_s;
+  struct loyalty_rt_s *loyalty; /* handlers_loyalty.c: the expiry timer, pass chains */
 };
 
 /* server.c */

@@ -181,6 +181,7 @@ typedef struct loy_cancel_result_s {
   int created;               /* 0 = already cancelled */
   int64_t points_returned;
   int64_t balance_after;
+  char customer_id[CORE_ID_MAX + 1]; /* whose redemption it was (also on a replay) */
 } loy_cancel_result_t;
 /* PERR_NOT_FOUND unknown id; PERR_CONFLICT when that redemption was not accepted. */
 int loyalty_redeem_cancel(store_txn_t *w, pstr_t redemption_id, int64_t now,
