@@ -73,6 +73,7 @@ typedef struct wjob_s {
   /* Optional, set by the handler: runs on the loop thread before the answer is encoded
    * (e.g. to swap in a model snapshot the worker built). */
   void (*on_loop)(daemon_t *d, struct wjob_s *job);
+  void *hook_data;            /* what on_loop needs (in the job's arena), or NULL */
 } wjob_t;
 
 /* What a handler gets. txn: the writer's write txn, or a read txn opened on first use.

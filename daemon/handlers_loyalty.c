@@ -17,10 +17,14 @@
 #include "contract.h"
 #include "daemon.h"
 #include "log.h"
+#include "models.h"
+#include "rpc.h"
 
 #define LOY_CHUNK 1000               /* members per pass chunk (one write txn) */
 #define LOY_EXPIRE_EVERY_MS 60000    /* the periodic expiry pass */
 #define LOY_HORIZON_S (30 * 86400)   /* customer.get: nothing listed, the horizon is unused */
+#define LOY_NOTICE_S (7 * 86400)     /* loyalty.points_expiring: points expiring this soon */
+#define LOY_SCAN_EVERY_S 86400       /* ... scanned at most once a day (daemon clock) */
 
 _Static_assert(sizeof(((cust_loyalty_t *)0)->tier) == LOY_NAME_MAX + 1, "cust_loyalty_t.tier");
 
@@ -28,7 +32,54 @@ struct loyalty_rt_s {
   uv_timer_t timer;
   uint64_t gen[2];   /* per pass kind (0 expire, 1 reevaluate): the chain that may go on */
   int running[2];
+  uint64_t notified, dropped;
+  int64_t scanned_to;   /* expiring notices sent for dates up to here (0 = none yet) */
+  int scanning;
 };
+
+/* ---------- notifications: loyalty.tier_changed after a committed write ---------- */
+
+typedef struct tier_notice_s {
+  pstr_t customer_id;        /* in the job's arena */
+  loy_tier_move_t move;
+  const char *reason;        /* what moved it: order, refund, award, adjust */
+  int64_t at;
+} tier_notice_t;
+
+static void pack_notice(msgpack_packer *pk, const void *ctx, size_t i) {
+  const tier_notice_t *n = ctx;
+  (void)i;
+  PK_MAP(pk) {
+    pk_kv_strn(pk, "customer_id", n->customer_id.p, n->customer_id.n);
+    if (n->move.from[0]) pk_kv_str(pk, "from", n->move.from);
+    else pk_kv_nil(pk, "from");
+    if (n->move.to[0]) pk_kv_str(pk, "to", n->move.to);
+    else pk_kv_nil(pk, "to");
+    pk_kv_str(pk, "reason", n->reason);
+    pk_kv_int(pk, "bonus", n->move.bonus);
+    pk_kv_int(pk, "at", n->at);
+  }
+}
+
+static void publish_notice(daemon_t *d, wjob_t *j) {
+  struct loyalty_rt_s *lr = d->loyalty;
+  if (j->rc || !j->hook_data || !lr) return; /* not committed: nothing happened */
+  models_publish(d, "loyalty.tier_changed", pack_notice, j->hook_data, 1, &lr->notified,
+                 &lr->dropped);
+}
+
+/* Writer: remember a tier move of this job, published once the batch committed. */
+static void note_move(exec_ctx_t *x, pstr_t customer, const loy_tier_move_t *m,
+                      const char *reason) {
+  if (!m->changed || !x->job || x->job->on_loop) return;
+  tier_notice_t *n = arena_alloc(x->arena, sizeof *n);
+  char *id = arena_alloc(x->arena, customer.n + 1);
+  if (!n || !id) return; /* a notification is best effort; the write stands */
+  memcpy(id, customer.p, customer.n);
+  *n = (tier_notice_t){{id, customer.n}, *m, reason, x->now};
+  x->job->hook_data = n;
+  x->job->on_loop = publish_notice;
+}
 
 static const pstr_t NO_ID = {"", 0};
 
@@ -120,6 +171,64 @@ int handle_loyalty_check(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) 
   return t ? loyalty_check(t, x->arena, &((loy_check_result_t *)r)->check, e) : e->code;
 }
 
+/* Members whose points expire in (from, to]: every tier's members (and those without a
+ * tier), their expiring lots as of now. Runs on the worker; a scratch arena per page keeps
+ * memory flat over any number of members. */
+int handle_loyalty_expiring(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  const loy_expiring_params_t *q = p;
+  loy_expiring_result_t *res = r;
+  res->from = q->from ? q->from : x->now;
+  res->to = q->to ? q->to : x->now + LOY_NOTICE_S;
+  store_txn_t *t = exec_txn(x, e);
+  if (!t) return e->code;
+  loy_program_t *prog = arena_alloc(x->arena, sizeof *prog);
+  res->items = arena_alloc(x->arena, (size_t)q->limit * sizeof *res->items);
+  if (!prog || !res->items) return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
+  perr_info_t none;
+  int rc = loyalty_program_get(t, prog, &none);
+  if (rc == PERR_NOT_FOUND || res->to <= x->now) return 0;
+  if (rc) return perr_set(e, rc, NULL, "%s", none.message);
+  arena_t scratch;
+  arena_init(&scratch, 0);
+  char after[CORE_ID_MAX + 1];
+  for (size_t k = 0; !rc && k <= prog->ntiers && !res->truncated; k++) {
+    pstr_t tier = k ? (pstr_t){prog->tiers[k - 1].name, strlen(prog->tiers[k - 1].name)} : NO_ID;
+    size_t after_n = 0;
+    int more = 1;
+    while (!rc && more && !res->truncated) {
+      pstr_t *ids;
+      size_t n;
+      arena_reset(&scratch);
+      rc = loyalty_members(t, tier, (pstr_t){after, after_n}, 1000, &scratch, &ids, &n, &more, e);
+      for (size_t i = 0; !rc && i < n; i++) {
+        loy_points_info_t pi;
+        rc = loyalty_points(t, ids[i], x->now, res->to - x->now, 0, 0, &scratch, &pi, e);
+        loy_expiring_item_t it = {{NULL, 0}, 0, 0};
+        for (size_t j = 0; !rc && j < pi.nexpiring; j++) {
+          if (pi.expiring[j].at <= res->from || pi.expiring[j].at > res->to) continue;
+          if (!it.points) it.at = pi.expiring[j].at;
+          it.points += pi.expiring[j].points;
+        }
+        if (rc || !it.points) continue;
+        if (res->n == (size_t)q->limit) {
+          res->truncated = 1;
+          break;
+        }
+        it.customer_id.p = arena_strndup(x->arena, ids[i].p, ids[i].n);
+        it.customer_id.n = ids[i].n;
+        if (!it.customer_id.p) rc = perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
+        else res->items[res->n++] = it;
+      }
+      if (n) {
+        after_n = ids[n - 1].n;
+        memcpy(after, ids[n - 1].p, after_n);
+      }
+    }
+  }
+  arena_free(&scratch);
+  return rc;
+}
+
 /* customer.get's loyalty fields: nothing when no program was ever set. */
 int loyalty_customer_fields(exec_ctx_t *x, store_txn_t *t, pstr_t id, cust_loyalty_t *out,
                             perr_info_t *e) {
@@ -149,7 +258,9 @@ int handle_loyalty_award(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) 
   const loy_award_params_t *q = p;
   loy_credit_wire_t *w = r;
   w->customer_id = q->customer_id;
-  return loyalty_award(x->txn, q->customer_id, q->points, q->kind, q->key, x->now, &w->r, e);
+  int rc = loyalty_award(x->txn, q->customer_id, q->points, q->kind, q->key, x->now, &w->r, e);
+  if (!rc) note_move(x, q->customer_id, &w->r.move, "award");
+  return rc;
 }
 
 int handle_loyalty_adjust(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
@@ -157,7 +268,9 @@ int handle_loyalty_adjust(exec_ctx_t *x, const void *p, void *r, perr_info_t *e)
   const loy_adjust_params_t *q = p;
   loy_credit_wire_t *w = r;
   w->customer_id = q->customer_id;
-  return loyalty_adjust(x->txn, q->customer_id, q->delta, q->reason, q->key, x->now, &w->r, e);
+  int rc = loyalty_adjust(x->txn, q->customer_id, q->delta, q->reason, q->key, x->now, &w->r, e);
+  if (!rc) note_move(x, q->customer_id, &w->r.move, "adjust");
+  return rc;
 }
 
 int handle_loyalty_redeem(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
@@ -188,7 +301,9 @@ int loyalty_follow_order(exec_ctx_t *x, const order_t *o, perr_info_t *e) {
                     .currency = o->currency, .ts = o->ts, .lines = lines,
                     .nlines = o->nlines, .discount = o->discount};
   loy_earn_result_t er;
-  return loyalty_on_order(x->txn, &lo, x->now, &er, e);
+  rc = loyalty_on_order(x->txn, &lo, x->now, &er, e);
+  if (!rc) note_move(x, o->customer_id, &er.move, "order");
+  return rc;
 }
 
 int loyalty_follow_refund(exec_ctx_t *x, const refund_t *rf, perr_info_t *e) {
@@ -199,7 +314,15 @@ int loyalty_follow_refund(exec_ctx_t *x, const refund_t *rf, perr_info_t *e) {
                      .amount = rf->nlines ? 0 : rf->amount, .lines = lines,
                      .nlines = rf->nlines};
   loy_refund_result_t rr;
-  return loyalty_on_refund(x->txn, &lr, x->now, &rr, e);
+  if ((rc = loyalty_on_refund(x->txn, &lr, x->now, &rr, e))) return rc;
+  if (rr.move.changed) { /* the refund names only the order: its customer */
+    order_t o;
+    int64_t refunded;
+    perr_info_t ignore;
+    if (core_order_get(x->txn, rf->order_id, x->arena, &o, &refunded, &ignore) == 0)
+      note_move(x, o.customer_id, &rr.move, "refund");
+  }
+  return 0;
 }
 
 /* ---------- passes: loyalty.expire / loyalty.reevaluate, one chunk a job ---------- */
@@ -266,7 +389,53 @@ static void start_pass(daemon_t *d, int reeval) {
   submit_chunk(d, reeval, ++lr->gen[reeval], "", 0);
 }
 
-static void on_expire_timer(uv_timer_t *t) { start_pass(t->data, 0); }
+static void pack_expiring(msgpack_packer *pk, const void *ctx, size_t i) {
+  enc_loyalty_expiring_item(pk, &((const loy_expiring_result_t *)ctx)->items[i]);
+}
+
+static void after_scan(daemon_t *d, wjob_t *j) {
+  struct loyalty_rt_s *lr = d->loyalty;
+  const loy_expiring_result_t *r = j->result;
+  if (!lr) return;
+  lr->scanning = 0;
+  if (j->rc) return;
+  lr->scanned_to = r->to;
+  if (r->n)
+    models_publish(d, "loyalty.points_expiring", pack_expiring, r, r->n, &lr->notified,
+                   &lr->dropped);
+  if (r->truncated) log_warn("loyalty: more members with expiring points than one scan sends");
+}
+
+/* Daily: notices for the points expiring within LOY_NOTICE_S that no earlier scan covered;
+ * consecutive windows tile, so each date is announced once (per daemon run). */
+static void scan_expiring(daemon_t *d) {
+  struct loyalty_rt_s *lr = d->loyalty;
+  exec_ctx_t x = {.d = d};
+  exec_clock(&x);
+  int64_t to = x.now + LOY_NOTICE_S;
+  if (lr->scanning || (lr->scanned_to && to - lr->scanned_to < LOY_SCAN_EVERY_S)) return;
+  wjob_t *j = job_new(METHOD_loyalty_expiring, 0);
+  if (!j) return;
+  loy_expiring_params_t *q = j->params;
+  q->from = lr->scanned_to > x.now ? lr->scanned_to : x.now;
+  q->to = to;
+  q->limit = 100000;
+  j->on_loop = after_scan;
+  if (d->stopping || !d->worker || jobq_submit(d->worker, j)) {
+    job_free(j);
+    return;
+  }
+  lr->scanning = 1;
+}
+
+/* The periodic work: the expiry pass and the expiring notices (also after debug.clock). */
+static void loyalty_tick(daemon_t *d) {
+  if (!d->loyalty) return;
+  start_pass(d, 0);
+  scan_expiring(d);
+}
+
+static void on_expire_timer(uv_timer_t *t) { loyalty_tick(t->data); }
 
 int loyalty_start(daemon_t *d) {
   struct loyalty_rt_s *lr = calloc(1, sizeof *lr);
@@ -304,6 +473,7 @@ int handle_debug_clock(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   rcache_clear(d->rcache);
   rcache_bump(d->qcache);
   exec_clock(x);
+  loyalty_tick(d); /* what became due at the new time */
   res->now = x->now;
   res->offset_s = (int64_t)atomic_load(&d->clock_offset_s);
   return 0;

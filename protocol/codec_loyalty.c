@@ -262,6 +262,14 @@ static const pfield_t debug_clock_fields[] = {
 };
 static const pspec_t debug_clock_spec = PSPEC(debug_clock_fields);
 
+static const pfield_t loyalty_expiring_fields[] = {
+    P_INT(loy_expiring_params_t, "from", from, 0, 0, INT64_MAX / 2),
+    P_INT(loy_expiring_params_t, "to", to, 0, 0, INT64_MAX / 2),
+    P_INT(loy_expiring_params_t, "limit", limit, 0, 1, 100000, .def = 10000),
+};
+static const pspec_t loyalty_expiring_spec = PSPEC(loyalty_expiring_fields);
+
+PARAMS_DECODER(loyalty_expiring)
 PARAMS_DECODER(loyalty_tier)
 PARAMS_DECODER(loyalty_points)
 PARAMS_DECODER(loyalty_preview)
@@ -526,6 +534,27 @@ static void enc_pass(msgpack_packer *pk, const void *result) {
 }
 void enc_loyalty_expire(msgpack_packer *pk, const void *r) { enc_pass(pk, r); }
 void enc_loyalty_reevaluate(msgpack_packer *pk, const void *r) { enc_pass(pk, r); }
+
+/* One member's expiring points: the expiring list's element and the notice's params. */
+void enc_loyalty_expiring_item(msgpack_packer *pk, const loy_expiring_item_t *it) {
+  PK_MAP(pk) {
+    pk_kv_strn(pk, "customer_id", it->customer_id.p, it->customer_id.n);
+    pk_kv_int(pk, "points", it->points);
+    pk_kv_int(pk, "at", it->at);
+  }
+}
+
+void enc_loyalty_expiring(msgpack_packer *pk, const void *result) {
+  const loy_expiring_result_t *r = result;
+  PK_MAP(pk) {
+    pk_kv_int(pk, "from", r->from);
+    pk_kv_int(pk, "to", r->to);
+    pk_str(pk, "members");
+    msgpack_pack_array(pk, r->n);
+    for (size_t i = 0; i < r->n; i++) enc_loyalty_expiring_item(pk, &r->items[i]);
+    pk_kv_bool(pk, "truncated", r->truncated);
+  }
+}
 
 void enc_debug_clock(msgpack_packer *pk, const void *result) {
   const debug_clock_result_t *r = result;

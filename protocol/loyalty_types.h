@@ -116,6 +116,22 @@ typedef struct loy_pass_result_s {
   loy_batch_result_t r;
 } loy_pass_result_t;
 
+/* ---- loyalty.expiring (and the loyalty.points_expiring notices) ---- */
+typedef struct loy_expiring_params_s {
+  int64_t from, to;          /* the window (from, to], seconds; 0 = now / now + 7 days */
+  int64_t limit;
+} loy_expiring_params_t;
+typedef struct loy_expiring_item_s {
+  pstr_t customer_id;
+  int64_t points, at;        /* points expiring in the window; the first date */
+} loy_expiring_item_t;
+typedef struct loy_expiring_result_s {
+  int64_t from, to;
+  loy_expiring_item_t *items;
+  size_t n;
+  int truncated;             /* more members than limit */
+} loy_expiring_result_t;
+
 /* ---- debug.clock (only with patrond --test-clock) ---- */
 typedef struct debug_clock_params_s {
   int64_t offset_s, advance_s;

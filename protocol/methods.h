@@ -114,6 +114,8 @@ typedef struct refit_result_s {
 #include "loyalty_types.h"   /* loyalty (issue 8) */
 /* The loyalty fields of customer.get, written into its map (codec_loyalty.c). */
 void enc_customer_loyalty(msgpack_packer *pk, const cust_loyalty_t *l);
+/* One loyalty.expiring member: also the loyalty.points_expiring notification's params. */
+void enc_loyalty_expiring_item(msgpack_packer *pk, const loy_expiring_item_t *it);
 
 typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *out,
                                 perr_info_t *e);

@@ -10,6 +10,8 @@ msgpack-RPC peer (Debian's python3-msgpack). Time moves with debug.clock (patron
 - SIGKILL during a redemption load: every acknowledged redemption is there after restart
   (its replay is not created again and answers the same), loyalty.check is clean and the
   balance is the initial one minus what was accepted;
+- tier changes pushed as loyalty.tier_changed to subscribed connections, and points
+  expiring within 7 days as loyalty.points_expiring (once per date);
 - a clock jump over an expiry date expires the points (reads at once, loyalty.expire
   writes the entries); a program change re-evaluates every member in the background;
 - admin-only methods, debug.clock without --test-clock, bad input named by field.
@@ -177,6 +179,49 @@ class LoyaltyTest(unittest.TestCase):
         got = self.a.call("loyalty.program.get")
         self.assertEqual((got["version"], [t["name"] for t in got["tiers"]]),
                          (v, ["bronze", "silver"]))
+
+    def test_tier_changes_are_pushed_to_subscribers(self):
+        sub = Client(self.d.sock)
+        self.assertEqual(sub.call("customer.subscribe"), {"subscribed": True})
+        now = self.now()
+        self.c.call("order.record", eur_order("o1", "c8", now, 400))  # no move: no notice
+        self.c.call("loyalty.award", {"customer_id": "c8", "points": 100, "kind": "birthday",
+                                      "key": "b1"})
+        self.c.call("order.record", eur_order("o2", "c8", now, 600, qty=2))
+        self.c.call("order.refund", {"refund_id": "rf", "order_id": "o2",
+                                     "lines": [{"product_id": "p1", "quantity": 2}]})
+        got = [sub.read_message() for _ in range(3)]
+        sub.close()
+        self.assertEqual([m[0] for m in got], [2, 2, 2])
+        self.assertEqual({m[1] for m in got}, {"loyalty.tier_changed"})
+        moves = [(m[2][0]["from"], m[2][0]["to"], m[2][0]["reason"]) for m in got]
+        self.assertEqual(moves, [(None, "silver", "award"), ("silver", "gold", "order"),
+                                 ("gold", "silver", "refund")])
+        self.assertTrue(all(m[2][0]["customer_id"] == "c8" for m in got))
+
+    def test_points_expiring_soon_are_pushed_once(self):
+        now = self.now()
+        self.c.call("order.record", eur_order("o1", "c9", now, 120))
+        self.c.call("order.record", eur_order("o2", "c10", now + 30 * DAY, 80))
+        p = self.c.call("loyalty.points", {"customer_id": "c9", "horizon_days": 400})
+        at = p["expiring"][0]["at"]
+        sub = Client(self.d.sock)
+        sub.call("customer.subscribe")
+        lst = self.a.call("loyalty.expiring", {"from": at - 1, "to": at})
+        self.assertEqual([(m["customer_id"], m["points"], m["at"]) for m in lst["members"]],
+                         [("c9", 120, at)])
+        # 3 days before c9's date: the daily scan (run at once after a clock move) announces it
+        self.a.call("debug.clock", {"advance_s": at - 3 * DAY - now})
+        m = sub.read_message()
+        self.assertEqual((m[0], m[1]), (2, "loyalty.points_expiring"))
+        self.assertEqual(m[2][0], {"customer_id": "c9", "points": 120, "at": at})
+        # the next day's scan covers only new dates: c10 is not due yet, c9 is not repeated
+        self.a.call("debug.clock", {"advance_s": DAY})
+        self.a.call("debug.clock", {"advance_s": 30 * DAY})  # now c10's date is near
+        m = sub.read_message()
+        self.assertEqual((m[1], m[2][0]["customer_id"], m[2][0]["points"]),
+                         ("loyalty.points_expiring", "c10", 80))
+        sub.close()
 
     def test_preview_and_errors(self):
         now = self.now()

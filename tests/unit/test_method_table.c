@@ -310,6 +310,12 @@ static void fill_result(const char *type, void *out, arena_t *a) {
     for (int i = 0; i < 16; i++) c->diffs[i] = (loy_check_diff_t){X, 1, 2};
   } else if (!strcmp(type, "loy_pass_result_t")) {
     ((loy_pass_result_t *)out)->r = (loy_batch_result_t){.members = 3, .done = 1};
+  } else if (!strcmp(type, "loy_expiring_result_t")) {
+    loy_expiring_result_t *r = out;
+    loy_expiring_item_t *it = arena_alloc(a, 2 * sizeof *it);
+    assert_non_null(it);
+    it[0] = it[1] = (loy_expiring_item_t){X, 5, 7};
+    *r = (loy_expiring_result_t){1, 2, it, 2, 1};
   } else if (!strcmp(type, "debug_clock_result_t")) {
     *(debug_clock_result_t *)out = (debug_clock_result_t){1700000000, 86400};
   } else {
