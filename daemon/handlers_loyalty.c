@@ -34,7 +34,7 @@ struct loyalty_rt_s {
   int running[2];
   uint64_t notified, dropped;
   int64_t scanned_to;   /* expiring notices sent for dates up to here (0 = none yet) */
-  int scanning;
+  int scanning, rescan;  /* a scan runs on the worker; another was asked for meanwhile */
 };
 
 /* ---------- notifications: loyalty.tier_changed after a committed write ---------- */
@@ -393,6 +393,8 @@ static void pack_expiring(msgpack_packer *pk, const void *ctx, size_t i) {
   enc_loyalty_expiring_item(pk, &((const loy_expiring_result_t *)ctx)->items[i]);
 }
 
+static void scan_expiring(daemon_t *d);
+
 static void after_scan(daemon_t *d, wjob_t *j) {
   struct loyalty_rt_s *lr = d->loyalty;
   const loy_expiring_result_t *r = j->result;
@@ -404,6 +406,10 @@ static void after_scan(daemon_t *d, wjob_t *j) {
     models_publish(d, "loyalty.points_expiring", pack_expiring, r, r->n, &lr->notified,
                    &lr->dropped);
   if (r->truncated) log_warn("loyalty: more members with expiring points than one scan sends");
+  if (lr->rescan) {
+    lr->rescan = 0;
+    scan_expiring(d);
+  }
 }
 
 /* Daily: notices for the points expiring within LOY_NOTICE_S that no earlier scan covered;
@@ -413,7 +419,11 @@ static void scan_expiring(daemon_t *d) {
   exec_ctx_t x = {.d = d};
   exec_clock(&x);
   int64_t to = x.now + LOY_NOTICE_S;
-  if (lr->scanning || (lr->scanned_to && to - lr->scanned_to < LOY_SCAN_EVERY_S)) return;
+  if (lr->scanning) {
+    lr->rescan = 1;
+    return;
+  }
+  if ((lr->scanned_to && to - lr->scanned_to < LOY_SCAN_EVERY_S)) return;
   wjob_t *j = job_new(METHOD_loyalty_expiring, 0);
   if (!j) return;
   loy_expiring_params_t *q = j->params;
