@@ -260,6 +260,10 @@ class NoTestClockTest(unittest.TestCase):
             cg = a.call("customer.get", {"customer_id": "c1"})
             self.assertEqual((cg["tier"], cg["points"], cg["order_count"]), (None, None, 1))
             self.assertEqual(a.call("loyalty.points", {"customer_id": "c1"})["member"], False)
+            # an order from before the program earns nothing, not even when replayed after it
+            a.call("loyalty.program.set", PROGRAM)
+            self.assertFalse(a.call("order.record", order("o1", "c1"))["created"])
+            self.assertEqual(a.call("loyalty.points", {"customer_id": "c1"})["member"], False)
             a.close()
         finally:
             d.cleanup()
