@@ -134,6 +134,29 @@ static int load_settings(int argc, char **argv, settings_t *s, opts_t *o) {
   return 0;
 }
 
+/* --check-config: the directory of each socket must exist and be writable by this user
+ * (the one the service runs as), else the start fails later (e.g. /run/patron without
+ * systemd's RuntimeDirectory= and without tmpfiles.d). Abstract sockets ('@') need none. */
+static int check_socket_dirs(const settings_t *s, char *err, size_t errlen) {
+  const char *paths[2] = {s->socket_path, s->admin_socket_run};
+  const char *keys[2] = {"server.socket", "server.admin_socket"};
+  for (int i = 0; i < 2; i++) {
+    if (!paths[i][0] || paths[i][0] == '@') continue;
+    char dir[CONFIG_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", paths[i]);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK | X_OK) != 0) {
+      snprintf(err, errlen, "%s: directory %.300s is not usable by this user (%.200s)", keys[i],
+               dir, strerror(errno));
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static char **g_argv;
 static int g_argc;
 
@@ -220,7 +243,8 @@ int main(int argc, char **argv) {
   }
   if (o.check) {
     char err[600];
-    if (config_check_environment(&d.cfg, err, sizeof err)) {
+    if (config_check_environment(&d.cfg, err, sizeof err) ||
+        check_socket_dirs(&d.cfg, err, sizeof err)) {
       fprintf(stderr, "patrond: %s\n", err);
       return 78;
     }

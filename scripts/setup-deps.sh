@@ -18,8 +18,13 @@ PKGS=(
   libcmocka-dev       # unit tests
   python3 python3-msgpack  # integration tests' independent msgpack-RPC peer; Python adapter
   php8.2-cli          # PHP adapter tests (FFI is part of php8.2-common)
+  php8.2-fpm libfcgi-bin  # the PHP-FPM preload set-up tested for real (php-fpm8.2 driven by cgi-fcgi)
+  wordpress mariadb-server php8.2-mysql  # the WooCommerce plugin tested on a real WordPress (temp DB)
+  postgresql-15 curl  # the Medusa v2 plugin tested on a live Medusa (temp PostgreSQL cluster)
   systemd dpkg-dev file binutils  # systemd-analyze verify; dpkg-shlibdeps, file, readelf for the .deb
   strace              # packaging test: every system call patrond makes passes the unit's filter
+  chromium            # renders `patronctl report --html` headless in its test (screenshot, DOM)
+  lintian fakeroot    # the .deb test: lintian on the built packages
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(redis-server redis-tools valgrind bc bsdextrautils)

@@ -8,6 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
+# The Node adapter's packages (koffi; typescript for the types check), from its lockfile,
+# once, before any test uses them (tests running in parallel must not race on npm ci).
+if [ ! -x adapters/node/node_modules/.bin/tsc ] || [ ! -d adapters/node/node_modules/koffi ]; then
+  (cd adapters/node && npm ci --no-audit --no-fund)
+fi
 JOBS=${JOBS:-$(nproc)}
 
 echo "== build (-Wall -Wextra -Werror) =="

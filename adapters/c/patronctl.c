@@ -19,27 +19,34 @@ enum { EXIT_OKAY = 0, EXIT_REMOTE = 1, EXIT_UNAVAIL = 2, EXIT_USAGE = 64 };
 
 static void usage(FILE *f) {
   fprintf(f,
-          "Usage: patronctl [-s SOCKET] [-t TIMEOUT_MS] [-c] COMMAND\n"
+          "Usage: patronctl [OPTIONS] COMMAND [ARGS]   (options may come anywhere)\n"
           "\n"
           "Commands:\n"
           "  call METHOD ['JSON']   call METHOD with params JSON (an object; default {};\n"
           "                         '-' reads it from standard input)\n"
-          "  ping                   same as: call ping\n"
-          "  health                 same as: call health\n"
-          "  stats                  same as: call stats\n"
-          "  report [--from T] [--to T] [--currency XXX] [--format table|json]\n"
+          "  ping | health | stats  same as: call ping / health / stats\n"
+          "  report [--from T] [--to T] [--currency XXX] [--format table|json] [--html FILE]\n"
           "                         KPI report (kpi.report) for [from, to): T is seconds or\n"
-          "                         YYYY-MM-DD (UTC); default the last 30 days, main currency\n"
+          "                         YYYY-MM-DD (UTC); default the last 30 days, main currency;\n"
+          "                         --html writes a self-contained page with charts\n"
+          "  import orders|customers|products FILE [--format csv|ndjson] [--currency XXX]\n"
+          "         [--window N] [--max-errors N] [--no-progress]\n"
+          "                         bulk load a CSV (header row) or NDJSON file, pipelined;\n"
+          "                         bad rows reported as FILE:LINE: field; re-run to resume\n"
+          "  backup DIR [--data-dir D]   consistent copy of the store, models and SHA256SUMS\n"
+          "  restore DIR [--data-dir D] [--force]\n"
+          "                         verify the checksums and restore (patrond stopped)\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH      daemon socket (default $PATRON_SOCKET, else %s)\n"
           "  -t, --timeout MS       per-call timeout in milliseconds (default %d)\n"
           "  -c, --compact          print compact JSON instead of indented\n"
+          "      --json             machine-readable output (summaries as JSON)\n"
           "  -h, --help             show this help\n"
           "  -V, --version          show the version\n"
           "\n"
           "Exit status: 0 ok, 1 the daemon answered with an error (printed as JSON on\n"
-          "stderr), 2 daemon unavailable or timed out, 64 usage error.\n",
+          "stderr) or an import had bad rows, 2 daemon unavailable or timed out, 64 usage.\n",
           PATRON_DEFAULT_SOCKET, PATRON_DEFAULT_TIMEOUT_MS);
 }
 
@@ -64,8 +71,12 @@ static char *read_stdin(void) {
   return buf;
 }
 
+/* patronctl_import.c, patronctl_backup.c */
+int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, char **argv);
+int patronctl_backup(const char *cmd, const char *sock, int json_out, int argc, char **argv);
+
 /* patronctl_report.c */
-int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
+int patronctl_report(patron_client_t *c, int argc, char **argv, int indent, int json_out,
                      void (*print_error)(const patron_error_t *e));
 
 static void print_error(const patron_error_t *e) {
@@ -93,40 +104,83 @@ static void print_error(const patron_error_t *e) {
   patron_free(txt);
 }
 
+/* Global options may appear anywhere on the command line (before or after the command and
+ * its arguments; "--" ends them). They are taken out of argv here, so each command parses
+ * only its own options. Returns -1 to continue, else an exit status. */
+static int take_global_options(int *argc, char **argv, const char **sock, int *timeout,
+                               int *indent, int *json_out) {
+  int out = 1;
+  for (int i = 1; i < *argc; i++) {
+    const char *a = argv[i];
+    const char *val = NULL;
+    int takes = !strcmp(a, "-s") || !strcmp(a, "--socket") || !strcmp(a, "-t") ||
+                !strcmp(a, "--timeout");
+    if (!strcmp(a, "--")) {
+      while (i < *argc) argv[out++] = argv[i++];
+      break;
+    }
+    if (!strncmp(a, "--socket=", 9) || !strncmp(a, "--timeout=", 10)) {
+      val = strchr(a, '=') + 1;
+    } else if (takes) {
+      if (i + 1 >= *argc) {
+        fprintf(stderr, "patronctl: %s needs a value\n", a);
+        return EXIT_USAGE;
+      }
+      val = argv[++i];
+    }
+    if (val) {
+      if (a[1] == 's' || a[2] == 's') {
+        *sock = val;
+      } else {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*val == '\0' || *end != '\0' || v <= 0 || v > 86400000) {
+          fprintf(stderr, "patronctl: invalid timeout '%s' (milliseconds, > 0)\n", val);
+          return EXIT_USAGE;
+        }
+        *timeout = (int)v;
+      }
+    } else if (!strcmp(a, "-c") || !strcmp(a, "--compact")) {
+      *indent = 0;
+    } else if (!strcmp(a, "--json")) {
+      *json_out = 1;
+    } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return EXIT_OKAY;
+    } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+      printf("patronctl %s\n", patron_version());
+      return EXIT_OKAY;
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  *argc = out;
+  argv[out] = NULL;
+  return -1;
+}
+
 int main(int argc, char **argv) {
   const char *sock = getenv("PATRON_SOCKET");
   int timeout = PATRON_DEFAULT_TIMEOUT_MS;
-  int indent = 2;
-  static const struct option opts[] = {
-      {"socket", required_argument, NULL, 's'}, {"timeout", required_argument, NULL, 't'},
-      {"compact", no_argument, NULL, 'c'},      {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
-  int ch;
-  while ((ch = getopt_long(argc, argv, "+s:t:chV", opts, NULL)) != -1) {
-    switch (ch) {
-    case 's': sock = optarg; break;
-    case 't': {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (*optarg == '\0' || *end != '\0' || v <= 0 || v > 86400000) {
-        fprintf(stderr, "patronctl: invalid timeout '%s' (milliseconds, > 0)\n", optarg);
-        return EXIT_USAGE;
-      }
-      timeout = (int)v;
-      break;
-    }
-    case 'c': indent = 0; break;
-    case 'h': usage(stdout); return EXIT_OKAY;
-    case 'V': printf("patronctl %s\n", patron_version()); return EXIT_OKAY;
-    default: usage(stderr); return EXIT_USAGE;
-    }
-  }
+  int indent = 2, json_out = 0;
+  int early = take_global_options(&argc, argv, &sock, &timeout, &indent, &json_out);
+  if (early >= 0) return early;
+  optind = 1;
   if (optind >= argc) {
     usage(stderr);
     return EXIT_USAGE;
   }
+  if (argv[optind][0] == '-' && argv[optind][1]) {
+    fprintf(stderr, "patronctl: unknown option '%s' (try --help)\n", argv[optind]);
+    return EXIT_USAGE;
+  }
   const char *cmd = argv[optind++];
   const char *method = NULL, *params = NULL;
+  if (!strcmp(cmd, "import"))
+    return patronctl_import(sock, timeout == PATRON_DEFAULT_TIMEOUT_MS ? 60000 : timeout, json_out,
+                            argc - optind + 1, argv + optind - 1);
+  if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore"))
+    return patronctl_backup(cmd, sock, json_out, argc - optind + 1, argv + optind - 1);
   if (!strcmp(cmd, "report")) {
     patron_client_t *rc_c = patron_open(sock, timeout);
     if (!rc_c) {
@@ -135,7 +189,7 @@ int main(int argc, char **argv) {
       return EXIT_USAGE;
     }
     int rrc = patronctl_report(rc_c, argc - optind + 1, argv + optind - 1, indent ? indent : 0,
-                               print_error);
+                               json_out, print_error);
     patron_close(rc_c);
     return rrc;
   }

@@ -15,9 +15,12 @@
 #include <time.h>
 
 #include "patronclient.h"
+#include "patronctl_util.h"
 
-int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
+int patronctl_report(patron_client_t *c, int argc, char **argv, int indent, int json_out,
                      void (*print_error)(const patron_error_t *e));
+int patronctl_report_html(patron_client_t *c, const char *file, long long from, long long to,
+                          const char *currency, void (*print_error)(const patron_error_t *e));
 
 static int parse_time(const char *s, long long *out) {
   char *end;
@@ -34,18 +37,6 @@ static int parse_time(const char *s, long long *out) {
   return 0;
 }
 
-static int exponent(const char *cur) {
-  static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
-                                     "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
-                                     "XPF", NULL};
-  static const char *const three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", NULL};
-  for (int i = 0; zero[i]; i++)
-    if (!strcmp(cur, zero[i])) return 0;
-  for (int i = 0; three[i]; i++)
-    if (!strcmp(cur, three[i])) return 3;
-  return 2;
-}
-
 /* minor units -> "1234.56" */
 static const char *money(json_t *v, int exp, char *buf, size_t n) {
   if (!json_is_integer(v)) return "-";
@@ -54,7 +45,8 @@ static const char *money(json_t *v, int exp, char *buf, size_t n) {
     snprintf(buf, n, "%lld", m);
     return buf;
   }
-  long long div = exp == 3 ? 1000 : 100;
+  long long div = 1;
+  for (int i = 0; i < exp; i++) div *= 10;
   unsigned long long a = m < 0 ? 0ULL - (unsigned long long)m : (unsigned long long)m;
   snprintf(buf, n, "%s%llu.%0*llu", m < 0 ? "-" : "", a / div, exp, a % div);
   return buf;
@@ -82,7 +74,7 @@ static const char *day(long long ts, char *buf, size_t n) {
 static void print_table(json_t *r) {
   char b1[64], b2[64], b3[64], b4[64];
   const char *cur = json_string_value(json_object_get(r, "currency"));
-  int ex = exponent(cur ? cur : "");
+  int ex = currency_exponent(cur ? cur : "");
   json_t *per = json_object_get(r, "period"), *rev = json_object_get(r, "revenue");
   printf("KPI report  %s .. %s UTC  (%s)\n\n", day(ival(per, "from"), b1, sizeof b1),
          day(ival(per, "to"), b2, sizeof b2), cur ? cur : "-");
@@ -116,7 +108,7 @@ static void print_table(json_t *r) {
   json_t *clv = json_object_get(r, "clv");
   if (json_is_object(clv)) {
     const char *cc = json_string_value(json_object_get(clv, "currency"));
-    int ce = exponent(cc ? cc : "");
+    int ce = currency_exponent(cc ? cc : "");
     printf("%-20s model v%lld, %lld customers, %s, as of %s\n", "CLV", ival(r, "model_version"),
            ival(clv, "customers"), cc ? cc : "-", day(ival(clv, "as_of"), b1, sizeof b1));
     printf("%-20s mean %s  p10 %s  p50 %s  p90 %s", "",
@@ -168,16 +160,18 @@ static void print_table(json_t *r) {
   }
 }
 
-int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
+int patronctl_report(patron_client_t *c, int argc, char **argv, int indent, int json_out,
                      void (*print_error)(const patron_error_t *e)) {
   static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
                                        {"to", required_argument, NULL, 't'},
                                        {"currency", required_argument, NULL, 'c'},
                                        {"format", required_argument, NULL, 'F'},
+                                       {"html", required_argument, NULL, 'H'},
                                        {NULL, 0, NULL, 0}};
+  const char *html = NULL;
   long long from = -1, to = -1;
   const char *currency = NULL;
-  int json = 0, ch;
+  int json = json_out, ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (ch) {
@@ -190,6 +184,7 @@ int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
       }
       break;
     case 'c': currency = optarg; break;
+    case 'H': html = optarg; break;
     case 'F':
       if (!strcmp(optarg, "json")) json = 1;
       else if (!strcmp(optarg, "table")) json = 0;
@@ -200,7 +195,7 @@ int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
       break;
     default:
       fprintf(stderr, "usage: patronctl report [--from T] [--to T] [--currency XXX] "
-                      "[--format table|json]\n");
+                      "[--format table|json] [--html FILE]\n");
       return 64;
     }
   }
@@ -208,6 +203,7 @@ int patronctl_report(patron_client_t *c, int argc, char **argv, int indent,
     fprintf(stderr, "patronctl: report: unexpected argument '%s'\n", argv[optind]);
     return 64;
   }
+  if (html) return patronctl_report_html(c, html, from, to, currency, print_error);
   json_t *p = json_object();
   if (from >= 0) json_object_set_new(p, "from", json_integer(from));
   if (to >= 0) json_object_set_new(p, "to", json_integer(to));

@@ -5,7 +5,7 @@
 'use strict';
 const net = require('net');
 const path = require('path');
-const { Client, PatronError, Status } = require(path.join(__dirname, '..', '..', 'adapters', 'node'));
+const { Client, Breaker, PatronError, Status } = require(path.join(__dirname, '..', '..', 'adapters', 'node'));
 
 let pass = 0;
 let fail = 0;
@@ -19,7 +19,8 @@ async function expectError(p) {
 
 (async () => {
   const tag = `node${process.pid}`;
-  const c = new Client({ timeoutMs: 2000 });
+  // cooldown 0: every call after a failure probes, so each failure below is seen as is
+  const c = new Client({ timeoutMs: 2000, breaker: new Breaker(1000, 0) });
   let r = await c.call('ping');
   check('ping', r.pong === true, r);
   check('callSync ping', c.callSync('ping').pong === true);
@@ -31,7 +32,7 @@ async function expectError(p) {
     lines: [{ product_id: `${tag}-mug`, quantity: 2, unit_price: 1299 }] };
   r = await c.call('order.record', order);
   check('order.record', r.total === 2598, r);
-  // calls issued together are serialised on the one handle and all answered
+  // calls issued together run on the client's worker pool and are all answered
   const many = await Promise.all([c.call('order.record', order), c.call('customer.get', { customer_id: `${tag}-c1` }), c.call('ping')]);
   check('concurrent calls on one client', many[2].pong === true && many[1].order_count === 1, many);
   r = many[1];

@@ -6,27 +6,13 @@
  * Invariant: ends by stopping, then killing the daemon, checking UnavailableException. */
 declare(strict_types=1);
 
-if (!class_exists(\Patron\Client::class, false)) {
-    require __DIR__ . '/../../adapters/php/Patron.php';
-}
+$TEST_LABEL = 'php';
+require __DIR__ . '/testlib.php';
 
 use Patron\Client;
 use Patron\PatronException;
 use Patron\UnavailableException;
 
-$pass = 0;
-$fail = 0;
-function check(string $name, bool $ok, mixed $detail = ''): void
-{
-    global $pass, $fail;
-    if ($ok) {
-        $pass++;
-        echo "ok   php: $name\n";
-    } else {
-        $fail++;
-        echo "FAIL php: $name ", json_encode($detail), "\n";
-    }
-}
 function expect_error(callable $fn): PatronException
 {
     try {
@@ -50,8 +36,15 @@ if (in_array('--expect-preload', $argv, true)) {
         opcache_get_status(false)['preload_statistics'] ?? null);
 }
 
+// composer.json: valid, and what it autoloads exists (composer itself is not installed here)
+$composer = json_decode((string)file_get_contents(__DIR__ . '/../../adapters/php/composer.json'), true);
+check('composer.json autoloads Patron.php', is_array($composer) && ($composer['name'] ?? '') === 'patron/patron-client'
+    && array_filter($composer['autoload']['files'] ?? [], fn($f) => is_file(__DIR__ . "/../../adapters/php/$f")) === ['Patron.php'],
+    $composer['autoload'] ?? null);
+
 $tag = 'php' . getmypid();
-$c = new Client(null, 2000);
+// cooldown 0: every call after a failure probes, so each failure below is seen as is
+$c = new Client(null, 2000, new Patron\Breaker(1000, 0));
 $r = $c->ping();
 check('ping', ($r['pong'] ?? null) === true, $r);
 $r = $c->call('product.upsert', ['product_id' => "$tag-mug", 'name' => 'Mug', 'price' => 1299, 'currency' => 'EUR']);
@@ -98,5 +91,4 @@ $ms = (hrtime(true) - $t0) / 1e6;
 check(sprintf('dead daemon -> UnavailableException at once, well before the 3 s timeout (%.0f ms)', $ms),
     $e instanceof UnavailableException && $e->errorCode === 'unavailable' && $ms < 1000, $e->errorCode);
 $c->close();
-echo "php: $pass passed, $fail failed\n";
-exit($fail ? 1 : 0);
+test_summary();

@@ -11,21 +11,12 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                "adapters", "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402  (also puts adapters/python on the path)
 import patron  # noqa: E402
 
-passed = failed = 0
+check = testlib.Checks("python")
 
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   python:", name)
-    else:
-        failed += 1
-        print("FAIL python:", name, detail)
 
 
 def expect_error(fn, code):
@@ -37,7 +28,8 @@ def expect_error(fn, code):
 
 
 tag = "py%d" % os.getpid()
-c = patron.Client(timeout_ms=2000)
+# cooldown 0: every call after a failure probes, so each failure below is seen as is
+c = patron.Client(timeout_ms=2000, breaker=patron.Breaker(failures=1000, cooldown_ms=0))
 r = c.ping()
 check("ping", r.get("pong") is True, r)
 r = c.call("product.upsert", {"product_id": tag + "-mug", "name": "Mug", "price": 1299,
@@ -102,5 +94,4 @@ el = (time.monotonic() - t0) * 1000
 check("dead daemon -> unavailable at once (well before the 3 s timeout)", isinstance(e, patron.PatronUnavailable)
       and e.code == "unavailable" and el < 1000, "%s %.0f ms" % (vars(e), el))
 c.close()
-print("python: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+check.summary()

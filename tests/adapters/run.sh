@@ -4,7 +4,8 @@
 # Usage: tests/adapters/run.sh PATROND LIBPATRONCLIENT [ADAPTER...]
 #   PATROND          path to the patrond binary (e.g. build/daemon/patrond)
 #   LIBPATRONCLIENT  path to libpatronclient.so (e.g. build/adapters/c/libpatronclient.so)
-#   ADAPTER          any of: patronctl python php php-preload node (default: all)
+#   ADAPTER          any of: patronctl python php php-preload node (default: these five),
+#                    python-failopen php-failopen node-failopen php-fpm npm-pack pip-install woocommerce medusa
 # Env: PATRONCTL (default: patronctl next to the library), PYTHON (default /usr/bin/python3).
 #
 # Owns: starting one fresh patrond per adapter on a temporary socket and data directory,
@@ -17,7 +18,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ $# -lt 2 ]; then
-  sed -n '4,9p' "$0" >&2
+  sed -n '4,10p' "$0" >&2
   exit 64
 fi
 patrond=$(realpath "$1")
@@ -78,26 +79,36 @@ for a in "${adapters[@]}"; do
   case "$a" in
     patronctl) cmd=(bash "$here/patronctl_test.sh" "$patronctl") ;;
     python) cmd=("$python" "$here/adapter_test.py") ;;
-    php|php-preload)
+    python-failopen) cmd=("$python" "$here/failopen_test.py") ;;
+    php-fpm) cmd=(bash "$here/fpm_test.sh") ;;
+    woocommerce) cmd=(bash "$here/woocommerce_test.sh") ;;
+    medusa) cmd=(bash "$here/medusa/medusa_test.sh") ;;
+    npm-pack) cmd=(bash "$here/npm_pack_test.sh") ;;
+    pip-install) cmd=(bash "$here/pip_install_test.sh") ;;
+    php|php-preload|php-failopen)
       if ! command -v php >/dev/null; then echo "skip $a: php not installed"; nskip=$((nskip+1)); continue; fi
       if [ "$a" = php ]; then
         cmd=(php -d ffi.enable=1 "$here/adapter_test.php")
+      elif [ "$a" = php-failopen ]; then
+        cmd=(php -d ffi.enable=1 "$here/failopen_test.php")
       else
-        # The PHP-FPM way: the scope comes from ffi.preload, the class from opcache.preload,
-        # ffi.enable stays at its default "preload".
-        hdr="$tmp/patron_ffi.h"
-        php -d ffi.enable=1 -r "require '$root/adapters/php/Patron.php'; echo Patron\Client::ffiHeader('$lib');" >"$hdr"
-        cmd=(php -d ffi.enable=preload -d "ffi.preload=$hdr" -d opcache.enable=1
+        # The PHP-FPM way with the SHIPPED files: the scope comes from ffi.preload of
+        # adapters/php/patron_ffi.h (FFI_LIB is the SONAME, found here through
+        # LD_LIBRARY_PATH as the installed one is through the loader's path), the class
+        # from opcache.preload, ffi.enable stays at its default "preload".
+        cmd=(env "LD_LIBRARY_PATH=$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+             php -d ffi.enable=preload -d "ffi.preload=$root/adapters/php/patron_ffi.h" -d opcache.enable=1
              -d opcache.enable_cli=1 -d "opcache.preload=$root/adapters/php/preload.php"
              -d "opcache.preload_user=$(id -un)" "$here/adapter_test.php" --expect-preload)
       fi ;;
-    node)
+    node|node-failopen)
       if ! command -v node >/dev/null; then echo "skip node: node not installed"; nskip=$((nskip+1)); continue; fi
       if [ ! -d "$root/adapters/node/node_modules/koffi" ]; then
         (cd "$root/adapters/node" && timeout 300 npm ci --no-audit --no-fund >/dev/null 2>&1) ||
           { echo "skip node: koffi not installed (npm ci failed in adapters/node)"; nskip=$((nskip+1)); continue; }
       fi
-      cmd=(node "$here/adapter_test.js") ;;
+      cmd=(node "$here/adapter_test.js")
+      [ "$a" = node-failopen ] && cmd=(node "$here/failopen_test.js") ;;
     *) echo "run.sh: unknown adapter '$a'" >&2; exit 64 ;;
   esac
   echo "== $a"
