@@ -20,6 +20,7 @@
 #include "models.h"
 #include "rpc.h"
 
+#define LOY_MOVES_MAX 4096           /* tier changes announced per pass chunk */
 #define LOY_CHUNK 10000              /* members per pass chunk (one write txn, ~35 ms of writer time) */
 #define LOY_EXPIRE_EVERY_MS 60000    /* the periodic expiry pass */
 #define LOY_HORIZON_S (30 * 86400)   /* customer.get: nothing listed, the horizon is unused */
@@ -46,19 +47,41 @@ typedef struct tier_notice_s {
   int64_t at;
 } tier_notice_t;
 
+static void pack_move(msgpack_packer *pk, const char *id, size_t idn, const char *from,
+                      const char *to, const char *reason, int64_t bonus, int64_t at) {
+  PK_MAP(pk) {
+    pk_kv_strn(pk, "customer_id", id, idn);
+    if (from[0]) pk_kv_str(pk, "from", from);
+    else pk_kv_nil(pk, "from");
+    if (to[0]) pk_kv_str(pk, "to", to);
+    else pk_kv_nil(pk, "to");
+    pk_kv_str(pk, "reason", reason);
+    pk_kv_int(pk, "bonus", bonus);
+    pk_kv_int(pk, "at", at);
+  }
+}
+
 static void pack_notice(msgpack_packer *pk, const void *ctx, size_t i) {
   const tier_notice_t *n = ctx;
   (void)i;
-  PK_MAP(pk) {
-    pk_kv_strn(pk, "customer_id", n->customer_id.p, n->customer_id.n);
-    if (n->move.from[0]) pk_kv_str(pk, "from", n->move.from);
-    else pk_kv_nil(pk, "from");
-    if (n->move.to[0]) pk_kv_str(pk, "to", n->move.to);
-    else pk_kv_nil(pk, "to");
-    pk_kv_str(pk, "reason", n->reason);
-    pk_kv_int(pk, "bonus", n->move.bonus);
-    pk_kv_int(pk, "at", n->at);
-  }
+  pack_move(pk, n->customer_id.p, n->customer_id.n, n->move.from, n->move.to, n->reason,
+            n->move.bonus, n->at);
+}
+
+/* A pass's moves (reviews, re-evaluation): reason as the tier history records it. */
+static void pack_pass_move(msgpack_packer *pk, const void *ctx, size_t i) {
+  const loy_pass_move_t *m = &((const loy_pass_moves_t *)ctx)->items[i];
+  pack_move(pk, m->customer_id, strlen(m->customer_id), m->change.from, m->change.to,
+            m->change.reason, 0, m->change.at);
+}
+
+static void publish_pass_moves(daemon_t *d, wjob_t *j) {
+  struct loyalty_rt_s *lr = d->loyalty;
+  const loy_pass_moves_t *mv = &((const loy_pass_result_t *)j->result)->moves;
+  if (j->rc || !lr || !mv->n) return;
+  models_publish(d, "loyalty.tier_changed", pack_pass_move, mv, mv->n, &lr->notified,
+                 &lr->dropped);
+  if (mv->more) log_warn("loyalty: more tier changes in one pass chunk than are announced");
 }
 
 static void publish_notice(daemon_t *d, wjob_t *j) {
@@ -330,10 +353,14 @@ int loyalty_follow_refund(exec_ctx_t *x, const refund_t *rf, perr_info_t *e) {
 static int run_pass(exec_ctx_t *x, const void *p, void *r, int reeval, perr_info_t *e) {
   CONTRACT_WRITE_TXN(x);
   const loy_pass_params_t *q = p;
+  loy_pass_result_t *res = r;
   pstr_t after = q->after.p ? q->after : NO_ID;
-  loy_batch_result_t *b = &((loy_pass_result_t *)r)->r;
-  return reeval ? loyalty_reevaluate(x->txn, x->now, after, (size_t)q->limit, b, e)
-                : loyalty_expire_run(x->txn, x->now, after, (size_t)q->limit, b, e);
+  res->moves.max = LOY_MOVES_MAX;
+  res->moves.items = arena_alloc(x->arena, LOY_MOVES_MAX * sizeof *res->moves.items);
+  if (!res->moves.items) return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
+  int rc = loyalty_pass(x->txn, x->now, reeval, after, (size_t)q->limit, &res->moves, &res->r, e);
+  if (!rc && x->job && !x->job->on_loop) x->job->on_loop = publish_pass_moves; /* a wire call */
+  return rc;
 }
 int handle_loyalty_expire(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   return run_pass(x, p, r, 0, e);
@@ -350,6 +377,7 @@ static void after_chunk(daemon_t *d, wjob_t *j) {
   struct loyalty_rt_s *lr = d->loyalty;
   int reeval = j->method == METHOD_loyalty_reevaluate;
   const loy_batch_result_t *b = &((const loy_pass_result_t *)j->result)->r;
+  publish_pass_moves(d, j);
   if (!lr || j->msgid != (uint32_t)lr->gen[reeval]) return; /* superseded */
   if (j->rc || b->done || d->stopping) {
     lr->running[reeval] = 0;

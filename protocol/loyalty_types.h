@@ -114,6 +114,7 @@ typedef struct loy_pass_params_s {
 } loy_pass_params_t;
 typedef struct loy_pass_result_s {
   loy_batch_result_t r;
+  loy_pass_moves_t moves;    /* the tier changes written (for notifications; not encoded) */
 } loy_pass_result_t;
 
 /* ---- loyalty.expiring (and the loyalty.points_expiring notices) ---- */

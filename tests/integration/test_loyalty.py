@@ -169,10 +169,18 @@ class LoyaltyTest(unittest.TestCase):
         self.assertEqual(self.c.call("loyalty.members", {"tier": "silver"})["customer_ids"],
                          ["m%d" % i for i in range(5)])
         before = self.d.log_count("loyalty re-evaluation done")
+        sub = Client(self.d.sock)
+        sub.call("customer.subscribe")
         prog = dict(PROGRAM, tiers=[{"name": "bronze", "entry_threshold": 100},
                                     {"name": "silver", "entry_threshold": 2000}])
         v = self.a.call("loyalty.program.set", prog)["version"]
         self.d.wait_for_log("loyalty re-evaluation done", before)
+        notes = [sub.read_message() for _ in range(5)]  # one per member, from the pass
+        sub.close()
+        self.assertEqual(sorted((m[1], m[2][0]["customer_id"], m[2][0]["from"], m[2][0]["to"],
+                                 m[2][0]["reason"]) for m in notes),
+                         [("loyalty.tier_changed", "m%d" % i, "silver", "bronze",
+                           "program_change") for i in range(5)])
         self.assertEqual(self.c.call("loyalty.members", {"tier": "bronze"})["customer_ids"],
                          ["m%d" % i for i in range(5)])
         self.assertEqual(self.c.call("loyalty.tier", {"customer_id": "m0"})["tier"], "bronze")
