@@ -466,9 +466,24 @@ static void scan_expiring(daemon_t *d) {
   lr->scanning = 1;
 }
 
-/* The periodic work: the expiry pass and the expiring notices (also after debug.clock). */
+/* Whether a program was ever set (loop thread, its own read txn). */
+static int have_program(daemon_t *d) {
+  store_txn_t *t;
+  loy_program_t *p = malloc(sizeof *p);
+  perr_info_t e;
+  int have = 0;
+  if (p && store_txn_begin(d->store, 0, &t) == 0) {
+    have = loyalty_program_get(t, p, &e) == 0;
+    store_abort(t);
+  }
+  free(p);
+  return have;
+}
+
+/* The periodic work: the expiry pass and the expiring notices (also after debug.clock).
+ * Nothing without a program: a pass is a write that drops the read cache. */
 static void loyalty_tick(daemon_t *d) {
-  if (!d->loyalty) return;
+  if (!d->loyalty || !have_program(d)) return;
   start_pass(d, 0);
   scan_expiring(d);
 }
