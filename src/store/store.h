@@ -28,7 +28,12 @@
   XX(LOY_LEDGER, "loy_ledger")       /* customer_id \0 be64(seq) -> entry */   \
   XX(LOY_KEYS, "loy_keys")           /* kind byte + idempotency key -> answer */ \
   XX(LOY_TIER_HIST, "loy_tierhist")  /* customer_id \0 be64(n) -> tier change */ \
-  XX(LOY_TIER_IDX, "loy_tieridx")    /* tier \0 customer_id -> "" */
+  XX(LOY_TIER_IDX, "loy_tieridx")    /* tier \0 customer_id -> "" */  \
+  /* offers (src/offers/offers_internal.h owns the key layouts) */              \
+  XX(OFFERS, "offers")               /* offer_id -> offer definition record */  \
+  XX(OFFER_COUNTS, "offer_counts")   /* budgets used, per-customer caps, arms */ \
+  XX(OFFER_SEEN, "offer_seen")       /* customer \0 offer_id -> sticky arm, exposure */ \
+  XX(OFFER_IDEM, "offer_idem")       /* idempotency keys of redeem/event/attribution */
 
 typedef enum {
 #define XX(name, str) STORE_T_##name,

@@ -1,0 +1,249 @@
+/* offer_counters.c -- the offers tables' keys and counter records (layouts in
+ * offers_internal.h): budgets used, per-customer caps, per-arm experiment counters and the
+ * per-customer seen record. Invariant: a reader never trusts a record it did not fully parse. */
+#include <openssl/evp.h>
+#include <time.h>
+
+#include "offers/offers_internal.h"
+
+void offer_key_init(offer_key_t *k, char tag) {
+  k->n = 0;
+  k->bad = 0;
+  if (tag) k->b[k->n++] = (unsigned char)tag;
+}
+
+void offer_key_str(offer_key_t *k, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (n > OFFERS_ID_MAX || k->n + n > sizeof k->b) {
+    k->bad = 1;
+    return;
+  }
+  for (size_t i = 0; i < n; i++) k->b[k->n + i] = (unsigned char)s[i]; /* short: no rep movs */
+  k->n += n;
+}
+
+void offer_key_sep(offer_key_t *k) { offer_key_u8(k, 0); }
+
+void offer_key_u8(offer_key_t *k, unsigned v) {
+  if (k->n + 1 > sizeof k->b) {
+    k->bad = 1;
+    return;
+  }
+  k->b[k->n++] = (unsigned char)v;
+}
+
+void offer_key_be64(offer_key_t *k, int64_t v) {
+  uint64_t u = (uint64_t)v ^ (1ull << 63); /* order-preserving for negatives */
+  for (int i = 7; i >= 0; i--) offer_key_u8(k, (unsigned)(u >> (8 * i)) & 0xff);
+}
+
+int64_t offer_period_index(offer_period_t p, int64_t ts) {
+  int64_t day = ts >= 0 ? ts / 86400 : -((-ts + 86399) / 86400);
+  switch (p) {
+    case OFFER_PERIOD_DAY: return day;
+    case OFFER_PERIOD_WEEK: { /* 1970-01-01 was a Thursday: Monday-based weeks */
+      int64_t d = day + 3;
+      return d >= 0 ? d / 7 : -((-d + 6) / 7);
+    }
+    case OFFER_PERIOD_MONTH: {
+      time_t tt = (time_t)ts;
+      struct tm tm;
+      if (!gmtime_r(&tt, &tm)) return 0;
+      return (int64_t)(tm.tm_year - 70) * 12 + tm.tm_mon;
+    }
+    default: return 0;
+  }
+}
+
+int offer_check_id(const char *s, const char *field, perr_info_t *e) {
+  size_t n = s ? strlen(s) : 0;
+  if (n < 1 || n > OFFERS_ID_MAX)
+    return perr_set(e, PERR_INVALID_PARAMS, field, "must be a string of 1..128 bytes");
+  return 0;
+}
+
+int offer_store_err(store_txn_t *t, int rc, perr_info_t *e) {
+  const char *m = t ? store_txn_errmsg(t) : "";
+  return perr_set(e, rc, NULL, "%s", m && *m ? m : perr_message(rc));
+}
+
+void offer_sha256(const char *const *parts, int n, unsigned char out[32]) {
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  unsigned int len = 32;
+  EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+  for (int i = 0; i < n; i++) {
+    const char *s = parts[i] ? parts[i] : "";
+    EVP_DigestUpdate(c, s, strlen(s) + 1);
+  }
+  EVP_DigestFinal_ex(c, out, &len);
+  EVP_MD_CTX_free(c);
+}
+
+/* Load a record whose value starts with tag, version 1; *found 0 when absent. */
+static int load(store_txn_t *t, store_table_t tb, const offer_key_t *k, char tag, rec_rd_t *rd,
+                int *found) {
+  const void *v;
+  size_t vn;
+  *found = 0;
+  if (k->bad) return PERR_INVALID_PARAMS;
+  int rc = store_get(t, tb, k->b, k->n, &v, &vn);
+  if (rc == PERR_NOT_FOUND) return 0;
+  if (rc) return rc;
+  rec_rd_init(rd, v, vn);
+  if (rec_get_u8(rd) != (unsigned char)tag || rec_get_u8(rd) != 1) return PERR_INTERNAL;
+  *found = 1;
+  return 0;
+}
+
+static int save(store_txn_t *t, store_table_t tb, const offer_key_t *k, rec_buf_t *b) {
+  int rc = k->bad ? PERR_INVALID_PARAMS : b->oom ? PERR_INTERNAL : 0;
+  if (!rc) rc = store_put(t, tb, k->b, k->n, b->p, b->n);
+  rec_buf_free(b);
+  return rc;
+}
+
+static void arm_key(offer_key_t *k, const char *offer, int arm) {
+  offer_key_init(k, 'a');
+  offer_key_str(k, offer);
+  offer_key_sep(k);
+  offer_key_u8(k, (unsigned)arm);
+}
+
+int offer_arm_load(store_txn_t *t, const char *offer, int arm, offer_arm_t *out) {
+  offer_key_t k;
+  rec_rd_t rd;
+  int found;
+  memset(out, 0, sizeof *out);
+  arm_key(&k, offer, arm);
+  int rc = load(t, STORE_T_OFFER_COUNTS, &k, 'A', &rd, &found);
+  if (rc || !found) return rc;
+  out->s.exposures = rec_get_sv(&rd);
+  out->s.conversions = rec_get_sv(&rd);
+  out->s.revenue = rec_get_sv(&rd);
+  uint64_t bits = rec_get_uv(&rd);
+  memcpy(&out->s.revenue_sumsq, &bits, sizeof bits);
+  out->s.discount_cost = rec_get_sv(&rd);
+  out->clicks = rec_get_sv(&rd);
+  return rec_rd_done(&rd) ? 0 : PERR_INTERNAL;
+}
+
+int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_t *a) {
+  offer_key_t k;
+  rec_buf_t b;
+  arm_key(&k, offer, arm);
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'A');
+  rec_put_u8(&b, 1);
+  rec_put_sv(&b, a->s.exposures);
+  rec_put_sv(&b, a->s.conversions);
+  rec_put_sv(&b, a->s.revenue);
+  uint64_t bits;
+  memcpy(&bits, &a->s.revenue_sumsq, sizeof bits);
+  rec_put_uv(&b, bits);
+  rec_put_sv(&b, a->s.discount_cost);
+  rec_put_sv(&b, a->clicks);
+  return save(t, STORE_T_OFFER_COUNTS, &k, &b);
+}
+
+static void seen_key(offer_key_t *k, const char *customer, const char *offer) {
+  offer_key_init(k, 0);
+  offer_key_str(k, customer);
+  offer_key_sep(k);
+  offer_key_str(k, offer);
+}
+
+int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, offer_seen_t *out) {
+  offer_key_t k;
+  rec_rd_t rd;
+  int found;
+  memset(out, 0, sizeof *out);
+  seen_key(&k, customer, offer);
+  int rc = load(t, STORE_T_OFFER_SEEN, &k, 'S', &rd, &found);
+  if (rc) return rc;
+  if (!found) return PERR_NOT_FOUND;
+  out->arm = (int)rec_get_uv(&rd);
+  out->first_ts = rec_get_sv(&rd);
+  out->last_ts = rec_get_sv(&rd);
+  out->converted = rec_get_u8(&rd);
+  out->revenue = rec_get_sv(&rd);
+  return rec_rd_done(&rd) && out->arm < OFFERS_MAX_ARMS ? 0 : PERR_INTERNAL;
+}
+
+int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
+                     const offer_seen_t *s) {
+  offer_key_t k;
+  rec_buf_t b;
+  seen_key(&k, customer, offer);
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'S');
+  rec_put_u8(&b, 1);
+  rec_put_uv(&b, (uint64_t)s->arm);
+  rec_put_sv(&b, s->first_ts);
+  rec_put_sv(&b, s->last_ts);
+  rec_put_u8(&b, s->converted ? 1 : 0);
+  rec_put_sv(&b, s->revenue);
+  return save(t, STORE_T_OFFER_SEEN, &k, &b);
+}
+
+int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, int64_t *money) {
+  offer_key_t k;
+  rec_rd_t rd;
+  int found;
+  *redemptions = *money = 0;
+  offer_key_init(&k, 'b');
+  offer_key_str(&k, offer);
+  int rc = load(t, STORE_T_OFFER_COUNTS, &k, 'B', &rd, &found);
+  if (rc || !found) return rc;
+  *redemptions = rec_get_sv(&rd);
+  *money = rec_get_sv(&rd);
+  return rec_rd_done(&rd) ? 0 : PERR_INTERNAL;
+}
+
+int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, int64_t money) {
+  offer_key_t k;
+  rec_buf_t b;
+  offer_key_init(&k, 'b');
+  offer_key_str(&k, offer);
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'B');
+  rec_put_u8(&b, 1);
+  rec_put_sv(&b, redemptions);
+  rec_put_sv(&b, money);
+  return save(t, STORE_T_OFFER_COUNTS, &k, &b);
+}
+
+static void cap_key(offer_key_t *k, const offer_t *o, const char *customer, char kind, int64_t ts) {
+  offer_key_init(k, 'c');
+  offer_key_str(k, o->id);
+  offer_key_sep(k);
+  offer_key_str(k, customer);
+  offer_key_sep(k);
+  offer_key_u8(k, (unsigned char)kind);
+  offer_key_sep(k);
+  offer_key_be64(k, offer_period_index(o->cap_period, ts));
+}
+
+int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
+                   int64_t *count) {
+  offer_key_t k;
+  rec_rd_t rd;
+  int found;
+  *count = 0;
+  cap_key(&k, o, customer, kind, ts);
+  int rc = load(t, STORE_T_OFFER_COUNTS, &k, 'C', &rd, &found);
+  if (rc || !found) return rc;
+  *count = rec_get_sv(&rd);
+  return rec_rd_done(&rd) ? 0 : PERR_INTERNAL;
+}
+
+int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,
+                    int64_t ts, int64_t count) {
+  offer_key_t k;
+  rec_buf_t b;
+  cap_key(&k, o, customer, kind, ts);
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'C');
+  rec_put_u8(&b, 1);
+  rec_put_sv(&b, count);
+  return save(t, STORE_T_OFFER_COUNTS, &k, &b);
+}

@@ -1,0 +1,296 @@
+/* offer_decide.c -- offers.decide: which offers a customer sees for a cart, ranked by the
+ * expected incremental value of docs/OFFERS.md section 3, with the experiment arm (holdout,
+ * A/B variant or Thompson-sampling bandit arm; sticky per customer) and an impression id.
+ * Invariants: read-only (counters come from the caller's txn); the same inputs and seed give
+ * the same answer; a customer in an offer's holdout is never shown that offer. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "experiments/bandit.h"
+#include "experiments/experiments.h"
+#include "offers/condition.h"
+#include "offers/offers_internal.h"
+
+/* Prior of a new offer (docs/OFFERS.md): baseline conversion, uplift, pseudo-exposures. */
+#define PRIOR_BASE 0.10
+#define PRIOR_UPLIFT 0.02
+#define PRIOR_N 100.0
+#define DEFAULT_MARGIN_RATE 0.30
+#define RETENTION_WEIGHT 0.10
+
+static bool in_list(const json_t *arr, const char *s) {
+  if (!s) return false;
+  for (size_t i = 0; i < json_array_size(arr); i++)
+    if (!strcmp(json_string_value(json_array_get(arr, i)), s)) return true;
+  return false;
+}
+
+/* The cart value the offer applies to: the whole cart, or the matching items. */
+static int64_t applicable_value(const offer_t *o, const offers_cart_t *cart) {
+  if (!o->products && !o->categories) return cart->value;
+  int64_t sum = 0;
+  for (size_t i = 0; i < cart->nitems; i++) {
+    const offers_cart_item_t *it = &cart->items[i];
+    if (in_list(o->products, it->product) || in_list(o->categories, it->category)) {
+      int64_t line;
+      if (!ck_mul(it->quantity, it->price, &line) || !ck_add(sum, line, &sum)) return INT64_MAX;
+    }
+  }
+  return sum;
+}
+
+int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *cart) {
+  int64_t base = applicable_value(o, cart), d = 0;
+  if (base <= 0) return 0;
+  switch (o->kind) {
+    case OFFER_PERCENT_OFF: d = (int64_t)((__int128)base * value / 100); break;
+    case OFFER_AMOUNT_OFF: d = value < base ? value : base; break;
+    case OFFER_FREE_SHIPPING:
+    case OFFER_FREE_ITEM: d = value; break;
+    case OFFER_BONUS_POINTS: if (!ck_mul(value, o->point_value, &d)) d = INT64_MAX; break;
+  }
+  return d < 0 ? 0 : d;
+}
+
+int offers_cart_attributes(json_t *attrs, const offers_cart_t *cart) {
+  json_t *items = json_array(), *cats = json_array();
+  int64_t qty = 0;
+  for (size_t i = 0; i < cart->nitems; i++) {
+    const offers_cart_item_t *it = &cart->items[i];
+    if (it->product) json_array_append_new(items, json_string(it->product));
+    if (it->category && !in_list(cats, it->category))
+      json_array_append_new(cats, json_string(it->category));
+    qty += it->quantity;
+  }
+  int rc = json_object_set_new(attrs, "cart_value", json_integer(cart->value));
+  rc |= json_object_set_new(attrs, "currency", json_string(cart->currency ? cart->currency : ""));
+  rc |= json_object_set_new(attrs, "cart_items", items);
+  rc |= json_object_set_new(attrs, "cart_categories", cats);
+  rc |= json_object_set_new(attrs, "cart_quantity", json_integer(qty));
+  return rc ? PERR_INTERNAL : 0;
+}
+
+static double attr_num(const json_t *attrs, const char *name, double lo, double hi, double def) {
+  const json_t *v = json_object_get(attrs, name);
+  if (!json_is_number(v)) return def;
+  double x = json_number_value(v);
+  return x >= lo && x <= hi ? x : def;
+}
+
+/* One candidate before selection. */
+typedef struct cand_s {
+  const offer_t *o;
+  int arm;
+  int64_t value, discount;
+  double ev, uplift;
+} cand_t;
+
+/* Why an offer is not eligible (NULL: eligible). */
+static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
+                              int64_t *money_used, int *rc) {
+  const offers_cart_t *cart = in->cart;
+  *rc = 0;
+  if (o->archived) return "archived";
+  if (!cart->currency || strcmp(cart->currency, o->currency)) return "currency";
+  if (in->now < o->valid_from || (o->valid_until && in->now >= o->valid_until)) return "window";
+  if (cart->value < o->min_cart) return "min_cart";
+  if (applicable_value(o, cart) <= 0) return "no applicable item";
+  if (o->rule && !condition_eval(o->rule, in->attrs)) return "rule";
+  int64_t used_r, used_m, n;
+  if ((*rc = offer_budget_load(rd, o->id, &used_r, &used_m))) return "error";
+  *money_used = used_m;
+  if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
+  if (o->budget_money && used_m >= o->budget_money) return "budget";
+  if (o->cap_shown) {
+    if ((*rc = offer_cap_load(rd, o, in->customer, 's', in->now, &n))) return "error";
+    if (n >= o->cap_shown) return "cap_shown";
+  }
+  if (o->cap_redeemed) {
+    if ((*rc = offer_cap_load(rd, o, in->customer, 'r', in->now, &n))) return "error";
+    if (n >= o->cap_redeemed) return "cap_redeemed";
+  }
+  return NULL;
+}
+
+/* GrowthBook assignment of id into variations with weights; -1 when not in. */
+static int assign(const char *key, const char *seed, const double *w, int n, const char *id) {
+  experiment_t x;
+  experiment_assignment_t a;
+  experiment_defaults(&x);
+  x.key = key;
+  x.seed = seed;
+  x.variations = n;
+  x.weights = w;
+  x.nweights = n;
+  if (experiment_assign(&x, id, NULL, NULL, &a) || !a.in_experiment) return -1;
+  return a.variation;
+}
+
+static int pick_arm(const offer_t *o, store_txn_t *rd, const char *customer, bandit_rng_t *rng,
+                    int *arm) {
+  offer_seen_t seen;
+  int rc = offer_seen_load(rd, customer, o->id, &seen);
+  if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0; /* sticky */
+  if (rc && rc != PERR_NOT_FOUND) return rc;
+  if (o->holdout > 0) {
+    double w[2] = {o->holdout, 1 - o->holdout};
+    if (assign(o->seed, o->seed_holdout, w, 2, customer) == 0) return *arm = 0, 0;
+  }
+  if (o->nvariants == 1) return *arm = 1, 0;
+  if (o->mode == OFFER_MODE_AB) {
+    double w[OFFERS_MAX_VARIANTS];
+    for (int i = 0; i < o->nvariants; i++) w[i] = o->variants[i].weight;
+    int v = assign(o->seed, o->seed_variant, w, o->nvariants, customer);
+    *arm = 1 + (v < 0 ? 0 : v);
+    return 0;
+  }
+  stats_arm_t arms[OFFERS_MAX_VARIANTS];
+  for (int i = 0; i < o->nvariants; i++) {
+    offer_arm_t a;
+    if ((rc = offer_arm_load(rd, o->id, i + 1, &a))) return rc;
+    arms[i] = a.s;
+  }
+  *arm = 1 + bandit_pick(arms, o->nvariants, (bandit_reward_t)o->reward, rng);
+  return 0;
+}
+
+/* Expected incremental value (docs/OFFERS.md section 3). */
+static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
+                          cand_t *c) {
+  offer_arm_t ctl, trt;
+  int rc = offer_arm_load(rd, o->id, 0, &ctl);
+  if (!rc) rc = offer_arm_load(rd, o->id, c->arm ? c->arm : 1, &trt);
+  if (rc) return rc;
+  double pc = ((double)ctl.s.conversions + PRIOR_N * PRIOR_BASE) /
+              ((double)ctl.s.exposures + PRIOR_N);
+  double pt = ((double)trt.s.conversions + PRIOR_N * (PRIOR_BASE + PRIOR_UPLIFT)) /
+              ((double)trt.s.exposures + PRIOR_N);
+  double margin = attr_num(in->attrs, "margin_rate", 0, 1, DEFAULT_MARGIN_RATE);
+  double clv = attr_num(in->attrs, "predicted_clv", 0, 1e15, 0);
+  double churn = json_is_number(json_object_get(in->attrs, "p_alive"))
+                     ? 1 - attr_num(in->attrs, "p_alive", 0, 1, 1)
+                     : attr_num(in->attrs, "churn_risk", 0, 1, 0);
+  double v = margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
+  c->uplift = pt - pc;
+  c->ev = c->uplift * v - pt * (double)c->discount;
+  return 0;
+}
+
+static int cmp_cand(const void *a, const void *b) {
+  const cand_t *x = a, *y = b;
+  if (x->ev != y->ev) return x->ev > y->ev ? -1 : 1;
+  if (x->o->priority != y->o->priority) return x->o->priority > y->o->priority ? -1 : 1;
+  return strcmp(x->o->id, y->o->id);
+}
+
+static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
+                          char out[33]) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char h[32];
+  if (in->random_ids) {
+    for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
+  } else {
+    char bucket[24];
+    snprintf(bucket, sizeof bucket, "%lld", (long long)(in->now / 3600));
+    const char *parts[3] = {in->customer, o->id, bucket};
+    offer_sha256(parts, 3, h);
+  }
+  for (int i = 0; i < 16; i++) out[2 * i] = hex[h[i] >> 4], out[2 * i + 1] = hex[h[i] & 15];
+  out[32] = 0;
+}
+
+static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,
+                offers_decided_t *d, perr_info_t *e) {
+  const offer_t *o = c->o;
+  memset(d, 0, sizeof *d);
+  d->offer_id = o->id;
+  d->arm = c->arm;
+  d->held_out = c->arm == 0;
+  d->variant = c->arm ? o->variants[c->arm - 1].id : NULL;
+  d->value = c->value;
+  d->discount = c->discount;
+  d->currency = o->currency;
+  d->expected_value = c->ev;
+  d->uplift = c->uplift;
+  impression_id(in, o, rng, d->impression_id);
+  d->expires = in->now + o->token_ttl_s;
+  if (o->valid_until && d->expires > o->valid_until) d->expires = o->valid_until;
+  if (d->held_out) {
+    snprintf(d->reason, sizeof d->reason, "holdout: control arm, not shown");
+    return 0;
+  }
+  snprintf(d->reason, sizeof d->reason,
+           "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f",
+           o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab", d->variant,
+           c->ev, c->uplift);
+  if (!in->keys) return 0;
+  offers_token_t tk = {0};
+  snprintf(tk.offer_id, sizeof tk.offer_id, "%s", o->id);
+  snprintf(tk.customer, sizeof tk.customer, "%s", in->customer);
+  tk.value = c->value;
+  snprintf(tk.currency, sizeof tk.currency, "%s", o->currency);
+  tk.expires = d->expires;
+  memcpy(tk.impression_id, d->impression_id, sizeof tk.impression_id);
+  tk.arm = c->arm;
+  return offers_token_encode(in->keys, &tk, d->token, e);
+}
+
+int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                  offers_decision_t *out, perr_info_t *e) {
+  memset(out, 0, sizeof *out);
+  const offers_cart_t *cart = in->cart;
+  if (!c || !in->customer || !*in->customer || strlen(in->customer) > OFFERS_ID_MAX || !cart ||
+      cart->value <= 0)
+    return 0;
+  if (in->global_holdout > 0) {
+    double w[2] = {in->global_holdout, 1 - in->global_holdout};
+    if (assign("patron-global-holdout", NULL, w, 2, in->customer) == 0) {
+      out->global_holdout = true;
+      return 0;
+    }
+  }
+  bandit_rng_t rng;
+  bandit_rng_seed(&rng, in->seed);
+  cand_t *cs = c->n ? malloc(c->n * sizeof *cs) : NULL;
+  size_t n = 0;
+  int rc = 0;
+  if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  for (size_t i = 0; i < c->n && !rc; i++) {
+    const offer_t *o = &c->offers[i];
+    int64_t money_used = 0;
+    if (ineligible(o, rd, in, &money_used, &rc)) continue;
+    cand_t *k = &cs[n];
+    if ((rc = pick_arm(o, rd, in->customer, &rng, &k->arm))) break;
+    k->o = o;
+    k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
+    k->discount = offers_discount(o, k->value, cart);
+    if (o->budget_money && money_used > o->budget_money - k->discount) continue; /* can't pay */
+    if ((rc = expected_value(o, rd, in, k))) break;
+    n++;
+  }
+  if (rc) {
+    free(cs);
+    return offer_store_err(rd, rc, e);
+  }
+  if (n > 1) qsort(cs, n, sizeof *cs, cmp_cand);
+  /* Selection: a held-out candidate takes its slot exactly as if shown (the control sees
+   * what the customer would see without that offer: nothing in its place). */
+  size_t max = in->max_offers > 0 && in->max_offers < OFFERS_DECIDE_MAX ? (size_t)in->max_offers
+                                                                        : OFFERS_DECIDE_MAX;
+  const char *groups[OFFERS_DECIDE_MAX];
+  size_t ngroups = 0;
+  bool exclusive_taken = false;
+  for (size_t i = 0; i < n && out->n < max && !rc; i++) {
+    const offer_t *o = cs[i].o;
+    if (exclusive_taken || (out->n && !o->stackable)) continue;
+    bool clash = false;
+    for (size_t g = 0; g < ngroups && o->exclusive_group; g++)
+      clash |= !strcmp(groups[g], o->exclusive_group);
+    if (clash) continue;
+    if (o->exclusive_group) groups[ngroups++] = o->exclusive_group;
+    if (!o->stackable) exclusive_taken = true;
+    rc = fill(in, &cs[i], &rng, &out->items[out->n++], e);
+  }
+  free(cs);
+  return rc;
+}

@@ -1,0 +1,260 @@
+/* offer_token.c -- offer tokens and their keys. A token is base64url (no padding) of
+ *   'T' 1 be32(key_id) str(offer_id) str(customer) sv(value) str(currency) sv(expires)
+ *   str(impression_id) uv(arm) || HMAC-SHA256(key, everything before)
+ * (strings as record.h varint-length strings). The key file dir/offers.key (mode 0600,
+ * written atomically) holds "PTK1" be32(current_id) key[32] be32(previous_id) key[32]
+ * be64(rotated_at); previous_id 0 = none.
+ * Invariants: the MAC is compared in constant time before any field is trusted; a refusal
+ * says why (malformed, bad signature, retired key, expired, another customer). */
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+
+#include "offers/offers_internal.h"
+#include "store/fileio.h"
+
+#define KEYFILE_MAGIC "PTK1"
+#define KEYFILE_BYTES (4 + 4 + OFFERS_KEY_BYTES + 4 + OFFERS_KEY_BYTES + 8)
+#define MAC_BYTES 32
+
+const char *offers_refusal_name(offers_refusal_t r) {
+  static const char *const names[] = {
+      "ok", "token_malformed", "token_bad_signature", "token_key_retired", "token_expired",
+      "token_wrong_customer", "offer_inactive", "cart_mismatch", "budget_exhausted",
+      "cap_reached", "idempotency_conflict", "token_used"};
+  return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "internal";
+}
+
+/* ---- keys ------------------------------------------------------------------------- */
+
+static void put_be(unsigned char *p, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+}
+static uint64_t get_be(const unsigned char *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
+static int key_path(const char *dir, char *out, size_t n, perr_info_t *e) {
+  if ((size_t)snprintf(out, n, "%s/%s", dir, OFFERS_KEY_FILE) >= n)
+    return perr_set(e, PERR_INVALID_PARAMS, "dir", "directory path too long");
+  return 0;
+}
+
+static int write_ring(const char *dir, const offers_keyring_t *r, perr_info_t *e) {
+  char path[4096];
+  int rc = key_path(dir, path, sizeof path, e);
+  if (rc) return rc;
+  unsigned char b[KEYFILE_BYTES], *p = b;
+  memcpy(p, KEYFILE_MAGIC, 4), p += 4;
+  put_be(p, r->current_id, 4), p += 4;
+  memcpy(p, r->current, OFFERS_KEY_BYTES), p += OFFERS_KEY_BYTES;
+  put_be(p, r->previous_id, 4), p += 4;
+  memcpy(p, r->previous, OFFERS_KEY_BYTES), p += OFFERS_KEY_BYTES;
+  put_be(p, (uint64_t)r->rotated_at, 8);
+  const void *parts[1] = {b};
+  size_t lens[1] = {sizeof b};
+  rc = file_write_atomic(path, parts, lens, 1, e); /* creates path.tmp with mode 0600 */
+  OPENSSL_cleanse(b, sizeof b);
+  return rc;
+}
+
+static int fresh_key(unsigned char *k, perr_info_t *e) {
+  if (RAND_bytes(k, OFFERS_KEY_BYTES) != 1)
+    return perr_set(e, PERR_UNAVAILABLE, NULL, "no random bytes for the offers key");
+  return 0;
+}
+
+int offers_keys_open(const char *dir, bool create, int64_t grace_s, offers_keyring_t *out,
+                     perr_info_t *e) {
+  char path[4096];
+  int rc = key_path(dir, path, sizeof path, e);
+  if (rc) return rc;
+  memset(out, 0, sizeof *out);
+  out->grace_s = grace_s;
+  unsigned char *b;
+  size_t n;
+  rc = file_read_all(path, &b, &n, e);
+  if (rc == PERR_NOT_FOUND && create) {
+    out->current_id = 1;
+    if ((rc = fresh_key(out->current, e))) return rc;
+    return write_ring(dir, out, e);
+  }
+  if (rc) return rc;
+  if (n != KEYFILE_BYTES || memcmp(b, KEYFILE_MAGIC, 4)) {
+    OPENSSL_cleanse(b, n);
+    free(b);
+    return perr_set(e, PERR_UNAVAILABLE, NULL, "%s is not an offers key file", path);
+  }
+  const unsigned char *p = b + 4;
+  out->current_id = (uint32_t)get_be(p, 4), p += 4;
+  memcpy(out->current, p, OFFERS_KEY_BYTES), p += OFFERS_KEY_BYTES;
+  out->previous_id = (uint32_t)get_be(p, 4), p += 4;
+  memcpy(out->previous, p, OFFERS_KEY_BYTES), p += OFFERS_KEY_BYTES;
+  out->rotated_at = (int64_t)get_be(p, 8);
+  OPENSSL_cleanse(b, n);
+  free(b);
+  if (out->current_id == 0 || out->current_id == out->previous_id)
+    return perr_set(e, PERR_UNAVAILABLE, NULL, "%s: bad key ids", path);
+  return 0;
+}
+
+int offers_keys_rotate(const char *dir, int64_t now, offers_keyring_t *ring, perr_info_t *e) {
+  offers_keyring_t r = *ring;
+  r.previous_id = r.current_id;
+  memcpy(r.previous, r.current, OFFERS_KEY_BYTES);
+  r.current_id = r.current_id + 1 ? r.current_id + 1 : 1;
+  r.rotated_at = now;
+  int rc = fresh_key(r.current, e);
+  if (!rc) rc = write_ring(dir, &r, e);
+  if (!rc) *ring = r;
+  OPENSSL_cleanse(&r, sizeof r);
+  return rc;
+}
+
+/* ---- HMAC and base64url ------------------------------------------------------------ */
+
+static int hmac(const unsigned char *key, const unsigned char *msg, size_t n,
+                unsigned char out[MAC_BYTES]) {
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+                         OSSL_PARAM_construct_end()};
+  size_t len = 0;
+  int ok = ctx && EVP_MAC_init(ctx, key, OFFERS_KEY_BYTES, params) &&
+           EVP_MAC_update(ctx, msg, n) && EVP_MAC_final(ctx, out, &len, MAC_BYTES) &&
+           len == MAC_BYTES;
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(mac);
+  return ok ? 0 : -1;
+}
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static size_t b64url_encode(const unsigned char *in, size_t n, char *out) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                 (i + 2 < n ? in[i + 2] : 0);
+    out[o++] = B64[v >> 18 & 63];
+    out[o++] = B64[v >> 12 & 63];
+    if (i + 1 < n) out[o++] = B64[v >> 6 & 63];
+    if (i + 2 < n) out[o++] = B64[v & 63];
+  }
+  out[o] = 0;
+  return o;
+}
+
+static int b64val(char c) {
+  const char *p = c ? strchr(B64, c) : NULL;
+  return p ? (int)(p - B64) : -1;
+}
+
+/* -1 on a bad character, a bad length or nonzero trailing bits (one token, one text). */
+static long b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap) {
+  if (n % 4 == 1 || n / 4 * 3 + 3 > cap) return -1;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 4) {
+    size_t k = n - i < 4 ? n - i : 4;
+    uint32_t v = 0;
+    for (size_t j = 0; j < 4; j++) {
+      int d = j < k ? b64val(in[i + j]) : 0;
+      if (d < 0) return -1;
+      v = v << 6 | (uint32_t)d;
+    }
+    if ((k == 2 && (v & 0xffff)) || (k == 3 && (v & 0xff))) return -1;
+    out[o++] = (unsigned char)(v >> 16);
+    if (k > 2) out[o++] = (unsigned char)(v >> 8);
+    if (k > 3) out[o++] = (unsigned char)v;
+  }
+  return (long)o;
+}
+
+/* ---- tokens ------------------------------------------------------------------------ */
+
+int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, char *out,
+                        perr_info_t *e) {
+  rec_buf_t b;
+  unsigned char kid[4], mac[MAC_BYTES];
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'T');
+  rec_put_u8(&b, 1);
+  put_be(kid, ring->current_id, 4);
+  rec_put_raw(&b, kid, 4);
+  rec_put_str(&b, core_pstr(tk->offer_id, strlen(tk->offer_id)));
+  rec_put_str(&b, core_pstr(tk->customer, strlen(tk->customer)));
+  rec_put_sv(&b, tk->value);
+  rec_put_str(&b, core_pstr(tk->currency, strlen(tk->currency)));
+  rec_put_sv(&b, tk->expires);
+  rec_put_str(&b, core_pstr(tk->impression_id, strlen(tk->impression_id)));
+  rec_put_uv(&b, (uint64_t)tk->arm);
+  int rc = 0;
+  if (b.oom || hmac(ring->current, b.p, b.n, mac))
+    rc = perr_set(e, PERR_INTERNAL, NULL, "cannot sign the offer token");
+  else
+    rec_put_raw(&b, mac, MAC_BYTES);
+  if (!rc && (b.oom || (b.n + 2) / 3 * 4 >= OFFERS_TOKEN_MAX))
+    rc = perr_set(e, PERR_INVALID_PARAMS, "token", "offer token too long");
+  if (!rc) b64url_encode(b.p, b.n, out);
+  rec_buf_free(&b);
+  return rc;
+}
+
+static int refuse(offers_refusal_t r, offers_refusal_t *why, perr_info_t *e, const char *msg) {
+  if (why) *why = r;
+  return perr_set(e, PERR_FORBIDDEN, "token", "%s: %s", offers_refusal_name(r), msg);
+}
+
+static int copy_str(pstr_t s, char *out, size_t cap) {
+  if (s.n >= cap || memchr(s.p, 0, s.n)) return -1;
+  memcpy(out, s.p, s.n);
+  out[s.n] = 0;
+  return 0;
+}
+
+int offers_token_verify(const offers_keyring_t *ring, const char *text, const char *customer,
+                        int64_t now, offers_token_t *out, offers_refusal_t *why,
+                        perr_info_t *e) {
+  unsigned char raw[OFFERS_TOKEN_MAX], mac[MAC_BYTES];
+  size_t tn = text ? strlen(text) : 0;
+  long n = tn < OFFERS_TOKEN_MAX ? b64url_decode(text, tn, raw, sizeof raw) : -1;
+  if (n < 6 + MAC_BYTES || raw[0] != 'T' || raw[1] != 1)
+    return refuse(OFFERS_TOKEN_MALFORMED, why, e, "not an offer token");
+  size_t body = (size_t)n - MAC_BYTES;
+  uint32_t kid = (uint32_t)get_be(raw + 2, 4);
+  const unsigned char *key = NULL;
+  bool retired = false;
+  if (kid == ring->current_id) key = ring->current;
+  else if (ring->previous_id && kid == ring->previous_id) {
+    key = ring->previous;
+    retired = now >= ring->rotated_at + ring->grace_s;
+  }
+  if (!key) return refuse(OFFERS_TOKEN_BAD_SIGNATURE, why, e, "signed with an unknown key");
+  if (hmac(key, raw, body, mac)) return perr_set(e, PERR_INTERNAL, "token", "HMAC failed");
+  if (CRYPTO_memcmp(mac, raw + body, MAC_BYTES))
+    return refuse(OFFERS_TOKEN_BAD_SIGNATURE, why, e, "the signature does not match");
+  if (retired) return refuse(OFFERS_TOKEN_KEY_RETIRED, why, e, "signed with a retired key");
+  rec_rd_t rd;
+  offers_token_t tk;
+  memset(&tk, 0, sizeof tk);
+  rec_rd_init(&rd, raw + 6, body - 6);
+  int bad = copy_str(rec_get_str(&rd), tk.offer_id, sizeof tk.offer_id);
+  bad |= copy_str(rec_get_str(&rd), tk.customer, sizeof tk.customer);
+  tk.value = rec_get_sv(&rd);
+  bad |= copy_str(rec_get_str(&rd), tk.currency, sizeof tk.currency);
+  tk.expires = rec_get_sv(&rd);
+  bad |= copy_str(rec_get_str(&rd), tk.impression_id, sizeof tk.impression_id);
+  uint64_t arm = rec_get_uv(&rd);
+  if (bad || !rec_rd_done(&rd) || arm >= OFFERS_MAX_ARMS)
+    return refuse(OFFERS_TOKEN_MALFORMED, why, e, "the token's fields do not parse");
+  tk.arm = (int)arm;
+  if (now >= tk.expires) return refuse(OFFERS_TOKEN_EXPIRED, why, e, "the token has expired");
+  if (!customer || strcmp(customer, tk.customer))
+    return refuse(OFFERS_TOKEN_WRONG_CUSTOMER, why, e, "the token belongs to another customer");
+  if (why) *why = OFFERS_OK;
+  if (out) *out = tk;
+  return 0;
+}

@@ -1,0 +1,300 @@
+/* offers.h -- personalized offers (issue 9): the catalogue, decisions, signed tokens,
+ * redemption against budgets and caps, experiment events, attribution and the uplift report.
+ * Pure functions over store transactions (no sockets, no clock, no globals); docs/OFFERS.md is
+ * the long form (definition fields, the ranking formula, the attribution window).
+ *
+ * Invariants: every write function validates everything before its first store_put, so an
+ * error leaves the store unchanged; redemption and events are idempotent on their keys (a
+ * replay returns the first answer and changes nothing); budgets and per-customer caps are
+ * consumed inside the caller's write transaction, so they never go over under one writer;
+ * a catalogue snapshot is immutable and may be read from many threads at once. */
+#ifndef PATRON_OFFERS_H
+#define PATRON_OFFERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/perr.h"
+#include "experiments/stats.h"
+#include "store/store.h"
+
+#define OFFERS_ID_MAX 128
+#define OFFERS_MAX_VARIANTS 8              /* arms = holdout + variants */
+#define OFFERS_MAX_ARMS (OFFERS_MAX_VARIANTS + 1)
+#define OFFERS_MAX_TARGETS 256             /* products or categories per offer */
+#define OFFERS_DECIDE_MAX 16               /* offers in one decision */
+#define OFFERS_DEFAULT_WINDOW_S (7 * 86400) /* attribution window after the last impression */
+#define OFFERS_DEFAULT_TOKEN_TTL_S 86400
+#define OFFERS_TOKEN_MAX 512
+
+typedef enum {
+  OFFER_PERCENT_OFF = 0, /* value: whole percent 1..100 of the applicable cart value */
+  OFFER_AMOUNT_OFF,      /* value: minor units (capped at the applicable cart value) */
+  OFFER_FREE_SHIPPING,   /* value: the shipping cost it waives, minor units */
+  OFFER_FREE_ITEM,       /* value: the item's cost, minor units */
+  OFFER_BONUS_POINTS,    /* value: points; cost = value * point_value minor units */
+} offer_kind_t;
+
+typedef enum { OFFER_PERIOD_LIFETIME = 0, OFFER_PERIOD_DAY, OFFER_PERIOD_WEEK, OFFER_PERIOD_MONTH }
+    offer_period_t;
+
+typedef enum { OFFER_MODE_AB = 0, OFFER_MODE_BANDIT = 1 } offer_mode_t;
+
+typedef struct offer_variant_s {
+  const char *id;  /* variant name */
+  double weight;   /* planned share among the treated (ab mode) */
+  int64_t value;   /* the variant's value (same unit as the offer's) */
+} offer_variant_t;
+
+/* A parsed, validated offer. Strings point into def (the canonical JSON it came from). */
+typedef struct offer_s {
+  json_t *def;                 /* owned: canonical definition (sorted keys) */
+  struct condition_s *rule;    /* owned; NULL = everyone eligible */
+  const char *id;
+  offer_kind_t kind;
+  int64_t value;
+  int64_t point_value;         /* bonus points: minor units per point (default 1) */
+  const char *currency;        /* ISO-4217, required */
+  int64_t valid_from, valid_until; /* seconds; valid_until 0 = open-ended */
+  int64_t priority;
+  const char *exclusive_group; /* NULL = none */
+  int64_t budget_money;        /* minor units; 0 = unlimited */
+  int64_t budget_redemptions;  /* 0 = unlimited */
+  int64_t cap_shown, cap_redeemed; /* per customer per period; 0 = unlimited */
+  offer_period_t cap_period;
+  int64_t min_cart;            /* minor units */
+  const json_t *products, *categories; /* arrays of strings; NULL = whole cart */
+  bool stackable;
+  bool archived;
+  int64_t window_s;            /* attribution window */
+  int64_t token_ttl_s;
+  /* experiment */
+  double holdout;              /* share of customers in the control arm (0..0.9) */
+  offer_mode_t mode;
+  int reward;                  /* bandit_reward_t */
+  const char *seed;            /* hashing seed (default: the offer id) */
+  char seed_holdout[OFFERS_ID_MAX + 16]; /* seed + "/holdout": the holdout split's seed */
+  char seed_variant[OFFERS_ID_MAX + 16]; /* seed + "/variant": the A/B split's seed */
+  int nvariants;               /* >= 1 (an offer without variants has one: "default") */
+  offer_variant_t variants[OFFERS_MAX_VARIANTS];
+  int64_t updated_at;
+} offer_t;
+
+/* ---- catalogue (offer_def.c) ------------------------------------------------------ */
+
+/* Parse and validate a definition (see docs/OFFERS.md); def is not stolen. Errors are
+ * invalid_params with field naming the bad member ("budget.money", "rule.$and[0].age.$gt"). */
+int offers_parse(const json_t *def, offer_t *out, perr_info_t *e);
+void offers_clear(offer_t *o);
+/* Create or replace an offer (write txn). Keeps the archived flag of a stored offer. */
+int offers_set(store_txn_t *t, const json_t *def, int64_t now, perr_info_t *e);
+/* Read one (any txn); PERR_NOT_FOUND with field "id" when absent. Free with offers_clear. */
+int offers_get(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);
+/* The definitions (JSON array of objects, each with "archived" and "updated_at") in id order,
+ * from id > after (NULL: from the start), at most limit (0: all). Caller json_decref's. */
+int offers_list(store_txn_t *t, const char *after, size_t limit, bool include_archived,
+                json_t **out, perr_info_t *e);
+/* Archive (true) or restore (false). */
+int offers_archive(store_txn_t *t, const char *id, bool archived, int64_t now, perr_info_t *e);
+
+/* An immutable snapshot of the active (not archived) offers, conditions compiled. */
+typedef struct offers_catalog_s {
+  size_t n;
+  offer_t *offers;
+} offers_catalog_t;
+int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e);
+void offers_catalog_free(offers_catalog_t *c);
+
+/* ---- tokens and keys (offer_token.c) ---------------------------------------------- */
+
+#define OFFERS_KEY_FILE "offers.key"
+#define OFFERS_KEY_BYTES 32
+
+typedef struct offers_keyring_s {
+  uint32_t current_id;
+  unsigned char current[OFFERS_KEY_BYTES];
+  uint32_t previous_id;         /* 0 = none */
+  unsigned char previous[OFFERS_KEY_BYTES];
+  int64_t rotated_at;           /* when previous stopped being current */
+  int64_t grace_s;              /* previous is accepted until rotated_at + grace_s */
+} offers_keyring_t;
+
+/* Load dir/offers.key, creating it (mode 0600, 32 bytes from RAND_bytes, atomic write) when
+ * absent and create is true. grace_s: how long a rotated-out key stays valid. */
+int offers_keys_open(const char *dir, bool create, int64_t grace_s, offers_keyring_t *out,
+                     perr_info_t *e);
+/* New current key; the old one stays accepted for grace_s. Written atomically. */
+int offers_keys_rotate(const char *dir, int64_t now, offers_keyring_t *ring, perr_info_t *e);
+
+typedef struct offers_token_s {
+  char offer_id[OFFERS_ID_MAX + 1];
+  char customer[OFFERS_ID_MAX + 1];
+  int64_t value;
+  char currency[4];
+  int64_t expires;
+  char impression_id[33];
+  int arm;
+} offers_token_t;
+
+/* Why a token or a redemption was refused: the stable name starts the error message
+ * ("token_expired: ...") and is returned by offers_refusal(). */
+typedef enum {
+  OFFERS_OK = 0,
+  OFFERS_TOKEN_MALFORMED,    /* not a token at all (base64url, layout) */
+  OFFERS_TOKEN_BAD_SIGNATURE,/* forged or altered */
+  OFFERS_TOKEN_KEY_RETIRED,  /* signed with a key rotated out more than one period ago */
+  OFFERS_TOKEN_EXPIRED,
+  OFFERS_TOKEN_WRONG_CUSTOMER,
+  OFFERS_OFFER_INACTIVE,     /* archived, deleted or outside its validity window */
+  OFFERS_CART_MISMATCH,      /* cart currency or minimum cart value */
+  OFFERS_BUDGET_EXHAUSTED,
+  OFFERS_CAP_REACHED,
+  OFFERS_IDEMPOTENCY_CONFLICT, /* key reused for another request */
+  OFFERS_TOKEN_USED,         /* already redeemed under another idempotency key */
+} offers_refusal_t;
+const char *offers_refusal_name(offers_refusal_t r);
+
+/* base64url text (no padding) into out (OFFERS_TOKEN_MAX). */
+int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, char *out,
+                        perr_info_t *e);
+/* Verify for customer at now. Returns 0 or PERR_FORBIDDEN with *why set. */
+int offers_token_verify(const offers_keyring_t *ring, const char *text, const char *customer,
+                        int64_t now, offers_token_t *out, offers_refusal_t *why, perr_info_t *e);
+
+/* ---- decisions (offer_decide.c) --------------------------------------------------- */
+
+typedef struct offers_cart_item_s {
+  const char *product, *category; /* category may be NULL */
+  int64_t quantity, price;        /* price: minor units per unit */
+} offers_cart_item_t;
+
+typedef struct offers_cart_s {
+  int64_t value;         /* minor units */
+  const char *currency;
+  const offers_cart_item_t *items;
+  size_t nitems;
+} offers_cart_t;
+
+typedef struct offers_decide_in_s {
+  const char *customer;
+  const json_t *attrs;     /* profile + cart + shop attributes (offers_cart_attributes) */
+  const offers_cart_t *cart;
+  int64_t now;
+  double global_holdout;   /* share of customers who never see personalized offers */
+  uint64_t seed;           /* bandit draws; impression ids too when random_ids */
+  bool random_ids;         /* false: impression id = hash(customer, offer, hour of now) */
+  int max_offers;          /* 0: OFFERS_DECIDE_MAX */
+  const offers_keyring_t *keys; /* non-NULL: sign a token for each shown offer */
+} offers_decide_in_t;
+
+typedef struct offers_decided_s {
+  const char *offer_id;    /* points into the catalogue */
+  int arm;                 /* 0 = holdout (not shown), 1.. = variant arm */
+  const char *variant;     /* NULL for the holdout */
+  bool held_out;           /* in this offer's control: log the exposure, show nothing */
+  int64_t value;           /* the arm's value */
+  int64_t discount;        /* minor units it would cost on this cart */
+  const char *currency;
+  double expected_value;   /* expected incremental value, minor units (docs/OFFERS.md) */
+  double uplift;           /* the conversion uplift used in it */
+  char impression_id[33];
+  int64_t expires;
+  char reason[128];
+  char token[OFFERS_TOKEN_MAX];
+} offers_decided_t;
+
+typedef struct offers_decision_s {
+  bool global_holdout;     /* the customer is in the global holdout: nothing shown */
+  size_t n;
+  offers_decided_t items[OFFERS_DECIDE_MAX]; /* shown first, by expected value */
+} offers_decision_t;
+
+/* Decide for one customer. Reads counters (budgets, caps, sticky arms, arm stats) from rd (any
+ * txn). Not eligible, empty cart or unknown customer: n = 0, not an error. */
+int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                  offers_decision_t *out, perr_info_t *e);
+/* Adds cart_value, currency, cart_items (product ids), cart_categories, cart_quantity to
+ * attrs (an object). */
+int offers_cart_attributes(json_t *attrs, const offers_cart_t *cart);
+/* The discount an offer's arm value costs on a cart (minor units, >= 0). */
+int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *cart);
+
+/* ---- redemption, events, attribution, report (offer_redeem.c, offer_events.c) ------- */
+
+typedef struct offers_redeem_in_s {
+  const char *token;
+  const char *customer;
+  const offers_cart_t *cart;  /* value and currency (items: for product-limited offers) */
+  const char *cart_ref;       /* the shop's cart/order reference (stored, optional) */
+  const char *idempotency_key;
+  int64_t now;
+} offers_redeem_in_t;
+
+typedef struct offers_redeem_out_s {
+  bool replay;                /* the first answer for this key */
+  char offer_id[OFFERS_ID_MAX + 1];
+  int arm;
+  int64_t discount;           /* minor units consumed from the budget */
+  char currency[4];
+  int64_t redemptions_left;   /* -1 unlimited */
+  int64_t money_left;         /* -1 unlimited */
+} offers_redeem_out_t;
+
+int offers_redeem(store_txn_t *w, const offers_keyring_t *ring, const offers_redeem_in_t *in,
+                  offers_redeem_out_t *out, offers_refusal_t *why, perr_info_t *e);
+
+typedef enum { OFFERS_EV_IMPRESSION = 0, OFFERS_EV_CLICK, OFFERS_EV_ORDER } offers_event_type_t;
+
+typedef struct offers_event_s {
+  offers_event_type_t type;
+  const char *idempotency_key;
+  const char *offer_id;
+  const char *customer;
+  int arm;                  /* impression: the decided arm (a stored sticky arm wins) */
+  int64_t ts;
+  int64_t revenue;          /* order: minor units in the offer's currency */
+} offers_event_t;
+
+/* Record an event; *replay = true when the key was seen (nothing changes). */
+int offers_event(store_txn_t *w, const offers_event_t *ev, bool *replay, perr_info_t *e);
+
+/* Link an order to every offer the customer was exposed to (any arm, holdout included) with
+ * first exposure <= ts <= last exposure + the offer's window, in the offer's currency: each
+ * arm gains the conversion (once per customer) and the revenue. Idempotent on order_id:
+ * *linked = offers credited (0 on replay, *replay = true). */
+int offers_attribute_order(store_txn_t *w, const char *order_id, const char *customer,
+                           int64_t ts, int64_t total, const char *currency, int *linked,
+                           bool *replay, perr_info_t *e);
+
+typedef struct offers_report_s {
+  int narms;                  /* holdout + variants */
+  const char *arm_names[OFFERS_MAX_ARMS]; /* point into the offer (caller keeps it) */
+  stats_arm_t arms[OFFERS_MAX_ARMS];
+  int64_t clicks[OFFERS_MAX_ARMS];
+  bool has_compare[OFFERS_MAX_ARMS];      /* arm i vs holdout computed (i >= 1) */
+  stats_comparison_t compare[OFFERS_MAX_ARMS];
+  bool has_srm;
+  double srm_chi2, srm_p;
+  bool srm_flag;              /* p < STATS_SRM_THRESHOLD */
+  int64_t redemptions, money_spent;
+} offers_report_t;
+
+/* Report for an offer (o as read by offers_get: arm names point into it). */
+int offers_report(store_txn_t *t, const offer_t *o, offers_report_t *out, perr_info_t *e);
+
+/* The global holdout (docs/OFFERS.md section 6): record that a customer passed through
+ * offers.decide, in the global holdout (held_out) or not, with a cart in currency. The first
+ * call fixes the customer's arm (0 global holdout, 1 engine) and counts one exposure; later
+ * calls extend the attribution window. Orders are then credited by offers_attribute_order
+ * like an offer's (same window rule, orders in that currency only). */
+int offers_global_exposure(store_txn_t *w, const char *customer, bool held_out,
+                           const char *currency, int64_t ts, perr_info_t *e);
+/* Engine (arm 1) against the global holdout (arm 0) for one currency; SRM against
+ * [global_holdout, 1 - global_holdout] when global_holdout > 0. */
+int offers_global_report(store_txn_t *t, const char *currency, double global_holdout,
+                         offers_report_t *out, perr_info_t *e);
+
+#endif

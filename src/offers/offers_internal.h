@@ -1,0 +1,77 @@
+/* offers_internal.h -- what the offers files share (src/offers only): the key layouts of the
+ * offers tables and the counter records kept in them.
+ *
+ * OFFERS        offer_id -> 'O' 1 uv(updated_at) u8(archived) str(json)
+ * OFFER_COUNTS  'b' offer_id                              -> 'B' 1 sv(redemptions) sv(money)
+ *               'c' offer_id \0 customer \0 kind \0 be64(period) -> 'C' 1 sv(count)
+ *                   (kind 's' shown, 'r' redeemed; period from offer_period_index)
+ *               'a' offer_id \0 u8(arm)                   -> 'A' 1 arm counters (offer_arm_t)
+ * OFFER_SEEN    customer \0 offer_id                      -> 'S' 1 seen record (offer_seen_t)
+ * OFFER_IDEM    'r' key -> 'R' 1 raw32(sha256 token) redeem answer
+ *               'e' key -> 'E' 1 raw32(sha256 event)    'o' order_id -> 'L' 1 u8(linked)
+ *               't' raw32(sha256 token) -> the redeem idempotency key (a token is used once)
+ * The global holdout is the pseudo-offer "\x01global/<currency>" in OFFER_COUNTS ('a' arms)
+ * and OFFER_SEEN (offer_events.c).
+ * Invariant: ids are C strings (no NUL inside), so \0 separates key parts. */
+#ifndef PATRON_OFFERS_INTERNAL_H
+#define PATRON_OFFERS_INTERNAL_H
+
+#include <string.h>
+
+#include "offers/offers.h"
+#include "store/record.h"
+
+typedef struct offer_key_s {
+  unsigned char b[3 * OFFERS_ID_MAX + 64];
+  size_t n;
+  int bad; /* a part was too long */
+} offer_key_t;
+
+void offer_key_init(offer_key_t *k, char tag); /* tag 0: no tag byte */
+void offer_key_str(offer_key_t *k, const char *s); /* appends s (no separator) */
+void offer_key_sep(offer_key_t *k);
+void offer_key_u8(offer_key_t *k, unsigned v);
+void offer_key_be64(offer_key_t *k, int64_t v);
+
+/* The period index holding ts: day number, ISO week number (weeks start Monday), months
+ * since 1970-01, or 0 for lifetime. */
+int64_t offer_period_index(offer_period_t p, int64_t ts);
+
+typedef struct offer_arm_s {
+  stats_arm_t s;
+  int64_t clicks;
+} offer_arm_t;
+
+typedef struct offer_seen_s {
+  int arm;
+  int64_t first_ts, last_ts;
+  int converted;
+  int64_t revenue;
+} offer_seen_t;
+
+/* Readers: PERR_NOT_FOUND leaves *out zeroed; corrupt records are PERR_INTERNAL. */
+int offer_arm_load(store_txn_t *t, const char *offer, int arm, offer_arm_t *out);
+int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_t *a);
+int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, offer_seen_t *out);
+int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
+                     const offer_seen_t *s);
+int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, int64_t *money);
+int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, int64_t money);
+/* kind 's' (shown) or 'r' (redeemed) in the period holding ts. */
+int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
+                   int64_t *count);
+int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,
+                    int64_t ts, int64_t count);
+
+/* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
+int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);
+
+/* An id or key: a string of 1..OFFERS_ID_MAX bytes, else invalid_params naming field. */
+int offer_check_id(const char *s, const char *field, perr_info_t *e);
+
+/* A store error as a structured error. */
+int offer_store_err(store_txn_t *t, int rc, perr_info_t *e);
+/* SHA-256 of the concatenation of n NUL-terminated parts (each followed by a 0 byte). */
+void offer_sha256(const char *const *parts, int n, unsigned char out[32]);
+
+#endif
