@@ -10,17 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 BUILD=${BUILD:-$ROOT/build-bench}
 DUR=${DUR:-5} CONNS=${CONNS:-16} WINDOW=${WINDOW:-64} NCUST=${NCUST:-3000} ORDERS=${ORDERS:-3}
-if [ ! -x "$BUILD/daemon/patrond" ] || [ ! -x "$BUILD/bench/ingest_bench" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-    cmake --build "$BUILD" -j2 >/dev/null || { echo "build failed" >&2; exit 1; }
-fi
-W=$(mktemp -d /tmp/patron-loyr.XXXXXX)
-"$BUILD/daemon/patrond" --no-config --socket "$W/p.sock" --admin-socket "$W/a.sock" --data-dir "$W/data" \
-  --foreground --set log.level=warning >"$W/patrond.out" 2>&1 &
-PID=$!
-trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 100); do [ -S "$W/p.sock" ] && break; sleep 0.1; done
-CTL="$BUILD/adapters/c/patronctl"
+LOG_LEVEL=warning . "$HERE/loyalty_daemon.inc"
 timeout 30 "$CTL" -s "$W/a.sock" -c call loyalty.program.set \
   '{"earn":[{"currency":"EUR","points":1,"per_minor":100}],"redeem":[{"currency":"EUR","points":100,"per_minor":500}]}' >/dev/null ||
   { echo "loyalty.program.set failed" >&2; exit 1; }

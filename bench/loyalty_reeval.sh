@@ -10,13 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 BUILD=${BUILD:-$ROOT/build-bench}
 N=${N:-200000}
-W=$(mktemp -d /tmp/patron-loyre.XXXXXX)
-"$BUILD/daemon/patrond" --no-config --socket "$W/p.sock" --admin-socket "$W/a.sock" --data-dir "$W/data" \
-  --foreground --set log.level=notice >"$W/patrond.out" 2>&1 &
-PID=$!
-trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 100); do [ -S "$W/p.sock" ] && break; sleep 0.1; done
-CTL="$BUILD/adapters/c/patronctl"
+LOG_LEVEL=notice . "$HERE/loyalty_daemon.inc"
 prog() { printf '{"tiers":[{"name":"silver","entry_threshold":%s},{"name":"gold","entry_threshold":%s}],"earn":[{"currency":"EUR","points":1,"per_minor":100}]}' "$1" "$2"; }
 timeout 30 "$CTL" -s "$W/a.sock" -c call loyalty.program.set "$(prog 100 300)" >/dev/null || { echo "program.set failed" >&2; exit 1; }
 timeout 600 "$BUILD/bench/ingest_bench" -s "$W/p.sock" -k order -c 8 -W 256 -n "$N" -C "$N" -x re -q >/dev/null || { echo "preload failed" >&2; exit 1; }
