@@ -359,6 +359,7 @@ static int run_pass(exec_ctx_t *x, const void *p, void *r, int reeval, perr_info
   res->moves.items = arena_alloc(x->arena, LOY_MOVES_MAX * sizeof *res->moves.items);
   if (!res->moves.items) return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
   int rc = loyalty_pass(x->txn, x->now, reeval, after, (size_t)q->limit, &res->moves, &res->r, e);
+  res->unchanged = !rc && res->r.changed == 0; /* then no cached answer is dropped */
   if (!rc && x->job && !x->job->on_loop) x->job->on_loop = publish_pass_moves; /* a wire call */
   return rc;
 }

@@ -115,6 +115,7 @@ typedef struct loy_pass_params_s {
 typedef struct loy_pass_result_s {
   loy_batch_result_t r;
   loy_pass_moves_t moves;    /* the tier changes written (for notifications; not encoded) */
+  int unchanged;             /* 1: the chunk wrote nothing (no cached answer to drop) */
 } loy_pass_result_t;
 
 /* ---- loyalty.expiring (and the loyalty.points_expiring notices) ---- */

@@ -45,6 +45,12 @@ int method_affects_all(const void *params, const void *result, cache_kind_t kind
   return -1;
 }
 
+int method_affects_pass(const void *params, const void *result, cache_kind_t kind,
+                        pstr_t ids[METHOD_AFFECTS_MAX]) {
+  (void)params; (void)kind; (void)ids;
+  return ((const loy_pass_result_t *)result)->unchanged == 1 ? 0 : -1;
+}
+
 static int affects_customer_merge(const void *params, const void *result, cache_kind_t kind,
                                   pstr_t ids[METHOD_AFFECTS_MAX]) {
   const merge_t *m = params;

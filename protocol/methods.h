@@ -134,6 +134,9 @@ typedef pstr_t (*method_key_fn)(const void *params);
  * a pass over every member): always -1, so every answer of every kind it meets is dropped. */
 int method_affects_all(const void *params, const void *result, cache_kind_t kind,
                        pstr_t ids[METHOD_AFFECTS_MAX]);
+/* The same for a loyalty pass chunk (loy_pass_result_t), but none when it wrote nothing. */
+int method_affects_pass(const void *params, const void *result, cache_kind_t kind,
+                        pstr_t ids[METHOD_AFFECTS_MAX]);
 
 typedef struct method_desc_s {
   const char *name;

@@ -87,7 +87,8 @@ static void test_affects_names_ids(void **state) {
   (void)state;
   for (int w = 0; w < METHOD__COUNT; w++) {
     const method_desc_t *wd = &method_table[w];
-    if (!wd->affects || wd->affects == method_affects_all) continue; /* drops everything */
+    if (!wd->affects || wd->affects == method_affects_all || wd->affects == method_affects_pass)
+      continue; /* drops everything */
     int named = 0;
     for (int r = 0; r < METHOD__COUNT; r++) {
       const method_desc_t *rd = &method_table[r];
@@ -116,6 +117,18 @@ static void test_affects_names_ids(void **state) {
     }
     if (!named) fail_msg("write %s invalidates no cached answer by id", wd->name);
   }
+}
+
+/* A loyalty pass chunk drops every answer unless it says it wrote nothing. */
+static void test_affects_pass(void **state) {
+  (void)state;
+  loy_pass_result_t r;
+  pstr_t ids[METHOD_AFFECTS_MAX];
+  memset(&r, 0, sizeof r);
+  assert_int_equal(method_affects_pass(NULL, &r, KEY_CUSTOMER, ids), -1);
+  r.unchanged = 1;
+  assert_int_equal(method_affects_pass(NULL, &r, KEY_CUSTOMER, ids), 0);
+  assert_ptr_equal(method_table[METHOD_loyalty_expire].affects, method_affects_pass);
 }
 
 /* ---- every result type encodes to msgpack that decodes back whole ---- */
@@ -417,6 +430,7 @@ int main(void) {
     cmocka_unit_test(test_policy_columns),
     cmocka_unit_test(test_affects_unknown_is_all),
     cmocka_unit_test(test_affects_names_ids),
+    cmocka_unit_test(test_affects_pass),
     cmocka_unit_test(test_every_result_roundtrips),
     cmocka_unit_test(test_map_writer_headers),
   };
