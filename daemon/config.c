@@ -9,9 +9,10 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "clv/clv.h"
 #include "log.h"
 
-typedef enum { T_STR, T_UINT, T_MODE, T_BOOL, T_LEVEL } ctype_t;
+typedef enum { T_STR, T_UINT, T_MODE, T_BOOL, T_LEVEL, T_CLV_MODEL } ctype_t;
 
 typedef struct cdef_s {
   const char *section, *key;
@@ -41,7 +42,16 @@ static const cdef_t defs[] = {
   {"server", "admin_socket_group", T_STR, STR(admin_socket_group), 0, 0, 0, "",
    "Group owning the admin socket; empty keeps the daemon's group."},
   {"limits", "max_connections", T_UINT, NUM(max_connections), 1, 1000000, 1, "1024",
-   "Connections at once; more are accepted and closed at once (counted in stats)."},
+   "Shop-socket connections at once. At the limit a newcomer takes the longest-idle "
+   "one's slot; if every connection is owed answers, it is closed (stats: rejected)."},
+  {"limits", "admin_connections", T_UINT, NUM(admin_connections), 1, 10000, 1, "16",
+   "Admin-socket connections at once, reserved apart from max_connections (a flood of shop "
+   "connections never locks the operator out)."},
+  {"limits", "max_connections_per_uid", T_UINT, NUM(max_connections_per_uid), 0, 1000000, 1, "0",
+   "Shop connections of one peer user id (SO_PEERCRED) at once; past it that user's "
+   "longest-idle connection is closed. 0 = only max_connections applies."},
+  {"limits", "listen_backlog", T_UINT, NUM(listen_backlog), 1, 65535, 0, "511",
+   "Accept queue of each socket (the kernel caps it at net.core.somaxconn)."},
   {"limits", "max_message_bytes", T_UINT, NUM(max_message_bytes), 1024, 268435456, 1, "1048576",
    "Largest request in bytes; a larger one gets too_large and the connection closes."},
   {"limits", "max_depth", T_UINT, NUM(max_depth), 2, 24, 1, "16",
@@ -49,18 +59,27 @@ static const cdef_t defs[] = {
   {"limits", "max_container_elems", T_UINT, NUM(max_container_elems), 16, 16777216, 1, "65536",
    "Most elements in one array or map of a request."},
   {"limits", "max_output_bytes", T_UINT, NUM(max_output_bytes), 65536, 1073741824, 1, "8388608",
-   "Unsent answers buffered per connection; past it the daemon stops reading that client "
-   "until it reads its answers."},
+   "Unsent answers buffered per connection: at this the daemon stops executing that "
+   "client's pipelined requests, and resumes once they drain below half."},
   {"limits", "max_inflight_writes", T_UINT, NUM(max_inflight_writes), 1, 1000000, 1, "4096",
    "Writes awaiting commit per connection; past it reading pauses."},
   {"limits", "idle_timeout_ms", T_UINT, NUM(idle_timeout_ms), 0, 86400000, 1, "300000",
    "Close a connection idle this long (0 = never)."},
   {"limits", "read_timeout_ms", T_UINT, NUM(read_timeout_ms), 100, 3600000, 1, "10000",
    "A started request must arrive whole within this time, else the connection closes."},
+  {"limits", "write_timeout_ms", T_UINT, NUM(write_timeout_ms), 100, 3600000, 1, "30000",
+   "Answers queued for a client must move within this time, else the connection closes "
+   "(a client that sends but never reads)."},
+  {"limits", "max_buffer_memory_mb", T_UINT, NUM(max_buffer_memory_mb), 1, 1048576, 1, "256",
+   "Memory for all connections' input and output buffers together, MiB; past it the "
+   "connections holding the most are closed first."},
   {"store", "data_dir", T_STR, STR(data_dir), 0, 0, 0, "/var/lib/patron",
    "Data directory (LMDB files), created 0700."},
   {"store", "map_size_mb", T_UINT, NUM(map_size_mb), 16, 16777216, 0, "8192",
    "Address space reserved for the data file, MiB (sparse: disk use grows with data)."},
+  {"store", "map_size_max_mb", T_UINT, NUM(map_size_max_mb), 0, 16777216, 0, "0",
+   "When the data file fills map_size_mb, grow the map (doubling) up to this many MiB "
+   "without a restart; 0 = twice map_size_mb."},
   {"store", "sync", T_BOOL, NUM(sync), 0, 1, 0, "true",
    "fsync every commit. false loses acknowledged writes on power loss: tests only."},
   {"store", "group_commit_max", T_UINT, NUM(group_commit_max), 1, 1000000, 1, "8192",
@@ -81,6 +100,10 @@ static const cdef_t defs[] = {
    "Horizon of predicted CLV, months."},
   {"clv", "discount_monthly_bp", T_UINT, NUM(clv_discount_monthly_bp), 0, 5000, 1, "100",
    "Monthly discount rate for CLV in basis points (100 = 1 % a month)."},
+  {"clv", "model", T_CLV_MODEL, NUM(clv_model), 0, 0, 1, "bgnbd",
+   "Purchase model served for P(alive), expected purchases and CLV: bgnbd, mbgnbd or pnbd "
+   "(fit and serve that one), or auto (fit all three, serve the lowest AIC = 8 - 2 LL, i.e. the "
+   "best log-likelihood; ties to bgnbd, then mbgnbd). Applies from the next refit."},
   {"clv", "rfm_bins", T_UINT, NUM(rfm_bins), 2, 10, 1, "5",
    "Score bins for recency, frequency and monetary value (5 = quintiles)."},
   {"recs", "upsell_max_ratio_pct", T_UINT, NUM(recs_upsell_max_ratio_pct), 101, 10000, 1, "300",
@@ -128,6 +151,16 @@ static int set_one(settings_t *s, const cdef_t *d, const char *v, char *err, siz
         return -1;
       }
       *(uint64_t *)base = (uint64_t)l;
+      return 0;
+    }
+    case T_CLV_MODEL: {
+      int m = clv_model_rule_parse(v);
+      if (m < 0) {
+        snprintf(err, errlen, "%s.%s: expected auto, bgnbd, mbgnbd or pnbd, got '%s'",
+                 d->section, d->key, v);
+        return -1;
+      }
+      *(uint64_t *)base = (uint64_t)m;
       return 0;
     }
     case T_UINT:
@@ -311,6 +344,7 @@ void config_print(const settings_t *s, FILE *f, int with_docs) {
       case T_MODE: fprintf(f, "%s = 0%llo\n", d->key, (unsigned long long)u); break;
       case T_BOOL: fprintf(f, "%s = %s\n", d->key, u ? "true" : "false"); break;
       case T_LEVEL: fprintf(f, "%s = %s\n", d->key, log_level_name((int)u)); break;
+      case T_CLV_MODEL: fprintf(f, "%s = %s\n", d->key, clv_model_rule_name((int)u)); break;
     }
   }
 }

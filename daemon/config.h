@@ -30,9 +30,15 @@ typedef struct settings_s {
   uint64_t max_inflight_writes;
   uint64_t idle_timeout_ms;
   uint64_t read_timeout_ms;
+  uint64_t write_timeout_ms;        /* queued answers must move within this, else close */
+  uint64_t max_buffer_memory_mb;    /* all connections' buffers together */
+  uint64_t admin_connections;       /* admin socket slots, apart from max_connections */
+  uint64_t max_connections_per_uid; /* shop connections of one peer uid (0 = no limit) */
+  uint64_t listen_backlog;          /* accept queue of each socket */
   /* [store] */
   char data_dir[CONFIG_PATH_MAX];
   uint64_t map_size_mb;
+  uint64_t map_size_max_mb;  /* map full: the map grows up to this (0 = never grows) */
   uint64_t sync;             /* 1 = fsync every commit (durable); 0 = tests/benchmarks only */
   uint64_t group_commit_max; /* writes per transaction at most */
   uint64_t max_write_queue;  /* writes waiting for the writer, all connections */
@@ -46,6 +52,7 @@ typedef struct settings_s {
   uint64_t clv_horizon_months;
   uint64_t clv_discount_monthly_bp; /* basis points per month */
   uint64_t rfm_bins;
+  uint64_t clv_model;               /* CLV_MODEL_AUTO or a clv_kind_t (clv/clv.h) */
   /* [recs] */
   uint64_t recs_upsell_max_ratio_pct;
   uint64_t recs_max_results;

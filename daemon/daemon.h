@@ -23,6 +23,7 @@
 #include "base/arena.h"
 #include "config.h"
 #include "guard.h"
+#include "log.h"
 #include "methods.h"
 #include "base/perr.h"
 #include "store/store.h"
@@ -56,6 +57,16 @@ struct conn_s {
   int subscribed;             /* receives customer.changed notifications */
   uint64_t last_active_ms;    /* last read */
   uint64_t partial_since_ms;  /* when the pending partial message started, 0 = none */
+  uint64_t out_moved_ms;      /* last progress of the queued output (out_queued > 0) */
+  int backlog;                /* complete input left unexecuted (output cap): run on resume */
+  int fail_status;            /* guard violation after the backlog (guard_status_t), 0 = none */
+  int fail_has_msgid;
+  uint32_t fail_msgid;
+  int64_t uid;                /* peer user id (SO_PEERCRED), -1 unknown */
+  int has_sent;               /* has sent bytes: connections that never did are evicted first */
+  int up_gone;                /* `up` was destroyed and could not be re-initialised (closed) */
+  int in_turns;               /* queued for another turn (d->turn_head list, holds a ref) */
+  conn_t *turn_next;
 };
 
 /* A request on its way through a background thread (writer or worker) and back. */
@@ -117,11 +128,14 @@ int loyalty_customer_fields(exec_ctx_t *x, store_txn_t *t, pstr_t id, cust_loyal
 typedef struct listener_s {
   uv_pipe_t pipe;
   int active, admin;
+  unsigned accepts;           /* since the last deferral: see ACCEPT_BURST in server.c */
+  int deferred;               /* a pending connection waits for the check phase */
   char path[CONFIG_PATH_MAX];
 } listener_t;
 
 typedef struct counters_s {
   uint64_t conns_total, conns_rejected, conns_closed_limit;
+  uint64_t conns_evicted_idle, conns_closed_write_timeout, conns_closed_memory;
   uint64_t protocol_errors, requests, errors, bytes_in, bytes_out;
   method_counters_t by_method[METHOD__COUNT];
 } counters_t;
@@ -143,14 +157,22 @@ struct daemon_s {
   listener_t listeners[2];
   conn_t *conns;
   uint64_t nconns;
+  uint64_t nconns_admin;      /* of nconns, accepted on the admin socket */
   counters_t c;
   atomic_uint_fast64_t writes_committed, write_batches, write_failures, write_queue, work_queue;
   uint64_t started_ms;
   int stopping;
+  atomic_int exit_status; /* non-zero: main returns it (75 after a fatal store error) */
   int exit_code;
   arena_t read_arena;         /* reused by every read request */
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t sweep, watchdog, drain;
+  uv_check_t accept_check;    /* resumes deferred accepts after the loop's I/O phase */
+  uv_idle_t turns;            /* runs the next turn of connections with a backlog */
+  conn_t *turn_head, *turn_tail;
+  log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
+  char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
+                               * health says degraded with this reason meanwhile */
   /* The daemon's clock = wall clock + this offset (seconds); only debug.clock changes it,
    * and only when started with --test-clock (test_clock = 1). Read by every thread. */
   int test_clock;

@@ -24,8 +24,14 @@ int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   health_result_t *h = r;
   perr_info_t ignore;
   (void)p; (void)e;
-  h->ok = exec_txn(x, &ignore) != NULL && x->d->writer != NULL && x->d->worker != NULL;
+  int store_ok = exec_txn(x, &ignore) != NULL;
+  int threads_ok = x->d->writer != NULL && x->d->worker != NULL;
+  h->ok = store_ok && threads_ok && !x->d->write_fault[0];
   h->status = x->d->stopping ? "stopping" : h->ok ? "ok" : "degraded";
+  h->reason = h->ok ? NULL
+              : !store_ok ? "store unreadable"
+              : !threads_ok ? "writer or worker thread not running"
+              : x->d->write_fault; /* writes fail: disk full, map full, I/O error */
   h->uptime_s = (int64_t)((clock_mono_ms() - x->d->started_ms) / 1000);
   h->write_queue = atomic_load(&x->d->write_queue);
   h->version = PATRON_VERSION_STR;
@@ -55,6 +61,9 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->conns_total = d->c.conns_total;
   s->conns_rejected = d->c.conns_rejected;
   s->conns_closed_limit = d->c.conns_closed_limit;
+  s->conns_evicted_idle = d->c.conns_evicted_idle;
+  s->conns_closed_write_timeout = d->c.conns_closed_write_timeout;
+  s->conns_closed_memory = d->c.conns_closed_memory;
   s->protocol_errors = d->c.protocol_errors;
   s->requests = d->c.requests;
   s->errors = d->c.errors;

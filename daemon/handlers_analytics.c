@@ -123,6 +123,7 @@ int handle_model_params(exec_ctx_t *x, const void *params, void *result, perr_in
     r->horizon_months = (unsigned)x->d->cfg.clv_horizon_months;
     r->discount_monthly = (double)x->d->cfg.clv_discount_monthly_bp / 10000.0;
     r->rfm_bins = (unsigned)x->d->cfg.rfm_bins;
+    r->model_rule = (int)x->d->cfg.clv_model;
   }
   return 0;
 }

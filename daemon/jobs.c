@@ -11,13 +11,18 @@
  * in its own savepoint (src/store/store_batch.h), so a job that fails (invalid_params,
  * conflict, not_found), even after some puts, changes nothing and the rest of the batch
  * commits; a store-level failure (store error, commit error) fails every job of the batch
- * and nothing of it is visible. */
+ * and nothing of it is visible. If the store then refuses every transaction (store_fatal:
+ * LMDB's meta-page write failed), the writer stops the daemon, which exits 75 so that the
+ * service manager restarts it on the last good commit. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "daemon.h"
+#include "base/clock.h"
 #include "contract.h"
 #include "log.h"
 #include "store/store_batch.h"
@@ -74,7 +79,17 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
     j->rc = store_batch_apply(&b, apply_write_job, &w, &j->err);
   }
   if (store_batch_commit(&b)) {
-    log_err("write batch of %llu failed: %s", (unsigned long long)n, b.fail.message);
+    /* writer thread only: a full disk fails every batch; log a few a minute, count the rest */
+    static log_limit_t batch_log = {.what = "write-batch-failure", .burst = 5, .window_ms = 60000};
+    if (log_limit_allow(&batch_log, LOG_LVL_ERR, clock_mono_ms()))
+      log_err("write batch of %llu failed: %s", (unsigned long long)n, b.fail.message);
+    if (store_fatal(d->store) && atomic_exchange(&d->exit_status, 75) == 0) {
+      /* the store refuses every transaction until reopened: stop (answering what is
+       * queued with 'unavailable') and exit 75 so that the service manager restarts us */
+      log_err("the data store cannot be used after a failed commit; stopping (exit 75) so "
+              "that a restart reopens it (acknowledged writes are on disk)");
+      kill(getpid(), SIGTERM);
+    }
     atomic_fetch_add(&d->write_failures, n);
     for (wjob_t *j = batch; j; j = j->next) {
       j->rc = b.fail.code;

@@ -56,3 +56,26 @@ void log_msg(int level, const char *fmt, ...) {
   ssize_t w = write(STDERR_FILENO, line, len);
   (void)w;
 }
+
+void log_limit_tick(log_limit_t *l, int level, uint64_t now_ms) {
+  if (now_ms - l->window_start_ms >= l->window_ms || l->window_start_ms == 0) {
+    l->window_start_ms = now_ms ? now_ms : 1;
+    l->in_window = 0;
+    if (l->suppressed) {
+      log_msg(level, "%llu more %s line(s) suppressed in the last %llu ms",
+              (unsigned long long)l->suppressed, l->what, (unsigned long long)l->window_ms);
+      l->suppressed = 0;
+    }
+  }
+}
+
+int log_limit_allow(log_limit_t *l, int level, uint64_t now_ms) {
+  if (level > g_level) return 0;
+  log_limit_tick(l, level, now_ms);
+  if (l->in_window < l->burst) {
+    l->in_window++;
+    return 1;
+  }
+  l->suppressed++;
+  return 0;
+}

@@ -6,6 +6,8 @@
 #ifndef PATRON_LOG_H
 #define PATRON_LOG_H
 
+#include <stdint.h>
+
 enum { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
 
 void log_set_level(int level);
@@ -14,6 +16,20 @@ int log_get_level(void);
 int log_level_parse(const char *s);
 const char *log_level_name(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A rate limit for one kind of line (loop thread only): at most burst lines a window; the
+ * lines dropped in a window are counted and reported by one line when the next is let through. */
+typedef struct log_limit_s {
+  const char *what;            /* names the kind in the "suppressed" line */
+  unsigned burst;
+  uint64_t window_ms, window_start_ms;
+  unsigned in_window;
+  uint64_t suppressed;
+} log_limit_t;
+/* 1 if a line may be written now (after writing the pending "suppressed N" line, if any). */
+int log_limit_allow(log_limit_t *l, int level, uint64_t now_ms);
+/* Close the window if it is over (writes the pending "suppressed" line); call periodically. */
+void log_limit_tick(log_limit_t *l, int level, uint64_t now_ms);
 
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

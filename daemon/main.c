@@ -1,8 +1,10 @@
 /* main.c -- patrond's start-up, signals and shutdown.
  * Start: settings (defaults < config file < flags) -> store -> writer thread -> listeners ->
  * READY=1. SIGTERM/SIGINT: stop accepting and reading, let in-flight writes commit and their
- * answers go out (at most 10 s), close, exit 0. SIGHUP: re-read the config file and apply the
- * reloadable settings (limits, log level); the rest needs a restart and is said so. */
+ * answers go out (at most 10 s), close, exit 0 (75 when the writer stopped us because the
+ * store became unusable after a failed commit: see jobs.c). SIGHUP: re-read the config file
+ * and apply the reloadable settings (limits, log level); the rest needs a restart and is said
+ * so. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include "base/clock.h"
 #include "contract.h"
 #include "daemon.h"
+#include "datadir_lock.h"
 #include "log.h"
 #include "model_clv.h"
 #include "model_recs.h"
@@ -260,7 +263,13 @@ int main(int argc, char **argv) {
   store_options_default(&so);
   so.map_size = d.cfg.map_size_mb << 20;
   so.no_sync = !d.cfg.sync;
+  so.map_size_max = d.cfg.map_size_max_mb ? d.cfg.map_size_max_mb << 20 : so.map_size * 2;
   if (!d.cfg.sync) log_warn("store.sync is off: acknowledged writes can be lost on power failure");
+  char lock_err[4400];
+  if (datadir_lock(d.cfg.data_dir, lock_err, sizeof lock_err) < 0) { /* held until exit */
+    log_err("%s", lock_err);
+    return 1;
+  }
   if (store_open(d.cfg.data_dir, &so, &d.store, &e)) {
     log_err("cannot open the store in %s: %s", d.cfg.data_dir, e.message);
     return 1;
@@ -338,6 +347,8 @@ int main(int argc, char **argv) {
   msgpack_sbuffer_destroy(&d.qkey);
   store_close(d.store);
   uv_loop_close(d.loop);
-  log_notice("stopped");
-  return 0;
+  int status = atomic_load(&d.exit_status);
+  if (status) log_notice("stopped after a fatal store error (exit %d)", status);
+  else log_notice("stopped");
+  return status;
 }

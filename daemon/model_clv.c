@@ -67,6 +67,7 @@ static void clv_configure(void *state, const settings_t *cfg) {
   st->opts.horizon_months = (unsigned)cfg->clv_horizon_months;
   st->opts.discount_monthly = (double)cfg->clv_discount_monthly_bp / 10000.0;
   st->opts.rfm_bins = (unsigned)cfg->rfm_bins;
+  st->opts.model = (int)cfg->clv_model;
   st->opts.threads = 2;
   pthread_mutex_unlock(&st->mu);
 }

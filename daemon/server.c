@@ -5,12 +5,24 @@
  * Invariants: reads on a connection are answered in arrival order; writes are answered after
  * their commit (msgid lets clients match); a connection's memory is freed only when its
  * handle is closed and no write is in flight for it; every limit violation is confined to
- * its connection. */
+ * its connection.
+ * Memory bounds: a connection stops executing its pipelined requests once its pending output
+ * reaches limits.max_output_bytes (the rest of its input waits in the unpacker, unexecuted,
+ * until the output drains); its input buffer shrinks back after a large message; output that
+ * does not move for limits.write_timeout_ms closes it; all connections' buffers together stay
+ * under limits.max_buffer_memory_mb by closing the largest first. A connection that failed a
+ * limit is closed only after everything it had already executed (committed writes included)
+ * is answered and flushed.
+ * Fairness: one read executes at most TURN_REQUESTS requests / TURN_OUTPUT_BYTES of answers of
+ * a connection; the rest of its pipeline runs in later loop iterations (on_turns), after the
+ * other connections' I/O, so a deep pipeline delays another client by one turn, not all of it;
+ * likewise at most ACCEPT_BURST accepts run per iteration. */
 #include <errno.h>
 #include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -23,12 +35,23 @@
 #include "rpc.h"
 
 #define READ_CHUNK (64 * 1024)
+/* An input buffer grown past this by a large message is given back once it is idle. */
+#define INPUT_SHRINK_BYTES (4 * READ_CHUNK)
+/* One connection's turn: at most this many requests, bytes of answers or nanoseconds, then
+ * the rest of its pipeline waits for a later loop iteration, after the other connections'
+ * I/O; the turns of all connections together take at most TURNS_NS_PER_ITERATION per loop
+ * iteration (the rest keep their place in the queue), so a client with one request waits
+ * for at most that, whatever the pipelines of the others. */
+#define TURN_REQUESTS 64
+#define TURN_OUTPUT_BYTES (64 * 1024)
+#define TURN_NS 100000
+#define TURNS_NS_PER_ITERATION 500000
 
 /* ---------- connection lifetime ---------- */
 
 static void conn_unref(conn_t *c) {
   if (--c->refs > 0) return;
-  msgpack_unpacker_destroy(&c->up);
+  if (!c->up_gone) msgpack_unpacker_destroy(&c->up);
   msgpack_sbuffer_destroy(&c->out);
   free(c);
 }
@@ -47,11 +70,13 @@ static void conn_close(conn_t *c) {
   else d->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   d->nconns--;
+  if (c->admin) d->nconns_admin--;
   uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_execute(conn_t *c);
 
 static void conn_pause(conn_t *c) {
   if (c->state != CONN_READING) return;
@@ -60,10 +85,19 @@ static void conn_pause(conn_t *c) {
   c->state = CONN_PAUSED;
 }
 
+/* A failed connection closes once nothing it executed is still owed to it. */
+static int conn_drained(const conn_t *c) {
+  return c->state == CONN_DRAINING && c->out_queued == 0 && c->inflight == 0 && c->out.size == 0;
+}
+
 static void conn_maybe_resume(conn_t *c) {
   if (c->state != CONN_PAUSED || c->d->stopping) return;
   if (c->out_queued > c->d->cfg.max_output_bytes / 2) return;
   if (c->inflight >= c->d->cfg.max_inflight_writes) return;
+  if (c->backlog) {
+    conn_execute(c); /* the requests already read come first */
+    if (c->state != CONN_PAUSED || c->backlog) return;
+  }
   CONTRACT_CONN_TRANSITION(c->state, CONN_READING);
   c->state = CONN_READING;
   if (c->partial_since_ms) c->partial_since_ms = uv_now(c->d->loop); /* its clock restarts */
@@ -83,10 +117,11 @@ static void on_written(uv_write_t *req, int status) {
   wbuf_t *wb = (wbuf_t *)req;
   conn_t *c = wb->conn;
   c->out_queued -= wb->len;
+  c->out_moved_ms = uv_now(c->d->loop);
   free(wb);
   if (status < 0) {
     conn_close(c);
-  } else if (c->state == CONN_DRAINING && c->out_queued == 0) {
+  } else if (conn_drained(c)) {
     conn_close(c);
   } else {
     conn_maybe_resume(c);
@@ -98,7 +133,7 @@ static void on_written(uv_write_t *req, int status) {
 static void conn_flush(conn_t *c) {
   if (c->state == CONN_CLOSED || c->out.size == 0) {
     c->out.size = 0;
-    if (c->state == CONN_DRAINING && c->out_queued == 0) conn_close(c);
+    if (conn_drained(c)) conn_close(c);
     return;
   }
   size_t len = c->out.size, off = 0;
@@ -132,11 +167,17 @@ static void conn_flush(conn_t *c) {
       return;
     }
     c->refs++;
+    if (c->out_queued == 0) c->out_moved_ms = uv_now(c->d->loop);
     c->out_queued += rest;
     if (c->out_queued > c->d->cfg.max_output_bytes) conn_pause(c);
   }
   c->out.size = 0;
-  if (c->state == CONN_DRAINING && c->out_queued == 0) conn_close(c);
+  if (c->out.alloc > INPUT_SHRINK_BYTES) { /* a large answer went out: give its buffer back */
+    free(c->out.data);
+    c->out.data = NULL;
+    c->out.alloc = 0;
+  }
+  if (conn_drained(c)) conn_close(c);
 }
 
 static void reply_error(conn_t *c, uint32_t msgid, const perr_info_t *e) {
@@ -148,7 +189,8 @@ static void conn_fail(conn_t *c, int has_msgid, uint32_t msgid, int code, const 
   perr_info_t e;
   perr_set(&e, code, NULL, "%s", msg);
   c->d->c.protocol_errors++;
-  log_info("closing a connection: %s", msg);
+  if (log_limit_allow(&c->d->close_log, LOG_LVL_INFO, uv_now(c->d->loop)))
+    log_info("closing a connection: %s", msg);
   if (has_msgid) reply_error(c, msgid, &e);
   uv_read_stop((uv_stream_t *)&c->pipe);
   CONTRACT_CONN_TRANSITION(c->state, CONN_DRAINING);
@@ -311,6 +353,156 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = cap;
 }
 
+/* Bytes held for a connection: its input buffer, unsent and queued output. */
+static size_t conn_memory(const conn_t *c) {
+  return c->up.used + c->up.free + c->out.alloc + c->out_queued;
+}
+
+/* Keep all connections' buffers under limits.max_buffer_memory_mb: close the connections
+ * holding the most first. Returns the number closed. */
+static int enforce_memory_budget(daemon_t *d) {
+  size_t budget = (size_t)d->cfg.max_buffer_memory_mb << 20, total = 0;
+  for (conn_t *c = d->conns; c; c = c->next) total += conn_memory(c);
+  int closed = 0;
+  while (total > budget) {
+    conn_t *worst = NULL;
+    for (conn_t *c = d->conns; c; c = c->next)
+      if (!worst || conn_memory(c) > conn_memory(worst)) worst = c;
+    if (!worst) break;
+    total -= conn_memory(worst);
+    d->c.conns_closed_memory++;
+    d->c.conns_closed_limit++;
+    conn_close(worst);
+    closed++;
+  }
+  if (closed)
+    log_warn("connection buffers over limits.max_buffer_memory_mb (%llu MiB): closed the %d "
+             "largest connection(s)", (unsigned long long)d->cfg.max_buffer_memory_mb, closed);
+  return closed;
+}
+
+/* Give back an input buffer a large message grew, once no input is pending in it. The zones
+ * handed to write jobs hold their own reference to the old buffer (msgpack-c refcounts it).
+ * The unpacker is re-initialised in place: it points into itself (its context keeps the
+ * address of its zone pointer), so it must never be copied. */
+static void conn_shrink_input(conn_t *c) {
+  if (c->up.used + c->up.free <= INPUT_SHRINK_BYTES || !guard_idle(&c->guard)) return;
+  if (msgpack_unpacker_message_size(&c->up) || c->up.used != c->up.off) return;
+  msgpack_unpacker_destroy(&c->up);
+  if (!msgpack_unpacker_init(&c->up, READ_CHUNK)) { /* out of memory: give up this client */
+    c->up_gone = 1;
+    conn_close(c);
+  }
+}
+
+/* Connections whose turn ended with requests left run again here, once per loop iteration
+ * (an active idle handle also keeps the loop's poll from blocking meanwhile). */
+static void on_turns(uv_idle_t *h) {
+  daemon_t *d = h->data;
+  conn_t *list = d->turn_head;
+  d->turn_head = d->turn_tail = NULL;
+  uv_idle_stop(h);
+  uint64_t start = uv_hrtime();
+  while (list) {
+    if (uv_hrtime() - start >= TURNS_NS_PER_ITERATION) { /* the rest go first next time */
+      conn_t *last = list;
+      while (last->turn_next) last = last->turn_next;
+      last->turn_next = d->turn_head;
+      if (!d->turn_head) d->turn_tail = last;
+      d->turn_head = list;
+      uv_idle_start(h, on_turns);
+      return;
+    }
+    conn_t *c = list;
+    list = c->turn_next;
+    c->turn_next = NULL;
+    c->in_turns = 0;
+    if (c->state == CONN_PAUSED && c->backlog) conn_maybe_resume(c);
+    conn_unref(c);
+  }
+}
+
+static void conn_queue_turn(conn_t *c) {
+  daemon_t *d = c->d;
+  if (c->in_turns) return;
+  c->in_turns = 1;
+  c->refs++;
+  if (d->turn_tail) d->turn_tail->turn_next = c;
+  else d->turn_head = c;
+  d->turn_tail = c;
+  uv_idle_start(&d->turns, on_turns);
+}
+
+/* Execute the complete messages in the unpacker, in order, while the connection's pending
+ * output is under limits.max_output_bytes and its writes in flight under their limit. What is
+ * left stays in the unpacker (c->backlog) and runs when the output drains (conn_maybe_resume);
+ * reading stays stopped meanwhile. A guard violation noted by on_read is acted on only after
+ * everything before it was executed. */
+static void conn_queue_turn(conn_t *c);
+
+static void conn_execute(conn_t *c) {
+  daemon_t *d = c->d;
+  c->backlog = 0;
+  unsigned turn_requests = 0;
+  uint64_t turn_out = d->c.bytes_out + c->out.size; /* answers produced so far */
+  uint64_t turn_start = uv_hrtime();
+  /* Decode with the unpacker's own zone (msgpack_unpacker_next would allocate a zone per
+   * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
+   * the zone is cleared once no partial message is pending. */
+  for (;;) {
+    if (c->out.size + c->out_queued >= d->cfg.max_output_bytes && c->up.used > c->up.off) {
+      conn_flush(c); /* the socket may take it at once: then go on */
+      if (c->state == CONN_CLOSED) return;
+    }
+    if ((c->out_queued >= d->cfg.max_output_bytes || c->inflight >= d->cfg.max_inflight_writes) &&
+        c->up.used > c->up.off) {
+      c->backlog = 1; /* resumed by on_written or server_jobs_done */
+      if (c->state == CONN_READING) conn_pause(c);
+      return;
+    }
+    if (turn_requests &&
+        (turn_requests >= TURN_REQUESTS ||
+         d->c.bytes_out + c->out.size - turn_out >= TURN_OUTPUT_BYTES ||
+         uv_hrtime() - turn_start >= TURN_NS) &&
+        c->up.used > c->up.off) {
+      c->backlog = 1; /* fairness: the next turn comes after everyone else's I/O */
+      if (c->state == CONN_READING) conn_pause(c);
+      conn_flush(c);
+      if (c->state != CONN_CLOSED) conn_queue_turn(c);
+      return;
+    }
+    turn_requests++;
+    int r = msgpack_unpacker_execute(&c->up);
+    if (r > 0) {
+      c->msg = msgpack_unpacker_data(&c->up);
+      msgpack_unpacker_reset(&c->up);
+      dispatch(c);
+      if (c->state == CONN_CLOSED) return;
+      if (c->out.size >= READ_CHUNK) conn_flush(c); /* bounded: one write per 64 KiB */
+      if (c->state == CONN_CLOSED) return;
+      continue;
+    }
+    if (r == 0) break;
+    /* the guard admits only well-formed, bounded input: this is not expected */
+    conn_fail(c, 0, 0, PERR_INVALID_REQUEST, "undecodable message");
+    conn_flush(c);
+    return;
+  }
+  /* (after a write took the zone, msgpack-c creates the next one lazily: z may be NULL) */
+  if (c->up.z && guard_idle(&c->guard) && msgpack_unpacker_flush_zone(&c->up))
+    msgpack_unpacker_reset_zone(&c->up);
+  conn_shrink_input(c);
+  if (c->state == CONN_CLOSED) return;
+  if (c->fail_status != GUARD_OK) {
+    guard_status_t gs = (guard_status_t)c->fail_status;
+    c->fail_status = GUARD_OK;
+    conn_fail(c, c->fail_has_msgid, c->fail_msgid,
+              gs == GUARD_MALFORMED ? PERR_INVALID_REQUEST : PERR_TOO_LARGE, guard_status_str(gs));
+    if (gs != GUARD_MALFORMED) d->c.conns_closed_limit++;
+  }
+  conn_flush(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   conn_t *c = s->data;
   daemon_t *d = c->d;
@@ -324,48 +516,100 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0) return;
   d->c.bytes_in += (uint64_t)nread;
   c->last_active_ms = uv_now(d->loop);
+  c->has_sent = 1;
 
   size_t good_end;
   guard_status_t gs = guard_feed(&c->guard, (const uint8_t *)buf->base, (size_t)nread, &good_end);
-  int has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
-  uint32_t msgid = has_msgid ? (uint32_t)c->guard.msgid : 0;
   msgpack_unpacker_buffer_consumed(&c->up, gs == GUARD_OK ? (size_t)nread : good_end);
-
-  /* Decode with the unpacker's own zone (msgpack_unpacker_next would allocate a zone per
-   * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
-   * the zone is cleared once no partial message is pending. */
-  for (;;) {
-    int r = msgpack_unpacker_execute(&c->up);
-    if (r > 0) {
-      c->msg = msgpack_unpacker_data(&c->up);
-      msgpack_unpacker_reset(&c->up);
-      dispatch(c);
-      if (c->state == CONN_CLOSED) return;
-      continue;
-    }
-    if (r == 0) break;
-    /* the guard admits only well-formed, bounded input: this is not expected */
-    conn_fail(c, 0, 0, PERR_INVALID_REQUEST, "undecodable message");
-    conn_flush(c);
-    return;
-  }
-  /* (after a write took the zone, msgpack-c creates the next one lazily: z may be NULL) */
-  if (c->up.z && guard_idle(&c->guard) && msgpack_unpacker_flush_zone(&c->up))
-    msgpack_unpacker_reset_zone(&c->up);
-  if (gs != GUARD_OK) {
-    conn_fail(c, has_msgid, msgid,
-              gs == GUARD_MALFORMED ? PERR_INVALID_REQUEST : PERR_TOO_LARGE,
-              guard_status_str(gs));
-    if (gs != GUARD_MALFORMED) d->c.conns_closed_limit++;
+  if (gs != GUARD_OK) { /* after the complete messages before it are executed and answered */
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    c->fail_status = gs;
+    c->fail_has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
+    c->fail_msgid = c->fail_has_msgid ? (uint32_t)c->guard.msgid : 0;
   } else if (!guard_idle(&c->guard)) {
     if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
   } else {
     c->partial_since_ms = 0;
   }
-  conn_flush(c);
+  conn_execute(c);
+  if (c->state != CONN_CLOSED && c->out_queued)
+    enforce_memory_budget(d); /* output piling up: check the sum now, not at the next sweep */
 }
 
 /* ---------- accepting ---------- */
+
+/* The peer's user id (SO_PEERCRED), -1 when unknown. */
+static int64_t peer_uid(conn_t *c) {
+  uv_os_fd_t fd;
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  if (uv_fileno((uv_handle_t *)&c->pipe, &fd) || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+    return -1;
+  return (int64_t)cr.uid;
+}
+
+/* The shop connection (of uid, or any when uid < 0) to evict for a newcomer, or NULL: among
+ * those owed nothing (no write in flight, no output queued), one that never sent a byte if
+ * any (a connect flood's), else the one idle the longest (the oldest on a tie: the list
+ * runs newest first). */
+static conn_t *longest_idle(daemon_t *d, int64_t uid, uint64_t *count) {
+  conn_t *best = NULL;
+  *count = 0;
+  for (conn_t *c = d->conns; c; c = c->next) {
+    if (c->admin || (uid >= 0 && c->uid != uid)) continue;
+    ++*count;
+    if (c->inflight || c->out_queued || c->backlog || c->state == CONN_DRAINING) continue;
+    if (!best || c->has_sent < best->has_sent ||
+        (c->has_sent == best->has_sent && c->last_active_ms <= best->last_active_ms))
+      best = c;
+  }
+  return best;
+}
+
+/* Admission of a new connection on listener l: 0 = admit (after evicting the longest-idle
+ * shop connection if the shop socket or the peer's uid is at its limit), -1 = refuse. The
+ * admin socket has its own slots, so a flood on the shop socket never locks out the operator. */
+static int admit(daemon_t *d, const listener_t *l, conn_t *nc) {
+  if (d->stopping) return -1;
+  if (l->admin) return d->nconns_admin < d->cfg.admin_connections ? 0 : -1;
+  uint64_t n;
+  if (d->cfg.max_connections_per_uid && nc->uid >= 0) {
+    conn_t *victim = longest_idle(d, nc->uid, &n);
+    if (n >= d->cfg.max_connections_per_uid) {
+      if (!victim) return -1;
+      d->c.conns_evicted_idle++;
+      conn_close(victim);
+    }
+  }
+  if (d->nconns - d->nconns_admin < d->cfg.max_connections) return 0;
+  conn_t *victim = longest_idle(d, -1, &n);
+  if (!victim) return -1;
+  d->c.conns_evicted_idle++;
+  if (log_limit_allow(&d->close_log, LOG_LVL_INFO, uv_now(d->loop)))
+    log_info("closing a connection: idle %llu ms, its slot goes to a new connection",
+             (unsigned long long)(uv_now(d->loop) - victim->last_active_ms));
+  conn_close(victim);
+  return 0;
+}
+
+/* libuv accepts in a loop while the backlog has connections: a connect flood would keep the
+ * loop there, starving the clients already connected. After ACCEPT_BURST accepts, the next
+ * one is left pending (libuv then stops watching the listener) and taken in the check phase,
+ * after the other connections' I/O of this loop iteration. */
+#define ACCEPT_BURST 32
+
+static void accept_one(listener_t *l);
+
+static void on_accept_check(uv_check_t *h) {
+  daemon_t *d = h->data;
+  uv_check_stop(h);
+  for (int i = 0; i < 2; i++) {
+    listener_t *l = &d->listeners[i];
+    if (!l->deferred) continue;
+    l->deferred = 0;
+    if (l->active) accept_one(l); /* uv_accept watches the listener again */
+  }
+}
 
 static void on_connection(uv_stream_t *server, int status) {
   listener_t *l = server->data;
@@ -374,14 +618,31 @@ static void on_connection(uv_stream_t *server, int status) {
     log_warn("accept failed: %s", uv_strerror(status));
     return;
   }
+  if (++l->accepts >= ACCEPT_BURST) {
+    l->accepts = 0;
+    l->deferred = 1;
+    uv_check_start(&d->accept_check, on_accept_check);
+    return;
+  }
+  accept_one(l);
+}
+
+static void accept_one(listener_t *l) {
+  daemon_t *d = l->pipe.loop->data;
+  uv_stream_t *server = (uv_stream_t *)&l->pipe;
   conn_t *c = calloc(1, sizeof *c);
-  if (!c) return;
+  if (!c) { /* left pending (libuv stops watching the listener): retry after this iteration */
+    l->deferred = 1;
+    uv_check_start(&d->accept_check, on_accept_check);
+    return;
+  }
   uv_pipe_init(d->loop, &c->pipe, 0);
   c->pipe.data = c;
   c->d = d;
   c->refs = 1;
   int refuse = uv_accept(server, (uv_stream_t *)&c->pipe) != 0;
-  if (!refuse && (d->nconns >= d->cfg.max_connections || d->stopping)) {
+  if (!refuse) c->uid = peer_uid(c);
+  if (!refuse && admit(d, l, c)) {
     d->c.conns_rejected++;
     refuse = 1;
   }
@@ -403,6 +664,7 @@ static void on_connection(uv_stream_t *server, int status) {
   if (d->conns) d->conns->prev = c;
   d->conns = c;
   d->nconns++;
+  if (c->admin) d->nconns_admin++;
   d->c.conns_total++;
   uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
@@ -439,27 +701,47 @@ int server_listen(daemon_t *d, listener_t *l, const char *path, unsigned mode, c
   if (clear_stale_socket(path)) return -1;
   snprintf(l->path, sizeof l->path, "%s", path);
   l->admin = admin;
+  if (mode & 0007)
+    log_warn("%s socket mode %03o lets every local user connect%s: prefer 0660 and a group",
+             admin ? "admin" : "shop", mode, admin ? " and run admin methods" : "");
   uv_pipe_init(d->loop, &l->pipe, 0);
   l->pipe.data = l;
-  mode_t old = umask(0177);
-  int rc = uv_pipe_bind(&l->pipe, path);
-  umask(old);
+  /* The mode is set on the socket before bind (Linux creates the file with the socket
+   * inode's mode, less the umask), so no chmod by path follows a symlink swapped in after
+   * bind; the group is set with lchown, which does not follow one either. */
+  int rc = 0, bound = 0;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sa = (struct sockaddr_un){.sun_family = AF_UNIX};
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  if (fd < 0 || fchmod(fd, mode)) {
+    rc = -1;
+  } else {
+    mode_t old = umask(~mode & 0777);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa)) rc = -1;
+    else bound = 1;
+    umask(old);
+    if (rc) log_err("cannot bind %s: %s", path, strerror(errno));
+  }
   if (rc == 0 && group[0]) {
     struct group *g = getgrnam(group);
     if (!g) {
       log_err("socket group '%s' does not exist", group);
       rc = -1;
-    } else if (chown(path, (uid_t)-1, g->gr_gid)) {
+    } else if (lchown(path, (uid_t)-1, g->gr_gid)) {
       log_err("cannot give %s to group %s: %s", path, group, strerror(errno));
       rc = -1;
     }
   }
-  if (rc == 0 && chmod(path, mode)) rc = -1;
-  if (rc == 0) rc = uv_listen((uv_stream_t *)&l->pipe, 511, on_connection);
+  if (rc == 0) {
+    rc = uv_pipe_open(&l->pipe, fd);
+    if (rc == 0) fd = -1; /* the handle owns it */
+  }
+  if (fd >= 0) close(fd);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)&l->pipe, (int)d->cfg.listen_backlog, on_connection);
   if (rc) {
     log_err("cannot listen on %s: %s", path, rc < 0 ? uv_strerror(rc) : "setup failed");
     uv_close((uv_handle_t *)&l->pipe, NULL);
-    unlink(path);
+    if (bound) unlink(path); /* never a file this call did not create */
     return -1;
   }
   l->active = 1;
@@ -479,6 +761,18 @@ void server_close_listeners(daemon_t *d) {
 
 /* ---------- writes coming back ---------- */
 
+/* Health follows the writes: a failed batch (every job of it gets unavailable) makes it
+ * degraded with the reason; the next committed one makes it ok again. */
+static void note_write_outcome(daemon_t *d, const wjob_t *j) {
+  if (j->rc == PERR_UNAVAILABLE || j->rc == PERR_INTERNAL) {
+    if (!d->write_fault[0]) log_warn("health degraded: writes fail: %s", j->err.message);
+    snprintf(d->write_fault, sizeof d->write_fault, "%s", j->err.message);
+  } else if (d->write_fault[0]) {
+    log_notice("health ok: writes commit again");
+    d->write_fault[0] = 0;
+  }
+}
+
 void server_jobs_done(daemon_t *d, wjob_t *jobs) {
   CONTRACT_THREAD(THREAD_LOOP);
   conn_t *touched = NULL;
@@ -490,6 +784,7 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
     if (method_table[j->method].flags & M_WRITE) {
       rcache_after_write(d, j);
       if (d->after_write) d->after_write(d, j);
+      note_write_outcome(d, j);
     }
     if (!c) { /* internal job */
       if (j->rc) log_warn("%s failed: %s", method_table[j->method].name, j->err.message);
@@ -540,19 +835,30 @@ void server_publish(daemon_t *d, const char *method,
 
 /* ---------- timers ---------- */
 
+static void close_for(conn_t *c, const char *why, uint64_t ms) {
+  daemon_t *d = c->d;
+  if (log_limit_allow(&d->close_log, LOG_LVL_INFO, uv_now(d->loop)))
+    log_info("closing a connection: %s within %llu ms", why, (unsigned long long)ms);
+  d->c.conns_closed_limit++;
+  conn_close(c);
+}
+
 static void on_sweep(uv_timer_t *t) {
   daemon_t *d = t->data;
   uint64_t now = uv_now(d->loop);
+  log_limit_tick(&d->close_log, LOG_LVL_INFO, now);
+  enforce_memory_budget(d);
   conn_t *c = d->conns;
   while (c) {
     conn_t *n = c->next;
-    /* a paused client is waiting on us, not the other way round */
+    /* a client paused for its writes is waiting on us, not the other way round; one that
+     * does not read its answers is not */
     if (c->state == CONN_READING && c->partial_since_ms &&
         now - c->partial_since_ms > d->cfg.read_timeout_ms) {
-      log_info("closing a connection: request not completed within %llu ms",
-               (unsigned long long)d->cfg.read_timeout_ms);
-      d->c.conns_closed_limit++;
-      conn_close(c);
+      close_for(c, "request not completed", d->cfg.read_timeout_ms);
+    } else if (c->out_queued && now - c->out_moved_ms > d->cfg.write_timeout_ms) {
+      d->c.conns_closed_write_timeout++;
+      close_for(c, "answers not read", d->cfg.write_timeout_ms);
     } else if (d->cfg.idle_timeout_ms && c->inflight == 0 && c->out_queued == 0 &&
                now - c->last_active_ms > d->cfg.idle_timeout_ms) {
       log_debug("closing an idle connection");
@@ -565,8 +871,15 @@ static void on_sweep(uv_timer_t *t) {
 void server_start_timers(daemon_t *d) {
   uv_timer_init(d->loop, &d->sweep);
   d->sweep.data = d;
+  d->close_log = (log_limit_t){.what = "connection-close", .burst = 10, .window_ms = 10000};
   uv_timer_start(&d->sweep, on_sweep, 250, 250);
   uv_unref((uv_handle_t *)&d->sweep);
+  uv_check_init(d->loop, &d->accept_check);
+  d->accept_check.data = d;
+  uv_unref((uv_handle_t *)&d->accept_check);
+  uv_idle_init(d->loop, &d->turns);
+  d->turns.data = d;
+  uv_unref((uv_handle_t *)&d->turns);
 }
 
 void server_stop_reading_all(daemon_t *d) {
@@ -575,12 +888,23 @@ void server_stop_reading_all(daemon_t *d) {
 }
 
 int server_idle(daemon_t *d) {
-  for (conn_t *c = d->conns; c; c = c->next)
-    if (c->inflight || c->out_queued) return 0;
+  uint64_t now = uv_now(d->loop);
+  for (conn_t *c = d->conns; c; c = c->next) /* a client not reading is not waited for */
+    if (c->inflight || (c->out_queued && now - c->out_moved_ms < 1000)) return 0;
   return 1;
 }
 
 void server_close_all(daemon_t *d) {
   while (d->conns) conn_close(d->conns);
   if (!uv_is_closing((uv_handle_t *)&d->sweep)) uv_close((uv_handle_t *)&d->sweep, NULL);
+  if (!uv_is_closing((uv_handle_t *)&d->accept_check))
+    uv_close((uv_handle_t *)&d->accept_check, NULL);
+  while (d->turn_head) { /* their turns will not come: drop the references they hold */
+    conn_t *c = d->turn_head;
+    d->turn_head = c->turn_next;
+    c->in_turns = 0;
+    conn_unref(c);
+  }
+  d->turn_tail = NULL;
+  if (!uv_is_closing((uv_handle_t *)&d->turns)) uv_close((uv_handle_t *)&d->turns, NULL);
 }

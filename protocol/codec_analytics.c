@@ -390,6 +390,33 @@ int dec_model_params(const msgpack_object *params, arena_t *a, void *out, perr_i
   return params_decode(params, &no_fields, out, a, e);
 }
 
+/* One purchase model under its kind's name: nil unless fitted with status ok. Pareto/NBD
+ * names its dropout parameters s and beta; se holds the Hessian standard errors (0 = not
+ * available); aic = 2 * 4 - 2 ll. */
+static void enc_tx_fit(msgpack_packer *pk, int kind, const clv_tx_model_t *m, int have) {
+  static const char *const names[2][4] = {{"r", "alpha", "a", "b"}, {"r", "alpha", "s", "beta"}};
+  pk_str(pk, clv_kind_name(kind));
+  if (!have || (int)m->kind != kind || clv_tx_aic(m) == HUGE_VAL) {
+    msgpack_pack_nil(pk);
+    return;
+  }
+  const char *const *nm = names[kind == CLV_KIND_PNBD];
+  const double par[4] = {m->r, m->alpha, m->a, m->b};
+  PK_MAP(pk) {
+    for (int j = 0; j < 4; j++) pk_kv_double(pk, nm[j], par[j]);
+    pk_kv_double(pk, "ll", m->ll);
+    pk_kv_double(pk, "aic", clv_tx_aic(m));
+    pk_str(pk, "se");
+    PK_MAP(pk) {
+      for (int j = 0; j < 4; j++) pk_kv_double(pk, nm[j], m->se[j]);
+    }
+    pk_kv_str(pk, "time_unit", "week");
+    pk_kv_uint(pk, "customers", m->n_customers);
+    pk_kv_uint(pk, "repeat_customers", m->n_repeat);
+    pk_kv_uint(pk, "distinct_rows", m->n_distinct);
+  }
+}
+
 void enc_model_params(msgpack_packer *pk, const void *result) {
   const model_params_result_t *r = result;
   int tx = r->version && r->tx.status == CLV_OK, sp = tx && r->spend.status == CLV_OK;
@@ -403,22 +430,9 @@ void enc_model_params(msgpack_packer *pk, const void *result) {
     else pk_kv_nil(pk, "as_of");
     kv_strn_or_nil(pk, "currency", r->version ? r->currency : NULL);
     pk_kv_uint(pk, "customers", r->customers);
-    pk_str(pk, "bgnbd");
-    if (tx) {
-      PK_MAP(pk) {
-        pk_kv_double(pk, "r", r->tx.r);
-        pk_kv_double(pk, "alpha", r->tx.alpha);
-        pk_kv_double(pk, "a", r->tx.a);
-        pk_kv_double(pk, "b", r->tx.b);
-        pk_kv_double(pk, "ll", r->tx.ll);
-        pk_kv_str(pk, "time_unit", "week");
-        pk_kv_uint(pk, "customers", r->tx.n_customers);
-        pk_kv_uint(pk, "repeat_customers", r->tx.n_repeat);
-        pk_kv_uint(pk, "distinct_rows", r->tx.n_distinct);
-      }
-    } else {
-      msgpack_pack_nil(pk);
-    }
+    pk_kv_str(pk, "model", r->version && tx ? clv_kind_name((int)r->tx.kind) : "none");
+    pk_kv_str(pk, "model_rule", clv_model_rule_name(r->model_rule));
+    for (int k = 0; k < 3; k++) enc_tx_fit(pk, k + 1, &r->fits[k], r->version != 0);
     pk_str(pk, "gamma_gamma");
     if (sp) {
       PK_MAP(pk) {
@@ -440,7 +454,10 @@ void enc_model_params(msgpack_packer *pk, const void *result) {
     }
     pk_str(pk, "fit_status");
     PK_MAP(pk) {
-      kv_strn_or_nil(pk, "bgnbd", r->version ? clv_status_name(r->tx.status) : NULL);
+      for (int k = 0; k < 3; k++)
+        kv_strn_or_nil(pk, clv_kind_name(k + 1),
+                       r->version && r->fits[k].version ? clv_status_name(r->fits[k].status)
+                                                        : NULL);
       kv_strn_or_nil(pk, "gamma_gamma", r->version ? clv_status_name(r->spend.status) : NULL);
     }
   }

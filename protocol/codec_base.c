@@ -33,6 +33,7 @@ void enc_health(msgpack_packer *pk, const void *result) {
     pk_kv_int(pk, "uptime_s", r->uptime_s);
     pk_kv_uint(pk, "write_queue", r->write_queue);
     pk_kv_str(pk, "version", r->version);
+    if (r->reason) pk_kv_str(pk, "reason", r->reason);
   }
 }
 
@@ -47,6 +48,9 @@ void enc_stats(msgpack_packer *pk, const void *result) {
       pk_kv_uint(pk, "total", r->conns_total);
       pk_kv_uint(pk, "rejected", r->conns_rejected);
       pk_kv_uint(pk, "closed_by_limit", r->conns_closed_limit);
+      pk_kv_uint(pk, "evicted_idle", r->conns_evicted_idle);
+      pk_kv_uint(pk, "closed_write_timeout", r->conns_closed_write_timeout);
+      pk_kv_uint(pk, "closed_memory", r->conns_closed_memory);
     }
     pk_str(pk, "counts");
     PK_MAP(pk) {

@@ -48,15 +48,6 @@ static const pfield_t filter_fields[] = {
 };
 static const pspec_t filter_spec = PSPEC(filter_fields);
 
-static int cart_not_empty(const pmap_t *m, const pfield_t *f, void *out, arena_t *a,
-                          perr_info_t *e) {
-  const recs_query_t *q = out;
-  (void)m; (void)f; (void)a;
-  if (q->nitems == 0)
-    return perr_set(e, PERR_INVALID_PARAMS, "items", "a cart needs at least one item");
-  return 0;
-}
-
 /* The fields of the four list methods, in the order they are checked. */
 #define Q_ITEMS(req) \
   P_STRS(recs_query_t, "items", items, nitems, req, RECS_WIRE_MAX_IDS, CORE_ID_MAX)
@@ -66,8 +57,8 @@ static int cart_not_empty(const pmap_t *m, const pfield_t *f, void *out, arena_t
 #define Q_FILTERS P_MAP(recs_query_t, "filters", filters, recs_wire_filter_t, &filter_spec)
 
 static const pfield_t recs_cart_fields[] = {
-    P_STRS(recs_query_t, "items", items, nitems, 1, RECS_WIRE_MAX_IDS, CORE_ID_MAX,
-           .check = cart_not_empty),
+    /* a cart needs at least one item: "items must have 1 to 1000 items" */
+    P_STRS(recs_query_t, "items", items, nitems, 1, RECS_WIRE_MAX_IDS, CORE_ID_MAX, .min = 1),
     Q_CUSTOMER(0), Q_LIMIT, Q_FILTERS};
 static const pfield_t recs_upsell_fields[] = {Q_ITEMS(0), Q_PRODUCT, Q_CUSTOMER(0), Q_LIMIT,
                                               Q_FILTERS};

@@ -62,6 +62,7 @@ typedef struct health_result_s {
   int64_t uptime_s;
   uint64_t write_queue;
   const char *version;
+  const char *reason;   /* why degraded (e.g. "disk full: ..."), NULL when ok */
 } health_result_t;
 
 typedef struct method_counters_s { uint64_t calls, errors; } method_counters_t;
@@ -70,6 +71,7 @@ typedef struct stats_result_s {
   const char *version;
   int64_t uptime_s;
   uint64_t conns_current, conns_total, conns_rejected, conns_closed_limit;
+  uint64_t conns_evicted_idle, conns_closed_write_timeout, conns_closed_memory;
   uint64_t protocol_errors, requests, errors;
   uint64_t bytes_in, bytes_out;
   uint64_t writes_committed, write_batches, write_failures, write_queue;

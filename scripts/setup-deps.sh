@@ -25,6 +25,9 @@ PKGS=(
   strace              # packaging test: every system call patrond makes passes the unit's filter
   chromium            # renders `patronctl report --html` headless in its test (screenshot, DOM)
   lintian fakeroot    # the .deb test: lintian on the built packages
+  clang libclang-rt-14-dev  # libFuzzer targets (tests/fuzz, scripts/fuzz.sh)
+  fiu-utils libfiu0   # fault injection: fsync/pwrite failures in a real patrond (test_faults.py)
+  cppcheck            # static analysis (scripts/cppcheck.sh)
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(redis-server redis-tools valgrind bc bsdextrautils)

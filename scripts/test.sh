@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh -- README command (2): install dependencies, build everything with warnings as
 # errors, run every test (ctest), then build again with ASan + UBSan and run the suite there,
-# and once more with TSan for the integration and store tests.
+# once more with TSan for the integration and store tests, then each libFuzzer target for a
+# bounded time and cppcheck (scripts/fuzz.sh, scripts/cppcheck.sh).
 # Exits non-zero on any failure. CI runs exactly this (.ci/run).
 # Tests labelled `shared-data` read ../shared/data and exit 77 (ctest: skipped) without it;
 # with CI=true a skipped shared-data test fails the run (CI must have the data).
@@ -70,4 +71,12 @@ if [ "${PATRON_SKIP_SANITIZERS:-0}" != "1" ]; then
   fi
   rm -rf "$TSAN_LOGS"
 fi
+# --- fuzzing and static analysis (issue 12): each libFuzzer target for a bounded time (a
+# crash, leak or sanitizer report fails), then cppcheck over the C sources.
+if [ "${PATRON_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "== fuzz (libFuzzer, ${PATRON_FUZZ_SECONDS:-10} s a target) =="
+  JOBS=$JOBS scripts/fuzz.sh -t "${PATRON_FUZZ_SECONDS:-10}"
+fi
+echo "== static analysis (cppcheck) =="
+JOBS=$JOBS scripts/cppcheck.sh
 echo "test.sh: all tests passed"

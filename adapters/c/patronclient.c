@@ -313,7 +313,7 @@ static int protocol_error(patron_client_t *c, patron_error_t *err, const char *w
 static void copy_str(char *dst, size_t cap, const msgpack_object *o) {
   if (o->type == MSGPACK_OBJECT_STR || o->type == MSGPACK_OBJECT_BIN) {
     size_t n = o->via.str.size < cap - 1 ? o->via.str.size : cap - 1;
-    memcpy(dst, o->via.str.ptr, n);
+    if (n) memcpy(dst, o->via.str.ptr, n); /* msgpack-c gives an empty string a NULL ptr */
     dst[n] = '\0';
   }
 }
@@ -326,7 +326,7 @@ static int key_is(const msgpack_object *k, const char *name) {
 
 /* Turn the wire error object into err. Returns the status. */
 static int remote_error(const msgpack_object *e, patron_error_t *err) {
-  patron_error_t tmp;
+  patron_error_t tmp = {0};
   patron_error_t *x = err ? err : &tmp;
   pc_seterr(x, PATRON_E_REMOTE, "internal", NULL, NULL);
   if (e->type == MSGPACK_OBJECT_MAP) {
@@ -347,6 +347,8 @@ static int remote_error(const msgpack_object *e, patron_error_t *err) {
   } else if (e->type == MSGPACK_OBJECT_STR) {
     copy_str(x->message, sizeof x->message, e);
   }
+  if (!x->code[0]) /* an empty code (or one starting with NUL) still names the error kind */
+    snprintf(x->code, sizeof x->code, "internal");
   if (!strcmp(x->code, "unavailable") || !strcmp(x->code, "timeout"))
     x->status = PATRON_E_UNAVAILABLE; /* the daemon itself says: fail open */
   return x->status;

@@ -129,8 +129,15 @@ typedef struct {
   size_t len, cap;
   int oom;
   int indent;
+  int key_depth; /* rendering a non-string key inside this many non-string keys */
   locale_t cloc; /* "C" numeric locale, created on the first float */
 } jbuf;
+
+/* A non-string key is rendered as its JSON text in a string, so a key inside a key is escaped
+ * once more at every level and the output doubles per level (a 64-byte input would need
+ * gigabytes). Keys nested deeper than this are rendered as "..." (patrond sends string keys
+ * only). */
+#define JB_MAX_KEY_DEPTH 3
 
 static void jb_put(jbuf *b, const char *s, size_t n) {
   if (b->oom) return;
@@ -253,10 +260,13 @@ static void jb_key(jbuf *b, const msgpack_object *k) {
     jb_string(b, k->via.str.ptr, k->via.str.size);
   } else if (k->type == MSGPACK_OBJECT_BIN) {
     jb_string(b, k->via.bin.ptr, k->via.bin.size);
+  } else if (b->key_depth >= JB_MAX_KEY_DEPTH) {
+    jb_string(b, "...", 3);
   } else {
     /* A JSON key must be a string: use the key's compact JSON text. */
     jbuf kb = {0};
     kb.cloc = b->cloc;
+    kb.key_depth = b->key_depth + 1;
     jb_obj(&kb, k, 0);
     if (kb.oom) b->oom = 1;
     else jb_string(b, kb.p, kb.len);

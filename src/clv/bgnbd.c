@@ -143,6 +143,12 @@ static double eval_ll(obj_t *o, double g[4]) {
   return t.ll;
 }
 
+static double ll_at(void *ctx, const double p[4]) {
+  obj_t *o = ctx;
+  memcpy(o->par, p, sizeof o->par);
+  return eval_ll(o, NULL);
+}
+
 static double nlopt_obj(unsigned n, const double *th, double *grad, void *data) {
   obj_t *o = data;
   (void)n;
@@ -186,7 +192,7 @@ static int run_lbfgs(obj_t *o, double th[4], const clv_fit_opts_t *op, double *f
 }
 
 clv_fit_opts_t clv_fit_opts_default(void) {
-  clv_fit_opts_t o = {2, 10, 3, 1e-10, 2000, 1};
+  clv_fit_opts_t o = {2, 10, 3, 1e-10, 2000, 1, 0};
   return o;
 }
 
@@ -200,7 +206,7 @@ void clv_tx_model_set(clv_tx_model_t *m, clv_kind_t kind, double r, double alpha
   m->a = a;
   m->b = b;
   m->time_unit_s = time_unit_s;
-  int ok = (kind == CLV_KIND_BGNBD || kind == CLV_KIND_MBGNBD) && r > 0 && alpha > 0 &&
+  int ok = (kind == CLV_KIND_BGNBD || kind == CLV_KIND_MBGNBD || kind == CLV_KIND_PNBD) && r > 0 && alpha > 0 &&
            a > 0 && b > 0 && isfinite(r + alpha + a + b);
   m->status = ok ? CLV_OK : CLV_INVALID_INPUT;
   if (!ok) clv_set_reason(m->reason, "parameters must be finite and > 0");
@@ -210,6 +216,7 @@ static int fail(clv_tx_model_t *m, int status, const char *why) {
   m->status = status;
   clv_set_reason(m->reason, why);
   m->r = m->alpha = m->a = m->b = m->ll = 0;
+  memset(m->se, 0, sizeof m->se);
   return status;
 }
 
@@ -241,7 +248,7 @@ int clv_tx_fit(clv_kind_t kind, const clv_summary_t *s, size_t n, double time_un
   m->time_unit_s = time_unit_s;
   m->n_customers = n;
   char why[CLV_REASON_MAX];
-  if (kind != CLV_KIND_BGNBD && kind != CLV_KIND_MBGNBD)
+  if (kind != CLV_KIND_BGNBD && kind != CLV_KIND_MBGNBD && kind != CLV_KIND_PNBD)
     return fail(m, CLV_INVALID_INPUT, "unknown model kind");
   if (!s && n) return fail(m, CLV_INVALID_INPUT, "no rows");
   double sumT;
@@ -263,6 +270,14 @@ int clv_tx_fit(clv_kind_t kind, const clv_summary_t *s, size_t n, double time_un
   memset(&sub, 0, sizeof sub);
   if (clv_rows_build(&rows, s, n, 0) != CLV_OK) return fail(m, CLV_NOMEM, "out of memory");
   m->n_distinct = rows.n;
+  if (kind == CLV_KIND_PNBD) {
+    rc = clv__pnbd_fit(&rows, (double)n, sumT / (double)n, &op, m, why);
+    clv_rows_free(&rows);
+    if (rc != CLV_OK) return fail(m, rc, why);
+    m->status = CLV_OK;
+    m->reason[0] = '\0';
+    return CLV_OK;
+  }
   size_t peak = rows.peak_bytes;
   xconst_t *xc = calloc(rows.ngroups, sizeof *xc);
   if (!xc) {
@@ -320,6 +335,9 @@ int clv_tx_fit(clv_kind_t kind, const clv_summary_t *s, size_t n, double time_un
                       : rows.bytes + rows.ngroups * sizeof *xc;
   for (int k = 0; k < 4; k++) o.par[k] = exp(th[k]);
   double ll = eval_ll(&o, NULL);
+  const double best[4] = {o.par[0], o.par[1], o.par[2], o.par[3]};
+  if (isfinite(ll) && op.std_errors) clv__std_errors(ll_at, &o, best, ll, m->se);
+  memcpy(o.par, best, sizeof o.par);
   free(xc);
   clv_rows_free(&rows);
   if (nrc < 0 && nrc != NLOPT_ROUNDOFF_LIMITED) {
@@ -350,6 +368,20 @@ double clv_tx_loglik(clv_kind_t kind, const clv_summary_t *s, size_t n, const do
                      double grad[4]) {
   clv_rows_t rows;
   if (clv_rows_build(&rows, s, n, 0) != CLV_OK) return -HUGE_VAL;
+  if (kind == CLV_KIND_PNBD) {
+    const double ll = clv__pnbd_loglik(&rows, par);
+    for (int k = 0; grad && k < 4; k++) { /* central differences */
+      double q[4];
+      memcpy(q, par, sizeof q);
+      const double h = 1e-6 * par[k];
+      q[k] = par[k] + h;
+      const double fp = clv__pnbd_loglik(&rows, q);
+      q[k] = par[k] - h;
+      grad[k] = (fp - clv__pnbd_loglik(&rows, q)) / (2 * h);
+    }
+    clv_rows_free(&rows);
+    return ll;
+  }
   obj_t o;
   memset(&o, 0, sizeof o);
   o.rows = &rows;

@@ -26,6 +26,9 @@
  *    written in logs as A1 + A2 + A3 + log(1 + [x>0] exp(A4)).
  *  MBG/NBD (Batislam, Denizel & Filiztekin 2007): as BG/NBD but a customer may also drop
  *    out right after the first purchase (the [x>0] indicator disappears, b+x -> b+x+1).
+ *  Pareto/NBD (Schmittlein, Morrison & Colombo 1987): purchases Poisson(lambda) as above;
+ *    lifetime exponential(mu), mu ~ Gamma(s, beta), dropout at any time (not only after a
+ *    purchase). Likelihood with the Gauss 2F1 in the BTYD formulation (pnbd.c).
  *  Gamma-Gamma (Fader & Hardie 2013 note 025): the mean spend m_x of x repeat
  *    transactions; z ~ Gamma(p, nu), nu ~ Gamma(q, gamma); fit on customers with x > 0
  *    and m_x > 0 only.  E[M | x, m_x] = p (gamma + x m_x) / (p x + q - 1)   (q > 1).
@@ -101,9 +104,18 @@ int clv_summarize_unsorted(clv_txn_t *txns, size_t n, const clv_summary_opts_t *
 
 /* ---------------------------------------------------------------- models */
 
-typedef enum { CLV_KIND_NONE = 0, CLV_KIND_BGNBD = 1, CLV_KIND_MBGNBD = 2 } clv_kind_t;
+typedef enum {
+  CLV_KIND_NONE = 0,
+  CLV_KIND_BGNBD = 1,
+  CLV_KIND_MBGNBD = 2,
+  CLV_KIND_PNBD = 3 /* Pareto/NBD: fields a, b hold s, beta */
+} clv_kind_t;
 
-/* A fitted purchase-count model. Plain old data; version first. */
+/* Stable lower-case name: "bgnbd", "mbgnbd", "pnbd" ("none" otherwise). */
+const char *clv_kind_name(int kind);
+
+/* A fitted purchase-count model. Plain old data; version first. For CLV_KIND_PNBD the
+ * fields a and b hold the Pareto/NBD dropout parameters s and beta (beta in time units). */
 typedef struct clv_tx_model_s {
   uint32_t version;      /* CLV_MODEL_VERSION */
   uint32_t kind;         /* clv_kind_t */
@@ -111,6 +123,8 @@ typedef struct clv_tx_model_s {
   uint32_t iterations;   /* likelihood evaluations used */
   double r, alpha, a, b; /* alpha in model time units */
   double ll;             /* maximised log-likelihood (all constants included) */
+  double se[4];          /* standard errors of (r, alpha, a, b) from the inverted numerical
+                            Hessian of ll at the optimum; all 0 = not available */
   double time_unit_s;    /* seconds per model time unit (0 = unknown) */
   double T_max;          /* largest T seen by the fit */
   uint64_t n_customers;  /* rows used */
@@ -143,19 +157,37 @@ typedef struct clv_fit_opts_s {
   unsigned max_eval;         /* default 2000 */
   int warm_start;            /* 1: pre-fit on a subsample of rows when there are many
                                 distinct rows, then polish on all rows; default 1 */
+  int std_errors;            /* 1: fill m->se (33 more likelihood evaluations: about the cost
+                                of the BG/NBD fit itself); default 0 */
 } clv_fit_opts_t;
 
 clv_fit_opts_t clv_fit_opts_default(void);
 
-/* Fits BG/NBD (kind CLV_KIND_BGNBD) or MBG/NBD (CLV_KIND_MBGNBD) to n summaries. Identical
+/* Fits BG/NBD (kind CLV_KIND_BGNBD), MBG/NBD (CLV_KIND_MBGNBD) or Pareto/NBD
+ * (CLV_KIND_PNBD) to n summaries; standard errors (m->se) come from the numerical Hessian. Identical
  * (x, t_x, T) rows are grouped with a hash table first, so the cost of each likelihood
  * evaluation grows with distinct rows. time_unit_s is recorded in the model (0 = unknown).
  * opts may be NULL (defaults). Always fills *m (status + reason); returns m->status. */
 int clv_tx_fit(clv_kind_t kind, const clv_summary_t *s, size_t n, double time_unit_s,
                const clv_fit_opts_t *opts, clv_tx_model_t *m);
 
+/* The served-model rule ([clv] model): CLV_MODEL_AUTO fits BG/NBD, MBG/NBD and Pareto/NBD
+ * and serves the one with the lowest AIC = 2k - 2 LL. All three have k = 4 parameters, so
+ * this is the highest log-likelihood; ties go to the earlier kind (BG/NBD first). A kind
+ * fits and serves that model only. */
+#define CLV_MODEL_AUTO 0
+/* "auto", "bgnbd", "mbgnbd", "pnbd" -> CLV_MODEL_AUTO or a clv_kind_t; -1 if unknown. */
+int clv_model_rule_parse(const char *s);
+const char *clv_model_rule_name(int rule); /* inverse of the above */
+/* AIC of a fitted model (2 * 4 - 2 ll); HUGE_VAL unless it is a fitted model (version
+ * CLV_MODEL_VERSION, a kind, status CLV_OK: a zeroed struct is not). */
+double clv_tx_aic(const clv_tx_model_t *m);
+/* Index of the lowest-AIC model with status CLV_OK among m[0..n); -1 if none. */
+int clv_tx_select(const clv_tx_model_t *m, size_t n);
+
 /* Log-likelihood and its gradient w.r.t. (r, alpha, a, b) at the given parameters
- * (grad may be NULL). For tests and diagnostics; ungrouped, single-threaded. */
+ * (grad may be NULL; Pareto/NBD: central differences). For tests and diagnostics;
+ * single-threaded. */
 double clv_tx_loglik(clv_kind_t kind, const clv_summary_t *s, size_t n, const double par[4],
                      double grad[4]);
 
@@ -167,6 +199,11 @@ int clv_spend_fit(const clv_summary_t *s, size_t n, const clv_fit_opts_t *opts,
 void clv_tx_model_set(clv_tx_model_t *m, clv_kind_t kind, double r, double alpha, double a,
                       double b, double time_unit_s);
 void clv_spend_model_set(clv_spend_model_t *m, double p, double q, double gamma);
+
+/* Gauss hypergeometric 2F1(a, b; c; z) for 0 <= z < 1 by its power series (a, b, c > 0),
+ * summed until a term is below 1e-17 of the sum. Returns the partial sum and sets *ok = 0
+ * (ok may be NULL) if that took more than 2,000,000 terms (z very close to 1). */
+double clv_hyp2f1(double a, double b, double c, double z, int *ok);
 
 /* ---------------------------------------------------------------- predictions
  * Single-customer predictions; exact (Gauss hypergeometric series). t, t_x, T in model
@@ -212,6 +249,7 @@ const char *clv_band_name(clv_band_t b); /* "low", "medium", "high", "critical" 
  * discounted expected purchases as a function of log(alpha + T), so one customer costs a
  * handful of flops instead of H hypergeometric series. Each interpolant is checked
  * against the exact formula at build time (relative error <= 1e-9); frequencies that fail,
+ * BG/NBD and MBG/NBD only (clv_plan_new returns NULL for Pareto/NBD: score exactly);
  * or customers outside the plan's T range, fall back to the exact path. Immutable once
  * built: one plan may be shared by many threads. */
 

@@ -16,9 +16,9 @@ double clv_digamma(double x);
 /* log(1 + exp(a)) and the logistic 1/(1+exp(-a)) without overflow. */
 double clv_log1pexp(double a);
 double clv_sigmoid(double a);
-/* Gauss 2F1(a, b; c; z) for 0 <= z < 1 by its power series (a, b, c > 0). Returns 1 and
- * sets *ok = 0 if the series did not converge in max_terms terms. */
-double clv_hyp2f1(double a, double b, double c, double z, int *ok);
+
+/* clv_hyp2f1 with a term budget (clv.h): *ok = 0 when max_terms did not converge. */
+double clv__hyp2f1_n(double a, double b, double c, double z, long max_terms, int *ok);
 
 /* Grouped rows: distinct (x, t_x, T) (or (x, m_x)) with integer weights.
  * grp[i] indexes the per-x constants table; xs[g] is the x of group g. */
@@ -56,6 +56,21 @@ int clv__tx_ok(const clv_tx_model_t *m);
 double clv__fresh(double t, double r, double al, double a, double b);
 double clv__month_units(const clv_tx_model_t *m, const clv_value_opts_t *o);
 double clv__discounted(double r, double al, double a, double b, unsigned H, double L, double d);
+
+/* clv_hessian.c: standard errors from the numerical Hessian of ll(ctx, p) at the optimum p
+ * (f0 = ll there); se[] all 0 when -H is not positive definite. */
+void clv__std_errors(double (*ll)(void *ctx, const double p[4]), void *ctx, const double p[4],
+                     double f0, double se[4]);
+
+/* pnbd.c: Pareto/NBD fit on grouped rows (total weight W; mean_T seeds alpha and beta),
+ * filling r, alpha, a = s, b = beta, ll, se, iterations, work_bytes of *m; returns a
+ * clv_status_t with why set on failure. Grouped log-likelihood at par = (r, alpha, s, beta).
+ * P(alive) and the expected purchases in (T, T+t] of a customer alive at T. */
+int clv__pnbd_fit(const clv_rows_t *rows, double W, double mean_T, const clv_fit_opts_t *op,
+                  clv_tx_model_t *m, char *why);
+double clv__pnbd_loglik(const clv_rows_t *rows, const double par[4]);
+double clv__pnbd_p_alive(const clv_tx_model_t *m, uint32_t x, double t_x, double T);
+double clv__pnbd_fresh(const clv_tx_model_t *m, double t, uint32_t x, double T);
 
 /* Status helper: sets status and a reason. */
 void clv_set_reason(char *dst, const char *msg);

@@ -2,12 +2,13 @@
  * Build: scan every order (commerce/scan.h); keep the shop's main currency (most gross revenue;
  * other currencies are not mixed in); per customer, orders net of refunds with ts <= as_of
  * become CDNOW-convention transactions (same UTC day merged, weeks) -> (x, t_x, T, mean
- * repeat spend); fit BG/NBD, then Gamma-Gamma; score P(alive), E[purchases] over 30/90/365
+ * repeat spend); fit the purchase model(s) [clv] model names (auto: BG/NBD, MBG/NBD and
+ * Pareto/NBD, serving the lowest AIC; clv.h), with Hessian standard errors, then Gamma-Gamma; score P(alive), E[purchases] over 30/90/365
  * days and CLV (horizon, monthly discount from [clv]) with the bulk plan; RFM scores on
  * (last order day, transactions, net spend) with [clv] rfm_bins bins -> segments.
  * If BG/NBD cannot be fitted the snapshot still serves segments, with the reason.
  * File (native byte order, checked by a marker): "PTRNCLV\0" | u32 0x01020304 | u32 format |
- * u32 sizeof tx | u32 sizeof spend | u32 sizeof row | header fields | tx | spend | u64 n |
+ * u32 sizeof tx | u32 sizeof spend | u32 sizeof row | header fields | tx | fits[3] | spend | u64 n |
  * u64 pool_n | rows | pool | u64 FNV-1a of everything before. Load refuses a file whose
  * marker, format, struct sizes or counts differ, whose size is not what its header implies,
  * whose checksum does not match (any single changed byte), or with a row outside the pool. */
@@ -25,7 +26,7 @@
 #include "store/fileio.h"
 
 #define FILE_MAGIC "PTRNCLV"
-#define FILE_FORMAT 1u
+#define FILE_FORMAT 2u /* 2: fits[3] and the model rule */
 #define ENDIAN_MARK 0x01020304u
 static const double QPROBS[KPI_NQUANTILES] = {0.10, 0.25, 0.50, 0.75, 0.90, 0.99};
 
@@ -176,14 +177,22 @@ static void work_free(work_t *w) {
 static void fit(clv_snap_t *s, const work_t *w, const clv_build_opts_t *o) {
   clv_fit_opts_t fo = clv_fit_opts_default();
   fo.threads = o->threads ? o->threads : 1;
-  clv_tx_fit(CLV_KIND_BGNBD, w->sum, s->n, CLV_SECONDS_PER_WEEK, &fo, &s->tx);
-  if (s->tx.status != CLV_OK) {
+  fo.std_errors = 1;
+  s->model_rule = o->model;
+  for (int k = CLV_KIND_BGNBD; k <= CLV_KIND_PNBD; k++)
+    if (o->model == CLV_MODEL_AUTO || o->model == k)
+      clv_tx_fit((clv_kind_t)k, w->sum, s->n, CLV_SECONDS_PER_WEEK, &fo, &s->fits[k - 1]);
+  int best = clv_tx_select(s->fits, 3);
+  if (best < 0) {
+    const int k = o->model == CLV_MODEL_AUTO ? CLV_KIND_BGNBD : o->model;
+    s->tx = s->fits[k - 1];
     memset(&s->spend, 0, sizeof s->spend);
     s->spend.status = CLV_NOT_FITTED;
-    snprintf(s->reason, sizeof s->reason, "BG/NBD %s: %.100s; segments are served",
-             clv_status_name(s->tx.status), s->tx.reason);
+    snprintf(s->reason, sizeof s->reason, "%s %s: %.100s; segments are served",
+             clv_kind_name(k), clv_status_name(s->tx.status), s->tx.reason);
     return;
   }
+  s->tx = s->fits[best];
   clv_spend_fit(w->sum, s->n, &fo, &s->spend);
   if (s->spend.status != CLV_OK)
     snprintf(s->reason, sizeof s->reason, "Gamma-Gamma %s: %.90s; no CLV, P(alive) is served",
@@ -322,7 +331,8 @@ typedef struct file_head_s {
   int64_t built_at, as_of;
   uint64_t build_ms;
   char currency[4];
-  uint32_t horizon_months, rfm_bins, pad2;
+  uint32_t horizon_months, rfm_bins;
+  int32_t model_rule;
   double discount_monthly;
   char reason[160];
   uint64_t n, pool_n;
@@ -344,18 +354,19 @@ int clv_snap_save(const clv_snap_t *s, const char *path, perr_info_t *e) {
   memcpy(h.currency, s->currency, 4);
   h.horizon_months = s->horizon_months;
   h.rfm_bins = s->rfm_bins;
+  h.model_rule = s->model_rule;
   h.discount_monthly = s->discount_monthly;
   memcpy(h.reason, s->reason, sizeof h.reason);
   h.n = s->n;
   h.pool_n = s->pool_n;
-  /* header | tx | spend | rows | pool | FNV-1a of all of it */
-  const void *parts[6] = {&h, &s->tx, &s->spend, s->rows, s->pool, NULL};
-  size_t lens[6] = {sizeof h, sizeof s->tx, sizeof s->spend, s->n * sizeof *s->rows, s->pool_n,
-                    sizeof(uint64_t)};
+  /* header | tx | fits | spend | rows | pool | FNV-1a of all of it */
+  const void *parts[7] = {&h, &s->tx, s->fits, &s->spend, s->rows, s->pool, NULL};
+  size_t lens[7] = {sizeof h, sizeof s->tx, sizeof s->fits, sizeof s->spend,
+                    s->n * sizeof *s->rows, s->pool_n, sizeof(uint64_t)};
   uint64_t sum = FNV_INIT;
-  for (int i = 0; i < 5; i++) sum = fnv1a(sum, parts[i], lens[i]);
-  parts[5] = &sum;
-  return file_write_atomic(path, parts, lens, 6, e);
+  for (int i = 0; i < 6; i++) sum = fnv1a(sum, parts[i], lens[i]);
+  parts[6] = &sum;
+  return file_write_atomic(path, parts, lens, 7, e);
 }
 
 clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
@@ -380,13 +391,13 @@ clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
       h.endian != ENDIAN_MARK || h.format != FILE_FORMAT || h.tx_size != sizeof s->tx ||
       h.spend_size != sizeof s->spend || h.row_size != sizeof(clv_row_t) ||
       h.n > UINT32_MAX - 1 || h.pool_n > ((uint64_t)1 << 40) || h.rfm_bins < 2 ||
-      h.rfm_bins > RFM_MAX_BINS) {
+      h.rfm_bins > RFM_MAX_BINS || h.model_rule < CLV_MODEL_AUTO || h.model_rule > CLV_KIND_PNBD) {
     perr_set(e, PERR_INTERNAL, NULL, "%s: not a CLV model file of this build", path);
     goto fail;
   }
   struct stat fs;
   memset(&fs, 0, sizeof fs);
-  uint64_t want = sizeof h + sizeof s->tx + sizeof s->spend + h.n * sizeof *s->rows + h.pool_n +
+  uint64_t want = sizeof h + sizeof s->tx + sizeof s->fits + sizeof s->spend + h.n * sizeof *s->rows + h.pool_n +
                   sizeof stored;
   if (fstat(fileno(f), &fs) || (uint64_t)fs.st_size != want) {
     perr_set(e, PERR_INTERNAL, NULL, "%s: %lld bytes where its header says %llu (truncated or corrupted)",
@@ -397,7 +408,7 @@ clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
   s->rows = malloc(h.n ? h.n * sizeof *s->rows : 1);
   s->pool = malloc(h.pool_n ? h.pool_n : 1);
   if (!s->rows || !s->pool || fread(&s->tx, sizeof s->tx, 1, f) != 1 ||
-      fread(&s->spend, sizeof s->spend, 1, f) != 1 ||
+      fread(s->fits, sizeof s->fits, 1, f) != 1 || fread(&s->spend, sizeof s->spend, 1, f) != 1 ||
       (h.n && fread(s->rows, sizeof *s->rows, h.n, f) != h.n) ||
       (h.pool_n && fread(s->pool, 1, h.pool_n, f) != h.pool_n) ||
       fread(&stored, sizeof stored, 1, f) != 1) {
@@ -405,6 +416,7 @@ clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
     goto fail;
   }
   sum = fnv1a(sum, &s->tx, sizeof s->tx);
+  sum = fnv1a(sum, s->fits, sizeof s->fits);
   sum = fnv1a(sum, &s->spend, sizeof s->spend);
   sum = fnv1a(sum, s->rows, h.n * sizeof *s->rows);
   sum = fnv1a(sum, s->pool, h.pool_n);
@@ -429,6 +441,7 @@ clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
   memcpy(s->currency, h.currency, 3);
   s->horizon_months = h.horizon_months;
   s->rfm_bins = h.rfm_bins;
+  s->model_rule = h.model_rule;
   s->discount_monthly = h.discount_monthly;
   memcpy(s->reason, h.reason, sizeof s->reason);
   s->reason[sizeof s->reason - 1] = 0;
@@ -551,6 +564,8 @@ void clv_snap_params(const clv_snap_t *s, model_params_result_t *out) {
   out->status = clv_snap_has_clv(s) ? "ready" : "insufficient_data";
   snprintf(out->reason, sizeof out->reason, "%s", s->reason);
   out->tx = s->tx;
+  memcpy(out->fits, s->fits, sizeof out->fits);
+  out->model_rule = s->model_rule;
   out->spend = s->spend;
   out->horizon_months = s->horizon_months;
   out->discount_monthly = s->discount_monthly;

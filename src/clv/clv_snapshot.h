@@ -1,5 +1,5 @@
 /* clv_snapshot.h -- the CLV/segments model: an immutable snapshot built from the order store
- * (BG/NBD + Gamma-Gamma fits, per-customer scores, RFM segments), its checksummed file format
+ * (BG/NBD, MBG/NBD and/or Pareto/NBD + Gamma-Gamma fits, per-customer scores, RFM segments), its checksummed file format
  * (the daemon keeps it in models/clv.bin), and the read-only queries run on it (customer
  * lookup, segment pages and counts, KPI/model figures). No logging: errors come back as
  * perr_info_t for the caller to report.
@@ -26,7 +26,9 @@ typedef struct model_params_result_s {
   uint64_t customers;
   const char *status;        /* "ready", "insufficient_data", "empty" */
   char reason[160];
-  clv_tx_model_t tx;
+  clv_tx_model_t tx;         /* the served model (kind says which) */
+  clv_tx_model_t fits[3];    /* BG/NBD, MBG/NBD, Pareto/NBD as fitted (version 0: not fitted) */
+  int model_rule;            /* [clv] model at build: CLV_MODEL_AUTO or a clv_kind_t */
   clv_spend_model_t spend;
   unsigned horizon_months;
   double discount_monthly;
@@ -60,7 +62,9 @@ typedef struct clv_snap_s {
   char currency[4];
   unsigned horizon_months, rfm_bins;
   double discount_monthly;
-  clv_tx_model_t tx;
+  clv_tx_model_t tx;      /* served: fits[kind - 1] chosen by model_rule (clv.h) */
+  clv_tx_model_t fits[3]; /* BG/NBD, MBG/NBD, Pareto/NBD; version 0 = not fitted */
+  int model_rule;         /* CLV_MODEL_AUTO or a clv_kind_t */
   clv_spend_model_t spend;
   char reason[160];    /* why the CLV part is not served ("" when it is) */
   size_t n;
@@ -89,6 +93,8 @@ typedef struct clv_build_opts_s {
   unsigned horizon_months, rfm_bins;
   double discount_monthly;
   unsigned threads;
+  int model;           /* [clv] model: CLV_MODEL_AUTO (fit all three, serve the lowest AIC)
+                          or one clv_kind_t (fit and serve that one); 0 = auto */
 } clv_build_opts_t;
 
 /* Build from the store (any thread; reads only t, o and prev). prev (may be NULL) is the installed model: the new version

@@ -20,6 +20,42 @@ const char *clv_status_name(int status) {
   }
 }
 
+const char *clv_kind_name(int kind) {
+  switch (kind) {
+  case CLV_KIND_BGNBD: return "bgnbd";
+  case CLV_KIND_MBGNBD: return "mbgnbd";
+  case CLV_KIND_PNBD: return "pnbd";
+  default: return "none";
+  }
+}
+
+int clv_model_rule_parse(const char *s) {
+  if (!s) return -1;
+  if (!strcmp(s, "auto")) return CLV_MODEL_AUTO;
+  for (int k = CLV_KIND_BGNBD; k <= CLV_KIND_PNBD; k++)
+    if (!strcmp(s, clv_kind_name(k))) return k;
+  return -1;
+}
+
+const char *clv_model_rule_name(int rule) {
+  return rule == CLV_MODEL_AUTO ? "auto" : clv_kind_name(rule);
+}
+
+double clv_tx_aic(const clv_tx_model_t *m) {
+  return m->version == CLV_MODEL_VERSION && m->kind != CLV_KIND_NONE && m->status == CLV_OK &&
+                 isfinite(m->ll)
+             ? 2.0 * 4 - 2.0 * m->ll
+             : HUGE_VAL;
+}
+
+int clv_tx_select(const clv_tx_model_t *m, size_t n) {
+  int best = -1;
+  for (size_t i = 0; i < n; i++)
+    if (clv_tx_aic(&m[i]) < HUGE_VAL && (best < 0 || clv_tx_aic(&m[i]) < clv_tx_aic(&m[best])))
+      best = (int)i;
+  return best;
+}
+
 void clv_set_reason(char *dst, const char *msg) {
   size_t n = strlen(msg);
   if (n >= CLV_REASON_MAX) n = CLV_REASON_MAX - 1;
@@ -57,8 +93,11 @@ double clv_sigmoid(double a) {
 }
 
 double clv_hyp2f1(double a, double b, double c, double z, int *ok) {
+  return clv__hyp2f1_n(a, b, c, z, 2000000, ok);
+}
+
+double clv__hyp2f1_n(double a, double b, double c, double z, long max_terms, int *ok) {
   double term = 1.0, sum = 1.0;
-  const long max_terms = 2000000;
   if (ok) *ok = 1;
   if (z == 0.0) return 1.0;
   for (long k = 0; k < max_terms; k++) {

@@ -16,7 +16,8 @@
 
 int clv__tx_ok(const clv_tx_model_t *m) {
   return m && m->version == CLV_MODEL_VERSION && m->status == CLV_OK &&
-         (m->kind == CLV_KIND_BGNBD || m->kind == CLV_KIND_MBGNBD) && m->r > 0 &&
+         (m->kind == CLV_KIND_BGNBD || m->kind == CLV_KIND_MBGNBD ||
+          m->kind == CLV_KIND_PNBD) && m->r > 0 &&
          m->alpha > 0 && m->a > 0 && m->b > 0 && isfinite(m->r + m->alpha + m->a + m->b);
 }
 #define tx_ok clv__tx_ok
@@ -50,6 +51,7 @@ static double log_odds_dead(const clv_tx_model_t *m, uint32_t x, double t_x, dou
 
 double clv_p_alive(const clv_tx_model_t *m, uint32_t x, double t_x, double T) {
   if (!tx_ok(m) || !(T >= 0) || !(t_x >= 0) || !isfinite(T) || !isfinite(t_x)) return 0.0;
+  if (m->kind == CLV_KIND_PNBD) return clv__pnbd_p_alive(m, x, t_x > T ? T : t_x, T);
   const double A4 = log_odds_dead(m, x, t_x, T);
   if (A4 == -HUGE_VAL) return 1.0;
   return clv_sigmoid(-A4);
@@ -59,6 +61,7 @@ double clv_expected_purchases(const clv_tx_model_t *m, double t, uint32_t x, dou
                               double T) {
   if (!tx_ok(m) || !(t > 0) || !isfinite(t)) return 0.0;
   const double pa = clv_p_alive(m, x, t_x, T);
+  if (m->kind == CLV_KIND_PNBD) return pa * clv__pnbd_fresh(m, t, x, T);
   const double xb = (double)x + (m->kind == CLV_KIND_MBGNBD);
   return pa * clv__fresh(t, m->r + x, m->alpha + T, m->a, m->b + xb);
 }
@@ -133,6 +136,17 @@ double clv_value(const clv_tx_model_t *m, const clv_spend_model_t *g,
   const double spend = clv_expected_spend(g, s->x, s->mean_spend);
   if (!(spend > 0)) return 0.0;
   const double pa = clv_p_alive(m, s->x, s->t_x, s->T);
+  if (m->kind == CLV_KIND_PNBD) {
+    double prev = 0, acc = 0, disc = 1.0;
+    for (unsigned k = 1; k <= o->months; k++) {
+      const double cur = clv__pnbd_fresh(m, k * L, s->x, s->T);
+      disc /= 1.0 + o->discount_month;
+      acc += (cur - prev) * disc;
+      prev = cur;
+    }
+    const double v = pa * spend * acc;
+    return isfinite(v) ? v : 0.0;
+  }
   const double xb = (double)s->x + (m->kind == CLV_KIND_MBGNBD);
   const double v = pa * spend *
                    clv__discounted(m->r + s->x, m->alpha + s->T, m->a, m->b + xb, o->months,

@@ -108,7 +108,7 @@ static void build_slice(void *v, unsigned ti, size_t lo, size_t hi) {
 clv_plan_t *clv_plan_new(const clv_tx_model_t *m, const clv_spend_model_t *g,
                          const clv_value_opts_t *o, const double *horizons,
                          size_t nhorizons, double T_max, uint32_t x_max) {
-  if (!clv__tx_ok(m) || nhorizons > CLV_MAX_HORIZONS ||
+  if (!clv__tx_ok(m) || m->kind == CLV_KIND_PNBD || nhorizons > CLV_MAX_HORIZONS ||
       (nhorizons && !horizons) || !(T_max >= 0) || !isfinite(T_max))
     return NULL;
   clv_plan_t *p = calloc(1, sizeof *p);
@@ -255,6 +255,7 @@ static void score_slice(void *v, unsigned ti, size_t lo, size_t hi) {
     if (nb == 0) continue;
     const double *cf[BLK];
     for (int q = 0; q < nb; q++) cf[q] = p->coef + (size_t)cx->s[idx[q]].x * NCH * NF_MAX;
+    /* cppcheck-suppress uninitvar ; nb >= 1 here (nb == 0 continued above): cf[0] is set */
     for (int q = nb; q < BLK; q++) { cf[q] = cf[0]; y[q] = y[0]; }
     double res[BLK][NF_MAX];
     clenshaw_blk(cf, y, res);

@@ -184,7 +184,8 @@ int core_customer_merge(store_txn_t *t, const merge_t *m, int64_t now, merge_res
   arena_t a;
   arena_init(&a, 0);
   cust_rec_t c, g;
-  rec_buf_t cb, op, onp, fp, fnp;
+  rec_buf_t cb, op, onp, fp, fnp, tomb;
+  rec_buf_init(&tomb);
   rec_buf_init(&cb);
   rec_buf_init(&op);
   rec_buf_init(&onp);
@@ -194,10 +195,24 @@ int core_customer_merge(store_txn_t *t, const merge_t *m, int64_t now, merge_res
   rc = core_cust_load(t, m->customer_id, &a, &c, e);
   if (rc == PERR_NOT_FOUND) rc = perr_set(e, rc, "customer_id", "unknown customer");
   if (rc) goto out;
-  rc = core_cust_load(t, m->guest_id, &a, &g, e);
-  if (rc == PERR_NOT_FOUND) { /* merged before (or never seen): nothing to move */
-    rc = 0;
+  rec_put_raw(&tomb, MERGE_TOMBSTONE_PREFIX, sizeof MERGE_TOMBSTONE_PREFIX);
+  rec_put_raw(&tomb, m->guest_id.p, m->guest_id.n);
+  if (tomb.oom) {
+    rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
     goto out;
+  }
+  rc = core_cust_load(t, m->guest_id, &a, &g, e);
+  if (rc == PERR_NOT_FOUND) { /* merged before, or never seen: the tombstone tells */
+    const void *into;
+    size_t into_n;
+    rc = store_get(t, STORE_T_AUX, tomb.p, tomb.n, &into, &into_n);
+    if (rc == PERR_NOT_FOUND)
+      rc = perr_set(e, PERR_NOT_FOUND, "guest_id", "unknown guest");
+    else if (rc)
+      rc = core_store_err(t, rc, e);
+    else if (into_n != m->customer_id.n || memcmp(into, m->customer_id.p, into_n))
+      rc = perr_set(e, PERR_CONFLICT, "guest_id", "guest already merged into another customer");
+    goto out; /* same customer: a repeat, merged = 0 */
   }
   if (rc) goto out;
   if ((rc = merge_rows(&c, &g, now, e))) goto out;
@@ -226,7 +241,8 @@ int core_customer_merge(store_txn_t *t, const merge_t *m, int64_t now, merge_res
   if ((rc = apply(t, &om, STORE_T_CUSTOMER_ORDERS, STORE_T_ORDERS, e))) goto out;
   if ((rc = apply(t, &fm, STORE_T_AUX, STORE_T_FEEDBACK, e))) goto out;
   if ((rc = store_put(t, STORE_T_CUSTOMERS, m->customer_id.p, m->customer_id.n, cb.p, cb.n)) ||
-      (rc = store_del(t, STORE_T_CUSTOMERS, m->guest_id.p, m->guest_id.n))) {
+      (rc = store_del(t, STORE_T_CUSTOMERS, m->guest_id.p, m->guest_id.n)) ||
+      (rc = store_put(t, STORE_T_AUX, tomb.p, tomb.n, m->customer_id.p, m->customer_id.n))) {
     rc = core_store_err(t, rc, e);
     goto out;
   }
@@ -234,6 +250,7 @@ int core_customer_merge(store_txn_t *t, const merge_t *m, int64_t now, merge_res
   r->orders = om.n;
   r->feedback = fm.n;
 out:
+  rec_buf_free(&tomb);
   rec_buf_free(&cb);
   rec_buf_free(&op);
   rec_buf_free(&onp);

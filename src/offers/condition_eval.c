@@ -14,7 +14,7 @@ typedef struct evalctx_s {
 } evalctx_t;
 
 static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj);
-static bool eval_val(const evalctx_t *x, const cval_t *v, const json_t *value);
+static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v);
 
 /* getPath: walk objects (and arrays by index); anything missing reads as null (NULL). */
 static const json_t *get_path(const json_t *obj, char *const *parts, size_t n) {

@@ -72,6 +72,7 @@ static void number_to_string(double x, condition_js_str_t *out) {
     memcpy(buf, digits, (size_t)n);
     len = n;
     buf[len++] = '.';
+    /* cppcheck-suppress pointerOutOfBoundsCond ; here n < k <= 17 < sizeof digits */
     memcpy(buf + len, digits + n, (size_t)(k - n));
     len += k - n;
   } else if (-6 < n && n <= 0) {

@@ -135,7 +135,7 @@ int recs_rules_mine(const uint64_t *offsets, const uint32_t *items, size_t nbask
     if (M.icount[i] >= M.minc) ext[n++] = (ext_t){i, M.icount[i], M.itid[i]};
   mine(&M, X, 0, ext, n);
   if (M.failed) goto done;
-  qsort(out->rules, out->n, sizeof(recs_rule_t), rule_cmp);
+  if (out->n) qsort(out->rules, out->n, sizeof(recs_rule_t), rule_cmp); /* never qsort(NULL, 0) */
   rc = PERR_OK;
 done:
   free(bits); free(M.itid); free(M.icount); free(M.tmp); free(ext);

@@ -63,6 +63,8 @@ void recs_snap_bind(recs_snapshot_t *s) {
     int present = g == 0 || h->has_g1;
     s->g_off[g] = present ? (const uint32_t *)(b + h->off[base]) : NULL;
     s->g_nbr[g] = (const uint32_t *)(b + h->off[base + 1]);
+    /* cppcheck-suppress invalidPointerCast ; the section holds native floats written by this
+     * build (magic and byte-order checks reject a foreign file), 8-byte aligned (see top) */
     s->g_sc[g] = (const float *)(b + h->off[base + 2]);
   }
   cfg_from_snap(&s->cfg, &h->cfg);

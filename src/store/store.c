@@ -11,6 +11,7 @@ void store_options_default(store_options_t *o) {
   o->map_size = (SIZE_MAX > 0xFFFFFFFFu) ? (UINT64_C(8) << 30) : (UINT64_C(1) << 30);
   o->max_readers = 256;
   o->no_sync = 0;
+  o->map_size_max = 0;
 }
 
 const char *store_table_name(store_table_t tb) {
@@ -85,3 +86,5 @@ void store_cursor_close(store_cursor_t *c) {
 uint64_t store_count(store_txn_t *t, store_table_t tb) { return t->s->be->count(t, tb); }
 
 uint64_t store_size_bytes(store_t *s) { return s->be->size_bytes(s); }
+
+int store_fatal(store_t *s) { return s->be->fatal ? s->be->fatal(s) : 0; }

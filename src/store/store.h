@@ -55,7 +55,9 @@ typedef struct store_options_s {
   uint64_t map_size;  /* bytes of address space for the data file (LMDB mapsize) */
   int max_readers;    /* concurrent read transactions */
   int no_sync;        /* tests/benchmarks only: skip fsync (NOT durable) */
-  /* defaults: map_size 8 GiB (1 GiB on 32-bit), max_readers 256, no_sync 0 */
+  uint64_t map_size_max; /* map full: grow (doubling) up to this before the next write
+                          * transaction; <= map_size = never grow */
+  /* defaults: map_size 8 GiB (1 GiB on 32-bit), max_readers 256, no_sync 0, map_size_max 0 */
 } store_options_t;
 
 void store_options_default(store_options_t *o);
@@ -78,10 +80,15 @@ int store_txn_begin_nested(store_txn_t *parent, store_txn_t **child);
  * way. */
 int store_commit(store_txn_t *t);
 void store_abort(store_txn_t *t);
+/* 1 once the store cannot be used again until it is closed and reopened (LMDB: a failed
+ * meta-page write during a commit sets MDB_PANIC; every later transaction, read or write,
+ * fails). Acknowledged commits are intact on disk; reopening recovers. Cheap: call it after
+ * a failed commit. */
+int store_fatal(store_t *s);
 /* Added: store_commit that also fills *err (message + code) on failure. */
 int store_commit_err(store_txn_t *t, perr_info_t *err);
-/* Added: human message of the last failed call on t ("" if none), e.g. "data store full
- * (raise map_size)" with PERR_UNAVAILABLE. Valid until the txn ends. */
+/* Added: human message of the last failed call on t ("" if none), e.g. "data store full: the
+ * LMDB map is full at 16 MiB; it grows ..." with PERR_UNAVAILABLE. Valid until the txn ends. */
 const char *store_txn_errmsg(const store_txn_t *t);
 /* Read transactions are cheap: ending one (store_abort or store_commit) parks it in a
  * per-store pool of reset snapshots, and store_txn_begin(s, 0) renews a parked one (no

@@ -10,15 +10,23 @@
  * malloc and no reader-table registration on the hot path. A parked txn keeps its LMDB reader
  * slot, so the pool holds at most max_readers/2 (<= 64) of them; the rest are freed.
  *
+ * Map full: a write txn that hits MDB_MAP_FULL fails (PERR_UNAVAILABLE, a message saying the
+ * map is full); if map_size_max allows, the map is doubled (mdb_env_set_mapsize) at the start
+ * of the next write txn, on the writer thread, when no txn is active: read txns count
+ * themselves in `readers`, and a begin waits the few microseconds of a remap (`resizing`),
+ * so no reader ever sees the map move under it. A long read (a model rebuild) delays the
+ * growth to a later write txn. Disk full at commit (ENOSPC, EDQUOT, or EIO with the device
+ * out of space) is reported as such, PERR_UNAVAILABLE.
+ *
  * Savepoints: store_txn_begin_nested opens an LMDB child txn (mdb_txn_begin with a parent);
  * its commit merges into the parent, its abort restores the parent. Child txns are write
- * txns and never enter the read pool.
+ * txns and never enter the read pool (nor the reader count).
  *
  * Invariants: writes are serialised by the caller (one writer thread); a write txn whose put
  * failed is poisoned and its commit aborts and reports the first error (a child's failed
- * commit also poisons its parent, so a lost savepoint can never commit silently); MDB_MAP_FULL maps to
- * PERR_UNAVAILABLE "data store full (raise map_size)", other LMDB errors to PERR_INTERNAL
- * with mdb_strerror; the store holds no global state. */
+ * commit also poisons its parent, so a lost savepoint can never commit silently);
+ * MDB_MAP_FULL and a failed commit map to PERR_UNAVAILABLE, other LMDB errors to
+ * PERR_INTERNAL with mdb_strerror; the store holds no global state. */
 #include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
@@ -26,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include "store_internal.h"
 
@@ -41,6 +52,10 @@ typedef struct lmdb_store_s {
   char *dir;
   int pool_cap;
   _Atomic(lmdb_txn_t *) pool[READER_POOL_MAX];
+  atomic_int readers;     /* read txns between begin and end, any thread */
+  atomic_int resizing;    /* the writer is remapping: a reader's begin waits */
+  uint64_t map_size, map_size_max; /* writer thread only, after open */
+  int grow_pending;       /* a write txn hit MDB_MAP_FULL (writer thread only) */
 } lmdb_store_t;
 
 struct lmdb_txn_s {
@@ -70,15 +85,31 @@ static int map_rc(int rc, const char *what, char *msg, size_t msz) {
   if (rc == MDB_SUCCESS) return 0;
   if (rc == MDB_NOTFOUND) return PERR_NOT_FOUND;
   if (rc == MDB_MAP_FULL) {
-    snprintf(msg, msz, "data store full (raise map_size)");
+    snprintf(msg, msz, "data store full: the LMDB map (store.map_size_mb) is full");
     return PERR_UNAVAILABLE;
   }
   snprintf(msg, msz, "%s: %s", what, mdb_strerror(rc));
   return PERR_INTERNAL;
 }
 
+/* A full map: say whether it will grow (before the next write txn) or cannot. */
+static void note_map_full(lmdb_txn_t *t) {
+  lmdb_store_t *s = LS(t->base.s);
+  s->grow_pending = 1;
+  if (s->map_size < s->map_size_max)
+    snprintf(t->base.err, sizeof t->base.err,
+             "data store full: the LMDB map is full at %llu MiB; it grows (up to "
+             "store.map_size_max_mb = %llu MiB) before the next write: retry",
+             (unsigned long long)(s->map_size >> 20), (unsigned long long)(s->map_size_max >> 20));
+  else
+    snprintf(t->base.err, sizeof t->base.err,
+             "data store full: the LMDB map is full at %llu MiB (store.map_size_max_mb): "
+             "raise it and restart", (unsigned long long)(s->map_size >> 20));
+}
+
 static int txn_fail(lmdb_txn_t *t, int rc, const char *what) {
   int code = map_rc(rc, what, t->base.err, sizeof t->base.err);
+  if (rc == MDB_MAP_FULL && t->base.write && !t->failed) note_map_full(t);
   if (code != PERR_NOT_FOUND && t->base.write && !t->failed) t->failed = code;
   return code;
 }
@@ -126,10 +157,11 @@ int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
     if (opt->map_size) o.map_size = opt->map_size;
     if (opt->max_readers > 0) o.max_readers = opt->max_readers;
     o.no_sync = opt->no_sync;
+    o.map_size_max = opt->map_size_max;
   }
   *out = NULL;
   if (!dir || !*dir) return perr_set(err, PERR_INVALID_PARAMS, "data_dir", "empty data directory");
-  if (o.map_size > SIZE_MAX)
+  if (o.map_size > SIZE_MAX || o.map_size_max > SIZE_MAX)
     return perr_set(err, PERR_INVALID_PARAMS, "map_size", "map_size too large for this platform");
   if (mkdir(dir, 0700) != 0 && errno != EEXIST)
     return open_fail(err, PERR_INTERNAL, "cannot create data directory %s: %s", dir,
@@ -145,6 +177,8 @@ int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
     return perr_set(err, PERR_INTERNAL, NULL, "out of memory");
   }
   s->base.be = &lmdb_backend;
+  s->map_size = o.map_size;
+  s->map_size_max = o.map_size_max > o.map_size ? o.map_size_max : o.map_size;
   s->pool_cap = o.max_readers / 2;
   if (s->pool_cap > READER_POOL_MAX) s->pool_cap = READER_POOL_MAX;
   for (int i = 0; i < READER_POOL_MAX; i++) atomic_init(&s->pool[i], NULL);
@@ -238,10 +272,47 @@ static int pool_park(lmdb_store_t *s, lmdb_txn_t *t) {
   return 0;
 }
 
+/* Dekker-style handshake with grow_map (sequentially consistent atomics): a reader counts
+ * itself, then checks no remap is under way; the writer flags the remap, then checks no
+ * reader is counted. At most one of them goes ahead. */
+static void reader_enter(lmdb_store_t *s) {
+  for (;;) {
+    atomic_fetch_add(&s->readers, 1);
+    if (!atomic_load(&s->resizing)) return;
+    atomic_fetch_sub(&s->readers, 1);
+    while (atomic_load(&s->resizing)) sched_yield();
+  }
+}
+
+static void reader_exit(lmdb_store_t *s) { atomic_fetch_sub(&s->readers, 1); }
+
+/* Writer thread, no write txn open: double the map (up to map_size_max) once no read txn is
+ * active; a few short tries, else the next write txn tries again. */
+static void grow_map(lmdb_store_t *s) {
+  uint64_t want = s->map_size * 2 < s->map_size_max ? s->map_size * 2 : s->map_size_max;
+  if (want <= s->map_size) return;
+  for (int attempt = 0; attempt < 50; attempt++) {
+    atomic_store(&s->resizing, 1);
+    int rc = -1;
+    if (atomic_load(&s->readers) == 0) rc = mdb_env_set_mapsize(s->env, (size_t)want);
+    atomic_store(&s->resizing, 0);
+    if (rc == MDB_SUCCESS) {
+      s->map_size = want;
+      s->grow_pending = 0;
+      return;
+    }
+    if (rc > 0) return; /* LMDB refused: the next write txn tries again */
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+}
+
 static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
   lmdb_store_t *s = LS(base);
   *out = NULL;
+  if (write && s->grow_pending) grow_map(s);
   if (!write) {
+    reader_enter(s);
     lmdb_txn_t *t = pool_take(s);
     if (t) {
       if (mdb_txn_renew(t->txn) == MDB_SUCCESS) {
@@ -254,13 +325,17 @@ static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
     }
   }
   lmdb_txn_t *t = calloc(1, sizeof *t);
-  if (!t) return PERR_INTERNAL;
+  if (!t) {
+    if (!write) reader_exit(s);
+    return PERR_INTERNAL;
+  }
   t->base.s = base;
   t->base.write = write ? 1 : 0;
   int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
   if (rc != MDB_SUCCESS) {
     char m[160];
     free(t);
+    if (!write) reader_exit(s);
     return map_rc(rc, "mdb_txn_begin", m, sizeof m);
   }
   *out = &t->base;
@@ -296,14 +371,29 @@ static void end_txn_checks(lmdb_txn_t *t) {
 
 static void lmdb_abort(store_txn_t *base) {
   lmdb_txn_t *t = LT(base);
+  lmdb_store_t *s = LS(t->base.s);
   end_txn_checks(t);
   if (!t->base.write) {
     mdb_txn_reset(t->txn);
     t->ncursors = 0;
-    if (pool_park(LS(t->base.s), t)) return;
+    reader_exit(s);
+    if (pool_park(s, t)) return;
   }
   mdb_txn_abort(t->txn);
   free(t);
+}
+
+/* A commit that failed writing: disk full (said so) or another I/O error. */
+static void commit_failed(lmdb_txn_t *t, int rc) {
+  struct statvfs vs;
+  int full = rc == ENOSPC || rc == EDQUOT;
+  if (!full && rc == EIO && statvfs(LS(t->base.s)->dir, &vs) == 0)
+    full = (uint64_t)vs.f_bavail * vs.f_frsize < (UINT64_C(1) << 20); /* a short write */
+  if (full)
+    snprintf(t->base.err, sizeof t->base.err,
+             "disk full: no space left on the device of the data directory (commit failed)");
+  else
+    snprintf(t->base.err, sizeof t->base.err, "cannot write the data store: %s", mdb_strerror(rc));
 }
 
 static int lmdb_commit(store_txn_t *base, perr_info_t *err) {
@@ -321,6 +411,11 @@ static int lmdb_commit(store_txn_t *base, perr_info_t *err) {
   } else {
     int rc = mdb_txn_commit(t->txn);
     code = map_rc(rc, "mdb_txn_commit", t->base.err, sizeof t->base.err);
+    if (rc == MDB_MAP_FULL) note_map_full(t);
+    else if (code) {
+      commit_failed(t, rc);
+      code = PERR_UNAVAILABLE;
+    }
     if (code) perr_set(err, code, NULL, "%s", t->base.err);
   }
   if (code && t->parent && !t->parent->failed) { /* the savepoint's writes are lost */
@@ -433,6 +528,15 @@ static uint64_t lmdb_size_bytes(store_t *base) {
   return (uint64_t)st.st_size;
 }
 
+/* LMDB marks the environment fatal (MDB_FATAL_ERROR) when a commit fails to write its meta
+ * page; from then on mdb_txn_begin answers MDB_PANIC to readers and writers alike. */
+static int lmdb_fatal(store_t *base) {
+  MDB_txn *t;
+  int rc = mdb_txn_begin(LS(base)->env, NULL, MDB_RDONLY, &t);
+  if (rc == MDB_SUCCESS) mdb_txn_abort(t);
+  return rc == MDB_PANIC;
+}
+
 static const store_backend_t lmdb_backend = {
     .name = "lmdb",
     .close = lmdb_close,
@@ -448,4 +552,5 @@ static const store_backend_t lmdb_backend = {
     .cursor_close = lmdb_cursor_close,
     .count = lmdb_count,
     .size_bytes = lmdb_size_bytes,
+    .fatal = lmdb_fatal,
 };

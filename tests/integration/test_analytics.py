@@ -159,6 +159,17 @@ class CdnowTest(unittest.TestCase):
             self.assertAlmostEqual(sig3(bg[k]), sig3(pub), places=9, msg=(k, bg[k]))
         self.assertAlmostEqual(bg["ll"], -9582.4, delta=0.05)
         self.assertEqual((bg["customers"], bg["repeat_customers"]), (2357, 946))
+        # [clv] model defaults to bgnbd: only BG/NBD is fitted, and it is served
+        self.assertEqual((p["model"], p["model_rule"]), ("bgnbd", "bgnbd"))
+        self.assertIsNone(p["mbgnbd"])
+        self.assertIsNone(p["pnbd"])
+        self.assertEqual(p["fit_status"], {"bgnbd": "ok", "mbgnbd": None, "pnbd": None,
+                                           "gamma_gamma": "ok"})
+        self.assertAlmostEqual(bg["aic"], 8 - 2 * bg["ll"], places=6)
+        # Hessian standard errors vs lifetimes' published summary (weeks; its fit on the
+        # 2-decimal summary file; ours on the event log moves them < 1 %)
+        for k, pub in (("r", 0.012557), ("alpha", 0.378221), ("a", 0.185719), ("b", 0.705345)):
+            self.assertAlmostEqual(bg["se"][k] / pub, 1, delta=0.01, msg=(k, bg["se"][k]))
         # Gamma-Gamma (Fader & Hardie): p = 6.25, q = 3.74, gamma = 15.44 (US$; served in cents)
         for k, pub, scale in (("p", 6.25, 1), ("q", 3.74, 1), ("gamma", 15.44, 100)):
             self.assertAlmostEqual(sig3(gg[k] / scale), sig3(pub), places=9, msg=(k, gg[k]))
@@ -458,6 +469,13 @@ class ShopTest(unittest.TestCase):
         self.assertEqual(r, {"merged": False, "orders_moved": 0, "feedback_moved": 0})
         self.assertRpcError(self.admin, "not_found", "customer_id", "customer.merge",
                             {"guest_id": "x", "customer_id": "nobody"})
+        # a guest never seen is not_found (not a silent success); one merged into someone
+        # else is a conflict
+        self.assertRpcError(self.admin, "not_found", "guest_id", "customer.merge",
+                            {"guest_id": "never-seen", "customer_id": "reg"})
+        c.call("customer.upsert", {"customer_id": "reg2"})
+        self.assertRpcError(self.admin, "conflict", "guest_id", "customer.merge",
+                            {"guest_id": "guest-9", "customer_id": "reg2"})
         self.assertRpcError(self.admin, "invalid_params", "guest_id", "customer.merge",
                             {"guest_id": "reg", "customer_id": "reg"})
 

@@ -121,6 +121,32 @@ static void test_containers(void **state) {
   patron_free(s);
 }
 
+/* A map key inside a map key inside ... (found by fuzz_client): every level escapes the
+ * level below again, so the output doubled per level (23 levels, the most the depth limit
+ * admits: ~25 MB from 48 bytes; before that limit, 31 levels needed gigabytes).
+ * A key below three levels of keys now reads "...": the output stays small, and the outer
+ * levels are still the escaped JSON of the inner ones. */
+static void test_nested_keys_bounded(void **state) {
+  (void)state;
+  unsigned char mp[64];
+  size_t n = 0;
+  for (int i = 0; i < 23; i++) mp[n++] = 0x81; /* {key: nil} with the key a map, 23 deep */
+  mp[n++] = 0xa1;
+  mp[n++] = '"';
+  for (int i = 0; i < 23; i++) mp[n++] = 0xc0;
+  char *s = patron_msgpack_to_json(mp, n, 0);
+  assert_non_null(s);
+  assert_true(strlen(s) < 256);
+  /* {"<the key map as JSON>":null}, three key maps deep, then the placeholder */
+  assert_string_equal(s, "{\"{\\\"{\\\\\\\"{\\\\\\\\\\\\\\\"...\\\\\\\\\\\\\\\":null}\\\\\\\":null}\\\":null}\":null}");
+  patron_free(s);
+  /* two levels: still the exact escaped text */
+  unsigned char two[] = {0x81, 0x81, 0xa1, 'k', 0x01, 0x02};
+  s = patron_msgpack_to_json(two, sizeof two, 0);
+  assert_string_equal(s, "{\"{\\\"k\\\":1}\":2}");
+  patron_free(s);
+}
+
 static void test_pretty(void **state) {
   (void)state;
   void *mp = NULL;
@@ -292,6 +318,7 @@ int main(void) {
       cmocka_unit_test(test_scalars),          cmocka_unit_test(test_integer_and_float_types),
       cmocka_unit_test(test_uint64_exact),     cmocka_unit_test(test_strings),
       cmocka_unit_test(test_containers),       cmocka_unit_test(test_pretty),
+      cmocka_unit_test(test_nested_keys_bounded),
       cmocka_unit_test(test_bad_json),         cmocka_unit_test(test_bad_msgpack),
       cmocka_unit_test(test_locale_independent), cmocka_unit_test(test_status_strings),
       cmocka_unit_test(test_scan_every_split), cmocka_unit_test(test_scan_limits),

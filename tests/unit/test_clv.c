@@ -15,9 +15,9 @@
 #include <cmocka.h>
 
 #include "clv/clv.h"
+#include "cdnow_data.h"
 
-#define NCUST 2357
-#define SUMMARY_CSV PATRON_TEST_DATA "/cdnow/cdnow_customers_summary_with_transactions.csv"
+#define NCUST CDNOW_NCUST
 #define SAMPLE_TXT PATRON_TEST_DATA "/cdnow/CDNOW_sample.txt"
 
 static clv_summary_t g_sum[NCUST];
@@ -25,26 +25,7 @@ static size_t g_n;
 
 static int load_summary(void **state) {
   (void)state;
-  FILE *f = fopen(SUMMARY_CSV, "r");
-  if (!f) {
-    fprintf(stderr, "cannot open %s\n", SUMMARY_CSV);
-    return -1;
-  }
-  char line[256];
-  if (!fgets(line, sizeof line, f)) { fclose(f); return -1; }
-  int id;
-  unsigned x;
-  double tx, T, z;
-  g_n = 0;
-  while (g_n < NCUST && fscanf(f, "%d,%u,%lf,%lf,%lf", &id, &x, &tx, &T, &z) == 5) {
-    g_sum[g_n].x = x;
-    g_sum[g_n].t_x = tx;
-    g_sum[g_n].T = T;
-    g_sum[g_n].mean_spend = z;
-    g_n++;
-  }
-  fclose(f);
-  return g_n == NCUST ? 0 : -1;
+  return cdnow_load_summary(g_sum, &g_n);
 }
 
 /* v rounded to 3 significant figures equals the published value rounded likewise */

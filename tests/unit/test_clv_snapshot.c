@@ -53,18 +53,60 @@ static clv_build_opts_t opts(void) {
   o.rfm_bins = 5;
   o.discount_monthly = 0.01;
   o.threads = 1;
+  o.model = CLV_MODEL_AUTO;
   return o;
 }
 
-static clv_snap_t *build(fx_t *f, const clv_snap_t *prev) {
+static clv_snap_t *build_rule(fx_t *f, const clv_snap_t *prev, int rule) {
   store_txn_t *t;
   perr_info_t e = {0};
   assert_int_equal(store_txn_begin(f->s, 0, &t), 0);
   clv_build_opts_t o = opts();
+  o.model = rule;
   clv_snap_t *s = clv_snap_build(t, &o, prev, 1, &e);
   store_abort(t);
   if (!s) fail_msg("build failed: %s", e.message);
   return s;
+}
+
+static clv_snap_t *build(fx_t *f, const clv_snap_t *prev) {
+  return build_rule(f, prev, CLV_MODEL_AUTO);
+}
+
+/* [clv] model: auto fits all three and serves the best log-likelihood (equal k: lowest AIC);
+ * a named kind fits and serves only that one. */
+static void test_model_rule(void **state) {
+  fx_t *f = *state;
+  clv_snap_t *s = build(f, NULL);
+  assert_int_equal(s->model_rule, CLV_MODEL_AUTO);
+  int fitted = 0;
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(s->fits[k].kind, k + 1);
+    if (s->fits[k].status != CLV_OK) continue;
+    fitted++;
+    assert_true(s->tx.ll >= s->fits[k].ll);
+    for (int j = 0; j < 4; j++) assert_true(s->fits[k].se[j] >= 0);
+  }
+  assert_true(fitted > 0);
+  assert_int_equal(s->tx.status, CLV_OK);
+  assert_memory_equal(&s->tx, &s->fits[s->tx.kind - 1], sizeof s->tx);
+  model_params_result_t pr;
+  memset(&pr, 0, sizeof pr);
+  clv_snap_params(s, &pr);
+  assert_memory_equal(pr.fits, s->fits, sizeof pr.fits);
+  clv_snap_release(s);
+  for (int rule = CLV_KIND_BGNBD; rule <= CLV_KIND_PNBD; rule++) {
+    s = build_rule(f, NULL, rule);
+    assert_int_equal(s->tx.kind, rule);
+    for (int k = 0; k < 3; k++)
+      if (k + 1 != rule) assert_int_equal(s->fits[k].version, 0); /* not fitted */
+    if (s->tx.status == CLV_OK) {
+      const clv_row_t *r = clv_snap_find(s, "c05", 3);
+      assert_non_null(r);
+      assert_true(r->p_alive > 0 && r->p_alive <= 1);
+    }
+    clv_snap_release(s);
+  }
 }
 
 static void test_build_takes_main_currency_up_to_as_of(void **state) {
@@ -132,6 +174,8 @@ static void test_file_round_trip(void **state) {
   assert_int_equal(l->rfm_bins, s->rfm_bins);
   assert_true(l->discount_monthly == s->discount_monthly);
   assert_memory_equal(&l->tx, &s->tx, sizeof s->tx);
+  assert_memory_equal(l->fits, s->fits, sizeof s->fits);
+  assert_int_equal(l->model_rule, s->model_rule);
   assert_memory_equal(&l->spend, &s->spend, sizeof s->spend);
   assert_string_equal(l->reason, s->reason);
   assert_int_equal(l->n, s->n);
@@ -182,6 +226,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_build_takes_main_currency_up_to_as_of, setup, teardown),
       cmocka_unit_test(test_no_orders_is_insufficient_data),
+      cmocka_unit_test_setup_teardown(test_model_rule, setup, teardown),
       cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_damaged_file_refused, setup, teardown),
   };

@@ -204,6 +204,9 @@ static void test_merge_errors_change_nothing(void **state) {
   merge_t m4 = {S(""), S("reg")};
   assert_int_equal(core_customer_merge(f->w, &m4, NOW, &r, &e), PERR_INVALID_PARAMS);
   assert_string_equal(e.field, "guest_id");
+  merge_t m5 = {S("never-seen"), S("reg")}; /* not a silent success */
+  assert_int_equal(core_customer_merge(f->w, &m5, NOW, &r, &e), PERR_NOT_FOUND);
+  assert_string_equal(e.field, "guest_id");
   assert_same_dump(before, dump(f->w));
 }
 

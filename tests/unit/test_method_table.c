@@ -143,7 +143,7 @@ static void fill_result(const char *type, void *out, arena_t *a) {
     ((ping_result_t *)out)->time = 1700000000;
   } else if (!strcmp(type, "health_result_t")) {
     health_result_t *r = out;
-    *r = (health_result_t){1, "ok", 5, 2, "1.0"};
+    *r = (health_result_t){0, "degraded", 5, 2, "1.0", "disk full"};
   } else if (!strcmp(type, "stats_result_t")) {
     stats_result_t *r = out;
     memset(r, 0x11, sizeof *r);

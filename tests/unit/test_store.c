@@ -207,10 +207,12 @@ static void test_map_full(void **state) {
     rc = store_put(t, STORE_T_AUX, key, strlen(key), val, sizeof val);
   }
   assert_int_equal(rc, PERR_UNAVAILABLE);
-  assert_string_equal(store_txn_errmsg(t), "data store full (raise map_size)");
+  /* no map_size_max: the message says the map cannot grow and what to do */
+  assert_string_equal(store_txn_errmsg(t), "data store full: the LMDB map is full at 1 MiB "
+                                           "(store.map_size_max_mb): raise it and restart");
   perr_info_t e = {0};
   assert_int_equal(store_commit_err(t, &e), PERR_UNAVAILABLE);
-  assert_string_equal(e.message, "data store full (raise map_size)");
+  assert_non_null(strstr(e.message, "data store full"));
   /* the store stays usable */
   put1(s, STORE_T_AUX, "small", "ok");
 }
@@ -316,6 +318,65 @@ static void test_savepoint_store_failure(void **state) {
   }
 }
 
+/* Fill a write txn with 4000-byte values from key index *next until a put fails or
+ * limit values are in; commit it. Returns the number of values put (committed if rc 0). */
+static int fill(store_t *s, int *next, int limit, int *commit_rc) {
+  store_txn_t *t;
+  char val[4000], key[16];
+  memset(val, 'x', sizeof val);
+  assert_int_equal(store_txn_begin(s, 1, &t), 0);
+  int n = 0, rc = 0;
+  for (; n < limit && rc == 0; n++) {
+    snprintf(key, sizeof key, "k%06d", *next + n);
+    rc = store_put(t, STORE_T_AUX, key, strlen(key), val, sizeof val);
+  }
+  *commit_rc = store_commit(t);
+  if (*commit_rc == 0) *next += n;
+  return rc == 0 ? n : n - 1;
+}
+
+/* Map full with room to grow: the failing txn is refused, the next write txn doubles the map
+ * (up to map_size_max), the data before is intact, and reads across the remap are fine. */
+static void test_map_full_grows(void **state) {
+  fx_t *f = *state;
+  store_options_t o;
+  store_options_default(&o);
+  o.no_sync = 1;
+  o.map_size = 1u << 20;
+  o.map_size_max = 4u << 20;
+  perr_info_t e = {0};
+  assert_int_equal(store_open(f->dir, &o, &f->s, &e), 0);
+  store_t *s = f->s;
+  int next = 0, crc;
+  while (fill(s, &next, 20, &crc) && crc == 0) {}
+  assert_int_equal(crc, PERR_UNAVAILABLE);
+  int at_1mib = next;
+  assert_true(at_1mib > 50 && at_1mib < 260); /* 1 MiB of 4 KB values, with page overhead */
+  /* a reader open across the growth attempt delays it; it ends before the next write */
+  store_txn_t *r;
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  store_abort(r);
+  while (fill(s, &next, 20, &crc) && crc == 0) {} /* grown to 2 MiB, full again */
+  assert_true(next > at_1mib * 3 / 2);
+  while (fill(s, &next, 20, &crc) && crc == 0) {} /* grown to 4 MiB, full again */
+  assert_true(next > 3 * at_1mib); /* about four times the values of 1 MiB */
+  store_txn_t *t;
+  assert_int_equal(store_txn_begin(s, 1, &t), 0);
+  char val[4000];
+  memset(val, 'x', sizeof val);
+  int rc = 0;
+  for (int i = 0; i < 1000 && rc == 0; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "z%05d", i);
+    rc = store_put(t, STORE_T_AUX, key, strlen(key), val, sizeof val);
+  }
+  assert_non_null(strstr(store_txn_errmsg(t), "at 4 MiB (store.map_size_max_mb): raise it"));
+  store_abort(t);
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  assert_int_equal(store_count(r, STORE_T_AUX), (uint64_t)next);
+  store_abort(r);
+}
+
 static void test_read_snapshot_and_reuse(void **state) {
   fx_t *f = *state;
   store_t *s = open_store(f, 0);
@@ -405,6 +466,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_savepoints, setup, teardown),
       cmocka_unit_test_setup_teardown(test_savepoint_store_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parent_used_under_savepoint, setup, teardown),
