@@ -131,7 +131,7 @@ int handle_customer_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   if (rc) return rc;
   const clv_snap_t *s = clv_model_current(x->d);
   clv_snap_analytics(s, s ? clv_snap_find(s, id.p, id.n) : NULL, &v->an);
-  return 0;
+  return loyalty_customer_fields(x, t, id, &v->loy, e);
 }
 
 int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
@@ -143,13 +143,18 @@ int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 
 int handle_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   CONTRACT_WRITE_TXN(x);
-  return core_order_record(x->txn, p, x->now, r, e);
+  int rc = core_order_record(x->txn, p, x->now, r, e);
+  /* same savepoint: points follow the order. A replay (created 0) earned with the first
+   * call, or not at all when the order predates the program. */
+  if (rc == 0 && ((const order_result_t *)r)->created) rc = loyalty_follow_order(x, p, e);
+  return rc;
 }
 
 int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   CONTRACT_WRITE_TXN(x);
   refund_result_t *rr = r;
   int rc = core_order_refund(x->txn, p, x->now, rr, e);
+  if (rc == 0 && rr->created) rc = loyalty_follow_refund(x, p, e); /* same savepoint */
   if (rc == 0) { /* the currency points into the transaction: keep a copy */
     rr->currency.p = arena_strndup(x->arena, rr->currency.p, rr->currency.n);
     if (!rr->currency.p) rr->currency.n = 0;

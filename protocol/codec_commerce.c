@@ -173,6 +173,7 @@ void enc_customer_get(msgpack_packer *pk, const void *result) {
   PK_MAP(pk) {
     enc_profile_fields(pk, &v->profile);
     enc_customer_analytics(pk, &v->an); /* more fields of this map */
+    enc_customer_loyalty(pk, &v->loy);
   }
 }
 
