@@ -1,8 +1,10 @@
 /* rekey.c -- loy_customer_rekey (loyalty.h): a member's rows move from one customer id to
  * another in the caller's write txn, for customer.forget. Rows keyed by the id: LOY_MEMBERS
  * (id), LOY_LEDGER and LOY_TIER_HIST (id \0 be64), LOY_TIER_IDX (tier \0 id). Values are
- * copied unchanged (none of them holds the id). LOY_KEYS answer rows (keyed by order,
- * redemption or award id) still name the old id inside their value: not rewritten here. */
+ * copied unchanged (none of them holds the id). LOY_KEYS answer rows of kinds o, d, a, j
+ * (keyed by order, redemption, award or adjust key) name the customer right after their tag
+ * and version: those naming `from` are rewritten to name `to`; finding them reads every
+ * LOY_KEYS row (O(keys): customer.forget is a rare admin call). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +79,63 @@ static int move_prefix(store_txn_t *w, store_table_t tb, pstr_t from, pstr_t to,
   return err;
 }
 
+/* The LOY_KEYS answers that name `from` (tag, version, str customer, rest) name `to`. */
+static int rewrite_answers(store_txn_t *w, pstr_t from, pstr_t to, uint64_t *moved,
+                           perr_info_t *e) {
+  store_cursor_t *c;
+  int rc = store_cursor_open(w, STORE_T_LOY_KEYS, NULL, 0, &c);
+  if (rc) return core_store_err(w, rc, e);
+  kv_t *rows = NULL;
+  size_t n = 0, cap = 0;
+  int oom = 0;
+  const void *k, *v;
+  size_t kn, vn;
+  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) > 0) {
+    if (!kn || !strchr("odaj", *(const char *)k)) continue;
+    rec_rd_t rd;
+    rec_rd_init(&rd, v, vn);
+    unsigned tag = rec_get_u8(&rd), ver = rec_get_u8(&rd);
+    pstr_t cust = rec_get_str(&rd);
+    if (rd.bad || !core_pstr_eq(cust, from)) continue;
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      kv_t *nr = realloc(rows, nc * sizeof *nr);
+      if (!nr) {
+        oom = 1;
+        break;
+      }
+      rows = nr;
+      cap = nc;
+    }
+    kv_t *r = &rows[n++];
+    rec_buf_init(&r->old_k);
+    rec_buf_init(&r->new_k);
+    rec_buf_init(&r->v);
+    rec_put_raw(&r->old_k, k, kn);
+    rec_put_u8(&r->v, tag);
+    rec_put_u8(&r->v, ver);
+    rec_put_str(&r->v, to);
+    rec_put_raw(&r->v, rd.p, (size_t)(rd.end - rd.p));
+    if (r->old_k.oom || r->v.oom) oom = 1;
+  }
+  store_cursor_close(c);
+  int err = oom ? perr_set(e, PERR_INTERNAL, NULL, "out of memory")
+                : rc < 0 ? core_store_err(w, rc, e) : 0;
+  for (size_t i = 0; i < n; i++) {
+    kv_t *r = &rows[i];
+    if (!err) {
+      int s = store_put(w, STORE_T_LOY_KEYS, r->old_k.p, r->old_k.n, r->v.p, r->v.n);
+      if (s) err = core_store_err(w, s, e);
+      else (*moved)++;
+    }
+    rec_buf_free(&r->old_k);
+    rec_buf_free(&r->new_k);
+    rec_buf_free(&r->v);
+  }
+  free(rows);
+  return err;
+}
+
 int loy_customer_rekey(store_txn_t *w, pstr_t from, pstr_t to, uint64_t *moved, perr_info_t *e) {
   *moved = 0;
   const void *v;
@@ -122,6 +181,7 @@ int loy_customer_rekey(store_txn_t *w, pstr_t from, pstr_t to, uint64_t *moved, 
   }
   rc = move_prefix(w, STORE_T_LOY_LEDGER, from, to, moved, e);
   if (!rc) rc = move_prefix(w, STORE_T_LOY_TIER_HIST, from, to, moved, e);
+  if (!rc) rc = rewrite_answers(w, from, to, moved, e);
 out:
   rec_buf_free(&val);
   rec_buf_free(&ok);

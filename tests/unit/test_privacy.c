@@ -216,6 +216,13 @@ static void test_forget_moves_loyalty(void **state) {
   assert_int_equal(after.member, 0);
   loy_tier_info_t t;
   assert_int_equal(loyalty_tier(f->w, ps, NOW, &t, &e), 0);
+  /* no loyalty row names the id any more (the order's idempotency answer included) */
+  dump_t d = dump(f->w);
+  assert_false(has(d.p, d.n, ID));
+  free(d.p);
+  /* a replay under the old id is a conflict, as after customer.merge: the answer names the
+   * pseudonym now */
+  assert_int_equal(loyalty_on_order(f->w, &o, NOW, &er, &e), PERR_CONFLICT);
   loy_check_t chk;
   assert_int_equal(loyalty_check(f->w, &f->a, &chk, &e), 0);
   assert_int_equal(chk.members, 1);
