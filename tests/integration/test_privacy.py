@@ -2,7 +2,8 @@
 - customer.export returns the profile, every order (lines, refunded total) and feedback of a
   customer as one document; admin only.
 - customer.forget: the id becomes an irreversible pseudonym ("anon-" + 32 hex) that keeps the
-  aggregates (totals, counts, orders, feedback, a merged guest's history); email and name are
+  aggregates (totals, counts, orders, feedback, a merged guest's history, loyalty points and
+  tier); email and name are
   gone; a second forget is not_found; the log names the pseudonym, never the personal data.
 - After forget and a refit of every model, no byte of the email, the name or the original id
   remains in any file of the data directory (the LMDB data file included: the writer zeroes
@@ -59,6 +60,13 @@ class Privacy(unittest.TestCase):
         c.call("order.refund", {"refund_id": "vr1", "order_id": "v1", "amount": 700})
         c.call("feedback.record", {"feedback_id": "vf1", "customer_id": ID, "kind": "nps",
                                    "score": 9, "ts": T0 + 30 * DAY})
+        # a loyalty member: summary, ledger entry, idempotency answer all name the id
+        self.admin.call("loyalty.program.set", {
+            "tiers": [{"name": "silver", "entry_threshold": 50, "earn_mult_bp": 10000}],
+            "basis": "points", "window": "lifetime", "downgrade": "never",
+            "earn": [{"currency": "EUR", "points": 1, "per_minor": 100}]})
+        c.call("loyalty.award", {"customer_id": ID, "points": 120, "kind": "signup",
+                                 "key": "signup-1"})
         # a guest merged into the victim: its tombstone names the victim's id
         c.call("order.record", order("g1", "guest-55", ts=T0 + 70 * DAY, cur="EUR"))
         self.admin.call("customer.merge", {"guest_id": "guest-55", "customer_id": ID})
@@ -107,7 +115,10 @@ class Privacy(unittest.TestCase):
         r = a.call("customer.forget", {"customer_id": ID})
         self.assertRegex(r["pseudonym"], r"^anon-[0-9a-f]{32}$")
         self.assertEqual((r["orders"], r["feedback"]), (4, 1))
+        self.assertGreaterEqual(r["loyalty"], 3)  # summary, ledger entry, award answer
         pid = r["pseudonym"]
+        self.assertEqual(c.call("loyalty.points", {"customer_id": pid})["total"], 120)
+        self.assertEqual(c.call("loyalty.tier", {"customer_id": pid})["tier"], "silver")
         self.assertRpcError(c, "not_found", "customer_id", "customer.get", {"customer_id": ID})
         self.assertRpcError(a, "not_found", "customer_id", "customer.forget", {"customer_id": ID})
         g = c.call("customer.get", {"customer_id": pid})
