@@ -159,6 +159,10 @@ struct daemon_s {
   log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
   char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
                                * health says degraded with this reason meanwhile */
+  struct {                    /* stats' process readings (loop thread): taken at most once
+                               * per STATS_SAMPLE_MS, so a stream of stats stays cheap */
+    uint64_t at_ms, rss_bytes, peak_rss_bytes, store_bytes;
+  } sample;
 };
 
 /* server.c */
