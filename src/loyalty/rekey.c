@@ -11,8 +11,64 @@
 #include "loyalty/loyalty_internal.h"
 
 typedef struct kv_s {
-  rec_buf_t old_k, new_k, v;
+  rec_buf_t old_k, new_k, v; /* new_k empty: v replaces the value under old_k */
 } kv_t;
+
+typedef struct rows_s {
+  kv_t *v;
+  size_t n, cap;
+  int oom;
+} rows_t;
+
+/* A new row with empty buffers, or NULL (rows->oom set). */
+static kv_t *rows_push(rows_t *rows) {
+  if (rows->n == rows->cap) {
+    size_t nc = rows->cap ? rows->cap * 2 : 16;
+    kv_t *nv = realloc(rows->v, nc * sizeof *nv);
+    if (!nv) {
+      rows->oom = 1;
+      return NULL;
+    }
+    rows->v = nv;
+    rows->cap = nc;
+  }
+  kv_t *r = &rows->v[rows->n++];
+  rec_buf_init(&r->old_k);
+  rec_buf_init(&r->new_k);
+  rec_buf_init(&r->v);
+  return r;
+}
+
+/* Write the collected rows (unless err: the scan failed) and free them. */
+static int rows_apply(store_txn_t *w, store_table_t tb, rows_t *rows, int err, uint64_t *moved,
+                      perr_info_t *e) {
+  for (size_t i = 0; i < rows->n; i++) {
+    kv_t *r = &rows->v[i];
+    if (!err && (r->old_k.oom || r->new_k.oom || r->v.oom))
+      err = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+    if (!err) {
+      int s = 0;
+      const rec_buf_t *k = &r->old_k;
+      if (r->new_k.n) {
+        s = store_del(w, tb, r->old_k.p, r->old_k.n);
+        k = &r->new_k;
+      }
+      if (!s) s = store_put(w, tb, k->p, k->n, r->v.p, r->v.n);
+      if (s) err = core_store_err(w, s, e);
+      else (*moved)++;
+    }
+    rec_buf_free(&r->old_k);
+    rec_buf_free(&r->new_k);
+    rec_buf_free(&r->v);
+  }
+  free(rows->v);
+  return err;
+}
+
+static int scan_err(store_txn_t *w, const rows_t *rows, int rc, perr_info_t *e) {
+  if (rows->oom) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  return rc < 0 ? core_store_err(w, rc, e) : 0;
+}
 
 /* Move every row of tb whose key starts with from \0 to to \0 + the same suffix. */
 static int move_prefix(store_txn_t *w, store_table_t tb, pstr_t from, pstr_t to, uint64_t *moved,
@@ -28,9 +84,7 @@ static int move_prefix(store_txn_t *w, store_table_t tb, pstr_t from, pstr_t to,
     rec_buf_free(&pre);
     return core_store_err(w, rc, e);
   }
-  kv_t *rows = NULL;
-  size_t n = 0, cap = 0;
-  int oom = 0;
+  rows_t rows = {0};
   const void *k, *v;
   size_t kn, vn;
   while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) > 0) {
@@ -38,45 +92,17 @@ static int move_prefix(store_txn_t *w, store_table_t tb, pstr_t from, pstr_t to,
       rc = 0;
       break;
     }
-    if (n == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      kv_t *nr = realloc(rows, nc * sizeof *nr);
-      if (!nr) {
-        oom = 1;
-        break;
-      }
-      rows = nr;
-      cap = nc;
-    }
-    kv_t *r = &rows[n++];
-    rec_buf_init(&r->old_k);
-    rec_buf_init(&r->new_k);
-    rec_buf_init(&r->v);
+    kv_t *r = rows_push(&rows);
+    if (!r) break;
     rec_put_raw(&r->old_k, k, kn);
     rec_put_raw(&r->new_k, to.p, to.n);
     rec_put_u8(&r->new_k, 0);
     rec_put_raw(&r->new_k, (const char *)k + pre.n, kn - pre.n);
     rec_put_raw(&r->v, v, vn);
-    if (r->old_k.oom || r->new_k.oom || r->v.oom) oom = 1;
   }
   store_cursor_close(c);
-  int err = oom ? perr_set(e, PERR_INTERNAL, NULL, "out of memory")
-                : rc < 0 ? core_store_err(w, rc, e) : 0;
-  for (size_t i = 0; i < n; i++) {
-    kv_t *r = &rows[i];
-    if (!err) {
-      int s = store_del(w, tb, r->old_k.p, r->old_k.n);
-      if (!s) s = store_put(w, tb, r->new_k.p, r->new_k.n, r->v.p, r->v.n);
-      if (s) err = core_store_err(w, s, e);
-      else (*moved)++;
-    }
-    rec_buf_free(&r->old_k);
-    rec_buf_free(&r->new_k);
-    rec_buf_free(&r->v);
-  }
-  free(rows);
   rec_buf_free(&pre);
-  return err;
+  return rows_apply(w, tb, &rows, scan_err(w, &rows, rc, e), moved, e);
 }
 
 /* The LOY_KEYS answers that name `from` (tag, version, str customer, rest) name `to`. */
@@ -85,9 +111,7 @@ static int rewrite_answers(store_txn_t *w, pstr_t from, pstr_t to, uint64_t *mov
   store_cursor_t *c;
   int rc = store_cursor_open(w, STORE_T_LOY_KEYS, NULL, 0, &c);
   if (rc) return core_store_err(w, rc, e);
-  kv_t *rows = NULL;
-  size_t n = 0, cap = 0;
-  int oom = 0;
+  rows_t rows = {0};
   const void *k, *v;
   size_t kn, vn;
   while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) > 0) {
@@ -97,43 +121,16 @@ static int rewrite_answers(store_txn_t *w, pstr_t from, pstr_t to, uint64_t *mov
     unsigned tag = rec_get_u8(&rd), ver = rec_get_u8(&rd);
     pstr_t cust = rec_get_str(&rd);
     if (rd.bad || !core_pstr_eq(cust, from)) continue;
-    if (n == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      kv_t *nr = realloc(rows, nc * sizeof *nr);
-      if (!nr) {
-        oom = 1;
-        break;
-      }
-      rows = nr;
-      cap = nc;
-    }
-    kv_t *r = &rows[n++];
-    rec_buf_init(&r->old_k);
-    rec_buf_init(&r->new_k);
-    rec_buf_init(&r->v);
+    kv_t *r = rows_push(&rows);
+    if (!r) break;
     rec_put_raw(&r->old_k, k, kn);
     rec_put_u8(&r->v, tag);
     rec_put_u8(&r->v, ver);
     rec_put_str(&r->v, to);
     rec_put_raw(&r->v, rd.p, (size_t)(rd.end - rd.p));
-    if (r->old_k.oom || r->v.oom) oom = 1;
   }
   store_cursor_close(c);
-  int err = oom ? perr_set(e, PERR_INTERNAL, NULL, "out of memory")
-                : rc < 0 ? core_store_err(w, rc, e) : 0;
-  for (size_t i = 0; i < n; i++) {
-    kv_t *r = &rows[i];
-    if (!err) {
-      int s = store_put(w, STORE_T_LOY_KEYS, r->old_k.p, r->old_k.n, r->v.p, r->v.n);
-      if (s) err = core_store_err(w, s, e);
-      else (*moved)++;
-    }
-    rec_buf_free(&r->old_k);
-    rec_buf_free(&r->new_k);
-    rec_buf_free(&r->v);
-  }
-  free(rows);
-  return err;
+  return rows_apply(w, STORE_T_LOY_KEYS, &rows, scan_err(w, &rows, rc, e), moved, e);
 }
 
 int loy_customer_rekey(store_txn_t *w, pstr_t from, pstr_t to, uint64_t *moved, perr_info_t *e) {
