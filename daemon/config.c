@@ -117,6 +117,9 @@ static const cdef_t defs[] = {
    "Comma-separated categories that recs.for_customer may recommend again to their buyers."},
   {"recs", "history_max_orders", T_UINT, NUM(recs_history_max_orders), 0, 100000, 1, "1000",
    "Newest orders of a customer read as history by the recommendation calls (0 = none)."},
+  {"loyalty", "program_file", T_STR, STR(loyalty_program_file), 0, 0, 1, "",
+   "JSON file holding the params of loyalty.program.set (empty = none): applied at start and on "
+   "SIGHUP when its SHA-256 differs from the one recorded with the stored program."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
 };

@@ -59,6 +59,8 @@ typedef struct settings_s {
   char recs_similarity[16];          /* "default" or "cosine" (the published baseline) */
   char recs_consumable_categories[512]; /* comma-separated categories bought again and again */
   uint64_t recs_history_max_orders;  /* newest orders of a customer read as history */
+  /* [loyalty] */
+  char loyalty_program_file[CONFIG_PATH_MAX]; /* "" = none; JSON params of loyalty.program.set */
   /* [log] */
   uint64_t log_level;
 } settings_t;

@@ -119,6 +119,10 @@ void exec_clock(exec_ctx_t *x);
  * order.refund's savepoint (handlers.c). */
 int loyalty_start(daemon_t *d);
 void loyalty_stop(daemon_t *d);
+/* loyalty_file.c: apply [loyalty] program_file when its SHA-256 differs from the recorded one
+ * (start, SIGHUP); _applied logs the outcome of the job it queued (from after_program_set). */
+void loyalty_program_file_sync(daemon_t *d);
+void loyalty_program_file_applied(daemon_t *d, wjob_t *j);
 int loyalty_follow_order(exec_ctx_t *x, const order_t *o, perr_info_t *e);
 int loyalty_follow_refund(exec_ctx_t *x, const refund_t *rf, perr_info_t *e);
 /* customer.get's loyalty fields (program = 0 when no program was ever set). */

@@ -111,6 +111,7 @@ static const pstr_t NO_ID = {"", 0};
 static void start_pass(daemon_t *d, int reeval);
 
 static void after_program_set(daemon_t *d, wjob_t *j) {
+  loyalty_program_file_applied(d, j);
   if (j->rc == 0) start_pass(d, 1);
 }
 
@@ -121,6 +122,7 @@ int handle_loyalty_program_set(exec_ctx_t *x, const void *p, void *r, perr_info_
   /* due expiries and reviews under the old program first (docs/LOYALTY.md) */
   int rc = loyalty_expire_run(x->txn, x->now, NO_ID, 0, &res->expired, e);
   if (!rc) rc = loyalty_program_set(x->txn, &w->program, &res->version, e);
+  if (!rc && w->source_sha256) rc = loyalty_program_source_set(x->txn, w->source_sha256, e);
   if (!rc && x->job) x->job->on_loop = after_program_set;
   return rc;
 }

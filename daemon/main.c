@@ -218,6 +218,7 @@ static void on_signal(uv_signal_t *s, int signum) {
       if (strcmp(fresh.socket_path, d->cfg.socket_path) || strcmp(fresh.data_dir, d->cfg.data_dir))
         log_warn("reload: socket and data_dir changes need a restart");
       log_notice("configuration reloaded");
+      loyalty_program_file_sync(d); /* after the reload line: its outcome follows it */
     }
     notify_send("READY=1");
     return;
@@ -326,6 +327,7 @@ int main(int argc, char **argv) {
     log_err("out of memory");
     return 1;
   }
+  loyalty_program_file_sync(&d);
   uint64_t wd = notify_watchdog_usec();
   if (wd) {
     uv_timer_init(d.loop, &d.watchdog);

@@ -40,6 +40,9 @@ typedef struct loy_program_params_s {
   loy_wire_mult_t *mults;
   size_t nmults;
   loy_program_t program; /* the above, converted by the decoder */
+  /* Not on the wire (NULL from the decoder): the SHA-256 hex of the [loyalty] program_file
+   * an internal job read this program from, recorded in the same transaction. */
+  const char *source_sha256;
 } loy_program_params_t;
 typedef struct loy_program_set_result_s {
   uint32_t version;

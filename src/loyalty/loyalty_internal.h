@@ -13,6 +13,7 @@
 #include "store/record.h"
 
 #define LOY_PROGRAM_KEY "loyalty_program"
+#define LOY_PROGRAM_SOURCE_KEY "loyalty_program_file_sha256"
 #define LOY_BUCKET_KEEP 36 /* months of qualifying buckets kept behind now */
 #define LOY_DAY 86400
 

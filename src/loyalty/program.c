@@ -249,6 +249,28 @@ int loyalty_program_set(store_txn_t *w, const loy_program_t *p, uint32_t *versio
   return 0;
 }
 
+int loyalty_program_source_get(store_txn_t *t, char out[65], perr_info_t *e) {
+  const void *v;
+  size_t vn;
+  out[0] = 0;
+  int rc = store_get(t, STORE_T_META, LOY_PROGRAM_SOURCE_KEY, strlen(LOY_PROGRAM_SOURCE_KEY), &v,
+                     &vn);
+  if (rc == PERR_NOT_FOUND) return 0;
+  if (rc) return core_store_err(t, rc, e);
+  if (vn != 64) return core_corrupt("loyalty program source hash", e);
+  memcpy(out, v, 64);
+  out[64] = 0;
+  return 0;
+}
+
+int loyalty_program_source_set(store_txn_t *w, const char *sha256_hex, perr_info_t *e) {
+  if (strlen(sha256_hex) != 64)
+    return perr_set(e, PERR_INTERNAL, NULL, "a SHA-256 is 64 hex digits");
+  int rc = store_put(w, STORE_T_META, LOY_PROGRAM_SOURCE_KEY, strlen(LOY_PROGRAM_SOURCE_KEY),
+                     sha256_hex, 64);
+  return rc ? core_store_err(w, rc, e) : 0;
+}
+
 int loy_tier_index(const loy_program_t *p, const char *name) {
   if (!name[0]) return -1;
   for (size_t i = 0; i < p->ntiers; i++)

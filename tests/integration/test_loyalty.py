@@ -14,8 +14,12 @@ msgpack-RPC peer (Debian's python3-msgpack). Time moves with debug.clock (patron
   expiring within 7 days as loyalty.points_expiring (once per date);
 - a clock jump over an expiry date expires the points (reads at once, loyalty.expire
   writes the entries); a program change re-evaluates every member in the background;
-- admin-only methods, debug.clock without --test-clock, bad input named by field.
+- admin-only methods, debug.clock without --test-clock, bad input named by field;
+- [loyalty] program_file: applied at start, unchanged on restart (same version), a changed
+  file applied on SIGHUP, a bad file logged with its field and the program kept.
 usage: python3 test_loyalty.py PATH/TO/patrond"""
+import json
+import os
 import signal
 import sys
 import unittest
@@ -328,6 +332,68 @@ class CrashTest(unittest.TestCase):
             a.close()
         finally:
             d.cleanup()
+
+
+class ProgramFileTest(unittest.TestCase):
+    def write(self, prog):
+        with open(self.prog, "w") as f:
+            json.dump(prog, f)
+
+    def version(self):
+        try:
+            return self.a.call("loyalty.program.get")["version"]
+        except RpcError as e:
+            self.assertEqual(e.code, "not_found")
+            return 0
+
+    def hup_and_wait_for(self, needle):
+        before = self.d.log_count(needle)
+        reloads = self.d.log_count("configuration reloaded")
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.d.wait_for_log("configuration reloaded", reloads)
+        self.d.wait_for_log(needle, before)
+
+    def test_program_file_start_restart_sighup_bad_file(self):
+        self.d = Daemon(PATROND)
+        self.addCleanup(self.d.cleanup)
+        self.prog = os.path.join(self.d.tmp, "program.json")
+        conf = os.path.join(self.d.tmp, "patrond.conf")
+        with open(conf, "w") as f:
+            f.write("[loyalty]\nprogram_file = %s\n" % self.prog)
+        self.write(PROGRAM)
+        self.d.extra = ["-c", conf]
+        self.d.start()
+        self.a = Client(self.d.admin)
+        self.assertEqual(wait_until(self.version, what="the program from the file"), 1)
+        got = self.a.call("loyalty.program.get")
+        self.assertEqual([t["name"] for t in got["tiers"]], ["silver", "gold"])
+        self.assertEqual(got["expiry_months"], 12)
+        # restart with the same file: recorded hash matches, nothing written
+        self.a.close()
+        self.d.stop()
+        unchanged = self.d.log_count("unchanged (sha256")
+        self.d.start()
+        self.d.wait_for_log("unchanged (sha256", unchanged)
+        self.a = Client(self.d.admin)
+        self.addCleanup(self.a.close)
+        self.assertEqual(self.version(), 1)
+        # a changed file + SIGHUP: a new version
+        changed = dict(PROGRAM, tiers=PROGRAM["tiers"] + [
+            {"name": "platinum", "entry_threshold": 5000, "earn_mult_bp": 15000}])
+        self.write(changed)
+        self.hup_and_wait_for("program version 2")
+        self.assertEqual(wait_until(lambda: self.version() == 2 and 2, what="version 2"), 2)
+        self.assertEqual([t["name"] for t in self.a.call("loyalty.program.get")["tiers"]],
+                         ["silver", "gold", "platinum"])
+        # a decoder error (bad enum word) and a validation error (tier twice): logged with the
+        # file and field, the program stays
+        self.write(dict(PROGRAM, basis="bogus"))
+        self.hup_and_wait_for("field basis")
+        self.assertIn("%s: field basis" % self.prog, self.d.read_log())
+        self.write(dict(PROGRAM, tiers=PROGRAM["tiers"] + PROGRAM["tiers"][:1]))
+        self.hup_and_wait_for("field tiers.name")
+        self.assertEqual(self.version(), 2)
+        self.assertEqual(len(self.a.call("loyalty.program.get")["tiers"]), 3)
 
 
 if __name__ == "__main__":
