@@ -39,6 +39,7 @@ typedef enum {
 #define D_CUSTOMERS 2u /* profiles (customer.upsert) */
 #define D_ORDERS 4u    /* orders and refunds */
 #define D_FEEDBACK 8u
+#define D_OFFERS 16u   /* offer catalogue, redemptions, experiment events (issue 9) */
 
 /* Which thread runs a method: derived from the flags column. */
 typedef enum { RUN_ON_LOOP = 0, RUN_ON_WRITER = 1, RUN_ON_WORKER = 2 } method_thread_t;
@@ -112,6 +113,7 @@ typedef struct refit_result_s {
 } refit_result_t;
 
 #include "analytics_types.h" /* customer analytics (issue 3) */
+#include "offers_types.h"    /* offers and experiments (issue 9) */
 
 typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *out,
                                 perr_info_t *e);
