@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "base/clock.h"
+#include "commerce/commerce.h"
 #include "daemon.h"
 #include "experiments/experiments.h"
 #include "handlers_offers.h"
@@ -357,13 +358,27 @@ done:
 
 /* ---- offers.decide ---- */
 
-/* The profile attributes the rules see (docs/OFFERS.md): from the served CLV model. */
-static void profile_attributes(daemon_t *d, const char *customer, json_t *attrs) {
-  const clv_snap_t *s = clv_model_current(d);
+/* The profile attributes the rules see (PROTOCOL.md offers.decide): the stored profile's
+ * order history, then the served CLV model's scores. */
+static void profile_attributes(exec_ctx_t *x, store_txn_t *t, const char *customer,
+                               json_t *attrs) {
+  const clv_snap_t *s = clv_model_current(x->d);
   cust_analytics_t an;
+  customer_profile_t prof;
+  perr_info_t ignore;
+  json_object_set_new(attrs, "id", json_string(customer));
+  if (core_customer_get(t, (pstr_t){customer, strlen(customer)}, x->arena, &prof, &ignore) == 0) {
+    json_object_set_new(attrs, "order_count", json_integer(prof.order_count));
+    json_object_set_new(attrs, "first_order", json_boolean(prof.order_count == 0));
+    if (prof.last_order_at > 0 && x->now >= prof.last_order_at)
+      json_object_set_new(attrs, "days_since_last_order",
+                          json_integer((x->now - prof.last_order_at) / 86400));
+  } else {
+    json_object_set_new(attrs, "order_count", json_integer(0));
+    json_object_set_new(attrs, "first_order", json_true());
+  }
   memset(&an, 0, sizeof an);
   clv_snap_analytics(s, s ? clv_snap_find(s, customer, strlen(customer)) : NULL, &an);
-  json_object_set_new(attrs, "id", json_string(customer));
   if (!an.scored) return;
   if (an.segment) json_object_set_new(attrs, "segment", json_string(an.segment));
   if (an.has_clv) {
@@ -395,7 +410,7 @@ int handle_offers_decide(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) 
   }
   attrs = json_object();
   if (shop && json_is_object(shop)) json_object_update(attrs, (json_t *)shop);
-  profile_attributes(x->d, customer, attrs); /* Patron's own attributes win */
+  profile_attributes(x, t, customer, attrs); /* Patron's own attributes win */
   offers_cart_attributes(attrs, &cart);
   offers_decide_in_t in = {.customer = customer, .attrs = attrs, .cart = &cart, .now = x->now,
                            .seed = clock_mono_ns() ^ ++x->d->offers->draws,

@@ -187,6 +187,21 @@ class OffersTest(unittest.TestCase):
             self.c.call("offers.event", dict(ev, type="view", idempotency_key="x"))
         self.assertEqual(cm.exception.field, "type")
 
+    def test_x_rule_on_profile_attributes(self):
+        """order_count comes from the stored profile: a rule on it follows order.record."""
+        self.a.call("offers.set", {"id": "regulars", "kind": "amount_off", "value": 70,
+                                   "currency": "GBP", "rule": {"order_count": {"$gte": 1},
+                                                               "first_order": False}})
+        cart = dict(CART, currency="GBP")
+        self.assertEqual(self.decide("reg-1", cart)["offers"], [])
+        self.c.call("order.record", {"order_id": "reg-o1", "customer_id": "reg-1",
+                                     "ts": 1700000000, "currency": "GBP",
+                                     "lines": [{"product_id": "mug", "quantity": 1,
+                                                "unit_price": 900}]})
+        self.assertEqual([o["offer_id"] for o in self.decide("reg-1", cart)["offers"]],
+                         ["regulars"])
+        self.a.call("offers.archive", {"id": "regulars"})
+
     def test_y_archive_removes_from_decisions(self):
         self.a.call("offers.set", {"id": "gone", "kind": "amount_off", "value": 50,
                                    "currency": "EUR", "stackable": True})
