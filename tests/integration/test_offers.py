@@ -212,6 +212,35 @@ class OffersTest(unittest.TestCase):
         self.assertTrue(self.a.call("offers.get", {"id": "gone"})["archived"])
 
 
+class RestartTest(unittest.TestCase):
+    def test_catalogue_keys_and_counts_survive_a_restart(self):
+        d = Daemon(PATROND).start()
+        try:
+            a, c = Client(d.admin), Client(d.sock)
+            a.call("offers.set", dict(OFFER, budget={"redemptions": 2}))
+            cust = [x for x in ("r%d" % i for i in range(100)) if treated("ten_off", x, 0.5)]
+            toks = [c.call("offers.decide", {"customer": x, "cart": CART})["offers"][0]["token"]
+                    for x in cust[:3]]
+            c.call("offers.redeem", {"token": toks[0], "customer": cust[0], "cart": CART,
+                                     "idempotency_key": "a"})
+            a.close(), c.close()
+            d.stop()
+            d.start()
+            a, c = Client(d.admin), Client(d.sock)
+            self.assertEqual(c.call("offers.decide", {"customer": cust[0], "cart": CART})
+                             ["offers"][0]["offer_id"], "ten_off")  # catalogue rebuilt at start
+            r = c.call("offers.redeem", {"token": toks[1], "customer": cust[1], "cart": CART,
+                                         "idempotency_key": "b"})  # same key ring
+            self.assertEqual(r["redemptions_left"], 0)
+            with self.assertRaises(RpcError) as cm:
+                c.call("offers.redeem", {"token": toks[2], "customer": cust[2], "cart": CART,
+                                         "idempotency_key": "c"})
+            self.assertIn("budget_exhausted", cm.exception.err["message"])
+            a.close(), c.close()
+        finally:
+            d.stop()
+
+
 if __name__ == "__main__":
     PATROND = sys.argv.pop(1)
     unittest.main(verbosity=2)
