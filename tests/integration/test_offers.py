@@ -8,6 +8,7 @@ idempotent, experiments.report showing the arms, and the catalogue following off
 usage: python3 test_offers.py PATH/TO/patrond"""
 import sys
 import threading
+import time
 import unittest
 
 from patrontest import Client, Daemon, RpcError
@@ -167,7 +168,7 @@ class OffersTest(unittest.TestCase):
     def test_events_and_report(self):
         self.a.call("offers.set", {"id": "rep", "kind": "amount_off", "value": 100,
                                    "currency": "EUR", "experiment": {"holdout": 0.5}})
-        n = 0
+        n, exposed = 0, None
         for cu in self.treated[:10] + self.holdout[:10]:
             o = [x for x in self.decide(cu)["offers"] if x["offer_id"] == "rep"]
             if not o:
@@ -177,12 +178,24 @@ class OffersTest(unittest.TestCase):
             self.assertFalse(self.c.call("offers.event", ev)["replay"])
             self.assertTrue(self.c.call("offers.event", ev)["replay"])
             n += 1
+            if o[0]["arm"] == 1:
+                exposed = cu
+        buyer = exposed
+        order = {"order_id": "rep-o-" + buyer, "customer_id": buyer, "currency": "EUR",
+                 "ts": int(time.time()),  # after its impression, inside the 7-day window
+                 "lines": [{"product_id": "mug", "quantity": 1, "unit_price": 4200}]}
+        self.c.call("order.record", order)
+        self.c.call("order.record", order)  # a replay credits nothing more
         self.a.call("offers.archive", {"id": "rep"})  # out of the other tests' decisions
         rep = self.a.call("experiments.report", {"offer_id": "rep"})
         self.assertEqual([a["name"] for a in rep["arms"]], ["holdout", "default"])
         self.assertEqual(sum(a["exposures"] for a in rep["arms"]), n)
         self.assertGreater(rep["arms"][0]["exposures"], 0)
         self.assertGreater(rep["arms"][1]["exposures"], 0)
+        self.assertEqual(rep["arms"][1]["conversions"], 1)  # order.record attributed it
+        self.assertEqual(rep["arms"][1]["revenue"], 4200)
+        self.assertEqual(rep["arms"][0]["conversions"], 0)
+        self.assertIn("vs_holdout", rep["arms"][1])
         with self.assertRaises(RpcError) as cm:
             self.c.call("offers.event", dict(ev, type="view", idempotency_key="x"))
         self.assertEqual(cm.exception.field, "type")
