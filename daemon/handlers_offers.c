@@ -179,6 +179,23 @@ static int read_cart(exec_ctx_t *x, const json_t *j, int req, offers_cart_t *c, 
 
 /* ---- catalogue (admin) ---- */
 
+/* The stored offer named by the params' only field (free it with offers_clear); *txn (may
+ * be NULL) gets the transaction it was read in. */
+static int read_offer(exec_ctx_t *x, const void *p, const char *field, offer_t *o,
+                      store_txn_t **txn, perr_info_t *e) {
+  const char *const keys[] = {field, NULL};
+  json_t *j;
+  const char *id;
+  int rc = params_json(p, keys, &j, e);
+  if (rc) return rc;
+  store_txn_t *t = exec_txn(x, e);
+  rc = !t ? e->code : jstr(j, field, field, 1, OFFERS_ID_MAX, &id, e);
+  if (!rc) rc = offers_get(t, id, o, e);
+  json_decref(j);
+  if (!rc && txn) *txn = t;
+  return rc;
+}
+
 int handle_offers_set(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   json_t *def;
   int rc = params_json(p, NULL, &def, e);
@@ -192,16 +209,8 @@ int handle_offers_set(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 }
 
 int handle_offers_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
-  static const char *const keys[] = {"id", NULL};
-  json_t *j;
-  const char *id;
   offer_t o;
-  int rc = params_json(p, keys, &j, e);
-  if (rc) return rc;
-  store_txn_t *t = exec_txn(x, e);
-  rc = !t ? e->code : jstr(j, "id", "id", 1, OFFERS_ID_MAX, &id, e);
-  if (!rc) rc = offers_get(t, id, &o, e);
-  json_decref(j);
+  int rc = read_offer(x, p, "id", &o, NULL, e);
   if (rc) return rc;
   json_t *out = json_pack("{sOsbsI}", "offer", o.def, "archived", o.archived, "updated_at",
                           (json_int_t)o.updated_at);
@@ -505,17 +514,10 @@ static json_t *effect_json(const stats_effect_t *f) {
 }
 
 int handle_experiments_report(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
-  static const char *const keys[] = {"offer_id", NULL};
-  json_t *j;
-  const char *id;
   offer_t o;
   offers_report_t rep;
-  int rc = params_json(p, keys, &j, e);
-  if (rc) return rc;
-  store_txn_t *t = exec_txn(x, e);
-  rc = !t ? e->code : jstr(j, "offer_id", "offer_id", 1, OFFERS_ID_MAX, &id, e);
-  if (!rc) rc = offers_get(t, id, &o, e);
-  json_decref(j);
+  store_txn_t *t;
+  int rc = read_offer(x, p, "offer_id", &o, &t, e);
   if (rc) return rc;
   rc = offers_report(t, &o, &rep, e);
   if (rc) {
