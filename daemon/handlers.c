@@ -132,7 +132,7 @@ int handle_customer_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   if (rc) return rc;
   const clv_snap_t *s = clv_model_current(x->d);
   clv_snap_analytics(s, s ? clv_snap_find(s, id.p, id.n) : NULL, &v->an);
-  return 0;
+  return loyalty_customer_fields(x, t, id, &v->loy, e);
 }
 
 int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
@@ -149,7 +149,9 @@ int handle_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   const order_t *o = p;
   order_result_t *res = r;
   int rc = core_order_record(x->txn, o, x->now, res, e);
-  if (rc || !res->created) return rc;
+  if (rc || !res->created) return rc; /* a replay earned and was credited with the first call */
+  /* same savepoint: points follow the order (not at all when it predates the program) */
+  if ((rc = loyalty_follow_order(x, p, e))) return rc;
   char *oid = arena_strndup(x->arena, o->order_id.p, o->order_id.n);
   char *cid = arena_strndup(x->arena, o->customer_id.p, o->customer_id.n);
   char *cur = arena_strndup(x->arena, o->currency.p, o->currency.n);
@@ -164,6 +166,7 @@ int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   CONTRACT_WRITE_TXN(x);
   refund_result_t *rr = r;
   int rc = core_order_refund(x->txn, p, x->now, rr, e);
+  if (rc == 0 && rr->created) rc = loyalty_follow_refund(x, p, e); /* same savepoint */
   if (rc == 0) { /* the currency points into the transaction: keep a copy */
     rr->currency.p = arena_strndup(x->arena, rr->currency.p, rr->currency.n);
     if (!rr->currency.p) rr->currency.n = 0;
