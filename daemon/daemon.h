@@ -179,6 +179,10 @@ struct daemon_s {
   int test_clock;
   atomic_int_fast64_t clock_offset_s;
   struct loyalty_rt_s *loyalty; /* handlers_loyalty.c: the expiry timer, pass chains */
+  struct {                    /* stats' process readings (loop thread): taken at most once
+                               * per STATS_SAMPLE_MS, so a stream of stats stays cheap */
+    uint64_t at_ms, rss_bytes, peak_rss_bytes, store_bytes;
+  } sample;
 };
 
 /* server.c */

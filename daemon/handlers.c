@@ -49,10 +49,25 @@ static uint64_t rss_bytes(void) {
   return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The readings stats reports from the kernel (RSS from /proc/self/statm, peak RSS, the store
+ * file's size): three system calls and a /proc open, most of a stats call's cost, so they
+ * are refreshed at most every STATS_SAMPLE_MS (stale by that much at worst). */
+#define STATS_SAMPLE_MS 100
+
+static void refresh_sample(daemon_t *d) {
+  uint64_t now = clock_mono_ms();
+  if (d->sample.at_ms && now - d->sample.at_ms < STATS_SAMPLE_MS) return;
+  struct rusage ru;
+  d->sample.at_ms = now;
+  d->sample.rss_bytes = rss_bytes();
+  getrusage(RUSAGE_SELF, &ru);
+  d->sample.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
+  d->sample.store_bytes = store_size_bytes(d->store);
+}
+
 int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   daemon_t *d = x->d;
   stats_result_t *s = r;
-  struct rusage ru;
   (void)p;
   store_txn_t *t = exec_txn(x, e);
   if (!t) return e->code;
@@ -74,10 +89,10 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->write_batches = atomic_load(&d->write_batches);
   s->write_failures = atomic_load(&d->write_failures);
   s->write_queue = atomic_load(&d->write_queue);
-  s->rss_bytes = rss_bytes();
-  getrusage(RUSAGE_SELF, &ru);
-  s->peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
-  s->store_bytes = store_size_bytes(d->store);
+  refresh_sample(d);
+  s->rss_bytes = d->sample.rss_bytes;
+  s->peak_rss_bytes = d->sample.peak_rss_bytes;
+  s->store_bytes = d->sample.store_bytes;
   core_counts(t, &s->counts);
   memcpy(s->by_method, d->c.by_method, sizeof s->by_method);
   rcache_t *caches[2] = {d->rcache, d->qcache}; /* by id, by query: reported together */
