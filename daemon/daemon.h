@@ -152,6 +152,7 @@ struct daemon_s {
   jobq_t *writer;             /* write transactions, group commit */
   jobq_t *worker;             /* slow reads and model rebuilds */
   struct models_s *models;    /* model snapshots (models.h) */
+  struct offers_wire_s *offers; /* offer catalogue and token keys (handlers_offers.c) */
   /* Loop thread, after a write job committed (main.c: models_after_write). */
   void (*after_write)(daemon_t *d, wjob_t *job);
   struct rcache_s *rcache;    /* encoded answers of M_CACHED methods (src/readcache.h) */

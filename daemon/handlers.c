@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "base/readcache.h"
 #include "model_clv.h"
+#include "offers/offers.h"
 
 int handle_ping(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   (void)p; (void)e;
@@ -156,13 +157,24 @@ int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
            : e->code;
 }
 
+/* A new order is also credited, in the same transaction, to the offers the customer was
+ * exposed to within their attribution windows (docs/OFFERS.md section 5). */
 int handle_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   CONTRACT_WRITE_TXN(x);
-  int rc = core_order_record(x->txn, p, x->now, r, e);
-  /* same savepoint: points follow the order. A replay (created 0) earned with the first
-   * call, or not at all when the order predates the program. */
-  if (rc == 0 && ((const order_result_t *)r)->created) rc = loyalty_follow_order(x, p, e);
-  return rc;
+  const order_t *o = p;
+  order_result_t *res = r;
+  int rc = core_order_record(x->txn, o, x->now, res, e);
+  if (rc || !res->created) return rc; /* a replay earned and was credited with the first call */
+  /* same savepoint: points follow the order (not at all when it predates the program) */
+  if ((rc = loyalty_follow_order(x, p, e))) return rc;
+  char *oid = arena_strndup(x->arena, o->order_id.p, o->order_id.n);
+  char *cid = arena_strndup(x->arena, o->customer_id.p, o->customer_id.n);
+  char *cur = arena_strndup(x->arena, o->currency.p, o->currency.n);
+  if (!oid || !cid || !cur) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  int linked = 0;
+  bool replay = false;
+  return offers_attribute_order(x->txn, oid, cid, o->ts ? o->ts : x->now, res->total, cur,
+                                &linked, &replay, e);
 }
 
 int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {

@@ -17,6 +17,8 @@
 #include "contract.h"
 #include "daemon.h"
 #include "datadir_lock.h"
+#include "handlers_offers.h"
+#include "offers/offers.h"
 #include "log.h"
 #include "model_clv.h"
 #include "model_recs.h"
@@ -231,6 +233,12 @@ static void on_watchdog(uv_timer_t *t) {
   notify_send("WATCHDOG=1");
 }
 
+/* Loop thread, after a committed write: the models follow it, then the offer catalogue. */
+static void after_write_all(daemon_t *d, wjob_t *job) {
+  models_after_write(d, job);
+  offers_wire_after_write(d, job);
+}
+
 int main(int argc, char **argv) {
   daemon_t d;
   opts_t o;
@@ -279,7 +287,7 @@ int main(int argc, char **argv) {
   d.loop->data = &d;
   d.started_ms = clock_mono_ms();
   arena_init(&d.read_arena, 0);
-  d.after_write = models_after_write;
+  d.after_write = after_write_all;
   d.writer = jobq_start(&d, 1, handler_table, server_jobs_done);
   d.worker = jobq_start(&d, 0, handler_table, server_jobs_done);
   if (!d.writer || !d.worker) {
@@ -299,6 +307,11 @@ int main(int argc, char **argv) {
   static const models_hooks_t hooks = {.publish = server_publish};
   if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {
     log_err("cannot initialise the models");
+    return 1;
+  }
+  if (offers_wire_init(&d, &e)) {
+    log_err("cannot open the offers (key ring %s/%s): %s", d.cfg.data_dir, OFFERS_KEY_FILE,
+            e.message);
     return 1;
   }
   if (server_listen(&d, &d.listeners[0], d.cfg.socket_path, (unsigned)d.cfg.socket_mode,
@@ -344,6 +357,7 @@ int main(int argc, char **argv) {
   uv_run(d.loop, UV_RUN_DEFAULT); /* close callbacks */
   arena_free(&d.read_arena);
   models_destroy(&d);
+  offers_wire_destroy(&d);
   rcache_free(d.rcache);
   rcache_free(d.qcache);
   msgpack_sbuffer_destroy(&d.qkey);

@@ -62,6 +62,13 @@ static int affects_customer_merge(const void *params, const void *result, cache_
 }
 /* The pseudonym is new (random): no cached answer can name it; only the id's go. */
 AFFECTS_ONE(affects_customer_forget, KEY_CUSTOMER, ((const forget_t *)params)->customer_id)
+/* Offer and experiment writes (D_OFFERS): no cached answer reads that data, so none is
+ * dropped (the served offer catalogue follows these writes itself: daemon/handlers_offers.c). */
+static int affects_offers(const void *params, const void *result, cache_kind_t kind,
+                          pstr_t ids[METHOD_AFFECTS_MAX]) {
+  (void)params, (void)result, (void)kind, (void)ids;
+  return 0;
+}
 #define NO_AFFECTS NULL
 
 /* ---- cache keys, derived from the cache column and the params type ---- */

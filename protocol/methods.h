@@ -40,6 +40,7 @@ typedef enum {
 #define D_ORDERS 4u    /* orders and refunds */
 #define D_FEEDBACK 8u
 #define D_LOYALTY 16u  /* the loyalty program, ledger and tiers */
+#define D_OFFERS 32u   /* offer catalogue, redemptions, experiment events (issue 9) */
 
 /* Which thread runs a method: derived from the flags column. */
 typedef enum { RUN_ON_LOOP = 0, RUN_ON_WRITER = 1, RUN_ON_WORKER = 2 } method_thread_t;
@@ -118,6 +119,7 @@ typedef struct refit_result_s {
 void enc_customer_loyalty(msgpack_packer *pk, const cust_loyalty_t *l);
 /* One loyalty.expiring member: also the loyalty.points_expiring notification's params. */
 void enc_loyalty_expiring_item(msgpack_packer *pk, const loy_expiring_item_t *it);
+#include "offers_types.h"    /* offers and experiments (issue 9) */
 
 typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *out,
                                 perr_info_t *e);

@@ -93,6 +93,13 @@ def main(sock):
     built = admin.call("model.refit", {"as_of": t0 + 365 * 86400})
     print("$ patronctl -s admin.sock call model.refit   # built: %s\n" % ", ".join(
         "%s %s (%d ms)" % (m["name"], m["status"], m["took_ms"]) for m in built["models"]))
+    # a personalized offer (issue 9): 10% off carts of 20 EUR or more, 20% of customers held
+    # out so experiments.report can measure what it adds
+    admin.call("offers.set", {"id": "welcome-back-10", "kind": "percent_off", "value": 10,
+                              "currency": "EUR", "rule": {"cart_value": {"$gte": 2000}},
+                              "budget": {"money": 50000, "redemptions": 200},
+                              "caps": {"redeemed": 1}, "experiment": {"holdout": 0.2}})
+    print("$ patronctl -s admin.sock call offers.set '{\"id\": \"welcome-back-10\", ...}'\n")
     admin.close()
 
     show("a regular's profile, with CLV, churn risk and segment", "customer.get",
@@ -113,6 +120,19 @@ def main(sock):
          {"items": ["coffee-1", "brewing-3"], "customer_id": "cust-003", "limit": 5})
     show("upsell for a product", "recs.upsell", {"product_id": "brewing-1", "limit": 3})
     show("personal picks", "recs.for_customer", {"customer_id": "cust-009", "limit": 5})
+    cart = {"currency": "EUR", "items": [{"product": "brewing-3", "category": "brewing",
+                                          "quantity": 1, "price": 2990}]}
+    for k in range(150):  # the first customer in the treatment arm (the holdout sees nothing)
+        cid = "cust-%03d" % k
+        shown = [o for o in c.call("offers.decide", {"customer": cid, "cart": cart})["offers"]
+                 if not o["held_out"]]
+        if shown:
+            break
+    show("which offer should this customer see at the cart?", "offers.decide",
+         {"customer": cid, "cart": cart})
+    show("the shop applies it at checkout: the signed token is redeemed once", "offers.redeem",
+         {"token": shown[0]["token"], "customer": cid, "cart": cart,
+          "idempotency_key": "checkout-" + cid})
     show("customers per segment", "segment.list")
     show("an order with its refunds", "order.get", {"order_id": "ord-00003"})
     show("a product", "product.get", {"product_id": "coffee-1"})

@@ -1,0 +1,132 @@
+/* codec_offers.c -- the offers and experiments methods' codecs (issue 9): the params map
+ * kept as sent (read by the handler as JSON), results packed from JSON into the job's arena;
+ * plus the msgpack <-> jansson conversions they use.
+ * Invariant: a conversion error names the offending path and allocates nothing that
+ * outlives it. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "methods.h"
+#include "rpc.h"
+
+json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e) {
+  char sub[256];
+  switch (o->type) {
+  case MSGPACK_OBJECT_NIL: return json_null();
+  case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
+  case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    if (o->via.u64 > INT64_MAX) break;
+    return json_integer((json_int_t)o->via.u64);
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer((json_int_t)o->via.i64);
+  case MSGPACK_OBJECT_FLOAT32:
+  case MSGPACK_OBJECT_FLOAT64: return json_real(o->via.f64);
+  case MSGPACK_OBJECT_STR: return json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+  case MSGPACK_OBJECT_ARRAY: {
+    json_t *a = json_array();
+    for (uint32_t i = 0; a && i < o->via.array.size; i++) {
+      snprintf(sub, sizeof sub, "%s[%" PRIu32 "]", path, i);
+      json_t *v = mp_to_json(&o->via.array.ptr[i], sub, e);
+      if (!v) { json_decref(a); return NULL; }
+      json_array_append_new(a, v);
+    }
+    return a;
+  }
+  case MSGPACK_OBJECT_MAP: {
+    json_t *m = json_object();
+    for (uint32_t i = 0; m && i < o->via.map.size; i++) {
+      const msgpack_object_kv *kv = &o->via.map.ptr[i];
+      if (kv->key.type != MSGPACK_OBJECT_STR) {
+        json_decref(m);
+        perr_set(e, PERR_INVALID_PARAMS, path[0] ? path : NULL, "map keys must be strings");
+        return NULL;
+      }
+      char key[200];
+      size_t kn = kv->key.via.str.size < sizeof key - 1 ? kv->key.via.str.size : sizeof key - 1;
+      memcpy(key, kv->key.via.str.ptr, kn);
+      key[kn] = 0;
+      snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key);
+      json_t *v = mp_to_json(&kv->val, sub, e);
+      if (!v) { json_decref(m); return NULL; }
+      json_object_set_new_nocheck(m, key, v);
+    }
+    return m;
+  }
+  default: break;
+  }
+  perr_set(e, PERR_INVALID_PARAMS, path[0] ? path : NULL,
+           "unsupported value (integers up to 2^63-1; no bin or ext)");
+  return NULL;
+}
+
+static void pack_json(msgpack_packer *pk, const json_t *j) {
+  switch (json_typeof(j)) {
+  case JSON_OBJECT: {
+    const char *k;
+    json_t *v;
+    msgpack_pack_map(pk, json_object_size(j));
+    json_object_foreach((json_t *)j, k, v) {
+      pk_str(pk, k);
+      pack_json(pk, v);
+    }
+    break;
+  }
+  case JSON_ARRAY:
+    msgpack_pack_array(pk, json_array_size(j));
+    for (size_t i = 0; i < json_array_size(j); i++) pack_json(pk, json_array_get(j, i));
+    break;
+  case JSON_STRING: pk_strn(pk, json_string_value(j), json_string_length(j)); break;
+  case JSON_INTEGER: msgpack_pack_int64(pk, json_integer_value(j)); break;
+  case JSON_REAL: msgpack_pack_double(pk, json_real_value(j)); break;
+  case JSON_TRUE: msgpack_pack_true(pk); break;
+  case JSON_FALSE: msgpack_pack_false(pk); break;
+  default: msgpack_pack_nil(pk); break;
+  }
+}
+
+int json_blob_make(arena_t *a, const json_t *j, json_blob_t *out, perr_info_t *e) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  pack_json(&pk, j);
+  char *p = arena_alloc(a, sb.size ? sb.size : 1);
+  if (p) memcpy(p, sb.data, sb.size);
+  *out = (json_blob_t){p, p ? sb.size : 0};
+  msgpack_sbuffer_destroy(&sb);
+  return p ? 0 : perr_set(e, PERR_INTERNAL, NULL, "out of memory packing a result");
+}
+
+static int dec_raw(const msgpack_object *params, void *out, perr_info_t *e) {
+  raw_params_t *r = out;
+  if (params && params->type != MSGPACK_OBJECT_MAP && params->type != MSGPACK_OBJECT_NIL)
+    return perr_set(e, PERR_INVALID_PARAMS, NULL, "params must be a map");
+  if (params) r->obj = *params;
+  else r->obj.type = MSGPACK_OBJECT_NIL;
+  return 0;
+}
+
+static void enc_blob(msgpack_packer *pk, const void *result) {
+  const json_blob_t *b = result;
+  if (!b->p || !b->n) {
+    msgpack_pack_map(pk, 0);
+    return;
+  }
+  msgpack_sbuffer_write(pk->data, b->p, b->n);
+}
+
+#define RAW_CODEC(id)                                                                    \
+  int dec_##id(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {  \
+    (void)a;                                                                             \
+    return dec_raw(params, out, e);                                                      \
+  }                                                                                      \
+  void enc_##id(msgpack_packer *pk, const void *result) { enc_blob(pk, result); }
+RAW_CODEC(offers_set)
+RAW_CODEC(offers_get)
+RAW_CODEC(offers_list)
+RAW_CODEC(offers_archive)
+RAW_CODEC(experiments_assign)
+RAW_CODEC(offers_decide)
+RAW_CODEC(offers_redeem)
+RAW_CODEC(offers_event)
+RAW_CODEC(experiments_report)
