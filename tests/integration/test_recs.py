@@ -204,16 +204,20 @@ class ShopTest(unittest.TestCase):
     # ---- recs.upsell ----
     def test_upsell_same_category_pricier_within_ratio(self):
         ans = self.c.call("recs.upsell", {"product_id": "mug"})
-        # kitchen, price in (1000, 3000]: mug_xl (bought by mug buyers), then mug_big (never sold)
-        self.assertEqual(ids(ans), ["mug_xl", "mug_big"])
+        # kitchen, price in (1000, 3000]: mug_xl (bought by mug buyers), then mug_big (never
+        # sold: the price band step), then mug_gold (5000: pricier, beyond the band)
+        self.assertEqual(ids(ans), ["mug_xl", "mug_big", "mug_gold"])
         self.assertTrue(all(x["reason"] == "upsell" for x in ans["items"]))
         self.assertAlmostEqual(ans["items"][0]["score"], 0.5, places=5)
-        self.assertEqual(ans["fallback"], "none")
+        self.assertEqual([x["score"] for x in ans["items"][1:]], [0, 0])
+        self.assertEqual(ans["fallback"], "price_band")
+        self.assertEqual(self.c.call("recs.upsell", {"product_id": "mug", "limit": 1})["fallback"],
+                         "none")
         # c6 already owns mug_xl; a cart item is never offered
-        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "customer_id": "c6"})),
-                         ["mug_big"])
-        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "items": ["mug_big"]})),
-                         ["mug_xl"])
+        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "customer_id": "c6",
+                                                         "limit": 1})), ["mug_big"])
+        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "items": ["mug_big"],
+                                                         "limit": 1})), ["mug_xl"])
         self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "tea"})), ["coffee"])
         unk = self.c.call("recs.upsell", {"product_id": "ghost", "limit": 1})
         self.assertEqual((unk["fallback"], unk["unknown_items"]), ("popular", 1))
@@ -385,6 +389,64 @@ class LifecycleTest(unittest.TestCase):
         for k in ("segment", "rfm", "p_alive", "expected_purchases", "predicted_clv"):
             self.assertEqual(got.get(k), cust.get(k), k)
         c.close()
+
+
+# A demo-like shop where co-consideration is empty (every customer bought one product): the
+# upsell answers come from the documented widening steps alone. (id, category, price, stock)
+THIN = [("b1", "brewing", 290, 0), ("b2", "brewing", 990, 12), ("b3", "brewing", 1490, 0),
+        ("b4", "brewing", 2990, 40), ("b5", "brewing", 450, -1), ("b6", "brewing", 200, 5),
+        ("t1", "tea", 9990, 10)]
+THIN_POP = {"b1": 1, "b2": 3, "b3": 5, "b4": 2, "b5": 4, "b6": 1, "t1": 6}  # orders holding it
+
+
+def widened_upsell(pid, in_stock_only=True, ratio=3.0):
+    """The documented steps: same category, pricier, in stock; the band (p, ratio*p] by
+    popularity (price_band), then the rest of the pricier items by popularity
+    (category_popular)."""
+    info = {p: (cat, price, stock) for p, cat, price, stock in THIN}
+    cat, price, _ = info[pid]
+    ok = [p for p, (c, pr, st) in info.items()
+          if c == cat and pr > price and (st != 0 or not in_stock_only)]
+    band = sorted((p for p in ok if info[p][1] <= price * ratio), key=lambda p: -THIN_POP[p])
+    rest = sorted((p for p in ok if p not in band), key=lambda p: -THIN_POP[p])
+    fallback = "price_band" if band else "category_popular" if rest else "none"
+    return band + rest, fallback
+
+
+class ThinUpsellTest(unittest.TestCase):
+    def test_upsell_widens_in_steps(self):
+        d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False).start()
+        try:
+            c, a = Client(d.sock), Client(d.admin)
+            for pid, cat, price, stock in THIN:
+                c.call("product.upsert", {"product_id": pid, "category": cat, "price": price,
+                                          "currency": "EUR", "stock": stock})
+            k = 0
+            for pid, n in THIN_POP.items():
+                for _ in range(n):
+                    k += 1
+                    c.call("order.record", order("o%d" % k, "c%d" % k, ts=1700000000 + k, lines=[
+                        {"product_id": pid, "quantity": 1, "unit_price": 100}]))
+            self.assertEqual(a.call("model.refit", {"models": ["recs"]})["models"][0]["status"],
+                             "ready")
+            seen = set()
+            for pid, _, _, _ in THIN:
+                for stock_only in (True, False):
+                    want, fb = widened_upsell(pid, stock_only)
+                    ans = c.call("recs.upsell", {"product_id": pid, "limit": 10,
+                                                 "filters": {"in_stock_only": stock_only}})
+                    self.assertEqual((ids(ans), ans["fallback"]), (want, fb), (pid, stock_only))
+                    self.assertTrue(all(x["reason"] == "upsell" and x["score"] == 0
+                                        for x in ans["items"]))
+                    seen.add(fb)
+            # the out-of-stock cheapest item gets in-stock pricier ones; every step was used
+            self.assertEqual(ids(c.call("recs.upsell", {"product_id": "b1"})), ["b5", "b2", "b4"])
+            self.assertEqual(seen, {"price_band", "category_popular", "none"})
+            c.close()
+            a.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
 
 
 if __name__ == "__main__":
