@@ -159,7 +159,8 @@ typedef enum {
   RECS_REASON_UPSELL,
   RECS_REASON_PERSONAL,
   RECS_REASON_POPULAR,
-  RECS_REASON_TRENDING
+  RECS_REASON_TRENDING,
+  RECS_REASON_REPURCHASE /* from the customer's own history (the repurchase term) */
 } recs_reason_t;
 const char *recs_reason_name(recs_reason_t r); /* "co_purchase", ... */
 
@@ -252,7 +253,9 @@ void recs_scratch_free(recs_scratch_t *sc);
  * score 0, reason popular/trending (upsell keeps reason upsell) and ans->fallback set.
  * Unknown items (RECS_NO_ITEM or ids the model lacks) are counted in ans->unknown.
  *   recs_cart: sum of basket-graph rows of ALL cart items (+ history_weight x rows of the
- *     distinct history items, + repurchase_weight x history basket share); co_purchase.
+ *     distinct history items, + repurchase_weight x the item's history count divided by the
+ *     largest history count); co_purchase, or repurchase for history items when the
+ *     repurchase term was added (for_customer likewise).
  *   recs_similar: the customer-graph row of items[0] ("bought by the same customers";
  *     basket graph when the snapshot has no customer graph); co_purchase.
  *   recs_for_customer: customer-graph rows of the distinct history items (+ basket rows of an

@@ -59,8 +59,9 @@ void recs_params_default(recs_params_t *p) {
 }
 
 const char *recs_reason_name(recs_reason_t r) {
-  static const char *const n[] = {"co_purchase", "upsell", "personal", "popular", "trending"};
-  return (unsigned)r < 5 ? n[r] : "unknown";
+  static const char *const n[] = {"co_purchase", "upsell",  "personal",
+                                  "popular",     "trending", "repurchase"};
+  return (unsigned)r < 6 ? n[r] : "unknown";
 }
 
 const char *recs_fallback_name(recs_fallback_t f) {
@@ -273,6 +274,7 @@ typedef struct ctx_s {
   recs_reason_t reason;
   int exclude_history;     /* for_customer: drop bought items unless consumable */
   int upsell;              /* upsell: same category, price in (pp, pp * ratio] */
+  int repurchased;         /* the repurchase term was added: history items say so */
   int unbounded;           /* upsell widening: price above pp, no upper bound */
   int no_fill;             /* finish() leaves empty slots (upsell widens by itself) */
   uint32_t ucat;
@@ -425,6 +427,12 @@ static void sel_sort(const ctx_t *c, struct cand *h, size_t m, size_t lim) {
   }
 }
 
+/* A ranked item's reason: the request's, or repurchase for an item of the customer's history
+ * when the repurchase term was added (its score holds the term). */
+static inline recs_reason_t reason_of(const ctx_t *c, uint32_t id) {
+  return c->repurchased && hist_count(c->sc, id) ? RECS_REASON_REPURCHASE : c->reason;
+}
+
 /* Ranks the accumulated scores, then fills from the fallback lists. */
 static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans) {
   recs_scratch_t *sc = c->sc;
@@ -545,7 +553,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
       }
       if (cat_full(c, cats, k, cat)) continue;
       cats[k] = cat;
-      out[k++] = (recs_result_t){h[j].id, h[j].s, (uint8_t)c->reason};
+      out[k++] = (recs_result_t){h[j].id, h[j].s, (uint8_t)reason_of(c, h[j].id)};
     }
     if (k == nout || m < lim) break;
     bound = h[m - 1];
@@ -640,6 +648,7 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
 
 static int add_repurchase(ctx_t *c, uint32_t mx) {
   if (!(c->p.repurchase_weight > 0) || mx == 0) return PERR_OK;
+  c->repurchased = 1;
   const recs_scratch_t *sc = c->sc;
   for (uint32_t u = 0; u < sc->hused; u++) {
     uint32_t x = sc->hslot[u];

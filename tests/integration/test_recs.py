@@ -147,6 +147,16 @@ class ShopTest(unittest.TestCase):
         self.assertEqual(ids(ans), ranked(exp)[:3])
         self.assertEqual(ans["history_orders"], 2)
         self.assertTrue(ans["customer_known"])
+        # items of the customer's own history say so; the others are co-purchases
+        full = self.cart(["coffee"], customer_id="c1", limit=10)
+        hist = {"mug", "tea", "spoon", "mug_xl"}
+        self.assertTrue(hist <= set(ids(full)))
+        for x in full["items"]:
+            self.assertEqual(x["reason"], "repurchase" if x["product_id"] in hist else
+                             "co_purchase" if x["score"] > 0 else "popular", x)
+        # without a customer the same items are co-purchases
+        self.assertTrue(all(x["reason"] in ("co_purchase", "popular")
+                            for x in self.cart(["coffee"], limit=10)["items"]))
 
     def test_unknown_products_get_marked_fallback(self):
         ans = self.cart(["nope-1", "nope-2"], limit=3)

@@ -328,6 +328,8 @@ static void test_similar_customer_upsell(void **st) {
   qc.catalog = &cat;
   n = recs_for_customer(s, sc, &qc, r, 5, &ans);
   assert_true(find(r, n, id(s, "cable")) >= 0);
+  assert_int_equal(r[find(r, n, id(s, "cable"))].reason, RECS_REASON_REPURCHASE);
+  assert_string_equal(recs_reason_name(RECS_REASON_REPURCHASE), "repurchase");
   /* cold start */
   recs_request_t qe = {0};
   n = recs_for_customer(s, sc, &qe, r, 3, &ans);

@@ -170,6 +170,7 @@ typedef struct ctx_s {
   recs_reason_t reason;
   int exclude_history;     /* for_customer: drop bought items unless consumable */
   int upsell;              /* upsell: same category, price in (pp, pp * ratio] */
+  int repurchased;         /* the repurchase term was added: history items say so */
   int unbounded, no_fill;  /* upsell widening (written for this test, not the old scorer) */
   uint32_t ucat;
   int64_t uprice;
@@ -309,7 +310,9 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
       item_info(c->q->catalog, sc->c[i].id, &inf);
       if (cat_full(c, cats, k, inf.category)) continue;
       cats[k] = inf.category;
-      out[k++] = (recs_result_t){sc->c[i].id, sc->c[i].s, (uint8_t)c->reason};
+      out[k++] = (recs_result_t){sc->c[i].id, sc->c[i].s,
+                                 (uint8_t)(c->repurchased && hist_count(c->sc, sc->c[i].id)
+                                               ? RECS_REASON_REPURCHASE : c->reason)};
     }
     if (!dropped) break;
   }
@@ -381,6 +384,7 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
 
 static int add_repurchase(ctx_t *c, uint32_t mx) {
   if (!(c->p.repurchase_weight > 0) || mx == 0) return PERR_OK;
+  c->repurchased = 1;
   for (uint32_t x = 0; x < c->sc->hcap; x++)
     if (c->sc->hstamp[x] == c->sc->hgen &&
         !acc_add(c->sc, c->sc->hkey[x], (float)(c->p.repurchase_weight * c->sc->hcnt[x] / mx)))
