@@ -459,6 +459,101 @@ class ThinUpsellTest(unittest.TestCase):
             d.cleanup()
 
 
+class BackgroundBuildTest(unittest.TestCase):
+    """Builds start only when asked (models.recs_rebuild_interval_s=0), and model.status shows
+    a build while it runs: the daemon's test hook PATRON_DEBUG_BUILD_GATE holds each build at
+    its start on a FIFO (open for reading = the build has started; open for writing = go)."""
+
+    def fill_delta(self, c):
+        # 1000-line orders of new products add 999000 directed pairs each; the delta holds
+        # 4,000,000 (model_recs.h RECS_DELTA_MAX_PAIRS x 2)
+        for k in range(5):
+            lines = [{"product_id": "bulk%d-%04d" % (k, i), "quantity": 1, "unit_price": 100}
+                     for i in range(1000)]
+            c.call("order.record", order("bulk%d" % k, "c%d" % k, ts=1700000000 + k, lines=lines))
+
+    def test_interval_zero_no_rebuild_when_delta_fills(self):
+        for interval, auto in (("0", False), ("3600", True)):
+            d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=" + interval],
+                       sync=False).start()
+            try:
+                c, a = Client(d.sock), Client(d.admin)
+                c.call("order.record", order("first", "c9"))  # after the start-up build
+                v0 = a.call("model.status")
+                self.fill_delta(c)
+                queued = d.log_count("full rebuild queued (incremental delta full)")
+                self.assertEqual(queued, 1 if auto else 0, d.read_log())
+                if not auto:
+                    st = {m["name"]: m for m in a.call("model.status")["models"]}["recs"]
+                    self.assertNotEqual(st["status"], "building")
+                    self.assertEqual(st["version"], {m["name"]: m for m in v0["models"]}["recs"]["version"])
+                    self.assertIn("incremental delta full", st["reason"], (st, d.read_log()))
+                    r = a.call("model.refit", {"models": ["recs"]})["models"][0]
+                    self.assertEqual((r["status"], r["reason"]), ("ready", ""))
+                    self.assertGreater(r["version"], st["version"])
+                    # the orders the delta could not take are in the rebuilt model
+                    ans = c.call("recs.cart", {"items": ["bulk4-0000"], "limit": 1})
+                    self.assertEqual((ans["fallback"], ans["items"][0]["reason"]),
+                                     ("none", "co_purchase"))
+                c.close()
+                a.close()
+            finally:
+                self.assertEqual(d.stop(), 0)
+                d.cleanup()
+
+    def test_status_says_building_while_a_refit_runs(self):
+        d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False)
+        gate = os.path.join(d.tmp, "build.gate")
+        os.mkfifo(gate)
+
+        def started():  # returns once a build waits at the gate
+            with open(gate, "rb") as f:
+                f.read()
+
+        def release():
+            with open(gate, "wb"):
+                pass
+        os.environ["PATRON_DEBUG_BUILD_GATE"] = gate
+        try:
+            d.start()
+        finally:
+            del os.environ["PATRON_DEBUG_BUILD_GATE"]
+        try:
+            a = Client(d.admin)
+            # a fresh data directory: every model is built once at start, in the background
+            first = a.call("model.status")["models"]
+            self.assertTrue(first and all(m["status"] == "building" for m in first), first)
+            for _ in first:
+                started()
+                release()
+            c = Client(d.sock)
+            for oid, cust, items in ORDERS:
+                c.call("order.record", order(oid, cust, lines=[
+                    {"product_id": p, "quantity": 1, "unit_price": 100} for p in items]))
+            c.close()
+            done = {}
+
+            def refit():
+                cl = Client(d.admin)
+                done["r"] = cl.call("model.refit", {"models": ["recs"]})
+                cl.close()
+            t = threading.Thread(target=refit)
+            t.start()
+            started()
+            st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
+            self.assertEqual(st["recs"], "building")
+            self.assertNotEqual(st["clv"], "building")
+            release()
+            t.join()
+            self.assertEqual(done["r"]["models"][0]["status"], "ready")
+            st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
+            self.assertEqual(st["recs"], "ready")
+            a.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+
 if __name__ == "__main__":
     PATROND = sys.argv.pop(1)
     unittest.main(verbosity=2)
