@@ -731,6 +731,8 @@ static int upsell_widen(ctx_t *c, recs_result_t *out, size_t *k, size_t nout, re
     if (quick_reject(c, id) || chosen(out, *k, id) || !allowed(c, id, &inf)) continue;
     struct cand x = {id, (float)pop_of(c, id), inf.category}; /* float order agrees with pop */
     m = sel_put(c, h, m, lim, &x);
+    /* the popularity list is in this very order (built so): the first lim that pass win */
+    if (!c->q->candidates && m == lim && !c->f.max_per_category) break;
   }
   sel_sort(c, h, m, lim);
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
