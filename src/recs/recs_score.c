@@ -433,6 +433,18 @@ static inline recs_reason_t reason_of(const ctx_t *c, uint32_t id) {
   return c->repurchased && hist_count(c->sc, id) ? RECS_REASON_REPURCHASE : c->reason;
 }
 
+/* Grows a candidate array (capacity doubling) to hold need entries; 0 when out of memory. */
+static int cand_reserve(struct cand **v, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  size_t nc = *cap;
+  while (nc < need) nc *= 2;
+  struct cand *nv = realloc(*v, nc * sizeof(*nv));
+  if (!nv) return 0;
+  *v = nv;
+  *cap = nc;
+  return 1;
+}
+
 /* Ranks the accumulated scores, then fills from the fallback lists. */
 static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans) {
   recs_scratch_t *sc = c->sc;
@@ -453,13 +465,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
    * overflow map's (copied to sc->c), and the checks run on the walked ones only. */
   int checked = c->f.margin_boost != 0;
   size_t need = (checked ? (size_t)sc->ntouched : 0) + sc->used;
-  if (need > sc->ccap) {
-    size_t cc = sc->ccap;
-    while (cc < need) cc *= 2;
-    struct cand *nv = realloc(sc->c, cc * sizeof(*nv));
-    if (!nv) return PERR_INTERNAL;
-    sc->c = nv; sc->ccap = cc;
-  }
+  if (!cand_reserve(&sc->c, &sc->ccap, need)) return PERR_INTERNAL;
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
   if (!cats) return PERR_INTERNAL;
   uint32_t nt = checked ? 0 : sc->ntouched;
@@ -502,12 +508,9 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   for (int first = 1;; first = 0) {
     if (lim > (size_t)nt + nc) lim = (size_t)nt + nc;
     if (lim == 0) break;
-    if (lim > sc->heapcap) {
-      size_t hc = sc->heapcap;
-      while (hc < lim) hc *= 2;
-      struct cand *nh = realloc(sc->heap, hc * sizeof(*nh));
-      if (!nh) { if (cats != cats_stack) free(cats); return PERR_INTERNAL; }
-      sc->heap = nh; sc->heapcap = hc;
+    if (!cand_reserve(&sc->heap, &sc->heapcap, lim)) {
+      if (cats != cats_stack) free(cats);
+      return PERR_INTERNAL;
     }
     struct cand *h = sc->heap;
     size_t m = 0;
@@ -713,13 +716,7 @@ static int upsell_widen(ctx_t *c, recs_result_t *out, size_t *k, size_t nout, re
   if (lim > len) lim = len;
   if (lim == 0) return PERR_OK;
   recs_scratch_t *sc = c->sc;
-  if (lim > sc->heapcap) {
-    size_t hc = sc->heapcap;
-    while (hc < lim) hc *= 2;
-    struct cand *nh = realloc(sc->heap, hc * sizeof(*nh));
-    if (!nh) return PERR_INTERNAL;
-    sc->heap = nh; sc->heapcap = hc;
-  }
+  if (!cand_reserve(&sc->heap, &sc->heapcap, lim)) return PERR_INTERNAL;
   struct cand *h = sc->heap;
   size_t m = 0;
   map_reset(sc); /* the accumulator now marks the ids seen (candidates may repeat) */
