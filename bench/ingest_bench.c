@@ -1,12 +1,12 @@
 /* ingest_bench.c -- closed-loop write load generator for patrond over its Unix socket.
  * N connections each keep a window of W requests in flight (msgpack-RPC, packed here with
  * msgpack-c, raw non-blocking sockets, one epoll loop): order.record with UNIQUE order ids
- * (L lines each) or customer.upsert. Measures acknowledged writes/s, the acknowledgement
+ * (L lines each), customer.upsert, or loyalty.redeem (1 point, UNIQUE redemption ids). Measures acknowledged writes/s, the acknowledgement
  * latency (send -> reply read), and the daemon's group commits (write batches = commits,
  * each one durable sync when store.sync=true) from `stats` read before and after the
  * measured window. Also the preloader for bench/rpc_vs_redis.sh (-n, -k customer).
  * Usage: ingest_bench -s SOCK [-c CONNS] [-W WINDOW] [-d SEC] [-w SEC] [-n TOTAL]
- *                     [-k order|customer] [-C CUSTOMERS] [-L LINES] [-x PREFIX] [-T SEC] [-q]
+ *                     [-k order|customer|redeem] [-C CUSTOMERS] [-L LINES] [-x PREFIX] [-T SEC] [-q]
  * Every run is bounded by -T (hard wall-clock limit). Exit status 1 on any error. */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,9 +44,9 @@ static struct {
   uint32_t conns, window, lines, customers;
   double dur, warm, hard;
   uint64_t total; /* 0 = run for dur */
-  int kind_customer, quiet;
+  int kind_customer, kind_redeem, quiet;
   char prefix[64];
-} cfg = {NULL, 16, 64, 3, 1000, 5.0, 1.0, 60.0, 0, 0, 0, ""};
+} cfg = {NULL, 16, 64, 3, 1000, 5.0, 1.0, 60.0, 0, 0, 0, 0, ""};
 
 static uint32_t *hist;
 static uint64_t measured, warm_replies, errors, sent_total, replied_total;
@@ -103,6 +103,21 @@ static void pack_request(conn_t *c, uint32_t msgid) {
     pack_str(&pk, "name");
     snprintf(oid, sizeof oid, "Customer %06" PRIu32, cust);
     pack_str(&pk, oid);
+    return;
+  }
+  if (cfg.kind_redeem) {
+    pack_str(&pk, "loyalty.redeem");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 4);
+    pack_str(&pk, "customer_id");
+    pack_str(&pk, cid);
+    pack_str(&pk, "points");
+    msgpack_pack_uint8(&pk, 1);
+    pack_str(&pk, "redemption_id");
+    snprintf(oid, sizeof oid, "%s-r%" PRIu32 "-%" PRIu64, cfg.prefix, c->conn_no, seq);
+    pack_str(&pk, oid);
+    pack_str(&pk, "currency");
+    pack_str(&pk, "EUR");
     return;
   }
   pack_str(&pk, "order.record");
@@ -311,7 +326,7 @@ static double pct(double p) {
 static void usage(void) {
   fprintf(stderr,
           "usage: ingest_bench -s SOCK [-c CONNS=16] [-W WINDOW=64] [-d SEC=5] [-w SEC=1]\n"
-          "       [-n TOTAL (instead of -d)] [-k order|customer] [-C CUSTOMERS=1000]\n"
+          "       [-n TOTAL (instead of -d)] [-k order|customer|redeem] [-C CUSTOMERS=1000]\n"
           "       [-L LINES=3] [-x ORDER_ID_PREFIX] [-T HARD_LIMIT_SEC=60] [-q]\n");
   exit(2);
 }
@@ -328,6 +343,7 @@ int main(int argc, char **argv) {
     case 'n': cfg.total = strtoull(optarg, NULL, 10); break;
     case 'k':
       if (strcmp(optarg, "customer") == 0) cfg.kind_customer = 1;
+      else if (strcmp(optarg, "redeem") == 0) cfg.kind_redeem = 1;
       else if (strcmp(optarg, "order") != 0) usage();
       break;
     case 'C': cfg.customers = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -457,7 +473,8 @@ int main(int argc, char **argv) {
                (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
   if (!cfg.quiet) {
     printf("socket=%s kind=%s conns=%u window=%u lines=%u customers=%u\n", cfg.sock,
-           cfg.kind_customer ? "customer.upsert" : "order.record", cfg.conns, cfg.window,
+           cfg.kind_customer ? "customer.upsert" : cfg.kind_redeem ? "loyalty.redeem" : "order.record",
+           cfg.conns, cfg.window,
            cfg.lines, cfg.customers);
     printf("acked=%" PRIu64 " (measured %" PRIu64 ", warm-up %" PRIu64 ") in %.3f s; errors=%" PRIu64
            " conn_errors=%d%s\n",

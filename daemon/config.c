@@ -58,7 +58,7 @@ static const cdef_t defs[] = {
    "Deepest nesting of arrays/maps in a request."},
   {"limits", "max_container_elems", T_UINT, NUM(max_container_elems), 16, 16777216, 1, "65536",
    "Most elements in one array or map of a request."},
-  {"limits", "max_output_bytes", T_UINT, NUM(max_output_bytes), 65536, 1073741824, 1, "8388608",
+  {"limits", "max_output_bytes", T_UINT, NUM(max_output_bytes), 65536, 1073741824, 1, "1048576",
    "Unsent answers buffered per connection: at this the daemon stops executing that "
    "client's pipelined requests, and resumes once they drain below half."},
   {"limits", "max_inflight_writes", T_UINT, NUM(max_inflight_writes), 1, 1000000, 1, "4096",

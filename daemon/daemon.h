@@ -84,6 +84,7 @@ typedef struct wjob_s {
   /* Optional, set by the handler: runs on the loop thread before the answer is encoded
    * (e.g. to swap in a model snapshot the worker built). */
   void (*on_loop)(daemon_t *d, struct wjob_s *job);
+  void *hook_data;            /* what on_loop needs (in the job's arena), or NULL */
 } wjob_t;
 
 /* What a handler gets. txn: the writer's write txn, or a read txn opened on first use.
@@ -110,6 +111,19 @@ extern const method_exec_fn handler_table[METHOD__COUNT];
 #undef XX
 /* exec.c: the transaction for a handler (opens a read txn lazily); NULL on failure, e set. */
 store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e);
+/* exec.c: x->now / x->now_ms from the daemon's clock (wall clock + the test offset). */
+void exec_clock(exec_ctx_t *x);
+
+/* handlers_loyalty.c: the periodic expiry pass (a timer on the loop submitting chunks to the
+ * writer) and its shutdown; loyalty_follow_order / _refund run inside order.record /
+ * order.refund's savepoint (handlers.c). */
+int loyalty_start(daemon_t *d);
+void loyalty_stop(daemon_t *d);
+int loyalty_follow_order(exec_ctx_t *x, const order_t *o, perr_info_t *e);
+int loyalty_follow_refund(exec_ctx_t *x, const refund_t *rf, perr_info_t *e);
+/* customer.get's loyalty fields (program = 0 when no program was ever set). */
+int loyalty_customer_fields(exec_ctx_t *x, store_txn_t *t, pstr_t id, cust_loyalty_t *out,
+                            perr_info_t *e);
 
 typedef struct listener_s {
   uv_pipe_t pipe;
@@ -159,6 +173,15 @@ struct daemon_s {
   log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
   char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
                                * health says degraded with this reason meanwhile */
+  /* The daemon's clock = wall clock + this offset (seconds); only debug.clock changes it,
+   * and only when started with --test-clock (test_clock = 1). Read by every thread. */
+  int test_clock;
+  atomic_int_fast64_t clock_offset_s;
+  struct loyalty_rt_s *loyalty; /* handlers_loyalty.c: the expiry timer, pass chains */
+  struct {                    /* stats' process readings (loop thread): taken at most once
+                               * per STATS_SAMPLE_MS, so a stream of stats stays cheap */
+    uint64_t at_ms, rss_bytes, peak_rss_bytes, store_bytes;
+  } sample;
 };
 
 /* server.c */

@@ -6,7 +6,13 @@
  * request's zone; job_free releases all of them. */
 #include <stdlib.h>
 
+#include "base/clock.h"
 #include "daemon.h"
+
+void exec_clock(exec_ctx_t *x) {
+  x->now_ms = clock_wall_ms() + 1000 * (int64_t)atomic_load(&x->d->clock_offset_s);
+  x->now = x->now_ms / 1000;
+}
 
 store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e) {
   if (!x->txn && store_txn_begin(x->store, 0, &x->txn)) {

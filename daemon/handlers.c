@@ -48,10 +48,25 @@ static uint64_t rss_bytes(void) {
   return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The readings stats reports from the kernel (RSS from /proc/self/statm, peak RSS, the store
+ * file's size): three system calls and a /proc open, most of a stats call's cost, so they
+ * are refreshed at most every STATS_SAMPLE_MS (stale by that much at worst). */
+#define STATS_SAMPLE_MS 100
+
+static void refresh_sample(daemon_t *d) {
+  uint64_t now = clock_mono_ms();
+  if (d->sample.at_ms && now - d->sample.at_ms < STATS_SAMPLE_MS) return;
+  struct rusage ru;
+  d->sample.at_ms = now;
+  d->sample.rss_bytes = rss_bytes();
+  getrusage(RUSAGE_SELF, &ru);
+  d->sample.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
+  d->sample.store_bytes = store_size_bytes(d->store);
+}
+
 int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   daemon_t *d = x->d;
   stats_result_t *s = r;
-  struct rusage ru;
   (void)p;
   store_txn_t *t = exec_txn(x, e);
   if (!t) return e->code;
@@ -73,10 +88,10 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->write_batches = atomic_load(&d->write_batches);
   s->write_failures = atomic_load(&d->write_failures);
   s->write_queue = atomic_load(&d->write_queue);
-  s->rss_bytes = rss_bytes();
-  getrusage(RUSAGE_SELF, &ru);
-  s->peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
-  s->store_bytes = store_size_bytes(d->store);
+  refresh_sample(d);
+  s->rss_bytes = d->sample.rss_bytes;
+  s->peak_rss_bytes = d->sample.peak_rss_bytes;
+  s->store_bytes = d->sample.store_bytes;
   core_counts(t, &s->counts);
   memcpy(s->by_method, d->c.by_method, sizeof s->by_method);
   rcache_t *caches[2] = {d->rcache, d->qcache}; /* by id, by query: reported together */
@@ -131,7 +146,7 @@ int handle_customer_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   if (rc) return rc;
   const clv_snap_t *s = clv_model_current(x->d);
   clv_snap_analytics(s, s ? clv_snap_find(s, id.p, id.n) : NULL, &v->an);
-  return 0;
+  return loyalty_customer_fields(x, t, id, &v->loy, e);
 }
 
 int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
@@ -143,13 +158,18 @@ int handle_order_get(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 
 int handle_order_record(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   CONTRACT_WRITE_TXN(x);
-  return core_order_record(x->txn, p, x->now, r, e);
+  int rc = core_order_record(x->txn, p, x->now, r, e);
+  /* same savepoint: points follow the order. A replay (created 0) earned with the first
+   * call, or not at all when the order predates the program. */
+  if (rc == 0 && ((const order_result_t *)r)->created) rc = loyalty_follow_order(x, p, e);
+  return rc;
 }
 
 int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   CONTRACT_WRITE_TXN(x);
   refund_result_t *rr = r;
   int rc = core_order_refund(x->txn, p, x->now, rr, e);
+  if (rc == 0 && rr->created) rc = loyalty_follow_refund(x, p, e); /* same savepoint */
   if (rc == 0) { /* the currency points into the transaction: keep a copy */
     rr->currency.p = arena_strndup(x->arena, rr->currency.p, rr->currency.n);
     if (!rr->currency.p) rr->currency.n = 0;

@@ -46,10 +46,6 @@ struct jobq_s {
   int stop;
 };
 
-static void clock_now(exec_ctx_t *x) {
-  x->now_ms = clock_wall_ms();
-  x->now = x->now_ms / 1000;
-}
 
 /* A write job on its way through store_batch_apply. */
 typedef struct write_call_s {
@@ -71,7 +67,7 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
   CONTRACT_THREAD(THREAD_WRITER);
   daemon_t *d = q->d;
   exec_ctx_t x = {.d = d, .store = d->store, .write = 1};
-  clock_now(&x);
+  exec_clock(&x);
   store_batch_t b;
   store_batch_begin(d->store, &b);
   uint64_t n = 0;
@@ -108,7 +104,7 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
 static void run_read_job(jobq_t *q, wjob_t *j) {
   CONTRACT_THREAD(THREAD_WORKER);
   exec_ctx_t x = {.d = q->d, .store = q->d->store, .arena = &j->arena, .job = j};
-  clock_now(&x);
+  exec_clock(&x);
   j->rc = q->handlers[j->method](&x, j->params, j->result, &j->err);
   if (x.txn) store_abort(x.txn);
 }

@@ -37,6 +37,7 @@ static void usage(FILE *f) {
           "  -f, --foreground        run in the foreground (always; for scripts and units)\n"
           "      --check-config      validate the settings and exit (0 = valid)\n"
           "      --print-config      print the effective settings as INI and exit\n"
+          "      --test-clock        allow debug.clock (admin) to move the daemon's clock (tests only)\n"
           "  -h, --help              this help\n"
           "  -V, --version           print the version\n",
           CONFIG_DEFAULT_FILE);
@@ -44,7 +45,7 @@ static void usage(FILE *f) {
 
 typedef struct opts_s {
   const char *config;
-  int check, print, explicit_config, no_config;
+  int check, print, explicit_config, no_config, test_clock;
 } opts_t;
 
 /* Apply flags over s; the config file (if any) is loaded first by the caller. */
@@ -55,7 +56,7 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
       {"set", required_argument, 0, 'S'}, {"foreground", no_argument, 0, 'f'},
       {"check-config", no_argument, 0, 'C'}, {"print-config", no_argument, 0, 'P'},
       {"no-config", no_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
-      {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+      {"version", no_argument, 0, 'V'}, {"test-clock", no_argument, 0, 'T'}, {0, 0, 0, 0}};
   char err[512];
   int ch;
   optind = 1;
@@ -83,6 +84,7 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
       }
       case 'f': continue;
       case 'N': o->no_config = 1; continue;
+      case 'T': o->test_clock = 1; continue;
       case 'C': o->check = 1; continue;
       case 'P': o->print = 1; continue;
       case 'h': usage(stdout); exit(0);
@@ -176,6 +178,7 @@ static void on_drain_check(uv_timer_t *t) {
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
     if (uv_is_active((uv_handle_t *)&d->watchdog)) uv_close((uv_handle_t *)&d->watchdog, NULL);
     models_stop_timer(d);
+    loyalty_stop(d);
     jobq_unref(d->writer); /* their handles are closed by jobq_stop after the loop */
     jobq_unref(d->worker);
   }
@@ -317,6 +320,12 @@ int main(int argc, char **argv) {
   uv_signal_start(&d.sig_int, on_signal, SIGINT);
   uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
   server_start_timers(&d);
+  d.test_clock = o.test_clock;
+  if (o.test_clock) log_warn("--test-clock: debug.clock may move this daemon's clock");
+  if (loyalty_start(&d)) {
+    log_err("out of memory");
+    return 1;
+  }
   uint64_t wd = notify_watchdog_usec();
   if (wd) {
     uv_timer_init(d.loop, &d.watchdog);

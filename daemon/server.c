@@ -264,8 +264,7 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
       msgpack_sbuffer_write(&c->out, bytes, n);
       return;
     }
-    x.now_ms = clock_wall_ms();
-    x.now = x.now_ms / 1000;
+    exec_clock(&x);
     rc = handler_table[mi](&x, params, result, &e);
   }
   if (rc) {

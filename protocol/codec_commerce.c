@@ -169,6 +169,7 @@ void enc_customer_get(msgpack_packer *pk, const void *result) {
     for (size_t i = 0; i < p->nlast; i++) pk_strn(pk, p->last_products[i].p, p->last_products[i].n);
     pk_kv_int(pk, "updated_at", c->updated_at);
     enc_customer_analytics(pk, &v->an); /* more fields of this map */
+    enc_customer_loyalty(pk, &v->loy);
   }
 }
 

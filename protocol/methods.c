@@ -33,6 +33,24 @@ AFFECTS_ONE(affects_order_record, KEY_CUSTOMER, ((const order_t *)params)->custo
 AFFECTS_ONE(affects_order_refund, KEY_CUSTOMER, ((const refund_result_t *)result)->customer_id)
 AFFECTS_ONE(affects_feedback_record, KEY_CUSTOMER, ((const feedback_t *)params)->customer_id)
 
+AFFECTS_ONE(affects_loyalty_award, KEY_CUSTOMER, ((const loy_award_params_t *)params)->customer_id)
+AFFECTS_ONE(affects_loyalty_adjust, KEY_CUSTOMER, ((const loy_adjust_params_t *)params)->customer_id)
+AFFECTS_ONE(affects_loyalty_redeem, KEY_CUSTOMER, ((const loy_redeem_params_t *)params)->customer_id)
+/* The cancel names only the redemption; the handler puts its customer in the result. */
+AFFECTS_ONE(affects_loyalty_redeem_cancel, KEY_CUSTOMER, ((const loy_cancel_wire_t *)result)->customer_id)
+
+int method_affects_all(const void *params, const void *result, cache_kind_t kind,
+                       pstr_t ids[METHOD_AFFECTS_MAX]) {
+  (void)params; (void)result; (void)kind; (void)ids;
+  return -1;
+}
+
+int method_affects_pass(const void *params, const void *result, cache_kind_t kind,
+                        pstr_t ids[METHOD_AFFECTS_MAX]) {
+  (void)params; (void)kind; (void)ids;
+  return ((const loy_pass_result_t *)result)->unchanged == 1 ? 0 : -1;
+}
+
 static int affects_customer_merge(const void *params, const void *result, cache_kind_t kind,
                                   pstr_t ids[METHOD_AFFECTS_MAX]) {
   const merge_t *m = params;

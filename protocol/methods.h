@@ -39,6 +39,7 @@ typedef enum {
 #define D_CUSTOMERS 2u /* profiles (customer.upsert) */
 #define D_ORDERS 4u    /* orders and refunds */
 #define D_FEEDBACK 8u
+#define D_LOYALTY 16u  /* the loyalty program, ledger and tiers */
 
 /* Which thread runs a method: derived from the flags column. */
 typedef enum { RUN_ON_LOOP = 0, RUN_ON_WRITER = 1, RUN_ON_WORKER = 2 } method_thread_t;
@@ -112,6 +113,11 @@ typedef struct refit_result_s {
 } refit_result_t;
 
 #include "analytics_types.h" /* customer analytics (issue 3) */
+#include "loyalty_types.h"   /* loyalty (issue 8) */
+/* The loyalty fields of customer.get, written into its map (codec_loyalty.c). */
+void enc_customer_loyalty(msgpack_packer *pk, const cust_loyalty_t *l);
+/* One loyalty.expiring member: also the loyalty.points_expiring notification's params. */
+void enc_loyalty_expiring_item(msgpack_packer *pk, const loy_expiring_item_t *it);
 
 typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *out,
                                 perr_info_t *e);
@@ -126,6 +132,13 @@ typedef int (*method_affects_fn)(const void *params, const void *result, cache_k
 /* The cache key of a params struct of a method cached by id (derived from the cache column
  * and the params type, which must be id_params_t). */
 typedef pstr_t (*method_key_fn)(const void *params);
+/* The affects function of a write that may change any customer's answers (a program change,
+ * a pass over every member): always -1, so every answer of every kind it meets is dropped. */
+int method_affects_all(const void *params, const void *result, cache_kind_t kind,
+                       pstr_t ids[METHOD_AFFECTS_MAX]);
+/* The same for a loyalty pass chunk (loy_pass_result_t), but none when it wrote nothing. */
+int method_affects_pass(const void *params, const void *result, cache_kind_t kind,
+                        pstr_t ids[METHOD_AFFECTS_MAX]);
 
 typedef struct method_desc_s {
   const char *name;

@@ -1,7 +1,8 @@
 """demo_shop.py -- load a small demo shop into a running patrond through the real client
 library (adapters/python/patron.py -> libpatronclient.so), then print real answers.
 The shop is generated from a fixed seed: 48 products in 6 categories, 150 customers, about
-600 orders over a year with realistic repeat behaviour, and a few refunds.
+600 orders over a year with realistic repeat behaviour, and a few refunds. A loyalty program
+is set first (admin socket), so the orders earn points and customers reach tiers.
 usage: python3 demo_shop.py SOCKET"""
 import json
 import random
@@ -40,6 +41,16 @@ def main(sock):
                                       "stock": rnd.choice([0, 3, 12, 40, 100, -1]),
                                       "margin": price * rnd.randint(15, 45) // 100})
             products.append((pid, cat, price))
+    # loyalty (admin): 1 point per EUR, coffee earns double, 100 points = 5 EUR off
+    admin = patron.Client(os.path.join(os.path.dirname(sock), "admin.sock"), timeout_ms=60000)
+    admin.call("loyalty.program.set", {
+        "tiers": [{"name": "silver", "entry_threshold": 60, "discount_pct": 5},
+                  {"name": "gold", "entry_threshold": 200, "discount_pct": 10,
+                   "free_shipping": True, "earn_mult_bp": 15000, "labels": ["priority"]}],
+        "earn": [{"currency": "EUR", "points": 1, "per_minor": 100}],
+        "multipliers": [{"category": "coffee", "mult_bp": 20000}],
+        "redeem": [{"currency": "EUR", "points": 100, "per_minor": 500}],
+        "pending_days": 14, "redeem_min_points": 100})
     # customers: a few loyal regulars, many occasional, some one-off
     t0 = 1763856000 - 365 * 86400  # a year before 2025-11-23
     n_orders = 0
@@ -79,7 +90,6 @@ def main(sock):
         print()
 
     # build the models now (they are also built on a schedule): CLV + segments, recommendations
-    admin = patron.Client(os.path.join(os.path.dirname(sock), "admin.sock"), timeout_ms=60000)
     built = admin.call("model.refit", {"as_of": t0 + 365 * 86400})
     print("$ patronctl -s admin.sock call model.refit   # built: %s\n" % ", ".join(
         "%s %s (%d ms)" % (m["name"], m["status"], m["took_ms"]) for m in built["models"]))
@@ -87,6 +97,18 @@ def main(sock):
 
     show("a regular's profile, with CLV, churn risk and segment", "customer.get",
          {"customer_id": "cust-000"})
+    show("silver members (loyalty)", "loyalty.members", {"tier": "silver", "limit": 5})
+    member = c.call("loyalty.members", {"tier": "silver", "limit": 1})["customer_ids"][0]
+    show("a silver member's tier, benefits and what is missing for gold", "loyalty.tier",
+         {"customer_id": member})
+    show("their points: balance, pending, latest entries", "loyalty.points",
+         {"customer_id": member, "limit": 2})
+    show("what a cart would earn and the tier it reaches (nothing written)", "loyalty.preview",
+         {"customer_id": member, "currency": "EUR",
+          "lines": [{"product_id": "coffee-1", "quantity": 4, "unit_price": 2990}]})
+    show("redeem 100 points at checkout", "loyalty.redeem",
+         {"customer_id": member, "points": 100, "redemption_id": "demo-red-1",
+          "currency": "EUR", "cart_ref": "cart-42"})
     show("cross-sell for a cart", "recs.cart",
          {"items": ["coffee-1", "brewing-3"], "customer_id": "cust-003", "limit": 5})
     show("upsell for a product", "recs.upsell", {"product_id": "brewing-1", "limit": 3})

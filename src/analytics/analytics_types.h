@@ -28,9 +28,19 @@ typedef struct cust_analytics_s {
   char currency[4];
 } cust_analytics_t;
 
+/* The loyalty part of customer.get (filled by the daemon from src/loyalty; nil on the wire
+ * when no program was ever set). */
+typedef struct cust_loyalty_s {
+  int program;               /* a loyalty program exists */
+  int has_tier;
+  char tier[33];             /* LOY_NAME_MAX + 1 (the daemon asserts it) */
+  int64_t points, pending;   /* spendable balance, pending points */
+} cust_loyalty_t;
+
 typedef struct customer_view_s {
   customer_profile_t profile;
   cust_analytics_t an;
+  cust_loyalty_t loy;
 } customer_view_t;
 
 /* ---- kpi.report ---- */

@@ -64,8 +64,12 @@ static int chunk_read(store_txn_t *t, const char *after, size_t alen, size_t wan
 }
 
 static int walk(store_txn_t *w, int64_t now, pstr_t after, size_t limit, int reeval,
-                loy_batch_result_t *r, perr_info_t *e) {
+                loy_pass_moves_t *moves, loy_batch_result_t *r, perr_info_t *e) {
   memset(r, 0, sizeof *r);
+  if (moves) {
+    moves->n = 0;
+    moves->more = 0;
+  }
   if (after.n > CORE_ID_MAX) return perr_set(e, PERR_INVALID_PARAMS, "after", "after too long");
   loy_program_t *p = malloc(sizeof *p);
   chunk_t c = {0};
@@ -115,6 +119,15 @@ static int walk(store_txn_t *w, int64_t now, pstr_t after, size_t limit, int ree
         r->entries += fx.entries.n;
         r->tier_changes += fx.changes.n;
         rc = loy_flush(w, &m, &fx, e);
+        for (size_t k = 0; !rc && moves && k < fx.changes.n; k++) {
+          if (moves->n == moves->max) {
+            moves->more = 1;
+            break;
+          }
+          loy_pass_move_t *mv = &moves->items[moves->n++];
+          memcpy(mv->customer_id, m.id, m.idn + 1);
+          mv->change = fx.changes.p[k];
+        }
       }
     }
     if (c.count) {
@@ -138,12 +151,17 @@ out:
   return rc;
 }
 
+int loyalty_pass(store_txn_t *w, int64_t now, int reevaluate, pstr_t after, size_t limit,
+                 loy_pass_moves_t *moves, loy_batch_result_t *r, perr_info_t *e) {
+  return walk(w, now, after, limit, reevaluate != 0, moves, r, e);
+}
+
 int loyalty_expire_run(store_txn_t *w, int64_t now, pstr_t after, size_t limit,
                        loy_batch_result_t *r, perr_info_t *e) {
-  return walk(w, now, after, limit, 0, r, e);
+  return walk(w, now, after, limit, 0, NULL, r, e);
 }
 
 int loyalty_reevaluate(store_txn_t *w, int64_t now, pstr_t after, size_t limit,
                        loy_batch_result_t *r, perr_info_t *e) {
-  return walk(w, now, after, limit, 1, r, e);
+  return walk(w, now, after, limit, 1, NULL, r, e);
 }

@@ -181,6 +181,7 @@ typedef struct loy_cancel_result_s {
   int created;               /* 0 = already cancelled */
   int64_t points_returned;
   int64_t balance_after;
+  char customer_id[CORE_ID_MAX + 1]; /* whose redemption it was (also on a replay) */
 } loy_cancel_result_t;
 /* PERR_NOT_FOUND unknown id; PERR_CONFLICT when that redemption was not accepted. */
 int loyalty_redeem_cancel(store_txn_t *w, pstr_t redemption_id, int64_t now,
@@ -300,6 +301,23 @@ typedef struct loy_tier_change_s {
 /* Oldest first, at most max; *n the number written, *total all of them. */
 int loyalty_tier_history(store_txn_t *t, pstr_t customer_id, loy_tier_change_t *out, size_t max,
                          size_t *n, size_t *total, perr_info_t *e);
+
+/* The tier changes a pass wrote, for callers that announce them (the daemon's
+ * notifications): the first `max` into items (caller's buffer), n of them; more = 1 when
+ * there were others. */
+typedef struct loy_pass_move_s {
+  char customer_id[CORE_ID_MAX + 1];
+  loy_tier_change_t change;
+} loy_pass_move_t;
+typedef struct loy_pass_moves_s {
+  loy_pass_move_t *items;
+  size_t max, n;
+  int more;
+} loy_pass_moves_t;
+/* loyalty_expire_run (reevaluate 0) or loyalty_reevaluate (1), also listing the tier changes
+ * written into *moves (may be NULL). */
+int loyalty_pass(store_txn_t *w, int64_t now, int reevaluate, pstr_t after, size_t limit,
+                 loy_pass_moves_t *moves, loy_batch_result_t *r, perr_info_t *e);
 
 /* Members whose stored tier is `tier` ("" = no tier), after `after`, at most limit; ids in
  * the arena; *more = 1 when another page exists. */

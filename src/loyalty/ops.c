@@ -506,7 +506,8 @@ int loyalty_redeem_cancel(store_txn_t *w, pstr_t redemption_id, int64_t now, loy
     rc = core_corrupt("loyalty redemption", e);
   else if (d.status != LOY_REDEEM_ACCEPTED)
     rc = perr_set(e, PERR_CONFLICT, "redemption_id", "that redemption was not accepted");
-  else if (d.cancelled) {
+  if (!rc && d.customer.n <= CORE_ID_MAX) memcpy(r->customer_id, d.customer.p, d.customer.n);
+  if (!rc && d.cancelled) {
     r->points_returned = d.points;
     r->balance_after = d.cancel_balance;
     goto done;

@@ -1,6 +1,7 @@
 """test_attacks.py -- patrond under hostile local clients (issue 12): a client that pipelines
 requests with large answers and never reads, connections hoarded up to the limit, a connect
-flood, slowloris (a partial frame held open), a second daemon on the same data directory, a
+flood, a full shop socket whose connections are all owed answers, slowloris (a partial
+frame held open), a second daemon on the same data directory, a
 pipeline whose limit-breaking frame follows a committed write, and a full LMDB map.
 Each asserts the daemon's RSS (read from /proc, not from the daemon) and/or a good client's
 latency loosely (a loaded 2-core CI machine), and waits on events with deadlines, not sleeps.
@@ -174,6 +175,45 @@ class AttackTest(unittest.TestCase):
         more = [Client(d.admin) for _ in range(2)]
         self.assertTrue(more[-1].closed_by_peer(wait=5))
         for c in hoard + [new, admin] + more:
+            c.close()
+
+    def test_newcomer_refused_when_every_connection_is_owed_answers(self):
+        # the shop socket is at its limit and no connection is idle: each has sent requests
+        # whose answers exceed what the kernel's socket buffer takes, and does not read, so
+        # its answers stay queued in the daemon (owed) for the whole test (write timeout 60 s).
+        # Evicting one would drop answers already executed: the newcomer is refused instead.
+        d = self.start("limits.max_connections=3", "limits.write_timeout_ms=60000")
+        admin = Client(d.admin)
+        answer = len(msgpack.packb(admin.call("stats")))
+        with open("/proc/sys/net/core/wmem_default") as f:
+            sndbuf = int(f.read())
+        n = 4 * sndbuf // answer + 16  # 4x the socket buffer: some answers stay queued
+        req = msgpack.packb([0, 1, "stats", []])
+        owed = []
+        for _ in range(3):
+            c = Client(d.sock)
+            c.send_raw(req * n)
+            # the first answer bytes arriving means the daemon has executed and flushed: from
+            # then on its output is queued (or its requests wait behind it) until we read
+            c.s.settimeout(10)
+            self.assertTrue(c.s.recv(1, socket.MSG_PEEK))
+            owed.append(c)
+        new = Client(d.sock)  # the kernel accepts the connect; the daemon then closes it
+        self.assertTrue(new.closed_by_peer(wait=5))
+        st = admin.call("stats")["connections"]
+        self.assertEqual((st["current"], st["rejected"], st["evicted_idle"]), (4, 1, 0))
+        # once one of them has read all its answers, it is idle: the next newcomer evicts it
+        u = msgpack.Unpacker(raw=False)
+        got = 0
+        while got < n:
+            u.feed(owed[0].s.recv(1 << 16))
+            got += sum(1 for _ in u)
+        late = Client(d.sock)
+        self.assertTrue(late.call("ping")["pong"])
+        self.assertTrue(owed[0].closed_by_peer(wait=5))
+        st = admin.call("stats")["connections"]
+        self.assertEqual((st["current"], st["rejected"], st["evicted_idle"]), (4, 1, 1))
+        for c in owed + [new, late, admin]:
             c.close()
 
     def test_connect_flood(self):

@@ -752,6 +752,26 @@ static void test_reevaluate_and_members(void **state) {
   /* a second pass changes nothing */
   assert_int_equal(loyalty_reevaluate(f->w, T0 + DAY, S(""), 0, &b, &e), 0);
   assert_int_equal(b.changed, 0);
+  /* loyalty_pass lists the moves it wrote, in member order, up to its buffer: Gold from
+   * 1200 moves the 10 Gold members (800..1160) down */
+  p.tiers[2].entry_threshold = 1200;
+  set_program(f, &p);
+  loy_pass_move_t mv[3];
+  loy_pass_moves_t moves = {mv, 3, 0, 0};
+  assert_int_equal(loyalty_pass(f->w, T0 + DAY, 1, S(""), 0, &moves, &b, &e), 0);
+  assert_int_equal(b.tier_changes, 10);
+  assert_int_equal(moves.n, 3);
+  assert_int_equal(moves.more, 1);
+  for (int i = 0; i < 3; i++) {
+    snprintf(id, sizeof id, "c%02d", 20 + i);
+    assert_string_equal(mv[i].customer_id, id);
+    assert_string_equal(mv[i].change.from, "Gold");
+    assert_string_equal(mv[i].change.to, tier(f, id, T0 + DAY).tier.name);
+    assert_string_equal(mv[i].change.reason, "program_change");
+  }
+  assert_int_equal(loyalty_pass(f->w, T0 + DAY, 1, S(""), 0, &moves, &b, &e), 0);
+  assert_int_equal(moves.n, 0); /* nothing left to move */
+  assert_int_equal(moves.more, 0);
   assert_check_clean(f);
 }
 

@@ -87,7 +87,8 @@ static void test_affects_names_ids(void **state) {
   (void)state;
   for (int w = 0; w < METHOD__COUNT; w++) {
     const method_desc_t *wd = &method_table[w];
-    if (!wd->affects) continue;
+    if (!wd->affects || wd->affects == method_affects_all || wd->affects == method_affects_pass)
+      continue; /* drops everything */
     int named = 0;
     for (int r = 0; r < METHOD__COUNT; r++) {
       const method_desc_t *rd = &method_table[r];
@@ -116,6 +117,18 @@ static void test_affects_names_ids(void **state) {
     }
     if (!named) fail_msg("write %s invalidates no cached answer by id", wd->name);
   }
+}
+
+/* A loyalty pass chunk drops every answer unless it says it wrote nothing. */
+static void test_affects_pass(void **state) {
+  (void)state;
+  loy_pass_result_t r;
+  pstr_t ids[METHOD_AFFECTS_MAX];
+  memset(&r, 0, sizeof r);
+  assert_int_equal(method_affects_pass(NULL, &r, KEY_CUSTOMER, ids), -1);
+  r.unchanged = 1;
+  assert_int_equal(method_affects_pass(NULL, &r, KEY_CUSTOMER, ids), 0);
+  assert_ptr_equal(method_table[METHOD_loyalty_expire].affects, method_affects_pass);
 }
 
 /* ---- every result type encodes to msgpack that decodes back whole ---- */
@@ -153,6 +166,7 @@ static void fill_result(const char *type, void *out, arena_t *a) {
       p->totals[i] = (currency_totals_t){"EUR", 1, 2, 3, 4, 5};
     p->nlast = CORE_LAST_PRODUCTS;
     for (size_t i = 0; i < p->nlast; i++) p->last_products[i] = X;
+    v->loy = (cust_loyalty_t){.program = 1, .has_tier = 1, .tier = "gold", .points = 5};
     v->an = (cust_analytics_t){.model_version = 1, .scored = 1, .as_of = 5, .r = 1, .f = 2,
                                .m = 3, .segment = "champions", .has_clv = 1, .p_alive = 0.5,
                                .churn_risk = 0.5, .expected = {1, 2, 3}, .churn_band = "low",
@@ -240,6 +254,83 @@ static void fill_result(const char *type, void *out, arena_t *a) {
     lhs[0] = lhs[1] = X;
     for (int i = 0; i < 2; i++) ru[i] = (recs_wire_rule_t){lhs, 2, X, 3, 0.1, 0.2, 1.5};
     *r = (recs_rules_result_t){ru, 2, 2, 10, 5, 0.01, 0.1, 3};
+  } else if (!strcmp(type, "loy_program_set_result_t")) {
+    loy_program_set_result_t *r = out;
+    r->version = 2;
+    r->expired = (loy_batch_result_t){.members = 3, .changed = 1, .entries = 1, .done = 0,
+                                      .next = "x", .next_len = 1};
+  } else if (!strcmp(type, "loy_program_view_t")) {
+    loy_program_t *p = &((loy_program_view_t *)out)->program;
+    loyalty_program_default(p);
+    p->ntiers = LOY_MAX_TIERS;
+    for (size_t i = 0; i < p->ntiers; i++) {
+      snprintf(p->tiers[i].name, sizeof p->tiers[i].name, "t%zu", i);
+      p->tiers[i].nlabels = LOY_MAX_LABELS;
+      for (size_t k = 0; k < LOY_MAX_LABELS; k++) strcpy(p->tiers[i].labels[k], "l");
+    }
+    strcpy(p->tier_currency, "EUR");
+    p->nearn = p->nredeem = LOY_MAX_RATES;
+    for (size_t i = 0; i < LOY_MAX_RATES; i++)
+      p->earn[i] = p->redeem[i] = (loy_rate_t){"EUR", 1, 100};
+    p->nmults = 2;
+    p->mults[0] = (loy_mult_t){1, "c", 20000};
+    p->mults[1] = (loy_mult_t){0, "p", 0};
+  } else if (!strcmp(type, "loy_tier_info_t")) {
+    loy_tier_info_t *t = out;
+    *t = (loy_tier_info_t){.member = 1, .has_tier = 1, .tier_since = 5, .qualifying = 10,
+                           .unit = "points", .has_next = 1, .next_tier = "gold", .missing = 3,
+                           .kept_until = 7, .kept_at_pace = 1};
+    strcpy(t->tier.name, "silver");
+    t->tier.nlabels = 1;
+    strcpy(t->tier.labels[0], "l");
+  } else if (!strcmp(type, "loy_points_info_t")) {
+    loy_points_info_t *p = out;
+    loy_entry_t *h = arena_alloc(a, 2 * sizeof *h);
+    assert_non_null(h);
+    for (int i = 0; i < 2; i++)
+      h[i] = (loy_entry_t){.seq = 2u - (unsigned)i, .type = LOY_E_EARN, .amount = 5, .key = X,
+                           .source = X};
+    *p = (loy_points_info_t){.member = 1, .total = 10, .pending = 5, .balance = 5,
+                             .nexpiring = LOY_MAX_EXPIRING, .nhistory = 2, .history = h,
+                             .next_before = 1};
+  } else if (!strcmp(type, "loy_preview_t")) {
+    *(loy_preview_t *)out = (loy_preview_t){.points = 5, .net_spend = 500, .upgrades = 1,
+                                            .tier_after = "gold", .bonus = 100};
+  } else if (!strcmp(type, "loy_credit_wire_t")) {
+    loy_credit_wire_t *w = out;
+    w->customer_id = X;
+    w->r = (loy_credit_result_t){.created = 1, .points = 5, .balance_after = 5,
+                                 .move = {.changed = 1, .from = "", .to = "gold", .bonus = 1}};
+  } else if (!strcmp(type, "loy_redeem_wire_t")) {
+    loy_redeem_wire_t *w = out;
+    w->customer_id = w->redemption_id = X;
+    w->r = (loy_redeem_result_t){.status = LOY_REDEEM_ACCEPTED, .created = 1, .points = 5,
+                                 .value = 50, .currency = "EUR", .balance_after = 1};
+  } else if (!strcmp(type, "loy_cancel_wire_t")) {
+    loy_cancel_wire_t *w = out;
+    w->customer_id = X;
+    w->r = (loy_cancel_result_t){.created = 1, .points_returned = 5, .balance_after = 5,
+                                 .customer_id = "x"};
+  } else if (!strcmp(type, "loy_members_result_t")) {
+    loy_members_result_t *m = out;
+    pstr_t *ids = arena_alloc(a, 2 * sizeof *ids);
+    assert_non_null(ids);
+    ids[0] = ids[1] = X;
+    *m = (loy_members_result_t){.tier = X, .ids = ids, .n = 2, .more = 1};
+  } else if (!strcmp(type, "loy_check_result_t")) {
+    loy_check_t *c = &((loy_check_result_t *)out)->check;
+    *c = (loy_check_t){.members = 2, .entries = 5, .ndiffs = 1, .orphans = 1, .nlisted = 16};
+    for (int i = 0; i < 16; i++) c->diffs[i] = (loy_check_diff_t){X, 1, 2};
+  } else if (!strcmp(type, "loy_pass_result_t")) {
+    ((loy_pass_result_t *)out)->r = (loy_batch_result_t){.members = 3, .done = 1};
+  } else if (!strcmp(type, "loy_expiring_result_t")) {
+    loy_expiring_result_t *r = out;
+    loy_expiring_item_t *it = arena_alloc(a, 2 * sizeof *it);
+    assert_non_null(it);
+    it[0] = it[1] = (loy_expiring_item_t){X, 5, 7};
+    *r = (loy_expiring_result_t){1, 2, it, 2, 1};
+  } else if (!strcmp(type, "debug_clock_result_t")) {
+    *(debug_clock_result_t *)out = (debug_clock_result_t){1700000000, 86400};
   } else {
     fail_msg("no filler for result type %s: add one to test_method_table.c", type);
   }
@@ -339,6 +430,7 @@ int main(void) {
     cmocka_unit_test(test_policy_columns),
     cmocka_unit_test(test_affects_unknown_is_all),
     cmocka_unit_test(test_affects_names_ids),
+    cmocka_unit_test(test_affects_pass),
     cmocka_unit_test(test_every_result_roundtrips),
     cmocka_unit_test(test_map_writer_headers),
   };
