@@ -147,3 +147,24 @@ int handle_customer_merge(exec_ctx_t *x, const void *params, void *result, perr_
   CONTRACT_WRITE_TXN(x);
   return core_customer_merge(x->txn, params, x->now, result, e);
 }
+
+/* customer.export / customer.forget (commerce/privacy.h). The forget's log line names only
+ * the pseudonym and the counts (no personal data); the LMDB free pages that still hold the
+ * erased bytes are zeroed by the writer after the commit (store_scrub_free_pages). */
+int handle_customer_export(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
+  const id_params_t *p = params;
+  store_txn_t *t = exec_txn(x, e);
+  return t ? core_customer_export(t, p->id, x->arena, result, e) : e->code;
+}
+
+int handle_customer_forget(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
+  CONTRACT_WRITE_TXN(x);
+  int rc = core_customer_forget(x->txn, params, x->now, result, e);
+  if (!rc) {
+    const forget_result_t *r = result;
+    log_notice("customer.forget: personal data erased, id replaced by %s (%llu orders, %llu "
+               "feedback)",
+               r->pseudonym, (unsigned long long)r->orders, (unsigned long long)r->feedback);
+  }
+  return rc;
+}

@@ -15,6 +15,7 @@
 #include "clv/clv_snapshot.h"
 #include "commerce/feedback.h"
 #include "commerce/merge.h"
+#include "commerce/privacy.h"
 
 /* Packs the key/value pairs of customer.get's analytics into the open map (PK_MAP). */
 void enc_customer_analytics(msgpack_packer *pk, const cust_analytics_t *a);

@@ -137,37 +137,41 @@ static void enc_upsert(msgpack_packer *pk, const char *idkey, const upsert_resul
 void enc_product_upsert(msgpack_packer *pk, const void *r) { enc_upsert(pk, "product_id", r); }
 void enc_customer_upsert(msgpack_packer *pk, const void *r) { enc_upsert(pk, "customer_id", r); }
 
+/* The profile's fields, inside an open PK_MAP (customer.get, customer.export). */
+static void enc_profile_fields(msgpack_packer *pk, const customer_profile_t *p) {
+  const customer_t *c = &p->customer;
+    kv_pstr(pk, "customer_id", c->id);
+  pk_kv_bool(pk, "known", p->known);
+  kv_pstr(pk, "email", c->email);
+  kv_pstr(pk, "name", c->name);
+  pk_kv_int(pk, "created_at", c->created_at);
+  pk_kv_int(pk, "first_order_at", p->first_order_at);
+  pk_kv_int(pk, "last_order_at", p->last_order_at);
+  pk_kv_int(pk, "order_count", p->order_count);
+  pk_kv_int(pk, "refund_count", p->refund_count);
+  pk_str(pk, "totals");
+  msgpack_pack_array(pk, p->ntotals);
+  for (size_t i = 0; i < p->ntotals; i++) {
+    const currency_totals_t *t = &p->totals[i];
+    PK_MAP(pk) {
+      pk_kv_str(pk, "currency", t->currency);
+      pk_kv_int(pk, "orders", t->orders);
+      pk_kv_int(pk, "gross", t->gross);
+      pk_kv_int(pk, "refunded", t->refunded);
+      pk_kv_int(pk, "net", t->net);
+      pk_kv_int(pk, "aov", t->aov);
+    }
+  }
+  pk_str(pk, "last_products");
+  msgpack_pack_array(pk, p->nlast);
+  for (size_t i = 0; i < p->nlast; i++) pk_strn(pk, p->last_products[i].p, p->last_products[i].n);
+  pk_kv_int(pk, "updated_at", c->updated_at);
+}
+
 void enc_customer_get(msgpack_packer *pk, const void *result) {
   const customer_view_t *v = result; /* the profile + analytics (codec_analytics.c) */
-  const customer_profile_t *p = &v->profile;
-  const customer_t *c = &p->customer;
   PK_MAP(pk) {
-    kv_pstr(pk, "customer_id", c->id);
-    pk_kv_bool(pk, "known", p->known);
-    kv_pstr(pk, "email", c->email);
-    kv_pstr(pk, "name", c->name);
-    pk_kv_int(pk, "created_at", c->created_at);
-    pk_kv_int(pk, "first_order_at", p->first_order_at);
-    pk_kv_int(pk, "last_order_at", p->last_order_at);
-    pk_kv_int(pk, "order_count", p->order_count);
-    pk_kv_int(pk, "refund_count", p->refund_count);
-    pk_str(pk, "totals");
-    msgpack_pack_array(pk, p->ntotals);
-    for (size_t i = 0; i < p->ntotals; i++) {
-      const currency_totals_t *t = &p->totals[i];
-      PK_MAP(pk) {
-        pk_kv_str(pk, "currency", t->currency);
-        pk_kv_int(pk, "orders", t->orders);
-        pk_kv_int(pk, "gross", t->gross);
-        pk_kv_int(pk, "refunded", t->refunded);
-        pk_kv_int(pk, "net", t->net);
-        pk_kv_int(pk, "aov", t->aov);
-      }
-    }
-    pk_str(pk, "last_products");
-    msgpack_pack_array(pk, p->nlast);
-    for (size_t i = 0; i < p->nlast; i++) pk_strn(pk, p->last_products[i].p, p->last_products[i].n);
-    pk_kv_int(pk, "updated_at", c->updated_at);
+    enc_profile_fields(pk, &v->profile);
     enc_customer_analytics(pk, &v->an); /* more fields of this map */
     enc_customer_loyalty(pk, &v->loy);
   }
@@ -193,26 +197,79 @@ void enc_order_refund(msgpack_packer *pk, const void *result) {
   }
 }
 
+/* An order's fields, inside an open PK_MAP (order.get, customer.export). */
+static void enc_order_fields(msgpack_packer *pk, const order_t *o, int64_t refunded) {
+    kv_pstr(pk, "order_id", o->order_id);
+  kv_pstr(pk, "customer_id", o->customer_id);
+  pk_kv_int(pk, "ts", o->ts);
+  kv_pstr(pk, "currency", o->currency);
+  pk_str(pk, "lines");
+  msgpack_pack_array(pk, o->nlines);
+  for (size_t i = 0; i < o->nlines; i++) {
+    PK_MAP(pk) {
+      kv_pstr(pk, "product_id", o->lines[i].product_id);
+      pk_kv_int(pk, "quantity", o->lines[i].quantity);
+      pk_kv_int(pk, "unit_price", o->lines[i].unit_price);
+    }
+  }
+  pk_kv_int(pk, "discount", o->discount);
+  pk_kv_int(pk, "shipping", o->shipping);
+  pk_kv_int(pk, "tax", o->tax);
+  pk_kv_int(pk, "refunded", refunded);
+}
+
 void enc_order_get(msgpack_packer *pk, const void *result) {
   const order_view_t *v = result;
-  const order_t *o = &v->order;
+  PK_MAP(pk) enc_order_fields(pk, &v->order, v->refunded);
+}
+
+/* ---- customer.export / customer.forget (commerce/privacy.h) ---- */
+
+static const pfield_t customer_export_fields[] = {
+    P_STR(id_params_t, "customer_id", id, 1, 1, CORE_ID_MAX)};
+static const pspec_t customer_export_spec = PSPEC(customer_export_fields);
+PARAMS_DECODER(customer_export)
+
+static const pfield_t customer_forget_fields[] = {
+    P_STR(forget_t, "customer_id", customer_id, 1, 1, CORE_ID_MAX)};
+static const pspec_t customer_forget_spec = PSPEC(customer_forget_fields);
+PARAMS_DECODER(customer_forget)
+
+void enc_customer_export(msgpack_packer *pk, const void *result) {
+  const export_result_t *r = result;
   PK_MAP(pk) {
-    kv_pstr(pk, "order_id", o->order_id);
-    kv_pstr(pk, "customer_id", o->customer_id);
-    pk_kv_int(pk, "ts", o->ts);
-    kv_pstr(pk, "currency", o->currency);
-    pk_str(pk, "lines");
-    msgpack_pack_array(pk, o->nlines);
-    for (size_t i = 0; i < o->nlines; i++) {
+    pk_str(pk, "profile");
+    PK_MAP(pk) enc_profile_fields(pk, &r->profile);
+    pk_str(pk, "orders");
+    msgpack_pack_array(pk, r->norders);
+    for (size_t i = 0; i < r->norders; i++)
+      PK_MAP(pk) enc_order_fields(pk, &r->orders[i].order, r->orders[i].refunded);
+    pk_str(pk, "feedback");
+    msgpack_pack_array(pk, r->nfeedback);
+    for (size_t i = 0; i < r->nfeedback; i++) {
+      const feedback_t *f = &r->feedback[i];
       PK_MAP(pk) {
-        kv_pstr(pk, "product_id", o->lines[i].product_id);
-        pk_kv_int(pk, "quantity", o->lines[i].quantity);
-        pk_kv_int(pk, "unit_price", o->lines[i].unit_price);
+        kv_pstr(pk, "feedback_id", f->feedback_id);
+        pk_kv_str(pk, "kind", feedback_kind_name(f->kind));
+        pk_kv_int(pk, "score", f->score);
+        pk_kv_int(pk, "ts", f->ts);
       }
     }
-    pk_kv_int(pk, "discount", o->discount);
-    pk_kv_int(pk, "shipping", o->shipping);
-    pk_kv_int(pk, "tax", o->tax);
-    pk_kv_int(pk, "refunded", v->refunded);
+    /* stored under the id but not in this document (PROTOCOL.md says why) */
+    pk_str(pk, "not_included");
+    msgpack_pack_array(pk, 3);
+    pk_str(pk, "loyalty");
+    pk_str(pk, "offers");
+    pk_str(pk, "refund_records");
+  }
+}
+
+void enc_customer_forget(msgpack_packer *pk, const void *result) {
+  const forget_result_t *r = result;
+  PK_MAP(pk) {
+    pk_kv_str(pk, "pseudonym", r->pseudonym);
+    pk_kv_uint(pk, "orders", r->orders);
+    pk_kv_uint(pk, "feedback", r->feedback);
+    pk_kv_uint(pk, "loyalty", r->loyalty);
   }
 }

@@ -60,6 +60,8 @@ static int affects_customer_merge(const void *params, const void *result, cache_
   ids[1] = m->customer_id;
   return 2;
 }
+/* The pseudonym is new (random): no cached answer can name it; only the id's go. */
+AFFECTS_ONE(affects_customer_forget, KEY_CUSTOMER, ((const forget_t *)params)->customer_id)
 #define NO_AFFECTS NULL
 
 /* ---- cache keys, derived from the cache column and the params type ---- */

@@ -337,4 +337,9 @@ typedef struct loy_check_s {
 } loy_check_t;
 int loyalty_check(store_txn_t *t, arena_t *a, loy_check_t *out, perr_info_t *e);
 
+/* customer.forget (commerce/privacy.h): move the member's rows (summary, ledger, tier history,
+ * tier index) from customer id `from` to `to` in the write txn w, and rewrite the idempotency
+ * answers naming `from` (a scan of LOY_KEYS); *moved counts the rows. Not a member: 0. */
+int loy_customer_rekey(store_txn_t *w, pstr_t from, pstr_t to, uint64_t *moved, perr_info_t *e);
+
 #endif

@@ -88,3 +88,8 @@ uint64_t store_count(store_txn_t *t, store_table_t tb) { return t->s->be->count(
 uint64_t store_size_bytes(store_t *s) { return s->be->size_bytes(s); }
 
 int store_fatal(store_t *s) { return s->be->fatal ? s->be->fatal(s) : 0; }
+
+int store_scrub_free_pages(store_t *s, uint64_t *zeroed, perr_info_t *err) {
+  *zeroed = 0;
+  return s->be->scrub_free ? s->be->scrub_free(s, zeroed, err) : 0;
+}

@@ -114,6 +114,13 @@ void store_cursor_close(store_cursor_t *c);
 /* Number of entries in a table as of this txn. */
 uint64_t store_count(store_txn_t *t, store_table_t tb);
 const char *store_table_name(store_table_t tb);
+/* Erasure: overwrite with zeros every free page of the data file that no snapshot can read
+ * any more, so bytes deleted or overwritten by committed writes do not linger on disk (LMDB
+ * reuses freed pages but never clears them). Writer thread only, between write txns (it
+ * commits two tiny META writes so the last write's freed pages become reclaimable, then
+ * zeroes them while holding the writer lock). Pages a long-running reader still sees are
+ * skipped (*zeroed counts the pages cleared). 0 or a perr code with err filled. */
+int store_scrub_free_pages(store_t *s, uint64_t *zeroed, perr_info_t *err);
 /* Bytes on disk used by the data file. */
 uint64_t store_size_bytes(store_t *s);
 

@@ -44,6 +44,7 @@ struct store_backend_s {
   uint64_t (*count)(store_txn_t *t, store_table_t tb);
   uint64_t (*size_bytes)(store_t *s);
   int (*fatal)(store_t *s); /* NULL = the backend never needs a reopen */
+  int (*scrub_free)(store_t *s, uint64_t *zeroed, perr_info_t *err); /* NULL = nothing kept */
 };
 
 /* Backends' open functions (store_open picks one). */

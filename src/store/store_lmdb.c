@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_internal.h"
 
@@ -537,6 +538,135 @@ static int lmdb_fatal(store_t *base) {
   return rc == MDB_PANIC;
 }
 
+/* ---- store_scrub_free_pages: zero the free pages no snapshot can read ---------------- */
+
+/* mdb_reader_list line "pid thread txnid" ("-" for a reset slot): the smallest txnid. */
+static int oldest_reader(const char *msg, void *ctx) {
+  unsigned long long *oldest = ctx, id;
+  int pid;
+  size_t tid;
+  if (sscanf(msg, "%d %zx %llu", &pid, &tid, &id) == 3 && id < *oldest) *oldest = id;
+  return 0;
+}
+
+/* A write txn that changes one META key: txnids advance, so the pages freed by the last
+ * real write become reclaimable (LMDB reuses pages freed by txn N from txn N+2 on). */
+static int bump_txn(MDB_env *env, MDB_dbi meta, uint64_t n) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(env, NULL, 0, &txn);
+  if (rc) return rc;
+  MDB_val k = {sizeof "scrub" - 1, (void *)"scrub"}, v = {sizeof n, &n};
+  rc = mdb_put(txn, meta, &k, &v, 0);
+  if (rc) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  return mdb_txn_commit(txn);
+}
+
+/* LMDB page header (lmdb's on-disk format, stable since 0.9): pgno (8), pad (2), flags (2),
+ * lower (2) and upper (2) -- the free gap [lower, upper) -- or, for an overflow head, the
+ * page count (4) in their place. */
+#define PG_HDR 16
+#define PG_BRANCH 0x01
+#define PG_LEAF 0x02
+#define PG_OVERFLOW 0x04
+#define PG_META 0x08
+#define PG_LEAF2 0x20
+
+/* Zero the free gap of every branch/leaf page (deleted or moved records leave their bytes
+ * there: LMDB compacts a page without clearing it) and the whole of every page in free[]. */
+static int zero_pages(int fd, size_t psize, size_t npages, const unsigned char *is_free,
+                      uint64_t *zeroed) {
+  unsigned char *pg = malloc(psize), *zero = calloc(1, psize);
+  int rc = pg && zero ? 0 : ENOMEM;
+  for (size_t p = 2; p < npages && !rc; p++) { /* 0, 1: the meta pages */
+    off_t at = (off_t)(p * psize);
+    if (is_free[p]) {
+      if (pwrite(fd, zero, psize, at) != (ssize_t)psize) rc = errno ? errno : EIO;
+      (*zeroed)++;
+      continue;
+    }
+    if (pread(fd, pg, PG_HDR, at) != PG_HDR) {
+      rc = errno ? errno : EIO;
+      break;
+    }
+    uint16_t flags, lower, upper;
+    memcpy(&flags, pg + 10, 2);
+    memcpy(&lower, pg + 12, 2);
+    memcpy(&upper, pg + 14, 2);
+    if (flags & PG_OVERFLOW) {
+      uint32_t n;
+      memcpy(&n, pg + 12, 4);
+      if (n > 1) p += n - 1; /* its other pages are data, no header */
+      continue;
+    }
+    if ((flags & (PG_BRANCH | PG_LEAF)) && !(flags & (PG_META | PG_LEAF2)) && lower >= PG_HDR &&
+        lower < upper && upper <= psize) {
+      if (pwrite(fd, zero, upper - lower, at + lower) != (ssize_t)(upper - lower))
+        rc = errno ? errno : EIO;
+    }
+  }
+  free(pg);
+  free(zero);
+  return rc;
+}
+
+static int lmdb_scrub_free(store_t *base, uint64_t *zeroed, perr_info_t *err) {
+  lmdb_store_t *s = LS(base);
+  *zeroed = 0;
+  int rc = 0;
+  for (uint64_t i = 0; i < 2 && !rc; i++) rc = bump_txn(s->env, s->dbi[STORE_T_META], i);
+  MDB_txn *w = NULL, *r = NULL;
+  MDB_cursor *c = NULL;
+  unsigned char *is_free = NULL;
+  /* the write txn holds the writer lock (nobody allocates or writes pages meanwhile); the
+   * read txn on the same snapshot reads the freelist (LMDB allows that in read txns only) */
+  if (!rc) rc = mdb_txn_begin(s->env, NULL, 0, &w);
+  if (!rc) rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r);
+  MDB_stat st;
+  MDB_envinfo info;
+  mdb_filehandle_t fd;
+  if (!rc) rc = mdb_env_stat(s->env, &st);
+  if (!rc) rc = mdb_env_info(s->env, &info);
+  if (!rc) rc = mdb_env_get_fd(s->env, &fd);
+  if (!rc) rc = mdb_cursor_open(r, 0 /* FREE_DBI */, &c);
+  if (rc) goto out;
+  size_t npages = info.me_last_pgno + 1;
+  is_free = calloc(npages, 1);
+  if (!is_free) {
+    rc = ENOMEM;
+    goto out;
+  }
+  unsigned long long oldest = (unsigned long long)mdb_txn_id(w) - 1;
+  mdb_reader_list(s->env, oldest_reader, &oldest);
+  MDB_val k, v;
+  int g;
+  while ((g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+    size_t freed_by;
+    if (k.mv_size != sizeof freed_by || v.mv_size < sizeof(size_t)) continue;
+    memcpy(&freed_by, k.mv_data, sizeof freed_by);
+    if (freed_by >= oldest) break; /* keys ascend: the rest may still be read */
+    const size_t *idl = v.mv_data; /* [count, pgno...] */
+    size_t n = idl[0];
+    if ((n + 1) * sizeof(size_t) > v.mv_size) continue;
+    for (size_t i = 1; i <= n; i++)
+      if (idl[i] < npages) is_free[idl[i]] = 1;
+  }
+  if (g != MDB_NOTFOUND && g != 0) rc = g;
+  if (!rc) rc = zero_pages(fd, st.ms_psize, npages, is_free, zeroed);
+  if (!rc && fdatasync(fd)) rc = errno;
+out:
+  free(is_free);
+  if (c) mdb_cursor_close(c);
+  if (r) mdb_txn_abort(r);
+  if (w) mdb_txn_abort(w);
+  if (rc)
+    return perr_set(err, PERR_INTERNAL, NULL, "scrubbing free pages: %s",
+                    rc > 0 && rc < 1000 ? strerror(rc) : mdb_strerror(rc));
+  return 0;
+}
+
 static const store_backend_t lmdb_backend = {
     .name = "lmdb",
     .close = lmdb_close,
@@ -553,4 +683,5 @@ static const store_backend_t lmdb_backend = {
     .count = lmdb_count,
     .size_bytes = lmdb_size_bytes,
     .fatal = lmdb_fatal,
+    .scrub_free = lmdb_scrub_free,
 };

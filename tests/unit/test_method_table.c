@@ -225,6 +225,31 @@ static void fill_result(const char *type, void *out, arena_t *a) {
                           .has_value = 1, .currency = "EUR", .items = m, .n = 3, .next_cursor = X};
   } else if (!strcmp(type, "feedback_result_t")) {
     ((feedback_result_t *)out)->created = 1;
+  } else if (!strcmp(type, "export_result_t")) {
+    export_result_t *r = out;
+    r->profile.customer = (customer_t){.id = X, .email = X, .name = X, .created_at = 1};
+    r->profile.ntotals = 1;
+    r->profile.totals[0] = (currency_totals_t){"EUR", 1, 2, 3, 4, 5};
+    r->profile.nlast = 1;
+    r->profile.last_products[0] = X;
+    r->orders = arena_alloc(a, 2 * sizeof *r->orders);
+    r->feedback = arena_alloc(a, 2 * sizeof *r->feedback);
+    order_line_t *l = arena_alloc(a, sizeof *l);
+    assert_true(r->orders && r->feedback && l);
+    *l = (order_line_t){.product_id = X, .quantity = 1, .unit_price = 2};
+    for (int i = 0; i < 2; i++) {
+      r->orders[i].order = (order_t){.order_id = X, .customer_id = X, .ts = 1, .currency = EUR,
+                                     .lines = l, .nlines = 1, .tax = 3};
+      r->orders[i].refunded = 4;
+      r->feedback[i] = (feedback_t){.feedback_id = X, .customer_id = X, .kind = 1, .score = 5, .ts = 6};
+    }
+    r->norders = r->nfeedback = 2;
+  } else if (!strcmp(type, "forget_result_t")) {
+    forget_result_t *r = out;
+    memcpy(r->pseudonym, "anon-0123", 10);
+    r->orders = 2;
+    r->feedback = 3;
+    r->loyalty = 4;
   } else if (!strcmp(type, "merge_result_t")) {
     *(merge_result_t *)out = (merge_result_t){1, 2, 3};
   } else if (!strcmp(type, "subscribe_result_t")) {

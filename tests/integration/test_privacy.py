@@ -1,0 +1,166 @@
+"""test_privacy.py -- privacy requests (issue 11) through the real patrond:
+- customer.export returns the profile, every order (lines, refunded total) and feedback of a
+  customer as one document; admin only.
+- customer.forget: the id becomes an irreversible pseudonym ("anon-" + 32 hex) that keeps the
+  aggregates (totals, counts, orders, feedback, a merged guest's history, loyalty points and
+  tier); email and name are
+  gone; a second forget is not_found; the log names the pseudonym, never the personal data.
+- After forget and a refit of every model, no byte of the email, the name or the original id
+  remains in any file of the data directory (the LMDB data file included: the writer zeroes
+  the free pages that held the old records), while before the forget the same grep finds them
+  (so the grep can fail).
+usage: python3 test_privacy.py PATH/TO/patrond"""
+import os
+import re
+import sys
+import unittest
+
+from patrontest import Client, Daemon, RpcError, order
+
+PATROND = None
+DAY = 86400
+T0 = 1704067200  # 2024-01-01
+ID = "victim-7781-qx"
+EMAIL = "zed.quigley-9137@example.org"
+NAME = "Zedekiah Quigleyfax"
+
+
+def files_holding(root, needles):
+    """{needle: [paths]} for every file under root whose bytes contain needle."""
+    found = {n: [] for n in needles}
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            with open(p, "rb") as f:
+                data = f.read()
+            for needle in needles:
+                if needle.encode() in data:
+                    found[needle].append(p)
+    return found
+
+
+class Privacy(unittest.TestCase):
+    def setUp(self):
+        self.d = Daemon(PATROND).start()
+        self.c = Client(self.d.sock)
+        self.admin = Client(self.d.admin)
+        c = self.c
+        # a shop of 30 repeat buyers, so that both models have something to fit
+        for i in range(30):
+            for k in range(3):
+                c.call("order.record", order("o%d-%d" % (i, k), "c%02d" % i, ts=T0 + (i + 20 * k) * DAY,
+                                             lines=[{"product_id": "p%d" % ((i + k) % 7),
+                                                     "quantity": 1, "unit_price": 1000 + i}]))
+        c.call("customer.upsert", {"customer_id": ID, "email": EMAIL, "name": NAME,
+                                   "created_at": T0})
+        for k in range(3):
+            c.call("order.record", order("v%d" % k, ID, ts=T0 + (5 + 15 * k) * DAY,
+                                         lines=[{"product_id": "p%d" % k, "quantity": 2,
+                                                 "unit_price": 2500}]))
+        c.call("order.refund", {"refund_id": "vr1", "order_id": "v1", "amount": 700})
+        c.call("feedback.record", {"feedback_id": "vf1", "customer_id": ID, "kind": "nps",
+                                   "score": 9, "ts": T0 + 30 * DAY})
+        # a loyalty member: summary, ledger entry, idempotency answer all name the id
+        self.admin.call("loyalty.program.set", {
+            "tiers": [{"name": "silver", "entry_threshold": 50, "earn_mult_bp": 10000}],
+            "basis": "points", "window": "lifetime", "downgrade": "never",
+            "earn": [{"currency": "EUR", "points": 1, "per_minor": 100}]})
+        c.call("loyalty.award", {"customer_id": ID, "points": 120, "kind": "signup",
+                                 "key": "signup-1"})
+        # a guest merged into the victim: its tombstone names the victim's id
+        c.call("order.record", order("g1", "guest-55", ts=T0 + 70 * DAY, cur="EUR"))
+        self.admin.call("customer.merge", {"guest_id": "guest-55", "customer_id": ID})
+
+    def tearDown(self):
+        self.c.close()
+        self.admin.close()
+        self.d.cleanup()
+
+    def assertRpcError(self, client, code, field, method, params):
+        with self.assertRaises(RpcError) as cm:
+            client.call(method, params)
+        self.assertEqual(cm.exception.code, code, cm.exception.err)
+        if field is not None:
+            self.assertEqual(cm.exception.field, field, cm.exception.err)
+
+    def test_export(self):
+        self.assertRpcError(self.c, "forbidden", None, "customer.export", {"customer_id": ID})
+        x = self.admin.call("customer.export", {"customer_id": ID})
+        p = x["profile"]
+        self.assertEqual((p["customer_id"], p["email"], p["name"]), (ID, EMAIL, NAME))
+        self.assertEqual(p["order_count"], 4)
+        self.assertEqual([o["order_id"] for o in x["orders"]], ["v0", "v1", "v2", "g1"])
+        self.assertTrue(all(o["customer_id"] == ID for o in x["orders"]))
+        self.assertEqual(x["orders"][1]["refunded"], 700)
+        self.assertEqual(x["orders"][0]["lines"],
+                         [{"product_id": "p0", "quantity": 2, "unit_price": 5000 // 2}])
+        self.assertEqual(x["feedback"], [{"feedback_id": "vf1", "kind": "nps", "score": 9,
+                                          "ts": T0 + 30 * DAY}])
+        self.assertEqual(sorted(x["not_included"]), ["loyalty", "offers", "refund_records"])
+        self.assertRpcError(self.admin, "not_found", "customer_id", "customer.export",
+                            {"customer_id": "nobody"})
+        self.assertRpcError(self.admin, "invalid_params", "customer_id", "customer.export", {})
+
+    def test_forget_keeps_aggregates_and_leaves_no_byte(self):
+        c, a = self.c, self.admin
+        before = c.call("customer.get", {"customer_id": ID})
+        kpi_before = a.call("kpi.report", {"from": T0, "to": T0 + 400 * DAY, "currency": "EUR"})
+        a.call("model.refit", {"models": ["clv", "recs"]})
+        held = files_holding(self.d.data, [EMAIL, NAME, ID])
+        self.assertTrue(held[EMAIL] and held[NAME] and held[ID], held)  # the grep can fail
+
+        self.assertRpcError(c, "forbidden", None, "customer.forget", {"customer_id": ID})
+        self.assertRpcError(a, "not_found", "customer_id", "customer.forget",
+                            {"customer_id": "nobody"})
+        r = a.call("customer.forget", {"customer_id": ID})
+        self.assertRegex(r["pseudonym"], r"^anon-[0-9a-f]{32}$")
+        self.assertEqual((r["orders"], r["feedback"]), (4, 1))
+        self.assertGreaterEqual(r["loyalty"], 3)  # summary, ledger entry, award answer
+        pid = r["pseudonym"]
+        self.assertEqual(c.call("loyalty.points", {"customer_id": pid})["total"], 120)
+        self.assertEqual(c.call("loyalty.tier", {"customer_id": pid})["tier"], "silver")
+        self.assertRpcError(c, "not_found", "customer_id", "customer.get", {"customer_id": ID})
+        self.assertRpcError(a, "not_found", "customer_id", "customer.forget", {"customer_id": ID})
+        g = c.call("customer.get", {"customer_id": pid})
+        self.assertEqual((g["email"], g["name"]), ("", ""))
+        for k in ("order_count", "refund_count", "first_order_at", "last_order_at", "totals",
+                  "last_products", "created_at", "known"):
+            self.assertEqual(g[k], before[k], k)
+        self.assertEqual(c.call("order.get", {"order_id": "v1"})["customer_id"], pid)
+        self.assertEqual(c.call("order.get", {"order_id": "g1"})["customer_id"], pid)
+        x = a.call("customer.export", {"customer_id": pid})
+        self.assertEqual(len(x["orders"]), 4)
+        self.assertEqual(len(x["feedback"]), 1)
+        kpi_after = a.call("kpi.report", {"from": T0, "to": T0 + 400 * DAY, "currency": "EUR"})
+        for k in ("revenue", "orders", "aov", "nps"):
+            self.assertEqual(kpi_after[k], kpi_before[k], k)
+        # the merged guest's tombstone named the id: gone, so the guest is unknown again
+        self.assertRpcError(a, "not_found", "guest_id", "customer.merge",
+                            {"guest_id": "guest-55", "customer_id": pid})
+        # a second forget makes another, unrelated pseudonym
+        r2 = a.call("customer.forget", {"customer_id": pid})
+        self.assertNotEqual(r2["pseudonym"], pid)
+        pid = r2["pseudonym"]
+        self.assertEqual(c.call("customer.get", {"customer_id": pid})["order_count"], 4)
+
+        refit = a.call("model.refit", {"models": ["clv", "recs"]})
+        self.assertTrue(refit["models"])
+        held = files_holding(self.d.data, [EMAIL, NAME, ID])
+        self.assertEqual(held, {EMAIL: [], NAME: [], ID: []})
+        log = self.d.read_log()
+        self.assertIn("customer.forget: personal data erased, id replaced by " + pid, log)
+        self.assertRegex(log, r"customer.forget: [0-9]+ free pages zeroed")
+        for secret in (EMAIL, NAME, ID):
+            self.assertNotIn(secret, log)
+        # and after a restart (the data file is what reopens)
+        self.d.stop()
+        self.d.start()
+        self.c.close()
+        self.c = Client(self.d.sock)
+        self.assertEqual(self.c.call("customer.get", {"customer_id": pid})["order_count"], 4)
+        self.assertEqual(files_holding(self.d.data, [EMAIL, NAME, ID]), {EMAIL: [], NAME: [], ID: []})
+
+
+if __name__ == "__main__":
+    PATROND = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
