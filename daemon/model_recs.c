@@ -151,6 +151,15 @@ static int delta_add_order(recs_state_t *st, const pstr_t *ids, size_t n, int64_
 
 void recs_request_rebuild(recs_state_t *st, const char *why) {
   if (st->rebuild_queued || st->d->stopping) return;
+  if (st->d->cfg.recs_rebuild_interval_s == 0) {
+    /* builds are the operator's (model.refit only): the delta stays bounded and the orders
+     * it cannot take reach the answers at the next model.refit; model.status says so */
+    if (!st->reason[0])
+      log_notice("recs: %s; newer orders reach the recommendations at the next model.refit "
+                 "(models.recs_rebuild_interval_s=0: no automatic rebuild)", why);
+    snprintf(st->reason, sizeof st->reason, "%s: newer orders wait for model.refit", why);
+    return;
+  }
   if (models_request_refit(st->d, "recs")) return;
   st->rebuild_queued = 1;
   log_notice("recs: full rebuild queued (%s)", why);

@@ -1,7 +1,16 @@
-/* models.c -- see models.h. Also the handlers of model.status and model.refit. */
+/* models.c -- see models.h. Also the handlers of model.status and model.refit.
+ * model.status says `building` for a kind while a scheduled refit of it is queued or running
+ * (building[], loop) and while any refit builds it on the worker until installed (running[],
+ * atomic: an admin's model.refit is not scheduled here). Test hook: with the environment variable
+ * PATRON_DEBUG_BUILD_GATE naming a FIFO, the worker holds every build at its start (after
+ * setting running[]) by a two-step rendezvous on it: it opens the FIFO for writing and closes
+ * it (a reader learns the build has started), then opens it for reading and waits for a
+ * writer to open and close it (the release). Unset in production. */
 #include "models.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +27,8 @@ struct models_s {
   models_hooks_t hooks;
   void *state[MODELS_MAX];
   int building[MODELS_MAX];
+  atomic_int running[MODELS_MAX]; /* worker: a build of the kind is running */
+  const char *build_gate;         /* PATRON_DEBUG_BUILD_GATE or NULL */
   uint64_t last_start_ms[MODELS_MAX];
   uv_timer_t timer;
 };
@@ -77,6 +88,7 @@ static void refit_install(daemon_t *d, wjob_t *j) {
   for (size_t i = 0; i < m->nkinds; i++) {
     if (!(r->mask & (1u << i))) continue;
     m->building[i] = 0;
+    atomic_store(&m->running[i], 0); /* built and now installed (or failed) */
     if (!b) continue;
     if (b->ok[i]) {
       if (d->stopping) kinds[i]->discard(b->built[i]);
@@ -100,6 +112,20 @@ static void refit_install(daemon_t *d, wjob_t *j) {
   }
 }
 
+/* Worker: the test hook's rendezvous (see the file comment); nothing without the variable. */
+static void build_gate(const models_t *m) {
+  if (!m->build_gate) return;
+  int fd = open(m->build_gate, O_WRONLY);
+  if (fd >= 0) close(fd);
+  fd = open(m->build_gate, O_RDONLY);
+  if (fd >= 0) {
+    char c;
+    while (read(fd, &c, 1) > 0) {
+    }
+    close(fd);
+  }
+}
+
 /* Worker thread. */
 int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   CONTRACT_THREAD(THREAD_WORKER);
@@ -115,6 +141,8 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
   model_build_t build = {.store = x->store, .as_of = p->as_of ? p->as_of : clock_wall_s()};
   for (size_t i = 0; i < m->nkinds; i++) {
     if (!(r->mask & (1u << i))) continue;
+    atomic_store(&m->running[i], 1);
+    build_gate(m);
     uint64_t t0 = clock_mono_ms();
     store_txn_t *t = exec_txn(x, &b->err[i]);
     b->built[i] = t ? m->kinds[i]->build(m->state[i], &build, t, &b->err[i]) : NULL;
@@ -141,7 +169,7 @@ int handle_model_status(exec_ctx_t *x, const void *params, void *result, perr_in
     model_status_entry_t *s = &r->models[r->n++];
     s->name = m->kinds[i]->name;
     m->kinds[i]->info(m->state[i], &s->info);
-    if (m->building[i]) s->info.status = "building";
+    if (m->building[i] || atomic_load(&m->running[i])) s->info.status = "building";
   }
   return 0;
 }
@@ -207,6 +235,7 @@ int models_init(daemon_t *d, const model_kind_t *const *kinds, size_t nkinds,
   m->kinds = kinds;
   m->nkinds = nkinds;
   if (hooks) m->hooks = *hooks;
+  m->build_gate = getenv("PATRON_DEBUG_BUILD_GATE");
   d->models = m;
   snprintf(dir, sizeof dir, "%s/models", d->cfg.data_dir);
   if (mkdir(dir, 0700) && errno != EEXIST) {

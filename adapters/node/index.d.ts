@@ -55,7 +55,7 @@ export type CallOpts = number | CallOptions;
 export interface RecItem {
   product_id: string;
   score: number;
-  reason: 'co_purchase' | 'upsell' | 'personal' | 'popular' | 'trending' | string;
+  reason: 'co_purchase' | 'upsell' | 'personal' | 'popular' | 'trending' | 'repurchase' | string;
 }
 export interface RecsOptions {
   customer_id?: string;

@@ -159,12 +159,23 @@ typedef enum {
   RECS_REASON_UPSELL,
   RECS_REASON_PERSONAL,
   RECS_REASON_POPULAR,
-  RECS_REASON_TRENDING
+  RECS_REASON_TRENDING,
+  RECS_REASON_REPURCHASE /* from the customer's own history (the repurchase term) */
 } recs_reason_t;
 const char *recs_reason_name(recs_reason_t r); /* "co_purchase", ... */
 
-typedef enum { RECS_FALLBACK_NONE = 0, RECS_FALLBACK_POPULAR, RECS_FALLBACK_TRENDING } recs_fallback_t;
-const char *recs_fallback_name(recs_fallback_t f); /* "none", "popular", "trending" */
+/* Upsell widens in steps (recs_upsell): PRICE_BAND = category items in the price band that
+ * nobody co-considered, by popularity; CATEGORY_POPULAR = category best-sellers priced above
+ * the product without the band's upper bound. */
+typedef enum {
+  RECS_FALLBACK_NONE = 0,
+  RECS_FALLBACK_POPULAR,
+  RECS_FALLBACK_TRENDING,
+  RECS_FALLBACK_PRICE_BAND,
+  RECS_FALLBACK_CATEGORY_POPULAR
+} recs_fallback_t;
+/* "none", "popular", "trending", "price_band", "category_popular" */
+const char *recs_fallback_name(recs_fallback_t f);
 
 typedef struct recs_item_info_s {
   int in_stock;           /* 0/1 */
@@ -242,7 +253,9 @@ void recs_scratch_free(recs_scratch_t *sc);
  * score 0, reason popular/trending (upsell keeps reason upsell) and ans->fallback set.
  * Unknown items (RECS_NO_ITEM or ids the model lacks) are counted in ans->unknown.
  *   recs_cart: sum of basket-graph rows of ALL cart items (+ history_weight x rows of the
- *     distinct history items, + repurchase_weight x history basket share); co_purchase.
+ *     distinct history items, + repurchase_weight x the item's history count divided by the
+ *     largest history count); co_purchase, or repurchase for history items when the
+ *     repurchase term was added (for_customer likewise).
  *   recs_similar: the customer-graph row of items[0] ("bought by the same customers";
  *     basket graph when the snapshot has no customer graph); co_purchase.
  *   recs_for_customer: customer-graph rows of the distinct history items (+ basket rows of an
@@ -251,8 +264,12 @@ void recs_scratch_free(recs_scratch_t *sc);
  *   recs_upsell: items[0]'s price and category from the catalog; candidates must share the
  *     category (when known) and cost more, at most upsell_max_ratio times (when the price is
  *     known); ranked by co-consideration (the customer-graph row of items[0]) times the
- *     filter's margin boost; with q->candidates only those are considered (unseen ones rank
- *     by popularity); upsell. */
+ *     filter's margin boost; with q->candidates only those are considered. When a category or
+ *     price is known, empty slots are widened in steps (score 0, reason upsell, every filter
+ *     still applies): band items not co-considered by popularity (fallback PRICE_BAND), then
+ *     the category's items priced above the product with no upper bound by popularity
+ *     (CATEGORY_POPULAR); the steps walk q->candidates, or the popularity list without them.
+ *     Otherwise (unknown product) the popular fallback. */
 int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t *q,
               recs_result_t *out, size_t nout, recs_answer_t *ans);
 int recs_similar(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t *q,

@@ -59,13 +59,15 @@ void recs_params_default(recs_params_t *p) {
 }
 
 const char *recs_reason_name(recs_reason_t r) {
-  static const char *const n[] = {"co_purchase", "upsell", "personal", "popular", "trending"};
-  return (unsigned)r < 5 ? n[r] : "unknown";
+  static const char *const n[] = {"co_purchase", "upsell",  "personal",
+                                  "popular",     "trending", "repurchase"};
+  return (unsigned)r < 6 ? n[r] : "unknown";
 }
 
 const char *recs_fallback_name(recs_fallback_t f) {
-  static const char *const n[] = {"none", "popular", "trending"};
-  return (unsigned)f < 3 ? n[f] : "unknown";
+  static const char *const n[] = {"none", "popular", "trending", "price_band",
+                                  "category_popular"};
+  return (unsigned)f < 5 ? n[f] : "unknown";
 }
 
 recs_scratch_t *recs_scratch_new(void) {
@@ -272,6 +274,9 @@ typedef struct ctx_s {
   recs_reason_t reason;
   int exclude_history;     /* for_customer: drop bought items unless consumable */
   int upsell;              /* upsell: same category, price in (pp, pp * ratio] */
+  int repurchased;         /* the repurchase term was added: history items say so */
+  int unbounded;           /* upsell widening: price above pp, no upper bound */
+  int no_fill;             /* finish() leaves empty slots (upsell widens by itself) */
   uint32_t ucat;
   int64_t uprice;
   uint32_t hmax;           /* largest history count */
@@ -310,7 +315,7 @@ static int allowed(const ctx_t *c, uint32_t id, recs_item_info_t *inf) {
     if (c->ucat != RECS_NO_CATEGORY && inf->category != c->ucat) return 0;
     if (c->uprice != RECS_PRICE_UNKNOWN &&
         (inf->price == RECS_PRICE_UNKNOWN || inf->price <= c->uprice ||
-         (double)inf->price > (double)c->uprice * c->p.upsell_max_ratio))
+         (!c->unbounded && (double)inf->price > (double)c->uprice * c->p.upsell_max_ratio)))
       return 0;
   }
   if (c->f.price_max > 0 &&
@@ -422,6 +427,24 @@ static void sel_sort(const ctx_t *c, struct cand *h, size_t m, size_t lim) {
   }
 }
 
+/* A ranked item's reason: the request's, or repurchase for an item of the customer's history
+ * when the repurchase term was added (its score holds the term). */
+static inline recs_reason_t reason_of(const ctx_t *c, uint32_t id) {
+  return c->repurchased && hist_count(c->sc, id) ? RECS_REASON_REPURCHASE : c->reason;
+}
+
+/* Grows a candidate array (capacity doubling) to hold need entries; 0 when out of memory. */
+static int cand_reserve(struct cand **v, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  size_t nc = *cap;
+  while (nc < need) nc *= 2;
+  struct cand *nv = realloc(*v, nc * sizeof(*nv));
+  if (!nv) return 0;
+  *v = nv;
+  *cap = nc;
+  return 1;
+}
+
 /* Ranks the accumulated scores, then fills from the fallback lists. */
 static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans) {
   recs_scratch_t *sc = c->sc;
@@ -442,13 +465,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
    * overflow map's (copied to sc->c), and the checks run on the walked ones only. */
   int checked = c->f.margin_boost != 0;
   size_t need = (checked ? (size_t)sc->ntouched : 0) + sc->used;
-  if (need > sc->ccap) {
-    size_t cc = sc->ccap;
-    while (cc < need) cc *= 2;
-    struct cand *nv = realloc(sc->c, cc * sizeof(*nv));
-    if (!nv) return PERR_INTERNAL;
-    sc->c = nv; sc->ccap = cc;
-  }
+  if (!cand_reserve(&sc->c, &sc->ccap, need)) return PERR_INTERNAL;
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
   if (!cats) return PERR_INTERNAL;
   uint32_t nt = checked ? 0 : sc->ntouched;
@@ -491,12 +508,9 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   for (int first = 1;; first = 0) {
     if (lim > (size_t)nt + nc) lim = (size_t)nt + nc;
     if (lim == 0) break;
-    if (lim > sc->heapcap) {
-      size_t hc = sc->heapcap;
-      while (hc < lim) hc *= 2;
-      struct cand *nh = realloc(sc->heap, hc * sizeof(*nh));
-      if (!nh) { if (cats != cats_stack) free(cats); return PERR_INTERNAL; }
-      sc->heap = nh; sc->heapcap = hc;
+    if (!cand_reserve(&sc->heap, &sc->heapcap, lim)) {
+      if (cats != cats_stack) free(cats);
+      return PERR_INTERNAL;
     }
     struct cand *h = sc->heap;
     size_t m = 0;
@@ -542,13 +556,13 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
       }
       if (cat_full(c, cats, k, cat)) continue;
       cats[k] = cat;
-      out[k++] = (recs_result_t){h[j].id, h[j].s, (uint8_t)c->reason};
+      out[k++] = (recs_result_t){h[j].id, h[j].s, (uint8_t)reason_of(c, h[j].id)};
     }
     if (k == nout || m < lim) break;
     bound = h[m - 1];
     lim *= 4;
   }
-  for (int pass = 0; pass < 2 && k < nout; pass++) {
+  for (int pass = 0; pass < 2 && k < nout && !c->no_fill; pass++) {
     int trend = pass == 0;
     if (trend && !c->p.fallback_trending) continue;
     const uint32_t *list = trend ? c->s->trend_rank : c->s->pop_rank;
@@ -637,6 +651,7 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
 
 static int add_repurchase(ctx_t *c, uint32_t mx) {
   if (!(c->p.repurchase_weight > 0) || mx == 0) return PERR_OK;
+  c->repurchased = 1;
   const recs_scratch_t *sc = c->sc;
   for (uint32_t u = 0; u < sc->hused; u++) {
     uint32_t x = sc->hslot[u];
@@ -687,6 +702,54 @@ int recs_for_customer(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_r
   return finish(&c, out, nout, ans);
 }
 
+/* Upsell widening step: appends to out[*k..nout) what allowed() accepts among q->candidates
+ * (or the popularity list's first 200000) and is not chosen yet, most popular first (then
+ * id), score 0, reason upsell, honouring max_per_category; names the step in ans->fallback
+ * when it adds any (the first step that adds wins). */
+static int upsell_widen(ctx_t *c, recs_result_t *out, size_t *k, size_t nout, recs_answer_t *ans,
+                        recs_fallback_t step) {
+  if (*k >= nout) return PERR_OK;
+  const uint32_t *list = c->q->candidates ? c->q->candidates : c->s->pop_rank;
+  size_t len = c->q->candidates ? c->q->ncandidates : (c->n < 200000 ? c->n : 200000);
+  /* the category cap may drop some of the best: then rank every eligible item */
+  size_t lim = c->f.max_per_category ? len : nout - *k;
+  if (lim > len) lim = len;
+  if (lim == 0) return PERR_OK;
+  recs_scratch_t *sc = c->sc;
+  if (!cand_reserve(&sc->heap, &sc->heapcap, lim)) return PERR_INTERNAL;
+  struct cand *h = sc->heap;
+  size_t m = 0;
+  map_reset(sc); /* the accumulator now marks the ids seen (candidates may repeat) */
+  for (size_t i = 0; i < len; i++) {
+    uint32_t id = list[i];
+    recs_item_info_t inf;
+    if (acc_get(sc, id) != 0) continue;
+    if (!acc_add(sc, id, 1.0f)) return PERR_INTERNAL;
+    if (quick_reject(c, id) || chosen(out, *k, id) || !allowed(c, id, &inf)) continue;
+    struct cand x = {id, (float)pop_of(c, id), inf.category}; /* float order agrees with pop */
+    m = sel_put(c, h, m, lim, &x);
+    /* the popularity list is in this very order (built so): the first lim that pass win */
+    if (!c->q->candidates && m == lim && !c->f.max_per_category) break;
+  }
+  sel_sort(c, h, m, lim);
+  uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
+  if (!cats) return PERR_INTERNAL;
+  for (size_t j = 0; j < *k; j++) {
+    recs_item_info_t inf;
+    item_info(c->q->catalog, out[j].item, &inf);
+    cats[j] = inf.category;
+  }
+  for (size_t j = 0; j < m && *k < nout; j++) {
+    if (cat_full(c, cats, *k, h[j].cat)) continue;
+    cats[*k] = h[j].cat;
+    out[(*k)++] = (recs_result_t){h[j].id, 0.0f, (uint8_t)RECS_REASON_UPSELL};
+    ans->from_fallback++;
+    if (ans->fallback == RECS_FALLBACK_NONE) ans->fallback = step;
+  }
+  if (cats != cats_stack) free(cats);
+  return PERR_OK;
+}
+
 int recs_upsell(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t *q,
                 recs_result_t *out, size_t nout, recs_answer_t *ans) {
   ctx_t c;
@@ -698,6 +761,7 @@ int recs_upsell(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request
   c.upsell = 1;
   c.ucat = pi.category;
   c.uprice = pi.price;
+  c.no_fill = c.ucat != RECS_NO_CATEGORY || c.uprice != RECS_PRICE_UNKNOWN;
   /* co-consideration: the product's customer-level neighbours (bought by the same people) */
   if ((rc = add_row(&c, RECS_GRAPH_CUSTOMER, q->items[0], 1.0f))) return rc;
   if (q->candidates) {
@@ -709,9 +773,16 @@ int recs_upsell(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request
     map_reset(sc);
     int ok = 1;
     for (size_t i = 0; i < nc && ok; i++)
-      ok = acc_add(sc, q->candidates[i], v[i] > 0 ? v[i] : 1e-9f); /* unseen: by popularity */
+      if (v[i] > 0) ok = acc_add(sc, q->candidates[i], v[i]);
     if (v != stackv) free(v);
     if (!ok) return PERR_INTERNAL;
   }
-  return finish(&c, out, nout, ans);
+  int k = finish(&c, out, nout, ans);
+  if (k < 0 || !c.no_fill) return k;
+  /* thin co-consideration: widen in steps, the band first, then everything pricier */
+  size_t kk = (size_t)k;
+  if ((rc = upsell_widen(&c, out, &kk, nout, ans, RECS_FALLBACK_PRICE_BAND))) return rc;
+  c.unbounded = 1;
+  if ((rc = upsell_widen(&c, out, &kk, nout, ans, RECS_FALLBACK_CATEGORY_POPULAR))) return rc;
+  return (int)kk;
 }

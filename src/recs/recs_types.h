@@ -44,7 +44,7 @@ typedef struct recs_wire_item_s {
   const char *id;
   size_t id_len;
   double score;
-  const char *reason;             /* co_purchase, upsell, personal, popular, trending */
+  const char *reason;             /* co_purchase, upsell, personal, popular, trending, repurchase */
 } recs_wire_item_t;
 
 typedef struct recs_list_result_s {

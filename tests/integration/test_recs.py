@@ -147,6 +147,16 @@ class ShopTest(unittest.TestCase):
         self.assertEqual(ids(ans), ranked(exp)[:3])
         self.assertEqual(ans["history_orders"], 2)
         self.assertTrue(ans["customer_known"])
+        # items of the customer's own history say so; the others are co-purchases
+        full = self.cart(["coffee"], customer_id="c1", limit=10)
+        hist = {"mug", "tea", "spoon", "mug_xl"}
+        self.assertTrue(hist <= set(ids(full)))
+        for x in full["items"]:
+            self.assertEqual(x["reason"], "repurchase" if x["product_id"] in hist else
+                             "co_purchase" if x["score"] > 0 else "popular", x)
+        # without a customer the same items are co-purchases
+        self.assertTrue(all(x["reason"] in ("co_purchase", "popular")
+                            for x in self.cart(["coffee"], limit=10)["items"]))
 
     def test_unknown_products_get_marked_fallback(self):
         ans = self.cart(["nope-1", "nope-2"], limit=3)
@@ -204,16 +214,20 @@ class ShopTest(unittest.TestCase):
     # ---- recs.upsell ----
     def test_upsell_same_category_pricier_within_ratio(self):
         ans = self.c.call("recs.upsell", {"product_id": "mug"})
-        # kitchen, price in (1000, 3000]: mug_xl (bought by mug buyers), then mug_big (never sold)
-        self.assertEqual(ids(ans), ["mug_xl", "mug_big"])
+        # kitchen, price in (1000, 3000]: mug_xl (bought by mug buyers), then mug_big (never
+        # sold: the price band step), then mug_gold (5000: pricier, beyond the band)
+        self.assertEqual(ids(ans), ["mug_xl", "mug_big", "mug_gold"])
         self.assertTrue(all(x["reason"] == "upsell" for x in ans["items"]))
         self.assertAlmostEqual(ans["items"][0]["score"], 0.5, places=5)
-        self.assertEqual(ans["fallback"], "none")
+        self.assertEqual([x["score"] for x in ans["items"][1:]], [0, 0])
+        self.assertEqual(ans["fallback"], "price_band")
+        self.assertEqual(self.c.call("recs.upsell", {"product_id": "mug", "limit": 1})["fallback"],
+                         "none")
         # c6 already owns mug_xl; a cart item is never offered
-        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "customer_id": "c6"})),
-                         ["mug_big"])
-        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "items": ["mug_big"]})),
-                         ["mug_xl"])
+        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "customer_id": "c6",
+                                                         "limit": 1})), ["mug_big"])
+        self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "mug", "items": ["mug_big"],
+                                                         "limit": 1})), ["mug_xl"])
         self.assertEqual(ids(self.c.call("recs.upsell", {"product_id": "tea"})), ["coffee"])
         unk = self.c.call("recs.upsell", {"product_id": "ghost", "limit": 1})
         self.assertEqual((unk["fallback"], unk["unknown_items"]), ("popular", 1))
@@ -385,6 +399,159 @@ class LifecycleTest(unittest.TestCase):
         for k in ("segment", "rfm", "p_alive", "expected_purchases", "predicted_clv"):
             self.assertEqual(got.get(k), cust.get(k), k)
         c.close()
+
+
+# A demo-like shop where co-consideration is empty (every customer bought one product): the
+# upsell answers come from the documented widening steps alone. (id, category, price, stock)
+THIN = [("b1", "brewing", 290, 0), ("b2", "brewing", 990, 12), ("b3", "brewing", 1490, 0),
+        ("b4", "brewing", 2990, 40), ("b5", "brewing", 450, -1), ("b6", "brewing", 200, 5),
+        ("t1", "tea", 9990, 10)]
+THIN_POP = {"b1": 1, "b2": 3, "b3": 5, "b4": 2, "b5": 4, "b6": 1, "t1": 6}  # orders holding it
+
+
+def widened_upsell(pid, in_stock_only=True, ratio=3.0):
+    """The documented steps: same category, pricier, in stock; the band (p, ratio*p] by
+    popularity (price_band), then the rest of the pricier items by popularity
+    (category_popular)."""
+    info = {p: (cat, price, stock) for p, cat, price, stock in THIN}
+    cat, price, _ = info[pid]
+    ok = [p for p, (c, pr, st) in info.items()
+          if c == cat and pr > price and (st != 0 or not in_stock_only)]
+    band = sorted((p for p in ok if info[p][1] <= price * ratio), key=lambda p: -THIN_POP[p])
+    rest = sorted((p for p in ok if p not in band), key=lambda p: -THIN_POP[p])
+    fallback = "price_band" if band else "category_popular" if rest else "none"
+    return band + rest, fallback
+
+
+class ThinUpsellTest(unittest.TestCase):
+    def test_upsell_widens_in_steps(self):
+        d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False).start()
+        try:
+            c, a = Client(d.sock), Client(d.admin)
+            for pid, cat, price, stock in THIN:
+                c.call("product.upsert", {"product_id": pid, "category": cat, "price": price,
+                                          "currency": "EUR", "stock": stock})
+            k = 0
+            for pid, n in THIN_POP.items():
+                for _ in range(n):
+                    k += 1
+                    c.call("order.record", order("o%d" % k, "c%d" % k, ts=1700000000 + k, lines=[
+                        {"product_id": pid, "quantity": 1, "unit_price": 100}]))
+            self.assertEqual(a.call("model.refit", {"models": ["recs"]})["models"][0]["status"],
+                             "ready")
+            seen = set()
+            for pid, _, _, _ in THIN:
+                for stock_only in (True, False):
+                    want, fb = widened_upsell(pid, stock_only)
+                    ans = c.call("recs.upsell", {"product_id": pid, "limit": 10,
+                                                 "filters": {"in_stock_only": stock_only}})
+                    self.assertEqual((ids(ans), ans["fallback"]), (want, fb), (pid, stock_only))
+                    self.assertTrue(all(x["reason"] == "upsell" and x["score"] == 0
+                                        for x in ans["items"]))
+                    seen.add(fb)
+            # the out-of-stock cheapest item gets in-stock pricier ones; every step was used
+            self.assertEqual(ids(c.call("recs.upsell", {"product_id": "b1"})), ["b5", "b2", "b4"])
+            self.assertEqual(seen, {"price_band", "category_popular", "none"})
+            c.close()
+            a.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+
+class BackgroundBuildTest(unittest.TestCase):
+    """Builds start only when asked (models.recs_rebuild_interval_s=0), and model.status shows
+    a build while it runs: the daemon's test hook PATRON_DEBUG_BUILD_GATE holds each build at
+    its start on a FIFO (open for reading = the build has started; open for writing = go)."""
+
+    def fill_delta(self, c):
+        # 1000-line orders of new products add 999000 directed pairs each; the delta holds
+        # 4,000,000 (model_recs.h RECS_DELTA_MAX_PAIRS x 2)
+        for k in range(5):
+            lines = [{"product_id": "bulk%d-%04d" % (k, i), "quantity": 1, "unit_price": 100}
+                     for i in range(1000)]
+            c.call("order.record", order("bulk%d" % k, "c%d" % k, ts=1700000000 + k, lines=lines))
+
+    def test_interval_zero_no_rebuild_when_delta_fills(self):
+        for interval, auto in (("0", False), ("3600", True)):
+            d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=" + interval],
+                       sync=False).start()
+            try:
+                c, a = Client(d.sock), Client(d.admin)
+                c.call("order.record", order("first", "c9"))  # after the start-up build
+                v0 = a.call("model.status")
+                self.fill_delta(c)
+                queued = d.log_count("full rebuild queued (incremental delta full)")
+                self.assertEqual(queued, 1 if auto else 0, d.read_log())
+                if not auto:
+                    st = {m["name"]: m for m in a.call("model.status")["models"]}["recs"]
+                    self.assertNotEqual(st["status"], "building")
+                    self.assertEqual(st["version"], {m["name"]: m for m in v0["models"]}["recs"]["version"])
+                    self.assertIn("incremental delta full", st["reason"], (st, d.read_log()))
+                    r = a.call("model.refit", {"models": ["recs"]})["models"][0]
+                    self.assertEqual((r["status"], r["reason"]), ("ready", ""))
+                    self.assertGreater(r["version"], st["version"])
+                    # the orders the delta could not take are in the rebuilt model
+                    ans = c.call("recs.cart", {"items": ["bulk4-0000"], "limit": 1})
+                    self.assertEqual((ans["fallback"], ans["items"][0]["reason"]),
+                                     ("none", "co_purchase"))
+                c.close()
+                a.close()
+            finally:
+                self.assertEqual(d.stop(), 0)
+                d.cleanup()
+
+    def test_status_says_building_while_a_refit_runs(self):
+        d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False)
+        gate = os.path.join(d.tmp, "build.gate")
+        os.mkfifo(gate)
+
+        def started():  # returns once a build waits at the gate
+            with open(gate, "rb") as f:
+                f.read()
+
+        def release():
+            with open(gate, "wb"):
+                pass
+        os.environ["PATRON_DEBUG_BUILD_GATE"] = gate
+        try:
+            d.start()
+        finally:
+            del os.environ["PATRON_DEBUG_BUILD_GATE"]
+        try:
+            a = Client(d.admin)
+            # a fresh data directory: every model is built once at start, in the background
+            first = a.call("model.status")["models"]
+            self.assertTrue(first and all(m["status"] == "building" for m in first), first)
+            for _ in first:
+                started()
+                release()
+            c = Client(d.sock)
+            for oid, cust, items in ORDERS:
+                c.call("order.record", order(oid, cust, lines=[
+                    {"product_id": p, "quantity": 1, "unit_price": 100} for p in items]))
+            c.close()
+            done = {}
+
+            def refit():
+                cl = Client(d.admin)
+                done["r"] = cl.call("model.refit", {"models": ["recs"]})
+                cl.close()
+            t = threading.Thread(target=refit)
+            t.start()
+            started()
+            st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
+            self.assertEqual(st["recs"], "building")
+            self.assertNotEqual(st["clv"], "building")
+            release()
+            t.join()
+            self.assertEqual(done["r"]["models"][0]["status"], "ready")
+            st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
+            self.assertEqual(st["recs"], "ready")
+            a.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
 
 
 if __name__ == "__main__":

@@ -328,6 +328,8 @@ static void test_similar_customer_upsell(void **st) {
   qc.catalog = &cat;
   n = recs_for_customer(s, sc, &qc, r, 5, &ans);
   assert_true(find(r, n, id(s, "cable")) >= 0);
+  assert_int_equal(r[find(r, n, id(s, "cable"))].reason, RECS_REASON_REPURCHASE);
+  assert_string_equal(recs_reason_name(RECS_REASON_REPURCHASE), "repurchase");
   /* cold start */
   recs_request_t qe = {0};
   n = recs_for_customer(s, sc, &qe, r, 3, &ans);
@@ -348,9 +350,24 @@ static void test_similar_customer_upsell(void **st) {
   recs_catalog_t uc = {.n = 64, .category = cats, .price = price, .margin = margin};
   recs_request_t qu = {.items = &phone, .nitems = 1, .catalog = &uc};
   n = recs_upsell(s, sc, &qu, r, 5, &ans);
-  assert_int_equal(n, 1);
+  /* phonepro from the band; phonemax (beyond 2x) only by the widening step, marked so */
+  assert_int_equal(n, 2);
   assert_int_equal(r[0].item, id(s, "phonepro"));
   assert_int_equal(r[0].reason, RECS_REASON_UPSELL);
+  assert_true(r[0].score > 0);
+  assert_int_equal(r[1].item, id(s, "phonemax"));
+  assert_int_equal(r[1].reason, RECS_REASON_UPSELL);
+  assert_true(r[1].score == 0);
+  assert_int_equal(ans.fallback, RECS_FALLBACK_CATEGORY_POPULAR);
+  assert_int_equal(ans.from_fallback, 1);
+  assert_string_equal(recs_fallback_name(ans.fallback), "category_popular");
+  n = recs_upsell(s, sc, &qu, r, 1, &ans); /* the band filled the answer: no widening */
+  assert_int_equal(n, 1);
+  assert_int_equal(ans.fallback, RECS_FALLBACK_NONE);
+  /* nothing pricier in the category: empty */
+  uint32_t maxid = id(s, "phonemax");
+  recs_request_t qm = {.items = &maxid, .nitems = 1, .catalog = &uc};
+  assert_int_equal(recs_upsell(s, sc, &qm, r, 5, &ans), 0);
   recs_params_t p;
   recs_params_default(&p);
   p.upsell_max_ratio = 3;

@@ -170,6 +170,8 @@ typedef struct ctx_s {
   recs_reason_t reason;
   int exclude_history;     /* for_customer: drop bought items unless consumable */
   int upsell;              /* upsell: same category, price in (pp, pp * ratio] */
+  int repurchased;         /* the repurchase term was added: history items say so */
+  int unbounded, no_fill;  /* upsell widening (written for this test, not the old scorer) */
   uint32_t ucat;
   int64_t uprice;
 } ctx_t;
@@ -214,7 +216,7 @@ static int allowed(const ctx_t *c, uint32_t id, recs_item_info_t *inf) {
     if (c->ucat != RECS_NO_CATEGORY && inf->category != c->ucat) return 0;
     if (c->uprice != RECS_PRICE_UNKNOWN &&
         (inf->price == RECS_PRICE_UNKNOWN || inf->price <= c->uprice ||
-         (double)inf->price > (double)c->uprice * c->p.upsell_max_ratio))
+         (!c->unbounded && (double)inf->price > (double)c->uprice * c->p.upsell_max_ratio)))
       return 0;
   }
   return 1;
@@ -308,13 +310,15 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
       item_info(c->q->catalog, sc->c[i].id, &inf);
       if (cat_full(c, cats, k, inf.category)) continue;
       cats[k] = inf.category;
-      out[k++] = (recs_result_t){sc->c[i].id, sc->c[i].s, (uint8_t)c->reason};
+      out[k++] = (recs_result_t){sc->c[i].id, sc->c[i].s,
+                                 (uint8_t)(c->repurchased && hist_count(c->sc, sc->c[i].id)
+                                               ? RECS_REASON_REPURCHASE : c->reason)};
     }
     if (!dropped) break;
   }
   ans->fallback = RECS_FALLBACK_NONE;
   ans->from_fallback = 0;
-  for (int pass = 0; pass < 2 && k < nout; pass++) {
+  for (int pass = 0; pass < 2 && k < nout && !c->no_fill; pass++) {
     int trend = pass == 0;
     if (trend && !c->p.fallback_trending) continue;
     const uint32_t *list = trend ? c->s->trend_rank : c->s->pop_rank;
@@ -380,6 +384,7 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
 
 static int add_repurchase(ctx_t *c, uint32_t mx) {
   if (!(c->p.repurchase_weight > 0) || mx == 0) return PERR_OK;
+  c->repurchased = 1;
   for (uint32_t x = 0; x < c->sc->hcap; x++)
     if (c->sc->hstamp[x] == c->sc->hgen &&
         !acc_add(c->sc, c->sc->hkey[x], (float)(c->p.repurchase_weight * c->sc->hcnt[x] / mx)))
@@ -436,6 +441,51 @@ static int ref_for_customer(const recs_snapshot_t *s, ref_scratch_t *sc, const r
   return finish(&c, out, nout, ans);
 }
 
+/* Upsell widening, written plainly: every eligible distinct item of the list, sorted by
+ * popularity desc then id, walked with the category cap. */
+static const recs_snapshot_t *widen_snap;
+static int widen_cmp(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  uint32_t n = widen_snap->h->n_items;
+  uint32_t px = x < n ? widen_snap->pop[x] : 0, py = y < n ? widen_snap->pop[y] : 0;
+  if (px != py) return px > py ? -1 : 1;
+  return (x > y) - (x < y);
+}
+
+static int ref_widen(ctx_t *c, recs_result_t *out, size_t k, size_t nout, recs_answer_t *ans,
+                     recs_fallback_t step) {
+  const uint32_t *list = c->q->candidates ? c->q->candidates : c->s->pop_rank;
+  size_t len = c->q->candidates ? c->q->ncandidates : (c->n < 200000 ? c->n : 200000);
+  uint32_t *v = malloc((len + 1) * sizeof(uint32_t));
+  uint32_t *cats = malloc((nout + 1) * sizeof(uint32_t));
+  if (!v || !cats) { free(v); free(cats); return PERR_INTERNAL; }
+  size_t m = 0;
+  for (size_t i = 0; i < len; i++) {
+    recs_item_info_t inf;
+    if (!chosen(out, k, list[i]) && allowed(c, list[i], &inf)) v[m++] = list[i];
+  }
+  widen_snap = c->s;
+  qsort(v, m, sizeof(uint32_t), widen_cmp);
+  for (size_t j = 0; j < k; j++) {
+    recs_item_info_t inf;
+    item_info(c->q->catalog, out[j].item, &inf);
+    cats[j] = inf.category;
+  }
+  for (size_t j = 0; j < m && k < nout; j++) {
+    recs_item_info_t inf;
+    if ((j && v[j] == v[j - 1]) || chosen(out, k, v[j])) continue;
+    item_info(c->q->catalog, v[j], &inf);
+    if (cat_full(c, cats, k, inf.category)) continue;
+    cats[k] = inf.category;
+    out[k++] = (recs_result_t){v[j], 0.0f, (uint8_t)RECS_REASON_UPSELL};
+    ans->from_fallback++;
+    if (ans->fallback == RECS_FALLBACK_NONE) ans->fallback = step;
+  }
+  free(v);
+  free(cats);
+  return (int)k;
+}
+
 static int ref_upsell(const recs_snapshot_t *s, ref_scratch_t *sc, const recs_request_t *q,
                 recs_result_t *out, size_t nout, recs_answer_t *ans) {
   ctx_t c;
@@ -447,6 +497,7 @@ static int ref_upsell(const recs_snapshot_t *s, ref_scratch_t *sc, const recs_re
   c.upsell = 1;
   c.ucat = pi.category;
   c.uprice = pi.price;
+  c.no_fill = c.ucat != RECS_NO_CATEGORY || c.uprice != RECS_PRICE_UNKNOWN;
   /* co-consideration: the product's customer-level neighbours (bought by the same people) */
   if ((rc = add_row(&c, RECS_GRAPH_CUSTOMER, q->items[0], 1.0f))) return rc;
   if (q->candidates) {
@@ -458,11 +509,15 @@ static int ref_upsell(const recs_snapshot_t *s, ref_scratch_t *sc, const recs_re
     map_reset(sc);
     int ok = 1;
     for (size_t i = 0; i < nc && ok; i++)
-      ok = acc_add(sc, q->candidates[i], v[i] > 0 ? v[i] : 1e-9f); /* unseen: by popularity */
+      if (v[i] > 0) ok = acc_add(sc, q->candidates[i], v[i]);
     if (v != stackv) free(v);
     if (!ok) return PERR_INTERNAL;
   }
-  return finish(&c, out, nout, ans);
+  int k = finish(&c, out, nout, ans);
+  if (k < 0 || !c.no_fill) return k;
+  k = ref_widen(&c, out, (size_t)k, nout, ans, RECS_FALLBACK_PRICE_BAND);
+  c.unbounded = 1;
+  return ref_widen(&c, out, (size_t)k, nout, ans, RECS_FALLBACK_CATEGORY_POPULAR);
 }
 
 /* ======== random instances ======== */
