@@ -81,9 +81,10 @@ static int params_json(const void *p, const char *const *allowed, json_t **out, 
     json_object_foreach(j, k, v) {
       int ok = 0;
       for (const char *const *a = allowed; *a; a++) ok |= !strcmp(*a, k);
-      if (!ok) {
+      if (!ok) { /* the error copies the key: set it before the map (and k) is freed */
+        perr_set(e, PERR_INVALID_PARAMS, k, "unknown field");
         json_decref(j);
-        return perr_set(e, PERR_INVALID_PARAMS, k, "unknown field");
+        return e->code;
       }
     }
   }
