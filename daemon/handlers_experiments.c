@@ -1,0 +1,215 @@
+/* handlers_experiments.c -- experiments.assign (loop thread: GrowthBook-identical
+ * assignment of any shop experiment, nothing stored) and experiments.report (worker: an
+ * offer's arms against its holdout, or with {global: true, currency} the whole engine against
+ * the global holdout of [offers] global_holdout).
+ * Invariant: both are reads; every unknown or mistyped field is invalid_params naming it. */
+#include <string.h>
+
+#include "experiments/experiments.h"
+#include "offers_wire.h"
+
+/* ---- experiments.assign ---- */
+
+int handle_experiments_assign(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  static const char *const keys[] = {"key", "id", "variations", "weights", "coverage", "seed",
+                                     "hash_version", "namespace", "filters", NULL};
+  json_t *j;
+  const char *key, *id, *seed;
+  int64_t variations = 0, hv = 1;
+  double weights[EXPERIMENT_MAX_VARIATIONS], coverage = 1;
+  experiment_namespace_t ns;
+  experiment_filter_t filters[8];
+  experiment_range_t franges[8][EXPERIMENT_MAX_VARIATIONS];
+  experiment_t xp;
+  int nweights = 0, nfilters = 0;
+  int rc = offers_params_json(p, keys, &j, e);
+  if (rc) return rc;
+  experiment_defaults(&xp);
+  const json_t *w = json_object_get(j, "weights");
+  if ((rc = offers_jstr(j, "key", "key", 1, 256, &key, e)) ||
+      (rc = offers_jstr(j, "id", "id", 1, 1024, &id, e)) ||
+      (rc = offers_jstr(j, "seed", "seed", 0, 256, &seed, e)) ||
+      (rc = offers_jint(j, "hash_version", "hash_version", 0, 0, 100, &hv, e)) ||
+      (rc = offers_jdbl(j, "coverage", "coverage", 0, 1, &coverage, e)))
+    goto done;
+  if (w && !json_is_null(w)) {
+    if (!json_is_array(w) || json_array_size(w) > EXPERIMENT_MAX_VARIATIONS) {
+      rc = perr_set(e, PERR_INVALID_PARAMS, "weights", "must be an array of at most %d numbers",
+                    EXPERIMENT_MAX_VARIATIONS);
+      goto done;
+    }
+    for (size_t i = 0; i < json_array_size(w); i++) {
+      const json_t *v = json_array_get(w, i);
+      if (!json_is_number(v)) {
+        rc = perr_set(e, PERR_INVALID_PARAMS, "weights", "must be numbers");
+        goto done;
+      }
+      weights[nweights++] = json_number_value(v);
+    }
+  }
+  variations = nweights ? nweights : 2;
+  if ((rc = offers_jint(j, "variations", "variations", 0, 1, EXPERIMENT_MAX_VARIATIONS, &variations, e)))
+    goto done;
+  const json_t *nsj = json_object_get(j, "namespace");
+  if (nsj && !json_is_null(nsj)) { /* GrowthBook's [id, start, end] */
+    if (!json_is_array(nsj) || json_array_size(nsj) != 3 ||
+        !json_is_string(json_array_get(nsj, 0)) || !json_is_number(json_array_get(nsj, 1)) ||
+        !json_is_number(json_array_get(nsj, 2))) {
+      rc = perr_set(e, PERR_INVALID_PARAMS, "namespace", "must be [id, start, end]");
+      goto done;
+    }
+    ns = (experiment_namespace_t){json_string_value(json_array_get(nsj, 0)),
+                                  json_number_value(json_array_get(nsj, 1)),
+                                  json_number_value(json_array_get(nsj, 2))};
+    xp.ns = &ns;
+  }
+  const json_t *fj = json_object_get(j, "filters");
+  if (fj && !json_is_null(fj)) { /* [{seed, ranges: [[a,b]...], hash_version?}] on the id */
+    if (!json_is_array(fj) || json_array_size(fj) > 8) {
+      rc = perr_set(e, PERR_INVALID_PARAMS, "filters", "must be an array of at most 8 maps");
+      goto done;
+    }
+    for (size_t i = 0; i < json_array_size(fj); i++) {
+      const json_t *f = json_array_get(fj, i), *rg = json_object_get(f, "ranges");
+      const char *fseed = NULL;
+      int64_t fhv = 0;
+      char fld[48];
+      snprintf(fld, sizeof fld, "filters[%zu].seed", i);
+      if (!json_is_object(f) || (rc = offers_jstr(f, fld, "seed", 1, 256, &fseed, e))) {
+        if (!rc) rc = perr_set(e, PERR_INVALID_PARAMS, "filters", "must be maps");
+        goto done;
+      }
+      snprintf(fld, sizeof fld, "filters[%zu].hash_version", i);
+      if ((rc = offers_jint(f, fld, "hash_version", 0, 0, 100, &fhv, e))) goto done;
+      snprintf(fld, sizeof fld, "filters[%zu].ranges", i);
+      if (!json_is_array(rg) || json_array_size(rg) > EXPERIMENT_MAX_VARIATIONS) {
+        rc = perr_set(e, PERR_INVALID_PARAMS, fld, "must be an array of [start, end]");
+        goto done;
+      }
+      for (size_t k = 0; k < json_array_size(rg); k++) {
+        const json_t *pr = json_array_get(rg, k);
+        if (!json_is_array(pr) || json_array_size(pr) != 2 ||
+            !json_is_number(json_array_get(pr, 0)) || !json_is_number(json_array_get(pr, 1))) {
+          rc = perr_set(e, PERR_INVALID_PARAMS, fld, "must be an array of [start, end]");
+          goto done;
+        }
+        franges[i][k] = (experiment_range_t){json_number_value(json_array_get(pr, 0)),
+                                             json_number_value(json_array_get(pr, 1))};
+      }
+      filters[nfilters++] = (experiment_filter_t){fseed, id, (int)fhv, franges[i],
+                                                  (int)json_array_size(rg)};
+    }
+    xp.filters = filters;
+    xp.nfilters = nfilters;
+  }
+  xp.key = key;
+  xp.seed = seed;
+  xp.hash_version = (int)hv;
+  xp.variations = (int)variations;
+  xp.weights = nweights ? weights : NULL;
+  xp.nweights = nweights;
+  xp.coverage = coverage;
+  experiment_assignment_t a;
+  experiment_assign(&xp, id, NULL, NULL, &a);
+  json_t *out = json_pack("{sisbso}", "variation", a.variation, "in_experiment", a.in_experiment,
+                          "hash", a.hash >= 0 ? json_real(a.hash) : json_null());
+  json_decref(j);
+  return offers_answer(x, out, r, e);
+done:
+  json_decref(j);
+  return rc;
+}
+
+/* ---- experiments.report (worker) ---- */
+
+static json_t *effect_json(const stats_effect_t *f) {
+  if (!f->valid) return json_null();
+  return json_pack("{sfsfsfsfsf}", "estimate", f->estimate, "se", f->se, "lower", f->lower,
+                   "upper", f->upper, "p_value", f->p_value);
+}
+
+static json_t *compare_json(const stats_comparison_t *c) {
+  return json_pack("{sososfsososfsIsIsIsIso}", "conversion_abs", effect_json(&c->conv_abs),
+                   "conversion_rel", effect_json(&c->conv_rel), "conversion_chance_to_beat",
+                   c->conv_chance_to_beat, "rpe_abs", effect_json(&c->rpe_abs), "rpe_rel",
+                   effect_json(&c->rpe_rel), "rpe_chance_to_beat", c->rpe_chance_to_beat,
+                   "incremental_revenue", (json_int_t)c->incremental_revenue,
+                   "incremental_lower", (json_int_t)c->incremental_lower, "incremental_upper",
+                   (json_int_t)c->incremental_upper, "net_incremental",
+                   (json_int_t)c->net_incremental, "roi",
+                   c->has_roi ? json_real(c->roi) : json_null());
+}
+
+/* The arms, each arm >= 1 with vs_holdout, and srm when computed. */
+static json_t *report_json(const offers_report_t *rep) {
+  json_t *arms = json_array();
+  for (int i = 0; i < rep->narms; i++) {
+    const stats_arm_t *a = &rep->arms[i];
+    json_t *arm = json_pack("{sssIsIsIsIsI}", "name", rep->arm_names[i], "exposures",
+                            (json_int_t)a->exposures, "conversions", (json_int_t)a->conversions,
+                            "revenue", (json_int_t)a->revenue, "discount_cost",
+                            (json_int_t)a->discount_cost, "clicks", (json_int_t)rep->clicks[i]);
+    if (rep->has_compare[i]) json_object_set_new(arm, "vs_holdout", compare_json(&rep->compare[i]));
+    json_array_append_new(arms, arm);
+  }
+  json_t *out = json_pack("{so}", "arms", arms);
+  if (out && rep->has_srm)
+    json_object_set_new(out, "srm", json_pack("{sfsfsb}", "chi2", rep->srm_chi2, "p_value",
+                                              rep->srm_p, "mismatch", rep->srm_flag));
+  return out;
+}
+
+/* {global: true, currency}: the SRM check uses the configured share (read at start). */
+static int report_global(exec_ctx_t *x, const json_t *j, void *r, perr_info_t *e) {
+  const char *currency;
+  offers_report_t rep;
+  store_txn_t *t = exec_txn(x, e);
+  int rc = !t ? e->code : offers_jstr(j, "currency", "currency", 1, 3, &currency, e);
+  if (!rc) rc = offers_global_report(t, currency, x->d->offers->global_holdout, &rep, e);
+  if (rc) return rc;
+  json_t *out = report_json(&rep);
+  if (out) {
+    json_object_set_new(out, "global", json_true());
+    json_object_set_new(out, "currency", json_string(currency));
+    json_object_set_new(out, "global_holdout", json_real(x->d->offers->global_holdout));
+  }
+  return offers_answer(x, out, r, e);
+}
+
+int handle_experiments_report(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  static const char *const keys[] = {"offer_id", "global", "currency", NULL};
+  json_t *j;
+  const char *id;
+  bool global = false;
+  offer_t o;
+  offers_report_t rep;
+  int rc = offers_params_json(p, keys, &j, e);
+  if (rc) return rc;
+  if ((rc = offers_jbool(j, "global", "global", &global, e))) goto out;
+  if (global) {
+    if (json_object_get(j, "offer_id"))
+      rc = perr_set(e, PERR_INVALID_PARAMS, "offer_id", "not with global");
+    else rc = report_global(x, j, r, e);
+    goto out;
+  }
+  if (json_object_get(j, "currency")) {
+    rc = perr_set(e, PERR_INVALID_PARAMS, "currency", "only with global: true");
+    goto out;
+  }
+  store_txn_t *t = exec_txn(x, e);
+  if ((rc = !t ? e->code : offers_jstr(j, "offer_id", "offer_id", 1, OFFERS_ID_MAX, &id, e)) ||
+      (rc = offers_get(t, id, &o, e)))
+    goto out;
+  rc = offers_report(t, &o, &rep, e);
+  json_t *res = rc ? NULL : report_json(&rep);
+  if (res) {
+    json_object_set_new(res, "offer_id", json_string(o.id));
+    json_object_set_new(res, "redemptions", json_integer(rep.redemptions));
+    json_object_set_new(res, "money_spent", json_integer(rep.money_spent));
+  }
+  offers_clear(&o);
+  if (!rc) rc = offers_answer(x, res, r, e);
+out:
+  json_decref(j);
+  return rc;
+}
