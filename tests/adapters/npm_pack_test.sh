@@ -48,7 +48,7 @@ async function page(): Promise<number> {
   const items: RecItem[] = await c.recsCart(['a'], { limit: 3 }, { budget });
   const up: RecItem[] = await c.recsUpsell('a', {}, 100);
   const tier: string = await c.tier('c1', { budget });
-  const offer = await c.offer('c1', { items: [] });
+  const offer = await c.offer('c1', { currency: 'EUR', lines: [] });
   try { await c.call<{ pong: boolean }>('ping'); } catch (e) {
     if (e instanceof PatronError && e.unavailable && e.status === Status.UNAVAILABLE) return -1;
   }

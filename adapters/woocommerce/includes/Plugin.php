@@ -305,9 +305,9 @@ final class Plugin
         $items = [];
         foreach ($cart->get_cart() as $line) {
             $items[] = ['product_id' => (string)(($line['variation_id'] ?? 0) ?: $line['product_id']),
-                'quantity' => (int)$line['quantity'], 'price' => Mapper::minor($line['line_subtotal'] / max(1, (int)$line['quantity']), $cur)];
+                'quantity' => (int)$line['quantity'], 'unit_price' => Mapper::minor($line['line_subtotal'] / max(1, (int)$line['quantity']), $cur)];
         }
-        $offer = $c->offer($uid > 0 ? (string)$uid : 'guest:session', ['currency' => $cur, 'items' => $items], null, self::budget());
+        $offer = $c->offer($uid > 0 ? (string)$uid : 'guest:session', ['currency' => $cur, 'lines' => $items], null, self::budget());
         $off = is_array($offer) ? (int)($offer['discount'] ?? 0) : 0;
         if ($off > 0) {
             $cart->add_fee((string)($offer['label'] ?? __('Your offer', 'patron')),
