@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/readcache.h"
 #include "handlers_offers.h"
 #include "offers_wire.h"
 
@@ -30,10 +31,13 @@ static int catalog_build(store_t *st, offers_catalog_t **out, perr_info_t *e) {
   return rc;
 }
 
+/* Swap in a new catalogue; the cached offers.decide answers (read cache, by query) were
+ * decided with the old one: drop them. */
 static void install(daemon_t *d, offers_catalog_t *c) {
   offers_catalog_free(d->offers->catalog);
   d->offers->catalog = c;
   d->offers->catalog_gen++;
+  if (d->qcache) rcache_bump(d->qcache);
 }
 
 static void submit_rebuild(daemon_t *d);
@@ -136,6 +140,12 @@ void offers_wire_destroy(daemon_t *d) {
 
 /* ---- offers.rotate_key (worker) ---- */
 
+/* Cached offers.decide answers carry tokens of the old key (valid for the grace period):
+ * drop them so new answers carry the new key at once. */
+static void rotated(daemon_t *d, wjob_t *j) {
+  if (!j->rc && d->qcache) rcache_bump(d->qcache);
+}
+
 int handle_offers_rotate_key(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   json_t *j = NULL;
   struct offers_wire_s *w = x->d->offers;
@@ -152,6 +162,7 @@ int handle_offers_rotate_key(exec_ctx_t *x, const void *p, void *r, perr_info_t 
     return rc;
   }
   atomic_store(&w->keys, next);
+  if (x->job) x->job->on_loop = rotated;
   log_notice("offers: token key rotated (key %u; key %u accepted until %lld)",
              (unsigned)next->ring.current_id, (unsigned)next->ring.previous_id,
              (long long)(next->ring.rotated_at + next->ring.grace_s));

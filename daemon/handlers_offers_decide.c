@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "commerce/commerce.h"
 #include "json_msgpack.h"
+#include "loyalty/loyalty.h"
 #include "model_clv.h"
 #include "offers_wire.h"
 
@@ -150,7 +151,7 @@ static void profile_attributes(exec_ctx_t *x, store_txn_t *t, const char *custom
   const clv_snap_t *s = clv_model_current(x->d);
   cust_analytics_t an;
   customer_profile_t prof;
-  cust_loyalty_t loy;
+  loy_summary_t loy;
   perr_info_t ignore;
   pstr_t id = {customer, strlen(customer)};
   json_object_set_new(attrs, "id", json_string(customer));
@@ -164,9 +165,9 @@ static void profile_attributes(exec_ctx_t *x, store_txn_t *t, const char *custom
     json_object_set_new(attrs, "order_count", json_integer(0));
     json_object_set_new(attrs, "first_order", json_true());
   }
-  if (loyalty_customer_fields(x, t, id, &loy, &ignore) == 0 && loy.program) {
+  if (loyalty_summary(t, id, x->now, &loy, &ignore) == 0 && loy.program) {
     if (loy.has_tier) json_object_set_new(attrs, "tier", json_string(loy.tier));
-    json_object_set_new(attrs, "points", json_integer(loy.points));
+    json_object_set_new(attrs, "points", json_integer(loy.balance));
   }
   memset(&an, 0, sizeof an);
   clv_snap_analytics(s, s ? clv_snap_find(s, customer, strlen(customer)) : NULL, &an);
