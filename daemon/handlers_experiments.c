@@ -111,10 +111,21 @@ int handle_experiments_assign(exec_ctx_t *x, const void *p, void *r, perr_info_t
   xp.coverage = coverage;
   experiment_assignment_t a;
   experiment_assign(&xp, id, NULL, NULL, &a);
-  json_t *out = json_pack("{sisbso}", "variation", a.variation, "in_experiment", a.in_experiment,
-                          "hash", a.hash >= 0 ? json_real(a.hash) : json_null());
   json_decref(j);
-  return offers_answer(x, out, r, e);
+  /* packed directly (no JSON tree): this answer is on the hot path */
+  char buf[64];
+  offers_mp_t m;
+  offers_mp_init(&m, buf, sizeof buf);
+  msgpack_pack_map(&m.pk, 3);
+  offers_mp_key(&m, "variation");
+  msgpack_pack_int(&m.pk, a.variation);
+  offers_mp_key(&m, "in_experiment");
+  if (a.in_experiment) msgpack_pack_true(&m.pk);
+  else msgpack_pack_false(&m.pk);
+  offers_mp_key(&m, "hash");
+  if (a.hash >= 0) msgpack_pack_double(&m.pk, a.hash);
+  else msgpack_pack_nil(&m.pk);
+  return offers_mp_answer(x, &m, r, e);
 done:
   json_decref(j);
   return rc;
