@@ -2,13 +2,107 @@
  * assignment of any shop experiment, nothing stored) and experiments.report (worker: an
  * offer's arms against its holdout, or with {global: true, currency} the whole engine against
  * the global holdout of [offers] global_holdout).
- * Invariant: both are reads; every unknown or mistyped field is invalid_params naming it. */
+ * Invariant: both are reads; every unknown or mistyped field is invalid_params naming it.
+ * experiments.assign reads the common call straight from msgpack (assign_fast); anything
+ * else, errors included, goes through the JSON reading, so both give the same answers. */
 #include <string.h>
 
 #include "experiments/experiments.h"
 #include "offers_wire.h"
 
 /* ---- experiments.assign ---- */
+
+static int pack_assignment(exec_ctx_t *x, const experiment_assignment_t *a, void *r,
+                           perr_info_t *e) {
+  char buf[64];
+  offers_mp_t m;
+  offers_mp_init(&m, buf, sizeof buf);
+  msgpack_pack_map(&m.pk, 3);
+  offers_mp_key(&m, "variation");
+  msgpack_pack_int(&m.pk, a->variation);
+  offers_mp_key(&m, "in_experiment");
+  if (a->in_experiment) msgpack_pack_true(&m.pk);
+  else msgpack_pack_false(&m.pk);
+  offers_mp_key(&m, "hash");
+  if (a->hash >= 0) msgpack_pack_double(&m.pk, a->hash);
+  else msgpack_pack_nil(&m.pk);
+  return offers_mp_answer(x, &m, r, e);
+}
+
+static bool mp_is(const msgpack_object_kv *kv, const char *k) {
+  size_t n = strlen(k);
+  return kv->key.via.str.size == n && !memcmp(kv->key.via.str.ptr, k, n);
+}
+
+static bool mp_num(const msgpack_object *o, double *out) {
+  switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return true;
+    default: return false;
+  }
+}
+
+static const char *mp_str(exec_ctx_t *x, const msgpack_object *o, size_t max) {
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
+      memchr(o->via.str.ptr, 0, o->via.str.size))
+    return NULL;
+  return arena_strndup(x->arena, o->via.str.ptr, o->via.str.size);
+}
+
+/* The common call (key, id, weights, coverage, seed, hash_version, variations; no namespace
+ * nor filters) read straight from the msgpack map. Returns 1 when answered, 0 to take the
+ * general path (anything else, every malformed value included: it names the error). */
+static int assign_fast(exec_ctx_t *x, const msgpack_object *o, void *r, perr_info_t *e,
+                       int *rc) {
+  if (o->type != MSGPACK_OBJECT_MAP) return 0;
+  experiment_t xp;
+  double weights[EXPERIMENT_MAX_VARIATIONS], d;
+  int nweights = 0;
+  int64_t variations = 0;
+  experiment_defaults(&xp);
+  const char *id = NULL;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object_kv *kv = &o->via.map.ptr[i];
+    const msgpack_object *v = &kv->val;
+    if (kv->key.type != MSGPACK_OBJECT_STR) return 0;
+    if (mp_is(kv, "key")) {
+      if (!(xp.key = mp_str(x, v, 256))) return 0;
+    } else if (mp_is(kv, "id")) {
+      if (!(id = mp_str(x, v, 1024))) return 0;
+    } else if (mp_is(kv, "seed")) {
+      if (v->type != MSGPACK_OBJECT_NIL && !(xp.seed = mp_str(x, v, 256))) return 0;
+    } else if (mp_is(kv, "hash_version")) {
+      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 100) return 0;
+      xp.hash_version = (int)v->via.u64;
+    } else if (mp_is(kv, "variations")) {
+      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 1 ||
+          v->via.u64 > EXPERIMENT_MAX_VARIATIONS)
+        return 0;
+      variations = (int64_t)v->via.u64;
+    } else if (mp_is(kv, "coverage")) {
+      if (!mp_num(v, &d) || !(d >= 0 && d <= 1)) return 0;
+      xp.coverage = d;
+    } else if (mp_is(kv, "weights")) {
+      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > EXPERIMENT_MAX_VARIATIONS)
+        return 0;
+      for (uint32_t k = 0; k < v->via.array.size; k++)
+        if (!mp_num(&v->via.array.ptr[k], &d) || d != d) return 0;
+        else weights[nweights++] = d;
+    } else {
+      return 0; /* namespace, filters, or an unknown field */
+    }
+  }
+  if (!xp.key || !id) return 0;
+  xp.variations = (int)(variations ? variations : nweights ? nweights : 2);
+  xp.weights = nweights ? weights : NULL;
+  xp.nweights = nweights;
+  experiment_assignment_t a;
+  experiment_assign(&xp, id, NULL, NULL, &a);
+  *rc = pack_assignment(x, &a, r, e);
+  return 1;
+}
 
 int handle_experiments_assign(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   static const char *const keys[] = {"key", "id", "variations", "weights", "coverage", "seed",
@@ -22,8 +116,9 @@ int handle_experiments_assign(exec_ctx_t *x, const void *p, void *r, perr_info_t
   experiment_range_t franges[8][EXPERIMENT_MAX_VARIATIONS];
   experiment_t xp;
   int nweights = 0, nfilters = 0;
-  int rc = offers_params_json(p, keys, &j, e);
-  if (rc) return rc;
+  int rc = 0;
+  if (assign_fast(x, &((const raw_params_t *)p)->obj, r, e, &rc)) return rc;
+  if ((rc = offers_params_json(p, keys, &j, e))) return rc;
   experiment_defaults(&xp);
   const json_t *w = json_object_get(j, "weights");
   if ((rc = offers_jstr(j, "key", "key", 1, 256, &key, e)) ||
@@ -112,20 +207,7 @@ int handle_experiments_assign(exec_ctx_t *x, const void *p, void *r, perr_info_t
   experiment_assignment_t a;
   experiment_assign(&xp, id, NULL, NULL, &a);
   json_decref(j);
-  /* packed directly (no JSON tree): this answer is on the hot path */
-  char buf[64];
-  offers_mp_t m;
-  offers_mp_init(&m, buf, sizeof buf);
-  msgpack_pack_map(&m.pk, 3);
-  offers_mp_key(&m, "variation");
-  msgpack_pack_int(&m.pk, a.variation);
-  offers_mp_key(&m, "in_experiment");
-  if (a.in_experiment) msgpack_pack_true(&m.pk);
-  else msgpack_pack_false(&m.pk);
-  offers_mp_key(&m, "hash");
-  if (a.hash >= 0) msgpack_pack_double(&m.pk, a.hash);
-  else msgpack_pack_nil(&m.pk);
-  return offers_mp_answer(x, &m, r, e);
+  return pack_assignment(x, &a, r, e);
 done:
   json_decref(j);
   return rc;

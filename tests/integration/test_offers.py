@@ -101,6 +101,13 @@ class OffersTest(unittest.TestCase):
             self.assertAlmostEqual(r["hash"], h, places=12)
             self.assertTrue(r["in_experiment"])
             self.assertEqual(r["variation"], 0 if h < 0.5 else 1)
+        # the common call is read straight from msgpack, the rest through JSON: the same
+        # answers (a namespace covering everything takes the second path)
+        for cid in ["u%d" % i for i in range(40)] + ["zoë"]:
+            q = {"key": "exp2", "id": cid, "weights": [0.2, 0.3, 0.5], "coverage": 0.8,
+                 "seed": "s", "hash_version": 2}
+            self.assertEqual(self.c.call("experiments.assign", q),
+                             self.c.call("experiments.assign", dict(q, namespace=["n", 0, 1])))
         r = self.c.call("experiments.assign", {"key": "exp", "id": "u1", "coverage": 0.0})
         self.assertFalse(r["in_experiment"])
         with self.assertRaises(RpcError) as cm:
