@@ -157,8 +157,7 @@ struct daemon_s {
   void (*after_write)(daemon_t *d, wjob_t *job);
   struct rcache_s *rcache;    /* encoded answers of M_CACHED methods (src/readcache.h) */
   struct rcache_s *qcache;    /* encoded answers of M_CACHED_QUERY methods */
-  msgpack_sbuffer qkey;       /* a request's params, packed: the qcache key */
-  msgpack_packer qkey_pk;
+  msgpack_sbuffer qkey;       /* a request's params, flattened: the qcache key (server.c) */
   listener_t listeners[2];
   conn_t *conns;
   uint64_t nconns;
