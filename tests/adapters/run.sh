@@ -42,6 +42,7 @@ trap cleanup EXIT
 admin_opt=()
 if "$patrond" --help 2>&1 | grep -q -- '--admin-socket'; then
   admin_opt=(--admin-socket "$tmp/admin.sock")  # keep the default /run path out of tests
+  export PATRON_ADMIN_SOCKET=$tmp/admin.sock     # tests set loyalty programs and offers there
 fi
 
 start_daemon() { # $1 = name
