@@ -74,6 +74,7 @@ stop_daemon() {
 }
 
 export PATRON_CLIENT_LIB="$lib"
+export PATRON_DAEMON="$patrond"  # tests that need a second daemon of their own (medusa's backfill)
 npass=0; nfail=0; nskip=0
 for a in "${adapters[@]}"; do
   cmd=()

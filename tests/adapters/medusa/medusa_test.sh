@@ -105,7 +105,7 @@ for _ in $(seq 1 300); do
 done
 curl -sf "http://127.0.0.1:$hport/health" >/dev/null || { tail -30 "$tmp/medusa.log"; echo "FAIL medusa: server did not start"; exit 1; }
 echo "ok   medusa: Medusa $version serving with the plugin ($(( $(date +%s) - t0 )) s so far)"
-MEDUSA_URL=http://127.0.0.1:$hport PATRON_CLIENT=$app/node_modules/patron-client node "$here/e2e.js"
+MEDUSA_URL=http://127.0.0.1:$hport MEDUSA_APP=$app PATRON_CLIENT=$app/node_modules/patron-client node "$here/e2e.js"
 rc=$?
 [ $rc -ne 0 ] && grep -i -E "patron|error" "$tmp/medusa.log" | tail -20
 echo "medusa: $(( $(date +%s) - t0 )) s in all"
