@@ -12,7 +12,7 @@
 # set on the admin socket first), the decided offer becomes a cart fee and is redeemed
 # (offers.redeem) when the order is placed, points chosen at the classic checkout (form field)
 # and at the block checkout (extensions.patron.points) are redeemed (loyalty.redeem keyed by
-# the order) as an order fee and returned when the order is cancelled; a stopped patrond
+# the order) as an order fee and returned when the order is cancelled or refunded; a stopped patrond
 # leaves Woo's own ids within the page budget, no offer and no points spent, and queues the
 # write, which WP-Cron's hook replays once Patron is back.
 # Owns: its temp DB, site and FPM; kills what it started, by pid. Exit 77 when a tool is missing.
@@ -145,6 +145,9 @@ after=$(balance "r['balance']")
 [ "$(jq_py "$out" "(r['cancelled']['points'].get('released'), r['queue'])")" = "(True, 0)" ] && [ "$after" = "$pts" ] &&
   [ "$(balance "[h['type'] for h in r['history'] if h['key'] and h['key'].startswith('wc:1007')]")" = "['redeem_cancel', 'redeem']" ] &&
   ok "woocommerce_order_status_cancelled: loyalty.redeem.cancel returns the 20 points (balance $after again)" || bad "cancel ($pts -> $after): $out"
+[ "$(jq_py "$out" "(r['refunded']['fees'], r['refunded']['points']['released'])")" = "([['Loyalty points (30)', '-1.50']], True)" ] &&
+  [ "$(balance "[h['type'] for h in r['history'] if h['key'] and h['key'].startswith('wc:1009')]")" = "['redeem_cancel', 'redeem']" ] &&
+  ok "woocommerce_order_status_refunded: 30 points (1.50) returned too" || bad "refunded: $out"
 
 kill -STOP "$PATRON_TEST_PID"
 out=$(page down)

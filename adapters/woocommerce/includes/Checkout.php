@@ -4,7 +4,8 @@
  * offers.redeem keyed "wc:<order id>:offer" once the order exists); the loyalty points the
  * customer chooses to spend (loyalty.redeem keyed "wc:<order id>:points", applied as a
  * negative fee on the order before payment is taken; released with loyalty.redeem.cancel
- * when the order is cancelled, fails or is fully refunded); the block checkout's Store API
+ * when the order is cancelled (WooCommerce also cancels unpaid orders after its hold-stock
+ * time) or fully refunded); the block checkout's Store API
  * extension data (namespace "patron": cart -> {tier, points}, checkout <- {points}).
  * Invariants: fail open -- Patron unavailable means no offer shown, points not spent (the
  * customer keeps them, an order note says so) and an offer already shown keeps its discount
@@ -36,7 +37,8 @@ final class Checkout
         add_action('woocommerce_checkout_order_processed', [self::class, 'onClassicCheckout'], 10, 3);
         add_action('woocommerce_store_api_checkout_update_order_from_request', [self::class, 'onBlockCheckout'], 10, 2);
         add_action('woocommerce_blocks_loaded', [self::class, 'registerStoreApi']);
-        foreach (['cancelled', 'failed', 'refunded'] as $status) {
+        // not on "failed": the customer may pay the same order again, with its points fee
+        foreach (['cancelled', 'refunded'] as $status) {
             add_action("woocommerce_order_status_$status", [self::class, 'releasePoints'], 10, 2);
         }
     }
@@ -250,8 +252,8 @@ final class Checkout
             $r['points'], $r['value'], $cur, $id));
     }
 
-    /** Cancelled, failed or fully refunded: the points go back (loyalty.redeem.cancel; queued
-     *  when Patron is unavailable). Offers have no reversal: the budget stays spent. */
+    /** Cancelled or fully refunded: the points go back (loyalty.redeem.cancel; queued when
+     *  Patron is unavailable). Offers have no reversal: the budget stays spent. */
     public static function releasePoints(int $orderId, ?object $order = null): void
     {
         $order ??= wc_get_order($orderId);

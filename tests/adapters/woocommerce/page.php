@@ -158,6 +158,13 @@ switch ($q['s'] ?? '') {
         $o7->set_status('cancelled');
         do_action('woocommerce_order_status_cancelled', 1007, $o7);
         $out['cancelled'] = order_state($o7);
+        // a classic-checkout order with 30 points, paid, then fully refunded: points back too
+        $o9 = order_from_cart(1009, $uid, new WC_Cart([]), [new WC_Order_Item_Product(103, 0, 1, '30.00')]);
+        $_POST[Patron\WooCommerce\Checkout::FIELD] = '30';
+        do_action('woocommerce_checkout_order_processed', 1009, [], $o9);
+        $o9->set_status('refunded');
+        do_action('woocommerce_order_status_refunded', 1009, $o9);
+        $out['refunded'] = order_state($o9);
         $out['queue'] = count(get_option(Plugin::QUEUE, []));
         break;
 
