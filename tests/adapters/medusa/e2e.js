@@ -84,6 +84,9 @@ async function backfill(customerId, orderIds) {
   const padmin = new Client({ socketPath: process.env.PATRON_ADMIN_SOCKET, timeoutMs: 5000, breaker: new Breaker() });
   await padmin.call('loyalty.program.set', fixture.program);
   await padmin.call('offers.set', fixture.offer);
+  // a daemon that rebuilds its catalogue on a worker: wait until decide serves the offer
+  // (older daemons install it with offers.set and do not know offers.reload)
+  await padmin.call('offers.reload').catch((e) => { if (e.code !== 'unknown_method') throw e; });
   await padmin.close();
   const { token } = await http('POST', '/auth/user/emailpass', { email: 'admin@patron.test', password: 'admin-test-pass' });
   const A = { authorization: `Bearer ${token}` };
