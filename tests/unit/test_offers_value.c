@@ -38,21 +38,27 @@ static void arm_counts(fx_t *f, const char *offer, const char *prefix, int arm, 
   }
 }
 
-/* How many of 40 fresh customers get the offer decided (any arm). */
-static int decided(fx_t *f, const char *offer) {
-  offers_catalog_t *c = ofx_catalog(f);
+/* Decide for customer on a 5000 EUR cart, without attributes. */
+static void decide_for(fx_t *f, const offers_catalog_t *c, const char *customer,
+                       offers_decision_t *d) {
   ofx_cart_t cart;
   ofx_cart(&cart, "EUR", 5000);
   json_t *attrs = json_object();
+  ofx_decide(f, c, customer, attrs, &cart.cart, OFX_NOW, 1, NULL, d);
+  json_decref(attrs);
+}
+
+/* How many of 40 fresh customers get the offer decided (any arm). */
+static int decided(fx_t *f, const char *offer) {
+  offers_catalog_t *c = ofx_catalog(f);
   int n = 0;
   for (int i = 0; i < 40; i++) {
     char id[32];
     snprintf(id, sizeof id, "fresh-%d", i);
     offers_decision_t d;
-    ofx_decide(f, c, id, attrs, &cart.cart, OFX_NOW, 1, NULL, &d);
+    decide_for(f, c, id, &d);
     for (size_t k = 0; k < d.n; k++) n += !strcmp(d.items[k].offer_id, offer);
   }
-  json_decref(attrs);
   offers_catalog_free(c);
   return n;
 }
@@ -93,11 +99,8 @@ static void test_positive_measured_value_decided_with_its_eiv(void **state) {
   double want = hand_eiv(150, 12, 120, 30, 5000, 400);
   assert_true(want > 0);
   offers_catalog_t *c = ofx_catalog(f);
-  ofx_cart_t cart;
-  ofx_cart(&cart, "EUR", 5000);
-  json_t *attrs = json_object();
   offers_decision_t d;
-  ofx_decide(f, c, "buyer", attrs, &cart.cart, OFX_NOW, 1, NULL, &d);
+  decide_for(f, c, "buyer", &d);
   assert_int_equal(d.n, 1);
   assert_true(fabs(d.items[0].expected_value - want) <= 1e-9 * fabs(want));
   /* a variant that loses alone does not hide an offer whose best variant wins */
@@ -107,7 +110,6 @@ static void test_positive_measured_value_decided_with_its_eiv(void **state) {
   arm_counts(f, "pos", "v", 2, 100, 5);
   assert_true(hand_eiv(150, 12, 100, 5, 5000, 4000) < 0);
   assert_int_equal(decided(f, "pos"), 40);
-  json_decref(attrs);
   offers_catalog_free(c);
 }
 
@@ -120,20 +122,17 @@ static void test_rekey_moves_seen_and_caps(void **state) {
   assert_int_equal(offers_global_exposure(f->w, "alice", false, "EUR", OFX_NOW, &e), 0);
   ofx_impression(f, "imp-bob", "capped", "bob", 1, OFX_NOW);
   offers_catalog_t *c = ofx_catalog(f);
-  ofx_cart_t cart;
-  ofx_cart(&cart, "EUR", 5000);
-  json_t *attrs = json_object();
   offers_decision_t d;
-  ofx_decide(f, c, "alice", attrs, &cart.cart, OFX_NOW, 1, NULL, &d);
+  decide_for(f, c, "alice", &d);
   assert_int_equal(d.n, 0); /* shown cap reached */
   uint64_t rows = 0;
   assert_int_equal(offers_customer_rekey(f->w, "alice", "anon-1", &rows, &e), 0);
   assert_int_equal(rows, 3); /* offer_seen of the offer and of the global holdout, shown cap */
-  ofx_decide(f, c, "anon-1", attrs, &cart.cart, OFX_NOW, 1, NULL, &d);
+  decide_for(f, c, "anon-1", &d);
   assert_int_equal(d.n, 0); /* the cap moved with the id */
-  ofx_decide(f, c, "alice", attrs, &cart.cart, OFX_NOW, 1, NULL, &d);
+  decide_for(f, c, "alice", &d);
   assert_int_equal(d.n, 1); /* the old id is a stranger now */
-  ofx_decide(f, c, "bob", attrs, &cart.cart, OFX_NOW, 1, NULL, &d);
+  decide_for(f, c, "bob", &d);
   assert_int_equal(d.n, 0); /* another customer's rows untouched */
   int linked;
   bool replay;
@@ -145,7 +144,6 @@ static void test_rekey_moves_seen_and_caps(void **state) {
   assert_int_equal(linked, 0);
   assert_int_equal(offers_customer_rekey(f->w, "nobody", "anon-2", &rows, &e), 0);
   assert_int_equal(rows, 0);
-  json_decref(attrs);
   offers_catalog_free(c);
 }
 
