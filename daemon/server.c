@@ -66,10 +66,22 @@ static void on_refused_closed(uv_handle_t *h) {
   free(c);
 }
 
+/* Read and drop what the peer sent that was not read: closing a TCP socket with unread
+ * bytes sends a reset, which can destroy the TLS alert just sent before the peer reads it
+ * (a refused client would see "connection reset" instead of "certificate required"). */
+static void discard_unread(conn_t *c) {
+  uv_os_fd_t fd;
+  char buf[4096];
+  if (uv_fileno((uv_handle_t *)&c->pipe, &fd)) return;
+  for (int i = 0; i < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++) {
+  }
+}
+
 static void conn_close(conn_t *c) {
   CONTRACT_THREAD(THREAD_LOOP);
   if (c->state == CONN_CLOSED) return;
   daemon_t *d = c->d;
+  if (c->tls) discard_unread(c);
   CONTRACT_CONN_TRANSITION(c->state, CONN_CLOSED);
   c->state = CONN_CLOSED;
   if (c->prev) c->prev->next = c->next;
