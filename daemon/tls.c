@@ -38,7 +38,7 @@ struct tls_conn_s {
 /* The last OpenSSL error as text, after what. */
 static void openssl_error(char *err, size_t errlen, const char *what, const char *path) {
   char buf[256] = "";
-  unsigned long e = ERR_peek_last_error();
+  unsigned long e = ERR_peek_error(); /* the first: the cause (e.g. no such file) */
   if (e) ERR_error_string_n(e, buf, sizeof buf);
   snprintf(err, errlen, "%s %s: %s", what, path, buf[0] ? buf : "failed");
   ERR_clear_error();

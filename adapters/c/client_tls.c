@@ -39,11 +39,12 @@ struct pc_tls_s {
   char err[200];
 };
 
-static void ssl_reason(char *out, size_t outlen, const char *what) {
+static void ssl_reason(char *out, size_t outlen, const char *what, const char *path) {
   char buf[160] = "";
-  unsigned long e = ERR_peek_last_error();
+  unsigned long e = ERR_peek_error(); /* the first: the cause (e.g. no such file) */
   if (e) ERR_error_string_n(e, buf, sizeof buf);
-  snprintf(out, outlen, "%s%s%s", what, buf[0] ? ": " : "", buf);
+  snprintf(out, outlen, "%s%s%s%s%s", what, path ? " " : "", path ? path : "", buf[0] ? ": " : "",
+           buf);
   ERR_clear_error();
 }
 
@@ -59,22 +60,22 @@ pc_tls_ctx_t *pc_tls_ctx_new(const char *cert, const char *key, const char *ca,
   SSL_CTX *ctx = t->ctx = SSL_CTX_new(TLS_client_method());
   const char *field = NULL;
   if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
-    ssl_reason(why, sizeof why, "cannot create a TLS context");
+    ssl_reason(why, sizeof why, "cannot create a TLS context", NULL);
   } else if (ca && *ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-    ssl_reason(why, sizeof why, "cannot load the CA file");
+    ssl_reason(why, sizeof why, "cannot load the CA file", ca);
     field = "ca";
   } else if ((!ca || !*ca) && SSL_CTX_set_default_verify_paths(ctx) != 1) {
-    ssl_reason(why, sizeof why, "cannot load the system's CA certificates");
+    ssl_reason(why, sizeof why, "cannot load the system's CA certificates", NULL);
     field = "ca";
   } else if (cert && *cert && SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-    ssl_reason(why, sizeof why, "cannot load the client certificate");
+    ssl_reason(why, sizeof why, "cannot load the client certificate", cert);
     field = "cert";
   } else if (cert && *cert && SSL_CTX_use_PrivateKey_file(ctx, key && *key ? key : cert,
                                                           SSL_FILETYPE_PEM) != 1) {
-    ssl_reason(why, sizeof why, "cannot load the client key");
+    ssl_reason(why, sizeof why, "cannot load the client key", key && *key ? key : cert);
     field = "key";
   } else if (cert && *cert && SSL_CTX_check_private_key(ctx) != 1) {
-    ssl_reason(why, sizeof why, "the client key does not match the certificate");
+    ssl_reason(why, sizeof why, "the client key does not match the certificate", cert);
     field = "key";
   } else if (!(cert && *cert) && key && *key) {
     snprintf(why, sizeof why, "a client key without its certificate");
@@ -152,7 +153,7 @@ static int pump(pc_tls_t *t, int r, int64_t deadline) {
   if (v != X509_V_OK)
     snprintf(t->err, sizeof t->err, "server certificate refused: %s",
              X509_verify_cert_error_string(v));
-  else ssl_reason(t->err, sizeof t->err, "TLS failed");
+  else ssl_reason(t->err, sizeof t->err, "TLS failed", NULL);
   ERR_clear_error();
   return EPROTO;
 }
