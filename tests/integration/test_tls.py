@@ -16,6 +16,7 @@ keeps answering, and a reload with a broken key keeps the running certificate; t
 refuses to start, and --check-config fails, without cert/key/ca or with a key that does not
 match."""
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -281,6 +282,23 @@ def main():
                 raise AssertionError("a missing certificate file was accepted")
             except patron.PatronError as e:
                 check(e.field == "cert", "Python adapter: a missing cert file is invalid_params")
+            php = shutil.which("php")
+            if php and "FFI" in run(php, "-m").stdout:
+                script = os.path.join(tmp, "t.php")
+                with open(script, "w") as f:
+                    f.write("<?php require %r;\n"
+                            "$c = new Patron\\Client('tls://localhost:%d', 5000, null, "
+                            "['cert' => %r, 'key' => %r, 'ca' => %r]);\n"
+                            "echo $c->call('customer.get', ['customer_id' => 't1'])['name'];\n"
+                            % (os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                            "..", "adapters", "php", "Patron.php"),
+                               port, cert["shop"][0], cert["shop"][1], ca))
+                p = subprocess.run([php, script], capture_output=True, text=True, timeout=30,
+                                   env=dict(os.environ, PATRON_CLIENT_LIB=CLIENT_LIB))
+                check(p.stdout == "Tee", "PHP adapter (FFI) over tls://: customer.get (%s)"
+                      % (p.stdout + p.stderr).strip()[:200])
+            else:
+                print("skip: PHP adapter over tls:// (no php with FFI)")
 
         # --- SIGHUP: a new server certificate for new connections, old ones kept ---
         old_serial = pki.serial("server")
