@@ -196,6 +196,10 @@ def main():
                            input="", capture_output=True, text=True, timeout=30)
         check(p.returncode != 0 and "alert protocol version" in (p.stdout + p.stderr),
               "openssl s_client -tls1_2: refused with a protocol_version alert")
+        local = Client(d.sock)
+        refused = local.call("stats")["connections"]["tls_refused"]
+        local.close()
+        check(refused >= 5, "stats.connections.tls_refused counts the refusals (%d)" % refused)
         raw = socket.create_connection(("127.0.0.1", port), 5)
         raw.sendall(msgpack.packb([0, 1, "ping", [{}]]))
         got = b""
