@@ -303,6 +303,23 @@ def main():
                       % (p.stdout + p.stderr).strip()[:200])
             else:
                 print("skip: PHP adapter over tls:// (no php with FFI)")
+            node_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "adapters", "node")
+            node = shutil.which("node")
+            if node and os.path.isdir(os.path.join(node_dir, "node_modules", "koffi")):
+                js = ("const { Client } = require(%r);\n"
+                      "const c = new Client({ socketPath: 'tls://localhost:%d', timeoutMs: 5000,"
+                      " library: %r, tls: { cert: %r, key: %r, ca: %r } });\n"
+                      "c.call('customer.get', { customer_id: 't1' }).then((r) => {"
+                      " process.stdout.write(r.name + ' ' + c.callSync('ping').pong); c.close(); });\n"
+                      % (os.path.join(node_dir, "index.js"), port, CLIENT_LIB, cert["shop"][0],
+                         cert["shop"][1], ca))
+                p = subprocess.run([node, "-e", js], capture_output=True, text=True, timeout=60)
+                check(p.stdout == "Tee true", "Node adapter (koffi) over tls://: call and callSync "
+                      "(%s)" % (p.stdout + p.stderr).strip()[:200])
+            else:
+                print("skip: Node adapter over tls:// (node or adapters/node/node_modules/koffi "
+                      "missing: npm ci in adapters/node)")
 
         # --- SIGHUP: a new server certificate for new connections, old ones kept ---
         old_serial = pki.serial("server")
