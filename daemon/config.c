@@ -123,9 +123,8 @@ static const cdef_t defs[] = {
    "JSON file holding the params of loyalty.program.set (empty = none): applied at start and on "
    "SIGHUP when its SHA-256 differs from the one recorded with the stored program."},
   {"tls", "listen", T_STR, STR(tls_listen), 0, 0, 0, "",
-   "TCP address of the TLS listener, host:port with a numeric host (0.0.0.0:7443, [::]:7443, "
-   "127.0.0.1:7443); empty = no TLS listener. TLS 1.3 only, a client certificate signed by "
-   "tls.ca required; needs cert, key and ca."},
+   "TLS listener (TLS 1.3, client certificate signed by tls.ca required): host:port with a "
+   "numeric host (0.0.0.0:7443, [::]:7443); empty = off. Needs cert, key and ca."},
   {"tls", "cert", T_STR, STR(tls_cert), 0, 0, 1, "",
    "Server certificate (PEM, chain after the leaf). Re-read on SIGHUP for new connections."},
   {"tls", "key", T_STR, STR(tls_key), 0, 0, 1, "",
@@ -133,9 +132,8 @@ static const cdef_t defs[] = {
   {"tls", "ca", T_STR, STR(tls_ca), 0, 0, 1, "",
    "CA certificate(s) (PEM) that client certificates must chain to. Re-read on SIGHUP."},
   {"tls", "admin_subjects", T_STR, STR(tls_admin_subjects), 0, 0, 1, "",
-   "Client certificate subjects allowed to call admin methods over TLS, ';'-separated, as "
-   "`openssl x509 -noout -subject -nameopt RFC2253` prints them (CN=ops,O=Shop). Others get "
-   "forbidden, as on the shop socket."},
+   "Client certificate subjects allowed admin methods over TLS, '|'-separated, as "
+   "`openssl x509 -noout -subject -nameopt RFC2253` prints them (CN=ops,O=Shop)."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
 };

@@ -66,7 +66,7 @@ typedef struct settings_s {
   char tls_cert[CONFIG_PATH_MAX];    /* server certificate chain (PEM) */
   char tls_key[CONFIG_PATH_MAX];     /* its private key (PEM) */
   char tls_ca[CONFIG_PATH_MAX];      /* CA certificate(s) that client certificates must chain to */
-  char tls_admin_subjects[2048];     /* ';'-separated RFC 2253 subjects allowed admin methods */
+  char tls_admin_subjects[2048];     /* '|'-separated RFC 2253 subjects allowed admin methods */
   /* [log] */
   uint64_t log_level;
 } settings_t;

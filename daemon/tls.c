@@ -270,8 +270,8 @@ int tls_conn_subject_allowed(const tls_conn_t *t, const char *allowlist) {
   size_t n = strlen(t->subject);
   const char *p = allowlist;
   while (*p) {
-    while (*p == ';' || *p == ' ' || *p == '\t') p++;
-    const char *end = strchr(p, ';');
+    while (*p == '|' || *p == ' ' || *p == '\t') p++;
+    const char *end = strchr(p, '|');
     if (!end) end = p + strlen(p);
     const char *last = end;
     while (last > p && (last[-1] == ' ' || last[-1] == '\t')) last--;

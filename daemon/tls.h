@@ -51,7 +51,8 @@ int tls_conn_has_output(const tls_conn_t *t);
 /* Why the session failed ("" if it did not). */
 const char *tls_conn_error(const tls_conn_t *t);
 /* 1 if the verified client certificate's subject (RFC 2253, as printed by `openssl x509
- * -noout -subject -nameopt RFC2253`) is one of the ';'-separated subjects in allowlist. */
+ * -noout -subject -nameopt RFC2253`) is one of the '|'-separated subjects in allowlist ('|' because
+ * ';' starts an inline comment in the INI file and ',' is inside subjects). */
 int tls_conn_subject_allowed(const tls_conn_t *t, const char *allowlist);
 /* Bytes the session holds (buffers), for the connections' memory budget. */
 size_t tls_conn_memory(const tls_conn_t *t);

@@ -135,7 +135,7 @@ def main():
     port = free_port()
     opts = {"tls.listen": "127.0.0.1:%d" % port, "tls.cert": pki.path("server.crt"),
             "tls.key": pki.path("server.key"), "tls.ca": ca,
-            "tls.admin_subjects": "CN=nobody ; CN=ops,O=Shop",
+            "tls.admin_subjects": "CN=nobody | CN=ops,O=Shop",
             "limits.read_timeout_ms": "500", "limits.max_message_bytes": "4096"}
 
     def sets(o):
@@ -163,7 +163,13 @@ def main():
                        capture_output=True, text=True, timeout=30)
     check(p.returncode == 78 and "numeric host" in p.stderr, "tls.listen needs a numeric host")
 
-    d = Daemon(binary, extra=tls_args)
+    # the daemon under test reads [tls] from a file, as installed (and re-reads it on SIGHUP)
+    conf = os.path.join(tmp, "patrond.conf")
+    with open(conf, "w") as f:
+        f.write("[limits]\nread_timeout_ms = 500\nmax_message_bytes = 4096\n[tls]\n")
+        f.write("".join("%s = %s\n" % (k[4:], v) for k, v in opts.items()
+                        if k.startswith("tls.")))
+    d = Daemon(binary, extra=["-c", conf])
     try:
         d.start()
         shop = TlsClient(port, ca, *cert["shop"])
