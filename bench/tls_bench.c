@@ -11,6 +11,7 @@
  *
  *   tls_bench --unix PATH --tls tls://127.0.0.1:7443 --cert C --key K --ca CA
  *             [--threads 8] [--seconds 3] [--pairs 3] [--methods ping,customer.get]
+ *             [--pid PATROND_PID]   (adds the daemon's CPU time per request, /proc/PID/stat)
  *
  * customer.get reads the customer "tls-bench-1", upserted first over the Unix socket. */
 #ifndef _GNU_SOURCE
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "patronclient.h"
 
@@ -30,7 +32,7 @@
 
 typedef struct opts_s {
   const char *unix_path, *tls_url, *cert, *key, *ca, *methods;
-  int threads, seconds, pairs;
+  int threads, seconds, pairs, pid;
 } opts_t;
 
 typedef struct worker_s {
@@ -103,11 +105,29 @@ static double percentile(const uint32_t *hist, uint64_t total, double q) {
   return HIST_US;
 }
 
-/* One run: req/s, p50 and p99 in us. 0, or -1 after printing the error. */
+/* CPU seconds (user + system) of process pid so far, 0 when unknown. */
+static double cpu_s(int pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *p = strrchr(buf, ')'); /* fields after the command name */
+  unsigned long long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    return 0;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* One run: req/s, p50 and p99 in us, the daemon's CPU us per request (0 without --pid).
+ * 0, or -1 after printing the error. */
 static int one_run(const opts_t *o, const char *url, const char *method, const unsigned char *p,
-                   size_t plen, double *rps, double *p50, double *p99) {
+                   size_t plen, double *rps, double *p50, double *p99, double *srv_us) {
   worker_t w[MAX_THREADS];
   memset(w, 0, sizeof w);
+  double cpu0 = cpu_s(o->pid);
   double start = now_s();
   for (int i = 0; i < o->threads; i++) {
     w[i] = (worker_t){.o = o, .url = url, .method = method, .params = p, .params_len = plen,
@@ -129,6 +149,7 @@ static int one_run(const opts_t *o, const char *url, const char *method, const u
     free(w[i].hist);
   }
   double took = now_s() - start;
+  *srv_us = total ? (cpu_s(o->pid) - cpu0) * 1e6 / (double)total : 0;
   *rps = (double)total / took;
   *p50 = percentile(hist, total, 0.50);
   *p99 = percentile(hist, total, 0.99);
@@ -161,6 +182,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--seconds")) o.seconds = atoi(v);
     else if (!strcmp(a, "--pairs")) o.pairs = atoi(v);
     else if (!strcmp(a, "--methods")) o.methods = v;
+    else if (!strcmp(a, "--pid")) o.pid = atoi(v);
     else usage();
     i++;
   }
@@ -188,35 +210,41 @@ int main(int argc, char **argv) {
   static const unsigned char get_params[] = "\x81\xab" "customer_id" "\xab" "tls-bench-1";
   printf("# tls_bench: %d threads (one connection each, pipelining 1), %d s runs, %d pairs\n",
          o.threads, o.seconds, o.pairs);
-  printf("%-13s %-5s %4s %10s %8s %8s\n", "method", "via", "pair", "req/s", "p50_us", "p99_us");
+  printf("%-13s %-5s %4s %10s %8s %8s %12s\n", "method", "via", "pair", "req/s", "p50_us",
+         "p99_us", "srv_cpu_us/req");
   char methods[256];
   snprintf(methods, sizeof methods, "%s", o.methods);
   for (char *save = NULL, *m = strtok_r(methods, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
     int get = !strcmp(m, "customer.get");
     const unsigned char *p = get ? get_params : NULL;
     size_t plen = get ? sizeof get_params - 1 : 0;
-    double ratio[9], p99r[9], unix_p99[9], tls_p99[9];
+    double ratio[9], p99r[9], unix_p99[9], tls_p99[9], cpu_unix[9], cpu_tls[9];
     for (int k = 0; k < o.pairs; k++) {
-      double rps[2], p50[2], p99[2];
+      double rps[2], p50[2], p99[2], srv[2];
       const char *urls[2] = {o.unix_path, o.tls_url};
       for (int v = 0; v < 2; v++) {
-        if (one_run(&o, urls[v], m, p, plen, &rps[v], &p50[v], &p99[v])) return 1;
-        printf("%-13s %-5s %4d %10.0f %8.0f %8.0f\n", m, v ? "tls" : "unix", k + 1, rps[v],
-               p50[v], p99[v]);
+        if (one_run(&o, urls[v], m, p, plen, &rps[v], &p50[v], &p99[v], &srv[v])) return 1;
+        printf("%-13s %-5s %4d %10.0f %8.0f %8.0f %12.2f\n", m, v ? "tls" : "unix", k + 1,
+               rps[v], p50[v], p99[v], srv[v]);
         fflush(stdout);
       }
       ratio[k] = rps[1] / rps[0];
       p99r[k] = p99[1] / (p99[0] > 0 ? p99[0] : 1);
       unix_p99[k] = p99[0];
       tls_p99[k] = p99[1];
+      cpu_unix[k] = srv[0];
+      cpu_tls[k] = srv[1];
     }
     qsort(ratio, (size_t)o.pairs, sizeof(double), cmp_double);
     qsort(p99r, (size_t)o.pairs, sizeof(double), cmp_double);
     qsort(unix_p99, (size_t)o.pairs, sizeof(double), cmp_double);
     qsort(tls_p99, (size_t)o.pairs, sizeof(double), cmp_double);
+    qsort(cpu_unix, (size_t)o.pairs, sizeof(double), cmp_double);
+    qsort(cpu_tls, (size_t)o.pairs, sizeof(double), cmp_double);
     int mid = o.pairs / 2;
-    printf("%-13s median tls/unix req/s %.2f; p99 unix %.0f us, tls %.0f us (ratio %.2f)\n", m,
-           ratio[mid], unix_p99[mid], tls_p99[mid], p99r[mid]);
+    printf("%-13s median tls/unix req/s %.2f; p99 unix %.0f us, tls %.0f us (ratio %.2f); "
+           "daemon CPU/req unix %.2f us, tls %.2f us\n", m, ratio[mid], unix_p99[mid],
+           tls_p99[mid], p99r[mid], cpu_unix[mid], cpu_tls[mid]);
   }
   return 0;
 }

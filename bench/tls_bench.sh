@@ -33,4 +33,4 @@ until [ -S "$tmp/p.sock" ]; do i=$((i+1)); [ $i -lt 500 ] || { cat "$tmp/patrond
 echo "# nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg), $(openssl version)"
 timeout 300 "$bench" --unix "$tmp/p.sock" --tls "tls://127.0.0.1:$port" --cert "$tmp/cli.crt" \
   --key "$tmp/cli.key" --ca "$tmp/ca.crt" --threads "${THREADS:-8}" \
-  --seconds "${SECONDS_PER_RUN:-3}" --pairs "${PAIRS:-3}"
+  --seconds "${SECONDS_PER_RUN:-3}" --pairs "${PAIRS:-3}" --pid "$pid"
