@@ -159,9 +159,14 @@ def main():
     p = subprocess.run(base + tls_args + ["--check-config"], capture_output=True, text=True,
                        timeout=30)
     check(p.returncode == 0, "--check-config passes with cert, key and ca")
-    p = subprocess.run(base + ["--set", "tls.listen=localhost:7443", "--check-config"],
-                       capture_output=True, text=True, timeout=30)
-    check(p.returncode == 78 and "numeric host" in p.stderr, "tls.listen needs a numeric host")
+    for listen, good in (("localhost:7443", False), ("127.0.0.1", False), ("127.0.0.1:0", False),
+                         ("127.0.0.1:65536", False), ("127.0.0.1:-1", False), ("::1:7443", False),
+                         ("[::1]:7443", True), ("0.0.0.0:7443", True), ("[::]:7443", True)):
+        o = dict(opts, **{"tls.listen": listen})
+        p = subprocess.run(base + sets(o) + ["--check-config"], capture_output=True, text=True,
+                           timeout=30)
+        check((p.returncode == 0) if good else (p.returncode == 78 and "numeric host" in p.stderr),
+              "tls.listen = %s is %s" % (listen, "accepted" if good else "refused"))
 
     # the daemon under test reads [tls] from a file, as installed (and re-reads it on SIGHUP)
     conf = os.path.join(tmp, "patrond.conf")
