@@ -1,7 +1,9 @@
 /* server.c -- listeners, connections and dispatch on the libuv loop thread.
  * Bytes -> guard (limits) -> msgpack-c unpacker -> rpc_parse -> method table -> decode ->
  * handler (reads: here, on a read snapshot; writes: queued to the writer) -> encode into the
- * connection's output buffer -> one write per read batch.
+ * connection's output buffer -> one write per read batch. On the TLS listener (tls.h) the
+ * bytes read are ciphertext, decrypted into the unpacker first (tls_on_read), and the output
+ * buffer is sealed into records on its way out (conn_flush); everything else is the same.
  * Invariants: reads on a connection are answered in arrival order; writes are answered after
  * their commit (msgid lets clients match); a connection's memory is freed only when its
  * handle is closed and no write is in flight for it; every limit violation is confined to
