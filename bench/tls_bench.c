@@ -13,7 +13,8 @@
  *             [--threads 8] [--seconds 3] [--pairs 3] [--methods ping,customer.get]
  *             [--pid PATROND_PID]   (adds the daemon's CPU time per request, /proc/PID/stat)
  *
- * customer.get reads the customer "tls-bench-1", upserted first over the Unix socket. */
+ * customer.get reads the customer "tls-bench-1", upserted first over the Unix socket; the
+ * method "connect" is a new connection per call (open, TLS handshake, ping, close). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -75,14 +76,21 @@ static patron_client_t *open_url(const opts_t *o, const char *url, char *error, 
 
 static void *run_worker(void *arg) {
   worker_t *w = arg;
-  patron_client_t *c = open_url(w->o, w->url, w->error, sizeof w->error);
-  if (!c) return NULL;
+  int per_call = !strcmp(w->method, "connect"); /* a new connection for every call */
+  patron_client_t *c = per_call ? NULL : open_url(w->o, w->url, w->error, sizeof w->error);
+  if (!c && !per_call) return NULL;
   patron_error_t err;
   while (now_s() < w->stop_at) {
     void *res = NULL;
     size_t len = 0;
     double t0 = now_s();
-    int r = patron_call(c, w->method, w->params, w->params_len, &res, &len, &err);
+    if (per_call && !(c = open_url(w->o, w->url, w->error, sizeof w->error))) break;
+    int r = patron_call(c, per_call ? "ping" : w->method, w->params, w->params_len, &res, &len,
+                        &err);
+    if (per_call) {
+      patron_close(c);
+      c = NULL;
+    }
     double us = (now_s() - t0) * 1e6;
     patron_free(res);
     if (r != PATRON_OK) {

@@ -3,7 +3,7 @@
 # (bench/tls_bench.c): makes a throwaway CA, server and client certificates with openssl in a
 # temp dir, starts patrond (store.sync=false: reads only) with [tls] on 127.0.0.1, runs
 # tls_bench, stops patrond by PID.
-#   bench/tls_bench.sh [BUILD_DIR]          THREADS=8 SECONDS_PER_RUN=3 PAIRS=3
+#   bench/tls_bench.sh [BUILD_DIR]   THREADS=8 SECONDS_PER_RUN=3 PAIRS=3 METHODS=ping,customer.get,connect
 set -eu
 build=${1:-build}
 patrond=$build/daemon/patrond
@@ -33,4 +33,5 @@ until [ -S "$tmp/p.sock" ]; do i=$((i+1)); [ $i -lt 500 ] || { cat "$tmp/patrond
 echo "# nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg), $(openssl version)"
 timeout 300 "$bench" --unix "$tmp/p.sock" --tls "tls://127.0.0.1:$port" --cert "$tmp/cli.crt" \
   --key "$tmp/cli.key" --ca "$tmp/ca.crt" --threads "${THREADS:-8}" \
-  --seconds "${SECONDS_PER_RUN:-3}" --pairs "${PAIRS:-3}" --pid "$pid"
+  --seconds "${SECONDS_PER_RUN:-3}" --pairs "${PAIRS:-3}" --pid "$pid" \
+  --methods "${METHODS:-ping,customer.get,connect}"
