@@ -22,7 +22,9 @@
  * parent's connection and reconnects on its next call (the two never share a socket).
  *
  * Wire protocol: msgpack-RPC. A call sends [0, msgid, method, [params_map]] and waits for
- * [1, msgid, error, result]; error is nil or {code, message, field?}.
+ * [1, msgid, error, result]; error is nil or {code, message, field?}. Transport: a Unix
+ * stream socket, or for "tls://host:port" TCP with TLS 1.3 and a client certificate
+ * (patron_set_tls); the same invariants hold, the connect and handshake inside the deadline.
  */
 #ifndef PATRONCLIENT_H
 #define PATRONCLIENT_H
