@@ -88,6 +88,10 @@ typedef struct loy_program_s {
   int64_t redeem_min_points; /* >= 0 */
 } loy_program_t;
 
+/* Orders of a larger subtotal (minor units) are refused by loyalty_on_order, with or
+ * without a program (the points arithmetic stays within 128 bits). */
+#define LOY_MAX_NET 1000000000000000LL
+
 /* A sensible empty program (active, no tiers, no rates, lifetime points basis). */
 void loyalty_program_default(loy_program_t *p);
 int loyalty_program_validate(const loy_program_t *p, perr_info_t *e);
