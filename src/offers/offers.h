@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "base/arena.h"
 #include "base/perr.h"
 #include "experiments/stats.h"
 #include "store/store.h"
@@ -296,5 +297,31 @@ int offers_global_exposure(store_txn_t *w, const char *customer, bool held_out,
  * [global_holdout, 1 - global_holdout] when global_holdout > 0. */
 int offers_global_report(store_txn_t *t, const char *currency, double global_holdout,
                          offers_report_t *out, perr_info_t *e);
+
+/* ---- customer.export: the offers rows of one customer (offer_export.c) ---- */
+typedef struct offers_export_seen_s {
+  const char *offer_id;    /* the offer, or the currency of the global holdout */
+  int global_holdout;      /* 1: the global holdout experiment (arm 0 = held out) */
+  int arm;                 /* the experiment arm the customer was assigned (0 = holdout) */
+  int64_t first_ts, last_ts; /* first and last impression */
+  int converted;
+  int64_t revenue;         /* attributed to the offer, minor units */
+} offers_export_seen_t;
+typedef struct offers_export_counter_s {
+  const char *offer_id;
+  char kind;               /* 's' impressions shown, 'r' redemptions, in one cap period */
+  int64_t period;          /* day, Monday-based week or month index (offer's cap period) */
+  int64_t count;
+} offers_export_counter_t;
+typedef struct offers_export_s {
+  offers_export_seen_t *seen;
+  size_t nseen;
+  offers_export_counter_t *counters;
+  size_t ncounters;
+} offers_export_t;
+/* Everything the offers tables hold under the customer id; strings and arrays in a.
+ * Cost: the customer's exposures plus every cap row of every offer. */
+int offers_customer_export(store_txn_t *t, const char *customer, arena_t *a,
+                           offers_export_t *out, perr_info_t *e);
 
 #endif
