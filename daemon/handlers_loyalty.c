@@ -323,18 +323,21 @@ int handle_loyalty_redeem_cancel(exec_ctx_t *x, const void *p, void *r, perr_inf
  * The lines' categories matter only to a program with category multipliers: the products
  * are looked up only then. (Both were half of the writer's time in a bulk import.) */
 int loyalty_follow_order(exec_ctx_t *x, const order_t *o, perr_info_t *e) {
-  loy_program_t *prog = arena_alloc(x->arena, sizeof *prog);
+  /* 11 KiB: malloc'd, not from the arena (which zeroes it: a third of the writer's time) */
+  loy_program_t *prog = malloc(sizeof *prog);
   if (!prog) return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
   perr_info_t none;
-  int rc = loyalty_program_get(x->txn, prog, &none);
-  if (rc == PERR_NOT_FOUND || (rc == 0 && !prog->active)) {
+  int rc = loyalty_program_find(x->txn, prog, &none);
+  int active = rc == 0 && prog->active;
+  int by_category = rc != 0 && rc != PERR_NOT_FOUND; /* unreadable: as before */
+  for (size_t i = 0; active && !by_category && i < prog->nmults; i++)
+    by_category = prog->mults[i].is_category;
+  free(prog);
+  if (rc == PERR_NOT_FOUND || (rc == 0 && !active)) {
     int64_t sub = 0; /* validated: no overflow */
     for (size_t i = 0; i < o->nlines; i++) sub += o->lines[i].quantity * o->lines[i].unit_price;
     if (sub <= LOY_MAX_NET) return 0;
-    prog->nmults = 0;
   }
-  int by_category = rc != 0 && rc != PERR_NOT_FOUND; /* unreadable: as before */
-  for (size_t i = 0; !by_category && i < prog->nmults; i++) by_category = prog->mults[i].is_category;
   loy_line_t *lines;
   if (by_category) {
     rc = to_lines(x, x->txn, o->lines, NULL, o->nlines, &lines, e);

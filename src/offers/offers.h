@@ -265,7 +265,9 @@ int offers_event(store_txn_t *w, const offers_event_t *ev, bool *replay, perr_in
 /* Link an order to every offer the customer was exposed to (any arm, holdout included) with
  * first exposure <= ts <= last exposure + the offer's window, in the offer's currency: each
  * arm gains the conversion (once per customer) and the revenue. Idempotent on order_id:
- * *linked = offers credited (0 on replay, *replay = true). */
+ * *linked = offers credited (0 on replay, *replay = true). A customer exposed to no offer
+ * gets no idempotency mark (nothing was credited; the daemon calls this once per new order),
+ * so only calls that credited or found exposures answer *replay = true later. */
 int offers_attribute_order(store_txn_t *w, const char *order_id, const char *customer,
                            int64_t ts, int64_t total, const char *currency, int *linked,
                            bool *replay, perr_info_t *e);
