@@ -33,27 +33,23 @@ static int exposures(store_txn_t *t, const char *customer, arena_t *a, offers_ex
     }
     offers_export_seen_t *s = &out->seen[out->nseen];
     size_t gp = sizeof GLOBAL_ID_PREFIX - 1;
+    char *full = arena_strndup(a, id, idn); /* the row's offer id, for offer_seen_load */
+    if (!full) {
+      rc = PERR_INTERNAL;
+      break;
+    }
     s->global_holdout = idn > gp && !memcmp(id, GLOBAL_ID_PREFIX, gp);
-    s->offer_id = s->global_holdout ? arena_strndup(a, id + gp, idn - gp) : arena_strndup(a, id, idn);
-    if (!s->offer_id) {
+    s->offer_id = s->global_holdout ? full + gp : full;
+    offer_seen_t seen;
+    if (offer_seen_load(t, customer, full, &seen)) {
       rc = PERR_INTERNAL;
       break;
     }
-    rec_rd_t rd;
-    rec_rd_init(&rd, v, vn);
-    if (rec_get_u8(&rd) != 'S' || rec_get_u8(&rd) != 1) {
-      rc = PERR_INTERNAL;
-      break;
-    }
-    s->arm = (int)rec_get_uv(&rd);
-    s->first_ts = rec_get_sv(&rd);
-    s->last_ts = rec_get_sv(&rd);
-    s->converted = rec_get_u8(&rd);
-    s->revenue = rec_get_sv(&rd);
-    if (!rec_rd_done(&rd)) {
-      rc = PERR_INTERNAL;
-      break;
-    }
+    s->arm = seen.arm;
+    s->first_ts = seen.first_ts;
+    s->last_ts = seen.last_ts;
+    s->converted = seen.converted;
+    s->revenue = seen.revenue;
     out->nseen++;
   }
   store_cursor_close(c);
