@@ -99,6 +99,10 @@ static const cdef_t defs[] = {
   {"models", "recs_rebuild_interval_s", T_UINT, NUM(recs_rebuild_interval_s), 0, 31536000, 1, "3600",
    "Rebuild the recommendation graph in full this often, seconds (0 = only on model.refit); "
    "orders in between update it incrementally."},
+  {"models", "recs_delta_pairs_per_s", T_UINT, NUM(recs_delta_pairs_per_s), 0, 100000000, 1,
+   "100000",
+   "Item pairs a second for incremental recs updates (n products cost n(n-1)); orders "
+   "past it (bulk imports) get one full rebuild once they pause."},
   {"clv", "horizon_months", T_UINT, NUM(clv_horizon_months), 1, 120, 1, "12",
    "Horizon of predicted CLV, months."},
   {"clv", "discount_monthly_bp", T_UINT, NUM(clv_discount_monthly_bp), 0, 5000, 1, "100",

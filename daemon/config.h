@@ -48,6 +48,7 @@ typedef struct settings_s {
   /* [models] */
   uint64_t clv_refit_interval_s;
   uint64_t recs_rebuild_interval_s;
+  uint64_t recs_delta_pairs_per_s; /* loop-thread budget of incremental pair updates */
   /* [clv] */
   uint64_t clv_horizon_months;
   uint64_t clv_discount_monthly_bp; /* basis points per month */

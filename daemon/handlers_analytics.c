@@ -155,7 +155,7 @@ int handle_customer_merge(exec_ctx_t *x, const void *params, void *result, perr_
 int handle_customer_export(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   const id_params_t *p = params;
   store_txn_t *t = exec_txn(x, e);
-  return t ? core_customer_export(t, p->id, x->arena, result, e) : e->code;
+  return t ? core_customer_export(t, p->id, x->now, x->arena, result, e) : e->code;
 }
 
 int handle_customer_forget(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {

@@ -10,8 +10,9 @@
  * Invariants: a write job's success is reported only if its batch committed; each job runs
  * in its own savepoint (src/store/store_batch.h), so a job that fails (invalid_params,
  * conflict, not_found), even after some puts, changes nothing and the rest of the batch
- * commits; a store-level failure (store error, commit error) fails every job of the batch
- * and nothing of it is visible. If the store then refuses every transaction (store_fatal:
+ * commits (a run of bulk-import jobs shares one savepoint while none of them fails, with
+ * the same outcome: store_batch_apply_group); a store-level failure (store error, commit
+ * error) fails every job of the batch and nothing of it is visible. If the store then refuses every transaction (store_fatal:
  * LMDB's meta-page write failed), the writer stops the daemon, which exits 75 so that the
  * service manager restarts it on the last good commit. */
 #include <pthread.h>
@@ -78,6 +79,42 @@ static void scrub_after_forget(daemon_t *d, const wjob_t *batch) {
   }
 }
 
+/* The bulk-import methods: they write only through their transaction and overwrite their
+ * result, so a run of them can share one savepoint (store_batch_apply_group) and run again
+ * one by one when one of them is refused. */
+static int groupable(const wjob_t *j) {
+  return j->method == METHOD_order_record || j->method == METHOD_customer_upsert ||
+         j->method == METHOD_product_upsert;
+}
+#define WRITE_GROUP_MAX 128
+
+/* Runs a run of groupable jobs starting at j (at most WRITE_GROUP_MAX); returns the next. */
+static wjob_t *run_group(jobq_t *q, store_batch_t *b, const exec_ctx_t *base, wjob_t *j,
+                         uint64_t *n) {
+  exec_ctx_t x[WRITE_GROUP_MAX];
+  write_call_t w[WRITE_GROUP_MAX];
+  void *args[WRITE_GROUP_MAX] = {0};
+  int rc[WRITE_GROUP_MAX];
+  perr_info_t err[WRITE_GROUP_MAX];
+  wjob_t *js[WRITE_GROUP_MAX];
+  size_t k = 0;
+  for (; j && k < WRITE_GROUP_MAX && groupable(j); j = j->next, k++) {
+    js[k] = j;
+    x[k] = *base;
+    x[k].arena = &j->arena;
+    x[k].job = j;
+    w[k] = (write_call_t){&x[k], q->handlers};
+    args[k] = &w[k];
+  }
+  store_batch_apply_group(b, k, apply_write_job, args, rc, err);
+  for (size_t i = 0; i < k; i++) {
+    js[i]->rc = rc[i];
+    if (rc[i]) js[i]->err = err[i];
+  }
+  *n += k;
+  return j;
+}
+
 static void run_write_batch(jobq_t *q, wjob_t *batch) {
   CONTRACT_THREAD(THREAD_WRITER);
   daemon_t *d = q->d;
@@ -86,12 +123,17 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
   store_batch_t b;
   store_batch_begin(d->store, &b);
   uint64_t n = 0;
-  for (wjob_t *j = batch; j; j = j->next) {
+  for (wjob_t *j = batch; j;) {
+    if (groupable(j) && j->next && groupable(j->next)) {
+      j = run_group(q, &b, &x, j, &n);
+      continue;
+    }
     n++;
     x.arena = &j->arena;
     x.job = j;
     write_call_t w = {&x, q->handlers};
     j->rc = store_batch_apply(&b, apply_write_job, &w, &j->err);
+    j = j->next;
   }
   if (store_batch_commit(&b)) {
     /* writer thread only: a full disk fails every batch; log a few a minute, count the rest */

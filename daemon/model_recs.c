@@ -9,11 +9,18 @@
  *   install (loop): swap the holder, start a new delta, replay the orders recorded during the
  *     build that the build did not see, and remap the catalogue to the new ids.
  *   after_write (loop): a new order goes into the delta at once (recs.cart changes before any
- *     rebuild); product.upsert re-reads the product into the catalogue (stock 0 hides it).
+ *     rebuild) while the incremental budget lasts (models.recs_delta_pairs_per_s: an order
+ *     of n products costs n(n-1) pair updates on the loop thread); past it, as in a bulk
+ *     import, the order is skipped and counted, and refit_due asks for one full rebuild
+ *     once no order was skipped for a second (with recs_rebuild_interval_s = 0 the reason
+ *     says they wait for model.refit). product.upsert re-reads the product into the
+ *     catalogue (stock 0 hides it).
  * Invariant: no order is lost between the build's read snapshot and the install: logging
  * starts before the build opens its own read transaction, every logged order the build's
  * transaction does not hold is replayed into the new delta (an order logged after that check
- * is replayed too; it may then count twice until the next rebuild, never zero times). */
+ * is replayed too; it may then count twice until the next rebuild, never zero times). A
+ * skipped order is not logged: the build records skipped_seq before its read transaction
+ * begins, so an install leaves orders skipped after that point still counted as waiting. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +172,24 @@ void recs_request_rebuild(recs_state_t *st, const char *why) {
   log_notice("recs: full rebuild queued (%s)", why);
 }
 
+/* Orders recorded past the incremental budget that no installed model holds yet. */
+static uint64_t skipped_waiting(const recs_state_t *st) {
+  return atomic_load(&st->skipped_seq) - st->skipped_folded;
+}
+
+/* Take the pair updates of an order of n lines from the budget (a token bucket holding at
+ * most one second's worth); 0 = over budget, skip the order. */
+static int delta_affordable(recs_state_t *st, size_t n) {
+  uint64_t rate = st->d->cfg.recs_delta_pairs_per_s, now = clock_mono_ms();
+  double cost = (double)n * (double)(n ? n - 1 : 0);
+  st->delta_tokens += (double)(now - st->delta_tokens_ms) * (double)rate / 1000.0;
+  if (st->delta_tokens > (double)rate) st->delta_tokens = (double)rate;
+  st->delta_tokens_ms = now;
+  if (cost > st->delta_tokens) return 0;
+  st->delta_tokens -= cost;
+  return 1;
+}
+
 static void recs_after_write(daemon_t *d, void *state, int method, const void *params,
                              const void *result) {
   recs_state_t *st = state;
@@ -174,6 +199,11 @@ static void recs_after_write(daemon_t *d, void *state, int method, const void *p
   if (o) {
     const order_result_t *r = result;
     if (!r->created) return;
+    if (!delta_affordable(st, o->nlines)) {
+      atomic_fetch_add(&st->skipped_seq, 1);
+      st->skipped_last_ms = clock_mono_ms();
+      return;
+    }
     pstr_t ids[CORE_MAX_LINES];
     size_t n = 0;
     for (size_t i = 0; i < o->nlines && n < CORE_MAX_LINES; i++) ids[n++] = o->lines[i].product_id;
@@ -191,6 +221,23 @@ static void recs_after_write(daemon_t *d, void *state, int method, const void *p
     store_abort(t);
     arena_free(&a);
   }
+}
+
+/* Loop, every second: rebuild once orders skipped by the budget have stopped arriving for a
+ * second (a bulk import is folded in by one build, not one per batch). */
+static int recs_refit_due(void *state, uint64_t now_ms) {
+  recs_state_t *st = state;
+  uint64_t waiting = skipped_waiting(st);
+  if (!waiting || st->rebuild_queued || now_ms - st->skipped_last_ms < 1000) return 0;
+  if (st->d->cfg.recs_rebuild_interval_s == 0) {
+    snprintf(st->reason, sizeof st->reason,
+             "%llu orders past the incremental budget wait for model.refit",
+             (unsigned long long)waiting);
+    return 0;
+  }
+  log_notice("recs: full rebuild to fold in %llu orders recorded past the incremental budget "
+             "(models.recs_delta_pairs_per_s)", (unsigned long long)waiting);
+  return 1;
 }
 
 /* ---- init / destroy ---- */
@@ -212,6 +259,8 @@ static int recs_init(daemon_t *d, void **state) {
   *state = st;
   if (!st) return -1;
   st->d = d;
+  st->delta_tokens = (double)d->cfg.recs_delta_pairs_per_s; /* starts full */
+  st->delta_tokens_ms = clock_mono_ms();
   pthread_mutex_init(&st->log_mu, NULL);
   st->cosine = strcmp(d->cfg.recs_similarity, "cosine") == 0;
   if (!st->cosine && strcmp(d->cfg.recs_similarity, "default") != 0) {
@@ -290,6 +339,7 @@ static void recs_destroy(void *state) {
 typedef struct built_s {
   recs_snapshot_t *snap;
   uint64_t version, build_ms;
+  uint64_t skipped_seen;      /* skipped_seq before the build's read transaction began */
 } built_t;
 
 static void *recs_build(void *state, const model_build_t *mb, store_txn_t *unused,
@@ -302,6 +352,7 @@ static void *recs_build(void *state, const model_build_t *mb, store_txn_t *unuse
   st->log_overflow = 0;
   st->log_n = 0;
   pthread_mutex_unlock(&st->log_mu);
+  uint64_t skipped_seen = atomic_load(&st->skipped_seq);
   store_txn_t *t = NULL;
   recs_snapshot_t *prev = recs_holder_acquire(st->holder), *snap = NULL;
   built_t *out = NULL;
@@ -321,6 +372,7 @@ static void *recs_build(void *state, const model_build_t *mb, store_txn_t *unuse
     goto done;
   }
   out->snap = snap;
+  out->skipped_seen = skipped_seen;
   out->version = atomic_load(&st->version) + 1;
   out->build_ms = clock_mono_ms() - t0;
   recs_model_meta_t meta = {out->version, out->build_ms, clock_wall_s()};
@@ -369,6 +421,7 @@ static void recs_install(daemon_t *d, void *state, void *built) {
   st->nsnap = ss.items;
   st->rebuild_queued = 0;
   st->reason[0] = 0;
+  st->skipped_folded = b->skipped_seen;
   free(b);
   int overflow = log_replay(st);
   if (recs_catalog_remap(st)) log_err("recs: catalogue remap failed (out of memory)");
@@ -381,6 +434,11 @@ static void recs_info(void *state, model_info_t *out) {
   out->version = atomic_load(&st->version);
   out->status = out->version ? "ready" : "empty";
   snprintf(out->reason, sizeof out->reason, "%s", st->reason);
+  uint64_t waiting = skipped_waiting(st);
+  if (!out->reason[0] && waiting)
+    snprintf(out->reason, sizeof out->reason,
+             "%llu orders past the incremental budget: the next rebuild folds them in",
+             (unsigned long long)waiting);
   out->built_at = st->built_at;
   out->build_ms = st->build_ms;
   recs_snapshot_stats_t ss;
@@ -394,4 +452,4 @@ static uint64_t recs_interval(const settings_t *cfg) { return cfg->recs_rebuild_
 const model_kind_t model_kind_recs = {
     .name = "recs", .init = recs_init, .destroy = recs_destroy, .build = recs_build,
     .install = recs_install, .discard = recs_discard, .info = recs_info,
-    .after_write = recs_after_write, .interval_s = recs_interval};
+    .after_write = recs_after_write, .interval_s = recs_interval, .refit_due = recs_refit_due};

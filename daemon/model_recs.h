@@ -48,6 +48,13 @@ typedef struct recs_state_s {
   int64_t built_at;
   uint64_t build_ms, bytes;
   int rebuild_queued;         /* a rebuild was requested because the delta is full */
+  /* incremental budget (loop thread): pair updates the delta may still take, refilled at
+   * models.recs_delta_pairs_per_s; an order past it is skipped (skipped_seq counts them, the
+   * worker reads it when a build starts) and a rebuild folds it in once writes pause */
+  double delta_tokens;
+  uint64_t delta_tokens_ms, skipped_last_ms;
+  atomic_uint_fast64_t skipped_seq;
+  uint64_t skipped_folded;    /* skipped_seq as the installed model's build began */
   char reason[160];
   /* catalogue */
   recs_interner_t *products;  /* product id -> index into cat */
@@ -104,7 +111,8 @@ typedef struct recs_info_ctx_s {
 } recs_info_ctx_t;
 int recs_catalog_info(void *ctx, uint32_t item, recs_item_info_t *out);
 
-/* model_recs.c: ask for a full rebuild now (delta full); at most one queued at a time. */
+/* model_recs.c: ask for a full rebuild now (delta full, or orders skipped by the budget);
+ * at most one queued at a time. */
 void recs_request_rebuild(recs_state_t *st, const char *why);
 
 #endif

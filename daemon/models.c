@@ -220,8 +220,9 @@ static void on_timer(uv_timer_t *t) {
   uint64_t now = clock_mono_ms();
   for (size_t i = 0; i < m->nkinds; i++) {
     uint64_t every = m->kinds[i]->interval_s ? m->kinds[i]->interval_s(&d->cfg) : 0;
-    if (!every || m->building[i]) continue;
-    if (now - m->last_start_ms[i] >= every * 1000) mask |= 1u << i;
+    if (m->building[i]) continue;
+    if (every && now - m->last_start_ms[i] >= every * 1000) mask |= 1u << i;
+    if (m->kinds[i]->refit_due && m->kinds[i]->refit_due(m->state[i], now)) mask |= 1u << i;
   }
   if (mask && !d->stopping) schedule_refit(d, mask);
 }

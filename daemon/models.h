@@ -42,6 +42,9 @@ typedef struct model_kind_s {
   void (*after_write)(daemon_t *d, void *state, int method, const void *params,
                       const void *result);
   uint64_t (*interval_s)(const settings_t *cfg); /* 0 = no schedule */
+  /* Loop thread, every second (optional): 1 = rebuild now (e.g. orders the incremental
+   * update skipped are waiting), outside the interval schedule. */
+  int (*refit_due)(void *state, uint64_t now_ms);
 } model_kind_t;
 
 /* Packs notification i (0..n-1) of a batch: the params map. */

@@ -255,12 +255,71 @@ void enc_customer_export(msgpack_packer *pk, const void *result) {
         pk_kv_int(pk, "ts", f->ts);
       }
     }
-    /* stored under the id but not in this document (PROTOCOL.md says why) */
-    pk_str(pk, "not_included");
-    msgpack_pack_array(pk, 3);
+    pk_str(pk, "refunds");
+    msgpack_pack_array(pk, r->nrefunds);
+    for (size_t i = 0; i < r->nrefunds; i++) {
+      const export_refund_t *f = &r->refunds[i];
+      PK_MAP(pk) {
+        kv_pstr(pk, "refund_id", f->refund_id);
+        kv_pstr(pk, "order_id", f->order_id);
+        pk_kv_int(pk, "ts", f->ts);
+        pk_kv_int(pk, "amount", f->amount);
+        pk_kv_str(pk, "currency", f->currency);
+        pk_kv_int(pk, "recorded_at", f->recorded_at);
+        pk_str(pk, "lines");
+        msgpack_pack_array(pk, f->nlines);
+        for (size_t k = 0; k < f->nlines; k++) PK_MAP(pk) {
+            kv_pstr(pk, "product_id", f->lines[k].product_id);
+            pk_kv_int(pk, "quantity", f->lines[k].quantity);
+          }
+      }
+    }
     pk_str(pk, "loyalty");
+    PK_MAP(pk) {
+      pk_str(pk, "tier");
+      enc_loyalty_tier(pk, &r->tier);
+      pk_str(pk, "points"); /* history: the whole ledger, newest first */
+      enc_loyalty_points(pk, &r->points);
+      pk_str(pk, "tier_history");
+      msgpack_pack_array(pk, r->ntier_history);
+      for (size_t i = 0; i < r->ntier_history; i++) PK_MAP(pk) {
+          const loy_tier_change_t *h = &r->tier_history[i];
+          pk_kv_int(pk, "at", h->at);
+          pk_kv_str(pk, "from", h->from);
+          pk_kv_str(pk, "to", h->to);
+          pk_kv_str(pk, "reason", h->reason);
+        }
+    }
     pk_str(pk, "offers");
-    pk_str(pk, "refund_records");
+    PK_MAP(pk) {
+      pk_str(pk, "exposures"); /* offers shown; arm = the experiment variant (0 = holdout) */
+      msgpack_pack_array(pk, r->offers.nseen);
+      for (size_t i = 0; i < r->offers.nseen; i++) {
+        const offers_export_seen_t *x = &r->offers.seen[i];
+        PK_MAP(pk) {
+          if (x->global_holdout) pk_kv_nil(pk, "offer_id");
+          else pk_kv_str(pk, "offer_id", x->offer_id);
+          pk_kv_bool(pk, "global_holdout", x->global_holdout);
+          if (x->global_holdout) pk_kv_str(pk, "currency", x->offer_id);
+          pk_kv_int(pk, "arm", x->arm);
+          pk_kv_int(pk, "first_ts", x->first_ts);
+          pk_kv_int(pk, "last_ts", x->last_ts);
+          pk_kv_bool(pk, "converted", x->converted);
+          pk_kv_int(pk, "revenue", x->revenue);
+        }
+      }
+      pk_str(pk, "counters"); /* per cap period: impressions shown, redemptions */
+      msgpack_pack_array(pk, r->offers.ncounters);
+      for (size_t i = 0; i < r->offers.ncounters; i++) {
+        const offers_export_counter_t *x = &r->offers.counters[i];
+        PK_MAP(pk) {
+          pk_kv_str(pk, "offer_id", x->offer_id);
+          pk_kv_str(pk, "kind", x->kind == 'r' ? "redeemed" : "shown");
+          pk_kv_int(pk, "period", x->period);
+          pk_kv_int(pk, "count", x->count);
+        }
+      }
+    }
   }
 }
 

@@ -43,9 +43,22 @@ int csv_next(csv_t *c) {
   c->rec_line = c->line;
   c->nf = 0;
   size_t i = c->pos;
+  /* end of the line, for memchr over unquoted fields (a quoted field may run past it: it
+   * is scanned byte by byte and the line end found again after it) */
+  char *eol = memchr(b + i, '\n', c->len - i);
+  size_t line_end = eol ? (size_t)(eol - b) : c->len;
   for (;;) {
     char *start = b + i, *w = start;
-    if (i < c->len && b[i] == '"') {
+    if (i > line_end) { /* after a quoted field with newlines */
+      eol = memchr(b + i, '\n', c->len - i);
+      line_end = eol ? (size_t)(eol - b) : c->len;
+    }
+    if (i < c->len && b[i] != '"') {
+      char *comma = memchr(b + i, ',', line_end - i);
+      i = comma ? (size_t)(comma - b) : line_end;
+      w = b + i;
+      if (w > start && w[-1] == '\r') w--;
+    } else if (i < c->len && b[i] == '"') {
       i++;
       while (i < c->len) {
         if (b[i] == '"') {

@@ -74,6 +74,7 @@ typedef struct importer {
   fld_t oid, cid, cur, disc, ship, tax;
   int64_t ts;
   char cur_code[4];
+  int cur_exp; /* currency_exponent(cur_code), looked up once per order */
   line_item_t items[MAX_LINES];
   int nitems;
   /* pipeline */
@@ -168,7 +169,14 @@ static void pk_str(msgpack_packer *pk, const char *s, size_t n) {
   msgpack_pack_str(pk, n);
   msgpack_pack_str_body(pk, s, n);
 }
-static void pk_key(msgpack_packer *pk, const char *k) { pk_str(pk, k, strlen(k)); }
+/* A key (< 32 bytes: a fixstr) as one write of its header and bytes. */
+static void pk_key(msgpack_packer *pk, const char *k) {
+  char b[32];
+  size_t n = strlen(k);
+  b[0] = (char)(0xa0 | n);
+  memcpy(b + 1, k, n);
+  msgpack_sbuffer_write(pk->data, b, n + 1);
+}
 
 /* ---- the pipeline ----------------------------------------------------------------- */
 
@@ -222,7 +230,7 @@ static int finish_order(importer_t *im) {
   if (!im->have_order) return 0;
   im->have_order = 0;
   if (im->order_bad || im->nitems == 0) return 0;
-  int exp = currency_exponent(im->cur_code);
+  int exp = im->cur_exp;
   int64_t extra[3];
   fld_t ef[3] = {im->disc, im->ship, im->tax};
   const char *en[3] = {"discount", "shipping", "tax"};
@@ -306,6 +314,7 @@ static int order_row(importer_t *im) {
     if (currency_of(im, im->cur_code) != 0)
       im->order_bad = 1, bad_row(im, ln, "currency", "missing or not an ISO-4217 code "
                                                      "(column currency or --currency)");
+    im->cur_exp = currency_exponent(im->cur_code);
   }
   line_item_t it = {get(im, C_PRODUCT_ID), 0, 0};
   fld_t q = get(im, C_QUANTITY), pr = get(im, C_UNIT_PRICE);
@@ -313,7 +322,7 @@ static int order_row(importer_t *im) {
   if (!it.product.n) ok = 0, bad_row(im, ln, "product_id", "empty");
   if (parse_int(q, 1, 1000000000, &it.qty) != 0)
     ok = 0, bad_row(im, ln, "quantity", "'%.*s' is not an integer in 1..10^9", (int)q.n, q.p);
-  int rc = decimal_to_minor(pr.p, pr.n, currency_exponent(im->cur_code), &it.price);
+  int rc = decimal_to_minor(pr.p, pr.n, im->cur_exp, &it.price);
   if (rc != 0 || it.price < 0)
     ok = 0, bad_row(im, ln, "unit_price", "'%.*s': %s", (int)pr.n, pr.p,
                     rc ? money_error(rc) : "negative");

@@ -85,3 +85,14 @@ void arena_free(arena_t *a) {
   a->head = NULL;
   a->used = a->total = 0;
 }
+
+int arena_grow(arena_t *a, void **v, size_t n, size_t *cap, size_t el) {
+  if (n < *cap) return 0;
+  size_t nc = *cap ? *cap * 2 : 16;
+  void *nv = arena_alloc(a, nc * el);
+  if (!nv) return -1;
+  if (n) memcpy(nv, *v, n * el);
+  *v = nv;
+  *cap = nc;
+  return 0;
+}

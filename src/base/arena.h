@@ -21,6 +21,9 @@ void *arena_alloc(arena_t *a, size_t n);
 /* A NUL-terminated copy of n bytes. */
 char *arena_strndup(arena_t *a, const char *s, size_t n);
 void *arena_memdup(arena_t *a, const void *p, size_t n);
+/* A growing array in the arena: when n == *cap, moves *v (n elements of el bytes) to a new
+ * block of twice the capacity (16 at first). 0, or -1 when out of memory (*v unchanged). */
+int arena_grow(arena_t *a, void **v, size_t n, size_t *cap, size_t el);
 void arena_reset(arena_t *a);
 void arena_free(arena_t *a);
 

@@ -166,19 +166,27 @@ static int validate_order(const order_t *o, int64_t *subtotal, int64_t *total, p
   if (o->nlines > CORE_MAX_LINES)
     return perr_set(e, PERR_INVALID_PARAMS, "lines", "more than %d lines", CORE_MAX_LINES);
   int64_t sub = 0;
+  /* field names ("lines[3].quantity") are formatted only for an error: once per line they
+   * were a tenth of the writer's time in a bulk import */
   for (size_t i = 0; i < o->nlines; i++) {
     const order_line_t *l = &o->lines[i];
     int64_t amt;
-    snprintf(f, sizeof f, "lines[%zu].product_id", i);
-    if ((rc = core_check_id(l->product_id, f, e))) return rc;
-    snprintf(f, sizeof f, "lines[%zu].quantity", i);
-    if (l->quantity <= 0) return perr_set(e, PERR_INVALID_PARAMS, f, "quantity must be > 0");
+    if (core_check_id(l->product_id, "", e)) {
+      snprintf(f, sizeof f, "lines[%zu].product_id", i);
+      return core_check_id(l->product_id, f, e);
+    }
+    if (l->quantity <= 0) {
+      snprintf(f, sizeof f, "lines[%zu].quantity", i);
+      return perr_set(e, PERR_INVALID_PARAMS, f, "quantity must be > 0");
+    }
     if (l->unit_price < 0) {
       snprintf(f, sizeof f, "lines[%zu].unit_price", i);
       return perr_set(e, PERR_INVALID_PARAMS, f, "unit_price must be >= 0");
     }
-    if (!ck_mul(l->quantity, l->unit_price, &amt) || !ck_add(sub, amt, &sub))
+    if (!ck_mul(l->quantity, l->unit_price, &amt) || !ck_add(sub, amt, &sub)) {
+      snprintf(f, sizeof f, "lines[%zu].quantity", i);
       return perr_set(e, PERR_INVALID_PARAMS, f, "quantity * unit_price overflows");
+    }
   }
   if (o->discount < 0)
     return perr_set(e, PERR_INVALID_PARAMS, "discount", "discount must be >= 0");

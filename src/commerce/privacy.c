@@ -1,7 +1,7 @@
 /* privacy.c -- see privacy.h. customer.forget reuses customer.merge: the pseudonym gets an
  * empty row, the customer is merged into it (orders, feedback and aggregates move, in this
  * transaction), then the pseudonym's row loses email and name and every merge tombstone that
- * names the id goes. customer.export walks the customer's order and feedback indexes. */
+ * names the id goes. customer.export is privacy_export.c's. */
 #include "commerce/privacy.h"
 
 #include <openssl/rand.h>
@@ -30,17 +30,6 @@ static int make_pseudonym(pstr_t id, char out[PRIVACY_PSEUDONYM_MAX]) {
 }
 
 /* Room for one more element of size el in the arena array *v (n used, *cap allocated). */
-static int grow(arena_t *a, void **v, size_t n, size_t *cap, size_t el) {
-  if (n < *cap) return 0;
-  size_t nc = *cap ? *cap * 2 : 16;
-  void *nv = arena_alloc(a, nc * el);
-  if (!nv) return -1;
-  if (n) memcpy(nv, *v, n * el);
-  *v = nv;
-  *cap = nc;
-  return 0;
-}
-
 /* Delete the merge tombstones naming id: its own (id was a guest) and those of guests merged
  * into it (value == id). */
 static int drop_tombstones(store_txn_t *t, pstr_t id, arena_t *a, perr_info_t *e) {
@@ -72,7 +61,7 @@ static int drop_tombstones(store_txn_t *t, pstr_t id, arena_t *a, perr_info_t *e
       break;
     }
     if (vn != id.n || memcmp(v, id.p, vn)) continue;
-    if (grow(a, (void **)&del, nd, &cap, sizeof *del)) {
+    if (arena_grow(a, (void **)&del, nd, &cap, sizeof *del)) {
       oom = 1;
       break;
     }
@@ -166,83 +155,4 @@ out:
   rec_buf_free(&audit);
   arena_free(&a);
   return rc;
-}
-
-/* ---- export ---- */
-
-
-int core_customer_export(store_txn_t *t, pstr_t id, arena_t *a, export_result_t *out,
-                         perr_info_t *e) {
-  int rc;
-  memset(out, 0, sizeof *out);
-  if ((rc = core_customer_get(t, id, a, &out->profile, e))) return rc;
-  rec_buf_t pre;
-  rec_buf_init(&pre);
-  rec_put_raw(&pre, id.p, id.n);
-  rec_put_u8(&pre, 0);
-  if (pre.oom) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  size_t cap = 0;
-  store_cursor_t *c;
-  const void *k, *v;
-  size_t kn, vn;
-  /* orders: CUSTOMER_ORDERS id \0 be64(ts) order_id */
-  if ((rc = store_cursor_open(t, STORE_T_CUSTOMER_ORDERS, pre.p, pre.n, &c))) goto store_fail;
-  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) > 0) {
-    if (kn < pre.n + 8 || memcmp(k, pre.p, pre.n)) {
-      rc = 0;
-      break;
-    }
-    if (grow(a, (void **)&out->orders, out->norders, &cap, sizeof *out->orders)) break;
-    pstr_t oid = core_pstr((const char *)k + pre.n + 8, kn - pre.n - 8);
-    export_order_t *o = &out->orders[out->norders];
-    int g = core_order_get(t, oid, a, &o->order, &o->refunded, e);
-    if (g) {
-      store_cursor_close(c);
-      rec_buf_free(&pre);
-      return g == PERR_NOT_FOUND ? core_corrupt("order index", e) : g;
-    }
-    out->norders++;
-  }
-  store_cursor_close(c);
-  if (rc > 0) goto oom;
-  if (rc < 0) goto store_fail;
-  /* feedback: AUX "fb/c" \0 id \0 feedback_id */
-  rec_buf_t fp;
-  rec_buf_init(&fp);
-  rec_put_raw(&fp, FEEDBACK_INDEX_PREFIX, sizeof FEEDBACK_INDEX_PREFIX);
-  rec_put_raw(&fp, pre.p, pre.n);
-  if (fp.oom || (rc = store_cursor_open(t, STORE_T_AUX, fp.p, fp.n, &c))) {
-    rec_buf_free(&fp);
-    if (rc) goto store_fail;
-    goto oom;
-  }
-  cap = 0;
-  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) > 0) {
-    if (kn < fp.n || memcmp(k, fp.p, fp.n)) {
-      rc = 0;
-      break;
-    }
-    if (grow(a, (void **)&out->feedback, out->nfeedback, &cap, sizeof *out->feedback)) break;
-    pstr_t fid = core_pstr((const char *)k + fp.n, kn - fp.n);
-    int g = core_feedback_get(t, fid, a, &out->feedback[out->nfeedback], e);
-    if (g) {
-      store_cursor_close(c);
-      rec_buf_free(&fp);
-      rec_buf_free(&pre);
-      return g == PERR_NOT_FOUND ? core_corrupt("feedback index", e) : g;
-    }
-    out->nfeedback++;
-  }
-  store_cursor_close(c);
-  rec_buf_free(&fp);
-  if (rc > 0) goto oom;
-  if (rc < 0) goto store_fail;
-  rec_buf_free(&pre);
-  return 0;
-oom:
-  rec_buf_free(&pre);
-  return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-store_fail:
-  rec_buf_free(&pre);
-  return core_store_err(t, rc, e);
 }

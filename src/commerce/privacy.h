@@ -21,6 +21,8 @@
 #include "base/perr.h"
 #include "commerce/commerce.h"
 #include "commerce/feedback.h"
+#include "loyalty/loyalty.h"
+#include "offers/offers.h"
 #include "store/store.h"
 
 #define PRIVACY_AUDIT_PREFIX "pv/f" /* AUX key: prefix \0 pseudonym */
@@ -47,17 +49,40 @@ typedef struct export_order_s {
   int64_t refunded;  /* refunded total of the order */
 } export_order_t;
 
+typedef struct export_refund_s {
+  pstr_t refund_id, order_id;
+  int64_t ts, amount;      /* amount: minor units of the order's currency */
+  char currency[4];
+  int64_t recorded_at;
+  order_line_t *lines;     /* by lines (product_id, quantity); none = refund by amount */
+  size_t nlines;
+} export_refund_t;
+
 typedef struct export_result_s {
   customer_profile_t profile;
   export_order_t *orders; /* oldest first */
   size_t norders;
+  export_refund_t *refunds; /* of those orders, in refund_id order */
+  size_t nrefunds;
   feedback_t *feedback;   /* in feedback_id order */
   size_t nfeedback;
+  /* loyalty: the member's tier (with its benefits), points summary and the whole ledger
+   * (points.history, newest first), and every tier change (oldest first) */
+  loy_tier_info_t tier;
+  loy_points_info_t points;
+  loy_tier_change_t *tier_history;
+  size_t ntier_history;
+  /* offers and experiments: exposures (with the arm: the experiment variant, and the global
+   * holdout), conversions, attributed revenue, per-period impression/redemption counters */
+  offers_export_t offers;
 } export_result_t;
 
-/* Everything reachable by the customer id. Strings/arrays live in a. not_found if the id has
- * neither a customer row nor orders. */
-int core_customer_export(store_txn_t *t, pstr_t id, arena_t *a, export_result_t *out,
-                         perr_info_t *e);
+/* Everything stored under the customer id (privacy_export.c): the profile, the orders, their
+ * refund records, the feedback, the loyalty member (tier, points, ledger, tier history; as of
+ * now) and the offers rows. Strings/arrays live in a. not_found if the id has no customer row.
+ * Cost: the customer's rows plus one pass over every refund record and every offer cap row
+ * (neither is indexed by customer). */
+int core_customer_export(store_txn_t *t, pstr_t id, int64_t now, arena_t *a,
+                         export_result_t *out, perr_info_t *e);
 
 #endif

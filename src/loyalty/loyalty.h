@@ -88,6 +88,10 @@ typedef struct loy_program_s {
   int64_t redeem_min_points; /* >= 0 */
 } loy_program_t;
 
+/* Orders of a larger subtotal (minor units) are refused by loyalty_on_order, with or
+ * without a program (the points arithmetic stays within 128 bits). */
+#define LOY_MAX_NET 1000000000000000LL
+
 /* A sensible empty program (active, no tiers, no rates, lifetime points basis). */
 void loyalty_program_default(loy_program_t *p);
 int loyalty_program_validate(const loy_program_t *p, perr_info_t *e);
@@ -97,6 +101,9 @@ int loyalty_program_set(store_txn_t *w, const loy_program_t *p, uint32_t *versio
                         perr_info_t *e);
 /* PERR_NOT_FOUND (e set) when no program was ever set. */
 int loyalty_program_get(store_txn_t *t, loy_program_t *out, perr_info_t *e);
+/* The same, but PERR_NOT_FOUND without a message (e untouched): for the order path, which
+ * asks once per order whether a program exists. */
+int loyalty_program_find(store_txn_t *t, loy_program_t *out, perr_info_t *e);
 /* The SHA-256 (64 hex digits) of the [loyalty] program_file the stored program was last set
  * from, in META "loyalty_program_file_sha256": get copies it into out (65 bytes; "" when
  * none was recorded, returns 0), set records it (normally in loyalty_program_set's txn). */

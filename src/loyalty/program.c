@@ -213,6 +213,10 @@ int loy_program_load(store_txn_t *t, loy_program_t *p, perr_info_t *e) {
   return 0;
 }
 
+int loyalty_program_find(store_txn_t *t, loy_program_t *out, perr_info_t *e) {
+  return loy_program_load(t, out, e);
+}
+
 int loyalty_program_get(store_txn_t *t, loy_program_t *out, perr_info_t *e) {
   int rc = loy_program_load(t, out, e);
   if (rc == PERR_NOT_FOUND) return perr_set(e, rc, NULL, "no loyalty program set");

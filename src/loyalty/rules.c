@@ -303,7 +303,6 @@ static int64_t mult_of(const loy_program_t *p, int is_category, pstr_t id) {
   return LOY_BP;
 }
 
-#define LOY_MAX_NET 1000000000000000LL /* 1e15 minor units per order */
 
 int loy_earn_compute(const loy_program_t *p, const loy_order_t *o, int tier_idx, int64_t *net,
                      int64_t *points, int64_t *line_net, perr_info_t *e) {

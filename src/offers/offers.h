@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "base/arena.h"
 #include "base/perr.h"
 #include "experiments/stats.h"
 #include "store/store.h"
@@ -267,7 +268,9 @@ int offers_event(store_txn_t *w, const offers_event_t *ev, bool *replay, perr_in
 /* Link an order to every offer the customer was exposed to (any arm, holdout included) with
  * first exposure <= ts <= last exposure + the offer's window, in the offer's currency: each
  * arm gains the conversion (once per customer) and the revenue. Idempotent on order_id:
- * *linked = offers credited (0 on replay, *replay = true). */
+ * *linked = offers credited (0 on replay, *replay = true). A customer exposed to no offer
+ * gets no idempotency mark (nothing was credited; the daemon calls this once per new order),
+ * so only calls that credited or found exposures answer *replay = true later. */
 int offers_attribute_order(store_txn_t *w, const char *order_id, const char *customer,
                            int64_t ts, int64_t total, const char *currency, int *linked,
                            bool *replay, perr_info_t *e);
@@ -305,5 +308,31 @@ int offers_global_report(store_txn_t *t, const char *currency, double global_hol
  * rows moved. Aggregates (arm counters, budgets) are untouched. */
 int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
                           perr_info_t *e);
+
+/* ---- customer.export: the offers rows of one customer (offer_export.c) ---- */
+typedef struct offers_export_seen_s {
+  const char *offer_id;    /* the offer, or the currency of the global holdout */
+  int global_holdout;      /* 1: the global holdout experiment (arm 0 = held out) */
+  int arm;                 /* the experiment arm the customer was assigned (0 = holdout) */
+  int64_t first_ts, last_ts; /* first and last impression */
+  int converted;
+  int64_t revenue;         /* attributed to the offer, minor units */
+} offers_export_seen_t;
+typedef struct offers_export_counter_s {
+  const char *offer_id;
+  char kind;               /* 's' impressions shown, 'r' redemptions, in one cap period */
+  int64_t period;          /* day, Monday-based week or month index (offer's cap period) */
+  int64_t count;
+} offers_export_counter_t;
+typedef struct offers_export_s {
+  offers_export_seen_t *seen;
+  size_t nseen;
+  offers_export_counter_t *counters;
+  size_t ncounters;
+} offers_export_t;
+/* Everything the offers tables hold under the customer id; strings and arrays in a.
+ * Cost: the customer's exposures plus every cap row of every offer. */
+int offers_customer_export(store_txn_t *t, const char *customer, arena_t *a,
+                           offers_export_t *out, perr_info_t *e);
 
 #endif

@@ -33,6 +33,15 @@ int store_batch_begin(store_t *s, store_batch_t *b);
 /* Run one job in its own savepoint. Returns the job's code; once the batch has failed,
  * returns the batch's failure (in e) without running fn. */
 int store_batch_apply(store_batch_t *b, store_batch_job_fn fn, void *arg, perr_info_t *e);
+/* Run n jobs optimistically in one savepoint: LMDB copies the pages a savepoint touches, so
+ * one savepoint for a run of jobs instead of one each saves most of a bulk load's page
+ * copying. If every job returns 0 they are merged together; if one returns a job-level
+ * error the group is rolled back and every job runs again in its own savepoint
+ * (store_batch_apply), so the outcome is exactly that of n store_batch_apply calls. Only
+ * for jobs that may run twice: they write only through t and overwrite their results.
+ * rc[i] and e[i] get each job's code and error; returns the first non-zero rc[i] or 0. */
+int store_batch_apply_group(store_batch_t *b, size_t n, store_batch_job_fn fn,
+                            void *const *args, int *rc, perr_info_t *e);
 /* Commit (durable on 0) or, if the batch failed, roll it all back. Returns 0 or b->fail.code
  * (a failed commit is reported as PERR_UNAVAILABLE with the store's message). */
 int store_batch_commit(store_batch_t *b);

@@ -1,6 +1,8 @@
 """test_privacy.py -- privacy requests (issue 11) through the real patrond:
-- customer.export returns the profile, every order (lines, refunded total) and feedback of a
-  customer as one document; admin only.
+- customer.export returns the profile, every order (lines, refunded total), its refund
+  records, feedback, the loyalty tier, points, whole ledger and tier history, and the offers
+  rows (exposures with the experiment arm, conversion and revenue, shown/redeemed counters)
+  of a customer as one document, and nothing of another customer's; admin only.
 - customer.forget: the id becomes an irreversible pseudonym ("anon-" + 32 hex) that keeps the
   aggregates (totals, counts, orders, feedback, a merged guest's history, loyalty points and
   tier, the offers' sticky arm, exposure and caps: a redeemed cap still binds); email and name are
@@ -13,6 +15,7 @@ usage: python3 test_privacy.py PATH/TO/patrond"""
 import os
 import re
 import sys
+import time
 import unittest
 
 from patrontest import Client, Daemon, RpcError, order
@@ -104,10 +107,52 @@ class Privacy(unittest.TestCase):
                          [{"product_id": "p0", "quantity": 2, "unit_price": 5000 // 2}])
         self.assertEqual(x["feedback"], [{"feedback_id": "vf1", "kind": "nps", "score": 9,
                                           "ts": T0 + 30 * DAY}])
-        self.assertEqual(sorted(x["not_included"]), ["loyalty", "offers", "refund_records"])
+        # refund records of its orders
+        self.assertEqual([(f["refund_id"], f["order_id"], f["amount"], f["currency"], f["lines"])
+                          for f in x["refunds"]], [("vr1", "v1", 700, "EUR", [])])
+        # loyalty: tier, points, the whole ledger, the tier history
+        loy = x["loyalty"]
+        self.assertEqual((loy["tier"]["member"], loy["tier"]["tier"]), (True, "silver"))
+        self.assertEqual(loy["points"]["total"], 120)
+        self.assertEqual([(h["type"], h["amount"], h["key"]) for h in loy["points"]["history"]],
+                         [("award", 120, "signup-1")])
+        self.assertEqual([(h["from"], h["to"]) for h in loy["tier_history"]], [("", "silver")])
+        self.assertNotIn("not_included", x)
         self.assertRpcError(self.admin, "not_found", "customer_id", "customer.export",
                             {"customer_id": "nobody"})
         self.assertRpcError(self.admin, "invalid_params", "customer_id", "customer.export", {})
+
+    def test_export_offers_and_experiments(self):
+        """Offers seen (with the experiment arm), redeemed, converted: every kind of offers
+        row stored under the id is in the export."""
+        c, a = self.c, self.admin
+        cart = {"currency": "EUR", "items": [{"product": "p1", "category": "kitchen",
+                                              "quantity": 2, "price": 2500}]}
+        self.assertEqual(a.call("customer.export", {"customer_id": ID})["offers"],
+                         {"exposures": [], "counters": []})
+        a.call("offers.set", {"id": "pv_offer", "kind": "percent_off", "value": 10,
+                              "currency": "EUR", "experiment": {"holdout": 0.0},
+                              "caps": {"shown": 10, "redeemed": 5, "period": "month"}})
+        o = [x for x in c.call("offers.decide", {"customer": ID, "cart": cart})["offers"]
+             if x["offer_id"] == "pv_offer"][0]
+        c.call("offers.event", {"type": "impression", "idempotency_key": "pv-imp",
+                                "offer_id": "pv_offer", "customer": ID, "arm": o["arm"]})
+        c.call("offers.redeem", {"token": o["token"], "customer": ID, "cart": cart,
+                                 "idempotency_key": "pv-red"})
+        now = int(time.time())  # after the impression, inside the attribution window
+        c.call("order.record", order("pv-o", ID, ts=now, lines=[
+            {"product_id": "p1", "quantity": 2, "unit_price": 2250}]))
+        x = a.call("customer.export", {"customer_id": ID})["offers"]
+        seen = [e for e in x["exposures"] if e["offer_id"] == "pv_offer"]
+        self.assertEqual(len(seen), 1, x)
+        self.assertEqual((seen[0]["arm"], seen[0]["global_holdout"], seen[0]["converted"],
+                          seen[0]["revenue"]), (o["arm"], False, True, 4500))
+        self.assertLessEqual(seen[0]["first_ts"], now)
+        counts = sorted((k["offer_id"], k["kind"], k["count"]) for k in x["counters"])
+        self.assertEqual(counts, [("pv_offer", "redeemed", 1), ("pv_offer", "shown", 1)])
+        # another customer's rows are not in it
+        other = a.call("customer.export", {"customer_id": "c01"})["offers"]
+        self.assertEqual(other, {"exposures": [], "counters": []})
 
     def test_forget_keeps_aggregates_and_leaves_no_byte(self):
         c, a = self.c, self.admin

@@ -474,7 +474,10 @@ class BackgroundBuildTest(unittest.TestCase):
 
     def test_interval_zero_no_rebuild_when_delta_fills(self):
         for interval, auto in (("0", False), ("3600", True)):
-            d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=" + interval],
+            # the largest incremental budget: these 1000-line orders go to the delta and fill
+            # it (test_recs_budget.py covers orders past the budget)
+            d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=" + interval,
+                                       "--set", "models.recs_delta_pairs_per_s=100000000"],
                        sync=False).start()
             try:
                 c, a = Client(d.sock), Client(d.admin)

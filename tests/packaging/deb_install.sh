@@ -1,23 +1,27 @@
 #!/bin/sh
-# tests/packaging/deb_install.sh OUTDIR -- the .deb as a sysadmin meets it: lintian on the
-# package deb_build.sh made (any E: fails; W: lines are printed), then, only as root on a
-# machine without systemd as init and without a patron package already installed (exit 77
-# otherwise): dpkg -i, start patrond as the patron user WITHOUT systemd (runuser, the way
+# tests/packaging/deb_install.sh OUTDIR -- the .debs as a sysadmin meets them: lintian on the
+# three packages deb_build.sh made (any E: or W: fails: each remaining tag is overridden with
+# its reason), then, only as root on a machine without systemd as init and without any of
+# them already installed (exit 77 otherwise): dpkg -i of all three, start patrond as the patron user WITHOUT systemd (runuser, the way
 # the issue reproduced the /run/patron failure), ping it through the packaged patronctl,
-# stop it, dpkg -r (config and data kept), dpkg -P (both gone). This installs into the real
+# stop it, dpkg -r (config and data kept), dpkg -P (both gone), for all three. This installs into the real
 # root: that is the point, so it refuses to run where it could disturb a live install.
 set -u
 out=$1
 deb=$out/patron.deb
+debs="$out/libpatronclient0.deb $out/libpatronclient-dev.deb $deb"
+pkgs="patron libpatronclient-dev libpatronclient0"
 [ -f "$deb" ] || { echo "FAIL: no $deb (run packaging_deb_build first)"; exit 1; }
 fails=0
 ok()   { echo "ok   $1"; }
 fail() { echo "FAIL $1"; fails=$((fails + 1)); }
 
 if command -v lintian >/dev/null 2>&1; then
-    lintian --tag-display-limit 0 "$deb" >"$out/lintian.txt" 2>&1
+    # shellcheck disable=SC2086
+    lintian --tag-display-limit 0 $debs >"$out/lintian.txt" 2>&1
     grep -v 'root privileges' "$out/lintian.txt"
     if grep -q '^E: ' "$out/lintian.txt"; then fail "lintian errors"; else ok "lintian: no errors"; fi
+    if grep -q '^W: ' "$out/lintian.txt"; then fail "lintian warnings"; else ok "lintian: no warnings"; fi
 else
     echo "skip lintian (apt-get install lintian)"
 fi
@@ -27,18 +31,21 @@ if [ "$(id -u)" -eq 0 ] && command -v flock >/dev/null 2>&1; then
     exec 9>/run/lock/patron-deb-install.lock
     flock -n 9 || { echo "skip install test: another one is running"; [ $fails -eq 0 ] || exit 1; exit 77; }
 fi
-if [ "$(id -u)" -ne 0 ] || [ -d /run/systemd/system ] || dpkg -s patron >/dev/null 2>&1; then
-    echo "skip install test (needs root, no systemd init, no patron package installed)"
+installed=
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 && installed="$installed $p"; done
+if [ "$(id -u)" -ne 0 ] || [ -d /run/systemd/system ] || [ -n "$installed" ]; then
+    echo "skip install test (needs root, no systemd init, none of the packages installed:$installed)"
     [ $fails -eq 0 ] || exit 1
     exit 77
 fi
 pid=
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    dpkg -s patron >/dev/null 2>&1 && dpkg -P patron >/dev/null 2>&1
+    for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 && dpkg -P "$p" >/dev/null 2>&1; done
 }
 trap cleanup EXIT
-dpkg -i "$deb" >"$out/dpkg-i.log" 2>&1 && ok "dpkg -i" || { cat "$out/dpkg-i.log"; fail "dpkg -i"; }
+# shellcheck disable=SC2086
+dpkg -i $debs >"$out/dpkg-i.log" 2>&1 && ok "dpkg -i (patron, libpatronclient0, libpatronclient-dev)" || { cat "$out/dpkg-i.log"; fail "dpkg -i"; }
 getent passwd patron >/dev/null && ok "user patron exists" || fail "no user patron"
 [ "$(stat -c '%U %a' /run/patron 2>/dev/null)" = "patron 750" ] &&
     ok "/run/patron 0750 patron (tmpfiles.d)" || fail "/run/patron: $(stat -c '%U %a' /run/patron 2>&1)"
@@ -59,11 +66,16 @@ kill "${child:-$pid}"; wait "$pid"; rc=$?; pid=
 [ $rc -eq 0 ] && ok "SIGTERM: exit 0" || fail "patrond exit $rc"
 man -w patronctl >/dev/null 2>&1 || [ -f /usr/share/man/man1/patronctl.1.gz ] && ok "man page installed" ||
     fail "no man page"
-dpkg -r patron >"$out/dpkg-r.log" 2>&1 && ok "dpkg -r" || fail "dpkg -r: $(cat "$out/dpkg-r.log")"
+[ -f /usr/include/patronclient.h ] && ok "development files installed" || fail "no /usr/include/patronclient.h"
+# shellcheck disable=SC2086
+dpkg -r $pkgs >"$out/dpkg-r.log" 2>&1 && ok "dpkg -r" || fail "dpkg -r: $(cat "$out/dpkg-r.log")"
 [ -f /etc/patron/patrond.conf ] && [ -d /var/lib/patron ] && [ ! -e /usr/sbin/patrond ] &&
     ok "remove keeps config and data, drops binaries" || fail "after remove"
-dpkg -P patron >"$out/dpkg-p.log" 2>&1 && ok "dpkg -P" || fail "dpkg -P: $(cat "$out/dpkg-p.log")"
+# shellcheck disable=SC2086
+dpkg -P $pkgs >"$out/dpkg-p.log" 2>&1 && ok "dpkg -P" || fail "dpkg -P: $(cat "$out/dpkg-p.log")"
 [ ! -e /etc/patron/patrond.conf ] && [ ! -e /var/lib/patron ] && ok "purge removes config and data" ||
     fail "after purge: $(ls -d /etc/patron /var/lib/patron 2>&1)"
+! ls /usr/lib/libpatronclient* /usr/lib/*/libpatronclient* >/dev/null 2>&1 && ok "purge removes the library" ||
+    fail "library left after purge"
 [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "package installs, serves as patron without systemd, removes and purges"
+echo "packages install, serve as patron without systemd, remove and purge"

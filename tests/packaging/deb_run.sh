@@ -1,6 +1,6 @@
 #!/bin/sh
-# tests/packaging/deb_run.sh OUTDIR PYTHON3 -- unpacks the .deb deb_build.sh made (dpkg-deb
-# -x, no install) and runs what is inside: the packaged unit verifies cleanly once its
+# tests/packaging/deb_run.sh OUTDIR PYTHON3 -- unpacks the patron and libpatronclient0 .debs
+# deb_build.sh made into one tree (dpkg-deb -x, no install) and runs what is inside: the packaged unit verifies cleanly once its
 # /usr/sbin/patrond points into the unpacked tree; the packaged patrond accepts the packaged
 # config (--check-config); it serves on a temp socket and the packaged patronctl (through
 # the packaged libpatronclient.so.0) gets an answer. No /etc, /run or /var/lib is touched.
@@ -18,7 +18,8 @@ ok()   { echo "ok   $1"; }
 fail() { echo "FAIL $1"; fails=$((fails + 1)); }
 
 x=$tmp/root
-dpkg-deb -x "$deb" "$x" || { echo "FAIL: dpkg-deb -x"; exit 1; }
+dpkg-deb -x "$deb" "$x" && dpkg-deb -x "$out/libpatronclient0.deb" "$x" ||
+    { echo "FAIL: dpkg-deb -x"; exit 1; }
 unit=$(find "$x" -name patrond.service)
 conf=$x/etc/patron/patrond.conf
 

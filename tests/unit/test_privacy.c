@@ -2,8 +2,8 @@
  * core_customer_forget (the id is replaced by "anon-" + 32 hex everywhere it is a key or a
  * reference; aggregates, orders and feedback stay; email, name and the id are in no table's
  * keys or values; the merge tombstones naming the id go; an audit row without personal data;
- * errors change nothing), core_customer_export (profile, orders with lines and refunds,
- * feedback), and store_scrub_free_pages (after a committed forget, no byte of the email, the
+ * errors change nothing), core_customer_export (profile, orders with lines and refunds, the
+ * refund records, feedback, no loyalty or offers rows without a program or offers), and store_scrub_free_pages (after a committed forget, no byte of the email, the
  * name or the id is left anywhere in the data file). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,7 +159,7 @@ static void test_export(void **state) {
   shop(f);
   perr_info_t e = {0};
   export_result_t x;
-  assert_int_equal(core_customer_export(f->w, S(ID), &f->a, &x, &e), 0);
+  assert_int_equal(core_customer_export(f->w, S(ID), NOW, &f->a, &x, &e), 0);
   assert_memory_equal(x.profile.customer.email.p, EMAIL, strlen(EMAIL));
   assert_int_equal(x.norders, 3);
   const char *want[] = {"o1", "g1", "o2"}; /* by ts */
@@ -171,8 +171,18 @@ static void test_export(void **state) {
   assert_int_equal(x.orders[0].order.lines[0].quantity, 2);
   assert_int_equal(x.nfeedback, 1);
   assert_int_equal(x.feedback[0].score, 9);
-  assert_int_equal(core_customer_export(f->w, S("nobody"), &f->a, &x, &e), PERR_NOT_FOUND);
-  assert_int_equal(core_customer_export(f->w, S(""), &f->a, &x, &e), PERR_INVALID_PARAMS);
+  /* the refund record of o2, found by the pass over REFUNDS */
+  assert_int_equal(x.nrefunds, 1);
+  assert_memory_equal(x.refunds[0].refund_id.p, "r1", 2);
+  assert_memory_equal(x.refunds[0].order_id.p, "o2", 2);
+  assert_int_equal(x.refunds[0].amount, 200);
+  assert_int_equal(x.refunds[0].ts, 2100);
+  assert_int_equal(x.refunds[0].nlines, 0);
+  assert_false(x.tier.member); /* no loyalty program: no member, empty ledger */
+  assert_int_equal(x.points.nhistory, 0);
+  assert_int_equal(x.offers.nseen + x.offers.ncounters, 0);
+  assert_int_equal(core_customer_export(f->w, S("nobody"), NOW, &f->a, &x, &e), PERR_NOT_FOUND);
+  assert_int_equal(core_customer_export(f->w, S(""), NOW, &f->a, &x, &e), PERR_INVALID_PARAMS);
 }
 
 /* Loyalty: the member's summary, ledger, tier history and tier index follow the pseudonym. */

@@ -3,7 +3,9 @@
  *  - a batch mixing accepted writes, writes the core rejects, and jobs that fail after
  *    their first put (or after a delete) leaves every table byte-identical to a store that
  *    ran only the accepted writes;
- *  - a store-level failure in any job stores nothing of the batch and runs no later job. */
+ *  - a store-level failure in any job stores nothing of the batch and runs no later job;
+ *  - store_batch_apply_group (one savepoint for a run of jobs, one each again when one is
+ *    refused) ends in the same store and the same per-job codes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -209,10 +211,63 @@ static void test_store_failure_stores_nothing(void **state) {
   assert_same_dump(before, dump_store(two[0]->s));
 }
 
+/* store_batch_apply_group: the mixed scenario as one group (its refusals send it back to one
+ * savepoint a job) and the accepted jobs as groups of every size leave the same store as one
+ * savepoint a job, with the same code per job. */
+static void test_group_same_outcome(void **state) {
+  fx_t **two = *state;
+  job_t mixed[16], accepted[16];
+  size_t n = scenario(mixed);
+  scenario(accepted);
+  void *args[16];
+  int rc[16];
+  perr_info_t e[16];
+  store_batch_t b;
+  for (size_t i = 0; i < n; i++) args[i] = &mixed[i];
+  assert_int_equal(store_batch_begin(two[0]->s, &b), 0);
+  assert_int_not_equal(store_batch_apply_group(&b, n, run_job, args, rc, e), 0);
+  for (size_t i = 0; i < n; i++) {
+    if (rc[i] != mixed[i].want) fail_msg("job %zu: got %d (%s), want %d", i, rc[i], e[i].message, mixed[i].want);
+    if (rc[i]) assert_int_equal(e[i].code, rc[i]);
+  }
+  size_t nrejected = 0;
+  for (size_t i = 0; i < n; i++) nrejected += mixed[i].want != 0;
+  assert_int_equal(b.rejected, nrejected);
+  assert_int_equal(store_batch_commit(&b), 0);
+
+  /* accepted only, in groups of 2 (and a last one of 1): never sent back */
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!accepted[i].want) args[k++] = &accepted[i];
+  assert_int_equal(store_batch_begin(two[1]->s, &b), 0);
+  for (size_t i = 0; i < k; i += 2) {
+    size_t m = k - i < 2 ? k - i : 2;
+    assert_int_equal(store_batch_apply_group(&b, m, run_job, args + i, rc + i, e + i), 0);
+  }
+  assert_int_equal(b.applied, k);
+  assert_int_equal(b.rejected, 0);
+  assert_int_equal(store_batch_commit(&b), 0);
+  dump_t a = dump_store(two[0]->s), c = dump_store(two[1]->s);
+  assert_true(a.n > 200);
+  assert_same_dump(a, c); /* frees both */
+
+  /* a store-level failure in a group fails every job and the batch: nothing stored */
+  job_t bad[2] = {{.kind = J_PRODUCT, .product = product("p6", "EUR", 10)}, {.kind = J_STORE_ERROR}};
+  void *bargs[2] = {&bad[0], &bad[1]};
+  dump_t before = dump_store(two[1]->s);
+  assert_int_equal(store_batch_begin(two[1]->s, &b), 0);
+  assert_int_equal(store_batch_apply_group(&b, 2, run_job, bargs, rc, e), PERR_UNAVAILABLE);
+  assert_int_equal(rc[0], PERR_UNAVAILABLE);
+  assert_int_equal(rc[1], PERR_UNAVAILABLE);
+  assert_int_equal(store_batch_commit(&b), PERR_UNAVAILABLE);
+  assert_same_dump(before, dump_store(two[1]->s));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_rejected_jobs_leave_no_trace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_failure_stores_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_group_same_outcome, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
