@@ -87,19 +87,16 @@ PARAMS_DECODER(recs_rules)
 
 /* ---- encoders ---- */
 
-/* {product_id, score, reason} as one buffer write (the hot path of every recs answer). */
-static void put_item(msgpack_packer *pk, const recs_wire_item_t *it) {
-  unsigned char b[64 + CORE_ID_MAX];
+/* Longest item put_item_bytes writes: map header, three keys, an id of CORE_ID_MAX bytes, a
+ * float64, a reason of up to 31 bytes. */
+#define ITEM_BYTES_MAX (64 + CORE_ID_MAX)
+
+/* {product_id, score, reason} packed by hand into b (the hot path of every recs answer; the
+ * same bytes msgpack-c writes, test_method_table decodes both forms). Returns the length, or
+ * 0 when the item does not fit the short form (long id or reason: packed field by field). */
+static size_t put_item_bytes(unsigned char *b, const recs_wire_item_t *it) {
   size_t rl = strlen(it->reason), n = 0;
-  if (it->id_len > CORE_ID_MAX || rl > 31) {
-    PK_MAP(pk) {
-      pk_kv_strn(pk, "product_id", it->id, it->id_len);
-      pk_kv_double(pk, "score", it->score);
-      pk_kv_str(pk, "reason", it->reason);
-    }
-    return;
-  }
-  /* the same three fields, packed by hand (test_method_table decodes both forms) */
+  if (it->id_len > CORE_ID_MAX || rl > 31) return 0;
   b[n++] = 0x83;
   b[n++] = 0xaa;
   memcpy(b + n, "product_id", 10);
@@ -125,21 +122,42 @@ static void put_item(msgpack_packer *pk, const recs_wire_item_t *it) {
   b[n++] = (unsigned char)(0xa0 | rl);
   memcpy(b + n, it->reason, rl);
   n += rl;
-  pk->callback(pk->data, (const char *)b, n);
+  return n;
 }
 
+/* The answer map, its field count known up front (no PK_MAP count-back pass over the
+ * items); items are gathered in a stack buffer and handed to the packer a few KB at a time. */
 static void enc_list(msgpack_packer *pk, const void *result) {
   const recs_list_result_t *r = result;
-  PK_MAP(pk) {
-    pk_str(pk, "items");
-    msgpack_pack_array(pk, r->n);
-    for (size_t i = 0; i < r->n; i++) put_item(pk, &r->items[i]);
-    pk_kv_str(pk, "fallback", r->fallback ? r->fallback : "none");
-    pk_kv_uint(pk, "model_version", r->model_version);
-    pk_kv_uint(pk, "unknown_items", r->unknown_items);
-    pk_kv_uint(pk, "history_orders", r->history_orders);
-    if (r->has_customer) pk_kv_bool(pk, "customer_known", r->customer_known);
+  unsigned char buf[4096];
+  size_t n = 0;
+  msgpack_pack_map(pk, r->has_customer ? 6 : 5);
+  pk_str(pk, "items");
+  msgpack_pack_array(pk, r->n);
+  for (size_t i = 0; i < r->n; i++) {
+    if (n + ITEM_BYTES_MAX > sizeof buf) {
+      pk->callback(pk->data, (const char *)buf, n);
+      n = 0;
+    }
+    size_t l = put_item_bytes(buf + n, &r->items[i]);
+    if (l) {
+      n += l;
+      continue;
+    }
+    if (n) pk->callback(pk->data, (const char *)buf, n);
+    n = 0;
+    const recs_wire_item_t *it = &r->items[i];
+    msgpack_pack_map(pk, 3);
+    pk_kv_strn(pk, "product_id", it->id, it->id_len);
+    pk_kv_double(pk, "score", it->score);
+    pk_kv_str(pk, "reason", it->reason);
   }
+  if (n) pk->callback(pk->data, (const char *)buf, n);
+  pk_kv_str(pk, "fallback", r->fallback ? r->fallback : "none");
+  pk_kv_uint(pk, "model_version", r->model_version);
+  pk_kv_uint(pk, "unknown_items", r->unknown_items);
+  pk_kv_uint(pk, "history_orders", r->history_orders);
+  if (r->has_customer) pk_kv_bool(pk, "customer_known", r->customer_known);
 }
 
 void enc_recs_cart(msgpack_packer *pk, const void *r) { enc_list(pk, r); }
