@@ -404,9 +404,14 @@ static size_t sel_put(const ctx_t *c, struct cand *h, size_t m, size_t lim,
     if (!better(c, x, &h[m - 1])) return m;
     m--; /* the worst leaves */
   }
-  size_t pos = m; /* walk up past everything x beats (scores first: ties are rare) */
+  size_t pos = m; /* walk up past everything x beats: lower scores, then (rare) equal scores
+                      that rank below it */
   float s = x->s;
-  while (pos > 0 && (s > h[pos - 1].s || (s == h[pos - 1].s && better(c, x, &h[pos - 1])))) {
+  while (pos > 0 && s > h[pos - 1].s) {
+    h[pos] = h[pos - 1];
+    pos--;
+  }
+  while (pos > 0 && s == h[pos - 1].s && better(c, x, &h[pos - 1])) {
     h[pos] = h[pos - 1];
     pos--;
   }
@@ -688,18 +693,18 @@ static uint32_t row_sum(struct dslot *restrict d, uint32_t *restrict t, uint32_t
 static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_t nt,
                          uint32_t gen, const uint32_t *restrict ids, const float *restrict scs,
                          uint32_t n) {
-  for (uint32_t k = 0; k < n; k++) {
+  uint32_t *tp = t + nt;
+  for (size_t k = 0; k < n; k++) {
     uint32_t j = ids[k];
-    float v = scs[k];
-    if (d[j].stamp == gen) {
-      d[j].v += v;
+    struct dslot *e = d + j;
+    if (e->stamp == gen) {
+      e->v += scs[k];
     } else {
-      d[j].stamp = gen;
-      d[j].v = v;
-      t[nt++] = j;
+      *e = (struct dslot){scs[k], gen};
+      *tp++ = j;
     }
   }
-  return nt;
+  return (uint32_t)(tp - t);
 }
 
 /* Adds w * row(item) of graph g, plus the delta's pairs of item. */
