@@ -19,6 +19,7 @@
  * first touch overwrites it); nothing here writes to the snapshot; the only lock taken is the
  * delta's read lock; the catalogue callback must be a pure function of the item id (it is
  * called for fewer items, in a different order, than a filter-everything scorer would). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,58 +471,41 @@ static float cart_floor(const ctx_t *c, size_t lim) {
   return floor;
 }
 
+/* Offers the candidates scoring >= thr (thr > 0) to the batch h[0..m) of capacity lim; once
+ * the batch is full, only what reaches its worst (sel_put decides ties). Returns the new m. */
+static size_t offer_above(const ctx_t *c, struct cand *h, size_t m, size_t lim,
+                          const struct dslot *d, const uint32_t *t, uint32_t nt,
+                          const struct cand *C, size_t nc, float thr) {
+  for (uint32_t u = 0; u < nt; u++) {
+    uint32_t id = t[u];
+    float s = d[id].v;
+    if (!(s >= thr)) continue; /* also NaN */
+    struct cand x = {id, s, RECS_NO_CATEGORY};
+    m = sel_put(c, h, m, lim, &x);
+    if (m == lim && sel_worst(h, lim) > thr) thr = sel_worst(h, lim);
+  }
+  for (size_t i = 0; i < nc; i++) {
+    if (!(C[i].s >= thr)) continue;
+    m = sel_put(c, h, m, lim, &C[i]);
+    if (m == lim && sel_worst(h, lim) > thr) thr = sel_worst(h, lim);
+  }
+  return m;
+}
+
 /* The first batch: the best lim candidates (rank order) of all with a positive score, from
  * the touched dense slots t[0..nt) and C[0..nc). With floor > 0 only scores >= floor are
  * offered: when lim of them reach it, the batch's worst is >= floor, so every candidate left
  * out ranks below the batch and the batch is the same; when fewer reach it, the pass is
- * redone without it. Returns the batch size. */
+ * redone from every positive score (FLT_TRUE_MIN: s >= it exactly when s > 0). Returns the
+ * batch size. */
 static size_t first_batch(const ctx_t *c, struct cand *h, size_t lim, const struct dslot *d,
                           const uint32_t *t, uint32_t nt, const struct cand *C, size_t nc,
                           float floor) {
-  size_t m = 0, i = 0;
-  uint32_t u = 0;
   if (floor > 0) {
-    float thr = floor;
-    for (; u < nt; u++) {
-      uint32_t id = t[u];
-      float s = d[id].v;
-      if (!(s >= thr)) continue; /* also NaN */
-      struct cand x = {id, s, RECS_NO_CATEGORY};
-      m = sel_put(c, h, m, lim, &x);
-      if (m == lim && sel_worst(h, lim) > thr) thr = sel_worst(h, lim);
-    }
-    for (; i < nc; i++) {
-      if (!(C[i].s >= thr)) continue;
-      m = sel_put(c, h, m, lim, &C[i]);
-      if (m == lim && sel_worst(h, lim) > thr) thr = sel_worst(h, lim);
-    }
+    size_t m = offer_above(c, h, 0, lim, d, t, nt, C, nc, floor);
     if (m == lim) return m;
-    m = 0; i = 0; u = 0; /* the guess failed: everything again */
   }
-  /* fill the batch, then only what beats its worst */
-  for (; u < nt && m < lim; u++) {
-    struct cand x = {t[u], d[t[u]].v, RECS_NO_CATEGORY};
-    if (x.s > 0) m = sel_put(c, h, m, lim, &x);
-  }
-  for (; i < nc && m < lim; i++)
-    if (C[i].s > 0) m = sel_put(c, h, m, lim, &C[i]);
-  if (m == lim) {
-    float worst = sel_worst(h, lim);
-    for (; u < nt; u++) {
-      uint32_t id = t[u];
-      float s = d[id].v;
-      if (!(s >= worst)) continue; /* also NaN */
-      struct cand x = {id, s, RECS_NO_CATEGORY};
-      m = sel_put(c, h, m, lim, &x);
-      worst = sel_worst(h, lim);
-    }
-    for (; i < nc; i++) {
-      if (!(C[i].s >= worst)) continue;
-      m = sel_put(c, h, m, lim, &C[i]);
-      worst = sel_worst(h, lim);
-    }
-  }
-  return m;
+  return offer_above(c, h, 0, lim, d, t, nt, C, nc, FLT_TRUE_MIN);
 }
 
 /* Ranks the accumulated scores, then fills from the fallback lists. */
