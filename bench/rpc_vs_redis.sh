@@ -224,8 +224,12 @@ if [ "$CALLGRIND" = 1 ]; then
     fi
     timeout 300 "$RPCBENCH" -s "$sock" -c "$CONNS" -P "$d" -n "$n" -T 280 -q "${args[@]}" >/dev/null 2>>"$W/cg.err" ||
       log "callgrind run $s $m P=$d n=$n had errors"
+    # dump the counts now (file $out.1-01 = dump 1, thread 1): a daemon that takes longer
+    # than stop_pid's 60 s to shut down under valgrind is killed, and would leave no profile
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    for _ in $(seq 300); do [ -s "$out.1-01" ] && break; sleep 0.2; done
     stop_pid "$pid"; forget_pid "$pid"
-    awk '/^totals:/ {print $2}' "$out-01"
+    if [ -s "$out.1-01" ]; then awk '/^totals:/ {print $2}' "$out.1-01"; else awk '/^totals:/ {print $2}' "$out-01"; fi
   }
   echo
   echo "## server instructions per request under callgrind (request-serving thread): (Ir(n=$CG_N2) - Ir(n=$CG_N1)) / $((CG_N2 - CG_N1)), -c $CONNS"

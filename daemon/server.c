@@ -337,10 +337,12 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   pstr_t key = {NULL, 0};
   if (!params || !result) rc = perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
   else if (!(rc = md->decode(m->params, a, params, &e))) {
-    if (m->type == RPC_REQUEST && md->cache_key) { /* cached by id (methods.def) */
+    if (m->type != RPC_REQUEST || d->cfg.read_cache_mb == 0) {
+      /* no answer cache (cache.read_cache_mb = 0): no key to pack, nothing to look up */
+    } else if (md->cache_key) { /* cached by id (methods.def) */
       cache = d->rcache;
       key = md->cache_key(params);
-    } else if (m->type == RPC_REQUEST && md->cache == CACHE_QUERY) {
+    } else if (md->cache == CACHE_QUERY) {
       cache = d->qcache;
       d->qkey.size = 0;
       if (m->params) qk_object(&d->qkey, m->params);

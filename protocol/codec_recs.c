@@ -87,19 +87,16 @@ PARAMS_DECODER(recs_rules)
 
 /* ---- encoders ---- */
 
-/* {product_id, score, reason} as one buffer write (the hot path of every recs answer). */
-static void put_item(msgpack_packer *pk, const recs_wire_item_t *it) {
-  unsigned char b[64 + CORE_ID_MAX];
+/* Longest item put_item_bytes writes: map header, three keys, an id of CORE_ID_MAX bytes, a
+ * float64, a reason of up to 31 bytes. */
+#define ITEM_BYTES_MAX (64 + CORE_ID_MAX)
+
+/* {product_id, score, reason} packed by hand into b (the hot path of every recs answer; the
+ * same bytes msgpack-c writes, test_method_table decodes both forms). Returns the length, or
+ * 0 when the item does not fit the short form (long id or reason: packed field by field). */
+static size_t put_item_bytes(unsigned char *b, const recs_wire_item_t *it) {
   size_t rl = strlen(it->reason), n = 0;
-  if (it->id_len > CORE_ID_MAX || rl > 31) {
-    PK_MAP(pk) {
-      pk_kv_strn(pk, "product_id", it->id, it->id_len);
-      pk_kv_double(pk, "score", it->score);
-      pk_kv_str(pk, "reason", it->reason);
-    }
-    return;
-  }
-  /* the same three fields, packed by hand (test_method_table decodes both forms) */
+  if (it->id_len > CORE_ID_MAX || rl > 31) return 0;
   b[n++] = 0x83;
   b[n++] = 0xaa;
   memcpy(b + n, "product_id", 10);
@@ -125,21 +122,82 @@ static void put_item(msgpack_packer *pk, const recs_wire_item_t *it) {
   b[n++] = (unsigned char)(0xa0 | rl);
   memcpy(b + n, it->reason, rl);
   n += rl;
-  pk->callback(pk->data, (const char *)b, n);
+  return n;
 }
 
+/* A string of fewer than 32 bytes (fixstr), as msgpack_pack_str + body write it. */
+static size_t put_fixstr(unsigned char *b, const char *s, size_t n) {
+  b[0] = (unsigned char)(0xa0 | n);
+  memcpy(b + 1, s, n);
+  return n + 1;
+}
+
+/* An unsigned integer in the smallest form, as msgpack_pack_uint64 writes it. */
+static size_t put_uint(unsigned char *b, uint64_t v) {
+  size_t w;
+  if (v < 128) {
+    b[0] = (unsigned char)v;
+    return 1;
+  }
+  if (v < 256) { b[0] = 0xcc; w = 1; }
+  else if (v < 65536) { b[0] = 0xcd; w = 2; }
+  else if (v <= UINT32_MAX) { b[0] = 0xce; w = 4; }
+  else { b[0] = 0xcf; w = 8; }
+  for (size_t k = 0; k < w; k++) b[1 + k] = (unsigned char)(v >> (8 * (w - 1 - k)));
+  return w + 1;
+}
+
+/* The answer map, its field count known up front (no PK_MAP count-back pass over the
+ * items); items are gathered in a stack buffer and handed to the packer a few KB at a time. */
 static void enc_list(msgpack_packer *pk, const void *result) {
   const recs_list_result_t *r = result;
-  PK_MAP(pk) {
-    pk_str(pk, "items");
-    msgpack_pack_array(pk, r->n);
-    for (size_t i = 0; i < r->n; i++) put_item(pk, &r->items[i]);
-    pk_kv_str(pk, "fallback", r->fallback ? r->fallback : "none");
+  unsigned char buf[4096];
+  size_t n = 0;
+  msgpack_pack_map(pk, r->has_customer ? 6 : 5);
+  pk_str(pk, "items");
+  msgpack_pack_array(pk, r->n);
+  for (size_t i = 0; i < r->n; i++) {
+    if (n + ITEM_BYTES_MAX > sizeof buf) {
+      pk->callback(pk->data, (const char *)buf, n);
+      n = 0;
+    }
+    size_t l = put_item_bytes(buf + n, &r->items[i]);
+    if (l) {
+      n += l;
+      continue;
+    }
+    if (n) pk->callback(pk->data, (const char *)buf, n);
+    n = 0;
+    const recs_wire_item_t *it = &r->items[i];
+    msgpack_pack_map(pk, 3);
+    pk_kv_strn(pk, "product_id", it->id, it->id_len);
+    pk_kv_double(pk, "score", it->score);
+    pk_kv_str(pk, "reason", it->reason);
+  }
+  const char *fb = r->fallback ? r->fallback : "none";
+  size_t fl = strlen(fb);
+  if (n + 128 > sizeof buf || fl > 31) { /* the tail packed field by field */
+    if (n) pk->callback(pk->data, (const char *)buf, n);
+    pk_kv_str(pk, "fallback", fb);
     pk_kv_uint(pk, "model_version", r->model_version);
     pk_kv_uint(pk, "unknown_items", r->unknown_items);
     pk_kv_uint(pk, "history_orders", r->history_orders);
     if (r->has_customer) pk_kv_bool(pk, "customer_known", r->customer_known);
+    return;
   }
+  n += put_fixstr(buf + n, "fallback", 8);
+  n += put_fixstr(buf + n, fb, fl);
+  n += put_fixstr(buf + n, "model_version", 13);
+  n += put_uint(buf + n, r->model_version);
+  n += put_fixstr(buf + n, "unknown_items", 13);
+  n += put_uint(buf + n, r->unknown_items);
+  n += put_fixstr(buf + n, "history_orders", 14);
+  n += put_uint(buf + n, r->history_orders);
+  if (r->has_customer) {
+    n += put_fixstr(buf + n, "customer_known", 14);
+    buf[n++] = r->customer_known ? 0xc3 : 0xc2;
+  }
+  pk->callback(pk->data, (const char *)buf, n);
 }
 
 void enc_recs_cart(msgpack_packer *pk, const void *r) { enc_list(pk, r); }

@@ -4,9 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* "path.key" (or "key" at the top level), truncated like snprintf; built by hand because a
+ * nested map's path is built on every decode, error or not. */
 const char *pmap_field(const pmap_t *m, const char *key, char *buf, size_t len) {
-  if (m->path && m->path[0]) snprintf(buf, len, "%s.%s", m->path, key);
-  else snprintf(buf, len, "%s", key);
+  const char *parts[3] = {m->path ? m->path : "", m->path && m->path[0] ? "." : "", key};
+  size_t n = 0;
+  if (len == 0) return buf;
+  for (int i = 0; i < 3; i++)
+    for (const char *p = parts[i]; *p && n + 1 < len; p++) buf[n++] = *p;
+  buf[n] = 0;
   return buf;
 }
 

@@ -19,6 +19,7 @@
  * first touch overwrites it); nothing here writes to the snapshot; the only lock taken is the
  * delta's read lock; the catalogue callback must be a pure function of the item id (it is
  * called for fewer items, in a different order, than a filter-everything scorer would). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,7 @@ typedef struct ctx_s {
   int repurchased;         /* the repurchase term was added: history items say so */
   int unbounded;           /* upsell widening: price above pp, no upper bound */
   int no_fill;             /* finish() leaves empty slots (upsell widens by itself) */
+  int cart;                /* recs_cart: the first batch may start from cart_floor() */
   uint32_t ucat;
   int64_t uprice;
   uint32_t hmax;           /* largest history count */
@@ -403,9 +405,14 @@ static size_t sel_put(const ctx_t *c, struct cand *h, size_t m, size_t lim,
     if (!better(c, x, &h[m - 1])) return m;
     m--; /* the worst leaves */
   }
-  size_t pos = m; /* walk up past everything x beats (scores first: ties are rare) */
+  size_t pos = m; /* walk up past everything x beats: lower scores, then (rare) equal scores
+                      that rank below it */
   float s = x->s;
-  while (pos > 0 && (s > h[pos - 1].s || (s == h[pos - 1].s && better(c, x, &h[pos - 1])))) {
+  while (pos > 0 && s > h[pos - 1].s) {
+    h[pos] = h[pos - 1];
+    pos--;
+  }
+  while (pos > 0 && s == h[pos - 1].s && better(c, x, &h[pos - 1])) {
     h[pos] = h[pos - 1];
     pos--;
   }
@@ -443,6 +450,62 @@ static int cand_reserve(struct cand **v, size_t *cap, size_t need) {
   *v = nv;
   *cap = nc;
   return 1;
+}
+
+/* A guess of a score that at least lim candidates reach, for recs_cart (0 = no guess): the
+ * entry at depth lim + (cart items and excluded ids, which never rank) of the cart items' rows.
+ * Rows are stored best first with distinct, non-negative scores, and an item's total is at
+ * least each of its terms, so the guess holds for the shipped models; first_batch checks it
+ * anyway and does without it when it fails, so the answer never depends on it. */
+static float cart_floor(const ctx_t *c, size_t lim) {
+  if (!c->cart) return 0;
+  const recs_snapshot_t *s = c->s;
+  size_t depth = lim + c->q->nitems + c->f.n_exclude_items;
+  float floor = 0;
+  for (size_t i = 0; i < c->q->nitems; i++) {
+    uint32_t it = c->q->items[i];
+    if (it >= c->n) continue;
+    uint32_t a = s->g_off[0][it], b = s->g_off[0][it + 1];
+    if (b - a >= depth && s->g_sc[0][a + depth - 1] > floor) floor = s->g_sc[0][a + depth - 1];
+  }
+  return floor;
+}
+
+/* Offers the candidates scoring >= thr (thr > 0) to the batch h[0..m) of capacity lim; once
+ * the batch is full, only what reaches its worst (sel_put decides ties). Returns the new m. */
+static size_t offer_above(const ctx_t *c, struct cand *h, size_t m, size_t lim,
+                          const struct dslot *d, const uint32_t *t, uint32_t nt,
+                          const struct cand *C, size_t nc, float thr) {
+  for (uint32_t u = 0; u < nt; u++) {
+    uint32_t id = t[u];
+    float s = d[id].v;
+    if (!(s >= thr)) continue; /* also NaN */
+    struct cand x = {id, s, RECS_NO_CATEGORY};
+    m = sel_put(c, h, m, lim, &x);
+    if (m == lim && sel_worst(h, lim) > thr) thr = sel_worst(h, lim);
+  }
+  for (size_t i = 0; i < nc; i++) {
+    if (!(C[i].s >= thr)) continue;
+    m = sel_put(c, h, m, lim, &C[i]);
+    if (m == lim && sel_worst(h, lim) > thr) thr = sel_worst(h, lim);
+  }
+  return m;
+}
+
+/* The first batch: the best lim candidates (rank order) of all with a positive score, from
+ * the touched dense slots t[0..nt) and C[0..nc). With floor > 0 only scores >= floor are
+ * offered: when lim of them reach it, the batch's worst is >= floor, so every candidate left
+ * out ranks below the batch and the batch is the same; when fewer reach it, the pass is
+ * redone from every positive score (FLT_TRUE_MIN: s >= it exactly when s > 0). Returns the
+ * batch size. */
+static size_t first_batch(const ctx_t *c, struct cand *h, size_t lim, const struct dslot *d,
+                          const uint32_t *t, uint32_t nt, const struct cand *C, size_t nc,
+                          float floor) {
+  if (floor > 0) {
+    size_t m = offer_above(c, h, 0, lim, d, t, nt, C, nc, floor);
+    if (m == lim) return m;
+  }
+  return offer_above(c, h, 0, lim, d, t, nt, C, nc, FLT_TRUE_MIN);
 }
 
 /* Ranks the accumulated scores, then fills from the fallback lists. */
@@ -514,30 +577,8 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
     }
     struct cand *h = sc->heap;
     size_t m = 0;
-    if (first) { /* everything: fill the batch, then only what beats its worst */
-      size_t u = 0, i = 0;
-      for (; u < nt && m < lim; u++) {
-        struct cand x = {t[u], d[t[u]].v, RECS_NO_CATEGORY};
-        if (x.s > 0) m = sel_put(c, h, m, lim, &x);
-      }
-      for (; i < nc && m < lim; i++)
-        if (C[i].s > 0) m = sel_put(c, h, m, lim, &C[i]);
-      if (m == lim) {
-        float worst = sel_worst(h, lim);
-        for (; u < nt; u++) {
-          uint32_t id = t[u];
-          float s = d[id].v;
-          if (!(s >= worst)) continue; /* also NaN */
-          struct cand x = {id, s, RECS_NO_CATEGORY};
-          m = sel_put(c, h, m, lim, &x);
-          worst = sel_worst(h, lim);
-        }
-        for (; i < nc; i++) {
-          if (!(C[i].s >= worst)) continue;
-          m = sel_put(c, h, m, lim, &C[i]);
-          worst = sel_worst(h, lim);
-        }
-      }
+    if (first) { /* everything: the best lim of all */
+      m = first_batch(c, h, lim, d, t, nt, C, nc, checked ? 0 : cart_floor(c, lim));
     } else { /* only what ranks below the previous batch */
       for (size_t u = 0; u < (size_t)nt + nc; u++) {
         struct cand x = u < nt ? (struct cand){t[u], d[t[u]].v, RECS_NO_CATEGORY} : C[u - nt];
@@ -612,6 +653,44 @@ static int begin(ctx_t *c, const recs_snapshot_t *s, recs_scratch_t *sc, const r
 
 static int acc_cb(void *sc, uint32_t item, float v) { return acc_add(sc, item, v); }
 
+/* The dense row sum: d[j] += w * sc[k] for the row's n entries (a first touch sets the slot
+ * and appends j to t). The arrays never overlap (restrict lets the compiler keep everything
+ * in registers); row_sum1 is the w == 1 case (w * x == x exactly, so the sums are the same
+ * bits) without the multiply. Returns the new touched count. */
+static uint32_t row_sum(struct dslot *restrict d, uint32_t *restrict t, uint32_t nt, uint32_t gen,
+                        const uint32_t *restrict ids, const float *restrict scs, uint32_t n,
+                        float w) {
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t j = ids[k];
+    float v = w * scs[k];
+    if (d[j].stamp == gen) {
+      d[j].v += v;
+    } else {
+      d[j].stamp = gen;
+      d[j].v = v;
+      t[nt++] = j;
+    }
+  }
+  return nt;
+}
+
+static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_t nt,
+                         uint32_t gen, const uint32_t *restrict ids, const float *restrict scs,
+                         uint32_t n) {
+  uint32_t *tp = t + nt;
+  for (size_t k = 0; k < n; k++) {
+    uint32_t j = ids[k];
+    struct dslot *e = d + j;
+    if (e->stamp == gen) {
+      e->v += scs[k];
+    } else {
+      *e = (struct dslot){scs[k], gen};
+      *tp++ = j;
+    }
+  }
+  return (uint32_t)(tp - t);
+}
+
 /* Adds w * row(item) of graph g, plus the delta's pairs of item. */
 static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
   if (item < c->n) {
@@ -623,20 +702,10 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
     if (c->n <= sc->dcap) { /* every neighbour has a dense slot */
       while (sc->tcap - sc->ntouched < b - a)
         if (!touched_grow(sc)) return PERR_INTERNAL;
-      struct dslot *d = sc->d;
-      uint32_t *t = sc->touched, nt = sc->ntouched, gen = sc->dgen;
-      for (uint32_t k = a; k < b; k++) {
-        uint32_t j = ids[k];
-        float v = w * scs[k];
-        if (d[j].stamp == gen) {
-          d[j].v += v;
-        } else {
-          d[j].stamp = gen;
-          d[j].v = v;
-          t[nt++] = j;
-        }
-      }
-      sc->ntouched = nt;
+      sc->ntouched = w == 1.0f ? row_sum1(sc->d, sc->touched, sc->ntouched, sc->dgen, ids + a,
+                                          scs + a, b - a)
+                               : row_sum(sc->d, sc->touched, sc->ntouched, sc->dgen, ids + a,
+                                         scs + a, b - a, w);
     } else {
       for (uint32_t k = a; k < b; k++)
         if (!acc_add(sc, ids[k], w * scs[k])) return PERR_INTERNAL;
@@ -666,6 +735,7 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
   ctx_t c;
   int rc = begin(&c, s, sc, q, ans, RECS_REASON_CO_PURCHASE);
   if (rc) return rc;
+  c.cart = 1;
   for (size_t i = 0; i < q->nitems; i++)
     if ((rc = add_row(&c, RECS_GRAPH_BASKET, q->items[i], 1.0f))) return rc;
   if (q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0)) {
