@@ -2,10 +2,15 @@
  * recs core) on an order-line CSV (.gz read through `gzip -dc`) and prints HR/NDCG/MRR/
  * coverage@10 for the plain-cosine baseline and the shipped default, or for one
  * configuration given with options. Owns nothing global; exits non-zero on error.
- * usage: recs_eval_offline [FILE] [--only baseline|default] [--k N] [model options]
- *   model options (applied to a "custom" run on top of the default): --sim cooc|cosine|lift|
- *   jaccard --alpha X --shrink X --pop-damp X --power X --row-norm 0|1 --topk N
- *   --min-support N --half-life DAYS --history-weight X --repurchase X */
+ * usage: recs_eval_offline [FILE] [--protocol test|validation] [--cart-only 0|1]
+ *          [--only baseline|default] [--k N] [model options]
+ *   --protocol: test = EVALUATION.md's cases (the default); validation = the split every knob
+ *   is chosen on (recs_eval_to_validation: test invoices dropped, data before 2011-09-01,
+ *   leave-last-basket-out again). --cart-only 1 answers without the customer's history (new
+ *   customers). model options (applied to a "custom" run on top of the default):
+ *   --model cooc|ease|sparse_ease|auto --lambda X --neighbours N --max-items N
+ *   --sim cooc|cosine|lift|jaccard --alpha X --shrink X --pop-damp X --power X --row-norm 0|1
+ *   --topk N --min-support N --half-life DAYS --history-weight X --repurchase X */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +39,9 @@ int main(int argc, char **argv) {
   char defpath[1024];
   default_path(defpath, sizeof defpath);
   const char *path = defpath;
-  const char *only = NULL;
+  const char *only = NULL, *protocol = "test";
   size_t k = 10;
+  unsigned flags = 0;
   recs_config_t cus;
   recs_params_t pcus;
   recs_config_default(&cus);
@@ -47,12 +53,19 @@ int main(int argc, char **argv) {
     if (!v) { fprintf(stderr, "missing value for %s\n", a); return 2; }
     i++;
     if (!strcmp(a, "--only")) only = v;
+    else if (!strcmp(a, "--protocol")) protocol = v;
+    else if (!strcmp(a, "--cart-only")) flags = atoi(v) ? RECS_EVAL_CART_ONLY : 0;
     else if (!strcmp(a, "--k")) k = strtoul(v, NULL, 10);
     else {
       custom = 1;
       if (!strcmp(a, "--sim"))
         cus.sim = !strcmp(v, "cooc") ? RECS_SIM_COOC : !strcmp(v, "lift") ? RECS_SIM_LIFT
                 : !strcmp(v, "jaccard") ? RECS_SIM_JACCARD : RECS_SIM_COSINE;
+      else if (!strcmp(a, "--model")) {
+        if (recs_model_parse(v, &cus.model)) { fprintf(stderr, "bad --model %s\n", v); return 2; }
+      } else if (!strcmp(a, "--lambda")) cus.ease_lambda = atof(v);
+      else if (!strcmp(a, "--neighbours")) cus.ease_neighbours = (uint32_t)atoi(v);
+      else if (!strcmp(a, "--max-items")) cus.ease_max_items = (uint32_t)atoi(v);
       else if (!strcmp(a, "--alpha")) cus.alpha = atof(v);
       else if (!strcmp(a, "--shrink")) cus.shrink = atof(v);
       else if (!strcmp(a, "--pop-damp")) cus.pop_damp = atof(v);
@@ -88,7 +101,19 @@ int main(int argc, char **argv) {
   int st = piped ? pclose(f) : fclose(f);
   if (rc) { fprintf(stderr, "load: %s\n", e.message); return 1; }
   if (st != 0) { fprintf(stderr, "reading %s failed\n", path); return 1; }
-  printf("# recs offline evaluation (EVALUATION.md protocol), k=%zu\n# file: %s\n", k, path);
+  if (strcmp(protocol, "test") && strcmp(protocol, "validation")) {
+    fprintf(stderr, "--protocol: test or validation\n");
+    recs_eval_free(d);
+    return 2;
+  }
+  if (!strcmp(protocol, "validation") &&
+      recs_eval_to_validation(d, RECS_EVAL_VALIDATION_CUTOFF, &e)) {
+    fprintf(stderr, "validation split: %s\n", e.message);
+    recs_eval_free(d);
+    return 1;
+  }
+  printf("# recs offline evaluation (EVALUATION.md protocol), protocol %s%s, k=%zu\n# file: %s\n",
+         protocol, flags ? " (cart only: no history)" : "", k, path);
   printf("# command: recs_eval_offline");
   for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
   printf("\n");
@@ -107,7 +132,7 @@ int main(int argc, char **argv) {
     if (r == 2 && !custom) continue;
     if (r < 2 && (custom || (only && strcmp(only, runs[r].name)))) continue;
     recs_eval_metrics_t m;
-    if ((rc = recs_eval_run(d, runs[r].c, runs[r].p, k, &m, &e))) {
+    if ((rc = recs_eval_run_flags(d, runs[r].c, runs[r].p, k, flags, &m, &e))) {
       fprintf(stderr, "%s: %s\n", runs[r].name, e.message);
       recs_eval_free(d);
       return 1;
