@@ -10,7 +10,8 @@
  *   customers). model options (applied to a "custom" run on top of the default):
  *   --model cooc|ease|sparse_ease|auto --lambda X --neighbours N --max-items N
  *   --sim cooc|cosine|lift|jaccard --alpha X --shrink X --pop-damp X --power X --row-norm 0|1
- *   --topk N --min-support N --half-life DAYS --history-weight X --repurchase X */
+ *   --topk N --min-support N --half-life DAYS --blend X --history-weight X[,X...]
+ *   --repurchase X[,X...] (lists: one build, one row per combination, labelled h=..,r=..) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,17 @@ static void default_path(char *buf, size_t cap) {
   snprintf(buf + l, cap - l, "/online_retail/online_retail_2010-12_2011-10.csv.gz");
 }
 
+static size_t parse_list(const char *v, double *out) {
+  size_t n = 0;
+  for (char *end; n < 16 && *v; v = *end == ',' ? end + 1 : end) {
+    out[n++] = strtod(v, &end);
+    if (end == v) break;
+  }
+  return n;
+}
+
 static void print_row(const char *name, const recs_eval_metrics_t *m) {
-  printf("| %-9s | %.4f | %.4f | %.4f | %.4f | %6.2f | %7.2f |\n", name, m->hr, m->ndcg, m->mrr,
+  printf("| %-13s | %.4f | %.4f | %.4f | %.4f | %6.2f | %7.2f |\n", name, m->hr, m->ndcg, m->mrr,
          m->coverage, m->build_seconds, m->score_us_mean);
 }
 
@@ -47,6 +57,8 @@ int main(int argc, char **argv) {
   recs_config_default(&cus);
   recs_params_default(&pcus);
   int custom = 0;
+  double hws[16], rws[16];
+  size_t nhw = 0, nrw = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (a[0] != '-') { path = a; continue; }
@@ -74,8 +86,9 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--topk")) cus.top_k = (uint32_t)atoi(v);
       else if (!strcmp(a, "--min-support")) cus.min_support = (uint32_t)atoi(v);
       else if (!strcmp(a, "--half-life")) cus.half_life_days = atof(v);
-      else if (!strcmp(a, "--history-weight")) pcus.history_weight = atof(v);
-      else if (!strcmp(a, "--repurchase")) pcus.repurchase_weight = atof(v);
+      else if (!strcmp(a, "--blend")) cus.ease_blend = atof(v);
+      else if (!strcmp(a, "--history-weight")) nhw = parse_list(v, hws);
+      else if (!strcmp(a, "--repurchase")) nrw = parse_list(v, rws);
       else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
   }
@@ -125,18 +138,34 @@ int main(int argc, char **argv) {
   pbase.repurchase_weight = 0;
   pbase.history_weight = 0;
   recs_params_default(&pdef);
+  recs_params_for_model(&pdef, def.model);
   struct { const char *name; recs_config_t *c; recs_params_t *p; } runs[3] = {
       {"baseline", &base, &pbase}, {"default", &def, &pdef}, {"custom", &cus, &pcus}};
   int printed = 0;
+  recs_params_t grid[256];
+  recs_eval_metrics_t ms[256];
+  char labels[256][32];
+  size_t ng = 0;
+  for (size_t h = 0; h < (nhw ? nhw : 1); h++)
+    for (size_t q = 0; q < (nrw ? nrw : 1); q++) {
+      grid[ng] = pcus;
+      if (nhw) grid[ng].history_weight = hws[h];
+      if (nrw) grid[ng].repurchase_weight = rws[q];
+      snprintf(labels[ng], sizeof labels[0], "h=%g,r=%g", grid[ng].history_weight,
+               grid[ng].repurchase_weight);
+      ng++;
+    }
   for (int r = 0; r < 3; r++) {
     if (r == 2 && !custom) continue;
     if (r < 2 && (custom || (only && strcmp(only, runs[r].name)))) continue;
-    recs_eval_metrics_t m;
-    if ((rc = recs_eval_run_flags(d, runs[r].c, runs[r].p, k, flags, &m, &e))) {
+    size_t np = r == 2 ? ng : 1;
+    if ((rc = recs_eval_run_many(d, runs[r].c, r == 2 ? grid : runs[r].p, np, k, flags, ms, &e))) {
       fprintf(stderr, "%s: %s\n", runs[r].name, e.message);
       recs_eval_free(d);
       return 1;
     }
+    for (size_t g = 0; g < np; g++) {
+      const recs_eval_metrics_t m = ms[g];
     if (!printed++) {
       printf("# rows %zu, kept %zu, invoices %zu, customers %zu, training baskets %zu, "
              "items %zu, cases %zu, hidden unseen in training %zu (%.4f)\n",
@@ -145,7 +174,8 @@ int main(int argc, char **argv) {
       printf("| config    | HR@%-3zu| NDCG   | MRR    | cov    | build s | us/req  |\n", k);
       printf("|---|---|---|---|---|---|---|\n");
     }
-    print_row(runs[r].name, &m);
+    print_row(r == 2 && np > 1 ? labels[g] : runs[r].name, &m);
+    }
   }
   recs_eval_free(d);
   return 0;

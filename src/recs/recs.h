@@ -89,6 +89,9 @@ typedef struct recs_config_s {
   double ease_lambda;    /* EASE L2 penalty, > 0 */
   uint32_t ease_max_items;  /* AUTO: dense EASE up to this many items (memory 8 n^2 bytes) */
   uint32_t ease_neighbours; /* SPARSE_EASE: candidate neighbours solved per item */
+  double ease_blend;     /* EASE rows + ease_blend x the co-occurrence rows (sim, power, top_k
+                            above); 0 = EASE alone. pop_damp also damps EASE targets:
+                            B_ij x n_j^-pop_damp */
 } recs_config_t;
 
 /* Shipped defaults (chosen on the offline protocol, see docs/BENCHMARKS.md). */
@@ -240,6 +243,10 @@ typedef struct recs_params_s {
   int fallback_trending;    /* fill with trending before popular */
 } recs_params_t;
 void recs_params_default(recs_params_t *p);
+/* The serving knobs chosen on the validation split for a model family (COOC keeps the
+ * defaults; the EASE family, whose scores have another scale, gets its own repurchase and
+ * history weights). Applied on top of recs_params_default. */
+void recs_params_for_model(recs_params_t *p, recs_model_t m);
 
 typedef struct recs_request_s {
   const uint32_t *items;     /* cart items; similar/upsell: items[0] is the product */

@@ -500,7 +500,8 @@ int recs_builder_build(recs_builder_t *b, recs_snapshot_t **out, perr_info_t *e)
                             cf->max_basket, (uint32_t)cf->customer_graph, cf->max_history,
                             (uint32_t)cf->threads, cf->alpha, cf->shrink, cf->pop_damp,
                             cf->power, cf->half_life_days, cf->trend_days, (uint32_t)used,
-                            cf->ease_max_items, cf->ease_neighbours, 0, cf->ease_lambda};
+                            cf->ease_max_items, cf->ease_neighbours, 0, cf->ease_lambda,
+                            cf->ease_blend};
   size_t len = recs_snap_layout(&h);
   s = calloc(1, sizeof(*s));
   if (!s || !(s->blob = calloc(1, len))) goto out;

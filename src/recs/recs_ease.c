@@ -15,12 +15,17 @@
  * Invariants: pure function of its inputs; no globals; a failed solve (matrix not positive
  * definite, which lambda > 0 rules out) or allocation failure returns an error and no graph. */
 #include <lapacke.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "recs_internal.h"
+
+/* Serving knobs of the EASE family, chosen on the validation split (docs/BENCHMARKS.md). */
+#define RECS_EASE_REPURCHASE 0.1
+#define RECS_EASE_HISTORY 0.0
 
 recs_model_t recs_model_resolve(const recs_config_t *c, uint32_t n) {
   recs_model_t m = c->model;
@@ -42,6 +47,12 @@ int recs_model_parse(const char *s, recs_model_t *out) {
       return 0;
     }
   return -1;
+}
+
+void recs_params_for_model(recs_params_t *p, recs_model_t m) {
+  if (m == RECS_MODEL_COOC) return;
+  p->repurchase_weight = RECS_EASE_REPURCHASE;
+  p->history_weight = RECS_EASE_HISTORY;
 }
 
 /* Per-source lists of (target, weight) -> rows of the top K positive weights, best first. */
@@ -90,17 +101,22 @@ static int ease_dense(const recs_config_t *cfg, uint32_t n, const uint64_t *toff
                       const uint32_t *titems, const float *tw, size_t ntx, graph_out_t *g) {
   size_t nn = (size_t)n * n;
   double *A = calloc(nn ? nn : 1, sizeof(double)), *dg = malloc(((size_t)n + 1) * sizeof(double));
+  double *damp = malloc(((size_t)n + 1) * sizeof(double));
   uint32_t *src = NULL, *dst = NULL;
   float *w = NULL;
   int rc = PERR_INTERNAL;
-  if (!A || !dg) goto out;
+  if (!A || !dg || !damp) goto out;
   /* Row-major lower triangle (A[i n + j], i >= j) = column-major upper: no transposed copy. */
   for (size_t t = 0; t < ntx; t++)
     for (uint64_t q = toff[t]; q < toff[t + 1]; q++) {
       double *row = A + (size_t)titems[q] * n;
       for (uint64_t r = toff[t]; r <= q; r++) row[titems[r]] += tw[t];
     }
-  for (uint32_t i = 0; i < n; i++) A[(size_t)i * n + i] += cfg->ease_lambda;
+  for (uint32_t i = 0; i < n; i++) {
+    double *d = &A[(size_t)i * n + i];
+    damp[i] = cfg->pop_damp > 0 ? pow(*d > 0 ? *d : 1, -cfg->pop_damp) : 1;
+    *d += cfg->ease_lambda;
+  }
   if (n && (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n) != 0 ||
             LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n) != 0))
     goto out;
@@ -121,7 +137,7 @@ static int ease_dense(const recs_config_t *cfg, uint32_t n, const uint64_t *toff
     const double *row = A + (size_t)i * n;
     size_t nh = 0;
     for (uint32_t j = 0; j < n; j++) {
-      double b = -row[j] / dg[j];
+      double b = -row[j] / dg[j] * damp[j];
       if (j != i && b > 0) nh = recs_topk_push(heap, nh, K, (recs_cand_t){j, (float)b});
     }
     for (size_t k = 0; k < nh; k++) {
@@ -135,7 +151,7 @@ static int ease_dense(const recs_config_t *cfg, uint32_t n, const uint64_t *toff
   A = NULL;
   rc = rows_from_triples(n, K, src, dst, w, nt, g);
 out:
-  free(A); free(dg); free(src); free(dst); free(w);
+  free(A); free(dg); free(damp); free(src); free(dst); free(w);
   return rc;
 }
 
@@ -191,7 +207,10 @@ static void *sparse_worker(void *arg) {
       J->failed = 1;
       break;
     }
-    for (uint32_t k = 0; k < m; k++) J->wout[(size_t)i * m0 + k] = (float)r[k];
+    double ni = 0; /* weighted baskets holding i: the popularity damping of target i */
+    for (uint64_t p = J->ioff[i]; p < J->ioff[i + 1]; p++) ni += J->tw[J->itx[p]];
+    double damp = J->cfg->pop_damp > 0 ? pow(ni > 0 ? ni : 1, -J->cfg->pop_damp) : 1;
+    for (uint32_t k = 0; k < m; k++) J->wout[(size_t)i * m0 + k] = (float)(r[k] * damp);
   }
   free(pos); free(M); free(r);
   return NULL;
@@ -250,11 +269,56 @@ out:
   return rc;
 }
 
+/* g's rows + beta x c's rows, top K of the union per row (K = 0: all), best first. */
+static int blend(graph_out_t *g, const graph_out_t *c, double beta, uint32_t n, uint32_t K) {
+  float *acc = calloc((size_t)n + 1, sizeof(float));
+  uint32_t *touched = malloc(((size_t)n + 1) * sizeof(uint32_t));
+  uint64_t cap = g->e + c->e;
+  uint32_t *src = malloc((cap + 1) * sizeof(uint32_t)), *dst = malloc((cap + 1) * sizeof(uint32_t));
+  float *w = malloc((cap + 1) * sizeof(float));
+  int rc = PERR_INTERNAL;
+  if (!acc || !touched || !src || !dst || !w) goto out;
+  size_t nt = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    size_t m = 0;
+    for (int which = 0; which < 2; which++) {
+      const graph_out_t *x = which ? c : g;
+      float f = which ? (float)beta : 1.0f;
+      for (uint32_t p = x->off[i]; p < x->off[i + 1]; p++) {
+        if (acc[x->nbr[p]] == 0) touched[m++] = x->nbr[p];
+        acc[x->nbr[p]] += f * x->sc[p];
+      }
+    }
+    for (size_t k = 0; k < m; k++) {
+      src[nt] = i;
+      dst[nt] = touched[k];
+      w[nt++] = acc[touched[k]];
+      acc[touched[k]] = 0;
+    }
+  }
+  graph_out_t merged;
+  rc = rows_from_triples(n, K, src, dst, w, nt, &merged);
+  if (rc == PERR_OK) {
+    free(g->off); free(g->nbr); free(g->sc);
+    *g = merged;
+  }
+out:
+  free(acc); free(touched); free(src); free(dst); free(w);
+  return rc;
+}
+
 int recs_ease_graph(const recs_config_t *cfg, recs_model_t model, uint32_t n,
                     const uint64_t *toff, const uint32_t *titems, const float *tw, size_t ntx,
                     graph_out_t *g) {
   memset(g, 0, sizeof(*g));
   if (!(cfg->ease_lambda > 0)) return PERR_INVALID_PARAMS;
-  if (model == RECS_MODEL_EASE) return ease_dense(cfg, n, toff, titems, tw, ntx, g);
-  return ease_sparse(cfg, n, toff, titems, tw, ntx, g);
+  int rc = model == RECS_MODEL_EASE ? ease_dense(cfg, n, toff, titems, tw, ntx, g)
+                                    : ease_sparse(cfg, n, toff, titems, tw, ntx, g);
+  if (rc || !(cfg->ease_blend > 0)) return rc;
+  graph_out_t c;
+  if ((rc = recs_cooc_graph(cfg, n, toff, titems, tw, ntx, &c)) == PERR_OK)
+    rc = blend(g, &c, cfg->ease_blend, n, cfg->top_k);
+  free(c.off); free(c.nbr); free(c.sc);
+  if (rc) { free(g->off); free(g->nbr); free(g->sc); memset(g, 0, sizeof(*g)); }
+  return rc;
 }

@@ -261,12 +261,22 @@ int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const rec
 int recs_eval_run_flags(const recs_eval_data_t *d, const recs_config_t *cfg,
                         const recs_params_t *p, size_t k, unsigned flags, recs_eval_metrics_t *m,
                         perr_info_t *e) {
-  memset(m, 0, sizeof(*m));
-  m->rows = d->rows;
-  m->kept_rows = d->kept;
-  m->invoices = d->ninv;
-  m->customers = recs_interner_count(d->custs);
-  m->cases = d->ncases;
+  return recs_eval_run_many(d, cfg, p, 1, k, flags, m, e);
+}
+
+int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
+                       const recs_params_t *ps, size_t np, size_t k, unsigned flags,
+                       recs_eval_metrics_t *ms, perr_info_t *e) {
+  recs_eval_metrics_t *m = ms;
+  for (size_t i = 0; i < np; i++) {
+    memset(&ms[i], 0, sizeof(ms[i]));
+    ms[i].rows = d->rows;
+    ms[i].kept_rows = d->kept;
+    ms[i].invoices = d->ninv;
+    ms[i].customers = recs_interner_count(d->custs);
+    ms[i].cases = d->ncases;
+  }
+  if (np == 0) return PERR_OK;
   if (k == 0 || k > 1000) return perr_set(e, PERR_INVALID_PARAMS, "k", "k must be 1..1000");
   int rc = PERR_INTERNAL, built_err = 0;
   recs_builder_t *b = recs_builder_new(cfg, NULL);
@@ -303,52 +313,60 @@ int recs_eval_run_flags(const recs_eval_data_t *d, const recs_config_t *cfg,
     map[i] = recs_snapshot_lookup(s, nm, l);
   }
   if (!(seen = calloc(st.items + 1, 1))) goto out;
-  size_t covered = 0;
-  double tscore = 0;
-  for (size_t c = 0; c < d->ncases; c++) {
-    const inv_t *v = &d->inv[d->cases[c].inv];
-    uint32_t hid = map[d->cases[c].hidden];
-    uint32_t nc = 0, nh = 0;
-    free(cart);
-    if (!(cart = malloc(v->n * sizeof(uint32_t)))) goto out;
-    for (uint32_t j = 0; j < v->n; j++)
-      if (v->items[j] != d->cases[c].hidden) cart[nc++] = map[v->items[j]];
-    uint32_t a = d->cust_off[v->cust], z = d->cust_off[v->cust + 1];
-    if (flags & RECS_EVAL_CART_ONLY) z = a + 1; /* a new customer: no history */
-    for (uint32_t q = a; q + 1 < z; q++) { /* earlier invoices (the last is the test) */
-      const inv_t *hv = &d->inv[d->cust_inv[q]];
-      if (nh + hv->n > histcap) {
-        histcap = (nh + hv->n) * 2;
-        uint32_t *nhst = realloc(hist, histcap * sizeof(uint32_t));
-        if (!nhst) goto out;
-        hist = nhst;
+  for (size_t pi = 0; pi < np; pi++) {
+    const recs_params_t *p = ps ? &ps[pi] : NULL;
+    m = &ms[pi];
+    m->build_seconds = ms[0].build_seconds;
+    m->train_baskets = ms[0].train_baskets;
+    m->train_items = st.items;
+    memset(seen, 0, st.items + 1);
+    size_t covered = 0;
+    double tscore = 0;
+    for (size_t c = 0; c < d->ncases; c++) {
+      const inv_t *v = &d->inv[d->cases[c].inv];
+      uint32_t hid = map[d->cases[c].hidden];
+      uint32_t nc = 0, nh = 0;
+      free(cart);
+      if (!(cart = malloc(v->n * sizeof(uint32_t)))) goto out;
+      for (uint32_t j = 0; j < v->n; j++)
+        if (v->items[j] != d->cases[c].hidden) cart[nc++] = map[v->items[j]];
+      uint32_t a = d->cust_off[v->cust], z = d->cust_off[v->cust + 1];
+      if (flags & RECS_EVAL_CART_ONLY) z = a + 1; /* a new customer: no history */
+      for (uint32_t q = a; q + 1 < z; q++) { /* earlier invoices (the last is the test) */
+        const inv_t *hv = &d->inv[d->cust_inv[q]];
+        if (nh + hv->n > histcap) {
+          histcap = (nh + hv->n) * 2;
+          uint32_t *nhst = realloc(hist, histcap * sizeof(uint32_t));
+          if (!nhst) goto out;
+          hist = nhst;
+        }
+        for (uint32_t j = 0; j < hv->n; j++) hist[nh++] = map[hv->items[j]];
       }
-      for (uint32_t j = 0; j < hv->n; j++) hist[nh++] = map[hv->items[j]];
-    }
-    recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh, .params = p};
-    recs_answer_t ans;
-    uint64_t t1 = clock_mono_ns();
-    int got = recs_cart(s, sc, &q, res, k, &ans);
-    tscore += clock_elapsed_s(t1);
-    if (got < 0) { rc = got; goto out; }
-    m->fallback_slots += ans.from_fallback;
-    if (hid == RECS_NO_ITEM) m->hidden_unseen++;
-    for (int r = 0; r < got; r++) {
-      if (!seen[res[r].item]) { seen[res[r].item] = 1; covered++; }
-      if (res[r].item == hid) {
-        m->hr += 1;
-        m->ndcg += 1.0 / log2(r + 2.0);
-        m->mrr += 1.0 / (r + 1.0);
+      recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh, .params = p};
+      recs_answer_t ans;
+      uint64_t t1 = clock_mono_ns();
+      int got = recs_cart(s, sc, &q, res, k, &ans);
+      tscore += clock_elapsed_s(t1);
+      if (got < 0) { rc = got; goto out; }
+      m->fallback_slots += ans.from_fallback;
+      if (hid == RECS_NO_ITEM) m->hidden_unseen++;
+      for (int r = 0; r < got; r++) {
+        if (!seen[res[r].item]) { seen[res[r].item] = 1; covered++; }
+        if (res[r].item == hid) {
+          m->hr += 1;
+          m->ndcg += 1.0 / log2(r + 2.0);
+          m->mrr += 1.0 / (r + 1.0);
+        }
       }
     }
+    if (d->ncases) {
+      m->hr /= d->ncases;
+      m->ndcg /= d->ncases;
+      m->mrr /= d->ncases;
+      m->score_us_mean = tscore * 1e6 / d->ncases;
+    }
+    m->coverage = st.items ? (double)covered / st.items : 0;
   }
-  if (d->ncases) {
-    m->hr /= d->ncases;
-    m->ndcg /= d->ncases;
-    m->mrr /= d->ncases;
-    m->score_us_mean = tscore * 1e6 / d->ncases;
-  }
-  m->coverage = st.items ? (double)covered / st.items : 0;
   rc = PERR_OK;
 out:
   recs_builder_free(b);

@@ -37,6 +37,12 @@ int recs_eval_run_flags(const recs_eval_data_t *d, const recs_config_t *cfg,
                         const recs_params_t *p, size_t k, unsigned flags, recs_eval_metrics_t *m,
                         perr_info_t *e);
 
+/* One build, then the cases answered once per params set ps[0..np) (ps NULL: np = 1 with the
+ * defaults); ms[i] are the metrics of ps[i]. For sweeps of the serving knobs. */
+int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
+                       const recs_params_t *ps, size_t np, size_t k, unsigned flags,
+                       recs_eval_metrics_t *ms, perr_info_t *e);
+
 /* The validation protocol (docs/BENCHMARKS.md): drop the test invoices (the protocol's cases),
  * then every invoice dated at or after cutoff, and derive the cases again by the same rule
  * from what remains. Knobs are chosen on it; it never sees a test invoice.

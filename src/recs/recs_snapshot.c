@@ -50,6 +50,7 @@ static void cfg_from_snap(recs_config_t *c, const recs_snap_cfg_t *p) {
   c->ease_max_items = p->ease_max_items;
   c->ease_neighbours = p->ease_neighbours;
   c->ease_lambda = p->ease_lambda;
+  c->ease_blend = p->ease_blend;
 }
 
 void recs_snap_bind(recs_snapshot_t *s) {
