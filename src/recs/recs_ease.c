@@ -11,7 +11,8 @@
  *   closed form on the columns N(i) + {i} (block inversion) and the feature selection of fsSLIM
  *   (Ning & Karypis, "SLIM: Sparse Linear Methods for Top-N Recommender Systems", ICDM 2011,
  *   section 4.3) with an L2 penalty only. The (source, target, weight) triples are then
- *   regrouped by source item into rows as above. G_NN is exact (walked from the transactions).
+ *   regrouped by source item into rows as above. G_NN and G_Ni are exact: looked up in the
+ *   full co-count rows (memory: every co-purchased pair, 8 bytes each, during the build).
  * Invariants: pure function of its inputs; no globals; a failed solve (matrix not positive
  * definite, which lambda > 0 rules out) or allocation failure returns an error and no graph. */
 #include <lapacke.h>
@@ -155,17 +156,31 @@ out:
   return rc;
 }
 
-/* ---- sparse: one ridge solve per item over its candidate neighbours ---- */
+/* ---- sparse: one ridge solve per item over its candidate neighbours ----
+ * G's off-diagonal entries come from the full co-count rows (every co-purchased pair, each row
+ * sorted by id), the diagonal from the weighted item counts: exact, and no transaction is
+ * walked per item (popular neighbours would make that quadratic in their sales). */
 typedef struct sparse_job_s {
   const recs_config_t *cfg;
   uint32_t n, kmax;
-  const uint64_t *toff; const uint32_t *titems; const float *tw;
-  const uint64_t *ioff; const uint32_t *itx;  /* item -> transactions holding it */
-  graph_out_t cand;                           /* candidate neighbours per item */
-  float *wout;                                /* kmax slots per item: b of cand row i */
+  graph_out_t full;                           /* all co-counts, rows sorted by id */
+  const double *diag;                         /* weighted baskets holding the item */
+  const uint32_t *cand_off, *cand;            /* candidates per item, sorted by id */
+  float *wout;                                /* the solved weights, aligned with cand */
   atomic_uint next;
   atomic_int failed;
 } sparse_job_t;
+
+/* c_ab from a's full row (sorted by id); 0 when a and b were never bought together. */
+static double cocount(const graph_out_t *f, uint32_t a, uint32_t b) {
+  uint32_t lo = f->off[a], hi = f->off[a + 1];
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (f->nbr[mid] < b) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < f->off[a + 1] && f->nbr[lo] == b ? f->sc[lo] : 0;
+}
 
 static void *sparse_worker(void *arg) {
   sparse_job_t *J = arg;
@@ -174,32 +189,28 @@ static void *sparse_worker(void *arg) {
   double *M = malloc(((size_t)m0 * m0 + 1) * sizeof(double)), *r = malloc((m0 + 1) * sizeof(double));
   if (!pos || !M || !r) J->failed = 1;
   else memset(pos, 0xff, ((size_t)n + 1) * sizeof(int32_t));
+  const graph_out_t *F = &J->full;
   for (;;) {
     uint32_t i = atomic_fetch_add(&J->next, 1);
     if (J->failed || i >= n) break;
-    const uint32_t *nb = J->cand.nbr + J->cand.off[i];
-    uint32_t m = J->cand.off[i + 1] - J->cand.off[i];
+    const uint32_t *nb = J->cand + J->cand_off[i];
+    uint32_t m = J->cand_off[i + 1] - J->cand_off[i];
     if (m == 0) continue;
     for (uint32_t k = 0; k < m; k++) pos[nb[k]] = (int32_t)k;
     memset(M, 0, (size_t)m * m * sizeof(double));
-    memset(r, 0, m * sizeof(double));
     for (uint32_t ka = 0; ka < m; ka++) { /* G_NN, row-major lower = column-major upper */
+      uint32_t a = nb[ka], deg = F->off[a + 1] - F->off[a];
       double *row = M + (size_t)ka * m;
-      for (uint64_t p = J->ioff[nb[ka]]; p < J->ioff[nb[ka] + 1]; p++) {
-        uint32_t t = J->itx[p];
-        for (uint64_t q = J->toff[t]; q < J->toff[t + 1]; q++) {
-          int32_t kb = pos[J->titems[q]];
-          if (kb >= 0 && (uint32_t)kb <= ka) row[kb] += J->tw[t];
+      if (deg <= 8u * ka) { /* short row: walk it */
+        for (uint32_t p = F->off[a]; p < F->off[a + 1]; p++) {
+          int32_t kb = pos[F->nbr[p]];
+          if (kb >= 0 && (uint32_t)kb < ka) row[kb] = F->sc[p];
         }
+      } else { /* long row (a popular item): look the few candidates up */
+        for (uint32_t kb = 0; kb < ka; kb++) row[kb] = cocount(F, a, nb[kb]);
       }
-      row[ka] += J->cfg->ease_lambda;
-    }
-    for (uint64_t p = J->ioff[i]; p < J->ioff[i + 1]; p++) { /* G_Ni */
-      uint32_t t = J->itx[p];
-      for (uint64_t q = J->toff[t]; q < J->toff[t + 1]; q++) {
-        int32_t kb = pos[J->titems[q]];
-        if (kb >= 0) r[kb] += J->tw[t];
-      }
+      row[ka] = J->diag[a] + J->cfg->ease_lambda;
+      r[ka] = cocount(F, a, i); /* G_Ni */
     }
     for (uint32_t k = 0; k < m; k++) pos[nb[k]] = -1;
     if (LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', (lapack_int)m, 1, M, (lapack_int)m, r,
@@ -207,40 +218,64 @@ static void *sparse_worker(void *arg) {
       J->failed = 1;
       break;
     }
-    double ni = 0; /* weighted baskets holding i: the popularity damping of target i */
-    for (uint64_t p = J->ioff[i]; p < J->ioff[i + 1]; p++) ni += J->tw[J->itx[p]];
-    double damp = J->cfg->pop_damp > 0 ? pow(ni > 0 ? ni : 1, -J->cfg->pop_damp) : 1;
-    for (uint32_t k = 0; k < m; k++) J->wout[(size_t)i * m0 + k] = (float)(r[k] * damp);
+    double damp = J->cfg->pop_damp > 0 ? pow(J->diag[i] > 0 ? J->diag[i] : 1, -J->cfg->pop_damp) : 1;
+    for (uint32_t k = 0; k < m; k++) J->wout[J->cand_off[i] + k] = (float)(r[k] * damp);
   }
   free(pos); free(M); free(r);
   return NULL;
 }
 
+static int cmp_id(const void *a, const void *b) {
+  const recs_cand_t *x = a, *y = b;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
 static int ease_sparse(const recs_config_t *cfg, uint32_t n, const uint64_t *toff,
                        const uint32_t *titems, const float *tw, size_t ntx, graph_out_t *g) {
-  recs_config_t cc = *cfg; /* candidates: plain cosine, the k best per item */
-  cc.sim = RECS_SIM_COSINE; cc.alpha = 0.5; cc.shrink = 0; cc.pop_damp = 0; cc.power = 1;
-  cc.row_norm = 0; cc.min_support = 1;
-  cc.top_k = cfg->ease_neighbours ? cfg->ease_neighbours : 100;
+  recs_config_t cc = *cfg; /* every co-count: COOC, all neighbours, nothing scaled */
+  cc.sim = RECS_SIM_COOC; cc.shrink = 0; cc.pop_damp = 0; cc.power = 1; cc.row_norm = 0;
+  cc.min_support = 1; cc.top_k = 0;
   sparse_job_t J;
   memset(&J, 0, sizeof(J));
-  J.cfg = cfg; J.n = n; J.kmax = cc.top_k; J.toff = toff; J.titems = titems; J.tw = tw;
+  J.cfg = cfg; J.n = n; J.kmax = cfg->ease_neighbours ? cfg->ease_neighbours : 50;
   atomic_init(&J.next, 0);
   atomic_init(&J.failed, 0);
-  uint64_t *ioff = calloc((size_t)n + 2, sizeof(uint64_t));
-  uint32_t *itx = malloc((toff[ntx] + 1) * sizeof(uint32_t)), *src = NULL, *dst = NULL;
-  int rc = recs_cooc_graph(&cc, n, toff, titems, tw, ntx, &J.cand);
-  if (rc) { free(ioff); free(itx); return rc; }
+  double *diag = calloc((size_t)n + 1, sizeof(double));
+  uint32_t *coff = malloc(((size_t)n + 1) * sizeof(uint32_t)), *cand = NULL;
+  uint32_t *src = NULL, *dst = NULL;
+  recs_cand_t *buf = NULL, *heap = malloc(((size_t)J.kmax + 1) * sizeof(recs_cand_t));
+  int rc = recs_cooc_graph(&cc, n, toff, titems, tw, ntx, &J.full);
+  if (rc) { free(diag); free(coff); free(heap); return rc; }
   rc = PERR_INTERNAL;
   size_t cap = (size_t)n * J.kmax;
+  cand = malloc((cap + 1) * sizeof(uint32_t));
   J.wout = malloc((cap + 1) * sizeof(float));
-  if (!ioff || !itx || !J.wout) goto out;
+  uint32_t maxdeg = 0;
+  for (uint32_t i = 0; i < n; i++)
+    if (J.full.off[i + 1] - J.full.off[i] > maxdeg) maxdeg = J.full.off[i + 1] - J.full.off[i];
+  buf = malloc(((size_t)maxdeg + 1) * sizeof(recs_cand_t));
+  if (!diag || !coff || !cand || !J.wout || !buf || !heap) goto out;
   for (size_t t = 0; t < ntx; t++)
-    for (uint64_t q = toff[t]; q < toff[t + 1]; q++) ioff[titems[q] + 2]++;
-  for (uint32_t i = 0; i < n; i++) ioff[i + 2] += ioff[i + 1];
-  for (size_t t = 0; t < ntx; t++)
-    for (uint64_t q = toff[t]; q < toff[t + 1]; q++) itx[ioff[titems[q] + 1]++] = (uint32_t)t;
-  J.ioff = ioff; J.itx = itx;
+    for (uint64_t q = toff[t]; q < toff[t + 1]; q++) diag[titems[q]] += tw[t];
+  /* candidates: the kmax best by cosine c_ij / sqrt(n_i n_j); then rows sorted by id */
+  uint32_t nc = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t a = J.full.off[i], z = J.full.off[i + 1];
+    size_t nh = 0;
+    for (uint32_t p = a; p < z; p++) {
+      uint32_t j = J.full.nbr[p];
+      double cs = J.full.sc[p] / sqrt((diag[i] > 0 ? diag[i] : 1) * (diag[j] > 0 ? diag[j] : 1));
+      nh = recs_topk_push(heap, nh, J.kmax, (recs_cand_t){j, (float)cs});
+    }
+    qsort(heap, nh, sizeof(recs_cand_t), cmp_id);
+    coff[i] = nc;
+    for (size_t k = 0; k < nh; k++) cand[nc++] = heap[k].id;
+    for (uint32_t p = a; p < z; p++) buf[p - a] = (recs_cand_t){J.full.nbr[p], J.full.sc[p]};
+    qsort(buf, z - a, sizeof(recs_cand_t), cmp_id);
+    for (uint32_t p = a; p < z; p++) { J.full.nbr[p] = buf[p - a].id; J.full.sc[p] = buf[p - a].s; }
+  }
+  coff[n] = nc;
+  J.diag = diag; J.cand_off = coff; J.cand = cand;
   int nthr = cfg->threads < 1 ? 1 : cfg->threads > 64 ? 64 : cfg->threads, started = 0;
   pthread_t th[64];
   for (int w = 1; w < nthr; w++)
@@ -249,23 +284,18 @@ static int ease_sparse(const recs_config_t *cfg, uint32_t n, const uint64_t *tof
   for (int w = 0; w < started; w++) pthread_join(th[w], NULL);
   if (J.failed) goto out;
   /* triples: candidate a of item i with weight b predicts i, so it lands in a's row */
-  size_t nt = J.cand.e;
-  src = malloc((nt + 1) * sizeof(uint32_t));
-  dst = malloc((nt + 1) * sizeof(uint32_t));
-  float *w = malloc((nt + 1) * sizeof(float));
-  if (!src || !dst || !w) { free(w); goto out; }
-  size_t k = 0;
+  src = malloc(((size_t)nc + 1) * sizeof(uint32_t));
+  dst = malloc(((size_t)nc + 1) * sizeof(uint32_t));
+  if (!src || !dst) goto out;
   for (uint32_t i = 0; i < n; i++)
-    for (uint32_t p = J.cand.off[i]; p < J.cand.off[i + 1]; p++) {
-      src[k] = J.cand.nbr[p];
-      dst[k] = i;
-      w[k++] = J.wout[(size_t)i * J.kmax + (p - J.cand.off[i])];
+    for (uint32_t p = coff[i]; p < coff[i + 1]; p++) {
+      src[p] = cand[p];
+      dst[p] = i;
     }
-  rc = rows_from_triples(n, cfg->top_k, src, dst, w, k, g);
-  free(w);
+  rc = rows_from_triples(n, cfg->top_k, src, dst, J.wout, nc, g);
 out:
-  free(J.cand.off); free(J.cand.nbr); free(J.cand.sc); free(J.wout);
-  free(ioff); free(itx); free(src); free(dst);
+  free(J.full.off); free(J.full.nbr); free(J.full.sc); free(J.wout);
+  free(diag); free(coff); free(cand); free(src); free(dst); free(buf); free(heap);
   return rc;
 }
 
