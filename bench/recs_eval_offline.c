@@ -1,16 +1,18 @@
 /* recs_eval_offline.c -- runs the offline protocol of EVALUATION.md (in process, against the
  * recs core) on an order-line CSV (.gz read through `gzip -dc`) and prints HR/NDCG/MRR/
- * coverage@10 for the plain-cosine baseline and the shipped default, or for one
+ * coverage@10 for the plain-cosine baseline, the co-occurrence model (cosine^2, the earlier
+ * default) and the shipped default (models.recs_model = auto: EASE here), or for one
  * configuration given with options. Owns nothing global; exits non-zero on error.
  * usage: recs_eval_offline [FILE] [--protocol test|validation] [--cart-only 0|1]
- *          [--only baseline|default] [--k N] [model options]
+ *          [--only baseline|cooc|default] [--k N] [model options]
  *   --protocol: test = EVALUATION.md's cases (the default); validation = the split every knob
  *   is chosen on (recs_eval_to_validation: test invoices dropped, data before 2011-09-01,
  *   leave-last-basket-out again). --cart-only 1 answers without the customer's history (new
  *   customers). model options (applied to a "custom" run on top of the default):
  *   --model cooc|ease|sparse_ease|auto --lambda X --neighbours N --max-items N
  *   --sim cooc|cosine|lift|jaccard --alpha X --shrink X --pop-damp X --power X --row-norm 0|1
- *   --topk N --min-support N --half-life DAYS --blend X --history-weight X[,X...]
+ *   --topk N --min-support N --half-life DAYS --blend X --ease-pop-damp X
+ *   --history-weight X[,X...]
  *   --repurchase X[,X...] (lists: one build, one row per combination, labelled h=..,r=..) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +89,7 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--min-support")) cus.min_support = (uint32_t)atoi(v);
       else if (!strcmp(a, "--half-life")) cus.half_life_days = atof(v);
       else if (!strcmp(a, "--blend")) cus.ease_blend = atof(v);
+      else if (!strcmp(a, "--ease-pop-damp")) cus.ease_pop_damp = atof(v);
       else if (!strcmp(a, "--history-weight")) nhw = parse_list(v, hws);
       else if (!strcmp(a, "--repurchase")) nrw = parse_list(v, rws);
       else { fprintf(stderr, "unknown option %s\n", a); return 2; }
@@ -130,17 +133,20 @@ int main(int argc, char **argv) {
   printf("# command: recs_eval_offline");
   for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
   printf("\n");
-  recs_config_t base, def;
+  recs_config_t base, cooc, def;
   recs_config_baseline_cosine(&base);
-  recs_config_default(&def);
-  recs_params_t pbase, pdef;
+  recs_config_default(&cooc);
+  recs_config_shipped(&def);
+  recs_params_t pbase, pcooc, pdef;
   recs_params_default(&pbase);
   pbase.repurchase_weight = 0;
   pbase.history_weight = 0;
+  recs_params_default(&pcooc);
   recs_params_default(&pdef);
   recs_params_for_model(&pdef, def.model);
-  struct { const char *name; recs_config_t *c; recs_params_t *p; } runs[3] = {
-      {"baseline", &base, &pbase}, {"default", &def, &pdef}, {"custom", &cus, &pcus}};
+  struct { const char *name; recs_config_t *c; recs_params_t *p; } runs[4] = {
+      {"baseline", &base, &pbase}, {"cooc", &cooc, &pcooc}, {"default", &def, &pdef},
+      {"custom", &cus, &pcus}};
   int printed = 0;
   recs_params_t grid[256];
   recs_eval_metrics_t ms[256];
@@ -155,11 +161,11 @@ int main(int argc, char **argv) {
                grid[ng].repurchase_weight);
       ng++;
     }
-  for (int r = 0; r < 3; r++) {
-    if (r == 2 && !custom) continue;
-    if (r < 2 && (custom || (only && strcmp(only, runs[r].name)))) continue;
-    size_t np = r == 2 ? ng : 1;
-    if ((rc = recs_eval_run_many(d, runs[r].c, r == 2 ? grid : runs[r].p, np, k, flags, ms, &e))) {
+  for (int r = 0; r < 4; r++) {
+    if (r == 3 && !custom) continue;
+    if (r < 3 && (custom || (only && strcmp(only, runs[r].name)))) continue;
+    size_t np = r == 3 ? ng : 1;
+    if ((rc = recs_eval_run_many(d, runs[r].c, r == 3 ? grid : runs[r].p, np, k, flags, ms, &e))) {
       fprintf(stderr, "%s: %s\n", runs[r].name, e.message);
       recs_eval_free(d);
       return 1;
@@ -174,7 +180,7 @@ int main(int argc, char **argv) {
       printf("| config    | HR@%-3zu| NDCG   | MRR    | cov    | build s | us/req  |\n", k);
       printf("|---|---|---|---|---|---|---|\n");
     }
-    print_row(r == 2 && np > 1 ? labels[g] : runs[r].name, &m);
+    print_row(r == 3 && np > 1 ? labels[g] : runs[r].name, &m);
     }
   }
   recs_eval_free(d);

@@ -90,12 +90,15 @@ typedef struct recs_config_s {
   uint32_t ease_max_items;  /* AUTO: dense EASE up to this many items (memory 8 n^2 bytes) */
   uint32_t ease_neighbours; /* SPARSE_EASE: candidate neighbours solved per item */
   double ease_blend;     /* EASE rows + ease_blend x the co-occurrence rows (sim, power, top_k
-                            above); 0 = EASE alone. pop_damp also damps EASE targets:
-                            B_ij x n_j^-pop_damp */
+                            above); 0 = EASE alone */
+  double ease_pop_damp;  /* EASE targets damped by popularity: B_ij x n_j^-ease_pop_damp */
 } recs_config_t;
 
-/* Shipped defaults (chosen on the offline protocol, see docs/BENCHMARKS.md). */
+/* Defaults of every knob: the co-occurrence family (model COOC: cosine^2, top 100, the
+ * earlier default) with the EASE knobs chosen on the validation split (docs/BENCHMARKS.md). */
 void recs_config_default(recs_config_t *c);
+/* What patrond ships (models.recs_model = auto): recs_config_default with model AUTO. */
+void recs_config_shipped(recs_config_t *c);
 /* The model a build with c over n items uses (AUTO resolved; EASE above 65535 items or when
  * 8 n^2 bytes overflow is SPARSE_EASE). */
 recs_model_t recs_model_resolve(const recs_config_t *c, uint32_t n);

@@ -55,9 +55,15 @@ void recs_config_default(recs_config_t *c) {
   c->trend_days = 7;
   c->threads = 2;
   c->model = RECS_MODEL_COOC;
-  c->ease_lambda = 200;
+  c->ease_lambda = 10;     /* EASE knobs: chosen on the validation split (docs/BENCHMARKS.md) */
+  c->ease_pop_damp = 0.2;
   c->ease_max_items = 5000;
-  c->ease_neighbours = 100;
+  c->ease_neighbours = 50;
+}
+
+void recs_config_shipped(recs_config_t *c) {
+  recs_config_default(c);
+  c->model = RECS_MODEL_AUTO;
 }
 
 void recs_config_baseline_cosine(recs_config_t *c) {
@@ -501,7 +507,7 @@ int recs_builder_build(recs_builder_t *b, recs_snapshot_t **out, perr_info_t *e)
                             (uint32_t)cf->threads, cf->alpha, cf->shrink, cf->pop_damp,
                             cf->power, cf->half_life_days, cf->trend_days, (uint32_t)used,
                             cf->ease_max_items, cf->ease_neighbours, 0, cf->ease_lambda,
-                            cf->ease_blend};
+                            cf->ease_blend, cf->ease_pop_damp};
   size_t len = recs_snap_layout(&h);
   s = calloc(1, sizeof(*s));
   if (!s || !(s->blob = calloc(1, len))) goto out;

@@ -25,7 +25,7 @@
 #include "recs_internal.h"
 
 /* Serving knobs of the EASE family, chosen on the validation split (docs/BENCHMARKS.md). */
-#define RECS_EASE_REPURCHASE 0.1
+#define RECS_EASE_REPURCHASE 0.08
 #define RECS_EASE_HISTORY 0.0
 
 recs_model_t recs_model_resolve(const recs_config_t *c, uint32_t n) {
@@ -115,7 +115,7 @@ static int ease_dense(const recs_config_t *cfg, uint32_t n, const uint64_t *toff
     }
   for (uint32_t i = 0; i < n; i++) {
     double *d = &A[(size_t)i * n + i];
-    damp[i] = cfg->pop_damp > 0 ? pow(*d > 0 ? *d : 1, -cfg->pop_damp) : 1;
+    damp[i] = cfg->ease_pop_damp > 0 ? pow(*d > 0 ? *d : 1, -cfg->ease_pop_damp) : 1;
     *d += cfg->ease_lambda;
   }
   if (n && (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n) != 0 ||
@@ -218,7 +218,7 @@ static void *sparse_worker(void *arg) {
       J->failed = 1;
       break;
     }
-    double damp = J->cfg->pop_damp > 0 ? pow(J->diag[i] > 0 ? J->diag[i] : 1, -J->cfg->pop_damp) : 1;
+    double damp = J->cfg->ease_pop_damp > 0 ? pow(J->diag[i] > 0 ? J->diag[i] : 1, -J->cfg->ease_pop_damp) : 1;
     for (uint32_t k = 0; k < m; k++) J->wout[J->cand_off[i] + k] = (float)(r[k] * damp);
   }
   free(pos); free(M); free(r);

@@ -36,7 +36,7 @@ typedef struct recs_snap_cfg_s {
       threads;
   double alpha, shrink, pop_damp, power, half_life_days, trend_days;
   uint32_t model, ease_max_items, ease_neighbours, pad; /* model: the one built (never AUTO) */
-  double ease_lambda, ease_blend;
+  double ease_lambda, ease_blend, ease_pop_damp;
 } recs_snap_cfg_t;
 
 typedef struct recs_snap_hdr_s {

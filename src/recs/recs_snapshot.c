@@ -51,6 +51,7 @@ static void cfg_from_snap(recs_config_t *c, const recs_snap_cfg_t *p) {
   c->ease_neighbours = p->ease_neighbours;
   c->ease_lambda = p->ease_lambda;
   c->ease_blend = p->ease_blend;
+  c->ease_pop_damp = p->ease_pop_damp;
 }
 
 void recs_snap_bind(recs_snapshot_t *s) {
