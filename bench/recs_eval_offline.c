@@ -1,7 +1,7 @@
 /* recs_eval_offline.c -- runs the offline protocol of EVALUATION.md (in process, against the
  * recs core) on an order-line CSV (.gz read through `gzip -dc`) and prints HR/NDCG/MRR/
  * coverage@10 for the plain-cosine baseline, the co-occurrence model (cosine^2, the earlier
- * default) and the shipped default (models.recs_model = auto: EASE here), or for one
+ * default) and the shipped default (models.recs_model = sparse_ease), or for one
  * configuration given with options. Owns nothing global; exits non-zero on error.
  * usage: recs_eval_offline [FILE] [--protocol test|validation] [--cart-only 0|1]
  *          [--only baseline|cooc|default] [--k N] [model options]
@@ -12,7 +12,7 @@
  *   --model cooc|ease|sparse_ease|auto --lambda X --neighbours N --max-items N
  *   --sim cooc|cosine|lift|jaccard --alpha X --shrink X --pop-damp X --power X --row-norm 0|1
  *   --topk N --min-support N --half-life DAYS --blend X --ease-pop-damp X
- *   --history-weight X[,X...]
+ *   --trending 0|1 (fill empty slots from trending first) --history-weight X[,X...]
  *   --repurchase X[,X...] (lists: one build, one row per combination, labelled h=..,r=..) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +90,7 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--half-life")) cus.half_life_days = atof(v);
       else if (!strcmp(a, "--blend")) cus.ease_blend = atof(v);
       else if (!strcmp(a, "--ease-pop-damp")) cus.ease_pop_damp = atof(v);
+      else if (!strcmp(a, "--trending")) pcus.fallback_trending = atoi(v);
       else if (!strcmp(a, "--history-weight")) nhw = parse_list(v, hws);
       else if (!strcmp(a, "--repurchase")) nrw = parse_list(v, rws);
       else { fprintf(stderr, "unknown option %s\n", a); return 2; }

@@ -96,12 +96,9 @@ static const cdef_t defs[] = {
   {"models", "recs_rebuild_interval_s", T_UINT, NUM(recs_rebuild_interval_s), 0, 31536000, 1, "3600",
    "Rebuild the recommendation graph in full this often, seconds (0 = only on model.refit); "
    "orders in between update it incrementally."},
-  {"models", "recs_model", T_STR, STR(recs_model), 0, 0, 0, "auto",
-   "Basket model of recs.* (with recs.similarity=default): cooc (cosine^2 item-item, top 100), "
-   "ease (EASE, Steck 2019: dense closed-form solve, memory 8 x items^2 bytes while building), "
-   "sparse_ease (EASE restricted to each item's 50 most similar co-purchased items: one "
-   "50 x 50 solve per item) or auto (ease up to models.ease_max_items items, sparse_ease "
-   "above). Applies from the next rebuild."},
+  {"models", "recs_model", T_STR, STR(recs_model), 0, 0, 0, "sparse_ease",
+   "Basket model of recs.*: cooc (cosine^2), sparse_ease (EASE on each item's 50 nearest), "
+   "ease (dense EASE: 8 x items^2 bytes) or auto (ease up to ease_max_items)."},
   {"models", "ease_max_items", T_UINT, NUM(ease_max_items), 1, 65535, 0, "5000",
    "recs_model=auto: dense EASE up to this many items (5000 items = 200 MB during the build), "
    "sparse EASE above."},

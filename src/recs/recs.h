@@ -97,7 +97,8 @@ typedef struct recs_config_s {
 /* Defaults of every knob: the co-occurrence family (model COOC: cosine^2, top 100, the
  * earlier default) with the EASE knobs chosen on the validation split (docs/BENCHMARKS.md). */
 void recs_config_default(recs_config_t *c);
-/* What patrond ships (models.recs_model = auto): recs_config_default with model AUTO. */
+/* What patrond ships (models.recs_model = sparse_ease, the best on the validation split):
+ * recs_config_default with model SPARSE_EASE. */
 void recs_config_shipped(recs_config_t *c);
 /* The model a build with c over n items uses (AUTO resolved; EASE above 65535 items or when
  * 8 n^2 bytes overflow is SPARSE_EASE). */

@@ -55,7 +55,7 @@ void recs_config_default(recs_config_t *c) {
   c->trend_days = 7;
   c->threads = 2;
   c->model = RECS_MODEL_COOC;
-  c->ease_lambda = 10;     /* EASE knobs: chosen on the validation split (docs/BENCHMARKS.md) */
+  c->ease_lambda = 20;     /* EASE knobs: chosen on the validation split (docs/BENCHMARKS.md) */
   c->ease_pop_damp = 0.2;
   c->ease_max_items = 5000;
   c->ease_neighbours = 50;
@@ -63,7 +63,7 @@ void recs_config_default(recs_config_t *c) {
 
 void recs_config_shipped(recs_config_t *c) {
   recs_config_default(c);
-  c->model = RECS_MODEL_AUTO;
+  c->model = RECS_MODEL_SPARSE_EASE;
 }
 
 void recs_config_baseline_cosine(recs_config_t *c) {

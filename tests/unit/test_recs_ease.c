@@ -43,6 +43,7 @@ static recs_snapshot_t *build(recs_model_t model, uint32_t neighbours, uint32_t 
   recs_config_default(&c);
   c.model = model;
   c.ease_lambda = 1;
+  c.ease_pop_damp = 0;
   c.ease_neighbours = neighbours;
   c.ease_max_items = max_items;
   c.top_k = 0;
