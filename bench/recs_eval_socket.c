@@ -201,7 +201,8 @@ int main(int argc, char **argv) {
   if ((!patrond && (!sock || !admin)) || k == 0 || k > 1000 || window == 0 ||
       (strcmp(protocol, "test") && strcmp(protocol, "validation"))) {
     fprintf(stderr, "usage: %s [CSV] (--patrond BIN [--similarity cosine|default|both] [--assert] |"
-                    " --socket SHOP --admin ADMIN) [--k N] [--window N]\n", argv[0]);
+                    " --socket SHOP --admin ADMIN) [--k N] [--window N] [--protocol test|validation]"
+                    " [--model cooc|ease|sparse_ease|auto] [--cart-only]\n", argv[0]);
     return 2;
   }
   if (access(path, R_OK) != 0) {
