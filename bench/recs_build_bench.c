@@ -5,7 +5,9 @@
  * Reports ingest (interning string ids + add_basket), build, serialise and load times, snapshot
  * bytes per item, and 5-item-cart scoring latency (mean, p50, p99) on one thread.
  * usage: recs_build_bench [--lines N] [--items N] [--zipf S] [--topk K] [--threads T]
- *                         [--no-customer-graph] [--queries N] */
+ *                         [--no-customer-graph] [--queries N]
+ *                         [--model cooc|ease|sparse_ease|auto] [--lambda X] [--neighbours N]
+ *                         [--max-items N] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +38,17 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--topk")) cfg.top_k = (uint32_t)atoi(v);
     else if (!strcmp(a, "--threads")) cfg.threads = atoi(v);
     else if (!strcmp(a, "--queries")) queries = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--model")) {
+      if (recs_model_parse(v, &cfg.model)) { fprintf(stderr, "bad --model %s\n", v); return 2; }
+    } else if (!strcmp(a, "--lambda")) cfg.ease_lambda = atof(v);
+    else if (!strcmp(a, "--neighbours")) cfg.ease_neighbours = (uint32_t)atoi(v);
+    else if (!strcmp(a, "--max-items")) cfg.ease_max_items = (uint32_t)atoi(v);
     else { fprintf(stderr, "unknown option %s\n", a); return 2; }
   }
   printf("# recs_build_bench");
   for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
+  printf("\n# model %s (lambda %g, neighbours %u, max items %u)", recs_model_name(cfg.model),
+         cfg.ease_lambda, cfg.ease_neighbours, cfg.ease_max_items);
   printf("\n# lines %zu, items %u, zipf s %.2f, top_k %u, threads %d, customer graph %d\n", lines,
          nitems, s, cfg.top_k, cfg.threads, cfg.customer_graph);
   double *cdf = malloc(nitems * sizeof(double)), tot = 0;

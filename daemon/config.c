@@ -103,6 +103,12 @@ static const cdef_t defs[] = {
    "100000",
    "Item pairs a second for incremental recs updates (n products cost n(n-1)); orders "
    "past it (bulk imports) get one full rebuild once they pause."},
+  {"models", "recs_model", T_STR, STR(recs_model), 0, 0, 0, "sparse_ease",
+   "Basket model of recs.*: cooc (cosine^2), sparse_ease (EASE on each item's 50 nearest), "
+   "ease (dense EASE: 8 x items^2 bytes) or auto (ease up to ease_max_items)."},
+  {"models", "ease_max_items", T_UINT, NUM(ease_max_items), 1, 65535, 0, "5000",
+   "recs_model=auto: dense EASE up to this many items (5000 items = 200 MB during the build), "
+   "sparse EASE above."},
   {"clv", "horizon_months", T_UINT, NUM(clv_horizon_months), 1, 120, 1, "12",
    "Horizon of predicted CLV, months."},
   {"clv", "discount_monthly_bp", T_UINT, NUM(clv_discount_monthly_bp), 0, 5000, 1, "100",

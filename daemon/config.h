@@ -49,6 +49,8 @@ typedef struct settings_s {
   uint64_t clv_refit_interval_s;
   uint64_t recs_rebuild_interval_s;
   uint64_t recs_delta_pairs_per_s; /* loop-thread budget of incremental pair updates */
+  char recs_model[16];       /* cooc, ease, sparse_ease or auto (src/recs/recs.h) */
+  uint64_t ease_max_items;   /* auto: dense EASE up to this many items (8 n^2 bytes) */
   /* [clv] */
   uint64_t clv_horizon_months;
   uint64_t clv_discount_monthly_bp; /* basis points per month */

@@ -87,6 +87,7 @@ static int req_begin(exec_ctx_t *x, const recs_query_t *q, recs_list_result_t *r
   R->cat.info = recs_catalog_info;
   R->cat.ctx = &R->ic;
   recs_params_default(&R->p);
+  recs_params_for_model(&R->p, recs_snapshot_config(st->snap)->model);
   if (st->cosine) R->p.repurchase_weight = 0;
   R->p.upsell_max_ratio = (double)x->d->cfg.recs_upsell_max_ratio_pct / 100.0;
   R->q.filter = f;

@@ -269,6 +269,14 @@ static int recs_init(daemon_t *d, void **state) {
   }
   if (st->cosine) recs_config_baseline_cosine(&st->mcfg);
   else recs_config_default(&st->mcfg);
+  recs_model_t model;
+  if (recs_model_parse(d->cfg.recs_model, &model)) {
+    log_err("models.recs_model: expected cooc, ease, sparse_ease or auto, got '%s'",
+            d->cfg.recs_model);
+    return -1;
+  }
+  if (!st->cosine) st->mcfg.model = model; /* the published baseline stays plain cosine */
+  st->mcfg.ease_max_items = (uint32_t)d->cfg.ease_max_items;
   st->holder = recs_holder_new();
   st->scratch = recs_scratch_new();
   if (!st->holder || !st->scratch || recs_catalog_init(st)) return -1;
@@ -288,9 +296,11 @@ static int recs_init(daemon_t *d, void **state) {
     log_info("recs: snapshot version %llu loaded (%u items, %llu baskets)",
              (unsigned long long)version, ss.items, (unsigned long long)ss.baskets);
     const recs_config_t *sc = recs_snapshot_config(s);
-    if ((sc->power == 1 && sc->top_k == 0) != st->cosine)
-      log_notice("recs: the persisted model was built with another recs.similarity; the next "
-                 "rebuild applies '%s'", d->cfg.recs_similarity);
+    if ((sc->power == 1 && sc->top_k == 0) != st->cosine ||
+        sc->model != recs_model_resolve(&st->mcfg, ss.items))
+      log_notice("recs: the persisted model (%s) was built with another recs.similarity or "
+                 "models.recs_model; the next rebuild applies '%s' / '%s'",
+                 recs_model_name(sc->model), d->cfg.recs_similarity, d->cfg.recs_model);
   } else {
     if (rc != PERR_NOT_FOUND)
       log_warn("recs: persisted model refused (%s); it will be rebuilt", e.message);

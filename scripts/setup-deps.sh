@@ -13,6 +13,7 @@ PKGS=(
   libinih-dev         # config file parser
   libjansson-dev      # JSON in the client library and patronctl
   libnlopt-dev        # optimiser for the CLV fits
+  liblapacke-dev libopenblas-dev  # EASE recommendations: Cholesky solves (LAPACKE over OpenBLAS)
   libpcre2-dev        # $regex in offer eligibility conditions (GrowthBook condition language)
   zlib1g-dev          # gzip'd reference data in tests and bench tools
   libcmocka-dev       # unit tests

@@ -55,6 +55,20 @@ const char *recs_interner_name(const recs_interner_t *in, uint32_t id, size_t *n
 /* ---- model configuration ---- */
 typedef enum { RECS_SIM_COOC, RECS_SIM_COSINE, RECS_SIM_LIFT, RECS_SIM_JACCARD } recs_sim_t;
 
+/* Model family of the basket graph (the customer graph is always co-occurrence):
+ *   COOC         the pairwise similarity above;
+ *   EASE         Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data" (WWW'19):
+ *                B = I - P diag(1/diag(P)), P = (G + ease_lambda I)^-1 over the item Gram
+ *                matrix G (G_ij = weighted baskets holding i and j); item i's row keeps its
+ *                top_k positive B_ij. Dense solve (LAPACKE): n^2 doubles of memory;
+ *   SPARSE_EASE  the same objective with each column of B restricted to the item's
+ *                ease_neighbours most cosine-similar co-purchased items (the feature
+ *                selection of fsSLIM, Ning & Karypis, ICDM 2011, with EASE's L2 penalty):
+ *                one (k x k) ridge solve per item, memory O(n k);
+ *   AUTO         EASE up to ease_max_items items, SPARSE_EASE above.
+ * recs_config_t.model never reads AUTO back from a snapshot: it holds what was built. */
+typedef enum { RECS_MODEL_COOC = 0, RECS_MODEL_EASE, RECS_MODEL_SPARSE_EASE, RECS_MODEL_AUTO } recs_model_t;
+
 typedef struct recs_config_s {
   recs_sim_t sim;
   double alpha;          /* COSINE exponent split, 0.5 = symmetric cosine */
@@ -71,10 +85,27 @@ typedef struct recs_config_s {
   uint32_t max_history;  /* distinct items per customer in that graph (most recent kept) */
   double trend_days;     /* trending window ending at the newest basket */
   int threads;           /* build workers, >= 1 */
+  recs_model_t model;    /* COOC (default), EASE, SPARSE_EASE or AUTO */
+  double ease_lambda;    /* EASE L2 penalty, > 0 */
+  uint32_t ease_max_items;  /* AUTO: dense EASE up to this many items (memory 8 n^2 bytes) */
+  uint32_t ease_neighbours; /* SPARSE_EASE: candidate neighbours solved per item */
+  double ease_blend;     /* EASE rows + ease_blend x the co-occurrence rows (sim, power, top_k
+                            above); 0 = EASE alone */
+  double ease_pop_damp;  /* EASE targets damped by popularity: B_ij x n_j^-ease_pop_damp */
 } recs_config_t;
 
-/* Shipped defaults (chosen on the offline protocol, see docs/BENCHMARKS.md). */
+/* Defaults of every knob: the co-occurrence family (model COOC: cosine^2, top 100, the
+ * earlier default) with the EASE knobs chosen on the validation split (docs/BENCHMARKS.md). */
 void recs_config_default(recs_config_t *c);
+/* What patrond ships (models.recs_model = sparse_ease, the best on the validation split):
+ * recs_config_default with model SPARSE_EASE. */
+void recs_config_shipped(recs_config_t *c);
+/* The model a build with c over n items uses (AUTO resolved; EASE above 65535 items or when
+ * 8 n^2 bytes overflow is SPARSE_EASE). */
+recs_model_t recs_model_resolve(const recs_config_t *c, uint32_t n);
+/* "cooc", "ease", "sparse_ease", "auto"; parse returns -1 for anything else. */
+const char *recs_model_name(recs_model_t m);
+int recs_model_parse(const char *s, recs_model_t *out);
 /* The published "plain cosine item-item" baseline: COSINE alpha 0.5, all neighbours. */
 void recs_config_baseline_cosine(recs_config_t *c);
 
@@ -216,6 +247,10 @@ typedef struct recs_params_s {
   int fallback_trending;    /* fill with trending before popular */
 } recs_params_t;
 void recs_params_default(recs_params_t *p);
+/* The serving knobs chosen on the validation split for a model family (COOC keeps the
+ * defaults; the EASE family, whose scores have another scale, gets its own repurchase and
+ * history weights). Applied on top of recs_params_default. */
+void recs_params_for_model(recs_params_t *p, recs_model_t m);
 
 typedef struct recs_request_s {
   const uint32_t *items;     /* cart items; similar/upsell: items[0] is the product */

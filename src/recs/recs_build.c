@@ -54,6 +54,16 @@ void recs_config_default(recs_config_t *c) {
   c->max_history = 200;
   c->trend_days = 7;
   c->threads = 2;
+  c->model = RECS_MODEL_COOC;
+  c->ease_lambda = 20;     /* EASE knobs: chosen on the validation split (docs/BENCHMARKS.md) */
+  c->ease_pop_damp = 0.2;
+  c->ease_max_items = 5000;
+  c->ease_neighbours = 50;
+}
+
+void recs_config_shipped(recs_config_t *c) {
+  recs_config_default(c);
+  c->model = RECS_MODEL_SPARSE_EASE;
 }
 
 void recs_config_baseline_cosine(recs_config_t *c) {
@@ -183,7 +193,7 @@ typedef struct graph_job_s {
   atomic_int failed;
 } graph_job_t;
 
-typedef struct { uint32_t id; float s; } cand_t;
+typedef recs_cand_t cand_t;
 
 static int worse(cand_t a, cand_t b) { return a.s < b.s || (a.s == b.s && a.id > b.id); }
 
@@ -202,6 +212,20 @@ static int cmp_cand(const void *a, const void *b) {
   cand_t x = *(const cand_t *)a, y = *(const cand_t *)b;
   return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
 }
+
+size_t recs_topk_push(recs_cand_t *heap, size_t nh, size_t K, recs_cand_t c) {
+  if (nh < K) {
+    heap[nh++] = c;
+    if (nh == K)
+      for (size_t x = K / 2 + 1; x-- > 0;) heap_sift(heap, nh, x);
+  } else if (K && worse(heap[0], c)) {
+    heap[0] = c;
+    heap_sift(heap, nh, 0);
+  }
+  return nh;
+}
+
+void recs_topk_sort(recs_cand_t *heap, size_t nh) { qsort(heap, nh, sizeof(cand_t), cmp_cand); }
 
 static double score_pair(const graph_job_t *J, uint32_t i, uint32_t j, double c, uint32_t cnt) {
   const recs_config_t *cf = J->cfg;
@@ -246,21 +270,12 @@ static void *graph_worker(void *arg) {
         uint32_t j = touched[k];
         if (accc[j] >= J->cfg->min_support) {
           cand_t c = {j, (float)score_pair(J, i, j, accw[j], accc[j])};
-          if (c.s > 0 && isfinite(c.s)) {
-            if (nh < K) {
-              heap[nh++] = c;
-              if (nh == K)
-                for (size_t x = K / 2 + 1; x-- > 0;) heap_sift(heap, nh, x);
-            } else if (worse(heap[0], c)) {
-              heap[0] = c;
-              heap_sift(heap, nh, 0);
-            }
-          }
+          if (c.s > 0 && isfinite(c.s)) nh = recs_topk_push(heap, nh, K, c);
         }
         accc[j] = 0;
         accw[j] = 0;
       }
-      qsort(heap, nh, sizeof(cand_t), cmp_cand);
+      recs_topk_sort(heap, nh);
       float mx = nh ? heap[0].s : 1;
       if (J->out[w].n + nh > J->out[w].cap) {
         size_t nc = J->out[w].cap ? J->out[w].cap : 4096;
@@ -288,14 +303,8 @@ static void *graph_worker(void *arg) {
   return NULL;
 }
 
-typedef struct graph_out_s {
-  uint32_t *off, *nbr;
-  float *sc;
-  uint64_t e;
-} graph_out_t;
-
 /* Transactions (CSR, sorted distinct items, weights) -> top-K graph. */
-static int build_graph(const recs_config_t *cfg, uint32_t n, const uint64_t *toff,
+int recs_cooc_graph(const recs_config_t *cfg, uint32_t n, const uint64_t *toff,
                        const uint32_t *titems, const float *tw, size_t ntx, graph_out_t *g) {
   int rc = PERR_INTERNAL, nthr = cfg->threads > 64 ? 64 : cfg->threads;
   graph_job_t *J = calloc(1, sizeof(*J));
@@ -455,10 +464,13 @@ int recs_builder_build(recs_builder_t *b, recs_snapshot_t **out, perr_info_t *e)
       recent[b->bitems.v[q]] += rec;
     }
   }
-  if ((rc = build_graph(cf, n, b->boff.v, b->bitems.v, bw, nb, &g[0]))) goto out;
+  recs_model_t used = recs_model_resolve(cf, n);
+  if (used == RECS_MODEL_COOC) rc = recs_cooc_graph(cf, n, b->boff.v, b->bitems.v, bw, nb, &g[0]);
+  else rc = recs_ease_graph(cf, used, n, b->boff.v, b->bitems.v, bw, nb, &g[0]);
+  if (rc) goto out;
   if (cf->customer_graph) {
     rc = customer_tx(b, n, bw, &ctoff, &ctitems, &ctw, &nct);
-    if (!rc) rc = build_graph(cf, n, ctoff, ctitems, ctw, nct, &g[1]);
+    if (!rc) rc = recs_cooc_graph(cf, n, ctoff, ctitems, ctw, nct, &g[1]);
     if (rc) goto out;
   }
   rc = PERR_INTERNAL;
@@ -493,7 +505,9 @@ int recs_builder_build(recs_builder_t *b, recs_snapshot_t **out, perr_info_t *e)
   h.cfg = (recs_snap_cfg_t){cf->sim, (uint32_t)cf->row_norm, cf->top_k, cf->min_support,
                             cf->max_basket, (uint32_t)cf->customer_graph, cf->max_history,
                             (uint32_t)cf->threads, cf->alpha, cf->shrink, cf->pop_damp,
-                            cf->power, cf->half_life_days, cf->trend_days};
+                            cf->power, cf->half_life_days, cf->trend_days, (uint32_t)used,
+                            cf->ease_max_items, cf->ease_neighbours, 0, cf->ease_lambda,
+                            cf->ease_blend, cf->ease_pop_damp};
   size_t len = recs_snap_layout(&h);
   s = calloc(1, sizeof(*s));
   if (!s || !(s->blob = calloc(1, len))) goto out;

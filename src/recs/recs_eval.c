@@ -128,6 +128,59 @@ void recs_eval_free(recs_eval_data_t *d) {
   free(d);
 }
 
+/* Orders the invoices, groups them by customer and derives the test cases (the protocol's
+ * rule: each customer's last invoice, when the customer has >= 2 and it has >= 2 items). */
+static int index_invoices(recs_eval_data_t *d) {
+  uint32_t n = d->ninv, nc = recs_interner_count(d->custs);
+  sortref_t *sr = malloc((n + 1) * sizeof(sortref_t));
+  free(d->order); free(d->cust_off); free(d->cust_inv); free(d->cases);
+  d->ncases = 0;
+  d->order = malloc((n + 1) * sizeof(uint32_t));
+  d->cust_off = calloc(nc + 2, sizeof(uint32_t));
+  d->cust_inv = malloc((n + 1) * sizeof(uint32_t));
+  d->cases = malloc((nc + 1) * sizeof(ecase_t));
+  if (!sr || !d->order || !d->cust_off || !d->cust_inv || !d->cases) { free(sr); return PERR_INTERNAL; }
+  for (uint32_t i = 0; i < n; i++) sr[i] = (sortref_t){d, i};
+  qsort(sr, n, sizeof(sortref_t), inv_cmp);
+  for (uint32_t i = 0; i < n; i++) d->order[i] = sr[i].i;
+  free(sr);
+  for (uint32_t i = 0; i < n; i++) d->cust_off[d->inv[i].cust + 2]++;
+  for (uint32_t c = 0; c < nc; c++) d->cust_off[c + 2] += d->cust_off[c + 1];
+  for (uint32_t r = 0; r < n; r++) {
+    uint32_t i = d->order[r];
+    d->cust_inv[d->cust_off[d->inv[i].cust + 1]++] = i;
+  }
+  for (uint32_t c = 0; c < nc; c++) {
+    uint32_t a = d->cust_off[c], b = d->cust_off[c + 1];
+    if (b - a < 2) continue;
+    inv_t *last = &d->inv[d->cust_inv[b - 1]];
+    if (last->n < 2) continue;
+    strref_t tmp[1024], *sorted = last->n <= 1024 ? tmp : malloc(last->n * sizeof(strref_t));
+    if (!sorted) return PERR_INTERNAL;
+    for (uint32_t k = 0; k < last->n; k++) sorted[k] = (strref_t){d->items, last->items[k]};
+    qsort(sorted, last->n, sizeof(strref_t), str_cmp);
+    size_t ln;
+    const char *nm = recs_interner_name(d->invnames, last->name, &ln);
+    uint32_t pick = recs_crc32(0, nm, ln) % last->n;
+    d->cases[d->ncases++] = (ecase_t){d->cust_inv[b - 1], sorted[pick].id};
+    if (sorted != tmp) free(sorted);
+    last->test = 1;
+  }
+  return PERR_OK;
+}
+
+int recs_eval_to_validation(recs_eval_data_t *d, int64_t cutoff, perr_info_t *e) {
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < d->ninv; i++) {
+    inv_t v = d->inv[i];
+    if (v.test || v.ts >= cutoff) { free(v.items); continue; }
+    d->inv[k++] = v;
+  }
+  d->ninv = k;
+  if (index_invoices(d) != PERR_OK) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  return PERR_OK;
+}
+
 int recs_eval_load(FILE *csv, recs_eval_data_t **out, perr_info_t *e) {
   *out = NULL;
   recs_eval_data_t *d = calloc(1, sizeof(*d));
@@ -135,7 +188,6 @@ int recs_eval_load(FILE *csv, recs_eval_data_t **out, perr_info_t *e) {
   size_t lcap = 0;
   int col[C_N], rc = PERR_INTERNAL;
   uint32_t invcap = 0;
-  sortref_t *sr = NULL;
   if (!d || !(d->items = recs_interner_new()) || !(d->invnames = recs_interner_new()) ||
       !(d->custs = recs_interner_new()))
     goto fail;
@@ -191,45 +243,11 @@ int recs_eval_load(FILE *csv, recs_eval_data_t **out, perr_info_t *e) {
     }
     if (!inv_push(&d->inv[vi], ii)) goto fail;
   }
-  /* order invoices, group by customer */
-  uint32_t n = d->ninv, nc = recs_interner_count(d->custs);
-  sr = malloc((n + 1) * sizeof(sortref_t));
-  d->order = malloc((n + 1) * sizeof(uint32_t));
-  d->cust_off = calloc(nc + 2, sizeof(uint32_t));
-  d->cust_inv = malloc((n + 1) * sizeof(uint32_t));
-  d->cases = malloc((nc + 1) * sizeof(ecase_t));
-  if (!sr || !d->order || !d->cust_off || !d->cust_inv || !d->cases) goto fail;
-  for (uint32_t i = 0; i < n; i++) sr[i] = (sortref_t){d, i};
-  qsort(sr, n, sizeof(sortref_t), inv_cmp);
-  for (uint32_t i = 0; i < n; i++) d->order[i] = sr[i].i;
-  for (uint32_t i = 0; i < n; i++) d->cust_off[d->inv[i].cust + 2]++;
-  for (uint32_t c = 0; c < nc; c++) d->cust_off[c + 2] += d->cust_off[c + 1];
-  for (uint32_t r = 0; r < n; r++) {
-    uint32_t i = d->order[r];
-    d->cust_inv[d->cust_off[d->inv[i].cust + 1]++] = i;
-  }
-  for (uint32_t c = 0; c < nc; c++) {
-    uint32_t a = d->cust_off[c], b = d->cust_off[c + 1];
-    if (b - a < 2) continue;
-    inv_t *last = &d->inv[d->cust_inv[b - 1]];
-    if (last->n < 2) continue;
-    strref_t tmp[1024], *sorted = last->n <= 1024 ? tmp : malloc(last->n * sizeof(strref_t));
-    if (!sorted) goto fail;
-    for (uint32_t k = 0; k < last->n; k++) sorted[k] = (strref_t){d->items, last->items[k]};
-    qsort(sorted, last->n, sizeof(strref_t), str_cmp);
-    size_t ln;
-    const char *nm = recs_interner_name(d->invnames, last->name, &ln);
-    uint32_t pick = recs_crc32(0, nm, ln) % last->n;
-    d->cases[d->ncases++] = (ecase_t){d->cust_inv[b - 1], sorted[pick].id};
-    if (sorted != tmp) free(sorted);
-    last->test = 1;
-  }
-  free(sr);
+  if ((rc = index_invoices(d)) != PERR_OK) goto fail;
   free(line);
   *out = d;
   return PERR_OK;
 fail:
-  free(sr);
   free(line);
   recs_eval_free(d);
   return rc == PERR_INTERNAL ? perr_set(e, rc, NULL, "evaluation data load failed") : rc;
@@ -237,12 +255,28 @@ fail:
 
 int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const recs_params_t *p,
                   size_t k, recs_eval_metrics_t *m, perr_info_t *e) {
-  memset(m, 0, sizeof(*m));
-  m->rows = d->rows;
-  m->kept_rows = d->kept;
-  m->invoices = d->ninv;
-  m->customers = recs_interner_count(d->custs);
-  m->cases = d->ncases;
+  return recs_eval_run_flags(d, cfg, p, k, 0, m, e);
+}
+
+int recs_eval_run_flags(const recs_eval_data_t *d, const recs_config_t *cfg,
+                        const recs_params_t *p, size_t k, unsigned flags, recs_eval_metrics_t *m,
+                        perr_info_t *e) {
+  return recs_eval_run_many(d, cfg, p, 1, k, flags, m, e);
+}
+
+int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
+                       const recs_params_t *ps, size_t np, size_t k, unsigned flags,
+                       recs_eval_metrics_t *ms, perr_info_t *e) {
+  recs_eval_metrics_t *m = ms;
+  for (size_t i = 0; i < np; i++) {
+    memset(&ms[i], 0, sizeof(ms[i]));
+    ms[i].rows = d->rows;
+    ms[i].kept_rows = d->kept;
+    ms[i].invoices = d->ninv;
+    ms[i].customers = recs_interner_count(d->custs);
+    ms[i].cases = d->ncases;
+  }
+  if (np == 0) return PERR_OK;
   if (k == 0 || k > 1000) return perr_set(e, PERR_INVALID_PARAMS, "k", "k must be 1..1000");
   int rc = PERR_INTERNAL, built_err = 0;
   recs_builder_t *b = recs_builder_new(cfg, NULL);
@@ -279,51 +313,60 @@ int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const rec
     map[i] = recs_snapshot_lookup(s, nm, l);
   }
   if (!(seen = calloc(st.items + 1, 1))) goto out;
-  size_t covered = 0;
-  double tscore = 0;
-  for (size_t c = 0; c < d->ncases; c++) {
-    const inv_t *v = &d->inv[d->cases[c].inv];
-    uint32_t hid = map[d->cases[c].hidden];
-    uint32_t nc = 0, nh = 0;
-    free(cart);
-    if (!(cart = malloc(v->n * sizeof(uint32_t)))) goto out;
-    for (uint32_t j = 0; j < v->n; j++)
-      if (v->items[j] != d->cases[c].hidden) cart[nc++] = map[v->items[j]];
-    uint32_t a = d->cust_off[v->cust], z = d->cust_off[v->cust + 1];
-    for (uint32_t q = a; q + 1 < z; q++) { /* earlier invoices (the last is the test) */
-      const inv_t *hv = &d->inv[d->cust_inv[q]];
-      if (nh + hv->n > histcap) {
-        histcap = (nh + hv->n) * 2;
-        uint32_t *nhst = realloc(hist, histcap * sizeof(uint32_t));
-        if (!nhst) goto out;
-        hist = nhst;
+  for (size_t pi = 0; pi < np; pi++) {
+    const recs_params_t *p = ps ? &ps[pi] : NULL;
+    m = &ms[pi];
+    m->build_seconds = ms[0].build_seconds;
+    m->train_baskets = ms[0].train_baskets;
+    m->train_items = st.items;
+    memset(seen, 0, st.items + 1);
+    size_t covered = 0;
+    double tscore = 0;
+    for (size_t c = 0; c < d->ncases; c++) {
+      const inv_t *v = &d->inv[d->cases[c].inv];
+      uint32_t hid = map[d->cases[c].hidden];
+      uint32_t nc = 0, nh = 0;
+      free(cart);
+      if (!(cart = malloc(v->n * sizeof(uint32_t)))) goto out;
+      for (uint32_t j = 0; j < v->n; j++)
+        if (v->items[j] != d->cases[c].hidden) cart[nc++] = map[v->items[j]];
+      uint32_t a = d->cust_off[v->cust], z = d->cust_off[v->cust + 1];
+      if (flags & RECS_EVAL_CART_ONLY) z = a + 1; /* a new customer: no history */
+      for (uint32_t q = a; q + 1 < z; q++) { /* earlier invoices (the last is the test) */
+        const inv_t *hv = &d->inv[d->cust_inv[q]];
+        if (nh + hv->n > histcap) {
+          histcap = (nh + hv->n) * 2;
+          uint32_t *nhst = realloc(hist, histcap * sizeof(uint32_t));
+          if (!nhst) goto out;
+          hist = nhst;
+        }
+        for (uint32_t j = 0; j < hv->n; j++) hist[nh++] = map[hv->items[j]];
       }
-      for (uint32_t j = 0; j < hv->n; j++) hist[nh++] = map[hv->items[j]];
-    }
-    recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh, .params = p};
-    recs_answer_t ans;
-    uint64_t t1 = clock_mono_ns();
-    int got = recs_cart(s, sc, &q, res, k, &ans);
-    tscore += clock_elapsed_s(t1);
-    if (got < 0) { rc = got; goto out; }
-    m->fallback_slots += ans.from_fallback;
-    if (hid == RECS_NO_ITEM) m->hidden_unseen++;
-    for (int r = 0; r < got; r++) {
-      if (!seen[res[r].item]) { seen[res[r].item] = 1; covered++; }
-      if (res[r].item == hid) {
-        m->hr += 1;
-        m->ndcg += 1.0 / log2(r + 2.0);
-        m->mrr += 1.0 / (r + 1.0);
+      recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh, .params = p};
+      recs_answer_t ans;
+      uint64_t t1 = clock_mono_ns();
+      int got = recs_cart(s, sc, &q, res, k, &ans);
+      tscore += clock_elapsed_s(t1);
+      if (got < 0) { rc = got; goto out; }
+      m->fallback_slots += ans.from_fallback;
+      if (hid == RECS_NO_ITEM) m->hidden_unseen++;
+      for (int r = 0; r < got; r++) {
+        if (!seen[res[r].item]) { seen[res[r].item] = 1; covered++; }
+        if (res[r].item == hid) {
+          m->hr += 1;
+          m->ndcg += 1.0 / log2(r + 2.0);
+          m->mrr += 1.0 / (r + 1.0);
+        }
       }
     }
+    if (d->ncases) {
+      m->hr /= d->ncases;
+      m->ndcg /= d->ncases;
+      m->mrr /= d->ncases;
+      m->score_us_mean = tscore * 1e6 / d->ncases;
+    }
+    m->coverage = st.items ? (double)covered / st.items : 0;
   }
-  if (d->ncases) {
-    m->hr /= d->ncases;
-    m->ndcg /= d->ncases;
-    m->mrr /= d->ncases;
-    m->score_us_mean = tscore * 1e6 / d->ncases;
-  }
-  m->coverage = st.items ? (double)covered / st.items : 0;
   rc = PERR_OK;
 out:
   recs_builder_free(b);

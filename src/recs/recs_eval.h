@@ -6,6 +6,7 @@
 #ifndef PATRON_RECS_EVAL_H
 #define PATRON_RECS_EVAL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "recs.h"
@@ -28,6 +29,26 @@ void recs_eval_free(recs_eval_data_t *d);
  * (cart + history, top k) using params p (NULL = defaults). k = 10 in the protocol. */
 int recs_eval_run(const recs_eval_data_t *d, const recs_config_t *cfg, const recs_params_t *p,
                   size_t k, recs_eval_metrics_t *m, perr_info_t *e);
+
+/* As recs_eval_run; flags RECS_EVAL_CART_ONLY answers every case without the customer's
+ * history (each customer treated as new: the cart alone). */
+#define RECS_EVAL_CART_ONLY 1u
+int recs_eval_run_flags(const recs_eval_data_t *d, const recs_config_t *cfg,
+                        const recs_params_t *p, size_t k, unsigned flags, recs_eval_metrics_t *m,
+                        perr_info_t *e);
+
+/* One build, then the cases answered once per params set ps[0..np) (ps NULL: np = 1 with the
+ * defaults); ms[i] are the metrics of ps[i]. For sweeps of the serving knobs. */
+int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
+                       const recs_params_t *ps, size_t np, size_t k, unsigned flags,
+                       recs_eval_metrics_t *ms, perr_info_t *e);
+
+/* The validation protocol (docs/BENCHMARKS.md): drop the test invoices (the protocol's cases),
+ * then every invoice dated at or after cutoff, and derive the cases again by the same rule
+ * from what remains. Knobs are chosen on it; it never sees a test invoice.
+ * RECS_EVAL_VALIDATION_CUTOFF = 2011-09-01 00:00:00 (InvoiceDate read as UTC). */
+#define RECS_EVAL_VALIDATION_CUTOFF INT64_C(1314835200)
+int recs_eval_to_validation(recs_eval_data_t *d, int64_t cutoff, perr_info_t *e);
 
 /* ---- access for tools that answer the cases elsewhere (bench/recs_eval_socket.c asks a
  * real patrond over its socket): the same cleaned invoices, test cases and metrics. ---- */

@@ -11,7 +11,7 @@
 #include "recs.h"
 
 #define RECS_SNAP_MAGIC "PATRECS"
-#define RECS_SNAP_VERSION 1u
+#define RECS_SNAP_VERSION 2u /* 2: model kind and EASE knobs in the config */
 #define RECS_SNAP_ENDIAN 0x01020304u
 
 enum {
@@ -35,6 +35,8 @@ typedef struct recs_snap_cfg_s {
   uint32_t sim, row_norm, top_k, min_support, max_basket, customer_graph, max_history,
       threads;
   double alpha, shrink, pop_damp, power, half_life_days, trend_days;
+  uint32_t model, ease_max_items, ease_neighbours, pad; /* model: the one built (never AUTO) */
+  double ease_lambda, ease_blend, ease_pop_damp;
 } recs_snap_cfg_t;
 
 typedef struct recs_snap_hdr_s {
@@ -87,6 +89,26 @@ static inline uint32_t recs_hash_u32(uint32_t x) {
   x ^= x >> 16;
   return x;
 }
+
+/* ---- graph builders (recs_build.c: co-occurrence; recs_ease.c: EASE) ----
+ * Input: transactions as CSR (toff[ntx+1] into titems, each sorted and distinct) with weights
+ * tw; output: per item the top cfg->top_k neighbours (positive scores, best first). */
+typedef struct graph_out_s {
+  uint32_t *off, *nbr;
+  float *sc;
+  uint64_t e;
+} graph_out_t;
+int recs_cooc_graph(const recs_config_t *cfg, uint32_t n, const uint64_t *toff,
+                    const uint32_t *titems, const float *tw, size_t ntx, graph_out_t *g);
+int recs_ease_graph(const recs_config_t *cfg, recs_model_t model, uint32_t n,
+                    const uint64_t *toff, const uint32_t *titems, const float *tw, size_t ntx,
+                    graph_out_t *g);
+
+/* Top-K selection: a min-heap (root = worst kept; order score desc, then id asc). push returns
+ * the new size; sort orders the kept ones best first. */
+typedef struct recs_cand_s { uint32_t id; float s; } recs_cand_t;
+size_t recs_topk_push(recs_cand_t *heap, size_t nh, size_t K, recs_cand_t c);
+void recs_topk_sort(recs_cand_t *heap, size_t nh);
 
 /* Interner internals the builder and snapshot writer read. */
 const uint32_t *recs_interner_offsets(const recs_interner_t *in);

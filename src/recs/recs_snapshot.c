@@ -46,6 +46,12 @@ static void cfg_from_snap(recs_config_t *c, const recs_snap_cfg_t *p) {
   c->power = p->power;
   c->half_life_days = p->half_life_days;
   c->trend_days = p->trend_days;
+  c->model = (recs_model_t)p->model;
+  c->ease_max_items = p->ease_max_items;
+  c->ease_neighbours = p->ease_neighbours;
+  c->ease_lambda = p->ease_lambda;
+  c->ease_blend = p->ease_blend;
+  c->ease_pop_damp = p->ease_pop_damp;
 }
 
 void recs_snap_bind(recs_snapshot_t *s) {

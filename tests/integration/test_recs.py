@@ -75,7 +75,10 @@ def ids(ans):
 class ShopTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # the scores checked below are the co-occurrence model's (cosine squared, computed
+        # independently here); EASE is checked in tests/unit/test_recs_ease.c
         cls.d = Daemon(PATROND, extra=["--set", "recs.consumable_categories=food",
+                                       "--set", "models.recs_model=cooc",
                                        "--set", "models.recs_rebuild_interval_s=0"],
                        sync=False).start()
         cls.c = Client(cls.d.sock)
