@@ -151,6 +151,7 @@ struct daemon_s {
   store_t *store;
   jobq_t *writer;             /* write transactions, group commit */
   jobq_t *worker;             /* slow reads and model rebuilds */
+  struct feed_s *feed;        /* shared store: the change-feed thread (feed.h), else NULL */
   struct models_s *models;    /* model snapshots (models.h) */
   struct offers_wire_s *offers; /* offer catalogue and token keys (handlers_offers.c) */
   /* Loop thread, after a write job committed (main.c: models_after_write). */

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "contract.h"
 #include "daemon.h"
+#include "feed.h"
 #include "datadir_lock.h"
 #include "handlers_offers.h"
 #include "offers/offers.h"
@@ -273,6 +274,10 @@ int main(int argc, char **argv) {
   so.map_size = d.cfg.map_size_mb << 20;
   so.no_sync = !d.cfg.sync;
   so.map_size_max = d.cfg.map_size_max_mb ? d.cfg.map_size_max_mb << 20 : so.map_size * 2;
+  if (!strcmp(d.cfg.store_backend, "postgresql")) { /* the local copy: docs/SCALEOUT.md */
+    so.pg_conninfo = d.cfg.pg_conninfo;
+    so.node_name = d.cfg.node_name;
+  }
   if (!d.cfg.sync) log_warn("store.sync is off: acknowledged writes can be lost on power failure");
   char lock_err[4400];
   if (datadir_lock(d.cfg.data_dir, lock_err, sizeof lock_err) < 0) { /* held until exit */
@@ -303,6 +308,14 @@ int main(int argc, char **argv) {
   }
   msgpack_sbuffer_init(&d.qkey);
   msgpack_packer_init(&d.qkey_pk, &d.qkey, msgpack_sbuffer_write);
+  if (so.pg_conninfo) {
+    if (!(d.feed = feed_start(&d, d.store, d.cfg.feed_poll_ms))) {
+      log_err("cannot start the change-feed thread");
+      return 1;
+    }
+    log_notice("store: PostgreSQL is the system of record; reads from the local copy in %s/pg-local",
+               d.cfg.data_dir);
+  }
   static const model_kind_t *const kinds[] = {&model_kind_clv, &model_kind_recs};
   static const models_hooks_t hooks = {.publish = server_publish};
   if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {
@@ -322,6 +335,7 @@ int main(int argc, char **argv) {
     server_close_listeners(&d);
     jobq_stop(d.writer);
     jobq_stop(d.worker);
+    feed_stop(d.feed);
     uv_run(d.loop, UV_RUN_DEFAULT);
     store_close(d.store);
     return 1;
@@ -354,6 +368,8 @@ int main(int argc, char **argv) {
   jobq_stop(d.worker);
   jobq_stop(d.writer); /* commits anything still queued */
   d.writer = d.worker = NULL;
+  feed_stop(d.feed);
+  d.feed = NULL;
   uv_run(d.loop, UV_RUN_DEFAULT); /* close callbacks */
   arena_free(&d.read_arena);
   models_destroy(&d);

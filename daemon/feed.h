@@ -1,0 +1,18 @@
+/* feed.h -- the change-feed thread of a shared store (feed.c). */
+#ifndef PATRON_FEED_H
+#define PATRON_FEED_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+typedef struct feed_s feed_t;
+struct daemon_s;
+
+/* Start the feed thread if the store is shared (NULL otherwise, or out of memory): it applies
+ * other nodes' writes to the local copy and drops the read caches after them. Loop thread. */
+feed_t *feed_start(struct daemon_s *d, store_t *store, uint64_t poll_ms);
+/* Stop and join it (NULL: nothing); the async handle closes on the next loop run. */
+void feed_stop(feed_t *f);
+
+#endif
