@@ -42,7 +42,8 @@ PGconn *store_pg_connect(const char *conninfo, char *err, size_t errlen) {
   }
   /* a stuck database or a stuck peer holding the write lock must not hold a writer forever */
   if (store_pg_exec(c, "SET statement_timeout = 10000; SET lock_timeout = 10000; "
-                 "SET idle_in_transaction_session_timeout = 30000",
+                 "SET idle_in_transaction_session_timeout = 30000; "
+                 "SET client_min_messages = warning",
               err, errlen)) {
     PQfinish(c);
     return NULL;
