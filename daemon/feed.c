@@ -2,7 +2,9 @@
  * docs/SCALEOUT.md): it calls store_feed_poll in a loop, which applies the writes other nodes
  * committed to this node's local copy (woken by the database's NOTIFY, polling at least every
  * store.feed_poll_ms), and tells the loop through a uv_async to drop the read caches, whose
- * answers may predate those writes. Nothing runs on an embedded store.
+ * answers may predate those writes, and to run on_remote with the tables they changed (main.c:
+ * the offer catalogue is rebuilt after another node's offers.set). Nothing runs on an
+ * embedded store.
  * Invariants: only this thread calls store_feed_poll; the loop owns the caches (cleared in
  * the async callback); feed_stop wakes a waiting poll and joins the thread before the store
  * closes. Calls no other daemon file but log.c. */
@@ -25,16 +27,19 @@ struct feed_s {
   pthread_cond_t cv; /* a failed poll waits on it (stop signals it) */
   int stop;
   uv_async_t async;
-  atomic_uint_fast64_t applied; /* changes applied since the loop last cleared the caches */
+  feed_remote_fn on_remote;
+  atomic_uint_fast64_t tables; /* tables other nodes changed since the loop last looked */
 };
 
 static void on_applied(uv_async_t *a) {
   feed_t *f = a->data;
-  if (!atomic_exchange(&f->applied, 0)) return;
+  uint64_t tables = atomic_exchange(&f->tables, 0);
+  if (!tables) return;
   /* another node's write may change any cached answer: drop them all (a hit rate cost only
    * while other nodes write) */
   if (f->d->rcache) rcache_clear(f->d->rcache);
   if (f->d->qcache) rcache_clear(f->d->qcache);
+  if (f->on_remote) f->on_remote(f->d, tables);
 }
 
 static int stopping(feed_t *f) {
@@ -49,11 +54,11 @@ static void *feed_main(void *arg) {
   log_limit_t fail_log = {.what = "change-feed", .burst = 3, .window_ms = 60000};
   int down = 0;
   while (!stopping(f)) {
-    uint64_t n = 0;
+    uint64_t n = 0, tables = 0;
     perr_info_t e = {0};
-    int rc = store_feed_poll(f->store, f->poll_ms, &n, &e);
-    if (n) {
-      atomic_fetch_add(&f->applied, n);
+    int rc = store_feed_poll(f->store, f->poll_ms, &n, &tables, &e);
+    if (tables) {
+      atomic_fetch_or(&f->tables, tables);
       uv_async_send(&f->async);
     }
     if (rc == 0) {
@@ -76,7 +81,7 @@ static void *feed_main(void *arg) {
   return NULL;
 }
 
-feed_t *feed_start(daemon_t *d, store_t *store, uint64_t poll_ms) {
+feed_t *feed_start(daemon_t *d, store_t *store, uint64_t poll_ms, feed_remote_fn on_remote) {
   store_feed_stats_t st;
   store_feed_stats(store, &st);
   if (!st.shared) return NULL;
@@ -85,6 +90,7 @@ feed_t *feed_start(daemon_t *d, store_t *store, uint64_t poll_ms) {
   f->d = d;
   f->store = store;
   f->poll_ms = (int)poll_ms;
+  f->on_remote = on_remote;
   pthread_mutex_init(&f->mu, NULL);
   pthread_cond_init(&f->cv, NULL);
   f->async.data = f;

@@ -60,8 +60,12 @@ void offers_wire_destroy(daemon_t *d) {
 void offers_wire_after_write(daemon_t *d, wjob_t *job) {
   if (job->rc || !d->offers) return;
   if (job->method != METHOD_offers_set && job->method != METHOD_offers_archive) return;
+  offers_wire_reload(d);
+}
+
+void offers_wire_reload(daemon_t *d) {
   perr_info_t e;
-  if (catalog_rebuild(d, &e)) log_warn("offers: catalogue not rebuilt: %s", e.message);
+  if (d->offers && catalog_rebuild(d, &e)) log_warn("offers: catalogue not rebuilt: %s", e.message);
 }
 
 /* ---- reading the params map ---- */

@@ -235,6 +235,12 @@ static void on_watchdog(uv_timer_t *t) {
 }
 
 /* Loop thread, after a committed write: the models follow it, then the offer catalogue. */
+/* Other nodes' writes reached the local copy (shared store): what is built from the store on
+ * the loop follows them. Models do at their next scheduled rebuild. */
+static void after_remote_writes(daemon_t *d, uint64_t tables) {
+  if (tables & (UINT64_C(1) << STORE_T_OFFERS)) offers_wire_reload(d);
+}
+
 static void after_write_all(daemon_t *d, wjob_t *job) {
   models_after_write(d, job);
   offers_wire_after_write(d, job);
@@ -309,7 +315,7 @@ int main(int argc, char **argv) {
   msgpack_sbuffer_init(&d.qkey);
   msgpack_packer_init(&d.qkey_pk, &d.qkey, msgpack_sbuffer_write);
   if (so.pg_conninfo) {
-    if (!(d.feed = feed_start(&d, d.store, d.cfg.feed_poll_ms))) {
+    if (!(d.feed = feed_start(&d, d.store, d.cfg.feed_poll_ms, after_remote_writes))) {
       log_err("cannot start the change-feed thread");
       return 1;
     }

@@ -108,9 +108,10 @@ int store_scrub_free_pages(store_t *s, uint64_t *zeroed, perr_info_t *err) {
 
 const char *store_backend_name(const store_t *s) { return s->be->name; }
 
-int store_feed_poll(store_t *s, int timeout_ms, uint64_t *applied, perr_info_t *err) {
-  *applied = 0;
-  return s->be->feed_poll ? s->be->feed_poll(s, timeout_ms, applied, err) : 0;
+int store_feed_poll(store_t *s, int timeout_ms, uint64_t *applied, uint64_t *tables,
+                    perr_info_t *err) {
+  *applied = *tables = 0;
+  return s->be->feed_poll ? s->be->feed_poll(s, timeout_ms, applied, tables, err) : 0;
 }
 
 void store_feed_wake(store_t *s) {

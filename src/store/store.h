@@ -142,9 +142,12 @@ const char *store_backend_name(const store_t *s);
  * store_feed_poll: apply the changes other nodes committed since the last applied position
  * to the local copy, waiting up to timeout_ms for a notification when there are none. One
  * thread calls it in a loop (it owns the feed's own database connection). *applied = the
- * changes applied by this call. 0, or PERR_UNAVAILABLE (database unreachable: call again
+ * changes applied by this call; *tables = a bit (1 << store_table_t) per table that other
+ * nodes' writes changed in the local copy since the last call (also those the writer applied
+ * when catching up before a write). 0, or PERR_UNAVAILABLE (database unreachable: call again
  * later; it reconnects). store_feed_wake (any thread) ends a waiting poll early. */
-int store_feed_poll(store_t *s, int timeout_ms, uint64_t *applied, perr_info_t *err);
+int store_feed_poll(store_t *s, int timeout_ms, uint64_t *applied, uint64_t *tables,
+                    perr_info_t *err);
 void store_feed_wake(store_t *s);
 typedef struct store_feed_stats_s {
   int shared;               /* 0 = embedded store: the rest is zero */

@@ -51,6 +51,7 @@ struct pg_txn_s {
   size_t n, cap;
   uint64_t pos;        /* the local copy's position after the catch-up */
   uint64_t caught;     /* changes the catch-up applied */
+  uint64_t tables;     /* bit per table the catch-up changed */
 };
 
 static const store_backend_t pg_backend;
@@ -180,7 +181,8 @@ static int begin_write(pg_store_t *s, store_txn_t **out) {
     snprintf(m, sizeof m, "local copy: cannot begin a write");
   } else {
     t->pos = store_pg_local_pos(t->local);
-    if (store_pg_apply_log(c, t->local, &t->pos, &t->caught, m, sizeof m)) rc = PERR_UNAVAILABLE;
+    if (store_pg_apply_log(c, t->local, &t->pos, &t->caught, &t->tables, m, sizeof m))
+      rc = PERR_UNAVAILABLE;
   }
   if (rc) {
     set_last_err(s, m);
@@ -362,13 +364,17 @@ static int commit_root(pg_txn_t *t, perr_info_t *err) {
   }
   /* durable in the database: now the local copy (its position moves in the same txn) */
   set_last_err(s, "");
-  uint64_t caught = t->caught;
+  uint64_t caught = t->caught, tables = t->tables;
   int lrc = store_pg_local_set_pos(t->local, last);
   if (lrc) store_abort(t->local);
   else lrc = store_commit_err(t->local, err);
   pthread_mutex_unlock(&s->local_write);
   end_root(t);
   atomic_fetch_add(&s->changes_applied, caught);
+  if (tables) { /* other nodes' writes reached the local copy here: the feed reports them */
+    atomic_fetch_or(&s->remote_tables, tables);
+    store_pg_feed_wake(&s->base);
+  }
   /* a local failure after the COMMIT: the write stands (the feed re-applies it from the old
    * position), so it is acknowledged; the local copy lags until then */
   if (!lrc) store_pg_note_caught_up(s, last);

@@ -45,6 +45,9 @@ typedef struct pg_store_s {
   /* any thread (stats) */
   atomic_uint_fast64_t applied_pos, head_pos, changes_applied, caught_up_ms, wait_ms_max;
   atomic_int connected;
+  atomic_uint_fast64_t remote_tables; /* bit per store_table_t changed by other nodes' writes
+                                       * applied here (feed or writer) since the feed last
+                                       * reported them */
   pthread_mutex_t err_mu;
   char last_err[160];         /* why the last write could not begin ("" = none) */
 } pg_store_t;
@@ -59,15 +62,17 @@ int store_pg_migrate(PGconn *c, perr_info_t *err);
 /* The local copy's position (0 if none yet) and setting it, in local txn lt. */
 uint64_t store_pg_local_pos(store_txn_t *lt);
 int store_pg_local_set_pos(store_txn_t *lt, uint64_t pos);
-/* Apply every change-log row after *pos to the local write txn lt, in order; advances *pos
- * and adds to *n. 0, or -1 with err filled (lt then must be aborted). */
-int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, char *err,
-                 size_t errlen);
+/* Apply every change-log row after *pos to the local write txn lt, in order; advances *pos,
+ * adds to *n and sets the bits of the tables changed in *tables. 0, or -1 with err filled (lt
+ * then must be aborted). */
+int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, uint64_t *tables,
+                       char *err, size_t errlen);
 /* Make the local copy match the database if it was filled from another one (or never):
  * empty it and copy patron_kv at one snapshot with that snapshot's log position. */
 int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err);
 /* The feed (store.h): poll, wake, stats. */
-int store_pg_feed_poll(store_t *base, int timeout_ms, uint64_t *applied, perr_info_t *err);
+int store_pg_feed_poll(store_t *base, int timeout_ms, uint64_t *applied, uint64_t *tables,
+                       perr_info_t *err);
 void store_pg_feed_wake(store_t *base);
 void store_pg_feed_stats(store_t *base, store_feed_stats_t *out);
 /* Note that the local copy holds every committed change up to pos (stats). */

@@ -164,13 +164,15 @@ static uint64_t be64(const char *p) {
 
 /* One record change into the local txn (val NULL = delete; deleting an absent key is fine). */
 static int apply_row(store_txn_t *lt, const char *tname, const char *key, size_t klen,
-                     const char *val, size_t vlen, int is_del, char *err, size_t errlen) {
+                     const char *val, size_t vlen, int is_del, uint64_t *tables, char *err,
+                     size_t errlen) {
   store_table_t tb;
   if (table_by_name(tname, &tb)) {
     snprintf(err, errlen, "the database holds table '%.40s' unknown to this patrond: upgrade it",
              tname);
     return -1;
   }
+  *tables |= UINT64_C(1) << tb;
   int rc = is_del ? store_del(lt, tb, key, klen) : store_put(lt, tb, key, klen, val, vlen);
   if (rc && !(is_del && rc == PERR_NOT_FOUND)) {
     snprintf(err, errlen, "local copy: %s", store_txn_errmsg(lt));
@@ -179,8 +181,8 @@ static int apply_row(store_txn_t *lt, const char *tname, const char *key, size_t
   return 0;
 }
 
-int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, char *err,
-                 size_t errlen) {
+int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, uint64_t *tables,
+                       char *err, size_t errlen) {
   for (;;) {
     char after[24];
     snprintf(after, sizeof after, "%" PRIu64, *pos);
@@ -201,8 +203,8 @@ int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, c
       int tl = PQgetlength(r, i, 1);
       snprintf(tname, sizeof tname, "%.*s", tl < 63 ? tl : 63, PQgetvalue(r, i, 1));
       if (apply_row(lt, tname, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2),
-                    PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3), PQgetisnull(r, i, 3), err,
-                    errlen)) {
+                    PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3), PQgetisnull(r, i, 3),
+                    tables, err, errlen)) {
         PQclear(r);
         return -1;
       }
@@ -258,6 +260,7 @@ static int cluster_id(PGconn *c, char *out, size_t outlen, char *err, size_t err
 
 /* Copy patron_kv (at the snapshot of the open REPEATABLE READ txn) into lt, page by page. */
 static int copy_kv(PGconn *c, store_txn_t *lt, uint64_t *n, char *err, size_t errlen) {
+  uint64_t tables = 0;
   if (store_pg_exec(c, "DECLARE patron_boot NO SCROLL CURSOR FOR SELECT tbl, key, val FROM patron_kv",
               err, errlen))
     return -1;
@@ -274,7 +277,8 @@ static int copy_kv(PGconn *c, store_txn_t *lt, uint64_t *n, char *err, size_t er
       int tl = PQgetlength(r, i, 0);
       snprintf(tname, sizeof tname, "%.*s", tl < 63 ? tl : 63, PQgetvalue(r, i, 0));
       if (apply_row(lt, tname, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
-                    PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), 0, err, errlen)) {
+                    PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), 0, &tables, err,
+                    errlen)) {
         PQclear(r);
         return -1;
       }
@@ -361,8 +365,8 @@ static int feed_apply(pg_store_t *s, uint64_t *applied, perr_info_t *err) {
     perr_set(err, PERR_INTERNAL, NULL, "change feed: the local copy refuses a write");
     return -1;
   }
-  uint64_t pos = store_pg_local_pos(lt), start = pos, n = 0;
-  int rc = store_pg_apply_log(s->fconn, lt, &pos, &n, m, sizeof m);
+  uint64_t pos = store_pg_local_pos(lt), start = pos, n = 0, tables = 0;
+  int rc = store_pg_apply_log(s->fconn, lt, &pos, &n, &tables, m, sizeof m);
   if (rc == 0 && pos != start) rc = store_pg_local_set_pos(lt, pos) ? -1 : 0;
   if (rc) {
     store_abort(lt);
@@ -375,6 +379,7 @@ static int feed_apply(pg_store_t *s, uint64_t *applied, perr_info_t *err) {
   else store_abort(lt);
   pthread_mutex_unlock(&s->local_write);
   if (rc) return -1;
+  atomic_fetch_or(&s->remote_tables, tables);
   atomic_fetch_add(&s->changes_applied, n);
   store_pg_note_caught_up(s, pos);
   *applied += n;
@@ -420,8 +425,7 @@ static int feed_wait(pg_store_t *s, int timeout_ms) {
   return 0;
 }
 
-int store_pg_feed_poll(store_t *base, int timeout_ms, uint64_t *applied, perr_info_t *err) {
-  pg_store_t *s = (pg_store_t *)base;
+static int feed_poll(pg_store_t *s, int timeout_ms, uint64_t *applied, perr_info_t *err) {
   uint64_t wm = (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
   if (atomic_load(&s->wait_ms_max) < wm) atomic_store(&s->wait_ms_max, wm);
   if (!s->fconn && feed_connect(s, err)) return PERR_UNAVAILABLE;
@@ -432,6 +436,15 @@ int store_pg_feed_poll(store_t *base, int timeout_ms, uint64_t *applied, perr_in
     return PERR_UNAVAILABLE;
   }
   return feed_apply(s, applied, err) ? err->code : 0;
+}
+
+int store_pg_feed_poll(store_t *base, int timeout_ms, uint64_t *applied, uint64_t *tables,
+                       perr_info_t *err) {
+  pg_store_t *s = (pg_store_t *)base;
+  int rc = feed_poll(s, timeout_ms, applied, err);
+  /* what this poll applied and what the writer's catch-ups applied meanwhile */
+  *tables = atomic_exchange(&s->remote_tables, 0);
+  return rc;
 }
 
 void store_pg_feed_wake(store_t *base) {

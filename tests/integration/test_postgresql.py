@@ -125,6 +125,7 @@ class PostgresqlTest(unittest.TestCase):
         wait_until(lambda: order_count(b, "c1") == 2,
                    BOUND_S, "B's cached customer.get dropped after C's write")
         for cl in f.clients:
+            wait_until(lambda: order_count(cl, "c1") == 2, BOUND_S, "C's order on every node")
             o = cl.call("order.get", {"order_id": "o2"})
             self.assertEqual((o["customer_id"], o["lines"][0]["unit_price"]), ("c1", 500))
         st = b.call("stats")["store"]
