@@ -136,12 +136,13 @@ static PGconn *writer_conn(pg_store_t *s, char *m, size_t mlen) {
   if (s->wconn) PQfinish(s->wconn);
   s->wconn = NULL;
   uint64_t now = clock_mono_ms();
-  if (now < s->wconn_retry_ms) {
-    snprintf(m, mlen, "PostgreSQL unreachable (reconnecting)");
+  if (now < s->wconn_retry_ms) { /* the last connect failed: not before 200 ms */
+    snprintf(m, mlen, "%s", s->wconn_err);
     return NULL;
   }
-  s->wconn_retry_ms = now + 200;
   s->wconn = store_pg_connect(s->conninfo, m, mlen);
+  s->wconn_retry_ms = s->wconn ? 0 : now + 200;
+  if (!s->wconn) snprintf(s->wconn_err, sizeof s->wconn_err, "%s", m);
   return s->wconn;
 }
 
@@ -162,10 +163,15 @@ static int begin_write(pg_store_t *s, store_txn_t **out) {
     set_last_err(s, m);
     return PERR_UNAVAILABLE;
   }
-  if (store_pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK_KEY ")", m, sizeof m)) {
+  int tries = 0;
+  while (store_pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK_KEY ")", m,
+                       sizeof m)) {
+    int broken = PQstatus(c) != CONNECTION_OK;
     set_last_err(s, m);
     pg_rollback(s);
-    return PERR_UNAVAILABLE;
+    /* a connection that broke while idle (a database restart, a killed backend): nothing of
+     * this txn was sent yet, so one fresh connection is tried at once */
+    if (!broken || tries++ || !(c = writer_conn(s, m, sizeof m))) return PERR_UNAVAILABLE;
   }
   pg_txn_t *t = calloc(1, sizeof *t);
   if (!t) {
@@ -267,7 +273,7 @@ static int copy_changes(pg_store_t *s, pg_txn_t *t, char *m, size_t mlen) {
   PGconn *c = s->wconn;
   PGresult *r = PQexec(c, "COPY patron_change_log (origin, tbl, key, val) FROM STDIN");
   int ok = r && PQresultStatus(r) == PGRES_COPY_IN;
-  if (!ok) snprintf(m, mlen, "COPY: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  if (!ok) store_pg_errtext(m, mlen, "COPY", r ? store_pg_resmsg(r) : PQerrorMessage(c));
   PQclear(r);
   if (!ok) return -1;
   int rc = 0;
@@ -288,18 +294,18 @@ static int copy_changes(pg_store_t *s, pg_txn_t *t, char *m, size_t mlen) {
     else copy_hex(&p, end, ch->kv + ch->klen, ch->vlen);
     *p++ = '\n';
     if (PQputCopyData(c, line, (int)(p - line)) != 1) {
-      snprintf(m, mlen, "COPY: %s", PQerrorMessage(c));
+      store_pg_errtext(m, mlen, "COPY", PQerrorMessage(c));
       rc = -1;
     }
     free(line);
   }
   if (PQputCopyEnd(c, rc ? "aborted" : NULL) != 1 && !rc) {
-    snprintf(m, mlen, "COPY: %s", PQerrorMessage(c));
+    store_pg_errtext(m, mlen, "COPY", PQerrorMessage(c));
     rc = -1;
   }
   while ((r = PQgetResult(c))) {
     if (PQresultStatus(r) != PGRES_COMMAND_OK && !rc) {
-      snprintf(m, mlen, "COPY: %s", PQresultErrorMessage(r));
+      store_pg_errtext(m, mlen, "COPY", store_pg_resmsg(r));
       rc = -1;
     }
     PQclear(r);
@@ -324,7 +330,8 @@ static int fold_changes(pg_store_t *s, uint64_t after, uint64_t *last, char *m, 
   PGresult *r = PQexec(s->wconn, sql);
   int ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
   if (ok) *last = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-  else snprintf(m, mlen, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->wconn));
+  else store_pg_errtext(m, mlen, "folding the changes",
+                        r ? store_pg_resmsg(r) : PQerrorMessage(s->wconn));
   PQclear(r);
   return ok ? 0 : -1;
 }
@@ -345,9 +352,11 @@ static int commit_root(pg_txn_t *t, perr_info_t *err) {
     PGresult *r = PQexec(s->wconn, "COMMIT");
     /* an aborted transaction "commits" as ROLLBACK: only the COMMIT tag is a commit */
     rc = r && PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT") ? 0 : -1;
-    if (rc) snprintf(m, sizeof m, "COMMIT failed%s: %s",
-                     PQstatus(s->wconn) != CONNECTION_OK ? " (outcome unknown)" : "",
-                     r ? PQresultErrorMessage(r) : PQerrorMessage(s->wconn));
+    if (rc)
+      store_pg_errtext(m, sizeof m,
+                       PQstatus(s->wconn) != CONNECTION_OK ? "COMMIT failed (outcome unknown)"
+                                                           : "COMMIT failed",
+                       r ? store_pg_resmsg(r) : PQerrorMessage(s->wconn));
     PQclear(r);
     if (rc && PQstatus(s->wconn) != CONNECTION_OK) {
       PQfinish(s->wconn);
@@ -355,8 +364,6 @@ static int commit_root(pg_txn_t *t, perr_info_t *err) {
     }
   }
   if (rc) {
-    size_t n = strlen(m);
-    while (n && m[n - 1] == '\n') m[--n] = 0;
     set_last_err(s, m);
     perr_set(err, PERR_UNAVAILABLE, NULL, "database: %s", m);
     pg_abort(&t->base);

@@ -38,6 +38,7 @@ typedef struct pg_store_s {
   /* writer thread only */
   PGconn *wconn;
   uint64_t wconn_retry_ms;    /* clock_mono_ms before which no reconnect is tried */
+  char wconn_err[160];        /* why the last connect failed */
   /* feed thread only */
   PGconn *fconn;
   uint64_t fconn_retry_ms;
@@ -54,6 +55,11 @@ typedef struct pg_store_s {
 
 /* A connection with patrond's session settings, or NULL with err filled. */
 PGconn *store_pg_connect(const char *conninfo, char *err, size_t errlen);
+/* A failed result's primary message: never its CONTEXT or DETAIL, which can quote a row
+ * (personal data stays out of logs and answers). */
+const char *store_pg_resmsg(const PGresult *r);
+/* "what: msg" into err on one line (libpq's messages span lines). */
+void store_pg_errtext(char *err, size_t errlen, const char *what, const char *msg);
 /* Run sql (may be several statements); 0 if it succeeded, else -1 with err filled. */
 int store_pg_exec(PGconn *c, const char *sql, char *err, size_t errlen);
 /* Apply the migrations the database lacks, under an advisory lock (any number of nodes may

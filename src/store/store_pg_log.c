@@ -20,10 +20,22 @@
 #include "store_pg_internal.h"
 #include "store_pg_migrations.h" /* generated: pg_migrations[] */
 
-static void copy_err(char *err, size_t errlen, const char *what, const char *msg) {
+const char *store_pg_resmsg(const PGresult *r) {
+  const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  return primary ? primary : PQresultErrorMessage(r);
+}
+
+void store_pg_errtext(char *err, size_t errlen, const char *what, const char *msg) {
   snprintf(err, errlen, "%s: %s", what, msg && *msg ? msg : "unknown error");
-  size_t n = strlen(err);
-  while (n && (err[n - 1] == '\n' || err[n - 1] == ' ')) err[--n] = 0; /* libpq ends in \n */
+  /* libpq's messages span lines ("...\n\tThis probably means...\n"): one line, for logs */
+  char *w = err;
+  for (const char *r = err; *r; r++) {
+    char ch = (*r == '\n' || *r == '\t') ? ' ' : *r;
+    if (ch == ' ' && w > err && w[-1] == ' ') continue;
+    *w++ = ch;
+  }
+  while (w > err && w[-1] == ' ') w--;
+  *w = 0;
 }
 
 PGconn *store_pg_connect(const char *conninfo, char *err, size_t errlen) {
@@ -36,7 +48,7 @@ PGconn *store_pg_connect(const char *conninfo, char *err, size_t errlen) {
     return NULL;
   }
   if (PQstatus(c) != CONNECTION_OK) {
-    copy_err(err, errlen, "PostgreSQL unreachable", PQerrorMessage(c));
+    store_pg_errtext(err, errlen, "PostgreSQL unreachable", PQerrorMessage(c));
     PQfinish(c);
     return NULL;
   }
@@ -55,7 +67,7 @@ int store_pg_exec(PGconn *c, const char *sql, char *err, size_t errlen) {
   PGresult *r = PQexec(c, sql);
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-  if (!ok) copy_err(err, errlen, "PostgreSQL", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  if (!ok) store_pg_errtext(err, errlen, "PostgreSQL", r ? store_pg_resmsg(r) : PQerrorMessage(c));
   PQclear(r);
   return ok ? 0 : -1;
 }
@@ -69,7 +81,7 @@ static int applied_version(PGconn *c, int version, int *yes, char *err, size_t e
   PGresult *r = PQexecParams(c, "SELECT 1 FROM patron_schema_migrations WHERE version = $1", 1,
                              NULL, pv, NULL, NULL, 0);
   int ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
-  if (!ok) copy_err(err, errlen, "PostgreSQL", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  if (!ok) store_pg_errtext(err, errlen, "PostgreSQL", r ? store_pg_resmsg(r) : PQerrorMessage(c));
   else *yes = PQntuples(r) > 0;
   PQclear(r);
   return ok ? 0 : -1;
@@ -106,7 +118,7 @@ int store_pg_migrate(PGconn *c, perr_info_t *err) {
   }
   PGresult *r = PQexec(c, "SELECT coalesce(max(version), 0) FROM patron_schema_migrations");
   if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-    copy_err(m, sizeof m, "PostgreSQL", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    store_pg_errtext(m, sizeof m, "PostgreSQL", r ? store_pg_resmsg(r) : PQerrorMessage(c));
     PQclear(r);
     rc = perr_set(err, PERR_UNAVAILABLE, NULL, "schema migrations: %s", m);
     goto out;
@@ -193,7 +205,7 @@ int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, u
                                "ORDER BY pos LIMIT " "2000",
                                1, NULL, pv, NULL, NULL, 1);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-      copy_err(err, errlen, "reading the change log", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+      store_pg_errtext(err, errlen, "reading the change log", r ? store_pg_resmsg(r) : PQerrorMessage(c));
       PQclear(r);
       return -1;
     }
@@ -253,7 +265,7 @@ static int cluster_id(PGconn *c, char *out, size_t outlen, char *err, size_t err
   PGresult *r = PQexec(c, "SELECT v FROM patron_meta WHERE k = 'cluster_id'");
   int ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
   if (ok) snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-  else copy_err(err, errlen, "reading cluster_id", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  else store_pg_errtext(err, errlen, "reading cluster_id", r ? store_pg_resmsg(r) : PQerrorMessage(c));
   PQclear(r);
   return ok ? 0 : -1;
 }
@@ -267,7 +279,7 @@ static int copy_kv(PGconn *c, store_txn_t *lt, uint64_t *n, char *err, size_t er
   for (;;) {
     PGresult *r = PQexecParams(c, "FETCH 2000 FROM patron_boot", 0, NULL, NULL, NULL, NULL, 1);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-      copy_err(err, errlen, "copying patron_kv", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+      store_pg_errtext(err, errlen, "copying patron_kv", r ? store_pg_resmsg(r) : PQerrorMessage(c));
       PQclear(r);
       return -1;
     }
@@ -316,7 +328,7 @@ int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err) {
     PGresult *r = PQexec(c, "SELECT coalesce(max(pos), 0) FROM patron_change_log");
     if (r && PQresultStatus(r) == PGRES_TUPLES_OK) pos = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
     else {
-      copy_err(m, sizeof m, "bootstrap", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+      store_pg_errtext(m, sizeof m, "bootstrap", r ? store_pg_resmsg(r) : PQerrorMessage(c));
       rc = -1;
     }
     PQclear(r);
@@ -391,8 +403,8 @@ static int feed_connect(pg_store_t *s, perr_info_t *err) {
   uint64_t now = clock_mono_ms();
   if (now < s->fconn_retry_ms)
     return perr_set(err, PERR_UNAVAILABLE, NULL, "change feed: waiting to reconnect");
-  s->fconn_retry_ms = now + 200;
   s->fconn = store_pg_connect(s->conninfo, m, sizeof m);
+  s->fconn_retry_ms = s->fconn ? 0 : now + 200; /* after a failed connect: not before 200 ms */
   if (!s->fconn) return perr_set(err, PERR_UNAVAILABLE, NULL, "change feed: %s", m);
   if (store_pg_exec(s->fconn, "LISTEN " PG_CHANNEL, m, sizeof m)) {
     feed_drop(s, m, err);
