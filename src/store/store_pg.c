@@ -121,6 +121,7 @@ int store_pg_open(const char *dir, const store_options_t *opt, store_t **out, pe
     goto fail;
   }
   if ((rc = store_pg_migrate(s->wconn, err)) || (rc = store_pg_bootstrap(s, s->wconn, err))) goto fail;
+  atomic_store(&s->connected, 1); /* the database answered; the feed thread takes over */
   *out = &s->base;
   return 0;
 fail:

@@ -316,9 +316,11 @@ int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err) {
   size_t vlen;
   if (store_get(lt, STORE_T_META, PG_META_CLUSTER, sizeof PG_META_CLUSTER - 1, &v, &vlen) == 0 &&
       vlen == strlen(want) && !memcmp(v, want, vlen)) {
-    atomic_store(&s->applied_pos, store_pg_local_pos(lt));
+    uint64_t pos = store_pg_local_pos(lt);
     store_abort(lt); /* this database's copy: the feed brings it up to date */
     pthread_mutex_unlock(&s->local_write);
+    atomic_store(&s->applied_pos, pos);
+    atomic_store(&s->head_pos, pos);
     return 0;
   }
   uint64_t pos = 0, n = 0;
@@ -345,8 +347,7 @@ int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err) {
   else if (store_commit_err(lt, err)) rc = -1, snprintf(m, sizeof m, "%s", err->message);
   pthread_mutex_unlock(&s->local_write);
   if (rc) return perr_set(err, PERR_UNAVAILABLE, NULL, "bootstrap of the local copy: %s", m);
-  atomic_store(&s->applied_pos, pos);
-  atomic_store(&s->head_pos, pos);
+  store_pg_note_caught_up(s, pos);
   return 0;
 }
 

@@ -29,9 +29,28 @@ class Daemon:
         self.proc = None
         self.log = os.path.join(self.tmp, "patrond.log")
 
+    def pg_args(self):
+        """PATRON_TEST_PG_HOST (a PostgreSQL socket directory, set by run_on_postgresql.py):
+        run this daemon on the PostgreSQL backend, on a database of its own (one per data
+        directory, so a restart finds its data again)."""
+        host = os.environ.get("PATRON_TEST_PG_HOST")
+        if not host or any("store.backend" in a for a in self.extra):
+            return []
+        import hashlib
+        db = "it_" + hashlib.sha256(os.path.abspath(self.data).encode()).hexdigest()[:16]
+        psql = ["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-h", host, "-U", "postgres",
+                "-d", "postgres"]
+        exists = subprocess.run(psql + ["-Atc", "SELECT 1 FROM pg_database WHERE datname = '%s'"
+                                        % db], stdout=subprocess.PIPE, check=True).stdout.strip()
+        if not exists:
+            subprocess.run(psql + ["-c", "CREATE DATABASE %s" % db], check=True,
+                           stdout=subprocess.DEVNULL)
+        return ["--set", "store.backend=postgresql",
+                "--set", "store.postgresql=host=%s user=postgres dbname=%s" % (host, db)]
+
     def start(self, extra=()):
         args = [self.binary, "--socket", self.sock, "--admin-socket", self.admin,
-                "--data-dir", self.data, "--foreground"]
+                "--data-dir", self.data, "--foreground"] + self.pg_args()
         if not self.sync:
             args += ["--set", "store.sync=false"]
         args += self.extra + list(extra)

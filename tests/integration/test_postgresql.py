@@ -91,10 +91,19 @@ class Fleet:
         return PG.psql(q, self.db)
 
     def close(self):
+        """Stop every node with SIGTERM: each must exit 0 (under ASan: no leak, no error)."""
         for c in self.clients + getattr(self, "admins", []):
             c.close()
+        codes = []
         for d in self.nodes:
+            if d.proc:
+                codes.append(d.stop())
+            log = d.read_log() if os.path.exists(d.log) else ""
             d.cleanup()
+            if "Sanitizer" in log:
+                raise AssertionError("sanitizer report:\n" + log[-4000:])
+        if any(codes):
+            raise AssertionError("a node exited with %r" % codes)
 
 
 class PostgresqlTest(unittest.TestCase):
@@ -237,7 +246,7 @@ class PostgresqlTest(unittest.TestCase):
         self.assertEqual(f.sql("SELECT count(*) FROM patron_change_log WHERE tbl = 'orders'"),
                          [["1"]])
 
-    def write_load(self, f, fault):
+    def write_load(self, f, fault, must_refuse=True):
         """Orders through every node (unique ids, a refused one retried with the same id) while
         fault() runs; then: every refusal was `unavailable`, every acknowledged order is in the
         database, none was stored twice, every node converges. Returns (acked, refused)."""
@@ -272,7 +281,8 @@ class PostgresqlTest(unittest.TestCase):
             stop.set()
             for t in threads:
                 t.join()
-        self.assertTrue(errors, "the fault refused no write")
+        if must_refuse:
+            self.assertTrue(errors, "the fault refused no write")
         self.assertEqual(set(errors), {"unavailable"}, errors)
         stored = {r[0] for r in f.sql("SELECT convert_from(key, 'UTF8') FROM patron_kv "
                                       "WHERE tbl = 'orders'")}
@@ -314,7 +324,8 @@ class PostgresqlTest(unittest.TestCase):
                 n = len(acked)
                 wait_until(lambda: len(acked) > n + 5 and len(errors) >= before, 10,
                            "writes again after the kill")
-        acked, errors = self.write_load(f, kill)
+        # a kill between batches refuses nothing (the next BEGIN reconnects): refusals optional
+        acked, errors = self.write_load(f, kill, must_refuse=False)
         print("killed connections: %d orders acknowledged, %d refusals (unavailable)"
               % (len(acked), len(errors)))
 
