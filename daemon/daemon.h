@@ -179,6 +179,7 @@ struct daemon_s {
   log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
   char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
                                * health says degraded with this reason meanwhile */
+  uint64_t write_fault_ms;    /* clock_mono_ms when write_fault was last set */
   /* The daemon's clock = wall clock + this offset (seconds); only debug.clock changes it,
    * and only when started with --test-clock (test_clock = 1). Read by every thread. */
   int test_clock;

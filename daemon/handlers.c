@@ -40,12 +40,16 @@ int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
              "stale: the change feed %s (%llu ms since the local copy was current); reads "
              "are served from it", fs.connected ? "is behind" : "cannot reach the database",
              (unsigned long long)h->staleness_ms);
-  h->ok = store_ok && threads_ok && !x->d->write_fault[0] && !h->stale;
+  /* a shared store whose feed has heard from the database since the last failed write: the
+   * database is back, so that failure no longer says anything about the next write */
+  int fault = x->d->write_fault[0] &&
+              !(fs.shared && fs.connected && fs.caught_up_ms > x->d->write_fault_ms);
+  h->ok = store_ok && threads_ok && !fault && !h->stale;
   h->status = x->d->stopping ? "stopping" : h->ok ? "ok" : "degraded";
   h->reason = h->ok ? NULL
               : !store_ok ? "store unreadable"
               : !threads_ok ? "writer or worker thread not running"
-              : x->d->write_fault[0] ? x->d->write_fault /* writes fail: disk full, map full,
+              : fault ? x->d->write_fault /* writes fail: disk full, map full,
                                                            * I/O error, database down */
               : h->reason_buf;
   h->write_queue = atomic_load(&x->d->write_queue);

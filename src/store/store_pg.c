@@ -314,15 +314,19 @@ static int copy_changes(pg_store_t *s, pg_txn_t *t, char *m, size_t mlen) {
   return rc;
 }
 
-/* Fold this txn's log rows (pos > after) into patron_kv, notify the feeds, and return the
- * last position in *last. 0 or -1 (m set). */
+/* Fold this txn's log rows (pos > after) into patron_kv, delete the log rows they supersede
+ * (the log keeps the newest change of each record: no overwritten or erased value lingers,
+ * and a feed behind simply skips the gap), notify the feeds, and return the last position in
+ * *last. 0 or -1 (m set). */
 static int fold_changes(pg_store_t *s, uint64_t after, uint64_t *last, char *m, size_t mlen) {
-  char sql[1200];
+  char sql[2000];
   snprintf(sql, sizeof sql,
-           "WITH l AS (SELECT DISTINCT ON (tbl, key) tbl, key, val FROM patron_change_log "
+           "WITH l AS (SELECT DISTINCT ON (tbl, key) tbl, key, val, pos FROM patron_change_log "
            "WHERE pos > %" PRIu64 " ORDER BY tbl, key, pos DESC), "
            "d AS (DELETE FROM patron_kv k USING l WHERE l.val IS NULL AND k.tbl = l.tbl AND "
-           "k.key = l.key) "
+           "k.key = l.key), "
+           "o AS (DELETE FROM patron_change_log c USING l WHERE c.tbl = l.tbl AND "
+           "c.key = l.key AND c.pos < l.pos) "
            "INSERT INTO patron_kv (tbl, key, val) SELECT tbl, key, val FROM l WHERE val IS NOT "
            "NULL ON CONFLICT (tbl, key) DO UPDATE SET val = EXCLUDED.val; "
            "SELECT last, pg_notify('" PG_CHANNEL "', last::text) FROM "
