@@ -41,6 +41,9 @@ static void usage(FILE *f) {
           "      --check-config      validate the settings and exit (0 = valid)\n"
           "      --print-config      print the effective settings as INI and exit\n"
           "      --test-clock        allow debug.clock (admin) to move the daemon's clock (tests only)\n"
+          "      --migrate-embedded  copy the embedded LMDB store of data_dir into the empty\n"
+          "                          PostgreSQL database of [store] postgresql, then exit\n"
+          "                          (patronctl migrate; docs/SCALEOUT.md)\n"
           "  -h, --help              this help\n"
           "  -V, --version           print the version\n",
           CONFIG_DEFAULT_FILE);
@@ -48,7 +51,7 @@ static void usage(FILE *f) {
 
 typedef struct opts_s {
   const char *config;
-  int check, print, explicit_config, no_config, test_clock;
+  int check, print, explicit_config, no_config, test_clock, migrate;
 } opts_t;
 
 /* Apply flags over s; the config file (if any) is loaded first by the caller. */
@@ -59,7 +62,8 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
       {"set", required_argument, 0, 'S'}, {"foreground", no_argument, 0, 'f'},
       {"check-config", no_argument, 0, 'C'}, {"print-config", no_argument, 0, 'P'},
       {"no-config", no_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
-      {"version", no_argument, 0, 'V'}, {"test-clock", no_argument, 0, 'T'}, {0, 0, 0, 0}};
+      {"version", no_argument, 0, 'V'}, {"test-clock", no_argument, 0, 'T'},
+      {"migrate-embedded", no_argument, 0, 'M'}, {0, 0, 0, 0}};
   char err[512];
   int ch;
   optind = 1;
@@ -88,6 +92,7 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
       case 'f': continue;
       case 'N': o->no_config = 1; continue;
       case 'T': o->test_clock = 1; continue;
+      case 'M': o->migrate = 1; continue;
       case 'C': o->check = 1; continue;
       case 'P': o->print = 1; continue;
       case 'h': usage(stdout); exit(0);
@@ -160,6 +165,33 @@ static int check_socket_dirs(const settings_t *s, char *err, size_t errlen) {
       return -1;
     }
   }
+  return 0;
+}
+
+/* --migrate-embedded: the embedded store of data_dir (data.mdb) into the PostgreSQL store just
+ * opened (migrations applied), which must be empty. The data-dir lock is held: no patrond runs
+ * on this directory meanwhile. */
+static int migrate_embedded(daemon_t *d, const store_options_t *so) {
+  store_options_t lo = *so;
+  store_t *embedded;
+  perr_info_t e;
+  uint64_t copied = 0;
+  lo.pg_conninfo = NULL;
+  if (store_open(d->cfg.data_dir, &lo, &embedded, &e)) {
+    log_err("cannot open the embedded store in %s: %s", d->cfg.data_dir, e.message);
+    store_close(d->store);
+    return 1;
+  }
+  uint64_t t0 = clock_mono_ms();
+  int rc = store_copy(embedded, d->store, 5000, &copied, &e);
+  store_close(embedded);
+  store_close(d->store);
+  if (rc) {
+    log_err("migration failed after %llu records: %s", (unsigned long long)copied, e.message);
+    return 1;
+  }
+  log_notice("migrated %llu records from the embedded store to PostgreSQL in %llu ms",
+             (unsigned long long)copied, (unsigned long long)(clock_mono_ms() - t0));
   return 0;
 }
 
@@ -290,10 +322,15 @@ int main(int argc, char **argv) {
     log_err("%s", lock_err);
     return 1;
   }
+  if (o.migrate && !so.pg_conninfo) {
+    log_err("--migrate-embedded needs [store] backend = postgresql and [store] postgresql");
+    return 64;
+  }
   if (store_open(d.cfg.data_dir, &so, &d.store, &e)) {
     log_err("cannot open the store in %s: %s", d.cfg.data_dir, e.message);
     return 1;
   }
+  if (o.migrate) return migrate_embedded(&d, &so);
   d.loop = uv_default_loop();
   d.loop->data = &d;
   d.started_ms = clock_mono_ms();

@@ -135,6 +135,10 @@ uint64_t store_size_bytes(store_t *s);
 /* Why the last write transaction could not begin or commit, as the backend knows it (e.g.
  * "PostgreSQL unreachable: ..."); "" if it has nothing to add. Any thread. */
 void store_last_error(store_t *s, char *buf, size_t len);
+/* Copy every record of src into dst (any backends; e.g. the embedded store into PostgreSQL),
+ * in write txns of at most batch records (0 = 5000); *copied counts them. dst must hold no
+ * record outside META (PERR_CONFLICT otherwise). 0 or a perr code with err filled. */
+int store_copy(store_t *src, store_t *dst, uint64_t batch, uint64_t *copied, perr_info_t *err);
 /* "lmdb" or "postgresql". */
 const char *store_backend_name(const store_t *s);
 

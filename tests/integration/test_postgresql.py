@@ -8,6 +8,8 @@ socket only), no mocks. Each test gets a database of its own and fresh nodes:
 - money: concurrent loyalty redemptions of one balance through all three nodes: exactly the
   affordable ones are accepted, every node ends on the same balance;
 - idempotency: a redemption and an order replayed through another node answer the first answer;
+- migration: `patronctl migrate` copies an embedded store into an empty database (and refuses
+  a second time); the migrated node and a new one serve the same answers as before;
 - failure: PostgreSQL restarted under a write load through all nodes: writes during the outage
   answer `unavailable`, health says stale, the nodes recover without a restart, no acknowledged
   write is lost and none is counted twice;
@@ -15,6 +17,7 @@ socket only), no mocks. Each test gets a database of its own and fresh nodes:
   linger in it).
 usage: python3 test_postgresql.py PATH/TO/patrond   (exit 77 without postgresql-15)"""
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -25,6 +28,7 @@ import pgtest  # noqa: E402
 from patrontest import Client, Daemon, RpcError, order, wait_until  # noqa: E402
 
 PATROND = None
+PATRONCTL = None
 PG = None
 FEED_POLL_MS = 500
 # docs/SCALEOUT.md: another node's committed write is in a node's local copy within one feed
@@ -324,6 +328,51 @@ class PostgresqlTest(unittest.TestCase):
         self.assertFalse(any("example.org" in r[0] for r in log), "personal data left")
         wait_until(lambda: order_count(b, "cf") == 0, BOUND_S, "the forget on B")
 
+    def test_h_patronctl_migrate_moves_an_embedded_store_into_the_fleet(self):
+        emb = Daemon(PATROND).start()
+        self.addCleanup(emb.cleanup)
+        c, adm = Client(emb.sock), Client(emb.admin)
+        adm.call("loyalty.program.set", PROGRAM)
+        for i in range(20):
+            c.call("order.record", eur_order("m%d" % i, "mc%d" % (i % 4), 100 + i, ts=1700000000 + i))
+        c.call("loyalty.redeem", {"customer_id": "mc1", "points": 100, "redemption_id": "mr1",
+                                  "currency": "EUR"})
+        before = {cu: c.call("customer.get", {"customer_id": cu}) for cu in ("mc0", "mc1")}
+        points = c.call("loyalty.points", {"customer_id": "mc1"})["balance"]
+        c.close()
+        adm.close()
+        self.assertEqual(emb.stop(), 0)
+        conninfo = PG.create_db("migrated")
+        env = dict(os.environ, PATROND=PATROND)
+        r = subprocess.run([PATRONCTL, "migrate", "--postgresql", conninfo, "--data-dir", emb.data,
+                            "--config", os.devnull], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 0, out)
+        self.assertIn("migrated", out)
+        again = subprocess.run([PATRONCTL, "migrate", "--postgresql", conninfo, "--data-dir",
+                                emb.data, "--config", os.devnull], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertNotEqual(again.returncode, 0)
+        self.assertIn("already holds records", again.stdout.decode())
+        # the migrated node on its old directory, and a new node: both serve the same answers
+        pg_args = ["--set", "store.backend=postgresql", "--set", "store.postgresql=" + conninfo]
+        old = Daemon(PATROND, extra=pg_args, data_dir=emb.data).start()
+        new = Daemon(PATROND, extra=pg_args).start()
+        for d in (old, new):
+            self.addCleanup(d.cleanup)
+            cl = Client(d.sock)
+            for cu, want in before.items():
+                got = cl.call("customer.get", {"customer_id": cu})
+                self.assertEqual((got["order_count"], got["totals"]),
+                                 (want["order_count"], want["totals"]))
+            self.assertEqual(cl.call("loyalty.points", {"customer_id": "mc1"})["balance"], points)
+            with self.assertRaises(RpcError) as cm:  # the redemption's key moved too
+                cl.call("loyalty.redeem", {"customer_id": "mc1", "points": 5,
+                                           "redemption_id": "mr1", "currency": "EUR"})
+            self.assertEqual(cm.exception.code, "conflict")
+            cl.close()
+
     def test_e_database_restart_under_load_loses_nothing_and_recovers(self):
         self.fleet = f = Fleet("restart")
 
@@ -360,6 +409,8 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     PATROND = sys.argv.pop(1)
+    PATRONCTL = os.environ.get("PATRONCTL") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(PATROND))), "adapters", "c", "patronctl")
     if not pgtest.available():
         print("skip: postgresql-15 not installed (/usr/lib/postgresql/15/bin)")
         sys.exit(77)
