@@ -358,6 +358,14 @@ int main(int argc, char **argv) {
     }
     log_notice("store: PostgreSQL is the system of record; reads from the local copy in %s/pg-local",
                d.cfg.data_dir);
+    store_feed_stats_t fs;
+    store_feed_stats(d.store, &fs);
+    if (!fs.connected) {
+      char why[160];
+      store_last_error(d.store, why, sizeof why);
+      log_warn("store: PostgreSQL unreachable at start (%s): serving reads from the local copy; "
+               "writes answer 'unavailable' until it returns", why);
+    }
   }
   static const model_kind_t *const kinds[] = {&model_kind_clv, &model_kind_recs};
   static const models_hooks_t hooks = {.publish = server_publish};

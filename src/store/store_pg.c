@@ -67,6 +67,21 @@ static void set_last_err(pg_store_t *s, const char *msg) {
 
 /* ---- open / close -------------------------------------------------------------------------- */
 
+/* The cluster_id the local copy was filled from ("" if never). */
+static void local_cluster(pg_store_t *s) {
+  store_txn_t *t;
+  const void *v;
+  size_t vlen;
+  if (store_txn_begin(s->local, 0, &t)) return;
+  if (store_get(t, STORE_T_META, PG_META_CLUSTER, sizeof PG_META_CLUSTER - 1, &v, &vlen) == 0 &&
+      vlen < sizeof s->cluster) {
+    memcpy(s->cluster, v, vlen);
+    s->cluster[vlen] = 0;
+    atomic_store(&s->applied_pos, store_pg_local_pos(t));
+  }
+  store_abort(t);
+}
+
 static void pg_close(store_t *base) {
   pg_store_t *s = PS(base);
   if (s->wconn) PQfinish(s->wconn);
@@ -76,6 +91,7 @@ static void pg_close(store_t *base) {
   if (s->wake[1] >= 0) close(s->wake[1]);
   pthread_mutex_destroy(&s->local_write);
   pthread_mutex_destroy(&s->err_mu);
+  pthread_mutex_destroy(&s->ready_mu);
   free(s->conninfo);
   free(s);
 }
@@ -93,6 +109,7 @@ int store_pg_open(const char *dir, const store_options_t *opt, store_t **out, pe
   s->wake[0] = s->wake[1] = -1;
   pthread_mutex_init(&s->local_write, NULL);
   pthread_mutex_init(&s->err_mu, NULL);
+  pthread_mutex_init(&s->ready_mu, NULL);
   if (opt->node_name && opt->node_name[0]) snprintf(s->origin, sizeof s->origin, "%s", opt->node_name);
   else {
     char host[64] = "";
@@ -116,12 +133,25 @@ int store_pg_open(const char *dir, const store_options_t *opt, store_t **out, pe
     goto fail;
   }
   if ((rc = store_lmdb_open(path, &lo, &s->local, err))) goto fail;
+  local_cluster(s);
   if (!(s->wconn = store_pg_connect(s->conninfo, m, sizeof m))) {
     rc = perr_set(err, PERR_UNAVAILABLE, NULL, "%s", m);
-    goto fail;
+  } else if (!(rc = store_pg_migrate(s->wconn, err)) &&
+             !(rc = store_pg_bootstrap(s, s->wconn, err))) {
+    atomic_store(&s->ready, 1);
+    atomic_store(&s->connected, 1); /* the database answered; the feed thread takes over */
   }
-  if ((rc = store_pg_migrate(s->wconn, err)) || (rc = store_pg_bootstrap(s, s->wconn, err))) goto fail;
-  atomic_store(&s->connected, 1); /* the database answered; the feed thread takes over */
+  if (rc) {
+    /* the database is unreachable but this node has a copy of it: start on the copy (reads
+     * served, writes unavailable) and check the database at the first connection */
+    int unreachable = !s->wconn || PQstatus(s->wconn) != CONNECTION_OK;
+    if (!unreachable || !s->cluster[0]) goto fail;
+    set_last_err(s, err->message);
+    if (s->wconn) PQfinish(s->wconn);
+    s->wconn = NULL;
+    s->wconn_retry_ms = 0;
+    memset(err, 0, sizeof *err);
+  }
   *out = &s->base;
   return 0;
 fail:
@@ -142,6 +172,10 @@ static PGconn *writer_conn(pg_store_t *s, char *m, size_t mlen) {
     return NULL;
   }
   s->wconn = store_pg_connect(s->conninfo, m, mlen);
+  if (s->wconn && store_pg_ready(s, s->wconn, m, mlen)) {
+    PQfinish(s->wconn);
+    s->wconn = NULL;
+  }
   s->wconn_retry_ms = s->wconn ? 0 : now + 200;
   if (!s->wconn) snprintf(s->wconn_err, sizeof s->wconn_err, "%s", m);
   return s->wconn;

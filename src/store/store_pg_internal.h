@@ -49,6 +49,11 @@ typedef struct pg_store_s {
   atomic_uint_fast64_t remote_tables; /* bit per store_table_t changed by other nodes' writes
                                        * applied here (feed or writer) since the feed last
                                        * reported them */
+  /* this run has checked the database (migrations, cluster_id = the local copy's): until then
+   * (a start with the database down) each new connection checks it first */
+  atomic_int ready;
+  pthread_mutex_t ready_mu;
+  char cluster[64];           /* the local copy's cluster_id ("" = none yet); under ready_mu */
   pthread_mutex_t err_mu;
   char last_err[160];         /* why the last write could not begin ("" = none) */
 } pg_store_t;
@@ -76,6 +81,9 @@ int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, u
 /* Make the local copy match the database if it was filled from another one (or never):
  * empty it and copy patron_kv at one snapshot with that snapshot's log position. */
 int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err);
+/* Before a new connection is used: the database's migrations applied and its cluster_id the
+ * local copy's (once a run). 0, or -1 with m set (the connection must not be used). */
+int store_pg_ready(pg_store_t *s, PGconn *c, char *m, size_t mlen);
 /* The feed (store.h): poll, wake, stats. */
 int store_pg_feed_poll(store_t *base, int timeout_ms, uint64_t *applied, uint64_t *tables,
                        perr_info_t *err);

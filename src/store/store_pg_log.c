@@ -321,6 +321,7 @@ int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err) {
     pthread_mutex_unlock(&s->local_write);
     atomic_store(&s->applied_pos, pos);
     atomic_store(&s->head_pos, pos);
+    snprintf(s->cluster, sizeof s->cluster, "%s", want);
     return 0;
   }
   uint64_t pos = 0, n = 0;
@@ -348,7 +349,32 @@ int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err) {
   pthread_mutex_unlock(&s->local_write);
   if (rc) return perr_set(err, PERR_UNAVAILABLE, NULL, "bootstrap of the local copy: %s", m);
   store_pg_note_caught_up(s, pos);
+  snprintf(s->cluster, sizeof s->cluster, "%s", want);
   return 0;
+}
+
+int store_pg_ready(pg_store_t *s, PGconn *c, char *m, size_t mlen) {
+  if (atomic_load(&s->ready)) return 0;
+  pthread_mutex_lock(&s->ready_mu);
+  int rc = 0;
+  if (!atomic_load(&s->ready)) {
+    perr_info_t e = {0};
+    char have[64];
+    if (store_pg_migrate(c, &e)) {
+      snprintf(m, mlen, "%s", e.message);
+      rc = -1;
+    } else if (cluster_id(c, have, sizeof have, m, mlen)) {
+      rc = -1;
+    } else if (strcmp(have, s->cluster)) {
+      snprintf(m, mlen, "the database is not the one this node's local copy came from "
+                        "(cluster_id differs): restart patrond to copy it afresh");
+      rc = -1;
+    } else {
+      atomic_store(&s->ready, 1);
+    }
+  }
+  pthread_mutex_unlock(&s->ready_mu);
+  return rc;
 }
 
 /* ---- the feed ----------------------------------------------------------------------------- */
@@ -407,7 +433,8 @@ static int feed_connect(pg_store_t *s, perr_info_t *err) {
   s->fconn = store_pg_connect(s->conninfo, m, sizeof m);
   s->fconn_retry_ms = s->fconn ? 0 : now + 200; /* after a failed connect: not before 200 ms */
   if (!s->fconn) return perr_set(err, PERR_UNAVAILABLE, NULL, "change feed: %s", m);
-  if (store_pg_exec(s->fconn, "LISTEN " PG_CHANNEL, m, sizeof m)) {
+  if (store_pg_ready(s, s->fconn, m, sizeof m) ||
+      store_pg_exec(s->fconn, "LISTEN " PG_CHANNEL, m, sizeof m)) {
     feed_drop(s, m, err);
     return PERR_UNAVAILABLE;
   }

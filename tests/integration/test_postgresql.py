@@ -10,6 +10,8 @@ socket only), no mocks. Each test gets a database of its own and fresh nodes:
 - idempotency: a redemption and an order replayed through another node answer the first answer;
 - migration: `patronctl migrate` copies an embedded store into an empty database (and refuses
   a second time); the migrated node and a new one serve the same answers as before;
+- a node restarted while the database is down serves reads from its local copy, refuses
+  writes, says stale, and recovers on its own when the database returns;
 - failure: PostgreSQL restarted under a write load through all nodes: writes during the outage
   answer `unavailable`, health says stale, the nodes recover without a restart, no acknowledged
   write is lost and none is counted twice;
@@ -372,6 +374,32 @@ class PostgresqlTest(unittest.TestCase):
                                            "redemption_id": "mr1", "currency": "EUR"})
             self.assertEqual(cm.exception.code, "conflict")
             cl.close()
+
+    def test_i_a_node_started_while_the_database_is_down_serves_and_recovers(self):
+        self.fleet = f = Fleet("startdown", n=2)
+        a, b = f.clients
+        a.call("order.record", eur_order("d1", "dc", 10))
+        wait_until(lambda: order_count(b, "dc") == 1, BOUND_S, "the order on B")
+        b.close()
+        self.assertEqual(f.nodes[1].stop(), 0)
+        PG.stop("fast")
+        try:
+            f.nodes[1].start()  # on its local copy
+            f.nodes[1].wait_for_log("unreachable at start", 0)
+            b = f.clients[1] = Client(f.nodes[1].sock)
+            self.assertEqual(order_count(b, "dc"), 1)  # reads served from the local copy
+            with self.assertRaises(RpcError) as cm:
+                b.call("order.record", eur_order("d2", "dc", 10))
+            self.assertEqual(cm.exception.code, "unavailable")
+            h = b.call("health")
+            self.assertEqual((h["ok"], h["stale"]), (False, True))
+        finally:
+            PG.start()
+        wait_until(lambda: b.call("health")["ok"], 10, "B healthy once the database is back")
+        self.assertTrue(b.call("order.record", eur_order("d2", "dc", 10))["created"])
+        a.call("order.record", eur_order("d3", "dc", 10))
+        for cl in (a, b):
+            wait_until(lambda: order_count(cl, "dc") == 3, BOUND_S, "all three orders everywhere")
 
     def test_e_database_restart_under_load_loses_nothing_and_recovers(self):
         self.fleet = f = Fleet("restart")
