@@ -316,12 +316,13 @@ static int copy_changes(pg_store_t *s, pg_txn_t *t, char *m, size_t mlen) {
     pg_change_t *ch = &t->changes[i];
     const char *tname = store_table_name(ch->tb);
     size_t need = strlen(s->origin) + strlen(tname) + 16 + 2 * (ch->klen + ch->vlen);
-    char *line = malloc(need), *p = line, *end = line + need;
+    char *line = malloc(need);
     if (!line) {
       snprintf(m, mlen, "out of memory");
       rc = -1;
       break;
     }
+    char *p = line, *end = line + need;
     p += sprintf(p, "%s\t%s\t", s->origin, tname); /* origin: host:pid or a node name (no tabs) */
     copy_hex(&p, end, ch->kv, ch->klen);
     *p++ = '\t';

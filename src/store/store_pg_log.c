@@ -100,7 +100,8 @@ static int apply_migration(PGconn *c, const pg_migration_t *m, char *err, size_t
   }
   return store_pg_exec(c, "COMMIT", err, errlen);
 fail:
-  store_pg_exec(c, "ROLLBACK", (char[160]){0}, 160);
+  char ignore[160];
+  store_pg_exec(c, "ROLLBACK", ignore, sizeof ignore);
   return -1;
 }
 
@@ -336,7 +337,9 @@ int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err) {
     }
     PQclear(r);
     if (!rc) rc = copy_kv(c, lt, &n, m, sizeof m);
-    store_pg_exec(c, rc ? "ROLLBACK" : "COMMIT", rc ? (char[160]){0} : m, 160);
+    char ignore[160];
+    if (rc) store_pg_exec(c, "ROLLBACK", ignore, sizeof ignore);
+    else if (store_pg_exec(c, "COMMIT", m, sizeof m)) rc = -1;
   }
   if (!rc && (store_put(lt, STORE_T_META, PG_META_CLUSTER, sizeof PG_META_CLUSTER - 1, want,
                         strlen(want)) ||
