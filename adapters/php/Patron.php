@@ -256,22 +256,36 @@ final class Client
     /**
      * Never connects and never throws for a missing FFI/library (calls then throw
      * UnavailableException); throws \InvalidArgumentException for a socket path that cannot
-     * fit a Unix socket address (the caller's mistake).
+     * fit a Unix socket address (the caller's mistake). A daemon on another host:
+     * $socketPath 'tls://host:7443' and $tls ['cert' => ..., 'key' => ..., 'ca' => ...] (PEM
+     * files; a file that does not load makes every call throw UnavailableException saying so).
      */
     public function __construct(?string $socketPath = null, int $timeoutMs = self::DEFAULT_TIMEOUT_MS,
-                                ?Breaker $breaker = null)
+                                ?Breaker $breaker = null, ?array $tls = null)
     {
         $this->socketPath = $socketPath ?? (getenv('PATRON_SOCKET') ?: self::DEFAULT_SOCKET);
-        if (strlen($this->socketPath) >= 108) {
+        $isTls = str_starts_with($this->socketPath, 'tls://');
+        if (strlen($this->socketPath) >= ($isTls ? 300 : 108)) {
             throw new \InvalidArgumentException("invalid socket path (too long): {$this->socketPath}");
+        }
+        if ($tls !== null && (!$isTls || array_diff(array_keys($tls), ['cert', 'key', 'ca']))) {
+            throw new \InvalidArgumentException("\$tls = ['cert' => .., 'key' => .., 'ca' => ..] goes with a tls://host:port address");
         }
         $this->timeoutMs = $timeoutMs > 0 ? $timeoutMs : self::DEFAULT_TIMEOUT_MS;
         $this->breaker = $breaker ?? Breaker::forSocket($this->socketPath);
         try {
             $this->h = self::ffi()->patron_open($this->socketPath, $this->timeoutMs);
             if ($this->h === null || \FFI::isNull($this->h)) {
-                $this->loadError = 'patron_open failed (out of memory)';
+                $this->loadError = 'patron_open failed (malformed tls:// address or out of memory)';
                 $this->h = null;
+            } elseif ($tls !== null) {
+                $err = self::ffi()->new('patron_error_t');
+                if (self::ffi()->patron_set_tls($this->h, $tls['cert'] ?? null, $tls['key'] ?? null,
+                                                $tls['ca'] ?? null, \FFI::addr($err)) !== 0) {
+                    $this->loadError = 'TLS options: ' . \FFI::string($err->message);
+                    self::ffi()->patron_close($this->h);
+                    $this->h = null;
+                }
             }
         } catch (\Throwable $e) {
             $this->loadError = 'libpatronclient could not be loaded: ' . $e->getMessage();
@@ -395,11 +409,51 @@ final class Client
             [self::class, 'items'], [], $timeoutMs, $budget);
     }
 
-    /** The best offer of offers.decide, or null (no offer, or unavailable). */
+    /** offers.* wire names, in ONE place. Callers pass the protocol's usual names:
+     *  {customer_id, cart: {currency, value?, lines: [{product_id, category?, quantity,
+     *  unit_price}]}}; this patrond's offers methods still read {customer, cart: {items:
+     *  [{product, price}]}} (issue 9); once they take the usual names this is the identity. */
+    public const OFFERS_WIRE = ['customer_id' => 'customer', 'lines' => 'items', 'product_id' => 'product',
+        'unit_price' => 'price'];
+
+    /** offers.decide / offers.redeem params from the protocol's names (see OFFERS_WIRE). */
+    public static function offersParams(string $customerId, array $cart, array $more = []): array
+    {
+        $w = self::OFFERS_WIRE;
+        $c = $cart;
+        unset($c['lines']);
+        $c[$w['lines']] = [];
+        foreach ($cart['lines'] ?? [] as $line) {
+            $l = [];
+            foreach ($line as $k => $v) {
+                $l[$w[$k] ?? $k] = $v;
+            }
+            $c[$w['lines']][] = $l;
+        }
+        return [$w['customer_id'] => $customerId, 'cart' => $c] + $more;
+    }
+
+    /** The best shown offer of offers.decide ({offer_id, discount, currency, token, ...}), or
+     *  null (no offer, held out, or unavailable). $cart: {currency, lines: [{product_id,
+     *  quantity, unit_price, category?}], value?}. */
     public function offer(string $customerId, array $cart, ?int $timeoutMs = null, ?Budget $budget = null): ?array
     {
-        return $this->typed('offers.decide', ['customer_id' => $customerId, 'cart' => $cart],
-            fn($r) => is_array($r) && !empty($r['offers']) ? $r['offers'][0] : null, null, $timeoutMs, $budget);
+        return $this->typed('offers.decide', self::offersParams($customerId, $cart), function ($r) {
+            foreach (is_array($r) ? ($r['offers'] ?? []) : [] as $o) {
+                if (empty($o['held_out'])) {
+                    return $o; // held-out entries are the control arm: they show nothing
+                }
+            }
+            return null;
+        }, null, $timeoutMs, $budget);
+    }
+
+    /** offers.redeem of a decided offer's token (a write: throws, no fallback). */
+    public function redeemOffer(string $customerId, string $token, array $cart, string $idempotencyKey,
+                                ?int $timeoutMs = null, ?Budget $budget = null): array
+    {
+        return $this->call('offers.redeem', self::offersParams($customerId, $cart,
+            ['token' => $token, 'idempotency_key' => $idempotencyKey]), $timeoutMs, $budget);
     }
 
     /** The customer's loyalty tier name, or Client::UNKNOWN_TIER. */
@@ -410,6 +464,13 @@ final class Client
             $t = is_array($t) ? ($t['name'] ?? null) : $t;
             return is_string($t) && $t !== '' ? $t : self::UNKNOWN_TIER;
         }, self::UNKNOWN_TIER, $timeoutMs, $budget);
+    }
+
+    /** The customer's spendable points (0 for a non-member), or null when unknown. */
+    public function points(string $customerId, ?int $timeoutMs = null, ?Budget $budget = null): ?int
+    {
+        return $this->typed('loyalty.points', ['customer_id' => $customerId, 'limit' => 0],
+            fn($r) => is_array($r) && is_int($r['balance'] ?? null) ? $r['balance'] : null, null, $timeoutMs, $budget);
     }
 
     public function close(): void
