@@ -194,6 +194,31 @@ static int apply_row(store_txn_t *lt, const char *tname, const char *key, size_t
   return 0;
 }
 
+/* Apply every row of r: columns tcol (table name), tcol + 1 (key), tcol + 2 (value; NULL =
+ * deleted). The rows applied, or -1 with err filled. */
+static int apply_rows(PGresult *r, int tcol, store_txn_t *lt, uint64_t *tables, char *err,
+                      size_t errlen) {
+  int rows = PQntuples(r);
+  for (int i = 0; i < rows; i++) {
+    char tname[64];
+    int tl = PQgetlength(r, i, tcol);
+    snprintf(tname, sizeof tname, "%.*s", tl < 63 ? tl : 63, PQgetvalue(r, i, tcol));
+    if (apply_row(lt, tname, PQgetvalue(r, i, tcol + 1), (size_t)PQgetlength(r, i, tcol + 1),
+                  PQgetvalue(r, i, tcol + 2), (size_t)PQgetlength(r, i, tcol + 2),
+                  PQgetisnull(r, i, tcol + 2), tables, err, errlen))
+      return -1;
+  }
+  return rows;
+}
+
+/* r holds rows (else err filled and r cleared: returns NULL). */
+static PGresult *rows_or_err(PGresult *r, PGconn *c, const char *what, char *err, size_t errlen) {
+  if (r && PQresultStatus(r) == PGRES_TUPLES_OK) return r;
+  store_pg_errtext(err, errlen, what, r ? store_pg_resmsg(r) : PQerrorMessage(c));
+  PQclear(r);
+  return NULL;
+}
+
 int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, uint64_t *tables,
                        char *err, size_t errlen) {
   for (;;) {
@@ -201,30 +226,19 @@ int store_pg_apply_log(PGconn *c, store_txn_t *lt, uint64_t *pos, uint64_t *n, u
     snprintf(after, sizeof after, "%" PRIu64, *pos);
     const char *pv[1] = {after};
     /* binary results: pos as int8 (big-endian), key and val as raw bytes */
-    PGresult *r = PQexecParams(c,
-                               "SELECT pos, tbl, key, val FROM patron_change_log WHERE pos > $1 "
-                               "ORDER BY pos LIMIT " "2000",
-                               1, NULL, pv, NULL, NULL, 1);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-      store_pg_errtext(err, errlen, "reading the change log", r ? store_pg_resmsg(r) : PQerrorMessage(c));
-      PQclear(r);
-      return -1;
-    }
-    int rows = PQntuples(r);
-    for (int i = 0; i < rows; i++) {
-      char tname[64];
-      int tl = PQgetlength(r, i, 1);
-      snprintf(tname, sizeof tname, "%.*s", tl < 63 ? tl : 63, PQgetvalue(r, i, 1));
-      if (apply_row(lt, tname, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2),
-                    PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3), PQgetisnull(r, i, 3),
-                    tables, err, errlen)) {
-        PQclear(r);
-        return -1;
-      }
-      *pos = be64(PQgetvalue(r, i, 0));
-      (*n)++;
+    PGresult *r = rows_or_err(PQexecParams(c,
+                                           "SELECT pos, tbl, key, val FROM patron_change_log "
+                                           "WHERE pos > $1 ORDER BY pos LIMIT 2000",
+                                           1, NULL, pv, NULL, NULL, 1),
+                              c, "reading the change log", err, errlen);
+    if (!r) return -1;
+    int rows = apply_rows(r, 1, lt, tables, err, errlen);
+    if (rows > 0) {
+      *pos = be64(PQgetvalue(r, rows - 1, 0));
+      *n += (uint64_t)rows;
     }
     PQclear(r);
+    if (rows < 0) return -1;
     if (rows < PG_LOG_PAGE) return 0;
   }
 }
@@ -278,27 +292,15 @@ static int copy_kv(PGconn *c, store_txn_t *lt, uint64_t *n, char *err, size_t er
               err, errlen))
     return -1;
   for (;;) {
-    PGresult *r = PQexecParams(c, "FETCH 2000 FROM patron_boot", 0, NULL, NULL, NULL, NULL, 1);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-      store_pg_errtext(err, errlen, "copying patron_kv", r ? store_pg_resmsg(r) : PQerrorMessage(c));
-      PQclear(r);
-      return -1;
-    }
-    int rows = PQntuples(r);
-    for (int i = 0; i < rows; i++) {
-      char tname[64];
-      int tl = PQgetlength(r, i, 0);
-      snprintf(tname, sizeof tname, "%.*s", tl < 63 ? tl : 63, PQgetvalue(r, i, 0));
-      if (apply_row(lt, tname, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1),
-                    PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), 0, &tables, err,
-                    errlen)) {
-        PQclear(r);
-        return -1;
-      }
-      (*n)++;
-    }
+    PGresult *r = rows_or_err(PQexecParams(c, "FETCH 2000 FROM patron_boot", 0, NULL, NULL,
+                                           NULL, NULL, 1),
+                              c, "copying patron_kv", err, errlen);
+    if (!r) return -1;
+    int rows = apply_rows(r, 0, lt, &tables, err, errlen);
     PQclear(r);
+    if (rows < 0) return -1;
     if (rows == 0) return 0;
+    *n += (uint64_t)rows;
   }
 }
 

@@ -57,6 +57,22 @@ def order_count(cl, cust):
         return 0
 
 
+def all_at_once(f, requests):
+    """Send every (node, method, params) request, each on a connection of its own, before
+    reading any answer; the raw answers [1, msgid, error, result] in request order."""
+    sent = []
+    for node, method, params in requests:
+        cl = Client(f.nodes[node].sock)
+        msgid, data = cl.request_bytes(method, params)
+        sent.append((cl, msgid, data))
+    for cl, _, data in sent:
+        cl.send_raw(data)
+    answers = [cl.read_reply(m) for cl, m, _ in sent]
+    for cl, _, _ in sent:
+        cl.close()
+    return answers
+
+
 def eur_order(oid, cust, euros, ts=None):
     return order(oid, cust, ts=ts or int(time.time()),
                  lines=[{"product_id": "p1", "quantity": 1, "unit_price": euros * 100}])
@@ -171,19 +187,9 @@ class PostgresqlTest(unittest.TestCase):
         self.fleet = f = Fleet("money")
         f.admins[0].call("loyalty.program.set", PROGRAM)
         f.clients[0].call("order.record", eur_order("o1", "c4", 1000))  # 1000 points
-        conns, sent = [], []
-        for i in range(12):  # 4 a node, all sent before any answer is read
-            cl = Client(f.nodes[i % 3].sock)
-            msgid, data = cl.request_bytes("loyalty.redeem", {
-                "customer_id": "c4", "points": 300, "redemption_id": "r%d" % i,
-                "currency": "EUR"})
-            conns.append(cl)
-            sent.append((cl, msgid, data))
-        for cl, _, data in sent:
-            cl.send_raw(data)
-        answers = [cl.read_reply(m) for cl, m, _ in sent]
-        for cl in conns:
-            cl.close()
+        answers = all_at_once(f, [(i % 3, "loyalty.redeem", {  # 4 a node
+            "customer_id": "c4", "points": 300, "redemption_id": "r%d" % i, "currency": "EUR"})
+            for i in range(12)])
         for a in answers:
             self.assertIsNone(a[2], a)
         statuses = [a[3]["status"] for a in answers]
@@ -215,18 +221,9 @@ class PostgresqlTest(unittest.TestCase):
             if got:
                 tokens.append(("k%d" % i, got[0]["token"], (i + 1) % 3))  # redeemed elsewhere
         self.assertGreater(len(tokens), 3 * budget)
-        conns, sent = [], []
-        for cust, tok, node in tokens:  # all sent before any answer is read
-            cl = Client(f.nodes[node].sock)
-            msgid, data = cl.request_bytes("offers.redeem", {
-                "token": tok, "customer": cust, "cart": cart, "idempotency_key": "s-" + cust})
-            conns.append(cl)
-            sent.append((cl, msgid, data))
-        for cl, _, data in sent:
-            cl.send_raw(data)
-        answers = [cl.read_reply(m) for cl, m, _ in sent]
-        for cl in conns:
-            cl.close()
+        answers = all_at_once(f, [(node, "offers.redeem", {
+            "token": tok, "customer": cust, "cart": cart, "idempotency_key": "s-" + cust})
+            for cust, tok, node in tokens])
         ok = [a for a in answers if a[2] is None]
         refused = [a[2]["message"].split(":")[0] for a in answers if a[2] is not None]
         self.assertEqual(len(ok), budget, answers)
