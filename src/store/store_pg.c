@@ -161,13 +161,16 @@ fail:
 
 /* ---- transactions ---------------------------------------------------------------------------- */
 
-/* The writer's connection, reconnecting (at most every 200 ms) after a failure. */
+/* The writer's connection, reconnecting after a failure (at most every 200 ms while the
+ * database is unreachable). */
 static PGconn *writer_conn(pg_store_t *s, char *m, size_t mlen) {
   if (s->wconn && PQstatus(s->wconn) == CONNECTION_OK) return s->wconn;
   if (s->wconn) PQfinish(s->wconn);
   s->wconn = NULL;
   uint64_t now = clock_mono_ms();
-  if (now < s->wconn_retry_ms) { /* the last connect failed: not before 200 ms */
+  /* the last connect failed: not again before 200 ms, unless the feed has reached the
+   * database since (it is back: the next write must not fail on an old refusal) */
+  if (now < s->wconn_retry_ms && !atomic_load(&s->connected)) {
     snprintf(m, mlen, "%s", s->wconn_err);
     return NULL;
   }
