@@ -375,7 +375,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   msgpack_sbuffer_init(&d.qkey);
-  msgpack_packer_init(&d.qkey_pk, &d.qkey, msgpack_sbuffer_write);
   if (so.pg_conninfo) {
     if (!(d.feed = feed_start(&d, d.store, d.cfg.feed_poll_ms, after_remote_writes))) {
       log_err("cannot start the change-feed thread");

@@ -206,11 +206,11 @@ class PostgresqlTest(unittest.TestCase):
         budget = 5
         f.admins[0].call("offers.set", {"id": "scarce", "kind": "amount_off", "value": 300,
                                         "currency": "EUR", "budget": {"redemptions": budget}})
-        cart = {"currency": "EUR", "items": [{"product": "mug", "category": "kitchen",
-                                              "quantity": 2, "price": 2500}]}
+        cart = {"currency": "EUR", "lines": [{"product_id": "mug", "category": "kitchen",
+                                              "quantity": 2, "unit_price": 2500}]}
 
         def offered(cl, cust):
-            return [o for o in cl.call("offers.decide", {"customer": cust, "cart": cart})["offers"]
+            return [o for o in cl.call("offers.decide", {"customer_id": cust, "cart": cart})["offers"]
                     if o["offer_id"] == "scarce" and o.get("token")]
         for cl in f.clients:  # the catalogue follows another node's offers.set
             wait_until(lambda: any(offered(cl, "k%d" % i) for i in range(20)), BOUND_S,
@@ -222,7 +222,7 @@ class PostgresqlTest(unittest.TestCase):
                 tokens.append(("k%d" % i, got[0]["token"], (i + 1) % 3))  # redeemed elsewhere
         self.assertGreater(len(tokens), 3 * budget)
         answers = all_at_once(f, [(node, "offers.redeem", {
-            "token": tok, "customer": cust, "cart": cart, "idempotency_key": "s-" + cust})
+            "token": tok, "customer_id": cust, "cart": cart, "idempotency_key": "s-" + cust})
             for cust, tok, node in tokens])
         ok = [a for a in answers if a[2] is None]
         refused = [a[2]["message"].split(":")[0] for a in answers if a[2] is not None]
