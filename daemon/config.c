@@ -89,6 +89,18 @@ static const cdef_t defs[] = {
    "Most writes committed in one transaction."},
   {"store", "max_write_queue", T_UINT, NUM(max_write_queue), 1, 10000000, 1, "262144",
    "Writes waiting for the writer thread; past it new writes get 'unavailable'."},
+  {"store", "backend", T_STR, STR(store_backend), 0, 0, 0, "lmdb",
+   "lmdb (embedded, one node) or postgresql (several nodes share [store] postgresql as the "
+   "system of record; each serves reads from a local copy in data_dir/pg-local: "
+   "docs/SCALEOUT.md)."},
+  {"store", "postgresql", T_STR, STR(pg_conninfo), 0, 0, 0, "",
+   "backend = postgresql: the libpq connection string or URI (host, dbname, user, sslmode, "
+   "...; keep passwords in ~/.pgpass or PGPASSFILE, not here)."},
+  {"store", "node_name", T_STR, STR(node_name), 0, 0, 0, "",
+   "backend = postgresql: this node's name in the change log (empty = hostname:pid)."},
+  {"store", "feed_poll_ms", T_UINT, NUM(feed_poll_ms), 10, 60000, 0, "1000",
+   "backend = postgresql: the change feed applies other nodes' writes when notified, and "
+   "polls at least this often (the staleness bound when a notification is lost)."},
   {"cache", "read_cache_mb", T_UINT, NUM(read_cache_mb), 0, 65536, 1, "64",
    "Memory for encoded answers of customer.get, product.get and recs.* (0 = off), MiB each "
    "cache. A committed write drops the answers it may change; a new model drops all."},
@@ -408,6 +420,19 @@ int config_validate(const settings_t *s, char *err, size_t errlen) {
   }
   if (!s->data_dir[0]) {
     snprintf(err, errlen, "store.data_dir must be set");
+    return -1;
+  }
+  if (strcmp(s->store_backend, "lmdb") && strcmp(s->store_backend, "postgresql")) {
+    snprintf(err, errlen, "store.backend must be lmdb or postgresql, not '%s'", s->store_backend);
+    return -1;
+  }
+  if (!strcmp(s->store_backend, "postgresql") && !s->pg_conninfo[0]) {
+    snprintf(err, errlen, "store.backend = postgresql needs store.postgresql (a libpq "
+             "connection string)");
+    return -1;
+  }
+  if (strpbrk(s->node_name, "\t\n\\")) {
+    snprintf(err, errlen, "store.node_name must not hold tabs, newlines or backslashes");
     return -1;
   }
   return 0;

@@ -161,6 +161,7 @@ struct daemon_s {
   store_t *store;
   jobq_t *writer;             /* write transactions, group commit */
   jobq_t *worker;             /* slow reads and model rebuilds */
+  struct feed_s *feed;        /* shared store: the change-feed thread (feed.h), else NULL */
   struct models_s *models;    /* model snapshots (models.h) */
   struct offers_wire_s *offers; /* offer catalogue and token keys (handlers_offers.c) */
   /* Loop thread, after a write job committed (main.c: models_after_write). */
@@ -188,6 +189,7 @@ struct daemon_s {
   log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
   char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
                                * health says degraded with this reason meanwhile */
+  uint64_t write_fault_ms;    /* clock_mono_ms when write_fault was last set */
   /* The daemon's clock = wall clock + this offset (seconds); only debug.clock changes it,
    * and only when started with --test-clock (test_clock = 1). Read by every thread. */
   int test_clock;

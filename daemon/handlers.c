@@ -27,13 +27,31 @@ int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   (void)p; (void)e;
   int store_ok = exec_txn(x, &ignore) != NULL;
   int threads_ok = x->d->writer != NULL && x->d->worker != NULL;
-  h->ok = store_ok && threads_ok && !x->d->write_fault[0];
+  h->uptime_s = (int64_t)((clock_mono_ms() - x->d->started_ms) / 1000);
+  /* a shared store: stale once the feed has not held every committed write for 3 polls
+   * (the database is unreachable or the feed is behind); reads are still served */
+  store_feed_stats_t fs;
+  store_feed_stats(x->d->store, &fs);
+  h->shared = fs.shared;
+  h->staleness_ms = fs.caught_up_ms ? clock_mono_ms() - fs.caught_up_ms : (uint64_t)h->uptime_s * 1000;
+  h->stale = fs.shared && (!fs.connected || h->staleness_ms > 3 * fs.wait_ms_max + 1000);
+  if (h->stale)
+    snprintf(h->reason_buf, sizeof h->reason_buf,
+             "stale: the change feed %s (%llu ms since the local copy was current); reads "
+             "are served from it", fs.connected ? "is behind" : "cannot reach the database",
+             (unsigned long long)h->staleness_ms);
+  /* a shared store whose feed has heard from the database since the last failed write: the
+   * database is back, so that failure no longer says anything about the next write */
+  int fault = x->d->write_fault[0] &&
+              !(fs.shared && fs.connected && fs.caught_up_ms > x->d->write_fault_ms);
+  h->ok = store_ok && threads_ok && !fault && !h->stale;
   h->status = x->d->stopping ? "stopping" : h->ok ? "ok" : "degraded";
   h->reason = h->ok ? NULL
               : !store_ok ? "store unreadable"
               : !threads_ok ? "writer or worker thread not running"
-              : x->d->write_fault; /* writes fail: disk full, map full, I/O error */
-  h->uptime_s = (int64_t)((clock_mono_ms() - x->d->started_ms) / 1000);
+              : fault ? x->d->write_fault /* writes fail: disk full, map full,
+                                                           * I/O error, database down */
+              : h->reason_buf;
   h->write_queue = atomic_load(&x->d->write_queue);
   h->version = PATRON_VERSION_STR;
   return 0;
@@ -94,6 +112,10 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->rss_bytes = d->sample.rss_bytes;
   s->peak_rss_bytes = d->sample.peak_rss_bytes;
   s->store_bytes = d->sample.store_bytes;
+  s->store_backend = store_backend_name(d->store);
+  store_feed_stats(d->store, &s->feed);
+  if (s->feed.shared)
+    s->feed_staleness_ms = s->feed.caught_up_ms ? clock_mono_ms() - s->feed.caught_up_ms : 0;
   core_counts(t, &s->counts);
   memcpy(s->by_method, d->c.by_method, sizeof s->by_method);
   rcache_t *caches[2] = {d->rcache, d->qcache}; /* by id, by query: reported together */

@@ -85,6 +85,11 @@ static void submit_rebuild(daemon_t *d) {
 void offers_wire_after_write(daemon_t *d, wjob_t *job) {
   if (job->rc || !d->offers) return;
   if (job->method != METHOD_offers_set && job->method != METHOD_offers_archive) return;
+  offers_wire_reload(d);
+}
+
+void offers_wire_reload(daemon_t *d) {
+  if (!d->offers) return;
   d->offers->rebuild_gen++;
   submit_rebuild(d);
 }

@@ -10,5 +10,7 @@ int offers_wire_init(daemon_t *d, perr_info_t *e);
 void offers_wire_destroy(daemon_t *d);
 /* After a committed write: rebuild the catalogue when the write changed it. */
 void offers_wire_after_write(daemon_t *d, wjob_t *job);
+/* Rebuild the catalogue from the store (another node changed the offers: shared store). */
+void offers_wire_reload(daemon_t *d);
 
 #endif

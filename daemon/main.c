@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "contract.h"
 #include "daemon.h"
+#include "feed.h"
 #include "datadir_lock.h"
 #include "handlers_offers.h"
 #include "offers/offers.h"
@@ -41,6 +42,9 @@ static void usage(FILE *f) {
           "      --check-config      validate the settings and exit (0 = valid)\n"
           "      --print-config      print the effective settings as INI and exit\n"
           "      --test-clock        allow debug.clock (admin) to move the daemon's clock (tests only)\n"
+          "      --migrate-embedded  copy the embedded LMDB store of data_dir into the empty\n"
+          "                          PostgreSQL database of [store] postgresql, then exit\n"
+          "                          (patronctl migrate; docs/SCALEOUT.md)\n"
           "  -h, --help              this help\n"
           "  -V, --version           print the version\n",
           CONFIG_DEFAULT_FILE);
@@ -48,7 +52,7 @@ static void usage(FILE *f) {
 
 typedef struct opts_s {
   const char *config;
-  int check, print, explicit_config, no_config, test_clock;
+  int check, print, explicit_config, no_config, test_clock, migrate;
 } opts_t;
 
 /* Apply flags over s; the config file (if any) is loaded first by the caller. */
@@ -59,7 +63,8 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
       {"set", required_argument, 0, 'S'}, {"foreground", no_argument, 0, 'f'},
       {"check-config", no_argument, 0, 'C'}, {"print-config", no_argument, 0, 'P'},
       {"no-config", no_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
-      {"version", no_argument, 0, 'V'}, {"test-clock", no_argument, 0, 'T'}, {0, 0, 0, 0}};
+      {"version", no_argument, 0, 'V'}, {"test-clock", no_argument, 0, 'T'},
+      {"migrate-embedded", no_argument, 0, 'M'}, {0, 0, 0, 0}};
   char err[512];
   int ch;
   optind = 1;
@@ -88,6 +93,7 @@ static int apply_flags(int argc, char **argv, settings_t *s, opts_t *o, int pass
       case 'f': continue;
       case 'N': o->no_config = 1; continue;
       case 'T': o->test_clock = 1; continue;
+      case 'M': o->migrate = 1; continue;
       case 'C': o->check = 1; continue;
       case 'P': o->print = 1; continue;
       case 'h': usage(stdout); exit(0);
@@ -160,6 +166,33 @@ static int check_socket_dirs(const settings_t *s, char *err, size_t errlen) {
       return -1;
     }
   }
+  return 0;
+}
+
+/* --migrate-embedded: the embedded store of data_dir (data.mdb) into the PostgreSQL store just
+ * opened (migrations applied), which must be empty. The data-dir lock is held: no patrond runs
+ * on this directory meanwhile. */
+static int migrate_embedded(daemon_t *d, const store_options_t *so) {
+  store_options_t lo = *so;
+  store_t *embedded;
+  perr_info_t e;
+  uint64_t copied = 0;
+  lo.pg_conninfo = NULL;
+  if (store_open(d->cfg.data_dir, &lo, &embedded, &e)) {
+    log_err("cannot open the embedded store in %s: %s", d->cfg.data_dir, e.message);
+    store_close(d->store);
+    return 1;
+  }
+  uint64_t t0 = clock_mono_ms();
+  int rc = store_copy(embedded, d->store, 5000, &copied, &e);
+  store_close(embedded);
+  store_close(d->store);
+  if (rc) {
+    log_err("migration failed after %llu records: %s", (unsigned long long)copied, e.message);
+    return 1;
+  }
+  log_notice("migrated %llu records from the embedded store to PostgreSQL in %llu ms",
+             (unsigned long long)copied, (unsigned long long)(clock_mono_ms() - t0));
   return 0;
 }
 
@@ -259,6 +292,12 @@ static void on_watchdog(uv_timer_t *t) {
 }
 
 /* Loop thread, after a committed write: the models follow it, then the offer catalogue. */
+/* Other nodes' writes reached the local copy (shared store): what is built from the store on
+ * the loop follows them. Models do at their next scheduled rebuild. */
+static void after_remote_writes(daemon_t *d, uint64_t tables) {
+  if (tables & (UINT64_C(1) << STORE_T_OFFERS)) offers_wire_reload(d);
+}
+
 static void after_write_all(daemon_t *d, wjob_t *job) {
   models_after_write(d, job);
   offers_wire_after_write(d, job);
@@ -298,16 +337,25 @@ int main(int argc, char **argv) {
   so.map_size = d.cfg.map_size_mb << 20;
   so.no_sync = !d.cfg.sync;
   so.map_size_max = d.cfg.map_size_max_mb ? d.cfg.map_size_max_mb << 20 : so.map_size * 2;
+  if (!strcmp(d.cfg.store_backend, "postgresql")) { /* the local copy: docs/SCALEOUT.md */
+    so.pg_conninfo = d.cfg.pg_conninfo;
+    so.node_name = d.cfg.node_name;
+  }
   if (!d.cfg.sync) log_warn("store.sync is off: acknowledged writes can be lost on power failure");
   char lock_err[4400];
   if (datadir_lock(d.cfg.data_dir, lock_err, sizeof lock_err) < 0) { /* held until exit */
     log_err("%s", lock_err);
     return 1;
   }
+  if (o.migrate && !so.pg_conninfo) {
+    log_err("--migrate-embedded needs [store] backend = postgresql and [store] postgresql");
+    return 64;
+  }
   if (store_open(d.cfg.data_dir, &so, &d.store, &e)) {
     log_err("cannot open the store in %s: %s", d.cfg.data_dir, e.message);
     return 1;
   }
+  if (o.migrate) return migrate_embedded(&d, &so);
   d.loop = uv_default_loop();
   d.loop->data = &d;
   d.started_ms = clock_mono_ms();
@@ -327,6 +375,22 @@ int main(int argc, char **argv) {
     return 1;
   }
   msgpack_sbuffer_init(&d.qkey);
+  if (so.pg_conninfo) {
+    if (!(d.feed = feed_start(&d, d.store, d.cfg.feed_poll_ms, after_remote_writes))) {
+      log_err("cannot start the change-feed thread");
+      return 1;
+    }
+    log_notice("store: PostgreSQL is the system of record; reads from the local copy in %s/pg-local",
+               d.cfg.data_dir);
+    store_feed_stats_t fs;
+    store_feed_stats(d.store, &fs);
+    if (!fs.connected) {
+      char why[160];
+      store_last_error(d.store, why, sizeof why);
+      log_warn("store: PostgreSQL unreachable at start (%s): serving reads from the local copy; "
+               "writes answer 'unavailable' until it returns", why);
+    }
+  }
   static const model_kind_t *const kinds[] = {&model_kind_clv, &model_kind_recs};
   static const models_hooks_t hooks = {.publish = server_publish};
   if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {
@@ -351,6 +415,7 @@ int main(int argc, char **argv) {
     server_close_listeners(&d);
     jobq_stop(d.writer);
     jobq_stop(d.worker);
+    feed_stop(d.feed);
     uv_run(d.loop, UV_RUN_DEFAULT);
     tls_server_free(d.tls);
     store_close(d.store);
@@ -384,6 +449,8 @@ int main(int argc, char **argv) {
   jobq_stop(d.worker);
   jobq_stop(d.writer); /* commits anything still queued */
   d.writer = d.worker = NULL;
+  feed_stop(d.feed);
+  d.feed = NULL;
   uv_run(d.loop, UV_RUN_DEFAULT); /* close callbacks */
   arena_free(&d.read_arena);
   models_destroy(&d);

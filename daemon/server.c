@@ -965,6 +965,7 @@ static void note_write_outcome(daemon_t *d, const wjob_t *j) {
   if (j->rc == PERR_UNAVAILABLE || j->rc == PERR_INTERNAL) {
     if (!d->write_fault[0]) log_warn("health degraded: writes fail: %s", j->err.message);
     snprintf(d->write_fault, sizeof d->write_fault, "%s", j->err.message);
+    d->write_fault_ms = clock_mono_ms();
   } else if (d->write_fault[0]) {
     log_notice("health ok: writes commit again");
     d->write_fault[0] = 0;

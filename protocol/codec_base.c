@@ -34,6 +34,10 @@ void enc_health(msgpack_packer *pk, const void *result) {
     pk_kv_uint(pk, "write_queue", r->write_queue);
     pk_kv_str(pk, "version", r->version);
     if (r->reason) pk_kv_str(pk, "reason", r->reason);
+    if (r->shared) {
+      pk_kv_bool(pk, "stale", r->stale);
+      pk_kv_uint(pk, "staleness_ms", r->staleness_ms);
+    }
   }
 }
 
@@ -95,7 +99,22 @@ void enc_stats(msgpack_packer *pk, const void *result) {
       pk_kv_uint(pk, "peak_rss_bytes", r->peak_rss_bytes);
     }
     pk_str(pk, "store");
-    PK_MAP(pk) pk_kv_uint(pk, "bytes", r->store_bytes);
+    PK_MAP(pk) {
+      pk_kv_uint(pk, "bytes", r->store_bytes);
+      if (r->store_backend) pk_kv_str(pk, "backend", r->store_backend);
+      if (r->feed.shared) {
+        pk_str(pk, "feed");
+        PK_MAP(pk) {
+          pk_kv_bool(pk, "connected", r->feed.connected);
+          pk_kv_uint(pk, "applied_pos", r->feed.applied_pos);
+          pk_kv_uint(pk, "head_pos", r->feed.head_pos);
+          pk_kv_uint(pk, "lag_changes", r->feed.head_pos > r->feed.applied_pos
+                                            ? r->feed.head_pos - r->feed.applied_pos : 0);
+          pk_kv_uint(pk, "staleness_ms", r->feed_staleness_ms);
+          pk_kv_uint(pk, "changes_applied", r->feed.changes_applied);
+        }
+      }
+    }
     pk_str(pk, "read_cache");
     PK_MAP(pk) {
       pk_kv_uint(pk, "hits", r->cache_hits);

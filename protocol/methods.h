@@ -64,6 +64,10 @@ typedef struct health_result_s {
   uint64_t write_queue;
   const char *version;
   const char *reason;   /* why degraded (e.g. "disk full: ..."), NULL when ok */
+  int shared;           /* PostgreSQL backend: the two below are sent */
+  int stale;            /* the local copy may miss other nodes' writes (feed not caught up) */
+  uint64_t staleness_ms; /* since the local copy last held every committed write */
+  char reason_buf[200];
 } health_result_t;
 
 typedef struct method_counters_s { uint64_t calls, errors; } method_counters_t;
@@ -78,6 +82,9 @@ typedef struct stats_result_s {
   uint64_t bytes_in, bytes_out;
   uint64_t writes_committed, write_batches, write_failures, write_queue;
   uint64_t rss_bytes, peak_rss_bytes, store_bytes;
+  const char *store_backend; /* "lmdb", "postgresql" (NULL: not sent) */
+  store_feed_stats_t feed;   /* feed.shared = 0: not sent */
+  uint64_t feed_staleness_ms;
   uint64_t cache_hits, cache_misses, cache_entries, cache_bytes, cache_evictions;
   core_counts_t counts;
   method_counters_t by_method[METHOD__COUNT];

@@ -21,7 +21,8 @@ PKGS=(
   php8.2-cli          # PHP adapter tests (FFI is part of php8.2-common)
   php8.2-fpm libfcgi-bin  # the PHP-FPM preload set-up tested for real (php-fpm8.2 driven by cgi-fcgi)
   wordpress mariadb-server php8.2-mysql  # the WooCommerce plugin tested on a real WordPress (temp DB)
-  postgresql-15 curl  # the Medusa v2 plugin tested on a live Medusa (temp PostgreSQL cluster)
+  libpq-dev           # the PostgreSQL store backend (docs/SCALEOUT.md): libpq on the writer and feed threads
+  postgresql-15 curl  # the PostgreSQL backend's tests and the Medusa v2 plugin (temp PostgreSQL clusters)
   systemd dpkg-dev file binutils  # systemd-analyze verify; dpkg-shlibdeps, file, readelf for the .deb
   strace              # packaging test: every system call patrond makes passes the unit's filter
   chromium            # renders `patronctl report --html` headless in its test (screenshot, DOM)

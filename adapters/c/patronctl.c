@@ -36,6 +36,9 @@ static void usage(FILE *f) {
           "  backup DIR [--data-dir D]   consistent copy of the store, models and SHA256SUMS\n"
           "  restore DIR [--data-dir D] [--force]\n"
           "                         verify the checksums and restore (patrond stopped)\n"
+          "  migrate --postgresql CONNINFO [--data-dir D] [--config FILE]\n"
+          "                         copy the embedded store into an empty PostgreSQL database\n"
+          "                         (patrond stopped; runs $PATROND or /usr/sbin/patrond)\n"
           "\n"
           "Options:\n"
           "  -s, --socket PATH      daemon socket (default $PATRON_SOCKET, else %s), or\n"
@@ -72,7 +75,8 @@ static char *read_stdin(void) {
   return buf;
 }
 
-/* patronctl_import.c, patronctl_backup.c */
+/* patronctl_import.c, patronctl_backup.c, patronctl_migrate.c */
+int patronctl_migrate(int argc, char **argv);
 int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, char **argv);
 int patronctl_backup(const char *cmd, const char *sock, int json_out, int argc, char **argv);
 
@@ -202,6 +206,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "import"))
     return patronctl_import(sock, timeout == PATRON_DEFAULT_TIMEOUT_MS ? 60000 : timeout, json_out,
                             argc - optind + 1, argv + optind - 1);
+  if (!strcmp(cmd, "migrate")) return patronctl_migrate(argc - optind + 1, argv + optind - 1);
   if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore"))
     return patronctl_backup(cmd, sock, json_out, argc - optind + 1, argv + optind - 1);
   if (!strcmp(cmd, "report")) {

@@ -6,12 +6,15 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 void store_options_default(store_options_t *o) {
   o->map_size = (SIZE_MAX > 0xFFFFFFFFu) ? (UINT64_C(8) << 30) : (UINT64_C(1) << 30);
   o->max_readers = 256;
   o->no_sync = 0;
   o->map_size_max = 0;
+  o->pg_conninfo = NULL;
+  o->node_name = NULL;
 }
 
 const char *store_table_name(store_table_t tb) {
@@ -25,6 +28,15 @@ const char *store_table_name(store_table_t tb) {
 }
 
 int store_open(const char *dir, const store_options_t *opt, store_t **out, perr_info_t *err) {
+  if (opt && opt->pg_conninfo && opt->pg_conninfo[0]) {
+#ifdef PATRON_POSTGRESQL
+    return store_pg_open(dir, opt, out, err);
+#else
+    *out = NULL;
+    return perr_set(err, PERR_INVALID_PARAMS, "store.backend",
+                    "this patrond was built without PostgreSQL (cmake -DPATRON_POSTGRESQL=ON)");
+#endif
+  }
   return store_lmdb_open(dir, opt, out, err);
 }
 
@@ -92,4 +104,26 @@ int store_fatal(store_t *s) { return s->be->fatal ? s->be->fatal(s) : 0; }
 int store_scrub_free_pages(store_t *s, uint64_t *zeroed, perr_info_t *err) {
   *zeroed = 0;
   return s->be->scrub_free ? s->be->scrub_free(s, zeroed, err) : 0;
+}
+
+const char *store_backend_name(const store_t *s) { return s->be->name; }
+
+int store_feed_poll(store_t *s, int timeout_ms, uint64_t *applied, uint64_t *tables,
+                    perr_info_t *err) {
+  *applied = *tables = 0;
+  return s->be->feed_poll ? s->be->feed_poll(s, timeout_ms, applied, tables, err) : 0;
+}
+
+void store_feed_wake(store_t *s) {
+  if (s->be->feed_wake) s->be->feed_wake(s);
+}
+
+void store_feed_stats(store_t *s, store_feed_stats_t *out) {
+  memset(out, 0, sizeof *out);
+  if (s->be->feed_stats) s->be->feed_stats(s, out);
+}
+
+void store_last_error(store_t *s, char *buf, size_t len) {
+  if (len) buf[0] = 0;
+  if (s->be->last_error) s->be->last_error(s, buf, len);
 }

@@ -3,7 +3,12 @@
  * store_backend_t; LMDB (store_lmdb.c) is the embedded default. Modules above never see the
  * backend. Invariants: a write transaction is durable once store_commit returns 0; a read
  * transaction sees one consistent snapshot; at most one write transaction at a time (the
- * caller serialises writers; the daemon has one writer thread). */
+ * caller serialises writers; the daemon has one writer thread).
+ * Shared backend (PostgreSQL, store_pg.c, docs/SCALEOUT.md): the database is the system of
+ * record and dir holds this node's local LMDB copy. Read transactions read the local copy;
+ * a write transaction holds the fleet's write lock, is exact against every node's committed
+ * writes, and is durable in the database (then applied locally) when store_commit returns 0.
+ * A feed thread (store_feed_poll) applies other nodes' writes to the local copy. */
 #ifndef PATRON_STORE_H
 #define PATRON_STORE_H
 
@@ -57,6 +62,10 @@ typedef struct store_options_s {
   int no_sync;        /* tests/benchmarks only: skip fsync (NOT durable) */
   uint64_t map_size_max; /* map full: grow (doubling) up to this before the next write
                           * transaction; <= map_size = never grow */
+  /* Shared backend: a libpq connection string ("" or NULL = the embedded LMDB store). The
+   * local copy then lives in dir/pg-local (never the embedded store's files). */
+  const char *pg_conninfo;
+  const char *node_name; /* origin recorded with this node's changes ("" = host:pid) */
   /* defaults: map_size 8 GiB (1 GiB on 32-bit), max_readers 256, no_sync 0, map_size_max 0 */
 } store_options_t;
 
@@ -123,5 +132,37 @@ const char *store_table_name(store_table_t tb);
 int store_scrub_free_pages(store_t *s, uint64_t *zeroed, perr_info_t *err);
 /* Bytes on disk used by the data file. */
 uint64_t store_size_bytes(store_t *s);
+/* Why the last write transaction could not begin or commit, as the backend knows it (e.g.
+ * "PostgreSQL unreachable: ..."); "" if it has nothing to add. Any thread. */
+void store_last_error(store_t *s, char *buf, size_t len);
+/* Copy every record of src into dst (any backends; e.g. the embedded store into PostgreSQL),
+ * in write txns of at most batch records (0 = 5000); *copied counts them. dst must hold no
+ * record outside META (PERR_CONFLICT otherwise). 0 or a perr code with err filled. */
+int store_copy(store_t *src, store_t *dst, uint64_t batch, uint64_t *copied, perr_info_t *err);
+/* "lmdb" or "postgresql". */
+const char *store_backend_name(const store_t *s);
+
+/* ---- the change feed of a shared backend (no-ops on LMDB) ----
+ * store_feed_poll: apply the changes other nodes committed since the last applied position
+ * to the local copy, waiting up to timeout_ms for a notification when there are none. One
+ * thread calls it in a loop (it owns the feed's own database connection). *applied = the
+ * changes applied by this call; *tables = a bit (1 << store_table_t) per table that other
+ * nodes' writes changed in the local copy since the last call (also those the writer applied
+ * when catching up before a write). 0, or PERR_UNAVAILABLE (database unreachable: call again
+ * later; it reconnects). store_feed_wake (any thread) ends a waiting poll early. */
+int store_feed_poll(store_t *s, int timeout_ms, uint64_t *applied, uint64_t *tables,
+                    perr_info_t *err);
+void store_feed_wake(store_t *s);
+typedef struct store_feed_stats_s {
+  int shared;               /* 0 = embedded store: the rest is zero */
+  int connected;            /* the feed's database connection is up */
+  uint64_t applied_pos;     /* last change-log position in the local copy */
+  uint64_t head_pos;        /* newest position the feed knows committed */
+  uint64_t changes_applied; /* other nodes' changes applied since open (feed and writer) */
+  uint64_t caught_up_ms;    /* clock_mono_ms when the local copy last held every committed
+                             * change (0 = never): now - this is the staleness */
+  uint64_t wait_ms_max;     /* the feed's longest wait between polls (the staleness bound) */
+} store_feed_stats_t;
+void store_feed_stats(store_t *s, store_feed_stats_t *out);
 
 #endif

@@ -18,8 +18,10 @@ int store_batch_begin(store_t *s, store_batch_t *b) {
   int rc = store_txn_begin(s, 1, &b->txn);
   if (rc) {
     perr_info_t why;
-    perr_set(&why, rc == PERR_UNAVAILABLE ? rc : PERR_UNAVAILABLE, NULL,
-             "store unavailable: cannot begin a write");
+    char m[160];
+    store_last_error(s, m, sizeof m);
+    perr_set(&why, PERR_UNAVAILABLE, NULL, "store unavailable: cannot begin a write%s%s",
+             m[0] ? ": " : "", m);
     b->txn = NULL;
     return batch_fail(b, &why);
   }

@@ -45,10 +45,19 @@ struct store_backend_s {
   uint64_t (*size_bytes)(store_t *s);
   int (*fatal)(store_t *s); /* NULL = the backend never needs a reopen */
   int (*scrub_free)(store_t *s, uint64_t *zeroed, perr_info_t *err); /* NULL = nothing kept */
+  /* the change feed of a shared backend; NULL on an embedded one */
+  int (*feed_poll)(store_t *s, int timeout_ms, uint64_t *applied, uint64_t *tables,
+                   perr_info_t *err);
+  void (*feed_wake)(store_t *s);
+  void (*feed_stats)(store_t *s, store_feed_stats_t *out);
+  void (*last_error)(store_t *s, char *buf, size_t len); /* NULL = never says more */
 };
 
 /* Backends' open functions (store_open picks one). */
 int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
                     perr_info_t *err);
+#ifdef PATRON_POSTGRESQL
+int store_pg_open(const char *dir, const store_options_t *opt, store_t **out, perr_info_t *err);
+#endif
 
 #endif

@@ -29,9 +29,29 @@ class Daemon:
         self.proc = None
         self.log = os.path.join(self.tmp, "patrond.log")
 
+    def pg_args(self):
+        """PATRON_TEST_PG_HOST (a PostgreSQL socket directory, set by run_on_postgresql.py):
+        run this daemon on the PostgreSQL backend, on a database of its own (one per data
+        directory, so a restart finds its data again)."""
+        host = os.environ.get("PATRON_TEST_PG_HOST")
+        if not host or any("store.backend" in a for a in self.extra):
+            return []
+        import hashlib
+        db = "it_" + hashlib.sha256(os.path.abspath(self.data).encode()).hexdigest()[:16]
+        psql = ["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-h", host, "-U", "postgres",
+                "-d", "postgres"]
+        exists = subprocess.run(psql + ["-Atc", "SELECT 1 FROM pg_database WHERE datname = '%s'"
+                                        % db], stdout=subprocess.PIPE, check=True).stdout.strip()
+        if not exists:
+            subprocess.run(psql + ["-c", "CREATE DATABASE %s" % db], check=True,
+                           stdout=subprocess.DEVNULL)
+        self.pg_psql = psql[:-1] + [db]
+        return ["--set", "store.backend=postgresql",
+                "--set", "store.postgresql=host=%s user=postgres dbname=%s" % (host, db)]
+
     def start(self, extra=()):
         args = [self.binary, "--socket", self.sock, "--admin-socket", self.admin,
-                "--data-dir", self.data, "--foreground"]
+                "--data-dir", self.data, "--foreground"] + self.pg_args()
         if not self.sync:
             args += ["--set", "store.sync=false"]
         args += self.extra + list(extra)
@@ -72,9 +92,50 @@ class Daemon:
         rc = self.proc.wait(timeout=timeout)
         self.proc = None
         self.logf.close()
+        if rc == 0 and sig != signal.SIGKILL and getattr(self, "pg_psql", None):
+            self.check_local_copy()
         return rc
 
+    # local-only META keys: the copy's own bookkeeping and LMDB's schema stamp
+    LOCAL_META = {b"pg.applied_pos", b"pg.cluster_id", b"schema_version", b"scrub"}
+
+    def check_local_copy(self):
+        """PostgreSQL backend, after a clean stop of the only node on its database: the local
+        LMDB copy (mdb_dump) holds exactly patron_kv, record for record. A savepoint whose
+        rejected writes reached the database but not the copy (or the reverse) fails here."""
+        dump = subprocess.run(["mdb_dump", "-a", os.path.join(self.data, "pg-local")],
+                              stdout=subprocess.PIPE, check=True).stdout.decode().splitlines()
+        local, table, data, pending = set(), None, False, None
+        for line in dump:
+            if line.startswith("database="):
+                table = line.split("=", 1)[1]
+            elif line == "HEADER=END":
+                data, pending = True, None
+            elif line == "DATA=END":
+                data = False
+            elif data:
+                if pending is None:
+                    pending = line.strip()
+                else:
+                    local.add((table, pending, line.strip()))
+                    pending = None
+        rows = subprocess.run(self.pg_psql + ["-At", "-F", " ", "-c",
+                                              "SELECT tbl, encode(key, 'hex'), encode(val, 'hex') "
+                                              "FROM patron_kv"],
+                              stdout=subprocess.PIPE, check=True).stdout.decode().splitlines()
+        database = {tuple((r.split(" ") + [""])[:3]) for r in rows if r}
+
+        def shared(recs):
+            return {r for r in recs
+                    if not (r[0] == "meta" and bytes.fromhex(r[1]) in self.LOCAL_META)}
+        only_local, only_db = shared(local) - shared(database), shared(database) - shared(local)
+        if only_local or only_db:
+            raise AssertionError("local copy and PostgreSQL differ: only local %r, only in "
+                                 "the database %r" % (sorted(only_local)[:5], sorted(only_db)[:5]))
+
     def cleanup(self):
+        if self.proc and getattr(self, "pg_psql", None):
+            self.stop()  # a clean stop, then the local copy is checked against the database
         if self.proc:
             self.stop(signal.SIGKILL)
         shutil.rmtree(self.tmp, ignore_errors=True)

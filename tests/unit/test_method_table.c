@@ -150,11 +150,12 @@ static void fill_result(const char *type, void *out, arena_t *a) {
     ((ping_result_t *)out)->time = 1700000000;
   } else if (!strcmp(type, "health_result_t")) {
     health_result_t *r = out;
-    *r = (health_result_t){0, "degraded", 5, 2, "1.0", "disk full"};
+    *r = (health_result_t){0, "degraded", 5, 2, "1.0", "disk full", 1, 1, 1500, ""};
   } else if (!strcmp(type, "stats_result_t")) {
     stats_result_t *r = out;
     memset(r, 0x11, sizeof *r);
     r->version = "1.0";
+    r->store_backend = "postgresql";
   } else if (!strcmp(type, "upsert_result_t")) {
     *(upsert_result_t *)out = (upsert_result_t){X, 7};
   } else if (!strcmp(type, "product_t")) {
