@@ -1,6 +1,7 @@
 /* config.c -- the settings table and its INI/command-line parsing. See config.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <unistd.h>
@@ -122,6 +123,19 @@ static const cdef_t defs[] = {
    "SIGHUP when its SHA-256 differs from the one recorded with the stored program."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
+  {"log", "slow_request_ms", T_UINT, NUM(log_slow_request_ms), 0, 86400000, 1, "1000",
+   "Log one info line (method, duration) for each request that takes this long or longer, "
+   "from its dispatch to its answer (writes: commit included); 0 = never. Rate-limited, like "
+   "the line logged for each error answer (method, code)."},
+  {"metrics", "listen", T_STR, STR(metrics_listen), 0, 0, 0, "",
+   "HOST:PORT of the HTTP listener serving GET /metrics (Prometheus text format), e.g. "
+   "127.0.0.1:9464 or [::1]:9464; empty = off. It has no authentication: keep it on loopback "
+   "or a trusted network."},
+  {"metrics", "textfile", T_STR, STR(metrics_textfile), 0, 0, 0, "",
+   "File to rewrite (atomically, by rename) with the same metrics every textfile_interval_s, "
+   "for node_exporter's textfile collector (a *.prom file in its directory); empty = off."},
+  {"metrics", "textfile_interval_s", T_UINT, NUM(metrics_textfile_interval_s), 1, 3600, 1, "15",
+   "How often the metrics textfile is rewritten, seconds."},
 };
 #define NDEFS (sizeof defs / sizeof defs[0])
 
@@ -301,7 +315,41 @@ int config_check_environment(const settings_t *s, char *err, size_t errlen) {
     snprintf(err, errlen, "store.data_dir: %s is not writable by this user (%s)", dir, strerror(errno));
     return -1;
   }
+  if (s->metrics_textfile[0]) { /* rewritten by rename: its directory must be writable */
+    snprintf(dir, sizeof dir, "%s", s->metrics_textfile);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK | X_OK) != 0) {
+      snprintf(err, errlen, "metrics.textfile: directory %s is not writable by this user (%s)", dir,
+               strerror(errno));
+      return -1;
+    }
+  }
   return 0;
+}
+
+int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, int *v6, char *err,
+                        size_t errlen) {
+  const char *colon = s[0] == '[' ? strstr(s, "]:") : strrchr(s, ':');
+  const char *h = s[0] == '[' ? s + 1 : s;
+  unsigned char addr[16];
+  char *end;
+  if (!colon || (size_t)(colon - h) >= hostlen) goto bad;
+  memcpy(host, h, (size_t)(colon - h));
+  host[colon - h] = 0;
+  const char *ps = colon + (s[0] == '[' ? 2 : 1);
+  errno = 0;
+  long p = strtol(ps, &end, 10);
+  if (!*ps || *end || errno || p < 1 || p > 65535) goto bad;
+  *v6 = s[0] == '[';
+  if (inet_pton(*v6 ? AF_INET6 : AF_INET, host, addr) != 1) goto bad;
+  *port = (int)p;
+  return 0;
+bad:
+  snprintf(err, errlen, "metrics.listen: expected IPV4:PORT or [IPV6]:PORT (numeric), got '%s'", s);
+  return -1;
 }
 
 int config_validate(const settings_t *s, char *err, size_t errlen) {
@@ -323,6 +371,12 @@ int config_validate(const settings_t *s, char *err, size_t errlen) {
   if (!s->data_dir[0]) {
     snprintf(err, errlen, "store.data_dir must be set");
     return -1;
+  }
+  if (s->metrics_listen[0]) {
+    char host[64];
+    int port, v6;
+    if (config_parse_listen(s->metrics_listen, host, sizeof host, &port, &v6, err, errlen))
+      return -1;
   }
   return 0;
 }

@@ -123,5 +123,8 @@ const char *store_table_name(store_table_t tb);
 int store_scrub_free_pages(store_t *s, uint64_t *zeroed, perr_info_t *err);
 /* Bytes on disk used by the data file. */
 uint64_t store_size_bytes(store_t *s);
+/* The data file's map: bytes of it holding pages (up to the last page in use) and the map's
+ * size (the most the file may grow to before the map grows). Any thread; 0s when unknown. */
+void store_map_info(store_t *s, uint64_t *used, uint64_t *size);
 
 #endif
