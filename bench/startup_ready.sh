@@ -2,13 +2,15 @@
 # startup_ready.sh -- patrond's start-up to READY with NCUST customers and their models in the
 # store (issue 11, Figures: target <= 1 s with 1,000,000 customers).
 # 1. Builds a store once (a patrond with store.sync=false): NCUST customer.upsert, then ORDERS
-#    order.record spread over all customers (bench/ingest_bench), then model.refit of every
+#    order.record of LINES lines spread over all customers and PRODUCTS products
+#    (bench/ingest_bench), then model.refit of every
 #    model (patronctl on the admin socket), so data.mdb and models/ hold them all; stops it.
 # 2. Starts patrond on that data directory RUNS times and takes, from the fork, the time to
 #    sd_notify READY=1 (a NOTIFY_SOCKET this script listens on, as systemd's Type=notify
 #    does) and to the first answered ping on the shop socket (polled after READY); prints
 #    each run and the medians. Every start is stopped with SIGTERM before the next.
-# usage: bench/startup_ready.sh   (env: NCUST=1000000 ORDERS=2000000 RUNS=5 BUILD=<repo>/build
+# usage: bench/startup_ready.sh   (env: NCUST=1000000 ORDERS=2000000 LINES=3 PRODUCTS=100000
+#        RUNS=5 BUILD=<repo>/build
 #        KEEP=0 DATA=<existing data dir: skip step 1>)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +18,8 @@ ROOT=$(dirname "$HERE")
 BUILD=${BUILD:-$ROOT/build}
 NCUST=${NCUST:-1000000}
 ORDERS=${ORDERS:-2000000}
+LINES=${LINES:-3}
+PRODUCTS=${PRODUCTS:-100000}
 RUNS=${RUNS:-5}
 KEEP=${KEEP:-0}
 PATROND=$BUILD/daemon/patrond
@@ -52,13 +56,13 @@ if [ -z "$DATA" ]; then
   timeout 1800 "$INGEST" -s "$W/p.sock" -k customer -C "$NCUST" -n "$NCUST" -c 4 -W 512 -T 1800 -q \
     || { log "customer load failed"; exit 1; }
   t1=$(date +%s.%N)
-  timeout 1800 "$INGEST" -s "$W/p.sock" -k order -C "$NCUST" -n "$ORDERS" -L 2 -c 4 -W 512 -T 1800 -q \
+  timeout 1800 "$INGEST" -s "$W/p.sock" -k order -C "$NCUST" -n "$ORDERS" -L "$LINES" -P "$PRODUCTS" -c 4 -W 512 -T 1800 -q \
     || { log "order load failed"; exit 1; }
   t2=$(date +%s.%N)
   REFIT=$(timeout 1800 "$CTL" -s "$W/a.sock" -t 1800000 call model.refit '{}' 2>&1) \
     || { log "model.refit failed: $REFIT"; exit 1; }
   t3=$(date +%s.%N)
-  echo "# store built: $NCUST customers ($(echo "$t1 - $t0" | bc) s), $ORDERS orders ($(echo "$t2 - $t1" | bc) s), model.refit $(echo "$t3 - $t2" | bc) s"
+  echo "# store built: $NCUST customers ($(echo "$t1 - $t0" | bc) s), $ORDERS orders of $LINES lines over $PRODUCTS products ($(echo "$t2 - $t1" | bc) s), model.refit $(echo "$t3 - $t2" | bc) s"
   echo "# model.refit: $REFIT"
   stop_pid "$PID"
   PID=
@@ -114,4 +118,4 @@ for i in $(seq "$RUNS"); do
   echo "$r" >>"$W/runs"
 done
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-echo "median_ready_ms=$(cut -d' ' -f1 "$W/runs" | median) median_ping_ms=$(cut -d' ' -f2 "$W/runs" | median) median_rss_kb=$(cut -d' ' -f3 "$W/runs" | median) runs=$RUNS ncust=$NCUST orders=$ORDERS nproc=$(nproc)"
+echo "median_ready_ms=$(cut -d' ' -f1 "$W/runs" | median) median_ping_ms=$(cut -d' ' -f2 "$W/runs" | median) median_rss_kb=$(cut -d' ' -f3 "$W/runs" | median) runs=$RUNS ncust=$NCUST orders=$ORDERS lines=$LINES products=$PRODUCTS nproc=$(nproc)"
