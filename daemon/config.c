@@ -124,16 +124,14 @@ static const cdef_t defs[] = {
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
   {"log", "slow_request_ms", T_UINT, NUM(log_slow_request_ms), 0, 86400000, 1, "1000",
-   "Log one info line (method, duration) for each request that takes this long or longer, "
-   "from its dispatch to its answer (writes: commit included); 0 = never. Rate-limited, like "
-   "the line logged for each error answer (method, code)."},
+   "Log an info line (method, duration) for each request this slow or slower, dispatch to "
+   "answer (writes: commit included); 0 = never. Rate-limited."},
   {"metrics", "listen", T_STR, STR(metrics_listen), 0, 0, 0, "",
-   "HOST:PORT of the HTTP listener serving GET /metrics (Prometheus text format), e.g. "
-   "127.0.0.1:9464 or [::1]:9464; empty = off. It has no authentication: keep it on loopback "
-   "or a trusted network."},
+   "IPV4:PORT or [IPV6]:PORT serving GET /metrics (Prometheus text), e.g. 127.0.0.1:9464; "
+   "empty = off. No authentication: keep it on loopback."},
   {"metrics", "textfile", T_STR, STR(metrics_textfile), 0, 0, 0, "",
-   "File to rewrite (atomically, by rename) with the same metrics every textfile_interval_s, "
-   "for node_exporter's textfile collector (a *.prom file in its directory); empty = off."},
+   "A *.prom file for node_exporter's textfile collector, rewritten (by rename) with the "
+   "metrics every textfile_interval_s; empty = off."},
   {"metrics", "textfile_interval_s", T_UINT, NUM(metrics_textfile_interval_s), 1, 3600, 1, "15",
    "How often the metrics textfile is rewritten, seconds."},
 };
