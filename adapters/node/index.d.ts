@@ -63,6 +63,39 @@ export interface RecsOptions {
   filters?: Record<string, unknown>;
 }
 
+/** A cart for offers.decide / offers.redeem, in the protocol's usual names (money in minor units). */
+export interface OfferCart {
+  currency: string;
+  value?: number;
+  lines: Array<{ product_id: string; quantity?: number; unit_price: number; category?: string }>;
+}
+export interface DecidedOffer {
+  offer_id: string;
+  arm: number;
+  variant: string;
+  held_out: boolean;
+  value: number;
+  /** what the offer takes off this cart, minor units of `currency` */
+  discount: number;
+  currency: string;
+  impression_id: string;
+  expires: number;
+  token?: string;
+  [k: string]: unknown;
+}
+export interface OfferRedemption {
+  replay: boolean;
+  offer_id: string;
+  arm: number;
+  discount: number;
+  currency: string;
+  redemptions_left: number;
+  money_left: number;
+}
+/** offers.* wire names of this patrond (the one place they are spelled). */
+export declare const OFFERS_WIRE: Readonly<Record<'customer_id' | 'lines' | 'product_id' | 'unit_price', string>>;
+export declare function offersParams(customerId: string, cart: OfferCart, more?: Record<string, unknown>): Record<string, unknown>;
+
 export declare class Client {
   constructor(options?: ClientOptions);
   readonly socketPath: string;
@@ -77,10 +110,14 @@ export declare class Client {
   recsCart(items: string[], more?: RecsOptions, opts?: CallOpts): Promise<RecItem[]>;
   /** [] when Patron is unavailable */
   recsUpsell(productId: string, more?: Omit<RecsOptions, 'customer_id'>, opts?: CallOpts): Promise<RecItem[]>;
-  /** null when there is no offer or Patron is unavailable */
-  offer(customerId: string, cart: Record<string, unknown>, opts?: CallOpts): Promise<Record<string, any> | null>;
+  /** the first shown offer; null when there is none (or held out) or Patron is unavailable */
+  offer(customerId: string, cart: OfferCart, opts?: CallOpts): Promise<DecidedOffer | null>;
+  /** offers.redeem of a decided offer's token; rejects (a write has no fallback) */
+  redeemOffer(customerId: string, token: string, cart: OfferCart, idempotencyKey: string, opts?: CallOpts): Promise<OfferRedemption>;
   /** 'unknown' when Patron is unavailable */
   tier(customerId: string, opts?: CallOpts): Promise<string>;
+  /** spendable points (0 for a non-member); null when Patron is unavailable */
+  points(customerId: string, opts?: CallOpts): Promise<number | null>;
   close(): Promise<void>;
   closeSync(): void;
   readonly libraryVersion: string;

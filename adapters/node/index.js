@@ -315,15 +315,27 @@ class Client {
     return this._typed('recs.upsell', { ...more, product_id: productId }, itemsOf, [], opts);
   }
 
-  // The best offer of offers.decide, or null (no offer, or unavailable).
+  // The best shown offer of offers.decide ({offer_id, discount, currency, token, ...}), or
+  // null (no offer, held out, or unavailable). cart: {currency, lines: [{product_id,
+  // quantity, unit_price, category?}], value?}.
   offer(customerId, cart, opts) {
-    return this._typed('offers.decide', { customer_id: customerId, cart },
-      (r) => (r && Array.isArray(r.offers) && r.offers.length ? r.offers[0] : null), null, opts);
+    return this._typed('offers.decide', offersParams(customerId, cart), firstShownOffer, null, opts);
+  }
+
+  // offers.redeem of a decided offer's token (a write: rejects, no fallback).
+  redeemOffer(customerId, token, cart, idempotencyKey, opts) {
+    return this.call('offers.redeem', offersParams(customerId, cart, { token, idempotency_key: idempotencyKey }), opts);
   }
 
   // The customer's loyalty tier name, or 'unknown'.
   tier(customerId, opts) {
     return this._typed('loyalty.tier', { customer_id: customerId }, tierName, UNKNOWN_TIER, opts);
+  }
+
+  // The customer's spendable points (0 for a non-member), or null when unknown.
+  points(customerId, opts) {
+    return this._typed('loyalty.points', { customer_id: customerId, limit: 0 },
+      (r) => (r && Number.isInteger(r.balance) ? r.balance : null), null, opts);
   }
 
   // Stops accepting calls; resolves once the calls already made are settled (their workers
@@ -352,6 +364,21 @@ class Client {
   get libraryVersion() { return loadLibrary(this.library).version(); }
 }
 
+// offers.* wire names, in ONE place. Callers pass the protocol's usual names: {customer_id,
+// cart: {currency, value?, lines: [{product_id, category?, quantity, unit_price}]}}; this
+// patrond's offers methods still read {customer, cart: {items: [{product, price}]}} (issue 9);
+// once they take the usual names this becomes the identity map.
+const OFFERS_WIRE = Object.freeze({ customer_id: 'customer', lines: 'items', product_id: 'product', unit_price: 'price' });
+function offersParams(customerId, cart = {}, more = {}) {
+  const w = OFFERS_WIRE;
+  const { lines = [], ...rest } = cart || {};
+  const wireLines = lines.map((l) => Object.fromEntries(Object.entries(l).map(([k, v]) => [w[k] || k, v])));
+  return { [w.customer_id]: customerId, cart: { ...rest, [w.lines]: wireLines }, ...more };
+}
+// held-out entries are the offer's control arm: they show nothing
+function firstShownOffer(r) {
+  return (r && Array.isArray(r.offers) && r.offers.find((o) => !o.held_out)) || null;
+}
 function itemsOf(r) { return r && Array.isArray(r.items) ? r.items : []; }
 function tierName(r) {
   let t = r ? r.tier : null;
@@ -359,4 +386,4 @@ function tierName(r) {
   return typeof t === 'string' && t ? t : UNKNOWN_TIER;
 }
 
-module.exports = { Client, Budget, Breaker, PatronError, Status, DEFAULT_SOCKET, UNKNOWN_TIER, loadLibrary };
+module.exports = { Client, Budget, Breaker, PatronError, Status, DEFAULT_SOCKET, UNKNOWN_TIER, OFFERS_WIRE, offersParams, loadLibrary };

@@ -395,11 +395,51 @@ final class Client
             [self::class, 'items'], [], $timeoutMs, $budget);
     }
 
-    /** The best offer of offers.decide, or null (no offer, or unavailable). */
+    /** offers.* wire names, in ONE place. Callers pass the protocol's usual names:
+     *  {customer_id, cart: {currency, value?, lines: [{product_id, category?, quantity,
+     *  unit_price}]}}; this patrond's offers methods still read {customer, cart: {items:
+     *  [{product, price}]}} (issue 9); once they take the usual names this is the identity. */
+    public const OFFERS_WIRE = ['customer_id' => 'customer', 'lines' => 'items', 'product_id' => 'product',
+        'unit_price' => 'price'];
+
+    /** offers.decide / offers.redeem params from the protocol's names (see OFFERS_WIRE). */
+    public static function offersParams(string $customerId, array $cart, array $more = []): array
+    {
+        $w = self::OFFERS_WIRE;
+        $c = $cart;
+        unset($c['lines']);
+        $c[$w['lines']] = [];
+        foreach ($cart['lines'] ?? [] as $line) {
+            $l = [];
+            foreach ($line as $k => $v) {
+                $l[$w[$k] ?? $k] = $v;
+            }
+            $c[$w['lines']][] = $l;
+        }
+        return [$w['customer_id'] => $customerId, 'cart' => $c] + $more;
+    }
+
+    /** The best shown offer of offers.decide ({offer_id, discount, currency, token, ...}), or
+     *  null (no offer, held out, or unavailable). $cart: {currency, lines: [{product_id,
+     *  quantity, unit_price, category?}], value?}. */
     public function offer(string $customerId, array $cart, ?int $timeoutMs = null, ?Budget $budget = null): ?array
     {
-        return $this->typed('offers.decide', ['customer_id' => $customerId, 'cart' => $cart],
-            fn($r) => is_array($r) && !empty($r['offers']) ? $r['offers'][0] : null, null, $timeoutMs, $budget);
+        return $this->typed('offers.decide', self::offersParams($customerId, $cart), function ($r) {
+            foreach (is_array($r) ? ($r['offers'] ?? []) : [] as $o) {
+                if (empty($o['held_out'])) {
+                    return $o; // held-out entries are the control arm: they show nothing
+                }
+            }
+            return null;
+        }, null, $timeoutMs, $budget);
+    }
+
+    /** offers.redeem of a decided offer's token (a write: throws, no fallback). */
+    public function redeemOffer(string $customerId, string $token, array $cart, string $idempotencyKey,
+                                ?int $timeoutMs = null, ?Budget $budget = null): array
+    {
+        return $this->call('offers.redeem', self::offersParams($customerId, $cart,
+            ['token' => $token, 'idempotency_key' => $idempotencyKey]), $timeoutMs, $budget);
     }
 
     /** The customer's loyalty tier name, or Client::UNKNOWN_TIER. */
@@ -410,6 +450,13 @@ final class Client
             $t = is_array($t) ? ($t['name'] ?? null) : $t;
             return is_string($t) && $t !== '' ? $t : self::UNKNOWN_TIER;
         }, self::UNKNOWN_TIER, $timeoutMs, $budget);
+    }
+
+    /** The customer's spendable points (0 for a non-member), or null when unknown. */
+    public function points(string $customerId, ?int $timeoutMs = null, ?Budget $budget = null): ?int
+    {
+        return $this->typed('loyalty.points', ['customer_id' => $customerId, 'limit' => 0],
+            fn($r) => is_array($r) && is_int($r['balance'] ?? null) ? $r['balance'] : null, null, $timeoutMs, $budget);
     }
 
     public function close(): void

@@ -35,7 +35,7 @@ import threading
 import time
 
 __all__ = ["Client", "AsyncClient", "Budget", "Breaker", "PatronError", "PatronUnavailable",
-           "load_library", "DEFAULT_SOCKET"]
+           "load_library", "DEFAULT_SOCKET", "UNKNOWN_TIER", "offers_params"]
 
 DEFAULT_SOCKET = "/run/patron/patron.sock"
 DEFAULT_LIBRARY = "libpatronclient.so.0"
@@ -292,9 +292,33 @@ def _items(r):
     return list(r.get("items") or []) if isinstance(r, dict) else []
 
 
+# offers.* wire names, in ONE place. Callers pass the protocol's usual names: {customer_id,
+# cart: {currency, value?, lines: [{product_id, category?, quantity, unit_price}]}}; this
+# patrond's offers methods still read {customer, cart: {items: [{product, price}]}} (issue 9);
+# once they take the usual names, this becomes the identity map.
+OFFERS_WIRE = {"customer_id": "customer", "lines": "items", "product_id": "product",
+               "unit_price": "price"}
+
+
+def offers_params(customer_id, cart, **more):
+    """offers.decide / offers.redeem params from the protocol's names (see OFFERS_WIRE)."""
+    w = OFFERS_WIRE
+    c = {k: v for k, v in (cart or {}).items() if k != "lines"}
+    c[w["lines"]] = [{w.get(k, k): v for k, v in line.items()} for line in (cart or {}).get("lines", [])]
+    p = {w["customer_id"]: customer_id, "cart": c}
+    p.update(more)
+    return p
+
+
 def _first_offer(r):
+    """The first offer to show: held-out entries (the control arm) show nothing."""
     offers = r.get("offers") if isinstance(r, dict) else None
-    return offers[0] if offers else None
+    return next((o for o in offers or [] if not o.get("held_out")), None)
+
+
+def _balance(r):
+    b = r.get("balance") if isinstance(r, dict) else None
+    return b if isinstance(b, int) else None
 
 
 def _tier_name(r):
@@ -348,14 +372,27 @@ class Client(_Base):
                            _items, [], timeout_ms, budget)
 
     def offer(self, customer_id, cart, timeout_ms=None, budget=None):
-        """The best offer of offers.decide, or None (no offer, or Patron unavailable)."""
-        return self._typed("offers.decide", {"customer_id": customer_id, "cart": cart},
-                           _first_offer, None, timeout_ms, budget)
+        """The best shown offer of offers.decide ({offer_id, discount, currency, token, ...}),
+        or None (no offer, held out, or Patron unavailable). cart: {currency, lines:
+        [{product_id, quantity, unit_price, category?}], value?}."""
+        return self._typed("offers.decide", offers_params(customer_id, cart), _first_offer,
+                           None, timeout_ms, budget)
+
+    def redeem_offer(self, customer_id, token, cart, idempotency_key, timeout_ms=None,
+                     budget=None):
+        """offers.redeem of a decided offer's token (a write: raises, no fallback)."""
+        return self.call("offers.redeem", offers_params(customer_id, cart, token=token,
+                         idempotency_key=idempotency_key), timeout_ms, budget)
 
     def tier(self, customer_id, timeout_ms=None, budget=None):
         """The customer's loyalty tier name, or "unknown"."""
         return self._typed("loyalty.tier", {"customer_id": customer_id}, _tier_name,
                            UNKNOWN_TIER, timeout_ms, budget)
+
+    def points(self, customer_id, timeout_ms=None, budget=None):
+        """The customer's spendable points (0 for a non-member), or None when unknown."""
+        return self._typed("loyalty.points", {"customer_id": customer_id, "limit": 0},
+                           _balance, None, timeout_ms, budget)
 
     def close(self):
         if not self._closed:
@@ -436,12 +473,21 @@ class AsyncClient(_Base):
                                                              filters), _items, [], timeout_ms, budget)
 
     async def offer(self, customer_id, cart, timeout_ms=None, budget=None):
-        return await self._typed("offers.decide", {"customer_id": customer_id, "cart": cart},
+        return await self._typed("offers.decide", offers_params(customer_id, cart),
                                  _first_offer, None, timeout_ms, budget)
+
+    async def redeem_offer(self, customer_id, token, cart, idempotency_key, timeout_ms=None,
+                           budget=None):
+        return await self.call("offers.redeem", offers_params(
+            customer_id, cart, token=token, idempotency_key=idempotency_key), timeout_ms, budget)
 
     async def tier(self, customer_id, timeout_ms=None, budget=None):
         return await self._typed("loyalty.tier", {"customer_id": customer_id}, _tier_name,
                                  UNKNOWN_TIER, timeout_ms, budget)
+
+    async def points(self, customer_id, timeout_ms=None, budget=None):
+        return await self._typed("loyalty.points", {"customer_id": customer_id, "limit": 0},
+                                 _balance, None, timeout_ms, budget)
 
     async def close(self):
         if self._closed:

@@ -1,7 +1,7 @@
 <?php
 /**
  * Plugin Name: Patron for WooCommerce
- * Description: Customer revenue from Patron (patrond): orders, refunds, products and customers sent to Patron; cart cross-sells, upsells and related products from Patron's recommendations; loyalty tier on My Account; the decided offer applied at checkout. Fails open: when Patron is down, the shop works as without the plugin.
+ * Description: Customer revenue from Patron (patrond): orders, refunds, products and customers sent to Patron; cart cross-sells, upsells and related products from Patron's recommendations; loyalty tier and points on My Account; the decided offer applied to the cart; loyalty points spent at checkout (classic and block checkout). Fails open: when Patron is down, the shop works as without the plugin.
  * Version: 0.1.0
  * Requires PHP: 8.1
  * Requires at least: 6.0
@@ -27,6 +27,7 @@ if (!class_exists(\Patron\Client::class)) {
 }
 require_once __DIR__ . '/includes/Mapper.php';
 require_once __DIR__ . '/includes/Plugin.php';
+require_once __DIR__ . '/includes/Checkout.php';
 require_once __DIR__ . '/includes/Settings.php';
 
 if (class_exists(\Patron\Client::class)) {

@@ -43,6 +43,32 @@ async function expectError(p) {
   e = await expectError(c.call('no.such.method'));
   check('unknown_method error', e.code === 'unknown_method', e);
 
+  // loyalty and offers through the typed helpers (program and offer set on the admin socket)
+  const fixture = require('./loyalty_offer.json');
+  // blocking calls on the test's thread: no worker thread left exiting during the timing checks below
+  const admin = new Client({ socketPath: process.env.PATRON_ADMIN_SOCKET, timeoutMs: 5000, breaker: new Breaker(), prestart: 0 });
+  admin.callSync('loyalty.program.set', fixture.program);
+  admin.callSync('offers.set', fixture.offer);
+  // a daemon that rebuilds its catalogue on a worker: wait until decide serves the offer
+  // (older daemons install it with offers.set and do not know offers.reload)
+  try { admin.callSync('offers.reload'); } catch (e) { if (e.code !== 'unknown_method') throw e; }
+  admin.closeSync();
+  const cust = `${tag}-loyal`;
+  let fb = [await c.tier(cust), await c.points(cust)];
+  check('tier/points of a customer without loyalty activity: unknown / 0', fb[0] === 'unknown' && fb[1] === 0, fb);
+  await c.call('order.record', { ...order, order_id: `${tag}-o2`, customer_id: cust }); // 25.98 EUR: 25 points
+  fb = [await c.tier(cust), await c.points(cust)];
+  check('tier() and points() after an order: silver (from 10 points), 25', fb[0] === 'silver' && fb[1] === 25, fb);
+  const cart = { currency: 'EUR', lines: [{ product_id: `${tag}-mug`, quantity: 1, unit_price: 1299 }] };
+  const o = await c.offer(cust, cart);
+  check('offer(): the decided offer with its discount and token', o && o.offer_id === 'five_off' && o.discount === 500 && o.token, o);
+  const small = { currency: 'EUR', lines: [{ product_id: `${tag}-mug`, quantity: 1, unit_price: 999 }] };
+  check('offer() of a cart under min_cart: null', (await c.offer(cust, small)) === null);
+  const red = [await c.redeemOffer(cust, o.token, cart, `${tag}-redeem`), await c.redeemOffer(cust, o.token, cart, `${tag}-redeem`)];
+  check('redeemOffer(): accepted once, the replay answers the same', red[0].discount === 500 && !red[0].replay && red[1].replay, red);
+  r = await c.call('loyalty.redeem', { customer_id: cust, points: 20, redemption_id: `${tag}-pts`, currency: 'EUR' });
+  check('loyalty.redeem 20 points = 1.00 EUR; points() 5 after', r.accepted && r.value === 100 && (await c.points(cust)) === 5, r);
+
   const pid = Number(process.env.PATRON_TEST_PID);
   process.kill(pid, 'SIGSTOP');
   let t0 = Date.now();
@@ -69,6 +95,8 @@ async function expectError(p) {
   e = await expectError(c.call('ping', {}, 3000));
   ms = Date.now() - t0;
   check(`dead daemon -> unavailable at once, well before the 3 s timeout (${ms} ms)`, e.unavailable === true && e.code === 'unavailable' && ms < 1000, e);
+  fb = [await c.tier(cust), await c.points(cust), await c.offer(cust, cart)];
+  check('dead daemon -> tier unknown, points null, offer null', fb[0] === 'unknown' && fb[1] === null && fb[2] === null, fb);
   let se;
   try { c.callSync('ping'); } catch (x) { se = x; }
   check('callSync dead daemon -> unavailable', se && se.unavailable === true, se);

@@ -69,6 +69,39 @@ check('unknown_method error', $e->errorCode === 'unknown_method', $e->errorCode)
 $e = expect_error(fn() => $c->call('ping', [1, 2]));
 check('list params refused locally', $e->status === Client::STATUS_INVALID, $e->status);
 
+// loyalty and offers through the typed helpers (program and offer set on the admin socket)
+$fixture = json_decode((string)file_get_contents(__DIR__ . '/loyalty_offer.json'), true);
+$admin = new Client(getenv('PATRON_ADMIN_SOCKET'), 5000, new Patron\Breaker());
+$admin->call('loyalty.program.set', $fixture['program']);
+$admin->call('offers.set', $fixture['offer']);
+try { // a daemon that rebuilds its catalogue on a worker: wait until decide serves the offer
+    $admin->call('offers.reload');
+} catch (PatronException $e) {
+    if ($e->errorCode !== 'unknown_method') { // older daemons install it with offers.set
+        throw $e;
+    }
+}
+$admin->close();
+$cust = "$tag-loyal";
+check('tier/points of a customer without loyalty activity: unknown / 0',
+    $c->tier($cust) === Client::UNKNOWN_TIER && $c->points($cust) === 0, [$c->tier($cust), $c->points($cust)]);
+$c->call('order.record', ['order_id' => "$tag-o2", 'customer_id' => $cust] + $order); // 25.98 EUR: 25 points
+check('tier() after an order: silver (from 10 points)', $c->tier($cust) === 'silver', $c->tier($cust));
+check('points() after an order: 25', $c->points($cust) === 25, $c->points($cust));
+$cart = ['currency' => 'EUR', 'lines' => [['product_id' => "$tag-mug", 'quantity' => 1, 'unit_price' => 1299]]];
+$o = $c->offer($cust, $cart);
+check('offer(): the decided offer with its discount and token',
+    ($o['offer_id'] ?? null) === 'five_off' && $o['discount'] === 500 && $o['token'] !== '', $o);
+$small = ['currency' => 'EUR', 'lines' => [['product_id' => "$tag-mug", 'quantity' => 1, 'unit_price' => 999]]];
+check('offer() of a cart under min_cart: null', $c->offer($cust, $small) === null);
+$r = $c->redeemOffer($cust, $o['token'], $cart, "$tag-redeem");
+$r2 = $c->redeemOffer($cust, $o['token'], $cart, "$tag-redeem");
+check('redeemOffer(): accepted once, the replay answers the same',
+    $r['discount'] === 500 && !$r['replay'] && $r2['replay'], [$r, $r2]);
+$r = $c->call('loyalty.redeem', ['customer_id' => $cust, 'points' => 20, 'redemption_id' => "$tag-pts", 'currency' => 'EUR']);
+check('loyalty.redeem 20 points = 1.00 EUR; points() 5 after', $r['accepted'] && $r['value'] === 100
+    && $c->points($cust) === 5, $r);
+
 $pid = (int)getenv('PATRON_TEST_PID');
 posix_kill($pid, SIGSTOP);
 $t0 = hrtime(true);
@@ -90,5 +123,7 @@ $e = expect_error(fn() => $c->call('ping', [], 3000));
 $ms = (hrtime(true) - $t0) / 1e6;
 check(sprintf('dead daemon -> UnavailableException at once, well before the 3 s timeout (%.0f ms)', $ms),
     $e instanceof UnavailableException && $e->errorCode === 'unavailable' && $ms < 1000, $e->errorCode);
+$fb = [$c->tier($cust), $c->points($cust), $c->offer($cust, $cart)];
+check('dead daemon -> tier unknown, points null, offer null', $fb === ['unknown', null, null], $fb);
 $c->close();
 test_summary();

@@ -5,6 +5,8 @@ Owns: the Python half of tests/adapters/run.sh (which starts patrond and exports
 PATRON_SOCKET, PATRON_CLIENT_LIB, PATRON_TEST_PID). Invariants: talks to the daemon only
 through patron.py -> libpatronclient; ends by stopping (SIGSTOP) and then killing the
 daemon, checking that both give the unavailable indication within the timeout."""
+import asyncio
+import json
 import os
 import signal
 import socket
@@ -58,6 +60,49 @@ e = expect_error(lambda: c.call("order.record", dict(order, lines=[{"product_id"
                  "quantity": -1, "unit_price": 1}])), "invalid_params")
 check("negative quantity refused", e.code == "invalid_params", vars(e))
 
+# loyalty and offers through the typed helpers (program and offer set on the admin socket)
+fixture = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "loyalty_offer.json")))
+admin = patron.Client(socket_path=os.environ["PATRON_ADMIN_SOCKET"], timeout_ms=5000,
+                      breaker=patron.Breaker())
+admin.call("loyalty.program.set", fixture["program"])
+admin.call("offers.set", fixture["offer"])
+try:  # a daemon that rebuilds its catalogue on a worker: wait until decide serves the offer
+    admin.call("offers.reload")
+except patron.PatronError as e:
+    if e.code != "unknown_method":  # older daemons install the catalogue with offers.set
+        raise
+admin.close()
+cust = tag + "-loyal"
+check("tier/points of a customer without loyalty activity: unknown / 0",
+      c.tier(cust) == patron.UNKNOWN_TIER and c.points(cust) == 0, (c.tier(cust), c.points(cust)))
+c.call("order.record", dict(order, order_id=tag + "-o2", customer_id=cust))  # 25.98 EUR: 25 points
+check("tier() after an order: silver (from 10 points)", c.tier(cust) == "silver", c.tier(cust))
+check("points() after an order: 25", c.points(cust) == 25, c.points(cust))
+cart = {"currency": "EUR", "lines": [{"product_id": tag + "-mug", "quantity": 1, "unit_price": 1299}]}
+o = c.offer(cust, cart)
+check("offer(): the decided offer with its discount and token",
+      o and o["offer_id"] == "five_off" and o["discount"] == 500 and o["token"], o)
+small = {"currency": "EUR", "lines": [{"product_id": tag + "-mug", "quantity": 1, "unit_price": 999}]}
+check("offer() of a cart under min_cart: None", c.offer(cust, small) is None)
+r = c.redeem_offer(cust, o["token"], cart, tag + "-redeem")
+r2 = c.redeem_offer(cust, o["token"], cart, tag + "-redeem")
+check("redeem_offer(): accepted once, the replay answers the same",
+      r["discount"] == 500 and not r["replay"] and r2["replay"], (r, r2))
+r = c.call("loyalty.redeem", {"customer_id": cust, "points": 20, "redemption_id": tag + "-pts",
+                              "currency": "EUR"})
+check("loyalty.redeem 20 points = 1.00 EUR; points() 5 after",
+      r["accepted"] and r["value"] == 100 and c.points(cust) == 5, r)
+
+
+async def async_helpers():
+    async with patron.AsyncClient(timeout_ms=2000) as ac:
+        return await asyncio.gather(ac.tier(cust), ac.points(cust), ac.offer(cust, cart))
+
+
+t, pts, ao = asyncio.run(async_helpers())
+check("AsyncClient tier/points/offer", (t, pts, ao and ao["offer_id"]) == ("silver", 5, "five_off"),
+      (t, pts, ao))
+
 pid = int(os.environ["PATRON_TEST_PID"])
 os.kill(pid, signal.SIGSTOP)  # a hung daemon: accepts nothing, answers nothing
 t0 = time.monotonic()
@@ -93,5 +138,7 @@ e = expect_error(lambda: c.call("ping", timeout_ms=3000), "unavailable")
 el = (time.monotonic() - t0) * 1000
 check("dead daemon -> unavailable at once (well before the 3 s timeout)", isinstance(e, patron.PatronUnavailable)
       and e.code == "unavailable" and el < 1000, "%s %.0f ms" % (vars(e), el))
+fb = (c.tier(cust), c.points(cust), c.offer(cust, cart))
+check("dead daemon -> tier unknown, points None, offer None", fb == ("unknown", None, None), fb)
 c.close()
 check.summary()

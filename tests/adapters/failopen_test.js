@@ -36,8 +36,8 @@ const tick = () => new Promise((res) => setTimeout(res, 10));
   let c = new Client({ socketPath: path.join(tmp, 'x.sock'), timeoutMs: 150, library: path.join(tmp, 'nolib.so'), breaker: new Breaker(3, 60000) });
   let [e] = await timed(() => c.call('ping'));
   check('library missing -> unavailable', e instanceof PatronError && e.unavailable && /could not be loaded/.test(e.patronMessage), e);
-  check('library missing -> recsCart [] / offer null / tier unknown',
-    (await c.recsCart(['a'])).length === 0 && (await c.offer('c', { items: [] })) === null && (await c.tier('c')) === 'unknown');
+  check('library missing -> recsCart [] / offer null / tier unknown / points null',
+    (await c.recsCart(['a'])).length === 0 && (await c.offer('c', { currency: 'EUR', lines: [] })) === null && (await c.tier('c')) === 'unknown' && (await c.points('c')) === null);
   [e] = await timed(() => c.call('ping', [1]));
   check('bad input is still an error, not a fallback', e instanceof PatronError && !e.unavailable, e);
   [e] = await timed(() => c.callSync('ping'));

@@ -48,8 +48,8 @@ if (!in_array('--expect-preload', $argv, true)) {
     [$e] = timed(fn() => $c->call('ping'));
     check('library missing -> UnavailableException', $e instanceof UnavailableException
         && str_contains($e->getMessage(), 'could not be loaded'), code($e));
-    check('library missing -> recsCart [] / offer null / tier unknown', $c->recsCart(['a']) === []
-        && $c->offer('c', ['items' => []]) === null && $c->tier('c') === Client::UNKNOWN_TIER);
+    check('library missing -> recsCart [] / offer null / tier unknown / points null', $c->recsCart(['a']) === [] && $c->points('c') === null
+        && $c->offer('c', ['currency' => 'EUR', 'lines' => []]) === null && $c->tier('c') === Client::UNKNOWN_TIER);
     [$e] = timed(fn() => $c->call('ping', [1, 2]));
     check('bad input is still an error, not a fallback', $e instanceof PatronException && !$e->isUnavailable());
 }

@@ -43,8 +43,8 @@ e, ms = timed(lambda: c.call("ping"))
 check("library missing -> PatronUnavailable", isinstance(e, patron.PatronUnavailable)
       and e.code == "unavailable" and "could not be loaded" in e.message, vars(e) if
       isinstance(e, Exception) else e)
-check("library missing -> recs_cart [] / offer None / tier unknown",
-      c.recs_cart(["a"]) == [] and c.offer("c", {"items": []}) is None
+check("library missing -> recs_cart [] / offer None / tier unknown / points None",
+      c.recs_cart(["a"]) == [] and c.offer("c", {"currency": "EUR", "lines": []}) is None and c.points("c") is None
       and c.tier("c") == "unknown")
 check("bad input is still an error, not a fallback",
       isinstance(timed(lambda: c.call("ping", [1]))[0], patron.PatronError)

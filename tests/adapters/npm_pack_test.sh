@@ -41,19 +41,24 @@ if [ -n "${PATRON_NPM_TGZ:-}" ]; then
   install_and_ping "$tmp/shop2" "$PATRON_NPM_TGZ" "the packaged $(basename "$PATRON_NPM_TGZ")"
 fi
 cat >"$tmp/shop/user.ts" <<'TS'
-import { Client, Budget, Breaker, PatronError, Status, RecItem } from 'patron-client';
+import { Client, Budget, Breaker, PatronError, Status, RecItem, OfferCart, DecidedOffer, offersParams } from 'patron-client';
 async function page(): Promise<number> {
   const c = new Client({ timeoutMs: 150, breaker: new Breaker(3, 5000), poolSize: 2 });
   const budget = new Budget(300);
   const items: RecItem[] = await c.recsCart(['a'], { limit: 3 }, { budget });
   const up: RecItem[] = await c.recsUpsell('a', {}, 100);
   const tier: string = await c.tier('c1', { budget });
-  const offer = await c.offer('c1', { items: [] });
+  const cart: OfferCart = { currency: 'EUR', lines: [{ product_id: 'a', quantity: 1, unit_price: 1299 }] };
+  const offer: DecidedOffer | null = await c.offer('c1', cart, { budget });
+  const points: number | null = await c.points('c1', { budget });
+  const used = offer && offer.token ? (await c.redeemOffer('c1', offer.token, cart, 'k1')).discount : 0;
+  const wire: Record<string, unknown> = offersParams('c1', cart);
   try { await c.call<{ pong: boolean }>('ping'); } catch (e) {
     if (e instanceof PatronError && e.unavailable && e.status === Status.UNAVAILABLE) return -1;
   }
   await c.close();
-  return items.length + up.length + tier.length + (offer ? 1 : 0) + budget.remainingMs();
+  return items.length + up.length + tier.length + (offer ? offer.discount : 0) + (points ?? 0) + used
+    + Object.keys(wire).length + budget.remainingMs();
 }
 page();
 TS

@@ -42,6 +42,7 @@ trap cleanup EXIT
 admin_opt=()
 if "$patrond" --help 2>&1 | grep -q -- '--admin-socket'; then
   admin_opt=(--admin-socket "$tmp/admin.sock")  # keep the default /run path out of tests
+  export PATRON_ADMIN_SOCKET=$tmp/admin.sock     # tests set loyalty programs and offers there
 fi
 
 start_daemon() { # $1 = name
@@ -73,6 +74,7 @@ stop_daemon() {
 }
 
 export PATRON_CLIENT_LIB="$lib"
+export PATRON_DAEMON="$patrond"  # tests that need a second daemon of their own (medusa's backfill)
 npass=0; nfail=0; nskip=0
 for a in "${adapters[@]}"; do
   cmd=()

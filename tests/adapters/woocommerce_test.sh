@@ -7,8 +7,14 @@
 # do_action/apply_filters under WooCommerce's hook names (woocommerce/page.php).
 # Checks: writes land in Patron (patronctl reads them back: prices in minor units by currency
 # exponent, guests, variations' categories, refunds, stock, registered users), the storefront
-# filters return Patron's ids, a stopped patrond leaves Woo's own ids within the page budget
-# and queues the write, which WP-Cron's hook replays once Patron is back.
+# filters return Patron's ids, My Account and the block checkout's Store API cart data show
+# the loyalty tier and points Patron holds (a program and an offer from loyalty_offer.json
+# set on the admin socket first), the decided offer becomes a cart fee and is redeemed
+# (offers.redeem) when the order is placed, points chosen at the classic checkout (form field)
+# and at the block checkout (extensions.patron.points) are redeemed (loyalty.redeem keyed by
+# the order) as an order fee and returned when the order is cancelled or refunded; a stopped patrond
+# leaves Woo's own ids within the page budget, no offer and no points spent, and queues the
+# write, which WP-Cron's hook replays once Patron is back.
 # Owns: its temp DB, site and FPM; kills what it started, by pid. Exit 77 when a tool is missing.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +69,14 @@ page() { fpm_request "$wc/page.php" "s=$1"; }
 jq_py() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))" "$1" "$2"; }
 call() { "$ctl" -c -s "$PATRON_SOCKET" call "$@" 2>&1; }
 
+# the loyalty program and the offer (tests/adapters/loyalty_offer.json), as the shop's admin sets them
+fixture() { python3 -c "import json,sys; print(json.dumps(json.load(open('$here/loyalty_offer.json'))[sys.argv[1]]))" "$1"; }
+"$ctl" -c -s "$PATRON_ADMIN_SOCKET" call loyalty.program.set "$(fixture program)" >/dev/null &&
+  "$ctl" -c -s "$PATRON_ADMIN_SOCKET" call offers.set "$(fixture offer)" >/dev/null || { echo "FAIL woocommerce: program/offer"; exit 1; }
+# a daemon that rebuilds its catalogue on a worker: wait until decide serves the offer (older
+# daemons install it with offers.set and answer unknown_method)
+r=$("$ctl" -c -s "$PATRON_ADMIN_SOCKET" call offers.reload 2>&1) || case "$r" in *unknown_method*) ;; *) echo "FAIL woocommerce: offers.reload: $r"; exit 1 ;; esac
+
 out=$(page writes)
 [ -n "${WC_DEBUG:-}" ] && echo "$out" >&2
 [ "$(jq_py "$out" "r['plugin_loaded'] and r['client_preloaded'] and r['queue']")" = 0 ] &&
@@ -93,9 +107,50 @@ p=$(call order.get '{"order_id":"wc:1004"}')
 out=$(page store)
 [ "$(jq_py "$out" "102 in r['cross'] and 999 not in r['cross']")" = True ] &&
   ok "woocommerce_cart_crosssell_ids: Patron's recs.cart ($(jq_py "$out" "r['cross']"))" || bad "cross-sells: $out"
-[ "$(jq_py "$out" "isinstance(r['upsell'], list) and isinstance(r['related'], list) and r['dashboard'] == ''")" = True ] &&
-  ok "upsell/related filters answered; no tier line while loyalty.tier is unknown ($(jq_py "$out" "(r['upsell'], r['related'])"))" ||
-  bad "store: $out"
+balance() { jq_py "$(call loyalty.points "{\"customer_id\":\"$uid\",\"limit\":50}")" "$1"; }
+pts=$(balance "r['balance']")
+[ "$(jq_py "$out" "isinstance(r['upsell'], list) and isinstance(r['related'], list)")" = True ] &&
+  ok "upsell/related filters answered ($(jq_py "$out" "(r['upsell'], r['related'])"))" || bad "store: $out"
+[ "$(jq_py "$out" "r['dashboard'].strip()")" = "<p class=\"patron-tier\">Your tier: silver &middot; $pts points</p>" ] && [ "$pts" -gt 0 ] &&
+  ok "woocommerce_account_dashboard: tier and points as Patron holds them (loyalty.tier, loyalty.points: $pts)" || bad "dashboard ($pts): $out"
+
+out=$(page loyalty)
+[ "$(jq_py "$out" "(r['store_api'], r['cart_data'], r['checkout_schema'])")" = "({'cart': ['patron'], 'checkout': ['patron']}, {'tier': 'silver', 'points': $pts}, ['points'])" ] &&
+  ok "block checkout: Store API extension data registered (cart -> tier/points, checkout <- points)" || bad "store api: $out"
+[ "$(jq_py "$out" "'max=\"$pts\"' in r['points_field'] and 'name=\"patron_points\"' in r['points_field']")" = True ] &&
+  ok "classic checkout: the points field, at most the balance" || bad "points field: $out"
+
+out=$(page checkout)
+[ -n "${WC_DEBUG:-}" ] && echo "$out" >&2
+[ "$(jq_py "$out" "r['cart_fees']")" = "[['Your offer', -5]]" ] &&
+  ok "woocommerce_cart_calculate_fees: the decided offer (offers.decide, 5.00 off) as a cart fee" || bad "cart fee: $out"
+[ "$(jq_py "$out" "(r['order']['fees'], r['order']['total'], r['resubmitted_fees'])")" = "([['Your offer', '-5.00'], ['Loyalty points (40)', '-2.00']], '18.00', 2)" ] &&
+  ok "woocommerce_checkout_order_processed: 40 points -> 2.00 off the order before payment (25.00 - 5.00 - 2.00 = 18.00; resubmitted: once)" ||
+  bad "checkout order: $out"
+[ "$(jq_py "$out" "(r['order']['points'], r['order']['offer']['state'], r['order']['offer']['key'])")" = "({'id': 'wc:1006:points', 'points': 40, 'value': 200, 'currency': 'EUR'}, 'redeemed', 'wc:1006:offer')" ] &&
+  ok "redemptions keyed by the Woo order id (wc:1006:points, wc:1006:offer)" || bad "checkout meta: $out"
+p=$(call experiments.report '{"offer_id":"five_off"}')
+[ "$(jq_py "$p" "(r['redemptions'], r['arms'][1]['exposures'])")" = "(1, 1)" ] &&
+  ok "offers.redeem and the impression (offers.event) reached Patron: 1 redemption, 1 exposure" || bad "offer report: $p"
+p=$(call loyalty.points "{\"customer_id\":\"$uid\",\"limit\":50}")
+[ "$(jq_py "$p" "[(h['type'], h['amount']) for h in r['history'] if h['key'] == 'wc:1006:points']")" = "[('redeem', -40)]" ] &&
+  ok "loyalty.redeem in Patron's ledger (40 points, key wc:1006:points)" || bad "ledger: $p"
+p=$(call order.get '{"order_id":"wc:1006"}')
+[ "$(jq_py "$p" "($total, r['discount'])")" = "(1800, 700)" ] &&
+  ok "order.record of the paid order: offer and points fees as its discount (total 18.00)" || bad "order 1006: $p"
+[ "$(jq_py "$out" "r['small_cart_fees']")" = "[]" ] && ok "cart under the offer's minimum: no fee" || bad "small cart: $out"
+
+pts=$(balance "r['balance']")
+out=$(page blocks)
+[ "$(jq_py "$out" "(r['order']['fees'], r['order']['total'], r['order']['points']['id'])")" = "([['Loyalty points (20)', '-1.00']], '11.50', 'wc:1007:points')" ] &&
+  ok "woocommerce_store_api_checkout_update_order_from_request: extensions.patron.points = 20 -> 1.00 off" || bad "blocks: $out"
+after=$(balance "r['balance']")
+[ "$(jq_py "$out" "(r['cancelled']['points'].get('released'), r['queue'])")" = "(True, 0)" ] && [ "$after" = "$pts" ] &&
+  [ "$(balance "[h['type'] for h in r['history'] if h['key'] and h['key'].startswith('wc:1007')]")" = "['redeem_cancel', 'redeem']" ] &&
+  ok "woocommerce_order_status_cancelled: loyalty.redeem.cancel returns the 20 points (balance $after again)" || bad "cancel ($pts -> $after): $out"
+[ "$(jq_py "$out" "(r['refunded']['fees'], r['refunded']['points']['released'])")" = "([['Loyalty points (30)', '-1.50']], True)" ] &&
+  [ "$(balance "[h['type'] for h in r['history'] if h['key'] and h['key'].startswith('wc:1009')]")" = "['redeem_cancel', 'redeem']" ] &&
+  ok "woocommerce_order_status_refunded: 30 points (1.50) returned too" || bad "refunded: $out"
 
 kill -STOP "$PATRON_TEST_PID"
 out=$(page down)
@@ -103,8 +158,11 @@ kill -CONT "$PATRON_TEST_PID"
 [ "$(jq_py "$out" "(r['cross'], r['upsell'], r['related'], r['dashboard'])")" = "([999], [998], [997], '')" ] &&
   ok "patrond stopped: Woo's own cross-sells/upsells/related, no tier line" || bad "down: $out"
 [ "$(jq_py "$out" "r['page_ms'] < 400")" = True ] &&
-  ok "patrond stopped: 4 Patron lookups cost $(jq_py "$out" "round(r['page_ms'])") ms (timeout 150, budget 300)" || bad "down page time: $out"
+  ok "patrond stopped: 5 Patron lookups cost $(jq_py "$out" "round(r['page_ms'])") ms (timeout 150, budget 300)" || bad "down page time: $out"
 [ "$(jq_py "$out" "r['queue']")" = 1 ] && ok "paid order while down: queued for WP-Cron" || bad "queue: $out"
+[ "$(jq_py "$out" "(r['checkout']['fees'], r['checkout']['total'], r['checkout']['points'], r['checkout']['notes'])")" = \
+  "([], '25.00', '', ['Patron unavailable: 20 points not redeemed (the customer keeps them).'])" ] &&
+  ok "checkout while down: no offer, points not spent (an order note says so), full price" || bad "checkout down: $out"
 for _ in $(seq 1 100); do  # the circuit's cool-down (300 ms) then the probe: poll the drain hook
   out=$(page drain)
   [ "$(jq_py "$out" "r['queue']")" = 0 ] && break

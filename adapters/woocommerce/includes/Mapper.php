@@ -78,7 +78,8 @@ final class Mapper
     }
 
     /** order.record params of a paid WC_Order. Lines carry the pre-discount unit price;
-     *  coupons go to `discount`, so Patron's total equals Woo's order total. */
+     *  coupons and negative fees go to `discount`, so Patron's total equals Woo's order total
+     *  (positive fees, e.g. gift wrapping, are not sales of a product: left out). */
     public static function order(object $order): array
     {
         $cur = (string)$order->get_currency();
@@ -102,7 +103,12 @@ final class Mapper
             'currency' => strtoupper($cur),
             'lines' => $lines,
         ];
-        $discount = min($subtotal, self::minor($order->get_discount_total(), $cur));
+        // coupons, and negative fees (Patron's own: the offer and points spent) are discounts
+        $discount = self::minor($order->get_discount_total(), $cur);
+        foreach ($order->get_fees() as $fee) {
+            $discount += max(0, -self::minor($fee->get_total(), $cur));
+        }
+        $discount = min($subtotal, $discount);
         if ($discount > 0) {
             $p['discount'] = $discount;
         }

@@ -33,7 +33,8 @@ final class Plugin
         'show_upsells' => true,       // product page: woocommerce_product_get_upsell_ids
         'show_related' => true,       // product page: woocommerce_related_products
         'show_tier' => true,          // My Account dashboard
-        'apply_offers' => false,      // offers.decide -> a cart discount (fee)
+        'apply_offers' => false,      // offers.decide -> a cart discount (fee), offers.redeem
+        'redeem_points' => false,     // checkout: spend points (loyalty.redeem) as an order fee
         'limit' => 4,
     ];
 
@@ -64,7 +65,7 @@ final class Plugin
         add_filter('woocommerce_product_get_upsell_ids', [self::class, 'upsellIds'], 10, 2);
         add_filter('woocommerce_related_products', [self::class, 'relatedIds'], 10, 3);
         add_action('woocommerce_account_dashboard', [self::class, 'accountDashboard']);
-        add_action('woocommerce_cart_calculate_fees', [self::class, 'applyOffer'], 10, 1);
+        Checkout::register(); // offers, points redemption, block checkout (Checkout.php)
     }
 
     public static function client(): ?Client
@@ -267,7 +268,7 @@ final class Plugin
         return $ids === [] ? $related : $ids;
     }
 
-    /** My Account: tier and points (nothing when unknown). */
+    /** My Account: tier and points (loyalty.tier, loyalty.points; nothing when unknown). */
     public static function accountDashboard(): void
     {
         $s = self::settings();
@@ -277,42 +278,18 @@ final class Plugin
             return;
         }
         $tier = $c->tier((string)$uid, null, self::budget());
-        if ($tier === Client::UNKNOWN_TIER) {
+        $points = $c->points((string)$uid, null, self::budget());
+        if ($tier === Client::UNKNOWN_TIER && !$points) {
             return;
         }
-        $points = null;
-        try {
-            $points = $c->call('loyalty.points', ['customer_id' => (string)$uid], null, self::budget())['balance'] ?? null;
-        } catch (PatronException $e) {
+        echo '<p class="patron-tier">';
+        if ($tier !== Client::UNKNOWN_TIER) {
+            echo esc_html(sprintf(__('Your tier: %s', 'patron'), $tier)), $points !== null ? ' &middot; ' : '';
         }
-        echo '<p class="patron-tier">', esc_html(sprintf(__('Your tier: %s', 'patron'), $tier));
-        if (is_int($points)) {
-            echo ' &middot; ', esc_html(sprintf(__('%d points', 'patron'), $points));
+        if ($points !== null) {
+            echo esc_html(sprintf(__('%d points', 'patron'), $points));
         }
         echo "</p>\n";
-    }
-
-    /** The decided offer applied as a negative fee on the cart (a coupon without a coupon code). */
-    public static function applyOffer(object $cart): void
-    {
-        $s = self::settings();
-        $c = self::client();
-        $uid = get_current_user_id();
-        if (!$s['apply_offers'] || $c === null) {
-            return;
-        }
-        $cur = get_woocommerce_currency();
-        $items = [];
-        foreach ($cart->get_cart() as $line) {
-            $items[] = ['product_id' => (string)(($line['variation_id'] ?? 0) ?: $line['product_id']),
-                'quantity' => (int)$line['quantity'], 'price' => Mapper::minor($line['line_subtotal'] / max(1, (int)$line['quantity']), $cur)];
-        }
-        $offer = $c->offer($uid > 0 ? (string)$uid : 'guest:session', ['currency' => $cur, 'items' => $items], null, self::budget());
-        $off = is_array($offer) ? (int)($offer['discount'] ?? 0) : 0;
-        if ($off > 0) {
-            $cart->add_fee((string)($offer['label'] ?? __('Your offer', 'patron')),
-                -$off / (10 ** Mapper::exponent($cur)));
-        }
     }
 
     /** @param array $recs [{product_id, ...}] -> Woo ids (ints, as Woo's filters expect) */

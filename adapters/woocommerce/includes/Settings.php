@@ -30,7 +30,7 @@ final class Settings
         $out['budget_ms'] = max(10, min(5000, (int)($in['budget_ms'] ?? $out['budget_ms'])));
         $out['cooldown_ms'] = max(0, min(600000, (int)($in['cooldown_ms'] ?? $out['cooldown_ms'])));
         $out['limit'] = max(1, min(20, (int)($in['limit'] ?? $out['limit'])));
-        foreach (['show_cross_sells', 'show_upsells', 'show_related', 'show_tier', 'apply_offers'] as $k) {
+        foreach (['show_cross_sells', 'show_upsells', 'show_related', 'show_tier', 'apply_offers', 'redeem_points'] as $k) {
             $out[$k] = !empty($in[$k]);
         }
         return $out;
@@ -52,7 +52,7 @@ final class Settings
         }
         foreach (['show_cross_sells' => 'Cart cross-sells', 'show_upsells' => 'Product upsells',
                      'show_related' => 'Related products', 'show_tier' => 'Tier on My Account',
-                     'apply_offers' => 'Apply the decided offer'] as $k => $label) {
+                     'apply_offers' => 'Apply the decided offer', 'redeem_points' => 'Points redemption at checkout'] as $k => $label) {
             printf('<tr><th>%s</th><td><input type="checkbox" name="%s[%s]" value="1"%s></td></tr>',
                 esc_html($label), esc_attr($name), $k, $s[$k] ? ' checked' : '');
         }

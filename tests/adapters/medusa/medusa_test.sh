@@ -5,8 +5,9 @@
 # as root), the plugin and patron-client installed from their packed tarballs, then e2e.js
 # drives Medusa's own admin and store APIs against the patrond run.sh started.
 # Caches (build folder, keyed by the Medusa version): node_modules (npm install ~4 min once)
-# and a migrated database with its admin user (medusa db:migrate ~70 s once); a cached run
-# costs ~1.5 min (server start ~30 s, the API flow ~45 s).
+# and a migrated database with its admin user (medusa db:migrate ~70 s once). A cached run:
+# 178 s on the shared 2-core machine under load (server start 57 s, the API flow 120 s of
+# which the backfill's `medusa exec` boot is 20-30 s); ~2 min when the machine is quiet.
 # Owns: its temp cluster, server and tarballs; kills what it started by pid (the server by
 # its own process group). Exit 77 when PostgreSQL 15, npm or the npm registry is missing.
 set -u
@@ -105,7 +106,7 @@ for _ in $(seq 1 300); do
 done
 curl -sf "http://127.0.0.1:$hport/health" >/dev/null || { tail -30 "$tmp/medusa.log"; echo "FAIL medusa: server did not start"; exit 1; }
 echo "ok   medusa: Medusa $version serving with the plugin ($(( $(date +%s) - t0 )) s so far)"
-MEDUSA_URL=http://127.0.0.1:$hport PATRON_CLIENT=$app/node_modules/patron-client node "$here/e2e.js"
+MEDUSA_URL=http://127.0.0.1:$hport MEDUSA_APP=$app PATRON_CLIENT=$app/node_modules/patron-client node "$here/e2e.js"
 rc=$?
 [ $rc -ne 0 ] && grep -i -E "patron|error" "$tmp/medusa.log" | tail -20
 echo "medusa: $(( $(date +%s) - t0 )) s in all"

@@ -3,9 +3,11 @@
  * calls (WooCommerce itself is not installable here: not in Debian or npm). Loaded by
  * WordPress as a must-use plugin of the test site, so WordPress, its database, users, hooks
  * (do_action/apply_filters) and plugin activation are real; only these objects are stand-ins.
- * Owns: WC_Order, WC_Order_Item_Product, WC_Order_Refund, WC_Product, WC_Cart with exactly
- * the methods adapters/woocommerce calls, and wc_get_order / wc_get_product / wc_get_orders /
- * get_woocommerce_currency over an in-memory registry. Invariant: method names, argument
+ * Owns: WC_Order, WC_Order_Item_Product, WC_Order_Item_Fee, WC_Order_Refund, WC_Product,
+ * WC_Cart, WC()->session with exactly the methods adapters/woocommerce calls, and
+ * wc_get_order / wc_get_product / wc_get_orders / get_woocommerce_currency over an in-memory
+ * registry, and woocommerce_store_api_register_endpoint_data (records what is registered, as
+ * the Store API's ExtendSchema would). Invariant: method names, argument
  * and return types follow WooCommerce's documented API (prices as decimal strings, dates as
  * WC_DateTime, here DateTimeImmutable which has the getTimestamp() the plugin uses). */
 declare(strict_types=1);
@@ -15,6 +17,8 @@ final class Patron_Test_Registry
     public static array $orders = [];
     public static array $products = [];
     public static string $currency = 'EUR';
+    /** woocommerce_store_api_register_endpoint_data() calls: endpoint => namespace => args */
+    public static array $storeApi = [];
 }
 
 class WC_Product
@@ -49,9 +53,45 @@ class WC_Order_Item_Product
     public function get_subtotal(): string { return $this->subtotal; }
 }
 
+class WC_Order_Item_Fee
+{
+    private string $name = '';
+    private string $total = '0';
+    public string $amount = '0';
+    public string $taxStatus = 'taxable';
+    public function set_name(string $n): void { $this->name = $n; }
+    public function get_name(): string { return $this->name; }
+    public function set_amount(string $a): void { $this->amount = $a; }
+    public function set_total(string $t): void { $this->total = $t; }
+    public function get_total(): string { return $this->total; }
+    public function set_tax_status(string $s): void { $this->taxStatus = $s; }
+}
+
 class WC_Order
 {
     private string $status = 'completed';
+    private array $fees = [];    // item id => WC_Order_Item_Fee
+    private array $meta = [];
+    public array $notes = [];
+    private string $total = '0';
+    public int $saves = 0;
+    public function get_fees(): array { return $this->fees; }
+    private int $nextItemId = 9001;
+    public function add_item(WC_Order_Item_Fee $item): void { $this->fees[$this->nextItemId++] = $item; }
+    public function remove_item(int $id): void { unset($this->fees[$id]); }
+    public function get_meta(string $k): mixed { return $this->meta[$k] ?? ''; }
+    public function update_meta_data(string $k, mixed $v): void { $this->meta[$k] = $v; }
+    public function add_order_note(string $n): int { $this->notes[] = $n; return count($this->notes); }
+    public function save(): int { $this->saves++; return $this->id; }
+    public function get_total(): string { return $this->total; }
+    /** items' subtotals - coupons + fees + shipping + tax, as WooCommerce sums them */
+    public function calculate_totals(bool $andTaxes = true): string
+    {
+        $t = -(float)$this->discount + (float)$this->shipping + (float)$this->tax;
+        foreach ($this->items as $i) { $t += (float)$i->get_subtotal(); }
+        foreach ($this->fees as $f) { $t += (float)$f->get_total(); }
+        return $this->total = number_format($t, 2, '.', '');
+    }
     public function get_status(): string { return $this->status; }
     public function set_status(string $s): void { $this->status = $s; }
 
@@ -124,6 +164,25 @@ function wc_get_orders(array $a): array|object
     sort($ids);
     $page = array_slice($ids, 0, (int)($a['limit'] ?? 10));
     return empty($a['paginate']) ? $page : (object)['total' => count($ids), 'orders' => $page];
+}
+
+/** WC()->session: the customer's WooCommerce session (here: for this request). */
+final class Patron_Test_Session
+{
+    private array $data = [];
+    public function get(string $k, mixed $default = null): mixed { return $this->data[$k] ?? $default; }
+    public function set(string $k, mixed $v): void { $this->data[$k] = $v; }
+}
+
+function WC(): object
+{
+    static $wc = null;
+    return $wc ??= (object)['session' => new Patron_Test_Session()];
+}
+
+function woocommerce_store_api_register_endpoint_data(array $args): void
+{
+    Patron_Test_Registry::$storeApi[$args['endpoint']][$args['namespace']] = $args;
 }
 
 function get_woocommerce_currency(): string

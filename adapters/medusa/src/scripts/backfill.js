@@ -1,10 +1,13 @@
 // backfill.js -- `npx medusa exec node_modules/patron-medusa/.medusa/server/src/scripts/backfill.js`
-// sends every order (oldest first, pages of 100) to Patron's order.record. Resumes: the number
-// of orders already sent is kept in $PATRON_BACKFILL_STATE (default ./patron-backfill.json);
-// an unavailable Patron stops the run there (exit 1). Replays are no-ops (idempotent ids).
+// sends every order (oldest first, pages of 100) to Patron: order.record, then its refunds
+// and, for a canceled order, the rest as a refund (modules/patron/refunds.js). Resumes: the
+// number of orders already sent is kept in $PATRON_BACKFILL_STATE (default
+// ./patron-backfill.json); an unavailable Patron stops the run there (exit 1). Replays are
+// no-ops (idempotent ids). Prints one progress line per page.
 'use strict';
 const fs = require('fs');
 const { order, ORDER_FIELDS } = require('../modules/patron/mapping');
+const { syncRefunds } = require('../modules/patron/refunds');
 
 module.exports.default = async function backfill({ container }) {
   const state = process.env.PATRON_BACKFILL_STATE || 'patron-backfill.json';
@@ -12,6 +15,7 @@ module.exports.default = async function backfill({ container }) {
   try { done = JSON.parse(fs.readFileSync(state, 'utf8')).done || 0; } catch (_) { /* first run */ }
   const query = container.resolve('query');
   const patron = container.resolve('patron');
+  let sent = 0;
   for (;;) {
     const { data, metadata } = await query.graph({ entity: 'order', fields: ORDER_FIELDS,
       pagination: { skip: done, take: 100, order: { created_at: 'ASC' } } });
@@ -20,6 +24,8 @@ module.exports.default = async function backfill({ container }) {
       const p = order(o);
       try {
         if (p.lines.length) await patron.client.call('order.record', p);
+        await syncRefunds(container, o.id, { direct: true });
+        sent++;
       } catch (e) {
         if (e.unavailable) { console.error(`patron: unavailable at order ${o.id}; rerun to resume`); process.exitCode = 1; return; }
         console.error(`patron: order ${o.id} refused: ${e.code} ${e.patronMessage}`);
@@ -29,4 +35,5 @@ module.exports.default = async function backfill({ container }) {
     }
     console.log(`patron: ${done}/${metadata ? metadata.count : '?'} orders sent`);
   }
+  console.log(`patron: backfill done, ${sent} orders sent this run, ${done} in all`);
 };

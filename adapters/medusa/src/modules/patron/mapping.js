@@ -68,6 +68,36 @@ function variants(product, currency) {
 const PRODUCT_FIELDS = ['id', 'title', 'status', 'categories.handle', 'variants.id', 'variants.title',
   'variants.manage_inventory', 'variants.prices.amount', 'variants.prices.currency_code'];
 
+// order.refund params of every refund of a Medusa order (payment_collections.payments.refunds;
+// fields: REFUND_FIELDS): refund id `medusa:refund:<id>`, by amount (idempotent: sending all
+// of them again is a no-op).
+function refunds(o) {
+  const out = [];
+  for (const pc of o.payment_collections || []) {
+    for (const pay of pc.payments || []) {
+      for (const r of pay.refunds || []) {
+        const amount = minor(r.amount, o.currency_code);
+        if (amount > 0) {
+          out.push({ refund_id: `medusa:refund:${r.id}`, order_id: `medusa:${o.id}`, amount,
+            ts: Math.floor(new Date(r.created_at || Date.now()).getTime() / 1000) });
+        }
+      }
+    }
+  }
+  return out;
+}
+const REFUND_FIELDS = ['id', 'status', 'canceled_at', 'currency_code', 'payment_collections.payments.refunds.id',
+  'payment_collections.payments.refunds.amount', 'payment_collections.payments.refunds.created_at'];
+
+// offers.decide cart (protocol names; patron-client maps them to the wire) of a Medusa cart
+// (fields: CART_FIELDS): one line per variant, unit prices in minor units.
+function offerCart(cart) {
+  const cur = cart.currency_code;
+  return { currency: String(cur).toUpperCase(), lines: (cart.items || []).filter((i) => Number(i.quantity) > 0).map((i) => ({
+    product_id: String(i.variant_id || i.product_id), quantity: Number(i.quantity), unit_price: Math.max(0, minor(i.unit_price, cur)) })) };
+}
+const CART_FIELDS = ['id', 'currency_code', 'customer_id', 'items.variant_id', 'items.product_id', 'items.quantity', 'items.unit_price'];
+
 function customer(c) {
   const p = { customer_id: String(c.id), email: String(c.email || '') };
   const name = [c.first_name, c.last_name].filter(Boolean).join(' ');
@@ -76,4 +106,5 @@ function customer(c) {
   return p;
 }
 
-module.exports = { exponent, minor, guestId, order, ORDER_FIELDS, variants, PRODUCT_FIELDS, customer };
+module.exports = { exponent, minor, guestId, order, ORDER_FIELDS, refunds, REFUND_FIELDS, offerCart, CART_FIELDS,
+  variants, PRODUCT_FIELDS, customer };
