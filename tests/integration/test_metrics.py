@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import promtext  # noqa: E402
-from patrontest import Client, Daemon, RpcError, order, wait_until  # noqa: E402
+from patrontest import BuildGate, Client, Daemon, RpcError, order, wait_until  # noqa: E402
 
 PATROND = None
 # http_metrics.h
@@ -339,21 +339,9 @@ class LogTest(unittest.TestCase):
 
     def test_slow_request_line(self):
         d = Daemon(PATROND, extra=["--set", "log.slow_request_ms=40"], sync=False)
-        gate = os.path.join(d.tmp, "build.gate")
-        os.mkfifo(gate)
-
-        def started():
-            with open(gate, "rb") as f:
-                f.read()
-
-        def release():
-            with open(gate, "wb"):
-                pass
-        os.environ["PATRON_DEBUG_BUILD_GATE"] = gate
-        try:
-            d.start()
-        finally:
-            del os.environ["PATRON_DEBUG_BUILD_GATE"]
+        gate = BuildGate(d)
+        started, release = gate.started, gate.release
+        gate.start(d)
         try:
             a = Client(d.admin)
             for _ in a.call("model.status")["models"]:  # the start-up builds (no request)

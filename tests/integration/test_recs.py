@@ -15,7 +15,7 @@ import unittest
 from collections import Counter
 from itertools import combinations
 
-from patrontest import Client, Daemon, RpcError, order
+from patrontest import BuildGate, Client, Daemon, RpcError, order
 
 PATROND = None
 
@@ -503,21 +503,9 @@ class BackgroundBuildTest(unittest.TestCase):
 
     def test_status_says_building_while_a_refit_runs(self):
         d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False)
-        gate = os.path.join(d.tmp, "build.gate")
-        os.mkfifo(gate)
-
-        def started():  # returns once a build waits at the gate
-            with open(gate, "rb") as f:
-                f.read()
-
-        def release():
-            with open(gate, "wb"):
-                pass
-        os.environ["PATRON_DEBUG_BUILD_GATE"] = gate
-        try:
-            d.start()
-        finally:
-            del os.environ["PATRON_DEBUG_BUILD_GATE"]
+        gate = BuildGate(d)
+        started, release = gate.started, gate.release
+        gate.start(d)
         try:
             a = Client(d.admin)
             # a fresh data directory: every model is built once at start, in the background
