@@ -127,7 +127,7 @@ static const cdef_t defs[] = {
    "Log an info line (method, duration) for each request this slow or slower, dispatch to "
    "answer (writes: commit included); 0 = never. Rate-limited."},
   {"metrics", "listen", T_STR, STR(metrics_listen), 0, 0, 0, "",
-   "IPV4:PORT or [IPV6]:PORT serving GET /metrics (Prometheus text), e.g. 127.0.0.1:9464; "
+   "PORT (on 127.0.0.1), IPV4:PORT or [IPV6]:PORT serving GET /metrics (Prometheus text); "
    "empty = off. No authentication: keep it on loopback."},
   {"metrics", "textfile", T_STR, STR(metrics_textfile), 0, 0, 0, "",
    "A *.prom file for node_exporter's textfile collector, rewritten (by rename) with the "
@@ -334,10 +334,16 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, in
   const char *h = s[0] == '[' ? s + 1 : s;
   unsigned char addr[16];
   char *end;
-  if (!colon || (size_t)(colon - h) >= hostlen) goto bad;
-  memcpy(host, h, (size_t)(colon - h));
-  host[colon - h] = 0;
-  const char *ps = colon + (s[0] == '[' ? 2 : 1);
+  const char *ps;
+  if (!colon && hostlen > 9) { /* a port alone: loopback */
+    strcpy(host, "127.0.0.1");
+    ps = s;
+  } else {
+    if (!colon || (size_t)(colon - h) >= hostlen) goto bad;
+    memcpy(host, h, (size_t)(colon - h));
+    host[colon - h] = 0;
+    ps = colon + (s[0] == '[' ? 2 : 1);
+  }
   errno = 0;
   long p = strtol(ps, &end, 10);
   if (!*ps || *end || errno || p < 1 || p > 65535) goto bad;
@@ -346,7 +352,8 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, in
   *port = (int)p;
   return 0;
 bad:
-  snprintf(err, errlen, "metrics.listen: expected IPV4:PORT or [IPV6]:PORT (numeric), got '%s'", s);
+  snprintf(err, errlen, "metrics.listen: expected PORT, IPV4:PORT or [IPV6]:PORT (numeric), got '%s'",
+           s);
   return -1;
 }
 

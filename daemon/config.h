@@ -82,8 +82,8 @@ void config_resolve(settings_t *s);
 int config_validate(const settings_t *s, char *err, size_t errlen);
 /* What --check-config adds: socket groups exist, the data directory is writable. */
 int config_check_environment(const settings_t *s, char *err, size_t errlen);
-/* Split metrics.listen ("127.0.0.1:9464", "[::1]:9464") into a numeric IPv4/IPv6 address and
- * a port 1..65535. 0, or -1 with a message. *v6 = 1 for an IPv6 address. */
+/* Split metrics.listen ("9464" = loopback, "127.0.0.1:9464", "[::1]:9464") into a numeric
+ * IPv4/IPv6 address and a port 1..65535. 0, or -1 with a message. *v6 = 1 for IPv6. */
 int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, int *v6, char *err,
                         size_t errlen);
 /* Write every setting as INI, with its documentation as comments. */

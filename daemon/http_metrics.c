@@ -321,7 +321,8 @@ static int listen_on(http_metrics_t *hm, const char *spec) {
   int loopback = v6 ? !strcmp(host, "::1") : !strncmp(host, "127.", 4);
   if (!loopback)
     log_warn("metrics.listen %s is not a loopback address: /metrics has no authentication", spec);
-  log_notice("serving metrics on http://%s/metrics", spec);
+  log_notice(v6 ? "serving metrics on http://[%s]:%d/metrics" : "serving metrics on http://%s:%d/metrics",
+             host, port);
   return 0;
 }
 

@@ -307,6 +307,32 @@ class MetricsTest(unittest.TestCase):
         c.close()
 
 
+class ListenSettingTest(unittest.TestCase):
+    def test_bad_values_fail_the_check(self):
+        for bad in ("bogus", "localhost:9464", "127.0.0.1:0", "127.0.0.1:70000", "::1:9464"):
+            r = subprocess.run([PATROND, "--no-config", "-d", "/nonexistent/x", "--check-config",
+                                "--set", "metrics.listen=" + bad],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.assertEqual(r.returncode, 78, bad)
+            self.assertIn(b"metrics.listen", r.stderr)
+
+    def test_port_alone_is_loopback_and_a_busy_port_refuses_the_start(self):
+        port = free_port()
+        d = Daemon(PATROND, sync=False).start(["--set", "metrics.listen=%d" % port])
+        try:
+            self.assertIn("serving metrics on http://127.0.0.1:%d/metrics" % port, d.read_log())
+            self.assertEqual(scrape(port)[0], 200)
+            other = Daemon(PATROND, sync=False)
+            with self.assertRaises(RuntimeError) as cm:
+                other.start(["--set", "metrics.listen=%d" % port])
+            self.assertIn("cannot listen for metrics on", str(cm.exception))
+            self.assertEqual(other.proc.wait(), 1)
+            other.cleanup()
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+
 class LogTest(unittest.TestCase):
     """One info line per error answer (method, code; no ids), one per slow request, each kind
     at most 10 lines per 5 s with a line counting the suppressed ones (metrics.c)."""
