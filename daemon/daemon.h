@@ -5,7 +5,8 @@
  * signals, shutdown; wires the files together with callbacks).
  * Calls among daemon files go one way (no cycles; scripts/check_daemon_deps.sh checks it):
  * main -> server -> handlers* -> model_* -> models -> jobs -> exec (and each may call those
- * further down, plus log.c). Whatever goes back up (finished jobs, committed writes,
+ * further down, plus log.c and metrics.c, a leaf; main -> http_metrics -> metrics_text ->
+ * models for the exposition). Whatever goes back up (finished jobs, committed writes,
  * notifications) goes through a callback main.c hands over.
  * Threads: the libuv loop thread owns everything here (cfg included: a SIGHUP rewrites it)
  * except the queues (their mutexes) and the atomic counters the writer and worker bump; the
