@@ -8,6 +8,7 @@
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #include "clv/clv.h"
@@ -121,6 +122,18 @@ static const cdef_t defs[] = {
   {"loyalty", "program_file", T_STR, STR(loyalty_program_file), 0, 0, 1, "",
    "JSON file holding the params of loyalty.program.set (empty = none): applied at start and on "
    "SIGHUP when its SHA-256 differs from the one recorded with the stored program."},
+  {"tls", "listen", T_STR, STR(tls_listen), 0, 0, 0, "",
+   "TLS listener (TLS 1.3, client certificate signed by tls.ca required): host:port with a "
+   "numeric host (0.0.0.0:7443, [::]:7443); empty = off. Needs cert, key and ca."},
+  {"tls", "cert", T_STR, STR(tls_cert), 0, 0, 1, "",
+   "Server certificate (PEM, chain after the leaf). Re-read on SIGHUP for new connections."},
+  {"tls", "key", T_STR, STR(tls_key), 0, 0, 1, "",
+   "Private key of tls.cert (PEM, unencrypted). Re-read on SIGHUP with the certificate."},
+  {"tls", "ca", T_STR, STR(tls_ca), 0, 0, 1, "",
+   "CA certificate(s) (PEM) that client certificates must chain to. Re-read on SIGHUP."},
+  {"tls", "admin_subjects", T_STR, STR(tls_admin_subjects), 0, 0, 1, "",
+   "Client certificate subjects allowed admin methods over TLS, '|'-separated, as "
+   "`openssl x509 -noout -subject -nameopt RFC2253` prints them (CN=ops,O=Shop)."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
   {"log", "slow_request_ms", T_UINT, NUM(log_slow_request_ms), 0, 86400000, 1, "1000",
@@ -328,37 +341,70 @@ int config_check_environment(const settings_t *s, char *err, size_t errlen) {
   return 0;
 }
 
+int config_split_hostport(const char *s, char *host, size_t hostlen, unsigned *port) {
+  const char *colon = strrchr(s, ':'), *h = s;
+  size_t n = colon ? (size_t)(colon - s) : 0;
+  if (!colon || !colon[1]) return -1;
+  if (s[0] == '[') { /* [v6]:port */
+    if (n < 2 || s[n - 1] != ']') return -1;
+    h = s + 1;
+    n -= 2;
+  }
+  if (n == 0 || n >= hostlen) return -1;
+  memcpy(host, h, n);
+  host[n] = 0;
+  char *end;
+  errno = 0;
+  unsigned long p = strtoul(colon + 1, &end, 10);
+  if (errno || *end || p == 0 || p > 65535 || colon[1] == '-' || colon[1] == '+') return -1;
+  unsigned char addr[16];
+  if (inet_pton(s[0] == '[' ? AF_INET6 : AF_INET, host, addr) != 1) return -1;
+  *port = (unsigned)p;
+  return 0;
+}
+
+/* The TLS listener never starts half-configured: without a certificate, its key and a CA for
+ * the clients' certificates the daemon refuses to start. */
+static int validate_tls(const settings_t *s, char *err, size_t errlen) {
+  if (!s->tls_listen[0]) return 0;
+  char host[64];
+  unsigned port;
+  if (config_split_hostport(s->tls_listen, host, sizeof host, &port)) {
+    snprintf(err, errlen, "tls.listen: '%s' is not host:port with a numeric host "
+             "(e.g. 0.0.0.0:7443 or [::]:7443)", s->tls_listen);
+    return -1;
+  }
+  const char *missing = !s->tls_cert[0] ? "cert" : !s->tls_key[0] ? "key" : !s->tls_ca[0] ? "ca" : NULL;
+  if (missing) {
+    snprintf(err, errlen, "tls.listen is set but tls.%s is not: the TLS listener needs a "
+             "certificate (cert), its key (key) and the CA of the client certificates (ca)",
+             missing);
+    return -1;
+  }
+  return 0;
+}
+
 int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, int *v6, char *err,
                         size_t errlen) {
-  const char *colon = s[0] == '[' ? strstr(s, "]:") : strrchr(s, ':');
-  const char *h = s[0] == '[' ? s + 1 : s;
-  unsigned char addr[16];
-  char *end;
-  const char *ps;
-  if (!colon && hostlen > 9) { /* a port alone: loopback */
-    strcpy(host, "127.0.0.1");
-    ps = s;
-  } else {
-    if (!colon || (size_t)(colon - h) >= hostlen) goto bad;
-    memcpy(host, h, (size_t)(colon - h));
-    host[colon - h] = 0;
-    ps = colon + (s[0] == '[' ? 2 : 1);
+  char spec[96];
+  unsigned p;
+  if (*s && strspn(s, "0123456789") == strlen(s)) /* a port alone: loopback */
+    snprintf(spec, sizeof spec, "127.0.0.1:%.8s", s);
+  else
+    snprintf(spec, sizeof spec, "%s", s);
+  if (strlen(s) >= sizeof spec || config_split_hostport(spec, host, hostlen, &p)) {
+    snprintf(err, errlen,
+             "metrics.listen: expected PORT, IPV4:PORT or [IPV6]:PORT (numeric), got '%s'", s);
+    return -1;
   }
-  errno = 0;
-  long p = strtol(ps, &end, 10);
-  if (!*ps || *end || errno || p < 1 || p > 65535) goto bad;
-  *v6 = s[0] == '[';
-  if (inet_pton(*v6 ? AF_INET6 : AF_INET, host, addr) != 1) goto bad;
   *port = (int)p;
+  *v6 = spec[0] == '[';
   return 0;
-bad:
-  snprintf(err, errlen, "metrics.listen: expected PORT, IPV4:PORT or [IPV6]:PORT (numeric), got '%s'",
-           s);
-  return -1;
 }
 
 int config_validate(const settings_t *s, char *err, size_t errlen) {
   struct sockaddr_un sa;
+  if (validate_tls(s, err, errlen)) return -1;
   if (!s->socket_path[0]) {
     snprintf(err, errlen, "server.socket must be set");
     return -1;

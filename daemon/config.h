@@ -61,6 +61,12 @@ typedef struct settings_s {
   uint64_t recs_history_max_orders;  /* newest orders of a customer read as history */
   /* [loyalty] */
   char loyalty_program_file[CONFIG_PATH_MAX]; /* "" = none; JSON params of loyalty.program.set */
+  /* [tls] (tls.c): the optional TCP listener with client certificates; "" = off */
+  char tls_listen[128];              /* "host:port" or "[v6]:port", numeric host */
+  char tls_cert[CONFIG_PATH_MAX];    /* server certificate chain (PEM) */
+  char tls_key[CONFIG_PATH_MAX];     /* its private key (PEM) */
+  char tls_ca[CONFIG_PATH_MAX];      /* CA certificate(s) that client certificates must chain to */
+  char tls_admin_subjects[2048];     /* '|'-separated RFC 2253 subjects allowed admin methods */
   /* [log] */
   uint64_t log_level;
   uint64_t log_slow_request_ms;      /* log requests taking this long or longer (0 = never) */
@@ -80,6 +86,9 @@ int config_set(settings_t *s, const char *dotted, const char *value, char *err, 
 void config_resolve(settings_t *s);
 /* Cross-field checks (paths fit sun_path, ...). */
 int config_validate(const settings_t *s, char *err, size_t errlen);
+/* Split [tls] listen ("127.0.0.1:7443", "[::1]:7443") into a numeric host and a port.
+ * -1 if it is not one. */
+int config_split_hostport(const char *s, char *host, size_t hostlen, unsigned *port);
 /* What --check-config adds: socket groups exist, the data directory is writable. */
 int config_check_environment(const settings_t *s, char *err, size_t errlen);
 /* Split metrics.listen ("9464" = loopback, "127.0.0.1:9464", "[::1]:9464") into a numeric

@@ -42,7 +42,11 @@ typedef struct jobq_s jobq_t;
 typedef enum { CONN_READING, CONN_PAUSED, CONN_DRAINING, CONN_CLOSED, CONN__MAX } conn_state_t;
 
 struct conn_s {
-  uv_pipe_t pipe;
+  union { /* the stream: a Unix socket, or TCP for the TLS listener (same uv_stream_t head) */
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+  };
+  struct tls_conn_s *tls;     /* the TLS session (tls.h), NULL on the Unix sockets */
   daemon_t *d;
   conn_t *prev, *next;
   conn_state_t state;
@@ -131,9 +135,14 @@ int loyalty_follow_refund(exec_ctx_t *x, const refund_t *rf, perr_info_t *e);
 int loyalty_customer_fields(exec_ctx_t *x, store_txn_t *t, pstr_t id, cust_loyalty_t *out,
                             perr_info_t *e);
 
+#define DAEMON_LISTENERS 3
+#define LISTENER_TLS 2 /* index of the TLS listener */
 typedef struct listener_s {
-  uv_pipe_t pipe;
-  int active, admin;
+  union {
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;             /* the TLS listener */
+  };
+  int active, admin, tls;
   unsigned accepts;           /* since the last deferral: see ACCEPT_BURST in server.c */
   int deferred;               /* a pending connection waits for the check phase */
   char path[CONFIG_PATH_MAX];
@@ -142,6 +151,7 @@ typedef struct listener_s {
 typedef struct counters_s {
   uint64_t conns_total, conns_rejected, conns_closed_limit;
   uint64_t conns_evicted_idle, conns_closed_write_timeout, conns_closed_memory;
+  uint64_t tls_handshake_failures; /* TLS connections refused: certificate, version, not TLS */
   uint64_t protocol_errors, requests, errors, bytes_in, bytes_out;
   method_counters_t by_method[METHOD__COUNT];
 } counters_t;
@@ -161,7 +171,8 @@ struct daemon_s {
   struct rcache_s *qcache;    /* encoded answers of M_CACHED_QUERY methods */
   msgpack_sbuffer qkey;       /* a request's params, packed: the qcache key */
   msgpack_packer qkey_pk;
-  listener_t listeners[2];
+  listener_t listeners[DAEMON_LISTENERS]; /* shop socket, admin socket, TLS (tls.h) */
+  struct tls_server_s *tls;   /* the TLS listener's context, NULL when [tls] listen is empty */
   conn_t *conns;
   uint64_t nconns;
   uint64_t nconns_admin;      /* of nconns, accepted on the admin socket */
@@ -196,6 +207,8 @@ struct daemon_s {
 /* server.c */
 int server_listen(daemon_t *d, listener_t *l, const char *path, unsigned mode,
                   const char *group, int admin);
+/* The TLS listener on cfg's [tls] listen, with d->tls made (tls_server_new) beforehand. */
+int server_listen_tls(daemon_t *d, listener_t *l);
 void server_close_listeners(daemon_t *d);
 void server_start_timers(daemon_t *d);
 void server_stop_reading_all(daemon_t *d);

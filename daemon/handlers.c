@@ -53,6 +53,7 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->conns_evicted_idle = d->c.conns_evicted_idle;
   s->conns_closed_write_timeout = d->c.conns_closed_write_timeout;
   s->conns_closed_memory = d->c.conns_closed_memory;
+  s->conns_tls_refused = d->c.tls_handshake_failures;
   s->protocol_errors = d->c.protocol_errors;
   s->requests = d->c.requests;
   s->errors = d->c.errors;

@@ -27,6 +27,7 @@
 #include "models.h"
 #include "notify.h"
 #include "base/readcache.h"
+#include "tls.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -164,6 +165,29 @@ static int check_socket_dirs(const settings_t *s, char *err, size_t errlen) {
   return 0;
 }
 
+/* --check-config: the TLS listener's certificate, key and CA load and match (as at start). */
+static int check_tls_files(const settings_t *s, char *err, size_t errlen) {
+  if (!s->tls_listen[0]) return 0;
+  tls_server_t *t = tls_server_new(s, err, errlen);
+  tls_server_free(t);
+  return t ? 0 : -1;
+}
+
+/* SIGHUP: a new TLS context from [tls] cert, key and ca for the connections accepted from
+ * now on; the open ones keep theirs. A file that does not load keeps the running one. */
+static void reload_tls(daemon_t *d, const settings_t *fresh) {
+  if (strcmp(fresh->tls_listen, d->cfg.tls_listen))
+    log_warn("reload: tls.listen changes need a restart");
+  if (!d->tls) return;
+  char err[600], desc[700];
+  if (tls_server_reload(d->tls, &d->cfg, err, sizeof err)) {
+    log_err("reload: %s; keeping the running TLS certificate", err);
+    return;
+  }
+  tls_server_describe(d->tls, desc, sizeof desc);
+  log_notice("reload: TLS certificate for new connections: %s", desc);
+}
+
 static char **g_argv;
 static int g_argc;
 
@@ -222,6 +246,7 @@ static void on_signal(uv_signal_t *s, int signum) {
       }
       if (strcmp(fresh.socket_path, d->cfg.socket_path) || strcmp(fresh.data_dir, d->cfg.data_dir))
         log_warn("reload: socket and data_dir changes need a restart");
+      reload_tls(d, &fresh);
       log_notice("configuration reloaded");
       loyalty_program_file_sync(d); /* after the reload line: its outcome follows it */
     }
@@ -259,7 +284,7 @@ int main(int argc, char **argv) {
   if (o.check) {
     char err[600];
     if (config_check_environment(&d.cfg, err, sizeof err) ||
-        check_socket_dirs(&d.cfg, err, sizeof err)) {
+        check_socket_dirs(&d.cfg, err, sizeof err) || check_tls_files(&d.cfg, err, sizeof err)) {
       fprintf(stderr, "patrond: %s\n", err);
       return 78;
     }
@@ -322,15 +347,21 @@ int main(int argc, char **argv) {
             e.message);
     return 1;
   }
-  if (server_listen(&d, &d.listeners[0], d.cfg.socket_path, (unsigned)d.cfg.socket_mode,
+  char tls_err[600];
+  if (d.cfg.tls_listen[0] && !(d.tls = tls_server_new(&d.cfg, tls_err, sizeof tls_err)))
+    log_err("%s; not starting (the TLS listener needs them)", tls_err);
+  if ((d.cfg.tls_listen[0] && !d.tls) ||
+      server_listen(&d, &d.listeners[0], d.cfg.socket_path, (unsigned)d.cfg.socket_mode,
                     d.cfg.socket_group, 0) ||
       (d.cfg.admin_socket_run[0] &&
        server_listen(&d, &d.listeners[1], d.cfg.admin_socket_run,
-                     (unsigned)d.cfg.admin_socket_mode, d.cfg.admin_socket_group, 1))) {
+                     (unsigned)d.cfg.admin_socket_mode, d.cfg.admin_socket_group, 1)) ||
+      (d.tls && server_listen_tls(&d, &d.listeners[LISTENER_TLS]))) {
     server_close_listeners(&d);
     jobq_stop(d.writer);
     jobq_stop(d.worker);
     uv_run(d.loop, UV_RUN_DEFAULT);
+    tls_server_free(d.tls);
     store_close(d.store);
     return 1;
   }
@@ -381,6 +412,7 @@ int main(int argc, char **argv) {
   http_metrics_free(&d);
   metrics_free(d.metrics);
   msgpack_sbuffer_destroy(&d.qkey);
+  tls_server_free(d.tls); /* after the connections' close callbacks freed their sessions */
   store_close(d.store);
   uv_loop_close(d.loop);
   int status = atomic_load(&d.exit_status);

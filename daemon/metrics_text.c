@@ -160,9 +160,17 @@ static void render_requests(daemon_t *d, mtext_t *t) {
 }
 
 static void render_connections(daemon_t *d, mtext_t *t) {
-  mtext_family(t, "patron_connections", "gauge", "Open client connections, by socket.");
-  sample1(t, "patron_connections", "socket", "shop", d->nconns - d->nconns_admin);
+  uint64_t tls = 0;
+  for (const conn_t *c = d->conns; c; c = c->next) tls += c->tls != NULL;
+  mtext_family(t, "patron_connections", "gauge",
+               "Open client connections, by listener (shop and admin: the Unix sockets; tls: the "
+               "TLS listener).");
+  sample1(t, "patron_connections", "socket", "shop", d->nconns - d->nconns_admin - tls);
   sample1(t, "patron_connections", "socket", "admin", d->nconns_admin);
+  sample1(t, "patron_connections", "socket", "tls", tls);
+  scalar(t, "patron_tls_handshake_failures_total", "counter",
+         "TLS connections refused (certificate, protocol version, not TLS).",
+         d->c.tls_handshake_failures);
   scalar(t, "patron_connections_accepted_total", "counter", "Connections accepted.",
          d->c.conns_total);
   scalar(t, "patron_connections_rejected_total", "counter",

@@ -1,7 +1,9 @@
 /* server.c -- listeners, connections and dispatch on the libuv loop thread.
  * Bytes -> guard (limits) -> msgpack-c unpacker -> rpc_parse -> method table -> decode ->
  * handler (reads: here, on a read snapshot; writes: queued to the writer) -> encode into the
- * connection's output buffer -> one write per read batch.
+ * connection's output buffer -> one write per read batch. On the TLS listener (tls.h) the
+ * bytes read are ciphertext, decrypted into the unpacker first (tls_on_read), and the output
+ * buffer is sealed into records on its way out (conn_flush); everything else is the same.
  * Invariants: reads on a connection are answered in arrival order; writes are answered after
  * their commit (msgid lets clients match); a connection's memory is freed only when its
  * handle is closed and no write is in flight for it; every limit violation is confined to
@@ -34,6 +36,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "rpc.h"
+#include "tls.h"
 
 #define READ_CHUNK (64 * 1024)
 /* An input buffer grown past this by a large message is given back once it is idle. */
@@ -54,17 +57,34 @@ static void conn_unref(conn_t *c) {
   if (--c->refs > 0) return;
   if (!c->up_gone) msgpack_unpacker_destroy(&c->up);
   msgpack_sbuffer_destroy(&c->out);
+  tls_conn_free(c->tls);
   free(c);
 }
 
 static void on_conn_closed(uv_handle_t *h) { conn_unref(h->data); }
 /* For a connection refused before its buffers were set up. */
-static void on_refused_closed(uv_handle_t *h) { free(h->data); }
+static void on_refused_closed(uv_handle_t *h) {
+  conn_t *c = h->data;
+  tls_conn_free(c->tls);
+  free(c);
+}
+
+/* Read and drop what the peer sent that was not read: closing a TCP socket with unread
+ * bytes sends a reset, which can destroy the TLS alert just sent before the peer reads it
+ * (a refused client would see "connection reset" instead of "certificate required"). */
+static void discard_unread(conn_t *c) {
+  uv_os_fd_t fd;
+  char buf[4096];
+  if (uv_fileno((uv_handle_t *)&c->pipe, &fd)) return;
+  for (int i = 0; i < 16 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++) {
+  }
+}
 
 static void conn_close(conn_t *c) {
   CONTRACT_THREAD(THREAD_LOOP);
   if (c->state == CONN_CLOSED) return;
   daemon_t *d = c->d;
+  if (c->tls) discard_unread(c);
   CONTRACT_CONN_TRANSITION(c->state, CONN_CLOSED);
   c->state = CONN_CLOSED;
   if (c->prev) c->prev->next = c->next;
@@ -130,17 +150,28 @@ static void on_written(uv_write_t *req, int status) {
   conn_unref(c);
 }
 
-/* Hand everything in c->out to the socket: try_write first, queue the rest. */
+/* Hand everything in c->out to the socket: try_write first, queue the rest. Over TLS what
+ * goes out is c->out sealed into records, with any handshake message or alert before it. */
 static void conn_flush(conn_t *c) {
-  if (c->state == CONN_CLOSED || c->out.size == 0) {
+  if (c->state == CONN_CLOSED || (c->out.size == 0 && !(c->tls && tls_conn_has_output(c->tls)))) {
     c->out.size = 0;
     if (conn_drained(c)) conn_close(c);
     return;
   }
+  char *data = c->out.data;
   size_t len = c->out.size, off = 0;
+  if (c->tls) {
+    const char *sealed;
+    if (tls_conn_seal(c->tls, c->out.data, c->out.size, &sealed, &len)) {
+      c->out.size = 0;
+      conn_close(c);
+      return;
+    }
+    data = (char *)sealed;
+  }
   c->d->c.bytes_out += len;
-  if (c->out_queued == 0) {
-    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)len);
+  if (c->out_queued == 0 && len) {
+    uv_buf_t b = uv_buf_init(data, (unsigned)len);
     int n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
     if (n > 0) off = (size_t)n;
     else if (n != UV_EAGAIN && n != UV_ENOSYS) {
@@ -157,7 +188,7 @@ static void conn_flush(conn_t *c) {
       conn_close(c);
       return;
     }
-    memcpy(wb->data, c->out.data + off, rest);
+    memcpy(wb->data, data + off, rest);
     wb->conn = c;
     wb->len = rest;
     uv_buf_t b = uv_buf_init(wb->data, (unsigned)rest);
@@ -331,11 +362,13 @@ static void dispatch(conn_t *c) {
     return;
   }
   d->c.by_method[mi].calls++;
-  if ((method_table[mi].flags & M_ADMIN) && !c->admin) {
+  if ((method_table[mi].flags & M_ADMIN) && !c->admin &&
+      !(c->tls && tls_conn_subject_allowed(c->tls, d->cfg.tls_admin_subjects))) {
     count_error(d, mi, PERR_FORBIDDEN, m.type == RPC_REQUEST);
     if (m.type == RPC_REQUEST) {
-      perr_set(&e, PERR_FORBIDDEN, NULL, "%s is an admin method: use the admin socket",
-               method_table[mi].name);
+      perr_set(&e, PERR_FORBIDDEN, NULL, "%s is an admin method: use the admin socket%s",
+               method_table[mi].name,
+               c->tls ? ", or a client certificate whose subject is in tls.admin_subjects" : "");
       reply_error(c, m.msgid, &e);
     }
     return;
@@ -353,6 +386,12 @@ static void dispatch(conn_t *c) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   conn_t *c = h->data;
   (void)suggested;
+  if (c->tls) { /* ciphertext: handed to the session at once (tls_on_read) */
+    size_t n;
+    buf->base = tls_server_rx_buffer(c->d->tls, &n);
+    buf->len = n;
+    return;
+  }
   if (!msgpack_unpacker_reserve_buffer(&c->up, READ_CHUNK)) {
     buf->base = NULL;
     buf->len = 0;
@@ -365,7 +404,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 /* Bytes held for a connection: its input buffer, unsent and queued output. */
 static size_t conn_memory(const conn_t *c) {
-  return c->up.used + c->up.free + c->out.alloc + c->out_queued;
+  return c->up.used + c->up.free + c->out.alloc + c->out_queued +
+         (c->tls ? tls_conn_memory(c->tls) : 0);
 }
 
 /* Keep all connections' buffers under limits.max_buffer_memory_mb: close the connections
@@ -513,10 +553,81 @@ static void conn_execute(conn_t *c) {
   conn_flush(c);
 }
 
+/* n request bytes just put in the unpacker's buffer at p: checked by the guard, then handed
+ * to the unpacker. -1 after a violation (noted for conn_execute; reading stops). */
+static int conn_take_input(conn_t *c, const char *p, size_t n) {
+  size_t good_end;
+  guard_status_t gs = guard_feed(&c->guard, (const uint8_t *)p, n, &good_end);
+  msgpack_unpacker_buffer_consumed(&c->up, gs == GUARD_OK ? n : good_end);
+  if (gs != GUARD_OK) { /* after the complete messages before it are executed and answered */
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    c->fail_status = gs;
+    c->fail_has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
+    c->fail_msgid = c->fail_has_msgid ? (uint32_t)c->guard.msgid : 0;
+    return -1;
+  }
+  if (!guard_idle(&c->guard)) {
+    if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
+  } else {
+    c->partial_since_ms = 0;
+  }
+  return 0;
+}
+
+/* The TLS session failed (certificate refused, not TLS 1.3, not TLS at all) or the peer
+ * closed it: send the alert OpenSSL wrote, then close once nothing is owed. */
+static void tls_session_ended(conn_t *c) {
+  daemon_t *d = c->d;
+  const char *why = tls_conn_error(c->tls);
+  if (!tls_conn_established(c->tls)) {
+    d->c.tls_handshake_failures++;
+    if (log_limit_allow(&d->close_log, LOG_LVL_INFO, uv_now(d->loop)))
+      log_info("TLS handshake refused: %s", why);
+  } else {
+    log_debug("TLS connection ended: %s", why);
+  }
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  CONTRACT_CONN_TRANSITION(c->state, CONN_DRAINING);
+  c->state = CONN_DRAINING;
+  conn_flush(c);
+}
+
+/* Ciphertext from a TLS connection: every record it completes is decrypted into the
+ * unpacker's buffer (at most one read's worth: reading stops while the connection is
+ * paused), then executed as on a Unix socket. Until the handshake is done the read timeout
+ * runs (partial_since_ms is set at accept), so a client that never finishes it is closed. */
+static void tls_on_read(conn_t *c, const char *cipher, size_t n) {
+  if (tls_conn_feed(c->tls, cipher, n)) {
+    log_warn("out of memory reading a TLS record; closing the connection");
+    conn_close(c);
+    return;
+  }
+  for (;;) {
+    if (!msgpack_unpacker_reserve_buffer(&c->up, READ_CHUNK)) {
+      log_warn("out of memory reading a request; closing the connection");
+      conn_close(c);
+      return;
+    }
+    char *p = msgpack_unpacker_buffer(&c->up);
+    ssize_t got = tls_conn_read(c->tls, p, msgpack_unpacker_buffer_capacity(&c->up));
+    if (got < 0) {
+      tls_session_ended(c);
+      return;
+    }
+    if (got == 0 || conn_take_input(c, p, (size_t)got)) break;
+  }
+  if (!tls_conn_established(c->tls)) { /* the handshake goes on: send its messages */
+    conn_flush(c);
+    return;
+  }
+  if (guard_idle(&c->guard) && c->fail_status == GUARD_OK) c->partial_since_ms = 0;
+  conn_execute(c);
+  if (c->state != CONN_CLOSED && tls_conn_has_output(c->tls)) conn_flush(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   conn_t *c = s->data;
   daemon_t *d = c->d;
-  (void)buf;
   if (nread < 0) {
     if (nread != UV_EOF) log_debug("read error: %s", uv_strerror((int)nread));
     if (nread == UV_ENOBUFS) log_warn("out of memory reading a request; closing the connection");
@@ -528,20 +639,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   c->last_active_ms = uv_now(d->loop);
   c->has_sent = 1;
 
-  size_t good_end;
-  guard_status_t gs = guard_feed(&c->guard, (const uint8_t *)buf->base, (size_t)nread, &good_end);
-  msgpack_unpacker_buffer_consumed(&c->up, gs == GUARD_OK ? (size_t)nread : good_end);
-  if (gs != GUARD_OK) { /* after the complete messages before it are executed and answered */
-    uv_read_stop((uv_stream_t *)&c->pipe);
-    c->fail_status = gs;
-    c->fail_has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
-    c->fail_msgid = c->fail_has_msgid ? (uint32_t)c->guard.msgid : 0;
-  } else if (!guard_idle(&c->guard)) {
-    if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
+  if (c->tls) {
+    tls_on_read(c, buf->base, (size_t)nread);
   } else {
-    c->partial_since_ms = 0;
+    conn_take_input(c, buf->base, (size_t)nread);
+    conn_execute(c);
   }
-  conn_execute(c);
   if (c->state != CONN_CLOSED && c->out_queued)
     enforce_memory_budget(d); /* output piling up: check the sum now, not at the next sweep */
 }
@@ -613,7 +716,7 @@ static void accept_one(listener_t *l);
 static void on_accept_check(uv_check_t *h) {
   daemon_t *d = h->data;
   uv_check_stop(h);
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < DAEMON_LISTENERS; i++) {
     listener_t *l = &d->listeners[i];
     if (!l->deferred) continue;
     l->deferred = 0;
@@ -646,16 +749,18 @@ static void accept_one(listener_t *l) {
     uv_check_start(&d->accept_check, on_accept_check);
     return;
   }
-  uv_pipe_init(d->loop, &c->pipe, 0);
+  if (l->tls) uv_tcp_init(d->loop, &c->tcp);
+  else uv_pipe_init(d->loop, &c->pipe, 0);
   c->pipe.data = c;
   c->d = d;
   c->refs = 1;
   int refuse = uv_accept(server, (uv_stream_t *)&c->pipe) != 0;
-  if (!refuse) c->uid = peer_uid(c);
+  if (!refuse) c->uid = l->tls ? -1 : peer_uid(c);
   if (!refuse && admit(d, l, c)) {
     d->c.conns_rejected++;
     refuse = 1;
   }
+  if (!refuse && l->tls && !(c->tls = tls_conn_new(d->tls))) refuse = 1;
   if (!refuse && !msgpack_unpacker_init(&c->up, READ_CHUNK)) refuse = 1;
   if (refuse) {
     c->state = CONN_CLOSED;
@@ -670,6 +775,10 @@ static void accept_one(listener_t *l) {
   c->admin = l->admin;
   c->state = CONN_READING;
   c->last_active_ms = uv_now(d->loop);
+  if (c->tls) {
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->partial_since_ms = c->last_active_ms; /* the handshake is due within read_timeout_ms */
+  }
   c->next = d->conns;
   if (d->conns) d->conns->prev = c;
   d->conns = c;
@@ -759,13 +868,41 @@ int server_listen(daemon_t *d, listener_t *l, const char *path, unsigned mode, c
   return 0;
 }
 
+int server_listen_tls(daemon_t *d, listener_t *l) {
+  char host[64];
+  unsigned port = 0;
+  struct sockaddr_storage sa;
+  int rc = config_split_hostport(d->cfg.tls_listen, host, sizeof host, &port) ? UV_EINVAL : 0;
+  if (!rc)
+    rc = strchr(host, ':') ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)&sa)
+                           : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&sa);
+  snprintf(l->path, sizeof l->path, "%s", d->cfg.tls_listen);
+  l->tls = 1;
+  l->admin = 0;
+  uv_tcp_init(d->loop, &l->tcp);
+  l->tcp.data = l;
+  if (!rc) rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&sa, 0);
+  if (!rc) rc = uv_listen((uv_stream_t *)&l->tcp, (int)d->cfg.listen_backlog, on_connection);
+  if (rc) {
+    log_err("cannot listen on %s (tls.listen): %s", d->cfg.tls_listen, uv_strerror(rc));
+    uv_close((uv_handle_t *)&l->tcp, NULL);
+    return -1;
+  }
+  l->active = 1;
+  char cert[700];
+  tls_server_describe(d->tls, cert, sizeof cert);
+  log_notice("listening on %s (TLS 1.3, client certificates of %s; server certificate %s)",
+             d->cfg.tls_listen, d->cfg.tls_ca, cert);
+  return 0;
+}
+
 void server_close_listeners(daemon_t *d) {
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < DAEMON_LISTENERS; i++) {
     listener_t *l = &d->listeners[i];
     if (!l->active) continue;
     l->active = 0;
     uv_close((uv_handle_t *)&l->pipe, NULL);
-    unlink(l->path);
+    if (!l->tls) unlink(l->path);
   }
 }
 

@@ -51,6 +51,7 @@ void enc_stats(msgpack_packer *pk, const void *result) {
       pk_kv_uint(pk, "evicted_idle", r->conns_evicted_idle);
       pk_kv_uint(pk, "closed_write_timeout", r->conns_closed_write_timeout);
       pk_kv_uint(pk, "closed_memory", r->conns_closed_memory);
+      pk_kv_uint(pk, "tls_refused", r->conns_tls_refused);
     }
     pk_str(pk, "counts");
     PK_MAP(pk) {

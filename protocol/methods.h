@@ -73,6 +73,7 @@ typedef struct stats_result_s {
   int64_t uptime_s;
   uint64_t conns_current, conns_total, conns_rejected, conns_closed_limit;
   uint64_t conns_evicted_idle, conns_closed_write_timeout, conns_closed_memory;
+  uint64_t conns_tls_refused; /* TLS handshakes refused (certificate, version, not TLS) */
   uint64_t protocol_errors, requests, errors;
   uint64_t bytes_in, bytes_out;
   uint64_t writes_committed, write_batches, write_failures, write_queue;

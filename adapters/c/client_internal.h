@@ -6,10 +6,16 @@
 
 #include <msgpack.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "patronclient.h"
 
 #define PC_HIDDEN __attribute__((visibility("hidden")))
+
+/* CLOCK_MONOTONIC in ms: the clock of every call's deadline. */
+PC_HIDDEN int64_t pc_now_ms(void);
+/* poll one fd for events until the deadline: 1 ready, 0 deadline passed, -1 error. */
+PC_HIDDEN int pc_wait_fd(int fd, short events, int64_t deadline, short *revents);
 
 /* Fill *e (if non-NULL) with status, code, field (NULL = "") and a printf message;
  * returns status. */

@@ -1,5 +1,5 @@
 /* patronclient.c -- libpatronclient: the handle, connection management and msgpack-RPC
- * calls over a Unix stream socket.
+ * calls over a Unix stream socket, or TCP with TLS for tls://host:port (client_tls.c).
  *
  * Owns: one non-blocking socket per handle, the request buffer, the reply buffer and the
  * msgid counter.
@@ -21,6 +21,9 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "client_tls.h"
 #include "mpscan.h"
 
 #define PC_STR_(x) #x
@@ -46,7 +50,11 @@
 struct patron_client {
   struct sockaddr_un addr;
   socklen_t addrlen;
-  char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1]; /* for messages */
+  char path[300]; /* as given (socket path or tls:// URL), for messages */
+  int tls;        /* tls://host:port: TCP + TLS to host, port */
+  char host[256], port[8];
+  pc_tls_ctx_t *tls_ctx; /* patron_set_tls's (made with the defaults on first use) */
+  pc_tls_t *sess;        /* the connection's TLS session */
   int timeout_ms;
   size_t max_reply;
   patron_notify_fn notify;
@@ -99,19 +107,19 @@ void patron_free(void *p) { free(p); }
 
 /* ---- time ---------------------------------------------------------------------------- */
 
-static int64_t now_ms(void) {
+int64_t pc_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int left_ms(int64_t deadline) {
-  int64_t l = deadline - now_ms();
+  int64_t l = deadline - pc_now_ms();
   return l <= 0 ? 0 : (l > INT32_MAX ? INT32_MAX : (int)l);
 }
 
 /* poll one fd for events until the deadline. 1 ready, 0 deadline passed, -1 error. */
-static int wait_fd(int fd, short events, int64_t deadline, short *revents) {
+int pc_wait_fd(int fd, short events, int64_t deadline, short *revents) {
   for (;;) {
     int ms = left_ms(deadline);
     struct pollfd p = {.fd = fd, .events = events, .revents = 0};
@@ -130,13 +138,43 @@ static int wait_fd(int fd, short events, int64_t deadline, short *revents) {
 
 /* ---- handle ---------------------------------------------------------------------------- */
 
+/* tls://host:port or tls://[v6]:port (port default PATRON_DEFAULT_TLS_PORT). -1 if not. */
+static int parse_tls_url(patron_client_t *c, const char *url) {
+  const char *h = url + 6, *end, *colon;
+  if (*h == '[') {
+    end = strchr(h, ']');
+    if (!end) return -1;
+    colon = end[1] == ':' ? end + 1 : (end[1] ? NULL : end + 1);
+    if (!colon) return -1;
+    h++;
+  } else {
+    colon = strchr(h, ':');
+    end = colon ? colon : h + strlen(h);
+    if (!colon) colon = end; /* no port */
+  }
+  size_t hn = (size_t)(end - h);
+  if (hn == 0 || hn >= sizeof c->host || memchr(h, '/', hn)) return -1;
+  memcpy(c->host, h, hn);
+  c->host[hn] = 0;
+  const char *port = *colon == ':' ? colon + 1 : PC_STR(PATRON_DEFAULT_TLS_PORT);
+  size_t pn = strlen(port);
+  if (pn == 0 || pn >= sizeof c->port || strspn(port, "0123456789") != pn || atoi(port) < 1 ||
+      atoi(port) > 65535)
+    return -1;
+  memcpy(c->port, port, pn + 1);
+  c->tls = 1;
+  return 0;
+}
+
 patron_client_t *patron_open(const char *socket_path, int timeout_ms) {
   if (!socket_path || !*socket_path) socket_path = PATRON_DEFAULT_SOCKET;
   size_t n = strlen(socket_path);
   patron_client_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->addr.sun_family = AF_UNIX;
-  if (socket_path[0] == '@') { /* Linux abstract namespace: leading NUL, no terminator */
+  if (!strncmp(socket_path, "tls://", 6)) {
+    if (n >= sizeof c->path || parse_tls_url(c, socket_path)) goto fail;
+  } else if (socket_path[0] == '@') { /* Linux abstract namespace: leading NUL, no terminator */
     if (n > sizeof c->addr.sun_path) goto fail;
     memcpy(c->addr.sun_path + 1, socket_path + 1, n - 1);
     c->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
@@ -160,6 +198,8 @@ fail:
 }
 
 static void drop_conn(patron_client_t *c) {
+  pc_tls_free(c->sess); /* sends nothing: no close_notify from a forked child */
+  c->sess = NULL;
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
   msgpack_unpacked_destroy(&c->reply);
@@ -176,6 +216,7 @@ void patron_disconnect(patron_client_t *c) {
 void patron_close(patron_client_t *c) {
   if (!c) return;
   drop_conn(c);
+  pc_tls_ctx_free(c->tls_ctx);
   msgpack_unpacked_destroy(&c->reply);
   msgpack_sbuffer_destroy(&c->wbuf);
   free(c->rbuf);
@@ -196,6 +237,20 @@ size_t patron_set_max_reply(patron_client_t *c, size_t max_bytes) {
   return old;
 }
 
+int patron_set_tls(patron_client_t *c, const char *cert_file, const char *key_file,
+                   const char *ca_file, patron_error_t *err) {
+  if (!c) return pc_seterr(err, PATRON_E_INVALID, "invalid_request", NULL, "NULL handle");
+  if (!c->tls)
+    return pc_seterr(err, PATRON_E_INVALID, "invalid_params", NULL,
+                     "TLS options need a tls://host:port address, not %s", c->path);
+  pc_tls_ctx_t *t = pc_tls_ctx_new(cert_file, key_file, ca_file, err);
+  if (!t) return err ? err->status : PATRON_E_INVALID;
+  drop_conn(c); /* the next call connects with these */
+  pc_tls_ctx_free(c->tls_ctx);
+  c->tls_ctx = t;
+  return pc_seterr(err, PATRON_OK, "", NULL, NULL);
+}
+
 void patron_set_notify(patron_client_t *c, patron_notify_fn fn, void *userdata) {
   if (!c) return;
   c->notify = fn;
@@ -205,9 +260,11 @@ void patron_set_notify(patron_client_t *c, patron_notify_fn fn, void *userdata) 
 /* ---- connection -------------------------------------------------------------------------- */
 
 static int unavailable(patron_client_t *c, patron_error_t *err, const char *what, int e) {
+  char why[220];
+  snprintf(why, sizeof why, "%s", e == EPROTO && c->sess ? pc_tls_error(c->sess) : strerror(e));
   drop_conn(c);
   return pc_seterr(err, PATRON_E_UNAVAILABLE, "unavailable", NULL, "%s %s: %s", what, c->path,
-                   strerror(e));
+                   why);
 }
 
 static int timed_out(patron_client_t *c, patron_error_t *err, const char *stage) {
@@ -216,8 +273,60 @@ static int timed_out(patron_client_t *c, patron_error_t *err, const char *stage)
                    "no answer from %s within %d ms (%s)", c->path, c->timeout_ms, stage);
 }
 
+/* tls://: resolve, connect over TCP within the deadline, then the TLS handshake. */
+static int connect_tls(patron_client_t *c, int64_t deadline, patron_error_t *err) {
+  if (!c->tls_ctx && !(c->tls_ctx = pc_tls_ctx_new(NULL, NULL, NULL, err)))
+    return err ? err->status : PATRON_E_INVALID;
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res = NULL;
+  int g = getaddrinfo(c->host, c->port, &hints, &res);
+  if (g) {
+    drop_conn(c);
+    return pc_seterr(err, PATRON_E_UNAVAILABLE, "unavailable", NULL, "cannot resolve %s: %s",
+                     c->path, gai_strerror(g));
+  }
+  int e = ECONNREFUSED, fd = -1;
+  for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      e = errno;
+      continue;
+    }
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+    e = errno;
+    if (e == EINPROGRESS) {
+      int w = pc_wait_fd(fd, POLLOUT, deadline, NULL);
+      socklen_t sl = sizeof e;
+      if (w == 0) e = ETIMEDOUT;
+      else if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) != 0) e = errno;
+      if (e == 0) break;
+    }
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    if (e == ETIMEDOUT) return timed_out(c, err, "connect");
+    return unavailable(c, err, "cannot connect to", e);
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  char why[220];
+  c->sess = pc_tls_start(c->tls_ctx, fd, c->host, deadline, &e, why, sizeof why);
+  if (!c->sess) {
+    close(fd);
+    if (e == ETIMEDOUT) return timed_out(c, err, "TLS handshake");
+    drop_conn(c);
+    return pc_seterr(err, PATRON_E_UNAVAILABLE, "unavailable", NULL, "TLS with %s: %s", c->path,
+                     why);
+  }
+  c->fd = fd;
+  c->pid = getpid();
+  return PATRON_OK;
+}
+
 static int connect_by(patron_client_t *c, int64_t deadline, patron_error_t *err) {
   if (c->fd >= 0) return PATRON_OK;
+  if (c->tls) return connect_tls(c, deadline, err);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return unavailable(c, err, "socket for", errno);
   for (;;) {
@@ -237,7 +346,7 @@ static int connect_by(patron_client_t *c, int64_t deadline, patron_error_t *err)
     }
     if (e == EINPROGRESS) {
       short rev = 0;
-      int w = wait_fd(fd, POLLOUT, deadline, &rev);
+      int w = pc_wait_fd(fd, POLLOUT, deadline, &rev);
       if (w == 0) {
         close(fd);
         return timed_out(c, err, "connect");
@@ -259,7 +368,7 @@ static int connect_by(patron_client_t *c, int64_t deadline, patron_error_t *err)
 
 int patron_connect(patron_client_t *c, patron_error_t *err) {
   if (!c) return pc_seterr(err, PATRON_E_INVALID, "invalid_request", NULL, "NULL handle");
-  int r = connect_by(c, now_ms() + c->timeout_ms, err);
+  int r = connect_by(c, pc_now_ms() + c->timeout_ms, err);
   if (r == PATRON_OK) pc_seterr(err, PATRON_OK, "", NULL, NULL);
   return r;
 }
@@ -283,6 +392,7 @@ static void check_kept_conn(patron_client_t *c) {
 static int write_all(patron_client_t *c, int64_t deadline, size_t *sent) {
   size_t off = 0;
   *sent = 0;
+  if (c->sess) return pc_tls_write(c->sess, c->wbuf.data, c->wbuf.size, deadline, sent);
   while (off < c->wbuf.size) {
     ssize_t n = send(c->fd, c->wbuf.data + off, c->wbuf.size - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -293,7 +403,7 @@ static int write_all(patron_client_t *c, int64_t deadline, size_t *sent) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       short rev = 0;
-      int w = wait_fd(c->fd, POLLOUT, deadline, &rev);
+      int w = pc_wait_fd(c->fd, POLLOUT, deadline, &rev);
       if (w == 0) return ETIMEDOUT;
       if (w < 0) return errno;
       continue;
@@ -448,11 +558,19 @@ static int read_reply(patron_client_t *c, uint32_t msgid, int64_t deadline,
         c->rcap = ncap;
       }
     }
-    short rev = 0;
-    int w = wait_fd(c->fd, POLLIN, deadline, &rev);
-    if (w == 0) return timed_out(c, err, "waiting for the reply");
-    if (w < 0) return unavailable(c, err, "poll on", errno);
-    ssize_t n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, MSG_DONTWAIT);
+    ssize_t n;
+    if (c->sess) { /* the session may hold decrypted bytes: it polls when it needs to */
+      int e = 0;
+      n = pc_tls_read(c->sess, c->rbuf + c->rlen, c->rcap - c->rlen, deadline, &e);
+      if (n < 0 && e == ETIMEDOUT) return timed_out(c, err, "waiting for the reply");
+      if (n < 0) return unavailable(c, err, "read from", e);
+    } else {
+      short rev = 0;
+      int w = pc_wait_fd(c->fd, POLLIN, deadline, &rev);
+      if (w == 0) return timed_out(c, err, "waiting for the reply");
+      if (w < 0) return unavailable(c, err, "poll on", errno);
+      n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, MSG_DONTWAIT);
+    }
     if (n > 0) {
       c->rlen += (size_t)n;
     } else if (n == 0) {
@@ -491,7 +609,7 @@ static int start_request(patron_client_t *c, const char *method, uint32_t msgid)
 /* Send wbuf (its msgid is msgid) and wait for the reply. */
 static int exchange(patron_client_t *c, uint32_t msgid, const msgpack_object **result,
                     patron_error_t *err) {
-  int64_t deadline = now_ms() + c->timeout_ms;
+  int64_t deadline = pc_now_ms() + c->timeout_ms;
   consume_frame(c);
   check_kept_conn(c);
   for (int attempt = 0;; attempt++) {

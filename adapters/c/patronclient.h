@@ -22,7 +22,9 @@
  * parent's connection and reconnects on its next call (the two never share a socket).
  *
  * Wire protocol: msgpack-RPC. A call sends [0, msgid, method, [params_map]] and waits for
- * [1, msgid, error, result]; error is nil or {code, message, field?}.
+ * [1, msgid, error, result]; error is nil or {code, message, field?}. Transport: a Unix
+ * stream socket, or for "tls://host:port" TCP with TLS 1.3 and a client certificate
+ * (patron_set_tls); the same invariants hold, the connect and handshake inside the deadline.
  */
 #ifndef PATRONCLIENT_H
 #define PATRONCLIENT_H
@@ -47,6 +49,8 @@ extern "C" {
 #define PATRON_DEFAULT_SOCKET "/run/patron/patron.sock"
 #define PATRON_DEFAULT_TIMEOUT_MS 1000
 #define PATRON_DEFAULT_MAX_REPLY (16u * 1024u * 1024u)
+/* Port of tls://host when the URL names none. */
+#define PATRON_DEFAULT_TLS_PORT 7443
 
 /* Status of a call. 0 is success, every failure is negative. */
 typedef enum patron_status {
@@ -97,9 +101,10 @@ PATRON_API const char *patron_status_name(int status);
 PATRON_API const char *patron_strerror(int status);
 
 /* Create a handle for the daemon at socket_path (NULL or "" = PATRON_DEFAULT_SOCKET; a
- * leading '@' names a Linux abstract socket). timeout_ms <= 0 = PATRON_DEFAULT_TIMEOUT_MS.
- * Does not connect. Returns NULL only if the path does not fit sockaddr_un or out of
- * memory. */
+ * leading '@' names a Linux abstract socket), or at "tls://host:port" (also tls://[v6]:port;
+ * port default PATRON_DEFAULT_TLS_PORT): patrond's [tls] listener, TCP + TLS 1.3, see
+ * patron_set_tls. timeout_ms <= 0 = PATRON_DEFAULT_TIMEOUT_MS. Does not connect. Returns
+ * NULL only if the path does not fit sockaddr_un, the URL is malformed, or out of memory. */
 PATRON_API patron_client_t *patron_open(const char *socket_path, int timeout_ms);
 
 /* Close the connection (if any) and free the handle. NULL is a no-op. */
@@ -110,6 +115,18 @@ PATRON_API int patron_set_timeout(patron_client_t *c, int timeout_ms);
 
 /* Largest reply accepted in bytes (0 = PATRON_DEFAULT_MAX_REPLY). Returns the previous. */
 PATRON_API size_t patron_set_max_reply(patron_client_t *c, size_t max_bytes);
+
+/* TLS options of a tls:// handle: the client certificate chain and its key (PEM files; the
+ * daemon requires a certificate signed by its [tls] ca; key NULL = in the cert file), and
+ * the CA file the daemon's certificate must chain to (NULL = the system's CAs). The
+ * daemon's certificate must also name the URL's host (DNS or IP subjectAltName). The files
+ * are read now; the current connection is dropped (the next call uses them). Returns
+ * PATRON_OK, or PATRON_E_INVALID (a file does not load: err->field is "cert", "key" or "ca";
+ * or the handle is not tls://). A TLS failure at connect time (the daemon refused the
+ * certificate, its certificate did not verify) is PATRON_E_UNAVAILABLE with the reason in
+ * err->message. */
+PATRON_API int patron_set_tls(patron_client_t *c, const char *cert_file, const char *key_file,
+                              const char *ca_file, patron_error_t *err);
 
 /* Install (or with fn == NULL remove) the notification callback. Without one,
  * notifications are skipped. */

@@ -38,7 +38,8 @@ static void usage(FILE *f) {
           "                         verify the checksums and restore (patrond stopped)\n"
           "\n"
           "Options:\n"
-          "  -s, --socket PATH      daemon socket (default $PATRON_SOCKET, else %s)\n"
+          "  -s, --socket PATH      daemon socket (default $PATRON_SOCKET, else %s), or\n"
+          "                         tls://HOST:PORT with $PATRON_TLS_CERT, _KEY and _CA (call, report)\n"
           "  -t, --timeout MS       per-call timeout in milliseconds (default %d)\n"
           "  -c, --compact          print compact JSON instead of indented\n"
           "      --json             machine-readable output (summaries as JSON)\n"
@@ -159,6 +160,28 @@ static int take_global_options(int *argc, char **argv, const char **sock, int *t
   return -1;
 }
 
+/* patron_open, plus for a tls://host:port address the client certificate, key and CA from
+ * PATRON_TLS_CERT, PATRON_TLS_KEY and PATRON_TLS_CA. NULL after printing why. */
+static patron_client_t *open_client(const char *sock, int timeout) {
+  patron_client_t *c = patron_open(sock, timeout);
+  if (!c) {
+    fprintf(stderr, "patronctl: invalid socket path or tls:// URL '%s'\n",
+            sock ? sock : PATRON_DEFAULT_SOCKET);
+    return NULL;
+  }
+  patron_error_t err;
+  if (sock && !strncmp(sock, "tls://", 6) &&
+      patron_set_tls(c, getenv("PATRON_TLS_CERT"), getenv("PATRON_TLS_KEY"),
+                     getenv("PATRON_TLS_CA"), &err) != PATRON_OK) {
+    fprintf(stderr, "patronctl: PATRON_TLS_%s: %s\n",
+            !strcmp(err.field, "key") ? "KEY" : !strcmp(err.field, "ca") ? "CA" : "CERT",
+            err.message);
+    patron_close(c);
+    return NULL;
+  }
+  return c;
+}
+
 int main(int argc, char **argv) {
   const char *sock = getenv("PATRON_SOCKET");
   int timeout = PATRON_DEFAULT_TIMEOUT_MS;
@@ -182,12 +205,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "backup") || !strcmp(cmd, "restore"))
     return patronctl_backup(cmd, sock, json_out, argc - optind + 1, argv + optind - 1);
   if (!strcmp(cmd, "report")) {
-    patron_client_t *rc_c = patron_open(sock, timeout);
-    if (!rc_c) {
-      fprintf(stderr, "patronctl: invalid socket path '%s' (too long?)\n",
-              sock ? sock : PATRON_DEFAULT_SOCKET);
-      return EXIT_USAGE;
-    }
+    patron_client_t *rc_c = open_client(sock, timeout);
+    if (!rc_c) return EXIT_USAGE;
     int rrc = patronctl_report(rc_c, argc - optind + 1, argv + optind - 1, indent ? indent : 0,
                                json_out, print_error);
     patron_close(rc_c);
@@ -240,10 +259,8 @@ int main(int argc, char **argv) {
     }
   }
 
-  patron_client_t *c = patron_open(sock, timeout);
+  patron_client_t *c = open_client(sock, timeout);
   if (!c) {
-    fprintf(stderr, "patronctl: invalid socket path '%s' (too long?)\n",
-            sock ? sock : PATRON_DEFAULT_SOCKET);
     patron_free(mp);
     free(stdin_buf);
     return EXIT_USAGE;

@@ -33,8 +33,11 @@ export declare class Breaker {
 }
 
 export interface ClientOptions {
-  /** default $PATRON_SOCKET, else /run/patron/patron.sock */
+  /** default $PATRON_SOCKET, else /run/patron/patron.sock; or 'tls://host:port' (with tls) */
   socketPath?: string;
+  /** client certificate, its key and the CA of the daemon's certificate (PEM file paths)
+   *  for a tls:// socketPath (patrond's [tls] listener) */
+  tls?: { cert?: string; key?: string; ca?: string };
   /** per-call timeout, default 1000 */
   timeoutMs?: number;
   /** path of libpatronclient, default $PATRON_CLIENT_LIB, else libpatronclient.so.0 */

@@ -21,7 +21,7 @@
 
 const path = require('path');
 const { Worker } = require('worker_threads');
-const { loadLibrary } = require('./binding');
+const { loadLibrary, openHandle } = require('./binding');
 
 const DEFAULT_SOCKET = '/run/patron/patron.sock';
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -114,12 +114,18 @@ function decode(text, status) {
 }
 
 class Client {
-  // options: { socketPath, timeoutMs (1000), library, breaker, poolSize (4), prestart (1) }
+  // options: { socketPath, timeoutMs (1000), library, breaker, poolSize (4), prestart (1),
+  //            tls: { cert, key, ca } with socketPath 'tls://host:port' }
   constructor(options = {}) {
     this.socketPath = options.socketPath || process.env.PATRON_SOCKET || DEFAULT_SOCKET;
-    if (Buffer.byteLength(this.socketPath) >= 108) {
+    const isTls = this.socketPath.startsWith('tls://');
+    if (Buffer.byteLength(this.socketPath) >= (isTls ? 300 : 108)) {
       throw new TypeError(`invalid socket path (too long): ${this.socketPath}`);
     }
+    if (options.tls && (!isTls || Object.keys(options.tls).some((k) => !['cert', 'key', 'ca'].includes(k)))) {
+      throw new TypeError("tls: { cert, key, ca } goes with a 'tls://host:port' socketPath");
+    }
+    this.tls = options.tls ? { ...options.tls } : null;
     this.timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.library = options.library;
     this.breaker = options.breaker || breakerFor(this.socketPath);
@@ -250,7 +256,8 @@ class Client {
   _spawn() {
     this._workers++;
     const w = new Worker(path.join(__dirname, 'worker.js'), {
-      workerData: { library: this.library, socketPath: this.socketPath, timeoutMs: this.timeoutMs },
+      workerData: { library: this.library, socketPath: this.socketPath, timeoutMs: this.timeoutMs,
+        tls: this.tls },
     });
     w.unref();
     w.on('message', (m) => {
@@ -282,7 +289,9 @@ class Client {
     let api;
     try {
       api = loadLibrary(this.library);
-      if (!this._syncHandle) this._syncHandle = api.open(this.socketPath, this.timeoutMs);
+      if (!this._syncHandle) {
+        this._syncHandle = openHandle(api, this.socketPath, this.timeoutMs, this.tls);
+      }
     } catch (e) {
       this.breaker.record(false);
       throw unavailable('unavailable', `libpatronclient could not be loaded: ${e.message}`);

@@ -14,9 +14,9 @@ let api = null;
 let handle = null;
 let loadError = null;
 try {
-  api = require('./binding').loadLibrary(workerData.library);
-  handle = api.open(workerData.socketPath, workerData.timeoutMs);
-  if (!handle) loadError = 'patron_open failed';
+  const binding = require('./binding');
+  api = binding.loadLibrary(workerData.library);
+  handle = binding.openHandle(api, workerData.socketPath, workerData.timeoutMs, workerData.tls);
 } catch (e) {
   loadError = String(e && e.message ? e.message : e);
 }

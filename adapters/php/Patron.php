@@ -256,22 +256,36 @@ final class Client
     /**
      * Never connects and never throws for a missing FFI/library (calls then throw
      * UnavailableException); throws \InvalidArgumentException for a socket path that cannot
-     * fit a Unix socket address (the caller's mistake).
+     * fit a Unix socket address (the caller's mistake). A daemon on another host:
+     * $socketPath 'tls://host:7443' and $tls ['cert' => ..., 'key' => ..., 'ca' => ...] (PEM
+     * files; a file that does not load makes every call throw UnavailableException saying so).
      */
     public function __construct(?string $socketPath = null, int $timeoutMs = self::DEFAULT_TIMEOUT_MS,
-                                ?Breaker $breaker = null)
+                                ?Breaker $breaker = null, ?array $tls = null)
     {
         $this->socketPath = $socketPath ?? (getenv('PATRON_SOCKET') ?: self::DEFAULT_SOCKET);
-        if (strlen($this->socketPath) >= 108) {
+        $isTls = str_starts_with($this->socketPath, 'tls://');
+        if (strlen($this->socketPath) >= ($isTls ? 300 : 108)) {
             throw new \InvalidArgumentException("invalid socket path (too long): {$this->socketPath}");
+        }
+        if ($tls !== null && (!$isTls || array_diff(array_keys($tls), ['cert', 'key', 'ca']))) {
+            throw new \InvalidArgumentException("\$tls = ['cert' => .., 'key' => .., 'ca' => ..] goes with a tls://host:port address");
         }
         $this->timeoutMs = $timeoutMs > 0 ? $timeoutMs : self::DEFAULT_TIMEOUT_MS;
         $this->breaker = $breaker ?? Breaker::forSocket($this->socketPath);
         try {
             $this->h = self::ffi()->patron_open($this->socketPath, $this->timeoutMs);
             if ($this->h === null || \FFI::isNull($this->h)) {
-                $this->loadError = 'patron_open failed (out of memory)';
+                $this->loadError = 'patron_open failed (malformed tls:// address or out of memory)';
                 $this->h = null;
+            } elseif ($tls !== null) {
+                $err = self::ffi()->new('patron_error_t');
+                if (self::ffi()->patron_set_tls($this->h, $tls['cert'] ?? null, $tls['key'] ?? null,
+                                                $tls['ca'] ?? null, \FFI::addr($err)) !== 0) {
+                    $this->loadError = 'TLS options: ' . \FFI::string($err->message);
+                    self::ffi()->patron_close($this->h);
+                    $this->h = null;
+                }
             }
         } catch (\Throwable $e) {
             $this->loadError = 'libpatronclient could not be loaded: ' . $e->getMessage();

@@ -16,3 +16,5 @@ void patron_close(patron_client_t *c);
 int patron_set_timeout(patron_client_t *c, int timeout_ms);
 char *patron_call_json(patron_client_t *c, const char *method, const char *params_json, int *status);
 void patron_free(void *p);
+typedef struct patron_error { int status; char code[32]; char message[256]; char field[128]; } patron_error_t;
+int patron_set_tls(patron_client_t *c, const char *cert_file, const char *key_file, const char *ca_file, patron_error_t *err);

@@ -20,7 +20,9 @@ Usage:
         profile = None                              # fail open
 
 The library is $PATRON_CLIENT_LIB, else the loader's libpatronclient.so.0; the socket is
-$PATRON_SOCKET, else /run/patron/patron.sock. A Client is for one thread at a time (one per
+$PATRON_SOCKET, else /run/patron/patron.sock. A daemon on another host is reached over its TLS
+listener: Client("tls://patron.internal:7443", tls={"cert": "shop.crt", "key": "shop.key",
+"ca": "patron-ca.crt"}) (client certificate required; see docs/OPERATIONS.md). A Client is for one thread at a time (one per
 thread, or a lock); AsyncClient runs calls on its own small thread pool, one handle per
 thread, so concurrent awaits never queue behind each other and never use the loop's default
 executor. JSON numbers: ints stay ints, floats stay floats.
@@ -154,6 +156,12 @@ def breaker_for(socket_path):
         return b
 
 
+class _CError(ctypes.Structure):
+    """patron_error_t (patronclient.h)."""
+    _fields_ = [("status", ctypes.c_int), ("code", ctypes.c_char * 32),
+                ("message", ctypes.c_char * 256), ("field", ctypes.c_char * 128)]
+
+
 def load_library(path=None):
     """Load (once) and return the ctypes handle of libpatronclient (OSError if missing)."""
     global _lib
@@ -174,6 +182,10 @@ def load_library(path=None):
         lib.patron_free.restype = None
         lib.patron_version.argtypes = []
         lib.patron_version.restype = ctypes.c_char_p
+        if hasattr(lib, "patron_set_tls"):  # libpatronclient >= 0.1 with TLS
+            lib.patron_set_tls.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                           ctypes.c_char_p, ctypes.POINTER(_CError)]
+            lib.patron_set_tls.restype = ctypes.c_int
         if path is None:
             _lib = lib
         return lib
@@ -182,10 +194,16 @@ def load_library(path=None):
 class _Base:
     """What Client and AsyncClient share: settings, validation, breaker and budget rules."""
 
-    def __init__(self, socket_path, timeout_ms, library, breaker):
+    def __init__(self, socket_path, timeout_ms, library, breaker, tls=None):
         self.socket_path = socket_path or os.environ.get("PATRON_SOCKET") or DEFAULT_SOCKET
-        if len(self.socket_path.encode()) >= 108:
+        is_tls = self.socket_path.startswith("tls://")
+        if len(self.socket_path.encode()) >= (300 if is_tls else 108):
             raise ValueError("invalid socket path (too long): %r" % self.socket_path)
+        if tls is not None and (not is_tls or not isinstance(tls, dict) or
+                                set(tls) - {"cert", "key", "ca"}):
+            raise ValueError("tls={'cert': ..., 'key': ..., 'ca': ...} goes with a "
+                             "tls://host:port address")
+        self.tls = tls
         self.timeout_ms = int(timeout_ms) if timeout_ms and timeout_ms > 0 else DEFAULT_TIMEOUT_MS
         self.breaker = breaker if breaker is not None else breaker_for(self.socket_path)
         self._closed = False
@@ -265,6 +283,19 @@ class _Base:
         h = self._lib.patron_open(self.socket_path.encode(), self.timeout_ms)
         if not h:
             raise MemoryError("patron_open failed")
+        if self.tls is not None:
+            if not hasattr(self._lib, "patron_set_tls"):
+                self._lib.patron_close(h)
+                raise PatronError("invalid_request", "this libpatronclient has no TLS",
+                                  status=E_INVALID)
+            err = _CError()
+            enc = [self.tls.get(k).encode() if self.tls.get(k) else None
+                   for k in ("cert", "key", "ca")]
+            if self._lib.patron_set_tls(h, enc[0], enc[1], enc[2], ctypes.byref(err)) != OK:
+                self._lib.patron_close(h)
+                raise PatronError(err.code.decode() or "invalid_params",
+                                  err.message.decode(errors="replace"),
+                                  err.field.decode() or None, err.status)
         return h
 
     @property
@@ -338,8 +369,8 @@ class Client(_Base):
     """Blocking client: one handle, connects lazily, reconnects after failures."""
 
     def __init__(self, socket_path=None, timeout_ms=DEFAULT_TIMEOUT_MS, library=None,
-                 breaker=None):
-        super().__init__(socket_path, timeout_ms, library, breaker)
+                 breaker=None, tls=None):
+        super().__init__(socket_path, timeout_ms, library, breaker, tls)
         self._h = self._open_handle()
 
     def call(self, method, params=None, timeout_ms=None, budget=None):
@@ -420,8 +451,8 @@ class AsyncClient(_Base):
     timeout (and budget) counts from the call, including any wait for a free thread."""
 
     def __init__(self, socket_path=None, timeout_ms=DEFAULT_TIMEOUT_MS, library=None,
-                 breaker=None, concurrency=8):
-        super().__init__(socket_path, timeout_ms, library, breaker)
+                 breaker=None, concurrency=8, tls=None):
+        super().__init__(socket_path, timeout_ms, library, breaker, tls)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency),
                                                            thread_name_prefix="patron")
         self._local = threading.local()
