@@ -127,6 +127,8 @@ class MetricsTest(unittest.TestCase):
                      "patron_lmdb_map_size_bytes", "patron_process_resident_memory_bytes",
                      "patron_process_peak_resident_memory_bytes"):
             self.assertIn(name, f)
+        self.assertEqual(promtext.value(f, "patron_connections", socket="tls"), 0)  # no [tls]
+        self.assertIn("patron_tls_handshake_failures_total", f)
         self.assertEqual(f["patron_request_duration_seconds"]["type"], "histogram")
         self.assertEqual(f["patron_requests_total"]["type"], "counter")
         used = promtext.value(f, "patron_lmdb_map_used_bytes")
