@@ -106,6 +106,15 @@ class BuildGate:
             pass
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a listener the test starts)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_until(cond, timeout=10, what="condition"):
     """Poll cond() until it is true (returns its value) or fail with `what` after timeout
     seconds: the tests wait for an event, never for a fixed time."""

@@ -15,21 +15,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import promtext  # noqa: E402
-from patrontest import BuildGate, Client, Daemon, RpcError, order, wait_until  # noqa: E402
+from patrontest import BuildGate, Client, Daemon, RpcError, free_port, order, wait_until  # noqa: E402
 
 PATROND = None
 # http_metrics.h
 HTTP_REQ_MAX = 8192
 HTTP_MAX_CONNS = 16
 HTTP_CONN_TIMEOUT_S = 5
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def scrape(port, path="/metrics", method="GET"):
@@ -368,13 +360,12 @@ class LogTest(unittest.TestCase):
     def test_slow_request_line(self):
         d = Daemon(PATROND, extra=["--set", "log.slow_request_ms=40"], sync=False)
         gate = BuildGate(d)
-        started, release = gate.started, gate.release
         gate.start(d)
         try:
             a = Client(d.admin)
             for _ in a.call("model.status")["models"]:  # the start-up builds (no request)
-                started()
-                release()
+                gate.started()
+                gate.release()
             done = {}
 
             def refit():
@@ -383,11 +374,11 @@ class LogTest(unittest.TestCase):
                 cl.close()
             t = threading.Thread(target=refit)
             t.start()
-            started()
+            gate.started()
             # the request's input: it is held at the gate for longer than the threshold
             held = time.monotonic()
             wait_until(lambda: time.monotonic() - held > 0.1, 5, "0.1 s")
-            release()
+            gate.release()
             t.join()
             self.assertIn("r", done)
             d.wait_for_log("slow request: method model.refit took", 0)

@@ -504,7 +504,6 @@ class BackgroundBuildTest(unittest.TestCase):
     def test_status_says_building_while_a_refit_runs(self):
         d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False)
         gate = BuildGate(d)
-        started, release = gate.started, gate.release
         gate.start(d)
         try:
             a = Client(d.admin)
@@ -512,8 +511,8 @@ class BackgroundBuildTest(unittest.TestCase):
             first = a.call("model.status")["models"]
             self.assertTrue(first and all(m["status"] == "building" for m in first), first)
             for _ in first:
-                started()
-                release()
+                gate.started()
+                gate.release()
             c = Client(d.sock)
             for oid, cust, items in ORDERS:
                 c.call("order.record", order(oid, cust, lines=[
@@ -527,11 +526,11 @@ class BackgroundBuildTest(unittest.TestCase):
                 cl.close()
             t = threading.Thread(target=refit)
             t.start()
-            started()
+            gate.started()
             st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
             self.assertEqual(st["recs"], "building")
             self.assertNotEqual(st["clv"], "building")
-            release()
+            gate.release()
             t.join()
             self.assertEqual(done["r"]["models"][0]["status"], "ready")
             st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
