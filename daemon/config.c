@@ -432,6 +432,23 @@ int config_validate(const settings_t *s, char *err, size_t errlen) {
   return 0;
 }
 
+/* Writes a setting's doc as "# " comment lines wrapped at word boundaries below 90 columns,
+ * so every line of a generated file stays far below the parser's line limit. */
+static void print_doc_comment(FILE *f, const char *doc) {
+  enum { WIDTH = 88 };
+  while (*doc) {
+    size_t len = strlen(doc), cut = len;
+    if (len > WIDTH) {
+      cut = WIDTH;
+      while (cut > 0 && doc[cut] != ' ') cut--;
+      if (cut == 0) cut = WIDTH; /* one word longer than the width: hard cut */
+    }
+    fprintf(f, "# %.*s\n", (int)cut, doc);
+    doc += cut;
+    while (*doc == ' ') doc++;
+  }
+}
+
 void config_print(const settings_t *s, FILE *f, int with_docs) {
   const char *section = "";
   for (size_t i = 0; i < NDEFS; i++) {
@@ -440,9 +457,11 @@ void config_print(const settings_t *s, FILE *f, int with_docs) {
       fprintf(f, "%s[%s]\n", i ? "\n" : "", d->section);
       section = d->section;
     }
-    if (with_docs)
-      fprintf(f, "# %s\n# default: %s%s\n", d->doc, d->def[0] ? d->def : "(empty)",
+    if (with_docs) {
+      print_doc_comment(f, d->doc);
+      fprintf(f, "# default: %s%s\n", d->def[0] ? d->def : "(empty)",
               d->reloadable ? "; reloaded on SIGHUP" : "; needs a restart");
+    }
     const char *base = (const char *)s + d->off;
     uint64_t u = 0;
     if (d->type != T_STR) memcpy(&u, base, sizeof u);
