@@ -52,6 +52,26 @@ def raw_http(port, data, shut=False, timeout=10):
     return out
 
 
+def prometheus_client_agrees(test, text, fams):
+    """A second, independent parser: the official Python client's (Debian
+    python3-prometheus-client) reads the same series, types and values as promtext."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:  # scripts/setup-deps.sh installs it
+        print("note: python3-prometheus-client is missing: second parser skipped")
+        return
+    theirs, ours = {}, {}
+    for fam in text_string_to_metric_families(text):
+        for smp in fam.samples:
+            theirs[(smp.name, tuple(sorted(smp.labels.items())))] = (fam.type, smp.value)
+    for fam in fams.values():
+        for name, labels, v in fam["samples"]:
+            ours[(name, tuple(sorted(labels.items())))] = (fam["type"], v)
+    test.assertEqual(sorted(ours), sorted(theirs))
+    for key, (typ, v) in ours.items():
+        test.assertEqual(theirs[key], (typ, v), key)
+
+
 class ParserTest(unittest.TestCase):
     """The parser rejects what the spec forbids (so its acceptance of patrond's output means
     something)."""
@@ -104,7 +124,9 @@ class MetricsTest(unittest.TestCase):
     def metrics(self):
         code, body = scrape(self.port)
         self.assertEqual(code, 200, body)
-        return promtext.parse(body)
+        fams = promtext.parse(body)
+        prometheus_client_agrees(self, body, fams)
+        return fams
 
     def test_every_family_typed_and_documented(self):
         f = self.metrics()
@@ -211,7 +233,10 @@ class MetricsTest(unittest.TestCase):
             if not os.path.exists(self.textfile):
                 return None
             with open(self.textfile) as fh:
-                return promtext.parse(fh.read())
+                text = fh.read()
+            fams = promtext.parse(text)
+            prometheus_client_agrees(self, text, fams)
+            return fams
         first = wait_until(parsed, 10, "the textfile")
         self.assertEqual(stat.S_IMODE(os.stat(self.textfile).st_mode), 0o644)
         c = Client(self.d.sock)
