@@ -14,7 +14,8 @@
 #include "clv/clv.h"
 #include "log.h"
 
-typedef enum { T_STR, T_UINT, T_MODE, T_BOOL, T_LEVEL, T_CLV_MODEL } ctype_t;
+/* T_FRAC: a double in [0, max / 10000] (max in basis points). */
+typedef enum { T_STR, T_UINT, T_MODE, T_BOOL, T_LEVEL, T_CLV_MODEL, T_FRAC } ctype_t;
 
 typedef struct cdef_s {
   const char *section, *key;
@@ -122,6 +123,12 @@ static const cdef_t defs[] = {
   {"loyalty", "program_file", T_STR, STR(loyalty_program_file), 0, 0, 1, "",
    "JSON file holding the params of loyalty.program.set (empty = none): applied at start and on "
    "SIGHUP when its SHA-256 differs from the one recorded with the stored program."},
+  {"offers", "global_holdout", T_FRAC, NUM(offers_global_holdout), 0, 5000, 0, "0",
+   "Share of customers (0..0.5) never shown a personalized offer, to measure the whole engine "
+   "(experiments.report global). Set it once (docs/OFFERS.md)."},
+  {"offers", "key_grace_s", T_UINT, NUM(offers_key_grace_s), 60, 31536000, 0, "604800",
+   "Seconds a rotated-out token key stays accepted after offers.rotate_key (at least the "
+   "longest token_ttl_s); a key two rotations old is refused."},
   {"tls", "listen", T_STR, STR(tls_listen), 0, 0, 0, "",
    "TLS listener (TLS 1.3, client certificate signed by tls.ca required): host:port with a "
    "numeric host (0.0.0.0:7443, [::]:7443); empty = off. Needs cert, key and ca."},
@@ -189,6 +196,17 @@ static int set_one(settings_t *s, const cdef_t *d, const char *v, char *err, siz
         return -1;
       }
       *(uint64_t *)base = (uint64_t)m;
+      return 0;
+    }
+    case T_FRAC: {
+      errno = 0;
+      double f = strtod(v, &end);
+      if (!*v || errno || *end || !(f >= 0 && f <= (double)d->max / 10000)) {
+        snprintf(err, errlen, "%s.%s: expected a number in 0..%g, got '%s'", d->section, d->key,
+                 (double)d->max / 10000, v);
+        return -1;
+      }
+      memcpy(base, &f, sizeof f);
       return 0;
     }
     case T_UINT:
@@ -472,6 +490,12 @@ void config_print(const settings_t *s, FILE *f, int with_docs) {
       case T_BOOL: fprintf(f, "%s = %s\n", d->key, u ? "true" : "false"); break;
       case T_LEVEL: fprintf(f, "%s = %s\n", d->key, log_level_name((int)u)); break;
       case T_CLV_MODEL: fprintf(f, "%s = %s\n", d->key, clv_model_rule_name((int)u)); break;
+      case T_FRAC: {
+        double x;
+        memcpy(&x, base, sizeof x);
+        fprintf(f, "%s = %g\n", d->key, x);
+        break;
+      }
     }
   }
 }

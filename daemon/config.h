@@ -61,6 +61,9 @@ typedef struct settings_s {
   uint64_t recs_history_max_orders;  /* newest orders of a customer read as history */
   /* [loyalty] */
   char loyalty_program_file[CONFIG_PATH_MAX]; /* "" = none; JSON params of loyalty.program.set */
+  /* [offers] */
+  double offers_global_holdout;      /* share of customers never shown personalized offers */
+  uint64_t offers_key_grace_s;       /* a rotated-out token key stays valid this long */
   /* [tls] (tls.c): the optional TCP listener with client certificates; "" = off */
   char tls_listen[128];              /* "host:port" or "[v6]:port", numeric host */
   char tls_cert[CONFIG_PATH_MAX];    /* server certificate chain (PEM) */

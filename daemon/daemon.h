@@ -169,8 +169,7 @@ struct daemon_s {
   void (*after_write)(daemon_t *d, wjob_t *job);
   struct rcache_s *rcache;    /* encoded answers of M_CACHED methods (src/readcache.h) */
   struct rcache_s *qcache;    /* encoded answers of M_CACHED_QUERY methods */
-  msgpack_sbuffer qkey;       /* a request's params, packed: the qcache key */
-  msgpack_packer qkey_pk;
+  msgpack_sbuffer qkey;       /* a request's params, flattened: the qcache key (server.c) */
   listener_t listeners[DAEMON_LISTENERS]; /* shop socket, admin socket, TLS (tls.h) */
   struct tls_server_s *tls;   /* the TLS listener's context, NULL when [tls] listen is empty */
   conn_t *conns;

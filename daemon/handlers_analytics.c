@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "model_clv.h"
 #include "commerce/scan.h"
+#include "offers/offers.h"
 
 #define KPI_DEFAULT_SPAN (30 * 86400)
 
@@ -160,6 +161,13 @@ int handle_customer_export(exec_ctx_t *x, const void *params, void *result, perr
 int handle_customer_forget(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   CONTRACT_WRITE_TXN(x);
   int rc = core_customer_forget(x->txn, params, x->now, result, e);
+  forget_result_t *fr = result;
+  const forget_t *f = params;
+  if (!rc) { /* same txn: the offers rows (sticky arms, exposures, caps) follow the pseudonym */
+    char *id = arena_strndup(x->arena, f->customer_id.p, f->customer_id.n);
+    rc = id ? offers_customer_rekey(x->txn, id, fr->pseudonym, &fr->offers, e)
+            : perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  }
   if (!rc) {
     const forget_result_t *r = result;
     log_notice("customer.forget: personal data erased, id replaced by %s (%llu orders, %llu "

@@ -335,7 +335,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   msgpack_sbuffer_init(&d.qkey);
-  msgpack_packer_init(&d.qkey_pk, &d.qkey, msgpack_sbuffer_write);
   static const model_kind_t *const kinds[] = {&model_kind_clv, &model_kind_recs};
   static const models_hooks_t hooks = {.publish = server_publish};
   if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {

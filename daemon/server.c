@@ -269,6 +269,65 @@ fail:
   metrics_latency(d, mi, uv_hrtime() - start_ns);
 }
 
+/* The qcache key of a request's params: an injective flat encoding of the object (a type
+ * byte, then fixed-width numbers, or a length and the bytes, or a count and the elements),
+ * written with one copy per node instead of msgpack_pack_object's callback per token. */
+static void qk_put(msgpack_sbuffer *sb, const void *p, size_t n) {
+  if (sb->alloc - sb->size >= n) {
+    memcpy(sb->data + sb->size, p, n);
+    sb->size += n;
+  } else {
+    msgpack_sbuffer_write(sb, p, n);
+  }
+}
+
+static void qk_head(msgpack_sbuffer *sb, unsigned char type, uint64_t v) {
+  unsigned char h[9] = {type};
+  memcpy(h + 1, &v, 8);
+  qk_put(sb, h, sizeof h);
+}
+
+static void qk_object(msgpack_sbuffer *sb, const msgpack_object *o) {
+  switch (o->type) {
+    case MSGPACK_OBJECT_STR:
+      qk_head(sb, (unsigned char)o->type, o->via.str.size);
+      qk_put(sb, o->via.str.ptr, o->via.str.size);
+      return;
+    case MSGPACK_OBJECT_BIN:
+      qk_head(sb, (unsigned char)o->type, o->via.bin.size);
+      qk_put(sb, o->via.bin.ptr, o->via.bin.size);
+      return;
+    case MSGPACK_OBJECT_EXT:
+      qk_head(sb, (unsigned char)o->type, (uint64_t)o->via.ext.size << 8 | (uint8_t)o->via.ext.type);
+      qk_put(sb, o->via.ext.ptr, o->via.ext.size);
+      return;
+    case MSGPACK_OBJECT_ARRAY:
+      qk_head(sb, (unsigned char)o->type, o->via.array.size);
+      for (uint32_t i = 0; i < o->via.array.size; i++) qk_object(sb, &o->via.array.ptr[i]);
+      return;
+    case MSGPACK_OBJECT_MAP:
+      qk_head(sb, (unsigned char)o->type, o->via.map.size);
+      for (uint32_t i = 0; i < o->via.map.size; i++) {
+        qk_object(sb, &o->via.map.ptr[i].key);
+        qk_object(sb, &o->via.map.ptr[i].val);
+      }
+      return;
+    case MSGPACK_OBJECT_BOOLEAN: qk_head(sb, (unsigned char)o->type, o->via.boolean); return;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: qk_head(sb, (unsigned char)o->type, o->via.u64); return;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+      qk_head(sb, (unsigned char)o->type, (uint64_t)o->via.i64);
+      return;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: {
+      uint64_t bits;
+      memcpy(&bits, &o->via.f64, 8);
+      qk_head(sb, MSGPACK_OBJECT_FLOAT64, bits); /* float32 arrives widened: same key */
+      return;
+    }
+    default: qk_head(sb, (unsigned char)o->type, 0); return;
+  }
+}
+
 static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
   daemon_t *d = c->d;
   const method_desc_t *md = &method_table[mi];
@@ -289,7 +348,7 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
     } else if (m->type == RPC_REQUEST && md->cache == CACHE_QUERY) {
       cache = d->qcache;
       d->qkey.size = 0;
-      if (m->params) msgpack_pack_object(&d->qkey_pk, *m->params);
+      if (m->params) qk_object(&d->qkey, m->params);
       key.p = d->qkey.data;
       key.n = d->qkey.size;
     }

@@ -271,5 +271,6 @@ void enc_customer_forget(msgpack_packer *pk, const void *result) {
     pk_kv_uint(pk, "orders", r->orders);
     pk_kv_uint(pk, "feedback", r->feedback);
     pk_kv_uint(pk, "loyalty", r->loyalty);
+    pk_kv_uint(pk, "offers", r->offers);
   }
 }

@@ -10,8 +10,41 @@
 #include "methods.h"
 #include "rpc.h"
 
-json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e) {
-  char sub[256];
+/* The path of the value being converted, built only by appending (no formatting): it is
+ * read only when an error names it. */
+typedef struct jpath_s {
+  char b[256];
+  size_t n;
+} jpath_t;
+
+static size_t jpath_key(jpath_t *p, const char *k, size_t kn) {
+  size_t at = p->n;
+  if (p->n && p->n < sizeof p->b - 1) p->b[p->n++] = '.';
+  size_t room = sizeof p->b - 1 - p->n;
+  if (kn > room) kn = room;
+  memcpy(p->b + p->n, k, kn);
+  p->n += kn;
+  p->b[p->n] = 0;
+  return at;
+}
+
+static size_t jpath_index(jpath_t *p, uint32_t i) {
+  size_t at = p->n;
+  char num[16];
+  int k = (int)sizeof num;
+  num[--k] = ']';
+  do num[--k] = (char)('0' + i % 10); while ((i /= 10) && k > 1);
+  num[--k] = '[';
+  size_t len = sizeof num - (size_t)k;
+  if (p->n + len < sizeof p->b) {
+    memcpy(p->b + p->n, num + k, len);
+    p->n += len;
+  }
+  p->b[p->n] = 0;
+  return at;
+}
+
+static json_t *to_json(const msgpack_object *o, jpath_t *path, perr_info_t *e) {
   switch (o->type) {
   case MSGPACK_OBJECT_NIL: return json_null();
   case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
@@ -25,9 +58,10 @@ json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e) {
   case MSGPACK_OBJECT_ARRAY: {
     json_t *a = json_array();
     for (uint32_t i = 0; a && i < o->via.array.size; i++) {
-      snprintf(sub, sizeof sub, "%s[%" PRIu32 "]", path, i);
-      json_t *v = mp_to_json(&o->via.array.ptr[i], sub, e);
+      size_t at = jpath_index(path, i);
+      json_t *v = to_json(&o->via.array.ptr[i], path, e);
       if (!v) { json_decref(a); return NULL; }
+      path->b[path->n = at] = 0;
       json_array_append_new(a, v);
     }
     return a;
@@ -38,25 +72,34 @@ json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e) {
       const msgpack_object_kv *kv = &o->via.map.ptr[i];
       if (kv->key.type != MSGPACK_OBJECT_STR) {
         json_decref(m);
-        perr_set(e, PERR_INVALID_PARAMS, path[0] ? path : NULL, "map keys must be strings");
+        perr_set(e, PERR_INVALID_PARAMS, path->n ? path->b : NULL, "map keys must be strings");
         return NULL;
       }
       char key[200];
       size_t kn = kv->key.via.str.size < sizeof key - 1 ? kv->key.via.str.size : sizeof key - 1;
       memcpy(key, kv->key.via.str.ptr, kn);
       key[kn] = 0;
-      snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key);
-      json_t *v = mp_to_json(&kv->val, sub, e);
+      size_t at = jpath_key(path, key, kn);
+      json_t *v = to_json(&kv->val, path, e);
       if (!v) { json_decref(m); return NULL; }
+      path->b[path->n = at] = 0;
       json_object_set_new_nocheck(m, key, v);
     }
     return m;
   }
   default: break;
   }
-  perr_set(e, PERR_INVALID_PARAMS, path[0] ? path : NULL,
+  perr_set(e, PERR_INVALID_PARAMS, path->n ? path->b : NULL,
            "unsupported value (integers up to 2^63-1; no bin or ext)");
   return NULL;
+}
+
+json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e) {
+  jpath_t p;
+  p.n = 0;
+  p.b[0] = 0;
+  if (path && *path) jpath_key(&p, path, strlen(path));
+  return to_json(o, &p, e);
 }
 
 static void pack_json(msgpack_packer *pk, const json_t *j) {
@@ -130,3 +173,6 @@ RAW_CODEC(offers_decide)
 RAW_CODEC(offers_redeem)
 RAW_CODEC(offers_event)
 RAW_CODEC(experiments_report)
+RAW_CODEC(offers_expose)
+RAW_CODEC(offers_reload)
+RAW_CODEC(offers_rotate_key)

@@ -99,6 +99,7 @@ def main(sock):
                               "currency": "EUR", "rule": {"cart_value": {"$gte": 2000}},
                               "budget": {"money": 50000, "redemptions": 200},
                               "caps": {"redeemed": 1}, "experiment": {"holdout": 0.2}})
+    admin.call("offers.reload")  # answers once the rebuilt catalogue is served
     print("$ patronctl -s admin.sock call offers.set '{\"id\": \"welcome-back-10\", ...}'\n")
     admin.close()
 
@@ -120,18 +121,18 @@ def main(sock):
          {"items": ["coffee-1", "brewing-3"], "customer_id": "cust-003", "limit": 5})
     show("upsell for a product", "recs.upsell", {"product_id": "brewing-1", "limit": 3})
     show("personal picks", "recs.for_customer", {"customer_id": "cust-009", "limit": 5})
-    cart = {"currency": "EUR", "items": [{"product": "brewing-3", "category": "brewing",
-                                          "quantity": 1, "price": 2990}]}
+    cart = {"currency": "EUR", "lines": [{"product_id": "brewing-3", "category": "brewing",
+                                          "quantity": 1, "unit_price": 2990}]}
     for k in range(150):  # the first customer in the treatment arm (the holdout sees nothing)
         cid = "cust-%03d" % k
-        shown = [o for o in c.call("offers.decide", {"customer": cid, "cart": cart})["offers"]
+        shown = [o for o in c.call("offers.decide", {"customer_id": cid, "cart": cart})["offers"]
                  if not o["held_out"]]
         if shown:
             break
     show("which offer should this customer see at the cart?", "offers.decide",
-         {"customer": cid, "cart": cart})
+         {"customer_id": cid, "cart": cart})
     show("the shop applies it at checkout: the signed token is redeemed once", "offers.redeem",
-         {"token": shown[0]["token"], "customer": cid, "cart": cart,
+         {"token": shown[0]["token"], "customer_id": cid, "cart": cart,
           "idempotency_key": "checkout-" + cid})
     show("customers per segment", "segment.list")
     show("an order with its refunds", "order.get", {"order_id": "ord-00003"})

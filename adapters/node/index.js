@@ -377,7 +377,7 @@ class Client {
 // cart: {currency, value?, lines: [{product_id, category?, quantity, unit_price}]}}; this
 // patrond's offers methods still read {customer, cart: {items: [{product, price}]}} (issue 9);
 // once they take the usual names this becomes the identity map.
-const OFFERS_WIRE = Object.freeze({ customer_id: 'customer', lines: 'items', product_id: 'product', unit_price: 'price' });
+const OFFERS_WIRE = Object.freeze({ customer_id: 'customer_id', lines: 'lines', product_id: 'product_id', unit_price: 'unit_price' });
 function offersParams(customerId, cart = {}, more = {}) {
   const w = OFFERS_WIRE;
   const { lines = [], ...rest } = cart || {};

@@ -413,8 +413,8 @@ final class Client
      *  {customer_id, cart: {currency, value?, lines: [{product_id, category?, quantity,
      *  unit_price}]}}; this patrond's offers methods still read {customer, cart: {items:
      *  [{product, price}]}} (issue 9); once they take the usual names this is the identity. */
-    public const OFFERS_WIRE = ['customer_id' => 'customer', 'lines' => 'items', 'product_id' => 'product',
-        'unit_price' => 'price'];
+    public const OFFERS_WIRE = ['customer_id' => 'customer_id', 'lines' => 'lines', 'product_id' => 'product_id',
+        'unit_price' => 'unit_price'];
 
     /** offers.decide / offers.redeem params from the protocol's names (see OFFERS_WIRE). */
     public static function offersParams(string $customerId, array $cart, array $more = []): array

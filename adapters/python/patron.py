@@ -327,8 +327,8 @@ def _items(r):
 # cart: {currency, value?, lines: [{product_id, category?, quantity, unit_price}]}}; this
 # patrond's offers methods still read {customer, cart: {items: [{product, price}]}} (issue 9);
 # once they take the usual names, this becomes the identity map.
-OFFERS_WIRE = {"customer_id": "customer", "lines": "items", "product_id": "product",
-               "unit_price": "price"}
+OFFERS_WIRE = {"customer_id": "customer_id", "lines": "lines", "product_id": "product_id",
+               "unit_price": "unit_price"}
 
 
 def offers_params(customer_id, cart, **more):

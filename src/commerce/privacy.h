@@ -8,8 +8,9 @@
  * index, nor merge tombstone names the id; the pseudonym's row holds the same aggregates
  * (totals, counts, first/last order, last products) with email and name erased; an audit row
  * (AUX "pv/f" \0 pseudonym -> be64(time) uv(orders) uv(feedback)) holds no personal data.
- * Loyalty: the member's rows are rekeyed too (loy_customer_rekey). Not rekeyed (PROTOCOL.md):
- * LOY_KEYS answer rows and offers (OFFER_*) rows, which hold the id but no email/name.
+ * Loyalty: the member's rows are rekeyed too (loy_customer_rekey). The offers rows are
+ * rekeyed by the caller in the same txn (offers_customer_rekey: commerce does not depend on
+ * offers), which sets r->offers.
  * LMDB keeps stale page copies in free pages: store_scrub_free_pages (store.h) zeroes them. */
 #ifndef PATRON_PRIVACY_H
 #define PATRON_PRIVACY_H
@@ -34,6 +35,7 @@ typedef struct forget_result_s {
   uint64_t orders;   /* orders rekeyed */
   uint64_t feedback; /* feedback rows rekeyed */
   uint64_t loyalty;  /* loyalty rows rekeyed (member, ledger, tier history) */
+  uint64_t offers;   /* offers rows rekeyed (by the daemon: offers_customer_rekey) */
 } forget_result_t;
 
 /* Errors: invalid_params (customer_id), not_found (customer_id). */

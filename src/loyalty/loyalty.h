@@ -282,6 +282,15 @@ typedef struct loy_points_info_s {
   uint64_t next_before;      /* pass as before_seq for the next page; 0 = no more */
 } loy_points_info_t;
 /* horizon_s: how far ahead expiring points are listed; before_seq 0 = newest page. */
+/* The member's tier and spendable balance in one read (offers' rule attributes): program = a
+ * program is stored; member = the customer has a summary. */
+typedef struct loy_summary_s {
+  int program, member, has_tier;
+  char tier[LOY_NAME_MAX + 1];
+  int64_t balance;           /* as loyalty_points' balance */
+} loy_summary_t;
+int loyalty_summary(store_txn_t *t, pstr_t customer_id, int64_t now, loy_summary_t *out,
+                    perr_info_t *e);
 int loyalty_points(store_txn_t *t, pstr_t customer_id, int64_t now, int64_t horizon_s,
                    uint64_t before_seq, size_t limit, arena_t *a, loy_points_info_t *out,
                    perr_info_t *e);

@@ -12,6 +12,7 @@
 typedef struct view_s {
   loy_program_t p;
   loy_member_t m;
+  int stored; /* a program is stored (else p is an inactive default) */
 } view_t;
 
 static void view_close(view_t *v) {
@@ -28,6 +29,7 @@ static int view_open(store_txn_t *t, pstr_t customer, int64_t now, view_t **out,
   view_t *v = calloc(1, sizeof *v);
   if (!v) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   rc = loy_program_load(t, &v->p, e);
+  v->stored = rc == 0;
   if (rc == PERR_NOT_FOUND) {
     loyalty_program_default(&v->p);
     v->p.active = 0;
@@ -132,6 +134,26 @@ static void expiring(const loy_program_t *p, const loy_member_t *m, int64_t now,
     }
   }
   free(lots);
+}
+
+int loyalty_summary(store_txn_t *t, pstr_t customer_id, int64_t now, loy_summary_t *out,
+                    perr_info_t *e) {
+  memset(out, 0, sizeof *out);
+  view_t *v;
+  int rc = view_open(t, customer_id, now, &v, e);
+  if (rc) return rc;
+  out->program = v->stored;
+  if (v->m.exists) {
+    out->member = 1;
+    out->balance = v->m.total - loy_pending(&v->m, now);
+    int cur = loy_tier_index(&v->p, v->m.tier);
+    if (cur >= 0) {
+      out->has_tier = 1;
+      memcpy(out->tier, v->p.tiers[cur].name, sizeof out->tier);
+    }
+  }
+  view_close(v);
+  return 0;
 }
 
 int loyalty_points(store_txn_t *t, pstr_t customer_id, int64_t now, int64_t horizon_s,

@@ -2,7 +2,6 @@
  * offers_internal.h): budgets used, per-customer caps, per-arm experiment counters and the
  * per-customer seen record. Invariant: a reader never trusts a record it did not fully parse. */
 #include <openssl/evp.h>
-#include <time.h>
 
 #include "offers/offers_internal.h"
 
@@ -45,11 +44,15 @@ int64_t offer_period_index(offer_period_t p, int64_t ts) {
       int64_t d = day + 3;
       return d >= 0 ? d / 7 : -((-d + 6) / 7);
     }
-    case OFFER_PERIOD_MONTH: {
-      time_t tt = (time_t)ts;
-      struct tm tm;
-      if (!gmtime_r(&tt, &tm)) return 0;
-      return (int64_t)(tm.tm_year - 70) * 12 + tm.tm_mon;
+    case OFFER_PERIOD_MONTH: { /* the civil (proleptic Gregorian) month of the day: eras
+                                  * of 400 years, years starting in March (no gmtime_r) */
+      int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+      int64_t doe = z - era * 146097;
+      int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+      int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+      int64_t month = mp < 10 ? mp + 2 : mp - 10; /* 0 = January */
+      int64_t year = yoe + era * 400 + (month < 2);
+      return (year - 1970) * 12 + month;
     }
     default: return 0;
   }

@@ -2,7 +2,10 @@
  * expected incremental value of docs/OFFERS.md section 3, with the experiment arm (holdout,
  * A/B variant or Thompson-sampling bandit arm; sticky per customer) and an impression id.
  * Invariants: read-only (counters come from the caller's txn); the same inputs and seed give
- * the same answer; a customer in an offer's holdout is never shown that offer. */
+ * the same answer; a customer in an offer's holdout is never shown that offer; an offer
+ * measured to lose money on the cart (negative EIV once every arm has PRIOR_N exposures)
+ * is not decided, for any arm. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -154,25 +157,44 @@ static int pick_arm(const offer_t *o, store_txn_t *rd, const char *customer, ban
   return 0;
 }
 
-/* Expected incremental value (docs/OFFERS.md section 3). */
+/* EIV of arm counters trt against the holdout's ctl, for a discount (docs/OFFERS.md s.3). */
+static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int64_t discount,
+                  double *uplift) {
+  double pc = ((double)ctl->s.conversions + PRIOR_N * PRIOR_BASE) /
+              ((double)ctl->s.exposures + PRIOR_N);
+  double pt = ((double)trt->s.conversions + PRIOR_N * (PRIOR_BASE + PRIOR_UPLIFT)) /
+              ((double)trt->s.exposures + PRIOR_N);
+  *uplift = pt - pc;
+  return *uplift * v - pt * (double)discount;
+}
+
+/* Expected incremental value (docs/OFFERS.md section 3), and whether the offer is measured
+ * to lose money on this cart: every arm has PRIOR_N exposures and even its best variant's
+ * EIV is negative. That test uses the best variant, not the customer's arm, so it never
+ * depends on the assignment (the arms stay comparable). */
 static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
-                          cand_t *c) {
+                          cand_t *c, bool *losing) {
   offer_arm_t ctl, trt;
   int rc = offer_arm_load(rd, o->id, 0, &ctl);
   if (!rc) rc = offer_arm_load(rd, o->id, c->arm ? c->arm : 1, &trt);
   if (rc) return rc;
-  double pc = ((double)ctl.s.conversions + PRIOR_N * PRIOR_BASE) /
-              ((double)ctl.s.exposures + PRIOR_N);
-  double pt = ((double)trt.s.conversions + PRIOR_N * (PRIOR_BASE + PRIOR_UPLIFT)) /
-              ((double)trt.s.exposures + PRIOR_N);
   double margin = attr_num(in->attrs, "margin_rate", 0, 1, DEFAULT_MARGIN_RATE);
   double clv = attr_num(in->attrs, "predicted_clv", 0, 1e15, 0);
   double churn = json_is_number(json_object_get(in->attrs, "p_alive"))
                      ? 1 - attr_num(in->attrs, "p_alive", 0, 1, 1)
                      : attr_num(in->attrs, "churn_risk", 0, 1, 0);
   double v = margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
-  c->uplift = pt - pc;
-  c->ev = c->uplift * v - pt * (double)c->discount;
+  c->ev = eiv(&ctl, &trt, v, c->discount, &c->uplift);
+  *losing = false;
+  if (!o->stop_when_losing || (double)ctl.s.exposures < PRIOR_N) return 0; /* still learning */
+  double best = -INFINITY, u;
+  for (int a = 1; a <= o->nvariants; a++) {
+    if ((rc = offer_arm_load(rd, o->id, a, &trt))) return rc;
+    if ((double)trt.s.exposures < PRIOR_N) return 0;
+    double x = eiv(&ctl, &trt, v, offers_discount(o, o->variants[a - 1].value, in->cart), &u);
+    if (x > best) best = x;
+  }
+  *losing = best < 0;
   return 0;
 }
 
@@ -243,6 +265,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
       cart->value <= 0)
     return 0;
   if (in->global_holdout > 0) {
+    out->global_split = true;
     double w[2] = {in->global_holdout, 1 - in->global_holdout};
     if (assign("patron-global-holdout", NULL, w, 2, in->customer) == 0) {
       out->global_holdout = true;
@@ -265,8 +288,9 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
     k->discount = offers_discount(o, k->value, cart);
     if (o->budget_money && money_used > o->budget_money - k->discount) continue; /* can't pay */
-    if ((rc = expected_value(o, rd, in, k))) break;
-    n++;
+    bool losing;
+    if ((rc = expected_value(o, rd, in, k, &losing))) break;
+    if (!losing) n++;
   }
   if (rc) {
     free(cs);

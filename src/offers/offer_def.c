@@ -100,15 +100,22 @@ static int get_targets(const json_t *def, const char *name, const json_t **out, 
 }
 
 static int parse_experiment(const json_t *x, offer_t *o, perr_info_t *e) {
-  static const char *const allowed[] = {"holdout", "variants", "mode", "reward", "seed", NULL};
+  static const char *const allowed[] = {"holdout", "variants", "mode", "reward", "seed",
+                                        "stop_when_losing", NULL};
   static const char *const modes[] = {"ab", "bandit"};
   static const char *const rewards[] = {"conversion", "revenue"};
   o->nvariants = 1;
   o->variants[0] = (offer_variant_t){"default", 1.0, o->value};
   o->seed = o->id;
+  o->stop_when_losing = true;
   if (!x) return 0;
   int rc, m;
   if ((rc = only_named(x, allowed, "experiment.", e))) return rc;
+  const json_t *swl = json_object_get(x, "stop_when_losing");
+  if (swl && !json_is_null(swl)) {
+    if (!json_is_boolean(swl)) return bad(e, "experiment.stop_when_losing", "must be a boolean");
+    o->stop_when_losing = json_is_true(swl);
+  }
   const json_t *h = json_object_get(x, "holdout");
   if (h && !json_is_null(h)) {
     if (!json_is_number(h) || json_number_value(h) < 0 || json_number_value(h) > 0.9)

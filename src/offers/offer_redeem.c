@@ -67,7 +67,7 @@ static int check_offer(const offer_t *o, const offers_token_t *tk, const offers_
                   "the cart is below the offer's minimum");
   *discount = offers_discount(o, tk->value, cart);
   if (*discount <= 0 && o->kind != OFFER_FREE_SHIPPING)
-    return refuse(OFFERS_CART_MISMATCH, why, e, PERR_CONFLICT, "cart.items",
+    return refuse(OFFERS_CART_MISMATCH, why, e, PERR_CONFLICT, "cart.lines",
                   "the offer applies to nothing in this cart");
   return 0;
 }

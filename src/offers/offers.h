@@ -76,6 +76,7 @@ typedef struct offer_s {
   offer_mode_t mode;
   int reward;                  /* bandit_reward_t */
   const char *seed;            /* hashing seed (default: the offer id) */
+  bool stop_when_losing;       /* default true: not decided once measured to lose money */
   char seed_holdout[OFFERS_ID_MAX + 16]; /* seed + "/holdout": the holdout split's seed */
   char seed_variant[OFFERS_ID_MAX + 16]; /* seed + "/variant": the A/B split's seed */
   int nvariants;               /* >= 1 (an offer without variants has one: "default") */
@@ -208,6 +209,8 @@ typedef struct offers_decided_s {
 
 typedef struct offers_decision_s {
   bool global_holdout;     /* the customer is in the global holdout: nothing shown */
+  bool global_split;       /* the global split was applied (global_holdout > 0 and a cart):
+                            * record the customer's global exposure (offers_global_exposure) */
   size_t n;
   offers_decided_t items[OFFERS_DECIDE_MAX]; /* shown first, by expected value */
 } offers_decision_t;
@@ -296,5 +299,11 @@ int offers_global_exposure(store_txn_t *w, const char *customer, bool held_out,
  * [global_holdout, 1 - global_holdout] when global_holdout > 0. */
 int offers_global_report(store_txn_t *t, const char *currency, double global_holdout,
                          offers_report_t *out, perr_info_t *e);
+
+/* customer.forget (offer_forget.c): move the rows keyed by customer `from` (sticky arms and
+ * exposure windows, shown/redeemed cap counters) to `to`, in the caller's write txn; *rows =
+ * rows moved. Aggregates (arm counters, budgets) are untouched. */
+int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
+                          perr_info_t *e);
 
 #endif

@@ -3,7 +3,7 @@
   customer as one document; admin only.
 - customer.forget: the id becomes an irreversible pseudonym ("anon-" + 32 hex) that keeps the
   aggregates (totals, counts, orders, feedback, a merged guest's history, loyalty points and
-  tier); email and name are
+  tier, the offers' sticky arm, exposure and caps: a redeemed cap still binds); email and name are
   gone; a second forget is not_found; the log names the pseudonym, never the personal data.
 - After forget and a refit of every model, no byte of the email, the name or the original id
   remains in any file of the data directory (the LMDB data file included: the writer zeroes
@@ -67,6 +67,14 @@ class Privacy(unittest.TestCase):
             "earn": [{"currency": "EUR", "points": 1, "per_minor": 100}]})
         c.call("loyalty.award", {"customer_id": ID, "points": 120, "kind": "signup",
                                  "key": "signup-1"})
+        # an offer decided (sticky arm, exposure, shown cap) and redeemed (redeemed cap)
+        self.admin.call("offers.set", {"id": "vip5", "kind": "amount_off", "value": 500,
+                                       "currency": "EUR", "caps": {"redeemed": 1, "shown": 50}})
+        self.admin.call("offers.reload")
+        cart = {"currency": "EUR", "lines": [{"product_id": "p1", "unit_price": 9000}]}
+        tok = c.call("offers.decide", {"customer_id": ID, "cart": cart})["offers"][0]["token"]
+        c.call("offers.redeem", {"token": tok, "customer_id": ID, "cart": cart,
+                                 "idempotency_key": "vr-1"})
         # a guest merged into the victim: its tombstone names the victim's id
         c.call("order.record", order("g1", "guest-55", ts=T0 + 70 * DAY, cur="EUR"))
         self.admin.call("customer.merge", {"guest_id": "guest-55", "customer_id": ID})
@@ -116,7 +124,13 @@ class Privacy(unittest.TestCase):
         self.assertRegex(r["pseudonym"], r"^anon-[0-9a-f]{32}$")
         self.assertEqual((r["orders"], r["feedback"]), (4, 1))
         self.assertGreaterEqual(r["loyalty"], 3)  # summary, ledger entry, award answer
+        self.assertEqual(r["offers"], 3)  # offer_seen row, shown cap, redeemed cap
         pid = r["pseudonym"]
+        cart = {"currency": "EUR", "lines": [{"product_id": "p1", "unit_price": 9000}]}
+        # the redeemed cap moved with the id: the pseudonym is still capped, a stranger is not
+        self.assertEqual(c.call("offers.decide", {"customer_id": pid, "cart": cart})["offers"], [])
+        self.assertEqual(len(c.call("offers.decide", {"customer_id": "stranger-1",
+                                                      "cart": cart})["offers"]), 1)
         self.assertEqual(c.call("loyalty.points", {"customer_id": pid})["total"], 120)
         self.assertEqual(c.call("loyalty.tier", {"customer_id": pid})["tier"], "silver")
         self.assertRpcError(c, "not_found", "customer_id", "customer.get", {"customer_id": ID})

@@ -92,7 +92,8 @@ static void test_report_recovers_uplift(void **state) {
     char def[256];
     snprintf(def, sizeof def,
              "{\"id\":\"sim\",\"kind\":\"percent_off\",\"value\":10,\"currency\":\"EUR\","
-             "\"experiment\":{\"holdout\":0.5,\"seed\":\"sim-run-%d\"}}", run);
+             "\"experiment\":{\"holdout\":0.5,\"seed\":\"sim-run-%d\",\"stop_when_losing\":false}}",
+             run); /* it measures the uplift, losing money or not */
     ofx_set(f, def);
     offers_catalog_t *c = ofx_catalog(f);
     json_t *attrs[NSEG];
@@ -133,7 +134,8 @@ static void test_bandit_finds_better_arm(void **state) {
   fx_t *f = *state;
   ofx_set(f, "{\"id\":\"band\",\"kind\":\"percent_off\",\"value\":10,\"currency\":\"EUR\","
              "\"experiment\":{\"holdout\":0.1,\"mode\":\"bandit\",\"variants\":["
-             "{\"id\":\"small\",\"value\":5},{\"id\":\"large\",\"value\":15}]}}");
+             "{\"id\":\"small\",\"value\":5},{\"id\":\"large\",\"value\":15}],"
+             "\"stop_when_losing\":false}}");
   offers_catalog_t *c = ofx_catalog(f);
   enum { CUSTOMERS = 3000, TAIL = 1000 };
   const double p_arm[3] = {0, 0.10, 0.20}; /* the large discount converts twice as often */

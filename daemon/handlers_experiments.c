@@ -1,0 +1,308 @@
+/* handlers_experiments.c -- experiments.assign (loop thread: GrowthBook-identical
+ * assignment of any shop experiment, nothing stored) and experiments.report (worker: an
+ * offer's arms against its holdout, or with {global: true, currency} the whole engine against
+ * the global holdout of [offers] global_holdout).
+ * Invariant: both are reads; every unknown or mistyped field is invalid_params naming it.
+ * experiments.assign reads the common call straight from msgpack (assign_fast); anything
+ * else, errors included, goes through the JSON reading, so both give the same answers. */
+#include <string.h>
+
+#include "experiments/experiments.h"
+#include "offers_wire.h"
+
+/* ---- experiments.assign ---- */
+
+static int pack_assignment(exec_ctx_t *x, const experiment_assignment_t *a, void *r,
+                           perr_info_t *e) {
+  char buf[64];
+  offers_mp_t m;
+  offers_mp_init(&m, buf, sizeof buf);
+  msgpack_pack_map(&m.pk, 3);
+  offers_mp_key(&m, "variation");
+  msgpack_pack_int(&m.pk, a->variation);
+  offers_mp_key(&m, "in_experiment");
+  if (a->in_experiment) msgpack_pack_true(&m.pk);
+  else msgpack_pack_false(&m.pk);
+  offers_mp_key(&m, "hash");
+  if (a->hash >= 0) msgpack_pack_double(&m.pk, a->hash);
+  else msgpack_pack_nil(&m.pk);
+  return offers_mp_answer(x, &m, r, e);
+}
+
+static bool mp_is(const msgpack_object_kv *kv, const char *k) {
+  size_t n = strlen(k);
+  return kv->key.via.str.size == n && !memcmp(kv->key.via.str.ptr, k, n);
+}
+
+static bool mp_num(const msgpack_object *o, double *out) {
+  switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return true;
+    default: return false;
+  }
+}
+
+static const char *mp_str(exec_ctx_t *x, const msgpack_object *o, size_t max) {
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
+      memchr(o->via.str.ptr, 0, o->via.str.size))
+    return NULL;
+  return arena_strndup(x->arena, o->via.str.ptr, o->via.str.size);
+}
+
+/* The common call (key, id, weights, coverage, seed, hash_version, variations; no namespace
+ * nor filters) read straight from the msgpack map. Returns 1 when answered, 0 to take the
+ * general path (anything else, every malformed value included: it names the error). */
+static int assign_fast(exec_ctx_t *x, const msgpack_object *o, void *r, perr_info_t *e,
+                       int *rc) {
+  if (o->type != MSGPACK_OBJECT_MAP) return 0;
+  experiment_t xp;
+  double weights[EXPERIMENT_MAX_VARIATIONS], d;
+  int nweights = 0;
+  int64_t variations = 0;
+  experiment_defaults(&xp);
+  const char *id = NULL;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object_kv *kv = &o->via.map.ptr[i];
+    const msgpack_object *v = &kv->val;
+    if (kv->key.type != MSGPACK_OBJECT_STR) return 0;
+    if (mp_is(kv, "key")) {
+      if (!(xp.key = mp_str(x, v, 256))) return 0;
+    } else if (mp_is(kv, "id")) {
+      if (!(id = mp_str(x, v, 1024))) return 0;
+    } else if (mp_is(kv, "seed")) {
+      if (v->type != MSGPACK_OBJECT_NIL && !(xp.seed = mp_str(x, v, 256))) return 0;
+    } else if (mp_is(kv, "hash_version")) {
+      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 100) return 0;
+      xp.hash_version = (int)v->via.u64;
+    } else if (mp_is(kv, "variations")) {
+      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 1 ||
+          v->via.u64 > EXPERIMENT_MAX_VARIATIONS)
+        return 0;
+      variations = (int64_t)v->via.u64;
+    } else if (mp_is(kv, "coverage")) {
+      if (!mp_num(v, &d) || !(d >= 0 && d <= 1)) return 0;
+      xp.coverage = d;
+    } else if (mp_is(kv, "weights")) {
+      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > EXPERIMENT_MAX_VARIATIONS)
+        return 0;
+      for (uint32_t k = 0; k < v->via.array.size; k++)
+        if (!mp_num(&v->via.array.ptr[k], &d) || d != d) return 0;
+        else weights[nweights++] = d;
+    } else {
+      return 0; /* namespace, filters, or an unknown field */
+    }
+  }
+  if (!xp.key || !id) return 0;
+  xp.variations = (int)(variations ? variations : nweights ? nweights : 2);
+  xp.weights = nweights ? weights : NULL;
+  xp.nweights = nweights;
+  experiment_assignment_t a;
+  experiment_assign(&xp, id, NULL, NULL, &a);
+  *rc = pack_assignment(x, &a, r, e);
+  return 1;
+}
+
+int handle_experiments_assign(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  static const char *const keys[] = {"key", "id", "variations", "weights", "coverage", "seed",
+                                     "hash_version", "namespace", "filters", NULL};
+  json_t *j;
+  const char *key, *id, *seed;
+  int64_t variations = 0, hv = 1;
+  double weights[EXPERIMENT_MAX_VARIATIONS], coverage = 1;
+  experiment_namespace_t ns;
+  experiment_filter_t filters[8];
+  experiment_range_t franges[8][EXPERIMENT_MAX_VARIATIONS];
+  experiment_t xp;
+  int nweights = 0, nfilters = 0;
+  int rc = 0;
+  if (assign_fast(x, &((const raw_params_t *)p)->obj, r, e, &rc)) return rc;
+  if ((rc = offers_params_json(p, keys, &j, e))) return rc;
+  experiment_defaults(&xp);
+  const json_t *w = json_object_get(j, "weights");
+  if ((rc = offers_jstr(j, "key", "key", 1, 256, &key, e)) ||
+      (rc = offers_jstr(j, "id", "id", 1, 1024, &id, e)) ||
+      (rc = offers_jstr(j, "seed", "seed", 0, 256, &seed, e)) ||
+      (rc = offers_jint(j, "hash_version", "hash_version", 0, 0, 100, &hv, e)) ||
+      (rc = offers_jdbl(j, "coverage", "coverage", 0, 1, &coverage, e)))
+    goto done;
+  if (w && !json_is_null(w)) {
+    if (!json_is_array(w) || json_array_size(w) > EXPERIMENT_MAX_VARIATIONS) {
+      rc = perr_set(e, PERR_INVALID_PARAMS, "weights", "must be an array of at most %d numbers",
+                    EXPERIMENT_MAX_VARIATIONS);
+      goto done;
+    }
+    for (size_t i = 0; i < json_array_size(w); i++) {
+      const json_t *v = json_array_get(w, i);
+      if (!json_is_number(v)) {
+        rc = perr_set(e, PERR_INVALID_PARAMS, "weights", "must be numbers");
+        goto done;
+      }
+      weights[nweights++] = json_number_value(v);
+    }
+  }
+  variations = nweights ? nweights : 2;
+  if ((rc = offers_jint(j, "variations", "variations", 0, 1, EXPERIMENT_MAX_VARIATIONS, &variations, e)))
+    goto done;
+  const json_t *nsj = json_object_get(j, "namespace");
+  if (nsj && !json_is_null(nsj)) { /* GrowthBook's [id, start, end] */
+    if (!json_is_array(nsj) || json_array_size(nsj) != 3 ||
+        !json_is_string(json_array_get(nsj, 0)) || !json_is_number(json_array_get(nsj, 1)) ||
+        !json_is_number(json_array_get(nsj, 2))) {
+      rc = perr_set(e, PERR_INVALID_PARAMS, "namespace", "must be [id, start, end]");
+      goto done;
+    }
+    ns = (experiment_namespace_t){json_string_value(json_array_get(nsj, 0)),
+                                  json_number_value(json_array_get(nsj, 1)),
+                                  json_number_value(json_array_get(nsj, 2))};
+    xp.ns = &ns;
+  }
+  const json_t *fj = json_object_get(j, "filters");
+  if (fj && !json_is_null(fj)) { /* [{seed, ranges: [[a,b]...], hash_version?}] on the id */
+    if (!json_is_array(fj) || json_array_size(fj) > 8) {
+      rc = perr_set(e, PERR_INVALID_PARAMS, "filters", "must be an array of at most 8 maps");
+      goto done;
+    }
+    for (size_t i = 0; i < json_array_size(fj); i++) {
+      const json_t *f = json_array_get(fj, i), *rg = json_object_get(f, "ranges");
+      const char *fseed = NULL;
+      int64_t fhv = 0;
+      char fld[48];
+      snprintf(fld, sizeof fld, "filters[%zu].seed", i);
+      if (!json_is_object(f) || (rc = offers_jstr(f, fld, "seed", 1, 256, &fseed, e))) {
+        if (!rc) rc = perr_set(e, PERR_INVALID_PARAMS, "filters", "must be maps");
+        goto done;
+      }
+      snprintf(fld, sizeof fld, "filters[%zu].hash_version", i);
+      if ((rc = offers_jint(f, fld, "hash_version", 0, 0, 100, &fhv, e))) goto done;
+      snprintf(fld, sizeof fld, "filters[%zu].ranges", i);
+      if (!json_is_array(rg) || json_array_size(rg) > EXPERIMENT_MAX_VARIATIONS) {
+        rc = perr_set(e, PERR_INVALID_PARAMS, fld, "must be an array of [start, end]");
+        goto done;
+      }
+      for (size_t k = 0; k < json_array_size(rg); k++) {
+        const json_t *pr = json_array_get(rg, k);
+        if (!json_is_array(pr) || json_array_size(pr) != 2 ||
+            !json_is_number(json_array_get(pr, 0)) || !json_is_number(json_array_get(pr, 1))) {
+          rc = perr_set(e, PERR_INVALID_PARAMS, fld, "must be an array of [start, end]");
+          goto done;
+        }
+        franges[i][k] = (experiment_range_t){json_number_value(json_array_get(pr, 0)),
+                                             json_number_value(json_array_get(pr, 1))};
+      }
+      filters[nfilters++] = (experiment_filter_t){fseed, id, (int)fhv, franges[i],
+                                                  (int)json_array_size(rg)};
+    }
+    xp.filters = filters;
+    xp.nfilters = nfilters;
+  }
+  xp.key = key;
+  xp.seed = seed;
+  xp.hash_version = (int)hv;
+  xp.variations = (int)variations;
+  xp.weights = nweights ? weights : NULL;
+  xp.nweights = nweights;
+  xp.coverage = coverage;
+  experiment_assignment_t a;
+  experiment_assign(&xp, id, NULL, NULL, &a);
+  json_decref(j);
+  return pack_assignment(x, &a, r, e);
+done:
+  json_decref(j);
+  return rc;
+}
+
+/* ---- experiments.report (worker) ---- */
+
+static json_t *effect_json(const stats_effect_t *f) {
+  if (!f->valid) return json_null();
+  return json_pack("{sfsfsfsfsf}", "estimate", f->estimate, "se", f->se, "lower", f->lower,
+                   "upper", f->upper, "p_value", f->p_value);
+}
+
+static json_t *compare_json(const stats_comparison_t *c) {
+  return json_pack("{sososfsososfsIsIsIsIso}", "conversion_abs", effect_json(&c->conv_abs),
+                   "conversion_rel", effect_json(&c->conv_rel), "conversion_chance_to_beat",
+                   c->conv_chance_to_beat, "rpe_abs", effect_json(&c->rpe_abs), "rpe_rel",
+                   effect_json(&c->rpe_rel), "rpe_chance_to_beat", c->rpe_chance_to_beat,
+                   "incremental_revenue", (json_int_t)c->incremental_revenue,
+                   "incremental_lower", (json_int_t)c->incremental_lower, "incremental_upper",
+                   (json_int_t)c->incremental_upper, "net_incremental",
+                   (json_int_t)c->net_incremental, "roi",
+                   c->has_roi ? json_real(c->roi) : json_null());
+}
+
+/* The arms, each arm >= 1 with vs_holdout, and srm when computed. */
+static json_t *report_json(const offers_report_t *rep) {
+  json_t *arms = json_array();
+  for (int i = 0; i < rep->narms; i++) {
+    const stats_arm_t *a = &rep->arms[i];
+    json_t *arm = json_pack("{sssIsIsIsIsI}", "name", rep->arm_names[i], "exposures",
+                            (json_int_t)a->exposures, "conversions", (json_int_t)a->conversions,
+                            "revenue", (json_int_t)a->revenue, "discount_cost",
+                            (json_int_t)a->discount_cost, "clicks", (json_int_t)rep->clicks[i]);
+    if (rep->has_compare[i]) json_object_set_new(arm, "vs_holdout", compare_json(&rep->compare[i]));
+    json_array_append_new(arms, arm);
+  }
+  json_t *out = json_pack("{so}", "arms", arms);
+  if (out && rep->has_srm)
+    json_object_set_new(out, "srm", json_pack("{sfsfsb}", "chi2", rep->srm_chi2, "p_value",
+                                              rep->srm_p, "mismatch", rep->srm_flag));
+  return out;
+}
+
+/* {global: true, currency}: the SRM check uses the configured share (read at start). */
+static int report_global(exec_ctx_t *x, const json_t *j, void *r, perr_info_t *e) {
+  const char *currency;
+  offers_report_t rep;
+  store_txn_t *t = exec_txn(x, e);
+  int rc = !t ? e->code : offers_jstr(j, "currency", "currency", 1, 3, &currency, e);
+  if (!rc) rc = offers_global_report(t, currency, x->d->offers->global_holdout, &rep, e);
+  if (rc) return rc;
+  json_t *out = report_json(&rep);
+  if (out) {
+    json_object_set_new(out, "global", json_true());
+    json_object_set_new(out, "currency", json_string(currency));
+    json_object_set_new(out, "global_holdout", json_real(x->d->offers->global_holdout));
+  }
+  return offers_answer(x, out, r, e);
+}
+
+int handle_experiments_report(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
+  static const char *const keys[] = {"offer_id", "global", "currency", NULL};
+  json_t *j;
+  const char *id;
+  bool global = false;
+  offer_t o;
+  offers_report_t rep;
+  int rc = offers_params_json(p, keys, &j, e);
+  if (rc) return rc;
+  if ((rc = offers_jbool(j, "global", "global", &global, e))) goto out;
+  if (global) {
+    if (json_object_get(j, "offer_id"))
+      rc = perr_set(e, PERR_INVALID_PARAMS, "offer_id", "not with global");
+    else rc = report_global(x, j, r, e);
+    goto out;
+  }
+  if (json_object_get(j, "currency")) {
+    rc = perr_set(e, PERR_INVALID_PARAMS, "currency", "only with global: true");
+    goto out;
+  }
+  store_txn_t *t = exec_txn(x, e);
+  if ((rc = !t ? e->code : offers_jstr(j, "offer_id", "offer_id", 1, OFFERS_ID_MAX, &id, e)) ||
+      (rc = offers_get(t, id, &o, e)))
+    goto out;
+  rc = offers_report(t, &o, &rep, e);
+  json_t *res = rc ? NULL : report_json(&rep);
+  if (res) {
+    json_object_set_new(res, "offer_id", json_string(o.id));
+    json_object_set_new(res, "redemptions", json_integer(rep.redemptions));
+    json_object_set_new(res, "money_spent", json_integer(rep.money_spent));
+  }
+  offers_clear(&o);
+  if (!rc) rc = offers_answer(x, res, r, e);
+out:
+  json_decref(j);
+  return rc;
+}

@@ -1,0 +1,124 @@
+/* offer_forget.c -- offers_customer_rekey (offers.h): for customer.forget, the offers rows
+ * keyed by a customer id move to the pseudonym in the caller's write txn:
+ *   OFFER_SEEN    customer \0 offer_id          (sticky arm, exposure window, conversion;
+ *                                                the global holdout's pseudo-offers too)
+ *   OFFER_COUNTS  'c' offer_id \0 customer \0 kind \0 be64(period)  (shown/redeemed caps)
+ * Values are copied unchanged (none holds the id). The redemption answers (OFFER_IDEM 'r')
+ * hold no id, only a SHA-256 over the token and the id; the event and impression
+ * idempotency rows hold SHA-256 fingerprints mixing the id with the offer and the event:
+ * no id in the clear, and they stay (docs/OFFERS.md section 5).
+ * Invariant: rows are collected under the cursors and written after they close. */
+#include <stdlib.h>
+
+#include "offers/offers_internal.h"
+
+typedef struct moved_s {
+  unsigned char *old_k, *new_k, *v;
+  size_t old_n, new_n, vn;
+} moved_t;
+
+typedef struct moves_s {
+  moved_t *m;
+  size_t n, cap;
+} moves_t;
+
+static unsigned char *dup(const void *p, size_t n) {
+  unsigned char *d = malloc(n ? n : 1);
+  if (d && n) memcpy(d, p, n);
+  return d;
+}
+
+/* Remember a move: new key = key[0..cut) + to + key[cut + from_len..). */
+static int push(moves_t *ms, const unsigned char *k, size_t kn, size_t cut, size_t from_len,
+                const char *to, const void *v, size_t vn) {
+  if (ms->n == ms->cap) {
+    size_t nc = ms->cap ? 2 * ms->cap : 16;
+    moved_t *nm = realloc(ms->m, nc * sizeof *nm);
+    if (!nm) return PERR_INTERNAL;
+    ms->m = nm, ms->cap = nc;
+  }
+  size_t tn = strlen(to), nn = kn - from_len + tn;
+  moved_t *m = &ms->m[ms->n];
+  m->old_k = dup(k, kn), m->old_n = kn;
+  m->v = dup(v, vn), m->vn = vn;
+  m->new_k = malloc(nn), m->new_n = nn;
+  if (!m->old_k || !m->v || !m->new_k) {
+    free(m->old_k), free(m->v), free(m->new_k);
+    return PERR_INTERNAL;
+  }
+  memcpy(m->new_k, k, cut);
+  memcpy(m->new_k + cut, to, tn);
+  memcpy(m->new_k + cut + tn, k + cut + from_len, kn - cut - from_len);
+  ms->n++;
+  return 0;
+}
+
+/* OFFER_SEEN rows under "from \0". */
+static int collect_seen(store_txn_t *w, const char *from, const char *to, moves_t *ms) {
+  offer_key_t pre;
+  offer_key_init(&pre, 0);
+  offer_key_str(&pre, from);
+  offer_key_sep(&pre);
+  store_cursor_t *c;
+  const void *k, *v;
+  size_t kn, vn;
+  int rc = store_cursor_open(w, STORE_T_OFFER_SEEN, pre.b, pre.n, &c);
+  if (rc) return rc;
+  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
+    if (kn < pre.n || memcmp(k, pre.b, pre.n)) break;
+    if ((rc = push(ms, k, kn, 0, strlen(from), to, v, vn))) break;
+  }
+  store_cursor_close(c);
+  return rc < 0 || rc > 1 ? rc : 0;
+}
+
+/* OFFER_COUNTS cap rows 'c' offer \0 customer \0 ... naming from (reads every cap row). */
+static int collect_caps(store_txn_t *w, const char *from, const char *to, moves_t *ms) {
+  size_t fn = strlen(from);
+  store_cursor_t *c;
+  const void *k, *v;
+  size_t kn, vn;
+  int rc = store_cursor_open(w, STORE_T_OFFER_COUNTS, "c", 1, &c);
+  if (rc) return rc;
+  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
+    const unsigned char *b = k;
+    if (kn < 1 || b[0] != 'c') break;
+    const unsigned char *sep = memchr(b + 1, 0, kn - 1);
+    if (!sep) continue;
+    size_t cut = (size_t)(sep - b) + 1;
+    if (kn - cut > fn && !memcmp(b + cut, from, fn) && b[cut + fn] == 0 &&
+        (rc = push(ms, k, kn, cut, fn, to, v, vn)))
+      break;
+  }
+  store_cursor_close(c);
+  return rc < 0 || rc > 1 ? rc : 0;
+}
+
+static int apply(store_txn_t *w, store_table_t tb, const moves_t *ms, size_t from, size_t to) {
+  int rc = 0;
+  for (size_t i = from; i < to && !rc; i++) {
+    const moved_t *m = &ms->m[i];
+    rc = store_del(w, tb, m->old_k, m->old_n);
+    if (!rc) rc = store_put(w, tb, m->new_k, m->new_n, m->v, m->vn);
+  }
+  return rc;
+}
+
+int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
+                          perr_info_t *e) {
+  *rows = 0;
+  int rc;
+  if (from && strlen(from) > OFFERS_ID_MAX) return 0; /* no offers row can name it */
+  if ((rc = offer_check_id(from, "customer_id", e)) || (rc = offer_check_id(to, "pseudonym", e)))
+    return rc;
+  moves_t ms = {0};
+  rc = collect_seen(w, from, to, &ms);
+  size_t nseen = ms.n;
+  if (!rc) rc = collect_caps(w, from, to, &ms);
+  if (!rc) rc = apply(w, STORE_T_OFFER_SEEN, &ms, 0, nseen);
+  if (!rc) rc = apply(w, STORE_T_OFFER_COUNTS, &ms, nseen, ms.n);
+  if (!rc) *rows = ms.n;
+  for (size_t i = 0; i < ms.n; i++) free(ms.m[i].old_k), free(ms.m[i].new_k), free(ms.m[i].v);
+  free(ms.m);
+  return rc ? offer_store_err(w, rc, e) : 0;
+}

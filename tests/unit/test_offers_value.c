@@ -1,0 +1,158 @@
+/* test_offers_value.c -- cmocka tests of two offers rules over a real LMDB store:
+ * - the negative expected incremental value (docs/OFFERS.md section 3): an offer still
+ *   learning is decided whatever its EIV; once every arm has 100 exposures, an offer whose
+ *   best variant's EIV on the cart is negative is decided for nobody (either arm), a
+ *   positive one is, with the EIV the formula gives (computed here by hand, independently of
+ *   offer_decide.c), and experiment.stop_when_losing = false keeps a losing offer;
+ * - offers_customer_rekey (customer.forget): the sticky arm, exposure window and shown cap
+ *   move to the pseudonym (the cap binds it, the old id is a stranger), the global holdout's
+ *   row too, and an order of the pseudonym is attributed through the moved rows. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_fixture.h"
+#include "offers_fixture.h"
+
+static int setup(void **state) { return fx_setup(state, "/tmp/patron-offval-XXXXXX"); }
+static int teardown(void **state) { return fx_teardown(state); }
+
+/* n customers "<prefix><i>" exposed in arm, the first conv of them converting. */
+static void arm_counts(fx_t *f, const char *offer, const char *prefix, int arm, int n, int conv) {
+  for (int i = 0; i < n; i++) {
+    char id[32], key[48];
+    snprintf(id, sizeof id, "%s%d", prefix, i);
+    snprintf(key, sizeof key, "imp-%s-%s", offer, id);
+    ofx_impression(f, key, offer, id, arm, OFX_NOW);
+    if (i >= conv) continue;
+    snprintf(key, sizeof key, "ord-%s-%s", offer, id);
+    offers_event_t ev = {OFFERS_EV_ORDER, key, offer, id, arm, OFX_NOW + 10, 1000};
+    bool replay;
+    perr_info_t e = {0};
+    assert_int_equal(offers_event(f->w, &ev, &replay, &e), 0);
+  }
+}
+
+/* Decide for customer on a 5000 EUR cart, without attributes. */
+static void decide_for(fx_t *f, const offers_catalog_t *c, const char *customer,
+                       offers_decision_t *d) {
+  ofx_cart_t cart;
+  ofx_cart(&cart, "EUR", 5000);
+  json_t *attrs = json_object();
+  ofx_decide(f, c, customer, attrs, &cart.cart, OFX_NOW, 1, NULL, d);
+  json_decref(attrs);
+}
+
+/* How many of 40 fresh customers get the offer decided (any arm). */
+static int decided(fx_t *f, const char *offer) {
+  offers_catalog_t *c = ofx_catalog(f);
+  int n = 0;
+  for (int i = 0; i < 40; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "fresh-%d", i);
+    offers_decision_t d;
+    decide_for(f, c, id, &d);
+    for (size_t k = 0; k < d.n; k++) n += !strcmp(d.items[k].offer_id, offer);
+  }
+  offers_catalog_free(c);
+  return n;
+}
+
+/* The formula of docs/OFFERS.md section 3 with the prior (B 0.10, U 0.02, N0 100), margin 0.3
+ * and no CLV term: (p_t - p_c) x 0.3 x cart - p_t x discount. */
+static double hand_eiv(double n0, double c0, double n1, double c1, double cart, double disc) {
+  double pc = (c0 + 100 * 0.10) / (n0 + 100), pt = (c1 + 100 * 0.12) / (n1 + 100);
+  return (pt - pc) * 0.3 * cart - pt * disc;
+}
+
+static void test_negative_value_not_decided_once_measured(void **state) {
+  fx_t *f = *state;
+  /* 10% of 5000 = 500: prior EIV = 0.02 x 1500 - 0.12 x 500 = -30, but still learning */
+  assert_true(hand_eiv(0, 0, 0, 0, 5000, 500) < 0);
+  ofx_set(f, "{\"id\":\"neg\",\"kind\":\"percent_off\",\"value\":10,\"currency\":\"EUR\","
+             "\"experiment\":{\"holdout\":0.5}}");
+  assert_int_equal(decided(f, "neg"), 40);
+  /* 100 holdout exposures, 99 treated: one arm still learning -> still decided */
+  arm_counts(f, "neg", "h", 0, 100, 10);
+  arm_counts(f, "neg", "t", 1, 99, 12);
+  assert_int_equal(decided(f, "neg"), 40);
+  /* the 100th treated exposure: measured, EIV(100,10,100,12) = 0.02 x 1500 - 0.12 x 500 < 0 */
+  arm_counts(f, "neg", "u", 1, 1, 0);
+  assert_true(hand_eiv(100, 10, 100, 12, 5000, 500) < 0);
+  assert_int_equal(decided(f, "neg"), 0); /* for nobody: neither the treated nor the holdout */
+  /* the same counters, the rule off: decided again */
+  ofx_set(f, "{\"id\":\"neg\",\"kind\":\"percent_off\",\"value\":10,\"currency\":\"EUR\","
+             "\"experiment\":{\"holdout\":0.5,\"stop_when_losing\":false}}");
+  assert_int_equal(decided(f, "neg"), 40);
+}
+
+static void test_positive_measured_value_decided_with_its_eiv(void **state) {
+  fx_t *f = *state;
+  ofx_set(f, "{\"id\":\"pos\",\"kind\":\"amount_off\",\"value\":400,\"currency\":\"EUR\"}");
+  arm_counts(f, "pos", "h", 0, 150, 12);  /* no holdout share: arm 0 counted by hand anyway */
+  arm_counts(f, "pos", "t", 1, 120, 30);
+  double want = hand_eiv(150, 12, 120, 30, 5000, 400);
+  assert_true(want > 0);
+  offers_catalog_t *c = ofx_catalog(f);
+  offers_decision_t d;
+  decide_for(f, c, "buyer", &d);
+  assert_int_equal(d.n, 1);
+  assert_true(fabs(d.items[0].expected_value - want) <= 1e-9 * fabs(want));
+  /* a variant that loses alone does not hide an offer whose best variant wins */
+  ofx_set(f, "{\"id\":\"pos\",\"kind\":\"amount_off\",\"value\":400,\"currency\":\"EUR\","
+             "\"experiment\":{\"variants\":[{\"id\":\"a\",\"value\":400,\"weight\":0.5},"
+             "{\"id\":\"b\",\"value\":4000,\"weight\":0.5}]}}");
+  arm_counts(f, "pos", "v", 2, 100, 5);
+  assert_true(hand_eiv(150, 12, 100, 5, 5000, 4000) < 0);
+  assert_int_equal(decided(f, "pos"), 40);
+  offers_catalog_free(c);
+}
+
+static void test_rekey_moves_seen_and_caps(void **state) {
+  fx_t *f = *state;
+  ofx_set(f, "{\"id\":\"capped\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+             "\"caps\":{\"shown\":1}}");
+  ofx_impression(f, "imp-alice", "capped", "alice", 1, OFX_NOW);
+  perr_info_t e = {0};
+  assert_int_equal(offers_global_exposure(f->w, "alice", false, "EUR", OFX_NOW, &e), 0);
+  ofx_impression(f, "imp-bob", "capped", "bob", 1, OFX_NOW);
+  offers_catalog_t *c = ofx_catalog(f);
+  offers_decision_t d;
+  decide_for(f, c, "alice", &d);
+  assert_int_equal(d.n, 0); /* shown cap reached */
+  uint64_t rows = 0;
+  assert_int_equal(offers_customer_rekey(f->w, "alice", "anon-1", &rows, &e), 0);
+  assert_int_equal(rows, 3); /* offer_seen of the offer and of the global holdout, shown cap */
+  decide_for(f, c, "anon-1", &d);
+  assert_int_equal(d.n, 0); /* the cap moved with the id */
+  decide_for(f, c, "alice", &d);
+  assert_int_equal(d.n, 1); /* the old id is a stranger now */
+  decide_for(f, c, "bob", &d);
+  assert_int_equal(d.n, 0); /* another customer's rows untouched */
+  int linked;
+  bool replay;
+  assert_int_equal(offers_attribute_order(f->w, "o-1", "anon-1", OFX_NOW + 60, 900, "EUR",
+                                          &linked, &replay, &e), 0);
+  assert_int_equal(linked, 2); /* the offer and the engine arm, through the moved rows */
+  assert_int_equal(offers_attribute_order(f->w, "o-2", "alice", OFX_NOW + 60, 900, "EUR",
+                                          &linked, &replay, &e), 0);
+  assert_int_equal(linked, 0);
+  assert_int_equal(offers_customer_rekey(f->w, "nobody", "anon-2", &rows, &e), 0);
+  assert_int_equal(rows, 0);
+  offers_catalog_free(c);
+}
+
+int main(void) {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_negative_value_not_decided_once_measured),
+      T(test_positive_measured_value_decided_with_its_eiv),
+      T(test_rekey_moves_seen_and_caps),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
