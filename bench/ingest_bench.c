@@ -6,7 +6,8 @@
  * each one durable sync when store.sync=true) from `stats` read before and after the
  * measured window. Also the preloader for bench/rpc_vs_redis.sh (-n, -k customer).
  * Usage: ingest_bench -s SOCK [-c CONNS] [-W WINDOW] [-d SEC] [-w SEC] [-n TOTAL]
- *                     [-k order|customer|redeem] [-C CUSTOMERS] [-L LINES] [-x PREFIX] [-T SEC] [-q]
+ *                     [-k order|customer|redeem] [-C CUSTOMERS] [-L LINES] [-P PRODUCTS]
+ *                     [-x PREFIX] [-T SEC] [-q]
  * Every run is bounded by -T (hard wall-clock limit). Exit status 1 on any error. */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,8 @@ static struct {
   uint64_t total; /* 0 = run for dur */
   int kind_customer, kind_redeem, quiet;
   char prefix[64];
-} cfg = {NULL, 16, 64, 3, 1000, 5.0, 1.0, 60.0, 0, 0, 0, 0, ""};
+  uint32_t products; /* order lines draw from p-0000 .. p-(products-1) */
+} cfg = {NULL, 16, 64, 3, 1000, 5.0, 1.0, 60.0, 0, 0, 0, 0, "", 500};
 
 static uint32_t *hist;
 static uint64_t measured, warm_replies, errors, sent_total, replied_total;
@@ -137,7 +139,10 @@ static void pack_request(conn_t *c, uint32_t msgid) {
   for (uint32_t i = 0; i < cfg.lines; i++) {
     msgpack_pack_map(&pk, 3);
     pack_str(&pk, "product_id");
-    snprintf(pid, sizeof pid, "p-%04" PRIu64, (seq * 7 + i * 13 + c->conn_no) % 500);
+    /* spread over the catalogue: seq's stride keeps the default (500) lines as they were */
+    uint64_t prod = cfg.products == 500 ? (seq * 7 + i * 13 + c->conn_no) % 500
+                    : (seq * 2654435761u + i * 40503u + c->conn_no * 7919u) % cfg.products;
+    snprintf(pid, sizeof pid, "p-%04" PRIu64, prod);
     pack_str(&pk, pid);
     pack_str(&pk, "quantity");
     msgpack_pack_uint32(&pk, 1 + (uint32_t)((seq + i) % 3));
@@ -327,13 +332,13 @@ static void usage(void) {
   fprintf(stderr,
           "usage: ingest_bench -s SOCK [-c CONNS=16] [-W WINDOW=64] [-d SEC=5] [-w SEC=1]\n"
           "       [-n TOTAL (instead of -d)] [-k order|customer|redeem] [-C CUSTOMERS=1000]\n"
-          "       [-L LINES=3] [-x ORDER_ID_PREFIX] [-T HARD_LIMIT_SEC=60] [-q]\n");
+          "       [-L LINES=3] [-P PRODUCTS=500] [-x ORDER_ID_PREFIX] [-T HARD_LIMIT_SEC=60] [-q]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   int opt;
-  while ((opt = getopt(argc, argv, "s:c:W:d:w:n:k:C:L:x:T:q")) != -1) {
+  while ((opt = getopt(argc, argv, "s:c:W:d:w:n:k:C:L:P:x:T:q")) != -1) {
     switch (opt) {
     case 's': cfg.sock = optarg; break;
     case 'c': cfg.conns = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -348,13 +353,14 @@ int main(int argc, char **argv) {
       break;
     case 'C': cfg.customers = (uint32_t)strtoul(optarg, NULL, 10); break;
     case 'L': cfg.lines = (uint32_t)strtoul(optarg, NULL, 10); break;
+    case 'P': cfg.products = (uint32_t)strtoul(optarg, NULL, 10); break;
     case 'x': snprintf(cfg.prefix, sizeof cfg.prefix, "%s", optarg); break;
     case 'T': cfg.hard = atof(optarg); break;
     case 'q': cfg.quiet = 1; break;
     default: usage();
     }
   }
-  if (!cfg.sock || !cfg.conns || !cfg.window || !cfg.customers || !cfg.lines ||
+  if (!cfg.sock || !cfg.conns || !cfg.window || !cfg.customers || !cfg.lines || !cfg.products ||
       cfg.lines > 1000 || cfg.window > 1000000)
     usage();
   if (cfg.total) cfg.warm = 0;

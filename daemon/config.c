@@ -165,6 +165,17 @@ static const cdef_t defs[] = {
    "`openssl x509 -noout -subject -nameopt RFC2253` prints them (CN=ops,O=Shop)."},
   {"log", "level", T_LEVEL, NUM(log_level), 0, 0, 1, "info",
    "error, warning, notice, info or debug."},
+  {"log", "slow_request_ms", T_UINT, NUM(log_slow_request_ms), 0, 86400000, 1, "1000",
+   "Log an info line (method, duration) for each request this slow or slower, dispatch to "
+   "answer (writes: commit included); 0 = never. Rate-limited."},
+  {"metrics", "listen", T_STR, STR(metrics_listen), 0, 0, 0, "",
+   "PORT (on 127.0.0.1), IPV4:PORT or [IPV6]:PORT serving GET /metrics (Prometheus text); "
+   "empty = off. No authentication: keep it on loopback."},
+  {"metrics", "textfile", T_STR, STR(metrics_textfile), 0, 0, 0, "",
+   "A *.prom file for node_exporter's textfile collector, rewritten (by rename) with the "
+   "metrics every textfile_interval_s; empty = off."},
+  {"metrics", "textfile_interval_s", T_UINT, NUM(metrics_textfile_interval_s), 1, 3600, 1, "15",
+   "How often the metrics textfile is rewritten, seconds."},
 };
 #define NDEFS (sizeof defs / sizeof defs[0])
 
@@ -355,6 +366,18 @@ int config_check_environment(const settings_t *s, char *err, size_t errlen) {
     snprintf(err, errlen, "store.data_dir: %s is not writable by this user (%s)", dir, strerror(errno));
     return -1;
   }
+  if (s->metrics_textfile[0]) { /* rewritten by rename: its directory must be writable */
+    snprintf(dir, sizeof dir, "%s", s->metrics_textfile);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK | X_OK) != 0) {
+      snprintf(err, errlen, "metrics.textfile: directory %s is not writable by this user (%s)", dir,
+               strerror(errno));
+      return -1;
+    }
+  }
   return 0;
 }
 
@@ -401,6 +424,24 @@ static int validate_tls(const settings_t *s, char *err, size_t errlen) {
   return 0;
 }
 
+int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, int *v6, char *err,
+                        size_t errlen) {
+  char spec[96];
+  unsigned p;
+  if (*s && strspn(s, "0123456789") == strlen(s)) /* a port alone: loopback */
+    snprintf(spec, sizeof spec, "127.0.0.1:%.8s", s);
+  else
+    snprintf(spec, sizeof spec, "%s", s);
+  if (strlen(s) >= sizeof spec || config_split_hostport(spec, host, hostlen, &p)) {
+    snprintf(err, errlen,
+             "metrics.listen: expected PORT, IPV4:PORT or [IPV6]:PORT (numeric), got '%s'", s);
+    return -1;
+  }
+  *port = (int)p;
+  *v6 = spec[0] == '[';
+  return 0;
+}
+
 int config_validate(const settings_t *s, char *err, size_t errlen) {
   struct sockaddr_un sa;
   if (validate_tls(s, err, errlen)) return -1;
@@ -434,6 +475,12 @@ int config_validate(const settings_t *s, char *err, size_t errlen) {
   if (strpbrk(s->node_name, "\t\n\\")) {
     snprintf(err, errlen, "store.node_name must not hold tabs, newlines or backslashes");
     return -1;
+  }
+  if (s->metrics_listen[0]) {
+    char host[64];
+    int port, v6;
+    if (config_parse_listen(s->metrics_listen, host, sizeof host, &port, &v6, err, errlen))
+      return -1;
   }
   return 0;
 }

@@ -79,6 +79,11 @@ typedef struct settings_s {
   char tls_admin_subjects[2048];     /* '|'-separated RFC 2253 subjects allowed admin methods */
   /* [log] */
   uint64_t log_level;
+  uint64_t log_slow_request_ms;      /* log requests taking this long or longer (0 = never) */
+  /* [metrics] */
+  char metrics_listen[128];          /* "host:port" of the HTTP /metrics listener; "" = off */
+  char metrics_textfile[CONFIG_PATH_MAX]; /* node_exporter textfile to rewrite; "" = off */
+  uint64_t metrics_textfile_interval_s;
 } settings_t;
 
 void config_defaults(settings_t *s);
@@ -96,6 +101,10 @@ int config_validate(const settings_t *s, char *err, size_t errlen);
 int config_split_hostport(const char *s, char *host, size_t hostlen, unsigned *port);
 /* What --check-config adds: socket groups exist, the data directory is writable. */
 int config_check_environment(const settings_t *s, char *err, size_t errlen);
+/* Split metrics.listen ("9464" = loopback, "127.0.0.1:9464", "[::1]:9464") into a numeric
+ * IPv4/IPv6 address and a port 1..65535. 0, or -1 with a message. *v6 = 1 for IPv6. */
+int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, int *v6, char *err,
+                        size_t errlen);
 /* Write every setting as INI, with its documentation as comments. */
 void config_print(const settings_t *s, FILE *f, int with_docs);
 /* Copy the settings marked reloadable from src into dst. */

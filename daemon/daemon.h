@@ -5,7 +5,8 @@
  * signals, shutdown; wires the files together with callbacks).
  * Calls among daemon files go one way (no cycles; scripts/check_daemon_deps.sh checks it):
  * main -> server -> handlers* -> model_* -> models -> jobs -> exec (and each may call those
- * further down, plus log.c). Whatever goes back up (finished jobs, committed writes,
+ * further down, plus log.c and metrics.c, a leaf; main -> http_metrics -> metrics_text ->
+ * models for the exposition). Whatever goes back up (finished jobs, committed writes,
  * notifications) goes through a callback main.c hands over.
  * Threads: the libuv loop thread owns everything here (cfg included: a SIGHUP rewrites it)
  * except the queues (their mutexes) and the atomic counters the writer and worker bump; the
@@ -89,6 +90,7 @@ typedef struct wjob_s {
    * (e.g. to swap in a model snapshot the worker built). */
   void (*on_loop)(daemon_t *d, struct wjob_s *job);
   void *hook_data;            /* what on_loop needs (in the job's arena), or NULL */
+  uint64_t start_ns;          /* uv_hrtime() when dispatched: the request's latency (metrics) */
 } wjob_t;
 
 /* What a handler gets. txn: the writer's write txn, or a read txn opened on first use.
@@ -195,6 +197,8 @@ struct daemon_s {
   int test_clock;
   atomic_int_fast64_t clock_offset_s;
   struct loyalty_rt_s *loyalty; /* handlers_loyalty.c: the expiry timer, pass chains */
+  struct metrics_s *metrics;  /* metrics.h: errors by code, latency histograms, commit sizes */
+  struct http_metrics_s *http_metrics; /* http_metrics.c: the /metrics listener, textfile */
   struct {                    /* stats' process readings (loop thread): taken at most once
                                * per STATS_SAMPLE_MS, so a stream of stats stays cheap */
     uint64_t at_ms, rss_bytes, peak_rss_bytes, store_bytes;

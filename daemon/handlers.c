@@ -4,14 +4,13 @@
  * results must outlive the transaction: write handlers copy them into the job's arena. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "base/clock.h"
 #include "commerce/commerce.h"
 #include "contract.h"
 #include "daemon.h"
 #include "base/readcache.h"
+#include "metrics.h"
 #include "model_clv.h"
 #include "offers/offers.h"
 
@@ -57,32 +56,6 @@ int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   return 0;
 }
 
-static uint64_t rss_bytes(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, res = 0;
-  if (f) {
-    if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
-    fclose(f);
-  }
-  return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-/* The readings stats reports from the kernel (RSS from /proc/self/statm, peak RSS, the store
- * file's size): three system calls and a /proc open, most of a stats call's cost, so they
- * are refreshed at most every STATS_SAMPLE_MS (stale by that much at worst). */
-#define STATS_SAMPLE_MS 100
-
-static void refresh_sample(daemon_t *d) {
-  uint64_t now = clock_mono_ms();
-  if (d->sample.at_ms && now - d->sample.at_ms < STATS_SAMPLE_MS) return;
-  struct rusage ru;
-  d->sample.at_ms = now;
-  d->sample.rss_bytes = rss_bytes();
-  getrusage(RUSAGE_SELF, &ru);
-  d->sample.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
-  d->sample.store_bytes = store_size_bytes(d->store);
-}
-
 int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   daemon_t *d = x->d;
   stats_result_t *s = r;
@@ -108,7 +81,7 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   s->write_batches = atomic_load(&d->write_batches);
   s->write_failures = atomic_load(&d->write_failures);
   s->write_queue = atomic_load(&d->write_queue);
-  refresh_sample(d);
+  metrics_sample_process(d);
   s->rss_bytes = d->sample.rss_bytes;
   s->peak_rss_bytes = d->sample.peak_rss_bytes;
   s->store_bytes = d->sample.store_bytes;

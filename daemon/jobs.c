@@ -6,7 +6,8 @@
  *  - the WORKER runs slow reads and model rebuilds (reports, refits) one at a time, each on
  *    its own read snapshot, so the loop keeps answering checkouts meanwhile.
  * Finished jobs return to the loop through one uv_async per queue, to the on_done callback
- * given at jobq_start (jobs.c calls no other daemon file but exec.c, log.c, contract.c).
+ * given at jobq_start (jobs.c calls no other daemon file but exec.c, log.c, contract.c and
+ * metrics.c, to which the writer reports each batch's size and commit time).
  * Invariants: a write job's success is reported only if its batch committed; each job runs
  * in its own savepoint (src/store/store_batch.h), so a job that fails (invalid_params,
  * conflict, not_found), even after some puts, changes nothing and the rest of the batch
@@ -26,6 +27,7 @@
 #include "base/clock.h"
 #include "contract.h"
 #include "log.h"
+#include "metrics.h"
 #include "store/store_batch.h"
 
 struct jobq_s {
@@ -135,7 +137,10 @@ static void run_write_batch(jobq_t *q, wjob_t *batch) {
     j->rc = store_batch_apply(&b, apply_write_job, &w, &j->err);
     j = j->next;
   }
-  if (store_batch_commit(&b)) {
+  uint64_t commit_start = clock_mono_ns();
+  int failed = store_batch_commit(&b);
+  metrics_commit(d->metrics, n, clock_mono_ns() - commit_start);
+  if (failed) {
     /* writer thread only: a full disk fails every batch; log a few a minute, count the rest */
     static log_limit_t batch_log = {.what = "write-batch-failure", .burst = 5, .window_ms = 60000};
     if (log_limit_allow(&batch_log, LOG_LVL_ERR, clock_mono_ms()))

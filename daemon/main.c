@@ -19,6 +19,8 @@
 #include "feed.h"
 #include "datadir_lock.h"
 #include "handlers_offers.h"
+#include "http_metrics.h"
+#include "metrics.h"
 #include "offers/offers.h"
 #include "log.h"
 #include "model_clv.h"
@@ -232,6 +234,7 @@ static void on_drain_check(uv_timer_t *t) {
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);
     server_close_all(d);
+    http_metrics_stop(d);
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -361,6 +364,11 @@ int main(int argc, char **argv) {
   d.started_ms = clock_mono_ms();
   arena_init(&d.read_arena, 0);
   d.after_write = after_write_all;
+  d.metrics = metrics_new(); /* before the writer, which reports to it */
+  if (!d.metrics) {
+    log_err("out of memory");
+    return 1;
+  }
   d.writer = jobq_start(&d, 1, handler_table, server_jobs_done);
   d.worker = jobq_start(&d, 0, handler_table, server_jobs_done);
   if (!d.writer || !d.worker) {
@@ -421,6 +429,16 @@ int main(int argc, char **argv) {
     store_close(d.store);
     return 1;
   }
+  if (http_metrics_start(&d)) { /* after the sockets: a refused start leaves them closed */
+    http_metrics_stop(&d);
+    server_close_listeners(&d);
+    jobq_stop(d.writer);
+    jobq_stop(d.worker);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    http_metrics_free(&d);
+    store_close(d.store);
+    return 1;
+  }
   uv_signal_init(d.loop, &d.sig_term);
   uv_signal_init(d.loop, &d.sig_int);
   uv_signal_init(d.loop, &d.sig_hup);
@@ -457,6 +475,8 @@ int main(int argc, char **argv) {
   offers_wire_destroy(&d);
   rcache_free(d.rcache);
   rcache_free(d.qcache);
+  http_metrics_free(&d);
+  metrics_free(d.metrics);
   msgpack_sbuffer_destroy(&d.qkey);
   tls_server_free(d.tls); /* after the connections' close callbacks freed their sessions */
   store_close(d.store);

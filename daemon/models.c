@@ -159,18 +159,24 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
 }
 
 /* Loop thread. */
+int models_get_info(daemon_t *d, size_t i, const char **name, model_info_t *out) {
+  CONTRACT_THREAD(THREAD_LOOP);
+  const models_t *m = d->models;
+  if (!m || i >= m->nkinds) return -1;
+  *name = m->kinds[i]->name;
+  m->kinds[i]->info(m->state[i], out);
+  if (m->building[i] || atomic_load(&m->running[i])) out->status = "building";
+  return 0;
+}
+
 int handle_model_status(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   CONTRACT_THREAD(THREAD_LOOP);
   refit_result_t *r = result;
   (void)params; (void)e;
-  const models_t *m = x->d->models;
   r->n = 0;
-  for (size_t i = 0; i < m->nkinds && r->n < MODELS_MAX; i++) {
-    model_status_entry_t *s = &r->models[r->n++];
-    s->name = m->kinds[i]->name;
-    m->kinds[i]->info(m->state[i], &s->info);
-    if (m->building[i] || atomic_load(&m->running[i])) s->info.status = "building";
-  }
+  while (r->n < MODELS_MAX &&
+         models_get_info(x->d, r->n, &r->models[r->n].name, &r->models[r->n].info) == 0)
+    r->n++;
   return 0;
 }
 

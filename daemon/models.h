@@ -81,6 +81,8 @@ int models_request_refit(daemon_t *d, const char *name);
 /* Loop thread: the publish hook (see models_hooks_t). */
 void models_publish(daemon_t *d, const char *method, models_pack_fn pack, const void *ctx,
                     size_t n, uint64_t *sent, uint64_t *dropped);
+/* Loop thread: kind i's name and what model.status reports for it; -1 past the last kind. */
+int models_get_info(daemon_t *d, size_t i, const char **name, model_info_t *out);
 /* Close the schedule timer (shutdown). */
 void models_stop_timer(daemon_t *d);
 /* Path of a kind's persisted file in the data directory (models/<name>.<ext>). */

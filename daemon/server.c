@@ -34,6 +34,7 @@
 #include "contract.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 #include "tls.h"
 
@@ -230,13 +231,15 @@ static void conn_fail(conn_t *c, int has_msgid, uint32_t msgid, int code, const 
 
 /* ---------- dispatch ---------- */
 
-static void count_error(daemon_t *d, int mi) {
+/* answered: an error answer goes out (notifications get none). */
+static void count_error(daemon_t *d, int mi, int code, int answered) {
   d->c.errors++;
   if (mi >= 0) d->c.by_method[mi].errors++;
+  metrics_error(d, mi, code, answered);
 }
 
 /* A write (to the writer) or a slow read (to the worker). */
-static void dispatch_job(conn_t *c, const rpc_msg_t *m, int mi) {
+static void dispatch_job(conn_t *c, const rpc_msg_t *m, int mi, uint64_t start_ns) {
   daemon_t *d = c->d;
   const method_desc_t *md = &method_table[mi];
   int write = md->thread == RUN_ON_WRITER; /* else the worker */
@@ -250,6 +253,7 @@ static void dispatch_job(conn_t *c, const rpc_msg_t *m, int mi) {
   j->conn = c;
   j->reply = m->type == RPC_REQUEST;
   j->msgid = m->msgid;
+  j->start_ns = start_ns;
   j->zone = msgpack_unpacker_release_zone(&c->up); /* the job keeps the strings alive */
   if (jobq_submit(write ? d->writer : d->worker, j)) {
     perr_set(&e, PERR_UNAVAILABLE, NULL, "%s queue full; retry later", write ? "write" : "work");
@@ -259,9 +263,10 @@ static void dispatch_job(conn_t *c, const rpc_msg_t *m, int mi) {
   if (++c->inflight >= d->cfg.max_inflight_writes) conn_pause(c);
   return;
 fail:
-  count_error(d, mi);
+  count_error(d, mi, e.code, m->type == RPC_REQUEST);
   if (m->type == RPC_REQUEST) reply_error(c, m->msgid, &e);
   if (j) job_free(j);
+  metrics_latency(d, mi, uv_hrtime() - start_ns);
 }
 
 /* The qcache key of a request's params: an injective flat encoding of the object (a type
@@ -360,7 +365,7 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
     rc = handler_table[mi](&x, params, result, &e);
   }
   if (rc) {
-    count_error(d, mi);
+    count_error(d, mi, rc, m->type == RPC_REQUEST);
     if (m->type == RPC_REQUEST) reply_error(c, m->msgid, &e);
   } else if (m->type == RPC_REQUEST) {
     rpc_pack_result_head(&c->pk, m->msgid);
@@ -400,16 +405,17 @@ static void dispatch(conn_t *c) {
   daemon_t *d = c->d;
   rpc_msg_t m;
   perr_info_t e;
+  uint64_t start_ns = uv_hrtime();
   d->c.requests++;
   if (rpc_parse(&c->msg, &m, &e)) {
     d->c.protocol_errors++;
-    count_error(d, -1);
+    count_error(d, -1, e.code, m.has_msgid);
     if (m.has_msgid) reply_error(c, m.msgid, &e);
     return;
   }
   int mi = method_lookup(m.method, m.method_len);
   if (mi < 0) {
-    count_error(d, -1);
+    count_error(d, -1, PERR_UNKNOWN_METHOD, m.type == RPC_REQUEST);
     if (m.type == RPC_REQUEST) {
       perr_set(&e, PERR_UNKNOWN_METHOD, NULL, "unknown method '%.*s'", (int)m.method_len, m.method);
       reply_error(c, m.msgid, &e);
@@ -419,7 +425,7 @@ static void dispatch(conn_t *c) {
   d->c.by_method[mi].calls++;
   if ((method_table[mi].flags & M_ADMIN) && !c->admin &&
       !(c->tls && tls_conn_subject_allowed(c->tls, d->cfg.tls_admin_subjects))) {
-    count_error(d, mi);
+    count_error(d, mi, PERR_FORBIDDEN, m.type == RPC_REQUEST);
     if (m.type == RPC_REQUEST) {
       perr_set(&e, PERR_FORBIDDEN, NULL, "%s is an admin method: use the admin socket%s",
                method_table[mi].name,
@@ -428,8 +434,12 @@ static void dispatch(conn_t *c) {
     }
     return;
   }
-  if (method_table[mi].thread != RUN_ON_LOOP) dispatch_job(c, &m, mi);
-  else dispatch_read(c, &m, mi);
+  if (method_table[mi].thread != RUN_ON_LOOP) {
+    dispatch_job(c, &m, mi, start_ns); /* its latency is taken when it comes back */
+  } else {
+    dispatch_read(c, &m, mi);
+    metrics_latency(d, mi, uv_hrtime() - start_ns);
+  }
 }
 
 /* ---------- reading ---------- */
@@ -990,7 +1000,8 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
       job_free(j);
       continue;
     }
-    if (j->rc) count_error(d, j->method);
+    if (j->rc) count_error(d, j->method, j->rc, c->state != CONN_CLOSED && j->reply);
+    metrics_latency(d, j->method, uv_hrtime() - j->start_ns);
     if (c->state != CONN_CLOSED && j->reply) {
       if (j->rc) reply_error(c, j->msgid, &j->err);
       else {
@@ -1046,6 +1057,7 @@ static void on_sweep(uv_timer_t *t) {
   daemon_t *d = t->data;
   uint64_t now = uv_now(d->loop);
   log_limit_tick(&d->close_log, LOG_LVL_INFO, now);
+  metrics_tick(d, now);
   enforce_memory_budget(d);
   conn_t *c = d->conns;
   while (c) {

@@ -18,6 +18,7 @@ PKGS=(
   zlib1g-dev          # gzip'd reference data in tests and bench tools
   libcmocka-dev       # unit tests
   python3 python3-msgpack  # integration tests' independent msgpack-RPC peer; Python adapter
+  python3-prometheus-client  # test_metrics: the official client's text-format parser reads /metrics too
   php8.2-cli          # PHP adapter tests (FFI is part of php8.2-common)
   php8.2-fpm libfcgi-bin  # the PHP-FPM preload set-up tested for real (php-fpm8.2 driven by cgi-fcgi)
   wordpress mariadb-server php8.2-mysql  # the WooCommerce plugin tested on a real WordPress (temp DB)

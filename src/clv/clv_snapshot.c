@@ -9,7 +9,7 @@
  * If BG/NBD cannot be fitted the snapshot still serves segments, with the reason.
  * File (native byte order, checked by a marker): "PTRNCLV\0" | u32 0x01020304 | u32 format |
  * u32 sizeof tx | u32 sizeof spend | u32 sizeof row | header fields | tx | fits[3] | spend | u64 n |
- * u64 pool_n | rows | pool | u64 FNV-1a of everything before. Load refuses a file whose
+ * u64 pool_n | rows | pool | u64 file_sum of everything before. Load refuses a file whose
  * marker, format, struct sizes or counts differ, whose size is not what its header implies,
  * whose checksum does not match (any single changed byte), or with a row outside the pool. */
 #include "clv/clv_snapshot.h"
@@ -26,7 +26,7 @@
 #include "store/fileio.h"
 
 #define FILE_MAGIC "PTRNCLV"
-#define FILE_FORMAT 2u /* 2: fits[3] and the model rule */
+#define FILE_FORMAT 3u /* 2: fits[3] and the model rule; 3: file_sum (was byte FNV-1a) */
 #define ENDIAN_MARK 0x01020304u
 static const double QPROBS[KPI_NQUANTILES] = {0.10, 0.25, 0.50, 0.75, 0.90, 0.99};
 
@@ -36,6 +36,25 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
   return h;
 }
 #define FNV_INIT 0xcbf29ce484222325ULL
+
+/* The file checksum: FNV-1a's step on 8-byte words in 4 interleaved lanes (4 independent
+ * multiply chains and 8x fewer steps than bytes: ~30x faster than fnv1a on a 64 MB model,
+ * most of a 1M-customer start-up before), the tail bytewise. Each step is a bijection of its
+ * lane (xor, then a multiply by an odd number mod 2^64), so any single changed word changes
+ * its lane and so the sum. */
+static uint64_t file_sum(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  uint64_t lane[4] = {h, h ^ 1, h ^ 2, h ^ 3};
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; k++) {
+      uint64_t w;
+      memcpy(&w, b + i + 8 * k, 8);
+      lane[k] = (lane[k] ^ w) * 0x100000001b3ULL;
+    }
+  for (int k = 0; k < 4; k++) h = (h ^ lane[k]) * 0x100000001b3ULL;
+  return fnv1a(h, b + i, n - i);
+}
 
 static int id_cmp(const char *a, size_t an, const char *b, size_t bn) {
   int c = memcmp(a, b, an < bn ? an : bn);
@@ -75,6 +94,30 @@ static int seg_cmp(const void *a, const void *b, void *ctx) {
   return id_cmp(s->pool + x->id_off, x->id_len, s->pool + y->id_off, y->id_len);
 }
 
+/* by_seg = the rows by (segment, id). clv_snap_build writes the rows in the scan's customer
+ * order, which is id order: then a stable counting sort by segment gives exactly that in O(n)
+ * (the qsort took most of a 1M-customer start-up); rows in another order are qsorted. */
+static void sort_by_segment(clv_snap_t *s, const uint64_t counts[RFM_NSEGMENTS]) {
+  int id_order = 1;
+  for (size_t i = 1; i < s->n && id_order; i++) {
+    const clv_row_t *a = &s->rows[i - 1], *b = &s->rows[i];
+    id_order = id_cmp(s->pool + a->id_off, a->id_len, s->pool + b->id_off, b->id_len) < 0;
+  }
+  if (!id_order) {
+    for (size_t i = 0; i < s->n; i++) s->by_seg[i] = (uint32_t)i;
+    qsort_r(s->by_seg, s->n, sizeof *s->by_seg, seg_cmp, s);
+    return;
+  }
+  uint64_t next[RFM_NSEGMENTS], at = 0;
+  for (int k = 0; k < RFM_NSEGMENTS; k++) next[k] = at, at += counts[k];
+  for (size_t i = 0; i < s->n; i++) {
+    unsigned seg = s->rows[i].segment;
+    s->by_seg[next[seg < RFM_NSEGMENTS ? seg : RFM_LOST]++] = (uint32_t)i;
+  }
+}
+
+#define HASH_AHEAD 16
+
 /* Hash index, segment lists, counts and CLV quantiles. 0 or -1 (out of memory). */
 static int derive(clv_snap_t *s) {
   size_t cap = 16;
@@ -90,18 +133,30 @@ static int derive(clv_snap_t *s) {
   memset(s->bands, 0, sizeof s->bands);
   uint64_t counts[RFM_NSEGMENTS] = {0};
   double sum = 0;
+  /* the hash index: row i's slot is prefetched HASH_AHEAD rows before it is filled (random
+   * writes into a table of 2n slots miss the cache; the rows go in in order, so the table is
+   * the same as without the prefetch) */
+  size_t ahead[HASH_AHEAD];
+  for (size_t i = 0; i < s->n + HASH_AHEAD; i++) {
+    if (i >= HASH_AHEAD) { /* row i - HASH_AHEAD, whose slot is in the entry row i reuses */
+      size_t h = ahead[i % HASH_AHEAD];
+      while (s->hash[h]) h = (h + 1) & s->hmask;
+      s->hash[h] = (uint32_t)(i - HASH_AHEAD + 1);
+    }
+    if (i < s->n) {
+      const clv_row_t *r = &s->rows[i];
+      ahead[i % HASH_AHEAD] = (size_t)fnv1a(FNV_INIT, s->pool + r->id_off, r->id_len) & s->hmask;
+      __builtin_prefetch(&s->hash[ahead[i % HASH_AHEAD]], 1);
+    }
+  }
   for (size_t i = 0; i < s->n; i++) {
     const clv_row_t *r = &s->rows[i];
-    size_t h = (size_t)fnv1a(FNV_INIT, s->pool + r->id_off, r->id_len) & s->hmask;
-    while (s->hash[h]) h = (h + 1) & s->hmask;
-    s->hash[h] = (uint32_t)(i + 1);
-    s->by_seg[i] = (uint32_t)i;
     counts[r->segment < RFM_NSEGMENTS ? r->segment : RFM_LOST]++;
     if (r->band < CLV_NBANDS) s->bands[r->band]++;
     vals[i] = r->clv;
     sum += r->clv;
   }
-  qsort_r(s->by_seg, s->n, sizeof *s->by_seg, seg_cmp, s);
+  sort_by_segment(s, counts);
   s->seg_start[0] = 0;
   for (int k = 0; k < RFM_NSEGMENTS; k++) s->seg_start[k + 1] = s->seg_start[k] + counts[k];
   memset(s->clv_q, 0, sizeof s->clv_q);
@@ -364,7 +419,7 @@ int clv_snap_save(const clv_snap_t *s, const char *path, perr_info_t *e) {
   size_t lens[7] = {sizeof h, sizeof s->tx, sizeof s->fits, sizeof s->spend,
                     s->n * sizeof *s->rows, s->pool_n, sizeof(uint64_t)};
   uint64_t sum = FNV_INIT;
-  for (int i = 0; i < 6; i++) sum = fnv1a(sum, parts[i], lens[i]);
+  for (int i = 0; i < 6; i++) sum = file_sum(sum, parts[i], lens[i]);
   parts[6] = &sum;
   return file_write_atomic(path, parts, lens, 7, e);
 }
@@ -404,7 +459,7 @@ clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
              path, (long long)fs.st_size, (unsigned long long)want);
     goto fail;
   }
-  sum = fnv1a(sum, &h, sizeof h);
+  sum = file_sum(sum, &h, sizeof h);
   s->rows = malloc(h.n ? h.n * sizeof *s->rows : 1);
   s->pool = malloc(h.pool_n ? h.pool_n : 1);
   if (!s->rows || !s->pool || fread(&s->tx, sizeof s->tx, 1, f) != 1 ||
@@ -415,11 +470,11 @@ clv_snap_t *clv_snap_load(const char *path, perr_info_t *e) {
     perr_set(e, PERR_INTERNAL, NULL, "%s: truncated", path);
     goto fail;
   }
-  sum = fnv1a(sum, &s->tx, sizeof s->tx);
-  sum = fnv1a(sum, s->fits, sizeof s->fits);
-  sum = fnv1a(sum, &s->spend, sizeof s->spend);
-  sum = fnv1a(sum, s->rows, h.n * sizeof *s->rows);
-  sum = fnv1a(sum, s->pool, h.pool_n);
+  sum = file_sum(sum, &s->tx, sizeof s->tx);
+  sum = file_sum(sum, s->fits, sizeof s->fits);
+  sum = file_sum(sum, &s->spend, sizeof s->spend);
+  sum = file_sum(sum, s->rows, h.n * sizeof *s->rows);
+  sum = file_sum(sum, s->pool, h.pool_n);
   if (sum != stored) {
     perr_set(e, PERR_INTERNAL, NULL, "%s: checksum mismatch", path);
     goto fail;

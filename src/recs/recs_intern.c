@@ -2,6 +2,7 @@
  * Invariants: ids are 0..count-1 in insertion order and never change; the string of id i is
  * bytes [off[i], off[i+1]) of the byte buffer; the open-addressing table (power-of-two
  * capacity, load <= 1/2) holds every id exactly once. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,19 +126,36 @@ const char *recs_interner_bytes(const recs_interner_t *in, size_t *n) {
   return in->bytes;
 }
 
-/* CRC-32 (reflected polynomial 0xEDB88320, as zlib), two 4-bit steps per byte from a
- * constant 16-entry table: no mutable state, ~0.5 GB/s. */
-uint32_t recs_crc32(uint32_t crc, const void *buf, size_t n) {
-  static const uint32_t t[16] = {
-      0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
-      0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
-      0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu};
-  const unsigned char *p = buf;
-  crc = ~crc;
-  for (size_t i = 0; i < n; i++) {
-    crc ^= p[i];
-    crc = (crc >> 4) ^ t[crc & 15];
-    crc = (crc >> 4) ^ t[crc & 15];
+/* CRC-32 (reflected polynomial 0xEDB88320, as zlib), slicing by 8: eight bytes a step through
+ * eight 256-entry tables (~8x the former two 4-bit steps per byte, which took ~0.2 s for a
+ * 100 MB model file at start-up, twice: file and snapshot). The tables are computed once
+ * (pthread_once), then only read, by any thread. */
+static uint32_t crc_tab[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+    crc_tab[0][i] = c;
   }
+  for (uint32_t i = 0; i < 256; i++)
+    for (int t = 1; t < 8; t++)
+      crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+}
+
+uint32_t recs_crc32(uint32_t crc, const void *buf, size_t n) {
+  const unsigned char *p = buf;
+  pthread_once(&crc_once, crc_init);
+  crc = ~crc;
+  for (; n >= 8; p += 8, n -= 8) { /* bytes combined explicitly: any host byte order */
+    uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                         (uint32_t)p[3] << 24);
+    uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+    crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^ crc_tab[5][(lo >> 16) & 0xff] ^
+          crc_tab[4][lo >> 24] ^ crc_tab[3][hi & 0xff] ^ crc_tab[2][(hi >> 8) & 0xff] ^
+          crc_tab[1][(hi >> 16) & 0xff] ^ crc_tab[0][hi >> 24];
+  }
+  while (n--) crc = (crc >> 8) ^ crc_tab[0][(crc ^ *p++) & 0xff];
   return ~crc;
 }

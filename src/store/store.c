@@ -99,6 +99,11 @@ uint64_t store_count(store_txn_t *t, store_table_t tb) { return t->s->be->count(
 
 uint64_t store_size_bytes(store_t *s) { return s->be->size_bytes(s); }
 
+void store_map_info(store_t *s, uint64_t *used, uint64_t *size) {
+  *used = *size = 0;
+  if (s->be->map_info) s->be->map_info(s, used, size);
+}
+
 int store_fatal(store_t *s) { return s->be->fatal ? s->be->fatal(s) : 0; }
 
 int store_scrub_free_pages(store_t *s, uint64_t *zeroed, perr_info_t *err) {

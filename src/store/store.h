@@ -164,5 +164,8 @@ typedef struct store_feed_stats_s {
   uint64_t wait_ms_max;     /* the feed's longest wait between polls (the staleness bound) */
 } store_feed_stats_t;
 void store_feed_stats(store_t *s, store_feed_stats_t *out);
+/* The data file's map: bytes of it holding pages (up to the last page in use) and the map's
+ * size (the most the file may grow to before the map grows). Any thread; 0s when unknown. */
+void store_map_info(store_t *s, uint64_t *used, uint64_t *size);
 
 #endif

@@ -43,6 +43,7 @@ struct store_backend_s {
   void (*cursor_close)(store_cursor_t *c);
   uint64_t (*count)(store_txn_t *t, store_table_t tb);
   uint64_t (*size_bytes)(store_t *s);
+  void (*map_info)(store_t *s, uint64_t *used, uint64_t *size); /* NULL = unknown */
   int (*fatal)(store_t *s); /* NULL = the backend never needs a reopen */
   int (*scrub_free)(store_t *s, uint64_t *zeroed, perr_info_t *err); /* NULL = nothing kept */
   /* the change feed of a shared backend; NULL on an embedded one */

@@ -529,6 +529,15 @@ static uint64_t lmdb_size_bytes(store_t *base) {
   return (uint64_t)st.st_size;
 }
 
+static void lmdb_map_info(store_t *base, uint64_t *used, uint64_t *size) {
+  MDB_envinfo info;
+  MDB_stat st;
+  MDB_env *env = LS(base)->env;
+  if (mdb_env_info(env, &info) || mdb_env_stat(env, &st)) return;
+  *used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+  *size = (uint64_t)info.me_mapsize;
+}
+
 /* LMDB marks the environment fatal (MDB_FATAL_ERROR) when a commit fails to write its meta
  * page; from then on mdb_txn_begin answers MDB_PANIC to readers and writers alike. */
 static int lmdb_fatal(store_t *base) {
@@ -682,6 +691,7 @@ static const store_backend_t lmdb_backend = {
     .cursor_close = lmdb_cursor_close,
     .count = lmdb_count,
     .size_bytes = lmdb_size_bytes,
+    .map_info = lmdb_map_info,
     .fatal = lmdb_fatal,
     .scrub_free = lmdb_scrub_free,
 };

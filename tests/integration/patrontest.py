@@ -141,6 +141,41 @@ class Daemon:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class BuildGate:
+    """The daemon's test hook PATRON_DEBUG_BUILD_GATE (daemon/models.c): a FIFO on which the
+    worker holds every model build at its start. started() returns once a build waits at the
+    gate; release() lets it go on."""
+
+    def __init__(self, daemon):
+        self.path = os.path.join(daemon.tmp, "build.gate")
+        os.mkfifo(self.path)
+
+    def start(self, daemon, extra=()):
+        """Start daemon with the hook set (for it only)."""
+        os.environ["PATRON_DEBUG_BUILD_GATE"] = self.path
+        try:
+            return daemon.start(extra)
+        finally:
+            del os.environ["PATRON_DEBUG_BUILD_GATE"]
+
+    def started(self):
+        with open(self.path, "rb") as f:
+            f.read()
+
+    def release(self):
+        with open(self.path, "wb"):
+            pass
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a listener the test starts)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_until(cond, timeout=10, what="condition"):
     """Poll cond() until it is true (returns its value) or fail with `what` after timeout
     seconds: the tests wait for an event, never for a fixed time."""

@@ -15,7 +15,7 @@ import unittest
 from collections import Counter
 from itertools import combinations
 
-from patrontest import Client, Daemon, RpcError, order
+from patrontest import BuildGate, Client, Daemon, RpcError, order
 
 PATROND = None
 
@@ -509,29 +509,16 @@ class BackgroundBuildTest(unittest.TestCase):
 
     def test_status_says_building_while_a_refit_runs(self):
         d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False)
-        gate = os.path.join(d.tmp, "build.gate")
-        os.mkfifo(gate)
-
-        def started():  # returns once a build waits at the gate
-            with open(gate, "rb") as f:
-                f.read()
-
-        def release():
-            with open(gate, "wb"):
-                pass
-        os.environ["PATRON_DEBUG_BUILD_GATE"] = gate
-        try:
-            d.start()
-        finally:
-            del os.environ["PATRON_DEBUG_BUILD_GATE"]
+        gate = BuildGate(d)
+        gate.start(d)
         try:
             a = Client(d.admin)
             # a fresh data directory: every model is built once at start, in the background
             first = a.call("model.status")["models"]
             self.assertTrue(first and all(m["status"] == "building" for m in first), first)
             for _ in first:
-                started()
-                release()
+                gate.started()
+                gate.release()
             c = Client(d.sock)
             for oid, cust, items in ORDERS:
                 c.call("order.record", order(oid, cust, lines=[
@@ -545,11 +532,11 @@ class BackgroundBuildTest(unittest.TestCase):
                 cl.close()
             t = threading.Thread(target=refit)
             t.start()
-            started()
+            gate.started()
             st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
             self.assertEqual(st["recs"], "building")
             self.assertNotEqual(st["clv"], "building")
-            release()
+            gate.release()
             t.join()
             self.assertEqual(done["r"]["models"][0]["status"], "ready")
             st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}

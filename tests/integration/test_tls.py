@@ -28,7 +28,7 @@ import time
 import msgpack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from patrontest import Client, Daemon, RpcError, wait_until  # noqa: E402
+from patrontest import Client, Daemon, RpcError, free_port, wait_until  # noqa: E402
 
 CLIENT_LIB = None
 if "--client-lib" in sys.argv:
@@ -73,14 +73,6 @@ class Pki:
     def serial(self, name):
         out = run("openssl", "x509", "-in", self.path(name + ".crt"), "-noout", "-serial").stdout
         return out.strip().split("=", 1)[1].upper()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class TlsClient(Client):

@@ -89,6 +89,12 @@ static void test_interner(void **st) {
   assert_memory_equal(recs_interner_name(in, 1, &n), "sku-2", 5);
   recs_interner_free(in);
   assert_int_equal(recs_crc32(0, "123456789", 9), 0xcbf43926u);
+  /* slicing by 8: a longer check value (zlib's), and any split point chains to the whole */
+  const char *fox = "The quick brown fox jumps over the lazy dog";
+  size_t fl = strlen(fox);
+  assert_int_equal(recs_crc32(0, fox, fl), 0x414fa339u);
+  for (size_t cut = 0; cut <= fl; cut++)
+    assert_int_equal(recs_crc32(recs_crc32(0, fox, cut), fox + cut, fl - cut), 0x414fa339u);
 }
 
 static void test_similarities(void **st) {
