@@ -530,6 +530,11 @@ static void pg_last_error(store_t *base, char *buf, size_t len) {
   pthread_mutex_unlock(&s->err_mu);
 }
 
+/* The local LMDB copy's map: what a PostgreSQL node's disk and map use are. */
+static void pg_map_info(store_t *base, uint64_t *used, uint64_t *size) {
+  store_map_info(PS(base)->local, used, size);
+}
+
 static const store_backend_t pg_backend = {
     .name = "postgresql",
     .close = pg_close,
@@ -551,4 +556,5 @@ static const store_backend_t pg_backend = {
     .feed_wake = store_pg_feed_wake,
     .feed_stats = store_pg_feed_stats,
     .last_error = pg_last_error,
+    .map_info = pg_map_info,
 };
