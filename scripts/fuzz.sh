@@ -21,7 +21,7 @@ while getopts "t:r:" o; do
 done
 shift $((OPTIND - 1))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_stream fuzz_decode fuzz_config fuzz_client)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_stream fuzz_decode fuzz_config fuzz_client fuzz_condition)
 B=build-fuzz
 cmake -S . -B $B -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATRON_FUZZ=ON \
   -DPATRON_TESTS=OFF -DPATRON_WERROR=ON >/dev/null

@@ -126,18 +126,23 @@ class Privacy(unittest.TestCase):
         """Offers seen (with the experiment arm), redeemed, converted: every kind of offers
         row stored under the id is in the export."""
         c, a = self.c, self.admin
-        cart = {"currency": "EUR", "items": [{"product": "p1", "category": "kitchen",
-                                              "quantity": 2, "price": 2500}]}
-        self.assertEqual(a.call("customer.export", {"customer_id": ID})["offers"],
-                         {"exposures": [], "counters": []})
+        cart = {"currency": "EUR", "lines": [{"product_id": "p1", "category": "kitchen",
+                                              "quantity": 2, "unit_price": 2500}]}
+        # setUp's vip5: decided (an exposure, a shown cap) and redeemed (a redeemed cap)
+        x0 = a.call("customer.export", {"customer_id": ID})["offers"]
+        self.assertEqual([e["offer_id"] for e in x0["exposures"]], ["vip5"], x0)
+        self.assertEqual(sorted((k["offer_id"], k["kind"], k["count"]) for k in x0["counters"]),
+                         [("vip5", "redeemed", 1), ("vip5", "shown", 1)])
         a.call("offers.set", {"id": "pv_offer", "kind": "percent_off", "value": 10,
                               "currency": "EUR", "experiment": {"holdout": 0.0},
                               "caps": {"shown": 10, "redeemed": 5, "period": "month"}})
-        o = [x for x in c.call("offers.decide", {"customer": ID, "cart": cart})["offers"]
+        a.call("offers.reload")
+        o = [x for x in c.call("offers.decide", {"customer_id": ID, "cart": cart})["offers"]
              if x["offer_id"] == "pv_offer"][0]
-        c.call("offers.event", {"type": "impression", "idempotency_key": "pv-imp",
-                                "offer_id": "pv_offer", "customer": ID, "arm": o["arm"]})
-        c.call("offers.redeem", {"token": o["token"], "customer": ID, "cart": cart,
+        # the shop's own impression log, keyed like the exposure decide recorded: one event
+        c.call("offers.event", {"type": "impression", "idempotency_key": o["impression_id"],
+                                "offer_id": "pv_offer", "customer_id": ID, "arm": o["arm"]})
+        c.call("offers.redeem", {"token": o["token"], "customer_id": ID, "cart": cart,
                                  "idempotency_key": "pv-red"})
         now = int(time.time())  # after the impression, inside the attribution window
         c.call("order.record", order("pv-o", ID, ts=now, lines=[
@@ -148,7 +153,8 @@ class Privacy(unittest.TestCase):
         self.assertEqual((seen[0]["arm"], seen[0]["global_holdout"], seen[0]["converted"],
                           seen[0]["revenue"]), (o["arm"], False, True, 4500))
         self.assertLessEqual(seen[0]["first_ts"], now)
-        counts = sorted((k["offer_id"], k["kind"], k["count"]) for k in x["counters"])
+        counts = sorted((k["offer_id"], k["kind"], k["count"]) for k in x["counters"]
+                        if k["offer_id"] == "pv_offer")
         self.assertEqual(counts, [("pv_offer", "redeemed", 1), ("pv_offer", "shown", 1)])
         # another customer's rows are not in it
         other = a.call("customer.export", {"customer_id": "c01"})["offers"]
