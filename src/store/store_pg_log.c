@@ -99,10 +99,11 @@ static int apply_migration(PGconn *c, const pg_migration_t *m, char *err, size_t
     if (store_pg_exec(c, rec, err, errlen)) goto fail;
   }
   return store_pg_exec(c, "COMMIT", err, errlen);
-fail:
-  char ignore[160];
+fail: {
+  char ignore[160]; /* the first error is the one to report */
   store_pg_exec(c, "ROLLBACK", ignore, sizeof ignore);
   return -1;
+}
 }
 
 int store_pg_migrate(PGconn *c, perr_info_t *err) {
