@@ -306,6 +306,36 @@ static void after_write_all(daemon_t *d, wjob_t *job) {
   offers_wire_after_write(d, job);
 }
 
+/* Serves from the moment every listener is up: signals, timers, the loyalty passes, the
+ * watchdog, READY=1, then the loop until a stop. Non-zero only when the start cannot go on. */
+static int serve(daemon_t *d, const opts_t *o) {
+  uv_signal_init(d->loop, &d->sig_term);
+  uv_signal_init(d->loop, &d->sig_int);
+  uv_signal_init(d->loop, &d->sig_hup);
+  d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+  uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&d->sig_int, on_signal, SIGINT);
+  uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+  server_start_timers(d);
+  d->test_clock = o->test_clock;
+  if (o->test_clock) log_warn("--test-clock: debug.clock may move this daemon's clock");
+  if (loyalty_start(d)) {
+    log_err("out of memory");
+    return 1;
+  }
+  loyalty_program_file_sync(d);
+  uint64_t wd = notify_watchdog_usec();
+  if (wd) {
+    uv_timer_init(d->loop, &d->watchdog);
+    uv_timer_start(&d->watchdog, on_watchdog, 0, wd / 2000 ? wd / 2000 : 1);
+  }
+  log_notice("patrond %s ready (data %s)", PATRON_VERSION_STR, d->cfg.data_dir);
+  notify_send("READY=1\nSTATUS=serving");
+
+  uv_run(d->loop, UV_RUN_DEFAULT);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   daemon_t d;
   opts_t o;
@@ -413,56 +443,23 @@ int main(int argc, char **argv) {
   char tls_err[600];
   if (d.cfg.tls_listen[0] && !(d.tls = tls_server_new(&d.cfg, tls_err, sizeof tls_err)))
     log_err("%s; not starting (the TLS listener needs them)", tls_err);
-  if ((d.cfg.tls_listen[0] && !d.tls) ||
+  /* A refused listener (busy port, bad socket path) stops the start; everything already
+   * running (threads, models, the store) is then shut down by the same path as a stop. */
+  int start_failed =
+      (d.cfg.tls_listen[0] && !d.tls) ||
       server_listen(&d, &d.listeners[0], d.cfg.socket_path, (unsigned)d.cfg.socket_mode,
                     d.cfg.socket_group, 0) ||
       (d.cfg.admin_socket_run[0] &&
        server_listen(&d, &d.listeners[1], d.cfg.admin_socket_run,
                      (unsigned)d.cfg.admin_socket_mode, d.cfg.admin_socket_group, 1)) ||
-      (d.tls && server_listen_tls(&d, &d.listeners[LISTENER_TLS]))) {
-    server_close_listeners(&d);
-    jobq_stop(d.writer);
-    jobq_stop(d.worker);
-    feed_stop(d.feed);
-    uv_run(d.loop, UV_RUN_DEFAULT);
-    tls_server_free(d.tls);
-    store_close(d.store);
-    return 1;
-  }
-  if (http_metrics_start(&d)) { /* after the sockets: a refused start leaves them closed */
+      (d.tls && server_listen_tls(&d, &d.listeners[LISTENER_TLS])) ||
+      http_metrics_start(&d); /* after the sockets: a refused start leaves them closed */
+  if (start_failed) {
     http_metrics_stop(&d);
     server_close_listeners(&d);
-    jobq_stop(d.writer);
-    jobq_stop(d.worker);
-    uv_run(d.loop, UV_RUN_DEFAULT);
-    http_metrics_free(&d);
-    store_close(d.store);
+  } else if (serve(&d, &o)) {
     return 1;
   }
-  uv_signal_init(d.loop, &d.sig_term);
-  uv_signal_init(d.loop, &d.sig_int);
-  uv_signal_init(d.loop, &d.sig_hup);
-  d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
-  uv_signal_start(&d.sig_term, on_signal, SIGTERM);
-  uv_signal_start(&d.sig_int, on_signal, SIGINT);
-  uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
-  server_start_timers(&d);
-  d.test_clock = o.test_clock;
-  if (o.test_clock) log_warn("--test-clock: debug.clock may move this daemon's clock");
-  if (loyalty_start(&d)) {
-    log_err("out of memory");
-    return 1;
-  }
-  loyalty_program_file_sync(&d);
-  uint64_t wd = notify_watchdog_usec();
-  if (wd) {
-    uv_timer_init(d.loop, &d.watchdog);
-    uv_timer_start(&d.watchdog, on_watchdog, 0, wd / 2000 ? wd / 2000 : 1);
-  }
-  log_notice("patrond %s ready (data %s)", PATRON_VERSION_STR, d.cfg.data_dir);
-  notify_send("READY=1\nSTATUS=serving");
-
-  uv_run(d.loop, UV_RUN_DEFAULT);
 
   jobq_stop(d.worker);
   jobq_stop(d.writer); /* commits anything still queued */
@@ -481,6 +478,7 @@ int main(int argc, char **argv) {
   tls_server_free(d.tls); /* after the connections' close callbacks freed their sessions */
   store_close(d.store);
   uv_loop_close(d.loop);
+  if (start_failed) return 1; /* the listener's error is logged */
   int status = atomic_load(&d.exit_status);
   if (status) log_notice("stopped after a fatal store error (exit %d)", status);
   else log_notice("stopped");

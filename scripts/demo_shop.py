@@ -5,6 +5,7 @@ The shop is generated from a fixed seed: 48 products in 6 categories, 150 custom
 is set first (admin socket), so the orders earn points and customers reach tiers.
 usage: python3 demo_shop.py SOCKET"""
 import json
+import time
 import random
 import sys
 import os
@@ -134,6 +135,22 @@ def main(sock):
     show("the shop applies it at checkout: the signed token is redeemed once", "offers.redeem",
          {"token": shown[0]["token"], "customer_id": cid, "cart": cart,
           "idempotency_key": "checkout-" + cid})
+    # the rest of the customers come to the cart too (each decision records an exposure, held
+    # out or shown), and a third of them order: experiments.report measures the offer
+    # against its holdout
+    now = int(time.time())
+    for k in range(150):
+        cid = "cust-%03d" % k
+        c.call("offers.decide", {"customer_id": cid, "cart": cart})
+        if k % 3 == 0:
+            c.call("order.record", {"order_id": "demo-cart-%03d" % k, "customer_id": cid,
+                                    "ts": now, "currency": "EUR",
+                                    "lines": [{"product_id": "brewing-3", "quantity": 1,
+                                               "unit_price": 2990}]})
+    show("the offer's experiment: exposures, conversions and uplift against its holdout",
+         "experiments.report", {"offer_id": "welcome-back-10"})
+    show("any shop experiment, bucketed exactly as GrowthBook's SDKs do", "experiments.assign",
+         {"key": "new-checkout", "id": "cust-007", "weights": [0.5, 0.5], "coverage": 1.0})
     show("customers per segment", "segment.list")
     show("an order with its refunds", "order.get", {"order_id": "ord-00003"})
     show("a product", "product.get", {"product_id": "coffee-1"})
