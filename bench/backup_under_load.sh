@@ -2,7 +2,7 @@
 # backup_under_load.sh -- `patronctl backup DIR` of a NCUST-customer store while patrond serves
 # it, and the backup's effect on a reading client's latency (issue 11, Figures: "backup time of
 # a 1M-customer store under load and its effect on p99").
-# 1. Builds the store once, as bench/startup_ready.sh does (a patrond with store.sync=false:
+# 1. Builds the store once, as bench/startup_ready.sh does (bench/bench_store.inc) (a patrond with store.sync=false:
 #    NCUST customer.upsert, ORDERS order.record of LINES lines over PRODUCTS products through
 #    bench/ingest_bench, then model.refit of every model), or reuses DATA=<data dir>.
 # 2. Starts patrond on it (--no-config, durable store.sync=true, cache.read_cache_mb=0 so every
@@ -55,6 +55,7 @@ cleanup() {
   [ -n "$PID" ] && stop_pid "$PID"
   [ "$KEEP" = 1 ] && log "work dir kept: $W" || rm -rf "$W"
 }
+. "$HERE/bench_store.inc"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -83,17 +84,7 @@ RPCBENCH=$W/rpcbench/rpcbench
 if [ -z "$DATA" ]; then
   DATA=$W/data
   start_patrond --set store.sync=false
-  t0=$(now)
-  timeout 1800 "$INGEST" -s "$W/p.sock" -k customer -C "$NCUST" -n "$NCUST" -c 4 -W 512 -T 1800 -q >&2 \
-    || { log "customer load failed"; exit 1; }
-  t1=$(now)
-  timeout 1800 "$INGEST" -s "$W/p.sock" -k order -C "$NCUST" -n "$ORDERS" -L "$LINES" -P "$PRODUCTS" -c 4 -W 512 -T 1800 -q >&2 \
-    || { log "order load failed"; exit 1; }
-  t2=$(now)
-  REFIT=$(timeout 1800 "$CTL" -s "$W/a.sock" -t 1800000 call model.refit '{}' 2>&1) \
-    || { log "model.refit failed: $REFIT"; exit 1; }
-  t3=$(now)
-  echo "# store built: $NCUST customers ($(echo "$t1 - $t0" | bc) s), $ORDERS orders of $LINES lines over $PRODUCTS products ($(echo "$t2 - $t1" | bc) s), model.refit $(echo "$t3 - $t2" | bc) s"
+  load_bench_store "$W/p.sock" "$W/a.sock" || exit 1
   stop_pid "$PID"
   PID=
 fi
