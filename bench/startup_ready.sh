@@ -42,6 +42,7 @@ cleanup() {
   [ -n "$PID" ] && stop_pid "$PID"
   [ "$KEEP" = 1 ] && log "work dir kept: $W" || rm -rf "$W"
 }
+. "$HERE/bench_store.inc"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -52,18 +53,7 @@ if [ -z "$DATA" ]; then
     --set log.level=notice 2>"$W/build.log" &
   PID=$!
   for _ in $(seq 100); do [ -S "$W/p.sock" ] && break; sleep 0.1; done
-  t0=$(date +%s.%N)
-  timeout 1800 "$INGEST" -s "$W/p.sock" -k customer -C "$NCUST" -n "$NCUST" -c 4 -W 512 -T 1800 -q \
-    || { log "customer load failed"; exit 1; }
-  t1=$(date +%s.%N)
-  timeout 1800 "$INGEST" -s "$W/p.sock" -k order -C "$NCUST" -n "$ORDERS" -L "$LINES" -P "$PRODUCTS" -c 4 -W 512 -T 1800 -q \
-    || { log "order load failed"; exit 1; }
-  t2=$(date +%s.%N)
-  REFIT=$(timeout 1800 "$CTL" -s "$W/a.sock" -t 1800000 call model.refit '{}' 2>&1) \
-    || { log "model.refit failed: $REFIT"; exit 1; }
-  t3=$(date +%s.%N)
-  echo "# store built: $NCUST customers ($(echo "$t1 - $t0" | bc) s), $ORDERS orders of $LINES lines over $PRODUCTS products ($(echo "$t2 - $t1" | bc) s), model.refit $(echo "$t3 - $t2" | bc) s"
-  echo "# model.refit: $REFIT"
+  load_bench_store "$W/p.sock" "$W/a.sock" || exit 1
   stop_pid "$PID"
   PID=
 fi
