@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_msgpack.h"
 #include "methods.h"
 #include "rpc.h"
 
@@ -102,37 +103,12 @@ json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e) {
   return to_json(o, &p, e);
 }
 
-static void pack_json(msgpack_packer *pk, const json_t *j) {
-  switch (json_typeof(j)) {
-  case JSON_OBJECT: {
-    const char *k;
-    json_t *v;
-    msgpack_pack_map(pk, json_object_size(j));
-    json_object_foreach((json_t *)j, k, v) {
-      pk_str(pk, k);
-      pack_json(pk, v);
-    }
-    break;
-  }
-  case JSON_ARRAY:
-    msgpack_pack_array(pk, json_array_size(j));
-    for (size_t i = 0; i < json_array_size(j); i++) pack_json(pk, json_array_get(j, i));
-    break;
-  case JSON_STRING: pk_strn(pk, json_string_value(j), json_string_length(j)); break;
-  case JSON_INTEGER: msgpack_pack_int64(pk, json_integer_value(j)); break;
-  case JSON_REAL: msgpack_pack_double(pk, json_real_value(j)); break;
-  case JSON_TRUE: msgpack_pack_true(pk); break;
-  case JSON_FALSE: msgpack_pack_false(pk); break;
-  default: msgpack_pack_nil(pk); break;
-  }
-}
-
 int json_blob_make(arena_t *a, const json_t *j, json_blob_t *out, perr_info_t *e) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  pack_json(&pk, j);
+  json_msgpack_pack(&pk, j);
   char *p = arena_alloc(a, sb.size ? sb.size : 1);
   if (p) memcpy(p, sb.data, sb.size);
   *out = (json_blob_t){p, p ? sb.size : 0};

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static void pack_json(msgpack_packer *pk, const json_t *j) {
+void json_msgpack_pack(msgpack_packer *pk, const json_t *j) {
   switch (json_typeof(j)) {
     case JSON_OBJECT: {
       const char *k;
@@ -15,7 +15,7 @@ static void pack_json(msgpack_packer *pk, const json_t *j) {
         size_t n = strlen(k);
         msgpack_pack_str(pk, n);
         msgpack_pack_str_body(pk, k, n);
-        pack_json(pk, v);
+        json_msgpack_pack(pk, v);
       }
       return;
     }
@@ -23,7 +23,7 @@ static void pack_json(msgpack_packer *pk, const json_t *j) {
       size_t i;
       json_t *v;
       msgpack_pack_array(pk, json_array_size(j));
-      json_array_foreach(j, i, v) pack_json(pk, v);
+      json_array_foreach(j, i, v) json_msgpack_pack(pk, v);
       return;
     }
     case JSON_STRING:
@@ -43,7 +43,7 @@ int json_to_msgpack(const json_t *j, msgpack_object *out, msgpack_zone **zone) {
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  pack_json(&pk, j);
+  json_msgpack_pack(&pk, j);
   *zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
   size_t off = 0;
   int rc = -1;

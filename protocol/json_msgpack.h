@@ -8,6 +8,9 @@
 #include <jansson.h>
 #include <msgpack.h>
 
+/* Packs j as msgpack (the encoding described above). */
+void json_msgpack_pack(msgpack_packer *pk, const json_t *j);
+
 /* 0 with *out set and *zone to free with msgpack_zone_free; -1 when out of memory. */
 int json_to_msgpack(const json_t *j, msgpack_object *out, msgpack_zone **zone);
 
