@@ -35,29 +35,8 @@ WINDOW=${WINDOW:-4}
 LEAD=${LEAD:-1}
 DUR=${DUR:-}
 KEEP=${KEEP:-0}
-PATROND=$BUILD/daemon/patrond
-INGEST=$BUILD/bench/ingest_bench
-CTL=$BUILD/adapters/c/patronctl
-for b in "$PATROND" "$INGEST" "$CTL"; do
-  [ -x "$b" ] || { echo "missing $b: build first (cmake --build $BUILD -j2)" >&2; exit 2; }
-done
-W=$(mktemp -d /tmp/patron-backup.XXXXXX)
-DATA=${DATA:-}
-PID=
-log() { printf '%s\n' "$*" >&2; }
-stop_pid() { # SIGTERM, wait up to 60 s, then SIGKILL
-  local p=$1
-  kill -TERM "$p" 2>/dev/null || return 0
-  for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
-}
-cleanup() {
-  [ -n "$PID" ] && stop_pid "$PID"
-  [ "$KEEP" = 1 ] && log "work dir kept: $W" || rm -rf "$W"
-}
-. "$HERE/bench_store.inc"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+WORK_PREFIX=patron-backup
+. "$HERE/bench_store.inc"   # binaries, work dir, stop_pid, cleanup, load_bench_store
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 now() { date +%s.%N; }
 start_patrond() { # ARGS... -> PID; waits for the shop socket

@@ -22,29 +22,8 @@ LINES=${LINES:-3}
 PRODUCTS=${PRODUCTS:-100000}
 RUNS=${RUNS:-5}
 KEEP=${KEEP:-0}
-PATROND=$BUILD/daemon/patrond
-INGEST=$BUILD/bench/ingest_bench
-CTL=$BUILD/adapters/c/patronctl
-for b in "$PATROND" "$INGEST" "$CTL"; do
-  [ -x "$b" ] || { echo "missing $b: build first (cmake --build $BUILD -j2)" >&2; exit 2; }
-done
-W=$(mktemp -d /tmp/patron-startup.XXXXXX)
-DATA=${DATA:-}
-PID=
-log() { printf '%s\n' "$*" >&2; }
-stop_pid() { # SIGTERM, wait up to 60 s, then SIGKILL
-  local p=$1
-  kill -TERM "$p" 2>/dev/null || return 0
-  for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
-}
-cleanup() {
-  [ -n "$PID" ] && stop_pid "$PID"
-  [ "$KEEP" = 1 ] && log "work dir kept: $W" || rm -rf "$W"
-}
-. "$HERE/bench_store.inc"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+WORK_PREFIX=patron-startup
+. "$HERE/bench_store.inc"   # binaries, work dir, stop_pid, cleanup, load_bench_store
 
 if [ -z "$DATA" ]; then
   DATA=$W/data
