@@ -346,6 +346,72 @@ static void b_stock_bool(msgpack_packer *pk) {
   pk_kv_bool(pk, "stock", 1);
 }
 
+/* Keys in any order, a repeated key (the first counts), a nil optional field. */
+static void b_reordered(msgpack_packer *pk) {
+  msgpack_pack_map(pk, 7);
+  pk_str(pk, "lines");
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_map(pk, 4);
+  pk_kv_int(pk, "unit_price", 250);
+  pk_kv_int(pk, "quantity", 3);
+  pk_kv_str(pk, "product_id", "p1");
+  pk_kv_int(pk, "quantity", 7);
+  msgpack_pack_map(pk, 3);
+  pk_kv_str(pk, "product_id", "p2");
+  pk_kv_int(pk, "unit_price", 5);
+  pk_kv_int(pk, "quantity", 1);
+  pk_str(pk, "tax");
+  msgpack_pack_nil(pk);
+  pk_kv_str(pk, "currency", "EUR");
+  pk_kv_int(pk, "ts", 1700000000);
+  pk_kv_str(pk, "customer_id", "c1");
+  pk_kv_str(pk, "order_id", "o1");
+  pk_kv_int(pk, "shipping", 40);
+}
+/* A key that is a prefix of a field name, one that extends one, one that is not a string. */
+static void b_prefix_key(msgpack_packer *pk) {
+  order_base(pk, 1);
+  pk_kv_int(pk, "order", 5);
+  pk_str(pk, "lines");
+  msgpack_pack_array(pk, 0);
+}
+static void b_longer_key(msgpack_packer *pk) {
+  msgpack_pack_map(pk, 2);
+  pk_kv_str(pk, "order_id", "o1");
+  pk_kv_str(pk, "order_idx", "o1");
+}
+static void b_int_key(msgpack_packer *pk) {
+  msgpack_pack_map(pk, 2);
+  pk_kv_str(pk, "order_id", "o1");
+  msgpack_pack_int(pk, 7);
+  msgpack_pack_int(pk, 7);
+}
+
+static void test_decoder_key_matching(void **state) {
+  (void)state;
+  perr_info_t e;
+  order_t o;
+  memset(&o, 0, sizeof o);
+  assert_int_equal(decode_with(METHOD_order_record, b_reordered, &e, &o), 0);
+  assert_int_equal(o.order_id.n, 2);
+  assert_memory_equal(o.order_id.p, "o1", 2);
+  assert_memory_equal(o.customer_id.p, "c1", 2);
+  assert_int_equal(o.ts, 1700000000);
+  assert_int_equal(o.nlines, 2);
+  assert_int_equal(o.lines[0].quantity, 3); /* the first of the two */
+  assert_int_equal(o.lines[0].unit_price, 250);
+  assert_memory_equal(o.lines[1].product_id.p, "p2", 2);
+  assert_int_equal(o.lines[1].quantity, 1);
+  assert_int_equal(o.shipping, 40);
+  assert_int_equal(o.tax, 0);
+  assert_int_equal(decode_with(METHOD_order_record, b_prefix_key, &e, &o), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "order");
+  assert_int_equal(decode_with(METHOD_order_get, b_longer_key, &e, &o), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "order_idx");
+  assert_int_equal(decode_with(METHOD_order_get, b_int_key, &e, &o), PERR_INVALID_PARAMS);
+  assert_non_null(strstr(e.message, "field names must be strings"));
+}
+
 static void test_decoders(void **state) {
   (void)state;
   perr_info_t e;
@@ -436,6 +502,7 @@ int main(void) {
     cmocka_unit_test(test_guard_violations),
     cmocka_unit_test(test_rpc_parse),
     cmocka_unit_test(test_decoders),
+    cmocka_unit_test(test_decoder_key_matching),
     cmocka_unit_test(test_error_reply_shape),
     cmocka_unit_test(test_protocol_doc_matches_table),
   };
