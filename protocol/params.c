@@ -332,13 +332,11 @@ static int decode_field(const pmap_t *m, const pfield_t *f, const msgpack_object
   return perr_set(e, PERR_INTERNAL, f->name, "bad field table");
 }
 
-/* Key k (a msgpack str) is the field name `name`, compared without strlen. */
-static int name_is(const char *name, const msgpack_object *k) {
-  const char *p = k->via.str.ptr;
+/* Key k (a msgpack str) is the name of field f. */
+static int name_is(const pfield_t *f, const msgpack_object *k) {
   uint32_t n = k->via.str.size;
-  for (uint32_t i = 0; i < n; i++)
-    if (name[i] == '\0' || name[i] != p[i]) return 0;
-  return name[n] == '\0';
+  if (f->name_len) return n == f->name_len && memcmp(f->name, k->via.str.ptr, n) == 0;
+  return key_is(k, f->name);
 }
 
 enum { SPEC_SLOTS = 32 }; /* the largest field table has 15 fields */
@@ -356,7 +354,7 @@ static int match_keys(const pmap_t *m, const pspec_t *spec, const msgpack_object
     if (k->type == MSGPACK_OBJECT_STR)
       for (size_t t = 0; t < spec->n; t++) {
         size_t c = next + t < spec->n ? next + t : next + t - spec->n;
-        if (name_is(spec->fields[c].name, k)) {
+        if (name_is(&spec->fields[c], k)) {
           f = c;
           break;
         }
