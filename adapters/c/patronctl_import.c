@@ -642,10 +642,11 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
     fprintf(stderr, "patronctl: cannot read %s: %s\n", im.file, strerror(errno));
     return 64;
   }
-  for (const char *p = im.in.buf; (p = memchr(p, '\n', im.in.len - (size_t)(p - im.in.buf))); p++)
-    im.rows_total++;
-  if (im.in.len && im.in.buf[im.in.len - 1] != '\n') im.rows_total++;
-  if (im.fmt == FMT_CSV && im.rows_total) im.rows_total--; /* the header */
+  if (!im.quiet) { /* the rows to go, for the progress display */
+    for (size_t k = 0; k < im.in.len; k++) im.rows_total += im.in.buf[k] == '\n';
+    if (im.in.len && im.in.buf[im.in.len - 1] != '\n') im.rows_total++;
+    if (im.fmt == FMT_CSV && im.rows_total) im.rows_total--; /* the header */
+  }
   im.in.line = 1;
   char errbuf[300];
   im.pc = pipe_open(sock ? sock : PATRON_DEFAULT_SOCKET, timeout_ms, errbuf, sizeof errbuf);

@@ -266,6 +266,10 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
   rec_buf_init(&ob);
   rec_buf_init(&cb);
   rec_buf_init(&ib);
+  /* sized once: a varint is at most 10 bytes, a string its length and a varint */
+  size_t canon_max = 2 + (10 + o->customer_id.n) + (10 + o->currency.n) + 4 * 10 + 10;
+  for (size_t i = 0; i < o->nlines; i++) canon_max += 10 + o->lines[i].product_id.n + 2 * 10;
+  rec_buf_grow(&canon, canon_max);
   order_canon(&canon, o);
   if (canon.oom) {
     rc = oom(e);
@@ -344,6 +348,7 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
     rc = oom(e);
     goto out;
   }
+  rec_buf_grow(&ob, 2 + 10 + canon.n + 6 * 10 + 10 + o->nlines * 10);
   order_encode(&ob, &r);
   core_cust_encode(&cb, &c);
   /* CUSTOMER_ORDERS key: customer_id \0 be64(ts) order_id */
