@@ -366,9 +366,40 @@ static int match_keys(const pmap_t *m, const pspec_t *spec, const msgpack_object
   return 0;
 }
 
+/* The common case of a map of plain fields (strings and integers without presence flag or
+ * check, like an order's lines) sent as the table lists them, one key per field, every value
+ * valid: decoded in one pass without the general machinery. 1 when done; 0 when the map is
+ * anything else (the general path then decodes it, writing every field again). */
+static int decode_in_order(const pmap_t *m, const pspec_t *spec, char *out) {
+  if (m->map->size != spec->n) return 0;
+  for (size_t i = 0; i < spec->n; i++) {
+    const pfield_t *f = &spec->fields[i];
+    const msgpack_object *k = &m->map->ptr[i].key, *v = &m->map->ptr[i].val;
+    if (f->check || f->present || !f->name_len || k->type != MSGPACK_OBJECT_STR ||
+        k->via.str.size != f->name_len || memcmp(k->via.str.ptr, f->name, f->name_len) != 0)
+      return 0;
+    if (f->type == PF_STR) {
+      if (v->type != MSGPACK_OBJECT_STR || v->via.str.size < (uint64_t)f->min ||
+          v->via.str.size > (uint64_t)f->max)
+        return 0;
+      *(pstr_t *)(out + f->off) = (pstr_t){v->via.str.ptr, v->via.str.size};
+    } else if (f->type == PF_INT) {
+      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || f->max < 0 ||
+          v->via.u64 > (uint64_t)f->max || (int64_t)v->via.u64 < f->min)
+        return 0; /* negative numbers take the general path */
+      *(int64_t *)(out + f->off) = (int64_t)v->via.u64;
+    } else {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 int pmap_decode(const pmap_t *m, const pspec_t *spec, void *out, arena_t *a, perr_info_t *e) {
-  const msgpack_object *vals[SPEC_SLOTS] = {0};
+  if (m->map && decode_in_order(m, spec, out)) return 0;
+  const msgpack_object *vals[SPEC_SLOTS];
   int slots = spec->n <= SPEC_SLOTS;
+  if (slots) memset(vals, 0, spec->n * sizeof vals[0]);
   int rc = !m->map ? 0 : slots ? match_keys(m, spec, vals, e) : check_keys(m, NULL, spec, e);
   for (size_t i = 0; !rc && i < spec->n; i++) {
     const pfield_t *f = &spec->fields[i];

@@ -302,6 +302,28 @@ static void b_float_price(msgpack_packer *pk) {
   pk_kv_int(pk, "quantity", 1);
   pk_kv_double(pk, "unit_price", 9.99);
 }
+static void b_big_price(msgpack_packer *pk) { /* keys in table order, a value out of range */
+  order_base(pk, 0);
+  pk_str(pk, "lines");
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_map(pk, 3);
+  pk_kv_str(pk, "product_id", "p");
+  pk_kv_int(pk, "quantity", 1);
+  pk_kv_int(pk, "unit_price", 1);
+  msgpack_pack_map(pk, 3);
+  pk_kv_str(pk, "product_id", "p");
+  pk_kv_int(pk, "quantity", 1);
+  pk_kv_int(pk, "unit_price", 1000000000000001LL);
+}
+static void b_empty_product(msgpack_packer *pk) {
+  order_base(pk, 0);
+  pk_str(pk, "lines");
+  msgpack_pack_array(pk, 1);
+  msgpack_pack_map(pk, 3);
+  pk_kv_str(pk, "product_id", "");
+  pk_kv_int(pk, "quantity", 1);
+  pk_kv_int(pk, "unit_price", 1);
+}
 static void b_unknown_key(msgpack_packer *pk) {
   order_base(pk, 1);
   pk_kv_int(pk, "totl", 5);
@@ -423,6 +445,8 @@ static void test_decoders(void **state) {
   struct { int m; build_fn b; const char *field; } cases[] = {
     {METHOD_order_record, b_negqty, "lines[1].quantity"},
     {METHOD_order_record, b_float_price, "lines[0].unit_price"},
+    {METHOD_order_record, b_big_price, "lines[1].unit_price"},
+    {METHOD_order_record, b_empty_product, "lines[0].product_id"},
     {METHOD_order_record, b_unknown_key, "totl"},
     {METHOD_order_record, b_missing_lines, "ts"},
     {METHOD_customer_get, b_long_id, "customer_id"},
