@@ -134,7 +134,8 @@ typedef struct cust_rec_s {
   int64_t last_ts[CORE_LAST_PRODUCTS]; /* newest order ts that contained last[i] */
 } cust_rec_t;
 
-/* Load the customer row; strings copied into a. PERR_NOT_FOUND (e not set) if absent. */
+/* Load the customer row; strings copied into a. PERR_NOT_FOUND (e not set) if absent. With
+ * a == NULL the strings point into the store: valid only until the next write in t. */
 int core_cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_info_t *e);
 void core_cust_encode(rec_buf_t *b, const cust_rec_t *c);
 /* Index of currency cur in c->totals, or -1. */
@@ -146,6 +147,7 @@ int core_cust_find_currency(const cust_rec_t *c, const char *cur);
 typedef struct core_last_acc_s {
   pstr_t ids[3 * CORE_LAST_PRODUCTS];
   int64_t ts[3 * CORE_LAST_PRODUCTS];
+  uint32_t tag[3 * CORE_LAST_PRODUCTS]; /* length and 3 bytes of ids[i]: equal ids, equal tags */
   size_t n;
 } core_last_acc_t;
 void core_last_acc_add(core_last_acc_t *l, pstr_t id, int64_t ts);
