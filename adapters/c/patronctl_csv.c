@@ -7,11 +7,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
-char *csv_read_all(const char *path, size_t *len) {
+/* A regular file whose size is not a multiple of the page size is mapped privately (its
+ * pages are read as the parser reaches them, instead of all copied before the first row;
+ * writes, the unquoting, stay private): the page's zero tail after the data is the NUL.
+ * Anything else is read into a buffer of csv_read_all's. */
+static char *map_file(const char *path, size_t *len, int *mapped) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  struct stat st;
+  long page = sysconf(_SC_PAGESIZE);
+  char *b = NULL;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && page > 0 &&
+      st.st_size % page != 0) {
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (m != MAP_FAILED) {
+      b = m;
+      *len = (size_t)st.st_size;
+      *mapped = 1;
+    }
+  }
+  close(fd);
+  return b;
+}
+
+static char *read_all(const char *path, size_t *len) {
   FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
   if (!f) return NULL;
   size_t cap = 1 << 20, n = 0;
@@ -75,6 +102,20 @@ static int split_unquoted(csv_t *c, size_t i, size_t end) {
   return 0;
 }
 #endif
+
+int csv_open(csv_t *c, const char *path) {
+  memset(c, 0, sizeof *c);
+  c->line = 1;
+  if (strcmp(path, "-")) c->buf = map_file(path, &c->len, &c->mapped);
+  if (!c->buf) c->buf = read_all(path, &c->len);
+  return c->buf ? 0 : -1;
+}
+
+void csv_close(csv_t *c) {
+  if (c->mapped) munmap(c->buf, c->len);
+  else free(c->buf);
+  c->buf = NULL;
+}
 
 int csv_next(csv_t *c) {
   char *b = c->buf;

@@ -637,8 +637,7 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
     const char *dot = strrchr(im.file, '.');
     im.fmt = dot && (!strcmp(dot, ".ndjson") || !strcmp(dot, ".jsonl")) ? FMT_NDJSON : FMT_CSV;
   }
-  im.in.buf = csv_read_all(im.file, &im.in.len);
-  if (!im.in.buf) {
+  if (csv_open(&im.in, im.file) != 0) {
     fprintf(stderr, "patronctl: cannot read %s: %s\n", im.file, strerror(errno));
     return 64;
   }
@@ -647,12 +646,11 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
     if (im.in.len && im.in.buf[im.in.len - 1] != '\n') im.rows_total++;
     if (im.fmt == FMT_CSV && im.rows_total) im.rows_total--; /* the header */
   }
-  im.in.line = 1;
   char errbuf[300];
   im.pc = pipe_open(sock ? sock : PATRON_DEFAULT_SOCKET, timeout_ms, errbuf, sizeof errbuf);
   if (!im.pc) {
     fprintf(stderr, "patronctl: %s\n", errbuf);
-    free(im.in.buf);
+    csv_close(&im.in);
     return 2;
   }
   im.pend = calloc(im.window, sizeof *im.pend);
@@ -717,6 +715,6 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
   msgpack_sbuffer_destroy(&im.req);
   free(im.pend);
   pipe_close(im.pc);
-  free(im.in.buf);
+  csv_close(&im.in);
   return exit_code;
 }

@@ -21,6 +21,8 @@ struct pipe_conn {
   uint32_t next_msgid;
   msgpack_sbuffer out;
   size_t out_off; /* bytes of out already written (a partial pipe_flush_some) */
+  size_t out_full; /* out.size when the socket last took nothing (pipe_flush_some waits for
+                    * PIPE_FLUSH_BYTES more before it tries again) */
   msgpack_packer pk;
   msgpack_unpacker in;
   msgpack_unpacked msg;
@@ -107,7 +109,10 @@ static int flush_out(pipe_conn_t *p, int block) {
     if (w > 0) {
       p->out_off += (size_t)w;
     } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!block) break;
+      if (!block) {
+        p->out_full = p->out.size;
+        break;
+      }
       if (wait_for(p, POLLOUT) != 0) return -1;
     } else {
       snprintf(p->err, sizeof p->err, "write: %s", strerror(errno));
@@ -116,10 +121,11 @@ static int flush_out(pipe_conn_t *p, int block) {
   }
   if (p->out_off == p->out.size) {
     msgpack_sbuffer_clear(&p->out);
-    p->out_off = 0;
+    p->out_off = p->out_full = 0;
   } else if (p->out_off >= PIPE_FLUSH_BYTES * 4) { /* keep the unsent tail at the front */
     memmove(p->out.data, p->out.data + p->out_off, p->out.size - p->out_off);
     p->out.size -= p->out_off;
+    p->out_full = p->out_full > p->out_off ? p->out_full - p->out_off : 0;
     p->out_off = 0;
   }
   return 0;
@@ -128,7 +134,9 @@ static int flush_out(pipe_conn_t *p, int block) {
 int pipe_flush(pipe_conn_t *p) { return flush_out(p, 1); }
 
 int pipe_flush_some(pipe_conn_t *p) {
-  return p->out.size - p->out_off >= PIPE_FLUSH_BYTES ? flush_out(p, 0) : 0;
+  if (p->out.size - p->out_off < PIPE_FLUSH_BYTES || p->out.size - p->out_full < PIPE_FLUSH_BYTES)
+    return 0;
+  return flush_out(p, 0);
 }
 
 static int reply_from(pipe_conn_t *p, pipe_reply_t *r) {
