@@ -134,7 +134,7 @@ static int64_t libc_seconds(const char *s) {
 static void test_timestamps(void **state) {
   (void)state;
   for (int i = 0; i < 20000; i++) {
-    char t[32];
+    char t[80];
     int y = 1900 + (int)rnd(500), mo = 1 + (int)rnd(12), d = 1 + (int)rnd(31);
     int h = (int)rnd(24), mi = (int)rnd(60), sec = (int)rnd(60);
     snprintf(t, sizeof t, "%04d-%02d-%02d %02d:%02d:%02d", y, mo, d, h, mi, sec);
