@@ -277,65 +277,51 @@ static void order_base(msgpack_packer *pk, int nkeys) {
   pk_kv_int(pk, "ts", 1700000000);
   pk_kv_str(pk, "currency", "EUR");
 }
-static void b_ok(msgpack_packer *pk) {
+/* The order of order_base with n lines to follow, and one line. */
+static void order_lines(msgpack_packer *pk, uint32_t n) {
   order_base(pk, 0);
   pk_str(pk, "lines");
-  msgpack_pack_array(pk, 1);
+  msgpack_pack_array(pk, n);
+}
+static void line(msgpack_packer *pk, const char *product, int64_t qty, int64_t price) {
   msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "p");
-  pk_kv_int(pk, "quantity", 2);
-  pk_kv_int(pk, "unit_price", 100);
+  pk_kv_str(pk, "product_id", product);
+  pk_kv_int(pk, "quantity", qty);
+  pk_kv_int(pk, "unit_price", price);
+}
+static void b_ok(msgpack_packer *pk) {
+  order_lines(pk, 1);
+  line(pk, "p", 2, 100);
 }
 static void b_negqty(msgpack_packer *pk) {
-  order_base(pk, 0);
-  pk_str(pk, "lines");
-  msgpack_pack_array(pk, 2);
-  msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "p");
-  pk_kv_int(pk, "quantity", 2);
-  pk_kv_int(pk, "unit_price", 100);
-  msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "p");
-  pk_kv_int(pk, "quantity", -1);
-  pk_kv_int(pk, "unit_price", 100);
+  order_lines(pk, 2);
+  line(pk, "p", 2, 100);
+  line(pk, "p", -1, 100);
 }
 static void b_float_price(msgpack_packer *pk) {
-  order_base(pk, 0);
-  pk_str(pk, "lines");
-  msgpack_pack_array(pk, 1);
+  order_lines(pk, 1);
   msgpack_pack_map(pk, 3);
   pk_kv_str(pk, "product_id", "p");
   pk_kv_int(pk, "quantity", 1);
   pk_kv_double(pk, "unit_price", 9.99);
 }
 static void b_big_price(msgpack_packer *pk) { /* keys in table order, a value out of range */
-  order_base(pk, 0);
-  pk_str(pk, "lines");
-  msgpack_pack_array(pk, 2);
-  msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "p");
-  pk_kv_int(pk, "quantity", 1);
-  pk_kv_int(pk, "unit_price", 1);
-  msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "p");
-  pk_kv_int(pk, "quantity", 1);
-  pk_kv_int(pk, "unit_price", 1000000000000001LL);
+  order_lines(pk, 2);
+  line(pk, "p", 1, 1);
+  line(pk, "p", 1, 1000000000000001LL);
 }
 static void b_empty_product(msgpack_packer *pk) {
-  order_base(pk, 0);
-  pk_str(pk, "lines");
-  msgpack_pack_array(pk, 1);
-  msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "");
-  pk_kv_int(pk, "quantity", 1);
-  pk_kv_int(pk, "unit_price", 1);
+  order_lines(pk, 1);
+  line(pk, "", 1, 1);
 }
-static void b_unknown_key(msgpack_packer *pk) {
+/* An order with one more key, and no lines. */
+static void order_extra_key(msgpack_packer *pk, const char *key) {
   order_base(pk, 1);
-  pk_kv_int(pk, "totl", 5);
+  pk_kv_int(pk, key, 5);
   pk_str(pk, "lines");
   msgpack_pack_array(pk, 0);
 }
+static void b_unknown_key(msgpack_packer *pk) { order_extra_key(pk, "totl"); }
 static void b_missing_lines(msgpack_packer *pk) {
   msgpack_pack_map(pk, 2);
   pk_kv_str(pk, "order_id", "o1");
@@ -358,11 +344,14 @@ static void b_refund_both(msgpack_packer *pk) {
   pk_kv_str(pk, "product_id", "p");
   pk_kv_int(pk, "quantity", 1);
 }
-static void b_refund_neither(msgpack_packer *pk) {
+/* {k1: v1, k2: v2} */
+static void map2_str(msgpack_packer *pk, const char *k1, const char *v1, const char *k2,
+                     const char *v2) {
   msgpack_pack_map(pk, 2);
-  pk_kv_str(pk, "refund_id", "r");
-  pk_kv_str(pk, "order_id", "o");
+  pk_kv_str(pk, k1, v1);
+  pk_kv_str(pk, k2, v2);
 }
+static void b_refund_neither(msgpack_packer *pk) { map2_str(pk, "refund_id", "r", "order_id", "o"); }
 static void b_price_no_currency(msgpack_packer *pk) {
   msgpack_pack_map(pk, 2);
   pk_kv_str(pk, "product_id", "p");
@@ -397,17 +386,8 @@ static void b_reordered(msgpack_packer *pk) {
   pk_kv_int(pk, "shipping", 40);
 }
 /* A key that is a prefix of a field name, one that extends one, one that is not a string. */
-static void b_prefix_key(msgpack_packer *pk) {
-  order_base(pk, 1);
-  pk_kv_int(pk, "order", 5);
-  pk_str(pk, "lines");
-  msgpack_pack_array(pk, 0);
-}
-static void b_longer_key(msgpack_packer *pk) {
-  msgpack_pack_map(pk, 2);
-  pk_kv_str(pk, "order_id", "o1");
-  pk_kv_str(pk, "order_idx", "o1");
-}
+static void b_prefix_key(msgpack_packer *pk) { order_extra_key(pk, "order"); }
+static void b_longer_key(msgpack_packer *pk) { map2_str(pk, "order_id", "o1", "order_idx", "o1"); }
 static void b_int_key(msgpack_packer *pk) {
   msgpack_pack_map(pk, 2);
   pk_kv_str(pk, "order_id", "o1");
