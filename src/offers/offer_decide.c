@@ -205,6 +205,17 @@ static int cmp_cand(const void *a, const void *b) {
   return strcmp(x->o->id, y->o->id);
 }
 
+/* v in decimal into out (at least 21 bytes), NUL-terminated: what "%lld" prints. */
+static void decimal(int64_t v, char *out) {
+  char tmp[24];
+  int n = 0;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do tmp[n++] = (char)('0' + u % 10); while ((u /= 10));
+  if (v < 0) *out++ = '-';
+  for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  out[n] = 0;
+}
+
 static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
                           char out[33]) {
   static const char hex[] = "0123456789abcdef";
@@ -213,12 +224,20 @@ static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit
     for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
   } else {
     char bucket[24];
-    snprintf(bucket, sizeof bucket, "%lld", (long long)(in->now / 3600));
+    decimal(in->now / 3600, bucket);
     const char *parts[3] = {in->customer, o->id, bucket};
-    offer_sha256(parts, 3, h);
+    offer_sha256_with(in->signer, parts, 3, h);
   }
   for (int i = 0; i < 16; i++) out[2 * i] = hex[h[i] >> 4], out[2 * i + 1] = hex[h[i] & 15];
   out[32] = 0;
+}
+
+/* Copy the C string s into out[cap] (truncated like snprintf "%s"). */
+static void copy_id(char *out, size_t cap, const char *s) {
+  size_t n = strlen(s);
+  if (n >= cap) n = cap - 1;
+  memcpy(out, s, n);
+  out[n] = 0;
 }
 
 static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,
@@ -246,20 +265,21 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
            o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab", d->variant,
            c->ev, c->uplift);
   if (!in->keys) return 0;
-  offers_token_t tk = {0};
-  snprintf(tk.offer_id, sizeof tk.offer_id, "%s", o->id);
-  snprintf(tk.customer, sizeof tk.customer, "%s", in->customer);
+  offers_token_t tk;
+  copy_id(tk.offer_id, sizeof tk.offer_id, o->id);
+  copy_id(tk.customer, sizeof tk.customer, in->customer);
   tk.value = c->value;
-  snprintf(tk.currency, sizeof tk.currency, "%s", o->currency);
+  copy_id(tk.currency, sizeof tk.currency, o->currency);
   tk.expires = d->expires;
   memcpy(tk.impression_id, d->impression_id, sizeof tk.impression_id);
   tk.arm = c->arm;
-  return offers_token_encode(in->keys, &tk, d->token, e);
+  return offers_token_encode_with(in->signer, in->keys, &tk, d->token, e);
 }
 
 int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
                   offers_decision_t *out, perr_info_t *e) {
-  memset(out, 0, sizeof *out);
+  out->global_holdout = out->global_split = false; /* items[0..n) are filled one by one */
+  out->n = 0;
   const offers_cart_t *cart = in->cart;
   if (!c || !in->customer || !*in->customer || strlen(in->customer) > OFFERS_ID_MAX || !cart ||
       cart->value <= 0)

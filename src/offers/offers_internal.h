@@ -73,5 +73,8 @@ int offer_check_id(const char *s, const char *field, perr_info_t *e);
 int offer_store_err(store_txn_t *t, int rc, perr_info_t *e);
 /* SHA-256 of the concatenation of n NUL-terminated parts (each followed by a 0 byte). */
 void offer_sha256(const char *const *parts, int n, unsigned char out[32]);
+/* The same through a signer's fetched SHA-256 (s NULL: offer_sha256). */
+void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
+                       unsigned char out[32]);
 
 #endif
