@@ -129,10 +129,10 @@ static int assign(const char *key, const char *seed, const double *w, int n, con
   return a.variation;
 }
 
-static int pick_arm(const offer_t *o, store_txn_t *rd, const char *customer, bandit_rng_t *rng,
-                    int *arm) {
+static int pick_arm(const offer_t *o, store_txn_t *rd, const offer_seen_set_t *seen_set,
+                    const char *customer, bandit_rng_t *rng, int *arm) {
   offer_seen_t seen;
-  int rc = offer_seen_load(rd, customer, o->id, &seen);
+  int rc = offer_seen_lookup(rd, seen_set, customer, o->id, &seen);
   if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0; /* sticky */
   if (rc && rc != PERR_NOT_FOUND) return rc;
   if (o->holdout > 0) {
@@ -172,18 +172,23 @@ static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int6
  * to lose money on this cart: every arm has PRIOR_N exposures and even its best variant's
  * EIV is negative. That test uses the best variant, not the customer's arm, so it never
  * depends on the assignment (the arms stay comparable). */
-static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
-                          cand_t *c, bool *losing) {
-  offer_arm_t ctl, trt;
-  int rc = offer_arm_load(rd, o->id, 0, &ctl);
-  if (!rc) rc = offer_arm_load(rd, o->id, c->arm ? c->arm : 1, &trt);
-  if (rc) return rc;
+/* The value of the cart to the shop, v in docs/OFFERS.md section 3: the same for every offer
+ * of one decision. */
+static double cart_worth(const offers_decide_in_t *in) {
   double margin = attr_num(in->attrs, "margin_rate", 0, 1, DEFAULT_MARGIN_RATE);
   double clv = attr_num(in->attrs, "predicted_clv", 0, 1e15, 0);
   double churn = json_is_number(json_object_get(in->attrs, "p_alive"))
                      ? 1 - attr_num(in->attrs, "p_alive", 0, 1, 1)
                      : attr_num(in->attrs, "churn_risk", 0, 1, 0);
-  double v = margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
+  return margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
+}
+
+static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
+                          double v, cand_t *c, bool *losing) {
+  offer_arm_t ctl, trt;
+  int rc = offer_arm_load(rd, o->id, 0, &ctl);
+  if (!rc) rc = offer_arm_load(rd, o->id, c->arm ? c->arm : 1, &trt);
+  if (rc) return rc;
   c->ev = eiv(&ctl, &trt, v, c->discount, &c->uplift);
   *losing = false;
   if (!o->stop_when_losing || (double)ctl.s.exposures < PRIOR_N) return 0; /* still learning */
@@ -298,20 +303,30 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   size_t n = 0;
   int rc = 0;
   if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  double worth = cart_worth(in);
+  offer_seen_set_t *seen_set = NULL;
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0;
     if (ineligible(o, rd, in, &money_used, &rc)) continue;
     cand_t *k = &cs[n];
-    if ((rc = pick_arm(o, rd, in->customer, &rng, &k->arm))) break;
+    if (!seen_set) { /* the first eligible offer: the customer's seen rows, one range */
+      if (!(seen_set = malloc(sizeof *seen_set))) {
+        free(cs);
+        return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+      }
+      offer_seen_prefetch(rd, in->customer, seen_set);
+    }
+    if ((rc = pick_arm(o, rd, seen_set, in->customer, &rng, &k->arm))) break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
     k->discount = offers_discount(o, k->value, cart);
     if (o->budget_money && money_used > o->budget_money - k->discount) continue; /* can't pay */
     bool losing;
-    if ((rc = expected_value(o, rd, in, k, &losing))) break;
+    if ((rc = expected_value(o, rd, in, worth, k, &losing))) break;
     if (!losing) n++;
   }
+  free(seen_set);
   if (rc) {
     free(cs);
     return offer_store_err(rd, rc, e);

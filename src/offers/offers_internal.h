@@ -55,6 +55,22 @@ int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_
 int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, offer_seen_t *out);
 int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
                      const offer_seen_t *s);
+/* A customer's seen records read with one cursor (offers.decide: one range instead of one
+ * read per eligible offer). complete = 0 (more than OFFER_SEEN_PREFETCH rows, or a row that
+ * does not parse): offer_seen_lookup reads the store instead, so answers never differ. */
+#define OFFER_SEEN_PREFETCH 32
+typedef struct offer_seen_set_s {
+  int complete;
+  size_t n;
+  struct {
+    char offer[OFFERS_ID_MAX + 1];
+    offer_seen_t s;
+  } rows[OFFER_SEEN_PREFETCH]; /* in key (strcmp) order of the offer id */
+} offer_seen_set_t;
+void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t *out);
+/* offer_seen_load, answered from set when it is complete. */
+int offer_seen_lookup(store_txn_t *t, const offer_seen_set_t *set, const char *customer,
+                      const char *offer, offer_seen_t *out);
 int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, int64_t *money);
 int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, int64_t money);
 /* kind 's' (shown) or 'r' (redeemed) in the period holding ts. */
