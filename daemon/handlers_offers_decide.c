@@ -293,7 +293,7 @@ static int pack_decision(exec_ctx_t *x, const offers_decision_t *dec, void *r, p
 
 static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void *r,
                       perr_info_t *e) {
-  static const offers_catalog_t empty = {0, NULL, NULL, 0};
+  static const offers_catalog_t empty = {0, NULL, NULL, 0, 0};
   struct offers_wire_s *w = x->d->offers;
   const offers_catalog_t *c = w->catalog ? w->catalog : &empty;
   offers_decision_t dec;

@@ -90,7 +90,7 @@ typedef struct cand_s {
 
 /* Why an offer is not eligible (NULL: eligible). */
 static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
-                              int64_t *money_used, int *rc) {
+                              unsigned char *memo, int64_t *money_used, int *rc) {
   const offers_cart_t *cart = in->cart;
   *rc = 0;
   if (o->archived) return "archived";
@@ -98,12 +98,23 @@ static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_de
   if (in->now < o->valid_from || (o->valid_until && in->now >= o->valid_until)) return "window";
   if (cart->value < o->min_cart) return "min_cart";
   if (applicable_value(o, cart) <= 0) return "no applicable item";
-  if (o->rule && !condition_eval(o->rule, in->attrs)) return "rule";
+  if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
+    unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
+    if (!m || !*m) {
+      bool ok = condition_eval(o->rule, in->attrs);
+      if (m) *m = ok ? 1 : 2;
+      if (!ok) return "rule";
+    } else if (*m == 2) {
+      return "rule";
+    }
+  }
   int64_t used_r, used_m, n;
-  if ((*rc = offer_budget_load(rd, o->id, &used_r, &used_m))) return "error";
-  *money_used = used_m;
-  if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
-  if (o->budget_money && used_m >= o->budget_money) return "budget";
+  if (o->budget_redemptions || o->budget_money) { /* unlimited: nothing to read */
+    if ((*rc = offer_budget_load(rd, o->id, &used_r, &used_m))) return "error";
+    *money_used = used_m;
+    if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
+    if (o->budget_money && used_m >= o->budget_money) return "budget";
+  }
   if (o->cap_shown) {
     if ((*rc = offer_cap_load(rd, o, in->customer, 's', in->now, &n))) return "error";
     if (n >= o->cap_shown) return "cap_shown";
@@ -299,16 +310,19 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   }
   bandit_rng_t rng;
   bandit_rng_seed(&rng, in->seed);
-  cand_t *cs = c->n ? malloc(c->n * sizeof *cs) : NULL;
+  /* the candidates, then one memo byte per distinct rule of the catalogue */
+  cand_t *cs = c->n ? malloc(c->n * sizeof *cs + c->nrule_slots) : NULL;
   size_t n = 0;
   int rc = 0;
   if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  unsigned char *memo = c->nrule_slots ? (unsigned char *)(cs + c->n) : NULL;
+  if (memo) memset(memo, 0, c->nrule_slots);
   double worth = cart_worth(in);
   offer_seen_set_t *seen_set = NULL;
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0;
-    if (ineligible(o, rd, in, &money_used, &rc)) continue;
+    if (ineligible(o, rd, in, memo, &money_used, &rc)) continue;
     cand_t *k = &cs[n];
     if (!seen_set) { /* the first eligible offer: the customer's seen rows, one range */
       if (!(seen_set = malloc(sizeof *seen_set))) {

@@ -185,6 +185,7 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   static const char *const callowed[] = {"shown", "redeemed", "period", NULL};
   const int64_t MONEY_MAX = INT64_C(1000000000000000);
   memset(o, 0, sizeof *o);
+  o->rule_slot = -1;
   if (!json_is_object(in)) return bad(e, NULL, "an offer must be an object");
   int rc = only_named(in, allowed, "", e);
   if (rc) return rc;
@@ -508,11 +509,55 @@ static int collect_attrs(offers_catalog_t *c, perr_info_t *e) {
   return 0;
 }
 
+typedef struct rule_text_s {
+  char *text; /* the rule as canonical JSON (sorted keys, compact) */
+  size_t offer;
+} rule_text_t;
+
+static int cmp_rule_text(const void *x, const void *y) {
+  const rule_text_t *a = x, *b = y;
+  int k = strcmp(a->text, b->text);
+  return k ? k : (a->offer > b->offer) - (a->offer < b->offer);
+}
+
+/* rule_slot: one slot per distinct rule (equal canonical JSON compiles to the same
+ * condition, so it gives the same answer for the same attributes). */
+static int share_rules(offers_catalog_t *c, perr_info_t *e) {
+  rule_text_t *r = c->n ? calloc(c->n, sizeof *r) : NULL;
+  size_t n = 0;
+  int rc = 0;
+  if (c->n && !r) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  for (size_t i = 0; i < c->n; i++) {
+    offer_t *o = &c->offers[i];
+    o->rule_slot = -1;
+    if (!o->rule) continue;
+    char *t = json_dumps(json_object_get(o->def, "rule"), JSON_SORT_KEYS | JSON_COMPACT |
+                                                             JSON_ENCODE_ANY);
+    if (!t) {
+      rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+      break;
+    }
+    r[n++] = (rule_text_t){t, i};
+  }
+  if (!rc) {
+    qsort(r, n, sizeof *r, cmp_rule_text);
+    for (size_t i = 0; i < n; i++) {
+      if (i && strcmp(r[i - 1].text, r[i].text)) c->nrule_slots++;
+      c->offers[r[i].offer].rule_slot = (int)c->nrule_slots;
+    }
+    if (n) c->nrule_slots++;
+  }
+  for (size_t i = 0; i < n; i++) free(r[i].text);
+  free(r);
+  return rc;
+}
+
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e) {
   build_ctx_t b = {calloc(1, sizeof(offers_catalog_t)), 0};
   if (!b.c) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   int rc = walk(t, NULL, false, build_one, &b, e);
   if (!rc) rc = collect_attrs(b.c, e);
+  if (!rc) rc = share_rules(b.c, e);
   if (rc) {
     offers_catalog_free(b.c);
     return rc;

@@ -83,6 +83,8 @@ typedef struct offer_s {
   int nvariants;               /* >= 1 (an offer without variants has one: "default") */
   offer_variant_t variants[OFFERS_MAX_VARIANTS];
   int64_t updated_at;
+  int rule_slot;               /* in a catalogue: offers with equal rules share a slot (their
+                                * rule is evaluated once per decision); -1 elsewhere */
 } offer_t;
 
 /* ---- catalogue (offer_def.c) ------------------------------------------------------ */
@@ -108,6 +110,7 @@ typedef struct offers_catalog_s {
   offer_t *offers;
   const char **attrs;  /* sorted, unique: every attribute a rule or the ranking reads */
   size_t nattrs;
+  size_t nrule_slots;  /* distinct rules (offer_t.rule_slot < nrule_slots) */
 } offers_catalog_t;
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e);
 void offers_catalog_free(offers_catalog_t *c);

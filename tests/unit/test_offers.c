@@ -685,6 +685,34 @@ static void test_decide_fast_paths(void **state) {
   assert_false(offers_catalog_uses(c, "seg.x"));
   assert_false(offers_catalog_uses(c, "points"));
   offers_catalog_free(c);
+  /* equal rules (keys in another order) share one slot, evaluated once per decision */
+  ofx_set(f, "{\"id\":\"q1\"," BASE ",\"stackable\":true,\"rule\":{\"a\":1,\"b\":{\"$gt\":2}}}");
+  ofx_set(f, "{\"id\":\"q2\"," BASE ",\"stackable\":true,\"rule\":{\"b\":{\"$gt\":2},\"a\":1}}");
+  ofx_set(f, "{\"id\":\"q3\"," BASE ",\"stackable\":true,\"rule\":{\"a\":1,\"b\":{\"$gt\":3}}}");
+  c = ofx_catalog(f);
+  assert_int_equal(c->n, 4);
+  assert_int_equal(c->nrule_slots, 3); /* r1, q1 = q2, q3 */
+  assert_int_equal(c->offers[0].rule_slot, c->offers[1].rule_slot); /* ids in order: q1 q2 q3 r1 */
+  assert_true(c->offers[0].rule_slot != c->offers[2].rule_slot);
+  {
+    ofx_cart_t one;
+    ofx_cart(&one, "EUR", 10000);
+    offers_decision_t d;
+    json_t *attrs = json_pack("{sisi}", "a", 1, "b", 3);
+    ofx_decide(f, c, "c1", attrs, &one.cart, OFX_NOW, 1, NULL, &d);
+    assert_int_equal(d.n, 2);
+    assert_true(strcmp(d.items[0].offer_id, "q3") && strcmp(d.items[1].offer_id, "q3"));
+    json_object_set_new(attrs, "b", json_integer(4));
+    ofx_decide(f, c, "c1", attrs, &one.cart, OFX_NOW, 1, NULL, &d);
+    assert_int_equal(d.n, 3);
+    json_decref(attrs);
+  }
+  offers_catalog_free(c);
+  for (int i = 1; i <= 3; i++) {
+    char id[4];
+    snprintf(id, sizeof id, "q%d", i);
+    assert_int_equal(offers_archive(f->w, id, true, OFX_NOW, &(perr_info_t){0}), 0);
+  }
   /* 40 offers split 50/50 between two variants of the same value; the 5 with i % 8 == 0
    * cost less (value 1), so they rank first */
   for (int i = 0; i < 40; i++) {
