@@ -279,17 +279,36 @@ static void cap_key(offer_key_t *k, const offer_t *o, const char *customer, char
   offer_key_be64(k, offer_period_index(o->cap_period, ts));
 }
 
-int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
-                   int64_t *count) {
-  offer_key_t k;
+/* The count of the cap row whose key k holds (kind and period already in place). */
+static int cap_read(store_txn_t *t, const offer_key_t *k, int64_t *count) {
   rec_rd_t rd;
   int found;
   *count = 0;
-  cap_key(&k, o, customer, kind, ts);
-  int rc = load(t, STORE_T_OFFER_COUNTS, &k, 'C', &rd, &found);
+  int rc = load(t, STORE_T_OFFER_COUNTS, k, 'C', &rd, &found);
   if (rc || !found) return rc;
   *count = rec_get_sv(&rd);
   return rec_rd_done(&rd) ? 0 : PERR_INTERNAL;
+}
+
+int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
+                   int64_t *count) {
+  offer_key_t k;
+  cap_key(&k, o, customer, kind, ts);
+  return cap_read(t, &k, count);
+}
+
+int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
+                    int64_t *shown, int64_t *redeemed) {
+  offer_key_t k;
+  *shown = *redeemed = 0;
+  if (!o->cap_shown && !o->cap_redeemed) return 0;
+  cap_key(&k, o, customer, 's', ts); /* the 'r' key differs only in the kind byte */
+  if (k.bad) return PERR_INVALID_PARAMS;
+  size_t kind_at = k.n - 10; /* kind \0 be64(period) end the key */
+  int rc = o->cap_shown ? cap_read(t, &k, shown) : 0;
+  if (rc || !o->cap_redeemed) return rc;
+  k.b[kind_at] = 'r';
+  return cap_read(t, &k, redeemed);
 }
 
 int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,

@@ -108,21 +108,17 @@ static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_de
       return "rule";
     }
   }
-  int64_t used_r, used_m, n;
+  int64_t used_r, used_m;
   if (o->budget_redemptions || o->budget_money) { /* unlimited: nothing to read */
     if ((*rc = offer_budget_load(rd, o->id, &used_r, &used_m))) return "error";
     *money_used = used_m;
     if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
     if (o->budget_money && used_m >= o->budget_money) return "budget";
   }
-  if (o->cap_shown) {
-    if ((*rc = offer_cap_load(rd, o, in->customer, 's', in->now, &n))) return "error";
-    if (n >= o->cap_shown) return "cap_shown";
-  }
-  if (o->cap_redeemed) {
-    if ((*rc = offer_cap_load(rd, o, in->customer, 'r', in->now, &n))) return "error";
-    if (n >= o->cap_redeemed) return "cap_redeemed";
-  }
+  int64_t shown, redeemed;
+  if ((*rc = offer_caps_load(rd, o, in->customer, in->now, &shown, &redeemed))) return "error";
+  if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";
+  if (o->cap_redeemed && redeemed >= o->cap_redeemed) return "cap_redeemed";
   return NULL;
 }
 
