@@ -42,28 +42,33 @@ static void expose_forget(struct offers_wire_s *w, uint64_t h) {
 void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t *cart,
                          int64_t now, const offers_decision_t *dec) {
   struct offers_wire_s *w = d->offers;
-  json_t *imps = json_array(), *p = NULL;
   uint64_t marks[OFFERS_DECIDE_MAX + 1];
+  bool fresh[OFFERS_DECIDE_MAX];
   int nmarks = 0;
-  char hour[24];
-  snprintf(hour, sizeof hour, "%lld", (long long)(now / 3600));
-  for (size_t i = 0; imps && i < dec->n; i++) {
-    const offers_decided_t *it = &dec->items[i];
-    uint64_t h = fnv64(fnv64(0xcbf29ce484222325ull, "i"), it->impression_id);
-    if (exposed_before(w, h)) continue;
-    marks[nmarks++] = h;
-    json_array_append_new(imps, json_pack("{sssiss}", "offer_id", it->offer_id, "arm", it->arm,
-                                          "impression_id", it->impression_id));
+  for (size_t i = 0; i < dec->n; i++) { /* what was queued already costs two hashes */
+    uint64_t h = fnv64(fnv64(0xcbf29ce484222325ull, "i"), dec->items[i].impression_id);
+    fresh[i] = !exposed_before(w, h);
+    if (fresh[i]) marks[nmarks++] = h;
   }
   bool global = false;
   if (dec->global_split) {
+    char hour[24];
+    snprintf(hour, sizeof hour, "%lld", (long long)(now / 3600));
     uint64_t h = fnv64(fnv64(fnv64(fnv64(0xcbf29ce484222325ull, "g"), customer),
                              cart->currency), hour);
     if (!exposed_before(w, h)) marks[nmarks++] = h, global = true;
   }
-  if (!nmarks) goto done;
-  p = json_pack("{sssIsssO}", "customer_id", customer, "ts", (json_int_t)now, "currency",
-                cart->currency, "impressions", imps);
+  if (!nmarks) return;
+  json_t *imps = json_array(), *p = NULL;
+  for (size_t i = 0; imps && i < dec->n; i++) {
+    const offers_decided_t *it = &dec->items[i];
+    if (fresh[i])
+      json_array_append_new(imps, json_pack("{sssiss}", "offer_id", it->offer_id, "arm", it->arm,
+                                            "impression_id", it->impression_id));
+  }
+  p = imps ? json_pack("{sssIsssO}", "customer_id", customer, "ts", (json_int_t)now, "currency",
+                       cart->currency, "impressions", imps)
+           : NULL;
   if (p && global)
     json_object_set_new(p, "global", json_string(dec->global_holdout ? "holdout" : "engine"));
   wjob_t *j = p ? job_new(METHOD_offers_expose, 0) : NULL;
@@ -76,7 +81,6 @@ void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t 
     if (j) job_free(j);
     for (int i = 0; i < nmarks; i++) expose_forget(w, marks[i]);
   }
-done:
   json_decref(p);
   json_decref(imps);
 }
