@@ -539,13 +539,13 @@ static int share_rules(offers_catalog_t *c, perr_info_t *e) {
     }
     r[n++] = (rule_text_t){t, i};
   }
-  if (!rc) {
+  if (!rc && n) {
     qsort(r, n, sizeof *r, cmp_rule_text);
     for (size_t i = 0; i < n; i++) {
       if (i && strcmp(r[i - 1].text, r[i].text)) c->nrule_slots++;
       c->offers[r[i].offer].rule_slot = (int)c->nrule_slots;
     }
-    if (n) c->nrule_slots++;
+    c->nrule_slots++;
   }
   for (size_t i = 0; i < n; i++) free(r[i].text);
   free(r);
