@@ -341,7 +341,14 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     free(cs);
     return offer_store_err(rd, rc, e);
   }
-  if (n > 1) qsort(cs, n, sizeof *cs, cmp_cand);
+  if (n > 32) qsort(cs, n, sizeof *cs, cmp_cand);
+  for (size_t i = 1; i < n && n <= 32; i++) { /* a few: insertion sort, no allocation (the
+                                               * order is total: ids are unique) */
+    cand_t k = cs[i];
+    size_t j = i;
+    for (; j > 0 && cmp_cand(&cs[j - 1], &k) > 0; j--) cs[j] = cs[j - 1];
+    cs[j] = k;
+  }
   /* Selection: a held-out candidate takes its slot exactly as if shown (the control sees
    * what the customer would see without that offer: nothing in its place). */
   size_t max = in->max_offers > 0 && in->max_offers < OFFERS_DECIDE_MAX ? (size_t)in->max_offers
