@@ -1,6 +1,8 @@
 /* offer_counters.c -- the offers tables' keys and counter records (layouts in
  * offers_internal.h): budgets used, per-customer caps, per-arm experiment counters and the
- * per-customer seen record. Invariant: a reader never trusts a record it did not fully parse. */
+ * per-customer seen record (one at a time, or all of a customer's in one cursor range for
+ * offers.decide). Invariant: a reader never trusts a record it did not fully parse; the
+ * range falls back to single reads for anything it does not hold. */
 #include <openssl/evp.h>
 
 #include "offers/offers_internal.h"

@@ -175,10 +175,6 @@ static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int6
   return *uplift * v - pt * (double)discount;
 }
 
-/* Expected incremental value (docs/OFFERS.md section 3), and whether the offer is measured
- * to lose money on this cart: every arm has PRIOR_N exposures and even its best variant's
- * EIV is negative. That test uses the best variant, not the customer's arm, so it never
- * depends on the assignment (the arms stay comparable). */
 /* The value of the cart to the shop, v in docs/OFFERS.md section 3: the same for every offer
  * of one decision. */
 static double cart_worth(const offers_decide_in_t *in) {
@@ -190,6 +186,10 @@ static double cart_worth(const offers_decide_in_t *in) {
   return margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
 }
 
+/* Expected incremental value (docs/OFFERS.md section 3), and whether the offer is measured
+ * to lose money on this cart: every arm has PRIOR_N exposures and even its best variant's
+ * EIV is negative. That test uses the best variant, not the customer's arm, so it never
+ * depends on the assignment (the arms stay comparable). */
 static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
                           double v, cand_t *c, bool *losing) {
   offer_arm_t ctl, trt;

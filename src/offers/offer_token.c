@@ -4,8 +4,11 @@
  * (strings as record.h varint-length strings). The key file dir/offers.key (mode 0600,
  * written atomically) holds "PTK1" be32(current_id) key[32] be32(previous_id) key[32]
  * be64(rotated_at); previous_id 0 = none.
+ * A signer (one per thread) keeps the fetched HMAC and SHA-256 and a context keyed with the
+ * last key it used: a token costs the hashing, not the algorithm fetch.
  * Invariants: the MAC is compared in constant time before any field is trusted; a refusal
- * says why (malformed, bad signature, retired key, expired, another customer). */
+ * says why (malformed, bad signature, retired key, expired, another customer); a signer's
+ * output is byte-identical to a fresh fetch's. */
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
