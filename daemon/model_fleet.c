@@ -48,6 +48,8 @@ struct model_fleet_s {
   pthread_t thread;
   uv_async_t async;
   pthread_mutex_t mu;         /* everything below up to the thread's own part */
+  pthread_cond_t first_cv;    /* the thread's first round is over (first_done) */
+  int first_done;
   int stop;
   fleet_event_t *head, *tail; /* for the loop, in order */
   unsigned char *pub[MODELS_MAX]; /* built by this node, to publish */
@@ -56,7 +58,9 @@ struct model_fleet_s {
   model_fleet_view_t view;    /* role, leader, counters, snapshots served */
   /* the thread's own */
   int leader;
+  int resync;                 /* the leader's publish met a newer version: load it */
   fleet_snap_t have[MODELS_MAX];
+  fleet_snap_t refused[MODELS_MAX]; /* failed its checks: not fetched again */
 };
 
 static void push_event(model_fleet_t *f, fleet_event_t *ev) {
@@ -129,7 +133,8 @@ static void sync_snapshots(model_fleet_t *f) {
     const store_model_head_t *h = NULL;
     for (size_t k = 0; k < n && !h; k++)
       if (!strcmp(heads[k].kind, models_name(f->d, i))) h = &heads[k];
-    if (!h || (h->version == f->have[i].version && !strcmp(h->checksum, f->have[i].sum)))
+    if (!h || (h->version == f->have[i].version && !strcmp(h->checksum, f->have[i].sum)) ||
+        (h->version == f->refused[i].version && !strcmp(h->checksum, f->refused[i].sum)))
       continue;
     unsigned char *bytes;
     size_t len;
@@ -143,6 +148,10 @@ static void sync_snapshots(model_fleet_t *f) {
         log_warn("model %s: snapshot version %llu not loaded: %s", h->kind,
                  (unsigned long long)h->version, e.message);
         count_failure(f);
+        if (e.code != PERR_UNAVAILABLE) { /* its bytes are bad: not again (a newer one is) */
+          f->refused[i].version = h->version;
+          memcpy(f->refused[i].sum, h->checksum, sizeof h->checksum);
+        }
       }
       continue;
     }
@@ -182,7 +191,7 @@ static void publish_pending(model_fleet_t *f) {
       log_warn("model %s: version %llu not published: %s", models_name(f->d, i),
                (unsigned long long)version, e.message);
       count_failure(f);
-      if (rc == PERR_CONFLICT) f->have[i].version = 0; /* serve what the database holds */
+      if (rc == PERR_CONFLICT) f->resync = 1; /* serve what the database holds */
       continue;
     }
     f->have[i].version = version;
@@ -214,6 +223,13 @@ static void set_view(model_fleet_t *f, int connected, const char *leader_name) {
   pthread_mutex_unlock(&f->mu);
 }
 
+static void first_round_over(model_fleet_t *f) {
+  pthread_mutex_lock(&f->mu);
+  f->first_done = 1;
+  pthread_cond_signal(&f->first_cv);
+  pthread_mutex_unlock(&f->mu);
+}
+
 static void *fleet_main(void *arg) {
   model_fleet_t *f = arg;
   log_limit_t fail_log = {.what = "model-leader", .burst = 3, .window_ms = 60000};
@@ -232,10 +248,11 @@ static void *fleet_main(void *arg) {
         log_warn("model leader: this node lost the lead; another node may take it");
       }
       set_view(f, 0, "");
+      first_round_over(f);
       store_models_wait(f->ch, f->poll_ms);
       continue;
     }
-    if (down) log_notice("model leader: connected to the database again");
+    if (down && f->first_done) log_notice("model leader: connected to the database again");
     down = 0;
     if (leader && !f->leader) {
       /* the newest snapshots first, then the takeover builds (the events keep the order) */
@@ -249,10 +266,12 @@ static void *fleet_main(void *arg) {
                  "and publishes them");
     }
     if (f->leader) publish_pending(f);
-    else sync_snapshots(f);
+    if (!f->leader || f->resync) sync_snapshots(f);
+    f->resync = 0;
     char name[96];
     store_models_leader(f->ch, name, sizeof name, &e);
     set_view(f, 1, name);
+    first_round_over(f);
     store_models_wait(f->ch, f->poll_ms);
   }
   return NULL;
@@ -275,6 +294,7 @@ model_fleet_t *model_fleet_start(daemon_t *d, uint64_t poll_ms) {
   f->view.n = models_count(d);
   for (size_t i = 0; i < f->view.n; i++) f->view.snap[i].name = models_name(d, i);
   pthread_mutex_init(&f->mu, NULL);
+  pthread_cond_init(&f->first_cv, NULL);
   f->async.data = f;
   if (uv_async_init(d->loop, &f->async, on_events)) goto fail;
   if (pthread_create(&f->thread, NULL, fleet_main, f)) {
@@ -283,9 +303,18 @@ model_fleet_t *model_fleet_start(daemon_t *d, uint64_t poll_ms) {
   }
   uv_unref((uv_handle_t *)&f->async);
   d->fleet = f;
+  /* the first round (the lock tried, the newest snapshots loaded) before the node serves: a
+   * node that leads answers model.refit from its first request, one that follows serves the
+   * fleet's versions from its first answer. Bounded: a database that does not answer makes
+   * the round fail (connect_timeout, statement_timeout). */
+  pthread_mutex_lock(&f->mu);
+  while (!f->first_done) pthread_cond_wait(&f->first_cv, &f->mu);
+  pthread_mutex_unlock(&f->mu);
+  run_events(f, 0);
   return f;
 fail:
   log_err("cannot start the model-leader thread");
+  pthread_cond_destroy(&f->first_cv);
   pthread_mutex_destroy(&f->mu);
   store_models_close(ch);
   free(f);
@@ -305,6 +334,7 @@ void model_fleet_stop(model_fleet_t *f) {
   f->d->fleet = NULL;
   run_events(f, 1); /* what was loaded and not installed yet is dropped */
   drop_pending(f);
+  pthread_cond_destroy(&f->first_cv);
   pthread_mutex_destroy(&f->mu);
   uv_close((uv_handle_t *)&f->async, on_closed); /* frees f */
 }

@@ -11,7 +11,8 @@ the worker holds every build at its start):
   the build); another node takes the lock within the documented bound, builds (its own gate
   sees the build) and publishes; afterwards every surviving node serves the same, newer
   version;
-- a fresh node loads the newest snapshots instead of building.
+- a fresh node loads the newest snapshots instead of building;
+- a snapshot whose bytes do not match its recorded checksum is refused by every follower.
 Every wait polls for the event with a deadline; nothing sleeps.
 usage: python3 test_pg_models.py PATH/TO/patrond   (exit 77 without postgresql-15)"""
 import os
@@ -214,6 +215,20 @@ class ModelLeaderTest(unittest.TestCase):
         self.same_everywhere(followers + [fresh])
         self.assertEqual(fresh.daemon.log_count("built in"), 0)
         self.assertEqual(fleet_view(fresh)["role"], "follower")
+
+        # a snapshot whose bytes do not hash to the recorded checksum is refused by every
+        # follower: counted as a failure, the served version stays
+        plain = [n for n in followers + [fresh] if n is not new]
+        before = {n.name: fleet_view(n)["failures"] for n in plain}
+        self.sql("INSERT INTO patron_model_snapshots (kind, version, checksum, bytes, built_by) "
+                 "SELECT kind, version + 1, checksum, bytes || '\\x00'::bytea, 'forger' FROM "
+                 "patron_model_snapshots WHERE kind = 'clv' ORDER BY version DESC LIMIT 1; "
+                 "NOTIFY patron_models")
+        wait_until(lambda: all(fleet_view(n)["failures"] > before[n.name] for n in plain), 10,
+                   "the forged snapshot refused")
+        for n in plain:
+            self.assertEqual(versions(n), v2)
+            self.assertIn("checksum mismatch", n.daemon.read_log())
 
 
 if __name__ == "__main__":
