@@ -6,11 +6,15 @@ leader and measure
   advisory lock; PostgreSQL's now(), same host clock as the kill's time.time());
 - published: kill -> the new leader's last snapshot row (created_at) of both kinds;
 - served: kill -> every surviving node's model.status shows the new versions (polled).
-The killed node is restarted (it follows) before the next run. Not a test: prints the runs, the
-medians and the command.
+The killed node is restarted (it follows) before the next run. Every node restarts its poll
+interval when a publication is notified, so a kill right after the fleet converged would land
+at the same phase of the followers' polls each run: the kill waits a random 0..poll time first
+(--no-spread: none), so the runs sample a kill at an arbitrary moment. Not a test: prints the
+runs, the medians and the command.
 usage: python3 bench/pg_model_failover.py PATH/TO/patrond [--runs R] [--poll-ms P]"""
 import argparse
 import os
+import random
 import signal
 import statistics
 import sys
@@ -30,6 +34,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--poll-ms", type=int, default=1000, help="store.model_leader_poll_ms")
     ap.add_argument("--orders", type=int, default=2000)
+    ap.add_argument("--no-spread", action="store_true", help="kill right after convergence")
     a = ap.parse_args()
     if not pgtest.available():
         sys.exit("postgresql-15 not installed")
@@ -55,6 +60,9 @@ def main():
                                                  {"product_id": "p%d" % ((i * 7) % 50),
                                                   "quantity": 1, "unit_price": 700}]))
         cl.close()
+        adm = Client(nodes[0].admin)  # node0 leads (it started alone): the first models
+        adm.call("model.refit")
+        adm.close()
         for d in nodes[1:]:
             d.start()
 
@@ -83,6 +91,8 @@ def main():
             name = leader_name()
             victim = nodes[int(name[4:])]
             live = [d for d in nodes if d is not victim]
+            if not a.no_spread:  # a benchmark's sampling delay, not a wait for an event
+                time.sleep(random.uniform(0, a.poll_ms / 1000.0))
             t_kill = time.time()
             t0 = time.monotonic()
             victim.proc.send_signal(signal.SIGKILL)
@@ -111,8 +121,8 @@ def main():
               "lock %.0f ms, kill -> published %.0f ms, kill -> served on every node %.0f ms "
               "(load average %s)" % (len(runs), a.poll_ms, med[0], med[1], med[2],
                                      open("/proc/loadavg").read().split()[0]))
-        print("command: python3 bench/pg_model_failover.py %s --runs %d --poll-ms %d"
-              % (a.patrond, a.runs, a.poll_ms))
+        print("command: python3 bench/pg_model_failover.py %s --runs %d --poll-ms %d%s"
+              % (a.patrond, a.runs, a.poll_ms, " --no-spread" if a.no_spread else ""))
     finally:
         for d in nodes:
             if d.proc:
