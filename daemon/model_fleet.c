@@ -158,7 +158,8 @@ static void sync_snapshots(model_fleet_t *f) {
     fleet_event_t *ev = calloc(1, sizeof *ev);
     if (!ev) {
       count_failure(f);
-      continue; /* tried again next time; the loaded model is dropped on the floor of memory */
+      models_drop_snapshot(f->d, i, built); /* tried again next time */
+      continue;
     }
     ev->role = -1;
     ev->kind = i;
@@ -223,6 +224,15 @@ static void set_view(model_fleet_t *f, int connected, const char *leader_name) {
   pthread_mutex_unlock(&f->mu);
 }
 
+/* This node does not lead any more: nothing of its builds is published, and the loop drops
+ * what is still being built. */
+static void lose_lead(model_fleet_t *f) {
+  f->leader = 0;
+  drop_pending(f);
+  post_role(f, 0);
+  log_warn("model leader: this node lost the lead; another node may take it");
+}
+
 static void first_round_over(model_fleet_t *f) {
   pthread_mutex_lock(&f->mu);
   f->first_done = 1;
@@ -241,12 +251,7 @@ static void *fleet_main(void *arg) {
       if (!down || log_limit_allow(&fail_log, LOG_LVL_WARN, clock_mono_ms()))
         log_warn("model leader: %s (retrying)", e.message);
       down = 1;
-      if (f->leader) { /* the session is gone, and the lock with it */
-        f->leader = 0;
-        drop_pending(f);
-        post_role(f, 0);
-        log_warn("model leader: this node lost the lead; another node may take it");
-      }
+      if (f->leader) lose_lead(f); /* the session is gone, and the lock with it */
       set_view(f, 0, "");
       first_round_over(f);
       store_models_wait(f->ch, f->poll_ms);
@@ -265,6 +270,7 @@ static void *fleet_main(void *arg) {
       log_notice("model leader: this node leads (took the model lock); it builds the models "
                  "and publishes them");
     }
+    if (!leader && f->leader) lose_lead(f); /* the fence found the lock gone */
     if (f->leader) publish_pending(f);
     if (!f->leader || f->resync) sync_snapshots(f);
     f->resync = 0;

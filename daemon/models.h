@@ -117,7 +117,7 @@ void *models_load_snapshot(daemon_t *d, size_t i, const unsigned char *bytes, si
 /* Loop thread: install what models_load_snapshot returned (its version as published); on
  * shutdown it is dropped. */
 void models_install_snapshot(daemon_t *d, size_t i, void *built);
-/* Drop it instead (shutdown). */
+/* Drop it instead (shutdown, out of memory). Any thread. */
 void models_drop_snapshot(daemon_t *d, size_t i, void *built);
 /* Loop thread: this node became the model leader (1) or is not any more (0). A new leader
  * builds every kind that rebuilds on a schedule, and any kind it has no model of, at once (its
