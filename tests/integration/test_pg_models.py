@@ -32,21 +32,8 @@ POLL_MS = 200  # store.model_leader_poll_ms: how often a follower tries the lock
 KINDS = ("clv", "recs")
 
 
-def gate_pass(gate, what, timeout=20):
-    """Wait until the daemon's worker holds a build at the gate (with a deadline), then let it
-    go on."""
-    seen = threading.Event()
-
-    def wait():
-        gate.started()
-        seen.set()
-    threading.Thread(target=wait, daemon=True).start()
-    if not seen.wait(timeout):
-        raise AssertionError("no build reached the gate: " + what)
-    gate.release()
-
-
 def gate_hold(gate, what, timeout=20):
+    """Wait (with a deadline) until the daemon's worker holds a build at the gate."""
     seen = threading.Event()
 
     def wait():
@@ -55,6 +42,12 @@ def gate_hold(gate, what, timeout=20):
     threading.Thread(target=wait, daemon=True).start()
     if not seen.wait(timeout):
         raise AssertionError("no build reached the gate: " + what)
+
+
+def gate_pass(gate, what):
+    """A build reaches the gate; let it go on."""
+    gate_hold(gate, what)
+    gate.release()
 
 
 def versions(node):
