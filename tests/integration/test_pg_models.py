@@ -21,10 +21,12 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
-from patrontest import BuildGate, Client, Daemon, RpcError, order, wait_until  # noqa: E402
+from patrontest import (BuildGate, Client, Daemon, RpcError, free_port, order,  # noqa: E402
+                        wait_until)
 
 PATROND = None
 PG = None
@@ -69,8 +71,8 @@ class Node:
         self.gate = BuildGate(self.daemon)
         self.client = self.admin = None
 
-    def start(self):
-        self.gate.start(self.daemon)
+    def start(self, extra=()):
+        self.gate.start(self.daemon, extra)
         self.client = Client(self.daemon.sock)
         self.admin = Client(self.daemon.admin)
         return self
@@ -104,10 +106,10 @@ class ModelLeaderTest(unittest.TestCase):
     def sql(self, q):
         return PG.psql(q, self.db)
 
-    def add(self):
+    def add(self, extra=()):
         n = Node(len(self.nodes), self.conninfo)
         self.nodes.append(n)
-        return n.start()
+        return n.start(extra)
 
     def leaders(self, nodes):
         return [n for n in nodes if fleet_view(n)["role"] == "leader"]
@@ -203,11 +205,19 @@ class ModelLeaderTest(unittest.TestCase):
         # the documented bound: a follower tries every poll interval (generous for a loaded box)
         self.assertLess(t_lock, 10 * POLL_MS / 1000.0 + 2)
 
-        # a fresh node loads the newest snapshots instead of building
-        fresh = self.add()
+        # a fresh node loads the newest snapshots instead of building; its metrics say so
+        port = free_port()
+        fresh = self.add(["--set", "metrics.listen=127.0.0.1:%d" % port])
         self.same_everywhere(followers + [fresh])
         self.assertEqual(fresh.daemon.log_count("built in"), 0)
         self.assertEqual(fleet_view(fresh)["role"], "follower")
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read()
+        samples = dict(line.rsplit(" ", 1) for line in text.decode().splitlines()
+                       if line and not line.startswith("#"))
+        self.assertEqual(samples["patron_model_leader"], "0")
+        for k in KINDS:
+            self.assertEqual(int(samples['patron_model_snapshot_version{model="%s"}' % k]), v2[k])
+        self.assertEqual(int(samples["patron_model_snapshots_loaded_total"]), len(KINDS))
 
         # a snapshot whose bytes do not hash to the recorded checksum is refused by every
         # follower: counted as a failure, the served version stays
