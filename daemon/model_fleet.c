@@ -23,6 +23,7 @@
 #include "base/clock.h"
 #include "log.h"
 #include "models.h"
+#include "store/fileio.h"
 #include "store/store_models.h"
 
 _Static_assert(MODELS_MAX <= MODEL_FLEET_KINDS_MAX, "model_fleet_view_t holds every kind");
@@ -123,6 +124,29 @@ static void count_failure(model_fleet_t *f) {
   pthread_mutex_unlock(&f->mu);
 }
 
+/* Right after start: is the model served from the persisted file exactly snapshot h (a node
+ * restarting on the fleet's newest version)? Then it is recorded as had, not fetched again. */
+static int served_from_file(model_fleet_t *f, size_t i, const store_model_head_t *h) {
+  char path[CONFIG_PATH_MAX + 48], sum[STORE_MODELS_SUM_LEN + 1];
+  unsigned char *bytes;
+  size_t n;
+  perr_info_t e;
+  models_file_path(f->d, i, path, sizeof path);
+  if (file_read_all(path, &bytes, &n, &e)) return 0;
+  store_models_checksum(bytes, n, sum);
+  free(bytes);
+  if (strcmp(sum, h->checksum)) return 0;
+  f->have[i].version = h->version;
+  memcpy(f->have[i].sum, sum, sizeof sum);
+  pthread_mutex_lock(&f->mu);
+  f->view.snap[i].version = h->version;
+  memcpy(f->view.snap[i].checksum, sum, sizeof sum);
+  pthread_mutex_unlock(&f->mu);
+  log_info("model %s: the persisted model is the published version %llu", h->kind,
+           (unsigned long long)h->version);
+  return 1;
+}
+
 /* Load every kind whose newest published snapshot is not the one this node has. */
 static void sync_snapshots(model_fleet_t *f) {
   store_model_head_t heads[2 * MODELS_MAX];
@@ -139,6 +163,7 @@ static void sync_snapshots(model_fleet_t *f) {
     unsigned char *bytes;
     size_t len;
     void *built = NULL;
+    if (!f->have[i].version && served_from_file(f, i, h)) continue;
     if (!store_models_fetch(f->ch, h->kind, h->version, &bytes, &len, &e)) {
       built = models_load_snapshot(f->d, i, bytes, len, &e);
       free(bytes);
@@ -280,6 +305,8 @@ static void *fleet_main(void *arg) {
     first_round_over(f);
     store_models_wait(f->ch, f->poll_ms);
   }
+  /* a clean stop: what the leader built last is published before its session ends */
+  if (f->leader) publish_pending(f);
   return NULL;
 }
 

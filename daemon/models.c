@@ -55,6 +55,10 @@ void models_path(const daemon_t *d, const char *name, const char *ext, char *buf
   snprintf(buf, len, "%s/models/%s.%s", d->cfg.data_dir, name, ext);
 }
 
+void models_file_path(const daemon_t *d, size_t i, char *buf, size_t len) {
+  models_path(d, d->models->kinds[i]->name, d->models->kinds[i]->ext, buf, len);
+}
+
 static int kind_index(const models_t *m, const char *name, size_t n) {
   for (size_t i = 0; m && i < m->nkinds; i++)
     if (strlen(m->kinds[i]->name) == n && memcmp(m->kinds[i]->name, name, n) == 0) return (int)i;
@@ -355,7 +359,7 @@ void *models_load_snapshot(daemon_t *d, size_t i, const unsigned char *bytes, si
   models_t *m = d->models;
   const model_kind_t *k = m->kinds[i];
   char path[CONFIG_PATH_MAX + 48], tmp[CONFIG_PATH_MAX + 48];
-  models_path(d, k->name, k->ext, path, sizeof path);
+  models_file_path(d, i, path, sizeof path);
   models_path(d, k->name, "fleet", tmp, sizeof tmp);
   const void *parts[1] = {bytes};
   size_t lens[1] = {n};

@@ -129,6 +129,8 @@ int models_may_build(const daemon_t *d);
 
 /* Close the schedule timer (shutdown). */
 void models_stop_timer(daemon_t *d);
+/* Kind i's persisted file (models/<name>.<ext>). */
+void models_file_path(const daemon_t *d, size_t i, char *buf, size_t len);
 /* Path of a kind's persisted file in the data directory (models/<name>.<ext>). */
 void models_path(const daemon_t *d, const char *name, const char *ext, char *buf, size_t len);
 

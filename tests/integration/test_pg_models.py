@@ -17,6 +17,7 @@ Every wait polls for the event with a deadline; nothing sleeps.
 usage: python3 test_pg_models.py PATH/TO/patrond   (exit 77 without postgresql-15)"""
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -94,7 +95,11 @@ class ModelLeaderTest(unittest.TestCase):
         for n in self.nodes:
             n.close()
             if n.daemon.proc:
-                codes.append(n.daemon.stop())
+                try:
+                    codes.append(n.daemon.stop())
+                except subprocess.TimeoutExpired:
+                    raise AssertionError("%s did not stop on SIGTERM; log:\n%s"
+                                         % (n.name, n.daemon.read_log()[-4000:]))
             log = n.daemon.read_log() if os.path.exists(n.daemon.log) else ""
             n.daemon.cleanup()
             if "Sanitizer" in log:
