@@ -179,7 +179,7 @@ static void build_gate(const models_t *m) {
 }
 
 /* Worker, fleet leader: the built model's file bytes into b (nothing on failure: the next build
- * publishes). */
+ * publishes); they also replace the persisted file the build wrote (the same model). */
 static void keep_for_publish(daemon_t *d, size_t i, refit_built_t *b) {
   models_t *m = d->models;
   char path[CONFIG_PATH_MAX + 48];
@@ -189,8 +189,14 @@ static void keep_for_publish(daemon_t *d, size_t i, refit_built_t *b) {
       file_read_all(path, &b->pub[i], &b->pub_n[i], &e)) {
     log_warn("model %s: cannot be published (%s)", m->kinds[i]->name, e.message);
     b->pub[i] = NULL;
+    unlink(path);
+    return;
   }
-  unlink(path);
+  /* the persisted file becomes these very bytes: a restart then finds it is the published
+   * snapshot (model_fleet.c fetches nothing) */
+  char persisted[CONFIG_PATH_MAX + 48];
+  models_file_path(d, i, persisted, sizeof persisted);
+  if (rename(path, persisted)) unlink(path);
 }
 
 /* Worker thread. */
