@@ -91,6 +91,10 @@ class ModelLeaderTest(unittest.TestCase):
         self.nodes = []
 
     def tearDown(self):
+        # as nodes stop, another takes the lead and builds: no gate may hold that build (a
+        # build gate whose FIFO is gone lets every build through)
+        for n in self.nodes:
+            os.unlink(n.gate.path)
         codes = []
         for n in self.nodes:
             n.close()
