@@ -11,7 +11,7 @@
  *   customers). model options (applied to a "custom" run on top of the default):
  *   --model cooc|ease|sparse_ease|auto --lambda X --neighbours N --max-items N
  *   --sim cooc|cosine|lift|jaccard --alpha X --shrink X --pop-damp X --power X --row-norm 0|1
- *   --topk N --min-support N --half-life DAYS --blend X --ease-pop-damp X
+ *   --topk N --ease-topk N --min-support N --half-life DAYS --blend X --ease-pop-damp X
  *   --trending 0|1 (fill empty slots from trending first) --history-weight X[,X...]
  *   --repurchase X[,X...] (lists: one build, one row per combination, labelled h=..,r=..) */
 #include <stdio.h>
@@ -86,6 +86,7 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--power")) cus.power = atof(v);
       else if (!strcmp(a, "--row-norm")) cus.row_norm = atoi(v);
       else if (!strcmp(a, "--topk")) cus.top_k = (uint32_t)atoi(v);
+      else if (!strcmp(a, "--ease-topk")) cus.ease_top_k = (uint32_t)atoi(v);
       else if (!strcmp(a, "--min-support")) cus.min_support = (uint32_t)atoi(v);
       else if (!strcmp(a, "--half-life")) cus.half_life_days = atof(v);
       else if (!strcmp(a, "--blend")) cus.ease_blend = atof(v);

@@ -60,7 +60,7 @@ typedef enum { RECS_SIM_COOC, RECS_SIM_COSINE, RECS_SIM_LIFT, RECS_SIM_JACCARD }
  *   EASE         Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data" (WWW'19):
  *                B = I - P diag(1/diag(P)), P = (G + ease_lambda I)^-1 over the item Gram
  *                matrix G (G_ij = weighted baskets holding i and j); item i's row keeps its
- *                top_k positive B_ij. Dense solve (LAPACKE): n^2 doubles of memory;
+ *                ease_top_k positive B_ij. Dense solve (LAPACKE): n^2 doubles of memory;
  *   SPARSE_EASE  the same objective with each column of B restricted to the item's
  *                ease_neighbours most cosine-similar co-purchased items (the feature
  *                selection of fsSLIM, Ning & Karypis, ICDM 2011, with EASE's L2 penalty):
@@ -89,6 +89,8 @@ typedef struct recs_config_s {
   double ease_lambda;    /* EASE L2 penalty, > 0 */
   uint32_t ease_max_items;  /* AUTO: dense EASE up to this many items (memory 8 n^2 bytes) */
   uint32_t ease_neighbours; /* SPARSE_EASE: candidate neighbours solved per item */
+  uint32_t ease_top_k;   /* EASE / SPARSE_EASE: basket-graph neighbours kept per item (the
+                            served row); 0 = top_k. Chosen on the validation split. */
   double ease_blend;     /* EASE rows + ease_blend x the co-occurrence rows (sim, power, top_k
                             above); 0 = EASE alone */
   double ease_pop_damp;  /* EASE targets damped by popularity: B_ij x n_j^-ease_pop_damp */
