@@ -564,7 +564,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
    * (rare) takes the next candidates in rank order, 4 times as many. */
   size_t lim = nout;
   if (!checked) {
-    if (c->q->catalog || c->q->filter) lim += nout + 4;
+    if (c->q->catalog || c->q->filter) lim += 4;
     if (c->exclude_history) lim += sc->hused < 64 ? sc->hused : 64;
   }
   struct cand bound = {0, 0, 0};
