@@ -243,7 +243,9 @@ typedef struct recs_filter_s {
 
 typedef struct recs_params_s {
   double history_weight;    /* cart: neighbours of history items, weight per item */
-  double repurchase_weight; /* cart/for_customer: share of history baskets with the item */
+  double repurchase_weight; /* cart/for_customer: the item's history count / the largest */
+  double cycle_weight;      /* cart/for_customer: x due(item), the customer's own repurchase
+                               cycle (needs history_ts and now; formula at recs_cart below) */
   double delta_weight;      /* weight of the incremental delta */
   double upsell_max_ratio;  /* upsell: price in (p, p * ratio] */
   int fallback_trending;    /* fill with trending before popular */
@@ -259,6 +261,8 @@ typedef struct recs_request_s {
   size_t nitems;
   const uint32_t *history;   /* customer's purchases, one entry per basket holding the item */
   size_t nhistory;
+  const int64_t *history_ts; /* NULL, or the time (s) of the basket of each history entry */
+  int64_t now;               /* the request's time (s); the cycle term needs it > 0 */
   const uint32_t *candidates;/* upsell: candidate items (e.g. the category); NULL = model */
   size_t ncandidates;
   const recs_filter_t *filter;   /* NULL = none */
@@ -291,8 +295,12 @@ void recs_scratch_free(recs_scratch_t *sc);
  * Unknown items (RECS_NO_ITEM or ids the model lacks) are counted in ans->unknown.
  *   recs_cart: sum of basket-graph rows of ALL cart items (+ history_weight x rows of the
  *     distinct history items, + repurchase_weight x the item's history count divided by the
- *     largest history count); co_purchase, or repurchase for history items when the
- *     repurchase term was added (for_customer likewise).
+ *     largest history count, + cycle_weight x due(item) for items bought in >= 2 baskets
+ *     when history_ts and now are given: cycle = (last - first) / (count - 1) (the mean
+ *     interval between the customer's purchases of it; >= 1 day), r = (now - last) / cycle,
+ *     due = exp(-ln(r)^2 / (2 x 0.5^2)) for r > 0 (1 when the cycle has just elapsed, 0.38 at
+ *     half or twice it), else 0); co_purchase, or repurchase for history items when either
+ *     term was added (for_customer likewise).
  *   recs_similar: the customer-graph row of items[0] ("bought by the same customers";
  *     basket graph when the snapshot has no customer graph); co_purchase.
  *   recs_for_customer: customer-graph rows of the distinct history items (+ basket rows of an

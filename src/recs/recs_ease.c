@@ -27,6 +27,7 @@
 /* Serving knobs of the EASE family, chosen on the validation split (docs/BENCHMARKS.md). */
 #define RECS_EASE_REPURCHASE 0.08
 #define RECS_EASE_HISTORY 0.0
+#define RECS_EASE_CYCLE 0.03
 
 recs_model_t recs_model_resolve(const recs_config_t *c, uint32_t n) {
   recs_model_t m = c->model;
@@ -54,6 +55,7 @@ void recs_params_for_model(recs_params_t *p, recs_model_t m) {
   if (m == RECS_MODEL_COOC) return;
   p->repurchase_weight = RECS_EASE_REPURCHASE;
   p->history_weight = RECS_EASE_HISTORY;
+  p->cycle_weight = RECS_EASE_CYCLE;
 }
 
 /* Per-source lists of (target, weight) -> rows of the top K positive weights, best first. */

@@ -286,6 +286,7 @@ int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
   size_t *lens = malloc(4096 * sizeof(size_t));
   uint32_t *map = malloc((recs_interner_count(d->items) + 1) * sizeof(uint32_t));
   uint32_t *cart = NULL, *hist = NULL;
+  int64_t *hts = NULL;
   size_t histcap = 0;
   recs_result_t *res = malloc(k * sizeof(recs_result_t));
   uint8_t *seen = NULL;
@@ -339,10 +340,18 @@ int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
           uint32_t *nhst = realloc(hist, histcap * sizeof(uint32_t));
           if (!nhst) goto out;
           hist = nhst;
+          int64_t *nts = realloc(hts, histcap * sizeof(int64_t));
+          if (!nts) goto out;
+          hts = nts;
         }
-        for (uint32_t j = 0; j < hv->n; j++) hist[nh++] = map[hv->items[j]];
+        for (uint32_t j = 0; j < hv->n; j++) {
+          hts[nh] = hv->ts;
+          hist[nh++] = map[hv->items[j]];
+        }
       }
-      recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh, .params = p};
+      /* the request's time: the case invoice's (the cycle term's "now") */
+      recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh,
+                          .history_ts = hts, .now = v->ts, .params = p};
       recs_answer_t ans;
       uint64_t t1 = clock_mono_ns();
       int got = recs_cart(s, sc, &q, res, k, &ans);
@@ -372,7 +381,7 @@ out:
   recs_builder_free(b);
   recs_snapshot_unref(s);
   recs_scratch_free(sc);
-  free(names); free(lens); free(map); free(cart); free(hist); free(res); free(seen);
+  free(names); free(lens); free(map); free(cart); free(hist); free(hts); free(res); free(seen);
   if (rc != PERR_OK && !built_err) perr_set(e, rc, NULL, "evaluation failed");
   return rc;
 }
