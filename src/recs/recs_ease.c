@@ -28,6 +28,10 @@
 #define RECS_EASE_REPURCHASE 0.08
 #define RECS_EASE_HISTORY 0.0
 #define RECS_EASE_CYCLE 0.03
+/* The incremental delta adds cosine-scale pair scores (recs_delta.c); EASE weights are ~10x
+ * smaller, so at weight 1 the delta swamps the model (validation NDCG@10 0.2669 -> 0.1488 with
+ * the last 30 training days in the delta; 0.1 gives 0.2696). */
+#define RECS_EASE_DELTA 0.1
 
 recs_model_t recs_model_resolve(const recs_config_t *c, uint32_t n) {
   recs_model_t m = c->model;
@@ -56,6 +60,7 @@ void recs_params_for_model(recs_params_t *p, recs_model_t m) {
   p->repurchase_weight = RECS_EASE_REPURCHASE;
   p->history_weight = RECS_EASE_HISTORY;
   p->cycle_weight = RECS_EASE_CYCLE;
+  p->delta_weight = RECS_EASE_DELTA;
 }
 
 /* Per-source lists of (target, weight) -> rows of the top K positive weights, best first. */
