@@ -74,6 +74,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--protocol")) protocol = v;
     else if (!strcmp(a, "--cart-only")) flags = atoi(v) ? RECS_EVAL_CART_ONLY : 0;
     else if (!strcmp(a, "--k")) k = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--delta-days")) delta_days = (uint32_t)atoi(v);
     else {
       custom = 1;
       if (!strcmp(a, "--sim"))
@@ -100,7 +101,6 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--repurchase")) nrw = parse_list(v, rws);
       else if (!strcmp(a, "--cycle")) ncw = parse_list(v, cws);
       else if (!strcmp(a, "--delta-weight")) ndw = parse_list(v, dws);
-      else if (!strcmp(a, "--delta-days")) delta_days = (uint32_t)atoi(v);
       else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
   }
