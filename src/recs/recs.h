@@ -246,14 +246,15 @@ typedef struct recs_params_s {
   double repurchase_weight; /* cart/for_customer: the item's history count / the largest */
   double cycle_weight;      /* cart/for_customer: x due(item), the customer's own repurchase
                                cycle (needs history_ts and now; formula at recs_cart below) */
-  double delta_weight;      /* weight of the incremental delta */
+  double delta_weight;      /* weight of the incremental delta (cosine-scale pair scores) */
   double upsell_max_ratio;  /* upsell: price in (p, p * ratio] */
   int fallback_trending;    /* fill with trending before popular */
 } recs_params_t;
 void recs_params_default(recs_params_t *p);
 /* The serving knobs chosen on the validation split for a model family (COOC keeps the
- * defaults; the EASE family, whose scores have another scale, gets its own repurchase and
- * history weights). Applied on top of recs_params_default. */
+ * defaults; the EASE family, whose scores have another scale, gets its own repurchase,
+ * history, repurchase-cycle and delta weights: docs/BENCHMARKS.md §7a). Applied on top of
+ * recs_params_default. */
 void recs_params_for_model(recs_params_t *p, recs_model_t m);
 
 typedef struct recs_request_s {
