@@ -299,6 +299,7 @@ static void on_watchdog(uv_timer_t *t) {
  * the loop follows them. Models do at their next scheduled rebuild. */
 static void after_remote_writes(daemon_t *d, uint64_t tables) {
   if (tables & (UINT64_C(1) << STORE_T_OFFERS)) offers_wire_reload(d);
+  if (tables & (UINT64_C(1) << STORE_T_META)) offers_wire_follow_keys(d); /* the fleet's ring */
 }
 
 static void after_write_all(daemon_t *d, wjob_t *job) {
