@@ -16,8 +16,12 @@ socket only), no mocks. Each test gets a database of its own and fresh nodes:
   answer `unavailable`, health says stale, the nodes recover without a restart, no acknowledged
   write is lost and none is counted twice;
 - the change log keeps only the newest change of a record (a forgotten customer's data does not
-  linger in it).
+  linger in it);
+- the offer-token key ring is one record of the fleet: a token decided on one node redeems on
+  another, also after offers.rotate_key on a third (old tokens within the grace, new ones from
+  every node).
 usage: python3 test_postgresql.py PATH/TO/patrond   (exit 77 without postgresql-15)"""
+import base64
 import os
 import subprocess
 import sys
@@ -90,22 +94,9 @@ class Fleet:
             for i in range(n)]
         self.clients = []
         if start:
-            self.nodes[0].start()
-            self.share_offer_keys()
-            for d in self.nodes[1:]:
+            for d in self.nodes:
                 d.start()
             self.connect()
-
-    def share_offer_keys(self):
-        """The offer-token key ring is a file of each node (docs/SCALEOUT.md): a fleet shares
-        one, so a token decided on one node redeems on another."""
-        with open(os.path.join(self.nodes[0].data, "offers.key"), "rb") as f:
-            key = f.read()
-        for d in self.nodes[1:]:
-            os.makedirs(d.data, mode=0o700, exist_ok=True)
-            path = os.path.join(d.data, "offers.key")
-            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-                f.write(key)
 
     def connect(self):
         self.clients = [Client(d.sock) for d in self.nodes]
@@ -429,6 +420,71 @@ class PostgresqlTest(unittest.TestCase):
         acked, errors = self.write_load(f, kill, must_refuse=False)
         print("killed connections: %d orders acknowledged, %d refusals (unavailable)"
               % (len(acked), len(errors)))
+
+    def test_j_the_offer_key_ring_is_the_fleets(self):
+        self.fleet = f = Fleet("keys")
+        for d in f.nodes:  # no key file on any node: one ring, a record of the database
+            self.assertFalse(os.path.exists(os.path.join(d.data, "offers.key")))
+        self.assertEqual(f.sql("SELECT count(*) FROM patron_kv WHERE tbl = 'meta' AND "
+                               "key = convert_to('offers_keyring', 'UTF8')"), [["1"]])
+        f.admins[0].call("offers.set", {"id": "ten", "kind": "amount_off", "value": 1000,
+                                        "currency": "EUR"})
+        cart = {"currency": "EUR", "lines": [{"product_id": "mug", "quantity": 1,
+                                              "unit_price": 2500}]}
+        serial = iter(range(10**6))
+
+        def token(node):
+            """(customer, token) decided on node for a new customer."""
+            cust = "kc%d" % next(serial)
+            got = [o["token"] for o in f.clients[node].call(
+                "offers.decide", {"customer_id": cust, "cart": cart})["offers"]
+                if o["offer_id"] == "ten" and o.get("token")]
+            return (cust, got[0]) if got else (cust, None)
+
+        def key_id(tok):
+            raw = base64.urlsafe_b64decode(tok + "=" * (-len(tok) % 4))
+            return int.from_bytes(raw[2:6], "big")
+
+        def redeem(node, cust_tok):
+            cust, tok = cust_tok
+            r = f.clients[node].call("offers.redeem", {"token": tok, "customer_id": cust,
+                                                      "cart": cart, "idempotency_key": "i-" + cust})
+            self.assertEqual((r["offer_id"], r["discount"]), ("ten", 1000))
+
+        for i in range(3):  # the catalogue follows A's offers.set
+            wait_until(lambda: token(i)[1], BOUND_S, "the offer on node %d" % i)
+        first = key_id(token(0)[1])
+        # decided on each node, redeemed on each other one (A -> B among them)
+        old = {(i, j): token(i) for i in range(3) for j in range(3) if i != j}
+        self.assertEqual({key_id(t) for _, t in old.values()}, {first})
+        for (i, j), ct in list(old.items())[:3]:
+            redeem(j, ct)
+        rot = f.admins[2].call("offers.rotate_key")  # on C
+        self.assertEqual((rot["previous_key_id"], rot["key_id"]), (first, first + 1))
+        # the tokens of the previous key, still accepted everywhere (within the grace), at once
+        for (i, j), ct in list(old.items())[3:]:
+            redeem(j, ct)
+        # every node signs with the new key once the feed brings it; each verifies the others'
+        for i in range(3):
+            wait_until(lambda: key_id(token(i)[1]) == rot["key_id"], BOUND_S,
+                       "node %d signing with the rotated key" % i)
+        for i in range(3):
+            for j in range(3):
+                if i != j:
+                    ct = token(i)
+                    self.assertEqual(key_id(ct[1]), rot["key_id"])
+                    redeem(j, ct)
+        self.assertEqual(f.sql("SELECT count(*) FROM patron_kv WHERE tbl = 'meta' AND "
+                               "key = convert_to('offers_keyring', 'UTF8')"), [["1"]])
+        # a second rotation (on B) retires the first key: refused on every node
+        stale = token(0)
+        f.admins[1].call("offers.rotate_key")
+        f.admins[1].call("offers.rotate_key")
+        for j in range(3):
+            with self.assertRaises(RpcError) as cm:
+                redeem(j, stale)
+            self.assertTrue(cm.exception.err["message"].startswith("token_bad_signature"),
+                            cm.exception.err)
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
