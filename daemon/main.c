@@ -374,6 +374,7 @@ int main(int argc, char **argv) {
   if (!strcmp(d.cfg.store_backend, "postgresql")) { /* the local copy: docs/SCALEOUT.md */
     so.pg_conninfo = d.cfg.pg_conninfo;
     so.node_name = d.cfg.node_name;
+    so.pg_table_lock = !strcmp(d.cfg.pg_write_lock, "table");
   }
   if (!d.cfg.sync) log_warn("store.sync is off: acknowledged writes can be lost on power failure");
   char lock_err[4400];

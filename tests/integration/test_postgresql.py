@@ -20,6 +20,8 @@ socket only), no mocks. Each test gets a database of its own and fresh nodes:
 - the offer-token key ring is one record of the fleet: a token decided on one node redeems on
   another, also after offers.rotate_key on a third (old tokens within the grace, new ones from
   every node).
+With PATRON_TEST_PG_WRITE_LOCK=table every node takes the fleet's write lock as a row lock
+(docs/SCALEOUT.md: engines without advisory locks); the same tests must pass.
 usage: python3 test_postgresql.py PATH/TO/patrond   (exit 77 without postgresql-15)"""
 import base64
 import os
@@ -41,6 +43,8 @@ FEED_POLL_MS = 500
 # poll interval after its COMMIT (NOTIFY wakes the feed at once; the poll covers a lost one);
 # the test allows twice that for a loaded machine
 BOUND_S = 2 * FEED_POLL_MS / 1000.0
+# the fleet's write lock ([store] pg_write_lock): CMake runs this file once per kind
+WRITE_LOCK = os.environ.get("PATRON_TEST_PG_WRITE_LOCK", "advisory")
 
 PROGRAM = {
     "tiers": [{"name": "silver", "entry_threshold": 500, "earn_mult_bp": 10000}],
@@ -90,7 +94,8 @@ class Fleet:
         self.db = db
         self.nodes = [Daemon(PATROND, extra=[
             "--set", "store.backend=postgresql", "--set", "store.postgresql=" + self.conninfo,
-            "--set", "store.node_name=node%d" % i, "--set", "store.feed_poll_ms=%d" % FEED_POLL_MS])
+            "--set", "store.node_name=node%d" % i, "--set", "store.feed_poll_ms=%d" % FEED_POLL_MS,
+            "--set", "store.pg_write_lock=" + WRITE_LOCK])
             for i in range(n)]
         self.clients = []
         if start:
@@ -142,6 +147,16 @@ class PostgresqlTest(unittest.TestCase):
         versions = sorted(int(n.split("_")[0]) for n in os.listdir(sql_dir) if n.endswith(".sql"))
         self.assertEqual(rows, [[str(v), "1"] for v in versions])
         self.assertEqual(f.sql("SELECT count(*) FROM patron_meta WHERE k = 'cluster_id'"), [["1"]])
+        self.assertEqual(f.sql("SELECT v FROM patron_meta WHERE k = 'write_lock'"), [[WRITE_LOCK]])
+        # a node taking the other lock would not exclude the others' writes: refused
+        other = {"advisory": "table", "table": "advisory"}[WRITE_LOCK]
+        odd = Daemon(PATROND, extra=["--set", "store.backend=postgresql", "--set",
+                                     "store.postgresql=" + f.conninfo, "--set",
+                                     "store.pg_write_lock=" + other])
+        self.addCleanup(odd.cleanup)
+        with self.assertRaises(RuntimeError):  # exits at start
+            odd.start()
+        self.assertIn("every node must take the same one", odd.read_log())
         for d in f.nodes:
             self.assertNotIn("error", d.read_log())
 
