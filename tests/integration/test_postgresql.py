@@ -157,6 +157,10 @@ class PostgresqlTest(unittest.TestCase):
         with self.assertRaises(RuntimeError):  # exits at start
             odd.start()
         self.assertIn("every node must take the same one", odd.read_log())
+        bad = subprocess.run([PATROND, "--no-config", "--set", "store.pg_write_lock=row",
+                              "--print-config"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn(b"store.pg_write_lock must be advisory or table", bad.stderr)
         for d in f.nodes:
             self.assertNotIn("error", d.read_log())
 
