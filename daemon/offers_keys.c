@@ -60,9 +60,10 @@ static int shared_ring(daemon_t *d, offers_keyring_t *out, perr_info_t *e) {
   if (rc != PERR_NOT_FOUND) return rc;
   offers_keyring_t seed;
   perr_info_t fe;
+  bool created = false;
   int have_file = offers_keys_open(w->data_dir, false, grace, &seed, &fe) == 0;
   if (store_txn_begin(d->store, 1, &t) == 0) {
-    rc = offers_keys_ensure(t, have_file ? &seed : NULL, grace, out, e);
+    rc = offers_keys_ensure(t, have_file ? &seed : NULL, grace, out, &created, e);
     if (rc) store_abort(t);
     else rc = store_commit_err(t, e);
   } else {
@@ -72,8 +73,10 @@ static int shared_ring(daemon_t *d, offers_keyring_t *out, perr_info_t *e) {
   }
   OPENSSL_cleanse(&seed, sizeof seed);
   if (!rc) {
-    log_ring(have_file ? "the fleet's token key ring is stored (from offers.key)"
-                       : "the fleet's token key ring is stored", out);
+    log_ring(!created ? "using the fleet's token key ring (another node stored it)"
+             : have_file ? "the fleet's token key ring is stored (from offers.key)"
+                         : "the fleet's token key ring is stored",
+             out);
     return 0;
   }
   /* the database unreachable at a first start: sign with the node's own file ring until the

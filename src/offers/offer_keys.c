@@ -135,7 +135,8 @@ static int store_ring(store_txn_t *w, const offers_keyring_t *r, perr_info_t *e)
 }
 
 int offers_keys_ensure(store_txn_t *w, const offers_keyring_t *seed, int64_t grace_s,
-                       offers_keyring_t *out, perr_info_t *e) {
+                       offers_keyring_t *out, bool *created, perr_info_t *e) {
+  *created = false;
   int rc = offers_keys_load(w, grace_s, out, e);
   if (rc != PERR_NOT_FOUND) return rc;
   if (seed) {
@@ -148,6 +149,7 @@ int offers_keys_ensure(store_txn_t *w, const offers_keyring_t *seed, int64_t gra
     if ((rc = fresh_key(out->current, e))) return rc;
   }
   if ((rc = store_ring(w, out, e))) OPENSSL_cleanse(out, sizeof *out);
+  else *created = true;
   return rc;
 }
 

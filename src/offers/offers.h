@@ -132,12 +132,12 @@ int offers_keys_open(const char *dir, bool create, int64_t grace_s, offers_keyri
 int offers_keys_rotate(const char *dir, int64_t now, offers_keyring_t *ring, perr_info_t *e);
 /* The ring of a shared store (offer_keys.c; docs/SCALEOUT.md), a record every node reads.
  * Load: PERR_NOT_FOUND when none is stored. Ensure (write txn): the stored ring, storing seed
- * (NULL: a fresh key, id 1) first when there is none, so the first node to write decides the
- * fleet's ring. Rotate (write txn): the stored ring (fallback when none is stored) rotated as
+ * (NULL: a fresh key, id 1) first when there is none (*created then true), so the first node
+ * to write decides the fleet's ring. Rotate (write txn): the stored ring (fallback when none is stored) rotated as
  * offers_keys_rotate does, stored. grace_s is this node's (it is not stored). */
 int offers_keys_load(store_txn_t *t, int64_t grace_s, offers_keyring_t *out, perr_info_t *e);
 int offers_keys_ensure(store_txn_t *w, const offers_keyring_t *seed, int64_t grace_s,
-                       offers_keyring_t *out, perr_info_t *e);
+                       offers_keyring_t *out, bool *created, perr_info_t *e);
 int offers_keys_rotate_stored(store_txn_t *w, int64_t now, const offers_keyring_t *fallback,
                               offers_keyring_t *out, perr_info_t *e);
 

@@ -163,6 +163,23 @@ class PostgresqlTest(unittest.TestCase):
         self.assertIn(b"store.pg_write_lock must be advisory or table", bad.stderr)
         for d in f.nodes:
             self.assertNotIn("error", d.read_log())
+        # one offer-token key ring for the three nodes that started together: exactly one
+        # stored it, and a token decided on each node redeems on the next one
+        self.assertEqual(sum("token key ring is stored" in d.read_log() for d in f.nodes), 1)
+        f.admins[0].call("offers.set", {"id": "t", "kind": "amount_off", "value": 100,
+                                        "currency": "EUR"})
+        cart = {"currency": "EUR", "lines": [{"product_id": "p", "quantity": 1,
+                                              "unit_price": 1000}]}
+        for i in range(3):
+            cust = "ta%d" % i
+            wait_until(lambda: any(o.get("token") for o in f.clients[i].call(
+                "offers.decide", {"customer_id": cust, "cart": cart})["offers"]), BOUND_S,
+                "the offer on node %d" % i)
+            tok = [o["token"] for o in f.clients[i].call(
+                "offers.decide", {"customer_id": cust, "cart": cart})["offers"] if o.get("token")]
+            r = f.clients[(i + 1) % 3].call("offers.redeem", {
+                "token": tok[0], "customer_id": cust, "cart": cart, "idempotency_key": cust})
+            self.assertEqual(r["discount"], 100)
 
     def test_b_an_order_on_one_node_is_read_on_the_others_within_the_bound(self):
         self.fleet = f = Fleet("feed")

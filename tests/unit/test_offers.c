@@ -420,12 +420,15 @@ static void test_stored_ring(void **state) {
   perr_info_t e = {0};
   offers_keyring_t first, other, got, rotated, file_ring = test_keys(f);
   assert_int_equal(offers_keys_load(f->w, 86400, &got, &e), PERR_NOT_FOUND);
-  assert_int_equal(offers_keys_ensure(f->w, NULL, 86400, &first, &e), 0);
+  bool created;
+  assert_int_equal(offers_keys_ensure(f->w, NULL, 86400, &first, &created, &e), 0);
+  assert_true(created);
   assert_int_equal((int)first.current_id, 1);
   assert_int_equal((int)first.previous_id, 0);
   assert_memory_not_equal(first.current, file_ring.current, OFFERS_KEY_BYTES);
   /* the first ring stays: a later node's seed (its key file) does not replace it */
-  assert_int_equal(offers_keys_ensure(f->w, &file_ring, 3600, &other, &e), 0);
+  assert_int_equal(offers_keys_ensure(f->w, &file_ring, 3600, &other, &created, &e), 0);
+  assert_false(created);
   assert_memory_equal(other.current, first.current, OFFERS_KEY_BYTES);
   assert_int_equal((int)other.grace_s, 3600); /* the grace is the reader's, not stored */
   offers_token_t t = sample_token(), tk;
@@ -447,7 +450,7 @@ static void test_stored_ring(void **state) {
   /* a damaged record: refused, not used */
   assert_int_equal(store_put(f->w, STORE_T_META, "offers_keyring", 14, "PTK1xx", 6), 0);
   assert_int_equal(offers_keys_load(f->w, 86400, &got, &e), PERR_UNAVAILABLE);
-  assert_int_equal(offers_keys_ensure(f->w, NULL, 86400, &got, &e), PERR_UNAVAILABLE);
+  assert_int_equal(offers_keys_ensure(f->w, NULL, 86400, &got, &created, &e), PERR_UNAVAILABLE);
 }
 
 /* ---- seeding from a key file: a fresh store takes the file's ring as it is ---- */
@@ -455,8 +458,10 @@ static void test_stored_ring_seeded(void **state) {
   fx_t *f = *state;
   perr_info_t e = {0};
   offers_keyring_t file_ring = test_keys(f), got;
+  bool created;
   assert_int_equal(offers_keys_rotate(f->dir, OFX_NOW, &file_ring, &e), 0); /* ids 2 and 1 */
-  assert_int_equal(offers_keys_ensure(f->w, &file_ring, 86400, &got, &e), 0);
+  assert_int_equal(offers_keys_ensure(f->w, &file_ring, 86400, &got, &created, &e), 0);
+  assert_true(created);
   assert_int_equal(offers_keys_load(f->w, 86400, &got, &e), 0);
   assert_int_equal((int)got.current_id, 2);
   assert_memory_equal(got.current, file_ring.current, OFFERS_KEY_BYTES);
