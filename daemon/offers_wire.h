@@ -33,6 +33,7 @@ struct offers_wire_s {
   int shared_keys;                     /* the ring is the shared store's record (immutable) */
   int keys_provisional;                /* shared, but offers.key until the fleet's arrives (loop) */
   uint64_t draws;                      /* bandit seed counter (loop thread) */
+  offers_signer_t *signer;             /* loop thread: offers.decide's tokens (lazily made) */
   uint64_t exposed[OFFERS_EXPOSED_SLOTS]; /* loop thread: hashes of queued exposures */
   log_limit_t expose_log;              /* "exposure not queued" lines */
 };
