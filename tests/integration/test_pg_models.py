@@ -17,7 +17,8 @@ the worker holds every build at its start):
 - a snapshot whose bytes do not match its recorded checksum is refused by every follower;
 - a single node restarted cleanly (SIGTERM) takes the lead again and builds nothing: every
   kind `ready` at the same version from its first answer, the next refit numbered one past it;
-  restarted after a kill -9 during a build, it rebuilds that kind (and only that one).
+  restarted after a kill -9 during a build, it rebuilds that kind (and only that one);
+  restarted once a kind's snapshot is older than its interval, it rebuilds that kind at once.
 Every wait polls for the event with a deadline; nothing sleeps.
 usage: python3 test_pg_models.py PATH/TO/patrond   (exit 77 without postgresql-15)"""
 import os
@@ -322,6 +323,25 @@ class ModelLeaderTest(unittest.TestCase):
         self.assertEqual(v3["recs"], v2["recs"])
         self.assertEqual(node.daemon.log_count("built in"), built_before + 1)
         self.assertEqual(node.daemon.log_count("model recs built"), recs_before)
+
+        # restarted once the recs snapshot is older than its interval: recs is due, built at
+        # once; CLV (a day's interval, its snapshot just published) is not
+        self.assertEqual(self.marks(), {k: (False, node.name) for k in KINDS})
+        wait_until(lambda: self.sql("SELECT now() - max(created_at) >= interval '2 s' FROM "
+                                    "patron_model_snapshots WHERE kind = 'recs'") == [["t"]],
+                   10, "the recs snapshot two seconds old")
+        node.close()
+        self.assertEqual(node.daemon.stop(), 0)
+        built = {k: node.daemon.log_count("model %s built" % k) for k in KINDS}
+        node.start(["--set", "models.recs_rebuild_interval_s=2"])
+        gate_pass(node.gate, "the due recs build")
+        v4 = self.same_everywhere([node], newer_than={"clv": 0, "recs": v3["recs"]})
+        self.assertEqual(v4["clv"], v3["clv"])
+        self.assertEqual(node.daemon.log_count("model recs built"), built["recs"] + 1)
+        self.assertEqual(node.daemon.log_count("model clv built"), built["clv"])
+        # recs now rebuilds every 2 s: let those builds through the gate until the node stops
+        threading.Thread(target=lambda: [gate_pass(node.gate, "a scheduled recs build", 3600)
+                                         for _ in iter(int, 1)], daemon=True).start()
 
 
 if __name__ == "__main__":
