@@ -40,9 +40,22 @@ static int pack_assignment(exec_ctx_t *x, const experiment_assignment_t *a, void
   return 0;
 }
 
-static bool mp_is(const msgpack_object_kv *kv, const char *k) {
-  size_t n = strlen(k);
-  return kv->key.via.str.size == n && !memcmp(kv->key.via.str.ptr, k, n);
+/* The fields the common call may have; their names differ in length, so the length picks
+ * the candidate and one memcmp confirms it. */
+typedef enum { F_OTHER, F_ID, F_KEY, F_SEED, F_WEIGHTS, F_COVERAGE, F_VARIATIONS, F_HASH_VERSION } assign_field_t;
+
+static assign_field_t assign_field(const msgpack_object *k) {
+  static const struct { const char *name; assign_field_t f; } by_len[13] = {
+      [2] = {"id", F_ID},           [3] = {"key", F_KEY},
+      [4] = {"seed", F_SEED},       [7] = {"weights", F_WEIGHTS},
+      [8] = {"coverage", F_COVERAGE}, [10] = {"variations", F_VARIATIONS},
+      [12] = {"hash_version", F_HASH_VERSION},
+  };
+  size_t n = k->via.str.size;
+  if (k->type != MSGPACK_OBJECT_STR || n >= 13 || !by_len[n].name ||
+      memcmp(k->via.str.ptr, by_len[n].name, n))
+    return F_OTHER;
+  return by_len[n].f;
 }
 
 static bool mp_num(const msgpack_object *o, double *out) {
@@ -80,34 +93,40 @@ static int assign_fast(exec_ctx_t *x, const msgpack_object *o, void *r, perr_inf
   const char *id = NULL;
   size_t id_len = 0;
   for (uint32_t i = 0; i < o->via.map.size; i++) {
-    const msgpack_object_kv *kv = &o->via.map.ptr[i];
-    const msgpack_object *v = &kv->val;
-    if (kv->key.type != MSGPACK_OBJECT_STR) return 0;
-    if (mp_is(kv, "key")) {
-      if (!mp_str(v, 256, &xp.key, &xp.key_len)) return 0;
-    } else if (mp_is(kv, "id")) {
-      if (!mp_str(v, 1024, &id, &id_len)) return 0;
-    } else if (mp_is(kv, "seed")) {
-      if (v->type != MSGPACK_OBJECT_NIL && !mp_str(v, 256, &xp.seed, &xp.seed_len)) return 0;
-    } else if (mp_is(kv, "hash_version")) {
-      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 100) return 0;
-      xp.hash_version = (int)v->via.u64;
-    } else if (mp_is(kv, "variations")) {
-      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 1 ||
-          v->via.u64 > EXPERIMENT_MAX_VARIATIONS)
-        return 0;
-      variations = (int64_t)v->via.u64;
-    } else if (mp_is(kv, "coverage")) {
-      if (!mp_num(v, &d) || !(d >= 0 && d <= 1)) return 0;
-      xp.coverage = d;
-    } else if (mp_is(kv, "weights")) {
-      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > EXPERIMENT_MAX_VARIATIONS)
-        return 0;
-      for (uint32_t k = 0; k < v->via.array.size; k++)
-        if (!mp_num(&v->via.array.ptr[k], &d) || d != d) return 0;
-        else weights[nweights++] = d;
-    } else {
-      return 0; /* namespace, filters, or an unknown field */
+    const msgpack_object *v = &o->via.map.ptr[i].val;
+    switch (assign_field(&o->via.map.ptr[i].key)) {
+      case F_KEY:
+        if (!mp_str(v, 256, &xp.key, &xp.key_len)) return 0;
+        break;
+      case F_ID:
+        if (!mp_str(v, 1024, &id, &id_len)) return 0;
+        break;
+      case F_SEED:
+        if (v->type != MSGPACK_OBJECT_NIL && !mp_str(v, 256, &xp.seed, &xp.seed_len)) return 0;
+        break;
+      case F_HASH_VERSION:
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 100) return 0;
+        xp.hash_version = (int)v->via.u64;
+        break;
+      case F_VARIATIONS:
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 1 ||
+            v->via.u64 > EXPERIMENT_MAX_VARIATIONS)
+          return 0;
+        variations = (int64_t)v->via.u64;
+        break;
+      case F_COVERAGE:
+        if (!mp_num(v, &d) || !(d >= 0 && d <= 1)) return 0;
+        xp.coverage = d;
+        break;
+      case F_WEIGHTS:
+        if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > EXPERIMENT_MAX_VARIATIONS)
+          return 0;
+        nweights = 0; /* a repeated field: the last one counts, as in the JSON reading */
+        for (uint32_t k = 0; k < v->via.array.size; k++)
+          if (!mp_num(&v->via.array.ptr[k], &d) || d != d) return 0;
+          else weights[nweights++] = d;
+        break;
+      case F_OTHER: return 0; /* namespace, filters, or an unknown field */
     }
   }
   if (!xp.key || !id) return 0;
