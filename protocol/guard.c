@@ -118,12 +118,46 @@ static inline guard_status_t on_header(guard_t *g, scan_t *st, const uint8_t *h,
   return GUARD_OK;
 }
 
+/* The common elements inside params (depth >= 2: no message framing, no capture): a scalar
+ * or a fixstr wholly in p[*pi..n), one after the other. Stops at anything else (a container,
+ * a longer string, a header or body running past this read) for the general path. */
+static inline guard_status_t scan_leaves(guard_t *g, scan_t *st, const uint8_t *p, size_t n,
+                                         size_t *pi, size_t *good_end) {
+  size_t i = *pi;
+  const uint64_t max = g->lim.max_message;
+  while (i < n && st->depth >= 2) {
+    uint8_t b = p[i];
+    size_t len; /* header + body */
+    if (b < 0x80 || b >= 0xe0) len = 1;                  /* fixint */
+    else if (b >= 0xa0 && b < 0xc0) len = 1 + (b & 0x1fu); /* fixstr */
+    else if (b >= 0xc0 && mpframe_lead_c0[b - 0xc0].kind == MPFRAME_SCALAR &&
+             mpframe_lead_c0[b - 0xc0].extra >= 0)
+      len = 1 + (size_t)mpframe_lead_c0[b - 0xc0].extra; /* nil, bool, int, float */
+    else break;
+    if (len > n - i) break;
+    st->msg_bytes += len;
+    if (st->msg_bytes > max) return GUARD_TOO_LARGE;
+    i += len;
+    if (element_done(g, st)) {
+      message_done(g, st);
+      *good_end = i;
+    }
+  }
+  *pi = i;
+  return GUARD_OK;
+}
+
 static guard_status_t feed(guard_t *g, scan_t *st, const uint8_t *p, size_t n,
                            size_t *good_end) {
   size_t i = 0;
   while (i < n) {
     const uint8_t *h;
     int len, ends;
+    if (st->depth >= 2 && !st->skip && !g->hdr_need) {
+      guard_status_t s = scan_leaves(g, st, p, n, &i, good_end);
+      if (s != GUARD_OK) return s;
+      if (i == n) break;
+    }
     if (st->skip) { /* a body that began in an earlier read */
       size_t k = n - i < st->skip ? n - i : (size_t)st->skip;
       i += k;
