@@ -293,29 +293,6 @@ static void test_method_lookup(void **state) {
   }
 }
 
-/* rpc_pack_result_head writes the bytes msgpack-c's packer writes, for msgids of every width. */
-static void test_result_head_bytes(void **state) {
-  (void)state;
-  const uint32_t ids[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 0x12345678, UINT32_MAX};
-  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-    msgpack_sbuffer a, b;
-    msgpack_packer pa, pb;
-    msgpack_sbuffer_init(&a);
-    msgpack_sbuffer_init(&b);
-    msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
-    msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
-    rpc_pack_result_head(&pa, ids[i]);
-    msgpack_pack_array(&pb, 4);
-    msgpack_pack_uint8(&pb, 1);
-    msgpack_pack_uint32(&pb, ids[i]);
-    msgpack_pack_nil(&pb);
-    assert_int_equal(a.size, b.size);
-    assert_memory_equal(a.data, b.data, a.size);
-    msgpack_sbuffer_destroy(&a);
-    msgpack_sbuffer_destroy(&b);
-  }
-}
-
 static int parse_bytes(const uint8_t *p, size_t n, rpc_msg_t *m, perr_info_t *e) {
   msgpack_zone z;
   msgpack_object o;
@@ -559,7 +536,6 @@ int main(void) {
     cmocka_unit_test(test_guard_violations),
     cmocka_unit_test(test_guard_split_invariance),
     cmocka_unit_test(test_method_lookup),
-    cmocka_unit_test(test_result_head_bytes),
     cmocka_unit_test(test_rpc_parse),
     cmocka_unit_test(test_decoders),
     cmocka_unit_test(test_error_reply_shape),
