@@ -1,5 +1,6 @@
 /* server.c -- listeners, connections and dispatch on the libuv loop thread.
- * Bytes -> guard (limits) -> msgpack-c unpacker -> rpc_parse -> method table -> decode ->
+ * Bytes -> guard (limits) -> msgpack-c unpacker (or mpdecode for the complete requests run on
+ * the loop: fast_next) -> rpc_parse -> method table -> decode ->
  * handler (reads: here, on a read snapshot; writes: queued to the writer) -> encode into the
  * connection's output buffer -> one write per read batch, issued after every connection that
  * was readable in this loop iteration has been read and executed (as redis does before it
@@ -37,6 +38,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "mpdecode.h"
 #include "rpc.h"
 #include "tls.h"
 
@@ -433,7 +435,8 @@ static void rcache_after_write(daemon_t *d, const wjob_t *j) {
   }
 }
 
-static void dispatch(conn_t *c) {
+/* mi_hint: the method's index when the caller already looked it up (fast_next), else -1. */
+static void dispatch(conn_t *c, int mi_hint) {
   CONTRACT_THREAD(THREAD_LOOP);
   daemon_t *d = c->d;
   rpc_msg_t m;
@@ -446,7 +449,7 @@ static void dispatch(conn_t *c) {
     if (m.has_msgid) reply_error(c, m.msgid, &e);
     return;
   }
-  int mi = method_lookup(m.method, m.method_len);
+  int mi = mi_hint >= 0 ? mi_hint : method_lookup(m.method, m.method_len);
   if (mi < 0) {
     count_error(d, -1, PERR_UNKNOWN_METHOD, m.type == RPC_REQUEST);
     if (m.type == RPC_REQUEST) {
@@ -584,6 +587,28 @@ static void conn_queue_turn(conn_t *c) {
  * everything before it was executed. */
 static void conn_queue_turn(conn_t *c);
 
+/* The next message decoded by mpdecode (a fraction of msgpack-c's cost) when msgpack-c holds
+ * no partial state, the message is wholly in the buffer and its method runs on the loop. Its
+ * strings point into the input buffer like msgpack-c's, and it is answered before the buffer
+ * can move; a write job keeps its message past that and needs msgpack-c's reference on the
+ * buffer, so jobs' messages go to msgpack-c. Returns the method's index (c->msg set, the
+ * unpacker moved past the message), or -1: msgpack-c decodes it. */
+static int fast_next(conn_t *c) {
+  msgpack_unpacker *up = &c->up;
+  const char *name;
+  size_t len;
+  if (up->parsed || !up->z || up->used <= up->off) return -1;
+  const uint8_t *p = (const uint8_t *)up->buffer + up->off;
+  size_t n = up->used - up->off;
+  if (mpdecode_method(p, n, &name, &len)) return -1;
+  int mi = method_lookup(name, len);
+  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP) return -1;
+  long k = mpdecode_object(p, n, up->z, &c->msg);
+  if (k <= 0) return -1;
+  up->off += (size_t)k;
+  return mi;
+}
+
 /* flush_now = 0 (from on_read): the answers go out at the end of the I/O phase. */
 static void conn_execute(conn_t *c, int flush_now) {
   daemon_t *d = c->d;
@@ -617,11 +642,14 @@ static void conn_execute(conn_t *c, int flush_now) {
       return;
     }
     turn_requests++;
-    int r = msgpack_unpacker_execute(&c->up);
+    int mi = fast_next(c);
+    int r = mi >= 0 ? 1 : msgpack_unpacker_execute(&c->up);
     if (r > 0) {
-      c->msg = msgpack_unpacker_data(&c->up);
-      msgpack_unpacker_reset(&c->up);
-      dispatch(c);
+      if (mi < 0) {
+        c->msg = msgpack_unpacker_data(&c->up);
+        msgpack_unpacker_reset(&c->up);
+      }
+      dispatch(c, mi);
       if (c->state == CONN_CLOSED) return;
       if (c->out.size >= READ_CHUNK) conn_flush(c); /* bounded: one write per 64 KiB */
       if (c->state == CONN_CLOSED) return;
