@@ -133,6 +133,7 @@ void offers_wire_destroy(daemon_t *d) {
   struct offers_wire_s *w = d->offers;
   if (!w) return;
   offers_catalog_free(w->catalog);
+  offers_signer_free(w->signer);
   for (offers_ring_node_t *n = atomic_load(&w->keys), *older; n; n = older) {
     older = n->older;
     OPENSSL_cleanse(&n->ring, sizeof n->ring);

@@ -42,28 +42,33 @@ static void expose_forget(struct offers_wire_s *w, uint64_t h) {
 void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t *cart,
                          int64_t now, const offers_decision_t *dec) {
   struct offers_wire_s *w = d->offers;
-  json_t *imps = json_array(), *p = NULL;
   uint64_t marks[OFFERS_DECIDE_MAX + 1];
+  bool fresh[OFFERS_DECIDE_MAX];
   int nmarks = 0;
-  char hour[24];
-  snprintf(hour, sizeof hour, "%lld", (long long)(now / 3600));
-  for (size_t i = 0; imps && i < dec->n; i++) {
-    const offers_decided_t *it = &dec->items[i];
-    uint64_t h = fnv64(fnv64(0xcbf29ce484222325ull, "i"), it->impression_id);
-    if (exposed_before(w, h)) continue;
-    marks[nmarks++] = h;
-    json_array_append_new(imps, json_pack("{sssiss}", "offer_id", it->offer_id, "arm", it->arm,
-                                          "impression_id", it->impression_id));
+  for (size_t i = 0; i < dec->n; i++) { /* what was queued already costs two hashes */
+    uint64_t h = fnv64(fnv64(0xcbf29ce484222325ull, "i"), dec->items[i].impression_id);
+    fresh[i] = !exposed_before(w, h);
+    if (fresh[i]) marks[nmarks++] = h;
   }
   bool global = false;
   if (dec->global_split) {
+    char hour[24];
+    snprintf(hour, sizeof hour, "%lld", (long long)(now / 3600));
     uint64_t h = fnv64(fnv64(fnv64(fnv64(0xcbf29ce484222325ull, "g"), customer),
                              cart->currency), hour);
     if (!exposed_before(w, h)) marks[nmarks++] = h, global = true;
   }
-  if (!nmarks) goto done;
-  p = json_pack("{sssIsssO}", "customer_id", customer, "ts", (json_int_t)now, "currency",
-                cart->currency, "impressions", imps);
+  if (!nmarks) return;
+  json_t *imps = json_array(), *p = NULL;
+  for (size_t i = 0; imps && i < dec->n; i++) {
+    const offers_decided_t *it = &dec->items[i];
+    if (fresh[i])
+      json_array_append_new(imps, json_pack("{sssiss}", "offer_id", it->offer_id, "arm", it->arm,
+                                            "impression_id", it->impression_id));
+  }
+  p = imps ? json_pack("{sssIsssO}", "customer_id", customer, "ts", (json_int_t)now, "currency",
+                       cart->currency, "impressions", imps)
+           : NULL;
   if (p && global)
     json_object_set_new(p, "global", json_string(dec->global_holdout ? "holdout" : "engine"));
   wjob_t *j = p ? job_new(METHOD_offers_expose, 0) : NULL;
@@ -76,7 +81,6 @@ void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t 
     if (j) job_free(j);
     for (int i = 0; i < nmarks; i++) expose_forget(w, marks[i]);
   }
-done:
   json_decref(p);
   json_decref(imps);
 }
@@ -144,90 +148,344 @@ out:
 
 /* ---- offers.decide ---- */
 
+/* A parsed offers.decide request; the shop's attributes as JSON (general path) or as the
+ * msgpack map (fast path, converted only where a rule reads them). */
+typedef struct decide_req_s {
+  const char *customer;
+  int64_t max_offers;
+  offers_cart_t cart;
+  const json_t *shop_json;
+  const msgpack_object *shop_mp;
+} decide_req_t;
+
+#define USES(c, k) offers_catalog_uses(c, k)
+
 /* The profile attributes the rules see (PROTOCOL.md offers.decide): the stored profile's
- * order history, the loyalty tier and points, then the served CLV model's scores. */
-static void profile_attributes(exec_ctx_t *x, store_txn_t *t, const char *customer,
-                               json_t *attrs) {
+ * order history, the loyalty tier and points, then the served CLV model's scores. Only the
+ * ones some rule (or the ranking) reads are computed: the others cannot change the answer. */
+static void profile_attributes(exec_ctx_t *x, store_txn_t *t, const offers_catalog_t *c,
+                               const char *customer, json_t *attrs) {
   const clv_snap_t *s = clv_model_current(x->d);
   cust_analytics_t an;
-  customer_profile_t prof;
-  loy_summary_t loy;
   perr_info_t ignore;
   pstr_t id = {customer, strlen(customer)};
-  json_object_set_new(attrs, "id", json_string(customer));
-  if (core_customer_get(t, id, x->arena, &prof, &ignore) == 0) {
-    json_object_set_new(attrs, "order_count", json_integer(prof.order_count));
-    json_object_set_new(attrs, "first_order", json_boolean(prof.order_count == 0));
-    if (prof.last_order_at > 0 && x->now >= prof.last_order_at)
-      json_object_set_new(attrs, "days_since_last_order",
-                          json_integer((x->now - prof.last_order_at) / 86400));
-  } else {
-    json_object_set_new(attrs, "order_count", json_integer(0));
-    json_object_set_new(attrs, "first_order", json_true());
+  if (USES(c, "id")) json_object_set_new(attrs, "id", json_string(customer));
+  bool count = USES(c, "order_count"), first = USES(c, "first_order");
+  if (count || first || USES(c, "days_since_last_order")) {
+    customer_profile_t prof;
+    if (core_customer_get(t, id, x->arena, &prof, &ignore) == 0) {
+      if (count) json_object_set_new(attrs, "order_count", json_integer(prof.order_count));
+      if (first) json_object_set_new(attrs, "first_order", json_boolean(prof.order_count == 0));
+      if (prof.last_order_at > 0 && x->now >= prof.last_order_at &&
+          USES(c, "days_since_last_order"))
+        json_object_set_new(attrs, "days_since_last_order",
+                            json_integer((x->now - prof.last_order_at) / 86400));
+    } else {
+      if (count) json_object_set_new(attrs, "order_count", json_integer(0));
+      if (first) json_object_set_new(attrs, "first_order", json_true());
+    }
   }
-  if (loyalty_summary(t, id, x->now, &loy, &ignore) == 0 && loy.program) {
-    if (loy.has_tier) json_object_set_new(attrs, "tier", json_string(loy.tier));
-    json_object_set_new(attrs, "points", json_integer(loy.balance));
+  bool tier = USES(c, "tier"), points = USES(c, "points");
+  loy_summary_t loy;
+  if ((tier || points) && loyalty_summary(t, id, x->now, &loy, &ignore) == 0 && loy.program) {
+    if (loy.has_tier && tier) json_object_set_new(attrs, "tier", json_string(loy.tier));
+    if (points) json_object_set_new(attrs, "points", json_integer(loy.balance));
   }
   memset(&an, 0, sizeof an);
   clv_snap_analytics(s, s ? clv_snap_find(s, customer, strlen(customer)) : NULL, &an);
   if (!an.scored) return;
-  if (an.segment) json_object_set_new(attrs, "segment", json_string(an.segment));
+  if (an.segment && USES(c, "segment"))
+    json_object_set_new(attrs, "segment", json_string(an.segment));
   if (an.has_clv) {
-    json_object_set_new(attrs, "p_alive", json_real(an.p_alive));
+    json_object_set_new(attrs, "p_alive", json_real(an.p_alive)); /* the ranking reads these */
     json_object_set_new(attrs, "churn_risk", json_real(an.churn_risk));
-    if (an.churn_band) json_object_set_new(attrs, "churn_band", json_string(an.churn_band));
+    if (an.churn_band && USES(c, "churn_band"))
+      json_object_set_new(attrs, "churn_band", json_string(an.churn_band));
   }
   if (an.has_value) json_object_set_new(attrs, "predicted_clv", json_integer(an.predicted_clv));
 }
 
-static json_t *decided_json(const offers_decided_t *it) {
-  return json_pack("{sssisosbsIsIsssfsfsssIssss}", "offer_id", it->offer_id, "arm", it->arm,
-                   "variant", it->variant ? json_string(it->variant) : json_null(), "held_out",
-                   it->held_out, "value", (json_int_t)it->value, "discount",
-                   (json_int_t)it->discount, "currency", it->currency, "expected_value",
-                   it->expected_value, "uplift", it->uplift, "impression_id", it->impression_id,
-                   "expires", (json_int_t)it->expires, "reason", it->reason, "token", it->token);
+/* offers_cart_attributes, only the members some rule reads. */
+static void cart_attributes(const offers_catalog_t *c, json_t *attrs, const offers_cart_t *cart) {
+  static const char *const names[] = {"cart_value", "currency", "cart_items", "cart_categories",
+                                      "cart_quantity"};
+  size_t used = 0;
+  for (size_t i = 0; i < 5; i++) used += USES(c, names[i]);
+  if (!used) return;
+  if (used == 5) {
+    offers_cart_attributes(attrs, cart);
+    return;
+  }
+  json_t *all = json_object();
+  if (!all || offers_cart_attributes(all, cart)) {
+    json_decref(all);
+    return;
+  }
+  for (size_t i = 0; i < 5; i++)
+    if (USES(c, names[i])) json_object_set(attrs, names[i], json_object_get(all, names[i]));
+  json_decref(all);
+}
+
+/* Shop attributes that some rule reads (the rest are never looked at). */
+static int shop_attributes(const offers_catalog_t *c, const decide_req_t *q, json_t *attrs,
+                           perr_info_t *e) {
+  if (q->shop_json) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)q->shop_json, k, v)
+      if (USES(c, k)) json_object_set(attrs, k, v);
+    return 0;
+  }
+  for (uint32_t i = 0; q->shop_mp && i < q->shop_mp->via.map.size; i++) {
+    const msgpack_object_kv *kv = &q->shop_mp->via.map.ptr[i];
+    char key[200]; /* as mp_to_json names a key: at most 199 bytes, up to a NUL */
+    size_t kn = kv->key.via.str.size < sizeof key - 1 ? kv->key.via.str.size : sizeof key - 1;
+    memcpy(key, kv->key.via.str.ptr, kn);
+    key[kn] = 0;
+    if (!USES(c, key)) continue;
+    json_t *v = mp_to_json(&kv->val, "attributes", e);
+    if (!v) return e->code ? e->code : perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+    json_object_set_new_nocheck(attrs, key, v);
+  }
+  return 0;
+}
+
+/* The answer, packed straight into msgpack (the same bytes the JSON tree gave). */
+static int pack_decision(exec_ctx_t *x, const offers_decision_t *dec, void *r, perr_info_t *e) {
+  char buf[OFFERS_DECIDE_MAX * 1536 + 64];
+  offers_mp_t m;
+  offers_mp_init(&m, buf, sizeof buf);
+  msgpack_packer *pk = &m.pk;
+  msgpack_pack_map(pk, 2);
+  offers_mp_key(&m, "global_holdout");
+  dec->global_holdout ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+  offers_mp_key(&m, "offers");
+  msgpack_pack_array(pk, dec->n);
+  for (size_t i = 0; i < dec->n; i++) {
+    const offers_decided_t *it = &dec->items[i];
+    msgpack_pack_map(pk, 13);
+    offers_mp_key(&m, "offer_id");
+    offers_mp_key(&m, it->offer_id);
+    offers_mp_key(&m, "arm");
+    msgpack_pack_int64(pk, it->arm);
+    offers_mp_key(&m, "variant");
+    if (it->variant) offers_mp_key(&m, it->variant);
+    else msgpack_pack_nil(pk);
+    offers_mp_key(&m, "held_out");
+    it->held_out ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    offers_mp_key(&m, "value");
+    msgpack_pack_int64(pk, it->value);
+    offers_mp_key(&m, "discount");
+    msgpack_pack_int64(pk, it->discount);
+    offers_mp_key(&m, "currency");
+    offers_mp_key(&m, it->currency);
+    offers_mp_key(&m, "expected_value");
+    msgpack_pack_double(pk, it->expected_value);
+    offers_mp_key(&m, "uplift");
+    msgpack_pack_double(pk, it->uplift);
+    offers_mp_key(&m, "impression_id");
+    offers_mp_key(&m, it->impression_id);
+    offers_mp_key(&m, "expires");
+    msgpack_pack_int64(pk, it->expires);
+    offers_mp_key(&m, "reason");
+    offers_mp_key(&m, it->reason);
+    offers_mp_key(&m, "token");
+    offers_mp_key(&m, it->token);
+  }
+  return offers_mp_answer(x, &m, r, e);
+}
+
+static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void *r,
+                      perr_info_t *e) {
+  static const offers_catalog_t empty = {0, NULL, NULL, 0, 0};
+  struct offers_wire_s *w = x->d->offers;
+  const offers_catalog_t *c = w->catalog ? w->catalog : &empty;
+  offers_decision_t dec;
+  json_t *attrs = json_object();
+  if (!attrs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  int rc = shop_attributes(c, q, attrs, e);
+  if (rc) goto done;
+  profile_attributes(x, t, c, q->customer, attrs); /* Patron's own attributes win */
+  cart_attributes(c, attrs, &q->cart);
+  if (!w->signer) w->signer = offers_signer_new(); /* NULL: each token fetches its own */
+  offers_decide_in_t in = {.customer = q->customer, .attrs = attrs, .cart = &q->cart,
+                           .now = x->now, .global_holdout = w->global_holdout,
+                           .seed = clock_mono_ns() ^ ++w->draws,
+                           .max_offers = (int)q->max_offers, .keys = offers_wire_keys(x->d),
+                           .signer = w->signer};
+  if ((rc = offers_decide(c, t, &in, &dec, e))) goto done;
+  offers_expose_queue(x->d, q->customer, &q->cart, x->now, &dec);
+  rc = pack_decision(x, &dec, r, e);
+done:
+  json_decref(attrs);
+  return rc;
+}
+
+/* ---- the fast path: the params read straight from msgpack ---- */
+
+static bool mp_is(const msgpack_object *k, const char *s) {
+  size_t n = strlen(s);
+  return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && !memcmp(k->via.str.ptr, s, n);
+}
+
+/* A string of 1..max bytes without NUL, copied into the arena; NULL otherwise. */
+static const char *mp_str(exec_ctx_t *x, const msgpack_object *o, size_t max) {
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
+      memchr(o->via.str.ptr, 0, o->via.str.size))
+    return NULL;
+  return arena_strndup(x->arena, o->via.str.ptr, o->via.str.size);
+}
+
+/* An integer in lo..hi (absent or nil: *out unchanged). */
+static bool mp_int(const msgpack_object *o, int64_t lo, int64_t hi, int64_t *out) {
+  int64_t v;
+  if (o->type == MSGPACK_OBJECT_NIL) return true;
+  if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) v = (int64_t)o->via.u64;
+  else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) v = o->via.i64;
+  else return false;
+  if (v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+/* Whether mp_to_json would convert o without an error. */
+static bool mp_jsonable(const msgpack_object *o, int depth) {
+  if (depth > 64) return false;
+  switch (o->type) {
+  case MSGPACK_OBJECT_NIL:
+  case MSGPACK_OBJECT_BOOLEAN:
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+  case MSGPACK_OBJECT_FLOAT32:
+  case MSGPACK_OBJECT_FLOAT64:
+  case MSGPACK_OBJECT_STR: return true;
+  case MSGPACK_OBJECT_POSITIVE_INTEGER: return o->via.u64 <= INT64_MAX;
+  case MSGPACK_OBJECT_ARRAY:
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+      if (!mp_jsonable(&o->via.array.ptr[i], depth + 1)) return false;
+    return true;
+  case MSGPACK_OBJECT_MAP:
+    for (uint32_t i = 0; i < o->via.map.size; i++)
+      if (o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR ||
+          !mp_jsonable(&o->via.map.ptr[i].val, depth + 1))
+        return false;
+    return true;
+  default: return false;
+  }
+}
+
+static bool mp_line(exec_ctx_t *x, const msgpack_object *o, offers_cart_item_t *it) {
+  if (o->type != MSGPACK_OBJECT_MAP) return false;
+  unsigned seen = 0;
+  it->category = NULL;
+  it->quantity = 1;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    unsigned bit;
+    if (mp_is(k, "product_id")) bit = 1, it->product = mp_str(x, v, 128);
+    else if (mp_is(k, "category"))
+      bit = 2, it->category = v->type == MSGPACK_OBJECT_NIL ? NULL : mp_str(x, v, 128);
+    else if (mp_is(k, "quantity")) bit = 4;
+    else if (mp_is(k, "unit_price")) bit = 8;
+    else return false;
+    if (seen & bit) return false; /* a repeated key: the general path decides */
+    seen |= bit;
+    if (bit == 1 && !it->product) return false;
+    if (bit == 2 && v->type != MSGPACK_OBJECT_NIL && !it->category) return false;
+    if (bit == 4 && !mp_int(v, 1, 1000000, &it->quantity)) return false;
+    if (bit == 8 && (v->type == MSGPACK_OBJECT_NIL || !mp_int(v, 0, INT64_C(1) << 40, &it->price)))
+      return false;
+  }
+  return (seen & 9) == 9;
+}
+
+static bool mp_cart(exec_ctx_t *x, const msgpack_object *o, offers_cart_t *c) {
+  memset(c, 0, sizeof *c);
+  if (o->type != MSGPACK_OBJECT_MAP) return false;
+  const msgpack_object *lines = NULL, *value = NULL;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    if (mp_is(k, "currency")) {
+      if (c->currency || !(c->currency = mp_str(x, v, 3))) return false;
+    } else if (mp_is(k, "lines")) {
+      if (lines) return false;
+      lines = v;
+    } else if (mp_is(k, "value")) {
+      if (value) return false;
+      value = v;
+    } else {
+      return false;
+    }
+  }
+  if (!c->currency) return false;
+  int64_t sum = 0;
+  if (lines && lines->type != MSGPACK_OBJECT_NIL) {
+    if (lines->type != MSGPACK_OBJECT_ARRAY || lines->via.array.size > 1000) return false;
+    size_t n = lines->via.array.size;
+    offers_cart_item_t *it = arena_alloc(x->arena, (n ? n : 1) * sizeof *it);
+    if (!it) return false;
+    for (size_t i = 0; i < n; i++) {
+      if (!mp_line(x, &lines->via.array.ptr[i], &it[i])) return false;
+      sum += it[i].quantity * it[i].price;
+    }
+    c->items = it;
+    c->nitems = n;
+  }
+  c->value = sum;
+  return !value || mp_int(value, 0, INT64_C(1) << 50, &c->value);
+}
+
+/* The request read from msgpack: true when it is well-formed as the general path would
+ * find it (false: the general path reads it again and names any error). */
+static bool decide_fast(exec_ctx_t *x, const msgpack_object *o, decide_req_t *q) {
+  memset(q, 0, sizeof *q);
+  if (o->type != MSGPACK_OBJECT_MAP) return false;
+  unsigned seen = 0;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+    unsigned bit;
+    if (mp_is(k, "customer_id")) bit = 1;
+    else if (mp_is(k, "cart")) bit = 2;
+    else if (mp_is(k, "attributes")) bit = 4;
+    else if (mp_is(k, "max_offers")) bit = 8;
+    else return false;
+    if (seen & bit) return false;
+    seen |= bit;
+    if (bit == 1 && !(q->customer = mp_str(x, v, OFFERS_ID_MAX))) return false;
+    if (bit == 2 && !mp_cart(x, v, &q->cart)) return false;
+    if (bit == 4 && v->type != MSGPACK_OBJECT_NIL) {
+      if (v->type != MSGPACK_OBJECT_MAP || !mp_jsonable(v, 1)) return false;
+      q->shop_mp = v;
+    }
+    if (bit == 8 && !mp_int(v, 1, OFFERS_DECIDE_MAX, &q->max_offers)) return false;
+  }
+  return (seen & 3) == 3;
 }
 
 int handle_offers_decide(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   static const char *const keys[] = {"customer_id", "cart", "attributes", "max_offers", NULL};
-  json_t *j, *attrs = NULL, *list = NULL;
-  const char *customer;
-  int64_t max_offers = 0;
-  offers_cart_t cart;
-  offers_decision_t dec;
+  json_t *j;
+  decide_req_t q;
+  store_txn_t *t;
+  if (decide_fast(x, &((const raw_params_t *)p)->obj, &q))
+    return (t = exec_txn(x, e)) ? decide_run(x, t, &q, r, e) : e->code;
+  memset(&q, 0, sizeof q);
   int rc = offers_params_json(p, keys, &j, e);
   if (rc) return rc;
   const json_t *shop = json_object_get(j, "attributes");
-  store_txn_t *t = exec_txn(x, e);
+  t = exec_txn(x, e);
   if ((rc = !t ? e->code
-               : offers_jstr(j, "customer_id", "customer_id", 1, OFFERS_ID_MAX, &customer, e)) ||
-      (rc = offers_jint(j, "max_offers", "max_offers", 0, 1, OFFERS_DECIDE_MAX, &max_offers, e)) ||
-      (rc = offers_read_cart(x, json_object_get(j, "cart"), 1, &cart, e)))
+               : offers_jstr(j, "customer_id", "customer_id", 1, OFFERS_ID_MAX, &q.customer, e)) ||
+      (rc = offers_jint(j, "max_offers", "max_offers", 0, 1, OFFERS_DECIDE_MAX, &q.max_offers,
+                        e)) ||
+      (rc = offers_read_cart(x, json_object_get(j, "cart"), 1, &q.cart, e)))
     goto done;
   if (shop && !json_is_null(shop) && !json_is_object(shop)) {
     rc = perr_set(e, PERR_INVALID_PARAMS, "attributes", "must be a map");
     goto done;
   }
-  attrs = json_object();
-  if (shop && json_is_object(shop)) json_object_update(attrs, (json_t *)shop);
-  profile_attributes(x, t, customer, attrs); /* Patron's own attributes win */
-  offers_cart_attributes(attrs, &cart);
-  offers_decide_in_t in = {.customer = customer, .attrs = attrs, .cart = &cart, .now = x->now,
-                           .global_holdout = x->d->offers->global_holdout,
-                           .seed = clock_mono_ns() ^ ++x->d->offers->draws,
-                           .max_offers = (int)max_offers, .keys = offers_wire_keys(x->d)};
-  static const offers_catalog_t empty = {0, NULL};
-  const offers_catalog_t *c = x->d->offers->catalog ? x->d->offers->catalog : &empty;
-  if ((rc = offers_decide(c, t, &in, &dec, e))) goto done;
-  offers_expose_queue(x->d, customer, &cart, x->now, &dec);
-  list = json_array();
-  for (size_t i = 0; i < dec.n; i++) json_array_append_new(list, decided_json(&dec.items[i]));
-  rc = offers_answer(x, json_pack("{sbso}", "global_holdout", dec.global_holdout, "offers", list),
-                     r, e);
+  q.shop_json = json_is_object(shop) ? shop : NULL;
+  rc = decide_run(x, t, &q, r, e);
 done:
-  json_decref(attrs);
   json_decref(j);
   return rc;
 }

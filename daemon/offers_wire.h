@@ -31,6 +31,7 @@ struct offers_wire_s {
   double global_holdout;               /* [offers] global_holdout, read at start (immutable) */
   const char *data_dir;                /* where offers.key lives (immutable copy) */
   uint64_t draws;                      /* bandit seed counter (loop thread) */
+  offers_signer_t *signer;             /* loop thread: offers.decide's tokens (lazily made) */
   uint64_t exposed[OFFERS_EXPOSED_SLOTS]; /* loop thread: hashes of queued exposures */
   log_limit_t expose_log;              /* "exposure not queued" lines */
 };

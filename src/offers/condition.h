@@ -55,6 +55,13 @@ bool condition_eval(const condition_t *c, const json_t *attrs);
 /* Same, with saved groups for $inGroup / $notInGroup ({"group": [values...]}; may be NULL). */
 bool condition_eval_groups(const condition_t *c, const json_t *attrs, const json_t *groups);
 
+/* Calls fn with the first part of every attribute path the condition reads from the
+ * attributes object ("father" for "father.age"; paths inside $elemMatch objects are the
+ * elements', not attributes, and are not reported). An attribute never reported cannot
+ * change the result: evaluating without it gives the same answer. */
+void condition_attributes(const condition_t *c, void (*fn)(const char *name, void *ctx),
+                          void *ctx);
+
 void condition_free(condition_t *c);
 
 #endif

@@ -204,3 +204,25 @@ bool condition_eval_groups(const condition_t *c, const json_t *attrs, const json
 bool condition_eval(const condition_t *c, const json_t *attrs) {
   return condition_eval_groups(c, attrs, NULL);
 }
+
+static void names_obj(const cobj_t *o, void (*fn)(const char *, void *), void *ctx) {
+  for (size_t i = 0; o && i < o->n; i++) {
+    const entry_t *en = &o->entries[i];
+    switch (en->kind) {
+    case E_AND:
+    case E_OR:
+    case E_NOR:
+      for (size_t s = 0; s < en->nsubs; s++) names_obj(en->subs[s], fn, ctx);
+      break;
+    case E_NOT: names_obj(en->sub, fn, ctx); break;
+    case E_PATH:
+      if (en->nparts) fn(en->parts[0], ctx);
+      break;
+    }
+  }
+}
+
+void condition_attributes(const condition_t *c, void (*fn)(const char *name, void *ctx),
+                          void *ctx) {
+  if (c) names_obj(c->root, fn, ctx);
+}

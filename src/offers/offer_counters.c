@@ -1,6 +1,8 @@
 /* offer_counters.c -- the offers tables' keys and counter records (layouts in
  * offers_internal.h): budgets used, per-customer caps, per-arm experiment counters and the
- * per-customer seen record. Invariant: a reader never trusts a record it did not fully parse. */
+ * per-customer seen record (one at a time, or all of a customer's in one cursor range for
+ * offers.decide). Invariant: a reader never trusts a record it did not fully parse; the
+ * range falls back to single reads for anything it does not hold. */
 #include <openssl/evp.h>
 
 #include "offers/offers_internal.h"
@@ -17,7 +19,7 @@ void offer_key_str(offer_key_t *k, const char *s) {
     k->bad = 1;
     return;
   }
-  for (size_t i = 0; i < n; i++) k->b[k->n + i] = (unsigned char)s[i]; /* short: no rep movs */
+  memcpy(k->b + k->n, s, n);
   k->n += n;
 }
 
@@ -33,7 +35,12 @@ void offer_key_u8(offer_key_t *k, unsigned v) {
 
 void offer_key_be64(offer_key_t *k, int64_t v) {
   uint64_t u = (uint64_t)v ^ (1ull << 63); /* order-preserving for negatives */
-  for (int i = 7; i >= 0; i--) offer_key_u8(k, (unsigned)(u >> (8 * i)) & 0xff);
+  if (k->n + 8 > sizeof k->b) {
+    k->bad = 1;
+    return;
+  }
+  for (int i = 0; i < 8; i++) k->b[k->n + i] = (unsigned char)(u >> (8 * (7 - i)));
+  k->n += 8;
 }
 
 int64_t offer_period_index(offer_period_t p, int64_t ts) {
@@ -155,6 +162,15 @@ static void seen_key(offer_key_t *k, const char *customer, const char *offer) {
   offer_key_str(k, offer);
 }
 
+static int seen_parse(rec_rd_t *rd, offer_seen_t *out) {
+  out->arm = (int)rec_get_uv(rd);
+  out->first_ts = rec_get_sv(rd);
+  out->last_ts = rec_get_sv(rd);
+  out->converted = rec_get_u8(rd);
+  out->revenue = rec_get_sv(rd);
+  return rec_rd_done(rd) && out->arm < OFFERS_MAX_ARMS ? 0 : PERR_INTERNAL;
+}
+
 int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, offer_seen_t *out) {
   offer_key_t k;
   rec_rd_t rd;
@@ -164,12 +180,51 @@ int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, off
   int rc = load(t, STORE_T_OFFER_SEEN, &k, 'S', &rd, &found);
   if (rc) return rc;
   if (!found) return PERR_NOT_FOUND;
-  out->arm = (int)rec_get_uv(&rd);
-  out->first_ts = rec_get_sv(&rd);
-  out->last_ts = rec_get_sv(&rd);
-  out->converted = rec_get_u8(&rd);
-  out->revenue = rec_get_sv(&rd);
-  return rec_rd_done(&rd) && out->arm < OFFERS_MAX_ARMS ? 0 : PERR_INTERNAL;
+  return seen_parse(&rd, out);
+}
+
+void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t *out) {
+  offer_key_t pre;
+  store_cursor_t *c;
+  const void *k, *v;
+  size_t kn, vn;
+  out->complete = 0;
+  out->n = 0;
+  seen_key(&pre, customer, "");
+  if (pre.bad || store_cursor_open(t, STORE_T_OFFER_SEEN, pre.b, pre.n, &c)) return;
+  int rc;
+  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
+    if (kn < pre.n || memcmp(k, pre.b, pre.n)) break; /* past the customer's rows */
+    size_t on = kn - pre.n;
+    rec_rd_t rd;
+    rec_rd_init(&rd, v, vn);
+    if (out->n == OFFER_SEEN_PREFETCH || on > OFFERS_ID_MAX || on == 0 ||
+        memchr((const char *)k + pre.n, 0, on) || rec_get_u8(&rd) != 'S' ||
+        rec_get_u8(&rd) != 1 || seen_parse(&rd, &out->rows[out->n].s)) {
+      rc = -1; /* too many, or a row only a direct read should judge */
+      break;
+    }
+    memcpy(out->rows[out->n].offer, (const char *)k + pre.n, on);
+    out->rows[out->n].offer[on] = 0;
+    out->n++;
+  }
+  store_cursor_close(c);
+  out->complete = rc >= 0;
+}
+
+int offer_seen_lookup(store_txn_t *t, const offer_seen_set_t *set, const char *customer,
+                      const char *offer, offer_seen_t *out) {
+  if (!set || !set->complete) return offer_seen_load(t, customer, offer, out);
+  size_t lo = 0, hi = set->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int k = strcmp(set->rows[mid].offer, offer);
+    if (!k) return *out = set->rows[mid].s, 0;
+    if (k < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  memset(out, 0, sizeof *out);
+  return PERR_NOT_FOUND;
 }
 
 int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
@@ -226,17 +281,36 @@ static void cap_key(offer_key_t *k, const offer_t *o, const char *customer, char
   offer_key_be64(k, offer_period_index(o->cap_period, ts));
 }
 
-int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
-                   int64_t *count) {
-  offer_key_t k;
+/* The count of the cap row whose key k holds (kind and period already in place). */
+static int cap_read(store_txn_t *t, const offer_key_t *k, int64_t *count) {
   rec_rd_t rd;
   int found;
   *count = 0;
-  cap_key(&k, o, customer, kind, ts);
-  int rc = load(t, STORE_T_OFFER_COUNTS, &k, 'C', &rd, &found);
+  int rc = load(t, STORE_T_OFFER_COUNTS, k, 'C', &rd, &found);
   if (rc || !found) return rc;
   *count = rec_get_sv(&rd);
   return rec_rd_done(&rd) ? 0 : PERR_INTERNAL;
+}
+
+int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
+                   int64_t *count) {
+  offer_key_t k;
+  cap_key(&k, o, customer, kind, ts);
+  return cap_read(t, &k, count);
+}
+
+int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
+                    int64_t *shown, int64_t *redeemed) {
+  offer_key_t k;
+  *shown = *redeemed = 0;
+  if (!o->cap_shown && !o->cap_redeemed) return 0;
+  cap_key(&k, o, customer, 's', ts); /* the 'r' key differs only in the kind byte */
+  if (k.bad) return PERR_INVALID_PARAMS;
+  size_t kind_at = k.n - 10; /* kind \0 be64(period) end the key */
+  int rc = o->cap_shown ? cap_read(t, &k, shown) : 0;
+  if (rc || !o->cap_redeemed) return rc;
+  k.b[kind_at] = 'r';
+  return cap_read(t, &k, redeemed);
 }
 
 int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,

@@ -90,7 +90,7 @@ typedef struct cand_s {
 
 /* Why an offer is not eligible (NULL: eligible). */
 static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
-                              int64_t *money_used, int *rc) {
+                              unsigned char *memo, int64_t *money_used, int *rc) {
   const offers_cart_t *cart = in->cart;
   *rc = 0;
   if (o->archived) return "archived";
@@ -98,20 +98,27 @@ static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_de
   if (in->now < o->valid_from || (o->valid_until && in->now >= o->valid_until)) return "window";
   if (cart->value < o->min_cart) return "min_cart";
   if (applicable_value(o, cart) <= 0) return "no applicable item";
-  if (o->rule && !condition_eval(o->rule, in->attrs)) return "rule";
-  int64_t used_r, used_m, n;
-  if ((*rc = offer_budget_load(rd, o->id, &used_r, &used_m))) return "error";
-  *money_used = used_m;
-  if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
-  if (o->budget_money && used_m >= o->budget_money) return "budget";
-  if (o->cap_shown) {
-    if ((*rc = offer_cap_load(rd, o, in->customer, 's', in->now, &n))) return "error";
-    if (n >= o->cap_shown) return "cap_shown";
+  if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
+    unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
+    if (!m || !*m) {
+      bool ok = condition_eval(o->rule, in->attrs);
+      if (m) *m = ok ? 1 : 2;
+      if (!ok) return "rule";
+    } else if (*m == 2) {
+      return "rule";
+    }
   }
-  if (o->cap_redeemed) {
-    if ((*rc = offer_cap_load(rd, o, in->customer, 'r', in->now, &n))) return "error";
-    if (n >= o->cap_redeemed) return "cap_redeemed";
+  int64_t used_r, used_m;
+  if (o->budget_redemptions || o->budget_money) { /* unlimited: nothing to read */
+    if ((*rc = offer_budget_load(rd, o->id, &used_r, &used_m))) return "error";
+    *money_used = used_m;
+    if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
+    if (o->budget_money && used_m >= o->budget_money) return "budget";
   }
+  int64_t shown, redeemed;
+  if ((*rc = offer_caps_load(rd, o, in->customer, in->now, &shown, &redeemed))) return "error";
+  if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";
+  if (o->cap_redeemed && redeemed >= o->cap_redeemed) return "cap_redeemed";
   return NULL;
 }
 
@@ -129,10 +136,10 @@ static int assign(const char *key, const char *seed, const double *w, int n, con
   return a.variation;
 }
 
-static int pick_arm(const offer_t *o, store_txn_t *rd, const char *customer, bandit_rng_t *rng,
-                    int *arm) {
+static int pick_arm(const offer_t *o, store_txn_t *rd, const offer_seen_set_t *seen_set,
+                    const char *customer, bandit_rng_t *rng, int *arm) {
   offer_seen_t seen;
-  int rc = offer_seen_load(rd, customer, o->id, &seen);
+  int rc = offer_seen_lookup(rd, seen_set, customer, o->id, &seen);
   if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0; /* sticky */
   if (rc && rc != PERR_NOT_FOUND) return rc;
   if (o->holdout > 0) {
@@ -168,22 +175,27 @@ static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int6
   return *uplift * v - pt * (double)discount;
 }
 
-/* Expected incremental value (docs/OFFERS.md section 3), and whether the offer is measured
- * to lose money on this cart: every arm has PRIOR_N exposures and even its best variant's
- * EIV is negative. That test uses the best variant, not the customer's arm, so it never
- * depends on the assignment (the arms stay comparable). */
-static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
-                          cand_t *c, bool *losing) {
-  offer_arm_t ctl, trt;
-  int rc = offer_arm_load(rd, o->id, 0, &ctl);
-  if (!rc) rc = offer_arm_load(rd, o->id, c->arm ? c->arm : 1, &trt);
-  if (rc) return rc;
+/* The value of the cart to the shop, v in docs/OFFERS.md section 3: the same for every offer
+ * of one decision. */
+static double cart_worth(const offers_decide_in_t *in) {
   double margin = attr_num(in->attrs, "margin_rate", 0, 1, DEFAULT_MARGIN_RATE);
   double clv = attr_num(in->attrs, "predicted_clv", 0, 1e15, 0);
   double churn = json_is_number(json_object_get(in->attrs, "p_alive"))
                      ? 1 - attr_num(in->attrs, "p_alive", 0, 1, 1)
                      : attr_num(in->attrs, "churn_risk", 0, 1, 0);
-  double v = margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
+  return margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
+}
+
+/* Expected incremental value (docs/OFFERS.md section 3), and whether the offer is measured
+ * to lose money on this cart: every arm has PRIOR_N exposures and even its best variant's
+ * EIV is negative. That test uses the best variant, not the customer's arm, so it never
+ * depends on the assignment (the arms stay comparable). */
+static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
+                          double v, cand_t *c, bool *losing) {
+  offer_arm_t ctl, trt;
+  int rc = offer_arm_load(rd, o->id, 0, &ctl);
+  if (!rc) rc = offer_arm_load(rd, o->id, c->arm ? c->arm : 1, &trt);
+  if (rc) return rc;
   c->ev = eiv(&ctl, &trt, v, c->discount, &c->uplift);
   *losing = false;
   if (!o->stop_when_losing || (double)ctl.s.exposures < PRIOR_N) return 0; /* still learning */
@@ -205,6 +217,17 @@ static int cmp_cand(const void *a, const void *b) {
   return strcmp(x->o->id, y->o->id);
 }
 
+/* v in decimal into out (at least 21 bytes), NUL-terminated: what "%lld" prints. */
+static void decimal(int64_t v, char *out) {
+  char tmp[24];
+  int n = 0;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do tmp[n++] = (char)('0' + u % 10); while ((u /= 10));
+  if (v < 0) *out++ = '-';
+  for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  out[n] = 0;
+}
+
 static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
                           char out[33]) {
   static const char hex[] = "0123456789abcdef";
@@ -213,12 +236,20 @@ static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit
     for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
   } else {
     char bucket[24];
-    snprintf(bucket, sizeof bucket, "%lld", (long long)(in->now / 3600));
+    decimal(in->now / 3600, bucket);
     const char *parts[3] = {in->customer, o->id, bucket};
-    offer_sha256(parts, 3, h);
+    offer_sha256_with(in->signer, parts, 3, h);
   }
   for (int i = 0; i < 16; i++) out[2 * i] = hex[h[i] >> 4], out[2 * i + 1] = hex[h[i] & 15];
   out[32] = 0;
+}
+
+/* Copy the C string s into out[cap] (truncated like snprintf "%s"). */
+static void copy_id(char *out, size_t cap, const char *s) {
+  size_t n = strlen(s);
+  if (n >= cap) n = cap - 1;
+  memcpy(out, s, n);
+  out[n] = 0;
 }
 
 static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,
@@ -246,20 +277,21 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
            o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab", d->variant,
            c->ev, c->uplift);
   if (!in->keys) return 0;
-  offers_token_t tk = {0};
-  snprintf(tk.offer_id, sizeof tk.offer_id, "%s", o->id);
-  snprintf(tk.customer, sizeof tk.customer, "%s", in->customer);
+  offers_token_t tk;
+  copy_id(tk.offer_id, sizeof tk.offer_id, o->id);
+  copy_id(tk.customer, sizeof tk.customer, in->customer);
   tk.value = c->value;
-  snprintf(tk.currency, sizeof tk.currency, "%s", o->currency);
+  copy_id(tk.currency, sizeof tk.currency, o->currency);
   tk.expires = d->expires;
   memcpy(tk.impression_id, d->impression_id, sizeof tk.impression_id);
   tk.arm = c->arm;
-  return offers_token_encode(in->keys, &tk, d->token, e);
+  return offers_token_encode_with(in->signer, in->keys, &tk, d->token, e);
 }
 
 int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
                   offers_decision_t *out, perr_info_t *e) {
-  memset(out, 0, sizeof *out);
+  out->global_holdout = out->global_split = false; /* items[0..n) are filled one by one */
+  out->n = 0;
   const offers_cart_t *cart = in->cart;
   if (!c || !in->customer || !*in->customer || strlen(in->customer) > OFFERS_ID_MAX || !cart ||
       cart->value <= 0)
@@ -274,29 +306,49 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   }
   bandit_rng_t rng;
   bandit_rng_seed(&rng, in->seed);
-  cand_t *cs = c->n ? malloc(c->n * sizeof *cs) : NULL;
+  /* the candidates, then one memo byte per distinct rule of the catalogue */
+  cand_t *cs = c->n ? malloc(c->n * sizeof *cs + c->nrule_slots) : NULL;
   size_t n = 0;
   int rc = 0;
   if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  unsigned char *memo = c->nrule_slots ? (unsigned char *)(cs + c->n) : NULL;
+  if (memo) memset(memo, 0, c->nrule_slots);
+  double worth = cart_worth(in);
+  offer_seen_set_t *seen_set = NULL;
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0;
-    if (ineligible(o, rd, in, &money_used, &rc)) continue;
+    if (ineligible(o, rd, in, memo, &money_used, &rc)) continue;
     cand_t *k = &cs[n];
-    if ((rc = pick_arm(o, rd, in->customer, &rng, &k->arm))) break;
+    if (!seen_set) { /* the first eligible offer: the customer's seen rows, one range */
+      if (!(seen_set = malloc(sizeof *seen_set))) {
+        free(cs);
+        return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+      }
+      offer_seen_prefetch(rd, in->customer, seen_set);
+    }
+    if ((rc = pick_arm(o, rd, seen_set, in->customer, &rng, &k->arm))) break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
     k->discount = offers_discount(o, k->value, cart);
     if (o->budget_money && money_used > o->budget_money - k->discount) continue; /* can't pay */
     bool losing;
-    if ((rc = expected_value(o, rd, in, k, &losing))) break;
+    if ((rc = expected_value(o, rd, in, worth, k, &losing))) break;
     if (!losing) n++;
   }
+  free(seen_set);
   if (rc) {
     free(cs);
     return offer_store_err(rd, rc, e);
   }
-  if (n > 1) qsort(cs, n, sizeof *cs, cmp_cand);
+  if (n > 32) qsort(cs, n, sizeof *cs, cmp_cand);
+  for (size_t i = 1; i < n && n <= 32; i++) { /* a few: insertion sort, no allocation (the
+                                               * order is total: ids are unique) */
+    cand_t k = cs[i];
+    size_t j = i;
+    for (; j > 0 && cmp_cand(&cs[j - 1], &k) > 0; j--) cs[j] = cs[j - 1];
+    cs[j] = k;
+  }
   /* Selection: a held-out candidate takes its slot exactly as if shown (the control sees
    * what the customer would see without that offer: nothing in its place). */
   size_t max = in->max_offers > 0 && in->max_offers < OFFERS_DECIDE_MAX ? (size_t)in->max_offers

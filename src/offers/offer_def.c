@@ -185,6 +185,7 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   static const char *const callowed[] = {"shown", "redeemed", "period", NULL};
   const int64_t MONEY_MAX = INT64_C(1000000000000000);
   memset(o, 0, sizeof *o);
+  o->rule_slot = -1;
   if (!json_is_object(in)) return bad(e, NULL, "an offer must be an object");
   int rc = only_named(in, allowed, "", e);
   if (rc) return rc;
@@ -461,10 +462,102 @@ static int build_one(offer_t *o, void *ctx, perr_info_t *e) {
   return 0;
 }
 
+/* The names the ranking reads (offer_decide.c expected_value) and the rules read. */
+static const char *const RANKING_ATTRS[] = {"margin_rate", "predicted_clv", "p_alive",
+                                            "churn_risk"};
+
+typedef struct attrs_ctx_s {
+  const char **v;
+  size_t n, cap;
+  int oom;
+} attrs_ctx_t;
+
+static void add_attr(const char *name, void *ctx) {
+  attrs_ctx_t *a = ctx;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? 2 * a->cap : 32;
+    const char **p = realloc(a->v, cap * sizeof *p);
+    if (!p) {
+      a->oom = 1;
+      return;
+    }
+    a->v = p, a->cap = cap;
+  }
+  a->v[a->n++] = name;
+}
+
+static int cmp_name(const void *x, const void *y) {
+  return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* c->attrs: the names point into the rules (or are static), which live with the catalogue. */
+static int collect_attrs(offers_catalog_t *c, perr_info_t *e) {
+  attrs_ctx_t a = {0};
+  for (size_t i = 0; i < sizeof RANKING_ATTRS / sizeof RANKING_ATTRS[0]; i++)
+    add_attr(RANKING_ATTRS[i], &a);
+  for (size_t i = 0; i < c->n; i++) condition_attributes(c->offers[i].rule, add_attr, &a);
+  if (a.oom) {
+    free(a.v);
+    return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  }
+  qsort(a.v, a.n, sizeof *a.v, cmp_name);
+  size_t n = 0;
+  for (size_t i = 0; i < a.n; i++)
+    if (!n || strcmp(a.v[n - 1], a.v[i])) a.v[n++] = a.v[i];
+  c->attrs = a.v;
+  c->nattrs = n;
+  return 0;
+}
+
+typedef struct rule_text_s {
+  char *text; /* the rule as canonical JSON (sorted keys, compact) */
+  size_t offer;
+} rule_text_t;
+
+static int cmp_rule_text(const void *x, const void *y) {
+  const rule_text_t *a = x, *b = y;
+  int k = strcmp(a->text, b->text);
+  return k ? k : (a->offer > b->offer) - (a->offer < b->offer);
+}
+
+/* rule_slot: one slot per distinct rule (equal canonical JSON compiles to the same
+ * condition, so it gives the same answer for the same attributes). */
+static int share_rules(offers_catalog_t *c, perr_info_t *e) {
+  rule_text_t *r = c->n ? calloc(c->n, sizeof *r) : NULL;
+  size_t n = 0;
+  int rc = 0;
+  if (c->n && !r) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  for (size_t i = 0; i < c->n; i++) {
+    offer_t *o = &c->offers[i];
+    o->rule_slot = -1;
+    if (!o->rule) continue;
+    char *t = json_dumps(json_object_get(o->def, "rule"), JSON_SORT_KEYS | JSON_COMPACT |
+                                                             JSON_ENCODE_ANY);
+    if (!t) {
+      rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+      break;
+    }
+    r[n++] = (rule_text_t){t, i};
+  }
+  if (!rc && n) {
+    qsort(r, n, sizeof *r, cmp_rule_text);
+    for (size_t i = 0; i < n; i++) {
+      if (i && strcmp(r[i - 1].text, r[i].text)) c->nrule_slots++;
+      c->offers[r[i].offer].rule_slot = (int)c->nrule_slots;
+    }
+    c->nrule_slots++;
+  }
+  for (size_t i = 0; i < n; i++) free(r[i].text);
+  free(r);
+  return rc;
+}
+
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e) {
   build_ctx_t b = {calloc(1, sizeof(offers_catalog_t)), 0};
   if (!b.c) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   int rc = walk(t, NULL, false, build_one, &b, e);
+  if (!rc) rc = collect_attrs(b.c, e);
+  if (!rc) rc = share_rules(b.c, e);
   if (rc) {
     offers_catalog_free(b.c);
     return rc;
@@ -477,5 +570,18 @@ void offers_catalog_free(offers_catalog_t *c) {
   if (!c) return;
   for (size_t i = 0; i < c->n; i++) offers_clear(&c->offers[i]);
   free(c->offers);
+  free(c->attrs);
   free(c);
+}
+
+bool offers_catalog_uses(const offers_catalog_t *c, const char *name) {
+  size_t lo = 0, hi = c ? c->nattrs : 0;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int k = strcmp(c->attrs[mid], name);
+    if (!k) return true;
+    if (k < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return false;
 }

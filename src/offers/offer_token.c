@@ -4,13 +4,17 @@
  * (strings as record.h varint-length strings). The key file dir/offers.key (mode 0600,
  * written atomically) holds "PTK1" be32(current_id) key[32] be32(previous_id) key[32]
  * be64(rotated_at); previous_id 0 = none.
+ * A signer (one per thread) keeps the fetched HMAC and SHA-256 and a context keyed with the
+ * last key it used: a token costs the hashing, not the algorithm fetch.
  * Invariants: the MAC is compared in constant time before any field is trusted; a refusal
- * says why (malformed, bad signature, retired key, expired, another customer). */
+ * says why (malformed, bad signature, retired key, expired, another customer); a signer's
+ * output is byte-identical to a fresh fetch's. */
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "offers/offers_internal.h"
 #include "store/fileio.h"
@@ -132,6 +136,78 @@ static int hmac(const unsigned char *key, const unsigned char *msg, size_t n,
   return ok ? 0 : -1;
 }
 
+/* ---- the per-thread signer: fetched algorithms and a keyed HMAC context, reused ---- */
+
+struct offers_signer_s {
+  EVP_MAC *mac;
+  EVP_MAC_CTX *ctx;                    /* keyed with key (when keyed) */
+  int keyed;
+  unsigned char key[OFFERS_KEY_BYTES];
+  EVP_MD *sha256;
+  EVP_MD_CTX *md;
+};
+
+offers_signer_t *offers_signer_new(void) {
+  offers_signer_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  s->ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
+  s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  s->md = EVP_MD_CTX_new();
+  if (!s->ctx || !s->sha256 || !s->md) {
+    offers_signer_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void offers_signer_free(offers_signer_t *s) {
+  if (!s) return;
+  EVP_MAC_CTX_free(s->ctx);
+  EVP_MAC_free(s->mac);
+  EVP_MD_CTX_free(s->md);
+  EVP_MD_free(s->sha256);
+  OPENSSL_cleanse(s->key, sizeof s->key);
+  free(s);
+}
+
+/* HMAC-SHA256 through the signer: the context is keyed once per key and re-initialised
+ * (EVP_MAC_init with no key keeps the key's inner and outer pads) for every message. */
+static int hmac_with(offers_signer_t *s, const unsigned char *key, const unsigned char *msg,
+                     size_t n, unsigned char out[MAC_BYTES]) {
+  if (!s) return hmac(key, msg, n, out);
+  size_t len = 0;
+  int ok;
+  if (s->keyed && !CRYPTO_memcmp(s->key, key, OFFERS_KEY_BYTES)) {
+    ok = EVP_MAC_init(s->ctx, NULL, 0, NULL);
+  } else {
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    s->keyed = 0;
+    ok = EVP_MAC_init(s->ctx, key, OFFERS_KEY_BYTES, params);
+    if (ok) memcpy(s->key, key, OFFERS_KEY_BYTES), s->keyed = 1;
+  }
+  ok = ok && EVP_MAC_update(s->ctx, msg, n) && EVP_MAC_final(s->ctx, out, &len, MAC_BYTES) &&
+       len == MAC_BYTES;
+  if (!ok) s->keyed = 0;
+  return ok ? 0 : -1;
+}
+
+void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
+                       unsigned char out[32]) {
+  unsigned int len = 32;
+  if (!s || !EVP_DigestInit_ex(s->md, s->sha256, NULL)) {
+    offer_sha256(parts, n, out);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    const char *p = parts[i] ? parts[i] : "";
+    EVP_DigestUpdate(s->md, p, strlen(p) + 1);
+  }
+  EVP_DigestFinal_ex(s->md, out, &len);
+}
+
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static size_t b64url_encode(const unsigned char *in, size_t n, char *out) {
@@ -177,6 +253,11 @@ static long b64url_decode(const char *in, size_t n, unsigned char *out, size_t c
 
 int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, char *out,
                         perr_info_t *e) {
+  return offers_token_encode_with(NULL, ring, tk, out, e);
+}
+
+int offers_token_encode_with(offers_signer_t *signer, const offers_keyring_t *ring,
+                             const offers_token_t *tk, char *out, perr_info_t *e) {
   rec_buf_t b;
   unsigned char kid[4], mac[MAC_BYTES];
   rec_buf_init(&b);
@@ -192,7 +273,7 @@ int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, 
   rec_put_str(&b, core_pstr(tk->impression_id, strlen(tk->impression_id)));
   rec_put_uv(&b, (uint64_t)tk->arm);
   int rc = 0;
-  if (b.oom || hmac(ring->current, b.p, b.n, mac))
+  if (b.oom || hmac_with(signer, ring->current, b.p, b.n, mac))
     rc = perr_set(e, PERR_INTERNAL, NULL, "cannot sign the offer token");
   else
     rec_put_raw(&b, mac, MAC_BYTES);

@@ -83,6 +83,8 @@ typedef struct offer_s {
   int nvariants;               /* >= 1 (an offer without variants has one: "default") */
   offer_variant_t variants[OFFERS_MAX_VARIANTS];
   int64_t updated_at;
+  int rule_slot;               /* in a catalogue: offers with equal rules share a slot (their
+                                * rule is evaluated once per decision); -1 elsewhere */
 } offer_t;
 
 /* ---- catalogue (offer_def.c) ------------------------------------------------------ */
@@ -106,9 +108,15 @@ int offers_archive(store_txn_t *t, const char *id, bool archived, int64_t now, p
 typedef struct offers_catalog_s {
   size_t n;
   offer_t *offers;
+  const char **attrs;  /* sorted, unique: every attribute a rule or the ranking reads */
+  size_t nattrs;
+  size_t nrule_slots;  /* distinct rules (offer_t.rule_slot < nrule_slots) */
 } offers_catalog_t;
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e);
 void offers_catalog_free(offers_catalog_t *c);
+/* Whether some offer's rule (or the ranking: margin_rate, predicted_clv, p_alive,
+ * churn_risk) reads the attribute; one no one reads need not be computed. */
+bool offers_catalog_uses(const offers_catalog_t *c, const char *name);
 
 /* ---- tokens and keys (offer_token.c) ---------------------------------------------- */
 
@@ -162,6 +170,15 @@ const char *offers_refusal_name(offers_refusal_t r);
 /* base64url text (no padding) into out (OFFERS_TOKEN_MAX). */
 int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, char *out,
                         perr_info_t *e);
+/* A signer: the HMAC and SHA-256 algorithms fetched once and a context keyed once per key,
+ * reused for every token (fetching them was most of a token's cost). Not thread-safe: one
+ * per thread. NULL wherever a signer is taken means "fetch afresh" (same output). */
+typedef struct offers_signer_s offers_signer_t;
+offers_signer_t *offers_signer_new(void);
+void offers_signer_free(offers_signer_t *s);
+int offers_token_encode_with(offers_signer_t *signer, const offers_keyring_t *ring,
+                             const offers_token_t *tk, char *out, perr_info_t *e);
+
 /* Verify for customer at now. Returns 0 or PERR_FORBIDDEN with *why set. */
 int offers_token_verify(const offers_keyring_t *ring, const char *text, const char *customer,
                         int64_t now, offers_token_t *out, offers_refusal_t *why, perr_info_t *e);
@@ -190,6 +207,7 @@ typedef struct offers_decide_in_s {
   bool random_ids;         /* false: impression id = hash(customer, offer, hour of now) */
   int max_offers;          /* 0: OFFERS_DECIDE_MAX */
   const offers_keyring_t *keys; /* non-NULL: sign a token for each shown offer */
+  offers_signer_t *signer; /* optional (the calling thread's): tokens and impression ids */
 } offers_decide_in_t;
 
 typedef struct offers_decided_s {

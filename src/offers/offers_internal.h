@@ -58,11 +58,30 @@ int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_
 int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, offer_seen_t *out);
 int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
                      const offer_seen_t *s);
+/* A customer's seen records read with one cursor (offers.decide: one range instead of one
+ * read per eligible offer). complete = 0 (more than OFFER_SEEN_PREFETCH rows, or a row that
+ * does not parse): offer_seen_lookup reads the store instead, so answers never differ. */
+#define OFFER_SEEN_PREFETCH 32
+typedef struct offer_seen_set_s {
+  int complete;
+  size_t n;
+  struct {
+    char offer[OFFERS_ID_MAX + 1];
+    offer_seen_t s;
+  } rows[OFFER_SEEN_PREFETCH]; /* in key (strcmp) order of the offer id */
+} offer_seen_set_t;
+void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t *out);
+/* offer_seen_load, answered from set when it is complete. */
+int offer_seen_lookup(store_txn_t *t, const offer_seen_set_t *set, const char *customer,
+                      const char *offer, offer_seen_t *out);
 int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, int64_t *money);
 int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, int64_t money);
 /* kind 's' (shown) or 'r' (redeemed) in the period holding ts. */
 int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
                    int64_t *count);
+/* Both of the period's counts of the caps o has (a cap it lacks reads 0, unread). */
+int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
+                    int64_t *shown, int64_t *redeemed);
 int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,
                     int64_t ts, int64_t count);
 
@@ -76,5 +95,8 @@ int offer_check_id(const char *s, const char *field, perr_info_t *e);
 int offer_store_err(store_txn_t *t, int rc, perr_info_t *e);
 /* SHA-256 of the concatenation of n NUL-terminated parts (each followed by a 0 byte). */
 void offer_sha256(const char *const *parts, int n, unsigned char out[32]);
+/* The same through a signer's fetched SHA-256 (s NULL: offer_sha256). */
+void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
+                       unsigned char out[32]);
 
 #endif

@@ -666,6 +666,132 @@ static void test_global_holdout(void **state) {
   offers_catalog_free(c);
 }
 
+
+/* ---- what offers.decide skips or reuses ------------------------------------------- */
+
+/* The attributes a catalogue reads (the daemon computes only these), a customer's sticky
+ * arms read in one range (and, past the range's capacity of 32 rows, one by one), and
+ * tokens signed through a reused signer: identical to freshly fetched ones. */
+static void test_decide_fast_paths(void **state) {
+  fx_t *f = *state;
+  ofx_set(f, "{\"id\":\"r1\"," BASE ",\"rule\":{\"$or\":[{\"tier\":\"gold\"},{\"$not\":"
+             "{\"seg.x\":1}}],\"basket\":{\"$elemMatch\":{\"sku\":\"a\"}}}}");
+  offers_catalog_t *c = ofx_catalog(f);
+  const char *used[] = {"tier", "seg", "basket", "margin_rate", "predicted_clv", "p_alive",
+                        "churn_risk"};
+  for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+    if (!offers_catalog_uses(c, used[i])) fail_msg("%s should be used", used[i]);
+  assert_false(offers_catalog_uses(c, "sku")); /* an element's field, not an attribute */
+  assert_false(offers_catalog_uses(c, "seg.x"));
+  assert_false(offers_catalog_uses(c, "points"));
+  offers_catalog_free(c);
+  /* equal rules (keys in another order) share one slot, evaluated once per decision */
+  ofx_set(f, "{\"id\":\"q1\"," BASE ",\"stackable\":true,\"rule\":{\"a\":1,\"b\":{\"$gt\":2}}}");
+  ofx_set(f, "{\"id\":\"q2\"," BASE ",\"stackable\":true,\"rule\":{\"b\":{\"$gt\":2},\"a\":1}}");
+  ofx_set(f, "{\"id\":\"q3\"," BASE ",\"stackable\":true,\"rule\":{\"a\":1,\"b\":{\"$gt\":3}}}");
+  c = ofx_catalog(f);
+  assert_int_equal(c->n, 4);
+  assert_int_equal(c->nrule_slots, 3); /* r1, q1 = q2, q3 */
+  assert_int_equal(c->offers[0].rule_slot, c->offers[1].rule_slot); /* ids in order: q1 q2 q3 r1 */
+  assert_true(c->offers[0].rule_slot != c->offers[2].rule_slot);
+  {
+    ofx_cart_t one;
+    ofx_cart(&one, "EUR", 10000);
+    offers_decision_t d;
+    json_t *attrs = json_pack("{sisi}", "a", 1, "b", 3);
+    ofx_decide(f, c, "c1", attrs, &one.cart, OFX_NOW, 1, NULL, &d);
+    assert_int_equal(d.n, 2);
+    assert_true(strcmp(d.items[0].offer_id, "q3") && strcmp(d.items[1].offer_id, "q3"));
+    json_object_set_new(attrs, "b", json_integer(4));
+    ofx_decide(f, c, "c1", attrs, &one.cart, OFX_NOW, 1, NULL, &d);
+    assert_int_equal(d.n, 3);
+    json_decref(attrs);
+  }
+  offers_catalog_free(c);
+  for (int i = 1; i <= 3; i++) {
+    char id[4];
+    snprintf(id, sizeof id, "q%d", i);
+    assert_int_equal(offers_archive(f->w, id, true, OFX_NOW, &(perr_info_t){0}), 0);
+  }
+  /* 40 offers split 50/50 between two variants of the same value; the 5 with i % 8 == 0
+   * cost less (value 1), so they rank first */
+  for (int i = 0; i < 40; i++) {
+    char def[512];
+    int v = i % 8 ? 10 : 1;
+    snprintf(def, sizeof def,
+             "{\"id\":\"s%02d\",\"kind\":\"percent_off\",\"value\":%d,\"currency\":\"EUR\","
+             "\"stackable\":true,\"experiment\":{\"variants\":[{\"id\":\"a\",\"value\":%d},"
+             "{\"id\":\"b\",\"value\":%d}]}}",
+             i, v, v, v);
+    ofx_set(f, def);
+  }
+  c = ofx_catalog(f);
+  offers_keyring_t keys = test_keys(f);
+  ofx_cart_t cart;
+  ofx_cart(&cart, "EUR", 10000);
+  /* the arms hashing gives ("many": the top 16, "few": the top 5) */
+  int hashed_many[40] = {0}, hashed_few[40] = {0};
+  offers_decision_t d;
+  ofx_decide(f, c, "many", NULL, &cart.cart, OFX_NOW, 1, &keys, &d);
+  assert_int_equal(d.n, OFFERS_DECIDE_MAX);
+  for (size_t i = 0; i < d.n; i++) hashed_many[atoi(d.items[i].offer_id + 1)] = d.items[i].arm;
+  offers_decide_in_t few = {.customer = "few", .cart = &cart.cart, .now = OFX_NOW, .seed = 1,
+                            .max_offers = 5, .keys = &keys};
+  perr_info_t e = {0};
+  assert_int_equal(offers_decide(c, f->w, &few, &d, &e), 0);
+  assert_int_equal(d.n, 5);
+  for (size_t i = 0; i < d.n; i++) hashed_few[atoi(d.items[i].offer_id + 1)] = d.items[i].arm;
+  /* both are then exposed in the other arm: "many" to all 40 (more rows than one range
+   * holds: read one by one), "few" to its 5 (read in one range) */
+  for (int i = 0; i < 40; i++) {
+    char offer[8], key[32];
+    snprintf(offer, sizeof offer, "s%02d", i);
+    snprintf(key, sizeof key, "imp-many-%d", i);
+    ofx_impression(f, key, offer, "many", hashed_many[i] ? 3 - hashed_many[i] : 1, OFX_NOW);
+    if (hashed_few[i]) {
+      snprintf(key, sizeof key, "imp-few-%d", i);
+      ofx_impression(f, key, offer, "few", 3 - hashed_few[i], OFX_NOW);
+    }
+  }
+  ofx_decide(f, c, "many", NULL, &cart.cart, OFX_NOW + 60, 2, &keys, &d);
+  assert_int_equal(d.n, OFFERS_DECIDE_MAX);
+  for (size_t i = 0; i < d.n; i++) {
+    int k = atoi(d.items[i].offer_id + 1);
+    assert_true(hashed_many[k] != 0);
+    assert_int_equal(d.items[i].arm, 3 - hashed_many[k]); /* sticky, not hashed */
+  }
+  few.now = OFX_NOW + 60;
+  assert_int_equal(offers_decide(c, f->w, &few, &d, &e), 0);
+  assert_int_equal(d.n, 5);
+  for (size_t i = 0; i < d.n; i++) {
+    int k = atoi(d.items[i].offer_id + 1);
+    assert_true(hashed_few[k] != 0);
+    assert_int_equal(d.items[i].arm, 3 - hashed_few[k]);
+  }
+  /* the same decision with a signer: byte-identical tokens, verified, across a rotation */
+  offers_signer_t *signer = offers_signer_new();
+  assert_non_null(signer);
+  for (int round = 0; round < 2; round++) {
+    offers_decision_t plain, signed_;
+    offers_decide_in_t in = {.customer = "few", .cart = &cart.cart, .now = OFX_NOW,
+                             .seed = 5, .keys = &keys};
+    assert_int_equal(offers_decide(c, f->w, &in, &plain, &e), 0);
+    in.signer = signer;
+    assert_int_equal(offers_decide(c, f->w, &in, &signed_, &e), 0);
+    assert_int_equal(plain.n, signed_.n);
+    for (size_t i = 0; i < plain.n; i++) {
+      assert_string_equal(plain.items[i].token, signed_.items[i].token);
+      assert_string_equal(plain.items[i].impression_id, signed_.items[i].impression_id);
+      offers_refusal_t why;
+      assert_int_equal(offers_token_verify(&keys, signed_.items[i].token, "few", OFX_NOW, NULL,
+                                           &why, &e), 0);
+    }
+    assert_int_equal(offers_keys_rotate(f->dir, OFX_NOW, &keys, &e), 0); /* a new key */
+  }
+  offers_signer_free(signer);
+  offers_catalog_free(c);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -673,7 +799,7 @@ int main(void) {
       T(test_decide_constraints),       T(test_decide_holdouts),
       T(test_tokens),                   T(test_redeem_property),
       T(test_redeem_last_unit_and_refusals), T(test_attribution_idempotent),
-      T(test_global_holdout),
+      T(test_global_holdout),           T(test_decide_fast_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
