@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "mpdecode.h"
+#include "mpframe.h"
 #include "rpc.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -72,6 +73,28 @@ static void pack_random(msgpack_packer *pk, int depth) {
   }
 }
 
+/* Whether a container in p[0..n) announces more elements than bytes follow it: msgpack-c
+ * would reserve memory for all of them (gigabytes; the guard refuses such input before any
+ * decoder sees it), so the reference is not asked. The headers in document order are the
+ * elements in prefix order: a walk over those of the first object, bodies skipped. */
+static int announces_too_much(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  uint64_t owed = 1; /* elements of the first object still to walk */
+  while (i < n && owed > 0) {
+    owed--;
+    int extra = mpframe_header_extra(p[i]);
+    if (extra < 0 || (size_t)extra >= n - i) return 0;
+    mpframe_item_t it;
+    mpframe_header(p + i, &it);
+    i += 1 + (size_t)extra;
+    if (it.children > n - i) return 1;
+    owed += it.children;
+    if (it.body > n - i) return 0;
+    i += (size_t)it.body;
+  }
+  return 0;
+}
+
 /* msgpack-c's decode of p[0..n): 1 with *off and *o set, 0 incomplete, -1 invalid. */
 static int reference(const char *p, size_t n, msgpack_zone *z, size_t *off, msgpack_object *o) {
   *off = 0;
@@ -104,6 +127,11 @@ static void test_same_objects_as_msgpack_c(void **state) {
       memcpy(buf, sb.data, sb.size);
       buf[next() % sb.size] = (char)next();
       got = mpdecode_object((const uint8_t *)buf, sb.size, z, &a);
+      if (announces_too_much((const uint8_t *)buf, sb.size)) {
+        assert_true(got <= 0); /* it cannot complete */
+        free(buf);
+        continue;
+      }
       int ref = reference(buf, sb.size, rz, &off, &b);
       if (ref == 1) { /* (the flips cannot nest past MPFRAME_MAX_DEPTH in these sizes) */
         assert_int_equal(got, (long)off);
