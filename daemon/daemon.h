@@ -72,6 +72,9 @@ struct conn_s {
   int up_gone;                /* `up` was destroyed and could not be re-initialised (closed) */
   int in_turns;               /* queued for another turn (d->turn_head list, holds a ref) */
   conn_t *turn_next;
+  int in_flush;               /* answers wait for the end of the I/O phase (d->flush_head list,
+                               * holds a ref) */
+  conn_t *flush_next;
 };
 
 /* A request on its way through a background thread (writer or worker) and back. */
@@ -189,6 +192,8 @@ struct daemon_s {
   uv_check_t accept_check;    /* resumes deferred accepts after the loop's I/O phase */
   uv_idle_t turns;            /* runs the next turn of connections with a backlog */
   conn_t *turn_head, *turn_tail;
+  uv_check_t flush_check;     /* writes the answers of the reads of the I/O phase just ended */
+  conn_t *flush_head;
   log_limit_t close_log;      /* "closing a connection: ..." lines, rate-limited */
   char write_fault[160];      /* why the last write batch failed ("" = the last one committed):
                                * health says degraded with this reason meanwhile */

@@ -12,26 +12,50 @@
 
 /* ---- experiments.assign ---- */
 
+/* The answer {variation, in_experiment, hash} written as bytes: the keys are constant and
+ * the values fixed-size (variation < EXPERIMENT_MAX_VARIATIONS is a positive fixint, hash a
+ * float 64 or nil), the same bytes msgpack-c's packer writes. */
+#define ASSIGN_ANSWER_MAX 41
 static int pack_assignment(exec_ctx_t *x, const experiment_assignment_t *a, void *r,
                            perr_info_t *e) {
-  char buf[64];
-  offers_mp_t m;
-  offers_mp_init(&m, buf, sizeof buf);
-  msgpack_pack_map(&m.pk, 3);
-  offers_mp_key(&m, "variation");
-  msgpack_pack_int(&m.pk, a->variation);
-  offers_mp_key(&m, "in_experiment");
-  if (a->in_experiment) msgpack_pack_true(&m.pk);
-  else msgpack_pack_false(&m.pk);
-  offers_mp_key(&m, "hash");
-  if (a->hash >= 0) msgpack_pack_double(&m.pk, a->hash);
-  else msgpack_pack_nil(&m.pk);
-  return offers_mp_answer(x, &m, r, e);
+  static const char k_variation[] = "\x83\xa9variation", k_in[] = "\xad" "in_experiment",
+                    k_hash[] = "\xa4hash";
+  _Static_assert(EXPERIMENT_MAX_VARIATIONS <= 128, "variation must be a positive fixint");
+  char *p = arena_alloc(x->arena, ASSIGN_ANSWER_MAX), *q = p;
+  if (!p) return perr_set(e, PERR_INTERNAL, NULL, "out of memory packing a result");
+  memcpy(q, k_variation, sizeof k_variation - 1), q += sizeof k_variation - 1;
+  *q++ = (char)(a->variation >= 0 && a->variation < 128 ? a->variation : 0);
+  memcpy(q, k_in, sizeof k_in - 1), q += sizeof k_in - 1;
+  *q++ = (char)(a->in_experiment ? 0xc3 : 0xc2);
+  memcpy(q, k_hash, sizeof k_hash - 1), q += sizeof k_hash - 1;
+  if (a->hash >= 0) {
+    uint64_t bits;
+    memcpy(&bits, &a->hash, sizeof bits);
+    *q++ = (char)0xcb;
+    for (int i = 7; i >= 0; i--) *q++ = (char)(bits >> (8 * i));
+  } else {
+    *q++ = (char)0xc0;
+  }
+  *(json_blob_t *)r = (json_blob_t){p, (size_t)(q - p)};
+  return 0;
 }
 
-static bool mp_is(const msgpack_object_kv *kv, const char *k) {
-  size_t n = strlen(k);
-  return kv->key.via.str.size == n && !memcmp(kv->key.via.str.ptr, k, n);
+/* The fields the common call may have; their names differ in length, so the length picks
+ * the candidate and one memcmp confirms it. */
+typedef enum { F_OTHER, F_ID, F_KEY, F_SEED, F_WEIGHTS, F_COVERAGE, F_VARIATIONS, F_HASH_VERSION } assign_field_t;
+
+static assign_field_t assign_field(const msgpack_object *k) {
+  static const struct { const char *name; assign_field_t f; } by_len[13] = {
+      [2] = {"id", F_ID},           [3] = {"key", F_KEY},
+      [4] = {"seed", F_SEED},       [7] = {"weights", F_WEIGHTS},
+      [8] = {"coverage", F_COVERAGE}, [10] = {"variations", F_VARIATIONS},
+      [12] = {"hash_version", F_HASH_VERSION},
+  };
+  size_t n = k->via.str.size;
+  if (k->type != MSGPACK_OBJECT_STR || n >= 13 || !by_len[n].name ||
+      memcmp(k->via.str.ptr, by_len[n].name, n))
+    return F_OTHER;
+  return by_len[n].f;
 }
 
 static bool mp_num(const msgpack_object *o, double *out) {
@@ -44,11 +68,15 @@ static bool mp_num(const msgpack_object *o, double *out) {
   }
 }
 
-static const char *mp_str(exec_ctx_t *x, const msgpack_object *o, size_t max) {
+/* A non-empty string of at most max bytes without a NUL, borrowed from the request (the
+ * unpacker's buffer outlives the handler on the loop). */
+static bool mp_str(const msgpack_object *o, size_t max, const char **p, size_t *n) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
       memchr(o->via.str.ptr, 0, o->via.str.size))
-    return NULL;
-  return arena_strndup(x->arena, o->via.str.ptr, o->via.str.size);
+    return false;
+  *p = o->via.str.ptr;
+  *n = o->via.str.size;
+  return true;
 }
 
 /* The common call (key, id, weights, coverage, seed, hash_version, variations; no namespace
@@ -63,35 +91,42 @@ static int assign_fast(exec_ctx_t *x, const msgpack_object *o, void *r, perr_inf
   int64_t variations = 0;
   experiment_defaults(&xp);
   const char *id = NULL;
+  size_t id_len = 0;
   for (uint32_t i = 0; i < o->via.map.size; i++) {
-    const msgpack_object_kv *kv = &o->via.map.ptr[i];
-    const msgpack_object *v = &kv->val;
-    if (kv->key.type != MSGPACK_OBJECT_STR) return 0;
-    if (mp_is(kv, "key")) {
-      if (!(xp.key = mp_str(x, v, 256))) return 0;
-    } else if (mp_is(kv, "id")) {
-      if (!(id = mp_str(x, v, 1024))) return 0;
-    } else if (mp_is(kv, "seed")) {
-      if (v->type != MSGPACK_OBJECT_NIL && !(xp.seed = mp_str(x, v, 256))) return 0;
-    } else if (mp_is(kv, "hash_version")) {
-      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 100) return 0;
-      xp.hash_version = (int)v->via.u64;
-    } else if (mp_is(kv, "variations")) {
-      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 1 ||
-          v->via.u64 > EXPERIMENT_MAX_VARIATIONS)
-        return 0;
-      variations = (int64_t)v->via.u64;
-    } else if (mp_is(kv, "coverage")) {
-      if (!mp_num(v, &d) || !(d >= 0 && d <= 1)) return 0;
-      xp.coverage = d;
-    } else if (mp_is(kv, "weights")) {
-      if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > EXPERIMENT_MAX_VARIATIONS)
-        return 0;
-      for (uint32_t k = 0; k < v->via.array.size; k++)
-        if (!mp_num(&v->via.array.ptr[k], &d) || d != d) return 0;
-        else weights[nweights++] = d;
-    } else {
-      return 0; /* namespace, filters, or an unknown field */
+    const msgpack_object *v = &o->via.map.ptr[i].val;
+    switch (assign_field(&o->via.map.ptr[i].key)) {
+      case F_KEY:
+        if (!mp_str(v, 256, &xp.key, &xp.key_len)) return 0;
+        break;
+      case F_ID:
+        if (!mp_str(v, 1024, &id, &id_len)) return 0;
+        break;
+      case F_SEED:
+        if (v->type != MSGPACK_OBJECT_NIL && !mp_str(v, 256, &xp.seed, &xp.seed_len)) return 0;
+        break;
+      case F_HASH_VERSION:
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 100) return 0;
+        xp.hash_version = (int)v->via.u64;
+        break;
+      case F_VARIATIONS:
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 1 ||
+            v->via.u64 > EXPERIMENT_MAX_VARIATIONS)
+          return 0;
+        variations = (int64_t)v->via.u64;
+        break;
+      case F_COVERAGE:
+        if (!mp_num(v, &d) || !(d >= 0 && d <= 1)) return 0;
+        xp.coverage = d;
+        break;
+      case F_WEIGHTS:
+        if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > EXPERIMENT_MAX_VARIATIONS)
+          return 0;
+        nweights = 0; /* a repeated field: the last one counts, as in the JSON reading */
+        for (uint32_t k = 0; k < v->via.array.size; k++)
+          if (!mp_num(&v->via.array.ptr[k], &d) || d != d) return 0;
+          else weights[nweights++] = d;
+        break;
+      case F_OTHER: return 0; /* namespace, filters, or an unknown field */
     }
   }
   if (!xp.key || !id) return 0;
@@ -99,7 +134,7 @@ static int assign_fast(exec_ctx_t *x, const msgpack_object *o, void *r, perr_inf
   xp.weights = nweights ? weights : NULL;
   xp.nweights = nweights;
   experiment_assignment_t a;
-  experiment_assign(&xp, id, NULL, NULL, &a);
+  experiment_assign_n(&xp, id, id_len, NULL, NULL, &a);
   *rc = pack_assignment(x, &a, r, e);
   return 1;
 }

@@ -1,7 +1,10 @@
 /* server.c -- listeners, connections and dispatch on the libuv loop thread.
- * Bytes -> guard (limits) -> msgpack-c unpacker -> rpc_parse -> method table -> decode ->
+ * Bytes -> guard (limits) -> msgpack-c unpacker (or mpdecode for the complete requests run on
+ * the loop: fast_next) -> rpc_parse -> method table -> decode ->
  * handler (reads: here, on a read snapshot; writes: queued to the writer) -> encode into the
- * connection's output buffer -> one write per read batch. On the TLS listener (tls.h) the
+ * connection's output buffer -> one write per read batch, issued after every connection that
+ * was readable in this loop iteration has been read and executed (as redis does before it
+ * sleeps: the client is woken once for the batch, not once per connection). On the TLS listener (tls.h) the
  * bytes read are ciphertext, decrypted into the unpacker first (tls_on_read), and the output
  * buffer is sealed into records on its way out (conn_flush); everything else is the same.
  * Invariants: reads on a connection are answered in arrival order; writes are answered after
@@ -35,6 +38,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "mpdecode.h"
 #include "rpc.h"
 #include "tls.h"
 
@@ -97,7 +101,7 @@ static void conn_close(conn_t *c) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void conn_execute(conn_t *c);
+static void conn_execute(conn_t *c, int flush_now);
 
 static void conn_pause(conn_t *c) {
   if (c->state != CONN_READING) return;
@@ -116,7 +120,7 @@ static void conn_maybe_resume(conn_t *c) {
   if (c->out_queued > c->d->cfg.max_output_bytes / 2) return;
   if (c->inflight >= c->d->cfg.max_inflight_writes) return;
   if (c->backlog) {
-    conn_execute(c); /* the requests already read come first */
+    conn_execute(c, 1); /* the requests already read come first */
     if (c->state != CONN_PAUSED || c->backlog) return;
   }
   CONTRACT_CONN_TRANSITION(c->state, CONN_READING);
@@ -210,6 +214,37 @@ static void conn_flush(conn_t *c) {
     c->out.alloc = 0;
   }
   if (conn_drained(c)) conn_close(c);
+}
+
+/* The answers of a read go out at the end of the loop's I/O phase (on_flush_check), with the
+ * other connections' read in the same phase. Nothing to send: done at once. */
+static void on_flush_check(uv_check_t *h) {
+  daemon_t *d = h->data;
+  conn_t *list = d->flush_head;
+  d->flush_head = NULL;
+  uv_check_stop(h);
+  while (list) {
+    conn_t *c = list;
+    list = c->flush_next;
+    c->flush_next = NULL;
+    c->in_flush = 0;
+    conn_flush(c);
+    conn_unref(c);
+  }
+}
+
+static void conn_flush_later(conn_t *c) {
+  daemon_t *d = c->d;
+  if (c->out.size == 0 || c->state == CONN_CLOSED || c->tls) {
+    conn_flush(c);
+    return;
+  }
+  if (c->in_flush) return;
+  c->in_flush = 1;
+  c->refs++;
+  if (!d->flush_head) uv_check_start(&d->flush_check, on_flush_check);
+  c->flush_next = d->flush_head;
+  d->flush_head = c;
 }
 
 static void reply_error(conn_t *c, uint32_t msgid, const perr_info_t *e) {
@@ -400,7 +435,8 @@ static void rcache_after_write(daemon_t *d, const wjob_t *j) {
   }
 }
 
-static void dispatch(conn_t *c) {
+/* mi_hint: the method's index when the caller already looked it up (fast_next), else -1. */
+static void dispatch(conn_t *c, int mi_hint) {
   CONTRACT_THREAD(THREAD_LOOP);
   daemon_t *d = c->d;
   rpc_msg_t m;
@@ -413,7 +449,7 @@ static void dispatch(conn_t *c) {
     if (m.has_msgid) reply_error(c, m.msgid, &e);
     return;
   }
-  int mi = method_lookup(m.method, m.method_len);
+  int mi = mi_hint >= 0 ? mi_hint : method_lookup(m.method, m.method_len);
   if (mi < 0) {
     count_error(d, -1, PERR_UNKNOWN_METHOD, m.type == RPC_REQUEST);
     if (m.type == RPC_REQUEST) {
@@ -551,7 +587,30 @@ static void conn_queue_turn(conn_t *c) {
  * everything before it was executed. */
 static void conn_queue_turn(conn_t *c);
 
-static void conn_execute(conn_t *c) {
+/* The next message decoded by mpdecode (a fraction of msgpack-c's cost) when msgpack-c holds
+ * no partial state, the message is wholly in the buffer and its method runs on the loop. Its
+ * strings point into the input buffer like msgpack-c's, and it is answered before the buffer
+ * can move; a write job keeps its message past that and needs msgpack-c's reference on the
+ * buffer, so jobs' messages go to msgpack-c. Returns the method's index (c->msg set, the
+ * unpacker moved past the message), or -1: msgpack-c decodes it. */
+static int fast_next(conn_t *c) {
+  msgpack_unpacker *up = &c->up;
+  const char *name;
+  size_t len;
+  if (up->parsed || !up->z || up->used <= up->off) return -1;
+  const uint8_t *p = (const uint8_t *)up->buffer + up->off;
+  size_t n = up->used - up->off;
+  if (mpdecode_method(p, n, &name, &len)) return -1;
+  int mi = method_lookup(name, len);
+  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP) return -1;
+  long k = mpdecode_object(p, n, up->z, &c->msg);
+  if (k <= 0) return -1;
+  up->off += (size_t)k;
+  return mi;
+}
+
+/* flush_now = 0 (from on_read): the answers go out at the end of the I/O phase. */
+static void conn_execute(conn_t *c, int flush_now) {
   daemon_t *d = c->d;
   c->backlog = 0;
   unsigned turn_requests = 0;
@@ -583,11 +642,14 @@ static void conn_execute(conn_t *c) {
       return;
     }
     turn_requests++;
-    int r = msgpack_unpacker_execute(&c->up);
+    int mi = fast_next(c);
+    int r = mi >= 0 ? 1 : msgpack_unpacker_execute(&c->up);
     if (r > 0) {
-      c->msg = msgpack_unpacker_data(&c->up);
-      msgpack_unpacker_reset(&c->up);
-      dispatch(c);
+      if (mi < 0) {
+        c->msg = msgpack_unpacker_data(&c->up);
+        msgpack_unpacker_reset(&c->up);
+      }
+      dispatch(c, mi);
       if (c->state == CONN_CLOSED) return;
       if (c->out.size >= READ_CHUNK) conn_flush(c); /* bounded: one write per 64 KiB */
       if (c->state == CONN_CLOSED) return;
@@ -611,7 +673,8 @@ static void conn_execute(conn_t *c) {
               gs == GUARD_MALFORMED ? PERR_INVALID_REQUEST : PERR_TOO_LARGE, guard_status_str(gs));
     if (gs != GUARD_MALFORMED) d->c.conns_closed_limit++;
   }
-  conn_flush(c);
+  if (flush_now) conn_flush(c);
+  else conn_flush_later(c);
 }
 
 /* n request bytes just put in the unpacker's buffer at p: checked by the guard, then handed
@@ -682,7 +745,7 @@ static void tls_on_read(conn_t *c, const char *cipher, size_t n) {
     return;
   }
   if (guard_idle(&c->guard) && c->fail_status == GUARD_OK) c->partial_since_ms = 0;
-  conn_execute(c);
+  conn_execute(c, 1);
   if (c->state != CONN_CLOSED && tls_conn_has_output(c->tls)) conn_flush(c);
 }
 
@@ -704,7 +767,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     tls_on_read(c, buf->base, (size_t)nread);
   } else {
     conn_take_input(c, buf->base, (size_t)nread);
-    conn_execute(c);
+    conn_execute(c, 0);
   }
   if (c->state != CONN_CLOSED && c->out_queued)
     enforce_memory_budget(d); /* output piling up: check the sum now, not at the next sweep */
@@ -1091,6 +1154,9 @@ void server_start_timers(daemon_t *d) {
   uv_idle_init(d->loop, &d->turns);
   d->turns.data = d;
   uv_unref((uv_handle_t *)&d->turns);
+  uv_check_init(d->loop, &d->flush_check);
+  d->flush_check.data = d;
+  uv_unref((uv_handle_t *)&d->flush_check);
 }
 
 void server_stop_reading_all(daemon_t *d) {
@@ -1101,11 +1167,12 @@ void server_stop_reading_all(daemon_t *d) {
 int server_idle(daemon_t *d) {
   uint64_t now = uv_now(d->loop);
   for (conn_t *c = d->conns; c; c = c->next) /* a client not reading is not waited for */
-    if (c->inflight || (c->out_queued && now - c->out_moved_ms < 1000)) return 0;
+    if (c->inflight || c->in_flush || (c->out_queued && now - c->out_moved_ms < 1000)) return 0;
   return 1;
 }
 
 void server_close_all(daemon_t *d) {
+  if (d->flush_head) on_flush_check(&d->flush_check); /* answers already made go out first */
   while (d->conns) conn_close(d->conns);
   if (!uv_is_closing((uv_handle_t *)&d->sweep)) uv_close((uv_handle_t *)&d->sweep, NULL);
   if (!uv_is_closing((uv_handle_t *)&d->accept_check))
@@ -1118,4 +1185,6 @@ void server_close_all(daemon_t *d) {
   }
   d->turn_tail = NULL;
   if (!uv_is_closing((uv_handle_t *)&d->turns)) uv_close((uv_handle_t *)&d->turns, NULL);
+  if (!uv_is_closing((uv_handle_t *)&d->flush_check))
+    uv_close((uv_handle_t *)&d->flush_check, NULL);
 }

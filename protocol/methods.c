@@ -4,6 +4,7 @@
  * by id has id_params_t params (its key accessor does not compile otherwise). */
 #include "methods.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "commerce/feedback.h"
@@ -118,9 +119,39 @@ const method_desc_t method_table[METHOD__COUNT] = {
 #undef XX
 };
 
+/* method_lookup's index, built once (every request looks its method up): open addressing
+ * over METHOD_SLOTS slots holding a method's index + 1 (0: empty), keyed by a hash of the
+ * name's length and four of its bytes; a hit is confirmed by comparing the whole name. */
+#define METHOD_SLOTS 256
+_Static_assert(METHOD__COUNT < METHOD_SLOTS / 2, "method index: keep the table at most half full");
+static unsigned char method_slot[METHOD_SLOTS];
+static pthread_once_t method_slot_once = PTHREAD_ONCE_INIT;
+
+static unsigned method_hash(const char *name, size_t len) { /* len >= 1 */
+  const unsigned char *s = (const unsigned char *)name;
+  unsigned h = (unsigned)len;
+  h = h * 31u + s[0];
+  h = h * 31u + s[len / 3];
+  h = h * 31u + s[len / 2];
+  h = h * 31u + s[len - 1];
+  return (h ^ (h >> 8)) & (METHOD_SLOTS - 1);
+}
+
+static void method_slots_build(void) {
+  for (int i = 0; i < METHOD__COUNT; i++) {
+    unsigned k = method_hash(method_table[i].name, method_table[i].name_len);
+    while (method_slot[k]) k = (k + 1) & (METHOD_SLOTS - 1);
+    method_slot[k] = (unsigned char)(i + 1);
+  }
+}
+
 int method_lookup(const char *name, size_t len) {
-  for (int i = 0; i < METHOD__COUNT; i++)
+  if (len == 0) return -1;
+  pthread_once(&method_slot_once, method_slots_build);
+  for (unsigned k = method_hash(name, len); method_slot[k]; k = (k + 1) & (METHOD_SLOTS - 1)) {
+    int i = method_slot[k] - 1;
     if (method_table[i].name_len == len && memcmp(method_table[i].name, name, len) == 0) return i;
+  }
   return -1;
 }
 

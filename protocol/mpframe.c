@@ -1,52 +1,28 @@
-/* mpframe.c -- see mpframe.h. The first-byte table of the msgpack spec, once. */
+/* mpframe.c -- see mpframe.h. The first-byte table of the msgpack spec, once: the fix types
+ * are ranges decoded in mpframe.h, the 32 lead bytes 0xc0..0xdf are this table. */
 #include "mpframe.h"
 
-int mpframe_header_extra(uint8_t b) {
-  if (b <= 0xbf || b >= 0xe0) return 0; /* fixint, fixmap, fixarray, fixstr, negative fixint */
-  switch (b) {
-    case 0xc0: case 0xc2: case 0xc3: return 0;                              /* nil, bool */
-    case 0xc1: return -1;
-    case 0xc4: return 1; case 0xc5: return 2; case 0xc6: return 4;          /* bin: len */
-    case 0xc7: return 2; case 0xc8: return 3; case 0xc9: return 5;          /* ext: len + type */
-    case 0xca: return 4; case 0xcb: return 8;                               /* float */
-    case 0xcc: return 1; case 0xcd: return 2; case 0xce: return 4; case 0xcf: return 8;
-    case 0xd0: return 1; case 0xd1: return 2; case 0xd2: return 4; case 0xd3: return 8;
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: return 1;        /* fixext: type */
-    case 0xd9: return 1; case 0xda: return 2; case 0xdb: return 4;          /* str: len */
-    case 0xdc: return 2; case 0xdd: return 4; case 0xde: return 2; case 0xdf: return 4;
-  }
-  return -1;
-}
-
-static uint64_t be(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++) v = (v << 8) | p[i];
-  return v;
-}
-
-void mpframe_header(const uint8_t *h, mpframe_item_t *it) {
-  uint8_t b = h[0];
-  int len = 1 + mpframe_header_extra(b);
-  uint64_t n = len > 1 ? be(h + 1, len - 1) : 0; /* the length field, when there is one */
-  *it = (mpframe_item_t){MPFRAME_SCALAR, 0, 0};
-  if (b >= 0x80 && b <= 0x8f) {
-    *it = (mpframe_item_t){MPFRAME_MAP, 0, 2u * (b & 0x0fu)};
-  } else if (b >= 0x90 && b <= 0x9f) {
-    *it = (mpframe_item_t){MPFRAME_ARRAY, 0, b & 0x0fu};
-  } else if (b >= 0xa0 && b <= 0xbf) {
-    *it = (mpframe_item_t){MPFRAME_BODY, b & 0x1fu, 0};
-  } else if (b == 0xdc || b == 0xdd) {
-    *it = (mpframe_item_t){MPFRAME_ARRAY, 0, n};
-  } else if (b == 0xde || b == 0xdf) {
-    *it = (mpframe_item_t){MPFRAME_MAP, 0, 2 * n};
-  } else if (b == 0xc4 || b == 0xc5 || b == 0xc6 || b == 0xd9 || b == 0xda || b == 0xdb) {
-    *it = (mpframe_item_t){MPFRAME_BODY, n, 0};                     /* bin, str */
-  } else if (b >= 0xc7 && b <= 0xc9) {
-    *it = (mpframe_item_t){MPFRAME_BODY, be(h + 1, len - 2), 0};    /* ext: len, then type */
-  } else if (b >= 0xd4 && b <= 0xd8) {
-    *it = (mpframe_item_t){MPFRAME_BODY, 1u << (b - 0xd4), 0};      /* fixext: type, data */
-  }
-}
+#define S MPFRAME_SCALAR
+#define B MPFRAME_BODY
+#define A MPFRAME_ARRAY
+#define M MPFRAME_MAP
+const mpframe_lead_t mpframe_lead_c0[32] = {
+    {0, S, 0, 0},  {-1, S, 0, 0}, {0, S, 0, 0}, {0, S, 0, 0}, /* c0 nil, c1 never, c2/c3 bool */
+    {1, B, 1, 0},  {2, B, 2, 0},  {4, B, 4, 0},               /* c4-c6 bin 8/16/32: len */
+    {2, B, 1, 0},  {3, B, 2, 0},  {5, B, 4, 0},               /* c7-c9 ext 8/16/32: len, type */
+    {4, S, 0, 0},  {8, S, 0, 0},                              /* ca/cb float 32/64 */
+    {1, S, 0, 0},  {2, S, 0, 0},  {4, S, 0, 0}, {8, S, 0, 0}, /* cc-cf uint 8..64 */
+    {1, S, 0, 0},  {2, S, 0, 0},  {4, S, 0, 0}, {8, S, 0, 0}, /* d0-d3 int 8..64 */
+    {1, B, 0, 1},  {1, B, 0, 2},  {1, B, 0, 4}, {1, B, 0, 8}, /* d4-d8 fixext: type, data */
+    {1, B, 0, 16},
+    {1, B, 1, 0},  {2, B, 2, 0},  {4, B, 4, 0},               /* d9-db str 8/16/32: len */
+    {2, A, 2, 0},  {4, A, 4, 0},                              /* dc/dd array 16/32 */
+    {2, M, 2, 0},  {4, M, 4, 0},                              /* de/df map 16/32 */
+};
+#undef S
+#undef B
+#undef A
+#undef M
 
 size_t mpframe_count(const uint8_t *p, size_t n) {
   size_t i = 0, count = 0;

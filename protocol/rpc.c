@@ -129,11 +129,26 @@ void rpc_pack_error(msgpack_packer *pk, uint32_t msgid, const perr_info_t *e) {
   msgpack_pack_nil(pk);
 }
 
+/* Written as one run of bytes, the ones msgpack-c's packer writes (the msgid in its shortest
+ * unsigned form): one callback instead of four. */
 void rpc_pack_result_head(msgpack_packer *pk, uint32_t msgid) {
-  msgpack_pack_array(pk, 4);
-  msgpack_pack_uint8(pk, RPC_RESPONSE);
-  msgpack_pack_uint32(pk, msgid);
-  msgpack_pack_nil(pk);
+  unsigned char h[8] = {0x94, RPC_RESPONSE};
+  size_t n = 2;
+  if (msgid < 0x80) {
+    h[n++] = (unsigned char)msgid;
+  } else if (msgid <= 0xff) {
+    h[n++] = 0xcc;
+    h[n++] = (unsigned char)msgid;
+  } else if (msgid <= 0xffff) {
+    h[n++] = 0xcd;
+    h[n++] = (unsigned char)(msgid >> 8);
+    h[n++] = (unsigned char)msgid;
+  } else {
+    h[n++] = 0xce;
+    for (int i = 3; i >= 0; i--) h[n++] = (unsigned char)(msgid >> (8 * i));
+  }
+  h[n++] = 0xc0; /* error: nil */
+  pk->callback(pk->data, (const char *)h, n);
 }
 
 void rpc_pack_notification_head(msgpack_packer *pk, const char *method) {

@@ -1,6 +1,7 @@
 /* experiments.c -- GrowthBook-identical hashing, bucket ranges, namespaces, filters and the
  * run() decision (see experiments.h for the rules). Invariants: no allocation; strings are
- * hashed as UTF-16 code units decoded from UTF-8 on the fly. */
+ * hashed as UTF-16 code units decoded from UTF-8 on the fly (an ASCII byte is its own code
+ * unit, so runs of ASCII are hashed byte by byte without the decoder). */
 #include "experiments/experiments.h"
 
 #include <stdio.h>
@@ -17,8 +18,12 @@ static uint32_t fnv_unit(uint32_t h, uint32_t unit) {
 }
 
 uint32_t experiment_fnv1a32(uint32_t h, const char *str, size_t len) {
-  utf16_iter_t it;
-  utf16_iter_init(&it, str, len);
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0;
+  while (i < len && s[i] < 0x80) h = fnv_unit(h, s[i++]); /* ASCII: the byte is the unit */
+  if (i == len) return h;
+  utf16_iter_t it; /* from the first non-ASCII byte: a character boundary */
+  utf16_iter_init(&it, str + i, len - i);
   for (int32_t unit; (unit = utf16_iter_next(&it)) >= 0;) h = fnv_unit(h, (uint32_t)unit);
   return h;
 }
@@ -26,15 +31,20 @@ uint32_t experiment_fnv1a32(uint32_t h, const char *str, size_t len) {
 int experiment_hash(const char *seed, const char *value, int version, double *out) {
   if (!seed) seed = "";
   if (!value) value = "";
+  return experiment_hash_n(seed, strlen(seed), value, strlen(value), version, out);
+}
+
+int experiment_hash_n(const char *seed, size_t seed_len, const char *value, size_t value_len,
+                      int version, double *out) {
   if (version == 1) {
-    uint32_t h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, value, strlen(value));
-    h = experiment_fnv1a32(h, seed, strlen(seed));
+    uint32_t h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, value, value_len);
+    h = experiment_fnv1a32(h, seed, seed_len);
     *out = (double)(h % 1000u) / 1000.0;
     return 0;
   }
   if (version == 2) {
-    uint32_t h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, seed, strlen(seed));
-    h = experiment_fnv1a32(h, value, strlen(value));
+    uint32_t h = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, seed, seed_len);
+    h = experiment_fnv1a32(h, value, value_len);
     char dec[10]; /* the decimal text of h, hashed again */
     int n = 0;
     do dec[sizeof dec - 1 - n++] = (char)('0' + h % 10), h /= 10;
@@ -85,13 +95,17 @@ int experiment_choose_variation(double n, const experiment_range_t *ranges, int 
   return -1;
 }
 
-bool experiment_in_namespace(const char *hash_value, const experiment_namespace_t *ns) {
+static bool in_namespace(const char *value, size_t value_len, const experiment_namespace_t *ns) {
   char seed[256];
   int len = snprintf(seed, sizeof seed, "__%s", ns->id ? ns->id : "");
   if (len < 0 || (size_t)len >= sizeof seed) return false; /* absurd namespace name */
   double n;
-  if (experiment_hash(seed, hash_value, 1, &n) != 0) return false;
+  if (experiment_hash_n(seed, (size_t)len, value, value_len, 1, &n) != 0) return false;
   return n >= ns->start && n < ns->end;
+}
+
+bool experiment_in_namespace(const char *hash_value, const experiment_namespace_t *ns) {
+  return in_namespace(hash_value ? hash_value : "", hash_value ? strlen(hash_value) : 0, ns);
 }
 
 static bool filtered_out(const experiment_filter_t *filters, int count) {
@@ -125,20 +139,31 @@ static void result(experiment_assignment_t *out, const experiment_t *x, int vari
 
 int experiment_assign(const experiment_t *x, const char *id, const json_t *attrs,
                       const json_t *saved_groups, experiment_assignment_t *out) {
+  return experiment_assign_n(x, id, id ? strlen(id) : 0, attrs, saved_groups, out);
+}
+
+int experiment_assign_n(const experiment_t *x, const char *id, size_t id_len,
+                        const json_t *attrs, const json_t *saved_groups,
+                        experiment_assignment_t *out) {
   if (!x || !out || !x->key) return -1;
   result(out, x, -1, false, -1);
   if (x->variations < 2 || x->variations > EXPERIMENT_MAX_VARIATIONS) return 0;
   if (x->inactive) return 0;
-  if (!id || !id[0]) return 0;
+  if (!id || !id_len) return 0;
   if (x->filters && x->nfilters > 0) {
     if (filtered_out(x->filters, x->nfilters)) return 0;
-  } else if (x->ns && !experiment_in_namespace(id, x->ns)) {
+  } else if (x->ns && !in_namespace(id, id_len, x->ns)) {
     return 0;
   }
   if (x->condition && !condition_eval_groups(x->condition, attrs, saved_groups)) return 0;
   double n;
-  const char *seed = x->seed && x->seed[0] ? x->seed : x->key;
-  if (experiment_hash(seed, id, x->hash_version, &n) != 0) return 0;
+  size_t seed_len = x->seed ? (x->seed_len ? x->seed_len : strlen(x->seed)) : 0;
+  const char *seed = x->seed;
+  if (!seed_len) { /* no seed, or "": the key */
+    seed = x->key;
+    seed_len = x->key_len ? x->key_len : strlen(x->key);
+  }
+  if (experiment_hash_n(seed, seed_len, id, id_len, x->hash_version, &n) != 0) return 0;
   int assigned;
   if (x->ranges) {
     assigned = experiment_choose_variation(n, x->ranges, x->nranges);

@@ -42,6 +42,10 @@ uint32_t experiment_fnv1a32(uint32_t h, const char *s, size_t len);
 /* GrowthBook's hash(seed, value, version) into [0,1). Returns 0 and sets *out, or -1 when the
  * version is neither 1 nor 2 (the SDK's null). seed and value are NUL-terminated UTF-8. */
 int experiment_hash(const char *seed, const char *value, int version, double *out);
+/* The same over seed_len and value_len bytes (no NUL needed: strings borrowed from a
+ * request). */
+int experiment_hash_n(const char *seed, size_t seed_len, const char *value, size_t value_len,
+                      int version, double *out);
 
 /* n equal weights 1/n into out[0..n-1]; returns n, or 0 when n <= 0. */
 int experiment_equal_weights(int n, double *out);
@@ -78,6 +82,7 @@ typedef struct experiment_filter_s {
 typedef struct experiment_s {
   const char *key;            /* required */
   const char *seed;           /* NULL or "": the key */
+  size_t key_len, seed_len;   /* bytes of key and seed; 0: NUL-terminated (strlen) */
   int hash_version;           /* 1 or 2; anything else: never in the experiment */
   int variations;             /* number of variations; < 2: never in the experiment */
   const double *weights;      /* NULL: equal */
@@ -111,5 +116,9 @@ typedef struct experiment_assignment_s {
  * Returns 0; -1 when x or out is NULL or x->key is NULL. */
 int experiment_assign(const experiment_t *x, const char *id, const json_t *attrs,
                       const json_t *saved_groups, experiment_assignment_t *out);
+/* The same for an id of id_len bytes (no NUL needed; 0 bytes: never in). */
+int experiment_assign_n(const experiment_t *x, const char *id, size_t id_len,
+                        const json_t *attrs, const json_t *saved_groups,
+                        experiment_assignment_t *out);
 
 #endif

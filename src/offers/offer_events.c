@@ -38,10 +38,20 @@ static int idem_check(store_txn_t *w, const offer_key_t *k, const unsigned char 
   return 1;
 }
 
-static int idem_store(store_txn_t *w, const offer_key_t *k, const unsigned char fp[32]) {
+/* The event's record under its key, and the customer's index row naming the key (so that
+ * customer.forget finds it: offer_forget.c). */
+static int idem_store(store_txn_t *w, const offer_key_t *k, const unsigned char fp[32],
+                      const char *customer, const char *key) {
   unsigned char v[34] = {'E', 1};
+  static const unsigned char mark[2] = {'X', 1};
   memcpy(v + 2, fp, 32);
-  return store_put(w, STORE_T_OFFER_IDEM, k->b, k->n, v, sizeof v);
+  int rc = store_put(w, STORE_T_OFFER_IDEM, k->b, k->n, v, sizeof v);
+  offer_key_t x;
+  offer_key_init(&x, 'x');
+  offer_key_str(&x, customer);
+  offer_key_sep(&x);
+  offer_key_str(&x, key);
+  return rc ? rc : store_put(w, STORE_T_OFFER_IDEM, x.b, x.n, mark, sizeof mark);
 }
 
 /* Credit one order's revenue to the customer's arm of an offer. */
@@ -124,7 +134,7 @@ int offers_event(store_txn_t *w, const offers_event_t *ev, bool *replay, perr_in
       if (!have) rc = credit(w, o.id, ev->customer, &s, ev->revenue);
       break;
   }
-  if (!rc) rc = idem_store(w, &k, fp);
+  if (!rc) rc = idem_store(w, &k, fp, ev->customer, ev->idempotency_key);
   if (rc) rc = offer_store_err(w, rc, e);
 done:
   offers_clear(&o);

@@ -3,17 +3,20 @@
  *   OFFER_SEEN    customer \0 offer_id          (sticky arm, exposure window, conversion;
  *                                                the global holdout's pseudo-offers too)
  *   OFFER_COUNTS  'c' offer_id \0 customer \0 kind \0 be64(period)  (shown/redeemed caps)
- * Values are copied unchanged (none holds the id). The redemption answers (OFFER_IDEM 'r')
- * hold no id, only a SHA-256 over the token and the id; the event and impression
- * idempotency rows hold SHA-256 fingerprints mixing the id with the offer and the event:
- * no id in the clear, and they stay (docs/OFFERS.md section 5).
+ * Values are copied unchanged (none holds the id). The customer's event records go:
+ *   OFFER_IDEM    'e' key (found through 'x' customer \0 key, which goes too)
+ * because an impression's key is its impression id, SHA-256 of the id with the offer and the
+ * hour, and every event's value a SHA-256 of the id with the offer and the event: both can
+ * be recomputed from a guessed id. (A replay of such an event after the forget is recorded
+ * as a new one, like any new activity under the old id.) The redemption answers (OFFER_IDEM
+ * 'r') hold only a SHA-256 over the token and the id, which needs the token: they stay.
  * Invariant: rows are collected under the cursors and written after they close. */
 #include <stdlib.h>
 
 #include "offers/offers_internal.h"
 
 typedef struct moved_s {
-  unsigned char *old_k, *new_k, *v;
+  unsigned char *old_k, *new_k, *v; /* new_k NULL: the row is deleted */
   size_t old_n, new_n, vn;
 } moved_t;
 
@@ -28,15 +31,29 @@ static unsigned char *dup(const void *p, size_t n) {
   return d;
 }
 
+static int grow(moves_t *ms) {
+  if (ms->n < ms->cap) return 0;
+  size_t nc = ms->cap ? 2 * ms->cap : 16;
+  moved_t *nm = realloc(ms->m, nc * sizeof *nm);
+  if (!nm) return PERR_INTERNAL;
+  ms->m = nm, ms->cap = nc;
+  return 0;
+}
+
+/* Remember a deletion of key k. */
+static int push_del(moves_t *ms, const void *k, size_t kn) {
+  if (grow(ms)) return PERR_INTERNAL;
+  moved_t *m = &ms->m[ms->n];
+  *m = (moved_t){.old_k = dup(k, kn), .old_n = kn};
+  if (!m->old_k) return PERR_INTERNAL;
+  ms->n++;
+  return 0;
+}
+
 /* Remember a move: new key = key[0..cut) + to + key[cut + from_len..). */
 static int push(moves_t *ms, const unsigned char *k, size_t kn, size_t cut, size_t from_len,
                 const char *to, const void *v, size_t vn) {
-  if (ms->n == ms->cap) {
-    size_t nc = ms->cap ? 2 * ms->cap : 16;
-    moved_t *nm = realloc(ms->m, nc * sizeof *nm);
-    if (!nm) return PERR_INTERNAL;
-    ms->m = nm, ms->cap = nc;
-  }
+  if (grow(ms)) return PERR_INTERNAL;
   size_t tn = strlen(to), nn = kn - from_len + tn;
   moved_t *m = &ms->m[ms->n];
   m->old_k = dup(k, kn), m->old_n = kn;
@@ -94,12 +111,38 @@ static int collect_caps(store_txn_t *w, const char *from, const char *to, moves_
   return rc < 0 || rc > 1 ? rc : 0;
 }
 
+/* The event records of from: each index row 'x' from \0 key and the row 'e' key it names. */
+static int collect_events(store_txn_t *w, const char *from, moves_t *ms, uint64_t *events) {
+  offer_key_t pre;
+  offer_key_init(&pre, 'x');
+  offer_key_str(&pre, from);
+  offer_key_sep(&pre);
+  store_cursor_t *c;
+  const void *k, *v;
+  size_t kn, vn;
+  int rc = store_cursor_open(w, STORE_T_OFFER_IDEM, pre.b, pre.n, &c);
+  if (rc) return rc;
+  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
+    if (kn < pre.n || memcmp(k, pre.b, pre.n)) break;
+    offer_key_t ek; /* 'e' + the key after the prefix */
+    size_t key_n = kn - pre.n;
+    if (key_n + 1 > sizeof ek.b) continue; /* cannot be: keys are at most OFFERS_ID_MAX */
+    ek.b[0] = 'e';
+    memcpy(ek.b + 1, (const unsigned char *)k + pre.n, key_n);
+    if ((rc = push_del(ms, k, kn)) || (rc = push_del(ms, ek.b, key_n + 1))) break;
+    ++*events;
+  }
+  store_cursor_close(c);
+  return rc < 0 || rc > 1 ? rc : 0;
+}
+
 static int apply(store_txn_t *w, store_table_t tb, const moves_t *ms, size_t from, size_t to) {
   int rc = 0;
   for (size_t i = from; i < to && !rc; i++) {
     const moved_t *m = &ms->m[i];
     rc = store_del(w, tb, m->old_k, m->old_n);
-    if (!rc) rc = store_put(w, tb, m->new_k, m->new_n, m->v, m->vn);
+    if (rc == PERR_NOT_FOUND && !m->new_k) rc = 0; /* an index row without its event */
+    if (!rc && m->new_k) rc = store_put(w, tb, m->new_k, m->new_n, m->v, m->vn);
   }
   return rc;
 }
@@ -112,13 +155,18 @@ int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint
   if ((rc = offer_check_id(from, "customer_id", e)) || (rc = offer_check_id(to, "pseudonym", e)))
     return rc;
   moves_t ms = {0};
+  uint64_t events = 0;
   rc = collect_seen(w, from, to, &ms);
-  size_t nseen = ms.n;
+  size_t nseen = ms.n, ncaps = 0;
   if (!rc) rc = collect_caps(w, from, to, &ms);
+  if (!rc) ncaps = ms.n - nseen;
+  if (!rc) rc = collect_events(w, from, &ms, &events);
   if (!rc) rc = apply(w, STORE_T_OFFER_SEEN, &ms, 0, nseen);
-  if (!rc) rc = apply(w, STORE_T_OFFER_COUNTS, &ms, nseen, ms.n);
-  if (!rc) *rows = ms.n;
+  if (!rc) rc = apply(w, STORE_T_OFFER_COUNTS, &ms, nseen, nseen + ncaps);
+  if (!rc) rc = apply(w, STORE_T_OFFER_IDEM, &ms, nseen + ncaps, ms.n);
+  if (!rc) *rows = nseen + ncaps + events;
   for (size_t i = 0; i < ms.n; i++) free(ms.m[i].old_k), free(ms.m[i].new_k), free(ms.m[i].v);
+  /* (a deletion's new_k and v are NULL) */
   free(ms.m);
   return rc ? offer_store_err(w, rc, e) : 0;
 }

@@ -332,8 +332,10 @@ int offers_global_report(store_txn_t *t, const char *currency, double global_hol
                          offers_report_t *out, perr_info_t *e);
 
 /* customer.forget (offer_forget.c): move the rows keyed by customer `from` (sticky arms and
- * exposure windows, shown/redeemed cap counters) to `to`, in the caller's write txn; *rows =
- * rows moved. Aggregates (arm counters, budgets) are untouched. */
+ * exposure windows, shown/redeemed cap counters) to `to`, and delete its event records
+ * (impressions, clicks, orders: their keys and fingerprints derive from the id), in the
+ * caller's write txn; *rows = rows moved + events deleted. Aggregates (arm counters,
+ * budgets) are untouched. */
 int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
                           perr_info_t *e);
 

@@ -10,6 +10,9 @@
  * OFFER_IDEM    'r' key -> 'R' 1 raw32(sha256 token) redeem answer
  *               'e' key -> 'E' 1 raw32(sha256 event)    'o' order_id -> 'L' 1 u8(linked)
  *               't' raw32(sha256 token) -> the redeem idempotency key (a token is used once)
+ *               'x' customer \0 key -> 'X' 1   the customer's 'e' rows, for customer.forget
+ *                   (their keys may be impression ids and their values fingerprints derived
+ *                   from the id: forget removes them through this index)
  * The global holdout is the pseudo-offer "\x01global/<currency>" in OFFER_COUNTS ('a' arms)
  * and OFFER_SEEN (offer_events.c).
  * Invariant: ids are C strings (no NUL inside), so \0 separates key parts. */

@@ -5,7 +5,8 @@
  * split strings and messages spanning reads are covered. A write/slow method's decode takes
  * the unpacker's zone with it, as a job does. No daemon, no store: decoders only.
  * Invariant: the guard admits only what msgpack-c decodes (an undecodable admitted message
- * is a bug and aborts; see the one known exception below). */
+ * is a bug and aborts; see the one known exception below), and mpdecode (the daemon's fast
+ * decoder) decodes exactly what msgpack-c decodes from the same bytes, or leaves it. */
 #include <msgpack.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "guard.h"
 #include "methods.h"
+#include "mpdecode.h"
 #include "rpc.h"
 
 static void reply_error(msgpack_sbuffer *out, uint32_t msgid, const perr_info_t *e) {
@@ -62,6 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   msgpack_sbuffer_init(&out);
   arena_t a;
   arena_init(&a, 1u << 20);
+  msgpack_zone *fz = msgpack_zone_new(4096);
+  if (!fz) abort();
   size_t off = 0;
   while (off < size) {
     size_t n = size - off < chunk ? size - off : chunk;
@@ -72,7 +76,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     guard_status_t gs = guard_feed(&g, (const uint8_t *)msgpack_unpacker_buffer(&up), n, &good_end);
     msgpack_unpacker_buffer_consumed(&up, gs == GUARD_OK ? n : good_end);
     for (;;) {
+      /* the daemon's fast decoder (server.c fast_next) on the same bytes, where it may run */
+      long fast = 0;
+      int ran = up.parsed == 0 && up.used > up.off;
+      msgpack_object fo;
+      size_t before = up.off;
+      if (ran) fast = mpdecode_object((const uint8_t *)up.buffer + up.off, up.used - up.off, fz, &fo);
       int r = msgpack_unpacker_execute(&up);
+      if (fast > 0) { /* mpdecode decoded: msgpack-c must decode the same, to the same end */
+        if (r <= 0 || (size_t)fast != up.off - before) abort();
+        msgpack_object ref = msgpack_unpacker_data(&up);
+        if (!mpdecode_same(&fo, &ref)) abort();
+      }
+      if (ran && fast <= 0 && r > 0) abort(); /* msgpack-c decoded what mpdecode left */
+      msgpack_zone_clear(fz);
       if (r > 0) {
         msgpack_object o = msgpack_unpacker_data(&up);
         msgpack_unpacker_reset(&up);
@@ -93,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (gs != GUARD_OK) break; /* the connection would be closed */
   }
 closed:
+  msgpack_zone_free(fz);
   arena_free(&a);
   msgpack_sbuffer_destroy(&out);
   msgpack_unpacker_destroy(&up);

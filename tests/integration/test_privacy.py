@@ -75,7 +75,11 @@ class Privacy(unittest.TestCase):
                                        "currency": "EUR", "caps": {"redeemed": 1, "shown": 50}})
         self.admin.call("offers.reload")
         cart = {"currency": "EUR", "lines": [{"product_id": "p1", "unit_price": 9000}]}
-        tok = c.call("offers.decide", {"customer_id": ID, "cart": cart})["offers"][0]["token"]
+        decided = c.call("offers.decide", {"customer_id": ID, "cart": cart})["offers"][0]
+        tok = decided["token"]
+        # its impression id is SHA-256 of the id with the offer and the hour: a guess of the
+        # id finds it, so forget deletes the impression's record (keyed by it)
+        self.imp_id = decided["impression_id"]
         c.call("offers.redeem", {"token": tok, "customer_id": ID, "cart": cart,
                                  "idempotency_key": "vr-1"})
         # a guest merged into the victim: its tombstone names the victim's id
@@ -165,8 +169,9 @@ class Privacy(unittest.TestCase):
         before = c.call("customer.get", {"customer_id": ID})
         kpi_before = a.call("kpi.report", {"from": T0, "to": T0 + 400 * DAY, "currency": "EUR"})
         a.call("model.refit", {"models": ["clv", "recs"]})
-        held = files_holding(self.d.data, [EMAIL, NAME, ID])
-        self.assertTrue(held[EMAIL] and held[NAME] and held[ID], held)  # the grep can fail
+        held = files_holding(self.d.data, [EMAIL, NAME, ID, self.imp_id])
+        self.assertTrue(held[EMAIL] and held[NAME] and held[ID] and held[self.imp_id],
+                        held)  # the grep can fail
 
         self.assertRpcError(c, "forbidden", None, "customer.forget", {"customer_id": ID})
         self.assertRpcError(a, "not_found", "customer_id", "customer.forget",
@@ -175,7 +180,8 @@ class Privacy(unittest.TestCase):
         self.assertRegex(r["pseudonym"], r"^anon-[0-9a-f]{32}$")
         self.assertEqual((r["orders"], r["feedback"]), (4, 1))
         self.assertGreaterEqual(r["loyalty"], 3)  # summary, ledger entry, award answer
-        self.assertEqual(r["offers"], 3)  # offer_seen row, shown cap, redeemed cap
+        # offer_seen row, shown cap, redeemed cap moved; the impression's record deleted
+        self.assertEqual(r["offers"], 4)
         pid = r["pseudonym"]
         cart = {"currency": "EUR", "lines": [{"product_id": "p1", "unit_price": 9000}]}
         # the redeemed cap moved with the id: the pseudonym is still capped, a stranger is not
@@ -210,8 +216,8 @@ class Privacy(unittest.TestCase):
 
         refit = a.call("model.refit", {"models": ["clv", "recs"]})
         self.assertTrue(refit["models"])
-        held = files_holding(self.d.data, [EMAIL, NAME, ID])
-        self.assertEqual(held, {EMAIL: [], NAME: [], ID: []})
+        held = files_holding(self.d.data, [EMAIL, NAME, ID, self.imp_id])
+        self.assertEqual(held, {EMAIL: [], NAME: [], ID: [], self.imp_id: []})
         log = self.d.read_log()
         self.assertIn("customer.forget: personal data erased, id replaced by " + pid, log)
         self.assertRegex(log, r"customer.forget: [0-9]+ free pages zeroed")

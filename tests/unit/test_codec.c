@@ -193,6 +193,106 @@ static void test_guard_violations(void **state) {
   assert_int_equal(guard_feed(&g, many, sizeof many, &good), GUARD_TOO_LARGE);
 }
 
+/* The guard's verdict over a stream fed in one read, as absolute offsets: the status, the end
+ * of every completed message, and the type/msgid it noted. */
+typedef struct verdict_s {
+  guard_status_t status;
+  size_t ends[64];
+  int nends;
+  int64_t msg_type, msgid;
+  uint64_t messages;
+} verdict_t;
+
+static void feed_cuts(const uint8_t *p, size_t n, size_t step, size_t first, verdict_t *v) {
+  guard_t g;
+  guard_init(&g, &LIM);
+  memset(v, 0, sizeof *v);
+  size_t off = 0, len = first ? first : step;
+  while (off < n) {
+    size_t k = n - off < len ? n - off : len, good;
+    v->status = guard_feed(&g, p + off, k, &good);
+    if (good && v->nends < 64) v->ends[v->nends++] = off + good;
+    off += k;
+    len = step;
+    if (v->status != GUARD_OK) break;
+  }
+  v->msg_type = g.msg_type;
+  v->msgid = g.msgid;
+  v->messages = g.messages;
+}
+
+/* Whatever the cut of a stream into reads, the guard gives the same verdict (status, messages
+ * completed, the type and msgid it noted): a valid pipelined stream and the same stream with
+ * random bytes overwritten (bad leads, huge or short headers, strings running on). */
+static void test_guard_split_invariance(void **state) {
+  (void)state;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  int count;
+  build_stream(&sb, &count);
+  uint8_t *buf = malloc(sb.size);
+  unsigned seed = 12345;
+  for (int round = 0; round < 400; round++) {
+    memcpy(buf, sb.data, sb.size);
+    int flips = round == 0 ? 0 : 1 + round % 3;
+    for (int f = 0; f < flips; f++) {
+      seed = seed * 1103515245u + 12345u;
+      size_t at = (seed >> 8) % sb.size;
+      seed = seed * 1103515245u + 12345u;
+      buf[at] = (uint8_t)(seed >> 16);
+    }
+    verdict_t whole, cut;
+    feed_cuts(buf, sb.size, sb.size, 0, &whole);
+    if (round == 0) {
+      assert_int_equal(whole.status, GUARD_OK);
+      assert_int_equal((int)whole.messages, count);
+    }
+    for (size_t step = 1; step <= 9; step++)
+      for (size_t first = 1; first <= step + 3; first++) {
+        feed_cuts(buf, sb.size, step, first, &cut);
+        assert_int_equal(cut.status, whole.status);
+        assert_int_equal(cut.messages, whole.messages);
+        assert_int_equal(cut.msg_type, whole.msg_type);
+        assert_int_equal(cut.msgid, whole.msgid);
+        /* every end a read reported is a message end of the stream scanned in one read */
+        for (int i = 0; i < cut.nends; i++) {
+          guard_t g;
+          size_t good;
+          guard_init(&g, &LIM);
+          guard_feed(&g, buf, cut.ends[i], &good);
+          if (good != cut.ends[i])
+            fail_msg("round %d step %zu: no message ends at %zu", round, step, cut.ends[i]);
+        }
+      }
+  }
+  free(buf);
+  msgpack_sbuffer_destroy(&sb);
+}
+
+/* method_lookup finds every method by its name and nothing else: names one byte off, one
+ * byte shorter or longer, empty. */
+static void test_method_lookup(void **state) {
+  (void)state;
+  char name[RPC_METHOD_MAX + 2];
+  assert_int_equal(method_lookup("", 0), -1);
+  assert_int_equal(method_lookup("nope", 4), -1);
+  for (int i = 0; i < METHOD__COUNT; i++) {
+    size_t n = method_table[i].name_len;
+    assert_int_equal(method_lookup(method_table[i].name, n), i);
+    memcpy(name, method_table[i].name, n);
+    for (size_t at = 0; at < n; at++) {
+      char was = name[at];
+      name[at] = (char)(was ^ 0x20);
+      int mi = method_lookup(name, n);
+      assert_true(mi < 0 || (method_table[mi].name_len == n && !memcmp(method_table[mi].name, name, n)));
+      name[at] = was;
+    }
+    assert_true(method_lookup(name, n - 1) != i);
+    name[n] = 'x';
+    assert_int_equal(method_lookup(name, n + 1), -1);
+  }
+}
+
 static int parse_bytes(const uint8_t *p, size_t n, rpc_msg_t *m, perr_info_t *e) {
   msgpack_zone z;
   msgpack_object o;
@@ -514,6 +614,8 @@ int main(void) {
     cmocka_unit_test(test_every_split_point),
     cmocka_unit_test(test_good_end_marks_messages),
     cmocka_unit_test(test_guard_violations),
+    cmocka_unit_test(test_guard_split_invariance),
+    cmocka_unit_test(test_method_lookup),
     cmocka_unit_test(test_rpc_parse),
     cmocka_unit_test(test_decoders),
     cmocka_unit_test(test_decoder_key_matching),

@@ -31,13 +31,21 @@ static void test_hash_cases(void **st) {
     const char *value = json_string_value(json_array_get(row, 1));
     int version = (int)json_integer_value(json_array_get(row, 2));
     json_t *want = json_array_get(row, 3);
-    double got = -1;
+    double got = -1, got_n = -1;
     int rc = experiment_hash(seed, value, version, &got);
+    /* the length-taking form over the same bytes followed by others (a request's buffer) */
+    char sbuf[300], vbuf[300];
+    size_t sn = strlen(seed), vn = strlen(value);
+    assert_true(sn + 4 < sizeof sbuf && vn + 4 < sizeof vbuf);
+    memcpy(sbuf, seed, sn), memcpy(sbuf + sn, "\xc3\xa9zz", 4);
+    memcpy(vbuf, value, vn), memcpy(vbuf + vn, "xyz\x80", 4);
+    assert_int_equal(experiment_hash_n(sbuf, sn, vbuf, vn, version, &got_n), rc);
     if (json_is_null(want)) {
       assert_int_equal(rc, -1);
     } else {
       assert_int_equal(rc, 0);
       near(got, json_number_value(want), 1e-9, value);
+      near(got_n, got, 0, value);
     }
   }
   assert_int_equal(json_array_size(sec), 15);
@@ -288,6 +296,30 @@ static void test_assign_edges(void **st) {
   assert_false(a.in_experiment);
   x.hash_version = 3; /* unknown version: the SDK's null hash, not in */
   assert_int_equal(experiment_assign(&x, "1", NULL, NULL, &a), 0);
+  assert_false(a.in_experiment);
+  /* ids, key and seed given by length (borrowed from a request, no NUL): the same answers */
+  experiment_defaults(&x);
+  x.key = "exp-key-and-more";
+  x.key_len = 7;
+  x.variations = 3;
+  x.hash_version = 2;
+  experiment_t xs = x;
+  xs.key = "exp-key";
+  xs.key_len = 0;
+  const char *ids[] = {"u1", "Jos\xc3\xa9", "\xf0\x9f\x98\x80x", "c-001500"};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    char buf[32];
+    size_t n = strlen(ids[i]);
+    memcpy(buf, ids[i], n);
+    memcpy(buf + n, "tail", 5);
+    experiment_assignment_t b;
+    assert_int_equal(experiment_assign_n(&x, buf, n, NULL, NULL, &a), 0);
+    assert_int_equal(experiment_assign(&xs, ids[i], NULL, NULL, &b), 0);
+    assert_true(a.in_experiment && b.in_experiment);
+    assert_int_equal(a.variation, b.variation);
+    near(a.hash, b.hash, 0, ids[i]);
+  }
+  assert_int_equal(experiment_assign_n(&x, "u1", 0, NULL, NULL, &a), 0); /* empty id: out */
   assert_false(a.in_experiment);
   /* a wide experiment: every variation gets close to its weight over many ids */
   experiment_defaults(&x);

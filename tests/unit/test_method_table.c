@@ -2,7 +2,7 @@
  * data it changes and names the ids it affects, every cached method has a key, the thread
  * follows the flags; and every result type of the table encodes (zeroed and filled) into
  * msgpack that msgpack-c decodes back consuming every byte, with each map's count equal to
- * the fields written. */
+ * the fields written; the map writer and the response head write msgpack-c's own bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -450,28 +450,57 @@ static void test_every_result_roundtrips(void **state) {
   roundtrip(enc_customer_changed, &ch, "customer.changed (zeroed)");
 }
 
+/* Two buffers packed side by side: what is tested (a) and msgpack-c's own packing (b). */
+typedef struct packed_pair_s {
+  msgpack_sbuffer a, b;
+  msgpack_packer pa, pb;
+} packed_pair_t;
+
+static void pair_init(packed_pair_t *p) {
+  msgpack_sbuffer_init(&p->a);
+  msgpack_sbuffer_init(&p->b);
+  msgpack_packer_init(&p->pa, &p->a, msgpack_sbuffer_write);
+  msgpack_packer_init(&p->pb, &p->b, msgpack_sbuffer_write);
+}
+
+static void pair_assert_same_and_free(packed_pair_t *p) {
+  assert_int_equal(p->a.size, p->b.size);
+  assert_memory_equal(p->a.data, p->b.data, p->a.size);
+  msgpack_sbuffer_destroy(&p->a);
+  msgpack_sbuffer_destroy(&p->b);
+}
+
 /* The map writer writes the same bytes as a literal count, at each header size. */
 static void test_map_writer_headers(void **state) {
   (void)state;
   size_t sizes[] = {0, 1, 15, 16, 65535, 65536};
   for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
-    msgpack_sbuffer a, b;
-    msgpack_packer pa, pb;
-    msgpack_sbuffer_init(&a);
-    msgpack_sbuffer_init(&b);
-    msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
-    msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
-    msgpack_pack_nil(&pa); /* the map need not start the buffer */
-    msgpack_pack_nil(&pb);
-    PK_MAP(&pa) {
-      for (size_t i = 0; i < sizes[k]; i++) pk_kv_uint(&pa, "k", i);
+    packed_pair_t p;
+    pair_init(&p);
+    msgpack_pack_nil(&p.pa); /* the map need not start the buffer */
+    msgpack_pack_nil(&p.pb);
+    PK_MAP(&p.pa) {
+      for (size_t i = 0; i < sizes[k]; i++) pk_kv_uint(&p.pa, "k", i);
     }
-    msgpack_pack_map(&pb, (uint32_t)sizes[k]);
-    for (size_t i = 0; i < sizes[k]; i++) pk_kv_uint(&pb, "k", i);
-    assert_int_equal(a.size, b.size);
-    assert_memory_equal(a.data, b.data, a.size);
-    msgpack_sbuffer_destroy(&a);
-    msgpack_sbuffer_destroy(&b);
+    msgpack_pack_map(&p.pb, (uint32_t)sizes[k]);
+    for (size_t i = 0; i < sizes[k]; i++) pk_kv_uint(&p.pb, "k", i);
+    pair_assert_same_and_free(&p);
+  }
+}
+
+/* rpc_pack_result_head writes the bytes msgpack-c's packer writes, for msgids of every width. */
+static void test_result_head_bytes(void **state) {
+  (void)state;
+  const uint32_t ids[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 0x12345678, UINT32_MAX};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    packed_pair_t p;
+    pair_init(&p);
+    rpc_pack_result_head(&p.pa, ids[i]);
+    msgpack_pack_array(&p.pb, 4);
+    msgpack_pack_uint8(&p.pb, 1);
+    msgpack_pack_uint32(&p.pb, ids[i]);
+    msgpack_pack_nil(&p.pb);
+    pair_assert_same_and_free(&p);
   }
 }
 
@@ -483,6 +512,7 @@ int main(void) {
     cmocka_unit_test(test_affects_pass),
     cmocka_unit_test(test_every_result_roundtrips),
     cmocka_unit_test(test_map_writer_headers),
+    cmocka_unit_test(test_result_head_bytes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
