@@ -9,9 +9,11 @@
  * A fleet (hooks.publish_snapshot set): builds are scheduled, queued and installed only while
  * this node is the model leader (leader, set by model_fleet.c on the loop); a build that ends
  * after the node lost the lead is dropped (the new leader's snapshot is what every node
- * serves). The worker marks each build's start in the shared store (hooks.build_started)
- * before it builds; the loop ends every mark (publish_snapshot or build_ended). The leader's worker also writes each built model to models/<name>.publish, reads it
- * back and hands the bytes to the fleet with the version it installed. */
+ * serves). The leader's worker marks each build's start in the shared store
+ * (hooks.build_started) before it builds, and the loop ends every such mark exactly once
+ * (publish_snapshot or build_ended). The worker also writes each built model to
+ * models/<name>.publish, reads it back and hands the bytes to the fleet with the version it
+ * installed. */
 #include "models.h"
 
 #include <errno.h>
