@@ -187,7 +187,10 @@ static void profile_attributes(exec_ctx_t *x, store_txn_t *t, const offers_catal
   }
   bool tier = USES(c, "tier"), points = USES(c, "points");
   loy_summary_t loy;
-  if ((tier || points) && loyalty_summary(t, id, x->now, &loy, &ignore) == 0 && loy.program) {
+  struct offers_wire_s *w = x->d->offers;
+  if ((tier || points) && !w->loyalty) w->loyalty = loyalty_program_memo_new(); /* NULL: none */
+  if ((tier || points) && loyalty_summary(t, w->loyalty, id, x->now, &loy, &ignore) == 0 &&
+      loy.program) {
     if (loy.has_tier && tier) json_object_set_new(attrs, "tier", json_string(loy.tier));
     if (points) json_object_set_new(attrs, "points", json_integer(loy.balance));
   }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "loyalty/loyalty.h"
 #include "offers/offers.h"
 
 #define OFFERS_EXPOSED_SLOTS 4096 /* direct-mapped cache of exposures already queued */
@@ -32,6 +33,8 @@ struct offers_wire_s {
   const char *data_dir;                /* where offers.key lives (immutable copy) */
   uint64_t draws;                      /* bandit seed counter (loop thread) */
   offers_signer_t *signer;             /* loop thread: offers.decide's tokens (lazily made) */
+  loy_program_memo_t *loyalty;         /* loop thread: offers.decide's decoded loyalty program
+                                        * (lazily made; checked against the store each read) */
   uint64_t exposed[OFFERS_EXPOSED_SLOTS]; /* loop thread: hashes of queued exposures */
   log_limit_t expose_log;              /* "exposure not queued" lines */
 };
