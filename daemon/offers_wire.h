@@ -33,6 +33,8 @@ struct offers_wire_s {
   const char *data_dir;                /* where offers.key lives (immutable copy) */
   uint64_t draws;                      /* bandit seed counter (loop thread) */
   offers_signer_t *signer;             /* loop thread: offers.decide's tokens (lazily made) */
+  offers_counter_memo_t *counters;     /* loop thread: offers.decide's budgets and arm
+                                        * counters (lazily made; exact: see offers.h) */
   loy_program_memo_t *loyalty;         /* loop thread: offers.decide's decoded loyalty program
                                         * (lazily made; checked against the store each read) */
   uint64_t exposed[OFFERS_EXPOSED_SLOTS]; /* loop thread: hashes of queued exposures */

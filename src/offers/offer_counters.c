@@ -152,7 +152,8 @@ int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_
   rec_put_uv(&b, bits);
   rec_put_sv(&b, a->s.discount_cost);
   rec_put_sv(&b, a->clicks);
-  return save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  int rc = save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  return rc ? rc : offer_counters_stamp(t);
 }
 
 static void seen_key(offer_key_t *k, const char *customer, const char *offer) {
@@ -267,7 +268,8 @@ int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, i
   rec_put_u8(&b, 1);
   rec_put_sv(&b, redemptions);
   rec_put_sv(&b, money);
-  return save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  int rc = save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  return rc ? rc : offer_counters_stamp(t);
 }
 
 static void cap_key(offer_key_t *k, const offer_t *o, const char *customer, char kind, int64_t ts) {
