@@ -303,6 +303,16 @@ class OffersTest(unittest.TestCase):
         self.assertEqual(offers("t-gold"), ["gold_only"])  # non-stackable: shown alone
         self.assertEqual(offers("t-silver"), ["rich"])
         self.assertEqual(offers("t-none"), [])
+        # the program changes (gold renamed): the very next decision sees it (the loop keeps
+        # the decoded program; t-gold's stored tier is no tier of the new program, and the
+        # re-evaluation makes it platinum: not gold either way)
+        self.a.call("loyalty.program.set", {
+            "tiers": [{"name": "silver", "entry_threshold": 500, "earn_mult_bp": 10000},
+                      {"name": "platinum", "entry_threshold": 1000, "earn_mult_bp": 10000}],
+            "basis": "points", "window": "lifetime", "downgrade": "never",
+            "earn": [{"currency": "SEK", "points": 1, "per_minor": 100}], "pending_days": 0})
+        self.assertEqual(offers("t-gold"), ["rich"])
+        self.assertEqual(offers("t-silver"), ["rich"])
         for oid in ("gold_only", "rich"):
             self.a.call("offers.archive", {"offer_id": oid})
         self.a.call("offers.reload")
