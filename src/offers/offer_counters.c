@@ -302,14 +302,14 @@ int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char 
 }
 
 int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
-                    int64_t *shown, int64_t *redeemed) {
+                    bool never_shown, int64_t *shown, int64_t *redeemed) {
   offer_key_t k;
   *shown = *redeemed = 0;
   if (!o->cap_shown && !o->cap_redeemed) return 0;
   cap_key(&k, o, customer, 's', ts); /* the 'r' key differs only in the kind byte */
   if (k.bad) return PERR_INVALID_PARAMS;
   size_t kind_at = k.n - 10; /* kind \0 be64(period) end the key */
-  int rc = o->cap_shown ? cap_read(t, &k, shown) : 0;
+  int rc = o->cap_shown && !never_shown ? cap_read(t, &k, shown) : 0;
   if (rc || !o->cap_redeemed) return rc;
   k.b[kind_at] = 'r';
   return cap_read(t, &k, redeemed);

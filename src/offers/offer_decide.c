@@ -88,18 +88,28 @@ typedef struct cand_s {
   double ev, uplift;
 } cand_t;
 
-/* Where a decision reads budgets and arm counters: the caller's memo, checked against the
- * store's stamp at the first counter read of the decision (m: NULL until then, and after
- * when the store is read directly), and the catalogue it indexes by. */
+/* Where a decision reads counters: budgets and arm counters through the caller's memo,
+ * checked against the store's stamp at the first counter read of the decision (m: NULL
+ * until then, and after when the store is read directly), with the catalogue it indexes
+ * by; the customer's seen rows in one range, read at the first offer that needs them
+ * (seen: NULL until then, or out of memory: single reads). */
 typedef struct counters_s {
   offers_counter_memo_t *want, *m;
   const offers_catalog_t *c;
-  bool begun;
+  bool begun, seen_read;
+  offer_seen_set_t *seen;
 } counters_t;
 
 static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
   if (!k->begun) k->m = offer_memo_begin(k->want, rd, k->c), k->begun = true;
   return k->m;
+}
+
+static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const char *customer) {
+  if (!k->seen_read && (k->seen = malloc(sizeof *k->seen)))
+    offer_seen_prefetch(rd, customer, k->seen);
+  k->seen_read = true;
+  return k->seen;
 }
 
 /* Why an offer is not eligible (NULL: eligible). */
@@ -132,7 +142,15 @@ static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
     if (o->budget_money && used_m >= o->budget_money) return "budget";
   }
   int64_t shown, redeemed;
-  if ((*rc = offer_caps_load(rd, o, in->customer, in->now, &shown, &redeemed))) return "error";
+  bool never_shown = false; /* no seen row in a complete range: no impression, ever */
+  if (o->cap_shown) {
+    const offer_seen_set_t *ss = seen_of(k, rd, in->customer);
+    offer_seen_t seen;
+    never_shown = ss && ss->complete &&
+                  offer_seen_lookup(rd, ss, in->customer, o->id, &seen) == PERR_NOT_FOUND;
+  }
+  *rc = offer_caps_load(rd, o, in->customer, in->now, never_shown, &shown, &redeemed);
+  if (*rc) return "error";
   if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";
   if (o->cap_redeemed && redeemed >= o->cap_redeemed) return "cap_redeemed";
   return NULL;
@@ -331,20 +349,13 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   unsigned char *memo = c->nrule_slots ? (unsigned char *)(cs + c->n) : NULL;
   if (memo) memset(memo, 0, c->nrule_slots);
   double worth = cart_worth(in);
-  offer_seen_set_t *seen_set = NULL;
-  counters_t counters = {in->counters, NULL, c, false};
+  counters_t counters = {in->counters, NULL, c, false, false, NULL};
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0;
     if (ineligible(&counters, o, rd, in, memo, &money_used, &rc)) continue;
     cand_t *k = &cs[n];
-    if (!seen_set) { /* the first eligible offer: the customer's seen rows, one range */
-      if (!(seen_set = malloc(sizeof *seen_set))) {
-        free(cs);
-        return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-      }
-      offer_seen_prefetch(rd, in->customer, seen_set);
-    }
+    const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
     if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, &rng, &k->arm))) break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
@@ -354,7 +365,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     if ((rc = expected_value(&counters, o, rd, in, worth, k, &losing))) break;
     if (!losing) n++;
   }
-  free(seen_set);
+  free(counters.seen);
   if (rc) {
     free(cs);
     return offer_store_err(rd, rc, e);

@@ -78,9 +78,12 @@ int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, i
 /* kind 's' (shown) or 'r' (redeemed) in the period holding ts. */
 int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
                    int64_t *count);
-/* Both of the period's counts of the caps o has (a cap it lacks reads 0, unread). */
+/* Both of the period's counts of the caps o has (a cap it lacks reads 0, unread).
+ * never_shown: the customer has no seen record for o, so the shown count is 0 unread (an
+ * impression writes the seen record and the shown count in one transaction; customer.forget
+ * moves both). */
 int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
-                    int64_t *shown, int64_t *redeemed);
+                    bool never_shown, int64_t *shown, int64_t *redeemed);
 int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,
                     int64_t ts, int64_t count);
 
