@@ -101,6 +101,10 @@ static const cdef_t defs[] = {
   {"store", "feed_poll_ms", T_UINT, NUM(feed_poll_ms), 10, 60000, 0, "1000",
    "backend = postgresql: the change feed applies other nodes' writes when notified, and "
    "polls at least this often (the staleness bound when a notification is lost)."},
+  {"store", "model_leader_poll_ms", T_UINT, NUM(model_leader_poll_ms), 50, 60000, 0, "1000",
+   "backend = postgresql: one node (the model leader, holding a PostgreSQL advisory lock) "
+   "builds the models and publishes them; the others try the lock this often (a dead "
+   "leader's successor takes over within it) and load each published version when notified."},
   {"cache", "read_cache_mb", T_UINT, NUM(read_cache_mb), 0, 65536, 1, "64",
    "Memory for encoded answers of customer.get, product.get and recs.* (0 = off), MiB each "
    "cache. A committed write drops the answers it may change; a new model drops all."},

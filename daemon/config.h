@@ -46,6 +46,7 @@ typedef struct settings_s {
   char pg_conninfo[1024];    /* backend = postgresql: libpq connection string */
   char node_name[64];        /* origin in the change log ("" = hostname:pid) */
   uint64_t feed_poll_ms;     /* the change feed polls at least this often */
+  uint64_t model_leader_poll_ms; /* a follower tries the model leader lock this often */
   /* [cache] */
   uint64_t read_cache_mb;
   uint64_t read_cache_ttl_ms;

@@ -165,6 +165,7 @@ struct daemon_s {
   jobq_t *worker;             /* slow reads and model rebuilds */
   struct feed_s *feed;        /* shared store: the change-feed thread (feed.h), else NULL */
   struct models_s *models;    /* model snapshots (models.h) */
+  struct model_fleet_s *fleet; /* shared store: the model-leader thread (model_fleet.h) */
   struct offers_wire_s *offers; /* offer catalogue and token keys (handlers_offers.c) */
   /* Loop thread, after a write job committed (main.c: models_after_write). */
   void (*after_write)(daemon_t *d, wjob_t *job);

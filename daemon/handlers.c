@@ -12,6 +12,7 @@
 #include "base/readcache.h"
 #include "metrics.h"
 #include "model_clv.h"
+#include "model_fleet.h"
 #include "offers/offers.h"
 
 int handle_ping(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
@@ -53,6 +54,7 @@ int handle_health(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
               : h->reason_buf;
   h->write_queue = atomic_load(&x->d->write_queue);
   h->version = PATRON_VERSION_STR;
+  model_fleet_view(x->d, &h->model_fleet);
   return 0;
 }
 
@@ -89,6 +91,7 @@ int handle_stats(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   store_feed_stats(d->store, &s->feed);
   if (s->feed.shared)
     s->feed_staleness_ms = s->feed.caught_up_ms ? clock_mono_ms() - s->feed.caught_up_ms : 0;
+  model_fleet_view(d, &s->model_fleet);
   core_counts(t, &s->counts);
   memcpy(s->by_method, d->c.by_method, sizeof s->by_method);
   rcache_t *caches[2] = {d->rcache, d->qcache}; /* by id, by query: reported together */

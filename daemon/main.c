@@ -24,6 +24,7 @@
 #include "offers/offers.h"
 #include "log.h"
 #include "model_clv.h"
+#include "model_fleet.h"
 #include "model_recs.h"
 #include "models.h"
 #include "notify.h"
@@ -430,11 +431,16 @@ int main(int argc, char **argv) {
     }
   }
   static const model_kind_t *const kinds[] = {&model_kind_clv, &model_kind_recs};
-  static const models_hooks_t hooks = {.publish = server_publish};
+  models_hooks_t hooks = {.publish = server_publish};
+  if (so.pg_conninfo) { /* a fleet: one node builds (docs/SCALEOUT.md section 7) */
+    hooks.publish_snapshot = model_fleet_publish;
+    hooks.leader_name = model_fleet_leader_name;
+  }
   if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {
     log_err("cannot initialise the models");
     return 1;
   }
+  if (so.pg_conninfo && !model_fleet_start(&d, d.cfg.model_leader_poll_ms)) return 1;
   if (offers_wire_init(&d, &e)) {
     log_err("cannot open the offers (key ring %s/%s): %s", d.cfg.data_dir, OFFERS_KEY_FILE,
             e.message);
@@ -466,6 +472,7 @@ int main(int argc, char **argv) {
   d.writer = d.worker = NULL;
   feed_stop(d.feed);
   d.feed = NULL;
+  model_fleet_stop(d.fleet); /* a leader's lock goes with its session */
   uv_run(d.loop, UV_RUN_DEFAULT); /* close callbacks */
   arena_free(&d.read_arena);
   models_destroy(&d);

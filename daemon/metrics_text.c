@@ -12,6 +12,7 @@
 #include "base/readcache.h"
 #include "daemon.h"
 #include "metrics.h"
+#include "model_fleet.h"
 #include "models.h"
 
 void mtext_printf(mtext_t *t, const char *fmt, ...) {
@@ -257,6 +258,30 @@ static void render_models(daemon_t *d, mtext_t *t) {
   }
 }
 
+/* A fleet's model leader (docs/SCALEOUT.md section 7): nothing on an embedded store. */
+static void render_model_fleet(daemon_t *d, mtext_t *t) {
+  model_fleet_view_t v;
+  model_fleet_view(d, &v);
+  if (!v.shared) return;
+  scalar(t, "patron_model_leader", "gauge",
+         "1 if this node is the fleet's model leader (builds and publishes the models), else 0.",
+         (uint64_t)v.leader);
+  mtext_family(t, "patron_model_snapshot_version", "gauge",
+               "Version of the model snapshot this node loaded from or published to the "
+               "database (0 = none yet).");
+  for (size_t i = 0; i < v.n; i++)
+    sample1(t, "patron_model_snapshot_version", "model", v.snap[i].name, v.snap[i].version);
+  scalar(t, "patron_model_leader_takeovers_total", "counter",
+         "Times this node took the model leader lock.", v.takeovers);
+  scalar(t, "patron_model_snapshots_published_total", "counter",
+         "Model snapshots this node published as the leader.", v.published);
+  scalar(t, "patron_model_snapshots_loaded_total", "counter",
+         "Published model snapshots this node loaded and installed.", v.loaded);
+  scalar(t, "patron_model_snapshot_failures_total", "counter",
+         "Snapshots not published or not loaded (database error, checksum or file check).",
+         v.failures);
+}
+
 static void render_process(daemon_t *d, mtext_t *t) {
   uint64_t used, size;
   store_map_info(d->store, &used, &size);
@@ -303,5 +328,6 @@ void metrics_render(daemon_t *d, mtext_t *t) {
   render_connections(d, t);
   render_writes(d, t);
   render_models(d, t);
+  render_model_fleet(d, t);
   render_process(d, t);
 }

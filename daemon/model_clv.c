@@ -122,10 +122,11 @@ static void notify(daemon_t *d, clv_state_t *st, const clv_snap_t *s) {
   models_publish(d, "customer.changed", pack_change, s, s->nchanges, &st->notified, &st->dropped);
 }
 
-static void clv_install(daemon_t *d, void *state, void *built) {
+static void clv_install(daemon_t *d, void *state, void *built, int published) {
   clv_state_t *st = state;
   clv_snap_t *s = built, *old = st->cur;
-  if (old && s->version <= old->version) s->version = old->version + 1;
+  /* a local build renumbers past the served model; a fleet's snapshot keeps its number */
+  if (!published && old && s->version <= old->version) s->version = old->version + 1;
   /* another model was installed after this one was diffed: diff again */
   if ((old ? old->version : 0) != s->diff_base) clv_snap_diff(s, old);
   pthread_mutex_lock(&st->mu);
@@ -140,6 +141,26 @@ static void clv_install(daemon_t *d, void *state, void *built) {
 }
 
 static void clv_discard(void *built) { clv_snap_release(built); }
+
+static int clv_save(void *state, const void *built, const char *path, uint64_t *version,
+                    perr_info_t *e) {
+  (void)state;
+  const clv_snap_t *s = built;
+  *version = s->version;
+  return clv_snap_save(s, path, e);
+}
+
+/* A fleet's snapshot: the file's checks are clv_snap_load's; it becomes the newest version
+ * this node knows (a later build on this node numbers past it). */
+static void *clv_load(void *state, const char *path, perr_info_t *e) {
+  clv_state_t *st = state;
+  clv_snap_t *s = clv_snap_load(path, e);
+  if (!s) return NULL;
+  pthread_mutex_lock(&st->mu);
+  if (s->version > st->max_version) st->max_version = s->version;
+  pthread_mutex_unlock(&st->mu);
+  return s;
+}
 
 static void clv_info(void *state, model_info_t *out) {
   clv_state_t *st = state;
@@ -164,4 +185,4 @@ static uint64_t clv_interval(const settings_t *cfg) { return cfg->clv_refit_inte
 const model_kind_t model_kind_clv = {
     .name = "clv", .init = clv_init, .destroy = clv_destroy, .configure = clv_configure,
     .build = clv_build, .install = clv_install, .discard = clv_discard, .info = clv_info,
-    .interval_s = clv_interval};
+    .interval_s = clv_interval, .ext = "bin", .save = clv_save, .load = clv_load};

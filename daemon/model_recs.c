@@ -407,10 +407,10 @@ static void recs_discard(void *built) {
   free(b);
 }
 
-static void recs_install(daemon_t *d, void *state, void *built) {
+static void recs_install(daemon_t *d, void *state, void *built, int published) {
   recs_state_t *st = state;
   built_t *b = built;
-  (void)d;
+  (void)d; (void)published; /* the version is the built or published one either way */
   recs_delta_t *nd = recs_delta_new(b->snap, RECS_DELTA_MAX_PAIRS);
   if (!nd) {
     log_err("recs: out of memory installing the model; keeping the previous one");
@@ -438,6 +438,35 @@ static void recs_install(daemon_t *d, void *state, void *built) {
   if (overflow) recs_request_rebuild(st, "too many orders recorded during the build");
 }
 
+static int recs_save(void *state, const void *built, const char *path, uint64_t *version,
+                     perr_info_t *e) {
+  (void)state;
+  const built_t *b = built;
+  recs_model_meta_t meta = {b->version, b->build_ms, clock_wall_s()};
+  *version = b->version;
+  return recs_model_save(path, b->snap, &meta, e);
+}
+
+/* A fleet's snapshot (recs_model_load's checks). Orders this node skipped so far count as
+ * folded in: the leader's build saw the fleet's orders. */
+static void *recs_load(void *state, const char *path, perr_info_t *e) {
+  recs_state_t *st = state;
+  built_t *b = calloc(1, sizeof *b);
+  recs_model_meta_t meta = {0};
+  if (!b) {
+    perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+    return NULL;
+  }
+  if (recs_model_load(path, &b->snap, &meta, e)) {
+    free(b);
+    return NULL;
+  }
+  b->version = meta.version;
+  b->build_ms = meta.build_ms;
+  b->skipped_seen = atomic_load(&st->skipped_seq);
+  return b;
+}
+
 static void recs_info(void *state, model_info_t *out) {
   recs_state_t *st = state;
   memset(out, 0, sizeof *out);
@@ -462,4 +491,5 @@ static uint64_t recs_interval(const settings_t *cfg) { return cfg->recs_rebuild_
 const model_kind_t model_kind_recs = {
     .name = "recs", .init = recs_init, .destroy = recs_destroy, .build = recs_build,
     .install = recs_install, .discard = recs_discard, .info = recs_info,
-    .after_write = recs_after_write, .interval_s = recs_interval, .refit_due = recs_refit_due};
+    .after_write = recs_after_write, .interval_s = recs_interval, .refit_due = recs_refit_due,
+    .ext = "snap", .save = recs_save, .load = recs_load};

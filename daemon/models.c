@@ -5,7 +5,12 @@
  * PATRON_DEBUG_BUILD_GATE naming a FIFO, the worker holds every build at its start (after
  * setting running[]) by a two-step rendezvous on it: it opens the FIFO for writing and closes
  * it (a reader learns the build has started), then opens it for reading and waits for a
- * writer to open and close it (the release). Unset in production. */
+ * writer to open and close it (the release). Unset in production.
+ * A fleet (hooks.publish_snapshot set): builds are scheduled, queued and installed only while
+ * this node is the model leader (leader, set by model_fleet.c on the loop); a build that ends
+ * after the node lost the lead is dropped (the new leader's snapshot is what every node
+ * serves). The leader's worker also writes each built model to models/<name>.publish, reads it
+ * back and hands the bytes to the fleet with the version it installed. */
 #include "models.h"
 
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include "base/clock.h"
 #include "base/readcache.h"
 #include "contract.h"
+#include "store/fileio.h"
 #include "log.h"
 
 struct models_s {
@@ -31,10 +37,26 @@ struct models_s {
   const char *build_gate;         /* PATRON_DEBUG_BUILD_GATE or NULL */
   uint64_t last_start_ms[MODELS_MAX];
   uv_timer_t timer;
+  int fleet;                      /* a fleet on a shared store: only its leader builds */
+  atomic_int leader;              /* fleet: this node is the model leader */
 };
+
+int models_leader(const daemon_t *d) { return d->models && atomic_load(&d->models->leader); }
+
+int models_may_build(const daemon_t *d) {
+  return d->models && (!d->models->fleet || atomic_load(&d->models->leader));
+}
+
+size_t models_count(const daemon_t *d) { return d->models ? d->models->nkinds : 0; }
+
+const char *models_name(const daemon_t *d, size_t i) { return d->models->kinds[i]->name; }
 
 void models_path(const daemon_t *d, const char *name, const char *ext, char *buf, size_t len) {
   snprintf(buf, len, "%s/models/%s.%s", d->cfg.data_dir, name, ext);
+}
+
+void models_file_path(const daemon_t *d, size_t i, char *buf, size_t len) {
+  models_path(d, d->models->kinds[i]->name, d->models->kinds[i]->ext, buf, len);
 }
 
 static int kind_index(const models_t *m, const char *name, size_t n) {
@@ -77,7 +99,27 @@ typedef struct refit_built_s {
   int ok[MODELS_MAX];
   perr_info_t err[MODELS_MAX];
   uint64_t took_ms[MODELS_MAX];
+  /* fleet leader: the built model's file, to publish once installed */
+  unsigned char *pub[MODELS_MAX];
+  size_t pub_n[MODELS_MAX];
+  uint64_t pub_version[MODELS_MAX];
 } refit_built_t;
+
+/* Loop: hand what the leader built and installed to the fleet (or drop it). */
+static void publish_built(daemon_t *d, refit_built_t *b, size_t i) {
+  models_t *m = d->models;
+  model_info_t info;
+  m->kinds[i]->info(m->state[i], &info);
+  if (info.version != b->pub_version[i]) { /* renumbered at install: not what was saved */
+    log_warn("model %s: version %llu installed as %llu; not published (the next build is)",
+             m->kinds[i]->name, (unsigned long long)b->pub_version[i],
+             (unsigned long long)info.version);
+    free(b->pub[i]);
+  } else {
+    m->hooks.publish_snapshot(d, i, b->pub_version[i], b->pub[i], b->pub_n[i]);
+  }
+  b->pub[i] = NULL;
+}
 
 static void refit_install(daemon_t *d, wjob_t *j) {
   CONTRACT_THREAD(THREAD_LOOP);
@@ -91,9 +133,19 @@ static void refit_install(daemon_t *d, wjob_t *j) {
     atomic_store(&m->running[i], 0); /* built and now installed (or failed) */
     if (!b) continue;
     if (b->ok[i]) {
-      if (d->stopping) kinds[i]->discard(b->built[i]);
-      else kinds[i]->install(d, m->state[i], b->built[i]);
+      if (d->stopping) {
+        kinds[i]->discard(b->built[i]);
+      } else if (m->fleet && !atomic_load(&m->leader)) {
+        log_notice("model %s: built while this node led, but it does not any more: not "
+                   "installed (the leader's snapshots are served)", kinds[i]->name);
+        kinds[i]->discard(b->built[i]);
+      } else {
+        kinds[i]->install(d, m->state[i], b->built[i], 0);
+        if (b->pub[i]) publish_built(d, b, i);
+      }
     }
+    free(b->pub[i]);
+    b->pub[i] = NULL;
   }
   rcache_bump(d->rcache); /* cached answers may carry the old model's figures */
   rcache_bump(d->qcache);
@@ -126,6 +178,27 @@ static void build_gate(const models_t *m) {
   }
 }
 
+/* Worker, fleet leader: the built model's file bytes into b (nothing on failure: the next build
+ * publishes); they also replace the persisted file the build wrote (the same model). */
+static void keep_for_publish(daemon_t *d, size_t i, refit_built_t *b) {
+  models_t *m = d->models;
+  char path[CONFIG_PATH_MAX + 48];
+  perr_info_t e;
+  models_path(d, m->kinds[i]->name, "publish", path, sizeof path);
+  if (m->kinds[i]->save(m->state[i], b->built[i], path, &b->pub_version[i], &e) ||
+      file_read_all(path, &b->pub[i], &b->pub_n[i], &e)) {
+    log_warn("model %s: cannot be published (%s)", m->kinds[i]->name, e.message);
+    b->pub[i] = NULL;
+    unlink(path);
+    return;
+  }
+  /* the persisted file becomes these very bytes: a restart then finds it is the published
+   * snapshot (model_fleet.c fetches nothing) */
+  char persisted[CONFIG_PATH_MAX + 48];
+  models_file_path(d, i, persisted, sizeof persisted);
+  if (rename(path, persisted)) unlink(path);
+}
+
 /* Worker thread. */
 int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   CONTRACT_THREAD(THREAD_WORKER);
@@ -137,7 +210,16 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
   refit_built_t *b = arena_alloc(x->arena, sizeof *b);
   if (!b) return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
   r->opaque = b;
-  x->job->on_loop = refit_install;
+  x->job->on_loop = refit_install; /* also after a refusal: it clears building[] */
+  if (!models_may_build(x->d)) {
+    char leader[96] = "";
+    if (m->hooks.leader_name) m->hooks.leader_name(x->d, leader, sizeof leader);
+    r->opaque = NULL;
+    return perr_set(e, PERR_UNAVAILABLE, "models",
+                    "models are built by the model leader only (docs/SCALEOUT.md section 7): "
+                    "this node follows %s%s%s; call model.refit there",
+                    leader[0] ? "'" : "", leader[0] ? leader : "no leader yet", leader[0] ? "'" : "");
+  }
   model_build_t build = {.store = x->store, .as_of = p->as_of ? p->as_of : clock_wall_s()};
   for (size_t i = 0; i < m->nkinds; i++) {
     if (!(r->mask & (1u << i))) continue;
@@ -148,6 +230,7 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
     b->built[i] = t ? m->kinds[i]->build(m->state[i], &build, t, &b->err[i]) : NULL;
     b->ok[i] = b->built[i] != NULL;
     b->took_ms[i] = clock_mono_ms() - t0;
+    if (b->ok[i] && m->fleet) keep_for_publish(x->d, i, b);
     if (x->txn) { /* each kind on a fresh snapshot */
       store_abort(x->txn);
       x->txn = NULL;
@@ -198,6 +281,7 @@ int models_parse_names(const daemon_t *d, const pstr_t *names, size_t n, unsigne
 /* Queue a refit of the kinds in mask (scheduled: no connection waits for it). 0 or -1. */
 static int schedule_refit(daemon_t *d, unsigned mask) {
   models_t *m = d->models;
+  if (!models_may_build(d)) return -1; /* a fleet's follower: the leader builds */
   wjob_t *j = job_new(METHOD_model_refit, 0);
   if (!j) return -1;
   ((refit_params_t *)j->params)->mask = mask;
@@ -224,6 +308,7 @@ static void on_timer(uv_timer_t *t) {
   models_t *m = d->models;
   unsigned mask = 0;
   uint64_t now = clock_mono_ms();
+  if (!models_may_build(d)) return;
   for (size_t i = 0; i < m->nkinds; i++) {
     uint64_t every = m->kinds[i]->interval_s ? m->kinds[i]->interval_s(&d->cfg) : 0;
     if (m->building[i]) continue;
@@ -242,6 +327,7 @@ int models_init(daemon_t *d, const model_kind_t *const *kinds, size_t nkinds,
   m->kinds = kinds;
   m->nkinds = nkinds;
   if (hooks) m->hooks = *hooks;
+  m->fleet = m->hooks.publish_snapshot != NULL;
   m->build_gate = getenv("PATRON_DEBUG_BUILD_GATE");
   d->models = m;
   snprintf(dir, sizeof dir, "%s/models", d->cfg.data_dir);
@@ -261,13 +347,67 @@ int models_init(daemon_t *d, const model_kind_t *const *kinds, size_t nkinds,
     if (info.version == 0) never_built |= 1u << i;
     m->last_start_ms[i] = clock_mono_ms();
   }
-  /* nothing persisted yet: build once now, in the background */
-  if (never_built) schedule_refit(d, never_built);
+  /* nothing persisted yet: build once now, in the background (a fleet: the leader does, and
+   * the others load its snapshot) */
+  if (never_built && !m->fleet) schedule_refit(d, never_built);
   uv_timer_init(d->loop, &m->timer);
   m->timer.data = d;
   uv_timer_start(&m->timer, on_timer, 1000, 1000);
   uv_unref((uv_handle_t *)&m->timer);
   return 0;
+}
+
+/* ---- a fleet on a shared store ---- */
+
+void *models_load_snapshot(daemon_t *d, size_t i, const unsigned char *bytes, size_t n,
+                           perr_info_t *e) {
+  CONTRACT_NOT_THREAD(THREAD_LOOP);
+  models_t *m = d->models;
+  const model_kind_t *k = m->kinds[i];
+  char path[CONFIG_PATH_MAX + 48], tmp[CONFIG_PATH_MAX + 48];
+  models_file_path(d, i, path, sizeof path);
+  models_path(d, k->name, "fleet", tmp, sizeof tmp);
+  const void *parts[1] = {bytes};
+  size_t lens[1] = {n};
+  if (file_write_atomic(tmp, parts, lens, 1, e)) return NULL;
+  void *built = k->load(m->state[i], tmp, e);
+  if (!built) unlink(tmp);
+  else if (rename(tmp, path))
+    log_warn("model %s: cannot replace %s (%s); the snapshot is served from memory", k->name,
+             path, strerror(errno));
+  return built;
+}
+
+void models_install_snapshot(daemon_t *d, size_t i, void *built) {
+  CONTRACT_THREAD(THREAD_LOOP);
+  models_t *m = d->models;
+  if (d->stopping) {
+    m->kinds[i]->discard(built);
+    return;
+  }
+  m->kinds[i]->install(d, m->state[i], built, 1);
+  rcache_bump(d->rcache); /* cached answers may carry the old model's figures */
+  rcache_bump(d->qcache);
+}
+
+void models_drop_snapshot(daemon_t *d, size_t i, void *built) {
+  d->models->kinds[i]->discard(built);
+}
+
+void models_set_leader(daemon_t *d, int leader) {
+  CONTRACT_THREAD(THREAD_LOOP);
+  models_t *m = d->models;
+  if (!m || !m->fleet || atomic_load(&m->leader) == leader) return;
+  atomic_store(&m->leader, leader);
+  if (!leader || d->stopping) return;
+  unsigned mask = 0;
+  for (size_t i = 0; i < m->nkinds; i++) {
+    model_info_t info;
+    m->kinds[i]->info(m->state[i], &info);
+    uint64_t every = m->kinds[i]->interval_s ? m->kinds[i]->interval_s(&d->cfg) : 0;
+    if ((every || info.version == 0) && !m->building[i]) mask |= 1u << i;
+  }
+  if (mask) schedule_refit(d, mask);
 }
 
 void models_stop_timer(daemon_t *d) {

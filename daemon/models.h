@@ -5,6 +5,10 @@
  * persisted models at start (a restart serves at once), rebuilds each kind on its configured
  * interval, and serves model.status / model.refit. The model logic itself (build, file
  * format, queries) is the core's (src/clv, src/recs); a kind here is only its lifecycle.
+ * A fleet on a shared store (hooks.publish_snapshot set; docs/SCALEOUT.md section 7): only the
+ * model leader builds (model_fleet.c elects it); what it builds is also handed to the fleet to
+ * publish, and the other nodes install the published snapshots (models_load_snapshot,
+ * models_install_snapshot) instead of building.
  * Invariants: install() and every read of a kind's served model run on the loop thread; the
  * worker only builds, from what it is handed (model_build_t and the options the kind captured
  * on the loop thread): it never reads d->cfg, which a SIGHUP rewrites. */
@@ -33,8 +37,18 @@ typedef struct model_kind_s {
   /* Worker thread: build a new model from t. Returns the built object (opaque) or NULL with
    * e set. Must not touch what the loop thread reads; may persist the result. */
   void *(*build)(void *state, const model_build_t *b, store_txn_t *t, perr_info_t *e);
-  /* Loop thread: swap in what build returned (frees the previous model). */
-  void (*install)(daemon_t *d, void *state, void *built);
+  /* Loop thread: swap in what build (or load) returned (frees the previous model). published:
+   * a snapshot of the fleet: its version is served as it is (never renumbered). */
+  void (*install)(daemon_t *d, void *state, void *built, int published);
+  /* The persisted file is models/<name>.<ext>. */
+  const char *ext;
+  /* Worker: write what build returned to path in the kind's file format (what load reads);
+   * *version = its version. 0 or a perr code. */
+  int (*save)(void *state, const void *built, const char *path, uint64_t *version,
+              perr_info_t *e);
+  /* Not the loop thread: load such a file as what install takes (its version is the file's).
+   * NULL with e set if the file fails the kind's checks. */
+  void *(*load)(void *state, const char *path, perr_info_t *e);
   /* Loop thread: drop a built model that will not be installed. */
   void (*discard)(void *built);
   void (*info)(void *state, model_info_t *out);
@@ -58,6 +72,13 @@ typedef struct models_hooks_s {
    * and *dropped. */
   void (*publish)(daemon_t *d, const char *method, models_pack_fn pack, const void *ctx,
                   size_t n, uint64_t *sent, uint64_t *dropped);
+  /* A fleet on a shared store (model_fleet.c; NULL = every node builds its own models). Loop
+   * thread: the leader built and installed kind's version; bytes (malloc'd, the hook frees
+   * them) is its file, to publish. */
+  void (*publish_snapshot)(daemon_t *d, size_t kind, uint64_t version, unsigned char *bytes,
+                           size_t n);
+  /* Any thread: the model leader's node name ("" = unknown). */
+  void (*leader_name)(daemon_t *d, char *buf, size_t len);
 } models_hooks_t;
 
 typedef struct models_s models_t;
@@ -83,8 +104,33 @@ void models_publish(daemon_t *d, const char *method, models_pack_fn pack, const 
                     size_t n, uint64_t *sent, uint64_t *dropped);
 /* Loop thread: kind i's name and what model.status reports for it; -1 past the last kind. */
 int models_get_info(daemon_t *d, size_t i, const char **name, model_info_t *out);
+/* ---- a fleet on a shared store (hooks.publish_snapshot set) ---- */
+/* The kinds: how many, and kind i's name. */
+size_t models_count(const daemon_t *d);
+const char *models_name(const daemon_t *d, size_t i);
+/* Not the loop thread: write a published snapshot of kind i (bytes, already verified against
+ * its checksum) into the data directory and load it with the kind's checks; the loaded model
+ * (for models_install_snapshot) or NULL with e set. The file replaces the kind's persisted
+ * one only once it loaded, so a restart serves it at once. */
+void *models_load_snapshot(daemon_t *d, size_t i, const unsigned char *bytes, size_t n,
+                           perr_info_t *e);
+/* Loop thread: install what models_load_snapshot returned (its version as published); on
+ * shutdown it is dropped. */
+void models_install_snapshot(daemon_t *d, size_t i, void *built);
+/* Drop it instead (shutdown, out of memory). Any thread. */
+void models_drop_snapshot(daemon_t *d, size_t i, void *built);
+/* Loop thread: this node became the model leader (1) or is not any more (0). A new leader
+ * builds every kind that rebuilds on a schedule, and any kind it has no model of, at once (its
+ * predecessor may have died during a build). Any thread: models_leader(). */
+void models_set_leader(daemon_t *d, int leader);
+int models_leader(const daemon_t *d);
+/* 1 if this node may build models: no fleet, or the fleet's leader. Any thread. */
+int models_may_build(const daemon_t *d);
+
 /* Close the schedule timer (shutdown). */
 void models_stop_timer(daemon_t *d);
+/* Kind i's persisted file (models/<name>.<ext>). */
+void models_file_path(const daemon_t *d, size_t i, char *buf, size_t len);
 /* Path of a kind's persisted file in the data directory (models/<name>.<ext>). */
 void models_path(const daemon_t *d, const char *name, const char *ext, char *buf, size_t len);
 

@@ -25,6 +25,38 @@ void enc_ping(msgpack_packer *pk, const void *result) {
   }
 }
 
+/* model_fleet: {role, leader, snapshots: {kind: version}} and, with full, the counters and
+ * checksums (stats). */
+static void enc_model_fleet(msgpack_packer *pk, const model_fleet_view_t *v, int full) {
+  pk_str(pk, "model_fleet");
+  PK_MAP(pk) {
+    pk_kv_str(pk, "role", v->leader ? "leader" : "follower");
+    pk_kv_str(pk, "leader", v->leader_name);
+    if (full) {
+      pk_kv_bool(pk, "connected", v->connected);
+      pk_kv_uint(pk, "leader_poll_ms", v->poll_ms);
+      pk_kv_uint(pk, "takeovers", v->takeovers);
+      pk_kv_uint(pk, "published", v->published);
+      pk_kv_uint(pk, "loaded", v->loaded);
+      pk_kv_uint(pk, "failures", v->failures);
+    }
+    pk_str(pk, "snapshots");
+    PK_MAP(pk) {
+      for (size_t i = 0; i < v->n; i++) {
+        pk_str(pk, v->snap[i].name);
+        if (!full) {
+          msgpack_pack_uint64(pk, v->snap[i].version);
+          continue;
+        }
+        PK_MAP(pk) {
+          pk_kv_uint(pk, "version", v->snap[i].version);
+          pk_kv_str(pk, "checksum", v->snap[i].checksum);
+        }
+      }
+    }
+  }
+}
+
 void enc_health(msgpack_packer *pk, const void *result) {
   const health_result_t *r = result;
   PK_MAP(pk) {
@@ -38,6 +70,7 @@ void enc_health(msgpack_packer *pk, const void *result) {
       pk_kv_bool(pk, "stale", r->stale);
       pk_kv_uint(pk, "staleness_ms", r->staleness_ms);
     }
+    if (r->model_fleet.shared) enc_model_fleet(pk, &r->model_fleet, 0);
   }
 }
 
@@ -115,6 +148,7 @@ void enc_stats(msgpack_packer *pk, const void *result) {
         }
       }
     }
+    if (r->model_fleet.shared) enc_model_fleet(pk, &r->model_fleet, 1);
     pk_str(pk, "read_cache");
     PK_MAP(pk) {
       pk_kv_uint(pk, "hits", r->cache_hits);

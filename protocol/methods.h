@@ -57,6 +57,24 @@ typedef struct id_params_s { pstr_t id; } id_params_t;
 
 typedef struct ping_result_s { int64_t time; } ping_result_t;
 
+/* A fleet's model leader (docs/SCALEOUT.md section 7), in health and stats: shared = 0 (an
+ * embedded store, one node) sends nothing. */
+#define MODEL_FLEET_KINDS_MAX 8
+typedef struct model_fleet_view_s {
+  int shared;
+  int leader;                 /* this node builds the models and publishes them */
+  int connected;              /* the election's database connection is up */
+  char leader_name[96];       /* the model leader's node name ("" = none or unknown) */
+  uint64_t poll_ms;           /* a follower tries the lock this often (the failover bound) */
+  uint64_t takeovers, published, loaded, failures;
+  size_t n;
+  struct {
+    const char *name;
+    uint64_t version;         /* the snapshot loaded from or published to the fleet (0 = none) */
+    char checksum[65];        /* its SHA-256, hex */
+  } snap[MODEL_FLEET_KINDS_MAX];
+} model_fleet_view_t;
+
 typedef struct health_result_s {
   int ok;               /* store readable and writer alive */
   const char *status;   /* "ok", "degraded", "stopping" */
@@ -68,6 +86,7 @@ typedef struct health_result_s {
   int stale;            /* the local copy may miss other nodes' writes (feed not caught up) */
   uint64_t staleness_ms; /* since the local copy last held every committed write */
   char reason_buf[200];
+  model_fleet_view_t model_fleet;
 } health_result_t;
 
 typedef struct method_counters_s { uint64_t calls, errors; } method_counters_t;
@@ -85,6 +104,7 @@ typedef struct stats_result_s {
   const char *store_backend; /* "lmdb", "postgresql" (NULL: not sent) */
   store_feed_stats_t feed;   /* feed.shared = 0: not sent */
   uint64_t feed_staleness_ms;
+  model_fleet_view_t model_fleet;
   uint64_t cache_hits, cache_misses, cache_entries, cache_bytes, cache_evictions;
   core_counts_t counts;
   method_counters_t by_method[METHOD__COUNT];

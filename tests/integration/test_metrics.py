@@ -279,7 +279,10 @@ class MetricsTest(unittest.TestCase):
                      b"G\x01T /metrics HTTP/1.1\r\n\r\n"):
             out = raw_http(self.port, junk)
             self.assertTrue(out.startswith(b"HTTP/1.1 400 "), (junk, out))
-        self.assertEqual(raw_http(self.port, os.urandom(3000), shut=True), b"")
+        # bytes with no line end: the head never ends, so the close gets no answer (random
+        # bytes holding "\r\n" would end a request line and rightly get a 400)
+        noise = bytes(b for b in os.urandom(3000) if b not in (10, 13))
+        self.assertEqual(raw_http(self.port, noise, shut=True), b"")
         # a request with a body we do not read: the answer still arrives whole
         out = raw_http(self.port, b"GET /metrics HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"
                        + b"b" * 5000)

@@ -145,17 +145,31 @@ static const pstr_t EUR = {"EUR", 3};
 
 /* Fill a result with every optional part present: flags set, arrays non-empty, strings
  * non-empty. The arena holds the arrays. Types are recognised by the table's type names. */
+/* A fleet's model leader view with every part present (health and stats). */
+static model_fleet_view_t fleet_view(void) {
+  model_fleet_view_t v = {.shared = 1, .leader = 1, .connected = 1, .leader_name = "node0",
+                          .poll_ms = 1000, .takeovers = 1, .published = 2, .loaded = 3,
+                          .failures = 4, .n = 2};
+  v.snap[0].name = "clv";
+  v.snap[0].version = 7;
+  snprintf(v.snap[0].checksum, sizeof v.snap[0].checksum, "%064d", 0);
+  v.snap[1].name = "recs";
+  v.snap[1].version = 8;
+  return v;
+}
+
 static void fill_result(const char *type, void *out, arena_t *a) {
   if (!strcmp(type, "ping_result_t")) {
     ((ping_result_t *)out)->time = 1700000000;
   } else if (!strcmp(type, "health_result_t")) {
     health_result_t *r = out;
-    *r = (health_result_t){0, "degraded", 5, 2, "1.0", "disk full", 1, 1, 1500, ""};
+    *r = (health_result_t){0, "degraded", 5, 2, "1.0", "disk full", 1, 1, 1500, "", fleet_view()};
   } else if (!strcmp(type, "stats_result_t")) {
     stats_result_t *r = out;
     memset(r, 0x11, sizeof *r);
     r->version = "1.0";
     r->store_backend = "postgresql";
+    r->model_fleet = fleet_view();
   } else if (!strcmp(type, "upsert_result_t")) {
     *(upsert_result_t *)out = (upsert_result_t){X, 7};
   } else if (!strcmp(type, "product_t")) {
