@@ -50,7 +50,8 @@ ENUM_FIELD(downgrade_word, "never", "period_end", "one_tier")
 ENUM_FIELD(expiry_word, "none", "entry", "inactivity")
 ENUM_FIELD(award_word, "signup", "birthday", "review", "custom")
 #define P_ENUM(T, k, fld, req, fn, ...) \
-  {.name = k, .type = PF_CUSTOM, .required = req, .off = PF_OFF(T, fld, int), .check = fn, __VA_ARGS__}
+  {PF_NAME(k), .type = PF_CUSTOM, .required = req, .off = PF_OFF(T, fld, int), .check = fn, \
+   __VA_ARGS__}
 
 /* ---- loyalty.program.set ---- */
 

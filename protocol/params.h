@@ -82,6 +82,7 @@ typedef struct pspec_s {
 
 typedef struct pfield_s {
   const char *name;
+  size_t name_len;           /* strlen(name), set by the P_* macros (0 = not set: measured) */
   pfield_type_t type;
   int required;
   size_t off;                /* offset of the value in the struct */
@@ -97,34 +98,37 @@ typedef struct pfield_s {
   pfield_check_fn check;     /* PF_CUSTOM: the extraction; else run after the extraction */
 } pfield_t;
 
+/* The length of a field name, which must be a string literal (a compile error otherwise). */
+#define PF_NAME_LEN(k) (sizeof(k "") - 1)
+#define PF_NAME(k) .name = k, .name_len = PF_NAME_LEN(k)
 #define PSPEC(fields) {fields, sizeof fields / sizeof fields[0]}
 /* offsetof(T, fld), and a compile error unless the member has type ty. */
 #define PF_OFF(T, fld, ty) _Generic(((T *)0)->fld, ty: offsetof(T, fld))
 #define PF_PRESENT(T, flag) (PF_OFF(T, flag, int) + 1)
 /* Table rows; trailing arguments add designated initializers (.present, .def, .check). */
 #define P_STR(T, k, fld, req, lo, hi, ...)                                               \
-  {.name = k, .type = PF_STR, .required = req, .off = PF_OFF(T, fld, pstr_t), .min = lo, \
+  {PF_NAME(k), .type = PF_STR, .required = req, .off = PF_OFF(T, fld, pstr_t), .min = lo, \
    .max = hi, __VA_ARGS__}
 #define P_INT(T, k, fld, req, lo, hi, ...)                                                \
-  {.name = k, .type = PF_INT, .required = req, .off = PF_OFF(T, fld, int64_t), .min = lo, \
+  {PF_NAME(k), .type = PF_INT, .required = req, .off = PF_OFF(T, fld, int64_t), .min = lo, \
    .max = hi, __VA_ARGS__}
 #define P_U32(T, k, fld, lo, hi, ...) \
-  {.name = k, .type = PF_U32, .off = PF_OFF(T, fld, uint32_t), .min = lo, .max = hi, __VA_ARGS__}
+  {PF_NAME(k), .type = PF_U32, .off = PF_OFF(T, fld, uint32_t), .min = lo, .max = hi, __VA_ARGS__}
 #define P_BOOL(T, k, fld, ...) \
-  {.name = k, .type = PF_BOOL, .off = PF_OFF(T, fld, int), __VA_ARGS__}
+  {PF_NAME(k), .type = PF_BOOL, .off = PF_OFF(T, fld, int), __VA_ARGS__}
 #define P_DOUBLE(T, k, fld, lo, hi, ...)                                                \
-  {.name = k, .type = PF_DOUBLE, .off = PF_OFF(T, fld, double), .dmin = lo, .dmax = hi, \
+  {PF_NAME(k), .type = PF_DOUBLE, .off = PF_OFF(T, fld, double), .dmin = lo, .dmax = hi, \
    __VA_ARGS__}
 #define P_STRS(T, k, fld, cnt, req, max_items, max_len, ...)                     \
-  {.name = k, .type = PF_STRS, .required = req, .off = PF_OFF(T, fld, pstr_t *), \
+  {PF_NAME(k), .type = PF_STRS, .required = req, .off = PF_OFF(T, fld, pstr_t *), \
    .count = PF_OFF(T, cnt, size_t), .max = max_items, .item_max = max_len, __VA_ARGS__}
 #define P_MAP(T, k, fld, sub_t, spec) \
-  {.name = k, .type = PF_MAP, .off = PF_OFF(T, fld, sub_t), .sub = spec}
+  {PF_NAME(k), .type = PF_MAP, .off = PF_OFF(T, fld, sub_t), .sub = spec}
 #define P_MAPS(T, k, fld, cnt, elem_t, req, lo, hi, spec)                              \
-  {.name = k, .type = PF_MAPS, .required = req, .off = PF_OFF(T, fld, elem_t *),       \
+  {PF_NAME(k), .type = PF_MAPS, .required = req, .off = PF_OFF(T, fld, elem_t *),       \
    .count = PF_OFF(T, cnt, size_t), .min = lo, .max = hi, .elem_size = sizeof(elem_t), \
    .sub = spec}
-#define P_CUSTOM(k, fn) {.name = k, .type = PF_CUSTOM, .check = fn}
+#define P_CUSTOM(k, fn) {PF_NAME(k), .type = PF_CUSTOM, .check = fn}
 
 /* The decoder dec_<id> of a method whose params are decoded by the table <id>_spec. */
 #define PARAMS_DECODER(id)                                                            \

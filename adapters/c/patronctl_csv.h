@@ -22,10 +22,13 @@ typedef struct csv {
   fld_t f[CSV_MAX_FIELDS];
   int nf;        /* fields past CSV_MAX_FIELDS are dropped */
   long rec_line; /* line the current record starts on */
+  int mapped;    /* buf is a mapping of the file (else malloc'd) */
 } csv_t;
 
-/* The whole of path ("-" = standard input), NUL-terminated; NULL with errno on failure. */
-char *csv_read_all(const char *path, size_t *len);
+/* Open c on the whole of path ("-" = standard input), NUL-terminated and writable (a private
+ * mapping of a regular file, or a copy), at line 1. 0, or -1 with errno. */
+int csv_open(csv_t *c, const char *path);
+void csv_close(csv_t *c);
 
 /* Parse the record at pos into f (blank lines skipped). 0 = a record, 1 = end of input. */
 int csv_next(csv_t *c);

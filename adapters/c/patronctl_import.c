@@ -74,7 +74,8 @@ typedef struct importer {
   fld_t oid, cid, cur, disc, ship, tax;
   int64_t ts;
   char cur_code[4];
-  int cur_exp; /* currency_exponent(cur_code), looked up once per order */
+  int cur_exp;     /* currency_exponent(cur_code) */
+  char exp_of[4];  /* the code cur_exp was looked up for ("" = none yet) */
   line_item_t items[MAX_LINES];
   int nitems;
   /* pipeline */
@@ -178,6 +179,73 @@ static void pk_key(msgpack_packer *pk, const char *k) {
   msgpack_sbuffer_write(pk->data, b, n + 1);
 }
 
+/* The lines of an order are written straight into the request buffer (the msgpack-c packer
+ * costs a call and a capacity check per token, and they are most of the bytes): each writer
+ * below stores one msgpack item at w and returns the end. */
+static unsigned char *mp_be(unsigned char *w, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; i--) *w++ = (unsigned char)(v >> (8 * i));
+  return w;
+}
+static unsigned char *mp_uint(unsigned char *w, uint64_t v) { /* the smallest encoding */
+  if (v < 128) {
+    *w++ = (unsigned char)v;
+    return w;
+  }
+  if (v < 256) return *w++ = 0xcc, mp_be(w, v, 1);
+  if (v < 65536) return *w++ = 0xcd, mp_be(w, v, 2);
+  if (v < 4294967296ull) return *w++ = 0xce, mp_be(w, v, 4);
+  return *w++ = 0xcf, mp_be(w, v, 8);
+}
+static unsigned char *mp_str(unsigned char *w, const char *s, size_t n) {
+  if (n < 32) *w++ = (unsigned char)(0xa0 | n);
+  else if (n < 256) *w++ = 0xd9, w = mp_be(w, n, 1);
+  else if (n < 65536) *w++ = 0xda, w = mp_be(w, n, 2);
+  else *w++ = 0xdb, w = mp_be(w, n, 4);
+  memcpy(w, s, n);
+  return w + n;
+}
+static unsigned char *mp_key(unsigned char *w, const char *k, size_t n) { /* n < 32 */
+  *w++ = (unsigned char)(0xa0 | n);
+  memcpy(w, k, n);
+  return w + n;
+}
+#define MP_KEY(w, lit) mp_key((w), lit, sizeof lit - 1)
+
+/* Room for n more bytes in sb; 0 or -1 (out of memory). */
+static int sb_reserve(msgpack_sbuffer *sb, size_t n) {
+  if (sb->alloc - sb->size >= n) return 0;
+  size_t cap = sb->alloc ? sb->alloc : 8192;
+  while (cap - sb->size < n) cap *= 2;
+  char *d = realloc(sb->data, cap);
+  if (!d) return -1;
+  sb->data = d;
+  sb->alloc = cap;
+  return 0;
+}
+
+/* "lines": [{product_id, quantity, unit_price}, ...] of the order being assembled. */
+static int pack_lines(importer_t *im) {
+  size_t need = 16;
+  for (int i = 0; i < im->nitems; i++) need += 64 + im->items[i].product.n;
+  if (sb_reserve(&im->req, need) != 0) return -1;
+  unsigned char *w = (unsigned char *)im->req.data + im->req.size;
+  w = MP_KEY(w, "lines");
+  if (im->nitems < 16) *w++ = (unsigned char)(0x90 | im->nitems);
+  else *w++ = 0xdc, w = mp_be(w, (uint64_t)im->nitems, 2); /* MAX_LINES < 65536 */
+  for (int i = 0; i < im->nitems; i++) {
+    const line_item_t *it = &im->items[i];
+    *w++ = 0x83; /* a map of 3 */
+    w = MP_KEY(w, "product_id");
+    w = mp_str(w, it->product.p, it->product.n);
+    w = MP_KEY(w, "quantity");
+    w = mp_uint(w, (uint64_t)it->qty);   /* >= 1 */
+    w = MP_KEY(w, "unit_price");
+    w = mp_uint(w, (uint64_t)it->price); /* >= 0 */
+  }
+  im->req.size = (size_t)((char *)w - im->req.data);
+  return 0;
+}
+
 /* ---- the pipeline ----------------------------------------------------------------- */
 
 static void on_reply(importer_t *im, const pipe_reply_t *r) {
@@ -221,6 +289,15 @@ static int submit(importer_t *im, long line, fld_t key) {
   pd->key[n] = '\0';
   im->sent++;
   if (++im->inflight >= im->window) return drain(im, im->window / 2);
+  /* hand the daemon what is built so far, and take the answers already there, without
+   * waiting: it works on the first orders while the next ones are parsed */
+  if (pipe_flush_some(im->pc) != 0) return -1;
+  if ((im->sent & 63) == 0) {
+    pipe_reply_t r;
+    int got;
+    while ((got = pipe_recv(im->pc, &r, 0)) == 1) on_reply(im, &r);
+    if (got < 0) return -1;
+  }
   return 0;
 }
 
@@ -255,16 +332,9 @@ static int finish_order(importer_t *im) {
   msgpack_pack_int64(pk, im->ts);
   pk_key(pk, "currency");
   pk_str(pk, im->cur_code, 3);
-  pk_key(pk, "lines");
-  msgpack_pack_array(pk, (size_t)im->nitems);
-  for (int i = 0; i < im->nitems; i++) {
-    msgpack_pack_map(pk, 3);
-    pk_key(pk, "product_id");
-    pk_str(pk, im->items[i].product.p, im->items[i].product.n);
-    pk_key(pk, "quantity");
-    msgpack_pack_int64(pk, im->items[i].qty);
-    pk_key(pk, "unit_price");
-    msgpack_pack_int64(pk, im->items[i].price);
+  if (pack_lines(im) != 0) {
+    fprintf(stderr, "patronctl: out of memory\n");
+    return -1;
   }
   for (int k = 0; k < 3; k++)
     if (extra[k] >= 0) {
@@ -314,7 +384,10 @@ static int order_row(importer_t *im) {
     if (currency_of(im, im->cur_code) != 0)
       im->order_bad = 1, bad_row(im, ln, "currency", "missing or not an ISO-4217 code "
                                                      "(column currency or --currency)");
-    im->cur_exp = currency_exponent(im->cur_code);
+    if (memcmp(im->cur_code, im->exp_of, 4) != 0) { /* the table walk once per currency */
+      im->cur_exp = currency_exponent(im->cur_code);
+      memcpy(im->exp_of, im->cur_code, 4);
+    }
   }
   line_item_t it = {get(im, C_PRODUCT_ID), 0, 0};
   fld_t q = get(im, C_QUANTITY), pr = get(im, C_UNIT_PRICE);
@@ -564,21 +637,20 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
     const char *dot = strrchr(im.file, '.');
     im.fmt = dot && (!strcmp(dot, ".ndjson") || !strcmp(dot, ".jsonl")) ? FMT_NDJSON : FMT_CSV;
   }
-  im.in.buf = csv_read_all(im.file, &im.in.len);
-  if (!im.in.buf) {
+  if (csv_open(&im.in, im.file) != 0) {
     fprintf(stderr, "patronctl: cannot read %s: %s\n", im.file, strerror(errno));
     return 64;
   }
-  for (const char *p = im.in.buf; (p = memchr(p, '\n', im.in.len - (size_t)(p - im.in.buf))); p++)
-    im.rows_total++;
-  if (im.in.len && im.in.buf[im.in.len - 1] != '\n') im.rows_total++;
-  if (im.fmt == FMT_CSV && im.rows_total) im.rows_total--; /* the header */
-  im.in.line = 1;
+  if (!im.quiet) { /* the rows to go, for the progress display */
+    for (size_t k = 0; k < im.in.len; k++) im.rows_total += im.in.buf[k] == '\n';
+    if (im.in.len && im.in.buf[im.in.len - 1] != '\n') im.rows_total++;
+    if (im.fmt == FMT_CSV && im.rows_total) im.rows_total--; /* the header */
+  }
   char errbuf[300];
   im.pc = pipe_open(sock ? sock : PATRON_DEFAULT_SOCKET, timeout_ms, errbuf, sizeof errbuf);
   if (!im.pc) {
     fprintf(stderr, "patronctl: %s\n", errbuf);
-    free(im.in.buf);
+    csv_close(&im.in);
     return 2;
   }
   im.pend = calloc(im.window, sizeof *im.pend);
@@ -586,6 +658,10 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
   msgpack_packer_init(&im.pk, &im.req, msgpack_sbuffer_write);
   im.progress_tty = isatty(2);
   im.progress_every = im.progress_tty ? 0.2 : 5.0;
+  /* bad-row lines to a file or a pipe go out in blocks, not in 3 writes each (a large file
+   * has thousands); on a terminal they show at once */
+  static char err_block[1 << 16];
+  if (!im.progress_tty) setvbuf(stderr, err_block, _IOFBF, sizeof err_block);
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
@@ -632,11 +708,13 @@ int patronctl_import(const char *sock, int timeout_ms, int json_out, int argc, c
            im.file, im.method, im.rows, im.sent, im.created, im.unchanged, im.bad_rows,
            im.rejected, el, rps, wps);
   }
+  fflush(stderr);
+  if (!im.progress_tty) setvbuf(stderr, NULL, _IONBF, 0);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   msgpack_sbuffer_destroy(&im.req);
   free(im.pend);
   pipe_close(im.pc);
-  free(im.in.buf);
+  csv_close(&im.in);
   return exit_code;
 }

@@ -20,6 +20,9 @@ struct pipe_conn {
   int timeout_ms;
   uint32_t next_msgid;
   msgpack_sbuffer out;
+  size_t out_off; /* bytes of out already written (a partial pipe_flush_some) */
+  size_t out_full; /* out.size when the socket last took nothing (pipe_flush_some waits for
+                    * PIPE_FLUSH_BYTES more before it tries again) */
   msgpack_packer pk;
   msgpack_unpacker in;
   msgpack_unpacked msg;
@@ -97,21 +100,43 @@ static int wait_for(pipe_conn_t *p, short ev) {
   return r > 0 ? 0 : -1;
 }
 
-int pipe_flush(pipe_conn_t *p) {
-  size_t off = 0;
-  while (off < p->out.size) {
-    ssize_t w = send(p->fd, p->out.data + off, p->out.size - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+/* Write queued bytes; with block, until none is left (waiting for the socket), else as many
+ * as the socket takes now. 0 or -1. */
+static int flush_out(pipe_conn_t *p, int block) {
+  while (p->out_off < p->out.size) {
+    ssize_t w = send(p->fd, p->out.data + p->out_off, p->out.size - p->out_off,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w > 0) {
-      off += (size_t)w;
+      p->out_off += (size_t)w;
     } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!block) {
+        p->out_full = p->out.size;
+        break;
+      }
       if (wait_for(p, POLLOUT) != 0) return -1;
     } else {
       snprintf(p->err, sizeof p->err, "write: %s", strerror(errno));
       return -1;
     }
   }
-  msgpack_sbuffer_clear(&p->out);
+  if (p->out_off == p->out.size) {
+    msgpack_sbuffer_clear(&p->out);
+    p->out_off = p->out_full = 0;
+  } else if (p->out_off >= PIPE_FLUSH_BYTES * 4) { /* keep the unsent tail at the front */
+    memmove(p->out.data, p->out.data + p->out_off, p->out.size - p->out_off);
+    p->out.size -= p->out_off;
+    p->out_full = p->out_full > p->out_off ? p->out_full - p->out_off : 0;
+    p->out_off = 0;
+  }
   return 0;
+}
+
+int pipe_flush(pipe_conn_t *p) { return flush_out(p, 1); }
+
+int pipe_flush_some(pipe_conn_t *p) {
+  if (p->out.size - p->out_off < PIPE_FLUSH_BYTES || p->out.size - p->out_full < PIPE_FLUSH_BYTES)
+    return 0;
+  return flush_out(p, 0);
 }
 
 static int reply_from(pipe_conn_t *p, pipe_reply_t *r) {
@@ -128,7 +153,7 @@ static int reply_from(pipe_conn_t *p, pipe_reply_t *r) {
 }
 
 int pipe_recv(pipe_conn_t *p, pipe_reply_t *r, int block) {
-  if (p->out.size && pipe_flush(p) != 0) return -1;
+  if (block && p->out.size && pipe_flush(p) != 0) return -1;
   for (;;) {
     int u = msgpack_unpacker_next(&p->in, &p->msg);
     if (u == MSGPACK_UNPACK_SUCCESS) {

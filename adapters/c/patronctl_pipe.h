@@ -4,8 +4,10 @@
  * protocol allows it: replies are matched by msgid, possibly out of order). libpatronclient's
  * handle is synchronous by contract (one call, one deadline, fail open), which is right for a
  * checkout and wrong for an import; this is the tool-side counterpart, not exported.
- * Invariants: requests are buffered by pipe_send and written by pipe_flush/pipe_recv; a reply
- * is handed out once; any I/O or protocol error is final for the connection (return < 0).
+ * Invariants: requests are buffered by pipe_send and written by pipe_flush_some (as they
+ * accumulate: the daemon starts on the first ones while later ones are built),
+ * pipe_flush and a blocking pipe_recv; a reply is handed out once; any I/O or protocol error
+ * is final for the connection (return < 0).
  */
 #ifndef PATRONCTL_PIPE_H
 #define PATRONCTL_PIPE_H
@@ -32,8 +34,12 @@ void pipe_close(pipe_conn_t *p);
 uint32_t pipe_send(pipe_conn_t *p, const char *method, const void *params, size_t params_len);
 /* Write everything queued. 0 or -1 (errbuf of pipe_error). */
 int pipe_flush(pipe_conn_t *p);
-/* Flush, then take the next reply: 1 = *r filled, -1 = error/timeout/closed, 0 = none yet
- * (only when block is 0: then nothing waits). */
+/* Once PIPE_FLUSH_BYTES are queued: write what the socket takes without waiting. 0 or -1. */
+enum { PIPE_FLUSH_BYTES = 64 * 1024 };
+int pipe_flush_some(pipe_conn_t *p);
+/* Take the next reply: 1 = *r filled, -1 = error/timeout/closed, 0 = none yet (only when
+ * block is 0: then nothing waits and nothing is written; with block, everything queued is
+ * written first). */
 int pipe_recv(pipe_conn_t *p, pipe_reply_t *r, int block);
 const char *pipe_error(const pipe_conn_t *p);
 

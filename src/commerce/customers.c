@@ -78,6 +78,7 @@ int core_cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_in
   if (rc == PERR_NOT_FOUND) return rc;
   if (rc) return core_store_err(t, rc, e);
   if (cust_decode(v, vn, c) != 0) return core_corrupt("customer", e);
+  if (!a) return 0;
   int bad = core_pstr_dup(a, c->email, &c->email) || core_pstr_dup(a, c->name, &c->name);
   for (size_t i = 0; i < c->nlast && !bad; i++) bad = core_pstr_dup(a, c->last[i], &c->last[i]);
   return bad ? perr_set(e, PERR_INTERNAL, NULL, "out of memory") : 0;
@@ -171,14 +172,20 @@ int core_customer_get(store_txn_t *t, pstr_t id, arena_t *a, customer_profile_t 
 }
 
 void core_last_acc_add(core_last_acc_t *l, pstr_t id, int64_t ts) {
+  const unsigned char *p = (const unsigned char *)id.p;
+  uint32_t tag = 0;
+  if (id.n)
+    tag = (uint32_t)(id.n & 0xff) | (uint32_t)p[0] << 8 | (uint32_t)p[id.n / 2] << 16 |
+          (uint32_t)p[id.n - 1] << 24;
   size_t k = 0;
-  while (k < l->n && !core_pstr_eq(l->ids[k], id)) k++;
+  while (k < l->n && (l->tag[k] != tag || !core_pstr_eq(l->ids[k], id))) k++;
   if (k < l->n) {
     if (ts > l->ts[k]) l->ts[k] = ts;
     return;
   }
   if (l->n == 3 * CORE_LAST_PRODUCTS) return; /* callers add at most this many */
   l->ids[l->n] = id;
+  l->tag[l->n] = tag;
   l->ts[l->n++] = ts;
 }
 
@@ -186,13 +193,16 @@ int core_last_acc_store(core_last_acc_t *l, cust_rec_t *c, arena_t *a) {
   for (size_t i = 1; i < l->n; i++) { /* stable insertion sort, newest first */
     pstr_t id = l->ids[i];
     int64_t v = l->ts[i];
+    uint32_t tag = l->tag[i];
     size_t k = i;
     for (; k > 0 && l->ts[k - 1] < v; k--) {
       l->ids[k] = l->ids[k - 1];
       l->ts[k] = l->ts[k - 1];
+      l->tag[k] = l->tag[k - 1];
     }
     l->ids[k] = id;
     l->ts[k] = v;
+    l->tag[k] = tag;
   }
   c->nlast = l->n < CORE_LAST_PRODUCTS ? l->n : CORE_LAST_PRODUCTS;
   for (size_t i = 0; i < c->nlast; i++) {

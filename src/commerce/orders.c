@@ -230,8 +230,9 @@ static int validate_refund(const refund_t *rf, perr_info_t *e) {
 
 /* ---- last products ---------------------------------------------------------------------- */
 
-/* Merge the order's products (ts) into c's last-products list; strings must outlive c. */
-static int merge_last(cust_rec_t *c, const order_t *o, int64_t ts, arena_t *a) {
+/* Merge the order's products (ts) into c's last-products list; no copies: the strings (the
+ * order's and c's) must outlive c. */
+static void merge_last(cust_rec_t *c, const order_t *o, int64_t ts) {
   core_last_acc_t l;
   l.n = 0;
   /* the order's first 2N distinct products: any later one has ts <= these and is never in
@@ -239,7 +240,7 @@ static int merge_last(cust_rec_t *c, const order_t *o, int64_t ts, arena_t *a) {
   for (size_t i = 0; i < o->nlines && l.n < 2 * CORE_LAST_PRODUCTS; i++)
     core_last_acc_add(&l, o->lines[i].product_id, ts);
   for (size_t j = 0; j < c->nlast; j++) core_last_acc_add(&l, c->last[j], c->last_ts[j]);
-  return core_last_acc_store(&l, c, a);
+  (void)core_last_acc_store(&l, c, NULL); /* cannot fail without an arena */
 }
 
 /* ---- order.record ----------------------------------------------------------------------- */
@@ -266,6 +267,10 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
   rec_buf_init(&ob);
   rec_buf_init(&cb);
   rec_buf_init(&ib);
+  /* sized once: a varint is at most 10 bytes, a string its length and a varint */
+  size_t canon_max = 2 + (10 + o->customer_id.n) + (10 + o->currency.n) + 4 * 10 + 10;
+  for (size_t i = 0; i < o->nlines; i++) canon_max += 10 + o->lines[i].product_id.n + 2 * 10;
+  rec_buf_grow(&canon, canon_max);
   order_canon(&canon, o);
   if (canon.oom) {
     rc = oom(e);
@@ -297,7 +302,8 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
 
   int64_t ts = o->ts ? o->ts : now;
   cust_rec_t c;
-  rc = core_cust_load(t, o->customer_id, &a, &c, e);
+  /* no copies: the customer's strings are read in place and re-encoded before the first put */
+  rc = core_cust_load(t, o->customer_id, NULL, &c, e);
   if (rc == PERR_NOT_FOUND) {
     memset(&c, 0, sizeof c);
     c.updated_at = now;
@@ -326,10 +332,7 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
   if ((size_t)ci == c.ntotals) c.ntotals++;
   if (c.order_count == 1 || ts < c.first_order_at) c.first_order_at = ts;
   if (c.order_count == 1 || ts > c.last_order_at) c.last_order_at = ts;
-  if (merge_last(&c, o, ts, &a)) {
-    rc = oom(e);
-    goto out;
-  }
+  merge_last(&c, o, ts);
 
   ord_rec_t r;
   memset(&r, 0, sizeof r);
@@ -344,6 +347,7 @@ int core_order_record(store_txn_t *t, const order_t *o, int64_t now, order_resul
     rc = oom(e);
     goto out;
   }
+  rec_buf_grow(&ob, 2 + 10 + canon.n + 6 * 10 + 10 + o->nlines * 10);
   order_encode(&ob, &r);
   core_cust_encode(&cb, &c);
   /* CUSTOMER_ORDERS key: customer_id \0 be64(ts) order_id */

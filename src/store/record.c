@@ -16,7 +16,7 @@ void rec_buf_free(rec_buf_t *b) {
   rec_buf_init(b);
 }
 
-static int grow(rec_buf_t *b, size_t need) {
+int rec_buf_grow(rec_buf_t *b, size_t need) {
   if (b->oom) return 0;
   if (b->cap - b->n >= need) return 1;
   size_t cap = b->cap ? b->cap : 128;
@@ -35,45 +35,6 @@ static int grow(rec_buf_t *b, size_t need) {
   b->p = p;
   b->cap = cap;
   return 1;
-}
-
-void rec_put_u8(rec_buf_t *b, unsigned v) {
-  if (grow(b, 1)) b->p[b->n++] = (unsigned char)v;
-}
-
-void rec_put_uv(rec_buf_t *b, uint64_t v) {
-  if (!grow(b, 10)) return;
-  while (v >= 0x80) {
-    b->p[b->n++] = (unsigned char)(v | 0x80);
-    v >>= 7;
-  }
-  b->p[b->n++] = (unsigned char)v;
-}
-
-void rec_put_sv(rec_buf_t *b, int64_t v) {
-  uint64_t u = (uint64_t)v;
-  rec_put_uv(b, (u << 1) ^ (v < 0 ? ~UINT64_C(0) : 0));
-}
-
-void rec_put_raw(rec_buf_t *b, const void *p, size_t n) {
-  if (n && grow(b, n)) {
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-  }
-}
-
-void rec_put_str(rec_buf_t *b, pstr_t s) {
-  rec_put_uv(b, s.n);
-  rec_put_raw(b, s.p, s.n);
-}
-
-void rec_put_optstr(rec_buf_t *b, pstr_t s) {
-  if (!s.p) {
-    rec_put_uv(b, 0);
-    return;
-  }
-  rec_put_uv(b, (uint64_t)s.n + 1);
-  rec_put_raw(b, s.p, s.n);
 }
 
 void rec_rd_init(rec_rd_t *r, const void *p, size_t n) {
@@ -187,6 +148,3 @@ int core_pstr_dup(arena_t *a, pstr_t in, pstr_t *out) {
   return 0;
 }
 
-int core_pstr_eq(pstr_t a, pstr_t b) {
-  return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
-}

@@ -24,12 +24,47 @@ typedef struct rec_buf_s {
 
 void rec_buf_init(rec_buf_t *b);
 void rec_buf_free(rec_buf_t *b);
-void rec_put_u8(rec_buf_t *b, unsigned v);
-void rec_put_uv(rec_buf_t *b, uint64_t v);
-void rec_put_sv(rec_buf_t *b, int64_t v);
-void rec_put_raw(rec_buf_t *b, const void *p, size_t n);
-void rec_put_str(rec_buf_t *b, pstr_t s);
-void rec_put_optstr(rec_buf_t *b, pstr_t s); /* absent when s.p == NULL */
+/* Room for need more bytes (grown geometrically): 1, or 0 once out of memory (sticky). A
+ * writer that knows its size calls it first, so that the puts below never reallocate. */
+int rec_buf_grow(rec_buf_t *b, size_t need);
+
+/* The writers are inline: a record is hundreds of them, each a capacity check and a store. */
+static inline int rec_room(rec_buf_t *b, size_t need) {
+  return !b->oom && b->cap - b->n >= need ? 1 : rec_buf_grow(b, need);
+}
+static inline void rec_put_u8(rec_buf_t *b, unsigned v) {
+  if (rec_room(b, 1)) b->p[b->n++] = (unsigned char)v;
+}
+static inline void rec_put_uv(rec_buf_t *b, uint64_t v) {
+  if (!rec_room(b, 10)) return;
+  while (v >= 0x80) {
+    b->p[b->n++] = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  b->p[b->n++] = (unsigned char)v;
+}
+static inline void rec_put_sv(rec_buf_t *b, int64_t v) {
+  uint64_t u = (uint64_t)v;
+  rec_put_uv(b, (u << 1) ^ (v < 0 ? ~UINT64_C(0) : 0));
+}
+static inline void rec_put_raw(rec_buf_t *b, const void *p, size_t n) {
+  if (n && rec_room(b, n)) {
+    __builtin_memcpy(b->p + b->n, p, n);
+    b->n += n;
+  }
+}
+static inline void rec_put_str(rec_buf_t *b, pstr_t s) {
+  rec_put_uv(b, s.n);
+  rec_put_raw(b, s.p, s.n);
+}
+static inline void rec_put_optstr(rec_buf_t *b, pstr_t s) { /* absent when s.p == NULL */
+  if (!s.p) {
+    rec_put_uv(b, 0);
+    return;
+  }
+  rec_put_uv(b, (uint64_t)s.n + 1);
+  rec_put_raw(b, s.p, s.n);
+}
 
 typedef struct rec_rd_s {
   const unsigned char *p, *end;
@@ -61,7 +96,9 @@ int core_store_err(store_txn_t *t, int rc, perr_info_t *e);
 int core_corrupt(const char *what, perr_info_t *e);
 /* Copy into the arena (NULL-pointer pstr stays absent). 0 on success, -1 out of memory. */
 int core_pstr_dup(arena_t *a, pstr_t in, pstr_t *out);
-int core_pstr_eq(pstr_t a, pstr_t b);
+static inline int core_pstr_eq(pstr_t a, pstr_t b) {
+  return a.n == b.n && (a.n == 0 || (a.p[0] == b.p[0] && __builtin_memcmp(a.p, b.p, a.n) == 0));
+}
 static inline pstr_t core_pstr(const char *s, size_t n) {
   pstr_t r = {s, n};
   return r;
@@ -97,7 +134,8 @@ typedef struct cust_rec_s {
   int64_t last_ts[CORE_LAST_PRODUCTS]; /* newest order ts that contained last[i] */
 } cust_rec_t;
 
-/* Load the customer row; strings copied into a. PERR_NOT_FOUND (e not set) if absent. */
+/* Load the customer row; strings copied into a. PERR_NOT_FOUND (e not set) if absent. With
+ * a == NULL the strings point into the store: valid only until the next write in t. */
 int core_cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_info_t *e);
 void core_cust_encode(rec_buf_t *b, const cust_rec_t *c);
 /* Index of currency cur in c->totals, or -1. */
@@ -109,6 +147,7 @@ int core_cust_find_currency(const cust_rec_t *c, const char *cur);
 typedef struct core_last_acc_s {
   pstr_t ids[3 * CORE_LAST_PRODUCTS];
   int64_t ts[3 * CORE_LAST_PRODUCTS];
+  uint32_t tag[3 * CORE_LAST_PRODUCTS]; /* length and 3 bytes of ids[i]: equal ids, equal tags */
   size_t n;
 } core_last_acc_t;
 void core_last_acc_add(core_last_acc_t *l, pstr_t id, int64_t ts);

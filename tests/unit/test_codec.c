@@ -241,9 +241,11 @@ static void test_rpc_parse(void **state) {
   }
 }
 
-/* Decode params built from a packer callback through a method's decoder. */
+/* Decode params built from a packer callback through a method's decoder; inspect (if any)
+ * sees the result while its strings and arrays are still allocated. */
 typedef void (*build_fn)(msgpack_packer *pk);
-static int decode_with(int method, build_fn build, perr_info_t *e, void *out) {
+static int decode_then(int method, build_fn build, perr_info_t *e, void *out,
+                       void (*inspect)(const void *out)) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   msgpack_zone z;
@@ -258,10 +260,14 @@ static int decode_with(int method, build_fn build, perr_info_t *e, void *out) {
   arena_init(&a, 0);
   memset(e, 0, sizeof *e);
   int rc = method_table[method].decode(&o, &a, out, e);
+  if (inspect && rc == 0) inspect(out);
   arena_free(&a);
   msgpack_zone_destroy(&z);
   msgpack_sbuffer_destroy(&sb);
   return rc;
+}
+static int decode_with(int method, build_fn build, perr_info_t *e, void *out) {
+  return decode_then(method, build, e, out, NULL);
 }
 
 static void order_base(msgpack_packer *pk, int nkeys) {
@@ -271,43 +277,51 @@ static void order_base(msgpack_packer *pk, int nkeys) {
   pk_kv_int(pk, "ts", 1700000000);
   pk_kv_str(pk, "currency", "EUR");
 }
-static void b_ok(msgpack_packer *pk) {
+/* The order of order_base with n lines to follow, and one line. */
+static void order_lines(msgpack_packer *pk, uint32_t n) {
   order_base(pk, 0);
   pk_str(pk, "lines");
-  msgpack_pack_array(pk, 1);
+  msgpack_pack_array(pk, n);
+}
+static void line(msgpack_packer *pk, const char *product, int64_t qty, int64_t price) {
   msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "p");
-  pk_kv_int(pk, "quantity", 2);
-  pk_kv_int(pk, "unit_price", 100);
+  pk_kv_str(pk, "product_id", product);
+  pk_kv_int(pk, "quantity", qty);
+  pk_kv_int(pk, "unit_price", price);
+}
+static void b_ok(msgpack_packer *pk) {
+  order_lines(pk, 1);
+  line(pk, "p", 2, 100);
 }
 static void b_negqty(msgpack_packer *pk) {
-  order_base(pk, 0);
-  pk_str(pk, "lines");
-  msgpack_pack_array(pk, 2);
-  msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "p");
-  pk_kv_int(pk, "quantity", 2);
-  pk_kv_int(pk, "unit_price", 100);
-  msgpack_pack_map(pk, 3);
-  pk_kv_str(pk, "product_id", "p");
-  pk_kv_int(pk, "quantity", -1);
-  pk_kv_int(pk, "unit_price", 100);
+  order_lines(pk, 2);
+  line(pk, "p", 2, 100);
+  line(pk, "p", -1, 100);
 }
 static void b_float_price(msgpack_packer *pk) {
-  order_base(pk, 0);
-  pk_str(pk, "lines");
-  msgpack_pack_array(pk, 1);
+  order_lines(pk, 1);
   msgpack_pack_map(pk, 3);
   pk_kv_str(pk, "product_id", "p");
   pk_kv_int(pk, "quantity", 1);
   pk_kv_double(pk, "unit_price", 9.99);
 }
-static void b_unknown_key(msgpack_packer *pk) {
+static void b_big_price(msgpack_packer *pk) { /* keys in table order, a value out of range */
+  order_lines(pk, 2);
+  line(pk, "p", 1, 1);
+  line(pk, "p", 1, 1000000000000001LL);
+}
+static void b_empty_product(msgpack_packer *pk) {
+  order_lines(pk, 1);
+  line(pk, "", 1, 1);
+}
+/* An order with one more key, and no lines. */
+static void order_extra_key(msgpack_packer *pk, const char *key) {
   order_base(pk, 1);
-  pk_kv_int(pk, "totl", 5);
+  pk_kv_int(pk, key, 5);
   pk_str(pk, "lines");
   msgpack_pack_array(pk, 0);
 }
+static void b_unknown_key(msgpack_packer *pk) { order_extra_key(pk, "totl"); }
 static void b_missing_lines(msgpack_packer *pk) {
   msgpack_pack_map(pk, 2);
   pk_kv_str(pk, "order_id", "o1");
@@ -330,11 +344,14 @@ static void b_refund_both(msgpack_packer *pk) {
   pk_kv_str(pk, "product_id", "p");
   pk_kv_int(pk, "quantity", 1);
 }
-static void b_refund_neither(msgpack_packer *pk) {
+/* {k1: v1, k2: v2} */
+static void map2_str(msgpack_packer *pk, const char *k1, const char *v1, const char *k2,
+                     const char *v2) {
   msgpack_pack_map(pk, 2);
-  pk_kv_str(pk, "refund_id", "r");
-  pk_kv_str(pk, "order_id", "o");
+  pk_kv_str(pk, k1, v1);
+  pk_kv_str(pk, k2, v2);
 }
+static void b_refund_neither(msgpack_packer *pk) { map2_str(pk, "refund_id", "r", "order_id", "o"); }
 static void b_price_no_currency(msgpack_packer *pk) {
   msgpack_pack_map(pk, 2);
   pk_kv_str(pk, "product_id", "p");
@@ -344,6 +361,67 @@ static void b_stock_bool(msgpack_packer *pk) {
   msgpack_pack_map(pk, 2);
   pk_kv_str(pk, "product_id", "p");
   pk_kv_bool(pk, "stock", 1);
+}
+
+/* Keys in any order, a repeated key (the first counts), a nil optional field. */
+static void b_reordered(msgpack_packer *pk) {
+  msgpack_pack_map(pk, 7);
+  pk_str(pk, "lines");
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_map(pk, 4);
+  pk_kv_int(pk, "unit_price", 250);
+  pk_kv_int(pk, "quantity", 3);
+  pk_kv_str(pk, "product_id", "p1");
+  pk_kv_int(pk, "quantity", 7);
+  msgpack_pack_map(pk, 3);
+  pk_kv_str(pk, "product_id", "p2");
+  pk_kv_int(pk, "unit_price", 5);
+  pk_kv_int(pk, "quantity", 1);
+  pk_str(pk, "tax");
+  msgpack_pack_nil(pk);
+  pk_kv_str(pk, "currency", "EUR");
+  pk_kv_int(pk, "ts", 1700000000);
+  pk_kv_str(pk, "customer_id", "c1");
+  pk_kv_str(pk, "order_id", "o1");
+  pk_kv_int(pk, "shipping", 40);
+}
+/* A key that is a prefix of a field name, one that extends one, one that is not a string. */
+static void b_prefix_key(msgpack_packer *pk) { order_extra_key(pk, "order"); }
+static void b_longer_key(msgpack_packer *pk) { map2_str(pk, "order_id", "o1", "order_idx", "o1"); }
+static void b_int_key(msgpack_packer *pk) {
+  msgpack_pack_map(pk, 2);
+  pk_kv_str(pk, "order_id", "o1");
+  msgpack_pack_int(pk, 7);
+  msgpack_pack_int(pk, 7);
+}
+
+static void check_reordered(const void *out) {
+  const order_t *o = out;
+  assert_int_equal(o->order_id.n, 2);
+  assert_memory_equal(o->order_id.p, "o1", 2);
+  assert_memory_equal(o->customer_id.p, "c1", 2);
+  assert_int_equal(o->ts, 1700000000);
+  assert_int_equal(o->nlines, 2);
+  assert_int_equal(o->lines[0].quantity, 3); /* the first of the two */
+  assert_int_equal(o->lines[0].unit_price, 250);
+  assert_memory_equal(o->lines[1].product_id.p, "p2", 2);
+  assert_int_equal(o->lines[1].quantity, 1);
+  assert_int_equal(o->shipping, 40);
+  assert_int_equal(o->tax, 0);
+}
+
+static void test_decoder_key_matching(void **state) {
+  (void)state;
+  perr_info_t e;
+  order_t o;
+  memset(&o, 0, sizeof o);
+  assert_int_equal(decode_then(METHOD_order_record, b_reordered, &e, &o, check_reordered), 0);
+  assert_int_equal(decode_with(METHOD_order_record, b_prefix_key, &e, &o), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "order");
+  assert_int_equal(decode_with(METHOD_order_get, b_longer_key, &e, &o), PERR_INVALID_PARAMS);
+  assert_string_equal(e.field, "order_idx");
+  assert_int_equal(decode_with(METHOD_order_get, b_int_key, &e, &o), PERR_INVALID_PARAMS);
+  assert_non_null(strstr(e.message, "field names must be strings"));
 }
 
 static void test_decoders(void **state) {
@@ -357,6 +435,8 @@ static void test_decoders(void **state) {
   struct { int m; build_fn b; const char *field; } cases[] = {
     {METHOD_order_record, b_negqty, "lines[1].quantity"},
     {METHOD_order_record, b_float_price, "lines[0].unit_price"},
+    {METHOD_order_record, b_big_price, "lines[1].unit_price"},
+    {METHOD_order_record, b_empty_product, "lines[0].product_id"},
     {METHOD_order_record, b_unknown_key, "totl"},
     {METHOD_order_record, b_missing_lines, "ts"},
     {METHOD_customer_get, b_long_id, "customer_id"},
@@ -436,6 +516,7 @@ int main(void) {
     cmocka_unit_test(test_guard_violations),
     cmocka_unit_test(test_rpc_parse),
     cmocka_unit_test(test_decoders),
+    cmocka_unit_test(test_decoder_key_matching),
     cmocka_unit_test(test_error_reply_shape),
     cmocka_unit_test(test_protocol_doc_matches_table),
   };
