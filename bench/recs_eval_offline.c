@@ -11,9 +11,12 @@
  *   customers). model options (applied to a "custom" run on top of the default):
  *   --model cooc|ease|sparse_ease|auto --lambda X --neighbours N --max-items N
  *   --sim cooc|cosine|lift|jaccard --alpha X --shrink X --pop-damp X --power X --row-norm 0|1
- *   --topk N --min-support N --half-life DAYS --blend X --ease-pop-damp X
+ *   --topk N --ease-topk N --min-support N --half-life DAYS --blend X --ease-pop-damp X
  *   --trending 0|1 (fill empty slots from trending first) --history-weight X[,X...]
- *   --repurchase X[,X...] (lists: one build, one row per combination, labelled h=..,r=..) */
+ *   --repurchase X[,X...] --cycle X[,X...] (the repurchase-cycle weight) --delta-weight X[,X...]
+ *   (lists: one build, one row per combination, labelled h=..,r=..,c=..,d=..)
+ *   --delta-days N: the last N days of training invoices go to the incremental delta instead
+ *   of the build (the state between two rebuilds; every run, also baseline/cooc/default) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +62,9 @@ int main(int argc, char **argv) {
   recs_config_default(&cus);
   recs_params_default(&pcus);
   int custom = 0;
-  double hws[16], rws[16];
-  size_t nhw = 0, nrw = 0;
+  double hws[16], rws[16], cws[16], dws[16];
+  size_t nhw = 0, nrw = 0, ncw = 0, ndw = 0;
+  uint32_t delta_days = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (a[0] != '-') { path = a; continue; }
@@ -70,6 +74,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--protocol")) protocol = v;
     else if (!strcmp(a, "--cart-only")) flags = atoi(v) ? RECS_EVAL_CART_ONLY : 0;
     else if (!strcmp(a, "--k")) k = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--delta-days")) delta_days = (uint32_t)atoi(v);
     else {
       custom = 1;
       if (!strcmp(a, "--sim"))
@@ -86,6 +91,7 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--power")) cus.power = atof(v);
       else if (!strcmp(a, "--row-norm")) cus.row_norm = atoi(v);
       else if (!strcmp(a, "--topk")) cus.top_k = (uint32_t)atoi(v);
+      else if (!strcmp(a, "--ease-topk")) cus.ease_top_k = (uint32_t)atoi(v);
       else if (!strcmp(a, "--min-support")) cus.min_support = (uint32_t)atoi(v);
       else if (!strcmp(a, "--half-life")) cus.half_life_days = atof(v);
       else if (!strcmp(a, "--blend")) cus.ease_blend = atof(v);
@@ -93,6 +99,8 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--trending")) pcus.fallback_trending = atoi(v);
       else if (!strcmp(a, "--history-weight")) nhw = parse_list(v, hws);
       else if (!strcmp(a, "--repurchase")) nrw = parse_list(v, rws);
+      else if (!strcmp(a, "--cycle")) ncw = parse_list(v, cws);
+      else if (!strcmp(a, "--delta-weight")) ndw = parse_list(v, dws);
       else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
   }
@@ -151,22 +159,27 @@ int main(int argc, char **argv) {
   int printed = 0;
   recs_params_t grid[256];
   recs_eval_metrics_t ms[256];
-  char labels[256][32];
+  char labels[256][64];
   size_t ng = 0;
   for (size_t h = 0; h < (nhw ? nhw : 1); h++)
-    for (size_t q = 0; q < (nrw ? nrw : 1); q++) {
-      grid[ng] = pcus;
-      if (nhw) grid[ng].history_weight = hws[h];
-      if (nrw) grid[ng].repurchase_weight = rws[q];
-      snprintf(labels[ng], sizeof labels[0], "h=%g,r=%g", grid[ng].history_weight,
-               grid[ng].repurchase_weight);
-      ng++;
-    }
+    for (size_t q = 0; q < (nrw ? nrw : 1); q++)
+      for (size_t y = 0; y < (ncw ? ncw : 1); y++)
+        for (size_t w = 0; w < (ndw ? ndw : 1) && ng < 256; w++) {
+          grid[ng] = pcus;
+          if (nhw) grid[ng].history_weight = hws[h];
+          if (nrw) grid[ng].repurchase_weight = rws[q];
+          if (ncw) grid[ng].cycle_weight = cws[y];
+          if (ndw) grid[ng].delta_weight = dws[w];
+          snprintf(labels[ng], sizeof labels[0], "h=%g,r=%g,c=%g,d=%g", grid[ng].history_weight,
+                   grid[ng].repurchase_weight, grid[ng].cycle_weight, grid[ng].delta_weight);
+          ng++;
+        }
   for (int r = 0; r < 4; r++) {
     if (r == 3 && !custom) continue;
     if (r < 3 && (custom || (only && strcmp(only, runs[r].name)))) continue;
     size_t np = r == 3 ? ng : 1;
-    if ((rc = recs_eval_run_many(d, runs[r].c, r == 3 ? grid : runs[r].p, np, k, flags, ms, &e))) {
+    if ((rc = recs_eval_run_delta(d, runs[r].c, r == 3 ? grid : runs[r].p, np, k, flags,
+                                  delta_days, ms, &e))) {
       fprintf(stderr, "%s: %s\n", runs[r].name, e.message);
       recs_eval_free(d);
       return 1;

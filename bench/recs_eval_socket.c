@@ -5,8 +5,9 @@
  * distinct StockCode with quantity 1 and unit_price 0: the protocol uses baskets only), the
  * model is rebuilt with model.refit on the admin socket, then every test case is one
  * recs.cart call (cart = the test invoice minus the hidden item, customer_id = the customer,
- * so the daemon reads the history from its own store; limit 10). Prints HR@10, NDCG@10,
- * MRR@10, coverage@10 per configuration. Any CSV with the same column names works.
+ * so the daemon reads the history from its own store, as_of = the invoice's date; limit 10).
+ * Prints HR@10, NDCG@10, MRR@10, coverage@10 per configuration. Any CSV with the same column
+ * names works.
  * usage: recs_eval_socket [CSV] --patrond BIN [--similarity cosine|default|both] [--assert]
  *        recs_eval_socket [CSV] --socket SHOP.sock --admin ADMIN.sock   (a daemon you started)
  *        [--k N] [--window N] [--protocol test|validation] [--model cooc|ease|sparse_ease|auto]
@@ -119,7 +120,7 @@ static int ask_cases(const recs_eval_data_t *d, const char *sock, size_t k, int 
     recs_eval_invoice_t v;
     recs_eval_invoice(d, inv, &v);
     rc_request(&c, "recs.cart");
-    msgpack_pack_map(&c.pk, cart_only ? 2 : 3);
+    msgpack_pack_map(&c.pk, cart_only ? 2 : 4);
     RC_KEY(&c.pk, "items");
     msgpack_pack_array(&c.pk, v.nitems - 1);
     for (size_t j = 0; j < v.nitems; j++) {
@@ -128,7 +129,10 @@ static int ask_cases(const recs_eval_data_t *d, const char *sock, size_t k, int 
       if (il == hl && !memcmp(it, hidden, hl)) continue;
       rc_pk_str(&c.pk, it, il);
     }
-    if (!cart_only) { RC_KEY(&c.pk, "customer_id"); rc_pk_str(&c.pk, v.customer, v.customer_len); }
+    if (!cart_only) { /* as_of: the repurchase cycle judged at the invoice's time, as offline */
+      RC_KEY(&c.pk, "customer_id"); rc_pk_str(&c.pk, v.customer, v.customer_len);
+      RC_KEY(&c.pk, "as_of"); msgpack_pack_int64(&c.pk, v.ts);
+    }
     RC_KEY(&c.pk, "limit"); msgpack_pack_uint32(&c.pk, (uint32_t)k);
     double t1 = rc_now();
     const msgpack_object *res;

@@ -98,6 +98,10 @@ static const cdef_t defs[] = {
    "...; keep passwords in ~/.pgpass or PGPASSFILE, not here)."},
   {"store", "node_name", T_STR, STR(node_name), 0, 0, 0, "",
    "backend = postgresql: this node's name in the change log (empty = hostname:pid)."},
+  {"store", "pg_write_lock", T_STR, STR(pg_write_lock), 0, 0, 0, "advisory",
+   "backend = postgresql: the fleet's write lock, advisory (pg_advisory_xact_lock) or table "
+   "(a row lock on patron_lock, for PostgreSQL-compatible engines without advisory locks); "
+   "every node of a fleet must use the same one (docs/SCALEOUT.md)."},
   {"store", "feed_poll_ms", T_UINT, NUM(feed_poll_ms), 10, 60000, 0, "1000",
    "backend = postgresql: the change feed applies other nodes' writes when notified, and "
    "polls at least this often (the staleness bound when a notification is lost)."},
@@ -474,6 +478,11 @@ int config_validate(const settings_t *s, char *err, size_t errlen) {
   if (!strcmp(s->store_backend, "postgresql") && !s->pg_conninfo[0]) {
     snprintf(err, errlen, "store.backend = postgresql needs store.postgresql (a libpq "
              "connection string)");
+    return -1;
+  }
+  if (strcmp(s->pg_write_lock, "advisory") && strcmp(s->pg_write_lock, "table")) {
+    snprintf(err, errlen, "store.pg_write_lock must be advisory or table, not '%s'",
+             s->pg_write_lock);
     return -1;
   }
   if (strpbrk(s->node_name, "\t\n\\")) {

@@ -43,6 +43,7 @@ typedef struct settings_s {
   uint64_t group_commit_max; /* writes per transaction at most */
   uint64_t max_write_queue;  /* writes waiting for the writer, all connections */
   char store_backend[16];    /* "lmdb" or "postgresql" */
+  char pg_write_lock[16];    /* "advisory" or "table" (docs/SCALEOUT.md) */
   char pg_conninfo[1024];    /* backend = postgresql: libpq connection string */
   char node_name[64];        /* origin in the change log ("" = hostname:pid) */
   uint64_t feed_poll_ms;     /* the change feed polls at least this often */

@@ -1,14 +1,12 @@
 /* handlers_offers.c -- the offers wiring's lifecycle and admin methods: the served offer
  * catalogue (an immutable offers_catalog_t snapshot), the token key ring, offers.set / get /
- * list / archive, offers.reload and offers.rotate_key.
+ * list / archive and offers.reload (the key ring and offers.rotate_key: offers_keys.c).
  * Catalogue: built synchronously at start; after each committed offers.set / offers.archive
  * the loop queues an internal offers.reload job on the worker, which builds the new snapshot
  * from its own read transaction; the job's on_loop hook swaps it in and frees the old one.
  * Until the swap, offers.decide (loop thread) keeps using the old snapshot. One rebuild is in
  * flight at a time; writes meanwhile ask for one more when it lands (the worker runs jobs in
  * order, so the last snapshot installed reflects every write committed before it started).
- * Keys: offers.rotate_key (worker) writes the new ring to offers.key and publishes it as a
- * new node; readers (decide on the loop, redeem on the writer) load the newest node.
  * Invariants: the catalogue pointer is read and swapped only on the loop thread; a ring
  * node is never changed after it is published and lives until offers_wire_destroy. */
 #include <string.h>
@@ -114,18 +112,14 @@ int handle_offers_reload(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) 
 
 int offers_wire_init(daemon_t *d, perr_info_t *e) {
   struct offers_wire_s *w = calloc(1, sizeof *w);
-  offers_ring_node_t *node = calloc(1, sizeof *node);
-  if (!w || !node) {
-    free(w), free(node);
-    return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  }
+  if (!w) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   d->offers = w;
   w->global_holdout = d->cfg.offers_global_holdout;
   w->data_dir = strdup(d->cfg.data_dir);
   w->expose_log = (log_limit_t){.what = "offers-expose", .burst = 5, .window_ms = 60000};
-  atomic_init(&w->keys, node);
+  atomic_init(&w->keys, NULL);
   if (!w->data_dir) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  int rc = offers_keys_open(w->data_dir, true, (int64_t)d->cfg.offers_key_grace_s, &node->ring, e);
+  int rc = offers_keys_init(d, e);
   return rc ? rc : catalog_build(d->store, &w->catalog, e);
 }
 
@@ -144,41 +138,6 @@ void offers_wire_destroy(daemon_t *d) {
   free((void *)w->data_dir);
   free(w);
   d->offers = NULL;
-}
-
-/* ---- offers.rotate_key (worker) ---- */
-
-/* Cached offers.decide answers carry tokens of the old key (valid for the grace period):
- * drop them so new answers carry the new key at once. */
-static void rotated(daemon_t *d, wjob_t *j) {
-  if (!j->rc && d->qcache) rcache_bump(d->qcache);
-}
-
-int handle_offers_rotate_key(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
-  json_t *j = NULL;
-  struct offers_wire_s *w = x->d->offers;
-  int rc = offers_params_json(p, (const char *const[]){NULL}, &j, e);
-  json_decref(j);
-  if (rc) return rc;
-  offers_ring_node_t *cur = atomic_load(&w->keys), *next = malloc(sizeof *next);
-  if (!next) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  next->ring = cur->ring;
-  next->older = cur;
-  if ((rc = offers_keys_rotate(w->data_dir, x->now, &next->ring, e))) {
-    OPENSSL_cleanse(next, sizeof *next);
-    free(next);
-    return rc;
-  }
-  atomic_store(&w->keys, next);
-  if (x->job) x->job->on_loop = rotated;
-  log_notice("offers: token key rotated (key %u; key %u accepted until %lld)",
-             (unsigned)next->ring.current_id, (unsigned)next->ring.previous_id,
-             (long long)(next->ring.rotated_at + next->ring.grace_s));
-  return offers_answer(x, json_pack("{sIsIsI}", "key_id", (json_int_t)next->ring.current_id,
-                                    "previous_key_id", (json_int_t)next->ring.previous_id,
-                                    "previous_valid_until",
-                                    (json_int_t)(next->ring.rotated_at + next->ring.grace_s)),
-                       r, e);
 }
 
 /* ---- catalogue (admin) ---- */

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <stdlib.h>
 
+#include <openssl/crypto.h>
+
 #include "base/clock.h"
 #include "commerce/commerce.h"
 #include "json_msgpack.h"
@@ -504,6 +506,7 @@ int handle_offers_redeem(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) 
   offers_redeem_in_t in = {.now = x->now, .cart = &cart};
   offers_redeem_out_t out;
   offers_refusal_t why = OFFERS_OK;
+  offers_keyring_t ring;
   int rc = offers_params_json(p, keys, &j, e);
   if (rc) return rc;
   if (!(rc = offers_jstr(j, "token", "token", 1, OFFERS_TOKEN_MAX, &in.token, e)) &&
@@ -512,7 +515,8 @@ int handle_offers_redeem(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) 
                          e)) &&
       !(rc = offers_jstr(j, "cart_ref", "cart_ref", 0, 128, &in.cart_ref, e)) &&
       !(rc = offers_read_cart(x, json_object_get(j, "cart"), 1, &cart, e)))
-    rc = offers_redeem(x->txn, offers_wire_keys(x->d), &in, &out, &why, e);
+    rc = offers_redeem(x->txn, offers_wire_keys_for_write(x, &ring), &in, &out, &why, e);
+  OPENSSL_cleanse(&ring, sizeof ring);
   json_decref(j);
   if (rc) return rc;
   return offers_answer(

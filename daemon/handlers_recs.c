@@ -15,6 +15,7 @@
 
 #include "model_recs.h"
 #include "commerce/baskets.h"
+#include "base/clock.h"
 #include "base/vec.h"
 
 #define DEFAULT_LIMIT 10
@@ -27,6 +28,7 @@ typedef struct req_s {
   recs_info_ctx_t ic;
   recs_catalog_t cat;
   size_t limit;
+  int64_t as_of;              /* the request's as_of (0 = now) */
   recs_list_result_t *r;
 } req_t;
 
@@ -51,6 +53,7 @@ static int req_begin(exec_ctx_t *x, const recs_query_t *q, recs_list_result_t *r
   memset(r, 0, sizeof *r);
   if (!st) return perr_set(e, PERR_UNAVAILABLE, NULL, "recommendations are not initialised");
   R->limit = q->limit ? q->limit : DEFAULT_LIMIT;
+  R->as_of = q->as_of;
   if (R->limit > x->d->cfg.recs_max_results)
     return perr_set(e, PERR_INVALID_PARAMS, "limit", "limit exceeds recs.max_results (%llu)",
                     (unsigned long long)x->d->cfg.recs_max_results);
@@ -88,7 +91,7 @@ static int req_begin(exec_ctx_t *x, const recs_query_t *q, recs_list_result_t *r
   R->cat.ctx = &R->ic;
   recs_params_default(&R->p);
   recs_params_for_model(&R->p, recs_snapshot_config(st->snap)->model);
-  if (st->cosine) R->p.repurchase_weight = 0;
+  if (st->cosine) R->p.repurchase_weight = R->p.cycle_weight = 0;
   R->p.upsell_max_ratio = (double)x->d->cfg.recs_upsell_max_ratio_pct / 100.0;
   R->q.filter = f;
   R->q.catalog = &R->cat;
@@ -122,6 +125,9 @@ static int hist_cb(void *ctx, const core_basket_t *b) {
     uint32_t *nh = realloc(st->hist, nc * sizeof(uint32_t));
     if (!nh) return PERR_UNAVAILABLE;
     st->hist = nh;
+    int64_t *nts = realloc(st->hist_ts, nc * sizeof(int64_t));
+    if (!nts) return PERR_UNAVAILABLE;
+    st->hist_ts = nts;
     st->hist_cap = nc;
   }
   size_t start = st->nhist;
@@ -130,7 +136,10 @@ static int hist_cb(void *ctx, const core_basket_t *b) {
     if (id == RECS_NO_ITEM) continue;
     int dup = 0;
     for (size_t k = start; k < st->nhist && !dup; k++) dup = st->hist[k] == id;
-    if (!dup) st->hist[st->nhist++] = id;
+    if (!dup) {
+      st->hist_ts[st->nhist] = b->ts;
+      st->hist[st->nhist++] = id;
+    }
   }
   R->r->history_orders++;
   return 0;
@@ -158,6 +167,8 @@ static int req_history(exec_ctx_t *x, req_t *R, pstr_t customer, perr_info_t *e)
   R->r->customer_known = total > 0;
   R->q.history = st->hist;
   R->q.nhistory = st->nhist;
+  R->q.history_ts = st->hist_ts;
+  if (st->nhist) R->q.now = R->as_of ? R->as_of : clock_wall_s(); /* the cycle term's "now" */
   return 0;
 }
 

@@ -300,6 +300,7 @@ static void on_watchdog(uv_timer_t *t) {
  * the loop follows them. Models do at their next scheduled rebuild. */
 static void after_remote_writes(daemon_t *d, uint64_t tables) {
   if (tables & (UINT64_C(1) << STORE_T_OFFERS)) offers_wire_reload(d);
+  if (tables & (UINT64_C(1) << STORE_T_META)) offers_wire_follow_keys(d); /* the fleet's ring */
 }
 
 static void after_write_all(daemon_t *d, wjob_t *job) {
@@ -374,6 +375,7 @@ int main(int argc, char **argv) {
   if (!strcmp(d.cfg.store_backend, "postgresql")) { /* the local copy: docs/SCALEOUT.md */
     so.pg_conninfo = d.cfg.pg_conninfo;
     so.node_name = d.cfg.node_name;
+    so.pg_table_lock = !strcmp(d.cfg.pg_write_lock, "table");
   }
   if (!d.cfg.sync) log_warn("store.sync is off: acknowledged writes can be lost on power failure");
   char lock_err[4400];

@@ -338,6 +338,7 @@ static void recs_destroy(void *state) {
   recs_catalog_free(st);
   free(st->ids);
   free(st->hist);
+  free(st->hist_ts);
   free(st->hist_orders);
   free(st->log);
   pthread_mutex_destroy(&st->log_mu);

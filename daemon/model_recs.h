@@ -73,6 +73,7 @@ typedef struct recs_state_s {
   uint32_t *ids;              /* cart, exclusions, candidates */
   size_t ids_cap;
   uint32_t *hist;             /* history: one entry per order holding the item */
+  int64_t *hist_ts;           /* the time of that order (parallel to hist) */
   size_t nhist, hist_cap;
   pstr_t *hist_orders;
   size_t hist_orders_cap;

@@ -1,8 +1,8 @@
 /* offers_wire.h -- what the offers handler files share (handlers_offers.c: lifecycle,
  * catalogue, keys, experiments; handlers_offers_decide.c: decide, exposures, redeem, event;
- * offers_params.c: reading the free-form params map as JSON).
+ * offers_params.c: reading the free-form params map as JSON; offers_keys.c: the key ring).
  * Invariants: catalog and the exposure cache belong to the loop thread; keys points to an
- * immutable ring that offers.rotate_key (worker) replaces whole, so any thread may read the
+ * immutable ring that offers_keys.c replaces whole, so any thread may read the
  * ring it loaded (old rings live until offers_wire_destroy); global_holdout and data_dir are
  * copied at start and never change (the worker reads them). */
 #ifndef PATRON_OFFERS_WIRE_H
@@ -31,6 +31,8 @@ struct offers_wire_s {
   _Atomic(offers_ring_node_t *) keys;  /* the current ring (newest node) */
   double global_holdout;               /* [offers] global_holdout, read at start (immutable) */
   const char *data_dir;                /* where offers.key lives (immutable copy) */
+  int shared_keys;                     /* the ring is the shared store's record (immutable) */
+  int keys_provisional;                /* shared, but offers.key until the fleet's arrives (loop) */
   uint64_t draws;                      /* bandit seed counter (loop thread) */
   offers_signer_t *signer;             /* loop thread: offers.decide's tokens (lazily made) */
   offers_counter_memo_t *counters;     /* loop thread: offers.decide's budgets and arm
@@ -45,6 +47,15 @@ struct offers_wire_s {
 static inline const offers_keyring_t *offers_wire_keys(daemon_t *d) {
   return &atomic_load(&d->offers->keys)->ring;
 }
+
+/* ---- the key ring (offers_keys.c) ---- */
+
+/* The ring at start (the key file, or the shared store's record) published in d->offers. */
+int offers_keys_init(daemon_t *d, perr_info_t *e);
+/* The ring a write job verifies with: on a shared store the one in its own write txn (exact
+ * under the fleet's write lock, whatever the feed's lag; copied into buf), else the ring in
+ * force. The writer thread. */
+const offers_keyring_t *offers_wire_keys_for_write(exec_ctx_t *x, offers_keyring_t *buf);
 
 /* ---- params (offers_params.c) ---- */
 

@@ -54,17 +54,18 @@ static const pspec_t filter_spec = PSPEC(filter_fields);
 #define Q_PRODUCT P_STR(recs_query_t, "product_id", product_id, 1, 1, CORE_ID_MAX)
 #define Q_CUSTOMER(req) P_STR(recs_query_t, "customer_id", customer_id, req, 1, CORE_ID_MAX)
 #define Q_LIMIT P_U32(recs_query_t, "limit", limit, 1, RECS_WIRE_MAX_LIMIT)
+#define Q_AS_OF P_INT(recs_query_t, "as_of", as_of, 0, 1, 253402300799LL) /* to 9999-12-31 */
 #define Q_FILTERS P_MAP(recs_query_t, "filters", filters, recs_wire_filter_t, &filter_spec)
 
 static const pfield_t recs_cart_fields[] = {
     /* a cart needs at least one item: "items must have 1 to 1000 items" */
     P_STRS(recs_query_t, "items", items, nitems, 1, RECS_WIRE_MAX_IDS, CORE_ID_MAX, .min = 1),
-    Q_CUSTOMER(0), Q_LIMIT, Q_FILTERS};
+    Q_CUSTOMER(0), Q_LIMIT, Q_FILTERS, Q_AS_OF};
 static const pfield_t recs_upsell_fields[] = {Q_ITEMS(0), Q_PRODUCT, Q_CUSTOMER(0), Q_LIMIT,
                                               Q_FILTERS};
 static const pfield_t recs_similar_fields[] = {Q_PRODUCT, Q_LIMIT, Q_FILTERS};
 static const pfield_t recs_for_customer_fields[] = {Q_ITEMS(0), Q_CUSTOMER(1), Q_LIMIT,
-                                                    Q_FILTERS};
+                                                    Q_FILTERS, Q_AS_OF};
 static const pspec_t recs_cart_spec = PSPEC(recs_cart_fields);
 static const pspec_t recs_upsell_spec = PSPEC(recs_upsell_fields);
 static const pspec_t recs_similar_spec = PSPEC(recs_similar_fields);

@@ -1,9 +1,7 @@
-/* offer_token.c -- offer tokens and their keys. A token is base64url (no padding) of
+/* offer_token.c -- offer tokens. A token is base64url (no padding) of
  *   'T' 1 be32(key_id) str(offer_id) str(customer) sv(value) str(currency) sv(expires)
  *   str(impression_id) uv(arm) || HMAC-SHA256(key, everything before)
- * (strings as record.h varint-length strings). The key file dir/offers.key (mode 0600,
- * written atomically) holds "PTK1" be32(current_id) key[32] be32(previous_id) key[32]
- * be64(rotated_at); previous_id 0 = none.
+ * (strings as record.h varint-length strings); the keys are offer_keys.c's ring.
  * A signer (one per thread) keeps the fetched HMAC and SHA-256 and a context keyed with the
  * last key it used: a token costs the hashing, not the algorithm fetch.
  * Invariants: the MAC is compared in constant time before any field is trusted; a refusal
@@ -12,15 +10,11 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "offers/offers_internal.h"
-#include "store/fileio.h"
 
-#define KEYFILE_MAGIC "PTK1"
-#define KEYFILE_BYTES (4 + 4 + OFFERS_KEY_BYTES + 4 + OFFERS_KEY_BYTES + 8)
 #define MAC_BYTES 32
 
 const char *offers_refusal_name(offers_refusal_t r) {
@@ -29,94 +23,6 @@ const char *offers_refusal_name(offers_refusal_t r) {
       "token_wrong_customer", "offer_inactive", "cart_mismatch", "budget_exhausted",
       "cap_reached", "idempotency_conflict", "token_used"};
   return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "internal";
-}
-
-/* ---- keys ------------------------------------------------------------------------- */
-
-static void put_be(unsigned char *p, uint64_t v, int n) {
-  for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
-}
-static uint64_t get_be(const unsigned char *p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++) v = v << 8 | p[i];
-  return v;
-}
-
-static int key_path(const char *dir, char *out, size_t n, perr_info_t *e) {
-  if ((size_t)snprintf(out, n, "%s/%s", dir, OFFERS_KEY_FILE) >= n)
-    return perr_set(e, PERR_INVALID_PARAMS, "dir", "directory path too long");
-  return 0;
-}
-
-static int write_ring(const char *dir, const offers_keyring_t *r, perr_info_t *e) {
-  char path[4096];
-  int rc = key_path(dir, path, sizeof path, e);
-  if (rc) return rc;
-  unsigned char b[KEYFILE_BYTES], *p = b;
-  memcpy(p, KEYFILE_MAGIC, 4), p += 4;
-  put_be(p, r->current_id, 4), p += 4;
-  memcpy(p, r->current, OFFERS_KEY_BYTES), p += OFFERS_KEY_BYTES;
-  put_be(p, r->previous_id, 4), p += 4;
-  memcpy(p, r->previous, OFFERS_KEY_BYTES), p += OFFERS_KEY_BYTES;
-  put_be(p, (uint64_t)r->rotated_at, 8);
-  const void *parts[1] = {b};
-  size_t lens[1] = {sizeof b};
-  rc = file_write_atomic(path, parts, lens, 1, e); /* creates path.tmp with mode 0600 */
-  OPENSSL_cleanse(b, sizeof b);
-  return rc;
-}
-
-static int fresh_key(unsigned char *k, perr_info_t *e) {
-  if (RAND_bytes(k, OFFERS_KEY_BYTES) != 1)
-    return perr_set(e, PERR_UNAVAILABLE, NULL, "no random bytes for the offers key");
-  return 0;
-}
-
-int offers_keys_open(const char *dir, bool create, int64_t grace_s, offers_keyring_t *out,
-                     perr_info_t *e) {
-  char path[4096];
-  int rc = key_path(dir, path, sizeof path, e);
-  if (rc) return rc;
-  memset(out, 0, sizeof *out);
-  out->grace_s = grace_s;
-  unsigned char *b;
-  size_t n;
-  rc = file_read_all(path, &b, &n, e);
-  if (rc == PERR_NOT_FOUND && create) {
-    out->current_id = 1;
-    if ((rc = fresh_key(out->current, e))) return rc;
-    return write_ring(dir, out, e);
-  }
-  if (rc) return rc;
-  if (n != KEYFILE_BYTES || memcmp(b, KEYFILE_MAGIC, 4)) {
-    OPENSSL_cleanse(b, n);
-    free(b);
-    return perr_set(e, PERR_UNAVAILABLE, NULL, "%s is not an offers key file", path);
-  }
-  const unsigned char *p = b + 4;
-  out->current_id = (uint32_t)get_be(p, 4), p += 4;
-  memcpy(out->current, p, OFFERS_KEY_BYTES), p += OFFERS_KEY_BYTES;
-  out->previous_id = (uint32_t)get_be(p, 4), p += 4;
-  memcpy(out->previous, p, OFFERS_KEY_BYTES), p += OFFERS_KEY_BYTES;
-  out->rotated_at = (int64_t)get_be(p, 8);
-  OPENSSL_cleanse(b, n);
-  free(b);
-  if (out->current_id == 0 || out->current_id == out->previous_id)
-    return perr_set(e, PERR_UNAVAILABLE, NULL, "%s: bad key ids", path);
-  return 0;
-}
-
-int offers_keys_rotate(const char *dir, int64_t now, offers_keyring_t *ring, perr_info_t *e) {
-  offers_keyring_t r = *ring;
-  r.previous_id = r.current_id;
-  memcpy(r.previous, r.current, OFFERS_KEY_BYTES);
-  r.current_id = r.current_id + 1 ? r.current_id + 1 : 1;
-  r.rotated_at = now;
-  int rc = fresh_key(r.current, e);
-  if (!rc) rc = write_ring(dir, &r, e);
-  if (!rc) *ring = r;
-  OPENSSL_cleanse(&r, sizeof r);
-  return rc;
 }
 
 /* ---- HMAC and base64url ------------------------------------------------------------ */
@@ -263,7 +169,7 @@ int offers_token_encode_with(offers_signer_t *signer, const offers_keyring_t *ri
   rec_buf_init(&b);
   rec_put_u8(&b, 'T');
   rec_put_u8(&b, 1);
-  put_be(kid, ring->current_id, 4);
+  offer_put_be(kid, ring->current_id, 4);
   rec_put_raw(&b, kid, 4);
   rec_put_str(&b, core_pstr(tk->offer_id, strlen(tk->offer_id)));
   rec_put_str(&b, core_pstr(tk->customer, strlen(tk->customer)));
@@ -305,7 +211,7 @@ int offers_token_verify(const offers_keyring_t *ring, const char *text, const ch
   if (n < 6 + MAC_BYTES || raw[0] != 'T' || raw[1] != 1)
     return refuse(OFFERS_TOKEN_MALFORMED, why, e, "not an offer token");
   size_t body = (size_t)n - MAC_BYTES;
-  uint32_t kid = (uint32_t)get_be(raw + 2, 4);
+  uint32_t kid = (uint32_t)offer_get_be(raw + 2, 4);
   const unsigned char *key = NULL;
   bool retired = false;
   if (kid == ring->current_id) key = ring->current;

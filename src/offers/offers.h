@@ -118,7 +118,7 @@ void offers_catalog_free(offers_catalog_t *c);
  * churn_risk) reads the attribute; one no one reads need not be computed. */
 bool offers_catalog_uses(const offers_catalog_t *c, const char *name);
 
-/* ---- tokens and keys (offer_token.c) ---------------------------------------------- */
+/* ---- tokens (offer_token.c) and keys (offer_keys.c) ---------------------------- */
 
 #define OFFERS_KEY_FILE "offers.key"
 #define OFFERS_KEY_BYTES 32
@@ -138,6 +138,16 @@ int offers_keys_open(const char *dir, bool create, int64_t grace_s, offers_keyri
                      perr_info_t *e);
 /* New current key; the old one stays accepted for grace_s. Written atomically. */
 int offers_keys_rotate(const char *dir, int64_t now, offers_keyring_t *ring, perr_info_t *e);
+/* The ring of a shared store (offer_keys.c; docs/SCALEOUT.md), a record every node reads.
+ * Load: PERR_NOT_FOUND when none is stored. Ensure (write txn): the stored ring, storing seed
+ * (NULL: a fresh key, id 1) first when there is none (*created then true), so the first node
+ * to write decides the fleet's ring. Rotate (write txn): the stored ring (fallback when none is stored) rotated as
+ * offers_keys_rotate does, stored. grace_s is this node's (it is not stored). */
+int offers_keys_load(store_txn_t *t, int64_t grace_s, offers_keyring_t *out, perr_info_t *e);
+int offers_keys_ensure(store_txn_t *w, const offers_keyring_t *seed, int64_t grace_s,
+                       offers_keyring_t *out, bool *created, perr_info_t *e);
+int offers_keys_rotate_stored(store_txn_t *w, int64_t now, const offers_keyring_t *fallback,
+                              offers_keyring_t *out, perr_info_t *e);
 
 typedef struct offers_token_s {
   char offer_id[OFFERS_ID_MAX + 1];

@@ -35,6 +35,16 @@ void offer_key_sep(offer_key_t *k);
 void offer_key_u8(offer_key_t *k, unsigned v);
 void offer_key_be64(offer_key_t *k, int64_t v);
 
+/* n-byte big-endian integers (token key ids, the key ring's bytes). */
+static inline void offer_put_be(unsigned char *p, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+}
+static inline uint64_t offer_get_be(const unsigned char *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
 /* The period index holding ts: day number, ISO week number (weeks start Monday), months
  * since 1970-01, or 0 for lifetime. */
 int64_t offer_period_index(offer_period_t p, int64_t ts);

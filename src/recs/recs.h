@@ -60,7 +60,7 @@ typedef enum { RECS_SIM_COOC, RECS_SIM_COSINE, RECS_SIM_LIFT, RECS_SIM_JACCARD }
  *   EASE         Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data" (WWW'19):
  *                B = I - P diag(1/diag(P)), P = (G + ease_lambda I)^-1 over the item Gram
  *                matrix G (G_ij = weighted baskets holding i and j); item i's row keeps its
- *                top_k positive B_ij. Dense solve (LAPACKE): n^2 doubles of memory;
+ *                ease_top_k positive B_ij. Dense solve (LAPACKE): n^2 doubles of memory;
  *   SPARSE_EASE  the same objective with each column of B restricted to the item's
  *                ease_neighbours most cosine-similar co-purchased items (the feature
  *                selection of fsSLIM, Ning & Karypis, ICDM 2011, with EASE's L2 penalty):
@@ -89,6 +89,8 @@ typedef struct recs_config_s {
   double ease_lambda;    /* EASE L2 penalty, > 0 */
   uint32_t ease_max_items;  /* AUTO: dense EASE up to this many items (memory 8 n^2 bytes) */
   uint32_t ease_neighbours; /* SPARSE_EASE: candidate neighbours solved per item */
+  uint32_t ease_top_k;   /* EASE / SPARSE_EASE: basket-graph neighbours kept per item (the
+                            served row); 0 = top_k. Chosen on the validation split. */
   double ease_blend;     /* EASE rows + ease_blend x the co-occurrence rows (sim, power, top_k
                             above); 0 = EASE alone */
   double ease_pop_damp;  /* EASE targets damped by popularity: B_ij x n_j^-ease_pop_damp */
@@ -241,15 +243,18 @@ typedef struct recs_filter_s {
 
 typedef struct recs_params_s {
   double history_weight;    /* cart: neighbours of history items, weight per item */
-  double repurchase_weight; /* cart/for_customer: share of history baskets with the item */
-  double delta_weight;      /* weight of the incremental delta */
+  double repurchase_weight; /* cart/for_customer: the item's history count / the largest */
+  double cycle_weight;      /* cart/for_customer: x due(item), the customer's own repurchase
+                               cycle (needs history_ts and now; formula at recs_cart below) */
+  double delta_weight;      /* weight of the incremental delta (cosine-scale pair scores) */
   double upsell_max_ratio;  /* upsell: price in (p, p * ratio] */
   int fallback_trending;    /* fill with trending before popular */
 } recs_params_t;
 void recs_params_default(recs_params_t *p);
 /* The serving knobs chosen on the validation split for a model family (COOC keeps the
- * defaults; the EASE family, whose scores have another scale, gets its own repurchase and
- * history weights). Applied on top of recs_params_default. */
+ * defaults; the EASE family, whose scores have another scale, gets its own repurchase,
+ * history, repurchase-cycle and delta weights: docs/BENCHMARKS.md §7a). Applied on top of
+ * recs_params_default. */
 void recs_params_for_model(recs_params_t *p, recs_model_t m);
 
 typedef struct recs_request_s {
@@ -257,6 +262,8 @@ typedef struct recs_request_s {
   size_t nitems;
   const uint32_t *history;   /* customer's purchases, one entry per basket holding the item */
   size_t nhistory;
+  const int64_t *history_ts; /* NULL, or the time (s) of the basket of each history entry */
+  int64_t now;               /* the request's time (s); the cycle term needs it > 0 */
   const uint32_t *candidates;/* upsell: candidate items (e.g. the category); NULL = model */
   size_t ncandidates;
   const recs_filter_t *filter;   /* NULL = none */
@@ -289,8 +296,12 @@ void recs_scratch_free(recs_scratch_t *sc);
  * Unknown items (RECS_NO_ITEM or ids the model lacks) are counted in ans->unknown.
  *   recs_cart: sum of basket-graph rows of ALL cart items (+ history_weight x rows of the
  *     distinct history items, + repurchase_weight x the item's history count divided by the
- *     largest history count); co_purchase, or repurchase for history items when the
- *     repurchase term was added (for_customer likewise).
+ *     largest history count, + cycle_weight x due(item) for items bought in >= 2 baskets
+ *     when history_ts and now are given: cycle = (last - first) / (count - 1) (the mean
+ *     interval between the customer's purchases of it; >= 1 day), r = (now - last) / cycle,
+ *     due = exp(-ln(r)^2 / (2 x 0.5^2)) for r > 0 (1 when the cycle has just elapsed, 0.38 at
+ *     half or twice it), else 0); co_purchase, or repurchase for history items when either
+ *     term was added (for_customer likewise).
  *   recs_similar: the customer-graph row of items[0] ("bought by the same customers";
  *     basket graph when the snapshot has no customer graph); co_purchase.
  *   recs_for_customer: customer-graph rows of the distinct history items (+ basket rows of an

@@ -59,6 +59,7 @@ void recs_config_default(recs_config_t *c) {
   c->ease_pop_damp = 0.2;
   c->ease_max_items = 5000;
   c->ease_neighbours = 50;
+  c->ease_top_k = 50;
 }
 
 void recs_config_shipped(recs_config_t *c) {
@@ -506,7 +507,7 @@ int recs_builder_build(recs_builder_t *b, recs_snapshot_t **out, perr_info_t *e)
                             cf->max_basket, (uint32_t)cf->customer_graph, cf->max_history,
                             (uint32_t)cf->threads, cf->alpha, cf->shrink, cf->pop_damp,
                             cf->power, cf->half_life_days, cf->trend_days, (uint32_t)used,
-                            cf->ease_max_items, cf->ease_neighbours, 0, cf->ease_lambda,
+                            cf->ease_max_items, cf->ease_neighbours, cf->ease_top_k, cf->ease_lambda,
                             cf->ease_blend, cf->ease_pop_damp};
   size_t len = recs_snap_layout(&h);
   s = calloc(1, sizeof(*s));

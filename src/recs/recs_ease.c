@@ -4,7 +4,7 @@
  *   Dense: G_ij = sum over transactions holding i and j of their weight; P = (G + lambda I)^-1
  *   by Cholesky (LAPACKE dpotrf + dpotri, in place: 8 n^2 bytes); B = I - P diag(1/diag P),
  *   so B_ij = -P_ij / P_jj off the diagonal and 0 on it. A cart x scores item j by
- *   sum_i x_i B_ij: item i's served row is {j: B_ij}, its top_k positive entries, best first.
+ *   sum_i x_i B_ij: item i's served row is {j: B_ij}, its ease_top_k positive entries, best first.
  *   Sparse: column i of B restricted to i's ease_neighbours most cosine-similar co-purchased
  *   items N(i) solves the ridge regression min ||X_i - X_N b||^2 + lambda ||b||^2, i.e.
  *   b = (G_NN + lambda I)^-1 G_Ni (LAPACKE dposv, one k x k system per item); that is EASE's
@@ -27,6 +27,11 @@
 /* Serving knobs of the EASE family, chosen on the validation split (docs/BENCHMARKS.md). */
 #define RECS_EASE_REPURCHASE 0.08
 #define RECS_EASE_HISTORY 0.0
+#define RECS_EASE_CYCLE 0.03
+/* The incremental delta adds cosine-scale pair scores (recs_delta.c); EASE weights are ~10x
+ * smaller, so at weight 1 the delta swamps the model (validation NDCG@10 0.2669 -> 0.1488 with
+ * the last 30 training days in the delta; 0.1 gives 0.2696). */
+#define RECS_EASE_DELTA 0.1
 
 recs_model_t recs_model_resolve(const recs_config_t *c, uint32_t n) {
   recs_model_t m = c->model;
@@ -54,6 +59,8 @@ void recs_params_for_model(recs_params_t *p, recs_model_t m) {
   if (m == RECS_MODEL_COOC) return;
   p->repurchase_weight = RECS_EASE_REPURCHASE;
   p->history_weight = RECS_EASE_HISTORY;
+  p->cycle_weight = RECS_EASE_CYCLE;
+  p->delta_weight = RECS_EASE_DELTA;
 }
 
 /* Per-source lists of (target, weight) -> rows of the top K positive weights, best first. */
@@ -126,7 +133,7 @@ static int ease_dense(const recs_config_t *cfg, uint32_t n, const uint64_t *toff
     for (uint32_t j = 0; j < i; j++) A[(size_t)j * n + i] = A[(size_t)i * n + j];
   }
   /* B_ij = -P_ij / P_jj; keep each row's top K positive entries */
-  uint32_t K = cfg->top_k && cfg->top_k < n ? cfg->top_k : n;
+  uint32_t K = recs_ease_rows(cfg) && recs_ease_rows(cfg) < n ? recs_ease_rows(cfg) : n;
   size_t cap = (size_t)n * K;
   src = malloc((cap + 1) * sizeof(uint32_t));
   dst = malloc((cap + 1) * sizeof(uint32_t));
@@ -292,7 +299,7 @@ static int ease_sparse(const recs_config_t *cfg, uint32_t n, const uint64_t *tof
       src[p] = cand[p];
       dst[p] = i;
     }
-  rc = rows_from_triples(n, cfg->top_k, src, dst, J.wout, nc, g);
+  rc = rows_from_triples(n, recs_ease_rows(cfg), src, dst, J.wout, nc, g);
 out:
   free(J.full.off); free(J.full.nbr); free(J.full.sc); free(J.wout);
   free(diag); free(coff); free(cand); free(src); free(dst); free(buf); free(heap);
@@ -347,7 +354,7 @@ int recs_ease_graph(const recs_config_t *cfg, recs_model_t model, uint32_t n,
   if (rc || !(cfg->ease_blend > 0)) return rc;
   graph_out_t c;
   if ((rc = recs_cooc_graph(cfg, n, toff, titems, tw, ntx, &c)) == PERR_OK)
-    rc = blend(g, &c, cfg->ease_blend, n, cfg->top_k);
+    rc = blend(g, &c, cfg->ease_blend, n, recs_ease_rows(cfg));
   free(c.off); free(c.nbr); free(c.sc);
   if (rc) { free(g->off); free(g->nbr); free(g->sc); memset(g, 0, sizeof(*g)); }
   return rc;

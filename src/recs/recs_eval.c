@@ -267,6 +267,12 @@ int recs_eval_run_flags(const recs_eval_data_t *d, const recs_config_t *cfg,
 int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
                        const recs_params_t *ps, size_t np, size_t k, unsigned flags,
                        recs_eval_metrics_t *ms, perr_info_t *e) {
+  return recs_eval_run_delta(d, cfg, ps, np, k, flags, 0, ms, e);
+}
+
+int recs_eval_run_delta(const recs_eval_data_t *d, const recs_config_t *cfg,
+                        const recs_params_t *ps, size_t np, size_t k, unsigned flags,
+                        uint32_t delta_days, recs_eval_metrics_t *ms, perr_info_t *e) {
   recs_eval_metrics_t *m = ms;
   for (size_t i = 0; i < np; i++) {
     memset(&ms[i], 0, sizeof(ms[i]));
@@ -282,18 +288,26 @@ int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
   recs_builder_t *b = recs_builder_new(cfg, NULL);
   recs_snapshot_t *s = NULL;
   recs_scratch_t *sc = recs_scratch_new();
+  recs_delta_t *dl = NULL;
+  uint32_t *dids = NULL;
   const char **names = malloc(4096 * sizeof(char *));
   size_t *lens = malloc(4096 * sizeof(size_t));
   uint32_t *map = malloc((recs_interner_count(d->items) + 1) * sizeof(uint32_t));
   uint32_t *cart = NULL, *hist = NULL;
+  int64_t *hts = NULL;
   size_t histcap = 0;
   recs_result_t *res = malloc(k * sizeof(recs_result_t));
   uint8_t *seen = NULL;
   if (!b || !sc || !names || !lens || !map || !res) goto out;
+  /* training invoices dated at or after cut go to the delta, not the build */
+  int64_t tmax = INT64_MIN, cut = INT64_MAX;
+  for (uint32_t r = 0; r < d->ninv; r++)
+    if (!d->inv[r].test && d->inv[r].ts > tmax) tmax = d->inv[r].ts;
+  if (delta_days) cut = tmax - (int64_t)delta_days * 86400;
   uint64_t t0 = clock_mono_ns();
   for (uint32_t r = 0; r < d->ninv; r++) {
     const inv_t *v = &d->inv[d->order[r]];
-    if (v->test) continue;
+    if (v->test || v->ts >= cut) continue;
     if (v->n > 4096) goto out;
     for (uint32_t j = 0; j < v->n; j++) names[j] = recs_interner_name(d->items, v->items[j], &lens[j]);
     size_t cl;
@@ -307,19 +321,34 @@ int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
   recs_snapshot_stats_t st;
   recs_snapshot_stats(s, &st);
   m->train_items = st.items;
-  for (uint32_t i = 0; i < recs_interner_count(d->items); i++) {
+  if (delta_days) { /* the later invoices, recorded as the daemon does between rebuilds */
+    if (!(dl = recs_delta_new(s, 0)) || !(dids = malloc(4096 * sizeof(uint32_t)))) goto out;
+    for (uint32_t r = 0; r < d->ninv; r++) {
+      const inv_t *v = &d->inv[d->order[r]];
+      if (v->test || v->ts < cut) continue;
+      if (v->n > 4096) goto out;
+      for (uint32_t j = 0; j < v->n; j++) {
+        size_t l;
+        const char *nm = recs_interner_name(d->items, v->items[j], &l);
+        if (recs_delta_intern(dl, nm, l, &dids[j]) != PERR_OK) goto out;
+      }
+      if (recs_delta_add_basket(dl, dids, v->n, v->ts) != PERR_OK) goto out;
+    }
+  }
+  uint32_t nall = recs_interner_count(d->items);
+  for (uint32_t i = 0; i < nall; i++) {
     size_t l;
     const char *nm = recs_interner_name(d->items, i, &l);
-    map[i] = recs_snapshot_lookup(s, nm, l);
+    map[i] = dl ? recs_delta_lookup(dl, nm, l) : recs_snapshot_lookup(s, nm, l);
   }
-  if (!(seen = calloc(st.items + 1, 1))) goto out;
+  if (!(seen = calloc((size_t)st.items + nall + 1, 1))) goto out;
   for (size_t pi = 0; pi < np; pi++) {
     const recs_params_t *p = ps ? &ps[pi] : NULL;
     m = &ms[pi];
     m->build_seconds = ms[0].build_seconds;
     m->train_baskets = ms[0].train_baskets;
     m->train_items = st.items;
-    memset(seen, 0, st.items + 1);
+    memset(seen, 0, (size_t)st.items + nall + 1);
     size_t covered = 0;
     double tscore = 0;
     for (size_t c = 0; c < d->ncases; c++) {
@@ -339,10 +368,18 @@ int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
           uint32_t *nhst = realloc(hist, histcap * sizeof(uint32_t));
           if (!nhst) goto out;
           hist = nhst;
+          int64_t *nts = realloc(hts, histcap * sizeof(int64_t));
+          if (!nts) goto out;
+          hts = nts;
         }
-        for (uint32_t j = 0; j < hv->n; j++) hist[nh++] = map[hv->items[j]];
+        for (uint32_t j = 0; j < hv->n; j++) {
+          hts[nh] = hv->ts;
+          hist[nh++] = map[hv->items[j]];
+        }
       }
-      recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh, .params = p};
+      /* the request's time: the case invoice's (the cycle term's "now") */
+      recs_request_t q = {.items = cart, .nitems = nc, .history = hist, .nhistory = nh,
+                          .history_ts = hts, .now = v->ts, .delta = dl, .params = p};
       recs_answer_t ans;
       uint64_t t1 = clock_mono_ns();
       int got = recs_cart(s, sc, &q, res, k, &ans);
@@ -351,7 +388,10 @@ int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
       m->fallback_slots += ans.from_fallback;
       if (hid == RECS_NO_ITEM) m->hidden_unseen++;
       for (int r = 0; r < got; r++) {
-        if (!seen[res[r].item]) { seen[res[r].item] = 1; covered++; }
+        if (res[r].item < st.items + nall && !seen[res[r].item]) {
+          seen[res[r].item] = 1;
+          covered++;
+        }
         if (res[r].item == hid) {
           m->hr += 1;
           m->ndcg += 1.0 / log2(r + 2.0);
@@ -370,9 +410,11 @@ int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
   rc = PERR_OK;
 out:
   recs_builder_free(b);
+  recs_delta_free(dl);
+  free(dids);
   recs_snapshot_unref(s);
   recs_scratch_free(sc);
-  free(names); free(lens); free(map); free(cart); free(hist); free(res); free(seen);
+  free(names); free(lens); free(map); free(cart); free(hist); free(hts); free(res); free(seen);
   if (rc != PERR_OK && !built_err) perr_set(e, rc, NULL, "evaluation failed");
   return rc;
 }

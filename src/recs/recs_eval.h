@@ -42,6 +42,13 @@ int recs_eval_run_flags(const recs_eval_data_t *d, const recs_config_t *cfg,
 int recs_eval_run_many(const recs_eval_data_t *d, const recs_config_t *cfg,
                        const recs_params_t *ps, size_t np, size_t k, unsigned flags,
                        recs_eval_metrics_t *ms, perr_info_t *e);
+/* As recs_eval_run_many, with the training invoices of the last delta_days days (before the
+ * newest training invoice) left out of the build and recorded into an incremental delta
+ * (recs_delta_add_basket) that every case is scored with: the state between two rebuilds.
+ * Coverage still divides by the snapshot's items. delta_days 0 = recs_eval_run_many. */
+int recs_eval_run_delta(const recs_eval_data_t *d, const recs_config_t *cfg,
+                        const recs_params_t *ps, size_t np, size_t k, unsigned flags,
+                        uint32_t delta_days, recs_eval_metrics_t *ms, perr_info_t *e);
 
 /* The validation protocol (docs/BENCHMARKS.md): drop the test invoices (the protocol's cases),
  * then every invoice dated at or after cutoff, and derive the cases again by the same rule

@@ -35,7 +35,8 @@ typedef struct recs_snap_cfg_s {
   uint32_t sim, row_norm, top_k, min_support, max_basket, customer_graph, max_history,
       threads;
   double alpha, shrink, pop_damp, power, half_life_days, trend_days;
-  uint32_t model, ease_max_items, ease_neighbours, pad; /* model: the one built (never AUTO) */
+  uint32_t model, ease_max_items, ease_neighbours, ease_top_k; /* model: the one built (never
+                                                          AUTO); ease_top_k 0: top_k */
   double ease_lambda, ease_blend, ease_pop_damp;
 } recs_snap_cfg_t;
 
@@ -103,6 +104,11 @@ int recs_cooc_graph(const recs_config_t *cfg, uint32_t n, const uint64_t *toff,
 int recs_ease_graph(const recs_config_t *cfg, recs_model_t model, uint32_t n,
                     const uint64_t *toff, const uint32_t *titems, const float *tw, size_t ntx,
                     graph_out_t *g);
+
+/* Neighbours kept per item in an EASE basket graph (ease_top_k, else top_k; 0 = all). */
+static inline uint32_t recs_ease_rows(const recs_config_t *cfg) {
+  return cfg->ease_top_k ? cfg->ease_top_k : cfg->top_k;
+}
 
 /* Top-K selection: a min-heap (root = worst kept; order score desc, then id asc). push returns
  * the new size; sort orders the kept ones best first. */

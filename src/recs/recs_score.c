@@ -43,6 +43,7 @@ struct recs_scratch_s {
   uint32_t *slot; /* the used slots, in insertion order (used entries) */
   uint32_t *hkey, *hstamp, hgen, hcap, hused; /* history item -> count */
   uint32_t *hcnt;
+  int64_t *hfirst, *hlast; /* history item -> its first and last basket time (history_ts) */
   uint32_t *hslot;    /* the used history slots, ascending after hist_load */
   struct cand *c;     /* boosted candidates (margin boost) or the overflow map's */
   size_t ccap;
@@ -82,6 +83,8 @@ recs_scratch_t *recs_scratch_new(void) {
   sc->hstamp = calloc(sc->hcap, sizeof(uint32_t));
   sc->hcnt = malloc(sc->hcap * sizeof(uint32_t));
   sc->hslot = malloc(sc->hcap * sizeof(uint32_t));
+  sc->hfirst = malloc(sc->hcap * sizeof(int64_t));
+  sc->hlast = malloc(sc->hcap * sizeof(int64_t));
   sc->tcap = 1024;
   sc->touched = malloc(sc->tcap * sizeof(uint32_t));
   sc->ccap = 512;
@@ -89,7 +92,7 @@ recs_scratch_t *recs_scratch_new(void) {
   sc->heapcap = 64;
   sc->heap = malloc(sc->heapcap * sizeof(*sc->heap));
   if (!sc->m || !sc->slot || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->hslot ||
-      !sc->touched || !sc->c || !sc->heap) {
+      !sc->hfirst || !sc->hlast || !sc->touched || !sc->c || !sc->heap) {
     recs_scratch_free(sc);
     return NULL;
   }
@@ -101,6 +104,7 @@ void recs_scratch_free(recs_scratch_t *sc) {
   free(sc->d); free(sc->touched);
   free(sc->m); free(sc->slot);
   free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->hslot);
+  free(sc->hfirst); free(sc->hlast);
   free(sc->c); free(sc->heap);
   free(sc);
 }
@@ -221,15 +225,19 @@ static int cmp_u32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* History multiset -> distinct items with counts (separate map) and the list of used slots in
- * slot order (the order every pass over the history follows). Returns max count. */
-static uint32_t hist_load(recs_scratch_t *sc, const uint32_t *h, size_t n) {
+/* History multiset -> distinct items with counts (separate map), first and last times (when
+ * ts is given) and the list of used slots in slot order (the order every pass over the
+ * history follows). Returns max count. */
+static uint32_t hist_load(recs_scratch_t *sc, const uint32_t *h, const int64_t *ts, size_t n) {
   while (n * 2 > sc->hcap) {
     uint32_t nc = sc->hcap * 2;
     uint32_t *k = realloc(sc->hkey, nc * sizeof(uint32_t)), *c = NULL, *st = NULL, *sl = NULL;
+    int64_t *f = NULL, *l = NULL;
     if (k) sc->hkey = k;
     if (k && (c = realloc(sc->hcnt, nc * sizeof(uint32_t)))) sc->hcnt = c;
-    if (c && (sl = realloc(sc->hslot, nc * sizeof(uint32_t)))) sc->hslot = sl;
+    if (c && (f = realloc(sc->hfirst, nc * sizeof(int64_t)))) sc->hfirst = f;
+    if (f && (l = realloc(sc->hlast, nc * sizeof(int64_t)))) sc->hlast = l;
+    if (l && (sl = realloc(sc->hslot, nc * sizeof(uint32_t)))) sc->hslot = sl;
     if (sl && (st = calloc(nc, sizeof(uint32_t)))) { free(sc->hstamp); sc->hstamp = st; }
     if (!st) { n = sc->hcap / 2; break; } /* out of memory: use a prefix of the history */
     sc->hcap = nc;
@@ -247,7 +255,10 @@ static uint32_t hist_load(recs_scratch_t *sc, const uint32_t *h, size_t n) {
       sc->hkey[x] = h[i];
       sc->hcnt[x] = 0;
       sc->hslot[sc->hused++] = x;
+      if (ts) sc->hfirst[x] = sc->hlast[x] = ts[i];
     }
+    if (ts && ts[i] < sc->hfirst[x]) sc->hfirst[x] = ts[i];
+    if (ts && ts[i] > sc->hlast[x]) sc->hlast[x] = ts[i];
     if (++sc->hcnt[x] > mx) mx = sc->hcnt[x];
   }
   if (sc->hused <= 64) sort_u32(sc->hslot, sc->hused);
@@ -564,7 +575,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
    * (rare) takes the next candidates in rank order, 4 times as many. */
   size_t lim = nout;
   if (!checked) {
-    if (c->q->catalog || c->q->filter) lim += nout + 4;
+    if (c->q->catalog || c->q->filter) lim += 4;
     if (c->exclude_history) lim += sc->hused < 64 ? sc->hused : 64;
   }
   struct cand bound = {0, 0, 0};
@@ -643,7 +654,7 @@ static int begin(ctx_t *c, const recs_snapshot_t *s, recs_scratch_t *sc, const r
   c->uprice = RECS_PRICE_UNKNOWN;
   map_reset(sc);
   dense_reserve(sc, c->n);
-  c->hmax = hist_load(sc, q->history, q->nhistory);
+  c->hmax = hist_load(sc, q->history, q->history_ts, q->nhistory);
   for (size_t i = 0; i < q->nitems; i++)
     ans->unknown += q->items[i] >= c->n && !recs_delta_known(q->delta, q->items[i]);
   for (size_t i = 0; i < q->nhistory; i++)
@@ -718,14 +729,34 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
   return PERR_OK;
 }
 
+/* How due a repurchase is (recs.h, recs_cart): 1 when the customer's own cycle has just
+ * elapsed, falling on a log scale on both sides; 0 without a usable cycle. */
+static double cycle_due(uint32_t count, int64_t first, int64_t last, int64_t now) {
+  if (count < 2 || last <= first || now <= last) return 0;
+  double cycle = (double)(last - first) / (count - 1);
+  if (cycle < 86400) return 0;
+  double lr = log((double)(now - last) / cycle);
+  return exp(-lr * lr / (2 * 0.5 * 0.5));
+}
+
+/* The history terms: repurchase_weight x count / mx, then cycle_weight x due. */
 static int add_repurchase(ctx_t *c, uint32_t mx) {
-  if (!(c->p.repurchase_weight > 0) || mx == 0) return PERR_OK;
-  c->repurchased = 1;
+  int rep = c->p.repurchase_weight > 0 && mx != 0;
+  int cyc = c->p.cycle_weight > 0 && c->q->history_ts && c->q->now > 0;
+  if (!rep && !cyc) return PERR_OK;
   const recs_scratch_t *sc = c->sc;
   for (uint32_t u = 0; u < sc->hused; u++) {
     uint32_t x = sc->hslot[u];
-    if (!acc_add(c->sc, sc->hkey[x], (float)(c->p.repurchase_weight * sc->hcnt[x] / mx)))
-      return PERR_INTERNAL;
+    if (rep) {
+      c->repurchased = 1;
+      if (!acc_add(c->sc, sc->hkey[x], (float)(c->p.repurchase_weight * sc->hcnt[x] / mx)))
+        return PERR_INTERNAL;
+    }
+    double due = cyc ? cycle_due(sc->hcnt[x], sc->hfirst[x], sc->hlast[x], c->q->now) : 0;
+    if (due > 0) {
+      c->repurchased = 1;
+      if (!acc_add(c->sc, sc->hkey[x], (float)(c->p.cycle_weight * due))) return PERR_INTERNAL;
+    }
   }
   return PERR_OK;
 }
@@ -738,7 +769,8 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
   c.cart = 1;
   for (size_t i = 0; i < q->nitems; i++)
     if ((rc = add_row(&c, RECS_GRAPH_BASKET, q->items[i], 1.0f))) return rc;
-  if (q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0)) {
+  if (q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0 ||
+                      c.p.cycle_weight > 0)) {
     if (c.p.history_weight > 0)
       for (uint32_t u = 0; u < sc->hused; u++)
         if ((rc = add_row(&c, RECS_GRAPH_BASKET, sc->hkey[sc->hslot[u]],

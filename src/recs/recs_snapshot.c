@@ -49,6 +49,7 @@ static void cfg_from_snap(recs_config_t *c, const recs_snap_cfg_t *p) {
   c->model = (recs_model_t)p->model;
   c->ease_max_items = p->ease_max_items;
   c->ease_neighbours = p->ease_neighbours;
+  c->ease_top_k = p->ease_top_k;
   c->ease_lambda = p->ease_lambda;
   c->ease_blend = p->ease_blend;
   c->ease_pop_damp = p->ease_pop_damp;

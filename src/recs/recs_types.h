@@ -37,6 +37,8 @@ typedef struct recs_query_s {
   pstr_t product_id;              /* upsell, similar */
   pstr_t customer_id;             /* optional (for_customer: required) */
   uint32_t limit;                 /* 0 = default (10) */
+  int64_t as_of;                  /* cart/for_customer: the time (s) the customer's repurchase
+                                     cycle is judged at; 0 = now */
   recs_wire_filter_t filters;
 } recs_query_t;
 

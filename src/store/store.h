@@ -66,6 +66,8 @@ typedef struct store_options_s {
    * local copy then lives in dir/pg-local (never the embedded store's files). */
   const char *pg_conninfo;
   const char *node_name; /* origin recorded with this node's changes ("" = host:pid) */
+  int pg_table_lock;     /* 1: the fleet's write lock is the row patron_lock(1) FOR UPDATE
+                          * (engines without advisory locks); 0: pg_advisory_xact_lock */
   /* defaults: map_size 8 GiB (1 GiB on 32-bit), max_readers 256, no_sync 0, map_size_max 0 */
 } store_options_t;
 

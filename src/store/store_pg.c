@@ -5,7 +5,8 @@
  * dispatch to LMDB): a read costs what it costs on the embedded store.
  *
  * Writes (the writer thread): a write txn is one PostgreSQL transaction holding the fleet's
- * write lock (pg_advisory_xact_lock), plus one local LMDB write txn. At begin it first applies
+ * write lock (pg_advisory_xact_lock, or the row patron_lock(1) FOR UPDATE where advisory locks
+ * are missing: [store] pg_write_lock), plus one local LMDB write txn. At begin it first applies
  * every change other nodes committed (the catch-up), so the local copy is exact while the lock
  * is held: the modules' read-modify-write (a points balance, an offer budget, an idempotency
  * key) reads the same state on every node, and no ledger needs code of its own. Each put/del
@@ -106,6 +107,7 @@ int store_pg_open(const char *dir, const store_options_t *opt, store_t **out, pe
     return perr_set(err, PERR_INTERNAL, NULL, "out of memory");
   }
   s->base.be = &pg_backend;
+  s->table_lock = opt->pg_table_lock;
   s->wake[0] = s->wake[1] = -1;
   pthread_mutex_init(&s->local_write, NULL);
   pthread_mutex_init(&s->err_mu, NULL);
@@ -138,6 +140,10 @@ int store_pg_open(const char *dir, const store_options_t *opt, store_t **out, pe
     rc = perr_set(err, PERR_UNAVAILABLE, NULL, "%s", m);
   } else if (!(rc = store_pg_migrate(s->wconn, err)) &&
              !(rc = store_pg_bootstrap(s, s->wconn, err))) {
+    if (store_pg_check_lock_kind(s, s->wconn, m, sizeof m)) {
+      rc = perr_set(err, PERR_UNAVAILABLE, NULL, "%s", m);
+      goto fail;
+    }
     atomic_store(&s->ready, 1);
     atomic_store(&s->connected, 1); /* the database answered; the feed thread takes over */
   }
@@ -157,6 +163,38 @@ int store_pg_open(const char *dir, const store_options_t *opt, store_t **out, pe
 fail:
   pg_close(&s->base);
   return rc;
+}
+
+/* The fleet's write lock, held to the end of the transaction (0004_write_lock_table.sql). */
+#define PG_WRITE_LOCK_ADVISORY "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK_KEY ")"
+#define PG_WRITE_LOCK_TABLE "BEGIN; SELECT id FROM patron_lock WHERE id = 1 FOR UPDATE"
+
+int store_pg_check_lock_kind(pg_store_t *s, PGconn *c, char *m, size_t mlen) {
+  const char *mine = s->table_lock ? "table" : "advisory";
+  const char *pv[1] = {mine};
+  /* the first node records its kind; a node racing it sees neither its own insert nor the
+   * other's row in that statement's snapshot (no row): the next statement sees it */
+  for (int tries = 0; tries < 3; tries++) {
+    PGresult *r = PQexecParams(c, "WITH ins AS (INSERT INTO patron_meta (k, v) VALUES "
+                               "('write_lock', $1) ON CONFLICT (k) DO NOTHING RETURNING v) "
+                               "SELECT v FROM ins UNION ALL "
+                               "SELECT v FROM patron_meta WHERE k = 'write_lock'",
+                               1, NULL, pv, NULL, NULL, 0);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+      store_pg_errtext(m, mlen, "recording the write lock", r ? store_pg_resmsg(r) : PQerrorMessage(c));
+      PQclear(r);
+      return -1;
+    }
+    int rc = PQntuples(r) < 1 ? 1 : strcmp(PQgetvalue(r, 0, 0), mine) ? -1 : 0;
+    if (rc < 0)
+      snprintf(m, mlen, "[store] pg_write_lock = %s, but this database's fleet takes the %s "
+               "lock (patron_meta write_lock): every node must take the same one", mine,
+               PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (rc <= 0) return rc;
+  }
+  snprintf(m, mlen, "the fleet's write lock kind is not recorded (patron_meta write_lock)");
+  return -1;
 }
 
 /* ---- transactions ---------------------------------------------------------------------------- */
@@ -202,7 +240,7 @@ static int begin_write(pg_store_t *s, store_txn_t **out) {
     return PERR_UNAVAILABLE;
   }
   int tries = 0;
-  while (store_pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK_KEY ")", m,
+  while (store_pg_exec(c, s->table_lock ? PG_WRITE_LOCK_TABLE : PG_WRITE_LOCK_ADVISORY, m,
                        sizeof m)) {
     int broken = PQstatus(c) != CONNECTION_OK;
     set_last_err(s, m);

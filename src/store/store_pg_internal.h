@@ -34,6 +34,7 @@ typedef struct pg_store_s {
   store_t *local;             /* the node's LMDB copy (dir/pg-local) */
   char *conninfo;
   char origin[96];            /* recorded with this node's changes */
+  int table_lock;             /* the write lock: 1 = patron_lock row, 0 = advisory (immutable) */
   pthread_mutex_t local_write; /* held for the life of a local write txn */
   /* writer thread only */
   PGconn *wconn;
@@ -84,6 +85,9 @@ int store_pg_bootstrap(pg_store_t *s, PGconn *c, perr_info_t *err);
 /* Before a new connection is used: the database's migrations applied and its cluster_id the
  * local copy's (once a run). 0, or -1 with m set (the connection must not be used). */
 int store_pg_ready(pg_store_t *s, PGconn *c, char *m, size_t mlen);
+/* The database records one write-lock kind for the fleet (the first node's); 0, or -1 with m
+ * set when this node's differs (mixing them would break the lock's exclusion). */
+int store_pg_check_lock_kind(pg_store_t *s, PGconn *c, char *m, size_t mlen);
 /* The feed (store.h): poll, wake, stats. */
 int store_pg_feed_poll(store_t *base, int timeout_ms, uint64_t *applied, uint64_t *tables,
                        perr_info_t *err);

@@ -375,6 +375,8 @@ int store_pg_ready(pg_store_t *s, PGconn *c, char *m, size_t mlen) {
       snprintf(m, mlen, "the database is not the one this node's local copy came from "
                         "(cluster_id differs): restart patrond to copy it afresh");
       rc = -1;
+    } else if (store_pg_check_lock_kind(s, c, m, mlen)) {
+      rc = -1;
     } else {
       atomic_store(&s->ready, 1);
     }

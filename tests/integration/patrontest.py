@@ -99,6 +99,10 @@ class Daemon:
     # local-only META keys: the copy's own bookkeeping and LMDB's schema stamp
     LOCAL_META = {b"pg.applied_pos", b"pg.cluster_id", b"schema_version", b"scrub"}
 
+    # PostgreSQL backend: records (tbl, key hex, val hex) that may be in the database and not
+    # in the local copy (a test whose local copy is full on purpose: docs/SCALEOUT.md section 6)
+    db_ahead_ok = staticmethod(lambda rec: False)
+
     def check_local_copy(self):
         """PostgreSQL backend, after a clean stop of the only node on its database: the local
         LMDB copy (mdb_dump) holds exactly patron_kv, record for record. A savepoint whose
@@ -129,6 +133,7 @@ class Daemon:
             return {r for r in recs
                     if not (r[0] == "meta" and bytes.fromhex(r[1]) in self.LOCAL_META)}
         only_local, only_db = shared(local) - shared(database), shared(database) - shared(local)
+        only_db = {r for r in only_db if not self.db_ahead_ok(r)}
         if only_local or only_db:
             raise AssertionError("local copy and PostgreSQL differ: only local %r, only in "
                                  "the database %r" % (sorted(only_local)[:5], sorted(only_db)[:5]))

@@ -358,8 +358,9 @@ class OffersTest(unittest.TestCase):
         self.assertTrue(cm.exception.err["message"].startswith("token_bad_signature"),
                         cm.exception.err)
         self.assertEqual(redeem("k3", token("k3"))["offer_id"], "rot")
-        self.assertEqual(oct(os.stat(os.path.join(self.d.data, "offers.key")).st_mode & 0o777),
-                         "0o600")
+        if not os.environ.get("PATRON_TEST_PG_HOST"):  # on PostgreSQL the ring is a record
+            self.assertEqual(oct(os.stat(os.path.join(self.d.data, "offers.key")).st_mode
+                                 & 0o777), "0o600")
         self.a.call("offers.archive", {"offer_id": "rot"})
         self.a.call("offers.reload")
 

@@ -16,8 +16,14 @@ socket only), no mocks. Each test gets a database of its own and fresh nodes:
   answer `unavailable`, health says stale, the nodes recover without a restart, no acknowledged
   write is lost and none is counted twice;
 - the change log keeps only the newest change of a record (a forgotten customer's data does not
-  linger in it).
+  linger in it);
+- the offer-token key ring is one record of the fleet: a token decided on one node redeems on
+  another, also after offers.rotate_key on a third (old tokens within the grace, new ones from
+  every node).
+With PATRON_TEST_PG_WRITE_LOCK=table every node takes the fleet's write lock as a row lock
+(docs/SCALEOUT.md: engines without advisory locks); the same tests must pass.
 usage: python3 test_postgresql.py PATH/TO/patrond   (exit 77 without postgresql-15)"""
+import base64
 import os
 import subprocess
 import sys
@@ -37,6 +43,8 @@ FEED_POLL_MS = 500
 # poll interval after its COMMIT (NOTIFY wakes the feed at once; the poll covers a lost one);
 # the test allows twice that for a loaded machine
 BOUND_S = 2 * FEED_POLL_MS / 1000.0
+# the fleet's write lock ([store] pg_write_lock): CMake runs this file once per kind
+WRITE_LOCK = os.environ.get("PATRON_TEST_PG_WRITE_LOCK", "advisory")
 
 PROGRAM = {
     "tiers": [{"name": "silver", "entry_threshold": 500, "earn_mult_bp": 10000}],
@@ -86,26 +94,14 @@ class Fleet:
         self.db = db
         self.nodes = [Daemon(PATROND, extra=[
             "--set", "store.backend=postgresql", "--set", "store.postgresql=" + self.conninfo,
-            "--set", "store.node_name=node%d" % i, "--set", "store.feed_poll_ms=%d" % FEED_POLL_MS])
+            "--set", "store.node_name=node%d" % i, "--set", "store.feed_poll_ms=%d" % FEED_POLL_MS,
+            "--set", "store.pg_write_lock=" + WRITE_LOCK])
             for i in range(n)]
         self.clients = []
         if start:
-            self.nodes[0].start()
-            self.share_offer_keys()
-            for d in self.nodes[1:]:
+            for d in self.nodes:
                 d.start()
             self.connect()
-
-    def share_offer_keys(self):
-        """The offer-token key ring is a file of each node (docs/SCALEOUT.md): a fleet shares
-        one, so a token decided on one node redeems on another."""
-        with open(os.path.join(self.nodes[0].data, "offers.key"), "rb") as f:
-            key = f.read()
-        for d in self.nodes[1:]:
-            os.makedirs(d.data, mode=0o700, exist_ok=True)
-            path = os.path.join(d.data, "offers.key")
-            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-                f.write(key)
 
     def connect(self):
         self.clients = [Client(d.sock) for d in self.nodes]
@@ -151,8 +147,39 @@ class PostgresqlTest(unittest.TestCase):
         versions = sorted(int(n.split("_")[0]) for n in os.listdir(sql_dir) if n.endswith(".sql"))
         self.assertEqual(rows, [[str(v), "1"] for v in versions])
         self.assertEqual(f.sql("SELECT count(*) FROM patron_meta WHERE k = 'cluster_id'"), [["1"]])
+        self.assertEqual(f.sql("SELECT v FROM patron_meta WHERE k = 'write_lock'"), [[WRITE_LOCK]])
+        # a node taking the other lock would not exclude the others' writes: refused
+        other = {"advisory": "table", "table": "advisory"}[WRITE_LOCK]
+        odd = Daemon(PATROND, extra=["--set", "store.backend=postgresql", "--set",
+                                     "store.postgresql=" + f.conninfo, "--set",
+                                     "store.pg_write_lock=" + other])
+        self.addCleanup(odd.cleanup)
+        with self.assertRaises(RuntimeError):  # exits at start
+            odd.start()
+        self.assertIn("every node must take the same one", odd.read_log())
+        bad = subprocess.run([PATROND, "--no-config", "--set", "store.pg_write_lock=row",
+                              "--print-config"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn(b"store.pg_write_lock must be advisory or table", bad.stderr)
         for d in f.nodes:
             self.assertNotIn("error", d.read_log())
+        # one offer-token key ring for the three nodes that started together: exactly one
+        # stored it, and a token decided on each node redeems on the next one
+        self.assertEqual(sum("token key ring is stored" in d.read_log() for d in f.nodes), 1)
+        f.admins[0].call("offers.set", {"id": "t", "kind": "amount_off", "value": 100,
+                                        "currency": "EUR"})
+        cart = {"currency": "EUR", "lines": [{"product_id": "p", "quantity": 1,
+                                              "unit_price": 1000}]}
+        for i in range(3):
+            cust = "ta%d" % i
+            wait_until(lambda: any(o.get("token") for o in f.clients[i].call(
+                "offers.decide", {"customer_id": cust, "cart": cart})["offers"]), BOUND_S,
+                "the offer on node %d" % i)
+            tok = [o["token"] for o in f.clients[i].call(
+                "offers.decide", {"customer_id": cust, "cart": cart})["offers"] if o.get("token")]
+            r = f.clients[(i + 1) % 3].call("offers.redeem", {
+                "token": tok[0], "customer_id": cust, "cart": cart, "idempotency_key": cust})
+            self.assertEqual(r["discount"], 100)
 
     def test_b_an_order_on_one_node_is_read_on_the_others_within_the_bound(self):
         self.fleet = f = Fleet("feed")
@@ -429,6 +456,71 @@ class PostgresqlTest(unittest.TestCase):
         acked, errors = self.write_load(f, kill, must_refuse=False)
         print("killed connections: %d orders acknowledged, %d refusals (unavailable)"
               % (len(acked), len(errors)))
+
+    def test_j_the_offer_key_ring_is_the_fleets(self):
+        self.fleet = f = Fleet("keys")
+        for d in f.nodes:  # no key file on any node: one ring, a record of the database
+            self.assertFalse(os.path.exists(os.path.join(d.data, "offers.key")))
+        self.assertEqual(f.sql("SELECT count(*) FROM patron_kv WHERE tbl = 'meta' AND "
+                               "key = convert_to('offers_keyring', 'UTF8')"), [["1"]])
+        f.admins[0].call("offers.set", {"id": "ten", "kind": "amount_off", "value": 1000,
+                                        "currency": "EUR"})
+        cart = {"currency": "EUR", "lines": [{"product_id": "mug", "quantity": 1,
+                                              "unit_price": 2500}]}
+        serial = iter(range(10**6))
+
+        def token(node):
+            """(customer, token) decided on node for a new customer."""
+            cust = "kc%d" % next(serial)
+            got = [o["token"] for o in f.clients[node].call(
+                "offers.decide", {"customer_id": cust, "cart": cart})["offers"]
+                if o["offer_id"] == "ten" and o.get("token")]
+            return (cust, got[0]) if got else (cust, None)
+
+        def key_id(tok):
+            raw = base64.urlsafe_b64decode(tok + "=" * (-len(tok) % 4))
+            return int.from_bytes(raw[2:6], "big")
+
+        def redeem(node, cust_tok):
+            cust, tok = cust_tok
+            r = f.clients[node].call("offers.redeem", {"token": tok, "customer_id": cust,
+                                                      "cart": cart, "idempotency_key": "i-" + cust})
+            self.assertEqual((r["offer_id"], r["discount"]), ("ten", 1000))
+
+        for i in range(3):  # the catalogue follows A's offers.set
+            wait_until(lambda: token(i)[1], BOUND_S, "the offer on node %d" % i)
+        first = key_id(token(0)[1])
+        # decided on each node, redeemed on each other one (A -> B among them)
+        old = {(i, j): token(i) for i in range(3) for j in range(3) if i != j}
+        self.assertEqual({key_id(t) for _, t in old.values()}, {first})
+        for (i, j), ct in list(old.items())[:3]:
+            redeem(j, ct)
+        rot = f.admins[2].call("offers.rotate_key")  # on C
+        self.assertEqual((rot["previous_key_id"], rot["key_id"]), (first, first + 1))
+        # the tokens of the previous key, still accepted everywhere (within the grace), at once
+        for (i, j), ct in list(old.items())[3:]:
+            redeem(j, ct)
+        # every node signs with the new key once the feed brings it; each verifies the others'
+        for i in range(3):
+            wait_until(lambda: key_id(token(i)[1]) == rot["key_id"], BOUND_S,
+                       "node %d signing with the rotated key" % i)
+        for i in range(3):
+            for j in range(3):
+                if i != j:
+                    ct = token(i)
+                    self.assertEqual(key_id(ct[1]), rot["key_id"])
+                    redeem(j, ct)
+        self.assertEqual(f.sql("SELECT count(*) FROM patron_kv WHERE tbl = 'meta' AND "
+                               "key = convert_to('offers_keyring', 'UTF8')"), [["1"]])
+        # a second rotation (on B) retires the first key: refused on every node
+        stale = token(0)
+        f.admins[1].call("offers.rotate_key")
+        f.admins[1].call("offers.rotate_key")
+        for j in range(3):
+            with self.assertRaises(RpcError) as cm:
+                redeem(j, stale)
+            self.assertTrue(cm.exception.err["message"].startswith("token_bad_signature"),
+                            cm.exception.err)
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

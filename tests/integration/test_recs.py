@@ -7,6 +7,7 @@ fallbacks, incremental updates before any rebuild, orders recorded during a rebu
 persistence across a restart, damaged model files (models/clv.bin, models/recs.snap) refused
 at start with a log line and rebuilt, admin-only recs.rules, and bad inputs with field paths.
 usage: python3 test_recs.py PATH/TO/patrond"""
+import math
 import os
 import sys
 import threading
@@ -548,6 +549,54 @@ class BackgroundBuildTest(unittest.TestCase):
             self.assertEqual(done["r"]["models"][0]["status"], "ready")
             st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
             self.assertEqual(st["recs"], "ready")
+            a.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+
+class RepurchaseCycleTest(unittest.TestCase):
+    """The customer's own repurchase cycle under the shipped EASE model (PROTOCOL.md): an item
+    bought every 10 days gets + 0.03 x exp(-ln(r)^2 / 0.5), r = days since the last purchase
+    / 10, judged at the request's as_of."""
+
+    def test_due_item_boosted_at_as_of(self):
+        d = Daemon(PATROND, extra=["--set", "models.recs_rebuild_interval_s=0"], sync=False).start()
+        try:
+            c, a = Client(d.sock), Client(d.admin)
+            t0, day = 1700000000, 86400
+            k = 0
+            for n in range(3):  # r1 buys beans every 10 days, with a mug or a filter
+                for cust, items in (("r1", ["beans", "mug"]), ("x%d" % n, ["beans", "filter"]),
+                                    ("y%d" % n, ["mug", "filter", "spoon"])):
+                    k += 1
+                    c.call("order.record", order("o%d" % k, cust, ts=t0 + n * 10 * day + k, lines=[
+                        {"product_id": p, "quantity": 1, "unit_price": 100} for p in items]))
+            self.assertEqual(a.call("model.refit", {"models": ["recs"]})["models"][0]["status"],
+                             "ready")
+            last = t0 + 20 * day + 7  # r1's third order
+
+            def beans(as_of):
+                ans = c.call("recs.cart", {"items": ["spoon"], "customer_id": "r1",
+                                           "limit": 10, "as_of": as_of})
+                got = {x["product_id"]: x for x in ans["items"]}
+                self.assertEqual(got["beans"]["reason"], "repurchase", ans)
+                return got["beans"]["score"]
+
+            cycle = (last - (t0 + 1)) / 2
+            due = beans(int(last + cycle))             # r = 1: + 0.03
+            late = beans(int(last + 40 * cycle))       # r = 40: + 0.03 x 2e-12
+            half = beans(int(last + cycle / 2))        # r = 1/2: + 0.03 x 0.3825
+            self.assertAlmostEqual(due - late, 0.03, places=5)
+            self.assertAlmostEqual(half - late, 0.03 * math.exp(-math.log(2) ** 2 / 0.5), places=5)
+            # without as_of the clock decides: years later, nothing is due
+            now = c.call("recs.cart", {"items": ["spoon"], "customer_id": "r1", "limit": 10})
+            self.assertAlmostEqual({x["product_id"]: x["score"] for x in now["items"]}["beans"],
+                                   late, places=6)
+            with self.assertRaises(RpcError) as cm:
+                c.call("recs.cart", {"items": ["spoon"], "as_of": -1})
+            self.assertEqual((cm.exception.code, cm.exception.field), ("invalid_params", "as_of"))
+            c.close()
             a.close()
         finally:
             self.assertEqual(d.stop(), 0)

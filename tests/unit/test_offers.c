@@ -412,6 +412,63 @@ static void test_tokens(void **state) {
   assert_int_equal(offers_keys_open(f->dir, true, 86400, &again, &e), PERR_UNAVAILABLE);
 }
 
+/* The ring of a shared store (a record, docs/SCALEOUT.md section 5): stored once, then kept
+ * against another seed; rotated from the stored ring, not the caller's; tokens of the
+ * previous key verify with the rotated ring; a damaged record is refused. */
+static void test_stored_ring(void **state) {
+  fx_t *f = *state;
+  perr_info_t e = {0};
+  offers_keyring_t first, other, got, rotated, file_ring = test_keys(f);
+  assert_int_equal(offers_keys_load(f->w, 86400, &got, &e), PERR_NOT_FOUND);
+  bool created;
+  assert_int_equal(offers_keys_ensure(f->w, NULL, 86400, &first, &created, &e), 0);
+  assert_true(created);
+  assert_int_equal((int)first.current_id, 1);
+  assert_int_equal((int)first.previous_id, 0);
+  assert_memory_not_equal(first.current, file_ring.current, OFFERS_KEY_BYTES);
+  /* the first ring stays: a later node's seed (its key file) does not replace it */
+  assert_int_equal(offers_keys_ensure(f->w, &file_ring, 3600, &other, &created, &e), 0);
+  assert_false(created);
+  assert_memory_equal(other.current, first.current, OFFERS_KEY_BYTES);
+  assert_int_equal((int)other.grace_s, 3600); /* the grace is the reader's, not stored */
+  offers_token_t t = sample_token(), tk;
+  char tok[OFFERS_TOKEN_MAX];
+  offers_refusal_t why;
+  assert_int_equal(offers_token_encode(&first, &t, tok, &e), 0);
+  /* rotate: from the stored ring (the fallback, another ring, is not used) */
+  assert_int_equal(offers_keys_rotate_stored(f->w, OFX_NOW, &file_ring, &rotated, &e), 0);
+  assert_int_equal((int)rotated.current_id, 2);
+  assert_int_equal((int)rotated.previous_id, 1);
+  assert_memory_equal(rotated.previous, first.current, OFFERS_KEY_BYTES);
+  assert_int_equal(offers_keys_load(f->w, 86400, &got, &e), 0);
+  assert_memory_equal(got.current, rotated.current, OFFERS_KEY_BYTES);
+  assert_int_equal(got.rotated_at, OFX_NOW);
+  assert_int_equal(offers_token_verify(&got, tok, "c1", OFX_NOW + 60, &tk, &why, &e), 0);
+  assert_int_equal(offers_token_verify(&got, tok, "c1", OFX_NOW + 86400, &tk, &why, &e),
+                   PERR_FORBIDDEN);
+  assert_int_equal(why, OFFERS_TOKEN_KEY_RETIRED);
+  /* a damaged record: refused, not used */
+  assert_int_equal(store_put(f->w, STORE_T_META, "offers_keyring", 14, "PTK1xx", 6), 0);
+  assert_int_equal(offers_keys_load(f->w, 86400, &got, &e), PERR_UNAVAILABLE);
+  assert_int_equal(offers_keys_ensure(f->w, NULL, 86400, &got, &created, &e), PERR_UNAVAILABLE);
+}
+
+/* ---- seeding from a key file: a fresh store takes the file's ring as it is ---- */
+static void test_stored_ring_seeded(void **state) {
+  fx_t *f = *state;
+  perr_info_t e = {0};
+  offers_keyring_t file_ring = test_keys(f), got;
+  bool created;
+  assert_int_equal(offers_keys_rotate(f->dir, OFX_NOW, &file_ring, &e), 0); /* ids 2 and 1 */
+  assert_int_equal(offers_keys_ensure(f->w, &file_ring, 86400, &got, &created, &e), 0);
+  assert_true(created);
+  assert_int_equal(offers_keys_load(f->w, 86400, &got, &e), 0);
+  assert_int_equal((int)got.current_id, 2);
+  assert_memory_equal(got.current, file_ring.current, OFFERS_KEY_BYTES);
+  assert_memory_equal(got.previous, file_ring.previous, OFFERS_KEY_BYTES);
+  assert_int_equal(got.rotated_at, file_ring.rotated_at);
+}
+
 /* ---- redemption ------------------------------------------------------------------- */
 
 static void make_token(const offers_keyring_t *k, const char *customer, int n, int64_t now,
@@ -875,6 +932,7 @@ int main(void) {
       T(test_tokens),                   T(test_redeem_property),
       T(test_redeem_last_unit_and_refusals), T(test_attribution_idempotent),
       T(test_global_holdout),           T(test_decide_fast_paths),
+      T(test_stored_ring),              T(test_stored_ring_seeded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

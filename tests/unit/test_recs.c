@@ -387,6 +387,62 @@ static void test_similar_customer_upsell(void **st) {
   recs_snapshot_unref(s);
 }
 
+/* The repurchase-cycle term (recs.h, recs_cart): cycle_weight x exp(-ln(r)^2 / 0.5), r = days
+ * since the last purchase / the mean interval between the customer's purchases of the item. */
+static double score_of(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t *q,
+                       uint32_t item, uint8_t *reason) {
+  recs_result_t r[32];
+  recs_answer_t ans;
+  int n = recs_cart(s, sc, q, r, 32, &ans);
+  assert_true(n > 0);
+  int k = find(r, n, item);
+  if (reason) *reason = k >= 0 ? r[k].reason : 0xff;
+  return k >= 0 ? r[k].score : 0;
+}
+
+static void test_repurchase_cycle(void **st) {
+  (void)st;
+  recs_config_t c;
+  recs_config_default(&c);
+  recs_snapshot_t *s = build(&c, fill_shop);
+  recs_scratch_t *sc = recs_scratch_new();
+  const int64_t D = 86400, t0 = T0;
+  uint32_t phone = id(s, "phone"), cable = id(s, "cable"), charger = id(s, "charger");
+  /* cable: days 0, 30, 60 (cycle 30 days); charger: once, day 50 (no cycle) */
+  uint32_t hist[4] = {cable, cable, cable, charger};
+  int64_t hts[4] = {t0, t0 + 30 * D, t0 + 60 * D, t0 + 50 * D};
+  recs_params_t p;
+  recs_params_default(&p);
+  p.repurchase_weight = 0;
+  recs_request_t q = {.items = &phone, .nitems = 1, .history = hist, .nhistory = 4,
+                      .history_ts = hts, .now = t0 + 90 * D, .params = &p};
+  double base = score_of(s, sc, &q, cable, NULL), base_ch = score_of(s, sc, &q, charger, NULL);
+  p.cycle_weight = 1;
+  uint8_t why;
+  /* due: the cycle has just elapsed (r = 1): + 1 x 1 */
+  assert_float_equal(score_of(s, sc, &q, cable, &why), base + 1.0, 1e-6);
+  assert_int_equal(why, RECS_REASON_REPURCHASE);
+  assert_float_equal(score_of(s, sc, &q, charger, NULL), base_ch, 0); /* bought once */
+  /* twice the cycle since the last purchase (r = 2): exp(-ln(2)^2 / 0.5) = 0.38177 */
+  q.now = t0 + 120 * D;
+  assert_float_equal(score_of(s, sc, &q, cable, NULL), base + exp(-log(2) * log(2) / 0.5), 1e-6);
+  /* half the cycle (r = 0.5): the same, the curve is symmetric in log r */
+  q.now = t0 + 75 * D;
+  assert_float_equal(score_of(s, sc, &q, cable, NULL), base + exp(-log(2) * log(2) / 0.5), 1e-6);
+  /* no times, no "now", or purchases less than a day apart: no term */
+  q.history_ts = NULL;
+  assert_float_equal(score_of(s, sc, &q, cable, NULL), base, 0);
+  q.history_ts = hts;
+  q.now = 0;
+  assert_float_equal(score_of(s, sc, &q, cable, NULL), base, 0);
+  int64_t close[4] = {t0, t0 + 3600, t0 + 7200, t0};
+  q.history_ts = close;
+  q.now = t0 + 90 * D;
+  assert_float_equal(score_of(s, sc, &q, cable, NULL), base, 0);
+  recs_scratch_free(sc);
+  recs_snapshot_unref(s);
+}
+
 static void test_delta(void **st) {
   (void)st;
   recs_config_t c;
@@ -466,6 +522,7 @@ int main(void) {
       cmocka_unit_test(test_time_decay),        cmocka_unit_test(test_snapshot_roundtrip),
       cmocka_unit_test(test_cart_and_filters),  cmocka_unit_test(test_similar_customer_upsell),
       cmocka_unit_test(test_delta),             cmocka_unit_test(test_holder_swap),
+      cmocka_unit_test(test_repurchase_cycle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

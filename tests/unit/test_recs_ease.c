@@ -35,7 +35,9 @@ static const double SPARSE2[4][4] = {
     {0, 0.36842105263157893, 0, 0.15789473684210525},
     {0.36842105263157893, 0, 0.15789473684210525, 0}};
 
-static recs_snapshot_t *build(recs_model_t model, uint32_t neighbours, uint32_t max_items) {
+/* ease_top_k: served row length (0 = top_k, here 0 = every positive weight). */
+static recs_snapshot_t *build_k(recs_model_t model, uint32_t neighbours, uint32_t max_items,
+                                uint32_t ease_top_k) {
   static const char *const B[6][3] = {{"A", "B"}, {"A", "B", "C"}, {"B", "C"},
                                       {"C", "D"}, {"A", "D"},      {"A", "B", "D"}};
   static const size_t n[6] = {2, 3, 2, 2, 2, 3};
@@ -47,6 +49,7 @@ static recs_snapshot_t *build(recs_model_t model, uint32_t neighbours, uint32_t 
   c.ease_neighbours = neighbours;
   c.ease_max_items = max_items;
   c.top_k = 0;
+  c.ease_top_k = ease_top_k;
   c.customer_graph = 0;
   recs_builder_t *b = recs_builder_new(&c, NULL);
   assert_non_null(b);
@@ -59,6 +62,10 @@ static recs_snapshot_t *build(recs_model_t model, uint32_t neighbours, uint32_t 
   assert_int_equal(recs_builder_build(b, &s, &e), PERR_OK);
   recs_builder_free(b);
   return s;
+}
+
+static recs_snapshot_t *build(recs_model_t model, uint32_t neighbours, uint32_t max_items) {
+  return build_k(model, neighbours, max_items, 0);
 }
 
 static void expect_rows(const recs_snapshot_t *s, const double want[4][4]) {
@@ -111,6 +118,32 @@ static void test_sparse_restricted_solves(void **st) {
   recs_snapshot_unref(s);
 }
 
+/* ease_top_k keeps each EASE row's best K (the customer graph keeps top_k) and persists. */
+static void test_ease_top_k_rows(void **st) {
+  (void)st;
+  for (int model = RECS_MODEL_EASE; model <= RECS_MODEL_SPARSE_EASE; model++) {
+    recs_snapshot_t *s = build_k((recs_model_t)model, 3, 0, 1);
+    const double (*want)[4] = DENSE; /* sparse with every candidate = dense */
+    size_t len;
+    const void *bytes = recs_snapshot_bytes(s, &len);
+    recs_snapshot_t *l = NULL;
+    perr_info_t e;
+    assert_int_equal(recs_snapshot_load(bytes, len, &l, &e), PERR_OK);
+    assert_int_equal(recs_snapshot_config(l)->ease_top_k, 1);
+    for (uint32_t i = 0; i < 4; i++) {
+      const uint32_t *nb;
+      const float *sc;
+      size_t m = recs_snapshot_neighbours(l, RECS_GRAPH_BASKET, i, &nb, &sc);
+      double best = 0;
+      for (int j = 0; j < 4; j++) best = want[i][j] > best ? want[i][j] : best;
+      assert_int_equal(m, best > 0 ? 1 : 0);
+      if (m) assert_true(fabs(sc[0] - best) <= 1e-6 * best); /* the row's best weight */
+    }
+    recs_snapshot_unref(l);
+    recs_snapshot_unref(s);
+  }
+}
+
 static void test_auto_switches_at_max_items(void **st) {
   (void)st;
   recs_snapshot_t *s = build(RECS_MODEL_AUTO, 2, 4);
@@ -152,6 +185,7 @@ static void test_cart_sums_rows(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_dense_matches_closed_form),
                                      cmocka_unit_test(test_sparse_restricted_solves),
+                                     cmocka_unit_test(test_ease_top_k_rows),
                                      cmocka_unit_test(test_auto_switches_at_max_items),
                                      cmocka_unit_test(test_cart_sums_rows)};
   return cmocka_run_group_tests(tests, NULL, NULL);
