@@ -128,6 +128,8 @@ void offers_wire_destroy(daemon_t *d) {
   if (!w) return;
   offers_catalog_free(w->catalog);
   offers_signer_free(w->signer);
+  loyalty_program_memo_free(w->loyalty);
+  offers_counter_memo_free(w->counters);
   for (offers_ring_node_t *n = atomic_load(&w->keys), *older; n; n = older) {
     older = n->older;
     OPENSSL_cleanse(&n->ring, sizeof n->ring);

@@ -189,7 +189,10 @@ static void profile_attributes(exec_ctx_t *x, store_txn_t *t, const offers_catal
   }
   bool tier = USES(c, "tier"), points = USES(c, "points");
   loy_summary_t loy;
-  if ((tier || points) && loyalty_summary(t, id, x->now, &loy, &ignore) == 0 && loy.program) {
+  struct offers_wire_s *w = x->d->offers;
+  if ((tier || points) && !w->loyalty) w->loyalty = loyalty_program_memo_new(); /* NULL: none */
+  if ((tier || points) && loyalty_summary(t, w->loyalty, id, x->now, &loy, &ignore) == 0 &&
+      loy.program) {
     if (loy.has_tier && tier) json_object_set_new(attrs, "tier", json_string(loy.tier));
     if (points) json_object_set_new(attrs, "points", json_integer(loy.balance));
   }
@@ -310,11 +313,12 @@ static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void
   profile_attributes(x, t, c, q->customer, attrs); /* Patron's own attributes win */
   cart_attributes(c, attrs, &q->cart);
   if (!w->signer) w->signer = offers_signer_new(); /* NULL: each token fetches its own */
+  if (!w->counters) w->counters = offers_counter_memo_new(); /* NULL: read the store */
   offers_decide_in_t in = {.customer = q->customer, .attrs = attrs, .cart = &q->cart,
                            .now = x->now, .global_holdout = w->global_holdout,
                            .seed = clock_mono_ns() ^ ++w->draws,
                            .max_offers = (int)q->max_offers, .keys = offers_wire_keys(x->d),
-                           .signer = w->signer};
+                           .signer = w->signer, .counters = w->counters};
   if ((rc = offers_decide(c, t, &in, &dec, e))) goto done;
   offers_expose_queue(x->d, q->customer, &q->cart, x->now, &dec);
   rc = pack_decision(x, &dec, r, e);

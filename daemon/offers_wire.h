@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "loyalty/loyalty.h"
 #include "offers/offers.h"
 
 #define OFFERS_EXPOSED_SLOTS 4096 /* direct-mapped cache of exposures already queued */
@@ -34,6 +35,10 @@ struct offers_wire_s {
   int keys_provisional;                /* shared, but offers.key until the fleet's arrives (loop) */
   uint64_t draws;                      /* bandit seed counter (loop thread) */
   offers_signer_t *signer;             /* loop thread: offers.decide's tokens (lazily made) */
+  offers_counter_memo_t *counters;     /* loop thread: offers.decide's budgets and arm
+                                        * counters (lazily made; exact: see offers.h) */
+  loy_program_memo_t *loyalty;         /* loop thread: offers.decide's decoded loyalty program
+                                        * (lazily made; checked against the store each read) */
   uint64_t exposed[OFFERS_EXPOSED_SLOTS]; /* loop thread: hashes of queued exposures */
   log_limit_t expose_log;              /* "exposure not queued" lines */
 };

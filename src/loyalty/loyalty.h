@@ -296,8 +296,17 @@ typedef struct loy_summary_s {
   char tier[LOY_NAME_MAX + 1];
   int64_t balance;           /* as loyalty_points' balance */
 } loy_summary_t;
-int loyalty_summary(store_txn_t *t, pstr_t customer_id, int64_t now, loy_summary_t *out,
-                    perr_info_t *e);
+/* A decoded program kept between reads by one thread (offers.decide on the loop). Each read
+ * through it still gets the stored program record and compares its bytes with the ones it
+ * decoded last, so any change (loyalty.program_set, a program file, a restore, another node)
+ * is decoded again by the very next read: it saves the decoding and the 24 KB copy, never
+ * serves an old program. Not thread-safe: one memo per thread. */
+typedef struct loy_program_memo_s loy_program_memo_t;
+loy_program_memo_t *loyalty_program_memo_new(void); /* NULL: out of memory */
+void loyalty_program_memo_free(loy_program_memo_t *pm);
+/* memo NULL: the program is loaded and decoded for this call. */
+int loyalty_summary(store_txn_t *t, loy_program_memo_t *memo, pstr_t customer_id, int64_t now,
+                    loy_summary_t *out, perr_info_t *e);
 int loyalty_points(store_txn_t *t, pstr_t customer_id, int64_t now, int64_t horizon_s,
                    uint64_t before_seq, size_t limit, arena_t *a, loy_points_info_t *out,
                    perr_info_t *e);

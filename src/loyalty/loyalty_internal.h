@@ -80,6 +80,10 @@ int loy_flush(store_txn_t *w, loy_member_t *m, const loy_fx_t *fx, perr_info_t *
 
 /* Program: the stored one (PERR_NOT_FOUND without e set when none). */
 int loy_program_load(store_txn_t *t, loy_program_t *p, perr_info_t *e);
+/* The program through a memo (loyalty.h): *p is the memo's, valid until its next use;
+ * *stored 0 when none is stored (then *p is an inactive default, as loyalty reads see it). */
+int loy_program_memo_get(store_txn_t *t, loy_program_memo_t *pm, const loy_program_t **p,
+                         int *stored, perr_info_t *e);
 int loy_tier_index(const loy_program_t *p, const char *name); /* -1 none/unknown */
 int64_t loy_keep_threshold(const loy_tier_t *t);
 

@@ -213,6 +213,55 @@ int loy_program_load(store_txn_t *t, loy_program_t *p, perr_info_t *e) {
   return 0;
 }
 
+/* The memo: the bytes of the record last decoded (state NONE_STORED: the last read found no
+ * record; UNSET: nothing read yet) and what they decode to. */
+enum { MEMO_UNSET = 0, MEMO_STORED = 1, MEMO_NONE_STORED = 2 };
+struct loy_program_memo_s {
+  int state;
+  unsigned char *raw;
+  size_t rawn, rawcap;
+  loy_program_t p;
+};
+
+loy_program_memo_t *loyalty_program_memo_new(void) { return calloc(1, sizeof(loy_program_memo_t)); }
+
+void loyalty_program_memo_free(loy_program_memo_t *pm) {
+  if (!pm) return;
+  free(pm->raw);
+  free(pm);
+}
+
+int loy_program_memo_get(store_txn_t *t, loy_program_memo_t *pm, const loy_program_t **p,
+                         int *stored, perr_info_t *e) {
+  const void *v;
+  size_t vn;
+  int rc = store_get(t, STORE_T_META, LOY_PROGRAM_KEY, strlen(LOY_PROGRAM_KEY), &v, &vn);
+  if (rc && rc != PERR_NOT_FOUND) return core_store_err(t, rc, e);
+  *p = &pm->p;
+  *stored = rc == 0;
+  if (rc == PERR_NOT_FOUND) {
+    if (pm->state != MEMO_NONE_STORED) {
+      loyalty_program_default(&pm->p);
+      pm->p.active = 0;
+      pm->state = MEMO_NONE_STORED;
+    }
+    return 0;
+  }
+  if (pm->state == MEMO_STORED && vn == pm->rawn && memcmp(v, pm->raw, vn) == 0) return 0;
+  pm->state = MEMO_UNSET; /* until the new bytes are decoded and kept */
+  if (vn > pm->rawcap) {
+    unsigned char *grown = realloc(pm->raw, vn);
+    if (!grown) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+    pm->raw = grown;
+    pm->rawcap = vn;
+  }
+  if (program_decode(v, vn, &pm->p)) return core_corrupt("loyalty program", e);
+  memcpy(pm->raw, v, vn);
+  pm->rawn = vn;
+  pm->state = MEMO_STORED;
+  return 0;
+}
+
 int loyalty_program_find(store_txn_t *t, loy_program_t *out, perr_info_t *e) {
   return loy_program_load(t, out, e);
 }

@@ -136,22 +136,46 @@ static void expiring(const loy_program_t *p, const loy_member_t *m, int64_t now,
   free(lots);
 }
 
-int loyalty_summary(store_txn_t *t, pstr_t customer_id, int64_t now, loy_summary_t *out,
-                    perr_info_t *e) {
+/* The summary of a member already moved to now. */
+static void summarize(const loy_program_t *p, int stored, const loy_member_t *m, int64_t now,
+                      loy_summary_t *out) {
+  out->program = stored;
+  if (!m->exists) return;
+  out->member = 1;
+  out->balance = m->total - loy_pending(m, now);
+  int cur = loy_tier_index(p, m->tier);
+  if (cur >= 0) {
+    out->has_tier = 1;
+    memcpy(out->tier, p->tiers[cur].name, sizeof out->tier);
+  }
+}
+
+/* Through a memo: no view (the program is the memo's), the member on the stack. */
+static int summary_memo(store_txn_t *t, loy_program_memo_t *pm, pstr_t customer, int64_t now,
+                        loy_summary_t *out, perr_info_t *e) {
+  const loy_program_t *p;
+  int stored;
+  int rc = core_check_id(customer, "customer_id", e);
+  if (!rc) rc = loy_program_memo_get(t, pm, &p, &stored, e);
+  if (rc) return rc;
+  loy_member_t m;
+  memset(&m, 0, sizeof m);
+  if (!(rc = loy_member_load(t, customer, now, &m, e))) {
+    if (m.exists) loy_advance(p, &m, now, NULL);
+    summarize(p, stored, &m, now, out);
+  }
+  loy_member_free(&m);
+  return rc;
+}
+
+int loyalty_summary(store_txn_t *t, loy_program_memo_t *memo, pstr_t customer_id, int64_t now,
+                    loy_summary_t *out, perr_info_t *e) {
   memset(out, 0, sizeof *out);
+  if (memo) return summary_memo(t, memo, customer_id, now, out, e);
   view_t *v;
   int rc = view_open(t, customer_id, now, &v, e);
   if (rc) return rc;
-  out->program = v->stored;
-  if (v->m.exists) {
-    out->member = 1;
-    out->balance = v->m.total - loy_pending(&v->m, now);
-    int cur = loy_tier_index(&v->p, v->m.tier);
-    if (cur >= 0) {
-      out->has_tier = 1;
-      memcpy(out->tier, v->p.tiers[cur].name, sizeof out->tier);
-    }
-  }
+  summarize(&v->p, v->stored, &v->m, now, out);
   view_close(v);
   return 0;
 }

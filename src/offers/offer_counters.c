@@ -152,7 +152,8 @@ int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_
   rec_put_uv(&b, bits);
   rec_put_sv(&b, a->s.discount_cost);
   rec_put_sv(&b, a->clicks);
-  return save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  int rc = save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  return rc ? rc : offer_counters_stamp(t);
 }
 
 static void seen_key(offer_key_t *k, const char *customer, const char *offer) {
@@ -267,7 +268,8 @@ int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, i
   rec_put_u8(&b, 1);
   rec_put_sv(&b, redemptions);
   rec_put_sv(&b, money);
-  return save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  int rc = save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  return rc ? rc : offer_counters_stamp(t);
 }
 
 static void cap_key(offer_key_t *k, const offer_t *o, const char *customer, char kind, int64_t ts) {
@@ -300,14 +302,14 @@ int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char 
 }
 
 int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
-                    int64_t *shown, int64_t *redeemed) {
+                    bool never_shown, int64_t *shown, int64_t *redeemed) {
   offer_key_t k;
   *shown = *redeemed = 0;
   if (!o->cap_shown && !o->cap_redeemed) return 0;
   cap_key(&k, o, customer, 's', ts); /* the 'r' key differs only in the kind byte */
   if (k.bad) return PERR_INVALID_PARAMS;
   size_t kind_at = k.n - 10; /* kind \0 be64(period) end the key */
-  int rc = o->cap_shown ? cap_read(t, &k, shown) : 0;
+  int rc = o->cap_shown && !never_shown ? cap_read(t, &k, shown) : 0;
   if (rc || !o->cap_redeemed) return rc;
   k.b[kind_at] = 'r';
   return cap_read(t, &k, redeemed);

@@ -88,9 +88,34 @@ typedef struct cand_s {
   double ev, uplift;
 } cand_t;
 
+/* Where a decision reads counters: budgets and arm counters through the caller's memo,
+ * checked against the store's stamp at the first counter read of the decision (m: NULL
+ * until then, and after when the store is read directly), with the catalogue it indexes
+ * by; the customer's seen rows in one range, read at the first offer that needs them
+ * (seen: NULL until then, or out of memory: single reads). */
+typedef struct counters_s {
+  offers_counter_memo_t *want, *m;
+  const offers_catalog_t *c;
+  bool begun, seen_read;
+  offer_seen_set_t *seen;
+} counters_t;
+
+static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
+  if (!k->begun) k->m = offer_memo_begin(k->want, rd, k->c), k->begun = true;
+  return k->m;
+}
+
+static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const char *customer) {
+  if (!k->seen_read && (k->seen = malloc(sizeof *k->seen)))
+    offer_seen_prefetch(rd, customer, k->seen);
+  k->seen_read = true;
+  return k->seen;
+}
+
 /* Why an offer is not eligible (NULL: eligible). */
-static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
-                              unsigned char *memo, int64_t *money_used, int *rc) {
+static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
+                              const offers_decide_in_t *in, unsigned char *memo,
+                              int64_t *money_used, int *rc) {
   const offers_cart_t *cart = in->cart;
   *rc = 0;
   if (o->archived) return "archived";
@@ -110,13 +135,22 @@ static const char *ineligible(const offer_t *o, store_txn_t *rd, const offers_de
   }
   int64_t used_r, used_m;
   if (o->budget_redemptions || o->budget_money) { /* unlimited: nothing to read */
-    if ((*rc = offer_budget_load(rd, o->id, &used_r, &used_m))) return "error";
+    *rc = offer_memo_budget(memo_of(k, rd), rd, k->c, o, &used_r, &used_m);
+    if (*rc) return "error";
     *money_used = used_m;
     if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
     if (o->budget_money && used_m >= o->budget_money) return "budget";
   }
   int64_t shown, redeemed;
-  if ((*rc = offer_caps_load(rd, o, in->customer, in->now, &shown, &redeemed))) return "error";
+  bool never_shown = false; /* no seen row in a complete range: no impression, ever */
+  if (o->cap_shown) {
+    const offer_seen_set_t *ss = seen_of(k, rd, in->customer);
+    offer_seen_t seen;
+    never_shown = ss && ss->complete &&
+                  offer_seen_lookup(rd, ss, in->customer, o->id, &seen) == PERR_NOT_FOUND;
+  }
+  *rc = offer_caps_load(rd, o, in->customer, in->now, never_shown, &shown, &redeemed);
+  if (*rc) return "error";
   if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";
   if (o->cap_redeemed && redeemed >= o->cap_redeemed) return "cap_redeemed";
   return NULL;
@@ -136,8 +170,9 @@ static int assign(const char *key, const char *seed, const double *w, int n, con
   return a.variation;
 }
 
-static int pick_arm(const offer_t *o, store_txn_t *rd, const offer_seen_set_t *seen_set,
-                    const char *customer, bandit_rng_t *rng, int *arm) {
+static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
+                    const offer_seen_set_t *seen_set, const char *customer, bandit_rng_t *rng,
+                    int *arm) {
   offer_seen_t seen;
   int rc = offer_seen_lookup(rd, seen_set, customer, o->id, &seen);
   if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0; /* sticky */
@@ -157,7 +192,7 @@ static int pick_arm(const offer_t *o, store_txn_t *rd, const offer_seen_set_t *s
   stats_arm_t arms[OFFERS_MAX_VARIANTS];
   for (int i = 0; i < o->nvariants; i++) {
     offer_arm_t a;
-    if ((rc = offer_arm_load(rd, o->id, i + 1, &a))) return rc;
+    if ((rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, i + 1, &a))) return rc;
     arms[i] = a.s;
   }
   *arm = 1 + bandit_pick(arms, o->nvariants, (bandit_reward_t)o->reward, rng);
@@ -190,18 +225,18 @@ static double cart_worth(const offers_decide_in_t *in) {
  * to lose money on this cart: every arm has PRIOR_N exposures and even its best variant's
  * EIV is negative. That test uses the best variant, not the customer's arm, so it never
  * depends on the assignment (the arms stay comparable). */
-static int expected_value(const offer_t *o, store_txn_t *rd, const offers_decide_in_t *in,
-                          double v, cand_t *c, bool *losing) {
+static int expected_value(counters_t *k, const offer_t *o, store_txn_t *rd,
+                          const offers_decide_in_t *in, double v, cand_t *c, bool *losing) {
   offer_arm_t ctl, trt;
-  int rc = offer_arm_load(rd, o->id, 0, &ctl);
-  if (!rc) rc = offer_arm_load(rd, o->id, c->arm ? c->arm : 1, &trt);
+  int rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, 0, &ctl);
+  if (!rc) rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, c->arm ? c->arm : 1, &trt);
   if (rc) return rc;
   c->ev = eiv(&ctl, &trt, v, c->discount, &c->uplift);
   *losing = false;
   if (!o->stop_when_losing || (double)ctl.s.exposures < PRIOR_N) return 0; /* still learning */
   double best = -INFINITY, u;
   for (int a = 1; a <= o->nvariants; a++) {
-    if ((rc = offer_arm_load(rd, o->id, a, &trt))) return rc;
+    if ((rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, a, &trt))) return rc;
     if ((double)trt.s.exposures < PRIOR_N) return 0;
     double x = eiv(&ctl, &trt, v, offers_discount(o, o->variants[a - 1].value, in->cart), &u);
     if (x > best) best = x;
@@ -314,29 +349,23 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   unsigned char *memo = c->nrule_slots ? (unsigned char *)(cs + c->n) : NULL;
   if (memo) memset(memo, 0, c->nrule_slots);
   double worth = cart_worth(in);
-  offer_seen_set_t *seen_set = NULL;
+  counters_t counters = {in->counters, NULL, c, false, false, NULL};
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0;
-    if (ineligible(o, rd, in, memo, &money_used, &rc)) continue;
+    if (ineligible(&counters, o, rd, in, memo, &money_used, &rc)) continue;
     cand_t *k = &cs[n];
-    if (!seen_set) { /* the first eligible offer: the customer's seen rows, one range */
-      if (!(seen_set = malloc(sizeof *seen_set))) {
-        free(cs);
-        return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-      }
-      offer_seen_prefetch(rd, in->customer, seen_set);
-    }
-    if ((rc = pick_arm(o, rd, seen_set, in->customer, &rng, &k->arm))) break;
+    const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
+    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, &rng, &k->arm))) break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
     k->discount = offers_discount(o, k->value, cart);
     if (o->budget_money && money_used > o->budget_money - k->discount) continue; /* can't pay */
     bool losing;
-    if ((rc = expected_value(o, rd, in, worth, k, &losing))) break;
+    if ((rc = expected_value(&counters, o, rd, in, worth, k, &losing))) break;
     if (!losing) n++;
   }
-  free(seen_set);
+  free(counters.seen);
   if (rc) {
     free(cs);
     return offer_store_err(rd, rc, e);

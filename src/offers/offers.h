@@ -207,6 +207,14 @@ typedef struct offers_cart_s {
   size_t nitems;
 } offers_cart_t;
 
+/* Budget and arm counters kept between decisions by one thread (offers.decide on the loop;
+ * offer_counter_memo.c). Exact, not a cache with a lifetime: an entry is used only while the
+ * store's counters stamp, rewritten by every budget or arm counter write in its own
+ * transaction, equals the one it was read under. Not thread-safe: one memo per thread. */
+typedef struct offers_counter_memo_s offers_counter_memo_t;
+offers_counter_memo_t *offers_counter_memo_new(void); /* NULL: out of memory */
+void offers_counter_memo_free(offers_counter_memo_t *m);
+
 typedef struct offers_decide_in_s {
   const char *customer;
   const json_t *attrs;     /* profile + cart + shop attributes (offers_cart_attributes) */
@@ -218,6 +226,7 @@ typedef struct offers_decide_in_s {
   int max_offers;          /* 0: OFFERS_DECIDE_MAX */
   const offers_keyring_t *keys; /* non-NULL: sign a token for each shown offer */
   offers_signer_t *signer; /* optional (the calling thread's): tokens and impression ids */
+  offers_counter_memo_t *counters; /* optional (the calling thread's): budgets, arm counters */
 } offers_decide_in_t;
 
 typedef struct offers_decided_s {

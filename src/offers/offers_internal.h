@@ -6,6 +6,8 @@
  *               'c' offer_id \0 customer \0 kind \0 be64(period) -> 'C' 1 sv(count)
  *                   (kind 's' shown, 'r' redeemed; period from offer_period_index)
  *               'a' offer_id \0 u8(arm)                   -> 'A' 1 arm counters (offer_arm_t)
+ *               'g' -> 'G' 1 raw16: the counters stamp (offer_counter_memo.c), rewritten
+ *                   with a random value by every budget or arm counter write
  * OFFER_SEEN    customer \0 offer_id                      -> 'S' 1 seen record (offer_seen_t)
  * OFFER_IDEM    'r' key -> 'R' 1 raw32(sha256 token) redeem answer
  *               'e' key -> 'E' 1 raw32(sha256 event)    'o' order_id -> 'L' 1 u8(linked)
@@ -89,11 +91,26 @@ int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, i
 /* kind 's' (shown) or 'r' (redeemed) in the period holding ts. */
 int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
                    int64_t *count);
-/* Both of the period's counts of the caps o has (a cap it lacks reads 0, unread). */
+/* Both of the period's counts of the caps o has (a cap it lacks reads 0, unread).
+ * never_shown: the customer has no seen record for o, so the shown count is 0 unread (an
+ * impression writes the seen record and the shown count in one transaction; customer.forget
+ * moves both). */
 int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
-                    int64_t *shown, int64_t *redeemed);
+                    bool never_shown, int64_t *shown, int64_t *redeemed);
 int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,
                     int64_t ts, int64_t count);
+
+/* Counter memo (offer_counter_memo.c). stamp: write a fresh stamp (in the txn of a budget
+ * or arm write). begin: once per decision, the memo to use in this decision (NULL: read the
+ * store for everything; m NULL, no stamp, out of memory). budget/arm: offer_budget_load and
+ * offer_arm_load through the memo (m NULL: straight from the store). */
+int offer_counters_stamp(store_txn_t *w);
+offers_counter_memo_t *offer_memo_begin(offers_counter_memo_t *m, store_txn_t *rd,
+                                        const offers_catalog_t *c);
+int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                      const offer_t *o, int64_t *redemptions, int64_t *money);
+int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                   const offer_t *o, int arm, offer_arm_t *out);
 
 /* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
 int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);

@@ -303,7 +303,27 @@ class OffersTest(unittest.TestCase):
         self.assertEqual(offers("t-gold"), ["gold_only"])  # non-stackable: shown alone
         self.assertEqual(offers("t-silver"), ["rich"])
         self.assertEqual(offers("t-none"), [])
-        for oid in ("gold_only", "rich"):
+        # the program changes (a platinum tier above gold): once the re-evaluation pass made
+        # t-gold platinum, the next decision sees the new tier, which only the new program
+        # has (the loop keeps the decoded program and must notice it changed)
+        self.set_offer({"id": "plat_only", "kind": "amount_off", "value": 95, "currency": "SEK",
+                        "stackable": True,
+                        "rule": {"tier": "platinum"}})
+        self.a.call("loyalty.program.set", {
+            "tiers": [{"name": "silver", "entry_threshold": 500, "earn_mult_bp": 10000},
+                      {"name": "gold", "entry_threshold": 1000, "earn_mult_bp": 10000},
+                      {"name": "platinum", "entry_threshold": 1100, "earn_mult_bp": 10000}],
+            "basis": "points", "window": "lifetime", "downgrade": "never",
+            "earn": [{"currency": "SEK", "points": 1, "per_minor": 100}], "pending_days": 0})
+        for _ in range(500):  # the pass is a chain of jobs: wait for its write
+            if self.c.call("loyalty.tier", {"customer_id": "t-gold"}).get("tier") == "platinum":
+                break
+            self.barrier()
+        self.assertEqual(self.c.call("loyalty.tier", {"customer_id": "t-gold"})["tier"],
+                         "platinum")
+        self.assertIn("plat_only", offers("t-gold"))
+        self.assertEqual(offers("t-silver"), ["rich"])
+        for oid in ("gold_only", "rich", "plat_only"):
             self.a.call("offers.archive", {"offer_id": oid})
         self.a.call("offers.reload")
 

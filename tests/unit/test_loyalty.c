@@ -910,6 +910,49 @@ static void test_errors_change_nothing(void **state) {
   assert_same_dump(before, dump(f->w));
 }
 
+/* loyalty_summary through a program memo answers as without it, and sees every program
+ * change at the next read: none -> stored, a renamed tier of the same length (same record
+ * size, other bytes), a renamed tier of another length. */
+static void assert_summary_memo(fx_t *f, loy_program_memo_t *pm, const char *cust, int64_t now,
+                                int program, const char *tier_name, int64_t balance) {
+  loy_summary_t a, b;
+  perr_info_t e = {0};
+  assert_int_equal(loyalty_summary(f->w, pm, P(cust), now, &a, &e), 0);
+  assert_int_equal(loyalty_summary(f->w, NULL, P(cust), now, &b, &e), 0);
+  assert_int_equal(a.program, program);
+  assert_int_equal(a.has_tier, tier_name != NULL);
+  if (tier_name) assert_string_equal(a.tier, tier_name);
+  assert_int_equal(a.balance, balance);
+  assert_int_equal(a.program, b.program);
+  assert_int_equal(a.member, b.member);
+  assert_int_equal(a.has_tier, b.has_tier);
+  assert_string_equal(a.tier, b.tier);
+  assert_int_equal(a.balance, b.balance);
+}
+
+static void test_summary_memo_sees_program_changes(void **state) {
+  fx_t *f = *state;
+  loy_program_memo_t *pm = loyalty_program_memo_new();
+  assert_non_null(pm);
+  assert_summary_memo(f, pm, "c1", T0, 0, NULL, 0); /* no program stored */
+  loy_program_t p;
+  base_program(&p);
+  set_program(f, &p);
+  order(f, "c1", "o1", 60000, T0); /* 600 points: Silver, +50 entry bonus */
+  assert_summary_memo(f, pm, "c1", T0 + 1, 1, "Silver", 650);
+  assert_summary_memo(f, pm, "c1", T0 + 2, 1, "Silver", 650); /* from the memo */
+  snprintf(p.tiers[1].name, sizeof p.tiers[1].name, "Silwer"); /* same length */
+  set_program(f, &p);
+  assert_summary_memo(f, pm, "c1", T0 + 3, 1, NULL, 650); /* the member's tier is gone */
+  snprintf(p.tiers[1].name, sizeof p.tiers[1].name, "Silver");
+  set_program(f, &p);
+  assert_summary_memo(f, pm, "c1", T0 + 4, 1, "Silver", 650);
+  snprintf(p.tiers[1].name, sizeof p.tiers[1].name, "SilverPlus"); /* longer */
+  set_program(f, &p);
+  assert_summary_memo(f, pm, "c1", T0 + 5, 1, NULL, 650);
+  loyalty_program_memo_free(pm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_program_validation, setup, teardown),
@@ -932,6 +975,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_award_adjust_and_history_paging, setup, teardown),
       cmocka_unit_test_setup_teardown(test_check_detects_differences, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors_change_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_summary_memo_sees_program_changes, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

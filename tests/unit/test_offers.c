@@ -849,10 +849,85 @@ static void test_decide_fast_paths(void **state) {
   offers_catalog_free(c);
 }
 
+/* offers.decide through a counters memo answers exactly as without it after every change
+ * of the counters it keeps: impressions and a conversion (arm counters: the uplift), a
+ * redemption (the budget: the offer goes), and a store whose counters have no stamp (written
+ * by a version before it) is read directly. */
+static void assert_memo_same(fx_t *f, const offers_catalog_t *c, offers_counter_memo_t *m,
+                             const char *customer, const offers_cart_t *cart, size_t want_n) {
+  offers_decision_t a, b;
+  offers_decide_in_t in = {.customer = customer, .cart = cart, .now = OFX_NOW, .seed = 3};
+  perr_info_t e = {0};
+  in.counters = m;
+  assert_int_equal(offers_decide(c, f->w, &in, &a, &e), 0);
+  in.counters = NULL;
+  assert_int_equal(offers_decide(c, f->w, &in, &b, &e), 0);
+  assert_int_equal(a.n, want_n);
+  assert_int_equal(b.n, want_n);
+  for (size_t i = 0; i < a.n; i++) {
+    assert_string_equal(a.items[i].offer_id, b.items[i].offer_id);
+    assert_int_equal(a.items[i].arm, b.items[i].arm);
+    assert_true(a.items[i].uplift == b.items[i].uplift);
+    assert_true(a.items[i].expected_value == b.items[i].expected_value);
+  }
+}
+
+static void test_decide_counter_memo(void **state) {
+  fx_t *f = *state;
+  ofx_set(f, O1(",\"budget\":{\"redemptions\":2}"));
+  offers_catalog_t *c = ofx_catalog(f);
+  offers_counter_memo_t *m = offers_counter_memo_new();
+  assert_non_null(m);
+  ofx_cart_t cart;
+  ofx_cart(&cart, "EUR", 10000);
+  assert_memo_same(f, c, m, "c1", &cart.cart, 1);
+  double before;
+  {
+    offers_decision_t d;
+    offers_decide_in_t in = {.customer = "c1", .cart = &cart.cart, .now = OFX_NOW, .seed = 3,
+                             .counters = m};
+    assert_int_equal(offers_decide(c, f->w, &in, &d, &(perr_info_t){0}), 0);
+    before = d.items[0].uplift;
+  }
+  for (int i = 0; i < 5; i++) { /* exposures of arm 1, one converts: the uplift moves */
+    char key[16], who[16];
+    snprintf(key, sizeof key, "imp-%d", i);
+    snprintf(who, sizeof who, "x%d", i);
+    ofx_impression(f, key, "o1", who, 1, OFX_NOW);
+  }
+  offers_event_t conv = {OFFERS_EV_ORDER, "ord-1", "o1", "x0", 1, OFX_NOW, 5000};
+  bool replay;
+  assert_int_equal(offers_event(f->w, &conv, &replay, &(perr_info_t){0}), 0);
+  assert_memo_same(f, c, m, "c1", &cart.cart, 1);
+  {
+    offers_decision_t d;
+    offers_decide_in_t in = {.customer = "c1", .cart = &cart.cart, .now = OFX_NOW, .seed = 3,
+                             .counters = m};
+    assert_int_equal(offers_decide(c, f->w, &in, &d, &(perr_info_t){0}), 0);
+    assert_true(d.items[0].uplift != before);
+  }
+  offers_refusal_t why;
+  assert_int_equal(redeem_once(f, "o1", "r1", "k-1", 10000, &why), 0);
+  assert_memo_same(f, c, m, "c1", &cart.cart, 1);
+  assert_int_equal(redeem_once(f, "o1", "r2", "k-2", 10000, &why), 0);
+  assert_memo_same(f, c, m, "c1", &cart.cart, 0); /* the budget is spent */
+  /* counters written without a stamp: the memo must not answer from what it holds */
+  ofx_set(f, "{\"id\":\"o2\"," BASE ",\"budget\":{\"redemptions\":1}}");
+  offers_catalog_free(c);
+  c = ofx_catalog(f);
+  assert_memo_same(f, c, m, "c1", &cart.cart, 1); /* o2 now in the memo */
+  assert_int_equal(store_del(f->w, STORE_T_OFFER_COUNTS, "g", 1), 0);
+  static const unsigned char used[] = {'B', 1, 2, 0}; /* sv 1 redemption, sv 0 money */
+  assert_int_equal(store_put(f->w, STORE_T_OFFER_COUNTS, "bo2", 3, used, sizeof used), 0);
+  assert_memo_same(f, c, m, "c1", &cart.cart, 0);
+  offers_counter_memo_free(m);
+  offers_catalog_free(c);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_validation_names_field),   T(test_round_trip_list_archive),
+      T(test_validation_names_field), T(test_decide_counter_memo),   T(test_round_trip_list_archive),
       T(test_decide_constraints),       T(test_decide_holdouts),
       T(test_tokens),                   T(test_redeem_property),
       T(test_redeem_last_unit_and_refusals), T(test_attribution_idempotent),

@@ -1,0 +1,123 @@
+/* offer_counter_memo.c -- the offers' budget and arm counters kept between decisions by one
+ * thread (offers.decide on the loop), and the stamp that makes them exact.
+ * The stamp: OFFER_COUNTS key "g", 'G' 1 | raw16, a fresh random value written in the same
+ * transaction as every budget or arm counter record (offer_budget_store, offer_arm_store).
+ * Invariant: a memo entry is used only while the stamp the decision's own transaction reads
+ * equals the one it was read under, so it holds exactly what that transaction would read
+ * (the stamp is random, not a count: a store restored to an older state, or changed by
+ * another node, never shows a stamp the memo has seen with other counters). No stamp (a
+ * store whose counters predate it), or a stamp unreadable: the memo is not used, every
+ * counter is read from the store. Caps and sticky arms are per customer: never kept. */
+#include <stdlib.h>
+
+#include <openssl/rand.h>
+
+#include "offers/offers_internal.h"
+
+#define STAMP_LEN 16
+#define BUDGET_BIT (1u << OFFERS_MAX_ARMS)
+
+typedef struct memo_offer_s {
+  char id[OFFERS_ID_MAX + 1];
+  uint64_t epoch;                  /* have/used/arms hold for memo epoch == this */
+  unsigned have;                   /* bit a: arms[a] read; BUDGET_BIT: the budget */
+  int64_t used_r, used_m;
+  offer_arm_t arms[OFFERS_MAX_ARMS];
+} memo_offer_t;
+
+struct offers_counter_memo_s {
+  unsigned char stamp[STAMP_LEN];
+  uint64_t epoch;                  /* bumped whenever the stamp read differs */
+  int valid;                       /* stamp holds a stamp read from the store */
+  memo_offer_t *offers;            /* by catalogue position (checked by id) */
+  size_t cap;
+};
+
+static const unsigned char stamp_key[1] = {'g'};
+
+offers_counter_memo_t *offers_counter_memo_new(void) {
+  offers_counter_memo_t *m = calloc(1, sizeof *m);
+  if (m) m->epoch = 1;
+  return m;
+}
+
+void offers_counter_memo_free(offers_counter_memo_t *m) {
+  if (!m) return;
+  free(m->offers);
+  free(m);
+}
+
+int offer_counters_stamp(store_txn_t *w) {
+  unsigned char v[2 + STAMP_LEN] = {'G', 1};
+  if (RAND_bytes(v + 2, STAMP_LEN) == 1)
+    return store_put(w, STORE_T_OFFER_COUNTS, stamp_key, sizeof stamp_key, v, sizeof v);
+  int rc = store_del(w, STORE_T_OFFER_COUNTS, stamp_key, sizeof stamp_key); /* no fresh
+                                                      * stamp: none at all, memos stop */
+  return rc == PERR_NOT_FOUND ? 0 : rc;
+}
+
+offers_counter_memo_t *offer_memo_begin(offers_counter_memo_t *m, store_txn_t *rd,
+                                        const offers_catalog_t *c) {
+  const void *v;
+  size_t vn;
+  if (!m) return NULL;
+  if (store_get(rd, STORE_T_OFFER_COUNTS, stamp_key, sizeof stamp_key, &v, &vn) ||
+      vn != 2 + STAMP_LEN || ((const unsigned char *)v)[0] != 'G' ||
+      ((const unsigned char *)v)[1] != 1) {
+    m->valid = 0;
+    return NULL;
+  }
+  if (!m->valid || memcmp(m->stamp, (const unsigned char *)v + 2, STAMP_LEN)) {
+    memcpy(m->stamp, (const unsigned char *)v + 2, STAMP_LEN);
+    m->valid = 1;
+    m->epoch++;
+  }
+  if (c->n > m->cap) {
+    memo_offer_t *grown = realloc(m->offers, c->n * sizeof *grown);
+    if (!grown) return NULL;
+    for (size_t i = m->cap; i < c->n; i++) grown[i].epoch = 0, grown[i].id[0] = 0;
+    m->offers = grown;
+    m->cap = c->n;
+  }
+  return m;
+}
+
+/* The entry of catalogue offer o, emptied when it held another offer or an older epoch. */
+static memo_offer_t *entry(offers_counter_memo_t *m, const offers_catalog_t *c,
+                           const offer_t *o) {
+  memo_offer_t *x = &m->offers[o - c->offers];
+  if (x->epoch != m->epoch || strcmp(x->id, o->id)) {
+    size_t n = strlen(o->id);
+    memcpy(x->id, o->id, n + 1);
+    x->epoch = m->epoch;
+    x->have = 0;
+  }
+  return x;
+}
+
+int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                      const offer_t *o, int64_t *redemptions, int64_t *money) {
+  if (!m) return offer_budget_load(rd, o->id, redemptions, money);
+  memo_offer_t *x = entry(m, c, o);
+  if (!(x->have & BUDGET_BIT)) {
+    int rc = offer_budget_load(rd, o->id, &x->used_r, &x->used_m);
+    if (rc) return rc;
+    x->have |= BUDGET_BIT;
+  }
+  *redemptions = x->used_r;
+  *money = x->used_m;
+  return 0;
+}
+
+int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                   const offer_t *o, int arm, offer_arm_t *out) {
+  if (!m || arm < 0 || arm >= OFFERS_MAX_ARMS) return offer_arm_load(rd, o->id, arm, out);
+  memo_offer_t *x = entry(m, c, o);
+  if (!(x->have & (1u << arm))) {
+    int rc = offer_arm_load(rd, o->id, arm, &x->arms[arm]);
+    if (rc) return rc;
+    x->have |= 1u << arm;
+  }
+  *out = x->arms[arm];
+  return 0;
+}
