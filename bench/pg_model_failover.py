@@ -1,11 +1,15 @@
 """pg_model_failover.py -- the model leader's failover time (docs/BENCHMARKS.md section 15,
 docs/SCALEOUT.md section 7): three patrond nodes on one PostgreSQL 15 (a throw-away cluster
 started here, Unix socket), some orders so both models build; then, R times: kill -9 the model
-leader and measure
+leader during a CLV build (a model.refit held at the leader's build gate,
+PATRON_DEBUG_BUILD_GATE: the build is marked as started in patron_model_builds, so the new
+leader rebuilds CLV at once; a leader killed between builds leaves nothing to rebuild) and
+measure
 - lock: kill -> the new leader's row in patron_model_leader (written right after it took the
   advisory lock; PostgreSQL's now(), same host clock as the kill's time.time());
-- published: kill -> the new leader's last snapshot row (created_at) of both kinds;
+- published: kill -> the new leader's CLV snapshot row (created_at);
 - served: kill -> every surviving node's model.status shows the new versions (polled).
+Every other build passes the gates at once (a thread per node).
 The killed node is restarted (it follows) before the next run. Every node restarts its poll
 interval when a publication is notified, so a kill right after the fleet converged would land
 at the same phase of the followers' polls each run: the kill waits a random 0..poll time first
@@ -18,14 +22,40 @@ import random
 import signal
 import statistics
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import pgtest  # noqa: E402
-from patrontest import Client, Daemon, order, wait_until  # noqa: E402
+from patrontest import BuildGate, Client, Daemon, order, wait_until  # noqa: E402
 
 KINDS = ("clv", "recs")
+REBUILT = ("clv",)  # the kind whose build the kill interrupts
+
+
+class Gates:
+    """Each node's build gate, passed at once except the one build held for the kill."""
+
+    def __init__(self):
+        self.hold = None  # the daemon whose next build stays at its gate
+        self.held = threading.Event()
+        self.gates = {}
+
+    def start(self, d):
+        if d not in self.gates:
+            self.gates[d] = BuildGate(d)
+        gate = self.gates[d]
+        gate.start(d)
+        threading.Thread(target=self.passer, args=(d, gate), daemon=True).start()
+
+    def passer(self, d, gate):
+        while True:
+            gate.started()
+            if self.hold is d:  # left at the gate: the node is killed there
+                self.held.set()
+                return
+            gate.release()
 
 
 def main():
@@ -50,7 +80,8 @@ def main():
                 "--set", "store.backend=postgresql", "--set", "store.postgresql=" + conninfo,
                 "--set", "store.node_name=node%d" % i,
                 "--set", "store.model_leader_poll_ms=%d" % a.poll_ms]))
-        nodes[0].start()
+        gates = Gates()
+        gates.start(nodes[0])
         cl = Client(nodes[0].sock)
         for i in range(a.orders):
             cl.call("order.record", order("o%d" % i, "c%d" % (i % 300),
@@ -64,7 +95,7 @@ def main():
         adm.call("model.refit")
         adm.close()
         for d in nodes[1:]:
-            d.start()
+            gates.start(d)
 
         def newest():
             rows = sql("SELECT DISTINCT ON (kind) kind, version FROM patron_model_snapshots "
@@ -91,6 +122,13 @@ def main():
             name = leader_name()
             victim = nodes[int(name[4:])]
             live = [d for d in nodes if d is not victim]
+            gates.held.clear()
+            gates.hold = victim
+            adm = Client(victim.admin)
+            adm.send_raw(adm.request_bytes("model.refit", {"models": list(REBUILT)})[1])
+            if not gates.held.wait(30):
+                raise RuntimeError("the leader's refit did not reach its gate")
+            gates.hold = None
             if not a.no_spread:  # a benchmark's sampling delay, not a wait for an event
                 time.sleep(random.uniform(0, a.poll_ms / 1000.0))
             t_kill = time.time()
@@ -98,12 +136,14 @@ def main():
             victim.proc.send_signal(signal.SIGKILL)
             victim.proc.wait()
             victim.proc = None
+            victim.logf.close()
+            adm.close()
             row = wait_until(lambda: (lambda x: x if x and x[0][0] != name else None)(
                 sql("SELECT node, extract(epoch FROM since) FROM patron_model_leader")), 30,
                 "a new leader")
             lock_ms = (float(row[0][1]) - t_kill) * 1000
             new = row[0][0]
-            pub = wait_until(lambda: (lambda x: x if len(x) == len(KINDS) else None)(
+            pub = wait_until(lambda: (lambda x: x if len(x) == len(REBUILT) else None)(
                 sql("SELECT kind, max(extract(epoch FROM created_at)) FROM "
                     "patron_model_snapshots WHERE built_by = '%s' AND created_at >= "
                     "to_timestamp(%f) GROUP BY kind" % (new, t_kill))), 60, "the new snapshots")
@@ -115,7 +155,7 @@ def main():
             print("run %d: killed %s; %s took the lock after %.0f ms, published %r after %.0f ms, "
                   "every survivor served them after %.0f ms" % (r + 1, name, new, lock_ms, after,
                                                                  pub_ms, served_ms))
-            victim.start()  # back as a follower for the next run
+            gates.start(victim)  # back as a follower for the next run
         med = [statistics.median(x[i] for x in runs) for i in range(3)]
         print("model leader failover, %d runs, store.model_leader_poll_ms = %d: median kill -> "
               "lock %.0f ms, kill -> published %.0f ms, kill -> served on every node %.0f ms "

@@ -437,6 +437,8 @@ int main(int argc, char **argv) {
   if (so.pg_conninfo) { /* a fleet: one node builds (docs/SCALEOUT.md section 7) */
     hooks.publish_snapshot = model_fleet_publish;
     hooks.leader_name = model_fleet_leader_name;
+    hooks.build_started = model_fleet_build_started;
+    hooks.build_ended = model_fleet_build_ended;
   }
   if (models_init(&d, kinds, sizeof kinds / sizeof kinds[0], &hooks)) {
     log_err("cannot initialise the models");

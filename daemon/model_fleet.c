@@ -5,15 +5,21 @@
  *  - a follower tries the lock (pg_try_advisory_lock) and loads the newest published snapshot
  *    of each kind it does not serve yet (checksum verified, written to models/, loaded with
  *    the kind's own checks), handing it to the loop to install;
- *  - a node that takes the lock first loads the newest snapshots the same way, then tells the
- *    loop it leads (models_set_leader: the takeover builds), in that order;
+ *  - a node that takes the lock first loads the newest snapshots the same way, then reads the
+ *    build marks its predecessor left and the age of each served snapshot, then tells the
+ *    loop it leads (models_set_leader decides what to build at once), in that order;
  *  - the leader checks its session is alive and publishes what its worker built (queued by the
- *    loop through model_fleet_publish after the install).
+ *    loop through model_fleet_publish after the install);
+ *  - the leader marks each build's start in the database for the worker, which waits for it
+ *    (model_fleet_build_started), and clears the mark when the build is published (in the
+ *    publishing transaction) or ends otherwise (model_fleet_build_ended), unless a newer
+ *    build of the kind was marked since (marks are numbered: mark_gen).
  * A leader whose session breaks has lost the lock: it says so to the loop at once (its builds
  * in flight are then dropped) and tries again as a follower.
  * Invariants: the thread alone uses the channel; the loop alone installs and changes the
  * role models.c sees, in the order the thread queued the events; have[] (the snapshot of each
- * kind this node last loaded or published) is the thread's. Calls models.c and log.c only. */
+ * kind this node last loaded or published) and mark_gen[] are the thread's; every mark a
+ * worker asks for is answered (marked or not) by the thread's next round, and at its end. Calls models.c and log.c only. */
 #include "model_fleet.h"
 
 #include <pthread.h>
@@ -35,6 +41,7 @@ typedef struct fleet_event_s {
   void *built;
   uint64_t version;
   char sum[STORE_MODELS_SUM_LEN + 1];
+  models_takeover_t takeover; /* role 1 */
 } fleet_event_t;
 
 typedef struct fleet_snap_s {
@@ -56,12 +63,18 @@ struct model_fleet_s {
   unsigned char *pub[MODELS_MAX]; /* built by this node, to publish */
   size_t pub_n[MODELS_MAX];
   uint64_t pub_version[MODELS_MAX];
+  uint64_t pub_mark[MODELS_MAX];
+  pthread_cond_t mark_cv;     /* a worker's mark was answered */
+  uint64_t mark_asked[MODELS_MAX], mark_answered[MODELS_MAX];
+  uint64_t mark_reply[MODELS_MAX];  /* the answer: the mark's number, 0 = not marked */
+  uint64_t clear_mark[MODELS_MAX];  /* a build that ended unpublished: its mark */
   model_fleet_view_t view;    /* role, leader, counters, snapshots served */
   /* the thread's own */
   int leader;
   int resync;                 /* the leader's publish met a newer version: load it */
   fleet_snap_t have[MODELS_MAX];
   fleet_snap_t refused[MODELS_MAX]; /* failed its checks: not fetched again */
+  uint64_t mark_gen[MODELS_MAX];    /* the number of the last mark written (0: none) */
 };
 
 static void push_event(model_fleet_t *f, fleet_event_t *ev) {
@@ -73,13 +86,14 @@ static void push_event(model_fleet_t *f, fleet_event_t *ev) {
   uv_async_send(&f->async);
 }
 
-static void post_role(model_fleet_t *f, int leader) {
+static void post_role(model_fleet_t *f, int leader, const models_takeover_t *t) {
   fleet_event_t *ev = calloc(1, sizeof *ev);
   if (!ev) { /* cannot tell the loop: leave the lock so another node leads */
     log_err("model leader: out of memory");
     return;
   }
   ev->role = leader;
+  if (t) ev->takeover = *t;
   push_event(f, ev);
 }
 
@@ -95,7 +109,7 @@ static void run_events(model_fleet_t *f, int final) {
     if (final) {
       if (ev->role < 0) models_drop_snapshot(f->d, ev->kind, ev->built);
     } else if (ev->role >= 0) {
-      models_set_leader(f->d, ev->role);
+      models_set_leader(f->d, ev->role, ev->role ? &ev->takeover : NULL);
     } else {
       models_install_snapshot(f->d, ev->kind, ev->built);
       pthread_mutex_lock(&f->mu);
@@ -205,13 +219,15 @@ static void publish_pending(model_fleet_t *f) {
     pthread_mutex_lock(&f->mu);
     unsigned char *bytes = f->pub[i];
     size_t n = f->pub_n[i];
-    uint64_t version = f->pub_version[i];
+    uint64_t version = f->pub_version[i], pub_mark = f->pub_mark[i];
     f->pub[i] = NULL;
     pthread_mutex_unlock(&f->mu);
     if (!bytes) continue;
     perr_info_t e;
     char sum[STORE_MODELS_SUM_LEN + 1];
-    int rc = store_models_publish(f->ch, models_name(f->d, i), version, bytes, n, sum, &e);
+    int clear = pub_mark && pub_mark == f->mark_gen[i]; /* no newer build marked since */
+    int rc = store_models_publish(f->ch, models_name(f->d, i), version, bytes, n, clear, sum,
+                                  &e);
     free(bytes);
     if (rc) {
       log_warn("model %s: version %llu not published: %s", models_name(f->d, i),
@@ -254,8 +270,71 @@ static void set_view(model_fleet_t *f, int connected, const char *leader_name) {
 static void lose_lead(model_fleet_t *f) {
   f->leader = 0;
   drop_pending(f);
-  post_role(f, 0);
+  post_role(f, 0, NULL);
   log_warn("model leader: this node lost the lead; another node may take it");
+}
+
+/* A node that has just taken the lock: which kinds its predecessor was building when it
+ * ended (their marks; the lock was free, so whoever made them is gone) and how old each
+ * served snapshot is. If the database cannot say, every kind counts as interrupted. */
+static void takeover_facts(model_fleet_t *f, models_takeover_t *t) {
+  store_model_head_t heads[2 * MODELS_MAX];
+  char marked[2 * MODELS_MAX][32];
+  size_t nh = 0, nm = 0;
+  perr_info_t e;
+  memset(t, 0, sizeof *t);
+  for (size_t i = 0; i < MODELS_MAX; i++) t->age_s[i] = -1;
+  if (store_models_heads(f->ch, heads, 2 * MODELS_MAX, &nh, &e) ||
+      store_models_marked(f->ch, marked, 2 * MODELS_MAX, &nm, &e)) {
+    log_warn("model leader: cannot read the build marks (%s): building every kind", e.message);
+    t->interrupted = (1u << models_count(f->d)) - 1;
+    return;
+  }
+  for (size_t i = 0; i < models_count(f->d); i++) {
+    const char *name = models_name(f->d, i);
+    for (size_t k = 0; k < nh; k++)
+      if (!strcmp(heads[k].kind, name) && f->have[i].version == heads[k].version &&
+          !strcmp(f->have[i].sum, heads[k].checksum))
+        t->age_s[i] = heads[k].age_s;
+    for (size_t k = 0; k < nm; k++)
+      if (!strcmp(marked[k], name)) {
+        t->interrupted |= 1u << i;
+        log_notice("model %s: the previous leader ended during a build of it: building it now",
+                   name);
+      }
+  }
+}
+
+/* The leader's build marks: answer what the worker asked (it waits), then clear the marks of
+ * builds that ended unpublished. A node that does not lead answers 0 and writes nothing. */
+static void run_marks(model_fleet_t *f) {
+  for (size_t i = 0; i < models_count(f->d); i++) {
+    pthread_mutex_lock(&f->mu);
+    uint64_t asked = f->mark_asked[i], clear = f->clear_mark[i];
+    int pending = asked > f->mark_answered[i];
+    f->clear_mark[i] = 0;
+    pthread_mutex_unlock(&f->mu);
+    perr_info_t e;
+    uint64_t reply = 0;
+    if (pending && f->leader) {
+      if (store_models_mark(f->ch, models_name(f->d, i), 1, &e)) {
+        log_warn("model %s: build start not recorded: %s", models_name(f->d, i), e.message);
+        count_failure(f);
+      } else {
+        reply = ++f->mark_gen[i];
+      }
+    }
+    if (pending) {
+      pthread_mutex_lock(&f->mu);
+      f->mark_answered[i] = asked;
+      f->mark_reply[i] = reply;
+      pthread_cond_broadcast(&f->mark_cv);
+      pthread_mutex_unlock(&f->mu);
+    }
+    if (clear && clear == f->mark_gen[i] && f->leader &&
+        store_models_mark(f->ch, models_name(f->d, i), 0, &e))
+      log_warn("model %s: build mark not cleared: %s", models_name(f->d, i), e.message);
+  }
 }
 
 static void first_round_over(model_fleet_t *f) {
@@ -277,6 +356,7 @@ static void *fleet_main(void *arg) {
         log_warn("model leader: %s (retrying)", e.message);
       down = 1;
       if (f->leader) lose_lead(f); /* the session is gone, and the lock with it */
+      run_marks(f); /* answered: not marked */
       set_view(f, 0, "");
       first_round_over(f);
       store_models_wait(f->ch, f->poll_ms);
@@ -287,8 +367,10 @@ static void *fleet_main(void *arg) {
     if (leader && !f->leader) {
       /* the newest snapshots first, then the takeover builds (the events keep the order) */
       sync_snapshots(f);
+      models_takeover_t t;
+      takeover_facts(f, &t);
       f->leader = 1;
-      post_role(f, 1);
+      post_role(f, 1, &t);
       pthread_mutex_lock(&f->mu);
       f->view.takeovers++;
       pthread_mutex_unlock(&f->mu);
@@ -296,6 +378,7 @@ static void *fleet_main(void *arg) {
                  "and publishes them");
     }
     if (!leader && f->leader) lose_lead(f); /* the fence found the lock gone */
+    run_marks(f);
     if (f->leader) publish_pending(f);
     if (!f->leader || f->resync) sync_snapshots(f);
     f->resync = 0;
@@ -305,8 +388,19 @@ static void *fleet_main(void *arg) {
     first_round_over(f);
     store_models_wait(f->ch, f->poll_ms);
   }
-  /* a clean stop: what the leader built last is published before its session ends */
-  if (f->leader) publish_pending(f);
+  /* a clean stop: what the leader built last is published before its session ends (and the
+   * marks of builds that ended unpublished are cleared) */
+  if (f->leader) {
+    run_marks(f);
+    publish_pending(f);
+  }
+  pthread_mutex_lock(&f->mu); /* no worker waits past the end */
+  for (size_t i = 0; i < MODELS_MAX; i++) {
+    f->mark_answered[i] = f->mark_asked[i];
+    f->mark_reply[i] = 0;
+  }
+  pthread_cond_broadcast(&f->mark_cv);
+  pthread_mutex_unlock(&f->mu);
   return NULL;
 }
 
@@ -328,6 +422,7 @@ model_fleet_t *model_fleet_start(daemon_t *d, uint64_t poll_ms) {
   for (size_t i = 0; i < f->view.n; i++) f->view.snap[i].name = models_name(d, i);
   pthread_mutex_init(&f->mu, NULL);
   pthread_cond_init(&f->first_cv, NULL);
+  pthread_cond_init(&f->mark_cv, NULL);
   f->async.data = f;
   if (uv_async_init(d->loop, &f->async, on_events)) goto fail;
   if (pthread_create(&f->thread, NULL, fleet_main, f)) {
@@ -348,6 +443,7 @@ model_fleet_t *model_fleet_start(daemon_t *d, uint64_t poll_ms) {
 fail:
   log_err("cannot start the model-leader thread");
   pthread_cond_destroy(&f->first_cv);
+  pthread_cond_destroy(&f->mark_cv);
   pthread_mutex_destroy(&f->mu);
   store_models_close(ch);
   free(f);
@@ -368,12 +464,13 @@ void model_fleet_stop(model_fleet_t *f) {
   run_events(f, 1); /* what was loaded and not installed yet is dropped */
   drop_pending(f);
   pthread_cond_destroy(&f->first_cv);
+  pthread_cond_destroy(&f->mark_cv);
   pthread_mutex_destroy(&f->mu);
   uv_close((uv_handle_t *)&f->async, on_closed); /* frees f */
 }
 
 void model_fleet_publish(daemon_t *d, size_t kind, uint64_t version, unsigned char *bytes,
-                         size_t n) {
+                         size_t n, uint64_t mark) {
   model_fleet_t *f = d->fleet;
   if (!f || kind >= MODELS_MAX) {
     free(bytes);
@@ -384,6 +481,30 @@ void model_fleet_publish(daemon_t *d, size_t kind, uint64_t version, unsigned ch
   f->pub[kind] = bytes;
   f->pub_n[kind] = n;
   f->pub_version[kind] = version;
+  f->pub_mark[kind] = mark;
+  pthread_mutex_unlock(&f->mu);
+  store_models_wake(f->ch);
+}
+
+uint64_t model_fleet_build_started(daemon_t *d, size_t kind) {
+  model_fleet_t *f = d->fleet;
+  if (!f || kind >= MODELS_MAX) return 0;
+  pthread_mutex_lock(&f->mu);
+  uint64_t ticket = ++f->mark_asked[kind];
+  pthread_mutex_unlock(&f->mu);
+  store_models_wake(f->ch);
+  pthread_mutex_lock(&f->mu);
+  while (f->mark_answered[kind] < ticket) pthread_cond_wait(&f->mark_cv, &f->mu);
+  uint64_t mark = f->mark_reply[kind];
+  pthread_mutex_unlock(&f->mu);
+  return mark;
+}
+
+void model_fleet_build_ended(daemon_t *d, size_t kind, uint64_t mark) {
+  model_fleet_t *f = d->fleet;
+  if (!f || kind >= MODELS_MAX || !mark) return;
+  pthread_mutex_lock(&f->mu);
+  f->clear_mark[kind] = mark;
   pthread_mutex_unlock(&f->mu);
   store_models_wake(f->ch);
 }

@@ -20,7 +20,13 @@ void model_fleet_stop(model_fleet_t *f);
 /* The models' hooks (models_hooks_t): publish what the leader built (loop thread; takes
  * bytes) and the leader's node name (any thread). */
 void model_fleet_publish(daemon_t *d, size_t kind, uint64_t version, unsigned char *bytes,
-                         size_t n);
+                         size_t n, uint64_t mark);
+/* The build marks (models_hooks_t build_started / build_ended): the worker waits until the
+ * model-leader thread has marked kind's build as started in the database (its next round:
+ * bounded by the database timeouts) and gets the mark's number (0: not marked); the loop
+ * reports a marked build that ended unpublished, and the thread clears its mark. */
+uint64_t model_fleet_build_started(daemon_t *d, size_t kind);
+void model_fleet_build_ended(daemon_t *d, size_t kind, uint64_t mark);
 void model_fleet_leader_name(daemon_t *d, char *buf, size_t len);
 /* What health, stats and the metrics report (shared = 0 without a fleet). Loop thread. */
 void model_fleet_view(daemon_t *d, model_fleet_view_t *out);

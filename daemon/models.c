@@ -9,8 +9,11 @@
  * A fleet (hooks.publish_snapshot set): builds are scheduled, queued and installed only while
  * this node is the model leader (leader, set by model_fleet.c on the loop); a build that ends
  * after the node lost the lead is dropped (the new leader's snapshot is what every node
- * serves). The leader's worker also writes each built model to models/<name>.publish, reads it
- * back and hands the bytes to the fleet with the version it installed. */
+ * serves). The leader's worker marks each build's start in the shared store
+ * (hooks.build_started) before it builds, and the loop ends every such mark exactly once
+ * (publish_snapshot or build_ended). The worker also writes each built model to
+ * models/<name>.publish, reads it back and hands the bytes to the fleet with the version it
+ * installed. */
 #include "models.h"
 
 #include <errno.h>
@@ -103,7 +106,14 @@ typedef struct refit_built_s {
   unsigned char *pub[MODELS_MAX];
   size_t pub_n[MODELS_MAX];
   uint64_t pub_version[MODELS_MAX];
+  uint64_t mark[MODELS_MAX]; /* fleet leader: the build's start mark (build_started) */
 } refit_built_t;
+
+/* Loop: a marked build ends without a publication (failed, dropped, not publishable). */
+static void end_mark(daemon_t *d, refit_built_t *b, size_t i) {
+  if (b->mark[i] && d->models->hooks.build_ended) d->models->hooks.build_ended(d, i, b->mark[i]);
+  b->mark[i] = 0;
+}
 
 /* Loop: hand what the leader built and installed to the fleet (or drop it). */
 static void publish_built(daemon_t *d, refit_built_t *b, size_t i) {
@@ -115,8 +125,10 @@ static void publish_built(daemon_t *d, refit_built_t *b, size_t i) {
              m->kinds[i]->name, (unsigned long long)b->pub_version[i],
              (unsigned long long)info.version);
     free(b->pub[i]);
+    end_mark(d, b, i);
   } else {
-    m->hooks.publish_snapshot(d, i, b->pub_version[i], b->pub[i], b->pub_n[i]);
+    m->hooks.publish_snapshot(d, i, b->pub_version[i], b->pub[i], b->pub_n[i], b->mark[i]);
+    b->mark[i] = 0;
   }
   b->pub[i] = NULL;
 }
@@ -144,6 +156,7 @@ static void refit_install(daemon_t *d, wjob_t *j) {
         if (b->pub[i]) publish_built(d, b, i);
       }
     }
+    end_mark(d, b, i); /* every marked build not handed to the fleet ends here */
     free(b->pub[i]);
     b->pub[i] = NULL;
   }
@@ -224,6 +237,9 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
   for (size_t i = 0; i < m->nkinds; i++) {
     if (!(r->mask & (1u << i))) continue;
     atomic_store(&m->running[i], 1);
+    /* a fleet leader records the start in the shared store first: if this node dies during
+     * the build, the next leader knows to build the kind at once */
+    b->mark[i] = m->hooks.build_started ? m->hooks.build_started(x->d, i) : 0;
     build_gate(m);
     uint64_t t0 = clock_mono_ms();
     store_txn_t *t = exec_txn(x, &b->err[i]);
@@ -394,18 +410,30 @@ void models_drop_snapshot(daemon_t *d, size_t i, void *built) {
   d->models->kinds[i]->discard(built);
 }
 
-void models_set_leader(daemon_t *d, int leader) {
+void models_set_leader(daemon_t *d, int leader, const models_takeover_t *t) {
   CONTRACT_THREAD(THREAD_LOOP);
   models_t *m = d->models;
   if (!m || !m->fleet || atomic_load(&m->leader) == leader) return;
   atomic_store(&m->leader, leader);
-  if (!leader || d->stopping) return;
+  if (!leader || !t || d->stopping) return;
   unsigned mask = 0;
+  uint64_t now = clock_mono_ms();
   for (size_t i = 0; i < m->nkinds; i++) {
     model_info_t info;
     m->kinds[i]->info(m->state[i], &info);
     uint64_t every = m->kinds[i]->interval_s ? m->kinds[i]->interval_s(&d->cfg) : 0;
-    if ((every || info.version == 0) && !m->building[i]) mask |= 1u << i;
+    int64_t age = t->age_s[i];
+    if (m->building[i]) continue;
+    if (info.version == 0 || (t->interrupted & (1u << i)) ||
+        (every && (age < 0 || (uint64_t)age >= every))) {
+      mask |= 1u << i;
+    } else if (every) {
+      /* the schedule continues from the served snapshot's publication: on_timer builds
+       * when now - last_start_ms reaches the interval (unsigned: exact even past zero) */
+      m->last_start_ms[i] = now - (uint64_t)age * 1000;
+      log_info("model %s: served snapshot published %llds ago; next build in %llus",
+               m->kinds[i]->name, (long long)age, (unsigned long long)(every - (uint64_t)age));
+    }
   }
   if (mask) schedule_refit(d, mask);
 }

@@ -76,7 +76,13 @@ typedef struct models_hooks_s {
    * thread: the leader built and installed kind's version; bytes (malloc'd, the hook frees
    * them) is its file, to publish. */
   void (*publish_snapshot)(daemon_t *d, size_t kind, uint64_t version, unsigned char *bytes,
-                           size_t n);
+                           size_t n, uint64_t mark);
+  /* A fleet: the worker is about to build kind; returns once the start is recorded in the
+   * shared store (the mark's number, 0 if nothing was recorded: not leading, database down).
+   * Every marked build ends in exactly one publish_snapshot or build_ended (loop thread) with
+   * that number, which clears the mark unless a newer build marked it since. */
+  uint64_t (*build_started)(daemon_t *d, size_t kind);
+  void (*build_ended)(daemon_t *d, size_t kind, uint64_t mark);
   /* Any thread: the model leader's node name ("" = unknown). */
   void (*leader_name)(daemon_t *d, char *buf, size_t len);
 } models_hooks_t;
@@ -119,10 +125,19 @@ void *models_load_snapshot(daemon_t *d, size_t i, const unsigned char *bytes, si
 void models_install_snapshot(daemon_t *d, size_t i, void *built);
 /* Drop it instead (shutdown, out of memory). Any thread. */
 void models_drop_snapshot(daemon_t *d, size_t i, void *built);
-/* Loop thread: this node became the model leader (1) or is not any more (0). A new leader
- * builds every kind that rebuilds on a schedule, and any kind it has no model of, at once (its
- * predecessor may have died during a build). Any thread: models_leader(). */
-void models_set_leader(daemon_t *d, int leader);
+/* What a node taking the model lead knows of each kind (model_fleet.c reads it in PostgreSQL
+ * before it tells the loop). */
+typedef struct models_takeover_s {
+  unsigned interrupted;      /* kinds marked as being built by a leader that has died */
+  int64_t age_s[MODELS_MAX]; /* seconds since the snapshot this node serves was published;
+                                -1: it serves none of the fleet's snapshots */
+} models_takeover_t;
+/* Loop thread: this node became the model leader (1, t set) or is not any more (0, t NULL).
+ * A new leader builds at once only the kinds it has no model of, the kinds in t->interrupted,
+ * and the kinds on a schedule whose interval has run out since the served snapshot was
+ * published (or that serve no published snapshot); for the other scheduled kinds the next
+ * build comes one interval after that publication. Any thread: models_leader(). */
+void models_set_leader(daemon_t *d, int leader, const models_takeover_t *t);
 int models_leader(const daemon_t *d);
 /* 1 if this node may build models: no fleet, or the fleet's leader. Any thread. */
 int models_may_build(const daemon_t *d);

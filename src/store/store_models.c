@@ -42,9 +42,19 @@ int store_models_fetch(store_models_t *m, const char *kind, uint64_t version,
   return perr_set(e, PERR_UNAVAILABLE, NULL, "built without PostgreSQL");
 }
 int store_models_publish(store_models_t *m, const char *kind, uint64_t version,
-                         const void *bytes, size_t n,
+                         const void *bytes, size_t n, int clear_mark,
                          char checksum[STORE_MODELS_SUM_LEN + 1], perr_info_t *e) {
-  (void)m; (void)kind; (void)version; (void)bytes; (void)n; (void)checksum;
+  (void)m; (void)kind; (void)version; (void)bytes; (void)n; (void)clear_mark; (void)checksum;
+  return perr_set(e, PERR_UNAVAILABLE, NULL, "built without PostgreSQL");
+}
+int store_models_mark(store_models_t *m, const char *kind, int building, perr_info_t *e) {
+  (void)m; (void)kind; (void)building;
+  return perr_set(e, PERR_UNAVAILABLE, NULL, "built without PostgreSQL");
+}
+int store_models_marked(store_models_t *m, char (*kinds)[32], size_t max, size_t *n,
+                        perr_info_t *e) {
+  (void)m; (void)kinds; (void)max;
+  *n = 0;
   return perr_set(e, PERR_UNAVAILABLE, NULL, "built without PostgreSQL");
 }
 int store_models_leader(store_models_t *m, char *buf, size_t len, perr_info_t *e) {

@@ -26,6 +26,7 @@ typedef struct store_model_head_s {
   char kind[32];
   uint64_t version;
   char checksum[STORE_MODELS_SUM_LEN + 1];
+  int64_t age_s;  /* seconds since it was published (the database's clock) */
 } store_model_head_t;
 
 /* The channel of store s: PERR_NOT_FOUND (and *out NULL) on an embedded store. It connects at
@@ -47,12 +48,20 @@ int store_models_fetch(store_models_t *m, const char *kind, uint64_t version,
                        unsigned char **bytes, size_t *n, perr_info_t *e);
 /* Leader only: publish bytes as kind/version in one transaction on the lock's own session
  * (a node that lost the lock cannot publish), keep the newest STORE_MODELS_KEEP versions and
- * notify the other nodes. checksum (if not NULL) receives the SHA-256. PERR_CONFLICT if the
- * database holds this version or a newer one; PERR_UNAVAILABLE if not leading or the
- * session broke. */
+ * notify the other nodes; clear_mark: the same transaction clears the kind's build mark.
+ * checksum (if not NULL) receives the SHA-256. PERR_CONFLICT if the database holds this
+ * version or a newer one; PERR_UNAVAILABLE if not leading or the session broke. */
 int store_models_publish(store_models_t *m, const char *kind, uint64_t version,
-                         const void *bytes, size_t n,
+                         const void *bytes, size_t n, int clear_mark,
                          char checksum[STORE_MODELS_SUM_LEN + 1], perr_info_t *e);
+/* Leader only: mark kind as being built (building = 1: before the build starts) or not any
+ * more (0: it failed or was dropped), in one statement on the lock's own session that
+ * changes nothing unless this session holds the lock. */
+int store_models_mark(store_models_t *m, const char *kind, int building, perr_info_t *e);
+/* The kinds marked as being built (at most max names into kinds; *n set). Read by a node
+ * that has just taken the lock: every such mark was left by a leader that ended mid-build. */
+int store_models_marked(store_models_t *m, char (*kinds)[32], size_t max, size_t *n,
+                        perr_info_t *e);
 /* The current leader's node name ("" if no session holds the lock). */
 int store_models_leader(store_models_t *m, char *buf, size_t len, perr_info_t *e);
 /* Wait up to timeout_ms for a published snapshot's notification or a store_models_wake.

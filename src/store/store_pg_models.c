@@ -6,7 +6,9 @@
  * leader that dies (kill -9, a broken connection, a database restart) loses it at once and the
  * next node whose periodic try comes up takes it. Publishing runs on that same session and
  * checks in the same transaction that the session holds the lock: a node that lost the lock
- * can never publish (no split brain in the table).
+ * can never publish (no split brain in the table). The leader marks each build it starts in
+ * patron_model_builds (migration 0005) and clears the mark when the build is published or
+ * ends otherwise, on the same session, fenced the same way.
  * Invariants: *leader is 1 only while the current session holds the lock (a reconnect makes a
  * new session: leader 0); versions of a kind only grow in the table; a fetched snapshot whose
  * SHA-256 differs from the recorded one is refused. */
@@ -124,7 +126,8 @@ int store_models_heads(store_models_t *m, store_model_head_t *heads, size_t max,
                        perr_info_t *e) {
   *n = 0;
   if (!m->c) return perr_set(e, PERR_UNAVAILABLE, NULL, "model snapshots: not connected");
-  PGresult *r = PQexec(m->c, "SELECT DISTINCT ON (kind) kind, version, checksum FROM "
+  PGresult *r = PQexec(m->c, "SELECT DISTINCT ON (kind) kind, version, checksum, "
+                             "GREATEST(0, extract(epoch FROM now() - created_at))::bigint FROM "
                              "patron_model_snapshots ORDER BY kind, version DESC");
   if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) return fail(m, e, "model snapshots", r);
   for (int i = 0; i < PQntuples(r) && *n < max; i++) {
@@ -132,6 +135,7 @@ int store_models_heads(store_models_t *m, store_model_head_t *heads, size_t max,
     snprintf(h->kind, sizeof h->kind, "%s", PQgetvalue(r, i, 0));
     h->version = strtoull(PQgetvalue(r, i, 1), NULL, 10);
     snprintf(h->checksum, sizeof h->checksum, "%s", PQgetvalue(r, i, 2));
+    h->age_s = strtoll(PQgetvalue(r, i, 3), NULL, 10);
   }
   PQclear(r);
   return 0;
@@ -192,7 +196,7 @@ static int rollback_with(store_models_t *m, int rc) {
 }
 
 int store_models_publish(store_models_t *m, const char *kind, uint64_t version,
-                         const void *bytes, size_t n,
+                         const void *bytes, size_t n, int clear_mark,
                          char checksum[STORE_MODELS_SUM_LEN + 1], perr_info_t *e) {
   char sum[STORE_MODELS_SUM_LEN + 1], v[24], sql[400];
   if (!m->c || !m->leader)
@@ -239,11 +243,53 @@ int store_models_publish(store_models_t *m, const char *kind, uint64_t version,
   if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
     return rollback_with(m, fail(m, e, "publishing a model", r));
   PQclear(r);
+  if (clear_mark) { /* the build is published: it no longer counts as started */
+    r = PQexecParams(m->c, "UPDATE patron_model_builds SET building = false WHERE kind = $1", 1,
+                     NULL, pk, NULL, NULL, 0);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+      return rollback_with(m, fail(m, e, "publishing a model", r));
+    PQclear(r);
+  }
   r = PQexec(m->c, "COMMIT");
   int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT");
   if (!ok) return fail(m, e, "publishing a model: COMMIT", r);
   PQclear(r);
   if (checksum) memcpy(checksum, sum, sizeof sum);
+  return 0;
+}
+
+int store_models_mark(store_models_t *m, const char *kind, int building, perr_info_t *e) {
+  char sql[600];
+  if (!m->c || !m->leader)
+    return perr_set(e, PERR_UNAVAILABLE, NULL, "not the model leader: no build mark");
+  snprintf(sql, sizeof sql,
+           "INSERT INTO patron_model_builds (kind, building, node, pid) SELECT $1, $2::boolean, "
+           "$3, pg_backend_pid() WHERE " PG_MODEL_LOCK_HELD " ON CONFLICT (kind) DO UPDATE SET "
+           "building = EXCLUDED.building, node = EXCLUDED.node, pid = EXCLUDED.pid, "
+           "started_at = CASE WHEN EXCLUDED.building THEN now() "
+           "ELSE patron_model_builds.started_at END",
+           "pg_backend_pid()");
+  const char *pv[3] = {kind, building ? "true" : "false", m->s->origin};
+  PGresult *r = PQexecParams(m->c, sql, 3, NULL, pv, NULL, NULL, 0);
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) return fail(m, e, "model build mark", r);
+  int changed = strcmp(PQcmdTuples(r), "1") == 0;
+  PQclear(r);
+  if (!changed) {
+    m->leader = 0;
+    return perr_set(e, PERR_UNAVAILABLE, NULL, "this node no longer holds the model lock");
+  }
+  return 0;
+}
+
+int store_models_marked(store_models_t *m, char (*kinds)[32], size_t max, size_t *n,
+                        perr_info_t *e) {
+  *n = 0;
+  if (!m->c) return perr_set(e, PERR_UNAVAILABLE, NULL, "model build marks: not connected");
+  PGresult *r = PQexec(m->c, "SELECT kind FROM patron_model_builds WHERE building ORDER BY kind");
+  if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) return fail(m, e, "model build marks", r);
+  for (int i = 0; i < PQntuples(r) && *n < max; i++)
+    snprintf(kinds[(*n)++], 32, "%s", PQgetvalue(r, i, 0));
+  PQclear(r);
   return 0;
 }
 

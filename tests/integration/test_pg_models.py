@@ -7,12 +7,18 @@ the worker holds every build at its start):
   checksums are PostgreSQL's own sha256 of the bytes); the followers build nothing;
 - model.refit on a follower is refused with `unavailable` naming the leader-only rule and the
   leader;
-- the leader is killed with SIGKILL while its build is held at the gate (the kill lands during
-  the build); another node takes the lock within the documented bound, builds (its own gate
-  sees the build) and publishes; afterwards every surviving node serves the same, newer
-  version;
+- the leader is killed with SIGKILL while its CLV build is held at the gate (the kill lands
+  during the build; the database's build mark says so); another node takes the lock within the
+  documented bound, builds CLV at once (its own gate sees the build: the mark told it the dead
+  leader was building it) and publishes, and does not rebuild recs (its build had not started
+  and its snapshot is within its interval); afterwards every surviving node serves the same
+  versions;
 - a fresh node loads the newest snapshots instead of building;
-- a snapshot whose bytes do not match its recorded checksum is refused by every follower.
+- a snapshot whose bytes do not match its recorded checksum is refused by every follower;
+- a single node restarted cleanly (SIGTERM) takes the lead again and builds nothing: every
+  kind `ready` at the same version from its first answer, the next refit numbered one past it;
+  restarted after a kill -9 during a build, it rebuilds that kind (and only that one);
+  restarted once a kind's snapshot is older than its interval, it rebuilds that kind at once.
 Every wait polls for the event with a deadline; nothing sleeps.
 usage: python3 test_pg_models.py PATH/TO/patrond   (exit 77 without postgresql-15)"""
 import os
@@ -120,6 +126,11 @@ class ModelLeaderTest(unittest.TestCase):
         self.nodes.append(n)
         return n.start(extra)
 
+    def marks(self):
+        """The build marks: kind -> (building, node)."""
+        return {r[0]: (r[1] == "t", r[2])
+                for r in self.sql("SELECT kind, building, node FROM patron_model_builds")}
+
     def leaders(self, nodes):
         return [n for n in nodes if fleet_view(n)["role"] == "leader"]
 
@@ -170,6 +181,9 @@ class ModelLeaderTest(unittest.TestCase):
         for k in KINDS:  # the leader's first builds: one at the gate per kind
             gate_pass(leader.gate, "the first leader's %s build" % k)
         v1 = self.same_everywhere(self.nodes)
+        # both builds published: no mark left standing
+        wait_until(lambda: self.marks() == {k: (False, leader.name) for k in KINDS}, 10,
+                   "the build marks cleared by the publications: %r" % self.marks())
         followers = [n for n in self.nodes if n is not leader]
         for n in followers:
             self.assertEqual(n.daemon.log_count("built in"), 0, "a follower built a model")
@@ -191,6 +205,8 @@ class ModelLeaderTest(unittest.TestCase):
         msgid, data = leader.admin.request_bytes("model.refit")
         leader.admin.send_raw(data)
         gate_hold(leader.gate, "the leader's refit")
+        # the CLV build (the first of the refit) is recorded as started; recs is not yet
+        self.assertEqual(self.marks(), {"clv": (True, leader.name), "recs": (False, leader.name)})
         self.assertEqual(fleet_view(followers[0])["role"], "follower")
         t_kill = time.monotonic()
         leader.daemon.proc.send_signal(signal.SIGKILL)
@@ -200,12 +216,21 @@ class ModelLeaderTest(unittest.TestCase):
         new = wait_until(lambda: (lambda ls: ls[0] if len(ls) == 1 else None)(
             self.leaders(followers)), 10, "a new model leader among the survivors")
         t_lock = time.monotonic() - t_kill
-        for k in KINDS:  # the new leader builds at once (its gate sees each build)
-            gate_pass(new.gate, "the new leader's %s build" % k)
-        v2 = self.same_everywhere(followers, newer_than=v1)
+        # the new leader builds CLV at once (its gate sees the build): the mark says the dead
+        # leader was building it. recs would be in the same refit job, right after CLV, so its
+        # build would reach the gate before CLV is installed and published: once CLV's new
+        # version is out, recs was not rebuilt.
+        gate_pass(new.gate, "the new leader's clv build")
+        v2 = self.same_everywhere(followers, newer_than={"clv": v1["clv"], "recs": 0})
         t_pub = time.monotonic() - t_kill
+        self.assertEqual(v2["recs"], v1["recs"])
+        self.assertEqual(new.daemon.log_count("model recs built"), 0)
+        self.assertIn("model clv: the previous leader ended during a build of it",
+                      new.daemon.read_log())
         self.assertEqual({k: v[1] for k, v in self.published().items()},
-                         {k: new.name for k in KINDS})
+                         {"clv": new.name, "recs": leader.name})
+        wait_until(lambda: self.marks()["clv"] == (False, new.name), 10,
+                   "the new leader's CLV mark cleared: %r" % self.marks())
         other = [n for n in followers if n is not new][0]
         self.assertEqual(fleet_view(other)["leader"], new.name)
         self.assertEqual(fleet_view(new)["takeovers"], 1)
@@ -220,6 +245,7 @@ class ModelLeaderTest(unittest.TestCase):
         self.same_everywhere(followers + [fresh])
         self.assertEqual(fresh.daemon.log_count("built in"), 0)
         self.assertEqual(fleet_view(fresh)["role"], "follower")
+        self.assertEqual(fresh.daemon.log_count("built in"), 0)
         text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read()
         samples = dict(line.rsplit(" ", 1) for line in text.decode().splitlines()
                        if line and not line.startswith("#"))
@@ -241,6 +267,81 @@ class ModelLeaderTest(unittest.TestCase):
         for n in plain:
             self.assertEqual(versions(n), v2)
             self.assertIn("checksum mismatch", n.daemon.read_log())
+
+    def test_single_node_restarts(self):
+        node = self.add()
+        for i in range(20):
+            node.client.call("order.record", order(
+                "o%d" % i, "c%d" % (i % 5), ts=1700000000 + i * 86400,
+                lines=[{"product_id": "p%d" % (i % 3), "quantity": 1, "unit_price": 900 + i},
+                       {"product_id": "p%d" % ((i + 1) % 3), "quantity": 1, "unit_price": 400}]))
+        wait_until(lambda: fleet_view(node)["role"] == "leader", 10, "the node leads")
+        for k in KINDS:  # it has no model of either kind: it builds both
+            gate_pass(node.gate, "the first %s build" % k)
+        v1 = self.same_everywhere([node])
+
+        # a clean restart: the node leads again and serves what it had, building nothing
+        status = lambda: {m["name"]: (m["status"], m["version"])
+                          for m in node.client.call("model.status")["models"]}
+        before = status()
+        self.assertEqual(before, {"clv": ("insufficient_data", v1["clv"]),  # 5 customers
+                                  "recs": ("ready", v1["recs"])})
+        built_before = node.daemon.log_count("built in")
+        node.close()
+        self.assertEqual(node.daemon.stop(), 0)
+        node.start()
+        self.assertEqual(status(), before)  # not "building": served at once
+        self.assertEqual(fleet_view(node)["role"], "leader")
+        self.assertEqual(fleet_view(node)["takeovers"], 1)
+        self.assertEqual(node.daemon.log_count("built in"), built_before)
+        self.assertEqual(self.marks(), {k: (False, node.name) for k in KINDS})
+        # the next build continues the version sequence (and is published)
+        msgid, data = node.admin.request_bytes("model.refit", {"models": ["clv"]})
+        node.admin.send_raw(data)
+        gate_pass(node.gate, "the refit after the restart")
+        r = node.admin.read_reply(msgid)
+        self.assertIsNone(r[2])
+        self.assertEqual(r[3]["models"][0]["version"], v1["clv"] + 1)
+        v2 = self.same_everywhere([node], newer_than={"clv": v1["clv"], "recs": 0})
+        self.assertEqual(v2["recs"], v1["recs"])
+
+        # killed during a CLV build: restarted, it rebuilds CLV at once, and only CLV
+        msgid, data = node.admin.request_bytes("model.refit", {"models": ["clv"]})
+        node.admin.send_raw(data)
+        gate_hold(node.gate, "the refit killed at the gate")
+        self.assertEqual(self.marks()["clv"], (True, node.name))
+        node.daemon.proc.send_signal(signal.SIGKILL)
+        node.daemon.proc.wait()
+        node.daemon.proc = None
+        node.daemon.logf.close()
+        node.close()
+        built_before = node.daemon.log_count("built in")
+        recs_before = node.daemon.log_count("model recs built")
+        node.start()
+        gate_pass(node.gate, "the rebuild after the kill")
+        v3 = self.same_everywhere([node], newer_than={"clv": v2["clv"], "recs": 0})
+        self.assertEqual(v3["recs"], v2["recs"])
+        self.assertEqual(node.daemon.log_count("built in"), built_before + 1)
+        self.assertEqual(node.daemon.log_count("model recs built"), recs_before)
+
+        # restarted once the recs snapshot is older than its interval: recs is due, built at
+        # once; CLV (a day's interval, its snapshot just published) is not
+        self.assertEqual(self.marks(), {k: (False, node.name) for k in KINDS})
+        wait_until(lambda: self.sql("SELECT now() - max(created_at) >= interval '2 s' FROM "
+                                    "patron_model_snapshots WHERE kind = 'recs'") == [["t"]],
+                   10, "the recs snapshot two seconds old")
+        node.close()
+        self.assertEqual(node.daemon.stop(), 0)
+        built = {k: node.daemon.log_count("model %s built" % k) for k in KINDS}
+        node.start(["--set", "models.recs_rebuild_interval_s=2"])
+        gate_pass(node.gate, "the due recs build")
+        v4 = self.same_everywhere([node], newer_than={"clv": 0, "recs": v3["recs"]})
+        self.assertEqual(v4["clv"], v3["clv"])
+        self.assertEqual(node.daemon.log_count("model recs built"), built["recs"] + 1)
+        self.assertEqual(node.daemon.log_count("model clv built"), built["clv"])
+        # recs now rebuilds every 2 s: let those builds through the gate until the node stops
+        threading.Thread(target=lambda: [gate_pass(node.gate, "a scheduled recs build", 3600)
+                                         for _ in iter(int, 1)], daemon=True).start()
 
 
 if __name__ == "__main__":
