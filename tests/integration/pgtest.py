@@ -74,3 +74,23 @@ class Postgres:
     def cleanup(self):
         self.stop("immediate")
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main(module, doc):
+    """The __main__ of a suite that runs on its own cluster: argv[1] is patrond (set as the
+    module's PATROND), exit 77 (skipped) without PostgreSQL 15, the cluster as the module's PG
+    for the tests, removed at the end."""
+    import sys
+    import unittest
+    if len(sys.argv) < 2:
+        sys.exit(doc)
+    module.PATROND = sys.argv.pop(1)
+    if not available():
+        print("skip: postgresql-15 not installed (/usr/lib/postgresql/15/bin)")
+        sys.exit(77)
+    module.PG = Postgres().start()
+    try:
+        unittest.main(module=module, verbosity=2)
+    finally:
+        module.PG.cleanup()
+

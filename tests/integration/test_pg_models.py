@@ -345,14 +345,4 @@ class ModelLeaderTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    PATROND = sys.argv.pop(1)
-    if not pgtest.available():
-        print("skip: postgresql-15 not installed (/usr/lib/postgresql/15/bin)")
-        sys.exit(77)
-    PG = pgtest.Postgres().start()
-    try:
-        unittest.main(verbosity=2)
-    finally:
-        PG.cleanup()
+    pgtest.main(sys.modules[__name__], __doc__)

@@ -523,16 +523,7 @@ class PostgresqlTest(unittest.TestCase):
                             cm.exception.err)
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    PATROND = sys.argv.pop(1)
     PATRONCTL = os.environ.get("PATRONCTL") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(PATROND))), "adapters", "c", "patronctl")
-    if not pgtest.available():
-        print("skip: postgresql-15 not installed (/usr/lib/postgresql/15/bin)")
-        sys.exit(77)
-    PG = pgtest.Postgres().start()
-    try:
-        unittest.main(verbosity=2)
-    finally:
-        PG.cleanup()
+        os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[1]))), "adapters", "c",
+        "patronctl") if len(sys.argv) > 1 else None
+    pgtest.main(sys.modules[__name__], __doc__)
