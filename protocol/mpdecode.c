@@ -43,8 +43,8 @@ static void scalar(const uint8_t *h, msgpack_object *o) {
     o->type = MSGPACK_OBJECT_FLOAT64, o->via.f64 = d;
   } else if (b >= 0xcc && b <= 0xcf) {
     o->type = MSGPACK_OBJECT_POSITIVE_INTEGER, o->via.u64 = be(h + 1, 1 << (b - 0xcc));
-  } else { /* 0xd0..0xd3: signed, the two's complement of its width */
-    int w = 1 << (b - 0xd0);
+  } else { /* 0xd0..0xd3 (the only scalar headers left): signed, two's complement */
+    int w = 1 << ((b - 0xd0) & 3);
     uint64_t u = be(h + 1, w);
     int64_t v = w == 8 ? (int64_t)u : (int64_t)(u ^ (UINT64_C(1) << (8 * w - 1))) -
                                          (int64_t)(UINT64_C(1) << (8 * w - 1));
