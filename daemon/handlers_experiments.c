@@ -71,9 +71,7 @@ static bool mp_num(const msgpack_object *o, double *out) {
 /* A non-empty string of at most max bytes without a NUL, borrowed from the request (the
  * unpacker's buffer outlives the handler on the loop). */
 static bool mp_str(const msgpack_object *o, size_t max, const char **p, size_t *n) {
-  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
-      memchr(o->via.str.ptr, 0, o->via.str.size))
-    return false;
+  if (!offers_wire_plain_str(o, max)) return false;
   *p = o->via.str.ptr;
   *n = o->via.str.size;
   return true;

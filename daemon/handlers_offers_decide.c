@@ -336,9 +336,7 @@ static bool mp_is(const msgpack_object *k, const char *s) {
 
 /* A string of 1..max bytes without NUL, copied into the arena; NULL otherwise. */
 static const char *mp_str(exec_ctx_t *x, const msgpack_object *o, size_t max) {
-  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
-      memchr(o->via.str.ptr, 0, o->via.str.size))
-    return NULL;
+  if (!offers_wire_plain_str(o, max)) return NULL;
   return arena_strndup(x->arena, o->via.str.ptr, o->via.str.size);
 }
 

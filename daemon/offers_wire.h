@@ -9,8 +9,11 @@
 #define PATRON_OFFERS_WIRE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include <jansson.h>
+#include <msgpack.h>
 
 #include "daemon.h"
 #include "loyalty/loyalty.h"
@@ -93,5 +96,12 @@ int offers_read_cart(exec_ctx_t *x, const json_t *j, int req, offers_cart_t *c, 
  * already queued (the cache); loop thread. */
 void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t *cart,
                          int64_t now, const offers_decision_t *dec);
+
+/* The fast paths' string rule (offers.decide, experiments.assign): a msgpack string of 1..max
+ * bytes holding no NUL. */
+static inline bool offers_wire_plain_str(const msgpack_object *o, size_t max) {
+  return o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0 && o->via.str.size <= max &&
+         !memchr(o->via.str.ptr, 0, o->via.str.size);
+}
 
 #endif
