@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import msgpack
@@ -170,6 +171,25 @@ class BuildGate:
     def release(self):
         with open(self.path, "wb"):
             pass
+
+    def held_refit(self, daemon, models):
+        """Send model.refit for models from a thread of its own and return once its build
+        waits at the gate; the returned function releases nothing, joins the thread and gives
+        model.refit's answer (release() the build first)."""
+        done = {}
+
+        def refit():
+            cl = Client(daemon.admin)
+            done["r"] = cl.call("model.refit", {"models": models})
+            cl.close()
+        t = threading.Thread(target=refit)
+        t.start()
+        self.started()
+
+        def answer():
+            t.join()
+            return done.get("r")
+        return answer
 
 
 def free_port():

@@ -9,7 +9,6 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -394,21 +393,12 @@ class LogTest(unittest.TestCase):
             for _ in a.call("model.status")["models"]:  # the start-up builds (no request)
                 gate.started()
                 gate.release()
-            done = {}
-
-            def refit():
-                cl = Client(d.admin)
-                done["r"] = cl.call("model.refit", {"models": ["clv"]})
-                cl.close()
-            t = threading.Thread(target=refit)
-            t.start()
-            gate.started()
+            answer = gate.held_refit(d, ["clv"])
             # the request's input: it is held at the gate for longer than the threshold
             held = time.monotonic()
             wait_until(lambda: time.monotonic() - held > 0.1, 5, "0.1 s")
             gate.release()
-            t.join()
-            self.assertIn("r", done)
+            self.assertIsNotNone(answer())
             d.wait_for_log("slow request: method model.refit took", 0)
             line = [x for x in d.read_log().splitlines() if "slow request:" in x][0]
             ms = int(line.split(" took ")[1].split(" ms")[0])

@@ -532,21 +532,12 @@ class BackgroundBuildTest(unittest.TestCase):
                 c.call("order.record", order(oid, cust, lines=[
                     {"product_id": p, "quantity": 1, "unit_price": 100} for p in items]))
             c.close()
-            done = {}
-
-            def refit():
-                cl = Client(d.admin)
-                done["r"] = cl.call("model.refit", {"models": ["recs"]})
-                cl.close()
-            t = threading.Thread(target=refit)
-            t.start()
-            gate.started()
+            answer = gate.held_refit(d, ["recs"])
             st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
             self.assertEqual(st["recs"], "building")
             self.assertNotEqual(st["clv"], "building")
             gate.release()
-            t.join()
-            self.assertEqual(done["r"]["models"][0]["status"], "ready")
+            self.assertEqual(answer()["models"][0]["status"], "ready")
             st = {m["name"]: m["status"] for m in a.call("model.status")["models"]}
             self.assertEqual(st["recs"], "ready")
             a.close()
