@@ -11,9 +11,13 @@
 typedef struct evalctx_s {
   const condition_t *c;
   const json_t *groups;
+  condition_get_fn get; /* non-NULL: the attributes object's members come from get */
+  void *ctx;
 } evalctx_t;
 
-static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj);
+/* obj: the object paths start from; root: it is the attributes object (not an element
+ * $elemMatch tests), whose members come from x->get when set. */
+static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj, bool root);
 static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v);
 
 /* getPath: walk objects (and arrays by index); anything missing reads as null (NULL). */
@@ -36,23 +40,33 @@ static const json_t *get_path(const json_t *obj, char *const *parts, size_t n) {
   return cur;
 }
 
-static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj) {
+static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj, bool root) {
   for (size_t i = 0; i < o->n; i++) {
     const entry_t *en = &o->entries[i];
     bool ok = true;
     switch (en->kind) {
     case E_AND:
-      for (size_t s = 0; s < en->nsubs && ok; s++) ok = eval_obj(x, en->subs[s], obj);
+      for (size_t s = 0; s < en->nsubs && ok; s++) ok = eval_obj(x, en->subs[s], obj, root);
       break;
     case E_OR:
     case E_NOR: {
       bool any = en->nsubs == 0; /* an empty $or passes */
-      for (size_t s = 0; s < en->nsubs && !any; s++) any = eval_obj(x, en->subs[s], obj);
+      for (size_t s = 0; s < en->nsubs && !any; s++) any = eval_obj(x, en->subs[s], obj, root);
       ok = en->kind == E_OR ? any : !any;
       break;
     }
-    case E_NOT: ok = !eval_obj(x, en->sub, obj); break;
-    case E_PATH: ok = eval_val(x, en->val, get_path(obj, en->parts, en->nparts)); break;
+    case E_NOT: ok = !eval_obj(x, en->sub, obj, root); break;
+    case E_PATH: {
+      const json_t *v;
+      if (root && x->get) { /* the first part from get, then as get_path walks */
+        v = x->get(x->ctx, en->name);
+        if (v && en->nparts > 1) v = get_path(v, en->parts + 1, en->nparts - 1);
+      } else {
+        v = get_path(obj, en->parts, en->nparts);
+      }
+      ok = eval_val(x, en->val, v);
+      break;
+    }
     }
     if (!ok) return false;
   }
@@ -147,7 +161,7 @@ static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
     for (size_t i = 0; i < json_array_size(v); i++) {
       const json_t *el = json_array_get(v, i);
       if (!condition_js_truthy(el)) continue; /* the SDK skips falsy elements */
-      if (op->val ? eval_val(x, op->val, el) : eval_obj(x, op->obj, el)) return true;
+      if (op->val ? eval_val(x, op->val, el) : eval_obj(x, op->obj, el, false)) return true;
     }
     return false;
   case OP_ALL:
@@ -198,7 +212,18 @@ static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v) {
 bool condition_eval_groups(const condition_t *c, const json_t *attrs, const json_t *groups) {
   if (!c) return true;
   evalctx_t x = {.c = c, .groups = groups};
-  return eval_obj(&x, c->root, attrs); /* NULL attrs: every path reads as null */
+  return eval_obj(&x, c->root, attrs, true); /* NULL attrs: every path reads as null */
+}
+
+bool condition_eval_get(const condition_t *c, condition_get_fn get, void *ctx) {
+  if (!c) return true;
+  evalctx_t x = {.c = c, .get = get, .ctx = ctx};
+  return eval_obj(&x, c->root, NULL, true);
+}
+
+size_t condition_names(const condition_t *c, const char *const **out) {
+  *out = c ? c->names : NULL;
+  return c ? c->nnames : 0;
 }
 
 bool condition_eval(const condition_t *c, const json_t *attrs) {

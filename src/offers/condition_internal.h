@@ -64,6 +64,7 @@ typedef struct entry_s {
   cobj_t *sub;   /* $not */
   char **parts;  /* path split on '.' */
   size_t nparts;
+  size_t name;   /* parts[0] as an index into condition_t.names */
   cval_t *val;
 } entry_t;
 
@@ -114,6 +115,8 @@ struct condition_s {
   cobj_t *root;
   regex_link_t *regexes;
   pcre2_match_context *mctx;
+  const char **names; /* distinct first parts of the paths, in first-seen order (arena) */
+  size_t nnames, names_cap;
 };
 
 #endif
