@@ -96,6 +96,12 @@ void offers_mp_init(offers_mp_t *m, char *buf, size_t cap) {
 
 void offers_mp_key(offers_mp_t *m, const char *k) {
   size_t n = strlen(k);
+  if (n < 32 && m->n + 1 + n <= m->cap) { /* a fixstr: the bytes msgpack_pack_str writes */
+    m->b[m->n] = (char)(0xa0 | n);
+    memcpy(m->b + m->n + 1, k, n);
+    m->n += 1 + n;
+    return;
+  }
   msgpack_pack_str(&m->pk, n);
   msgpack_pack_str_body(&m->pk, k, n);
 }

@@ -80,13 +80,13 @@ typedef struct cand_s {
 /* Where a decision reads counters: budgets and arm counters through the caller's memo,
  * checked against the store's stamp at the first counter read of the decision (m: NULL
  * until then, and after when the store is read directly), with the catalogue it indexes
- * by; the customer's seen rows in one range, read at the first offer that needs them
- * (seen: NULL until then, or out of memory: single reads). */
+ * by; the customer's seen rows in one range, read into *buf at the first offer that needs
+ * them (seen: NULL until then). */
 typedef struct counters_s {
   offers_counter_memo_t *want, *m;
   const offers_catalog_t *c;
   bool begun, seen_read;
-  offer_seen_set_t *seen;
+  offer_seen_set_t *seen, *buf;
 } counters_t;
 
 static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
@@ -95,8 +95,7 @@ static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
 }
 
 static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const char *customer) {
-  if (!k->seen_read && (k->seen = malloc(sizeof *k->seen)))
-    offer_seen_prefetch(rd, customer, k->seen);
+  if (!k->seen_read) offer_seen_prefetch(rd, customer, k->seen = k->buf);
   k->seen_read = true;
   return k->seen;
 }
@@ -302,6 +301,39 @@ static void copy_id(char *out, size_t cap, const char *s) {
   out[n] = 0;
 }
 
+/* Appends the n bytes of s at *p. */
+static void put(char **p, const char *s, size_t n) {
+  memcpy(*p, s, n);
+  *p += n;
+}
+
+/* What snprintf(out, 128, "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f",
+ * mode, variant, ev, uplift) writes, without printf (offers_format_fixed). */
+static void eligible_reason(const offer_t *o, const char *variant, const cand_t *c,
+                            char out[128]) {
+  const char *mode = o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab";
+  char text[256], *p = text, ev[32], uplift[32];
+  size_t vn = strlen(variant), evn = offers_format_fixed(ev, c->ev, 0),
+         un = offers_format_fixed(uplift, c->uplift, 4);
+  if (!evn || !un) { /* a value only printf prints */
+    snprintf(out, 128, "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f", mode,
+             variant, c->ev, c->uplift);
+    return;
+  }
+  put(&p, "eligible; ", 10);
+  put(&p, mode, strlen(mode));
+  put(&p, " arm '", 6);
+  put(&p, variant, vn < 40 ? vn : 40);
+  put(&p, "'; expected value ", 18);
+  put(&p, ev, evn);
+  put(&p, ", uplift ", 9);
+  put(&p, uplift, un);
+  size_t n = (size_t)(p - text);
+  if (n > 127) n = 127; /* snprintf's truncation */
+  memcpy(out, text, n);
+  out[n] = 0;
+}
+
 static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,
                 offers_decided_t *d, perr_info_t *e) {
   const offer_t *o = c->o;
@@ -322,10 +354,7 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
     snprintf(d->reason, sizeof d->reason, "holdout: control arm, not shown");
     return 0;
   }
-  snprintf(d->reason, sizeof d->reason,
-           "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f",
-           o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab", d->variant,
-           c->ev, c->uplift);
+  eligible_reason(o, d->variant, c, d->reason);
   if (!in->keys) return 0;
   offers_token_t tk;
   copy_id(tk.offer_id, sizeof tk.offer_id, o->id);
@@ -361,14 +390,22 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   bandit_rng_t rng;
   bandit_rng_seed(&rng, in->seed);
   /* the candidates, then one memo byte per distinct rule of the catalogue */
-  cand_t *cs = c->n ? malloc(c->n * sizeof *cs + c->nrule_slots) : NULL;
+  enum { LOCAL_CANDS = 64 };
+  struct {
+    cand_t cs[LOCAL_CANDS];
+    unsigned char memo[LOCAL_CANDS];
+  } local; /* a catalogue this small needs no allocation */
+  bool small = c->n <= LOCAL_CANDS && c->nrule_slots <= LOCAL_CANDS;
+  cand_t *cs = small ? local.cs : malloc(c->n * sizeof *cs + c->nrule_slots);
   size_t n = 0;
   int rc = 0;
   if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  unsigned char *memo = c->nrule_slots ? (unsigned char *)(cs + c->n) : NULL;
+  unsigned char *memo = !c->nrule_slots ? NULL : small ? local.memo
+                                                             : (unsigned char *)(cs + c->n);
   if (memo) memset(memo, 0, c->nrule_slots);
   double worth = cart_worth(c, in);
-  counters_t counters = {in->counters, NULL, c, false, false, NULL};
+  offer_seen_set_t seen_buf; /* filled by the range read, if any */
+  counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf};
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0;
@@ -385,8 +422,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     if (!losing) n++;
   }
   if (rc) {
-    free(counters.seen);
-    free(cs);
+    if (!small) free(cs);
     return offer_store_err(rd, rc, e);
   }
   if (n > 32) qsort(cs, n, sizeof *cs, cmp_cand);
@@ -419,7 +455,6 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     if (!o->stackable) exclusive_taken = true;
     rc = fill(in, &cs[i], &rng, &out->items[out->n++], e);
   }
-  free(counters.seen);
-  free(cs);
+  if (!small) free(cs);
   return rc;
 }
