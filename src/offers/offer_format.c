@@ -1,7 +1,8 @@
 /* offer_format.c -- decimal text for offers.decide's reasons without printf: a double in
  * fixed notation exactly as printf's "%.Nf" prints it (round half to even on the exact binary
  * value, "-" before any negative value, even one that rounds to zero), for the magnitudes a
- * reason shows; anything else (NaN, infinities, |x| >= 1e15) is left to printf (returns 0).
+ * reason shows; anything else (NaN, infinities, |x| >= 1e15, |x| * 10^prec >= 1e19) is left to
+ * printf (returns 0).
  * Invariant: any output is byte-identical to snprintf(out, 32, "%.*f", prec, x)
  * (tests/unit/test_offers_attrs.c compares them over random and halfway values). */
 #include <math.h>
@@ -11,7 +12,9 @@
 static const uint64_t POW10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
 
 size_t offers_format_fixed(char *out, double x, int prec) {
-  if (prec < 0 || prec > 6 || !isfinite(x) || fabs(x) >= 1e15) return 0;
+  if (prec < 0 || prec > 6 || !isfinite(x) || fabs(x) >= 1e15 ||
+      fabs(x) * (double)POW10[prec] >= 1e19) /* the rounded integer must fit 64 bits */
+    return 0;
   char *p = out;
   if (signbit(x)) *p++ = '-';
   int exp2;

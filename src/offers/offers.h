@@ -338,8 +338,8 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
  * attrs (an object). */
 int offers_cart_attributes(json_t *attrs, const offers_cart_t *cart);
 /* x as printf "%.*f" prints it with prec 0..6 (offer_format.c), NUL-terminated into out (at
- * least 32 bytes); returns the length, or 0 (nothing written) for NaN, infinities and
- * |x| >= 1e15, which only printf prints. */
+ * least 32 bytes); returns the length, or 0 (nothing written) for NaN, infinities,
+ * |x| >= 1e15 and |x| * 10^prec >= 1e19, which only printf prints. */
 size_t offers_format_fixed(char *out, double x, int prec);
 /* The discount an offer's arm value costs on a cart (minor units, >= 0). */
 int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *cart);
