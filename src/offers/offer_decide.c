@@ -42,8 +42,9 @@ static int64_t applicable_value(const offer_t *o, const offers_cart_t *cart) {
   return sum;
 }
 
-int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *cart) {
-  int64_t base = applicable_value(o, cart), d = 0;
+/* The discount of value on an applicable cart value base. */
+static int64_t discount_on(const offer_t *o, int64_t value, int64_t base) {
+  int64_t d = 0;
   if (base <= 0) return 0;
   switch (o->kind) {
     case OFFER_PERCENT_OFF: d = (int64_t)((__int128)base * value / 100); break;
@@ -53,6 +54,10 @@ int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *ca
     case OFFER_BONUS_POINTS: if (!ck_mul(value, o->point_value, &d)) d = INT64_MAX; break;
   }
   return d < 0 ? 0 : d;
+}
+
+int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *cart) {
+  return discount_on(o, value, applicable_value(o, cart));
 }
 
 /* A ranking attribute (OFFERS_RANK_*): from the lazy attributes or the JSON object. */
@@ -143,15 +148,16 @@ static const char *capped(counters_t *k, const offer_t *o, store_txn_t *rd,
 
 /* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first). */
 static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
-                              const offers_decide_in_t *in, unsigned char *memo,
-                              int64_t *money_used, int *rc) {
+                              const offers_decide_in_t *in, const char currency[4],
+                              unsigned char *memo, int64_t *base, int64_t *money_used,
+                              int *rc) {
   const offers_cart_t *cart = in->cart;
   *rc = 0;
   if (o->archived) return "archived";
-  if (!cart->currency || strcmp(cart->currency, o->currency)) return "currency";
+  if (!currency[0] || memcmp(currency, o->currency, 4)) return "currency"; /* o's: 3 letters */
   if (in->now < o->valid_from || (o->valid_until && in->now >= o->valid_until)) return "window";
   if (cart->value < o->min_cart) return "min_cart";
-  if (applicable_value(o, cart) <= 0) return "no applicable item";
+  if ((*base = applicable_value(o, cart)) <= 0) return "no applicable item";
   if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
     unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
     if (!m || !*m) {
@@ -406,16 +412,19 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   double worth = cart_worth(c, in);
   offer_seen_set_t seen_buf; /* filled by the range read, if any */
   counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf};
+  char currency[4] = {0}; /* the cart's, when a currency code can equal it (an offer's is 3
+                           * letters, NUL-terminated): then memcmp of 4 bytes is strcmp == 0 */
+  if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
-    int64_t money_used = 0;
-    if (ineligible(&counters, o, rd, in, memo, &money_used, &rc)) continue;
+    int64_t money_used = 0, base = 0;
+    if (ineligible(&counters, o, rd, in, currency, memo, &base, &money_used, &rc)) continue;
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
     if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm))) break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
-    k->discount = offers_discount(o, k->value, cart);
+    k->discount = discount_on(o, k->value, base);
     if (o->budget_money && money_used > o->budget_money - k->discount) continue; /* can't pay */
     bool losing;
     if ((rc = expected_value(&counters, o, rd, in, worth, k, &losing))) break;
