@@ -290,6 +290,8 @@ static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void
     rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
     goto done;
   }
+  if (!w->attr_pool) w->attr_pool = offers_attr_pool_new(); /* NULL: fresh values */
+  offers_attrs_use_pool(&attrs, w->attr_pool);
   if ((rc = shop_attributes(c, q, &attrs, e))) goto done;
   if (!w->signer) w->signer = offers_signer_new(); /* NULL: each token fetches its own */
   if (!w->counters) w->counters = offers_counter_memo_new(); /* NULL: read the store */

@@ -42,6 +42,8 @@ struct offers_wire_s {
                                         * counters (lazily made; exact: see offers.h) */
   loy_program_memo_t *loyalty;         /* loop thread: offers.decide's decoded loyalty program
                                         * (lazily made; checked against the store each read) */
+  offers_attr_pool_t *attr_pool;       /* loop thread: offers.decide's attribute values,
+                                        * reused in place (lazily made; see offers.h) */
   uint64_t exposed[OFFERS_EXPOSED_SLOTS]; /* loop thread: hashes of queued exposures */
   log_limit_t expose_log;              /* "exposure not queued" lines */
 };

@@ -4,9 +4,12 @@
  * attribute and the shop's otherwise, exactly as the JSON object that used to be built whole
  * (the shop's members first, Patron's set over them): the same constructors, so a value
  * jansson refuses (a string that is not UTF-8) leaves the shop's in place as it did.
+ * With a pool (one per thread), Patron's values outlive the decision: a value the pool alone
+ * holds (refcount 1) is set in place, and an equal string or cart list is kept as it is.
  * Invariants: a slot is computed at most once per decision; a profile group is loaded at most
  * once, and only when an attribute of it is read; every value is owned by the attributes
- * and freed by offers_attrs_clear. */
+ * (a pooled one: one reference) and released by offers_attrs_clear; a pooled value is
+ * changed only while no one but the pool holds it, so it always equals a fresh one. */
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -59,6 +62,89 @@ int offers_cart_attributes(json_t *attrs, const offers_cart_t *cart) {
   return rc ? PERR_INTERNAL : 0;
 }
 
+/* ---- the pool ---- */
+
+struct offers_attr_pool_s {
+  const offers_catalog_t *c; /* the catalogue the slots are of */
+  size_t n;
+  json_t **v;                /* by slot: one reference each */
+};
+
+offers_attr_pool_t *offers_attr_pool_new(void) { return calloc(1, sizeof(offers_attr_pool_t)); }
+
+static void pool_empty(offers_attr_pool_t *p) {
+  for (size_t i = 0; i < p->n; i++) json_decref(p->v[i]);
+  free(p->v);
+  p->v = NULL;
+  p->n = 0;
+  p->c = NULL;
+}
+
+void offers_attr_pool_free(offers_attr_pool_t *p) {
+  if (!p) return;
+  pool_empty(p);
+  free(p);
+}
+
+void offers_attrs_use_pool(offers_attrs_t *a, offers_attr_pool_t *p) {
+  if (!p || !a->c || !a->c->nattrs) return;
+  if (p->c != a->c || p->n != a->c->nattrs) { /* another catalogue: other slots */
+    pool_empty(p);
+    if (!(p->v = calloc(a->c->nattrs, sizeof *p->v))) return;
+    p->n = a->c->nattrs;
+    p->c = a->c;
+  }
+  a->pooled = p->v;
+}
+
+/* Whether v is the pool's alone and of type t (then it may be changed in place). */
+static bool only_pooled(const json_t *v, json_type t) {
+  return v && json_typeof(v) == t && v->refcount == 1;
+}
+
+/* fresh into the pool slot (replacing what was there); a new reference to it (or NULL). */
+static json_t *pool_put(json_t **slot, json_t *fresh) {
+  json_decref(*slot);
+  *slot = fresh;
+  return json_incref(fresh);
+}
+
+static json_t *pool_integer(json_t **slot, json_int_t n) {
+  if (only_pooled(*slot, JSON_INTEGER) && json_integer_set(*slot, n) == 0)
+    return json_incref(*slot);
+  return pool_put(slot, json_integer(n));
+}
+
+static json_t *pool_real(json_t **slot, double x) {
+  if (only_pooled(*slot, JSON_REAL) && json_real_set(*slot, x) == 0) return json_incref(*slot);
+  return pool_put(slot, json_real(x)); /* NULL for what json_real refuses */
+}
+
+static json_t *pool_string(json_t **slot, const char *s) {
+  if (only_pooled(*slot, JSON_STRING) &&
+      (!strcmp(json_string_value(*slot), s) || json_string_set(*slot, s) == 0))
+    return json_incref(*slot);
+  return pool_put(slot, json_string(s)); /* NULL for what json_string refuses */
+}
+
+/* Whether arr holds what cart_value(k) would build (cart_items, cart_categories). */
+static bool same_cart_list(const json_t *arr, offers_attr_kind_t k, const offers_cart_t *cart) {
+  size_t used = 0, n = json_array_size(arr);
+  for (size_t i = 0; i < cart->nitems; i++) {
+    const char *s = k == OFFERS_ATTR_CART_ITEMS ? cart->items[i].product : cart->items[i].category;
+    if (!s) continue;
+    if (k == OFFERS_ATTR_CART_CATEGORIES) { /* a category already listed is not added */
+      bool listed = false;
+      for (size_t j = 0; j < used && !listed; j++)
+        listed = !strcmp(json_string_value(json_array_get(arr, j)), s);
+      if (listed) continue;
+    }
+    if (used == n || strcmp(json_string_value(json_array_get(arr, used)), s)) return false;
+    used++;
+  }
+  return used == n;
+}
+
 /* ---- one decision's attributes ---- */
 
 static const offers_profile_t *group(offers_attrs_t *a, unsigned g) {
@@ -69,47 +155,68 @@ static const offers_profile_t *group(offers_attrs_t *a, unsigned g) {
   return &a->prof;
 }
 
-/* Patron's value of an attribute kind (NULL: Patron does not set it). */
-static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k) {
+/* Constructors through the slot's pool entry (slot NULL: fresh values). */
+static json_t *mk_integer(json_t **slot, json_int_t n) {
+  return slot ? pool_integer(slot, n) : json_integer(n);
+}
+static json_t *mk_real(json_t **slot, double x) { return slot ? pool_real(slot, x) : json_real(x); }
+static json_t *mk_string(json_t **slot, const char *s) {
+  return slot ? pool_string(slot, s) : json_string(s);
+}
+
+/* Patron's value of an attribute kind (NULL: Patron does not set it); slot: its pool entry. */
+static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **slot) {
   const offers_profile_t *p;
   switch (k) {
-  case OFFERS_ATTR_ID: return json_string(a->customer);
+  case OFFERS_ATTR_ID: return mk_string(slot, a->customer);
   case OFFERS_ATTR_ORDER_COUNT:
     p = group(a, OFFERS_GROUP_ORDERS);
-    return json_integer(p->customer_found ? p->order_count : 0);
+    return mk_integer(slot, p->customer_found ? p->order_count : 0);
   case OFFERS_ATTR_FIRST_ORDER:
     p = group(a, OFFERS_GROUP_ORDERS);
     return json_boolean(p->customer_found ? p->order_count == 0 : true);
   case OFFERS_ATTR_DAYS_SINCE_LAST_ORDER:
     p = group(a, OFFERS_GROUP_ORDERS);
     return p->customer_found && p->last_order_at > 0 && a->now >= p->last_order_at
-               ? json_integer((a->now - p->last_order_at) / 86400)
+               ? mk_integer(slot, (a->now - p->last_order_at) / 86400)
                : NULL;
   case OFFERS_ATTR_TIER:
     p = group(a, OFFERS_GROUP_LOYALTY);
-    return p->loyalty && p->has_tier && p->tier ? json_string(p->tier) : NULL;
+    return p->loyalty && p->has_tier && p->tier ? mk_string(slot, p->tier) : NULL;
   case OFFERS_ATTR_POINTS:
     p = group(a, OFFERS_GROUP_LOYALTY);
-    return p->loyalty ? json_integer(p->points) : NULL;
+    return p->loyalty ? mk_integer(slot, p->points) : NULL;
   case OFFERS_ATTR_SEGMENT:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->segment ? json_string(p->segment) : NULL;
+    return p->scored && p->segment ? mk_string(slot, p->segment) : NULL;
   case OFFERS_ATTR_P_ALIVE:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv ? json_real(p->p_alive) : NULL;
+    return p->scored && p->has_clv ? mk_real(slot, p->p_alive) : NULL;
   case OFFERS_ATTR_CHURN_RISK:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv ? json_real(p->churn_risk) : NULL;
+    return p->scored && p->has_clv ? mk_real(slot, p->churn_risk) : NULL;
   case OFFERS_ATTR_CHURN_BAND:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv && p->churn_band ? json_string(p->churn_band) : NULL;
+    return p->scored && p->has_clv && p->churn_band ? mk_string(slot, p->churn_band) : NULL;
   case OFFERS_ATTR_PREDICTED_CLV:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_value ? json_integer(p->predicted_clv) : NULL;
-  case OFFERS_ATTR_SHOP:
-  case OFFERS_ATTR_KINDS: return NULL;
-  default: return cart_value(k, a->cart);
+    return p->scored && p->has_value ? mk_integer(slot, p->predicted_clv) : NULL;
+  case OFFERS_ATTR_CART_VALUE: return mk_integer(slot, a->cart->value);
+  case OFFERS_ATTR_CURRENCY: return mk_string(slot, a->cart->currency ? a->cart->currency : "");
+  case OFFERS_ATTR_CART_ITEMS:
+  case OFFERS_ATTR_CART_CATEGORIES:
+    if (slot && only_pooled(*slot, JSON_ARRAY) && same_cart_list(*slot, k, a->cart))
+      return json_incref(*slot);
+    return slot ? pool_put(slot, cart_value(k, a->cart)) : cart_value(k, a->cart);
+  case OFFERS_ATTR_CART_QUANTITY: {
+    int64_t qty = 0;
+    for (size_t i = 0; i < a->cart->nitems; i++) qty += a->cart->items[i].quantity;
+    return mk_integer(slot, qty);
   }
+  case OFFERS_ATTR_SHOP:
+  case OFFERS_ATTR_KINDS: break;
+  }
+  return NULL;
 }
 
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
@@ -159,7 +266,8 @@ const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
   if (!a->shop || slot >= a->c->nattrs) return NULL;
   if (!a->built[slot]) {
     a->built[slot] = 1;
-    a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot]);
+    a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot],
+                                a->pooled ? &a->pooled[slot] : NULL);
   }
   return a->own[slot] ? a->own[slot] : a->shop[slot];
 }

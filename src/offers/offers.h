@@ -264,6 +264,13 @@ typedef struct offers_profile_s {
 } offers_profile_t;
 typedef void (*offers_profile_fn)(void *ctx, unsigned group, offers_profile_t *p);
 
+/* Patron's attribute values kept between decisions by one thread: a value only the pool
+ * holds is set in place (an equal string, or cart list, is kept as it is), so a decision
+ * allocates only what changed. Values are the same as fresh ones. Not thread-safe. */
+typedef struct offers_attr_pool_s offers_attr_pool_t;
+offers_attr_pool_t *offers_attr_pool_new(void); /* NULL: out of memory */
+void offers_attr_pool_free(offers_attr_pool_t *p);
+
 /* The attributes of one decision, by catalogue slot, each built at its first read: Patron's
  * value when Patron sets it (PROTOCOL.md offers.decide), else the shop's. The same values
  * as the JSON object the daemon used to build whole (tests/unit/test_offers_attrs.c). */
@@ -278,6 +285,7 @@ typedef struct offers_attrs_s {
   unsigned loaded;              /* OFFERS_GROUP_* bits read */
   offers_profile_t prof;
   json_t **shop, **own;         /* by slot (owned): the shop's value, Patron's */
+  json_t **pooled;              /* by slot: the pool's values (NULL: no pool) */
   unsigned char *built;         /* by slot: own computed */
   json_t *inline_vals[2 * OFFERS_ATTRS_INLINE];
   unsigned char inline_built[OFFERS_ATTRS_INLINE];
@@ -286,6 +294,8 @@ typedef struct offers_attrs_s {
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
                       const offers_cart_t *cart, int64_t now, offers_profile_fn load,
                       void *load_ctx);
+/* Reuse the pool's values in this decision (p NULL, or out of memory: fresh values). */
+void offers_attrs_use_pool(offers_attrs_t *a, offers_attr_pool_t *p);
 /* The shop's value of the attribute in slot (stolen; replaces an earlier one). */
 void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v);
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot);

@@ -280,6 +280,9 @@ static void test_lazy_attributes(void **st) {
   assert_int_equal(offers_keys_open(f->dir, true, 86400, &keys, &e), 0);
   uint64_t s = 7;
   size_t decided = 0;
+  offers_attr_pool_t *pool = offers_attr_pool_new();
+  json_t *held = NULL, *held_copy = NULL; /* a value someone still holds: never changed */
+  assert_non_null(pool);
   for (int i = 0; i < 3000; i++) {
     trial_t t;
     random_trial(&s, &t);
@@ -287,6 +290,7 @@ static void test_lazy_attributes(void **st) {
     offers_attrs_t lazy;
     assert_int_equal(offers_attrs_init(&lazy, c, t.customer, &t.cart, OFX_NOW, trial_load, &t),
                      0);
+    if (i % 4) offers_attrs_use_pool(&lazy, pool); /* most trials reuse the pool's values */
     const char *k;
     json_t *v;
     json_object_foreach(t.shop, k, v) {
@@ -309,11 +313,21 @@ static void test_lazy_attributes(void **st) {
         fail_msg("trial %d: attribute %s differs", i, c->attrs[slot]);
     }
     for (unsigned g = 0; g < 8; g++) assert_true(t.loads[g] <= 1); /* each group once */
+    if (held) {
+      assert_true(json_equal(held, held_copy));
+      json_decref(held);
+      json_decref(held_copy);
+    }
+    held = json_incref((json_t *)offers_attrs_get(&lazy, ofx_rand(&s) % c->nattrs));
+    held_copy = held ? json_deep_copy(held) : NULL;
     offers_attrs_clear(&lazy);
     json_decref(ref);
     json_decref(t.shop);
   }
   assert_true(decided > 3000); /* the trials decide offers, not only empty answers */
+  json_decref(held);
+  json_decref(held_copy);
+  offers_attr_pool_free(pool);
   offers_catalog_free(c);
 }
 
