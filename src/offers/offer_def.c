@@ -4,6 +4,8 @@
  * Invariant: a stored definition always parses (offers_set validates before it writes). */
 #include <stdlib.h>
 
+#include <openssl/rand.h>
+
 #include "offers/condition.h"
 #include "offers/offers_internal.h"
 
@@ -610,6 +612,7 @@ int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e)
   int rc = walk(t, NULL, false, build_one, &b, e);
   if (!rc) rc = collect_attrs(b.c, e);
   if (!rc) rc = bind_attrs(b.c, e);
+  if (!rc && RAND_bytes((unsigned char *)&b.c->id, sizeof b.c->id) != 1) b.c->id = 0;
   if (!rc) rc = share_rules(b.c, e);
   if (rc) {
     offers_catalog_free(b.c);

@@ -136,6 +136,8 @@ typedef struct offers_catalog_s {
   size_t nattrs;
   size_t nrule_slots;  /* distinct rules (offer_t.rule_slot < nrule_slots) */
   unsigned char *attr_kind; /* by slot: offers_attr_kind_t */
+  uint64_t id;         /* random at build, 0 when none was drawn (counter memos: one
+                        * catalogue's positions name the same offers) */
   size_t rank_slot[OFFERS_RANK_ATTRS]; /* the ranking attributes' slots */
 } offers_catalog_t;
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e);
