@@ -338,6 +338,7 @@ int condition_compile_ex(json_t *cond, int flags, condition_t **out, perr_info_t
     return perr_set(e, PERR_INVALID_PARAMS, "rule", "a condition must be a JSON object");
   condition_t *c = calloc(1, sizeof *c);
   if (!c) return perr_set(e, PERR_INTERNAL, "rule", "out of memory");
+  atomic_init(&c->spare_md, NULL);
   arena_init(&c->arena, 0);
   c->json = json_incref(cond);
   compiler_t k = {.c = c, .flags = flags, .e = e};
@@ -364,6 +365,7 @@ void condition_free(condition_t *c) {
   if (!c) return;
   for (regex_link_t *l = c->regexes; l; l = l->next) pcre2_code_free(l->re);
   pcre2_match_context_free(c->mctx);
+  pcre2_match_data_free(atomic_load(&c->spare_md));
   json_decref(c->json);
   arena_free(&c->arena);
   free(c);

@@ -27,8 +27,9 @@
  * CONDITION_SDK_COMPAT compiles what the SDK would evaluate instead (an unknown operator or
  * an invalid regex is simply false), for conformance with GrowthBook payloads.
  *
- * Invariants: a compiled condition is immutable, shares nothing mutable, and may be
- * evaluated from many threads at once; it keeps a reference to the JSON it was built from. */
+ * Invariants: a compiled condition is immutable (but for a spare regex match data, taken and
+ * given back atomically), and may be evaluated from many threads at once; it keeps a
+ * reference to the JSON it was built from. */
 #ifndef PATRON_CONDITION_H
 #define PATRON_CONDITION_H
 

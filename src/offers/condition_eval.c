@@ -1,6 +1,8 @@
 /* condition_eval.c -- evaluate a compiled condition against JSON attributes, exactly as the
  * GrowthBook JavaScript SDK's evalCondition (rules in condition.h). Invariant: evaluation
- * only reads the tree, so one condition may be evaluated from many threads at once. */
+ * only reads the tree (the one exception, a spare PCRE2 match data kept for the next regex
+ * match, is taken and given back with atomic exchanges), so one condition may be evaluated
+ * from many threads at once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,9 +103,11 @@ static bool regex_test(const evalctx_t *x, const pcre2_code *re, const json_t *v
   condition_js_str_t s;
   condition_js_str_init(&s);
   condition_js_to_string(value, &s);
-  pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-  int rc = md ? pcre2_match(re, (PCRE2_SPTR)s.p, s.len, 0, 0, md, x->c->mctx) : -1;
-  pcre2_match_data_free(md);
+  condition_t *c = (condition_t *)x->c; /* only its spare match data changes */
+  pcre2_match_data *md = atomic_exchange(&c->spare_md, NULL);
+  if (!md) md = pcre2_match_data_create(1, NULL);
+  int rc = md ? pcre2_match(re, (PCRE2_SPTR)s.p, s.len, 0, 0, md, c->mctx) : -1;
+  pcre2_match_data_free(atomic_exchange(&c->spare_md, md)); /* another thread's, if any */
   condition_js_str_free(&s);
   return rc >= 0;
 }
