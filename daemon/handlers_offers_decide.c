@@ -18,7 +18,6 @@
 #include "loyalty/loyalty.h"
 #include "model_clv.h"
 #include "offers_wire.h"
-#include "store/record.h"
 
 /* ---- exposures ---- */
 
@@ -176,11 +175,8 @@ static void load_profile(void *ctx, unsigned group, offers_profile_t *p) {
   perr_info_t ignore;
   pstr_t id = {ps->customer, strlen(ps->customer)};
   if (group == OFFERS_GROUP_ORDERS) {
-    cust_rec_t c; /* decoded in place: only the counts are read */
-    p->customer_found = core_check_id(id, "customer_id", &ignore) == 0 &&
-                        core_cust_load(ps->t, id, NULL, &c, &ignore) == 0;
-    p->order_count = p->customer_found ? c.order_count : 0;
-    p->last_order_at = p->customer_found ? c.last_order_at : 0;
+    p->customer_found =
+        core_customer_order_counts(ps->t, id, &p->order_count, &p->last_order_at) == 0;
   } else if (group == OFFERS_GROUP_LOYALTY) {
     struct offers_wire_s *w = x->d->offers;
     if (!w->loyalty) w->loyalty = loyalty_program_memo_new(); /* NULL: none */

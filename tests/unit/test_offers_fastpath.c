@@ -9,7 +9,8 @@
  * - GrowthBook splits: each decided arm and the global holdout against experiment_assign
  *   called as before (ids with non-ASCII and invalid UTF-8 included);
  * - caps read only for the offers the selection takes: a capped offer leaves the decision
- *   exactly as if it were not in the catalogue.
+ *   exactly as if it were not in the catalogue;
+ * - the customer's order counts read from the record's head, as core_customer_get gives them.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -447,12 +448,43 @@ static void test_capped_offer_as_if_absent(void **st) {
   offers_catalog_free(without);
 }
 
+/* ---- the customer's order counts ---- */
+
+static void test_customer_order_counts(void **st) {
+  fx_t *f = *st;
+  static const char *const prods[] = {"p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9",
+                                      "p10", "p11", "p12"};
+  customer_t cu = {.id = {"known", 5}, .email = {"k@example.com", 13}};
+  perr_info_t e = {0};
+  assert_int_equal(core_customer_upsert(f->w, &cu, OFX_NOW, &e), 0);
+  for (int i = 0; i < 14; i++) { /* more products than the profile keeps, two currencies */
+    char id[16];
+    snprintf(id, sizeof id, "o%d", i);
+    fx_order(f, id, i % 3 ? "buyer" : "known", i % 2 ? "EUR" : "USD", OFX_NOW - 1000 * i,
+             prods + i % 4, 1 + (size_t)i % 8, 100 + i);
+  }
+  static const char *const ids[] = {"known", "buyer", "nobody", ""};
+  for (size_t i = 0; i < 4; i++) {
+    pstr_t id = {ids[i], strlen(ids[i])};
+    customer_profile_t prof;
+    int64_t count = -1, last = -1;
+    int want = core_customer_get(f->w, id, &f->a, &prof, &e);
+    int got = core_customer_order_counts(f->w, id, &count, &last);
+    assert_int_equal(got == 0, want == 0);
+    if (!got) {
+      assert_int_equal(count, prof.order_count);
+      assert_int_equal(last, prof.last_order_at);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
       cmocka_unit_test_setup_teardown(test_lazy_attributes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_assignment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_capped_offer_as_if_absent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_customer_order_counts, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
