@@ -102,11 +102,20 @@ static bool is_in(const json_t *actual, const json_t *expected, bool caseless) {
 static bool regex_test(const evalctx_t *x, const pcre2_code *re, const json_t *value) {
   condition_js_str_t s;
   condition_js_str_init(&s);
-  condition_js_to_string(value, &s);
+  const char *subject;
+  size_t len;
+  if (json_is_string(value)) { /* String(value) is value itself: no copy */
+    subject = json_string_value(value);
+    len = json_string_length(value);
+  } else {
+    condition_js_to_string(value, &s);
+    subject = s.p;
+    len = s.len;
+  }
   condition_t *c = (condition_t *)x->c; /* only its spare match data changes */
   pcre2_match_data *md = atomic_exchange(&c->spare_md, NULL);
   if (!md) md = pcre2_match_data_create(1, NULL);
-  int rc = md ? pcre2_match(re, (PCRE2_SPTR)s.p, s.len, 0, 0, md, c->mctx) : -1;
+  int rc = md ? pcre2_match(re, (PCRE2_SPTR)subject, len, 0, 0, md, c->mctx) : -1;
   pcre2_match_data_free(atomic_exchange(&c->spare_md, md)); /* another thread's, if any */
   condition_js_str_free(&s);
   return rc >= 0;
@@ -191,6 +200,12 @@ static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
 static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v) {
   switch (cv->kind) {
   case V_STR: {
+    if (json_is_string(v)) { /* String(v) is v itself: no copy */
+      const char *have = json_string_value(v), *want = json_string_value(cv->json);
+      size_t hlen = json_string_length(v), wlen = json_string_length(cv->json);
+      return cv->caseless ? condition_js_equal_caseless(have, hlen, want, wlen)
+                          : hlen == wlen && memcmp(have, want, wlen) == 0;
+    }
     condition_js_str_t s;
     condition_js_str_init(&s);
     condition_js_to_string(v, &s);
