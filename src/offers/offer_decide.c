@@ -157,7 +157,8 @@ static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
   if (!currency[0] || memcmp(currency, o->currency, 4)) return "currency"; /* o's: 3 letters */
   if (in->now < o->valid_from || (o->valid_until && in->now >= o->valid_until)) return "window";
   if (cart->value < o->min_cart) return "min_cart";
-  if ((*base = applicable_value(o, cart)) <= 0) return "no applicable item";
+  *base = !o->products && !o->categories ? cart->value : applicable_value(o, cart);
+  if (*base <= 0) return "no applicable item";
   if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
     unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
     if (!m || !*m) {
