@@ -94,14 +94,7 @@ void offers_mp_init(offers_mp_t *m, char *buf, size_t cap) {
   msgpack_packer_init(&m->pk, m, mp_write);
 }
 
-void offers_mp_key(offers_mp_t *m, const char *k) {
-  size_t n = strlen(k);
-  if (n < 32 && m->n + 1 + n <= m->cap) { /* a fixstr: the bytes msgpack_pack_str writes */
-    m->b[m->n] = (char)(0xa0 | n);
-    memcpy(m->b + m->n + 1, k, n);
-    m->n += 1 + n;
-    return;
-  }
+void offers_mp_str_packed(offers_mp_t *m, const char *k, size_t n) {
   msgpack_pack_str(&m->pk, n);
   msgpack_pack_str_body(&m->pk, k, n);
 }
