@@ -311,10 +311,30 @@ static bool mp_is(const msgpack_object *k, const char *s) {
   return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && !memcmp(k->via.str.ptr, s, n);
 }
 
+/* The request's strings, NUL-terminated: bumped from one arena block taken at the first
+ * string (a string that does not fit gets its own arena copy). */
+typedef struct strs_s {
+  exec_ctx_t *x;
+  char *p;
+  size_t left;
+  bool taken;
+} strs_t;
+
 /* A string of 1..max bytes without NUL, copied into the arena; NULL otherwise. */
-static const char *mp_str(exec_ctx_t *x, const msgpack_object *o, size_t max) {
+static const char *mp_str(strs_t *b, const msgpack_object *o, size_t max) {
   if (!offers_wire_plain_str(o, max)) return NULL;
-  return arena_strndup(x->arena, o->via.str.ptr, o->via.str.size);
+  size_t n = o->via.str.size;
+  if (!b->taken) {
+    b->taken = true;
+    if ((b->p = arena_alloc(b->x->arena, 512))) b->left = 512;
+  }
+  if (n >= b->left) return arena_strndup(b->x->arena, o->via.str.ptr, n);
+  char *s = b->p;
+  memcpy(s, o->via.str.ptr, n);
+  s[n] = 0;
+  b->p += n + 1;
+  b->left -= n + 1;
+  return s;
 }
 
 /* An integer in lo..hi (absent or nil: *out unchanged). */
@@ -354,7 +374,7 @@ static bool mp_jsonable(const msgpack_object *o, int depth) {
   }
 }
 
-static bool mp_line(exec_ctx_t *x, const msgpack_object *o, offers_cart_item_t *it) {
+static bool mp_line(strs_t *b, const msgpack_object *o, offers_cart_item_t *it) {
   if (o->type != MSGPACK_OBJECT_MAP) return false;
   unsigned seen = 0;
   it->category = NULL;
@@ -362,9 +382,9 @@ static bool mp_line(exec_ctx_t *x, const msgpack_object *o, offers_cart_item_t *
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
     unsigned bit;
-    if (mp_is(k, "product_id")) bit = 1, it->product = mp_str(x, v, 128);
+    if (mp_is(k, "product_id")) bit = 1, it->product = mp_str(b, v, 128);
     else if (mp_is(k, "category"))
-      bit = 2, it->category = v->type == MSGPACK_OBJECT_NIL ? NULL : mp_str(x, v, 128);
+      bit = 2, it->category = v->type == MSGPACK_OBJECT_NIL ? NULL : mp_str(b, v, 128);
     else if (mp_is(k, "quantity")) bit = 4;
     else if (mp_is(k, "unit_price")) bit = 8;
     else return false;
@@ -379,14 +399,14 @@ static bool mp_line(exec_ctx_t *x, const msgpack_object *o, offers_cart_item_t *
   return (seen & 9) == 9;
 }
 
-static bool mp_cart(exec_ctx_t *x, const msgpack_object *o, offers_cart_t *c) {
+static bool mp_cart(strs_t *b, const msgpack_object *o, offers_cart_t *c) {
   memset(c, 0, sizeof *c);
   if (o->type != MSGPACK_OBJECT_MAP) return false;
   const msgpack_object *lines = NULL, *value = NULL;
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
     if (mp_is(k, "currency")) {
-      if (c->currency || !(c->currency = mp_str(x, v, 3))) return false;
+      if (c->currency || !(c->currency = mp_str(b, v, 3))) return false;
     } else if (mp_is(k, "lines")) {
       if (lines) return false;
       lines = v;
@@ -402,10 +422,10 @@ static bool mp_cart(exec_ctx_t *x, const msgpack_object *o, offers_cart_t *c) {
   if (lines && lines->type != MSGPACK_OBJECT_NIL) {
     if (lines->type != MSGPACK_OBJECT_ARRAY || lines->via.array.size > 1000) return false;
     size_t n = lines->via.array.size;
-    offers_cart_item_t *it = arena_alloc(x->arena, (n ? n : 1) * sizeof *it);
+    offers_cart_item_t *it = arena_alloc(b->x->arena, (n ? n : 1) * sizeof *it);
     if (!it) return false;
     for (size_t i = 0; i < n; i++) {
-      if (!mp_line(x, &lines->via.array.ptr[i], &it[i])) return false;
+      if (!mp_line(b, &lines->via.array.ptr[i], &it[i])) return false;
       sum += it[i].quantity * it[i].price;
     }
     c->items = it;
@@ -420,6 +440,7 @@ static bool mp_cart(exec_ctx_t *x, const msgpack_object *o, offers_cart_t *c) {
 static bool decide_fast(exec_ctx_t *x, const msgpack_object *o, decide_req_t *q) {
   memset(q, 0, sizeof *q);
   if (o->type != MSGPACK_OBJECT_MAP) return false;
+  strs_t strs = {.x = x};
   unsigned seen = 0;
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
@@ -431,8 +452,8 @@ static bool decide_fast(exec_ctx_t *x, const msgpack_object *o, decide_req_t *q)
     else return false;
     if (seen & bit) return false;
     seen |= bit;
-    if (bit == 1 && !(q->customer = mp_str(x, v, OFFERS_ID_MAX))) return false;
-    if (bit == 2 && !mp_cart(x, v, &q->cart)) return false;
+    if (bit == 1 && !(q->customer = mp_str(&strs, v, OFFERS_ID_MAX))) return false;
+    if (bit == 2 && !mp_cart(&strs, v, &q->cart)) return false;
     if (bit == 4 && v->type != MSGPACK_OBJECT_NIL) {
       if (v->type != MSGPACK_OBJECT_MAP || !mp_jsonable(v, 1)) return false;
       q->shop_mp = v;

@@ -84,6 +84,9 @@ int loy_program_load(store_txn_t *t, loy_program_t *p, perr_info_t *e);
  * *stored 0 when none is stored (then *p is an inactive default, as loyalty reads see it). */
 int loy_program_memo_get(store_txn_t *t, loy_program_memo_t *pm, const loy_program_t **p,
                          int *stored, perr_info_t *e);
+/* The memo's scratch member (loy_member_load fills every field; its vectors keep their
+ * capacity, so a read through the memo allocates nothing once warm). */
+loy_member_t *loy_program_memo_member(loy_program_memo_t *pm);
 int loy_tier_index(const loy_program_t *p, const char *name); /* -1 none/unknown */
 int64_t loy_keep_threshold(const loy_tier_t *t);
 

@@ -214,13 +214,15 @@ int loy_program_load(store_txn_t *t, loy_program_t *p, perr_info_t *e) {
 }
 
 /* The memo: the bytes of the record last decoded (state NONE_STORED: the last read found no
- * record; UNSET: nothing read yet) and what they decode to. */
+ * record; UNSET: nothing read yet) and what they decode to; member: a scratch member whose
+ * vectors keep their capacity from one read to the next (loy_program_memo_member). */
 enum { MEMO_UNSET = 0, MEMO_STORED = 1, MEMO_NONE_STORED = 2 };
 struct loy_program_memo_s {
   int state;
   unsigned char *raw;
   size_t rawn, rawcap;
   loy_program_t p;
+  loy_member_t member;
 };
 
 loy_program_memo_t *loyalty_program_memo_new(void) { return calloc(1, sizeof(loy_program_memo_t)); }
@@ -228,6 +230,7 @@ loy_program_memo_t *loyalty_program_memo_new(void) { return calloc(1, sizeof(loy
 void loyalty_program_memo_free(loy_program_memo_t *pm) {
   if (!pm) return;
   free(pm->raw);
+  loy_member_free(&pm->member);
   free(pm);
 }
 
@@ -261,6 +264,8 @@ int loy_program_memo_get(store_txn_t *t, loy_program_memo_t *pm, const loy_progr
   pm->state = MEMO_STORED;
   return 0;
 }
+
+loy_member_t *loy_program_memo_member(loy_program_memo_t *pm) { return &pm->member; }
 
 int loyalty_program_find(store_txn_t *t, loy_program_t *out, perr_info_t *e) {
   return loy_program_load(t, out, e);

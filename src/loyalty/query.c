@@ -150,7 +150,8 @@ static void summarize(const loy_program_t *p, int stored, const loy_member_t *m,
   }
 }
 
-/* Through a memo: no view (the program is the memo's), the member on the stack. */
+/* Through a memo: no view (the program is the memo's), the member in the memo's scratch
+ * (loy_member_load sets every field, so nothing of the last read is seen). */
 static int summary_memo(store_txn_t *t, loy_program_memo_t *pm, pstr_t customer, int64_t now,
                         loy_summary_t *out, perr_info_t *e) {
   const loy_program_t *p;
@@ -158,13 +159,11 @@ static int summary_memo(store_txn_t *t, loy_program_memo_t *pm, pstr_t customer,
   int rc = core_check_id(customer, "customer_id", e);
   if (!rc) rc = loy_program_memo_get(t, pm, &p, &stored, e);
   if (rc) return rc;
-  loy_member_t m;
-  memset(&m, 0, sizeof m);
-  if (!(rc = loy_member_load(t, customer, now, &m, e))) {
-    if (m.exists) loy_advance(p, &m, now, NULL);
-    summarize(p, stored, &m, now, out);
+  loy_member_t *m = loy_program_memo_member(pm);
+  if (!(rc = loy_member_load(t, customer, now, m, e))) {
+    if (m->exists) loy_advance(p, m, now, NULL);
+    summarize(p, stored, m, now, out);
   }
-  loy_member_free(&m);
   return rc;
 }
 
