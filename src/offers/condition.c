@@ -152,6 +152,24 @@ static int compile_obj(compiler_t *k, const json_t *j, cobj_t **out, int depth) 
   return 0;
 }
 
+bool condition_regex_literal(const char *p, size_t n, const char **text, size_t *textn,
+                             unsigned *anchors) {
+  static const char plain[] = "-_:/@,;=!%&~#'\"<>` ";
+  unsigned a = 0;
+  if (n && p[0] == '^') a |= CONDITION_LIT_START, p++, n--;
+  if (n && p[n - 1] == '$') a |= CONDITION_LIT_END, n--;
+  if (!n) return false; /* an empty match next to invalid UTF-8: PCRE2's rules, not a byte's */
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)p[i];
+    bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+    if (!alnum && !memchr(plain, ch, sizeof plain - 1)) return false; /* NUL included */
+  }
+  *text = p;
+  *textn = n;
+  *anchors = a;
+  return true;
+}
+
 static int compile_regex(compiler_t *k, op_t *op, const json_t *arg, bool caseless) {
   if (!json_is_string(arg)) {
     int rc = bad(k, "a regular expression must be a string");
@@ -186,6 +204,14 @@ static int compile_regex(compiler_t *k, op_t *op, const json_t *arg, bool casele
   l->next = k->c->regexes;
   k->c->regexes = l;
   op->re = re;
+  const char *text;
+  if (!caseless && json_is_string(arg) &&
+      condition_regex_literal(json_string_value(arg), json_string_length(arg), &text,
+                              &op->litn, &op->lit_anchors)) {
+    if (!(op->lit = alloc(k, op->litn + 1))) return OOM(k);
+    memcpy(op->lit, text, op->litn);
+    op->lit[op->litn] = 0;
+  }
   return 0;
 }
 

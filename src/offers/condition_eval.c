@@ -99,7 +99,24 @@ static bool is_in(const json_t *actual, const json_t *expected, bool caseless) {
   return includes(expected, actual ? actual : json_null(), caseless);
 }
 
-static bool regex_test(const evalctx_t *x, const pcre2_code *re, const json_t *value) {
+bool condition_literal_match(const char *lit, size_t litn, unsigned anchors, const char *s,
+                             size_t n) {
+  if (litn > n) return false;
+  switch (anchors) {
+  case CONDITION_LIT_START: return !memcmp(s, lit, litn);
+  case CONDITION_LIT_END: return !memcmp(s + n - litn, lit, litn);
+  case CONDITION_LIT_START | CONDITION_LIT_END: return n == litn && !memcmp(s, lit, litn);
+  default:
+    if (!litn) return true;
+    for (const char *p = s, *end = s + n - litn + 1;
+         (p = memchr(p, lit[0], (size_t)(end - p))) != NULL; p++)
+      if (!memcmp(p, lit, litn)) return true;
+    return false;
+  }
+}
+
+static bool regex_test(const evalctx_t *x, const op_t *op, const json_t *value) {
+  const pcre2_code *re = op->re;
   condition_js_str_t s;
   condition_js_str_init(&s);
   const char *subject;
@@ -111,6 +128,11 @@ static bool regex_test(const evalctx_t *x, const pcre2_code *re, const json_t *v
     condition_js_to_string(value, &s);
     subject = s.p;
     len = s.len;
+  }
+  if (op->lit) {
+    bool ok = condition_literal_match(op->lit, op->litn, op->lit_anchors, subject, len);
+    condition_js_str_free(&s);
+    return ok;
   }
   condition_t *c = (condition_t *)x->c; /* only its spare match data changes */
   pcre2_match_data *md = atomic_exchange(&c->spare_md, NULL);
@@ -187,7 +209,7 @@ static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
       if (!passed) return false;
     }
     return true;
-  case OP_REGEX: return regex_test(x, op->re, v);
+  case OP_REGEX: return regex_test(x, op, v);
   case OP_TYPE: {
     const char *want = json_string_value(op->arg); /* NULL for a non-string (compat mode) */
     return want && !strcmp(condition_js_type_name(v), want);

@@ -90,9 +90,26 @@ typedef struct op_s {
   cval_t **list;      /* $all, $alli */
   size_t nlist;
   pcre2_code *re;     /* $regex, $regexi */
+  char *lit;          /* $regex whose pattern is plain ASCII text (condition_regex_literal):
+                       * that text, matched without PCRE2; NULL otherwise */
+  size_t litn;
+  unsigned lit_anchors; /* CONDITION_LIT_START: pattern began with ^, _END: ended with $ */
   char *version;      /* $v*: padded expected version */
   bool flag;          /* $exists: expected truthy */
 } op_t;
+
+#define CONDITION_LIT_START 1u
+#define CONDITION_LIT_END 2u
+/* Whether the regex pattern p[n] (case-sensitive, compiled with condition.c's options) is
+ * ^?TEXT$? where TEXT is one or more ASCII letters, digits and punctuation that is no PCRE2 metacharacter:
+ * then it matches a subject exactly when TEXT is at its start (^), at its end ($), both (the
+ * whole subject), or anywhere. ASCII bytes are whole characters in UTF-8, valid or not, so
+ * PCRE2_MATCH_INVALID_UTF finds them where a byte search does. Sets the text, its length and the anchors. */
+bool condition_regex_literal(const char *p, size_t n, const char **text, size_t *textn,
+                             unsigned *anchors);
+/* Whether the literal matches subject s[n] (as PCRE2 would the pattern). */
+bool condition_literal_match(const char *lit, size_t litn, unsigned anchors, const char *s,
+                             size_t n);
 
 typedef enum { V_STR, V_NUM, V_BOOL, V_NULL, V_DEEP, V_OPS } val_kind_t;
 

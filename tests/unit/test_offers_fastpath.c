@@ -10,7 +10,10 @@
  *   called as before (ids with non-ASCII and invalid UTF-8 included);
  * - caps read only for the offers the selection takes: a capped offer leaves the decision
  *   exactly as if it were not in the catalogue;
- * - the customer's order counts read from the record's head, as core_customer_get gives them.
+ * - the customer's order counts read from the record's head, as core_customer_get gives them;
+ * - a $regex of plain text (^?TEXT$?) matched without PCRE2: against the same pattern in a
+ *   group, (?:P), which PCRE2 matches, over random patterns and subjects (invalid UTF-8,
+ *   NULs, non-string values included).
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -25,6 +28,8 @@
 
 #include "store_fixture.h"
 #include "offers_fixture.h"
+#include "offers/condition.h"
+#include "offers/condition_internal.h"
 
 static int setup(void **state) { return fx_setup(state, "/tmp/patron-ofp-XXXXXX"); }
 static int teardown(void **state) { return fx_teardown(state); }
@@ -478,6 +483,69 @@ static void test_customer_order_counts(void **st) {
   }
 }
 
+/* ---- $regex of plain text ---- */
+
+static bool regex_holds(const char *pat, size_t patn, const json_t *subject) {
+  json_t *rule = json_pack("{s{so}}", "id", "$regex", json_stringn(pat, patn));
+  json_t *attrs = json_pack("{sO}", "id", subject);
+  condition_t *c = NULL;
+  perr_info_t e;
+  assert_non_null(rule);
+  assert_int_equal(condition_compile(rule, &c, &e), 0);
+  bool ok = condition_eval(c, attrs);
+  condition_free(c);
+  json_decref(rule);
+  json_decref(attrs);
+  return ok;
+}
+
+static void test_regex_literal(void **st) {
+  (void)st;
+  const char *text;
+  size_t n;
+  unsigned a;
+  /* what is plain text, and what is left to PCRE2 */
+  assert_true(condition_regex_literal("^c-0", 4, &text, &n, &a));
+  assert_true(n == 3 && !memcmp(text, "c-0", 3) && a == CONDITION_LIT_START);
+  assert_true(condition_regex_literal("vip$", 4, &text, &n, &a) && a == CONDITION_LIT_END);
+  assert_true(condition_regex_literal("^a b$", 5, &text, &n, &a) && n == 3 &&
+              a == (CONDITION_LIT_START | CONDITION_LIT_END));
+  static const char *const not_plain[] = {"a.b", "a*", "(a)", "[a]", "a|b", "a\\d", "a+",
+                                          "a?", "a{2}", "a^", "$a", "\xc3\xa9"};
+  for (size_t i = 0; i < sizeof not_plain / sizeof not_plain[0]; i++)
+    assert_false(condition_regex_literal(not_plain[i], strlen(not_plain[i]), &text, &n, &a));
+  assert_false(condition_regex_literal("a\0b", 3, &text, &n, &a)); /* a NUL */
+  static const char *const empty[] = {"", "^", "$", "^$"}; /* empty matches: PCRE2's */
+  for (size_t i = 0; i < 4; i++)
+    assert_false(condition_regex_literal(empty[i], strlen(empty[i]), &text, &n, &a));
+  /* random patterns over a small alphabet, so that they often match */
+  static const char pat_chars[] = "ab-_:/ 0";
+  static const char subj_chars[] = "ab-_:/ 0\xc3\xff\n.";
+  srand(9);
+  for (int i = 0; i < 20000; i++) {
+    char pat[16], grouped[32], subj[24];
+    size_t pn = 0, sn = (size_t)(rand() % 12);
+    if (rand() % 3 == 0) pat[pn++] = '^';
+    for (int k = rand() % 4; k >= 0; k--) pat[pn++] = pat_chars[rand() % (sizeof pat_chars - 1)];
+    if (rand() % 3 == 0) pat[pn++] = '$';
+    for (size_t k = 0; k < sn; k++) subj[k] = subj_chars[rand() % (sizeof subj_chars - 1)];
+    if (sn > 2 && rand() % 4 == 0) subj[rand() % sn] = 0; /* a NUL inside */
+    if (rand() % 5 == 0 && pn + sn < sizeof subj) { /* the text itself in the subject */
+      size_t at = (size_t)rand() % (sn + 1), tn = pn - (pat[0] == '^') - (pat[pn - 1] == '$');
+      memmove(subj + at + tn, subj + at, sn - at);
+      memcpy(subj + at, pat + (pat[0] == '^'), tn);
+      sn += tn;
+    }
+    assert_true(condition_regex_literal(pat, pn, &text, &n, &a));
+    int gn = snprintf(grouped, sizeof grouped, "(?:%.*s)", (int)pn, pat);
+    json_t *v = rand() % 8 ? json_stringn_nocheck(subj, sn) : json_integer(rand() % 100);
+    bool want = regex_holds(grouped, (size_t)gn, v), got = regex_holds(pat, pn, v);
+    if (want != got) fail_msg("pattern '%.*s' subject #%d: PCRE2 %d, literal %d", (int)pn, pat,
+                              i, want, got);
+    json_decref(v);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -485,6 +553,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_assignment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_capped_offer_as_if_absent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_customer_order_counts, setup, teardown),
+      cmocka_unit_test(test_regex_literal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
