@@ -115,8 +115,13 @@ void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t 
 /* The fast paths' string rule (offers.decide, experiments.assign): a msgpack string of 1..max
  * bytes holding no NUL. */
 static inline bool offers_wire_plain_str(const msgpack_object *o, size_t max) {
-  return o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0 && o->via.str.size <= max &&
-         !memchr(o->via.str.ptr, 0, o->via.str.size);
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max)
+    return false;
+  size_t n = o->via.str.size;
+  if (n > 32) return !memchr(o->via.str.ptr, 0, n);
+  unsigned char all = 1; /* a short id: its bytes looked at here, without a call */
+  for (size_t i = 0; i < n; i++) all &= o->via.str.ptr[i] != 0;
+  return all;
 }
 
 #endif

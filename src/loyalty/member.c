@@ -162,9 +162,9 @@ static int get_lots(rec_rd_t *r, void *vec) {
   size_t n = rec_get_count(r, 1u << 24);
   for (size_t i = 0; i < n && !r->bad; i++) {
     loy_lot_t l;
-    l.at = rec_get_sv(r);
-    l.amount = rec_get_sv(r);
-    l.seq = rec_get_uv(r);
+    l.at = rec_get_sv_inline(r);
+    l.amount = rec_get_sv_inline(r);
+    l.seq = rec_get_uv_inline(r);
     if (loy_vec_push(vec, sizeof l, &l)) return -1;
   }
   return 0;
@@ -177,34 +177,34 @@ int loy_member_decode(const void *v, size_t n, loy_member_t *m) {
   m->pending.n = m->credits.n = m->buckets.n = 0;
   m->exists = 1;
   if (rec_get_u8(&r) != 'M' || rec_get_u8(&r) != 1) return -1;
-  m->next_seq = rec_get_uv(&r);
-  m->next_hist = rec_get_uv(&r);
-  m->total = rec_get_sv(&r);
+  m->next_seq = rec_get_uv_inline(&r);
+  m->next_hist = rec_get_uv_inline(&r);
+  m->total = rec_get_sv_inline(&r);
   loy_get_cstr(&r, m->tier, LOY_NAME_MAX);
   memcpy(m->loaded_tier, m->tier, sizeof m->tier);
-  m->tier_since = rec_get_sv(&r);
-  m->reviewed_to = rec_get_sv(&r);
-  m->first_seen = rec_get_sv(&r);
-  m->last_order_at = rec_get_sv(&r);
-  m->credits_due = rec_get_sv(&r);
-  m->debits = rec_get_sv(&r);
-  m->expired = rec_get_sv(&r);
-  m->life_points = rec_get_sv(&r);
-  m->life_spend = rec_get_sv(&r);
-  m->life_orders = rec_get_sv(&r);
+  m->tier_since = rec_get_sv_inline(&r);
+  m->reviewed_to = rec_get_sv_inline(&r);
+  m->first_seen = rec_get_sv_inline(&r);
+  m->last_order_at = rec_get_sv_inline(&r);
+  m->credits_due = rec_get_sv_inline(&r);
+  m->debits = rec_get_sv_inline(&r);
+  m->expired = rec_get_sv_inline(&r);
+  m->life_points = rec_get_sv_inline(&r);
+  m->life_spend = rec_get_sv_inline(&r);
+  m->life_orders = rec_get_sv_inline(&r);
   m->nbonus = rec_get_count(&r, LOY_MAX_TIERS);
   for (size_t i = 0; i < m->nbonus && !r.bad; i++) {
     loy_get_cstr(&r, m->bonus[i].tier, LOY_NAME_MAX);
-    m->bonus[i].at = rec_get_sv(&r);
+    m->bonus[i].at = rec_get_sv_inline(&r);
   }
   if (get_lots(&r, &m->pending) || get_lots(&r, &m->credits)) return -1;
   size_t nb = rec_get_count(&r, 1u << 16);
   for (size_t i = 0; i < nb && !r.bad; i++) {
     loy_bucket_t k;
-    k.month = rec_get_sv(&r);
-    k.points = rec_get_sv(&r);
-    k.spend = rec_get_sv(&r);
-    k.orders = rec_get_sv(&r);
+    k.month = rec_get_sv_inline(&r);
+    k.points = rec_get_sv_inline(&r);
+    k.spend = rec_get_sv_inline(&r);
+    k.orders = rec_get_sv_inline(&r);
     if (loy_vec_push(&m->buckets, sizeof k, &k)) return -1;
   }
   return rec_rd_done(&r) ? 0 : -1;
@@ -377,11 +377,11 @@ int loy_entry_decode(const void *v, size_t n, loy_entry_t *x) {
   if (rec_get_u8(&r) != 'E' || rec_get_u8(&r) != 1) return -1;
   x->type = (int)rec_get_u8(&r);
   x->state = (int)rec_get_u8(&r);
-  x->amount = rec_get_sv(&r);
-  x->created_at = rec_get_sv(&r);
-  x->available_at = rec_get_sv(&r);
-  x->expires_at = rec_get_sv(&r);
-  x->ref_seq = rec_get_uv(&r);
+  x->amount = rec_get_sv_inline(&r);
+  x->created_at = rec_get_sv_inline(&r);
+  x->available_at = rec_get_sv_inline(&r);
+  x->expires_at = rec_get_sv_inline(&r);
+  x->ref_seq = rec_get_uv_inline(&r);
   x->key = rec_get_str(&r);
   x->source = rec_get_str(&r);
   return rec_rd_done(&r) ? 0 : -1;

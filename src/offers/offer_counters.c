@@ -127,13 +127,13 @@ int offer_arm_load(store_txn_t *t, const char *offer, int arm, offer_arm_t *out)
   arm_key(&k, offer, arm);
   int rc = load(t, STORE_T_OFFER_COUNTS, &k, 'A', &rd, &found);
   if (rc || !found) return rc;
-  out->s.exposures = rec_get_sv(&rd);
-  out->s.conversions = rec_get_sv(&rd);
-  out->s.revenue = rec_get_sv(&rd);
-  uint64_t bits = rec_get_uv(&rd);
+  out->s.exposures = rec_get_sv_inline(&rd);
+  out->s.conversions = rec_get_sv_inline(&rd);
+  out->s.revenue = rec_get_sv_inline(&rd);
+  uint64_t bits = rec_get_uv_inline(&rd);
   memcpy(&out->s.revenue_sumsq, &bits, sizeof bits);
-  out->s.discount_cost = rec_get_sv(&rd);
-  out->clicks = rec_get_sv(&rd);
+  out->s.discount_cost = rec_get_sv_inline(&rd);
+  out->clicks = rec_get_sv_inline(&rd);
   return rec_rd_done(&rd) ? 0 : PERR_INTERNAL;
 }
 
@@ -164,11 +164,11 @@ static void seen_key(offer_key_t *k, const char *customer, const char *offer) {
 }
 
 static int seen_parse(rec_rd_t *rd, offer_seen_t *out) {
-  out->arm = (int)rec_get_uv(rd);
-  out->first_ts = rec_get_sv(rd);
-  out->last_ts = rec_get_sv(rd);
+  out->arm = (int)rec_get_uv_inline(rd);
+  out->first_ts = rec_get_sv_inline(rd);
+  out->last_ts = rec_get_sv_inline(rd);
   out->converted = rec_get_u8(rd);
-  out->revenue = rec_get_sv(rd);
+  out->revenue = rec_get_sv_inline(rd);
   return rec_rd_done(rd) && out->arm < OFFERS_MAX_ARMS ? 0 : PERR_INTERNAL;
 }
 
@@ -253,8 +253,8 @@ int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, i
   offer_key_str(&k, offer);
   int rc = load(t, STORE_T_OFFER_COUNTS, &k, 'B', &rd, &found);
   if (rc || !found) return rc;
-  *redemptions = rec_get_sv(&rd);
-  *money = rec_get_sv(&rd);
+  *redemptions = rec_get_sv_inline(&rd);
+  *money = rec_get_sv_inline(&rd);
   return rec_rd_done(&rd) ? 0 : PERR_INTERNAL;
 }
 
@@ -290,7 +290,7 @@ static int cap_read(store_txn_t *t, const offer_key_t *k, int64_t *count) {
   *count = 0;
   int rc = load(t, STORE_T_OFFER_COUNTS, k, 'C', &rd, &found);
   if (rc || !found) return rc;
-  *count = rec_get_sv(&rd);
+  *count = rec_get_sv_inline(&rd);
   return rec_rd_done(&rd) ? 0 : PERR_INTERNAL;
 }
 

@@ -194,18 +194,24 @@ int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, 
 int offers_token_encode_with(offers_signer_t *signer, const offers_keyring_t *ring,
                              const offers_token_t *tk, char *out, perr_info_t *e) {
   rec_buf_t b;
-  unsigned char kid[4], mac[MAC_BYTES];
+  unsigned char kid[4], mac[MAC_BYTES], local[512];
+  size_t on = strlen(tk->offer_id), cn = strlen(tk->customer), yn = strlen(tk->currency),
+         in = strlen(tk->impression_id);
+  /* at most: tag, version, kid, four strings with 10-byte lengths, three 10-byte numbers and
+   * the MAC; when that fits, the record is written on the stack (the puts never grow it) */
+  size_t bound = 2 + 4 + (on + cn + yn + in + 4 * 10) + 3 * 10 + MAC_BYTES;
   rec_buf_init(&b);
+  if (bound <= sizeof local) b.p = local, b.cap = sizeof local;
   rec_put_u8(&b, 'T');
   rec_put_u8(&b, 1);
   offer_put_be(kid, ring->current_id, 4);
   rec_put_raw(&b, kid, 4);
-  rec_put_str(&b, core_pstr(tk->offer_id, strlen(tk->offer_id)));
-  rec_put_str(&b, core_pstr(tk->customer, strlen(tk->customer)));
+  rec_put_str(&b, core_pstr(tk->offer_id, on));
+  rec_put_str(&b, core_pstr(tk->customer, cn));
   rec_put_sv(&b, tk->value);
-  rec_put_str(&b, core_pstr(tk->currency, strlen(tk->currency)));
+  rec_put_str(&b, core_pstr(tk->currency, yn));
   rec_put_sv(&b, tk->expires);
-  rec_put_str(&b, core_pstr(tk->impression_id, strlen(tk->impression_id)));
+  rec_put_str(&b, core_pstr(tk->impression_id, in));
   rec_put_uv(&b, (uint64_t)tk->arm);
   int rc = 0;
   if (b.oom || hmac_with(signer, ring->current, b.p, b.n, mac))
@@ -215,7 +221,7 @@ int offers_token_encode_with(offers_signer_t *signer, const offers_keyring_t *ri
   if (!rc && (b.oom || (b.n + 2) / 3 * 4 >= OFFERS_TOKEN_MAX))
     rc = perr_set(e, PERR_INVALID_PARAMS, "token", "offer token too long");
   if (!rc) b64url_encode(b.p, b.n, out);
-  rec_buf_free(&b);
+  if (b.p != local) rec_buf_free(&b);
   return rc;
 }
 

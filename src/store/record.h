@@ -82,6 +82,17 @@ pstr_t rec_get_optstr(rec_rd_t *r);
 size_t rec_get_count(rec_rd_t *r, size_t max);
 /* 1 when everything was read and nothing is left over. */
 int rec_rd_done(const rec_rd_t *r);
+/* rec_get_uv / rec_get_sv with a one-byte value (< 128) read inline, without a call: the same
+ * value and the same errors (anything else goes through rec_get_uv). For decoders on a
+ * request's path that read dozens of small numbers a record. */
+static inline uint64_t rec_get_uv_inline(rec_rd_t *r) {
+  if (!r->bad && r->p < r->end && *r->p < 0x80) return *r->p++;
+  return rec_get_uv(r);
+}
+static inline int64_t rec_get_sv_inline(rec_rd_t *r) {
+  uint64_t u = rec_get_uv_inline(r);
+  return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+}
 
 /* ---- shared core helpers ---------------------------------------------------------- */
 
