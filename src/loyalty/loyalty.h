@@ -297,10 +297,12 @@ typedef struct loy_summary_s {
   int64_t balance;           /* as loyalty_points' balance */
 } loy_summary_t;
 /* A decoded program kept between reads by one thread (offers.decide on the loop). Each read
- * through it still gets the stored program record and compares its bytes with the ones it
- * decoded last, so any change (loyalty.program_set, a program file, a restore, another node)
- * is decoded again by the very next read: it saves the decoding and the 24 KB copy, never
- * serves an old program. Not thread-safe: one memo per thread. */
+ * through it gets the stored program record and compares its bytes with the ones it decoded
+ * last, so any change (loyalty.program_set, a program file, a restore, another node) is
+ * decoded again by the very next read: it saves the decoding and the 24 KB copy, never serves
+ * an old program. A read under the same store snapshot as the last one
+ * (store_txn_snapshot_id: nothing committed since) does not even get the record. It also
+ * keeps a scratch member for loyalty_summary. Not thread-safe: one memo per thread. */
 typedef struct loy_program_memo_s loy_program_memo_t;
 loy_program_memo_t *loyalty_program_memo_new(void); /* NULL: out of memory */
 void loyalty_program_memo_free(loy_program_memo_t *pm);

@@ -222,6 +222,7 @@ struct loy_program_memo_s {
   unsigned char *raw;
   size_t rawn, rawcap;
   loy_program_t p;
+  uint64_t snap;   /* the store snapshot state was last read under (0: none known) */
   loy_member_t member;
 };
 
@@ -238,9 +239,15 @@ int loy_program_memo_get(store_txn_t *t, loy_program_memo_t *pm, const loy_progr
                          int *stored, perr_info_t *e) {
   const void *v;
   size_t vn;
+  uint64_t snap = store_txn_snapshot_id(t);
+  *p = &pm->p;
+  if (snap && snap == pm->snap && pm->state != MEMO_UNSET) { /* nothing committed since */
+    *stored = pm->state == MEMO_STORED;
+    return 0;
+  }
+  pm->snap = 0; /* until this read is done */
   int rc = store_get(t, STORE_T_META, LOY_PROGRAM_KEY, strlen(LOY_PROGRAM_KEY), &v, &vn);
   if (rc && rc != PERR_NOT_FOUND) return core_store_err(t, rc, e);
-  *p = &pm->p;
   *stored = rc == 0;
   if (rc == PERR_NOT_FOUND) {
     if (pm->state != MEMO_NONE_STORED) {
@@ -248,9 +255,13 @@ int loy_program_memo_get(store_txn_t *t, loy_program_memo_t *pm, const loy_progr
       pm->p.active = 0;
       pm->state = MEMO_NONE_STORED;
     }
+    pm->snap = snap;
     return 0;
   }
-  if (pm->state == MEMO_STORED && vn == pm->rawn && memcmp(v, pm->raw, vn) == 0) return 0;
+  if (pm->state == MEMO_STORED && vn == pm->rawn && memcmp(v, pm->raw, vn) == 0) {
+    pm->snap = snap;
+    return 0;
+  }
   pm->state = MEMO_UNSET; /* until the new bytes are decoded and kept */
   if (vn > pm->rawcap) {
     unsigned char *grown = realloc(pm->raw, vn);
@@ -262,6 +273,7 @@ int loy_program_memo_get(store_txn_t *t, loy_program_memo_t *pm, const loy_progr
   memcpy(pm->raw, v, vn);
   pm->rawn = vn;
   pm->state = MEMO_STORED;
+  pm->snap = snap;
   return 0;
 }
 

@@ -7,7 +7,9 @@
  * (the stamp is random, not a count: a store restored to an older state, or changed by
  * another node, never shows a stamp the memo has seen with other counters). No stamp (a
  * store whose counters predate it), or a stamp unreadable: the memo is not used, every
- * counter is read from the store. Caps and sticky arms are per customer: never kept. */
+ * counter is read from the store. Caps and sticky arms are per customer: never kept.
+ * A decision under the same store snapshot as the last one (store_txn_snapshot_id: nothing
+ * committed since) reads the same stamp: it is not read again. */
 #include <stdlib.h>
 
 #include <openssl/rand.h>
@@ -29,6 +31,7 @@ struct offers_counter_memo_s {
   uint64_t epoch;                  /* bumped whenever the stamp read or the catalogue differs */
   uint64_t catalog;                /* the id of the catalogue the entries are by position of */
   int valid;                       /* stamp holds a stamp read from the store */
+  uint64_t snap;                   /* the store snapshot it was read under (0: none known) */
   memo_offer_t *offers;            /* by position in catalogue `catalog` */
   size_t cap;
 };
@@ -61,15 +64,19 @@ offers_counter_memo_t *offer_memo_begin(offers_counter_memo_t *m, store_txn_t *r
   const void *v;
   size_t vn;
   if (!m) return NULL;
-  if (store_get(rd, STORE_T_OFFER_COUNTS, stamp_key, sizeof stamp_key, &v, &vn) ||
-      vn != 2 + STAMP_LEN || ((const unsigned char *)v)[0] != 'G' ||
-      ((const unsigned char *)v)[1] != 1) {
+  uint64_t snap = store_txn_snapshot_id(rd);
+  if (snap && m->valid && snap == m->snap) { /* nothing committed since: the same stamp */
+  } else if (store_get(rd, STORE_T_OFFER_COUNTS, stamp_key, sizeof stamp_key, &v, &vn) ||
+             vn != 2 + STAMP_LEN || ((const unsigned char *)v)[0] != 'G' ||
+             ((const unsigned char *)v)[1] != 1) {
     m->valid = 0;
     return NULL;
-  }
-  if (!m->valid || memcmp(m->stamp, (const unsigned char *)v + 2, STAMP_LEN) ||
-      m->catalog != c->id || !c->id) {
+  } else if (!m->valid || memcmp(m->stamp, (const unsigned char *)v + 2, STAMP_LEN)) {
     memcpy(m->stamp, (const unsigned char *)v + 2, STAMP_LEN);
+    m->valid = 0; /* the entries are of another stamp: a new epoch below */
+  }
+  m->snap = snap;
+  if (!m->valid || m->catalog != c->id || !c->id) {
     m->valid = 1;
     m->catalog = c->id;
     m->epoch++;

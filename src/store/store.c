@@ -96,6 +96,9 @@ void store_cursor_close(store_cursor_t *c) {
 }
 
 uint64_t store_count(store_txn_t *t, store_table_t tb) { return t->s->be->count(t, tb); }
+uint64_t store_txn_snapshot_id(store_txn_t *t) {
+  return t->s->be->snapshot_id ? t->s->be->snapshot_id(t) : 0;
+}
 
 uint64_t store_size_bytes(store_t *s) { return s->be->size_bytes(s); }
 

@@ -106,6 +106,12 @@ const char *store_txn_errmsg(const store_txn_t *t);
  * malloc, no reader-slot registration). Any thread may end or begin one. Cursors must be
  * closed before their txn ends. */
 
+/* An id of the committed state a read txn sees: two read txns of the same process with the
+ * same nonzero id see exactly the same data (any commit, feed apply, restore or reopen gives
+ * another id). 0: unknown (a write txn, or a backend that cannot say): compare nothing.
+ * For memos of shared records (a decoded program, a counters stamp) that may skip re-reading
+ * them while nothing was committed. */
+uint64_t store_txn_snapshot_id(store_txn_t *t);
 /* Get: *val points into the snapshot, valid until the txn ends. PERR_NOT_FOUND if absent. */
 int store_get(store_txn_t *t, store_table_t tb, const void *key, size_t klen,
               const void **val, size_t *vlen);

@@ -52,6 +52,7 @@ struct store_backend_s {
   void (*feed_wake)(store_t *s);
   void (*feed_stats)(store_t *s, store_feed_stats_t *out);
   void (*last_error)(store_t *s, char *buf, size_t len); /* NULL = never says more */
+  uint64_t (*snapshot_id)(store_txn_t *t); /* NULL = unknown (store_txn_snapshot_id: 0) */
 };
 
 /* Backends' open functions (store_open picks one). */

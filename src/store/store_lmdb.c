@@ -57,7 +57,10 @@ typedef struct lmdb_store_s {
   atomic_int resizing;    /* the writer is remapping: a reader's begin waits */
   uint64_t map_size, map_size_max; /* writer thread only, after open */
   int grow_pending;       /* a write txn hit MDB_MAP_FULL (writer thread only) */
+  uint64_t open_seq;      /* this open's number in the process (store_txn_snapshot_id) */
 } lmdb_store_t;
+
+static atomic_uint_fast64_t lmdb_opens; /* stores opened so far in this process */
 
 struct lmdb_txn_s {
   store_txn_t base;
@@ -178,6 +181,7 @@ int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
     return perr_set(err, PERR_INTERNAL, NULL, "out of memory");
   }
   s->base.be = &lmdb_backend;
+  s->open_seq = atomic_fetch_add(&lmdb_opens, 1) + 1;
   s->map_size = o.map_size;
   s->map_size_max = o.map_size_max > o.map_size ? o.map_size_max : o.map_size;
   s->pool_cap = o.max_readers / 2;
@@ -514,6 +518,16 @@ static void lmdb_cursor_close(store_cursor_t *base) {
   free(c);
 }
 
+/* (open number << 40) | the snapshot's txn id: within one open, LMDB's txn id names the last
+ * commit a read txn sees; the open number tells a reopened (or restored) store apart. */
+static uint64_t lmdb_snapshot_id(store_txn_t *base) {
+  lmdb_txn_t *t = (lmdb_txn_t *)base;
+  if (base->write || !t->txn) return 0;
+  uint64_t id = (uint64_t)mdb_txn_id(t->txn), seq = LS(base->s)->open_seq;
+  if (!id || id >= (UINT64_C(1) << 40) || !seq || seq >= (UINT64_C(1) << 24)) return 0;
+  return seq << 40 | id;
+}
+
 static uint64_t lmdb_count(store_txn_t *base, store_table_t tb) {
   MDB_stat st;
   if (mdb_stat(LT(base)->txn, LS(base->s)->dbi[tb], &st) != MDB_SUCCESS) return 0;
@@ -690,6 +704,7 @@ static const store_backend_t lmdb_backend = {
     .cursor_next = lmdb_cursor_next,
     .cursor_close = lmdb_cursor_close,
     .count = lmdb_count,
+    .snapshot_id = lmdb_snapshot_id,
     .size_bytes = lmdb_size_bytes,
     .map_info = lmdb_map_info,
     .fatal = lmdb_fatal,

@@ -13,7 +13,10 @@
  * - the customer's order counts read from the record's head, as core_customer_get gives them;
  * - a $regex of plain text (^?TEXT$?) matched without PCRE2: against the same pattern in a
  *   group, (?:P), which PCRE2 matches, over random patterns and subjects (invalid UTF-8,
- *   NULs, non-string values included).
+ *   NULs, non-string values included);
+ * - the memos that skip a read under an unchanged store snapshot (store_txn_snapshot_id):
+ *   the id itself, the loyalty program memo and the offers' counter memo each see a commit
+ *   at the next read txn, and answer as the store does.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -30,6 +33,8 @@
 #include "offers_fixture.h"
 #include "offers/condition.h"
 #include "offers/condition_internal.h"
+#include "offers/offers_internal.h"
+#include "loyalty/loyalty.h"
 
 static int setup(void **state) { return fx_setup(state, "/tmp/patron-ofp-XXXXXX"); }
 static int teardown(void **state) { return fx_teardown(state); }
@@ -546,6 +551,104 @@ static void test_regex_literal(void **st) {
   }
 }
 
+/* ---- memos under an unchanged snapshot ---- */
+
+static store_txn_t *read_txn(fx_t *f) {
+  store_txn_t *r;
+  assert_int_equal(store_txn_begin(f->s, 0, &r), 0);
+  return r;
+}
+
+/* The summary through the memo, checked against the one without it, in a read txn. */
+static loy_summary_t memo_summary(fx_t *f, loy_program_memo_t *pm, const char *cust) {
+  loy_summary_t a, b;
+  perr_info_t e = {0};
+  pstr_t id = {cust, strlen(cust)};
+  store_txn_t *r = read_txn(f);
+  for (int twice = 0; twice < 2; twice++) { /* the second read: the same snapshot */
+    assert_int_equal(loyalty_summary(r, pm, id, OFX_NOW, &a, &e), 0);
+    assert_int_equal(loyalty_summary(r, NULL, id, OFX_NOW, &b, &e), 0);
+    assert_int_equal(a.program, b.program);
+    assert_int_equal(a.member, b.member);
+    assert_int_equal(a.has_tier, b.has_tier);
+    assert_string_equal(a.tier, b.tier);
+    assert_int_equal(a.balance, b.balance);
+  }
+  store_abort(r);
+  return a;
+}
+
+static void test_snapshot_memos(void **st) {
+  fx_t *f = *st;
+  perr_info_t e = {0};
+  /* the id: 0 in a write txn; equal for reads of one state; another after a commit */
+  assert_int_equal(store_txn_snapshot_id(f->w), 0);
+  fx_commit(f);
+  store_txn_t *r1 = read_txn(f), *r2 = read_txn(f);
+  uint64_t id1 = store_txn_snapshot_id(r1);
+  assert_true(id1 != 0);
+  assert_true(store_txn_snapshot_id(r2) == id1);
+  store_abort(r1);
+  store_abort(r2);
+  /* the loyalty program memo: none stored, then a program, then a tier renamed */
+  loy_program_memo_t *pm = loyalty_program_memo_new();
+  assert_non_null(pm);
+  assert_int_equal(memo_summary(f, pm, "c1").program, 0);
+  loy_program_t p;
+  loyalty_program_default(&p);
+  p.ntiers = 2;
+  snprintf(p.tiers[0].name, sizeof p.tiers[0].name, "Bronze");
+  snprintf(p.tiers[1].name, sizeof p.tiers[1].name, "Silver");
+  p.tiers[1].entry_threshold = 500;
+  for (int i = 0; i < 2; i++) p.tiers[i].retention_threshold = -1, p.tiers[i].earn_mult_bp = LOY_BP;
+  p.nearn = 1;
+  memcpy(p.earn[0].currency, "EUR", 4);
+  p.earn[0].points = 1;
+  p.earn[0].per_minor = 100;
+  assert_int_equal(loyalty_program_set(f->w, &p, NULL, &e), 0);
+  loy_line_t l = {{"p1", 2}, {"cat", 3}, 1, 60000};
+  loy_order_t o = {{"c1", 2}, {"o1", 2}, {"EUR", 3}, OFX_NOW - 10, &l, 1, 0, 0};
+  loy_earn_result_t er;
+  assert_int_equal(loyalty_on_order(f->w, &o, OFX_NOW - 10, &er, &e), 0);
+  fx_commit(f);
+  r1 = read_txn(f);
+  assert_true(store_txn_snapshot_id(r1) != id1);
+  store_abort(r1);
+  loy_summary_t s1 = memo_summary(f, pm, "c1");
+  assert_int_equal(s1.program, 1);
+  assert_true(s1.has_tier);
+  assert_string_equal(s1.tier, "Silver");
+  snprintf(p.tiers[1].name, sizeof p.tiers[1].name, "Silwer"); /* same length */
+  assert_int_equal(loyalty_program_set(f->w, &p, NULL, &e), 0);
+  fx_commit(f);
+  assert_false(memo_summary(f, pm, "c1").has_tier); /* the member's tier is gone */
+  loyalty_program_memo_free(pm);
+  /* the counter memo: a budget written with a fresh stamp is read at the next read txn */
+  ofx_set(f, "{\"id\": \"b1\", \"kind\": \"amount_off\", \"value\": 100, "
+             "\"currency\": \"EUR\", \"budget\": {\"redemptions\": 10}}");
+  offers_catalog_t *c = ofx_catalog(f);
+  const offer_t *b1 = &c->offers[0];
+  offers_counter_memo_t *m = offers_counter_memo_new();
+  assert_non_null(m);
+  for (int64_t used = 0; used < 3; used++) {
+    assert_int_equal(offer_budget_store(f->w, "b1", used, 100 * used), 0);
+    assert_int_equal(offer_counters_stamp(f->w), 0);
+    fx_commit(f);
+    for (int again = 0; again < 2; again++) { /* again: the same snapshot, nothing read */
+      store_txn_t *r = read_txn(f);
+      int64_t red = -1, money = -1;
+      offers_counter_memo_t *in = offer_memo_begin(m, r, c);
+      assert_non_null(in);
+      assert_int_equal(offer_memo_budget(in, r, c, b1, &red, &money), 0);
+      assert_int_equal(red, used);
+      assert_int_equal(money, 100 * used);
+      store_abort(r);
+    }
+  }
+  offers_counter_memo_free(m);
+  offers_catalog_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -554,6 +657,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_capped_offer_as_if_absent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_customer_order_counts, setup, teardown),
       cmocka_unit_test(test_regex_literal),
+      cmocka_unit_test_setup_teardown(test_snapshot_memos, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
