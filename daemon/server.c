@@ -435,13 +435,47 @@ static void rcache_after_write(daemon_t *d, const wjob_t *j) {
   }
 }
 
-/* mi_hint: the method's index when the caller already looked it up (fast_next), else -1. */
+/* A parsed message m of method mi (-1: look it up). */
+static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi) {
+  daemon_t *d = c->d;
+  perr_info_t e;
+  uint64_t start_ns = uv_hrtime();
+  if (mi < 0) mi = method_lookup(m->method, m->method_len);
+  if (mi < 0) {
+    count_error(d, -1, PERR_UNKNOWN_METHOD, m->type == RPC_REQUEST);
+    if (m->type == RPC_REQUEST) {
+      perr_set(&e, PERR_UNKNOWN_METHOD, NULL, "unknown method '%.*s'", (int)m->method_len, m->method);
+      reply_error(c, m->msgid, &e);
+    }
+    return;
+  }
+  d->c.by_method[mi].calls++;
+  if ((method_table[mi].flags & M_ADMIN) && !c->admin &&
+      !(c->tls && tls_conn_subject_allowed(c->tls, d->cfg.tls_admin_subjects))) {
+    count_error(d, mi, PERR_FORBIDDEN, m->type == RPC_REQUEST);
+    if (m->type == RPC_REQUEST) {
+      perr_set(&e, PERR_FORBIDDEN, NULL, "%s is an admin method: use the admin socket%s",
+               method_table[mi].name,
+               c->tls ? ", or a client certificate whose subject is in tls.admin_subjects" : "");
+      reply_error(c, m->msgid, &e);
+    }
+    return;
+  }
+  if (method_table[mi].thread != RUN_ON_LOOP) {
+    dispatch_job(c, m, mi, start_ns); /* its latency is taken when it comes back */
+  } else {
+    dispatch_read(c, m, mi);
+    metrics_latency(d, mi, uv_hrtime() - start_ns);
+  }
+}
+
+/* The message in c->msg. mi_hint: the method's index when the caller already looked it up
+ * (fast_next), else -1. */
 static void dispatch(conn_t *c, int mi_hint) {
   CONTRACT_THREAD(THREAD_LOOP);
   daemon_t *d = c->d;
   rpc_msg_t m;
   perr_info_t e;
-  uint64_t start_ns = uv_hrtime();
   d->c.requests++;
   if (rpc_parse(&c->msg, &m, &e)) {
     d->c.protocol_errors++;
@@ -449,33 +483,7 @@ static void dispatch(conn_t *c, int mi_hint) {
     if (m.has_msgid) reply_error(c, m.msgid, &e);
     return;
   }
-  int mi = mi_hint >= 0 ? mi_hint : method_lookup(m.method, m.method_len);
-  if (mi < 0) {
-    count_error(d, -1, PERR_UNKNOWN_METHOD, m.type == RPC_REQUEST);
-    if (m.type == RPC_REQUEST) {
-      perr_set(&e, PERR_UNKNOWN_METHOD, NULL, "unknown method '%.*s'", (int)m.method_len, m.method);
-      reply_error(c, m.msgid, &e);
-    }
-    return;
-  }
-  d->c.by_method[mi].calls++;
-  if ((method_table[mi].flags & M_ADMIN) && !c->admin &&
-      !(c->tls && tls_conn_subject_allowed(c->tls, d->cfg.tls_admin_subjects))) {
-    count_error(d, mi, PERR_FORBIDDEN, m.type == RPC_REQUEST);
-    if (m.type == RPC_REQUEST) {
-      perr_set(&e, PERR_FORBIDDEN, NULL, "%s is an admin method: use the admin socket%s",
-               method_table[mi].name,
-               c->tls ? ", or a client certificate whose subject is in tls.admin_subjects" : "");
-      reply_error(c, m.msgid, &e);
-    }
-    return;
-  }
-  if (method_table[mi].thread != RUN_ON_LOOP) {
-    dispatch_job(c, &m, mi, start_ns); /* its latency is taken when it comes back */
-  } else {
-    dispatch_read(c, &m, mi);
-    metrics_latency(d, mi, uv_hrtime() - start_ns);
-  }
+  dispatch_msg(c, &m, mi_hint);
 }
 
 /* ---------- reading ---------- */
@@ -587,6 +595,55 @@ static void conn_queue_turn(conn_t *c) {
  * everything before it was executed. */
 static void conn_queue_turn(conn_t *c);
 
+/* The deferred input (guard.h) scanned by the guard now: what follows the last whole message
+ * before a violation is dropped from the unpacker's input, the violation noted for
+ * conn_execute (acted on after the messages before it) and reading stopped. Returns -1 after
+ * a violation. */
+static int conn_scan_deferred(conn_t *c) {
+  size_t n = (size_t)c->guard.deferred, good_end;
+  if (!n) return c->guard.status == GUARD_OK ? 0 : -1;
+  const uint8_t *p = (const uint8_t *)c->up.buffer + c->up.used - n;
+  guard_status_t gs = guard_feed_deferred(&c->guard, p, &good_end);
+  if (gs == GUARD_OK) return 0;
+  c->up.used -= n - good_end; /* (the reverse of msgpack_unpacker_buffer_consumed) */
+  c->up.free += n - good_end;
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  c->fail_status = gs;
+  c->fail_has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
+  c->fail_msgid = c->fail_has_msgid ? (uint32_t)c->guard.msgid : 0;
+  return -1;
+}
+
+/* The guard's view after the input was scanned: the read timeout runs while a partial
+ * message is pending. */
+static void conn_note_partial(conn_t *c) {
+  if (!guard_idle(&c->guard)) {
+    if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
+  } else {
+    c->partial_since_ms = 0;
+  }
+}
+
+/* The one-walk path (mpdecode.h): the next message, not yet scanned by the guard, wholly in
+ * the buffer and run on the loop, decoded while its limits are checked, parsed into *m (its
+ * params map in c->msg). Returns the method's index (the unpacker and the guard moved past
+ * the message), or -1: the guard scans the input and the paths below decode it. */
+static int fused_next(conn_t *c, rpc_msg_t *m) {
+  msgpack_unpacker *up = &c->up;
+  size_t n = up->used - up->off;
+  if (c->guard.deferred != n || !guard_idle(&c->guard) || !up->z) return -1;
+  const uint8_t *p = (const uint8_t *)up->buffer + up->off;
+  size_t at = mpdecode_request_head(p, n, m);
+  if (!at) return -1;
+  int mi = method_lookup(m->method, m->method_len);
+  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP) return -1;
+  long k = mpdecode_request_params(p, n, at, &c->guard.lim, up->z, &c->msg, m);
+  if (k <= 0) return -1;
+  up->off += (size_t)k;
+  guard_take(&c->guard, (size_t)k);
+  return mi;
+}
+
 /* The next message decoded by mpdecode (a fraction of msgpack-c's cost) when msgpack-c holds
  * no partial state, the message is wholly in the buffer and its method runs on the loop. Its
  * strings point into the input buffer like msgpack-c's, and it is answered before the buffer
@@ -642,8 +699,21 @@ static void conn_execute(conn_t *c, int flush_now) {
       return;
     }
     turn_requests++;
+    if (c->guard.deferred) { /* input not scanned yet: one walk, or the guard's */
+      rpc_msg_t m;
+      int fmi = fused_next(c, &m);
+      if (fmi >= 0) {
+        d->c.requests++;
+        dispatch_msg(c, &m, fmi);
+        if (c->state == CONN_CLOSED) return;
+        if (c->out.size >= READ_CHUNK) conn_flush(c);
+        if (c->state == CONN_CLOSED) return;
+        continue;
+      }
+      conn_scan_deferred(c);
+    }
     int mi = fast_next(c);
-    int r = mi >= 0 ? 1 : msgpack_unpacker_execute(&c->up);
+    int r = mi >= 0 ? 1 : c->up.used > c->up.off ? msgpack_unpacker_execute(&c->up) : 0;
     if (r > 0) {
       if (mi < 0) {
         c->msg = msgpack_unpacker_data(&c->up);
@@ -666,6 +736,7 @@ static void conn_execute(conn_t *c, int flush_now) {
     msgpack_unpacker_reset_zone(&c->up);
   conn_shrink_input(c);
   if (c->state == CONN_CLOSED) return;
+  conn_note_partial(c);
   if (c->fail_status != GUARD_OK) {
     guard_status_t gs = (guard_status_t)c->fail_status;
     c->fail_status = GUARD_OK;
@@ -677,25 +748,12 @@ static void conn_execute(conn_t *c, int flush_now) {
   else conn_flush_later(c);
 }
 
-/* n request bytes just put in the unpacker's buffer at p: checked by the guard, then handed
- * to the unpacker. -1 after a violation (noted for conn_execute; reading stops). */
-static int conn_take_input(conn_t *c, const char *p, size_t n) {
-  size_t good_end;
-  guard_status_t gs = guard_feed(&c->guard, (const uint8_t *)p, n, &good_end);
-  msgpack_unpacker_buffer_consumed(&c->up, gs == GUARD_OK ? n : good_end);
-  if (gs != GUARD_OK) { /* after the complete messages before it are executed and answered */
-    uv_read_stop((uv_stream_t *)&c->pipe);
-    c->fail_status = gs;
-    c->fail_has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
-    c->fail_msgid = c->fail_has_msgid ? (uint32_t)c->guard.msgid : 0;
-    return -1;
-  }
-  if (!guard_idle(&c->guard)) {
-    if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
-  } else {
-    c->partial_since_ms = 0;
-  }
-  return 0;
+/* n request bytes just put in the unpacker's buffer: handed to the unpacker unscanned (the
+ * guard's deferred bytes), scanned by conn_execute before msgpack-c reads them, or by
+ * fused_next's one walk. */
+static void conn_take_input(conn_t *c, size_t n) {
+  msgpack_unpacker_buffer_consumed(&c->up, n);
+  guard_defer(&c->guard, n);
 }
 
 /* The TLS session failed (certificate refused, not TLS 1.3, not TLS at all) or the peer
@@ -738,7 +796,10 @@ static void tls_on_read(conn_t *c, const char *cipher, size_t n) {
       tls_session_ended(c);
       return;
     }
-    if (got == 0 || conn_take_input(c, p, (size_t)got)) break;
+    if (got == 0) break;
+    conn_take_input(c, (size_t)got);
+    if (conn_scan_deferred(c)) break; /* scanned at once: a violation stops the reading */
+    conn_note_partial(c);
   }
   if (!tls_conn_established(c->tls)) { /* the handshake goes on: send its messages */
     conn_flush(c);
@@ -766,7 +827,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (c->tls) {
     tls_on_read(c, buf->base, (size_t)nread);
   } else {
-    conn_take_input(c, buf->base, (size_t)nread);
+    conn_take_input(c, (size_t)nread);
     conn_execute(c, 0);
   }
   if (c->state != CONN_CLOSED && c->out_queued)

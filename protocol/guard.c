@@ -216,3 +216,14 @@ guard_status_t guard_feed(guard_t *g, const uint8_t *p, size_t n, size_t *good_e
   g->skip = st.skip;
   return g->status;
 }
+
+void guard_take(guard_t *g, size_t n) {
+  g->deferred -= n;
+  g->messages++;
+}
+
+guard_status_t guard_feed_deferred(guard_t *g, const uint8_t *p, size_t *good_end) {
+  size_t n = (size_t)g->deferred;
+  g->deferred = 0;
+  return guard_feed(g, p, n, good_end);
+}
