@@ -624,6 +624,13 @@ static void conn_note_partial(conn_t *c) {
   }
 }
 
+/* The unpacker's zone, made now when it has none (msgpack-c makes it lazily, at its first
+ * container, through the same pointer; a write job took the last one). NULL: no memory. */
+static msgpack_zone *conn_zone(conn_t *c) {
+  if (!c->up.z) c->up.z = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+  return c->up.z;
+}
+
 /* The one-walk path (mpdecode.h): the next message, not yet scanned by the guard, wholly in
  * the buffer and run on the loop, decoded while its limits are checked, parsed into *m (its
  * params map in c->msg). Returns the method's index (the unpacker and the guard moved past
@@ -631,12 +638,12 @@ static void conn_note_partial(conn_t *c) {
 static int fused_next(conn_t *c, rpc_msg_t *m) {
   msgpack_unpacker *up = &c->up;
   size_t n = up->used - up->off;
-  if (c->guard.deferred != n || !guard_idle(&c->guard) || !up->z) return -1;
+  if (c->guard.deferred != n || !guard_idle(&c->guard)) return -1;
   const uint8_t *p = (const uint8_t *)up->buffer + up->off;
   size_t at = mpdecode_request_head(p, n, m);
   if (!at) return -1;
   int mi = method_lookup(m->method, m->method_len);
-  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP) return -1;
+  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP || !conn_zone(c)) return -1;
   long k = mpdecode_request_params(p, n, at, &c->guard.lim, up->z, &c->msg, m);
   if (k <= 0) return -1;
   up->off += (size_t)k;
@@ -654,12 +661,12 @@ static int fast_next(conn_t *c) {
   msgpack_unpacker *up = &c->up;
   const char *name;
   size_t len;
-  if (up->parsed || !up->z || up->used <= up->off) return -1;
+  if (up->parsed || up->used <= up->off) return -1;
   const uint8_t *p = (const uint8_t *)up->buffer + up->off;
   size_t n = up->used - up->off;
   if (mpdecode_method(p, n, &name, &len)) return -1;
   int mi = method_lookup(name, len);
-  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP) return -1;
+  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP || !conn_zone(c)) return -1;
   long k = mpdecode_object(p, n, up->z, &c->msg);
   if (k <= 0) return -1;
   up->off += (size_t)k;

@@ -206,7 +206,7 @@ long mpdecode_request_params(const uint8_t *p, size_t n, size_t at, const guard_
   /* the outer array (depth 1, 3 or 4 elements) and params (depth 2, 0 or 1 element) are
    * within the limits when these hold; the map is checked as it is decoded (room counts the
    * containers it may still open: the guard's max_depth less the two around it) */
-  if (lim->max_depth < 2 || lim->max_elems < 4 || at >= n) return 0;
+  if (lim->max_depth < 2 || lim->max_elems < (m->type == RPC_REQUEST ? 4u : 3u)) return 0;
   if (n > lim->max_message) n = lim->max_message; /* a longer message: not complete here */
   if (at >= n) return 0;
   uint8_t b = p[at];
