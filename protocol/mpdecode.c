@@ -29,121 +29,109 @@ static uint64_t be(const uint8_t *p, int n) {
 #endif
 }
 
-/* A scalar (mpframe kind SCALAR) from its complete header h. */
-static void scalar(const uint8_t *h, msgpack_object *o) {
-  uint8_t b = h[0];
-  if (b < 0x80) {
-    o->type = MSGPACK_OBJECT_POSITIVE_INTEGER, o->via.u64 = b;
-  } else if (b >= 0xe0) {
-    o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER, o->via.i64 = (int8_t)b;
-  } else if (b == 0xc0) {
-    o->type = MSGPACK_OBJECT_NIL;
-  } else if (b == 0xc2 || b == 0xc3) {
-    o->type = MSGPACK_OBJECT_BOOLEAN, o->via.boolean = b == 0xc3;
-  } else if (b == 0xca) {
-    uint32_t u = (uint32_t)be(h + 1, 4);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    o->type = MSGPACK_OBJECT_FLOAT32, o->via.f64 = f;
-  } else if (b == 0xcb) {
-    uint64_t u = be(h + 1, 8);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    o->type = MSGPACK_OBJECT_FLOAT64, o->via.f64 = d;
-  } else if (b >= 0xcc && b <= 0xcf) {
-    o->type = MSGPACK_OBJECT_POSITIVE_INTEGER, o->via.u64 = be(h + 1, 1 << (b - 0xcc));
-  } else { /* 0xd0..0xd3 (the only scalar headers left): signed, two's complement */
-    int w = 1 << ((b - 0xd0) & 3);
-    uint64_t u = be(h + 1, w);
-    int64_t v = w == 8 ? (int64_t)u : (int64_t)(u ^ (UINT64_C(1) << (8 * w - 1))) -
-                                         (int64_t)(UINT64_C(1) << (8 * w - 1));
-    if (v >= 0) o->type = MSGPACK_OBJECT_POSITIVE_INTEGER, o->via.u64 = (uint64_t)v;
-    else o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER, o->via.i64 = v;
-  }
-}
+/* What a lead byte is, for the decoder's one jump: the fix ranges and the 32 leads
+ * 0xc0..0xdf (whose widths are mpframe's table). */
+enum {
+  L_POS, L_NEG, L_FIXSTR, L_FIXMAP, L_FIXARRAY, L_NIL, L_BAD, L_BOOL, L_F32, L_F64,
+  L_UINT, L_INT, L_STR, L_BIN, L_EXT, L_FIXEXT, L_ARRAY, L_MAP
+};
+#define X8(c) c, c, c, c, c, c, c, c
+#define X16(c) X8(c), X8(c)
+static const uint8_t lead_class[256] = {
+    X16(L_POS), X16(L_POS), X16(L_POS), X16(L_POS), X16(L_POS), X16(L_POS), X16(L_POS),
+    X16(L_POS),                                               /* 00-7f */
+    X16(L_FIXMAP), X16(L_FIXARRAY), X16(L_FIXSTR), X16(L_FIXSTR), /* 80-bf */
+    L_NIL, L_BAD, L_BOOL, L_BOOL, L_BIN, L_BIN, L_BIN, L_EXT, /* c0-c7 */
+    L_EXT, L_EXT, L_F32, L_F64, L_UINT, L_UINT, L_UINT, L_UINT, /* c8-cf */
+    L_INT, L_INT, L_INT, L_INT, L_FIXEXT, L_FIXEXT, L_FIXEXT, L_FIXEXT, /* d0-d7 */
+    L_FIXEXT, L_STR, L_STR, L_STR, L_ARRAY, L_ARRAY, L_MAP, L_MAP, /* d8-df */
+    X16(L_NEG), X16(L_NEG),                                   /* e0-ff */
+};
+#undef X8
+#undef X16
 
 /* A map's items are filled as 2n objects in a row (key, value, key, ...). */
 _Static_assert(sizeof(msgpack_object_kv) == 2 * sizeof(msgpack_object) &&
                    offsetof(msgpack_object_kv, val) == sizeof(msgpack_object),
                "a map's key/value pairs are two objects in a row");
 
-/* The decoder: iterative, a stack of the open containers, each with its next object and how
- * many are left to fill. The common leads (fixint, fixstr, fixarray/fixmap) are tested first;
- * the rest go through mpframe's table. With strict, it also enforces the guard's container
- * limits itself (guard.c's on_header): a container opened with `depth` containers of the
- * object open needs depth < room (empty ones too), and at most max_count elements (pairs for
- * a map); breaking one returns -1. Without strict, only nesting past room non-empty
- * containers is refused (mpdecode_object's contract). Inline: both entry points specialise
- * it. */
+/* The decoder: iterative; o is the object being filled and left the elements still to fill
+ * in the innermost open container (its siblings follow o in the zone), the outer ones saved
+ * on a stack. One jump on the lead's class per element. With strict, it also enforces the
+ * guard's container limits itself (guard.c's on_header): a container opened with `depth`
+ * containers of the object open needs depth < room (empty ones too), and at most max_count
+ * elements (pairs for a map); breaking one returns -1. Without strict, only nesting past
+ * room non-empty containers is refused (mpdecode_object's contract). Inline: both entry
+ * points specialise it. */
 static inline long decode(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_object *o,
                           int room, uint64_t max_count, int strict) {
-  struct { msgpack_object *next; uint64_t left; } open[MPFRAME_MAX_DEPTH];
+  struct { msgpack_object *at; uint64_t left; } open[MPFRAME_MAX_DEPTH];
   int depth = 0;
+  uint64_t left = 1; /* the object itself */
   size_t i = 0;
   if (room > MPFRAME_MAX_DEPTH) room = MPFRAME_MAX_DEPTH;
   for (;;) {
     if (i >= n) return 0;
     uint8_t b = p[i++];
-    if (b < 0x80) {
-      o->type = MSGPACK_OBJECT_POSITIVE_INTEGER, o->via.u64 = b;
-    } else if ((b & 0xe0) == 0xa0) { /* fixstr */
-      size_t len = b & 0x1fu;
-      if (len > n - i) return 0;
-      o->type = MSGPACK_OBJECT_STR, o->via.str.ptr = (const char *)p + i;
-      o->via.str.size = (uint32_t)len;
-      i += len;
-    } else if (b < 0xa0 || (b >= 0xdc && b <= 0xdf)) { /* fixmap, fixarray, 16/32 forms */
-      uint64_t count;
-      int map;
-      if (b < 0xa0) {
-        count = b & 0x0fu;
-        map = b < 0x90;
-      } else {
-        int w = b & 1 ? 4 : 2;
-        if ((size_t)w > n - i) return 0;
-        count = be(p + i, w);
+    uint64_t count, len;
+    int map, w;
+    switch (lead_class[b]) {
+      case L_POS: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER, o->via.u64 = b; break;
+      case L_NEG: o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER, o->via.i64 = (int8_t)b; break;
+      case L_FIXSTR:
+        len = b & 0x1fu;
+        if (len > n - i) return 0;
+        o->type = MSGPACK_OBJECT_STR, o->via.str.ptr = (const char *)p + i;
+        o->via.str.size = (uint32_t)len;
+        i += len;
+        break;
+      case L_NIL: o->type = MSGPACK_OBJECT_NIL; break;
+      case L_BAD: return -1;
+      case L_BOOL: o->type = MSGPACK_OBJECT_BOOLEAN, o->via.boolean = b == 0xc3; break;
+      case L_F32: {
+        if (n - i < 4) return 0;
+        uint32_t u = (uint32_t)be(p + i, 4);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        o->type = MSGPACK_OBJECT_FLOAT32, o->via.f64 = f;
+        i += 4;
+        break;
+      }
+      case L_F64: {
+        if (n - i < 8) return 0;
+        uint64_t u = be(p + i, 8);
+        memcpy(&o->via.f64, &u, sizeof u);
+        o->type = MSGPACK_OBJECT_FLOAT64;
+        i += 8;
+        break;
+      }
+      case L_UINT:
+        w = 1 << (b - 0xcc);
+        if (n - i < (size_t)w) return 0;
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER, o->via.u64 = be(p + i, w);
         i += (size_t)w;
-        map = b >= 0xde;
+        break;
+      case L_INT: { /* signed, two's complement; >= 0 is a POSITIVE_INTEGER (msgpack-c) */
+        w = 1 << ((b - 0xd0) & 3);
+        if (n - i < (size_t)w) return 0;
+        uint64_t u = be(p + i, w);
+        int64_t v = w == 8 ? (int64_t)u : (int64_t)(u ^ (UINT64_C(1) << (8 * w - 1))) -
+                                             (int64_t)(UINT64_C(1) << (8 * w - 1));
+        if (v >= 0) o->type = MSGPACK_OBJECT_POSITIVE_INTEGER, o->via.u64 = (uint64_t)v;
+        else o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER, o->via.i64 = v;
+        i += (size_t)w;
+        break;
       }
-      uint64_t children = map ? 2 * count : count;
-      if (strict && (depth >= room || count > max_count)) return -1;
-      if (children > n - i) return 0; /* each element takes a byte at least */
-      msgpack_object *items = msgpack_zone_malloc(z, (size_t)children * sizeof *items);
-      if (!items) return -1;
-      if (map) {
-        o->type = MSGPACK_OBJECT_MAP;
-        o->via.map.size = (uint32_t)count;
-        o->via.map.ptr = (msgpack_object_kv *)(void *)items;
-      } else {
-        o->type = MSGPACK_OBJECT_ARRAY;
-        o->via.array.size = (uint32_t)count;
-        o->via.array.ptr = items;
-      }
-      if (children > 0) {
-        if (depth >= room) return -1;
-        open[depth].next = items;
-        open[depth].left = children;
-        depth++;
-        o = items;
-        continue;
-      }
-    } else if (b >= 0xe0) { /* negative fixint */
-      o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER, o->via.i64 = (int8_t)b;
-    } else { /* 0xc0..0xdb */
-      const mpframe_lead_t *l = &mpframe_lead_c0[b - 0xc0];
-      if (l->extra < 0) return -1;
-      if ((size_t)l->extra > n - i) return 0;
-      if (l->kind == MPFRAME_SCALAR) {
-        scalar(p + i - 1, o);
-        i += (size_t)l->extra;
-      } else { /* str, bin, ext */
-        uint64_t len = l->len_bytes ? be(p + i, l->len_bytes) : l->fixed_body;
+      case L_STR: case L_BIN: case L_EXT: case L_FIXEXT: { /* a header from mpframe's table */
+        const mpframe_lead_t *l = &mpframe_lead_c0[b - 0xc0];
+        if ((size_t)l->extra > n - i) return 0;
+        len = l->len_bytes ? be(p + i, l->len_bytes) : l->fixed_body;
         i += (size_t)l->extra;
         if (len > n - i) return 0;
         const char *body = (const char *)p + i;
-        if (b >= 0xd9) {
+        if (lead_class[b] == L_STR) {
           o->type = MSGPACK_OBJECT_STR, o->via.str.ptr = body, o->via.str.size = (uint32_t)len;
-        } else if (b <= 0xc6) {
+        } else if (lead_class[b] == L_BIN) {
           o->type = MSGPACK_OBJECT_BIN, o->via.bin.ptr = body, o->via.bin.size = (uint32_t)len;
         } else { /* ext: the type byte is the last of the header */
           o->type = MSGPACK_OBJECT_EXT;
@@ -152,12 +140,52 @@ static inline long decode(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_o
           o->via.ext.size = (uint32_t)len;
         }
         i += (size_t)len;
+        break;
+      }
+      default: { /* containers */
+        if (b < 0xa0) {
+          count = b & 0x0fu;
+          map = b < 0x90;
+        } else {
+          w = b & 1 ? 4 : 2;
+          if ((size_t)w > n - i) return 0;
+          count = be(p + i, w);
+          i += (size_t)w;
+          map = b >= 0xde;
+        }
+        uint64_t children = map ? 2 * count : count;
+        if (strict && (depth >= room || count > max_count)) return -1;
+        if (children > n - i) return 0; /* each element takes a byte at least */
+        msgpack_object *items = msgpack_zone_malloc(z, (size_t)children * sizeof *items);
+        if (!items) return -1;
+        if (map) {
+          o->type = MSGPACK_OBJECT_MAP;
+          o->via.map.size = (uint32_t)count;
+          o->via.map.ptr = (msgpack_object_kv *)(void *)items;
+        } else {
+          o->type = MSGPACK_OBJECT_ARRAY;
+          o->via.array.size = (uint32_t)count;
+          o->via.array.ptr = items;
+        }
+        if (children > 0) { /* its elements first */
+          if (depth >= room) return -1;
+          open[depth].at = o;
+          open[depth].left = left;
+          depth++;
+          o = items;
+          left = children;
+          continue;
+        }
       }
     }
-    /* an element is complete: the next one of the innermost open container */
-    while (depth > 0 && --open[depth - 1].left == 0) depth--;
-    if (depth == 0) return (long)i;
-    o = ++open[depth - 1].next;
+    /* an element is complete: the next one, or close the containers it completes */
+    while (--left == 0) {
+      if (depth == 0) return (long)i;
+      depth--;
+      o = open[depth].at;
+      left = open[depth].left;
+    }
+    o++;
   }
 }
 
