@@ -392,7 +392,7 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
     const char *bytes;
     size_t n;
     if (cache && rcache_get(cache, mi, key.p, key.n, uv_now(d->loop), &bytes, &n)) {
-      rpc_pack_result_head(&c->pk, m->msgid);
+      rpc_put_result_head(&c->out, m->msgid);
       msgpack_sbuffer_write(&c->out, bytes, n);
       return;
     }
@@ -403,7 +403,7 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
     count_error(d, mi, rc, m->type == RPC_REQUEST);
     if (m->type == RPC_REQUEST) reply_error(c, m->msgid, &e);
   } else if (m->type == RPC_REQUEST) {
-    rpc_pack_result_head(&c->pk, m->msgid);
+    rpc_put_result_head(&c->out, m->msgid);
     size_t start = c->out.size;
     md->encode(&c->pk, result);
     if (cache)
@@ -435,12 +435,26 @@ static void rcache_after_write(daemon_t *d, const wjob_t *j) {
   }
 }
 
-/* A parsed message m of method mi (-1: look it up). */
-static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi) {
+/* method_lookup, remembering the last method found on this thread: a pipeline or a
+ * connection mostly repeats one method, and one compare of the name confirms it. */
+static int lookup_method(const char *name, size_t len) {
+  static _Thread_local int last = -1;
+  if (last >= 0 && method_table[last].name_len == len && !memcmp(method_table[last].name, name, len))
+    return last;
+  int mi = method_lookup(name, len);
+  if (mi >= 0) last = mi;
+  return mi;
+}
+
+/* A parsed message m of method mi (-1: look it up). *clock_ns: uv_hrtime() just before (the
+ * request's start), and on return its end when the request ran here (the next request's
+ * start: one clock read per request), else 0 (the next one reads the clock). */
+static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi, uint64_t *clock_ns) {
   daemon_t *d = c->d;
   perr_info_t e;
-  uint64_t start_ns = uv_hrtime();
-  if (mi < 0) mi = method_lookup(m->method, m->method_len);
+  uint64_t start_ns = *clock_ns;
+  *clock_ns = 0;
+  if (mi < 0) mi = lookup_method(m->method, m->method_len);
   if (mi < 0) {
     count_error(d, -1, PERR_UNKNOWN_METHOD, m->type == RPC_REQUEST);
     if (m->type == RPC_REQUEST) {
@@ -465,13 +479,14 @@ static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi) {
     dispatch_job(c, m, mi, start_ns); /* its latency is taken when it comes back */
   } else {
     dispatch_read(c, m, mi);
-    metrics_latency(d, mi, uv_hrtime() - start_ns);
+    *clock_ns = uv_hrtime();
+    metrics_latency(d, mi, *clock_ns - start_ns);
   }
 }
 
 /* The message in c->msg. mi_hint: the method's index when the caller already looked it up
  * (fast_next), else -1. */
-static void dispatch(conn_t *c, int mi_hint) {
+static void dispatch(conn_t *c, int mi_hint, uint64_t *clock_ns) {
   CONTRACT_THREAD(THREAD_LOOP);
   daemon_t *d = c->d;
   rpc_msg_t m;
@@ -481,9 +496,10 @@ static void dispatch(conn_t *c, int mi_hint) {
     d->c.protocol_errors++;
     count_error(d, -1, e.code, m.has_msgid);
     if (m.has_msgid) reply_error(c, m.msgid, &e);
+    *clock_ns = 0;
     return;
   }
-  dispatch_msg(c, &m, mi_hint);
+  dispatch_msg(c, &m, mi_hint, clock_ns);
 }
 
 /* ---------- reading ---------- */
@@ -642,7 +658,7 @@ static int fused_next(conn_t *c, rpc_msg_t *m) {
   const uint8_t *p = (const uint8_t *)up->buffer + up->off;
   size_t at = mpdecode_request_head(p, n, m);
   if (!at) return -1;
-  int mi = method_lookup(m->method, m->method_len);
+  int mi = lookup_method(m->method, m->method_len);
   if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP || !conn_zone(c)) return -1;
   long k = mpdecode_request_params(p, n, at, &c->guard.lim, up->z, &c->msg, m);
   if (k <= 0) return -1;
@@ -665,7 +681,7 @@ static int fast_next(conn_t *c) {
   const uint8_t *p = (const uint8_t *)up->buffer + up->off;
   size_t n = up->used - up->off;
   if (mpdecode_method(p, n, &name, &len)) return -1;
-  int mi = method_lookup(name, len);
+  int mi = lookup_method(name, len);
   if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP || !conn_zone(c)) return -1;
   long k = mpdecode_object(p, n, up->z, &c->msg);
   if (k <= 0) return -1;
@@ -679,7 +695,9 @@ static void conn_execute(conn_t *c, int flush_now) {
   c->backlog = 0;
   unsigned turn_requests = 0;
   uint64_t turn_out = d->c.bytes_out + c->out.size; /* answers produced so far */
-  uint64_t turn_start = uv_hrtime();
+  /* the clock: read before the first request (the turn's start) and at the end of each one
+   * run here, which is the next one's start (dispatch_msg); 0 after one that went to a job */
+  uint64_t clock_ns = 0, turn_start = 0;
   /* Decode with the unpacker's own zone (msgpack_unpacker_next would allocate a zone per
    * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
    * the zone is cleared once no partial message is pending. */
@@ -694,11 +712,10 @@ static void conn_execute(conn_t *c, int flush_now) {
       if (c->state == CONN_READING) conn_pause(c);
       return;
     }
-    if (turn_requests &&
+    if (turn_requests && c->up.used > c->up.off &&
         (turn_requests >= TURN_REQUESTS ||
          d->c.bytes_out + c->out.size - turn_out >= TURN_OUTPUT_BYTES ||
-         uv_hrtime() - turn_start >= TURN_NS) &&
-        c->up.used > c->up.off) {
+         (clock_ns ? clock_ns : uv_hrtime()) - turn_start >= TURN_NS)) {
       c->backlog = 1; /* fairness: the next turn comes after everyone else's I/O */
       if (c->state == CONN_READING) conn_pause(c);
       conn_flush(c);
@@ -706,12 +723,14 @@ static void conn_execute(conn_t *c, int flush_now) {
       return;
     }
     turn_requests++;
+    if (!clock_ns) clock_ns = uv_hrtime();
+    if (!turn_start) turn_start = clock_ns;
     if (c->guard.deferred) { /* input not scanned yet: one walk, or the guard's */
       rpc_msg_t m;
       int fmi = fused_next(c, &m);
       if (fmi >= 0) {
         d->c.requests++;
-        dispatch_msg(c, &m, fmi);
+        dispatch_msg(c, &m, fmi, &clock_ns);
         if (c->state == CONN_CLOSED) return;
         if (c->out.size >= READ_CHUNK) conn_flush(c);
         if (c->state == CONN_CLOSED) return;
@@ -726,7 +745,7 @@ static void conn_execute(conn_t *c, int flush_now) {
         c->msg = msgpack_unpacker_data(&c->up);
         msgpack_unpacker_reset(&c->up);
       }
-      dispatch(c, mi);
+      dispatch(c, mi, &clock_ns);
       if (c->state == CONN_CLOSED) return;
       if (c->out.size >= READ_CHUNK) conn_flush(c); /* bounded: one write per 64 KiB */
       if (c->state == CONN_CLOSED) return;
@@ -1136,7 +1155,7 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
     if (c->state != CONN_CLOSED && j->reply) {
       if (j->rc) reply_error(c, j->msgid, &j->err);
       else {
-        rpc_pack_result_head(&c->pk, j->msgid);
+        rpc_put_result_head(&c->out, j->msgid);
         method_table[j->method].encode(&c->pk, j->result);
       }
     }

@@ -66,14 +66,19 @@ void guard_init(guard_t *g, const guard_limits_t *lim);
  * the last message completed within these n bytes (0 if none). */
 guard_status_t guard_feed(guard_t *g, const uint8_t *p, size_t n, size_t *good_end);
 /* True when the guard is between messages (no partial message pending). */
-int guard_idle(const guard_t *g);
+static inline int guard_idle(const guard_t *g) {
+  return g->depth == 0 && g->hdr_need == 0 && g->skip == 0;
+}
 const char *guard_status_str(guard_status_t s);
 
 /* n more bytes follow the deferred ones, unscanned. */
 static inline void guard_defer(guard_t *g, size_t n) { g->deferred += n; }
 /* A whole message of n bytes at the start of the deferred bytes, the guard idle, was checked
  * against the limits (mpdecode_request_params): it counts as scanned. */
-void guard_take(guard_t *g, size_t n);
+static inline void guard_take(guard_t *g, size_t n) {
+  g->deferred -= n;
+  g->messages++;
+}
 /* Scan the deferred bytes, at p: guard_feed over them (none are deferred afterwards). */
 guard_status_t guard_feed_deferred(guard_t *g, const uint8_t *p, size_t *good_end);
 
