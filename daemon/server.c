@@ -363,14 +363,16 @@ static void qk_object(msgpack_sbuffer *sb, const msgpack_object *o) {
   }
 }
 
-static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
+/* start_ns: when the request started (uv_hrtime()). */
+static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi, uint64_t start_ns) {
   daemon_t *d = c->d;
   const method_desc_t *md = &method_table[mi];
   perr_info_t e;
   arena_t *a = &d->read_arena;
   arena_reset(a);
-  void *params = arena_alloc(a, md->params_size);
-  void *result = arena_alloc(a, md->result_size);
+  size_t params_room = (md->params_size + 15) & ~(size_t)15; /* the arena's alignment */
+  void *params = arena_alloc(a, params_room + md->result_size); /* both in one */
+  void *result = params ? (char *)params + params_room : NULL;
   int rc;
   exec_ctx_t x = {.d = d, .conn = c, .store = d->store, .arena = a};
   rcache_t *cache = NULL; /* where the answer is cached, under key */
@@ -396,7 +398,7 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
       msgpack_sbuffer_write(&c->out, bytes, n);
       return;
     }
-    exec_clock(&x);
+    exec_clock_at(&x, start_ns);
     rc = handler_table[mi](&x, params, result, &e);
   }
   if (rc) {
@@ -478,7 +480,7 @@ static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi, uint64_t *clock_
   if (method_table[mi].thread != RUN_ON_LOOP) {
     dispatch_job(c, m, mi, start_ns); /* its latency is taken when it comes back */
   } else {
-    dispatch_read(c, m, mi);
+    dispatch_read(c, m, mi, start_ns);
     *clock_ns = uv_hrtime();
     metrics_latency(d, mi, *clock_ns - start_ns);
   }
