@@ -63,7 +63,12 @@ _Static_assert(sizeof(msgpack_object_kv) == 2 * sizeof(msgpack_object) &&
  * elements (pairs for a map); breaking one returns -1. Without strict, only nesting past
  * room non-empty containers is refused (mpdecode_object's contract). Inline: both entry
  * points specialise it. */
-static inline long decode(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_object *o,
+#if defined(__GNUC__)
+#define DECODE_INLINE static inline __attribute__((always_inline))
+#else
+#define DECODE_INLINE static inline
+#endif
+DECODE_INLINE long decode(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_object *o,
                           int room, uint64_t max_count, int strict) {
   struct { msgpack_object *at; uint64_t left; } open[MPFRAME_MAX_DEPTH];
   int depth = 0;
@@ -142,17 +147,15 @@ static inline long decode(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_o
         i += (size_t)len;
         break;
       }
-      default: { /* containers */
-        if (b < 0xa0) {
-          count = b & 0x0fu;
-          map = b < 0x90;
-        } else {
-          w = b & 1 ? 4 : 2;
-          if ((size_t)w > n - i) return 0;
-          count = be(p + i, w);
-          i += (size_t)w;
-          map = b >= 0xde;
-        }
+      case L_FIXMAP: count = b & 0x0fu, map = 1; goto container;
+      case L_FIXARRAY: count = b & 0x0fu, map = 0; goto container;
+      default: /* array 16/32, map 16/32 */
+        w = b & 1 ? 4 : 2;
+        if ((size_t)w > n - i) return 0;
+        count = be(p + i, w);
+        i += (size_t)w;
+        map = b >= 0xde;
+      container: {
         uint64_t children = map ? 2 * count : count;
         if (strict && (depth >= room || count > max_count)) return -1;
         if (children > n - i) return 0; /* each element takes a byte at least */
