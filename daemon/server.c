@@ -704,6 +704,7 @@ static void conn_execute(conn_t *c, int flush_now) {
    * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
    * the zone is cleared once no partial message is pending. */
   for (;;) {
+    if (c->up.used == c->up.off) break; /* no input left (so none deferred): nothing to run */
     if (c->out.size + c->out_queued >= d->cfg.max_output_bytes && c->up.used > c->up.off) {
       conn_flush(c); /* the socket may take it at once: then go on */
       if (c->state == CONN_CLOSED) return;

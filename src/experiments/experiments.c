@@ -84,35 +84,27 @@ static const double *usable_weights(int n, const double *weights, int nweights) 
   return total >= 0.99 && total <= 1.01 ? weights : NULL;
 }
 
-int experiment_bucket_ranges(int n, double coverage, const double *weights, int nweights,
-                             experiment_range_t *out) {
-  if (n <= 0 || n > EXPERIMENT_MAX_VARIATIONS) return 0;
+/* The ranges of n variations in order (experiments.h): all written to out (returns n), or,
+ * with out NULL, computed only up to the first holding hash (returns its index, -1 when
+ * none) -- the same arithmetic in the same order either way. */
+static inline int walk_ranges(int n, double coverage, const double *weights, int nweights,
+                              double hash, experiment_range_t *out) {
+  if (n <= 0 || n > EXPERIMENT_MAX_VARIATIONS) return out ? 0 : -1;
   coverage = clamp_coverage(coverage);
   const double *w = usable_weights(n, weights, nweights);
   double cumulative = 0;
   for (int i = 0; i < n; i++) {
-    double wi = w ? w[i] : 1.0 / n, start = cumulative;
+    double wi = w ? w[i] : 1.0 / n, start = cumulative, end = start + coverage * wi;
     cumulative += wi;
-    out[i].start = start;
-    out[i].end = start + coverage * wi;
+    if (out) out[i] = (experiment_range_t){start, end};
+    else if (hash >= start && hash < end) return i;
   }
-  return n;
+  return out ? n : -1;
 }
 
-/* experiment_choose_variation(hash, the ranges of experiment_bucket_ranges(n, ...)) without
- * building them: the same ranges computed in the same order, the first holding hash. */
-static int choose_weighted(double hash, int n, double coverage, const double *weights,
-                           int nweights) {
-  if (n <= 0 || n > EXPERIMENT_MAX_VARIATIONS) return -1;
-  coverage = clamp_coverage(coverage);
-  const double *w = usable_weights(n, weights, nweights);
-  double cumulative = 0;
-  for (int i = 0; i < n; i++) {
-    double wi = w ? w[i] : 1.0 / n, start = cumulative;
-    cumulative += wi;
-    if (hash >= start && hash < start + coverage * wi) return i;
-  }
-  return -1;
+int experiment_bucket_ranges(int n, double coverage, const double *weights, int nweights,
+                             experiment_range_t *out) {
+  return walk_ranges(n, coverage, weights, nweights, 0, out);
 }
 
 static bool in_range(double n, const experiment_range_t *r) {
@@ -195,8 +187,8 @@ int experiment_assign_n(const experiment_t *x, const char *id, size_t id_len,
   }
   if (experiment_hash_n(seed, seed_len, id, id_len, x->hash_version, &n) != 0) return 0;
   int assigned = x->ranges ? experiment_choose_variation(n, x->ranges, x->nranges)
-                            : choose_weighted(n, x->variations, x->coverage, x->weights,
-                                              x->nweights);
+                            : walk_ranges(x->variations, x->coverage, x->weights, x->nweights,
+                                          n, NULL);
   if (assigned < 0) return 0;
   if (x->has_force) {
     result(out, x, x->force, false, -1);
