@@ -28,6 +28,12 @@ uint32_t experiment_fnv1a32(uint32_t h, const char *str, size_t len) {
     h = fnv_unit(h, s[i + 3]), h = fnv_unit(h, s[i + 4]), h = fnv_unit(h, s[i + 5]);
     h = fnv_unit(h, s[i + 6]), h = fnv_unit(h, s[i + 7]);
   }
+  uint32_t w4;
+  if (len - i >= 4 && (memcpy(&w4, s + i, 4), !(w4 & 0x80808080u))) { /* then 4 */
+    h = fnv_unit(h, s[i]), h = fnv_unit(h, s[i + 1]), h = fnv_unit(h, s[i + 2]);
+    h = fnv_unit(h, s[i + 3]);
+    i += 4;
+  }
   while (i < len && s[i] < 0x80) h = fnv_unit(h, s[i++]); /* ASCII: the byte is the unit */
   if (i == len) return h;
   utf16_iter_t it; /* from the first non-ASCII byte: a character boundary */
