@@ -1,6 +1,9 @@
 /* server.c -- listeners, connections and dispatch on the libuv loop thread.
  * Bytes -> guard (limits) -> msgpack-c unpacker (or mpdecode for the complete requests run on
- * the loop: fast_next) -> rpc_parse -> method table -> decode ->
+ * the loop: fast_next) -> rpc_parse -> method table -> decode -> handler. The guard scans
+ * lazily: a whole request at the start of the unscanned bytes whose method runs on the loop
+ * is checked against the limits and decoded in one walk (fused_next, mpdecode.h); anything
+ * else is scanned by the guard before msgpack-c reads it. Then the
  * handler (reads: here, on a read snapshot; writes: queued to the writer) -> encode into the
  * connection's output buffer -> one write per read batch, issued after every connection that
  * was readable in this loop iteration has been read and executed (as redis does before it
