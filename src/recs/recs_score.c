@@ -32,12 +32,19 @@
 
 struct cand { uint32_t id; float s; uint32_t cat; };
 
+/* recs_cart's merged walk takes carts of up to this many items (one cursor per row). */
+#define RECS_MERGE_MAX_ITEMS 16
+
 struct recs_scratch_s {
   struct dslot { float v; uint32_t stamp; } *d; /* dense accumulator, ids < dcap; an entry
                                                  holds a score only when stamp == dgen */
   uint32_t dcap, dgen;
-  uint32_t *touched;  /* this request's dense ids, first-touch order */
+  uint32_t *touched;  /* this request's dense ids, first-touch order (with track: only the
+                         ones first touched outside the cart rows) */
   uint32_t ntouched, tcap;
+  int track;          /* recs_cart's merged walk: cart rows do not list their first touches;
+                         every later touch of an id appends it to multi (repeats possible) */
+  uint32_t *multi, nmulti, mcap;
   struct mslot { uint32_t key, stamp; float val; } *m; /* overflow map, open addressing */
   uint32_t gen, cap, used, shift;
   uint32_t *slot; /* the used slots, in insertion order (used entries) */
@@ -87,12 +94,14 @@ recs_scratch_t *recs_scratch_new(void) {
   sc->hlast = malloc(sc->hcap * sizeof(int64_t));
   sc->tcap = 1024;
   sc->touched = malloc(sc->tcap * sizeof(uint32_t));
+  sc->mcap = 256;
+  sc->multi = malloc(sc->mcap * sizeof(uint32_t));
   sc->ccap = 512;
   sc->c = malloc(sc->ccap * sizeof(*sc->c));
   sc->heapcap = 64;
   sc->heap = malloc(sc->heapcap * sizeof(*sc->heap));
   if (!sc->m || !sc->slot || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->hslot ||
-      !sc->hfirst || !sc->hlast || !sc->touched || !sc->c || !sc->heap) {
+      !sc->hfirst || !sc->hlast || !sc->touched || !sc->multi || !sc->c || !sc->heap) {
     recs_scratch_free(sc);
     return NULL;
   }
@@ -101,7 +110,7 @@ recs_scratch_t *recs_scratch_new(void) {
 
 void recs_scratch_free(recs_scratch_t *sc) {
   if (!sc) return;
-  free(sc->d); free(sc->touched);
+  free(sc->d); free(sc->touched); free(sc->multi);
   free(sc->m); free(sc->slot);
   free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->hslot);
   free(sc->hfirst); free(sc->hlast);
@@ -111,7 +120,8 @@ void recs_scratch_free(recs_scratch_t *sc) {
 
 /* Empties the accumulator (dense part and overflow map) in O(1) by new generations. */
 static void map_reset(recs_scratch_t *sc) {
-  sc->ntouched = 0;
+  sc->ntouched = sc->nmulti = 0;
+  sc->track = 0;
   if (++sc->dgen == 0) {
     for (uint32_t i = 0; i < sc->dcap; i++) sc->d[i].stamp = 0;
     sc->dgen = 1;
@@ -183,12 +193,27 @@ static int touched_grow(recs_scratch_t *sc) {
   return 1;
 }
 
+/* Room for n more entries in the multi list; 0 when out of memory. */
+static int multi_reserve(recs_scratch_t *sc, uint32_t n) {
+  while (sc->mcap - sc->nmulti < n) {
+    uint32_t *m = realloc(sc->multi, (size_t)sc->mcap * 2 * sizeof(uint32_t));
+    if (!m) return 0;
+    sc->multi = m;
+    sc->mcap *= 2;
+  }
+  return 1;
+}
+
 /* Adds v to item's score; returns 0 on allocation failure. A new entry starts at v exactly. */
 static inline int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
   if (item < sc->dcap) {
     struct dslot *e = &sc->d[item];
     if (e->stamp == sc->dgen) {
       e->v += v;
+      if (sc->track) { /* a later touch: the merged walk takes it from the multi list */
+        if (!multi_reserve(sc, 1)) return 0;
+        sc->multi[sc->nmulti++] = item;
+      }
       return 1;
     }
     if (sc->ntouched == sc->tcap && !touched_grow(sc)) return 0;
@@ -519,6 +544,245 @@ static size_t first_batch(const ctx_t *c, struct cand *h, size_t lim, const stru
   return offer_above(c, h, 0, lim, d, t, nt, C, nc, FLT_TRUE_MIN);
 }
 
+/* Rank order of a candidate list: insertion sort by better() when short; otherwise qsort on
+ * (score desc, popularity desc, id asc) with the popularity parked in .cat meanwhile. */
+static int cmp_cand_pop(const void *a, const void *b) {
+  const struct cand *x = a, *y = b;
+  if (x->s != y->s) return x->s > y->s ? -1 : 1;
+  if (x->cat != y->cat) return x->cat > y->cat ? -1 : 1;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+static void cand_sort(const ctx_t *c, struct cand *v, size_t n) {
+  if (n <= 32) {
+    for (size_t i = 1; i < n; i++) {
+      struct cand x = v[i];
+      size_t j = i;
+      while (j > 0 && better(c, &x, &v[j - 1])) { v[j] = v[j - 1]; j--; }
+      v[j] = x;
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++) v[i].cat = pop_of(c, v[i].id);
+  qsort(v, n, sizeof(*v), cmp_cand_pop);
+  for (size_t i = 0; i < n; i++) v[i].cat = RECS_NO_CATEGORY;
+}
+
+/* A cart row's cursor in the merged walk: entries [k, end) left; s = the score of entry k, a
+ * candidate at its own score, or 0 when the row has none left. */
+struct rowcur { const uint32_t *ids; const float *sc; uint32_t k, end; float s; };
+
+/* Moves r to its first entry from k on whose item's total is the entry itself (v == score:
+ * touched by this row only, or the other terms did not change the float sum; a cart item or
+ * excluded id was zeroed and fails). Every cart row was summed, so its entries' slots are
+ * live. The rows are sorted (g0_desc): the first entry <= 0 ends it. */
+static inline void cur_next(struct rowcur *r, const struct dslot *d) {
+  for (; r->k < r->end; r->k++) {
+    float s = r->sc[r->k];
+    if (!(s > 0)) break;
+    if (d[r->ids[r->k]].v == s) {
+      r->s = s;
+      return;
+    }
+  }
+  r->k = r->end;
+  r->s = 0;
+}
+
+/* Walks the ranked candidates run[0, n) (sorted, repeats of an id adjacent) into out[k..nout)
+ * with the filters, the catalogue and the category cap. Returns the new k. */
+static size_t walk_sorted(const ctx_t *c, const struct cand *run, size_t n, recs_result_t *out,
+                          size_t k, size_t nout, uint32_t *cats) {
+  for (size_t j = 0; j < n && k < nout; j++) {
+    recs_item_info_t inf;
+    if (j > 0 && run[j].id == run[j - 1].id) continue; /* the same id again */
+    if (!allowed(c, run[j].id, &inf) || cat_full(c, cats, k, inf.category)) continue;
+    cats[k] = inf.category;
+    out[k++] = (recs_result_t){run[j].id, run[j].s, (uint8_t)reason_of(c, run[j].id)};
+  }
+  return k;
+}
+
+static inline void cand_swap(struct cand *a, struct cand *b) {
+  struct cand t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Moves the candidates of v[0, n) scoring at least the t-th best score to the front (by
+ * score alone: quickselect with three-way partitions, then every tie of the t-th score);
+ * returns their count (>= t, or n when n <= t). Everything after them scores lower. */
+static size_t top_scores(struct cand *v, size_t n, size_t t) {
+  if (n <= t) return n;
+  size_t lo = 0, hi = n;
+  while (hi - lo > 1) { /* v[0, lo) beat v[lo, n), v[hi, n) lose to v[0, hi); t in [lo, hi) */
+    size_t a = lo, b = lo + (hi - lo) / 2, z = hi - 1;
+    float pa = v[a].s, pb = v[b].s, pz = v[z].s; /* median of three */
+    float p = pa < pb ? (pb < pz ? pb : (pa < pz ? pz : pa)) : (pa < pz ? pa : (pb < pz ? pz : pb));
+    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) > p, [gt, i) == p, [lt, hi) < p */
+    while (i < lt) {
+      if (v[i].s > p) cand_swap(&v[gt++], &v[i++]);
+      else if (v[i].s < p) cand_swap(&v[i], &v[--lt]);
+      else i++;
+    }
+    if (t < gt) hi = gt;
+    else if (t >= lt) lo = lt;
+    else break; /* the t-th best scores p */
+  }
+  float worst = v[0].s;
+  for (size_t i = 1; i < t; i++)
+    if (v[i].s < worst) worst = v[i].s;
+  size_t m = t;
+  for (size_t i = t; i < n; i++)
+    if (v[i].s == worst) cand_swap(&v[m++], &v[i]);
+  return m;
+}
+
+/* recs_cart's quick walk (sc->track, floor > 0): the candidates scoring >= floor are the
+ * extras that reach it plus the cart rows' entries at their own score (v == score) down to
+ * it (the rows are sorted); sorted (repeats adjacent) and walked. Every other candidate ranks
+ * below all of them, so when they fill the answer it is the full walk's answer. Returns the
+ * count written to out, or -1 when they do not fill it (the caller walks everything). */
+static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats, float floor) {
+  recs_scratch_t *sc = c->sc;
+  const struct dslot *d = sc->d;
+  uint32_t gen = sc->dgen;
+  size_t rows = 0;
+  for (size_t i = 0; i < c->q->nitems; i++)
+    if (c->q->items[i] < c->n)
+      rows += c->s->g_off[0][c->q->items[i] + 1] - c->s->g_off[0][c->q->items[i]];
+  if (!cand_reserve(&sc->c, &sc->ccap, (size_t)sc->ntouched + sc->nmulti + sc->used + rows))
+    return PERR_INTERNAL;
+  struct cand *X = sc->c;
+  size_t n = 0;
+  for (uint32_t u = 0; u < sc->nmulti; u++) {
+    uint32_t id = sc->multi[u];
+    float v = d[id].v;
+    if (v >= floor) X[n++] = (struct cand){id, v, RECS_NO_CATEGORY};
+  }
+  for (uint32_t u = 0; u < sc->ntouched; u++) {
+    uint32_t id = sc->touched[u];
+    if (d[id].stamp == gen && d[id].v >= floor)
+      X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+  }
+  for (uint32_t u = 0; u < sc->used; u++) {
+    const struct mslot *ms = &sc->m[sc->slot[u]];
+    if (ms->val >= floor) X[n++] = (struct cand){ms->key, ms->val, RECS_NO_CATEGORY};
+  }
+  const uint32_t *ids = c->s->g_nbr[0];
+  const float *scs = c->s->g_sc[0];
+  for (size_t i = 0; i < c->q->nitems; i++) {
+    uint32_t it = c->q->items[i];
+    if (it >= c->n) continue;
+    for (uint32_t q = c->s->g_off[0][it], b = c->s->g_off[0][it + 1]; q < b && scs[q] >= floor; q++)
+      if (d[ids[q]].v == scs[q]) X[n++] = (struct cand){ids[q], scs[q], RECS_NO_CATEGORY};
+  }
+  size_t m = top_scores(X, n, nout + 4);
+  cand_sort(c, X, m);
+  size_t k = walk_sorted(c, X, m, out, 0, nout, cats);
+  return k == nout ? (int)k : -1;
+}
+
+/* recs_cart's walk without batches (sc->track). A positive candidate is an entry of a cart
+ * row at its own score (the rows are sorted, read by cursors), or an extra: touched again
+ * after its first touch (the multi list; an id may be listed more than once), first touched
+ * by the delta (the touched list), or in the overflow map; the extras are sorted here (the
+ * ones below floor only when the walk gets there). They are merged best first; the
+ * candidates of one score are gathered, put in rank order (popularity desc, id asc) and
+ * repeats dropped (an id shows up more than once only at its one total), so the walk sees
+ * every positive candidate once, in exactly the order of sorting them all, and stops when the
+ * answer is full. Returns the count written to out, or a negative perr code. */
+static int walk_merged(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats, float floor) {
+  recs_scratch_t *sc = c->sc;
+  const struct dslot *d = sc->d;
+  uint32_t gen = sc->dgen;
+  if (!cand_reserve(&sc->c, &sc->ccap, (size_t)sc->ntouched + sc->nmulti + sc->used + 1))
+    return PERR_INTERNAL;
+  struct cand *X = sc->c;
+  size_t ne = 0, nhi = 0; /* X[0, nhi) score >= floor, X[nhi, ne) below it */
+#define PUT_EXTRA(ID, S)                                    \
+  do {                                                      \
+    struct cand x_ = {(ID), (S), RECS_NO_CATEGORY};         \
+    if (x_.s >= floor) {                                    \
+      X[ne++] = X[nhi];                                     \
+      X[nhi++] = x_;                                        \
+    } else {                                                \
+      X[ne++] = x_;                                         \
+    }                                                       \
+  } while (0)
+  for (uint32_t u = 0; u < sc->ntouched; u++) {
+    uint32_t id = sc->touched[u];
+    if (d[id].stamp == gen && d[id].v > 0) PUT_EXTRA(id, d[id].v);
+  }
+  for (uint32_t u = 0; u < sc->nmulti; u++) {
+    uint32_t id = sc->multi[u];
+    if (d[id].v > 0) PUT_EXTRA(id, d[id].v);
+  }
+  for (uint32_t u = 0; u < sc->used; u++) {
+    const struct mslot *ms = &sc->m[sc->slot[u]];
+    if (ms->val > 0) PUT_EXTRA(ms->key, ms->val);
+  }
+#undef PUT_EXTRA
+  cand_sort(c, X, nhi);
+  size_t eend = nhi; /* the extras sorted so far */
+  struct rowcur r[RECS_MERGE_MAX_ITEMS];
+  size_t nr = 0;
+  for (size_t i = 0; i < c->q->nitems; i++) {
+    uint32_t it = c->q->items[i];
+    if (it >= c->n) continue;
+    r[nr] = (struct rowcur){c->s->g_nbr[0], c->s->g_sc[0], c->s->g_off[0][it],
+                            c->s->g_off[0][it + 1], 0};
+    cur_next(&r[nr], d);
+    if (r[nr].s > 0) nr++;
+  }
+  size_t e = 0, k = 0;
+  while (k < nout) {
+    float best = e < eend ? X[e].s : 0;
+    for (size_t j = 0; j < nr; j++)
+      if (r[j].s > best) best = r[j].s;
+    if (eend < ne && !(best >= floor)) { /* past the floor: the other extras join */
+      cand_sort(c, X + nhi, ne - nhi);
+      eend = ne;
+      continue;
+    }
+    if (!(best > 0)) break;
+    /* the candidates scoring best: the extras' run, then each row's entries at that score */
+    size_t nrun = 0;
+    for (size_t x = e; x < eend && X[x].s == best; x++) nrun++;
+    for (size_t j = 0; j < nr; j++)
+      for (uint32_t q = r[j].k; r[j].s == best && q < r[j].end && r[j].sc[q] == best; q++)
+        nrun += d[r[j].ids[q]].v == best;
+    struct cand one, *run = &one;
+    if (nrun == 1) {
+      if (e < eend && X[e].s == best) {
+        one = X[e];
+      } else {
+        size_t j = 0;
+        while (r[j].s != best) j++;
+        one = (struct cand){r[j].ids[r[j].k], best, RECS_NO_CATEGORY};
+      }
+    } else {
+      if (!cand_reserve(&sc->heap, &sc->heapcap, nrun)) return PERR_INTERNAL;
+      run = sc->heap;
+      size_t n = 0;
+      for (size_t x = e; x < eend && X[x].s == best; x++) run[n++] = X[x];
+      for (size_t j = 0; j < nr; j++)
+        for (uint32_t q = r[j].k; r[j].s == best && q < r[j].end && r[j].sc[q] == best; q++)
+          if (d[r[j].ids[q]].v == best) run[n++] = (struct cand){r[j].ids[q], best, RECS_NO_CATEGORY};
+      cand_sort(c, run, nrun);
+    }
+    /* consume them */
+    while (e < eend && X[e].s == best) e++;
+    for (size_t j = 0; j < nr; j++)
+      if (r[j].s == best) {
+        while (r[j].k < r[j].end && r[j].sc[r[j].k] == best) r[j].k++;
+        cur_next(&r[j], d);
+      }
+    k = walk_sorted(c, run, nrun, out, k, nout, cats);
+  }
+  return (int)k;
+}
+
 /* Ranks the accumulated scores, then fills from the fallback lists. */
 static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans) {
   recs_scratch_t *sc = c->sc;
@@ -542,8 +806,19 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   if (!cand_reserve(&sc->c, &sc->ccap, need)) return PERR_INTERNAL;
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
   if (!cats) return PERR_INTERNAL;
+  size_t k = 0;
+  if (sc->track) {
+    float fl = cart_floor(c, nout + 4);
+    int w = fl > 0 ? walk_above(c, out, nout, cats, fl) : -1;
+    if (w == -1) w = walk_merged(c, out, nout, cats, fl);
+    if (w < 0) {
+      if (cats != cats_stack) free(cats);
+      return w;
+    }
+    k = (size_t)w;
+  } else {
   uint32_t nt = checked ? 0 : sc->ntouched;
-  size_t nc = 0, k = 0;
+  size_t nc = 0;
   if (checked) {
     for (size_t u = 0; u < (size_t)sc->ntouched + sc->used; u++) {
       uint32_t id;
@@ -613,6 +888,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
     if (k == nout || m < lim) break;
     bound = h[m - 1];
     lim *= 4;
+  }
   }
   for (int pass = 0; pass < 2 && k < nout && !c->no_fill; pass++) {
     int trend = pass == 0;
@@ -702,6 +978,24 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
   return (uint32_t)(tp - t);
 }
 
+/* row_sum1 for the merged walk (sc->track): a first touch only sets the slot (the walk finds
+ * it in its row); a later touch appends the id to m. Returns the new multi count. */
+static uint32_t row_sum_track(struct dslot *restrict d, uint32_t *restrict m, uint32_t nm,
+                              uint32_t gen, const uint32_t *restrict ids,
+                              const float *restrict scs, uint32_t n) {
+  for (size_t k = 0; k < n; k++) {
+    uint32_t j = ids[k];
+    struct dslot *e = d + j;
+    if (e->stamp != gen) {
+      *e = (struct dslot){scs[k], gen};
+    } else {
+      e->v += scs[k];
+      m[nm++] = j;
+    }
+  }
+  return nm;
+}
+
 /* Adds w * row(item) of graph g, plus the delta's pairs of item. */
 static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
   if (item < c->n) {
@@ -710,7 +1004,10 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
     uint32_t a = c->s->g_off[gi][item], b = c->s->g_off[gi][item + 1];
     const uint32_t *ids = c->s->g_nbr[gi];
     const float *scs = c->s->g_sc[gi];
-    if (c->n <= sc->dcap) { /* every neighbour has a dense slot */
+    if (sc->track) { /* recs_cart, w == 1, basket graph, every neighbour dense */
+      if (!multi_reserve(sc, b - a)) return PERR_INTERNAL;
+      sc->nmulti = row_sum_track(sc->d, sc->multi, sc->nmulti, sc->dgen, ids + a, scs + a, b - a);
+    } else if (c->n <= sc->dcap) { /* every neighbour has a dense slot */
       while (sc->tcap - sc->ntouched < b - a)
         if (!touched_grow(sc)) return PERR_INTERNAL;
       sc->ntouched = w == 1.0f ? row_sum1(sc->d, sc->touched, sc->ntouched, sc->dgen, ids + a,
@@ -767,6 +1064,12 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
   int rc = begin(&c, s, sc, q, ans, RECS_REASON_CO_PURCHASE);
   if (rc) return rc;
   c.cart = 1;
+  int hist = q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0 ||
+                             c.p.cycle_weight > 0);
+  /* the merged walk: plain carts (the score is the sum of the cart rows, plus the delta's
+   * pairs) on a snapshot whose rows are sorted, every item dense */
+  sc->track = !hist && c.f.margin_boost == 0 && s->g0_desc && c.n <= sc->dcap &&
+              q->nitems <= RECS_MERGE_MAX_ITEMS && nout > 0;
   for (size_t i = 0; i < q->nitems; i++)
     if ((rc = add_row(&c, RECS_GRAPH_BASKET, q->items[i], 1.0f))) return rc;
   if (q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0 ||
