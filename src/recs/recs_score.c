@@ -638,6 +638,32 @@ static size_t top_scores(struct cand *v, size_t n, size_t t) {
   return m;
 }
 
+/* A tighter guess for walk_above (sc->track): the lim-th best total among the first depth
+ * entries of the cart row that sets cart_floor (their totals are at least their entries, so
+ * at least the floor). Only a guess: walk_above is right for any floor. */
+static float cart_floor_tight(const ctx_t *c, size_t lim, float floor) {
+  const recs_snapshot_t *s = c->s;
+  size_t depth = lim + c->q->nitems + c->f.n_exclude_items;
+  if (depth > 64 || floor <= 0) return floor;
+  uint32_t row = RECS_NO_ITEM;
+  for (size_t i = 0; i < c->q->nitems && row == RECS_NO_ITEM; i++) {
+    uint32_t it = c->q->items[i];
+    if (it < c->n && s->g_off[0][it + 1] - s->g_off[0][it] >= depth &&
+        s->g_sc[0][s->g_off[0][it] + depth - 1] == floor)
+      row = it;
+  }
+  if (row == RECS_NO_ITEM) return floor;
+  float v[64];
+  const uint32_t *ids = s->g_nbr[0] + s->g_off[0][row];
+  for (size_t k = 0; k < depth; k++) { /* insertion, best first */
+    float x = c->sc->d[ids[k]].v;
+    size_t j = k;
+    while (j > 0 && v[j - 1] < x) { v[j] = v[j - 1]; j--; }
+    v[j] = x;
+  }
+  return v[lim - 1] > floor ? v[lim - 1] : floor;
+}
+
 /* recs_cart's quick walk (sc->track, floor > 0): the candidates scoring >= floor are the
  * extras that reach it plus the cart rows' entries at their own score (v == score) down to
  * it (the rows are sorted); sorted (repeats adjacent) and walked. Every other candidate ranks
@@ -809,7 +835,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   size_t k = 0;
   if (sc->track) {
     float fl = cart_floor(c, nout + 4);
-    int w = fl > 0 ? walk_above(c, out, nout, cats, fl) : -1;
+    int w = fl > 0 ? walk_above(c, out, nout, cats, cart_floor_tight(c, nout + 4, fl)) : -1;
     if (w == -1) w = walk_merged(c, out, nout, cats, fl);
     if (w < 0) {
       if (cats != cats_stack) free(cats);
