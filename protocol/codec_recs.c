@@ -80,7 +80,47 @@ static const pfield_t recs_rules_fields[] = {
 };
 static const pspec_t recs_rules_spec = PSPEC(recs_rules_fields);
 
-PARAMS_DECODER(recs_cart)
+/* recs.cart's common call, {items: [1..1000 ids], limit?: 1..1000} with each key at most
+ * once and every value valid, read in one pass; the same recs_query_t the table decoder
+ * writes (absent fields: zero, filters.in_stock_only 1). Returns 1 when done, 0 for anything
+ * else (other fields, nil, repeats, any invalid value: the table decoder names the error). */
+static int recs_cart_fast(const msgpack_object *params, arena_t *a, recs_query_t *q) {
+  if (!params || params->type != MSGPACK_OBJECT_MAP || params->via.map.size > 2) return 0;
+  const msgpack_object *items = NULL, *limit = NULL;
+  for (uint32_t i = 0; i < params->via.map.size; i++) {
+    const msgpack_object *k = &params->via.map.ptr[i].key, *v = &params->via.map.ptr[i].val;
+    if (k->type != MSGPACK_OBJECT_STR) return 0;
+    if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "items", 5) == 0 && !items) items = v;
+    else if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "limit", 5) == 0 && !limit) limit = v;
+    else return 0;
+  }
+  if (!items || items->type != MSGPACK_OBJECT_ARRAY || items->via.array.size < 1 ||
+      items->via.array.size > RECS_WIRE_MAX_IDS)
+    return 0;
+  if (limit && (limit->type != MSGPACK_OBJECT_POSITIVE_INTEGER || limit->via.u64 < 1 ||
+                limit->via.u64 > RECS_WIRE_MAX_LIMIT))
+    return 0;
+  uint32_t n = items->via.array.size;
+  const msgpack_object *it = items->via.array.ptr;
+  for (uint32_t i = 0; i < n; i++)
+    if (it[i].type != MSGPACK_OBJECT_STR || it[i].via.str.size == 0 ||
+        it[i].via.str.size > CORE_ID_MAX)
+      return 0;
+  pstr_t *v = arena_alloc(a, sizeof *v * n);
+  if (!v) return 0; /* the table decoder reports it */
+  for (uint32_t i = 0; i < n; i++) v[i] = (pstr_t){it[i].via.str.ptr, it[i].via.str.size};
+  memset(q, 0, sizeof *q);
+  q->items = v;
+  q->nitems = n;
+  q->limit = limit ? (uint32_t)limit->via.u64 : 0;
+  q->filters.in_stock_only = 1;
+  return 1;
+}
+
+int dec_recs_cart(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
+  if (recs_cart_fast(params, a, out)) return 0;
+  return params_decode(params, &recs_cart_spec, out, a, e);
+}
 PARAMS_DECODER(recs_upsell)
 PARAMS_DECODER(recs_similar)
 PARAMS_DECODER(recs_for_customer)
