@@ -638,6 +638,33 @@ static size_t top_scores(struct cand *v, size_t n, size_t t) {
   return m;
 }
 
+/* The t-th largest of f[0, n) (1 <= t <= n; f is reordered): quickselect, three-way. */
+static float kth_largest(float *f, size_t n, size_t t) {
+  size_t lo = 0, hi = n, want = t - 1;
+  while (hi - lo > 1) {
+    size_t b = lo + (hi - lo) / 2;
+    float pa = f[lo], pb = f[b], pz = f[hi - 1]; /* median of three */
+    float p = pa < pb ? (pb < pz ? pb : (pa < pz ? pz : pa)) : (pa < pz ? pa : (pb < pz ? pz : pb));
+    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) > p, [gt, i) == p, [lt, hi) < p */
+    while (i < lt) {
+      float x = f[i];
+      if (x > p) {
+        f[i++] = f[gt];
+        f[gt++] = x;
+      } else if (x < p) {
+        f[i] = f[--lt];
+        f[lt] = x;
+      } else {
+        i++;
+      }
+    }
+    if (want < gt) hi = gt;
+    else if (want >= lt) lo = lt;
+    else return p;
+  }
+  return f[lo];
+}
+
 /* A tighter guess for walk_above (sc->track): the lim-th best total among the first depth
  * entries of the cart row that sets cart_floor (their totals are at least their entries, so
  * at least the floor). Only a guess: walk_above is right for any floor. */
@@ -703,7 +730,17 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
     for (uint32_t q = c->s->g_off[0][it], b = c->s->g_off[0][it + 1]; q < b && scs[q] >= floor; q++)
       if (d[ids[q]].v == scs[q]) X[n++] = (struct cand){ids[q], scs[q], RECS_NO_CATEGORY};
   }
-  size_t m = top_scores(X, n, nout + 4);
+  size_t t = nout + 4, m = n;
+  if (n > t && n <= 256) { /* the t-th best score on a float copy, then keep what reaches it */
+    float fv[256];
+    for (size_t i = 0; i < n; i++) fv[i] = X[i].s;
+    float kth = kth_largest(fv, n, t);
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+      if (X[i].s >= kth) X[m++] = X[i];
+  } else if (n > t) {
+    m = top_scores(X, n, t);
+  }
   cand_sort(c, X, m);
   size_t k = walk_sorted(c, X, m, out, 0, nout, cats);
   return k == nout ? (int)k : -1;
