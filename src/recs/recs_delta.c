@@ -212,6 +212,10 @@ size_t recs_delta_name(const recs_delta_t *d, uint32_t item, char *buf, size_t c
   return n;
 }
 
+int recs_delta_empty(const recs_delta_t *d) {
+  return atomic_load_explicit(&d->nused, memory_order_acquire) == 0;
+}
+
 uint64_t recs_delta_pairs(const recs_delta_t *d) {
   pthread_rwlock_rdlock((pthread_rwlock_t *)&d->lock);
   uint64_t n = d->nedge / 2;

@@ -32,9 +32,6 @@
 
 struct cand { uint32_t id; float s; uint32_t cat; };
 
-/* recs_cart's merged walk takes carts of up to this many items (one cursor per row). */
-#define RECS_MERGE_MAX_ITEMS 16
-
 struct recs_scratch_s {
   struct dslot { float v; uint32_t stamp; } *d; /* dense accumulator, ids < dcap; an entry
                                                  holds a score only when stamp == dgen */
@@ -42,7 +39,7 @@ struct recs_scratch_s {
   uint32_t *touched;  /* this request's dense ids, first-touch order (with track: only the
                          ones first touched outside the cart rows) */
   uint32_t ntouched, tcap;
-  int track;          /* recs_cart's merged walk: cart rows do not list their first touches;
+  int track;          /* recs_cart's quick walk: cart rows do not list their first touches;
                          every later touch of an id appends it to multi (repeats possible) */
   uint32_t *multi, nmulti, mcap;
   struct mslot { uint32_t key, stamp; float val; } *m; /* overflow map, open addressing */
@@ -122,9 +119,9 @@ void recs_scratch_free(recs_scratch_t *sc) {
 static void map_reset(recs_scratch_t *sc) {
   sc->ntouched = sc->nmulti = 0;
   sc->track = 0;
-  if (++sc->dgen == 0) {
+  if (++sc->dgen < 3) { /* first use or wrap: dgen - 1 and dgen - 2 are always past */
     for (uint32_t i = 0; i < sc->dcap; i++) sc->d[i].stamp = 0;
-    sc->dgen = 1;
+    sc->dgen = 3;
   }
   if (++sc->gen == 0) {
     for (uint32_t i = 0; i < sc->cap; i++) sc->m[i].stamp = 0;
@@ -210,7 +207,7 @@ static inline int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
     struct dslot *e = &sc->d[item];
     if (e->stamp == sc->dgen) {
       e->v += v;
-      if (sc->track) { /* a later touch: the merged walk takes it from the multi list */
+      if (sc->track) { /* a later touch: walk_above takes it from the multi list */
         if (!multi_reserve(sc, 1)) return 0;
         sc->multi[sc->nmulti++] = item;
       }
@@ -315,6 +312,7 @@ typedef struct ctx_s {
   int unbounded;           /* upsell widening: price above pp, no upper bound */
   int no_fill;             /* finish() leaves empty slots (upsell widens by itself) */
   int cart;                /* recs_cart: the first batch may start from cart_floor() */
+  float floor;             /* recs_cart with sc->track: cart_floor(nout + 4) */
   uint32_t ucat;
   int64_t uprice;
   uint32_t hmax;           /* largest history count */
@@ -568,27 +566,6 @@ static void cand_sort(const ctx_t *c, struct cand *v, size_t n) {
   for (size_t i = 0; i < n; i++) v[i].cat = RECS_NO_CATEGORY;
 }
 
-/* A cart row's cursor in the merged walk: entries [k, end) left; s = the score of entry k, a
- * candidate at its own score, or 0 when the row has none left. */
-struct rowcur { const uint32_t *ids; const float *sc; uint32_t k, end; float s; };
-
-/* Moves r to its first entry from k on whose item's total is the entry itself (v == score:
- * touched by this row only, or the other terms did not change the float sum; a cart item or
- * excluded id was zeroed and fails). Every cart row was summed, so its entries' slots are
- * live. The rows are sorted (g0_desc): the first entry <= 0 ends it. */
-static inline void cur_next(struct rowcur *r, const struct dslot *d) {
-  for (; r->k < r->end; r->k++) {
-    float s = r->sc[r->k];
-    if (!(s > 0)) break;
-    if (d[r->ids[r->k]].v == s) {
-      r->s = s;
-      return;
-    }
-  }
-  r->k = r->end;
-  r->s = 0;
-}
-
 /* Walks the ranked candidates run[0, n) (sorted, repeats of an id adjacent) into out[k..nout)
  * with the filters, the catalogue and the category cap. Returns the new k. */
 static size_t walk_sorted(const ctx_t *c, const struct cand *run, size_t n, recs_result_t *out,
@@ -609,60 +586,29 @@ static inline void cand_swap(struct cand *a, struct cand *b) {
   *b = t;
 }
 
-/* Moves the candidates of v[0, n) scoring at least the t-th best score to the front (by
- * score alone: quickselect with three-way partitions, then every tie of the t-th score);
- * returns their count (>= t, or n when n <= t). Everything after them scores lower. */
-static size_t top_scores(struct cand *v, size_t n, size_t t) {
+/* Moves the t best candidates of v[0, n) in rank order to the front (quickselect with
+ * three-way partitions on better(); copies of one id stay together, so all of them go to the
+ * front when one does). Returns how many went (t, or a few more with copies; n when n <= t);
+ * everything after them ranks lower. */
+static size_t top_ranked(const ctx_t *c, struct cand *v, size_t n, size_t t) {
   if (n <= t) return n;
   size_t lo = 0, hi = n;
   while (hi - lo > 1) { /* v[0, lo) beat v[lo, n), v[hi, n) lose to v[0, hi); t in [lo, hi) */
-    size_t a = lo, b = lo + (hi - lo) / 2, z = hi - 1;
-    float pa = v[a].s, pb = v[b].s, pz = v[z].s; /* median of three */
-    float p = pa < pb ? (pb < pz ? pb : (pa < pz ? pz : pa)) : (pa < pz ? pa : (pb < pz ? pz : pb));
-    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) > p, [gt, i) == p, [lt, hi) < p */
+    const struct cand *a = &v[lo], *b = &v[lo + (hi - lo) / 2], *z = &v[hi - 1];
+    const struct cand *pm = better(c, a, b) ? (better(c, b, z) ? b : better(c, a, z) ? z : a)
+                                            : (better(c, a, z) ? a : better(c, b, z) ? z : b);
+    struct cand p = *pm;
+    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) better, [gt, i) the pivot's id, [lt, hi) worse */
     while (i < lt) {
-      if (v[i].s > p) cand_swap(&v[gt++], &v[i++]);
-      else if (v[i].s < p) cand_swap(&v[i], &v[--lt]);
-      else i++;
+      if (v[i].id == p.id) i++;
+      else if (better(c, &v[i], &p)) cand_swap(&v[gt++], &v[i++]);
+      else cand_swap(&v[i], &v[--lt]);
     }
     if (t < gt) hi = gt;
     else if (t >= lt) lo = lt;
-    else break; /* the t-th best scores p */
+    else return lt; /* the boundary falls among the pivot's copies: all of them */
   }
-  float worst = v[0].s;
-  for (size_t i = 1; i < t; i++)
-    if (v[i].s < worst) worst = v[i].s;
-  size_t m = t;
-  for (size_t i = t; i < n; i++)
-    if (v[i].s == worst) cand_swap(&v[m++], &v[i]);
-  return m;
-}
-
-/* The t-th largest of f[0, n) (1 <= t <= n; f is reordered): quickselect, three-way. */
-static float kth_largest(float *f, size_t n, size_t t) {
-  size_t lo = 0, hi = n, want = t - 1;
-  while (hi - lo > 1) {
-    size_t b = lo + (hi - lo) / 2;
-    float pa = f[lo], pb = f[b], pz = f[hi - 1]; /* median of three */
-    float p = pa < pb ? (pb < pz ? pb : (pa < pz ? pz : pa)) : (pa < pz ? pa : (pb < pz ? pz : pb));
-    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) > p, [gt, i) == p, [lt, hi) < p */
-    while (i < lt) {
-      float x = f[i];
-      if (x > p) {
-        f[i++] = f[gt];
-        f[gt++] = x;
-      } else if (x < p) {
-        f[i] = f[--lt];
-        f[lt] = x;
-      } else {
-        i++;
-      }
-    }
-    if (want < gt) hi = gt;
-    else if (want >= lt) lo = lt;
-    else return p;
-  }
-  return f[lo];
+  return t;
 }
 
 /* A tighter guess for walk_above (sc->track): the lim-th best total among the first depth
@@ -698,7 +644,7 @@ static float cart_floor_tight(const ctx_t *c, size_t lim, float floor) {
  * count written to out, or -1 when they do not fill it (the caller walks everything). */
 static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats, float floor) {
   recs_scratch_t *sc = c->sc;
-  const struct dslot *d = sc->d;
+  struct dslot *d = sc->d;
   uint32_t gen = sc->dgen;
   size_t rows = 0;
   for (size_t i = 0; i < c->q->nitems; i++)
@@ -708,15 +654,20 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
     return PERR_INTERNAL;
   struct cand *X = sc->c;
   size_t n = 0;
+  /* each id once: a listed slot gets the past stamp gen - 1 */
   for (uint32_t u = 0; u < sc->nmulti; u++) {
     uint32_t id = sc->multi[u];
-    float v = d[id].v;
-    if (v >= floor) X[n++] = (struct cand){id, v, RECS_NO_CATEGORY};
+    if (d[id].stamp == gen && d[id].v >= floor) {
+      d[id].stamp = gen - 1;
+      X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+    }
   }
   for (uint32_t u = 0; u < sc->ntouched; u++) {
     uint32_t id = sc->touched[u];
-    if (d[id].stamp == gen && d[id].v >= floor)
+    if (d[id].stamp == gen && d[id].v >= floor) {
+      d[id].stamp = gen - 1;
       X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+    }
   }
   for (uint32_t u = 0; u < sc->used; u++) {
     const struct mslot *ms = &sc->m[sc->slot[u]];
@@ -728,122 +679,55 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
     uint32_t it = c->q->items[i];
     if (it >= c->n) continue;
     for (uint32_t q = c->s->g_off[0][it], b = c->s->g_off[0][it + 1]; q < b && scs[q] >= floor; q++)
-      if (d[ids[q]].v == scs[q]) X[n++] = (struct cand){ids[q], scs[q], RECS_NO_CATEGORY};
+      if (d[ids[q]].stamp == gen && d[ids[q]].v == scs[q]) {
+        d[ids[q]].stamp = gen - 1;
+        X[n++] = (struct cand){ids[q], scs[q], RECS_NO_CATEGORY};
+      }
   }
-  size_t t = nout + 4, m = n;
-  if (n > t && n <= 256) { /* the t-th best score on a float copy, then keep what reaches it */
-    float fv[256];
-    for (size_t i = 0; i < n; i++) fv[i] = X[i].s;
-    float kth = kth_largest(fv, n, t);
-    m = 0;
-    for (size_t i = 0; i < n; i++)
-      if (X[i].s >= kth) X[m++] = X[i];
-  } else if (n > t) {
-    m = top_scores(X, n, t);
-  }
+  size_t m = top_ranked(c, X, n, nout + 4);
   cand_sort(c, X, m);
   size_t k = walk_sorted(c, X, m, out, 0, nout, cats);
+  if (k < nout && m < n) { /* more rejected than expected: the rest above the floor */
+    cand_sort(c, X + m, n - m);
+    k = walk_sorted(c, X + m, n - m, out, k, nout, cats);
+  }
   return k == nout ? (int)k : -1;
 }
 
-/* recs_cart's walk without batches (sc->track). A positive candidate is an entry of a cart
- * row at its own score (the rows are sorted, read by cursors), or an extra: touched again
- * after its first touch (the multi list; an id may be listed more than once), first touched
- * by the delta (the touched list), or in the overflow map; the extras are sorted here (the
- * ones below floor only when the walk gets there). They are merged best first; the
- * candidates of one score are gathered, put in rank order (popularity desc, id asc) and
- * repeats dropped (an id shows up more than once only at its one total), so the walk sees
- * every positive candidate once, in exactly the order of sorting them all, and stops when the
- * answer is full. Returns the count written to out, or a negative perr code. */
-static int walk_merged(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats, float floor) {
+/* Ends sc->track for the batch ranking: lists every candidate once in the touched list (the
+ * ids first touched outside the rows, then the cart rows' entries: every live slot is one or
+ * the other, with stamp dgen, or dgen - 1 when walk_above listed it), marking each listed
+ * slot with the past generation dgen - 2 (nothing reads the stamps after this; the next
+ * request's generation is newer). */
+static int track_materialize(ctx_t *c) {
   recs_scratch_t *sc = c->sc;
-  const struct dslot *d = sc->d;
-  uint32_t gen = sc->dgen;
-  if (!cand_reserve(&sc->c, &sc->ccap, (size_t)sc->ntouched + sc->nmulti + sc->used + 1))
-    return PERR_INTERNAL;
-  struct cand *X = sc->c;
-  size_t ne = 0, nhi = 0; /* X[0, nhi) score >= floor, X[nhi, ne) below it */
-#define PUT_EXTRA(ID, S)                                    \
-  do {                                                      \
-    struct cand x_ = {(ID), (S), RECS_NO_CATEGORY};         \
-    if (x_.s >= floor) {                                    \
-      X[ne++] = X[nhi];                                     \
-      X[nhi++] = x_;                                        \
-    } else {                                                \
-      X[ne++] = x_;                                         \
-    }                                                       \
-  } while (0)
-  for (uint32_t u = 0; u < sc->ntouched; u++) {
-    uint32_t id = sc->touched[u];
-    if (d[id].stamp == gen && d[id].v > 0) PUT_EXTRA(id, d[id].v);
-  }
-  for (uint32_t u = 0; u < sc->nmulti; u++) {
-    uint32_t id = sc->multi[u];
-    if (d[id].v > 0) PUT_EXTRA(id, d[id].v);
-  }
-  for (uint32_t u = 0; u < sc->used; u++) {
-    const struct mslot *ms = &sc->m[sc->slot[u]];
-    if (ms->val > 0) PUT_EXTRA(ms->key, ms->val);
-  }
-#undef PUT_EXTRA
-  cand_sort(c, X, nhi);
-  size_t eend = nhi; /* the extras sorted so far */
-  struct rowcur r[RECS_MERGE_MAX_ITEMS];
-  size_t nr = 0;
+  struct dslot *d = sc->d;
+  uint32_t mark = sc->dgen - 2;
+  size_t rows = 0;
+  for (size_t i = 0; i < c->q->nitems; i++)
+    if (c->q->items[i] < c->n)
+      rows += c->s->g_off[0][c->q->items[i] + 1] - c->s->g_off[0][c->q->items[i]];
+  while ((size_t)sc->tcap < (size_t)sc->ntouched + rows)
+    if (!touched_grow(sc)) return PERR_INTERNAL;
+  uint32_t *t = sc->touched, n = 0;
+  for (uint32_t u = 0; u < sc->ntouched; u++)
+    if (d[t[u]].stamp != mark) {
+      d[t[u]].stamp = mark;
+      t[n++] = t[u];
+    }
+  const uint32_t *ids = c->s->g_nbr[0];
   for (size_t i = 0; i < c->q->nitems; i++) {
     uint32_t it = c->q->items[i];
     if (it >= c->n) continue;
-    r[nr] = (struct rowcur){c->s->g_nbr[0], c->s->g_sc[0], c->s->g_off[0][it],
-                            c->s->g_off[0][it + 1], 0};
-    cur_next(&r[nr], d);
-    if (r[nr].s > 0) nr++;
-  }
-  size_t e = 0, k = 0;
-  while (k < nout) {
-    float best = e < eend ? X[e].s : 0;
-    for (size_t j = 0; j < nr; j++)
-      if (r[j].s > best) best = r[j].s;
-    if (eend < ne && !(best >= floor)) { /* past the floor: the other extras join */
-      cand_sort(c, X + nhi, ne - nhi);
-      eend = ne;
-      continue;
-    }
-    if (!(best > 0)) break;
-    /* the candidates scoring best: the extras' run, then each row's entries at that score */
-    size_t nrun = 0;
-    for (size_t x = e; x < eend && X[x].s == best; x++) nrun++;
-    for (size_t j = 0; j < nr; j++)
-      for (uint32_t q = r[j].k; r[j].s == best && q < r[j].end && r[j].sc[q] == best; q++)
-        nrun += d[r[j].ids[q]].v == best;
-    struct cand one, *run = &one;
-    if (nrun == 1) {
-      if (e < eend && X[e].s == best) {
-        one = X[e];
-      } else {
-        size_t j = 0;
-        while (r[j].s != best) j++;
-        one = (struct cand){r[j].ids[r[j].k], best, RECS_NO_CATEGORY};
+    for (uint32_t q = c->s->g_off[0][it]; q < c->s->g_off[0][it + 1]; q++)
+      if (d[ids[q]].stamp != mark) {
+        d[ids[q]].stamp = mark;
+        t[n++] = ids[q];
       }
-    } else {
-      if (!cand_reserve(&sc->heap, &sc->heapcap, nrun)) return PERR_INTERNAL;
-      run = sc->heap;
-      size_t n = 0;
-      for (size_t x = e; x < eend && X[x].s == best; x++) run[n++] = X[x];
-      for (size_t j = 0; j < nr; j++)
-        for (uint32_t q = r[j].k; r[j].s == best && q < r[j].end && r[j].sc[q] == best; q++)
-          if (d[r[j].ids[q]].v == best) run[n++] = (struct cand){r[j].ids[q], best, RECS_NO_CATEGORY};
-      cand_sort(c, run, nrun);
-    }
-    /* consume them */
-    while (e < eend && X[e].s == best) e++;
-    for (size_t j = 0; j < nr; j++)
-      if (r[j].s == best) {
-        while (r[j].k < r[j].end && r[j].sc[r[j].k] == best) r[j].k++;
-        cur_next(&r[j], d);
-      }
-    k = walk_sorted(c, run, nrun, out, k, nout, cats);
   }
-  return (int)k;
+  sc->ntouched = n;
+  sc->track = 0;
+  return PERR_OK;
 }
 
 /* Ranks the accumulated scores, then fills from the fallback lists. */
@@ -870,16 +754,20 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
   if (!cats) return PERR_INTERNAL;
   size_t k = 0;
-  if (sc->track) {
-    float fl = cart_floor(c, nout + 4);
+  int done = 0;
+  if (sc->track) { /* the quick walk, else the batches over every candidate */
+    float fl = c->floor;
     int w = fl > 0 ? walk_above(c, out, nout, cats, cart_floor_tight(c, nout + 4, fl)) : -1;
-    if (w == -1) w = walk_merged(c, out, nout, cats, fl);
+    if (w == -1) w = track_materialize(c);
+    else done = 1;
     if (w < 0) {
       if (cats != cats_stack) free(cats);
       return w;
     }
-    k = (size_t)w;
-  } else {
+    if (done) k = (size_t)w;
+  }
+  if (!done) {
+  t = sc->touched; /* track_materialize may have moved it */
   uint32_t nt = checked ? 0 : sc->ntouched;
   size_t nc = 0;
   if (checked) {
@@ -1041,7 +929,7 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
   return (uint32_t)(tp - t);
 }
 
-/* row_sum1 for the merged walk (sc->track): a first touch only sets the slot (the walk finds
+/* row_sum1 for the quick walk (sc->track): a first touch only sets the slot (the walk finds
  * it in its row); a later touch appends the id to m. Returns the new multi count. */
 static uint32_t row_sum_track(struct dslot *restrict d, uint32_t *restrict m, uint32_t nm,
                               uint32_t gen, const uint32_t *restrict ids,
@@ -1129,10 +1017,12 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
   c.cart = 1;
   int hist = q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0 ||
                              c.p.cycle_weight > 0);
-  /* the merged walk: plain carts (the score is the sum of the cart rows, plus the delta's
-   * pairs) on a snapshot whose rows are sorted, every item dense */
-  sc->track = !hist && c.f.margin_boost == 0 && s->g0_desc && c.n <= sc->dcap &&
-              q->nitems <= RECS_MERGE_MAX_ITEMS && nout > 0;
+  /* the quick walk (walk_above): plain carts (the score is the sum of the cart rows) on a
+   * snapshot whose rows are sorted, every item dense, an empty delta (else its pairs make
+   * many extras), a row long enough to give a floor */
+  sc->track = !hist && c.f.margin_boost == 0 && s->g0_desc && c.n <= sc->dcap && nout > 0 &&
+              (!q->delta || !(c.p.delta_weight > 0) || recs_delta_empty(q->delta)) &&
+              (c.floor = cart_floor(&c, nout + 4)) > 0;
   for (size_t i = 0; i < q->nitems; i++)
     if ((rc = add_row(&c, RECS_GRAPH_BASKET, q->items[i], 1.0f))) return rc;
   if (q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0 ||
