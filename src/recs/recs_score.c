@@ -15,6 +15,10 @@
  * the candidates walked, until the answer is full. This equals filtering every candidate,
  * sorting them all and walking the sorted list with the category cap. With a margin boost
  * the score depends on the catalogue, so every candidate is checked first.
+ * recs_cart's quick walk (sc->track: a plain cart, sorted rows, an empty delta): the rows do
+ * not list their first touches; the candidates at or above a floor are the ids touched more
+ * than once plus the rows' entries at their own score down to the floor; the best of them
+ * are selected, sorted and walked (walk_above), else everything is listed and batched.
  * Invariants: a dense slot holds a score only when its stamp is the current generation (a
  * first touch overwrites it); nothing here writes to the snapshot; the only lock taken is the
  * delta's read lock; the catalogue callback must be a pure function of the item id (it is
