@@ -130,6 +130,7 @@ void offers_wire_destroy(daemon_t *d) {
   offers_signer_free(w->signer);
   loyalty_program_memo_free(w->loyalty);
   offers_counter_memo_free(w->counters);
+  offers_attr_pool_free(w->attr_pool);
   for (offers_ring_node_t *n = atomic_load(&w->keys), *older; n; n = older) {
     older = n->older;
     OPENSSL_cleanse(&n->ring, sizeof n->ring);

@@ -160,85 +160,57 @@ typedef struct decide_req_s {
   const msgpack_object *shop_mp;
 } decide_req_t;
 
-#define USES(c, k) offers_catalog_uses(c, k)
-
-/* The profile attributes the rules see (PROTOCOL.md offers.decide): the stored profile's
- * order history, the loyalty tier and points, then the served CLV model's scores. Only the
- * ones some rule (or the ranking) reads are computed: the others cannot change the answer. */
-static void profile_attributes(exec_ctx_t *x, store_txn_t *t, const offers_catalog_t *c,
-                               const char *customer, json_t *attrs) {
-  const clv_snap_t *s = clv_model_current(x->d);
-  cust_analytics_t an;
-  perr_info_t ignore;
-  pstr_t id = {customer, strlen(customer)};
-  if (USES(c, "id")) json_object_set_new(attrs, "id", json_string(customer));
-  bool count = USES(c, "order_count"), first = USES(c, "first_order");
-  if (count || first || USES(c, "days_since_last_order")) {
-    customer_profile_t prof;
-    if (core_customer_get(t, id, x->arena, &prof, &ignore) == 0) {
-      if (count) json_object_set_new(attrs, "order_count", json_integer(prof.order_count));
-      if (first) json_object_set_new(attrs, "first_order", json_boolean(prof.order_count == 0));
-      if (prof.last_order_at > 0 && x->now >= prof.last_order_at &&
-          USES(c, "days_since_last_order"))
-        json_object_set_new(attrs, "days_since_last_order",
-                            json_integer((x->now - prof.last_order_at) / 86400));
-    } else {
-      if (count) json_object_set_new(attrs, "order_count", json_integer(0));
-      if (first) json_object_set_new(attrs, "first_order", json_true());
-    }
-  }
-  bool tier = USES(c, "tier"), points = USES(c, "points");
+/* The profile groups the attributes read (PROTOCOL.md offers.decide): the stored profile's
+ * order history, the loyalty tier and points, the served CLV model's scores. */
+typedef struct profile_src_s {
+  exec_ctx_t *x;
+  store_txn_t *t;
+  const char *customer;
   loy_summary_t loy;
-  struct offers_wire_s *w = x->d->offers;
-  if ((tier || points) && !w->loyalty) w->loyalty = loyalty_program_memo_new(); /* NULL: none */
-  if ((tier || points) && loyalty_summary(t, w->loyalty, id, x->now, &loy, &ignore) == 0 &&
-      loy.program) {
-    if (loy.has_tier && tier) json_object_set_new(attrs, "tier", json_string(loy.tier));
-    if (points) json_object_set_new(attrs, "points", json_integer(loy.balance));
+} profile_src_t;
+
+static void load_profile(void *ctx, unsigned group, offers_profile_t *p) {
+  profile_src_t *ps = ctx;
+  exec_ctx_t *x = ps->x;
+  perr_info_t ignore;
+  pstr_t id = {ps->customer, strlen(ps->customer)};
+  if (group == OFFERS_GROUP_ORDERS) {
+    p->customer_found =
+        core_customer_order_counts(ps->t, id, &p->order_count, &p->last_order_at) == 0;
+  } else if (group == OFFERS_GROUP_LOYALTY) {
+    struct offers_wire_s *w = x->d->offers;
+    if (!w->loyalty) w->loyalty = loyalty_program_memo_new(); /* NULL: none */
+    p->loyalty = loyalty_summary(ps->t, w->loyalty, id, x->now, &ps->loy, &ignore) == 0 &&
+                 ps->loy.program;
+    p->has_tier = p->loyalty && ps->loy.has_tier;
+    p->tier = ps->loy.tier;
+    p->points = ps->loy.balance;
+  } else if (group == OFFERS_GROUP_CLV) {
+    const clv_snap_t *s = clv_model_current(x->d);
+    cust_analytics_t an;
+    memset(&an, 0, sizeof an);
+    clv_snap_analytics(s, s ? clv_snap_find(s, ps->customer, strlen(ps->customer)) : NULL, &an);
+    p->scored = an.scored;
+    p->segment = an.segment;
+    p->has_clv = an.has_clv;
+    p->p_alive = an.p_alive;
+    p->churn_risk = an.churn_risk;
+    p->churn_band = an.churn_band;
+    p->has_value = an.has_value;
+    p->predicted_clv = an.predicted_clv;
   }
-  memset(&an, 0, sizeof an);
-  clv_snap_analytics(s, s ? clv_snap_find(s, customer, strlen(customer)) : NULL, &an);
-  if (!an.scored) return;
-  if (an.segment && USES(c, "segment"))
-    json_object_set_new(attrs, "segment", json_string(an.segment));
-  if (an.has_clv) {
-    json_object_set_new(attrs, "p_alive", json_real(an.p_alive)); /* the ranking reads these */
-    json_object_set_new(attrs, "churn_risk", json_real(an.churn_risk));
-    if (an.churn_band && USES(c, "churn_band"))
-      json_object_set_new(attrs, "churn_band", json_string(an.churn_band));
-  }
-  if (an.has_value) json_object_set_new(attrs, "predicted_clv", json_integer(an.predicted_clv));
 }
 
-/* offers_cart_attributes, only the members some rule reads. */
-static void cart_attributes(const offers_catalog_t *c, json_t *attrs, const offers_cart_t *cart) {
-  static const char *const names[] = {"cart_value", "currency", "cart_items", "cart_categories",
-                                      "cart_quantity"};
-  size_t used = 0;
-  for (size_t i = 0; i < 5; i++) used += USES(c, names[i]);
-  if (!used) return;
-  if (used == 5) {
-    offers_cart_attributes(attrs, cart);
-    return;
-  }
-  json_t *all = json_object();
-  if (!all || offers_cart_attributes(all, cart)) {
-    json_decref(all);
-    return;
-  }
-  for (size_t i = 0; i < 5; i++)
-    if (USES(c, names[i])) json_object_set(attrs, names[i], json_object_get(all, names[i]));
-  json_decref(all);
-}
-
-/* Shop attributes that some rule reads (the rest are never looked at). */
-static int shop_attributes(const offers_catalog_t *c, const decide_req_t *q, json_t *attrs,
+/* The shop's attributes that some rule reads (the rest are never looked at). */
+static int shop_attributes(const offers_catalog_t *c, const decide_req_t *q, offers_attrs_t *a,
                            perr_info_t *e) {
   if (q->shop_json) {
     const char *k;
     json_t *v;
+    int slot;
     json_object_foreach((json_t *)q->shop_json, k, v)
-      if (USES(c, k)) json_object_set(attrs, k, v);
+      if ((slot = offers_catalog_slot(c, k)) >= 0)
+        offers_attrs_set_shop(a, (size_t)slot, json_incref(v));
     return 0;
   }
   for (uint32_t i = 0; q->shop_mp && i < q->shop_mp->via.map.size; i++) {
@@ -247,10 +219,11 @@ static int shop_attributes(const offers_catalog_t *c, const decide_req_t *q, jso
     size_t kn = kv->key.via.str.size < sizeof key - 1 ? kv->key.via.str.size : sizeof key - 1;
     memcpy(key, kv->key.via.str.ptr, kn);
     key[kn] = 0;
-    if (!USES(c, key)) continue;
+    int slot = offers_catalog_slot(c, key);
+    if (slot < 0) continue;
     json_t *v = mp_to_json(&kv->val, "attributes", e);
     if (!v) return e->code ? e->code : perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-    json_object_set_new_nocheck(attrs, key, v);
+    offers_attrs_set_shop(a, (size_t)slot, v);
   }
   return 0;
 }
@@ -302,19 +275,23 @@ static int pack_decision(exec_ctx_t *x, const offers_decision_t *dec, void *r, p
 
 static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void *r,
                       perr_info_t *e) {
-  static const offers_catalog_t empty = {0, NULL, NULL, 0, 0};
+  static const offers_catalog_t empty = {0};
   struct offers_wire_s *w = x->d->offers;
   const offers_catalog_t *c = w->catalog ? w->catalog : &empty;
   offers_decision_t dec;
-  json_t *attrs = json_object();
-  if (!attrs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  int rc = shop_attributes(c, q, attrs, e);
-  if (rc) goto done;
-  profile_attributes(x, t, c, q->customer, attrs); /* Patron's own attributes win */
-  cart_attributes(c, attrs, &q->cart);
+  profile_src_t ps = {.x = x, .t = t, .customer = q->customer};
+  offers_attrs_t attrs;
+  int rc = offers_attrs_init(&attrs, c, q->customer, &q->cart, x->now, load_profile, &ps);
+  if (rc) {
+    rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+    goto done;
+  }
+  if (!w->attr_pool) w->attr_pool = offers_attr_pool_new(); /* NULL: fresh values */
+  offers_attrs_use_pool(&attrs, w->attr_pool);
+  if ((rc = shop_attributes(c, q, &attrs, e))) goto done;
   if (!w->signer) w->signer = offers_signer_new(); /* NULL: each token fetches its own */
   if (!w->counters) w->counters = offers_counter_memo_new(); /* NULL: read the store */
-  offers_decide_in_t in = {.customer = q->customer, .attrs = attrs, .cart = &q->cart,
+  offers_decide_in_t in = {.customer = q->customer, .lazy = &attrs, .cart = &q->cart,
                            .now = x->now, .global_holdout = w->global_holdout,
                            .seed = clock_mono_ns() ^ ++w->draws,
                            .max_offers = (int)q->max_offers, .keys = offers_wire_keys(x->d),
@@ -323,7 +300,7 @@ static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void
   offers_expose_queue(x->d, q->customer, &q->cart, x->now, &dec);
   rc = pack_decision(x, &dec, r, e);
 done:
-  json_decref(attrs);
+  offers_attrs_clear(&attrs);
   return rc;
 }
 

@@ -94,8 +94,7 @@ void offers_mp_init(offers_mp_t *m, char *buf, size_t cap) {
   msgpack_packer_init(&m->pk, m, mp_write);
 }
 
-void offers_mp_key(offers_mp_t *m, const char *k) {
-  size_t n = strlen(k);
+void offers_mp_str_packed(offers_mp_t *m, const char *k, size_t n) {
   msgpack_pack_str(&m->pk, n);
   msgpack_pack_str_body(&m->pk, k, n);
 }

@@ -42,6 +42,8 @@ struct offers_wire_s {
                                         * counters (lazily made; exact: see offers.h) */
   loy_program_memo_t *loyalty;         /* loop thread: offers.decide's decoded loyalty program
                                         * (lazily made; checked against the store each read) */
+  offers_attr_pool_t *attr_pool;       /* loop thread: offers.decide's attribute values,
+                                        * reused in place (lazily made; see offers.h) */
   uint64_t exposed[OFFERS_EXPOSED_SLOTS]; /* loop thread: hashes of queued exposures */
   log_limit_t expose_log;              /* "exposure not queued" lines */
 };
@@ -84,7 +86,20 @@ typedef struct offers_mp_s {
   msgpack_packer pk;
 } offers_mp_t;
 void offers_mp_init(offers_mp_t *m, char *buf, size_t cap);
-void offers_mp_key(offers_mp_t *m, const char *k);
+/* A string (keys and short values): a fixstr written straight into the buffer (the bytes
+ * msgpack_pack_str writes; inline, so a literal's length is known when compiled), else
+ * through the packer. */
+void offers_mp_str_packed(offers_mp_t *m, const char *k, size_t n);
+static inline void offers_mp_key(offers_mp_t *m, const char *k) {
+  size_t n = strlen(k);
+  if (n < 32 && m->n + 1 + n <= m->cap) {
+    m->b[m->n] = (char)(0xa0 | n);
+    memcpy(m->b + m->n + 1, k, n);
+    m->n += 1 + n;
+    return;
+  }
+  offers_mp_str_packed(m, k, n);
+}
 int offers_mp_answer(exec_ctx_t *x, offers_mp_t *m, void *r, perr_info_t *e);
 /* A cart {currency, value?, lines?: [{product_id, category?, quantity?, unit_price}]}: lines
  * in the arena, strings point into j; value defaults to the lines' sum. */

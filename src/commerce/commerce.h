@@ -124,6 +124,12 @@ int core_order_refund(store_txn_t *t, const refund_t *rf, int64_t now, refund_re
 int core_product_get(store_txn_t *t, pstr_t id, arena_t *a, product_t *out, perr_info_t *e);
 int core_customer_get(store_txn_t *t, pstr_t id, arena_t *a, customer_profile_t *out,
                       perr_info_t *e);
+/* A customer's order count and last order time only (what offers.decide's rules read): the
+ * record's leading fields, without decoding its totals and last products. PERR_NOT_FOUND
+ * when no customer (nor a valid id) is stored; core_customer_get's values otherwise (a record
+ * whose head decodes but whose tail is damaged: counts here, an error there). */
+int core_customer_order_counts(store_txn_t *t, pstr_t id, int64_t *order_count,
+                               int64_t *last_order_at);
 /* An order as recorded, plus its refunded total. */
 int core_order_get(store_txn_t *t, pstr_t id, arena_t *a, order_t *out, int64_t *refunded,
                    perr_info_t *e);

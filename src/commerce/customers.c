@@ -42,19 +42,25 @@ void core_cust_encode(rec_buf_t *b, const cust_rec_t *c) {
   }
 }
 
+/* The leading fields (up to order_count) of a record; rd left after them. */
+static int cust_decode_head(rec_rd_t *r, cust_rec_t *c) {
+  if (rec_get_u8(r) != 'C' || rec_get_u8(r) != 1) return -1;
+  c->known = rec_get_u8(r) != 0;
+  c->email = rec_get_optstr(r);
+  c->name = rec_get_optstr(r);
+  c->created_at = rec_get_sv(r);
+  c->updated_at = rec_get_sv(r);
+  c->first_order_at = rec_get_sv(r);
+  c->last_order_at = rec_get_sv(r);
+  c->order_count = rec_get_sv(r);
+  return r->bad ? -1 : 0;
+}
+
 static int cust_decode(const void *v, size_t n, cust_rec_t *c) {
   rec_rd_t r;
   rec_rd_init(&r, v, n);
   memset(c, 0, sizeof *c);
-  if (rec_get_u8(&r) != 'C' || rec_get_u8(&r) != 1) return -1;
-  c->known = rec_get_u8(&r) != 0;
-  c->email = rec_get_optstr(&r);
-  c->name = rec_get_optstr(&r);
-  c->created_at = rec_get_sv(&r);
-  c->updated_at = rec_get_sv(&r);
-  c->first_order_at = rec_get_sv(&r);
-  c->last_order_at = rec_get_sv(&r);
-  c->order_count = rec_get_sv(&r);
+  if (cust_decode_head(&r, c)) return -1;
   c->refund_count = rec_get_sv(&r);
   c->ntotals = rec_get_count(&r, CORE_MAX_CURRENCIES);
   for (size_t i = 0; i < c->ntotals && !r.bad; i++) {
@@ -82,6 +88,23 @@ int core_cust_load(store_txn_t *t, pstr_t id, arena_t *a, cust_rec_t *c, perr_in
   int bad = core_pstr_dup(a, c->email, &c->email) || core_pstr_dup(a, c->name, &c->name);
   for (size_t i = 0; i < c->nlast && !bad; i++) bad = core_pstr_dup(a, c->last[i], &c->last[i]);
   return bad ? perr_set(e, PERR_INTERNAL, NULL, "out of memory") : 0;
+}
+
+int core_customer_order_counts(store_txn_t *t, pstr_t id, int64_t *order_count,
+                               int64_t *last_order_at) {
+  const void *v;
+  size_t vn;
+  perr_info_t ignore;
+  if (core_check_id(id, "customer_id", &ignore)) return PERR_NOT_FOUND;
+  int rc = store_get(t, STORE_T_CUSTOMERS, id.p, id.n, &v, &vn);
+  if (rc) return rc;
+  rec_rd_t r;
+  cust_rec_t c;
+  rec_rd_init(&r, v, vn);
+  if (cust_decode_head(&r, &c)) return PERR_INTERNAL; /* core_cust_load: corrupt */
+  *order_count = c.order_count;
+  *last_order_at = c.last_order_at;
+  return 0;
 }
 
 int core_cust_find_currency(const cust_rec_t *c, const char *cur) {

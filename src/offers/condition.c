@@ -80,6 +80,24 @@ static int compile_list(compiler_t *k, const json_t *arr, cobj_t ***subs, size_t
   return 0;
 }
 
+/* The index of name in c->names, adding it when new. */
+static int name_index(compiler_t *k, const char *name, size_t *out) {
+  condition_t *c = k->c;
+  for (size_t i = 0; i < c->nnames; i++)
+    if (!strcmp(c->names[i], name)) return *out = i, 0;
+  if (c->nnames == c->names_cap) {
+    size_t cap = c->names_cap ? 2 * c->names_cap : 8;
+    const char **grown = alloc(k, cap * sizeof *grown);
+    if (!grown) return OOM(k);
+    if (c->nnames) memcpy(grown, c->names, c->nnames * sizeof *grown);
+    c->names = grown;
+    c->names_cap = cap;
+  }
+  c->names[c->nnames] = name;
+  *out = c->nnames++;
+  return 0;
+}
+
 static int split_path(compiler_t *k, const char *key, entry_t *en) {
   en->nparts = 1;
   for (const char *c = key; *c; c++) en->nparts += *c == '.';
@@ -93,7 +111,7 @@ static int split_path(compiler_t *k, const char *key, entry_t *en) {
     if (!en->parts[i]) return OOM(k);
     start += len + 1;
   }
-  return 0;
+  return name_index(k, en->parts[0], &en->name);
 }
 
 static int compile_obj(compiler_t *k, const json_t *j, cobj_t **out, int depth) {
@@ -320,6 +338,7 @@ int condition_compile_ex(json_t *cond, int flags, condition_t **out, perr_info_t
     return perr_set(e, PERR_INVALID_PARAMS, "rule", "a condition must be a JSON object");
   condition_t *c = calloc(1, sizeof *c);
   if (!c) return perr_set(e, PERR_INTERNAL, "rule", "out of memory");
+  atomic_init(&c->spare_md, NULL);
   arena_init(&c->arena, 0);
   c->json = json_incref(cond);
   compiler_t k = {.c = c, .flags = flags, .e = e};
@@ -346,6 +365,7 @@ void condition_free(condition_t *c) {
   if (!c) return;
   for (regex_link_t *l = c->regexes; l; l = l->next) pcre2_code_free(l->re);
   pcre2_match_context_free(c->mctx);
+  pcre2_match_data_free(atomic_load(&c->spare_md));
   json_decref(c->json);
   arena_free(&c->arena);
   free(c);

@@ -27,8 +27,9 @@
  * CONDITION_SDK_COMPAT compiles what the SDK would evaluate instead (an unknown operator or
  * an invalid regex is simply false), for conformance with GrowthBook payloads.
  *
- * Invariants: a compiled condition is immutable, shares nothing mutable, and may be
- * evaluated from many threads at once; it keeps a reference to the JSON it was built from. */
+ * Invariants: a compiled condition is immutable (but for a spare regex match data, taken and
+ * given back atomically), and may be evaluated from many threads at once; it keeps a
+ * reference to the JSON it was built from. */
 #ifndef PATRON_CONDITION_H
 #define PATRON_CONDITION_H
 
@@ -54,6 +55,16 @@ int condition_compile_ex(json_t *cond, int flags, condition_t **out, perr_info_t
 bool condition_eval(const condition_t *c, const json_t *attrs);
 /* Same, with saved groups for $inGroup / $notInGroup ({"group": [values...]}; may be NULL). */
 bool condition_eval_groups(const condition_t *c, const json_t *attrs, const json_t *groups);
+
+/* The attributes supplied one at a time: get(ctx, i) is the value of the attribute
+ * names[i] (NULL: missing), names as condition_names gives them. Equal to condition_eval
+ * over an object whenever get(ctx, i) returns that object's member names[i]; get is called
+ * only for what the evaluation reads (and may be called more than once for one name). */
+typedef const json_t *(*condition_get_fn)(void *ctx, size_t name);
+bool condition_eval_get(const condition_t *c, condition_get_fn get, void *ctx);
+/* The distinct first parts of the condition's paths (those inside $elemMatch objects
+ * included: get is never asked for those), in a fixed order; *out points into c. */
+size_t condition_names(const condition_t *c, const char *const **out);
 
 /* Calls fn with the first part of every attribute path the condition reads from the
  * attributes object ("father" for "father.age"; paths inside $elemMatch objects are the

@@ -1,6 +1,8 @@
 /* condition_eval.c -- evaluate a compiled condition against JSON attributes, exactly as the
  * GrowthBook JavaScript SDK's evalCondition (rules in condition.h). Invariant: evaluation
- * only reads the tree, so one condition may be evaluated from many threads at once. */
+ * only reads the tree (the one exception, a spare PCRE2 match data kept for the next regex
+ * match, is taken and given back with atomic exchanges), so one condition may be evaluated
+ * from many threads at once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +13,13 @@
 typedef struct evalctx_s {
   const condition_t *c;
   const json_t *groups;
+  condition_get_fn get; /* non-NULL: the attributes object's members come from get */
+  void *ctx;
 } evalctx_t;
 
-static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj);
+/* obj: the object paths start from; root: it is the attributes object (not an element
+ * $elemMatch tests), whose members come from x->get when set. */
+static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj, bool root);
 static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v);
 
 /* getPath: walk objects (and arrays by index); anything missing reads as null (NULL). */
@@ -36,23 +42,33 @@ static const json_t *get_path(const json_t *obj, char *const *parts, size_t n) {
   return cur;
 }
 
-static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj) {
+static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj, bool root) {
   for (size_t i = 0; i < o->n; i++) {
     const entry_t *en = &o->entries[i];
     bool ok = true;
     switch (en->kind) {
     case E_AND:
-      for (size_t s = 0; s < en->nsubs && ok; s++) ok = eval_obj(x, en->subs[s], obj);
+      for (size_t s = 0; s < en->nsubs && ok; s++) ok = eval_obj(x, en->subs[s], obj, root);
       break;
     case E_OR:
     case E_NOR: {
       bool any = en->nsubs == 0; /* an empty $or passes */
-      for (size_t s = 0; s < en->nsubs && !any; s++) any = eval_obj(x, en->subs[s], obj);
+      for (size_t s = 0; s < en->nsubs && !any; s++) any = eval_obj(x, en->subs[s], obj, root);
       ok = en->kind == E_OR ? any : !any;
       break;
     }
-    case E_NOT: ok = !eval_obj(x, en->sub, obj); break;
-    case E_PATH: ok = eval_val(x, en->val, get_path(obj, en->parts, en->nparts)); break;
+    case E_NOT: ok = !eval_obj(x, en->sub, obj, root); break;
+    case E_PATH: {
+      const json_t *v;
+      if (root && x->get) { /* the first part from get, then as get_path walks */
+        v = x->get(x->ctx, en->name);
+        if (v && en->nparts > 1) v = get_path(v, en->parts + 1, en->nparts - 1);
+      } else {
+        v = get_path(obj, en->parts, en->nparts);
+      }
+      ok = eval_val(x, en->val, v);
+      break;
+    }
     }
     if (!ok) return false;
   }
@@ -86,10 +102,21 @@ static bool is_in(const json_t *actual, const json_t *expected, bool caseless) {
 static bool regex_test(const evalctx_t *x, const pcre2_code *re, const json_t *value) {
   condition_js_str_t s;
   condition_js_str_init(&s);
-  condition_js_to_string(value, &s);
-  pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-  int rc = md ? pcre2_match(re, (PCRE2_SPTR)s.p, s.len, 0, 0, md, x->c->mctx) : -1;
-  pcre2_match_data_free(md);
+  const char *subject;
+  size_t len;
+  if (json_is_string(value)) { /* String(value) is value itself: no copy */
+    subject = json_string_value(value);
+    len = json_string_length(value);
+  } else {
+    condition_js_to_string(value, &s);
+    subject = s.p;
+    len = s.len;
+  }
+  condition_t *c = (condition_t *)x->c; /* only its spare match data changes */
+  pcre2_match_data *md = atomic_exchange(&c->spare_md, NULL);
+  if (!md) md = pcre2_match_data_create(1, NULL);
+  int rc = md ? pcre2_match(re, (PCRE2_SPTR)subject, len, 0, 0, md, c->mctx) : -1;
+  pcre2_match_data_free(atomic_exchange(&c->spare_md, md)); /* another thread's, if any */
   condition_js_str_free(&s);
   return rc >= 0;
 }
@@ -147,7 +174,7 @@ static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
     for (size_t i = 0; i < json_array_size(v); i++) {
       const json_t *el = json_array_get(v, i);
       if (!condition_js_truthy(el)) continue; /* the SDK skips falsy elements */
-      if (op->val ? eval_val(x, op->val, el) : eval_obj(x, op->obj, el)) return true;
+      if (op->val ? eval_val(x, op->val, el) : eval_obj(x, op->obj, el, false)) return true;
     }
     return false;
   case OP_ALL:
@@ -173,6 +200,12 @@ static bool eval_op(const evalctx_t *x, const op_t *op, const json_t *v) {
 static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v) {
   switch (cv->kind) {
   case V_STR: {
+    if (json_is_string(v)) { /* String(v) is v itself: no copy */
+      const char *have = json_string_value(v), *want = json_string_value(cv->json);
+      size_t hlen = json_string_length(v), wlen = json_string_length(cv->json);
+      return cv->caseless ? condition_js_equal_caseless(have, hlen, want, wlen)
+                          : hlen == wlen && memcmp(have, want, wlen) == 0;
+    }
     condition_js_str_t s;
     condition_js_str_init(&s);
     condition_js_to_string(v, &s);
@@ -198,7 +231,18 @@ static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v) {
 bool condition_eval_groups(const condition_t *c, const json_t *attrs, const json_t *groups) {
   if (!c) return true;
   evalctx_t x = {.c = c, .groups = groups};
-  return eval_obj(&x, c->root, attrs); /* NULL attrs: every path reads as null */
+  return eval_obj(&x, c->root, attrs, true); /* NULL attrs: every path reads as null */
+}
+
+bool condition_eval_get(const condition_t *c, condition_get_fn get, void *ctx) {
+  if (!c) return true;
+  evalctx_t x = {.c = c, .get = get, .ctx = ctx};
+  return eval_obj(&x, c->root, NULL, true);
+}
+
+size_t condition_names(const condition_t *c, const char *const **out) {
+  *out = c ? c->names : NULL;
+  return c ? c->nnames : 0;
 }
 
 bool condition_eval(const condition_t *c, const json_t *attrs) {

@@ -4,6 +4,7 @@
 #ifndef PATRON_CONDITION_INTERNAL_H
 #define PATRON_CONDITION_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -64,6 +65,7 @@ typedef struct entry_s {
   cobj_t *sub;   /* $not */
   char **parts;  /* path split on '.' */
   size_t nparts;
+  size_t name;   /* parts[0] as an index into condition_t.names */
   cval_t *val;
 } entry_t;
 
@@ -114,6 +116,11 @@ struct condition_s {
   cobj_t *root;
   regex_link_t *regexes;
   pcre2_match_context *mctx;
+  const char **names; /* distinct first parts of the paths, in first-seen order (arena) */
+  _Atomic(pcre2_match_data *) spare_md; /* a match data a finished match left for the next
+                                          * one (taken with an atomic exchange, so any
+                                          * number of threads may evaluate at once) */
+  size_t nnames, names_cap;
 };
 
 #endif

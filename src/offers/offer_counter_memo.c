@@ -18,7 +18,6 @@
 #define BUDGET_BIT (1u << OFFERS_MAX_ARMS)
 
 typedef struct memo_offer_s {
-  char id[OFFERS_ID_MAX + 1];
   uint64_t epoch;                  /* have/used/arms hold for memo epoch == this */
   unsigned have;                   /* bit a: arms[a] read; BUDGET_BIT: the budget */
   int64_t used_r, used_m;
@@ -27,9 +26,10 @@ typedef struct memo_offer_s {
 
 struct offers_counter_memo_s {
   unsigned char stamp[STAMP_LEN];
-  uint64_t epoch;                  /* bumped whenever the stamp read differs */
+  uint64_t epoch;                  /* bumped whenever the stamp read or the catalogue differs */
+  uint64_t catalog;                /* the id of the catalogue the entries are by position of */
   int valid;                       /* stamp holds a stamp read from the store */
-  memo_offer_t *offers;            /* by catalogue position (checked by id) */
+  memo_offer_t *offers;            /* by position in catalogue `catalog` */
   size_t cap;
 };
 
@@ -67,28 +67,29 @@ offers_counter_memo_t *offer_memo_begin(offers_counter_memo_t *m, store_txn_t *r
     m->valid = 0;
     return NULL;
   }
-  if (!m->valid || memcmp(m->stamp, (const unsigned char *)v + 2, STAMP_LEN)) {
+  if (!m->valid || memcmp(m->stamp, (const unsigned char *)v + 2, STAMP_LEN) ||
+      m->catalog != c->id || !c->id) {
     memcpy(m->stamp, (const unsigned char *)v + 2, STAMP_LEN);
     m->valid = 1;
+    m->catalog = c->id;
     m->epoch++;
   }
   if (c->n > m->cap) {
     memo_offer_t *grown = realloc(m->offers, c->n * sizeof *grown);
     if (!grown) return NULL;
-    for (size_t i = m->cap; i < c->n; i++) grown[i].epoch = 0, grown[i].id[0] = 0;
+    for (size_t i = m->cap; i < c->n; i++) grown[i].epoch = 0;
     m->offers = grown;
     m->cap = c->n;
   }
   return m;
 }
 
-/* The entry of catalogue offer o, emptied when it held another offer or an older epoch. */
+/* The entry of catalogue offer o, emptied when it is of an older epoch (one epoch is one
+ * catalogue: its position names the offer). */
 static memo_offer_t *entry(offers_counter_memo_t *m, const offers_catalog_t *c,
                            const offer_t *o) {
   memo_offer_t *x = &m->offers[o - c->offers];
-  if (x->epoch != m->epoch || strcmp(x->id, o->id)) {
-    size_t n = strlen(o->id);
-    memcpy(x->id, o->id, n + 1);
+  if (x->epoch != m->epoch) {
     x->epoch = m->epoch;
     x->have = 0;
   }

@@ -42,8 +42,9 @@ static int64_t applicable_value(const offer_t *o, const offers_cart_t *cart) {
   return sum;
 }
 
-int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *cart) {
-  int64_t base = applicable_value(o, cart), d = 0;
+/* The discount of value on an applicable cart value base. */
+static int64_t discount_on(const offer_t *o, int64_t value, int64_t base) {
+  int64_t d = 0;
   if (base <= 0) return 0;
   switch (o->kind) {
     case OFFER_PERCENT_OFF: d = (int64_t)((__int128)base * value / 100); break;
@@ -55,26 +56,19 @@ int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *ca
   return d < 0 ? 0 : d;
 }
 
-int offers_cart_attributes(json_t *attrs, const offers_cart_t *cart) {
-  json_t *items = json_array(), *cats = json_array();
-  int64_t qty = 0;
-  for (size_t i = 0; i < cart->nitems; i++) {
-    const offers_cart_item_t *it = &cart->items[i];
-    if (it->product) json_array_append_new(items, json_string(it->product));
-    if (it->category && !in_list(cats, it->category))
-      json_array_append_new(cats, json_string(it->category));
-    qty += it->quantity;
-  }
-  int rc = json_object_set_new(attrs, "cart_value", json_integer(cart->value));
-  rc |= json_object_set_new(attrs, "currency", json_string(cart->currency ? cart->currency : ""));
-  rc |= json_object_set_new(attrs, "cart_items", items);
-  rc |= json_object_set_new(attrs, "cart_categories", cats);
-  rc |= json_object_set_new(attrs, "cart_quantity", json_integer(qty));
-  return rc ? PERR_INTERNAL : 0;
+int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *cart) {
+  return discount_on(o, value, applicable_value(o, cart));
 }
 
-static double attr_num(const json_t *attrs, const char *name, double lo, double hi, double def) {
-  const json_t *v = json_object_get(attrs, name);
+/* A ranking attribute (OFFERS_RANK_*): from the lazy attributes or the JSON object. */
+static const json_t *rank_attr(const offers_catalog_t *c, const offers_decide_in_t *in, int k) {
+  static const char *const names[OFFERS_RANK_ATTRS] = {"margin_rate", "predicted_clv",
+                                                       "p_alive", "churn_risk"};
+  if (in->lazy) return offers_attrs_get(in->lazy, c->rank_slot[k]);
+  return json_object_get(in->attrs, names[k]);
+}
+
+static double attr_num(const json_t *v, double lo, double hi, double def) {
   if (!json_is_number(v)) return def;
   double x = json_number_value(v);
   return x >= lo && x <= hi ? x : def;
@@ -91,13 +85,13 @@ typedef struct cand_s {
 /* Where a decision reads counters: budgets and arm counters through the caller's memo,
  * checked against the store's stamp at the first counter read of the decision (m: NULL
  * until then, and after when the store is read directly), with the catalogue it indexes
- * by; the customer's seen rows in one range, read at the first offer that needs them
- * (seen: NULL until then, or out of memory: single reads). */
+ * by; the customer's seen rows in one range, read into *buf at the first offer that needs
+ * them (seen: NULL until then). */
 typedef struct counters_s {
   offers_counter_memo_t *want, *m;
   const offers_catalog_t *c;
   bool begun, seen_read;
-  offer_seen_set_t *seen;
+  offer_seen_set_t *seen, *buf;
 } counters_t;
 
 static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
@@ -106,27 +100,71 @@ static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
 }
 
 static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const char *customer) {
-  if (!k->seen_read && (k->seen = malloc(sizeof *k->seen)))
-    offer_seen_prefetch(rd, customer, k->seen);
+  if (!k->seen_read) offer_seen_prefetch(rd, customer, k->seen = k->buf);
   k->seen_read = true;
   return k->seen;
 }
 
-/* Why an offer is not eligible (NULL: eligible). */
+/* A rule's attribute (condition_get_fn) from the decision's lazy attributes. */
+typedef struct rule_get_s {
+  offers_attrs_t *a;
+  const offer_t *o;
+} rule_get_t;
+
+static const json_t *rule_attr(void *ctx, size_t name) {
+  const rule_get_t *g = ctx;
+  int slot = g->o->rule_attr[name];
+  return slot < 0 ? NULL : offers_attrs_get(g->a, (size_t)slot);
+}
+
+/* Whether a selection may need o's caps read before it is a candidate: an offer whose arm
+ * a bandit draws (the draws come from one generator in catalogue order, so the offers that
+ * draw must be the same as when every cap was read first). Any other offer's caps are read
+ * only when the selection would take it: a capped offer is skipped there exactly as if it
+ * had never been a candidate (a candidate the selection passes over changes nothing). */
+static bool caps_first(const offer_t *o) {
+  return (o->cap_shown || o->cap_redeemed) && o->mode == OFFER_MODE_BANDIT && o->nvariants > 1;
+}
+
+/* Why the caps make an offer ineligible (NULL: they do not). */
+static const char *capped(counters_t *k, const offer_t *o, store_txn_t *rd,
+                          const offers_decide_in_t *in, int *rc) {
+  int64_t shown, redeemed;
+  bool never_shown = false; /* no seen row in a complete range: no impression, ever */
+  *rc = 0;
+  if (!o->cap_shown && !o->cap_redeemed) return NULL;
+  if (o->cap_shown) {
+    const offer_seen_set_t *ss = seen_of(k, rd, in->customer);
+    offer_seen_t seen;
+    never_shown = ss && ss->complete &&
+                  offer_seen_lookup(rd, ss, in->customer, o->id, &seen) == PERR_NOT_FOUND;
+  }
+  *rc = offer_caps_load(rd, o, in->customer, in->now, never_shown, &shown, &redeemed);
+  if (*rc) return "error";
+  if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";
+  if (o->cap_redeemed && redeemed >= o->cap_redeemed) return "cap_redeemed";
+  return NULL;
+}
+
+/* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first). */
 static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
-                              const offers_decide_in_t *in, unsigned char *memo,
-                              int64_t *money_used, int *rc) {
+                              const offers_decide_in_t *in, const char currency[4],
+                              unsigned char *memo, int64_t *base, int64_t *money_used,
+                              int *rc) {
   const offers_cart_t *cart = in->cart;
   *rc = 0;
   if (o->archived) return "archived";
-  if (!cart->currency || strcmp(cart->currency, o->currency)) return "currency";
+  if (!currency[0] || memcmp(currency, o->currency, 4)) return "currency"; /* o's: 3 letters */
   if (in->now < o->valid_from || (o->valid_until && in->now >= o->valid_until)) return "window";
   if (cart->value < o->min_cart) return "min_cart";
-  if (applicable_value(o, cart) <= 0) return "no applicable item";
+  *base = !o->products && !o->categories ? cart->value : applicable_value(o, cart);
+  if (*base <= 0) return "no applicable item";
   if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
     unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
     if (!m || !*m) {
-      bool ok = condition_eval(o->rule, in->attrs);
+      bool ok = in->lazy && o->rule_attr
+                    ? condition_eval_get(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
+                    : condition_eval(o->rule, in->attrs);
       if (m) *m = ok ? 1 : 2;
       if (!ok) return "rule";
     } else if (*m == 2) {
@@ -141,51 +179,33 @@ static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
     if (o->budget_redemptions && used_r >= o->budget_redemptions) return "budget";
     if (o->budget_money && used_m >= o->budget_money) return "budget";
   }
-  int64_t shown, redeemed;
-  bool never_shown = false; /* no seen row in a complete range: no impression, ever */
-  if (o->cap_shown) {
-    const offer_seen_set_t *ss = seen_of(k, rd, in->customer);
-    offer_seen_t seen;
-    never_shown = ss && ss->complete &&
-                  offer_seen_lookup(rd, ss, in->customer, o->id, &seen) == PERR_NOT_FOUND;
-  }
-  *rc = offer_caps_load(rd, o, in->customer, in->now, never_shown, &shown, &redeemed);
-  if (*rc) return "error";
-  if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";
-  if (o->cap_redeemed && redeemed >= o->cap_redeemed) return "cap_redeemed";
-  return NULL;
+  return caps_first(o) ? capped(k, o, rd, in, rc) : NULL;
 }
 
-/* GrowthBook assignment of id into variations with weights; -1 when not in. */
-static int assign(const char *key, const char *seed, const double *w, int n, const char *id) {
-  experiment_t x;
-  experiment_assignment_t a;
-  experiment_defaults(&x);
-  x.key = key;
-  x.seed = seed;
-  x.variations = n;
-  x.weights = w;
-  x.nweights = n;
-  if (experiment_assign(&x, id, NULL, NULL, &a) || !a.in_experiment) return -1;
-  return a.variation;
+/* GrowthBook's assignment (experiment_assign: hash version 1, no namespace or filter) into
+ * n ranges under seed, -1 when not in; idh is the FNV-1a state after the customer id
+ * (experiment_fnv1a32 from EXPERIMENT_FNV_OFFSET). Version 1 hashes the id and then the seed
+ * (experiment_hash_n makes the same two calls), so the id is hashed once per decision. */
+static int assign(uint32_t idh, const char *seed, size_t seed_len, const experiment_range_t *r,
+                  int n) {
+  if (n < 2) return -1;
+  uint32_t h = experiment_fnv1a32(idh, seed, seed_len);
+  return experiment_choose_variation((double)(h % 1000u) / 1000.0, r, n);
 }
 
 static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
-                    const offer_seen_set_t *seen_set, const char *customer, bandit_rng_t *rng,
-                    int *arm) {
+                    const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
+                    bandit_rng_t *rng, int *arm) {
   offer_seen_t seen;
   int rc = offer_seen_lookup(rd, seen_set, customer, o->id, &seen);
   if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0; /* sticky */
   if (rc && rc != PERR_NOT_FOUND) return rc;
-  if (o->holdout > 0) {
-    double w[2] = {o->holdout, 1 - o->holdout};
-    if (assign(o->seed, o->seed_holdout, w, 2, customer) == 0) return *arm = 0, 0;
-  }
+  if (o->holdout > 0 &&
+      assign(idh, o->seed_holdout, o->seed_holdout_len, o->holdout_ranges, 2) == 0)
+    return *arm = 0, 0;
   if (o->nvariants == 1) return *arm = 1, 0;
   if (o->mode == OFFER_MODE_AB) {
-    double w[OFFERS_MAX_VARIANTS];
-    for (int i = 0; i < o->nvariants; i++) w[i] = o->variants[i].weight;
-    int v = assign(o->seed, o->seed_variant, w, o->nvariants, customer);
+    int v = assign(idh, o->seed_variant, o->seed_variant_len, o->variant_ranges, o->nvariants);
     *arm = 1 + (v < 0 ? 0 : v);
     return 0;
   }
@@ -212,12 +232,13 @@ static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int6
 
 /* The value of the cart to the shop, v in docs/OFFERS.md section 3: the same for every offer
  * of one decision. */
-static double cart_worth(const offers_decide_in_t *in) {
-  double margin = attr_num(in->attrs, "margin_rate", 0, 1, DEFAULT_MARGIN_RATE);
-  double clv = attr_num(in->attrs, "predicted_clv", 0, 1e15, 0);
-  double churn = json_is_number(json_object_get(in->attrs, "p_alive"))
-                     ? 1 - attr_num(in->attrs, "p_alive", 0, 1, 1)
-                     : attr_num(in->attrs, "churn_risk", 0, 1, 0);
+static double cart_worth(const offers_catalog_t *c, const offers_decide_in_t *in) {
+  double margin = attr_num(rank_attr(c, in, OFFERS_RANK_MARGIN_RATE), 0, 1, DEFAULT_MARGIN_RATE);
+  double clv = attr_num(rank_attr(c, in, OFFERS_RANK_PREDICTED_CLV), 0, 1e15, 0);
+  const json_t *p_alive = rank_attr(c, in, OFFERS_RANK_P_ALIVE);
+  double churn = json_is_number(p_alive)
+                     ? 1 - attr_num(p_alive, 0, 1, 1)
+                     : attr_num(rank_attr(c, in, OFFERS_RANK_CHURN_RISK), 0, 1, 0);
   return margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
 }
 
@@ -287,6 +308,39 @@ static void copy_id(char *out, size_t cap, const char *s) {
   out[n] = 0;
 }
 
+/* Appends the n bytes of s at *p. */
+static void put(char **p, const char *s, size_t n) {
+  memcpy(*p, s, n);
+  *p += n;
+}
+
+/* What snprintf(out, 128, "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f",
+ * mode, variant, ev, uplift) writes, without printf (offers_format_fixed). */
+static void eligible_reason(const offer_t *o, const char *variant, const cand_t *c,
+                            char out[128]) {
+  const char *mode = o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab";
+  char text[256], *p = text, ev[32], uplift[32];
+  size_t vn = strlen(variant), evn = offers_format_fixed(ev, c->ev, 0),
+         un = offers_format_fixed(uplift, c->uplift, 4);
+  if (!evn || !un) { /* a value only printf prints */
+    snprintf(out, 128, "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f", mode,
+             variant, c->ev, c->uplift);
+    return;
+  }
+  put(&p, "eligible; ", 10);
+  put(&p, mode, strlen(mode));
+  put(&p, " arm '", 6);
+  put(&p, variant, vn < 40 ? vn : 40);
+  put(&p, "'; expected value ", 18);
+  put(&p, ev, evn);
+  put(&p, ", uplift ", 9);
+  put(&p, uplift, un);
+  size_t n = (size_t)(p - text);
+  if (n > 127) n = 127; /* snprintf's truncation */
+  memcpy(out, text, n);
+  out[n] = 0;
+}
+
 static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,
                 offers_decided_t *d, perr_info_t *e) {
   const offer_t *o = c->o;
@@ -307,10 +361,7 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
     snprintf(d->reason, sizeof d->reason, "holdout: control arm, not shown");
     return 0;
   }
-  snprintf(d->reason, sizeof d->reason,
-           "eligible; %s arm '%.40s'; expected value %.0f, uplift %.4f",
-           o->mode == OFFER_MODE_BANDIT && o->nvariants > 1 ? "bandit" : "ab", d->variant,
-           c->ev, c->uplift);
+  eligible_reason(o, d->variant, c, d->reason);
   if (!in->keys) return 0;
   offers_token_t tk;
   copy_id(tk.offer_id, sizeof tk.offer_id, o->id);
@@ -331,10 +382,14 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   if (!c || !in->customer || !*in->customer || strlen(in->customer) > OFFERS_ID_MAX || !cart ||
       cart->value <= 0)
     return 0;
+  uint32_t idh = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, in->customer, strlen(in->customer));
   if (in->global_holdout > 0) {
-    out->global_split = true;
+    static const char key[] = "patron-global-holdout";
     double w[2] = {in->global_holdout, 1 - in->global_holdout};
-    if (assign("patron-global-holdout", NULL, w, 2, in->customer) == 0) {
+    experiment_range_t r[2];
+    out->global_split = true;
+    experiment_bucket_ranges(2, 1.0, w, 2, r);
+    if (assign(idh, key, sizeof key - 1, r, 2) == 0) {
       out->global_holdout = true;
       return 0;
     }
@@ -342,32 +397,42 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   bandit_rng_t rng;
   bandit_rng_seed(&rng, in->seed);
   /* the candidates, then one memo byte per distinct rule of the catalogue */
-  cand_t *cs = c->n ? malloc(c->n * sizeof *cs + c->nrule_slots) : NULL;
+  enum { LOCAL_CANDS = 64 };
+  struct {
+    cand_t cs[LOCAL_CANDS];
+    unsigned char memo[LOCAL_CANDS];
+  } local; /* a catalogue this small needs no allocation */
+  bool small = c->n <= LOCAL_CANDS && c->nrule_slots <= LOCAL_CANDS;
+  cand_t *cs = small ? local.cs : malloc(c->n * sizeof *cs + c->nrule_slots);
   size_t n = 0;
   int rc = 0;
   if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  unsigned char *memo = c->nrule_slots ? (unsigned char *)(cs + c->n) : NULL;
+  unsigned char *memo = !c->nrule_slots ? NULL : small ? local.memo
+                                                             : (unsigned char *)(cs + c->n);
   if (memo) memset(memo, 0, c->nrule_slots);
-  double worth = cart_worth(in);
-  counters_t counters = {in->counters, NULL, c, false, false, NULL};
+  double worth = cart_worth(c, in);
+  offer_seen_set_t seen_buf; /* filled by the range read, if any */
+  counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf};
+  char currency[4] = {0}; /* the cart's, when a currency code can equal it (an offer's is 3
+                           * letters, NUL-terminated): then memcmp of 4 bytes is strcmp == 0 */
+  if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);
   for (size_t i = 0; i < c->n && !rc; i++) {
     const offer_t *o = &c->offers[i];
-    int64_t money_used = 0;
-    if (ineligible(&counters, o, rd, in, memo, &money_used, &rc)) continue;
+    int64_t money_used = 0, base = 0;
+    if (ineligible(&counters, o, rd, in, currency, memo, &base, &money_used, &rc)) continue;
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
-    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, &rng, &k->arm))) break;
+    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm))) break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
-    k->discount = offers_discount(o, k->value, cart);
+    k->discount = discount_on(o, k->value, base);
     if (o->budget_money && money_used > o->budget_money - k->discount) continue; /* can't pay */
     bool losing;
     if ((rc = expected_value(&counters, o, rd, in, worth, k, &losing))) break;
     if (!losing) n++;
   }
-  free(counters.seen);
   if (rc) {
-    free(cs);
+    if (!small) free(cs);
     return offer_store_err(rd, rc, e);
   }
   if (n > 32) qsort(cs, n, sizeof *cs, cmp_cand);
@@ -392,10 +457,14 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     for (size_t g = 0; g < ngroups && o->exclusive_group; g++)
       clash |= !strcmp(groups[g], o->exclusive_group);
     if (clash) continue;
+    if (!caps_first(o) && capped(&counters, o, rd, in, &rc)) {
+      if (rc) rc = offer_store_err(rd, rc, e);
+      continue;
+    }
     if (o->exclusive_group) groups[ngroups++] = o->exclusive_group;
     if (!o->stackable) exclusive_taken = true;
     rc = fill(in, &cs[i], &rng, &out->items[out->n++], e);
   }
-  free(cs);
+  if (!small) free(cs);
   return rc;
 }

@@ -4,6 +4,8 @@
  * Invariant: a stored definition always parses (offers_set validates before it writes). */
 #include <stdlib.h>
 
+#include <openssl/rand.h>
+
 #include "offers/condition.h"
 #include "offers/offers_internal.h"
 
@@ -270,6 +272,12 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   if ((rc = get_obj(def, "experiment", &x, e)) || (rc = parse_experiment(x, o, e))) goto fail;
   snprintf(o->seed_holdout, sizeof o->seed_holdout, "%s/holdout", o->seed);
   snprintf(o->seed_variant, sizeof o->seed_variant, "%s/variant", o->seed);
+  o->seed_holdout_len = strlen(o->seed_holdout);
+  o->seed_variant_len = strlen(o->seed_variant);
+  double hw[2] = {o->holdout, 1 - o->holdout}, vw[OFFERS_MAX_VARIANTS];
+  for (int i = 0; i < o->nvariants; i++) vw[i] = o->variants[i].weight;
+  experiment_bucket_ranges(2, 1.0, hw, 2, o->holdout_ranges);
+  experiment_bucket_ranges(o->nvariants, 1.0, vw, o->nvariants, o->variant_ranges);
   x = json_object_get(def, "rule");
   if (with_rule && x && !json_is_null(x) &&
       (rc = condition_compile((json_t *)x, &o->rule, e)))
@@ -286,6 +294,7 @@ void offers_clear(offer_t *o) {
   if (!o) return;
   if (o->rule) condition_free(o->rule);
   if (o->def) json_decref(o->def);
+  free(o->rule_attr);
   memset(o, 0, sizeof *o);
 }
 
@@ -552,11 +561,58 @@ static int share_rules(offers_catalog_t *c, perr_info_t *e) {
   return rc;
 }
 
+/* Patron's attributes (PROTOCOL.md offers.decide); any other name is the shop's alone. */
+static const struct {
+  const char *name;
+  offers_attr_kind_t kind;
+} PATRON_ATTRS[] = {
+    {"id", OFFERS_ATTR_ID},
+    {"order_count", OFFERS_ATTR_ORDER_COUNT},
+    {"first_order", OFFERS_ATTR_FIRST_ORDER},
+    {"days_since_last_order", OFFERS_ATTR_DAYS_SINCE_LAST_ORDER},
+    {"tier", OFFERS_ATTR_TIER},
+    {"points", OFFERS_ATTR_POINTS},
+    {"segment", OFFERS_ATTR_SEGMENT},
+    {"p_alive", OFFERS_ATTR_P_ALIVE},
+    {"churn_risk", OFFERS_ATTR_CHURN_RISK},
+    {"churn_band", OFFERS_ATTR_CHURN_BAND},
+    {"predicted_clv", OFFERS_ATTR_PREDICTED_CLV},
+    {"cart_value", OFFERS_ATTR_CART_VALUE},
+    {"currency", OFFERS_ATTR_CURRENCY},
+    {"cart_items", OFFERS_ATTR_CART_ITEMS},
+    {"cart_categories", OFFERS_ATTR_CART_CATEGORIES},
+    {"cart_quantity", OFFERS_ATTR_CART_QUANTITY},
+};
+
+/* The slots' kinds, the ranking's slots and each rule's map from its names to slots. */
+static int bind_attrs(offers_catalog_t *c, perr_info_t *e) {
+  c->attr_kind = calloc(c->nattrs ? c->nattrs : 1, 1);
+  if (!c->attr_kind) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  for (size_t i = 0; i < c->nattrs; i++)
+    for (size_t k = 0; k < sizeof PATRON_ATTRS / sizeof PATRON_ATTRS[0]; k++)
+      if (!strcmp(c->attrs[i], PATRON_ATTRS[k].name))
+        c->attr_kind[i] = (unsigned char)PATRON_ATTRS[k].kind;
+  for (size_t k = 0; k < OFFERS_RANK_ATTRS; k++)
+    c->rank_slot[k] = (size_t)offers_catalog_slot(c, RANKING_ATTRS[k]);
+  for (size_t i = 0; i < c->n; i++) {
+    offer_t *o = &c->offers[i];
+    const char *const *names;
+    size_t n = condition_names(o->rule, &names);
+    if (!o->rule) continue;
+    if (!(o->rule_attr = malloc((n ? n : 1) * sizeof *o->rule_attr)))
+      return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+    for (size_t k = 0; k < n; k++) o->rule_attr[k] = offers_catalog_slot(c, names[k]);
+  }
+  return 0;
+}
+
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e) {
   build_ctx_t b = {calloc(1, sizeof(offers_catalog_t)), 0};
   if (!b.c) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   int rc = walk(t, NULL, false, build_one, &b, e);
   if (!rc) rc = collect_attrs(b.c, e);
+  if (!rc) rc = bind_attrs(b.c, e);
+  if (!rc && RAND_bytes((unsigned char *)&b.c->id, sizeof b.c->id) != 1) b.c->id = 0;
   if (!rc) rc = share_rules(b.c, e);
   if (rc) {
     offers_catalog_free(b.c);
@@ -571,17 +627,22 @@ void offers_catalog_free(offers_catalog_t *c) {
   for (size_t i = 0; i < c->n; i++) offers_clear(&c->offers[i]);
   free(c->offers);
   free(c->attrs);
+  free(c->attr_kind);
   free(c);
 }
 
-bool offers_catalog_uses(const offers_catalog_t *c, const char *name) {
+int offers_catalog_slot(const offers_catalog_t *c, const char *name) {
   size_t lo = 0, hi = c ? c->nattrs : 0;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     int k = strcmp(c->attrs[mid], name);
-    if (!k) return true;
+    if (!k) return (int)mid;
     if (k < 0) lo = mid + 1;
     else hi = mid;
   }
-  return false;
+  return -1;
+}
+
+bool offers_catalog_uses(const offers_catalog_t *c, const char *name) {
+  return offers_catalog_slot(c, name) >= 0;
 }

@@ -117,14 +117,20 @@ void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static size_t b64url_encode(const unsigned char *in, size_t n, char *out) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-                 (i + 2 < n ? in[i + 2] : 0);
-    out[o++] = B64[v >> 18 & 63];
+  size_t o = 0, i = 0;
+  for (; i + 3 <= n; i += 3) { /* whole groups: four characters each */
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    out[o] = B64[v >> 18];
+    out[o + 1] = B64[v >> 12 & 63];
+    out[o + 2] = B64[v >> 6 & 63];
+    out[o + 3] = B64[v & 63];
+    o += 4;
+  }
+  if (i < n) { /* 1 or 2 bytes left: 2 or 3 characters, no padding */
+    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+    out[o++] = B64[v >> 18];
     out[o++] = B64[v >> 12 & 63];
     if (i + 1 < n) out[o++] = B64[v >> 6 & 63];
-    if (i + 2 < n) out[o++] = B64[v & 63];
   }
   out[o] = 0;
   return o;

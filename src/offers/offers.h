@@ -19,6 +19,7 @@
 
 #include "base/arena.h"
 #include "base/perr.h"
+#include "experiments/experiments.h"
 #include "experiments/stats.h"
 #include "store/store.h"
 
@@ -80,11 +81,19 @@ typedef struct offer_s {
   bool stop_when_losing;       /* default true: not decided once measured to lose money */
   char seed_holdout[OFFERS_ID_MAX + 16]; /* seed + "/holdout": the holdout split's seed */
   char seed_variant[OFFERS_ID_MAX + 16]; /* seed + "/variant": the A/B split's seed */
+  size_t seed_holdout_len, seed_variant_len;
+  /* The splits' GrowthBook bucket ranges (experiment_bucket_ranges of the weights, coverage
+   * 1), fixed by the definition: holdout (2 ranges: holdout, treated) when holdout > 0, the
+   * A/B variants when nvariants > 1. */
+  experiment_range_t holdout_ranges[2];
+  experiment_range_t variant_ranges[OFFERS_MAX_VARIANTS];
   int nvariants;               /* >= 1 (an offer without variants has one: "default") */
   offer_variant_t variants[OFFERS_MAX_VARIANTS];
   int64_t updated_at;
   int rule_slot;               /* in a catalogue: offers with equal rules share a slot (their
                                 * rule is evaluated once per decision); -1 elsewhere */
+  int *rule_attr;              /* in a catalogue: the attribute slot (offers_catalog_t.attrs
+                                * index) of each of the rule's condition_names; else NULL */
 } offer_t;
 
 /* ---- catalogue (offer_def.c) ------------------------------------------------------ */
@@ -104,6 +113,21 @@ int offers_list(store_txn_t *t, const char *after, size_t limit, bool include_ar
 /* Archive (true) or restore (false). */
 int offers_archive(store_txn_t *t, const char *id, bool archived, int64_t now, perr_info_t *e);
 
+/* What fills an attribute of offers.decide (PROTOCOL.md offers.decide): Patron's own (from
+ * the customer record, loyalty, the CLV model, the cart; when Patron sets one it wins over
+ * the shop's) or only the shop's. */
+typedef enum {
+  OFFERS_ATTR_SHOP = 0, OFFERS_ATTR_ID, OFFERS_ATTR_ORDER_COUNT, OFFERS_ATTR_FIRST_ORDER,
+  OFFERS_ATTR_DAYS_SINCE_LAST_ORDER, OFFERS_ATTR_TIER, OFFERS_ATTR_POINTS, OFFERS_ATTR_SEGMENT,
+  OFFERS_ATTR_P_ALIVE, OFFERS_ATTR_CHURN_RISK, OFFERS_ATTR_CHURN_BAND,
+  OFFERS_ATTR_PREDICTED_CLV, OFFERS_ATTR_CART_VALUE, OFFERS_ATTR_CURRENCY,
+  OFFERS_ATTR_CART_ITEMS, OFFERS_ATTR_CART_CATEGORIES, OFFERS_ATTR_CART_QUANTITY,
+  OFFERS_ATTR_KINDS
+} offers_attr_kind_t;
+/* The ranking's attributes (offer_decide.c cart_worth), always in a catalogue's attrs. */
+enum { OFFERS_RANK_MARGIN_RATE = 0, OFFERS_RANK_PREDICTED_CLV, OFFERS_RANK_P_ALIVE,
+       OFFERS_RANK_CHURN_RISK, OFFERS_RANK_ATTRS };
+
 /* An immutable snapshot of the active (not archived) offers, conditions compiled. */
 typedef struct offers_catalog_s {
   size_t n;
@@ -111,12 +135,18 @@ typedef struct offers_catalog_s {
   const char **attrs;  /* sorted, unique: every attribute a rule or the ranking reads */
   size_t nattrs;
   size_t nrule_slots;  /* distinct rules (offer_t.rule_slot < nrule_slots) */
+  unsigned char *attr_kind; /* by slot: offers_attr_kind_t */
+  uint64_t id;         /* random at build, 0 when none was drawn (counter memos: one
+                        * catalogue's positions name the same offers) */
+  size_t rank_slot[OFFERS_RANK_ATTRS]; /* the ranking attributes' slots */
 } offers_catalog_t;
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e);
 void offers_catalog_free(offers_catalog_t *c);
 /* Whether some offer's rule (or the ranking: margin_rate, predicted_clv, p_alive,
  * churn_risk) reads the attribute; one no one reads need not be computed. */
 bool offers_catalog_uses(const offers_catalog_t *c, const char *name);
+/* The attribute's slot (index in c->attrs), -1 when no one reads it. */
+int offers_catalog_slot(const offers_catalog_t *c, const char *name);
 
 /* ---- tokens (offer_token.c) and keys (offer_keys.c) ---------------------------- */
 
@@ -215,9 +245,68 @@ typedef struct offers_counter_memo_s offers_counter_memo_t;
 offers_counter_memo_t *offers_counter_memo_new(void); /* NULL: out of memory */
 void offers_counter_memo_free(offers_counter_memo_t *m);
 
+/* ---- rule attributes read lazily (offer_attrs.c) ---- */
+
+/* What Patron knows of the customer, read by the caller a group at a time (only when a rule
+ * or the ranking reads an attribute of the group). Strings stay valid until the attributes
+ * are cleared. */
+enum { OFFERS_GROUP_ORDERS = 1, OFFERS_GROUP_LOYALTY = 2, OFFERS_GROUP_CLV = 4 };
+typedef struct offers_profile_s {
+  bool customer_found;          /* ORDERS: the customer record was read */
+  int64_t order_count, last_order_at;
+  bool loyalty;                 /* LOYALTY: a program is stored, the member summary read */
+  bool has_tier;
+  const char *tier;
+  int64_t points;
+  bool scored;                  /* CLV: the served model scored the customer */
+  const char *segment, *churn_band; /* NULL: none */
+  bool has_clv, has_value;
+  double p_alive, churn_risk;
+  int64_t predicted_clv;
+} offers_profile_t;
+typedef void (*offers_profile_fn)(void *ctx, unsigned group, offers_profile_t *p);
+
+/* Patron's attribute values kept between decisions by one thread: a value only the pool
+ * holds is set in place (an equal string, or cart list, is kept as it is), so a decision
+ * allocates only what changed. Values are the same as fresh ones. Not thread-safe. */
+typedef struct offers_attr_pool_s offers_attr_pool_t;
+offers_attr_pool_t *offers_attr_pool_new(void); /* NULL: out of memory */
+void offers_attr_pool_free(offers_attr_pool_t *p);
+
+/* The attributes of one decision, by catalogue slot, each built at its first read: Patron's
+ * value when Patron sets it (PROTOCOL.md offers.decide), else the shop's. The same values
+ * as the JSON object the daemon used to build whole (tests/unit/test_offers_attrs.c). */
+#define OFFERS_ATTRS_INLINE 48
+typedef struct offers_attrs_s {
+  const offers_catalog_t *c;
+  const char *customer;
+  const offers_cart_t *cart;
+  int64_t now;
+  offers_profile_fn load;
+  void *load_ctx;
+  unsigned loaded;              /* OFFERS_GROUP_* bits read */
+  offers_profile_t prof;
+  json_t **shop, **own;         /* by slot (owned): the shop's value, Patron's */
+  json_t **pooled;              /* by slot: the pool's values (NULL: no pool) */
+  unsigned char *built;         /* by slot: own computed */
+  json_t *inline_vals[2 * OFFERS_ATTRS_INLINE];
+  unsigned char inline_built[OFFERS_ATTRS_INLINE];
+} offers_attrs_t;
+/* 0, or PERR_INTERNAL (out of memory). a is cleared with offers_attrs_clear either way. */
+int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
+                      const offers_cart_t *cart, int64_t now, offers_profile_fn load,
+                      void *load_ctx);
+/* Reuse the pool's values in this decision (p NULL, or out of memory: fresh values). */
+void offers_attrs_use_pool(offers_attrs_t *a, offers_attr_pool_t *p);
+/* The shop's value of the attribute in slot (stolen; replaces an earlier one). */
+void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v);
+const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot);
+void offers_attrs_clear(offers_attrs_t *a);
+
 typedef struct offers_decide_in_s {
   const char *customer;
   const json_t *attrs;     /* profile + cart + shop attributes (offers_cart_attributes) */
+  offers_attrs_t *lazy;    /* non-NULL: the attributes, read from here instead of attrs */
   const offers_cart_t *cart;
   int64_t now;
   double global_holdout;   /* share of customers who never see personalized offers */
@@ -260,6 +349,10 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
 /* Adds cart_value, currency, cart_items (product ids), cart_categories, cart_quantity to
  * attrs (an object). */
 int offers_cart_attributes(json_t *attrs, const offers_cart_t *cart);
+/* x as printf "%.*f" prints it with prec 0..6 (offer_format.c), NUL-terminated into out (at
+ * least 32 bytes); returns the length, or 0 (nothing written) for NaN, infinities,
+ * |x| >= 1e15 and |x| * 10^prec >= 1e19, which only printf prints. */
+size_t offers_format_fixed(char *out, double x, int prec);
 /* The discount an offer's arm value costs on a cart (minor units, >= 0). */
 int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *cart);
 

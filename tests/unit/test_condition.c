@@ -38,10 +38,23 @@ static bool eval_text(const char *cond, const char *attrs, int flags) {
   return r;
 }
 
+/* condition_get_fn over an attributes object (condition_eval_get's equivalence). */
+typedef struct member_src_s {
+  const condition_t *c;
+  const json_t *attrs;
+} member_src_t;
+
+static const json_t *member(void *ctx, size_t name) {
+  const member_src_t *m = ctx;
+  const char *const *names;
+  assert_true(name < condition_names(m->c, &names));
+  return json_object_get(m->attrs, names[name]);
+}
+
 static void test_eval_condition_cases(void **st) {
   (void)st;
   json_t *sec = gb_section(cases, "evalCondition");
-  size_t i, passed = 0;
+  size_t i, passed = 0, via_get = 0;
   json_t *row;
   json_array_foreach(sec, i, row) {
     const char *name = json_string_value(json_array_get(row, 0));
@@ -53,11 +66,18 @@ static void test_eval_condition_cases(void **st) {
     if (condition_compile_ex(cond, CONDITION_SDK_COMPAT, &c, &e) != 0)
       fail_msg("case %zu '%s' does not compile: %s", i, name, e.message);
     bool got = condition_eval_groups(c, attrs, groups);
+    if (json_is_object(attrs) && !groups) { /* the attributes one member at a time */
+      member_src_t m = {c, attrs};
+      if (condition_eval_get(c, member, &m) != want)
+        fail_msg("case %zu '%s' through condition_eval_get differs", i, name);
+      via_get++;
+    }
     condition_free(c);
     if (got != want) fail_msg("case %zu '%s': got %d want %d", i, name, got, want);
     passed++;
   }
-  printf("evalCondition: %zu of %zu cases passed\n", passed, json_array_size(sec));
+  printf("evalCondition: %zu of %zu cases passed (%zu also through condition_eval_get)\n",
+         passed, json_array_size(sec), via_get);
   assert_int_equal(passed, json_array_size(sec));
   assert_int_equal(passed, 248); /* the snapshot's count (PROVENANCE.md) */
 }

@@ -1,0 +1,285 @@
+/* offer_attrs.c -- the attributes offers.decide's rules and ranking read: the cart's
+ * (offers_cart_attributes, whole), and one decision's attributes by catalogue slot, each
+ * built at its first read (offers_attrs_t). A slot's value is Patron's when Patron sets the
+ * attribute and the shop's otherwise, exactly as the JSON object that used to be built whole
+ * (the shop's members first, Patron's set over them): the same constructors, so a value
+ * jansson refuses (a string that is not UTF-8) leaves the shop's in place as it did.
+ * With a pool (one per thread), Patron's values outlive the decision: a value the pool alone
+ * holds (refcount 1) is set in place, and an equal string or cart list is kept as it is.
+ * Invariants: a slot is computed at most once per decision; a profile group is loaded at most
+ * once, and only when an attribute of it is read; every value is owned by the attributes
+ * (a pooled one: one reference) and released by offers_attrs_clear; a pooled value is
+ * changed only while no one but the pool holds it, so it always equals a fresh one. */
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "offers/offers_internal.h"
+
+static bool in_strings(const json_t *arr, const char *s) {
+  for (size_t i = 0; i < json_array_size(arr); i++)
+    if (!strcmp(json_string_value(json_array_get(arr, i)), s)) return true;
+  return false;
+}
+
+/* One cart attribute as offers_cart_attributes sets it (NULL: jansson refused it). */
+static json_t *cart_value(offers_attr_kind_t k, const offers_cart_t *cart) {
+  json_t *arr;
+  int64_t qty = 0;
+  switch (k) {
+  case OFFERS_ATTR_CART_VALUE: return json_integer(cart->value);
+  case OFFERS_ATTR_CURRENCY: return json_string(cart->currency ? cart->currency : "");
+  case OFFERS_ATTR_CART_ITEMS:
+    arr = json_array();
+    for (size_t i = 0; arr && i < cart->nitems; i++)
+      if (cart->items[i].product) json_array_append_new(arr, json_string(cart->items[i].product));
+    return arr;
+  case OFFERS_ATTR_CART_CATEGORIES:
+    arr = json_array();
+    for (size_t i = 0; arr && i < cart->nitems; i++) {
+      const char *cat = cart->items[i].category;
+      if (cat && !in_strings(arr, cat)) json_array_append_new(arr, json_string(cat));
+    }
+    return arr;
+  case OFFERS_ATTR_CART_QUANTITY:
+    for (size_t i = 0; i < cart->nitems; i++) qty += cart->items[i].quantity;
+    return json_integer(qty);
+  default: return NULL;
+  }
+}
+
+int offers_cart_attributes(json_t *attrs, const offers_cart_t *cart) {
+  static const struct {
+    const char *name;
+    offers_attr_kind_t kind;
+  } cart_attrs[] = {{"cart_value", OFFERS_ATTR_CART_VALUE},
+                    {"currency", OFFERS_ATTR_CURRENCY},
+                    {"cart_items", OFFERS_ATTR_CART_ITEMS},
+                    {"cart_categories", OFFERS_ATTR_CART_CATEGORIES},
+                    {"cart_quantity", OFFERS_ATTR_CART_QUANTITY}};
+  int rc = 0;
+  for (size_t i = 0; i < sizeof cart_attrs / sizeof cart_attrs[0]; i++)
+    rc |= json_object_set_new(attrs, cart_attrs[i].name, cart_value(cart_attrs[i].kind, cart));
+  return rc ? PERR_INTERNAL : 0;
+}
+
+/* ---- the pool ---- */
+
+struct offers_attr_pool_s {
+  const offers_catalog_t *c; /* the catalogue the slots are of */
+  size_t n;
+  json_t **v;                /* by slot: one reference each */
+};
+
+offers_attr_pool_t *offers_attr_pool_new(void) { return calloc(1, sizeof(offers_attr_pool_t)); }
+
+static void pool_empty(offers_attr_pool_t *p) {
+  for (size_t i = 0; i < p->n; i++) json_decref(p->v[i]);
+  free(p->v);
+  p->v = NULL;
+  p->n = 0;
+  p->c = NULL;
+}
+
+void offers_attr_pool_free(offers_attr_pool_t *p) {
+  if (!p) return;
+  pool_empty(p);
+  free(p);
+}
+
+void offers_attrs_use_pool(offers_attrs_t *a, offers_attr_pool_t *p) {
+  if (!p || !a->c || !a->c->nattrs) return;
+  if (p->c != a->c || p->n != a->c->nattrs) { /* another catalogue: other slots */
+    pool_empty(p);
+    if (!(p->v = calloc(a->c->nattrs, sizeof *p->v))) return;
+    p->n = a->c->nattrs;
+    p->c = a->c;
+  }
+  a->pooled = p->v;
+}
+
+/* Whether v is the pool's alone and of type t (then it may be changed in place). */
+static bool only_pooled(const json_t *v, json_type t) {
+  return v && json_typeof(v) == t && v->refcount == 1;
+}
+
+/* fresh into the pool slot (replacing what was there); a new reference to it (or NULL). */
+static json_t *pool_put(json_t **slot, json_t *fresh) {
+  json_decref(*slot);
+  *slot = fresh;
+  return json_incref(fresh);
+}
+
+static json_t *pool_integer(json_t **slot, json_int_t n) {
+  if (only_pooled(*slot, JSON_INTEGER) && json_integer_set(*slot, n) == 0)
+    return json_incref(*slot);
+  return pool_put(slot, json_integer(n));
+}
+
+static json_t *pool_real(json_t **slot, double x) {
+  if (only_pooled(*slot, JSON_REAL) && json_real_set(*slot, x) == 0) return json_incref(*slot);
+  return pool_put(slot, json_real(x)); /* NULL for what json_real refuses */
+}
+
+static json_t *pool_string(json_t **slot, const char *s) {
+  if (only_pooled(*slot, JSON_STRING) &&
+      (!strcmp(json_string_value(*slot), s) || json_string_set(*slot, s) == 0))
+    return json_incref(*slot);
+  return pool_put(slot, json_string(s)); /* NULL for what json_string refuses */
+}
+
+/* Whether arr holds what cart_value(k) would build (cart_items, cart_categories). */
+static bool same_cart_list(const json_t *arr, offers_attr_kind_t k, const offers_cart_t *cart) {
+  size_t used = 0, n = json_array_size(arr);
+  for (size_t i = 0; i < cart->nitems; i++) {
+    const char *s = k == OFFERS_ATTR_CART_ITEMS ? cart->items[i].product : cart->items[i].category;
+    if (!s) continue;
+    if (k == OFFERS_ATTR_CART_CATEGORIES) { /* a category already listed is not added */
+      bool listed = false;
+      for (size_t j = 0; j < used && !listed; j++)
+        listed = !strcmp(json_string_value(json_array_get(arr, j)), s);
+      if (listed) continue;
+    }
+    if (used == n || strcmp(json_string_value(json_array_get(arr, used)), s)) return false;
+    used++;
+  }
+  return used == n;
+}
+
+/* ---- one decision's attributes ---- */
+
+static const offers_profile_t *group(offers_attrs_t *a, unsigned g) {
+  if (!(a->loaded & g)) {
+    a->loaded |= g;
+    if (a->load) a->load(a->load_ctx, g, &a->prof);
+  }
+  return &a->prof;
+}
+
+/* Constructors through the slot's pool entry (slot NULL: fresh values). */
+static json_t *mk_integer(json_t **slot, json_int_t n) {
+  return slot ? pool_integer(slot, n) : json_integer(n);
+}
+static json_t *mk_real(json_t **slot, double x) { return slot ? pool_real(slot, x) : json_real(x); }
+static json_t *mk_string(json_t **slot, const char *s) {
+  return slot ? pool_string(slot, s) : json_string(s);
+}
+
+/* Patron's value of an attribute kind (NULL: Patron does not set it); slot: its pool entry. */
+static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **slot) {
+  const offers_profile_t *p;
+  switch (k) {
+  case OFFERS_ATTR_ID: return mk_string(slot, a->customer);
+  case OFFERS_ATTR_ORDER_COUNT:
+    p = group(a, OFFERS_GROUP_ORDERS);
+    return mk_integer(slot, p->customer_found ? p->order_count : 0);
+  case OFFERS_ATTR_FIRST_ORDER:
+    p = group(a, OFFERS_GROUP_ORDERS);
+    return json_boolean(p->customer_found ? p->order_count == 0 : true);
+  case OFFERS_ATTR_DAYS_SINCE_LAST_ORDER:
+    p = group(a, OFFERS_GROUP_ORDERS);
+    return p->customer_found && p->last_order_at > 0 && a->now >= p->last_order_at
+               ? mk_integer(slot, (a->now - p->last_order_at) / 86400)
+               : NULL;
+  case OFFERS_ATTR_TIER:
+    p = group(a, OFFERS_GROUP_LOYALTY);
+    return p->loyalty && p->has_tier && p->tier ? mk_string(slot, p->tier) : NULL;
+  case OFFERS_ATTR_POINTS:
+    p = group(a, OFFERS_GROUP_LOYALTY);
+    return p->loyalty ? mk_integer(slot, p->points) : NULL;
+  case OFFERS_ATTR_SEGMENT:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->segment ? mk_string(slot, p->segment) : NULL;
+  case OFFERS_ATTR_P_ALIVE:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->has_clv ? mk_real(slot, p->p_alive) : NULL;
+  case OFFERS_ATTR_CHURN_RISK:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->has_clv ? mk_real(slot, p->churn_risk) : NULL;
+  case OFFERS_ATTR_CHURN_BAND:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->has_clv && p->churn_band ? mk_string(slot, p->churn_band) : NULL;
+  case OFFERS_ATTR_PREDICTED_CLV:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->has_value ? mk_integer(slot, p->predicted_clv) : NULL;
+  case OFFERS_ATTR_CART_VALUE: return mk_integer(slot, a->cart->value);
+  case OFFERS_ATTR_CURRENCY: return mk_string(slot, a->cart->currency ? a->cart->currency : "");
+  case OFFERS_ATTR_CART_ITEMS:
+  case OFFERS_ATTR_CART_CATEGORIES:
+    if (slot && only_pooled(*slot, JSON_ARRAY) && same_cart_list(*slot, k, a->cart))
+      return json_incref(*slot);
+    return slot ? pool_put(slot, cart_value(k, a->cart)) : cart_value(k, a->cart);
+  case OFFERS_ATTR_CART_QUANTITY: {
+    int64_t qty = 0;
+    for (size_t i = 0; i < a->cart->nitems; i++) qty += a->cart->items[i].quantity;
+    return mk_integer(slot, qty);
+  }
+  case OFFERS_ATTR_SHOP:
+  case OFFERS_ATTR_KINDS: break;
+  }
+  return NULL;
+}
+
+int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
+                      const offers_cart_t *cart, int64_t now, offers_profile_fn load,
+                      void *load_ctx) {
+  memset(a, 0, offsetof(offers_attrs_t, inline_vals));
+  a->c = c;
+  a->customer = customer;
+  a->cart = cart;
+  a->now = now;
+  a->load = load;
+  a->load_ctx = load_ctx;
+  size_t n = c ? c->nattrs : 0;
+  if (n <= OFFERS_ATTRS_INLINE) {
+    a->shop = a->inline_vals;
+    a->own = a->inline_vals + n;
+    a->built = a->inline_built;
+  } else {
+    a->shop = calloc(2 * n, sizeof *a->shop);
+    a->built = calloc(n, 1);
+    if (!a->shop || !a->built) {
+      free(a->shop);
+      free(a->built);
+      a->shop = NULL;
+      a->built = NULL;
+      return PERR_INTERNAL;
+    }
+    a->own = a->shop + n;
+  }
+  if (n) {
+    memset(a->shop, 0, 2 * n * sizeof *a->shop);
+    memset(a->built, 0, n);
+  }
+  return 0;
+}
+
+void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v) {
+  if (!a->shop || slot >= a->c->nattrs) {
+    json_decref(v);
+    return;
+  }
+  json_decref(a->shop[slot]);
+  a->shop[slot] = v;
+}
+
+const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
+  if (!a->shop || slot >= a->c->nattrs) return NULL;
+  if (!a->built[slot]) {
+    a->built[slot] = 1;
+    a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot],
+                                a->pooled ? &a->pooled[slot] : NULL);
+  }
+  return a->own[slot] ? a->own[slot] : a->shop[slot];
+}
+
+void offers_attrs_clear(offers_attrs_t *a) {
+  size_t n = a->c ? a->c->nattrs : 0;
+  if (a->shop)
+    for (size_t i = 0; i < 2 * n; i++) json_decref(a->shop[i]);
+  if (a->shop && a->shop != a->inline_vals) {
+    free(a->shop);
+    free(a->built);
+  }
+  a->shop = a->own = NULL;
+  a->built = NULL;
+}

@@ -1,0 +1,47 @@
+/* offer_format.c -- decimal text for offers.decide's reasons without printf: a double in
+ * fixed notation exactly as printf's "%.Nf" prints it (round half to even on the exact binary
+ * value, "-" before any negative value, even one that rounds to zero), for the magnitudes a
+ * reason shows; anything else (NaN, infinities, |x| >= 1e15, |x| * 10^prec >= 1e19) is left to
+ * printf (returns 0).
+ * Invariant: any output is byte-identical to snprintf(out, 32, "%.*f", prec, x)
+ * (tests/unit/test_offers_attrs.c compares them over random and halfway values). */
+#include <math.h>
+
+#include "offers/offers.h"
+
+static const uint64_t POW10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+
+size_t offers_format_fixed(char *out, double x, int prec) {
+  if (prec < 0 || prec > 6 || !isfinite(x) || fabs(x) >= 1e15 ||
+      fabs(x) * (double)POW10[prec] >= 1e19) /* the rounded integer must fit 64 bits */
+    return 0;
+  char *p = out;
+  if (signbit(x)) *p++ = '-';
+  int exp2;
+  double f = frexp(fabs(x), &exp2); /* |x| = f * 2^exp2, f in [0.5, 1) or 0 */
+  uint64_t m = (uint64_t)ldexp(f, 53); /* |x| = m * 2^(exp2 - 53), m exact */
+  int s = 53 - exp2;                   /* |x| = m / 2^s */
+  unsigned __int128 t = (unsigned __int128)m * POW10[prec];
+  uint64_t q;
+  if (s <= 0) {
+    q = (uint64_t)(t << -s); /* an integer below 1e15 * 1e6 < 2^64 */
+  } else if (s >= 100) {
+    q = 0; /* t < 2^74 <= half of 2^s: rounds to 0 */
+  } else {
+    unsigned __int128 one = (unsigned __int128)1 << s, r = t & (one - 1), half = one >> 1;
+    q = (uint64_t)(t >> s);
+    if (r > half || (r == half && (q & 1))) q++;
+  }
+  uint64_t ip = q / POW10[prec], fp = q % POW10[prec];
+  char tmp[24];
+  int n = 0;
+  do tmp[n++] = (char)('0' + ip % 10); while ((ip /= 10));
+  while (n) *p++ = tmp[--n];
+  if (prec) {
+    *p++ = '.';
+    for (int i = prec - 1; i >= 0; i--) p[i] = (char)('0' + fp % 10), fp /= 10;
+    p += prec;
+  }
+  *p = 0;
+  return (size_t)(p - out);
+}

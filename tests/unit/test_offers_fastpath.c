@@ -1,0 +1,490 @@
+/* test_offers_fastpath.c -- offers.decide's computed-path shortcuts give exactly what the
+ * paths they replaced gave:
+ * - reasons: offers_format_fixed against snprintf "%.Nf" over random, halfway and edge values;
+ * - attributes: the lazy, by-slot attributes (offers_attrs_t) against the JSON object the
+ *   daemon used to build whole (reference_attrs below transcribes that code: the shop's used
+ *   members first, then Patron's profile, loyalty, CLV and cart members over them), value by
+ *   value and through whole decisions (same items, arms, reasons and tokens), over random
+ *   profiles, carts and shop attributes;
+ * - GrowthBook splits: each decided arm and the global holdout against experiment_assign
+ *   called as before (ids with non-ASCII and invalid UTF-8 included);
+ * - caps read only for the offers the selection takes: a capped offer leaves the decision
+ *   exactly as if it were not in the catalogue;
+ * - the customer's order counts read from the record's head, as core_customer_get gives them.
+ * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store_fixture.h"
+#include "offers_fixture.h"
+
+static int setup(void **state) { return fx_setup(state, "/tmp/patron-ofp-XXXXXX"); }
+static int teardown(void **state) { return fx_teardown(state); }
+
+/* ---- offers_format_fixed ---- */
+
+static void check_fixed(double x, int prec) {
+  char want[512], got[64];
+  snprintf(want, sizeof want, "%.*f", prec, x);
+  size_t n = offers_format_fixed(got, x, prec);
+  if (!n) { /* left to printf: only for what the fast path does not cover */
+    assert_true(!isfinite(x) || fabs(x) >= 1e15 || fabs(x) * pow(10, prec) >= 1e19);
+    return;
+  }
+  if (strcmp(want, got) || n != strlen(want))
+    fail_msg("%.17g prec %d: printf %s, fast %s", x, prec, want, got);
+}
+
+static void test_format_fixed(void **st) {
+  (void)st;
+  uint64_t s = 42;
+  static const double edge[] = {0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -2.5, 0.00005, 0.00015,
+                                -0.00005, 1e-300, -1e-300, 999999999999999.9, 1e15, -1e15,
+                                123456.78905, 0.125, 0.375, 5e-324, NAN, INFINITY, -INFINITY,
+                                9.9999999999999e14, 0.020000000000000018, 5.340000000000021};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+    for (int p = 0; p <= 6; p++) check_fixed(edge[i], p);
+  for (int i = 0; i < 200000; i++) {
+    double x;
+    switch (i % 4) {
+    case 0: x = (ofx_unif(&s) - 0.5) * pow(10, (double)(ofx_rand(&s) % 30) - 12); break;
+    case 1: /* halfway in decimal (often not exactly representable) */
+      x = ((double)(int64_t)(ofx_rand(&s) % 2000001) - 1000000 + 0.5) /
+          pow(10, (double)(ofx_rand(&s) % 7));
+      break;
+    case 2: { /* exact binary halves and quarters: the round-half-even cases */
+      x = ldexp((double)(int64_t)(ofx_rand(&s) % 4000001) - 2000000,
+                -(int)(ofx_rand(&s) % 20));
+      break;
+    }
+    default: { /* any bit pattern with a moderate exponent */
+      uint64_t b = ofx_rand(&s);
+      b = (b & 0x800fffffffffffffull) | ((uint64_t)(1023 - 40 + ofx_rand(&s) % 90) << 52);
+      memcpy(&x, &b, sizeof x);
+    }
+    }
+    check_fixed(x, (int)(ofx_rand(&s) % 7));
+    check_fixed(x, 0);
+    check_fixed(x, 4);
+  }
+}
+
+/* ---- attributes ---- */
+
+/* Offers whose rules read every attribute Patron fills, shop attributes (one shadowed by a
+ * Patron name) and nested paths; stackable, so most of them are decided at once. */
+static const char *const RULES[] = {
+    "{\"tier\":{\"$in\":[\"silver\",\"gold\"]}}",
+    "{\"points\":{\"$gte\":100}}",
+    "{\"cart_value\":{\"$gte\":1000}}",
+    "{\"cart_categories\":{\"$elemMatch\":{\"$eq\":\"kitchen\"}}}",
+    "{\"order_count\":{\"$gte\":1}}",
+    "{\"id\":{\"$regex\":\"^c-[0-4]\"}}",
+    "{\"$or\":[{\"churn_band\":\"high\"},{\"cart_quantity\":{\"$gte\":3}}]}",
+    "{\"$and\":[{\"first_order\":false},{\"currency\":\"EUR\"}]}",
+    "{\"channel\":\"web\"}",
+    "{\"cart_items\":{\"$all\":[\"mug-1\"]}}",
+    "{\"segment\":{\"$exists\":true}}",
+    "{\"days_since_last_order\":{\"$lte\":30}}",
+    "{\"predicted_clv\":{\"$gt\":5000},\"p_alive\":{\"$lt\":0.5}}",
+    "{\"churn_risk\":{\"$gte\":0.3}}",
+    "{\"cart_items.0\":\"mug-1\"}",
+    "{\"device.os\":\"ios\"}",
+    "{\"$not\":{\"segment\":\"lost\"}}",
+    "{\"tier\":{\"$exists\":false}}",
+    "{\"margin_rate\":{\"$gt\":0.2}}",
+};
+#define NRULES (sizeof RULES / sizeof RULES[0])
+
+static void set_offers(fx_t *f) {
+  for (size_t i = 0; i < NRULES; i++) {
+    char def[1024];
+    snprintf(def, sizeof def,
+             "{\"id\":\"r%02zu\",\"kind\":\"%s\",\"value\":%d,\"currency\":\"EUR\",\"rule\":%s,"
+             "\"stackable\":true,\"priority\":%zu,\"experiment\":{\"holdout\":0.2,\"variants\":"
+             "[{\"id\":\"a\",\"value\":%d,\"weight\":0.3},{\"id\":\"b\",\"value\":%d,"
+             "\"weight\":0.7}]}}",
+             i, i % 2 ? "amount_off" : "percent_off", i % 2 ? 300 : 5, RULES[i], i % 4,
+             i % 2 ? 300 : 5, i % 2 ? 500 : 10);
+    ofx_set(f, def);
+  }
+}
+
+typedef struct trial_s {
+  char customer[32];
+  offers_profile_t prof;
+  char tier[16];
+  offers_cart_item_t items[5];
+  offers_cart_t cart;
+  json_t *shop;
+  unsigned loads[8];
+} trial_t;
+
+static const char *pick(uint64_t *s, const char *const *v, size_t n) {
+  return v[ofx_rand(s) % n];
+}
+
+static void random_trial(uint64_t *s, trial_t *t) {
+  static const char *const tiers[] = {"bronze", "silver", "gold"};
+  static const char *const segs[] = {"champions", "lost", "at_risk"};
+  static const char *const bands[] = {"low", "medium", "high"};
+  static const char *const prods[] = {"mug-1", "tea-7", "spoon-3", "pot-2"};
+  static const char *const cats[] = {"kitchen", "tea", "garden"};
+  static const char *const shop_names[] = {"channel", "margin_rate", "tier", "order_count",
+                                           "device", "id", "segment", "points", "unused",
+                                           "p_alive", "days_since_last_order"};
+  memset(t, 0, sizeof *t);
+  snprintf(t->customer, sizeof t->customer, "c-%d", (int)(ofx_rand(s) % 9));
+  offers_profile_t *p = &t->prof;
+  p->customer_found = ofx_rand(s) % 4 != 0;
+  p->order_count = (int64_t)(ofx_rand(s) % 4);
+  p->last_order_at = ofx_rand(s) % 3 ? OFX_NOW - (int64_t)(ofx_rand(s) % (90 * 86400)) : 0;
+  if (ofx_rand(s) % 5 == 0) p->last_order_at = OFX_NOW + 100; /* in the future */
+  p->loyalty = ofx_rand(s) % 3 != 0;
+  p->has_tier = ofx_rand(s) % 2;
+  snprintf(t->tier, sizeof t->tier, "%s", pick(s, tiers, 3));
+  p->tier = t->tier;
+  p->points = (int64_t)(ofx_rand(s) % 300);
+  p->scored = ofx_rand(s) % 4 != 0;
+  p->segment = ofx_rand(s) % 3 ? pick(s, segs, 3) : NULL;
+  p->churn_band = ofx_rand(s) % 3 ? pick(s, bands, 3) : NULL;
+  p->has_clv = ofx_rand(s) % 2;
+  p->has_value = ofx_rand(s) % 2;
+  p->p_alive = ofx_unif(s);
+  p->churn_risk = ofx_unif(s);
+  p->predicted_clv = (int64_t)(ofx_rand(s) % 20000);
+  size_t n = 1 + ofx_rand(s) % 4;
+  int64_t sum = 0;
+  for (size_t i = 0; i < n; i++) {
+    t->items[i] = (offers_cart_item_t){pick(s, prods, 4),
+                                       ofx_rand(s) % 4 ? pick(s, cats, 3) : NULL,
+                                       (int64_t)(1 + ofx_rand(s) % 3),
+                                       (int64_t)(100 + ofx_rand(s) % 2000)};
+    sum += t->items[i].quantity * t->items[i].price;
+  }
+  t->cart = (offers_cart_t){sum, ofx_rand(s) % 8 ? "EUR" : "USD", t->items, n};
+  t->shop = json_object();
+  for (size_t i = 0; i < sizeof shop_names / sizeof shop_names[0]; i++) {
+    if (ofx_rand(s) % 2) continue;
+    json_t *v;
+    switch (ofx_rand(s) % 4) {
+    case 0: v = json_string(ofx_rand(s) % 2 ? "web" : "app"); break;
+    case 1: v = json_real(ofx_unif(s)); break;
+    case 2: v = json_pack("{ss}", "os", ofx_rand(s) % 2 ? "ios" : "android"); break;
+    default: v = json_integer((json_int_t)(ofx_rand(s) % 50));
+    }
+    json_object_set_new(t->shop, shop_names[i], v);
+  }
+}
+
+static void trial_load(void *ctx, unsigned group, offers_profile_t *p) {
+  trial_t *t = ctx;
+  t->loads[group]++;
+  offers_profile_t *src = &t->prof;
+  if (group == OFFERS_GROUP_ORDERS) {
+    p->customer_found = src->customer_found;
+    p->order_count = src->order_count;
+    p->last_order_at = src->last_order_at;
+  } else if (group == OFFERS_GROUP_LOYALTY) {
+    p->loyalty = src->loyalty;
+    p->has_tier = src->has_tier;
+    p->tier = src->tier;
+    p->points = src->points;
+  } else {
+    p->scored = src->scored;
+    p->segment = src->segment;
+    p->churn_band = src->churn_band;
+    p->has_clv = src->has_clv;
+    p->has_value = src->has_value;
+    p->p_alive = src->p_alive;
+    p->churn_risk = src->churn_risk;
+    p->predicted_clv = src->predicted_clv;
+  }
+}
+
+#define USES(c, k) offers_catalog_uses(c, k)
+
+/* The attributes object as the daemon built it before the lazy attributes (reference). */
+static json_t *reference_attrs(const offers_catalog_t *c, const trial_t *t) {
+  json_t *attrs = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(t->shop, k, v) if (USES(c, k)) json_object_set(attrs, k, v);
+  const offers_profile_t *p = &t->prof;
+  if (USES(c, "id")) json_object_set_new(attrs, "id", json_string(t->customer));
+  bool count = USES(c, "order_count"), first = USES(c, "first_order");
+  if (count || first || USES(c, "days_since_last_order")) {
+    if (p->customer_found) {
+      if (count) json_object_set_new(attrs, "order_count", json_integer(p->order_count));
+      if (first) json_object_set_new(attrs, "first_order", json_boolean(p->order_count == 0));
+      if (p->last_order_at > 0 && OFX_NOW >= p->last_order_at &&
+          USES(c, "days_since_last_order"))
+        json_object_set_new(attrs, "days_since_last_order",
+                            json_integer((OFX_NOW - p->last_order_at) / 86400));
+    } else {
+      if (count) json_object_set_new(attrs, "order_count", json_integer(0));
+      if (first) json_object_set_new(attrs, "first_order", json_true());
+    }
+  }
+  if ((USES(c, "tier") || USES(c, "points")) && p->loyalty) {
+    if (p->has_tier && USES(c, "tier")) json_object_set_new(attrs, "tier", json_string(p->tier));
+    if (USES(c, "points")) json_object_set_new(attrs, "points", json_integer(p->points));
+  }
+  if (p->scored) {
+    if (p->segment && USES(c, "segment"))
+      json_object_set_new(attrs, "segment", json_string(p->segment));
+    if (p->has_clv) {
+      json_object_set_new(attrs, "p_alive", json_real(p->p_alive));
+      json_object_set_new(attrs, "churn_risk", json_real(p->churn_risk));
+      if (p->churn_band && USES(c, "churn_band"))
+        json_object_set_new(attrs, "churn_band", json_string(p->churn_band));
+    }
+    if (p->has_value) json_object_set_new(attrs, "predicted_clv", json_integer(p->predicted_clv));
+  }
+  offers_cart_attributes(attrs, &t->cart);
+  return attrs;
+}
+
+static void assert_same_decision(const offers_decision_t *a, const offers_decision_t *b) {
+  assert_int_equal(a->n, b->n);
+  assert_int_equal(a->global_holdout, b->global_holdout);
+  assert_int_equal(a->global_split, b->global_split);
+  for (size_t i = 0; i < a->n; i++) {
+    const offers_decided_t *x = &a->items[i], *y = &b->items[i];
+    assert_string_equal(x->offer_id, y->offer_id);
+    assert_int_equal(x->arm, y->arm);
+    assert_int_equal(x->value, y->value);
+    assert_int_equal(x->discount, y->discount);
+    assert_memory_equal(&x->expected_value, &y->expected_value, sizeof(double));
+    assert_memory_equal(&x->uplift, &y->uplift, sizeof(double));
+    assert_string_equal(x->impression_id, y->impression_id);
+    assert_int_equal(x->expires, y->expires);
+    assert_string_equal(x->reason, y->reason);
+    assert_string_equal(x->token, y->token);
+  }
+}
+
+static void test_lazy_attributes(void **st) {
+  fx_t *f = *st;
+  set_offers(f);
+  offers_catalog_t *c = ofx_catalog(f);
+  offers_keyring_t keys;
+  perr_info_t e = {0};
+  assert_int_equal(offers_keys_open(f->dir, true, 86400, &keys, &e), 0);
+  uint64_t s = 7;
+  size_t decided = 0;
+  offers_attr_pool_t *pool = offers_attr_pool_new();
+  json_t *held = NULL, *held_copy = NULL; /* a value someone still holds: never changed */
+  assert_non_null(pool);
+  for (int i = 0; i < 3000; i++) {
+    trial_t t;
+    random_trial(&s, &t);
+    json_t *ref = reference_attrs(c, &t);
+    offers_attrs_t lazy;
+    assert_int_equal(offers_attrs_init(&lazy, c, t.customer, &t.cart, OFX_NOW, trial_load, &t),
+                     0);
+    if (i % 4) offers_attrs_use_pool(&lazy, pool); /* most trials reuse the pool's values */
+    const char *k;
+    json_t *v;
+    json_object_foreach(t.shop, k, v) {
+      int slot = offers_catalog_slot(c, k);
+      if (slot >= 0) offers_attrs_set_shop(&lazy, (size_t)slot, json_incref(v));
+    }
+    offers_decide_in_t in = {.customer = t.customer, .cart = &t.cart, .now = OFX_NOW,
+                             .seed = 99, .keys = &keys};
+    offers_decision_t want, got;
+    in.attrs = ref;
+    assert_int_equal(offers_decide(c, f->w, &in, &want, &e), 0);
+    in.attrs = NULL;
+    in.lazy = &lazy;
+    assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+    assert_same_decision(&want, &got);
+    decided += got.n;
+    for (size_t slot = 0; slot < c->nattrs; slot++) { /* every value, read or not */
+      const json_t *a = json_object_get(ref, c->attrs[slot]), *b = offers_attrs_get(&lazy, slot);
+      if (!(a == b || (a && b && json_equal(a, b))))
+        fail_msg("trial %d: attribute %s differs", i, c->attrs[slot]);
+    }
+    for (unsigned g = 0; g < 8; g++) assert_true(t.loads[g] <= 1); /* each group once */
+    if (held) {
+      assert_true(json_equal(held, held_copy));
+      json_decref(held);
+      json_decref(held_copy);
+    }
+    held = json_incref((json_t *)offers_attrs_get(&lazy, ofx_rand(&s) % c->nattrs));
+    held_copy = held ? json_deep_copy(held) : NULL;
+    offers_attrs_clear(&lazy);
+    json_decref(ref);
+    json_decref(t.shop);
+  }
+  assert_true(decided > 3000); /* the trials decide offers, not only empty answers */
+  json_decref(held);
+  json_decref(held_copy);
+  offers_attr_pool_free(pool);
+  offers_catalog_free(c);
+}
+
+/* ---- GrowthBook splits ---- */
+
+/* What offer_decide.c's assignment called before the per-decision hash. */
+static int old_assign(const char *key, const char *seed, const double *w, int n,
+                      const char *id) {
+  experiment_t x;
+  experiment_assignment_t a;
+  experiment_defaults(&x);
+  x.key = key;
+  x.seed = seed;
+  x.variations = n;
+  x.weights = w;
+  x.nweights = n;
+  if (experiment_assign(&x, id, NULL, NULL, &a) || !a.in_experiment) return -1;
+  return a.variation;
+}
+
+static void test_assignment(void **st) {
+  fx_t *f = *st;
+  static const char *const defs[] = {
+      "{\"id\":\"h1\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+      "\"stackable\":true,\"experiment\":{\"holdout\":0.37}}",
+      "{\"id\":\"ab3\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+      "\"stackable\":true,\"experiment\":{\"holdout\":0.1,\"seed\":\"s\\u00e9ed\",\"variants\":["
+      "{\"id\":\"x\",\"value\":100,\"weight\":0.2},{\"id\":\"y\",\"value\":150,\"weight\":0.5},"
+      "{\"id\":\"z\",\"value\":200,\"weight\":0.3}]}}",
+      "{\"id\":\"ab2\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+      "\"stackable\":true,\"experiment\":{\"variants\":[{\"id\":\"x\",\"value\":100},"
+      "{\"id\":\"y\",\"value\":120}]}}",
+  };
+  for (size_t i = 0; i < 3; i++) ofx_set(f, defs[i]);
+  offers_catalog_t *c = ofx_catalog(f);
+  uint64_t s = 3;
+  size_t arms[3][4] = {{0}};
+  for (int i = 0; i < 4000; i++) {
+    char id[64];
+    int n = 0;
+    size_t len = 1 + ofx_rand(&s) % 20;
+    for (size_t k = 0; k < len; k++) { /* ASCII, 2-, 3- and 4-byte UTF-8, invalid bytes */
+      static const char *const parts[] = {"a", "Z", "7", "-", "\xc3\xa9", "\xe2\x82\xac",
+                                          "\xf0\x9f\x98\x80", "\xff", "\x80", "\xe2\x82"};
+      n += snprintf(id + n, sizeof id - (size_t)n, "%s", parts[ofx_rand(&s) % (i % 2 ? 4 : 10)]);
+      if (n > 40) break;
+    }
+    ofx_cart_t cart;
+    ofx_cart(&cart, "EUR", 10000);
+    offers_decide_in_t in = {.customer = id, .cart = &cart.cart, .now = OFX_NOW, .seed = 5,
+                             .global_holdout = 0.25};
+    offers_decision_t d;
+    perr_info_t e = {0};
+    assert_int_equal(offers_decide(c, f->w, &in, &d, &e), 0);
+    double gw[2] = {0.25, 0.75};
+    bool global = old_assign("patron-global-holdout", NULL, gw, 2, id) == 0;
+    assert_int_equal(d.global_holdout, global);
+    assert_int_equal(d.n, global ? 0 : 3);
+    for (size_t k = 0; k < d.n; k++) {
+      const offer_t *o = NULL;
+      for (size_t j = 0; j < c->n; j++)
+        if (!strcmp(c->offers[j].id, d.items[k].offer_id)) o = &c->offers[j];
+      assert_non_null(o);
+      int want;
+      double hw[2] = {o->holdout, 1 - o->holdout}, vw[OFFERS_MAX_VARIANTS];
+      for (int v = 0; v < o->nvariants; v++) vw[v] = o->variants[v].weight;
+      if (o->holdout > 0 && old_assign(o->seed, o->seed_holdout, hw, 2, id) == 0) want = 0;
+      else if (o->nvariants == 1) want = 1;
+      else {
+        int v = old_assign(o->seed, o->seed_variant, vw, o->nvariants, id);
+        want = 1 + (v < 0 ? 0 : v);
+      }
+      assert_int_equal(d.items[k].arm, want);
+      arms[o - c->offers][want]++;
+    }
+  }
+  for (size_t j = 0; j < 3; j++) /* every arm of every split was reached */
+    for (int a = c->offers[j].holdout > 0 ? 0 : 1; a <= c->offers[j].nvariants; a++)
+      assert_true(arms[j][a] > 0);
+  offers_catalog_free(c);
+}
+
+/* ---- caps read at selection ---- */
+
+static void test_capped_offer_as_if_absent(void **st) {
+  fx_t *f = *st;
+  /* "top" wins the ranking but its shown cap is reached; the others compete as usual */
+  ofx_set(f, "{\"id\":\"top\",\"kind\":\"free_shipping\",\"value\":0,\"currency\":\"EUR\","
+             "\"priority\":9,\"caps\":{\"shown\":1},\"exclusive_group\":\"g\"}");
+  ofx_set(f, "{\"id\":\"mid\",\"kind\":\"amount_off\",\"value\":500,\"currency\":\"EUR\","
+             "\"priority\":5,\"exclusive_group\":\"g\",\"caps\":{\"redeemed\":3}}");
+  ofx_set(f, "{\"id\":\"low\",\"kind\":\"percent_off\",\"value\":5,\"currency\":\"EUR\","
+             "\"stackable\":true,\"caps\":{\"shown\":5}}");
+  ofx_set(f, "{\"id\":\"bandit\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+             "\"stackable\":true,\"caps\":{\"shown\":5},\"experiment\":{\"mode\":\"bandit\","
+             "\"variants\":[{\"id\":\"a\",\"value\":100},{\"id\":\"b\",\"value\":200}]}}");
+  ofx_impression(f, "imp-top", "top", "c1", 1, OFX_NOW);
+  offers_catalog_t *with = ofx_catalog(f);
+  perr_info_t e = {0};
+  assert_int_equal(offers_archive(f->w, "top", true, OFX_NOW, &e), 0);
+  offers_catalog_t *without = ofx_catalog(f);
+  assert_int_equal(with->n, without->n + 1);
+  for (int max = 1; max <= 4; max++)
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+      ofx_cart_t cart;
+      ofx_cart(&cart, "EUR", 10000);
+      offers_decide_in_t in = {.customer = "c1", .cart = &cart.cart, .now = OFX_NOW,
+                               .seed = seed, .max_offers = max};
+      offers_decision_t a, b;
+      assert_int_equal(offers_decide(with, f->w, &in, &a, &e), 0);
+      assert_int_equal(offers_decide(without, f->w, &in, &b, &e), 0);
+      assert_same_decision(&a, &b);
+      assert_true(a.n >= 1);
+      assert_string_not_equal(a.items[0].offer_id, "top");
+    }
+  offers_catalog_free(with);
+  offers_catalog_free(without);
+}
+
+/* ---- the customer's order counts ---- */
+
+static void test_customer_order_counts(void **st) {
+  fx_t *f = *st;
+  static const char *const prods[] = {"p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9",
+                                      "p10", "p11", "p12"};
+  customer_t cu = {.id = {"known", 5}, .email = {"k@example.com", 13}};
+  perr_info_t e = {0};
+  assert_int_equal(core_customer_upsert(f->w, &cu, OFX_NOW, &e), 0);
+  for (int i = 0; i < 14; i++) { /* more products than the profile keeps, two currencies */
+    char id[16];
+    snprintf(id, sizeof id, "o%d", i);
+    fx_order(f, id, i % 3 ? "buyer" : "known", i % 2 ? "EUR" : "USD", OFX_NOW - 1000 * i,
+             prods + i % 4, 1 + (size_t)i % 8, 100 + i);
+  }
+  static const char *const ids[] = {"known", "buyer", "nobody", ""};
+  for (size_t i = 0; i < 4; i++) {
+    pstr_t id = {ids[i], strlen(ids[i])};
+    customer_profile_t prof;
+    int64_t count = -1, last = -1;
+    int want = core_customer_get(f->w, id, &f->a, &prof, &e);
+    int got = core_customer_order_counts(f->w, id, &count, &last);
+    assert_int_equal(got == 0, want == 0);
+    if (!got) {
+      assert_int_equal(count, prof.order_count);
+      assert_int_equal(last, prof.last_order_at);
+    }
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_format_fixed),
+      cmocka_unit_test_setup_teardown(test_lazy_attributes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_assignment, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_capped_offer_as_if_absent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_customer_order_counts, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
