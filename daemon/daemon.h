@@ -122,6 +122,9 @@ extern const method_exec_fn handler_table[METHOD__COUNT];
 store_txn_t *exec_txn(exec_ctx_t *x, perr_info_t *e);
 /* exec.c: x->now / x->now_ms from the daemon's clock (wall clock + the test offset). */
 void exec_clock(exec_ctx_t *x);
+/* The same for a request that started at mono_ns (uv_hrtime()): the wall clock read at most
+ * once per millisecond of the monotonic clock per thread, so at most 1 ms old. */
+void exec_clock_at(exec_ctx_t *x, uint64_t mono_ns);
 
 /* handlers_loyalty.c: the periodic expiry pass (a timer on the loop submitting chunks to the
  * writer) and its shutdown; loyalty_follow_order / _refund run inside order.record /

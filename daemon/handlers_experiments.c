@@ -32,7 +32,12 @@ static int pack_assignment(exec_ctx_t *x, const experiment_assignment_t *a, void
     uint64_t bits;
     memcpy(&bits, &a->hash, sizeof bits);
     *q++ = (char)0xcb;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    bits = __builtin_bswap64(bits); /* big-endian on the wire: one store */
+    memcpy(q, &bits, 8), q += 8;
+#else
     for (int i = 7; i >= 0; i--) *q++ = (char)(bits >> (8 * i));
+#endif
   } else {
     *q++ = (char)0xc0;
   }
@@ -41,22 +46,25 @@ static int pack_assignment(exec_ctx_t *x, const experiment_assignment_t *a, void
 }
 
 /* The fields the common call may have; their names differ in length, so the length picks
- * the candidate and one memcmp confirms it. */
+ * the candidate and one comparison of a known size (inlined) confirms it. */
 typedef enum { F_OTHER, F_ID, F_KEY, F_SEED, F_WEIGHTS, F_COVERAGE, F_VARIATIONS, F_HASH_VERSION } assign_field_t;
 
+#define FIELD_IS(s, lit) (memcmp((s), lit, sizeof lit - 1) == 0)
 static assign_field_t assign_field(const msgpack_object *k) {
-  static const struct { const char *name; assign_field_t f; } by_len[13] = {
-      [2] = {"id", F_ID},           [3] = {"key", F_KEY},
-      [4] = {"seed", F_SEED},       [7] = {"weights", F_WEIGHTS},
-      [8] = {"coverage", F_COVERAGE}, [10] = {"variations", F_VARIATIONS},
-      [12] = {"hash_version", F_HASH_VERSION},
-  };
-  size_t n = k->via.str.size;
-  if (k->type != MSGPACK_OBJECT_STR || n >= 13 || !by_len[n].name ||
-      memcmp(k->via.str.ptr, by_len[n].name, n))
-    return F_OTHER;
-  return by_len[n].f;
+  if (k->type != MSGPACK_OBJECT_STR) return F_OTHER;
+  const char *s = k->via.str.ptr;
+  switch (k->via.str.size) {
+    case 2: return FIELD_IS(s, "id") ? F_ID : F_OTHER;
+    case 3: return FIELD_IS(s, "key") ? F_KEY : F_OTHER;
+    case 4: return FIELD_IS(s, "seed") ? F_SEED : F_OTHER;
+    case 7: return FIELD_IS(s, "weights") ? F_WEIGHTS : F_OTHER;
+    case 8: return FIELD_IS(s, "coverage") ? F_COVERAGE : F_OTHER;
+    case 10: return FIELD_IS(s, "variations") ? F_VARIATIONS : F_OTHER;
+    case 12: return FIELD_IS(s, "hash_version") ? F_HASH_VERSION : F_OTHER;
+    default: return F_OTHER;
+  }
 }
+#undef FIELD_IS
 
 static bool mp_num(const msgpack_object *o, double *out) {
   switch (o->type) {

@@ -1,6 +1,9 @@
 /* server.c -- listeners, connections and dispatch on the libuv loop thread.
  * Bytes -> guard (limits) -> msgpack-c unpacker (or mpdecode for the complete requests run on
- * the loop: fast_next) -> rpc_parse -> method table -> decode ->
+ * the loop: fast_next) -> rpc_parse -> method table -> decode -> handler. The guard scans
+ * lazily: a whole request at the start of the unscanned bytes whose method runs on the loop
+ * is checked against the limits and decoded in one walk (fused_next, mpdecode.h); anything
+ * else is scanned by the guard before msgpack-c reads it. Then the
  * handler (reads: here, on a read snapshot; writes: queued to the writer) -> encode into the
  * connection's output buffer -> one write per read batch, issued after every connection that
  * was readable in this loop iteration has been read and executed (as redis does before it
@@ -363,14 +366,16 @@ static void qk_object(msgpack_sbuffer *sb, const msgpack_object *o) {
   }
 }
 
-static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
+/* start_ns: when the request started (uv_hrtime()). */
+static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi, uint64_t start_ns) {
   daemon_t *d = c->d;
   const method_desc_t *md = &method_table[mi];
   perr_info_t e;
   arena_t *a = &d->read_arena;
   arena_reset(a);
-  void *params = arena_alloc(a, md->params_size);
-  void *result = arena_alloc(a, md->result_size);
+  size_t params_room = (md->params_size + 15) & ~(size_t)15; /* the arena's alignment */
+  void *params = arena_alloc(a, params_room + md->result_size); /* both in one */
+  void *result = params ? (char *)params + params_room : NULL;
   int rc;
   exec_ctx_t x = {.d = d, .conn = c, .store = d->store, .arena = a};
   rcache_t *cache = NULL; /* where the answer is cached, under key */
@@ -392,18 +397,18 @@ static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi) {
     const char *bytes;
     size_t n;
     if (cache && rcache_get(cache, mi, key.p, key.n, uv_now(d->loop), &bytes, &n)) {
-      rpc_pack_result_head(&c->pk, m->msgid);
+      rpc_put_result_head(&c->out, m->msgid);
       msgpack_sbuffer_write(&c->out, bytes, n);
       return;
     }
-    exec_clock(&x);
+    exec_clock_at(&x, start_ns);
     rc = handler_table[mi](&x, params, result, &e);
   }
   if (rc) {
     count_error(d, mi, rc, m->type == RPC_REQUEST);
     if (m->type == RPC_REQUEST) reply_error(c, m->msgid, &e);
   } else if (m->type == RPC_REQUEST) {
-    rpc_pack_result_head(&c->pk, m->msgid);
+    rpc_put_result_head(&c->out, m->msgid);
     size_t start = c->out.size;
     md->encode(&c->pk, result);
     if (cache)
@@ -435,47 +440,71 @@ static void rcache_after_write(daemon_t *d, const wjob_t *j) {
   }
 }
 
-/* mi_hint: the method's index when the caller already looked it up (fast_next), else -1. */
-static void dispatch(conn_t *c, int mi_hint) {
-  CONTRACT_THREAD(THREAD_LOOP);
+/* method_lookup, remembering the last method found on this thread: a pipeline or a
+ * connection mostly repeats one method, and one compare of the name confirms it. */
+static int lookup_method(const char *name, size_t len) {
+  static _Thread_local int last = -1;
+  if (last >= 0 && method_table[last].name_len == len && !memcmp(method_table[last].name, name, len))
+    return last;
+  int mi = method_lookup(name, len);
+  if (mi >= 0) last = mi;
+  return mi;
+}
+
+/* A parsed message m of method mi (-1: look it up). *clock_ns: uv_hrtime() just before (the
+ * request's start), and on return its end when the request ran here (the next request's
+ * start: one clock read per request), else 0 (the next one reads the clock). */
+static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi, uint64_t *clock_ns) {
   daemon_t *d = c->d;
-  rpc_msg_t m;
   perr_info_t e;
-  uint64_t start_ns = uv_hrtime();
-  d->c.requests++;
-  if (rpc_parse(&c->msg, &m, &e)) {
-    d->c.protocol_errors++;
-    count_error(d, -1, e.code, m.has_msgid);
-    if (m.has_msgid) reply_error(c, m.msgid, &e);
-    return;
-  }
-  int mi = mi_hint >= 0 ? mi_hint : method_lookup(m.method, m.method_len);
+  uint64_t start_ns = *clock_ns;
+  *clock_ns = 0;
+  if (mi < 0) mi = lookup_method(m->method, m->method_len);
   if (mi < 0) {
-    count_error(d, -1, PERR_UNKNOWN_METHOD, m.type == RPC_REQUEST);
-    if (m.type == RPC_REQUEST) {
-      perr_set(&e, PERR_UNKNOWN_METHOD, NULL, "unknown method '%.*s'", (int)m.method_len, m.method);
-      reply_error(c, m.msgid, &e);
+    count_error(d, -1, PERR_UNKNOWN_METHOD, m->type == RPC_REQUEST);
+    if (m->type == RPC_REQUEST) {
+      perr_set(&e, PERR_UNKNOWN_METHOD, NULL, "unknown method '%.*s'", (int)m->method_len, m->method);
+      reply_error(c, m->msgid, &e);
     }
     return;
   }
   d->c.by_method[mi].calls++;
   if ((method_table[mi].flags & M_ADMIN) && !c->admin &&
       !(c->tls && tls_conn_subject_allowed(c->tls, d->cfg.tls_admin_subjects))) {
-    count_error(d, mi, PERR_FORBIDDEN, m.type == RPC_REQUEST);
-    if (m.type == RPC_REQUEST) {
+    count_error(d, mi, PERR_FORBIDDEN, m->type == RPC_REQUEST);
+    if (m->type == RPC_REQUEST) {
       perr_set(&e, PERR_FORBIDDEN, NULL, "%s is an admin method: use the admin socket%s",
                method_table[mi].name,
                c->tls ? ", or a client certificate whose subject is in tls.admin_subjects" : "");
-      reply_error(c, m.msgid, &e);
+      reply_error(c, m->msgid, &e);
     }
     return;
   }
   if (method_table[mi].thread != RUN_ON_LOOP) {
-    dispatch_job(c, &m, mi, start_ns); /* its latency is taken when it comes back */
+    dispatch_job(c, m, mi, start_ns); /* its latency is taken when it comes back */
   } else {
-    dispatch_read(c, &m, mi);
-    metrics_latency(d, mi, uv_hrtime() - start_ns);
+    dispatch_read(c, m, mi, start_ns);
+    *clock_ns = uv_hrtime();
+    metrics_latency(d, mi, *clock_ns - start_ns);
   }
+}
+
+/* The message in c->msg. mi_hint: the method's index when the caller already looked it up
+ * (fast_next), else -1. */
+static void dispatch(conn_t *c, int mi_hint, uint64_t *clock_ns) {
+  CONTRACT_THREAD(THREAD_LOOP);
+  daemon_t *d = c->d;
+  rpc_msg_t m;
+  perr_info_t e;
+  d->c.requests++;
+  if (rpc_parse(&c->msg, &m, &e)) {
+    d->c.protocol_errors++;
+    count_error(d, -1, e.code, m.has_msgid);
+    if (m.has_msgid) reply_error(c, m.msgid, &e);
+    *clock_ns = 0;
+    return;
+  }
+  dispatch_msg(c, &m, mi_hint, clock_ns);
 }
 
 /* ---------- reading ---------- */
@@ -587,6 +616,62 @@ static void conn_queue_turn(conn_t *c) {
  * everything before it was executed. */
 static void conn_queue_turn(conn_t *c);
 
+/* The deferred input (guard.h) scanned by the guard now: what follows the last whole message
+ * before a violation is dropped from the unpacker's input, the violation noted for
+ * conn_execute (acted on after the messages before it) and reading stopped. Returns -1 after
+ * a violation. */
+static int conn_scan_deferred(conn_t *c) {
+  size_t n = (size_t)c->guard.deferred, good_end;
+  if (!n) return c->guard.status == GUARD_OK ? 0 : -1;
+  const uint8_t *p = (const uint8_t *)c->up.buffer + c->up.used - n;
+  guard_status_t gs = guard_feed_deferred(&c->guard, p, &good_end);
+  if (gs == GUARD_OK) return 0;
+  c->up.used -= n - good_end; /* (the reverse of msgpack_unpacker_buffer_consumed) */
+  c->up.free += n - good_end;
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  c->fail_status = gs;
+  c->fail_has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
+  c->fail_msgid = c->fail_has_msgid ? (uint32_t)c->guard.msgid : 0;
+  return -1;
+}
+
+/* The guard's view after the input was scanned: the read timeout runs while a partial
+ * message is pending. */
+static void conn_note_partial(conn_t *c) {
+  if (!guard_idle(&c->guard)) {
+    if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
+  } else {
+    c->partial_since_ms = 0;
+  }
+}
+
+/* The unpacker's zone, made now when it has none (msgpack-c makes it lazily, at its first
+ * container, through the same pointer; a write job took the last one). NULL: no memory. */
+static msgpack_zone *conn_zone(conn_t *c) {
+  if (!c->up.z) c->up.z = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+  return c->up.z;
+}
+
+/* The one-walk path (mpdecode.h): the next message, not yet scanned by the guard, wholly in
+ * the buffer and run on the loop, decoded while its limits are checked, parsed into *m (its
+ * params map in c->msg). Returns the method's index (the unpacker and the guard moved past
+ * the message), or -1: the guard scans the input and the paths below decode it. */
+static int fused_next(conn_t *c, rpc_msg_t *m) {
+  msgpack_unpacker *up = &c->up;
+  size_t n = up->used - up->off;
+  if (c->guard.deferred != n || !guard_idle(&c->guard)) return -1;
+  const uint8_t *p = (const uint8_t *)up->buffer + up->off;
+  size_t at = mpdecode_request_head(p, n, m);
+  if (!at) return -1;
+  int mi = lookup_method(m->method, m->method_len);
+  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP || !conn_zone(c)) return -1;
+  long k = mpdecode_request_params(p, n, at, &c->guard.lim, up->z, &c->msg, m);
+  if (k <= 0) return -1;
+  up->off += (size_t)k;
+  guard_take(&c->guard, (size_t)k);
+  return mi;
+}
+
 /* The next message decoded by mpdecode (a fraction of msgpack-c's cost) when msgpack-c holds
  * no partial state, the message is wholly in the buffer and its method runs on the loop. Its
  * strings point into the input buffer like msgpack-c's, and it is answered before the buffer
@@ -597,12 +682,12 @@ static int fast_next(conn_t *c) {
   msgpack_unpacker *up = &c->up;
   const char *name;
   size_t len;
-  if (up->parsed || !up->z || up->used <= up->off) return -1;
+  if (up->parsed || up->used <= up->off) return -1;
   const uint8_t *p = (const uint8_t *)up->buffer + up->off;
   size_t n = up->used - up->off;
   if (mpdecode_method(p, n, &name, &len)) return -1;
-  int mi = method_lookup(name, len);
-  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP) return -1;
+  int mi = lookup_method(name, len);
+  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP || !conn_zone(c)) return -1;
   long k = mpdecode_object(p, n, up->z, &c->msg);
   if (k <= 0) return -1;
   up->off += (size_t)k;
@@ -615,11 +700,14 @@ static void conn_execute(conn_t *c, int flush_now) {
   c->backlog = 0;
   unsigned turn_requests = 0;
   uint64_t turn_out = d->c.bytes_out + c->out.size; /* answers produced so far */
-  uint64_t turn_start = uv_hrtime();
+  /* the clock: read before the first request (the turn's start) and at the end of each one
+   * run here, which is the next one's start (dispatch_msg); 0 after one that went to a job */
+  uint64_t clock_ns = 0, turn_start = 0;
   /* Decode with the unpacker's own zone (msgpack_unpacker_next would allocate a zone per
    * message): a write job takes the zone with it (msgpack_unpacker_release_zone); otherwise
    * the zone is cleared once no partial message is pending. */
   for (;;) {
+    if (c->up.used == c->up.off) break; /* no input left (so none deferred): nothing to run */
     if (c->out.size + c->out_queued >= d->cfg.max_output_bytes && c->up.used > c->up.off) {
       conn_flush(c); /* the socket may take it at once: then go on */
       if (c->state == CONN_CLOSED) return;
@@ -630,11 +718,10 @@ static void conn_execute(conn_t *c, int flush_now) {
       if (c->state == CONN_READING) conn_pause(c);
       return;
     }
-    if (turn_requests &&
+    if (turn_requests && c->up.used > c->up.off &&
         (turn_requests >= TURN_REQUESTS ||
          d->c.bytes_out + c->out.size - turn_out >= TURN_OUTPUT_BYTES ||
-         uv_hrtime() - turn_start >= TURN_NS) &&
-        c->up.used > c->up.off) {
+         (clock_ns ? clock_ns : uv_hrtime()) - turn_start >= TURN_NS)) {
       c->backlog = 1; /* fairness: the next turn comes after everyone else's I/O */
       if (c->state == CONN_READING) conn_pause(c);
       conn_flush(c);
@@ -642,14 +729,29 @@ static void conn_execute(conn_t *c, int flush_now) {
       return;
     }
     turn_requests++;
+    if (!clock_ns) clock_ns = uv_hrtime();
+    if (!turn_start) turn_start = clock_ns;
+    if (c->guard.deferred) { /* input not scanned yet: one walk, or the guard's */
+      rpc_msg_t m;
+      int fmi = fused_next(c, &m);
+      if (fmi >= 0) {
+        d->c.requests++;
+        dispatch_msg(c, &m, fmi, &clock_ns);
+        if (c->state == CONN_CLOSED) return;
+        if (c->out.size >= READ_CHUNK) conn_flush(c);
+        if (c->state == CONN_CLOSED) return;
+        continue;
+      }
+      conn_scan_deferred(c);
+    }
     int mi = fast_next(c);
-    int r = mi >= 0 ? 1 : msgpack_unpacker_execute(&c->up);
+    int r = mi >= 0 ? 1 : c->up.used > c->up.off ? msgpack_unpacker_execute(&c->up) : 0;
     if (r > 0) {
       if (mi < 0) {
         c->msg = msgpack_unpacker_data(&c->up);
         msgpack_unpacker_reset(&c->up);
       }
-      dispatch(c, mi);
+      dispatch(c, mi, &clock_ns);
       if (c->state == CONN_CLOSED) return;
       if (c->out.size >= READ_CHUNK) conn_flush(c); /* bounded: one write per 64 KiB */
       if (c->state == CONN_CLOSED) return;
@@ -666,6 +768,7 @@ static void conn_execute(conn_t *c, int flush_now) {
     msgpack_unpacker_reset_zone(&c->up);
   conn_shrink_input(c);
   if (c->state == CONN_CLOSED) return;
+  conn_note_partial(c);
   if (c->fail_status != GUARD_OK) {
     guard_status_t gs = (guard_status_t)c->fail_status;
     c->fail_status = GUARD_OK;
@@ -677,25 +780,12 @@ static void conn_execute(conn_t *c, int flush_now) {
   else conn_flush_later(c);
 }
 
-/* n request bytes just put in the unpacker's buffer at p: checked by the guard, then handed
- * to the unpacker. -1 after a violation (noted for conn_execute; reading stops). */
-static int conn_take_input(conn_t *c, const char *p, size_t n) {
-  size_t good_end;
-  guard_status_t gs = guard_feed(&c->guard, (const uint8_t *)p, n, &good_end);
-  msgpack_unpacker_buffer_consumed(&c->up, gs == GUARD_OK ? n : good_end);
-  if (gs != GUARD_OK) { /* after the complete messages before it are executed and answered */
-    uv_read_stop((uv_stream_t *)&c->pipe);
-    c->fail_status = gs;
-    c->fail_has_msgid = c->guard.msgid >= 0 && c->guard.msg_type == RPC_REQUEST;
-    c->fail_msgid = c->fail_has_msgid ? (uint32_t)c->guard.msgid : 0;
-    return -1;
-  }
-  if (!guard_idle(&c->guard)) {
-    if (!c->partial_since_ms) c->partial_since_ms = c->last_active_ms;
-  } else {
-    c->partial_since_ms = 0;
-  }
-  return 0;
+/* n request bytes just put in the unpacker's buffer: handed to the unpacker unscanned (the
+ * guard's deferred bytes), scanned by conn_execute before msgpack-c reads them, or by
+ * fused_next's one walk. */
+static void conn_take_input(conn_t *c, size_t n) {
+  msgpack_unpacker_buffer_consumed(&c->up, n);
+  guard_defer(&c->guard, n);
 }
 
 /* The TLS session failed (certificate refused, not TLS 1.3, not TLS at all) or the peer
@@ -738,7 +828,10 @@ static void tls_on_read(conn_t *c, const char *cipher, size_t n) {
       tls_session_ended(c);
       return;
     }
-    if (got == 0 || conn_take_input(c, p, (size_t)got)) break;
+    if (got == 0) break;
+    conn_take_input(c, (size_t)got);
+    if (conn_scan_deferred(c)) break; /* scanned at once: a violation stops the reading */
+    conn_note_partial(c);
   }
   if (!tls_conn_established(c->tls)) { /* the handshake goes on: send its messages */
     conn_flush(c);
@@ -766,7 +859,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (c->tls) {
     tls_on_read(c, buf->base, (size_t)nread);
   } else {
-    conn_take_input(c, buf->base, (size_t)nread);
+    conn_take_input(c, (size_t)nread);
     conn_execute(c, 0);
   }
   if (c->state != CONN_CLOSED && c->out_queued)
@@ -1068,7 +1161,7 @@ void server_jobs_done(daemon_t *d, wjob_t *jobs) {
     if (c->state != CONN_CLOSED && j->reply) {
       if (j->rc) reply_error(c, j->msgid, &j->err);
       else {
-        rpc_pack_result_head(&c->pk, j->msgid);
+        rpc_put_result_head(&c->out, j->msgid);
         method_table[j->method].encode(&c->pk, j->result);
       }
     }

@@ -17,12 +17,13 @@ int dec_stats(const msgpack_object *params, arena_t *a, void *out, perr_info_t *
   return params_decode(params, &no_fields, out, a, e);
 }
 
+/* {pong: true, time}: the constant part as one write (the bytes PK_MAP, pk_kv_bool and
+ * pk_str write), then the time as msgpack_pack_int64 packs it. */
 void enc_ping(msgpack_packer *pk, const void *result) {
+  static const char head[] = "\x82\xa4pong\xc3\xa4time";
   const ping_result_t *r = result;
-  PK_MAP(pk) {
-    pk_kv_bool(pk, "pong", 1);
-    pk_kv_int(pk, "time", r->time);
-  }
+  pk->callback(pk->data, head, sizeof head - 1);
+  msgpack_pack_int64(pk, r->time);
 }
 
 /* model_fleet: {role, leader, snapshots: {kind: version}} and, with full, the counters and

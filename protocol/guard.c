@@ -14,10 +14,6 @@ void guard_init(guard_t *g, const guard_limits_t *lim) {
   g->msgid = -1;
 }
 
-int guard_idle(const guard_t *g) {
-  return g->depth == 0 && g->hdr_need == 0 && g->skip == 0;
-}
-
 const char *guard_status_str(guard_status_t s) {
   switch (s) {
     case GUARD_OK: return "ok";
@@ -215,4 +211,10 @@ guard_status_t guard_feed(guard_t *g, const uint8_t *p, size_t n, size_t *good_e
   g->msg_bytes = st.msg_bytes;
   g->skip = st.skip;
   return g->status;
+}
+
+guard_status_t guard_feed_deferred(guard_t *g, const uint8_t *p, size_t *good_end) {
+  size_t n = (size_t)g->deferred;
+  g->deferred = 0;
+  return guard_feed(g, p, n, good_end);
 }

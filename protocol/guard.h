@@ -13,7 +13,14 @@
  * Every byte is scanned exactly once, whatever the split of the stream into reads. The guard
  * also notes the message's type and msgid (elements 0 and 1 of the outer array) so that an
  * error reply can carry the msgid. Invariant: after a violation the guard stays failed; the
- * connection must be closed (a msgpack stream cannot be resynchronised). */
+ * connection must be closed (a msgpack stream cannot be resynchronised).
+ *
+ * Deferred scanning (the daemon's one-walk path, mpdecode.h): bytes may be handed over
+ * unscanned (guard_defer). A whole message at their start that mpdecode_request_params
+ * admitted (it checks these same limits while it decodes) is counted with guard_take; the
+ * rest is scanned with guard_feed_deferred before anything else reads it. Invariant: the
+ * deferred bytes always follow the scanned ones, so the verdict is the one guard_feed would
+ * give over the whole stream. */
 #ifndef PATRON_GUARD_H
 #define PATRON_GUARD_H
 
@@ -51,6 +58,7 @@ typedef struct guard_s {
   int64_t msg_type;                   /* element 0 of the outer array, -1 unknown */
   int64_t msgid;                      /* element 1 when a uint32, -1 unknown */
   uint64_t messages;                  /* complete messages seen */
+  uint64_t deferred;                  /* bytes handed over but not scanned yet (guard_defer) */
 } guard_t;
 
 void guard_init(guard_t *g, const guard_limits_t *lim);
@@ -58,7 +66,20 @@ void guard_init(guard_t *g, const guard_limits_t *lim);
  * the last message completed within these n bytes (0 if none). */
 guard_status_t guard_feed(guard_t *g, const uint8_t *p, size_t n, size_t *good_end);
 /* True when the guard is between messages (no partial message pending). */
-int guard_idle(const guard_t *g);
+static inline int guard_idle(const guard_t *g) {
+  return g->depth == 0 && g->hdr_need == 0 && g->skip == 0;
+}
 const char *guard_status_str(guard_status_t s);
+
+/* n more bytes follow the deferred ones, unscanned. */
+static inline void guard_defer(guard_t *g, size_t n) { g->deferred += n; }
+/* A whole message of n bytes at the start of the deferred bytes, the guard idle, was checked
+ * against the limits (mpdecode_request_params): it counts as scanned. */
+static inline void guard_take(guard_t *g, size_t n) {
+  g->deferred -= n;
+  g->messages++;
+}
+/* Scan the deferred bytes, at p: guard_feed over them (none are deferred afterwards). */
+guard_status_t guard_feed_deferred(guard_t *g, const uint8_t *p, size_t *good_end);
 
 #endif

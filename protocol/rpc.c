@@ -129,11 +129,11 @@ void rpc_pack_error(msgpack_packer *pk, uint32_t msgid, const perr_info_t *e) {
   msgpack_pack_nil(pk);
 }
 
-/* Written as one run of bytes, the ones msgpack-c's packer writes (the msgid in its shortest
- * unsigned form): one callback instead of four. */
-void rpc_pack_result_head(msgpack_packer *pk, uint32_t msgid) {
-  unsigned char h[8] = {0x94, RPC_RESPONSE};
+/* The head [1, msgid, nil, as one run of 4-8 bytes: the msgid in its shortest unsigned form,
+ * as msgpack-c's packer writes it. Returns the length. */
+static size_t result_head(unsigned char h[8], uint32_t msgid) {
   size_t n = 2;
+  h[0] = 0x94, h[1] = RPC_RESPONSE;
   if (msgid < 0x80) {
     h[n++] = (unsigned char)msgid;
   } else if (msgid <= 0xff) {
@@ -148,7 +148,26 @@ void rpc_pack_result_head(msgpack_packer *pk, uint32_t msgid) {
     for (int i = 3; i >= 0; i--) h[n++] = (unsigned char)(msgid >> (8 * i));
   }
   h[n++] = 0xc0; /* error: nil */
+  return n;
+}
+
+/* One callback instead of four. */
+void rpc_pack_result_head(msgpack_packer *pk, uint32_t msgid) {
+  unsigned char h[8];
+  size_t n = result_head(h, msgid);
   pk->callback(pk->data, (const char *)h, n);
+}
+
+/* With 8 bytes of room: one 8-byte store (the bytes past n are overwritten by what follows). */
+void rpc_put_result_head(msgpack_sbuffer *sb, uint32_t msgid) {
+  unsigned char h[8];
+  size_t n = result_head(h, msgid);
+  if (sb->alloc - sb->size >= sizeof h) {
+    memcpy(sb->data + sb->size, h, sizeof h);
+    sb->size += n;
+  } else {
+    msgpack_sbuffer_write(sb, (const char *)h, n);
+  }
 }
 
 void rpc_pack_notification_head(msgpack_packer *pk, const char *method) {

@@ -35,6 +35,8 @@ int rpc_parse(const msgpack_object *o, rpc_msg_t *m, perr_info_t *e);
 void rpc_pack_error(msgpack_packer *pk, uint32_t msgid, const perr_info_t *e);
 /* [1, msgid, nil, -- the caller packs exactly one result object next */
 void rpc_pack_result_head(msgpack_packer *pk, uint32_t msgid);
+/* The same bytes as rpc_pack_result_head, written straight into sb (the daemon's output). */
+void rpc_put_result_head(msgpack_sbuffer *sb, uint32_t msgid);
 /* [2, method, [ -- the caller packs exactly one params object next */
 void rpc_pack_notification_head(msgpack_packer *pk, const char *method);
 

@@ -20,6 +20,20 @@ static uint32_t fnv_unit(uint32_t h, uint32_t unit) {
 uint32_t experiment_fnv1a32(uint32_t h, const char *str, size_t len) {
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0;
+  /* ASCII, 8 bytes at a time while none has its high bit set: each byte is its unit */
+  for (uint64_t w; len - i >= 8; i += 8) {
+    memcpy(&w, s + i, 8);
+    if (w & UINT64_C(0x8080808080808080)) break;
+    h = fnv_unit(h, s[i]), h = fnv_unit(h, s[i + 1]), h = fnv_unit(h, s[i + 2]);
+    h = fnv_unit(h, s[i + 3]), h = fnv_unit(h, s[i + 4]), h = fnv_unit(h, s[i + 5]);
+    h = fnv_unit(h, s[i + 6]), h = fnv_unit(h, s[i + 7]);
+  }
+  uint32_t w4;
+  if (len - i >= 4 && (memcpy(&w4, s + i, 4), !(w4 & 0x80808080u))) { /* then 4 */
+    h = fnv_unit(h, s[i]), h = fnv_unit(h, s[i + 1]), h = fnv_unit(h, s[i + 2]);
+    h = fnv_unit(h, s[i + 3]);
+    i += 4;
+  }
   while (i < len && s[i] < 0x80) h = fnv_unit(h, s[i++]); /* ASCII: the byte is the unit */
   if (i == len) return h;
   utf16_iter_t it; /* from the first non-ASCII byte: a character boundary */
@@ -62,27 +76,41 @@ int experiment_equal_weights(int n, double *out) {
   return n;
 }
 
-int experiment_bucket_ranges(int n, double coverage, const double *weights, int nweights,
-                             experiment_range_t *out) {
-  if (n <= 0 || n > EXPERIMENT_MAX_VARIATIONS) return 0;
-  if (!(coverage >= 0)) coverage = 0; /* also NaN */
-  if (coverage > 1) coverage = 1;
-  double equal[EXPERIMENT_MAX_VARIATIONS];
-  experiment_equal_weights(n, equal);
-  const double *w = equal;
-  if (weights && nweights == n) {
-    double total = 0;
-    for (int i = 0; i < n; i++) total += weights[i];
-    if (total >= 0.99 && total <= 1.01) w = weights;
-  }
+/* The coverage clamped to [0,1] (NaN: 0), and the weights bucket ranges use: the given ones
+ * when there are n of them summing to 0.99..1.01, else NULL (equal weights, 1.0 / n each). */
+static double clamp_coverage(double coverage) {
+  if (!(coverage >= 0)) return 0; /* also NaN */
+  return coverage > 1 ? 1 : coverage;
+}
+
+static const double *usable_weights(int n, const double *weights, int nweights) {
+  if (!weights || nweights != n) return NULL;
+  double total = 0;
+  for (int i = 0; i < n; i++) total += weights[i];
+  return total >= 0.99 && total <= 1.01 ? weights : NULL;
+}
+
+/* The ranges of n variations in order (experiments.h): all written to out (returns n), or,
+ * with out NULL, computed only up to the first holding hash (returns its index, -1 when
+ * none) -- the same arithmetic in the same order either way. */
+static inline int walk_ranges(int n, double coverage, const double *weights, int nweights,
+                              double hash, experiment_range_t *out) {
+  if (n <= 0 || n > EXPERIMENT_MAX_VARIATIONS) return out ? 0 : -1;
+  coverage = clamp_coverage(coverage);
+  const double *w = usable_weights(n, weights, nweights);
   double cumulative = 0;
   for (int i = 0; i < n; i++) {
-    double start = cumulative;
-    cumulative += w[i];
-    out[i].start = start;
-    out[i].end = start + coverage * w[i];
+    double wi = w ? w[i] : 1.0 / n, start = cumulative, end = start + coverage * wi;
+    cumulative += wi;
+    if (out) out[i] = (experiment_range_t){start, end};
+    else if (hash >= start && hash < end) return i;
   }
-  return n;
+  return out ? n : -1;
+}
+
+int experiment_bucket_ranges(int n, double coverage, const double *weights, int nweights,
+                             experiment_range_t *out) {
+  return walk_ranges(n, coverage, weights, nweights, 0, out);
 }
 
 static bool in_range(double n, const experiment_range_t *r) {
@@ -164,15 +192,9 @@ int experiment_assign_n(const experiment_t *x, const char *id, size_t id_len,
     seed_len = x->key_len ? x->key_len : strlen(x->key);
   }
   if (experiment_hash_n(seed, seed_len, id, id_len, x->hash_version, &n) != 0) return 0;
-  int assigned;
-  if (x->ranges) {
-    assigned = experiment_choose_variation(n, x->ranges, x->nranges);
-  } else {
-    experiment_range_t ranges[EXPERIMENT_MAX_VARIATIONS];
-    int count = experiment_bucket_ranges(x->variations, x->coverage, x->weights, x->nweights,
-                                         ranges);
-    assigned = experiment_choose_variation(n, ranges, count);
-  }
+  int assigned = x->ranges ? experiment_choose_variation(n, x->ranges, x->nranges)
+                            : walk_ranges(x->variations, x->coverage, x->weights, x->nweights,
+                                          n, NULL);
   if (assigned < 0) return 0;
   if (x->has_force) {
     result(out, x, x->force, false, -1);

@@ -6,7 +6,9 @@
  * the unpacker's zone with it, as a job does. No daemon, no store: decoders only.
  * Invariant: the guard admits only what msgpack-c decodes (an undecodable admitted message
  * is a bug and aborts; see the one known exception below), and mpdecode (the daemon's fast
- * decoder) decodes exactly what msgpack-c decodes from the same bytes, or leaves it. */
+ * decoder) decodes exactly what msgpack-c decodes from the same bytes, or leaves it; the
+ * one-walk request path (mpdecode_request_head/_params) takes only a first message the guard
+ * accepts whole, with the same length, parsed as msgpack-c and rpc_parse parse it. */
 #include <msgpack.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,11 +53,38 @@ static void dispatch(msgpack_unpacker *up, const msgpack_object *o, arena_t *a,
   }
 }
 
+/* The one-walk path on the first message of p[0..n) against the guard and the general path. */
+static void check_one_walk(const uint8_t *p, size_t n, const guard_limits_t *lim) {
+  rpc_msg_t m, gm;
+  msgpack_object params, o;
+  msgpack_zone *z = msgpack_zone_new(4096), *rz = msgpack_zone_new(4096);
+  if (!z || !rz) abort();
+  size_t at = mpdecode_request_head(p, n, &m);
+  long k = at ? mpdecode_request_params(p, n, at, lim, z, &params, &m) : 0;
+  if (k > 0) {
+    guard_t g;
+    size_t good, off = 0;
+    perr_info_t e;
+    guard_init(&g, lim);
+    if (guard_feed(&g, p, (size_t)k - 1, &good) != GUARD_OK || good != 0) abort();
+    if (guard_feed(&g, p + k - 1, 1, &good) != GUARD_OK || good != 1 || !guard_idle(&g)) abort();
+    msgpack_unpack_return r = msgpack_unpack((const char *)p, n, &off, rz, &o);
+    if ((r != MSGPACK_UNPACK_SUCCESS && r != MSGPACK_UNPACK_EXTRA_BYTES) || off != (size_t)k) abort();
+    if (rpc_parse(&o, &gm, &e) || gm.type != m.type || gm.msgid != m.msgid ||
+        gm.method != m.method || gm.method_len != m.method_len ||
+        (gm.params == NULL) != (m.params == NULL) || (m.params && !mpdecode_same(m.params, gm.params)))
+      abort();
+  }
+  msgpack_zone_free(z);
+  msgpack_zone_free(rz);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   size_t chunk = data[0] == 0 ? size : data[0];
   data++, size--;
   guard_limits_t lim = {64 * 1024, 16, 10000};
+  check_one_walk(data, size, &lim);
   guard_t g;
   guard_init(&g, &lim);
   msgpack_unpacker up;

@@ -326,6 +326,32 @@ class WireTest(unittest.TestCase):
         c.send_raw(bytes([0x94, 0x00, 0x0d, 0xa4]) + b"ping" + bytes([0x91]) * 40 + bytes([0xc0]))
         self.assertClosedWith(c, "too_large", 13)
 
+    def test_limits_in_one_read_of_loop_requests(self):
+        # loop reads are decoded in one walk with the limits (protocol/mpdecode.h): in one
+        # read, the requests before a violation are answered, the violation is refused with
+        # the guard's code and msgid, nothing after it runs; for each limit
+        head = bytes([0x94, 0x00, 0x15, 0xa4]) + b"ping" + bytes([0x91, 0x81, 0xa1, 0x61])  # [{"a":
+        deep = head + bytes([0x91]) * 14 + bytes([0xc0])  # depth 17: one over max_depth 16
+        wide = msgpack.packb([0, 0x15, "customer.get", [{"customer_id": "c", "x": list(range(70000))}]])
+        big = msgpack.packb([0, 0x15, "customer.get", [{"customer_id": "c" * 70000}]])
+        bad = head + bytes([0xc1])
+        for violation, code in ((deep, "too_large"), (wide, "too_large"), (big, "too_large"),
+                                (bad, "invalid_request")):
+            c = Client(self.d.sock)
+            before = b"".join(msgpack.packb([0, i, m, [p] if p else []]) for i, m, p in
+                              ((0x11, "ping", None), (0x12, "customer.get", {"customer_id": "nobody"}),
+                               (0x13, "experiments.assign", {"key": "k", "id": "c-1"})))
+            after = msgpack.packb([0, 0x16, "ping", []])
+            c.send_raw(before + violation + after)
+            got = [c.read_message() for _ in range(4)]
+            self.assertEqual([m[1] for m in got], [0x11, 0x12, 0x13, 0x15])
+            self.assertIsNone(got[0][2])
+            self.assertEqual(got[1][2]["code"], "not_found")
+            self.assertEqual(sorted(got[2][3]), ["hash", "in_experiment", "variation"])
+            self.assertEqual(got[3][2]["code"], code)
+            self.assertTrue(c.closed_by_peer())
+        self.assertTrue(self.c.call("ping")["pong"])
+
     def test_garbage_bytes(self):
         for junk in (b"GET / HTTP/1.1\r\n\r\n", bytes([0xc1]), bytes(range(256))):
             c = Client(self.d.sock)

@@ -609,6 +609,51 @@ static void test_protocol_doc_matches_table(void **state) {
   assert_int_equal(headings, METHOD__COUNT);
 }
 
+/* The answers written as bytes (ping's constant head, the result head straight into the
+ * output) are the bytes the packer calls write. */
+static void test_direct_encoders_match_packer(void **state) {
+  (void)state;
+  const int64_t times[] = {0, 1, 127, 128, 65535, 65536, 1796131002, INT64_MAX, -1, -33, INT64_MIN};
+  for (size_t i = 0; i < sizeof times / sizeof *times; i++) {
+    msgpack_sbuffer a, b;
+    msgpack_packer pa, pb;
+    msgpack_sbuffer_init(&a);
+    msgpack_sbuffer_init(&b);
+    msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
+    msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
+    ping_result_t r = {times[i]};
+    enc_ping(&pa, &r);
+    PK_MAP(&pb) {
+      pk_kv_bool(&pb, "pong", 1);
+      pk_kv_int(&pb, "time", r.time);
+    }
+    assert_int_equal(a.size, b.size);
+    assert_memory_equal(a.data, b.data, a.size);
+    msgpack_sbuffer_destroy(&a);
+    msgpack_sbuffer_destroy(&b);
+  }
+  const uint32_t ids[] = {0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX};
+  for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+    for (size_t room = 0; room < 12; room++) { /* with and without 8 bytes of room */
+      msgpack_sbuffer a, b;
+      msgpack_packer pb;
+      msgpack_sbuffer_init(&a);
+      msgpack_sbuffer_init(&b);
+      msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
+      msgpack_sbuffer_write(&a, "x", 1); /* allocates the buffer: fill it, leave room bytes */
+      memset(a.data, 'x', a.alloc);
+      a.size = a.alloc - room;
+      size_t before = a.size;
+      msgpack_sbuffer_write(&b, a.data, before);
+      rpc_put_result_head(&a, ids[i]);
+      rpc_pack_result_head(&pb, ids[i]);
+      assert_int_equal(a.size, b.size);
+      assert_memory_equal(a.data + before, b.data + before, a.size - before);
+      msgpack_sbuffer_destroy(&a);
+      msgpack_sbuffer_destroy(&b);
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_split_point),
@@ -621,6 +666,7 @@ int main(void) {
     cmocka_unit_test(test_decoder_key_matching),
     cmocka_unit_test(test_error_reply_shape),
     cmocka_unit_test(test_protocol_doc_matches_table),
+    cmocka_unit_test(test_direct_encoders_match_packer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_experiments.c -- experiments/experiments.h against GrowthBook's cases.json (hash,
  * getBucketRange, chooseVariation, inNamespace, getEqualWeights, and every `run` case whose
- * context uses only attributes and saved groups), plus non-ASCII ids hashed as UTF-16. */
+ * context uses only attributes and saved groups), plus non-ASCII ids hashed as UTF-16, and
+ * the hash's ASCII fast paths against the plain UTF-16 walk over random ids. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "base/utf8.h"
 #include "experiments/experiments.h"
 #include "offers/condition.h"
 
@@ -103,6 +105,64 @@ static int doubles_from_json(const json_t *arr, double *out, int cap) {
   for (size_t i = 0; i < json_array_size(arr) && n < cap; i++)
     out[n++] = json_number_value(json_array_get(arr, i));
   return n;
+}
+
+/* FNV-1a over every UTF-16 unit of the whole string, from the iterator alone: the general
+ * path the ASCII fast paths (8 bytes at a time, then byte by byte) must equal. */
+static uint32_t fnv_units(uint32_t h, const char *s, size_t len) {
+  utf16_iter_t it;
+  utf16_iter_init(&it, s, len);
+  for (int32_t u; (u = utf16_iter_next(&it)) >= 0;) h = (h ^ (uint32_t)u) * 16777619u;
+  return h;
+}
+
+/* Random ids: mostly ASCII runs of every length around the 8-byte steps, with 2-, 3- and
+ * 4-byte characters (surrogate pairs), invalid and truncated sequences at random places. */
+static void test_hash_fast_path_random(void **st) {
+  (void)st;
+  static const char *const pieces[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x80",
+                                       "\xff", "\xe2\x82", "\xf0\x9f", "\xc3", "\x7f", "\x01"};
+  uint64_t rng = 0x2545f4914f6cdd1dull;
+  char buf[96];
+  int non_ascii = 0;
+  for (int round = 0; round < 20000; round++) {
+    size_t n = 0;
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    size_t target = (rng >> 7) % 80;
+    while (n < target) {
+      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+      if (round % 3 && rng % 9 == 0) {
+        const char *pc = pieces[(rng >> 8) % 10];
+        size_t k = strlen(pc);
+        if (n + k > sizeof buf) break;
+        memcpy(buf + n, pc, k), n += k;
+      } else {
+        buf[n++] = (char)(' ' + (rng >> 16) % 95);
+      }
+    }
+    for (size_t i = 0; i < n; i++) non_ascii += (unsigned char)buf[i] >= 0x80;
+    uint32_t h0 = round % 2 ? EXPERIMENT_FNV_OFFSET : (uint32_t)(rng >> 32);
+    for (size_t start = 0; start <= n && start < 9; start++) /* every alignment */
+      assert_int_equal(experiment_fnv1a32(h0, buf + start, n - start),
+                       fnv_units(h0, buf + start, n - start));
+    double a, b;
+    for (int v = 1; v <= 2; v++) { /* the hash over the two strings, both orders */
+      size_t cut = n / 3;
+      assert_int_equal(experiment_hash_n(buf, cut, buf + cut, n - cut, v, &a), 0);
+      uint32_t h = v == 1 ? fnv_units(fnv_units(EXPERIMENT_FNV_OFFSET, buf + cut, n - cut), buf, cut)
+                          : fnv_units(fnv_units(EXPERIMENT_FNV_OFFSET, buf, cut), buf + cut, n - cut);
+      if (v == 2) {
+        char dec[16];
+        int k = snprintf(dec, sizeof dec, "%u", h);
+        h = fnv_units(EXPERIMENT_FNV_OFFSET, dec, (size_t)k);
+        b = (double)(h % 10000u) / 10000.0;
+      } else {
+        b = (double)(h % 1000u) / 1000.0;
+      }
+      near(a, b, 0, "hash over random ids");
+    }
+  }
+  assert_true(non_ascii > 10000); /* the non-ASCII paths ran */
 }
 
 static void test_bucket_ranges_cases(void **st) {
@@ -347,6 +407,7 @@ int main(void) {
       cmocka_unit_test(test_bucket_ranges_cases), cmocka_unit_test(test_choose_variation_cases),
       cmocka_unit_test(test_in_namespace_cases), cmocka_unit_test(test_equal_weights_cases),
       cmocka_unit_test(test_run_cases),          cmocka_unit_test(test_assign_edges),
+      cmocka_unit_test(test_hash_fast_path_random),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   json_decref(cases);

@@ -1,7 +1,11 @@
 /* test_mpdecode.c -- protocol/mpdecode against msgpack-c's own decoder (msgpack_unpack) on
  * random objects of every type packed by msgpack-c: the same object (types and values), the
  * same length; every proper prefix is "incomplete"; random byte flips never give a decode
- * msgpack-c does not give, nor refuse one it gives; the method peek reads the name. */
+ * msgpack-c does not give, nor refuse one it gives; the method peek reads the name.
+ * The one-walk request path (mpdecode_request_head + _params) against the guard, msgpack-c
+ * and rpc_parse over random and adversarial requests and limits: what it takes, the guard
+ * accepts whole with the same length and the general path parses identically; what the
+ * guard accepts in the common forms, it takes. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "guard.h"
 #include "mpdecode.h"
 #include "mpframe.h"
 #include "rpc.h"
@@ -186,10 +191,204 @@ static void test_method_peek(void **state) {
   assert_int_equal(mpdecode_method(response, sizeof response, &name, &len), -1);
 }
 
+/* ---- the one-walk request path ---- */
+
+/* A params map near the limits: keys, scalars, strings, nested arrays/maps to a chosen depth
+ * (levels below the map), a chosen number of pairs, duplicate keys sometimes. */
+static void pack_params_value(msgpack_packer *pk, int levels) {
+  uint64_t v = next();
+  if (levels > 0) {
+    size_t n = 1 + v % 3;
+    if (v & 0x10) {
+      msgpack_pack_array(pk, n);
+      for (size_t i = 0; i < n; i++) pack_params_value(pk, i == 0 ? levels - 1 : 0);
+    } else {
+      msgpack_pack_map(pk, n);
+      for (size_t i = 0; i < n; i++) {
+        pk_str(pk, i == 0 ? "a" : "b");
+        pack_params_value(pk, i == 0 ? levels - 1 : 0);
+      }
+    }
+    return;
+  }
+  pack_random(pk, 5); /* scalars, strings, bins, exts, small containers */
+}
+
+typedef struct req_shape_s {
+  int notify;
+  uint32_t msgid;
+  int params_form; /* 0 [], 1 [nil], 2 [map], 3 [map, extra], 4 map (no array), 5 [array], 6 [str] */
+  int method_form; /* 0 fixstr, 1 str8, 3 bin8, 4 empty, 5 65 bytes (str16: by hand) */
+  int pairs, levels;
+  int common;      /* a form the one walk must take when the guard accepts it */
+} req_shape_t;
+
+static void pack_request(msgpack_packer *pk, const req_shape_t *r) {
+  static const char long_name[80] = "experiments.assign.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  msgpack_pack_array(pk, r->notify ? 3 : 4);
+  msgpack_pack_uint8(pk, r->notify ? 2 : 0);
+  if (!r->notify) msgpack_pack_uint32(pk, r->msgid);
+  switch (r->method_form) {
+    case 0: pk_str(pk, "experiments.assign"); break;
+    case 1: pk_strn(pk, long_name, 40); break;
+    case 3: msgpack_pack_bin(pk, 4); msgpack_pack_bin_body(pk, "ping", 4); break;
+    case 4: pk_str(pk, ""); break;
+    default: pk_strn(pk, long_name, 65); break;
+  }
+  switch (r->params_form) {
+    case 0: msgpack_pack_array(pk, 0); break;
+    case 1: msgpack_pack_array(pk, 1); msgpack_pack_nil(pk); break;
+    case 2: case 3:
+      msgpack_pack_array(pk, r->params_form == 2 ? 1 : 2);
+      msgpack_pack_map(pk, (size_t)r->pairs);
+      for (int i = 0; i < r->pairs; i++) {
+        char k[8];
+        int n = snprintf(k, sizeof k, "k%d", (int)(next() % (size_t)(r->pairs + 1))); /* duplicates */
+        pk_strn(pk, k, (size_t)n);
+        pack_params_value(pk, i == 0 ? r->levels : 0);
+      }
+      if (r->params_form == 3) msgpack_pack_int8(pk, -1);
+      break;
+    case 4: msgpack_pack_map(pk, 0); break;
+    case 5: msgpack_pack_array(pk, 1); msgpack_pack_array(pk, 1); msgpack_pack_true(pk); break;
+    default: msgpack_pack_array(pk, 1); pk_str(pk, "x"); break;
+  }
+}
+
+/* The general path on the first message of p[0..n): msgpack-c's object and rpc_parse. */
+static int general_parse(const uint8_t *p, size_t n, msgpack_zone *z, size_t *len,
+                         msgpack_object *o, rpc_msg_t *m) {
+  perr_info_t e;
+  *len = 0;
+  msgpack_unpack_return r = msgpack_unpack((const char *)p, n, len, z, o);
+  if (r != MSGPACK_UNPACK_SUCCESS && r != MSGPACK_UNPACK_EXTRA_BYTES) return 0;
+  return rpc_parse(o, m, &e) == 0;
+}
+
+/* Whether the guard, fed p[0..k) from idle (in two reads), accepts it as exactly one
+ * message: none ends before k, one ends at k, nothing is pending. */
+static int guard_accepts_one(const uint8_t *p, size_t k, const guard_limits_t *lim) {
+  guard_t g;
+  size_t good;
+  guard_init(&g, lim);
+  if (guard_feed(&g, p, k - 1, &good) != GUARD_OK || good != 0) return 0;
+  if (guard_feed(&g, p + k - 1, 1, &good) != GUARD_OK || good != 1) return 0;
+  return guard_idle(&g);
+}
+
+/* One input: if the one walk takes it, the guard and the general path agree byte for byte;
+ * if common (len > 0: the message is p[0..len)) and the guard and the general path accept
+ * it, the one walk must take it. */
+static void check_one(const uint8_t *p, size_t n, size_t len, const guard_limits_t *lim,
+                      int common, msgpack_zone *z, msgpack_zone *rz, int *taken,
+                      int *accepted) {
+  rpc_msg_t m, gm;
+  memset(&m, 0xa5, sizeof m);
+  msgpack_object params, go;
+  long k = 0;
+  size_t at = mpdecode_request_head(p, n, &m), glen;
+  if (at) k = mpdecode_request_params(p, n, at, lim, z, &params, &m);
+  if (k > 0) {
+    ++*taken;
+    assert_true(guard_accepts_one(p, (size_t)k, lim));
+    assert_true(general_parse(p, n, rz, &glen, &go, &gm));
+    assert_int_equal(glen, (size_t)k);
+    assert_int_equal(m.type, gm.type);
+    assert_int_equal(m.msgid, gm.msgid);
+    assert_int_equal(m.has_msgid, gm.has_msgid);
+    assert_int_equal(m.method_len, gm.method_len);
+    assert_ptr_equal(m.method, gm.method);
+    assert_true((m.params == NULL) == (gm.params == NULL));
+    if (m.params) assert_true(mpdecode_same(m.params, gm.params));
+  }
+  if (len && guard_accepts_one(p, len, lim) && general_parse(p, n, rz, &glen, &go, &gm)) {
+    *accepted += 1 << 16 | (k > 0); /* accepted << 16 | of them taken */
+    if (common && k <= 0) fail_msg("a common request the guard accepts (%zu bytes) was not taken", len);
+  }
+  msgpack_zone_clear(z);
+  msgpack_zone_clear(rz);
+}
+
+static void test_request_path_matches_guard(void **state) {
+  (void)state;
+  msgpack_zone *z = msgpack_zone_new(4096), *rz = msgpack_zone_new(4096);
+  int taken = 0, accepted = 0;
+  static const uint32_t ids[] = {0, 127, 128, 255, 256, 65535, 65536, UINT32_MAX};
+  for (int round = 0; round < 4000; round++) {
+    req_shape_t r = {0};
+    r.notify = next() % 8 == 0;
+    r.msgid = ids[next() % 8];
+    r.params_form = next() % 4 ? (int)(next() % 2) + 2 * (next() % 3 != 0) : (int)(next() % 7);
+    if (r.params_form == 3 && next() % 2) r.params_form = 2;
+    r.method_form = next() % 4 ? 0 : (int)(next() % 6);
+    if (r.method_form == 2) r.method_form = 1;
+    r.pairs = (int)(next() % 20);
+    r.levels = (int)(next() % 8);
+    /* limits around the message's own figures: at, under and over them */
+    guard_limits_t lim = {1u << 20, 1 + (uint32_t)(next() % 10), (uint32_t)(next() % 24)};
+    if (next() % 3 == 0) lim.max_elems = 65536;
+    r.common = r.params_form <= 2 && r.method_form <= 1;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack_request(&pk, &r);
+    size_t len = sb.size;
+    /* the message's byte limit: unlimited, exactly its size, one byte short */
+    uint64_t pick = next() % 4;
+    if (pick == 1) lim.max_message = (uint32_t)len;
+    else if (pick == 2) lim.max_message = (uint32_t)len - 1;
+    pack_request(&pk, &r); /* a second message after it: never read into */
+    const uint8_t *p = (const uint8_t *)sb.data;
+    check_one(p, sb.size, len, &lim, r.common, z, rz, &taken, &accepted);
+    /* every prefix: never taken */
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 6) {
+      rpc_msg_t m;
+      msgpack_object o;
+      size_t at = mpdecode_request_head(p, cut, &m);
+      assert_true(!at || mpdecode_request_params(p, cut, at, &lim, z, &o, &m) <= 0);
+      msgpack_zone_clear(z);
+    }
+    /* byte flips (bad leads, 0xc1, huge headers): whatever is taken, the guard agrees */
+    for (int f = 0; f < 6; f++) {
+      uint8_t *buf = malloc(sb.size);
+      memcpy(buf, sb.data, sb.size);
+      size_t at = next() % len;
+      buf[at] = f == 0 ? 0xc1 : (uint8_t)next();
+      check_one(buf, sb.size, 0, &lim, 0, z, rz, &taken, &accepted);
+      free(buf);
+    }
+    msgpack_sbuffer_destroy(&sb);
+  }
+  /* hand-made forms: a str16 method name, [nil], a map16 of params, a too-deep map */
+  static const uint8_t str16[] = {0x94, 0x00, 0x01, 0xda, 0x00, 0x04, 'p', 'i', 'n', 'g', 0x90};
+  static const uint8_t nil[] = {0x94, 0x00, 0x01, 0xa4, 'p', 'i', 'n', 'g', 0x91, 0xc0};
+  static const uint8_t map16[] = {0x93, 0x02, 0xa4, 'p', 'i', 'n', 'g', 0x91, 0xde, 0x00, 0x01, 0xa1, 'a', 0x01};
+  static const uint8_t deep[] = {0x94, 0x00, 0x01, 0xa1, 'x', 0x91, 0x81, 0xa1, 'a', 0x91, 0x91, 0x90};
+  const guard_limits_t lim = {1 << 20, 5, 100};
+  check_one(str16, sizeof str16, sizeof str16, &lim, 0, z, rz, &taken, &accepted);
+  check_one(nil, sizeof nil, sizeof nil, &lim, 1, z, rz, &taken, &accepted);
+  check_one(map16, sizeof map16, sizeof map16, &lim, 1, z, rz, &taken, &accepted);
+  check_one(deep, sizeof deep, sizeof deep, &lim, 1, z, rz, &taken, &accepted); /* depth 6 > 5: the guard's */
+  const guard_limits_t lim6 = {1 << 20, 6, 100};
+  int before = taken;
+  check_one(deep, sizeof deep, sizeof deep, &lim6, 1, z, rz, &taken, &accepted); /* depth 6 = 6: taken */
+  assert_int_equal(taken, before + 1);
+  /* the property is not vacuous: many inputs took the one walk, and most of the generated
+   * requests the general path accepts */
+  int acc = accepted >> 16, acc_taken = accepted & 0xffff;
+  assert_true(taken > 1000);
+  assert_true(acc > 500);
+  assert_true(acc_taken * 10 >= acc * 7);
+  msgpack_zone_free(z);
+  msgpack_zone_free(rz);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_objects_as_msgpack_c),
       cmocka_unit_test(test_method_peek),
+      cmocka_unit_test(test_request_path_matches_guard),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
