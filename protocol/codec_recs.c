@@ -80,7 +80,47 @@ static const pfield_t recs_rules_fields[] = {
 };
 static const pspec_t recs_rules_spec = PSPEC(recs_rules_fields);
 
-PARAMS_DECODER(recs_cart)
+/* recs.cart's common call, {items: [1..1000 ids], limit?: 1..1000} with each key at most
+ * once and every value valid, read in one pass; the same recs_query_t the table decoder
+ * writes (absent fields: zero, filters.in_stock_only 1). Returns 1 when done, 0 for anything
+ * else (other fields, nil, repeats, any invalid value: the table decoder names the error). */
+static int recs_cart_fast(const msgpack_object *params, arena_t *a, recs_query_t *q) {
+  if (!params || params->type != MSGPACK_OBJECT_MAP || params->via.map.size > 2) return 0;
+  const msgpack_object *items = NULL, *limit = NULL;
+  for (uint32_t i = 0; i < params->via.map.size; i++) {
+    const msgpack_object *k = &params->via.map.ptr[i].key, *v = &params->via.map.ptr[i].val;
+    if (k->type != MSGPACK_OBJECT_STR) return 0;
+    if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "items", 5) == 0 && !items) items = v;
+    else if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "limit", 5) == 0 && !limit) limit = v;
+    else return 0;
+  }
+  if (!items || items->type != MSGPACK_OBJECT_ARRAY || items->via.array.size < 1 ||
+      items->via.array.size > RECS_WIRE_MAX_IDS)
+    return 0;
+  if (limit && (limit->type != MSGPACK_OBJECT_POSITIVE_INTEGER || limit->via.u64 < 1 ||
+                limit->via.u64 > RECS_WIRE_MAX_LIMIT))
+    return 0;
+  uint32_t n = items->via.array.size;
+  const msgpack_object *it = items->via.array.ptr;
+  for (uint32_t i = 0; i < n; i++)
+    if (it[i].type != MSGPACK_OBJECT_STR || it[i].via.str.size == 0 ||
+        it[i].via.str.size > CORE_ID_MAX)
+      return 0;
+  pstr_t *v = arena_alloc(a, sizeof *v * n);
+  if (!v) return 0; /* the table decoder reports it */
+  for (uint32_t i = 0; i < n; i++) v[i] = (pstr_t){it[i].via.str.ptr, it[i].via.str.size};
+  memset(q, 0, sizeof *q);
+  q->items = v;
+  q->nitems = n;
+  q->limit = limit ? (uint32_t)limit->via.u64 : 0;
+  q->filters.in_stock_only = 1;
+  return 1;
+}
+
+int dec_recs_cart(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {
+  if (recs_cart_fast(params, a, out)) return 0;
+  return params_decode(params, &recs_cart_spec, out, a, e);
+}
 PARAMS_DECODER(recs_upsell)
 PARAMS_DECODER(recs_similar)
 PARAMS_DECODER(recs_for_customer)
@@ -88,20 +128,35 @@ PARAMS_DECODER(recs_rules)
 
 /* ---- encoders ---- */
 
-/* Longest item put_item_bytes writes: map header, three keys, an id of CORE_ID_MAX bytes, a
- * float64, a reason of up to 31 bytes. */
-#define ITEM_BYTES_MAX (64 + CORE_ID_MAX)
+/* Room put_item_bytes may write into per item: map header, three keys, an id of CORE_ID_MAX
+ * bytes, a float64, and the reason's key and string copied as a fixed REASON_COPY bytes. */
+#define REASON_COPY 40
+#define ITEM_BYTES_MAX (40 + CORE_ID_MAX + REASON_COPY)
+
+/* The encoded `"reason": <reason>` of the last reason string seen (the items of one answer
+ * mostly share it), copied as a fixed REASON_COPY bytes (no length-dependent call). */
+typedef struct reason_enc_s {
+  const char *reason;
+  size_t n;
+  unsigned char b[REASON_COPY];
+} reason_enc_t;
 
 /* {product_id, score, reason} packed by hand into b (the hot path of every recs answer; the
  * same bytes msgpack-c writes, test_method_table decodes both forms). Returns the length, or
  * 0 when the item does not fit the short form (long id or reason: packed field by field). */
-static size_t put_item_bytes(unsigned char *b, const recs_wire_item_t *it) {
-  size_t rl = strlen(it->reason), n = 0;
-  if (it->id_len > CORE_ID_MAX || rl > 31) return 0;
-  b[n++] = 0x83;
-  b[n++] = 0xaa;
-  memcpy(b + n, "product_id", 10);
-  n += 10;
+static size_t put_item_bytes(unsigned char *b, const recs_wire_item_t *it, reason_enc_t *re) {
+  if (it->reason != re->reason) {
+    size_t rl = strlen(it->reason);
+    if (rl > 31) return 0;
+    memcpy(re->b, "\xa6reason", 7);
+    re->b[7] = (unsigned char)(0xa0 | rl);
+    memcpy(re->b + 8, it->reason, rl);
+    re->n = 8 + rl;
+    re->reason = it->reason;
+  }
+  if (it->id_len > CORE_ID_MAX) return 0;
+  size_t n = 12;
+  memcpy(b, "\x83\xaaproduct_id", 12);
   if (it->id_len < 32) {
     b[n++] = (unsigned char)(0xa0 | it->id_len);
   } else {
@@ -110,20 +165,19 @@ static size_t put_item_bytes(unsigned char *b, const recs_wire_item_t *it) {
   }
   memcpy(b + n, it->id, it->id_len);
   n += it->id_len;
-  b[n++] = 0xa5;
-  memcpy(b + n, "score", 5);
-  n += 5;
-  b[n++] = 0xcb;
+  memcpy(b + n, "\xa5score\xcb", 7);
+  n += 7;
   uint64_t u;
   memcpy(&u, &it->score, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  u = __builtin_bswap64(u); /* big-endian on the wire */
+  memcpy(b + n, &u, 8);
+  n += 8;
+#else
   for (int k = 7; k >= 0; k--) b[n++] = (unsigned char)(u >> (8 * k));
-  b[n++] = 0xa6;
-  memcpy(b + n, "reason", 6);
-  n += 6;
-  b[n++] = (unsigned char)(0xa0 | rl);
-  memcpy(b + n, it->reason, rl);
-  n += rl;
-  return n;
+#endif
+  memcpy(b + n, re->b, REASON_COPY);
+  return n + re->n;
 }
 
 /* A string of fewer than 32 bytes (fixstr), as msgpack_pack_str + body write it. */
@@ -149,20 +203,31 @@ static size_t put_uint(unsigned char *b, uint64_t v) {
 }
 
 /* The answer map, its field count known up front (no PK_MAP count-back pass over the
- * items); items are gathered in a stack buffer and handed to the packer a few KB at a time. */
+ * items); its header, the items and the tail are gathered in a stack buffer and handed to the
+ * packer a few KB at a time. */
 static void enc_list(msgpack_packer *pk, const void *result) {
   const recs_list_result_t *r = result;
   unsigned char buf[4096];
+  reason_enc_t re = {NULL, 0, {0}};
   size_t n = 0;
-  msgpack_pack_map(pk, r->has_customer ? 6 : 5);
-  pk_str(pk, "items");
-  msgpack_pack_array(pk, r->n);
+  buf[n++] = r->has_customer ? 0x86 : 0x85; /* fixmap */
+  n += put_fixstr(buf + n, "items", 5);
+  if (r->n < 16) { /* the array header in msgpack_pack_array's smallest form */
+    buf[n++] = (unsigned char)(0x90 | r->n);
+  } else if (r->n < 65536) {
+    buf[n++] = 0xdc;
+    buf[n++] = (unsigned char)(r->n >> 8);
+    buf[n++] = (unsigned char)r->n;
+  } else {
+    buf[n++] = 0xdd;
+    for (int k = 3; k >= 0; k--) buf[n++] = (unsigned char)(r->n >> (8 * k));
+  }
   for (size_t i = 0; i < r->n; i++) {
     if (n + ITEM_BYTES_MAX > sizeof buf) {
       pk->callback(pk->data, (const char *)buf, n);
       n = 0;
     }
-    size_t l = put_item_bytes(buf + n, &r->items[i]);
+    size_t l = put_item_bytes(buf + n, &r->items[i], &re);
     if (l) {
       n += l;
       continue;

@@ -8,6 +8,7 @@
  * rwlock (writers exclusive). */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,9 @@ struct recs_delta_s {
   uint32_t nbase;
   recs_interner_t *fresh;  /* items unknown to the base */
   dnode_t *node;           /* open addressing by item; item == RECS_NO_ITEM: empty */
-  uint32_t ncap, nused;
+  uint32_t ncap;
+  _Atomic uint32_t nused;  /* nodes; read without the lock by recs_delta_accumulate (0: no
+                              pairs, nothing to add) */
   uint64_t *pkey;          /* open addressing by (i << 32 | j) -> edge index; ~0 empty */
   uint32_t *pval, pcap, pused;
   dedge_t *edge;
@@ -209,6 +212,10 @@ size_t recs_delta_name(const recs_delta_t *d, uint32_t item, char *buf, size_t c
   return n;
 }
 
+int recs_delta_empty(const recs_delta_t *d) {
+  return atomic_load_explicit(&d->nused, memory_order_acquire) == 0;
+}
+
 uint64_t recs_delta_pairs(const recs_delta_t *d) {
   pthread_rwlock_rdlock((pthread_rwlock_t *)&d->lock);
   uint64_t n = d->nedge / 2;
@@ -227,6 +234,9 @@ int recs_delta_known(const recs_delta_t *d, uint32_t id) {
 int recs_delta_accumulate(const recs_delta_t *d, uint32_t i, float w,
                           int (*add)(void *ctx, uint32_t j, float v), void *ctx) {
   int ok = 1;
+  /* no pairs yet (just after a rebuild): nothing to add, no lock taken. A basket recorded
+   * meanwhile is as if it came after this request. */
+  if (atomic_load_explicit(&d->nused, memory_order_acquire) == 0) return 1;
   pthread_rwlock_rdlock((pthread_rwlock_t *)&d->lock);
   const dnode_t *ni = d->nused ? node_find(d, i) : NULL;
   if (ni) {

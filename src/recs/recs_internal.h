@@ -64,14 +64,18 @@ struct recs_snapshot_s {
   const char *str;
   const uint32_t *g_off[2], *g_nbr[2];
   const float *g_sc[2];
+  int g0_desc; /* derived (recs_snap_derive): every basket-graph row is sorted by score,
+                  best first, its scores finite (recs_cart's merged walk relies on it) */
 };
 
 /* Sizes of each section for given counts; fills off[] and returns the total blob size. */
 size_t recs_snap_layout(recs_snap_hdr_t *h);
 /* Points the snapshot's fields into its blob (after layout or load). */
 void recs_snap_bind(recs_snapshot_t *s);
-/* Computes the CRC into the header. */
+/* Computes the CRC into the header, then the derived fields (recs_snap_derive). */
 void recs_snap_seal(recs_snapshot_t *s);
+/* Fills the fields derived from the sections (g0_desc); after build or load. */
+void recs_snap_derive(recs_snapshot_t *s);
 
 static inline uint64_t recs_hash_bytes(const char *s, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a final mix */

@@ -15,6 +15,10 @@
  * the candidates walked, until the answer is full. This equals filtering every candidate,
  * sorting them all and walking the sorted list with the category cap. With a margin boost
  * the score depends on the catalogue, so every candidate is checked first.
+ * recs_cart's quick walk (sc->track: a plain cart, sorted rows, an empty delta): the rows do
+ * not list their first touches; the candidates at or above a floor are the ids touched more
+ * than once plus the rows' entries at their own score down to the floor; the best of them
+ * are selected, sorted and walked (walk_above), else everything is listed and batched.
  * Invariants: a dense slot holds a score only when its stamp is the current generation (a
  * first touch overwrites it); nothing here writes to the snapshot; the only lock taken is the
  * delta's read lock; the catalogue callback must be a pure function of the item id (it is
@@ -36,8 +40,12 @@ struct recs_scratch_s {
   struct dslot { float v; uint32_t stamp; } *d; /* dense accumulator, ids < dcap; an entry
                                                  holds a score only when stamp == dgen */
   uint32_t dcap, dgen;
-  uint32_t *touched;  /* this request's dense ids, first-touch order */
+  uint32_t *touched;  /* this request's dense ids, first-touch order (with track: only the
+                         ones first touched outside the cart rows) */
   uint32_t ntouched, tcap;
+  int track;          /* recs_cart's quick walk: cart rows do not list their first touches;
+                         every later touch of an id appends it to multi (repeats possible) */
+  uint32_t *multi, nmulti, mcap;
   struct mslot { uint32_t key, stamp; float val; } *m; /* overflow map, open addressing */
   uint32_t gen, cap, used, shift;
   uint32_t *slot; /* the used slots, in insertion order (used entries) */
@@ -87,12 +95,14 @@ recs_scratch_t *recs_scratch_new(void) {
   sc->hlast = malloc(sc->hcap * sizeof(int64_t));
   sc->tcap = 1024;
   sc->touched = malloc(sc->tcap * sizeof(uint32_t));
+  sc->mcap = 256;
+  sc->multi = malloc(sc->mcap * sizeof(uint32_t));
   sc->ccap = 512;
   sc->c = malloc(sc->ccap * sizeof(*sc->c));
   sc->heapcap = 64;
   sc->heap = malloc(sc->heapcap * sizeof(*sc->heap));
   if (!sc->m || !sc->slot || !sc->hkey || !sc->hstamp || !sc->hcnt || !sc->hslot ||
-      !sc->hfirst || !sc->hlast || !sc->touched || !sc->c || !sc->heap) {
+      !sc->hfirst || !sc->hlast || !sc->touched || !sc->multi || !sc->c || !sc->heap) {
     recs_scratch_free(sc);
     return NULL;
   }
@@ -101,7 +111,7 @@ recs_scratch_t *recs_scratch_new(void) {
 
 void recs_scratch_free(recs_scratch_t *sc) {
   if (!sc) return;
-  free(sc->d); free(sc->touched);
+  free(sc->d); free(sc->touched); free(sc->multi);
   free(sc->m); free(sc->slot);
   free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->hslot);
   free(sc->hfirst); free(sc->hlast);
@@ -111,10 +121,11 @@ void recs_scratch_free(recs_scratch_t *sc) {
 
 /* Empties the accumulator (dense part and overflow map) in O(1) by new generations. */
 static void map_reset(recs_scratch_t *sc) {
-  sc->ntouched = 0;
-  if (++sc->dgen == 0) {
+  sc->ntouched = sc->nmulti = 0;
+  sc->track = 0;
+  if (++sc->dgen < 3) { /* first use or wrap: dgen - 1 and dgen - 2 are always past */
     for (uint32_t i = 0; i < sc->dcap; i++) sc->d[i].stamp = 0;
-    sc->dgen = 1;
+    sc->dgen = 3;
   }
   if (++sc->gen == 0) {
     for (uint32_t i = 0; i < sc->cap; i++) sc->m[i].stamp = 0;
@@ -183,12 +194,27 @@ static int touched_grow(recs_scratch_t *sc) {
   return 1;
 }
 
+/* Room for n more entries in the multi list; 0 when out of memory. */
+static int multi_reserve(recs_scratch_t *sc, uint32_t n) {
+  while (sc->mcap - sc->nmulti < n) {
+    uint32_t *m = realloc(sc->multi, (size_t)sc->mcap * 2 * sizeof(uint32_t));
+    if (!m) return 0;
+    sc->multi = m;
+    sc->mcap *= 2;
+  }
+  return 1;
+}
+
 /* Adds v to item's score; returns 0 on allocation failure. A new entry starts at v exactly. */
 static inline int acc_add(recs_scratch_t *sc, uint32_t item, float v) {
   if (item < sc->dcap) {
     struct dslot *e = &sc->d[item];
     if (e->stamp == sc->dgen) {
       e->v += v;
+      if (sc->track) { /* a later touch: walk_above takes it from the multi list */
+        if (!multi_reserve(sc, 1)) return 0;
+        sc->multi[sc->nmulti++] = item;
+      }
       return 1;
     }
     if (sc->ntouched == sc->tcap && !touched_grow(sc)) return 0;
@@ -290,6 +316,7 @@ typedef struct ctx_s {
   int unbounded;           /* upsell widening: price above pp, no upper bound */
   int no_fill;             /* finish() leaves empty slots (upsell widens by itself) */
   int cart;                /* recs_cart: the first batch may start from cart_floor() */
+  float floor;             /* recs_cart with sc->track: cart_floor(nout + 4) */
   uint32_t ucat;
   int64_t uprice;
   uint32_t hmax;           /* largest history count */
@@ -519,6 +546,194 @@ static size_t first_batch(const ctx_t *c, struct cand *h, size_t lim, const stru
   return offer_above(c, h, 0, lim, d, t, nt, C, nc, FLT_TRUE_MIN);
 }
 
+/* Rank order of a candidate list: insertion sort by better() when short; otherwise qsort on
+ * (score desc, popularity desc, id asc) with the popularity parked in .cat meanwhile. */
+static int cmp_cand_pop(const void *a, const void *b) {
+  const struct cand *x = a, *y = b;
+  if (x->s != y->s) return x->s > y->s ? -1 : 1;
+  if (x->cat != y->cat) return x->cat > y->cat ? -1 : 1;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+static void cand_sort(const ctx_t *c, struct cand *v, size_t n) {
+  if (n <= 32) {
+    for (size_t i = 1; i < n; i++) {
+      struct cand x = v[i];
+      size_t j = i;
+      while (j > 0 && better(c, &x, &v[j - 1])) { v[j] = v[j - 1]; j--; }
+      v[j] = x;
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++) v[i].cat = pop_of(c, v[i].id);
+  qsort(v, n, sizeof(*v), cmp_cand_pop);
+  for (size_t i = 0; i < n; i++) v[i].cat = RECS_NO_CATEGORY;
+}
+
+/* Walks the ranked candidates run[0, n) (sorted, repeats of an id adjacent) into out[k..nout)
+ * with the filters, the catalogue and the category cap. Returns the new k. */
+static size_t walk_sorted(const ctx_t *c, const struct cand *run, size_t n, recs_result_t *out,
+                          size_t k, size_t nout, uint32_t *cats) {
+  for (size_t j = 0; j < n && k < nout; j++) {
+    recs_item_info_t inf;
+    if (j > 0 && run[j].id == run[j - 1].id) continue; /* the same id again */
+    if (!allowed(c, run[j].id, &inf) || cat_full(c, cats, k, inf.category)) continue;
+    cats[k] = inf.category;
+    out[k++] = (recs_result_t){run[j].id, run[j].s, (uint8_t)reason_of(c, run[j].id)};
+  }
+  return k;
+}
+
+static inline void cand_swap(struct cand *a, struct cand *b) {
+  struct cand t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Moves the t best candidates of v[0, n) in rank order to the front (quickselect with
+ * three-way partitions on better(); copies of one id stay together, so all of them go to the
+ * front when one does). Returns how many went (t, or a few more with copies; n when n <= t);
+ * everything after them ranks lower. */
+static size_t top_ranked(const ctx_t *c, struct cand *v, size_t n, size_t t) {
+  if (n <= t) return n;
+  size_t lo = 0, hi = n;
+  while (hi - lo > 1) { /* v[0, lo) beat v[lo, n), v[hi, n) lose to v[0, hi); t in [lo, hi) */
+    const struct cand *a = &v[lo], *b = &v[lo + (hi - lo) / 2], *z = &v[hi - 1];
+    const struct cand *pm = better(c, a, b) ? (better(c, b, z) ? b : better(c, a, z) ? z : a)
+                                            : (better(c, a, z) ? a : better(c, b, z) ? z : b);
+    struct cand p = *pm;
+    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) better, [gt, i) the pivot's id, [lt, hi) worse */
+    while (i < lt) {
+      if (v[i].id == p.id) i++;
+      else if (better(c, &v[i], &p)) cand_swap(&v[gt++], &v[i++]);
+      else cand_swap(&v[i], &v[--lt]);
+    }
+    if (t < gt) hi = gt;
+    else if (t >= lt) lo = lt;
+    else return lt; /* the boundary falls among the pivot's copies: all of them */
+  }
+  return t;
+}
+
+/* A tighter guess for walk_above (sc->track): the lim-th best total among the first depth
+ * entries of the cart row that sets cart_floor (their totals are at least their entries, so
+ * at least the floor). Only a guess: walk_above is right for any floor. */
+static float cart_floor_tight(const ctx_t *c, size_t lim, float floor) {
+  const recs_snapshot_t *s = c->s;
+  size_t depth = lim + c->q->nitems + c->f.n_exclude_items;
+  if (depth > 64 || floor <= 0) return floor;
+  uint32_t row = RECS_NO_ITEM;
+  for (size_t i = 0; i < c->q->nitems && row == RECS_NO_ITEM; i++) {
+    uint32_t it = c->q->items[i];
+    if (it < c->n && s->g_off[0][it + 1] - s->g_off[0][it] >= depth &&
+        s->g_sc[0][s->g_off[0][it] + depth - 1] == floor)
+      row = it;
+  }
+  if (row == RECS_NO_ITEM) return floor;
+  float v[64];
+  const uint32_t *ids = s->g_nbr[0] + s->g_off[0][row];
+  for (size_t k = 0; k < depth; k++) { /* insertion, best first */
+    float x = c->sc->d[ids[k]].v;
+    size_t j = k;
+    while (j > 0 && v[j - 1] < x) { v[j] = v[j - 1]; j--; }
+    v[j] = x;
+  }
+  return v[lim - 1] > floor ? v[lim - 1] : floor;
+}
+
+/* recs_cart's quick walk (sc->track, floor > 0): the candidates scoring >= floor are the
+ * extras that reach it plus the cart rows' entries at their own score (v == score) down to
+ * it (the rows are sorted); sorted (repeats adjacent) and walked. Every other candidate ranks
+ * below all of them, so when they fill the answer it is the full walk's answer. Returns the
+ * count written to out, or -1 when they do not fill it (the caller walks everything). */
+static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats, float floor) {
+  recs_scratch_t *sc = c->sc;
+  struct dslot *d = sc->d;
+  uint32_t gen = sc->dgen;
+  size_t rows = 0;
+  for (size_t i = 0; i < c->q->nitems; i++)
+    if (c->q->items[i] < c->n)
+      rows += c->s->g_off[0][c->q->items[i] + 1] - c->s->g_off[0][c->q->items[i]];
+  if (!cand_reserve(&sc->c, &sc->ccap, (size_t)sc->ntouched + sc->nmulti + sc->used + rows))
+    return PERR_INTERNAL;
+  struct cand *X = sc->c;
+  size_t n = 0;
+  /* each id once: a listed slot gets the past stamp gen - 1 */
+  for (uint32_t u = 0; u < sc->nmulti; u++) {
+    uint32_t id = sc->multi[u];
+    if (d[id].stamp == gen && d[id].v >= floor) {
+      d[id].stamp = gen - 1;
+      X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+    }
+  }
+  for (uint32_t u = 0; u < sc->ntouched; u++) {
+    uint32_t id = sc->touched[u];
+    if (d[id].stamp == gen && d[id].v >= floor) {
+      d[id].stamp = gen - 1;
+      X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+    }
+  }
+  for (uint32_t u = 0; u < sc->used; u++) {
+    const struct mslot *ms = &sc->m[sc->slot[u]];
+    if (ms->val >= floor) X[n++] = (struct cand){ms->key, ms->val, RECS_NO_CATEGORY};
+  }
+  const uint32_t *ids = c->s->g_nbr[0];
+  const float *scs = c->s->g_sc[0];
+  for (size_t i = 0; i < c->q->nitems; i++) {
+    uint32_t it = c->q->items[i];
+    if (it >= c->n) continue;
+    for (uint32_t q = c->s->g_off[0][it], b = c->s->g_off[0][it + 1]; q < b && scs[q] >= floor; q++)
+      if (d[ids[q]].stamp == gen && d[ids[q]].v == scs[q]) {
+        d[ids[q]].stamp = gen - 1;
+        X[n++] = (struct cand){ids[q], scs[q], RECS_NO_CATEGORY};
+      }
+  }
+  size_t m = top_ranked(c, X, n, nout + 4);
+  cand_sort(c, X, m);
+  size_t k = walk_sorted(c, X, m, out, 0, nout, cats);
+  if (k < nout && m < n) { /* more rejected than expected: the rest above the floor */
+    cand_sort(c, X + m, n - m);
+    k = walk_sorted(c, X + m, n - m, out, k, nout, cats);
+  }
+  return k == nout ? (int)k : -1;
+}
+
+/* Ends sc->track for the batch ranking: lists every candidate once in the touched list (the
+ * ids first touched outside the rows, then the cart rows' entries: every live slot is one or
+ * the other, with stamp dgen, or dgen - 1 when walk_above listed it), marking each listed
+ * slot with the past generation dgen - 2 (nothing reads the stamps after this; the next
+ * request's generation is newer). */
+static int track_materialize(ctx_t *c) {
+  recs_scratch_t *sc = c->sc;
+  struct dslot *d = sc->d;
+  uint32_t mark = sc->dgen - 2;
+  size_t rows = 0;
+  for (size_t i = 0; i < c->q->nitems; i++)
+    if (c->q->items[i] < c->n)
+      rows += c->s->g_off[0][c->q->items[i] + 1] - c->s->g_off[0][c->q->items[i]];
+  while ((size_t)sc->tcap < (size_t)sc->ntouched + rows)
+    if (!touched_grow(sc)) return PERR_INTERNAL;
+  uint32_t *t = sc->touched, n = 0;
+  for (uint32_t u = 0; u < sc->ntouched; u++)
+    if (d[t[u]].stamp != mark) {
+      d[t[u]].stamp = mark;
+      t[n++] = t[u];
+    }
+  const uint32_t *ids = c->s->g_nbr[0];
+  for (size_t i = 0; i < c->q->nitems; i++) {
+    uint32_t it = c->q->items[i];
+    if (it >= c->n) continue;
+    for (uint32_t q = c->s->g_off[0][it]; q < c->s->g_off[0][it + 1]; q++)
+      if (d[ids[q]].stamp != mark) {
+        d[ids[q]].stamp = mark;
+        t[n++] = ids[q];
+      }
+  }
+  sc->ntouched = n;
+  sc->track = 0;
+  return PERR_OK;
+}
+
 /* Ranks the accumulated scores, then fills from the fallback lists. */
 static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans) {
   recs_scratch_t *sc = c->sc;
@@ -542,8 +757,23 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   if (!cand_reserve(&sc->c, &sc->ccap, need)) return PERR_INTERNAL;
   uint32_t cats_stack[64], *cats = nout <= 64 ? cats_stack : malloc(nout * sizeof(uint32_t));
   if (!cats) return PERR_INTERNAL;
+  size_t k = 0;
+  int done = 0;
+  if (sc->track) { /* the quick walk, else the batches over every candidate */
+    float fl = c->floor;
+    int w = fl > 0 ? walk_above(c, out, nout, cats, cart_floor_tight(c, nout + 4, fl)) : -1;
+    if (w == -1) w = track_materialize(c);
+    else done = 1;
+    if (w < 0) {
+      if (cats != cats_stack) free(cats);
+      return w;
+    }
+    if (done) k = (size_t)w;
+  }
+  if (!done) {
+  t = sc->touched; /* track_materialize may have moved it */
   uint32_t nt = checked ? 0 : sc->ntouched;
-  size_t nc = 0, k = 0;
+  size_t nc = 0;
   if (checked) {
     for (size_t u = 0; u < (size_t)sc->ntouched + sc->used; u++) {
       uint32_t id;
@@ -613,6 +843,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
     if (k == nout || m < lim) break;
     bound = h[m - 1];
     lim *= 4;
+  }
   }
   for (int pass = 0; pass < 2 && k < nout && !c->no_fill; pass++) {
     int trend = pass == 0;
@@ -702,6 +933,24 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
   return (uint32_t)(tp - t);
 }
 
+/* row_sum1 for the quick walk (sc->track): a first touch only sets the slot (the walk finds
+ * it in its row); a later touch appends the id to m. Returns the new multi count. */
+static uint32_t row_sum_track(struct dslot *restrict d, uint32_t *restrict m, uint32_t nm,
+                              uint32_t gen, const uint32_t *restrict ids,
+                              const float *restrict scs, uint32_t n) {
+  for (size_t k = 0; k < n; k++) {
+    uint32_t j = ids[k];
+    struct dslot *e = d + j;
+    if (e->stamp != gen) {
+      *e = (struct dslot){scs[k], gen};
+    } else {
+      e->v += scs[k];
+      m[nm++] = j;
+    }
+  }
+  return nm;
+}
+
 /* Adds w * row(item) of graph g, plus the delta's pairs of item. */
 static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
   if (item < c->n) {
@@ -710,7 +959,10 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
     uint32_t a = c->s->g_off[gi][item], b = c->s->g_off[gi][item + 1];
     const uint32_t *ids = c->s->g_nbr[gi];
     const float *scs = c->s->g_sc[gi];
-    if (c->n <= sc->dcap) { /* every neighbour has a dense slot */
+    if (sc->track) { /* recs_cart, w == 1, basket graph, every neighbour dense */
+      if (!multi_reserve(sc, b - a)) return PERR_INTERNAL;
+      sc->nmulti = row_sum_track(sc->d, sc->multi, sc->nmulti, sc->dgen, ids + a, scs + a, b - a);
+    } else if (c->n <= sc->dcap) { /* every neighbour has a dense slot */
       while (sc->tcap - sc->ntouched < b - a)
         if (!touched_grow(sc)) return PERR_INTERNAL;
       sc->ntouched = w == 1.0f ? row_sum1(sc->d, sc->touched, sc->ntouched, sc->dgen, ids + a,
@@ -767,6 +1019,14 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
   int rc = begin(&c, s, sc, q, ans, RECS_REASON_CO_PURCHASE);
   if (rc) return rc;
   c.cart = 1;
+  int hist = q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0 ||
+                             c.p.cycle_weight > 0);
+  /* the quick walk (walk_above): plain carts (the score is the sum of the cart rows) on a
+   * snapshot whose rows are sorted, every item dense, an empty delta (else its pairs make
+   * many extras), a row long enough to give a floor */
+  sc->track = !hist && c.f.margin_boost == 0 && s->g0_desc && c.n <= sc->dcap && nout > 0 &&
+              (!q->delta || !(c.p.delta_weight > 0) || recs_delta_empty(q->delta)) &&
+              (c.floor = cart_floor(&c, nout + 4)) > 0;
   for (size_t i = 0; i < q->nitems; i++)
     if ((rc = add_row(&c, RECS_GRAPH_BASKET, q->items[i], 1.0f))) return rc;
   if (q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0 ||

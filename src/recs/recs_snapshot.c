@@ -80,6 +80,17 @@ void recs_snap_bind(recs_snapshot_t *s) {
 void recs_snap_seal(recs_snapshot_t *s) {
   recs_snap_hdr_t *h = (recs_snap_hdr_t *)s->blob;
   h->crc = recs_crc32(0, s->blob + sizeof(*h), s->len - sizeof(*h));
+  recs_snap_derive(s);
+}
+
+void recs_snap_derive(recs_snapshot_t *s) {
+  const uint32_t *off = s->g_off[0];
+  const float *sc = s->g_sc[0];
+  int desc = 1;
+  for (uint32_t i = 0; desc && i < s->h->n_items; i++)
+    for (uint32_t k = off[i]; desc && k < off[i + 1]; k++)
+      desc = isfinite(sc[k]) && (k + 1 == off[i + 1] || sc[k] >= sc[k + 1]);
+  s->g0_desc = desc;
 }
 
 void recs_snapshot_ref(recs_snapshot_t *s) {
@@ -216,6 +227,7 @@ int recs_snapshot_load(const void *buf, size_t len, recs_snapshot_t **out, perr_
     recs_snapshot_unref(s);
     return bad(e, "inconsistent sections");
   }
+  recs_snap_derive(s);
   *out = s;
   return PERR_OK;
 }
