@@ -321,6 +321,11 @@ static bool primitive_is_string(const json_t *v) {
 }
 
 int condition_js_compare(const json_t *a, const json_t *b) {
+  if (json_is_number(a) && json_is_number(b)) { /* the common case: what the end computes */
+    double x = json_number_value(a), y = json_number_value(b);
+    if (isnan(x) || isnan(y)) return 2;
+    return x < y ? -1 : x > y;
+  }
   if (primitive_is_string(a) && primitive_is_string(b)) {
     condition_js_str_t x, y;
     condition_js_str_init(&x);

@@ -21,20 +21,22 @@
 #define DEFAULT_MARGIN_RATE 0.30
 #define RETENTION_WEIGHT 0.10
 
-static bool in_list(const json_t *arr, const char *s) {
+static bool in_list(const char *const *list, size_t n, const char *s) {
   if (!s) return false;
-  for (size_t i = 0; i < json_array_size(arr); i++)
-    if (!strcmp(json_string_value(json_array_get(arr, i)), s)) return true;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(list[i], s)) return true;
   return false;
 }
 
 /* The cart value the offer applies to: the whole cart, or the matching items. */
 static int64_t applicable_value(const offer_t *o, const offers_cart_t *cart) {
   if (!o->products && !o->categories) return cart->value;
+  const char *const *products = o->targets, *const *categories = o->targets + o->nproducts;
   int64_t sum = 0;
   for (size_t i = 0; i < cart->nitems; i++) {
     const offers_cart_item_t *it = &cart->items[i];
-    if (in_list(o->products, it->product) || in_list(o->categories, it->category)) {
+    if (in_list(products, o->nproducts, it->product) ||
+        in_list(categories, o->ncategories, it->category)) {
       int64_t line;
       if (!ck_mul(it->quantity, it->price, &line) || !ck_add(sum, line, &sum)) return INT64_MAX;
     }

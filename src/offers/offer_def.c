@@ -101,6 +101,21 @@ static int get_targets(const json_t *def, const char *name, const json_t **out, 
   return 0;
 }
 
+/* o->targets: the products' and categories' strings in one array (the decision's cart scan
+ * compares C strings instead of walking JSON arrays). */
+static int target_strings(offer_t *o, perr_info_t *e) {
+  o->nproducts = json_array_size(o->products);
+  o->ncategories = json_array_size(o->categories);
+  if (!o->nproducts && !o->ncategories) return 0;
+  o->targets = malloc((o->nproducts + o->ncategories) * sizeof *o->targets);
+  if (!o->targets) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  for (size_t i = 0; i < o->nproducts; i++)
+    o->targets[i] = json_string_value(json_array_get(o->products, i));
+  for (size_t i = 0; i < o->ncategories; i++)
+    o->targets[o->nproducts + i] = json_string_value(json_array_get(o->categories, i));
+  return 0;
+}
+
 static int parse_experiment(const json_t *x, offer_t *o, perr_info_t *e) {
   static const char *const allowed[] = {"holdout", "variants", "mode", "reward", "seed",
                                         "stop_when_losing", NULL};
@@ -256,7 +271,8 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   }
   if ((rc = get_int(def, "min_cart", "min_cart", 0, MONEY_MAX, 0, &o->min_cart, e)) ||
       (rc = get_targets(def, "products", &o->products, e)) ||
-      (rc = get_targets(def, "categories", &o->categories, e)))
+      (rc = get_targets(def, "categories", &o->categories, e)) ||
+      (rc = target_strings(o, e)))
     goto fail;
   x = json_object_get(def, "stackable");
   if (x && !json_is_null(x) && !json_is_boolean(x)) {
@@ -295,6 +311,7 @@ void offers_clear(offer_t *o) {
   if (o->rule) condition_free(o->rule);
   if (o->def) json_decref(o->def);
   free(o->rule_attr);
+  free(o->targets);
   memset(o, 0, sizeof *o);
 }
 

@@ -69,6 +69,9 @@ typedef struct offer_s {
   offer_period_t cap_period;
   int64_t min_cart;            /* minor units */
   const json_t *products, *categories; /* arrays of strings; NULL = whole cart */
+  const char **targets;        /* owned array (strings in def): the products, then the
+                                * categories, as C strings for the cart scan; NULL = none */
+  size_t nproducts, ncategories;
   bool stackable;
   bool archived;
   int64_t window_s;            /* attribution window */
