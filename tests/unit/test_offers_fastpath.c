@@ -16,7 +16,11 @@
  *   NULs, non-string values included);
  * - the memos that skip a read under an unchanged store snapshot (store_txn_snapshot_id):
  *   the id itself, the loyalty program memo and the offers' counter memo each see a commit
- *   at the next read txn, and answer as the store does.
+ *   at the next read txn, and answer as the store does;
+ * - $lt/$lte/$gt/$gte on two numbers compared directly: condition_js_compare against the JS
+ *   steps it replaced (string-like operands, else ToNumber both) over random JSON values;
+ * - product/category targets kept as C strings: the applicable cart value (offers_discount)
+ *   against a walk of the definition's JSON arrays, over random targets and carts.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -649,6 +653,111 @@ static void test_snapshot_memos(void **st) {
   offers_catalog_free(c);
 }
 
+/* condition_js_compare as it was: strings (or arrays/objects) compared as strings, anything
+ * else by ToNumber. */
+static int old_compare(const json_t *a, const json_t *b) {
+  bool sa = a && (json_is_string(a) || json_is_array(a) || json_is_object(a)),
+       sb = b && (json_is_string(b) || json_is_array(b) || json_is_object(b));
+  if (sa && sb) {
+    condition_js_str_t x, y;
+    condition_js_str_init(&x);
+    condition_js_str_init(&y);
+    condition_js_to_string(a, &x);
+    condition_js_to_string(b, &y);
+    size_t n = x.len < y.len ? x.len : y.len;
+    int c = memcmp(x.p, y.p, n); /* ASCII-only values below: UTF-16 order is byte order */
+    if (!c) c = x.len < y.len ? -1 : x.len > y.len;
+    condition_js_str_free(&x);
+    condition_js_str_free(&y);
+    return c < 0 ? -1 : c > 0;
+  }
+  double x = condition_js_to_number(a), y = condition_js_to_number(b);
+  if (isnan(x) || isnan(y)) return 2;
+  return x < y ? -1 : x > y;
+}
+
+static json_t *random_js_value(uint64_t *s) {
+  static const int64_t edge[] = {0, 1, -1, INT64_MAX, INT64_MIN, (INT64_C(1) << 53),
+                                 (INT64_C(1) << 53) + 1, -(INT64_C(1) << 53) - 1};
+  static const char *const strs[] = {"", "1", "10", "2", " 3 ", "abc", "1e3", "0x10", "-0"};
+  switch (ofx_rand(s) % 8) {
+  case 0: return json_integer((json_int_t)edge[ofx_rand(s) % 8]);
+  case 1: return json_integer((json_int_t)(ofx_rand(s) % 2001) - 1000);
+  case 2: return json_real(((double)(ofx_rand(s) % 20001) - 10000) / 7.0);
+  case 3: return json_real(ofx_rand(s) % 2 ? 1e300 : -0.0);
+  case 4: return json_string(strs[ofx_rand(s) % 9]);
+  case 5: return ofx_rand(s) % 2 ? json_true() : json_null();
+  case 6: return json_pack("[i]", (int)(ofx_rand(s) % 5));
+  default: return NULL; /* a missing attribute */
+  }
+}
+
+static void test_compare_numbers(void **st) {
+  (void)st;
+  uint64_t s = 0x5eedc0de;
+  size_t numeric = 0;
+  for (int i = 0; i < 200000; i++) {
+    json_t *a = random_js_value(&s), *b = random_js_value(&s);
+    numeric += json_is_number(a) && json_is_number(b);
+    assert_int_equal(condition_js_compare(a, b), old_compare(a, b));
+    json_decref(a);
+    json_decref(b);
+  }
+  assert_true(numeric > 20000); /* the new path was taken often */
+}
+
+/* The applicable value as the JSON arrays give it (what applicable_value walked before). */
+static int64_t json_applicable(const offer_t *o, const offers_cart_t *cart) {
+  if (!o->products && !o->categories) return cart->value;
+  int64_t sum = 0;
+  for (size_t i = 0; i < cart->nitems; i++) {
+    const offers_cart_item_t *it = &cart->items[i];
+    bool in = false;
+    for (size_t j = 0; j < json_array_size(o->products) && it->product && !in; j++)
+      in = !strcmp(json_string_value(json_array_get(o->products, j)), it->product);
+    for (size_t j = 0; j < json_array_size(o->categories) && it->category && !in; j++)
+      in = !strcmp(json_string_value(json_array_get(o->categories, j)), it->category);
+    if (in) sum += it->quantity * it->price;
+  }
+  return sum;
+}
+
+static void test_targets_as_strings(void **st) {
+  (void)st;
+  static const char *const ids[] = {"p1", "p2", "p3", "k1", "k2", "p10", "p"};
+  uint64_t s = 0x7a26e75;
+  for (int i = 0; i < 3000; i++) {
+    json_t *def = json_pack("{sssssiss}", "id", "t1", "kind", "amount_off", "value",
+                            1000000000, "currency", "EUR");
+    const char *names[2] = {"products", "categories"};
+    for (int k = 0; k < 2; k++) {
+      unsigned n = (unsigned)(ofx_rand(&s) % 4); /* 0: absent (or empty) */
+      if (!n) continue;
+      json_t *arr = json_array();
+      for (unsigned j = 1; j < n; j++) json_array_append_new(arr, json_string(pick(&s, ids, 7)));
+      json_object_set_new(def, names[k], arr);
+    }
+    offer_t o;
+    perr_info_t e;
+    assert_int_equal(offers_parse(def, &o, &e), 0);
+    assert_int_equal(o.nproducts, json_array_size(o.products));
+    assert_int_equal(o.ncategories, json_array_size(o.categories));
+    offers_cart_item_t items[4];
+    offers_cart_t cart = {.currency = "EUR", .items = items, .nitems = ofx_rand(&s) % 5};
+    for (size_t j = 0; j < cart.nitems; j++) {
+      items[j] = (offers_cart_item_t){.product = ofx_rand(&s) % 8 ? pick(&s, ids, 7) : NULL,
+                                      .category = ofx_rand(&s) % 3 ? pick(&s, ids, 7) : NULL,
+                                      .quantity = 1 + (int64_t)(ofx_rand(&s) % 3),
+                                      .price = (int64_t)(ofx_rand(&s) % 1000)};
+      cart.value += items[j].quantity * items[j].price;
+    }
+    /* amount_off with a value above any cart: the discount is the applicable value */
+    assert_int_equal(offers_discount(&o, o.value, &cart), json_applicable(&o, &cart));
+    offers_clear(&o);
+    json_decref(def);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -658,6 +767,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_customer_order_counts, setup, teardown),
       cmocka_unit_test(test_regex_literal),
       cmocka_unit_test_setup_teardown(test_snapshot_memos, setup, teardown),
+      cmocka_unit_test(test_compare_numbers),
+      cmocka_unit_test(test_targets_as_strings),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
