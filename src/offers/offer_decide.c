@@ -148,17 +148,31 @@ static const char *capped(counters_t *k, const offer_t *o, store_txn_t *rd,
   return NULL;
 }
 
-/* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first). */
+/* Whether the offer's gate turns it down: ineligible's first checks, and a rule this
+ * decision found false already (every check before the budget is free of side effects, so
+ * which of them turns an offer down first changes nothing). */
+static bool gated_out(const offer_gate_t *g, const offers_decide_in_t *in,
+                      const char currency[4], const unsigned char *memo) {
+  return g->archived || !currency[0] || memcmp(currency, g->currency, 4) ||
+         in->now < g->valid_from || (g->valid_until && in->now >= g->valid_until) ||
+         in->cart->value < g->min_cart || (memo && g->rule_slot >= 0 && memo[g->rule_slot] == 2);
+}
+
+/* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first); gated: its
+ * gate passed (the checks it holds are not made again). */
 static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
-                              const offers_decide_in_t *in, const char currency[4],
+                              const offers_decide_in_t *in, const char currency[4], bool gated,
                               unsigned char *memo, int64_t *base, int64_t *money_used,
                               int *rc) {
   const offers_cart_t *cart = in->cart;
   *rc = 0;
-  if (o->archived) return "archived";
-  if (!currency[0] || memcmp(currency, o->currency, 4)) return "currency"; /* o's: 3 letters */
-  if (in->now < o->valid_from || (o->valid_until && in->now >= o->valid_until)) return "window";
-  if (cart->value < o->min_cart) return "min_cart";
+  if (!gated) {
+    if (o->archived) return "archived";
+    if (!currency[0] || memcmp(currency, o->currency, 4)) return "currency"; /* 3 letters */
+    if (in->now < o->valid_from || (o->valid_until && in->now >= o->valid_until))
+      return "window";
+    if (cart->value < o->min_cart) return "min_cart";
+  }
   *base = !o->products && !o->categories ? cart->value : applicable_value(o, cart);
   if (*base <= 0) return "no applicable item";
   if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
@@ -419,9 +433,12 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
                            * letters, NUL-terminated): then memcmp of 4 bytes is strcmp == 0 */
   if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);
   for (size_t i = 0; i < c->n && !rc; i++) {
+    if (c->gates && gated_out(&c->gates[i], in, currency, memo)) continue;
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
-    if (ineligible(&counters, o, rd, in, currency, memo, &base, &money_used, &rc)) continue;
+    if (ineligible(&counters, o, rd, in, currency, c->gates != NULL, memo, &base, &money_used,
+                   &rc))
+      continue;
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
     if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm))) break;

@@ -623,6 +623,24 @@ static int bind_attrs(offers_catalog_t *c, perr_info_t *e) {
   return 0;
 }
 
+/* c->gates from the offers (after share_rules: the rule slots). */
+static int build_gates(offers_catalog_t *c, perr_info_t *e) {
+  if (!c->n) return 0;
+  if (!(c->gates = calloc(c->n, sizeof *c->gates)))
+    return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  for (size_t i = 0; i < c->n; i++) {
+    const offer_t *o = &c->offers[i];
+    offer_gate_t *g = &c->gates[i];
+    g->valid_from = o->valid_from;
+    g->valid_until = o->valid_until;
+    g->min_cart = o->min_cart;
+    memcpy(g->currency, o->currency, 4); /* validated: 3 letters, then the NUL */
+    g->rule_slot = o->rule ? o->rule_slot : -1;
+    g->archived = o->archived;
+  }
+  return 0;
+}
+
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e) {
   build_ctx_t b = {calloc(1, sizeof(offers_catalog_t)), 0};
   if (!b.c) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
@@ -631,6 +649,7 @@ int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e)
   if (!rc) rc = bind_attrs(b.c, e);
   if (!rc && RAND_bytes((unsigned char *)&b.c->id, sizeof b.c->id) != 1) b.c->id = 0;
   if (!rc) rc = share_rules(b.c, e);
+  if (!rc) rc = build_gates(b.c, e);
   if (rc) {
     offers_catalog_free(b.c);
     return rc;
@@ -645,6 +664,7 @@ void offers_catalog_free(offers_catalog_t *c) {
   free(c->offers);
   free(c->attrs);
   free(c->attr_kind);
+  free(c->gates);
   free(c);
 }
 

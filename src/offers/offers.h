@@ -131,6 +131,15 @@ typedef enum {
 enum { OFFERS_RANK_MARGIN_RATE = 0, OFFERS_RANK_PREDICTED_CLV, OFFERS_RANK_P_ALIVE,
        OFFERS_RANK_CHURN_RISK, OFFERS_RANK_ATTRS };
 
+/* An offer's checks that need only the request, packed for the decision's scan of the
+ * catalogue (offer_decide.c): an offer they turn down is skipped without reading offer_t. */
+typedef struct offer_gate_s {
+  int64_t valid_from, valid_until, min_cart; /* as offer_t's */
+  char currency[4];                         /* offer_t's 3 letters and NUL */
+  int32_t rule_slot;                        /* offer_t's */
+  bool archived;
+} offer_gate_t;
+
 /* An immutable snapshot of the active (not archived) offers, conditions compiled. */
 typedef struct offers_catalog_s {
   size_t n;
@@ -142,6 +151,7 @@ typedef struct offers_catalog_s {
   uint64_t id;         /* random at build, 0 when none was drawn (counter memos: one
                         * catalogue's positions name the same offers) */
   size_t rank_slot[OFFERS_RANK_ATTRS]; /* the ranking attributes' slots */
+  offer_gate_t *gates; /* by position (NULL: the decision reads every check from offers) */
 } offers_catalog_t;
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e);
 void offers_catalog_free(offers_catalog_t *c);

@@ -20,7 +20,11 @@
  * - $lt/$lte/$gt/$gte on two numbers compared directly: condition_js_compare against the JS
  *   steps it replaced (string-like operands, else ToNumber both) over random JSON values;
  * - product/category targets kept as C strings: the applicable cart value (offers_discount)
- *   against a walk of the definition's JSON arrays, over random targets and carts.
+ *   against a walk of the definition's JSON arrays, over random targets and carts;
+ * - the catalogue's gates (currency, window, minimum cart, a rule found false): whole
+ *   decisions with them against the same catalogue without them (every check read from the
+ *   offers, in the old order), over offers in three currencies, windows, minimum carts and
+ *   shared rules, random carts, attributes and clocks.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -758,6 +762,59 @@ static void test_targets_as_strings(void **st) {
   }
 }
 
+static void test_gates(void **st) {
+  fx_t *f = *st;
+  static const char *const cur[] = {"EUR", "USD", "GBP"};
+  static const char *const rules[] = {"{\"x\":{\"$gte\":2}}", "{\"x\":{\"$lt\":3}}",
+                                      "{\"y\":\"a\"}", "null"};
+  for (int i = 0; i < 40; i++) {
+    char def[768];
+    int64_t from = i % 5 == 1 ? OFX_NOW + 3600 : i % 5 == 2 ? OFX_NOW - 7200 : 0;
+    int64_t until = i % 5 == 2 ? OFX_NOW - 3600 : i % 5 == 3 ? OFX_NOW + 600 : 0;
+    snprintf(def, sizeof def,
+             "{\"id\":\"g%02d\",\"kind\":\"%s\",\"value\":%d,\"currency\":\"%s\",\"rule\":%s,"
+             "\"valid_from\":%lld,\"valid_until\":%lld,\"min_cart\":%d,\"stackable\":%s,"
+             "\"priority\":%d%s,\"experiment\":{\"holdout\":0.2,\"variants\":[{\"id\":\"a\","
+             "\"value\":%d},{\"id\":\"b\",\"value\":%d}]}}",
+             i, i % 2 ? "amount_off" : "percent_off", i % 2 ? 300 : 5, cur[i % 3],
+             rules[i % 4], (long long)from, (long long)until, (i % 7) * 1000,
+             i % 3 ? "true" : "false", i % 4,
+             i % 6 == 0 ? ",\"categories\":[\"shoes\"]" : "", i % 2 ? 300 : 5, i % 2 ? 500 : 10);
+    ofx_set(f, def);
+  }
+  offers_catalog_t *c = ofx_catalog(f);
+  assert_non_null(c->gates);
+  offers_keyring_t keys;
+  perr_info_t e = {0};
+  assert_int_equal(offers_keys_open(f->dir, true, 86400, &keys, &e), 0);
+  uint64_t s = 11;
+  size_t decided = 0;
+  for (int i = 0; i < 3000; i++) {
+    ofx_cart_t cart;
+    ofx_cart(&cart, i % 11 ? cur[ofx_rand(&s) % 3] : "XX", (int64_t)(ofx_rand(&s) % 8000));
+    if (ofx_rand(&s) % 4 == 0) cart.item.category = "hats";
+    json_t *attrs = json_pack("{siss}", "x", (int)(ofx_rand(&s) % 5), "y",
+                              ofx_rand(&s) % 2 ? "a" : "b");
+    char customer[16];
+    snprintf(customer, sizeof customer, "c%d", (int)(ofx_rand(&s) % 50));
+    offers_decide_in_t in = {.customer = customer, .attrs = attrs, .cart = &cart.cart,
+                             .now = OFX_NOW + (int64_t)(ofx_rand(&s) % 1200) - 600,
+                             .seed = ofx_rand(&s), .keys = &keys,
+                             .max_offers = 1 + (int)(ofx_rand(&s) % 4)};
+    offers_decision_t want, got;
+    offer_gate_t *gates = c->gates;
+    c->gates = NULL; /* every check from the offers */
+    assert_int_equal(offers_decide(c, f->w, &in, &want, &e), 0);
+    c->gates = gates;
+    assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+    assert_same_decision(&want, &got);
+    decided += got.n;
+    json_decref(attrs);
+  }
+  assert_true(decided > 1000);
+  offers_catalog_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -769,6 +826,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_snapshot_memos, setup, teardown),
       cmocka_unit_test(test_compare_numbers),
       cmocka_unit_test(test_targets_as_strings),
+      cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
