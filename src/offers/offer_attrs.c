@@ -260,14 +260,12 @@ void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v) {
   }
   json_decref(a->shop[slot]);
   a->shop[slot] = v;
-  if (slot < 64) a->used |= UINT64_C(1) << slot;
 }
 
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
   if (!a->shop || slot >= a->c->nattrs) return NULL;
   if (!a->built[slot]) {
     a->built[slot] = 1;
-    if (slot < 64) a->used |= UINT64_C(1) << slot;
     a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot],
                                 a->pooled ? &a->pooled[slot] : NULL);
   }
@@ -276,16 +274,8 @@ const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
 
 void offers_attrs_clear(offers_attrs_t *a) {
   size_t n = a->c ? a->c->nattrs : 0;
-  if (a->shop && n <= 64) { /* only the slots used */
-    for (uint64_t m = a->used; m; m &= m - 1) {
-      size_t i = (size_t)__builtin_ctzll(m);
-      json_decref(a->shop[i]);
-      json_decref(a->own[i]);
-    }
-  } else if (a->shop) {
+  if (a->shop)
     for (size_t i = 0; i < 2 * n; i++) json_decref(a->shop[i]);
-  }
-  a->used = 0;
   if (a->shop && a->shop != a->inline_vals) {
     free(a->shop);
     free(a->built);

@@ -302,8 +302,6 @@ typedef struct offers_attrs_s {
   json_t **shop, **own;         /* by slot (owned): the shop's value, Patron's */
   json_t **pooled;              /* by slot: the pool's values (NULL: no pool) */
   unsigned char *built;         /* by slot: own computed */
-  uint64_t used;                /* slots < 64 whose shop or own value may be set (a catalogue
-                                 * of more attributes clears every slot) */
   json_t *inline_vals[2 * OFFERS_ATTRS_INLINE];
   unsigned char inline_built[OFFERS_ATTRS_INLINE];
 } offers_attrs_t;
