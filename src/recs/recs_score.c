@@ -317,6 +317,8 @@ typedef struct ctx_s {
   int no_fill;             /* finish() leaves empty slots (upsell widens by itself) */
   int cart;                /* recs_cart: the first batch may start from cart_floor() */
   float floor;             /* recs_cart with sc->track: cart_floor(nout + 4) */
+  int ids_zeroed;          /* walk_above's walk: the request's items and excluded ids scored 0,
+                              below its floor, so none is walked: allowed() skips the lists */
   uint32_t ucat;
   int64_t uprice;
   uint32_t hmax;           /* largest history count */
@@ -347,8 +349,9 @@ static inline int in_list(const uint32_t *v, size_t n, uint32_t x) {
 
 /* Whether item may be shown at all; fills *inf (the catalogue is asked once per call). */
 static int allowed(const ctx_t *c, uint32_t id, recs_item_info_t *inf) {
-  if (in_list(c->q->items, c->q->nitems, id)) return 0;
-  if (in_list(c->f.exclude_items, c->f.n_exclude_items, id)) return 0;
+  if (!c->ids_zeroed && (in_list(c->q->items, c->q->nitems, id) ||
+                         in_list(c->f.exclude_items, c->f.n_exclude_items, id)))
+    return 0;
   item_info(c->q->catalog, id, inf);
   if (c->f.in_stock_only && !inf->in_stock) return 0;
   if (c->upsell) {
@@ -590,27 +593,27 @@ static inline void cand_swap(struct cand *a, struct cand *b) {
   *b = t;
 }
 
-/* Moves the t best candidates of v[0, n) in rank order to the front (quickselect with
- * three-way partitions on better(); copies of one id stay together, so all of them go to the
- * front when one does). Returns how many went (t, or a few more with copies; n when n <= t);
- * everything after them ranks lower. */
-static size_t top_ranked(const ctx_t *c, struct cand *v, size_t n, size_t t) {
+/* Moves the t best scores of v[0, n) to the front (quickselect with three-way partitions on
+ * the score alone: cheaper than the rank order, which breaks ties by popularity and id, and
+ * never needed here because ties at the boundary all go). Returns how many went: t, or more
+ * when scores equal to the t-th go with it (n when n <= t); everything after them scores
+ * strictly lower, so the rank order of the front is the rank order of the best of v. */
+static size_t top_scored(struct cand *v, size_t n, size_t t) {
   if (n <= t) return n;
   size_t lo = 0, hi = n;
-  while (hi - lo > 1) { /* v[0, lo) beat v[lo, n), v[hi, n) lose to v[0, hi); t in [lo, hi) */
-    const struct cand *a = &v[lo], *b = &v[lo + (hi - lo) / 2], *z = &v[hi - 1];
-    const struct cand *pm = better(c, a, b) ? (better(c, b, z) ? b : better(c, a, z) ? z : a)
-                                            : (better(c, a, z) ? a : better(c, b, z) ? z : b);
-    struct cand p = *pm;
-    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) better, [gt, i) the pivot's id, [lt, hi) worse */
+  while (hi - lo > 1) { /* v[0, lo) > v[lo, n), v[hi, n) < v[0, hi) on scores; t in [lo, hi) */
+    float a = v[lo].s, b = v[lo + (hi - lo) / 2].s, z = v[hi - 1].s;
+    float p = a > b ? (b > z ? b : a > z ? z : a) : (a > z ? a : b > z ? z : b);
+    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) above p, [gt, i) equal, [lt, hi) below */
     while (i < lt) {
-      if (v[i].id == p.id) i++;
-      else if (better(c, &v[i], &p)) cand_swap(&v[gt++], &v[i++]);
-      else cand_swap(&v[i], &v[--lt]);
+      float x = v[i].s;
+      if (x > p) cand_swap(&v[gt++], &v[i++]);
+      else if (x < p) cand_swap(&v[i], &v[--lt]);
+      else i++;
     }
     if (t < gt) hi = gt;
     else if (t >= lt) lo = lt;
-    else return lt; /* the boundary falls among the pivot's copies: all of them */
+    else return lt; /* the boundary falls among scores equal to p: all of them */
   }
   return t;
 }
@@ -688,13 +691,15 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
         X[n++] = (struct cand){ids[q], scs[q], RECS_NO_CATEGORY};
       }
   }
-  size_t m = top_ranked(c, X, n, nout + 4);
+  size_t m = top_scored(X, n, nout + 4);
   cand_sort(c, X, m);
+  c->ids_zeroed = 1; /* finish() zeroed them; floor > 0 */
   size_t k = walk_sorted(c, X, m, out, 0, nout, cats);
   if (k < nout && m < n) { /* more rejected than expected: the rest above the floor */
     cand_sort(c, X + m, n - m);
     k = walk_sorted(c, X + m, n - m, out, k, nout, cats);
   }
+  c->ids_zeroed = 0;
   return k == nout ? (int)k : -1;
 }
 
