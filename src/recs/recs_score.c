@@ -57,6 +57,8 @@ struct recs_scratch_s {
   size_t ccap;
   struct cand *heap;  /* the selection batch */
   size_t heapcap;
+  uint64_t *keys;     /* walk_above's candidates as score bits << 32 | id */
+  size_t kcap;
 };
 
 void recs_params_default(recs_params_t *p) {
@@ -115,7 +117,7 @@ void recs_scratch_free(recs_scratch_t *sc) {
   free(sc->m); free(sc->slot);
   free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->hslot);
   free(sc->hfirst); free(sc->hlast);
-  free(sc->c); free(sc->heap);
+  free(sc->c); free(sc->heap); free(sc->keys);
   free(sc);
 }
 
@@ -593,29 +595,74 @@ static inline void cand_swap(struct cand *a, struct cand *b) {
   *b = t;
 }
 
-/* Moves the t best scores of v[0, n) to the front (quickselect with three-way partitions on
- * the score alone: cheaper than the rank order, which breaks ties by popularity and id, and
- * never needed here because ties at the boundary all go). Returns how many went: t, or more
- * when scores equal to the t-th go with it (n when n <= t); everything after them scores
- * strictly lower, so the rank order of the front is the rank order of the best of v. */
-static size_t top_scored(struct cand *v, size_t n, size_t t) {
+/* walk_above's candidates are keys: a positive finite score's bits (which order like the
+ * score) << 32 | the id, all distinct. */
+static inline uint64_t cand_key(uint32_t id, float s) {
+  uint32_t bits;
+  memcpy(&bits, &s, 4);
+  return (uint64_t)bits << 32 | id;
+}
+
+static inline float key_score(uint64_t k) {
+  uint32_t bits = (uint32_t)(k >> 32);
+  float s;
+  memcpy(&s, &bits, 4);
+  return s;
+}
+
+/* Moves the t largest keys of v[0, n) to the front (quickselect), then the keys of equal
+ * score to the t-th after them (the rank order breaks score ties by popularity, not by id).
+ * Returns how many went (n when n <= t); every key after them scores strictly lower. */
+static size_t top_keys(uint64_t *v, size_t n, size_t t) {
   if (n <= t) return n;
   size_t lo = 0, hi = n;
-  while (hi - lo > 1) { /* v[0, lo) > v[lo, n), v[hi, n) < v[0, hi) on scores; t in [lo, hi) */
-    float a = v[lo].s, b = v[lo + (hi - lo) / 2].s, z = v[hi - 1].s;
-    float p = a > b ? (b > z ? b : a > z ? z : a) : (a > z ? a : b > z ? z : b);
-    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) above p, [gt, i) equal, [lt, hi) below */
+  while (hi - lo > 1) { /* v[0, lo) > v[lo, n), v[hi, n) < v[0, hi); t in [lo, hi) */
+    uint64_t a = v[lo], b = v[lo + (hi - lo) / 2], z = v[hi - 1];
+    uint64_t p = a > b ? (b > z ? b : a > z ? z : a) : (a > z ? a : b > z ? z : b);
+    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) above p, [gt, i) = p, [lt, hi) below */
     while (i < lt) {
-      float x = v[i].s;
-      if (x > p) cand_swap(&v[gt++], &v[i++]);
-      else if (x < p) cand_swap(&v[i], &v[--lt]);
+      uint64_t x = v[i];
+      if (x > p) { v[i++] = v[gt]; v[gt++] = x; }
+      else if (x < p) { v[i] = v[--lt]; v[lt] = x; }
       else i++;
     }
     if (t < gt) hi = gt;
     else if (t >= lt) lo = lt;
-    else return lt; /* the boundary falls among scores equal to p: all of them */
+    else break; /* t == gt: v[0, t) are above p, the rest at most p */
   }
-  return t;
+  uint64_t low = v[0];
+  for (size_t i = 1; i < t; i++) low = v[i] < low ? v[i] : low;
+  size_t m = t;
+  for (size_t i = t; i < n; i++)
+    if (v[i] >> 32 == low >> 32) { uint64_t x = v[i]; v[i] = v[m]; v[m++] = x; }
+  return m;
+}
+
+static inline struct cand key_cand(uint64_t k) {
+  return (struct cand){(uint32_t)k, key_score(k), RECS_NO_CATEGORY};
+}
+
+/* The keys v[0, n) as candidates in rank order, into x: sorted by key (insertion: n is about
+ * the answer's size), then each run of equal scores re-sorted by better(). */
+static void keys_ranked(const ctx_t *c, uint64_t *v, size_t n, struct cand *x) {
+  if (n > 32) {
+    for (size_t i = 0; i < n; i++) x[i] = key_cand(v[i]);
+    cand_sort(c, x, n);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    uint64_t k = v[i];
+    size_t j = i;
+    while (j > 0 && v[j - 1] < k) { v[j] = v[j - 1]; j--; }
+    v[j] = k;
+  }
+  for (size_t i = 0; i < n; i++) x[i] = key_cand(v[i]);
+  for (size_t i = 0; i + 1 < n;) {
+    size_t e = i + 1;
+    while (e < n && x[e].s == x[i].s) e++;
+    if (e - i > 1) cand_sort(c, x + i, e - i);
+    i = e;
+  }
 }
 
 /* A tighter guess for walk_above (sc->track): the lim-th best total among the first depth
@@ -657,28 +704,35 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
   for (size_t i = 0; i < c->q->nitems; i++)
     if (c->q->items[i] < c->n)
       rows += c->s->g_off[0][c->q->items[i] + 1] - c->s->g_off[0][c->q->items[i]];
-  if (!cand_reserve(&sc->c, &sc->ccap, (size_t)sc->ntouched + sc->nmulti + sc->used + rows))
-    return PERR_INTERNAL;
+  size_t most = (size_t)sc->ntouched + sc->nmulti + sc->used + rows;
+  if (!cand_reserve(&sc->c, &sc->ccap, most)) return PERR_INTERNAL;
+  if (sc->kcap < most) {
+    uint64_t *nk = realloc(sc->keys, most * 2 * sizeof(uint64_t));
+    if (!nk) return PERR_INTERNAL;
+    sc->keys = nk;
+    sc->kcap = most * 2;
+  }
   struct cand *X = sc->c;
+  uint64_t *K = sc->keys;
   size_t n = 0;
   /* each id once: a listed slot gets the past stamp gen - 1 */
   for (uint32_t u = 0; u < sc->nmulti; u++) {
     uint32_t id = sc->multi[u];
     if (d[id].stamp == gen && d[id].v >= floor) {
       d[id].stamp = gen - 1;
-      X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+      K[n++] = cand_key(id, d[id].v);
     }
   }
   for (uint32_t u = 0; u < sc->ntouched; u++) {
     uint32_t id = sc->touched[u];
     if (d[id].stamp == gen && d[id].v >= floor) {
       d[id].stamp = gen - 1;
-      X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+      K[n++] = cand_key(id, d[id].v);
     }
   }
   for (uint32_t u = 0; u < sc->used; u++) {
     const struct mslot *ms = &sc->m[sc->slot[u]];
-    if (ms->val >= floor) X[n++] = (struct cand){ms->key, ms->val, RECS_NO_CATEGORY};
+    if (ms->val >= floor) K[n++] = cand_key(ms->key, ms->val);
   }
   const uint32_t *ids = c->s->g_nbr[0];
   const float *scs = c->s->g_sc[0];
@@ -688,14 +742,15 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
     for (uint32_t q = c->s->g_off[0][it], b = c->s->g_off[0][it + 1]; q < b && scs[q] >= floor; q++)
       if (d[ids[q]].stamp == gen && d[ids[q]].v == scs[q]) {
         d[ids[q]].stamp = gen - 1;
-        X[n++] = (struct cand){ids[q], scs[q], RECS_NO_CATEGORY};
+        K[n++] = cand_key(ids[q], scs[q]);
       }
   }
-  size_t m = top_scored(X, n, nout + 4);
-  cand_sort(c, X, m);
+  size_t m = top_keys(K, n, nout + 4);
+  keys_ranked(c, K, m, X);
   c->ids_zeroed = 1; /* finish() zeroed them; floor > 0 */
   size_t k = walk_sorted(c, X, m, out, 0, nout, cats);
   if (k < nout && m < n) { /* more rejected than expected: the rest above the floor */
+    for (size_t i = m; i < n; i++) X[i] = key_cand(K[i]);
     cand_sort(c, X + m, n - m);
     k = walk_sorted(c, X + m, n - m, out, k, nout, cats);
   }
