@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "recs.h"
 
@@ -66,6 +67,10 @@ struct recs_snapshot_s {
   const float *g_sc[2];
   int g0_desc; /* derived (recs_snap_derive): every basket-graph row is sorted by score,
                   best first, its scores finite (recs_cart's merged walk relies on it) */
+  uint64_t *idx;     /* derived id index (NULL when out of memory: the persisted hash serves):
+                        open addressing, slot = tag (high 32 bits of recs_hash_words) << 32 |
+                        item; an empty slot is all ones */
+  uint32_t idx_mask; /* its capacity - 1 (a power of two, at least twice the items) */
 };
 
 /* Sizes of each section for given counts; fills off[] and returns the total blob size. */
@@ -83,6 +88,41 @@ static inline uint64_t recs_hash_bytes(const char *s, size_t n) {
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 32;
+  return h;
+}
+
+/* A word-at-a-time hash of n bytes (the derived id index; never persisted, so it may change
+ * freely): 8 bytes per step, the tail read as overlapping words inside the string. */
+static inline uint64_t recs_load64(const char *s) {
+  uint64_t x;
+  memcpy(&x, s, 8);
+  return x;
+}
+
+static inline uint64_t recs_hash_words(const char *s, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull), x;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    h = (h ^ recs_load64(s + i)) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+  }
+  if (i < n) {
+    if (n >= 8) {
+      x = recs_load64(s + n - 8);
+    } else if (n >= 4) {
+      uint32_t a, b;
+      memcpy(&a, s, 4);
+      memcpy(&b, s + n - 4, 4);
+      x = (uint64_t)a << 32 | b;
+    } else {
+      x = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[n / 2] << 8 |
+          (unsigned char)s[n - 1];
+    }
+    h = (h ^ x) * 0xc4ceb9fe1a85ec53ull;
+  }
+  h ^= h >> 32;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 29;
   return h;
 }
 

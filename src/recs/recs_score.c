@@ -57,6 +57,8 @@ struct recs_scratch_s {
   size_t ccap;
   struct cand *heap;  /* the selection batch */
   size_t heapcap;
+  uint64_t *keys;     /* walk_above's candidates as score bits << 32 | id */
+  size_t kcap;
 };
 
 void recs_params_default(recs_params_t *p) {
@@ -115,7 +117,7 @@ void recs_scratch_free(recs_scratch_t *sc) {
   free(sc->m); free(sc->slot);
   free(sc->hkey); free(sc->hstamp); free(sc->hcnt); free(sc->hslot);
   free(sc->hfirst); free(sc->hlast);
-  free(sc->c); free(sc->heap);
+  free(sc->c); free(sc->heap); free(sc->keys);
   free(sc);
 }
 
@@ -317,6 +319,8 @@ typedef struct ctx_s {
   int no_fill;             /* finish() leaves empty slots (upsell widens by itself) */
   int cart;                /* recs_cart: the first batch may start from cart_floor() */
   float floor;             /* recs_cart with sc->track: cart_floor(nout + 4) */
+  int ids_zeroed;          /* walk_above's walk: the request's items and excluded ids scored 0,
+                              below its floor, so none is walked: allowed() skips the lists */
   uint32_t ucat;
   int64_t uprice;
   uint32_t hmax;           /* largest history count */
@@ -347,8 +351,9 @@ static inline int in_list(const uint32_t *v, size_t n, uint32_t x) {
 
 /* Whether item may be shown at all; fills *inf (the catalogue is asked once per call). */
 static int allowed(const ctx_t *c, uint32_t id, recs_item_info_t *inf) {
-  if (in_list(c->q->items, c->q->nitems, id)) return 0;
-  if (in_list(c->f.exclude_items, c->f.n_exclude_items, id)) return 0;
+  if (!c->ids_zeroed && (in_list(c->q->items, c->q->nitems, id) ||
+                         in_list(c->f.exclude_items, c->f.n_exclude_items, id)))
+    return 0;
   item_info(c->q->catalog, id, inf);
   if (c->f.in_stock_only && !inf->in_stock) return 0;
   if (c->upsell) {
@@ -590,29 +595,74 @@ static inline void cand_swap(struct cand *a, struct cand *b) {
   *b = t;
 }
 
-/* Moves the t best candidates of v[0, n) in rank order to the front (quickselect with
- * three-way partitions on better(); copies of one id stay together, so all of them go to the
- * front when one does). Returns how many went (t, or a few more with copies; n when n <= t);
- * everything after them ranks lower. */
-static size_t top_ranked(const ctx_t *c, struct cand *v, size_t n, size_t t) {
+/* walk_above's candidates are keys: a positive finite score's bits (which order like the
+ * score) << 32 | the id, all distinct. */
+static inline uint64_t cand_key(uint32_t id, float s) {
+  uint32_t bits;
+  memcpy(&bits, &s, 4);
+  return (uint64_t)bits << 32 | id;
+}
+
+static inline float key_score(uint64_t k) {
+  uint32_t bits = (uint32_t)(k >> 32);
+  float s;
+  memcpy(&s, &bits, 4);
+  return s;
+}
+
+/* Moves the t largest keys of v[0, n) to the front (quickselect), then the keys of equal
+ * score to the t-th after them (the rank order breaks score ties by popularity, not by id).
+ * Returns how many went (n when n <= t); every key after them scores strictly lower. */
+static size_t top_keys(uint64_t *v, size_t n, size_t t) {
   if (n <= t) return n;
   size_t lo = 0, hi = n;
-  while (hi - lo > 1) { /* v[0, lo) beat v[lo, n), v[hi, n) lose to v[0, hi); t in [lo, hi) */
-    const struct cand *a = &v[lo], *b = &v[lo + (hi - lo) / 2], *z = &v[hi - 1];
-    const struct cand *pm = better(c, a, b) ? (better(c, b, z) ? b : better(c, a, z) ? z : a)
-                                            : (better(c, a, z) ? a : better(c, b, z) ? z : b);
-    struct cand p = *pm;
-    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) better, [gt, i) the pivot's id, [lt, hi) worse */
+  while (hi - lo > 1) { /* v[0, lo) > v[lo, n), v[hi, n) < v[0, hi); t in [lo, hi) */
+    uint64_t a = v[lo], b = v[lo + (hi - lo) / 2], z = v[hi - 1];
+    uint64_t p = a > b ? (b > z ? b : a > z ? z : a) : (a > z ? a : b > z ? z : b);
+    size_t gt = lo, i = lo, lt = hi; /* [lo, gt) above p, [gt, i) = p, [lt, hi) below */
     while (i < lt) {
-      if (v[i].id == p.id) i++;
-      else if (better(c, &v[i], &p)) cand_swap(&v[gt++], &v[i++]);
-      else cand_swap(&v[i], &v[--lt]);
+      uint64_t x = v[i];
+      if (x > p) { v[i++] = v[gt]; v[gt++] = x; }
+      else if (x < p) { v[i] = v[--lt]; v[lt] = x; }
+      else i++;
     }
     if (t < gt) hi = gt;
     else if (t >= lt) lo = lt;
-    else return lt; /* the boundary falls among the pivot's copies: all of them */
+    else break; /* t == gt: v[0, t) are above p, the rest at most p */
   }
-  return t;
+  uint64_t low = v[0];
+  for (size_t i = 1; i < t; i++) low = v[i] < low ? v[i] : low;
+  size_t m = t;
+  for (size_t i = t; i < n; i++)
+    if (v[i] >> 32 == low >> 32) { uint64_t x = v[i]; v[i] = v[m]; v[m++] = x; }
+  return m;
+}
+
+static inline struct cand key_cand(uint64_t k) {
+  return (struct cand){(uint32_t)k, key_score(k), RECS_NO_CATEGORY};
+}
+
+/* The keys v[0, n) as candidates in rank order, into x: sorted by key (insertion: n is about
+ * the answer's size), then each run of equal scores re-sorted by better(). */
+static void keys_ranked(const ctx_t *c, uint64_t *v, size_t n, struct cand *x) {
+  if (n > 32) {
+    for (size_t i = 0; i < n; i++) x[i] = key_cand(v[i]);
+    cand_sort(c, x, n);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    uint64_t k = v[i];
+    size_t j = i;
+    while (j > 0 && v[j - 1] < k) { v[j] = v[j - 1]; j--; }
+    v[j] = k;
+  }
+  for (size_t i = 0; i < n; i++) x[i] = key_cand(v[i]);
+  for (size_t i = 0; i + 1 < n;) {
+    size_t e = i + 1;
+    while (e < n && x[e].s == x[i].s) e++;
+    if (e - i > 1) cand_sort(c, x + i, e - i);
+    i = e;
+  }
 }
 
 /* A tighter guess for walk_above (sc->track): the lim-th best total among the first depth
@@ -654,28 +704,35 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
   for (size_t i = 0; i < c->q->nitems; i++)
     if (c->q->items[i] < c->n)
       rows += c->s->g_off[0][c->q->items[i] + 1] - c->s->g_off[0][c->q->items[i]];
-  if (!cand_reserve(&sc->c, &sc->ccap, (size_t)sc->ntouched + sc->nmulti + sc->used + rows))
-    return PERR_INTERNAL;
+  size_t most = (size_t)sc->ntouched + sc->nmulti + sc->used + rows;
+  if (!cand_reserve(&sc->c, &sc->ccap, most)) return PERR_INTERNAL;
+  if (sc->kcap < most) {
+    uint64_t *nk = realloc(sc->keys, most * 2 * sizeof(uint64_t));
+    if (!nk) return PERR_INTERNAL;
+    sc->keys = nk;
+    sc->kcap = most * 2;
+  }
   struct cand *X = sc->c;
+  uint64_t *K = sc->keys;
   size_t n = 0;
   /* each id once: a listed slot gets the past stamp gen - 1 */
   for (uint32_t u = 0; u < sc->nmulti; u++) {
     uint32_t id = sc->multi[u];
     if (d[id].stamp == gen && d[id].v >= floor) {
       d[id].stamp = gen - 1;
-      X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+      K[n++] = cand_key(id, d[id].v);
     }
   }
   for (uint32_t u = 0; u < sc->ntouched; u++) {
     uint32_t id = sc->touched[u];
     if (d[id].stamp == gen && d[id].v >= floor) {
       d[id].stamp = gen - 1;
-      X[n++] = (struct cand){id, d[id].v, RECS_NO_CATEGORY};
+      K[n++] = cand_key(id, d[id].v);
     }
   }
   for (uint32_t u = 0; u < sc->used; u++) {
     const struct mslot *ms = &sc->m[sc->slot[u]];
-    if (ms->val >= floor) X[n++] = (struct cand){ms->key, ms->val, RECS_NO_CATEGORY};
+    if (ms->val >= floor) K[n++] = cand_key(ms->key, ms->val);
   }
   const uint32_t *ids = c->s->g_nbr[0];
   const float *scs = c->s->g_sc[0];
@@ -685,16 +742,19 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
     for (uint32_t q = c->s->g_off[0][it], b = c->s->g_off[0][it + 1]; q < b && scs[q] >= floor; q++)
       if (d[ids[q]].stamp == gen && d[ids[q]].v == scs[q]) {
         d[ids[q]].stamp = gen - 1;
-        X[n++] = (struct cand){ids[q], scs[q], RECS_NO_CATEGORY};
+        K[n++] = cand_key(ids[q], scs[q]);
       }
   }
-  size_t m = top_ranked(c, X, n, nout + 4);
-  cand_sort(c, X, m);
+  size_t m = top_keys(K, n, nout + 4);
+  keys_ranked(c, K, m, X);
+  c->ids_zeroed = 1; /* finish() zeroed them; floor > 0 */
   size_t k = walk_sorted(c, X, m, out, 0, nout, cats);
   if (k < nout && m < n) { /* more rejected than expected: the rest above the floor */
+    for (size_t i = m; i < n; i++) X[i] = key_cand(K[i]);
     cand_sort(c, X + m, n - m);
     k = walk_sorted(c, X + m, n - m, out, k, nout, cats);
   }
+  c->ids_zeroed = 0;
   return k == nout ? (int)k : -1;
 }
 
@@ -938,6 +998,9 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
 static uint32_t row_sum_track(struct dslot *restrict d, uint32_t *restrict m, uint32_t nm,
                               uint32_t gen, const uint32_t *restrict ids,
                               const float *restrict scs, uint32_t n) {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4 /* the loop's own counting is a fifth of its instructions */
+#endif
   for (size_t k = 0; k < n; k++) {
     uint32_t j = ids[k];
     struct dslot *e = d + j;

@@ -91,6 +91,21 @@ void recs_snap_derive(recs_snapshot_t *s) {
     for (uint32_t k = off[i]; desc && k < off[i + 1]; k++)
       desc = isfinite(sc[k]) && (k + 1 == off[i + 1] || sc[k] >= sc[k + 1]);
   s->g0_desc = desc;
+  /* the id index: the persisted table hashes a byte at a time; this one a word at a time
+   * and keeps a tag of the hash, so a probe rarely compares names that differ */
+  free(s->idx);
+  s->idx = NULL;
+  uint64_t cap = 16;
+  while (cap < 2ull * s->h->n_items) cap *= 2;
+  if (cap > UINT32_MAX || !(s->idx = malloc(cap * sizeof(uint64_t)))) return;
+  memset(s->idx, 0xff, cap * sizeof(uint64_t));
+  s->idx_mask = (uint32_t)(cap - 1);
+  for (uint32_t i = 0; i < s->h->n_items; i++) {
+    uint64_t h = recs_hash_words(s->str + s->str_off[i], s->str_off[i + 1] - s->str_off[i]);
+    uint32_t x = (uint32_t)h & s->idx_mask;
+    while (s->idx[x] != UINT64_MAX) x = (x + 1) & s->idx_mask;
+    s->idx[x] = (h >> 32) << 32 | i;
+  }
 }
 
 void recs_snapshot_ref(recs_snapshot_t *s) {
@@ -101,6 +116,7 @@ void recs_snapshot_unref(recs_snapshot_t *s) {
   if (!s) return;
   if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
     free(s->blob);
+    free(s->idx);
     free(s);
   }
 }
@@ -120,6 +136,17 @@ const recs_config_t *recs_snapshot_config(const recs_snapshot_t *s) { return &s-
 
 uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n) {
   if (!id || n == 0 || s->h->n_items == 0) return RECS_NO_ITEM;
+  if (s->idx) {
+    uint64_t h = recs_hash_words(id, n), tag = h >> 32 << 32;
+    for (uint32_t i = (uint32_t)h & s->idx_mask;; i = (i + 1) & s->idx_mask) {
+      uint64_t v = s->idx[i];
+      if (v == UINT64_MAX) return RECS_NO_ITEM;
+      if ((v & 0xffffffff00000000ull) != tag) continue;
+      uint32_t it = (uint32_t)v;
+      if (s->str_off[it + 1] - s->str_off[it] == n && memcmp(s->str + s->str_off[it], id, n) == 0)
+        return it;
+    }
+  }
   uint32_t mask = s->h->hash_cap - 1, i = (uint32_t)recs_hash_bytes(id, n) & mask;
   for (;;) {
     uint32_t it = s->hash[i];

@@ -516,13 +516,65 @@ static void test_holder_swap(void **st) {
   recs_holder_free(h);
 }
 
+/* Item ids of every length 1..40 (the index hashes 8 bytes at a time, the tail as
+ * overlapping words): each found, after a build and after a load; near misses (one byte
+ * changed, one shorter, one longer) not found unless they are ids themselves. */
+static void fill_lengths(recs_builder_t *b) {
+  for (int n = 1; n <= 40; n++) {
+    char x[48], y[48];
+    for (int i = 0; i < n; i++) x[i] = (char)('a' + (i * 7 + n) % 26);
+    x[n] = 0;
+    snprintf(y, sizeof y, "%.*s", n > 1 ? n - 1 : 1, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
+    char both[100];
+    snprintf(both, sizeof both, "%s %s", x, y);
+    add(b, NULL, T0 + n, both);
+  }
+}
+
+static void check_lengths(const recs_snapshot_t *s) {
+  recs_snapshot_stats_t st;
+  recs_snapshot_stats(s, &st);
+  assert_true(st.items >= 40);
+  for (uint32_t i = 0; i < st.items; i++) {
+    size_t n;
+    const char *nm = recs_snapshot_name(s, i, &n);
+    char buf[64];
+    assert_true(n < sizeof buf - 1);
+    memcpy(buf, nm, n);
+    assert_int_equal(recs_snapshot_lookup(s, buf, n), i);
+    buf[n / 2] = buf[n / 2] == '#' ? '$' : '#';
+    assert_int_equal(recs_snapshot_lookup(s, buf, n), RECS_NO_ITEM);
+    memcpy(buf, nm, n);
+    buf[n] = 'q';
+    assert_int_equal(recs_snapshot_lookup(s, buf, n + 1), RECS_NO_ITEM);
+    if (n > 1 && buf[0] != 'z') assert_int_equal(recs_snapshot_lookup(s, buf, n - 1), RECS_NO_ITEM);
+  }
+  assert_int_equal(recs_snapshot_lookup(s, "", 0), RECS_NO_ITEM);
+}
+
+static void test_id_lookup_lengths(void **state) {
+  (void)state;
+  recs_config_t cfg;
+  recs_config_default(&cfg);
+  recs_snapshot_t *s = build(&cfg, fill_lengths);
+  check_lengths(s);
+  size_t len;
+  const void *bytes = recs_snapshot_bytes(s, &len);
+  recs_snapshot_t *l;
+  perr_info_t e;
+  assert_int_equal(recs_snapshot_load(bytes, len, &l, &e), PERR_OK);
+  check_lengths(l);
+  recs_snapshot_unref(l);
+  recs_snapshot_unref(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_interner),          cmocka_unit_test(test_similarities),
       cmocka_unit_test(test_time_decay),        cmocka_unit_test(test_snapshot_roundtrip),
       cmocka_unit_test(test_cart_and_filters),  cmocka_unit_test(test_similar_customer_upsell),
       cmocka_unit_test(test_delta),             cmocka_unit_test(test_holder_swap),
-      cmocka_unit_test(test_repurchase_cycle),
+      cmocka_unit_test(test_repurchase_cycle),  cmocka_unit_test(test_id_lookup_lengths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
