@@ -589,12 +589,6 @@ static size_t walk_sorted(const ctx_t *c, const struct cand *run, size_t n, recs
   return k;
 }
 
-static inline void cand_swap(struct cand *a, struct cand *b) {
-  struct cand t = *a;
-  *a = *b;
-  *b = t;
-}
-
 /* walk_above's candidates are keys: a positive finite score's bits (which order like the
  * score) << 32 | the id, all distinct. */
 static inline uint64_t cand_key(uint32_t id, float s) {
