@@ -674,7 +674,7 @@ static float cart_floor_tight(const ctx_t *c, size_t lim, float floor) {
       row = it;
   }
   if (row == RECS_NO_ITEM) return floor;
-  float v[64];
+  float v[64] = {0}; /* v[lim - 1] is set: depth >= lim (zeroed for cppcheck's sake) */
   const uint32_t *ids = s->g_nbr[0] + s->g_off[0][row];
   for (size_t k = 0; k < depth; k++) { /* insertion, best first */
     float x = c->sc->d[ids[k]].v;
