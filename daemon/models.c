@@ -1,7 +1,9 @@
 /* models.c -- see models.h. Also the handlers of model.status and model.refit.
  * model.status says `building` for a kind while a scheduled refit of it is queued or running
- * (building[], loop) and while any refit builds it on the worker until installed (running[],
- * atomic: an admin's model.refit is not scheduled here). Test hook: with the environment variable
+ * (building[], loop: how many) and while any refit builds it on the worker until installed
+ * (running[], atomic: how many; an admin's model.refit is not scheduled here). Both are counts:
+ * a job's install takes back only its own, so an earlier job installed while a later one
+ * builds the same kind does not make the kind look ready. Test hook: with the environment variable
  * PATRON_DEBUG_BUILD_GATE naming a FIFO, the worker holds every build at its start (after
  * setting running[]) by a two-step rendezvous on it: it opens the FIFO for writing and closes
  * it (a reader learns the build has started), then opens it for reading and waits for a
@@ -35,8 +37,8 @@ struct models_s {
   size_t nkinds;
   models_hooks_t hooks;
   void *state[MODELS_MAX];
-  int building[MODELS_MAX];
-  atomic_int running[MODELS_MAX]; /* worker: a build of the kind is running */
+  int building[MODELS_MAX];       /* scheduled refits of the kind queued or running */
+  atomic_int running[MODELS_MAX]; /* builds of the kind begun on the worker, not installed */
   const char *build_gate;         /* PATRON_DEBUG_BUILD_GATE or NULL */
   uint64_t last_start_ms[MODELS_MAX];
   uv_timer_t timer;
@@ -139,11 +141,12 @@ static void refit_install(daemon_t *d, wjob_t *j) {
   refit_built_t *b = r->opaque;
   models_t *m = d->models;
   const model_kind_t *const *kinds = m->kinds;
+  int scheduled = ((const refit_params_t *)j->params)->mask != 0; /* see schedule_refit */
   for (size_t i = 0; i < m->nkinds; i++) {
     if (!(r->mask & (1u << i))) continue;
-    m->building[i] = 0;
-    atomic_store(&m->running[i], 0); /* built and now installed (or failed) */
-    if (!b) continue;
+    if (scheduled && m->building[i] > 0) m->building[i]--;
+    if (!b) continue; /* refused before any build began */
+    atomic_fetch_sub(&m->running[i], 1); /* built and now installed (or failed) */
     if (b->ok[i]) {
       if (d->stopping) {
         kinds[i]->discard(b->built[i]);
@@ -220,10 +223,10 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
   models_t *m = x->d->models;
   r->mask = p->mask;
   if (!r->mask && models_parse_names(x->d, p->names, p->n, &r->mask, e)) return e->code;
+  x->job->on_loop = refit_install; /* also after a refusal: it takes back building[] */
   refit_built_t *b = arena_alloc(x->arena, sizeof *b);
-  if (!b) return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
   r->opaque = b;
-  x->job->on_loop = refit_install; /* also after a refusal: it clears building[] */
+  if (!b) return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory");
   if (!models_may_build(x->d)) {
     char leader[96] = "";
     if (m->hooks.leader_name) m->hooks.leader_name(x->d, leader, sizeof leader);
@@ -236,7 +239,7 @@ int handle_model_refit(exec_ctx_t *x, const void *params, void *result, perr_inf
   model_build_t build = {.store = x->store, .as_of = p->as_of ? p->as_of : clock_wall_s()};
   for (size_t i = 0; i < m->nkinds; i++) {
     if (!(r->mask & (1u << i))) continue;
-    atomic_store(&m->running[i], 1);
+    atomic_fetch_add(&m->running[i], 1);
     /* a fleet leader records the start in the shared store first: if this node dies during
      * the build, the next leader knows to build the kind at once */
     b->mark[i] = m->hooks.build_started ? m->hooks.build_started(x->d, i) : 0;
@@ -307,7 +310,7 @@ static int schedule_refit(daemon_t *d, unsigned mask) {
   }
   for (size_t i = 0; i < m->nkinds; i++)
     if (mask & (1u << i)) {
-      m->building[i] = 1;
+      m->building[i]++;
       m->last_start_ms[i] = clock_mono_ms();
     }
   return 0;
