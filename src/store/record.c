@@ -64,10 +64,7 @@ uint64_t rec_get_uv(rec_rd_t *r) {
   return 0;
 }
 
-int64_t rec_get_sv(rec_rd_t *r) {
-  uint64_t u = rec_get_uv(r);
-  return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-}
+int64_t rec_get_sv(rec_rd_t *r) { return rec_unzigzag(rec_get_uv(r)); }
 
 static pstr_t get_bytes(rec_rd_t *r, uint64_t n) {
   pstr_t s = {NULL, 0};

@@ -89,10 +89,9 @@ static inline uint64_t rec_get_uv_inline(rec_rd_t *r) {
   if (!r->bad && r->p < r->end && *r->p < 0x80) return *r->p++;
   return rec_get_uv(r);
 }
-static inline int64_t rec_get_sv_inline(rec_rd_t *r) {
-  uint64_t u = rec_get_uv_inline(r);
-  return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-}
+/* A signed value from its zig-zag encoding (rec_put_sv's). */
+static inline int64_t rec_unzigzag(uint64_t u) { return (int64_t)((u >> 1) ^ (~(u & 1) + 1)); }
+static inline int64_t rec_get_sv_inline(rec_rd_t *r) { return rec_unzigzag(rec_get_uv_inline(r)); }
 
 /* ---- shared core helpers ---------------------------------------------------------- */
 
