@@ -1013,10 +1013,7 @@ static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
     uint32_t a = c->s->g_off[gi][item], b = c->s->g_off[gi][item + 1];
     const uint32_t *ids = c->s->g_nbr[gi];
     const float *scs = c->s->g_sc[gi];
-    if (sc->track) { /* recs_cart, w == 1, basket graph, every neighbour dense */
-      if (!multi_reserve(sc, b - a)) return PERR_INTERNAL;
-      sc->nmulti = row_sum_track(sc->d, sc->multi, sc->nmulti, sc->dgen, ids + a, scs + a, b - a);
-    } else if (c->n <= sc->dcap) { /* every neighbour has a dense slot */
+    if (c->n <= sc->dcap) { /* every neighbour has a dense slot */
       while (sc->tcap - sc->ntouched < b - a)
         if (!touched_grow(sc)) return PERR_INTERNAL;
       sc->ntouched = w == 1.0f ? row_sum1(sc->d, sc->touched, sc->ntouched, sc->dgen, ids + a,
@@ -1081,6 +1078,17 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
   sc->track = !hist && c.f.margin_boost == 0 && s->g0_desc && c.n <= sc->dcap && nout > 0 &&
               (!q->delta || !(c.p.delta_weight > 0) || recs_delta_empty(q->delta)) &&
               (c.floor = cart_floor(&c, nout + 4)) > 0;
+  if (sc->track) { /* add_row's basket rows; the delta is empty: no pairs to add */
+    for (size_t i = 0; i < q->nitems; i++) {
+      uint32_t it = q->items[i];
+      if (it >= c.n) continue;
+      uint32_t a = s->g_off[0][it], b = s->g_off[0][it + 1];
+      if (!multi_reserve(sc, b - a)) return PERR_INTERNAL;
+      sc->nmulti = row_sum_track(sc->d, sc->multi, sc->nmulti, sc->dgen, s->g_nbr[0] + a,
+                                 s->g_sc[0] + a, b - a);
+    }
+    return finish(&c, out, nout, ans);
+  }
   for (size_t i = 0; i < q->nitems; i++)
     if ((rc = add_row(&c, RECS_GRAPH_BASKET, q->items[i], 1.0f))) return rc;
   if (q->nhistory && (c.p.history_weight > 0 || c.p.repurchase_weight > 0 ||
