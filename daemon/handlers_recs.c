@@ -215,10 +215,17 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
   return 0;
 }
 
+/* The catalogue arrays in place of the callback when they answer the same (no currency, no
+ * self item); recs.upsell keeps the callback. */
+static void req_arrays(req_t *R) {
+  if (R->ic.currency == 0 && R->ic.self == RECS_NO_ITEM) recs_catalog_arrays(R->st, &R->cat);
+}
+
 int handle_recs_cart(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   const recs_query_t *q = params;
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
+  if (!rc) req_arrays(&R);
   if (!rc) rc = req_items(x, &R, NULL, q->items, q->nitems, e);
   if (!rc) rc = req_history(x, &R, q->customer_id, e);
   return rc ? rc : req_run(x, &R, recs_cart, e);
@@ -228,6 +235,7 @@ int handle_recs_similar(exec_ctx_t *x, const void *params, void *result, perr_in
   const recs_query_t *q = params;
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
+  if (!rc) req_arrays(&R);
   if (!rc) rc = req_items(x, &R, &q->product_id, NULL, 0, e);
   return rc ? rc : req_run(x, &R, recs_similar, e);
 }
@@ -237,6 +245,7 @@ int handle_recs_for_customer(exec_ctx_t *x, const void *params, void *result, pe
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
   if (rc) return rc;
+  req_arrays(&R);
   R.p.fallback_trending = 1; /* cold start: what sells now, then best-sellers */
   if (!rc) rc = req_items(x, &R, NULL, q->items, q->nitems, e);
   if (!rc) rc = req_history(x, &R, q->customer_id, e);
