@@ -351,7 +351,13 @@ static inline int in_list(const uint32_t *v, size_t n, uint32_t x) {
 }
 
 /* Whether item may be shown at all; fills *inf (the catalogue is asked once per call). */
-static int allowed(const ctx_t *c, uint32_t id, recs_item_info_t *inf) {
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+static ALWAYS_INLINE int allowed(const ctx_t *c, uint32_t id, recs_item_info_t *inf) {
   if (!c->ids_zeroed && (in_list(c->q->items, c->q->nitems, id) ||
                          in_list(c->f.exclude_items, c->f.n_exclude_items, id)))
     return 0;
@@ -742,7 +748,15 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
         ord[j] = b;
       }
     } while (ns > 0 && head[ord[0]] == s);
-    if (nrun > 1) cand_sort(c, run, nrun);
+    if (nrun == 1) { /* walk_sorted for one */
+      recs_item_info_t inf;
+      if (allowed(c, run[0].id, &inf) && !cat_full(c, cats, k, inf.category)) {
+        cats[k] = inf.category;
+        out[k++] = (recs_result_t){run[0].id, s, (uint8_t)reason_of(c, run[0].id)};
+      }
+      continue;
+    }
+    cand_sort(c, run, nrun);
     k = walk_sorted(c, run, nrun, out, k, nout, cats);
   }
   c->ids_zeroed = 0;
