@@ -619,32 +619,6 @@ static inline void keys_front(uint64_t *v, size_t n) {
   uint64_t x = v[0]; v[0] = v[b]; v[b] = x;
 }
 
-/* A tighter guess for walk_above (sc->track): the lim-th best total among the first depth
- * entries of the cart row that sets cart_floor (their totals are at least their entries, so
- * at least the floor). Only a guess: walk_above is right for any floor. */
-static float cart_floor_tight(const ctx_t *c, size_t lim, float floor) {
-  const recs_snapshot_t *s = c->s;
-  size_t depth = lim + c->q->nitems + c->f.n_exclude_items;
-  if (depth > 64 || floor <= 0) return floor;
-  uint32_t row = RECS_NO_ITEM;
-  for (size_t i = 0; i < c->q->nitems && row == RECS_NO_ITEM; i++) {
-    uint32_t it = c->q->items[i];
-    if (it < c->n && s->g_off[0][it + 1] - s->g_off[0][it] >= depth &&
-        s->g_sc[0][s->g_off[0][it] + depth - 1] == floor)
-      row = it;
-  }
-  if (row == RECS_NO_ITEM) return floor;
-  float v[64] = {0}; /* v[lim - 1] is set: depth >= lim (zeroed for cppcheck's sake) */
-  const uint32_t *ids = s->g_nbr[0] + s->g_off[0][row];
-  for (size_t k = 0; k < depth; k++) { /* insertion, best first */
-    float x = c->sc->d[ids[k]].v;
-    size_t j = k;
-    while (j > 0 && v[j - 1] < x) { v[j] = v[j - 1]; j--; }
-    v[j] = x;
-  }
-  return v[lim - 1] > floor ? v[lim - 1] : floor;
-}
-
 /* Most cart rows walk_above merges (longer carts take the batch ranking). */
 #define MERGE_ROWS_MAX 32
 
@@ -826,7 +800,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   int done = 0;
   if (sc->track) { /* the quick walk, else the batches over every candidate */
     float fl = c->floor;
-    int w = fl > 0 ? walk_above(c, out, nout, cats, cart_floor_tight(c, nout + 4, fl)) : -1;
+    int w = fl > 0 ? walk_above(c, out, nout, cats, fl) : -1;
     if (w == -1) w = track_materialize(c);
     else done = 1;
     if (w < 0) {
