@@ -319,7 +319,7 @@ typedef struct ctx_s {
   int unbounded;           /* upsell widening: price above pp, no upper bound */
   int no_fill;             /* finish() leaves empty slots (upsell widens by itself) */
   int cart;                /* recs_cart: the first batch may start from cart_floor() */
-  float floor;             /* recs_cart with sc->track: cart_floor(nout + 4) */
+  float floor, floor_hi;   /* recs_cart with sc->track: cart_floor(nout + 4), cart_floor(nout) */
   int ids_zeroed;          /* walk_above's walk: the request's items and excluded ids scored 0,
                               below its floor, so none is walked: allowed() skips the lists */
   uint32_t ucat;
@@ -507,18 +507,26 @@ static int cand_reserve(struct cand **v, size_t *cap, size_t need) {
  * Rows are stored best first with distinct, non-negative scores, and an item's total is at
  * least each of its terms, so the guess holds for the shipped models; first_batch checks it
  * anyway and does without it when it fails, so the answer never depends on it. */
-static float cart_floor(const ctx_t *c, size_t lim) {
+/* cart_floor(lim) and, into *hi, cart_floor(lim - less) (>= it), in one pass over the rows. */
+static float cart_floors(const ctx_t *c, size_t lim, size_t less, float *hi) {
+  *hi = 0;
   if (!c->cart) return 0;
   const recs_snapshot_t *s = c->s;
-  size_t depth = lim + c->q->nitems + c->f.n_exclude_items;
+  size_t depth = lim + c->q->nitems + c->f.n_exclude_items, dhi = depth - less;
   float floor = 0;
   for (size_t i = 0; i < c->q->nitems; i++) {
     uint32_t it = c->q->items[i];
     if (it >= c->n) continue;
     uint32_t a = s->g_off[0][it], b = s->g_off[0][it + 1];
     if (b - a >= depth && s->g_sc[0][a + depth - 1] > floor) floor = s->g_sc[0][a + depth - 1];
+    if (b - a >= dhi && s->g_sc[0][a + dhi - 1] > *hi) *hi = s->g_sc[0][a + dhi - 1];
   }
   return floor;
+}
+
+static float cart_floor(const ctx_t *c, size_t lim) {
+  float hi;
+  return cart_floors(c, lim, 0, &hi);
 }
 
 /* Offers the candidates scoring >= thr (thr > 0) to the batch h[0..m) of capacity lim; once
@@ -622,32 +630,34 @@ static inline void keys_front(uint64_t *v, size_t n) {
 /* Most cart rows walk_above merges (longer carts take the batch ranking). */
 #define MERGE_ROWS_MAX 32
 
-/* A cart row's next candidate for walk_above: the entry at or after q that scores >= floor
- * and is its id's whole score (a single touch, not listed yet). Returns its position (b when
- * none). */
+/* A cart row's next candidate for walk_above: the first entry at or after q that is its id's
+ * whole score (a single touch, not listed yet), unless an entry below floor (or the row's
+ * end b) comes first. Returns where it stopped: a candidate when q < b && scs[q] >= floor. */
 static inline uint32_t row_next(const struct dslot *d, uint32_t gen, const uint32_t *ids,
                                 const float *scs, uint32_t q, uint32_t b, float floor) {
   for (; q < b && scs[q] >= floor; q++)
     if (d[ids[q]].stamp == gen && d[ids[q]].v == scs[q]) return q;
-  return b;
+  return q;
 }
 
-/* recs_cart's quick walk (sc->track, floor > 0), in rank order and lazily: the candidates
- * scoring >= floor are the ids touched more than once that reach it (the extras, sorted once)
- * plus the cart rows' entries that are their id's whole score, down to the floor (each row is
- * sorted, so it lists them best first). A merge of these sorted sources yields every
- * candidate >= floor by score desc; a run of equal scores is re-sorted by better() (the rank
- * order's tie break) and walked with the filters, the catalogue and the category cap until
- * the answer is full. Every other candidate ranks below all of them, so a filled answer is
- * the full walk's answer. Returns the count written to out, -1 when the sources run out first
- * (the caller ranks everything), or an error. */
-static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats, float floor) {
+/* recs_cart's quick walk (sc->track, 0 < lo <= hi), in rank order and lazily: the candidates
+ * scoring >= floor are the ids touched more than once that reach it (the extras) plus the cart
+ * rows' entries that are their id's whole score, down to the floor (each row is sorted, so it
+ * lists them best first). A merge of these sorted sources yields every candidate >= floor by
+ * score desc; a run of equal scores is re-sorted by better() (the rank order's tie break) and
+ * walked with the filters, the catalogue and the category cap until the answer is full. The
+ * floor is hi first (fewer extras to list); when those candidates do not fill the answer, the
+ * ones in [lo, hi), all ranking below them, follow. Every other candidate ranks below all of
+ * them, so a filled answer is the full walk's answer. Returns the count written to out, -1 when
+ * the sources run out first (the caller ranks everything), or an error. */
+static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats, float hi,
+                      float lo) {
   recs_scratch_t *sc = c->sc;
   struct dslot *d = sc->d;
   uint32_t gen = sc->dgen;
   if (sc->ntouched || sc->used) return -1; /* not a plain cart: rank everything */
-  uint32_t pos[MERGE_ROWS_MAX + 1], end[MERGE_ROWS_MAX + 1];
-  float head[MERGE_ROWS_MAX + 1]; /* each source's next score; -1 when it has none left */
+  uint32_t pos[MERGE_ROWS_MAX], end[MERGE_ROWS_MAX];
+  float head[MERGE_ROWS_MAX + 1]; /* each source's next score (source nr: the extras) */
   const uint32_t *ids = c->s->g_nbr[0];
   const float *scs = c->s->g_sc[0];
   size_t nr = 0, most = sc->nmulti;
@@ -667,71 +677,72 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
     sc->keys = nk;
     sc->kcap = ((size_t)sc->nmulti + 1) * 2;
   }
-  /* the extras reaching the floor, each once (a listed slot gets the past stamp gen - 1);
-   * their source keeps its best first (keys_front), the rest in any order */
-  uint64_t *K = sc->keys;
-  uint32_t nk = 0;
-  for (uint32_t u = 0; u < sc->nmulti; u++) {
-    uint32_t id = sc->multi[u];
-    if (d[id].stamp == gen && d[id].v >= floor) {
-      d[id].stamp = gen - 1;
-      K[nk++] = cand_key(id, d[id].v);
-    }
-  }
-  keys_front(K, nk);
-  size_t ord[MERGE_ROWS_MAX + 1], ns = 0; /* the sources with a candidate, best head first */
-  for (size_t r = 0; r < nr; r++) {
-    pos[r] = row_next(d, gen, ids, scs, pos[r], end[r], floor);
-    if (pos[r] < end[r]) head[r] = scs[pos[r]], ord[ns++] = r;
-  }
-  pos[nr] = 0;
-  end[nr] = nk;
-  if (nk) head[nr] = key_score(K[0]), ord[ns++] = nr;
-  for (size_t i = 1; i < ns; i++) { /* insertion by head */
-    size_t x = ord[i], j = i;
-    while (j > 0 && head[ord[j - 1]] < head[x]) { ord[j] = ord[j - 1]; j--; }
-    ord[j] = x;
-  }
+  uint64_t *K = sc->keys; /* the extras' source: K[kp, nk), its best first (keys_front) */
+  uint32_t nk = 0, kp = 0;
   struct cand *run = sc->c;
   size_t k = 0;
-  c->ids_zeroed = 1; /* finish() zeroed them; floor > 0 */
-  while (ns > 0 && k < nout) {
-    float s = head[ord[0]];
-    size_t nrun = 0;
-    do { /* every candidate scoring s: take the best source's head, move it down */
-      size_t b = ord[0];
-      uint32_t id;
-      if (b == nr) {
-        id = (uint32_t)K[pos[nr]++];
-        keys_front(K + pos[nr], nk - pos[nr]);
-        if (pos[nr] < nk) head[nr] = key_score(K[pos[nr]]);
-      } else {
-        id = ids[pos[b]];
+  c->ids_zeroed = 1; /* finish() zeroed them; lo > 0 */
+  for (float floor = hi;; floor = lo) {
+    /* the extras reaching this floor, each once (a listed slot gets the past stamp gen - 1) */
+    for (uint32_t u = 0; u < sc->nmulti; u++) {
+      uint32_t id = sc->multi[u];
+      if (d[id].stamp == gen && d[id].v >= floor) {
         d[id].stamp = gen - 1;
-        pos[b] = row_next(d, gen, ids, scs, pos[b] + 1, end[b], floor);
-        if (pos[b] < end[b]) head[b] = scs[pos[b]];
+        K[nk++] = cand_key(id, d[id].v);
       }
-      run[nrun++] = (struct cand){id, s, RECS_NO_CATEGORY};
-      if (pos[b] == end[b]) { /* used up */
-        ns--;
-        for (size_t j = 0; j < ns; j++) ord[j] = ord[j + 1];
-      } else {
-        size_t j = 0;
-        float h = head[b];
-        while (j + 1 < ns && head[ord[j + 1]] > h) { ord[j] = ord[j + 1]; j++; }
-        ord[j] = b;
-      }
-    } while (ns > 0 && head[ord[0]] == s);
-    if (nrun == 1) { /* walk_sorted for one */
-      recs_item_info_t inf;
-      if (allowed(c, run[0].id, &inf) && !cat_full(c, cats, k, inf.category)) {
-        cats[k] = inf.category;
-        out[k++] = (recs_result_t){run[0].id, s, (uint8_t)reason_of(c, run[0].id)};
-      }
-      continue;
     }
-    cand_sort(c, run, nrun);
-    k = walk_sorted(c, run, nrun, out, k, nout, cats);
+    keys_front(K + kp, nk - kp);
+    size_t ord[MERGE_ROWS_MAX + 1], ns = 0; /* the sources with a candidate, best head first */
+    for (size_t r = 0; r < nr; r++) {
+      pos[r] = row_next(d, gen, ids, scs, pos[r], end[r], floor);
+      if (pos[r] < end[r] && scs[pos[r]] >= floor) head[r] = scs[pos[r]], ord[ns++] = r;
+    }
+    if (kp < nk) head[nr] = key_score(K[kp]), ord[ns++] = nr;
+    for (size_t i = 1; i < ns; i++) { /* insertion by head */
+      size_t x = ord[i], j = i;
+      while (j > 0 && head[ord[j - 1]] < head[x]) { ord[j] = ord[j - 1]; j--; }
+      ord[j] = x;
+    }
+    while (ns > 0 && k < nout) {
+      float s = head[ord[0]];
+      size_t nrun = 0;
+      do { /* every candidate scoring s: take the best source's head, move it down */
+        size_t b = ord[0];
+        uint32_t id;
+        int more;
+        if (b == nr) {
+          id = (uint32_t)K[kp++];
+          keys_front(K + kp, nk - kp);
+          if ((more = kp < nk)) head[nr] = key_score(K[kp]);
+        } else {
+          id = ids[pos[b]];
+          d[id].stamp = gen - 1;
+          pos[b] = row_next(d, gen, ids, scs, pos[b] + 1, end[b], floor);
+          if ((more = pos[b] < end[b] && scs[pos[b]] >= floor)) head[b] = scs[pos[b]];
+        }
+        run[nrun++] = (struct cand){id, s, RECS_NO_CATEGORY};
+        if (!more) { /* used up */
+          ns--;
+          for (size_t j = 0; j < ns; j++) ord[j] = ord[j + 1];
+        } else {
+          size_t j = 0;
+          float h = head[b];
+          while (j + 1 < ns && head[ord[j + 1]] > h) { ord[j] = ord[j + 1]; j++; }
+          ord[j] = b;
+        }
+      } while (ns > 0 && head[ord[0]] == s);
+      if (nrun == 1) { /* walk_sorted for one */
+        recs_item_info_t inf;
+        if (allowed(c, run[0].id, &inf) && !cat_full(c, cats, k, inf.category)) {
+          cats[k] = inf.category;
+          out[k++] = (recs_result_t){run[0].id, s, (uint8_t)reason_of(c, run[0].id)};
+        }
+        continue;
+      }
+      cand_sort(c, run, nrun);
+      k = walk_sorted(c, run, nrun, out, k, nout, cats);
+    }
+    if (k == nout || floor == lo) break;
   }
   c->ids_zeroed = 0;
   return k == nout ? (int)k : -1;
@@ -800,7 +811,7 @@ static int finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans)
   int done = 0;
   if (sc->track) { /* the quick walk, else the batches over every candidate */
     float fl = c->floor;
-    int w = fl > 0 ? walk_above(c, out, nout, cats, fl) : -1;
+    int w = fl > 0 ? walk_above(c, out, nout, cats, c->floor_hi, fl) : -1;
     if (w == -1) w = track_materialize(c);
     else done = 1;
     if (w < 0) {
@@ -1065,7 +1076,7 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
    * many extras), a row long enough to give a floor */
   sc->track = !hist && c.f.margin_boost == 0 && s->g0_desc && c.n <= sc->dcap && nout > 0 &&
               (!q->delta || !(c.p.delta_weight > 0) || recs_delta_empty(q->delta)) &&
-              (c.floor = cart_floor(&c, nout + 4)) > 0;
+              (c.floor = cart_floors(&c, nout + 4, 4, &c.floor_hi)) > 0;
   if (sc->track) { /* add_row's basket rows; the delta is empty: no pairs to add */
     for (size_t i = 0; i < q->nitems; i++) {
       uint32_t it = q->items[i];
