@@ -989,7 +989,7 @@ static uint32_t row_sum_track(struct dslot *restrict d, uint32_t *restrict m, ui
                               uint32_t gen, const uint32_t *restrict ids,
                               const float *restrict scs, uint32_t n) {
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 4 /* the loop's own counting is a fifth of its instructions */
+#pragma GCC unroll 8 /* the loop's own counting: ~1 of ~6 instructions per entry at 4 */
 #endif
   for (size_t k = 0; k < n; k++) {
     uint32_t j = ids[k];
