@@ -18,8 +18,8 @@
  * recs_cart's quick walk (sc->track: a plain cart, sorted rows, an empty delta): the rows do
  * not list their first touches; the candidates at or above a floor are the ids touched more
  * than once plus the rows' entries at their own score down to the floor; walk_above merges
- * these sorted sources lazily in rank order and walks them, else everything is listed and
- * batched.
+ * these sorted sources lazily in rank order and walks them (above cart_floor(limit) first,
+ * then down to cart_floor(limit + 4)), else everything is listed and batched.
  * Invariants: a dense slot holds a score only when its stamp is the current generation (a
  * first touch overwrites it); nothing here writes to the snapshot; the only lock taken is the
  * delta's read lock; the catalogue callback must be a pure function of the item id (it is
