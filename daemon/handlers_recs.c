@@ -180,16 +180,14 @@ static int req_history(exec_ctx_t *x, req_t *R, pstr_t customer, perr_info_t *e)
 }
 
 
-static void name_items(exec_ctx_t *x, const recs_state_t *st, recs_wire_item_t *w, uint32_t id,
+/* The name of a delta-only item (ids below st->nsnap are named from the snapshot's table in
+ * req_run): copied to the arena. */
+static void name_fresh(exec_ctx_t *x, const recs_state_t *st, recs_wire_item_t *w, uint32_t id,
                        int *oom_flag) {
-  if (id < st->nsnap) {
-    w->id = recs_snapshot_name(st->snap, id, &w->id_len);
-  } else {
-    char buf[CORE_ID_MAX + 1];
-    w->id_len = recs_delta_name(st->delta, id, buf, sizeof buf);
-    w->id = arena_strndup(x->arena, buf, w->id_len);
-    if (!w->id) *oom_flag = 1;
-  }
+  char buf[CORE_ID_MAX + 1];
+  w->id_len = recs_delta_name(st->delta, id, buf, sizeof buf);
+  w->id = arena_strndup(x->arena, buf, w->id_len);
+  if (!w->id) *oom_flag = 1;
 }
 
 typedef int (*score_fn)(const recs_snapshot_t *, recs_scratch_t *, const recs_request_t *,
@@ -213,9 +211,17 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
   int bad = 0;
   unsigned last = RECS_NONE; /* the items of one answer mostly share their reason */
   const char *reason = NULL;
+  const uint32_t *off;
+  const char *names = recs_snapshot_names(st->snap, &off);
   for (int i = 0; i < n; i++) {
     recs_wire_item_t *w = &r->items[i];
-    name_items(x, st, w, st->out[i].item, &bad);
+    uint32_t id = st->out[i].item;
+    if (id < st->nsnap) {
+      w->id = names + off[id];
+      w->id_len = off[id + 1] - off[id];
+    } else {
+      name_fresh(x, st, w, id, &bad);
+    }
     w->score = st->out[i].score;
     if (st->out[i].reason != last) {
       last = st->out[i].reason;

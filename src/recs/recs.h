@@ -129,6 +129,9 @@ void recs_snapshot_stats(const recs_snapshot_t *s, recs_snapshot_stats_t *out);
 const recs_config_t *recs_snapshot_config(const recs_snapshot_t *s);
 uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n);
 const char *recs_snapshot_name(const recs_snapshot_t *s, uint32_t item, size_t *n);
+/* The names of every item at once: item i (< the item count) is the bytes
+ * [str + off[i], str + off[i + 1]) (what recs_snapshot_name answers, without a call per item). */
+const char *recs_snapshot_names(const recs_snapshot_t *s, const uint32_t **off);
 /* Neighbour row of item in graph g (falls back to the basket graph if g is absent). */
 size_t recs_snapshot_neighbours(const recs_snapshot_t *s, recs_graph_t g, uint32_t item,
                                 const uint32_t **ids, const float **scores);

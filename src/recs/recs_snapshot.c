@@ -174,6 +174,11 @@ const char *recs_snapshot_name(const recs_snapshot_t *s, uint32_t item, size_t *
   return s->str + s->str_off[item];
 }
 
+const char *recs_snapshot_names(const recs_snapshot_t *s, const uint32_t **off) {
+  *off = s->str_off;
+  return s->str;
+}
+
 size_t recs_snapshot_neighbours(const recs_snapshot_t *s, recs_graph_t g, uint32_t item,
                                 const uint32_t **ids, const float **scores) {
   int gi = (g == RECS_GRAPH_CUSTOMER && s->g_off[1]) ? 1 : 0;
