@@ -145,19 +145,12 @@ static inline int same_bytes(const char *a, const char *b, size_t n) {
   return memcmp(a, b, n) == 0;
 }
 
-uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n) {
-  if (!id || n == 0 || s->h->n_items == 0) return RECS_NO_ITEM;
-  if (s->idx) {
-    uint64_t h = recs_hash_words(id, n), tag = h >> 32 << 32;
-    for (uint32_t i = (uint32_t)h & s->idx_mask;; i = (i + 1) & s->idx_mask) {
-      uint64_t v = s->idx[i];
-      if (v == UINT64_MAX) return RECS_NO_ITEM;
-      if ((v & 0xffffffff00000000ull) != tag) continue;
-      uint32_t it = (uint32_t)v;
-      if (s->str_off[it + 1] - s->str_off[it] == n && same_bytes(s->str + s->str_off[it], id, n))
-        return it;
-    }
-  }
+/* The persisted table's look-up (the derived index could not be allocated): out of line, so
+ * that the usual path keeps its registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static uint32_t lookup_table(const recs_snapshot_t *s, const char *id, size_t n) {
   uint32_t mask = s->h->hash_cap - 1, i = (uint32_t)recs_hash_bytes(id, n) & mask;
   for (;;) {
     uint32_t it = s->hash[i];
@@ -165,6 +158,21 @@ uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n
     if (s->str_off[it + 1] - s->str_off[it] == n && memcmp(s->str + s->str_off[it], id, n) == 0)
       return it;
     i = (i + 1) & mask;
+  }
+}
+
+uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n) {
+  if (!id || n == 0 || s->h->n_items == 0) return RECS_NO_ITEM;
+  if (!s->idx) return lookup_table(s, id, n);
+  uint64_t h = recs_hash_words(id, n), tag = h >> 32 << 32;
+  const uint64_t *idx = s->idx;
+  const uint32_t *off = s->str_off;
+  for (uint32_t i = (uint32_t)h & s->idx_mask;; i = (i + 1) & s->idx_mask) {
+    uint64_t v = idx[i];
+    if (v == UINT64_MAX) return RECS_NO_ITEM;
+    if ((v & 0xffffffff00000000ull) != tag) continue;
+    uint32_t it = (uint32_t)v;
+    if (off[it + 1] - off[it] == n && same_bytes(s->str + off[it], id, n)) return it;
   }
 }
 
