@@ -46,6 +46,10 @@
 #include "tls.h"
 
 #define READ_CHUNK (64 * 1024)
+/* A new input buffer: a read's READ_CHUNK bytes after msgpack-c's reference count at its
+ * front, so the first read needs no larger buffer (a READ_CHUNK buffer was reallocated to
+ * twice its size, 64 KiB copied, on every connection's first read). */
+#define INPUT_BUFFER_BYTES (READ_CHUNK + sizeof(_msgpack_atomic_counter_t))
 /* An input buffer grown past this by a large message is given back once it is idle. */
 #define INPUT_SHRINK_BYTES (4 * READ_CHUNK)
 /* One connection's turn: at most this many requests, bytes of answers or nanoseconds, then
@@ -565,7 +569,7 @@ static void conn_shrink_input(conn_t *c) {
   if (c->up.used + c->up.free <= INPUT_SHRINK_BYTES || !guard_idle(&c->guard)) return;
   if (msgpack_unpacker_message_size(&c->up) || c->up.used != c->up.off) return;
   msgpack_unpacker_destroy(&c->up);
-  if (!msgpack_unpacker_init(&c->up, READ_CHUNK)) { /* out of memory: give up this client */
+  if (!msgpack_unpacker_init(&c->up, INPUT_BUFFER_BYTES)) { /* out of memory: give up this client */
     c->up_gone = 1;
     conn_close(c);
   }
@@ -978,7 +982,7 @@ static void accept_one(listener_t *l) {
     refuse = 1;
   }
   if (!refuse && l->tls && !(c->tls = tls_conn_new(d->tls))) refuse = 1;
-  if (!refuse && !msgpack_unpacker_init(&c->up, READ_CHUNK)) refuse = 1;
+  if (!refuse && !msgpack_unpacker_init(&c->up, INPUT_BUFFER_BYTES)) refuse = 1;
   if (refuse) {
     c->state = CONN_CLOSED;
     uv_close((uv_handle_t *)&c->pipe, on_refused_closed);
