@@ -984,25 +984,33 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
 }
 
 /* row_sum1 for the quick walk (sc->track): a first touch only sets the slot (the walk finds
- * it in its row); a later touch appends the id to m. Returns the new multi count. */
+ * it in its row); a later touch appends the id to m. Returns the new multi count. Unrolled by
+ * hand 8 times with constant offsets from the row pointers (the compiler's unrolling computed
+ * an index per step: 9 instructions per first touch, 8 here); the steps run in row order, so
+ * the sums are the same additions in the same order. */
+#define ROW_STEP(o)                                   \
+  do {                                                \
+    struct dslot *e_ = d + ids[o];                    \
+    if (e_->stamp != gen) {                           \
+      e_->v = scs[o];                                 \
+      e_->stamp = gen;                                \
+    } else {                                          \
+      e_->v += scs[o];                                \
+      m[nm++] = ids[o];                               \
+    }                                                 \
+  } while (0)
 static uint32_t row_sum_track(struct dslot *restrict d, uint32_t *restrict m, uint32_t nm,
                               uint32_t gen, const uint32_t *restrict ids,
                               const float *restrict scs, uint32_t n) {
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8 /* the loop's own counting: ~1 of ~6 instructions per entry at 4 */
-#endif
-  for (size_t k = 0; k < n; k++) {
-    uint32_t j = ids[k];
-    struct dslot *e = d + j;
-    if (e->stamp != gen) {
-      *e = (struct dslot){scs[k], gen};
-    } else {
-      e->v += scs[k];
-      m[nm++] = j;
-    }
+  const uint32_t *end8 = ids + (n & ~7u), *end = ids + n;
+  for (; ids < end8; ids += 8, scs += 8) {
+    ROW_STEP(0); ROW_STEP(1); ROW_STEP(2); ROW_STEP(3);
+    ROW_STEP(4); ROW_STEP(5); ROW_STEP(6); ROW_STEP(7);
   }
+  for (; ids < end; ids++, scs++) ROW_STEP(0);
   return nm;
 }
+#undef ROW_STEP
 
 /* Adds w * row(item) of graph g, plus the delta's pairs of item. */
 static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {
