@@ -680,13 +680,15 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
   uint64_t *K = sc->keys; /* the extras' source: K[kp, nk), its best first (keys_front) */
   uint32_t nk = 0, kp = 0;
   struct cand *run = sc->c;
+  /* the extras' ids in locals (the slots' stamp stores may alias sc's fields) */
+  const uint32_t *multi = sc->multi, *multi_end = multi + sc->nmulti;
   size_t k = 0;
   c->ids_zeroed = 1; /* finish() zeroed them; lo > 0 */
   for (float floor = hi;; floor = lo) {
     /* the extras reaching this floor, each once (a listed slot gets the past stamp gen - 1) */
-    for (uint32_t u = 0; u < sc->nmulti; u++) {
-      uint32_t id = sc->multi[u];
-      if (d[id].stamp == gen && d[id].v >= floor) {
+    for (const uint32_t *mp = multi; mp < multi_end; mp++) { /* most fail the floor: first */
+      uint32_t id = *mp;
+      if (d[id].v >= floor && d[id].stamp == gen) {
         d[id].stamp = gen - 1;
         K[nk++] = cand_key(id, d[id].v);
       }
