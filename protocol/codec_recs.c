@@ -102,13 +102,13 @@ static int recs_cart_fast(const msgpack_object *params, arena_t *a, recs_query_t
     return 0;
   uint32_t n = items->via.array.size;
   const msgpack_object *it = items->via.array.ptr;
-  pstr_t *v = arena_alloc(a, sizeof *v * n);
+  memset(q, 0, sizeof *q);
+  pstr_t *v = n <= 8 ? q->items_small : arena_alloc(a, sizeof *v * n);
   if (!v) return 0; /* the table decoder reports it */
   for (uint32_t i = 0; i < n; i++) { /* checked and copied in one pass */
     if (it[i].type != MSGPACK_OBJECT_STR || it[i].via.str.size - 1u >= CORE_ID_MAX) return 0;
     v[i] = (pstr_t){it[i].via.str.ptr, it[i].via.str.size};
   }
-  memset(q, 0, sizeof *q);
   q->items = v;
   q->nitems = n;
   q->limit = limit ? (uint32_t)limit->via.u64 : 0;

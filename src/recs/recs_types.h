@@ -40,6 +40,8 @@ typedef struct recs_query_s {
   int64_t as_of;                  /* cart/for_customer: the time (s) the customer's repurchase
                                      cycle is judged at; 0 = now */
   recs_wire_filter_t filters;
+  pstr_t items_small[8];          /* recs.cart's fast decoder: items of short carts (no arena
+                                     allocation); the struct is never copied while items point here */
 } recs_query_t;
 
 typedef struct recs_wire_item_s {
