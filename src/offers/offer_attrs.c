@@ -6,10 +6,13 @@
  * jansson refuses (a string that is not UTF-8) leaves the shop's in place as it did.
  * With a pool (one per thread), Patron's values outlive the decision: a value the pool alone
  * holds (refcount 1) is set in place, and an equal string or cart list is kept as it is.
+ * The rules read a slot typed (offers_attrs_value: Patron's numbers, booleans and ASCII
+ * strings without JSON; anything else through the JSON value, so both always agree).
  * Invariants: a slot is computed at most once per decision; a profile group is loaded at most
  * once, and only when an attribute of it is read; every value is owned by the attributes
  * (a pooled one: one reference) and released by offers_attrs_clear; a pooled value is
  * changed only while no one but the pool holds it, so it always equals a fresh one. */
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -219,6 +222,85 @@ static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **sl
   return NULL;
 }
 
+/* Whether s is ASCII: then jansson takes it (valid UTF-8) and so would json_string. */
+static bool ascii(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s >= 0x80) return false;
+  return true;
+}
+
+static bool typed_str(condition_value_t *v, const char *s) {
+  if (!ascii(s)) return false; /* patron_value's json_string decides (it may refuse it) */
+  v->type = CONDITION_VALUE_STR;
+  v->s = s;
+  v->n = strlen(s);
+  return true;
+}
+
+static bool typed_int(condition_value_t *v, int64_t i) {
+  v->type = CONDITION_VALUE_INT;
+  v->i = i;
+  return true;
+}
+
+static bool typed_real(condition_value_t *v, double d) {
+  if (!isfinite(d)) return false; /* json_real refuses it: the shop's value stands */
+  v->type = CONDITION_VALUE_REAL;
+  v->d = d;
+  return true;
+}
+
+/* Patron's value of an attribute kind as patron_value makes it, typed without JSON; false:
+ * not set here (Patron does not set it, or patron_value and the shop's value decide: a cart
+ * list, a string that is not ASCII, a number JSON cannot hold). */
+static bool patron_typed(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
+  const offers_profile_t *p;
+  switch (k) {
+  case OFFERS_ATTR_ID: return typed_str(v, a->customer);
+  case OFFERS_ATTR_ORDER_COUNT:
+    p = group(a, OFFERS_GROUP_ORDERS);
+    return typed_int(v, p->customer_found ? p->order_count : 0);
+  case OFFERS_ATTR_FIRST_ORDER:
+    p = group(a, OFFERS_GROUP_ORDERS);
+    v->type = CONDITION_VALUE_BOOL;
+    v->b = p->customer_found ? p->order_count == 0 : true;
+    return true;
+  case OFFERS_ATTR_DAYS_SINCE_LAST_ORDER:
+    p = group(a, OFFERS_GROUP_ORDERS);
+    return p->customer_found && p->last_order_at > 0 && a->now >= p->last_order_at &&
+           typed_int(v, (a->now - p->last_order_at) / 86400);
+  case OFFERS_ATTR_TIER:
+    p = group(a, OFFERS_GROUP_LOYALTY);
+    return p->loyalty && p->has_tier && p->tier && typed_str(v, p->tier);
+  case OFFERS_ATTR_POINTS:
+    p = group(a, OFFERS_GROUP_LOYALTY);
+    return p->loyalty && typed_int(v, p->points);
+  case OFFERS_ATTR_SEGMENT:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->segment && typed_str(v, p->segment);
+  case OFFERS_ATTR_P_ALIVE:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->has_clv && typed_real(v, p->p_alive);
+  case OFFERS_ATTR_CHURN_RISK:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->has_clv && typed_real(v, p->churn_risk);
+  case OFFERS_ATTR_CHURN_BAND:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->has_clv && p->churn_band && typed_str(v, p->churn_band);
+  case OFFERS_ATTR_PREDICTED_CLV:
+    p = group(a, OFFERS_GROUP_CLV);
+    return p->scored && p->has_value && typed_int(v, p->predicted_clv);
+  case OFFERS_ATTR_CART_VALUE: return typed_int(v, a->cart->value);
+  case OFFERS_ATTR_CURRENCY: return typed_str(v, a->cart->currency ? a->cart->currency : "");
+  case OFFERS_ATTR_CART_QUANTITY: {
+    int64_t qty = 0;
+    for (size_t i = 0; i < a->cart->nitems; i++) qty += a->cart->items[i].quantity;
+    return typed_int(v, qty);
+  }
+  default: return false; /* the cart lists (JSON arrays, pooled), the shop's */
+  }
+}
+
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
                       const offers_cart_t *cart, int64_t now, offers_profile_fn load,
                       void *load_ctx) {
@@ -234,14 +316,18 @@ int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *
     a->shop = a->inline_vals;
     a->own = a->inline_vals + n;
     a->built = a->inline_built;
+    a->typed = a->inline_typed;
   } else {
     a->shop = calloc(2 * n, sizeof *a->shop);
     a->built = calloc(n, 1);
-    if (!a->shop || !a->built) {
+    a->typed = calloc(n, sizeof *a->typed);
+    if (!a->shop || !a->built || !a->typed) {
       free(a->shop);
       free(a->built);
+      free(a->typed);
       a->shop = NULL;
       a->built = NULL;
+      a->typed = NULL;
       return PERR_INTERNAL;
     }
     a->own = a->shop + n;
@@ -262,14 +348,32 @@ void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v) {
   a->shop[slot] = v;
 }
 
+/* built[slot] bits: own (Patron's JSON value) computed; typed[slot] set. */
+#define BUILT_JSON 1u
+#define BUILT_TYPED 2u
+
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
   if (!a->shop || slot >= a->c->nattrs) return NULL;
-  if (!a->built[slot]) {
-    a->built[slot] = 1;
+  if (!(a->built[slot] & BUILT_JSON)) {
+    a->built[slot] |= BUILT_JSON;
     a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot],
                                 a->pooled ? &a->pooled[slot] : NULL);
   }
   return a->own[slot] ? a->own[slot] : a->shop[slot];
+}
+
+void offers_attrs_value(offers_attrs_t *a, size_t slot, condition_value_t *out) {
+  if (!a->shop || slot >= a->c->nattrs) {
+    condition_value_from_json(NULL, out);
+    return;
+  }
+  condition_value_t *v = &a->typed[slot];
+  if (!(a->built[slot] & BUILT_TYPED)) {
+    a->built[slot] |= BUILT_TYPED;
+    if (!patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v))
+      condition_value_from_json(offers_attrs_get(a, slot), v);
+  }
+  *out = *v;
 }
 
 void offers_attrs_clear(offers_attrs_t *a) {
@@ -279,7 +383,9 @@ void offers_attrs_clear(offers_attrs_t *a) {
   if (a->shop && a->shop != a->inline_vals) {
     free(a->shop);
     free(a->built);
+    free(a->typed);
   }
   a->shop = a->own = NULL;
   a->built = NULL;
+  a->typed = NULL;
 }

@@ -107,16 +107,15 @@ static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const cha
   return k->seen;
 }
 
-/* A rule's attribute (condition_get_fn) from the decision's lazy attributes. */
+/* A rule's attribute (condition_value_fn) from the decision's lazy attributes, typed. */
 typedef struct rule_get_s {
   offers_attrs_t *a;
   const offer_t *o;
 } rule_get_t;
 
-static const json_t *rule_attr(void *ctx, size_t name) {
+static void rule_attr(void *ctx, size_t name, condition_value_t *out) {
   const rule_get_t *g = ctx;
-  int slot = g->o->rule_attr[name];
-  return slot < 0 ? NULL : offers_attrs_get(g->a, (size_t)slot);
+  offers_attrs_value(g->a, (size_t)g->o->rule_attr[name], out); /* a bad slot reads null */
 }
 
 /* Whether a selection may need o's caps read before it is a candidate: an offer whose arm
@@ -179,7 +178,7 @@ static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
     unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
     if (!m || !*m) {
       bool ok = in->lazy && o->rule_attr
-                    ? condition_eval_get(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
+                    ? condition_eval_values(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
                     : condition_eval(o->rule, in->attrs);
       if (m) *m = ok ? 1 : 2;
       if (!ok) return "rule";

@@ -21,6 +21,7 @@
 #include "base/perr.h"
 #include "experiments/experiments.h"
 #include "experiments/stats.h"
+#include "offers/condition.h"
 #include "store/store.h"
 
 #define OFFERS_ID_MAX 128
@@ -301,9 +302,11 @@ typedef struct offers_attrs_s {
   offers_profile_t prof;
   json_t **shop, **own;         /* by slot (owned): the shop's value, Patron's */
   json_t **pooled;              /* by slot: the pool's values (NULL: no pool) */
-  unsigned char *built;         /* by slot: own computed */
+  unsigned char *built;         /* by slot: own computed (1), typed set (2) */
+  condition_value_t *typed;     /* by slot: the value as the rules read it */
   json_t *inline_vals[2 * OFFERS_ATTRS_INLINE];
   unsigned char inline_built[OFFERS_ATTRS_INLINE];
+  condition_value_t inline_typed[OFFERS_ATTRS_INLINE]; /* not cleared: built says what is set */
 } offers_attrs_t;
 /* 0, or PERR_INTERNAL (out of memory). a is cleared with offers_attrs_clear either way. */
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
@@ -314,6 +317,9 @@ void offers_attrs_use_pool(offers_attrs_t *a, offers_attr_pool_t *p);
 /* The shop's value of the attribute in slot (stolen; replaces an earlier one). */
 void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v);
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot);
+/* The same value typed, as the compiled rules read it (condition_eval_values): equal to
+ * condition_value_from_json(offers_attrs_get(a, slot)), without making Patron's JSON values. */
+void offers_attrs_value(offers_attrs_t *a, size_t slot, condition_value_t *out);
 void offers_attrs_clear(offers_attrs_t *a);
 
 typedef struct offers_decide_in_s {

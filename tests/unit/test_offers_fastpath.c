@@ -119,6 +119,8 @@ static const char *const RULES[] = {
     "{\"$not\":{\"segment\":\"lost\"}}",
     "{\"tier\":{\"$exists\":false}}",
     "{\"margin_rate\":{\"$gt\":0.2}}",
+    "{\"tier\":{\"$regex\":\"^g\"}}",
+    "{\"tier\":\"g\\u00f6ld\"}",
 };
 #define NRULES (sizeof RULES / sizeof RULES[0])
 
@@ -151,7 +153,8 @@ static const char *pick(uint64_t *s, const char *const *v, size_t n) {
 }
 
 static void random_trial(uint64_t *s, trial_t *t) {
-  static const char *const tiers[] = {"bronze", "silver", "gold"};
+  static const char *const tiers[] = {"bronze", "silver", "gold",
+                                      "g\xc3\xb6ld" /* non-ASCII */, "g\xffld" /* not UTF-8 */};
   static const char *const segs[] = {"champions", "lost", "at_risk"};
   static const char *const bands[] = {"low", "medium", "high"};
   static const char *const prods[] = {"mug-1", "tea-7", "spoon-3", "pot-2"};
@@ -168,7 +171,7 @@ static void random_trial(uint64_t *s, trial_t *t) {
   if (ofx_rand(s) % 5 == 0) p->last_order_at = OFX_NOW + 100; /* in the future */
   p->loyalty = ofx_rand(s) % 3 != 0;
   p->has_tier = ofx_rand(s) % 2;
-  snprintf(t->tier, sizeof t->tier, "%s", pick(s, tiers, 3));
+  snprintf(t->tier, sizeof t->tier, "%s", pick(s, tiers, 5));
   p->tier = t->tier;
   p->points = (int64_t)(ofx_rand(s) % 300);
   p->scored = ofx_rand(s) % 4 != 0;
@@ -330,6 +333,17 @@ static void test_lazy_attributes(void **st) {
       const json_t *a = json_object_get(ref, c->attrs[slot]), *b = offers_attrs_get(&lazy, slot);
       if (!(a == b || (a && b && json_equal(a, b))))
         fail_msg("trial %d: attribute %s differs", i, c->attrs[slot]);
+      condition_value_t tv, jv; /* the typed value the rules read: the same */
+      offers_attrs_value(&lazy, slot, &tv);
+      condition_value_from_json(b, &jv);
+      bool same = tv.type == jv.type;
+      if (same && tv.type == CONDITION_VALUE_BOOL) same = tv.b == jv.b;
+      if (same && tv.type == CONDITION_VALUE_INT) same = tv.i == jv.i;
+      if (same && tv.type == CONDITION_VALUE_REAL) same = tv.d == jv.d;
+      if (same && tv.type == CONDITION_VALUE_STR)
+        same = tv.n == jv.n && !memcmp(tv.s, jv.s, tv.n);
+      if (same && tv.type == CONDITION_VALUE_JSON) same = tv.json == jv.json;
+      if (!same) fail_msg("trial %d: typed attribute %s differs", i, c->attrs[slot]);
     }
     for (unsigned g = 0; g < 8; g++) assert_true(t.loads[g] <= 1); /* each group once */
     if (held) {
