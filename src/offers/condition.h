@@ -98,10 +98,12 @@ typedef struct condition_value_s {
 } condition_value_t;
 /* The value j holds (NULL: null). */
 void condition_value_from_json(const json_t *j, condition_value_t *out);
-/* get(ctx, i, out) sets the value of the attribute names[i] (condition_names). Equal to
- * condition_eval_get whenever get sets what condition_value_from_json makes of the member
+/* get(ctx, i, scratch) is the value of the attribute names[i] (condition_names): scratch
+ * filled, or a value of get's that stays as it is during the evaluation. Equal to
+ * condition_eval_get whenever get gives what condition_value_from_json makes of the member
  * condition_eval_get's getter returns. */
-typedef void (*condition_value_fn)(void *ctx, size_t name, condition_value_t *out);
+typedef const condition_value_t *(*condition_value_fn)(void *ctx, size_t name,
+                                                       condition_value_t *scratch);
 bool condition_eval_values(const condition_t *c, condition_value_fn get, void *ctx);
 
 /* Calls fn with the first part of every attribute path the condition reads from the

@@ -343,10 +343,18 @@ static int compare(const pnode_t *p, const condition_value_t *v) {
 
 static bool run_val(const condition_t *c, size_t i, const condition_value_t *v);
 
+/* String(v) === k (caseless: ASCII case ignored). */
 static bool loose_str(const condition_t *c, const pnode_t *p, const condition_value_t *v) {
-  if (v->type != CONDITION_VALUE_STR) return tree_val(c, p->cv, v); /* String(v) */
-  return p->flag ? condition_js_equal_caseless(v->s, v->n, p->k.s, p->k.n)
-                 : v->n == p->k.n && !memcmp(v->s, p->k.s, v->n);
+  const char *s;
+  size_t n;
+  switch (v->type) {
+  case CONDITION_VALUE_STR: s = v->s, n = v->n; break;
+  case CONDITION_VALUE_NULL: s = "null", n = 4; break;
+  case CONDITION_VALUE_BOOL: s = v->b ? "true" : "false", n = v->b ? 4 : 5; break;
+  default: return tree_val(c, p->cv, v); /* numbers, arrays, objects: condition_js_to_string */
+  }
+  return p->flag ? condition_js_equal_caseless(s, n, p->k.s, p->k.n)
+                 : n == p->k.n && !memcmp(s, p->k.s, n);
 }
 
 static bool regex(const condition_t *c, const op_t *op, const condition_value_t *v) {
@@ -440,14 +448,16 @@ static bool run_obj(const runctx_t *x, size_t i) {
   }
   case P_NOT: return !run_obj(x, i + 1);
   case P_ATTR: {
-    condition_value_t v;
-    x->get(x->ctx, p->name, &v);
-    if (p->nparts) /* only an array or object has members; anything else reads as null */
-      condition_value_from_json(v.type == CONDITION_VALUE_JSON
-                                    ? condition_get_path(v.json, p->parts, p->nparts)
-                                    : NULL,
-                                &v);
-    return run_val(c, i + 1, &v);
+    condition_value_t scratch;
+    const condition_value_t *v = x->get(x->ctx, p->name, &scratch);
+    if (p->nparts) { /* only an array or object has members; anything else reads as null */
+      const json_t *j = v->type == CONDITION_VALUE_JSON
+                            ? condition_get_path(v->json, p->parts, p->nparts)
+                            : NULL;
+      condition_value_from_json(j, &scratch);
+      v = &scratch;
+    }
+    return run_val(c, i + 1, v);
   }
   default: return false;
   }

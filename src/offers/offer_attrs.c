@@ -362,18 +362,16 @@ const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
   return a->own[slot] ? a->own[slot] : a->shop[slot];
 }
 
-void offers_attrs_value(offers_attrs_t *a, size_t slot, condition_value_t *out) {
-  if (!a->shop || slot >= a->c->nattrs) {
-    condition_value_from_json(NULL, out);
-    return;
-  }
+const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot) {
+  static const condition_value_t null_value = {.type = CONDITION_VALUE_NULL};
+  if (!a->shop || slot >= a->c->nattrs) return &null_value;
   condition_value_t *v = &a->typed[slot];
   if (!(a->built[slot] & BUILT_TYPED)) {
     a->built[slot] |= BUILT_TYPED;
     if (!patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v))
       condition_value_from_json(offers_attrs_get(a, slot), v);
   }
-  *out = *v;
+  return v;
 }
 
 void offers_attrs_clear(offers_attrs_t *a) {

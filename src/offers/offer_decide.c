@@ -113,9 +113,10 @@ typedef struct rule_get_s {
   const offer_t *o;
 } rule_get_t;
 
-static void rule_attr(void *ctx, size_t name, condition_value_t *out) {
+static const condition_value_t *rule_attr(void *ctx, size_t name, condition_value_t *scratch) {
   const rule_get_t *g = ctx;
-  offers_attrs_value(g->a, (size_t)g->o->rule_attr[name], out); /* a bad slot reads null */
+  (void)scratch;
+  return offers_attrs_value(g->a, (size_t)g->o->rule_attr[name]); /* a bad slot reads null */
 }
 
 /* Whether a selection may need o's caps read before it is a candidate: an offer whose arm

@@ -319,7 +319,8 @@ void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v);
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot);
 /* The same value typed, as the compiled rules read it (condition_eval_values): equal to
  * condition_value_from_json(offers_attrs_get(a, slot)), without making Patron's JSON values. */
-void offers_attrs_value(offers_attrs_t *a, size_t slot, condition_value_t *out);
+const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot); /* valid until
+                                                                                the clear */
 void offers_attrs_clear(offers_attrs_t *a);
 
 typedef struct offers_decide_in_s {

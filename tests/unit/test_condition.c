@@ -52,8 +52,9 @@ static const json_t *member(void *ctx, size_t name) {
 }
 
 /* condition_value_fn over an attributes object (condition_eval_values' equivalence). */
-static void member_value(void *ctx, size_t name, condition_value_t *out) {
+static const condition_value_t *member_value(void *ctx, size_t name, condition_value_t *out) {
   condition_value_from_json(member(ctx, name), out);
+  return out;
 }
 
 static void test_eval_condition_cases(void **st) {

@@ -333,8 +333,7 @@ static void test_lazy_attributes(void **st) {
       const json_t *a = json_object_get(ref, c->attrs[slot]), *b = offers_attrs_get(&lazy, slot);
       if (!(a == b || (a && b && json_equal(a, b))))
         fail_msg("trial %d: attribute %s differs", i, c->attrs[slot]);
-      condition_value_t tv, jv; /* the typed value the rules read: the same */
-      offers_attrs_value(&lazy, slot, &tv);
+      condition_value_t tv = *offers_attrs_value(&lazy, slot), jv; /* what the rules read */
       condition_value_from_json(b, &jv);
       bool same = tv.type == jv.type;
       if (same && tv.type == CONDITION_VALUE_BOOL) same = tv.b == jv.b;
