@@ -82,7 +82,12 @@ enum {
   CONDITION_VALUE_REAL, /* a JSON real: finite */
   CONDITION_VALUE_STR,  /* s[n], UTF-8 as jansson accepts it (NULs allowed) */
   CONDITION_VALUE_JSON, /* an array or an object: json */
+  CONDITION_VALUE_STRS, /* an array of strings strs[0..n), each as CONDITION_VALUE_STR */
 };
+typedef struct condition_str_s {
+  const char *s;
+  size_t n;
+} condition_str_t;
 typedef struct condition_value_s {
   unsigned char type;
   bool b;
@@ -94,6 +99,7 @@ typedef struct condition_value_s {
   union {
     const char *s;
     const json_t *json;
+    const condition_str_t *strs;
   };
 } condition_value_t;
 /* The value j holds (NULL: null). */

@@ -234,6 +234,11 @@ void condition_value_from_json(const json_t *j, condition_value_t *out) {
 static const json_t *as_json(const condition_value_t *v, json_t **tmp) {
   *tmp = NULL;
   switch (v->type) {
+  case CONDITION_VALUE_STRS:
+    *tmp = json_array();
+    for (size_t i = 0; *tmp && i < v->n; i++)
+      json_array_append_new(*tmp, json_stringn_nocheck(v->strs[i].s, v->strs[i].n));
+    return *tmp;
   case CONDITION_VALUE_BOOL: return *tmp = json_boolean(v->b);
   case CONDITION_VALUE_INT: return *tmp = json_integer(v->i);
   case CONDITION_VALUE_REAL: return *tmp = json_real(v->d);
@@ -278,8 +283,31 @@ static double to_number(const condition_value_t *v) {
   case CONDITION_VALUE_INT: return (double)v->i;
   case CONDITION_VALUE_REAL: return v->d;
   case CONDITION_VALUE_STR: return condition_js_string_to_number(v->s, v->n);
-  default: return condition_js_to_number(v->json);
+  case CONDITION_VALUE_JSON: return condition_js_to_number(v->json);
+  default: {
+    json_t *tmp;
+    double d = condition_js_to_number(as_json(v, &tmp));
+    json_decref(tmp);
+    return d;
   }
+  }
+}
+
+/* Arrays: a JSON array or a list of strings, element by element. */
+static bool is_list(const condition_value_t *v) {
+  return v->type == CONDITION_VALUE_STRS ||
+         (v->type == CONDITION_VALUE_JSON && json_is_array(v->json));
+}
+
+static size_t list_size(const condition_value_t *v) {
+  return v->type == CONDITION_VALUE_STRS ? v->n : json_array_size(v->json);
+}
+
+static void list_at(const condition_value_t *v, size_t k, condition_value_t *out) {
+  if (v->type == CONDITION_VALUE_JSON) return condition_value_from_json(json_array_get(v->json, k), out);
+  out->type = CONDITION_VALUE_STR;
+  out->s = v->strs[k].s;
+  out->n = v->strs[k].n;
 }
 
 /* v === k (k scalar; a JSON constant is never equal). */
@@ -312,10 +340,10 @@ static bool includes(const pconst_t *list, size_t n, const condition_value_t *v,
 
 /* isIn: intersection when v is an array, membership otherwise. */
 static bool is_in(const pnode_t *p, const condition_value_t *v) {
-  if (v->type == CONDITION_VALUE_JSON && json_is_array(v->json)) {
+  if (is_list(v)) {
     condition_value_t el;
-    for (size_t i = 0; i < json_array_size(v->json); i++) {
-      condition_value_from_json(json_array_get(v->json, i), &el);
+    for (size_t i = 0, n = list_size(v); i < n; i++) {
+      list_at(v, i, &el);
       if (includes(p->list, p->nlist, &el, p->flag)) return true;
     }
     return false;
@@ -332,6 +360,12 @@ static int compare(const pnode_t *p, const condition_value_t *v) {
       return c < 0 ? -1 : c > 0;
     }
     if (v->type == CONDITION_VALUE_JSON) return condition_js_compare(v->json, p->op->arg);
+    if (v->type == CONDITION_VALUE_STRS) {
+      json_t *tmp;
+      int r = condition_js_compare(as_json(v, &tmp), p->op->arg);
+      json_decref(tmp);
+      return r;
+    }
     y = p->k.snum;
   } else {
     y = p->k.d;
@@ -370,23 +404,23 @@ static bool regex(const condition_t *c, const op_t *op, const condition_value_t 
 }
 
 static bool elem_match(const condition_t *c, size_t i, const condition_value_t *v) {
-  if (v->type != CONDITION_VALUE_JSON || !json_is_array(v->json)) return false;
+  if (!is_list(v)) return false;
   condition_value_t el;
-  for (size_t k = 0; k < json_array_size(v->json); k++) {
-    condition_value_from_json(json_array_get(v->json, k), &el);
+  for (size_t k = 0, n = list_size(v); k < n; k++) {
+    list_at(v, k, &el);
     if (truthy(&el) && run_val(c, i + 1, &el)) return true; /* the SDK skips falsy ones */
   }
   return false;
 }
 
 static bool all_of(const condition_t *c, size_t i, const condition_value_t *v) {
-  if (v->type != CONDITION_VALUE_JSON || !json_is_array(v->json)) return false;
-  const json_t *arr = v->json;
+  if (!is_list(v)) return false;
+  size_t n = list_size(v);
   condition_value_t el;
   for (size_t k = i + 1; k < c->prog[i].end; k = c->prog[k].end) {
     bool passed = false;
-    for (size_t j = 0; j < json_array_size(arr) && !passed; j++) {
-      condition_value_from_json(json_array_get(arr, j), &el);
+    for (size_t j = 0; j < n && !passed; j++) {
+      list_at(v, j, &el);
       passed = run_val(c, k, &el);
     }
     if (!passed) return false;
@@ -450,14 +484,16 @@ static bool run_obj(const runctx_t *x, size_t i) {
   case P_ATTR: {
     condition_value_t scratch;
     const condition_value_t *v = x->get(x->ctx, p->name, &scratch);
-    if (p->nparts) { /* only an array or object has members; anything else reads as null */
-      const json_t *j = v->type == CONDITION_VALUE_JSON
-                            ? condition_get_path(v->json, p->parts, p->nparts)
-                            : NULL;
-      condition_value_from_json(j, &scratch);
-      v = &scratch;
-    }
-    return run_val(c, i + 1, v);
+    if (!p->nparts) return run_val(c, i + 1, v);
+    /* only an array or object has members; anything else reads as null */
+    json_t *tmp = NULL;
+    const json_t *j = v->type == CONDITION_VALUE_JSON   ? v->json
+                      : v->type == CONDITION_VALUE_STRS ? as_json(v, &tmp)
+                                                        : NULL;
+    condition_value_from_json(j ? condition_get_path(j, p->parts, p->nparts) : NULL, &scratch);
+    bool ok = run_val(c, i + 1, &scratch);
+    json_decref(tmp); /* after: scratch may point into it */
+    return ok;
   }
   default: return false;
   }

@@ -222,18 +222,52 @@ static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **sl
   return NULL;
 }
 
-/* Whether s is ASCII: then jansson takes it (valid UTF-8) and so would json_string. */
-static bool ascii(const char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s >= 0x80) return false;
-  return true;
+/* s's length when s is ASCII (then jansson takes it, valid UTF-8, as json_string would);
+ * -1 otherwise. */
+static ptrdiff_t ascii_len(const char *s) {
+  const char *p = s;
+  for (; *p; p++)
+    if ((unsigned char)*p >= 0x80) return -1;
+  return p - s;
 }
 
 static bool typed_str(condition_value_t *v, const char *s) {
-  if (!ascii(s)) return false; /* patron_value's json_string decides (it may refuse it) */
+  ptrdiff_t n = ascii_len(s);
+  if (n < 0) return false; /* patron_value's json_string decides (it may refuse it) */
   v->type = CONDITION_VALUE_STR;
   v->s = s;
-  v->n = strlen(s);
+  v->n = (size_t)n;
+  return true;
+}
+
+/* cart_items / cart_categories as cart_value's array holds them (products in cart order;
+ * distinct categories in order of first appearance), as a list of strings in the attrs'
+ * storage for that kind; false when some string is not ASCII (the JSON array decides). */
+static bool typed_cart_list(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
+  const offers_cart_t *cart = a->cart;
+  bool items = k == OFFERS_ATTR_CART_ITEMS;
+  condition_str_t *out = items ? a->items_list : a->cats_list;
+  if (!out) {
+    out = cart->nitems <= OFFERS_ATTRS_INLINE_LIST
+              ? (items ? a->inline_items : a->inline_cats)
+              : malloc(cart->nitems * sizeof *out);
+    if (!out) return false;
+    *(items ? &a->items_list : &a->cats_list) = out;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < cart->nitems; i++) {
+    const char *s = items ? cart->items[i].product : cart->items[i].category;
+    if (!s) continue;
+    ptrdiff_t len = ascii_len(s);
+    if (len < 0) return false;
+    bool listed = false; /* a category already listed is not added */
+    for (size_t j = 0; !items && j < n && !listed; j++)
+      listed = out[j].n == (size_t)len && !memcmp(out[j].s, s, (size_t)len);
+    if (!listed) out[n++] = (condition_str_t){s, (size_t)len};
+  }
+  v->type = CONDITION_VALUE_STRS;
+  v->strs = out;
+  v->n = n;
   return true;
 }
 
@@ -297,7 +331,9 @@ static bool patron_typed(offers_attrs_t *a, offers_attr_kind_t k, condition_valu
     for (size_t i = 0; i < a->cart->nitems; i++) qty += a->cart->items[i].quantity;
     return typed_int(v, qty);
   }
-  default: return false; /* the cart lists (JSON arrays, pooled), the shop's */
+  case OFFERS_ATTR_CART_ITEMS:
+  case OFFERS_ATTR_CART_CATEGORIES: return typed_cart_list(a, k, v);
+  default: return false; /* the shop's */
   }
 }
 
@@ -383,6 +419,9 @@ void offers_attrs_clear(offers_attrs_t *a) {
     free(a->built);
     free(a->typed);
   }
+  if (a->items_list != a->inline_items) free(a->items_list);
+  if (a->cats_list != a->inline_cats) free(a->cats_list);
+  a->items_list = a->cats_list = NULL;
   a->shop = a->own = NULL;
   a->built = NULL;
   a->typed = NULL;

@@ -291,6 +291,7 @@ void offers_attr_pool_free(offers_attr_pool_t *p);
  * value when Patron sets it (PROTOCOL.md offers.decide), else the shop's. The same values
  * as the JSON object the daemon used to build whole (tests/unit/test_offers_attrs.c). */
 #define OFFERS_ATTRS_INLINE 48
+#define OFFERS_ATTRS_INLINE_LIST 16 /* cart lines whose lists need no allocation */
 typedef struct offers_attrs_s {
   const offers_catalog_t *c;
   const char *customer;
@@ -304,9 +305,11 @@ typedef struct offers_attrs_s {
   json_t **pooled;              /* by slot: the pool's values (NULL: no pool) */
   unsigned char *built;         /* by slot: own computed (1), typed set (2) */
   condition_value_t *typed;     /* by slot: the value as the rules read it */
+  condition_str_t *items_list, *cats_list; /* the cart lists as the rules read them */
   json_t *inline_vals[2 * OFFERS_ATTRS_INLINE];
   unsigned char inline_built[OFFERS_ATTRS_INLINE];
   condition_value_t inline_typed[OFFERS_ATTRS_INLINE]; /* not cleared: built says what is set */
+  condition_str_t inline_items[OFFERS_ATTRS_INLINE_LIST], inline_cats[OFFERS_ATTRS_INLINE_LIST];
 } offers_attrs_t;
 /* 0, or PERR_INTERNAL (out of memory). a is cleared with offers_attrs_clear either way. */
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,

@@ -3,7 +3,7 @@
  * strict and SDK-compatible, and random attributes: every operator, plain values, logical
  * nesting, nested paths, and values chosen where JavaScript's coercions differ (numeric
  * strings, blanks, hex, integers beyond 2^53, -0, booleans, null and missing, arrays, objects,
- * non-ASCII). Any difference fails with the condition and the attributes. The GrowthBook cases
+ * non-ASCII; arrays of strings also given as lists, CONDITION_VALUE_STRS). Any difference fails with the condition and the attributes. The GrowthBook cases
  * through the program are in test_condition.c. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -116,6 +116,12 @@ static json_t *cond_obj(int depth) {
 }
 
 static json_t *attr_value(int depth) {
+  if (pick(5) == 0) { /* an array of strings (a cart list) */
+    json_t *a = json_array();
+    static const char *const strs[] = {"kitchen", "a", "10", "", "mug-1", "b", "A"};
+    for (size_t i = pick(4); i > 0; i--) json_array_append_new(a, json_string(strs[pick(7)]));
+    return a;
+  }
   switch (depth > 1 ? pick(4) : pick(7)) {
   case 4:
   case 5: {
@@ -132,13 +138,25 @@ static json_t *attr_value(int depth) {
 typedef struct src_s {
   const condition_t *c;
   const json_t *attrs;
+  bool lists;                /* an array of strings given as CONDITION_VALUE_STRS */
+  condition_str_t strs[4][8]; /* by name */
 } src_t;
 
 static const condition_value_t *value_of(void *ctx, size_t name, condition_value_t *out) {
-  const src_t *s = ctx;
+  src_t *s = ctx;
   const char *const *names;
   assert_true(name < condition_names(s->c, &names));
-  condition_value_from_json(json_object_get(s->attrs, names[name]), out);
+  const json_t *j = json_object_get(s->attrs, names[name]);
+  condition_value_from_json(j, out);
+  if (!s->lists || !json_is_array(j) || name >= 4 || json_array_size(j) > 8) return out;
+  for (size_t i = 0; i < json_array_size(j); i++) {
+    const json_t *el = json_array_get(j, i);
+    if (!json_is_string(el)) return out;
+    s->strs[name][i] = (condition_str_t){json_string_value(el), json_string_length(el)};
+  }
+  out->type = CONDITION_VALUE_STRS;
+  out->strs = s->strs[name];
+  out->n = json_array_size(j);
   return out;
 }
 
@@ -155,7 +173,7 @@ static void test_program_equals_tree(void **st) {
       perr_info_t e;
       if (condition_compile_ex(cond, flags, &c, &e) != 0) continue;
       bool want = condition_eval(c, attrs);
-      src_t s = {c, attrs};
+      src_t s = {.c = c, .attrs = attrs, .lists = i % 2};
       bool got = condition_eval_values(c, value_of, &s);
       if (got != want) {
         char *ct = json_dumps(cond, JSON_ENCODE_ANY), *at = json_dumps(attrs, JSON_ENCODE_ANY);

@@ -157,8 +157,8 @@ static void random_trial(uint64_t *s, trial_t *t) {
                                       "g\xc3\xb6ld" /* non-ASCII */, "g\xffld" /* not UTF-8 */};
   static const char *const segs[] = {"champions", "lost", "at_risk"};
   static const char *const bands[] = {"low", "medium", "high"};
-  static const char *const prods[] = {"mug-1", "tea-7", "spoon-3", "pot-2"};
-  static const char *const cats[] = {"kitchen", "tea", "garden"};
+  static const char *const prods[] = {"mug-1", "tea-7", "spoon-3", "pot-2", "th\xc3\xa9-9"};
+  static const char *const cats[] = {"kitchen", "tea", "garden", "th\xc3\xa9"};
   static const char *const shop_names[] = {"channel", "margin_rate", "tier", "order_count",
                                            "device", "id", "segment", "points", "unused",
                                            "p_alive", "days_since_last_order"};
@@ -185,8 +185,9 @@ static void random_trial(uint64_t *s, trial_t *t) {
   size_t n = 1 + ofx_rand(s) % 4;
   int64_t sum = 0;
   for (size_t i = 0; i < n; i++) {
-    t->items[i] = (offers_cart_item_t){pick(s, prods, 4),
-                                       ofx_rand(s) % 4 ? pick(s, cats, 3) : NULL,
+    t->items[i] = (offers_cart_item_t){pick(s, prods, ofx_rand(s) % 8 ? 4 : 5),
+                                       ofx_rand(s) % 4 ? pick(s, cats, ofx_rand(s) % 8 ? 3 : 4)
+                                                       : NULL,
                                        (int64_t)(1 + ofx_rand(s) % 3),
                                        (int64_t)(100 + ofx_rand(s) % 2000)};
     sum += t->items[i].quantity * t->items[i].price;
@@ -342,6 +343,14 @@ static void test_lazy_attributes(void **st) {
       if (same && tv.type == CONDITION_VALUE_STR)
         same = tv.n == jv.n && !memcmp(tv.s, jv.s, tv.n);
       if (same && tv.type == CONDITION_VALUE_JSON) same = tv.json == jv.json;
+      if (tv.type == CONDITION_VALUE_STRS) { /* a cart list: the JSON array's strings */
+        same = jv.type == CONDITION_VALUE_JSON && json_array_size(jv.json) == tv.n;
+        for (size_t k = 0; same && k < tv.n; k++) {
+          const json_t *el = json_array_get(jv.json, k);
+          same = json_string_length(el) == tv.strs[k].n &&
+                 !memcmp(json_string_value(el), tv.strs[k].s, tv.strs[k].n);
+        }
+      }
       if (!same) fail_msg("trial %d: typed attribute %s differs", i, c->attrs[slot]);
     }
     for (unsigned g = 0; g < 8; g++) assert_true(t.loads[g] <= 1); /* each group once */
