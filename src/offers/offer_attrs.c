@@ -167,59 +167,93 @@ static json_t *mk_string(json_t **slot, const char *s) {
   return slot ? pool_string(slot, s) : json_string(s);
 }
 
-/* Patron's value of an attribute kind (NULL: Patron does not set it); slot: its pool entry. */
-static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **slot) {
+/* What Patron sets for a scalar attribute kind (false: nothing, the shop's value stands) as
+ * a typed value, its string (s, NUL-terminated) not yet measured nor checked: the one source
+ * of both patron_value (JSON) and patron_typed (the rules' typed values). */
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* into patron_typed, on every decision's path */
+#endif
+static inline bool patron_raw(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
   const offers_profile_t *p;
+  bool set = true;
+  v->type = CONDITION_VALUE_INT;
   switch (k) {
-  case OFFERS_ATTR_ID: return mk_string(slot, a->customer);
+  case OFFERS_ATTR_ID: v->type = CONDITION_VALUE_STR, v->s = a->customer; break;
   case OFFERS_ATTR_ORDER_COUNT:
     p = group(a, OFFERS_GROUP_ORDERS);
-    return mk_integer(slot, p->customer_found ? p->order_count : 0);
+    v->i = p->customer_found ? p->order_count : 0;
+    break;
   case OFFERS_ATTR_FIRST_ORDER:
     p = group(a, OFFERS_GROUP_ORDERS);
-    return json_boolean(p->customer_found ? p->order_count == 0 : true);
+    v->type = CONDITION_VALUE_BOOL;
+    v->b = p->customer_found ? p->order_count == 0 : true;
+    break;
   case OFFERS_ATTR_DAYS_SINCE_LAST_ORDER:
     p = group(a, OFFERS_GROUP_ORDERS);
-    return p->customer_found && p->last_order_at > 0 && a->now >= p->last_order_at
-               ? mk_integer(slot, (a->now - p->last_order_at) / 86400)
-               : NULL;
+    set = p->customer_found && p->last_order_at > 0 && a->now >= p->last_order_at;
+    v->i = set ? (a->now - p->last_order_at) / 86400 : 0;
+    break;
   case OFFERS_ATTR_TIER:
     p = group(a, OFFERS_GROUP_LOYALTY);
-    return p->loyalty && p->has_tier && p->tier ? mk_string(slot, p->tier) : NULL;
+    set = p->loyalty && p->has_tier && p->tier;
+    v->type = CONDITION_VALUE_STR, v->s = p->tier;
+    break;
   case OFFERS_ATTR_POINTS:
     p = group(a, OFFERS_GROUP_LOYALTY);
-    return p->loyalty ? mk_integer(slot, p->points) : NULL;
+    set = p->loyalty;
+    v->i = p->points;
+    break;
   case OFFERS_ATTR_SEGMENT:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->segment ? mk_string(slot, p->segment) : NULL;
+    set = p->scored && p->segment;
+    v->type = CONDITION_VALUE_STR, v->s = p->segment;
+    break;
   case OFFERS_ATTR_P_ALIVE:
-    p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv ? mk_real(slot, p->p_alive) : NULL;
   case OFFERS_ATTR_CHURN_RISK:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv ? mk_real(slot, p->churn_risk) : NULL;
+    set = p->scored && p->has_clv;
+    v->type = CONDITION_VALUE_REAL;
+    v->d = k == OFFERS_ATTR_P_ALIVE ? p->p_alive : p->churn_risk;
+    break;
   case OFFERS_ATTR_CHURN_BAND:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv && p->churn_band ? mk_string(slot, p->churn_band) : NULL;
+    set = p->scored && p->has_clv && p->churn_band;
+    v->type = CONDITION_VALUE_STR, v->s = p->churn_band;
+    break;
   case OFFERS_ATTR_PREDICTED_CLV:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_value ? mk_integer(slot, p->predicted_clv) : NULL;
-  case OFFERS_ATTR_CART_VALUE: return mk_integer(slot, a->cart->value);
-  case OFFERS_ATTR_CURRENCY: return mk_string(slot, a->cart->currency ? a->cart->currency : "");
-  case OFFERS_ATTR_CART_ITEMS:
-  case OFFERS_ATTR_CART_CATEGORIES:
+    set = p->scored && p->has_value;
+    v->i = p->predicted_clv;
+    break;
+  case OFFERS_ATTR_CART_VALUE: v->i = a->cart->value; break;
+  case OFFERS_ATTR_CURRENCY:
+    v->type = CONDITION_VALUE_STR, v->s = a->cart->currency ? a->cart->currency : "";
+    break;
+  case OFFERS_ATTR_CART_QUANTITY:
+    v->i = 0;
+    for (size_t i = 0; i < a->cart->nitems; i++) v->i += a->cart->items[i].quantity;
+    break;
+  default: set = false; /* the cart lists, the shop's */
+  }
+  return set;
+}
+
+/* Patron's value of an attribute kind (NULL: Patron does not set it, or jansson refuses it);
+ * slot: its pool entry. */
+static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **slot) {
+  if (k == OFFERS_ATTR_CART_ITEMS || k == OFFERS_ATTR_CART_CATEGORIES) {
     if (slot && only_pooled(*slot, JSON_ARRAY) && same_cart_list(*slot, k, a->cart))
       return json_incref(*slot);
     return slot ? pool_put(slot, cart_value(k, a->cart)) : cart_value(k, a->cart);
-  case OFFERS_ATTR_CART_QUANTITY: {
-    int64_t qty = 0;
-    for (size_t i = 0; i < a->cart->nitems; i++) qty += a->cart->items[i].quantity;
-    return mk_integer(slot, qty);
   }
-  case OFFERS_ATTR_SHOP:
-  case OFFERS_ATTR_KINDS: break;
+  condition_value_t v;
+  if (!patron_raw(a, k, &v)) return NULL;
+  switch (v.type) {
+  case CONDITION_VALUE_BOOL: return json_boolean(v.b);
+  case CONDITION_VALUE_INT: return mk_integer(slot, v.i);
+  case CONDITION_VALUE_REAL: return mk_real(slot, v.d);
+  default: return mk_string(slot, v.s);
   }
-  return NULL;
 }
 
 /* s's length when s is ASCII (then jansson takes it, valid UTF-8, as json_string would);
@@ -229,15 +263,6 @@ static ptrdiff_t ascii_len(const char *s) {
   for (; *p; p++)
     if ((unsigned char)*p >= 0x80) return -1;
   return p - s;
-}
-
-static bool typed_str(condition_value_t *v, const char *s) {
-  ptrdiff_t n = ascii_len(s);
-  if (n < 0) return false; /* patron_value's json_string decides (it may refuse it) */
-  v->type = CONDITION_VALUE_STR;
-  v->s = s;
-  v->n = (size_t)n;
-  return true;
 }
 
 /* cart_items / cart_categories as cart_value's array holds them (products in cart order;
@@ -271,70 +296,18 @@ static bool typed_cart_list(offers_attrs_t *a, offers_attr_kind_t k, condition_v
   return true;
 }
 
-static bool typed_int(condition_value_t *v, int64_t i) {
-  v->type = CONDITION_VALUE_INT;
-  v->i = i;
-  return true;
-}
-
-static bool typed_real(condition_value_t *v, double d) {
-  if (!isfinite(d)) return false; /* json_real refuses it: the shop's value stands */
-  v->type = CONDITION_VALUE_REAL;
-  v->d = d;
-  return true;
-}
-
 /* Patron's value of an attribute kind as patron_value makes it, typed without JSON; false:
- * not set here (Patron does not set it, or patron_value and the shop's value decide: a cart
- * list, a string that is not ASCII, a number JSON cannot hold). */
+ * not set here (Patron does not set it, or patron_value and the shop's value decide: a
+ * string that is not ASCII, a real JSON cannot hold, a cart list with such a string). */
 static bool patron_typed(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
-  const offers_profile_t *p;
-  switch (k) {
-  case OFFERS_ATTR_ID: return typed_str(v, a->customer);
-  case OFFERS_ATTR_ORDER_COUNT:
-    p = group(a, OFFERS_GROUP_ORDERS);
-    return typed_int(v, p->customer_found ? p->order_count : 0);
-  case OFFERS_ATTR_FIRST_ORDER:
-    p = group(a, OFFERS_GROUP_ORDERS);
-    v->type = CONDITION_VALUE_BOOL;
-    v->b = p->customer_found ? p->order_count == 0 : true;
-    return true;
-  case OFFERS_ATTR_DAYS_SINCE_LAST_ORDER:
-    p = group(a, OFFERS_GROUP_ORDERS);
-    return p->customer_found && p->last_order_at > 0 && a->now >= p->last_order_at &&
-           typed_int(v, (a->now - p->last_order_at) / 86400);
-  case OFFERS_ATTR_TIER:
-    p = group(a, OFFERS_GROUP_LOYALTY);
-    return p->loyalty && p->has_tier && p->tier && typed_str(v, p->tier);
-  case OFFERS_ATTR_POINTS:
-    p = group(a, OFFERS_GROUP_LOYALTY);
-    return p->loyalty && typed_int(v, p->points);
-  case OFFERS_ATTR_SEGMENT:
-    p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->segment && typed_str(v, p->segment);
-  case OFFERS_ATTR_P_ALIVE:
-    p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv && typed_real(v, p->p_alive);
-  case OFFERS_ATTR_CHURN_RISK:
-    p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv && typed_real(v, p->churn_risk);
-  case OFFERS_ATTR_CHURN_BAND:
-    p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv && p->churn_band && typed_str(v, p->churn_band);
-  case OFFERS_ATTR_PREDICTED_CLV:
-    p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_value && typed_int(v, p->predicted_clv);
-  case OFFERS_ATTR_CART_VALUE: return typed_int(v, a->cart->value);
-  case OFFERS_ATTR_CURRENCY: return typed_str(v, a->cart->currency ? a->cart->currency : "");
-  case OFFERS_ATTR_CART_QUANTITY: {
-    int64_t qty = 0;
-    for (size_t i = 0; i < a->cart->nitems; i++) qty += a->cart->items[i].quantity;
-    return typed_int(v, qty);
-  }
-  case OFFERS_ATTR_CART_ITEMS:
-  case OFFERS_ATTR_CART_CATEGORIES: return typed_cart_list(a, k, v);
-  default: return false; /* the shop's */
-  }
+  if (k == OFFERS_ATTR_CART_ITEMS || k == OFFERS_ATTR_CART_CATEGORIES)
+    return typed_cart_list(a, k, v);
+  if (!patron_raw(a, k, v)) return false;
+  if (v->type == CONDITION_VALUE_REAL) return isfinite(v->d); /* json_real refuses the rest */
+  if (v->type != CONDITION_VALUE_STR) return true;
+  ptrdiff_t n = ascii_len(v->s); /* else patron_value's json_string decides (it may refuse it) */
+  v->n = (size_t)n;
+  return n >= 0;
 }
 
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
