@@ -128,20 +128,16 @@ static bool caps_first(const offer_t *o) {
   return (o->cap_shown || o->cap_redeemed) && o->mode == OFFER_MODE_BANDIT && o->nvariants > 1;
 }
 
-/* Why the caps make an offer ineligible (NULL: they do not). */
+/* Why the caps make an offer ineligible (NULL: they do not). The customer's seen rows (one
+ * range) say what they can: no row, no impression; an 'S' 2 row's slots hold the counts. */
 static const char *capped(counters_t *k, const offer_t *o, store_txn_t *rd,
                           const offers_decide_in_t *in, int *rc) {
   int64_t shown, redeemed;
-  bool never_shown = false; /* no seen row in a complete range: no impression, ever */
+  bool known;
   *rc = 0;
   if (!o->cap_shown && !o->cap_redeemed) return NULL;
-  if (o->cap_shown) {
-    const offer_seen_set_t *ss = seen_of(k, rd, in->customer);
-    offer_seen_t seen;
-    never_shown = ss && ss->complete &&
-                  offer_seen_lookup(rd, ss, in->customer, o->id, &seen) == PERR_NOT_FOUND;
-  }
-  *rc = offer_caps_load(rd, o, in->customer, in->now, never_shown, &shown, &redeemed);
+  const offer_seen_row_t *row = offer_seen_row_in(seen_of(k, rd, in->customer), o->id, &known);
+  *rc = offer_caps_load(rd, o, in->customer, in->now, known, row, &shown, &redeemed);
   if (*rc) return "error";
   if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";
   if (o->cap_redeemed && redeemed >= o->cap_redeemed) return "cap_redeemed";

@@ -24,7 +24,10 @@
  * - the catalogue's gates (currency, window, minimum cart, a rule found false): whole
  *   decisions with them against the same catalogue without them (every check read from the
  *   offers, in the old order), over offers in three currencies, windows, minimum carts and
- *   shared rules, random carts, attributes and clocks.
+ *   shared rules, random carts, attributes and clocks;
+ * - the caps read from the customer's seen rows (cap slots): against the 'c' rows read one
+ *   by one, over stores written partly in the old layout, cap periods that change, past and
+ *   future times, and customers moved by customer.forget.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -815,6 +818,154 @@ static void test_gates(void **st) {
   offers_catalog_free(c);
 }
 
+
+/* ---- the caps read from the customer's seen rows (cap slots) ----
+ * A store written first "by the old binary" (exposures as 'S' 1 rows and 'c' rows written
+ * directly, with no slots), then through offer_seen_store/offer_cap_store (which write 'S' 2
+ * rows), with offers whose cap period changes between writes, events at random past
+ * and future times, and customers moved by customer.forget: at random times, the counts
+ * offer_caps_load gives from the prefetched rows equal the 'c' rows read one by one (the
+ * path the slots replace), and the exposures the rows give equal offer_seen_load's. */
+static void old_seen_put(fx_t *f, const char *customer, const char *offer, const offer_seen_t *s) {
+  offer_key_t k;
+  offer_key_init(&k, 0);
+  offer_key_str(&k, customer);
+  offer_key_sep(&k);
+  offer_key_str(&k, offer);
+  rec_buf_t b;
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'S');
+  rec_put_u8(&b, 1);
+  rec_put_uv(&b, (uint64_t)s->arm);
+  rec_put_sv(&b, s->first_ts);
+  rec_put_sv(&b, s->last_ts);
+  rec_put_u8(&b, s->converted ? 1 : 0);
+  rec_put_sv(&b, s->revenue);
+  assert_int_equal(store_put(f->w, STORE_T_OFFER_SEEN, k.b, k.n, b.p, b.n), 0);
+  rec_buf_free(&b);
+}
+
+static void old_cap_put(fx_t *f, const offer_t *o, const char *customer, char kind, int64_t ts,
+                        int64_t count) {
+  offer_key_t k;
+  offer_key_init(&k, 'c');
+  offer_key_str(&k, o->id);
+  offer_key_sep(&k);
+  offer_key_str(&k, customer);
+  offer_key_sep(&k);
+  offer_key_u8(&k, (unsigned char)kind);
+  offer_key_sep(&k);
+  offer_key_be64(&k, offer_period_index(o->cap_period, ts));
+  rec_buf_t b;
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'C');
+  rec_put_u8(&b, 1);
+  rec_put_sv(&b, count);
+  assert_int_equal(store_put(f->w, STORE_T_OFFER_COUNTS, k.b, k.n, b.p, b.n), 0);
+  rec_buf_free(&b);
+}
+
+static void test_cap_slots(void **st) {
+  fx_t *f = *st;
+  static const char *const periods[] = {"day", "week", "month", "lifetime"};
+  static const char *const offers[] = {"k1", "k2", "k3"};
+  char customers[6][16];
+  for (int i = 0; i < 6; i++) snprintf(customers[i], sizeof customers[i], "cu%d", i);
+  uint64_t rs = 77;
+  int checked = 0, from_slots = 0;
+  for (int round = 0; round < 60; round++) {
+    /* (re)define the offers: a cap period that may change between rounds */
+    for (int i = 0; i < 3; i++) {
+      char def[256];
+      snprintf(def, sizeof def,
+               "{\"id\":\"%s\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+               "\"caps\":{\"shown\":%d,\"redeemed\":%d,\"period\":\"%s\"}}",
+               offers[i], 1 + (int)(ofx_rand(&rs) % 4), 1 + (int)(ofx_rand(&rs) % 3),
+               periods[round < 20 ? (uint64_t)i : ofx_rand(&rs) % 4]);
+      ofx_set(f, def);
+    }
+    offers_catalog_t *c = ofx_catalog(f);
+    for (int w = 0; w < 30; w++) {
+      const offer_t *o = &c->offers[ofx_rand(&rs) % c->n];
+      const char *cu = customers[ofx_rand(&rs) % 6];
+      int64_t ts = OFX_NOW + (int64_t)(ofx_rand(&rs) % (200 * 86400)) - 100 * 86400;
+      int64_t n;
+      int op = (int)(ofx_rand(&rs) % 10);
+      if (round < 10) { /* the old binary (before any new write): impressions, redemptions */
+        offer_seen_t s = {1, ts, ts, 0, 0};
+        assert_int_equal(offer_cap_load(f->w, o, cu, 's', ts, &n), 0);
+        if (op < 6) old_seen_put(f, cu, o->id, &s), old_cap_put(f, o, cu, 's', ts, n + 1);
+        else assert_int_equal(offer_cap_load(f->w, o, cu, 'r', ts, &n), 0),
+             old_cap_put(f, o, cu, 'r', ts, n + 1);
+      } else if (op < 6) { /* an impression (offers_event's writes) */
+        offer_seen_t s;
+        if (offer_seen_load(f->w, cu, o->id, &s) == PERR_NOT_FOUND) s = (offer_seen_t){1, ts, ts, 0, 0};
+        else s.last_ts = ts > s.last_ts ? ts : s.last_ts;
+        assert_int_equal(offer_seen_store(f->w, cu, o->id, &s), 0);
+        assert_int_equal(offer_cap_load(f->w, o, cu, 's', ts, &n), 0);
+        assert_int_equal(offer_cap_store(f->w, o, cu, 's', ts, n + 1), 0);
+      } else if (op < 9) { /* a redemption */
+        assert_int_equal(offer_cap_load(f->w, o, cu, 'r', ts, &n), 0);
+        assert_int_equal(offer_cap_store(f->w, o, cu, 'r', ts, n + 1), 0);
+      } else if (ofx_rand(&rs) % 4 == 0) { /* customer.forget moves the rows */
+        uint64_t rows;
+        perr_info_t e = {0};
+        char to[16];
+        snprintf(to, sizeof to, "cx%d", (int)(ofx_rand(&rs) % 1000));
+        assert_int_equal(offers_customer_rekey(f->w, cu, to, &rows, &e), 0);
+        assert_int_equal(offers_customer_rekey(f->w, to, cu, &rows, &e), 0);
+      }
+    }
+    if (round % 3 == 2) fx_commit(f);
+    for (int q = 0; q < 40; q++) {
+      const offer_t *o = &c->offers[ofx_rand(&rs) % c->n];
+      const char *cu = customers[ofx_rand(&rs) % 6];
+      int64_t now = OFX_NOW + (int64_t)(ofx_rand(&rs) % (240 * 86400)) - 110 * 86400;
+      offer_seen_set_t set;
+      offer_seen_prefetch(f->w, cu, &set);
+      assert_true(set.complete);
+      bool known;
+      const offer_seen_row_t *row = offer_seen_row_in(&set, o->id, &known);
+      int64_t shown, redeemed, want_s, want_r;
+      assert_int_equal(offer_caps_load(f->w, o, cu, now, known, row, &shown, &redeemed), 0);
+      assert_int_equal(offer_cap_load(f->w, o, cu, 's', now, &want_s), 0);
+      assert_int_equal(offer_cap_load(f->w, o, cu, 'r', now, &want_r), 0);
+      if (shown != want_s || redeemed != want_r)
+        fail_msg("round %d %s %s at %lld: slots %lld/%lld, rows %lld/%lld", round, cu, o->id,
+                 (long long)now, (long long)shown, (long long)redeemed, (long long)want_s,
+                 (long long)want_r);
+      offer_seen_t a, b;
+      int ra = offer_seen_lookup(f->w, &set, cu, o->id, &a), rb = offer_seen_load(f->w, cu, o->id, &b);
+      assert_int_equal(ra, rb);
+      assert_memory_equal(&a, &b, sizeof a);
+      from_slots += row && row->slots;
+      checked++;
+    }
+    offers_catalog_free(c);
+  }
+  assert_int_equal(checked, 60 * 40);
+  assert_true(from_slots > checked / 4); /* the slots did answer, not only the rows */
+  /* a customer with only a redemption row: no exposure for the export or attribution */
+  offers_catalog_t *c = ofx_catalog(f);
+  assert_int_equal(offer_cap_store(f->w, &c->offers[0], "only-redeemed", 'r', OFX_NOW, 1), 0);
+  offer_seen_t s;
+  assert_int_equal(offer_seen_load(f->w, "only-redeemed", c->offers[0].id, &s), PERR_NOT_FOUND);
+  int linked = -1;
+  bool replay;
+  perr_info_t e = {0};
+  assert_int_equal(offers_attribute_order(f->w, "ord-1", "only-redeemed", OFX_NOW + 5, 100, "EUR",
+                                          &linked, &replay, &e), 0);
+  assert_int_equal(linked, 0);
+  arena_t a;
+  arena_init(&a, 0);
+  offers_export_t x;
+  assert_int_equal(offers_customer_export(f->w, "only-redeemed", &a, &x, &e), 0);
+  assert_int_equal(x.nseen, 0);
+  assert_int_equal(x.ncounters, 1);
+  arena_free(&a);
+  offers_catalog_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -827,6 +978,7 @@ int main(void) {
       cmocka_unit_test(test_compare_numbers),
       cmocka_unit_test(test_targets_as_strings),
       cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cap_slots, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
