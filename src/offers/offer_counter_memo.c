@@ -117,15 +117,24 @@ int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd, const offers_ca
   return 0;
 }
 
-int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
-                   const offer_t *o, int arm, offer_arm_t *out) {
-  if (!m || arm < 0 || arm >= OFFERS_MAX_ARMS) return offer_arm_load(rd, o->id, arm, out);
+const offer_arm_t *offer_memo_arm_ref(offers_counter_memo_t *m, store_txn_t *rd,
+                                      const offers_catalog_t *c, const offer_t *o, int arm,
+                                      offer_arm_t *buf, int *rc) {
+  *rc = 0;
+  if (!m || arm < 0 || arm >= OFFERS_MAX_ARMS)
+    return (*rc = offer_arm_load(rd, o->id, arm, buf)) ? NULL : buf;
   memo_offer_t *x = entry(m, c, o);
   if (!(x->have & (1u << arm))) {
-    int rc = offer_arm_load(rd, o->id, arm, &x->arms[arm]);
-    if (rc) return rc;
+    if ((*rc = offer_arm_load(rd, o->id, arm, &x->arms[arm]))) return NULL;
     x->have |= 1u << arm;
   }
-  *out = x->arms[arm];
-  return 0;
+  return &x->arms[arm];
+}
+
+int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                   const offer_t *o, int arm, offer_arm_t *out) {
+  int rc;
+  const offer_arm_t *a = offer_memo_arm_ref(m, rd, c, o, arm, out, &rc);
+  if (a && a != out) *out = *a;
+  return rc;
 }

@@ -208,10 +208,16 @@ static int assign(uint32_t idh, const char *seed, size_t seed_len, const experim
 static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
                     const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
                     bandit_rng_t *rng, int *arm) {
-  offer_seen_t seen;
-  int rc = offer_seen_lookup(rd, seen_set, customer, o->id, &seen);
-  if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0; /* sticky */
-  if (rc && rc != PERR_NOT_FOUND) return rc;
+  bool known;
+  const offer_seen_row_t *row = offer_seen_row_in(seen_set, o->id, &known);
+  int rc = 0;
+  if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0; /* sticky */
+  if (!known) { /* the range could not hold every row: the store says */
+    offer_seen_t seen;
+    rc = offer_seen_load(rd, customer, o->id, &seen);
+    if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0;
+    if (rc && rc != PERR_NOT_FOUND) return rc;
+  }
   if (o->holdout > 0 &&
       assign(idh, o->seed_holdout, o->seed_holdout_len, o->holdout_ranges, 2) == 0)
     return *arm = 0, 0;
@@ -260,18 +266,20 @@ static double cart_worth(const offers_catalog_t *c, const offers_decide_in_t *in
  * depends on the assignment (the arms stay comparable). */
 static int expected_value(counters_t *k, const offer_t *o, store_txn_t *rd,
                           const offers_decide_in_t *in, double v, cand_t *c, bool *losing) {
-  offer_arm_t ctl, trt;
-  int rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, 0, &ctl);
-  if (!rc) rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, c->arm ? c->arm : 1, &trt);
-  if (rc) return rc;
-  c->ev = eiv(&ctl, &trt, v, c->discount, &c->uplift);
+  offer_arm_t ctl_buf, trt_buf; /* the counters when not from the memo */
+  offers_counter_memo_t *m = memo_of(k, rd);
+  int rc;
+  const offer_arm_t *ctl = offer_memo_arm_ref(m, rd, k->c, o, 0, &ctl_buf, &rc), *trt;
+  if (!ctl) return rc;
+  if (!(trt = offer_memo_arm_ref(m, rd, k->c, o, c->arm ? c->arm : 1, &trt_buf, &rc))) return rc;
+  c->ev = eiv(ctl, trt, v, c->discount, &c->uplift);
   *losing = false;
-  if (!o->stop_when_losing || (double)ctl.s.exposures < PRIOR_N) return 0; /* still learning */
+  if (!o->stop_when_losing || (double)ctl->s.exposures < PRIOR_N) return 0; /* still learning */
   double best = -INFINITY, u;
   for (int a = 1; a <= o->nvariants; a++) {
-    if ((rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, a, &trt))) return rc;
-    if ((double)trt.s.exposures < PRIOR_N) return 0;
-    double x = eiv(&ctl, &trt, v, offers_discount(o, o->variants[a - 1].value, in->cart), &u);
+    if (!(trt = offer_memo_arm_ref(m, rd, k->c, o, a, &trt_buf, &rc))) return rc;
+    if ((double)trt->s.exposures < PRIOR_N) return 0;
+    double x = eiv(ctl, trt, v, offers_discount(o, o->variants[a - 1].value, in->cart), &u);
     if (x > best) best = x;
   }
   *losing = best < 0;

@@ -155,6 +155,11 @@ int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd, const offers_ca
                       const offer_t *o, int64_t *redemptions, int64_t *money);
 int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
                    const offer_t *o, int arm, offer_arm_t *out);
+/* offer_memo_arm without the copy: the memo's entry (valid until the memo's next begin), or
+ * buf filled from the store; NULL with *rc set on an error. */
+const offer_arm_t *offer_memo_arm_ref(offers_counter_memo_t *m, store_txn_t *rd,
+                                      const offers_catalog_t *c, const offer_t *o, int arm,
+                                      offer_arm_t *buf, int *rc);
 
 /* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
 int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);

@@ -8,7 +8,9 @@
  * claimed with atomic_exchange and filled with compare_exchange, so there is no ABA). The
  * next store_txn_begin(s, 0) on any thread takes a parked one and mdb_txn_renew()s it: no
  * malloc and no reader-table registration on the hot path. A parked txn keeps its LMDB reader
- * slot, so the pool holds at most max_readers/2 (<= 64) of them; the rest are freed.
+ * slot, so the pool holds at most max_readers/2 (<= 64) of them; the rest are freed. A read
+ * txn also keeps the last cursor closed on each table (its MDB_cursor; LMDB renews a
+ * read-only cursor in any read txn), so a cursor open on the hot path allocates nothing.
  *
  * Map full: a write txn that hits MDB_MAP_FULL fails (PERR_UNAVAILABLE, a message saying the
  * map is full); if map_size_max allows, the map is doubled (mdb_env_set_mapsize) at the start
@@ -45,6 +47,7 @@
 #define READER_POOL_MAX 64
 
 typedef struct lmdb_txn_s lmdb_txn_t;
+typedef struct lmdb_cursor_s lmdb_cursor_t;
 
 typedef struct lmdb_store_s {
   store_t base;
@@ -69,15 +72,28 @@ struct lmdb_txn_s {
   int ncursors;
   lmdb_txn_t *parent; /* a savepoint's parent, NULL for a top-level txn */
   lmdb_txn_t *child;  /* the open savepoint in this txn, NULL if none */
+  lmdb_cursor_t *spare[STORE_T__COUNT]; /* read txn: a closed cursor per table, kept with
+                                         * its MDB_cursor for the next open (renewed) */
 };
 
-typedef struct lmdb_cursor_s {
+struct lmdb_cursor_s {
   store_cursor_t base;
   MDB_cursor *c;
+  store_table_t tb;
   int pending; /* 1: the positioned entry (pending_rc) has not been returned yet */
   int pending_rc;
   MDB_val k, v;
-} lmdb_cursor_t;
+};
+
+/* A read txn's spare cursors closed (before the txn is freed). */
+static void spares_free(lmdb_txn_t *t) {
+  for (int i = 0; i < STORE_T__COUNT; i++)
+    if (t->spare[i]) {
+      mdb_cursor_close(t->spare[i]->c);
+      free(t->spare[i]);
+      t->spare[i] = NULL;
+    }
+}
 
 static const store_backend_t lmdb_backend;
 
@@ -248,6 +264,7 @@ static void lmdb_close(store_t *base) {
   for (int i = 0; i < READER_POOL_MAX; i++) {
     lmdb_txn_t *t = atomic_exchange(&s->pool[i], NULL);
     if (t) {
+      spares_free(t);
       mdb_txn_abort(t->txn);
       free(t);
     }
@@ -325,6 +342,7 @@ static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
         *out = &t->base;
         return 0;
       }
+      spares_free(t);
       mdb_txn_abort(t->txn);
       free(t);
     }
@@ -383,6 +401,7 @@ static void lmdb_abort(store_txn_t *base) {
     t->ncursors = 0;
     reader_exit(s);
     if (pool_park(s, t)) return;
+    spares_free(t);
   }
   mdb_txn_abort(t->txn);
   free(t);
@@ -471,14 +490,25 @@ static int lmdb_cursor_open(store_txn_t *base, store_table_t tb, const void *sta
                             size_t slen, store_cursor_t **out) {
   lmdb_txn_t *t = LT(base);
   *out = NULL;
-  lmdb_cursor_t *c = calloc(1, sizeof *c);
-  if (!c) return PERR_INTERNAL;
-  c->base.t = base;
-  int rc = mdb_cursor_open(t->txn, LS(base->s)->dbi[tb], &c->c);
-  if (rc != MDB_SUCCESS) {
-    free(c);
-    return txn_fail(t, rc, "mdb_cursor_open");
+  lmdb_cursor_t *c = base->write ? NULL : t->spare[tb];
+  if (c) { /* a read txn's cursor of this table, closed before: renewed, no malloc */
+    t->spare[tb] = NULL;
+    if (mdb_cursor_renew(t->txn, c->c) != MDB_SUCCESS) {
+      mdb_cursor_close(c->c);
+      free(c);
+      c = NULL;
+    }
   }
+  if (!c) {
+    if (!(c = calloc(1, sizeof *c))) return PERR_INTERNAL;
+    int rc = mdb_cursor_open(t->txn, LS(base->s)->dbi[tb], &c->c);
+    if (rc != MDB_SUCCESS) {
+      free(c);
+      return txn_fail(t, rc, "mdb_cursor_open");
+    }
+  }
+  c->base.t = base;
+  c->tb = tb;
   if (slen) {
     c->k.mv_size = slen;
     c->k.mv_data = (void *)start;
@@ -513,7 +543,14 @@ static int lmdb_cursor_next(store_cursor_t *base, const void **key, size_t *klen
 
 static void lmdb_cursor_close(store_cursor_t *base) {
   lmdb_cursor_t *c = (lmdb_cursor_t *)base;
-  LT(base->t)->ncursors--;
+  lmdb_txn_t *t = LT(base->t);
+  t->ncursors--;
+  if (!t->base.write && !t->spare[c->tb]) { /* kept for the next open in a read txn: LMDB
+                                              * lets a read-only cursor be renewed, in this
+                                              * txn or after its reset */
+    t->spare[c->tb] = c;
+    return;
+  }
   mdb_cursor_close(c->c);
   free(c);
 }
