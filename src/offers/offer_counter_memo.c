@@ -34,6 +34,8 @@ struct offers_counter_memo_s {
   uint64_t snap;                   /* the store snapshot it was read under (0: none known) */
   memo_offer_t *offers;            /* by position in catalogue `catalog` */
   size_t cap;
+  uint64_t sorted_of;              /* the catalogue `sorted` was found for (0: none) */
+  int sorted;                      /* its offer ids strictly increase (strcmp) by position */
 };
 
 static const unsigned char stamp_key[1] = {'g'};
@@ -137,4 +139,15 @@ int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catal
   const offer_arm_t *a = offer_memo_arm_ref(m, rd, c, o, arm, out, &rc);
   if (a && a != out) *out = *a;
   return rc;
+}
+
+bool offer_memo_sorted(offers_counter_memo_t *m, const offers_catalog_t *c) {
+  if (!m || !c->id) return false;
+  if (m->sorted_of != c->id) {
+    m->sorted = 1;
+    for (size_t i = 1; i < c->n && m->sorted; i++)
+      m->sorted = strcmp(c->offers[i - 1].id, c->offers[i].id) < 0;
+    m->sorted_of = c->id;
+  }
+  return m->sorted;
 }

@@ -94,6 +94,9 @@ typedef struct counters_s {
   const offers_catalog_t *c;
   bool begun, seen_read;
   offer_seen_set_t *seen, *buf;
+  bool merge;     /* the catalogue's ids increase by position (offer_memo_sorted): the scan's
+                   * lookups walk the seen rows (in id order) alongside it */
+  size_t seen_at; /* the first seen row the scan has not passed */
 } counters_t;
 
 static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
@@ -105,6 +108,19 @@ static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const cha
   if (!k->seen_read) offer_seen_prefetch(rd, customer, k->seen = k->buf);
   k->seen_read = true;
   return k->seen;
+}
+
+/* The seen row of o for the catalogue scan, which asks in increasing position (offer_seen_row_in
+ * when the ids do not increase with it): the rows and the offers are both in id order, so
+ * the rows the scan has passed are never asked for again. */
+static const offer_seen_row_t *scan_seen_row(counters_t *k, const offer_seen_set_t *set,
+                                             const offer_t *o, bool *known) {
+  if (!k->merge || !set || !set->complete) return offer_seen_row_in(set, o->id, known);
+  *known = true;
+  int cmp = 1;
+  while (k->seen_at < set->n && (cmp = strcmp(set->rows[k->seen_at].offer, o->id)) < 0)
+    k->seen_at++;
+  return k->seen_at < set->n && cmp == 0 ? &set->rows[k->seen_at++].r : NULL;
 }
 
 /* A rule's attribute (condition_get_fn) from the decision's lazy attributes. */
@@ -209,7 +225,7 @@ static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
                     const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
                     bandit_rng_t *rng, int *arm) {
   bool known;
-  const offer_seen_row_t *row = offer_seen_row_in(seen_set, o->id, &known);
+  const offer_seen_row_t *row = scan_seen_row(k, seen_set, o, &known);
   int rc = 0;
   if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0; /* sticky */
   if (!known) { /* the range could not hold every row: the store says */
@@ -432,7 +448,8 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   if (memo) memset(memo, 0, c->nrule_slots);
   double worth = cart_worth(c, in);
   offer_seen_set_t seen_buf; /* filled by the range read, if any */
-  counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf};
+  counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf,
+                         .merge = offer_memo_sorted(in->counters, c)};
   char currency[4] = {0}; /* the cart's, when a currency code can equal it (an offer's is 3
                            * letters, NUL-terminated): then memcmp of 4 bytes is strcmp == 0 */
   if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);

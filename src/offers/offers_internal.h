@@ -161,6 +161,11 @@ const offer_arm_t *offer_memo_arm_ref(offers_counter_memo_t *m, store_txn_t *rd,
                                       const offers_catalog_t *c, const offer_t *o, int arm,
                                       offer_arm_t *buf, int *rc);
 
+/* Whether catalogue c's offer ids strictly increase (strcmp) by position (a catalogue is
+ * built in key order: they do), found once per catalogue and kept in the memo; false
+ * without a memo or a catalogue id. */
+bool offer_memo_sorted(offers_counter_memo_t *m, const offers_catalog_t *c);
+
 /* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
 int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);
 

@@ -27,7 +27,9 @@
  *   shared rules, random carts, attributes and clocks;
  * - the caps read from the customer's seen rows (cap slots): against the 'c' rows read one
  *   by one, over stores written partly in the old layout, cap periods that change, past and
- *   future times, and customers moved by customer.forget.
+ *   future times, and customers moved by customer.forget;
+ * - the sticky arms found by walking the seen rows alongside the catalogue scan: whole
+ *   decisions with the counter memo against decisions without it.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -966,6 +968,70 @@ static void test_cap_slots(void **st) {
   offers_catalog_free(c);
 }
 
+/* ---- the sticky arms walked alongside the catalogue scan ----
+ * With the counter memo, a catalogue whose ids increase by position has each candidate's
+ * seen row found by walking the customer's rows (both in id order) instead of a binary
+ * search: whole decisions with the memo equal decisions without it (binary search, or one
+ * read per offer past 32 rows), for customers with 0..40 rows and sticky arms that differ
+ * from what the assignment would give; a catalogue out of order is found out of order. */
+static void test_seen_rows_by_scan(void **st) {
+  fx_t *f = *st;
+  uint64_t rs = 4242;
+  char ids[40][24];
+  for (int i = 0; i < 40; i++) { /* ids whose order is not their creation order */
+    snprintf(ids[i], sizeof ids[i], "s%02x-%d", (unsigned)(ofx_rand(&rs) % 256), i);
+    char def[1400];
+    snprintf(def, sizeof def,
+             "{\"id\":\"%s\",\"kind\":\"amount_off\",\"value\":%d,\"currency\":\"EUR\","
+             "\"stackable\":true,\"caps\":{\"shown\":%d},\"experiment\":{\"holdout\":0.2,"
+             "\"variants\":[{\"id\":\"a\",\"value\":%d},{\"id\":\"b\",\"value\":%d}]}}",
+             ids[i], 100 + i, 3 + (int)(ofx_rand(&rs) % 5), 100 + i, 150 + i);
+    ofx_set(f, def);
+  }
+  offers_catalog_t *c = ofx_catalog(f);
+  offers_counter_memo_t *m = offers_counter_memo_new();
+  assert_non_null(m);
+  assert_true(offer_memo_sorted(m, c));
+  int sticky_seen = 0;
+  for (int cu = 0; cu < 40; cu++) {
+    char customer[16];
+    snprintf(customer, sizeof customer, "sc%d", cu);
+    int rows = cu < 30 ? (int)(ofx_rand(&rs) % 12) : 28 + (int)(ofx_rand(&rs) % 13);
+    for (int r = 0; r < rows; r++) {
+      char key[48];
+      snprintf(key, sizeof key, "imp-%d-%d", cu, r);
+      ofx_impression(f, key, ids[ofx_rand(&rs) % 40], customer, (int)(ofx_rand(&rs) % 3),
+                     OFX_NOW - 3600);
+    }
+    ofx_cart_t cart;
+    ofx_cart(&cart, "EUR", 20000);
+    offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .now = OFX_NOW,
+                             .seed = (uint64_t)cu + 1, .max_offers = 16};
+    offers_decision_t a, b;
+    perr_info_t e = {0};
+    assert_int_equal(offers_decide(c, f->w, &in, &a, &e), 0);
+    in.counters = m;
+    assert_int_equal(offers_decide(c, f->w, &in, &b, &e), 0);
+    assert_same_decision(&a, &b);
+    for (size_t i = 0; i < b.n; i++) {
+      offer_seen_t s;
+      sticky_seen += offer_seen_load(f->w, customer, b.items[i].offer_id, &s) == 0;
+    }
+  }
+  assert_true(sticky_seen > 40); /* the decisions did use stored arms */
+  /* out of order: two offers swapped (a new catalogue id: the memo checks it afresh) */
+  offer_t t = c->offers[0];
+  c->offers[0] = c->offers[1];
+  c->offers[1] = t;
+  offer_gate_t g = c->gates[0];
+  c->gates[0] = c->gates[1];
+  c->gates[1] = g;
+  c->id ^= 1;
+  assert_false(offer_memo_sorted(m, c));
+  offers_counter_memo_free(m);
+  offers_catalog_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -979,6 +1045,7 @@ int main(void) {
       cmocka_unit_test(test_targets_as_strings),
       cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cap_slots, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_seen_rows_by_scan, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
