@@ -151,15 +151,62 @@ int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char
 int offer_counters_stamp(store_txn_t *w);
 offers_counter_memo_t *offer_memo_begin(offers_counter_memo_t *m, store_txn_t *rd,
                                         const offers_catalog_t *c);
-int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
-                      const offer_t *o, int64_t *redemptions, int64_t *money);
-int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
-                   const offer_t *o, int arm, offer_arm_t *out);
+/* The memo's layout (offer_counter_memo.c owns it; here for the inline reads below). */
+#define OFFER_MEMO_STAMP_LEN 16
+#define OFFER_MEMO_BUDGET_BIT (1u << OFFERS_MAX_ARMS)
+typedef struct offer_memo_entry_s {
+  uint64_t epoch;                  /* have/used/arms hold for memo epoch == this */
+  unsigned have;                   /* bit a: arms[a] read; OFFER_MEMO_BUDGET_BIT: the budget */
+  int64_t used_r, used_m;
+  offer_arm_t arms[OFFERS_MAX_ARMS];
+} offer_memo_entry_t;
+struct offers_counter_memo_s {
+  unsigned char stamp[OFFER_MEMO_STAMP_LEN];
+  uint64_t epoch;                  /* bumped whenever the stamp read or the catalogue differs */
+  uint64_t catalog;                /* the id of the catalogue the entries are by position of */
+  int valid;                       /* stamp holds a stamp read from the store */
+  uint64_t snap;                   /* the store snapshot it was read under (0: none known) */
+  offer_memo_entry_t *offers;      /* by position in catalogue `catalog` */
+  size_t cap;
+  uint64_t sorted_of;              /* the catalogue `sorted` was found for (0: none) */
+  int sorted;                      /* its offer ids strictly increase (strcmp) by position */
+};
+/* The reads below when the memo does not hold the value yet (or m is NULL). */
+int offer_memo_budget_fill(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                           const offer_t *o, int64_t *redemptions, int64_t *money);
+const offer_arm_t *offer_memo_arm_fill(offers_counter_memo_t *m, store_txn_t *rd,
+                                       const offers_catalog_t *c, const offer_t *o, int arm,
+                                       offer_arm_t *buf, int *rc);
+/* The entry of o when it holds the memo's current epoch (NULL: none yet). */
+static inline const offer_memo_entry_t *offer_memo_entry(const offers_counter_memo_t *m,
+                                                         const offers_catalog_t *c,
+                                                         const offer_t *o) {
+  const offer_memo_entry_t *x = &m->offers[o - c->offers];
+  return x->epoch == m->epoch ? x : NULL;
+}
+static inline int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd,
+                                    const offers_catalog_t *c, const offer_t *o,
+                                    int64_t *redemptions, int64_t *money) {
+  const offer_memo_entry_t *x = m ? offer_memo_entry(m, c, o) : NULL;
+  if (x && (x->have & OFFER_MEMO_BUDGET_BIT)) {
+    *redemptions = x->used_r;
+    *money = x->used_m;
+    return 0;
+  }
+  return offer_memo_budget_fill(m, rd, c, o, redemptions, money);
+}
 /* offer_memo_arm without the copy: the memo's entry (valid until the memo's next begin), or
  * buf filled from the store; NULL with *rc set on an error. */
-const offer_arm_t *offer_memo_arm_ref(offers_counter_memo_t *m, store_txn_t *rd,
-                                      const offers_catalog_t *c, const offer_t *o, int arm,
-                                      offer_arm_t *buf, int *rc);
+static inline const offer_arm_t *offer_memo_arm_ref(offers_counter_memo_t *m, store_txn_t *rd,
+                                                    const offers_catalog_t *c, const offer_t *o,
+                                                    int arm, offer_arm_t *buf, int *rc) {
+  const offer_memo_entry_t *x = m && arm >= 0 && arm < OFFERS_MAX_ARMS ? offer_memo_entry(m, c, o)
+                                                                       : NULL;
+  if (x && (x->have & (1u << arm))) return *rc = 0, &x->arms[arm];
+  return offer_memo_arm_fill(m, rd, c, o, arm, buf, rc);
+}
+int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                   const offer_t *o, int arm, offer_arm_t *out);
 
 /* Whether catalogue c's offer ids strictly increase (strcmp) by position (a catalogue is
  * built in key order: they do), found once per catalogue and kept in the memo; false
