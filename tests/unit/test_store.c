@@ -406,6 +406,62 @@ static void test_read_snapshot_and_reuse(void **state) {
   }
 }
 
+/* A read txn's closed cursor is renewed at the next open of its table: in the same txn (a
+ * new start, another table between), and in the txn renewed from the pool after a commit,
+ * where it sees the new snapshot. */
+static int count_from(store_txn_t *t, store_table_t tb, const char *start, const char *first) {
+  store_cursor_t *c;
+  const void *k, *v;
+  size_t kn, vn;
+  int n = 0;
+  assert_int_equal(store_cursor_open(t, tb, start, strlen(start), &c), 0);
+  while (store_cursor_next(c, &k, &kn, &v, &vn) == 1) {
+    if (!n && first) {
+      assert_int_equal(kn, strlen(first));
+      assert_memory_equal(k, first, kn);
+    }
+    n++;
+  }
+  store_cursor_close(c);
+  return n;
+}
+
+static void test_read_cursor_reuse(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  put1(s, STORE_T_AUX, "a1", "x");
+  put1(s, STORE_T_AUX, "a2", "x");
+  put1(s, STORE_T_AUX, "b1", "x");
+  put1(s, STORE_T_META, "zz", "x");
+  store_txn_t *r, *w;
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(count_from(r, STORE_T_AUX, "", "a1"), 3);
+    assert_int_equal(count_from(r, STORE_T_AUX, "a2", "a2"), 2);
+    assert_int_equal(count_from(r, STORE_T_META, "zz", "zz"), 1);
+    assert_int_equal(count_from(r, STORE_T_AUX, "c", NULL), 0);
+  }
+  store_cursor_t *c1, *c2; /* two open at once on one table: both work */
+  const void *k, *v;
+  size_t kn, vn;
+  assert_int_equal(store_cursor_open(r, STORE_T_AUX, "b", 1, &c1), 0);
+  assert_int_equal(store_cursor_open(r, STORE_T_AUX, "a", 1, &c2), 0);
+  assert_int_equal(store_cursor_next(c1, &k, &kn, &v, &vn), 1);
+  assert_memory_equal(k, "b1", 2);
+  assert_int_equal(store_cursor_next(c2, &k, &kn, &v, &vn), 1);
+  assert_memory_equal(k, "a1", 2);
+  store_cursor_close(c1);
+  store_cursor_close(c2);
+  store_abort(r);
+  assert_int_equal(store_txn_begin(s, 1, &w), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "a0", 2, "y", 1), 0);
+  assert_int_equal(count_from(w, STORE_T_AUX, "", "a0"), 4); /* a write txn's own cursors */
+  assert_int_equal(store_commit(w), 0);
+  assert_int_equal(store_txn_begin(s, 0, &r), 0); /* the parked txn, with its cursors */
+  assert_int_equal(count_from(r, STORE_T_AUX, "", "a0"), 4);
+  store_abort(r);
+}
+
 typedef struct thr_s {
   store_t *s;
   int fails;
@@ -471,6 +527,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_savepoint_store_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parent_used_under_savepoint, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_snapshot_and_reuse, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_cursor_reuse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_readers_across_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
   };
