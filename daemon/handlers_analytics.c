@@ -185,11 +185,12 @@ int handle_customer_forget(exec_ctx_t *x, const void *params, void *result, perr
       rc = 0;
     }
   }
-  if (!rc) {
-    const forget_result_t *r = result;
+  if (!rc && !fr->pseudonym[0])
+    log_notice("customer.forget: personal data erased, no customer record (%llu offers rows)",
+               (unsigned long long)fr->offers);
+  else if (!rc)
     log_notice("customer.forget: personal data erased, id replaced by %s (%llu orders, %llu "
                "feedback)",
-               r->pseudonym, (unsigned long long)r->orders, (unsigned long long)r->feedback);
-  }
+               fr->pseudonym, (unsigned long long)fr->orders, (unsigned long long)fr->feedback);
   return rc;
 }

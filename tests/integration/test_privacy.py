@@ -189,6 +189,9 @@ class Privacy(unittest.TestCase):
         a.call("model.refit", {"models": ["clv"]})
         held = files_holding(self.d.data, [ghost, o["impression_id"]])
         self.assertEqual(held, {ghost: [], o["impression_id"]: []})
+        self.assertIn("customer.forget: personal data erased, no customer record (4 offers rows)",
+                      self.d.read_log())
+        self.assertNotIn(ghost, self.d.read_log())
         # the id is new to offers again: its next decision is a fresh one, not an error
         self.assertEqual(len(c.call("offers.decide", {"customer_id": ghost,
                                                       "cart": cart})["offers"]), 1)
