@@ -463,6 +463,10 @@ int offers_global_report(store_txn_t *t, const char *currency, double global_hol
  * budgets) are untouched. */
 int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
                           perr_info_t *e);
+/* customer.forget of an id with no customer record: the same rows deleted instead of moved
+ * (the seen rows, the cap counters, the event records and their index rows); *rows = rows
+ * deleted (0: the offers tables hold nothing naming the id). */
+int offers_customer_erase(store_txn_t *w, const char *customer, uint64_t *rows, perr_info_t *e);
 
 /* ---- customer.export: the offers rows of one customer (offer_export.c) ---- */
 typedef struct offers_export_seen_s {
