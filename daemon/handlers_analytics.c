@@ -163,16 +163,34 @@ int handle_customer_forget(exec_ctx_t *x, const void *params, void *result, perr
   int rc = core_customer_forget(x->txn, params, x->now, result, e);
   forget_result_t *fr = result;
   const forget_t *f = params;
+  char *id = rc && rc != PERR_NOT_FOUND ? NULL
+                                        : arena_strndup(x->arena, f->customer_id.p, f->customer_id.n);
+  if ((!rc || rc == PERR_NOT_FOUND) && !id) rc = perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   if (!rc) { /* same txn: the offers rows (sticky arms, exposures, caps) follow the pseudonym */
-    char *id = arena_strndup(x->arena, f->customer_id.p, f->customer_id.n);
-    rc = id ? offers_customer_rekey(x->txn, id, fr->pseudonym, &fr->offers, e)
-            : perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+    rc = offers_customer_rekey(x->txn, id, fr->pseudonym, &fr->offers, e);
+  } else if (rc == PERR_NOT_FOUND) { /* no customer record, but offers rows may name the id
+                                      * (decisions and events for an id never upserted):
+                                      * they are erased, and the forget answers with an empty
+                                      * pseudonym; nothing at all: not_found as before */
+    perr_info_t oe = {0};
+    uint64_t n = 0;
+    int orc = offers_customer_erase(x->txn, id, &n, &oe);
+    if (orc) {
+      *e = oe;
+      rc = orc;
+    } else if (n) {
+      memset(fr, 0, sizeof *fr);
+      fr->offers = n;
+      memset(e, 0, sizeof *e);
+      rc = 0;
+    }
   }
-  if (!rc) {
-    const forget_result_t *r = result;
+  if (!rc && !fr->pseudonym[0])
+    log_notice("customer.forget: personal data erased, no customer record (%llu offers rows)",
+               (unsigned long long)fr->offers);
+  else if (!rc)
     log_notice("customer.forget: personal data erased, id replaced by %s (%llu orders, %llu "
                "feedback)",
-               r->pseudonym, (unsigned long long)r->orders, (unsigned long long)r->feedback);
-  }
+               fr->pseudonym, (unsigned long long)fr->orders, (unsigned long long)fr->feedback);
   return rc;
 }

@@ -3,6 +3,7 @@
  * mirrors the SDK's two functions: an "object" node is evalCondition (logical keys and
  * attribute paths), a "value" node is evalConditionValue (plain value = equality, or an
  * operator object). Strict mode refuses what the SDK would silently ignore, naming the path.
+ * The tree is then laid out as a flat program (condition_prog.c).
  * Invariants: all nodes live in the condition's arena; regexes are compiled here and freed
  * with the condition; a compiled tree is never modified. */
 #include "offers/condition.h"
@@ -370,6 +371,7 @@ int condition_compile_ex(json_t *cond, int flags, condition_t **out, perr_info_t
   compiler_t k = {.c = c, .flags = flags, .e = e};
   path_push(&k, "%s%.0zu", "rule", 0);
   int rc = compile_obj(&k, cond, &c->root, 0);
+  if (!rc && condition_prog_build(c)) rc = perr_set(e, PERR_INTERNAL, "rule", "out of memory");
   if (!rc) {
     c->mctx = pcre2_match_context_create(NULL);
     if (!c->mctx) rc = perr_set(e, PERR_INTERNAL, "rule", "out of memory");

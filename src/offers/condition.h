@@ -34,6 +34,8 @@
 #define PATRON_CONDITION_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -65,6 +67,50 @@ bool condition_eval_get(const condition_t *c, condition_get_fn get, void *ctx);
 /* The distinct first parts of the condition's paths (those inside $elemMatch objects
  * included: get is never asked for those), in a fixed order; *out points into c. */
 size_t condition_names(const condition_t *c, const char *const **out);
+
+/* The compiled program (condition_prog.c): every condition is also compiled into a flat
+ * array of nodes over attribute names with its constants typed, evaluated on typed values
+ * (no JSON for a string, a number, a boolean or null; arrays and objects stay JSON). It
+ * gives the tree's answer for every condition and attributes
+ * (tests/unit/test_condition.c compares them over random conditions and every GrowthBook
+ * case); the rare parts it does not type (versions, $size, $type, saved groups, deep
+ * equality, a non-string relational operand) run the tree's code on the value as JSON. */
+enum {
+  CONDITION_VALUE_NULL = 0, /* missing or JSON null (the SDK does not tell them apart) */
+  CONDITION_VALUE_BOOL,
+  CONDITION_VALUE_INT,  /* a JSON integer */
+  CONDITION_VALUE_REAL, /* a JSON real: finite */
+  CONDITION_VALUE_STR,  /* s[n], UTF-8 as jansson accepts it (NULs allowed) */
+  CONDITION_VALUE_JSON, /* an array or an object: json */
+  CONDITION_VALUE_STRS, /* an array of strings strs[0..n), each as CONDITION_VALUE_STR */
+};
+typedef struct condition_str_s {
+  const char *s;
+  size_t n;
+} condition_str_t;
+typedef struct condition_value_s {
+  unsigned char type;
+  bool b;
+  size_t n;
+  union {
+    int64_t i;
+    double d;
+  };
+  union {
+    const char *s;
+    const json_t *json;
+    const condition_str_t *strs;
+  };
+} condition_value_t;
+/* The value j holds (NULL: null). */
+void condition_value_from_json(const json_t *j, condition_value_t *out);
+/* get(ctx, i, scratch) is the value of the attribute names[i] (condition_names): scratch
+ * filled, or a value of get's that stays as it is during the evaluation. Equal to
+ * condition_eval_get whenever get gives what condition_value_from_json makes of the member
+ * condition_eval_get's getter returns. */
+typedef const condition_value_t *(*condition_value_fn)(void *ctx, size_t name,
+                                                       condition_value_t *scratch);
+bool condition_eval_values(const condition_t *c, condition_value_fn get, void *ctx);
 
 /* Calls fn with the first part of every attribute path the condition reads from the
  * attributes object ("father" for "father.age"; paths inside $elemMatch objects are the

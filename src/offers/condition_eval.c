@@ -23,7 +23,7 @@ static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj, boo
 static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v);
 
 /* getPath: walk objects (and arrays by index); anything missing reads as null (NULL). */
-static const json_t *get_path(const json_t *obj, char *const *parts, size_t n) {
+const json_t *condition_get_path(const json_t *obj, char *const *parts, size_t n) {
   const json_t *cur = obj;
   for (size_t i = 0; i < n; i++) {
     if (json_is_object(cur)) {
@@ -62,9 +62,9 @@ static bool eval_obj(const evalctx_t *x, const cobj_t *o, const json_t *obj, boo
       const json_t *v;
       if (root && x->get) { /* the first part from get, then as get_path walks */
         v = x->get(x->ctx, en->name);
-        if (v && en->nparts > 1) v = get_path(v, en->parts + 1, en->nparts - 1);
+        if (v && en->nparts > 1) v = condition_get_path(v, en->parts + 1, en->nparts - 1);
       } else {
-        v = get_path(obj, en->parts, en->nparts);
+        v = condition_get_path(obj, en->parts, en->nparts);
       }
       ok = eval_val(x, en->val, v);
       break;
@@ -115,32 +115,26 @@ bool condition_literal_match(const char *lit, size_t litn, unsigned anchors, con
   }
 }
 
-static bool regex_test(const evalctx_t *x, const op_t *op, const json_t *value) {
-  const pcre2_code *re = op->re;
-  condition_js_str_t s;
-  condition_js_str_init(&s);
-  const char *subject;
-  size_t len;
-  if (json_is_string(value)) { /* String(value) is value itself: no copy */
-    subject = json_string_value(value);
-    len = json_string_length(value);
-  } else {
-    condition_js_to_string(value, &s);
-    subject = s.p;
-    len = s.len;
-  }
-  if (op->lit) {
-    bool ok = condition_literal_match(op->lit, op->litn, op->lit_anchors, subject, len);
-    condition_js_str_free(&s);
-    return ok;
-  }
-  condition_t *c = (condition_t *)x->c; /* only its spare match data changes */
+bool condition_regex_subject(const condition_t *cc, const op_t *op, const char *subject,
+                             size_t len) {
+  if (op->lit) return condition_literal_match(op->lit, op->litn, op->lit_anchors, subject, len);
+  condition_t *c = (condition_t *)cc; /* only its spare match data changes */
   pcre2_match_data *md = atomic_exchange(&c->spare_md, NULL);
   if (!md) md = pcre2_match_data_create(1, NULL);
-  int rc = md ? pcre2_match(re, (PCRE2_SPTR)subject, len, 0, 0, md, c->mctx) : -1;
+  int rc = md ? pcre2_match(op->re, (PCRE2_SPTR)subject, len, 0, 0, md, c->mctx) : -1;
   pcre2_match_data_free(atomic_exchange(&c->spare_md, md)); /* another thread's, if any */
-  condition_js_str_free(&s);
   return rc >= 0;
+}
+
+static bool regex_test(const evalctx_t *x, const op_t *op, const json_t *value) {
+  if (json_is_string(value)) /* String(value) is value itself: no copy */
+    return condition_regex_subject(x->c, op, json_string_value(value), json_string_length(value));
+  condition_js_str_t s;
+  condition_js_str_init(&s);
+  condition_js_to_string(value, &s);
+  bool ok = condition_regex_subject(x->c, op, s.p, s.len);
+  condition_js_str_free(&s);
+  return ok;
 }
 
 static int version_cmp(const json_t *value, const char *expected) {
@@ -248,6 +242,16 @@ static bool eval_val(const evalctx_t *x, const cval_t *cv, const json_t *v) {
     return true;
   }
   return false;
+}
+
+bool condition_tree_val(const condition_t *c, const cval_t *cv, const json_t *v) {
+  evalctx_t x = {.c = c};
+  return eval_val(&x, cv, v);
+}
+
+bool condition_tree_op(const condition_t *c, const op_t *op, const json_t *v) {
+  evalctx_t x = {.c = c};
+  return eval_op(&x, op, v);
 }
 
 bool condition_eval_groups(const condition_t *c, const json_t *attrs, const json_t *groups) {

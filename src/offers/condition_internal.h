@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -16,6 +17,7 @@
 #include <pcre2.h>
 
 #include "base/arena.h"
+#include "offers/condition.h"
 
 /* A growable string; short strings stay in buf. */
 typedef struct condition_js_str_s {
@@ -122,6 +124,61 @@ struct cval_s {
   size_t nops;
 };
 
+/* ---- the flat program (condition_prog.c) ---- */
+/* A scalar constant, typed at compile (CONDITION_VALUE_*; CONDITION_VALUE_JSON: an array or
+ * object, equal to no attribute value); snum: ToNumber of a string constant. */
+typedef struct pconst_s {
+  unsigned char type;
+  bool b;
+  size_t n;
+  int64_t i;
+  double d, snum;
+  const char *s;
+} pconst_t;
+
+typedef enum {
+  /* on the attributes: children are the nodes [this + 1, end) */
+  P_ALL, P_ANY, P_NONE, P_NOT,
+  P_ATTR,          /* names[name], then parts[0..nparts) walked; one child on its value */
+  /* on a value */
+  P_VALL,          /* every child (an operator object) */
+  P_VNOT,          /* $not: the child is false */
+  P_EQ, P_NE,      /* === k */
+  P_LT, P_LTE, P_GT, P_GTE, /* relational with k, a number or a string */
+  P_LOOSE_STR, P_LOOSE_NUM, P_LOOSE_BOOL, P_IS_NULL, /* a plain value */
+  P_EXISTS,        /* flag: expected present */
+  P_IN, P_NIN,     /* membership in list[0..nlist); caseless: $ini/$nini */
+  P_ELEMMATCH,     /* some truthy element passes the child */
+  P_ALL_OF,        /* $all: each child passes some element */
+  P_REGEX,         /* op's regex (literal or PCRE2) on String(value) */
+  P_FALSE,
+  P_TREE_VAL, P_TREE_OP, /* the tree's code (cv / op) on the value as JSON */
+} pcode_t;
+
+typedef struct pnode_s {
+  unsigned char code;
+  bool flag;             /* P_EXISTS: expected; P_IN/P_NIN: caseless; P_LOOSE_STR: caseless */
+  uint32_t end;          /* the node after this one's subtree */
+  size_t name, nparts;   /* P_ATTR */
+  char *const *parts;    /* P_ATTR: the path after the name */
+  pconst_t k;            /* P_EQ .. P_LOOSE_BOOL */
+  const pconst_t *list;  /* P_IN, P_NIN */
+  size_t nlist;
+  const cval_t *cv;      /* P_TREE_VAL */
+  const op_t *op;        /* P_TREE_OP, P_REGEX, relational ops (their JSON operand) */
+} pnode_t;
+
+/* Builds c->prog from c->root (0, or -1: out of memory). */
+int condition_prog_build(condition_t *c);
+/* The tree's evaluation of a value / an operator (no saved groups), for the program's
+ * untyped parts; the regex match of condition_eval.c on a subject. */
+bool condition_tree_val(const condition_t *c, const cval_t *cv, const json_t *v);
+bool condition_tree_op(const condition_t *c, const op_t *op, const json_t *v);
+bool condition_regex_subject(const condition_t *c, const op_t *op, const char *s, size_t n);
+const json_t *condition_get_path(const json_t *obj, char *const *parts, size_t n);
+/* StringToNumber of JavaScript (condition_js.c). */
+double condition_js_string_to_number(const char *s, size_t len);
+
 typedef struct regex_link_s {
   pcre2_code *re;
   struct regex_link_s *next;
@@ -138,6 +195,8 @@ struct condition_s {
                                           * one (taken with an atomic exchange, so any
                                           * number of threads may evaluate at once) */
   size_t nnames, names_cap;
+  pnode_t *prog;      /* the flat program (arena) */
+  size_t nprog;
 };
 
 #endif

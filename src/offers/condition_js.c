@@ -131,7 +131,7 @@ static bool condition_js_space(uint32_t c) {
 }
 
 /* StringToNumber: the whole trimmed string must be a numeric literal. */
-static double string_to_number(const char *s, size_t len) {
+double condition_js_string_to_number(const char *s, size_t len) {
   const unsigned char *u = (const unsigned char *)s;
   size_t a = 0, b = len;
   while (a < b) { /* trim leading */
@@ -194,12 +194,12 @@ double condition_js_to_number(const json_t *v) {
   case JSON_FALSE: return 0;
   case JSON_INTEGER: return (double)json_integer_value(v);
   case JSON_REAL: return json_real_value(v);
-  case JSON_STRING: return string_to_number(json_string_value(v), json_string_length(v));
+  case JSON_STRING: return condition_js_string_to_number(json_string_value(v), json_string_length(v));
   case JSON_ARRAY: {
     condition_js_str_t s;
     condition_js_str_init(&s);
     condition_js_to_string(v, &s);
-    double d = string_to_number(s.p, s.len);
+    double d = condition_js_string_to_number(s.p, s.len);
     condition_js_str_free(&s);
     return d;
   }

@@ -6,10 +6,13 @@
  * jansson refuses (a string that is not UTF-8) leaves the shop's in place as it did.
  * With a pool (one per thread), Patron's values outlive the decision: a value the pool alone
  * holds (refcount 1) is set in place, and an equal string or cart list is kept as it is.
+ * The rules read a slot typed (offers_attrs_value: Patron's numbers, booleans and ASCII
+ * strings without JSON; anything else through the JSON value, so both always agree).
  * Invariants: a slot is computed at most once per decision; a profile group is loaded at most
  * once, and only when an attribute of it is read; every value is owned by the attributes
  * (a pooled one: one reference) and released by offers_attrs_clear; a pooled value is
  * changed only while no one but the pool holds it, so it always equals a fresh one. */
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -164,59 +167,147 @@ static json_t *mk_string(json_t **slot, const char *s) {
   return slot ? pool_string(slot, s) : json_string(s);
 }
 
-/* Patron's value of an attribute kind (NULL: Patron does not set it); slot: its pool entry. */
-static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **slot) {
+/* What Patron sets for a scalar attribute kind (false: nothing, the shop's value stands) as
+ * a typed value, its string (s, NUL-terminated) not yet measured nor checked: the one source
+ * of both patron_value (JSON) and patron_typed (the rules' typed values). */
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* into patron_typed, on every decision's path */
+#endif
+static inline bool patron_raw(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
   const offers_profile_t *p;
+  bool set = true;
+  v->type = CONDITION_VALUE_INT;
   switch (k) {
-  case OFFERS_ATTR_ID: return mk_string(slot, a->customer);
+  case OFFERS_ATTR_ID: v->type = CONDITION_VALUE_STR, v->s = a->customer; break;
   case OFFERS_ATTR_ORDER_COUNT:
     p = group(a, OFFERS_GROUP_ORDERS);
-    return mk_integer(slot, p->customer_found ? p->order_count : 0);
+    v->i = p->customer_found ? p->order_count : 0;
+    break;
   case OFFERS_ATTR_FIRST_ORDER:
     p = group(a, OFFERS_GROUP_ORDERS);
-    return json_boolean(p->customer_found ? p->order_count == 0 : true);
+    v->type = CONDITION_VALUE_BOOL;
+    v->b = p->customer_found ? p->order_count == 0 : true;
+    break;
   case OFFERS_ATTR_DAYS_SINCE_LAST_ORDER:
     p = group(a, OFFERS_GROUP_ORDERS);
-    return p->customer_found && p->last_order_at > 0 && a->now >= p->last_order_at
-               ? mk_integer(slot, (a->now - p->last_order_at) / 86400)
-               : NULL;
+    set = p->customer_found && p->last_order_at > 0 && a->now >= p->last_order_at;
+    v->i = set ? (a->now - p->last_order_at) / 86400 : 0;
+    break;
   case OFFERS_ATTR_TIER:
     p = group(a, OFFERS_GROUP_LOYALTY);
-    return p->loyalty && p->has_tier && p->tier ? mk_string(slot, p->tier) : NULL;
+    set = p->loyalty && p->has_tier && p->tier;
+    v->type = CONDITION_VALUE_STR, v->s = p->tier;
+    break;
   case OFFERS_ATTR_POINTS:
     p = group(a, OFFERS_GROUP_LOYALTY);
-    return p->loyalty ? mk_integer(slot, p->points) : NULL;
+    set = p->loyalty;
+    v->i = p->points;
+    break;
   case OFFERS_ATTR_SEGMENT:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->segment ? mk_string(slot, p->segment) : NULL;
+    set = p->scored && p->segment;
+    v->type = CONDITION_VALUE_STR, v->s = p->segment;
+    break;
   case OFFERS_ATTR_P_ALIVE:
-    p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv ? mk_real(slot, p->p_alive) : NULL;
   case OFFERS_ATTR_CHURN_RISK:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv ? mk_real(slot, p->churn_risk) : NULL;
+    set = p->scored && p->has_clv;
+    v->type = CONDITION_VALUE_REAL;
+    v->d = k == OFFERS_ATTR_P_ALIVE ? p->p_alive : p->churn_risk;
+    break;
   case OFFERS_ATTR_CHURN_BAND:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_clv && p->churn_band ? mk_string(slot, p->churn_band) : NULL;
+    set = p->scored && p->has_clv && p->churn_band;
+    v->type = CONDITION_VALUE_STR, v->s = p->churn_band;
+    break;
   case OFFERS_ATTR_PREDICTED_CLV:
     p = group(a, OFFERS_GROUP_CLV);
-    return p->scored && p->has_value ? mk_integer(slot, p->predicted_clv) : NULL;
-  case OFFERS_ATTR_CART_VALUE: return mk_integer(slot, a->cart->value);
-  case OFFERS_ATTR_CURRENCY: return mk_string(slot, a->cart->currency ? a->cart->currency : "");
-  case OFFERS_ATTR_CART_ITEMS:
-  case OFFERS_ATTR_CART_CATEGORIES:
+    set = p->scored && p->has_value;
+    v->i = p->predicted_clv;
+    break;
+  case OFFERS_ATTR_CART_VALUE: v->i = a->cart->value; break;
+  case OFFERS_ATTR_CURRENCY:
+    v->type = CONDITION_VALUE_STR, v->s = a->cart->currency ? a->cart->currency : "";
+    break;
+  case OFFERS_ATTR_CART_QUANTITY:
+    v->i = 0;
+    for (size_t i = 0; i < a->cart->nitems; i++) v->i += a->cart->items[i].quantity;
+    break;
+  default: set = false; /* the cart lists, the shop's */
+  }
+  return set;
+}
+
+/* Patron's value of an attribute kind (NULL: Patron does not set it, or jansson refuses it);
+ * slot: its pool entry. */
+static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **slot) {
+  if (k == OFFERS_ATTR_CART_ITEMS || k == OFFERS_ATTR_CART_CATEGORIES) {
     if (slot && only_pooled(*slot, JSON_ARRAY) && same_cart_list(*slot, k, a->cart))
       return json_incref(*slot);
     return slot ? pool_put(slot, cart_value(k, a->cart)) : cart_value(k, a->cart);
-  case OFFERS_ATTR_CART_QUANTITY: {
-    int64_t qty = 0;
-    for (size_t i = 0; i < a->cart->nitems; i++) qty += a->cart->items[i].quantity;
-    return mk_integer(slot, qty);
   }
-  case OFFERS_ATTR_SHOP:
-  case OFFERS_ATTR_KINDS: break;
+  condition_value_t v;
+  if (!patron_raw(a, k, &v)) return NULL;
+  switch (v.type) {
+  case CONDITION_VALUE_BOOL: return json_boolean(v.b);
+  case CONDITION_VALUE_INT: return mk_integer(slot, v.i);
+  case CONDITION_VALUE_REAL: return mk_real(slot, v.d);
+  default: return mk_string(slot, v.s);
   }
-  return NULL;
+}
+
+/* s's length when s is ASCII (then jansson takes it, valid UTF-8, as json_string would);
+ * -1 otherwise. */
+static ptrdiff_t ascii_len(const char *s) {
+  const char *p = s;
+  for (; *p; p++)
+    if ((unsigned char)*p >= 0x80) return -1;
+  return p - s;
+}
+
+/* cart_items / cart_categories as cart_value's array holds them (products in cart order;
+ * distinct categories in order of first appearance), as a list of strings in the attrs'
+ * storage for that kind; false when some string is not ASCII (the JSON array decides). */
+static bool typed_cart_list(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
+  const offers_cart_t *cart = a->cart;
+  bool items = k == OFFERS_ATTR_CART_ITEMS;
+  condition_str_t *out = items ? a->items_list : a->cats_list;
+  if (!out) {
+    out = cart->nitems <= OFFERS_ATTRS_INLINE_LIST
+              ? (items ? a->inline_items : a->inline_cats)
+              : malloc(cart->nitems * sizeof *out);
+    if (!out) return false;
+    *(items ? &a->items_list : &a->cats_list) = out;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < cart->nitems; i++) {
+    const char *s = items ? cart->items[i].product : cart->items[i].category;
+    if (!s) continue;
+    ptrdiff_t len = ascii_len(s);
+    if (len < 0) return false;
+    bool listed = false; /* a category already listed is not added */
+    for (size_t j = 0; !items && j < n && !listed; j++)
+      listed = out[j].n == (size_t)len && !memcmp(out[j].s, s, (size_t)len);
+    if (!listed) out[n++] = (condition_str_t){s, (size_t)len};
+  }
+  v->type = CONDITION_VALUE_STRS;
+  v->strs = out;
+  v->n = n;
+  return true;
+}
+
+/* Patron's value of an attribute kind as patron_value makes it, typed without JSON; false:
+ * not set here (Patron does not set it, or patron_value and the shop's value decide: a
+ * string that is not ASCII, a real JSON cannot hold, a cart list with such a string). */
+static bool patron_typed(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
+  if (k == OFFERS_ATTR_CART_ITEMS || k == OFFERS_ATTR_CART_CATEGORIES)
+    return typed_cart_list(a, k, v);
+  if (!patron_raw(a, k, v)) return false;
+  if (v->type == CONDITION_VALUE_REAL) return isfinite(v->d); /* json_real refuses the rest */
+  if (v->type != CONDITION_VALUE_STR) return true;
+  ptrdiff_t n = ascii_len(v->s); /* else patron_value's json_string decides (it may refuse it) */
+  v->n = (size_t)n;
+  return n >= 0;
 }
 
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
@@ -234,14 +325,18 @@ int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *
     a->shop = a->inline_vals;
     a->own = a->inline_vals + n;
     a->built = a->inline_built;
+    a->typed = a->inline_typed;
   } else {
     a->shop = calloc(2 * n, sizeof *a->shop);
     a->built = calloc(n, 1);
-    if (!a->shop || !a->built) {
+    a->typed = calloc(n, sizeof *a->typed);
+    if (!a->shop || !a->built || !a->typed) {
       free(a->shop);
       free(a->built);
+      free(a->typed);
       a->shop = NULL;
       a->built = NULL;
+      a->typed = NULL;
       return PERR_INTERNAL;
     }
     a->own = a->shop + n;
@@ -262,14 +357,30 @@ void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v) {
   a->shop[slot] = v;
 }
 
+/* built[slot] bits: own (Patron's JSON value) computed; typed[slot] set. */
+#define BUILT_JSON 1u
+#define BUILT_TYPED 2u
+
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
   if (!a->shop || slot >= a->c->nattrs) return NULL;
-  if (!a->built[slot]) {
-    a->built[slot] = 1;
+  if (!(a->built[slot] & BUILT_JSON)) {
+    a->built[slot] |= BUILT_JSON;
     a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot],
                                 a->pooled ? &a->pooled[slot] : NULL);
   }
   return a->own[slot] ? a->own[slot] : a->shop[slot];
+}
+
+const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot) {
+  static const condition_value_t null_value = {.type = CONDITION_VALUE_NULL};
+  if (!a->shop || slot >= a->c->nattrs) return &null_value;
+  condition_value_t *v = &a->typed[slot];
+  if (!(a->built[slot] & BUILT_TYPED)) {
+    a->built[slot] |= BUILT_TYPED;
+    if (!patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v))
+      condition_value_from_json(offers_attrs_get(a, slot), v);
+  }
+  return v;
 }
 
 void offers_attrs_clear(offers_attrs_t *a) {
@@ -279,7 +390,12 @@ void offers_attrs_clear(offers_attrs_t *a) {
   if (a->shop && a->shop != a->inline_vals) {
     free(a->shop);
     free(a->built);
+    free(a->typed);
   }
+  if (a->items_list != a->inline_items) free(a->items_list);
+  if (a->cats_list != a->inline_cats) free(a->cats_list);
+  a->items_list = a->cats_list = NULL;
   a->shop = a->own = NULL;
   a->built = NULL;
+  a->typed = NULL;
 }

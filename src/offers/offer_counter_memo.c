@@ -16,25 +16,9 @@
 
 #include "offers/offers_internal.h"
 
-#define STAMP_LEN 16
-#define BUDGET_BIT (1u << OFFERS_MAX_ARMS)
-
-typedef struct memo_offer_s {
-  uint64_t epoch;                  /* have/used/arms hold for memo epoch == this */
-  unsigned have;                   /* bit a: arms[a] read; BUDGET_BIT: the budget */
-  int64_t used_r, used_m;
-  offer_arm_t arms[OFFERS_MAX_ARMS];
-} memo_offer_t;
-
-struct offers_counter_memo_s {
-  unsigned char stamp[STAMP_LEN];
-  uint64_t epoch;                  /* bumped whenever the stamp read or the catalogue differs */
-  uint64_t catalog;                /* the id of the catalogue the entries are by position of */
-  int valid;                       /* stamp holds a stamp read from the store */
-  uint64_t snap;                   /* the store snapshot it was read under (0: none known) */
-  memo_offer_t *offers;            /* by position in catalogue `catalog` */
-  size_t cap;
-};
+#define STAMP_LEN OFFER_MEMO_STAMP_LEN
+#define BUDGET_BIT OFFER_MEMO_BUDGET_BIT
+typedef offer_memo_entry_t memo_offer_t;
 
 static const unsigned char stamp_key[1] = {'g'};
 
@@ -103,8 +87,8 @@ static memo_offer_t *entry(offers_counter_memo_t *m, const offers_catalog_t *c,
   return x;
 }
 
-int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
-                      const offer_t *o, int64_t *redemptions, int64_t *money) {
+int offer_memo_budget_fill(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                           const offer_t *o, int64_t *redemptions, int64_t *money) {
   if (!m) return offer_budget_load(rd, o->id, redemptions, money);
   memo_offer_t *x = entry(m, c, o);
   if (!(x->have & BUDGET_BIT)) {
@@ -117,15 +101,35 @@ int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd, const offers_ca
   return 0;
 }
 
-int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
-                   const offer_t *o, int arm, offer_arm_t *out) {
-  if (!m || arm < 0 || arm >= OFFERS_MAX_ARMS) return offer_arm_load(rd, o->id, arm, out);
+const offer_arm_t *offer_memo_arm_fill(offers_counter_memo_t *m, store_txn_t *rd,
+                                       const offers_catalog_t *c, const offer_t *o, int arm,
+                                       offer_arm_t *buf, int *rc) {
+  *rc = 0;
+  if (!m || arm < 0 || arm >= OFFERS_MAX_ARMS)
+    return (*rc = offer_arm_load(rd, o->id, arm, buf)) ? NULL : buf;
   memo_offer_t *x = entry(m, c, o);
   if (!(x->have & (1u << arm))) {
-    int rc = offer_arm_load(rd, o->id, arm, &x->arms[arm]);
-    if (rc) return rc;
+    if ((*rc = offer_arm_load(rd, o->id, arm, &x->arms[arm]))) return NULL;
     x->have |= 1u << arm;
   }
-  *out = x->arms[arm];
-  return 0;
+  return &x->arms[arm];
+}
+
+int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                   const offer_t *o, int arm, offer_arm_t *out) {
+  int rc;
+  const offer_arm_t *a = offer_memo_arm_ref(m, rd, c, o, arm, out, &rc);
+  if (a && a != out) *out = *a;
+  return rc;
+}
+
+bool offer_memo_sorted(offers_counter_memo_t *m, const offers_catalog_t *c) {
+  if (!m || !c->id) return false;
+  if (m->sorted_of != c->id) {
+    m->sorted = 1;
+    for (size_t i = 1; i < c->n && m->sorted; i++)
+      m->sorted = strcmp(c->offers[i - 1].id, c->offers[i].id) < 0;
+    m->sorted_of = c->id;
+  }
+  return m->sorted;
 }

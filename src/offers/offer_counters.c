@@ -163,25 +163,62 @@ static void seen_key(offer_key_t *k, const char *customer, const char *offer) {
   offer_key_str(k, offer);
 }
 
-static int seen_parse(rec_rd_t *rd, offer_seen_t *out) {
+enum { SEEN_EXPOSED = 1, SEEN_SLOT_SHOWN = 2, SEEN_SLOT_REDEEMED = 4 };
+
+static void seen_fields(rec_rd_t *rd, offer_seen_t *out) {
   out->arm = (int)rec_get_uv_inline(rd);
   out->first_ts = rec_get_sv_inline(rd);
   out->last_ts = rec_get_sv_inline(rd);
   out->converted = rec_get_u8(rd);
   out->revenue = rec_get_sv_inline(rd);
-  return rec_rd_done(rd) && out->arm < OFFERS_MAX_ARMS ? 0 : PERR_INTERNAL;
+}
+
+int offer_seen_row_parse(const void *v, size_t vn, offer_seen_row_t *out) {
+  rec_rd_t rd;
+  memset(out, 0, sizeof *out);
+  rec_rd_init(&rd, v, vn);
+  if (rec_get_u8(&rd) != 'S') return PERR_INTERNAL;
+  unsigned ver = rec_get_u8(&rd);
+  if (ver == 1) { /* the exposure alone (before the slots) */
+    out->exposed = true;
+    seen_fields(&rd, &out->s);
+  } else if (ver == 2) {
+    unsigned flags = rec_get_u8(&rd);
+    if (flags & ~7u) return PERR_INTERNAL;
+    out->slots = true;
+    out->exposed = flags & SEEN_EXPOSED;
+    if (out->exposed) seen_fields(&rd, &out->s);
+    for (int k = 0; k < 2; k++)
+      if (flags & (SEEN_SLOT_SHOWN << k)) {
+        out->cap[k].any = true;
+        out->cap[k].period = rec_get_sv_inline(&rd);
+        out->cap[k].count = rec_get_sv_inline(&rd);
+      }
+  } else {
+    return PERR_INTERNAL;
+  }
+  return rec_rd_done(&rd) && out->s.arm >= 0 && out->s.arm < OFFERS_MAX_ARMS ? 0 : PERR_INTERNAL;
+}
+
+int offer_seen_row_load(store_txn_t *t, const char *customer, const char *offer,
+                        offer_seen_row_t *out) {
+  offer_key_t k;
+  const void *v;
+  size_t vn;
+  memset(out, 0, sizeof *out);
+  seen_key(&k, customer, offer);
+  if (k.bad) return PERR_INVALID_PARAMS;
+  int rc = store_get(t, STORE_T_OFFER_SEEN, k.b, k.n, &v, &vn);
+  return rc ? rc : offer_seen_row_parse(v, vn, out);
 }
 
 int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, offer_seen_t *out) {
-  offer_key_t k;
-  rec_rd_t rd;
-  int found;
-  memset(out, 0, sizeof *out);
-  seen_key(&k, customer, offer);
-  int rc = load(t, STORE_T_OFFER_SEEN, &k, 'S', &rd, &found);
-  if (rc) return rc;
-  if (!found) return PERR_NOT_FOUND;
-  return seen_parse(&rd, out);
+  offer_seen_row_t r;
+  int rc = offer_seen_row_load(t, customer, offer, &r);
+  if (!rc && !r.exposed) rc = PERR_NOT_FOUND;
+  if (rc) memset(out, 0, sizeof *out);
+  else *out = r.s;
+  return rc;
 }
 
 void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t *out) {
@@ -197,11 +234,9 @@ void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t 
   while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
     if (kn < pre.n || memcmp(k, pre.b, pre.n)) break; /* past the customer's rows */
     size_t on = kn - pre.n;
-    rec_rd_t rd;
-    rec_rd_init(&rd, v, vn);
     if (out->n == OFFER_SEEN_PREFETCH || on > OFFERS_ID_MAX || on == 0 ||
-        memchr((const char *)k + pre.n, 0, on) || rec_get_u8(&rd) != 'S' ||
-        rec_get_u8(&rd) != 1 || seen_parse(&rd, &out->rows[out->n].s)) {
+        memchr((const char *)k + pre.n, 0, on) ||
+        offer_seen_row_parse(v, vn, &out->rows[out->n].r)) {
       rc = -1; /* too many, or a row only a direct read should judge */
       break;
     }
@@ -213,35 +248,116 @@ void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t 
   out->complete = rc >= 0;
 }
 
-int offer_seen_lookup(store_txn_t *t, const offer_seen_set_t *set, const char *customer,
-                      const char *offer, offer_seen_t *out) {
-  if (!set || !set->complete) return offer_seen_load(t, customer, offer, out);
+const offer_seen_row_t *offer_seen_row_in(const offer_seen_set_t *set, const char *offer,
+                                          bool *known) {
+  *known = set && set->complete;
+  if (!*known) return NULL;
   size_t lo = 0, hi = set->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     int k = strcmp(set->rows[mid].offer, offer);
-    if (!k) return *out = set->rows[mid].s, 0;
+    if (!k) return &set->rows[mid].r;
     if (k < 0) lo = mid + 1;
     else hi = mid;
   }
+  return NULL;
+}
+
+int offer_seen_lookup(store_txn_t *t, const offer_seen_set_t *set, const char *customer,
+                      const char *offer, offer_seen_t *out) {
+  bool known;
+  const offer_seen_row_t *r = offer_seen_row_in(set, offer, &known);
+  if (!known) return offer_seen_load(t, customer, offer, out);
+  if (r && r->exposed) return *out = r->s, 0;
   memset(out, 0, sizeof *out);
   return PERR_NOT_FOUND;
 }
 
-int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
-                     const offer_seen_t *s) {
+static int seen_row_store(store_txn_t *t, const char *customer, const char *offer,
+                          const offer_seen_row_t *r) {
   offer_key_t k;
   rec_buf_t b;
   seen_key(&k, customer, offer);
   rec_buf_init(&b);
   rec_put_u8(&b, 'S');
-  rec_put_u8(&b, 1);
-  rec_put_uv(&b, (uint64_t)s->arm);
-  rec_put_sv(&b, s->first_ts);
-  rec_put_sv(&b, s->last_ts);
-  rec_put_u8(&b, s->converted ? 1 : 0);
-  rec_put_sv(&b, s->revenue);
+  rec_put_u8(&b, 2);
+  rec_put_u8(&b, (r->exposed ? SEEN_EXPOSED : 0) | (r->cap[0].any ? SEEN_SLOT_SHOWN : 0) |
+                     (r->cap[1].any ? SEEN_SLOT_REDEEMED : 0));
+  if (r->exposed) {
+    rec_put_uv(&b, (uint64_t)r->s.arm);
+    rec_put_sv(&b, r->s.first_ts);
+    rec_put_sv(&b, r->s.last_ts);
+    rec_put_u8(&b, r->s.converted ? 1 : 0);
+    rec_put_sv(&b, r->s.revenue);
+  }
+  for (int i = 0; i < 2; i++)
+    if (r->cap[i].any) {
+      rec_put_sv(&b, r->cap[i].period);
+      rec_put_sv(&b, r->cap[i].count);
+    }
   return save(t, STORE_T_OFFER_SEEN, &k, &b);
+}
+
+/* The slots of a row that has none yet ('S' 1, or no row): from the customer's 'c' rows of
+ * the offer, 'c' offer \0 customer \0 kind \0 be64(period), the greatest period of each kind. */
+static int slots_from_caps(store_txn_t *t, const char *customer, const char *offer,
+                           offer_seen_row_t *r) {
+  offer_key_t pre;
+  store_cursor_t *c;
+  const void *k, *v;
+  size_t kn, vn;
+  offer_key_init(&pre, 'c');
+  offer_key_str(&pre, offer);
+  offer_key_sep(&pre);
+  offer_key_str(&pre, customer);
+  offer_key_sep(&pre);
+  if (pre.bad) return PERR_INVALID_PARAMS;
+  memset(r->cap, 0, sizeof r->cap);
+  int rc = store_cursor_open(t, STORE_T_OFFER_COUNTS, pre.b, pre.n, &c);
+  if (rc) return rc;
+  while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
+    const unsigned char *p = k;
+    if (kn < pre.n || memcmp(p, pre.b, pre.n)) break;
+    if (kn != pre.n + 10 || p[pre.n + 1] != 0 || (p[pre.n] != 's' && p[pre.n] != 'r'))
+      continue; /* not a cap row of this customer (a longer id sharing the prefix cannot
+                 * be: ids hold no NUL) */
+    rec_rd_t rd;
+    rec_rd_init(&rd, v, vn);
+    if (rec_get_u8(&rd) != 'C' || rec_get_u8(&rd) != 1) {
+      rc = PERR_INTERNAL;
+      break;
+    }
+    int64_t count = rec_get_sv_inline(&rd);
+    if (!rec_rd_done(&rd)) {
+      rc = PERR_INTERNAL;
+      break;
+    }
+    uint64_t u = offer_get_be(p + pre.n + 2, 8) ^ (1ull << 63);
+    offer_cap_slot_t *s = &r->cap[p[pre.n] == 'r'];
+    *s = (offer_cap_slot_t){true, (int64_t)u, count}; /* key order: the last is the greatest */
+  }
+  store_cursor_close(c);
+  if (rc < 0) return rc;
+  r->slots = true;
+  return 0;
+}
+
+/* The row to rewrite: as stored, with its slots ('S' 1 or none: computed). */
+static int seen_row_for_write(store_txn_t *t, const char *customer, const char *offer,
+                              offer_seen_row_t *r) {
+  int rc = offer_seen_row_load(t, customer, offer, r);
+  if (rc && rc != PERR_NOT_FOUND) return rc;
+  return r->slots ? 0 : slots_from_caps(t, customer, offer, r);
+}
+
+int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
+                     const offer_seen_t *s) {
+  offer_seen_row_t r;
+  int rc = seen_row_for_write(t, customer, offer, &r);
+  if (rc) return rc;
+  r.exposed = true;
+  r.s = *s;
+  return seen_row_store(t, customer, offer, &r);
 }
 
 int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, int64_t *money) {
@@ -301,16 +417,30 @@ int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char 
   return cap_read(t, &k, count);
 }
 
+/* The count of a period from a slot: 1 when the slot says (the period is the slot's, or
+ * after it: no 'c' row of it exists), 0 when the 'c' row must be read. */
+static int slot_count(const offer_cap_slot_t *s, int64_t period, int64_t *count) {
+  if (!s->any || period > s->period) return *count = 0, 1;
+  if (period == s->period) return *count = s->count, 1;
+  return 0;
+}
+
 int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
-                    bool never_shown, int64_t *shown, int64_t *redeemed) {
+                    bool known, const offer_seen_row_t *row, int64_t *shown, int64_t *redeemed) {
   offer_key_t k;
   *shown = *redeemed = 0;
   if (!o->cap_shown && !o->cap_redeemed) return 0;
+  int64_t period = offer_period_index(o->cap_period, ts);
+  bool slots = known && row && row->slots;
+  bool need_shown = o->cap_shown && known && row && !(slots && slot_count(&row->cap[0], period, shown));
+  bool need_redeemed = o->cap_redeemed && !(slots && slot_count(&row->cap[1], period, redeemed));
+  need_shown |= o->cap_shown && !known;
+  if (!need_shown && !need_redeemed) return 0;
   cap_key(&k, o, customer, 's', ts); /* the 'r' key differs only in the kind byte */
   if (k.bad) return PERR_INVALID_PARAMS;
   size_t kind_at = k.n - 10; /* kind \0 be64(period) end the key */
-  int rc = o->cap_shown && !never_shown ? cap_read(t, &k, shown) : 0;
-  if (rc || !o->cap_redeemed) return rc;
+  int rc = need_shown ? cap_read(t, &k, shown) : 0;
+  if (rc || !need_redeemed) return rc;
   k.b[kind_at] = 'r';
   return cap_read(t, &k, redeemed);
 }
@@ -319,10 +449,17 @@ int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char
                     int64_t ts, int64_t count) {
   offer_key_t k;
   rec_buf_t b;
+  offer_seen_row_t r;
   cap_key(&k, o, customer, kind, ts);
   rec_buf_init(&b);
   rec_put_u8(&b, 'C');
   rec_put_u8(&b, 1);
   rec_put_sv(&b, count);
-  return save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  int rc = save(t, STORE_T_OFFER_COUNTS, &k, &b);
+  if (rc || (rc = seen_row_for_write(t, customer, o->id, &r))) return rc; /* computed after
+                                                       * the put: a new row sees its count */
+  offer_cap_slot_t *s = &r.cap[kind == 'r'];
+  int64_t period = offer_period_index(o->cap_period, ts);
+  if (!s->any || period >= s->period) *s = (offer_cap_slot_t){true, period, count};
+  return seen_row_store(t, customer, o->id, &r);
 }

@@ -94,6 +94,9 @@ typedef struct counters_s {
   const offers_catalog_t *c;
   bool begun, seen_read;
   offer_seen_set_t *seen, *buf;
+  bool merge;     /* the catalogue's ids increase by position (offer_memo_sorted): the scan's
+                   * lookups walk the seen rows (in id order) alongside it */
+  size_t seen_at; /* the first seen row the scan has not passed */
 } counters_t;
 
 static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
@@ -107,16 +110,29 @@ static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const cha
   return k->seen;
 }
 
-/* A rule's attribute (condition_get_fn) from the decision's lazy attributes. */
+/* The seen row of o for the catalogue scan, which asks in increasing position (offer_seen_row_in
+ * when the ids do not increase with it): the rows and the offers are both in id order, so
+ * the rows the scan has passed are never asked for again. */
+static const offer_seen_row_t *scan_seen_row(counters_t *k, const offer_seen_set_t *set,
+                                             const offer_t *o, bool *known) {
+  if (!k->merge || !set || !set->complete) return offer_seen_row_in(set, o->id, known);
+  *known = true;
+  int cmp = 1;
+  while (k->seen_at < set->n && (cmp = strcmp(set->rows[k->seen_at].offer, o->id)) < 0)
+    k->seen_at++;
+  return k->seen_at < set->n && cmp == 0 ? &set->rows[k->seen_at++].r : NULL;
+}
+
+/* A rule's attribute (condition_value_fn) from the decision's lazy attributes, typed. */
 typedef struct rule_get_s {
   offers_attrs_t *a;
   const offer_t *o;
 } rule_get_t;
 
-static const json_t *rule_attr(void *ctx, size_t name) {
+static const condition_value_t *rule_attr(void *ctx, size_t name, condition_value_t *scratch) {
   const rule_get_t *g = ctx;
-  int slot = g->o->rule_attr[name];
-  return slot < 0 ? NULL : offers_attrs_get(g->a, (size_t)slot);
+  (void)scratch;
+  return offers_attrs_value(g->a, (size_t)g->o->rule_attr[name]); /* a bad slot reads null */
 }
 
 /* Whether a selection may need o's caps read before it is a candidate: an offer whose arm
@@ -128,20 +144,16 @@ static bool caps_first(const offer_t *o) {
   return (o->cap_shown || o->cap_redeemed) && o->mode == OFFER_MODE_BANDIT && o->nvariants > 1;
 }
 
-/* Why the caps make an offer ineligible (NULL: they do not). */
+/* Why the caps make an offer ineligible (NULL: they do not). The customer's seen rows (one
+ * range) say what they can: no row, no impression; an 'S' 2 row's slots hold the counts. */
 static const char *capped(counters_t *k, const offer_t *o, store_txn_t *rd,
                           const offers_decide_in_t *in, int *rc) {
   int64_t shown, redeemed;
-  bool never_shown = false; /* no seen row in a complete range: no impression, ever */
+  bool known;
   *rc = 0;
   if (!o->cap_shown && !o->cap_redeemed) return NULL;
-  if (o->cap_shown) {
-    const offer_seen_set_t *ss = seen_of(k, rd, in->customer);
-    offer_seen_t seen;
-    never_shown = ss && ss->complete &&
-                  offer_seen_lookup(rd, ss, in->customer, o->id, &seen) == PERR_NOT_FOUND;
-  }
-  *rc = offer_caps_load(rd, o, in->customer, in->now, never_shown, &shown, &redeemed);
+  const offer_seen_row_t *row = offer_seen_row_in(seen_of(k, rd, in->customer), o->id, &known);
+  *rc = offer_caps_load(rd, o, in->customer, in->now, known, row, &shown, &redeemed);
   if (*rc) return "error";
   if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";
   if (o->cap_redeemed && redeemed >= o->cap_redeemed) return "cap_redeemed";
@@ -179,7 +191,7 @@ static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
     unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
     if (!m || !*m) {
       bool ok = in->lazy && o->rule_attr
-                    ? condition_eval_get(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
+                    ? condition_eval_values(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
                     : condition_eval(o->rule, in->attrs);
       if (m) *m = ok ? 1 : 2;
       if (!ok) return "rule";
@@ -212,10 +224,16 @@ static int assign(uint32_t idh, const char *seed, size_t seed_len, const experim
 static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
                     const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
                     bandit_rng_t *rng, int *arm) {
-  offer_seen_t seen;
-  int rc = offer_seen_lookup(rd, seen_set, customer, o->id, &seen);
-  if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0; /* sticky */
-  if (rc && rc != PERR_NOT_FOUND) return rc;
+  bool known;
+  const offer_seen_row_t *row = scan_seen_row(k, seen_set, o, &known);
+  int rc = 0;
+  if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0; /* sticky */
+  if (!known) { /* the range could not hold every row: the store says */
+    offer_seen_t seen;
+    rc = offer_seen_load(rd, customer, o->id, &seen);
+    if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0;
+    if (rc && rc != PERR_NOT_FOUND) return rc;
+  }
   if (o->holdout > 0 &&
       assign(idh, o->seed_holdout, o->seed_holdout_len, o->holdout_ranges, 2) == 0)
     return *arm = 0, 0;
@@ -264,18 +282,20 @@ static double cart_worth(const offers_catalog_t *c, const offers_decide_in_t *in
  * depends on the assignment (the arms stay comparable). */
 static int expected_value(counters_t *k, const offer_t *o, store_txn_t *rd,
                           const offers_decide_in_t *in, double v, cand_t *c, bool *losing) {
-  offer_arm_t ctl, trt;
-  int rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, 0, &ctl);
-  if (!rc) rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, c->arm ? c->arm : 1, &trt);
-  if (rc) return rc;
-  c->ev = eiv(&ctl, &trt, v, c->discount, &c->uplift);
+  offer_arm_t ctl_buf, trt_buf; /* the counters when not from the memo */
+  offers_counter_memo_t *m = memo_of(k, rd);
+  int rc;
+  const offer_arm_t *ctl = offer_memo_arm_ref(m, rd, k->c, o, 0, &ctl_buf, &rc), *trt;
+  if (!ctl) return rc;
+  if (!(trt = offer_memo_arm_ref(m, rd, k->c, o, c->arm ? c->arm : 1, &trt_buf, &rc))) return rc;
+  c->ev = eiv(ctl, trt, v, c->discount, &c->uplift);
   *losing = false;
-  if (!o->stop_when_losing || (double)ctl.s.exposures < PRIOR_N) return 0; /* still learning */
+  if (!o->stop_when_losing || (double)ctl->s.exposures < PRIOR_N) return 0; /* still learning */
   double best = -INFINITY, u;
   for (int a = 1; a <= o->nvariants; a++) {
-    if ((rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, a, &trt))) return rc;
-    if ((double)trt.s.exposures < PRIOR_N) return 0;
-    double x = eiv(&ctl, &trt, v, offers_discount(o, o->variants[a - 1].value, in->cart), &u);
+    if (!(trt = offer_memo_arm_ref(m, rd, k->c, o, a, &trt_buf, &rc))) return rc;
+    if ((double)trt->s.exposures < PRIOR_N) return 0;
+    double x = eiv(ctl, trt, v, offers_discount(o, o->variants[a - 1].value, in->cart), &u);
     if (x > best) best = x;
   }
   *losing = best < 0;
@@ -428,7 +448,8 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   if (memo) memset(memo, 0, c->nrule_slots);
   double worth = cart_worth(c, in);
   offer_seen_set_t seen_buf; /* filled by the range read, if any */
-  counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf};
+  counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf,
+                         .merge = offer_memo_sorted(in->counters, c)};
   char currency[4] = {0}; /* the cart's, when a currency code can equal it (an offer's is 3
                            * letters, NUL-terminated): then memcmp of 4 bytes is strcmp == 0 */
   if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);

@@ -171,6 +171,12 @@ int offers_attribute_order(store_txn_t *w, const char *order_id, const char *cus
   while ((rc = store_cursor_next(c, &kk, &kn, &v, &vn)) == 1) {
     if (kn <= pre.n || memcmp(kk, pre.b, pre.n)) break;
     if (kn - pre.n > OFFERS_ID_MAX) continue;
+    offer_seen_row_t row;
+    if (offer_seen_row_parse(v, vn, &row)) {
+      rc = PERR_INTERNAL;
+      break;
+    }
+    if (!row.exposed) continue; /* caps of a redemption without an impression */
     if (n == cap) {
       cap = cap ? 2 * cap : 8;
       void *p = realloc(ids, cap * sizeof *ids);

@@ -1,7 +1,8 @@
 /* offer_export.c -- what the offers tables hold about one customer, for customer.export
  * (commerce/privacy.h): the exposures (OFFER_SEEN: customer \0 offer -> arm, first/last
  * impression, conversion, attributed revenue; the global holdout's rows are the customer's
- * experiment exposures) and the per-customer cap counters (OFFER_COUNTS 'c' offer \0 customer
+ * experiment exposures; a row holding only cap slots is no exposure, and its counts are the
+ * cap counters below) and the per-customer cap counters (OFFER_COUNTS 'c' offer \0 customer
  * \0 kind \0 period: impressions shown and redemptions per cap period).
  * Invariants: read-only; every string is copied into the caller's arena; the counters are
  * found by reading every cap row (keyed by offer first), so the cost is O(cap rows). */
@@ -27,24 +28,26 @@ static int exposures(store_txn_t *t, const char *customer, arena_t *a, offers_ex
     const char *id = (const char *)k + pre.n;
     size_t idn = kn - pre.n;
     if (idn > OFFERS_ID_MAX) continue;
+    offer_seen_row_t row;
+    if (offer_seen_row_parse(v, vn, &row)) {
+      rc = PERR_INTERNAL;
+      break;
+    }
+    if (!row.exposed) continue; /* only the caps of a redemption: in the counters below */
     if (arena_grow(a, (void **)&out->seen, out->nseen, &cap, sizeof *out->seen)) {
       rc = PERR_INTERNAL;
       break;
     }
     offers_export_seen_t *s = &out->seen[out->nseen];
     size_t gp = sizeof GLOBAL_ID_PREFIX - 1;
-    char *full = arena_strndup(a, id, idn); /* the row's offer id, for offer_seen_load */
+    char *full = arena_strndup(a, id, idn);
     if (!full) {
       rc = PERR_INTERNAL;
       break;
     }
     s->global_holdout = idn > gp && !memcmp(id, GLOBAL_ID_PREFIX, gp);
     s->offer_id = s->global_holdout ? full + gp : full;
-    offer_seen_t seen;
-    if (offer_seen_load(t, customer, full, &seen)) {
-      rc = PERR_INTERNAL;
-      break;
-    }
+    const offer_seen_t seen = row.s;
     s->arm = seen.arm;
     s->first_ts = seen.first_ts;
     s->last_ts = seen.last_ts;

@@ -10,6 +10,8 @@
  * be recomputed from a guessed id. (A replay of such an event after the forget is recorded
  * as a new one, like any new activity under the old id.) The redemption answers (OFFER_IDEM
  * 'r') hold only a SHA-256 over the token and the id, which needs the token: they stay.
+ * offers_customer_erase deletes the same rows instead of moving them (a customer.forget of
+ * an id that only the offers tables know: there is no customer record to keep a pseudonym).
  * Invariant: rows are collected under the cursors and written after they close. */
 #include <stdlib.h>
 
@@ -50,9 +52,11 @@ static int push_del(moves_t *ms, const void *k, size_t kn) {
   return 0;
 }
 
-/* Remember a move: new key = key[0..cut) + to + key[cut + from_len..). */
+/* Remember a move: new key = key[0..cut) + to + key[cut + from_len..) (to NULL: a
+ * deletion). */
 static int push(moves_t *ms, const unsigned char *k, size_t kn, size_t cut, size_t from_len,
                 const char *to, const void *v, size_t vn) {
+  if (!to) return push_del(ms, k, kn);
   if (grow(ms)) return PERR_INTERNAL;
   size_t tn = strlen(to), nn = kn - from_len + tn;
   moved_t *m = &ms->m[ms->n];
@@ -147,12 +151,14 @@ static int apply(store_txn_t *w, store_table_t tb, const moves_t *ms, size_t fro
   return rc;
 }
 
-int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
-                          perr_info_t *e) {
+/* to NULL: every row is deleted (offers_customer_erase). */
+static int rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
+                 perr_info_t *e) {
   *rows = 0;
   int rc;
   if (from && strlen(from) > OFFERS_ID_MAX) return 0; /* no offers row can name it */
-  if ((rc = offer_check_id(from, "customer_id", e)) || (rc = offer_check_id(to, "pseudonym", e)))
+  if ((rc = offer_check_id(from, "customer_id", e)) ||
+      (to && (rc = offer_check_id(to, "pseudonym", e))))
     return rc;
   moves_t ms = {0};
   uint64_t events = 0;
@@ -169,4 +175,14 @@ int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint
   /* (a deletion's new_k and v are NULL) */
   free(ms.m);
   return rc ? offer_store_err(w, rc, e) : 0;
+}
+
+int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
+                          perr_info_t *e) {
+  if (!to) return offer_check_id(to, "pseudonym", e);
+  return rekey(w, from, to, rows, e);
+}
+
+int offers_customer_erase(store_txn_t *w, const char *customer, uint64_t *rows, perr_info_t *e) {
+  return rekey(w, customer, NULL, rows, e);
 }

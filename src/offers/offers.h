@@ -21,6 +21,7 @@
 #include "base/perr.h"
 #include "experiments/experiments.h"
 #include "experiments/stats.h"
+#include "offers/condition.h"
 #include "store/store.h"
 
 #define OFFERS_ID_MAX 128
@@ -290,6 +291,7 @@ void offers_attr_pool_free(offers_attr_pool_t *p);
  * value when Patron sets it (PROTOCOL.md offers.decide), else the shop's. The same values
  * as the JSON object the daemon used to build whole (tests/unit/test_offers_attrs.c). */
 #define OFFERS_ATTRS_INLINE 48
+#define OFFERS_ATTRS_INLINE_LIST 16 /* cart lines whose lists need no allocation */
 typedef struct offers_attrs_s {
   const offers_catalog_t *c;
   const char *customer;
@@ -301,9 +303,13 @@ typedef struct offers_attrs_s {
   offers_profile_t prof;
   json_t **shop, **own;         /* by slot (owned): the shop's value, Patron's */
   json_t **pooled;              /* by slot: the pool's values (NULL: no pool) */
-  unsigned char *built;         /* by slot: own computed */
+  unsigned char *built;         /* by slot: own computed (1), typed set (2) */
+  condition_value_t *typed;     /* by slot: the value as the rules read it */
+  condition_str_t *items_list, *cats_list; /* the cart lists as the rules read them */
   json_t *inline_vals[2 * OFFERS_ATTRS_INLINE];
   unsigned char inline_built[OFFERS_ATTRS_INLINE];
+  condition_value_t inline_typed[OFFERS_ATTRS_INLINE]; /* not cleared: built says what is set */
+  condition_str_t inline_items[OFFERS_ATTRS_INLINE_LIST], inline_cats[OFFERS_ATTRS_INLINE_LIST];
 } offers_attrs_t;
 /* 0, or PERR_INTERNAL (out of memory). a is cleared with offers_attrs_clear either way. */
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
@@ -314,6 +320,10 @@ void offers_attrs_use_pool(offers_attrs_t *a, offers_attr_pool_t *p);
 /* The shop's value of the attribute in slot (stolen; replaces an earlier one). */
 void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v);
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot);
+/* The same value typed, as the compiled rules read it (condition_eval_values): equal to
+ * condition_value_from_json(offers_attrs_get(a, slot)), without making Patron's JSON values. */
+const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot); /* valid until
+                                                                                the clear */
 void offers_attrs_clear(offers_attrs_t *a);
 
 typedef struct offers_decide_in_s {
@@ -453,6 +463,10 @@ int offers_global_report(store_txn_t *t, const char *currency, double global_hol
  * budgets) are untouched. */
 int offers_customer_rekey(store_txn_t *w, const char *from, const char *to, uint64_t *rows,
                           perr_info_t *e);
+/* customer.forget of an id with no customer record: the same rows deleted instead of moved
+ * (the seen rows, the cap counters, the event records and their index rows); *rows = rows
+ * deleted (0: the offers tables hold nothing naming the id). */
+int offers_customer_erase(store_txn_t *w, const char *customer, uint64_t *rows, perr_info_t *e);
 
 /* ---- customer.export: the offers rows of one customer (offer_export.c) ---- */
 typedef struct offers_export_seen_s {

@@ -8,7 +8,18 @@
  *               'a' offer_id \0 u8(arm)                   -> 'A' 1 arm counters (offer_arm_t)
  *               'g' -> 'G' 1 raw16: the counters stamp (offer_counter_memo.c), rewritten
  *                   with a random value by every budget or arm counter write
- * OFFER_SEEN    customer \0 offer_id                      -> 'S' 1 seen record (offer_seen_t)
+ * OFFER_SEEN    customer \0 offer_id -> the customer's row for the offer (offer_seen_row_t):
+ *                   'S' 2 u8(flags) [exposed: uv(arm) sv(first_ts) sv(last_ts) u8(converted)
+ *                   sv(revenue)] [shown slot: sv(period) sv(count)] [redeemed slot: sv(period)
+ *                   sv(count)]; flags bit 0 exposed (an impression: the seen record), bit 1
+ *                   the shown slot, bit 2 the redeemed slot. A slot mirrors the customer's
+ *                   'c' row of that kind with the greatest period index (rewritten with every
+ *                   cap write), so a decision reads the caps from this row: no 'c' row of a
+ *                   greater period exists, and no slot means no 'c' row of the kind at all.
+ *                   A row may exist unexposed (a redemption without an impression).
+ *                   'S' 1 uv(arm) sv(first_ts) sv(last_ts) u8(converted) sv(revenue): the
+ *                   exposure alone, written before the slots (read as it is; caps then come
+ *                   from the 'c' rows; the next write of the row makes it 'S' 2)
  * OFFER_IDEM    'r' key -> 'R' 1 raw32(sha256 token) redeem answer
  *               'e' key -> 'E' 1 raw32(sha256 event)    'o' order_id -> 'L' 1 u8(linked)
  *               't' raw32(sha256 token) -> the redeem idempotency key (a token is used once)
@@ -64,12 +75,36 @@ typedef struct offer_seen_s {
   int64_t revenue;
 } offer_seen_t;
 
+/* A cap slot of a seen row: the customer's 'c' row of one kind with the greatest period
+ * index (any = 0: no 'c' row of that kind exists). */
+typedef struct offer_cap_slot_s {
+  bool any;
+  int64_t period, count;
+} offer_cap_slot_t;
+
+/* The customer's OFFER_SEEN row for an offer: the exposure (exposed) and, when slots (an
+ * 'S' 2 row), the cap slots (cap[0] shown, cap[1] redeemed). */
+typedef struct offer_seen_row_s {
+  bool exposed, slots;
+  offer_seen_t s;
+  offer_cap_slot_t cap[2];
+} offer_seen_row_t;
+
 /* Readers: PERR_NOT_FOUND leaves *out zeroed; corrupt records are PERR_INTERNAL. */
 int offer_arm_load(store_txn_t *t, const char *offer, int arm, offer_arm_t *out);
 int offer_arm_store(store_txn_t *t, const char *offer, int arm, const offer_arm_t *a);
+/* The exposure: PERR_NOT_FOUND when the customer has no row for the offer or an unexposed
+ * one. */
 int offer_seen_load(store_txn_t *t, const char *customer, const char *offer, offer_seen_t *out);
+/* Marks the row exposed with s, keeping its cap slots (an 'S' 1 row, or none: the slots are
+ * computed from the 'c' rows first). */
 int offer_seen_store(store_txn_t *t, const char *customer, const char *offer,
                      const offer_seen_t *s);
+/* The whole row (PERR_NOT_FOUND: none). */
+int offer_seen_row_load(store_txn_t *t, const char *customer, const char *offer,
+                        offer_seen_row_t *out);
+/* One stored row's value parsed (0, or PERR_INTERNAL). */
+int offer_seen_row_parse(const void *v, size_t vn, offer_seen_row_t *out);
 /* A customer's seen records read with one cursor (offers.decide: one range instead of one
  * read per eligible offer). complete = 0 (more than OFFER_SEEN_PREFETCH rows, or a row that
  * does not parse): offer_seen_lookup reads the store instead, so answers never differ. */
@@ -79,24 +114,33 @@ typedef struct offer_seen_set_s {
   size_t n;
   struct {
     char offer[OFFERS_ID_MAX + 1];
-    offer_seen_t s;
+    offer_seen_row_t r;
   } rows[OFFER_SEEN_PREFETCH]; /* in key (strcmp) order of the offer id */
 } offer_seen_set_t;
 void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t *out);
 /* offer_seen_load, answered from set when it is complete. */
 int offer_seen_lookup(store_txn_t *t, const offer_seen_set_t *set, const char *customer,
                       const char *offer, offer_seen_t *out);
+/* The row of offer in a complete set (NULL: the customer has none; set incomplete or NULL:
+ * *known = false, nothing can be said). */
+const offer_seen_row_t *offer_seen_row_in(const offer_seen_set_t *set, const char *offer,
+                                          bool *known);
 int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, int64_t *money);
 int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, int64_t money);
 /* kind 's' (shown) or 'r' (redeemed) in the period holding ts. */
 int offer_cap_load(store_txn_t *t, const offer_t *o, const char *customer, char kind, int64_t ts,
                    int64_t *count);
-/* Both of the period's counts of the caps o has (a cap it lacks reads 0, unread).
- * never_shown: the customer has no seen record for o, so the shown count is 0 unread (an
- * impression writes the seen record and the shown count in one transaction; customer.forget
- * moves both). */
+/* Both of the period's counts of the caps o has (a cap it lacks reads 0, unread), answered
+ * from the customer's seen row where it can say: known = the caller's prefetched set was
+ * complete, row = the customer's row for o in it (NULL: none). With no row the shown count
+ * is 0 (an impression writes the seen row and the shown count in one transaction;
+ * customer.forget moves both); an 'S' 2 row's slots give both counts for a period at or after
+ * the slot's (an earlier period, an 'S' 1 row or no row for the redeemed count: the 'c' row
+ * is read). */
 int offer_caps_load(store_txn_t *t, const offer_t *o, const char *customer, int64_t ts,
-                    bool never_shown, int64_t *shown, int64_t *redeemed);
+                    bool known, const offer_seen_row_t *row, int64_t *shown, int64_t *redeemed);
+/* Writes the 'c' row and the seen row's slot of that kind (the row created unexposed if the
+ * customer has none). */
 int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char kind,
                     int64_t ts, int64_t count);
 
@@ -107,10 +151,67 @@ int offer_cap_store(store_txn_t *t, const offer_t *o, const char *customer, char
 int offer_counters_stamp(store_txn_t *w);
 offers_counter_memo_t *offer_memo_begin(offers_counter_memo_t *m, store_txn_t *rd,
                                         const offers_catalog_t *c);
-int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
-                      const offer_t *o, int64_t *redemptions, int64_t *money);
+/* The memo's layout (offer_counter_memo.c owns it; here for the inline reads below). */
+#define OFFER_MEMO_STAMP_LEN 16
+#define OFFER_MEMO_BUDGET_BIT (1u << OFFERS_MAX_ARMS)
+typedef struct offer_memo_entry_s {
+  uint64_t epoch;                  /* have/used/arms hold for memo epoch == this */
+  unsigned have;                   /* bit a: arms[a] read; OFFER_MEMO_BUDGET_BIT: the budget */
+  int64_t used_r, used_m;
+  offer_arm_t arms[OFFERS_MAX_ARMS];
+} offer_memo_entry_t;
+struct offers_counter_memo_s {
+  unsigned char stamp[OFFER_MEMO_STAMP_LEN];
+  uint64_t epoch;                  /* bumped whenever the stamp read or the catalogue differs */
+  uint64_t catalog;                /* the id of the catalogue the entries are by position of */
+  int valid;                       /* stamp holds a stamp read from the store */
+  uint64_t snap;                   /* the store snapshot it was read under (0: none known) */
+  offer_memo_entry_t *offers;      /* by position in catalogue `catalog` */
+  size_t cap;
+  uint64_t sorted_of;              /* the catalogue `sorted` was found for (0: none) */
+  int sorted;                      /* its offer ids strictly increase (strcmp) by position */
+};
+/* The reads below when the memo does not hold the value yet (or m is NULL). */
+int offer_memo_budget_fill(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
+                           const offer_t *o, int64_t *redemptions, int64_t *money);
+const offer_arm_t *offer_memo_arm_fill(offers_counter_memo_t *m, store_txn_t *rd,
+                                       const offers_catalog_t *c, const offer_t *o, int arm,
+                                       offer_arm_t *buf, int *rc);
+/* The entry of o when it holds the memo's current epoch (NULL: none yet). */
+static inline const offer_memo_entry_t *offer_memo_entry(const offers_counter_memo_t *m,
+                                                         const offers_catalog_t *c,
+                                                         const offer_t *o) {
+  const offer_memo_entry_t *x = &m->offers[o - c->offers];
+  return x->epoch == m->epoch ? x : NULL;
+}
+static inline int offer_memo_budget(offers_counter_memo_t *m, store_txn_t *rd,
+                                    const offers_catalog_t *c, const offer_t *o,
+                                    int64_t *redemptions, int64_t *money) {
+  const offer_memo_entry_t *x = m ? offer_memo_entry(m, c, o) : NULL;
+  if (x && (x->have & OFFER_MEMO_BUDGET_BIT)) {
+    *redemptions = x->used_r;
+    *money = x->used_m;
+    return 0;
+  }
+  return offer_memo_budget_fill(m, rd, c, o, redemptions, money);
+}
+/* offer_memo_arm without the copy: the memo's entry (valid until the memo's next begin), or
+ * buf filled from the store; NULL with *rc set on an error. */
+static inline const offer_arm_t *offer_memo_arm_ref(offers_counter_memo_t *m, store_txn_t *rd,
+                                                    const offers_catalog_t *c, const offer_t *o,
+                                                    int arm, offer_arm_t *buf, int *rc) {
+  const offer_memo_entry_t *x = m && arm >= 0 && arm < OFFERS_MAX_ARMS ? offer_memo_entry(m, c, o)
+                                                                       : NULL;
+  if (x && (x->have & (1u << arm))) return *rc = 0, &x->arms[arm];
+  return offer_memo_arm_fill(m, rd, c, o, arm, buf, rc);
+}
 int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catalog_t *c,
                    const offer_t *o, int arm, offer_arm_t *out);
+
+/* Whether catalogue c's offer ids strictly increase (strcmp) by position (a catalogue is
+ * built in key order: they do), found once per catalogue and kept in the memo; false
+ * without a memo or a catalogue id. */
+bool offer_memo_sorted(offers_counter_memo_t *m, const offers_catalog_t *c);
 
 /* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
 int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);

@@ -103,8 +103,9 @@ int store_commit_err(store_txn_t *t, perr_info_t *err);
 const char *store_txn_errmsg(const store_txn_t *t);
 /* Read transactions are cheap: ending one (store_abort or store_commit) parks it in a
  * per-store pool of reset snapshots, and store_txn_begin(s, 0) renews a parked one (no
- * malloc, no reader-slot registration). Any thread may end or begin one. Cursors must be
- * closed before their txn ends. */
+ * malloc, no reader-slot registration); on LMDB one that ended on the newest snapshot is
+ * parked live and begun again as it is while nothing was committed since (by any process).
+ * Any thread may end or begin one. Cursors must be closed before their txn ends. */
 
 /* An id of the committed state a read txn sees: two read txns of the same process with the
  * same nonzero id see exactly the same data (any commit, feed apply, restore or reopen gives

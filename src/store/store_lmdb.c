@@ -8,7 +8,15 @@
  * claimed with atomic_exchange and filled with compare_exchange, so there is no ABA). The
  * next store_txn_begin(s, 0) on any thread takes a parked one and mdb_txn_renew()s it: no
  * malloc and no reader-table registration on the hot path. A parked txn keeps its LMDB reader
- * slot, so the pool holds at most max_readers/2 (<= 64) of them; the rest are freed.
+ * slot, so the pool holds at most max_readers/2 (<= 64) of them; the rest are freed. A read
+ * txn that ended on the newest snapshot is parked *live* (not reset): the next begin that takes
+ * it while nothing was committed since (the meta page's txn id, mdb_env_info, is still its
+ * snapshot's) uses it as it is, its tables' roots already read (no renew, no first-touch
+ * refresh of each named table); any other begin resets and renews it. Every top-level commit
+ * of this process resets the parked live txns (their snapshots would otherwise keep LMDB from
+ * reusing the pages the commit freed), and so does a remap. A read
+ * txn also keeps the last cursor closed on each table (its MDB_cursor; LMDB renews a
+ * read-only cursor in any read txn), so a cursor open on the hot path allocates nothing.
  *
  * Map full: a write txn that hits MDB_MAP_FULL fails (PERR_UNAVAILABLE, a message saying the
  * map is full); if map_size_max allows, the map is doubled (mdb_env_set_mapsize) at the start
@@ -45,6 +53,7 @@
 #define READER_POOL_MAX 64
 
 typedef struct lmdb_txn_s lmdb_txn_t;
+typedef struct lmdb_cursor_s lmdb_cursor_t;
 
 typedef struct lmdb_store_s {
   store_t base;
@@ -69,15 +78,30 @@ struct lmdb_txn_s {
   int ncursors;
   lmdb_txn_t *parent; /* a savepoint's parent, NULL for a top-level txn */
   lmdb_txn_t *child;  /* the open savepoint in this txn, NULL if none */
+  lmdb_cursor_t *spare[STORE_T__COUNT]; /* read txn: a closed cursor per table, kept with
+                                         * its MDB_cursor for the next open (renewed) */
+  int live;        /* parked without mdb_txn_reset: its snapshot is still held */
+  uint64_t txnid;  /* live: the snapshot's txn id */
 };
 
-typedef struct lmdb_cursor_s {
+struct lmdb_cursor_s {
   store_cursor_t base;
   MDB_cursor *c;
+  store_table_t tb;
   int pending; /* 1: the positioned entry (pending_rc) has not been returned yet */
   int pending_rc;
   MDB_val k, v;
-} lmdb_cursor_t;
+};
+
+/* A read txn's spare cursors closed (before the txn is freed). */
+static void spares_free(lmdb_txn_t *t) {
+  for (int i = 0; i < STORE_T__COUNT; i++)
+    if (t->spare[i]) {
+      mdb_cursor_close(t->spare[i]->c);
+      free(t->spare[i]);
+      t->spare[i] = NULL;
+    }
+}
 
 static const store_backend_t lmdb_backend;
 
@@ -248,6 +272,7 @@ static void lmdb_close(store_t *base) {
   for (int i = 0; i < READER_POOL_MAX; i++) {
     lmdb_txn_t *t = atomic_exchange(&s->pool[i], NULL);
     if (t) {
+      spares_free(t);
       mdb_txn_abort(t->txn);
       free(t);
     }
@@ -277,6 +302,33 @@ static int pool_park(lmdb_store_t *s, lmdb_txn_t *t) {
   return 0;
 }
 
+/* The txn id of the newest commit (any process's): the meta page LMDB picks. A read txn
+ * whose snapshot has this id sees everything committed. */
+static uint64_t last_txnid(lmdb_store_t *s) {
+  MDB_envinfo info;
+  return mdb_env_info(s->env, &info) == MDB_SUCCESS ? (uint64_t)info.me_last_txnid : 0;
+}
+
+/* Reset every parked live txn (after a commit: their snapshots are now old and would keep
+ * LMDB from reusing the pages the commit freed; before a remap: no txn may be active). A
+ * txn taken meanwhile by a reader is the reader's (slots are claimed by exchange). */
+static void pool_sweep(lmdb_store_t *s) {
+  for (int i = 0; i < s->pool_cap; i++) {
+    if (atomic_load_explicit(&s->pool[i], memory_order_relaxed) == NULL) continue;
+    lmdb_txn_t *t = atomic_exchange(&s->pool[i], NULL);
+    if (!t) continue;
+    if (t->live) {
+      mdb_txn_reset(t->txn);
+      t->live = 0;
+    }
+    if (!pool_park(s, t)) {
+      spares_free(t);
+      mdb_txn_abort(t->txn);
+      free(t);
+    }
+  }
+}
+
 /* Dekker-style handshake with grow_map (sequentially consistent atomics): a reader counts
  * itself, then checks no remap is under way; the writer flags the remap, then checks no
  * reader is counted. At most one of them goes ahead. */
@@ -299,7 +351,10 @@ static void grow_map(lmdb_store_t *s) {
   for (int attempt = 0; attempt < 50; attempt++) {
     atomic_store(&s->resizing, 1);
     int rc = -1;
-    if (atomic_load(&s->readers) == 0) rc = mdb_env_set_mapsize(s->env, (size_t)want);
+    if (atomic_load(&s->readers) == 0) {
+      pool_sweep(s); /* no reader runs and none can begin: the parked ones let go */
+      rc = mdb_env_set_mapsize(s->env, (size_t)want);
+    }
     atomic_store(&s->resizing, 0);
     if (rc == MDB_SUCCESS) {
       s->map_size = want;
@@ -319,12 +374,24 @@ static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
   if (!write) {
     reader_enter(s);
     lmdb_txn_t *t = pool_take(s);
+    if (t && t->live) {
+      if (last_txnid(s) == t->txnid) { /* nothing committed since: the same snapshot, its
+                                        * tables' roots already read */
+        t->live = 0;
+        t->base.err[0] = 0;
+        *out = &t->base;
+        return 0;
+      }
+      mdb_txn_reset(t->txn);
+      t->live = 0;
+    }
     if (t) {
       if (mdb_txn_renew(t->txn) == MDB_SUCCESS) {
         t->base.err[0] = 0;
         *out = &t->base;
         return 0;
       }
+      spares_free(t);
       mdb_txn_abort(t->txn);
       free(t);
     }
@@ -379,10 +446,14 @@ static void lmdb_abort(store_txn_t *base) {
   lmdb_store_t *s = LS(t->base.s);
   end_txn_checks(t);
   if (!t->base.write) {
-    mdb_txn_reset(t->txn);
     t->ncursors = 0;
+    t->txnid = (uint64_t)mdb_txn_id(t->txn);
+    t->live = t->txnid == last_txnid(s); /* the newest snapshot: kept for the next begin
+                                          * (an older one would only pin pages) */
+    if (!t->live) mdb_txn_reset(t->txn);
     reader_exit(s);
     if (pool_park(s, t)) return;
+    spares_free(t);
   }
   mdb_txn_abort(t->txn);
   free(t);
@@ -416,6 +487,7 @@ static int lmdb_commit(store_txn_t *base, perr_info_t *err) {
   } else {
     int rc = mdb_txn_commit(t->txn);
     code = map_rc(rc, "mdb_txn_commit", t->base.err, sizeof t->base.err);
+    if (!rc && !t->parent) pool_sweep(LS(t->base.s));
     if (rc == MDB_MAP_FULL) note_map_full(t);
     else if (code) {
       commit_failed(t, rc);
@@ -471,14 +543,25 @@ static int lmdb_cursor_open(store_txn_t *base, store_table_t tb, const void *sta
                             size_t slen, store_cursor_t **out) {
   lmdb_txn_t *t = LT(base);
   *out = NULL;
-  lmdb_cursor_t *c = calloc(1, sizeof *c);
-  if (!c) return PERR_INTERNAL;
-  c->base.t = base;
-  int rc = mdb_cursor_open(t->txn, LS(base->s)->dbi[tb], &c->c);
-  if (rc != MDB_SUCCESS) {
-    free(c);
-    return txn_fail(t, rc, "mdb_cursor_open");
+  lmdb_cursor_t *c = base->write ? NULL : t->spare[tb];
+  if (c) { /* a read txn's cursor of this table, closed before: renewed, no malloc */
+    t->spare[tb] = NULL;
+    if (mdb_cursor_renew(t->txn, c->c) != MDB_SUCCESS) {
+      mdb_cursor_close(c->c);
+      free(c);
+      c = NULL;
+    }
   }
+  if (!c) {
+    if (!(c = calloc(1, sizeof *c))) return PERR_INTERNAL;
+    int rc = mdb_cursor_open(t->txn, LS(base->s)->dbi[tb], &c->c);
+    if (rc != MDB_SUCCESS) {
+      free(c);
+      return txn_fail(t, rc, "mdb_cursor_open");
+    }
+  }
+  c->base.t = base;
+  c->tb = tb;
   if (slen) {
     c->k.mv_size = slen;
     c->k.mv_data = (void *)start;
@@ -513,7 +596,14 @@ static int lmdb_cursor_next(store_cursor_t *base, const void **key, size_t *klen
 
 static void lmdb_cursor_close(store_cursor_t *base) {
   lmdb_cursor_t *c = (lmdb_cursor_t *)base;
-  LT(base->t)->ncursors--;
+  lmdb_txn_t *t = LT(base->t);
+  t->ncursors--;
+  if (!t->base.write && !t->spare[c->tb]) { /* kept for the next open in a read txn: LMDB
+                                              * lets a read-only cursor be renewed, in this
+                                              * txn or after its reset */
+    t->spare[c->tb] = c;
+    return;
+  }
   mdb_cursor_close(c->c);
   free(c);
 }

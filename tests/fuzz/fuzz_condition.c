@@ -5,7 +5,8 @@
  * with a fixed profile like offers.decide builds, to evaluate every compiled condition.
  * Invariants checked: a strict compile either gives a condition or an error with a code,
  * a message and the field path; evaluation of a compiled condition never fails, whatever the
- * attributes; the same condition on the same attributes gives the same answer twice. */
+ * attributes; the same condition on the same attributes gives the same answer twice; the
+ * compiled program (condition_eval_values) gives the tree's answer. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
+typedef struct src_s {
+  const condition_t *c;
+  const json_t *attrs;
+} src_t;
+
+static const condition_value_t *value_of(void *ctx, size_t name, condition_value_t *out) {
+  const src_t *s = ctx;
+  const char *const *names;
+  if (name >= condition_names(s->c, &names)) abort();
+  condition_value_from_json(json_object_get(s->attrs, names[name]), out);
+  return out;
+}
+
 static void check(const condition_t *c, const json_t *attrs) {
   bool first = condition_eval(c, attrs);
   if (condition_eval(c, attrs) != first) abort();
+  src_t s = {c, attrs}; /* the compiled program gives the tree's answer */
+  if (json_is_object(attrs) && condition_eval_values(c, value_of, &s) != first) abort();
   json_t *groups = json_pack("{s:[s,i]}", "vip", "coffee-1", 7);
   (void)condition_eval_groups(c, attrs, groups);
   json_decref(groups);

@@ -164,6 +164,38 @@ class Privacy(unittest.TestCase):
         other = a.call("customer.export", {"customer_id": "c01"})["offers"]
         self.assertEqual(other, {"exposures": [], "counters": []})
 
+    def test_forget_an_id_only_offers_know(self):
+        """An id never upserted (a guest the shop only asked offers about) still has rows:
+        its sticky arm, shown cap, impression and click records. customer.forget erases
+        them (there is no customer record to keep a pseudonym) and no file holds the id or
+        its impression id after; an id nothing names stays not_found."""
+        c, a = self.c, self.admin
+        ghost = "ghost-guest-7731"
+        cart = {"currency": "EUR", "lines": [{"product_id": "p1", "unit_price": 9000}]}
+        o = c.call("offers.decide", {"customer_id": ghost, "cart": cart})["offers"][0]
+        c.call("offers.event", {"type": "impression", "idempotency_key": o["impression_id"],
+                                "offer_id": o["offer_id"], "customer_id": ghost,
+                                "arm": o["arm"]})
+        c.call("offers.event", {"type": "click", "idempotency_key": "ghost-click-1",
+                                "offer_id": o["offer_id"], "customer_id": ghost,
+                                "arm": o["arm"]})
+        held = files_holding(self.d.data, [ghost, o["impression_id"]])
+        self.assertTrue(held[ghost] and held[o["impression_id"]], held)  # the grep can fail
+        r = a.call("customer.forget", {"customer_id": ghost})
+        # the seen row, the shown cap, the impression's and the click's records
+        self.assertEqual((r["pseudonym"], r["offers"], r["orders"]), ("", 4, 0))
+        self.assertRpcError(a, "not_found", "customer_id", "customer.forget",
+                            {"customer_id": ghost})
+        a.call("model.refit", {"models": ["clv"]})
+        held = files_holding(self.d.data, [ghost, o["impression_id"]])
+        self.assertEqual(held, {ghost: [], o["impression_id"]: []})
+        self.assertIn("customer.forget: personal data erased, no customer record (4 offers rows)",
+                      self.d.read_log())
+        self.assertNotIn(ghost, self.d.read_log())
+        # the id is new to offers again: its next decision is a fresh one, not an error
+        self.assertEqual(len(c.call("offers.decide", {"customer_id": ghost,
+                                                      "cart": cart})["offers"]), 1)
+
     def test_forget_keeps_aggregates_and_leaves_no_byte(self):
         c, a = self.c, self.admin
         before = c.call("customer.get", {"customer_id": ID})

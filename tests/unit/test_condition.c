@@ -51,6 +51,12 @@ static const json_t *member(void *ctx, size_t name) {
   return json_object_get(m->attrs, names[name]);
 }
 
+/* condition_value_fn over an attributes object (condition_eval_values' equivalence). */
+static const condition_value_t *member_value(void *ctx, size_t name, condition_value_t *out) {
+  condition_value_from_json(member(ctx, name), out);
+  return out;
+}
+
 static void test_eval_condition_cases(void **st) {
   (void)st;
   json_t *sec = gb_section(cases, "evalCondition");
@@ -70,13 +76,16 @@ static void test_eval_condition_cases(void **st) {
       member_src_t m = {c, attrs};
       if (condition_eval_get(c, member, &m) != want)
         fail_msg("case %zu '%s' through condition_eval_get differs", i, name);
+      if (condition_eval_values(c, member_value, &m) != want)
+        fail_msg("case %zu '%s' through the compiled program differs", i, name);
       via_get++;
     }
     condition_free(c);
     if (got != want) fail_msg("case %zu '%s': got %d want %d", i, name, got, want);
     passed++;
   }
-  printf("evalCondition: %zu of %zu cases passed (%zu also through condition_eval_get)\n",
+  printf("evalCondition: %zu of %zu cases passed (%zu also through condition_eval_get and the "
+         "compiled program)\n",
          passed, json_array_size(sec), via_get);
   assert_int_equal(passed, json_array_size(sec));
   assert_int_equal(passed, 248); /* the snapshot's count (PROVENANCE.md) */

@@ -24,7 +24,12 @@
  * - the catalogue's gates (currency, window, minimum cart, a rule found false): whole
  *   decisions with them against the same catalogue without them (every check read from the
  *   offers, in the old order), over offers in three currencies, windows, minimum carts and
- *   shared rules, random carts, attributes and clocks.
+ *   shared rules, random carts, attributes and clocks;
+ * - the caps read from the customer's seen rows (cap slots): against the 'c' rows read one
+ *   by one, over stores written partly in the old layout, cap periods that change, past and
+ *   future times, and customers moved by customer.forget;
+ * - the sticky arms found by walking the seen rows alongside the catalogue scan: whole
+ *   decisions with the counter memo against decisions without it.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -119,6 +124,8 @@ static const char *const RULES[] = {
     "{\"$not\":{\"segment\":\"lost\"}}",
     "{\"tier\":{\"$exists\":false}}",
     "{\"margin_rate\":{\"$gt\":0.2}}",
+    "{\"tier\":{\"$regex\":\"^g\"}}",
+    "{\"tier\":\"g\\u00f6ld\"}",
 };
 #define NRULES (sizeof RULES / sizeof RULES[0])
 
@@ -151,11 +158,12 @@ static const char *pick(uint64_t *s, const char *const *v, size_t n) {
 }
 
 static void random_trial(uint64_t *s, trial_t *t) {
-  static const char *const tiers[] = {"bronze", "silver", "gold"};
+  static const char *const tiers[] = {"bronze", "silver", "gold",
+                                      "g\xc3\xb6ld" /* non-ASCII */, "g\xffld" /* not UTF-8 */};
   static const char *const segs[] = {"champions", "lost", "at_risk"};
   static const char *const bands[] = {"low", "medium", "high"};
-  static const char *const prods[] = {"mug-1", "tea-7", "spoon-3", "pot-2"};
-  static const char *const cats[] = {"kitchen", "tea", "garden"};
+  static const char *const prods[] = {"mug-1", "tea-7", "spoon-3", "pot-2", "th\xc3\xa9-9"};
+  static const char *const cats[] = {"kitchen", "tea", "garden", "th\xc3\xa9"};
   static const char *const shop_names[] = {"channel", "margin_rate", "tier", "order_count",
                                            "device", "id", "segment", "points", "unused",
                                            "p_alive", "days_since_last_order"};
@@ -168,7 +176,7 @@ static void random_trial(uint64_t *s, trial_t *t) {
   if (ofx_rand(s) % 5 == 0) p->last_order_at = OFX_NOW + 100; /* in the future */
   p->loyalty = ofx_rand(s) % 3 != 0;
   p->has_tier = ofx_rand(s) % 2;
-  snprintf(t->tier, sizeof t->tier, "%s", pick(s, tiers, 3));
+  snprintf(t->tier, sizeof t->tier, "%s", pick(s, tiers, 5));
   p->tier = t->tier;
   p->points = (int64_t)(ofx_rand(s) % 300);
   p->scored = ofx_rand(s) % 4 != 0;
@@ -182,8 +190,9 @@ static void random_trial(uint64_t *s, trial_t *t) {
   size_t n = 1 + ofx_rand(s) % 4;
   int64_t sum = 0;
   for (size_t i = 0; i < n; i++) {
-    t->items[i] = (offers_cart_item_t){pick(s, prods, 4),
-                                       ofx_rand(s) % 4 ? pick(s, cats, 3) : NULL,
+    t->items[i] = (offers_cart_item_t){pick(s, prods, ofx_rand(s) % 8 ? 4 : 5),
+                                       ofx_rand(s) % 4 ? pick(s, cats, ofx_rand(s) % 8 ? 3 : 4)
+                                                       : NULL,
                                        (int64_t)(1 + ofx_rand(s) % 3),
                                        (int64_t)(100 + ofx_rand(s) % 2000)};
     sum += t->items[i].quantity * t->items[i].price;
@@ -330,6 +339,24 @@ static void test_lazy_attributes(void **st) {
       const json_t *a = json_object_get(ref, c->attrs[slot]), *b = offers_attrs_get(&lazy, slot);
       if (!(a == b || (a && b && json_equal(a, b))))
         fail_msg("trial %d: attribute %s differs", i, c->attrs[slot]);
+      condition_value_t tv = *offers_attrs_value(&lazy, slot), jv; /* what the rules read */
+      condition_value_from_json(b, &jv);
+      bool same = tv.type == jv.type;
+      if (same && tv.type == CONDITION_VALUE_BOOL) same = tv.b == jv.b;
+      if (same && tv.type == CONDITION_VALUE_INT) same = tv.i == jv.i;
+      if (same && tv.type == CONDITION_VALUE_REAL) same = tv.d == jv.d;
+      if (same && tv.type == CONDITION_VALUE_STR)
+        same = tv.n == jv.n && !memcmp(tv.s, jv.s, tv.n);
+      if (same && tv.type == CONDITION_VALUE_JSON) same = tv.json == jv.json;
+      if (tv.type == CONDITION_VALUE_STRS) { /* a cart list: the JSON array's strings */
+        same = jv.type == CONDITION_VALUE_JSON && json_array_size(jv.json) == tv.n;
+        for (size_t k = 0; same && k < tv.n; k++) {
+          const json_t *el = json_array_get(jv.json, k);
+          same = json_string_length(el) == tv.strs[k].n &&
+                 !memcmp(json_string_value(el), tv.strs[k].s, tv.strs[k].n);
+        }
+      }
+      if (!same) fail_msg("trial %d: typed attribute %s differs", i, c->attrs[slot]);
     }
     for (unsigned g = 0; g < 8; g++) assert_true(t.loads[g] <= 1); /* each group once */
     if (held) {
@@ -815,6 +842,218 @@ static void test_gates(void **st) {
   offers_catalog_free(c);
 }
 
+
+/* ---- the caps read from the customer's seen rows (cap slots) ----
+ * A store written first "by the old binary" (exposures as 'S' 1 rows and 'c' rows written
+ * directly, with no slots), then through offer_seen_store/offer_cap_store (which write 'S' 2
+ * rows), with offers whose cap period changes between writes, events at random past
+ * and future times, and customers moved by customer.forget: at random times, the counts
+ * offer_caps_load gives from the prefetched rows equal the 'c' rows read one by one (the
+ * path the slots replace), and the exposures the rows give equal offer_seen_load's. */
+static void old_seen_put(fx_t *f, const char *customer, const char *offer, const offer_seen_t *s) {
+  offer_key_t k;
+  offer_key_init(&k, 0);
+  offer_key_str(&k, customer);
+  offer_key_sep(&k);
+  offer_key_str(&k, offer);
+  rec_buf_t b;
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'S');
+  rec_put_u8(&b, 1);
+  rec_put_uv(&b, (uint64_t)s->arm);
+  rec_put_sv(&b, s->first_ts);
+  rec_put_sv(&b, s->last_ts);
+  rec_put_u8(&b, s->converted ? 1 : 0);
+  rec_put_sv(&b, s->revenue);
+  assert_int_equal(store_put(f->w, STORE_T_OFFER_SEEN, k.b, k.n, b.p, b.n), 0);
+  rec_buf_free(&b);
+}
+
+static void old_cap_put(fx_t *f, const offer_t *o, const char *customer, char kind, int64_t ts,
+                        int64_t count) {
+  offer_key_t k;
+  offer_key_init(&k, 'c');
+  offer_key_str(&k, o->id);
+  offer_key_sep(&k);
+  offer_key_str(&k, customer);
+  offer_key_sep(&k);
+  offer_key_u8(&k, (unsigned char)kind);
+  offer_key_sep(&k);
+  offer_key_be64(&k, offer_period_index(o->cap_period, ts));
+  rec_buf_t b;
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'C');
+  rec_put_u8(&b, 1);
+  rec_put_sv(&b, count);
+  assert_int_equal(store_put(f->w, STORE_T_OFFER_COUNTS, k.b, k.n, b.p, b.n), 0);
+  rec_buf_free(&b);
+}
+
+static void test_cap_slots(void **st) {
+  fx_t *f = *st;
+  static const char *const periods[] = {"day", "week", "month", "lifetime"};
+  static const char *const offers[] = {"k1", "k2", "k3"};
+  char customers[6][16];
+  for (int i = 0; i < 6; i++) snprintf(customers[i], sizeof customers[i], "cu%d", i);
+  uint64_t rs = 77;
+  int checked = 0, from_slots = 0;
+  for (int round = 0; round < 60; round++) {
+    /* (re)define the offers: a cap period that may change between rounds */
+    for (int i = 0; i < 3; i++) {
+      char def[256];
+      snprintf(def, sizeof def,
+               "{\"id\":\"%s\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+               "\"caps\":{\"shown\":%d,\"redeemed\":%d,\"period\":\"%s\"}}",
+               offers[i], 1 + (int)(ofx_rand(&rs) % 4), 1 + (int)(ofx_rand(&rs) % 3),
+               periods[round < 20 ? (uint64_t)i : ofx_rand(&rs) % 4]);
+      ofx_set(f, def);
+    }
+    offers_catalog_t *c = ofx_catalog(f);
+    for (int w = 0; w < 30; w++) {
+      const offer_t *o = &c->offers[ofx_rand(&rs) % c->n];
+      const char *cu = customers[ofx_rand(&rs) % 6];
+      int64_t ts = OFX_NOW + (int64_t)(ofx_rand(&rs) % (200 * 86400)) - 100 * 86400;
+      int64_t n;
+      int op = (int)(ofx_rand(&rs) % 10);
+      if (round < 10) { /* the old binary (before any new write): impressions, redemptions */
+        offer_seen_t s = {1, ts, ts, 0, 0};
+        assert_int_equal(offer_cap_load(f->w, o, cu, 's', ts, &n), 0);
+        if (op < 6) old_seen_put(f, cu, o->id, &s), old_cap_put(f, o, cu, 's', ts, n + 1);
+        else assert_int_equal(offer_cap_load(f->w, o, cu, 'r', ts, &n), 0),
+             old_cap_put(f, o, cu, 'r', ts, n + 1);
+      } else if (op < 6) { /* an impression (offers_event's writes) */
+        offer_seen_t s;
+        if (offer_seen_load(f->w, cu, o->id, &s) == PERR_NOT_FOUND) s = (offer_seen_t){1, ts, ts, 0, 0};
+        else s.last_ts = ts > s.last_ts ? ts : s.last_ts;
+        assert_int_equal(offer_seen_store(f->w, cu, o->id, &s), 0);
+        assert_int_equal(offer_cap_load(f->w, o, cu, 's', ts, &n), 0);
+        assert_int_equal(offer_cap_store(f->w, o, cu, 's', ts, n + 1), 0);
+      } else if (op < 9) { /* a redemption */
+        assert_int_equal(offer_cap_load(f->w, o, cu, 'r', ts, &n), 0);
+        assert_int_equal(offer_cap_store(f->w, o, cu, 'r', ts, n + 1), 0);
+      } else if (ofx_rand(&rs) % 4 == 0) { /* customer.forget moves the rows */
+        uint64_t rows;
+        perr_info_t e = {0};
+        char to[16];
+        snprintf(to, sizeof to, "cx%d", (int)(ofx_rand(&rs) % 1000));
+        assert_int_equal(offers_customer_rekey(f->w, cu, to, &rows, &e), 0);
+        assert_int_equal(offers_customer_rekey(f->w, to, cu, &rows, &e), 0);
+      }
+    }
+    if (round % 3 == 2) fx_commit(f);
+    for (int q = 0; q < 40; q++) {
+      const offer_t *o = &c->offers[ofx_rand(&rs) % c->n];
+      const char *cu = customers[ofx_rand(&rs) % 6];
+      int64_t now = OFX_NOW + (int64_t)(ofx_rand(&rs) % (240 * 86400)) - 110 * 86400;
+      offer_seen_set_t set;
+      offer_seen_prefetch(f->w, cu, &set);
+      assert_true(set.complete);
+      bool known;
+      const offer_seen_row_t *row = offer_seen_row_in(&set, o->id, &known);
+      int64_t shown, redeemed, want_s, want_r;
+      assert_int_equal(offer_caps_load(f->w, o, cu, now, known, row, &shown, &redeemed), 0);
+      assert_int_equal(offer_cap_load(f->w, o, cu, 's', now, &want_s), 0);
+      assert_int_equal(offer_cap_load(f->w, o, cu, 'r', now, &want_r), 0);
+      if (shown != want_s || redeemed != want_r)
+        fail_msg("round %d %s %s at %lld: slots %lld/%lld, rows %lld/%lld", round, cu, o->id,
+                 (long long)now, (long long)shown, (long long)redeemed, (long long)want_s,
+                 (long long)want_r);
+      offer_seen_t a, b;
+      int ra = offer_seen_lookup(f->w, &set, cu, o->id, &a), rb = offer_seen_load(f->w, cu, o->id, &b);
+      assert_int_equal(ra, rb);
+      assert_memory_equal(&a, &b, sizeof a);
+      from_slots += row && row->slots;
+      checked++;
+    }
+    offers_catalog_free(c);
+  }
+  assert_int_equal(checked, 60 * 40);
+  assert_true(from_slots > checked / 4); /* the slots did answer, not only the rows */
+  /* a customer with only a redemption row: no exposure for the export or attribution */
+  offers_catalog_t *c = ofx_catalog(f);
+  assert_int_equal(offer_cap_store(f->w, &c->offers[0], "only-redeemed", 'r', OFX_NOW, 1), 0);
+  offer_seen_t s;
+  assert_int_equal(offer_seen_load(f->w, "only-redeemed", c->offers[0].id, &s), PERR_NOT_FOUND);
+  int linked = -1;
+  bool replay;
+  perr_info_t e = {0};
+  assert_int_equal(offers_attribute_order(f->w, "ord-1", "only-redeemed", OFX_NOW + 5, 100, "EUR",
+                                          &linked, &replay, &e), 0);
+  assert_int_equal(linked, 0);
+  arena_t a;
+  arena_init(&a, 0);
+  offers_export_t x;
+  assert_int_equal(offers_customer_export(f->w, "only-redeemed", &a, &x, &e), 0);
+  assert_int_equal(x.nseen, 0);
+  assert_int_equal(x.ncounters, 1);
+  arena_free(&a);
+  offers_catalog_free(c);
+}
+
+/* ---- the sticky arms walked alongside the catalogue scan ----
+ * With the counter memo, a catalogue whose ids increase by position has each candidate's
+ * seen row found by walking the customer's rows (both in id order) instead of a binary
+ * search: whole decisions with the memo equal decisions without it (binary search, or one
+ * read per offer past 32 rows), for customers with 0..40 rows and sticky arms that differ
+ * from what the assignment would give; a catalogue out of order is found out of order. */
+static void test_seen_rows_by_scan(void **st) {
+  fx_t *f = *st;
+  uint64_t rs = 4242;
+  char ids[40][24];
+  for (int i = 0; i < 40; i++) { /* ids whose order is not their creation order */
+    snprintf(ids[i], sizeof ids[i], "s%02x-%d", (unsigned)(ofx_rand(&rs) % 256), i);
+    char def[1400];
+    snprintf(def, sizeof def,
+             "{\"id\":\"%s\",\"kind\":\"amount_off\",\"value\":%d,\"currency\":\"EUR\","
+             "\"stackable\":true,\"caps\":{\"shown\":%d},\"experiment\":{\"holdout\":0.2,"
+             "\"variants\":[{\"id\":\"a\",\"value\":%d},{\"id\":\"b\",\"value\":%d}]}}",
+             ids[i], 100 + i, 3 + (int)(ofx_rand(&rs) % 5), 100 + i, 150 + i);
+    ofx_set(f, def);
+  }
+  offers_catalog_t *c = ofx_catalog(f);
+  offers_counter_memo_t *m = offers_counter_memo_new();
+  assert_non_null(m);
+  assert_true(offer_memo_sorted(m, c));
+  int sticky_seen = 0;
+  for (int cu = 0; cu < 40; cu++) {
+    char customer[16];
+    snprintf(customer, sizeof customer, "sc%d", cu);
+    int rows = cu < 30 ? (int)(ofx_rand(&rs) % 12) : 28 + (int)(ofx_rand(&rs) % 13);
+    for (int r = 0; r < rows; r++) {
+      char key[48];
+      snprintf(key, sizeof key, "imp-%d-%d", cu, r);
+      ofx_impression(f, key, ids[ofx_rand(&rs) % 40], customer, (int)(ofx_rand(&rs) % 3),
+                     OFX_NOW - 3600);
+    }
+    ofx_cart_t cart;
+    ofx_cart(&cart, "EUR", 20000);
+    offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .now = OFX_NOW,
+                             .seed = (uint64_t)cu + 1, .max_offers = 16};
+    offers_decision_t a, b;
+    perr_info_t e = {0};
+    assert_int_equal(offers_decide(c, f->w, &in, &a, &e), 0);
+    in.counters = m;
+    assert_int_equal(offers_decide(c, f->w, &in, &b, &e), 0);
+    assert_same_decision(&a, &b);
+    for (size_t i = 0; i < b.n; i++) {
+      offer_seen_t s;
+      sticky_seen += offer_seen_load(f->w, customer, b.items[i].offer_id, &s) == 0;
+    }
+  }
+  assert_true(sticky_seen > 40); /* the decisions did use stored arms */
+  /* out of order: two offers swapped (a new catalogue id: the memo checks it afresh) */
+  offer_t t = c->offers[0];
+  c->offers[0] = c->offers[1];
+  c->offers[1] = t;
+  offer_gate_t g = c->gates[0];
+  c->gates[0] = c->gates[1];
+  c->gates[1] = g;
+  c->id ^= 1;
+  assert_false(offer_memo_sorted(m, c));
+  offers_counter_memo_free(m);
+  offers_catalog_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -827,6 +1066,8 @@ int main(void) {
       cmocka_unit_test(test_compare_numbers),
       cmocka_unit_test(test_targets_as_strings),
       cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cap_slots, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_seen_rows_by_scan, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

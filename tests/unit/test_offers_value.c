@@ -250,6 +250,12 @@ static void test_forget_leaves_no_guessable_row(void **state) {
   assert_int_equal(rows, 2 + 3); /* seen row and shown counter moved, 3 event records deleted */
   assert_int_equal(guess_hits(f, "carol", "o1", 4200), 0);
   assert_int_equal(guess_hits(f, "dave", "o1", 4200), dave_before); /* others untouched */
+  /* an id with no customer record: its rows are erased, not moved */
+  assert_int_equal(offers_customer_erase(f->w, "dave", &rows, &e), 0);
+  assert_int_equal(rows, 2 + 3);
+  assert_int_equal(guess_hits(f, "dave", "o1", 4200), 0);
+  assert_int_equal(offers_customer_erase(f->w, "dave", &rows, &e), 0);
+  assert_int_equal(rows, 0);
   /* the pseudonym keeps the sticky arm: an order is still attributed to it */
   int linked;
   bool replay;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -406,6 +407,148 @@ static void test_read_snapshot_and_reuse(void **state) {
   }
 }
 
+/* A read txn's closed cursor is renewed at the next open of its table: in the same txn (a
+ * new start, another table between), and in the txn renewed from the pool after a commit,
+ * where it sees the new snapshot. */
+static int count_from(store_txn_t *t, store_table_t tb, const char *start, const char *first) {
+  store_cursor_t *c;
+  const void *k, *v;
+  size_t kn, vn;
+  int n = 0;
+  assert_int_equal(store_cursor_open(t, tb, start, strlen(start), &c), 0);
+  while (store_cursor_next(c, &k, &kn, &v, &vn) == 1) {
+    if (!n && first) {
+      assert_int_equal(kn, strlen(first));
+      assert_memory_equal(k, first, kn);
+    }
+    n++;
+  }
+  store_cursor_close(c);
+  return n;
+}
+
+static void test_read_cursor_reuse(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  put1(s, STORE_T_AUX, "a1", "x");
+  put1(s, STORE_T_AUX, "a2", "x");
+  put1(s, STORE_T_AUX, "b1", "x");
+  put1(s, STORE_T_META, "zz", "x");
+  store_txn_t *r, *w;
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(count_from(r, STORE_T_AUX, "", "a1"), 3);
+    assert_int_equal(count_from(r, STORE_T_AUX, "a2", "a2"), 2);
+    assert_int_equal(count_from(r, STORE_T_META, "zz", "zz"), 1);
+    assert_int_equal(count_from(r, STORE_T_AUX, "c", NULL), 0);
+  }
+  store_cursor_t *c1, *c2; /* two open at once on one table: both work */
+  const void *k, *v;
+  size_t kn, vn;
+  assert_int_equal(store_cursor_open(r, STORE_T_AUX, "b", 1, &c1), 0);
+  assert_int_equal(store_cursor_open(r, STORE_T_AUX, "a", 1, &c2), 0);
+  assert_int_equal(store_cursor_next(c1, &k, &kn, &v, &vn), 1);
+  assert_memory_equal(k, "b1", 2);
+  assert_int_equal(store_cursor_next(c2, &k, &kn, &v, &vn), 1);
+  assert_memory_equal(k, "a1", 2);
+  store_cursor_close(c1);
+  store_cursor_close(c2);
+  store_abort(r);
+  assert_int_equal(store_txn_begin(s, 1, &w), 0);
+  assert_int_equal(store_put(w, STORE_T_AUX, "a0", 2, "y", 1), 0);
+  assert_int_equal(count_from(w, STORE_T_AUX, "", "a0"), 4); /* a write txn's own cursors */
+  assert_int_equal(store_commit(w), 0);
+  assert_int_equal(store_txn_begin(s, 0, &r), 0); /* the parked txn, with its cursors */
+  assert_int_equal(count_from(r, STORE_T_AUX, "", "a0"), 4);
+  store_abort(r);
+}
+
+/* A read txn ended on the newest snapshot is parked live and used again as it is while
+ * nothing is committed (same snapshot id, same data); a commit by this process, or by
+ * another process on the same files (which runs none of this process's code), is seen by
+ * the next read txn. */
+static void get_is(store_t *s, const char *k, const char *want, uint64_t *snap) {
+  store_txn_t *r;
+  const void *v;
+  size_t n;
+  assert_int_equal(store_txn_begin(s, 0, &r), 0);
+  int rc = store_get(r, STORE_T_AUX, k, strlen(k), &v, &n);
+  if (!want) assert_int_equal(rc, PERR_NOT_FOUND);
+  else {
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(v, want, n);
+  }
+  if (snap) *snap = store_txn_snapshot_id(r);
+  store_abort(r);
+}
+
+static void test_read_txn_kept_live(void **state) {
+  fx_t *f = *state;
+  store_t *s = open_store(f, 0);
+  put1(s, STORE_T_AUX, "k", "v1");
+  uint64_t a, b;
+  get_is(s, "k", "v1", &a);
+  get_is(s, "k", "v1", &b);
+  assert_true(a != 0 && a == b); /* the same snapshot, nothing committed */
+  put1(s, STORE_T_AUX, "k", "v2"); /* this process's commit */
+  get_is(s, "k", "v2", &b);
+  assert_true(b != a);
+  get_is(s, "k", "v2", &a);
+  assert_true(a == b);
+  fflush(NULL);
+  pid_t pid = fork(); /* another process commits: this one is told nothing */
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    store_options_t o;
+    store_options_default(&o);
+    o.no_sync = 1;
+    perr_info_t e = {0};
+    store_t *cs;
+    store_txn_t *w;
+    int ok = store_open(f->dir, &o, &cs, &e) == 0 && store_txn_begin(cs, 1, &w) == 0 &&
+             store_put(w, STORE_T_AUX, "k", 1, "v3", 2) == 0 && store_commit(w) == 0;
+    _exit(ok ? 0 : 1);
+  }
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  get_is(s, "k", "v3", &b);
+  assert_true(b != a);
+  /* two readers at once: both see the data, and both are parked again */
+  store_txn_t *r1, *r2;
+  const void *v;
+  size_t n;
+  assert_int_equal(store_txn_begin(s, 0, &r1), 0);
+  assert_int_equal(store_txn_begin(s, 0, &r2), 0);
+  assert_int_equal(store_get(r1, STORE_T_AUX, "k", 1, &v, &n), 0);
+  assert_int_equal(store_get(r2, STORE_T_AUX, "k", 1, &v, &n), 0);
+  store_abort(r1);
+  store_abort(r2);
+  put1(s, STORE_T_AUX, "k", "v4");
+  get_is(s, "k", "v4", NULL);
+  get_is(s, "k", "v4", NULL);
+  /* a parked live txn no begin takes again (the second of two) is let go at the next commit:
+   * its snapshot does not keep LMDB from reusing the pages later commits free */
+  assert_int_equal(store_txn_begin(s, 0, &r1), 0);
+  assert_int_equal(store_txn_begin(s, 0, &r2), 0);
+  store_abort(r1);
+  store_abort(r2);
+  static char big[64 * 1024];
+  uint64_t used0, used, size;
+  store_map_info(s, &used0, &size);
+  for (int i = 0; i < 200; i++) {
+    memset(big, 'a' + i % 26, sizeof big);
+    store_txn_t *w;
+    assert_int_equal(store_txn_begin(s, 1, &w), 0);
+    assert_int_equal(store_put(w, STORE_T_AUX, "big", 3, big, sizeof big), 0);
+    assert_int_equal(store_commit(w), 0);
+    get_is(s, "k", "v4", NULL); /* takes one parked txn, parks it again */
+  }
+  store_map_info(s, &used, &size);
+  assert_true(used < used0 + 2 * 1024 * 1024); /* pinned: 200 x 64 KB = 12.8 MB */
+}
+
 typedef struct thr_s {
   store_t *s;
   int fails;
@@ -471,6 +614,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_savepoint_store_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parent_used_under_savepoint, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_snapshot_and_reuse, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_cursor_reuse, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_txn_kept_live, setup, teardown),
       cmocka_unit_test_setup_teardown(test_readers_across_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
   };
