@@ -24,7 +24,9 @@
  * - the catalogue's gates (currency, window, minimum cart, a rule found false): whole
  *   decisions with them against the same catalogue without them (every check read from the
  *   offers, in the old order), over offers in three currencies, windows, minimum carts and
- *   shared rules, random carts, attributes and clocks.
+ *   shared rules, random carts, attributes and clocks;
+ * - tokens of version 2 (a hex impression id as its 16 bytes): they verify to exactly their
+ *   fields, and so does the version 1 token (made as before) of the same fields.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -36,6 +38,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "store_fixture.h"
 #include "offers_fixture.h"
@@ -815,6 +818,108 @@ static void test_gates(void **st) {
   offers_catalog_free(c);
 }
 
+/* ---- tokens: version 2 (the impression id's 16 bytes) beside version 1 ---- */
+
+static const char B64URL[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* A version 1 token as offer_token.c made every token before version 2 (transcribed; the
+ * HMAC through EVP_Q_mac, independent of the signer). */
+static void token_v1(const offers_keyring_t *ring, const offers_token_t *tk, char *out) {
+  rec_buf_t b;
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'T');
+  rec_put_u8(&b, 1);
+  unsigned char kid[4] = {(unsigned char)(ring->current_id >> 24),
+                          (unsigned char)(ring->current_id >> 16),
+                          (unsigned char)(ring->current_id >> 8), (unsigned char)ring->current_id};
+  rec_put_raw(&b, kid, 4);
+  rec_put_str(&b, core_pstr(tk->offer_id, strlen(tk->offer_id)));
+  rec_put_str(&b, core_pstr(tk->customer, strlen(tk->customer)));
+  rec_put_sv(&b, tk->value);
+  rec_put_str(&b, core_pstr(tk->currency, strlen(tk->currency)));
+  rec_put_sv(&b, tk->expires);
+  rec_put_str(&b, core_pstr(tk->impression_id, strlen(tk->impression_id)));
+  rec_put_uv(&b, (uint64_t)tk->arm);
+  unsigned char mac[32];
+  size_t ml = 0;
+  assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, ring->current,
+                            OFFERS_KEY_BYTES, b.p, b.n, mac, sizeof mac, &ml));
+  assert_int_equal(ml, 32);
+  rec_put_raw(&b, mac, 32);
+  assert_false(b.oom);
+  size_t o = 0;
+  for (size_t i = 0; i < b.n; i += 3) {
+    uint32_t v = (uint32_t)b.p[i] << 16 | (i + 1 < b.n ? (uint32_t)b.p[i + 1] << 8 : 0) |
+                 (i + 2 < b.n ? b.p[i + 2] : 0);
+    size_t k = b.n - i >= 3 ? 4 : b.n - i + 1;
+    for (size_t j = 0; j < k; j++) out[o++] = B64URL[v >> (18 - 6 * j) & 63];
+  }
+  out[o] = 0;
+  rec_buf_free(&b);
+}
+
+static void rand_text(uint64_t *s, char *out, size_t lo, size_t hi, const char *alphabet) {
+  size_t n = lo + ofx_rand(s) % (hi - lo + 1), an = strlen(alphabet);
+  for (size_t i = 0; i < n; i++) out[i] = alphabet[ofx_rand(s) % an];
+  out[n] = 0;
+}
+
+/* Random tokens (hex and other impression ids, ids of every length, values and expiries of
+ * every size, the signer and a fresh fetch): the token made now verifies to exactly its
+ * fields; the version 1 token of the same fields (made as before) verifies to the same
+ * fields; a hex impression id makes version 2 (16 bytes shorter before base64), anything
+ * else version 1, byte for byte as before (the version byte is signed: test_offers.c
+ * changes every character of a token). */
+static void test_token_versions(void **state) {
+  (void)state;
+  uint64_t s = 0x70c3e2;
+  offers_keyring_t ring;
+  memset(&ring, 0, sizeof ring);
+  ring.current_id = 7;
+  for (int i = 0; i < OFFERS_KEY_BYTES; i++) ring.current[i] = (unsigned char)(i * 37 + 11);
+  offers_signer_t *signer = offers_signer_new();
+  assert_non_null(signer);
+  int v2s = 0;
+  for (int round = 0; round < 3000; round++) {
+    offers_token_t t, got, got1;
+    memset(&t, 0, sizeof t);
+    rand_text(&s, t.offer_id, 1, round % 7 ? 16 : 120, "abcxyz-_09");
+    rand_text(&s, t.customer, 1, round % 5 ? 14 : 120, "c-0123456789\xc3\xa9");
+    strcpy(t.currency, round % 3 ? "EUR" : "USD");
+    t.value = (int64_t)(ofx_rand(&s) % 2000000) - (round % 9 == 0 ? 1000000 : 0);
+    t.expires = OFX_NOW + 60 + (int64_t)(ofx_rand(&s) % 100000000);
+    t.arm = (int)(ofx_rand(&s) % OFFERS_MAX_ARMS);
+    int kind = (int)(ofx_rand(&s) % 6);
+    if (kind < 3) rand_text(&s, t.impression_id, 32, 32, "0123456789abcdef");
+    else if (kind == 3) rand_text(&s, t.impression_id, 32, 32, "0123456789abcdefA");
+    else if (kind == 4) rand_text(&s, t.impression_id, 31, 32, "0123456789abcdef");
+    else rand_text(&s, t.impression_id, 1, 32, "imp0123456789xyz");
+    bool hex = strlen(t.impression_id) == 32 && strspn(t.impression_id, "0123456789abcdef") == 32;
+    char tok[OFFERS_TOKEN_MAX], fresh[OFFERS_TOKEN_MAX], old[OFFERS_TOKEN_MAX];
+    perr_info_t e = {0};
+    offers_refusal_t why;
+    assert_int_equal(offers_token_encode_with(signer, &ring, &t, tok, &e), 0);
+    assert_int_equal(offers_token_encode(&ring, &t, fresh, &e), 0);
+    assert_string_equal(tok, fresh); /* the signer gives what a fresh fetch gives */
+    token_v1(&ring, &t, old);
+    assert_int_equal(offers_token_verify(&ring, tok, t.customer, OFX_NOW, &got, &why, &e), 0);
+    assert_memory_equal(&got, &t, sizeof t);
+    assert_int_equal(offers_token_verify(&ring, old, t.customer, OFX_NOW, &got1, &why, &e), 0);
+    assert_memory_equal(&got1, &t, sizeof t);
+    if (hex) { /* version 2: "VAI" is 'T' 2; 16 raw bytes for 33 of text */
+      v2s++;
+      assert_memory_equal(tok, "VAI", 3);
+      assert_memory_equal(old, "VAE", 3);
+      assert_true(strlen(tok) < strlen(old));
+    } else {
+      assert_string_equal(tok, old);
+    }
+  }
+  assert_true(v2s > 1000);
+  offers_signer_free(signer);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -827,6 +932,7 @@ int main(void) {
       cmocka_unit_test(test_compare_numbers),
       cmocka_unit_test(test_targets_as_strings),
       cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
+      cmocka_unit_test(test_token_versions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
