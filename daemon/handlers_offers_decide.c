@@ -228,49 +228,12 @@ static int shop_attributes(const offers_catalog_t *c, const decide_req_t *q, off
   return 0;
 }
 
-/* The answer, packed straight into msgpack (the same bytes the JSON tree gave). */
+/* The answer, packed straight into the job's arena (the same bytes the JSON tree gave). */
 static int pack_decision(exec_ctx_t *x, const offers_decision_t *dec, void *r, perr_info_t *e) {
-  char buf[OFFERS_DECIDE_MAX * 1536 + 64];
-  offers_mp_t m;
-  offers_mp_init(&m, buf, sizeof buf);
-  msgpack_packer *pk = &m.pk;
-  msgpack_pack_map(pk, 2);
-  offers_mp_key(&m, "global_holdout");
-  dec->global_holdout ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-  offers_mp_key(&m, "offers");
-  msgpack_pack_array(pk, dec->n);
-  for (size_t i = 0; i < dec->n; i++) {
-    const offers_decided_t *it = &dec->items[i];
-    msgpack_pack_map(pk, 13);
-    offers_mp_key(&m, "offer_id");
-    offers_mp_key(&m, it->offer_id);
-    offers_mp_key(&m, "arm");
-    msgpack_pack_int64(pk, it->arm);
-    offers_mp_key(&m, "variant");
-    if (it->variant) offers_mp_key(&m, it->variant);
-    else msgpack_pack_nil(pk);
-    offers_mp_key(&m, "held_out");
-    it->held_out ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-    offers_mp_key(&m, "value");
-    msgpack_pack_int64(pk, it->value);
-    offers_mp_key(&m, "discount");
-    msgpack_pack_int64(pk, it->discount);
-    offers_mp_key(&m, "currency");
-    offers_mp_key(&m, it->currency);
-    offers_mp_key(&m, "expected_value");
-    msgpack_pack_double(pk, it->expected_value);
-    offers_mp_key(&m, "uplift");
-    msgpack_pack_double(pk, it->uplift);
-    offers_mp_key(&m, "impression_id");
-    offers_mp_key(&m, it->impression_id);
-    offers_mp_key(&m, "expires");
-    msgpack_pack_int64(pk, it->expires);
-    offers_mp_key(&m, "reason");
-    offers_mp_key(&m, it->reason);
-    offers_mp_key(&m, "token");
-    offers_mp_key(&m, it->token);
-  }
-  return offers_mp_answer(x, &m, r, e);
+  char *p = arena_alloc(x->arena, offers_decision_packed_max(dec));
+  if (!p) return perr_set(e, PERR_INTERNAL, NULL, "out of memory packing a result");
+  *(json_blob_t *)r = (json_blob_t){p, offers_decision_pack(dec, p)};
+  return 0;
 }
 
 static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void *r,

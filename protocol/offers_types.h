@@ -12,6 +12,7 @@
 
 #include "base/arena.h"
 #include "base/perr.h"
+#include "offers/offers.h"
 
 typedef struct raw_params_s { msgpack_object obj; } raw_params_t;
 typedef struct json_blob_s { const char *p; size_t n; } json_blob_t;
@@ -21,5 +22,13 @@ typedef struct json_blob_s { const char *p; size_t n; } json_blob_t;
 json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e);
 /* Pack j (jansson) as msgpack into the arena as one blob. 0, or PERR_NO_MEMORY. */
 int json_blob_make(arena_t *a, const json_t *j, json_blob_t *out, perr_info_t *e);
+
+/* offers.decide's answer {global_holdout, offers: [{offer_id, arm, variant, held_out, value,
+ * discount, currency, expected_value, uplift, impression_id, expires, reason, token}]} packed
+ * straight into out: the bytes msgpack-c's packer writes for it (the smallest forms, str8
+ * for strings of 32..255 bytes, float64). offers_decision_packed_max bounds the size;
+ * offers_decision_pack needs out to hold that many and returns the bytes written. */
+size_t offers_decision_packed_max(const offers_decision_t *d);
+size_t offers_decision_pack(const offers_decision_t *d, char *out);
 
 #endif

@@ -26,7 +26,9 @@
  *   offers, in the old order), over offers in three currencies, windows, minimum carts and
  *   shared rules, random carts, attributes and clocks;
  * - tokens of version 2 (a hex impression id as its 16 bytes): they verify to exactly their
- *   fields, and so does the version 1 token (made as before) of the same fields.
+ *   fields, and so does the version 1 token (made as before) of the same fields;
+ * - offers.decide's answer packed directly: the bytes msgpack-c's packer wrote, over random
+ *   decisions (string, integer and float edges).
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -46,6 +48,7 @@
 #include "offers/condition_internal.h"
 #include "offers/offers_internal.h"
 #include "loyalty/loyalty.h"
+#include "offers_types.h"
 
 static int setup(void **state) { return fx_setup(state, "/tmp/patron-ofp-XXXXXX"); }
 static int teardown(void **state) { return fx_teardown(state); }
@@ -920,6 +923,116 @@ static void test_token_versions(void **state) {
   offers_signer_free(signer);
 }
 
+/* ---- offers.decide's answer packed directly ---- */
+
+/* The answer as the daemon packed it before (msgpack-c's packer, transcribed). */
+static void pack_reference(msgpack_packer *pk, const offers_decision_t *dec) {
+  msgpack_pack_map(pk, 2);
+#define KEY(k) msgpack_pack_str(pk, strlen(k)), msgpack_pack_str_body(pk, k, strlen(k))
+  KEY("global_holdout");
+  dec->global_holdout ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+  KEY("offers");
+  msgpack_pack_array(pk, dec->n);
+  for (size_t i = 0; i < dec->n; i++) {
+    const offers_decided_t *it = &dec->items[i];
+    msgpack_pack_map(pk, 13);
+    KEY("offer_id");
+    KEY(it->offer_id);
+    KEY("arm");
+    msgpack_pack_int64(pk, it->arm);
+    KEY("variant");
+    if (it->variant) KEY(it->variant);
+    else msgpack_pack_nil(pk);
+    KEY("held_out");
+    it->held_out ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    KEY("value");
+    msgpack_pack_int64(pk, it->value);
+    KEY("discount");
+    msgpack_pack_int64(pk, it->discount);
+    KEY("currency");
+    KEY(it->currency);
+    KEY("expected_value");
+    msgpack_pack_double(pk, it->expected_value);
+    KEY("uplift");
+    msgpack_pack_double(pk, it->uplift);
+    KEY("impression_id");
+    KEY(it->impression_id);
+    KEY("expires");
+    msgpack_pack_int64(pk, it->expires);
+    KEY("reason");
+    KEY(it->reason);
+    KEY("token");
+    KEY(it->token);
+  }
+#undef KEY
+}
+
+static int64_t rand_edge_int(uint64_t *s) {
+  static const int64_t edges[] = {0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536,
+                                  INT64_C(4294967295), INT64_C(4294967296), INT64_MAX,
+                                  -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,
+                                  INT64_C(-2147483649), INT64_MIN};
+  uint64_t r = ofx_rand(s);
+  if (r % 3 == 0) return edges[(r >> 8) % (sizeof edges / sizeof *edges)];
+  int shift = (int)((r >> 8) % 64);
+  int64_t v = (int64_t)(ofx_rand(s) >> shift);
+  return r & 4 ? -v : v;
+}
+
+/* Random decisions (0..16 items, strings of 0..300 bytes across the fixstr/str8/str16
+ * bounds, integers at every width's edges, NaN/inf/-0 doubles, nil variants): the direct
+ * packer writes exactly msgpack-c's bytes, within its bound. */
+static void test_answer_packed_directly(void **state) {
+  (void)state;
+  uint64_t s = 0xa115;
+  static offers_decision_t d;
+  static char strs[OFFERS_DECIDE_MAX][3][320];
+  for (int round = 0; round < 3000; round++) {
+    memset(&d, 0, sizeof d);
+    d.global_holdout = ofx_rand(&s) & 1;
+    d.n = round % 40 == 0 ? OFFERS_DECIDE_MAX : (size_t)(ofx_rand(&s) % 4);
+    for (size_t i = 0; i < d.n; i++) {
+      offers_decided_t *it = &d.items[i];
+      size_t lens[3];
+      for (int k = 0; k < 3; k++) {
+        uint64_t r = ofx_rand(&s);
+        lens[k] = r % 4 == 0 ? 28 + (r >> 8) % 8 : r % 4 == 1 ? 250 + (r >> 8) % 10
+                : r % 4 == 2 ? (r >> 8) % 300 : (r >> 8) % 40;
+        rand_text(&s, strs[i][k], lens[k], lens[k], "abcXYZ-_ 09\xc3\xa9");
+      }
+      it->offer_id = strs[i][0];
+      it->variant = ofx_rand(&s) % 3 ? strs[i][1] : NULL;
+      it->currency = strs[i][2];
+      it->arm = (int)rand_edge_int(&s);
+      it->held_out = ofx_rand(&s) & 1;
+      it->value = rand_edge_int(&s);
+      it->discount = rand_edge_int(&s);
+      it->expires = rand_edge_int(&s);
+      static const double odd[] = {0.0, -0.0, 1e300, -1e-300, 5.340000000000021, NAN, INFINITY};
+      uint64_t r = ofx_rand(&s);
+      it->expected_value = r % 3 ? (ofx_unif(&s) - 0.5) * 1e6 : odd[(r >> 8) % 7];
+      it->uplift = r % 5 ? ofx_unif(&s) - 0.5 : odd[(r >> 16) % 7];
+      rand_text(&s, it->impression_id, 0, 32, "0123456789abcdef");
+      rand_text(&s, it->reason, 0, 127, "eligible; arm'0.5");
+      rand_text(&s, it->token, 0, OFFERS_TOKEN_MAX - 1, "ABCxyz-_09");
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack_reference(&pk, &d);
+    size_t max = offers_decision_packed_max(&d);
+    char *got = malloc(max);
+    assert_non_null(got);
+    size_t n = offers_decision_pack(&d, got);
+    assert_true(n <= max);
+    assert_int_equal(n, sb.size);
+    assert_memory_equal(got, sb.data, n);
+    free(got);
+    msgpack_sbuffer_destroy(&sb);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -933,6 +1046,7 @@ int main(void) {
       cmocka_unit_test(test_targets_as_strings),
       cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
       cmocka_unit_test(test_token_versions),
+      cmocka_unit_test(test_answer_packed_directly),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
