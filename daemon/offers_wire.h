@@ -93,11 +93,7 @@ void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t 
 static inline bool offers_wire_plain_str(const msgpack_object *o, size_t max) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max)
     return false;
-  size_t n = o->via.str.size;
-  if (n > 32) return !memchr(o->via.str.ptr, 0, n);
-  unsigned char all = 1; /* a short id: its bytes looked at here, without a call */
-  for (size_t i = 0; i < n; i++) all &= o->via.str.ptr[i] != 0;
-  return all;
+  return !mp_has_nul(o->via.str.ptr, o->via.str.size);
 }
 
 #endif

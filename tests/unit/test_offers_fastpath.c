@@ -28,7 +28,8 @@
  * - tokens of version 2 (a hex impression id as its 16 bytes): they verify to exactly their
  *   fields, and so does the version 1 token (made as before) of the same fields;
  * - offers.decide's answer packed directly: the bytes msgpack-c's packer wrote, over random
- *   decisions (string, integer and float edges).
+ *   decisions (string, integer and float edges); the fast reader's NUL check (mp_has_nul)
+ *   against a byte loop.
  * The GrowthBook evalCondition cases through condition_eval_get are in test_condition.c. */
 #include <math.h>
 #include <setjmp.h>
@@ -1033,6 +1034,23 @@ static void test_answer_packed_directly(void **state) {
   }
 }
 
+/* mp_has_nul (the fast readers' NUL check, 8 bytes a step) against a byte loop: every
+ * length 0..40 with a NUL at every position or none, over random other bytes. */
+static void test_has_nul(void **state) {
+  (void)state;
+  uint64_t s = 0x4e11;
+  char buf[48];
+  for (size_t n = 0; n <= 40; n++)
+    for (size_t at = 0; at <= n; at++)
+      for (int round = 0; round < 20; round++) {
+        for (size_t i = 0; i < sizeof buf; i++) buf[i] = (char)(1 + ofx_rand(&s) % 255);
+        if (round % 2) buf[ofx_rand(&s) % sizeof buf] = 0; /* maybe beyond the string */
+        if (at < n) buf[at] = 0;
+        bool want = memchr(buf, 0, n) != NULL;
+        assert_int_equal(mp_has_nul(buf, n), want);
+      }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_fixed),
@@ -1047,6 +1065,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
       cmocka_unit_test(test_token_versions),
       cmocka_unit_test(test_answer_packed_directly),
+      cmocka_unit_test(test_has_nul),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
