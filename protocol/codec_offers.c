@@ -175,9 +175,8 @@ size_t offers_decision_packed_max(const offers_decision_t *d) {
   size_t n = 64; /* the map, its two keys, the array header */
   for (size_t i = 0; i < d->n; i++) { /* 13 keys (~110 bytes), numbers, strings' headers */
     const offers_decided_t *it = &d->items[i];
-    n += 256 + strlen(it->offer_id) + (it->variant ? strlen(it->variant) : 0) +
-         strlen(it->currency) + strlen(it->impression_id) + strlen(it->reason) +
-         strlen(it->token);
+    n += 256 + sizeof it->impression_id + sizeof it->reason + sizeof it->token +
+         strlen(it->offer_id) + (it->variant ? strlen(it->variant) : 0) + strlen(it->currency);
   }
   return n;
 }

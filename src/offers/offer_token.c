@@ -191,19 +191,22 @@ static long b64url_decode(const char *in, size_t n, unsigned char *out, size_t c
 
 #define IMPRESSION_RAW 16 /* a version 2 token's impression id: 16 bytes, 32 hex digits */
 
-static int hexval(char c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+/* A lowercase hex digit's value plus one; 0 for any other byte. */
+static const unsigned char HEX1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16};
 
 /* Whether id is 32 lowercase hex digits, into raw (the id a version 2 token carries). */
 static bool impression_raw(const char *id, size_t n, unsigned char raw[IMPRESSION_RAW]) {
   if (n != 2 * IMPRESSION_RAW) return false;
+  unsigned bad = 0;
   for (size_t i = 0; i < IMPRESSION_RAW; i++) {
-    int hi = hexval(id[2 * i]), lo = hexval(id[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    raw[i] = (unsigned char)(hi << 4 | lo);
+    unsigned hi = HEX1[(unsigned char)id[2 * i]], lo = HEX1[(unsigned char)id[2 * i + 1]];
+    bad |= (hi == 0) | (lo == 0);
+    raw[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
   }
-  return true;
+  return !bad;
 }
 
 int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, char *out,
