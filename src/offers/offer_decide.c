@@ -148,14 +148,20 @@ static const char *capped(counters_t *k, const offer_t *o, store_txn_t *rd,
   return NULL;
 }
 
-/* Whether the offer's gate turns it down: ineligible's first checks, and a rule this
- * decision found false already (every check before the budget is free of side effects, so
- * which of them turns an offer down first changes nothing). */
-static bool gated_out(const offer_gate_t *g, const offers_decide_in_t *in,
-                      const char currency[4], const unsigned char *memo) {
+/* Whether a gate class turns its offers down: ineligible's first checks (every check before
+ * the budget is free of side effects, so which of them turns an offer down first changes
+ * nothing). */
+static bool class_out(const offer_gate_class_t *g, const offers_decide_in_t *in,
+                      const char currency[4]) {
   return g->archived || !currency[0] || memcmp(currency, g->currency, 4) ||
          in->now < g->valid_from || (g->valid_until && in->now >= g->valid_until) ||
-         in->cart->value < g->min_cart || (memo && g->rule_slot >= 0 && memo[g->rule_slot] == 2);
+         in->cart->value < g->min_cart;
+}
+
+/* Whether the offer's gate turns it down: its class (out[cls], made once a decision), or a
+ * rule this decision found false already. */
+static bool gated_out(const offer_gate_t *g, const unsigned char *out, const unsigned char *memo) {
+  return out[g->cls] || (memo && g->rule_slot >= 0 && memo[g->rule_slot] == 2);
 }
 
 /* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first); gated: its
@@ -412,28 +418,33 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   }
   bandit_rng_t rng;
   bandit_rng_seed(&rng, in->seed);
-  /* the candidates, then one memo byte per distinct rule of the catalogue */
+  /* the candidates, then one memo byte per distinct rule of the catalogue, then one byte per
+   * gate class (nclasses <= n) */
   enum { LOCAL_CANDS = 64 };
   struct {
     cand_t cs[LOCAL_CANDS];
-    unsigned char memo[LOCAL_CANDS];
+    unsigned char memo[LOCAL_CANDS], class_out[LOCAL_CANDS];
   } local; /* a catalogue this small needs no allocation */
   bool small = c->n <= LOCAL_CANDS && c->nrule_slots <= LOCAL_CANDS;
-  cand_t *cs = small ? local.cs : malloc(c->n * sizeof *cs + c->nrule_slots);
+  cand_t *cs = small ? local.cs : malloc(c->n * sizeof *cs + c->nrule_slots + c->n);
   size_t n = 0;
   int rc = 0;
   if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
   unsigned char *memo = !c->nrule_slots ? NULL : small ? local.memo
                                                              : (unsigned char *)(cs + c->n);
   if (memo) memset(memo, 0, c->nrule_slots);
+  unsigned char *classes_out = small ? local.class_out
+                                     : (unsigned char *)(cs + c->n) + c->nrule_slots;
   double worth = cart_worth(c, in);
   offer_seen_set_t seen_buf; /* filled by the range read, if any */
   counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf};
   char currency[4] = {0}; /* the cart's, when a currency code can equal it (an offer's is 3
                            * letters, NUL-terminated): then memcmp of 4 bytes is strcmp == 0 */
   if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);
+  for (size_t k = 0; c->gates && k < c->nclasses; k++)
+    classes_out[k] = class_out(&c->classes[k], in, currency);
   for (size_t i = 0; i < c->n && !rc; i++) {
-    if (c->gates && gated_out(&c->gates[i], in, currency, memo)) continue;
+    if (c->gates && gated_out(&c->gates[i], classes_out, memo)) continue;
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
     if (ineligible(&counters, o, rd, in, currency, c->gates != NULL, memo, &base, &money_used,
