@@ -465,14 +465,12 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     if (!small) free(cs);
     return offer_store_err(rd, rc, e);
   }
-  if (n > 32) qsort(cs, n, sizeof *cs, cmp_cand);
-  for (size_t i = 1; i < n && n <= 32; i++) { /* a few: insertion sort, no allocation (the
-                                               * order is total: ids are unique) */
-    cand_t k = cs[i];
-    size_t j = i;
-    for (; j > 0 && cmp_cand(&cs[j - 1], &k) > 0; j--) cs[j] = cs[j - 1];
-    cs[j] = k;
-  }
+  /* Selection in ranking order: many candidates sorted first; a few (the common case) each
+   * found when the walk needs it, the best of the rest swapped into place (the order is
+   * total, ids are unique, so the walk visits exactly the sorted order; once a non-stackable
+   * offer is taken nothing more is, so the rest is never ordered). */
+  bool sorted = n > 32;
+  if (sorted) qsort(cs, n, sizeof *cs, cmp_cand);
   /* Selection: a held-out candidate takes its slot exactly as if shown (the control sees
    * what the customer would see without that offer: nothing in its place). */
   size_t max = in->max_offers > 0 && in->max_offers < OFFERS_DECIDE_MAX ? (size_t)in->max_offers
@@ -480,9 +478,19 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   const char *groups[OFFERS_DECIDE_MAX];
   size_t ngroups = 0;
   bool exclusive_taken = false;
-  for (size_t i = 0; i < n && out->n < max && !rc; i++) {
+  for (size_t i = 0; i < n && out->n < max && !rc && !exclusive_taken; i++) {
+    if (!sorted) {
+      size_t best = i;
+      for (size_t j = i + 1; j < n; j++)
+        if (cmp_cand(&cs[j], &cs[best]) < 0) best = j;
+      if (best != i) {
+        cand_t t = cs[i];
+        cs[i] = cs[best];
+        cs[best] = t;
+      }
+    }
     const offer_t *o = cs[i].o;
-    if (exclusive_taken || (out->n && !o->stackable)) continue;
+    if (out->n && !o->stackable) continue;
     bool clash = false;
     for (size_t g = 0; g < ngroups && o->exclusive_group; g++)
       clash |= !strcmp(groups[g], o->exclusive_group);

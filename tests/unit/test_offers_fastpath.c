@@ -25,6 +25,8 @@
  *   decisions with them against the same catalogue without them (every check read from the
  *   offers, in the old order), over offers in three currencies, windows, minimum carts and
  *   shared rules, random carts, attributes and clocks;
+ * - the selection's order found as the walk needs it: against the full ranking walked with
+ *   the selection rules, for random stackability, exclusive groups and max_offers;
  * - tokens of version 2 (a hex impression id as its 16 bytes): they verify to exactly their
  *   fields, and so does the version 1 token (made as before) of the same fields;
  * - offers.decide's answer packed directly: the bytes msgpack-c's packer wrote, over random
@@ -822,6 +824,94 @@ static void test_gates(void **st) {
   offers_catalog_free(c);
 }
 
+/* The selection visits the candidates in ranking order, each found as the walk needs it:
+ * against the full ranking (every offer stackable, no group, 16 slots: the decision lists
+ * every candidate, checked sorted by expected value, priority, id) walked with the selection
+ * rules by the test, for random stackability, exclusive groups and max_offers on the same
+ * catalogue (neither changes an offer's arm or value), over random carts, customers and
+ * clocks. */
+static const offer_t *offer_by_id(const offers_catalog_t *c, const char *id) {
+  for (size_t i = 0; i < c->n; i++)
+    if (!strcmp(c->offers[i].id, id)) return &c->offers[i];
+  fail_msg("no offer %s", id);
+  return NULL;
+}
+
+static void test_selection_order(void **st) {
+  fx_t *f = *st;
+  for (int i = 0; i < 16; i++) {
+    char def[512];
+    snprintf(def, sizeof def,
+             "{\"id\":\"s%02d\",\"kind\":\"%s\",\"value\":%d,\"currency\":\"EUR\","
+             "\"priority\":%d,\"experiment\":{\"holdout\":0.2,\"variants\":[{\"id\":\"a\","
+             "\"value\":%d},{\"id\":\"b\",\"value\":%d}]}}",
+             (i * 7) % 16, i % 3 ? "amount_off" : "percent_off", i % 3 ? 300 : 5, i % 4,
+             i % 3 ? 300 : 5, i % 3 ? (i % 2 ? 500 : 300) : 10);
+    ofx_set(f, def);
+  }
+  offers_catalog_t *c = ofx_catalog(f);
+  assert_int_equal(c->n, 16);
+  static const char *const groups[] = {"g1", "g2"};
+  uint64_t s = 0x5e1;
+  size_t picked = 0;
+  for (int round = 0; round < 2000; round++) {
+    ofx_cart_t cart;
+    ofx_cart(&cart, "EUR", 500 + (int64_t)(ofx_rand(&s) % 20000));
+    char customer[16];
+    snprintf(customer, sizeof customer, "c%d", (int)(ofx_rand(&s) % 500));
+    offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = NULL,
+                             .now = OFX_NOW + (int64_t)(ofx_rand(&s) % 100000),
+                             .seed = ofx_rand(&s), .max_offers = OFFERS_DECIDE_MAX};
+    json_t *attrs = json_object();
+    in.attrs = attrs;
+    for (size_t i = 0; i < c->n; i++) c->offers[i].stackable = true, c->offers[i].exclusive_group = NULL;
+    offers_decision_t all, got;
+    perr_info_t e = {0};
+    assert_int_equal(offers_decide(c, f->w, &in, &all, &e), 0);
+    assert_int_equal(all.n, 16); /* every offer a candidate, all listed */
+    for (size_t i = 1; i < all.n; i++) {
+      const offers_decided_t *a = &all.items[i - 1], *b = &all.items[i];
+      const offer_t *oa = offer_by_id(c, a->offer_id), *ob = offer_by_id(c, b->offer_id);
+      assert_true(a->expected_value > b->expected_value ||
+                  (a->expected_value == b->expected_value &&
+                   (oa->priority > ob->priority ||
+                    (oa->priority == ob->priority && strcmp(oa->id, ob->id) < 0))));
+    }
+    for (size_t i = 0; i < c->n; i++) {
+      uint64_t r = ofx_rand(&s);
+      c->offers[i].stackable = r % 4 != 0;
+      c->offers[i].exclusive_group = r % 3 == 0 ? groups[(r >> 8) % 2] : NULL;
+    }
+    in.max_offers = 1 + (int)(ofx_rand(&s) % 6);
+    assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+    /* the selection rules walked over the full ranking */
+    const char *taken_groups[OFFERS_DECIDE_MAX];
+    size_t ntaken = 0, ngroups = 0;
+    bool exclusive = false;
+    for (size_t i = 0; i < all.n && ntaken < (size_t)in.max_offers; i++) {
+      const offer_t *o = offer_by_id(c, all.items[i].offer_id);
+      if (exclusive || (ntaken && !o->stackable)) continue;
+      bool clash = false;
+      for (size_t g = 0; g < ngroups && o->exclusive_group; g++)
+        clash |= !strcmp(taken_groups[g], o->exclusive_group);
+      if (clash) continue;
+      if (o->exclusive_group) taken_groups[ngroups++] = o->exclusive_group;
+      if (!o->stackable) exclusive = true;
+      assert_true(ntaken < got.n);
+      assert_string_equal(got.items[ntaken].offer_id, all.items[i].offer_id);
+      assert_int_equal(got.items[ntaken].arm, all.items[i].arm);
+      assert_memory_equal(&got.items[ntaken].expected_value, &all.items[i].expected_value,
+                          sizeof(double));
+      ntaken++;
+    }
+    assert_int_equal(got.n, ntaken);
+    picked += ntaken;
+    json_decref(attrs);
+  }
+  assert_true(picked > 2000);
+  offers_catalog_free(c);
+}
+
 /* ---- tokens: version 2 (the impression id's 16 bytes) beside version 1 ---- */
 
 static const char B64URL[] =
@@ -1063,6 +1153,7 @@ int main(void) {
       cmocka_unit_test(test_compare_numbers),
       cmocka_unit_test(test_targets_as_strings),
       cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
       cmocka_unit_test(test_token_versions),
       cmocka_unit_test(test_answer_packed_directly),
       cmocka_unit_test(test_has_nul),
