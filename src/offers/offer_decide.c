@@ -49,7 +49,11 @@ static int64_t discount_on(const offer_t *o, int64_t value, int64_t base) {
   int64_t d = 0;
   if (base <= 0) return 0;
   switch (o->kind) {
-    case OFFER_PERCENT_OFF: d = (int64_t)((__int128)base * value / 100); break;
+    case OFFER_PERCENT_OFF: { /* base * value / 100, truncated; in 64 bits when it fits */
+      int64_t bv;
+      d = ck_mul(base, value, &bv) ? bv / 100 : (int64_t)((__int128)base * value / 100);
+      break;
+    }
     case OFFER_AMOUNT_OFF: d = value < base ? value : base; break;
     case OFFER_FREE_SHIPPING:
     case OFFER_FREE_ITEM: d = value; break;
@@ -306,9 +310,17 @@ static void decimal(int64_t v, char *out) {
   out[n] = 0;
 }
 
+/* The two lowercase hex digits of each byte value. */
+static const char HEX2[256][2] = {
+#define H4(a) {a, '0'}, {a, '1'}, {a, '2'}, {a, '3'}, {a, '4'}, {a, '5'}, {a, '6'}, {a, '7'}, \
+              {a, '8'}, {a, '9'}, {a, 'a'}, {a, 'b'}, {a, 'c'}, {a, 'd'}, {a, 'e'}, {a, 'f'}
+    H4('0'), H4('1'), H4('2'), H4('3'), H4('4'), H4('5'), H4('6'), H4('7'),
+    H4('8'), H4('9'), H4('a'), H4('b'), H4('c'), H4('d'), H4('e'), H4('f')
+#undef H4
+};
+
 static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
                           char out[33]) {
-  static const char hex[] = "0123456789abcdef";
   unsigned char h[32];
   if (in->random_ids) {
     for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
@@ -318,7 +330,7 @@ static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit
     const char *parts[3] = {in->customer, o->id, bucket};
     offer_sha256_with(in->signer, parts, 3, h);
   }
-  for (int i = 0; i < 16; i++) out[2 * i] = hex[h[i] >> 4], out[2 * i + 1] = hex[h[i] & 15];
+  for (int i = 0; i < 16; i++) memcpy(out + 2 * i, HEX2[h[i]], 2);
   out[32] = 0;
 }
 
@@ -366,7 +378,7 @@ static void eligible_reason(const offer_t *o, const char *variant, const cand_t 
 static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,
                 offers_decided_t *d, perr_info_t *e) {
   const offer_t *o = c->o;
-  memset(d, 0, sizeof *d);
+  d->token[0] = 0; /* every other field is set below (no memset of the 700-byte item) */
   d->offer_id = o->id;
   d->arm = c->arm;
   d->held_out = c->arm == 0;

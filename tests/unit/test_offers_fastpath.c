@@ -912,6 +912,24 @@ static void test_selection_order(void **st) {
   offers_catalog_free(c);
 }
 
+/* A percent off computed in 64 bits when base x value fits: against the 128-bit product it
+ * replaced, over random cart values of every size (up to INT64_MAX) and percents. */
+static void test_percent_discount(void **state) {
+  (void)state;
+  offer_t o;
+  memset(&o, 0, sizeof o);
+  o.kind = OFFER_PERCENT_OFF;
+  uint64_t s = 0x9c7;
+  for (int i = 0; i < 200000; i++) {
+    int64_t base = (int64_t)(ofx_rand(&s) >> (1 + ofx_rand(&s) % 63));
+    int64_t value = i % 5 ? 1 + (int64_t)(ofx_rand(&s) % 100) : (int64_t)(ofx_rand(&s) >> 40);
+    offers_cart_t cart = {.value = base, .currency = "EUR"};
+    int64_t want = base <= 0 ? 0 : (int64_t)((__int128)base * value / 100);
+    if (want < 0) want = 0;
+    assert_int_equal(offers_discount(&o, value, &cart), want);
+  }
+}
+
 /* ---- tokens: version 2 (the impression id's 16 bytes) beside version 1 ---- */
 
 static const char B64URL[] =
@@ -1154,6 +1172,7 @@ int main(void) {
       cmocka_unit_test(test_targets_as_strings),
       cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
+      cmocka_unit_test(test_percent_discount),
       cmocka_unit_test(test_token_versions),
       cmocka_unit_test(test_answer_packed_directly),
       cmocka_unit_test(test_has_nul),
