@@ -163,9 +163,10 @@ static bool class_out(const offer_gate_class_t *g, const offers_decide_in_t *in,
 }
 
 /* Whether the offer's gate turns it down: its class (out[cls], made once a decision), or a
- * rule this decision found false already. */
+ * rule this decision found false already (a gate's rule slot is a real one, or, for an offer
+ * without a rule, the one past them, which stays 0). */
 static bool gated_out(const offer_gate_t *g, const unsigned char *out, const unsigned char *memo) {
-  return out[g->cls] || (memo && g->rule_slot >= 0 && memo[g->rule_slot] == 2);
+  return out[g->cls] | (memo[g->rule_slot] == 2);
 }
 
 /* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first); gated: its
@@ -430,23 +431,23 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   }
   bandit_rng_t rng;
   bandit_rng_seed(&rng, in->seed);
-  /* the candidates, then one memo byte per distinct rule of the catalogue, then one byte per
-   * gate class (nclasses <= n) */
+  /* the candidates, then one memo byte per distinct rule of the catalogue and one past them
+   * (the gates' slot of an offer without a rule: always 0), then one byte per gate class
+   * (nclasses <= n) */
   enum { LOCAL_CANDS = 64 };
   struct {
     cand_t cs[LOCAL_CANDS];
-    unsigned char memo[LOCAL_CANDS], class_out[LOCAL_CANDS];
+    unsigned char memo[LOCAL_CANDS + 1], class_out[LOCAL_CANDS];
   } local; /* a catalogue this small needs no allocation */
   bool small = c->n <= LOCAL_CANDS && c->nrule_slots <= LOCAL_CANDS;
-  cand_t *cs = small ? local.cs : malloc(c->n * sizeof *cs + c->nrule_slots + c->n);
+  cand_t *cs = small ? local.cs : malloc(c->n * sizeof *cs + c->nrule_slots + 1 + c->n);
   size_t n = 0;
   int rc = 0;
-  if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  unsigned char *memo = !c->nrule_slots ? NULL : small ? local.memo
-                                                             : (unsigned char *)(cs + c->n);
-  if (memo) memset(memo, 0, c->nrule_slots);
-  unsigned char *classes_out = small ? local.class_out
-                                     : (unsigned char *)(cs + c->n) + c->nrule_slots;
+  if (!cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  unsigned char *memo = small ? local.memo : (unsigned char *)(cs + c->n);
+  memset(memo, 0, c->nrule_slots + 1);
+  unsigned char *classes_out = memo + c->nrule_slots + 1;
+  if (small) classes_out = local.class_out;
   double worth = cart_worth(c, in);
   offer_seen_set_t seen_buf; /* filled by the range read, if any */
   counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf};

@@ -642,7 +642,7 @@ static int build_gates(offers_catalog_t *c, perr_info_t *e) {
     g->valid_until = o->valid_until;
     g->min_cart = o->min_cart;
     memcpy(g->currency, o->currency, 4); /* validated: 3 letters, then the NUL */
-    g->rule_slot = o->rule ? o->rule_slot : -1;
+    g->rule_slot = o->rule && o->rule_slot >= 0 ? o->rule_slot : (int32_t)c->nrule_slots;
     g->archived = o->archived;
     offer_gate_class_t k;
     memset(&k, 0, sizeof k); /* padding too: classes compare whole */

@@ -136,7 +136,7 @@ enum { OFFERS_RANK_MARGIN_RATE = 0, OFFERS_RANK_PREDICTED_CLV, OFFERS_RANK_P_ALI
 typedef struct offer_gate_s {
   int64_t valid_from, valid_until, min_cart; /* as offer_t's */
   char currency[4];                         /* offer_t's 3 letters and NUL */
-  int32_t rule_slot;                        /* offer_t's */
+  int32_t rule_slot;                        /* offer_t's; nrule_slots when it has none */
   bool archived;
   uint32_t cls;                             /* its class: offers_catalog_t.classes[cls] */
 } offer_gate_t;
