@@ -30,7 +30,14 @@ typedef struct req_s {
   size_t limit;
   int64_t as_of;              /* the request's as_of (0 = now) */
   recs_list_result_t *r;
+  /* the id lists of short requests (no arena allocation); R lives until the answer is made */
+  uint32_t xc_small[4], xp_small[4], items_small[8];
 } req_t;
+
+/* n uint32_t from small (when they fit) or the arena; NULL when out of memory. */
+static uint32_t *ids_buf(exec_ctx_t *x, uint32_t *small, size_t cap, size_t n) {
+  return n <= cap ? small : arena_alloc(x->arena, n * sizeof(uint32_t));
+}
 
 static pstr_t mkpstr(const char *p, size_t n) {
   pstr_t s = {p, p ? n : 0};
@@ -67,7 +74,7 @@ static int req_begin(exec_ctx_t *x, const recs_query_t *q, recs_list_result_t *r
     f->price_min = wf->has_min_price ? wf->min_price : 0;
     f->price_max = wf->has_max_price ? wf->max_price : INT64_MAX;
   }
-  uint32_t *xc = arena_alloc(x->arena, (wf->n_exclude_categories + 1) * sizeof(uint32_t));
+  uint32_t *xc = ids_buf(x, R->xc_small, 4, wf->n_exclude_categories + 1);
   if (!xc) return oom(e);
   size_t nxc = 0;
   xc[nxc++] = RECS_CAT_HIDDEN;
@@ -77,7 +84,7 @@ static int req_begin(exec_ctx_t *x, const recs_query_t *q, recs_list_result_t *r
   }
   f->exclude_categories = xc;
   f->n_exclude_categories = nxc;
-  uint32_t *xp = arena_alloc(x->arena, (wf->n_exclude_products + 1) * sizeof(uint32_t));
+  uint32_t *xp = ids_buf(x, R->xp_small, 4, wf->n_exclude_products + 1);
   if (!xp) return oom(e);
   size_t nxp = 0;
   for (size_t i = 0; i < wf->n_exclude_products; i++) {
@@ -105,7 +112,7 @@ static int req_begin(exec_ctx_t *x, const recs_query_t *q, recs_list_result_t *r
 /* Cart / product ids -> item ids (unknown ones stay as RECS_NO_ITEM and are counted). */
 static int req_items(exec_ctx_t *x, req_t *R, const pstr_t *first, const pstr_t *ids, size_t n,
                      perr_info_t *e) {
-  uint32_t *v = arena_alloc(x->arena, (n + 1) * sizeof(uint32_t));
+  uint32_t *v = ids_buf(x, R->items_small, 8, n + 1);
   if (!v) return oom(e);
   size_t k = 0;
   if (first) v[k++] = lookup(R->st, *first);
@@ -204,21 +211,34 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
   r->items = arena_alloc(x->arena, ((size_t)n + 1) * sizeof(recs_wire_item_t));
   if (!r->items) return oom(e);
   int bad = 0;
+  unsigned last = RECS_NONE; /* the items of one answer mostly share their reason */
+  const char *reason = NULL;
   for (int i = 0; i < n; i++) {
     recs_wire_item_t *w = &r->items[i];
     name_items(x, st, w, st->out[i].item, &bad);
     w->score = st->out[i].score;
-    w->reason = recs_reason_name((recs_reason_t)st->out[i].reason);
+    if (st->out[i].reason != last) {
+      last = st->out[i].reason;
+      reason = recs_reason_name((recs_reason_t)last);
+    }
+    w->reason = reason;
   }
   if (bad) return oom(e);
   r->n = (size_t)n;
   return 0;
 }
 
+/* The catalogue arrays in place of the callback when they answer the same (no currency, no
+ * self item); recs.upsell keeps the callback. */
+static void req_arrays(req_t *R) {
+  if (R->ic.currency == 0 && R->ic.self == RECS_NO_ITEM) recs_catalog_arrays(R->st, &R->cat);
+}
+
 int handle_recs_cart(exec_ctx_t *x, const void *params, void *result, perr_info_t *e) {
   const recs_query_t *q = params;
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
+  if (!rc) req_arrays(&R);
   if (!rc) rc = req_items(x, &R, NULL, q->items, q->nitems, e);
   if (!rc) rc = req_history(x, &R, q->customer_id, e);
   return rc ? rc : req_run(x, &R, recs_cart, e);
@@ -228,6 +248,7 @@ int handle_recs_similar(exec_ctx_t *x, const void *params, void *result, perr_in
   const recs_query_t *q = params;
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
+  if (!rc) req_arrays(&R);
   if (!rc) rc = req_items(x, &R, &q->product_id, NULL, 0, e);
   return rc ? rc : req_run(x, &R, recs_similar, e);
 }
@@ -237,6 +258,7 @@ int handle_recs_for_customer(exec_ctx_t *x, const void *params, void *result, pe
   req_t R;
   int rc = req_begin(x, q, result, &R, e);
   if (rc) return rc;
+  req_arrays(&R);
   R.p.fallback_trending = 1; /* cold start: what sells now, then best-sellers */
   if (!rc) rc = req_items(x, &R, NULL, q->items, q->nitems, e);
   if (!rc) rc = req_history(x, &R, q->customer_id, e);

@@ -32,7 +32,8 @@
 #include "commerce/baskets.h"
 #include "recs/recs_model.h"
 
-recs_state_t *recs_state(daemon_t *d) { return models_state(d, "recs"); }
+/* The kind's own name string: models_state finds it by pointer, before comparing names. */
+recs_state_t *recs_state(daemon_t *d) { return models_state(d, model_kind_recs.name); }
 
 /* ---- replay log (log_mu) ---- */
 

@@ -66,6 +66,13 @@ typedef struct recs_state_s {
   uint32_t *cat_head;         /* per category: first member, RECS_NONE */
   uint8_t *cat_consumable;
   uint32_t capcats;
+  /* the same catalogue as the core's arrays by item id (recs_catalog_arrays), kept in step
+   * with cat and item2p: items without a product hold the no-data values */
+  uint64_t *a_stock, *a_cons;  /* bit per item: stock != 0; consumable category */
+  uint32_t *a_category;        /* the category, RECS_CAT_HIDDEN when inactive */
+  int64_t *a_price, *a_margin;
+  uint32_t na;                 /* items covered (a multiple of 64) */
+  int a_ok;                    /* 0 after an allocation failure: requests use the callback */
   char consumable_csv[512];   /* the setting the flags were computed from */
   char path[CONFIG_PATH_MAX + 32]; /* models/recs.snap: fixed at init */
   /* request scratch (loop thread; grown once, reused: no malloc per request) */
@@ -111,6 +118,10 @@ typedef struct recs_info_ctx_s {
   uint32_t currency;          /* prices in another currency count as unknown; 0 = any */
 } recs_info_ctx_t;
 int recs_catalog_info(void *ctx, uint32_t item, recs_item_info_t *out);
+/* The catalogue as the core's arrays (in place of the callback) when they give the same
+ * answers: no currency to compare prices in and no item reported despite being inactive.
+ * Returns 0 when the arrays cannot serve (allocation failure). */
+int recs_catalog_arrays(const recs_state_t *st, recs_catalog_t *out);
 
 /* model_recs.c: ask for a full rebuild now (delta full, or orders skipped by the budget);
  * at most one queued at a time. */

@@ -71,6 +71,9 @@ static int kind_index(const models_t *m, const char *name, size_t n) {
 }
 
 void *models_state(daemon_t *d, const char *name) {
+  for (size_t i = 0; d->models && i < d->models->nkinds; i++)
+    if (d->models->kinds[i]->name == name) return d->models->state[i]; /* the kind's own string
+                                                                          (recs_state, per request) */
   int i = kind_index(d->models, name, strlen(name));
   return i < 0 ? NULL : d->models->state[i];
 }

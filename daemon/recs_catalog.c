@@ -5,7 +5,9 @@
  * recs_catalog_info (recs_catalog_t.info callback).
  * Invariants (loop thread only): products and cat grow together (index = interned id);
  * every product has an item id in the served snapshot + delta and item2p maps it back;
- * each category's members form one doubly linked list through cat_prev/cat_next. */
+ * each category's members form one doubly linked list through cat_prev/cat_next; the arrays
+ * a_* (by item id) say for every item what recs_catalog_info says with no currency and no
+ * self item (a_ok = 0 when they could not be kept: the callback serves). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@ static int grow(void **p, uint32_t *cap, uint32_t need, size_t el, int fill) {
 int recs_catalog_init(recs_state_t *st) {
   st->products = recs_interner_new();
   st->categories = recs_interner_new();
+  st->a_ok = 1;
   return st->products && st->categories ? 0 : -1;
 }
 
@@ -37,6 +40,63 @@ void recs_catalog_free(recs_state_t *st) {
   free(st->item2p);
   free(st->cat_head);
   free(st->cat_consumable);
+  free(st->a_stock); free(st->a_cons); free(st->a_category);
+  free(st->a_price); free(st->a_margin);
+}
+
+/* Items [from, to) of the arrays to the no-data values. */
+static void arr_clear(recs_state_t *st, uint32_t from, uint32_t to) {
+  for (uint32_t i = from; i < to; i++) {
+    st->a_stock[i >> 6] |= 1ull << (i & 63);
+    st->a_cons[i >> 6] &= ~(1ull << (i & 63));
+    st->a_category[i] = RECS_NO_CATEGORY;
+    st->a_price[i] = st->a_margin[i] = RECS_PRICE_UNKNOWN;
+  }
+}
+
+/* Room in the arrays for item ids below need; 0 on allocation failure (a_ok drops). */
+static int arr_reserve(recs_state_t *st, uint32_t need) {
+  if (need <= st->na) return 1;
+  uint32_t nc = st->na ? st->na : 1024;
+  while (nc < need) nc *= 2;
+  uint64_t *s = realloc(st->a_stock, nc / 64 * sizeof(uint64_t));
+  if (s) st->a_stock = s;
+  uint64_t *c = s ? realloc(st->a_cons, nc / 64 * sizeof(uint64_t)) : NULL;
+  if (c) st->a_cons = c;
+  uint32_t *k = c ? realloc(st->a_category, (size_t)nc * sizeof(uint32_t)) : NULL;
+  if (k) st->a_category = k;
+  int64_t *p = k ? realloc(st->a_price, (size_t)nc * sizeof(int64_t)) : NULL;
+  if (p) st->a_price = p;
+  int64_t *m = p ? realloc(st->a_margin, (size_t)nc * sizeof(int64_t)) : NULL;
+  if (m) st->a_margin = m;
+  if (!m) {
+    st->a_ok = 0;
+    return 0;
+  }
+  arr_clear(st, st->na, nc);
+  st->na = nc;
+  return 1;
+}
+
+/* The arrays' entry of item from catalogue entry p (what recs_catalog_info answers). */
+static void arr_set(recs_state_t *st, uint32_t item, uint32_t p) {
+  if (item == RECS_NO_ITEM || !arr_reserve(st, item + 1)) return;
+  const recs_centry_t *e = &st->cat[p];
+  uint64_t bit = 1ull << (item & 63);
+  if (e->stock != 0) st->a_stock[item >> 6] |= bit;
+  else st->a_stock[item >> 6] &= ~bit;
+  if (e->category < st->capcats && st->cat_consumable[e->category]) st->a_cons[item >> 6] |= bit;
+  else st->a_cons[item >> 6] &= ~bit;
+  st->a_category[item] = e->active ? e->category : RECS_CAT_HIDDEN;
+  st->a_price[item] = e->price;
+  st->a_margin[item] = e->margin;
+}
+
+int recs_catalog_arrays(const recs_state_t *st, recs_catalog_t *out) {
+  if (!st->a_ok) return 0;
+  *out = (recs_catalog_t){NULL, NULL, st->na, st->a_stock, st->a_cons, st->a_category,
+                          st->a_price, st->a_margin};
+  return 1;
 }
 
 uint32_t recs_currency_pack(pstr_t c) {
@@ -49,6 +109,7 @@ int recs_catalog_map_item(recs_state_t *st, uint32_t item, uint32_t p) {
   if (item == RECS_NO_ITEM) return -1;
   if (grow((void **)&st->item2p, &st->nitem2p, item + 1, sizeof(uint32_t), 0xff)) return -1;
   st->item2p[item] = p;
+  arr_set(st, item, p);
   return 0;
 }
 
@@ -84,6 +145,7 @@ void recs_catalog_consumables(recs_state_t *st, const char *csv) {
     const char *s = recs_interner_name(st->categories, c, &l);
     st->cat_consumable[c] = (uint8_t)csv_has(csv, s, l);
   }
+  for (uint32_t p = 0; p < st->ncat; p++) arr_set(st, st->cat[p].item, p);
 }
 
 static void cat_unlink(recs_state_t *st, uint32_t p) {
@@ -138,11 +200,14 @@ int recs_catalog_put(recs_state_t *st, const product_t *pr) {
   e->margin = pr->has_margin ? pr->margin : RECS_PRICE_UNKNOWN;
   e->stock = pr->has_stock ? pr->stock : -1;
   e->active = (uint8_t)(pr->active != 0);
+  arr_set(st, e->item, p);
   return 0;
 }
 
 int recs_catalog_remap(recs_state_t *st) {
   if (st->item2p) memset(st->item2p, 0xff, (size_t)st->nitem2p * sizeof(uint32_t));
+  if (st->na) arr_clear(st, 0, st->na);
+  st->a_ok = 1; /* every product is set again below */
   for (uint32_t p = 0; p < st->ncat; p++) {
     size_t l;
     const char *s = recs_interner_name(st->products, p, &l);

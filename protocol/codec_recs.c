@@ -163,7 +163,15 @@ static size_t put_item_bytes(unsigned char *b, const recs_wire_item_t *it, reaso
     b[n++] = 0xd9;
     b[n++] = (unsigned char)it->id_len;
   }
-  memcpy(b + n, it->id, it->id_len);
+  if (it->id_len >= 8 && it->id_len <= 16) { /* two overlapping words, no call */
+    uint64_t a, z;
+    memcpy(&a, it->id, 8);
+    memcpy(&z, it->id + it->id_len - 8, 8);
+    memcpy(b + n, &a, 8);
+    memcpy(b + n + it->id_len - 8, &z, 8);
+  } else {
+    memcpy(b + n, it->id, it->id_len);
+  }
   n += it->id_len;
   memcpy(b + n, "\xa5score\xcb", 7);
   n += 7;

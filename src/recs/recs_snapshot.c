@@ -134,6 +134,17 @@ void recs_snapshot_stats(const recs_snapshot_t *s, recs_snapshot_stats_t *o) {
 
 const recs_config_t *recs_snapshot_config(const recs_snapshot_t *s) { return &s->cfg; }
 
+/* memcmp(a, b, n) == 0; ids of 8 to 16 bytes (the usual SKUs) as two overlapping words. */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8); memcpy(&a1, a + n - 8, 8);
+    memcpy(&b0, b, 8); memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  return memcmp(a, b, n) == 0;
+}
+
 uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n) {
   if (!id || n == 0 || s->h->n_items == 0) return RECS_NO_ITEM;
   if (s->idx) {
@@ -143,7 +154,7 @@ uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n
       if (v == UINT64_MAX) return RECS_NO_ITEM;
       if ((v & 0xffffffff00000000ull) != tag) continue;
       uint32_t it = (uint32_t)v;
-      if (s->str_off[it + 1] - s->str_off[it] == n && memcmp(s->str + s->str_off[it], id, n) == 0)
+      if (s->str_off[it + 1] - s->str_off[it] == n && same_bytes(s->str + s->str_off[it], id, n))
         return it;
     }
   }

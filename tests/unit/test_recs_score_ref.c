@@ -778,6 +778,68 @@ static void test_random_models(void **state) {
   ref_scratch_free(rsc);
 }
 
+/* Plain carts (no history, no margin boost, no delta: recs_cart's quick walk) of popular
+ * items, whose rows overlap, against catalogues and filters that reject many: the walk's
+ * second floor and its fallback to ranking everything are taken often. */
+static void test_quick_walk_carts(void **state) {
+  (void)state;
+  rng_state = 0x9e3779b97f4a7c15ull;
+  recs_scratch_t *sc = recs_scratch_new();
+  ref_scratch_t *rsc = ref_scratch_new();
+  assert_non_null(sc);
+  assert_non_null(rsc);
+  static cat_t cat;
+  size_t answers = 0;
+  for (int m = 0; m < 60; m++) {
+    uint32_t n;
+    recs_snapshot_t *s = model_random(&n);
+    uint32_t ncat = 1 + rn(12);
+    cat_random(&cat, n, ncat);
+    recs_catalog_t arrays = {NULL, NULL, cat.n, cat.stock, cat.cons, cat.category, cat.price,
+                             cat.margin};
+    recs_catalog_t cb = {cat_info, &cat, 0, NULL, NULL, NULL, NULL, NULL};
+    for (int r = 0; r < 150; r++) {
+      uint32_t items[8], excl[6], xcat[3];
+      size_t nitems = 1 + rn(8);
+      for (size_t i = 0; i < nitems; i++) items[i] = rn(4) ? rn(1 + n / 8) : rn(n);
+      recs_filter_t f;
+      memset(&f, 0, sizeof f);
+      f.in_stock_only = rn(2);
+      f.n_exclude_items = rn(3) ? 0 : rn(6);
+      for (size_t i = 0; i < f.n_exclude_items; i++) excl[i] = rn(1 + n / 8);
+      f.exclude_items = f.n_exclude_items ? excl : NULL;
+      f.n_exclude_categories = rn(3) ? 0 : rn(3);
+      for (size_t i = 0; i < f.n_exclude_categories; i++) xcat[i] = rn(ncat + 1);
+      f.exclude_categories = f.n_exclude_categories ? xcat : NULL;
+      if (rn(4) == 0) {
+        f.price_min = rn(500);
+        f.price_max = f.price_min + rn(700);
+      }
+      f.max_per_category = rn(3) == 0 ? 1 + rn(3) : 0;
+      recs_request_t q;
+      memset(&q, 0, sizeof q);
+      q.items = items;
+      q.nitems = nitems;
+      q.filter = &f;
+      q.catalog = rn(2) ? &arrays : &cb;
+      static const size_t nouts[] = {1, 3, 5, 10, 10, 20};
+      size_t nout = nouts[rn(sizeof nouts / sizeof nouts[0])];
+      recs_result_t a[20], b[20];
+      recs_answer_t aa, ba;
+      int na = recs_cart(s, sc, &q, a, nout, &aa);
+      int nb = ref_cart(s, rsc, &q, b, nout, &ba);
+      assert_int_equal(na, nb);
+      assert_true(na < 0 || (same_results(a, b, na) && aa.fallback == ba.fallback &&
+                             aa.from_fallback == ba.from_fallback));
+      answers += na > 0;
+    }
+    recs_snapshot_unref(s);
+  }
+  assert_true(answers > 4000);
+  recs_scratch_free(sc);
+  ref_scratch_free(rsc);
+}
+
 /* Fresh scratches per model too (first use sizes the dense accumulator). */
 static void test_fresh_scratch(void **state) {
   (void)state;
@@ -816,6 +878,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_models),
       cmocka_unit_test(test_fresh_scratch),
+      cmocka_unit_test(test_quick_walk_carts),
       cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
