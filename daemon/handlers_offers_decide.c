@@ -26,6 +26,30 @@ static uint64_t fnv64(uint64_t h, const char *s) {
   return (h ^ 0xff) * 0x100000001b3ull; /* a separator after each part */
 }
 
+/* The mark of an impression id: its bytes 8 at a time (the last step overlapping), each
+ * word mixed in with a multiply and a rotation, then the length and a final avalanche
+ * (distinct ids collide with probability ~2^-64; a collision only skips queueing an
+ * exposure, which the next decision in another hour queues). Its domain differs from the
+ * global marks' (fnv64 over "g", ...) by the seed. */
+static uint64_t impression_mark(const char *id) {
+  size_t n = strlen(id);
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)id[i]) * 0x100000001b3ull;
+  } else {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      memcpy(&w, id + i, 8);
+      h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+      h = h << 31 | h >> 33;
+    }
+    memcpy(&w, id + n - 8, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+  }
+  h ^= h >> 31;
+  h *= 0x94d049bb133111ebull;
+  return h ^ h >> 29;
+}
+
 /* Whether h was queued already (and mark it when not). 0 never occurs in the cache's use. */
 static bool exposed_before(struct offers_wire_s *w, uint64_t h) {
   h |= 1;
@@ -47,8 +71,8 @@ void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t 
   uint64_t marks[OFFERS_DECIDE_MAX + 1];
   bool fresh[OFFERS_DECIDE_MAX];
   int nmarks = 0;
-  for (size_t i = 0; i < dec->n; i++) { /* what was queued already costs two hashes */
-    uint64_t h = fnv64(fnv64(0xcbf29ce484222325ull, "i"), dec->items[i].impression_id);
+  for (size_t i = 0; i < dec->n; i++) { /* what was queued already costs a hash */
+    uint64_t h = impression_mark(dec->items[i].impression_id);
     fresh[i] = !exposed_before(w, h);
     if (fresh[i]) marks[nmarks++] = h;
   }
@@ -228,49 +252,12 @@ static int shop_attributes(const offers_catalog_t *c, const decide_req_t *q, off
   return 0;
 }
 
-/* The answer, packed straight into msgpack (the same bytes the JSON tree gave). */
+/* The answer, packed straight into the job's arena (the same bytes the JSON tree gave). */
 static int pack_decision(exec_ctx_t *x, const offers_decision_t *dec, void *r, perr_info_t *e) {
-  char buf[OFFERS_DECIDE_MAX * 1536 + 64];
-  offers_mp_t m;
-  offers_mp_init(&m, buf, sizeof buf);
-  msgpack_packer *pk = &m.pk;
-  msgpack_pack_map(pk, 2);
-  offers_mp_key(&m, "global_holdout");
-  dec->global_holdout ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-  offers_mp_key(&m, "offers");
-  msgpack_pack_array(pk, dec->n);
-  for (size_t i = 0; i < dec->n; i++) {
-    const offers_decided_t *it = &dec->items[i];
-    msgpack_pack_map(pk, 13);
-    offers_mp_key(&m, "offer_id");
-    offers_mp_key(&m, it->offer_id);
-    offers_mp_key(&m, "arm");
-    msgpack_pack_int64(pk, it->arm);
-    offers_mp_key(&m, "variant");
-    if (it->variant) offers_mp_key(&m, it->variant);
-    else msgpack_pack_nil(pk);
-    offers_mp_key(&m, "held_out");
-    it->held_out ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-    offers_mp_key(&m, "value");
-    msgpack_pack_int64(pk, it->value);
-    offers_mp_key(&m, "discount");
-    msgpack_pack_int64(pk, it->discount);
-    offers_mp_key(&m, "currency");
-    offers_mp_key(&m, it->currency);
-    offers_mp_key(&m, "expected_value");
-    msgpack_pack_double(pk, it->expected_value);
-    offers_mp_key(&m, "uplift");
-    msgpack_pack_double(pk, it->uplift);
-    offers_mp_key(&m, "impression_id");
-    offers_mp_key(&m, it->impression_id);
-    offers_mp_key(&m, "expires");
-    msgpack_pack_int64(pk, it->expires);
-    offers_mp_key(&m, "reason");
-    offers_mp_key(&m, it->reason);
-    offers_mp_key(&m, "token");
-    offers_mp_key(&m, it->token);
-  }
-  return offers_mp_answer(x, &m, r, e);
+  char *p = arena_alloc(x->arena, offers_decision_packed_max(dec));
+  if (!p) return perr_set(e, PERR_INTERNAL, NULL, "out of memory packing a result");
+  *(json_blob_t *)r = (json_blob_t){p, offers_decision_pack(dec, p)};
+  return 0;
 }
 
 static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void *r,
@@ -306,10 +293,11 @@ done:
 
 /* ---- the fast path: the params read straight from msgpack ---- */
 
-static bool mp_is(const msgpack_object *k, const char *s) {
-  size_t n = strlen(s);
-  return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && !memcmp(k->via.str.ptr, s, n);
-}
+/* Whether the key k is the literal lit (its length known when compiled, so the compare is
+ * a few loads, not a call). */
+#define MP_IS(k, lit)                                                                       \
+  ((k)->type == MSGPACK_OBJECT_STR && (k)->via.str.size == sizeof(lit) - 1 &&              \
+   !memcmp((k)->via.str.ptr, lit, sizeof(lit) - 1))
 
 /* The request's strings, NUL-terminated: bumped from one arena block taken at the first
  * string (a string that does not fit gets its own arena copy). */
@@ -324,13 +312,28 @@ typedef struct strs_s {
 static const char *mp_str(strs_t *b, const msgpack_object *o, size_t max) {
   if (!offers_wire_plain_str(o, max)) return NULL;
   size_t n = o->via.str.size;
+  const char *from = o->via.str.ptr;
   if (!b->taken) {
     b->taken = true;
     if ((b->p = arena_alloc(b->x->arena, 512))) b->left = 512;
   }
-  if (n >= b->left) return arena_strndup(b->x->arena, o->via.str.ptr, n);
+  if (n >= b->left) return arena_strndup(b->x->arena, from, n);
   char *s = b->p;
-  memcpy(s, o->via.str.ptr, n);
+  if (n >= 8 && n <= 16) { /* a short id: two overlapping 8-byte moves, no call */
+    uint64_t head, tail;
+    memcpy(&head, from, 8);
+    memcpy(&tail, from + n - 8, 8);
+    memcpy(s, &head, 8);
+    memcpy(s + n - 8, &tail, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t head, tail;
+    memcpy(&head, from, 4);
+    memcpy(&tail, from + n - 4, 4);
+    memcpy(s, &head, 4);
+    memcpy(s + n - 4, &tail, 4);
+  } else {
+    memcpy(s, from, n);
+  }
   s[n] = 0;
   b->p += n + 1;
   b->left -= n + 1;
@@ -382,11 +385,11 @@ static bool mp_line(strs_t *b, const msgpack_object *o, offers_cart_item_t *it) 
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
     unsigned bit;
-    if (mp_is(k, "product_id")) bit = 1, it->product = mp_str(b, v, 128);
-    else if (mp_is(k, "category"))
+    if (MP_IS(k, "product_id")) bit = 1, it->product = mp_str(b, v, 128);
+    else if (MP_IS(k, "category"))
       bit = 2, it->category = v->type == MSGPACK_OBJECT_NIL ? NULL : mp_str(b, v, 128);
-    else if (mp_is(k, "quantity")) bit = 4;
-    else if (mp_is(k, "unit_price")) bit = 8;
+    else if (MP_IS(k, "quantity")) bit = 4;
+    else if (MP_IS(k, "unit_price")) bit = 8;
     else return false;
     if (seen & bit) return false; /* a repeated key: the general path decides */
     seen |= bit;
@@ -405,12 +408,12 @@ static bool mp_cart(strs_t *b, const msgpack_object *o, offers_cart_t *c) {
   const msgpack_object *lines = NULL, *value = NULL;
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
-    if (mp_is(k, "currency")) {
+    if (MP_IS(k, "currency")) {
       if (c->currency || !(c->currency = mp_str(b, v, 3))) return false;
-    } else if (mp_is(k, "lines")) {
+    } else if (MP_IS(k, "lines")) {
       if (lines) return false;
       lines = v;
-    } else if (mp_is(k, "value")) {
+    } else if (MP_IS(k, "value")) {
       if (value) return false;
       value = v;
     } else {
@@ -445,10 +448,10 @@ static bool decide_fast(exec_ctx_t *x, const msgpack_object *o, decide_req_t *q)
   for (uint32_t i = 0; i < o->via.map.size; i++) {
     const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
     unsigned bit;
-    if (mp_is(k, "customer_id")) bit = 1;
-    else if (mp_is(k, "cart")) bit = 2;
-    else if (mp_is(k, "attributes")) bit = 4;
-    else if (mp_is(k, "max_offers")) bit = 8;
+    if (MP_IS(k, "customer_id")) bit = 1;
+    else if (MP_IS(k, "cart")) bit = 2;
+    else if (MP_IS(k, "attributes")) bit = 4;
+    else if (MP_IS(k, "max_offers")) bit = 8;
     else return false;
     if (seen & bit) return false;
     seen |= bit;

@@ -78,36 +78,6 @@ int offers_answer(exec_ctx_t *x, json_t *j, void *r, perr_info_t *e) {
   return rc;
 }
 
-static int mp_write(void *data, const char *p, size_t n) {
-  offers_mp_t *m = data;
-  if (m->n + n > m->cap) {
-    m->overflow = 1;
-    return -1;
-  }
-  memcpy(m->b + m->n, p, n);
-  m->n += n;
-  return 0;
-}
-
-void offers_mp_init(offers_mp_t *m, char *buf, size_t cap) {
-  *m = (offers_mp_t){.b = buf, .cap = cap};
-  msgpack_packer_init(&m->pk, m, mp_write);
-}
-
-void offers_mp_str_packed(offers_mp_t *m, const char *k, size_t n) {
-  msgpack_pack_str(&m->pk, n);
-  msgpack_pack_str_body(&m->pk, k, n);
-}
-
-int offers_mp_answer(exec_ctx_t *x, offers_mp_t *m, void *r, perr_info_t *e) {
-  json_blob_t *out = r;
-  char *p = m->overflow ? NULL : arena_alloc(x->arena, m->n ? m->n : 1);
-  if (!p) return perr_set(e, PERR_INTERNAL, NULL, "out of memory packing a result");
-  memcpy(p, m->b, m->n);
-  *out = (json_blob_t){p, m->n};
-  return 0;
-}
-
 static int read_line(const json_t *o, size_t i, offers_cart_item_t *it, perr_info_t *e) {
   static const char *const keys[] = {"product_id", "category", "quantity", "unit_price", NULL};
   char f[64];

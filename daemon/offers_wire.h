@@ -77,30 +77,6 @@ int offers_jdbl(const json_t *o, const char *field, const char *k, double lo, do
 int offers_jbool(const json_t *o, const char *field, const char *k, bool *out, perr_info_t *e);
 /* Pack j (stolen) as the job's result. */
 int offers_answer(exec_ctx_t *x, json_t *j, void *r, perr_info_t *e);
-/* A small answer packed straight into a fixed buffer (no JSON tree): offers_mp_init, pack
- * with m.pk, then offers_mp_answer copies it into the job's arena (overflow: out of memory). */
-typedef struct offers_mp_s {
-  char *b;
-  size_t n, cap;
-  int overflow;
-  msgpack_packer pk;
-} offers_mp_t;
-void offers_mp_init(offers_mp_t *m, char *buf, size_t cap);
-/* A string (keys and short values): a fixstr written straight into the buffer (the bytes
- * msgpack_pack_str writes; inline, so a literal's length is known when compiled), else
- * through the packer. */
-void offers_mp_str_packed(offers_mp_t *m, const char *k, size_t n);
-static inline void offers_mp_key(offers_mp_t *m, const char *k) {
-  size_t n = strlen(k);
-  if (n < 32 && m->n + 1 + n <= m->cap) {
-    m->b[m->n] = (char)(0xa0 | n);
-    memcpy(m->b + m->n + 1, k, n);
-    m->n += 1 + n;
-    return;
-  }
-  offers_mp_str_packed(m, k, n);
-}
-int offers_mp_answer(exec_ctx_t *x, offers_mp_t *m, void *r, perr_info_t *e);
 /* A cart {currency, value?, lines?: [{product_id, category?, quantity?, unit_price}]}: lines
  * in the arena, strings point into j; value defaults to the lines' sum. */
 int offers_read_cart(exec_ctx_t *x, const json_t *j, int req, offers_cart_t *c, perr_info_t *e);
@@ -117,11 +93,7 @@ void offers_expose_queue(daemon_t *d, const char *customer, const offers_cart_t 
 static inline bool offers_wire_plain_str(const msgpack_object *o, size_t max) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max)
     return false;
-  size_t n = o->via.str.size;
-  if (n > 32) return !memchr(o->via.str.ptr, 0, n);
-  unsigned char all = 1; /* a short id: its bytes looked at here, without a call */
-  for (size_t i = 0; i < n; i++) all &= o->via.str.ptr[i] != 0;
-  return all;
+  return !mp_has_nul(o->via.str.ptr, o->via.str.size);
 }
 
 #endif

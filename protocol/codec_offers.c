@@ -116,6 +116,111 @@ int json_blob_make(arena_t *a, const json_t *j, json_blob_t *out, perr_info_t *e
   return p ? 0 : perr_set(e, PERR_INTERNAL, NULL, "out of memory packing a result");
 }
 
+/* ---- offers.decide's answer, packed directly ---- */
+
+/* A string: fixstr, str8, str16 or str32 header, then the bytes (msgpack_pack_str's forms). */
+static char *put_str(char *p, const char *s, size_t n) {
+  if (n < 32) {
+    *p++ = (char)(0xa0 | n);
+  } else if (n < 256) {
+    *p++ = (char)0xd9;
+    *p++ = (char)n;
+  } else if (n < 65536) {
+    *p++ = (char)0xda;
+    *p++ = (char)(n >> 8);
+    *p++ = (char)n;
+  } else {
+    *p++ = (char)0xdb;
+    for (int i = 3; i >= 0; i--) *p++ = (char)(n >> (8 * i));
+  }
+  memcpy(p, s, n);
+  return p + n;
+}
+
+static char *put_be(char *p, unsigned char tag, uint64_t v, int bytes) {
+  *p++ = (char)tag;
+  for (int i = bytes - 1; i >= 0; i--) *p++ = (char)(v >> (8 * i));
+  return p;
+}
+
+/* An integer in msgpack_pack_int64's form: a fixint when it fits, else the smallest
+ * unsigned (non-negative) or signed (negative) width. */
+static char *put_int(char *p, int64_t v) {
+  if (v >= -32 && v < 128) {
+    *p++ = (char)v;
+    return p;
+  }
+  uint64_t u = (uint64_t)v;
+  if (v >= 0)
+    return v < 256 ? put_be(p, 0xcc, u, 1)
+           : v < 65536 ? put_be(p, 0xcd, u, 2)
+           : v < INT64_C(4294967296) ? put_be(p, 0xce, u, 4)
+           : put_be(p, 0xcf, u, 8);
+  return v >= -128 ? put_be(p, 0xd0, u, 1)
+         : v >= -32768 ? put_be(p, 0xd1, u, 2)
+         : v >= INT32_MIN ? put_be(p, 0xd2, u, 4)
+         : put_be(p, 0xd3, u, 8);
+}
+
+static char *put_double(char *p, double d) {
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  return put_be(p, 0xcb, u, 8);
+}
+
+/* A literal of fixstr keys (and the headers between them), its length known when compiled. */
+#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
+
+size_t offers_decision_packed_max(const offers_decision_t *d) {
+  size_t n = 64; /* the map, its two keys, the array header */
+  for (size_t i = 0; i < d->n; i++) { /* 13 keys (~110 bytes), numbers, strings' headers */
+    const offers_decided_t *it = &d->items[i];
+    n += 256 + sizeof it->impression_id + sizeof it->reason + sizeof it->token +
+         strlen(it->offer_id) + (it->variant ? strlen(it->variant) : 0) + strlen(it->currency);
+  }
+  return n;
+}
+
+size_t offers_decision_pack(const offers_decision_t *d, char *out) {
+  char *p = out;
+  PUT_LIT(p, "\x82" "\xae" "global_holdout");
+  *p++ = d->global_holdout ? (char)0xc3 : (char)0xc2;
+  PUT_LIT(p, "\xa6" "offers");
+  if (d->n < 16) *p++ = (char)(0x90 | d->n);
+  else p = put_be(p, 0xdc, d->n, 2); /* n <= OFFERS_DECIDE_MAX: array16 at most */
+  for (size_t i = 0; i < d->n; i++) {
+    const offers_decided_t *it = &d->items[i];
+    PUT_LIT(p, "\x8d" "\xa8" "offer_id");
+    p = put_str(p, it->offer_id, strlen(it->offer_id));
+    PUT_LIT(p, "\xa3" "arm");
+    p = put_int(p, it->arm);
+    PUT_LIT(p, "\xa7" "variant");
+    if (it->variant) p = put_str(p, it->variant, strlen(it->variant));
+    else *p++ = (char)0xc0;
+    PUT_LIT(p, "\xa8" "held_out");
+    *p++ = it->held_out ? (char)0xc3 : (char)0xc2;
+    PUT_LIT(p, "\xa5" "value");
+    p = put_int(p, it->value);
+    PUT_LIT(p, "\xa8" "discount");
+    p = put_int(p, it->discount);
+    PUT_LIT(p, "\xa8" "currency");
+    p = put_str(p, it->currency, strlen(it->currency));
+    PUT_LIT(p, "\xae" "expected_value");
+    p = put_double(p, it->expected_value);
+    PUT_LIT(p, "\xa6" "uplift");
+    p = put_double(p, it->uplift);
+    PUT_LIT(p, "\xad" "impression_id");
+    p = put_str(p, it->impression_id, strlen(it->impression_id));
+    PUT_LIT(p, "\xa7" "expires");
+    p = put_int(p, it->expires);
+    PUT_LIT(p, "\xa6" "reason");
+    p = put_str(p, it->reason, strlen(it->reason));
+    PUT_LIT(p, "\xa5" "token");
+    p = put_str(p, it->token, strlen(it->token));
+  }
+  return (size_t)(p - out);
+}
+
 static int dec_raw(const msgpack_object *params, void *out, perr_info_t *e) {
   raw_params_t *r = out;
   if (params && params->type != MSGPACK_OBJECT_MAP && params->type != MSGPACK_OBJECT_NIL)

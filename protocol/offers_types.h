@@ -9,11 +9,34 @@
 
 #include <jansson.h>
 #include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "base/arena.h"
 #include "base/perr.h"
+#include "offers/offers.h"
 
 typedef struct raw_params_s { msgpack_object obj; } raw_params_t;
+
+/* Whether s[0..n) holds a NUL byte (the fast readers' string rule: an id with a NUL is the
+ * general path's to refuse): 8 bytes a step, the last step overlapping, no byte beyond the
+ * string read. */
+static inline bool mp_has_nul(const char *s, size_t n) {
+  const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++)
+      if (!s[i]) return true;
+    return false;
+  }
+  uint64_t w, any = 0;
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    memcpy(&w, s + i, 8);
+    any |= (w - ones) & ~w & highs; /* nonzero iff some byte of w is 0 */
+  }
+  memcpy(&w, s + n - 8, 8);
+  return (any | ((w - ones) & ~w & highs)) != 0;
+}
 typedef struct json_blob_s { const char *p; size_t n; } json_blob_t;
 
 /* msgpack -> jansson: maps need string keys; integers above INT64_MAX, bin and ext are
@@ -21,5 +44,13 @@ typedef struct json_blob_s { const char *p; size_t n; } json_blob_t;
 json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e);
 /* Pack j (jansson) as msgpack into the arena as one blob. 0, or PERR_NO_MEMORY. */
 int json_blob_make(arena_t *a, const json_t *j, json_blob_t *out, perr_info_t *e);
+
+/* offers.decide's answer {global_holdout, offers: [{offer_id, arm, variant, held_out, value,
+ * discount, currency, expected_value, uplift, impression_id, expires, reason, token}]} packed
+ * straight into out: the bytes msgpack-c's packer writes for it (the smallest forms, str8
+ * for strings of 32..255 bytes, float64). offers_decision_packed_max bounds the size;
+ * offers_decision_pack needs out to hold that many and returns the bytes written. */
+size_t offers_decision_packed_max(const offers_decision_t *d);
+size_t offers_decision_pack(const offers_decision_t *d, char *out);
 
 #endif

@@ -49,7 +49,11 @@ static int64_t discount_on(const offer_t *o, int64_t value, int64_t base) {
   int64_t d = 0;
   if (base <= 0) return 0;
   switch (o->kind) {
-    case OFFER_PERCENT_OFF: d = (int64_t)((__int128)base * value / 100); break;
+    case OFFER_PERCENT_OFF: { /* base * value / 100, truncated; in 64 bits when it fits */
+      int64_t bv;
+      d = ck_mul(base, value, &bv) ? bv / 100 : (int64_t)((__int128)base * value / 100);
+      break;
+    }
     case OFFER_AMOUNT_OFF: d = value < base ? value : base; break;
     case OFFER_FREE_SHIPPING:
     case OFFER_FREE_ITEM: d = value; break;
@@ -160,14 +164,21 @@ static const char *capped(counters_t *k, const offer_t *o, store_txn_t *rd,
   return NULL;
 }
 
-/* Whether the offer's gate turns it down: ineligible's first checks, and a rule this
- * decision found false already (every check before the budget is free of side effects, so
- * which of them turns an offer down first changes nothing). */
-static bool gated_out(const offer_gate_t *g, const offers_decide_in_t *in,
-                      const char currency[4], const unsigned char *memo) {
+/* Whether a gate class turns its offers down: ineligible's first checks (every check before
+ * the budget is free of side effects, so which of them turns an offer down first changes
+ * nothing). */
+static bool class_out(const offer_gate_class_t *g, const offers_decide_in_t *in,
+                      const char currency[4]) {
   return g->archived || !currency[0] || memcmp(currency, g->currency, 4) ||
          in->now < g->valid_from || (g->valid_until && in->now >= g->valid_until) ||
-         in->cart->value < g->min_cart || (memo && g->rule_slot >= 0 && memo[g->rule_slot] == 2);
+         in->cart->value < g->min_cart;
+}
+
+/* Whether the offer's gate turns it down: its class (out[cls], made once a decision), or a
+ * rule this decision found false already (a gate's rule slot is a real one, or, for an offer
+ * without a rule, the one past them, which stays 0). */
+static bool gated_out(const offer_gate_t *g, const unsigned char *out, const unsigned char *memo) {
+  return out[g->cls] | (memo[g->rule_slot] == 2);
 }
 
 /* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first); gated: its
@@ -320,9 +331,17 @@ static void decimal(int64_t v, char *out) {
   out[n] = 0;
 }
 
+/* The two lowercase hex digits of each byte value. */
+static const char HEX2[256][2] = {
+#define H4(a) {a, '0'}, {a, '1'}, {a, '2'}, {a, '3'}, {a, '4'}, {a, '5'}, {a, '6'}, {a, '7'}, \
+              {a, '8'}, {a, '9'}, {a, 'a'}, {a, 'b'}, {a, 'c'}, {a, 'd'}, {a, 'e'}, {a, 'f'}
+    H4('0'), H4('1'), H4('2'), H4('3'), H4('4'), H4('5'), H4('6'), H4('7'),
+    H4('8'), H4('9'), H4('a'), H4('b'), H4('c'), H4('d'), H4('e'), H4('f')
+#undef H4
+};
+
 static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
                           char out[33]) {
-  static const char hex[] = "0123456789abcdef";
   unsigned char h[32];
   if (in->random_ids) {
     for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
@@ -332,7 +351,7 @@ static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit
     const char *parts[3] = {in->customer, o->id, bucket};
     offer_sha256_with(in->signer, parts, 3, h);
   }
-  for (int i = 0; i < 16; i++) out[2 * i] = hex[h[i] >> 4], out[2 * i + 1] = hex[h[i] & 15];
+  for (int i = 0; i < 16; i++) memcpy(out + 2 * i, HEX2[h[i]], 2);
   out[32] = 0;
 }
 
@@ -380,7 +399,7 @@ static void eligible_reason(const offer_t *o, const char *variant, const cand_t 
 static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,
                 offers_decided_t *d, perr_info_t *e) {
   const offer_t *o = c->o;
-  memset(d, 0, sizeof *d);
+  d->token[0] = 0; /* every other field is set below (no memset of the 700-byte item) */
   d->offer_id = o->id;
   d->arm = c->arm;
   d->held_out = c->arm == 0;
@@ -432,20 +451,23 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   }
   bandit_rng_t rng;
   bandit_rng_seed(&rng, in->seed);
-  /* the candidates, then one memo byte per distinct rule of the catalogue */
+  /* the candidates, then one memo byte per distinct rule of the catalogue and one past them
+   * (the gates' slot of an offer without a rule: always 0), then one byte per gate class
+   * (nclasses <= n) */
   enum { LOCAL_CANDS = 64 };
   struct {
     cand_t cs[LOCAL_CANDS];
-    unsigned char memo[LOCAL_CANDS];
+    unsigned char memo[LOCAL_CANDS + 1], class_out[LOCAL_CANDS];
   } local; /* a catalogue this small needs no allocation */
   bool small = c->n <= LOCAL_CANDS && c->nrule_slots <= LOCAL_CANDS;
-  cand_t *cs = small ? local.cs : malloc(c->n * sizeof *cs + c->nrule_slots);
+  cand_t *cs = small ? local.cs : malloc(c->n * sizeof *cs + c->nrule_slots + 1 + c->n);
   size_t n = 0;
   int rc = 0;
-  if (c->n && !cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
-  unsigned char *memo = !c->nrule_slots ? NULL : small ? local.memo
-                                                             : (unsigned char *)(cs + c->n);
-  if (memo) memset(memo, 0, c->nrule_slots);
+  if (!cs) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  unsigned char *memo = small ? local.memo : (unsigned char *)(cs + c->n);
+  memset(memo, 0, c->nrule_slots + 1);
+  unsigned char *classes_out = memo + c->nrule_slots + 1;
+  if (small) classes_out = local.class_out;
   double worth = cart_worth(c, in);
   offer_seen_set_t seen_buf; /* filled by the range read, if any */
   counters_t counters = {.want = in->counters, .c = c, .buf = &seen_buf,
@@ -453,8 +475,10 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   char currency[4] = {0}; /* the cart's, when a currency code can equal it (an offer's is 3
                            * letters, NUL-terminated): then memcmp of 4 bytes is strcmp == 0 */
   if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);
+  for (size_t k = 0; c->gates && k < c->nclasses; k++)
+    classes_out[k] = class_out(&c->classes[k], in, currency);
   for (size_t i = 0; i < c->n && !rc; i++) {
-    if (c->gates && gated_out(&c->gates[i], in, currency, memo)) continue;
+    if (c->gates && gated_out(&c->gates[i], classes_out, memo)) continue;
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
     if (ineligible(&counters, o, rd, in, currency, c->gates != NULL, memo, &base, &money_used,
@@ -475,14 +499,12 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     if (!small) free(cs);
     return offer_store_err(rd, rc, e);
   }
-  if (n > 32) qsort(cs, n, sizeof *cs, cmp_cand);
-  for (size_t i = 1; i < n && n <= 32; i++) { /* a few: insertion sort, no allocation (the
-                                               * order is total: ids are unique) */
-    cand_t k = cs[i];
-    size_t j = i;
-    for (; j > 0 && cmp_cand(&cs[j - 1], &k) > 0; j--) cs[j] = cs[j - 1];
-    cs[j] = k;
-  }
+  /* Selection in ranking order: many candidates sorted first; a few (the common case) each
+   * found when the walk needs it, the best of the rest swapped into place (the order is
+   * total, ids are unique, so the walk visits exactly the sorted order; once a non-stackable
+   * offer is taken nothing more is, so the rest is never ordered). */
+  bool sorted = n > 32;
+  if (sorted) qsort(cs, n, sizeof *cs, cmp_cand);
   /* Selection: a held-out candidate takes its slot exactly as if shown (the control sees
    * what the customer would see without that offer: nothing in its place). */
   size_t max = in->max_offers > 0 && in->max_offers < OFFERS_DECIDE_MAX ? (size_t)in->max_offers
@@ -490,9 +512,19 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   const char *groups[OFFERS_DECIDE_MAX];
   size_t ngroups = 0;
   bool exclusive_taken = false;
-  for (size_t i = 0; i < n && out->n < max && !rc; i++) {
+  for (size_t i = 0; i < n && out->n < max && !rc && !exclusive_taken; i++) {
+    if (!sorted) {
+      size_t best = i;
+      for (size_t j = i + 1; j < n; j++)
+        if (cmp_cand(&cs[j], &cs[best]) < 0) best = j;
+      if (best != i) {
+        cand_t t = cs[i];
+        cs[i] = cs[best];
+        cs[best] = t;
+      }
+    }
     const offer_t *o = cs[i].o;
-    if (exclusive_taken || (out->n && !o->stackable)) continue;
+    if (out->n && !o->stackable) continue;
     bool clash = false;
     for (size_t g = 0; g < ngroups && o->exclusive_group; g++)
       clash |= !strcmp(groups[g], o->exclusive_group);

@@ -623,11 +623,18 @@ static int bind_attrs(offers_catalog_t *c, perr_info_t *e) {
   return 0;
 }
 
-/* c->gates from the offers (after share_rules: the rule slots). */
+/* c->gates from the offers (after share_rules: the rule slots), each with its class: the
+ * class of the same values among the last 64 made, else a new one (equal values in two
+ * classes only cost a decision one more class check). */
 static int build_gates(offers_catalog_t *c, perr_info_t *e) {
   if (!c->n) return 0;
-  if (!(c->gates = calloc(c->n, sizeof *c->gates)))
+  c->gates = calloc(c->n, sizeof *c->gates);
+  c->classes = calloc(c->n, sizeof *c->classes);
+  if (!c->gates || !c->classes) {
+    free(c->gates), free(c->classes);
+    c->gates = NULL, c->classes = NULL;
     return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  }
   for (size_t i = 0; i < c->n; i++) {
     const offer_t *o = &c->offers[i];
     offer_gate_t *g = &c->gates[i];
@@ -635,8 +642,23 @@ static int build_gates(offers_catalog_t *c, perr_info_t *e) {
     g->valid_until = o->valid_until;
     g->min_cart = o->min_cart;
     memcpy(g->currency, o->currency, 4); /* validated: 3 letters, then the NUL */
-    g->rule_slot = o->rule ? o->rule_slot : -1;
+    g->rule_slot = o->rule && o->rule_slot >= 0 ? o->rule_slot : (int32_t)c->nrule_slots;
     g->archived = o->archived;
+    offer_gate_class_t k;
+    memset(&k, 0, sizeof k); /* padding too: classes compare whole */
+    k.valid_from = g->valid_from;
+    k.valid_until = g->valid_until;
+    k.min_cart = g->min_cart;
+    memcpy(k.currency, g->currency, 4);
+    k.archived = g->archived;
+    size_t j = c->nclasses;
+    while (j > 0 && c->nclasses - j < 64 && memcmp(&c->classes[j - 1], &k, sizeof k)) j--;
+    if (j > 0 && !memcmp(&c->classes[j - 1], &k, sizeof k)) {
+      g->cls = (uint32_t)(j - 1);
+    } else {
+      g->cls = (uint32_t)c->nclasses;
+      c->classes[c->nclasses++] = k;
+    }
   }
   return 0;
 }
@@ -665,6 +687,7 @@ void offers_catalog_free(offers_catalog_t *c) {
   free(c->attrs);
   free(c->attr_kind);
   free(c->gates);
+  free(c->classes);
   free(c);
 }
 

@@ -137,9 +137,18 @@ enum { OFFERS_RANK_MARGIN_RATE = 0, OFFERS_RANK_PREDICTED_CLV, OFFERS_RANK_P_ALI
 typedef struct offer_gate_s {
   int64_t valid_from, valid_until, min_cart; /* as offer_t's */
   char currency[4];                         /* offer_t's 3 letters and NUL */
-  int32_t rule_slot;                        /* offer_t's */
+  int32_t rule_slot;                        /* offer_t's; nrule_slots when it has none */
   bool archived;
+  uint32_t cls;                             /* its class: offers_catalog_t.classes[cls] */
 } offer_gate_t;
+/* The checks of a gate that do not depend on the decision's rules (archived, currency,
+ * window, minimum cart), shared by the gates with the same values: a decision makes them once
+ * a class. A gate's class holds exactly its values. */
+typedef struct offer_gate_class_s {
+  int64_t valid_from, valid_until, min_cart;
+  char currency[4];
+  bool archived;
+} offer_gate_class_t;
 
 /* An immutable snapshot of the active (not archived) offers, conditions compiled. */
 typedef struct offers_catalog_s {
@@ -153,6 +162,8 @@ typedef struct offers_catalog_s {
                         * catalogue's positions name the same offers) */
   size_t rank_slot[OFFERS_RANK_ATTRS]; /* the ranking attributes' slots */
   offer_gate_t *gates; /* by position (NULL: the decision reads every check from offers) */
+  offer_gate_class_t *classes; /* the gates' classes (with gates; nclasses <= n) */
+  size_t nclasses;
 } offers_catalog_t;
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e);
 void offers_catalog_free(offers_catalog_t *c);
