@@ -636,8 +636,11 @@ static uint64_t lmdb_size_bytes(store_t *base) {
 static void lmdb_map_info(store_t *base, uint64_t *used, uint64_t *size) {
   MDB_envinfo info;
   MDB_stat st;
-  MDB_env *env = LS(base)->env;
-  if (mdb_env_info(env, &info) || mdb_env_stat(env, &st)) return;
+  lmdb_store_t *s = LS(base);
+  reader_enter(s); /* mdb_env_info reads the meta pages: not during a remap (grow_map) */
+  int rc = mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st);
+  reader_exit(s);
+  if (rc) return;
   *used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
   *size = (uint64_t)info.me_mapsize;
 }
@@ -645,9 +648,13 @@ static void lmdb_map_info(store_t *base, uint64_t *used, uint64_t *size) {
 /* LMDB marks the environment fatal (MDB_FATAL_ERROR) when a commit fails to write its meta
  * page; from then on mdb_txn_begin answers MDB_PANIC to readers and writers alike. */
 static int lmdb_fatal(store_t *base) {
+  lmdb_store_t *s = LS(base);
   MDB_txn *t;
-  int rc = mdb_txn_begin(LS(base)->env, NULL, MDB_RDONLY, &t);
+  reader_enter(s); /* a read txn's begin reads the meta pages: never during a remap (on the
+                    * PostgreSQL backend the feed thread may grow the local copy meanwhile) */
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
   if (rc == MDB_SUCCESS) mdb_txn_abort(t);
+  reader_exit(s);
   return rc == MDB_PANIC;
 }
 
