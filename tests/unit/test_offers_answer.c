@@ -1,0 +1,376 @@
+/* test_offers_answer.c -- offers.decide's answer-path shortcuts give exactly what the paths
+ * they replaced gave (split from test_offers_fastpath.c):
+ * - the selection's order found as the walk needs it: against the full ranking walked with
+ *   the selection rules, for random stackability, exclusive groups and max_offers;
+ * - the percent-off discount in 64 bits against the 128-bit product;
+ * - tokens of version 2 (a hex impression id as its 16 bytes): they verify to exactly their
+ *   fields, and so does the version 1 token (made as before) of the same fields;
+ * - offers.decide's answer packed directly: the bytes msgpack-c's packer wrote, over random
+ *   decisions (string, integer and float edges); the fast reader's NUL check (mp_has_nul)
+ *   against a byte loop. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "store_fixture.h"
+#include "offers_fixture.h"
+#include "offers/offers_internal.h"
+#include "loyalty/loyalty.h"
+#include "offers_types.h"
+
+static int setup(void **state) { return fx_setup(state, "/tmp/patron-ofa-XXXXXX"); }
+static int teardown(void **state) { return fx_teardown(state); }
+
+/* The selection visits the candidates in ranking order, each found as the walk needs it:
+ * against the full ranking (every offer stackable, no group, 16 slots: the decision lists
+ * every candidate, checked sorted by expected value, priority, id) walked with the selection
+ * rules by the test, for random stackability, exclusive groups and max_offers on the same
+ * catalogue (neither changes an offer's arm or value), over random carts, customers and
+ * clocks. */
+static const offer_t *offer_by_id(const offers_catalog_t *c, const char *id) {
+  for (size_t i = 0; i < c->n; i++)
+    if (!strcmp(c->offers[i].id, id)) return &c->offers[i];
+  fail_msg("no offer %s", id);
+  return NULL;
+}
+
+static void test_selection_order(void **st) {
+  fx_t *f = *st;
+  for (int i = 0; i < 16; i++) {
+    char def[512];
+    snprintf(def, sizeof def,
+             "{\"id\":\"s%02d\",\"kind\":\"%s\",\"value\":%d,\"currency\":\"EUR\","
+             "\"priority\":%d,\"experiment\":{\"holdout\":0.2,\"variants\":[{\"id\":\"a\","
+             "\"value\":%d},{\"id\":\"b\",\"value\":%d}]}}",
+             (i * 7) % 16, i % 3 ? "amount_off" : "percent_off", i % 3 ? 300 : 5, i % 4,
+             i % 3 ? 300 : 5, i % 3 ? (i % 2 ? 500 : 300) : 10);
+    ofx_set(f, def);
+  }
+  offers_catalog_t *c = ofx_catalog(f);
+  assert_int_equal(c->n, 16);
+  static const char *const groups[] = {"g1", "g2"};
+  uint64_t s = 0x5e1;
+  size_t picked = 0;
+  for (int round = 0; round < 2000; round++) {
+    ofx_cart_t cart;
+    ofx_cart(&cart, "EUR", 500 + (int64_t)(ofx_rand(&s) % 20000));
+    char customer[16];
+    snprintf(customer, sizeof customer, "c%d", (int)(ofx_rand(&s) % 500));
+    offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = NULL,
+                             .now = OFX_NOW + (int64_t)(ofx_rand(&s) % 100000),
+                             .seed = ofx_rand(&s), .max_offers = OFFERS_DECIDE_MAX};
+    json_t *attrs = json_object();
+    in.attrs = attrs;
+    for (size_t i = 0; i < c->n; i++) c->offers[i].stackable = true, c->offers[i].exclusive_group = NULL;
+    offers_decision_t all, got;
+    perr_info_t e = {0};
+    assert_int_equal(offers_decide(c, f->w, &in, &all, &e), 0);
+    assert_int_equal(all.n, 16); /* every offer a candidate, all listed */
+    for (size_t i = 1; i < all.n; i++) {
+      const offers_decided_t *a = &all.items[i - 1], *b = &all.items[i];
+      const offer_t *oa = offer_by_id(c, a->offer_id), *ob = offer_by_id(c, b->offer_id);
+      assert_true(a->expected_value > b->expected_value ||
+                  (a->expected_value == b->expected_value &&
+                   (oa->priority > ob->priority ||
+                    (oa->priority == ob->priority && strcmp(oa->id, ob->id) < 0))));
+    }
+    for (size_t i = 0; i < c->n; i++) {
+      uint64_t r = ofx_rand(&s);
+      c->offers[i].stackable = r % 4 != 0;
+      c->offers[i].exclusive_group = r % 3 == 0 ? groups[(r >> 8) % 2] : NULL;
+    }
+    in.max_offers = 1 + (int)(ofx_rand(&s) % 6);
+    assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+    /* the selection rules walked over the full ranking */
+    const char *taken_groups[OFFERS_DECIDE_MAX];
+    size_t ntaken = 0, ngroups = 0;
+    bool exclusive = false;
+    for (size_t i = 0; i < all.n && ntaken < (size_t)in.max_offers; i++) {
+      const offer_t *o = offer_by_id(c, all.items[i].offer_id);
+      if (exclusive || (ntaken && !o->stackable)) continue;
+      bool clash = false;
+      for (size_t g = 0; g < ngroups && o->exclusive_group; g++)
+        clash |= !strcmp(taken_groups[g], o->exclusive_group);
+      if (clash) continue;
+      if (o->exclusive_group) taken_groups[ngroups++] = o->exclusive_group;
+      if (!o->stackable) exclusive = true;
+      assert_true(ntaken < got.n);
+      assert_string_equal(got.items[ntaken].offer_id, all.items[i].offer_id);
+      assert_int_equal(got.items[ntaken].arm, all.items[i].arm);
+      assert_memory_equal(&got.items[ntaken].expected_value, &all.items[i].expected_value,
+                          sizeof(double));
+      ntaken++;
+    }
+    assert_int_equal(got.n, ntaken);
+    picked += ntaken;
+    json_decref(attrs);
+  }
+  assert_true(picked > 2000);
+  offers_catalog_free(c);
+}
+
+/* A percent off computed in 64 bits when base x value fits: against the 128-bit product it
+ * replaced, over random cart values of every size (up to INT64_MAX) and percents. */
+static void test_percent_discount(void **state) {
+  (void)state;
+  offer_t o;
+  memset(&o, 0, sizeof o);
+  o.kind = OFFER_PERCENT_OFF;
+  uint64_t s = 0x9c7;
+  for (int i = 0; i < 200000; i++) {
+    int64_t base = (int64_t)(ofx_rand(&s) >> (1 + ofx_rand(&s) % 63));
+    int64_t value = i % 5 ? 1 + (int64_t)(ofx_rand(&s) % 100) : (int64_t)(ofx_rand(&s) >> 40);
+    offers_cart_t cart = {.value = base, .currency = "EUR"};
+    int64_t want = base <= 0 ? 0 : (int64_t)((__int128)base * value / 100);
+    if (want < 0) want = 0;
+    assert_int_equal(offers_discount(&o, value, &cart), want);
+  }
+}
+
+/* ---- tokens: version 2 (the impression id's 16 bytes) beside version 1 ---- */
+
+static const char B64URL[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* A version 1 token as offer_token.c made every token before version 2 (transcribed; the
+ * HMAC through EVP_Q_mac, independent of the signer). */
+static void token_v1(const offers_keyring_t *ring, const offers_token_t *tk, char *out) {
+  rec_buf_t b;
+  rec_buf_init(&b);
+  rec_put_u8(&b, 'T');
+  rec_put_u8(&b, 1);
+  unsigned char kid[4] = {(unsigned char)(ring->current_id >> 24),
+                          (unsigned char)(ring->current_id >> 16),
+                          (unsigned char)(ring->current_id >> 8), (unsigned char)ring->current_id};
+  rec_put_raw(&b, kid, 4);
+  rec_put_str(&b, core_pstr(tk->offer_id, strlen(tk->offer_id)));
+  rec_put_str(&b, core_pstr(tk->customer, strlen(tk->customer)));
+  rec_put_sv(&b, tk->value);
+  rec_put_str(&b, core_pstr(tk->currency, strlen(tk->currency)));
+  rec_put_sv(&b, tk->expires);
+  rec_put_str(&b, core_pstr(tk->impression_id, strlen(tk->impression_id)));
+  rec_put_uv(&b, (uint64_t)tk->arm);
+  unsigned char mac[32];
+  size_t ml = 0;
+  assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, ring->current,
+                            OFFERS_KEY_BYTES, b.p, b.n, mac, sizeof mac, &ml));
+  assert_int_equal(ml, 32);
+  rec_put_raw(&b, mac, 32);
+  assert_false(b.oom);
+  size_t o = 0;
+  for (size_t i = 0; i < b.n; i += 3) {
+    uint32_t v = (uint32_t)b.p[i] << 16 | (i + 1 < b.n ? (uint32_t)b.p[i + 1] << 8 : 0) |
+                 (i + 2 < b.n ? b.p[i + 2] : 0);
+    size_t k = b.n - i >= 3 ? 4 : b.n - i + 1;
+    for (size_t j = 0; j < k; j++) out[o++] = B64URL[v >> (18 - 6 * j) & 63];
+  }
+  out[o] = 0;
+  rec_buf_free(&b);
+}
+
+static void rand_text(uint64_t *s, char *out, size_t lo, size_t hi, const char *alphabet) {
+  size_t n = lo + ofx_rand(s) % (hi - lo + 1), an = strlen(alphabet);
+  for (size_t i = 0; i < n; i++) out[i] = alphabet[ofx_rand(s) % an];
+  out[n] = 0;
+}
+
+/* Random tokens (hex and other impression ids, ids of every length, values and expiries of
+ * every size, the signer and a fresh fetch): the token made now verifies to exactly its
+ * fields; the version 1 token of the same fields (made as before) verifies to the same
+ * fields; a hex impression id makes version 2 (16 bytes shorter before base64), anything
+ * else version 1, byte for byte as before (the version byte is signed: test_offers.c
+ * changes every character of a token). */
+static void test_token_versions(void **state) {
+  (void)state;
+  uint64_t s = 0x70c3e2;
+  offers_keyring_t ring;
+  memset(&ring, 0, sizeof ring);
+  ring.current_id = 7;
+  for (int i = 0; i < OFFERS_KEY_BYTES; i++) ring.current[i] = (unsigned char)(i * 37 + 11);
+  offers_signer_t *signer = offers_signer_new();
+  assert_non_null(signer);
+  int v2s = 0;
+  for (int round = 0; round < 3000; round++) {
+    offers_token_t t, got, got1;
+    memset(&t, 0, sizeof t);
+    rand_text(&s, t.offer_id, 1, round % 7 ? 16 : 120, "abcxyz-_09");
+    rand_text(&s, t.customer, 1, round % 5 ? 14 : 120, "c-0123456789\xc3\xa9");
+    strcpy(t.currency, round % 3 ? "EUR" : "USD");
+    t.value = (int64_t)(ofx_rand(&s) % 2000000) - (round % 9 == 0 ? 1000000 : 0);
+    t.expires = OFX_NOW + 60 + (int64_t)(ofx_rand(&s) % 100000000);
+    t.arm = (int)(ofx_rand(&s) % OFFERS_MAX_ARMS);
+    int kind = (int)(ofx_rand(&s) % 6);
+    if (kind < 3) rand_text(&s, t.impression_id, 32, 32, "0123456789abcdef");
+    else if (kind == 3) rand_text(&s, t.impression_id, 32, 32, "0123456789abcdefA");
+    else if (kind == 4) rand_text(&s, t.impression_id, 31, 32, "0123456789abcdef");
+    else rand_text(&s, t.impression_id, 1, 32, "imp0123456789xyz");
+    bool hex = strlen(t.impression_id) == 32 && strspn(t.impression_id, "0123456789abcdef") == 32;
+    char tok[OFFERS_TOKEN_MAX], fresh[OFFERS_TOKEN_MAX], old[OFFERS_TOKEN_MAX];
+    perr_info_t e = {0};
+    offers_refusal_t why;
+    assert_int_equal(offers_token_encode_with(signer, &ring, &t, tok, &e), 0);
+    assert_int_equal(offers_token_encode(&ring, &t, fresh, &e), 0);
+    assert_string_equal(tok, fresh); /* the signer gives what a fresh fetch gives */
+    token_v1(&ring, &t, old);
+    assert_int_equal(offers_token_verify(&ring, tok, t.customer, OFX_NOW, &got, &why, &e), 0);
+    assert_memory_equal(&got, &t, sizeof t);
+    assert_int_equal(offers_token_verify(&ring, old, t.customer, OFX_NOW, &got1, &why, &e), 0);
+    assert_memory_equal(&got1, &t, sizeof t);
+    if (hex) { /* version 2: "VAI" is 'T' 2; 16 raw bytes for 33 of text */
+      v2s++;
+      assert_memory_equal(tok, "VAI", 3);
+      assert_memory_equal(old, "VAE", 3);
+      assert_true(strlen(tok) < strlen(old));
+    } else {
+      assert_string_equal(tok, old);
+    }
+  }
+  assert_true(v2s > 1000);
+  offers_signer_free(signer);
+}
+
+/* ---- offers.decide's answer packed directly ---- */
+
+/* The answer as the daemon packed it before (msgpack-c's packer, transcribed). */
+static void pack_reference(msgpack_packer *pk, const offers_decision_t *dec) {
+  msgpack_pack_map(pk, 2);
+#define KEY(k) msgpack_pack_str(pk, strlen(k)), msgpack_pack_str_body(pk, k, strlen(k))
+  KEY("global_holdout");
+  dec->global_holdout ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+  KEY("offers");
+  msgpack_pack_array(pk, dec->n);
+  for (size_t i = 0; i < dec->n; i++) {
+    const offers_decided_t *it = &dec->items[i];
+    msgpack_pack_map(pk, 13);
+    KEY("offer_id");
+    KEY(it->offer_id);
+    KEY("arm");
+    msgpack_pack_int64(pk, it->arm);
+    KEY("variant");
+    if (it->variant) KEY(it->variant);
+    else msgpack_pack_nil(pk);
+    KEY("held_out");
+    it->held_out ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    KEY("value");
+    msgpack_pack_int64(pk, it->value);
+    KEY("discount");
+    msgpack_pack_int64(pk, it->discount);
+    KEY("currency");
+    KEY(it->currency);
+    KEY("expected_value");
+    msgpack_pack_double(pk, it->expected_value);
+    KEY("uplift");
+    msgpack_pack_double(pk, it->uplift);
+    KEY("impression_id");
+    KEY(it->impression_id);
+    KEY("expires");
+    msgpack_pack_int64(pk, it->expires);
+    KEY("reason");
+    KEY(it->reason);
+    KEY("token");
+    KEY(it->token);
+  }
+#undef KEY
+}
+
+static int64_t rand_edge_int(uint64_t *s) {
+  static const int64_t edges[] = {0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536,
+                                  INT64_C(4294967295), INT64_C(4294967296), INT64_MAX,
+                                  -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,
+                                  INT64_C(-2147483649), INT64_MIN};
+  uint64_t r = ofx_rand(s);
+  if (r % 3 == 0) return edges[(r >> 8) % (sizeof edges / sizeof *edges)];
+  int shift = (int)((r >> 8) % 64);
+  int64_t v = (int64_t)(ofx_rand(s) >> shift);
+  return r & 4 ? -v : v;
+}
+
+/* Random decisions (0..16 items, strings of 0..300 bytes across the fixstr/str8/str16
+ * bounds, integers at every width's edges, NaN/inf/-0 doubles, nil variants): the direct
+ * packer writes exactly msgpack-c's bytes, within its bound. */
+static void test_answer_packed_directly(void **state) {
+  (void)state;
+  uint64_t s = 0xa115;
+  static offers_decision_t d;
+  static char strs[OFFERS_DECIDE_MAX][3][320];
+  for (int round = 0; round < 3000; round++) {
+    memset(&d, 0, sizeof d);
+    d.global_holdout = ofx_rand(&s) & 1;
+    d.n = round % 40 == 0 ? OFFERS_DECIDE_MAX : (size_t)(ofx_rand(&s) % 4);
+    for (size_t i = 0; i < d.n; i++) {
+      offers_decided_t *it = &d.items[i];
+      size_t lens[3];
+      for (int k = 0; k < 3; k++) {
+        uint64_t r = ofx_rand(&s);
+        lens[k] = r % 4 == 0 ? 28 + (r >> 8) % 8 : r % 4 == 1 ? 250 + (r >> 8) % 10
+                : r % 4 == 2 ? (r >> 8) % 300 : (r >> 8) % 40;
+        rand_text(&s, strs[i][k], lens[k], lens[k], "abcXYZ-_ 09\xc3\xa9");
+      }
+      it->offer_id = strs[i][0];
+      it->variant = ofx_rand(&s) % 3 ? strs[i][1] : NULL;
+      it->currency = strs[i][2];
+      it->arm = (int)rand_edge_int(&s);
+      it->held_out = ofx_rand(&s) & 1;
+      it->value = rand_edge_int(&s);
+      it->discount = rand_edge_int(&s);
+      it->expires = rand_edge_int(&s);
+      static const double odd[] = {0.0, -0.0, 1e300, -1e-300, 5.340000000000021, NAN, INFINITY};
+      uint64_t r = ofx_rand(&s);
+      it->expected_value = r % 3 ? (ofx_unif(&s) - 0.5) * 1e6 : odd[(r >> 8) % 7];
+      it->uplift = r % 5 ? ofx_unif(&s) - 0.5 : odd[(r >> 16) % 7];
+      rand_text(&s, it->impression_id, 0, 32, "0123456789abcdef");
+      rand_text(&s, it->reason, 0, 127, "eligible; arm'0.5");
+      rand_text(&s, it->token, 0, OFFERS_TOKEN_MAX - 1, "ABCxyz-_09");
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack_reference(&pk, &d);
+    size_t max = offers_decision_packed_max(&d);
+    char *got = malloc(max);
+    assert_non_null(got);
+    size_t n = offers_decision_pack(&d, got);
+    assert_true(n <= max);
+    assert_int_equal(n, sb.size);
+    assert_memory_equal(got, sb.data, n);
+    free(got);
+    msgpack_sbuffer_destroy(&sb);
+  }
+}
+
+/* mp_has_nul (the fast readers' NUL check, 8 bytes a step) against a byte loop: every
+ * length 0..40 with a NUL at every position or none, over random other bytes. */
+static void test_has_nul(void **state) {
+  (void)state;
+  uint64_t s = 0x4e11;
+  char buf[48];
+  for (size_t n = 0; n <= 40; n++)
+    for (size_t at = 0; at <= n; at++)
+      for (int round = 0; round < 20; round++) {
+        for (size_t i = 0; i < sizeof buf; i++) buf[i] = (char)(1 + ofx_rand(&s) % 255);
+        if (round % 2) buf[ofx_rand(&s) % sizeof buf] = 0; /* maybe beyond the string */
+        if (at < n) buf[at] = 0;
+        bool want = memchr(buf, 0, n) != NULL;
+        assert_int_equal(mp_has_nul(buf, n), want);
+      }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
+      cmocka_unit_test(test_percent_discount),
+      cmocka_unit_test(test_token_versions),
+      cmocka_unit_test(test_answer_packed_directly),
+      cmocka_unit_test(test_has_nul),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
