@@ -353,20 +353,68 @@ void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v) {
     json_decref(v);
     return;
   }
+  if (a->built[slot] & OFFERS_BUILT_SHOP_LAZY) /* a typed value set before: this replaces it */
+    a->built[slot] &= (unsigned char)~(OFFERS_BUILT_SHOP_LAZY | OFFERS_BUILT_TYPED);
   json_decref(a->shop[slot]);
   a->shop[slot] = v;
+  a->njson += v != NULL;
 }
 
-/* built[slot] bits: own (Patron's JSON value) computed; typed[slot] set. */
-#define BUILT_JSON 1u
-#define BUILT_TYPED 2u
+bool offers_attrs_set_shop_typed(offers_attrs_t *a, size_t slot, const condition_value_t *v) {
+  if (!a->shop || slot >= a->c->nattrs || a->c->attr_kind[slot] != OFFERS_ATTR_SHOP) return false;
+  switch (v->type) {
+  case CONDITION_VALUE_NULL:
+  case CONDITION_VALUE_BOOL:
+  case CONDITION_VALUE_INT:
+  case CONDITION_VALUE_STR: break;
+  case CONDITION_VALUE_REAL:
+    if (isfinite(v->d)) break;
+    return false; /* json_real refuses it: the JSON path decides */
+  default: return false;
+  }
+  json_decref(a->shop[slot]);
+  a->shop[slot] = NULL;
+  /* the value the slot reads: Patron sets nothing for a shop-only kind (patron_raw), so it
+   * is the shop's, as condition_value_from_json makes it of the JSON value */
+  condition_value_t *t = &a->typed[slot];
+  memset(t, 0, sizeof *t);
+  t->type = v->type;
+  if (v->type == CONDITION_VALUE_BOOL) t->b = v->b;
+  else if (v->type == CONDITION_VALUE_INT) t->i = v->i;
+  else if (v->type == CONDITION_VALUE_REAL) t->d = v->d;
+  else if (v->type == CONDITION_VALUE_STR) t->s = v->s, t->n = v->n;
+  a->built[slot] |= OFFERS_BUILT_TYPED | OFFERS_BUILT_SHOP_LAZY;
+  return true;
+}
+
+/* The JSON value of a typed shop scalar (offers_attrs_set_shop_typed), as the wire's
+ * conversion makes it (NULL: out of memory). */
+static json_t *shop_json(const condition_value_t *v) {
+  switch (v->type) {
+  case CONDITION_VALUE_BOOL: return json_boolean(v->b);
+  case CONDITION_VALUE_INT: return json_integer(v->i);
+  case CONDITION_VALUE_REAL: return json_real(v->d);
+  case CONDITION_VALUE_STR: return json_stringn_nocheck(v->s, v->n);
+  default: return json_null();
+  }
+}
+
+/* built[slot] bits (offers_internal.h): own (Patron's JSON value) computed; typed[slot] set. */
+#define BUILT_JSON OFFERS_BUILT_JSON
+#define BUILT_TYPED OFFERS_BUILT_TYPED
 
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
   if (!a->shop || slot >= a->c->nattrs) return NULL;
+  if (a->built[slot] & OFFERS_BUILT_SHOP_LAZY) {
+    a->built[slot] &= (unsigned char)~OFFERS_BUILT_SHOP_LAZY;
+    a->shop[slot] = shop_json(&a->typed[slot]);
+    a->njson += a->shop[slot] != NULL;
+  }
   if (!(a->built[slot] & BUILT_JSON)) {
     a->built[slot] |= BUILT_JSON;
     a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot],
                                 a->pooled ? &a->pooled[slot] : NULL);
+    a->njson += a->own[slot] != NULL;
   }
   return a->own[slot] ? a->own[slot] : a->shop[slot];
 }
@@ -385,8 +433,9 @@ const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot) {
 
 void offers_attrs_clear(offers_attrs_t *a) {
   size_t n = a->c ? a->c->nattrs : 0;
-  if (a->shop)
+  if (a->shop && a->njson)
     for (size_t i = 0; i < 2 * n; i++) json_decref(a->shop[i]);
+  a->njson = 0;
   if (a->shop && a->shop != a->inline_vals) {
     free(a->shop);
     free(a->built);

@@ -66,17 +66,26 @@ int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *ca
   return discount_on(o, value, applicable_value(o, cart));
 }
 
-/* A ranking attribute (OFFERS_RANK_*): from the lazy attributes or the JSON object. */
-static const json_t *rank_attr(const offers_catalog_t *c, const offers_decide_in_t *in, int k) {
+/* A ranking attribute (OFFERS_RANK_*) as a number in lo..hi (def: absent, not a number or out
+ * of range). From the lazy attributes typed (an integer or a real is what json_is_number
+ * accepts there: offers_attrs_value is condition_value_from_json of offers_attrs_get), or
+ * from the JSON object; *present: it is a number. */
+static double rank_num(const offers_catalog_t *c, const offers_decide_in_t *in, int k, double lo,
+                       double hi, double def, bool *present) {
   static const char *const names[OFFERS_RANK_ATTRS] = {"margin_rate", "predicted_clv",
                                                        "p_alive", "churn_risk"};
-  if (in->lazy) return offers_attrs_get(in->lazy, c->rank_slot[k]);
-  return json_object_get(in->attrs, names[k]);
-}
-
-static double attr_num(const json_t *v, double lo, double hi, double def) {
-  if (!json_is_number(v)) return def;
-  double x = json_number_value(v);
+  double x;
+  if (in->lazy) {
+    const condition_value_t *v = offer_attrs_typed(in->lazy, c->rank_slot[k]);
+    if (v->type == CONDITION_VALUE_INT) x = (double)v->i;
+    else if (v->type == CONDITION_VALUE_REAL) x = v->d;
+    else return *present = false, def;
+  } else {
+    const json_t *v = json_object_get(in->attrs, names[k]);
+    if (!json_is_number(v)) return *present = false, def;
+    x = json_number_value(v);
+  }
+  *present = true;
   return x >= lo && x <= hi ? x : def;
 }
 
@@ -136,7 +145,7 @@ typedef struct rule_get_s {
 static const condition_value_t *rule_attr(void *ctx, size_t name, condition_value_t *scratch) {
   const rule_get_t *g = ctx;
   (void)scratch;
-  return offers_attrs_value(g->a, (size_t)g->o->rule_attr[name]); /* a bad slot reads null */
+  return offer_attrs_typed(g->a, (size_t)g->o->rule_attr[name]); /* a bad slot reads null */
 }
 
 /* Whether a selection may need o's caps read before it is a candidate: an offer whose arm
@@ -278,12 +287,11 @@ static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int6
 /* The value of the cart to the shop, v in docs/OFFERS.md section 3: the same for every offer
  * of one decision. */
 static double cart_worth(const offers_catalog_t *c, const offers_decide_in_t *in) {
-  double margin = attr_num(rank_attr(c, in, OFFERS_RANK_MARGIN_RATE), 0, 1, DEFAULT_MARGIN_RATE);
-  double clv = attr_num(rank_attr(c, in, OFFERS_RANK_PREDICTED_CLV), 0, 1e15, 0);
-  const json_t *p_alive = rank_attr(c, in, OFFERS_RANK_P_ALIVE);
-  double churn = json_is_number(p_alive)
-                     ? 1 - attr_num(p_alive, 0, 1, 1)
-                     : attr_num(rank_attr(c, in, OFFERS_RANK_CHURN_RISK), 0, 1, 0);
+  bool present;
+  double margin = rank_num(c, in, OFFERS_RANK_MARGIN_RATE, 0, 1, DEFAULT_MARGIN_RATE, &present);
+  double clv = rank_num(c, in, OFFERS_RANK_PREDICTED_CLV, 0, 1e15, 0, &present);
+  double alive = rank_num(c, in, OFFERS_RANK_P_ALIVE, 0, 1, 1, &present);
+  double churn = present ? 1 - alive : rank_num(c, in, OFFERS_RANK_CHURN_RISK, 0, 1, 0, &present);
   return margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
 }
 

@@ -49,6 +49,20 @@ void offer_key_sep(offer_key_t *k);
 void offer_key_u8(offer_key_t *k, unsigned v);
 void offer_key_be64(offer_key_t *k, int64_t v);
 
+/* offers_attrs_t.built bits by slot: Patron's JSON value computed; the typed value set; the
+ * shop's value set typed (offers_attrs_set_shop_typed). */
+#define OFFERS_BUILT_JSON 1u
+#define OFFERS_BUILT_TYPED 2u
+#define OFFERS_BUILT_SHOP_LAZY 4u /* shop[slot]'s JSON not made yet: typed[slot] is the shop's */
+
+/* offers_attrs_value, its value in place when the slot's typed value is set already (a rule
+ * reading an attribute another rule read): no call. */
+static inline const condition_value_t *offer_attrs_typed(offers_attrs_t *a, size_t slot) {
+  if (a->built && slot < a->c->nattrs && (a->built[slot] & OFFERS_BUILT_TYPED))
+    return &a->typed[slot];
+  return offers_attrs_value(a, slot);
+}
+
 /* n-byte big-endian integers (token key ids, the key ring's bytes). */
 static inline void offer_put_be(unsigned char *p, uint64_t v, int n) {
   for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
