@@ -296,18 +296,21 @@ static bool typed_cart_list(offers_attrs_t *a, offers_attr_kind_t k, condition_v
   return true;
 }
 
-/* Patron's value of an attribute kind as patron_value makes it, typed without JSON; false:
- * not set here (Patron does not set it, or patron_value and the shop's value decide: a
- * string that is not ASCII, a real JSON cannot hold, a cart list with such a string). */
-static bool patron_typed(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
+/* Patron's value of an attribute kind as patron_value makes it, typed without JSON:
+ * TYPED_SET (in *v), TYPED_UNSET (Patron sets nothing: the shop's value stands), or
+ * TYPED_NO (patron_value and the shop's value decide: a string that is not ASCII, a real
+ * JSON cannot hold, a cart list with such a string). */
+enum { TYPED_NO, TYPED_SET, TYPED_UNSET };
+static int patron_typed(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
   if (k == OFFERS_ATTR_CART_ITEMS || k == OFFERS_ATTR_CART_CATEGORIES)
-    return typed_cart_list(a, k, v);
-  if (!patron_raw(a, k, v)) return false;
-  if (v->type == CONDITION_VALUE_REAL) return isfinite(v->d); /* json_real refuses the rest */
-  if (v->type != CONDITION_VALUE_STR) return true;
+    return typed_cart_list(a, k, v) ? TYPED_SET : TYPED_NO;
+  if (!patron_raw(a, k, v)) return TYPED_UNSET; /* patron_value: NULL */
+  if (v->type == CONDITION_VALUE_REAL) /* json_real refuses the rest */
+    return isfinite(v->d) ? TYPED_SET : TYPED_NO;
+  if (v->type != CONDITION_VALUE_STR) return TYPED_SET;
   ptrdiff_t n = ascii_len(v->s); /* else patron_value's json_string decides (it may refuse it) */
   v->n = (size_t)n;
-  return n >= 0;
+  return n >= 0 ? TYPED_SET : TYPED_NO;
 }
 
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
@@ -425,8 +428,12 @@ const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot) {
   condition_value_t *v = &a->typed[slot];
   if (!(a->built[slot] & BUILT_TYPED)) {
     a->built[slot] |= BUILT_TYPED;
-    if (!patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v))
+    int t = patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v);
+    if (t == TYPED_UNSET && !a->shop[slot]) { /* no value at all (a lazy shop one is typed) */
+      condition_value_from_json(NULL, v);
+    } else if (t != TYPED_SET) {
       condition_value_from_json(offers_attrs_get(a, slot), v);
+    }
   }
   return v;
 }

@@ -348,9 +348,10 @@ static const char HEX2[256][2] = {
 #undef H4
 };
 
+/* The impression id into out (32 lowercase hex digits) and the 16 bytes they stand for
+ * into h[0..16). */
 static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
-                          char out[33]) {
-  unsigned char h[32];
+                          char out[33], unsigned char h[32]) {
   if (in->random_ids) {
     for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
   } else {
@@ -363,12 +364,11 @@ static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit
   out[32] = 0;
 }
 
-/* Copy the C string s into out[cap] (truncated like snprintf "%s"). */
-static void copy_id(char *out, size_t cap, const char *s) {
+/* s as a token field of an offers_token_t array of cap bytes (truncated like snprintf "%s",
+ * as offers_token_encode_with would read it). */
+static pstr_t token_str(const char *s, size_t cap) {
   size_t n = strlen(s);
-  if (n >= cap) n = cap - 1;
-  memcpy(out, s, n);
-  out[n] = 0;
+  return core_pstr(s, n < cap ? n : cap - 1);
 }
 
 /* Appends the n bytes of s at *p. */
@@ -417,7 +417,8 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
   d->currency = o->currency;
   d->expected_value = c->ev;
   d->uplift = c->uplift;
-  impression_id(in, o, rng, d->impression_id);
+  unsigned char raw[32];
+  impression_id(in, o, rng, d->impression_id, raw);
   d->expires = in->now + o->token_ttl_s;
   if (o->valid_until && d->expires > o->valid_until) d->expires = o->valid_until;
   if (d->held_out) {
@@ -426,15 +427,19 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
   }
   eligible_reason(o, d->variant, c, d->reason);
   if (!in->keys) return 0;
-  offers_token_t tk;
-  copy_id(tk.offer_id, sizeof tk.offer_id, o->id);
-  copy_id(tk.customer, sizeof tk.customer, in->customer);
-  tk.value = c->value;
-  copy_id(tk.currency, sizeof tk.currency, o->currency);
-  tk.expires = d->expires;
-  memcpy(tk.impression_id, d->impression_id, sizeof tk.impression_id);
-  tk.arm = c->arm;
-  return offers_token_encode_with(in->signer, in->keys, &tk, d->token, e);
+  /* the token of these fields (what offers_token_encode_with signs for an offers_token_t
+   * holding them; the impression id is the hex of raw[0..16): a version 2 token) */
+#define TOKEN_CAP(field) sizeof(((offers_token_t *)NULL)->field)
+  offer_token_fields_t f = {token_str(o->id, TOKEN_CAP(offer_id)),
+                            token_str(in->customer, TOKEN_CAP(customer)),
+                            token_str(o->currency, TOKEN_CAP(currency)),
+                            core_pstr(d->impression_id, 32),
+                            raw,
+                            c->value,
+                            d->expires,
+                            c->arm};
+#undef TOKEN_CAP
+  return offer_token_sign(in->signer, in->keys, &f, d->token, e);
 }
 
 int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,

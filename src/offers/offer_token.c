@@ -216,28 +216,40 @@ int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, 
 
 int offers_token_encode_with(offers_signer_t *signer, const offers_keyring_t *ring,
                              const offers_token_t *tk, char *out, perr_info_t *e) {
+  unsigned char raw[IMPRESSION_RAW];
+  size_t in = strlen(tk->impression_id);
+  offer_token_fields_t f = {core_pstr(tk->offer_id, strlen(tk->offer_id)),
+                            core_pstr(tk->customer, strlen(tk->customer)),
+                            core_pstr(tk->currency, strlen(tk->currency)),
+                            core_pstr(tk->impression_id, in),
+                            impression_raw(tk->impression_id, in, raw) ? raw : NULL,
+                            tk->value, tk->expires, tk->arm};
+  return offer_token_sign(signer, ring, &f, out, e);
+}
+
+int offer_token_sign(offers_signer_t *signer, const offers_keyring_t *ring,
+                     const offer_token_fields_t *f, char *out, perr_info_t *e) {
   rec_buf_t b;
-  unsigned char kid[4], mac[MAC_BYTES], local[512], raw[IMPRESSION_RAW];
-  size_t on = strlen(tk->offer_id), cn = strlen(tk->customer), yn = strlen(tk->currency),
-         in = strlen(tk->impression_id);
-  bool v2 = impression_raw(tk->impression_id, in, raw);
+  unsigned char kid[4], mac[MAC_BYTES], local[512];
+  bool v2 = f->impression_raw != NULL;
+  size_t in = v2 ? IMPRESSION_RAW : f->impression.n;
   /* at most: tag, version, kid, four strings with 10-byte lengths, three 10-byte numbers and
    * the MAC; when that fits, the record is written on the stack (the puts never grow it) */
-  size_t bound = 2 + 4 + (on + cn + yn + in + 4 * 10) + 3 * 10 + MAC_BYTES;
+  size_t bound = 2 + 4 + (f->offer_id.n + f->customer.n + f->currency.n + in + 4 * 10) +
+                 3 * 10 + MAC_BYTES;
   rec_buf_init(&b);
   if (bound <= sizeof local) b.p = local, b.cap = sizeof local;
   rec_put_u8(&b, 'T');
   rec_put_u8(&b, v2 ? 2 : 1);
   offer_put_be(kid, ring->current_id, 4);
   rec_put_raw(&b, kid, 4);
-  rec_put_str(&b, core_pstr(tk->offer_id, on));
-  rec_put_str(&b, core_pstr(tk->customer, cn));
-  rec_put_sv(&b, tk->value);
-  rec_put_str(&b, core_pstr(tk->currency, yn));
-  rec_put_sv(&b, tk->expires);
-  if (v2) rec_put_str(&b, core_pstr((const char *)raw, IMPRESSION_RAW));
-  else rec_put_str(&b, core_pstr(tk->impression_id, in));
-  rec_put_uv(&b, (uint64_t)tk->arm);
+  rec_put_str(&b, f->offer_id);
+  rec_put_str(&b, f->customer);
+  rec_put_sv(&b, f->value);
+  rec_put_str(&b, f->currency);
+  rec_put_sv(&b, f->expires);
+  rec_put_str(&b, v2 ? core_pstr((const char *)f->impression_raw, IMPRESSION_RAW) : f->impression);
+  rec_put_uv(&b, (uint64_t)f->arm);
   int rc = 0;
   if (b.oom || hmac_with(signer, ring->current, b.p, b.n, mac))
     rc = perr_set(e, PERR_INTERNAL, NULL, "cannot sign the offer token");

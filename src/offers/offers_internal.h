@@ -235,6 +235,20 @@ int offer_check_id(const char *s, const char *field, perr_info_t *e);
 
 /* A store error as a structured error. */
 int offer_store_err(store_txn_t *t, int rc, perr_info_t *e);
+/* A token's fields as offers_token_encode_with signs them, lengths known: the impression id
+ * as its text, or (impression_raw non-NULL) as the 16 bytes its 32 lowercase hex digits
+ * stand for (a version 2 token; impression is then not read). */
+typedef struct offer_token_fields_s {
+  pstr_t offer_id, customer, currency, impression;
+  const unsigned char *impression_raw;
+  int64_t value, expires;
+  int arm;
+} offer_token_fields_t;
+/* The token of f into out (OFFERS_TOKEN_MAX): offers_token_encode_with's bytes for the
+ * offers_token_t of the same fields. */
+int offer_token_sign(offers_signer_t *signer, const offers_keyring_t *ring,
+                     const offer_token_fields_t *f, char *out, perr_info_t *e);
+
 /* SHA-256 of the concatenation of n NUL-terminated parts (each followed by a 0 byte). */
 void offer_sha256(const char *const *parts, int n, unsigned char out[32]);
 /* The same through a signer's fetched SHA-256 (s NULL: offer_sha256). */

@@ -4,7 +4,9 @@
  *   the selection rules, for random stackability, exclusive groups and max_offers;
  * - the percent-off discount in 64 bits against the 128-bit product;
  * - tokens of version 2 (a hex impression id as its 16 bytes): they verify to exactly their
- *   fields, and so does the version 1 token (made as before) of the same fields;
+ *   fields, and so does the version 1 token (made as before) of the same fields; the fields
+ *   signed with their lengths and the id's bytes given (offer_token_sign, as offers.decide
+ *   signs) give the same token;
  * - offers.decide's answer packed directly: the bytes msgpack-c's packer wrote, over random
  *   decisions (string, integer and float edges); the fast reader's NUL check (mp_has_nul)
  *   against a byte loop. */
@@ -219,6 +221,26 @@ static void test_token_versions(void **state) {
     assert_int_equal(offers_token_encode_with(signer, &ring, &t, tok, &e), 0);
     assert_int_equal(offers_token_encode(&ring, &t, fresh, &e), 0);
     assert_string_equal(tok, fresh); /* the signer gives what a fresh fetch gives */
+    /* the fields signed as offers.decide signs them (lengths known; a hex id as its bytes,
+     * decoded here by sscanf): the same token */
+    unsigned char raw[16];
+    for (int k = 0; hex && k < 16; k++) {
+      unsigned byte;
+      assert_int_equal(sscanf(t.impression_id + 2 * k, "%2x", &byte), 1);
+      raw[k] = (unsigned char)byte;
+    }
+    offer_token_fields_t fields = {{t.offer_id, strlen(t.offer_id)},
+                                   {t.customer, strlen(t.customer)},
+                                   {t.currency, strlen(t.currency)},
+                                   {t.impression_id, strlen(t.impression_id)},
+                                   hex ? raw : NULL,
+                                   t.value,
+                                   t.expires,
+                                   t.arm};
+    char signed_fields[OFFERS_TOKEN_MAX];
+    assert_int_equal(offer_token_sign(round % 2 ? signer : NULL, &ring, &fields, signed_fields, &e),
+                     0);
+    assert_string_equal(signed_fields, tok);
     token_v1(&ring, &t, old);
     assert_int_equal(offers_token_verify(&ring, tok, t.customer, OFX_NOW, &got, &why, &e), 0);
     assert_memory_equal(&got, &t, sizeof t);
