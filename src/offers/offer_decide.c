@@ -93,6 +93,7 @@ static double rank_num(const offers_catalog_t *c, const offers_decide_in_t *in, 
 typedef struct cand_s {
   const offer_t *o;
   int arm;
+  bool holdout_pending; /* arm 1 unless the holdout split says 0 (pick_arm): found when taken */
   int64_t value, discount;
   double ev, uplift;
 } cand_t;
@@ -241,10 +242,21 @@ static int assign(uint32_t idh, const char *seed, size_t seed_len, const experim
   return experiment_choose_variation((double)(h % 1000u) / 1000.0, r, n);
 }
 
+/* Whether the customer (idh) is in o's holdout. */
+static bool held_out(const offer_t *o, uint32_t idh) {
+  return assign(idh, o->seed_holdout, o->seed_holdout_len, o->holdout_ranges, 2) == 0;
+}
+
+/* The customer's arm of o. The holdout (arm 0) ranks and selects exactly as arm 1 does (the
+ * first variant's value, arm 1's counters: expected_value, fill), so when the A/B split (or
+ * a single variant) gives arm 1 the holdout split is left to the selection (*pending), which
+ * makes it only for the offers it takes. A bandit's holdout split comes first as before: a
+ * held-out customer draws nothing from the generator the later draws share. */
 static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
                     const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
-                    bandit_rng_t *rng, int *arm) {
+                    bandit_rng_t *rng, int *arm, bool *pending) {
   bool known;
+  *pending = false;
   const offer_seen_row_t *row = scan_seen_row(k, seen_set, o, &known);
   int rc = 0;
   if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0; /* sticky */
@@ -254,15 +266,17 @@ static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
     if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0;
     if (rc && rc != PERR_NOT_FOUND) return rc;
   }
-  if (o->holdout > 0 &&
-      assign(idh, o->seed_holdout, o->seed_holdout_len, o->holdout_ranges, 2) == 0)
-    return *arm = 0, 0;
-  if (o->nvariants == 1) return *arm = 1, 0;
-  if (o->mode == OFFER_MODE_AB) {
-    int v = assign(idh, o->seed_variant, o->seed_variant_len, o->variant_ranges, o->nvariants);
+  if (o->nvariants == 1 || o->mode == OFFER_MODE_AB) {
+    int v = o->nvariants == 1
+                ? 0
+                : assign(idh, o->seed_variant, o->seed_variant_len, o->variant_ranges,
+                         o->nvariants);
     *arm = 1 + (v < 0 ? 0 : v);
+    if (o->holdout > 0 && *arm == 1) *pending = true;
+    else if (o->holdout > 0 && held_out(o, idh)) *arm = 0;
     return 0;
   }
+  if (o->holdout > 0 && held_out(o, idh)) return *arm = 0, 0;
   stats_arm_t arms[OFFERS_MAX_VARIANTS];
   for (int i = 0; i < o->nvariants; i++) {
     offer_arm_t a;
@@ -499,7 +513,9 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
       continue;
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
-    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm))) break;
+    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm,
+                       &k->holdout_pending)))
+      break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
     k->discount = discount_on(o, k->value, base);
@@ -548,6 +564,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     }
     if (o->exclusive_group) groups[ngroups++] = o->exclusive_group;
     if (!o->stackable) exclusive_taken = true;
+    if (cs[i].holdout_pending && held_out(o, idh)) cs[i].arm = 0; /* ranked as arm 1 */
     rc = fill(in, &cs[i], &rng, &out->items[out->n++], e);
   }
   if (!small) free(cs);
