@@ -504,13 +504,17 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);
   for (size_t k = 0; c->gates && k < c->nclasses; k++)
     classes_out[k] = class_out(&c->classes[k], in, currency);
-  for (size_t i = 0; i < c->n && !rc; i++) {
-    if (c->gates && gated_out(&c->gates[i], classes_out, memo)) continue;
+  const offer_gate_t *gates = c->gates; /* in locals: the stores below may alias c's fields */
+  const size_t count = c->n;
+  for (size_t i = 0; i < count; i++) {
+    if (gates && gated_out(&gates[i], classes_out, memo)) continue;
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
-    if (ineligible(&counters, o, rd, in, currency, c->gates != NULL, memo, &base, &money_used,
-                   &rc))
+    if (ineligible(&counters, o, rd, in, currency, gates != NULL, memo, &base, &money_used,
+                   &rc)) {
+      if (rc) break;
       continue;
+    }
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
     if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm,
