@@ -191,6 +191,15 @@ static bool gated_out(const offer_gate_t *g, const unsigned char *out, const uns
   return out[g->cls] | (memo[g->rule_slot] == 2);
 }
 
+/* The first offer from i on whose gate does not turn it down (count: none), every offer
+ * without gates: a loop of its own, its few values kept in registers. */
+static inline size_t next_open(const offer_gate_t *gates, size_t count, size_t i,
+                               const unsigned char *out, const unsigned char *memo) {
+  if (gates)
+    while (i < count && gated_out(&gates[i], out, memo)) i++;
+  return i;
+}
+
 /* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first); gated: its
  * gate passed (the checks it holds are not made again). */
 static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
@@ -506,8 +515,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     classes_out[k] = class_out(&c->classes[k], in, currency);
   const offer_gate_t *gates = c->gates; /* in locals: the stores below may alias c's fields */
   const size_t count = c->n;
-  for (size_t i = 0; i < count; i++) {
-    if (gates && gated_out(&gates[i], classes_out, memo)) continue;
+  for (size_t i = 0; (i = next_open(gates, count, i, classes_out, memo)) < count; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
     if (ineligible(&counters, o, rd, in, currency, gates != NULL, memo, &base, &money_used,
