@@ -4,7 +4,8 @@
  * reason shows; anything else (NaN, infinities, |x| >= 1e15, |x| * 10^prec >= 1e19) is left to
  * printf (returns 0).
  * Invariant: any output is byte-identical to snprintf(out, 32, "%.*f", prec, x)
- * (tests/unit/test_offers_attrs.c compares them over random and halfway values). */
+ * (test_format_fixed in tests/unit/test_offers_fastpath.c compares them over random and
+ * halfway values). */
 #include <math.h>
 
 #include "offers/offers.h"
