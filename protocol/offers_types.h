@@ -20,11 +20,17 @@
 typedef struct raw_params_s { msgpack_object obj; } raw_params_t;
 
 /* Whether s[0..n) holds a NUL byte (the fast readers' string rule: an id with a NUL is the
- * general path's to refuse): 8 bytes a step, the last step overlapping, no byte beyond the
- * string read. */
+ * general path's to refuse): 8 bytes a step (4..7 bytes: two 4-byte words), the last step
+ * overlapping, no byte beyond the string read. */
 static inline bool mp_has_nul(const char *s, size_t n) {
   const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
   if (n < 8) {
+    if (n >= 4) { /* two 4-byte words, overlapping */
+      uint32_t a, b;
+      memcpy(&a, s, 4);
+      memcpy(&b, s + n - 4, 4);
+      return (((a - 0x01010101u) & ~a) | ((b - 0x01010101u) & ~b)) & 0x80808080u;
+    }
     for (size_t i = 0; i < n; i++)
       if (!s[i]) return true;
     return false;
