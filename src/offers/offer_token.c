@@ -142,14 +142,32 @@ void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/* The two characters of each 12-bit value (B64[v >> 6], B64[v & 63]): a group of 3 bytes is
+ * two lookups. */
+#define B64C(v) ((v) < 26 ? 'A' + (v) : (v) < 52 ? 'a' + (v) - 26 : (v) < 62 ? '0' + (v) - 52 \
+                 : (v) == 62 ? '-' : '_')
+#define B64P(v) {(char)B64C((v) >> 6), (char)B64C((v) & 63)}
+#define B64P4(v) B64P(v), B64P((v) + 1), B64P((v) + 2), B64P((v) + 3)
+#define B64P16(v) B64P4(v), B64P4((v) + 4), B64P4((v) + 8), B64P4((v) + 12)
+#define B64P64(v) B64P16(v), B64P16((v) + 16), B64P16((v) + 32), B64P16((v) + 48)
+#define B64P256(v) B64P64(v), B64P64((v) + 64), B64P64((v) + 128), B64P64((v) + 192)
+#define B64P1024(v) B64P256(v), B64P256((v) + 256), B64P256((v) + 512), B64P256((v) + 768)
+static const char B64PAIR[4096][2] = {B64P1024(0), B64P1024(1024), B64P1024(2048),
+                                      B64P1024(3072)};
+#undef B64P1024
+#undef B64P256
+#undef B64P64
+#undef B64P16
+#undef B64P4
+#undef B64P
+#undef B64C
+
 static size_t b64url_encode(const unsigned char *in, size_t n, char *out) {
   size_t o = 0, i = 0;
   for (; i + 3 <= n; i += 3) { /* whole groups: four characters each */
     uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-    out[o] = B64[v >> 18];
-    out[o + 1] = B64[v >> 12 & 63];
-    out[o + 2] = B64[v >> 6 & 63];
-    out[o + 3] = B64[v & 63];
+    memcpy(out + o, B64PAIR[v >> 12], 2);
+    memcpy(out + o + 2, B64PAIR[v & 4095], 2);
     o += 4;
   }
   if (i < n) { /* 1 or 2 bytes left: 2 or 3 characters, no padding */
