@@ -112,7 +112,9 @@ bool mp_scalar_value(arena_t *a, const msgpack_object *o, condition_value_t *v) 
     if (o->via.u64 > INT64_MAX) return false;
     v->type = CONDITION_VALUE_INT, v->i = (int64_t)o->via.u64;
     return true;
-  case MSGPACK_OBJECT_NEGATIVE_INTEGER: v->type = CONDITION_VALUE_INT, v->i = o->via.i64; return true;
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+    v->type = CONDITION_VALUE_INT, v->i = o->via.i64;
+    return true;
   case MSGPACK_OBJECT_FLOAT32:
   case MSGPACK_OBJECT_FLOAT64: v->type = CONDITION_VALUE_REAL, v->d = o->via.f64; return true;
   case MSGPACK_OBJECT_STR: {

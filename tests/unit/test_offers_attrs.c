@@ -115,19 +115,6 @@ static void assert_same_value(const condition_value_t *a, const condition_value_
   }
 }
 
-static void assert_same_decision(const offers_decision_t *a, const offers_decision_t *b) {
-  assert_int_equal(a->n, b->n);
-  for (size_t i = 0; i < a->n; i++) {
-    const offers_decided_t *x = &a->items[i], *y = &b->items[i];
-    assert_string_equal(x->offer_id, y->offer_id);
-    assert_int_equal(x->arm, y->arm);
-    assert_int_equal(x->discount, y->discount);
-    assert_memory_equal(&x->expected_value, &y->expected_value, sizeof(double));
-    assert_memory_equal(&x->uplift, &y->uplift, sizeof(double));
-    assert_string_equal(x->reason, y->reason);
-  }
-}
-
 /* One shop value into both attribute sets: typed where mp_scalar_value and the slot allow,
  * else through mp_to_json, in `typed`; always through mp_to_json in `json`. *typed_count
  * counts the typed ones; a conversion error is the request's error either way. */
@@ -204,7 +191,7 @@ static void test_shop_scalars_typed(void **st) {
           assert_int_equal(offers_decide(c, f->w, &in, &want, &e), 0);
           in.lazy = &a;
           assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
-          assert_same_decision(&want, &got);
+          ofx_assert_same_decision(&want, &got);
           decided += got.n;
         }
       }
