@@ -50,8 +50,9 @@ typedef struct json_blob_s { const char *p; size_t n; } json_blob_t;
 json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e);
 /* A msgpack scalar typed as condition_value_from_json makes mp_to_json's value of it: null,
  * boolean, integer, real (any: json_real refuses a non-finite one, which
- * offers_attrs_set_shop_typed refuses too), string (copied NUL-terminated into a); false for anything else (an array, a map, an
- * integer above INT64_MAX, a string holding a NUL, out of memory). */
+ * offers_attrs_set_shop_typed refuses too), string (copied NUL-terminated into a); false for
+ * anything else (an array, a map, an integer above INT64_MAX, a string holding a NUL, out of
+ * memory). */
 bool mp_scalar_value(arena_t *a, const msgpack_object *o, condition_value_t *v);
 /* Pack j (jansson) as msgpack into the arena as one blob. 0, or PERR_NO_MEMORY. */
 int json_blob_make(arena_t *a, const json_t *j, json_blob_t *out, perr_info_t *e);
