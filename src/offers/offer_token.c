@@ -5,8 +5,10 @@
  * (an impression id of 32 lowercase hex digits, as offers_decide makes them) carries the
  * id's 16 bytes, version 1 its text: 16 bytes less to hash, so a token of short ids is one
  * SHA-256 block fewer. Both verify (version 1 is every token made before version 2).
- * A signer (one per thread) keeps the fetched HMAC and SHA-256 and a context keyed with the
- * last key it used: a token costs the hashing, not the algorithm fetch.
+ * A signer (one per thread) keeps the fetched HMAC and SHA-256 and the last key it used,
+ * hashed into its pads (offer_sha.c; or an EVP_MAC context keyed with it): a token costs the
+ * hashing, not the algorithm fetch nor OpenSSL 3's context copies. Tokens are verified
+ * through EVP_MAC.
  * Invariants: the MAC is compared in constant time before any field is trusted; a refusal
  * says why (malformed, bad signature, retired key, expired, another customer); a signer's
  * output is byte-identical to a fresh fetch's. */
@@ -50,6 +52,7 @@ static int hmac(const unsigned char *key, const unsigned char *msg, size_t n,
 struct offers_signer_s {
   EVP_MAC *mac;
   EVP_MAC_CTX *ctx;                    /* keyed with key (when keyed) */
+  offer_hmac_key_t *fast;              /* the same key's pads (offer_sha.c), or NULL */
   int keyed;
   unsigned char key[OFFERS_KEY_BYTES];
   EVP_MD *sha256;
@@ -63,6 +66,7 @@ offers_signer_t *offers_signer_new(void) {
   s->ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
   s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
   s->md = EVP_MD_CTX_new();
+  s->fast = offer_hmac_key_new(); /* NULL: EVP_MAC signs (an OpenSSL without the calls) */
   if (!s->ctx || !s->sha256 || !s->md) {
     offers_signer_free(s);
     return NULL;
@@ -76,6 +80,7 @@ void offers_signer_free(offers_signer_t *s) {
   EVP_MAC_free(s->mac);
   EVP_MD_CTX_free(s->md);
   EVP_MD_free(s->sha256);
+  offer_hmac_key_free(s->fast);
   OPENSSL_cleanse(s->key, sizeof s->key);
   free(s);
 }
@@ -94,11 +99,21 @@ static bool same_key(const unsigned char *a, const unsigned char *b) {
   return d == 0;
 }
 
-/* HMAC-SHA256 through the signer: the context is keyed once per key and re-initialised
- * (EVP_MAC_init with no key keeps the key's inner and outer pads) for every message. */
+/* HMAC-SHA256 through the signer: keyed once per key, then every message from the key's
+ * hashed pads (offer_sha.c), or, without those calls, the EVP_MAC context re-initialised
+ * (EVP_MAC_init with no key keeps the key's inner and outer pads). */
 static int hmac_with(offers_signer_t *s, const unsigned char *key, const unsigned char *msg,
                      size_t n, unsigned char out[MAC_BYTES]) {
   if (!s) return hmac(key, msg, n, out);
+  if (s->fast) {
+    if (!s->keyed || !same_key(s->key, key)) {
+      offer_hmac_key_set(s->fast, key);
+      memcpy(s->key, key, OFFERS_KEY_BYTES);
+      s->keyed = 1;
+    }
+    offer_hmac_sign(s->fast, msg, n, out);
+    return 0;
+  }
   size_t len = 0;
   int ok;
   if (s->keyed && same_key(s->key, key)) {
@@ -120,6 +135,7 @@ static int hmac_with(offers_signer_t *s, const unsigned char *key, const unsigne
 void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
                        unsigned char out[32]) {
   unsigned int len = 32;
+  if (s && s->fast && offer_sha256_fast(parts, n, out) == 0) return;
   if (!s || !EVP_DigestInit_ex(s->md, s->sha256, NULL)) {
     offer_sha256(parts, n, out);
     return;

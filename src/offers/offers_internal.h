@@ -255,4 +255,15 @@ void offer_sha256(const char *const *parts, int n, unsigned char out[32]);
 void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
                        unsigned char out[32]);
 
+/* offer_sha.c: HMAC-SHA256 with a key's pads hashed once, and SHA-256, on OpenSSL's
+ * low-level SHA-256 (no per-call context copies). offer_hmac_key_new: NULL when this
+ * OpenSSL lacks those calls (the caller keeps EVP_MAC); offer_sha256_fast: -1 then. */
+typedef struct offer_hmac_key_s offer_hmac_key_t;
+offer_hmac_key_t *offer_hmac_key_new(void);
+void offer_hmac_key_free(offer_hmac_key_t *k);
+void offer_hmac_key_set(offer_hmac_key_t *k, const unsigned char key[OFFERS_KEY_BYTES]);
+void offer_hmac_sign(const offer_hmac_key_t *k, const unsigned char *msg, size_t n,
+                     unsigned char out[32]);
+int offer_sha256_fast(const char *const *parts, int n, unsigned char out[32]);
+
 #endif
