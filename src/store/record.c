@@ -53,6 +53,26 @@ unsigned rec_get_u8(rec_rd_t *r) {
 
 uint64_t rec_get_uv(rec_rd_t *r) {
   uint64_t v = 0;
+  if (!r->bad && r->end - r->p >= 10) { /* all ten bytes a varint may take are there: no
+                                         * bounds check per byte */
+    const unsigned char *p = r->p;
+    for (int shift = 0; shift < 63; shift += 7) {
+      unsigned c = *p++;
+      v |= (uint64_t)(c & 0x7f) << shift;
+      if (!(c & 0x80)) {
+        r->p = p;
+        return v;
+      }
+    }
+    if (*p <= 1) { /* the tenth byte holds bit 63 only */
+      v |= (uint64_t)*p << 63;
+      r->p = p + 1;
+      return v;
+    }
+    r->p = p + 1; /* where the loop below stops too */
+    r->bad = 1;
+    return 0;
+  }
   for (int shift = 0; shift < 70; shift += 7) {
     if (r->bad || r->p >= r->end) break;
     unsigned c = *r->p++;
