@@ -1,4 +1,4 @@
-/* test_recs_score_ref.c -- checks the optimised scorers of src/recs/recs_score.c against a
+/* test_recs_score_ref.c -- checks the optimised scorers of src/recs/recs_score.c, recs_rank.c against a
  * straightforward reference: the scorer as it was before the dense accumulator and lazy
  * ranking (hash-map accumulator, every candidate filtered, bounded heap + qsort), kept here
  * verbatim apart from names, as test-only code. Random models (basket/customer graphs, top-K,
