@@ -189,12 +189,15 @@ static size_t walk_sorted(const ctx_t *c, const struct cand *run, size_t n, recs
 }
 
 /* walk_above's extras are keys: a positive finite score's bits (which order like the score)
- * << 32 | the id, all distinct. */
+ * << 32 | the id, all distinct; its merge orders the sources by keys of their head's score
+ * << 32 | the source's number. */
 static inline uint64_t cand_key(uint32_t id, float s) {
   uint32_t bits;
   memcpy(&bits, &s, 4);
   return (uint64_t)bits << 32 | id;
 }
+
+#define KEY_SCORE_BITS 0xffffffff00000000ull
 
 static inline float key_score(uint64_t k) {
   uint32_t bits = (uint32_t)(k >> 32);
@@ -241,7 +244,6 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
   uint32_t gen = sc->dgen;
   if (sc->ntouched || sc->used) return -1; /* not a plain cart: rank everything */
   uint32_t pos[MERGE_ROWS_MAX], end[MERGE_ROWS_MAX];
-  float head[MERGE_ROWS_MAX + 1]; /* each source's next score (source nr: the extras) */
   const uint32_t *ids = c->s->g_nbr[0];
   const float *scs = c->s->g_sc[0];
   size_t nr = 0, most = sc->nmulti;
@@ -278,45 +280,49 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
       }
     }
     keys_front(K + kp, nk - kp);
-    size_t ord[MERGE_ROWS_MAX + 1], ns = 0; /* the sources with a candidate, best head first */
+    /* the sources with a candidate as keys (head score's bits << 32 | source nr, the extras
+     * nr), best first: positive finite scores, so the keys order like the heads */
+    uint64_t ord[MERGE_ROWS_MAX + 1];
+    size_t ns = 0;
     for (size_t r = 0; r < nr; r++) {
       pos[r] = row_next(d, gen, ids, scs, pos[r], end[r], floor);
-      if (pos[r] < end[r] && scs[pos[r]] >= floor) head[r] = scs[pos[r]], ord[ns++] = r;
+      if (pos[r] < end[r] && scs[pos[r]] >= floor) ord[ns++] = cand_key((uint32_t)r, scs[pos[r]]);
     }
-    if (kp < nk) head[nr] = key_score(K[kp]), ord[ns++] = nr;
+    if (kp < nk) ord[ns++] = (K[kp] & KEY_SCORE_BITS) | nr;
     for (size_t i = 1; i < ns; i++) { /* insertion by head */
-      size_t x = ord[i], j = i;
-      while (j > 0 && head[ord[j - 1]] < head[x]) { ord[j] = ord[j - 1]; j--; }
+      uint64_t x = ord[i];
+      size_t j = i;
+      while (j > 0 && ord[j - 1] < x) { ord[j] = ord[j - 1]; j--; }
       ord[j] = x;
     }
     while (ns > 0 && k < nout) {
-      float s = head[ord[0]];
+      uint64_t sb = ord[0] & KEY_SCORE_BITS;
+      float s = key_score(sb);
       size_t nrun = 0;
       do { /* every candidate scoring s: take the best source's head, move it down */
-        size_t b = ord[0];
+        size_t b = (uint32_t)ord[0];
         uint32_t id;
-        int more;
+        uint64_t x = 0; /* the source's next key, 0 when it is used up */
         if (b == nr) {
           id = (uint32_t)K[kp++];
           keys_front(K + kp, nk - kp);
-          if ((more = kp < nk)) head[nr] = key_score(K[kp]);
+          if (kp < nk) x = (K[kp] & KEY_SCORE_BITS) | nr;
         } else {
           id = ids[pos[b]];
           d[id].stamp = gen - 1;
           pos[b] = row_next(d, gen, ids, scs, pos[b] + 1, end[b], floor);
-          if ((more = pos[b] < end[b] && scs[pos[b]] >= floor)) head[b] = scs[pos[b]];
+          if (pos[b] < end[b] && scs[pos[b]] >= floor) x = cand_key((uint32_t)b, scs[pos[b]]);
         }
         run[nrun++] = (struct cand){id, s, RECS_NO_CATEGORY};
-        if (!more) { /* used up */
+        if (!x) { /* used up */
           ns--;
           for (size_t j = 0; j < ns; j++) ord[j] = ord[j + 1];
         } else {
           size_t j = 0;
-          float h = head[b];
-          while (j + 1 < ns && head[ord[j + 1]] > h) { ord[j] = ord[j + 1]; j++; }
-          ord[j] = b;
+          while (j + 1 < ns && ord[j + 1] > x) { ord[j] = ord[j + 1]; j++; }
+          ord[j] = x;
         }
-      } while (ns > 0 && head[ord[0]] == s);
+      } while (ns > 0 && (ord[0] & KEY_SCORE_BITS) == sb);
       if (nrun == 1) { /* walk_sorted for one */
         recs_item_info_t inf;
         if (allowed(c, run[0].id, &inf) && !cat_full(c, cats, k, inf.category)) {

@@ -75,7 +75,10 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
 }
 
 /* row_sum1 for the quick walk (sc->track): a first touch only sets the slot (the walk finds
- * it in its row); a later touch appends the id to m. Returns the new multi count. Unrolled by
+ * it in its row); a later touch appends the id to m when its sum has reached lo, the walk's
+ * lowest floor (an id's last touch is a later touch and leaves its final sum, so every id
+ * touched more than once whose total reaches lo is listed; walk_above re-checks the final
+ * sums). Returns the new multi count. Unrolled by
  * hand 8 times with constant offsets from the row pointers; the steps run in row order, so
  * the sums are the same additions in the same order. A first touch is 6 instructions (load
  * the id, compare the stamp, branch, load the score's bits, or in the stamp, one 8-byte
@@ -102,12 +105,12 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
       memcpy(&v_, vb + 8 * (size_t)k_, 4);                          \
       v_ += scs[o];                                                 \
       memcpy(vb + 8 * (size_t)k_, &v_, 4);                          \
-      m[nm++] = k_;                                                 \
+      if (v_ >= lo) m[nm++] = k_;                                   \
     }                                                               \
   } while (0)
 static uint32_t row_sum_track(struct dslot *d, uint32_t *restrict m, uint32_t nm, uint32_t gen,
                               const uint32_t *restrict ids, const float *restrict scs,
-                              uint32_t n) {
+                              uint32_t n, float lo) {
   const unsigned char *stb = (const unsigned char *)d + offsetof(struct dslot, stamp);
   unsigned char *vb = (unsigned char *)d + offsetof(struct dslot, v);
   const uint32_t *end8 = ids + (n & ~7u), *end = ids + n;
@@ -204,7 +207,7 @@ int recs_cart(const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t
       if (sc->mcap - sc->nmulti < b - a && !recs_acc_multi_reserve(sc, b - a))
         return PERR_INTERNAL;
       sc->nmulti = row_sum_track(sc->d, sc->multi, sc->nmulti, sc->dgen, s->g_nbr[0] + a,
-                                 s->g_sc[0] + a, b - a);
+                                 s->g_sc[0] + a, b - a, c.floor);
     }
     return recs_finish(&c, out, nout, ans);
   }

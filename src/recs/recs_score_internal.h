@@ -35,7 +35,8 @@ struct recs_scratch_s {
                          ones first touched outside the cart rows) */
   uint32_t ntouched, tcap;
   int track;          /* recs_cart's quick walk: cart rows do not list their first touches;
-                         every later touch of an id appends it to multi (repeats possible) */
+                         a later touch of an id appends it to multi when its sum reaches
+                         the walk's lowest floor (repeats possible) */
   uint32_t *multi, nmulti, mcap;
   struct mslot { uint32_t key, stamp; float val; } *m; /* overflow map, open addressing */
   uint32_t gen, cap, used, shift;
