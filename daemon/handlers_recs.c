@@ -213,18 +213,21 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
   const char *reason = NULL;
   const uint32_t *off;
   const char *names = recs_snapshot_names(st->snap, &off);
-  for (int i = 0; i < n; i++) {
-    recs_wire_item_t *w = &r->items[i];
-    uint32_t id = st->out[i].item;
-    if (id < st->nsnap) {
+  /* in locals: the stores below may alias st and r (GCC would reload them per item) */
+  recs_wire_item_t *w = r->items;
+  const recs_result_t *o = st->out, *oend = o + n;
+  uint32_t nsnap = st->nsnap;
+  for (; o < oend; o++, w++) {
+    uint32_t id = o->item;
+    if (id < nsnap) {
       w->id = names + off[id];
       w->id_len = off[id + 1] - off[id];
     } else {
       name_fresh(x, st, w, id, &bad);
     }
-    w->score = st->out[i].score;
-    if (st->out[i].reason != last) {
-      last = st->out[i].reason;
+    w->score = o->score;
+    if (o->reason != last) {
+      last = o->reason;
       reason = recs_reason_name((recs_reason_t)last);
     }
     w->reason = reason;

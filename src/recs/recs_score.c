@@ -26,7 +26,12 @@ static int begin(ctx_t *c, const recs_snapshot_t *s, recs_scratch_t *sc, const r
   c->uprice = RECS_PRICE_UNKNOWN;
   recs_acc_reset(sc);
   if (c->n > sc->dcap) recs_acc_dense_reserve(sc, c->n);
-  c->hmax = recs_hist_load(sc, q->history, q->history_ts, q->nhistory);
+  if (q->nhistory) {
+    c->hmax = recs_hist_load(sc, q->history, q->history_ts, q->nhistory);
+  } else { /* no history: what recs_hist_load does for none, without the call */
+    sc->hused = 0;
+    if (++sc->hgen == 0) { memset(sc->hstamp, 0, sc->hcap * sizeof(uint32_t)); sc->hgen = 1; }
+  }
   for (size_t i = 0; i < q->nitems; i++)
     ans->unknown += q->items[i] >= c->n && !recs_delta_known(q->delta, q->items[i]);
   for (size_t i = 0; i < q->nhistory; i++)
