@@ -9,6 +9,7 @@
  * strings point into the snapshot or the arena and are encoded before anything can swap the
  * snapshot (installs run on this same thread). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,13 @@ typedef struct req_s {
   recs_state_t *st;
   recs_request_t q;
   recs_filter_t f;
-  recs_params_t p;
   recs_info_ctx_t ic;
   recs_catalog_t cat;
   size_t limit;
   int64_t as_of;              /* the request's as_of (0 = now) */
   recs_list_result_t *r;
+  /* not zeroed by req_begin (set in full there, or written before read): */
+  recs_params_t p;
   /* the id lists of short requests (no arena allocation); R lives until the answer is made */
   uint32_t xc_small[4], xp_small[4], items_small[8];
 } req_t;
@@ -46,15 +48,19 @@ static pstr_t mkpstr(const char *p, size_t n) {
 
 static int oom(perr_info_t *e) { return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory"); }
 
+/* A product id -> its item id: the snapshot's (st->snap is the delta's base: recs_install and
+ * the start-up set both together), else the delta's (which looks the snapshot up again
+ * first, then its own items: only unknown and delta-only ids take that path). */
 static uint32_t lookup(const recs_state_t *st, pstr_t id) {
-  return recs_delta_lookup(st->delta, id.p, id.n);
+  uint32_t it = recs_snapshot_lookup(st->snap, id.p, id.n);
+  return it != RECS_NO_ITEM ? it : recs_delta_lookup(st->delta, id.p, id.n);
 }
 
 /* Common set-up: limit, filters, catalogue callback, params. */
 static int req_begin(exec_ctx_t *x, const recs_query_t *q, recs_list_result_t *r, req_t *R,
                      perr_info_t *e) {
   recs_state_t *st = recs_state(x->d);
-  memset(R, 0, sizeof *R);
+  memset(R, 0, offsetof(req_t, p)); /* p: recs_params_default below; the small arrays: ids_buf */
   R->st = st;
   R->r = r;
   memset(r, 0, sizeof *r);
