@@ -217,9 +217,10 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
   int bad = 0;
   unsigned last = RECS_NONE; /* the items of one answer mostly share their reason */
   const char *reason = NULL;
-  const uint32_t *off;
-  const char *names = recs_snapshot_names(st->snap, &off);
-  /* in locals: the stores below may alias st and r (GCC would reload them per item) */
+  const uint32_t *off_out;
+  const char *names = recs_snapshot_names(st->snap, &off_out);
+  /* in locals (off_out's address escaped): the stores below may alias st, r and off_out */
+  const uint32_t *off = off_out;
   recs_wire_item_t *w = r->items;
   const recs_result_t *o = st->out, *oend = o + n;
   uint32_t nsnap = st->nsnap;

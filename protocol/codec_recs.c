@@ -153,29 +153,32 @@ static size_t put_item_bytes(unsigned char *b, const recs_wire_item_t *it, reaso
     re->n = 8 + rl;
     re->reason = it->reason;
   }
-  if (it->id_len > CORE_ID_MAX) return 0;
-  size_t n = 12;
-  memcpy(b, "\x83\xaaproduct_id", 12);
-  if (it->id_len < 32) {
-    b[n++] = (unsigned char)(0xa0 | it->id_len);
-  } else {
-    b[n++] = 0xd9;
-    b[n++] = (unsigned char)it->id_len;
-  }
-  if (it->id_len >= 8 && it->id_len <= 16) { /* two overlapping words, no call */
-    uint64_t a, z;
-    memcpy(&a, it->id, 8);
-    memcpy(&z, it->id + it->id_len - 8, 8);
-    memcpy(b + n, &a, 8);
-    memcpy(b + n + it->id_len - 8, &z, 8);
-  } else {
-    memcpy(b + n, it->id, it->id_len);
-  }
-  n += it->id_len;
-  memcpy(b + n, "\xa5score\xcb", 7);
-  n += 7;
+  /* the item's fields in locals: the byte stores below may alias *it (GCC would reload) */
+  const char *id = it->id;
+  size_t idn = it->id_len;
   uint64_t u;
   memcpy(&u, &it->score, 8);
+  if (idn > CORE_ID_MAX) return 0;
+  size_t n = 12;
+  memcpy(b, "\x83\xaaproduct_id", 12);
+  if (idn < 32) {
+    b[n++] = (unsigned char)(0xa0 | idn);
+  } else {
+    b[n++] = 0xd9;
+    b[n++] = (unsigned char)idn;
+  }
+  if (idn >= 8 && idn <= 16) { /* two overlapping words, no call */
+    uint64_t a, z;
+    memcpy(&a, id, 8);
+    memcpy(&z, id + idn - 8, 8);
+    memcpy(b + n, &a, 8);
+    memcpy(b + n + idn - 8, &z, 8);
+  } else {
+    memcpy(b + n, id, idn);
+  }
+  n += idn;
+  memcpy(b + n, "\xa5score\xcb", 7);
+  n += 7;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   u = __builtin_bswap64(u); /* big-endian on the wire */
   memcpy(b + n, &u, 8);
