@@ -209,9 +209,11 @@ static inline float key_score(uint64_t k) {
 /* Moves the largest of the keys v[0, n) to v[0]. */
 static inline void keys_front(uint64_t *v, size_t n) {
   if (n < 2) return;
-  size_t b = 0;
-  for (size_t i = 1; i < n; i++) b = v[i] > v[b] ? i : b;
-  uint64_t x = v[0]; v[0] = v[b]; v[b] = x;
+  uint64_t best = v[0], *bp = v; /* the largest so far in a register, not re-read */
+  for (uint64_t *p = v + 1, *e = v + n; p < e; p++)
+    if (*p > best) best = *p, bp = p;
+  *bp = v[0];
+  v[0] = best;
 }
 
 /* Most cart rows walk_above merges (longer carts take the batch ranking). */
