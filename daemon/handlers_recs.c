@@ -212,18 +212,29 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
     r->unknown_items += id == RECS_NO_ITEM;
   }
   r->fallback = recs_fallback_name(ans.fallback);
+  const uint32_t *off_out;
+  const char *names = recs_snapshot_names(st->snap, &off_out);
+  /* in locals (off_out's address escaped): the stores below may alias st, r and off_out */
+  const uint32_t *off = off_out;
+  const recs_result_t *o = st->out, *oend = o + n;
+  uint32_t nsnap = st->nsnap;
+  int named = 1; /* every item in the snapshot's name table: the raw form, no wire items */
+  for (const recs_result_t *p = o; p < oend; p++) named &= p->item < nsnap;
+  if (named) {
+    r->items = NULL;
+    r->results = o;
+    r->names = names;
+    r->name_off = off;
+    r->reason_names = recs_reason_names();
+    r->n = (size_t)n;
+    return 0;
+  }
   r->items = arena_alloc(x->arena, ((size_t)n + 1) * sizeof(recs_wire_item_t));
   if (!r->items) return oom(e);
   int bad = 0;
   unsigned last = RECS_NONE; /* the items of one answer mostly share their reason */
   const char *reason = NULL;
-  const uint32_t *off_out;
-  const char *names = recs_snapshot_names(st->snap, &off_out);
-  /* in locals (off_out's address escaped): the stores below may alias st, r and off_out */
-  const uint32_t *off = off_out;
   recs_wire_item_t *w = r->items;
-  const recs_result_t *o = st->out, *oend = o + n;
-  uint32_t nsnap = st->nsnap;
   for (; o < oend; o++, w++) {
     uint32_t id = o->item;
     if (id < nsnap) {

@@ -18,11 +18,14 @@ void recs_params_default(recs_params_t *p) {
   p->fallback_trending = 0;
 }
 
+static const char *const reason_names[RECS_REASON_COUNT] = {
+    "co_purchase", "upsell", "personal", "popular", "trending", "repurchase"};
+
 const char *recs_reason_name(recs_reason_t r) {
-  static const char *const n[] = {"co_purchase", "upsell",  "personal",
-                                  "popular",     "trending", "repurchase"};
-  return (unsigned)r < 6 ? n[r] : "unknown";
+  return (unsigned)r < RECS_REASON_COUNT ? reason_names[r] : "unknown";
 }
+
+const char *const *recs_reason_names(void) { return reason_names; }
 
 const char *recs_fallback_name(recs_fallback_t f) {
   static const char *const n[] = {"none", "popular", "trending", "price_band",
