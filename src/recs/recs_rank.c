@@ -222,10 +222,15 @@ static inline void keys_front(uint64_t *v, size_t n) {
 /* A cart row's next candidate for walk_above: the first entry at or after q that is its id's
  * whole score (a single touch, not listed yet), unless an entry below floor (or the row's
  * end b) comes first. Returns where it stopped: a candidate when q < b && scs[q] >= floor. */
-static inline uint32_t row_next(const struct dslot *d, uint32_t gen, const uint32_t *ids,
+static inline uint32_t row_next(const struct dslot *d, uint64_t genhi, const uint32_t *ids,
                                 const float *scs, uint32_t q, uint32_t b, float floor) {
-  for (; q < b && scs[q] >= floor; q++)
-    if (d[ids[q]].stamp == gen && d[ids[q]].v == scs[q]) return q;
+  for (; q < b && scs[q] >= floor; q++) { /* stamp == gen && v == scs[q], as one word: the */
+    uint32_t bits;                        /* score is > 0 (>= floor), so equal floats are */
+    uint64_t w;                           /* equal bits */
+    memcpy(&bits, scs + q, 4);
+    memcpy(&w, d + ids[q], 8);
+    if (w == SLOT_WORD(genhi, bits)) return q;
+  }
   return q;
 }
 
@@ -244,6 +249,7 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
   recs_scratch_t *sc = c->sc;
   struct dslot *d = sc->d;
   uint32_t gen = sc->dgen;
+  const uint64_t genhi = (uint64_t)gen << 32;
   if (sc->ntouched || sc->used) return -1; /* not a plain cart: rank everything */
   uint32_t pos[MERGE_ROWS_MAX], end[MERGE_ROWS_MAX];
   const uint32_t *ids = c->s->g_nbr[0];
@@ -287,7 +293,7 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
     uint64_t ord[MERGE_ROWS_MAX + 1];
     size_t ns = 0;
     for (size_t r = 0; r < nr; r++) {
-      pos[r] = row_next(d, gen, ids, scs, pos[r], end[r], floor);
+      pos[r] = row_next(d, genhi, ids, scs, pos[r], end[r], floor);
       if (pos[r] < end[r] && scs[pos[r]] >= floor) ord[ns++] = cand_key((uint32_t)r, scs[pos[r]]);
     }
     if (kp < nk) ord[ns++] = (K[kp] & KEY_SCORE_BITS) | nr;
@@ -312,7 +318,7 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
         } else {
           id = ids[pos[b]];
           d[id].stamp = gen - 1;
-          pos[b] = row_next(d, gen, ids, scs, pos[b] + 1, end[b], floor);
+          pos[b] = row_next(d, genhi, ids, scs, pos[b] + 1, end[b], floor);
           if (pos[b] < end[b] && scs[pos[b]] >= floor) x = cand_key((uint32_t)b, scs[pos[b]]);
         }
         run[nrun++] = (struct cand){id, s, RECS_NO_CATEGORY};

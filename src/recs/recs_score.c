@@ -90,11 +90,6 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
  * store): the stamp is read through a byte view of the slots and the slot written whole, and
  * the rare later touch re-reads the id and goes through another byte view, so that GCC keeps
  * no copy of the id and no slot address (a lea) per entry (it did with d[j].stamp/.v: 8). */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define SLOT_WORD(bits) ((uint64_t)(bits) << 32 | gen) /* {v, stamp} in memory order */
-#else
-#define SLOT_WORD(bits) (genhi | (bits))
-#endif
 #define ROW_STEP(o)                                                 \
   do {                                                              \
     uint32_t j_ = ids[o], s_;                                       \
@@ -102,7 +97,7 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
     if (s_ != gen) {                                                \
       uint32_t b_;                                                  \
       memcpy(&b_, scs + (o), 4);                                    \
-      uint64_t w_ = SLOT_WORD(b_);                                  \
+      uint64_t w_ = SLOT_WORD(genhi, b_);                           \
       memcpy(d + j_, &w_, 8);                                       \
     } else {                                                        \
       uint32_t k_ = ((const volatile uint32_t *)ids)[o];            \
@@ -125,11 +120,9 @@ static uint32_t row_sum_track(struct dslot *d, uint32_t *restrict m, uint32_t nm
     ROW_STEP(4); ROW_STEP(5); ROW_STEP(6); ROW_STEP(7);
   }
   for (; ids < end; ids++, scs++) ROW_STEP(0);
-  (void)genhi;
   return nm;
 }
 #undef ROW_STEP
-#undef SLOT_WORD
 
 /* Adds w * row(item) of graph g, plus the delta's pairs of item. */
 static int add_row(ctx_t *c, recs_graph_t g, uint32_t item, float w) {

@@ -56,6 +56,14 @@ struct recs_scratch_s {
 _Static_assert(sizeof(struct dslot) == 8 && offsetof(struct dslot, stamp) == 4,
                "row_sum_track writes a slot as one 8-byte word");
 
+/* A dense slot {v with these float bits, stamp} as the 8-byte word it is in memory
+ * (genhi = (uint64_t)stamp << 32): one store or one compare instead of two. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define SLOT_WORD(genhi, bits) ((uint64_t)(bits) << 32 | (genhi) >> 32)
+#else
+#define SLOT_WORD(genhi, bits) ((genhi) | (bits))
+#endif
+
 /* ---- recs_scratch.c: the accumulator and the history map ---- */
 /* Empties the accumulator (dense part and overflow map) in O(1) by new generations. */
 void recs_acc_reset(recs_scratch_t *sc);
