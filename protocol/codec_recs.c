@@ -3,6 +3,7 @@
  * PROTOCOL.md. Decoders check types and bounds and name the field by path
  * ("filters.max_price", "items[3]"); the handler checks what needs the daemon's settings
  * (limit <= recs.max_results). Invariant: params strings borrow from the request (zero copy). */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -102,7 +103,7 @@ static int recs_cart_fast(const msgpack_object *params, arena_t *a, recs_query_t
     return 0;
   uint32_t n = items->via.array.size;
   const msgpack_object *it = items->via.array.ptr;
-  memset(q, 0, sizeof *q);
+  memset(q, 0, offsetof(recs_query_t, items_small)); /* items_small: written before read */
   pstr_t *v = n <= 8 ? q->items_small : arena_alloc(a, sizeof *v * n);
   if (!v) return 0; /* the table decoder reports it */
   for (uint32_t i = 0; i < n; i++) { /* checked and copied in one pass */

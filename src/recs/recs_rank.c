@@ -219,6 +219,31 @@ static inline void keys_front(uint64_t *v, size_t n) {
 /* Most cart rows walk_above merges (longer carts take the batch ranking). */
 #define MERGE_ROWS_MAX 32
 
+/* allowed() for walk_above (c->ids_zeroed), with its category into *cat: when plain (no upsell
+ * bounds, no price band, no history to exclude) and the catalogue is arrays, only the stock
+ * bit and the excluded categories are left to check, read straight from the arrays (the
+ * same values item_info() would fill in); otherwise allowed() itself. */
+static ALWAYS_INLINE int allowed_plain(const ctx_t *c, int plain, uint32_t id, uint32_t *cat) {
+  const recs_catalog_t *k = c->q->catalog;
+  if (!plain || (k && k->info)) {
+    recs_item_info_t inf;
+    int ok = allowed(c, id, &inf);
+    *cat = inf.category;
+    return ok;
+  }
+  *cat = RECS_NO_CATEGORY;
+  if (!k || id >= k->n) return 1; /* no data: in stock, no category */
+  if (c->f.in_stock_only && k->in_stock_bits && !((k->in_stock_bits[id >> 6] >> (id & 63)) & 1))
+    return 0;
+  if (k->category) {
+    *cat = k->category[id];
+    if (*cat != RECS_NO_CATEGORY &&
+        in_list(c->f.exclude_categories, c->f.n_exclude_categories, *cat))
+      return 0;
+  }
+  return 1;
+}
+
 /* A cart row's next candidate for walk_above: the first entry at or after q that is its id's
  * whole score (a single touch, not listed yet), unless an entry below floor (or the row's
  * end b) comes first. Returns where it stopped: a candidate when q < b && scs[q] >= floor. */
@@ -278,6 +303,8 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
   const uint32_t *multi = sc->multi, *multi_end = multi + sc->nmulti;
   size_t k = 0;
   c->ids_zeroed = 1; /* recs_finish() zeroed them; lo > 0 */
+  /* the filters allowed_plain() decides by itself (no upsell, price band or history) */
+  int plain = !c->upsell && !(c->f.price_max > 0) && !c->exclude_history;
   for (float floor = hi;; floor = lo) {
     /* the extras reaching this floor, each once (a listed slot gets the past stamp gen - 1) */
     for (const uint32_t *mp = multi; mp < multi_end; mp++) { /* most fail the floor: first */
@@ -332,10 +359,10 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
         }
       } while (ns > 0 && (ord[0] & KEY_SCORE_BITS) == sb);
       if (nrun == 1) { /* walk_sorted for one */
-        recs_item_info_t inf;
-        if (allowed(c, run[0].id, &inf) && !cat_full(c, cats, k, inf.category)) {
-          cats[k] = inf.category;
-          out[k++] = (recs_result_t){run[0].id, s, (uint8_t)reason_of(c, run[0].id)};
+        uint32_t id = run[0].id, cat;
+        if (allowed_plain(c, plain, id, &cat) && !cat_full(c, cats, k, cat)) {
+          cats[k] = cat;
+          out[k++] = (recs_result_t){id, s, (uint8_t)reason_of(c, id)};
         }
         continue;
       }
