@@ -84,8 +84,9 @@ static uint32_t row_sum1(struct dslot *restrict d, uint32_t *restrict t, uint32_
  * lowest floor (an id's last touch is a later touch and leaves its final sum, so every id
  * touched more than once whose total reaches lo is listed; walk_above re-checks the final
  * sums). Returns the new multi count. Unrolled by
- * hand 8 times with constant offsets from the row pointers; the steps run in row order, so
- * the sums are the same additions in the same order. A first touch is 6 instructions (load
+ * hand 16 times with constant offsets from the row pointers, the rest entered by its length
+ * (a switch falling through); the steps run in row order, so the sums are the same additions
+ * in the same order. A first touch is 6 instructions (load
  * the id, compare the stamp, branch, load the score's bits, or in the stamp, one 8-byte
  * store): the stamp is read through a byte view of the slots and the slot written whole, and
  * the rare later touch re-reads the id and goes through another byte view, so that GCC keeps
@@ -113,13 +114,35 @@ static uint32_t row_sum_track(struct dslot *d, uint32_t *restrict m, uint32_t nm
                               uint32_t n, float lo) {
   const unsigned char *stb = (const unsigned char *)d + offsetof(struct dslot, stamp);
   unsigned char *vb = (unsigned char *)d + offsetof(struct dslot, v);
-  const uint32_t *end8 = ids + (n & ~7u), *end = ids + n;
+  const uint32_t *end16 = ids + (n & ~15u);
   const uint64_t genhi = (uint64_t)gen << 32;
-  for (; ids < end8; ids += 8, scs += 8) {
+  for (; ids < end16; ids += 16, scs += 16) {
     ROW_STEP(0); ROW_STEP(1); ROW_STEP(2); ROW_STEP(3);
     ROW_STEP(4); ROW_STEP(5); ROW_STEP(6); ROW_STEP(7);
+    ROW_STEP(8); ROW_STEP(9); ROW_STEP(10); ROW_STEP(11);
+    ROW_STEP(12); ROW_STEP(13); ROW_STEP(14); ROW_STEP(15);
   }
-  for (; ids < end; ids++, scs++) ROW_STEP(0);
+  /* the last n % 16 entries, in row order: entering at case r runs the steps k + 16 - r = 0
+   * .. k + 15 = r - 1 (k is negative; every index used is not) */
+  ptrdiff_t k = (ptrdiff_t)(n & 15u) - 16;
+  switch (n & 15u) {
+    case 15: ROW_STEP(k + 1); /* fall through */
+    case 14: ROW_STEP(k + 2); /* fall through */
+    case 13: ROW_STEP(k + 3); /* fall through */
+    case 12: ROW_STEP(k + 4); /* fall through */
+    case 11: ROW_STEP(k + 5); /* fall through */
+    case 10: ROW_STEP(k + 6); /* fall through */
+    case 9: ROW_STEP(k + 7); /* fall through */
+    case 8: ROW_STEP(k + 8); /* fall through */
+    case 7: ROW_STEP(k + 9); /* fall through */
+    case 6: ROW_STEP(k + 10); /* fall through */
+    case 5: ROW_STEP(k + 11); /* fall through */
+    case 4: ROW_STEP(k + 12); /* fall through */
+    case 3: ROW_STEP(k + 13); /* fall through */
+    case 2: ROW_STEP(k + 14); /* fall through */
+    case 1: ROW_STEP(k + 15); /* fall through */
+    default: break;
+  }
   return nm;
 }
 #undef ROW_STEP
