@@ -219,13 +219,14 @@ static inline void keys_front(uint64_t *v, size_t n) {
 /* Most cart rows walk_above merges (longer carts take the batch ranking). */
 #define MERGE_ROWS_MAX 32
 
-/* allowed() for walk_above (c->ids_zeroed), with its category into *cat: when plain (no upsell
- * bounds, no price band, no history to exclude) and the catalogue is arrays, only the stock
- * bit and the excluded categories are left to check, read straight from the arrays (the
- * same values item_info() would fill in); otherwise allowed() itself. */
-static ALWAYS_INLINE int allowed_plain(const ctx_t *c, int plain, uint32_t id, uint32_t *cat) {
-  const recs_catalog_t *k = c->q->catalog;
-  if (!plain || (k && k->info)) {
+/* allowed() for walk_above (c->ids_zeroed), with its category into *cat. When plain (no
+ * upsell bounds, no price band, no history to exclude, and k, the request's catalogue, is
+ * arrays or none), only the stock bit and the excluded categories are left to check, read
+ * straight from the arrays (the same values item_info() would fill in); otherwise allowed()
+ * itself. */
+static ALWAYS_INLINE int allowed_plain(const ctx_t *c, int plain, const recs_catalog_t *k,
+                                       uint32_t id, uint32_t *cat) {
+  if (!plain) {
     recs_item_info_t inf;
     int ok = allowed(c, id, &inf);
     *cat = inf.category;
@@ -303,8 +304,10 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
   const uint32_t *multi = sc->multi, *multi_end = multi + sc->nmulti;
   size_t k = 0;
   c->ids_zeroed = 1; /* recs_finish() zeroed them; lo > 0 */
-  /* the filters allowed_plain() decides by itself (no upsell, price band or history) */
-  int plain = !c->upsell && !(c->f.price_max > 0) && !c->exclude_history;
+  /* the filters allowed_plain() decides by itself (no upsell, price band or history, an
+   * array catalogue or none) */
+  const recs_catalog_t *kat = c->q->catalog;
+  int plain = !c->upsell && !(c->f.price_max > 0) && !c->exclude_history && !(kat && kat->info);
   for (float floor = hi;; floor = lo) {
     /* the extras reaching this floor, each once (a listed slot gets the past stamp gen - 1) */
     for (const uint32_t *mp = multi; mp < multi_end; mp++) { /* most fail the floor: first */
@@ -360,7 +363,7 @@ static int walk_above(ctx_t *c, recs_result_t *out, size_t nout, uint32_t *cats,
       } while (ns > 0 && (ord[0] & KEY_SCORE_BITS) == sb);
       if (nrun == 1) { /* walk_sorted for one */
         uint32_t id = run[0].id, cat;
-        if (allowed_plain(c, plain, id, &cat) && !cat_full(c, cats, k, cat)) {
+        if (allowed_plain(c, plain, kat, id, &cat) && !cat_full(c, cats, k, cat)) {
           cats[k] = cat;
           out[k++] = (recs_result_t){id, s, (uint8_t)reason_of(c, id)};
         }
