@@ -30,6 +30,7 @@ typedef struct req_s {
   size_t limit;
   int64_t as_of;              /* the request's as_of (0 = now) */
   recs_list_result_t *r;
+  uint32_t unknown;           /* request items the model does not know (req_items) */
   /* not zeroed by req_begin (set in full there, or written before read): */
   recs_params_t p;
   /* the id lists of short requests (no arena allocation); R lives until the answer is made */
@@ -121,10 +122,12 @@ static int req_items(exec_ctx_t *x, req_t *R, const pstr_t *first, const pstr_t 
   uint32_t *v = ids_buf(x, R->items_small, 8, n + 1);
   if (!v) return oom(e);
   size_t k = 0;
-  if (first) v[k++] = lookup(R->st, *first);
-  for (size_t i = 0; i < n; i++) v[k++] = lookup(R->st, ids[i]);
+  uint32_t unknown = 0;
+  if (first) unknown += (v[k++] = lookup(R->st, *first)) == RECS_NO_ITEM;
+  for (size_t i = 0; i < n; i++) unknown += (v[k++] = lookup(R->st, ids[i])) == RECS_NO_ITEM;
   R->q.items = v;
   R->q.nitems = k;
+  R->unknown = unknown;
   return 0;
 }
 
@@ -206,11 +209,7 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
   if (n < 0) return perr_set(e, n == PERR_INVALID_PARAMS ? PERR_INVALID_PARAMS : PERR_UNAVAILABLE,
                              NULL, "recommendation failed");
   recs_list_result_t *r = R->r;
-  r->unknown_items = 0;
-  for (size_t i = 0; i < R->q.nitems; i++) {
-    uint32_t id = R->q.items[i];
-    r->unknown_items += id == RECS_NO_ITEM;
-  }
+  r->unknown_items = R->unknown;
   r->fallback = recs_fallback_name(ans.fallback);
   const uint32_t *off_out;
   const char *names = recs_snapshot_names(st->snap, &off_out);

@@ -95,16 +95,20 @@ void recs_sel_sort(const ctx_t *c, struct cand *h, size_t m, size_t lim) {
 float recs_cart_floors(const ctx_t *c, size_t lim, size_t less, float *hi) {
   *hi = 0;
   if (!c->cart) return 0;
-  const recs_snapshot_t *s = c->s;
-  size_t depth = lim + c->q->nitems + c->f.n_exclude_items, dhi = depth - less;
-  float floor = 0;
-  for (size_t i = 0; i < c->q->nitems; i++) {
-    uint32_t it = c->q->items[i];
-    if (it >= c->n) continue;
-    uint32_t a = s->g_off[0][it], b = s->g_off[0][it + 1];
-    if (b - a >= depth && s->g_sc[0][a + depth - 1] > floor) floor = s->g_sc[0][a + depth - 1];
-    if (b - a >= dhi && s->g_sc[0][a + dhi - 1] > *hi) *hi = s->g_sc[0][a + dhi - 1];
+  /* in locals: the store to *hi may alias them */
+  const uint32_t *off = c->s->g_off[0], *items = c->q->items;
+  const float *scs = c->s->g_sc[0];
+  size_t nitems = c->q->nitems, depth = lim + nitems + c->f.n_exclude_items, dhi = depth - less;
+  uint32_t n = c->n;
+  float floor = 0, top = 0;
+  for (size_t i = 0; i < nitems; i++) {
+    uint32_t it = items[i];
+    if (it >= n) continue;
+    uint32_t a = off[it], b = off[it + 1];
+    if (b - a >= depth && scs[a + depth - 1] > floor) floor = scs[a + depth - 1];
+    if (b - a >= dhi && scs[a + dhi - 1] > top) top = scs[a + dhi - 1];
   }
+  *hi = top;
   return floor;
 }
 
