@@ -218,7 +218,8 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
   const recs_result_t *o = st->out, *oend = o + n;
   uint32_t nsnap = st->nsnap;
   int named = 1; /* every item in the snapshot's name table: the raw form, no wire items */
-  for (const recs_result_t *p = o; p < oend; p++) named &= p->item < nsnap;
+  if (!ans.in_snapshot) /* (st->snap is the snapshot scored: nsnap is its item count) */
+    for (const recs_result_t *p = o; p < oend; p++) named &= p->item < nsnap;
   if (named) {
     r->items = NULL;
     r->results = o;

@@ -288,6 +288,8 @@ typedef struct recs_answer_s {
   recs_fallback_t fallback; /* fallback used to fill slots (NONE when the model filled all) */
   uint32_t unknown;         /* request items (items + history) unknown to the model */
   uint32_t from_fallback;   /* results that came from the fallback */
+  int in_snapshot;          /* 1: every result's item is a snapshot item (< its item count);
+                               0: not known (delta-only items may be among them) */
 } recs_answer_t;
 
 typedef struct recs_scratch_s recs_scratch_t;

@@ -453,6 +453,9 @@ int recs_finish(ctx_t *c, recs_result_t *out, size_t nout, recs_answer_t *ans) {
       return w;
     }
     if (done) k = (size_t)w;
+    /* the quick walk's candidates are cart rows' entries; the fallback lists are snapshot
+     * items too */
+    ans->in_snapshot = done;
   }
   if (!done) {
   t = sc->touched; /* track_materialize may have moved it */
