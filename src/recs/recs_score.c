@@ -7,6 +7,7 @@
  * Invariants: nothing here writes to the snapshot; the only lock taken is the delta's read
  * lock; an item's sum is the same additions in the same order whichever row sum runs. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@
 
 static int begin(ctx_t *c, const recs_snapshot_t *s, recs_scratch_t *sc, const recs_request_t *q,
                  recs_answer_t *ans, recs_reason_t reason) {
-  memset(c, 0, sizeof(*c));
+  memset(c, 0, offsetof(ctx_t, p)); /* p and f: set in full below */
   memset(ans, 0, sizeof(*ans));
   if (!s || !sc || !q || (q->nitems && !q->items) || (q->nhistory && !q->history))
     return PERR_INVALID_PARAMS;
@@ -22,6 +23,7 @@ static int begin(ctx_t *c, const recs_snapshot_t *s, recs_scratch_t *sc, const r
   if (q->params) c->p = *q->params;
   else recs_params_default(&c->p);
   if (q->filter) c->f = *q->filter;
+  else memset(&c->f, 0, sizeof c->f);
   c->ucat = RECS_NO_CATEGORY;
   c->uprice = RECS_PRICE_UNKNOWN;
   recs_acc_reset(sc);

@@ -116,8 +116,6 @@ typedef struct ctx_s {
   const recs_snapshot_t *s;
   recs_scratch_t *sc;
   const recs_request_t *q;
-  recs_params_t p;
-  recs_filter_t f;
   uint32_t n;              /* snapshot items */
   recs_reason_t reason;
   int exclude_history;     /* for_customer: drop bought items unless consumable */
@@ -132,6 +130,9 @@ typedef struct ctx_s {
   uint32_t ucat;
   int64_t uprice;
   uint32_t hmax;           /* largest history count */
+  /* last: begin() zeroes the fields above and sets these in full */
+  recs_params_t p;
+  recs_filter_t f;
 } ctx_t;
 
 static inline void item_info(const recs_catalog_t *cat, uint32_t id, recs_item_info_t *o) {
