@@ -226,8 +226,8 @@ static void load_profile(void *ctx, unsigned group, offers_profile_t *p) {
 }
 
 /* The shop's attributes that some rule reads (the rest are never looked at). */
-static int shop_attributes(const offers_catalog_t *c, const decide_req_t *q, offers_attrs_t *a,
-                           perr_info_t *e) {
+static int shop_attributes(exec_ctx_t *x, const offers_catalog_t *c, const decide_req_t *q,
+                           offers_attrs_t *a, perr_info_t *e) {
   if (q->shop_json) {
     const char *k;
     json_t *v;
@@ -245,6 +245,10 @@ static int shop_attributes(const offers_catalog_t *c, const decide_req_t *q, off
     key[kn] = 0;
     int slot = offers_catalog_slot(c, key);
     if (slot < 0) continue;
+    condition_value_t tv;
+    if (mp_scalar_value(x->arena, &kv->val, &tv) &&
+        offers_attrs_set_shop_typed(a, (size_t)slot, &tv))
+      continue; /* its JSON is made only if something reads it as JSON */
     json_t *v = mp_to_json(&kv->val, "attributes", e);
     if (!v) return e->code ? e->code : perr_set(e, PERR_INTERNAL, NULL, "out of memory");
     offers_attrs_set_shop(a, (size_t)slot, v);
@@ -275,7 +279,7 @@ static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void
   }
   if (!w->attr_pool) w->attr_pool = offers_attr_pool_new(); /* NULL: fresh values */
   offers_attrs_use_pool(&attrs, w->attr_pool);
-  if ((rc = shop_attributes(c, q, &attrs, e))) goto done;
+  if ((rc = shop_attributes(x, c, q, &attrs, e))) goto done;
   if (!w->signer) w->signer = offers_signer_new(); /* NULL: each token fetches its own */
   if (!w->counters) w->counters = offers_counter_memo_new(); /* NULL: read the store */
   offers_decide_in_t in = {.customer = q->customer, .lazy = &attrs, .cart = &q->cart,

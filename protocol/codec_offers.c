@@ -1,6 +1,6 @@
 /* codec_offers.c -- the offers and experiments methods' codecs (issue 9): the params map
  * kept as sent (read by the handler as JSON), results packed from JSON into the job's arena;
- * plus the msgpack <-> jansson conversions they use.
+ * plus the msgpack <-> jansson conversions they use (and a msgpack scalar typed for the rules).
  * Invariant: a conversion error names the offending path and allocates nothing that
  * outlives it. */
 #include <inttypes.h>
@@ -101,6 +101,32 @@ json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e) {
   p.b[0] = 0;
   if (path && *path) jpath_key(&p, path, strlen(path));
   return to_json(o, &p, e);
+}
+
+bool mp_scalar_value(arena_t *a, const msgpack_object *o, condition_value_t *v) {
+  memset(v, 0, sizeof *v);
+  switch (o->type) {
+  case MSGPACK_OBJECT_NIL: v->type = CONDITION_VALUE_NULL; return true;
+  case MSGPACK_OBJECT_BOOLEAN: v->type = CONDITION_VALUE_BOOL, v->b = o->via.boolean; return true;
+  case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    if (o->via.u64 > INT64_MAX) return false;
+    v->type = CONDITION_VALUE_INT, v->i = (int64_t)o->via.u64;
+    return true;
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+    v->type = CONDITION_VALUE_INT, v->i = o->via.i64;
+    return true;
+  case MSGPACK_OBJECT_FLOAT32:
+  case MSGPACK_OBJECT_FLOAT64: v->type = CONDITION_VALUE_REAL, v->d = o->via.f64; return true;
+  case MSGPACK_OBJECT_STR: {
+    size_t n = o->via.str.size;
+    if (mp_has_nul(o->via.str.ptr, n)) return false;
+    char *s = arena_strndup(a, o->via.str.ptr, n);
+    if (!s) return false;
+    v->type = CONDITION_VALUE_STR, v->s = s, v->n = n;
+    return true;
+  }
+  default: return false;
+  }
 }
 
 int json_blob_make(arena_t *a, const json_t *j, json_blob_t *out, perr_info_t *e) {

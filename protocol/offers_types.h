@@ -20,11 +20,17 @@
 typedef struct raw_params_s { msgpack_object obj; } raw_params_t;
 
 /* Whether s[0..n) holds a NUL byte (the fast readers' string rule: an id with a NUL is the
- * general path's to refuse): 8 bytes a step, the last step overlapping, no byte beyond the
- * string read. */
+ * general path's to refuse): 8 bytes a step (4..7 bytes: two 4-byte words), the last step
+ * overlapping, no byte beyond the string read. */
 static inline bool mp_has_nul(const char *s, size_t n) {
   const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
   if (n < 8) {
+    if (n >= 4) { /* two 4-byte words, overlapping */
+      uint32_t a, b;
+      memcpy(&a, s, 4);
+      memcpy(&b, s + n - 4, 4);
+      return (((a - 0x01010101u) & ~a) | ((b - 0x01010101u) & ~b)) & 0x80808080u;
+    }
     for (size_t i = 0; i < n; i++)
       if (!s[i]) return true;
     return false;
@@ -42,6 +48,12 @@ typedef struct json_blob_s { const char *p; size_t n; } json_blob_t;
 /* msgpack -> jansson: maps need string keys; integers above INT64_MAX, bin and ext are
  * invalid_params naming the path (prefix "" for the top). NULL on error, e set. */
 json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e);
+/* A msgpack scalar typed as condition_value_from_json makes mp_to_json's value of it: null,
+ * boolean, integer, real (any: json_real refuses a non-finite one, which
+ * offers_attrs_set_shop_typed refuses too), string (copied NUL-terminated into a); false for
+ * anything else (an array, a map, an integer above INT64_MAX, a string holding a NUL, out of
+ * memory). */
+bool mp_scalar_value(arena_t *a, const msgpack_object *o, condition_value_t *v);
 /* Pack j (jansson) as msgpack into the arena as one blob. 0, or PERR_NO_MEMORY. */
 int json_blob_make(arena_t *a, const json_t *j, json_blob_t *out, perr_info_t *e);
 

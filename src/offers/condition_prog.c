@@ -501,6 +501,11 @@ static bool run_obj(const runctx_t *x, size_t i) {
 
 bool condition_eval_values(const condition_t *c, condition_value_fn get, void *ctx) {
   if (!c) return true;
+  const pnode_t *p = c->prog;
+  if (p->code == P_ATTR && !p->nparts) { /* one attribute's test (most rules): run_obj's case */
+    condition_value_t scratch;
+    return run_val(c, 1, get(ctx, p->name, &scratch));
+  }
   runctx_t x = {c, get, ctx};
   return run_obj(&x, 0);
 }

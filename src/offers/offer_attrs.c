@@ -296,18 +296,21 @@ static bool typed_cart_list(offers_attrs_t *a, offers_attr_kind_t k, condition_v
   return true;
 }
 
-/* Patron's value of an attribute kind as patron_value makes it, typed without JSON; false:
- * not set here (Patron does not set it, or patron_value and the shop's value decide: a
- * string that is not ASCII, a real JSON cannot hold, a cart list with such a string). */
-static bool patron_typed(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
+/* Patron's value of an attribute kind as patron_value makes it, typed without JSON:
+ * TYPED_SET (in *v), TYPED_UNSET (Patron sets nothing: the shop's value stands), or
+ * TYPED_NO (patron_value and the shop's value decide: a string that is not ASCII, a real
+ * JSON cannot hold, a cart list with such a string). */
+enum { TYPED_NO, TYPED_SET, TYPED_UNSET };
+static int patron_typed(offers_attrs_t *a, offers_attr_kind_t k, condition_value_t *v) {
   if (k == OFFERS_ATTR_CART_ITEMS || k == OFFERS_ATTR_CART_CATEGORIES)
-    return typed_cart_list(a, k, v);
-  if (!patron_raw(a, k, v)) return false;
-  if (v->type == CONDITION_VALUE_REAL) return isfinite(v->d); /* json_real refuses the rest */
-  if (v->type != CONDITION_VALUE_STR) return true;
+    return typed_cart_list(a, k, v) ? TYPED_SET : TYPED_NO;
+  if (!patron_raw(a, k, v)) return TYPED_UNSET; /* patron_value: NULL */
+  if (v->type == CONDITION_VALUE_REAL) /* json_real refuses the rest */
+    return isfinite(v->d) ? TYPED_SET : TYPED_NO;
+  if (v->type != CONDITION_VALUE_STR) return TYPED_SET;
   ptrdiff_t n = ascii_len(v->s); /* else patron_value's json_string decides (it may refuse it) */
   v->n = (size_t)n;
-  return n >= 0;
+  return n >= 0 ? TYPED_SET : TYPED_NO;
 }
 
 int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *customer,
@@ -353,20 +356,68 @@ void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v) {
     json_decref(v);
     return;
   }
+  if (a->built[slot] & OFFERS_BUILT_SHOP_LAZY) /* a typed value set before: this replaces it */
+    a->built[slot] &= (unsigned char)~(OFFERS_BUILT_SHOP_LAZY | OFFERS_BUILT_TYPED);
   json_decref(a->shop[slot]);
   a->shop[slot] = v;
+  a->njson += v != NULL;
 }
 
-/* built[slot] bits: own (Patron's JSON value) computed; typed[slot] set. */
-#define BUILT_JSON 1u
-#define BUILT_TYPED 2u
+bool offers_attrs_set_shop_typed(offers_attrs_t *a, size_t slot, const condition_value_t *v) {
+  if (!a->shop || slot >= a->c->nattrs || a->c->attr_kind[slot] != OFFERS_ATTR_SHOP) return false;
+  switch (v->type) {
+  case CONDITION_VALUE_NULL:
+  case CONDITION_VALUE_BOOL:
+  case CONDITION_VALUE_INT:
+  case CONDITION_VALUE_STR: break;
+  case CONDITION_VALUE_REAL:
+    if (isfinite(v->d)) break;
+    return false; /* json_real refuses it: the JSON path decides */
+  default: return false;
+  }
+  json_decref(a->shop[slot]);
+  a->shop[slot] = NULL;
+  /* the value the slot reads: Patron sets nothing for a shop-only kind (patron_raw), so it
+   * is the shop's, as condition_value_from_json makes it of the JSON value */
+  condition_value_t *t = &a->typed[slot];
+  memset(t, 0, sizeof *t);
+  t->type = v->type;
+  if (v->type == CONDITION_VALUE_BOOL) t->b = v->b;
+  else if (v->type == CONDITION_VALUE_INT) t->i = v->i;
+  else if (v->type == CONDITION_VALUE_REAL) t->d = v->d;
+  else if (v->type == CONDITION_VALUE_STR) t->s = v->s, t->n = v->n;
+  a->built[slot] |= OFFERS_BUILT_TYPED | OFFERS_BUILT_SHOP_LAZY;
+  return true;
+}
+
+/* The JSON value of a typed shop scalar (offers_attrs_set_shop_typed), as the wire's
+ * conversion makes it (NULL: out of memory). */
+static json_t *shop_json(const condition_value_t *v) {
+  switch (v->type) {
+  case CONDITION_VALUE_BOOL: return json_boolean(v->b);
+  case CONDITION_VALUE_INT: return json_integer(v->i);
+  case CONDITION_VALUE_REAL: return json_real(v->d);
+  case CONDITION_VALUE_STR: return json_stringn_nocheck(v->s, v->n);
+  default: return json_null();
+  }
+}
+
+/* built[slot] bits (offers_internal.h): own (Patron's JSON value) computed; typed[slot] set. */
+#define BUILT_JSON OFFERS_BUILT_JSON
+#define BUILT_TYPED OFFERS_BUILT_TYPED
 
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
   if (!a->shop || slot >= a->c->nattrs) return NULL;
+  if (a->built[slot] & OFFERS_BUILT_SHOP_LAZY) {
+    a->built[slot] &= (unsigned char)~OFFERS_BUILT_SHOP_LAZY;
+    a->shop[slot] = shop_json(&a->typed[slot]);
+    a->njson += a->shop[slot] != NULL;
+  }
   if (!(a->built[slot] & BUILT_JSON)) {
     a->built[slot] |= BUILT_JSON;
     a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot],
                                 a->pooled ? &a->pooled[slot] : NULL);
+    a->njson += a->own[slot] != NULL;
   }
   return a->own[slot] ? a->own[slot] : a->shop[slot];
 }
@@ -377,16 +428,21 @@ const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot) {
   condition_value_t *v = &a->typed[slot];
   if (!(a->built[slot] & BUILT_TYPED)) {
     a->built[slot] |= BUILT_TYPED;
-    if (!patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v))
+    int t = patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v);
+    if (t == TYPED_UNSET && !a->shop[slot]) { /* no value at all (a lazy shop one is typed) */
+      condition_value_from_json(NULL, v);
+    } else if (t != TYPED_SET) {
       condition_value_from_json(offers_attrs_get(a, slot), v);
+    }
   }
   return v;
 }
 
 void offers_attrs_clear(offers_attrs_t *a) {
   size_t n = a->c ? a->c->nattrs : 0;
-  if (a->shop)
+  if (a->shop && a->njson)
     for (size_t i = 0; i < 2 * n; i++) json_decref(a->shop[i]);
+  a->njson = 0;
   if (a->shop && a->shop != a->inline_vals) {
     free(a->shop);
     free(a->built);

@@ -66,17 +66,26 @@ int64_t offers_discount(const offer_t *o, int64_t value, const offers_cart_t *ca
   return discount_on(o, value, applicable_value(o, cart));
 }
 
-/* A ranking attribute (OFFERS_RANK_*): from the lazy attributes or the JSON object. */
-static const json_t *rank_attr(const offers_catalog_t *c, const offers_decide_in_t *in, int k) {
+/* A ranking attribute (OFFERS_RANK_*) as a number in lo..hi (def: absent, not a number or out
+ * of range). From the lazy attributes typed (an integer or a real is what json_is_number
+ * accepts there: offers_attrs_value is condition_value_from_json of offers_attrs_get), or
+ * from the JSON object; *present: it is a number. */
+static double rank_num(const offers_catalog_t *c, const offers_decide_in_t *in, int k, double lo,
+                       double hi, double def, bool *present) {
   static const char *const names[OFFERS_RANK_ATTRS] = {"margin_rate", "predicted_clv",
                                                        "p_alive", "churn_risk"};
-  if (in->lazy) return offers_attrs_get(in->lazy, c->rank_slot[k]);
-  return json_object_get(in->attrs, names[k]);
-}
-
-static double attr_num(const json_t *v, double lo, double hi, double def) {
-  if (!json_is_number(v)) return def;
-  double x = json_number_value(v);
+  double x;
+  if (in->lazy) {
+    const condition_value_t *v = offer_attrs_typed(in->lazy, c->rank_slot[k]);
+    if (v->type == CONDITION_VALUE_INT) x = (double)v->i;
+    else if (v->type == CONDITION_VALUE_REAL) x = v->d;
+    else return *present = false, def;
+  } else {
+    const json_t *v = json_object_get(in->attrs, names[k]);
+    if (!json_is_number(v)) return *present = false, def;
+    x = json_number_value(v);
+  }
+  *present = true;
   return x >= lo && x <= hi ? x : def;
 }
 
@@ -84,6 +93,7 @@ static double attr_num(const json_t *v, double lo, double hi, double def) {
 typedef struct cand_s {
   const offer_t *o;
   int arm;
+  bool holdout_pending; /* arm 1 unless the holdout split says 0 (pick_arm): found when taken */
   int64_t value, discount;
   double ev, uplift;
 } cand_t;
@@ -136,7 +146,7 @@ typedef struct rule_get_s {
 static const condition_value_t *rule_attr(void *ctx, size_t name, condition_value_t *scratch) {
   const rule_get_t *g = ctx;
   (void)scratch;
-  return offers_attrs_value(g->a, (size_t)g->o->rule_attr[name]); /* a bad slot reads null */
+  return offer_attrs_typed(g->a, (size_t)g->o->rule_attr[name]); /* a bad slot reads null */
 }
 
 /* Whether a selection may need o's caps read before it is a candidate: an offer whose arm
@@ -179,6 +189,15 @@ static bool class_out(const offer_gate_class_t *g, const offers_decide_in_t *in,
  * without a rule, the one past them, which stays 0). */
 static bool gated_out(const offer_gate_t *g, const unsigned char *out, const unsigned char *memo) {
   return out[g->cls] | (memo[g->rule_slot] == 2);
+}
+
+/* The first offer from i on whose gate does not turn it down (count: none), every offer
+ * without gates: a loop of its own, its few values kept in registers. */
+static inline size_t next_open(const offer_gate_t *gates, size_t count, size_t i,
+                               const unsigned char *out, const unsigned char *memo) {
+  if (gates)
+    while (i < count && gated_out(&gates[i], out, memo)) i++;
+  return i;
 }
 
 /* Why an offer is not eligible (NULL: eligible, caps aside unless caps_first); gated: its
@@ -232,10 +251,21 @@ static int assign(uint32_t idh, const char *seed, size_t seed_len, const experim
   return experiment_choose_variation((double)(h % 1000u) / 1000.0, r, n);
 }
 
+/* Whether the customer (idh) is in o's holdout. */
+static bool held_out(const offer_t *o, uint32_t idh) {
+  return assign(idh, o->seed_holdout, o->seed_holdout_len, o->holdout_ranges, 2) == 0;
+}
+
+/* The customer's arm of o. The holdout (arm 0) ranks and selects exactly as arm 1 does (the
+ * first variant's value, arm 1's counters: expected_value, fill), so when the A/B split (or
+ * a single variant) gives arm 1 the holdout split is left to the selection (*pending), which
+ * makes it only for the offers it takes. A bandit's holdout split comes first as before: a
+ * held-out customer draws nothing from the generator the later draws share. */
 static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
                     const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
-                    bandit_rng_t *rng, int *arm) {
+                    bandit_rng_t *rng, int *arm, bool *pending) {
   bool known;
+  *pending = false;
   const offer_seen_row_t *row = scan_seen_row(k, seen_set, o, &known);
   int rc = 0;
   if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0; /* sticky */
@@ -245,15 +275,17 @@ static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
     if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0;
     if (rc && rc != PERR_NOT_FOUND) return rc;
   }
-  if (o->holdout > 0 &&
-      assign(idh, o->seed_holdout, o->seed_holdout_len, o->holdout_ranges, 2) == 0)
-    return *arm = 0, 0;
-  if (o->nvariants == 1) return *arm = 1, 0;
-  if (o->mode == OFFER_MODE_AB) {
-    int v = assign(idh, o->seed_variant, o->seed_variant_len, o->variant_ranges, o->nvariants);
+  if (o->nvariants == 1 || o->mode == OFFER_MODE_AB) {
+    int v = o->nvariants == 1
+                ? 0
+                : assign(idh, o->seed_variant, o->seed_variant_len, o->variant_ranges,
+                         o->nvariants);
     *arm = 1 + (v < 0 ? 0 : v);
+    if (o->holdout > 0 && *arm == 1) *pending = true;
+    else if (o->holdout > 0 && held_out(o, idh)) *arm = 0;
     return 0;
   }
+  if (o->holdout > 0 && held_out(o, idh)) return *arm = 0, 0;
   stats_arm_t arms[OFFERS_MAX_VARIANTS];
   for (int i = 0; i < o->nvariants; i++) {
     offer_arm_t a;
@@ -278,12 +310,11 @@ static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int6
 /* The value of the cart to the shop, v in docs/OFFERS.md section 3: the same for every offer
  * of one decision. */
 static double cart_worth(const offers_catalog_t *c, const offers_decide_in_t *in) {
-  double margin = attr_num(rank_attr(c, in, OFFERS_RANK_MARGIN_RATE), 0, 1, DEFAULT_MARGIN_RATE);
-  double clv = attr_num(rank_attr(c, in, OFFERS_RANK_PREDICTED_CLV), 0, 1e15, 0);
-  const json_t *p_alive = rank_attr(c, in, OFFERS_RANK_P_ALIVE);
-  double churn = json_is_number(p_alive)
-                     ? 1 - attr_num(p_alive, 0, 1, 1)
-                     : attr_num(rank_attr(c, in, OFFERS_RANK_CHURN_RISK), 0, 1, 0);
+  bool present;
+  double margin = rank_num(c, in, OFFERS_RANK_MARGIN_RATE, 0, 1, DEFAULT_MARGIN_RATE, &present);
+  double clv = rank_num(c, in, OFFERS_RANK_PREDICTED_CLV, 0, 1e15, 0, &present);
+  double alive = rank_num(c, in, OFFERS_RANK_P_ALIVE, 0, 1, 1, &present);
+  double churn = present ? 1 - alive : rank_num(c, in, OFFERS_RANK_CHURN_RISK, 0, 1, 0, &present);
   return margin * (double)in->cart->value + RETENTION_WEIGHT * clv * churn;
 }
 
@@ -340,9 +371,10 @@ static const char HEX2[256][2] = {
 #undef H4
 };
 
+/* The impression id into out (32 lowercase hex digits) and the 16 bytes they stand for
+ * into h[0..16). */
 static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
-                          char out[33]) {
-  unsigned char h[32];
+                          char out[33], unsigned char h[32]) {
   if (in->random_ids) {
     for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
   } else {
@@ -355,12 +387,11 @@ static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit
   out[32] = 0;
 }
 
-/* Copy the C string s into out[cap] (truncated like snprintf "%s"). */
-static void copy_id(char *out, size_t cap, const char *s) {
+/* s as a token field of an offers_token_t array of cap bytes (truncated like snprintf "%s",
+ * as offers_token_encode_with would read it). */
+static pstr_t token_str(const char *s, size_t cap) {
   size_t n = strlen(s);
-  if (n >= cap) n = cap - 1;
-  memcpy(out, s, n);
-  out[n] = 0;
+  return core_pstr(s, n < cap ? n : cap - 1);
 }
 
 /* Appends the n bytes of s at *p. */
@@ -409,7 +440,8 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
   d->currency = o->currency;
   d->expected_value = c->ev;
   d->uplift = c->uplift;
-  impression_id(in, o, rng, d->impression_id);
+  unsigned char raw[32];
+  impression_id(in, o, rng, d->impression_id, raw);
   d->expires = in->now + o->token_ttl_s;
   if (o->valid_until && d->expires > o->valid_until) d->expires = o->valid_until;
   if (d->held_out) {
@@ -418,15 +450,19 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
   }
   eligible_reason(o, d->variant, c, d->reason);
   if (!in->keys) return 0;
-  offers_token_t tk;
-  copy_id(tk.offer_id, sizeof tk.offer_id, o->id);
-  copy_id(tk.customer, sizeof tk.customer, in->customer);
-  tk.value = c->value;
-  copy_id(tk.currency, sizeof tk.currency, o->currency);
-  tk.expires = d->expires;
-  memcpy(tk.impression_id, d->impression_id, sizeof tk.impression_id);
-  tk.arm = c->arm;
-  return offers_token_encode_with(in->signer, in->keys, &tk, d->token, e);
+  /* the token of these fields (what offers_token_encode_with signs for an offers_token_t
+   * holding them; the impression id is the hex of raw[0..16): a version 2 token) */
+#define TOKEN_CAP(field) sizeof(((offers_token_t *)NULL)->field)
+  offer_token_fields_t f = {token_str(o->id, TOKEN_CAP(offer_id)),
+                            token_str(in->customer, TOKEN_CAP(customer)),
+                            token_str(o->currency, TOKEN_CAP(currency)),
+                            core_pstr(d->impression_id, 32),
+                            raw,
+                            c->value,
+                            d->expires,
+                            c->arm};
+#undef TOKEN_CAP
+  return offer_token_sign(in->signer, in->keys, &f, d->token, e);
 }
 
 int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
@@ -477,16 +513,21 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);
   for (size_t k = 0; c->gates && k < c->nclasses; k++)
     classes_out[k] = class_out(&c->classes[k], in, currency);
-  for (size_t i = 0; i < c->n && !rc; i++) {
-    if (c->gates && gated_out(&c->gates[i], classes_out, memo)) continue;
+  const offer_gate_t *gates = c->gates; /* in locals: the stores below may alias c's fields */
+  const size_t count = c->n;
+  for (size_t i = 0; (i = next_open(gates, count, i, classes_out, memo)) < count; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
-    if (ineligible(&counters, o, rd, in, currency, c->gates != NULL, memo, &base, &money_used,
-                   &rc))
+    if (ineligible(&counters, o, rd, in, currency, gates != NULL, memo, &base, &money_used,
+                   &rc)) {
+      if (rc) break;
       continue;
+    }
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
-    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm))) break;
+    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm,
+                       &k->holdout_pending)))
+      break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
     k->discount = discount_on(o, k->value, base);
@@ -535,6 +576,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     }
     if (o->exclusive_group) groups[ngroups++] = o->exclusive_group;
     if (!o->stackable) exclusive_taken = true;
+    if (cs[i].holdout_pending && held_out(o, idh)) cs[i].arm = 0; /* ranked as arm 1 */
     rc = fill(in, &cs[i], &rng, &out->items[out->n++], e);
   }
   if (!small) free(cs);

@@ -4,8 +4,10 @@
  * reason shows; anything else (NaN, infinities, |x| >= 1e15, |x| * 10^prec >= 1e19) is left to
  * printf (returns 0).
  * Invariant: any output is byte-identical to snprintf(out, 32, "%.*f", prec, x)
- * (tests/unit/test_offers_attrs.c compares them over random and halfway values). */
+ * (test_format_fixed in tests/unit/test_offers_fastpath.c compares them over random and
+ * halfway values). */
 #include <math.h>
+#include <string.h>
 
 #include "offers/offers.h"
 
@@ -17,10 +19,12 @@ size_t offers_format_fixed(char *out, double x, int prec) {
     return 0;
   char *p = out;
   if (signbit(x)) *p++ = '-';
-  int exp2;
-  double f = frexp(fabs(x), &exp2); /* |x| = f * 2^exp2, f in [0.5, 1) or 0 */
-  uint64_t m = (uint64_t)ldexp(f, 53); /* |x| = m * 2^(exp2 - 53), m exact */
-  int s = 53 - exp2;                   /* |x| = m / 2^s */
+  uint64_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  int e = (int)(bits >> 52 & 0x7ff);            /* finite: e < 0x7ff */
+  uint64_t m = bits & ((UINT64_C(1) << 52) - 1); /* |x| = m / 2^s, m exact: */
+  int s = 1074;                                  /* a subnormal or 0: m * 2^-1074 */
+  if (e) m |= UINT64_C(1) << 52, s = 1075 - e;   /* normal: 1.m * 2^(e - 1023) */
   unsigned __int128 t = (unsigned __int128)m * POW10[prec];
   uint64_t q;
   if (s <= 0) {

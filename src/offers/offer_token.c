@@ -5,8 +5,10 @@
  * (an impression id of 32 lowercase hex digits, as offers_decide makes them) carries the
  * id's 16 bytes, version 1 its text: 16 bytes less to hash, so a token of short ids is one
  * SHA-256 block fewer. Both verify (version 1 is every token made before version 2).
- * A signer (one per thread) keeps the fetched HMAC and SHA-256 and a context keyed with the
- * last key it used: a token costs the hashing, not the algorithm fetch.
+ * A signer (one per thread) keeps the fetched HMAC and SHA-256 and the last key it used,
+ * hashed into its pads (offer_sha.c; or an EVP_MAC context keyed with it): a token costs the
+ * hashing, not the algorithm fetch nor OpenSSL 3's context copies. Tokens are verified
+ * through EVP_MAC.
  * Invariants: the MAC is compared in constant time before any field is trusted; a refusal
  * says why (malformed, bad signature, retired key, expired, another customer); a signer's
  * output is byte-identical to a fresh fetch's. */
@@ -50,6 +52,7 @@ static int hmac(const unsigned char *key, const unsigned char *msg, size_t n,
 struct offers_signer_s {
   EVP_MAC *mac;
   EVP_MAC_CTX *ctx;                    /* keyed with key (when keyed) */
+  offer_hmac_key_t *fast;              /* the same key's pads (offer_sha.c), or NULL */
   int keyed;
   unsigned char key[OFFERS_KEY_BYTES];
   EVP_MD *sha256;
@@ -63,6 +66,7 @@ offers_signer_t *offers_signer_new(void) {
   s->ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
   s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
   s->md = EVP_MD_CTX_new();
+  s->fast = offer_hmac_key_new(); /* NULL: EVP_MAC signs (an OpenSSL without the calls) */
   if (!s->ctx || !s->sha256 || !s->md) {
     offers_signer_free(s);
     return NULL;
@@ -76,6 +80,7 @@ void offers_signer_free(offers_signer_t *s) {
   EVP_MAC_free(s->mac);
   EVP_MD_CTX_free(s->md);
   EVP_MD_free(s->sha256);
+  offer_hmac_key_free(s->fast);
   OPENSSL_cleanse(s->key, sizeof s->key);
   free(s);
 }
@@ -94,11 +99,21 @@ static bool same_key(const unsigned char *a, const unsigned char *b) {
   return d == 0;
 }
 
-/* HMAC-SHA256 through the signer: the context is keyed once per key and re-initialised
- * (EVP_MAC_init with no key keeps the key's inner and outer pads) for every message. */
+/* HMAC-SHA256 through the signer: keyed once per key, then every message from the key's
+ * hashed pads (offer_sha.c), or, without those calls, the EVP_MAC context re-initialised
+ * (EVP_MAC_init with no key keeps the key's inner and outer pads). */
 static int hmac_with(offers_signer_t *s, const unsigned char *key, const unsigned char *msg,
                      size_t n, unsigned char out[MAC_BYTES]) {
   if (!s) return hmac(key, msg, n, out);
+  if (s->fast) {
+    if (!s->keyed || !same_key(s->key, key)) {
+      offer_hmac_key_set(s->fast, key);
+      memcpy(s->key, key, OFFERS_KEY_BYTES);
+      s->keyed = 1;
+    }
+    offer_hmac_sign(s->fast, msg, n, out);
+    return 0;
+  }
   size_t len = 0;
   int ok;
   if (s->keyed && same_key(s->key, key)) {
@@ -120,6 +135,7 @@ static int hmac_with(offers_signer_t *s, const unsigned char *key, const unsigne
 void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
                        unsigned char out[32]) {
   unsigned int len = 32;
+  if (s && s->fast && offer_sha256_fast(parts, n, out) == 0) return;
   if (!s || !EVP_DigestInit_ex(s->md, s->sha256, NULL)) {
     offer_sha256(parts, n, out);
     return;
@@ -142,14 +158,32 @@ void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/* The two characters of each 12-bit value (B64[v >> 6], B64[v & 63]): a group of 3 bytes is
+ * two lookups. */
+#define B64C(v) ((v) < 26 ? 'A' + (v) : (v) < 52 ? 'a' + (v) - 26 : (v) < 62 ? '0' + (v) - 52 \
+                 : (v) == 62 ? '-' : '_')
+#define B64P(v) {(char)B64C((v) >> 6), (char)B64C((v) & 63)}
+#define B64P4(v) B64P(v), B64P((v) + 1), B64P((v) + 2), B64P((v) + 3)
+#define B64P16(v) B64P4(v), B64P4((v) + 4), B64P4((v) + 8), B64P4((v) + 12)
+#define B64P64(v) B64P16(v), B64P16((v) + 16), B64P16((v) + 32), B64P16((v) + 48)
+#define B64P256(v) B64P64(v), B64P64((v) + 64), B64P64((v) + 128), B64P64((v) + 192)
+#define B64P1024(v) B64P256(v), B64P256((v) + 256), B64P256((v) + 512), B64P256((v) + 768)
+static const char B64PAIR[4096][2] = {B64P1024(0), B64P1024(1024), B64P1024(2048),
+                                      B64P1024(3072)};
+#undef B64P1024
+#undef B64P256
+#undef B64P64
+#undef B64P16
+#undef B64P4
+#undef B64P
+#undef B64C
+
 static size_t b64url_encode(const unsigned char *in, size_t n, char *out) {
   size_t o = 0, i = 0;
   for (; i + 3 <= n; i += 3) { /* whole groups: four characters each */
     uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-    out[o] = B64[v >> 18];
-    out[o + 1] = B64[v >> 12 & 63];
-    out[o + 2] = B64[v >> 6 & 63];
-    out[o + 3] = B64[v & 63];
+    memcpy(out + o, B64PAIR[v >> 12], 2);
+    memcpy(out + o + 2, B64PAIR[v & 4095], 2);
     o += 4;
   }
   if (i < n) { /* 1 or 2 bytes left: 2 or 3 characters, no padding */
@@ -216,28 +250,40 @@ int offers_token_encode(const offers_keyring_t *ring, const offers_token_t *tk, 
 
 int offers_token_encode_with(offers_signer_t *signer, const offers_keyring_t *ring,
                              const offers_token_t *tk, char *out, perr_info_t *e) {
+  unsigned char raw[IMPRESSION_RAW];
+  size_t in = strlen(tk->impression_id);
+  offer_token_fields_t f = {core_pstr(tk->offer_id, strlen(tk->offer_id)),
+                            core_pstr(tk->customer, strlen(tk->customer)),
+                            core_pstr(tk->currency, strlen(tk->currency)),
+                            core_pstr(tk->impression_id, in),
+                            impression_raw(tk->impression_id, in, raw) ? raw : NULL,
+                            tk->value, tk->expires, tk->arm};
+  return offer_token_sign(signer, ring, &f, out, e);
+}
+
+int offer_token_sign(offers_signer_t *signer, const offers_keyring_t *ring,
+                     const offer_token_fields_t *f, char *out, perr_info_t *e) {
   rec_buf_t b;
-  unsigned char kid[4], mac[MAC_BYTES], local[512], raw[IMPRESSION_RAW];
-  size_t on = strlen(tk->offer_id), cn = strlen(tk->customer), yn = strlen(tk->currency),
-         in = strlen(tk->impression_id);
-  bool v2 = impression_raw(tk->impression_id, in, raw);
+  unsigned char kid[4], mac[MAC_BYTES], local[512];
+  bool v2 = f->impression_raw != NULL;
+  size_t in = v2 ? IMPRESSION_RAW : f->impression.n;
   /* at most: tag, version, kid, four strings with 10-byte lengths, three 10-byte numbers and
    * the MAC; when that fits, the record is written on the stack (the puts never grow it) */
-  size_t bound = 2 + 4 + (on + cn + yn + in + 4 * 10) + 3 * 10 + MAC_BYTES;
+  size_t bound = 2 + 4 + (f->offer_id.n + f->customer.n + f->currency.n + in + 4 * 10) +
+                 3 * 10 + MAC_BYTES;
   rec_buf_init(&b);
   if (bound <= sizeof local) b.p = local, b.cap = sizeof local;
   rec_put_u8(&b, 'T');
   rec_put_u8(&b, v2 ? 2 : 1);
   offer_put_be(kid, ring->current_id, 4);
   rec_put_raw(&b, kid, 4);
-  rec_put_str(&b, core_pstr(tk->offer_id, on));
-  rec_put_str(&b, core_pstr(tk->customer, cn));
-  rec_put_sv(&b, tk->value);
-  rec_put_str(&b, core_pstr(tk->currency, yn));
-  rec_put_sv(&b, tk->expires);
-  if (v2) rec_put_str(&b, core_pstr((const char *)raw, IMPRESSION_RAW));
-  else rec_put_str(&b, core_pstr(tk->impression_id, in));
-  rec_put_uv(&b, (uint64_t)tk->arm);
+  rec_put_str(&b, f->offer_id);
+  rec_put_str(&b, f->customer);
+  rec_put_sv(&b, f->value);
+  rec_put_str(&b, f->currency);
+  rec_put_sv(&b, f->expires);
+  rec_put_str(&b, v2 ? core_pstr((const char *)f->impression_raw, IMPRESSION_RAW) : f->impression);
+  rec_put_uv(&b, (uint64_t)f->arm);
   int rc = 0;
   if (b.oom || hmac_with(signer, ring->current, b.p, b.n, mac))
     rc = perr_set(e, PERR_INTERNAL, NULL, "cannot sign the offer token");

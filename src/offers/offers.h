@@ -317,6 +317,7 @@ typedef struct offers_attrs_s {
   unsigned char *built;         /* by slot: own computed (1), typed set (2) */
   condition_value_t *typed;     /* by slot: the value as the rules read it */
   condition_str_t *items_list, *cats_list; /* the cart lists as the rules read them */
+  size_t njson;                 /* JSON references held in shop and own (0: none to release) */
   json_t *inline_vals[2 * OFFERS_ATTRS_INLINE];
   unsigned char inline_built[OFFERS_ATTRS_INLINE];
   condition_value_t inline_typed[OFFERS_ATTRS_INLINE]; /* not cleared: built says what is set */
@@ -330,6 +331,12 @@ int offers_attrs_init(offers_attrs_t *a, const offers_catalog_t *c, const char *
 void offers_attrs_use_pool(offers_attrs_t *a, offers_attr_pool_t *p);
 /* The shop's value of the attribute in slot (stolen; replaces an earlier one). */
 void offers_attrs_set_shop(offers_attrs_t *a, size_t slot, json_t *v);
+/* The same for a scalar of a shop-only attribute (kind OFFERS_ATTR_SHOP), typed: null,
+ * boolean, integer, finite real, or a string s[n] NUL-terminated without NUL inside (the
+ * caller keeps it until the clear); its JSON value (json_null, json_boolean, json_integer,
+ * json_real, json_stringn_nocheck of it) is made only when it is read as JSON. false: not
+ * such a slot or value (nothing set: set the JSON value instead). */
+bool offers_attrs_set_shop_typed(offers_attrs_t *a, size_t slot, const condition_value_t *v);
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot);
 /* The same value typed, as the compiled rules read it (condition_eval_values): equal to
  * condition_value_from_json(offers_attrs_get(a, slot)), without making Patron's JSON values. */

@@ -49,6 +49,20 @@ void offer_key_sep(offer_key_t *k);
 void offer_key_u8(offer_key_t *k, unsigned v);
 void offer_key_be64(offer_key_t *k, int64_t v);
 
+/* offers_attrs_t.built bits by slot: Patron's JSON value computed; the typed value set; the
+ * shop's value set typed (offers_attrs_set_shop_typed). */
+#define OFFERS_BUILT_JSON 1u
+#define OFFERS_BUILT_TYPED 2u
+#define OFFERS_BUILT_SHOP_LAZY 4u /* shop[slot]'s JSON not made yet: typed[slot] is the shop's */
+
+/* offers_attrs_value, its value in place when the slot's typed value is set already (a rule
+ * reading an attribute another rule read): no call. */
+static inline const condition_value_t *offer_attrs_typed(offers_attrs_t *a, size_t slot) {
+  if (a->built && slot < a->c->nattrs && (a->built[slot] & OFFERS_BUILT_TYPED))
+    return &a->typed[slot];
+  return offers_attrs_value(a, slot);
+}
+
 /* n-byte big-endian integers (token key ids, the key ring's bytes). */
 static inline void offer_put_be(unsigned char *p, uint64_t v, int n) {
   for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
@@ -221,10 +235,35 @@ int offer_check_id(const char *s, const char *field, perr_info_t *e);
 
 /* A store error as a structured error. */
 int offer_store_err(store_txn_t *t, int rc, perr_info_t *e);
+/* A token's fields as offers_token_encode_with signs them, lengths known: the impression id
+ * as its text, or (impression_raw non-NULL) as the 16 bytes its 32 lowercase hex digits
+ * stand for (a version 2 token; impression is then not read). */
+typedef struct offer_token_fields_s {
+  pstr_t offer_id, customer, currency, impression;
+  const unsigned char *impression_raw;
+  int64_t value, expires;
+  int arm;
+} offer_token_fields_t;
+/* The token of f into out (OFFERS_TOKEN_MAX): offers_token_encode_with's bytes for the
+ * offers_token_t of the same fields. */
+int offer_token_sign(offers_signer_t *signer, const offers_keyring_t *ring,
+                     const offer_token_fields_t *f, char *out, perr_info_t *e);
+
 /* SHA-256 of the concatenation of n NUL-terminated parts (each followed by a 0 byte). */
 void offer_sha256(const char *const *parts, int n, unsigned char out[32]);
 /* The same through a signer's fetched SHA-256 (s NULL: offer_sha256). */
 void offer_sha256_with(offers_signer_t *s, const char *const *parts, int n,
                        unsigned char out[32]);
+
+/* offer_sha.c: HMAC-SHA256 with a key's pads hashed once, and SHA-256, on OpenSSL's
+ * low-level SHA-256 (no per-call context copies). offer_hmac_key_new: NULL when this
+ * OpenSSL lacks those calls (the caller keeps EVP_MAC); offer_sha256_fast: -1 then. */
+typedef struct offer_hmac_key_s offer_hmac_key_t;
+offer_hmac_key_t *offer_hmac_key_new(void);
+void offer_hmac_key_free(offer_hmac_key_t *k);
+void offer_hmac_key_set(offer_hmac_key_t *k, const unsigned char key[OFFERS_KEY_BYTES]);
+void offer_hmac_sign(const offer_hmac_key_t *k, const unsigned char *msg, size_t n,
+                     unsigned char out[32]);
+int offer_sha256_fast(const char *const *parts, int n, unsigned char out[32]);
 
 #endif

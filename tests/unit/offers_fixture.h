@@ -73,4 +73,25 @@ static inline double ofx_unif(uint64_t *s) {
   return (double)(ofx_rand(s) >> 11) / 9007199254740992.0; /* 53 bits in [0, 1) */
 }
 
+/* Two decisions are the same, field by field (doubles bit for bit). */
+static inline void ofx_assert_same_decision(const offers_decision_t *a,
+                                            const offers_decision_t *b) {
+  assert_int_equal(a->n, b->n);
+  assert_int_equal(a->global_holdout, b->global_holdout);
+  assert_int_equal(a->global_split, b->global_split);
+  for (size_t i = 0; i < a->n; i++) {
+    const offers_decided_t *x = &a->items[i], *y = &b->items[i];
+    assert_string_equal(x->offer_id, y->offer_id);
+    assert_int_equal(x->arm, y->arm);
+    assert_int_equal(x->value, y->value);
+    assert_int_equal(x->discount, y->discount);
+    assert_memory_equal(&x->expected_value, &y->expected_value, sizeof(double));
+    assert_memory_equal(&x->uplift, &y->uplift, sizeof(double));
+    assert_string_equal(x->impression_id, y->impression_id);
+    assert_int_equal(x->expires, y->expires);
+    assert_string_equal(x->reason, y->reason);
+    assert_string_equal(x->token, y->token);
+  }
+}
+
 #endif

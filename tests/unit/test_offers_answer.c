@@ -4,10 +4,15 @@
  *   the selection rules, for random stackability, exclusive groups and max_offers;
  * - the percent-off discount in 64 bits against the 128-bit product;
  * - tokens of version 2 (a hex impression id as its 16 bytes): they verify to exactly their
- *   fields, and so does the version 1 token (made as before) of the same fields;
+ *   fields, and so does the version 1 token (made as before) of the same fields; the fields
+ *   signed with their lengths and the id's bytes given (offer_token_sign, as offers.decide
+ *   signs) give the same token;
  * - offers.decide's answer packed directly: the bytes msgpack-c's packer wrote, over random
  *   decisions (string, integer and float edges); the fast reader's NUL check (mp_has_nul)
- *   against a byte loop. */
+ *   against a byte loop;
+ * - offer_sha.c's HMAC-SHA256 from a key's hashed pads against EVP_MAC, and its SHA-256 of
+ *   parts against offer_sha256 (EVP), over random keys (switched back and forth), messages
+ *   of 0 to 300 bytes and parts (empty, NULL, long). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -219,6 +224,26 @@ static void test_token_versions(void **state) {
     assert_int_equal(offers_token_encode_with(signer, &ring, &t, tok, &e), 0);
     assert_int_equal(offers_token_encode(&ring, &t, fresh, &e), 0);
     assert_string_equal(tok, fresh); /* the signer gives what a fresh fetch gives */
+    /* the fields signed as offers.decide signs them (lengths known; a hex id as its bytes,
+     * decoded here by sscanf): the same token */
+    unsigned char raw[16];
+    for (int k = 0; hex && k < 16; k++) {
+      unsigned byte;
+      assert_int_equal(sscanf(t.impression_id + 2 * k, "%2x", &byte), 1);
+      raw[k] = (unsigned char)byte;
+    }
+    offer_token_fields_t fields = {{t.offer_id, strlen(t.offer_id)},
+                                   {t.customer, strlen(t.customer)},
+                                   {t.currency, strlen(t.currency)},
+                                   {t.impression_id, strlen(t.impression_id)},
+                                   hex ? raw : NULL,
+                                   t.value,
+                                   t.expires,
+                                   t.arm};
+    char signed_fields[OFFERS_TOKEN_MAX];
+    assert_int_equal(offer_token_sign(round % 2 ? signer : NULL, &ring, &fields, signed_fields, &e),
+                     0);
+    assert_string_equal(signed_fields, tok);
     token_v1(&ring, &t, old);
     assert_int_equal(offers_token_verify(&ring, tok, t.customer, OFX_NOW, &got, &why, &e), 0);
     assert_memory_equal(&got, &t, sizeof t);
@@ -364,6 +389,54 @@ static void test_has_nul(void **state) {
       }
 }
 
+/* offer_sha.c against OpenSSL's EVP: the signing path's HMAC and the impression id's hash. */
+static void test_fast_sha(void **state) {
+  (void)state;
+  offer_hmac_key_t *k = offer_hmac_key_new();
+  if (!k) { /* an OpenSSL without the low-level calls: the signer keeps EVP (nothing to test) */
+    assert_int_equal(offer_sha256_fast((const char *const[]){"x"}, 1, (unsigned char[32]){0}),
+                     -1);
+    return;
+  }
+  uint64_t s = 0x5a256;
+  unsigned char keys[3][OFFERS_KEY_BYTES], msg[300], got[32], want[32];
+  const unsigned char *last = NULL;
+  for (int j = 0; j < 3; j++)
+    for (int i = 0; i < OFFERS_KEY_BYTES; i++) keys[j][i] = (unsigned char)ofx_rand(&s);
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  assert_non_null(mac);
+  for (int round = 0; round < 3000; round++) {
+    const unsigned char *key = keys[round % 7 == 0 ? 1 + round % 2 : 0];
+    size_t n = (size_t)(ofx_rand(&s) % (sizeof msg + 1));
+    for (size_t i = 0; i < n; i++) msg[i] = (unsigned char)ofx_rand(&s);
+    if (key != last) offer_hmac_key_set(k, key), last = key; /* re-keyed back and forth */
+    offer_hmac_sign(k, msg, n, got);
+    EVP_MAC_CTX *c = EVP_MAC_CTX_new(mac);
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+                      OSSL_PARAM_construct_end()};
+    size_t len = 0;
+    assert_true(c && EVP_MAC_init(c, key, OFFERS_KEY_BYTES, p) && EVP_MAC_update(c, msg, n) &&
+                EVP_MAC_final(c, want, &len, sizeof want));
+    EVP_MAC_CTX_free(c);
+    assert_int_equal(len, 32);
+    assert_memory_equal(got, want, 32);
+  }
+  EVP_MAC_free(mac);
+  offer_hmac_key_free(k);
+  char long_part[400];
+  for (int round = 0; round < 2000; round++) {
+    char a[40], b[40];
+    rand_text(&s, a, 0, 39, "c-0123456789\xc3\xa9");
+    rand_text(&s, b, 1, 39, "abcxyz-_09");
+    rand_text(&s, long_part, 0, sizeof long_part - 1, "0123456789");
+    const char *parts[4] = {a, round % 5 ? b : NULL, round % 3 ? "493817" : "", long_part};
+    int n = 1 + (int)(ofx_rand(&s) % 4);
+    assert_int_equal(offer_sha256_fast(parts, n, got), 0);
+    offer_sha256(parts, n, want);
+    assert_memory_equal(got, want, 32);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
@@ -371,6 +444,7 @@ int main(void) {
       cmocka_unit_test(test_token_versions),
       cmocka_unit_test(test_answer_packed_directly),
       cmocka_unit_test(test_has_nul),
+      cmocka_unit_test(test_fast_sha),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,25 +284,6 @@ static json_t *reference_attrs(const offers_catalog_t *c, const trial_t *t) {
   return attrs;
 }
 
-static void assert_same_decision(const offers_decision_t *a, const offers_decision_t *b) {
-  assert_int_equal(a->n, b->n);
-  assert_int_equal(a->global_holdout, b->global_holdout);
-  assert_int_equal(a->global_split, b->global_split);
-  for (size_t i = 0; i < a->n; i++) {
-    const offers_decided_t *x = &a->items[i], *y = &b->items[i];
-    assert_string_equal(x->offer_id, y->offer_id);
-    assert_int_equal(x->arm, y->arm);
-    assert_int_equal(x->value, y->value);
-    assert_int_equal(x->discount, y->discount);
-    assert_memory_equal(&x->expected_value, &y->expected_value, sizeof(double));
-    assert_memory_equal(&x->uplift, &y->uplift, sizeof(double));
-    assert_string_equal(x->impression_id, y->impression_id);
-    assert_int_equal(x->expires, y->expires);
-    assert_string_equal(x->reason, y->reason);
-    assert_string_equal(x->token, y->token);
-  }
-}
-
 static void test_lazy_attributes(void **st) {
   fx_t *f = *st;
   set_offers(f);
@@ -337,7 +318,7 @@ static void test_lazy_attributes(void **st) {
     in.attrs = NULL;
     in.lazy = &lazy;
     assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
-    assert_same_decision(&want, &got);
+    ofx_assert_same_decision(&want, &got);
     decided += got.n;
     for (size_t slot = 0; slot < c->nattrs; slot++) { /* every value, read or not */
       const json_t *a = json_object_get(ref, c->attrs[slot]), *b = offers_attrs_get(&lazy, slot);
@@ -489,7 +470,7 @@ static void test_capped_offer_as_if_absent(void **st) {
       offers_decision_t a, b;
       assert_int_equal(offers_decide(with, f->w, &in, &a, &e), 0);
       assert_int_equal(offers_decide(without, f->w, &in, &b, &e), 0);
-      assert_same_decision(&a, &b);
+      ofx_assert_same_decision(&a, &b);
       assert_true(a.n >= 1);
       assert_string_not_equal(a.items[0].offer_id, "top");
     }
@@ -838,7 +819,7 @@ static void test_gates(void **st) {
     assert_int_equal(offers_decide(c, f->w, &in, &want, &e), 0);
     c->gates = gates;
     assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
-    assert_same_decision(&want, &got);
+    ofx_assert_same_decision(&want, &got);
     decided += got.n;
     json_decref(attrs);
   }
@@ -1038,7 +1019,7 @@ static void test_seen_rows_by_scan(void **st) {
     assert_int_equal(offers_decide(c, f->w, &in, &a, &e), 0);
     in.counters = m;
     assert_int_equal(offers_decide(c, f->w, &in, &b, &e), 0);
-    assert_same_decision(&a, &b);
+    ofx_assert_same_decision(&a, &b);
     for (size_t i = 0; i < b.n; i++) {
       offer_seen_t s;
       sticky_seen += offer_seen_load(f->w, customer, b.items[i].offer_id, &s) == 0;
