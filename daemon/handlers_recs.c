@@ -9,6 +9,7 @@
  * strings point into the snapshot or the arena and are encoded before anything can swap the
  * snapshot (installs run on this same thread). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,14 @@ typedef struct req_s {
   recs_state_t *st;
   recs_request_t q;
   recs_filter_t f;
-  recs_params_t p;
   recs_info_ctx_t ic;
   recs_catalog_t cat;
   size_t limit;
   int64_t as_of;              /* the request's as_of (0 = now) */
   recs_list_result_t *r;
+  uint32_t unknown;           /* request items the model does not know (req_items) */
+  /* not zeroed by req_begin (set in full there, or written before read): */
+  recs_params_t p;
   /* the id lists of short requests (no arena allocation); R lives until the answer is made */
   uint32_t xc_small[4], xp_small[4], items_small[8];
 } req_t;
@@ -46,15 +49,19 @@ static pstr_t mkpstr(const char *p, size_t n) {
 
 static int oom(perr_info_t *e) { return perr_set(e, PERR_UNAVAILABLE, NULL, "out of memory"); }
 
+/* A product id -> its item id: the snapshot's (st->snap is the delta's base: recs_install and
+ * the start-up set both together), else the delta's (which looks the snapshot up again
+ * first, then its own items: only unknown and delta-only ids take that path). */
 static uint32_t lookup(const recs_state_t *st, pstr_t id) {
-  return recs_delta_lookup(st->delta, id.p, id.n);
+  uint32_t it = recs_snapshot_lookup(st->snap, id.p, id.n);
+  return it != RECS_NO_ITEM ? it : recs_delta_lookup(st->delta, id.p, id.n);
 }
 
 /* Common set-up: limit, filters, catalogue callback, params. */
 static int req_begin(exec_ctx_t *x, const recs_query_t *q, recs_list_result_t *r, req_t *R,
                      perr_info_t *e) {
   recs_state_t *st = recs_state(x->d);
-  memset(R, 0, sizeof *R);
+  memset(R, 0, offsetof(req_t, p)); /* p: recs_params_default below; the small arrays: ids_buf */
   R->st = st;
   R->r = r;
   memset(r, 0, sizeof *r);
@@ -115,10 +122,12 @@ static int req_items(exec_ctx_t *x, req_t *R, const pstr_t *first, const pstr_t 
   uint32_t *v = ids_buf(x, R->items_small, 8, n + 1);
   if (!v) return oom(e);
   size_t k = 0;
-  if (first) v[k++] = lookup(R->st, *first);
-  for (size_t i = 0; i < n; i++) v[k++] = lookup(R->st, ids[i]);
+  uint32_t unknown = 0;
+  if (first) unknown += (v[k++] = lookup(R->st, *first)) == RECS_NO_ITEM;
+  for (size_t i = 0; i < n; i++) unknown += (v[k++] = lookup(R->st, ids[i])) == RECS_NO_ITEM;
   R->q.items = v;
   R->q.nitems = k;
+  R->unknown = unknown;
   return 0;
 }
 
@@ -200,31 +209,43 @@ static int req_run(exec_ctx_t *x, req_t *R, score_fn fn, perr_info_t *e) {
   if (n < 0) return perr_set(e, n == PERR_INVALID_PARAMS ? PERR_INVALID_PARAMS : PERR_UNAVAILABLE,
                              NULL, "recommendation failed");
   recs_list_result_t *r = R->r;
-  r->unknown_items = 0;
-  for (size_t i = 0; i < R->q.nitems; i++) {
-    uint32_t id = R->q.items[i];
-    r->unknown_items += id == RECS_NO_ITEM;
-  }
+  r->unknown_items = R->unknown;
   r->fallback = recs_fallback_name(ans.fallback);
+  const uint32_t *off_out;
+  const char *names = recs_snapshot_names(st->snap, &off_out);
+  /* in locals (off_out's address escaped): the stores below may alias st, r and off_out */
+  const uint32_t *off = off_out;
+  const recs_result_t *o = st->out, *oend = o + n;
+  uint32_t nsnap = st->nsnap;
+  int named = 1; /* every item in the snapshot's name table: the raw form, no wire items */
+  if (!ans.in_snapshot) /* (st->snap is the snapshot scored: nsnap is its item count) */
+    for (const recs_result_t *p = o; p < oend; p++) named &= p->item < nsnap;
+  if (named) {
+    r->items = NULL;
+    r->results = o;
+    r->names = names;
+    r->name_off = off;
+    r->reason_names = recs_reason_names();
+    r->n = (size_t)n;
+    return 0;
+  }
   r->items = arena_alloc(x->arena, ((size_t)n + 1) * sizeof(recs_wire_item_t));
   if (!r->items) return oom(e);
   int bad = 0;
   unsigned last = RECS_NONE; /* the items of one answer mostly share their reason */
   const char *reason = NULL;
-  const uint32_t *off;
-  const char *names = recs_snapshot_names(st->snap, &off);
-  for (int i = 0; i < n; i++) {
-    recs_wire_item_t *w = &r->items[i];
-    uint32_t id = st->out[i].item;
-    if (id < st->nsnap) {
+  recs_wire_item_t *w = r->items;
+  for (; o < oend; o++, w++) {
+    uint32_t id = o->item;
+    if (id < nsnap) {
       w->id = names + off[id];
       w->id_len = off[id + 1] - off[id];
     } else {
       name_fresh(x, st, w, id, &bad);
     }
-    w->score = st->out[i].score;
-    if (st->out[i].reason != last) {
-      last = st->out[i].reason;
+    w->score = o->score;
+    if (o->reason != last) {
+      last = o->reason;
       reason = recs_reason_name((recs_reason_t)last);
     }
     w->reason = reason;

@@ -137,7 +137,9 @@ static int csv_has(const char *csv, const char *s, size_t n) {
 }
 
 void recs_catalog_consumables(recs_state_t *st, const char *csv) {
-  if (strcmp(st->consumable_csv, csv) == 0) return;
+  /* unchanged (the usual case; the first byte first: the default is empty, no call) */
+  if (st->consumable_csv[0] == csv[0] && (!csv[0] || strcmp(st->consumable_csv, csv) == 0))
+    return;
   snprintf(st->consumable_csv, sizeof st->consumable_csv, "%s", csv);
   uint32_t n = recs_interner_count(st->categories);
   for (uint32_t c = 0; c < n && c < st->capcats; c++) {

@@ -3,6 +3,7 @@
  * PROTOCOL.md. Decoders check types and bounds and name the field by path
  * ("filters.max_price", "items[3]"); the handler checks what needs the daemon's settings
  * (limit <= recs.max_results). Invariant: params strings borrow from the request (zero copy). */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -102,7 +103,7 @@ static int recs_cart_fast(const msgpack_object *params, arena_t *a, recs_query_t
     return 0;
   uint32_t n = items->via.array.size;
   const msgpack_object *it = items->via.array.ptr;
-  memset(q, 0, sizeof *q);
+  memset(q, 0, offsetof(recs_query_t, items_small)); /* items_small: written before read */
   pstr_t *v = n <= 8 ? q->items_small : arena_alloc(a, sizeof *v * n);
   if (!v) return 0; /* the table decoder reports it */
   for (uint32_t i = 0; i < n; i++) { /* checked and copied in one pass */
@@ -143,39 +144,45 @@ typedef struct reason_enc_s {
 /* {product_id, score, reason} packed by hand into b (the hot path of every recs answer; the
  * same bytes msgpack-c writes, test_method_table decodes both forms). Returns the length, or
  * 0 when the item does not fit the short form (long id or reason: packed field by field). */
-static size_t put_item_bytes(unsigned char *b, const recs_wire_item_t *it, reason_enc_t *re) {
-  if (it->reason != re->reason) {
-    size_t rl = strlen(it->reason);
+#if defined(__GNUC__)
+#define ENC_INLINE inline __attribute__((always_inline)) /* one copy per loop of enc_list */
+#else
+#define ENC_INLINE inline
+#endif
+static ENC_INLINE size_t put_item_bytes(unsigned char *b, const char *id, size_t idn,
+                                         double score, const char *reason, reason_enc_t *re) {
+  if (reason != re->reason) {
+    size_t rl = strlen(reason);
     if (rl > 31) return 0;
     memcpy(re->b, "\xa6reason", 7);
     re->b[7] = (unsigned char)(0xa0 | rl);
-    memcpy(re->b + 8, it->reason, rl);
+    memcpy(re->b + 8, reason, rl);
     re->n = 8 + rl;
-    re->reason = it->reason;
+    re->reason = reason;
   }
-  if (it->id_len > CORE_ID_MAX) return 0;
+  uint64_t u;
+  memcpy(&u, &score, 8);
+  if (idn > CORE_ID_MAX) return 0;
   size_t n = 12;
   memcpy(b, "\x83\xaaproduct_id", 12);
-  if (it->id_len < 32) {
-    b[n++] = (unsigned char)(0xa0 | it->id_len);
+  if (idn < 32) {
+    b[n++] = (unsigned char)(0xa0 | idn);
   } else {
     b[n++] = 0xd9;
-    b[n++] = (unsigned char)it->id_len;
+    b[n++] = (unsigned char)idn;
   }
-  if (it->id_len >= 8 && it->id_len <= 16) { /* two overlapping words, no call */
+  if (idn >= 8 && idn <= 16) { /* two overlapping words, no call */
     uint64_t a, z;
-    memcpy(&a, it->id, 8);
-    memcpy(&z, it->id + it->id_len - 8, 8);
+    memcpy(&a, id, 8);
+    memcpy(&z, id + idn - 8, 8);
     memcpy(b + n, &a, 8);
-    memcpy(b + n + it->id_len - 8, &z, 8);
+    memcpy(b + n + idn - 8, &z, 8);
   } else {
-    memcpy(b + n, it->id, it->id_len);
+    memcpy(b + n, id, idn);
   }
-  n += it->id_len;
+  n += idn;
   memcpy(b + n, "\xa5score\xcb", 7);
   n += 7;
-  uint64_t u;
-  memcpy(&u, &it->score, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   u = __builtin_bswap64(u); /* big-endian on the wire */
   memcpy(b + n, &u, 8);
@@ -209,12 +216,33 @@ static size_t put_uint(unsigned char *b, uint64_t v) {
   return w + 1;
 }
 
+/* One answer item into buf[n..) (buf holds ENC_BUF bytes; handed to the packer first when
+ * the item might not fit), or packed field by field when it does not fit the short form.
+ * Returns the new n. */
+#define ENC_BUF 4096
+static ENC_INLINE size_t put_item(msgpack_packer *pk, unsigned char *buf, size_t n,
+                                  const char *id, size_t idn, double score, const char *reason,
+                                  reason_enc_t *re) {
+  if (n + ITEM_BYTES_MAX > ENC_BUF) {
+    pk->callback(pk->data, (const char *)buf, n);
+    n = 0;
+  }
+  size_t l = put_item_bytes(buf + n, id, idn, score, reason, re);
+  if (l) return n + l;
+  if (n) pk->callback(pk->data, (const char *)buf, n);
+  msgpack_pack_map(pk, 3);
+  pk_kv_strn(pk, "product_id", id, idn);
+  pk_kv_double(pk, "score", score);
+  pk_kv_str(pk, "reason", reason);
+  return 0;
+}
+
 /* The answer map, its field count known up front (no PK_MAP count-back pass over the
  * items); its header, the items and the tail are gathered in a stack buffer and handed to the
  * packer a few KB at a time. */
 static void enc_list(msgpack_packer *pk, const void *result) {
   const recs_list_result_t *r = result;
-  unsigned char buf[4096];
+  unsigned char buf[ENC_BUF];
   reason_enc_t re = {NULL, 0, {0}};
   size_t n = 0;
   buf[n++] = r->has_customer ? 0x86 : 0x85; /* fixmap */
@@ -229,23 +257,19 @@ static void enc_list(msgpack_packer *pk, const void *result) {
     buf[n++] = 0xdd;
     for (int k = 3; k >= 0; k--) buf[n++] = (unsigned char)(r->n >> (8 * k));
   }
-  for (size_t i = 0; i < r->n; i++) {
-    if (n + ITEM_BYTES_MAX > sizeof buf) {
-      pk->callback(pk->data, (const char *)buf, n);
-      n = 0;
+  if (r->items) {
+    for (const recs_wire_item_t *it = r->items, *e = it + r->n; it < e; it++)
+      n = put_item(pk, buf, n, it->id, it->id_len, it->score, it->reason, &re);
+  } else { /* the raw form (recs_types.h): named here, its tables in locals (the byte
+            * stores may alias *r: GCC would reload them) */
+    const char *names = r->names;
+    const uint32_t *name_off = r->name_off;
+    const char *const *reason_names = r->reason_names;
+    for (const recs_result_t *o = r->results, *e = o + r->n; o < e; o++) {
+      uint32_t a = name_off[o->item];
+      n = put_item(pk, buf, n, names + a, name_off[o->item + 1] - a, o->score,
+                   reason_names[o->reason], &re);
     }
-    size_t l = put_item_bytes(buf + n, &r->items[i], &re);
-    if (l) {
-      n += l;
-      continue;
-    }
-    if (n) pk->callback(pk->data, (const char *)buf, n);
-    n = 0;
-    const recs_wire_item_t *it = &r->items[i];
-    msgpack_pack_map(pk, 3);
-    pk_kv_strn(pk, "product_id", it->id, it->id_len);
-    pk_kv_double(pk, "score", it->score);
-    pk_kv_str(pk, "reason", it->reason);
   }
   const char *fb = r->fallback ? r->fallback : "none";
   size_t fl = strlen(fb);

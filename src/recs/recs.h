@@ -198,7 +198,10 @@ typedef enum {
   RECS_REASON_TRENDING,
   RECS_REASON_REPURCHASE /* from the customer's own history (the repurchase term) */
 } recs_reason_t;
+#define RECS_REASON_COUNT 6
 const char *recs_reason_name(recs_reason_t r); /* "co_purchase", ... */
+/* The names of the RECS_REASON_COUNT reasons, by reason (recs_reason_name's table). */
+const char *const *recs_reason_names(void);
 
 /* Upsell widens in steps (recs_upsell): PRICE_BAND = category items in the price band that
  * nobody co-considered, by popularity; CATEGORY_POPULAR = category best-sellers priced above
@@ -285,6 +288,8 @@ typedef struct recs_answer_s {
   recs_fallback_t fallback; /* fallback used to fill slots (NONE when the model filled all) */
   uint32_t unknown;         /* request items (items + history) unknown to the model */
   uint32_t from_fallback;   /* results that came from the fallback */
+  int in_snapshot;          /* 1: every result's item is a snapshot item (< its item count);
+                               0: not known (delta-only items may be among them) */
 } recs_answer_t;
 
 typedef struct recs_scratch_s recs_scratch_t;

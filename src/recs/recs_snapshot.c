@@ -161,9 +161,8 @@ static uint32_t lookup_table(const recs_snapshot_t *s, const char *id, size_t n)
   }
 }
 
-uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n) {
-  if (!id || n == 0 || s->h->n_items == 0) return RECS_NO_ITEM;
-  if (!s->idx) return lookup_table(s, id, n);
+/* The derived index's probe for an id of any length (the name compare may call memcmp). */
+static inline uint32_t lookup_idx(const recs_snapshot_t *s, const char *id, size_t n) {
   uint64_t h = recs_hash_words(id, n), tag = h >> 32 << 32;
   const uint64_t *idx = s->idx;
   const uint32_t *off = s->str_off;
@@ -174,6 +173,22 @@ uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n
     uint32_t it = (uint32_t)v;
     if (off[it + 1] - off[it] == n && same_bytes(s->str + off[it], id, n)) return it;
   }
+}
+
+/* lookup_idx for ids of other lengths than 8 to 16 bytes: out of line, so that the usual
+ * path makes no call and needs no callee-saved registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static uint32_t lookup_idx_any(const recs_snapshot_t *s, const char *id, size_t n) {
+  return lookup_idx(s, id, n);
+}
+
+uint32_t recs_snapshot_lookup(const recs_snapshot_t *s, const char *id, size_t n) {
+  if (!id || n == 0 || s->h->n_items == 0) return RECS_NO_ITEM;
+  if (!s->idx) return lookup_table(s, id, n);
+  if (n < 8 || n > 16) return lookup_idx_any(s, id, n);
+  return lookup_idx(s, id, n); /* same_bytes compares two words, no call */
 }
 
 const char *recs_snapshot_name(const recs_snapshot_t *s, uint32_t item, size_t *n) {

@@ -3,8 +3,9 @@
  * (admin, worker). Decoders (protocol/codec_recs.c) fill the params; the daemon's handlers
  * (daemon/handlers_recs.c) fill the results from the core's snapshot. No msgpack here;
  * protocol/methods.h includes it.
- * Invariant: result strings borrow from the served model snapshot or the request's arena
- * and stay valid until the answer is encoded on the same thread. */
+ * Invariant: result strings (and a list result's raw results) borrow from the served model
+ * snapshot, the recs state's buffers or the request's arena and stay valid until the answer
+ * is encoded on the same thread, right after the handler. */
 #ifndef PATRON_RECS_TYPES_H
 #define PATRON_RECS_TYPES_H
 
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "commerce/commerce.h"
+#include "recs/recs.h"
 
 #define RECS_WIRE_MAX_IDS 1000    /* cart items, exclusion lists */
 #define RECS_WIRE_MAX_LIMIT 1000  /* answers per call (the daemon caps it at recs.max_results) */
@@ -52,8 +54,16 @@ typedef struct recs_wire_item_s {
 } recs_wire_item_t;
 
 typedef struct recs_list_result_s {
-  recs_wire_item_t *items;
+  recs_wire_item_t *items;        /* n items; NULL: the raw form below */
   size_t n;
+  /* The raw form (items == NULL): the scorer's n results, named by the encoder: a result's
+   * item (below the name table's count) is names + name_off[item], name_off[item + 1] -
+   * name_off[item] bytes; its reason (< RECS_REASON_COUNT) is reason_names[reason]. Saves
+   * building a wire item per answer (the handler uses it when every item is named there). */
+  const recs_result_t *results;
+  const char *names;
+  const uint32_t *name_off;
+  const char *const *reason_names;
   const char *fallback;           /* none, popular, trending */
   uint64_t model_version;         /* 0 = no model built yet */
   uint32_t unknown_items;         /* request products the model has never seen */

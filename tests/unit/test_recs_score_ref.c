@@ -1,4 +1,4 @@
-/* test_recs_score_ref.c -- checks the optimised scorers of src/recs/recs_score.c against a
+/* test_recs_score_ref.c -- checks the optimised scorers of src/recs/recs_score.c, recs_rank.c against a
  * straightforward reference: the scorer as it was before the dense accumulator and lazy
  * ranking (hash-map accumulator, every candidate filtered, bounded heap + qsort), kept here
  * verbatim apart from names, as test-only code. Random models (basket/customer graphs, top-K,
@@ -789,7 +789,7 @@ static void test_quick_walk_carts(void **state) {
   assert_non_null(sc);
   assert_non_null(rsc);
   static cat_t cat;
-  size_t answers = 0;
+  size_t answers = 0, in_snapshot = 0;
   for (int m = 0; m < 60; m++) {
     uint32_t n;
     recs_snapshot_t *s = model_random(&n);
@@ -832,10 +832,15 @@ static void test_quick_walk_carts(void **state) {
       assert_true(na < 0 || (same_results(a, b, na) && aa.fallback == ba.fallback &&
                              aa.from_fallback == ba.from_fallback));
       answers += na > 0;
+      if (na > 0 && aa.in_snapshot) { /* the handler names these from the snapshot alone */
+        in_snapshot++;
+        for (int i = 0; i < na; i++) assert_true(a[i].item < n);
+      }
     }
     recs_snapshot_unref(s);
   }
   assert_true(answers > 4000);
+  assert_true(in_snapshot > 1000);
   recs_scratch_free(sc);
   ref_scratch_free(rsc);
 }

@@ -3,8 +3,9 @@
  * msgpack-c's own calls, byte for byte: short and str8 ids, ids too long for the short form,
  * every reason (alternating, so the encoder's reason cache is refilled), long reasons,
  * fixarray / array16 item counts, items that overflow the stack buffer, with and without a
- * customer. Params: recs.cart's one-pass reader (recs_cart_fast) against the table decoder,
- * which takes the same map once it carries one more field it treats as absent
+ * customer; the raw form (the scorer's results named by the encoder) against the same
+ * answer as wire items. Params: recs.cart's one-pass reader (recs_cart_fast) against the
+ * table decoder, which takes the same map once it carries one more field it treats as absent
  * ("customer_id": nil): valid and invalid calls, same result or the same error. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,7 +61,8 @@ static void ref_encode(msgpack_packer *pk, const recs_list_result_t *r) {
   }
 }
 
-static void check_same(const recs_list_result_t *r) {
+/* enc_recs_cart(r) against msgpack-c's field-by-field packing of ref, byte for byte. */
+static void check_same_as(const recs_list_result_t *r, const recs_list_result_t *ref) {
   msgpack_sbuffer a, b;
   msgpack_packer pa, pb;
   msgpack_sbuffer_init(&a);
@@ -68,12 +70,14 @@ static void check_same(const recs_list_result_t *r) {
   msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
   msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
   enc_recs_cart(&pa, r);
-  ref_encode(&pb, r);
+  ref_encode(&pb, ref);
   assert_int_equal(a.size, b.size);
   assert_memory_equal(a.data, b.data, a.size);
   msgpack_sbuffer_destroy(&a);
   msgpack_sbuffer_destroy(&b);
 }
+
+static void check_same(const recs_list_result_t *r) { check_same_as(r, r); }
 
 static const char *const reasons[] = {"co_purchase", "upsell",   "personal",  "popular",
                                       "trending",    "repurchase",
@@ -107,6 +111,49 @@ static void test_answers_match_msgpack_c(void **state) {
                             .history_orders = (uint32_t)round * 300,
                             .customer_known = round % 2, .has_customer = (round / 2) % 2};
     check_same(&r);
+  }
+}
+
+/* The raw form (recs_types.h: the scorer's results named by the encoder from a name table)
+ * against the same answer as wire items packed by msgpack-c: every reason, float scores, ids
+ * of every length class (too long for the short form included), 0..299 results. */
+static void test_raw_answers_match_wire_items(void **state) {
+  (void)state;
+  enum { NAMES = 500 };
+  static char names[NAMES * (CORE_ID_MAX + 1)];
+  static uint32_t off[NAMES + 1];
+  static recs_result_t res[300];
+  static recs_wire_item_t items[300];
+  uint64_t rng = 777;
+  for (uint32_t k = 0; k < NAMES; k++) { /* the name table */
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    size_t len = k % 9 == 0 ? CORE_ID_MAX + 1 : k % 9 == 1 ? 32 + (rng >> 20) % (CORE_ID_MAX - 31)
+                                                             : 1 + (rng >> 20) % 31;
+    for (size_t c = 0; c < len; c++) names[off[k] + c] = (char)('a' + (rng >> (c % 50)) % 26);
+    off[k + 1] = off[k] + (uint32_t)len;
+  }
+  const char *const *rn = recs_reason_names();
+  for (int round = 0; round < 200; round++) {
+    size_t n = round < 40 ? (size_t)round : (size_t)(rng >> 33) % 300;
+    for (size_t i = 0; i < n; i++) {
+      rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+      uint32_t item = (uint32_t)(rng >> 35) % NAMES;
+      float score = (float)((double)(rng >> 40) / 1e6) * (i % 5 == 0 ? -1.0f : 1.0f);
+      uint8_t reason = (uint8_t)((round % 3 == 0) ? (rng >> 30) % RECS_REASON_COUNT
+                                                  : (i / 4) % RECS_REASON_COUNT);
+      res[i] = (recs_result_t){item, score, reason};
+      items[i] = (recs_wire_item_t){names + off[item], off[item + 1] - off[item], score,
+                                    recs_reason_name((recs_reason_t)reason)};
+    }
+    recs_list_result_t raw = {.items = NULL, .n = n, .results = res, .names = names,
+                              .name_off = off, .reason_names = rn,
+                              .fallback = round % 5 ? "none" : "popular",
+                              .model_version = round * 977ull, .unknown_items = round % 3,
+                              .history_orders = (uint32_t)round, .customer_known = round % 2,
+                              .has_customer = (round / 2) % 2};
+    recs_list_result_t wire = raw;
+    wire.items = items;
+    check_same_as(&raw, &wire);
   }
 }
 
@@ -224,6 +271,7 @@ static void test_cart_params_fast_equals_table(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_answers_match_msgpack_c),
+                                     cmocka_unit_test(test_raw_answers_match_wire_items),
                                      cmocka_unit_test(test_cart_params_fast_equals_table)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
