@@ -192,9 +192,16 @@ static bool gated_out(const offer_gate_t *g, const unsigned char *out, const uns
 }
 
 /* The first offer from i on whose gate does not turn it down (count: none), every offer
- * without gates: a loop of its own, its few values kept in registers. */
+ * without gates: a loop of its own, its few values kept in registers. With the catalogue's
+ * gate masks (open: the offers whose class is open and whose rule slot no offer found false
+ * yet) the first set bit from i. */
 static inline size_t next_open(const offer_gate_t *gates, size_t count, size_t i,
-                               const unsigned char *out, const unsigned char *memo) {
+                               const unsigned char *out, const unsigned char *memo,
+                               bool masked, uint64_t open) {
+  if (masked) {
+    uint64_t rest = i < 64 ? open >> i : 0;
+    return rest ? i + (size_t)__builtin_ctzll(rest) : count;
+  }
   if (gates)
     while (i < count && gated_out(&gates[i], out, memo)) i++;
   return i;
@@ -511,16 +518,22 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   char currency[4] = {0}; /* the cart's, when a currency code can equal it (an offer's is 3
                            * letters, NUL-terminated): then memcmp of 4 bytes is strcmp == 0 */
   if (cart->currency && strlen(cart->currency) == 3) memcpy(currency, cart->currency, 4);
+  const uint64_t *masks = c->gates ? c->gate_masks : NULL; /* n <= 64 */
+  uint64_t open = 0; /* with masks: the offers not gated out (yet) */
   for (size_t k = 0; c->gates && k < c->nclasses; k++)
-    classes_out[k] = class_out(&c->classes[k], in, currency);
+    if (!(classes_out[k] = class_out(&c->classes[k], in, currency)) && masks) open |= masks[k];
+  const uint64_t *slot_masks = masks ? masks + c->nclasses : NULL;
   const offer_gate_t *gates = c->gates; /* in locals: the stores below may alias c's fields */
   const size_t count = c->n;
-  for (size_t i = 0; (i = next_open(gates, count, i, classes_out, memo)) < count; i++) {
+  for (size_t i = 0;
+       (i = next_open(gates, count, i, classes_out, memo, masks != NULL, open)) < count; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
     if (ineligible(&counters, o, rd, in, currency, gates != NULL, memo, &base, &money_used,
                    &rc)) {
       if (rc) break;
+      int32_t slot = masks ? gates[i].rule_slot : 0; /* found false: its offers are gated */
+      if (masks && memo[slot] == 2) open &= ~slot_masks[slot];
       continue;
     }
     cand_t *k = &cs[n];

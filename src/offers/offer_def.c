@@ -660,6 +660,13 @@ static int build_gates(offers_catalog_t *c, perr_info_t *e) {
       c->classes[c->nclasses++] = k;
     }
   }
+  if (c->n > 64) return 0; /* the gates are checked one by one */
+  c->gate_masks = calloc(c->nclasses + c->nrule_slots + 1, sizeof *c->gate_masks);
+  if (!c->gate_masks) return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
+  for (size_t i = 0; i < c->n; i++) {
+    c->gate_masks[c->gates[i].cls] |= UINT64_C(1) << i;
+    c->gate_masks[c->nclasses + (size_t)c->gates[i].rule_slot] |= UINT64_C(1) << i;
+  }
   return 0;
 }
 
@@ -688,6 +695,7 @@ void offers_catalog_free(offers_catalog_t *c) {
   free(c->attr_kind);
   free(c->gates);
   free(c->classes);
+  free(c->gate_masks);
   free(c);
 }
 

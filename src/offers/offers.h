@@ -164,6 +164,10 @@ typedef struct offers_catalog_s {
   offer_gate_t *gates; /* by position (NULL: the decision reads every check from offers) */
   offer_gate_class_t *classes; /* the gates' classes (with gates; nclasses <= n) */
   size_t nclasses;
+  /* With gates when n <= 64 (else NULL): bit i is offer i. nclasses masks (the offers of each
+   * class), then nrule_slots + 1 (the offers whose gate has that rule slot): a decision skips
+   * the gated offers by bits instead of a check an offer. */
+  uint64_t *gate_masks;
 } offers_catalog_t;
 int offers_catalog_build(store_txn_t *t, offers_catalog_t **out, perr_info_t *e);
 void offers_catalog_free(offers_catalog_t *c);

@@ -24,7 +24,8 @@
  * - the catalogue's gates (currency, window, minimum cart, a rule found false): whole
  *   decisions with them against the same catalogue without them (every check read from the
  *   offers, in the old order), over offers in three currencies, windows, minimum carts and
- *   shared rules, random carts, attributes and clocks;
+ *   shared rules, random carts, attributes and clocks; and with the gates checked one by one
+ *   instead of by the catalogue's gate masks;
  * - the caps read from the customer's seen rows (cap slots): against the 'c' rows read one
  *   by one, over stores written partly in the old layout, cap periods that change, past and
  *   future times, and customers moved by customer.forget;
@@ -796,6 +797,7 @@ static void test_gates(void **st) {
   }
   offers_catalog_t *c = ofx_catalog(f);
   assert_non_null(c->gates);
+  assert_non_null(c->gate_masks); /* 40 offers */
   offers_keyring_t keys;
   perr_info_t e = {0};
   assert_int_equal(offers_keys_open(f->dir, true, 86400, &keys, &e), 0);
@@ -813,13 +815,18 @@ static void test_gates(void **st) {
                              .now = OFX_NOW + (int64_t)(ofx_rand(&s) % 1200) - 600,
                              .seed = ofx_rand(&s), .keys = &keys,
                              .max_offers = 1 + (int)(ofx_rand(&s) % 4)};
-    offers_decision_t want, got;
+    offers_decision_t want, got, looped;
     offer_gate_t *gates = c->gates;
     c->gates = NULL; /* every check from the offers */
     assert_int_equal(offers_decide(c, f->w, &in, &want, &e), 0);
     c->gates = gates;
-    assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+    assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0); /* the gate masks */
     ofx_assert_same_decision(&want, &got);
+    uint64_t *masks = c->gate_masks;
+    c->gate_masks = NULL; /* the gates checked one by one */
+    assert_int_equal(offers_decide(c, f->w, &in, &looped, &e), 0);
+    c->gate_masks = masks;
+    ofx_assert_same_decision(&want, &looped);
     decided += got.n;
     json_decref(attrs);
   }
