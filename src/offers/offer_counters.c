@@ -242,6 +242,8 @@ void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t 
     }
     memcpy(out->rows[out->n].offer, (const char *)k + pre.n, on);
     out->rows[out->n].offer[on] = 0;
+    out->rows[out->n].len = on;
+    out->rows[out->n].head = offer_id_head((const char *)k + pre.n, on);
     out->n++;
   }
   store_cursor_close(c);

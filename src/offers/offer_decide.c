@@ -132,7 +132,9 @@ static const offer_seen_row_t *scan_seen_row(counters_t *k, const offer_seen_set
   if (!k->merge || !set || !set->complete) return offer_seen_row_in(set, o->id, known);
   *known = true;
   int cmp = 1;
-  while (k->seen_at < set->n && (cmp = strcmp(set->rows[k->seen_at].offer, o->id)) < 0)
+  while (k->seen_at < set->n &&
+         (cmp = offer_id_cmp(set->rows[k->seen_at].head, set->rows[k->seen_at].offer,
+                             set->rows[k->seen_at].len, o->id_head, o->id, o->id_len)) < 0)
     k->seen_at++;
   return k->seen_at < set->n && cmp == 0 ? &set->rows[k->seen_at++].r : NULL;
 }

@@ -217,6 +217,8 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   if ((rc = get_str(def, "id", "id", true, &o->id, e)) || (rc = offer_check_id(o->id, "id", e)) ||
       (rc = get_enum(def, "kind", KINDS, 5, -1, &kind, e)))
     goto fail;
+  o->id_len = strlen(o->id);
+  o->id_head = offer_id_head(o->id, o->id_len);
   if (kind < 0) {
     rc = bad(e, "kind", "is required");
     goto fail;

@@ -98,6 +98,8 @@ typedef struct offer_s {
                                 * rule is evaluated once per decision); -1 elsewhere */
   int *rule_attr;              /* in a catalogue: the attribute slot (offers_catalog_t.attrs
                                 * index) of each of the rule's condition_names; else NULL */
+  size_t id_len;               /* strlen(id) */
+  uint64_t id_head;            /* offer_id_head(id, id_len): the seen rows' walk */
 } offer_t;
 
 /* ---- catalogue (offer_def.c) ------------------------------------------------------ */

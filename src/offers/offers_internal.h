@@ -128,9 +128,29 @@ typedef struct offer_seen_set_s {
   size_t n;
   struct {
     char offer[OFFERS_ID_MAX + 1];
+    size_t len;    /* strlen(offer) */
+    uint64_t head; /* offer_id_head(offer, len) */
     offer_seen_row_t r;
   } rows[OFFER_SEEN_PREFETCH]; /* in key (strcmp) order of the offer id */
 } offer_seen_set_t;
+
+/* An id's first 8 bytes as a big-endian number, zeros past its end: two ids' heads compare
+ * as strcmp orders their first 8 bytes (unsigned bytes, the shorter first). */
+static inline uint64_t offer_id_head(const char *s, size_t n) {
+  uint64_t h = 0;
+  for (size_t i = 0; i < 8; i++) h = h << 8 | (i < n ? (unsigned char)s[i] : 0u);
+  return h;
+}
+
+/* strcmp's sign for two ids (no NUL inside) with their lengths and heads: the heads decide
+ * unless they are equal; then ids of at most 8 bytes are ordered by length, longer ones by
+ * strcmp of what follows the head. */
+static inline int offer_id_cmp(uint64_t ha, const char *a, size_t na, uint64_t hb,
+                               const char *b, size_t nb) {
+  if (ha != hb) return ha < hb ? -1 : 1;
+  if (na <= 8 || nb <= 8) return (na > nb) - (na < nb);
+  return strcmp(a + 8, b + 8);
+}
 void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t *out);
 /* offer_seen_load, answered from set when it is complete. */
 int offer_seen_lookup(store_txn_t *t, const offer_seen_set_t *set, const char *customer,

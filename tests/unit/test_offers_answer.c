@@ -12,7 +12,10 @@
  *   against a byte loop;
  * - offer_sha.c's HMAC-SHA256 from a key's hashed pads against EVP_MAC, and its SHA-256 of
  *   parts against offer_sha256 (EVP), over random keys (switched back and forth), messages
- *   of 0 to 300 bytes and parts (empty, NULL, long). */
+ *   of 0 to 300 bytes and parts (empty, NULL, long);
+ * - the seen rows' walk compares ids by heads and lengths (offer_id_cmp): the sign of strcmp
+ *   over random ids of 1 to 20 bytes from a few letters and high bytes (shared prefixes,
+ *   lengths around 8), and the heads offers_parse stores. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -437,6 +440,34 @@ static void test_fast_sha(void **state) {
   }
 }
 
+static int sign(int x) { return (x > 0) - (x < 0); }
+
+static void test_id_cmp(void **st) {
+  (void)st;
+  static const char alphabet[] = {'a', 'b', '-', '0', '\x7f', '\x80', '\xe9', '\xff'};
+  uint64_t s = 7;
+  char a[24], b[24];
+  for (int i = 0; i < 400000; i++) {
+    size_t na = 1 + ofx_rand(&s) % 20, nb = ofx_rand(&s) % 4 ? na : 1 + ofx_rand(&s) % 20;
+    for (size_t j = 0; j < na; j++) a[j] = alphabet[ofx_rand(&s) % 8];
+    for (size_t j = 0; j < nb; j++) /* mostly a's prefix, then its own bytes */
+      b[j] = j < na && ofx_rand(&s) % 8 ? a[j] : alphabet[ofx_rand(&s) % 8];
+    a[na] = b[nb] = 0;
+    int want = sign(strcmp(a, b));
+    int got = offer_id_cmp(offer_id_head(a, na), a, na, offer_id_head(b, nb), b, nb);
+    if (sign(got) != want) fail_msg("'%s' vs '%s': strcmp %d, offer_id_cmp %d", a, b, want, got);
+  }
+  json_t *def = json_pack("{sssssiss}", "id", "bench-\xc3\xa9t\xc3\xa9", "kind", "amount_off",
+                          "value", 100, "currency", "EUR");
+  offer_t o;
+  perr_info_t e = {0};
+  assert_int_equal(offers_parse(def, &o, &e), 0);
+  assert_int_equal(o.id_len, strlen(o.id));
+  assert_true(o.id_head == offer_id_head(o.id, strlen(o.id)));
+  offers_clear(&o);
+  json_decref(def);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
@@ -445,6 +476,7 @@ int main(void) {
       cmocka_unit_test(test_answer_packed_directly),
       cmocka_unit_test(test_has_nul),
       cmocka_unit_test(test_fast_sha),
+      cmocka_unit_test(test_id_cmp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
