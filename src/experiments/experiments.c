@@ -123,6 +123,18 @@ int experiment_choose_variation(double n, const experiment_range_t *ranges, int 
   return -1;
 }
 
+bool experiment_v1map_build(const experiment_range_t *ranges, int count, experiment_v1map_t *m) {
+  m->n = 0;
+  for (unsigned k = 0; k < 1000; k++) {
+    int v = experiment_choose_variation((double)k / 1000.0, ranges, count);
+    if (m->n && m->var[m->n - 1] == v) continue;
+    if (m->n == EXPERIMENT_V1MAP_MAX) return m->n = 0, false;
+    m->start[m->n] = (uint16_t)k;
+    m->var[m->n++] = (int8_t)v;
+  }
+  return true;
+}
+
 static bool in_namespace(const char *value, size_t value_len, const experiment_namespace_t *ns) {
   char seed[256];
   int len = snprintf(seed, sizeof seed, "__%s", ns->id ? ns->id : "");

@@ -260,9 +260,18 @@ static int assign(uint32_t idh, const char *seed, size_t seed_len, const experim
   return experiment_choose_variation((double)(h % 1000u) / 1000.0, r, n);
 }
 
+/* assign, by the offer's map of the ranges when it has one (experiment_v1map_t). */
+static int assign_mapped(uint32_t idh, const char *seed, size_t seed_len,
+                         const experiment_v1map_t *m, const experiment_range_t *r, int n) {
+  if (!m->n) return assign(idh, seed, seed_len, r, n);
+  if (n < 2) return -1;
+  return experiment_v1map_choose(m, experiment_fnv1a32(idh, seed, seed_len));
+}
+
 /* Whether the customer (idh) is in o's holdout. */
 static bool held_out(const offer_t *o, uint32_t idh) {
-  return assign(idh, o->seed_holdout, o->seed_holdout_len, o->holdout_ranges, 2) == 0;
+  return assign_mapped(idh, o->seed_holdout, o->seed_holdout_len, &o->holdout_map,
+                       o->holdout_ranges, 2) == 0;
 }
 
 /* The customer's arm of o. The holdout (arm 0) ranks and selects exactly as arm 1 does (the
@@ -287,8 +296,8 @@ static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
   if (o->nvariants == 1 || o->mode == OFFER_MODE_AB) {
     int v = o->nvariants == 1
                 ? 0
-                : assign(idh, o->seed_variant, o->seed_variant_len, o->variant_ranges,
-                         o->nvariants);
+                : assign_mapped(idh, o->seed_variant, o->seed_variant_len, &o->variant_map,
+                                o->variant_ranges, o->nvariants);
     *arm = 1 + (v < 0 ? 0 : v);
     if (o->holdout > 0 && *arm == 1) *pending = true;
     else if (o->holdout > 0 && held_out(o, idh)) *arm = 0;

@@ -296,6 +296,8 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   for (int i = 0; i < o->nvariants; i++) vw[i] = o->variants[i].weight;
   experiment_bucket_ranges(2, 1.0, hw, 2, o->holdout_ranges);
   experiment_bucket_ranges(o->nvariants, 1.0, vw, o->nvariants, o->variant_ranges);
+  experiment_v1map_build(o->holdout_ranges, 2, &o->holdout_map);
+  experiment_v1map_build(o->variant_ranges, o->nvariants, &o->variant_map);
   x = json_object_get(def, "rule");
   if (with_rule && x && !json_is_null(x) &&
       (rc = condition_compile((json_t *)x, &o->rule, e)))

@@ -91,6 +91,8 @@ typedef struct offer_s {
    * A/B variants when nvariants > 1. */
   experiment_range_t holdout_ranges[2];
   experiment_range_t variant_ranges[OFFERS_MAX_VARIANTS];
+  /* the same splits as maps of the hash (experiment_v1map_build; n = 0: the ranges decide) */
+  experiment_v1map_t holdout_map, variant_map;
   int nvariants;               /* >= 1 (an offer without variants has one: "default") */
   offer_variant_t variants[OFFERS_MAX_VARIANTS];
   int64_t updated_at;

@@ -1,7 +1,9 @@
 /* test_experiments.c -- experiments/experiments.h against GrowthBook's cases.json (hash,
  * getBucketRange, chooseVariation, inNamespace, getEqualWeights, and every `run` case whose
  * context uses only attributes and saved groups), plus non-ASCII ids hashed as UTF-16, and
- * the hash's ASCII fast paths against the plain UTF-16 walk over random ids. */
+ * the hash's ASCII fast paths against the plain UTF-16 walk over random ids, and the version 1
+ * maps (experiment_v1map_t) against experiment_choose_variation for every hash value over
+ * random weights and coverages (and cases.json's ranges). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,6 +203,55 @@ static void test_choose_variation_cases(void **st) {
       fail_msg("%s: got %d", json_string_value(json_array_get(row, 0)), got);
   }
   assert_int_equal(json_array_size(sec), 13);
+}
+
+/* A map answers as the ranges for all 1000 values of h % 1000 (h spread over 32 bits). */
+static void check_v1map(const experiment_range_t *r, int n, const char *what) {
+  experiment_v1map_t m;
+  if (!experiment_v1map_build(r, n, &m)) {
+    assert_int_equal(m.n, 0); /* the caller's ranges decide */
+    return;
+  }
+  for (uint32_t k = 0; k < 1000; k++) {
+    uint32_t h = k + 1000u * (k * 2654435761u % 4294967u);
+    int want = experiment_choose_variation((double)(h % 1000u) / 1000.0, r, n);
+    if (experiment_v1map_choose(&m, h) != want)
+      fail_msg("%s: k %u: map %d, ranges %d", what, k, experiment_v1map_choose(&m, h), want);
+  }
+}
+
+static void test_v1map(void **st) {
+  (void)st;
+  json_t *sec = gb_section(cases, "chooseVariation"), *row;
+  size_t i;
+  json_array_foreach(sec, i, row) {
+    experiment_range_t r[EXPERIMENT_MAX_VARIATIONS];
+    int n = ranges_from_json(json_array_get(row, 2), r, EXPERIMENT_MAX_VARIATIONS);
+    check_v1map(r, n, json_string_value(json_array_get(row, 0)));
+  }
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  int built = 0;
+  for (int round = 0; round < 3000; round++) {
+    double w[12];
+    experiment_range_t r[12];
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    int n = 1 + (int)(rng % 12);
+    for (int k = 0; k < n; k++) { /* weights in thousandths and arbitrary reals */
+      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+      w[k] = round % 2 ? (double)(rng % 1000) / 1000.0 : (double)(rng >> 11) / 9007199254740992.0;
+    }
+    double sum = 0;
+    for (int k = 0; k < n; k++) sum += w[k];
+    for (int k = 0; k < n && round % 5 && sum > 0; k++) w[k] /= sum; /* valid weights */
+    double coverage = round % 3 ? 1.0 : (double)(rng % 1001) / 1000.0;
+    experiment_bucket_ranges(n, coverage, w, n, r);
+    char what[32];
+    snprintf(what, sizeof what, "round %d", round);
+    check_v1map(r, n, what);
+    experiment_v1map_t m;
+    built += experiment_v1map_build(r, n, &m);
+  }
+  assert_true(built > 2000);
 }
 
 static void test_in_namespace_cases(void **st) {
@@ -407,7 +458,7 @@ int main(void) {
       cmocka_unit_test(test_bucket_ranges_cases), cmocka_unit_test(test_choose_variation_cases),
       cmocka_unit_test(test_in_namespace_cases), cmocka_unit_test(test_equal_weights_cases),
       cmocka_unit_test(test_run_cases),          cmocka_unit_test(test_assign_edges),
-      cmocka_unit_test(test_hash_fast_path_random),
+      cmocka_unit_test(test_hash_fast_path_random), cmocka_unit_test(test_v1map),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   json_decref(cases);
