@@ -163,8 +163,10 @@ static const char *pick(uint64_t *s, const char *const *v, size_t n) {
 }
 
 static void random_trial(uint64_t *s, trial_t *t) {
-  static const char *const tiers[] = {"bronze", "silver", "gold",
-                                      "g\xc3\xb6ld" /* non-ASCII */, "g\xffld" /* not UTF-8 */};
+  static const char *const tiers[] = {"bronze", "silver", "gold", "g\xc3\xb6ld" /* non-ASCII */,
+                                      "g\xffld" /* not UTF-8 */, "platinum-\xff" /* late */,
+                                      "\xff-platinum-plus" /* in the first 8 bytes */,
+                                      "platinum-plus" /* ASCII past 8 bytes */};
   static const char *const segs[] = {"champions", "lost", "at_risk"};
   static const char *const bands[] = {"low", "medium", "high"};
   static const char *const prods[] = {"mug-1", "tea-7", "spoon-3", "pot-2", "th\xc3\xa9-9"};
@@ -181,7 +183,7 @@ static void random_trial(uint64_t *s, trial_t *t) {
   if (ofx_rand(s) % 5 == 0) p->last_order_at = OFX_NOW + 100; /* in the future */
   p->loyalty = ofx_rand(s) % 3 != 0;
   p->has_tier = ofx_rand(s) % 2;
-  snprintf(t->tier, sizeof t->tier, "%s", pick(s, tiers, 5));
+  snprintf(t->tier, sizeof t->tier, "%s", pick(s, tiers, sizeof tiers / sizeof *tiers));
   p->tier = t->tier;
   p->points = (int64_t)(ofx_rand(s) % 300);
   p->scored = ofx_rand(s) % 4 != 0;
