@@ -132,6 +132,7 @@ bool experiment_v1map_build(const experiment_range_t *ranges, int count, experim
     m->start[m->n] = (uint16_t)k;
     m->var[m->n++] = (int8_t)v;
   }
+  m->start[m->n] = 1000;
   return true;
 }
 

@@ -59,12 +59,13 @@ int experiment_bucket_ranges(int n, double coverage, const double *weights, int 
 int experiment_choose_variation(double n, const experiment_range_t *ranges, int count);
 
 /* experiment_choose_variation(k / 1000.0, ranges, count) for each version 1 hash value k
- * (h % 1000) as the values k where the answer changes: var[j] for start[j] <= k (<
- * start[j + 1]). experiment_v1map_build makes it by trying every k (so it answers exactly
- * as the ranges do); false (n = 0) when the answer changes more than the map holds. */
+ * (h % 1000) as the values k where the answer changes: var[j] for start[j] <= k <
+ * start[j + 1] (start[n] = 1000 ends the walk). experiment_v1map_build makes it by trying
+ * every k (so it answers exactly as the ranges do); false (n = 0) when the answer changes
+ * more than the map holds. */
 #define EXPERIMENT_V1MAP_MAX 18
 typedef struct experiment_v1map_s {
-  uint16_t start[EXPERIMENT_V1MAP_MAX];
+  uint16_t start[EXPERIMENT_V1MAP_MAX + 1];
   int8_t var[EXPERIMENT_V1MAP_MAX];
   uint8_t n;
 } experiment_v1map_t;
@@ -73,7 +74,7 @@ bool experiment_v1map_build(const experiment_range_t *ranges, int count, experim
 static inline int experiment_v1map_choose(const experiment_v1map_t *m, uint32_t h) {
   unsigned k = h % 1000u;
   int j = 0;
-  while (j + 1 < m->n && k >= m->start[j + 1]) j++;
+  while (k >= m->start[j + 1]) j++;
   return m->var[j];
 }
 

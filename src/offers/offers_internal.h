@@ -137,8 +137,10 @@ typedef struct offer_seen_set_s {
 /* An id's first 8 bytes as a big-endian number, zeros past its end: two ids' heads compare
  * as strcmp orders their first 8 bytes (unsigned bytes, the shorter first). */
 static inline uint64_t offer_id_head(const char *s, size_t n) {
+  unsigned char b[8] = {0};
+  memcpy(b, s, n < 8 ? n : 8);
   uint64_t h = 0;
-  for (size_t i = 0; i < 8; i++) h = h << 8 | (i < n ? (unsigned char)s[i] : 0u);
+  for (size_t i = 0; i < 8; i++) h = h << 8 | b[i];
   return h;
 }
 
