@@ -259,12 +259,10 @@ static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **sl
 /* s's length when s is ASCII (then jansson takes it, valid UTF-8, as json_string would);
  * -1 otherwise. */
 static ptrdiff_t ascii_len(const char *s) {
-  size_t n = strlen(s), i = 0;
-  for (uint64_t w; n - i >= 8; i += 8) /* 8 bytes a step: none has its high bit set */
-    if (memcpy(&w, s + i, 8), w & UINT64_C(0x8080808080808080)) return -1;
-  for (; i < n; i++)
-    if ((unsigned char)s[i] >= 0x80) return -1;
-  return (ptrdiff_t)n;
+  const char *p = s;
+  for (; *p; p++)
+    if ((unsigned char)*p >= 0x80) return -1;
+  return p - s;
 }
 
 /* cart_items / cart_categories as cart_value's array holds them (products in cart order;
