@@ -407,8 +407,7 @@ static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit
 
 /* s as a token field of an offers_token_t array of cap bytes (truncated like snprintf "%s",
  * as offers_token_encode_with would read it). */
-static pstr_t token_str(const char *s, size_t cap) {
-  size_t n = strlen(s);
+static pstr_t token_str(const char *s, size_t n, size_t cap) { /* n = strlen(s) */
   return core_pstr(s, n < cap ? n : cap - 1);
 }
 
@@ -445,8 +444,8 @@ static void eligible_reason(const offer_t *o, const char *variant, const cand_t 
   out[n] = 0;
 }
 
-static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng,
-                offers_decided_t *d, perr_info_t *e) {
+static int fill(const offers_decide_in_t *in, size_t customer_len, const cand_t *c,
+                bandit_rng_t *rng, offers_decided_t *d, perr_info_t *e) {
   const offer_t *o = c->o;
   d->token[0] = 0; /* every other field is set below (no memset of the 700-byte item) */
   d->offer_id = o->id;
@@ -471,9 +470,9 @@ static int fill(const offers_decide_in_t *in, const cand_t *c, bandit_rng_t *rng
   /* the token of these fields (what offers_token_encode_with signs for an offers_token_t
    * holding them; the impression id is the hex of raw[0..16): a version 2 token) */
 #define TOKEN_CAP(field) sizeof(((offers_token_t *)NULL)->field)
-  offer_token_fields_t f = {token_str(o->id, TOKEN_CAP(offer_id)),
-                            token_str(in->customer, TOKEN_CAP(customer)),
-                            token_str(o->currency, TOKEN_CAP(currency)),
+  offer_token_fields_t f = {token_str(o->id, o->id_len, TOKEN_CAP(offer_id)),
+                            token_str(in->customer, customer_len, TOKEN_CAP(customer)),
+                            token_str(o->currency, 3, TOKEN_CAP(currency)), /* validated */
                             core_pstr(d->impression_id, 32),
                             raw,
                             c->value,
@@ -488,10 +487,11 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   out->global_holdout = out->global_split = false; /* items[0..n) are filled one by one */
   out->n = 0;
   const offers_cart_t *cart = in->cart;
-  if (!c || !in->customer || !*in->customer || strlen(in->customer) > OFFERS_ID_MAX || !cart ||
+  size_t customer_len = in->customer ? strlen(in->customer) : 0;
+  if (!c || !customer_len || customer_len > OFFERS_ID_MAX || !cart ||
       cart->value <= 0)
     return 0;
-  uint32_t idh = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, in->customer, strlen(in->customer));
+  uint32_t idh = experiment_fnv1a32(EXPERIMENT_FNV_OFFSET, in->customer, customer_len);
   if (in->global_holdout > 0) {
     static const char key[] = "patron-global-holdout";
     double w[2] = {in->global_holdout, 1 - in->global_holdout};
@@ -601,7 +601,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     if (o->exclusive_group) groups[ngroups++] = o->exclusive_group;
     if (!o->stackable) exclusive_taken = true;
     if (cs[i].holdout_pending && held_out(o, idh)) cs[i].arm = 0; /* ranked as arm 1 */
-    rc = fill(in, &cs[i], &rng, &out->items[out->n++], e);
+    rc = fill(in, customer_len, &cs[i], &rng, &out->items[out->n++], e);
   }
   if (!small) free(cs);
   return rc;
