@@ -195,15 +195,12 @@ static bool gated_out(const offer_gate_t *g, const unsigned char *out, const uns
 
 /* The first offer from i on whose gate does not turn it down (count: none), every offer
  * without gates: a loop of its own, its few values kept in registers. With the catalogue's
- * gate masks (open: the offers whose class is open and whose rule slot no offer found false
- * yet) the first set bit from i. */
+ * gate masks, open holds the offers not visited yet whose class is open and whose rule slot
+ * no offer found false yet: its lowest bit. */
 static inline size_t next_open(const offer_gate_t *gates, size_t count, size_t i,
                                const unsigned char *out, const unsigned char *memo,
                                bool masked, uint64_t open) {
-  if (masked) {
-    uint64_t rest = i < 64 ? open >> i : 0;
-    return rest ? i + (size_t)__builtin_ctzll(rest) : count;
-  }
+  if (masked) return open ? (size_t)__builtin_ctzll(open) : count;
   if (gates)
     while (i < count && gated_out(&gates[i], out, memo)) i++;
   return i;
@@ -540,6 +537,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
        (i = next_open(gates, count, i, classes_out, memo, masks != NULL, open)) < count; i++) {
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
+    open &= open - 1; /* offer i visited (with masks, i is open's lowest bit) */
     if (ineligible(&counters, o, rd, in, currency, gates != NULL, memo, &base, &money_used,
                    &rc)) {
       if (rc) break;
