@@ -252,12 +252,19 @@ void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t 
 
 const offer_seen_row_t *offer_seen_row_in(const offer_seen_set_t *set, const char *offer,
                                           bool *known) {
+  size_t n = strlen(offer);
+  return offer_seen_row_find(set, offer, n, offer_id_head(offer, n), known);
+}
+
+const offer_seen_row_t *offer_seen_row_find(const offer_seen_set_t *set, const char *offer,
+                                            size_t len, uint64_t head, bool *known) {
   *known = set && set->complete;
   if (!*known) return NULL;
   size_t lo = 0, hi = set->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int k = strcmp(set->rows[mid].offer, offer);
+    int k = offer_id_cmp(set->rows[mid].head, set->rows[mid].offer, set->rows[mid].len, head,
+                         offer, len);
     if (!k) return &set->rows[mid].r;
     if (k < 0) lo = mid + 1;
     else hi = mid;

@@ -129,7 +129,8 @@ static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const cha
  * the rows the scan has passed are never asked for again. */
 static const offer_seen_row_t *scan_seen_row(counters_t *k, const offer_seen_set_t *set,
                                              const offer_t *o, bool *known) {
-  if (!k->merge || !set || !set->complete) return offer_seen_row_in(set, o->id, known);
+  if (!k->merge || !set || !set->complete)
+    return offer_seen_row_find(set, o->id, o->id_len, o->id_head, known);
   *known = true;
   int cmp = 1;
   while (k->seen_at < set->n &&
@@ -168,7 +169,8 @@ static const char *capped(counters_t *k, const offer_t *o, store_txn_t *rd,
   bool known;
   *rc = 0;
   if (!o->cap_shown && !o->cap_redeemed) return NULL;
-  const offer_seen_row_t *row = offer_seen_row_in(seen_of(k, rd, in->customer), o->id, &known);
+  const offer_seen_row_t *row =
+      offer_seen_row_find(seen_of(k, rd, in->customer), o->id, o->id_len, o->id_head, &known);
   *rc = offer_caps_load(rd, o, in->customer, in->now, known, row, &shown, &redeemed);
   if (*rc) return "error";
   if (o->cap_shown && shown >= o->cap_shown) return "cap_shown";

@@ -161,6 +161,9 @@ int offer_seen_lookup(store_txn_t *t, const offer_seen_set_t *set, const char *c
  * *known = false, nothing can be said). */
 const offer_seen_row_t *offer_seen_row_in(const offer_seen_set_t *set, const char *offer,
                                           bool *known);
+/* The same with the offer id's length and head (offer_id_head) known. */
+const offer_seen_row_t *offer_seen_row_find(const offer_seen_set_t *set, const char *offer,
+                                            size_t len, uint64_t head, bool *known);
 int offer_budget_load(store_txn_t *t, const char *offer, int64_t *redemptions, int64_t *money);
 int offer_budget_store(store_txn_t *t, const char *offer, int64_t redemptions, int64_t money);
 /* kind 's' (shown) or 'r' (redeemed) in the period holding ts. */
