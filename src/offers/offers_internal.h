@@ -138,7 +138,9 @@ typedef struct offer_seen_set_s {
  * as strcmp orders their first 8 bytes (unsigned bytes, the shorter first). */
 static inline uint64_t offer_id_head(const char *s, size_t n) {
   unsigned char b[8] = {0};
-  memcpy(b, s, n < 8 ? n : 8);
+  if (n >= 8) memcpy(b, s, 8); /* a fixed size: no call */
+  else
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)s[i];
   uint64_t h = 0;
   for (size_t i = 0; i < 8; i++) h = h << 8 | b[i];
   return h;
