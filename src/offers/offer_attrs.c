@@ -259,9 +259,10 @@ static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **sl
 /* s's length when s is ASCII (then jansson takes it, valid UTF-8, as json_string would);
  * -1 otherwise. */
 static ptrdiff_t ascii_len(const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  while (*p - 1u < 0x7fu) p++; /* 1..127: one test a byte, the NUL and 128..255 stop it */
-  return *p ? -1 : (ptrdiff_t)(p - (const unsigned char *)s);
+  const char *p = s;
+  for (; *p; p++)
+    if ((unsigned char)*p >= 0x80) return -1;
+  return p - s;
 }
 
 /* cart_items / cart_categories as cart_value's array holds them (products in cart order;
