@@ -191,20 +191,6 @@ static void test_bucket_ranges_cases(void **st) {
   assert_int_equal(json_array_size(sec), 13);
 }
 
-static void test_choose_variation_cases(void **st) {
-  (void)st;
-  json_t *sec = gb_section(cases, "chooseVariation"), *row;
-  size_t i;
-  json_array_foreach(sec, i, row) {
-    experiment_range_t r[EXPERIMENT_MAX_VARIATIONS];
-    int n = ranges_from_json(json_array_get(row, 2), r, EXPERIMENT_MAX_VARIATIONS);
-    int got = experiment_choose_variation(json_number_value(json_array_get(row, 1)), r, n);
-    if (got != (int)json_integer_value(json_array_get(row, 3)))
-      fail_msg("%s: got %d", json_string_value(json_array_get(row, 0)), got);
-  }
-  assert_int_equal(json_array_size(sec), 13);
-}
-
 /* A map answers as the ranges for all 1000 values of h % 1000 (h spread over 32 bits). */
 static void check_v1map(const experiment_range_t *r, int n, const char *what) {
   experiment_v1map_t m;
@@ -220,15 +206,24 @@ static void check_v1map(const experiment_range_t *r, int n, const char *what) {
   }
 }
 
-static void test_v1map(void **st) {
+static void test_choose_variation_cases(void **st) {
   (void)st;
   json_t *sec = gb_section(cases, "chooseVariation"), *row;
   size_t i;
   json_array_foreach(sec, i, row) {
     experiment_range_t r[EXPERIMENT_MAX_VARIATIONS];
     int n = ranges_from_json(json_array_get(row, 2), r, EXPERIMENT_MAX_VARIATIONS);
-    check_v1map(r, n, json_string_value(json_array_get(row, 0)));
+    int got = experiment_choose_variation(json_number_value(json_array_get(row, 1)), r, n);
+    if (got != (int)json_integer_value(json_array_get(row, 3)))
+      fail_msg("%s: got %d", json_string_value(json_array_get(row, 0)), got);
+    check_v1map(r, n, json_string_value(json_array_get(row, 0))); /* and as a map */
   }
+  assert_int_equal(json_array_size(sec), 13);
+}
+
+/* The maps over random weights and coverages (cases.json's ranges: above). */
+static void test_v1map(void **st) {
+  (void)st;
   uint64_t rng = 0x9e3779b97f4a7c15ull;
   int built = 0;
   for (int round = 0; round < 3000; round++) {
