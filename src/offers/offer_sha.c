@@ -4,8 +4,9 @@
  * saved states (the key's inner and outer pads hashed once, RFC 2104) copied by assignment.
  * EVP_MAC_init/update/final costs about 340-430 ns a token here, this about 190 ns; EVP's
  * SHA-256 of an impression id about 115-150 ns, this about 70 (bench notes in BENCHMARKS
- * §21). Everything else keeps EVP: offers.redeem verifies every token with EVP_MAC, and
- * tests compare both paths byte for byte (test_offer_sha, test_token_versions).
+ * §22). Everything else keeps EVP: offers.redeem verifies every token with EVP_MAC, and
+ * tests compare both paths byte for byte (test_offers_answer.c: test_fast_sha and
+ * test_token_versions).
  * The low-level calls are deprecated in OpenSSL 3.0 (still built and exported by every 3.x);
  * their warnings are silenced in this file only. A library built without them
  * (OPENSSL_NO_DEPRECATED_3_0) gives offer_hmac_key_new() NULL and offer_sha256_fast -1: the
