@@ -33,6 +33,31 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The two HMACs compared: EVP_MAC re-initialised (keyed once), and the saved pads. */
+static void evp_mac_reinit(EVP_MAC_CTX *m, const unsigned char *msg, size_t n,
+                           unsigned char out[32]) {
+  size_t len;
+  EVP_MAC_init(m, NULL, 0, NULL);
+  EVP_MAC_update(m, msg, n);
+  EVP_MAC_final(m, out, &len, 32);
+}
+static void lowlevel_hmac(const SHA256_CTX *in_pad, const SHA256_CTX *out_pad,
+                          const unsigned char *msg, size_t n, unsigned char out[32]) {
+  SHA256_CTX c = *in_pad;
+  SHA256_Update(&c, msg, n);
+  SHA256_Final(out, &c);
+  c = *out_pad;
+  SHA256_Update(&c, out, 32);
+  SHA256_Final(out, &c);
+}
+static void evp_sha256(EVP_MD_CTX *d, const EVP_MD *md, const unsigned char *msg, size_t n,
+                       unsigned char out[32]) {
+  unsigned int len;
+  EVP_DigestInit_ex2(d, md, NULL);
+  EVP_DigestUpdate(d, msg, n);
+  EVP_DigestFinal_ex(d, out, &len);
+}
+
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 500000;
   int runs = argc > 2 ? atoi(argv[2]) : 5;
@@ -83,33 +108,16 @@ int main(int argc, char **argv) {
       uint64_t t0 = clock_mono_ns();
       for (long i = 0; i < n; i++) {
         msg[0] = (unsigned char)i, msg[1] = (unsigned char)(i >> 8);
-        size_t len;
-        unsigned int ul;
         char token[OFFERS_TOKEN_MAX];
         perr_info_t e;
         switch (k) {
-        case 0:
-          EVP_MAC_init(mctx, NULL, 0, NULL);
-          EVP_MAC_update(mctx, msg, sizeof msg);
-          EVP_MAC_final(mctx, a, &len, sizeof a);
-          break;
-        case 1:
-          c = in_pad;
-          SHA256_Update(&c, msg, sizeof msg);
-          SHA256_Final(b, &c);
-          c = out_pad;
-          SHA256_Update(&c, b, 32);
-          SHA256_Final(b, &c);
-          break;
+        case 0: evp_mac_reinit(mctx, msg, sizeof msg, a); break;
+        case 1: lowlevel_hmac(&in_pad, &out_pad, msg, sizeof msg, b); break;
         case 2:
           tk.expires = 1800000000 + i;
           if (offers_token_encode_with(signer, &ring, &tk, token, &e)) agree = 0;
           break;
-        case 3:
-          EVP_DigestInit_ex2(dctx, md, NULL);
-          EVP_DigestUpdate(dctx, msg, 40);
-          EVP_DigestFinal_ex(dctx, a, &ul);
-          break;
+        case 3: evp_sha256(dctx, md, msg, 40, a); break;
         default:
           SHA256_Init(&c);
           SHA256_Update(&c, msg, 40);
@@ -119,21 +127,10 @@ int main(int argc, char **argv) {
       ns[k][r] = (double)(clock_mono_ns() - t0) / (double)n;
     }
     /* the last message of the loops above, both ways */
-    size_t len;
-    unsigned int ul;
-    EVP_MAC_init(mctx, NULL, 0, NULL);
-    EVP_MAC_update(mctx, msg, sizeof msg);
-    EVP_MAC_final(mctx, a, &len, sizeof a);
-    c = in_pad;
-    SHA256_Update(&c, msg, sizeof msg);
-    SHA256_Final(b, &c);
-    c = out_pad;
-    SHA256_Update(&c, b, 32);
-    SHA256_Final(b, &c);
+    evp_mac_reinit(mctx, msg, sizeof msg, a);
+    lowlevel_hmac(&in_pad, &out_pad, msg, sizeof msg, b);
     agree &= !memcmp(a, b, 32);
-    EVP_DigestInit_ex2(dctx, md, NULL);
-    EVP_DigestUpdate(dctx, msg, 40);
-    EVP_DigestFinal_ex(dctx, a, &ul);
+    evp_sha256(dctx, md, msg, 40, a);
     SHA256(msg, 40, b);
     agree &= !memcmp(a, b, 32);
   }
