@@ -16,7 +16,7 @@ import unittest
 from collections import Counter
 from itertools import combinations
 
-from patrontest import BuildGate, Client, Daemon, RpcError, order
+from patrontest import BuildGate, Client, Daemon, RpcError, order, wait_until
 
 PATROND = None
 
@@ -492,7 +492,10 @@ class BackgroundBuildTest(unittest.TestCase):
                        sync=False).start()
             try:
                 c, a = Client(d.sock), Client(d.admin)
-                c.call("order.record", order("first", "c9"))  # after the start-up build
+                # the start-up build (in the background) done first: its version is v0's
+                wait_until(lambda: {m["name"]: m for m in a.call("model.status")["models"]}
+                           ["recs"]["status"] != "building", what="the start-up recs build")
+                c.call("order.record", order("first", "c9"))
                 v0 = a.call("model.status")
                 self.fill_delta(c)
                 queued = d.log_count("full rebuild queued (incremental delta full)")
