@@ -2,8 +2,8 @@
  * context copies: OpenSSL's own SHA-256 (SHA256_Init/Update/Final, the block function with
  * SHA-NI where the CPU has it) on contexts that are plain structs, so a keyed HMAC is two
  * saved states (the key's inner and outer pads hashed once, RFC 2104) copied by assignment.
- * EVP_MAC_init/update/final costs about 340-430 ns a token here, this about 190 ns; EVP's
- * SHA-256 of an impression id about 115-150 ns, this about 70 (bench notes in BENCHMARKS
+ * EVP_MAC_init/update/final costs about 350 ns a token here, this about 190 ns; EVP's
+ * SHA-256 of an impression id about 120 ns, this about 70 (bench/offers_sign_bench, BENCHMARKS
  * §22). Everything else keeps EVP: offers.redeem verifies every token with EVP_MAC, and
  * tests compare both paths byte for byte (test_offers_answer.c: test_fast_sha and
  * test_token_versions).
