@@ -402,10 +402,6 @@ static json_t *shop_json(const condition_value_t *v) {
   }
 }
 
-/* built[slot] bits (offers_internal.h): own (Patron's JSON value) computed; typed[slot] set. */
-#define BUILT_JSON OFFERS_BUILT_JSON
-#define BUILT_TYPED OFFERS_BUILT_TYPED
-
 const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
   if (!a->shop || slot >= a->c->nattrs) return NULL;
   if (a->built[slot] & OFFERS_BUILT_SHOP_LAZY) {
@@ -413,8 +409,8 @@ const json_t *offers_attrs_get(offers_attrs_t *a, size_t slot) {
     a->shop[slot] = shop_json(&a->typed[slot]);
     a->njson += a->shop[slot] != NULL;
   }
-  if (!(a->built[slot] & BUILT_JSON)) {
-    a->built[slot] |= BUILT_JSON;
+  if (!(a->built[slot] & OFFERS_BUILT_JSON)) {
+    a->built[slot] |= OFFERS_BUILT_JSON;
     a->own[slot] = patron_value(a, (offers_attr_kind_t)a->c->attr_kind[slot],
                                 a->pooled ? &a->pooled[slot] : NULL);
     a->njson += a->own[slot] != NULL;
@@ -426,8 +422,8 @@ const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot) {
   static const condition_value_t null_value = {.type = CONDITION_VALUE_NULL};
   if (!a->shop || slot >= a->c->nattrs) return &null_value;
   condition_value_t *v = &a->typed[slot];
-  if (!(a->built[slot] & BUILT_TYPED)) {
-    a->built[slot] |= BUILT_TYPED;
+  if (!(a->built[slot] & OFFERS_BUILT_TYPED)) {
+    a->built[slot] |= OFFERS_BUILT_TYPED;
     int t = patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v);
     if (t == TYPED_UNSET && !a->shop[slot]) { /* no value at all (a lazy shop one is typed) */
       condition_value_from_json(NULL, v);
