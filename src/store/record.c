@@ -51,11 +51,34 @@ unsigned rec_get_u8(rec_rd_t *r) {
   return *r->p++;
 }
 
+/* A varint of 2..8 bytes from the first 8 bytes at p (little-endian host): the bytes up to
+ * the first without its top bit, their 7-bit groups packed together. Returns its length, or 0
+ * when all eight bytes continue (a value of 9 or 10 bytes: the caller's loop reads it). */
+static inline int uv_swar8(const unsigned char *p, uint64_t *v) {
+  uint64_t x;
+  memcpy(&x, p, 8);
+  uint64_t stop = ~x & UINT64_C(0x8080808080808080); /* bit 7 of each last-byte candidate */
+  if (!stop) return 0;
+  x &= stop ^ (stop - 1); /* the bytes up to the first stop (their top bits go below) */
+  x = (x & UINT64_C(0x007f007f007f007f)) | (x & UINT64_C(0x7f007f007f007f00)) >> 1;
+  x = (x & UINT64_C(0x00003fff00003fff)) | (x & UINT64_C(0x3fff00003fff0000)) >> 2;
+  x = (x & UINT64_C(0x000000000fffffff)) | (x & UINT64_C(0x0fffffff00000000)) >> 4;
+  *v = x;
+  return (__builtin_ctzll(stop) >> 3) + 1;
+}
+
 uint64_t rec_get_uv(rec_rd_t *r) {
   uint64_t v = 0;
   if (!r->bad && r->end - r->p >= 10) { /* all ten bytes a varint may take are there: no
                                          * bounds check per byte */
     const unsigned char *p = r->p;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    int len = uv_swar8(p, &v); /* up to 8 bytes (values below 2^56) without a loop */
+    if (len) {
+      r->p = p + len;
+      return v;
+    }
+#endif
     for (int shift = 0; shift < 63; shift += 7) {
       unsigned c = *p++;
       v |= (uint64_t)(c & 0x7f) << shift;

@@ -58,6 +58,9 @@ struct store_backend_s {
 /* Backends' open functions (store_open picks one). */
 int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
                     perr_info_t *err);
+/* The LMDB tables' key order (store_lmdb.c): <0, 0, >0 as LMDB's default compare orders a
+ * before, with or after b (memcmp of the common length, then the shorter first). */
+int store_lmdb_key_cmp(const void *a, size_t an, const void *b, size_t bn);
 #ifdef PATRON_POSTGRESQL
 int store_pg_open(const char *dir, const store_options_t *opt, store_t **out, perr_info_t *err);
 #endif

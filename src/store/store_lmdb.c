@@ -142,6 +142,54 @@ static int txn_fail(lmdb_txn_t *t, int rc, const char *what) {
   return code;
 }
 
+/* ---- key order ---------------------------------------------------------------------- */
+
+/* 8 bytes at p as a big-endian number: two such words compare as memcmp orders the bytes. */
+static inline uint64_t load_be64(const unsigned char *p) {
+  uint64_t w;
+  memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  w = __builtin_bswap64(w);
+#endif
+  return w;
+}
+
+static inline uint32_t load_be32(const unsigned char *p) {
+  uint32_t w;
+  memcpy(&w, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  w = __builtin_bswap32(w);
+#endif
+  return w;
+}
+
+int store_lmdb_key_cmp(const void *a, size_t an, const void *b, size_t bn) {
+  const unsigned char *p = a, *q = b;
+  size_t n = an < bn ? an : bn;
+  uint64_t x = 0, y = 0;
+  if (n >= 8) { /* words; the last one overlaps the one before (its overlap is equal) */
+    size_t i = 0;
+    for (; i + 8 < n; i += 8)
+      if ((x = load_be64(p + i)) != (y = load_be64(q + i))) return x < y ? -1 : 1;
+    x = load_be64(p + n - 8);
+    y = load_be64(q + n - 8);
+  } else if (n >= 4) { /* the first and the last four bytes, overlapping */
+    x = (uint64_t)load_be32(p) << 32 | load_be32(p + n - 4);
+    y = (uint64_t)load_be32(q) << 32 | load_be32(q + n - 4);
+  } else {
+    for (size_t i = 0; i < n; i++) x = x << 8 | p[i], y = y << 8 | q[i];
+  }
+  if (x != y) return x < y ? -1 : 1;
+  return an < bn ? -1 : an > bn;
+}
+
+/* LMDB's key compare for every table: the order of its default (mdb_cmp_memn: memcmp of the
+ * common length, then the shorter first), so any program opening the store with the default
+ * sees the same order; a word at a time and no call into libc (a lookup makes ~8 compares). */
+static int lmdb_key_cmp(const MDB_val *a, const MDB_val *b) {
+  return store_lmdb_key_cmp(a->mv_data, a->mv_size, b->mv_data, b->mv_size);
+}
+
 /* ---- open / close ---------------------------------------------------------------- */
 
 static int open_fail(perr_info_t *err, int code, const char *fmt, const char *a,
@@ -242,6 +290,10 @@ int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
   for (int i = 0; rc == 0 && i < STORE_T__COUNT; i++) {
     what = "mdb_dbi_open";
     rc = mdb_dbi_open(txn, store_table_name((store_table_t)i), MDB_CREATE, &s->dbi[i]);
+    if (rc == 0) { /* before any data access: kept by the env for every later txn */
+      what = "mdb_set_compare";
+      rc = mdb_set_compare(txn, s->dbi[i], lmdb_key_cmp);
+    }
   }
   if (rc == 0) {
     rc = check_schema(s, txn, err);

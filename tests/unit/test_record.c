@@ -1,5 +1,5 @@
 /* test_record.c -- record.h's varint reader against the format's definition: rec_get_uv (its
- * no-bounds-check path when ten bytes remain, and the checked loop near the end) and
+ * one-word path for varints of up to 8 bytes and its no-bounds-check loop when ten bytes remain, and the checked loop near the end) and
  * rec_get_uv_inline give, for every input, the value, the position and the sticky error a
  * plain reference decoder gives: over values of every length written by rec_put_uv, read
  * from buffers cut at every point, and over random bytes (overlong 10-byte forms, a tenth
