@@ -306,7 +306,10 @@ typedef struct loy_summary_s {
 typedef struct loy_program_memo_s loy_program_memo_t;
 loy_program_memo_t *loyalty_program_memo_new(void); /* NULL: out of memory */
 void loyalty_program_memo_free(loy_program_memo_t *pm);
-/* memo NULL: the program is loaded and decoded for this call. */
+/* memo NULL: the program is loaded and decoded for this call, and the member decoded whole
+ * and moved to now. Through a memo the stored member record is only walked for its tier and
+ * balance (the member decoded only when a tier review is due): the same answers
+ * (test_loyalty_summary, test_loyalty_prop compare the two). */
 int loyalty_summary(store_txn_t *t, loy_program_memo_t *memo, pstr_t customer_id, int64_t now,
                     loy_summary_t *out, perr_info_t *e);
 int loyalty_points(store_txn_t *t, pstr_t customer_id, int64_t now, int64_t horizon_s,

@@ -73,6 +73,19 @@ int loy_vec_push(void *vec, size_t el, const void *item); /* LOY_VEC pointer */
 /* Member summary codec. decode: strings copied; 0 ok, -1 corrupt. */
 void loy_member_encode(rec_buf_t *b, const loy_member_t *m);
 int loy_member_decode(const void *v, size_t n, loy_member_t *m);
+/* What a read of the tier and spendable balance needs from a stored summary record
+ * (loyalty_summary), read without decoding the member: its vectors walked, not kept. */
+typedef struct loy_brief_s {
+  int64_t total;
+  const char *tier;       /* into the record: the stored tier up to its first NUL */
+  size_t tier_n;
+  int64_t tier_since, reviewed_to, first_seen, last_order_at;
+  int64_t debits, expired;
+  int64_t credits_due;    /* plus the credit lots whose date is <= now, in record order */
+  int64_t pending;        /* sum of the pending lots whose date is > now */
+} loy_brief_t;
+/* 0, or -1 when loy_member_decode would refuse the record (the same checks, every byte). */
+int loy_member_brief_decode(const void *v, size_t n, int64_t now, loy_brief_t *b);
 /* Load (or start) the member; m->exists says which. */
 int loy_member_load(store_txn_t *t, pstr_t id, int64_t now, loy_member_t *m, perr_info_t *e);
 /* Write queued entries, tier changes, the index row and the summary. */

@@ -210,6 +210,51 @@ int loy_member_decode(const void *v, size_t n, loy_member_t *m) {
   return rec_rd_done(&r) ? 0 : -1;
 }
 
+/* loy_member_decode's walk of the record, keeping only what loy_brief_t holds: the same
+ * reads in the same order (so the same refusals), skipped values not assembled. */
+int loy_member_brief_decode(const void *v, size_t n, int64_t now, loy_brief_t *b) {
+  rec_rd_t r;
+  rec_rd_init(&r, v, n);
+  if (rec_get_u8(&r) != 'M' || rec_get_u8(&r) != 1) return -1;
+  rec_skip_uv(&r); /* next_seq */
+  rec_skip_uv(&r); /* next_hist */
+  b->total = rec_get_sv_inline(&r);
+  pstr_t tier = rec_get_str(&r);
+  if (tier.n > LOY_NAME_MAX) return -1; /* loy_get_cstr's refusal */
+  const char *nul = tier.n ? memchr(tier.p, 0, tier.n) : NULL;
+  b->tier = tier.p;
+  b->tier_n = nul ? (size_t)(nul - tier.p) : tier.n;
+  b->tier_since = rec_get_sv_inline(&r);
+  b->reviewed_to = rec_get_sv_inline(&r);
+  b->first_seen = rec_get_sv_inline(&r);
+  b->last_order_at = rec_get_sv_inline(&r);
+  b->credits_due = rec_get_sv_inline(&r);
+  b->debits = rec_get_sv_inline(&r);
+  b->expired = rec_get_sv_inline(&r);
+  for (int i = 0; i < 3; i++) rec_skip_uv(&r); /* life_points, life_spend, life_orders */
+  size_t nbonus = rec_get_count(&r, LOY_MAX_TIERS);
+  for (size_t i = 0; i < nbonus && !r.bad; i++) {
+    if (rec_get_str(&r).n > LOY_NAME_MAX) return -1;
+    rec_skip_uv(&r);
+  }
+  b->pending = 0;
+  size_t np = rec_get_count(&r, 1u << 24);
+  for (size_t i = 0; i < np && !r.bad; i++) { /* loy_advance keeps those after now */
+    int64_t at = rec_get_sv_inline(&r), amount = rec_get_sv_inline(&r);
+    rec_skip_uv(&r);
+    if (at > now) b->pending += amount;
+  }
+  size_t nc = rec_get_count(&r, 1u << 24);
+  for (size_t i = 0; i < nc && !r.bad; i++) { /* ENTRY expiry: those at their date are due */
+    int64_t at = rec_get_sv_inline(&r), amount = rec_get_sv_inline(&r);
+    rec_skip_uv(&r);
+    if (at <= now) b->credits_due += amount;
+  }
+  size_t nb = rec_get_count(&r, 1u << 16);
+  for (size_t i = 0; i < nb * 4 && !r.bad; i++) rec_skip_uv(&r);
+  return rec_rd_done(&r) ? 0 : -1;
+}
+
 int loy_member_load(store_txn_t *t, pstr_t id, int64_t now, loy_member_t *m, perr_info_t *e) {
   const void *v;
   size_t vn;

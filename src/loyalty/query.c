@@ -150,8 +150,43 @@ static void summarize(const loy_program_t *p, int stored, const loy_member_t *m,
   }
 }
 
-/* Through a memo: no view (the program is the memo's), the member in the memo's scratch
- * (loy_member_load sets every field, so nothing of the last read is seen). */
+/* The summary from a stored record's brief, as loy_advance then summarize would make it:
+ * pending lots after now are what is not spendable, expiry is applied as expire() does
+ * (ENTRY: the credits at their date minus what was spent or expired; INACTIVITY: all that
+ * is spendable once the deadline passed). 1 when a tier review is due (review() would
+ * need the qualifying buckets): the caller decodes the member and moves it instead. */
+static int summarize_brief(const loy_program_t *p, int stored, const loy_brief_t *b,
+                           int64_t now, loy_summary_t *out) {
+  int cur = -1;
+  for (size_t i = 0; b->tier_n && i < p->ntiers && cur < 0; i++) /* loy_tier_index */
+    if (strlen(p->tiers[i].name) == b->tier_n && !memcmp(p->tiers[i].name, b->tier, b->tier_n))
+      cur = (int)i;
+  if (cur >= 0) { /* review()'s first test: the period after the last review has not ended */
+    int64_t from = b->tier_since > b->reviewed_to ? b->tier_since : b->reviewed_to;
+    int64_t end = loy_next_period_end(p, from);
+    if (end && end + (int64_t)p->grace_days * LOY_DAY <= now) return 1;
+  }
+  int64_t need = 0, total = b->total;
+  if (p->expiry == LOY_EXPIRY_ENTRY) {
+    need = b->credits_due - b->debits - b->expired;
+  } else if (p->expiry == LOY_EXPIRY_INACTIVITY) {
+    int64_t base = b->last_order_at ? b->last_order_at : b->first_seen;
+    if (now >= loy_add_months(base, p->expiry_months)) need = total - b->pending;
+  }
+  if (need > 0) total += -need; /* the expire entry loy_add_entry would apply */
+  out->program = stored;
+  out->member = 1;
+  out->balance = total - b->pending;
+  if (cur >= 0) {
+    out->has_tier = 1;
+    memcpy(out->tier, p->tiers[cur].name, sizeof out->tier);
+  }
+  return 0;
+}
+
+/* Through a memo: no view (the program is the memo's); the stored record read as a brief
+ * (no member decoded, nothing allocated), or, when a tier review is due, decoded into the
+ * memo's scratch member (loy_member_decode sets every field it reads) and moved to now. */
 static int summary_memo(store_txn_t *t, loy_program_memo_t *pm, pstr_t customer, int64_t now,
                         loy_summary_t *out, perr_info_t *e) {
   const loy_program_t *p;
@@ -159,12 +194,22 @@ static int summary_memo(store_txn_t *t, loy_program_memo_t *pm, pstr_t customer,
   int rc = core_check_id(customer, "customer_id", e);
   if (!rc) rc = loy_program_memo_get(t, pm, &p, &stored, e);
   if (rc) return rc;
-  loy_member_t *m = loy_program_memo_member(pm);
-  if (!(rc = loy_member_load(t, customer, now, m, e))) {
-    if (m->exists) loy_advance(p, m, now, NULL);
-    summarize(p, stored, m, now, out);
+  const void *v;
+  size_t vn;
+  loy_brief_t b;
+  rc = store_get(t, STORE_T_LOY_MEMBERS, customer.p, customer.n, &v, &vn);
+  if (rc == PERR_NOT_FOUND) { /* not a member: only whether a program is stored */
+    out->program = stored;
+    return 0;
   }
-  return rc;
+  if (rc) return core_store_err(t, rc, e);
+  if (loy_member_brief_decode(v, vn, now, &b)) return core_corrupt("loyalty member", e);
+  if (!summarize_brief(p, stored, &b, now, out)) return 0;
+  loy_member_t *m = loy_program_memo_member(pm);
+  if (loy_member_decode(v, vn, m)) return core_corrupt("loyalty member", e);
+  loy_advance(p, m, now, NULL);
+  summarize(p, stored, m, now, out);
+  return 0;
 }
 
 int loyalty_summary(store_txn_t *t, loy_program_memo_t *memo, pstr_t customer_id, int64_t now,

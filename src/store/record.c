@@ -72,6 +72,10 @@ uint64_t rec_get_uv(rec_rd_t *r) {
   if (!r->bad && r->end - r->p >= 10) { /* all ten bytes a varint may take are there: no
                                          * bounds check per byte */
     const unsigned char *p = r->p;
+    if (*p < 0x80) { /* one byte (counts, lengths): no word work */
+      r->p = p + 1;
+      return *p;
+    }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     int len = uv_swar8(p, &v); /* up to 8 bytes (values below 2^56) without a loop */
     if (len) {

@@ -89,6 +89,22 @@ static inline uint64_t rec_get_uv_inline(rec_rd_t *r) {
   if (!r->bad && r->p < r->end && *r->p < 0x80) return *r->p++;
   return rec_get_uv(r);
 }
+/* Skip one varint: the position and the sticky error rec_get_uv leaves, its value not
+ * assembled (a terminator in the next 8 bytes is found with one mask; else rec_get_uv). */
+static inline void rec_skip_uv(rec_rd_t *r) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (!r->bad && r->end - r->p >= 10) {
+    uint64_t x;
+    __builtin_memcpy(&x, r->p, 8);
+    uint64_t stop = ~x & UINT64_C(0x8080808080808080);
+    if (stop) {
+      r->p += (__builtin_ctzll(stop) >> 3) + 1;
+      return;
+    }
+  }
+#endif
+  (void)rec_get_uv(r);
+}
 /* A signed value from its zig-zag encoding (rec_put_sv's). */
 static inline int64_t rec_unzigzag(uint64_t u) { return (int64_t)((u >> 1) ^ (~(u & 1) + 1)); }
 static inline int64_t rec_get_sv_inline(rec_rd_t *r) { return rec_unzigzag(rec_get_uv_inline(r)); }

@@ -238,12 +238,36 @@ static void compare(fx_t *f, int c, int64_t now) {
   compare_at(f, c, now);
   cs[c] = saved;
 }
+/* loyalty_summary (offers' read) through a memo (the stored record read as a brief, or the
+ * member decoded when a review is due) against the same read without one (the member
+ * decoded and moved as loyalty_points / loyalty_tier do) and against those answers. */
+static loy_program_memo_t *summary_memo;
+static void compare_summary(fx_t *f, int c, int64_t now, const loy_points_info_t *pi) {
+  perr_info_t e = {0};
+  loy_summary_t s, r;
+  loy_tier_info_t t;
+  if (!summary_memo) assert_non_null(summary_memo = loyalty_program_memo_new());
+  assert_int_equal(loyalty_summary(f->w, summary_memo, C(c), now, &s, &e), 0);
+  assert_int_equal(loyalty_summary(f->w, NULL, C(c), now, &r, &e), 0);
+  assert_int_equal(loyalty_tier(f->w, C(c), now, &t, &e), 0);
+  assert_int_equal(s.program, 1);
+  assert_int_equal(s.member, r.member);
+  assert_int_equal(s.member, pi->member);
+  assert_int_equal(s.balance, r.balance);
+  assert_int_equal(s.balance, pi->member ? pi->balance : 0);
+  assert_int_equal(s.has_tier, r.has_tier);
+  assert_int_equal(s.has_tier, t.has_tier);
+  assert_string_equal(s.tier, r.tier);
+  assert_string_equal(s.tier, t.has_tier ? t.tier.name : "");
+}
+
 static void compare_at(fx_t *f, int c, int64_t now) {
   m_advance(c, now);
   loy_points_info_t pi;
   perr_info_t e = {0};
   assert_int_equal(loyalty_points(f->w, C(c), now, 0, 0, 0, &f->a, &pi, &e), 0);
   assert_int_equal(pi.member, cs[c].exists);
+  compare_summary(f, c, now, &pi);
   if (!cs[c].exists) return;
   int64_t pend = pending(c, now);
   if (pi.total != cs[c].total || pi.pending != pend)
@@ -542,7 +566,11 @@ static void run_seed(fx_t *f, uint64_t seed, int family) {
 }
 
 static int setup(void **state) { return fx_setup(state, "/tmp/patron-loyprop-XXXXXX"); }
-static int teardown(void **state) { return fx_teardown(state); }
+static int teardown(void **state) {
+  loyalty_program_memo_free(summary_memo);
+  summary_memo = NULL;
+  return fx_teardown(state);
+}
 
 /* 27 program families (window x downgrade x expiry), two seeds each over a few runs. */
 static void test_model_agreement(void **state) {

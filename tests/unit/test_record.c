@@ -1,9 +1,10 @@
-/* test_record.c -- record.h's varint reader against the format's definition: rec_get_uv (its
- * one-word path for varints of up to 8 bytes and its no-bounds-check loop when ten bytes remain, and the checked loop near the end) and
- * rec_get_uv_inline give, for every input, the value, the position and the sticky error a
- * plain reference decoder gives: over values of every length written by rec_put_uv, read
- * from buffers cut at every point, and over random bytes (overlong 10-byte forms, a tenth
- * byte of 0, 1 and more, runs of continuation bytes). */
+/* test_record.c -- record.h's varint readers against the format's definition: rec_get_uv
+ * (its one-word path for varints of up to 8 bytes, its no-bounds-check loop when ten bytes
+ * remain, and the checked loop near the end) and rec_get_uv_inline give, for every input,
+ * the value, the position and the sticky error a plain reference decoder gives, and
+ * rec_skip_uv the same position and error: over values of every length written by
+ * rec_put_uv, read from buffers cut at every point, and over random bytes (overlong 10-byte
+ * forms, a tenth byte of 0, 1 and more, runs of continuation bytes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,20 +43,24 @@ static ref_t ref_uv(const unsigned char *p, size_t n, size_t at) {
 
 /* Reads n bytes as a sequence of varints with both readers and the reference. */
 static void check_sequence(const unsigned char *p, size_t n) {
-  rec_rd_t a, b;
+  rec_rd_t a, b, c;
   rec_rd_init(&a, p, n);
   rec_rd_init(&b, p, n);
+  rec_rd_init(&c, p, n);
   size_t at = 0;
   int bad = 0;
   for (int i = 0; i < 64 && (at < n || !bad); i++) {
     ref_t want = bad ? (ref_t){0, at, 1} : ref_uv(p, n, at);
     uint64_t va = rec_get_uv(&a), vb = rec_get_uv_inline(&b);
+    rec_skip_uv(&c);
     assert_true(va == want.v && vb == want.v);
     assert_int_equal(a.bad != 0, want.bad);
     assert_int_equal(b.bad != 0, want.bad);
+    assert_int_equal(c.bad != 0, want.bad);
     if (!want.bad) { /* after an error the position no longer matters (every read is 0) */
       assert_int_equal((size_t)(a.p - p), want.at);
       assert_int_equal((size_t)(b.p - p), want.at);
+      assert_int_equal((size_t)(c.p - p), want.at);
     }
     at = want.at;
     bad = want.bad;
