@@ -189,7 +189,7 @@ typedef struct decide_req_s {
 typedef struct profile_src_s {
   exec_ctx_t *x;
   store_txn_t *t;
-  const char *customer;
+  pstr_t id; /* the customer (its length taken once) */
   loy_summary_t loy;
 } profile_src_t;
 
@@ -197,7 +197,7 @@ static void load_profile(void *ctx, unsigned group, offers_profile_t *p) {
   profile_src_t *ps = ctx;
   exec_ctx_t *x = ps->x;
   perr_info_t ignore;
-  pstr_t id = {ps->customer, strlen(ps->customer)};
+  pstr_t id = ps->id;
   if (group == OFFERS_GROUP_ORDERS) {
     p->customer_found =
         core_customer_order_counts(ps->t, id, &p->order_count, &p->last_order_at) == 0;
@@ -213,7 +213,7 @@ static void load_profile(void *ctx, unsigned group, offers_profile_t *p) {
     const clv_snap_t *s = clv_model_current(x->d);
     cust_analytics_t an;
     memset(&an, 0, sizeof an);
-    clv_snap_analytics(s, s ? clv_snap_find(s, ps->customer, strlen(ps->customer)) : NULL, &an);
+    clv_snap_analytics(s, s ? clv_snap_find(s, id.p, id.n) : NULL, &an);
     p->scored = an.scored;
     p->segment = an.segment;
     p->has_clv = an.has_clv;
@@ -270,7 +270,7 @@ static int decide_run(exec_ctx_t *x, store_txn_t *t, const decide_req_t *q, void
   struct offers_wire_s *w = x->d->offers;
   const offers_catalog_t *c = w->catalog ? w->catalog : &empty;
   offers_decision_t dec;
-  profile_src_t ps = {.x = x, .t = t, .customer = q->customer};
+  profile_src_t ps = {.x = x, .t = t, .id = {q->customer, strlen(q->customer)}};
   offers_attrs_t attrs;
   int rc = offers_attrs_init(&attrs, c, q->customer, &q->cart, x->now, load_profile, &ps);
   if (rc) {

@@ -69,8 +69,7 @@ static inline int uv_swar8(const unsigned char *p, uint64_t *v) {
 
 uint64_t rec_get_uv(rec_rd_t *r) {
   uint64_t v = 0;
-  if (!r->bad && r->end - r->p >= 10) { /* all ten bytes a varint may take are there: no
-                                         * bounds check per byte */
+  if (!r->bad && r->end - r->p >= 8) { /* a word can be read */
     const unsigned char *p = r->p;
     if (*p < 0x80) { /* one byte (counts, lengths): no word work */
       r->p = p + 1;
@@ -83,22 +82,27 @@ uint64_t rec_get_uv(rec_rd_t *r) {
       return v;
     }
 #endif
-    for (int shift = 0; shift < 63; shift += 7) {
-      unsigned c = *p++;
-      v |= (uint64_t)(c & 0x7f) << shift;
-      if (!(c & 0x80)) {
-        r->p = p;
+    if (r->end - p >= 10) { /* all ten bytes a varint may take are there: no bounds check
+                             * per byte */
+      v = 0;
+      for (int shift = 0; shift < 63; shift += 7) {
+        unsigned c = *p++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+          r->p = p;
+          return v;
+        }
+      }
+      if (*p <= 1) { /* the tenth byte holds bit 63 only */
+        v |= (uint64_t)*p << 63;
+        r->p = p + 1;
         return v;
       }
+      r->p = p + 1; /* where the loop below stops too */
+      r->bad = 1;
+      return 0;
     }
-    if (*p <= 1) { /* the tenth byte holds bit 63 only */
-      v |= (uint64_t)*p << 63;
-      r->p = p + 1;
-      return v;
-    }
-    r->p = p + 1; /* where the loop below stops too */
-    r->bad = 1;
-    return 0;
+    v = 0;
   }
   for (int shift = 0; shift < 70; shift += 7) {
     if (r->bad || r->p >= r->end) break;
@@ -111,7 +115,7 @@ uint64_t rec_get_uv(rec_rd_t *r) {
   return 0;
 }
 
-int64_t rec_get_sv(rec_rd_t *r) { return rec_unzigzag(rec_get_uv(r)); }
+int64_t rec_get_sv(rec_rd_t *r) { return rec_unzigzag(rec_get_uv_inline(r)); }
 
 static pstr_t get_bytes(rec_rd_t *r, uint64_t n) {
   pstr_t s = {NULL, 0};
@@ -126,21 +130,21 @@ static pstr_t get_bytes(rec_rd_t *r, uint64_t n) {
 }
 
 pstr_t rec_get_str(rec_rd_t *r) {
-  uint64_t n = rec_get_uv(r);
+  uint64_t n = rec_get_uv_inline(r);
   pstr_t s = get_bytes(r, n);
   if (!s.p && !r->bad) s.p = "";
   return s;
 }
 
 pstr_t rec_get_optstr(rec_rd_t *r) {
-  uint64_t n = rec_get_uv(r);
+  uint64_t n = rec_get_uv_inline(r);
   pstr_t none = {NULL, 0};
   if (r->bad || n == 0) return none;
   return get_bytes(r, n - 1);
 }
 
 size_t rec_get_count(rec_rd_t *r, size_t max) {
-  uint64_t n = rec_get_uv(r);
+  uint64_t n = rec_get_uv_inline(r);
   /* every counted item takes at least one byte */
   if (r->bad || n > max || n > (uint64_t)(r->end - r->p)) {
     r->bad = 1;

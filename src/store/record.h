@@ -93,7 +93,7 @@ static inline uint64_t rec_get_uv_inline(rec_rd_t *r) {
  * assembled (a terminator in the next 8 bytes is found with one mask; else rec_get_uv). */
 static inline void rec_skip_uv(rec_rd_t *r) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  if (!r->bad && r->end - r->p >= 10) {
+  if (!r->bad && r->end - r->p >= 8) {
     uint64_t x;
     __builtin_memcpy(&x, r->p, 8);
     uint64_t stop = ~x & UINT64_C(0x8080808080808080);

@@ -163,7 +163,7 @@ static inline uint32_t load_be32(const unsigned char *p) {
   return w;
 }
 
-int store_lmdb_key_cmp(const void *a, size_t an, const void *b, size_t bn) {
+static inline int key_cmp(const void *a, size_t an, const void *b, size_t bn) {
   const unsigned char *p = a, *q = b;
   size_t n = an < bn ? an : bn;
   uint64_t x = 0, y = 0;
@@ -183,11 +183,15 @@ int store_lmdb_key_cmp(const void *a, size_t an, const void *b, size_t bn) {
   return an < bn ? -1 : an > bn;
 }
 
+int store_lmdb_key_cmp(const void *a, size_t an, const void *b, size_t bn) {
+  return key_cmp(a, an, b, bn);
+}
+
 /* LMDB's key compare for every table: the order of its default (mdb_cmp_memn: memcmp of the
  * common length, then the shorter first), so any program opening the store with the default
  * sees the same order; a word at a time and no call into libc (a lookup makes ~8 compares). */
 static int lmdb_key_cmp(const MDB_val *a, const MDB_val *b) {
-  return store_lmdb_key_cmp(a->mv_data, a->mv_size, b->mv_data, b->mv_size);
+  return key_cmp(a->mv_data, a->mv_size, b->mv_data, b->mv_size);
 }
 
 /* ---- open / close ---------------------------------------------------------------- */
