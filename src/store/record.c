@@ -37,20 +37,6 @@ int rec_buf_grow(rec_buf_t *b, size_t need) {
   return 1;
 }
 
-void rec_rd_init(rec_rd_t *r, const void *p, size_t n) {
-  r->p = p;
-  r->end = r->p + n;
-  r->bad = (p == NULL && n != 0);
-}
-
-unsigned rec_get_u8(rec_rd_t *r) {
-  if (r->bad || r->p >= r->end) {
-    r->bad = 1;
-    return 0;
-  }
-  return *r->p++;
-}
-
 /* A varint of 2..8 bytes from the first 8 bytes at p (little-endian host): the bytes up to
  * the first without its top bit, their 7-bit groups packed together. Returns its length, or 0
  * when all eight bytes continue (a value of 9 or 10 bytes: the caller's loop reads it). */
@@ -142,18 +128,6 @@ pstr_t rec_get_optstr(rec_rd_t *r) {
   if (r->bad || n == 0) return none;
   return get_bytes(r, n - 1);
 }
-
-size_t rec_get_count(rec_rd_t *r, size_t max) {
-  uint64_t n = rec_get_uv_inline(r);
-  /* every counted item takes at least one byte */
-  if (r->bad || n > max || n > (uint64_t)(r->end - r->p)) {
-    r->bad = 1;
-    return 0;
-  }
-  return (size_t)n;
-}
-
-int rec_rd_done(const rec_rd_t *r) { return !r->bad && r->p == r->end; }
 
 /* ---- shared core helpers ---------------------------------------------------------- */
 

@@ -71,17 +71,26 @@ typedef struct rec_rd_s {
   int bad;
 } rec_rd_t;
 
-void rec_rd_init(rec_rd_t *r, const void *p, size_t n);
-unsigned rec_get_u8(rec_rd_t *r);
+/* The small readers are inline (a decoder on a request's path makes dozens of calls). */
+static inline void rec_rd_init(rec_rd_t *r, const void *p, size_t n) {
+  r->p = p;
+  r->end = r->p + n;
+  r->bad = (p == NULL && n != 0);
+}
+static inline unsigned rec_get_u8(rec_rd_t *r) {
+  if (r->bad || r->p >= r->end) {
+    r->bad = 1;
+    return 0;
+  }
+  return *r->p++;
+}
 uint64_t rec_get_uv(rec_rd_t *r);
 int64_t rec_get_sv(rec_rd_t *r);
 /* Strings point into the record buffer (not NUL-terminated). */
 pstr_t rec_get_str(rec_rd_t *r);
 pstr_t rec_get_optstr(rec_rd_t *r);
-/* A count that must be <= max (and plausible for the bytes left); bad otherwise. */
-size_t rec_get_count(rec_rd_t *r, size_t max);
 /* 1 when everything was read and nothing is left over. */
-int rec_rd_done(const rec_rd_t *r);
+static inline int rec_rd_done(const rec_rd_t *r) { return !r->bad && r->p == r->end; }
 /* rec_get_uv / rec_get_sv with a one-byte value (< 128) read inline, without a call: the same
  * value and the same errors (anything else goes through rec_get_uv). For decoders on a
  * request's path that read dozens of small numbers a record. */
@@ -92,18 +101,38 @@ static inline uint64_t rec_get_uv_inline(rec_rd_t *r) {
 /* Skip one varint: the position and the sticky error rec_get_uv leaves, its value not
  * assembled (a terminator in the next 8 bytes is found with one mask; else rec_get_uv). */
 static inline void rec_skip_uv(rec_rd_t *r) {
+  if (r->bad) return;
+  if (r->end - r->p < 8) { /* a record's tail: a varint here is at most 7 bytes, so the one
+                            * error is a cut one */
+    for (const unsigned char *p = r->p; p < r->end; p++)
+      if (!(*p & 0x80)) {
+        r->p = p + 1;
+        return;
+      }
+    r->p = r->end;
+    r->bad = 1;
+    return;
+  }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  if (!r->bad && r->end - r->p >= 8) {
-    uint64_t x;
-    __builtin_memcpy(&x, r->p, 8);
-    uint64_t stop = ~x & UINT64_C(0x8080808080808080);
-    if (stop) {
-      r->p += (__builtin_ctzll(stop) >> 3) + 1;
-      return;
-    }
+  uint64_t x;
+  __builtin_memcpy(&x, r->p, 8);
+  uint64_t stop = ~x & UINT64_C(0x8080808080808080);
+  if (stop) {
+    r->p += (__builtin_ctzll(stop) >> 3) + 1;
+    return;
   }
 #endif
   (void)rec_get_uv(r);
+}
+/* A count that must be <= max (and plausible for the bytes left: every counted item takes
+ * at least one byte); bad otherwise. */
+static inline size_t rec_get_count(rec_rd_t *r, size_t max) {
+  uint64_t n = rec_get_uv_inline(r);
+  if (r->bad || n > max || n > (uint64_t)(r->end - r->p)) {
+    r->bad = 1;
+    return 0;
+  }
+  return (size_t)n;
 }
 /* A signed value from its zig-zag encoding (rec_put_sv's). */
 static inline int64_t rec_unzigzag(uint64_t u) { return (int64_t)((u >> 1) ^ (~(u & 1) + 1)); }
