@@ -84,8 +84,13 @@ typedef struct loy_brief_s {
   int64_t credits_due;    /* plus the credit lots whose date is <= now, in record order */
   int64_t pending;        /* sum of the pending lots whose date is > now */
 } loy_brief_t;
+/* What a brief reads besides the total, the tier and the pending lots (the rest is skipped,
+ * checked as it would be read, and left 0): tier_since and reviewed_to (a program that
+ * reviews tiers), first_seen and last_order_at (INACTIVITY expiry), credits_due, debits,
+ * expired and the credit lots (ENTRY expiry). */
+enum { LOY_BRIEF_REVIEW = 1, LOY_BRIEF_INACTIVITY = 2, LOY_BRIEF_ENTRY = 4 };
 /* 0, or -1 when loy_member_decode would refuse the record (the same checks, every byte). */
-int loy_member_brief_decode(const void *v, size_t n, int64_t now, loy_brief_t *b);
+int loy_member_brief_decode(const void *v, size_t n, int64_t now, unsigned need, loy_brief_t *b);
 /* Load (or start) the member; m->exists says which. */
 int loy_member_load(store_txn_t *t, pstr_t id, int64_t now, loy_member_t *m, perr_info_t *e);
 /* Write queued entries, tier changes, the index row and the summary. */

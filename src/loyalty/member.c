@@ -210,10 +210,20 @@ int loy_member_decode(const void *v, size_t n, loy_member_t *m) {
   return rec_rd_done(&r) ? 0 : -1;
 }
 
-/* loy_member_decode's walk of the record, keeping only what loy_brief_t holds: the same
- * reads in the same order (so the same refusals), skipped values not assembled. */
-int loy_member_brief_decode(const void *v, size_t n, int64_t now, loy_brief_t *b) {
+/* A signed value into *to when wanted, else skipped (the same bytes checked). */
+static inline void brief_sv(rec_rd_t *r, int want, int64_t *to) {
+  if (want) *to = rec_get_sv_inline(r);
+  else rec_skip_uv(r);
+}
+
+/* loy_member_decode's walk of the record, keeping only what loy_brief_t holds (and of that
+ * what need asks): the same reads in the same order (so the same refusals), the values not
+ * kept skipped, not assembled. */
+int loy_member_brief_decode(const void *v, size_t n, int64_t now, unsigned need, loy_brief_t *b) {
   rec_rd_t r;
+  int review = need & LOY_BRIEF_REVIEW, inactivity = need & LOY_BRIEF_INACTIVITY;
+  int entry = need & LOY_BRIEF_ENTRY;
+  memset(b, 0, sizeof *b);
   rec_rd_init(&r, v, n);
   if (rec_get_u8(&r) != 'M' || rec_get_u8(&r) != 1) return -1;
   rec_skip_uv(&r); /* next_seq */
@@ -224,20 +234,19 @@ int loy_member_brief_decode(const void *v, size_t n, int64_t now, loy_brief_t *b
   const char *nul = tier.n ? memchr(tier.p, 0, tier.n) : NULL;
   b->tier = tier.p;
   b->tier_n = nul ? (size_t)(nul - tier.p) : tier.n;
-  b->tier_since = rec_get_sv_inline(&r);
-  b->reviewed_to = rec_get_sv_inline(&r);
-  b->first_seen = rec_get_sv_inline(&r);
-  b->last_order_at = rec_get_sv_inline(&r);
-  b->credits_due = rec_get_sv_inline(&r);
-  b->debits = rec_get_sv_inline(&r);
-  b->expired = rec_get_sv_inline(&r);
+  brief_sv(&r, review, &b->tier_since);
+  brief_sv(&r, review, &b->reviewed_to);
+  brief_sv(&r, inactivity, &b->first_seen);
+  brief_sv(&r, inactivity, &b->last_order_at);
+  brief_sv(&r, entry, &b->credits_due);
+  brief_sv(&r, entry, &b->debits);
+  brief_sv(&r, entry, &b->expired);
   for (int i = 0; i < 3; i++) rec_skip_uv(&r); /* life_points, life_spend, life_orders */
   size_t nbonus = rec_get_count(&r, LOY_MAX_TIERS);
   for (size_t i = 0; i < nbonus && !r.bad; i++) {
     if (rec_get_str(&r).n > LOY_NAME_MAX) return -1;
     rec_skip_uv(&r);
   }
-  b->pending = 0;
   size_t np = rec_get_count(&r, 1u << 24);
   for (size_t i = 0; i < np && !r.bad; i++) { /* loy_advance keeps those after now */
     int64_t at = rec_get_sv_inline(&r), amount = rec_get_sv_inline(&r);
@@ -246,6 +255,10 @@ int loy_member_brief_decode(const void *v, size_t n, int64_t now, loy_brief_t *b
   }
   size_t nc = rec_get_count(&r, 1u << 24);
   for (size_t i = 0; i < nc && !r.bad; i++) { /* ENTRY expiry: those at their date are due */
+    if (!entry) {
+      for (int k = 0; k < 3; k++) rec_skip_uv(&r);
+      continue;
+    }
     int64_t at = rec_get_sv_inline(&r), amount = rec_get_sv_inline(&r);
     rec_skip_uv(&r);
     if (at <= now) b->credits_due += amount;

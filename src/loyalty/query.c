@@ -158,8 +158,10 @@ static void summarize(const loy_program_t *p, int stored, const loy_member_t *m,
 static int summarize_brief(const loy_program_t *p, int stored, const loy_brief_t *b,
                            int64_t now, loy_summary_t *out) {
   int cur = -1;
-  for (size_t i = 0; b->tier_n && i < p->ntiers && cur < 0; i++) /* loy_tier_index */
-    if (strlen(p->tiers[i].name) == b->tier_n && !memcmp(p->tiers[i].name, b->tier, b->tier_n))
+  for (size_t i = 0; b->tier_n && i < p->ntiers && cur < 0; i++) /* loy_tier_index (a name is
+                                                                  * NUL-terminated in its array) */
+    if (b->tier_n <= LOY_NAME_MAX && !p->tiers[i].name[b->tier_n] &&
+        !memcmp(p->tiers[i].name, b->tier, b->tier_n))
       cur = (int)i;
   if (cur >= 0) { /* review()'s first test: the period after the last review has not ended */
     int64_t from = b->tier_since > b->reviewed_to ? b->tier_since : b->reviewed_to;
@@ -203,7 +205,12 @@ static int summary_memo(store_txn_t *t, loy_program_memo_t *pm, pstr_t customer,
     return 0;
   }
   if (rc) return core_store_err(t, rc, e);
-  if (loy_member_brief_decode(v, vn, now, &b)) return core_corrupt("loyalty member", e);
+  unsigned need = (p->downgrade != LOY_DOWN_NEVER && p->window != LOY_WINDOW_LIFETIME
+                       ? LOY_BRIEF_REVIEW /* loy_next_period_end is 0 otherwise */
+                       : 0) |
+                  (p->expiry == LOY_EXPIRY_INACTIVITY ? LOY_BRIEF_INACTIVITY : 0) |
+                  (p->expiry == LOY_EXPIRY_ENTRY ? LOY_BRIEF_ENTRY : 0);
+  if (loy_member_brief_decode(v, vn, now, need, &b)) return core_corrupt("loyalty member", e);
   if (!summarize_brief(p, stored, &b, now, out)) return 0;
   loy_member_t *m = loy_program_memo_member(pm);
   if (loy_member_decode(v, vn, m)) return core_corrupt("loyalty member", e);

@@ -9,12 +9,15 @@
  * next store_txn_begin(s, 0) on any thread takes a parked one and mdb_txn_renew()s it: no
  * malloc and no reader-table registration on the hot path. A parked txn keeps its LMDB reader
  * slot, so the pool holds at most max_readers/2 (<= 64) of them; the rest are freed. A read
- * txn that ended on the newest snapshot is parked *live* (not reset): the next begin that takes
- * it while nothing was committed since (the meta page's txn id, mdb_env_info, is still its
- * snapshot's) uses it as it is, its tables' roots already read (no renew, no first-touch
- * refresh of each named table); any other begin resets and renews it. Every top-level commit
- * of this process resets the parked live txns (their snapshots would otherwise keep LMDB from
- * reusing the pages the commit freed), and so does a remap. A read
+ * txn during which this process committed nothing (`commits`, counted by every top-level
+ * commit, read at its begin and at its end) is parked *live* (not reset): the next begin that
+ * takes it while nothing was committed since by any process (the meta page's txn id,
+ * mdb_env_info, is still its snapshot's) uses it as it is, its tables' roots already read (no
+ * renew, no first-touch refresh of each named table); any other begin resets and renews it.
+ * Every top-level commit of this process resets the parked live txns (their snapshots would
+ * otherwise keep LMDB from reusing the pages the commit freed), and so does a remap; one
+ * parked live on a snapshot another process's commit made old is reset by the next begin
+ * that takes it or by this process's next commit. A read
  * txn also keeps the last cursor closed on each table (its MDB_cursor; LMDB renews a
  * read-only cursor in any read txn), so a cursor open on the hot path allocates nothing.
  *
@@ -67,6 +70,7 @@ typedef struct lmdb_store_s {
   uint64_t map_size, map_size_max; /* writer thread only, after open */
   int grow_pending;       /* a write txn hit MDB_MAP_FULL (writer thread only) */
   uint64_t open_seq;      /* this open's number in the process (store_txn_snapshot_id) */
+  atomic_uint_fast64_t commits; /* top-level commits of this process (read txns parking) */
 } lmdb_store_t;
 
 static atomic_uint_fast64_t lmdb_opens; /* stores opened so far in this process */
@@ -82,6 +86,7 @@ struct lmdb_txn_s {
                                          * its MDB_cursor for the next open (renewed) */
   int live;        /* parked without mdb_txn_reset: its snapshot is still held */
   uint64_t txnid;  /* live: the snapshot's txn id */
+  uint64_t commits_at; /* read txn: the store's commits when it began */
 };
 
 struct lmdb_cursor_s {
@@ -263,6 +268,7 @@ int store_lmdb_open(const char *dir, const store_options_t *opt, store_t **out,
   s->pool_cap = o.max_readers / 2;
   if (s->pool_cap > READER_POOL_MAX) s->pool_cap = READER_POOL_MAX;
   for (int i = 0; i < READER_POOL_MAX; i++) atomic_init(&s->pool[i], NULL);
+  atomic_init(&s->commits, 0);
 
   const char *what = "mdb_env_create";
   int rc = mdb_env_create(&s->env);
@@ -427,13 +433,16 @@ static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
   lmdb_store_t *s = LS(base);
   *out = NULL;
   if (write && s->grow_pending) grow_map(s);
+  uint64_t commits = 0;
   if (!write) {
     reader_enter(s);
+    commits = atomic_load(&s->commits); /* before the snapshot: a commit after it is seen */
     lmdb_txn_t *t = pool_take(s);
     if (t && t->live) {
       if (last_txnid(s) == t->txnid) { /* nothing committed since: the same snapshot, its
                                         * tables' roots already read */
         t->live = 0;
+        t->commits_at = commits;
         t->base.err[0] = 0;
         *out = &t->base;
         return 0;
@@ -443,6 +452,7 @@ static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
     }
     if (t) {
       if (mdb_txn_renew(t->txn) == MDB_SUCCESS) {
+        t->commits_at = commits;
         t->base.err[0] = 0;
         *out = &t->base;
         return 0;
@@ -459,6 +469,7 @@ static int lmdb_txn_begin(store_t *base, int write, store_txn_t **out) {
   }
   t->base.s = base;
   t->base.write = write ? 1 : 0;
+  t->commits_at = commits;
   int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
   if (rc != MDB_SUCCESS) {
     char m[160];
@@ -504,8 +515,8 @@ static void lmdb_abort(store_txn_t *base) {
   if (!t->base.write) {
     t->ncursors = 0;
     t->txnid = (uint64_t)mdb_txn_id(t->txn);
-    t->live = t->txnid == last_txnid(s); /* the newest snapshot: kept for the next begin
-                                          * (an older one would only pin pages) */
+    t->live = atomic_load(&s->commits) == t->commits_at; /* kept for the next begin; one this
+                                          * process's commits made old would only pin pages */
     if (!t->live) mdb_txn_reset(t->txn);
     reader_exit(s);
     if (pool_park(s, t)) return;
@@ -543,7 +554,11 @@ static int lmdb_commit(store_txn_t *base, perr_info_t *err) {
   } else {
     int rc = mdb_txn_commit(t->txn);
     code = map_rc(rc, "mdb_txn_commit", t->base.err, sizeof t->base.err);
-    if (!rc && !t->parent) pool_sweep(LS(t->base.s));
+    if (!rc && !t->parent) {
+      atomic_fetch_add(&LS(t->base.s)->commits, 1); /* before the sweep: a reader ending now
+                                                     * parks reset */
+      pool_sweep(LS(t->base.s));
+    }
     if (rc == MDB_MAP_FULL) note_map_full(t);
     else if (code) {
       commit_failed(t, rc);
