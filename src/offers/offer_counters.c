@@ -228,8 +228,12 @@ void offer_seen_prefetch(store_txn_t *t, const char *customer, offer_seen_set_t 
   size_t kn, vn;
   out->complete = 0;
   out->n = 0;
-  seen_key(&pre, customer, "");
-  if (pre.bad || store_cursor_open(t, STORE_T_OFFER_SEEN, pre.b, pre.n, &c)) return;
+  size_t cn = strlen(customer); /* seen_key(customer, ""): the customer and its separator */
+  if (cn > OFFERS_ID_MAX) return;
+  memcpy(pre.b, customer, cn);
+  pre.b[cn] = 0;
+  pre.n = cn + 1;
+  if (store_cursor_open(t, STORE_T_OFFER_SEEN, pre.b, pre.n, &c)) return;
   int rc;
   while ((rc = store_cursor_next(c, &k, &kn, &v, &vn)) == 1) {
     if (kn < pre.n || memcmp(k, pre.b, pre.n)) break; /* past the customer's rows */

@@ -103,32 +103,6 @@ uint64_t rec_get_uv(rec_rd_t *r) {
 
 int64_t rec_get_sv(rec_rd_t *r) { return rec_unzigzag(rec_get_uv_inline(r)); }
 
-static pstr_t get_bytes(rec_rd_t *r, uint64_t n) {
-  pstr_t s = {NULL, 0};
-  if (r->bad || n > (uint64_t)(r->end - r->p)) {
-    r->bad = 1;
-    return s;
-  }
-  s.p = (const char *)r->p;
-  s.n = (size_t)n;
-  r->p += n;
-  return s;
-}
-
-pstr_t rec_get_str(rec_rd_t *r) {
-  uint64_t n = rec_get_uv_inline(r);
-  pstr_t s = get_bytes(r, n);
-  if (!s.p && !r->bad) s.p = "";
-  return s;
-}
-
-pstr_t rec_get_optstr(rec_rd_t *r) {
-  uint64_t n = rec_get_uv_inline(r);
-  pstr_t none = {NULL, 0};
-  if (r->bad || n == 0) return none;
-  return get_bytes(r, n - 1);
-}
-
 /* ---- shared core helpers ---------------------------------------------------------- */
 
 int core_check_id(pstr_t id, const char *field, perr_info_t *e) {

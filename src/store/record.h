@@ -86,9 +86,6 @@ static inline unsigned rec_get_u8(rec_rd_t *r) {
 }
 uint64_t rec_get_uv(rec_rd_t *r);
 int64_t rec_get_sv(rec_rd_t *r);
-/* Strings point into the record buffer (not NUL-terminated). */
-pstr_t rec_get_str(rec_rd_t *r);
-pstr_t rec_get_optstr(rec_rd_t *r);
 /* 1 when everything was read and nothing is left over. */
 static inline int rec_rd_done(const rec_rd_t *r) { return !r->bad && r->p == r->end; }
 /* rec_get_uv / rec_get_sv with a one-byte value (< 128) read inline, without a call: the same
@@ -99,9 +96,14 @@ static inline uint64_t rec_get_uv_inline(rec_rd_t *r) {
   return rec_get_uv(r);
 }
 /* Skip one varint: the position and the sticky error rec_get_uv leaves, its value not
- * assembled (a terminator in the next 8 bytes is found with one mask; else rec_get_uv). */
+ * assembled (one byte; else a terminator in the next 8 bytes found with one mask, or the
+ * record's last bytes scanned; else rec_get_uv). */
 static inline void rec_skip_uv(rec_rd_t *r) {
   if (r->bad) return;
+  if (r->p < r->end && *r->p < 0x80) { /* one byte, as most are */
+    r->p++;
+    return;
+  }
   if (r->end - r->p < 8) { /* a record's tail: a varint here is at most 7 bytes, so the one
                             * error is a cut one */
     for (const unsigned char *p = r->p; p < r->end; p++)
@@ -123,6 +125,30 @@ static inline void rec_skip_uv(rec_rd_t *r) {
   }
 #endif
   (void)rec_get_uv(r);
+}
+/* Strings point into the record buffer (not NUL-terminated). */
+static inline pstr_t rec_get_bytes(rec_rd_t *r, uint64_t n) {
+  pstr_t s = {NULL, 0};
+  if (r->bad || n > (uint64_t)(r->end - r->p)) {
+    r->bad = 1;
+    return s;
+  }
+  s.p = (const char *)r->p;
+  s.n = (size_t)n;
+  r->p += n;
+  return s;
+}
+static inline pstr_t rec_get_str(rec_rd_t *r) {
+  uint64_t n = rec_get_uv_inline(r);
+  pstr_t s = rec_get_bytes(r, n);
+  if (!s.p && !r->bad) s.p = "";
+  return s;
+}
+static inline pstr_t rec_get_optstr(rec_rd_t *r) {
+  uint64_t n = rec_get_uv_inline(r);
+  pstr_t none = {NULL, 0};
+  if (r->bad || n == 0) return none;
+  return rec_get_bytes(r, n - 1);
 }
 /* A count that must be <= max (and plausible for the bytes left: every counted item takes
  * at least one byte); bad otherwise. */
