@@ -172,12 +172,15 @@ static inline int key_cmp(const void *a, size_t an, const void *b, size_t bn) {
   const unsigned char *p = a, *q = b;
   size_t n = an < bn ? an : bn;
   uint64_t x = 0, y = 0;
-  if (n >= 8) { /* words; the last one overlaps the one before (its overlap is equal) */
-    size_t i = 0;
-    for (; i + 8 < n; i += 8)
-      if ((x = load_be64(p + i)) != (y = load_be64(q + i))) return x < y ? -1 : 1;
-    x = load_be64(p + n - 8);
-    y = load_be64(q + n - 8);
+  if (n >= 8) { /* words: the first (most keys differ there), then on; the last one overlaps
+                 * the one before (its overlap is equal) */
+    x = load_be64(p);
+    y = load_be64(q);
+    for (size_t i = 8; x == y && i < n; i += 8) {
+      size_t at = i + 8 <= n ? i : n - 8;
+      x = load_be64(p + at);
+      y = load_be64(q + at);
+    }
   } else if (n >= 4) { /* the first and the last four bytes, overlapping */
     x = (uint64_t)load_be32(p) << 32 | load_be32(p + n - 4);
     y = (uint64_t)load_be32(q) << 32 | load_be32(q + n - 4);
