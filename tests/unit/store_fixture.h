@@ -40,19 +40,24 @@ static inline int fx_setup(void **state, const char *dir_template) {
   return 0;
 }
 
+/* Remove a test's store directory: the store's files and whatever the test wrote there. */
+static inline void fx_remove_dir(const char *path) {
+  DIR *dir = opendir(path);
+  for (struct dirent *de; dir && (de = readdir(dir));) {
+    if (de->d_name[0] == '.') continue;
+    char p[128 + 256];
+    snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+    unlink(p);
+  }
+  if (dir) closedir(dir);
+  rmdir(path);
+}
+
 static inline int fx_teardown(void **state) {
   fx_t *f = *state;
   if (f->w) store_abort(f->w);
   store_close(f->s);
-  DIR *dir = opendir(f->dir); /* the store's files and whatever the test wrote there */
-  for (struct dirent *de; dir && (de = readdir(dir));) {
-    if (de->d_name[0] == '.') continue;
-    char p[128 + 256];
-    snprintf(p, sizeof p, "%s/%s", f->dir, de->d_name);
-    unlink(p);
-  }
-  if (dir) closedir(dir);
-  rmdir(f->dir);
+  fx_remove_dir(f->dir);
   arena_free(&f->a);
   free(f);
   return 0;

@@ -10,13 +10,10 @@
 #include <cmocka.h>
 
 #include <lmdb.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "store/store.h"
 #include "store/store_internal.h"
+#include "store_fixture.h"
 
 static uint64_t next_rand(uint64_t *s) { /* xorshift64 */
   *s ^= *s << 13;
@@ -174,15 +171,6 @@ static void check_with_store(const char *dir, const key_t_ *k, size_t nk) {
   store_close(st);
 }
 
-static void rm_dir(const char *dir) {
-  char p[160];
-  snprintf(p, sizeof p, "%s/data.mdb", dir);
-  unlink(p);
-  snprintf(p, sizeof p, "%s/lock.mdb", dir);
-  unlink(p);
-  rmdir(dir);
-}
-
 static void test_store_written_reads_with_default(void **state) {
   (void)state;
   char dir[64];
@@ -204,7 +192,7 @@ static void test_store_written_reads_with_default(void **state) {
   store_close(st);
   check_with_default(dir, k, NKEYS);
   check_with_store(dir, k, NKEYS);
-  rm_dir(dir);
+  fx_remove_dir(dir);
   free(k);
 }
 
@@ -234,7 +222,7 @@ static void test_default_written_reads_with_store(void **state) {
   assert_int_equal(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
   check_with_store(dir, k, NKEYS);
-  rm_dir(dir);
+  fx_remove_dir(dir);
   free(k);
 }
 
