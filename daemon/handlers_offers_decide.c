@@ -211,9 +211,8 @@ static void load_profile(void *ctx, unsigned group, offers_profile_t *p) {
     p->points = ps->loy.balance;
   } else if (group == OFFERS_GROUP_CLV) {
     const clv_snap_t *s = clv_model_current(x->d);
-    cust_analytics_t an;
-    memset(&an, 0, sizeof an);
-    clv_snap_analytics(s, s ? clv_snap_find(s, id.p, id.n) : NULL, &an);
+    clv_scores_t an; /* what the rules read of clv_snap_analytics's answer */
+    clv_snap_scores(s, s ? clv_snap_find(s, id.p, id.n) : NULL, &an);
     p->scored = an.scored;
     p->segment = an.segment;
     p->has_clv = an.has_clv;

@@ -515,24 +515,41 @@ fail:
 
 /* ---- queries ---- */
 
+void clv_snap_scores(const clv_snap_t *s, const clv_row_t *r, clv_scores_t *out) {
+  if (!s || !r) {
+    *out = (clv_scores_t){0};
+    return;
+  }
+  out->scored = 1;
+  out->segment = rfm_segment_name((rfm_segment_t)r->segment);
+  out->has_clv = clv_snap_has_clv(s);
+  out->has_value = clv_snap_has_value(s);
+  out->p_alive = r->p_alive;
+  out->churn_risk = 1.0 - r->p_alive;
+  out->churn_band = clv_band_name((clv_band_t)r->band);
+  out->predicted_clv = (int64_t)llround(r->clv);
+}
+
 void clv_snap_analytics(const clv_snap_t *s, const clv_row_t *r, cust_analytics_t *a) {
   memset(a, 0, sizeof *a);
   if (!s) return;
   a->model_version = s->version;
   if (!r) return;
-  a->scored = 1;
+  clv_scores_t sc;
+  clv_snap_scores(s, r, &sc);
+  a->scored = sc.scored;
   a->as_of = s->as_of;
   a->r = r->r;
   a->f = r->f;
   a->m = r->m;
-  a->segment = rfm_segment_name((rfm_segment_t)r->segment);
-  a->has_clv = clv_snap_has_clv(s);
-  a->has_value = clv_snap_has_value(s);
-  a->p_alive = r->p_alive;
-  a->churn_risk = 1.0 - r->p_alive;
+  a->segment = sc.segment;
+  a->has_clv = sc.has_clv;
+  a->has_value = sc.has_value;
+  a->p_alive = sc.p_alive;
+  a->churn_risk = sc.churn_risk;
   for (int k = 0; k < 3; k++) a->expected[k] = r->expected[k];
-  a->churn_band = clv_band_name((clv_band_t)r->band);
-  a->predicted_clv = (int64_t)llround(r->clv);
+  a->churn_band = sc.churn_band;
+  a->predicted_clv = sc.predicted_clv;
   memcpy(a->currency, s->currency, 4);
 }
 

@@ -121,6 +121,16 @@ static inline int clv_snap_has_value(const clv_snap_t *s) {
   return s->tx.status == CLV_OK && s->spend.status == CLV_OK;
 }
 void clv_snap_analytics(const clv_snap_t *s, const clv_row_t *row, cust_analytics_t *out);
+/* The scores a decision's rules read (offers.decide's profile), as clv_snap_analytics gives
+ * them (it fills its fields of these from here); all zero/NULL when row is NULL (not scored)
+ * or s is NULL. Nothing else is filled. */
+typedef struct clv_scores_s {
+  int scored, has_clv, has_value;
+  const char *segment, *churn_band;
+  double p_alive, churn_risk;
+  int64_t predicted_clv;
+} clv_scores_t;
+void clv_snap_scores(const clv_snap_t *s, const clv_row_t *row, clv_scores_t *out);
 int clv_snap_page(const clv_snap_t *s, const segment_page_params_t *p, arena_t *a,
                   segment_page_t *out, perr_info_t *e);
 void clv_snap_counts(const clv_snap_t *s, segment_list_t *out);

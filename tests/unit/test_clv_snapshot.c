@@ -190,6 +190,23 @@ static void test_file_round_trip(void **state) {
     const clv_row_t *r = &s->rows[i];
     assert_ptr_equal(clv_snap_find(l, s->pool + r->id_off, r->id_len), &l->rows[i]);
   }
+  /* the scores offers.decide reads: clv_snap_analytics's fields of them, for every row, an
+   * unscored customer and no model */
+  for (size_t i = 0; i <= s->n + 1; i++) {
+    const clv_snap_t *m = i <= s->n ? s : NULL;
+    const clv_row_t *r = i < s->n ? &s->rows[i] : NULL;
+    cust_analytics_t an;
+    clv_scores_t sc;
+    clv_snap_analytics(m, r, &an);
+    clv_snap_scores(m, r, &sc);
+    assert_int_equal(sc.scored, an.scored);
+    assert_int_equal(sc.has_clv, an.has_clv);
+    assert_int_equal(sc.has_value, an.has_value);
+    assert_ptr_equal(sc.segment, an.segment);
+    assert_ptr_equal(sc.churn_band, an.churn_band);
+    assert_true(sc.p_alive == an.p_alive && sc.churn_risk == an.churn_risk);
+    assert_int_equal(sc.predicted_clv, an.predicted_clv);
+  }
   clv_snap_release(l);
   clv_snap_release(s);
   /* no file: not found, said so */
