@@ -252,6 +252,20 @@ long mpdecode_request_params(const uint8_t *p, size_t n, size_t at, const guard_
   return (long)(at + 1) + k;
 }
 
+long mpdecode_request_raw(const uint8_t *p, size_t n, size_t at, const guard_limits_t *lim,
+                          mpraw_decode_fn raw, struct arena_s *a, void *out, rpc_msg_t *m) {
+  /* as mpdecode_request_params: the two arrays around the map within the limits */
+  if (lim->max_depth < 3 || lim->max_elems < (m->type == RPC_REQUEST ? 4u : 3u)) return 0;
+  if (n > lim->max_message) n = lim->max_message;
+  if (at + 1 >= n || p[at] != 0x91) return 0;
+  mpraw_limits_t rl = {lim->max_depth - 2, lim->max_elems};
+  if (rl.room > MPFRAME_MAX_DEPTH) rl.room = MPFRAME_MAX_DEPTH;
+  size_t k = raw(p + at + 1, n - at - 1, &rl, a, out);
+  if (!k) return 0;
+  m->params = NULL;
+  return (long)(at + 1 + k);
+}
+
 int mpdecode_method(const uint8_t *p, size_t n, const char **name, size_t *len) {
   size_t i = 2;
   if (n < 4 || !((p[0] == 0x94 && p[1] == 0) || (p[0] == 0x93 && p[1] == 2))) return -1;
