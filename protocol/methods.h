@@ -166,6 +166,8 @@ typedef mpraw_decode_fn method_decode_raw_fn;
 /* The raw decoders of methods.def's raw column. */
 size_t raw_recs_cart(const uint8_t *p, size_t n, const mpraw_limits_t *lim, arena_t *a,
                      void *out);
+size_t raw_offers_decide(const uint8_t *p, size_t n, const mpraw_limits_t *lim, arena_t *a,
+                         void *out);
 
 /* The affects column: a write's committed params and result -> the ids of kind (a KEY_*)
  * whose cached answers it may have changed, at most METHOD_AFFECTS_MAX into ids. Returns
