@@ -209,22 +209,28 @@ typedef struct raw_s {
   strs_t strs;
 } raw_t;
 
-static bool raw_map(raw_t *x, uint32_t depth, uint32_t *n) {
+MPRAW_INLINE bool raw_map(raw_t *x, uint32_t depth, uint32_t *n) {
   return mpraw_map(&x->r, n) && depth < x->lim->room && *n <= x->lim->max_elems;
 }
 
 /* A string of 1..max bytes without NUL, copied. */
-static const char *raw_str(raw_t *x, size_t max) {
+MPRAW_INLINE const char *raw_str(raw_t *x, size_t max) {
   const char *s;
   uint32_t n;
   return mpraw_str(&x->r, &s, &n) ? copy_str(&x->strs, s, n, max) : NULL;
 }
 
 /* An integer in lo..hi, or nil when nil_ok (*out unchanged). */
-static bool raw_int(raw_t *x, bool nil_ok, int64_t lo, int64_t hi, int64_t *out) {
+MPRAW_INLINE bool raw_int(raw_t *x, bool nil_ok, int64_t lo, int64_t hi, int64_t *out) {
   bool neg;
   uint64_t u;
   int64_t v;
+  if (x->r.i < x->r.n && x->r.p[x->r.i] < 0x80) { /* a positive fixint: the common case */
+    v = x->r.p[x->r.i++];
+    if (v < lo || v > hi) return false;
+    *out = v;
+    return true;
+  }
   if (nil_ok && mpraw_nil(&x->r)) return true;
   return mpraw_int(&x->r, &neg, &u, &v) && int_in(neg, u, v, lo, hi, out);
 }

@@ -35,22 +35,42 @@ typedef struct mpraw_s {
   size_t i; /* the next one */
 } mpraw_t;
 
-/* A big-endian unsigned of w = 1, 2, 4 or 8 bytes at p. */
-static inline uint64_t mpraw_be(const uint8_t *p, unsigned w) {
+/* Inlined into each raw decoder: a call per value would cost as much as the reading. */
+#if defined(__GNUC__)
+#define MPRAW_INLINE static inline __attribute__((always_inline))
+#else
+#define MPRAW_INLINE static inline
+#endif
+
+/* A big-endian unsigned of w = 1, 2, 4 or 8 bytes at p: one load and a byte swap on a
+ * little-endian host (GCC and Clang builtins), shifts elsewhere. */
+MPRAW_INLINE uint64_t mpraw_be(const uint8_t *p, unsigned w) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint16_t u16;
+  uint32_t u32;
+  uint64_t u64;
+  switch (w) {
+    case 1: return p[0];
+    case 2: memcpy(&u16, p, 2); return __builtin_bswap16(u16);
+    case 4: memcpy(&u32, p, 4); return __builtin_bswap32(u32);
+    default: memcpy(&u64, p, 8); return __builtin_bswap64(u64);
+  }
+#else
   uint64_t v = 0;
   for (unsigned k = 0; k < w; k++) v = v << 8 | p[k];
   return v;
+#endif
 }
 
 /* A header whose length is a big-endian unsigned of w bytes after the lead: *len. */
-static inline bool mpraw_len(mpraw_t *r, unsigned w, uint64_t *len) {
+MPRAW_INLINE bool mpraw_len(mpraw_t *r, unsigned w, uint64_t *len) {
   if (r->n - r->i < 1 + (size_t)w) return false;
   *len = mpraw_be(r->p + r->i + 1, w);
   r->i += 1 + w;
   return true;
 }
 
-static inline bool mpraw_str(mpraw_t *r, const char **s, uint32_t *size) {
+MPRAW_INLINE bool mpraw_str(mpraw_t *r, const char **s, uint32_t *size) {
   if (r->i >= r->n) return false;
   uint8_t b = r->p[r->i];
   size_t at = r->i;
@@ -68,7 +88,7 @@ static inline bool mpraw_str(mpraw_t *r, const char **s, uint32_t *size) {
 }
 
 /* A container header of the kind fix_lo (0x80 map, 0x90 array): *count. */
-static inline bool mpraw_container(mpraw_t *r, uint8_t fix_lo, uint8_t lead16, uint32_t *count) {
+MPRAW_INLINE bool mpraw_container(mpraw_t *r, uint8_t fix_lo, uint8_t lead16, uint32_t *count) {
   if (r->i >= r->n) return false;
   uint8_t b = r->p[r->i];
   uint64_t c;
@@ -77,16 +97,16 @@ static inline bool mpraw_container(mpraw_t *r, uint8_t fix_lo, uint8_t lead16, u
   *count = (uint32_t)c;
   return true;
 }
-static inline bool mpraw_map(mpraw_t *r, uint32_t *count) {
+MPRAW_INLINE bool mpraw_map(mpraw_t *r, uint32_t *count) {
   return mpraw_container(r, 0x80, 0xde, count);
 }
-static inline bool mpraw_array(mpraw_t *r, uint32_t *count) {
+MPRAW_INLINE bool mpraw_array(mpraw_t *r, uint32_t *count) {
   return mpraw_container(r, 0x90, 0xdc, count);
 }
 
 /* An integer, as msgpack-c reads it: *neg = false with *u (a POSITIVE_INTEGER), or *neg =
  * true with *v < 0 (a NEGATIVE_INTEGER). */
-static inline bool mpraw_int(mpraw_t *r, bool *neg, uint64_t *u, int64_t *v) {
+MPRAW_INLINE bool mpraw_int(mpraw_t *r, bool *neg, uint64_t *u, int64_t *v) {
   if (r->i >= r->n) return false;
   uint8_t b = r->p[r->i];
   if (b < 0x80) {
@@ -114,7 +134,7 @@ static inline bool mpraw_int(mpraw_t *r, bool *neg, uint64_t *u, int64_t *v) {
 }
 
 /* An unsigned (a POSITIVE_INTEGER): *u. */
-static inline bool mpraw_uint(mpraw_t *r, uint64_t *u) {
+MPRAW_INLINE bool mpraw_uint(mpraw_t *r, uint64_t *u) {
   size_t at = r->i;
   bool neg;
   int64_t v;
@@ -123,13 +143,38 @@ static inline bool mpraw_uint(mpraw_t *r, uint64_t *u) {
   return !neg;
 }
 
-static inline bool mpraw_nil(mpraw_t *r) {
+MPRAW_INLINE bool mpraw_nil(mpraw_t *r) {
   if (r->i >= r->n || r->p[r->i] != 0xc0) return false;
   r->i++;
   return true;
 }
 
+/* Whether s[0..n) is lit[0..l) (l known when compiled): word compares, the last word
+ * overlapping, no byte past s[n) read and no call. */
+MPRAW_INLINE bool mpraw_eq(const char *s, size_t n, const char *lit, size_t l) {
+  if (n != l) return false;
+  if (l >= 8) {
+    uint64_t a, b, c, d;
+    for (size_t i = 0; i + 8 < l; i += 8) {
+      memcpy(&a, s + i, 8);
+      memcpy(&b, lit + i, 8);
+      if (a != b) return false;
+    }
+    memcpy(&c, s + l - 8, 8);
+    memcpy(&d, lit + l - 8, 8);
+    return c == d;
+  }
+  if (l >= 4) {
+    uint32_t a, b, c, d;
+    memcpy(&a, s, 4), memcpy(&b, lit, 4);
+    memcpy(&c, s + l - 4, 4), memcpy(&d, lit + l - 4, 4);
+    return a == b && c == d;
+  }
+  for (size_t i = 0; i < l; i++)
+    if (s[i] != lit[i]) return false;
+  return true;
+}
 /* Whether the string s of size n is the literal lit. */
-#define MPRAW_IS(s, n, lit) ((n) == sizeof(lit) - 1 && !memcmp((s), lit, sizeof(lit) - 1))
+#define MPRAW_IS(s, n, lit) mpraw_eq((s), (n), lit, sizeof(lit) - 1)
 
 #endif
