@@ -146,6 +146,13 @@ size_t raw_recs_cart(const uint8_t *p, size_t n, const mpraw_limits_t *lim, aren
       for (uint32_t i = 0; i < nitems; i++) {
         const char *s;
         uint32_t sn;
+        uint8_t b = r.i < n ? p[r.i] : 0;
+        if (b > 0xa0 && b <= 0xbf && (size_t)(b & 0x1fu) < n - r.i) { /* a fixstr id of 1..31 */
+          sn = b & 0x1fu;
+          v[i] = (pstr_t){(const char *)p + r.i + 1, sn};
+          r.i += 1 + sn;
+          continue;
+        }
         if (!mpraw_str(&r, &s, &sn) || sn - 1u >= CORE_ID_MAX) return 0;
         v[i] = (pstr_t){s, sn};
       }
