@@ -143,19 +143,23 @@ size_t raw_recs_cart(const uint8_t *p, size_t n, const mpraw_limits_t *lim, aren
         return 0;
       pstr_t *v = nitems <= 8 ? q->items_small : arena_alloc(a, sizeof *v * nitems);
       if (!v) return 0;
+      size_t at = r.i; /* in a local: the common item costs a few instructions */
       for (uint32_t i = 0; i < nitems; i++) {
         const char *s;
         uint32_t sn;
-        uint8_t b = r.i < n ? p[r.i] : 0;
-        if (b > 0xa0 && b <= 0xbf && (size_t)(b & 0x1fu) < n - r.i) { /* a fixstr id of 1..31 */
+        unsigned b = at < n ? p[at] : 0;
+        if (b - 0xa1u <= 0x1eu && (size_t)(b & 0x1fu) < n - at) { /* a fixstr id of 1..31 */
           sn = b & 0x1fu;
-          v[i] = (pstr_t){(const char *)p + r.i + 1, sn};
-          r.i += 1 + sn;
+          v[i] = (pstr_t){(const char *)p + at + 1, sn};
+          at += 1 + sn;
           continue;
         }
+        r.i = at;
         if (!mpraw_str(&r, &s, &sn) || sn - 1u >= CORE_ID_MAX) return 0;
         v[i] = (pstr_t){s, sn};
+        at = r.i;
       }
+      r.i = at;
       q->items = v;
       q->nitems = nitems;
     } else if (MPRAW_IS(key, kn, "limit") && !has_limit) {
