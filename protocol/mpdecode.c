@@ -9,25 +9,8 @@
 #include "mpframe.h"
 #include "rpc.h"
 
-/* A big-endian unsigned of n = 1, 2, 4 or 8 bytes: one load and a byte swap on a
- * little-endian host (GCC and Clang builtins), shifts elsewhere. */
-static uint64_t be(const uint8_t *p, int n) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint16_t u16;
-  uint32_t u32;
-  uint64_t u64;
-  switch (n) {
-    case 1: return p[0];
-    case 2: memcpy(&u16, p, 2); return __builtin_bswap16(u16);
-    case 4: memcpy(&u32, p, 4); return __builtin_bswap32(u32);
-    default: memcpy(&u64, p, 8); return __builtin_bswap64(u64);
-  }
-#else
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++) v = v << 8 | p[i];
-  return v;
-#endif
-}
+/* A big-endian unsigned of n = 1, 2, 4 or 8 bytes (mpraw.h's). */
+static inline uint64_t be(const uint8_t *p, int n) { return mpraw_be(p, (unsigned)n); }
 
 /* What a lead byte is, for the decoder's one jump: the fix ranges and the 32 leads
  * 0xc0..0xdf (whose widths are mpframe's table). */

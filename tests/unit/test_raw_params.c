@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "guard.h"
+#include "guard_accepts.h"
 #include "methods.h"
 #include "mpdecode.h"
 #include "rpc.h"
@@ -352,16 +353,6 @@ static void same_offers(arena_t *ar, const void *raw_out, const void *obj_out) {
 typedef void (*same_fn)(arena_t *a, const void *raw_out, const void *obj_out);
 
 typedef struct tally_s { int tried, taken, common, common_taken; } tally_t;
-
-/* Whether the guard, fed p[0..k) from idle, accepts it as exactly one message. */
-static int guard_accepts_one(const uint8_t *p, size_t k, const guard_limits_t *lim) {
-  guard_t g;
-  size_t good;
-  guard_init(&g, lim);
-  if (guard_feed(&g, p, k - 1, &good) != GUARD_OK || good != 0) return 0;
-  if (guard_feed(&g, p + k - 1, 1, &good) != GUARD_OK || good != 1) return 0;
-  return guard_idle(&g);
-}
 
 /* One input p[0..n) (a whole message of len bytes, or 0: unknown) to method mi: if the raw
  * path takes it, the guard, the general parse and the table decoder agree. */
