@@ -24,7 +24,7 @@
 static bool in_list(const char *const *list, size_t n, const char *s) {
   if (!s) return false;
   for (size_t i = 0; i < n; i++)
-    if (!strcmp(list[i], s)) return true;
+    if (list[i][0] == s[0] && !strcmp(list[i], s)) return true; /* most differ at once */
   return false;
 }
 
@@ -87,6 +87,19 @@ static double rank_num(const offers_catalog_t *c, const offers_decide_in_t *in, 
   }
   *present = true;
   return x >= lo && x <= hi ? x : def;
+}
+
+/* The decision's generator (bandit draws, random impression ids), seeded at its first
+ * use: the same draws as seeding it first, and no seeding in a decision that draws nothing. */
+typedef struct draws_s {
+  bandit_rng_t rng;
+  uint64_t seed;
+  bool seeded;
+} draws_t;
+
+static bandit_rng_t *draws_rng(draws_t *d) {
+  if (!d->seeded) bandit_rng_seed(&d->rng, d->seed), d->seeded = true;
+  return &d->rng;
 }
 
 /* One candidate before selection. */
@@ -228,7 +241,11 @@ static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
   if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
     unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
     if (!m || !*m) {
-      bool ok = in->lazy && o->rule_attr
+      int name = in->lazy && o->rule_attr ? o->rule_one : -1; /* condition_single_name */
+      bool ok = name >= 0 /* one attribute's test: its slot read here, no callback */
+                    ? condition_eval_value(o->rule,
+                                           offer_attrs_typed(in->lazy, (size_t)o->rule_attr[name]))
+                : in->lazy && o->rule_attr
                     ? condition_eval_values(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
                     : condition_eval(o->rule, in->attrs);
       if (m) *m = ok ? 1 : 2;
@@ -280,7 +297,7 @@ static bool held_out(const offer_t *o, uint32_t idh) {
  * held-out customer draws nothing from the generator the later draws share. */
 static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
                     const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
-                    bandit_rng_t *rng, int *arm, bool *pending) {
+                    draws_t *rng, int *arm, bool *pending) {
   bool known;
   *pending = false;
   const offer_seen_row_t *row = scan_seen_row(k, seen_set, o, &known);
@@ -309,7 +326,7 @@ static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
     if ((rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, i + 1, &a))) return rc;
     arms[i] = a.s;
   }
-  *arm = 1 + bandit_pick(arms, o->nvariants, (bandit_reward_t)o->reward, rng);
+  *arm = 1 + bandit_pick(arms, o->nvariants, (bandit_reward_t)o->reward, draws_rng(rng));
   return 0;
 }
 
@@ -390,10 +407,11 @@ static const char HEX2[256][2] = {
 
 /* The impression id into out (32 lowercase hex digits) and the 16 bytes they stand for
  * into h[0..16). */
-static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
+static void impression_id(const offers_decide_in_t *in, const offer_t *o, draws_t *rng,
                           char out[33], unsigned char h[32]) {
   if (in->random_ids) {
-    for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
+    bandit_rng_t *r = draws_rng(rng);
+    for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(r) * 256.0);
   } else {
     char bucket[24];
     decimal(in->now / 3600, bucket);
@@ -444,7 +462,7 @@ static void eligible_reason(const offer_t *o, const char *variant, const cand_t 
 }
 
 static int fill(const offers_decide_in_t *in, size_t customer_len, const cand_t *c,
-                bandit_rng_t *rng, offers_decided_t *d, perr_info_t *e) {
+                draws_t *rng, offers_decided_t *d, perr_info_t *e) {
   const offer_t *o = c->o;
   d->token[0] = 0; /* every other field is set below (no memset of the 700-byte item) */
   d->offer_id = o->id;
@@ -502,8 +520,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
       return 0;
     }
   }
-  bandit_rng_t rng;
-  bandit_rng_seed(&rng, in->seed);
+  draws_t rng = {.seed = in->seed};
   /* the candidates, then one memo byte per distinct rule of the catalogue and one past them
    * (the gates' slot of an offer without a rule: always 0), then one byte per gate class
    * (nclasses <= n) */
