@@ -31,6 +31,7 @@
 #include "store_fixture.h"
 #include "offers_fixture.h"
 #include "offers/offers_internal.h"
+#include "experiments/bandit.h"
 #include "loyalty/loyalty.h"
 #include "offers_types.h"
 
@@ -123,6 +124,63 @@ static void test_selection_order(void **st) {
   }
   assert_true(picked > 2000);
   offers_catalog_free(c);
+}
+
+/* The decision's generator, seeded at its first draw (offer_decide.c draws_t), gives the
+ * draws of one seeded first: a bandit offer's arm (drawn in the catalogue scan, from counters
+ * at zero) and then every random impression id (16 draws each, in the answer's order), against
+ * a generator the test seeds with the request's seed; and a decision without a bandit offer
+ * takes its impression ids from the seed's first draws. */
+static void expect_ids(bandit_rng_t *r, const offers_decision_t *d) {
+  for (size_t i = 0; i < d->n; i++) {
+    char want[33];
+    for (int k = 0; k < 16; k++)
+      snprintf(want + 2 * k, 3, "%02x", (unsigned)(unsigned char)(bandit_uniform(r) * 256.0));
+    assert_string_equal(d->items[i].impression_id, want);
+  }
+}
+
+static void test_random_ids_follow_seed(void **st) {
+  fx_t *f = *st;
+  ofx_set(f, "{\"id\":\"r1\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+             "\"stackable\":true,\"experiment\":{\"variants\":[{\"id\":\"a\",\"value\":100},"
+             "{\"id\":\"b\",\"value\":200}]}}");
+  offers_catalog_t *ab = ofx_catalog(f);
+  ofx_set(f, "{\"id\":\"r2\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+             "\"stackable\":true,\"experiment\":{\"mode\":\"bandit\",\"variants\":[{\"id\":"
+             "\"a\",\"value\":100},{\"id\":\"b\",\"value\":150}]}}");
+  offers_catalog_t *both = ofx_catalog(f);
+  uint64_t s = 0x51d5;
+  size_t ids = 0;
+  for (int round = 0; round < 300; round++) {
+    ofx_cart_t cart;
+    ofx_cart(&cart, "EUR", 1000 + (int64_t)(ofx_rand(&s) % 5000));
+    char customer[16];
+    snprintf(customer, sizeof customer, "c%d", (int)(ofx_rand(&s) % 1000));
+    json_t *attrs = json_object();
+    offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = attrs,
+                             .now = OFX_NOW, .seed = ofx_rand(&s), .random_ids = true};
+    offers_decision_t d;
+    perr_info_t e = {0};
+    bandit_rng_t r;
+    assert_int_equal(offers_decide(ab, f->w, &in, &d, &e), 0);
+    assert_int_equal(d.n, 1);
+    bandit_rng_seed(&r, in.seed);
+    expect_ids(&r, &d);
+    assert_int_equal(offers_decide(both, f->w, &in, &d, &e), 0);
+    assert_int_equal(d.n, 2);
+    bandit_rng_seed(&r, in.seed);
+    stats_arm_t arms[2] = {{0}, {0}};
+    int arm = 1 + bandit_pick(arms, 2, BANDIT_CONVERSION, &r);
+    for (size_t i = 0; i < d.n; i++)
+      if (!strcmp(d.items[i].offer_id, "r2")) assert_int_equal(d.items[i].arm, arm);
+    expect_ids(&r, &d);
+    ids += 3;
+    json_decref(attrs);
+  }
+  assert_int_equal(ids, 900);
+  offers_catalog_free(ab);
+  offers_catalog_free(both);
 }
 
 /* A percent off computed in 64 bits when base x value fits: against the 128-bit product it
@@ -471,6 +529,7 @@ static void test_id_cmp(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_random_ids_follow_seed, setup, teardown),
       cmocka_unit_test(test_percent_discount),
       cmocka_unit_test(test_token_versions),
       cmocka_unit_test(test_answer_packed_directly),
