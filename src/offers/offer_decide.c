@@ -107,7 +107,10 @@ typedef struct cand_s {
   const offer_t *o;
   int arm;
   bool holdout_pending; /* arm 1 unless the holdout split says 0 (pick_arm): found when taken */
+  bool split;           /* its A/B split is left to the selection (bound_arms): ev is the bound
+                         * of its arms' EVs; arm, value, discount, uplift not set yet */
   int64_t value, discount;
+  int64_t base, money_used; /* the scan's applicable value and budget used (split only) */
   double ev, uplift;
 } cand_t;
 
@@ -120,6 +123,9 @@ typedef struct counters_s {
   offers_counter_memo_t *want, *m;
   const offers_catalog_t *c;
   bool begun, seen_read;
+  bool warm;      /* the memo's entries were already of this counters state before the
+                   * decision (no counter written since the previous one): reading every arm
+                   * of a candidate then fills the memo for the decisions after it */
   offer_seen_set_t *seen, *buf;
   bool merge;     /* the catalogue's ids increase by position (offer_memo_sorted): the scan's
                    * lookups walk the seen rows (in id order) alongside it */
@@ -127,7 +133,11 @@ typedef struct counters_s {
 } counters_t;
 
 static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
-  if (!k->begun) k->m = offer_memo_begin(k->want, rd, k->c), k->begun = true;
+  if (!k->begun) {
+    uint64_t before = k->want ? k->want->epoch : 0;
+    k->m = offer_memo_begin(k->want, rd, k->c), k->begun = true;
+    k->warm = k->m && before && k->m->epoch == before;
+  }
   return k->m;
 }
 
@@ -290,35 +300,43 @@ static bool held_out(const offer_t *o, uint32_t idh) {
                        o->holdout_ranges, 2) == 0;
 }
 
-/* The customer's arm of o. The holdout (arm 0) ranks and selects exactly as arm 1 does (the
- * first variant's value, arm 1's counters: expected_value, fill), so when the A/B split (or
- * a single variant) gives arm 1 the holdout split is left to the selection (*pending), which
- * makes it only for the offers it takes. A bandit's holdout split comes first as before: a
- * held-out customer draws nothing from the generator the later draws share. */
-static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
-                    const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
-                    draws_t *rng, int *arm, bool *pending) {
+/* The customer's sticky arm of o (*arm; -1: none, the splits decide). */
+static int sticky_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
+                      const offer_seen_set_t *seen_set, const char *customer, int *arm) {
   bool known;
-  *pending = false;
+  *arm = -1;
   const offer_seen_row_t *row = scan_seen_row(k, seen_set, o, &known);
-  int rc = 0;
-  if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0; /* sticky */
+  if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0;
   if (!known) { /* the range could not hold every row: the store says */
     offer_seen_t seen;
-    rc = offer_seen_load(rd, customer, o->id, &seen);
+    int rc = offer_seen_load(rd, customer, o->id, &seen);
     if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0;
     if (rc && rc != PERR_NOT_FOUND) return rc;
   }
-  if (o->nvariants == 1 || o->mode == OFFER_MODE_AB) {
-    int v = o->nvariants == 1
-                ? 0
-                : assign_mapped(idh, o->seed_variant, o->seed_variant_len, &o->variant_map,
-                                o->variant_ranges, o->nvariants);
-    *arm = 1 + (v < 0 ? 0 : v);
-    if (o->holdout > 0 && *arm == 1) *pending = true;
-    else if (o->holdout > 0 && held_out(o, idh)) *arm = 0;
-    return 0;
-  }
+  return 0;
+}
+
+/* The arm the splits give an A/B offer (or one of a single variant). The holdout (arm 0)
+ * ranks and selects exactly as arm 1 does (the first variant's value, arm 1's counters:
+ * expected_value, fill), so when the A/B split (or a single variant) gives arm 1 the holdout
+ * split is left to the selection (*pending), which makes it only for the offers it takes. */
+static int ab_arm(const offer_t *o, uint32_t idh, bool *pending) {
+  int v = o->nvariants == 1 ? 0
+                            : assign_mapped(idh, o->seed_variant, o->seed_variant_len,
+                                            &o->variant_map, o->variant_ranges, o->nvariants);
+  int arm = 1 + (v < 0 ? 0 : v);
+  *pending = o->holdout > 0 && arm == 1;
+  if (o->holdout > 0 && arm != 1 && held_out(o, idh)) arm = 0;
+  return arm;
+}
+
+/* The customer's arm of o without a sticky one (sticky_arm). A bandit's holdout split comes
+ * first: a held-out customer draws nothing from the generator the later draws share. */
+static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd, uint32_t idh,
+                    draws_t *rng, int *arm, bool *pending) {
+  int rc = 0;
+  *pending = false;
+  if (o->nvariants == 1 || o->mode == OFFER_MODE_AB) return *arm = ab_arm(o, idh, pending), 0;
   if (o->holdout > 0 && held_out(o, idh)) return *arm = 0, 0;
   stats_arm_t arms[OFFERS_MAX_VARIANTS];
   for (int i = 0; i < o->nvariants; i++) {
@@ -376,6 +394,67 @@ static int expected_value(counters_t *k, const offer_t *o, store_txn_t *rd,
   }
   *losing = best < 0;
   return 0;
+}
+
+/* Whether o's A/B split can be left to the selection (bound_arms): an A/B offer of several
+ * variants without a sticky arm, whose arm counters the memo holds or, warm, may read now
+ * (extra reads only in a decision whose memo survived from the previous one: they are then
+ * served from it until a counter changes), and a finite cart worth. */
+static bool split_later(counters_t *k, const offer_t *o, store_txn_t *rd, double v) {
+  if (o->mode != OFFER_MODE_AB || o->nvariants < 2 || !isfinite(v)) return false;
+  offers_counter_memo_t *m = memo_of(k, rd);
+  if (!m) return false;
+  if (k->warm) return true;
+  const offer_memo_entry_t *x = offer_memo_entry(m, k->c, o);
+  unsigned all = (2u << o->nvariants) - 1; /* arms 0..nvariants */
+  return x && (x->have & all) == all;
+}
+
+/* A candidate whose split is left to the selection: the EV each variant arm would have
+ * (expected_value's, for that arm's value and discount on base), over the arms whose discount
+ * the money budget can pay, is bounded by the greatest (c->ev); the losing test of
+ * expected_value, which does not depend on the arm. *keep false: not a candidate (losing,
+ * or no arm can pay; a held-out customer ranks as arm 1, which is one of them). */
+static int bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double v, int64_t base,
+                      int64_t money_used, cand_t *c, bool *keep) {
+  offer_arm_t ctl_buf, trt_buf;
+  offers_counter_memo_t *m = memo_of(k, rd);
+  int rc;
+  const offer_arm_t *ctl = offer_memo_arm_ref(m, rd, k->c, o, 0, &ctl_buf, &rc), *trt;
+  if (!ctl) return rc;
+  bool learning = !o->stop_when_losing || (double)ctl->s.exposures < PRIOR_N, any = false;
+  double best = -INFINITY, bound = 0, u;
+  for (int a = 1; a <= o->nvariants; a++) {
+    if (!(trt = offer_memo_arm_ref(m, rd, k->c, o, a, &trt_buf, &rc))) return rc;
+    learning |= (double)trt->s.exposures < PRIOR_N;
+    int64_t d = discount_on(o, o->variants[a - 1].value, base);
+    double x = eiv(ctl, trt, v, d, &u);
+    if (x > best) best = x;
+    if (o->budget_money && money_used > o->budget_money - d) continue; /* can't pay */
+    if (!any || x > bound) bound = x;
+    any = true;
+  }
+  *keep = any && (learning || !(best < 0));
+  c->o = o;
+  c->split = true;
+  c->ev = bound;
+  c->base = base;
+  c->money_used = money_used;
+  return 0;
+}
+
+/* The split of a candidate left to the selection, made: its arm, value, discount and EV as the
+ * scan would have made them (*keep false: its arm cannot pay, not a candidate). */
+static int resolve_split(counters_t *k, cand_t *c, store_txn_t *rd,
+                         const offers_decide_in_t *in, double v, uint32_t idh, bool *keep) {
+  const offer_t *o = c->o;
+  c->split = false;
+  c->arm = ab_arm(o, idh, &c->holdout_pending);
+  c->value = o->variants[c->arm ? c->arm - 1 : 0].value;
+  c->discount = discount_on(o, c->value, c->base);
+  *keep = !(o->budget_money && c->money_used > o->budget_money - c->discount);
+  bool losing; /* false: bound_arms tested it */
+  return *keep ? expected_value(k, o, rd, in, v, c, &losing) : 0;
 }
 
 static int cmp_cand(const void *a, const void *b) {
@@ -499,8 +578,10 @@ static int fill(const offers_decide_in_t *in, size_t customer_len, const cand_t 
   return offer_token_sign(in->signer, in->keys, &f, d->token, e);
 }
 
-int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
-                  offers_decision_t *out, perr_info_t *e) {
+/* offers_decide; defer: splits may be left to the selection (split_later), else every
+ * candidate's split is made in the scan (offer_decide_eager: the same answer). */
+static int decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                  offers_decision_t *out, perr_info_t *e, bool defer) {
   out->global_holdout = out->global_split = false; /* items[0..n) are filled one by one */
   out->n = 0;
   const offers_cart_t *cart = in->cart;
@@ -566,8 +647,17 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     }
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
-    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm,
-                       &k->holdout_pending)))
+    int sticky;
+    if ((rc = sticky_arm(&counters, o, rd, seen_set, in->customer, &sticky))) break;
+    if (sticky < 0 && defer && split_later(&counters, o, rd, worth)) {
+      bool keep = false;
+      if ((rc = bound_arms(&counters, o, rd, worth, base, money_used, k, &keep))) break;
+      n += keep;
+      continue;
+    }
+    k->split = false;
+    if (sticky >= 0) k->arm = sticky, k->holdout_pending = false;
+    else if ((rc = pick_arm(&counters, o, rd, idh, &rng, &k->arm, &k->holdout_pending)))
       break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
@@ -586,7 +676,14 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
    * total, ids are unique, so the walk visits exactly the sorted order; once a non-stackable
    * offer is taken nothing more is, so the rest is never ordered). */
   bool sorted = n > 32;
-  if (sorted) qsort(cs, n, sizeof *cs, cmp_cand);
+  for (size_t j = 0; sorted && j < n && !rc;) { /* sorted whole: every split made first */
+    bool keep = true;
+    if (cs[j].split && (rc = resolve_split(&counters, &cs[j], rd, in, worth, idh, &keep)))
+      rc = offer_store_err(rd, rc, e);
+    else if (keep) j++;
+    else cs[j] = cs[--n];
+  }
+  if (sorted && !rc) qsort(cs, n, sizeof *cs, cmp_cand);
   /* Selection: a held-out candidate takes its slot exactly as if shown (the control sees
    * what the customer would see without that offer: nothing in its place). */
   size_t max = in->max_offers > 0 && in->max_offers < OFFERS_DECIDE_MAX ? (size_t)in->max_offers
@@ -597,8 +694,20 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   for (size_t i = 0; i < n && out->n < max && !rc && !exclusive_taken; i++) {
     if (!sorted) {
       size_t best = i;
-      for (size_t j = i + 1; j < n; j++)
-        if (cmp_cand(&cs[j], &cs[best]) < 0) best = j;
+      for (;;) { /* a candidate whose split is not made ranks by its bound: made when first */
+        best = i; /* ahead, then ranked again (its EV is at most the bound) */
+        for (size_t j = i + 1; j < n; j++)
+          if (cmp_cand(&cs[j], &cs[best]) < 0) best = j;
+        if (!cs[best].split) break;
+        bool keep = false;
+        if ((rc = resolve_split(&counters, &cs[best], rd, in, worth, idh, &keep))) break;
+        if (!keep && (cs[best] = cs[--n], i == n)) break;
+      }
+      if (rc) {
+        rc = offer_store_err(rd, rc, e);
+        break;
+      }
+      if (i == n) break;
       if (best != i) {
         cand_t t = cs[i];
         cs[i] = cs[best];
@@ -622,4 +731,14 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   }
   if (!small) free(cs);
   return rc;
+}
+
+int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                  offers_decision_t *out, perr_info_t *e) {
+  return decide(c, rd, in, out, e, true);
+}
+
+int offer_decide_eager(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                       offers_decision_t *out, perr_info_t *e) {
+  return decide(c, rd, in, out, e, false);
 }

@@ -254,6 +254,11 @@ int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catal
  * without a memo or a catalogue id. */
 bool offer_memo_sorted(offers_counter_memo_t *m, const offers_catalog_t *c);
 
+/* offers_decide with every candidate's A/B split made in the catalogue scan, none left to
+ * the selection (the path offers_decide's deferred splits replaced; the tests compare them). */
+int offer_decide_eager(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                       offers_decision_t *out, perr_info_t *e);
+
 /* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
 int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);
 

@@ -183,6 +183,97 @@ static void test_random_ids_follow_seed(void **st) {
   offers_catalog_free(both);
 }
 
+/* Splits left to the selection (offer_decide.c split_later, bound_arms, resolve_split): the
+ * decision through a warm counter memo, where A/B offers rank by the bound of their arms'
+ * EVs and are split only when the selection reaches them, against the same decision with
+ * every split made in the scan (offer_decide_eager, counters from the store), field by field,
+ * over random catalogues: 1-4 variants with equal or different values, holdouts, A/B and
+ * bandit offers, money budgets some arms' discounts exceed, arm counters on both sides of
+ * the prior's 100 exposures (measured losers), sticky arms, targets, equal priorities,
+ * stackability, exclusive groups and max_offers, random customers and carts. */
+static void test_deferred_splits(void **st) {
+  fx_t *f = *st;
+  uint64_t s = 0xdefe;
+  static const char *const kinds[] = {"percent_off", "amount_off", "free_shipping"};
+  size_t decided = 0, items = 0;
+  for (int round = 0; round < 40; round++) {
+    for (int i = 0; i < 12; i++) {
+      char def[1024], vars[512] = "", extra[256] = "";
+      int k = (int)(ofx_rand(&s) % 3), nv = 1 + (int)(ofx_rand(&s) % 4);
+      for (int v = 0; v < nv; v++) {
+        int value = k == 0 ? 1 + (int)(ofx_rand(&s) % 30) : 50 + 50 * (int)(ofx_rand(&s) % 8);
+        size_t used = strlen(vars);
+        snprintf(vars + used, sizeof vars - used, "%s{\"id\":\"v%d\",\"value\":%d}",
+                 v ? "," : "", v, value);
+      }
+      if (ofx_rand(&s) % 4 == 0)
+        snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d}",
+                 100 + 50 * (int)(ofx_rand(&s) % 8));
+      if (ofx_rand(&s) % 5 == 0) {
+        size_t used = strlen(extra);
+        snprintf(extra + used, sizeof extra - used, ",\"categories\":[\"%s\"]",
+                 ofx_rand(&s) % 2 ? "shoes" : "hats");
+      }
+      if (ofx_rand(&s) % 3 == 0) {
+        size_t used = strlen(extra);
+        snprintf(extra + used, sizeof extra - used, ",\"exclusive_group\":\"g%d\"",
+                 (int)(ofx_rand(&s) % 2));
+      }
+      static const char *const holdouts[] = {"0", "0.1", "0.3"};
+      snprintf(def, sizeof def,
+               "{\"id\":\"d%02d\",\"kind\":\"%s\",\"value\":1,\"currency\":\"EUR\","
+               "\"priority\":%d,\"stackable\":%s%s,\"experiment\":{\"holdout\":%s,"
+               "\"mode\":\"%s\",\"stop_when_losing\":%s,\"variants\":[%s]}}",
+               i, kinds[k], (int)(ofx_rand(&s) % 2), ofx_rand(&s) % 3 ? "true" : "false", extra,
+               holdouts[ofx_rand(&s) % 3], ofx_rand(&s) % 6 == 0 ? "bandit" : "ab",
+               ofx_rand(&s) % 4 ? "true" : "false", vars);
+      ofx_set(f, def);
+      char id[8];
+      snprintf(id, sizeof id, "d%02d", i);
+      bool mature = ofx_rand(&s) % 2; /* every arm past the prior, or some arms not */
+      for (int a = 0; a <= nv; a++) {
+        offer_arm_t arm = {0};
+        arm.s.exposures = (int64_t)(ofx_rand(&s) % 100) + (mature ? 100 : (int64_t)(ofx_rand(&s) % 150));
+        arm.s.conversions = (int64_t)(ofx_rand(&s) % (uint64_t)(arm.s.exposures / 3 + 1));
+        assert_int_equal(offer_arm_store(f->w, id, a, &arm), 0);
+      }
+      for (int c = 0; c < 3; c++) { /* some customers with a sticky arm */
+        char customer[16], key[32];
+        int cn = (int)(ofx_rand(&s) % 60);
+        snprintf(customer, sizeof customer, "k%d", cn);
+        snprintf(key, sizeof key, "imp-%d-%d-%d", round, i, c);
+        ofx_impression(f, key, id, customer, (int)(ofx_rand(&s) % (uint64_t)(nv + 1)), OFX_NOW);
+      }
+    }
+    offers_catalog_t *c = ofx_catalog(f);
+    offers_counter_memo_t *m = offers_counter_memo_new();
+    assert_non_null(m);
+    for (int d = 0; d < 60; d++) {
+      ofx_cart_t cart;
+      ofx_cart(&cart, "EUR", 200 + (int64_t)(ofx_rand(&s) % 6000));
+      char customer[16];
+      snprintf(customer, sizeof customer, "k%d", (int)(ofx_rand(&s) % 60));
+      json_t *attrs = json_object();
+      offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = attrs,
+                               .now = OFX_NOW + 60, .seed = ofx_rand(&s),
+                               .max_offers = 1 + (int)(ofx_rand(&s) % 5), .counters = m};
+      offers_decision_t got, want;
+      perr_info_t e = {0};
+      assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+      in.counters = NULL;
+      assert_int_equal(offer_decide_eager(c, f->w, &in, &want, &e), 0);
+      ofx_assert_same_decision(&got, &want);
+      decided++;
+      items += got.n;
+      json_decref(attrs);
+    }
+    offers_counter_memo_free(m);
+    offers_catalog_free(c);
+  }
+  printf("deferred splits = splits in the scan on %zu decisions (%zu items)\n", decided, items);
+  assert_true(items > decided); /* selections of several items happened */
+}
+
 /* A percent off computed in 64 bits when base x value fits: against the 128-bit product it
  * replaced, over random cart values of every size (up to INT64_MAX) and percents. */
 static void test_percent_discount(void **state) {
@@ -530,6 +621,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_random_ids_follow_seed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deferred_splits, setup, teardown),
       cmocka_unit_test(test_percent_discount),
       cmocka_unit_test(test_token_versions),
       cmocka_unit_test(test_answer_packed_directly),
