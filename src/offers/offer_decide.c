@@ -132,13 +132,18 @@ typedef struct counters_s {
   size_t seen_at; /* the first seen row the scan has not passed */
 } counters_t;
 
-static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
-  if (!k->begun) {
-    uint64_t before = k->want ? k->want->epoch : 0;
-    k->m = offer_memo_begin(k->want, rd, k->c), k->begun = true;
-    k->warm = k->m && before && k->m->epoch == before;
-  }
+#if defined(__GNUC__)
+__attribute__((noinline)) /* once a decision: memo_of stays a test */
+#endif
+static offers_counter_memo_t *memo_first(counters_t *k, store_txn_t *rd) {
+  uint64_t before = k->want ? k->want->epoch : 0;
+  k->m = offer_memo_begin(k->want, rd, k->c), k->begun = true;
+  k->warm = k->m && before && k->m->epoch == before;
   return k->m;
+}
+
+static inline offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
+  return k->begun ? k->m : memo_first(k, rd);
 }
 
 static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const char *customer) {
@@ -348,15 +353,26 @@ static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd, uint32_t i
   return 0;
 }
 
-/* EIV of arm counters trt against the holdout's ctl, for a discount (docs/OFFERS.md s.3). */
-static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int64_t discount,
-                  double *uplift) {
-  double pc = ((double)ctl->s.conversions + PRIOR_N * PRIOR_BASE) /
-              ((double)ctl->s.exposures + PRIOR_N);
-  double pt = ((double)trt->s.conversions + PRIOR_N * (PRIOR_BASE + PRIOR_UPLIFT)) /
-              ((double)trt->s.exposures + PRIOR_N);
+/* The holdout's and a treated arm's conversion rates with the prior, and the EIV of a
+ * discount from them (docs/OFFERS.md s.3): eiv and bound_arms compute through these, so an
+ * arm's EV is the same double in both. */
+static inline double p_ctl(const offer_arm_t *ctl) {
+  return ((double)ctl->s.conversions + PRIOR_N * PRIOR_BASE) /
+         ((double)ctl->s.exposures + PRIOR_N);
+}
+static inline double p_trt(const offer_arm_t *trt) {
+  return ((double)trt->s.conversions + PRIOR_N * (PRIOR_BASE + PRIOR_UPLIFT)) /
+         ((double)trt->s.exposures + PRIOR_N);
+}
+static inline double eiv_of(double pc, double pt, double v, int64_t discount, double *uplift) {
   *uplift = pt - pc;
   return *uplift * v - pt * (double)discount;
+}
+
+/* EIV of arm counters trt against the holdout's ctl, for a discount. */
+static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int64_t discount,
+                  double *uplift) {
+  return eiv_of(p_ctl(ctl), p_trt(trt), v, discount, uplift);
 }
 
 /* The value of the cart to the shop, v in docs/OFFERS.md section 3: the same for every offer
@@ -404,10 +420,15 @@ static bool split_later(counters_t *k, const offer_t *o, store_txn_t *rd, double
   if (o->mode != OFFER_MODE_AB || o->nvariants < 2 || !isfinite(v)) return false;
   offers_counter_memo_t *m = memo_of(k, rd);
   if (!m) return false;
-  if (k->warm) return true;
   const offer_memo_entry_t *x = offer_memo_entry(m, k->c, o);
   unsigned all = (2u << o->nvariants) - 1; /* arms 0..nvariants */
-  return x && (x->have & all) == all;
+  if (x && (x->have & all) == all) return true;
+  if (!k->warm) return false;
+  offer_arm_t buf; /* warm: read into the memo once (an error: the scan's reads report it) */
+  int rc;
+  for (int a = 0; a <= o->nvariants; a++)
+    if (!offer_memo_arm_ref(m, rd, k->c, o, a, &buf, &rc)) return false;
+  return (x = offer_memo_entry(m, k->c, o)) && (x->have & all) == all;
 }
 
 /* A candidate whose split is left to the selection: the EV each variant arm would have
@@ -415,20 +436,16 @@ static bool split_later(counters_t *k, const offer_t *o, store_txn_t *rd, double
  * the money budget can pay, is bounded by the greatest (c->ev); the losing test of
  * expected_value, which does not depend on the arm. *keep false: not a candidate (losing,
  * or no arm can pay; a held-out customer ranks as arm 1, which is one of them). */
-static int bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double v, int64_t base,
-                      int64_t money_used, cand_t *c, bool *keep) {
-  offer_arm_t ctl_buf, trt_buf;
-  offers_counter_memo_t *m = memo_of(k, rd);
-  int rc;
-  const offer_arm_t *ctl = offer_memo_arm_ref(m, rd, k->c, o, 0, &ctl_buf, &rc), *trt;
-  if (!ctl) return rc;
-  bool learning = !o->stop_when_losing || (double)ctl->s.exposures < PRIOR_N, any = false;
-  double best = -INFINITY, bound = 0, u;
+static void bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double v, int64_t base,
+                       int64_t money_used, cand_t *c, bool *keep) {
+  /* split_later found every arm in the memo's entry */
+  const offer_arm_t *arms = offer_memo_entry(memo_of(k, rd), k->c, o)->arms;
+  bool learning = !o->stop_when_losing || (double)arms[0].s.exposures < PRIOR_N, any = false;
+  double best = -INFINITY, bound = 0, u, pc = p_ctl(&arms[0]);
   for (int a = 1; a <= o->nvariants; a++) {
-    if (!(trt = offer_memo_arm_ref(m, rd, k->c, o, a, &trt_buf, &rc))) return rc;
-    learning |= (double)trt->s.exposures < PRIOR_N;
+    learning |= (double)arms[a].s.exposures < PRIOR_N;
     int64_t d = discount_on(o, o->variants[a - 1].value, base);
-    double x = eiv(ctl, trt, v, d, &u);
+    double x = eiv_of(pc, p_trt(&arms[a]), v, d, &u);
     if (x > best) best = x;
     if (o->budget_money && money_used > o->budget_money - d) continue; /* can't pay */
     if (!any || x > bound) bound = x;
@@ -440,7 +457,6 @@ static int bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double v
   c->ev = bound;
   c->base = base;
   c->money_used = money_used;
-  return 0;
 }
 
 /* The split of a candidate left to the selection, made: its arm, value, discount and EV as the
@@ -650,8 +666,8 @@ static int decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     int sticky;
     if ((rc = sticky_arm(&counters, o, rd, seen_set, in->customer, &sticky))) break;
     if (sticky < 0 && defer && split_later(&counters, o, rd, worth)) {
-      bool keep = false;
-      if ((rc = bound_arms(&counters, o, rd, worth, base, money_used, k, &keep))) break;
+      bool keep;
+      bound_arms(&counters, o, rd, worth, base, money_used, k, &keep);
       n += keep;
       continue;
     }
