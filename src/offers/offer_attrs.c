@@ -426,7 +426,10 @@ const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot) {
     a->built[slot] |= OFFERS_BUILT_TYPED;
     int t = patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v);
     if (t == TYPED_UNSET && !a->shop[slot]) { /* no value at all (a lazy shop one is typed) */
-      condition_value_from_json(NULL, v);
+      v->type = CONDITION_VALUE_NULL; /* condition_value_from_json(NULL, v) */
+      v->n = 0;
+      v->i = 0;
+      v->s = NULL;
     } else if (t != TYPED_SET) {
       condition_value_from_json(offers_attrs_get(a, slot), v);
     }

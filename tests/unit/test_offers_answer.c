@@ -206,9 +206,8 @@ static void test_deferred_splits(void **st) {
         snprintf(vars + used, sizeof vars - used, "%s{\"id\":\"v%d\",\"value\":%d}",
                  v ? "," : "", v, value);
       }
-      if (ofx_rand(&s) % 4 == 0)
-        snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d}",
-                 100 + 50 * (int)(ofx_rand(&s) % 8));
+      int budget = ofx_rand(&s) % 4 == 0 ? 100 + 50 * (int)(ofx_rand(&s) % 8) : 0;
+      if (budget) snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d}", budget);
       if (ofx_rand(&s) % 5 == 0) {
         size_t used = strlen(extra);
         snprintf(extra + used, sizeof extra - used, ",\"categories\":[\"%s\"]",
@@ -230,6 +229,10 @@ static void test_deferred_splits(void **st) {
       ofx_set(f, def);
       char id[8];
       snprintf(id, sizeof id, "d%02d", i);
+      /* money already spent: some arms' discounts then fit, some not */
+      int64_t spent = budget ? (int64_t)(ofx_rand(&s) % (uint64_t)budget) : 0;
+      if (ofx_rand(&s) % 2) spent -= spent % 50; /* a discount exactly the money left, often */
+      assert_int_equal(offer_budget_store(f->w, id, 0, spent), 0);
       bool mature = ofx_rand(&s) % 2; /* every arm past the prior, or some arms not */
       for (int a = 0; a <= nv; a++) {
         offer_arm_t arm = {0};
