@@ -238,6 +238,22 @@ static inline bool patron_raw(offers_attrs_t *a, offers_attr_kind_t k, condition
   return set;
 }
 
+unsigned offers_attr_group(offers_attr_kind_t k) {
+  switch (k) { /* patron_raw's group() calls, kind by kind */
+  case OFFERS_ATTR_ORDER_COUNT:
+  case OFFERS_ATTR_FIRST_ORDER:
+  case OFFERS_ATTR_DAYS_SINCE_LAST_ORDER: return OFFERS_GROUP_ORDERS;
+  case OFFERS_ATTR_TIER:
+  case OFFERS_ATTR_POINTS: return OFFERS_GROUP_LOYALTY;
+  case OFFERS_ATTR_SEGMENT:
+  case OFFERS_ATTR_P_ALIVE:
+  case OFFERS_ATTR_CHURN_RISK:
+  case OFFERS_ATTR_CHURN_BAND:
+  case OFFERS_ATTR_PREDICTED_CLV: return OFFERS_GROUP_CLV;
+  default: return 0;
+  }
+}
+
 /* Patron's value of an attribute kind (NULL: Patron does not set it, or jansson refuses it);
  * slot: its pool entry. */
 static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **slot) {

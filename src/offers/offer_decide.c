@@ -110,8 +110,9 @@ typedef struct cand_s {
   const offer_t *o;
   int arm;
   bool holdout_pending; /* arm 1 unless the holdout split says 0 (pick_arm): found when taken */
-  bool split;           /* its A/B split is left to the selection (bound_arms): ev is the bound
-                         * of its arms' EVs; arm, value, discount, uplift not set yet */
+  bool split;           /* its arm is left to the selection (bound_arms): ev is the bound of
+                         * its arms' EVs; arm, value, discount, uplift not set yet */
+  bool rule_pending;    /* (split too) its rule and sticky arm are left to the selection */
   int64_t value, discount;
   int64_t base, money_used; /* the scan's applicable value and budget used (split only) */
   double ev, uplift;
@@ -181,6 +182,21 @@ static const condition_value_t *rule_attr(void *ctx, size_t name, condition_valu
   const rule_get_t *g = ctx;
   (void)scratch;
   return offer_attrs_typed(g->a, (size_t)g->o->rule_attr[name]); /* a bad slot reads null */
+}
+
+/* Whether o's rule holds (memo[slot]: 0 not yet evaluated, 1 true, 2 false; NULL: none). */
+static bool rule_true(const offer_t *o, const offers_decide_in_t *in, unsigned char *memo) {
+  unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
+  if (m && *m) return *m == 1;
+  int name = in->lazy && o->rule_attr ? o->rule_one : -1; /* condition_single_name */
+  bool ok = name >= 0 /* one attribute's test: its slot read here, no callback */
+                ? condition_eval_value(o->rule,
+                                       offer_attrs_typed(in->lazy, (size_t)o->rule_attr[name]))
+            : in->lazy && o->rule_attr
+                ? condition_eval_values(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
+                : condition_eval(o->rule, in->attrs);
+  if (m) *m = ok ? 1 : 2;
+  return ok;
 }
 
 /* Whether a selection may need o's caps read before it is a candidate: an offer whose arm
@@ -256,22 +272,7 @@ static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
   }
   *base = !o->products && !o->categories ? cart->value : applicable_value(o, cart);
   if (*base <= 0) return "no applicable item";
-  if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
-    unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
-    if (!m || !*m) {
-      int name = in->lazy && o->rule_attr ? o->rule_one : -1; /* condition_single_name */
-      bool ok = name >= 0 /* one attribute's test: its slot read here, no callback */
-                    ? condition_eval_value(o->rule,
-                                           offer_attrs_typed(in->lazy, (size_t)o->rule_attr[name]))
-                : in->lazy && o->rule_attr
-                    ? condition_eval_values(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
-                    : condition_eval(o->rule, in->attrs);
-      if (m) *m = ok ? 1 : 2;
-      if (!ok) return "rule";
-    } else if (*m == 2) {
-      return "rule";
-    }
-  }
+  if (o->rule && !rule_true(o, in, memo)) return "rule";
   int64_t used_r, used_m;
   if (o->budget_redemptions || o->budget_money) { /* unlimited: nothing to read */
     *rc = offer_memo_budget(memo_of(k, rd), rd, k->c, o, &used_r, &used_m);
@@ -310,10 +311,13 @@ static bool held_out(const offer_t *o, uint32_t idh) {
 
 /* The customer's sticky arm of o (*arm; -1: none, the splits decide). */
 static int sticky_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
-                      const offer_seen_set_t *seen_set, const char *customer, int *arm) {
+                      const offer_seen_set_t *seen_set, const char *customer, bool in_scan,
+                      int *arm) {
   bool known;
   *arm = -1;
-  const offer_seen_row_t *row = scan_seen_row(k, seen_set, o, &known);
+  const offer_seen_row_t *row =
+      in_scan ? scan_seen_row(k, seen_set, o, &known) /* the walk in catalogue order */
+              : offer_seen_row_find(seen_set, o->id, o->id_len, o->id_head, &known);
   if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0;
   if (!known) { /* the range could not hold every row: the store says */
     offer_seen_t seen;
@@ -419,19 +423,61 @@ static int expected_value(counters_t *k, const offer_t *o, store_txn_t *rd,
  * variants without a sticky arm, whose arm counters the memo holds or, warm, may read now
  * (extra reads only in a decision whose memo survived from the previous one: they are then
  * served from it until a counter changes), and a finite cart worth. */
+static bool counters_ready(counters_t *k, const offer_t *o, store_txn_t *rd, bool budget);
+static void bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double v, int64_t base,
+                       int64_t money_used, cand_t *c, bool *keep);
 static bool split_later(counters_t *k, const offer_t *o, store_txn_t *rd, double v) {
   if (o->mode != OFFER_MODE_AB || o->nvariants < 2 || !isfinite(v)) return false;
+  return counters_ready(k, o, rd, false);
+}
+
+/* Whether the memo holds o's arm counters (and its budget, when asked and o has one), read
+ * into it now when warm (an error: false, the scan's own reads report it). */
+static bool counters_ready(counters_t *k, const offer_t *o, store_txn_t *rd, bool budget) {
   offers_counter_memo_t *m = memo_of(k, rd);
   if (!m) return false;
   const offer_memo_entry_t *x = offer_memo_entry(m, k->c, o);
   unsigned all = (2u << o->nvariants) - 1; /* arms 0..nvariants */
+  if (budget && (o->budget_redemptions || o->budget_money)) all |= OFFER_MEMO_BUDGET_BIT;
   if (x && (x->have & all) == all) return true;
   if (!k->warm) return false;
-  offer_arm_t buf; /* warm: read into the memo once (an error: the scan's reads report it) */
+  offer_arm_t buf; /* warm: read into the memo once */
+  int64_t r, mo;
   int rc;
   for (int a = 0; a <= o->nvariants; a++)
     if (!offer_memo_arm_ref(m, rd, k->c, o, a, &buf, &rc)) return false;
+  if ((all & OFFER_MEMO_BUDGET_BIT) && offer_memo_budget(m, rd, k->c, o, &r, &mo)) return false;
   return (x = offer_memo_entry(m, k->c, o)) && (x->have & all) == all;
+}
+
+/* An offer whose rule needs a profile group not loaded yet (o->rule_groups), in a decision on
+ * the lazy attributes, is not evaluated in the scan when its counters are in the memo
+ * (counters_ready): the scan checks what needs no rule (the applicable value, the budget,
+ * the losing test, an arm the budget can pay: bound_arms over every arm, the sticky one and
+ * a held-out one included) and the candidate ranks by its bound; its rule, sticky arm and
+ * split are left to the selection (resolve_cand). A bandit offer that draws is never
+ * deferred (the draws come in catalogue order). true: handled (*keep: a candidate). */
+static bool defer_rule(counters_t *k, const offer_t *o, store_txn_t *rd,
+                       const offers_decide_in_t *in, unsigned char *memo, double v, cand_t *c,
+                       bool *keep) {
+  if (!in->lazy || !o->rule || o->rule_slot < 0 || memo[o->rule_slot] ||
+      !(o->rule_groups & ~in->lazy->loaded) || !isfinite(v) ||
+      (o->mode == OFFER_MODE_BANDIT && o->nvariants > 1) || !counters_ready(k, o, rd, true))
+    return false;
+  const offers_cart_t *cart = in->cart;
+  int64_t base = !o->products && !o->categories ? cart->value : applicable_value(o, cart);
+  int64_t money_used = 0;
+  *keep = false;
+  if (base <= 0) return true; /* ineligible's checks after the gates, the rule left out */
+  if (o->budget_redemptions || o->budget_money) {
+    const offer_memo_entry_t *x = offer_memo_entry(k->m, k->c, o); /* counters_ready: held */
+    money_used = x->used_m;
+    if (o->budget_redemptions && x->used_r >= o->budget_redemptions) return true;
+    if (o->budget_money && x->used_m >= o->budget_money) return true;
+  }
+  bound_arms(k, o, rd, v, base, money_used, c, keep);
+  c->rule_pending = true;
+  return true;
 }
 
 /* A candidate whose split is left to the selection: the EV each variant arm would have
@@ -460,6 +506,7 @@ static void bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double 
   *keep = any && (learning || !(best < 0));
   c->o = o;
   c->split = true;
+  c->rule_pending = false;
   c->ev = bound;
   c->base = base;
   c->money_used = money_used;
@@ -468,10 +515,24 @@ static void bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double 
 /* The split of a candidate left to the selection, made: its arm, value, discount and EV as the
  * scan would have made them (*keep false: its arm cannot pay, not a candidate). */
 static int resolve_split(counters_t *k, cand_t *c, store_txn_t *rd,
-                         const offers_decide_in_t *in, double v, uint32_t idh, bool *keep) {
+                         const offers_decide_in_t *in, double v, uint32_t idh,
+                         unsigned char *memo, bool *keep) {
   const offer_t *o = c->o;
   c->split = false;
+  if (c->rule_pending) { /* defer_rule: the rule, then a sticky arm, as the scan does */
+    c->rule_pending = false;
+    if (!rule_true(o, in, memo)) return *keep = false, 0;
+    int sticky, rc;
+    if ((rc = sticky_arm(k, o, rd, seen_of(k, rd, in->customer), in->customer, false,
+                         &sticky)))
+      return rc;
+    if (sticky >= 0 || !(o->nvariants == 1 || o->mode == OFFER_MODE_AB)) {
+      c->arm = sticky, c->holdout_pending = false; /* (a bandit that draws is never deferred) */
+      goto valued;
+    }
+  }
   c->arm = ab_arm(o, idh, &c->holdout_pending);
+valued:
   c->value = o->variants[c->arm ? c->arm - 1 : 0].value;
   c->discount = discount_on(o, c->value, c->base);
   *keep = !(o->budget_money && c->money_used > o->budget_money - c->discount);
@@ -660,6 +721,11 @@ static int decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
     open &= open - 1; /* offer i visited (with masks, i is open's lowest bit) */
+    bool keep;
+    if (defer && gates && defer_rule(&counters, o, rd, in, memo, worth, &cs[n], &keep)) {
+      n += keep;
+      continue;
+    }
     if (ineligible(&counters, o, rd, in, currency, gates != NULL, memo, &base, &money_used,
                    &rc)) {
       if (rc) break;
@@ -670,14 +736,14 @@ static int decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
     int sticky;
-    if ((rc = sticky_arm(&counters, o, rd, seen_set, in->customer, &sticky))) break;
+    if ((rc = sticky_arm(&counters, o, rd, seen_set, in->customer, true, &sticky))) break;
     if (sticky < 0 && defer && split_later(&counters, o, rd, worth)) {
       bool keep;
       bound_arms(&counters, o, rd, worth, base, money_used, k, &keep);
       n += keep;
       continue;
     }
-    k->split = false;
+    k->split = k->rule_pending = false;
     if (sticky >= 0) k->arm = sticky, k->holdout_pending = false;
     else if ((rc = pick_arm(&counters, o, rd, idh, &rng, &k->arm, &k->holdout_pending)))
       break;
@@ -700,7 +766,7 @@ static int decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   bool sorted = n > 32;
   for (size_t j = 0; sorted && j < n && !rc;) { /* sorted whole: every split made first */
     bool keep = true;
-    if (cs[j].split && (rc = resolve_split(&counters, &cs[j], rd, in, worth, idh, &keep)))
+    if (cs[j].split && (rc = resolve_split(&counters, &cs[j], rd, in, worth, idh, memo, &keep)))
       rc = offer_store_err(rd, rc, e);
     else if (keep) j++;
     else cs[j] = cs[--n];
@@ -722,7 +788,7 @@ static int decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
           if (cmp_cand(&cs[j], &cs[best]) < 0) best = j;
         if (!cs[best].split) break;
         bool keep = false;
-        if ((rc = resolve_split(&counters, &cs[best], rd, in, worth, idh, &keep))) break;
+        if ((rc = resolve_split(&counters, &cs[best], rd, in, worth, idh, memo, &keep))) break;
         if (!keep && (cs[best] = cs[--n], i == n)) break;
       }
       if (rc) {

@@ -624,6 +624,9 @@ static int bind_attrs(offers_catalog_t *c, perr_info_t *e) {
       return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
     for (size_t k = 0; k < n; k++) o->rule_attr[k] = offers_catalog_slot(c, names[k]);
     o->rule_one = condition_single_name(o->rule);
+    for (size_t k = 0; k < n; k++)
+      if (o->rule_attr[k] >= 0)
+        o->rule_groups |= offers_attr_group((offers_attr_kind_t)c->attr_kind[o->rule_attr[k]]);
   }
   return 0;
 }

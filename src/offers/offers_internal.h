@@ -63,6 +63,10 @@ static inline const condition_value_t *offer_attrs_typed(offers_attrs_t *a, size
   return offers_attrs_value(a, slot);
 }
 
+/* The profile group (OFFERS_GROUP_*) Patron reads for an attribute kind (0: none, the cart's
+ * or the shop's): what offers_attrs_value loads at the kind's first read. */
+unsigned offers_attr_group(offers_attr_kind_t k);
+
 /* n-byte big-endian integers (token key ids, the key ring's bytes). */
 static inline void offer_put_be(unsigned char *p, uint64_t v, int n) {
   for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
