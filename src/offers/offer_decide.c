@@ -423,31 +423,43 @@ static int expected_value(counters_t *k, const offer_t *o, store_txn_t *rd,
  * variants without a sticky arm, whose arm counters the memo holds or, warm, may read now
  * (extra reads only in a decision whose memo survived from the previous one: they are then
  * served from it until a counter changes), and a finite cart worth. */
-static bool counters_ready(counters_t *k, const offer_t *o, store_txn_t *rd, bool budget);
-static void bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double v, int64_t base,
-                       int64_t money_used, cand_t *c, bool *keep);
-static bool split_later(counters_t *k, const offer_t *o, store_txn_t *rd, double v) {
-  if (o->mode != OFFER_MODE_AB || o->nvariants < 2 || !isfinite(v)) return false;
+static const offer_memo_entry_t *counters_ready(counters_t *k, const offer_t *o,
+                                                store_txn_t *rd, bool budget);
+static inline void bound_arms(const offer_t *o, const offer_memo_entry_t *x, double v,
+                              int64_t base, int64_t money_used, cand_t *c, bool *keep);
+static const offer_memo_entry_t *split_later(counters_t *k, const offer_t *o, store_txn_t *rd,
+                                             double v) {
+  if (o->mode != OFFER_MODE_AB || o->nvariants < 2 || !isfinite(v)) return NULL;
   return counters_ready(k, o, rd, false);
 }
 
-/* Whether the memo holds o's arm counters (and its budget, when asked and o has one), read
- * into it now when warm (an error: false, the scan's own reads report it). */
-static bool counters_ready(counters_t *k, const offer_t *o, store_txn_t *rd, bool budget) {
+static const offer_memo_entry_t *counters_read(counters_t *k, const offer_t *o, store_txn_t *rd,
+                                               unsigned all);
+
+/* The memo's entry of o when it holds o's arm counters (and its budget, when asked and o has
+ * one), read into it now when warm (an error: NULL, the scan's own reads report it). */
+static inline const offer_memo_entry_t *counters_ready(counters_t *k, const offer_t *o,
+                                                       store_txn_t *rd, bool budget) {
   offers_counter_memo_t *m = memo_of(k, rd);
-  if (!m) return false;
+  if (!m) return NULL;
   const offer_memo_entry_t *x = offer_memo_entry(m, k->c, o);
   unsigned all = (2u << o->nvariants) - 1; /* arms 0..nvariants */
   if (budget && (o->budget_redemptions || o->budget_money)) all |= OFFER_MEMO_BUDGET_BIT;
-  if (x && (x->have & all) == all) return true;
-  if (!k->warm) return false;
+  if (x && (x->have & all) == all) return x;
+  return k->warm ? counters_read(k, o, rd, all) : NULL;
+}
+
+static const offer_memo_entry_t *counters_read(counters_t *k, const offer_t *o, store_txn_t *rd,
+                                               unsigned all) {
+  offers_counter_memo_t *m = k->m;
+  const offer_memo_entry_t *x;
   offer_arm_t buf; /* warm: read into the memo once */
   int64_t r, mo;
   int rc;
   for (int a = 0; a <= o->nvariants; a++)
-    if (!offer_memo_arm_ref(m, rd, k->c, o, a, &buf, &rc)) return false;
-  if ((all & OFFER_MEMO_BUDGET_BIT) && offer_memo_budget(m, rd, k->c, o, &r, &mo)) return false;
-  return (x = offer_memo_entry(m, k->c, o)) && (x->have & all) == all;
+    if (!offer_memo_arm_ref(m, rd, k->c, o, a, &buf, &rc)) return NULL;
+  if ((all & OFFER_MEMO_BUDGET_BIT) && offer_memo_budget(m, rd, k->c, o, &r, &mo)) return NULL;
+  return (x = offer_memo_entry(m, k->c, o)) && (x->have & all) == all ? x : NULL;
 }
 
 /* An offer whose rule needs a profile group not loaded yet (o->rule_groups), in a decision on
@@ -455,14 +467,15 @@ static bool counters_ready(counters_t *k, const offer_t *o, store_txn_t *rd, boo
  * (counters_ready): the scan checks what needs no rule (the applicable value, the budget,
  * the losing test, an arm the budget can pay: bound_arms over every arm, the sticky one and
  * a held-out one included) and the candidate ranks by its bound; its rule, sticky arm and
- * split are left to the selection (resolve_cand). A bandit offer that draws is never
+ * split are left to the selection (resolve_split). A bandit offer that draws is never
  * deferred (the draws come in catalogue order). true: handled (*keep: a candidate). */
 static bool defer_rule(counters_t *k, const offer_t *o, store_txn_t *rd,
-                       const offers_decide_in_t *in, unsigned char *memo, double v, cand_t *c,
-                       bool *keep) {
+                       const offers_decide_in_t *in, const unsigned char *memo, double v,
+                       cand_t *c, bool *keep) {
+  const offer_memo_entry_t *x;
   if (!in->lazy || !o->rule || o->rule_slot < 0 || memo[o->rule_slot] ||
       !(o->rule_groups & ~in->lazy->loaded) || !isfinite(v) ||
-      (o->mode == OFFER_MODE_BANDIT && o->nvariants > 1) || !counters_ready(k, o, rd, true))
+      (o->mode == OFFER_MODE_BANDIT && o->nvariants > 1) || !(x = counters_ready(k, o, rd, true)))
     return false;
   const offers_cart_t *cart = in->cart;
   int64_t base = !o->products && !o->categories ? cart->value : applicable_value(o, cart);
@@ -470,40 +483,40 @@ static bool defer_rule(counters_t *k, const offer_t *o, store_txn_t *rd,
   *keep = false;
   if (base <= 0) return true; /* ineligible's checks after the gates, the rule left out */
   if (o->budget_redemptions || o->budget_money) {
-    const offer_memo_entry_t *x = offer_memo_entry(k->m, k->c, o); /* counters_ready: held */
     money_used = x->used_m;
     if (o->budget_redemptions && x->used_r >= o->budget_redemptions) return true;
     if (o->budget_money && x->used_m >= o->budget_money) return true;
   }
-  bound_arms(k, o, rd, v, base, money_used, c, keep);
+  bound_arms(o, x, v, base, money_used, c, keep);
   c->rule_pending = true;
   return true;
 }
 
-/* A candidate whose split is left to the selection: the EV each variant arm would have
- * (expected_value's, for that arm's value and discount on base), over the arms whose discount
- * the money budget can pay, is bounded by the greatest (c->ev); the losing test of
- * expected_value, which does not depend on the arm. *keep false: not a candidate (losing,
- * or no arm can pay; a held-out customer ranks as arm 1, which is one of them). */
-static void bound_arms(counters_t *k, const offer_t *o, store_txn_t *rd, double v, int64_t base,
-                       int64_t money_used, cand_t *c, bool *keep) {
-  /* split_later found every arm in the memo's entry */
-  const offer_arm_t *arms = offer_memo_entry(memo_of(k, rd), k->c, o)->arms;
-  bool learning = !o->stop_when_losing || (double)arms[0].s.exposures < PRIOR_N, any = false;
-  double best = -INFINITY, bound = 0, u, pc = p_ctl(&arms[0]);
+/* A candidate whose arm is left to the selection: the EV each variant arm would have
+ * (expected_value's, for that arm's value and discount on base, from the memo's entry x),
+ * over the arms whose discount the money budget can pay, is bounded by the greatest (c->ev);
+ * the losing test of expected_value, which does not depend on the arm. *keep false: not a
+ * candidate (losing, or no arm can pay; a held-out customer ranks as arm 1, one of them). */
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* per candidate in the scan */
+#endif
+static inline void bound_arms(const offer_t *o, const offer_memo_entry_t *x, double v,
+                              int64_t base, int64_t money_used, cand_t *c, bool *keep) {
+  const offer_arm_t *arms = x->arms;
+  const int n = o->nvariants;
+  bool learning = !o->stop_when_losing || (double)arms[0].s.exposures < PRIOR_N;
+  double best = -INFINITY, bound = -INFINITY, u, pc = p_ctl(&arms[0]);
   /* the scan's can't-pay test, money_used > budget - d, as d > budget - money_used (money_used
    * < budget here: ineligible turned a spent budget down; no overflow either way) */
   int64_t room = o->budget_money ? o->budget_money - money_used : INT64_MAX;
-  for (int a = 1; a <= o->nvariants; a++) {
+  for (int a = 1; a <= n; a++) {
     learning |= (double)arms[a].s.exposures < PRIOR_N;
     int64_t d = discount_on(o, o->variants[a - 1].value, base);
-    double x = eiv_of(pc, p_trt(&arms[a]), v, d, &u);
-    if (x > best) best = x;
-    if (d > room) continue; /* can't pay */
-    if (!any || x > bound) bound = x;
-    any = true;
+    double ev = eiv_of(pc, p_trt(&arms[a]), v, d, &u); /* finite: v is */
+    best = ev > best ? ev : best;
+    if (d <= room && ev > bound) bound = ev; /* an arm the budget can pay */
   }
-  *keep = any && (learning || !(best < 0));
+  *keep = bound != -INFINITY && (learning || !(best < 0));
   c->o = o;
   c->split = true;
   c->rule_pending = false;
@@ -737,9 +750,10 @@ static int decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
     int sticky;
     if ((rc = sticky_arm(&counters, o, rd, seen_set, in->customer, true, &sticky))) break;
-    if (sticky < 0 && defer && split_later(&counters, o, rd, worth)) {
+    const offer_memo_entry_t *x;
+    if (sticky < 0 && defer && (x = split_later(&counters, o, rd, worth))) {
       bool keep;
-      bound_arms(&counters, o, rd, worth, base, money_used, k, &keep);
+      bound_arms(o, x, worth, base, money_used, k, &keep);
       n += keep;
       continue;
     }
