@@ -277,6 +277,180 @@ static void test_deferred_splits(void **st) {
   assert_true(items > decided); /* selections of several items happened */
 }
 
+/* Rules left to the selection (offer_decide.c defer_rule): on the lazy attributes, an offer
+ * whose rule needs a profile group not loaded yet ranks by the bound of its arms' EVs, and
+ * its rule, sticky arm and split are made only when the selection reaches it. The decision
+ * through a warm memo against offer_decide_eager (every rule and split in the scan, counters
+ * from the store), each on its own lazy attributes over the same profile, field by field, on
+ * random catalogues of 40 offers (rules over the order history, the loyalty tier and points,
+ * the CLV scores, the cart, several attributes, none; the variety of test_deferred_splits),
+ * random profiles, customers and carts; and the loads: a group is loaded at most once by
+ * either (and the deferring decision loads no group the eager one does not). */
+typedef struct prof_src_s {
+  offers_profile_t p;
+  int loads[8];
+} prof_src_t;
+
+static void prof_load(void *ctx, unsigned group, offers_profile_t *p) {
+  prof_src_t *src = ctx;
+  src->loads[group]++;
+  if (group == OFFERS_GROUP_ORDERS) {
+    p->customer_found = src->p.customer_found;
+    p->order_count = src->p.order_count;
+    p->last_order_at = src->p.last_order_at;
+  } else if (group == OFFERS_GROUP_LOYALTY) {
+    p->loyalty = src->p.loyalty;
+    p->has_tier = src->p.has_tier;
+    p->tier = src->p.tier;
+    p->points = src->p.points;
+  } else {
+    p->scored = src->p.scored;
+    p->segment = src->p.segment;
+    p->churn_band = src->p.churn_band;
+    p->has_clv = src->p.has_clv;
+    p->has_value = src->p.has_value;
+    p->p_alive = src->p.p_alive;
+    p->churn_risk = src->p.churn_risk;
+    p->predicted_clv = src->p.predicted_clv;
+  }
+}
+
+static void test_deferred_rules(void **st) {
+  fx_t *f = *st;
+  uint64_t s = 0xd5e1;
+  static const char *const kinds[] = {"percent_off", "amount_off", "free_shipping"};
+  static const char *const rules[] = {
+      "{\"tier\":{\"$in\":[\"silver\",\"gold\"]}}",
+      "{\"points\":{\"$gte\":300}}",
+      "{\"order_count\":{\"$gte\":2}}",
+      "{\"first_order\":true}",
+      "{\"days_since_last_order\":{\"$lt\":30}}",
+      "{\"segment\":\"champions\"}",
+      "{\"churn_band\":\"high\"}",
+      "{\"cart_value\":{\"$gte\":2500}}",
+      "{\"$or\":[{\"tier\":\"gold\"},{\"cart_value\":{\"$gte\":4000}}]}",
+      "{\"$and\":[{\"points\":{\"$gt\":100}},{\"order_count\":{\"$gte\":1}}]}",
+      "{\"tier\":\"platinum\"}",
+      NULL};
+  static const char *const tiers[] = {"silver", "gold", "platinum"};
+  static const char *const segments[] = {"champions", "at_risk"};
+  static const char *const bands[] = {"low", "high"};
+  size_t decided = 0, items = 0, saved = 0;
+  for (int round = 0; round < 30; round++) {
+    for (int i = 0; i < 40; i++) {
+      char def[1536], vars[512] = "", extra[512] = "";
+      int k = (int)(ofx_rand(&s) % 3), nv = 1 + (int)(ofx_rand(&s) % 3);
+      for (int v = 0; v < nv; v++) {
+        int value = k == 0 ? 1 + (int)(ofx_rand(&s) % 30) : 50 + 50 * (int)(ofx_rand(&s) % 8);
+        size_t used = strlen(vars);
+        snprintf(vars + used, sizeof vars - used, "%s{\"id\":\"v%d\",\"value\":%d}",
+                 v ? "," : "", v, value);
+      }
+      int budget = ofx_rand(&s) % 4 == 0 ? 100 + 50 * (int)(ofx_rand(&s) % 8) : 0;
+      if (budget) snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d}", budget);
+      const char *rule = rules[ofx_rand(&s) % (sizeof rules / sizeof rules[0])];
+      if (rule) {
+        size_t used = strlen(extra);
+        snprintf(extra + used, sizeof extra - used, ",\"rule\":%s", rule);
+      }
+      if (ofx_rand(&s) % 6 == 0) {
+        size_t used = strlen(extra);
+        snprintf(extra + used, sizeof extra - used, ",\"categories\":[\"%s\"]",
+                 ofx_rand(&s) % 2 ? "shoes" : "hats");
+      }
+      if (ofx_rand(&s) % 3 == 0) {
+        size_t used = strlen(extra);
+        snprintf(extra + used, sizeof extra - used, ",\"exclusive_group\":\"g%d\"",
+                 (int)(ofx_rand(&s) % 2));
+      }
+      static const char *const holdouts[] = {"0", "0.1", "0.3"};
+      snprintf(def, sizeof def,
+               "{\"id\":\"r%02d\",\"kind\":\"%s\",\"value\":1,\"currency\":\"EUR\","
+               "\"priority\":%d,\"stackable\":%s%s,\"experiment\":{\"holdout\":%s,"
+               "\"mode\":\"%s\",\"stop_when_losing\":%s,\"variants\":[%s]}}",
+               i, kinds[k], (int)(ofx_rand(&s) % 2), ofx_rand(&s) % 3 ? "true" : "false", extra,
+               holdouts[ofx_rand(&s) % 3], ofx_rand(&s) % 8 == 0 ? "bandit" : "ab",
+               ofx_rand(&s) % 4 ? "true" : "false", vars);
+      ofx_set(f, def);
+      char id[8];
+      snprintf(id, sizeof id, "r%02d", i);
+      int64_t spent = budget ? (int64_t)(ofx_rand(&s) % (uint64_t)budget) : 0;
+      if (ofx_rand(&s) % 2) spent -= spent % 50;
+      assert_int_equal(offer_budget_store(f->w, id, 0, spent), 0);
+      bool mature = ofx_rand(&s) % 2;
+      for (int a = 0; a <= nv; a++) {
+        offer_arm_t arm = {0};
+        arm.s.exposures = (int64_t)(ofx_rand(&s) % 100) + (mature ? 100 : (int64_t)(ofx_rand(&s) % 150));
+        arm.s.conversions = (int64_t)(ofx_rand(&s) % (uint64_t)(arm.s.exposures / 3 + 1));
+        assert_int_equal(offer_arm_store(f->w, id, a, &arm), 0);
+      }
+      if (ofx_rand(&s) % 2) {
+        char customer[16], key[32];
+        snprintf(customer, sizeof customer, "q%d", (int)(ofx_rand(&s) % 40));
+        snprintf(key, sizeof key, "rimp-%d-%d", round, i);
+        ofx_impression(f, key, id, customer, (int)(ofx_rand(&s) % (uint64_t)(nv + 1)), OFX_NOW);
+      }
+    }
+    offers_catalog_t *c = ofx_catalog(f);
+    offers_counter_memo_t *m = offers_counter_memo_new();
+    assert_non_null(m);
+    for (int d = 0; d < 50; d++) {
+      prof_src_t src;
+      memset(&src, 0, sizeof src);
+      src.p.customer_found = ofx_rand(&s) % 4 != 0;
+      src.p.order_count = (int64_t)(ofx_rand(&s) % 4);
+      src.p.last_order_at = OFX_NOW - (int64_t)(ofx_rand(&s) % 60) * 86400;
+      src.p.loyalty = ofx_rand(&s) % 5 != 0;
+      src.p.has_tier = ofx_rand(&s) % 4 != 0;
+      src.p.tier = tiers[ofx_rand(&s) % 3];
+      src.p.points = (int64_t)(ofx_rand(&s) % 600);
+      src.p.scored = ofx_rand(&s) % 3 != 0;
+      src.p.segment = segments[ofx_rand(&s) % 2];
+      src.p.churn_band = bands[ofx_rand(&s) % 2];
+      src.p.has_clv = ofx_rand(&s) % 2;
+      src.p.has_value = ofx_rand(&s) % 2;
+      src.p.p_alive = ofx_unif(&s);
+      src.p.churn_risk = ofx_unif(&s);
+      src.p.predicted_clv = (int64_t)(ofx_rand(&s) % 100000);
+      prof_src_t src2 = src;
+      ofx_cart_t cart;
+      ofx_cart(&cart, "EUR", 200 + (int64_t)(ofx_rand(&s) % 6000));
+      char customer[16];
+      snprintf(customer, sizeof customer, "q%d", (int)(ofx_rand(&s) % 40));
+      offers_attrs_t la, lb;
+      assert_int_equal(offers_attrs_init(&la, c, customer, &cart.cart, OFX_NOW + 60, prof_load,
+                                         &src), 0);
+      assert_int_equal(offers_attrs_init(&lb, c, customer, &cart.cart, OFX_NOW + 60, prof_load,
+                                         &src2), 0);
+      offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .lazy = &la,
+                               .now = OFX_NOW + 60, .seed = ofx_rand(&s),
+                               .max_offers = 1 + (int)(ofx_rand(&s) % 5), .counters = m};
+      offers_decision_t got, want;
+      perr_info_t e = {0};
+      assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+      in.counters = NULL;
+      in.lazy = &lb;
+      assert_int_equal(offer_decide_eager(c, f->w, &in, &want, &e), 0);
+      ofx_assert_same_decision(&got, &want);
+      for (int g = 1; g <= 4; g *= 2) {
+        assert_true(src.loads[g] <= 1 && src2.loads[g] <= 1);
+        assert_true(src.loads[g] <= src2.loads[g]);
+        saved += (size_t)(src2.loads[g] - src.loads[g]);
+      }
+      decided++;
+      items += got.n;
+      offers_attrs_clear(&la);
+      offers_attrs_clear(&lb);
+    }
+    offers_counter_memo_free(m);
+    offers_catalog_free(c);
+  }
+  printf("deferred rules = rules in the scan on %zu decisions (%zu items; %zu profile loads "
+         "fewer)\n", decided, items, saved);
+  assert_true(items > decided);
+  assert_true(saved > 0);
+}
+
 /* A percent off computed in 64 bits when base x value fits: against the 128-bit product it
  * replaced, over random cart values of every size (up to INT64_MAX) and percents. */
 static void test_percent_discount(void **state) {
@@ -625,6 +799,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_random_ids_follow_seed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deferred_splits, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deferred_rules, setup, teardown),
       cmocka_unit_test(test_percent_discount),
       cmocka_unit_test(test_token_versions),
       cmocka_unit_test(test_answer_packed_directly),
