@@ -347,7 +347,10 @@ static void test_deferred_rules(void **st) {
                  v ? "," : "", v, value);
       }
       int budget = ofx_rand(&s) % 4 == 0 ? 100 + 50 * (int)(ofx_rand(&s) % 8) : 0;
-      if (budget) snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d}", budget);
+      int redemptions = ofx_rand(&s) % 4 == 0 ? 1 + (int)(ofx_rand(&s) % 3) : 0;
+      if (budget || redemptions)
+        snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d,\"redemptions\":%d}", budget,
+                 redemptions);
       const char *rule = rules[ofx_rand(&s) % (sizeof rules / sizeof rules[0])];
       if (rule) {
         size_t used = strlen(extra);
@@ -376,7 +379,8 @@ static void test_deferred_rules(void **st) {
       snprintf(id, sizeof id, "r%02d", i);
       int64_t spent = budget ? (int64_t)(ofx_rand(&s) % (uint64_t)budget) : 0;
       if (ofx_rand(&s) % 2) spent -= spent % 50;
-      assert_int_equal(offer_budget_store(f->w, id, 0, spent), 0);
+      int64_t used = redemptions ? (int64_t)(ofx_rand(&s) % (uint64_t)(redemptions + 1)) : 0;
+      assert_int_equal(offer_budget_store(f->w, id, used, spent), 0); /* used up, or not */
       bool mature = ofx_rand(&s) % 2;
       for (int a = 0; a <= nv; a++) {
         offer_arm_t arm = {0};
