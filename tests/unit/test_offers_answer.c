@@ -336,7 +336,11 @@ static void test_deferred_rules(void **st) {
   static const char *const segments[] = {"champions", "at_risk"};
   static const char *const bands[] = {"low", "high"};
   size_t decided = 0, items = 0, saved = 0;
+  static const char *const wide_rules[] = {"{\"order_count\":{\"$gte\":0}}",
+                                          "{\"points\":{\"$gte\":0}}", NULL};
   for (int round = 0; round < 30; round++) {
+    /* a third of the rounds: most offers candidates (more than 32: the ranking sorted whole) */
+    bool wide = round % 3 == 0;
     for (int i = 0; i < 40; i++) {
       char def[1536], vars[512] = "", extra[512] = "";
       int k = (int)(ofx_rand(&s) % 3), nv = 1 + (int)(ofx_rand(&s) % 3);
@@ -346,12 +350,13 @@ static void test_deferred_rules(void **st) {
         snprintf(vars + used, sizeof vars - used, "%s{\"id\":\"v%d\",\"value\":%d}",
                  v ? "," : "", v, value);
       }
-      int budget = ofx_rand(&s) % 4 == 0 ? 100 + 50 * (int)(ofx_rand(&s) % 8) : 0;
-      int redemptions = ofx_rand(&s) % 4 == 0 ? 1 + (int)(ofx_rand(&s) % 3) : 0;
+      int budget = ofx_rand(&s) % 4 == 0 && !wide ? 100 + 50 * (int)(ofx_rand(&s) % 8) : 0;
+      int redemptions = ofx_rand(&s) % 4 == 0 && !wide ? 1 + (int)(ofx_rand(&s) % 3) : 0;
       if (budget || redemptions)
         snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d,\"redemptions\":%d}", budget,
                  redemptions);
-      const char *rule = rules[ofx_rand(&s) % (sizeof rules / sizeof rules[0])];
+      const char *rule = wide ? wide_rules[ofx_rand(&s) % 3]
+                              : rules[ofx_rand(&s) % (sizeof rules / sizeof rules[0])];
       if (rule) {
         size_t used = strlen(extra);
         snprintf(extra + used, sizeof extra - used, ",\"rule\":%s", rule);
@@ -373,7 +378,7 @@ static void test_deferred_rules(void **st) {
                "\"mode\":\"%s\",\"stop_when_losing\":%s,\"variants\":[%s]}}",
                i, kinds[k], (int)(ofx_rand(&s) % 2), ofx_rand(&s) % 3 ? "true" : "false", extra,
                holdouts[ofx_rand(&s) % 3], ofx_rand(&s) % 8 == 0 ? "bandit" : "ab",
-               ofx_rand(&s) % 4 ? "true" : "false", vars);
+               ofx_rand(&s) % 4 && !wide ? "true" : "false", vars);
       ofx_set(f, def);
       char id[8];
       snprintf(id, sizeof id, "r%02d", i);
@@ -402,6 +407,7 @@ static void test_deferred_rules(void **st) {
       prof_src_t src;
       memset(&src, 0, sizeof src);
       src.p.customer_found = ofx_rand(&s) % 4 != 0;
+      if (wide) src.p.loyalty = true; /* (set again below, mostly true) */
       src.p.order_count = (int64_t)(ofx_rand(&s) % 4);
       src.p.last_order_at = OFX_NOW - (int64_t)(ofx_rand(&s) % 60) * 86400;
       src.p.loyalty = ofx_rand(&s) % 5 != 0;
