@@ -6,6 +6,8 @@
 // finishing within ~one timeout, and libuv's threadpool staying free meanwhile.
 // Invariants: the daemon "comes back" through a symlink that starts dangling and is then
 // pointed at the live socket (no restart); waits are bounded polls on the breaker's state.
+// Each timing bound sits between the right behaviour and the wrong one (e.g. < 420 ms for one
+// 150 ms timeout, against 450 for three), so a loaded CI host does not fail it.
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -52,13 +54,13 @@ const tick = () => new Promise((res) => setTimeout(res, 10));
   const codes = [];
   for (let i = 0; i < 3; i++) {
     const [r, ms] = await timed(() => c.call('ping'));
-    codes.push([code(r), ms < 100]);
+    codes.push([code(r), ms < 500]);
   }
   check('socket missing -> unavailable at once, 3 times', JSON.stringify(codes) === JSON.stringify(Array(3).fill(['unavailable', true])), codes);
   check('breaker open after 3 failures', br.state === 'open', br.state);
   fs.symlinkSync(SOCK, link); // the daemon is back
   let [r, ms] = await timed(() => c.call('ping'));
-  check(`open breaker fails at once even though the daemon is back (${ms.toFixed(1)} ms)`, code(r) === 'circuit_open' && ms < 20, [code(r), ms]);
+  check(`open breaker fails at once even though the daemon is back (${ms.toFixed(1)} ms)`, code(r) === 'circuit_open' && ms < 200, [code(r), ms]);
   check('recsCart falls back to [] while open', (await c.recsCart(['x'])).length === 0);
   for (const end = performance.now() + 5000; br.state === 'open' && performance.now() < end;) await tick();
   [r] = await timed(() => c.call('ping'));
@@ -81,7 +83,7 @@ const tick = () => new Promise((res) => setTimeout(res, 10));
       (await timed(() => c.recsCart(['a', 'b'])))[0], (await timed(() => c.tier('c1')))[0]];
     ms = performance.now() - t0;
     check(`hung daemon: page of 3 calls costs one 150 ms timeout (${ms.toFixed(0)} ms)`,
-      ms >= 140 && ms < 330 && code(page[0]) === 'timeout' && Array.isArray(page[1]) && page[1].length === 0 && page[2] === 'unknown', [code(page[0]), ms]);
+      ms >= 140 && ms < 420 && code(page[0]) === 'timeout' && Array.isArray(page[1]) && page[1].length === 0 && page[2] === 'unknown', [code(page[0]), ms]);
 
     // 4. one page budget shared by all calls (breaker kept out of it)
     const budget = new Budget(200);
@@ -91,7 +93,7 @@ const tick = () => new Promise((res) => setTimeout(res, 10));
     ms = performance.now() - t0;
     check(`budget of 200 ms: 3 calls at 1000 ms timeout take ~200 ms (${ms.toFixed(0)} ms)`,
       // the 2nd call may start with a ms left (then it times out at once): either way the budget ends the page
-      ms >= 180 && ms < 350 && bcodes[0] === 'timeout' && bcodes[2] === 'budget_exhausted'
+      ms >= 180 && ms < 600 && bcodes[0] === 'timeout' && bcodes[2] === 'budget_exhausted'
       && ['timeout', 'budget_exhausted'].includes(bcodes[1]), bcodes);
 
     // 5. five concurrent calls on one client (pool of 4) with a 150 ms timeout: ~one timeout,

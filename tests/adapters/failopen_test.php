@@ -6,7 +6,9 @@
  * page Budget, typed-helper fallbacks.
  * Invariants: the daemon "comes back" through a symlink that starts dangling and is then
  * pointed at the live socket (no restart); waits are bounded polls on the breaker's state;
- * timing bounds are relative to the timeout under test. */
+ * timing bounds are relative to the timeout under test, between the right behaviour and the
+ * wrong one (e.g. < 420 ms for one 150 ms timeout, against 450 for three), so a loaded CI
+ * host does not fail them. */
 declare(strict_types=1);
 
 $TEST_LABEL = 'php-failopen';
@@ -61,13 +63,13 @@ $c = new Client($link, 1000, $br);
 $codes = [];
 for ($i = 0; $i < 3; $i++) {
     [$e, $ms] = timed(fn() => $c->call('ping'));
-    $codes[] = [code($e), $ms < 100];
+    $codes[] = [code($e), $ms < 500];
 }
 check('socket missing -> unavailable at once, 3 times', $codes === array_fill(0, 3, ['unavailable', true]), $codes);
 check('breaker open after 3 failures', $br->state() === 'open', $br->state());
 symlink($sock, $link); // the daemon is back
 [$e, $ms] = timed(fn() => $c->call('ping'));
-check('open breaker fails at once even though the daemon is back', code($e) === 'circuit_open' && $ms < 20, [code($e), $ms]);
+check('open breaker fails at once even though the daemon is back', code($e) === 'circuit_open' && $ms < 200, [code($e), $ms]);
 check('recsCart falls back to [] while open', $c->recsCart(['x']) === []);
 for ($end = hrtime(true) + 5e9; $br->state() === 'open' && hrtime(true) < $end;) {
     usleep(10000); // cool-down: poll the state
@@ -101,7 +103,7 @@ try {
         timed(fn() => $c->recsCart(['a', 'b']))[0], timed(fn() => $c->tier('c1'))[0]];
     $ms = (hrtime(true) - $t0) / 1e6;
     check(sprintf('hung daemon: page of 3 calls costs one 150 ms timeout (%.0f ms)', $ms),
-        $ms >= 140 && $ms < 330 && code($r[0]) === 'timeout' && $r[1] === [] && $r[2] === 'unknown', [code($r[0]), $ms]);
+        $ms >= 140 && $ms < 420 && code($r[0]) === 'timeout' && $r[1] === [] && $r[2] === 'unknown', [code($r[0]), $ms]);
 
     // 4. one page budget shared by all calls (breaker kept out of it)
     $c2 = new Client($sock, 1000, new Breaker(1000, 0));
@@ -114,7 +116,7 @@ try {
     $ms = (hrtime(true) - $t0) / 1e6;
     check(sprintf('budget of 200 ms: 3 calls at 1000 ms timeout take ~200 ms (%.0f ms)', $ms),
         // the 2nd call may start with a ms left (then it times out at once): either way the budget ends the page
-        $ms >= 180 && $ms < 350 && $codes[0] === 'timeout' && $codes[2] === 'budget_exhausted'
+        $ms >= 180 && $ms < 600 && $codes[0] === 'timeout' && $codes[2] === 'budget_exhausted'
         && in_array($codes[1], ['timeout', 'budget_exhausted'], true), $codes);
 } finally {
     posix_kill($pid, SIGCONT);

@@ -7,7 +7,9 @@ when the daemon comes back, a SIGSTOPped daemon costing one timeout per page, th
 page budget, typed-helper fallbacks, and the asyncio API's concurrency.
 Invariants: the daemon "comes back" through a symlink that starts dangling and is then
 pointed at the live socket (no restart, no sleeps: waits are bounded polls on state);
-every timing bound is relative to the timeout under test."""
+every timing bound is relative to the timeout under test, and sits between the right
+behaviour and the wrong one (e.g. < 420 ms for one 150 ms timeout, against 450 for three),
+so a loaded CI host does not fail it."""
 import asyncio
 import os
 import signal
@@ -57,14 +59,14 @@ c = patron.Client(link, 1000, breaker=br)
 codes = []
 for _ in range(3):
     e, ms = timed(lambda: c.call("ping"))
-    codes.append((getattr(e, "code", e), ms < 100))
+    codes.append((getattr(e, "code", e), ms < 500))
 check("socket missing -> unavailable at once, 3 times", codes == [("unavailable", True)] * 3,
       codes)
 check("breaker open after 3 failures", br.state == "open", br.state)
 os.symlink(SOCK, link)  # the daemon is back
 e, ms = timed(lambda: c.call("ping"))
 check("open breaker fails at once even though the daemon is back",
-      getattr(e, "code", None) == "circuit_open" and ms < 20, (e, ms))
+      getattr(e, "code", None) == "circuit_open" and ms < 200, (e, ms))
 check("recs_cart falls back to [] while open", c.recs_cart(["x"]) == [])
 deadline = time.monotonic() + 5
 while br.state == "open" and time.monotonic() < deadline:  # cool-down: poll the state
@@ -85,7 +87,7 @@ try:
                timed(lambda: c.tier("c1"))[0]]
     ms = (time.monotonic() - t0) * 1000
     check("hung daemon: page of 3 calls costs one 150 ms timeout (%.0f ms)" % ms,
-          140 <= ms < 330 and getattr(results[0], "code", None) == "timeout"
+          140 <= ms < 420 and getattr(results[0], "code", None) == "timeout"
           and results[1] == [] and results[2] == "unknown", (results, ms))
 
     # 4. one page budget shared by all calls (breaker kept out of it)
@@ -97,7 +99,7 @@ try:
     check("budget of 200 ms: 3 calls at 1000 ms timeout take ~200 ms (%.0f ms)" % ms,
           # the 2nd call may start with a ms left (then it times out at once): either way
           # the budget ends the page
-          180 <= ms < 350 and [getattr(x, "code", None) for x in errs][::2] ==
+          180 <= ms < 600 and [getattr(x, "code", None) for x in errs][::2] ==
           ["timeout", "budget_exhausted"] and all(isinstance(x, patron.PatronUnavailable) for x in errs),
           (errs, ms))
 
