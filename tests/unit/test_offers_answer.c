@@ -183,71 +183,88 @@ static void test_random_ids_follow_seed(void **st) {
   offers_catalog_free(both);
 }
 
+/* One random offer for the deferral tests, stored with its counters: 1..max_variants variants
+ * with equal or different values, a holdout of 0/0.1/0.3, A/B or (1 in bandit_in) bandit, a
+ * money budget partly spent (often to a multiple of 50, so a discount is exactly the money
+ * left) and a redemption budget used up or not (not when wide), a category target, an
+ * exclusive group, stop_when_losing (never when wide), arm counters on both sides of the
+ * prior's 100 exposures, and sticky impressions of `sticky` customers prefix0..ncustomers. */
+typedef struct gen_s {
+  const char *prefix, *customers;
+  int max_variants, bandit_in, sticky, ncustomers, round;
+  bool wide, redemptions;
+} gen_t;
+
+static void random_offer(fx_t *f, uint64_t *s, const gen_t *g, int i, const char *rule) {
+  static const char *const kinds[] = {"percent_off", "amount_off", "free_shipping"};
+  static const char *const holdouts[] = {"0", "0.1", "0.3"};
+  char def[1536], vars[512] = "", extra[512] = "", id[16];
+  int k = (int)(ofx_rand(s) % 3), nv = 1 + (int)(ofx_rand(s) % (uint64_t)g->max_variants);
+  for (int v = 0; v < nv; v++) {
+    int value = k == 0 ? 1 + (int)(ofx_rand(s) % 30) : 50 + 50 * (int)(ofx_rand(s) % 8);
+    size_t used = strlen(vars);
+    snprintf(vars + used, sizeof vars - used, "%s{\"id\":\"v%d\",\"value\":%d}", v ? "," : "", v,
+             value);
+  }
+  int budget = ofx_rand(s) % 4 == 0 && !g->wide ? 100 + 50 * (int)(ofx_rand(s) % 8) : 0;
+  int redemptions =
+      g->redemptions && ofx_rand(s) % 4 == 0 && !g->wide ? 1 + (int)(ofx_rand(s) % 3) : 0;
+  if (budget || redemptions)
+    snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d,\"redemptions\":%d}", budget,
+             redemptions);
+  size_t used = strlen(extra);
+  if (rule) snprintf(extra + used, sizeof extra - used, ",\"rule\":%s", rule);
+  used = strlen(extra);
+  if (ofx_rand(s) % 5 == 0)
+    snprintf(extra + used, sizeof extra - used, ",\"categories\":[\"%s\"]",
+             ofx_rand(s) % 2 ? "shoes" : "hats");
+  used = strlen(extra);
+  if (ofx_rand(s) % 3 == 0)
+    snprintf(extra + used, sizeof extra - used, ",\"exclusive_group\":\"g%d\"",
+             (int)(ofx_rand(s) % 2));
+  snprintf(id, sizeof id, "%s%02d", g->prefix, i);
+  snprintf(def, sizeof def,
+           "{\"id\":\"%s\",\"kind\":\"%s\",\"value\":1,\"currency\":\"EUR\",\"priority\":%d,"
+           "\"stackable\":%s%s,\"experiment\":{\"holdout\":%s,\"mode\":\"%s\","
+           "\"stop_when_losing\":%s,\"variants\":[%s]}}",
+           id, kinds[k], (int)(ofx_rand(s) % 2), ofx_rand(s) % 3 ? "true" : "false", extra,
+           holdouts[ofx_rand(s) % 3],
+           ofx_rand(s) % (uint64_t)g->bandit_in == 0 ? "bandit" : "ab",
+           ofx_rand(s) % 4 && !g->wide ? "true" : "false", vars);
+  ofx_set(f, def);
+  int64_t spent = budget ? (int64_t)(ofx_rand(s) % (uint64_t)budget) : 0;
+  if (ofx_rand(s) % 2) spent -= spent % 50;
+  int64_t used_r = redemptions ? (int64_t)(ofx_rand(s) % (uint64_t)(redemptions + 1)) : 0;
+  assert_int_equal(offer_budget_store(f->w, id, used_r, spent), 0);
+  bool mature = ofx_rand(s) % 2; /* every arm past the prior, or some arms not */
+  for (int a = 0; a <= nv; a++) {
+    offer_arm_t arm = {0};
+    arm.s.exposures = (int64_t)(ofx_rand(s) % 100) + (mature ? 100 : (int64_t)(ofx_rand(s) % 150));
+    arm.s.conversions = (int64_t)(ofx_rand(s) % (uint64_t)(arm.s.exposures / 3 + 1));
+    assert_int_equal(offer_arm_store(f->w, id, a, &arm), 0);
+  }
+  for (int c = 0; c < g->sticky; c++) {
+    char customer[16], key[48];
+    snprintf(customer, sizeof customer, "%s%d", g->customers,
+             (int)(ofx_rand(s) % (uint64_t)g->ncustomers));
+    snprintf(key, sizeof key, "imp-%s-%d-%d-%d", g->prefix, g->round, i, c);
+    ofx_impression(f, key, id, customer, (int)(ofx_rand(s) % (uint64_t)(nv + 1)), OFX_NOW);
+  }
+}
+
 /* Splits left to the selection (offer_decide.c split_later, bound_arms, resolve_split): the
  * decision through a warm counter memo, where A/B offers rank by the bound of their arms'
  * EVs and are split only when the selection reaches them, against the same decision with
  * every split made in the scan (offer_decide_eager, counters from the store), field by field,
- * over random catalogues: 1-4 variants with equal or different values, holdouts, A/B and
- * bandit offers, money budgets some arms' discounts exceed, arm counters on both sides of
- * the prior's 100 exposures (measured losers), sticky arms, targets, equal priorities,
- * stackability, exclusive groups and max_offers, random customers and carts. */
+ * over random catalogues (random_offer), random customers, carts and max_offers. */
 static void test_deferred_splits(void **st) {
   fx_t *f = *st;
   uint64_t s = 0xdefe;
-  static const char *const kinds[] = {"percent_off", "amount_off", "free_shipping"};
   size_t decided = 0, items = 0;
   for (int round = 0; round < 40; round++) {
-    for (int i = 0; i < 12; i++) {
-      char def[1024], vars[512] = "", extra[256] = "";
-      int k = (int)(ofx_rand(&s) % 3), nv = 1 + (int)(ofx_rand(&s) % 4);
-      for (int v = 0; v < nv; v++) {
-        int value = k == 0 ? 1 + (int)(ofx_rand(&s) % 30) : 50 + 50 * (int)(ofx_rand(&s) % 8);
-        size_t used = strlen(vars);
-        snprintf(vars + used, sizeof vars - used, "%s{\"id\":\"v%d\",\"value\":%d}",
-                 v ? "," : "", v, value);
-      }
-      int budget = ofx_rand(&s) % 4 == 0 ? 100 + 50 * (int)(ofx_rand(&s) % 8) : 0;
-      if (budget) snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d}", budget);
-      if (ofx_rand(&s) % 5 == 0) {
-        size_t used = strlen(extra);
-        snprintf(extra + used, sizeof extra - used, ",\"categories\":[\"%s\"]",
-                 ofx_rand(&s) % 2 ? "shoes" : "hats");
-      }
-      if (ofx_rand(&s) % 3 == 0) {
-        size_t used = strlen(extra);
-        snprintf(extra + used, sizeof extra - used, ",\"exclusive_group\":\"g%d\"",
-                 (int)(ofx_rand(&s) % 2));
-      }
-      static const char *const holdouts[] = {"0", "0.1", "0.3"};
-      snprintf(def, sizeof def,
-               "{\"id\":\"d%02d\",\"kind\":\"%s\",\"value\":1,\"currency\":\"EUR\","
-               "\"priority\":%d,\"stackable\":%s%s,\"experiment\":{\"holdout\":%s,"
-               "\"mode\":\"%s\",\"stop_when_losing\":%s,\"variants\":[%s]}}",
-               i, kinds[k], (int)(ofx_rand(&s) % 2), ofx_rand(&s) % 3 ? "true" : "false", extra,
-               holdouts[ofx_rand(&s) % 3], ofx_rand(&s) % 6 == 0 ? "bandit" : "ab",
-               ofx_rand(&s) % 4 ? "true" : "false", vars);
-      ofx_set(f, def);
-      char id[8];
-      snprintf(id, sizeof id, "d%02d", i);
-      /* money already spent: some arms' discounts then fit, some not */
-      int64_t spent = budget ? (int64_t)(ofx_rand(&s) % (uint64_t)budget) : 0;
-      if (ofx_rand(&s) % 2) spent -= spent % 50; /* a discount exactly the money left, often */
-      assert_int_equal(offer_budget_store(f->w, id, 0, spent), 0);
-      bool mature = ofx_rand(&s) % 2; /* every arm past the prior, or some arms not */
-      for (int a = 0; a <= nv; a++) {
-        offer_arm_t arm = {0};
-        arm.s.exposures = (int64_t)(ofx_rand(&s) % 100) + (mature ? 100 : (int64_t)(ofx_rand(&s) % 150));
-        arm.s.conversions = (int64_t)(ofx_rand(&s) % (uint64_t)(arm.s.exposures / 3 + 1));
-        assert_int_equal(offer_arm_store(f->w, id, a, &arm), 0);
-      }
-      for (int c = 0; c < 3; c++) { /* some customers with a sticky arm */
-        char customer[16], key[32];
-        int cn = (int)(ofx_rand(&s) % 60);
-        snprintf(customer, sizeof customer, "k%d", cn);
-        snprintf(key, sizeof key, "imp-%d-%d-%d", round, i, c);
-        ofx_impression(f, key, id, customer, (int)(ofx_rand(&s) % (uint64_t)(nv + 1)), OFX_NOW);
-      }
-    }
+    gen_t g = {.prefix = "d", .customers = "k", .max_variants = 4, .bandit_in = 6, .sticky = 3,
+               .ncustomers = 60, .round = round};
+    for (int i = 0; i < 12; i++) random_offer(f, &s, &g, i, NULL);
     offers_catalog_t *c = ofx_catalog(f);
     offers_counter_memo_t *m = offers_counter_memo_new();
     assert_non_null(m);
@@ -282,10 +299,10 @@ static void test_deferred_splits(void **st) {
  * its rule, sticky arm and split are made only when the selection reaches it. The decision
  * through a warm memo against offer_decide_eager (every rule and split in the scan, counters
  * from the store), each on its own lazy attributes over the same profile, field by field, on
- * random catalogues of 40 offers (rules over the order history, the loyalty tier and points,
- * the CLV scores, the cart, several attributes, none; the variety of test_deferred_splits),
- * random profiles, customers and carts; and the loads: a group is loaded at most once by
- * either (and the deferring decision loads no group the eager one does not). */
+ * random catalogues of 40 offers (random_offer, with rules over the order history, the
+ * loyalty tier and points, the CLV scores, the cart, several attributes, none), random
+ * profiles, customers and carts; and the loads: a group is loaded at most once by either (and
+ * the deferring decision loads no group the eager one does not). */
 typedef struct prof_src_s {
   offers_profile_t p;
   int loads[8];
@@ -318,7 +335,6 @@ static void prof_load(void *ctx, unsigned group, offers_profile_t *p) {
 static void test_deferred_rules(void **st) {
   fx_t *f = *st;
   uint64_t s = 0xd5e1;
-  static const char *const kinds[] = {"percent_off", "amount_off", "free_shipping"};
   static const char *const rules[] = {
       "{\"tier\":{\"$in\":[\"silver\",\"gold\"]}}",
       "{\"points\":{\"$gte\":300}}",
@@ -332,74 +348,21 @@ static void test_deferred_rules(void **st) {
       "{\"$and\":[{\"points\":{\"$gt\":100}},{\"order_count\":{\"$gte\":1}}]}",
       "{\"tier\":\"platinum\"}",
       NULL};
+  static const char *const wide_rules[] = {"{\"order_count\":{\"$gte\":0}}",
+                                          "{\"points\":{\"$gte\":0}}", NULL};
   static const char *const tiers[] = {"silver", "gold", "platinum"};
   static const char *const segments[] = {"champions", "at_risk"};
   static const char *const bands[] = {"low", "high"};
   size_t decided = 0, items = 0, saved = 0;
-  static const char *const wide_rules[] = {"{\"order_count\":{\"$gte\":0}}",
-                                          "{\"points\":{\"$gte\":0}}", NULL};
   for (int round = 0; round < 30; round++) {
     /* a third of the rounds: most offers candidates (more than 32: the ranking sorted whole) */
-    bool wide = round % 3 == 0;
-    for (int i = 0; i < 40; i++) {
-      char def[1536], vars[512] = "", extra[512] = "";
-      int k = (int)(ofx_rand(&s) % 3), nv = 1 + (int)(ofx_rand(&s) % 3);
-      for (int v = 0; v < nv; v++) {
-        int value = k == 0 ? 1 + (int)(ofx_rand(&s) % 30) : 50 + 50 * (int)(ofx_rand(&s) % 8);
-        size_t used = strlen(vars);
-        snprintf(vars + used, sizeof vars - used, "%s{\"id\":\"v%d\",\"value\":%d}",
-                 v ? "," : "", v, value);
-      }
-      int budget = ofx_rand(&s) % 4 == 0 && !wide ? 100 + 50 * (int)(ofx_rand(&s) % 8) : 0;
-      int redemptions = ofx_rand(&s) % 4 == 0 && !wide ? 1 + (int)(ofx_rand(&s) % 3) : 0;
-      if (budget || redemptions)
-        snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d,\"redemptions\":%d}", budget,
-                 redemptions);
-      const char *rule = wide ? wide_rules[ofx_rand(&s) % 3]
-                              : rules[ofx_rand(&s) % (sizeof rules / sizeof rules[0])];
-      if (rule) {
-        size_t used = strlen(extra);
-        snprintf(extra + used, sizeof extra - used, ",\"rule\":%s", rule);
-      }
-      if (ofx_rand(&s) % 6 == 0) {
-        size_t used = strlen(extra);
-        snprintf(extra + used, sizeof extra - used, ",\"categories\":[\"%s\"]",
-                 ofx_rand(&s) % 2 ? "shoes" : "hats");
-      }
-      if (ofx_rand(&s) % 3 == 0) {
-        size_t used = strlen(extra);
-        snprintf(extra + used, sizeof extra - used, ",\"exclusive_group\":\"g%d\"",
-                 (int)(ofx_rand(&s) % 2));
-      }
-      static const char *const holdouts[] = {"0", "0.1", "0.3"};
-      snprintf(def, sizeof def,
-               "{\"id\":\"r%02d\",\"kind\":\"%s\",\"value\":1,\"currency\":\"EUR\","
-               "\"priority\":%d,\"stackable\":%s%s,\"experiment\":{\"holdout\":%s,"
-               "\"mode\":\"%s\",\"stop_when_losing\":%s,\"variants\":[%s]}}",
-               i, kinds[k], (int)(ofx_rand(&s) % 2), ofx_rand(&s) % 3 ? "true" : "false", extra,
-               holdouts[ofx_rand(&s) % 3], ofx_rand(&s) % 8 == 0 ? "bandit" : "ab",
-               ofx_rand(&s) % 4 && !wide ? "true" : "false", vars);
-      ofx_set(f, def);
-      char id[8];
-      snprintf(id, sizeof id, "r%02d", i);
-      int64_t spent = budget ? (int64_t)(ofx_rand(&s) % (uint64_t)budget) : 0;
-      if (ofx_rand(&s) % 2) spent -= spent % 50;
-      int64_t used = redemptions ? (int64_t)(ofx_rand(&s) % (uint64_t)(redemptions + 1)) : 0;
-      assert_int_equal(offer_budget_store(f->w, id, used, spent), 0); /* used up, or not */
-      bool mature = ofx_rand(&s) % 2;
-      for (int a = 0; a <= nv; a++) {
-        offer_arm_t arm = {0};
-        arm.s.exposures = (int64_t)(ofx_rand(&s) % 100) + (mature ? 100 : (int64_t)(ofx_rand(&s) % 150));
-        arm.s.conversions = (int64_t)(ofx_rand(&s) % (uint64_t)(arm.s.exposures / 3 + 1));
-        assert_int_equal(offer_arm_store(f->w, id, a, &arm), 0);
-      }
-      if (ofx_rand(&s) % 2) {
-        char customer[16], key[32];
-        snprintf(customer, sizeof customer, "q%d", (int)(ofx_rand(&s) % 40));
-        snprintf(key, sizeof key, "rimp-%d-%d", round, i);
-        ofx_impression(f, key, id, customer, (int)(ofx_rand(&s) % (uint64_t)(nv + 1)), OFX_NOW);
-      }
-    }
+    gen_t g = {.prefix = "r", .customers = "q", .max_variants = 3, .bandit_in = 8,
+               .sticky = (int)(ofx_rand(&s) % 2), .ncustomers = 40, .round = round,
+               .wide = round % 3 == 0, .redemptions = true};
+    for (int i = 0; i < 40; i++)
+      random_offer(f, &s, &g, i,
+                   g.wide ? wide_rules[ofx_rand(&s) % 3]
+                          : rules[ofx_rand(&s) % (sizeof rules / sizeof rules[0])]);
     offers_catalog_t *c = ofx_catalog(f);
     offers_counter_memo_t *m = offers_counter_memo_new();
     assert_non_null(m);
@@ -407,10 +370,9 @@ static void test_deferred_rules(void **st) {
       prof_src_t src;
       memset(&src, 0, sizeof src);
       src.p.customer_found = ofx_rand(&s) % 4 != 0;
-      if (wide) src.p.loyalty = true; /* (set again below, mostly true) */
       src.p.order_count = (int64_t)(ofx_rand(&s) % 4);
       src.p.last_order_at = OFX_NOW - (int64_t)(ofx_rand(&s) % 60) * 86400;
-      src.p.loyalty = ofx_rand(&s) % 5 != 0;
+      src.p.loyalty = g.wide || ofx_rand(&s) % 5 != 0;
       src.p.has_tier = ofx_rand(&s) % 4 != 0;
       src.p.tier = tiers[ofx_rand(&s) % 3];
       src.p.points = (int64_t)(ofx_rand(&s) % 600);
@@ -442,10 +404,10 @@ static void test_deferred_rules(void **st) {
       in.lazy = &lb;
       assert_int_equal(offer_decide_eager(c, f->w, &in, &want, &e), 0);
       ofx_assert_same_decision(&got, &want);
-      for (int g = 1; g <= 4; g *= 2) {
-        assert_true(src.loads[g] <= 1 && src2.loads[g] <= 1);
-        assert_true(src.loads[g] <= src2.loads[g]);
-        saved += (size_t)(src2.loads[g] - src.loads[g]);
+      for (int gr = 1; gr <= 4; gr *= 2) {
+        assert_true(src.loads[gr] <= 1 && src2.loads[gr] <= 1);
+        assert_true(src.loads[gr] <= src2.loads[gr]);
+        saved += (size_t)(src2.loads[gr] - src.loads[gr]);
       }
       decided++;
       items += got.n;
