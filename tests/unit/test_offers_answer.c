@@ -51,6 +51,14 @@ static const offer_t *offer_by_id(const offers_catalog_t *c, const char *id) {
   return NULL;
 }
 
+/* A one-line cart worth lo + a random part below span, and a random customer prefix0..n-1
+ * (the value drawn first). */
+static void random_request(uint64_t *s, ofx_cart_t *cart, int64_t lo, uint64_t span,
+                           char customer[16], const char *prefix, uint64_t n) {
+  ofx_cart(cart, "EUR", lo + (int64_t)(ofx_rand(s) % span));
+  snprintf(customer, 16, "%s%d", prefix, (int)(ofx_rand(s) % n));
+}
+
 static void test_selection_order(void **st) {
   fx_t *f = *st;
   for (int i = 0; i < 16; i++) {
@@ -70,9 +78,8 @@ static void test_selection_order(void **st) {
   size_t picked = 0;
   for (int round = 0; round < 2000; round++) {
     ofx_cart_t cart;
-    ofx_cart(&cart, "EUR", 500 + (int64_t)(ofx_rand(&s) % 20000));
     char customer[16];
-    snprintf(customer, sizeof customer, "c%d", (int)(ofx_rand(&s) % 500));
+    random_request(&s, &cart, 500, 20000, customer, "c", 500);
     offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = NULL,
                              .now = OFX_NOW + (int64_t)(ofx_rand(&s) % 100000),
                              .seed = ofx_rand(&s), .max_offers = OFFERS_DECIDE_MAX};
@@ -154,9 +161,8 @@ static void test_random_ids_follow_seed(void **st) {
   size_t ids = 0;
   for (int round = 0; round < 300; round++) {
     ofx_cart_t cart;
-    ofx_cart(&cart, "EUR", 1000 + (int64_t)(ofx_rand(&s) % 5000));
     char customer[16];
-    snprintf(customer, sizeof customer, "c%d", (int)(ofx_rand(&s) % 1000));
+    random_request(&s, &cart, 1000, 5000, customer, "c", 1000);
     json_t *attrs = json_object();
     offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = attrs,
                              .now = OFX_NOW, .seed = ofx_rand(&s), .random_ids = true};
@@ -270,9 +276,8 @@ static void test_deferred_splits(void **st) {
     assert_non_null(m);
     for (int d = 0; d < 60; d++) {
       ofx_cart_t cart;
-      ofx_cart(&cart, "EUR", 200 + (int64_t)(ofx_rand(&s) % 6000));
       char customer[16];
-      snprintf(customer, sizeof customer, "k%d", (int)(ofx_rand(&s) % 60));
+      random_request(&s, &cart, 200, 6000, customer, "k", 60);
       json_t *attrs = json_object();
       offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = attrs,
                                .now = OFX_NOW + 60, .seed = ofx_rand(&s),
@@ -386,9 +391,8 @@ static void test_deferred_rules(void **st) {
       src.p.predicted_clv = (int64_t)(ofx_rand(&s) % 100000);
       prof_src_t src2 = src;
       ofx_cart_t cart;
-      ofx_cart(&cart, "EUR", 200 + (int64_t)(ofx_rand(&s) % 6000));
       char customer[16];
-      snprintf(customer, sizeof customer, "q%d", (int)(ofx_rand(&s) % 40));
+      random_request(&s, &cart, 200, 6000, customer, "q", 40);
       offers_attrs_t la, lb;
       assert_int_equal(offers_attrs_init(&la, c, customer, &cart.cart, OFX_NOW + 60, prof_load,
                                          &src), 0);
