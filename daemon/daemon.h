@@ -114,7 +114,7 @@ typedef struct exec_ctx_s {
 typedef int (*method_exec_fn)(exec_ctx_t *x, const void *params, void *result, perr_info_t *e);
 extern const method_exec_fn handler_table[METHOD__COUNT];
 /* Every handler: handle_<id>, defined in handlers*.c or the model_*.c that owns the method. */
-#define XX(id, name, pt, rt, flags, cache, data, affects, summary) \
+#define XX(id, name, pt, rt, flags, cache, data, affects, raw, summary) \
   int handle_##id(exec_ctx_t *x, const void *params, void *result, perr_info_t *e);
 #include "methods.def"
 #undef XX

@@ -195,7 +195,7 @@ int handle_order_refund(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
 }
 
 const method_exec_fn handler_table[METHOD__COUNT] = {
-#define XX(id, name, pt, rt, flags, cache, data, affects, summary) [METHOD_##id] = handle_##id,
+#define XX(id, name, pt, rt, flags, cache, data, affects, raw, summary) [METHOD_##id] = handle_##id,
 #include "methods.def"
 #undef XX
 };

@@ -294,188 +294,20 @@ done:
   return rc;
 }
 
-/* ---- the fast path: the params read straight from msgpack ---- */
-
-/* Whether the key k is the literal lit (its length known when compiled, so the compare is
- * a few loads, not a call). */
-#define MP_IS(k, lit)                                                                       \
-  ((k)->type == MSGPACK_OBJECT_STR && (k)->via.str.size == sizeof(lit) - 1 &&              \
-   !memcmp((k)->via.str.ptr, lit, sizeof(lit) - 1))
-
-/* The request's strings, NUL-terminated: bumped from one arena block taken at the first
- * string (a string that does not fit gets its own arena copy). */
-typedef struct strs_s {
-  exec_ctx_t *x;
-  char *p;
-  size_t left;
-  bool taken;
-} strs_t;
-
-/* A string of 1..max bytes without NUL, copied into the arena; NULL otherwise. */
-static const char *mp_str(strs_t *b, const msgpack_object *o, size_t max) {
-  if (!offers_wire_plain_str(o, max)) return NULL;
-  size_t n = o->via.str.size;
-  const char *from = o->via.str.ptr;
-  if (!b->taken) {
-    b->taken = true;
-    if ((b->p = arena_alloc(b->x->arena, 512))) b->left = 512;
-  }
-  if (n >= b->left) return arena_strndup(b->x->arena, from, n);
-  char *s = b->p;
-  if (n >= 8 && n <= 16) { /* a short id: two overlapping 8-byte moves, no call */
-    uint64_t head, tail;
-    memcpy(&head, from, 8);
-    memcpy(&tail, from + n - 8, 8);
-    memcpy(s, &head, 8);
-    memcpy(s + n - 8, &tail, 8);
-  } else if (n >= 4 && n < 8) {
-    uint32_t head, tail;
-    memcpy(&head, from, 4);
-    memcpy(&tail, from + n - 4, 4);
-    memcpy(s, &head, 4);
-    memcpy(s + n - 4, &tail, 4);
-  } else {
-    memcpy(s, from, n);
-  }
-  s[n] = 0;
-  b->p += n + 1;
-  b->left -= n + 1;
-  return s;
-}
-
-/* An integer in lo..hi (absent or nil: *out unchanged). */
-static bool mp_int(const msgpack_object *o, int64_t lo, int64_t hi, int64_t *out) {
-  int64_t v;
-  if (o->type == MSGPACK_OBJECT_NIL) return true;
-  if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) v = (int64_t)o->via.u64;
-  else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) v = o->via.i64;
-  else return false;
-  if (v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
-/* Whether mp_to_json would convert o without an error. */
-static bool mp_jsonable(const msgpack_object *o, int depth) {
-  if (depth > 64) return false;
-  switch (o->type) {
-  case MSGPACK_OBJECT_NIL:
-  case MSGPACK_OBJECT_BOOLEAN:
-  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-  case MSGPACK_OBJECT_FLOAT32:
-  case MSGPACK_OBJECT_FLOAT64:
-  case MSGPACK_OBJECT_STR: return true;
-  case MSGPACK_OBJECT_POSITIVE_INTEGER: return o->via.u64 <= INT64_MAX;
-  case MSGPACK_OBJECT_ARRAY:
-    for (uint32_t i = 0; i < o->via.array.size; i++)
-      if (!mp_jsonable(&o->via.array.ptr[i], depth + 1)) return false;
-    return true;
-  case MSGPACK_OBJECT_MAP:
-    for (uint32_t i = 0; i < o->via.map.size; i++)
-      if (o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR ||
-          !mp_jsonable(&o->via.map.ptr[i].val, depth + 1))
-        return false;
-    return true;
-  default: return false;
-  }
-}
-
-static bool mp_line(strs_t *b, const msgpack_object *o, offers_cart_item_t *it) {
-  if (o->type != MSGPACK_OBJECT_MAP) return false;
-  unsigned seen = 0;
-  it->category = NULL;
-  it->quantity = 1;
-  for (uint32_t i = 0; i < o->via.map.size; i++) {
-    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
-    unsigned bit;
-    if (MP_IS(k, "product_id")) bit = 1, it->product = mp_str(b, v, 128);
-    else if (MP_IS(k, "category"))
-      bit = 2, it->category = v->type == MSGPACK_OBJECT_NIL ? NULL : mp_str(b, v, 128);
-    else if (MP_IS(k, "quantity")) bit = 4;
-    else if (MP_IS(k, "unit_price")) bit = 8;
-    else return false;
-    if (seen & bit) return false; /* a repeated key: the general path decides */
-    seen |= bit;
-    if (bit == 1 && !it->product) return false;
-    if (bit == 2 && v->type != MSGPACK_OBJECT_NIL && !it->category) return false;
-    if (bit == 4 && !mp_int(v, 1, 1000000, &it->quantity)) return false;
-    if (bit == 8 && (v->type == MSGPACK_OBJECT_NIL || !mp_int(v, 0, INT64_C(1) << 40, &it->price)))
-      return false;
-  }
-  return (seen & 9) == 9;
-}
-
-static bool mp_cart(strs_t *b, const msgpack_object *o, offers_cart_t *c) {
-  memset(c, 0, sizeof *c);
-  if (o->type != MSGPACK_OBJECT_MAP) return false;
-  const msgpack_object *lines = NULL, *value = NULL;
-  for (uint32_t i = 0; i < o->via.map.size; i++) {
-    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
-    if (MP_IS(k, "currency")) {
-      if (c->currency || !(c->currency = mp_str(b, v, 3))) return false;
-    } else if (MP_IS(k, "lines")) {
-      if (lines) return false;
-      lines = v;
-    } else if (MP_IS(k, "value")) {
-      if (value) return false;
-      value = v;
-    } else {
-      return false;
-    }
-  }
-  if (!c->currency) return false;
-  int64_t sum = 0;
-  if (lines && lines->type != MSGPACK_OBJECT_NIL) {
-    if (lines->type != MSGPACK_OBJECT_ARRAY || lines->via.array.size > 1000) return false;
-    size_t n = lines->via.array.size;
-    offers_cart_item_t *it = arena_alloc(b->x->arena, (n ? n : 1) * sizeof *it);
-    if (!it) return false;
-    for (size_t i = 0; i < n; i++) {
-      if (!mp_line(b, &lines->via.array.ptr[i], &it[i])) return false;
-      sum += it[i].quantity * it[i].price;
-    }
-    c->items = it;
-    c->nitems = n;
-  }
-  c->value = sum;
-  return !value || mp_int(value, 0, INT64_C(1) << 50, &c->value);
-}
-
-/* The request read from msgpack: true when it is well-formed as the general path would
- * find it (false: the general path reads it again and names any error). */
-static bool decide_fast(exec_ctx_t *x, const msgpack_object *o, decide_req_t *q) {
-  memset(q, 0, sizeof *q);
-  if (o->type != MSGPACK_OBJECT_MAP) return false;
-  strs_t strs = {.x = x};
-  unsigned seen = 0;
-  for (uint32_t i = 0; i < o->via.map.size; i++) {
-    const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
-    unsigned bit;
-    if (MP_IS(k, "customer_id")) bit = 1;
-    else if (MP_IS(k, "cart")) bit = 2;
-    else if (MP_IS(k, "attributes")) bit = 4;
-    else if (MP_IS(k, "max_offers")) bit = 8;
-    else return false;
-    if (seen & bit) return false;
-    seen |= bit;
-    if (bit == 1 && !(q->customer = mp_str(&strs, v, OFFERS_ID_MAX))) return false;
-    if (bit == 2 && !mp_cart(&strs, v, &q->cart)) return false;
-    if (bit == 4 && v->type != MSGPACK_OBJECT_NIL) {
-      if (v->type != MSGPACK_OBJECT_MAP || !mp_jsonable(v, 1)) return false;
-      q->shop_mp = v;
-    }
-    if (bit == 8 && !mp_int(v, 1, OFFERS_DECIDE_MAX, &q->max_offers)) return false;
-  }
-  return (seen & 3) == 3;
-}
-
 int handle_offers_decide(exec_ctx_t *x, const void *p, void *r, perr_info_t *e) {
   static const char *const keys[] = {"customer_id", "cart", "attributes", "max_offers", NULL};
   json_t *j;
   decide_req_t q;
   store_txn_t *t;
-  if (decide_fast(x, &((const raw_params_t *)p)->obj, &q))
+  const offers_decide_params_t *dp = p;
+  offers_decide_req_t fast;
+  /* the common shape: read from the bytes already (the raw column), or from the map */
+  if (dp->fast || offers_decide_read(x->arena, &dp->raw.obj, &fast)) {
+    const offers_decide_req_t *f = dp->fast ? &dp->req : &fast;
+    q = (decide_req_t){.customer = f->customer, .max_offers = f->max_offers, .cart = f->cart,
+                       .shop_mp = f->shop};
     return (t = exec_txn(x, e)) ? decide_run(x, t, &q, r, e) : e->code;
+  }
   memset(&q, 0, sizeof q);
   int rc = offers_params_json(p, keys, &j, e);
   if (rc) return rc;

@@ -370,22 +370,35 @@ static void qk_object(msgpack_sbuffer *sb, const msgpack_object *o) {
   }
 }
 
-/* start_ns: when the request started (uv_hrtime()). */
-static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi, uint64_t start_ns) {
+/* A loop-thread request's params and result, in one allocation from the read arena (reset
+ * first): the params; the result follows at params + read_params_room(md). NULL: no memory. */
+static size_t read_params_room(const method_desc_t *md) {
+  return (md->params_size + 15) & ~(size_t)15; /* the arena's alignment */
+}
+static void *read_frame(daemon_t *d, const method_desc_t *md) {
+  arena_reset(&d->read_arena);
+  return arena_alloc(&d->read_arena, read_params_room(md) + md->result_size);
+}
+
+/* start_ns: when the request started (uv_hrtime()). decoded: the params already decoded
+ * from the bytes by the method's raw decoder into read_frame's params (fused_next), or NULL
+ * (m->params is decoded here). A raw-decoded request has no params object (m->params NULL),
+ * so it is never one whose answer is cached: fused_next takes the raw path only where no
+ * cache key is made (the cache column NOCACHE, a notification, cache.read_cache_mb = 0). */
+static void dispatch_read(conn_t *c, const rpc_msg_t *m, int mi, uint64_t start_ns,
+                          void *decoded) {
   daemon_t *d = c->d;
   const method_desc_t *md = &method_table[mi];
   perr_info_t e;
   arena_t *a = &d->read_arena;
-  arena_reset(a);
-  size_t params_room = (md->params_size + 15) & ~(size_t)15; /* the arena's alignment */
-  void *params = arena_alloc(a, params_room + md->result_size); /* both in one */
-  void *result = params ? (char *)params + params_room : NULL;
+  void *params = decoded ? decoded : read_frame(d, md);
+  void *result = params ? (char *)params + read_params_room(md) : NULL;
   int rc;
   exec_ctx_t x = {.d = d, .conn = c, .store = d->store, .arena = a};
   rcache_t *cache = NULL; /* where the answer is cached, under key */
   pstr_t key = {NULL, 0};
   if (!params || !result) rc = perr_set(&e, PERR_UNAVAILABLE, NULL, "out of memory");
-  else if (!(rc = md->decode(m->params, a, params, &e))) {
+  else if (decoded || !(rc = md->decode(m->params, a, params, &e))) {
     if (m->type != RPC_REQUEST || d->cfg.read_cache_mb == 0) {
       /* no answer cache (cache.read_cache_mb = 0): no key to pack, nothing to look up */
     } else if (md->cache_key) { /* cached by id (methods.def) */
@@ -457,8 +470,10 @@ static int lookup_method(const char *name, size_t len) {
 
 /* A parsed message m of method mi (-1: look it up). *clock_ns: uv_hrtime() just before (the
  * request's start), and on return its end when the request ran here (the next request's
- * start: one clock read per request), else 0 (the next one reads the clock). */
-static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi, uint64_t *clock_ns) {
+ * start: one clock read per request), else 0 (the next one reads the clock). decoded: the
+ * params a raw decoder read (dispatch_read), or NULL. */
+static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi, uint64_t *clock_ns,
+                         void *decoded) {
   daemon_t *d = c->d;
   perr_info_t e;
   uint64_t start_ns = *clock_ns;
@@ -487,7 +502,7 @@ static void dispatch_msg(conn_t *c, const rpc_msg_t *m, int mi, uint64_t *clock_
   if (method_table[mi].thread != RUN_ON_LOOP) {
     dispatch_job(c, m, mi, start_ns); /* its latency is taken when it comes back */
   } else {
-    dispatch_read(c, m, mi, start_ns);
+    dispatch_read(c, m, mi, start_ns, decoded);
     *clock_ns = uv_hrtime();
     metrics_latency(d, mi, *clock_ns - start_ns);
   }
@@ -508,7 +523,7 @@ static void dispatch(conn_t *c, int mi_hint, uint64_t *clock_ns) {
     *clock_ns = 0;
     return;
   }
-  dispatch_msg(c, &m, mi_hint, clock_ns);
+  dispatch_msg(c, &m, mi_hint, clock_ns, NULL);
 }
 
 /* ---------- reading ---------- */
@@ -658,9 +673,14 @@ static msgpack_zone *conn_zone(conn_t *c) {
 
 /* The one-walk path (mpdecode.h): the next message, not yet scanned by the guard, wholly in
  * the buffer and run on the loop, decoded while its limits are checked, parsed into *m (its
- * params map in c->msg). Returns the method's index (the unpacker and the guard moved past
- * the message), or -1: the guard scans the input and the paths below decode it. */
-static int fused_next(conn_t *c, rpc_msg_t *m) {
+ * params map in c->msg). A method with a raw decoder (methods.def's raw column) whose
+ * answer is not cached has its params read straight from the bytes instead, into
+ * read_frame's params (*decoded; else *decoded = NULL): when it declines, the object is
+ * decoded as for any method. Either way the strings point into the input buffer, which does
+ * not move before the request is answered on the loop. Returns the method's index (the
+ * unpacker and the guard moved past the message), or -1: the guard scans the input and the
+ * paths below decode it. */
+static int fused_next(conn_t *c, rpc_msg_t *m, void **decoded) {
   msgpack_unpacker *up = &c->up;
   size_t n = up->used - up->off;
   if (c->guard.deferred != n || !guard_idle(&c->guard)) return -1;
@@ -668,9 +688,20 @@ static int fused_next(conn_t *c, rpc_msg_t *m) {
   size_t at = mpdecode_request_head(p, n, m);
   if (!at) return -1;
   int mi = lookup_method(m->method, m->method_len);
-  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP || !conn_zone(c)) return -1;
-  long k = mpdecode_request_params(p, n, at, &c->guard.lim, up->z, &c->msg, m);
-  if (k <= 0) return -1;
+  if (mi < 0 || method_table[mi].thread != RUN_ON_LOOP) return -1;
+  const method_desc_t *md = &method_table[mi];
+  long k = 0;
+  *decoded = NULL;
+  if (md->decode_raw &&
+      (md->cache == CACHE_NONE || m->type != RPC_REQUEST || c->d->cfg.read_cache_mb == 0)) {
+    void *params = read_frame(c->d, md);
+    if (params && (k = mpdecode_request_raw(p, n, at, &c->guard.lim, md->decode_raw,
+                                            &c->d->read_arena, params, m)) > 0)
+      *decoded = params;
+  }
+  if (k <= 0 && (!conn_zone(c) ||
+                 (k = mpdecode_request_params(p, n, at, &c->guard.lim, up->z, &c->msg, m)) <= 0))
+    return -1;
   up->off += (size_t)k;
   guard_take(&c->guard, (size_t)k);
   return mi;
@@ -737,10 +768,11 @@ static void conn_execute(conn_t *c, int flush_now) {
     if (!turn_start) turn_start = clock_ns;
     if (c->guard.deferred) { /* input not scanned yet: one walk, or the guard's */
       rpc_msg_t m;
-      int fmi = fused_next(c, &m);
+      void *decoded;
+      int fmi = fused_next(c, &m, &decoded);
       if (fmi >= 0) {
         d->c.requests++;
-        dispatch_msg(c, &m, fmi, &clock_ns);
+        dispatch_msg(c, &m, fmi, &clock_ns, decoded);
         if (c->state == CONN_CLOSED) return;
         if (c->out.size >= READ_CHUNK) conn_flush(c);
         if (c->state == CONN_CLOSED) return;

@@ -276,7 +276,7 @@ RAW_CODEC(offers_get)
 RAW_CODEC(offers_list)
 RAW_CODEC(offers_archive)
 RAW_CODEC(experiments_assign)
-RAW_CODEC(offers_decide)
+void enc_offers_decide(msgpack_packer *pk, const void *result) { enc_blob(pk, result); }
 RAW_CODEC(offers_redeem)
 RAW_CODEC(offers_event)
 RAW_CODEC(experiments_report)

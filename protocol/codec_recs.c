@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "methods.h"
+#include "mpraw.h"
 #include "params.h"
 #include "rpc.h"
 
@@ -115,6 +116,63 @@ static int recs_cart_fast(const msgpack_object *params, arena_t *a, recs_query_t
   q->limit = limit ? (uint32_t)limit->via.u64 : 0;
   q->filters.in_stock_only = 1;
   return 1;
+}
+
+/* recs_cart_fast's shape read straight from the bytes (methods.def's raw column): a map of
+ * 1..2 pairs, "items" (an array of 1..1000 strings of 1..CORE_ID_MAX bytes) and "limit"
+ * (an unsigned 1..1000), each at most once; the same recs_query_t. The map at depth 0 and
+ * the items array at depth 1 of the params map (mpraw_limits_t). */
+size_t raw_recs_cart(const uint8_t *p, size_t n, const mpraw_limits_t *lim, arena_t *a,
+                     void *out) {
+  recs_query_t *q = out;
+  mpraw_t r = {p, n, 0};
+  uint32_t pairs, nitems = 0;
+  bool has_items = false, has_limit = false;
+  uint64_t limit = 0;
+  if (!mpraw_map(&r, &pairs) || pairs < 1 || pairs > 2 || lim->room < 1 || pairs > lim->max_elems)
+    return 0;
+  memset(q, 0, offsetof(recs_query_t, items_small)); /* items_small: written before read */
+  for (uint32_t k = 0; k < pairs; k++) {
+    const char *key;
+    uint32_t kn;
+    if (!mpraw_str(&r, &key, &kn)) return 0;
+    if (MPRAW_IS(key, kn, "items") && !has_items) {
+      has_items = true;
+      if (!mpraw_array(&r, &nitems) || nitems < 1 || nitems > RECS_WIRE_MAX_IDS ||
+          lim->room < 2 || nitems > lim->max_elems)
+        return 0;
+      pstr_t *v = nitems <= 8 ? q->items_small : arena_alloc(a, sizeof *v * nitems);
+      if (!v) return 0;
+      size_t at = r.i; /* in a local: the common item costs a few instructions */
+      for (uint32_t i = 0; i < nitems; i++) {
+        const char *s;
+        uint32_t sn;
+        unsigned b = at < n ? p[at] : 0;
+        if (b - 0xa1u <= 0x1eu && (size_t)(b & 0x1fu) < n - at) { /* a fixstr id of 1..31 */
+          sn = b & 0x1fu;
+          v[i] = (pstr_t){(const char *)p + at + 1, sn};
+          at += 1 + sn;
+          continue;
+        }
+        r.i = at;
+        if (!mpraw_str(&r, &s, &sn) || sn - 1u >= CORE_ID_MAX) return 0;
+        v[i] = (pstr_t){s, sn};
+        at = r.i;
+      }
+      r.i = at;
+      q->items = v;
+      q->nitems = nitems;
+    } else if (MPRAW_IS(key, kn, "limit") && !has_limit) {
+      has_limit = true;
+      if (!mpraw_uint(&r, &limit) || limit < 1 || limit > RECS_WIRE_MAX_LIMIT) return 0;
+    } else {
+      return 0;
+    }
+  }
+  if (!has_items) return 0;
+  q->limit = (uint32_t)limit;
+  q->filters.in_stock_only = 1;
+  return r.i;
 }
 
 int dec_recs_cart(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e) {

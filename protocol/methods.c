@@ -83,7 +83,7 @@ static int affects_offers(const void *params, const void *result, cache_kind_t k
 #define CACHE_KEY_BY_PRODUCT_ID(pt, p) ID_KEY_OF(pt, p)
 #define CACHE_KEY_BY_CUSTOMER_ID(pt, p) ID_KEY_OF(pt, p)
 
-#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum)                 \
+#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, raw_col, sum)                 \
   static pstr_t cache_key_##id(const void *p) { return CACHE_KEY_##cache_col(pt, p); }   \
   _Static_assert(!((fl) & M_WRITE) || (data_col) != D_NONE,                              \
                  "write method " #id " must declare the data it changes (methods.def)"); \
@@ -99,7 +99,7 @@ static int affects_offers(const void *params, const void *result, cache_kind_t k
   ((kind) == CACHE_QUERY ? M_CACHED_QUERY : (kind) != CACHE_NONE ? M_CACHED : 0u)
 
 const method_desc_t method_table[METHOD__COUNT] = {
-#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum)                       \
+#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, raw_col, sum)                       \
   [METHOD_##id] = {.name = wname,                                                              \
                    .name_len = sizeof(wname) - 1,                                              \
                    .flags = (fl) | CACHE_FLAGS(CACHE_KIND_##cache_col),                        \
@@ -112,6 +112,7 @@ const method_desc_t method_table[METHOD__COUNT] = {
                    .result_size = sizeof(rt),                                                  \
                    .decode = dec_##id,                                                         \
                    .encode = enc_##id,                                                         \
+                   .decode_raw = raw_col,                                                      \
                    .summary = sum,                                                             \
                    .params_type = #pt,                                                         \
                    .result_type = #rt},
@@ -160,14 +161,14 @@ int method_lookup(const char *name, size_t len) {
 #define IS_TYPE(pt, t) _Generic((pt *)0, t *: 1, default: 0)
 
 static const unsigned char params_is_order[METHOD__COUNT] = {
-#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum)                 \
+#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, raw_col, sum)                 \
   [METHOD_##id] = ((fl) & M_WRITE) && ((data_col) & D_ORDERS) && IS_TYPE(pt, order_t) && \
                   IS_TYPE(rt, order_result_t),
 #include "methods.def"
 #undef XX
 };
 static const unsigned char params_is_product[METHOD__COUNT] = {
-#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, sum) \
+#define XX(id, wname, pt, rt, fl, cache_col, data_col, affects_col, raw_col, sum) \
   [METHOD_##id] = ((fl) & M_WRITE) && ((data_col) & D_PRODUCTS) && IS_TYPE(pt, product_t),
 #include "methods.def"
 #undef XX

@@ -11,6 +11,7 @@
 #include "base/arena.h"
 #include "commerce/commerce.h"
 #include "base/perr.h"
+#include "mpraw.h"
 #include "recs/recs_types.h"
 
 /* flags column */
@@ -46,7 +47,7 @@ typedef enum {
 typedef enum { RUN_ON_LOOP = 0, RUN_ON_WRITER = 1, RUN_ON_WORKER = 2 } method_thread_t;
 
 typedef enum {
-#define XX(id, name, pt, rt, flags, cache, data, affects, summary) METHOD_##id,
+#define XX(id, name, pt, rt, flags, cache, data, affects, raw, summary) METHOD_##id,
 #include "methods.def"
 #undef XX
   METHOD__COUNT
@@ -152,6 +153,21 @@ void enc_loyalty_expiring_item(msgpack_packer *pk, const loy_expiring_item_t *it
 typedef int (*method_decode_fn)(const msgpack_object *params, arena_t *a, void *out,
                                 perr_info_t *e);
 typedef void (*method_encode_fn)(msgpack_packer *pk, const void *result);
+/* The raw column (methods.def): a decoder of the params map straight from the request bytes,
+ * for its simple shape only. p[0..n) starts at the map (the params' single element) and ends
+ * where the message may end at most (limits.max_message); lim: how deep the map may nest
+ * (mpraw.h) and how many elements a container may hold. It writes *out exactly as `decode`
+ * would for the same params and returns the map's bytes, or 0 (*out then undefined): not
+ * the simple shape, a limit broken, anything invalid or unusual; the object path then
+ * decodes the request as if this decoder did not exist (same answers, same errors).
+ * Strings borrow from p (the request is answered before the input buffer moves). */
+typedef mpraw_decode_fn method_decode_raw_fn;
+#define NO_RAW NULL
+/* The raw decoders of methods.def's raw column. */
+size_t raw_recs_cart(const uint8_t *p, size_t n, const mpraw_limits_t *lim, arena_t *a,
+                     void *out);
+size_t raw_offers_decide(const uint8_t *p, size_t n, const mpraw_limits_t *lim, arena_t *a,
+                         void *out);
 
 /* The affects column: a write's committed params and result -> the ids of kind (a KEY_*)
  * whose cached answers it may have changed, at most METHOD_AFFECTS_MAX into ids. Returns
@@ -182,6 +198,7 @@ typedef struct method_desc_s {
   size_t params_size, result_size;
   method_decode_fn decode;
   method_encode_fn encode;
+  method_decode_raw_fn decode_raw; /* the raw column: NULL (NO_RAW) for most */
   const char *summary;
   const char *params_type;   /* the type names, for tests and messages */
   const char *result_type;
@@ -199,7 +216,7 @@ const order_t *method_recorded_order(int method, const void *params);
 const product_t *method_upserted_product(int method, const void *params);
 
 /* Declarations of every decoder, encoder and affects function. */
-#define XX(id, name, pt, rt, flags, cache, data, affects, summary)                     \
+#define XX(id, name, pt, rt, flags, cache, data, affects, raw, summary)                     \
   int dec_##id(const msgpack_object *params, arena_t *a, void *out, perr_info_t *e); \
   void enc_##id(msgpack_packer *pk, const void *result);
 #include "methods.def"

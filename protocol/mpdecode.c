@@ -9,25 +9,8 @@
 #include "mpframe.h"
 #include "rpc.h"
 
-/* A big-endian unsigned of n = 1, 2, 4 or 8 bytes: one load and a byte swap on a
- * little-endian host (GCC and Clang builtins), shifts elsewhere. */
-static uint64_t be(const uint8_t *p, int n) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint16_t u16;
-  uint32_t u32;
-  uint64_t u64;
-  switch (n) {
-    case 1: return p[0];
-    case 2: memcpy(&u16, p, 2); return __builtin_bswap16(u16);
-    case 4: memcpy(&u32, p, 4); return __builtin_bswap32(u32);
-    default: memcpy(&u64, p, 8); return __builtin_bswap64(u64);
-  }
-#else
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++) v = v << 8 | p[i];
-  return v;
-#endif
-}
+/* A big-endian unsigned of n = 1, 2, 4 or 8 bytes (mpraw.h's). */
+static inline uint64_t be(const uint8_t *p, int n) { return mpraw_be(p, (unsigned)n); }
 
 /* What a lead byte is, for the decoder's one jump: the fix ranges and the 32 leads
  * 0xc0..0xdf (whose widths are mpframe's table). */
@@ -250,6 +233,20 @@ long mpdecode_request_params(const uint8_t *p, size_t n, size_t at, const guard_
   if (k <= 0) return 0;
   m->params = params;
   return (long)(at + 1) + k;
+}
+
+long mpdecode_request_raw(const uint8_t *p, size_t n, size_t at, const guard_limits_t *lim,
+                          mpraw_decode_fn raw, struct arena_s *a, void *out, rpc_msg_t *m) {
+  /* as mpdecode_request_params: the two arrays around the map within the limits */
+  if (lim->max_depth < 3 || lim->max_elems < (m->type == RPC_REQUEST ? 4u : 3u)) return 0;
+  if (n > lim->max_message) n = lim->max_message;
+  if (at + 1 >= n || p[at] != 0x91) return 0;
+  mpraw_limits_t rl = {lim->max_depth - 2, lim->max_elems};
+  if (rl.room > MPFRAME_MAX_DEPTH) rl.room = MPFRAME_MAX_DEPTH;
+  size_t k = raw(p + at + 1, n - at - 1, &rl, a, out);
+  if (!k) return 0;
+  m->params = NULL;
+  return (long)(at + 1 + k);
 }
 
 int mpdecode_method(const uint8_t *p, size_t n, const char **name, size_t *len) {

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "guard.h"
+#include "mpraw.h"
 #include "rpc.h"
 
 /* Decode one object from p[0..n) into *out, allocating from z. Returns the bytes it took,
@@ -46,6 +47,16 @@ size_t mpdecode_request_head(const uint8_t *p, size_t n, rpc_msg_t *m);
  * limit broken, another params form, no memory); then guard_feed and rpc_parse decide. */
 long mpdecode_request_params(const uint8_t *p, size_t n, size_t at, const guard_limits_t *lim,
                              msgpack_zone *z, msgpack_object *params, rpc_msg_t *m);
+
+/* The raw column's path (methods.def, mpraw.h): the params at p[at..n) of the message whose
+ * head mpdecode_request_head read, when they are [map], read by raw into out (its limits
+ * mpdecode_request_params's: the message within lim->max_message, the map given room
+ * lim->max_depth - 2 and lim->max_elems). Returns the message's bytes (m->params = NULL), or
+ * 0: raw declined, or another form; then mpdecode_request_params or the guard decide.
+ * Invariant: it takes a message only where mpdecode_request_params would take it whole with
+ * the same length (raw reads only within the bound and checks the same limits). */
+long mpdecode_request_raw(const uint8_t *p, size_t n, size_t at, const guard_limits_t *lim,
+                          mpraw_decode_fn raw, struct arena_s *a, void *out, rpc_msg_t *m);
 
 /* msgpack_object_equal, except that floats compare by their bits (a NaN equals itself):
  * what "the same object" means when checking mpdecode against msgpack-c. */

@@ -45,6 +45,30 @@ static inline bool mp_has_nul(const char *s, size_t n) {
 }
 typedef struct json_blob_s { const char *p; size_t n; } json_blob_t;
 
+/* offers.decide's request in its common shape (codec_offers_decide.c): the customer and the
+ * cart's strings NUL-terminated in the arena; shop: the attributes map (borrowing the
+ * request), NULL when absent or nil. */
+typedef struct offers_decide_req_s {
+  const char *customer;
+  int64_t max_offers; /* 0: absent */
+  offers_cart_t cart;
+  const msgpack_object *shop;
+} offers_decide_req_t;
+/* offers.decide's params: the map (raw, first, so every raw_params_t reader reads it), or
+ * with fast set the request its raw decoder (methods.def's raw column) read from the bytes
+ * (raw.obj is then nil and never read). */
+typedef struct offers_decide_params_s {
+  raw_params_t raw;
+  bool fast;
+  offers_decide_req_t req;
+} offers_decide_params_t;
+/* The common shape read from the params map o (the handler's fast path): true with *q set
+ * when it is that shape, every value valid as the general path would find it; false for
+ * anything else (another key, a repeated one, nil where a value is needed, a bad value, a
+ * nested attribute value that would not convert to JSON): the general path reads it and
+ * names any error. raw_offers_decide reads the same shape from the bytes into the same *q. */
+bool offers_decide_read(arena_t *a, const msgpack_object *o, offers_decide_req_t *q);
+
 /* msgpack -> jansson: maps need string keys; integers above INT64_MAX, bin and ext are
  * invalid_params naming the path (prefix "" for the top). NULL on error, e set. */
 json_t *mp_to_json(const msgpack_object *o, const char *path, perr_info_t *e);

@@ -111,6 +111,12 @@ void condition_value_from_json(const json_t *j, condition_value_t *out);
 typedef const condition_value_t *(*condition_value_fn)(void *ctx, size_t name,
                                                        condition_value_t *scratch);
 bool condition_eval_values(const condition_t *c, condition_value_fn get, void *ctx);
+/* The index (condition_names) of the one attribute c reads when c is a test of that
+ * attribute's whole value (no dotted path: {"tier": {"$in": [...]}}, most rules), else -1;
+ * then condition_eval_value(c, v) is condition_eval_values(c, get) for a get giving v for
+ * it, without the call to get (the caller reads the value itself). */
+int condition_single_name(const condition_t *c);
+bool condition_eval_value(const condition_t *c, const condition_value_t *v);
 
 /* Calls fn with the first part of every attribute path the condition reads from the
  * attributes object ("father" for "father.age"; paths inside $elemMatch objects are the

@@ -352,7 +352,7 @@ static bool is_in(const pnode_t *p, const condition_value_t *v) {
 }
 
 /* condition_js_compare(v, k): -1, 0, 1, or 2 (unordered). */
-static int compare(const pnode_t *p, const condition_value_t *v) {
+static int compare_any(const pnode_t *p, const condition_value_t *v) {
   double x, y;
   if (p->k.type == CONDITION_VALUE_STR) {
     if (v->type == CONDITION_VALUE_STR) {
@@ -373,6 +373,17 @@ static int compare(const pnode_t *p, const condition_value_t *v) {
   x = to_number(v);
   if (isnan(x) || isnan(y)) return 2;
   return x < y ? -1 : x > y;
+}
+
+/* compare_any, the common case (an integer attribute against a number) in place: the same
+ * doubles compared (ToNumber of an integer is its double; k.d is a number constant's). */
+static inline int compare(const pnode_t *p, const condition_value_t *v) {
+  if (v->type == CONDITION_VALUE_INT && p->k.type != CONDITION_VALUE_STR) {
+    double x = (double)v->i, y = p->k.d;
+    if (isnan(y)) return 2;
+    return x < y ? -1 : x > y;
+  }
+  return compare_any(p, v);
 }
 
 static bool run_val(const condition_t *c, size_t i, const condition_value_t *v);
@@ -499,12 +510,21 @@ static bool run_obj(const runctx_t *x, size_t i) {
   }
 }
 
+int condition_single_name(const condition_t *c) {
+  return c && c->prog->code == P_ATTR && !c->prog->nparts ? (int)c->prog->name : -1;
+}
+
+/* run_obj's P_ATTR case for the root of a condition_single_name condition. */
+bool condition_eval_value(const condition_t *c, const condition_value_t *v) {
+  return run_val(c, 1, v);
+}
+
 bool condition_eval_values(const condition_t *c, condition_value_fn get, void *ctx) {
   if (!c) return true;
-  const pnode_t *p = c->prog;
-  if (p->code == P_ATTR && !p->nparts) { /* one attribute's test (most rules): run_obj's case */
+  int name = condition_single_name(c);
+  if (name >= 0) { /* one attribute's test (most rules): run_obj's case */
     condition_value_t scratch;
-    return run_val(c, 1, get(ctx, p->name, &scratch));
+    return condition_eval_value(c, get(ctx, (size_t)name, &scratch));
   }
   runctx_t x = {c, get, ctx};
   return run_obj(&x, 0);

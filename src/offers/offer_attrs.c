@@ -238,6 +238,22 @@ static inline bool patron_raw(offers_attrs_t *a, offers_attr_kind_t k, condition
   return set;
 }
 
+unsigned offers_attr_group(offers_attr_kind_t k) {
+  switch (k) { /* patron_raw's group() calls, kind by kind */
+  case OFFERS_ATTR_ORDER_COUNT:
+  case OFFERS_ATTR_FIRST_ORDER:
+  case OFFERS_ATTR_DAYS_SINCE_LAST_ORDER: return OFFERS_GROUP_ORDERS;
+  case OFFERS_ATTR_TIER:
+  case OFFERS_ATTR_POINTS: return OFFERS_GROUP_LOYALTY;
+  case OFFERS_ATTR_SEGMENT:
+  case OFFERS_ATTR_P_ALIVE:
+  case OFFERS_ATTR_CHURN_RISK:
+  case OFFERS_ATTR_CHURN_BAND:
+  case OFFERS_ATTR_PREDICTED_CLV: return OFFERS_GROUP_CLV;
+  default: return 0;
+  }
+}
+
 /* Patron's value of an attribute kind (NULL: Patron does not set it, or jansson refuses it);
  * slot: its pool entry. */
 static json_t *patron_value(offers_attrs_t *a, offers_attr_kind_t k, json_t **slot) {
@@ -426,7 +442,10 @@ const condition_value_t *offers_attrs_value(offers_attrs_t *a, size_t slot) {
     a->built[slot] |= OFFERS_BUILT_TYPED;
     int t = patron_typed(a, (offers_attr_kind_t)a->c->attr_kind[slot], v);
     if (t == TYPED_UNSET && !a->shop[slot]) { /* no value at all (a lazy shop one is typed) */
-      condition_value_from_json(NULL, v);
+      v->type = CONDITION_VALUE_NULL; /* condition_value_from_json(NULL, v) */
+      v->n = 0;
+      v->i = 0;
+      v->s = NULL;
     } else if (t != TYPED_SET) {
       condition_value_from_json(offers_attrs_get(a, slot), v);
     }

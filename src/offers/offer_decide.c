@@ -24,7 +24,7 @@
 static bool in_list(const char *const *list, size_t n, const char *s) {
   if (!s) return false;
   for (size_t i = 0; i < n; i++)
-    if (!strcmp(list[i], s)) return true;
+    if (list[i][0] == s[0] && !strcmp(list[i], s)) return true; /* most differ at once */
   return false;
 }
 
@@ -45,7 +45,10 @@ static int64_t applicable_value(const offer_t *o, const offers_cart_t *cart) {
 }
 
 /* The discount of value on an applicable cart value base. */
-static int64_t discount_on(const offer_t *o, int64_t value, int64_t base) {
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* a switch of a few lines, in the scan's loops */
+#endif
+static inline int64_t discount_on(const offer_t *o, int64_t value, int64_t base) {
   int64_t d = 0;
   if (base <= 0) return 0;
   switch (o->kind) {
@@ -89,12 +92,29 @@ static double rank_num(const offers_catalog_t *c, const offers_decide_in_t *in, 
   return x >= lo && x <= hi ? x : def;
 }
 
+/* The decision's generator (bandit draws, random impression ids), seeded at its first
+ * use: the same draws as seeding it first, and no seeding in a decision that draws nothing. */
+typedef struct draws_s {
+  bandit_rng_t rng;
+  uint64_t seed;
+  bool seeded;
+} draws_t;
+
+static bandit_rng_t *draws_rng(draws_t *d) {
+  if (!d->seeded) bandit_rng_seed(&d->rng, d->seed), d->seeded = true;
+  return &d->rng;
+}
+
 /* One candidate before selection. */
 typedef struct cand_s {
   const offer_t *o;
   int arm;
   bool holdout_pending; /* arm 1 unless the holdout split says 0 (pick_arm): found when taken */
+  bool split;           /* its arm is left to the selection (bound_arms): ev is the bound of
+                         * its arms' EVs; arm, value, discount, uplift not set yet */
+  bool rule_pending;    /* (split too) its rule and sticky arm are left to the selection */
   int64_t value, discount;
+  int64_t base, money_used; /* the scan's applicable value and budget used (split only) */
   double ev, uplift;
 } cand_t;
 
@@ -107,15 +127,27 @@ typedef struct counters_s {
   offers_counter_memo_t *want, *m;
   const offers_catalog_t *c;
   bool begun, seen_read;
+  bool warm;      /* the memo's entries were already of this counters state before the
+                   * decision (no counter written since the previous one): reading every arm
+                   * of a candidate then fills the memo for the decisions after it */
   offer_seen_set_t *seen, *buf;
   bool merge;     /* the catalogue's ids increase by position (offer_memo_sorted): the scan's
                    * lookups walk the seen rows (in id order) alongside it */
   size_t seen_at; /* the first seen row the scan has not passed */
 } counters_t;
 
-static offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
-  if (!k->begun) k->m = offer_memo_begin(k->want, rd, k->c), k->begun = true;
+#if defined(__GNUC__)
+__attribute__((noinline)) /* once a decision: memo_of stays a test */
+#endif
+static offers_counter_memo_t *memo_first(counters_t *k, store_txn_t *rd) {
+  uint64_t before = k->want ? k->want->epoch : 0;
+  k->m = offer_memo_begin(k->want, rd, k->c), k->begun = true;
+  k->warm = k->m && before && k->m->epoch == before;
   return k->m;
+}
+
+static inline offers_counter_memo_t *memo_of(counters_t *k, store_txn_t *rd) {
+  return k->begun ? k->m : memo_first(k, rd);
 }
 
 static const offer_seen_set_t *seen_of(counters_t *k, store_txn_t *rd, const char *customer) {
@@ -150,6 +182,21 @@ static const condition_value_t *rule_attr(void *ctx, size_t name, condition_valu
   const rule_get_t *g = ctx;
   (void)scratch;
   return offer_attrs_typed(g->a, (size_t)g->o->rule_attr[name]); /* a bad slot reads null */
+}
+
+/* Whether o's rule holds (memo[slot]: 0 not yet evaluated, 1 true, 2 false; NULL: none). */
+static bool rule_true(const offer_t *o, const offers_decide_in_t *in, unsigned char *memo) {
+  unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
+  if (m && *m) return *m == 1;
+  int name = in->lazy && o->rule_attr ? o->rule_one : -1; /* condition_single_name */
+  bool ok = name >= 0 /* one attribute's test: its slot read here, no callback */
+                ? condition_eval_value(o->rule,
+                                       offer_attrs_typed(in->lazy, (size_t)o->rule_attr[name]))
+            : in->lazy && o->rule_attr
+                ? condition_eval_values(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
+                : condition_eval(o->rule, in->attrs);
+  if (m) *m = ok ? 1 : 2;
+  return ok;
 }
 
 /* Whether a selection may need o's caps read before it is a candidate: an offer whose arm
@@ -225,18 +272,7 @@ static const char *ineligible(counters_t *k, const offer_t *o, store_txn_t *rd,
   }
   *base = !o->products && !o->categories ? cart->value : applicable_value(o, cart);
   if (*base <= 0) return "no applicable item";
-  if (o->rule) { /* memo[slot]: 0 not yet evaluated, 1 true, 2 false */
-    unsigned char *m = memo && o->rule_slot >= 0 ? &memo[o->rule_slot] : NULL;
-    if (!m || !*m) {
-      bool ok = in->lazy && o->rule_attr
-                    ? condition_eval_values(o->rule, rule_attr, &(rule_get_t){in->lazy, o})
-                    : condition_eval(o->rule, in->attrs);
-      if (m) *m = ok ? 1 : 2;
-      if (!ok) return "rule";
-    } else if (*m == 2) {
-      return "rule";
-    }
-  }
+  if (o->rule && !rule_true(o, in, memo)) return "rule";
   int64_t used_r, used_m;
   if (o->budget_redemptions || o->budget_money) { /* unlimited: nothing to read */
     *rc = offer_memo_budget(memo_of(k, rd), rd, k->c, o, &used_r, &used_m);
@@ -273,35 +309,46 @@ static bool held_out(const offer_t *o, uint32_t idh) {
                        o->holdout_ranges, 2) == 0;
 }
 
-/* The customer's arm of o. The holdout (arm 0) ranks and selects exactly as arm 1 does (the
- * first variant's value, arm 1's counters: expected_value, fill), so when the A/B split (or
- * a single variant) gives arm 1 the holdout split is left to the selection (*pending), which
- * makes it only for the offers it takes. A bandit's holdout split comes first as before: a
- * held-out customer draws nothing from the generator the later draws share. */
-static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
-                    const offer_seen_set_t *seen_set, const char *customer, uint32_t idh,
-                    bandit_rng_t *rng, int *arm, bool *pending) {
+/* The customer's sticky arm of o (*arm; -1: none, the splits decide). */
+static int sticky_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
+                      const offer_seen_set_t *seen_set, const char *customer, bool in_scan,
+                      int *arm) {
   bool known;
-  *pending = false;
-  const offer_seen_row_t *row = scan_seen_row(k, seen_set, o, &known);
-  int rc = 0;
-  if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0; /* sticky */
+  *arm = -1;
+  const offer_seen_row_t *row =
+      in_scan ? scan_seen_row(k, seen_set, o, &known) /* the walk in catalogue order */
+              : offer_seen_row_find(seen_set, o->id, o->id_len, o->id_head, &known);
+  if (row && row->exposed && row->s.arm <= o->nvariants) return *arm = row->s.arm, 0;
   if (!known) { /* the range could not hold every row: the store says */
     offer_seen_t seen;
-    rc = offer_seen_load(rd, customer, o->id, &seen);
+    int rc = offer_seen_load(rd, customer, o->id, &seen);
     if (rc == 0 && seen.arm <= o->nvariants) return *arm = seen.arm, 0;
     if (rc && rc != PERR_NOT_FOUND) return rc;
   }
-  if (o->nvariants == 1 || o->mode == OFFER_MODE_AB) {
-    int v = o->nvariants == 1
-                ? 0
-                : assign_mapped(idh, o->seed_variant, o->seed_variant_len, &o->variant_map,
-                                o->variant_ranges, o->nvariants);
-    *arm = 1 + (v < 0 ? 0 : v);
-    if (o->holdout > 0 && *arm == 1) *pending = true;
-    else if (o->holdout > 0 && held_out(o, idh)) *arm = 0;
-    return 0;
-  }
+  return 0;
+}
+
+/* The arm the splits give an A/B offer (or one of a single variant). The holdout (arm 0)
+ * ranks and selects exactly as arm 1 does (the first variant's value, arm 1's counters:
+ * expected_value, fill), so when the A/B split (or a single variant) gives arm 1 the holdout
+ * split is left to the selection (*pending), which makes it only for the offers it takes. */
+static int ab_arm(const offer_t *o, uint32_t idh, bool *pending) {
+  int v = o->nvariants == 1 ? 0
+                            : assign_mapped(idh, o->seed_variant, o->seed_variant_len,
+                                            &o->variant_map, o->variant_ranges, o->nvariants);
+  int arm = 1 + (v < 0 ? 0 : v);
+  *pending = o->holdout > 0 && arm == 1;
+  if (o->holdout > 0 && arm != 1 && held_out(o, idh)) arm = 0;
+  return arm;
+}
+
+/* The customer's arm of o without a sticky one (sticky_arm). A bandit's holdout split comes
+ * first: a held-out customer draws nothing from the generator the later draws share. */
+static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd, uint32_t idh,
+                    draws_t *rng, int *arm, bool *pending) {
+  int rc = 0;
+  *pending = false;
+  if (o->nvariants == 1 || o->mode == OFFER_MODE_AB) return *arm = ab_arm(o, idh, pending), 0;
   if (o->holdout > 0 && held_out(o, idh)) return *arm = 0, 0;
   stats_arm_t arms[OFFERS_MAX_VARIANTS];
   for (int i = 0; i < o->nvariants; i++) {
@@ -309,19 +356,30 @@ static int pick_arm(counters_t *k, const offer_t *o, store_txn_t *rd,
     if ((rc = offer_memo_arm(memo_of(k, rd), rd, k->c, o, i + 1, &a))) return rc;
     arms[i] = a.s;
   }
-  *arm = 1 + bandit_pick(arms, o->nvariants, (bandit_reward_t)o->reward, rng);
+  *arm = 1 + bandit_pick(arms, o->nvariants, (bandit_reward_t)o->reward, draws_rng(rng));
   return 0;
 }
 
-/* EIV of arm counters trt against the holdout's ctl, for a discount (docs/OFFERS.md s.3). */
-static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int64_t discount,
-                  double *uplift) {
-  double pc = ((double)ctl->s.conversions + PRIOR_N * PRIOR_BASE) /
-              ((double)ctl->s.exposures + PRIOR_N);
-  double pt = ((double)trt->s.conversions + PRIOR_N * (PRIOR_BASE + PRIOR_UPLIFT)) /
-              ((double)trt->s.exposures + PRIOR_N);
+/* The holdout's and a treated arm's conversion rates with the prior, and the EIV of a
+ * discount from them (docs/OFFERS.md s.3): eiv and bound_arms compute through these, so an
+ * arm's EV is the same double in both. */
+static inline double p_ctl(const offer_arm_t *ctl) {
+  return ((double)ctl->s.conversions + PRIOR_N * PRIOR_BASE) /
+         ((double)ctl->s.exposures + PRIOR_N);
+}
+static inline double p_trt(const offer_arm_t *trt) {
+  return ((double)trt->s.conversions + PRIOR_N * (PRIOR_BASE + PRIOR_UPLIFT)) /
+         ((double)trt->s.exposures + PRIOR_N);
+}
+static inline double eiv_of(double pc, double pt, double v, int64_t discount, double *uplift) {
   *uplift = pt - pc;
   return *uplift * v - pt * (double)discount;
+}
+
+/* EIV of arm counters trt against the holdout's ctl, for a discount. */
+static double eiv(const offer_arm_t *ctl, const offer_arm_t *trt, double v, int64_t discount,
+                  double *uplift) {
+  return eiv_of(p_ctl(ctl), p_trt(trt), v, discount, uplift);
 }
 
 /* The value of the cart to the shop, v in docs/OFFERS.md section 3: the same for every offer
@@ -361,6 +419,140 @@ static int expected_value(counters_t *k, const offer_t *o, store_txn_t *rd,
   return 0;
 }
 
+/* Whether o's A/B split can be left to the selection (bound_arms): an A/B offer of several
+ * variants without a sticky arm, whose arm counters the memo holds or, warm, may read now
+ * (extra reads only in a decision whose memo survived from the previous one: they are then
+ * served from it until a counter changes), and a finite cart worth. */
+static const offer_memo_entry_t *counters_ready(counters_t *k, const offer_t *o,
+                                                store_txn_t *rd, bool budget);
+static inline void bound_arms(const offer_t *o, const offer_memo_entry_t *x, double v,
+                              int64_t base, int64_t money_used, cand_t *c, bool *keep);
+static const offer_memo_entry_t *split_later(counters_t *k, const offer_t *o, store_txn_t *rd,
+                                             double v) {
+  if (o->mode != OFFER_MODE_AB || o->nvariants < 2 || !isfinite(v)) return NULL;
+  return counters_ready(k, o, rd, false);
+}
+
+static const offer_memo_entry_t *counters_read(counters_t *k, const offer_t *o, store_txn_t *rd,
+                                               unsigned all);
+
+/* The memo's entry of o when it holds o's arm counters (and its budget, when asked and o has
+ * one), read into it now when warm (an error: NULL, the scan's own reads report it). */
+static inline const offer_memo_entry_t *counters_ready(counters_t *k, const offer_t *o,
+                                                       store_txn_t *rd, bool budget) {
+  offers_counter_memo_t *m = memo_of(k, rd);
+  if (!m) return NULL;
+  const offer_memo_entry_t *x = offer_memo_entry(m, k->c, o);
+  unsigned all = (2u << o->nvariants) - 1; /* arms 0..nvariants */
+  if (budget && (o->budget_redemptions || o->budget_money)) all |= OFFER_MEMO_BUDGET_BIT;
+  if (x && (x->have & all) == all) return x;
+  return k->warm ? counters_read(k, o, rd, all) : NULL;
+}
+
+static const offer_memo_entry_t *counters_read(counters_t *k, const offer_t *o, store_txn_t *rd,
+                                               unsigned all) {
+  offers_counter_memo_t *m = k->m;
+  const offer_memo_entry_t *x;
+  offer_arm_t buf; /* warm: read into the memo once */
+  int64_t r, mo;
+  int rc;
+  for (int a = 0; a <= o->nvariants; a++)
+    if (!offer_memo_arm_ref(m, rd, k->c, o, a, &buf, &rc)) return NULL;
+  if ((all & OFFER_MEMO_BUDGET_BIT) && offer_memo_budget(m, rd, k->c, o, &r, &mo)) return NULL;
+  return (x = offer_memo_entry(m, k->c, o)) && (x->have & all) == all ? x : NULL;
+}
+
+/* An offer whose rule needs a profile group not loaded yet (o->rule_groups), in a decision on
+ * the lazy attributes, is not evaluated in the scan when its counters are in the memo
+ * (counters_ready): the scan checks what needs no rule (the applicable value, the budget,
+ * the losing test, an arm the budget can pay: bound_arms over every arm, the sticky one and
+ * a held-out one included) and the candidate ranks by its bound; its rule, sticky arm and
+ * split are left to the selection (resolve_split). A bandit offer that draws is never
+ * deferred (the draws come in catalogue order). true: handled (*keep: a candidate). */
+static bool defer_rule(counters_t *k, const offer_t *o, store_txn_t *rd,
+                       const offers_decide_in_t *in, const unsigned char *memo, double v,
+                       cand_t *c, bool *keep) {
+  const offer_memo_entry_t *x;
+  if (!in->lazy || !o->rule || o->rule_slot < 0 || memo[o->rule_slot] ||
+      !(o->rule_groups & ~in->lazy->loaded) || !isfinite(v) ||
+      (o->mode == OFFER_MODE_BANDIT && o->nvariants > 1) || !(x = counters_ready(k, o, rd, true)))
+    return false;
+  const offers_cart_t *cart = in->cart;
+  int64_t base = !o->products && !o->categories ? cart->value : applicable_value(o, cart);
+  int64_t money_used = 0;
+  *keep = false;
+  if (base <= 0) return true; /* ineligible's checks after the gates, the rule left out */
+  if (o->budget_redemptions || o->budget_money) {
+    money_used = x->used_m;
+    if (o->budget_redemptions && x->used_r >= o->budget_redemptions) return true;
+    if (o->budget_money && x->used_m >= o->budget_money) return true;
+  }
+  bound_arms(o, x, v, base, money_used, c, keep);
+  c->rule_pending = true;
+  return true;
+}
+
+/* A candidate whose arm is left to the selection: the EV each variant arm would have
+ * (expected_value's, for that arm's value and discount on base, from the memo's entry x),
+ * over the arms whose discount the money budget can pay, is bounded by the greatest (c->ev);
+ * the losing test of expected_value, which does not depend on the arm. *keep false: not a
+ * candidate (losing, or no arm can pay; a held-out customer ranks as arm 1, one of them). */
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* per candidate in the scan */
+#endif
+static inline void bound_arms(const offer_t *o, const offer_memo_entry_t *x, double v,
+                              int64_t base, int64_t money_used, cand_t *c, bool *keep) {
+  const offer_arm_t *arms = x->arms;
+  const int n = o->nvariants;
+  bool learning = !o->stop_when_losing || (double)arms[0].s.exposures < PRIOR_N;
+  double best = -INFINITY, bound = -INFINITY, u, pc = p_ctl(&arms[0]);
+  /* the scan's can't-pay test, money_used > budget - d, as d > budget - money_used (money_used
+   * < budget here: ineligible turned a spent budget down; no overflow either way) */
+  int64_t room = o->budget_money ? o->budget_money - money_used : INT64_MAX;
+  for (int a = 1; a <= n; a++) {
+    learning |= (double)arms[a].s.exposures < PRIOR_N;
+    int64_t d = discount_on(o, o->variants[a - 1].value, base);
+    double ev = eiv_of(pc, p_trt(&arms[a]), v, d, &u); /* finite: v is */
+    best = ev > best ? ev : best;
+    if (d <= room && ev > bound) bound = ev; /* an arm the budget can pay */
+  }
+  *keep = bound != -INFINITY && (learning || !(best < 0));
+  c->o = o;
+  c->split = true;
+  c->rule_pending = false;
+  c->ev = bound;
+  c->base = base;
+  c->money_used = money_used;
+}
+
+/* The split of a candidate left to the selection, made: its arm, value, discount and EV as the
+ * scan would have made them (*keep false: its arm cannot pay, not a candidate). */
+static int resolve_split(counters_t *k, cand_t *c, store_txn_t *rd,
+                         const offers_decide_in_t *in, double v, uint32_t idh,
+                         unsigned char *memo, bool *keep) {
+  const offer_t *o = c->o;
+  c->split = false;
+  if (c->rule_pending) { /* defer_rule: the rule, then a sticky arm, as the scan does */
+    c->rule_pending = false;
+    if (!rule_true(o, in, memo)) return *keep = false, 0;
+    int sticky, rc;
+    if ((rc = sticky_arm(k, o, rd, seen_of(k, rd, in->customer), in->customer, false,
+                         &sticky)))
+      return rc;
+    if (sticky >= 0 || !(o->nvariants == 1 || o->mode == OFFER_MODE_AB)) {
+      c->arm = sticky, c->holdout_pending = false; /* (a bandit that draws is never deferred) */
+      goto valued;
+    }
+  }
+  c->arm = ab_arm(o, idh, &c->holdout_pending);
+valued:
+  c->value = o->variants[c->arm ? c->arm - 1 : 0].value;
+  c->discount = discount_on(o, c->value, c->base);
+  *keep = !(o->budget_money && c->money_used > o->budget_money - c->discount);
+  bool losing; /* false: bound_arms tested it */
+  return *keep ? expected_value(k, o, rd, in, v, c, &losing) : 0;
+}
+
 static int cmp_cand(const void *a, const void *b) {
   const cand_t *x = a, *y = b;
   if (x->ev != y->ev) return x->ev > y->ev ? -1 : 1;
@@ -390,10 +582,11 @@ static const char HEX2[256][2] = {
 
 /* The impression id into out (32 lowercase hex digits) and the 16 bytes they stand for
  * into h[0..16). */
-static void impression_id(const offers_decide_in_t *in, const offer_t *o, bandit_rng_t *rng,
+static void impression_id(const offers_decide_in_t *in, const offer_t *o, draws_t *rng,
                           char out[33], unsigned char h[32]) {
   if (in->random_ids) {
-    for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(rng) * 256.0);
+    bandit_rng_t *r = draws_rng(rng);
+    for (int i = 0; i < 16; i++) h[i] = (unsigned char)(bandit_uniform(r) * 256.0);
   } else {
     char bucket[24];
     decimal(in->now / 3600, bucket);
@@ -444,7 +637,7 @@ static void eligible_reason(const offer_t *o, const char *variant, const cand_t 
 }
 
 static int fill(const offers_decide_in_t *in, size_t customer_len, const cand_t *c,
-                bandit_rng_t *rng, offers_decided_t *d, perr_info_t *e) {
+                draws_t *rng, offers_decided_t *d, perr_info_t *e) {
   const offer_t *o = c->o;
   d->token[0] = 0; /* every other field is set below (no memset of the 700-byte item) */
   d->offer_id = o->id;
@@ -481,8 +674,10 @@ static int fill(const offers_decide_in_t *in, size_t customer_len, const cand_t 
   return offer_token_sign(in->signer, in->keys, &f, d->token, e);
 }
 
-int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
-                  offers_decision_t *out, perr_info_t *e) {
+/* offers_decide; defer: splits may be left to the selection (split_later), else every
+ * candidate's split is made in the scan (offer_decide_eager: the same answer). */
+static int decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                  offers_decision_t *out, perr_info_t *e, bool defer) {
   out->global_holdout = out->global_split = false; /* items[0..n) are filled one by one */
   out->n = 0;
   const offers_cart_t *cart = in->cart;
@@ -502,8 +697,7 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
       return 0;
     }
   }
-  bandit_rng_t rng;
-  bandit_rng_seed(&rng, in->seed);
+  draws_t rng = {.seed = in->seed};
   /* the candidates, then one memo byte per distinct rule of the catalogue and one past them
    * (the gates' slot of an offer without a rule: always 0), then one byte per gate class
    * (nclasses <= n) */
@@ -540,6 +734,11 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     const offer_t *o = &c->offers[i];
     int64_t money_used = 0, base = 0;
     open &= open - 1; /* offer i visited (with masks, i is open's lowest bit) */
+    bool keep;
+    if (defer && gates && defer_rule(&counters, o, rd, in, memo, worth, &cs[n], &keep)) {
+      n += keep;
+      continue;
+    }
     if (ineligible(&counters, o, rd, in, currency, gates != NULL, memo, &base, &money_used,
                    &rc)) {
       if (rc) break;
@@ -549,8 +748,18 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
     }
     cand_t *k = &cs[n];
     const offer_seen_set_t *seen_set = seen_of(&counters, rd, in->customer);
-    if ((rc = pick_arm(&counters, o, rd, seen_set, in->customer, idh, &rng, &k->arm,
-                       &k->holdout_pending)))
+    int sticky;
+    if ((rc = sticky_arm(&counters, o, rd, seen_set, in->customer, true, &sticky))) break;
+    const offer_memo_entry_t *x;
+    if (sticky < 0 && defer && (x = split_later(&counters, o, rd, worth))) {
+      bool keep;
+      bound_arms(o, x, worth, base, money_used, k, &keep);
+      n += keep;
+      continue;
+    }
+    k->split = k->rule_pending = false;
+    if (sticky >= 0) k->arm = sticky, k->holdout_pending = false;
+    else if ((rc = pick_arm(&counters, o, rd, idh, &rng, &k->arm, &k->holdout_pending)))
       break;
     k->o = o;
     k->value = o->variants[k->arm ? k->arm - 1 : 0].value;
@@ -569,7 +778,14 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
    * total, ids are unique, so the walk visits exactly the sorted order; once a non-stackable
    * offer is taken nothing more is, so the rest is never ordered). */
   bool sorted = n > 32;
-  if (sorted) qsort(cs, n, sizeof *cs, cmp_cand);
+  for (size_t j = 0; sorted && j < n && !rc;) { /* sorted whole: every split made first */
+    bool keep = true;
+    if (cs[j].split && (rc = resolve_split(&counters, &cs[j], rd, in, worth, idh, memo, &keep)))
+      rc = offer_store_err(rd, rc, e);
+    else if (keep) j++;
+    else cs[j] = cs[--n];
+  }
+  if (sorted && !rc) qsort(cs, n, sizeof *cs, cmp_cand);
   /* Selection: a held-out candidate takes its slot exactly as if shown (the control sees
    * what the customer would see without that offer: nothing in its place). */
   size_t max = in->max_offers > 0 && in->max_offers < OFFERS_DECIDE_MAX ? (size_t)in->max_offers
@@ -580,8 +796,20 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   for (size_t i = 0; i < n && out->n < max && !rc && !exclusive_taken; i++) {
     if (!sorted) {
       size_t best = i;
-      for (size_t j = i + 1; j < n; j++)
-        if (cmp_cand(&cs[j], &cs[best]) < 0) best = j;
+      for (;;) { /* a candidate whose split is not made ranks by its bound: made when first */
+        best = i; /* ahead, then ranked again (its EV is at most the bound) */
+        for (size_t j = i + 1; j < n; j++)
+          if (cmp_cand(&cs[j], &cs[best]) < 0) best = j;
+        if (!cs[best].split) break;
+        bool keep = false;
+        if ((rc = resolve_split(&counters, &cs[best], rd, in, worth, idh, memo, &keep))) break;
+        if (!keep && (cs[best] = cs[--n], i == n)) break;
+      }
+      if (rc) {
+        rc = offer_store_err(rd, rc, e);
+        break;
+      }
+      if (i == n) break;
       if (best != i) {
         cand_t t = cs[i];
         cs[i] = cs[best];
@@ -605,4 +833,14 @@ int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decid
   }
   if (!small) free(cs);
   return rc;
+}
+
+int offers_decide(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                  offers_decision_t *out, perr_info_t *e) {
+  return decide(c, rd, in, out, e, true);
+}
+
+int offer_decide_eager(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                       offers_decision_t *out, perr_info_t *e) {
+  return decide(c, rd, in, out, e, false);
 }

@@ -202,7 +202,7 @@ static int parse(const json_t *in, bool with_rule, offer_t *o, perr_info_t *e) {
   static const char *const callowed[] = {"shown", "redeemed", "period", NULL};
   const int64_t MONEY_MAX = INT64_C(1000000000000000);
   memset(o, 0, sizeof *o);
-  o->rule_slot = -1;
+  o->rule_slot = o->rule_one = -1;
   if (!json_is_object(in)) return bad(e, NULL, "an offer must be an object");
   int rc = only_named(in, allowed, "", e);
   if (rc) return rc;
@@ -623,6 +623,10 @@ static int bind_attrs(offers_catalog_t *c, perr_info_t *e) {
     if (!(o->rule_attr = malloc((n ? n : 1) * sizeof *o->rule_attr)))
       return perr_set(e, PERR_INTERNAL, NULL, "out of memory");
     for (size_t k = 0; k < n; k++) o->rule_attr[k] = offers_catalog_slot(c, names[k]);
+    o->rule_one = condition_single_name(o->rule);
+    for (size_t k = 0; k < n; k++)
+      if (o->rule_attr[k] >= 0)
+        o->rule_groups |= offers_attr_group((offers_attr_kind_t)c->attr_kind[o->rule_attr[k]]);
   }
   return 0;
 }

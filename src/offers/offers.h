@@ -100,6 +100,11 @@ typedef struct offer_s {
                                 * rule is evaluated once per decision); -1 elsewhere */
   int *rule_attr;              /* in a catalogue: the attribute slot (offers_catalog_t.attrs
                                 * index) of each of the rule's condition_names; else NULL */
+  int rule_one;                /* in a catalogue: the rule_attr index of the one attribute the
+                                * rule tests, when it tests that attribute's whole value
+                                * (condition_single_name), else -1 */
+  unsigned rule_groups;        /* in a catalogue: the profile groups (OFFERS_GROUP_*) its
+                                * rule's attributes come from (offers_attr_group) */
   size_t id_len;               /* strlen(id) */
   uint64_t id_head;            /* offer_id_head(id, id_len): the seen rows' walk */
 } offer_t;

@@ -63,6 +63,10 @@ static inline const condition_value_t *offer_attrs_typed(offers_attrs_t *a, size
   return offers_attrs_value(a, slot);
 }
 
+/* The profile group (OFFERS_GROUP_*) Patron reads for an attribute kind (0: none, the cart's
+ * or the shop's): what offers_attrs_value loads at the kind's first read. */
+unsigned offers_attr_group(offers_attr_kind_t k);
+
 /* n-byte big-endian integers (token key ids, the key ring's bytes). */
 static inline void offer_put_be(unsigned char *p, uint64_t v, int n) {
   for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
@@ -253,6 +257,11 @@ int offer_memo_arm(offers_counter_memo_t *m, store_txn_t *rd, const offers_catal
  * built in key order: they do), found once per catalogue and kept in the memo; false
  * without a memo or a catalogue id. */
 bool offer_memo_sorted(offers_counter_memo_t *m, const offers_catalog_t *c);
+
+/* offers_decide with every candidate's A/B split made in the catalogue scan, none left to
+ * the selection (the path offers_decide's deferred splits replaced; the tests compare them). */
+int offer_decide_eager(const offers_catalog_t *c, store_txn_t *rd, const offers_decide_in_t *in,
+                       offers_decision_t *out, perr_info_t *e);
 
 /* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
 int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);

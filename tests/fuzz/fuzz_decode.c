@@ -2,7 +2,9 @@
  * on an arbitrary msgpack object. Input: one byte choosing the method (mod METHOD__COUNT),
  * then msgpack bytes decoded with msgpack_unpack_next (depth capped like the guard's). Every
  * decoder must either fill its params struct or return a structured error with a message;
- * success and failure both leave the arena consistent. The error is encoded as a reply too. */
+ * success and failure both leave the arena consistent. The error is encoded as a reply too.
+ * A method's raw decoder, when it has one, reads the same bytes: what it takes, the table
+ * decoder (and offers.decide's map reader) takes too. */
 #include <msgpack.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,8 +44,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     void *params = arena_alloc(&a, md->params_size);
     perr_info_t e;
     memset(&e, 0, sizeof e);
+    /* a raw decoder (methods.def's raw column) on the same bytes: what it takes is the
+     * whole params map as the guard counted it, and the object path accepts it too */
+    size_t raw_k = 0;
+    void *raw_params = md->decode_raw ? arena_alloc(&a, md->params_size) : NULL;
+    if (raw_params) {
+      mpraw_limits_t rl = {lim.max_depth - 2, lim.max_elems};
+      raw_k = md->decode_raw(buf + 5, good_end - 5, &rl, &a, raw_params);
+      if (raw_k && raw_k != good_end - 5) abort();
+    }
     if (params) {
       int rc = md->decode(p->type == MSGPACK_OBJECT_MAP ? p : NULL, &a, params, &e);
+      if (raw_k && rc) abort(); /* the raw decoder took params the table decoder refuses */
+      if (raw_k && mi == METHOD_offers_decide) {
+        offers_decide_req_t q;
+        if (!offers_decide_read(&a, &((const offers_decide_params_t *)params)->raw.obj, &q))
+          abort();
+      }
       if (rc) {
         if (!e.message[0]) abort(); /* every error says what is wrong */
         msgpack_sbuffer sb;

@@ -44,6 +44,15 @@ PARAMS = {
     "recs.rules": {"min_support": 0.01, "min_confidence": 0.2, "limit": 10},
 }
 
+RAW_PARAMS = {
+    "recs.cart": {"items": ["p1", "p2", "p3"], "limit": 5},
+    "offers.decide": {"customer_id": "c1", "attributes": {"channel": "web", "n": 1.5},
+                      "cart": {"currency": "EUR", "lines": [
+                          {"product_id": "p1", "category": "kitchen", "quantity": 2,
+                           "unit_price": 1250}]},
+                      "max_offers": 2},
+}
+
 
 def methods():
     src = open(os.path.join(ROOT, "protocol", "methods.def")).read()
@@ -70,6 +79,10 @@ def main():
         # fuzz_decode: one byte method index, then the params map
         write("fuzz_decode", "%02d_%s" % (i, name), bytes([i]) + msgpack.packb(p))
         stream_all += req(i + 1, name, p)
+    # fuzz_decode: the raw decoders' common shapes (methods.def's raw column)
+    for name, p in RAW_PARAMS.items():
+        i = names.index(name)
+        write("fuzz_decode", "%02d_%s_raw" % (i, name), bytes([i]) + msgpack.packb(p))
     # fuzz_stream: first byte = read size (0 = one read); pipelines and odd shapes
     write("fuzz_stream", "all_methods_one_read", b"\x00" + stream_all)
     write("fuzz_stream", "all_methods_7_byte_reads", b"\x07" + stream_all)

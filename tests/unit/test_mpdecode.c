@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "guard.h"
+#include "guard_accepts.h"
 #include "mpdecode.h"
 #include "mpframe.h"
 #include "rpc.h"
@@ -263,17 +264,6 @@ static int general_parse(const uint8_t *p, size_t n, msgpack_zone *z, size_t *le
   msgpack_unpack_return r = msgpack_unpack((const char *)p, n, len, z, o);
   if (r != MSGPACK_UNPACK_SUCCESS && r != MSGPACK_UNPACK_EXTRA_BYTES) return 0;
   return rpc_parse(o, m, &e) == 0;
-}
-
-/* Whether the guard, fed p[0..k) from idle (in two reads), accepts it as exactly one
- * message: none ends before k, one ends at k, nothing is pending. */
-static int guard_accepts_one(const uint8_t *p, size_t k, const guard_limits_t *lim) {
-  guard_t g;
-  size_t good;
-  guard_init(&g, lim);
-  if (guard_feed(&g, p, k - 1, &good) != GUARD_OK || good != 0) return 0;
-  if (guard_feed(&g, p + k - 1, 1, &good) != GUARD_OK || good != 1) return 0;
-  return guard_idle(&g);
 }
 
 /* One input: if the one walk takes it, the guard and the general path agree byte for byte;

@@ -31,6 +31,7 @@
 #include "store_fixture.h"
 #include "offers_fixture.h"
 #include "offers/offers_internal.h"
+#include "experiments/bandit.h"
 #include "loyalty/loyalty.h"
 #include "offers_types.h"
 
@@ -48,6 +49,14 @@ static const offer_t *offer_by_id(const offers_catalog_t *c, const char *id) {
     if (!strcmp(c->offers[i].id, id)) return &c->offers[i];
   fail_msg("no offer %s", id);
   return NULL;
+}
+
+/* A one-line cart worth lo + a random part below span, and a random customer prefix0..n-1
+ * (the value drawn first). */
+static void random_request(uint64_t *s, ofx_cart_t *cart, int64_t lo, uint64_t span,
+                           char customer[16], const char *prefix, uint64_t n) {
+  ofx_cart(cart, "EUR", lo + (int64_t)(ofx_rand(s) % span));
+  snprintf(customer, 16, "%s%d", prefix, (int)(ofx_rand(s) % n));
 }
 
 static void test_selection_order(void **st) {
@@ -69,9 +78,8 @@ static void test_selection_order(void **st) {
   size_t picked = 0;
   for (int round = 0; round < 2000; round++) {
     ofx_cart_t cart;
-    ofx_cart(&cart, "EUR", 500 + (int64_t)(ofx_rand(&s) % 20000));
     char customer[16];
-    snprintf(customer, sizeof customer, "c%d", (int)(ofx_rand(&s) % 500));
+    random_request(&s, &cart, 500, 20000, customer, "c", 500);
     offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = NULL,
                              .now = OFX_NOW + (int64_t)(ofx_rand(&s) % 100000),
                              .seed = ofx_rand(&s), .max_offers = OFFERS_DECIDE_MAX};
@@ -123,6 +131,300 @@ static void test_selection_order(void **st) {
   }
   assert_true(picked > 2000);
   offers_catalog_free(c);
+}
+
+/* The decision's generator, seeded at its first draw (offer_decide.c draws_t), gives the
+ * draws of one seeded first: a bandit offer's arm (drawn in the catalogue scan, from counters
+ * at zero) and then every random impression id (16 draws each, in the answer's order), against
+ * a generator the test seeds with the request's seed; and a decision without a bandit offer
+ * takes its impression ids from the seed's first draws. */
+static void expect_ids(bandit_rng_t *r, const offers_decision_t *d) {
+  for (size_t i = 0; i < d->n; i++) {
+    char want[33];
+    for (int k = 0; k < 16; k++)
+      snprintf(want + 2 * k, 3, "%02x", (unsigned)(unsigned char)(bandit_uniform(r) * 256.0));
+    assert_string_equal(d->items[i].impression_id, want);
+  }
+}
+
+static void test_random_ids_follow_seed(void **st) {
+  fx_t *f = *st;
+  ofx_set(f, "{\"id\":\"r1\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+             "\"stackable\":true,\"experiment\":{\"variants\":[{\"id\":\"a\",\"value\":100},"
+             "{\"id\":\"b\",\"value\":200}]}}");
+  offers_catalog_t *ab = ofx_catalog(f);
+  ofx_set(f, "{\"id\":\"r2\",\"kind\":\"amount_off\",\"value\":100,\"currency\":\"EUR\","
+             "\"stackable\":true,\"experiment\":{\"mode\":\"bandit\",\"variants\":[{\"id\":"
+             "\"a\",\"value\":100},{\"id\":\"b\",\"value\":150}]}}");
+  offers_catalog_t *both = ofx_catalog(f);
+  uint64_t s = 0x51d5;
+  size_t ids = 0;
+  for (int round = 0; round < 300; round++) {
+    ofx_cart_t cart;
+    char customer[16];
+    random_request(&s, &cart, 1000, 5000, customer, "c", 1000);
+    json_t *attrs = json_object();
+    offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = attrs,
+                             .now = OFX_NOW, .seed = ofx_rand(&s), .random_ids = true};
+    offers_decision_t d;
+    perr_info_t e = {0};
+    bandit_rng_t r;
+    assert_int_equal(offers_decide(ab, f->w, &in, &d, &e), 0);
+    assert_int_equal(d.n, 1);
+    bandit_rng_seed(&r, in.seed);
+    expect_ids(&r, &d);
+    assert_int_equal(offers_decide(both, f->w, &in, &d, &e), 0);
+    assert_int_equal(d.n, 2);
+    bandit_rng_seed(&r, in.seed);
+    stats_arm_t arms[2] = {{0}, {0}};
+    int arm = 1 + bandit_pick(arms, 2, BANDIT_CONVERSION, &r);
+    for (size_t i = 0; i < d.n; i++)
+      if (!strcmp(d.items[i].offer_id, "r2")) assert_int_equal(d.items[i].arm, arm);
+    expect_ids(&r, &d);
+    ids += 3;
+    json_decref(attrs);
+  }
+  assert_int_equal(ids, 900);
+  offers_catalog_free(ab);
+  offers_catalog_free(both);
+}
+
+/* One random offer for the deferral tests, stored with its counters: 1..max_variants variants
+ * with equal or different values, a holdout of 0/0.1/0.3, A/B or (1 in bandit_in) bandit, a
+ * money budget partly spent (often to a multiple of 50, so a discount is exactly the money
+ * left) and a redemption budget used up or not (not when wide), a category target, an
+ * exclusive group, stop_when_losing (never when wide), arm counters on both sides of the
+ * prior's 100 exposures, and sticky impressions of `sticky` customers prefix0..ncustomers. */
+typedef struct gen_s {
+  const char *prefix, *customers;
+  int max_variants, bandit_in, sticky, ncustomers, round;
+  bool wide, redemptions;
+} gen_t;
+
+static void random_offer(fx_t *f, uint64_t *s, const gen_t *g, int i, const char *rule) {
+  static const char *const kinds[] = {"percent_off", "amount_off", "free_shipping"};
+  static const char *const holdouts[] = {"0", "0.1", "0.3"};
+  char def[1536], vars[512] = "", extra[512] = "", id[16];
+  int k = (int)(ofx_rand(s) % 3), nv = 1 + (int)(ofx_rand(s) % (uint64_t)g->max_variants);
+  for (int v = 0; v < nv; v++) {
+    int value = k == 0 ? 1 + (int)(ofx_rand(s) % 30) : 50 + 50 * (int)(ofx_rand(s) % 8);
+    size_t used = strlen(vars);
+    snprintf(vars + used, sizeof vars - used, "%s{\"id\":\"v%d\",\"value\":%d}", v ? "," : "", v,
+             value);
+  }
+  int budget = ofx_rand(s) % 4 == 0 && !g->wide ? 100 + 50 * (int)(ofx_rand(s) % 8) : 0;
+  int redemptions =
+      g->redemptions && ofx_rand(s) % 4 == 0 && !g->wide ? 1 + (int)(ofx_rand(s) % 3) : 0;
+  if (budget || redemptions)
+    snprintf(extra, sizeof extra, ",\"budget\":{\"money\":%d,\"redemptions\":%d}", budget,
+             redemptions);
+  size_t used = strlen(extra);
+  if (rule) snprintf(extra + used, sizeof extra - used, ",\"rule\":%s", rule);
+  used = strlen(extra);
+  if (ofx_rand(s) % 5 == 0)
+    snprintf(extra + used, sizeof extra - used, ",\"categories\":[\"%s\"]",
+             ofx_rand(s) % 2 ? "shoes" : "hats");
+  used = strlen(extra);
+  if (ofx_rand(s) % 3 == 0)
+    snprintf(extra + used, sizeof extra - used, ",\"exclusive_group\":\"g%d\"",
+             (int)(ofx_rand(s) % 2));
+  snprintf(id, sizeof id, "%s%02d", g->prefix, i);
+  snprintf(def, sizeof def,
+           "{\"id\":\"%s\",\"kind\":\"%s\",\"value\":1,\"currency\":\"EUR\",\"priority\":%d,"
+           "\"stackable\":%s%s,\"experiment\":{\"holdout\":%s,\"mode\":\"%s\","
+           "\"stop_when_losing\":%s,\"variants\":[%s]}}",
+           id, kinds[k], (int)(ofx_rand(s) % 2), ofx_rand(s) % 3 ? "true" : "false", extra,
+           holdouts[ofx_rand(s) % 3],
+           ofx_rand(s) % (uint64_t)g->bandit_in == 0 ? "bandit" : "ab",
+           ofx_rand(s) % 4 && !g->wide ? "true" : "false", vars);
+  ofx_set(f, def);
+  int64_t spent = budget ? (int64_t)(ofx_rand(s) % (uint64_t)budget) : 0;
+  if (ofx_rand(s) % 2) spent -= spent % 50;
+  int64_t used_r = redemptions ? (int64_t)(ofx_rand(s) % (uint64_t)(redemptions + 1)) : 0;
+  assert_int_equal(offer_budget_store(f->w, id, used_r, spent), 0);
+  bool mature = ofx_rand(s) % 2; /* every arm past the prior, or some arms not */
+  for (int a = 0; a <= nv; a++) {
+    offer_arm_t arm = {0};
+    arm.s.exposures = (int64_t)(ofx_rand(s) % 100) + (mature ? 100 : (int64_t)(ofx_rand(s) % 150));
+    arm.s.conversions = (int64_t)(ofx_rand(s) % (uint64_t)(arm.s.exposures / 3 + 1));
+    assert_int_equal(offer_arm_store(f->w, id, a, &arm), 0);
+  }
+  for (int c = 0; c < g->sticky; c++) {
+    char customer[16], key[48];
+    snprintf(customer, sizeof customer, "%s%d", g->customers,
+             (int)(ofx_rand(s) % (uint64_t)g->ncustomers));
+    snprintf(key, sizeof key, "imp-%s-%d-%d-%d", g->prefix, g->round, i, c);
+    ofx_impression(f, key, id, customer, (int)(ofx_rand(s) % (uint64_t)(nv + 1)), OFX_NOW);
+  }
+}
+
+/* Splits left to the selection (offer_decide.c split_later, bound_arms, resolve_split): the
+ * decision through a warm counter memo, where A/B offers rank by the bound of their arms'
+ * EVs and are split only when the selection reaches them, against the same decision with
+ * every split made in the scan (offer_decide_eager, counters from the store), field by field,
+ * over random catalogues (random_offer), random customers, carts and max_offers. */
+static void test_deferred_splits(void **st) {
+  fx_t *f = *st;
+  uint64_t s = 0xdefe;
+  size_t decided = 0, items = 0;
+  for (int round = 0; round < 40; round++) {
+    gen_t g = {.prefix = "d", .customers = "k", .max_variants = 4, .bandit_in = 6, .sticky = 3,
+               .ncustomers = 60, .round = round};
+    for (int i = 0; i < 12; i++) random_offer(f, &s, &g, i, NULL);
+    offers_catalog_t *c = ofx_catalog(f);
+    offers_counter_memo_t *m = offers_counter_memo_new();
+    assert_non_null(m);
+    for (int d = 0; d < 60; d++) {
+      ofx_cart_t cart;
+      char customer[16];
+      random_request(&s, &cart, 200, 6000, customer, "k", 60);
+      json_t *attrs = json_object();
+      offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .attrs = attrs,
+                               .now = OFX_NOW + 60, .seed = ofx_rand(&s),
+                               .max_offers = 1 + (int)(ofx_rand(&s) % 5), .counters = m};
+      offers_decision_t got, want;
+      perr_info_t e = {0};
+      assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+      in.counters = NULL;
+      assert_int_equal(offer_decide_eager(c, f->w, &in, &want, &e), 0);
+      ofx_assert_same_decision(&got, &want);
+      decided++;
+      items += got.n;
+      json_decref(attrs);
+    }
+    offers_counter_memo_free(m);
+    offers_catalog_free(c);
+  }
+  printf("deferred splits = splits in the scan on %zu decisions (%zu items)\n", decided, items);
+  assert_true(items > decided); /* selections of several items happened */
+}
+
+/* Rules left to the selection (offer_decide.c defer_rule): on the lazy attributes, an offer
+ * whose rule needs a profile group not loaded yet ranks by the bound of its arms' EVs, and
+ * its rule, sticky arm and split are made only when the selection reaches it. The decision
+ * through a warm memo against offer_decide_eager (every rule and split in the scan, counters
+ * from the store), each on its own lazy attributes over the same profile, field by field, on
+ * random catalogues of 40 offers (random_offer, with rules over the order history, the
+ * loyalty tier and points, the CLV scores, the cart, several attributes, none), random
+ * profiles, customers and carts; and the loads: a group is loaded at most once by either (and
+ * the deferring decision loads no group the eager one does not). */
+typedef struct prof_src_s {
+  offers_profile_t p;
+  int loads[8];
+} prof_src_t;
+
+static void prof_load(void *ctx, unsigned group, offers_profile_t *p) {
+  prof_src_t *src = ctx;
+  src->loads[group]++;
+  if (group == OFFERS_GROUP_ORDERS) {
+    p->customer_found = src->p.customer_found;
+    p->order_count = src->p.order_count;
+    p->last_order_at = src->p.last_order_at;
+  } else if (group == OFFERS_GROUP_LOYALTY) {
+    p->loyalty = src->p.loyalty;
+    p->has_tier = src->p.has_tier;
+    p->tier = src->p.tier;
+    p->points = src->p.points;
+  } else {
+    p->scored = src->p.scored;
+    p->segment = src->p.segment;
+    p->churn_band = src->p.churn_band;
+    p->has_clv = src->p.has_clv;
+    p->has_value = src->p.has_value;
+    p->p_alive = src->p.p_alive;
+    p->churn_risk = src->p.churn_risk;
+    p->predicted_clv = src->p.predicted_clv;
+  }
+}
+
+static void test_deferred_rules(void **st) {
+  fx_t *f = *st;
+  uint64_t s = 0xd5e1;
+  static const char *const rules[] = {
+      "{\"tier\":{\"$in\":[\"silver\",\"gold\"]}}",
+      "{\"points\":{\"$gte\":300}}",
+      "{\"order_count\":{\"$gte\":2}}",
+      "{\"first_order\":true}",
+      "{\"days_since_last_order\":{\"$lt\":30}}",
+      "{\"segment\":\"champions\"}",
+      "{\"churn_band\":\"high\"}",
+      "{\"cart_value\":{\"$gte\":2500}}",
+      "{\"$or\":[{\"tier\":\"gold\"},{\"cart_value\":{\"$gte\":4000}}]}",
+      "{\"$and\":[{\"points\":{\"$gt\":100}},{\"order_count\":{\"$gte\":1}}]}",
+      "{\"tier\":\"platinum\"}",
+      NULL};
+  static const char *const wide_rules[] = {"{\"order_count\":{\"$gte\":0}}",
+                                          "{\"points\":{\"$gte\":0}}", NULL};
+  static const char *const tiers[] = {"silver", "gold", "platinum"};
+  static const char *const segments[] = {"champions", "at_risk"};
+  static const char *const bands[] = {"low", "high"};
+  size_t decided = 0, items = 0, saved = 0;
+  for (int round = 0; round < 30; round++) {
+    /* a third of the rounds: most offers candidates (more than 32: the ranking sorted whole) */
+    gen_t g = {.prefix = "r", .customers = "q", .max_variants = 3, .bandit_in = 8,
+               .sticky = (int)(ofx_rand(&s) % 2), .ncustomers = 40, .round = round,
+               .wide = round % 3 == 0, .redemptions = true};
+    for (int i = 0; i < 40; i++)
+      random_offer(f, &s, &g, i,
+                   g.wide ? wide_rules[ofx_rand(&s) % 3]
+                          : rules[ofx_rand(&s) % (sizeof rules / sizeof rules[0])]);
+    offers_catalog_t *c = ofx_catalog(f);
+    offers_counter_memo_t *m = offers_counter_memo_new();
+    assert_non_null(m);
+    for (int d = 0; d < 50; d++) {
+      prof_src_t src;
+      memset(&src, 0, sizeof src);
+      src.p.customer_found = ofx_rand(&s) % 4 != 0;
+      src.p.order_count = (int64_t)(ofx_rand(&s) % 4);
+      src.p.last_order_at = OFX_NOW - (int64_t)(ofx_rand(&s) % 60) * 86400;
+      src.p.loyalty = g.wide || ofx_rand(&s) % 5 != 0;
+      src.p.has_tier = ofx_rand(&s) % 4 != 0;
+      src.p.tier = tiers[ofx_rand(&s) % 3];
+      src.p.points = (int64_t)(ofx_rand(&s) % 600);
+      src.p.scored = ofx_rand(&s) % 3 != 0;
+      src.p.segment = segments[ofx_rand(&s) % 2];
+      src.p.churn_band = bands[ofx_rand(&s) % 2];
+      src.p.has_clv = ofx_rand(&s) % 2;
+      src.p.has_value = ofx_rand(&s) % 2;
+      src.p.p_alive = ofx_unif(&s);
+      src.p.churn_risk = ofx_unif(&s);
+      src.p.predicted_clv = (int64_t)(ofx_rand(&s) % 100000);
+      prof_src_t src2 = src;
+      ofx_cart_t cart;
+      char customer[16];
+      random_request(&s, &cart, 200, 6000, customer, "q", 40);
+      offers_attrs_t la, lb;
+      assert_int_equal(offers_attrs_init(&la, c, customer, &cart.cart, OFX_NOW + 60, prof_load,
+                                         &src), 0);
+      assert_int_equal(offers_attrs_init(&lb, c, customer, &cart.cart, OFX_NOW + 60, prof_load,
+                                         &src2), 0);
+      offers_decide_in_t in = {.customer = customer, .cart = &cart.cart, .lazy = &la,
+                               .now = OFX_NOW + 60, .seed = ofx_rand(&s),
+                               .max_offers = 1 + (int)(ofx_rand(&s) % 5), .counters = m};
+      offers_decision_t got, want;
+      perr_info_t e = {0};
+      assert_int_equal(offers_decide(c, f->w, &in, &got, &e), 0);
+      in.counters = NULL;
+      in.lazy = &lb;
+      assert_int_equal(offer_decide_eager(c, f->w, &in, &want, &e), 0);
+      ofx_assert_same_decision(&got, &want);
+      for (int gr = 1; gr <= 4; gr *= 2) {
+        assert_true(src.loads[gr] <= 1 && src2.loads[gr] <= 1);
+        assert_true(src.loads[gr] <= src2.loads[gr]);
+        saved += (size_t)(src2.loads[gr] - src.loads[gr]);
+      }
+      decided++;
+      items += got.n;
+      offers_attrs_clear(&la);
+      offers_attrs_clear(&lb);
+    }
+    offers_counter_memo_free(m);
+    offers_catalog_free(c);
+  }
+  printf("deferred rules = rules in the scan on %zu decisions (%zu items; %zu profile loads "
+         "fewer)\n", decided, items, saved);
+  assert_true(items > decided);
+  assert_true(saved > 0);
 }
 
 /* A percent off computed in 64 bits when base x value fits: against the 128-bit product it
@@ -471,6 +773,9 @@ static void test_id_cmp(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_selection_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_random_ids_follow_seed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deferred_splits, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deferred_rules, setup, teardown),
       cmocka_unit_test(test_percent_discount),
       cmocka_unit_test(test_token_versions),
       cmocka_unit_test(test_answer_packed_directly),
