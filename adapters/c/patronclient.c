@@ -113,6 +113,12 @@ int64_t pc_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The deadline of a wait of timeout_ms that starts now. The clock is read in whole ms
+ * (truncated), so now + timeout could end the wait up to 1 ms early: one more ms makes every
+ * call wait at least its timeout (a page budget's last call then finds it spent, not 1 ms
+ * left). */
+static int64_t deadline_after(int timeout_ms) { return pc_now_ms() + timeout_ms + 1; }
+
 static int left_ms(int64_t deadline) {
   int64_t l = deadline - pc_now_ms();
   return l <= 0 ? 0 : (l > INT32_MAX ? INT32_MAX : (int)l);
@@ -368,7 +374,7 @@ static int connect_by(patron_client_t *c, int64_t deadline, patron_error_t *err)
 
 int patron_connect(patron_client_t *c, patron_error_t *err) {
   if (!c) return pc_seterr(err, PATRON_E_INVALID, "invalid_request", NULL, "NULL handle");
-  int r = connect_by(c, pc_now_ms() + c->timeout_ms, err);
+  int r = connect_by(c, deadline_after(c->timeout_ms), err);
   if (r == PATRON_OK) pc_seterr(err, PATRON_OK, "", NULL, NULL);
   return r;
 }
@@ -609,7 +615,7 @@ static int start_request(patron_client_t *c, const char *method, uint32_t msgid)
 /* Send wbuf (its msgid is msgid) and wait for the reply. */
 static int exchange(patron_client_t *c, uint32_t msgid, const msgpack_object **result,
                     patron_error_t *err) {
-  int64_t deadline = pc_now_ms() + c->timeout_ms;
+  int64_t deadline = deadline_after(c->timeout_ms);
   consume_frame(c);
   check_kept_conn(c);
   for (int attempt = 0;; attempt++) {
