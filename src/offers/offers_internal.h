@@ -34,6 +34,7 @@
 
 #include <string.h>
 
+#include "experiments/bandit.h"
 #include "offers/offers.h"
 #include "store/record.h"
 
@@ -301,5 +302,39 @@ void offer_hmac_key_set(offer_hmac_key_t *k, const unsigned char key[OFFERS_KEY_
 void offer_hmac_sign(const offer_hmac_key_t *k, const unsigned char *msg, size_t n,
                      unsigned char out[32]);
 int offer_sha256_fast(const char *const *parts, int n, unsigned char out[32]);
+
+
+/* ---- offers.decide's candidates (offer_decide.c) and their answer items (offer_item.c) ---- */
+
+/* The decision's generator (bandit draws, random impression ids), seeded at its first
+ * use: the same draws as seeding it first, and no seeding in a decision that draws nothing. */
+typedef struct draws_s {
+  bandit_rng_t rng;
+  uint64_t seed;
+  bool seeded;
+} draws_t;
+
+static inline bandit_rng_t *draws_rng(draws_t *d) {
+  if (!d->seeded) bandit_rng_seed(&d->rng, d->seed), d->seeded = true;
+  return &d->rng;
+}
+
+/* One candidate before selection. */
+typedef struct cand_s {
+  const offer_t *o;
+  int arm;
+  bool holdout_pending; /* arm 1 unless the holdout split says 0 (pick_arm): found when taken */
+  bool split;           /* its arm is left to the selection (bound_arms): ev is the bound of
+                         * its arms' EVs; arm, value, discount, uplift not set yet */
+  bool rule_pending;    /* (split too) its rule and sticky arm are left to the selection */
+  int64_t value, discount;
+  int64_t base, money_used; /* the scan's applicable value and budget used (split only) */
+  double ev, uplift;
+} cand_t;
+
+/* The answer item of candidate c (its arm, value and EV final): its fields, impression id,
+ * reason and, with keys, its signed token. customer_len = strlen(in->customer). */
+int offer_item_fill(const offers_decide_in_t *in, size_t customer_len, const cand_t *c,
+                    draws_t *rng, offers_decided_t *d, perr_info_t *e);
 
 #endif
