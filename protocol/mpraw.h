@@ -161,12 +161,14 @@ MPRAW_INLINE bool mpraw_eq(const char *s, size_t n, const char *lit, size_t l) {
       if (a != b) return false;
     }
     memcpy(&c, s + l - 8, 8);
+    /* cppcheck-suppress pointerOutOfBoundsCond ; lit holds l bytes (MPRAW_IS: its sizeof - 1) */
     memcpy(&d, lit + l - 8, 8);
     return c == d;
   }
   if (l >= 4) {
     uint32_t a, b, c, d;
     memcpy(&a, s, 4), memcpy(&b, lit, 4);
+    /* cppcheck-suppress pointerOutOfBoundsCond ; lit holds l bytes (MPRAW_IS: its sizeof - 1) */
     memcpy(&c, s + l - 4, 4), memcpy(&d, lit + l - 4, 4);
     return a == b && c == d;
   }
