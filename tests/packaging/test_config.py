@@ -51,8 +51,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check(body == defaults.stdout,
           "packaging/patrond.conf == patrond --print-config (regenerate: see OPERATIONS.md)")
 
-    r = run("--check-config", "-c", shipped)
+    # The shipped socket lives in /run/patron, which only the installed package's tmpfiles.d
+    # (or the unit's RuntimeDirectory=) creates: packaging_deb_install checks that case. Here the
+    # file itself is checked with the socket moved to a directory this test owns, and the
+    # directory check is shown to refuse one that does not exist.
+    sock = os.path.join(tmp, "patron.sock")
+    r = run("--check-config", "-c", shipped, "--socket", sock)
     check(r.returncode == 0, f"--check-config -c {shipped} passes (rc={r.returncode} {r.stderr.strip()})")
+    r = run("--check-config", "-c", shipped, "--socket", os.path.join(tmp, "absent", "p.sock"))
+    check(r.returncode == 78 and "server.socket" in r.stderr and "absent" in r.stderr,
+          f"--check-config refuses a socket directory that does not exist (rc={r.returncode})")
     r = run("-c", shipped, "--print-config")
     check(r.returncode == 0 and r.stdout == defaults.stdout,
           "the shipped file loads back to exactly the defaults")
