@@ -342,7 +342,11 @@ class WireTest(unittest.TestCase):
                               ((0x11, "ping", None), (0x12, "customer.get", {"customer_id": "nobody"}),
                                (0x13, "experiments.assign", {"key": "k", "id": "c-1"})))
             after = msgpack.packb([0, 0x16, "ping", []])
-            c.send_raw(before + violation + after)
+            try:
+                c.send_raw(before + violation + after)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the two large violations outgrow the socket buffer: the daemon may have
+                # refused and closed before the client wrote the rest; its answers are still there
             got = [c.read_message() for _ in range(4)]
             self.assertEqual([m[1] for m in got], [0x11, 0x12, 0x13, 0x15])
             self.assertIsNone(got[0][2])
