@@ -45,13 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     perr_info_t e;
     memset(&e, 0, sizeof e);
     /* a raw decoder (methods.def's raw column) on the same bytes: what it takes is the
-     * whole params map as the guard counted it, and the object path accepts it too */
+     * whole params map of the first message (off: msgpack-c's end of it; the guard's
+     * good_end may take in further whole messages, as the daemon's buffer may hold them),
+     * and the object path accepts it too */
     size_t raw_k = 0;
     void *raw_params = md->decode_raw ? arena_alloc(&a, md->params_size) : NULL;
     if (raw_params) {
       mpraw_limits_t rl = {lim.max_depth - 2, lim.max_elems};
       raw_k = md->decode_raw(buf + 5, good_end - 5, &rl, &a, raw_params);
-      if (raw_k && raw_k != good_end - 5) abort();
+      if (raw_k && raw_k != off - 5) abort();
     }
     if (params) {
       int rc = md->decode(p->type == MSGPACK_OBJECT_MAP ? p : NULL, &a, params, &e);

@@ -83,6 +83,10 @@ def main():
     for name, p in RAW_PARAMS.items():
         i = names.index(name)
         write("fuzz_decode", "%02d_%s_raw" % (i, name), bytes([i]) + msgpack.packb(p))
+        # found by fuzz_decode: a further whole message after the params (the guard admits
+        # both; the raw decoder takes only the first, as in the daemon's buffer)
+        write("fuzz_decode", "%02d_%s_raw_then_message" % (i, name),
+              bytes([i]) + msgpack.packb(p) + msgpack.packb(["p1", "p2", 5]))
     # fuzz_stream: first byte = read size (0 = one read); pipelines and odd shapes
     write("fuzz_stream", "all_methods_one_read", b"\x00" + stream_all)
     write("fuzz_stream", "all_methods_7_byte_reads", b"\x07" + stream_all)
