@@ -69,6 +69,11 @@ quiet_wait() { # wait up to QUIET_WAIT s until foreign load (all cores busy, 0.5
 }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+for tool in redis-server redis-cli; do
+  command -v "$tool" >/dev/null ||
+    { log "$tool not found: install the benches' packages with scripts/setup-deps.sh --bench"; exit 1; }
+done
+
 # ---- build: the daemon + ingest_bench, and the reference rpcbench in a temp dir ----
 if [ ! -x "$BUILD/daemon/patrond" ] || [ ! -x "$BUILD/bench/ingest_bench" ]; then
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
