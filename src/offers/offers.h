@@ -159,7 +159,8 @@ typedef struct offer_gate_class_s {
   bool archived;
 } offer_gate_class_t;
 
-/* An immutable snapshot of the active (not archived) offers, conditions compiled. */
+/* An immutable snapshot of the active (not archived) offers, conditions compiled
+ * (offer_catalog.c). */
 typedef struct offers_catalog_s {
   size_t n;
   offer_t *offers;

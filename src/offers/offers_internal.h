@@ -267,6 +267,12 @@ int offer_decide_eager(const offers_catalog_t *c, store_txn_t *rd, const offers_
 /* offers_get without compiling the rule (rule = NULL): for redeem, events, attribution. */
 int offer_load(store_txn_t *t, const char *id, offer_t *out, perr_info_t *e);
 
+/* Walk the OFFERS table from after (exclusive, NULL: the start), each live offer (and the
+ * archived ones when include_archived) decoded with its rule and handed to fn, which owns it;
+ * fn returns 0 to go on, 1 to stop, < 0 on error. */
+int offer_walk(store_txn_t *t, const char *after, bool include_archived,
+               int (*fn)(offer_t *o, void *ctx, perr_info_t *e), void *ctx, perr_info_t *e);
+
 /* An id or key: a string of 1..OFFERS_ID_MAX bytes, else invalid_params naming field. */
 int offer_check_id(const char *s, const char *field, perr_info_t *e);
 
