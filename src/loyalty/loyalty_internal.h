@@ -106,6 +106,8 @@ int loy_program_memo_get(store_txn_t *t, loy_program_memo_t *pm, const loy_progr
  * capacity, so a read through the memo allocates nothing once warm). */
 loy_member_t *loy_program_memo_member(loy_program_memo_t *pm);
 int loy_tier_index(const loy_program_t *p, const char *name); /* -1 none/unknown */
+/* The same for the n bytes at name (not NUL-terminated). */
+int loy_tier_index_n(const loy_program_t *p, const char *name, size_t n);
 int64_t loy_keep_threshold(const loy_tier_t *t);
 
 /* Time. */

@@ -341,11 +341,15 @@ int loyalty_program_source_set(store_txn_t *w, const char *sha256_hex, perr_info
   return rc ? core_store_err(w, rc, e) : 0;
 }
 
-int loy_tier_index(const loy_program_t *p, const char *name) {
-  if (!name[0]) return -1;
-  for (size_t i = 0; i < p->ntiers; i++)
-    if (strcmp(p->tiers[i].name, name) == 0) return (int)i;
+int loy_tier_index_n(const loy_program_t *p, const char *name, size_t n) {
+  if (!n || n > LOY_NAME_MAX) return -1;
+  for (size_t i = 0; i < p->ntiers; i++) /* a tier's name is NUL-terminated in its array */
+    if (!p->tiers[i].name[n] && !memcmp(p->tiers[i].name, name, n)) return (int)i;
   return -1;
+}
+
+int loy_tier_index(const loy_program_t *p, const char *name) {
+  return loy_tier_index_n(p, name, strlen(name));
 }
 
 int64_t loy_keep_threshold(const loy_tier_t *t) {

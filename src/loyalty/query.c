@@ -157,12 +157,7 @@ static void summarize(const loy_program_t *p, int stored, const loy_member_t *m,
  * need the qualifying buckets): the caller decodes the member and moves it instead. */
 static int summarize_brief(const loy_program_t *p, int stored, const loy_brief_t *b,
                            int64_t now, loy_summary_t *out) {
-  int cur = -1;
-  for (size_t i = 0; b->tier_n && i < p->ntiers && cur < 0; i++) /* loy_tier_index (a name is
-                                                                  * NUL-terminated in its array) */
-    if (b->tier_n <= LOY_NAME_MAX && !p->tiers[i].name[b->tier_n] &&
-        !memcmp(p->tiers[i].name, b->tier, b->tier_n))
-      cur = (int)i;
+  int cur = loy_tier_index_n(p, b->tier, b->tier_n);
   if (cur >= 0) { /* review()'s first test: the period after the last review has not ended */
     int64_t from = b->tier_since > b->reviewed_to ? b->tier_since : b->reviewed_to;
     int64_t end = loy_next_period_end(p, from);
